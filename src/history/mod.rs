@@ -1,0 +1,1 @@
+//! Serializability checker (in progress).

@@ -1,0 +1,9 @@
+//! # overbook
+//!
+//! A deterministic simulation and model-checking harness for booking
+//! concurrency: scenario -> seed -> violation -> replay.
+#![deny(missing_docs)]
+
+pub mod history;
+pub mod seed;
+pub mod store;

@@ -1,0 +1,1079 @@
+//! The store's state machine: versions, row locks, SSI bookkeeping and
+//! constraints. Everything here is synchronous and runs under the store's
+//! mutex; the async layer in `mod.rs` turns "must wait" into a parked task.
+
+use super::record::{CommittedTx, ReadRecord, WriteRecord};
+use super::types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
+use super::{Schema, StoreConfig};
+use crate::seed::Rng64;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::task::Waker;
+
+/// One committed version of a key. `row == None` is a tombstone (deleted).
+#[derive(Clone, Debug)]
+pub(crate) struct Version {
+    pub(crate) writer: TxId,
+    pub(crate) seq: u64,
+    pub(crate) row: Option<Arc<Row>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Status {
+    Active,
+    /// Failed: every later statement gets 25P02 until rollback.
+    Failed,
+    Committed,
+}
+
+/// What the store knows of one transaction.
+#[derive(Debug)]
+pub(crate) struct TxState {
+    pub(crate) isolation: Isolation,
+    pub(crate) status: Status,
+    /// The snapshot (a commit sequence number: versions with `seq <=
+    /// snapshot` are visible). Taken at the first statement, as PostgreSQL
+    /// does; Read Committed retakes it every statement.
+    pub(crate) snapshot: Option<u64>,
+    /// The commit sequence number once committed.
+    pub(crate) commit_seq: Option<u64>,
+    /// Uncommitted writes: the transaction's own view of the keys it wrote.
+    pub(crate) writes: BTreeMap<Key, Option<Arc<Row>>>,
+    /// Row locks held (written or locked with FOR UPDATE).
+    pub(crate) locks: BTreeSet<Key>,
+    pub(crate) reads: Vec<ReadRecord>,
+    /// SSI: predicate (SIREAD) locks on single keys and on ranges.
+    pub(crate) siread_keys: BTreeSet<Key>,
+    pub(crate) siread_ranges: Vec<KeyRange>,
+    /// SSI: rw-antidependencies in (`reader -> self`) and out (`self -> writer`).
+    pub(crate) rw_in: BTreeSet<TxId>,
+    pub(crate) rw_out: BTreeSet<TxId>,
+    /// SSI chose this transaction as the victim of a dangerous structure
+    /// found by another transaction's statement; its next statement fails.
+    pub(crate) doomed: Option<String>,
+}
+
+/// Pending (uncommitted) rows under an exclusion constraint.
+#[derive(Clone, Debug)]
+struct PendingInterval {
+    key: Key,
+    start: i64,
+    end: i64,
+    owner: TxId,
+}
+
+/// Counters of what the store did, for reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreStats {
+    /// Transactions begun.
+    pub begun: u64,
+    /// Transactions committed.
+    pub committed: u64,
+    /// Transactions rolled back (by the client, by an error or by a drop).
+    pub aborted: u64,
+    /// Statements executed (reads, scans, writes).
+    pub statements: u64,
+    /// Lock waits started.
+    pub lock_waits: u64,
+    /// 40001 raised by a real conflict (first updater wins or SSI).
+    pub serialization_failures: u64,
+    /// 40001 raised by the fault injector.
+    pub injected_failures: u64,
+    /// 40P01 raised.
+    pub deadlocks: u64,
+    /// 23505 raised.
+    pub unique_violations: u64,
+    /// 23P01 raised.
+    pub exclusion_violations: u64,
+}
+
+/// Outcome of trying to take a row lock (or pass an exclusion check).
+pub(crate) enum LockAttempt<T> {
+    Done(T),
+    /// Another transaction holds what we need; wait for it to end.
+    WaitFor(TxId),
+}
+
+/// The kind of write a statement makes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WriteKind {
+    /// INSERT: 23505 when a live row exists.
+    Insert,
+    /// UPDATE: no effect (returns false) when there is no row.
+    Update,
+    /// INSERT ... ON CONFLICT DO UPDATE.
+    Upsert,
+    /// DELETE: no effect when there is no row.
+    Delete,
+    /// SELECT ... FOR UPDATE: lock only.
+    Lock,
+}
+
+pub(crate) struct State {
+    pub(crate) config: StoreConfig,
+    pub(crate) schema: Schema,
+    pub(crate) rng: Rng64,
+    next_tx: TxId,
+    pub(crate) commit_seq: u64,
+    data: BTreeMap<Key, Vec<Version>>,
+    pub(crate) txs: BTreeMap<TxId, TxState>,
+    /// Row locks: key -> holder.
+    row_locks: BTreeMap<Key, TxId>,
+    /// Uncommitted writes: key -> writer (for SSI phantom detection).
+    intents: BTreeMap<Key, TxId>,
+    /// Tasks waiting for a transaction to end, by that transaction.
+    waiters: BTreeMap<TxId, Vec<Waker>>,
+    /// The wait-for graph: a waiting transaction -> the one it waits for.
+    waits_for: BTreeMap<TxId, TxId>,
+    /// SSI: global indexes of SIREAD locks.
+    siread_keys: BTreeMap<Key, BTreeSet<TxId>>,
+    siread_ranges: BTreeMap<TxId, Vec<KeyRange>>,
+    pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
+    pub(crate) history: Vec<CommittedTx>,
+    /// Commits not yet taken by `drain_commits`, for invariant checks.
+    pub(crate) commit_log: Vec<CommitEvent>,
+    pub(crate) stats: StoreStats,
+}
+
+/// One committed transaction's effect, for incremental invariant checks.
+#[derive(Clone, Debug)]
+pub struct CommitEvent {
+    /// The transaction.
+    pub tx: TxId,
+    /// Its position in the commit order.
+    pub commit_seq: u64,
+    /// The rows it wrote, after the write (`None`: deleted), with the row
+    /// before (`None`: absent).
+    pub writes: Vec<(Key, Option<Arc<Row>>, Option<Arc<Row>>)>,
+}
+
+fn error(code: SqlState, message: String) -> DbError {
+    DbError::new(code, message)
+}
+
+impl State {
+    pub(crate) fn new(schema: Schema, config: StoreConfig, rng: Rng64) -> State {
+        State {
+            config,
+            schema,
+            rng,
+            next_tx: 1,
+            commit_seq: 0,
+            data: BTreeMap::new(),
+            txs: BTreeMap::new(),
+            row_locks: BTreeMap::new(),
+            intents: BTreeMap::new(),
+            waiters: BTreeMap::new(),
+            waits_for: BTreeMap::new(),
+            siread_keys: BTreeMap::new(),
+            siread_ranges: BTreeMap::new(),
+            pending_intervals: BTreeMap::new(),
+            history: Vec::new(),
+            commit_log: Vec::new(),
+            stats: StoreStats::default(),
+        }
+    }
+
+    /// Loads a row as part of the initial state (transaction 0).
+    pub(crate) fn load(&mut self, key: Key, row: Row) {
+        assert!(
+            self.txs.is_empty(),
+            "initial rows must be loaded before any transaction begins"
+        );
+        let versions = self.data.entry(key.clone()).or_default();
+        versions.clear();
+        versions.push(Version {
+            writer: 0,
+            seq: 0,
+            row: Some(Arc::new(row)),
+        });
+        if self.config.record_history {
+            let initial = match self.history.first_mut() {
+                Some(first) if first.id == 0 => first,
+                _ => {
+                    self.history.insert(
+                        0,
+                        CommittedTx {
+                            id: 0,
+                            isolation: Isolation::Serializable,
+                            commit_seq: 0,
+                            reads: Vec::new(),
+                            writes: Vec::new(),
+                        },
+                    );
+                    &mut self.history[0]
+                }
+            };
+            initial.writes.push(WriteRecord {
+                key,
+                deleted: false,
+            });
+            initial.writes.sort_by(|a, b| a.key.cmp(&b.key));
+            initial.writes.dedup_by(|a, b| a.key == b.key);
+        }
+    }
+
+    pub(crate) fn begin(&mut self, isolation: Isolation) -> TxId {
+        let id = self.next_tx;
+        self.next_tx += 1;
+        self.stats.begun += 1;
+        self.txs.insert(
+            id,
+            TxState {
+                isolation,
+                status: Status::Active,
+                snapshot: None,
+                commit_seq: None,
+                writes: BTreeMap::new(),
+                locks: BTreeSet::new(),
+                reads: Vec::new(),
+                siread_keys: BTreeSet::new(),
+                siread_ranges: Vec::new(),
+                rw_in: BTreeSet::new(),
+                rw_out: BTreeSet::new(),
+                doomed: None,
+            },
+        );
+        id
+    }
+
+    fn tx(&self, id: TxId) -> &TxState {
+        self.txs
+            .get(&id)
+            .expect("transaction state exists while open")
+    }
+
+    fn tx_mut(&mut self, id: TxId) -> &mut TxState {
+        self.txs
+            .get_mut(&id)
+            .expect("transaction state exists while open")
+    }
+
+    /// Common entry of every statement: refuses statements of a failed
+    /// transaction, surfaces an SSI doom, injects faults and takes the
+    /// statement's snapshot.
+    pub(crate) fn start_statement(&mut self, id: TxId, inject: bool) -> Result<(), DbError> {
+        self.stats.statements += 1;
+        let tx = self.tx(id);
+        match tx.status {
+            Status::Active => {}
+            Status::Failed => return Err(error(
+                SqlState::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block"
+                    .into(),
+            )),
+            Status::Committed => unreachable!("a committed transaction runs no statements"),
+        }
+        if let Some(reason) = tx.doomed.clone() {
+            self.stats.serialization_failures += 1;
+            return Err(self.fail(id, error(SqlState::SerializationFailure, reason)));
+        }
+        if inject {
+            let probability = self.config.faults.serialization_failure_per_statement;
+            if self.rng.chance(probability) {
+                self.stats.injected_failures += 1;
+                let mut injected = error(
+                    SqlState::SerializationFailure,
+                    "could not serialize access due to read/write dependencies among transactions (injected)"
+                        .into(),
+                );
+                injected.injected = true;
+                return Err(self.fail(id, injected));
+            }
+        }
+        let now = self.commit_seq;
+        let tx = self.tx_mut(id);
+        if tx.isolation == Isolation::ReadCommitted || tx.snapshot.is_none() {
+            tx.snapshot = Some(now);
+        }
+        Ok(())
+    }
+
+    /// Marks the transaction failed, releasing its locks (PostgreSQL keeps
+    /// them until ROLLBACK, but nothing can use them after an error, and the
+    /// client always rolls back next). Returns the error for `?`.
+    pub(crate) fn fail(&mut self, id: TxId, err: DbError) -> DbError {
+        self.release(id, false);
+        if let Some(tx) = self.txs.get_mut(&id) {
+            tx.status = Status::Failed;
+        }
+        err
+    }
+
+    /// The version of `key` that transaction `id` sees, with its writer.
+    fn visible(&self, id: TxId, key: &Key) -> Option<(Option<Arc<Row>>, TxId)> {
+        let tx = self.tx(id);
+        if let Some(own) = tx.writes.get(key) {
+            return Some((own.clone(), id));
+        }
+        let snapshot = tx.snapshot.expect("statement started");
+        self.data.get(key).and_then(|versions| {
+            versions
+                .iter()
+                .rev()
+                .find(|version| version.seq <= snapshot)
+                .map(|version| (version.row.clone(), version.writer))
+        })
+    }
+
+    fn latest(&self, key: &Key) -> Option<&Version> {
+        self.data.get(key).and_then(|versions| versions.last())
+    }
+
+    /// A plain read (SELECT by key).
+    pub(crate) fn get(&mut self, id: TxId, key: &Key) -> Result<Option<Row>, DbError> {
+        let seen = self.visible(id, key);
+        self.tx_mut(id).reads.push(ReadRecord::Item {
+            key: key.clone(),
+            version: seen.as_ref().map(|(_, writer)| *writer),
+        });
+        if self.tx(id).isolation == Isolation::Serializable {
+            self.ssi_read_key(id, key)?;
+        }
+        Ok(seen.and_then(|(row, _)| row).map(|row| (*row).clone()))
+    }
+
+    /// A predicate read over a range (SELECT ... WHERE key in range).
+    pub(crate) fn scan(&mut self, id: TxId, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
+        assert!(range.start <= range.end, "scan range must not be reversed");
+        let snapshot = self.tx(id).snapshot.expect("statement started");
+        let mut seen: BTreeMap<Key, (Option<Arc<Row>>, TxId)> = BTreeMap::new();
+        for (key, versions) in self.data.range(range.start.clone()..range.end.clone()) {
+            if let Some(version) = versions.iter().rev().find(|v| v.seq <= snapshot) {
+                seen.insert(key.clone(), (version.row.clone(), version.writer));
+            }
+        }
+        for (key, row) in self
+            .tx(id)
+            .writes
+            .range(range.start.clone()..range.end.clone())
+        {
+            seen.insert(key.clone(), (row.clone(), id));
+        }
+        let observed = seen
+            .iter()
+            .map(|(key, (_, writer))| (key.clone(), *writer))
+            .collect();
+        self.tx_mut(id).reads.push(ReadRecord::Predicate {
+            range: range.clone(),
+            observed,
+        });
+        if self.tx(id).isolation == Isolation::Serializable {
+            self.ssi_read_range(id, range)?;
+        }
+        Ok(seen
+            .into_iter()
+            .filter_map(|(key, (row, _))| row.map(|row| (key, (*row).clone())))
+            .collect())
+    }
+
+    /// Tries to take the row lock on `key` for `id`.
+    fn try_row_lock(&mut self, id: TxId, key: &Key) -> Result<LockAttempt<()>, DbError> {
+        match self.row_locks.get(key) {
+            Some(&holder) if holder != id => self.wait_or_deadlock(id, holder),
+            Some(_) => Ok(LockAttempt::Done(())),
+            None => {
+                self.row_locks.insert(key.clone(), id);
+                self.tx_mut(id).locks.insert(key.clone());
+                Ok(LockAttempt::Done(()))
+            }
+        }
+    }
+
+    /// Records that `id` waits for `holder`, or fails `id` with 40P01 when
+    /// that wait closes a cycle in the wait-for graph.
+    fn wait_or_deadlock(&mut self, id: TxId, holder: TxId) -> Result<LockAttempt<()>, DbError> {
+        // Walk the chain from the holder; it is a path (each transaction
+        // waits for at most one other), bounded by the number of waiters.
+        let mut current = holder;
+        let mut steps = 0usize;
+        while let Some(&next) = self.waits_for.get(&current) {
+            if next == id {
+                self.waits_for.remove(&id);
+                self.stats.deadlocks += 1;
+                return Err(self.fail(
+                    id,
+                    error(
+                        SqlState::DeadlockDetected,
+                        format!(
+                            "deadlock detected: transaction {id} waits for {holder}, which waits for {id}"
+                        ),
+                    ),
+                ));
+            }
+            current = next;
+            steps += 1;
+            assert!(
+                steps <= self.waits_for.len(),
+                "wait-for chain has a cycle not through {id}"
+            );
+        }
+        if self.waits_for.insert(id, holder) != Some(holder) {
+            self.stats.lock_waits += 1;
+        }
+        Ok(LockAttempt::WaitFor(holder))
+    }
+
+    /// Registers a waker to be woken when `holder` ends.
+    pub(crate) fn park(&mut self, holder: TxId, waker: &Waker) {
+        let wakers = self.waiters.entry(holder).or_default();
+        if !wakers.iter().any(|w| w.will_wake(waker)) {
+            wakers.push(waker.clone());
+        }
+    }
+
+    /// A write statement (or SELECT FOR UPDATE). Returns the row the
+    /// statement acted on (the current row before the write), or waits.
+    pub(crate) fn write(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        kind: WriteKind,
+        new_row: Option<Row>,
+    ) -> Result<LockAttempt<Option<Row>>, DbError> {
+        if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key)? {
+            return Ok(LockAttempt::WaitFor(holder));
+        }
+        self.waits_for.remove(&id);
+        let isolation = self.tx(id).isolation;
+        // The row the statement acts on. Read Committed re-reads the newest
+        // committed version after the lock wait (EvalPlanQual); snapshot
+        // levels must find that nobody changed the row since the snapshot.
+        let own = self.tx(id).writes.get(key).cloned();
+        let current: Option<(Option<Arc<Row>>, TxId)> = match own {
+            Some(row) => Some((row, id)),
+            None => {
+                let latest = self.latest(key).cloned();
+                match isolation {
+                    Isolation::ReadCommitted => latest.map(|v| (v.row, v.writer)),
+                    Isolation::RepeatableRead | Isolation::Serializable => {
+                        let snapshot = self.tx(id).snapshot.expect("statement started");
+                        let visible = self.visible(id, key);
+                        if let (Some(latest), Some((Some(_), _))) = (&latest, &visible) {
+                            if latest.seq > snapshot && kind != WriteKind::Insert {
+                                self.stats.serialization_failures += 1;
+                                return Err(self.fail(
+                                    id,
+                                    error(
+                                        SqlState::SerializationFailure,
+                                        format!("could not serialize access due to concurrent update of {key}"),
+                                    ),
+                                ));
+                            }
+                        }
+                        if kind == WriteKind::Insert {
+                            latest.map(|v| (v.row, v.writer))
+                        } else {
+                            visible
+                        }
+                    }
+                }
+            }
+        };
+        let current_row = current.as_ref().and_then(|(row, _)| row.clone());
+        let new_value: Option<Option<Arc<Row>>> = match kind {
+            WriteKind::Lock => None,
+            WriteKind::Insert => {
+                if current_row.is_some() {
+                    self.stats.unique_violations += 1;
+                    return Err(self.fail(
+                        id,
+                        error(
+                            SqlState::UniqueViolation,
+                            format!("duplicate key value violates unique constraint \"{}_pkey\": Key ({key}) already exists", key.table()),
+                        ),
+                    ));
+                }
+                Some(Some(Arc::new(new_row.expect("insert carries a row"))))
+            }
+            WriteKind::Update => current_row
+                .as_ref()
+                .map(|_| Some(Arc::new(new_row.expect("update carries a row")))),
+            WriteKind::Upsert => Some(Some(Arc::new(new_row.expect("upsert carries a row")))),
+            WriteKind::Delete => current_row.as_ref().map(|_| None),
+        };
+        // The exclusion check may wait; it runs before anything is recorded
+        // so that the statement, re-run after the wait, records once.
+        if let Some(Some(row)) = &new_value {
+            if let LockAttempt::WaitFor(holder) = self.check_exclusion(id, key, row)? {
+                return Ok(LockAttempt::WaitFor(holder));
+            }
+        }
+        self.waits_for.remove(&id);
+        if matches!(
+            kind,
+            WriteKind::Lock | WriteKind::Update | WriteKind::Delete
+        ) {
+            // The statement read the row it locked or changed.
+            self.tx_mut(id).reads.push(ReadRecord::Item {
+                key: key.clone(),
+                version: current.as_ref().map(|(_, writer)| *writer),
+            });
+            if isolation == Isolation::Serializable {
+                self.ssi_read_key(id, key)?;
+            }
+        }
+        if let Some(value) = new_value {
+            self.remove_pending_interval(id, key);
+            if let Some(row) = &value {
+                self.add_pending_interval(id, key, row);
+            }
+            self.tx_mut(id).writes.insert(key.clone(), value);
+            self.intents.insert(key.clone(), id);
+            if isolation == Isolation::Serializable {
+                self.ssi_write(id, key)?;
+            }
+        }
+        Ok(LockAttempt::Done(current_row.map(|row| (*row).clone())))
+    }
+
+    /// The exclusion constraint on `key`'s table, if any, and the group and
+    /// interval of `row` under it.
+    fn interval_of(&self, key: &Key, row: &Row) -> Option<(Datum, i64, i64)> {
+        let constraint = self
+            .schema
+            .exclusions
+            .iter()
+            .find(|constraint| constraint.table == key.table())?;
+        let group = row.get(constraint.group_column)?.clone();
+        let start = row.int(constraint.start_column)?;
+        let end = row.int(constraint.end_column)?;
+        Some((group, start, end))
+    }
+
+    /// Checks the exclusion constraint (non-overlapping `[start, end)` per
+    /// group) for a row `id` is about to write. Like PostgreSQL, a conflict
+    /// with an uncommitted row waits for its writer; a conflict with a
+    /// committed or own row fails with 23P01.
+    fn check_exclusion(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        row: &Row,
+    ) -> Result<LockAttempt<()>, DbError> {
+        let Some((group, start, end)) = self.interval_of(key, row) else {
+            return Ok(LockAttempt::Done(()));
+        };
+        if start >= end {
+            return Ok(LockAttempt::Done(()));
+        }
+        let table = key.table().to_string();
+        let pending_conflict = self
+            .pending_intervals
+            .get(&(table.clone(), group.clone()))
+            .and_then(|pending| {
+                pending
+                    .iter()
+                    .find(|other| other.key != *key && other.start < end && start < other.end)
+                    .map(|other| (other.owner, other.key.clone()))
+            });
+        if let Some((owner, other_key)) = pending_conflict {
+            if owner == id {
+                return Err(self.exclusion_error(id, key, &group, start, end, &other_key));
+            }
+            return self.wait_or_deadlock(id, owner);
+        }
+        // Committed rows of the same table and group: the newest version of
+        // each key, minus keys this transaction rewrote itself.
+        let prefix = KeyRange::prefix(&format!("{table}/"));
+        let mut conflict = None;
+        for (other_key, versions) in self.data.range(prefix.start.clone()..prefix.end.clone()) {
+            if other_key == key || self.tx(id).writes.contains_key(other_key) {
+                continue;
+            }
+            let Some(other_row) = versions.last().and_then(|v| v.row.clone()) else {
+                continue;
+            };
+            if let Some((other_group, other_start, other_end)) =
+                self.interval_of(other_key, &other_row)
+            {
+                if other_group == group && other_start < end && start < other_end {
+                    conflict = Some(other_key.clone());
+                    break;
+                }
+            }
+        }
+        if let Some(other_key) = conflict {
+            return Err(self.exclusion_error(id, key, &group, start, end, &other_key));
+        }
+        Ok(LockAttempt::Done(()))
+    }
+
+    fn exclusion_error(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        group: &Datum,
+        start: i64,
+        end: i64,
+        other: &Key,
+    ) -> DbError {
+        self.stats.exclusion_violations += 1;
+        self.fail(
+            id,
+            error(
+                SqlState::ExclusionViolation,
+                format!(
+                    "conflicting key value violates exclusion constraint \"{}_no_overlap\": ({group}, [{start},{end})) of {key} conflicts with existing {other}",
+                    key.table()
+                ),
+            ),
+        )
+    }
+
+    fn add_pending_interval(&mut self, id: TxId, key: &Key, row: &Row) {
+        if let Some((group, start, end)) = self.interval_of(key, row) {
+            self.pending_intervals
+                .entry((key.table().to_string(), group))
+                .or_default()
+                .push(PendingInterval {
+                    key: key.clone(),
+                    start,
+                    end,
+                    owner: id,
+                });
+        }
+    }
+
+    fn remove_pending_interval(&mut self, id: TxId, key: &Key) {
+        let Some(Some(row)) = self.tx(id).writes.get(key).cloned() else {
+            return;
+        };
+        if let Some((group, _, _)) = self.interval_of(key, &row) {
+            let slot = (key.table().to_string(), group);
+            if let Some(list) = self.pending_intervals.get_mut(&slot) {
+                list.retain(|p| !(p.owner == id && p.key == *key));
+                if list.is_empty() {
+                    self.pending_intervals.remove(&slot);
+                }
+            }
+        }
+    }
+
+    // ---- SSI -----------------------------------------------------------
+
+    /// Whether two serializable transactions overlapped in time: neither
+    /// committed before the other took its snapshot.
+    fn concurrent(&self, a: TxId, b: TxId) -> bool {
+        let (Some(ta), Some(tb)) = (self.txs.get(&a), self.txs.get(&b)) else {
+            return false;
+        };
+        let a_before_b = match (ta.commit_seq, tb.snapshot) {
+            (Some(commit), Some(snapshot)) => commit <= snapshot,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        let b_before_a = match (tb.commit_seq, ta.snapshot) {
+            (Some(commit), Some(snapshot)) => commit <= snapshot,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        !a_before_b && !b_before_a
+    }
+
+    fn is_serializable_live(&self, id: TxId) -> bool {
+        self.txs.get(&id).is_some_and(|tx| {
+            tx.isolation == Isolation::Serializable && tx.status != Status::Failed
+        })
+    }
+
+    /// SSI read of one key: a SIREAD lock, and rw edges to every concurrent
+    /// writer of a version this read cannot see.
+    fn ssi_read_key(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
+        if self.tx_mut(id).siread_keys.insert(key.clone()) {
+            self.siread_keys.entry(key.clone()).or_default().insert(id);
+        }
+        let writers = self.invisible_writers(id, key);
+        for writer in writers {
+            self.add_rw_edge(id, writer, id)?;
+        }
+        Ok(())
+    }
+
+    fn ssi_read_range(&mut self, id: TxId, range: &KeyRange) -> Result<(), DbError> {
+        self.tx_mut(id).siread_ranges.push(range.clone());
+        self.siread_ranges
+            .entry(id)
+            .or_default()
+            .push(range.clone());
+        let keys: Vec<Key> = self
+            .data
+            .range(range.start.clone()..range.end.clone())
+            .map(|(key, _)| key.clone())
+            .chain(
+                self.intents
+                    .range(range.start.clone()..range.end.clone())
+                    .map(|(key, _)| key.clone()),
+            )
+            .collect::<BTreeSet<Key>>()
+            .into_iter()
+            .collect();
+        for key in keys {
+            for writer in self.invisible_writers(id, &key) {
+                self.add_rw_edge(id, writer, id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Serializable writers of versions of `key` that `id` cannot see:
+    /// committed after its snapshot, or still uncommitted.
+    fn invisible_writers(&self, id: TxId, key: &Key) -> Vec<TxId> {
+        let tx = self.tx(id);
+        if tx.writes.contains_key(key) {
+            return Vec::new();
+        }
+        let snapshot = tx.snapshot.expect("statement started");
+        let mut writers: Vec<TxId> = self
+            .data
+            .get(key)
+            .map(|versions| {
+                versions
+                    .iter()
+                    .filter(|v| v.seq > snapshot)
+                    .map(|v| v.writer)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(&writer) = self.intents.get(key) {
+            if writer != id {
+                writers.push(writer);
+            }
+        }
+        writers.retain(|&writer| self.is_serializable_live(writer) && self.concurrent(id, writer));
+        writers
+    }
+
+    /// SSI write: rw edges from every concurrent reader holding a SIREAD
+    /// lock on `key` (a key lock or a range that covers it).
+    fn ssi_write(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
+        let mut readers: BTreeSet<TxId> = self.siread_keys.get(key).cloned().unwrap_or_default();
+        for (&reader, ranges) in &self.siread_ranges {
+            if ranges.iter().any(|range| range.contains(key)) {
+                readers.insert(reader);
+            }
+        }
+        readers.remove(&id);
+        for reader in readers {
+            if self.is_serializable_live(reader) && self.concurrent(reader, id) {
+                self.add_rw_edge(reader, id, id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds `reader -rw-> writer`, then applies the dangerous-structure rule
+    /// (Cahill et al.): a transaction with both an incoming and an outgoing
+    /// rw edge between concurrent transactions may close a cycle, so one
+    /// transaction must abort. An active pivot is aborted; a committed pivot
+    /// cannot be, so the active end of the new edge is. The transaction
+    /// running the statement (`current`) gets the error now; any other
+    /// victim is doomed and fails at its next statement or commit. Like
+    /// PostgreSQL this may abort more than strictly needed, never less.
+    fn add_rw_edge(&mut self, reader: TxId, writer: TxId, current: TxId) -> Result<(), DbError> {
+        if reader == writer {
+            return Ok(());
+        }
+        self.tx_mut(reader).rw_out.insert(writer);
+        self.tx_mut(writer).rw_in.insert(reader);
+        let mut victims: Vec<TxId> = Vec::new();
+        for (pivot, other) in [(reader, writer), (writer, reader)] {
+            let tx = self.tx(pivot);
+            if tx.rw_in.is_empty() || tx.rw_out.is_empty() {
+                continue;
+            }
+            if tx.status == Status::Active {
+                victims.push(pivot);
+            } else {
+                victims.push(other);
+            }
+        }
+        victims.sort_unstable();
+        victims.dedup();
+        let mut current_error = None;
+        for victim in victims {
+            let message = format!(
+                "could not serialize access due to read/write dependencies among transactions (rw-antidependency T{reader} -> T{writer}; T{victim} chosen as victim)"
+            );
+            if victim == current {
+                self.stats.serialization_failures += 1;
+                current_error =
+                    Some(self.fail(victim, error(SqlState::SerializationFailure, message)));
+            } else if let Some(tx) = self.txs.get_mut(&victim) {
+                if tx.status == Status::Active && tx.doomed.is_none() {
+                    tx.doomed = Some(message);
+                }
+            }
+        }
+        match current_error {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    // ---- commit and abort ------------------------------------------------
+
+    pub(crate) fn commit(&mut self, id: TxId) -> Result<u64, DbError> {
+        match self.tx(id).status {
+            Status::Active => {}
+            Status::Failed => {
+                self.rollback(id);
+                return Err(error(
+                    SqlState::InFailedTransaction,
+                    "current transaction is aborted; COMMIT rolled back".into(),
+                ));
+            }
+            Status::Committed => unreachable!("commit twice"),
+        }
+        if let Some(reason) = self.tx(id).doomed.clone() {
+            self.stats.serialization_failures += 1;
+            let err = self.fail(id, error(SqlState::SerializationFailure, reason));
+            self.rollback(id);
+            return Err(err);
+        }
+        if self
+            .rng
+            .chance(self.config.faults.serialization_failure_at_commit)
+        {
+            self.stats.injected_failures += 1;
+            let mut injected = error(
+                SqlState::SerializationFailure,
+                "could not serialize access due to read/write dependencies among transactions (injected at commit)"
+                    .into(),
+            );
+            injected.injected = true;
+            let err = self.fail(id, injected);
+            self.rollback(id);
+            return Err(err);
+        }
+        self.commit_seq += 1;
+        let seq = self.commit_seq;
+        let writes = std::mem::take(&mut self.tx_mut(id).writes);
+        let mut event_writes = Vec::with_capacity(writes.len());
+        for (key, row) in &writes {
+            self.remove_pending_interval_committed(id, key, row.as_deref());
+            let versions = self.data.entry(key.clone()).or_default();
+            let before = versions.last().and_then(|v| v.row.clone());
+            versions.push(Version {
+                writer: id,
+                seq,
+                row: row.clone(),
+            });
+            event_writes.push((key.clone(), row.clone(), before));
+        }
+        {
+            let tx = self.tx_mut(id);
+            tx.status = Status::Committed;
+            tx.commit_seq = Some(seq);
+        }
+        self.stats.committed += 1;
+        if self.config.record_history {
+            let tx = self.tx_mut(id);
+            let reads = std::mem::take(&mut tx.reads);
+            let isolation = tx.isolation;
+            self.history.push(CommittedTx {
+                id,
+                isolation,
+                commit_seq: seq,
+                reads,
+                writes: writes
+                    .iter()
+                    .map(|(key, row)| WriteRecord {
+                        key: key.clone(),
+                        deleted: row.is_none(),
+                    })
+                    .collect(),
+            });
+        } else {
+            self.tx_mut(id).reads.clear();
+        }
+        if self.config.record_commits && !event_writes.is_empty() {
+            self.commit_log.push(CommitEvent {
+                tx: id,
+                commit_seq: seq,
+                writes: event_writes,
+            });
+        }
+        self.release(id, true);
+        self.prune_versions(writes.keys());
+        self.collect_finished();
+        Ok(seq)
+    }
+
+    fn remove_pending_interval_committed(&mut self, id: TxId, key: &Key, row: Option<&Row>) {
+        let Some(row) = row else { return };
+        if let Some((group, _, _)) = self.interval_of(key, row) {
+            let slot = (key.table().to_string(), group);
+            if let Some(list) = self.pending_intervals.get_mut(&slot) {
+                list.retain(|p| !(p.owner == id && p.key == *key));
+                if list.is_empty() {
+                    self.pending_intervals.remove(&slot);
+                }
+            }
+        }
+    }
+
+    /// Rolls back (idempotent). Dropping an open transaction lands here.
+    pub(crate) fn rollback(&mut self, id: TxId) {
+        let Some(tx) = self.txs.get(&id) else { return };
+        if tx.status == Status::Committed {
+            return;
+        }
+        self.release(id, false);
+        self.stats.aborted += 1;
+        self.remove_tx_edges(id);
+        self.txs.remove(&id);
+        self.collect_finished();
+    }
+
+    /// Releases locks, intents and pending intervals, and wakes waiters.
+    fn release(&mut self, id: TxId, committed: bool) {
+        self.waits_for.remove(&id);
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        let locks = std::mem::take(&mut tx.locks);
+        let writes: Vec<(Key, Option<Arc<Row>>)> = if committed {
+            Vec::new()
+        } else {
+            std::mem::take(&mut tx.writes).into_iter().collect()
+        };
+        for key in &locks {
+            if self.row_locks.get(key) == Some(&id) {
+                self.row_locks.remove(key);
+            }
+            if self.intents.get(key) == Some(&id) {
+                self.intents.remove(key);
+            }
+        }
+        for (key, row) in writes {
+            if let Some(row) = row {
+                self.remove_pending_interval_committed(id, &key, Some(&row));
+            }
+        }
+        if !committed {
+            // A failed transaction's SIREAD locks and edges no longer
+            // constrain anyone: it will never commit.
+            self.drop_siread(id);
+            self.remove_tx_edges(id);
+        }
+        if let Some(wakers) = self.waiters.remove(&id) {
+            for waker in wakers {
+                waker.wake();
+            }
+        }
+    }
+
+    fn drop_siread(&mut self, id: TxId) {
+        if let Some(tx) = self.txs.get_mut(&id) {
+            let keys = std::mem::take(&mut tx.siread_keys);
+            tx.siread_ranges.clear();
+            for key in keys {
+                if let Some(set) = self.siread_keys.get_mut(&key) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        self.siread_keys.remove(&key);
+                    }
+                }
+            }
+        }
+        self.siread_ranges.remove(&id);
+    }
+
+    fn remove_tx_edges(&mut self, id: TxId) {
+        let Some(tx) = self.txs.get_mut(&id) else {
+            return;
+        };
+        let ins = std::mem::take(&mut tx.rw_in);
+        let outs = std::mem::take(&mut tx.rw_out);
+        for other in ins {
+            if let Some(t) = self.txs.get_mut(&other) {
+                t.rw_out.remove(&id);
+            }
+        }
+        for other in outs {
+            if let Some(t) = self.txs.get_mut(&other) {
+                t.rw_in.remove(&id);
+            }
+        }
+    }
+
+    /// The oldest snapshot any open transaction may still read at.
+    fn oldest_open_snapshot(&self) -> u64 {
+        self.txs
+            .values()
+            .filter(|tx| tx.status != Status::Committed)
+            .map(|tx| match tx.snapshot {
+                // A transaction that has not started a statement yet will
+                // take a snapshot at least as new as the current one.
+                Some(snapshot) if tx.isolation != Isolation::ReadCommitted => snapshot,
+                Some(snapshot) => snapshot,
+                None => self.commit_seq,
+            })
+            .min()
+            .unwrap_or(self.commit_seq)
+    }
+
+    /// Drops versions no open snapshot can see: everything older than the
+    /// newest version visible to the oldest snapshot. That version itself
+    /// stays (even a tombstone), so reads keep naming the right writer.
+    fn prune_versions<'a>(&mut self, keys: impl Iterator<Item = &'a Key>) {
+        let horizon = self.oldest_open_snapshot();
+        for key in keys {
+            if let Some(versions) = self.data.get_mut(key) {
+                if let Some(keep_from) = versions.iter().rposition(|v| v.seq <= horizon) {
+                    if keep_from > 0 {
+                        versions.drain(..keep_from);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets committed serializable transactions that no open transaction
+    /// overlaps any more (their SIREAD locks can no longer matter), and
+    /// committed transactions of other levels at once.
+    fn collect_finished(&mut self) {
+        let horizon = self.oldest_open_snapshot();
+        let finished: Vec<TxId> = self
+            .txs
+            .iter()
+            .filter(|(_, tx)| {
+                tx.status == Status::Committed
+                    && (tx.isolation != Isolation::Serializable
+                        || tx.commit_seq.is_some_and(|seq| seq <= horizon))
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in finished {
+            self.drop_siread(id);
+            self.remove_tx_edges(id);
+            self.txs.remove(&id);
+        }
+    }
+
+    // ---- committed-state reads (for invariants, outside transactions) ----
+
+    pub(crate) fn latest_row(&self, key: &Key) -> Option<Arc<Row>> {
+        self.latest(key).and_then(|v| v.row.clone())
+    }
+
+    pub(crate) fn latest_range(&self, range: &KeyRange) -> Vec<(Key, Arc<Row>)> {
+        self.data
+            .range(range.start.clone()..range.end.clone())
+            .filter_map(|(key, versions)| {
+                versions
+                    .last()
+                    .and_then(|v| v.row.clone())
+                    .map(|row| (key.clone(), row))
+            })
+            .collect()
+    }
+
+    pub(crate) fn open_transactions(&self) -> usize {
+        self.txs
+            .values()
+            .filter(|tx| tx.status != Status::Committed)
+            .count()
+    }
+}

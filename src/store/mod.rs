@@ -1,0 +1,684 @@
+//! The simulated transactional database.
+//!
+//! An ordered key-value store with tables as key prefixes, multi-version,
+//! with PostgreSQL's isolation semantics: Read Committed, Repeatable Read
+//! (snapshot isolation, first updater wins with 40001) and Serializable
+//! (SSI over item and range reads). Row locks are held to commit, waits are
+//! async and deadlocks are detected (40P01); primary keys are unique
+//! (23505) and tables may carry an exclusion constraint on intervals
+//! (23P01).
+//!
+//! Every statement is async and starts at a *pause point* given to the
+//! store's [`Pacer`]: under the turmoil world a pause costs simulated
+//! latency; under the model checker it is a scheduling choice. The store
+//! itself knows nothing of either.
+//!
+//! ```
+//! use overbook::store::{Isolation, Key, Row, Schema, Store, StoreConfig};
+//! use overbook::seed::Seed;
+//! # futures_lite_block_on(async {
+//! let store = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+//! store.load(Key::new("auth", &["a1"]), Row::new().with("units_total", 50));
+//! let mut tx = store.begin(Isolation::Serializable);
+//! let row = tx.get_for_update(&Key::new("auth", &["a1"])).await.unwrap().unwrap();
+//! assert_eq!(row.int("units_total"), Some(50));
+//! tx.commit().await.unwrap();
+//! # });
+//! # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     overbook::store::block_on(f)
+//! # }
+//! ```
+
+pub mod anomaly;
+mod engine;
+pub mod record;
+pub mod types;
+
+pub use engine::{CommitEvent, StoreStats};
+pub use record::{CommittedTx, ReadRecord, WriteRecord};
+pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
+
+use crate::seed::Seed;
+use engine::{LockAttempt, State, WriteKind};
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// An exclusion constraint: rows of `table` with equal `group_column` must
+/// not have overlapping `[start_column, end_column)` intervals, like
+/// `EXCLUDE USING gist (room WITH =, during WITH &&)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exclusion {
+    /// The table (key prefix before the first `/`).
+    pub table: String,
+    /// The column whose equal values form a group (the room).
+    pub group_column: &'static str,
+    /// Interval start (inclusive), an integer column.
+    pub start_column: &'static str,
+    /// Interval end (exclusive), an integer column.
+    pub end_column: &'static str,
+}
+
+/// Constraints beyond primary-key uniqueness.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schema {
+    /// Exclusion constraints, at most one per table.
+    pub exclusions: Vec<Exclusion>,
+}
+
+impl Schema {
+    /// This schema with an exclusion constraint added.
+    pub fn with_exclusion(
+        mut self,
+        table: &str,
+        group_column: &'static str,
+        start_column: &'static str,
+        end_column: &'static str,
+    ) -> Schema {
+        assert!(
+            self.exclusions.iter().all(|e| e.table != table),
+            "one exclusion constraint per table"
+        );
+        self.exclusions.push(Exclusion {
+            table: table.to_string(),
+            group_column,
+            start_column,
+            end_column,
+        });
+        self
+    }
+}
+
+/// Simulated latency of one statement, in whole milliseconds of simulated time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LatencyConfig {
+    /// Lowest latency of a statement.
+    pub min_ms: u64,
+    /// Highest latency of a statement (uniform between min and max).
+    pub max_ms: u64,
+    /// Probability that a statement is a latency spike instead.
+    pub spike_probability: f64,
+    /// Latency of a spike.
+    pub spike_ms: u64,
+}
+
+impl Default for LatencyConfig {
+    fn default() -> Self {
+        LatencyConfig {
+            min_ms: 0,
+            max_ms: 0,
+            spike_probability: 0.0,
+            spike_ms: 0,
+        }
+    }
+}
+
+/// Faults the store injects, drawn from the run's seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultConfig {
+    /// Probability that any statement fails with an injected 40001.
+    pub serialization_failure_per_statement: f64,
+    /// Probability that a commit fails with an injected 40001.
+    pub serialization_failure_at_commit: f64,
+}
+
+/// How the store behaves: faults, latency, history recording.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Injected failures.
+    pub faults: FaultConfig,
+    /// Statement latency.
+    pub latency: LatencyConfig,
+    /// Keep the record of every committed transaction for the history
+    /// checker (costs memory proportional to the run).
+    pub record_history: bool,
+    /// Keep each commit's writes until [`Store::drain_commits`] takes them,
+    /// for incremental invariant checks.
+    pub record_commits: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            faults: FaultConfig::default(),
+            latency: LatencyConfig::default(),
+            record_history: true,
+            record_commits: false,
+        }
+    }
+}
+
+/// What a statement is, as shown to a [`Pacer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// Waiting for a pooled connection.
+    Connect,
+    /// A plain read.
+    Get,
+    /// SELECT ... FOR UPDATE.
+    GetForUpdate,
+    /// A range (predicate) read.
+    Scan,
+    /// INSERT.
+    Insert,
+    /// UPDATE.
+    Update,
+    /// Upsert.
+    Put,
+    /// DELETE.
+    Delete,
+    /// COMMIT.
+    Commit,
+}
+
+impl Op {
+    /// The lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Connect => "connect",
+            Op::Get => "get",
+            Op::GetForUpdate => "get-for-update",
+            Op::Scan => "scan",
+            Op::Insert => "insert",
+            Op::Update => "update",
+            Op::Put => "put",
+            Op::Delete => "delete",
+            Op::Commit => "commit",
+        }
+    }
+}
+
+/// A pause before a statement: which transaction, which statement, on which
+/// key, and the latency the store drew for it.
+#[derive(Clone, Debug)]
+pub struct PausePoint {
+    /// The transaction.
+    pub tx: TxId,
+    /// The statement.
+    pub op: Op,
+    /// The key (or range start) the statement touches, if any.
+    pub key: Option<Key>,
+    /// Simulated latency drawn for the statement.
+    pub latency_ms: u64,
+}
+
+/// A boxed future, `Send` so store futures can run on tokio's spawn.
+pub type PauseFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What happens at a pause point: simulated latency (world), a scheduling
+/// choice (model checker), or nothing.
+pub trait Pacer: Send + Sync {
+    /// The future to await before the statement runs.
+    fn pause(&self, point: &PausePoint) -> PauseFuture;
+}
+
+/// A pacer that never waits.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPause;
+
+impl Pacer for NoPause {
+    fn pause(&self, _point: &PausePoint) -> PauseFuture {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    pacer: Mutex<Arc<dyn Pacer>>,
+}
+
+/// A handle to one simulated database. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A new, empty store. Its faults draw from `seed`'s `"store"` stream.
+    pub fn new(schema: Schema, config: StoreConfig, seed: Seed) -> Store {
+        Store {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::new(schema, config, seed.stream("store"))),
+                pacer: Mutex::new(Arc::new(NoPause)),
+            }),
+        }
+    }
+
+    /// Sets what happens at every pause point.
+    pub fn set_pacer(&self, pacer: Arc<dyn Pacer>) {
+        *self.shared.pacer.lock().unwrap_or_else(|e| e.into_inner()) = pacer;
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a harness bug; the state is
+        // still the best record of what happened, so keep using it.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads a row into the initial state (as transaction 0). Only before
+    /// any transaction begins.
+    pub fn load(&self, key: Key, row: Row) {
+        self.state().load(key, row);
+    }
+
+    /// Begins a transaction at `isolation`. Its snapshot is taken at its
+    /// first statement, as in PostgreSQL.
+    pub fn begin(&self, isolation: Isolation) -> Tx {
+        let id = self.state().begin(isolation);
+        Tx {
+            store: self.clone(),
+            id,
+            isolation,
+            open: true,
+            _connection: None,
+        }
+    }
+
+    /// The newest committed row of `key` (outside any transaction).
+    pub fn read_committed(&self, key: &Key) -> Option<Row> {
+        self.state().latest_row(key).map(|row| (*row).clone())
+    }
+
+    /// The newest committed rows in `range` (outside any transaction).
+    pub fn scan_committed(&self, range: &KeyRange) -> Vec<(Key, Row)> {
+        self.state()
+            .latest_range(range)
+            .into_iter()
+            .map(|(key, row)| (key, (*row).clone()))
+            .collect()
+    }
+
+    /// The record of committed transactions so far (empty when
+    /// `record_history` is off).
+    pub fn history(&self) -> Vec<CommittedTx> {
+        self.state().history.clone()
+    }
+
+    /// Takes the commits recorded since the last call (needs
+    /// `record_commits`).
+    pub fn drain_commits(&self) -> Vec<CommitEvent> {
+        std::mem::take(&mut self.state().commit_log)
+    }
+
+    /// Counters of what the store did.
+    pub fn stats(&self) -> StoreStats {
+        self.state().stats
+    }
+
+    /// Transactions begun and not yet committed or rolled back.
+    pub fn open_transactions(&self) -> usize {
+        self.state().open_transactions()
+    }
+
+    /// The number of commits so far.
+    pub fn commit_count(&self) -> u64 {
+        self.state().commit_seq
+    }
+
+    fn draw_latency_ms(&self) -> u64 {
+        let mut state = self.state();
+        let latency = state.config.latency;
+        if latency.spike_probability > 0.0 && state.rng.chance(latency.spike_probability) {
+            return latency.spike_ms;
+        }
+        if latency.max_ms > latency.min_ms {
+            state.rng.between(latency.min_ms, latency.max_ms)
+        } else {
+            latency.min_ms
+        }
+    }
+
+    async fn pause(&self, tx: TxId, op: Op, key: Option<&Key>) {
+        let latency_ms = self.draw_latency_ms();
+        let pacer = self
+            .shared
+            .pacer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let point = PausePoint {
+            tx,
+            op,
+            key: key.cloned(),
+            latency_ms,
+        };
+        pacer.pause(&point).await;
+    }
+}
+
+/// An open transaction. Dropping it without [`Tx::commit`] rolls it back,
+/// so a crashed server's transactions vanish like PostgreSQL's do when the
+/// connection dies.
+pub struct Tx {
+    store: Store,
+    id: TxId,
+    isolation: Isolation,
+    open: bool,
+    _connection: Option<Connection>,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tx({}, {})", self.id, self.isolation)
+    }
+}
+
+impl Tx {
+    /// The transaction's id.
+    pub fn id(&self) -> TxId {
+        self.id
+    }
+
+    /// The transaction's isolation level.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    async fn start(&mut self, op: Op, key: Option<&Key>) -> Result<(), DbError> {
+        assert!(self.open, "statement on a finished transaction");
+        self.store.pause(self.id, op, key).await;
+        self.store.state().start_statement(self.id, true)
+    }
+
+    /// `SELECT * WHERE key = $1`: the row as of this statement's snapshot.
+    pub async fn get(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
+        self.start(Op::Get, Some(key)).await?;
+        self.store.state().get(self.id, key)
+    }
+
+    /// `SELECT ... FOR UPDATE`: locks the row, waiting for a concurrent
+    /// writer. Read Committed then returns the newest committed row;
+    /// Repeatable Read and Serializable fail with 40001 when it changed
+    /// since their snapshot.
+    pub async fn get_for_update(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
+        self.start(Op::GetForUpdate, Some(key)).await?;
+        self.write_statement(key, WriteKind::Lock, None).await
+    }
+
+    /// A predicate read of every row in `range`, in key order.
+    pub async fn scan(&mut self, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
+        self.start(Op::Scan, Some(&range.start)).await?;
+        self.store.state().scan(self.id, range)
+    }
+
+    /// `INSERT`: fails with 23505 when a live row with this key exists
+    /// (waiting first for an uncommitted writer of the key, like PostgreSQL).
+    pub async fn insert(&mut self, key: &Key, row: Row) -> Result<(), DbError> {
+        self.start(Op::Insert, Some(key)).await?;
+        self.write_statement(key, WriteKind::Insert, Some(row))
+            .await
+            .map(|_| ())
+    }
+
+    /// `UPDATE ... WHERE key = $1`: replaces the row; returns false (and
+    /// changes nothing) when there is no row.
+    pub async fn update(&mut self, key: &Key, row: Row) -> Result<bool, DbError> {
+        self.start(Op::Update, Some(key)).await?;
+        self.write_statement(key, WriteKind::Update, Some(row))
+            .await
+            .map(|before| before.is_some())
+    }
+
+    /// `INSERT ... ON CONFLICT DO UPDATE`: writes the row whether or not one
+    /// exists; returns the row it replaced.
+    pub async fn put(&mut self, key: &Key, row: Row) -> Result<Option<Row>, DbError> {
+        self.start(Op::Put, Some(key)).await?;
+        self.write_statement(key, WriteKind::Upsert, Some(row))
+            .await
+    }
+
+    /// `DELETE ... WHERE key = $1`: returns whether a row was deleted.
+    pub async fn delete(&mut self, key: &Key) -> Result<bool, DbError> {
+        self.start(Op::Delete, Some(key)).await?;
+        self.write_statement(key, WriteKind::Delete, None)
+            .await
+            .map(|before| before.is_some())
+    }
+
+    /// Commits; returns the commit sequence number. On error the
+    /// transaction is rolled back.
+    pub async fn commit(mut self) -> Result<u64, DbError> {
+        assert!(self.open, "commit on a finished transaction");
+        self.store.pause(self.id, Op::Commit, None).await;
+        let result = self.store.state().commit(self.id);
+        self.open = false;
+        result
+    }
+
+    /// Rolls back.
+    pub fn rollback(mut self) {
+        self.finish_rollback();
+    }
+
+    fn finish_rollback(&mut self) {
+        if self.open {
+            self.open = false;
+            self.store.state().rollback(self.id);
+        }
+    }
+
+    /// Runs a write statement, parking the task while the row (or an
+    /// overlapping interval) is held by another transaction.
+    async fn write_statement(
+        &mut self,
+        key: &Key,
+        kind: WriteKind,
+        row: Option<Row>,
+    ) -> Result<Option<Row>, DbError> {
+        let store = self.store.clone();
+        let id = self.id;
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            let mut state = store.state();
+            match state.write(id, key, kind, row.clone()) {
+                Err(err) => Poll::Ready(Err(err)),
+                Ok(LockAttempt::Done(before)) => Poll::Ready(Ok(before)),
+                Ok(LockAttempt::WaitFor(holder)) => {
+                    state.park(holder, cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        self.finish_rollback();
+    }
+}
+
+struct PoolState {
+    size: usize,
+    in_use: usize,
+    max_waiting: usize,
+    waiting: VecDeque<(u64, Waker)>,
+    next_ticket: u64,
+    /// Tickets granted a slot but not yet polled.
+    granted: Vec<u64>,
+}
+
+/// A connection pool of a fixed size in front of a store, like
+/// node-postgres's `Pool` or a PgBouncer: transactions wait for a free
+/// connection, first come first served.
+#[derive(Clone)]
+pub struct Pool {
+    store: Store,
+    state: Arc<Mutex<PoolState>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+/// A held pool connection; returned to the pool on drop.
+struct Connection {
+    pool: Arc<Mutex<PoolState>>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.in_use -= 1;
+        if let Some((ticket, waker)) = pool.waiting.pop_front() {
+            pool.in_use += 1;
+            pool.granted.push(ticket);
+            waker.wake();
+        }
+    }
+}
+
+impl Pool {
+    /// A pool of `size` connections that lets at most `max_waiting`
+    /// requests queue (more get 53300).
+    pub fn new(store: Store, size: usize, max_waiting: usize) -> Pool {
+        assert!(size > 0, "a pool needs at least one connection");
+        Pool {
+            store,
+            state: Arc::new(Mutex::new(PoolState {
+                size,
+                in_use: 0,
+                max_waiting,
+                waiting: VecDeque::new(),
+                next_ticket: 0,
+                granted: Vec::new(),
+            })),
+        }
+    }
+
+    /// The store behind the pool.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Connections in use now.
+    pub fn in_use(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).in_use
+    }
+
+    /// Waits for a connection, then begins a transaction on it.
+    pub async fn begin(&self, isolation: Isolation) -> Result<Tx, DbError> {
+        let connection = self.acquire().await?;
+        let mut tx = self.store.begin(isolation);
+        tx._connection = Some(connection);
+        Ok(tx)
+    }
+
+    fn acquire(&self) -> Acquire {
+        Acquire {
+            pool: self.state.clone(),
+            ticket: None,
+            done: false,
+        }
+    }
+}
+
+/// Waiting for a pool slot. Dropped while queued (the request timed out or
+/// its server crashed), it leaves the queue, and a slot granted to it but
+/// never taken goes to the next in line, so no slot leaks.
+struct Acquire {
+    pool: Arc<Mutex<PoolState>>,
+    ticket: Option<u64>,
+    done: bool,
+}
+
+impl Future for Acquire {
+    type Output = Result<Connection, DbError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut pool = this.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let granted = match this.ticket {
+            Some(mine) => {
+                if let Some(index) = pool.granted.iter().position(|&t| t == mine) {
+                    pool.granted.swap_remove(index);
+                    true
+                } else {
+                    if let Some(entry) = pool.waiting.iter_mut().find(|(t, _)| *t == mine) {
+                        entry.1 = cx.waker().clone();
+                    }
+                    false
+                }
+            }
+            None if pool.in_use < pool.size && pool.waiting.is_empty() => {
+                pool.in_use += 1;
+                true
+            }
+            None if pool.waiting.len() >= pool.max_waiting => {
+                this.done = true;
+                return Poll::Ready(Err(DbError::new(
+                    SqlState::TooManyConnections,
+                    format!(
+                        "sorry, too many clients already ({} connections busy, {} waiting)",
+                        pool.in_use,
+                        pool.waiting.len()
+                    ),
+                )));
+            }
+            None => {
+                let mine = pool.next_ticket;
+                pool.next_ticket += 1;
+                pool.waiting.push_back((mine, cx.waker().clone()));
+                this.ticket = Some(mine);
+                false
+            }
+        };
+        if !granted {
+            return Poll::Pending;
+        }
+        this.done = true;
+        drop(pool);
+        Poll::Ready(Ok(Connection {
+            pool: this.pool.clone(),
+        }))
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Some(ticket) = self.ticket else { return };
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        pool.waiting.retain(|(t, _)| *t != ticket);
+        if let Some(index) = pool.granted.iter().position(|&t| t == ticket) {
+            pool.granted.swap_remove(index);
+            pool.in_use -= 1;
+            if let Some((next, waker)) = pool.waiting.pop_front() {
+                pool.in_use += 1;
+                pool.granted.push(next);
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// Runs a future to completion on the current thread, for store futures
+/// that never wait on anything but the store itself (tests, examples, the
+/// anomaly suite). Panics if the future stays pending with nothing able to
+/// wake it, which means a lock wait no other task can end.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("block_on: the future waits for another transaction"),
+    }
+}
