@@ -6,4 +6,5 @@
 
 pub mod history;
 pub mod seed;
+pub mod service;
 pub mod store;
