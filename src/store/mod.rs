@@ -682,3 +682,6 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         Poll::Pending => panic!("block_on: the future waits for another transaction"),
     }
 }
+
+#[cfg(test)]
+mod tests;

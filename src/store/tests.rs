@@ -1,0 +1,362 @@
+//! Store behaviour beyond the anomaly matrix: waits, deadlocks,
+//! constraints, faults, the pool, and the committed-transaction record.
+
+use super::*;
+use crate::seed::Seed;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+fn poll<T>(future: &mut Boxed<T>) -> Poll<T> {
+    future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn ready<T>(future: &mut Boxed<T>) -> T {
+    match poll(future) {
+        Poll::Ready(value) => value,
+        Poll::Pending => panic!("expected the statement to complete"),
+    }
+}
+
+fn store() -> Store {
+    Store::new(Schema::default(), StoreConfig::default(), Seed(1))
+}
+
+fn k(name: &str) -> Key {
+    Key::raw(name)
+}
+
+fn v(value: i64) -> Row {
+    Row::new().with("v", value)
+}
+
+/// Runs `statement` on `tx` as a boxed future that gives the transaction back.
+fn lock_row(mut tx: Tx, key: &'static str) -> Boxed<(Tx, Result<Option<Row>, DbError>)> {
+    Box::pin(async move {
+        let result = tx.get_for_update(&k(key)).await;
+        (tx, result)
+    })
+}
+
+#[test]
+fn deadlock_is_detected_and_the_survivor_proceeds() {
+    let store = store();
+    store.load(k("a"), v(0));
+    store.load(k("b"), v(0));
+    let mut t1 = store.begin(Isolation::ReadCommitted);
+    let mut t2 = store.begin(Isolation::ReadCommitted);
+    block_on(t1.get_for_update(&k("a"))).unwrap();
+    block_on(t2.get_for_update(&k("b"))).unwrap();
+    let mut t1_wants_b = lock_row(t1, "b");
+    assert!(poll(&mut t1_wants_b).is_pending(), "b is held by t2");
+    let err = block_on(t2.get_for_update(&k("a"))).unwrap_err();
+    assert_eq!(err.code, SqlState::DeadlockDetected);
+    assert!(err.is_retryable());
+    // t2 is aborted; its lock on b goes away when it rolls back.
+    let err = block_on(t2.get(&k("a"))).unwrap_err();
+    assert_eq!(err.code, SqlState::InFailedTransaction);
+    t2.rollback();
+    let (t1, result) = ready(&mut t1_wants_b);
+    assert!(result.unwrap().is_some());
+    block_on(t1.commit()).unwrap();
+    assert_eq!(store.stats().deadlocks, 1);
+}
+
+#[test]
+fn read_committed_lock_waits_then_sees_the_new_version() {
+    let store = store();
+    store.load(k("x"), v(1));
+    let mut writer = store.begin(Isolation::ReadCommitted);
+    block_on(writer.update(&k("x"), v(2))).unwrap();
+    let reader = store.begin(Isolation::ReadCommitted);
+    let mut waiting = lock_row(reader, "x");
+    assert!(poll(&mut waiting).is_pending());
+    block_on(writer.commit()).unwrap();
+    let (_reader, result) = ready(&mut waiting);
+    assert_eq!(result.unwrap().unwrap().int("v"), Some(2));
+}
+
+#[test]
+fn repeatable_read_lock_after_concurrent_commit_fails_with_40001() {
+    let store = store();
+    store.load(k("x"), v(1));
+    let mut reader = store.begin(Isolation::RepeatableRead);
+    assert_eq!(
+        block_on(reader.get(&k("x"))).unwrap().unwrap().int("v"),
+        Some(1)
+    );
+    let mut writer = store.begin(Isolation::ReadCommitted);
+    block_on(writer.update(&k("x"), v(2))).unwrap();
+    block_on(writer.commit()).unwrap();
+    // The snapshot still shows 1 ...
+    assert_eq!(
+        block_on(reader.get(&k("x"))).unwrap().unwrap().int("v"),
+        Some(1)
+    );
+    // ... and locking the changed row is a serialization failure.
+    let err = block_on(reader.get_for_update(&k("x"))).unwrap_err();
+    assert_eq!(err.code, SqlState::SerializationFailure);
+}
+
+#[test]
+fn a_rolled_back_writer_lets_the_waiter_win() {
+    let store = store();
+    store.load(k("x"), v(1));
+    let mut first = store.begin(Isolation::RepeatableRead);
+    block_on(first.update(&k("x"), v(2))).unwrap();
+    let second = store.begin(Isolation::RepeatableRead);
+    let mut waiting: Boxed<(Tx, Result<bool, DbError>)> = Box::pin(async move {
+        let mut tx = second;
+        let result = tx.update(&k("x"), v(3)).await;
+        (tx, result)
+    });
+    assert!(poll(&mut waiting).is_pending());
+    drop(first); // dropping an open transaction rolls it back
+    let (second, result) = ready(&mut waiting);
+    assert!(result.unwrap());
+    block_on(second.commit()).unwrap();
+    assert_eq!(store.read_committed(&k("x")).unwrap().int("v"), Some(3));
+}
+
+fn booking(room: &str, start: i64, end: i64) -> Row {
+    Row::new()
+        .with("room", room)
+        .with("start", start)
+        .with("end", end)
+}
+
+fn booking_store() -> Store {
+    Store::new(
+        Schema::default().with_exclusion("bookings", "room", "start", "end"),
+        StoreConfig::default(),
+        Seed(1),
+    )
+}
+
+#[test]
+fn exclusion_constraint_rejects_overlaps_and_allows_touching() {
+    let store = booking_store();
+    let mut tx = store.begin(Isolation::ReadCommitted);
+    block_on(tx.insert(&k("bookings/1"), booking("r1", 10, 20))).unwrap();
+    block_on(tx.commit()).unwrap();
+    let mut tx = store.begin(Isolation::ReadCommitted);
+    block_on(tx.insert(&k("bookings/2"), booking("r1", 20, 30))).unwrap(); // touching: [10,20) [20,30)
+    block_on(tx.insert(&k("bookings/3"), booking("r2", 10, 20))).unwrap(); // other room
+    let err = block_on(tx.insert(&k("bookings/4"), booking("r1", 25, 35))).unwrap_err();
+    assert_eq!(err.code, SqlState::ExclusionViolation, "{err}");
+    assert!(err.message.contains("bookings/2"), "{err}");
+    drop(tx);
+    let mut tx = store.begin(Isolation::ReadCommitted);
+    let err = block_on(tx.insert(&k("bookings/5"), booking("r1", 19, 21))).unwrap_err();
+    assert_eq!(err.code, SqlState::ExclusionViolation);
+}
+
+#[test]
+fn exclusion_conflict_with_an_uncommitted_row_waits_for_its_writer() {
+    for commit_first in [true, false] {
+        let store = booking_store();
+        let mut first = store.begin(Isolation::ReadCommitted);
+        block_on(first.insert(&k("bookings/a"), booking("r1", 10, 20))).unwrap();
+        let second = store.begin(Isolation::ReadCommitted);
+        let mut waiting: Boxed<(Tx, Result<(), DbError>)> = Box::pin(async move {
+            let mut tx = second;
+            let result = tx.insert(&k("bookings/b"), booking("r1", 15, 25)).await;
+            (tx, result)
+        });
+        assert!(poll(&mut waiting).is_pending());
+        if commit_first {
+            block_on(first.commit()).unwrap();
+            let (_tx, result) = ready(&mut waiting);
+            assert_eq!(result.unwrap_err().code, SqlState::ExclusionViolation);
+        } else {
+            first.rollback();
+            let (tx, result) = ready(&mut waiting);
+            result.unwrap();
+            block_on(tx.commit()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn concurrent_inserts_of_one_key_give_23505_after_the_wait() {
+    let store = store();
+    let mut first = store.begin(Isolation::Serializable);
+    block_on(first.insert(&k("idem/key-1"), v(1))).unwrap();
+    let second = store.begin(Isolation::Serializable);
+    let mut waiting: Boxed<(Tx, Result<(), DbError>)> = Box::pin(async move {
+        let mut tx = second;
+        let result = tx.insert(&k("idem/key-1"), v(2)).await;
+        (tx, result)
+    });
+    assert!(poll(&mut waiting).is_pending());
+    block_on(first.commit()).unwrap();
+    let (_tx, result) = ready(&mut waiting);
+    let err = result.unwrap_err();
+    assert_eq!(err.code, SqlState::UniqueViolation);
+    assert!(!err.is_retryable());
+}
+
+#[test]
+fn injected_failures_follow_the_seed() {
+    let run = |seed: u64| -> Vec<bool> {
+        let mut config = StoreConfig::default();
+        config.faults.serialization_failure_at_commit = 0.5;
+        let store = Store::new(Schema::default(), config, Seed(seed));
+        store.load(k("x"), v(0));
+        (0..40)
+            .map(|i| {
+                let mut tx = store.begin(Isolation::Serializable);
+                block_on(tx.put(&k("x"), v(i))).unwrap();
+                match block_on(tx.commit()) {
+                    Ok(_) => true,
+                    Err(err) => {
+                        assert_eq!(err.code, SqlState::SerializationFailure);
+                        assert!(err.injected);
+                        false
+                    }
+                }
+            })
+            .collect()
+    };
+    let first = run(7);
+    assert_eq!(first, run(7), "same seed, same injected failures");
+    assert_ne!(first, run(8), "another seed, other failures");
+    assert!(first.iter().any(|&ok| ok) && first.iter().any(|&ok| !ok));
+}
+
+#[test]
+fn per_statement_injection_fails_the_transaction() {
+    let mut config = StoreConfig::default();
+    config.faults.serialization_failure_per_statement = 1.0;
+    let store = Store::new(Schema::default(), config, Seed(1));
+    let mut tx = store.begin(Isolation::ReadCommitted);
+    let err = block_on(tx.get(&k("x"))).unwrap_err();
+    assert!(err.injected && err.code == SqlState::SerializationFailure);
+    assert_eq!(
+        block_on(tx.get(&k("x"))).unwrap_err().code,
+        SqlState::InFailedTransaction
+    );
+    assert_eq!(
+        block_on(tx.commit()).unwrap_err().code,
+        SqlState::InFailedTransaction
+    );
+    assert_eq!(store.open_transactions(), 0);
+}
+
+#[test]
+fn the_pool_queues_first_come_first_served_and_never_leaks() {
+    let store = store();
+    let pool = Pool::new(store.clone(), 1, 1);
+    let first = block_on(pool.begin(Isolation::ReadCommitted)).unwrap();
+    let pool2 = pool.clone();
+    let mut second: Boxed<Result<Tx, DbError>> =
+        Box::pin(async move { pool2.begin(Isolation::ReadCommitted).await });
+    assert!(poll(&mut second).is_pending());
+    // The queue is full: a third request is refused at once.
+    let err = block_on(pool.begin(Isolation::ReadCommitted)).unwrap_err();
+    assert_eq!(err.code, SqlState::TooManyConnections);
+    drop(first);
+    let tx = ready(&mut second).unwrap();
+    assert_eq!(pool.in_use(), 1);
+    drop(tx);
+    assert_eq!(pool.in_use(), 0);
+    // An abandoned wait gives its granted slot back.
+    let held = block_on(pool.begin(Isolation::ReadCommitted)).unwrap();
+    let pool3 = pool.clone();
+    let mut abandoned: Boxed<Result<Tx, DbError>> =
+        Box::pin(async move { pool3.begin(Isolation::ReadCommitted).await });
+    assert!(poll(&mut abandoned).is_pending());
+    drop(held);
+    drop(abandoned);
+    assert_eq!(pool.in_use(), 0);
+    block_on(pool.begin(Isolation::ReadCommitted)).unwrap();
+}
+
+#[test]
+fn history_records_versions_read_and_written() {
+    let store = store();
+    store.load(k("x"), v(1));
+    let mut tx = store.begin(Isolation::Serializable);
+    block_on(tx.get(&k("x"))).unwrap();
+    block_on(tx.get(&k("never"))).unwrap();
+    block_on(tx.scan(&KeyRange::prefix("x"))).unwrap();
+    block_on(tx.update(&k("x"), v(2))).unwrap();
+    block_on(tx.delete(&k("x"))).unwrap();
+    let id = tx.id();
+    block_on(tx.commit()).unwrap();
+    let history = store.history();
+    assert_eq!(history.len(), 2, "initial load plus one transaction");
+    assert_eq!(history[0].id, 0);
+    let committed = &history[1];
+    assert_eq!(committed.id, id);
+    assert_eq!(committed.commit_seq, 1);
+    assert_eq!(
+        committed.reads[0],
+        ReadRecord::Item {
+            key: k("x"),
+            version: Some(0)
+        }
+    );
+    assert_eq!(
+        committed.reads[1],
+        ReadRecord::Item {
+            key: k("never"),
+            version: None
+        }
+    );
+    assert!(
+        matches!(&committed.reads[2], ReadRecord::Predicate { observed, .. } if observed == &vec![(k("x"), 0)])
+    );
+    assert_eq!(
+        committed.writes,
+        vec![WriteRecord {
+            key: k("x"),
+            deleted: true
+        }]
+    );
+}
+
+#[test]
+fn old_snapshots_survive_version_pruning() {
+    let store = store();
+    store.load(k("x"), v(0));
+    let mut old = store.begin(Isolation::RepeatableRead);
+    assert_eq!(
+        block_on(old.get(&k("x"))).unwrap().unwrap().int("v"),
+        Some(0)
+    );
+    for i in 1..=50 {
+        let mut tx = store.begin(Isolation::ReadCommitted);
+        block_on(tx.update(&k("x"), v(i))).unwrap();
+        block_on(tx.commit()).unwrap();
+    }
+    assert_eq!(
+        block_on(old.get(&k("x"))).unwrap().unwrap().int("v"),
+        Some(0)
+    );
+    block_on(old.commit()).unwrap();
+    assert_eq!(store.read_committed(&k("x")).unwrap().int("v"), Some(50));
+}
+
+#[test]
+fn commits_are_logged_for_invariant_checks() {
+    let config = StoreConfig {
+        record_commits: true,
+        ..StoreConfig::default()
+    };
+    let store = Store::new(Schema::default(), config, Seed(1));
+    store.load(k("x"), v(1));
+    let mut tx = store.begin(Isolation::ReadCommitted);
+    block_on(tx.update(&k("x"), v(2))).unwrap();
+    block_on(tx.commit()).unwrap();
+    let events = store.drain_commits();
+    assert_eq!(events.len(), 1);
+    let (key, after, before) = &events[0].writes[0];
+    assert_eq!(key, &k("x"));
+    assert_eq!(after.as_ref().unwrap().int("v"), Some(2));
+    assert_eq!(before.as_ref().unwrap().int("v"), Some(1));
+    assert!(store.drain_commits().is_empty());
+}
