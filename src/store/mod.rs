@@ -229,6 +229,27 @@ impl Pacer for NoPause {
     }
 }
 
+/// A pacer that yields once at every pause point: each statement lets every
+/// other runnable task go first, so round-robin polling interleaves
+/// transactions statement by statement (tests, benchmarks).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct YieldOnce;
+
+impl Pacer for YieldOnce {
+    fn pause(&self, _point: &PausePoint) -> PauseFuture {
+        let mut yielded = false;
+        Box::pin(std::future::poll_fn(move |cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }))
+    }
+}
+
 struct Shared {
     state: Mutex<State>,
     pacer: Mutex<Arc<dyn Pacer>>,
