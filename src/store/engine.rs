@@ -449,17 +449,29 @@ impl State {
                     Isolation::RepeatableRead | Isolation::Serializable => {
                         let snapshot = self.tx(id).snapshot.expect("statement started");
                         let visible = self.visible(id, key);
-                        if let (Some(latest), Some((Some(_), _))) = (&latest, &visible) {
-                            if latest.seq > snapshot && kind != WriteKind::Insert {
-                                self.stats.serialization_failures += 1;
-                                return Err(self.fail(
-                                    id,
-                                    error(
-                                        SqlState::SerializationFailure,
-                                        format!("could not serialize access due to concurrent update of {key}"),
-                                    ),
-                                ));
-                            }
+                        // First updater wins: a row changed since the
+                        // snapshot cannot be updated, locked or deleted, and
+                        // an upsert cannot overwrite a version it never saw
+                        // (PostgreSQL's ON CONFLICT DO UPDATE raises 40001
+                        // there too). A row the snapshot never saw alive is
+                        // simply not found by UPDATE or DELETE.
+                        let changed_since_snapshot =
+                            latest.as_ref().is_some_and(|l| l.seq > snapshot);
+                        let saw_live_row = matches!(&visible, Some((Some(_), _)));
+                        let conflicts = match kind {
+                            WriteKind::Insert => false,
+                            WriteKind::Upsert => true,
+                            WriteKind::Update | WriteKind::Delete | WriteKind::Lock => saw_live_row,
+                        };
+                        if changed_since_snapshot && conflicts {
+                            self.stats.serialization_failures += 1;
+                            return Err(self.fail(
+                                id,
+                                error(
+                                    SqlState::SerializationFailure,
+                                    format!("could not serialize access due to concurrent update of {key}"),
+                                ),
+                            ));
                         }
                         if kind == WriteKind::Insert {
                             latest.map(|v| (v.row, v.writer))
@@ -1046,8 +1058,12 @@ impl State {
             .map(|(&id, _)| id)
             .collect();
         for id in finished {
+            // Its SIREAD locks go, but not the edges its neighbours hold to
+            // it: a transaction still open keeps knowing that it has an
+            // rw-conflict with a committed one (PostgreSQL keeps the same
+            // summary), or a later edge could complete a dangerous
+            // structure unnoticed.
             self.drop_siread(id);
-            self.remove_tx_edges(id);
             self.txs.remove(&id);
         }
     }

@@ -1,0 +1,3 @@
+//! The integration test binary: one folder per area.
+
+mod store;
