@@ -30,14 +30,18 @@ impl Graph {
         for (node, tx) in history.iter().enumerate() {
             node_of.insert(tx.id, node);
         }
-        let mut edge_set: BTreeSet<(usize, usize, EdgeKind)> = BTreeSet::new();
         let mut out: Vec<Vec<(usize, EdgeKind, Key)>> = vec![Vec::new(); history.len()];
-        let mut add = |from: usize,
-                       to: usize,
-                       kind: EdgeKind,
-                       key: &Key,
-                       out: &mut Vec<Vec<(usize, EdgeKind, Key)>>| {
-            if from != to && edge_set.insert((from, to, kind)) {
+        // Duplicate edges change neither the cycles nor their classes, so
+        // only the cheap case (the same edge twice in a row) is folded.
+        let add = |from: usize,
+                   to: usize,
+                   kind: EdgeKind,
+                   key: &Key,
+                   out: &mut Vec<Vec<(usize, EdgeKind, Key)>>| {
+            let repeated = out[from]
+                .last()
+                .is_some_and(|(t, k, _)| *t == to && *k == kind);
+            if from != to && !repeated {
                 out[from].push((to, kind, key.clone()));
             }
         };
