@@ -328,6 +328,13 @@ impl Store {
         self.state().history.clone()
     }
 
+    /// The committed transactions recorded after the first `from` (for
+    /// callers that follow the record as it grows).
+    pub fn history_since(&self, from: usize) -> Vec<CommittedTx> {
+        let state = self.state();
+        state.history.get(from..).map(<[CommittedTx]>::to_vec).unwrap_or_default()
+    }
+
     /// Takes the commits recorded since the last call (needs
     /// `record_commits`).
     pub fn drain_commits(&self) -> Vec<CommitEvent> {

@@ -1,0 +1,442 @@
+//! `overbook fuzz`: many seeds, in parallel, with a corpus of what fails.
+
+use crate::common::{load_scenario, parse_variant};
+use indicatif::{ProgressBar, ProgressStyle};
+use overbook::corpus::Entry;
+use overbook::error::InputError;
+use overbook::scenario::Scenario;
+use overbook::seed::{fnv1a, Seed};
+use overbook::service::Variant;
+use overbook::world::{self, Report, RunOptions};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// Arguments of `overbook fuzz`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Scenario files or bundled names; every seed runs on each.
+    #[arg(required = true)]
+    sims: Vec<String>,
+    /// Seed range `A..B` (B excluded), e.g. `1..1001`.
+    #[arg(long, conflicts_with = "time")]
+    seeds: Option<String>,
+    /// Run seeds from `--first-seed` upward for this long: `90s`, `30m`, `2h`.
+    #[arg(long)]
+    time: Option<String>,
+    /// First seed for `--time`.
+    #[arg(long, default_value_t = 1)]
+    first_seed: u64,
+    /// Service variant.
+    #[arg(long, default_value = "correct")]
+    variant: String,
+    /// Worker threads (default: all cores). Each simulation is single-threaded.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Take share K of N (`--shard 2/8`): seeds whose offset in the range is
+    /// K modulo N, so N machines split a range with no overlap.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Swarm testing: each seed also draws which faults are on, and how strong.
+    #[arg(long)]
+    swarm: bool,
+    /// Write each failure as a corpus entry into this folder.
+    #[arg(long)]
+    save: Option<PathBuf>,
+    /// Run every seed twice and compare trace hashes.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Fraction of seeds run twice for the determinism check.
+    #[arg(long, default_value_t = 0.05)]
+    determinism_fraction: f64,
+    /// Override a scenario field (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses `A..B`.
+fn parse_range(text: &str) -> Result<(u64, u64), InputError> {
+    let bad = || InputError::new(format!("`{text}`: expected A..B with A < B, e.g. 1..1001")).in_source("--seeds");
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    if a >= b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// Parses `K/N` with K < N.
+fn parse_shard(text: &str) -> Result<(u64, u64), InputError> {
+    let bad = || InputError::new(format!("`{text}`: expected K/N with 0 <= K < N, e.g. 0/4")).in_source("--shard");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let k: u64 = k.trim().parse().map_err(|_| bad())?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || k >= n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Parses `90s`, `30m`, `2h`.
+pub fn parse_duration(text: &str) -> Result<Duration, InputError> {
+    let bad = || InputError::new(format!("`{text}`: expected a number and s, m or h, e.g. 30m")).in_source("--time");
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Swarm testing: which faults this seed turns on, as `--set` overrides
+/// (so a found case replays from its corpus entry alone).
+pub fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
+    let mut rng = Seed(seed).stream("swarm");
+    let mut overrides = Vec::new();
+    let mut probability = |rng: &mut overbook::seed::Rng64, name: &str, max: f64, overrides: &mut Vec<String>| {
+        if rng.chance(0.5) {
+            let value = (rng.unit() * max * 1000.0).round() / 1000.0;
+            overrides.push(format!("{name}={value}"));
+        } else {
+            overrides.push(format!("{name}=0.0"));
+        }
+    };
+    probability(&mut rng, "store.faults.serialization_failure_per_statement", 0.05, &mut overrides);
+    probability(&mut rng, "store.faults.serialization_failure_at_commit", 0.1, &mut overrides);
+    probability(&mut rng, "store.latency.spike_probability", 0.05, &mut overrides);
+    probability(&mut rng, "faults.lost_response_probability", 0.05, &mut overrides);
+    if rng.chance(0.5) {
+        overrides.push(format!("store.latency.spike_ms={}", rng.between(20, 500)));
+    }
+    let duration_s = scenario.arrivals_end_ms() / 1000;
+    if duration_s > 2 && rng.chance(0.3) {
+        let server = rng.below(u64::from(scenario.topology.api_servers));
+        let at_s = rng.below(duration_s);
+        let down_s = rng.between(1, 10);
+        overrides.push(format!("faults.crashes=[{{at_s = {at_s}, server = {server}, down_s = {down_s}}}]"));
+    }
+    if duration_s > 2 && rng.chance(0.3) {
+        let server = rng.below(u64::from(scenario.topology.api_servers));
+        let at_s = rng.below(duration_s);
+        let lasts = rng.between(1, 5);
+        overrides.push(format!(
+            "faults.partitions=[{{at_s = {at_s}, duration_s = {lasts}, a = \"api-{server}\", b = \"clients-*\"}}]"
+        ));
+    }
+    overrides
+}
+
+struct Job {
+    sim_index: usize,
+    seed: u64,
+}
+
+struct Outcome {
+    sim_index: usize,
+    seed: u64,
+    overrides: Vec<String>,
+    report: Report,
+    determinism: Option<Result<(), (String, String)>>,
+    wall: Duration,
+}
+
+#[derive(Serialize)]
+struct Finding {
+    sim: String,
+    seed: u64,
+    invariant: String,
+    message: String,
+    trace_hash: String,
+    replay: String,
+    saved: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    sims: Vec<String>,
+    variant: String,
+    seeds_run: u64,
+    failures: u64,
+    determinism_checked: u64,
+    determinism_mismatches: u64,
+    wall_ms: u64,
+    seeds_per_second: f64,
+    findings: Vec<Finding>,
+    interrupted: bool,
+}
+
+pub fn run(args: Args) -> u8 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(err) => crate::usage_error(&err),
+    }
+}
+
+fn run_inner(args: Args) -> Result<u8, InputError> {
+    let variant = parse_variant(&args.variant)?;
+    let scenarios: Vec<Scenario> = args
+        .sims
+        .iter()
+        .map(|sim| load_scenario(sim, &args.overrides))
+        .collect::<Result<_, _>>()?;
+    let (shard, shards) = match &args.shard {
+        Some(text) => parse_shard(text)?,
+        None => (0, 1),
+    };
+    let (first, end, deadline) = match (&args.seeds, &args.time) {
+        (Some(range), _) => {
+            let (a, b) = parse_range(range)?;
+            (a, Some(b), None)
+        }
+        (None, Some(time)) => (args.first_seed, None, Some(Instant::now() + parse_duration(time)?)),
+        (None, None) => (1, Some(101), None),
+    };
+    if !(0.0..=1.0).contains(&args.determinism_fraction) {
+        return Err(InputError::new("must be between 0 and 1").in_source("--determinism-fraction"));
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while stopping falls through to the default.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    // Seed offsets in this shard: first + shard, first + shard + shards, ...
+    let per_sim_total = end.map(|b| (b - first).saturating_sub(shard).div_ceil(shards));
+    let total_jobs = per_sim_total.map(|n| n * scenarios.len() as u64);
+    let progress = match total_jobs {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} seeds {per_sec} eta {eta} {msg}")
+            .expect("valid template"),
+    );
+    if args.json {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let next = AtomicU64::new(0);
+    let started = Instant::now();
+    let (sender, receiver) = mpsc::channel::<Outcome>();
+    let mut findings = Vec::new();
+    let mut seeds_run = 0u64;
+    let mut determinism_checked = 0u64;
+    let mut determinism_mismatches = 0u64;
+    let sims_count = scenarios.len() as u64;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let sender = sender.clone();
+            let (next, stop, scenarios, args) = (&next, &stop, &scenarios, &args);
+            scope.spawn(move || loop {
+                if stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+                    return;
+                }
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                let job = Job {
+                    sim_index: (index % sims_count) as usize,
+                    seed: first + shard + (index / sims_count) * shards,
+                };
+                if end.is_some_and(|b| job.seed >= b) {
+                    return;
+                }
+                let outcome = run_one(&scenarios[job.sim_index], &args.sims[job.sim_index], &job, variant, args);
+                if sender.send(outcome).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(sender);
+        for outcome in receiver {
+            seeds_run += 1;
+            progress.inc(1);
+            if let Some(check) = &outcome.determinism {
+                determinism_checked += 1;
+                if let Err((a, b)) = check {
+                    determinism_mismatches += 1;
+                    progress.suspend(|| {
+                        eprintln!(
+                            "HARNESS BUG: {} seed {} is not deterministic: trace hashes {a} and {b}",
+                            args.sims[outcome.sim_index], outcome.seed
+                        )
+                    });
+                    if let Some(dir) = &args.save {
+                        keep_traces(dir, &scenarios[outcome.sim_index], &outcome, variant);
+                    }
+                }
+            }
+            if !outcome.report.passed {
+                let finding = record(&args, &outcome, &args.sims[outcome.sim_index]);
+                progress.suspend(|| {
+                    if !args.json {
+                        println!(
+                            "FAIL {} seed {}: {} ({:.1} s)\n  {}\n  reproduce: {}",
+                            finding.sim,
+                            finding.seed,
+                            finding.invariant,
+                            outcome.wall.as_secs_f64(),
+                            finding.message,
+                            finding.replay
+                        );
+                        if let Some(saved) = &finding.saved {
+                            println!("  saved: {saved}");
+                        }
+                    }
+                });
+                findings.push(finding);
+                progress.set_message(format!("{} failing", findings.len()));
+            }
+        }
+    });
+    progress.finish_and_clear();
+    let wall = started.elapsed();
+    let summary = Summary {
+        sims: args.sims.clone(),
+        variant: variant.name().to_string(),
+        seeds_run,
+        failures: findings.len() as u64,
+        determinism_checked,
+        determinism_mismatches,
+        wall_ms: wall.as_millis() as u64,
+        seeds_per_second: seeds_run as f64 / wall.as_secs_f64().max(1e-9),
+        findings,
+        interrupted: stop.load(Ordering::SeqCst),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes"));
+    } else {
+        println!(
+            "fuzz: {} runs ({} sims x seeds) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
+            summary.seeds_run,
+            args.sims.len(),
+            wall.as_secs_f64(),
+            summary.seeds_per_second,
+            jobs,
+            args.shard.as_ref().map_or(String::new(), |s| format!(", shard {s}")),
+            summary.failures,
+            determinism_checked - determinism_mismatches,
+            determinism_checked,
+            if summary.interrupted { " (interrupted: results so far kept)" } else { "" }
+        );
+    }
+    Ok(if determinism_mismatches > 0 || summary.failures > 0 {
+        crate::EXIT_VIOLATION
+    } else {
+        crate::EXIT_PASS
+    })
+}
+
+fn run_one(base: &Scenario, _sim: &str, job: &Job, variant: Variant, args: &Args) -> Outcome {
+    let (scenario, overrides) = if args.swarm {
+        let swarm = swarm_overrides(base, job.seed);
+        match base.with_overrides(&swarm) {
+            Ok(s) => (s, swarm),
+            Err(_) => (base.clone(), Vec::new()),
+        }
+    } else {
+        (base.clone(), Vec::new())
+    };
+    let started = Instant::now();
+    let report = world::run(&scenario, Seed(job.seed), variant);
+    let wall = started.elapsed();
+    let selected = args.check_determinism
+        || (fnv1a(&job.seed.to_le_bytes()) % 1_000_000) < (args.determinism_fraction * 1_000_000.0) as u64;
+    let determinism = selected.then(|| {
+        let again = world::run(&scenario, Seed(job.seed), variant);
+        if again.trace_hash == report.trace_hash {
+            Ok(())
+        } else {
+            Err((report.trace_hash.clone(), again.trace_hash))
+        }
+    });
+    let mut all_overrides = args.overrides.clone();
+    all_overrides.extend(overrides);
+    Outcome {
+        sim_index: job.sim_index,
+        seed: job.seed,
+        overrides: all_overrides,
+        report,
+        determinism,
+        wall,
+    }
+}
+
+fn record(args: &Args, outcome: &Outcome, sim: &str) -> Finding {
+    let entry = Entry::from_report(
+        sim,
+        &outcome.overrides,
+        &outcome.report,
+        format!(
+            "overbook fuzz {sim} --variant {}{}",
+            outcome.report.variant,
+            if args.swarm { " --swarm" } else { "" }
+        ),
+    );
+    let saved = args.save.as_ref().and_then(|dir| match entry.save(dir) {
+        Ok(path) => Some(path.display().to_string()),
+        Err(err) => {
+            eprintln!("error: could not save the finding: {err}");
+            None
+        }
+    });
+    let (invariant, message) = match (&outcome.report.violation, &outcome.report.harness_error) {
+        (Some(v), _) => (v.invariant.clone(), v.message.clone()),
+        (None, Some(err)) => ("harness-error".to_string(), err.clone()),
+        (None, None) => ("threshold".to_string(), "a threshold failed".to_string()),
+    };
+    Finding {
+        sim: sim.to_string(),
+        seed: outcome.seed,
+        invariant,
+        message,
+        trace_hash: outcome.report.trace_hash.clone(),
+        replay: entry.replay_command(),
+        saved,
+    }
+}
+
+/// Keeps both traces of a non-deterministic seed, for the harness bug report.
+fn keep_traces(dir: &std::path::Path, scenario: &Scenario, outcome: &Outcome, variant: Variant) {
+    let traced = |n: u32| {
+        let report = world::run_with(scenario, Seed(outcome.seed), variant, RunOptions { trace: true });
+        let path = dir.join(format!("determinism-{}-{}-{n}.json", scenario.name, outcome.seed));
+        let _ = std::fs::create_dir_all(dir);
+        let _ = std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default());
+        eprintln!("  trace kept: {}", path.display());
+    };
+    traced(1);
+    traced(2);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_shards_and_durations_parse() {
+        assert_eq!(parse_range("1..101").unwrap(), (1, 101));
+        assert!(parse_range("5..5").is_err());
+        assert!(parse_range("a..b").is_err());
+        assert_eq!(parse_shard("2/8").unwrap(), (2, 8));
+        assert!(parse_shard("8/8").is_err());
+        assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("3 days").is_err());
+    }
+}

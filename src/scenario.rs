@@ -1,0 +1,653 @@
+//! Scenario files (`sims/*.toml`): the data, topology, arrival phases,
+//! operation mix, client policy, faults and thresholds of one simulation.
+//!
+//! Every field has a default except `name` and `phases`; unknown fields are
+//! errors naming the file, line and field. `--set key=value` overrides any
+//! field by its dotted path after the file is read.
+
+use crate::error::{line_column, InputError};
+use crate::service::{DataConfig, ServiceConfig};
+use crate::store::StoreConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The scenario's name (kebab-case, like the file).
+    pub name: String,
+    /// What the scenario reproduces.
+    #[serde(default)]
+    pub description: String,
+    /// Simulated time and step limits.
+    #[serde(default)]
+    pub run: RunConfig,
+    /// API servers, client hosts, pool and network.
+    #[serde(default)]
+    pub topology: Topology,
+    /// The data set.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// Database faults and latency.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Service behaviour (retries, rate limiting).
+    #[serde(default)]
+    pub service: ServiceConfig,
+    /// Arrival phases, like Artillery's.
+    pub phases: Vec<Phase>,
+    /// What each virtual user does.
+    #[serde(default)]
+    pub workload: Workload,
+    /// How clients behave on timeouts, conflicts and expired tokens.
+    #[serde(default)]
+    pub client: ClientPolicy,
+    /// Network and server faults.
+    #[serde(default)]
+    pub faults: Faults,
+    /// Pass/fail thresholds: metric -> condition, e.g.
+    /// `"requests.reserve.201" = "== 5"` or `"latency_ms.reserve.p95" = "< 500"`.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, String>,
+}
+
+/// Limits of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Simulated milliseconds per turmoil step. Larger ticks are cheaper;
+    /// latencies are whole ticks.
+    pub tick_ms: u64,
+    /// Simulated seconds after the last arrival for clients to finish
+    /// before a liveness violation is reported.
+    pub drain_s: u64,
+    /// Hard limit on turmoil steps.
+    pub max_steps: u64,
+    /// Check invariants after every step (off: only at the end).
+    pub check_every_step: bool,
+    /// Run the serializability checker over the committed history at the end.
+    pub check_history: bool,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            tick_ms: 1,
+            drain_s: 60,
+            max_steps: 50_000_000,
+            check_every_step: true,
+            check_history: false,
+        }
+    }
+}
+
+/// Hosts and network.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Topology {
+    /// API server hosts sharing the database.
+    pub api_servers: u32,
+    /// Hosts the virtual users run on, as tasks (not one host each: turmoil's
+    /// per-step cost grows steeply with hosts).
+    pub client_hosts: u32,
+    /// Database connections per API server.
+    pub pool_size: u32,
+    /// Requests that may wait for a connection per API server (more: 53300).
+    pub pool_max_waiting: u32,
+    /// One-way network latency, lowest.
+    pub network_latency_ms_min: u64,
+    /// One-way network latency, highest.
+    pub network_latency_ms_max: u64,
+    /// turmoil's per-socket buffer (its default of 64 overflows under load).
+    pub tcp_capacity: u32,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            api_servers: 2,
+            client_hosts: 8,
+            pool_size: 20,
+            pool_max_waiting: 10_000,
+            network_latency_ms_min: 1,
+            network_latency_ms_max: 3,
+            tcp_capacity: 65_536,
+        }
+    }
+}
+
+/// An arrival phase: new virtual users per second for a duration, optionally
+/// ramping linearly to another rate, with a cap on users at once.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// Length of the phase in simulated seconds.
+    pub duration_s: u64,
+    /// New users per second at the start of the phase.
+    pub arrival_rate: f64,
+    /// New users per second at the end (linear ramp); default: constant.
+    #[serde(default)]
+    pub ramp_to: Option<f64>,
+    /// Users arriving at once at the phase's start (a burst, like Locust's
+    /// spawn of N users), in addition to the rate.
+    #[serde(default)]
+    pub burst: u32,
+    /// At most this many users alive at once; arrivals over it are skipped
+    /// (Artillery's maxVusers).
+    #[serde(default)]
+    pub max_users: Option<u32>,
+}
+
+/// Operation weights. An operation with weight 0 never runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mix {
+    /// `GET /board`.
+    pub get_board: u32,
+    /// Move an appointment.
+    #[serde(rename = "move")]
+    pub move_appointment: u32,
+    /// Reserve units.
+    pub reserve: u32,
+    /// Release one of the user's reservations.
+    pub release: u32,
+    /// Consume one of the user's reservations.
+    pub consume: u32,
+    /// Book a room.
+    pub book: u32,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            get_board: 0,
+            move_appointment: 0,
+            reserve: 70,
+            release: 20,
+            consume: 10,
+            book: 0,
+        }
+    }
+}
+
+impl Mix {
+    /// The weights in a fixed order: get-board, move, reserve, release,
+    /// consume, book.
+    pub fn weights(&self) -> [u32; 6] {
+        [
+            self.get_board,
+            self.move_appointment,
+            self.reserve,
+            self.release,
+            self.consume,
+            self.book,
+        ]
+    }
+}
+
+/// What virtual users do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// Operation weights.
+    pub mix: Mix,
+    /// Operations each user makes before leaving.
+    pub ops_per_user: u32,
+    /// Pause between a user's operations, lowest.
+    pub think_ms_min: u64,
+    /// Pause between a user's operations, highest.
+    pub think_ms_max: u64,
+    /// Fraction of unit operations aimed at the hot authorization.
+    pub hot_fraction: f64,
+    /// The hot authorization's id.
+    pub hot_authorization: u32,
+    /// Only these authorizations (empty: all).
+    pub authorizations: Vec<u32>,
+    /// Units per reservation, lowest.
+    pub units_min: i64,
+    /// Units per reservation, highest.
+    pub units_max: i64,
+    /// Fraction of room bookings aimed at one hot slot (day 0, `hot_slot_min`).
+    pub hot_slot_fraction: f64,
+    /// The hot slot's start, minutes since midnight.
+    pub hot_slot_min: i64,
+    /// Booking lengths to choose from, minutes.
+    pub durations_min: Vec<i64>,
+    /// Party size of a booking, highest (lowest is 1).
+    pub party_size_max: u32,
+    /// Probability a booking asks for one piece of equipment.
+    pub equipment_probability: f64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            mix: Mix::default(),
+            ops_per_user: 1,
+            think_ms_min: 0,
+            think_ms_max: 0,
+            hot_fraction: 0.0,
+            hot_authorization: 1,
+            authorizations: Vec::new(),
+            units_min: 1,
+            units_max: 10,
+            hot_slot_fraction: 0.0,
+            hot_slot_min: 9 * 60,
+            durations_min: vec![15, 30, 45, 60],
+            party_size_max: 2,
+            equipment_probability: 0.3,
+        }
+    }
+}
+
+/// How virtual clients behave.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientPolicy {
+    /// Per-request timeout.
+    pub timeout_ms: u64,
+    /// Retries after a timeout or lost connection (same idempotency key).
+    pub retries_on_timeout: u32,
+    /// On a 409 version conflict: refetch the board and retry, this often.
+    pub retries_on_409: u32,
+    /// Send idempotency keys.
+    pub idempotency_keys: bool,
+    /// The k6 report's stale client: moves with the version from its first
+    /// board fetch and never refetches.
+    pub stale_version: bool,
+    /// Token lifetime; tokens expire mid-run when shorter than the run.
+    pub token_ttl_s: u64,
+    /// Fetch a new token after a 401 and retry once.
+    pub refresh_token_on_401: bool,
+    /// Wait this long after a 429 before retrying (once).
+    pub retry_after_429: bool,
+}
+
+impl Default for ClientPolicy {
+    fn default() -> Self {
+        ClientPolicy {
+            timeout_ms: 10_000,
+            retries_on_timeout: 2,
+            retries_on_409: 1,
+            idempotency_keys: true,
+            stale_version: false,
+            token_ttl_s: 3600,
+            refresh_token_on_401: true,
+            retry_after_429: true,
+        }
+    }
+}
+
+/// A network fault between two groups of hosts for a while.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkFault {
+    /// When it starts, simulated seconds from the run's start.
+    pub at_s: u64,
+    /// How long it lasts.
+    pub duration_s: u64,
+    /// One side: a host name (`api-0`, `clients-3`) or a glob (`clients-*`).
+    pub a: String,
+    /// The other side.
+    pub b: String,
+}
+
+/// An API server crash and restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    /// When, simulated seconds.
+    pub at_s: u64,
+    /// Which API server (0-based).
+    pub server: u32,
+    /// How long it stays down.
+    pub down_s: u64,
+}
+
+/// Network and server faults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    /// Partitions: messages dropped both ways.
+    pub partitions: Vec<LinkFault>,
+    /// Holds: messages queued both ways until released.
+    pub holds: Vec<LinkFault>,
+    /// API server crashes; in-flight transactions roll back.
+    pub crashes: Vec<Crash>,
+    /// Probability that a server drops the connection after committing,
+    /// instead of answering (the client sees a timeout).
+    pub lost_response_probability: f64,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, InputError> {
+        let text = std::fs::read_to_string(path).map_err(|err| InputError::io(path, &err))?;
+        Scenario::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses scenario text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Scenario, InputError> {
+        let scenario: Scenario = deserialize_located(text, source)?;
+        scenario.validate().map_err(|err| err.in_source(source))?;
+        Ok(scenario)
+    }
+
+    /// This scenario with `key=value` overrides applied. Keys are dotted
+    /// paths (`workload.mix.reserve`, `phases.0.arrival_rate`); values are
+    /// TOML (`10`, `0.5`, `true`, `"text"`, `[1, 2]`), or a bare string.
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Scenario, InputError> {
+        if overrides.is_empty() {
+            return Ok(self.clone());
+        }
+        let mut value = toml::Value::try_from(self).map_err(|err| InputError::new(err.to_string()))?;
+        for assignment in overrides {
+            let source = format!("--set {assignment}");
+            let (path, raw) = assignment.split_once('=').ok_or_else(|| {
+                InputError::new("expected key=value (for example workload.mix.reserve=50)")
+                    .in_source(source.clone())
+            })?;
+            let path = path.trim();
+            let parsed = parse_override_value(raw.trim());
+            set_path(&mut value, path, parsed)
+                .map_err(|message| InputError::new(message).in_source(source.clone()).at_field(path))?;
+            // Re-check after each override so the error names the one at fault.
+            let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
+            let scenario: Scenario = deserialize_located(&text, &source).map_err(|mut err| {
+                err.line = None;
+                err.column = None;
+                err
+            })?;
+            scenario.validate().map_err(|err| err.in_source(source.clone()))?;
+        }
+        let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
+        deserialize_located(&text, "--set")
+    }
+
+    /// Checks values that the types alone cannot.
+    pub fn validate(&self) -> Result<(), InputError> {
+        let field = |name: &str, message: &str| Err(InputError::new(message).at_field(name));
+        if self.name.trim().is_empty() {
+            return field("name", "must not be empty");
+        }
+        if self.phases.is_empty() {
+            return field("phases", "at least one arrival phase is needed");
+        }
+        for (index, phase) in self.phases.iter().enumerate() {
+            if phase.duration_s == 0 {
+                return field(&format!("phases.{index}.duration_s"), "must be at least 1");
+            }
+            if !(phase.arrival_rate >= 0.0 && phase.arrival_rate.is_finite()) {
+                return field(&format!("phases.{index}.arrival_rate"), "must be a non-negative number");
+            }
+            if let Some(to) = phase.ramp_to {
+                if !(to >= 0.0 && to.is_finite()) {
+                    return field(&format!("phases.{index}.ramp_to"), "must be a non-negative number");
+                }
+            }
+        }
+        if self.run.tick_ms == 0 || self.run.tick_ms > 1000 {
+            return field("run.tick_ms", "must be between 1 and 1000");
+        }
+        if self.topology.api_servers == 0 || self.topology.api_servers > 16 {
+            return field("topology.api_servers", "must be between 1 and 16");
+        }
+        if self.topology.client_hosts == 0 || self.topology.client_hosts > 64 {
+            return field("topology.client_hosts", "must be between 1 and 64");
+        }
+        if self.topology.pool_size == 0 {
+            return field("topology.pool_size", "must be at least 1");
+        }
+        if self.topology.network_latency_ms_min > self.topology.network_latency_ms_max {
+            return field("topology.network_latency_ms_min", "must not exceed network_latency_ms_max");
+        }
+        if self.workload.mix.weights().iter().all(|&w| w == 0) {
+            return field("workload.mix", "at least one operation needs a positive weight");
+        }
+        if self.workload.units_min < 1 || self.workload.units_min > self.workload.units_max {
+            return field("workload.units_min", "must be at least 1 and at most units_max");
+        }
+        if self.workload.think_ms_min > self.workload.think_ms_max {
+            return field("workload.think_ms_min", "must not exceed think_ms_max");
+        }
+        if self.workload.durations_min.is_empty() || self.workload.durations_min.iter().any(|&d| d <= 0) {
+            return field("workload.durations_min", "needs at least one positive length");
+        }
+        for (name, p) in [
+            ("workload.hot_fraction", self.workload.hot_fraction),
+            ("workload.hot_slot_fraction", self.workload.hot_slot_fraction),
+            ("workload.equipment_probability", self.workload.equipment_probability),
+            ("faults.lost_response_probability", self.faults.lost_response_probability),
+            (
+                "store.faults.serialization_failure_per_statement",
+                self.store.faults.serialization_failure_per_statement,
+            ),
+            (
+                "store.faults.serialization_failure_at_commit",
+                self.store.faults.serialization_failure_at_commit,
+            ),
+            ("store.latency.spike_probability", self.store.latency.spike_probability),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return field(name, "must be a probability between 0 and 1");
+            }
+        }
+        if self.store.latency.min_ms > self.store.latency.max_ms && self.store.latency.max_ms != 0 {
+            return field("store.latency.min_ms", "must not exceed max_ms");
+        }
+        for (index, crash) in self.faults.crashes.iter().enumerate() {
+            if crash.server >= self.topology.api_servers {
+                return field(
+                    &format!("faults.crashes.{index}.server"),
+                    &format!("there are only {} API servers (0-based)", self.topology.api_servers),
+                );
+            }
+        }
+        for (metric, condition) in &self.thresholds {
+            Threshold::parse(metric, condition).map_err(|err| err.at_field(format!("thresholds.{metric}")))?;
+        }
+        Ok(())
+    }
+
+    /// Simulated milliseconds until the last arrival.
+    pub fn arrivals_end_ms(&self) -> u64 {
+        self.phases.iter().map(|p| p.duration_s * 1000).sum()
+    }
+}
+
+/// Deserializes TOML text, turning errors into located [`InputError`]s
+/// with the dotted field path.
+fn deserialize_located<T: serde::de::DeserializeOwned>(text: &str, source: &str) -> Result<T, InputError> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let mut located = InputError::new(inner.message().to_string()).in_source(source);
+        if path != "." && !path.is_empty() {
+            located = located.at_field(path);
+        }
+        if let Some(span) = inner.span() {
+            let (line, column) = line_column(text, span.start);
+            located = located.at_line(line, column);
+        }
+        located
+    })
+}
+
+fn parse_override_value(raw: &str) -> toml::Value {
+    // Parse as a TOML value by wrapping it in a one-key document; anything
+    // that is not valid TOML is taken as a bare string.
+    match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut table) => table.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+fn set_path(root: &mut toml::Value, path: &str, new_value: toml::Value) -> Result<(), String> {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|part| part.is_empty()) {
+        return Err("empty path segment".into());
+    }
+    let mut current = root;
+    for (index, part) in parts.iter().enumerate() {
+        let last = index + 1 == parts.len();
+        current = match current {
+            toml::Value::Table(table) => {
+                if last {
+                    table.insert((*part).to_string(), new_value);
+                    return Ok(());
+                }
+                table
+                    .entry((*part).to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            }
+            toml::Value::Array(items) => {
+                let position: usize = part
+                    .parse()
+                    .map_err(|_| format!("`{part}` is not an index into a list"))?;
+                let len = items.len();
+                let item = items
+                    .get_mut(position)
+                    .ok_or_else(|| format!("index {position} is past the end of a list of {len}"))?;
+                if last {
+                    *item = new_value;
+                    return Ok(());
+                }
+                item
+            }
+            _ => return Err(format!("`{part}` is inside a value that is not a table")),
+        };
+    }
+    unreachable!("the loop returns on the last segment")
+}
+
+/// A comparison in a threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    /// `<`
+    Less,
+    /// `<=`
+    LessOrEqual,
+    /// `==`
+    Equal,
+    /// `>=`
+    GreaterOrEqual,
+    /// `>`
+    Greater,
+}
+
+/// A parsed threshold: `metric comparison value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Threshold {
+    /// The metric's dotted name.
+    pub metric: String,
+    /// How to compare.
+    pub comparison: Comparison,
+    /// The bound.
+    pub value: f64,
+}
+
+impl Threshold {
+    /// Parses `"< 500"`, `"== 5"`, `">= 0.99"`.
+    pub fn parse(metric: &str, condition: &str) -> Result<Threshold, InputError> {
+        let condition = condition.trim();
+        let (comparison, rest) = [
+            ("<=", Comparison::LessOrEqual),
+            (">=", Comparison::GreaterOrEqual),
+            ("==", Comparison::Equal),
+            ("<", Comparison::Less),
+            (">", Comparison::Greater),
+        ]
+        .into_iter()
+        .find_map(|(symbol, comparison)| condition.strip_prefix(symbol).map(|rest| (comparison, rest)))
+        .ok_or_else(|| InputError::new(format!("`{condition}`: expected <, <=, ==, >= or > then a number")))?;
+        let value: f64 = rest
+            .trim()
+            .parse()
+            .map_err(|_| InputError::new(format!("`{condition}`: `{}` is not a number", rest.trim())))?;
+        Ok(Threshold {
+            metric: metric.to_string(),
+            comparison,
+            value,
+        })
+    }
+
+    /// Whether `actual` passes.
+    pub fn passes(&self, actual: f64) -> bool {
+        match self.comparison {
+            Comparison::Less => actual < self.value,
+            Comparison::LessOrEqual => actual <= self.value,
+            Comparison::Equal => (actual - self.value).abs() < 1e-9,
+            Comparison::GreaterOrEqual => actual >= self.value,
+            Comparison::Greater => actual > self.value,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "name = \"t\"\n[[phases]]\nduration_s = 1\narrival_rate = 1\n";
+
+    #[test]
+    fn minimal_scenario_parses_with_defaults() {
+        let scenario = Scenario::parse(MINIMAL, "t.toml").unwrap();
+        assert_eq!(scenario.topology.api_servers, 2);
+        assert_eq!(scenario.phases.len(), 1);
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let text = format!("{MINIMAL}[workload]\nops_per_user = 2\nmixx = 3\n");
+        let err = Scenario::parse(&text, "sims/t.toml").unwrap_err();
+        let shown = err.to_string();
+        assert_eq!(err.line, Some(7), "{shown}");
+        assert!(shown.starts_with("sims/t.toml:7:"), "{shown}");
+        assert!(shown.contains("mixx"), "{shown}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field() {
+        let text = format!("{MINIMAL}[topology]\napi_servers = \"two\"\n");
+        let err = Scenario::parse(&text, "t.toml").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("topology.api_servers"), "{err}");
+        assert_eq!(err.line, Some(6), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_the_field() {
+        let text = format!("{MINIMAL}[faults]\nlost_response_probability = 1.5\n");
+        let err = Scenario::parse(&text, "t.toml").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("faults.lost_response_probability"));
+        let text = format!("{MINIMAL}[thresholds]\n\"requests.reserve.201\" = \"about 5\"\n");
+        assert!(Scenario::parse(&text, "t.toml").is_err());
+    }
+
+    #[test]
+    fn overrides_set_nested_fields_and_reject_unknown_ones() {
+        let scenario = Scenario::parse(MINIMAL, "t.toml").unwrap();
+        let changed = scenario
+            .with_overrides(&["workload.mix.reserve=50".into(), "phases.0.arrival_rate=7.5".into()])
+            .unwrap();
+        assert_eq!(changed.workload.mix.reserve, 50);
+        assert_eq!(changed.phases[0].arrival_rate, 7.5);
+        let err = scenario.with_overrides(&["workload.nope=1".into()]).unwrap_err();
+        assert!(err.to_string().contains("--set workload.nope=1"), "{err}");
+        assert!(err.to_string().contains("nope"), "{err}");
+        let err = scenario.with_overrides(&["phases.3.arrival_rate=1".into()]).unwrap_err();
+        assert!(err.to_string().contains("past the end"), "{err}");
+        assert!(scenario.with_overrides(&["no-equals".into()]).is_err());
+    }
+
+    #[test]
+    fn thresholds_parse_and_compare() {
+        let t = Threshold::parse("x", "== 5").unwrap();
+        assert!(t.passes(5.0) && !t.passes(4.0));
+        let t = Threshold::parse("x", "<500").unwrap();
+        assert!(t.passes(499.0) && !t.passes(500.0));
+        assert!(Threshold::parse("x", "=> 1").is_err());
+    }
+}

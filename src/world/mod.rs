@@ -1,0 +1,633 @@
+//! The simulated world: a turmoil simulation built from a scenario and a
+//! seed, with API servers, client hosts carrying many virtual users as
+//! tasks, one shared simulated database, scheduled faults, and invariants
+//! checked after every step.
+//!
+//! ```no_run
+//! use overbook::{scenario::Scenario, seed::Seed, service::Variant, world};
+//! let scenario = Scenario::load("sims/units-contention.toml".as_ref()).unwrap();
+//! let report = world::run(&scenario, Seed(1), Variant::Correct);
+//! assert!(report.passed, "{}", report.summary_line());
+//! ```
+
+mod net;
+mod report;
+
+pub use net::{api_host, client_host, API_PORT};
+pub use report::{Report, RequestsReport, RetriesReport, TraceEvent, UsersReport, ViolationReport};
+
+use crate::invariant::Checker;
+use crate::metrics::{evaluate_thresholds, Metrics, STATUS_NO_RESPONSE};
+use crate::scenario::{LinkFault, Scenario};
+use crate::seed::{Seed, TraceHasher};
+use crate::service::{schema, Api, Dataset, Env, Variant};
+use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
+use crate::workload::{arrival_times_ms, CallError, Exchange, Observations, Observer, User, UserEvent};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// How many recent events a violation report carries.
+pub const RECENT_EVENTS: usize = 40;
+
+/// Time and sleep for code running inside a turmoil host.
+struct SimEnv;
+
+impl Env for SimEnv {
+    fn now_ms(&self) -> u64 {
+        turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn sleep_ms(&self, ms: u64) -> PauseFuture {
+        Box::pin(tokio::time::sleep(Duration::from_millis(ms)))
+    }
+}
+
+/// Statement latency as simulated time on the host running the statement.
+struct SimPacer;
+
+impl Pacer for SimPacer {
+    fn pause(&self, point: &PausePoint) -> PauseFuture {
+        if point.latency_ms == 0 {
+            Box::pin(std::future::ready(()))
+        } else {
+            Box::pin(tokio::time::sleep(Duration::from_millis(point.latency_ms)))
+        }
+    }
+}
+
+/// A fault action at a point in simulated time.
+#[derive(Clone, Debug)]
+enum FaultAction {
+    Partition(LinkFault),
+    Repair(LinkFault),
+    Hold(LinkFault),
+    Release(LinkFault),
+    Crash(u32),
+    Bounce(u32),
+}
+
+impl FaultAction {
+    fn describe(&self) -> String {
+        match self {
+            FaultAction::Partition(l) => format!("partition {} <-> {}", l.a, l.b),
+            FaultAction::Repair(l) => format!("repair {} <-> {}", l.a, l.b),
+            FaultAction::Hold(l) => format!("hold {} <-> {}", l.a, l.b),
+            FaultAction::Release(l) => format!("release {} <-> {}", l.a, l.b),
+            FaultAction::Crash(server) => format!("crash {}", api_host(*server)),
+            FaultAction::Bounce(server) => format!("restart {}", api_host(*server)),
+        }
+    }
+}
+
+fn fault_schedule(scenario: &Scenario) -> VecDeque<(u64, FaultAction)> {
+    let mut schedule: Vec<(u64, usize, FaultAction)> = Vec::new();
+    let mut order = 0usize;
+    let mut push = |at_ms: u64, action: FaultAction, schedule: &mut Vec<(u64, usize, FaultAction)>| {
+        schedule.push((at_ms, order, action));
+        order += 1;
+    };
+    for link in &scenario.faults.partitions {
+        push(link.at_s * 1000, FaultAction::Partition(link.clone()), &mut schedule);
+        push((link.at_s + link.duration_s) * 1000, FaultAction::Repair(link.clone()), &mut schedule);
+    }
+    for link in &scenario.faults.holds {
+        push(link.at_s * 1000, FaultAction::Hold(link.clone()), &mut schedule);
+        push((link.at_s + link.duration_s) * 1000, FaultAction::Release(link.clone()), &mut schedule);
+    }
+    for crash in &scenario.faults.crashes {
+        push(crash.at_s * 1000, FaultAction::Crash(crash.server), &mut schedule);
+        push((crash.at_s + crash.down_s) * 1000, FaultAction::Bounce(crash.server), &mut schedule);
+    }
+    schedule.sort_by_key(|(at, order, _)| (*at, *order));
+    schedule.into_iter().map(|(at, _, action)| (at, action)).collect()
+}
+
+/// Host names a fault side names: an exact name or a `prefix*` glob.
+fn expand_hosts(pattern: &str, scenario: &Scenario) -> Vec<String> {
+    let all: Vec<String> = (0..scenario.topology.api_servers)
+        .map(api_host)
+        .chain((0..scenario.topology.client_hosts).map(client_host))
+        .collect();
+    match pattern.strip_suffix('*') {
+        Some(prefix) => all.into_iter().filter(|h| h.starts_with(prefix)).collect(),
+        None => all.into_iter().filter(|h| h == pattern).collect(),
+    }
+}
+
+/// An event kept for the violation report and the trace hash.
+#[derive(Clone, Debug)]
+enum Event {
+    Exchange(Box<Exchange>),
+    Commit { tx: u64, seq: u64, keys: Vec<String> },
+    Fault { at_ms: u64, what: String },
+}
+
+impl Event {
+    fn describe(&self) -> String {
+        match self {
+            Event::Exchange(e) => {
+                let outcome = match &e.response {
+                    Ok(r) => format!("{} {}", r.status, serde_json::to_string(&r.body).unwrap_or_default()),
+                    Err(CallError::Timeout) => "timeout".to_string(),
+                    Err(CallError::ConnectionLost) => "connection lost".to_string(),
+                };
+                format!(
+                    "[{} ms] client {} {} {} -> {}",
+                    e.received_ms,
+                    e.request.client,
+                    e.request.body.op_name(),
+                    serde_json::to_string(&e.request.body).unwrap_or_default(),
+                    outcome
+                )
+            }
+            Event::Commit { tx, seq, keys } => format!("commit T{tx} (#{seq}) wrote {}", keys.join(", ")),
+            Event::Fault { at_ms, what } => format!("[{at_ms} ms] fault: {what}"),
+        }
+    }
+}
+
+/// How to run, beyond the scenario, seed and variant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Keep every event (requests, responses, committed transactions with
+    /// the versions they read and wrote, faults) in [`Report::trace`].
+    pub trace: bool,
+}
+
+fn trace_event(event: &Event) -> Option<TraceEvent> {
+    match event {
+        Event::Exchange(e) => {
+            let (status, response, attempts) = match &e.response {
+                Ok(r) => (Some(r.status), serde_json::to_string(&r.body).unwrap_or_default(), r.attempts),
+                Err(CallError::Timeout) => (None, "timeout".to_string(), 0),
+                Err(CallError::ConnectionLost) => (None, "connection lost".to_string(), 0),
+            };
+            Some(TraceEvent::Request {
+                client: e.request.client,
+                request_id: e.request.request_id,
+                op: e.request.body.op_name().to_string(),
+                request: serde_json::to_string(&e.request.body).unwrap_or_default(),
+                sent_ms: e.sent_ms,
+                received_ms: e.received_ms,
+                status,
+                response,
+                attempts,
+                idempotency_key: e.request.idempotency_key.clone(),
+            })
+        }
+        // Transactions are traced from the history record, which has the
+        // versions read.
+        Event::Commit { .. } => None,
+        Event::Fault { at_ms, what } => Some(TraceEvent::Fault {
+            at_ms: *at_ms,
+            what: what.clone(),
+        }),
+    }
+}
+
+fn describe_read(read: &ReadRecord) -> String {
+    let version = |v: Option<u64>| v.map_or("unborn".to_string(), |w| format!("T{w}"));
+    match read {
+        ReadRecord::Item { key, version: v } => format!("{key}@{}", version(*v)),
+        ReadRecord::Predicate { range, observed } => format!(
+            "scan[{}..{}){{{}}}",
+            range.start,
+            range.end,
+            observed.iter().map(|(k, w)| format!("{k}@T{w}")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Runs `scenario` with `seed` and the services of `variant`, to the end or
+/// to the first violation.
+pub fn run(scenario: &Scenario, seed: Seed, variant: Variant) -> Report {
+    run_with(scenario, seed, variant, RunOptions::default())
+}
+
+/// [`run`] with options.
+pub fn run_with(scenario: &Scenario, seed: Seed, variant: Variant, options: RunOptions) -> Report {
+    World::new(scenario, seed, variant, options).run()
+}
+
+/// One simulation in progress.
+struct World<'a> {
+    scenario: &'a Scenario,
+    seed: Seed,
+    variant: Variant,
+    sim: turmoil::Sim<'a>,
+    store: Store,
+    checker: Checker,
+    metrics: Metrics,
+    observer: Observer,
+    hasher: TraceHasher,
+    recent: VecDeque<Event>,
+    live_users: BTreeMap<u32, u64>,
+    faults_applied: Vec<String>,
+    skipped_users: Rc<Cell<u64>>,
+    steps: u64,
+    invariant_checks: u64,
+    options: RunOptions,
+    trace: Vec<TraceEvent>,
+    history_seen: usize,
+}
+
+impl<'a> World<'a> {
+    fn new(scenario: &'a Scenario, seed: Seed, variant: Variant, options: RunOptions) -> World<'a> {
+        let tick_ms = scenario.run.tick_ms;
+        let limit_ms = scenario.arrivals_end_ms() + scenario.run.drain_s * 1000;
+        let mut builder = turmoil::Builder::new();
+        builder
+            .rng_seed(seed.derive("turmoil").0)
+            .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .tick_duration(Duration::from_millis(tick_ms))
+            // turmoil's own limit is a backstop; the world reports liveness first.
+            .simulation_duration(Duration::from_millis(limit_ms + 10 * tick_ms + 60_000))
+            .min_message_latency(Duration::from_millis(scenario.topology.network_latency_ms_min))
+            .max_message_latency(Duration::from_millis(scenario.topology.network_latency_ms_max))
+            .tcp_capacity(scenario.topology.tcp_capacity as usize);
+        let mut sim = builder.build();
+
+        let mut store_config = scenario.store;
+        store_config.record_commits = true;
+        // The trace shows each transaction's reads and writes with versions,
+        // which only the history record has.
+        store_config.record_history = scenario.run.check_history || options.trace;
+        let store = Store::new(schema(variant), store_config, seed);
+        store.set_pacer(Arc::new(SimPacer));
+        let dataset = Arc::new(Dataset::generate(&scenario.data, seed));
+        dataset.load_into(&store);
+        let checker = Checker::new(dataset.clone());
+        let observer: Observer = Arc::new(Mutex::new(Observations::default()));
+        let env: Arc<dyn Env> = Arc::new(SimEnv);
+
+        for server in 0..scenario.topology.api_servers {
+            let store = store.clone();
+            let env = env.clone();
+            let dataset = dataset.clone();
+            let service_config = scenario.service.clone();
+            let topology = scenario.topology;
+            let lost = scenario.faults.lost_response_probability;
+            let starts = Rc::new(Cell::new(0u64));
+            sim.host(api_host(server), move || {
+                // A restart is a new process: new pool, new in-memory state,
+                // and a fresh random stream so it does not replay the old one.
+                let start = starts.get();
+                starts.set(start + 1);
+                let pool = Pool::new(store.clone(), topology.pool_size as usize, topology.pool_max_waiting as usize);
+                let api_rng = seed.stream_indexed("api", u64::from(server) * 1_000_003 + start);
+                let api = Arc::new(Api::new(
+                    pool,
+                    env.clone(),
+                    service_config.clone(),
+                    variant,
+                    dataset.clone(),
+                    api_rng,
+                ));
+                let net_rng = Rc::new(RefCell::new(
+                    seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
+                ));
+                net::serve(api, lost, net_rng)
+            });
+        }
+
+        let arrivals = arrival_times_ms(&scenario.phases);
+        let max_users = scenario.phases.iter().filter_map(|p| p.max_users).min();
+        let workload = Arc::new(scenario.workload.clone());
+        let skipped_users = Rc::new(Cell::new(0u64));
+        let alive = Rc::new(Cell::new(0u32));
+        let hosts = scenario.topology.client_hosts;
+        for host in 0..hosts {
+            let mine: Vec<(u32, u64)> = arrivals
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index as u32 % hosts == host)
+                .map(|(index, &at)| (index as u32, at))
+                .collect();
+            let env = env.clone();
+            let dataset = dataset.clone();
+            let workload = workload.clone();
+            let policy = scenario.client;
+            let observer = observer.clone();
+            let servers = scenario.topology.api_servers;
+            let skipped = skipped_users.clone();
+            let alive = alive.clone();
+            sim.client(client_host(host), async move {
+                let mut tasks = Vec::with_capacity(mine.len());
+                for (index, at_ms) in mine {
+                    let now = env.now_ms();
+                    if at_ms > now {
+                        tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
+                    }
+                    if max_users.is_some_and(|cap| alive.get() >= cap) {
+                        skipped.set(skipped.get() + 1);
+                        continue;
+                    }
+                    alive.set(alive.get() + 1);
+                    let user = User::new(
+                        index,
+                        seed.stream_indexed("user", u64::from(index)),
+                        net::TcpTransport::new(index, servers),
+                        env.clone(),
+                        dataset.clone(),
+                        workload.clone(),
+                        policy,
+                        observer.clone(),
+                    );
+                    let alive = alive.clone();
+                    tasks.push(tokio::task::spawn_local(async move {
+                        user.run().await;
+                        alive.set(alive.get() - 1);
+                    }));
+                }
+                for task in tasks {
+                    // A user task only ends by finishing; a panic inside it
+                    // is a harness bug and surfaces as a failed host.
+                    task.await.map_err(|err| format!("user task failed: {err}"))?;
+                }
+                Ok(())
+            });
+        }
+
+        World {
+            scenario,
+            seed,
+            variant,
+            sim,
+            store,
+            checker,
+            metrics: Metrics::new(),
+            observer,
+            hasher: TraceHasher::default(),
+            recent: VecDeque::with_capacity(RECENT_EVENTS + 1),
+            live_users: BTreeMap::new(),
+            faults_applied: Vec::new(),
+            skipped_users,
+            steps: 0,
+            invariant_checks: 0,
+            options,
+            trace: Vec::new(),
+            history_seen: 0,
+        }
+    }
+
+    fn remember(&mut self, event: Event) {
+        if self.options.trace {
+            if let Some(traced) = trace_event(&event) {
+                self.trace.push(traced);
+            }
+        }
+        if self.recent.len() == RECENT_EVENTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(event);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.sim.elapsed().as_millis() as u64
+    }
+
+    fn apply_faults(&mut self, schedule: &mut VecDeque<(u64, FaultAction)>) {
+        let now = self.now_ms();
+        while schedule.front().is_some_and(|(at, _)| *at <= now) {
+            let (at_ms, action) = schedule.pop_front().expect("checked non-empty");
+            match &action {
+                FaultAction::Partition(l) | FaultAction::Repair(l) | FaultAction::Hold(l) | FaultAction::Release(l) => {
+                    for a in expand_hosts(&l.a, self.scenario) {
+                        for b in expand_hosts(&l.b, self.scenario) {
+                            if a == b {
+                                continue;
+                            }
+                            match &action {
+                                FaultAction::Partition(_) => self.sim.partition(a.as_str(), b.as_str()),
+                                FaultAction::Repair(_) => self.sim.repair(a.as_str(), b.as_str()),
+                                FaultAction::Hold(_) => self.sim.hold(a.as_str(), b.as_str()),
+                                _ => self.sim.release(a.as_str(), b.as_str()),
+                            }
+                        }
+                    }
+                }
+                FaultAction::Crash(server) => self.sim.crash(api_host(*server)),
+                FaultAction::Bounce(server) => self.sim.bounce(api_host(*server)),
+            }
+            let what = action.describe();
+            self.hasher.write_str(&what);
+            self.hasher.write_u64(at_ms);
+            self.faults_applied.push(format!("{at_ms} ms: {what}"));
+            self.remember(Event::Fault { at_ms, what });
+        }
+    }
+
+    /// Feeds what happened in the last step to the checker, metrics and
+    /// trace hash. Commits go first: a response is only sent after its
+    /// transaction committed.
+    fn observe(&mut self) -> Option<crate::invariant::Violation> {
+        let commits: Vec<CommitEvent> = self.store.drain_commits();
+        if self.options.trace {
+            let now = self.now_ms();
+            for tx in self.store.history_since(self.history_seen) {
+                self.history_seen += 1;
+                if tx.id == 0 {
+                    continue;
+                }
+                self.trace.push(TraceEvent::Transaction {
+                    at_ms: now,
+                    tx: tx.id,
+                    commit_seq: tx.commit_seq,
+                    isolation: tx.isolation.name().to_string(),
+                    reads: tx.reads.iter().map(describe_read).collect(),
+                    writes: tx
+                        .writes
+                        .iter()
+                        .map(|w| if w.deleted { format!("{} (deleted)", w.key) } else { w.key.to_string() })
+                        .collect(),
+                });
+            }
+        }
+        let mut violation = None;
+        for commit in &commits {
+            self.hasher.write_u64(commit.tx);
+            self.hasher.write_u64(commit.commit_seq);
+            for (key, after, _) in &commit.writes {
+                self.hasher.write_str(key.as_str());
+                self.hasher.write(&[u8::from(after.is_some())]);
+            }
+            self.remember(Event::Commit {
+                tx: commit.tx,
+                seq: commit.commit_seq,
+                keys: commit.writes.iter().map(|(k, _, _)| k.to_string()).collect(),
+            });
+            if violation.is_none() && self.scenario.run.check_every_step {
+                self.invariant_checks += 1;
+                if let Err(v) = self.checker.on_commit(commit) {
+                    violation = Some(v);
+                }
+            }
+        }
+        let observations = std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
+        self.metrics.client_retries += observations.client_retries;
+        for event in observations.users {
+            match event {
+                UserEvent::Started { user } => {
+                    self.metrics.users_started += 1;
+                    let now = self.now_ms();
+                    self.live_users.insert(user, now);
+                }
+                UserEvent::Finished { user } => {
+                    self.metrics.users_finished += 1;
+                    self.live_users.remove(&user);
+                }
+            }
+        }
+        for exchange in observations.exchanges {
+            let op = exchange.request.body.op_name();
+            let latency_ms = exchange.received_ms.saturating_sub(exchange.sent_ms);
+            self.hasher.write_u64(exchange.request.request_id);
+            self.hasher.write_u64(exchange.received_ms);
+            match &exchange.response {
+                Ok(response) => {
+                    self.metrics.record(op, response.status, latency_ms, response.attempts);
+                    self.hasher.write_u64(u64::from(response.status));
+                    self.hasher
+                        .write(&serde_json::to_vec(&response.body).unwrap_or_default());
+                    if violation.is_none() && self.scenario.run.check_every_step {
+                        self.invariant_checks += 1;
+                        if let Err(v) = self.checker.on_response(&exchange.request, response, exchange.received_ms) {
+                            violation = Some(v);
+                        }
+                    }
+                }
+                Err(_) => {
+                    self.metrics.record(op, STATUS_NO_RESPONSE, latency_ms, 1);
+                    self.hasher.write_u64(u64::from(STATUS_NO_RESPONSE));
+                }
+            }
+            self.remember(Event::Exchange(Box::new(exchange)));
+        }
+        violation
+    }
+
+    fn run(mut self) -> Report {
+        let mut schedule = fault_schedule(self.scenario);
+        let deadline_ms = self.scenario.arrivals_end_ms() + self.scenario.run.drain_s * 1000;
+        let mut violation: Option<ViolationReport> = None;
+        let mut harness_error: Option<String> = None;
+        loop {
+            self.apply_faults(&mut schedule);
+            let finished = match self.sim.step() {
+                Ok(finished) => finished,
+                Err(err) => {
+                    harness_error = Some(err.to_string());
+                    break;
+                }
+            };
+            self.steps += 1;
+            if let Some(v) = self.observe() {
+                violation = Some(self.violation(v.invariant.to_string(), v.message));
+                break;
+            }
+            if finished {
+                break;
+            }
+            if self.now_ms() > deadline_ms || self.steps >= self.scenario.run.max_steps {
+                violation = Some(self.liveness_violation(deadline_ms));
+                break;
+            }
+        }
+        if violation.is_none() && harness_error.is_none() {
+            violation = self.final_checks();
+        }
+        self.report(violation, harness_error)
+    }
+
+    fn final_checks(&mut self) -> Option<ViolationReport> {
+        self.invariant_checks += 1;
+        if let Err(v) = self.checker.at_end(&self.store) {
+            return Some(self.violation(v.invariant.to_string(), v.message));
+        }
+        if self.scenario.run.check_history {
+            if let Err(anomaly) = crate::history::check(&self.store.history()) {
+                return Some(self.violation("serializable_history".to_string(), anomaly.to_string()));
+            }
+        }
+        None
+    }
+
+    fn liveness_violation(&mut self, deadline_ms: u64) -> ViolationReport {
+        let stuck: Vec<String> = self
+            .live_users
+            .iter()
+            .take(10)
+            .map(|(user, since)| format!("user {user} (arrived at {since} ms)"))
+            .collect();
+        let message = format!(
+            "{} users still running at {} ms, past the deadline of {} ms (last arrival + drain_s): {}{}",
+            self.live_users.len(),
+            self.now_ms(),
+            deadline_ms,
+            stuck.join(", "),
+            if self.live_users.len() > 10 { ", ..." } else { "" }
+        );
+        self.violation("liveness".to_string(), message)
+    }
+
+    fn violation(&self, invariant: String, message: String) -> ViolationReport {
+        ViolationReport {
+            invariant,
+            step: self.steps,
+            sim_time_ms: self.now_ms(),
+            message,
+            recent_events: self.recent.iter().map(Event::describe).collect(),
+        }
+    }
+
+    fn report(mut self, violation: Option<ViolationReport>, harness_error: Option<String>) -> Report {
+        self.metrics.users_skipped = self.skipped_users.get();
+        let thresholds = evaluate_thresholds(&self.metrics, &self.scenario.thresholds);
+        let mut invariants_checked: BTreeMap<String, u64> = self
+            .checker
+            .checks()
+            .into_iter()
+            .map(|(name, count)| (name.to_string(), count))
+            .collect();
+        invariants_checked.insert("liveness".to_string(), 1);
+        let passed = violation.is_none() && harness_error.is_none() && thresholds.iter().all(|t| t.passed);
+        self.hasher.write_u64(self.store.commit_count());
+        Report {
+            sim: self.scenario.name.clone(),
+            seed: self.seed.0,
+            variant: self.variant.name().to_string(),
+            passed,
+            violation,
+            harness_error,
+            trace_hash: format!("{:016x}", self.hasher.finish()),
+            requests: RequestsReport {
+                total: self.metrics.total_requests(),
+                by_status: self.metrics.by_status(),
+                by_op: self.metrics.by_op(),
+            },
+            latency_ms: self.metrics.latency(),
+            retries: RetriesReport {
+                count: self.metrics.server_retries,
+                exhausted: self.metrics.retries_exhausted,
+                client: self.metrics.client_retries,
+            },
+            users: UsersReport {
+                started: self.metrics.users_started,
+                finished: self.metrics.users_finished,
+                skipped: self.metrics.users_skipped,
+            },
+            thresholds,
+            invariants_checked,
+            invariant_evaluations: self.invariant_checks,
+            store: self.store.stats(),
+            faults: self.faults_applied.clone(),
+            sim_time_ms: self.now_ms(),
+            steps: self.steps,
+            trace: std::mem::take(&mut self.trace),
+            wall_ms: 0,
+        }
+    }
+}

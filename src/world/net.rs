@@ -1,0 +1,116 @@
+//! The API servers' accept loops and the clients' transport, over turmoil TCP.
+
+use crate::seed::Rng64;
+use crate::service::{Api, Request, Response};
+use crate::wire::{read_frame, write_frame, WireError};
+use crate::workload::{CallError, Transport};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::BufReader;
+use turmoil::net::{TcpListener, TcpStream};
+
+/// The port every API server listens on.
+pub const API_PORT: u16 = 8080;
+
+/// The host name of API server `index`.
+pub fn api_host(index: u32) -> String {
+    format!("api-{index}")
+}
+
+/// The host name of client host `index`.
+pub fn client_host(index: u32) -> String {
+    format!("clients-{index}")
+}
+
+/// Serves the booking API on one API server until the host is crashed.
+/// Each connection carries one request at a time; `lost_response_probability`
+/// drops the connection after the handler finished (after its commit),
+/// which is how a client comes to retry something that already happened.
+pub async fn serve(api: Arc<Api>, lost_response_probability: f64, rng: Rc<RefCell<Rng64>>) -> turmoil::Result {
+    let listener = TcpListener::bind(("0.0.0.0", API_PORT)).await?;
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let source = source_of(peer.ip());
+        let api = api.clone();
+        let rng = rng.clone();
+        tokio::task::spawn_local(async move {
+            let mut stream = BufReader::new(stream);
+            let mut buffer = Vec::new();
+            loop {
+                let request: Request = match read_frame(&mut stream, &mut buffer).await {
+                    Ok(request) => request,
+                    Err(_) => return,
+                };
+                let response = api.handle(request, source).await;
+                let drop_it = lost_response_probability > 0.0 && rng.borrow_mut().chance(lost_response_probability);
+                if drop_it {
+                    return;
+                }
+                if write_frame(stream.get_mut(), &response).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The client host index behind an address, for per-source rate limits.
+fn source_of(ip: std::net::IpAddr) -> u32 {
+    match turmoil::reverse_lookup(ip) {
+        Some(name) => name
+            .strip_prefix("clients-")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(u32::MAX),
+        None => u32::MAX,
+    }
+}
+
+/// A keep-alive connection from a virtual user to an API server. After a
+/// lost connection or a timeout it reconnects, to the next server in turn
+/// (what a load balancer does when a backend stops answering).
+pub struct TcpTransport {
+    servers: u32,
+    server: u32,
+    connection: Option<BufReader<TcpStream>>,
+    buffer: Vec<u8>,
+}
+
+impl TcpTransport {
+    /// A transport that starts with server `first` of `servers`.
+    pub fn new(first: u32, servers: u32) -> TcpTransport {
+        TcpTransport {
+            servers,
+            server: first % servers,
+            connection: None,
+            buffer: Vec::new(),
+        }
+    }
+
+    async fn round_trip(&mut self, request: &Request) -> Result<Response, WireError> {
+        if self.connection.is_none() {
+            let stream = TcpStream::connect((api_host(self.server).as_str(), API_PORT))
+                .await
+                .map_err(WireError::Io)?;
+            self.connection = Some(BufReader::new(stream));
+        }
+        let connection = self.connection.as_mut().expect("connected above");
+        write_frame(connection.get_mut(), request).await?;
+        read_frame(connection, &mut self.buffer).await
+    }
+}
+
+impl Transport for TcpTransport {
+    async fn call(&mut self, request: &Request, timeout_ms: u64) -> Result<Response, CallError> {
+        let outcome = tokio::time::timeout(Duration::from_millis(timeout_ms), self.round_trip(request)).await;
+        let error = match outcome {
+            Ok(Ok(response)) => return Ok(response),
+            Ok(Err(_)) => CallError::ConnectionLost,
+            Err(_) => CallError::Timeout,
+        };
+        self.connection = None;
+        self.server = (self.server + 1) % self.servers;
+        Err(error)
+    }
+}
