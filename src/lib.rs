@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod history;
+pub mod invariant;
 pub mod seed;
 pub mod service;
 pub mod store;
