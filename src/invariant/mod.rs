@@ -286,3 +286,6 @@ impl Checker {
         self.commits_seen
     }
 }
+
+#[cfg(test)]
+mod tests;

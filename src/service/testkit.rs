@@ -7,7 +7,7 @@ use super::api::{Request, RequestBody, Response, Role, Token};
 use super::{schema, Api, Dataset, Env, ServiceConfig, Variant};
 use crate::invariant::{Checker, Violation};
 use crate::seed::{Rng64, Seed};
-use crate::store::{Pacer, PauseFuture, PausePoint, Pool, Store, StoreConfig};
+use crate::store::{Pacer, PauseFuture, PausePoint, Pool, Schema, Store, StoreConfig};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,7 +150,17 @@ impl Harness {
         dataset: Dataset,
         config: StoreConfig,
     ) -> Harness {
-        let store = Store::new(schema(variant), config, Seed(11));
+        Harness::with_schema(variant, dataset, config, schema(variant))
+    }
+
+    /// A harness whose store has `schema` instead of the variant's own.
+    pub(crate) fn with_schema(
+        variant: Variant,
+        dataset: Dataset,
+        config: StoreConfig,
+        schema: Schema,
+    ) -> Harness {
+        let store = Store::new(schema, config, Seed(11));
         dataset.load_into(&store);
         store.set_pacer(Arc::new(YieldPacer));
         let pool = Pool::new(store.clone(), 64, 10_000);

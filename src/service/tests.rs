@@ -723,6 +723,51 @@ fn rooms_repeatable_read_write_skew_double_books() {
     );
 }
 
+/// Defence in depth: Serializable alone (no room constraint) still stops
+/// the race, and the room constraint alone stops a buggy check.
+#[test]
+fn serializable_and_the_room_constraint_each_prevent_double_booking() {
+    let commits = StoreConfig {
+        record_commits: true,
+        record_history: false,
+        ..StoreConfig::default()
+    };
+    let without_room_constraint = super::schema(Variant::RoomsInclusiveEnd);
+    let harness = Harness::with_schema(
+        Variant::Correct,
+        uniform_rooms(1, 6, 10),
+        commits,
+        without_room_constraint,
+    );
+    let requests: Vec<Request> = (0..6)
+        .map(|i| book(i + 1, i as u32, i as u32, 9 * 60, 30))
+        .collect();
+    let responses = run_on_one(&harness, patient_config(), &requests, 4);
+    assert_eq!(count(&responses, 201), 1, "{responses:?}");
+    assert!(harness.store.stats().serialization_failures > 0);
+    assert_eq!(check_all(&harness, &requests, &responses), vec![]);
+
+    let harness = Harness::with_schema(
+        Variant::RoomsInclusiveEnd,
+        uniform_rooms(1, 2, 10),
+        commits,
+        super::schema(Variant::Correct),
+    );
+    let api = harness.api(ServiceConfig::default(), 0);
+    let requests = vec![book(1, 0, 0, 9 * 60, 30), book(2, 1, 1, 9 * 60 + 29, 30)];
+    let responses: Vec<Response> = requests
+        .iter()
+        .map(|r| harness.one(&api, r.clone()))
+        .collect();
+    // The buggy check keeps choosing the taken room; the constraint keeps
+    // refusing it until the retries run out.
+    assert_eq!(responses[1].status, 503, "{responses:?}");
+    assert!(
+        matches!(&responses[1].body, ResponseBody::RetriesExhausted { sqlstate, .. } if sqlstate == "23P01")
+    );
+    assert_eq!(check_all(&harness, &requests, &responses), vec![]);
+}
+
 /// Sequential: 9:00-9:30, then 9:29-9:59 in the only room.
 fn rooms_touching(variant: Variant) -> (Vec<Response>, Vec<Violation>) {
     let harness = Harness::new(variant, uniform_rooms(1, 2, 10));
