@@ -5,11 +5,58 @@
 //! A service never touches turmoil: time and sleeping come from an [`Env`],
 //! so the same handler runs in the simulated world and in the model checker.
 
+pub mod access;
 pub mod api;
+pub mod board;
+pub mod config;
+pub mod data;
+pub mod idempotency;
+pub mod ratelimit;
+pub mod retry;
+pub mod rooms;
+mod server;
+pub mod units;
+
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
 
 pub use api::*;
+pub use config::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig, ServiceConfig};
+pub use data::{
+    AppointmentInfo, AuthorizationGroup, AuthorizationInfo, DataConfig, Dataset, PatientInfo,
+    PractitionerInfo, RoomInfo,
+};
+pub use rooms::{HARD_CONSTRAINTS, SOFT_PREFERENCES};
+pub use server::{Api, ApiStats};
 
-use crate::store::PauseFuture;
+use crate::store::{PauseFuture, Schema};
+
+/// The store schema a variant runs on. The correct service has three
+/// exclusion constraints (one per table, the store's limit): bookings may
+/// not overlap per room over `[start, end + cleaning buffer)`, and slots
+/// may not overlap per practitioner and per patient over `[start, end)`.
+/// The three rooms bug variants drop the room constraint, so their bug is
+/// the only thing between them and a double-booked room; the practitioner
+/// and patient constraints stay, so that the violation found is the one
+/// planted.
+pub fn schema(variant: Variant) -> Schema {
+    let schema = Schema::default()
+        .with_exclusion(
+            "practitioner_slots",
+            "practitioner",
+            "abs_start_min",
+            "abs_end_min",
+        )
+        .with_exclusion("patient_slots", "patient", "abs_start_min", "abs_end_min");
+    match variant {
+        Variant::RoomsCheckThenInsertRepeatableRead
+        | Variant::RoomsInclusiveEnd
+        | Variant::RoomsStaleAvailabilityCache => schema,
+        _ => schema.with_exclusion("bookings", "room", "abs_start_min", "abs_busy_until_min"),
+    }
+}
 
 /// Time and sleep as the services see them. The world maps these to
 /// turmoil's simulated clock; the model checker to logical time and
