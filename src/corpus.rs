@@ -66,13 +66,22 @@ pub struct Entry {
 
 impl Entry {
     /// An entry recording what `report` found.
-    pub fn from_report(sim: &str, overrides: &[String], report: &Report, found_by: String) -> Entry {
+    pub fn from_report(
+        sim: &str,
+        overrides: &[String],
+        report: &Report,
+        found_by: String,
+    ) -> Entry {
         Entry {
             sim: sim.to_string(),
             seed: report.seed,
             variant: report.variant.clone(),
             overrides: overrides.to_vec(),
-            expect: if report.passed { Expect::Pass } else { Expect::Fail },
+            expect: if report.passed {
+                Expect::Pass
+            } else {
+                Expect::Fail
+            },
             invariant: report.violation.as_ref().map(|v| v.invariant.clone()),
             step: report.violation.as_ref().map(|v| v.step),
             trace_hash: report.trace_hash.clone(),
@@ -114,16 +123,23 @@ impl Entry {
             err
         };
         if Variant::parse(&entry.variant).is_none() {
-            return Err(field_error("variant", format!("unknown variant `{}`", entry.variant)));
+            return Err(field_error(
+                "variant",
+                format!("unknown variant `{}`", entry.variant),
+            ));
         }
-        if entry.trace_hash.len() != 16 || !entry.trace_hash.chars().all(|c| c.is_ascii_hexdigit()) {
+        if entry.trace_hash.len() != 16 || !entry.trace_hash.chars().all(|c| c.is_ascii_hexdigit())
+        {
             return Err(field_error(
                 "trace_hash",
                 format!("`{}` is not a 16-digit hex trace hash", entry.trace_hash),
             ));
         }
         if entry.expect == Expect::Fail && entry.invariant.is_none() {
-            return Err(field_error("invariant", "an entry expected to fail names the invariant".into()));
+            return Err(field_error(
+                "invariant",
+                "an entry expected to fail names the invariant".into(),
+            ));
         }
         Ok(entry)
     }
@@ -137,7 +153,10 @@ impl Entry {
         let overrides = if self.overrides.is_empty() {
             String::new()
         } else {
-            format!("--{:08x}", crate::seed::fnv1a(self.overrides.join(" ").as_bytes()) as u32)
+            format!(
+                "--{:08x}",
+                crate::seed::fnv1a(self.overrides.join(" ").as_bytes()) as u32
+            )
         };
         format!("{sim}--{variant}--{}{overrides}.toml", self.seed)
     }
@@ -151,7 +170,8 @@ impl Entry {
         let temporary = dir.join(format!(".{}.tmp", self.file_name()));
         let text = toml::to_string(self).map_err(|err| InputError::new(err.to_string()))?;
         let header = "# overbook corpus entry: `cargo test` replays it; `overbook replay` on this file reproduces it.\n";
-        std::fs::write(&temporary, format!("{header}{text}")).map_err(|err| InputError::io(&temporary, &err))?;
+        std::fs::write(&temporary, format!("{header}{text}"))
+            .map_err(|err| InputError::io(&temporary, &err))?;
         std::fs::rename(&temporary, &path).map_err(|err| InputError::io(&path, &err))?;
         Ok(path)
     }
@@ -169,7 +189,11 @@ impl Entry {
 
     /// The command line that reproduces this entry.
     pub fn replay_command(&self) -> String {
-        let overrides: String = self.overrides.iter().map(|o| format!(" --set {o}")).collect();
+        let overrides: String = self
+            .overrides
+            .iter()
+            .map(|o| format!(" --set {o}"))
+            .collect();
         format!(
             "overbook replay --sim {} --seed {} --variant {}{overrides}",
             self.sim, self.seed, self.variant
@@ -179,12 +203,16 @@ impl Entry {
     /// Re-runs the entry and compares with what it recorded.
     pub fn verify(&self, sims_dir: &Path) -> Result<Report, String> {
         let scenario = self.scenario(sims_dir).map_err(|e| e.to_string())?;
-        let variant = Variant::parse(&self.variant).ok_or_else(|| format!("unknown variant {}", self.variant))?;
+        let variant = Variant::parse(&self.variant)
+            .ok_or_else(|| format!("unknown variant {}", self.variant))?;
         let report = world::run(&scenario, Seed(self.seed), variant);
         let got_invariant = report.violation.as_ref().map(|v| v.invariant.clone());
         match self.expect {
             Expect::Fail if report.passed => {
-                return Err(format!("expected a `{}` violation, but the run passed", self.invariant.clone().unwrap_or_default()))
+                return Err(format!(
+                    "expected a `{}` violation, but the run passed",
+                    self.invariant.clone().unwrap_or_default()
+                ))
             }
             Expect::Fail if got_invariant != self.invariant => {
                 return Err(format!(
@@ -245,25 +273,42 @@ trace_hash = "0123456789abcdef"
     fn entries_parse_and_round_trip() {
         let entry = Entry::parse(GOOD, "seeds/x.toml").unwrap();
         assert_eq!(entry.seed, 3);
-        assert_eq!(entry.file_name(), "units-contention--units-read-committed--3.toml");
+        assert_eq!(
+            entry.file_name(),
+            "units-contention--units-read-committed--3.toml"
+        );
         let text = toml::to_string(&entry).unwrap();
         assert_eq!(Entry::parse(&text, "again").unwrap(), entry);
-        assert!(entry.replay_command().contains("--seed 3 --variant units/read-committed"));
+        assert!(entry
+            .replay_command()
+            .contains("--seed 3 --variant units/read-committed"));
     }
 
     #[test]
     fn bad_entries_name_file_line_and_field() {
-        let err = Entry::parse(&GOOD.replace("seed = 3", "seed = \"three\""), "seeds/x.toml").unwrap_err();
+        let err = Entry::parse(
+            &GOOD.replace("seed = 3", "seed = \"three\""),
+            "seeds/x.toml",
+        )
+        .unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
         assert_eq!(err.field.as_deref(), Some("seed"), "{err}");
-        let err = Entry::parse(&GOOD.replace("units/read-committed", "units/nope"), "seeds/x.toml").unwrap_err();
+        let err = Entry::parse(
+            &GOOD.replace("units/read-committed", "units/nope"),
+            "seeds/x.toml",
+        )
+        .unwrap_err();
         assert_eq!(err.line, Some(3), "{err}");
         assert!(err.to_string().contains("unknown variant"), "{err}");
         let err = Entry::parse(&GOOD.replace("0123456789abcdef", "xyz"), "s.toml").unwrap_err();
         assert!(err.to_string().contains("trace_hash"), "{err}");
         let err = Entry::parse(&format!("{GOOD}colour = 1\n"), "s.toml").unwrap_err();
         assert_eq!(err.line, Some(8), "{err}");
-        assert!(Entry::parse(&GOOD.replace("invariant = \"no_overbooking\"\n", ""), "s.toml").is_err());
+        assert!(Entry::parse(
+            &GOOD.replace("invariant = \"no_overbooking\"\n", ""),
+            "s.toml"
+        )
+        .is_err());
     }
 
     #[test]

@@ -68,7 +68,12 @@ impl Metrics {
     /// Records one request's outcome. `status` is [`STATUS_NO_RESPONSE`]
     /// when none came.
     pub fn record(&mut self, op: &'static str, status: u16, latency_ms: u64, attempts: u32) {
-        *self.statuses.entry(op).or_default().entry(status).or_default() += 1;
+        *self
+            .statuses
+            .entry(op)
+            .or_default()
+            .entry(status)
+            .or_default() += 1;
         let histogram = self.latency_ms.entry(op).or_insert_with(|| {
             // Three significant figures up to an hour of simulated time.
             Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds")
@@ -103,7 +108,10 @@ impl Metrics {
             .map(|(op, statuses)| {
                 (
                     (*op).to_string(),
-                    statuses.iter().map(|(&s, &c)| (status_name(s), c)).collect(),
+                    statuses
+                        .iter()
+                        .map(|(&s, &c)| (status_name(s), c))
+                        .collect(),
                 )
             })
             .collect()
@@ -205,7 +213,10 @@ pub struct ThresholdResult {
 }
 
 /// Evaluates every threshold against the metrics.
-pub fn evaluate_thresholds(metrics: &Metrics, thresholds: &BTreeMap<String, String>) -> Vec<ThresholdResult> {
+pub fn evaluate_thresholds(
+    metrics: &Metrics,
+    thresholds: &BTreeMap<String, String>,
+) -> Vec<ThresholdResult> {
     thresholds
         .iter()
         .map(|(metric, condition)| {

@@ -342,7 +342,8 @@ impl Scenario {
         if overrides.is_empty() {
             return Ok(self.clone());
         }
-        let mut value = toml::Value::try_from(self).map_err(|err| InputError::new(err.to_string()))?;
+        let mut value =
+            toml::Value::try_from(self).map_err(|err| InputError::new(err.to_string()))?;
         for assignment in overrides {
             let source = format!("--set {assignment}");
             let (path, raw) = assignment.split_once('=').ok_or_else(|| {
@@ -351,8 +352,11 @@ impl Scenario {
             })?;
             let path = path.trim();
             let parsed = parse_override_value(raw.trim());
-            set_path(&mut value, path, parsed)
-                .map_err(|message| InputError::new(message).in_source(source.clone()).at_field(path))?;
+            set_path(&mut value, path, parsed).map_err(|message| {
+                InputError::new(message)
+                    .in_source(source.clone())
+                    .at_field(path)
+            })?;
             // Re-check after each override so the error names the one at fault.
             let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
             let scenario: Scenario = deserialize_located(&text, &source).map_err(|mut err| {
@@ -360,7 +364,9 @@ impl Scenario {
                 err.column = None;
                 err
             })?;
-            scenario.validate().map_err(|err| err.in_source(source.clone()))?;
+            scenario
+                .validate()
+                .map_err(|err| err.in_source(source.clone()))?;
         }
         let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
         deserialize_located(&text, "--set")
@@ -380,11 +386,17 @@ impl Scenario {
                 return field(&format!("phases.{index}.duration_s"), "must be at least 1");
             }
             if !(phase.arrival_rate >= 0.0 && phase.arrival_rate.is_finite()) {
-                return field(&format!("phases.{index}.arrival_rate"), "must be a non-negative number");
+                return field(
+                    &format!("phases.{index}.arrival_rate"),
+                    "must be a non-negative number",
+                );
             }
             if let Some(to) = phase.ramp_to {
                 if !(to >= 0.0 && to.is_finite()) {
-                    return field(&format!("phases.{index}.ramp_to"), "must be a non-negative number");
+                    return field(
+                        &format!("phases.{index}.ramp_to"),
+                        "must be a non-negative number",
+                    );
                 }
             }
         }
@@ -401,25 +413,48 @@ impl Scenario {
             return field("topology.pool_size", "must be at least 1");
         }
         if self.topology.network_latency_ms_min > self.topology.network_latency_ms_max {
-            return field("topology.network_latency_ms_min", "must not exceed network_latency_ms_max");
+            return field(
+                "topology.network_latency_ms_min",
+                "must not exceed network_latency_ms_max",
+            );
         }
         if self.workload.mix.weights().iter().all(|&w| w == 0) {
-            return field("workload.mix", "at least one operation needs a positive weight");
+            return field(
+                "workload.mix",
+                "at least one operation needs a positive weight",
+            );
         }
         if self.workload.units_min < 1 || self.workload.units_min > self.workload.units_max {
-            return field("workload.units_min", "must be at least 1 and at most units_max");
+            return field(
+                "workload.units_min",
+                "must be at least 1 and at most units_max",
+            );
         }
         if self.workload.think_ms_min > self.workload.think_ms_max {
             return field("workload.think_ms_min", "must not exceed think_ms_max");
         }
-        if self.workload.durations_min.is_empty() || self.workload.durations_min.iter().any(|&d| d <= 0) {
-            return field("workload.durations_min", "needs at least one positive length");
+        if self.workload.durations_min.is_empty()
+            || self.workload.durations_min.iter().any(|&d| d <= 0)
+        {
+            return field(
+                "workload.durations_min",
+                "needs at least one positive length",
+            );
         }
         for (name, p) in [
             ("workload.hot_fraction", self.workload.hot_fraction),
-            ("workload.hot_slot_fraction", self.workload.hot_slot_fraction),
-            ("workload.equipment_probability", self.workload.equipment_probability),
-            ("faults.lost_response_probability", self.faults.lost_response_probability),
+            (
+                "workload.hot_slot_fraction",
+                self.workload.hot_slot_fraction,
+            ),
+            (
+                "workload.equipment_probability",
+                self.workload.equipment_probability,
+            ),
+            (
+                "faults.lost_response_probability",
+                self.faults.lost_response_probability,
+            ),
             (
                 "store.faults.serialization_failure_per_statement",
                 self.store.faults.serialization_failure_per_statement,
@@ -428,7 +463,10 @@ impl Scenario {
                 "store.faults.serialization_failure_at_commit",
                 self.store.faults.serialization_failure_at_commit,
             ),
-            ("store.latency.spike_probability", self.store.latency.spike_probability),
+            (
+                "store.latency.spike_probability",
+                self.store.latency.spike_probability,
+            ),
         ] {
             if !(0.0..=1.0).contains(&p) {
                 return field(name, "must be a probability between 0 and 1");
@@ -441,12 +479,16 @@ impl Scenario {
             if crash.server >= self.topology.api_servers {
                 return field(
                     &format!("faults.crashes.{index}.server"),
-                    &format!("there are only {} API servers (0-based)", self.topology.api_servers),
+                    &format!(
+                        "there are only {} API servers (0-based)",
+                        self.topology.api_servers
+                    ),
                 );
             }
         }
         for (metric, condition) in &self.thresholds {
-            Threshold::parse(metric, condition).map_err(|err| err.at_field(format!("thresholds.{metric}")))?;
+            Threshold::parse(metric, condition)
+                .map_err(|err| err.at_field(format!("thresholds.{metric}")))?;
         }
         Ok(())
     }
@@ -459,7 +501,10 @@ impl Scenario {
 
 /// Deserializes TOML text, turning errors into located [`InputError`]s
 /// with the dotted field path.
-fn deserialize_located<T: serde::de::DeserializeOwned>(text: &str, source: &str) -> Result<T, InputError> {
+fn deserialize_located<T: serde::de::DeserializeOwned>(
+    text: &str,
+    source: &str,
+) -> Result<T, InputError> {
     let deserializer = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -480,7 +525,9 @@ fn parse_override_value(raw: &str) -> toml::Value {
     // Parse as a TOML value by wrapping it in a one-key document; anything
     // that is not valid TOML is taken as a bare string.
     match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut table) => table.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
@@ -508,9 +555,9 @@ fn set_path(root: &mut toml::Value, path: &str, new_value: toml::Value) -> Resul
                     .parse()
                     .map_err(|_| format!("`{part}` is not an index into a list"))?;
                 let len = items.len();
-                let item = items
-                    .get_mut(position)
-                    .ok_or_else(|| format!("index {position} is past the end of a list of {len}"))?;
+                let item = items.get_mut(position).ok_or_else(|| {
+                    format!("index {position} is past the end of a list of {len}")
+                })?;
                 if last {
                     *item = new_value;
                     return Ok(());
@@ -561,12 +608,19 @@ impl Threshold {
             (">", Comparison::Greater),
         ]
         .into_iter()
-        .find_map(|(symbol, comparison)| condition.strip_prefix(symbol).map(|rest| (comparison, rest)))
-        .ok_or_else(|| InputError::new(format!("`{condition}`: expected <, <=, ==, >= or > then a number")))?;
-        let value: f64 = rest
-            .trim()
-            .parse()
-            .map_err(|_| InputError::new(format!("`{condition}`: `{}` is not a number", rest.trim())))?;
+        .find_map(|(symbol, comparison)| {
+            condition
+                .strip_prefix(symbol)
+                .map(|rest| (comparison, rest))
+        })
+        .ok_or_else(|| {
+            InputError::new(format!(
+                "`{condition}`: expected <, <=, ==, >= or > then a number"
+            ))
+        })?;
+        let value: f64 = rest.trim().parse().map_err(|_| {
+            InputError::new(format!("`{condition}`: `{}` is not a number", rest.trim()))
+        })?;
         Ok(Threshold {
             metric: metric.to_string(),
             comparison,
@@ -621,7 +675,10 @@ mod tests {
     fn invalid_values_are_rejected_with_the_field() {
         let text = format!("{MINIMAL}[faults]\nlost_response_probability = 1.5\n");
         let err = Scenario::parse(&text, "t.toml").unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("faults.lost_response_probability"));
+        assert_eq!(
+            err.field.as_deref(),
+            Some("faults.lost_response_probability")
+        );
         let text = format!("{MINIMAL}[thresholds]\n\"requests.reserve.201\" = \"about 5\"\n");
         assert!(Scenario::parse(&text, "t.toml").is_err());
     }
@@ -630,14 +687,21 @@ mod tests {
     fn overrides_set_nested_fields_and_reject_unknown_ones() {
         let scenario = Scenario::parse(MINIMAL, "t.toml").unwrap();
         let changed = scenario
-            .with_overrides(&["workload.mix.reserve=50".into(), "phases.0.arrival_rate=7.5".into()])
+            .with_overrides(&[
+                "workload.mix.reserve=50".into(),
+                "phases.0.arrival_rate=7.5".into(),
+            ])
             .unwrap();
         assert_eq!(changed.workload.mix.reserve, 50);
         assert_eq!(changed.phases[0].arrival_rate, 7.5);
-        let err = scenario.with_overrides(&["workload.nope=1".into()]).unwrap_err();
+        let err = scenario
+            .with_overrides(&["workload.nope=1".into()])
+            .unwrap_err();
         assert!(err.to_string().contains("--set workload.nope=1"), "{err}");
         assert!(err.to_string().contains("nope"), "{err}");
-        let err = scenario.with_overrides(&["phases.3.arrival_rate=1".into()]).unwrap_err();
+        let err = scenario
+            .with_overrides(&["phases.3.arrival_rate=1".into()])
+            .unwrap_err();
         assert!(err.to_string().contains("past the end"), "{err}");
         assert!(scenario.with_overrides(&["no-equals".into()]).is_err());
     }

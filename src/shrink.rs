@@ -43,7 +43,9 @@ impl CaseSize {
             users,
             operations: users * u64::from(scenario.workload.ops_per_user),
             duration_s: scenario.phases.iter().map(|p| p.duration_s).sum(),
-            faults: (scenario.faults.partitions.len() + scenario.faults.holds.len() + scenario.faults.crashes.len()) as u64
+            faults: (scenario.faults.partitions.len()
+                + scenario.faults.holds.len()
+                + scenario.faults.crashes.len()) as u64
                 + probabilities.iter().filter(|&&p| p > 0.0).count() as u64,
         }
     }
@@ -74,7 +76,10 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
         }
         if phase.arrival_rate > 0.0 {
             steps.push(format!("phases.{index}.arrival_rate=0.0"));
-            steps.push(format!("phases.{index}.arrival_rate={}", phase.arrival_rate / 2.0));
+            steps.push(format!(
+                "phases.{index}.arrival_rate={}",
+                phase.arrival_rate / 2.0
+            ));
         }
         if let Some(to) = phase.ramp_to {
             if to > 0.0 {
@@ -82,8 +87,14 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
             }
         }
         if phase.duration_s > 1 {
-            steps.push(format!("phases.{index}.duration_s={}", phase.duration_s / 2));
-            steps.push(format!("phases.{index}.duration_s={}", phase.duration_s - 1));
+            steps.push(format!(
+                "phases.{index}.duration_s={}",
+                phase.duration_s / 2
+            ));
+            steps.push(format!(
+                "phases.{index}.duration_s={}",
+                phase.duration_s - 1
+            ));
         }
     }
     let ops = scenario.workload.ops_per_user;
@@ -101,7 +112,10 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
         steps.push("faults.crashes=[]".to_string());
     }
     for (name, value) in [
-        ("faults.lost_response_probability", scenario.faults.lost_response_probability),
+        (
+            "faults.lost_response_probability",
+            scenario.faults.lost_response_probability,
+        ),
         (
             "store.faults.serialization_failure_per_statement",
             scenario.store.faults.serialization_failure_per_statement,
@@ -110,7 +124,10 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
             "store.faults.serialization_failure_at_commit",
             scenario.store.faults.serialization_failure_at_commit,
         ),
-        ("store.latency.spike_probability", scenario.store.latency.spike_probability),
+        (
+            "store.latency.spike_probability",
+            scenario.store.latency.spike_probability,
+        ),
     ] {
         if value > 0.0 {
             steps.push(format!("{name}=0.0"));
@@ -135,7 +152,12 @@ pub fn shrink(
     max_attempts: u32,
     mut on_progress: impl FnMut(&CaseSize, u32),
 ) -> Option<ShrinkOutcome> {
-    let still_fails = |report: &Report| report.violation.as_ref().is_some_and(|v| v.invariant == invariant);
+    let still_fails = |report: &Report| {
+        report
+            .violation
+            .as_ref()
+            .is_some_and(|v| v.invariant == invariant)
+    };
     let start = base.with_overrides(overrides).ok()?;
     let first = world::run(&start, seed, variant);
     if !still_fails(&first) {
@@ -187,7 +209,9 @@ fn compact(base: &Scenario, overrides: Vec<String>) -> Vec<String> {
     let mut kept: Vec<String> = Vec::new();
     for (index, assignment) in overrides.iter().enumerate() {
         let key = assignment.split('=').next().unwrap_or("");
-        let overridden_later = overrides[index + 1..].iter().any(|later| later.split('=').next() == Some(key));
+        let overridden_later = overrides[index + 1..]
+            .iter()
+            .any(|later| later.split('=').next() == Some(key));
         if !overridden_later {
             kept.push(assignment.clone());
         }

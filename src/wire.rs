@@ -33,31 +33,45 @@ impl std::fmt::Display for WireError {
 impl std::error::Error for WireError {}
 
 /// Writes one value as a JSON line.
-pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(writer: &mut W, value: &T) -> Result<(), WireError> {
-    let mut bytes = serde_json::to_vec(value).map_err(|err| WireError::Malformed(err.to_string()))?;
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+    writer: &mut W,
+    value: &T,
+) -> Result<(), WireError> {
+    let mut bytes =
+        serde_json::to_vec(value).map_err(|err| WireError::Malformed(err.to_string()))?;
     bytes.push(b'\n');
     writer.write_all(&bytes).await.map_err(WireError::Io)?;
     writer.flush().await.map_err(WireError::Io)
 }
 
 /// Reads one JSON line.
-pub async fn read_frame<R, T>(reader: &mut BufReader<R>, buffer: &mut Vec<u8>) -> Result<T, WireError>
+pub async fn read_frame<R, T>(
+    reader: &mut BufReader<R>,
+    buffer: &mut Vec<u8>,
+) -> Result<T, WireError>
 where
     R: tokio::io::AsyncRead + Unpin,
     T: DeserializeOwned,
 {
     buffer.clear();
-    let read = reader.read_until(b'\n', buffer).await.map_err(WireError::Io)?;
+    let read = reader
+        .read_until(b'\n', buffer)
+        .await
+        .map_err(WireError::Io)?;
     if read == 0 {
         return Err(WireError::Closed);
     }
     if buffer.len() > MAX_FRAME_BYTES {
-        return Err(WireError::Malformed(format!("frame of {} bytes", buffer.len())));
+        return Err(WireError::Malformed(format!(
+            "frame of {} bytes",
+            buffer.len()
+        )));
     }
     if buffer.last() != Some(&b'\n') {
         return Err(WireError::Closed);
     }
-    serde_json::from_slice(&buffer[..buffer.len() - 1]).map_err(|err| WireError::Malformed(err.to_string()))
+    serde_json::from_slice(&buffer[..buffer.len() - 1])
+        .map_err(|err| WireError::Malformed(err.to_string()))
 }
 
 #[cfg(test)]
@@ -84,7 +98,8 @@ mod tests {
         let mut buffer = Vec::new();
         let back: Request = crate::store::block_on(read_frame(&mut reader, &mut buffer)).unwrap();
         assert_eq!(back, request);
-        let again: Result<Request, _> = crate::store::block_on(read_frame(&mut reader, &mut buffer));
+        let again: Result<Request, _> =
+            crate::store::block_on(read_frame(&mut reader, &mut buffer));
         assert!(matches!(again, Err(WireError::Closed)));
     }
 }

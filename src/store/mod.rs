@@ -332,7 +332,11 @@ impl Store {
     /// callers that follow the record as it grows).
     pub fn history_since(&self, from: usize) -> Vec<CommittedTx> {
         let state = self.state();
-        state.history.get(from..).map(<[CommittedTx]>::to_vec).unwrap_or_default()
+        state
+            .history
+            .get(from..)
+            .map(<[CommittedTx]>::to_vec)
+            .unwrap_or_default()
     }
 
     /// Takes the commits recorded since the last call (needs

@@ -12,7 +12,8 @@ pub use arrivals::arrival_times_ms;
 use crate::scenario::{ClientPolicy, Workload};
 use crate::seed::Rng64;
 use crate::service::{
-    AppointmentStatus, AppointmentView, Dataset, Env, Request, RequestBody, Response, ResponseBody, Role, Token,
+    AppointmentStatus, AppointmentView, Dataset, Env, Request, RequestBody, Response, ResponseBody,
+    Role, Token,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -30,7 +31,11 @@ pub enum CallError {
 /// Carries one request to an API server and its response back.
 pub trait Transport {
     /// Sends `request` and waits at most `timeout_ms` for the response.
-    fn call(&mut self, request: &Request, timeout_ms: u64) -> impl Future<Output = Result<Response, CallError>>;
+    fn call(
+        &mut self,
+        request: &Request,
+        timeout_ms: u64,
+    ) -> impl Future<Output = Result<Response, CallError>>;
 }
 
 /// One request's round trip, as the client saw it.
@@ -145,7 +150,9 @@ impl<T: Transport> User<T> {
         let weights = self.workload.mix.weights();
         for op_index in 0..self.workload.ops_per_user {
             if op_index > 0 && self.workload.think_ms_max > 0 {
-                let think = self.rng.between(self.workload.think_ms_min, self.workload.think_ms_max);
+                let think = self
+                    .rng
+                    .between(self.workload.think_ms_min, self.workload.think_ms_max);
                 self.env.sleep_ms(think).await;
             }
             let op = OPS[self.rng.weighted(&weights)];
@@ -207,13 +214,28 @@ impl<T: Transport> User<T> {
 
     async fn reserve(&mut self, key: &str) {
         let authorization = self.pick_authorization();
-        let Some(info) = self.dataset.authorizations.iter().find(|a| a.id == authorization) else {
+        let Some(info) = self
+            .dataset
+            .authorizations
+            .iter()
+            .find(|a| a.id == authorization)
+        else {
             return;
         };
         let organization = info.organization;
-        let units = self.rng.between(self.workload.units_min as u64, self.workload.units_max as u64) as i64;
+        let units = self.rng.between(
+            self.workload.units_min as u64,
+            self.workload.units_max as u64,
+        ) as i64;
         let response = self
-            .send(RequestBody::Reserve { authorization, units }, organization, Some(key))
+            .send(
+                RequestBody::Reserve {
+                    authorization,
+                    units,
+                },
+                organization,
+                Some(key),
+            )
             .await;
         if let Some(Response {
             body: ResponseBody::Reserved { reservation, .. },
@@ -328,7 +350,8 @@ impl<T: Transport> User<T> {
         if dataset.practitioners.is_empty() || dataset.patients.is_empty() {
             return;
         }
-        let practitioner = &dataset.practitioners[self.rng.below(dataset.practitioners.len() as u64) as usize];
+        let practitioner =
+            &dataset.practitioners[self.rng.below(dataset.practitioners.len() as u64) as usize];
         let same_org: Vec<_> = dataset
             .patients
             .iter()
@@ -342,21 +365,31 @@ impl<T: Transport> User<T> {
         let durations = &self.workload.durations_min;
         let duration_min = durations[self.rng.below(durations.len() as u64) as usize];
         let config = &dataset.config;
-        let (day, start_min) = if self.workload.hot_slot_fraction > 0.0 && self.rng.chance(self.workload.hot_slot_fraction)
+        let (day, start_min) = if self.workload.hot_slot_fraction > 0.0
+            && self.rng.chance(self.workload.hot_slot_fraction)
         {
             (0, self.workload.hot_slot_min)
         } else {
             let day = self.rng.below(u64::from(config.days.max(1))) as u32;
             let latest_start = (config.clinic_close_min - duration_min).max(config.clinic_open_min);
             let slots = ((latest_start - config.clinic_open_min) / 15).max(0) as u64 + 1;
-            (day, config.clinic_open_min + 15 * self.rng.below(slots) as i64)
+            (
+                day,
+                config.clinic_open_min + 15 * self.rng.below(slots) as i64,
+            )
         };
-        let equipment = if !dataset.equipment_names.is_empty() && self.rng.chance(self.workload.equipment_probability) {
-            vec![dataset.equipment_names[self.rng.below(dataset.equipment_names.len() as u64) as usize].clone()]
+        let equipment = if !dataset.equipment_names.is_empty()
+            && self.rng.chance(self.workload.equipment_probability)
+        {
+            vec![dataset.equipment_names
+                [self.rng.below(dataset.equipment_names.len() as u64) as usize]
+                .clone()]
         } else {
             Vec::new()
         };
-        let party_size = self.rng.between(1, u64::from(self.workload.party_size_max.max(1))) as u32;
+        let party_size =
+            self.rng
+                .between(1, u64::from(self.workload.party_size_max.max(1))) as u32;
         let body = RequestBody::Book {
             practitioner: practitioner.id,
             patient: patient.id,
@@ -393,7 +426,12 @@ impl<T: Transport> User<T> {
     /// timeout (same idempotency key), after a 401 with a fresh token, and
     /// after a 429 once the server's retry-after has passed. Returns the
     /// final response, if any.
-    async fn send(&mut self, body: RequestBody, organization: u32, key: Option<&str>) -> Option<Response> {
+    async fn send(
+        &mut self,
+        body: RequestBody,
+        organization: u32,
+        key: Option<&str>,
+    ) -> Option<Response> {
         let mut timeouts_left = self.policy.retries_on_timeout;
         let mut refreshed = false;
         let mut rate_limited = false;
@@ -432,7 +470,9 @@ impl<T: Transport> User<T> {
             match result {
                 Err(_) if timeouts_left > 0 => timeouts_left -= 1,
                 Err(_) => return None,
-                Ok(response) if response.status == 401 && self.policy.refresh_token_on_401 && !refreshed => {
+                Ok(response)
+                    if response.status == 401 && self.policy.refresh_token_on_401 && !refreshed =>
+                {
                     refreshed = true;
                     self.token(organization, true);
                 }

@@ -22,7 +22,9 @@ use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::service::{schema, Api, Dataset, Env, Variant};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
-use crate::workload::{arrival_times_ms, CallError, Exchange, Observations, Observer, User, UserEvent};
+use crate::workload::{
+    arrival_times_ms, CallError, Exchange, Observations, Observer, User, UserEvent,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -85,24 +87,52 @@ impl FaultAction {
 fn fault_schedule(scenario: &Scenario) -> VecDeque<(u64, FaultAction)> {
     let mut schedule: Vec<(u64, usize, FaultAction)> = Vec::new();
     let mut order = 0usize;
-    let mut push = |at_ms: u64, action: FaultAction, schedule: &mut Vec<(u64, usize, FaultAction)>| {
-        schedule.push((at_ms, order, action));
-        order += 1;
-    };
+    let mut push =
+        |at_ms: u64, action: FaultAction, schedule: &mut Vec<(u64, usize, FaultAction)>| {
+            schedule.push((at_ms, order, action));
+            order += 1;
+        };
     for link in &scenario.faults.partitions {
-        push(link.at_s * 1000, FaultAction::Partition(link.clone()), &mut schedule);
-        push((link.at_s + link.duration_s) * 1000, FaultAction::Repair(link.clone()), &mut schedule);
+        push(
+            link.at_s * 1000,
+            FaultAction::Partition(link.clone()),
+            &mut schedule,
+        );
+        push(
+            (link.at_s + link.duration_s) * 1000,
+            FaultAction::Repair(link.clone()),
+            &mut schedule,
+        );
     }
     for link in &scenario.faults.holds {
-        push(link.at_s * 1000, FaultAction::Hold(link.clone()), &mut schedule);
-        push((link.at_s + link.duration_s) * 1000, FaultAction::Release(link.clone()), &mut schedule);
+        push(
+            link.at_s * 1000,
+            FaultAction::Hold(link.clone()),
+            &mut schedule,
+        );
+        push(
+            (link.at_s + link.duration_s) * 1000,
+            FaultAction::Release(link.clone()),
+            &mut schedule,
+        );
     }
     for crash in &scenario.faults.crashes {
-        push(crash.at_s * 1000, FaultAction::Crash(crash.server), &mut schedule);
-        push((crash.at_s + crash.down_s) * 1000, FaultAction::Bounce(crash.server), &mut schedule);
+        push(
+            crash.at_s * 1000,
+            FaultAction::Crash(crash.server),
+            &mut schedule,
+        );
+        push(
+            (crash.at_s + crash.down_s) * 1000,
+            FaultAction::Bounce(crash.server),
+            &mut schedule,
+        );
     }
     schedule.sort_by_key(|(at, order, _)| (*at, *order));
-    schedule.into_iter().map(|(at, _, action)| (at, action)).collect()
+    schedule
+        .into_iter()
+        .map(|(at, _, action)| (at, action))
+        .collect()
 }
 
 /// Host names a fault side names: an exact name or a `prefix*` glob.
@@ -121,8 +151,15 @@ fn expand_hosts(pattern: &str, scenario: &Scenario) -> Vec<String> {
 #[derive(Clone, Debug)]
 enum Event {
     Exchange(Box<Exchange>),
-    Commit { tx: u64, seq: u64, keys: Vec<String> },
-    Fault { at_ms: u64, what: String },
+    Commit {
+        tx: u64,
+        seq: u64,
+        keys: Vec<String>,
+    },
+    Fault {
+        at_ms: u64,
+        what: String,
+    },
 }
 
 impl Event {
@@ -130,7 +167,11 @@ impl Event {
         match self {
             Event::Exchange(e) => {
                 let outcome = match &e.response {
-                    Ok(r) => format!("{} {}", r.status, serde_json::to_string(&r.body).unwrap_or_default()),
+                    Ok(r) => format!(
+                        "{} {}",
+                        r.status,
+                        serde_json::to_string(&r.body).unwrap_or_default()
+                    ),
                     Err(CallError::Timeout) => "timeout".to_string(),
                     Err(CallError::ConnectionLost) => "connection lost".to_string(),
                 };
@@ -143,7 +184,9 @@ impl Event {
                     outcome
                 )
             }
-            Event::Commit { tx, seq, keys } => format!("commit T{tx} (#{seq}) wrote {}", keys.join(", ")),
+            Event::Commit { tx, seq, keys } => {
+                format!("commit T{tx} (#{seq}) wrote {}", keys.join(", "))
+            }
             Event::Fault { at_ms, what } => format!("[{at_ms} ms] fault: {what}"),
         }
     }
@@ -161,7 +204,11 @@ fn trace_event(event: &Event) -> Option<TraceEvent> {
     match event {
         Event::Exchange(e) => {
             let (status, response, attempts) = match &e.response {
-                Ok(r) => (Some(r.status), serde_json::to_string(&r.body).unwrap_or_default(), r.attempts),
+                Ok(r) => (
+                    Some(r.status),
+                    serde_json::to_string(&r.body).unwrap_or_default(),
+                    r.attempts,
+                ),
                 Err(CallError::Timeout) => (None, "timeout".to_string(), 0),
                 Err(CallError::ConnectionLost) => (None, "connection lost".to_string(), 0),
             };
@@ -196,7 +243,11 @@ fn describe_read(read: &ReadRecord) -> String {
             "scan[{}..{}){{{}}}",
             range.start,
             range.end,
-            observed.iter().map(|(k, w)| format!("{k}@T{w}")).collect::<Vec<_>>().join(", ")
+            observed
+                .iter()
+                .map(|(k, w)| format!("{k}@T{w}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -245,8 +296,12 @@ impl<'a> World<'a> {
             .tick_duration(Duration::from_millis(tick_ms))
             // turmoil's own limit is a backstop; the world reports liveness first.
             .simulation_duration(Duration::from_millis(limit_ms + 10 * tick_ms + 60_000))
-            .min_message_latency(Duration::from_millis(scenario.topology.network_latency_ms_min))
-            .max_message_latency(Duration::from_millis(scenario.topology.network_latency_ms_max))
+            .min_message_latency(Duration::from_millis(
+                scenario.topology.network_latency_ms_min,
+            ))
+            .max_message_latency(Duration::from_millis(
+                scenario.topology.network_latency_ms_max,
+            ))
             .tcp_capacity(scenario.topology.tcp_capacity as usize);
         let mut sim = builder.build();
 
@@ -276,7 +331,11 @@ impl<'a> World<'a> {
                 // and a fresh random stream so it does not replay the old one.
                 let start = starts.get();
                 starts.set(start + 1);
-                let pool = Pool::new(store.clone(), topology.pool_size as usize, topology.pool_max_waiting as usize);
+                let pool = Pool::new(
+                    store.clone(),
+                    topology.pool_size as usize,
+                    topology.pool_max_waiting as usize,
+                );
                 let api_rng = seed.stream_indexed("api", u64::from(server) * 1_000_003 + start);
                 let api = Arc::new(Api::new(
                     pool,
@@ -345,7 +404,8 @@ impl<'a> World<'a> {
                 for task in tasks {
                     // A user task only ends by finishing; a panic inside it
                     // is a harness bug and surfaces as a failed host.
-                    task.await.map_err(|err| format!("user task failed: {err}"))?;
+                    task.await
+                        .map_err(|err| format!("user task failed: {err}"))?;
                 }
                 Ok(())
             });
@@ -394,14 +454,19 @@ impl<'a> World<'a> {
         while schedule.front().is_some_and(|(at, _)| *at <= now) {
             let (at_ms, action) = schedule.pop_front().expect("checked non-empty");
             match &action {
-                FaultAction::Partition(l) | FaultAction::Repair(l) | FaultAction::Hold(l) | FaultAction::Release(l) => {
+                FaultAction::Partition(l)
+                | FaultAction::Repair(l)
+                | FaultAction::Hold(l)
+                | FaultAction::Release(l) => {
                     for a in expand_hosts(&l.a, self.scenario) {
                         for b in expand_hosts(&l.b, self.scenario) {
                             if a == b {
                                 continue;
                             }
                             match &action {
-                                FaultAction::Partition(_) => self.sim.partition(a.as_str(), b.as_str()),
+                                FaultAction::Partition(_) => {
+                                    self.sim.partition(a.as_str(), b.as_str())
+                                }
                                 FaultAction::Repair(_) => self.sim.repair(a.as_str(), b.as_str()),
                                 FaultAction::Hold(_) => self.sim.hold(a.as_str(), b.as_str()),
                                 _ => self.sim.release(a.as_str(), b.as_str()),
@@ -441,7 +506,13 @@ impl<'a> World<'a> {
                     writes: tx
                         .writes
                         .iter()
-                        .map(|w| if w.deleted { format!("{} (deleted)", w.key) } else { w.key.to_string() })
+                        .map(|w| {
+                            if w.deleted {
+                                format!("{} (deleted)", w.key)
+                            } else {
+                                w.key.to_string()
+                            }
+                        })
                         .collect(),
                 });
             }
@@ -457,7 +528,11 @@ impl<'a> World<'a> {
             self.remember(Event::Commit {
                 tx: commit.tx,
                 seq: commit.commit_seq,
-                keys: commit.writes.iter().map(|(k, _, _)| k.to_string()).collect(),
+                keys: commit
+                    .writes
+                    .iter()
+                    .map(|(k, _, _)| k.to_string())
+                    .collect(),
             });
             if violation.is_none() && self.scenario.run.check_every_step {
                 self.invariant_checks += 1;
@@ -466,7 +541,8 @@ impl<'a> World<'a> {
                 }
             }
         }
-        let observations = std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
+        let observations =
+            std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
         self.metrics.client_retries += observations.client_retries;
         for event in observations.users {
             match event {
@@ -488,13 +564,18 @@ impl<'a> World<'a> {
             self.hasher.write_u64(exchange.received_ms);
             match &exchange.response {
                 Ok(response) => {
-                    self.metrics.record(op, response.status, latency_ms, response.attempts);
+                    self.metrics
+                        .record(op, response.status, latency_ms, response.attempts);
                     self.hasher.write_u64(u64::from(response.status));
                     self.hasher
                         .write(&serde_json::to_vec(&response.body).unwrap_or_default());
                     if violation.is_none() && self.scenario.run.check_every_step {
                         self.invariant_checks += 1;
-                        if let Err(v) = self.checker.on_response(&exchange.request, response, exchange.received_ms) {
+                        if let Err(v) = self.checker.on_response(
+                            &exchange.request,
+                            response,
+                            exchange.received_ms,
+                        ) {
                             violation = Some(v);
                         }
                     }
@@ -549,7 +630,9 @@ impl<'a> World<'a> {
         }
         if self.scenario.run.check_history {
             if let Err(anomaly) = crate::history::check(&self.store.history()) {
-                return Some(self.violation("serializable_history".to_string(), anomaly.to_string()));
+                return Some(
+                    self.violation("serializable_history".to_string(), anomaly.to_string()),
+                );
             }
         }
         None
@@ -583,7 +666,11 @@ impl<'a> World<'a> {
         }
     }
 
-    fn report(mut self, violation: Option<ViolationReport>, harness_error: Option<String>) -> Report {
+    fn report(
+        mut self,
+        violation: Option<ViolationReport>,
+        harness_error: Option<String>,
+    ) -> Report {
         self.metrics.users_skipped = self.skipped_users.get();
         let thresholds = evaluate_thresholds(&self.metrics, &self.scenario.thresholds);
         let mut invariants_checked: BTreeMap<String, u64> = self
@@ -593,7 +680,8 @@ impl<'a> World<'a> {
             .map(|(name, count)| (name.to_string(), count))
             .collect();
         invariants_checked.insert("liveness".to_string(), 1);
-        let passed = violation.is_none() && harness_error.is_none() && thresholds.iter().all(|t| t.passed);
+        let passed =
+            violation.is_none() && harness_error.is_none() && thresholds.iter().all(|t| t.passed);
         self.hasher.write_u64(self.store.commit_count());
         Report {
             sim: self.scenario.name.clone(),

@@ -28,7 +28,11 @@ pub fn client_host(index: u32) -> String {
 /// Each connection carries one request at a time; `lost_response_probability`
 /// drops the connection after the handler finished (after its commit),
 /// which is how a client comes to retry something that already happened.
-pub async fn serve(api: Arc<Api>, lost_response_probability: f64, rng: Rc<RefCell<Rng64>>) -> turmoil::Result {
+pub async fn serve(
+    api: Arc<Api>,
+    lost_response_probability: f64,
+    rng: Rc<RefCell<Rng64>>,
+) -> turmoil::Result {
     let listener = TcpListener::bind(("0.0.0.0", API_PORT)).await?;
     loop {
         let (stream, peer) = listener.accept().await?;
@@ -44,7 +48,8 @@ pub async fn serve(api: Arc<Api>, lost_response_probability: f64, rng: Rc<RefCel
                     Err(_) => return,
                 };
                 let response = api.handle(request, source).await;
-                let drop_it = lost_response_probability > 0.0 && rng.borrow_mut().chance(lost_response_probability);
+                let drop_it = lost_response_probability > 0.0
+                    && rng.borrow_mut().chance(lost_response_probability);
                 if drop_it {
                     return;
                 }
@@ -103,7 +108,8 @@ impl TcpTransport {
 
 impl Transport for TcpTransport {
     async fn call(&mut self, request: &Request, timeout_ms: u64) -> Result<Response, CallError> {
-        let outcome = tokio::time::timeout(Duration::from_millis(timeout_ms), self.round_trip(request)).await;
+        let outcome =
+            tokio::time::timeout(Duration::from_millis(timeout_ms), self.round_trip(request)).await;
         let error = match outcome {
             Ok(Ok(response)) => return Ok(response),
             Ok(Err(_)) => CallError::ConnectionLost,

@@ -132,7 +132,9 @@ impl TraceEvent {
                 ..
             } => {
                 let status = status.map_or("no response".to_string(), |s| s.to_string());
-                let key = idempotency_key.as_deref().map_or(String::new(), |k| format!(" key={k}"));
+                let key = idempotency_key
+                    .as_deref()
+                    .map_or(String::new(), |k| format!(" key={k}"));
                 format!(
                     "[{sent_ms:>7} -> {received_ms:>7} ms] client {client:<5} {op:<9} {request}{key} => {status} {response} (attempts {attempts})"
                 )
@@ -146,8 +148,16 @@ impl TraceEvent {
                 writes,
             } => format!(
                 "[{at_ms:>7} ms] db commit T{tx} #{commit_seq} ({isolation}) read {} wrote {}",
-                if reads.is_empty() { "-".to_string() } else { reads.join(" ") },
-                if writes.is_empty() { "-".to_string() } else { writes.join(" ") }
+                if reads.is_empty() {
+                    "-".to_string()
+                } else {
+                    reads.join(" ")
+                },
+                if writes.is_empty() {
+                    "-".to_string()
+                } else {
+                    writes.join(" ")
+                }
             ),
             TraceEvent::Fault { at_ms, what } => format!("[{at_ms:>7} ms] FAULT {what}"),
         }
@@ -207,7 +217,10 @@ impl Report {
     pub fn summary_line(&self) -> String {
         let verdict = if self.passed { "PASS" } else { "FAIL" };
         let why = match (&self.violation, &self.harness_error) {
-            (Some(v), _) => format!(" violation {} at step {} ({} ms)", v.invariant, v.step, v.sim_time_ms),
+            (Some(v), _) => format!(
+                " violation {} at step {} ({} ms)",
+                v.invariant, v.step, v.sim_time_ms
+            ),
             (None, Some(err)) => format!(" harness error: {err}"),
             (None, None) if !self.passed => " threshold failed".to_string(),
             _ => String::new(),
@@ -221,7 +234,11 @@ impl Report {
     /// The human-readable report.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "overbook run: {} (seed {}, variant {})", self.sim, self.seed, self.variant);
+        let _ = writeln!(
+            out,
+            "overbook run: {} (seed {}, variant {})",
+            self.sim, self.seed, self.variant
+        );
         let _ = writeln!(
             out,
             "simulated {:.1} s in {} steps, wall {} ms; users {} started, {} finished, {} skipped",
@@ -238,10 +255,21 @@ impl Report {
             let _ = writeln!(out, "  {op:<10} {}", cells.join("  "));
         }
         let seconds = (self.sim_time_ms as f64 / 1000.0).max(0.001);
-        let _ = writeln!(out, "  throughput {:.1} requests/s simulated", self.requests.total as f64 / seconds);
-        let _ = writeln!(out, "\nlatency (simulated ms)   p50     p95     p99     max");
+        let _ = writeln!(
+            out,
+            "  throughput {:.1} requests/s simulated",
+            self.requests.total as f64 / seconds
+        );
+        let _ = writeln!(
+            out,
+            "\nlatency (simulated ms)   p50     p95     p99     max"
+        );
         for (op, l) in &self.latency_ms {
-            let _ = writeln!(out, "  {op:<20} {:>7} {:>7} {:>7} {:>7}", l.p50, l.p95, l.p99, l.max);
+            let _ = writeln!(
+                out,
+                "  {op:<20} {:>7} {:>7} {:>7} {:>7}",
+                l.p50, l.p95, l.p99, l.max
+            );
         }
         let _ = writeln!(
             out,
@@ -267,12 +295,22 @@ impl Report {
         if !self.thresholds.is_empty() {
             let _ = writeln!(out, "\nthresholds:");
             for t in &self.thresholds {
-                let actual = t.actual.map_or("unknown metric".to_string(), |v| format!("{v}"));
+                let actual = t
+                    .actual
+                    .map_or("unknown metric".to_string(), |v| format!("{v}"));
                 let mark = if t.passed { "ok  " } else { "FAIL" };
-                let _ = writeln!(out, "  {mark} {} {} (actual {actual})", t.metric, t.condition);
+                let _ = writeln!(
+                    out,
+                    "  {mark} {} {} (actual {actual})",
+                    t.metric, t.condition
+                );
             }
         }
-        let checked: Vec<String> = self.invariants_checked.iter().map(|(n, c)| format!("{n} x{c}")).collect();
+        let checked: Vec<String> = self
+            .invariants_checked
+            .iter()
+            .map(|(n, c)| format!("{n} x{c}"))
+            .collect();
         let _ = writeln!(out, "\ninvariants checked: {}", checked.join(", "));
         if let Some(v) = &self.violation {
             let _ = writeln!(

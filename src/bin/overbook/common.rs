@@ -30,6 +30,10 @@ pub fn load_scenario(sim: &str, overrides: &[String]) -> Result<Scenario, InputE
 pub fn parse_variant(name: &str) -> Result<Variant, InputError> {
     Variant::parse(name).ok_or_else(|| {
         let known: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
-        InputError::new(format!("unknown variant `{name}`; known: {}", known.join(", "))).in_source("--variant")
+        InputError::new(format!(
+            "unknown variant `{name}`; known: {}",
+            known.join(", ")
+        ))
+        .in_source("--variant")
     })
 }

@@ -61,7 +61,10 @@ pub struct Args {
 
 /// Parses `A..B`.
 fn parse_range(text: &str) -> Result<(u64, u64), InputError> {
-    let bad = || InputError::new(format!("`{text}`: expected A..B with A < B, e.g. 1..1001")).in_source("--seeds");
+    let bad = || {
+        InputError::new(format!("`{text}`: expected A..B with A < B, e.g. 1..1001"))
+            .in_source("--seeds")
+    };
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let a: u64 = a.trim().parse().map_err(|_| bad())?;
     let b: u64 = b.trim().parse().map_err(|_| bad())?;
@@ -73,7 +76,10 @@ fn parse_range(text: &str) -> Result<(u64, u64), InputError> {
 
 /// Parses `K/N` with K < N.
 fn parse_shard(text: &str) -> Result<(u64, u64), InputError> {
-    let bad = || InputError::new(format!("`{text}`: expected K/N with 0 <= K < N, e.g. 0/4")).in_source("--shard");
+    let bad = || {
+        InputError::new(format!("`{text}`: expected K/N with 0 <= K < N, e.g. 0/4"))
+            .in_source("--shard")
+    };
     let (k, n) = text.split_once('/').ok_or_else(bad)?;
     let k: u64 = k.trim().parse().map_err(|_| bad())?;
     let n: u64 = n.trim().parse().map_err(|_| bad())?;
@@ -85,7 +91,12 @@ fn parse_shard(text: &str) -> Result<(u64, u64), InputError> {
 
 /// Parses `90s`, `30m`, `2h`.
 pub fn parse_duration(text: &str) -> Result<Duration, InputError> {
-    let bad = || InputError::new(format!("`{text}`: expected a number and s, m or h, e.g. 30m")).in_source("--time");
+    let bad = || {
+        InputError::new(format!(
+            "`{text}`: expected a number and s, m or h, e.g. 30m"
+        ))
+        .in_source("--time")
+    };
     let text = text.trim();
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let number: u64 = number.parse().map_err(|_| bad())?;
@@ -103,18 +114,39 @@ pub fn parse_duration(text: &str) -> Result<Duration, InputError> {
 pub fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
     let mut rng = Seed(seed).stream("swarm");
     let mut overrides = Vec::new();
-    let mut probability = |rng: &mut overbook::seed::Rng64, name: &str, max: f64, overrides: &mut Vec<String>| {
-        if rng.chance(0.5) {
-            let value = (rng.unit() * max * 1000.0).round() / 1000.0;
-            overrides.push(format!("{name}={value}"));
-        } else {
-            overrides.push(format!("{name}=0.0"));
-        }
-    };
-    probability(&mut rng, "store.faults.serialization_failure_per_statement", 0.05, &mut overrides);
-    probability(&mut rng, "store.faults.serialization_failure_at_commit", 0.1, &mut overrides);
-    probability(&mut rng, "store.latency.spike_probability", 0.05, &mut overrides);
-    probability(&mut rng, "faults.lost_response_probability", 0.05, &mut overrides);
+    let probability =
+        |rng: &mut overbook::seed::Rng64, name: &str, max: f64, overrides: &mut Vec<String>| {
+            if rng.chance(0.5) {
+                let value = (rng.unit() * max * 1000.0).round() / 1000.0;
+                overrides.push(format!("{name}={value}"));
+            } else {
+                overrides.push(format!("{name}=0.0"));
+            }
+        };
+    probability(
+        &mut rng,
+        "store.faults.serialization_failure_per_statement",
+        0.05,
+        &mut overrides,
+    );
+    probability(
+        &mut rng,
+        "store.faults.serialization_failure_at_commit",
+        0.1,
+        &mut overrides,
+    );
+    probability(
+        &mut rng,
+        "store.latency.spike_probability",
+        0.05,
+        &mut overrides,
+    );
+    probability(
+        &mut rng,
+        "faults.lost_response_probability",
+        0.05,
+        &mut overrides,
+    );
     if rng.chance(0.5) {
         overrides.push(format!("store.latency.spike_ms={}", rng.between(20, 500)));
     }
@@ -123,7 +155,9 @@ pub fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
         let server = rng.below(u64::from(scenario.topology.api_servers));
         let at_s = rng.below(duration_s);
         let down_s = rng.between(1, 10);
-        overrides.push(format!("faults.crashes=[{{at_s = {at_s}, server = {server}, down_s = {down_s}}}]"));
+        overrides.push(format!(
+            "faults.crashes=[{{at_s = {at_s}, server = {server}, down_s = {down_s}}}]"
+        ));
     }
     if duration_s > 2 && rng.chance(0.3) {
         let server = rng.below(u64::from(scenario.topology.api_servers));
@@ -198,7 +232,11 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
             let (a, b) = parse_range(range)?;
             (a, Some(b), None)
         }
-        (None, Some(time)) => (args.first_seed, None, Some(Instant::now() + parse_duration(time)?)),
+        (None, Some(time)) => (
+            args.first_seed,
+            None,
+            Some(Instant::now() + parse_duration(time)?),
+        ),
         (None, None) => (1, Some(101), None),
     };
     if !(0.0..=1.0).contains(&args.determinism_fraction) {
@@ -226,8 +264,10 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         None => ProgressBar::new_spinner(),
     };
     progress.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} seeds {per_sec} eta {eta} {msg}")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {pos}/{len} seeds {per_sec} eta {eta} {msg}",
+        )
+        .expect("valid template"),
     );
     if args.json {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -256,7 +296,13 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
                 if end.is_some_and(|b| job.seed >= b) {
                     return;
                 }
-                let outcome = run_one(&scenarios[job.sim_index], &args.sims[job.sim_index], &job, variant, args);
+                let outcome = run_one(
+                    &scenarios[job.sim_index],
+                    &args.sims[job.sim_index],
+                    &job,
+                    variant,
+                    args,
+                );
                 if sender.send(outcome).is_err() {
                     return;
                 }
@@ -319,7 +365,10 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         interrupted: stop.load(Ordering::SeqCst),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).expect("summary serializes")
+        );
     } else {
         println!(
             "fuzz: {} runs ({} sims x seeds) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
@@ -356,7 +405,8 @@ fn run_one(base: &Scenario, _sim: &str, job: &Job, variant: Variant, args: &Args
     let report = world::run(&scenario, Seed(job.seed), variant);
     let wall = started.elapsed();
     let selected = args.check_determinism
-        || (fnv1a(&job.seed.to_le_bytes()) % 1_000_000) < (args.determinism_fraction * 1_000_000.0) as u64;
+        || (fnv1a(&job.seed.to_le_bytes()) % 1_000_000)
+            < (args.determinism_fraction * 1_000_000.0) as u64;
     let determinism = selected.then(|| {
         let again = world::run(&scenario, Seed(job.seed), variant);
         if again.trace_hash == report.trace_hash {
@@ -414,10 +464,21 @@ fn record(args: &Args, outcome: &Outcome, sim: &str) -> Finding {
 /// Keeps both traces of a non-deterministic seed, for the harness bug report.
 fn keep_traces(dir: &std::path::Path, scenario: &Scenario, outcome: &Outcome, variant: Variant) {
     let traced = |n: u32| {
-        let report = world::run_with(scenario, Seed(outcome.seed), variant, RunOptions { trace: true });
-        let path = dir.join(format!("determinism-{}-{}-{n}.json", scenario.name, outcome.seed));
+        let report = world::run_with(
+            scenario,
+            Seed(outcome.seed),
+            variant,
+            RunOptions { trace: true },
+        );
+        let path = dir.join(format!(
+            "determinism-{}-{}-{n}.json",
+            scenario.name, outcome.seed
+        ));
         let _ = std::fs::create_dir_all(dir);
-        let _ = std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap_or_default());
+        let _ = std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+        );
         eprintln!("  trace kept: {}", path.display());
     };
     traced(1);

@@ -25,7 +25,10 @@ pub fn run(args: Args) -> u8 {
     } else {
         print_table(&results);
         if mismatches.is_empty() {
-            println!("\nmatches PostgreSQL's documented behaviour: yes ({} cells)", results.len());
+            println!(
+                "\nmatches PostgreSQL's documented behaviour: yes ({} cells)",
+                results.len()
+            );
         } else {
             println!("\nmatches PostgreSQL's documented behaviour: NO");
             for r in &mismatches {

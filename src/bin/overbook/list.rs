@@ -15,9 +15,18 @@ pub struct Args {
 pub fn run(args: Args) -> u8 {
     println!("services:");
     for (name, about) in [
-        ("board", "appointment board moves with optimistic versions (k6 report)"),
-        ("units", "authorization units: reserve, release, consume (Artillery reports)"),
-        ("rooms", "room assignment with hard constraints and soft preferences (Locust README)"),
+        (
+            "board",
+            "appointment board moves with optimistic versions (k6 report)",
+        ),
+        (
+            "units",
+            "authorization units: reserve, release, consume (Artillery reports)",
+        ),
+        (
+            "rooms",
+            "room assignment with hard constraints and soft preferences (Locust README)",
+        ),
     ] {
         println!("  {name:<10} {about}");
     }
@@ -29,7 +38,10 @@ pub fn run(args: Args) -> u8 {
     for (name, about) in overbook::invariant::INVARIANTS {
         println!("  {name:<32} {about}");
     }
-    println!("  {:<32} every virtual user finishes within the scenario's limits", "liveness");
+    println!(
+        "  {:<32} every virtual user finishes within the scenario's limits",
+        "liveness"
+    );
     println!("\nsims ({}):", args.sims);
     let mut entries: Vec<_> = match std::fs::read_dir(Path::new(&args.sims)) {
         Ok(dir) => dir.filter_map(Result::ok).map(|e| e.path()).collect(),
@@ -40,7 +52,10 @@ pub fn run(args: Args) -> u8 {
     };
     entries.sort();
     let mut broken = false;
-    for path in entries.iter().filter(|p| p.extension().is_some_and(|e| e == "toml")) {
+    for path in entries
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+    {
         match Scenario::load(path) {
             Ok(s) => println!("  {:<24} {}", s.name, s.description),
             Err(err) => {

@@ -54,9 +54,17 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
             let variant = parse_variant(&entry.variant)?;
             (scenario, entry.seed, variant, Some(entry))
         }
-        (None, Some(sim), Some(seed)) => (load_scenario(sim, &args.overrides)?, seed, parse_variant(&args.variant)?, None),
+        (None, Some(sim), Some(seed)) => (
+            load_scenario(sim, &args.overrides)?,
+            seed,
+            parse_variant(&args.variant)?,
+            None,
+        ),
         _ => {
-            return Err(InputError::new("give a corpus entry, or --sim SIM --seed N").in_source("overbook replay"));
+            return Err(
+                InputError::new("give a corpus entry, or --sim SIM --seed N")
+                    .in_source("overbook replay"),
+            );
         }
     };
     let traced = args.trace || args.timeline.is_some();
@@ -64,10 +72,18 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
     let mut report = world::run_with(&scenario, Seed(seed), variant, RunOptions { trace: traced });
     report.wall_ms = started.elapsed().as_millis() as u64;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
     } else {
         if args.trace {
-            println!("trace of {} seed {} variant {}:", scenario.name, seed, variant.name());
+            println!(
+                "trace of {} seed {} variant {}:",
+                scenario.name,
+                seed,
+                variant.name()
+            );
             for event in &report.trace {
                 println!("  {}", event.describe());
             }
@@ -84,10 +100,14 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
     }
     if let Some(entry) = entry {
         let same_hash = entry.trace_hash == report.trace_hash;
-        let same_outcome = report.violation.as_ref().map(|v| v.invariant.clone()) == entry.invariant
+        let same_outcome = report.violation.as_ref().map(|v| v.invariant.clone())
+            == entry.invariant
             || (report.passed && entry.invariant.is_none());
         if same_hash && same_outcome {
-            eprintln!("reproduced: trace hash {} matches the entry", report.trace_hash);
+            eprintln!(
+                "reproduced: trace hash {} matches the entry",
+                report.trace_hash
+            );
         } else {
             eprintln!(
                 "NOT reproduced: entry has trace {} and {:?}, this run {} and {:?}",

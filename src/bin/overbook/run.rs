@@ -36,7 +36,10 @@ pub fn run(args: Args) -> u8 {
     let mut report = overbook::world::run(&scenario, Seed(args.seed), variant);
     report.wall_ms = started.elapsed().as_millis() as u64;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
     } else {
         print!("{}", report.render());
         if !report.passed {
@@ -45,7 +48,10 @@ pub fn run(args: Args) -> u8 {
                 args.sim,
                 args.seed,
                 variant.name(),
-                args.overrides.iter().map(|o| format!(" --set {o}")).collect::<String>()
+                args.overrides
+                    .iter()
+                    .map(|o| format!(" --set {o}"))
+                    .collect::<String>()
             );
         }
     }

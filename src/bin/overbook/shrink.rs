@@ -33,13 +33,18 @@ pub fn run(args: Args) -> u8 {
 fn run_inner(args: Args) -> Result<u8, InputError> {
     let entry = Entry::load(&args.entry)?;
     let Some(invariant) = entry.invariant.clone() else {
-        return Err(InputError::new("the entry passes; only failing entries shrink")
-            .in_source(args.entry.display().to_string())
-            .at_field("invariant"));
+        return Err(
+            InputError::new("the entry passes; only failing entries shrink")
+                .in_source(args.entry.display().to_string())
+                .at_field("invariant"),
+        );
     };
     let variant = parse_variant(&entry.variant)?;
     let base = Scenario::load(&entry.scenario_path(Path::new("sims")))?;
-    eprintln!("shrinking {} seed {} ({invariant})...", entry.sim, entry.seed);
+    eprintln!(
+        "shrinking {} seed {} ({invariant})...",
+        entry.sim, entry.seed
+    );
     let outcome = overbook::shrink::shrink(
         &base,
         &entry.overrides,
@@ -47,13 +52,24 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         variant,
         &invariant,
         args.max_attempts,
-        |size, attempts| eprintln!("  run {attempts}: still fails with {} users, {} operations", size.users, size.operations),
+        |size, attempts| {
+            eprintln!(
+                "  run {attempts}: still fails with {} users, {} operations",
+                size.users, size.operations
+            )
+        },
     );
     let Some(outcome) = outcome else {
         eprintln!("the entry does not fail with {invariant} any more; nothing to shrink");
         return Ok(crate::EXIT_USAGE);
     };
-    let factor = |before: u64, after: u64| if after == 0 { before as f64 } else { before as f64 / after as f64 };
+    let factor = |before: u64, after: u64| {
+        if after == 0 {
+            before as f64
+        } else {
+            before as f64 / after as f64
+        }
+    };
     println!(
         "shrunk in {} runs: users {} -> {}, operations {} -> {} ({:.1}x smaller), arrivals {} s -> {} s, faults {} -> {}",
         outcome.attempts,

@@ -11,7 +11,10 @@ const MAX_EVENTS: usize = 300;
 const MAX_CLIENTS: usize = 16;
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 pub fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
@@ -44,7 +47,12 @@ pub fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
         })
         .min()
         .unwrap_or(0);
-    let t1 = events.iter().map(|e| e.at_ms()).max().unwrap_or(t0).max(t0 + 1);
+    let t1 = events
+        .iter()
+        .map(|e| e.at_ms())
+        .max()
+        .unwrap_or(t0)
+        .max(t0 + 1);
     let height = (events.len() as f64 * 14.0).clamp(400.0, 6000.0);
     let y = |ms: u64| 60.0 + (ms - t0) as f64 / (t1 - t0) as f64 * height;
     let width = db_x + 260.0;
@@ -63,7 +71,11 @@ pub fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
         );
     };
     for (client, _) in &clients {
-        lane(60.0 + clients.iter().position(|(c, _)| c == client).unwrap_or(0) as f64 * lane_width + lane_width / 2.0, &format!("client {client}"));
+        lane(
+            60.0 + clients.iter().position(|(c, _)| c == client).unwrap_or(0) as f64 * lane_width
+                + lane_width / 2.0,
+            &format!("client {client}"),
+        );
     }
     lane(api_x, "API servers");
     lane(db_x, "database");
@@ -86,7 +98,10 @@ pub fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
                     Some(_) => "#c33",
                     None => "#888",
                 };
-                let title = escape(&format!("client {client} {op} {request} => {} {response}", status.map_or("none".into(), |s| s.to_string())));
+                let title = escape(&format!(
+                    "client {client} {op} {request} => {} {response}",
+                    status.map_or("none".into(), |s| s.to_string())
+                ));
                 let _ = write!(
                     svg,
                     r##"<g><title>{title}</title><line x1="{x}" y1="{}" x2="{api_x}" y2="{}" stroke="#46c" marker-end="url(#a)"/><line x1="{api_x}" y1="{}" x2="{x}" y2="{}" stroke="{colour}" stroke-dasharray="4 2" marker-end="url(#a)"/><text x="{}" y="{}" fill="{colour}">{} {}</text></g>"##,
@@ -101,9 +116,17 @@ pub fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
                 );
             }
             TraceEvent::Transaction {
-                at_ms, tx, reads, writes, ..
+                at_ms,
+                tx,
+                reads,
+                writes,
+                ..
             } => {
-                let title = escape(&format!("T{tx} read {} wrote {}", reads.join(" "), writes.join(" ")));
+                let title = escape(&format!(
+                    "T{tx} read {} wrote {}",
+                    reads.join(" "),
+                    writes.join(" ")
+                ));
                 let _ = write!(
                     svg,
                     r##"<g><title>{title}</title><circle cx="{db_x}" cy="{}" r="4" fill="#46c"/><text x="{}" y="{}">T{tx} {}</text></g>"##,
