@@ -234,7 +234,13 @@ impl Checker {
     }
 
     /// Client-visible history: every response a client received, with its
-    /// request, at simulated time `now_ms`.
+    /// request, at simulated time `now_ms`, in the order received.
+    ///
+    /// Precondition: each client has at most one request in flight, so its
+    /// responses arrive in the order the server handled its requests. (With
+    /// two in flight, a board read that started before a move may arrive
+    /// after it and show an older version, which `version_monotonic` would
+    /// flag.)
     pub fn on_response(
         &mut self,
         request: &Request,

@@ -127,7 +127,9 @@ impl Visit {
 
     /// End, minutes since midnight (exclusive).
     pub fn end_min(&self) -> i64 {
-        self.start_min + self.duration_min
+        // Saturating: the fields come from clients, and a handler must
+        // answer nonsense with a 422, never an overflow panic.
+        self.start_min.saturating_add(self.duration_min)
     }
 
     fn at(&self, start_min: i64) -> Visit {
