@@ -904,6 +904,10 @@ async fn book_once(
         party_size: visit.party_size,
         equipment: visit.equipment.clone(),
     };
+    debug_assert!(
+        booking.start_min < booking.end_min && booking.end_min <= booking.busy_until_min,
+        "a chosen booking is a non-empty interval: {booking:?}"
+    );
     insert_booking(&mut tx, &booking).await?;
     let booked = Response {
         status: 201,
