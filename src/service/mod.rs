@@ -51,17 +51,17 @@
 //! checker.at_end(&store).unwrap();
 //! ```
 
-pub mod access;
+pub(crate) mod access;
 pub mod api;
-pub mod board;
+mod board;
 pub mod config;
 pub mod data;
-pub mod idempotency;
-pub mod ratelimit;
-pub mod retry;
+mod idempotency;
+mod ratelimit;
+mod retry;
 pub mod rooms;
 mod server;
-pub mod units;
+pub(crate) mod units;
 
 #[cfg(test)]
 pub(crate) mod testkit;
