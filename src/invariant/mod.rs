@@ -27,6 +27,7 @@
 //! | `hard_constraints_hold` | a room chosen against a hard constraint |
 //! | `access_enforced` | a 2xx without a valid token, role or organization |
 //! | `responses_consistent` | a status that does not match its body or request |
+//! | `acknowledged_bookings_durable` | a confirmation sent before (or without) the commit |
 //! | `state_agrees` | a checker that missed commits, or a store that lost writes |
 
 mod board;
@@ -107,6 +108,10 @@ pub const INVARIANTS: &[(&str, &str)] = &[
     (
         "responses_consistent",
         "a response's status matches its body, and its body matches the request",
+    ),
+    (
+        "acknowledged_bookings_durable",
+        "every booking confirmed to a client is in the committed state at the end",
     ),
     (
         "state_agrees",
@@ -234,7 +239,13 @@ impl Checker {
     }
 
     /// Client-visible history: every response a client received, with its
-    /// request, at simulated time `now_ms`.
+    /// request, at simulated time `now_ms`, in the order received.
+    ///
+    /// Precondition: each client has at most one request in flight, so its
+    /// responses arrive in the order the server handled its requests. (With
+    /// two in flight, a board read that started before a move may arrive
+    /// after it and show an older version, which `version_monotonic` would
+    /// flag.)
     pub fn on_response(
         &mut self,
         request: &Request,
@@ -266,6 +277,7 @@ impl Checker {
             &mut findings,
         );
         self.board.at_end(store, &mut self.tally, &mut findings);
+        self.responses.at_end(store, &mut self.tally, &mut findings);
         self.rooms.at_end(
             &self.dataset,
             store,

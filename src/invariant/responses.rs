@@ -3,7 +3,8 @@
 use super::{Findings, Tally};
 use crate::service::access::Permission;
 use crate::service::{Dataset, Request, RequestBody, Response, ResponseBody};
-use std::collections::BTreeMap;
+use crate::store::{KeyRange, Store};
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Default)]
 pub(super) struct ResponseState {
@@ -13,6 +14,8 @@ pub(super) struct ResponseState {
     seen_version: BTreeMap<(u32, u32), i64>,
     /// (client, idempotency key) -> reservation ids the client was given.
     reserved_by_key: BTreeMap<(u32, String), u64>,
+    /// Bookings acknowledged with a 201, with the client told.
+    acknowledged_bookings: BTreeMap<u64, u32>,
 }
 
 /// Whether `body` may answer `request` with `status`.
@@ -31,7 +34,9 @@ fn consistent(request: &RequestBody, status: u16, body: &ResponseBody) -> bool {
         B::Forbidden => status == 403,
         B::RateLimited { .. } => status == 429,
         B::RetriesExhausted { .. } => status == 503,
-        B::ServerError { .. } => matches!(status, 422 | 500 | 503),
+        // 422 for misuse (a reused idempotency key); any 5xx, since the
+        // world may answer for a crashed or timed-out server itself.
+        B::ServerError { .. } => status == 422 || (500..600).contains(&status),
     };
     let body_fits = match body {
         B::Board { .. } => matches!(request, RequestBody::GetBoard),
@@ -77,6 +82,30 @@ fn target_organizations(dataset: &Dataset, request: &RequestBody) -> Vec<u32> {
 }
 
 impl ResponseState {
+    /// Bookings are never deleted, so every booking a client was told
+    /// about must be in the committed state: a service that answers before
+    /// its commit is durable (or a store that loses a commit) fails here.
+    pub(super) fn at_end(&self, store: &Store, tally: &mut Tally, findings: &mut Findings) {
+        if self.acknowledged_bookings.is_empty() {
+            tally.check(findings, "acknowledged_bookings_durable", true, String::new);
+            return;
+        }
+        let committed: BTreeSet<u64> = store
+            .scan_committed(&KeyRange::prefix("bookings/"))
+            .iter()
+            .filter_map(|(_, row)| row.int("booking"))
+            .map(|id| id as u64)
+            .collect();
+        for (booking, client) in &self.acknowledged_bookings {
+            tally.check(
+                findings,
+                "acknowledged_bookings_durable",
+                committed.contains(booking),
+                || format!("booking {booking} was confirmed to client {client} but is not in the committed state"),
+            );
+        }
+    }
+
     pub(super) fn apply(
         &mut self,
         dataset: &Dataset,
@@ -142,6 +171,9 @@ impl ResponseState {
                 for view in appointments {
                     self.saw_version(client, view.id, view.version, now_ms, tally, findings);
                 }
+            }
+            (_, ResponseBody::Booked { booking, .. }) if response.status == 201 => {
+                self.acknowledged_bookings.insert(*booking, client);
             }
             (_, ResponseBody::Reserved { reservation, .. }) => {
                 if let Some(key) = &request.idempotency_key {

@@ -184,6 +184,35 @@ fn response_side_invariants_can_fire() {
         .is_ok());
     let back = checker.on_response(&request(scheduler, RequestBody::GetBoard), &board(2), 7);
     assert_eq!(back.unwrap_err().invariant, "version_monotonic");
+    let book = RequestBody::Book {
+        practitioner: 0,
+        patient: 0,
+        day: 0,
+        start_min: 9 * 60,
+        duration_min: 30,
+        equipment: Vec::new(),
+        party_size: 1,
+    };
+    let booked = Response {
+        status: 201,
+        attempts: 1,
+        body: ResponseBody::Booked {
+            booking: 77,
+            room: 0,
+            score: 0,
+        },
+    };
+    let staff = Some(Token {
+        organization: 0,
+        role: Role::Staff,
+        expires_at_ms: 100,
+    });
+    assert!(checker
+        .on_response(&request(staff, book), &booked, 8)
+        .is_ok());
+    let empty = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+    let end = checker.at_end(&empty).unwrap_err();
+    assert_eq!(end.invariant, "acknowledged_bookings_durable", "{end}");
 }
 
 #[test]

@@ -4,18 +4,64 @@
 //!
 //! A service never touches turmoil: time and sleeping come from an [`Env`],
 //! so the same handler runs in the simulated world and in the model checker.
+//!
+//! Wiring one server by hand (the world does the same on each API host):
+//!
+//! ```
+//! use overbook::invariant::Checker;
+//! use overbook::seed::Seed;
+//! use overbook::service::*;
+//! use overbook::store::{block_on, PauseFuture, Pool, Store, StoreConfig};
+//! use std::sync::Arc;
+//!
+//! struct Clockless;
+//! impl Env for Clockless {
+//!     fn now_ms(&self) -> u64 { 0 }
+//!     fn sleep_ms(&self, _ms: u64) -> PauseFuture { Box::pin(std::future::ready(())) }
+//! }
+//!
+//! let seed = Seed(42);
+//! let dataset = Arc::new(Dataset::generate(&DataConfig::default(), seed));
+//! let config = StoreConfig { record_commits: true, ..StoreConfig::default() };
+//! let store = Store::new(schema(Variant::Correct), config, seed);
+//! dataset.load_into(&store);
+//! let api = Api::new(
+//!     Pool::new(store.clone(), 8, 64),
+//!     Arc::new(Clockless),
+//!     ServiceConfig::default(),
+//!     Variant::Correct,
+//!     dataset.clone(),
+//!     seed.stream_indexed("api", 0),
+//! );
+//! let request = Request {
+//!     request_id: 1,
+//!     client: 7,
+//!     token: Some(Token { organization: 0, role: Role::Scheduler, expires_at_ms: 60_000 }),
+//!     idempotency_key: Some("reserve-1".into()),
+//!     body: RequestBody::Reserve { authorization: 0, units: 5 },
+//! };
+//! let response = block_on(api.handle(request.clone(), 0));
+//! assert_eq!(response.status, 201);
+//!
+//! let mut checker = Checker::new(dataset);
+//! for event in store.drain_commits() {
+//!     checker.on_commit(&event).unwrap();
+//! }
+//! checker.on_response(&request, &response, 0).unwrap();
+//! checker.at_end(&store).unwrap();
+//! ```
 
-pub mod access;
+pub(crate) mod access;
 pub mod api;
-pub mod board;
+mod board;
 pub mod config;
 pub mod data;
-pub mod idempotency;
-pub mod ratelimit;
-pub mod retry;
+mod idempotency;
+mod ratelimit;
+mod retry;
 pub mod rooms;
 mod server;
-pub mod units;
+pub(crate) mod units;
 
 #[cfg(test)]
 pub(crate) mod testkit;

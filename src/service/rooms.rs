@@ -127,7 +127,9 @@ impl Visit {
 
     /// End, minutes since midnight (exclusive).
     pub fn end_min(&self) -> i64 {
-        self.start_min + self.duration_min
+        // Saturating: the fields come from clients, and a handler must
+        // answer nonsense with a 422, never an overflow panic.
+        self.start_min.saturating_add(self.duration_min)
     }
 
     fn at(&self, start_min: i64) -> Visit {
@@ -862,20 +864,7 @@ async fn book_once(
         scan_slots(&mut tx, &patient_slots_prefix(visit.day, visit.patient)).await?;
     let rooms = match cached {
         Some(rooms) => rooms,
-        None => {
-            let mut rooms = BTreeMap::new();
-            for &room in static_rooms {
-                let rows = tx
-                    .scan(&KeyRange::prefix(&room_bookings_prefix(visit.day, room)))
-                    .await?;
-                let bookings = rows
-                    .iter()
-                    .filter_map(|(_, row)| BookingView::from_row(row))
-                    .collect();
-                rooms.insert(room, bookings);
-            }
-            rooms
-        }
+        None => scan_rooms(&mut tx, visit.day, static_rooms).await?,
     };
     let availability = Availability {
         dataset,
@@ -915,32 +904,11 @@ async fn book_once(
         party_size: visit.party_size,
         equipment: visit.equipment.clone(),
     };
-    let slot = SlotView {
-        booking: booking.booking,
-        room,
-        start_min: booking.start_min,
-        end_min: booking.end_min,
-    };
-    tx.insert(
-        &booking_key(visit.day, room, visit.start_min, booking.booking),
-        booking.to_row(),
-    )
-    .await?;
-    tx.insert(
-        &practitioner_slot_key(
-            visit.day,
-            visit.practitioner,
-            visit.start_min,
-            booking.booking,
-        ),
-        slot.to_row("practitioner", visit.practitioner, visit.day),
-    )
-    .await?;
-    tx.insert(
-        &patient_slot_key(visit.day, visit.patient, visit.start_min, booking.booking),
-        slot.to_row("patient", visit.patient, visit.day),
-    )
-    .await?;
+    debug_assert!(
+        booking.start_min < booking.end_min && booking.end_min <= booking.busy_until_min,
+        "a chosen booking is a non-empty interval: {booking:?}"
+    );
+    insert_booking(&mut tx, &booking).await?;
     let booked = Response {
         status: 201,
         attempts: 0,
@@ -958,6 +926,53 @@ async fn book_once(
         remember_own_booking(api, booking);
     }
     Ok(booked)
+}
+
+/// The predicate reads of the check: each fitting room's bookings that day.
+async fn scan_rooms(
+    tx: &mut Tx,
+    day: u32,
+    rooms: &[u32],
+) -> Result<BTreeMap<u32, Vec<BookingView>>, DbError> {
+    let mut bookings_by_room = BTreeMap::new();
+    for &room in rooms {
+        let rows = tx
+            .scan(&KeyRange::prefix(&room_bookings_prefix(day, room)))
+            .await?;
+        let bookings = rows
+            .iter()
+            .filter_map(|(_, row)| BookingView::from_row(row))
+            .collect();
+        bookings_by_room.insert(room, bookings);
+    }
+    Ok(bookings_by_room)
+}
+
+/// Writes the booking and the practitioner's and patient's slots (each
+/// table with its own exclusion constraint in the correct schema).
+async fn insert_booking(tx: &mut Tx, booking: &BookingView) -> Result<(), DbError> {
+    let (day, start_min, id) = (booking.day, booking.start_min, booking.booking);
+    let slot = SlotView {
+        booking: id,
+        room: booking.room,
+        start_min,
+        end_min: booking.end_min,
+    };
+    tx.insert(
+        &booking_key(day, booking.room, start_min, id),
+        booking.to_row(),
+    )
+    .await?;
+    tx.insert(
+        &practitioner_slot_key(day, booking.practitioner, start_min, id),
+        slot.to_row("practitioner", booking.practitioner, day),
+    )
+    .await?;
+    tx.insert(
+        &patient_slot_key(day, booking.patient, start_min, id),
+        slot.to_row("patient", booking.patient, day),
+    )
+    .await
 }
 
 /// The stale cache's view of the fitting rooms' bookings on `day`, read

@@ -153,6 +153,7 @@ async fn reserve_once(
             },
         ));
     }
+    debug_assert!(units > 0 && units <= available, "reserve passed its checks");
     row.set("units_scheduled", scheduled + units);
     tx.update(&auth_key, row).await?;
     let reservation = request.request_id;
