@@ -150,7 +150,9 @@ impl Metrics {
                 .flat_map(|(_, statuses)| statuses.iter())
                 .filter(|(s, _)| status.is_none_or(|status| **s == status))
                 .map(|(_, c)| *c as f64)
-                .sum()
+                // An empty f64 sum is -0.0; show 0.
+                .sum::<f64>()
+                + 0.0
         };
         let parse_status = |text: &str| -> Option<u16> {
             if text == "timeout" {

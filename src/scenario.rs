@@ -219,6 +219,9 @@ pub struct Workload {
     pub party_size_max: u32,
     /// Probability a booking asks for one piece of equipment.
     pub equipment_probability: f64,
+    /// User `i` books for practitioner `i mod P` and patient `i mod N`
+    /// instead of random ones, so bookings compete only for rooms.
+    pub distinct_people: bool,
 }
 
 impl Default for Workload {
@@ -238,6 +241,7 @@ impl Default for Workload {
             durations_min: vec![15, 30, 45, 60],
             party_size_max: 2,
             equipment_probability: 0.3,
+            distinct_people: false,
         }
     }
 }
@@ -475,6 +479,8 @@ impl Scenario {
         if self.store.latency.min_ms > self.store.latency.max_ms && self.store.latency.max_ms != 0 {
             return field("store.latency.min_ms", "must not exceed max_ms");
         }
+        self.data.validate().map_err(InputError::new)?;
+        self.service.validate().map_err(InputError::new)?;
         for (index, crash) in self.faults.crashes.iter().enumerate() {
             if crash.server >= self.topology.api_servers {
                 return field(

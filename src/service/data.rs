@@ -36,6 +36,10 @@ pub struct DataConfig {
     pub clinic_close_min: i64,
     /// Cleaning time a room needs after each booking.
     pub cleaning_buffer_min: i64,
+    /// Make every room fit every visit (all equipment and specialties,
+    /// accessible, isolation-capable, large, always in service), so that a
+    /// scenario measures contention for rooms, not their rules.
+    pub uniform_rooms: bool,
 }
 
 impl Default for DataConfig {
@@ -64,6 +68,7 @@ impl Default for DataConfig {
             clinic_open_min: 8 * 60,
             clinic_close_min: 18 * 60,
             cleaning_buffer_min: 10,
+            uniform_rooms: false,
         }
     }
 }
@@ -264,7 +269,14 @@ impl Dataset {
             })
             .collect();
         let rooms: Vec<RoomInfo> = (0..config.rooms)
-            .map(|id| generate_room(&mut rng, id, config.days))
+            .map(|id| {
+                let room = generate_room(&mut rng, id, config.days);
+                if config.uniform_rooms {
+                    uniform(room)
+                } else {
+                    room
+                }
+            })
             .collect();
         let practitioners = (0..config.practitioners)
             .map(|id| generate_practitioner(&mut rng, id, organizations, config))
@@ -340,6 +352,20 @@ impl Dataset {
     /// The room with `id`, if it exists.
     pub fn room(&self, id: u32) -> Option<&RoomInfo> {
         self.rooms.get(id as usize)
+    }
+}
+
+/// `room` made fit for every visit (see [`DataConfig::uniform_rooms`]).
+fn uniform(room: RoomInfo) -> RoomInfo {
+    RoomInfo {
+        capacity: 8,
+        equipment: EQUIPMENT.iter().map(|e| e.to_string()).collect(),
+        accessible: true,
+        specialties: SPECIALTIES.iter().map(|s| s.to_string()).collect(),
+        isolation_capable: true,
+        max_booking_min: 240,
+        out_of_service_days: Vec::new(),
+        ..room
     }
 }
 

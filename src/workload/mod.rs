@@ -199,8 +199,9 @@ impl<T: Transport> User<T> {
     }
 
     fn pick_organization(&mut self) -> u32 {
+        // Organizations are numbered from 0, like every id in the data set.
         let organizations = self.dataset.config.organizations.max(1);
-        (self.index % organizations) + 1
+        self.index % organizations
     }
 
     fn reservation_org(&self, reservation: u64) -> u32 {
@@ -350,14 +351,19 @@ impl<T: Transport> User<T> {
         if dataset.practitioners.is_empty() || dataset.patients.is_empty() {
             return;
         }
-        let practitioner =
-            &dataset.practitioners[self.rng.below(dataset.practitioners.len() as u64) as usize];
+        let practitioner = if self.workload.distinct_people {
+            &dataset.practitioners[self.index as usize % dataset.practitioners.len()]
+        } else {
+            &dataset.practitioners[self.rng.below(dataset.practitioners.len() as u64) as usize]
+        };
         let same_org: Vec<_> = dataset
             .patients
             .iter()
             .filter(|p| p.organization == practitioner.organization)
             .collect();
-        let patient = if same_org.is_empty() {
+        let patient = if self.workload.distinct_people {
+            &dataset.patients[self.index as usize % dataset.patients.len()]
+        } else if same_org.is_empty() {
             &dataset.patients[self.rng.below(dataset.patients.len() as u64) as usize]
         } else {
             same_org[self.rng.below(same_org.len() as u64) as usize]
