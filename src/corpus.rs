@@ -235,6 +235,18 @@ impl Entry {
     }
 }
 
+/// Quotes an argument for a POSIX shell when it needs it.
+pub fn shell_quote(argument: &str) -> String {
+    let plain = argument
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c));
+    if plain && !argument.is_empty() {
+        argument.to_string()
+    } else {
+        format!("'{}'", argument.replace('\'', "'\\''"))
+    }
+}
+
 /// A sim argument: a path, or a bundled name looked up in `sims_dir`.
 pub fn resolve_sim(sim: &str, sims_dir: &Path) -> PathBuf {
     let direct = PathBuf::from(sim);

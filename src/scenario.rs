@@ -222,6 +222,10 @@ pub struct Workload {
     /// User `i` books for practitioner `i mod P` and patient `i mod N`
     /// instead of random ones, so bookings compete only for rooms.
     pub distinct_people: bool,
+    /// Only these users (by arrival index) run; empty: all. Shrinking uses
+    /// it to drop single users while keeping every other user's arrival
+    /// time and random stream.
+    pub only_users: Vec<u32>,
 }
 
 impl Default for Workload {
@@ -242,6 +246,7 @@ impl Default for Workload {
             party_size_max: 2,
             equipment_probability: 0.3,
             distinct_people: false,
+            only_users: Vec::new(),
         }
     }
 }

@@ -30,9 +30,27 @@ pub struct CaseSize {
 }
 
 impl CaseSize {
+    /// Whether `self` is no larger than `other` in every measure and
+    /// smaller in at least one.
+    pub fn smaller_than(&self, other: &CaseSize) -> bool {
+        let pairs = [
+            (self.users, other.users),
+            (self.operations, other.operations),
+            (self.duration_s, other.duration_s),
+            (self.faults, other.faults),
+        ];
+        pairs.iter().all(|(a, b)| a <= b) && pairs.iter().any(|(a, b)| a < b)
+    }
+
     /// The size of `scenario`.
     pub fn of(scenario: &Scenario) -> CaseSize {
-        let users = arrival_times_ms(&scenario.phases).len() as u64;
+        let arrivals = arrival_times_ms(&scenario.phases).len() as u64;
+        let only = &scenario.workload.only_users;
+        let users = if only.is_empty() {
+            arrivals
+        } else {
+            only.iter().filter(|&&u| u64::from(u) < arrivals).count() as u64
+        };
         let probabilities = [
             scenario.faults.lost_response_probability,
             scenario.store.faults.serialization_failure_per_statement,
@@ -68,40 +86,9 @@ pub struct ShrinkOutcome {
 
 /// Candidate steps for `scenario`, most aggressive first.
 fn candidates(scenario: &Scenario) -> Vec<String> {
+    // Whole faults first (one run can drop much), then halving, then the
+    // finer single steps.
     let mut steps = Vec::new();
-    for (index, phase) in scenario.phases.iter().enumerate() {
-        if phase.burst > 1 {
-            steps.push(format!("phases.{index}.burst={}", phase.burst / 2));
-            steps.push(format!("phases.{index}.burst={}", phase.burst - 1));
-        }
-        if phase.arrival_rate > 0.0 {
-            steps.push(format!("phases.{index}.arrival_rate=0.0"));
-            steps.push(format!(
-                "phases.{index}.arrival_rate={}",
-                phase.arrival_rate / 2.0
-            ));
-        }
-        if let Some(to) = phase.ramp_to {
-            if to > 0.0 {
-                steps.push(format!("phases.{index}.ramp_to={}", to / 2.0));
-            }
-        }
-        if phase.duration_s > 1 {
-            steps.push(format!(
-                "phases.{index}.duration_s={}",
-                phase.duration_s / 2
-            ));
-            steps.push(format!(
-                "phases.{index}.duration_s={}",
-                phase.duration_s - 1
-            ));
-        }
-    }
-    let ops = scenario.workload.ops_per_user;
-    if ops > 1 {
-        steps.push(format!("workload.ops_per_user={}", ops / 2));
-        steps.push(format!("workload.ops_per_user={}", ops - 1));
-    }
     if !scenario.faults.partitions.is_empty() {
         steps.push("faults.partitions=[]".to_string());
     }
@@ -133,10 +120,43 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
             steps.push(format!("{name}=0.0"));
         }
     }
-    if scenario.workload.think_ms_max > 0 {
-        steps.push("workload.think_ms_min=0".to_string());
-        steps.push("workload.think_ms_max=0".to_string());
+    let mut halves = Vec::new();
+    let mut decrements = Vec::new();
+    for (index, phase) in scenario.phases.iter().enumerate() {
+        if phase.burst > 1 {
+            halves.push(format!("phases.{index}.burst={}", phase.burst / 2));
+            decrements.push(format!("phases.{index}.burst={}", phase.burst - 1));
+        }
+        if phase.arrival_rate > 0.0 {
+            halves.push(format!("phases.{index}.arrival_rate=0.0"));
+            halves.push(format!(
+                "phases.{index}.arrival_rate={}",
+                phase.arrival_rate / 2.0
+            ));
+        }
+        if let Some(to) = phase.ramp_to {
+            if to > 0.0 {
+                halves.push(format!("phases.{index}.ramp_to={}", to / 2.0));
+            }
+        }
+        if phase.duration_s > 1 {
+            halves.push(format!(
+                "phases.{index}.duration_s={}",
+                phase.duration_s / 2
+            ));
+            decrements.push(format!(
+                "phases.{index}.duration_s={}",
+                phase.duration_s * 3 / 4
+            ));
+        }
     }
+    let ops = scenario.workload.ops_per_user;
+    if ops > 1 {
+        halves.push(format!("workload.ops_per_user={}", ops / 2));
+        decrements.push(format!("workload.ops_per_user={}", ops - 1));
+    }
+    steps.extend(halves);
+    steps.extend(decrements);
     steps
 }
 
@@ -166,6 +186,9 @@ pub fn shrink(
     let before = CaseSize::of(&start);
     let mut best = (overrides.to_vec(), first, start);
     let mut attempts = 1u32;
+    // Passes over every candidate, keeping each that still fails (no
+    // restart after a success, so one pass can take many steps); the next
+    // pass starts from the new, smaller case.
     loop {
         let mut progressed = false;
         for step in candidates(&best.2) {
@@ -177,7 +200,7 @@ pub fn shrink(
             let Ok(scenario) = base.with_overrides(&trial) else {
                 continue;
             };
-            if CaseSize::of(&scenario) == CaseSize::of(&best.2) {
+            if !CaseSize::of(&scenario).smaller_than(&CaseSize::of(&best.2)) {
                 continue;
             }
             attempts += 1;
@@ -186,12 +209,62 @@ pub fn shrink(
                 on_progress(&CaseSize::of(&scenario), attempts);
                 best = (trial, report, scenario);
                 progressed = true;
-                // Candidates depend on the current case: start over.
-                break;
             }
         }
         if !progressed || attempts >= max_attempts {
             break;
+        }
+    }
+    // Then single users: delta debugging over the set of user indexes,
+    // removing chunks of halving size while the case still fails.
+    let arrivals = arrival_times_ms(&best.2.phases).len() as u32;
+    let mut users: Vec<u32> = if best.2.workload.only_users.is_empty() {
+        (0..arrivals).collect()
+    } else {
+        best.2.workload.only_users.clone()
+    };
+    let mut chunk = users.len().div_ceil(2).max(1);
+    while users.len() > 1 && attempts < max_attempts {
+        let mut removed_any = false;
+        let mut start = 0;
+        while start < users.len() && attempts < max_attempts {
+            let end = (start + chunk).min(users.len());
+            let kept: Vec<u32> = users[..start]
+                .iter()
+                .chain(&users[end..])
+                .copied()
+                .collect();
+            if kept.is_empty() {
+                start = end;
+                continue;
+            }
+            let mut trial = best.0.clone();
+            trial.push(format!(
+                "workload.only_users=[{}]",
+                kept.iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ));
+            let Ok(scenario) = base.with_overrides(&trial) else {
+                break;
+            };
+            attempts += 1;
+            let report = world::run(&scenario, seed, variant);
+            if still_fails(&report) {
+                on_progress(&CaseSize::of(&scenario), attempts);
+                best = (trial, report, scenario);
+                users = kept;
+                removed_any = true;
+            } else {
+                start = end;
+            }
+        }
+        if !removed_any {
+            if chunk == 1 {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
         }
     }
     let after = CaseSize::of(&best.2);

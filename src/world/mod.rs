@@ -12,9 +12,11 @@
 
 mod net;
 mod report;
+mod seeds;
 
 pub use net::{api_host, client_host, API_PORT};
 pub use report::{Report, RequestsReport, RetriesReport, TraceEvent, UsersReport, ViolationReport};
+pub use seeds::{run_seeds, seeds_from_env};
 
 use crate::invariant::Checker;
 use crate::metrics::{evaluate_thresholds, Metrics, STATUS_NO_RESPONSE};
@@ -358,11 +360,16 @@ impl<'a> World<'a> {
         let skipped_users = Rc::new(Cell::new(0u64));
         let alive = Rc::new(Cell::new(0u32));
         let hosts = scenario.topology.client_hosts;
+        let mut only_users = scenario.workload.only_users.clone();
+        only_users.sort_unstable();
         for host in 0..hosts {
             let mine: Vec<(u32, u64)> = arrivals
                 .iter()
                 .enumerate()
                 .filter(|(index, _)| *index as u32 % hosts == host)
+                .filter(|(index, _)| {
+                    only_users.is_empty() || only_users.binary_search(&(*index as u32)).is_ok()
+                })
                 .map(|(index, &at)| (index as u32, at))
                 .collect();
             let env = env.clone();

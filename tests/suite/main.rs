@@ -1,3 +1,6 @@
 //! The integration test binary: one folder per area.
 
+mod cli;
+mod corpus;
 mod store;
+mod world;

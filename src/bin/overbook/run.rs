@@ -50,7 +50,7 @@ pub fn run(args: Args) -> u8 {
                 variant.name(),
                 args.overrides
                     .iter()
-                    .map(|o| format!(" --set {o}"))
+                    .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
                     .collect::<String>()
             );
         }

@@ -1,0 +1,202 @@
+//! The command line: exit codes, errors that name the file, line and field,
+//! and determinism across processes.
+
+use std::process::Command;
+
+fn overbook(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_overbook"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn trace_hash(json: &str) -> String {
+    let value: serde_json::Value = serde_json::from_str(json).expect("--json prints JSON");
+    value["trace_hash"]
+        .as_str()
+        .expect("trace_hash")
+        .to_string()
+}
+
+#[test]
+fn same_seed_same_trace_hash_across_processes() {
+    let (code_a, out_a, _) = overbook(&["run", "sims/units-burst.toml", "--seed", "11", "--json"]);
+    let (code_b, out_b, _) = overbook(&["run", "units-burst", "--seed", "11", "--json"]);
+    assert_eq!((code_a, code_b), (0, 0));
+    assert_eq!(trace_hash(&out_a), trace_hash(&out_b));
+    let in_process = overbook::world::run(
+        &overbook::scenario::Scenario::load("sims/units-burst.toml".as_ref()).unwrap(),
+        overbook::seed::Seed(11),
+        overbook::service::Variant::Correct,
+    );
+    assert_eq!(trace_hash(&out_a), in_process.trace_hash);
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let (code, out, _) = overbook(&["run", "rooms-storm", "--seed", "1", "--json"]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for field in [
+        "sim",
+        "seed",
+        "variant",
+        "passed",
+        "violation",
+        "trace_hash",
+        "requests",
+        "latency_ms",
+        "retries",
+        "sim_time_ms",
+        "wall_ms",
+    ] {
+        assert!(report.get(field).is_some(), "missing {field}");
+    }
+    assert!(report["requests"]["total"].as_u64().unwrap() > 0);
+    assert!(report["requests"]["by_status"].is_object());
+    assert!(report["latency_ms"]["book"]["p95"].is_u64());
+    assert!(report["retries"]["exhausted"].is_u64());
+}
+
+#[test]
+fn a_violation_exits_1_with_the_replay_line() {
+    let (code, out, _) = overbook(&[
+        "run",
+        "rooms-conflict",
+        "--seed",
+        "1",
+        "--variant",
+        "rooms/check-then-insert-repeatable-read",
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("VIOLATION no_room_double_booking"), "{out}");
+    assert!(out.contains("reproduce: overbook run rooms-conflict --seed 1 --variant rooms/check-then-insert-repeatable-read"), "{out}");
+}
+
+#[test]
+fn bad_scenario_files_name_file_line_and_field() {
+    let dir = std::env::temp_dir().join(format!("overbook-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "name = \"bad\"\n[[phases]]\nduration_s = 1\narrival_rate = 1\n[workload]\nops_per_usr = 2\n").unwrap();
+    let (code, _, err) = overbook(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml:6:"), "{err}");
+    assert!(err.contains("ops_per_usr"), "{err}");
+    std::fs::write(
+        &path,
+        "name = \"bad\"\n[[phases]]\nduration_s = 1\narrival_rate = -4\n",
+    )
+    .unwrap();
+    let (code, _, err) = overbook(&["run", path.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("phases.0.arrival_rate"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_clear_message() {
+    let (code, _, err) = overbook(&["run", "sims/nope.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("sims/nope.toml"), "{err}");
+    let (code, _, err) = overbook(&["run", "units-burst", "--variant", "units/typo"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown variant `units/typo`"), "{err}");
+    let (code, _, err) = overbook(&["run", "units-burst", "--set", "workload.mixx.reserve=1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--set workload.mixx.reserve=1"), "{err}");
+    let (code, _, _) = overbook(&["run", "units-burst", "--seed", "minus-one"]);
+    assert_eq!(code, 2);
+    let (code, _, err) = overbook(&["fuzz", "units-burst", "--seeds", "9..3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--seeds"), "{err}");
+}
+
+#[test]
+fn isolation_prints_the_matrix_and_json() {
+    let (code, out, _) = overbook(&["isolation"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("matches PostgreSQL's documented behaviour: yes"),
+        "{out}"
+    );
+    let (code, out, _) = overbook(&["isolation", "--json"]);
+    assert_eq!(code, 0);
+    let cells: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(cells.len(), 33);
+    let lost_update_rr = cells
+        .iter()
+        .find(|c| c["anomaly"] == "lost-update" && c["level"] == "repeatable-read")
+        .unwrap();
+    assert_eq!(lost_update_rr["outcome"], "prevented");
+    assert_eq!(lost_update_rr["error"], "40001");
+    let write_skew_rr = cells
+        .iter()
+        .find(|c| c["anomaly"] == "write-skew" && c["level"] == "repeatable-read")
+        .unwrap();
+    assert_eq!(write_skew_rr["outcome"], "allowed");
+    assert!(write_skew_rr["error"].is_null());
+}
+
+#[test]
+fn list_shows_services_variants_invariants_and_sims() {
+    let (code, out, _) = overbook(&["list"]);
+    assert_eq!(code, 0);
+    for needle in [
+        "units/read-committed",
+        "no_room_double_booking",
+        "units-contention",
+        "rooms",
+        "liveness",
+    ] {
+        assert!(out.contains(needle), "missing {needle} in {out}");
+    }
+}
+
+#[test]
+fn fuzz_finds_saves_and_replays_a_planted_bug() {
+    let dir = std::env::temp_dir().join(format!("overbook-fuzz-{}", std::process::id()));
+    let (code, out, _) = overbook(&[
+        "fuzz",
+        "rooms-conflict",
+        "--seeds",
+        "1..3",
+        "--variant",
+        "rooms/check-then-insert-repeatable-read",
+        "--jobs",
+        "2",
+        "--save",
+        dir.to_str().unwrap(),
+        "--check-determinism",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("2 failing"), "{out}");
+    assert!(out.contains("determinism 2/2 ok"), "{out}");
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    assert_eq!(entries.len(), 2, "one entry per failing seed");
+    let (code, _, err) = overbook(&["replay", entries[0].to_str().unwrap()]);
+    assert_eq!(code, 1, "the replayed bug still fails");
+    assert!(err.contains("reproduced: trace hash"), "{err}");
+    let (code, out, _) = overbook(&[
+        "shrink",
+        entries[0].to_str().unwrap(),
+        "--save",
+        dir.to_str().unwrap(),
+        "--max-attempts",
+        "40",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("users 50 ->"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,238 @@
+//! The turmoil world end to end: determinism, the report's numbers, and
+//! every planted bug caught by a sim.
+
+use overbook::scenario::Scenario;
+use overbook::seed::Seed;
+use overbook::service::Variant;
+use overbook::world::{self, run_seeds, RunOptions};
+use std::path::Path;
+
+fn sim(name: &str) -> Scenario {
+    Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sims")
+            .join(format!("{name}.toml")),
+    )
+    .unwrap_or_else(|err| panic!("{err}"))
+}
+
+#[test]
+fn same_seed_same_trace_hash_and_report() {
+    let scenario = sim("units-burst");
+    let first = world::run(&scenario, Seed(7), Variant::Correct);
+    let second = world::run(&scenario, Seed(7), Variant::Correct);
+    assert_eq!(first.trace_hash, second.trace_hash);
+    assert_eq!(
+        first, second,
+        "the whole report is equal, not only the hash"
+    );
+    let other = world::run(&scenario, Seed(8), Variant::Correct);
+    assert_ne!(
+        first.trace_hash, other.trace_hash,
+        "another seed, another run"
+    );
+}
+
+#[test]
+fn tracing_does_not_change_the_run() {
+    let scenario = sim("rooms-storm");
+    let plain = world::run(&scenario, Seed(3), Variant::Correct);
+    let traced = world::run_with(
+        &scenario,
+        Seed(3),
+        Variant::Correct,
+        RunOptions { trace: true },
+    );
+    assert_eq!(plain.trace_hash, traced.trace_hash);
+    assert!(
+        traced.trace.len() > plain.requests.total as usize,
+        "requests and transactions are traced"
+    );
+    assert!(plain.trace.is_empty());
+}
+
+#[test]
+fn units_contention_gives_exactly_five_reservations() {
+    // The full 60 s Artillery scenario; more seeds with OVERBOOK_SEEDS=N,
+    // and `overbook fuzz units-contention --seeds 1..1001` for many.
+    let scenario = sim("units-contention");
+    for report in run_seeds(
+        &scenario,
+        "sims/units-contention.toml",
+        Variant::Correct,
+        1..=1,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    {
+        assert_eq!(
+            report.requests.by_op["reserve"]["201"],
+            5,
+            "{}",
+            report.summary_line()
+        );
+        assert_eq!(report.users.finished, 3000);
+    }
+}
+
+#[test]
+fn burst_contention_gives_exactly_five_for_every_seed() {
+    let scenario = sim("units-burst");
+    let reports = run_seeds(&scenario, "sims/units-burst.toml", Variant::Correct, 1..=5)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for report in reports {
+        assert_eq!(report.requests.by_op["reserve"]["201"], 5);
+        assert_eq!(report.requests.by_op["reserve"]["409"], 95);
+    }
+}
+
+#[test]
+fn light_sims_pass_with_the_correct_services() {
+    for name in [
+        "board-stale-client",
+        "rooms-storm",
+        "rooms-conflict",
+        "units-burst",
+    ] {
+        let scenario = sim(name);
+        run_seeds(
+            &scenario,
+            &format!("sims/{name}.toml"),
+            Variant::Correct,
+            1..=3,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn heavy_sims_pass_with_the_correct_services() {
+    // One seed each; the CLI sweeps more (see the README).
+    for name in ["board-moves", "rooms-rules", "clinic-day"] {
+        let scenario = sim(name);
+        run_seeds(
+            &scenario,
+            &format!("sims/{name}.toml"),
+            Variant::Correct,
+            1..=1,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn rooms_conflict_books_exactly_ten_of_fifty() {
+    let report = world::run(&sim("rooms-conflict"), Seed(4), Variant::Correct);
+    assert!(report.passed, "{}", report.render());
+    assert_eq!(report.requests.by_op["book"]["201"], 10);
+    assert_eq!(report.requests.by_op["book"]["409"], 40);
+}
+
+/// Every planted bug, the sim that catches it, and the invariant it breaks.
+const PLANTED: [(&str, &str, &[&str]); 7] = [
+    (
+        "units/read-committed",
+        "units-burst",
+        &["units_conserved", "no_overbooking"],
+    ),
+    (
+        "units/no-idempotency",
+        "clinic-day",
+        &["exactly_once_reservation"],
+    ),
+    (
+        "board/no-version-check",
+        "board-stale-client",
+        &["no_lost_update"],
+    ),
+    (
+        "board/version-not-incremented",
+        "board-stale-client",
+        &["version_monotonic"],
+    ),
+    (
+        "rooms/check-then-insert-repeatable-read",
+        "rooms-conflict",
+        &["no_room_double_booking"],
+    ),
+    (
+        "rooms/inclusive-end",
+        "rooms-rules",
+        &["no_room_double_booking"],
+    ),
+    (
+        "rooms/stale-availability-cache",
+        "rooms-storm",
+        &["no_room_double_booking"],
+    ),
+];
+
+#[test]
+fn every_planted_bug_is_caught_within_three_seeds() {
+    for (variant_name, sim_name, invariants) in PLANTED {
+        let variant = Variant::parse(variant_name).expect("planted variant exists");
+        let scenario = sim(sim_name);
+        let caught = (1..=3).find_map(|seed| {
+            let report = world::run(&scenario, Seed(seed), variant);
+            report.violation.map(|v| (seed, v))
+        });
+        let (seed, violation) = caught
+            .unwrap_or_else(|| panic!("{variant_name} not caught by {sim_name} in seeds 1..=3"));
+        assert!(
+            invariants.contains(&violation.invariant.as_str()),
+            "{variant_name} on {sim_name} seed {seed} broke {} ({}), expected one of {invariants:?}",
+            violation.invariant,
+            violation.message
+        );
+        assert!(
+            !violation.recent_events.is_empty(),
+            "a violation carries the events before it"
+        );
+    }
+}
+
+#[test]
+fn a_violation_replays_exactly() {
+    let scenario = sim("rooms-conflict");
+    let variant = Variant::RoomsCheckThenInsertRepeatableRead;
+    let first = world::run(&scenario, Seed(2), variant);
+    let again = world::run(&scenario, Seed(2), variant);
+    let (a, b) = (
+        first.violation.expect("bug caught"),
+        again.violation.expect("bug caught again"),
+    );
+    assert_eq!(
+        (a.invariant, a.step, a.sim_time_ms, a.message),
+        (b.invariant, b.step, b.sim_time_ms, b.message)
+    );
+    assert_eq!(first.trace_hash, again.trace_hash);
+}
+
+#[test]
+fn a_stuck_run_is_a_liveness_violation_not_a_hang() {
+    // Clients that wait longer than the scenario lets them.
+    let scenario = sim("rooms-storm")
+        .with_overrides(&[
+            "run.drain_s=1".into(),
+            "store.latency.min_ms=3000".into(),
+            "store.latency.max_ms=3000".into(),
+            "client.timeout_ms=60000".into(),
+        ])
+        .unwrap();
+    let report = world::run(&scenario, Seed(1), Variant::Correct);
+    let violation = report.violation.expect("liveness violation");
+    assert_eq!(violation.invariant, "liveness");
+    assert!(
+        violation.message.contains("still running"),
+        "{}",
+        violation.message
+    );
+}
+
+#[test]
+fn seeds_come_from_the_environment_when_set() {
+    // Only the default path is testable without racing other tests on the
+    // process environment.
+    if std::env::var("OVERBOOK_SEED").is_err() && std::env::var("OVERBOOK_SEEDS").is_err() {
+        assert_eq!(world::seeds_from_env(3..=5).unwrap(), vec![3, 4, 5]);
+    }
+}
