@@ -213,8 +213,9 @@ fn a_stuck_run_is_a_liveness_violation_not_a_hang() {
     let scenario = sim("rooms-storm")
         .with_overrides(&[
             "run.drain_s=1".into(),
-            "store.latency.min_ms=3000".into(),
+            // max first: every override must leave a valid scenario.
             "store.latency.max_ms=3000".into(),
+            "store.latency.min_ms=3000".into(),
             "client.timeout_ms=60000".into(),
         ])
         .unwrap();
