@@ -5,7 +5,7 @@ use super::{
     describe_cycle, read_versions, Anomaly, AnomalyKind, CheckStats, Edge, EdgeKind, VersionIndex,
 };
 use crate::store::{CommittedTx, Key, TxId};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// At most this many start nodes are tried when searching one component
 /// for a short cycle: enough for a short counterexample, bounded for
