@@ -4,6 +4,7 @@
 //! concurrency: scenario -> seed -> violation -> replay.
 #![deny(missing_docs)]
 
+pub mod explore;
 pub mod history;
 pub mod seed;
 pub mod service;

@@ -67,7 +67,9 @@ impl AppointmentStatus {
 
     /// Parses a stored name.
     pub fn parse(name: &str) -> Option<AppointmentStatus> {
-        AppointmentStatus::ALL.into_iter().find(|s| s.name() == name)
+        AppointmentStatus::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
     }
 
     /// Whether the board allows moving from `self` to `to`:

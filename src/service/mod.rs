@@ -69,7 +69,9 @@ impl Variant {
             Variant::UnitsNoIdempotency => "units/no-idempotency",
             Variant::BoardNoVersionCheck => "board/no-version-check",
             Variant::BoardVersionNotIncremented => "board/version-not-incremented",
-            Variant::RoomsCheckThenInsertRepeatableRead => "rooms/check-then-insert-repeatable-read",
+            Variant::RoomsCheckThenInsertRepeatableRead => {
+                "rooms/check-then-insert-repeatable-read"
+            }
             Variant::RoomsInclusiveEnd => "rooms/inclusive-end",
             Variant::RoomsStaleAvailabilityCache => "rooms/stale-availability-cache",
         }
@@ -84,13 +86,23 @@ impl Variant {
     pub fn description(self) -> &'static str {
         match self {
             Variant::Correct => "all services correct",
-            Variant::UnitsReadCommitted => "reserve reads then writes counters at Read Committed without FOR UPDATE",
-            Variant::UnitsNoIdempotency => "idempotency keys ignored: a retried reserve reserves twice",
+            Variant::UnitsReadCommitted => {
+                "reserve reads then writes counters at Read Committed without FOR UPDATE"
+            }
+            Variant::UnitsNoIdempotency => {
+                "idempotency keys ignored: a retried reserve reserves twice"
+            }
             Variant::BoardNoVersionCheck => "moves ignore expected_version (lost update)",
             Variant::BoardVersionNotIncremented => "a move does not bump the version",
-            Variant::RoomsCheckThenInsertRepeatableRead => "check-then-insert at Repeatable Read, no exclusion constraint (write skew)",
-            Variant::RoomsInclusiveEnd => "overlap test treats touching intervals as free and drops the cleaning buffer",
-            Variant::RoomsStaleAvailabilityCache => "availability read from a per-server cache outside the transaction",
+            Variant::RoomsCheckThenInsertRepeatableRead => {
+                "check-then-insert at Repeatable Read, no exclusion constraint (write skew)"
+            }
+            Variant::RoomsInclusiveEnd => {
+                "overlap test treats touching intervals as free and drops the cleaning buffer"
+            }
+            Variant::RoomsStaleAvailabilityCache => {
+                "availability read from a per-server cache outside the transaction"
+            }
         }
     }
 }

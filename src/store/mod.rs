@@ -386,7 +386,11 @@ impl Store {
 
     /// Whether `table` carries an exclusion constraint.
     pub fn has_exclusion(&self, table: &str) -> bool {
-        self.state().schema.exclusions.iter().any(|e| e.table == table)
+        self.state()
+            .schema
+            .exclusions
+            .iter()
+            .any(|e| e.table == table)
     }
 
     /// The open transaction holding the row lock on `key`, if any.
