@@ -144,6 +144,9 @@ pub struct CommitEvent {
     pub commit_seq: u64,
     /// The rows it wrote, after the write (`None`: deleted), with the row
     /// before (`None`: absent).
+    // The tuple is the documented public shape consumers destructure; an
+    // alias would only hide it.
+    #[allow(clippy::type_complexity)]
     pub writes: Vec<(Key, Option<Arc<Row>>, Option<Arc<Row>>)>,
 }
 
