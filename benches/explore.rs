@@ -64,7 +64,11 @@ fn measure(label: &str, dfs: Dfs, schedules_max: u64) -> Report {
 fn main() {
     println!("exhaustive DFS, 3 clients x 2 increments (Read Committed)");
     let reduced = measure("with sleep sets", Dfs::default(), 10_000_000);
-    let full = measure("without reduction", Dfs::default().without_sleep_sets(), 200_000);
+    let full = measure(
+        "without reduction",
+        Dfs::default().without_sleep_sets(),
+        200_000,
+    );
     assert!(reduced.exhausted);
     println!(
         "reduction: {} schedules cover all {} final states; without it {} schedules did not finish the space",

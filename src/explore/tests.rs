@@ -212,6 +212,46 @@ fn write_skew_is_found_at_repeatable_read_and_not_at_serializable() {
     assert!(ser.violations.is_empty(), "{ser}");
     assert!(ser.sometimes[0].reached_by.is_some());
     assert!(ser.schedules > rr.schedules);
+    eprintln!("{rr}{ser}");
+    assert_eq!((rr.schedules, rr.pruned), (RR_SCHEDULES, RR_PRUNED));
+    assert_eq!((ser.schedules, ser.pruned), (SER_SCHEDULES, SER_PRUNED));
+}
+
+// Serializable is larger because every SSI step is global to the reduction
+// (see footprint.rs) and 40001 retries lengthen schedules.
+const RR_SCHEDULES: u64 = 9;
+const RR_PRUNED: u64 = 5;
+const SER_SCHEDULES: u64 = 63_110;
+const SER_PRUNED: u64 = 0;
+
+#[test]
+fn a_preemption_bound_limits_the_search_and_still_finds_one_preemption_bugs() {
+    let model = counter_model(2, 2, false);
+    let bounded = explore(
+        &model,
+        Dfs::default().preemptions_max(1).into(),
+        Limits::default(),
+    );
+    let unbounded = explore(&model, Dfs::default().into(), Limits::default());
+    assert!(!bounded.exhausted && unbounded.exhausted);
+    assert!(bounded.schedules < unbounded.schedules);
+    // One preemption: client 0 reads, client 1 runs both increments to the
+    // end, client 0 writes back. The unbounded shortest needs two.
+    assert_eq!(
+        bounded.violations[0].line,
+        "dfs:2-clients:0,1,1,1,1,1,1,0,0"
+    );
+    assert_eq!(unbounded.violations[0].line, "dfs:2-clients:0,1,1,1,0,0");
+    eprintln!("{bounded}");
+    let none = explore(
+        &model,
+        Dfs::default().preemptions_max(0).into(),
+        Limits::default(),
+    );
+    assert!(none.violations.is_empty(), "{none}");
+    // Without preemptions only the two serial orders remain.
+    assert_eq!(none.schedules, 2);
+    assert_eq!(bounded.schedules, 11);
 }
 
 /// Each client adds a shared row's value to its own counter, twice; client
