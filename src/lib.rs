@@ -6,6 +6,7 @@
 
 pub mod explore;
 pub mod history;
+pub mod invariant;
 pub mod seed;
 pub mod service;
 pub mod store;

@@ -4,12 +4,105 @@
 //!
 //! A service never touches turmoil: time and sleeping come from an [`Env`],
 //! so the same handler runs in the simulated world and in the model checker.
+//!
+//! Wiring one server by hand (the world does the same on each API host):
+//!
+//! ```
+//! use overbook::invariant::Checker;
+//! use overbook::seed::Seed;
+//! use overbook::service::*;
+//! use overbook::store::{block_on, PauseFuture, Pool, Store, StoreConfig};
+//! use std::sync::Arc;
+//!
+//! struct Clockless;
+//! impl Env for Clockless {
+//!     fn now_ms(&self) -> u64 { 0 }
+//!     fn sleep_ms(&self, _ms: u64) -> PauseFuture { Box::pin(std::future::ready(())) }
+//! }
+//!
+//! let seed = Seed(42);
+//! let dataset = Arc::new(Dataset::generate(&DataConfig::default(), seed));
+//! let config = StoreConfig { record_commits: true, ..StoreConfig::default() };
+//! let store = Store::new(schema(Variant::Correct), config, seed);
+//! dataset.load_into(&store);
+//! let api = Api::new(
+//!     Pool::new(store.clone(), 8, 64),
+//!     Arc::new(Clockless),
+//!     ServiceConfig::default(),
+//!     Variant::Correct,
+//!     dataset.clone(),
+//!     seed.stream_indexed("api", 0),
+//! );
+//! let request = Request {
+//!     request_id: 1,
+//!     client: 7,
+//!     token: Some(Token { organization: 0, role: Role::Scheduler, expires_at_ms: 60_000 }),
+//!     idempotency_key: Some("reserve-1".into()),
+//!     body: RequestBody::Reserve { authorization: 0, units: 5 },
+//! };
+//! let response = block_on(api.handle(request.clone(), 0));
+//! assert_eq!(response.status, 201);
+//!
+//! let mut checker = Checker::new(dataset);
+//! for event in store.drain_commits() {
+//!     checker.on_commit(&event).unwrap();
+//! }
+//! checker.on_response(&request, &response, 0).unwrap();
+//! checker.at_end(&store).unwrap();
+//! ```
 
+pub(crate) mod access;
 pub mod api;
+mod board;
+pub mod config;
+pub mod data;
+mod idempotency;
+mod ratelimit;
+mod retry;
+pub mod rooms;
+mod server;
+pub(crate) mod units;
+
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
 
 pub use api::*;
+pub use config::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig, ServiceConfig};
+pub use data::{
+    AppointmentInfo, AuthorizationGroup, AuthorizationInfo, DataConfig, Dataset, PatientInfo,
+    PractitionerInfo, RoomInfo,
+};
+pub use rooms::{HARD_CONSTRAINTS, SOFT_PREFERENCES};
+pub use server::{Api, ApiStats};
 
-use crate::store::PauseFuture;
+use crate::store::{PauseFuture, Schema};
+
+/// The store schema a variant runs on. The correct service has three
+/// exclusion constraints (one per table, the store's limit): bookings may
+/// not overlap per room over `[start, end + cleaning buffer)`, and slots
+/// may not overlap per practitioner and per patient over `[start, end)`.
+/// The three rooms bug variants drop the room constraint, so their bug is
+/// the only thing between them and a double-booked room; the practitioner
+/// and patient constraints stay, so that the violation found is the one
+/// planted.
+pub fn schema(variant: Variant) -> Schema {
+    let schema = Schema::default()
+        .with_exclusion(
+            "practitioner_slots",
+            "practitioner",
+            "abs_start_min",
+            "abs_end_min",
+        )
+        .with_exclusion("patient_slots", "patient", "abs_start_min", "abs_end_min");
+    match variant {
+        Variant::RoomsCheckThenInsertRepeatableRead
+        | Variant::RoomsInclusiveEnd
+        | Variant::RoomsStaleAvailabilityCache => schema,
+        _ => schema.with_exclusion("bookings", "room", "abs_start_min", "abs_busy_until_min"),
+    }
+}
 
 /// Time and sleep as the services see them. The world maps these to
 /// turmoil's simulated clock; the model checker to logical time and
