@@ -24,6 +24,8 @@ pub(crate) const CLIENTS_MAX: usize = 64;
 struct Board {
     current: Option<usize>,
     points: Vec<Option<PausePoint>>,
+    /// Whether the task being polled reached a store pause point.
+    paused_at_statement: bool,
 }
 
 fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
@@ -49,6 +51,7 @@ impl Pacer for SchedulingPacer {
                 .current
                 .expect("a store statement ran outside the explorer's control");
             board.points[task] = Some(point);
+            board.paused_at_statement = true;
             // Still runnable: the pause is a choice, not a wait.
             cx.waker().wake_by_ref();
             Poll::Pending
@@ -188,10 +191,21 @@ impl<S> Run<S> {
             return;
         };
         task.runnable.0.store(false, Ordering::Relaxed);
-        lock(&self.board).current = Some(index);
+        {
+            let mut board = lock(&self.board);
+            board.current = Some(index);
+            board.paused_at_statement = false;
+        }
         let mut cx = Context::from_waker(&task.waker);
         let done = future.as_mut().poll(&mut cx).is_ready();
-        lock(&self.board).current = None;
+        let mut board = lock(&self.board);
+        board.current = None;
+        if !done && !board.paused_at_statement && task.runnable.0.load(Ordering::Relaxed) {
+            // It stopped at a scheduling point of its own (an Env sleep),
+            // not at a statement: its next step is unknown, so global.
+            board.points[index] = None;
+        }
+        drop(board);
         if done {
             // Dropping the future now releases what it holds (an open
             // transaction rolls back), as a finished client would.
@@ -227,7 +241,7 @@ pub(crate) fn describe<S>(
     let after = run.store.stats();
     let mut line = format!("step {step_index}: client {}", record.task);
     let Some(point) = &record.point else {
-        return line + " ran client code";
+        return line + " ran client code (no statement: a sleep or the client's own logic)";
     };
     line += &format!(" (tx {}) {}", point.tx, point.op.name());
     if let Some(key) = &point.key {

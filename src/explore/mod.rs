@@ -16,6 +16,10 @@
 //! - [`Pct`]: probabilistic concurrency testing (Burckhardt et al. 2010);
 //! - [`RandomWalk`]: a uniform choice at every step, from a seed.
 //!
+//! [`services::service_model`] builds a model from booking requests sent
+//! straight to [`crate::service::Api::handle`], checked by the invariant
+//! [`crate::invariant::Checker`].
+//!
 //! Every schedule is one line, such as `dfs:2-clients:0,1,1,1,0,0`: the
 //! strategy, the client count and the client chosen at each step.
 //! [`replay`] runs exactly that interleaving again, with a readable trace.
@@ -56,6 +60,7 @@ mod executor;
 mod footprint;
 mod pct;
 mod random;
+pub mod services;
 #[cfg(test)]
 mod tests;
 
