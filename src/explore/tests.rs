@@ -352,6 +352,17 @@ fn pct_and_random_find_the_lost_update_from_a_fixed_seed() {
         assert_eq!(report.violations.len(), 1, "{report}");
         let violation = &report.violations[0];
         assert!(violation.found_at_schedule <= 200);
+        // Pinned for seed 1: PCT needs 2 schedules (the first only measures
+        // k), the random walk 1.
+        let expected = if report.strategy == "random" { 1 } else { 2 };
+        assert_eq!(violation.found_at_schedule, expected, "{report}");
+        if report.strategy.starts_with("pct") {
+            assert_eq!(
+                report.pct_guarantee,
+                Some(1.0 / 12.0),
+                "n = 2, k = 6, d = 2"
+            );
+        }
         let replayed = replay(&model, &violation.line).unwrap();
         assert_eq!(replayed.violation.unwrap().message, violation.message);
         assert_eq!(
@@ -359,6 +370,7 @@ fn pct_and_random_find_the_lost_update_from_a_fixed_seed() {
             explore(&model, strategy, limits),
             "same seed, same result"
         );
+        eprintln!("{report}");
     }
 }
 
