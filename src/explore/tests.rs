@@ -297,6 +297,7 @@ fn sleep_sets_explore_fewer_schedules_and_reach_the_same_final_states() {
         counter_clients(2, 2, false),
         counter_clients(2, 2, true),
         doctors_model(Isolation::ReadCommitted),
+        doctors_model(Isolation::RepeatableRead),
     ] {
         let reduced = explore(&model, Dfs::default().into(), Limits::default());
         let full = explore(
