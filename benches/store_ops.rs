@@ -86,7 +86,7 @@ fn bench(isolation: Isolation, transactions: u64, concurrency: usize) {
                     } else {
                         failed += 1;
                     }
-                    running.swap_remove(index);
+                    drop(running.swap_remove(index));
                 }
                 Poll::Pending => index += 1,
             }

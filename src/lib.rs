@@ -24,10 +24,15 @@
 //!   assignment services, correct and with named planted bugs.
 //! - [`scenario`], [`workload`], [`world`], [`metrics`]: scenario files,
 //!   virtual users, the turmoil world and its report.
+//! - [`corpus`], [`shrink`]: the regression corpus of failing seeds and
+//!   the minimizer of failing cases.
+//! - [`explore`]: the model checker, running the same handlers under
+//!   controlled interleavings (DFS with sleep sets, PCT, random).
 #![deny(missing_docs)]
 
 pub mod corpus;
 pub mod error;
+pub mod explore;
 pub mod history;
 pub mod invariant;
 pub mod metrics;

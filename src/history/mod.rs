@@ -26,7 +26,7 @@
 mod brute;
 mod graph;
 
-pub use brute::serializable_by_brute_force;
+pub use brute::{serializable_by_brute_force, BRUTE_FORCE_MAX_TRANSACTIONS};
 
 use crate::store::{CommittedTx, Key, ReadRecord, TxId};
 use serde::Serialize;

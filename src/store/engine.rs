@@ -1089,6 +1089,24 @@ impl State {
             .collect()
     }
 
+    /// The transaction holding the row lock on `key`, if any.
+    pub(crate) fn lock_holder(&self, key: &Key) -> Option<TxId> {
+        self.row_locks.get(key).copied()
+    }
+
+    /// The newest committed row of every key, in key order.
+    pub(crate) fn latest_all(&self) -> Vec<(Key, Arc<Row>)> {
+        self.data
+            .iter()
+            .filter_map(|(key, versions)| {
+                versions
+                    .last()
+                    .and_then(|v| v.row.clone())
+                    .map(|row| (key.clone(), row))
+            })
+            .collect()
+    }
+
     pub(crate) fn open_transactions(&self) -> usize {
         self.txs
             .values()

@@ -255,6 +255,26 @@ struct Shared {
     pacer: Mutex<Arc<dyn Pacer>>,
 }
 
+/// What an open transaction has touched so far, as [`Store::tx_footprint`]
+/// reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxFootprint {
+    /// Its isolation level.
+    pub isolation: Isolation,
+    /// Whether it has taken its snapshot (Repeatable Read and Serializable
+    /// take it at the first statement, so a commit before or after that
+    /// statement changes what it sees).
+    pub has_snapshot: bool,
+    /// Whether an error failed it (its locks are already released).
+    pub failed: bool,
+    /// Row locks held, in key order.
+    pub locked: Vec<Key>,
+    /// Keys written and not yet committed, in key order.
+    pub written: Vec<Key>,
+    /// Its newest read, for traces.
+    pub last_read: Option<ReadRecord>,
+}
+
 /// A handle to one simulated database. Cheap to clone; clones share state.
 #[derive(Clone)]
 pub struct Store {
@@ -358,6 +378,53 @@ impl Store {
     /// The number of commits so far.
     pub fn commit_count(&self) -> u64 {
         self.state().commit_seq
+    }
+
+    /// The newest committed row of every key, in key order (for hashing a
+    /// final state).
+    pub fn scan_all_committed(&self) -> Vec<(Key, Row)> {
+        self.state()
+            .latest_all()
+            .into_iter()
+            .map(|(key, row)| (key, (*row).clone()))
+            .collect()
+    }
+
+    /// The store's configuration.
+    pub fn config(&self) -> StoreConfig {
+        self.state().config
+    }
+
+    /// Whether `table` carries an exclusion constraint.
+    pub fn has_exclusion(&self, table: &str) -> bool {
+        self.state()
+            .schema
+            .exclusions
+            .iter()
+            .any(|e| e.table == table)
+    }
+
+    /// The open transaction holding the row lock on `key`, if any.
+    pub fn lock_holder(&self, key: &Key) -> Option<TxId> {
+        self.state().lock_holder(key)
+    }
+
+    /// What an open transaction has touched so far (`None` once it ended):
+    /// the model checker decides from it which statements commute.
+    pub fn tx_footprint(&self, tx: TxId) -> Option<TxFootprint> {
+        let state = self.state();
+        let open = state.txs.get(&tx)?;
+        if open.status == engine::Status::Committed {
+            return None;
+        }
+        Some(TxFootprint {
+            isolation: open.isolation,
+            has_snapshot: open.snapshot.is_some(),
+            failed: open.status == engine::Status::Failed,
+            locked: open.locks.iter().cloned().collect(),
+            written: open.writes.keys().cloned().collect(),
+            last_read: open.reads.last().cloned(),
+        })
     }
 
     fn draw_latency_ms(&self) -> u64 {

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 const KEYS: [&str; 3] = ["k/a", "k/b", "k/c"];
 
@@ -121,7 +121,7 @@ fn execute(level: Isolation, programs: &[Vec<Op>], schedule: &[u8]) -> Vec<Commi
         );
         let pick = schedule.get(step).map_or(step, |&b| b as usize) % jobs.len();
         step += 1;
-        if let Poll::Ready(_) = jobs[pick].as_mut().poll(&mut cx) {
+        if jobs[pick].as_mut().poll(&mut cx).is_ready() {
             drop(jobs.swap_remove(pick));
         }
     }

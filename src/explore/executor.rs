@@ -1,0 +1,297 @@
+//! The controlled executor: one fresh store, a fixed set of client tasks,
+//! and one task polled per step.
+//!
+//! The explorer's pacer turns every statement's pause into exactly one
+//! `Pending` (a scheduling point) and records, for the task being polled,
+//! which statement it is about to run. A task's waker only sets a flag, so
+//! the executor knows which tasks can make progress: a task that returned
+//! `Pending` without being woken is parked on a lock.
+
+use super::footprint::Footprint;
+use super::{Client, Model};
+use crate::seed::TraceHasher;
+use crate::store::{Op, Pacer, PauseFuture, PausePoint, ReadRecord, Store, StoreStats};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// The most clients one model may have (choices are small integers and
+/// per-step work is linear in the client count).
+pub(crate) const CLIENTS_MAX: usize = 64;
+
+/// Which task is being polled, and where each task is paused.
+#[derive(Default)]
+struct Board {
+    current: Option<usize>,
+    points: Vec<Option<PausePoint>>,
+    /// Whether the task being polled reached a store pause point.
+    paused_at_statement: bool,
+}
+
+fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
+    // A panic inside a client poisons nothing we cannot still read.
+    board.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The pacer installed on every explored store.
+struct SchedulingPacer {
+    board: Arc<Mutex<Board>>,
+}
+
+impl Pacer for SchedulingPacer {
+    fn pause(&self, point: &PausePoint) -> PauseFuture {
+        let board = self.board.clone();
+        let mut point = Some(point.clone());
+        Box::pin(std::future::poll_fn(move |cx| {
+            let Some(point) = point.take() else {
+                return Poll::Ready(());
+            };
+            let mut board = lock(&board);
+            let task = board
+                .current
+                .expect("a store statement ran outside the explorer's control");
+            board.points[task] = Some(point);
+            board.paused_at_statement = true;
+            // Still runnable: the pause is a choice, not a wait.
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }))
+    }
+}
+
+/// A task's waker: marks the task runnable.
+struct Runnable(AtomicBool);
+
+impl Wake for Runnable {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Task {
+    future: Option<Client>,
+    runnable: Arc<Runnable>,
+    waker: Waker,
+}
+
+/// What one step did, as far as the store shows it.
+#[derive(Clone, Debug)]
+pub(crate) struct StepRecord {
+    /// The task stepped.
+    pub(crate) task: usize,
+    /// The statement it ran (`None`: it ran client code only).
+    pub(crate) point: Option<PausePoint>,
+}
+
+/// One execution of a model under the explorer's control.
+pub(crate) struct Run<S> {
+    pub(crate) store: Store,
+    pub(crate) state: S,
+    board: Arc<Mutex<Board>>,
+    tasks: Vec<Task>,
+    pub(crate) steps: u64,
+}
+
+impl<S> Run<S> {
+    /// A fresh store and fresh clients, each polled once (in index order)
+    /// up to its first statement. That prefix is client-local code (and
+    /// `begin`, which only allocates an id), so it is not a choice.
+    pub(crate) fn start(model: &Model<S>) -> Run<S> {
+        let store = (model.store)();
+        let board = Arc::new(Mutex::new(Board::default()));
+        store.set_pacer(Arc::new(SchedulingPacer {
+            board: board.clone(),
+        }));
+        let (state, clients) = (model.setup)(&store);
+        assert!(
+            !clients.is_empty() && clients.len() <= CLIENTS_MAX,
+            "a model needs 1 to {CLIENTS_MAX} clients, got {}",
+            clients.len()
+        );
+        lock(&board).points = vec![None; clients.len()];
+        let tasks = clients
+            .into_iter()
+            .map(|future| {
+                let runnable = Arc::new(Runnable(AtomicBool::new(true)));
+                Task {
+                    future: Some(future),
+                    waker: Waker::from(runnable.clone()),
+                    runnable,
+                }
+            })
+            .collect();
+        let mut run = Run {
+            store,
+            state,
+            board,
+            tasks,
+            steps: 0,
+        };
+        for task in 0..run.tasks.len() {
+            run.poll(task);
+        }
+        run
+    }
+
+    pub(crate) fn clients(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Tasks that can take a step, in index order.
+    pub(crate) fn enabled(&self) -> Vec<usize> {
+        (0..self.tasks.len())
+            .filter(|&i| {
+                self.tasks[i].future.is_some() && self.tasks[i].runnable.0.load(Ordering::Relaxed)
+            })
+            .collect()
+    }
+
+    /// Whether every client has finished.
+    pub(crate) fn all_finished(&self) -> bool {
+        self.tasks.iter().all(|t| t.future.is_none())
+    }
+
+    /// Clients not finished.
+    pub(crate) fn unfinished(&self) -> Vec<usize> {
+        (0..self.tasks.len())
+            .filter(|&i| self.tasks[i].future.is_some())
+            .collect()
+    }
+
+    /// The statement `task` will run when next stepped.
+    pub(crate) fn pending(&self, task: usize) -> Option<PausePoint> {
+        lock(&self.board).points[task].clone()
+    }
+
+    /// What the next step of `task` may touch.
+    pub(crate) fn footprint(&self, task: usize) -> Footprint {
+        Footprint::of(&self.store, self.pending(task).as_ref())
+    }
+
+    /// Polls `task` once: it runs its pending statement and on to its next
+    /// scheduling point, lock wait or end.
+    pub(crate) fn step(&mut self, task: usize) -> StepRecord {
+        assert!(
+            self.tasks[task].future.is_some()
+                && self.tasks[task].runnable.0.load(Ordering::Relaxed),
+            "stepped client {task}, which is not enabled"
+        );
+        let point = self.pending(task);
+        self.poll(task);
+        self.steps += 1;
+        StepRecord { task, point }
+    }
+
+    fn poll(&mut self, index: usize) {
+        let task = &mut self.tasks[index];
+        let Some(future) = task.future.as_mut() else {
+            return;
+        };
+        task.runnable.0.store(false, Ordering::Relaxed);
+        {
+            let mut board = lock(&self.board);
+            board.current = Some(index);
+            board.paused_at_statement = false;
+        }
+        let mut cx = Context::from_waker(&task.waker);
+        let done = future.as_mut().poll(&mut cx).is_ready();
+        let mut board = lock(&self.board);
+        board.current = None;
+        if !done && !board.paused_at_statement && task.runnable.0.load(Ordering::Relaxed) {
+            // It stopped at a scheduling point of its own (an Env sleep),
+            // not at a statement: its next step is unknown, so global.
+            board.points[index] = None;
+        }
+        drop(board);
+        if done {
+            // Dropping the future now releases what it holds (an open
+            // transaction rolls back), as a finished client would.
+            task.future = None;
+            lock(&self.board).points[index] = None;
+        }
+    }
+
+    /// Whether `task` is parked (not finished, not runnable).
+    pub(crate) fn is_parked(&self, task: usize) -> bool {
+        self.tasks[task].future.is_some() && !self.tasks[task].runnable.0.load(Ordering::Relaxed)
+    }
+
+    /// A stable hash of every committed row.
+    pub(crate) fn final_state_hash(&self) -> u64 {
+        let mut hasher = TraceHasher::default();
+        for (key, row) in self.store.scan_all_committed() {
+            hasher.write_str(key.as_str());
+            hasher.write_str(&format!("{row:?}"));
+        }
+        hasher.finish()
+    }
+}
+
+/// Describes one step for a trace: who ran what, and what the store shows
+/// afterwards.
+pub(crate) fn describe<S>(
+    run: &Run<S>,
+    step_index: usize,
+    record: &StepRecord,
+    before: &StoreStats,
+) -> String {
+    let after = run.store.stats();
+    let mut line = format!("step {step_index}: client {}", record.task);
+    let Some(point) = &record.point else {
+        return line + " ran client code (no statement: a sleep or the client's own logic)";
+    };
+    line += &format!(" (tx {}) {}", point.tx, point.op.name());
+    if let Some(key) = &point.key {
+        line += &format!(" {key}");
+    }
+    let mut outcomes = Vec::new();
+    if after.serialization_failures > before.serialization_failures {
+        outcomes.push("failed 40001".to_string());
+    }
+    if after.deadlocks > before.deadlocks {
+        outcomes.push("failed 40P01".to_string());
+    }
+    if after.unique_violations > before.unique_violations {
+        outcomes.push("failed 23505".to_string());
+    }
+    if after.exclusion_violations > before.exclusion_violations {
+        outcomes.push("failed 23P01".to_string());
+    }
+    if after.committed > before.committed {
+        outcomes.push(format!("committed (seq {})", run.store.commit_count()));
+    }
+    if run.is_parked(record.task) {
+        outcomes.push("waits for a lock".to_string());
+    }
+    if let Some(ReadRecord::Item {
+        key,
+        version: Some(writer),
+    }) = run
+        .store
+        .tx_footprint(point.tx)
+        .and_then(|tx| tx.last_read)
+        .filter(|_| matches!(point.op, Op::Get | Op::GetForUpdate))
+    {
+        if point.key.as_ref() == Some(&key) {
+            outcomes.push(format!("read the version of tx {writer}"));
+        }
+    }
+    if let Some(key) = &point.key {
+        let committed = run
+            .store
+            .read_committed(key)
+            .map_or("absent".to_string(), |row| format!("{row:?}"));
+        outcomes.push(format!("committed {key} = {committed}"));
+    }
+    if run.tasks[record.task].future.is_none() {
+        outcomes.push("client finished".to_string());
+    }
+    if outcomes.is_empty() {
+        line
+    } else {
+        format!("{line} -> {}", outcomes.join("; "))
+    }
+}

@@ -1,0 +1,414 @@
+//! Store-level models: lost update, write skew, reduction, strategies and
+//! determinism.
+
+use super::*;
+use crate::store::{DbError, Isolation, Key, Row, Store, Tx};
+
+fn counter_key() -> Key {
+    Key::raw("counter")
+}
+
+fn value(store: &Store, key: &Key) -> i64 {
+    store
+        .read_committed(key)
+        .and_then(|row| row.int("v"))
+        .unwrap_or(0)
+}
+
+/// Committed transactions that wrote `key` (the initial load excluded).
+fn commits_writing(store: &Store, key: &Key) -> i64 {
+    store
+        .history()
+        .iter()
+        .filter(|tx| tx.id != 0 && tx.writes.iter().any(|w| &w.key == key))
+        .count() as i64
+}
+
+/// `times` read-then-write increments of `key` at Read Committed, each in
+/// its own transaction; `lock` reads with FOR UPDATE.
+fn increments(store: &Store, key: Key, times: usize, lock: bool) -> Client {
+    let store = store.clone();
+    Box::pin(async move {
+        for _ in 0..times {
+            let mut tx = store.begin(Isolation::ReadCommitted);
+            let row = if lock {
+                tx.get_for_update(&key).await
+            } else {
+                tx.get(&key).await
+            };
+            let v = row.unwrap().and_then(|r| r.int("v")).unwrap_or(0);
+            tx.put(&key, Row::new().with("v", v + 1)).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+    })
+}
+
+/// Clients incrementing one counter, with no property: every final value a
+/// lost update can leave is a distinct final state.
+fn counter_clients(clients: usize, times: usize, lock: bool) -> Model {
+    Model::new("counter", move |store| {
+        store.load(counter_key(), Row::new().with("v", 0));
+        (0..clients)
+            .map(|_| increments(store, counter_key(), times, lock))
+            .collect()
+    })
+}
+
+fn counter_model(clients: usize, times: usize, lock: bool) -> Model {
+    counter_clients(clients, times, lock).always("counter-equals-commits", |store, _| {
+        let (v, commits) = (
+            value(store, &counter_key()),
+            commits_writing(store, &counter_key()),
+        );
+        if v == commits {
+            Ok(())
+        } else {
+            Err(format!(
+                "counter = {v} after {commits} committed increments"
+            ))
+        }
+    })
+}
+
+#[test]
+fn dfs_finds_the_lost_update_and_the_line_replays_it() {
+    let model = counter_model(2, 1, false);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    assert!(report.exhausted);
+    assert_eq!(report.violations.len(), 1, "{report}");
+    let violation = &report.violations[0];
+    assert_eq!(violation.property, "counter-equals-commits");
+    // Every schedule of two 3-statement transactions has 6 steps; among
+    // them this one has the fewest switches: client 0 reads, client 1 runs
+    // its whole increment, client 0 writes back what it read.
+    assert_eq!(violation.line, "dfs:2-clients:0,1,1,1,0,0");
+    assert_eq!(
+        violation.message,
+        "counter = 1 after 2 committed increments"
+    );
+    let replayed = replay(&model, &violation.line).unwrap();
+    let again = replayed
+        .violation
+        .expect("the line reproduces the violation");
+    assert_eq!(again.property, violation.property);
+    assert_eq!(again.message, violation.message);
+    assert_eq!(replayed.trace, violation.trace);
+    assert_eq!(violation.trace.len(), 6);
+    assert!(violation.trace[1].starts_with("step 1: client 1 (tx 2) get counter"));
+    eprintln!("{report}");
+}
+
+#[test]
+fn get_for_update_passes_exhaustively_with_a_pinned_schedule_count() {
+    let model = counter_model(2, 1, true);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    assert!(report.violations.is_empty(), "{report}");
+    assert!(report.exhausted);
+    assert_eq!(report.schedules, 6);
+    assert_eq!(report.pruned, 0);
+    assert_eq!(report.distinct_final_states, 1);
+    let full = explore(
+        &model,
+        Dfs::default().without_sleep_sets().into(),
+        Limits::default(),
+    );
+    assert!(full.violations.is_empty() && full.exhausted);
+    assert_eq!(full.schedules, 6);
+}
+
+/// Two on-call doctors, each going off call if the other is still on:
+/// reads both rows, updates its own, retries 40001 up to `attempts_max`.
+fn go_off_call(store: &Store, me: &'static str, isolation: Isolation) -> Client {
+    const ATTEMPTS_MAX: usize = 3;
+    let store = store.clone();
+    Box::pin(async move {
+        for _ in 0..ATTEMPTS_MAX {
+            let mut tx = store.begin(isolation);
+            let result = match go_off_call_once(&mut tx, me).await {
+                Ok(()) => tx.commit().await.map(|_| ()),
+                Err(err) => Err(err),
+            };
+            match result {
+                Ok(()) => return,
+                Err(err) if err.is_retryable() => continue,
+                Err(err) => panic!("unexpected {err}"),
+            }
+        }
+    })
+}
+
+async fn go_off_call_once(tx: &mut Tx, me: &str) -> Result<(), DbError> {
+    let mut on_call = 0;
+    for doctor in ["alice", "bob"] {
+        let row = tx.get(&Key::new("doctors", &[doctor])).await?;
+        if row.and_then(|r| r.boolean("on_call")) == Some(true) {
+            on_call += 1;
+        }
+    }
+    if on_call >= 2 {
+        let row = Row::new().with("on_call", false);
+        tx.update(&Key::new("doctors", &[me]), row).await?;
+    }
+    Ok(())
+}
+
+fn doctors_model(isolation: Isolation) -> Model {
+    Model::new("on-call", move |store| {
+        for doctor in ["alice", "bob"] {
+            store.load(
+                Key::new("doctors", &[doctor]),
+                Row::new().with("on_call", true),
+            );
+        }
+        vec![
+            go_off_call(store, "alice", isolation),
+            go_off_call(store, "bob", isolation),
+        ]
+    })
+    .always("someone-on-call", |store, _| {
+        let on_call = ["alice", "bob"]
+            .iter()
+            .filter(|d| {
+                store
+                    .read_committed(&Key::new("doctors", &[d]))
+                    .and_then(|r| r.boolean("on_call"))
+                    == Some(true)
+            })
+            .count();
+        if on_call > 0 {
+            Ok(())
+        } else {
+            Err("nobody is on call".into())
+        }
+    })
+    .sometimes("one-went-off-call", |store, _| {
+        store
+            .scan_all_committed()
+            .iter()
+            .any(|(_, row)| row.boolean("on_call") == Some(false))
+    })
+}
+
+#[test]
+fn write_skew_is_found_at_repeatable_read_and_not_at_serializable() {
+    let rr = explore(
+        &doctors_model(Isolation::RepeatableRead),
+        Dfs::default().into(),
+        Limits::default(),
+    );
+    assert!(rr.exhausted);
+    assert_eq!(rr.violations.len(), 1, "{rr}");
+    assert_eq!(rr.violations[0].property, "someone-on-call");
+    let line = rr.violations[0].line.clone();
+    let replayed = replay(&doctors_model(Isolation::RepeatableRead), &line).unwrap();
+    assert_eq!(replayed.violation.unwrap().property, "someone-on-call");
+
+    let ser = explore(
+        &doctors_model(Isolation::Serializable),
+        Dfs::default().into(),
+        Limits::default(),
+    );
+    assert!(ser.exhausted, "{ser}");
+    assert!(ser.violations.is_empty(), "{ser}");
+    assert!(ser.sometimes[0].reached_by.is_some());
+    assert!(ser.schedules > rr.schedules);
+    eprintln!("{rr}{ser}");
+    assert_eq!((rr.schedules, rr.pruned), (RR_SCHEDULES, RR_PRUNED));
+    assert_eq!((ser.schedules, ser.pruned), (SER_SCHEDULES, SER_PRUNED));
+}
+
+// Serializable is larger because every SSI step is global to the reduction
+// (see footprint.rs) and 40001 retries lengthen schedules.
+const RR_SCHEDULES: u64 = 9;
+const RR_PRUNED: u64 = 5;
+const SER_SCHEDULES: u64 = 63_110;
+const SER_PRUNED: u64 = 0;
+
+#[test]
+fn a_preemption_bound_limits_the_search_and_still_finds_one_preemption_bugs() {
+    let model = counter_model(2, 2, false);
+    let bounded = explore(
+        &model,
+        Dfs::default().preemptions_max(1).into(),
+        Limits::default(),
+    );
+    let unbounded = explore(&model, Dfs::default().into(), Limits::default());
+    assert!(!bounded.exhausted && unbounded.exhausted);
+    assert!(bounded.schedules < unbounded.schedules);
+    // One preemption: client 0 reads, client 1 runs both increments to the
+    // end, client 0 writes back. The unbounded shortest needs two.
+    assert_eq!(
+        bounded.violations[0].line,
+        "dfs:2-clients:0,1,1,1,1,1,1,0,0"
+    );
+    assert_eq!(unbounded.violations[0].line, "dfs:2-clients:0,1,1,1,0,0");
+    eprintln!("{bounded}");
+    let none = explore(
+        &model,
+        Dfs::default().preemptions_max(0).into(),
+        Limits::default(),
+    );
+    assert!(none.violations.is_empty(), "{none}");
+    // Without preemptions only the two serial orders remain.
+    assert_eq!(none.schedules, 2);
+    assert_eq!(bounded.schedules, 11);
+}
+
+/// Each client adds a shared row's value to its own counter, twice; client
+/// 0 also doubles the shared row in its first transaction, so the final
+/// counters depend on the order. Most steps of different clients commute.
+fn own_counters_model(clients: usize) -> Model {
+    Model::new("own-counters", move |store| {
+        store.load(Key::raw("shared"), Row::new().with("v", 7));
+        (0..clients)
+            .map(|c| {
+                let store = store.clone();
+                let key = Key::new("counter", &[&c.to_string()]);
+                Box::pin(async move {
+                    for round in 0..2 {
+                        let mut tx = store.begin(Isolation::ReadCommitted);
+                        let shared = tx.get(&Key::raw("shared")).await.unwrap();
+                        if c == 0 && round == 0 {
+                            let doubled = shared.as_ref().and_then(|r| r.int("v")).unwrap_or(0) * 2;
+                            tx.put(&Key::raw("shared"), Row::new().with("v", doubled))
+                                .await
+                                .unwrap();
+                        }
+                        let v = tx
+                            .get(&key)
+                            .await
+                            .unwrap()
+                            .and_then(|r| r.int("v"))
+                            .unwrap_or(0);
+                        let step = shared.and_then(|r| r.int("v")).unwrap_or(0);
+                        tx.put(&key, Row::new().with("v", v + step)).await.unwrap();
+                        tx.commit().await.unwrap();
+                    }
+                }) as Client
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn sleep_sets_explore_fewer_schedules_and_reach_the_same_final_states() {
+    for model in [
+        own_counters_model(2),
+        counter_clients(2, 2, false),
+        counter_clients(2, 2, true),
+        doctors_model(Isolation::ReadCommitted),
+        doctors_model(Isolation::RepeatableRead),
+    ] {
+        let reduced = explore(&model, Dfs::default().into(), Limits::default());
+        let full = explore(
+            &model,
+            Dfs::default().without_sleep_sets().into(),
+            Limits::default(),
+        );
+        assert!(reduced.exhausted && full.exhausted);
+        assert_eq!(reduced.final_states, full.final_states, "{reduced}{full}");
+        let found = |r: &Report| {
+            r.violations
+                .iter()
+                .map(|v| v.property.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found(&reduced), found(&full));
+        assert!(reduced.schedules <= full.schedules);
+        eprintln!("{reduced}{full}");
+    }
+    // Pinned: 2 clients, 36 schedules (and 72 pruned executions) instead of
+    // 24,310; 3 clients stay well within reach with reduction only.
+    let model = own_counters_model(2);
+    let reduced = explore(&model, Dfs::default().into(), Limits::default());
+    let full = explore(
+        &model,
+        Dfs::default().without_sleep_sets().into(),
+        Limits::default(),
+    );
+    assert_eq!((reduced.schedules, reduced.pruned), (36, 72));
+    assert_eq!(full.schedules, 24_310);
+    let three = explore(
+        &own_counters_model(3),
+        Dfs::default().into(),
+        Limits::default(),
+    );
+    assert!(three.exhausted, "{three}");
+    eprintln!("{three}");
+}
+
+#[test]
+fn pct_and_random_find_the_lost_update_from_a_fixed_seed() {
+    let model = counter_model(2, 1, false);
+    let limits = Limits {
+        schedules_max: 200,
+        stop_at_first_violation: true,
+        ..Limits::default()
+    };
+    for strategy in [
+        Strategy::from(Pct::new(2, Seed(1))),
+        RandomWalk { seed: Seed(1) }.into(),
+    ] {
+        let report = explore(&model, strategy, limits);
+        assert_eq!(report.violations.len(), 1, "{report}");
+        let violation = &report.violations[0];
+        assert!(violation.found_at_schedule <= 200);
+        // Pinned for seed 1: PCT needs 2 schedules (the first only measures
+        // k), the random walk 1.
+        let expected = if report.strategy == "random" { 1 } else { 2 };
+        assert_eq!(violation.found_at_schedule, expected, "{report}");
+        if report.strategy.starts_with("pct") {
+            assert_eq!(
+                report.pct_guarantee,
+                Some(1.0 / 12.0),
+                "n = 2, k = 6, d = 2"
+            );
+        }
+        let replayed = replay(&model, &violation.line).unwrap();
+        assert_eq!(replayed.violation.unwrap().message, violation.message);
+        assert_eq!(
+            report,
+            explore(&model, strategy, limits),
+            "same seed, same result"
+        );
+        eprintln!("{report}");
+    }
+}
+
+#[test]
+fn the_same_exploration_twice_gives_identical_reports() {
+    let model = doctors_model(Isolation::RepeatableRead);
+    let first = explore(&model, Dfs::default().into(), Limits::default());
+    let second = explore(&model, Dfs::default().into(), Limits::default());
+    assert_eq!(first, second);
+    assert_eq!(
+        serde_json::to_string(&first).unwrap(),
+        serde_json::to_string(&second).unwrap()
+    );
+}
+
+#[test]
+fn a_client_that_never_wakes_is_a_liveness_violation() {
+    let model = Model::new("stuck", |store| {
+        let store = store.clone();
+        vec![Box::pin(async move {
+            let mut tx = store.begin(Isolation::ReadCommitted);
+            tx.get(&Key::raw("x")).await.unwrap();
+            std::future::pending::<()>().await;
+        }) as Client]
+    });
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    assert_eq!(report.violations[0].property, "liveness");
+    assert_eq!(report.violations[0].line, "dfs:1-clients:0");
+    let replayed = replay(&model, "dfs:1-clients:0").unwrap();
+    assert_eq!(replayed.violation.unwrap().property, "liveness");
+}
+
+#[test]
+fn bad_lines_are_refused_with_a_reason() {
+    let model = counter_model(2, 1, false);
+    assert!(replay(&model, "dfs:3-clients:0").is_err());
+    assert!(replay(&model, "bfs:2-clients:0").is_err());
+    assert!(replay(&model, "dfs:2-clients:0,x").is_err());
+    assert!(replay(&model, "dfs:2-clients:5").is_err());
+}
