@@ -213,6 +213,9 @@ pub struct Workload {
     pub hot_slot_fraction: f64,
     /// The hot slot's start, minutes since midnight.
     pub hot_slot_min: i64,
+    /// Odd-numbered users book the hot slot this much later, so pairs of
+    /// bookings touch or nearly overlap (edge cases of interval logic).
+    pub hot_slot_stagger_min: i64,
     /// Booking lengths to choose from, minutes.
     pub durations_min: Vec<i64>,
     /// Party size of a booking, highest (lowest is 1).
@@ -242,6 +245,7 @@ impl Default for Workload {
             units_max: 10,
             hot_slot_fraction: 0.0,
             hot_slot_min: 9 * 60,
+            hot_slot_stagger_min: 0,
             durations_min: vec![15, 30, 45, 60],
             party_size_max: 2,
             equipment_probability: 0.3,

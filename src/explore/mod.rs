@@ -60,12 +60,14 @@ mod executor;
 mod footprint;
 mod pct;
 mod random;
+mod from_scenario;
 pub mod services;
 #[cfg(test)]
 mod tests;
 
 pub use dfs::Dfs;
 pub use pct::Pct;
+pub use from_scenario::service_scenario;
 pub use random::RandomWalk;
 
 use crate::seed::Seed;

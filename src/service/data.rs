@@ -40,6 +40,9 @@ pub struct DataConfig {
     /// accessible, isolation-capable, large, always in service), so that a
     /// scenario measures contention for rooms, not their rules.
     pub uniform_rooms: bool,
+    /// Every practitioner works from opening to closing (no shifts), for
+    /// the same reason.
+    pub full_shifts: bool,
 }
 
 impl Default for DataConfig {
@@ -69,6 +72,7 @@ impl Default for DataConfig {
             clinic_close_min: 18 * 60,
             cleaning_buffer_min: 10,
             uniform_rooms: false,
+            full_shifts: false,
         }
     }
 }
@@ -279,7 +283,18 @@ impl Dataset {
             })
             .collect();
         let practitioners = (0..config.practitioners)
-            .map(|id| generate_practitioner(&mut rng, id, organizations, config))
+            .map(|id| {
+                let practitioner = generate_practitioner(&mut rng, id, organizations, config);
+                if config.full_shifts {
+                    PractitionerInfo {
+                        shift_start_min: config.clinic_open_min,
+                        shift_end_min: config.clinic_close_min,
+                        ..practitioner
+                    }
+                } else {
+                    practitioner
+                }
+            })
             .collect();
         let patients = (0..config.patients)
             .map(|id| PatientInfo {

@@ -374,7 +374,10 @@ impl<T: Transport> User<T> {
         let (day, start_min) = if self.workload.hot_slot_fraction > 0.0
             && self.rng.chance(self.workload.hot_slot_fraction)
         {
-            (0, self.workload.hot_slot_min)
+            (
+                0,
+                self.workload.hot_slot_min + self.workload.hot_slot_stagger_min * i64::from(self.index % 2),
+            )
         } else {
             let day = self.rng.below(u64::from(config.days.max(1))) as u32;
             let latest_start = (config.clinic_close_min - duration_min).max(config.clinic_open_min);

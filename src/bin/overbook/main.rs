@@ -1,6 +1,7 @@
 //! The `overbook` command line.
 
 mod common;
+mod explore;
 mod fuzz;
 mod isolation;
 mod list;
@@ -33,6 +34,8 @@ enum Command {
     Replay(replay::Args),
     /// Minimize a failing corpus entry while it still fails.
     Shrink(shrink::Args),
+    /// Model-check a scenario's services: every interleaving of a few clients.
+    Explore(explore::Args),
     /// Run the isolation anomaly suite and print the anomaly x level matrix.
     Isolation(isolation::Args),
     /// List services, planted-bug variants, invariants and bundled sims.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => fuzz::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Shrink(args) => shrink::run(args),
+        Command::Explore(args) => explore::run(args),
         Command::Isolation(args) => isolation::run(args),
         Command::List(args) => list::run(args),
     };

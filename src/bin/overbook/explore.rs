@@ -1,0 +1,146 @@
+//! `overbook explore`: model-check a scenario's services with few clients
+//! and every interleaving (or PCT / random ones).
+
+use crate::common::{load_scenario, parse_variant};
+use overbook::error::InputError;
+use overbook::explore::{self, services::service_model, service_scenario, Dfs, Limits, Pct, RandomWalk, Strategy};
+use overbook::seed::Seed;
+use std::time::Instant;
+
+/// Arguments of `overbook explore`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Scenario file or bundled name (its data set, mix and services).
+    sim: String,
+    /// `dfs` (exhaustive, with sleep sets), `pct` or `random`.
+    #[arg(long, default_value = "dfs")]
+    strategy: String,
+    /// Clients.
+    #[arg(long, default_value_t = 2)]
+    clients: u32,
+    /// Requests per client.
+    #[arg(long, default_value_t = 1)]
+    ops: u32,
+    /// Executions at most.
+    #[arg(long, default_value_t = 100_000)]
+    max_schedules: u64,
+    /// DFS: at most this many preemptions per schedule.
+    #[arg(long)]
+    preemptions: Option<u32>,
+    /// DFS: turn partial-order reduction off (to measure it).
+    #[arg(long)]
+    no_reduction: bool,
+    /// PCT depth.
+    #[arg(long, default_value_t = 3)]
+    depth: u32,
+    /// Seed of the data set, the clients' requests and PCT/random choices.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Service variant.
+    #[arg(long, default_value = "correct")]
+    variant: String,
+    /// Override a scenario field (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Re-run one schedule line (as printed for a violation).
+    #[arg(long, value_name = "LINE")]
+    replay: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> u8 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(err) => crate::usage_error(&err),
+    }
+}
+
+fn run_inner(args: Args) -> Result<u8, InputError> {
+    let scenario = load_scenario(&args.sim, &args.overrides)?;
+    let variant = parse_variant(&args.variant)?;
+    if args.clients == 0 || args.clients > 8 {
+        return Err(InputError::new("must be between 1 and 8 (every interleaving of more is out of reach)").in_source("--clients"));
+    }
+    if args.ops == 0 || args.ops > 8 {
+        return Err(InputError::new("must be between 1 and 8").in_source("--ops"));
+    }
+    let seed = Seed(args.seed);
+    let model = service_model(
+        &format!("{} ({}, {} clients x {} ops)", scenario.name, variant.name(), args.clients, args.ops),
+        service_scenario(&scenario, variant, seed, args.clients, args.ops),
+    );
+    if let Some(line) = &args.replay {
+        let replayed = explore::replay(&model, line)
+            .map_err(|err| InputError::new(format!("{err:?}")).in_source("--replay"))?;
+        for step in &replayed.trace {
+            println!("  {step}");
+        }
+        return Ok(match replayed.violation {
+            Some(violation) => {
+                println!("VIOLATION {}: {}", violation.property, violation.message);
+                crate::EXIT_VIOLATION
+            }
+            None => {
+                println!("no violation on this schedule");
+                crate::EXIT_PASS
+            }
+        });
+    }
+    let strategy: Strategy = match args.strategy.as_str() {
+        "dfs" => {
+            let mut dfs = Dfs::default();
+            if args.no_reduction {
+                dfs = dfs.without_sleep_sets();
+            }
+            if let Some(bound) = args.preemptions {
+                dfs = dfs.preemptions_max(bound);
+            }
+            dfs.into()
+        }
+        "pct" => Pct::new(args.depth, seed).into(),
+        "random" => RandomWalk { seed }.into(),
+        other => {
+            return Err(InputError::new(format!("unknown strategy `{other}`; use dfs, pct or random")).in_source("--strategy"))
+        }
+    };
+    let limits = Limits {
+        schedules_max: args.max_schedules,
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let report = explore::explore(&model, strategy, limits);
+    let wall = started.elapsed();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+    } else {
+        print!("{report}");
+        println!(
+            "{:.2} s wall, {:.0} executions/s",
+            wall.as_secs_f64(),
+            (report.schedules + report.pruned) as f64 / wall.as_secs_f64().max(1e-9)
+        );
+        for violation in &report.violations {
+            let overrides: String = args
+                .overrides
+                .iter()
+                .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
+                .collect();
+            println!(
+                "replay: overbook explore {} --clients {} --ops {} --seed {} --variant {}{overrides} --replay '{}'",
+                args.sim,
+                args.clients,
+                args.ops,
+                args.seed,
+                variant.name(),
+                violation.line
+            );
+        }
+    }
+    Ok(if report.violations.is_empty() {
+        crate::EXIT_PASS
+    } else {
+        crate::EXIT_VIOLATION
+    })
+}
