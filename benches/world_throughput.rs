@@ -44,8 +44,12 @@ fn echo(scenario: &Scenario) -> (u64, Duration) {
         .rng_seed(1)
         .tick_duration(Duration::from_millis(scenario.run.tick_ms))
         .simulation_duration(Duration::from_secs(120))
-        .min_message_latency(Duration::from_millis(scenario.topology.network_latency_ms_min))
-        .max_message_latency(Duration::from_millis(scenario.topology.network_latency_ms_max))
+        .min_message_latency(Duration::from_millis(
+            scenario.topology.network_latency_ms_min,
+        ))
+        .max_message_latency(Duration::from_millis(
+            scenario.topology.network_latency_ms_max,
+        ))
         .tcp_capacity(scenario.topology.tcp_capacity as usize)
         .build();
     for server in 0..scenario.topology.api_servers {
@@ -111,9 +115,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }

@@ -17,8 +17,17 @@ const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "b
 /// reservation's id is its reserve request's id); a client with none
 /// reserves instead. Moves start from the appointment's loaded status and
 /// version, as a client fresh from `GET /board` would.
-pub fn service_scenario(scenario: &Scenario, variant: Variant, seed: Seed, clients: u32, ops: u32) -> ServiceScenario {
-    assert!(clients > 0 && ops > 0, "a model needs clients with requests");
+pub fn service_scenario(
+    scenario: &Scenario,
+    variant: Variant,
+    seed: Seed,
+    clients: u32,
+    ops: u32,
+) -> ServiceScenario {
+    assert!(
+        clients > 0 && ops > 0,
+        "a model needs clients with requests"
+    );
     let dataset = Dataset::generate(&scenario.data, seed);
     let workload = &scenario.workload;
     let weights = workload.mix.weights();
@@ -37,24 +46,43 @@ pub fn service_scenario(scenario: &Scenario, variant: Variant, seed: Seed, clien
                 op = "reserve";
             }
             let (body, organization) = match op {
-                "get-board" => (RequestBody::GetBoard, client % scenario.data.organizations.max(1)),
+                "get-board" => (
+                    RequestBody::GetBoard,
+                    client % scenario.data.organizations.max(1),
+                ),
                 "move" => {
                     let (body, organization) = move_body(&dataset, &mut rng, client, moved);
-                    if let RequestBody::Move { appointment, to, expected_version, .. } = &body {
+                    if let RequestBody::Move {
+                        appointment,
+                        to,
+                        expected_version,
+                        ..
+                    } = &body
+                    {
                         moved = Some((*appointment, *to, expected_version + 1));
                     }
                     (body, organization)
                 }
                 "reserve" => {
-                    let authorization = if workload.hot_fraction > 0.0 && rng.chance(workload.hot_fraction) {
-                        workload.hot_authorization
-                    } else {
-                        rng.below(dataset.authorizations.len().max(1) as u64) as u32
-                    };
-                    let organization = dataset.authorization(authorization).map_or(0, |a| a.organization);
-                    let units = rng.between(workload.units_min as u64, workload.units_max as u64) as i64;
+                    let authorization =
+                        if workload.hot_fraction > 0.0 && rng.chance(workload.hot_fraction) {
+                            workload.hot_authorization
+                        } else {
+                            rng.below(dataset.authorizations.len().max(1) as u64) as u32
+                        };
+                    let organization = dataset
+                        .authorization(authorization)
+                        .map_or(0, |a| a.organization);
+                    let units =
+                        rng.between(workload.units_min as u64, workload.units_max as u64) as i64;
                     reservations.push((request_id, organization));
-                    (RequestBody::Reserve { authorization, units }, organization)
+                    (
+                        RequestBody::Reserve {
+                            authorization,
+                            units,
+                        },
+                        organization,
+                    )
                 }
                 "release" | "consume" => {
                     let (reservation, organization) = reservations.remove(0);
@@ -120,7 +148,12 @@ fn move_body(
     )
 }
 
-fn book_body(scenario: &Scenario, dataset: &Dataset, rng: &mut Rng64, client: u32) -> (RequestBody, u32) {
+fn book_body(
+    scenario: &Scenario,
+    dataset: &Dataset,
+    rng: &mut Rng64,
+    client: u32,
+) -> (RequestBody, u32) {
     let workload = &scenario.workload;
     let pick = |rng: &mut Rng64, len: usize| rng.below(len.max(1) as u64) as usize;
     let practitioner = if workload.distinct_people {
@@ -136,25 +169,32 @@ fn book_body(scenario: &Scenario, dataset: &Dataset, rng: &mut Rng64, client: u3
             .iter()
             .filter(|p| p.organization == practitioner.organization)
             .collect();
-        same.get(pick(rng, same.len())).copied().unwrap_or(&dataset.patients[0])
+        same.get(pick(rng, same.len()))
+            .copied()
+            .unwrap_or(&dataset.patients[0])
     };
     let duration_min = workload.durations_min[pick(rng, workload.durations_min.len())];
     let config = &dataset.config;
-    let (day, start_min) = if workload.hot_slot_fraction > 0.0 && rng.chance(workload.hot_slot_fraction) {
-        (0, workload.hot_slot_min + workload.hot_slot_stagger_min * i64::from(client % 2))
-    } else {
-        let latest = (config.clinic_close_min - duration_min).max(config.clinic_open_min);
-        let slots = ((latest - config.clinic_open_min) / 15).max(0) as u64 + 1;
-        (
-            rng.below(u64::from(config.days.max(1))) as u32,
-            config.clinic_open_min + 15 * rng.below(slots) as i64,
-        )
-    };
-    let equipment = if rng.chance(workload.equipment_probability) && !dataset.equipment_names.is_empty() {
-        vec![dataset.equipment_names[pick(rng, dataset.equipment_names.len())].clone()]
-    } else {
-        Vec::new()
-    };
+    let (day, start_min) =
+        if workload.hot_slot_fraction > 0.0 && rng.chance(workload.hot_slot_fraction) {
+            (
+                0,
+                workload.hot_slot_min + workload.hot_slot_stagger_min * i64::from(client % 2),
+            )
+        } else {
+            let latest = (config.clinic_close_min - duration_min).max(config.clinic_open_min);
+            let slots = ((latest - config.clinic_open_min) / 15).max(0) as u64 + 1;
+            (
+                rng.below(u64::from(config.days.max(1))) as u32,
+                config.clinic_open_min + 15 * rng.below(slots) as i64,
+            )
+        };
+    let equipment =
+        if rng.chance(workload.equipment_probability) && !dataset.equipment_names.is_empty() {
+            vec![dataset.equipment_names[pick(rng, dataset.equipment_names.len())].clone()]
+        } else {
+            Vec::new()
+        };
     let party_size = rng.between(1, u64::from(workload.party_size_max.max(1))) as u32;
     (
         RequestBody::Book {

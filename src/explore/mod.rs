@@ -58,16 +58,16 @@
 mod dfs;
 mod executor;
 mod footprint;
+mod from_scenario;
 mod pct;
 mod random;
-mod from_scenario;
 pub mod services;
 #[cfg(test)]
 mod tests;
 
 pub use dfs::Dfs;
-pub use pct::Pct;
 pub use from_scenario::service_scenario;
+pub use pct::Pct;
 pub use random::RandomWalk;
 
 use crate::seed::Seed;

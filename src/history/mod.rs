@@ -1,56 +1,103 @@
-//! A serializability checker over the store's committed-transaction record.
+//! A serializability checker over the store's record of committed
+//! transactions.
 //!
-//! From the record it builds Adya's direct serialization graph: a `ww`
-//! edge from the writer of a version to the writer of the next version of
-//! the same key, a `wr` edge from a writer to every transaction that read
-//! its version, and an `rw` anti-dependency from a reader to the writer of
-//! the version after the one it read (for a predicate read, for every key
-//! in the range). The history is serializable exactly when the graph is
-//! acyclic; a cycle is reported as the weakest anomaly it shows:
+//! [`check`] builds Adya's *direct serialization graph* from the record and
+//! looks for cycles in it:
 //!
-//! | anomaly    | cycle made of                          |
-//! |------------|----------------------------------------|
-//! | `G0`       | `ww` edges only (dirty write)          |
-//! | `G1c`      | `ww` and `wr`, at least one `wr`       |
-//! | `G-single` | exactly one `rw` edge (read skew)      |
-//! | `G2-item`  | several item `rw` edges (write skew)   |
-//! | `G2`       | a predicate `rw` edge (phantom skew)   |
-//!
-//! Reads of versions no committed transaction installed are `G1a`
-//! (aborted read) or `G1b` (intermediate read).
+//! - a `ww` edge runs from the writer of a version of a key to the writer
+//!   of the next version of that key;
+//! - a `wr` edge runs from the writer of a version to every other
+//!   transaction that read it;
+//! - an `rw` anti-dependency runs from a reader to the writer of the version
+//!   after the one it read (after "unborn" when it read a key that did not
+//!   exist yet). For a predicate read this holds for every key of the range
+//!   that any transaction wrote, so a phantom insert is an anti-dependency
+//!   too, marked `predicate`.
 //!
 //! The version order of a key is the commit order of its writers, as in
-//! PostgreSQL. [`serializable_by_brute_force`] answers the same question by
-//! trying every serial order, as an independent oracle for small histories.
+//! PostgreSQL. The history is serializable exactly when the graph is
+//! acyclic. Otherwise the weakest anomaly present is reported, with a short
+//! cycle that shows it:
+//!
+//! | anomaly    | cycle made of                                        |
+//! |------------|------------------------------------------------------|
+//! | `G0`       | `ww` edges only (dirty write)                        |
+//! | `G1c`      | `ww` and `wr` edges, at least one `wr`               |
+//! | `G-single` | exactly one `rw` edge, any others `ww`/`wr` (read skew, lost update) |
+//! | `G2-item`  | several `rw` edges, all from item reads (write skew) |
+//! | `G2`       | at least one predicate `rw` edge (phantom write skew) |
+//!
+//! Before the graph is built every read is validated: a read of a version
+//! whose writer is not in the history is `G1a` (aborted read), and a record
+//! that contradicts itself (a read of a version its writer never wrote, a
+//! key observed outside the scanned range...) is
+//! [`AnomalyKind::Inconsistent`], so a store bug is not mistaken for an
+//! isolation anomaly.
+//!
+//! Transaction 0 is the initial load. When the history holds no
+//! transaction 0, a read of version 0 is a read of the initial state.
+//!
+//! [`serializable_by_brute_force`] answers the same yes/no question for
+//! small histories by trying every serial order, with no code in common
+//! with the graph: the property tests hold the two against each other.
+//!
+//! ```
+//! use overbook::history::{check, AnomalyKind};
+//! use overbook::store::{CommittedTx, Isolation, Key, ReadRecord, WriteRecord};
+//!
+//! // Write skew: both read a and b from the initial load; each writes one.
+//! let (a, b) = (Key::raw("acct/a"), Key::raw("acct/b"));
+//! let tx = |id: u64, writes: &Key| CommittedTx {
+//!     id,
+//!     isolation: Isolation::RepeatableRead,
+//!     commit_seq: id,
+//!     reads: vec![
+//!         ReadRecord::Item { key: a.clone(), version: Some(0) },
+//!         ReadRecord::Item { key: b.clone(), version: Some(0) },
+//!     ],
+//!     writes: vec![WriteRecord { key: writes.clone(), deleted: false }],
+//! };
+//! let anomaly = check(&[tx(1, &a), tx(2, &b)]).unwrap_err();
+//! assert_eq!(anomaly.kind, AnomalyKind::G2Item);
+//! assert_eq!(anomaly.to_string(), "G2-item: T1 -rw(acct/b)-> T2 -rw(acct/a)-> T1");
+//! ```
 
 mod brute;
+mod cycles;
 mod graph;
 
-pub use brute::{serializable_by_brute_force, BRUTE_FORCE_MAX_TRANSACTIONS};
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
 
-use crate::store::{CommittedTx, Key, ReadRecord, TxId};
+pub use brute::{serializable_by_brute_force, BRUTE_FORCE_TRANSACTIONS_MAX};
+
+use crate::store::{CommittedTx, Key, TxId};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::fmt;
 
-/// The kind of a dependency edge.
+/// Why one transaction must precede another in any equivalent serial order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EdgeKind {
-    /// Write-write: `from` installed the version before `to`'s.
+    /// Write-write: `from` installed the version of the key just before the
+    /// one `to` installed.
     Ww,
-    /// Write-read: `to` read the version `from` installed.
+    /// Write-read: `to` read the version of the key that `from` installed.
     Wr,
-    /// Read-write anti-dependency: `from` read a version that `to`
-    /// overwrote; `predicate` when the read was a range read.
+    /// Read-write anti-dependency: `from` read a version of the key (or saw
+    /// it unborn) and `to` installed the next version.
     Rw {
-        /// Whether the read was a predicate (range) read.
+        /// Whether the read was a predicate (range) read, so that the key
+        /// may have been a phantom.
         predicate: bool,
     },
 }
 
 impl EdgeKind {
-    fn label(self) -> &'static str {
+    /// The short label used in cycles: `ww`, `wr`, `rw`, or `rw-predicate`.
+    pub fn label(self) -> &'static str {
         match self {
             EdgeKind::Ww => "ww",
             EdgeKind::Wr => "wr",
@@ -58,42 +105,88 @@ impl EdgeKind {
             EdgeKind::Rw { predicate: true } => "rw-predicate",
         }
     }
+
+    /// Whether this is an anti-dependency (item or predicate).
+    pub fn is_anti_dependency(self) -> bool {
+        matches!(self, EdgeKind::Rw { .. })
+    }
 }
 
-/// One dependency edge.
+impl fmt::Display for EdgeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// One edge of the serialization graph.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Edge {
     /// The transaction that must come first.
     pub from: TxId,
-    /// The transaction that must come after.
+    /// The transaction that must come after it.
     pub to: TxId,
     /// Why.
     pub kind: EdgeKind,
-    /// The key involved.
+    /// The key that makes the dependency.
     pub key: Key,
 }
 
-/// The anomaly classes reported.
+impl fmt::Display for Edge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "T{} -{}({})-> T{}",
+            self.from, self.kind, self.key, self.to
+        )
+    }
+}
+
+/// The anomaly classes of Adya's thesis that the checker reports, weakest
+/// first, plus [`AnomalyKind::Inconsistent`] for records that contradict
+/// themselves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum AnomalyKind {
-    /// A cycle of write-write edges.
+    /// Dirty write: a cycle of `ww` edges only. The version order here is
+    /// the commit order, so `ww` edges always point forward in commit
+    /// order and a well-formed record never shows G0; the class is
+    /// classified for completeness.
+    #[serde(rename = "G0")]
     G0,
-    /// A read of a version whose writer never committed.
+    /// Aborted read: a read of a version whose writer is not in the
+    /// history of committed transactions.
+    #[serde(rename = "G1a")]
     G1a,
-    /// A read of a version its committed writer did not install last.
+    /// Intermediate read: a read of a version its writer later overwrote
+    /// within the same transaction. The record names a version by its
+    /// writer and keeps one write per key, so intermediate versions are
+    /// invisible to it and [`check`] never reports G1b.
+    #[serde(rename = "G1b")]
     G1b,
-    /// A cycle of write-write and write-read edges.
+    /// Circular information flow: a cycle of `ww` and `wr` edges with at
+    /// least one `wr`.
+    #[serde(rename = "G1c")]
     G1c,
-    /// A cycle with exactly one anti-dependency.
+    /// Single anti-dependency cycle (read skew, lost update): a cycle with
+    /// exactly one `rw` edge.
+    #[serde(rename = "G-single")]
     GSingle,
-    /// A cycle with item anti-dependencies.
+    /// Item anti-dependency cycle (write skew): every cycle has two or more
+    /// `rw` edges, and some cycle has no predicate `rw` edge.
+    #[serde(rename = "G2-item")]
     G2Item,
-    /// A cycle with a predicate anti-dependency.
+    /// Anti-dependency cycle through a predicate read (phantom write skew).
+    #[serde(rename = "G2")]
     G2,
+    /// The record contradicts itself, for example a read of a version its
+    /// writer never wrote: a bug in whatever produced the record, not an
+    /// isolation anomaly.
+    #[serde(rename = "inconsistent")]
+    Inconsistent,
 }
 
 impl AnomalyKind {
-    /// The name used in reports (`G-single`, `G2-item`...).
+    /// The name used in reports: `G0`, `G1a`, `G1b`, `G1c`, `G-single`,
+    /// `G2-item`, `G2` or `inconsistent`.
     pub fn name(self) -> &'static str {
         match self {
             AnomalyKind::G0 => "G0",
@@ -103,151 +196,103 @@ impl AnomalyKind {
             AnomalyKind::GSingle => "G-single",
             AnomalyKind::G2Item => "G2-item",
             AnomalyKind::G2 => "G2",
+            AnomalyKind::Inconsistent => "inconsistent",
         }
+    }
+
+    /// Whether the class is shown by a dependency cycle (as opposed to a
+    /// single bad read).
+    pub fn is_cycle(self) -> bool {
+        matches!(
+            self,
+            AnomalyKind::G0
+                | AnomalyKind::G1c
+                | AnomalyKind::GSingle
+                | AnomalyKind::G2Item
+                | AnomalyKind::G2
+        )
     }
 }
 
-/// A non-serializable history: its class and the cycle (or bad read).
+impl fmt::Display for AnomalyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a history is not serializable (or not even well formed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Anomaly {
-    /// The weakest class found.
+    /// The weakest class present.
     pub kind: AnomalyKind,
-    /// The cycle, in order (`cycle[i].to == cycle[i + 1].from`, and the last
-    /// edge returns to the first transaction); for G1a/G1b the one bad read.
+    /// For a cycle class, the cycle in order: `cycle[i].to ==
+    /// cycle[i + 1].from` and the last edge returns to `cycle[0].from`.
+    /// For G1a, the one `wr` edge from the missing writer to the reader.
+    /// Empty for [`AnomalyKind::Inconsistent`].
     pub cycle: Vec<Edge>,
-    /// A readable account.
+    /// A readable account of what was found.
     pub message: String,
 }
 
+impl Anomaly {
+    /// The transactions of the cycle, in cycle order, each once.
+    pub fn transactions(&self) -> Vec<TxId> {
+        self.cycle.iter().map(|edge| edge.from).collect()
+    }
+}
+
 impl fmt::Display for Anomaly {
+    /// `G2-item: T3 -rw(acct/a)-> T4 -rw(acct/b)-> T3` for a cycle, or the
+    /// class and the message for a bad read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.name(), self.message)
+        write!(f, "{}: ", self.kind.name())?;
+        if self.kind.is_cycle() && !self.cycle.is_empty() {
+            f.write_str(&describe_cycle(&self.cycle))
+        } else {
+            f.write_str(&self.message)
+        }
     }
 }
 
 impl std::error::Error for Anomaly {}
 
-/// What a successful check covered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// The size of a history found serializable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct CheckStats {
-    /// Transactions in the history.
+    /// Transactions in the history, the initial load included when present.
     pub transactions: usize,
-    /// Distinct dependency edges built.
+    /// Edges of the serialization graph: one per dependency and key,
+    /// self-edges left out.
     pub edges: usize,
 }
 
-/// Describes a cycle: `T3 -rw(k/a)-> T4 -ww(k/b)-> T3`.
+/// A cycle as text: `T3 -rw(acct/a)-> T4 -rw(acct/b)-> T3`.
 pub fn describe_cycle(cycle: &[Edge]) -> String {
     let mut text = String::new();
-    for (index, edge) in cycle.iter().enumerate() {
-        if index == 0 {
-            text.push_str(&format!("T{}", edge.from));
-        }
-        text.push_str(&format!(
-            " -{}({})-> T{}",
-            edge.kind.label(),
-            edge.key,
-            edge.to
-        ));
+    if let Some(first) = cycle.first() {
+        text.push_str(&format!("T{}", first.from));
+    }
+    for edge in cycle {
+        text.push_str(&format!(" -{}({})-> T{}", edge.kind, edge.key, edge.to));
     }
     text
 }
 
-/// The versions of each key, in version (commit) order, by writer.
-pub(crate) struct VersionIndex {
-    pub(crate) writers: BTreeMap<Key, Vec<TxId>>,
-    /// Position of each writer in its key's list, for O(log n) lookups.
-    positions: BTreeMap<Key, BTreeMap<TxId, usize>>,
-}
-
-impl VersionIndex {
-    pub(crate) fn new(history: &[CommittedTx]) -> VersionIndex {
-        let mut by_key: BTreeMap<Key, Vec<(u64, TxId)>> = BTreeMap::new();
-        for tx in history {
-            for write in &tx.writes {
-                by_key
-                    .entry(write.key.clone())
-                    .or_default()
-                    .push((tx.commit_seq, tx.id));
-            }
-        }
-        let writers: BTreeMap<Key, Vec<TxId>> = by_key
-            .into_iter()
-            .map(|(key, mut list)| {
-                list.sort_unstable();
-                (key, list.into_iter().map(|(_, id)| id).collect())
-            })
-            .collect();
-        let positions = writers
-            .iter()
-            .map(|(key, list)| {
-                (
-                    key.clone(),
-                    list.iter().enumerate().map(|(i, &w)| (w, i)).collect(),
-                )
-            })
-            .collect();
-        VersionIndex { writers, positions }
-    }
-
-    /// Whether `writer` installed a version of `key`.
-    pub(crate) fn installed(&self, key: &Key, writer: TxId) -> bool {
-        self.positions
-            .get(key)
-            .is_some_and(|p| p.contains_key(&writer))
-    }
-
-    /// The position of `writer`'s version in `key`'s version order.
-    pub(crate) fn position(&self, key: &Key, writer: TxId) -> Option<usize> {
-        self.positions
-            .get(key)
-            .and_then(|p| p.get(&writer).copied())
-    }
-
-    /// The writer of the version after `seen` (`None`: the key was unborn).
-    pub(crate) fn next_after(&self, key: &Key, seen: Option<TxId>) -> Option<TxId> {
-        let list = self.writers.get(key)?;
-        match seen {
-            None => list.first().copied(),
-            Some(writer) => list.get(self.position(key, writer)? + 1).copied(),
-        }
-    }
-}
-
-/// Every key a read covered with the version it saw: one key for an item
-/// read; for a predicate read, every key in the range that any transaction
-/// wrote (unlisted ones were unborn for the read).
-pub(crate) fn read_versions<'a>(
-    read: &'a ReadRecord,
-    index: &'a VersionIndex,
-) -> Box<dyn Iterator<Item = (Key, Option<TxId>, bool)> + 'a> {
-    match read {
-        ReadRecord::Item { key, version } => {
-            Box::new(std::iter::once((key.clone(), *version, false)))
-        }
-        ReadRecord::Predicate { range, observed } => {
-            let seen: BTreeMap<&Key, TxId> = observed.iter().map(|(k, w)| (k, *w)).collect();
-            let in_range: Vec<(Key, Option<TxId>, bool)> = index
-                .writers
-                .range(range.start.clone()..range.end.clone())
-                .map(|(key, _)| (key.clone(), seen.get(key).copied(), true))
-                .collect();
-            // Observed keys nobody in the history wrote (initial rows when
-            // the initial load is not part of the history) still count.
-            let extra: Vec<(Key, Option<TxId>, bool)> = observed
-                .iter()
-                .filter(|(k, _)| !index.writers.contains_key(k))
-                .map(|(k, w)| (k.clone(), Some(*w), true))
-                .collect();
-            Box::new(in_range.into_iter().chain(extra))
-        }
-    }
-}
-
-/// Checks a committed history for serializability.
+/// Checks that a history of committed transactions is serializable.
+///
+/// The slice may come in any order; transactions are ordered by
+/// `commit_seq`. Returns the size of the graph when it is acyclic, or the
+/// weakest anomaly with a short cycle. Runs in time linear in the size of
+/// the record (plus the keys each predicate read covers) when the history
+/// is serializable; classifying a cycle costs more but stays bounded.
+/// The same history always gives the same answer.
 pub fn check(history: &[CommittedTx]) -> Result<CheckStats, Anomaly> {
-    graph::check(history)
+    let graph = graph::Graph::build(history)?;
+    match cycles::weakest_anomaly(&graph) {
+        Some(anomaly) => Err(anomaly),
+        None => Ok(CheckStats {
+            transactions: history.len(),
+            edges: graph.edge_count(),
+        }),
+    }
 }
-
-#[cfg(test)]
-mod tests;

@@ -376,7 +376,8 @@ impl<T: Transport> User<T> {
         {
             (
                 0,
-                self.workload.hot_slot_min + self.workload.hot_slot_stagger_min * i64::from(self.index % 2),
+                self.workload.hot_slot_min
+                    + self.workload.hot_slot_stagger_min * i64::from(self.index % 2),
             )
         } else {
             let day = self.rng.below(u64::from(config.days.max(1))) as u32;

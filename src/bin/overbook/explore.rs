@@ -3,7 +3,9 @@
 
 use crate::common::{load_scenario, parse_variant};
 use overbook::error::InputError;
-use overbook::explore::{self, services::service_model, service_scenario, Dfs, Limits, Pct, RandomWalk, Strategy};
+use overbook::explore::{
+    self, service_scenario, services::service_model, Dfs, Limits, Pct, RandomWalk, Strategy,
+};
 use overbook::seed::Seed;
 use std::time::Instant;
 
@@ -61,14 +63,23 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
     let scenario = load_scenario(&args.sim, &args.overrides)?;
     let variant = parse_variant(&args.variant)?;
     if args.clients == 0 || args.clients > 8 {
-        return Err(InputError::new("must be between 1 and 8 (every interleaving of more is out of reach)").in_source("--clients"));
+        return Err(InputError::new(
+            "must be between 1 and 8 (every interleaving of more is out of reach)",
+        )
+        .in_source("--clients"));
     }
     if args.ops == 0 || args.ops > 8 {
         return Err(InputError::new("must be between 1 and 8").in_source("--ops"));
     }
     let seed = Seed(args.seed);
     let model = service_model(
-        &format!("{} ({}, {} clients x {} ops)", scenario.name, variant.name(), args.clients, args.ops),
+        &format!(
+            "{} ({}, {} clients x {} ops)",
+            scenario.name,
+            variant.name(),
+            args.clients,
+            args.ops
+        ),
         service_scenario(&scenario, variant, seed, args.clients, args.ops),
     );
     if let Some(line) = &args.replay {
@@ -102,7 +113,10 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         "pct" => Pct::new(args.depth, seed).into(),
         "random" => RandomWalk { seed }.into(),
         other => {
-            return Err(InputError::new(format!("unknown strategy `{other}`; use dfs, pct or random")).in_source("--strategy"))
+            return Err(InputError::new(format!(
+                "unknown strategy `{other}`; use dfs, pct or random"
+            ))
+            .in_source("--strategy"))
         }
     };
     let limits = Limits {
@@ -113,7 +127,10 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
     let report = explore::explore(&model, strategy, limits);
     let wall = started.elapsed();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
     } else {
         print!("{report}");
         println!(
