@@ -1,7 +1,7 @@
 //! Harness errors: bad scenario files, corpus entries and arguments.
 //!
 //! Expected domain results (409, 40001...) are never errors, and invariant
-//! breaks are [`crate::world::Violation`] values. This type is only for
+//! breaks are [`crate::world::ViolationReport`] values. This type is only for
 //! input the harness cannot use; it always says where the input is wrong.
 
 use std::fmt;

@@ -288,10 +288,10 @@ impl<T: Transport> User<T> {
 
     async fn move_appointment(&mut self, key: &str) {
         let organization = self.pick_organization();
-        if self.board.is_none() || !self.policy.stale_version {
-            if !self.fetch_board(organization).await {
-                return;
-            }
+        if (self.board.is_none() || !self.policy.stale_version)
+            && !self.fetch_board(organization).await
+        {
+            return;
         }
         let mut conflicts_left = self.policy.retries_on_409;
         loop {

@@ -7,20 +7,16 @@ use std::path::{Path, PathBuf};
 
 /// Resolves a scenario argument: a path, or the name of a bundled sim.
 pub fn scenario_path(sim: &str) -> PathBuf {
-    let direct = PathBuf::from(sim);
-    if direct.exists() || sim.ends_with(".toml") || sim.contains('/') {
-        return direct;
-    }
-    Path::new("sims").join(format!("{sim}.toml"))
+    overbook::corpus::resolve_sim(sim, Path::new("sims"))
 }
 
 /// Loads a scenario and applies `--set` overrides.
 pub fn load_scenario(sim: &str, overrides: &[String]) -> Result<Scenario, InputError> {
     let path = scenario_path(sim);
     if !path.exists() {
-        return Err(InputError::new(format!(
-            "no such scenario file (bundled sims are in sims/; `overbook list` shows them)"
-        ))
+        return Err(InputError::new(
+            "no such scenario file (bundled sims are in sims/; `overbook list` shows them)",
+        )
         .in_source(path.display().to_string()));
     }
     Scenario::load(&path)?.with_overrides(overrides)
