@@ -200,3 +200,52 @@ fn fuzz_finds_saves_and_replays_a_planted_bug() {
     assert!(out.contains("users 50 ->"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explore_finds_a_planted_bug_and_replays_its_schedule() {
+    let (code, out, _) = overbook(&["explore", "explore-units", "--clients", "2"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("exhausted"), "{out}");
+    let (code, out, _) = overbook(&[
+        "explore",
+        "explore-units",
+        "--clients",
+        "2",
+        "--variant",
+        "units/read-committed",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("violation of no_overbooking"), "{out}");
+    let line = out
+        .lines()
+        .find_map(|l| l.split("--replay '").nth(1))
+        .map(|rest| rest.trim_end_matches('\'').to_string())
+        .expect("a replay line");
+    let (code, replayed, _) = overbook(&[
+        "explore",
+        "explore-units",
+        "--clients",
+        "2",
+        "--variant",
+        "units/read-committed",
+        "--replay",
+        &line,
+    ]);
+    assert_eq!(code, 1, "{replayed}");
+    assert!(replayed.contains("VIOLATION no_overbooking"), "{replayed}");
+    let (code, out, _) = overbook(&[
+        "explore",
+        "explore-board",
+        "--clients",
+        "2",
+        "--ops",
+        "2",
+        "--variant",
+        "board/no-version-check",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no_lost_update"), "{out}");
+    let (code, _, err) = overbook(&["explore", "explore-units", "--strategy", "bfs"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown strategy"), "{err}");
+}
