@@ -3,10 +3,12 @@
 //! services and invariants as `overbook run SIM`, with few clients and
 //! every interleaving instead of many clients and one.
 
-use super::services::ServiceScenario;
+use super::services::{ServiceScenario, ServiceState};
+use super::Model;
 use crate::scenario::Scenario;
 use crate::seed::{Rng64, Seed};
 use crate::service::{AppointmentStatus, Dataset, Request, RequestBody, Role, Token, Variant};
+use crate::service::{Response, ResponseBody};
 
 /// The mix's operations, in [`crate::scenario::Mix::weights`] order.
 const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "book"];
@@ -208,4 +210,28 @@ fn book_body(
         },
         practitioner.organization,
     )
+}
+
+/// `model` with the "sometimes" conditions every service model should
+/// reach at least once, so that a clean exploration is not clean for
+/// missing the interesting cases: a request that succeeded after a
+/// serialization failure was retried, a conflict (409), and, for room
+/// bookings, a 409 that offered alternatives.
+pub fn with_service_sometimes(model: Model<ServiceState>) -> Model<ServiceState> {
+    let any = |check: fn(&Response) -> bool| {
+        move |_: &crate::store::Store, state: &ServiceState| {
+            state.borrow().exchanges().iter().any(|(_, r, _)| check(r))
+        }
+    };
+    model
+        .sometimes("a 40001 retried to success", any(|r| r.status < 300 && r.attempts > 1))
+        .sometimes("a 409 conflict answered", any(|r| r.status == 409))
+        .sometimes(
+            "a 409 with alternatives",
+            any(|r| matches!(&r.body, ResponseBody::NoRoom { alternatives, .. } if !alternatives.is_empty())),
+        )
+        .sometimes("every request succeeded", |_, state: &ServiceState| {
+            let run = state.borrow();
+            !run.exchanges().is_empty() && run.exchanges().iter().all(|(_, r, _)| r.status < 300)
+        })
 }

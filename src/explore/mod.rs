@@ -66,7 +66,7 @@ pub mod services;
 mod tests;
 
 pub use dfs::Dfs;
-pub use from_scenario::service_scenario;
+pub use from_scenario::{service_scenario, with_service_sometimes};
 pub use pct::Pct;
 pub use random::RandomWalk;
 

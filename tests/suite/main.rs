@@ -2,5 +2,6 @@
 
 mod cli;
 mod corpus;
+mod explore;
 mod store;
 mod world;

@@ -4,7 +4,8 @@
 use crate::common::{load_scenario, parse_variant};
 use overbook::error::InputError;
 use overbook::explore::{
-    self, service_scenario, services::service_model, Dfs, Limits, Pct, RandomWalk, Strategy,
+    self, service_scenario, services::service_model, with_service_sometimes, Dfs, Limits, Pct,
+    RandomWalk, Strategy,
 };
 use overbook::seed::Seed;
 use std::time::Instant;
@@ -72,7 +73,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         return Err(InputError::new("must be between 1 and 8").in_source("--ops"));
     }
     let seed = Seed(args.seed);
-    let model = service_model(
+    let model = with_service_sometimes(service_model(
         &format!(
             "{} ({}, {} clients x {} ops)",
             scenario.name,
@@ -81,7 +82,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
             args.ops
         ),
         service_scenario(&scenario, variant, seed, args.clients, args.ops),
-    );
+    ));
     if let Some(line) = &args.replay {
         let replayed = explore::replay(&model, line)
             .map_err(|err| InputError::new(format!("{err:?}")).in_source("--replay"))?;
