@@ -18,7 +18,7 @@
 //! `expect = "pass"` entries (a fixed bug) must pass. Both must reproduce
 //! the recorded trace hash exactly, or the entry is stale.
 
-use crate::error::{line_column, InputError};
+use crate::error::InputError;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 use crate::service::Variant;
@@ -97,20 +97,7 @@ impl Entry {
 
     /// Parses entry text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Entry, InputError> {
-        let deserializer = toml::Deserializer::new(text);
-        let entry: Entry = serde_path_to_error::deserialize(deserializer).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            let mut located = InputError::new(inner.message().to_string()).in_source(source);
-            if path != "." && !path.is_empty() {
-                located = located.at_field(path);
-            }
-            if let Some(span) = inner.span() {
-                let (line, column) = line_column(text, span.start);
-                located = located.at_line(line, column);
-            }
-            located
-        })?;
+        let entry: Entry = crate::scenario::deserialize_located(text, source)?;
         let field_error = |field: &str, message: String| {
             let line = text
                 .lines()

@@ -516,7 +516,7 @@ impl Scenario {
 
 /// Deserializes TOML text, turning errors into located [`InputError`]s
 /// with the dotted field path.
-fn deserialize_located<T: serde::de::DeserializeOwned>(
+pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
     text: &str,
     source: &str,
 ) -> Result<T, InputError> {
