@@ -371,7 +371,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         );
     } else {
         println!(
-            "fuzz: {} runs ({} sims x seeds) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
+            "fuzz: {} runs over {} sim(s) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
             summary.seeds_run,
             args.sims.len(),
             wall.as_secs_f64(),
