@@ -464,23 +464,10 @@ impl Scenario {
                 "workload.equipment_probability",
                 self.workload.equipment_probability,
             ),
-            (
-                "faults.lost_response_probability",
-                self.faults.lost_response_probability,
-            ),
-            (
-                "store.faults.serialization_failure_per_statement",
-                self.store.faults.serialization_failure_per_statement,
-            ),
-            (
-                "store.faults.serialization_failure_at_commit",
-                self.store.faults.serialization_failure_at_commit,
-            ),
-            (
-                "store.latency.spike_probability",
-                self.store.latency.spike_probability,
-            ),
-        ] {
+        ]
+        .into_iter()
+        .chain(self.fault_probabilities())
+        {
             if !(0.0..=1.0).contains(&p) {
                 return field(name, "must be a probability between 0 and 1");
             }
@@ -506,6 +493,29 @@ impl Scenario {
                 .map_err(|err| err.at_field(format!("thresholds.{metric}")))?;
         }
         Ok(())
+    }
+
+    /// The fault probabilities by field path: what swarm testing draws,
+    /// shrinking turns off and validation bounds.
+    pub fn fault_probabilities(&self) -> [(&'static str, f64); 4] {
+        [
+            (
+                "faults.lost_response_probability",
+                self.faults.lost_response_probability,
+            ),
+            (
+                "store.faults.serialization_failure_per_statement",
+                self.store.faults.serialization_failure_per_statement,
+            ),
+            (
+                "store.faults.serialization_failure_at_commit",
+                self.store.faults.serialization_failure_at_commit,
+            ),
+            (
+                "store.latency.spike_probability",
+                self.store.latency.spike_probability,
+            ),
+        ]
     }
 
     /// Simulated milliseconds until the last arrival.

@@ -51,12 +51,6 @@ impl CaseSize {
         } else {
             only.iter().filter(|&&u| u64::from(u) < arrivals).count() as u64
         };
-        let probabilities = [
-            scenario.faults.lost_response_probability,
-            scenario.store.faults.serialization_failure_per_statement,
-            scenario.store.faults.serialization_failure_at_commit,
-            scenario.store.latency.spike_probability,
-        ];
         CaseSize {
             users,
             operations: users * u64::from(scenario.workload.ops_per_user),
@@ -64,7 +58,11 @@ impl CaseSize {
             faults: (scenario.faults.partitions.len()
                 + scenario.faults.holds.len()
                 + scenario.faults.crashes.len()) as u64
-                + probabilities.iter().filter(|&&p| p > 0.0).count() as u64,
+                + scenario
+                    .fault_probabilities()
+                    .iter()
+                    .filter(|(_, p)| *p > 0.0)
+                    .count() as u64,
         }
     }
 }
@@ -98,24 +96,7 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
     if !scenario.faults.crashes.is_empty() {
         steps.push("faults.crashes=[]".to_string());
     }
-    for (name, value) in [
-        (
-            "faults.lost_response_probability",
-            scenario.faults.lost_response_probability,
-        ),
-        (
-            "store.faults.serialization_failure_per_statement",
-            scenario.store.faults.serialization_failure_per_statement,
-        ),
-        (
-            "store.faults.serialization_failure_at_commit",
-            scenario.store.faults.serialization_failure_at_commit,
-        ),
-        (
-            "store.latency.spike_probability",
-            scenario.store.latency.spike_probability,
-        ),
-    ] {
+    for (name, value) in scenario.fault_probabilities() {
         if value > 0.0 {
             steps.push(format!("{name}=0.0"));
         }
