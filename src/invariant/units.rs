@@ -41,20 +41,7 @@ pub(super) struct UnitsState {
 
 impl UnitsState {
     pub(super) fn new(dataset: &Dataset) -> UnitsState {
-        let authorizations = dataset
-            .authorizations
-            .iter()
-            .map(|info| {
-                (
-                    info.id,
-                    Authorization {
-                        units_total_initial: info.units_total,
-                        units_total: info.units_total,
-                        ..Authorization::default()
-                    },
-                )
-            })
-            .collect();
+        let authorizations = initial_authorizations(dataset);
         UnitsState {
             authorizations,
             reservations_by_key: BTreeMap::new(),
@@ -219,8 +206,10 @@ fn check_sums(id: u32, a: &Authorization, tally: &mut Tally, findings: &mut Find
     );
 }
 
-fn recompute(dataset: &Dataset, store: &Store) -> BTreeMap<u32, Authorization> {
-    let mut authorizations: BTreeMap<u32, Authorization> = dataset
+/// Every authorization as loaded: its total, nothing used or scheduled.
+/// Both the running state and the end-of-run recount start from it.
+fn initial_authorizations(dataset: &Dataset) -> BTreeMap<u32, Authorization> {
+    dataset
         .authorizations
         .iter()
         .map(|info| {
@@ -233,7 +222,11 @@ fn recompute(dataset: &Dataset, store: &Store) -> BTreeMap<u32, Authorization> {
                 },
             )
         })
-        .collect();
+        .collect()
+}
+
+fn recompute(dataset: &Dataset, store: &Store) -> BTreeMap<u32, Authorization> {
+    let mut authorizations = initial_authorizations(dataset);
     for (key, row) in store.scan_committed(&KeyRange::prefix("authorizations/")) {
         let Some(id) = key.as_str().rsplit('/').next().and_then(|s| s.parse().ok()) else {
             continue;
