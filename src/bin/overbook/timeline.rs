@@ -71,11 +71,8 @@ pub fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
         );
     };
     for (client, _) in &clients {
-        lane(
-            60.0 + clients.iter().position(|(c, _)| c == client).unwrap_or(0) as f64 * lane_width
-                + lane_width / 2.0,
-            &format!("client {client}"),
-        );
+        let x = client_x(*client).expect("every shown client has a lane");
+        lane(x, &format!("client {client}"));
     }
     lane(api_x, "API servers");
     lane(db_x, "database");
