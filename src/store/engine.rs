@@ -4,7 +4,7 @@
 
 use super::record::{CommittedTx, ReadRecord, WriteRecord};
 use super::types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
-use super::{Schema, StoreConfig};
+use super::{Op, Schema, StoreConfig};
 use crate::seed::Rng64;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -1087,6 +1087,66 @@ impl State {
                     .map(|row| (key.clone(), row))
             })
             .collect()
+    }
+
+    /// See [`super::Store::statement_is_quiet`].
+    pub(crate) fn statement_is_quiet(
+        &self,
+        id: TxId,
+        op: Op,
+        key: &Key,
+        range_end: Option<&Key>,
+    ) -> bool {
+        let Some(tx) = self.txs.get(&id) else {
+            return false;
+        };
+        if tx.status != Status::Active || tx.doomed.is_some() {
+            return false;
+        }
+        // The snapshot the statement will read at (a first statement takes
+        // the current one).
+        let snapshot = match (tx.isolation, tx.snapshot) {
+            (Isolation::ReadCommitted, _) | (_, None) => self.commit_seq,
+            (_, Some(snapshot)) => snapshot,
+        };
+        let end = range_end.cloned().unwrap_or_else(|| key.successor());
+        let range = key.clone()..end;
+        let newer = self
+            .data
+            .range(range.clone())
+            .any(|(_, versions)| versions.last().is_some_and(|v| v.seq > snapshot));
+        let foreign_intent = self
+            .intents
+            .range(range.clone())
+            .any(|(_, &writer)| writer != id);
+        let foreign_lock = self
+            .row_locks
+            .range(range.clone())
+            .any(|(_, &holder)| holder != id);
+        if newer || foreign_intent || foreign_lock {
+            return false;
+        }
+        match op {
+            Op::Get | Op::Scan => true,
+            Op::Commit | Op::Connect => false,
+            Op::GetForUpdate | Op::Update | Op::Put | Op::Delete | Op::Insert => {
+                if op == Op::Insert
+                    && !tx.writes.contains_key(key)
+                    && self.latest(key).is_some_and(|v| v.row.is_some())
+                {
+                    // It will fail with 23505.
+                    return false;
+                }
+                let other_key_reader = self
+                    .siread_keys
+                    .get(key)
+                    .is_some_and(|readers| readers.iter().any(|&r| r != id));
+                let other_range_reader = self.siread_ranges.iter().any(|(&reader, ranges)| {
+                    reader != id && ranges.iter().any(|r| r.contains(key))
+                });
+                !other_key_reader && !other_range_reader
+            }
+        }
     }
 
     /// The transaction holding the row lock on `key`, if any.

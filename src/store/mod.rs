@@ -205,6 +205,8 @@ pub struct PausePoint {
     pub op: Op,
     /// The key (or range start) the statement touches, if any.
     pub key: Option<Key>,
+    /// For a scan, the end of its range (exclusive).
+    pub range_end: Option<Key>,
     /// Simulated latency drawn for the statement.
     pub latency_ms: u64,
 }
@@ -212,11 +214,24 @@ pub struct PausePoint {
 /// A boxed future, `Send` so store futures can run on tokio's spawn.
 pub type PauseFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// A boxed future resolving to the index of the alternative taken at a
+/// [`Store::choose`] point.
+pub type ChoiceFuture = Pin<Box<dyn Future<Output = usize> + Send>>;
+
 /// What happens at a pause point: simulated latency (world), a scheduling
 /// choice (model checker), or nothing.
 pub trait Pacer: Send + Sync {
     /// The future to await before the statement runs.
     fn pause(&self, point: &PausePoint) -> PauseFuture;
+
+    /// Which of `alternatives` a client takes at a nondeterministic point of
+    /// its own (a response lost or delivered). Only the model checker
+    /// branches on it; every other pacer takes the first alternative, the
+    /// one that happens when nothing goes wrong.
+    fn choose(&self, alternatives: &'static [&'static str]) -> ChoiceFuture {
+        let _ = alternatives;
+        Box::pin(std::future::ready(0))
+    }
 }
 
 /// A pacer that never waits.
@@ -301,6 +316,22 @@ impl Store {
     /// Sets what happens at every pause point.
     pub fn set_pacer(&self, pacer: Arc<dyn Pacer>) {
         *self.shared.pacer.lock().unwrap_or_else(|e| e.into_inner()) = pacer;
+    }
+
+    /// A nondeterministic choice among named `alternatives` (at least
+    /// one), resolved by the installed [`Pacer`]: the model checker explores
+    /// each of them as a separate branch; elsewhere the first one is taken.
+    /// Client code uses it for what the network or the clock would decide,
+    /// such as whether a response arrives.
+    pub fn choose(&self, alternatives: &'static [&'static str]) -> ChoiceFuture {
+        assert!(!alternatives.is_empty(), "a choice needs an alternative");
+        let pacer = self
+            .shared
+            .pacer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        pacer.choose(alternatives)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -409,6 +440,20 @@ impl Store {
         self.state().lock_holder(key)
     }
 
+    /// Whether statement `op` of transaction `tx` on `key` (a scan: on
+    /// `[key, range_end)`) would run *quietly* if it ran now: without
+    /// waiting, failing, adding an SSI rw-antidependency or dooming anyone,
+    /// so that its only effects are its own reads, writes, locks and SIREAD
+    /// locks. Conservative: any version of the keys committed after the
+    /// transaction's snapshot, any other transaction's uncommitted write or
+    /// row lock on them, or (for writes) any other transaction's SIREAD lock
+    /// on them makes it not quiet, as do a doomed or failed transaction and
+    /// commits. The model checker lets quiet statements commute with others
+    /// on different keys.
+    pub fn statement_is_quiet(&self, tx: TxId, op: Op, key: &Key, range_end: Option<&Key>) -> bool {
+        self.state().statement_is_quiet(tx, op, key, range_end)
+    }
+
     /// What an open transaction has touched so far (`None` once it ended):
     /// the model checker decides from it which statements commute.
     pub fn tx_footprint(&self, tx: TxId) -> Option<TxFootprint> {
@@ -440,7 +485,7 @@ impl Store {
         }
     }
 
-    async fn pause(&self, tx: TxId, op: Op, key: Option<&Key>) {
+    async fn pause(&self, tx: TxId, op: Op, key: Option<&Key>, range_end: Option<&Key>) {
         let latency_ms = self.draw_latency_ms();
         let pacer = self
             .shared
@@ -452,6 +497,7 @@ impl Store {
             tx,
             op,
             key: key.cloned(),
+            range_end: range_end.cloned(),
             latency_ms,
         };
         pacer.pause(&point).await;
@@ -487,8 +533,17 @@ impl Tx {
     }
 
     async fn start(&mut self, op: Op, key: Option<&Key>) -> Result<(), DbError> {
+        self.start_ranged(op, key, None).await
+    }
+
+    async fn start_ranged(
+        &mut self,
+        op: Op,
+        key: Option<&Key>,
+        range_end: Option<&Key>,
+    ) -> Result<(), DbError> {
         assert!(self.open, "statement on a finished transaction");
-        self.store.pause(self.id, op, key).await;
+        self.store.pause(self.id, op, key, range_end).await;
         self.store.state().start_statement(self.id, true)
     }
 
@@ -509,7 +564,8 @@ impl Tx {
 
     /// A predicate read of every row in `range`, in key order.
     pub async fn scan(&mut self, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
-        self.start(Op::Scan, Some(&range.start)).await?;
+        self.start_ranged(Op::Scan, Some(&range.start), Some(&range.end))
+            .await?;
         self.store.state().scan(self.id, range)
     }
 
@@ -551,7 +607,7 @@ impl Tx {
     /// transaction is rolled back.
     pub async fn commit(mut self) -> Result<u64, DbError> {
         assert!(self.open, "commit on a finished transaction");
-        self.store.pause(self.id, Op::Commit, None).await;
+        self.store.pause(self.id, Op::Commit, None, None).await;
         let result = self.store.state().commit(self.id);
         self.open = false;
         result
