@@ -12,6 +12,7 @@
 //! from a client that could have continued. With a bound the search is no
 //! longer exhaustive, so the report then says not exhausted.
 
+use super::executor::task_of;
 use super::footprint::Footprint;
 use super::{ChoicePoint, Scheduler};
 use serde::Serialize;
@@ -98,16 +99,11 @@ impl DfsScheduler {
             .and_then(|i| node.footprints.get(i))
     }
 
-    /// Preemptions after choosing `task` at a node.
-    fn preemptions_if(
-        &self,
-        enabled: &[usize],
-        previous: Option<usize>,
-        base: u32,
-        task: usize,
-    ) -> u32 {
-        match previous {
-            Some(p) if p != task && enabled.contains(&p) => base + 1,
+    /// Preemptions after choosing `id` at a node: one more when the
+    /// previous step's client could have gone on and another one is chosen.
+    fn preemptions_if(enabled: &[usize], previous: Option<usize>, base: u32, id: usize) -> u32 {
+        match previous.map(task_of) {
+            Some(p) if p != task_of(id) && enabled.iter().any(|&e| task_of(e) == p) => base + 1,
             _ => base,
         }
     }
@@ -116,23 +112,20 @@ impl DfsScheduler {
     /// preemption), then the others in index order; skipping done, asleep
     /// and over-bound choices.
     fn pick(&mut self, node: &Node, base: u32) -> Option<(usize, u32)> {
+        let continues = |id: &usize| node.previous.map(task_of) == Some(task_of(*id));
         let order = node
-            .previous
-            .filter(|p| node.enabled.contains(p))
-            .into_iter()
-            .chain(
-                node.enabled
-                    .iter()
-                    .copied()
-                    .filter(|&t| Some(t) != node.previous),
-            );
+            .enabled
+            .iter()
+            .copied()
+            .filter(continues)
+            .chain(node.enabled.iter().copied().filter(|id| !continues(id)));
         let mut cut = false;
         let mut found = None;
         for task in order {
             if node.done.contains(&task) || node.sleep.iter().any(|(t, _)| *t == task) {
                 continue;
             }
-            let preemptions = self.preemptions_if(&node.enabled, node.previous, base, task);
+            let preemptions = Self::preemptions_if(&node.enabled, node.previous, base, task);
             if self
                 .settings
                 .preemptions_max

@@ -6,11 +6,20 @@
 //! which statement it is about to run. A task's waker only sets a flag, so
 //! the executor knows which tasks can make progress: a task that returned
 //! `Pending` without being woken is parked on a lock.
+//!
+//! A client may also stop at a choice of its own ([`Store::choose`]: was
+//! the response lost?). Each alternative is then a separate way to step that
+//! client, named by a *choice id*: the client's index for the first
+//! alternative, `client + CLIENTS_MAX * alternative` for the others, so
+//! strategies keep choosing among plain integers and schedules without
+//! such choices read as before.
 
 use super::footprint::Footprint;
 use super::{Client, Model};
 use crate::seed::TraceHasher;
-use crate::store::{Op, Pacer, PauseFuture, PausePoint, ReadRecord, Store, StoreStats};
+use crate::store::{
+    ChoiceFuture, Op, Pacer, PauseFuture, PausePoint, ReadRecord, Store, StoreStats,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
@@ -19,6 +28,21 @@ use std::task::{Context, Poll, Wake, Waker};
 /// per-step work is linear in the client count).
 pub(crate) const CLIENTS_MAX: usize = 64;
 
+/// The client a choice id steps.
+pub(crate) fn task_of(id: usize) -> usize {
+    id % CLIENTS_MAX
+}
+
+/// The alternative a choice id takes (0 when the client is not at a choice).
+pub(crate) fn alternative_of(id: usize) -> usize {
+    id / CLIENTS_MAX
+}
+
+/// The choice id of `task` taking `alternative`.
+pub(crate) fn choice_id(task: usize, alternative: usize) -> usize {
+    task + CLIENTS_MAX * alternative
+}
+
 /// Which task is being polled, and where each task is paused.
 #[derive(Default)]
 struct Board {
@@ -26,6 +50,10 @@ struct Board {
     points: Vec<Option<PausePoint>>,
     /// Whether the task being polled reached a store pause point.
     paused_at_statement: bool,
+    /// The alternatives of the choice each task is stopped at, if any.
+    alternatives: Vec<Option<&'static [&'static str]>>,
+    /// The alternative each task stopped at a choice is to take.
+    chosen: Vec<usize>,
 }
 
 fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
@@ -57,6 +85,34 @@ impl Pacer for SchedulingPacer {
             Poll::Pending
         }))
     }
+
+    fn choose(&self, alternatives: &'static [&'static str]) -> ChoiceFuture {
+        if alternatives.len() < 2 {
+            return Box::pin(std::future::ready(0));
+        }
+        let board = self.board.clone();
+        let mut stopped: Option<usize> = None;
+        Box::pin(std::future::poll_fn(move |cx| {
+            let mut board = lock(&board);
+            match stopped {
+                None => {
+                    let task = board
+                        .current
+                        .expect("a choice was made outside the explorer's control");
+                    board.alternatives[task] = Some(alternatives);
+                    board.chosen[task] = 0;
+                    stopped = Some(task);
+                    // Runnable, in as many ways as there are alternatives.
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Some(task) => {
+                    board.alternatives[task] = None;
+                    Poll::Ready(std::mem::take(&mut board.chosen[task]))
+                }
+            }
+        }))
+    }
 }
 
 /// A task's waker: marks the task runnable.
@@ -84,6 +140,8 @@ pub(crate) struct StepRecord {
     pub(crate) task: usize,
     /// The statement it ran (`None`: it ran client code only).
     pub(crate) point: Option<PausePoint>,
+    /// The alternative it took, when it was stopped at a choice.
+    pub(crate) choice: Option<&'static str>,
 }
 
 /// One execution of a model under the explorer's control.
@@ -111,7 +169,12 @@ impl<S> Run<S> {
             "a model needs 1 to {CLIENTS_MAX} clients, got {}",
             clients.len()
         );
-        lock(&board).points = vec![None; clients.len()];
+        {
+            let mut board = lock(&board);
+            board.points = vec![None; clients.len()];
+            board.alternatives = vec![None; clients.len()];
+            board.chosen = vec![0; clients.len()];
+        }
         let tasks = clients
             .into_iter()
             .map(|future| {
@@ -140,13 +203,23 @@ impl<S> Run<S> {
         self.tasks.len()
     }
 
-    /// Tasks that can take a step, in index order.
+    /// The choice ids of the steps that can be taken: each runnable task,
+    /// in index order, once per alternative when it is stopped at a choice.
     pub(crate) fn enabled(&self) -> Vec<usize> {
-        (0..self.tasks.len())
-            .filter(|&i| {
-                self.tasks[i].future.is_some() && self.tasks[i].runnable.0.load(Ordering::Relaxed)
-            })
-            .collect()
+        let board = lock(&self.board);
+        let mut enabled = Vec::with_capacity(self.tasks.len());
+        for (i, task) in self.tasks.iter().enumerate() {
+            if task.future.is_none() || !task.runnable.0.load(Ordering::Relaxed) {
+                continue;
+            }
+            match board.alternatives[i] {
+                Some(alternatives) => {
+                    enabled.extend((0..alternatives.len()).map(|a| choice_id(i, a)));
+                }
+                None => enabled.push(i),
+            }
+        }
+        enabled
     }
 
     /// Whether every client has finished.
@@ -166,23 +239,36 @@ impl<S> Run<S> {
         lock(&self.board).points[task].clone()
     }
 
-    /// What the next step of `task` may touch.
-    pub(crate) fn footprint(&self, task: usize) -> Footprint {
-        Footprint::of(&self.store, self.pending(task).as_ref())
+    /// What the step with choice id `id` may touch.
+    pub(crate) fn footprint(&self, id: usize) -> Footprint {
+        Footprint::of(&self.store, self.pending(task_of(id)).as_ref())
     }
 
-    /// Polls `task` once: it runs its pending statement and on to its next
-    /// scheduling point, lock wait or end.
-    pub(crate) fn step(&mut self, task: usize) -> StepRecord {
-        assert!(
-            self.tasks[task].future.is_some()
-                && self.tasks[task].runnable.0.load(Ordering::Relaxed),
-            "stepped client {task}, which is not enabled"
-        );
+    /// Takes the step with choice id `id`: polls its task once, so that it
+    /// runs its pending statement (or takes the chosen alternative) and on
+    /// to its next scheduling point, lock wait or end.
+    pub(crate) fn step(&mut self, id: usize) -> StepRecord {
+        let (task, alternative) = (task_of(id), alternative_of(id));
         let point = self.pending(task);
+        let choice = {
+            let mut board = lock(&self.board);
+            let alternatives = board.alternatives[task];
+            assert!(
+                self.tasks[task].future.is_some()
+                    && self.tasks[task].runnable.0.load(Ordering::Relaxed)
+                    && alternative < alternatives.map_or(1, <[_]>::len),
+                "stepped choice {id}, which is not enabled"
+            );
+            board.chosen[task] = alternative;
+            alternatives.map(|alternatives| alternatives[alternative])
+        };
         self.poll(task);
         self.steps += 1;
-        StepRecord { task, point }
+        StepRecord {
+            task,
+            point,
+            choice,
+        }
     }
 
     fn poll(&mut self, index: usize) {
@@ -240,6 +326,13 @@ pub(crate) fn describe<S>(
 ) -> String {
     let after = run.store.stats();
     let mut line = format!("step {step_index}: client {}", record.task);
+    if let Some(choice) = record.choice {
+        line += &format!(": {choice}");
+        if run.tasks[record.task].future.is_none() {
+            line += " -> client finished";
+        }
+        return line;
+    }
     let Some(point) = &record.point else {
         return line + " ran client code (no statement: a sleep or the client's own logic)";
     };

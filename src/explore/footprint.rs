@@ -16,9 +16,14 @@
 //!   footprint includes them;
 //! - a write to a row another transaction has locked waits, and the order of
 //!   two waits decides which one a deadlock check aborts: global;
-//! - Serializable transactions are global: an SSI read or write can doom a
-//!   third transaction through a dangerous structure built from other keys,
-//!   and which one it dooms depends on the order;
+//! - at Serializable, an SSI read or write can doom a third transaction
+//!   through a dangerous structure built from other keys, and which one it
+//!   dooms depends on the order; so a Serializable statement is global
+//!   unless the store says it is *quiet* ([`Store::statement_is_quiet`]: it
+//!   adds no rw-antidependency, cannot fail and dooms nobody, its only SSI
+//!   effect being a SIREAD lock on its own keys, which the read/write rule
+//!   already orders against writes of those keys). Serializable commits
+//!   are always global: they decide dooms from the transaction's edges;
 //! - exclusion constraints relate different keys of one table (a group's
 //!   intervals), and injected faults draw from one shared random stream:
 //!   global.
@@ -70,10 +75,16 @@ impl Footprint {
             return Footprint::Global;
         };
         if tx.isolation == Isolation::Serializable {
-            return Footprint::Global;
+            let quiet = point.op != Op::Commit
+                && point.key.as_ref().is_some_and(|key| {
+                    store.statement_is_quiet(point.tx, point.op, key, point.range_end.as_ref())
+                });
+            if !quiet {
+                return Footprint::Global;
+            }
         }
         let held: Vec<Key> = tx.locked.iter().chain(tx.written.iter()).cloned().collect();
-        let takes_snapshot = tx.isolation == Isolation::RepeatableRead && !tx.has_snapshot;
+        let takes_snapshot = tx.isolation != Isolation::ReadCommitted && !tx.has_snapshot;
         let mut access = Access {
             takes_snapshot,
             ..Access::default()

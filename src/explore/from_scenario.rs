@@ -3,12 +3,10 @@
 //! services and invariants as `overbook run SIM`, with few clients and
 //! every interleaving instead of many clients and one.
 
-use super::services::{ServiceScenario, ServiceState};
-use super::Model;
+use super::services::ServiceScenario;
 use crate::scenario::Scenario;
 use crate::seed::{Rng64, Seed};
 use crate::service::{AppointmentStatus, Dataset, Request, RequestBody, Role, Token, Variant};
-use crate::service::{Response, ResponseBody};
 
 /// The mix's operations, in [`crate::scenario::Mix::weights`] order.
 const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "book"];
@@ -18,7 +16,10 @@ const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "b
 /// Releases and consumes name the client's own earlier reservation (a
 /// reservation's id is its reserve request's id); a client with none
 /// reserves instead. Moves start from the appointment's loaded status and
-/// version, as a client fresh from `GET /board` would.
+/// version, as a client fresh from `GET /board` would. When the scenario
+/// loses responses (`faults.lost_response_probability` above 0), each
+/// client may lose one, at any of its requests: the checker explores both
+/// outcomes instead of drawing one.
 pub fn service_scenario(
     scenario: &Scenario,
     variant: Variant,
@@ -118,6 +119,7 @@ pub fn service_scenario(
         service: scenario.service.clone(),
         pool_size: clients as usize,
         clients: programs,
+        lost_responses_per_client: u32::from(scenario.faults.lost_response_probability > 0.0),
     }
 }
 
@@ -210,28 +212,4 @@ fn book_body(
         },
         practitioner.organization,
     )
-}
-
-/// `model` with the "sometimes" conditions every service model should
-/// reach at least once, so that a clean exploration is not clean for
-/// missing the interesting cases: a request that succeeded after a
-/// serialization failure was retried, a conflict (409), and, for room
-/// bookings, a 409 that offered alternatives.
-pub fn with_service_sometimes(model: Model<ServiceState>) -> Model<ServiceState> {
-    let any = |check: fn(&Response) -> bool| {
-        move |_: &crate::store::Store, state: &ServiceState| {
-            state.borrow().exchanges().iter().any(|(_, r, _)| check(r))
-        }
-    };
-    model
-        .sometimes("a 40001 retried to success", any(|r| r.status < 300 && r.attempts > 1))
-        .sometimes("a 409 conflict answered", any(|r| r.status == 409))
-        .sometimes(
-            "a 409 with alternatives",
-            any(|r| matches!(&r.body, ResponseBody::NoRoom { alternatives, .. } if !alternatives.is_empty())),
-        )
-        .sometimes("every request succeeded", |_, state: &ServiceState| {
-            let run = state.borrow();
-            !run.exchanges().is_empty() && run.exchanges().iter().all(|(_, r, _)| r.status < 300)
-        })
 }

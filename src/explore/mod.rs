@@ -66,7 +66,7 @@ pub mod services;
 mod tests;
 
 pub use dfs::Dfs;
-pub use from_scenario::{service_scenario, with_service_sometimes};
+pub use from_scenario::service_scenario;
 pub use pct::Pct;
 pub use random::RandomWalk;
 
@@ -383,9 +383,21 @@ pub fn explore<S>(model: &Model<S>, strategy: Strategy, limits: Limits) -> Repor
     }
 }
 
+/// A schedule as one line: each step is the client stepped, written
+/// `client.alternative` when the client was stopped at a choice of its own
+/// and took other than its first alternative.
 fn schedule_line(strategy: &str, clients: usize, choices: &[usize]) -> String {
-    let choices: Vec<String> = choices.iter().map(|c| c.to_string()).collect();
+    let choices: Vec<String> = choices.iter().map(|&id| choice_name(id)).collect();
     format!("{strategy}:{clients}-clients:{}", choices.join(","))
+}
+
+/// A choice id as written in schedule lines: `client` or
+/// `client.alternative`.
+fn choice_name(id: usize) -> String {
+    match executor::alternative_of(id) {
+        0 => id.to_string(),
+        alternative => format!("{}.{alternative}", executor::task_of(id)),
+    }
 }
 
 fn first_failure<S>(checks: &[(String, Check<S>)], run: &Run<S>) -> Option<(String, String)> {
@@ -552,8 +564,14 @@ fn record_violation<S>(
 /// Changes of client along a line: among equally long counterexamples, the
 /// one with fewer switches reads more easily.
 fn context_switches(line: &str) -> usize {
-    let choices: Vec<&str> = line.rsplit(':').next().unwrap_or("").split(',').collect();
-    choices.windows(2).filter(|pair| pair[0] != pair[1]).count()
+    let clients: Vec<&str> = line
+        .rsplit(':')
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(|choice| choice.split('.').next().unwrap_or(choice))
+        .collect();
+    clients.windows(2).filter(|pair| pair[0] != pair[1]).count()
 }
 
 fn line_steps(line: &str) -> u64 {
@@ -588,7 +606,7 @@ pub struct Replayed {
 fn parse_line(line: &str) -> Result<(usize, Vec<usize>), ReplayError> {
     let bad = |why: &str| {
         ReplayError(format!(
-            "{why} in {line:?} (expected strategy:N-clients:c,c,...)"
+            "{why} in {line:?} (expected strategy:N-clients:c,c,... where c is a client or client.alternative)"
         ))
     };
     let mut parts = line.trim().splitn(3, ':');
@@ -607,8 +625,15 @@ fn parse_line(line: &str) -> Result<(usize, Vec<usize>), ReplayError> {
         .split(',')
         .filter(|s| !s.is_empty())
         .map(|c| {
-            c.parse::<usize>()
-                .map_err(|_| bad("a choice is not a number"))
+            let (client, alternative) = c.split_once('.').unwrap_or((c, "0"));
+            match (client.parse::<usize>(), alternative.parse::<usize>()) {
+                (Ok(client), Ok(alternative))
+                    if client < executor::CLIENTS_MAX && alternative < 1_000 =>
+                {
+                    Ok(executor::choice_id(client, alternative))
+                }
+                _ => Err(bad(&format!("{c:?} is not a client or client.alternative"))),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((clients, choices))
@@ -632,8 +657,16 @@ pub fn replay<S>(model: &Model<S>, line: &str) -> Result<Replayed, ReplayError> 
     for (index, &task) in choices.iter().enumerate() {
         if !run.enabled().contains(&task) {
             return Err(ReplayError(format!(
-                "step {index}: client {task} cannot step (enabled: {:?})",
-                run.enabled()
+                "step {index}: client {} cannot step (enabled: {})",
+                choice_name(task),
+                match run.enabled() {
+                    enabled if enabled.is_empty() => "none".to_string(),
+                    enabled => enabled
+                        .into_iter()
+                        .map(choice_name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
             )));
         }
         let before = run.store.stats();

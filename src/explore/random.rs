@@ -1,6 +1,8 @@
 //! Uniformly random choices: at every step, any enabled client with equal
-//! probability, drawn from the `explore-random` stream of a seed.
+//! probability (and, for a client stopped at a choice of its own, any of its
+//! alternatives), drawn from the `explore-random` stream of a seed.
 
+use super::executor::task_of;
 use super::{ChoicePoint, Scheduler};
 use crate::seed::{Rng64, Seed};
 use serde::Serialize;
@@ -34,7 +36,19 @@ impl Scheduler for RandomScheduler {
     }
 
     fn choose(&mut self, point: &ChoicePoint<'_>) -> Option<usize> {
-        let index = self.rng.below(point.enabled.len() as u64) as usize;
-        Some(point.enabled[index])
+        let mut clients: Vec<usize> = point.enabled.iter().map(|&id| task_of(id)).collect();
+        clients.dedup();
+        let client = clients[self.rng.below(clients.len() as u64) as usize];
+        let ids: Vec<usize> = point
+            .enabled
+            .iter()
+            .copied()
+            .filter(|&id| task_of(id) == client)
+            .collect();
+        if ids.len() == 1 {
+            // No extra draw: schedules without choices stay as they were.
+            return Some(ids[0]);
+        }
+        Some(ids[self.rng.below(ids.len() as u64) as usize])
     }
 }

@@ -8,12 +8,21 @@
 //! After every step the [`Checker`] is fed the new commits and responses;
 //! each of its invariants is a named `always` property, and its full
 //! recomputation runs as the `at_end` check `state_agrees_at_end`.
+//!
+//! "Sometimes" conditions (stateright's, Antithesis's) keep a clean
+//! exploration from being clean for missing the interesting cases: each is
+//! reported as reached by some schedule or never reached. A model gets the
+//! ones its requests can reach: a serialization failure retried to success
+//! (services that retry), a 409, a 409 offering other rooms (bookings),
+//! every request succeeding, and a lost response resent (when responses
+//! may be lost).
 
 use super::{Client, Model};
 use crate::invariant::{Checker, Violation, INVARIANTS};
 use crate::seed::Seed;
 use crate::service::{
-    schema, Api, DataConfig, Dataset, Env, Request, Response, ServiceConfig, Variant,
+    schema, Api, DataConfig, Dataset, Env, Request, RequestBody, Response, ResponseBody,
+    ServiceConfig, Variant,
 };
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
 use std::cell::RefCell;
@@ -49,6 +58,16 @@ impl Env for LogicalEnv {
     }
 }
 
+/// What may become of a response (a choice of the model checker).
+const DELIVERY: &[&str] = &[
+    "response delivered",
+    "response lost after the handler finished: the client resends the same request",
+];
+
+/// Added to a request's id when it is resent (request ids number a
+/// client's operations in their low bits).
+const RESEND_ID_STEP: u64 = 1 << 24;
+
 /// A service scenario for the model checker.
 #[derive(Clone, Debug)]
 pub struct ServiceScenario {
@@ -65,6 +84,11 @@ pub struct ServiceScenario {
     pub pool_size: usize,
     /// Each client's requests, sent one after the other.
     pub clients: Vec<Vec<Request>>,
+    /// Responses each client may lose: after every handled request a client
+    /// with losses left branches into "delivered" and "lost", and on a loss
+    /// resends the same request (same idempotency key), as a client whose
+    /// read timed out after the server committed does.
+    pub lost_responses_per_client: u32,
 }
 
 /// What one schedule of a service model has seen so far.
@@ -76,6 +100,8 @@ pub struct ServiceRun {
     exchanges: Vec<(Request, Response, u64)>,
     exchanges_fed: usize,
     violations: Vec<Violation>,
+    /// Requests resent after a lost response.
+    resends: u32,
 }
 
 impl ServiceRun {
@@ -107,6 +133,7 @@ pub type ServiceState = Rc<RefCell<ServiceRun>>;
 /// A model whose clients send `scenario`'s requests to one [`Api`] server
 /// over a fresh store loaded with the scenario's data set.
 pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceState> {
+    let sometimes = Sometimes::of(&scenario);
     let dataset = Arc::new(Dataset::generate(&scenario.data, scenario.seed));
     let store_dataset = dataset.clone();
     let (variant, seed) = (scenario.variant, scenario.seed);
@@ -131,6 +158,7 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
             exchanges: Vec::new(),
             exchanges_fed: 0,
             violations: Vec::new(),
+            resends: 0,
         }));
         let clients = scenario
             .clients
@@ -138,9 +166,23 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
             .enumerate()
             .map(|(index, requests)| {
                 let (api, run, requests) = (api.clone(), run.clone(), requests.clone());
+                let store = store.clone();
+                let mut losses_left = scenario.lost_responses_per_client;
                 Box::pin(async move {
-                    for request in requests {
-                        let response = api.handle(request.clone(), index as u32).await;
+                    for mut request in requests {
+                        let response = loop {
+                            let response = api.handle(request.clone(), index as u32).await;
+                            if losses_left > 0 && store.choose(DELIVERY).await == 1 {
+                                losses_left -= 1;
+                                // A new request id, as the world's clients
+                                // give every send; the key stays.
+                                request.request_id += RESEND_ID_STEP;
+                                run.borrow_mut().resends += 1;
+                                continue;
+                            }
+                            break response;
+                        };
+                        // Only delivered responses are seen, as in the world.
                         let mut run = run.borrow_mut();
                         let now_ms = run.env.now_ms();
                         run.exchanges.push((request, response, now_ms));
@@ -165,18 +207,70 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
             }
         });
     }
-    model.at_end("state_agrees_at_end", |store, run: &ServiceState| {
+    model = model.at_end("state_agrees_at_end", |store, run: &ServiceState| {
         let mut run = run.borrow_mut();
         run.catch_up(store);
         run.checker.at_end(store).map_err(|v| v.to_string())
-    })
+    });
+    sometimes.add_to(model)
+}
+
+/// Which "sometimes" conditions a service scenario can reach.
+struct Sometimes {
+    retries: bool,
+    bookings: bool,
+    lost_responses: bool,
+}
+
+impl Sometimes {
+    fn of(scenario: &ServiceScenario) -> Sometimes {
+        let bodies = || scenario.clients.iter().flatten().map(|r| &r.body);
+        Sometimes {
+            // Board moves are optimistic and never retried by the server.
+            retries: scenario.service.retry.attempts > 1
+                && bodies().any(|b| !matches!(b, RequestBody::Move { .. } | RequestBody::GetBoard)),
+            bookings: bodies().any(|b| matches!(b, RequestBody::Book { .. })),
+            lost_responses: scenario.lost_responses_per_client > 0,
+        }
+    }
+
+    fn add_to(&self, mut model: Model<ServiceState>) -> Model<ServiceState> {
+        let any = |check: fn(&Response) -> bool| {
+            move |_: &Store, state: &ServiceState| {
+                state.borrow().exchanges.iter().any(|(_, r, _)| check(r))
+            }
+        };
+        if self.retries {
+            model = model.sometimes(
+                "a 40001 retried to success",
+                any(|r| r.status < 300 && r.attempts > 1),
+            );
+        }
+        model = model.sometimes("a 409 conflict answered", any(|r| r.status == 409));
+        if self.bookings {
+            model = model.sometimes(
+                "a 409 with alternatives",
+                any(|r| matches!(&r.body, ResponseBody::NoRoom { alternatives, .. } if !alternatives.is_empty())),
+            );
+        }
+        model = model.sometimes("every request succeeded", |_, state: &ServiceState| {
+            let run = state.borrow();
+            !run.exchanges.is_empty() && run.exchanges.iter().all(|(_, r, _)| r.status < 300)
+        });
+        if self.lost_responses {
+            model = model.sometimes("a lost response resent", |_, state: &ServiceState| {
+                state.borrow().resends > 0
+            });
+        }
+        model
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::explore::{explore, replay, Dfs, Limits};
-    use crate::service::{AuthorizationGroup, RequestBody, Role, Token};
+    use crate::service::{AuthorizationGroup, Role, Token};
 
     fn reserve(id: u64, client: u32, units: i64) -> Request {
         Request {
@@ -215,6 +309,7 @@ mod tests {
             service: ServiceConfig::default(),
             pool_size: 2,
             clients: vec![vec![reserve(1, 0, 6)], vec![reserve(2, 1, 6)]],
+            lost_responses_per_client: 0,
         }
     }
 
@@ -246,6 +341,6 @@ mod tests {
         assert!(report.violations.is_empty(), "{report}");
         // Either client may win the last units: two final states.
         assert_eq!(report.distinct_final_states, 2);
-        assert_eq!((report.schedules, report.pruned), (50, 0));
+        assert_eq!((report.schedules, report.pruned), (12, 0));
     }
 }

@@ -4,8 +4,7 @@
 use crate::common::{load_scenario, parse_variant};
 use overbook::error::InputError;
 use overbook::explore::{
-    self, service_scenario, services::service_model, with_service_sometimes, Dfs, Limits, Pct,
-    RandomWalk, Strategy,
+    self, service_scenario, services::service_model, Dfs, Limits, Pct, RandomWalk, Strategy,
 };
 use overbook::seed::Seed;
 use std::time::Instant;
@@ -33,6 +32,10 @@ pub struct Args {
     /// DFS: turn partial-order reduction off (to measure it).
     #[arg(long)]
     no_reduction: bool,
+    /// Responses each client may lose (and then resend with the same
+    /// idempotency key); default: 1 if the scenario loses responses, else 0.
+    #[arg(long, value_name = "N")]
+    lost_responses: Option<u32>,
     /// PCT depth.
     #[arg(long, default_value_t = 3)]
     depth: u32,
@@ -73,16 +76,28 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         return Err(InputError::new("must be between 1 and 8").in_source("--ops"));
     }
     let seed = Seed(args.seed);
-    let model = with_service_sometimes(service_model(
+    let mut service = service_scenario(&scenario, variant, seed, args.clients, args.ops);
+    if let Some(lost) = args.lost_responses {
+        if lost > 4 {
+            return Err(InputError::new("must be between 0 and 4").in_source("--lost-responses"));
+        }
+        service.lost_responses_per_client = lost;
+    }
+    let losses = match service.lost_responses_per_client {
+        0 => String::new(),
+        1 => ", up to 1 lost response each".to_string(),
+        n => format!(", up to {n} lost responses each"),
+    };
+    let model = service_model(
         &format!(
-            "{} ({}, {} clients x {} ops)",
+            "{} ({}, {} clients x {} ops{losses})",
             scenario.name,
             variant.name(),
             args.clients,
             args.ops
         ),
-        service_scenario(&scenario, variant, seed, args.clients, args.ops),
-    ));
+        service,
+    );
     if let Some(line) = &args.replay {
         let replayed = explore::replay(&model, line)
             .map_err(|err| InputError::new(format!("{err:?}")).in_source("--replay"))?;
@@ -145,8 +160,12 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
                 .iter()
                 .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
                 .collect();
+            let lost: String = args
+                .lost_responses
+                .map(|n| format!(" --lost-responses {n}"))
+                .unwrap_or_default();
             println!(
-                "replay: overbook explore {} --clients {} --ops {} --seed {} --variant {}{overrides} --replay '{}'",
+                "replay: overbook explore {} --clients {} --ops {} --seed {} --variant {}{lost}{overrides} --replay '{}'",
                 args.sim,
                 args.clients,
                 args.ops,

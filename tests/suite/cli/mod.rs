@@ -245,6 +245,39 @@ fn explore_finds_a_planted_bug_and_replays_its_schedule() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no_lost_update"), "{out}");
+    // A lost response, resent with the same key, is a branch of its own:
+    // the replay line names it as client.alternative.
+    let (code, out, _) = overbook(&[
+        "explore",
+        "explore-units-lost",
+        "--variant",
+        "units/no-idempotency",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("violation of exactly_once_reservation"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--replay 'dfs:2-clients:0,0,0,0,0.1,"),
+        "{out}"
+    );
+    assert!(
+        out.contains("response lost after the handler finished"),
+        "{out}"
+    );
+    let (code, out, _) = overbook(&[
+        "explore",
+        "explore-units-lost",
+        "--variant",
+        "units/no-idempotency",
+        "--lost-responses",
+        "0",
+    ]);
+    assert_eq!(code, 0, "without losses the bug cannot show: {out}");
+    let (code, _, err) = overbook(&["explore", "explore-units", "--lost-responses", "9"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--lost-responses"), "{err}");
     let (code, _, err) = overbook(&["explore", "explore-units", "--strategy", "bfs"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown strategy"), "{err}");

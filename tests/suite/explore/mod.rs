@@ -1,71 +1,136 @@
 //! The model checker on the bundled explore-* scenarios: the correct
-//! services explored exhaustively with pinned schedule counts, and planted
-//! bugs found with replayable schedules.
+//! services explored exhaustively with pinned schedule counts and pinned
+//! "sometimes" coverage, every planted bug found by DFS with a replayable
+//! counterexample, and the reduction checked against the full search.
 
 use overbook::explore::{
-    explore, replay, service_scenario, services::service_model, with_service_sometimes, Dfs, Limits,
+    explore, replay, service_scenario, services::service_model, services::ServiceState, Dfs,
+    Limits, Model, Report,
 };
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
 use overbook::service::Variant;
+use std::collections::BTreeSet;
 use std::path::Path;
 
-fn model(
-    sim: &str,
-    variant: Variant,
-    clients: u32,
-    ops: u32,
-) -> overbook::explore::Model<overbook::explore::services::ServiceState> {
+fn model(sim: &str, variant: Variant, clients: u32, ops: u32) -> Model<ServiceState> {
     let scenario = Scenario::load(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("sims")
             .join(format!("{sim}.toml")),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    with_service_sometimes(service_model(
+    service_model(
         sim,
         service_scenario(&scenario, variant, Seed(1), clients, ops),
-    ))
+    )
 }
+
+fn reached(report: &Report) -> BTreeSet<&str> {
+    report
+        .sometimes
+        .iter()
+        .filter(|s| s.reached_by.is_some())
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
+const RETRIED: &str = "a 40001 retried to success";
+const CONFLICT: &str = "a 409 conflict answered";
+const ALTERNATIVES: &str = "a 409 with alternatives";
+const ALL_SUCCEEDED: &str = "every request succeeded";
+const RESENT: &str = "a lost response resent";
+
+/// A pinned exhaustive exploration: sim, clients, ops, schedules, distinct
+/// final states, and the "sometimes" conditions reached.
+type Pinned = (&'static str, u32, u32, u64, usize, &'static [&'static str]);
 
 #[test]
 fn correct_services_explored_exhaustively_with_pinned_counts() {
-    // (sim, clients, ops, schedules, distinct final states)
-    for (sim, clients, ops, schedules, finals) in [
-        ("explore-units", 2, 1, 50, 2),
-        ("explore-board", 2, 2, 54, 1),
-        ("explore-rooms", 2, 1, 3752, 2),
-    ] {
+    let cases: [Pinned; 7] = [
+        ("explore-units", 2, 1, 12, 2, &[CONFLICT]),
+        ("explore-units", 3, 1, 19_950, 3, &[CONFLICT]),
+        (
+            "explore-units-lost",
+            2,
+            1,
+            3_424,
+            2,
+            &[RETRIED, ALL_SUCCEEDED, RESENT],
+        ),
+        ("explore-board", 2, 2, 54, 1, &[CONFLICT]),
+        ("explore-board", 3, 1, 66, 1, &[CONFLICT]),
+        ("explore-board", 3, 2, 10_890, 1, &[CONFLICT]),
+        ("explore-rooms", 2, 1, 492, 2, &[CONFLICT, ALTERNATIVES]),
+    ];
+    let mut reached_by_service: BTreeSet<(&str, String)> = BTreeSet::new();
+    for (sim, clients, ops, schedules, finals, expected) in cases {
         let report = explore(
             &model(sim, Variant::Correct, clients, ops),
             Dfs::default().into(),
             Limits::default(),
         );
-        assert!(report.exhausted, "{sim}: {report}");
-        assert!(report.violations.is_empty(), "{sim}: {report}");
-        assert_eq!(report.schedules, schedules, "{sim}: {report}");
-        assert_eq!(report.distinct_final_states, finals, "{sim}: {report}");
-        let conflict = report
-            .sometimes
-            .iter()
-            .find(|s| s.name == "a 409 conflict answered")
-            .expect("condition listed");
+        let case = format!("{sim} {clients}x{ops}");
+        assert!(report.exhausted, "{case}: {report}");
+        assert!(report.violations.is_empty(), "{case}: {report}");
+        assert_eq!(report.schedules, schedules, "{case}: {report}");
+        assert_eq!(report.distinct_final_states, finals, "{case}: {report}");
+        let reached = reached(&report);
+        assert_eq!(
+            reached,
+            expected.iter().copied().collect(),
+            "{case}: {report}"
+        );
+        let service = sim
+            .trim_start_matches("explore-")
+            .split('-')
+            .next()
+            .unwrap();
+        reached_by_service.extend(reached.into_iter().map(|name| (service, name.to_string())));
+    }
+    // Across its configurations, each service reaches every condition that
+    // applies to it: none passes by never exercising retries or conflicts.
+    for (service, condition) in [
+        ("units", RETRIED),
+        ("units", CONFLICT),
+        ("units", ALL_SUCCEEDED),
+        ("units", RESENT),
+        ("board", CONFLICT),
+        ("rooms", CONFLICT),
+        ("rooms", ALTERNATIVES),
+    ] {
         assert!(
-            conflict.reached_by.is_some(),
-            "{sim}: contention was explored: {report}"
+            reached_by_service.contains(&(service, condition.to_string())),
+            "{service}: {condition} never reached"
         );
     }
 }
 
 #[test]
-fn planted_bugs_are_found_by_dfs_and_replay() {
-    for (sim, variant, clients, ops, property) in [
+fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
+    // (sim, variant, clients, ops, property, preemption bound, steps of the
+    // shortest counterexample). rooms/inclusive-end lets both bookings
+    // commit, so its space (with SSI retries) is too large to exhaust in a
+    // test; with no preemption it is two schedules, and no schedule in
+    // which both 9-statement bookings commit can be shorter than 18 steps.
+    let cases = [
         (
             "explore-units",
             Variant::UnitsReadCommitted,
             2,
             1,
             "no_overbooking",
+            None,
+            12,
+        ),
+        (
+            "explore-units-lost",
+            Variant::UnitsNoIdempotency,
+            2,
+            1,
+            "exactly_once_reservation",
+            None,
+            9,
         ),
         (
             "explore-board",
@@ -73,6 +138,8 @@ fn planted_bugs_are_found_by_dfs_and_replay() {
             2,
             2,
             "no_lost_update",
+            None,
+            9,
         ),
         (
             "explore-board",
@@ -80,6 +147,8 @@ fn planted_bugs_are_found_by_dfs_and_replay() {
             2,
             1,
             "version_monotonic",
+            None,
+            3,
         ),
         (
             "explore-rooms",
@@ -87,19 +156,87 @@ fn planted_bugs_are_found_by_dfs_and_replay() {
             2,
             1,
             "no_room_double_booking",
+            None,
+            18,
         ),
-    ] {
+        (
+            "explore-rooms",
+            Variant::RoomsInclusiveEnd,
+            2,
+            1,
+            "no_room_double_booking",
+            Some(0),
+            18,
+        ),
+        (
+            "explore-rooms",
+            Variant::RoomsStaleAvailabilityCache,
+            2,
+            1,
+            "no_room_double_booking",
+            None,
+            20,
+        ),
+    ];
+    for (sim, variant, clients, ops, property, bound, steps) in cases {
         let model = model(sim, variant, clients, ops);
-        let report = explore(&model, Dfs::default().into(), Limits::default());
+        let dfs = bound.map_or(Dfs::default(), |b| Dfs::default().preemptions_max(b));
+        let report = explore(&model, dfs.into(), Limits::default());
+        let case = format!("{} on {sim}", variant.name());
+        assert_eq!(report.exhausted, bound.is_none(), "{case}: {report}");
         let violation = report
             .violations
             .iter()
             .find(|v| v.property == property)
-            .unwrap_or_else(|| panic!("{} not found on {sim}: {report}", variant.name()));
+            .unwrap_or_else(|| panic!("{case} not found: {report}"));
+        assert_eq!(violation.steps, steps, "{case}: {violation}");
         let replayed = replay(&model, &violation.line).expect("the line replays");
         assert_eq!(
             replayed.violation.as_ref().map(|v| v.property.as_str()),
-            Some(property)
+            Some(property),
+            "{case}"
         );
+        assert_eq!(replayed.trace, violation.trace, "{case}");
+    }
+}
+
+#[test]
+fn reduction_keeps_every_final_state_violation_and_sometimes_condition() {
+    // Sleep sets with the SSI "quiet statement" rule against the full
+    // search, on service models small enough to exhaust both ways.
+    for (sim, variant, clients, lost) in [
+        ("explore-units", Variant::Correct, 2, None),
+        ("explore-units", Variant::UnitsReadCommitted, 2, None),
+        ("explore-units-lost", Variant::Correct, 2, None),
+        ("explore-units-lost", Variant::UnitsNoIdempotency, 2, None),
+        ("explore-units", Variant::Correct, 2, Some(1)),
+        ("explore-rooms", Variant::Correct, 2, None),
+    ] {
+        let scenario = Scenario::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("sims")
+                .join(format!("{sim}.toml")),
+        )
+        .unwrap();
+        let mut service = service_scenario(&scenario, variant, Seed(1), clients, 1);
+        if let Some(lost) = lost {
+            service.lost_responses_per_client = lost;
+        }
+        let model = service_model(sim, service);
+        let reduced = explore(&model, Dfs::default().into(), Limits::default());
+        let full = explore(
+            &model,
+            Dfs::default().without_sleep_sets().into(),
+            Limits::default(),
+        );
+        let case = format!("{} on {sim}", variant.name());
+        assert!(reduced.exhausted && full.exhausted, "{case}");
+        assert!(reduced.schedules <= full.schedules, "{case}");
+        assert_eq!(reduced.final_states, full.final_states, "{case}");
+        let properties = |r: &Report| -> BTreeSet<String> {
+            r.violations.iter().map(|v| v.property.clone()).collect()
+        };
+        assert_eq!(properties(&reduced), properties(&full), "{case}");
+        assert_eq!(reached(&reduced), reached(&full), "{case}");
     }
 }
