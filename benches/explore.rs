@@ -94,7 +94,7 @@ fn main() {
     for (sim, clients, ops) in [
         ("explore-units", 2, 1),
         ("explore-units", 3, 1),
-        ("explore-units-lost", 2, 1),
+        ("explore-units-lost", 1, 2),
         ("explore-board", 3, 2),
         ("explore-rooms", 2, 1),
     ] {

@@ -10,7 +10,11 @@
 //!
 //! The preemption bound (Musuvathi and Qadeer 2007) counts switches away
 //! from a client that could have continued. With a bound the search is no
-//! longer exhaustive, so the report then says not exhausted.
+//! longer exhaustive, so the report then says not exhausted. A bound turns
+//! sleep sets off: a schedule pruned as equivalent to an explored one may be
+//! the only one of its class within the bound (Coons, Musuvathi and
+//! McKinley 2013), and with both the search missed a final state reachable
+//! with two preemptions.
 
 use super::executor::task_of;
 use super::footprint::Footprint;
@@ -44,11 +48,12 @@ impl Dfs {
         }
     }
 
-    /// With a preemption bound.
+    /// With a preemption bound: every schedule with at most `bound`
+    /// preemptions, without sleep sets (see the module notes).
     pub fn preemptions_max(self, bound: u32) -> Dfs {
         Dfs {
             preemptions_max: Some(bound),
-            ..self
+            sleep_sets: false,
         }
     }
 }

@@ -150,6 +150,8 @@ pub(crate) struct Run<S> {
     pub(crate) state: S,
     board: Arc<Mutex<Board>>,
     tasks: Vec<Task>,
+    /// Names of the daemons, the last tasks.
+    daemons: Vec<String>,
     pub(crate) steps: u64,
 }
 
@@ -168,6 +170,11 @@ impl<S> Run<S> {
             !clients.is_empty() && clients.len() <= CLIENTS_MAX,
             "a model needs 1 to {CLIENTS_MAX} clients, got {}",
             clients.len()
+        );
+        assert!(
+            model.daemons.len() < clients.len(),
+            "a model needs a client besides its {} daemons",
+            model.daemons.len()
         );
         {
             let mut board = lock(&board);
@@ -191,6 +198,7 @@ impl<S> Run<S> {
             state,
             board,
             tasks,
+            daemons: model.daemons.clone(),
             steps: 0,
         };
         for task in 0..run.tasks.len() {
@@ -222,16 +230,36 @@ impl<S> Run<S> {
         enabled
     }
 
-    /// Whether every client has finished.
-    pub(crate) fn all_finished(&self) -> bool {
-        self.tasks.iter().all(|t| t.future.is_none())
+    fn is_daemon(&self, task: usize) -> bool {
+        task >= self.tasks.len() - self.daemons.len()
     }
 
-    /// Clients not finished.
+    /// Whether the schedule is over: every client finished, and no daemon
+    /// has work it can step on.
+    pub(crate) fn all_finished(&self) -> bool {
+        (0..self.tasks.len()).all(|i| {
+            self.tasks[i].future.is_none()
+                || self.is_daemon(i) && !self.tasks[i].runnable.0.load(Ordering::Relaxed)
+        })
+    }
+
+    /// Clients not finished (and daemons with work left).
     pub(crate) fn unfinished(&self) -> Vec<usize> {
         (0..self.tasks.len())
-            .filter(|&i| self.tasks[i].future.is_some())
+            .filter(|&i| {
+                self.tasks[i].future.is_some()
+                    && (!self.is_daemon(i) || self.tasks[i].runnable.0.load(Ordering::Relaxed))
+            })
             .collect()
+    }
+
+    /// How traces name `task`.
+    pub(crate) fn task_name(&self, task: usize) -> String {
+        let first_daemon = self.tasks.len() - self.daemons.len();
+        match task.checked_sub(first_daemon) {
+            Some(daemon) => self.daemons[daemon].clone(),
+            None => format!("client {task}"),
+        }
     }
 
     /// The statement `task` will run when next stepped.
@@ -325,7 +353,7 @@ pub(crate) fn describe<S>(
     before: &StoreStats,
 ) -> String {
     let after = run.store.stats();
-    let mut line = format!("step {step_index}: client {}", record.task);
+    let mut line = format!("step {step_index}: {}", run.task_name(record.task));
     if let Some(choice) = record.choice {
         line += &format!(": {choice}");
         if run.tasks[record.task].future.is_none() {

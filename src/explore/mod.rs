@@ -100,6 +100,8 @@ pub struct Model<S = ()> {
     always: Vec<(String, Check<S>)>,
     at_end: Vec<(String, Check<S>)>,
     sometimes: Vec<(String, Condition<S>)>,
+    /// Names of the daemon tasks: the last ones `setup` returns.
+    daemons: Vec<String>,
 }
 
 impl<S> fmt::Debug for Model<S> {
@@ -131,6 +133,7 @@ impl<S> Model<S> {
             always: Vec::new(),
             at_end: Vec::new(),
             sometimes: Vec::new(),
+            daemons: Vec::new(),
         }
     }
 
@@ -143,6 +146,16 @@ impl<S> Model<S> {
     /// seed) instead of an empty default store.
     pub fn store(mut self, store: impl Fn() -> Store + 'static) -> Model<S> {
         self.store = Box::new(store);
+        self
+    }
+
+    /// Declares the last `names.len()` tasks of every setup *daemons*:
+    /// helpers that wait for work (an in-flight request a client gave up
+    /// on) and may stay waiting when the clients are done, so a schedule
+    /// ends once every other task finished and no daemon can step. Traces
+    /// call them by these names.
+    pub fn daemons(mut self, names: Vec<String>) -> Model<S> {
+        self.daemons = names;
         self
     }
 

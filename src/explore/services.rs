@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 /// Logical time: starts at 0 and moves only when a client sleeps.
 #[derive(Debug, Default)]
@@ -58,11 +58,41 @@ impl Env for LogicalEnv {
     }
 }
 
-/// What may become of a response (a choice of the model checker).
-const DELIVERY: &[&str] = &[
-    "response delivered",
-    "response lost after the handler finished: the client resends the same request",
+/// What becomes of a request's response (a choice of the model checker).
+const SEND: &[&str] = &[
+    "sends",
+    "sends, times out and resends the same request while the original is in flight",
 ];
+
+/// Requests a client gave up waiting for, handed to the daemon that keeps
+/// running them.
+#[derive(Default)]
+struct InFlight {
+    requests: RefCell<Vec<Request>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl InFlight {
+    fn hand_over(&self, request: Request) {
+        self.requests.borrow_mut().push(request);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    async fn next(&self) -> Request {
+        std::future::poll_fn(|cx| {
+            let mut requests = self.requests.borrow_mut();
+            if requests.is_empty() {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            } else {
+                Poll::Ready(requests.remove(0))
+            }
+        })
+        .await
+    }
+}
 
 /// Added to a request's id when it is resent (request ids number a
 /// client's operations in their low bits).
@@ -84,10 +114,12 @@ pub struct ServiceScenario {
     pub pool_size: usize,
     /// Each client's requests, sent one after the other.
     pub clients: Vec<Vec<Request>>,
-    /// Responses each client may lose: after every handled request a client
-    /// with losses left branches into "delivered" and "lost", and on a loss
-    /// resends the same request (same idempotency key), as a client whose
-    /// read timed out after the server committed does.
+    /// Responses each client may lose: every request a client with losses
+    /// left sends branches into "answered" and "timed out", and on a
+    /// timeout the client resends it (new request id, same idempotency key)
+    /// while the original keeps running on a daemon task, so the search
+    /// covers the resend racing the original as well as arriving after it
+    /// committed.
     pub lost_responses_per_client: u32,
 }
 
@@ -142,10 +174,15 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
         record_commits: true,
         ..StoreConfig::default()
     };
+    let losses = scenario.lost_responses_per_client;
+    let senders = scenario.clients.len();
     let mut model = Model::with_state(name, move |store| {
         let env = Arc::new(LogicalEnv::default());
+        // Timed-out originals run beside their resends, on connections of
+        // their own.
+        let tasks = if losses > 0 { 2 * senders } else { senders };
         let api = Rc::new(Api::new(
-            Pool::new(store.clone(), scenario.pool_size, scenario.clients.len()),
+            Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks),
             env.clone(),
             scenario.service.clone(),
             scenario.variant,
@@ -160,29 +197,28 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
             violations: Vec::new(),
             resends: 0,
         }));
-        let clients = scenario
+        let in_flight: Vec<Rc<InFlight>> =
+            (0..senders).map(|_| Rc::new(InFlight::default())).collect();
+        let mut clients: Vec<Client> = scenario
             .clients
             .iter()
             .enumerate()
             .map(|(index, requests)| {
                 let (api, run, requests) = (api.clone(), run.clone(), requests.clone());
-                let store = store.clone();
-                let mut losses_left = scenario.lost_responses_per_client;
+                let (store, in_flight) = (store.clone(), in_flight[index].clone());
+                let mut losses_left = losses;
                 Box::pin(async move {
                     for mut request in requests {
-                        let response = loop {
-                            let response = api.handle(request.clone(), index as u32).await;
-                            if losses_left > 0 && store.choose(DELIVERY).await == 1 {
-                                losses_left -= 1;
-                                // A new request id, as the world's clients
-                                // give every send; the key stays.
-                                request.request_id += RESEND_ID_STEP;
-                                run.borrow_mut().resends += 1;
-                                continue;
-                            }
-                            break response;
-                        };
-                        // Only delivered responses are seen, as in the world.
+                        if losses_left > 0 && store.choose(SEND).await == 1 {
+                            losses_left -= 1;
+                            // The original goes on without the client, which
+                            // resends with a new request id (as the world's
+                            // clients give every send) and the same key.
+                            in_flight.hand_over(request.clone());
+                            request.request_id += RESEND_ID_STEP;
+                            run.borrow_mut().resends += 1;
+                        }
+                        let response = api.handle(request.clone(), index as u32).await;
                         let mut run = run.borrow_mut();
                         let now_ms = run.env.now_ms();
                         run.exchanges.push((request, response, now_ms));
@@ -190,7 +226,28 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
                 }) as Client
             })
             .collect();
+        if losses > 0 {
+            // Each client's abandoned originals run on a daemon of their
+            // own, interleaved with everything else; their responses reach
+            // nobody.
+            for (index, in_flight) in in_flight.into_iter().enumerate() {
+                let api = api.clone();
+                clients.push(Box::pin(async move {
+                    loop {
+                        let request = in_flight.next().await;
+                        let _unseen = api.handle(request, index as u32).await;
+                    }
+                }));
+            }
+        }
         (run, clients)
+    })
+    .daemons(if losses > 0 {
+        (0..senders)
+            .map(|i| format!("client {i}'s timed-out original"))
+            .collect()
+    } else {
+        Vec::new()
     })
     .store(move || {
         let store = Store::new(schema(variant), config, seed);

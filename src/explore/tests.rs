@@ -253,7 +253,26 @@ fn a_preemption_bound_limits_the_search_and_still_finds_one_preemption_bugs() {
     assert!(none.violations.is_empty(), "{none}");
     // Without preemptions only the two serial orders remain.
     assert_eq!(none.schedules, 2);
-    assert_eq!(bounded.schedules, 11);
+    assert_eq!(bounded.schedules, 12);
+}
+
+#[test]
+fn a_preemption_bound_reaches_every_state_within_the_bound() {
+    // With sleep sets under the bound, 3 own-counter clients reached 8 of
+    // the 9 final states within two preemptions: the schedule that leaves
+    // shared doubled after every counter was pruned as "equivalent" to one
+    // needing more preemptions. The bound now runs without sleep sets.
+    let model = own_counters_model(3);
+    let bounded = explore(
+        &model,
+        Dfs::default().preemptions_max(2).into(),
+        Limits::default(),
+    );
+    let exhaustive = explore(&model, Dfs::default().into(), Limits::default());
+    assert!(exhaustive.exhausted && !bounded.exhausted);
+    assert_eq!(bounded.final_states, exhaustive.final_states, "{bounded}");
+    assert_eq!(bounded.strategy, "dfs-no-sleep-sets-preemptions-2");
+    assert!(bounded.schedules < exhaustive.schedules + exhaustive.pruned);
 }
 
 /// Each client adds a shared row's value to its own counter, twice; client

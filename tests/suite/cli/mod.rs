@@ -245,35 +245,29 @@ fn explore_finds_a_planted_bug_and_replays_its_schedule() {
     ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no_lost_update"), "{out}");
-    // A lost response, resent with the same key, is a branch of its own:
-    // the replay line names it as client.alternative.
-    let (code, out, _) = overbook(&[
+    // A timed-out request, resent with the same key while the original
+    // runs on, is a branch of its own: the replay line names it as
+    // client.alternative, and the original runs as a daemon task.
+    let lost = [
         "explore",
         "explore-units-lost",
+        "--clients",
+        "1",
+        "--ops",
+        "2",
         "--variant",
         "units/no-idempotency",
-    ]);
+    ];
+    let (code, out, _) = overbook(&lost);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("violation of exactly_once_reservation"),
         "{out}"
     );
-    assert!(
-        out.contains("--replay 'dfs:2-clients:0,0,0,0,0.1,"),
-        "{out}"
-    );
-    assert!(
-        out.contains("response lost after the handler finished"),
-        "{out}"
-    );
-    let (code, out, _) = overbook(&[
-        "explore",
-        "explore-units-lost",
-        "--variant",
-        "units/no-idempotency",
-        "--lost-responses",
-        "0",
-    ]);
+    assert!(out.contains("--replay 'dfs:2-clients:0.1,0,"), "{out}");
+    assert!(out.contains("times out and resends"), "{out}");
+    assert!(out.contains("client 0's timed-out original"), "{out}");
+    let (code, out, _) = overbook(&[&lost[..], &["--lost-responses", "0"]].concat());
     assert_eq!(code, 0, "without losses the bug cannot show: {out}");
     let (code, _, err) = overbook(&["explore", "explore-units", "--lost-responses", "9"]);
     assert_eq!(code, 2);

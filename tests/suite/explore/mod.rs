@@ -52,10 +52,10 @@ fn correct_services_explored_exhaustively_with_pinned_counts() {
         ("explore-units", 3, 1, 19_950, 3, &[CONFLICT]),
         (
             "explore-units-lost",
-            2,
             1,
-            3_424,
             2,
+            2_360,
+            3,
             &[RETRIED, ALL_SUCCEEDED, RESENT],
         ),
         ("explore-board", 2, 2, 54, 1, &[CONFLICT]),
@@ -126,11 +126,11 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
         (
             "explore-units-lost",
             Variant::UnitsNoIdempotency,
-            2,
             1,
+            2,
             "exactly_once_reservation",
             None,
-            9,
+            10,
         ),
         (
             "explore-board",
@@ -204,13 +204,19 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
 fn reduction_keeps_every_final_state_violation_and_sometimes_condition() {
     // Sleep sets with the SSI "quiet statement" rule against the full
     // search, on service models small enough to exhaust both ways.
-    for (sim, variant, clients, lost) in [
-        ("explore-units", Variant::Correct, 2, None),
-        ("explore-units", Variant::UnitsReadCommitted, 2, None),
-        ("explore-units-lost", Variant::Correct, 2, None),
-        ("explore-units-lost", Variant::UnitsNoIdempotency, 2, None),
-        ("explore-units", Variant::Correct, 2, Some(1)),
-        ("explore-rooms", Variant::Correct, 2, None),
+    for (sim, variant, clients, ops, lost) in [
+        ("explore-units", Variant::Correct, 2, 1, None),
+        ("explore-units", Variant::UnitsReadCommitted, 2, 1, None),
+        ("explore-units-lost", Variant::Correct, 1, 2, None),
+        (
+            "explore-units-lost",
+            Variant::UnitsNoIdempotency,
+            1,
+            2,
+            None,
+        ),
+        ("explore-units", Variant::Correct, 1, 2, Some(1)),
+        ("explore-rooms", Variant::Correct, 2, 1, None),
     ] {
         let scenario = Scenario::load(
             &Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -218,7 +224,7 @@ fn reduction_keeps_every_final_state_violation_and_sometimes_condition() {
                 .join(format!("{sim}.toml")),
         )
         .unwrap();
-        let mut service = service_scenario(&scenario, variant, Seed(1), clients, 1);
+        let mut service = service_scenario(&scenario, variant, Seed(1), clients, ops);
         if let Some(lost) = lost {
             service.lost_responses_per_client = lost;
         }
