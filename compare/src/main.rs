@@ -43,7 +43,7 @@ fn options() -> Options {
     let mut options = Options {
         cases: Vec::new(),
         tools: Vec::new(),
-        cap: Duration::from_secs(60),
+        cap: Duration::from_secs(120),
         repeat: 3,
         seeds: 100,
         iterations: 10_000,
@@ -133,14 +133,11 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-fn describe(ending: Ending, executions: u64, cap: Duration) -> String {
-    match ending {
+fn describe(outcome: &Outcome) -> String {
+    match outcome.ending {
         Ending::Exhausted => "exhausted".into(),
         Ending::Bounded => "bound's space exhausted".into(),
-        Ending::Capped => format!(
-            "did not finish in {:.0} s ({executions} executions)",
-            cap.as_secs_f64()
-        ),
+        Ending::Capped => format!("did not finish (stopped after {:.0} s)", outcome.seconds),
         Ending::FailedAt(n) => format!("failure found at execution {n}"),
         Ending::NotFound => "no failure found".into(),
     }
@@ -171,7 +168,7 @@ fn measured(
         case,
         tool,
         strategy: strategy.into(),
-        result: describe(best.ending, best.executions, options.cap),
+        result: describe(&best),
         executions: best.executions.to_string(),
         seconds: best.seconds,
         rate: best.rate(),
@@ -411,7 +408,7 @@ fn main() {
         return;
     }
     println!(
-        "cap {:.0} s per run, best of {} (capped runs once), {} seeds x {} iterations for randomized strategies",
+        "cap {:.0} s per run (overbook: an execution cap calibrated to about that), best of {} (capped runs once), {} seeds x {} iterations for randomized strategies",
         options.cap.as_secs_f64(),
         options.repeat,
         options.seeds,
