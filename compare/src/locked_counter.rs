@@ -46,61 +46,69 @@ pub fn overbook(clients: usize, increments: usize) -> Model {
     })
 }
 
-/// loom: `clients` spawned threads (plus loom's main thread, which only
-/// spawns, joins and checks), each doing `increments` times: lock a
-/// `loom::sync::Mutex<usize>`, read, write, unlock. Reads and writes of the
-/// guarded value are plain memory, not loom operations.
-pub fn loom(clients: usize, increments: usize) -> impl Fn() + Sync + Send + 'static {
-    use loom::sync::{Arc, Mutex};
-    move || {
-        execution_started();
-        let counter = Arc::new(Mutex::new(0usize));
-        let threads: Vec<_> = (0..clients)
-            .map(|_| {
-                let counter = Arc::clone(&counter);
-                loom::thread::spawn(move || {
-                    for _ in 0..increments {
-                        let mut guard = counter.lock().unwrap();
-                        let v = *guard;
-                        *guard = v + 1;
-                    }
+/// The program loom and shuttle run: `clients` spawned threads (the main
+/// thread only spawns, joins and checks), each doing `increments` times:
+/// lock a `Mutex<usize>`, read, write, unlock. Reads and writes of the
+/// guarded value are plain memory, not scheduling points.
+macro_rules! locked_counter_program {
+    ($mutex:ty, $arc:ty, $spawn:path, $clients:expr, $increments:expr) => {
+        move || {
+            execution_started();
+            let counter: $arc = <$arc>::new(<$mutex>::new(0usize));
+            let threads: Vec<_> = (0..$clients)
+                .map(|_| {
+                    let counter = <$arc>::clone(&counter);
+                    $spawn(move || {
+                        for _ in 0..$increments {
+                            let mut guard = counter.lock().unwrap();
+                            let v = *guard;
+                            *guard = v + 1;
+                        }
+                    })
                 })
-            })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap();
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let v = *counter.lock().unwrap();
+            record_final(vec![v as u64], v != $clients * $increments);
+            assert_eq!(v, $clients * $increments);
         }
-        let v = *counter.lock().unwrap();
-        record_final(vec![v as u64], v != clients * increments);
-        assert_eq!(v, clients * increments);
+    };
+}
+
+/// loom: `loom::sync::Mutex`, `loom::thread`, and a `std::sync::Arc` or,
+/// with `loom_arc`, a `loom::sync::Arc` (see `lost_update::loom`).
+pub fn loom(clients: usize, increments: usize, loom_arc: bool) -> Box<dyn Fn() + Sync + Send> {
+    use loom::sync::Mutex;
+    if loom_arc {
+        Box::new(locked_counter_program!(
+            Mutex<usize>,
+            loom::sync::Arc<Mutex<usize>>,
+            loom::thread::spawn,
+            clients,
+            increments
+        ))
+    } else {
+        Box::new(locked_counter_program!(
+            Mutex<usize>,
+            std::sync::Arc<Mutex<usize>>,
+            loom::thread::spawn,
+            clients,
+            increments
+        ))
     }
 }
 
-/// shuttle: the same program over `shuttle::sync::Mutex` and
-/// `shuttle::thread` (lock and unlock are both scheduling points).
-pub fn shuttle(clients: usize, increments: usize) -> impl Fn() + Sync + Send + 'static {
+/// shuttle: `shuttle::sync::Mutex` (lock and unlock are both scheduling
+/// points) and `shuttle::thread`.
+pub fn shuttle(clients: usize, increments: usize) -> Box<dyn Fn() + Sync + Send> {
     use shuttle::sync::Mutex;
-    use std::sync::Arc;
-    move || {
-        execution_started();
-        let counter = Arc::new(Mutex::new(0usize));
-        let threads: Vec<_> = (0..clients)
-            .map(|_| {
-                let counter = Arc::clone(&counter);
-                shuttle::thread::spawn(move || {
-                    for _ in 0..increments {
-                        let mut guard = counter.lock().unwrap();
-                        let v = *guard;
-                        *guard = v + 1;
-                    }
-                })
-            })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        let v = *counter.lock().unwrap();
-        record_final(vec![v as u64], v != clients * increments);
-        assert_eq!(v, clients * increments);
-    }
+    Box::new(locked_counter_program!(
+        Mutex<usize>,
+        std::sync::Arc<Mutex<usize>>,
+        shuttle::thread::spawn,
+        clients,
+        increments
+    ))
 }

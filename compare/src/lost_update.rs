@@ -50,60 +50,67 @@ pub fn overbook(assert: bool) -> Model {
     })
 }
 
-/// loom: two spawned threads, `load` then `store` (SeqCst) of an
-/// `AtomicUsize`; the main thread joins them and checks. With `assert`
-/// false the execution records its final state instead of panicking, so
-/// loom can exhaust the space.
-pub fn loom(assert: bool) -> impl Fn() + Sync + Send + 'static {
-    use loom::sync::atomic::AtomicUsize;
-    use loom::sync::Arc;
-    move || {
-        execution_started();
-        let counter = Arc::new(AtomicUsize::new(0));
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
-                let counter = Arc::clone(&counter);
-                loom::thread::spawn(move || {
-                    let v = counter.load(SeqCst);
-                    counter.store(v + 1, SeqCst);
+/// The program loom and shuttle run: two spawned threads each `load` then
+/// `store` (SeqCst) an `AtomicUsize`; the main thread joins them and
+/// checks. With `assert` false the execution records its final state
+/// instead of panicking, so the tool can exhaust the space.
+macro_rules! lost_update_program {
+    ($atomic:ty, $arc:ty, $spawn:path, $assert:expr) => {
+        move || {
+            execution_started();
+            let counter: $arc = <$arc>::new(<$atomic>::new(0));
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let counter = <$arc>::clone(&counter);
+                    $spawn(move || {
+                        let v = counter.load(SeqCst);
+                        counter.store(v + 1, SeqCst);
+                    })
                 })
-            })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap();
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let v = counter.load(SeqCst);
+            record_final(vec![v as u64], v != 2);
+            if $assert {
+                assert_eq!(v, 2, "lost update");
+            }
         }
-        let v = counter.load(SeqCst);
-        record_final(vec![v as u64], v != 2);
-        if assert {
-            assert_eq!(v, 2, "lost update");
-        }
+    };
+}
+
+/// loom: `loom::sync::atomic::AtomicUsize`, `loom::thread`, and a
+/// `std::sync::Arc` (the default: like shuttle's, it is not a scheduling
+/// point) or, with `loom_arc`, a `loom::sync::Arc`, whose clones and drops
+/// loom also explores.
+pub fn loom(assert: bool, loom_arc: bool) -> Box<dyn Fn() + Sync + Send> {
+    use loom::sync::atomic::AtomicUsize;
+    if loom_arc {
+        Box::new(lost_update_program!(
+            AtomicUsize,
+            loom::sync::Arc<AtomicUsize>,
+            loom::thread::spawn,
+            assert
+        ))
+    } else {
+        Box::new(lost_update_program!(
+            AtomicUsize,
+            std::sync::Arc<AtomicUsize>,
+            loom::thread::spawn,
+            assert
+        ))
     }
 }
 
-/// shuttle: the same program over `shuttle::sync::atomic` and
-/// `shuttle::thread`.
-pub fn shuttle(assert: bool) -> impl Fn() + Sync + Send + 'static {
+/// shuttle: `shuttle::sync::atomic::AtomicUsize` and `shuttle::thread`
+/// (shuttle's `Arc` is `std::sync::Arc`).
+pub fn shuttle(assert: bool) -> Box<dyn Fn() + Sync + Send> {
     use shuttle::sync::atomic::AtomicUsize;
-    use std::sync::Arc;
-    move || {
-        execution_started();
-        let counter = Arc::new(AtomicUsize::new(0));
-        let threads: Vec<_> = (0..2)
-            .map(|_| {
-                let counter = Arc::clone(&counter);
-                shuttle::thread::spawn(move || {
-                    let v = counter.load(SeqCst);
-                    counter.store(v + 1, SeqCst);
-                })
-            })
-            .collect();
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        let v = counter.load(SeqCst);
-        record_final(vec![v as u64], v != 2);
-        if assert {
-            assert_eq!(v, 2, "lost update");
-        }
-    }
+    Box::new(lost_update_program!(
+        AtomicUsize,
+        std::sync::Arc<AtomicUsize>,
+        shuttle::thread::spawn,
+        assert
+    ))
 }

@@ -313,7 +313,7 @@ fn lost_update(options: &Options) {
             options,
             || {
                 let _quiet = QuietPanics::new();
-                harness::loom(settings, lost_update::loom(true))
+                harness::loom(settings, lost_update::loom(true, false))
             },
         );
         measured(
@@ -321,7 +321,14 @@ fn lost_update(options: &Options) {
             "loom",
             "model (default), exhaustive (no assert)",
             options,
-            || harness::loom(settings, lost_update::loom(false)),
+            || harness::loom(settings, lost_update::loom(false, false)),
+        );
+        measured(
+            CASE,
+            "loom",
+            "model (default), exhaustive (no assert), loom::sync::Arc",
+            options,
+            || harness::loom(settings, lost_update::loom(false, true)),
         );
     }
     if options.tools.iter().any(|t| t == "shuttle") {
@@ -358,7 +365,7 @@ fn exhaust<S>(
     case: &'static str,
     options: &Options,
     overbook: impl Fn() -> Model<S>,
-    loom: impl Fn() -> Box<dyn Fn() + Sync + Send>,
+    loom: impl Fn(bool) -> Box<dyn Fn() + Sync + Send>,
     shuttle: impl Fn() -> Box<dyn Fn() + Sync + Send>,
 ) {
     let cap = options.cap;
@@ -381,15 +388,17 @@ fn exhaust<S>(
         );
     }
     if options.tools.iter().any(|t| t == "loom") {
-        for (label, preemption_bound) in
-            [("model (default)", None), ("preemption_bound 2", Some(2))]
-        {
+        for (label, preemption_bound, loom_arc) in [
+            ("model (default)", None, false),
+            ("preemption_bound 2", Some(2), false),
+            ("model (default), loom::sync::Arc", None, true),
+        ] {
             let settings = LoomSettings {
                 preemption_bound,
                 cap,
             };
             measured(case, "loom", label, options, || {
-                harness::loom(settings, loom())
+                harness::loom(settings, loom(loom_arc))
             });
         }
     }
@@ -423,22 +432,22 @@ fn main() {
                 "locked-3x2",
                 &options,
                 || locked_counter::overbook(3, 2),
-                || Box::new(locked_counter::loom(3, 2)),
-                || Box::new(locked_counter::shuttle(3, 2)),
+                |loom_arc| locked_counter::loom(3, 2, loom_arc),
+                || locked_counter::shuttle(3, 2),
             ),
             "locked-2x2" => exhaust(
                 "locked-2x2",
                 &options,
                 || locked_counter::overbook(2, 2),
-                || Box::new(locked_counter::loom(2, 2)),
-                || Box::new(locked_counter::shuttle(2, 2)),
+                |loom_arc| locked_counter::loom(2, 2, loom_arc),
+                || locked_counter::shuttle(2, 2),
             ),
             "own-counters" => exhaust(
                 "own-counters",
                 &options,
                 own_counters::overbook,
-                || Box::new(own_counters::loom()),
-                || Box::new(own_counters::shuttle()),
+                own_counters::loom,
+                own_counters::shuttle,
             ),
             _ => unreachable!("checked in options()"),
         }

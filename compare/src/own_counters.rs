@@ -51,10 +51,10 @@ pub fn overbook() -> Model {
 /// write. Scheduling points per round: load shared, load own, store own
 /// (3), plus the store of shared in client 0's first round.
 macro_rules! own_counters_program {
-    ($atomic:ty, $arc:ident, $spawn:path) => {
+    ($atomic:ty, $arc:ty, $spawn:path) => {
         move || {
             execution_started();
-            let rows: $arc<Vec<$atomic>> = $arc::new(vec![
+            let rows: $arc = <$arc>::new(vec![
                 <$atomic>::new(1),
                 <$atomic>::new(0),
                 <$atomic>::new(0),
@@ -62,7 +62,7 @@ macro_rules! own_counters_program {
             ]);
             let threads: Vec<_> = (0..CLIENTS)
                 .map(|c| {
-                    let rows = $arc::clone(&rows);
+                    let rows = <$arc>::clone(&rows);
                     $spawn(move || {
                         let (shared, own) = (&rows[0], &rows[1 + c]);
                         for round in 0..ROUNDS {
@@ -85,18 +85,32 @@ macro_rules! own_counters_program {
     };
 }
 
-/// loom: 3 spawned threads over `loom::sync::atomic::AtomicUsize` rows.
-pub fn loom() -> impl Fn() + Sync + Send + 'static {
-    use loom::sync::Arc;
-    own_counters_program!(loom::sync::atomic::AtomicUsize, Arc, loom::thread::spawn)
+/// loom: 3 spawned threads over `loom::sync::atomic::AtomicUsize` rows,
+/// shared through a `std::sync::Arc` or, with `loom_arc`, a
+/// `loom::sync::Arc` (see `lost_update::loom`).
+pub fn loom(loom_arc: bool) -> Box<dyn Fn() + Sync + Send> {
+    use loom::sync::atomic::AtomicUsize;
+    if loom_arc {
+        Box::new(own_counters_program!(
+            AtomicUsize,
+            loom::sync::Arc<Vec<AtomicUsize>>,
+            loom::thread::spawn
+        ))
+    } else {
+        Box::new(own_counters_program!(
+            AtomicUsize,
+            std::sync::Arc<Vec<AtomicUsize>>,
+            loom::thread::spawn
+        ))
+    }
 }
 
 /// shuttle: 3 spawned threads over `shuttle::sync::atomic::AtomicUsize`.
-pub fn shuttle() -> impl Fn() + Sync + Send + 'static {
-    use std::sync::Arc;
-    own_counters_program!(
-        shuttle::sync::atomic::AtomicUsize,
-        Arc,
+pub fn shuttle() -> Box<dyn Fn() + Sync + Send> {
+    use shuttle::sync::atomic::AtomicUsize;
+    Box::new(own_counters_program!(
+        AtomicUsize,
+        std::sync::Arc<Vec<AtomicUsize>>,
         shuttle::thread::spawn
-    )
+    ))
 }
