@@ -73,6 +73,9 @@ pub struct Outcome {
     pub final_states: Option<usize>,
     /// Completed executions that broke the property.
     pub failing: Option<u64>,
+    /// overbook only: executions abandoned by sleep sets (counted in
+    /// `executions`; the rest are complete schedules).
+    pub pruned: Option<u64>,
 }
 
 impl Outcome {
@@ -155,6 +158,7 @@ pub fn overbook<S>(model: &Model<S>, strategy: Strategy, limits: Limits) -> (Rep
         seconds,
         final_states: complete.then_some(report.distinct_final_states),
         failing: complete.then(|| FAILING.load(Ordering::Relaxed)),
+        pruned: Some(report.pruned),
     };
     (report, outcome)
 }
@@ -210,6 +214,7 @@ fn finish(ending: Ending, executions: u64, seconds: f64) -> Outcome {
         seconds,
         final_states: complete.then(|| FINALS.lock().unwrap().len()),
         failing: complete.then(|| FAILING.load(Ordering::Relaxed)),
+        pruned: None,
     }
 }
 

@@ -96,20 +96,23 @@ struct Line {
     seconds: f64,
     rate: f64,
     slowest: f64,
+    /// Complete schedules per second (all executions but overbook's pruned
+    /// ones), in the best run.
+    complete_rate: f64,
     final_states: String,
     failing: String,
 }
 
 fn print_header() {
     println!(
-        "| case | tool | strategy | result | executions | time | executions/s (best; slowest) | final states | failing executions |"
+        "| case | tool | strategy | result | executions | time | executions/s (best; slowest) | complete schedules/s (best) | final states | failing executions |"
     );
-    println!("|---|---|---|---|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---|---:|---:|---:|---:|---:|---:|");
 }
 
 fn print_line(line: &Line) {
     println!(
-        "| {} | {} | {} | {} | {} | {} | {:.0}; {:.0} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.0}; {:.0} | {:.0} | {} | {} |",
         line.case,
         line.tool,
         line.strategy,
@@ -118,6 +121,7 @@ fn print_line(line: &Line) {
         duration(line.seconds),
         line.rate,
         line.slowest,
+        line.complete_rate,
         line.final_states,
         line.failing,
     );
@@ -169,9 +173,17 @@ fn measured(
         tool,
         strategy: strategy.into(),
         result: describe(&best),
-        executions: best.executions.to_string(),
+        executions: match best.pruned {
+            Some(pruned) => format!(
+                "{} ({} schedules + {pruned} pruned)",
+                best.executions,
+                best.executions - pruned
+            ),
+            None => best.executions.to_string(),
+        },
         seconds: best.seconds,
         rate: best.rate(),
+        complete_rate: (best.executions - best.pruned.unwrap_or(0)) as f64 / best.seconds.max(1e-9),
         slowest,
         final_states: optional(best.final_states),
         failing: optional(best.failing),
@@ -225,6 +237,7 @@ fn per_seed(
         seconds,
         rate,
         slowest: rate,
+        complete_rate: rate,
         final_states: "n/a".into(),
         failing: "n/a".into(),
     });
