@@ -360,3 +360,35 @@ fn commits_are_logged_for_invariant_checks() {
     assert_eq!(before.as_ref().unwrap().int("v"), Some(1));
     assert!(store.drain_commits().is_empty());
 }
+
+#[test]
+fn statement_is_quiet_only_without_rw_edges_failures_or_foreign_locks() {
+    let store = store();
+    store.load(k("a"), v(1));
+    store.load(k("b"), v(2));
+    let mut reader = store.begin(Isolation::Serializable);
+    let mut writer = store.begin(Isolation::Serializable);
+    // Fresh transactions: reads and writes of untouched keys are quiet.
+    assert!(store.statement_is_quiet(reader.id(), Op::Get, &k("a"), None));
+    assert!(store.statement_is_quiet(writer.id(), Op::Put, &k("b"), None));
+    assert!(!store.statement_is_quiet(writer.id(), Op::Commit, &k("b"), None));
+    block_on(reader.get(&k("a"))).unwrap();
+    // The reader's SIREAD lock on `a` makes a write of `a` add an rw edge.
+    assert!(!store.statement_is_quiet(writer.id(), Op::Update, &k("a"), None));
+    assert!(store.statement_is_quiet(writer.id(), Op::Update, &k("b"), None));
+    block_on(writer.put(&k("b"), v(3))).unwrap();
+    // The writer's uncommitted `b`: a read of it, or a scan over it, would
+    // add an edge to the writer; a scan that stops before it would not.
+    assert!(!store.statement_is_quiet(reader.id(), Op::Get, &k("b"), None));
+    assert!(!store.statement_is_quiet(reader.id(), Op::Scan, &k("a"), Some(&k("c"))));
+    assert!(store.statement_is_quiet(reader.id(), Op::Scan, &k("a"), Some(&k("b"))));
+    block_on(writer.commit()).unwrap();
+    // Committed after the reader's snapshot: still not quiet for it, but
+    // quiet for a transaction whose first statement is still to come.
+    assert!(!store.statement_is_quiet(reader.id(), Op::Get, &k("b"), None));
+    let late = store.begin(Isolation::Serializable);
+    assert!(store.statement_is_quiet(late.id(), Op::Get, &k("b"), None));
+    // An insert over a live row fails with 23505: not quiet.
+    assert!(!store.statement_is_quiet(late.id(), Op::Insert, &k("a"), None));
+    assert!(store.statement_is_quiet(late.id(), Op::Insert, &k("new"), None));
+}
