@@ -6,7 +6,7 @@ use super::record::{CommittedTx, ReadRecord, WriteRecord};
 use super::types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
 use super::{Op, Schema, StoreConfig};
 use crate::seed::Rng64;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -123,6 +123,13 @@ pub(crate) struct State {
     intents: BTreeMap<Key, TxId>,
     /// Tasks waiting for a transaction to end, by that transaction.
     waiters: BTreeMap<TxId, Vec<Waker>>,
+    /// Transactions queued for each row lock, first come first served: a
+    /// released row goes to the head of its queue, as PostgreSQL's tuple
+    /// lock queue hands it on, rather than to whichever waiter retries
+    /// first.
+    lock_queues: BTreeMap<Key, VecDeque<TxId>>,
+    /// Where each queued transaction waits, and its task's waker.
+    queued: BTreeMap<TxId, (Key, Option<Waker>)>,
     /// The wait-for graph: a waiting transaction -> the one it waits for.
     waits_for: BTreeMap<TxId, TxId>,
     /// SSI: global indexes of SIREAD locks.
@@ -167,6 +174,8 @@ impl State {
             row_locks: BTreeMap::new(),
             intents: BTreeMap::new(),
             waiters: BTreeMap::new(),
+            lock_queues: BTreeMap::new(),
+            queued: BTreeMap::new(),
             waits_for: BTreeMap::new(),
             siread_keys: BTreeMap::new(),
             siread_ranges: BTreeMap::new(),
@@ -373,7 +382,17 @@ impl State {
     /// Tries to take the row lock on `key` for `id`.
     fn try_row_lock(&mut self, id: TxId, key: &Key) -> Result<LockAttempt<()>, DbError> {
         match self.row_locks.get(key) {
-            Some(&holder) if holder != id => self.wait_or_deadlock(id, holder),
+            Some(&holder) if holder != id => {
+                let attempt = self.wait_or_deadlock(id, holder)?;
+                if !self.queued.contains_key(&id) {
+                    self.lock_queues
+                        .entry(key.clone())
+                        .or_default()
+                        .push_back(id);
+                    self.queued.insert(id, (key.clone(), None));
+                }
+                Ok(attempt)
+            }
             Some(_) => Ok(LockAttempt::Done(())),
             None => {
                 self.row_locks.insert(key.clone(), id);
@@ -417,8 +436,13 @@ impl State {
         Ok(LockAttempt::WaitFor(holder))
     }
 
-    /// Registers a waker to be woken when `holder` ends.
-    pub(crate) fn park(&mut self, holder: TxId, waker: &Waker) {
+    /// Registers `id`'s waker: woken when the row lock it is queued for is
+    /// granted to it, or else when `holder` ends.
+    pub(crate) fn park(&mut self, id: TxId, holder: TxId, waker: &Waker) {
+        if let Some((_, queued_waker)) = self.queued.get_mut(&id) {
+            *queued_waker = Some(waker.clone());
+            return;
+        }
         let wakers = self.waiters.entry(holder).or_default();
         if !wakers.iter().any(|w| w.will_wake(waker)) {
             wakers.push(waker.clone());
@@ -953,9 +977,18 @@ impl State {
         } else {
             std::mem::take(&mut tx.writes).into_iter().collect()
         };
+        if let Some((key, _)) = self.queued.remove(&id) {
+            if let Some(queue) = self.lock_queues.get_mut(&key) {
+                queue.retain(|&waiter| waiter != id);
+                if queue.is_empty() {
+                    self.lock_queues.remove(&key);
+                }
+            }
+        }
         for key in &locks {
             if self.row_locks.get(key) == Some(&id) {
                 self.row_locks.remove(key);
+                self.grant_to_next_waiter(key);
             }
             if self.intents.get(key) == Some(&id) {
                 self.intents.remove(key);
@@ -976,6 +1009,39 @@ impl State {
             for waker in wakers {
                 waker.wake();
             }
+        }
+    }
+
+    /// Hands a released row lock to the first transaction queued for it
+    /// that is still active, and points the rest of the queue at it.
+    fn grant_to_next_waiter(&mut self, key: &Key) {
+        let Some(mut queue) = self.lock_queues.remove(key) else {
+            return;
+        };
+        while let Some(next) = queue.pop_front() {
+            let Some((_, waker)) = self.queued.remove(&next) else {
+                continue;
+            };
+            if !self
+                .txs
+                .get(&next)
+                .is_some_and(|tx| tx.status == Status::Active)
+            {
+                continue;
+            }
+            self.row_locks.insert(key.clone(), next);
+            self.tx_mut(next).locks.insert(key.clone());
+            self.waits_for.remove(&next);
+            for &waiter in &queue {
+                self.waits_for.insert(waiter, next);
+            }
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            break;
+        }
+        if !queue.is_empty() {
+            self.lock_queues.insert(key.clone(), queue);
         }
     }
 

@@ -641,7 +641,7 @@ impl Tx {
                 Err(err) => Poll::Ready(Err(err)),
                 Ok(LockAttempt::Done(before)) => Poll::Ready(Ok(before)),
                 Ok(LockAttempt::WaitFor(holder)) => {
-                    state.park(holder, cx.waker());
+                    state.park(id, holder, cx.waker());
                     Poll::Pending
                 }
             }

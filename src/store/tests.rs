@@ -392,3 +392,47 @@ fn statement_is_quiet_only_without_rw_edges_failures_or_foreign_locks() {
     assert!(!store.statement_is_quiet(late.id(), Op::Insert, &k("a"), None));
     assert!(store.statement_is_quiet(late.id(), Op::Insert, &k("new"), None));
 }
+
+#[test]
+fn a_released_row_lock_goes_to_the_first_waiter() {
+    let store = store();
+    store.load(k("a"), v(0));
+    store.load(k("b"), v(0));
+    let mut t1 = store.begin(Isolation::ReadCommitted);
+    block_on(t1.get_for_update(&k("a"))).unwrap();
+    let t2 = store.begin(Isolation::ReadCommitted);
+    let t3 = store.begin(Isolation::ReadCommitted);
+    let (t2_id, t3_id) = (t2.id(), t3.id());
+    let mut t2_waits = lock_row(t2, "a");
+    let mut t3_waits = lock_row(t3, "a");
+    assert!(poll(&mut t2_waits).is_pending());
+    assert!(poll(&mut t3_waits).is_pending());
+    block_on(t1.commit()).unwrap();
+    // The row is t2's before t2 even runs again: a newcomer or t3 retrying
+    // first cannot take it.
+    assert_eq!(store.lock_holder(&k("a")), Some(t2_id));
+    assert!(poll(&mut t3_waits).is_pending());
+    let mut t4 = store.begin(Isolation::ReadCommitted);
+    let mut t4_waits = Box::pin(async move { t4.get_for_update(&k("a")).await.map(|_| ()) })
+        as Boxed<Result<(), DbError>>;
+    assert!(poll(&mut t4_waits).is_pending(), "t4 queues behind t3");
+    let (t2, result) = ready(&mut t2_waits);
+    assert!(result.unwrap().is_some());
+    // Deadlocks through a granted lock are still seen: t2 (granted `a`)
+    // waits for `b`, which t5 holds; t5 asking for `a` closes t5 -> t2 -> t5.
+    let mut t5 = store.begin(Isolation::ReadCommitted);
+    block_on(t5.get_for_update(&k("b"))).unwrap();
+    let mut t2_wants_b = lock_row(t2, "b");
+    assert!(poll(&mut t2_wants_b).is_pending());
+    let err = block_on(t5.get_for_update(&k("a"))).unwrap_err();
+    assert_eq!(err.code, SqlState::DeadlockDetected);
+    t5.rollback();
+    let (t2, result) = ready(&mut t2_wants_b);
+    assert!(result.unwrap().is_some());
+    block_on(t2.commit()).unwrap();
+    assert_eq!(store.lock_holder(&k("a")), Some(t3_id));
+    let (t3, result) = ready(&mut t3_waits);
+    assert!(result.unwrap().is_some());
+    t3.rollback();
+    assert!(matches!(poll(&mut t4_waits), Poll::Ready(Ok(()))));
+}
