@@ -14,40 +14,16 @@
 //! both counts and rates.
 
 use overbook::explore::{
-    explore, service_scenario, services::service_model, Client, Dfs, Limits, Model, Report,
+    explore, service_scenario, services::service_model, Dfs, Limits, Model, Report,
 };
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
 use overbook::service::Variant;
-use overbook::store::{Isolation, Key, Row};
 use std::path::Path;
 use std::time::Instant;
 
 fn model() -> Model {
-    Model::new("own-counters-3x2", |store| {
-        store.load(Key::raw("shared"), Row::new().with("v", 1));
-        (0..3)
-            .map(|c| {
-                let store = store.clone();
-                let key = Key::new("counter", &[&c.to_string()]);
-                Box::pin(async move {
-                    for round in 0..2 {
-                        let mut tx = store.begin(Isolation::ReadCommitted);
-                        let shared = tx.get(&Key::raw("shared")).await.unwrap();
-                        let step = shared.and_then(|r| r.int("v")).unwrap_or(0);
-                        if c == 0 && round == 0 {
-                            let row = Row::new().with("v", step * 2);
-                            tx.put(&Key::raw("shared"), row).await.unwrap();
-                        }
-                        let v = tx.get(&key).await.unwrap();
-                        let v = v.and_then(|r| r.int("v")).unwrap_or(0);
-                        tx.put(&key, Row::new().with("v", v + step)).await.unwrap();
-                        tx.commit().await.unwrap();
-                    }
-                }) as Client
-            })
-            .collect()
-    })
+    overbook::explore::models::own_counters(3, 1)
 }
 
 fn measure(label: &str, dfs: Dfs, schedules_max: u64) -> Report {

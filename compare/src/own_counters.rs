@@ -7,41 +7,18 @@
 //! at 3).
 
 use crate::harness::{execution_started, record_final};
-use overbook::explore::{Client, Model};
-use overbook::store::{Isolation, Key, Row};
+use overbook::explore::Model;
 use std::sync::atomic::Ordering::SeqCst;
 
 const CLIENTS: usize = 3;
 const ROUNDS: usize = 2;
 
-/// overbook: the bench's model, unchanged. Scheduling points per
+/// overbook: the bench's model, the same function
+/// (`overbook::explore::models::own_counters`). Scheduling points per
 /// transaction: `get` shared, (`put` shared), `get` own, `put` own,
 /// `commit`: 4, or 5 in client 0's first transaction.
 pub fn overbook() -> Model {
-    Model::new("own-counters-3x2", |store| {
-        store.load(Key::raw("shared"), Row::new().with("v", 1));
-        (0..CLIENTS)
-            .map(|c| {
-                let store = store.clone();
-                let key = Key::new("counter", &[&c.to_string()]);
-                Box::pin(async move {
-                    for round in 0..ROUNDS {
-                        let mut tx = store.begin(Isolation::ReadCommitted);
-                        let shared = tx.get(&Key::raw("shared")).await.unwrap();
-                        let step = shared.and_then(|r| r.int("v")).unwrap_or(0);
-                        if c == 0 && round == 0 {
-                            let row = Row::new().with("v", step * 2);
-                            tx.put(&Key::raw("shared"), row).await.unwrap();
-                        }
-                        let v = tx.get(&key).await.unwrap();
-                        let v = v.and_then(|r| r.int("v")).unwrap_or(0);
-                        tx.put(&key, Row::new().with("v", v + step)).await.unwrap();
-                        tx.commit().await.unwrap();
-                    }
-                }) as Client
-            })
-            .collect()
-    })
+    overbook::explore::models::own_counters(CLIENTS, 1)
 }
 
 /// The atomics-per-row program both loom and shuttle run. A row is a

@@ -59,6 +59,7 @@ mod dfs;
 mod executor;
 mod footprint;
 mod from_scenario;
+pub mod models;
 mod pct;
 mod random;
 pub mod services;

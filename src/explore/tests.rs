@@ -275,40 +275,9 @@ fn a_preemption_bound_reaches_every_state_within_the_bound() {
     assert!(bounded.schedules < exhaustive.schedules + exhaustive.pruned);
 }
 
-/// Each client adds a shared row's value to its own counter, twice; client
-/// 0 also doubles the shared row in its first transaction, so the final
-/// counters depend on the order. Most steps of different clients commute.
+/// The reference own-counters model (see `models.rs`), shared row at 7.
 fn own_counters_model(clients: usize) -> Model {
-    Model::new("own-counters", move |store| {
-        store.load(Key::raw("shared"), Row::new().with("v", 7));
-        (0..clients)
-            .map(|c| {
-                let store = store.clone();
-                let key = Key::new("counter", &[&c.to_string()]);
-                Box::pin(async move {
-                    for round in 0..2 {
-                        let mut tx = store.begin(Isolation::ReadCommitted);
-                        let shared = tx.get(&Key::raw("shared")).await.unwrap();
-                        if c == 0 && round == 0 {
-                            let doubled = shared.as_ref().and_then(|r| r.int("v")).unwrap_or(0) * 2;
-                            tx.put(&Key::raw("shared"), Row::new().with("v", doubled))
-                                .await
-                                .unwrap();
-                        }
-                        let v = tx
-                            .get(&key)
-                            .await
-                            .unwrap()
-                            .and_then(|r| r.int("v"))
-                            .unwrap_or(0);
-                        let step = shared.and_then(|r| r.int("v")).unwrap_or(0);
-                        tx.put(&key, Row::new().with("v", v + step)).await.unwrap();
-                        tx.commit().await.unwrap();
-                    }
-                }) as Client
-            })
-            .collect()
-    })
+    super::models::own_counters(clients, 7)
 }
 
 /// Two Serializable clients: one moves a unit from `a` to `b`, the other
