@@ -16,10 +16,11 @@
 
 use super::footprint::Footprint;
 use super::{Client, Model};
-use crate::seed::TraceHasher;
+use crate::seed::{Rng64, TraceHasher};
 use crate::store::{
     ChoiceFuture, Op, Pacer, PauseFuture, PausePoint, ReadRecord, Store, StoreStats,
 };
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
@@ -41,6 +42,20 @@ pub(crate) fn alternative_of(id: usize) -> usize {
 /// The choice id of `task` taking `alternative`.
 pub(crate) fn choice_id(task: usize, alternative: usize) -> usize {
     task + CLIENTS_MAX * alternative
+}
+
+/// One of `task`'s enabled choice ids, drawn uniformly; no draw when the
+/// task is not at a choice, so schedules without choices draw as before.
+pub(crate) fn draw_alternative(enabled: &[usize], task: usize, rng: &mut Rng64) -> usize {
+    let ids: Vec<usize> = enabled
+        .iter()
+        .copied()
+        .filter(|&id| task_of(id) == task)
+        .collect();
+    match ids.len() {
+        1 => ids[0],
+        n => ids[rng.below(n as u64) as usize],
+    }
 }
 
 /// Which task is being polled, and where each task is paused.
@@ -151,7 +166,7 @@ pub(crate) struct Run<S> {
     board: Arc<Mutex<Board>>,
     tasks: Vec<Task>,
     /// Names of the daemons, the last tasks.
-    daemons: Vec<String>,
+    daemons: Rc<[String]>,
     pub(crate) steps: u64,
 }
 
@@ -230,33 +245,31 @@ impl<S> Run<S> {
         enabled
     }
 
-    fn is_daemon(&self, task: usize) -> bool {
-        task >= self.tasks.len() - self.daemons.len()
+    fn first_daemon(&self) -> usize {
+        self.tasks.len() - self.daemons.len()
     }
 
-    /// Whether the schedule is over: every client finished, and no daemon
-    /// has work it can step on.
+    /// Whether `task` keeps the schedule going: a client not finished, or a
+    /// daemon with work it can step on.
+    fn is_open(&self, task: usize) -> bool {
+        let task_state = &self.tasks[task];
+        task_state.future.is_some()
+            && (task < self.first_daemon() || task_state.runnable.0.load(Ordering::Relaxed))
+    }
+
+    /// Whether the schedule is over.
     pub(crate) fn all_finished(&self) -> bool {
-        (0..self.tasks.len()).all(|i| {
-            self.tasks[i].future.is_none()
-                || self.is_daemon(i) && !self.tasks[i].runnable.0.load(Ordering::Relaxed)
-        })
+        !(0..self.tasks.len()).any(|i| self.is_open(i))
     }
 
     /// Clients not finished (and daemons with work left).
     pub(crate) fn unfinished(&self) -> Vec<usize> {
-        (0..self.tasks.len())
-            .filter(|&i| {
-                self.tasks[i].future.is_some()
-                    && (!self.is_daemon(i) || self.tasks[i].runnable.0.load(Ordering::Relaxed))
-            })
-            .collect()
+        (0..self.tasks.len()).filter(|&i| self.is_open(i)).collect()
     }
 
     /// How traces name `task`.
     pub(crate) fn task_name(&self, task: usize) -> String {
-        let first_daemon = self.tasks.len() - self.daemons.len();
-        match task.checked_sub(first_daemon) {
+        match task.checked_sub(self.first_daemon()) {
             Some(daemon) => self.daemons[daemon].clone(),
             None => format!("client {task}"),
         }

@@ -80,6 +80,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 
 /// One client: an async task over the model's store.
 pub type Client = Pin<Box<dyn Future<Output = ()>>>;
@@ -101,8 +102,9 @@ pub struct Model<S = ()> {
     always: Vec<(String, Check<S>)>,
     at_end: Vec<(String, Check<S>)>,
     sometimes: Vec<(String, Condition<S>)>,
-    /// Names of the daemon tasks: the last ones `setup` returns.
-    daemons: Vec<String>,
+    /// Names of the daemon tasks: the last ones `setup` returns (shared
+    /// with every execution's run).
+    daemons: Rc<[String]>,
 }
 
 impl<S> fmt::Debug for Model<S> {
@@ -134,7 +136,7 @@ impl<S> Model<S> {
             always: Vec::new(),
             at_end: Vec::new(),
             sometimes: Vec::new(),
-            daemons: Vec::new(),
+            daemons: Rc::from([]),
         }
     }
 
@@ -156,7 +158,7 @@ impl<S> Model<S> {
     /// ends once every other task finished and no daemon can step. Traces
     /// call them by these names.
     pub fn daemons(mut self, names: Vec<String>) -> Model<S> {
-        self.daemons = names;
+        self.daemons = names.into();
         self
     }
 

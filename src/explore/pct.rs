@@ -11,7 +11,7 @@
 //! `k` is the given estimate, or else the longest schedule seen so far (the
 //! first schedule, with no change points, measures it).
 
-use super::executor::task_of;
+use super::executor::{draw_alternative, task_of};
 use super::{ChoicePoint, Scheduler};
 use crate::seed::{Rng64, Seed};
 use serde::Serialize;
@@ -107,17 +107,7 @@ impl Scheduler for PctScheduler {
             .expect("a choice has an enabled client");
         // A client stopped at a choice of its own takes a uniformly random
         // alternative: priorities order clients, not what they decide.
-        let alternatives: Vec<usize> = point
-            .enabled
-            .iter()
-            .copied()
-            .filter(|&id| task_of(id) == task)
-            .collect();
-        let id = match alternatives.len() {
-            // No draw: schedules without choices stay as they were.
-            1 => alternatives[0],
-            n => alternatives[self.rng.below(n as u64) as usize],
-        };
+        let id = draw_alternative(point.enabled, task, &mut self.rng);
         if let Some(j) = self.change_points.iter().position(|&c| c == self.step) {
             // Change point j (0-based) demotes to d-1-j: below every
             // initial priority and below earlier change points' demotions.

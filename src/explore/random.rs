@@ -2,7 +2,7 @@
 //! probability (and, for a client stopped at a choice of its own, any of its
 //! alternatives), drawn from the `explore-random` stream of a seed.
 
-use super::executor::task_of;
+use super::executor::{draw_alternative, task_of};
 use super::{ChoicePoint, Scheduler};
 use crate::seed::{Rng64, Seed};
 use serde::Serialize;
@@ -39,16 +39,6 @@ impl Scheduler for RandomScheduler {
         let mut clients: Vec<usize> = point.enabled.iter().map(|&id| task_of(id)).collect();
         clients.dedup();
         let client = clients[self.rng.below(clients.len() as u64) as usize];
-        let ids: Vec<usize> = point
-            .enabled
-            .iter()
-            .copied()
-            .filter(|&id| task_of(id) == client)
-            .collect();
-        if ids.len() == 1 {
-            // No extra draw: schedules without choices stay as they were.
-            return Some(ids[0]);
-        }
-        Some(ids[self.rng.below(ids.len() as u64) as usize])
+        Some(draw_alternative(point.enabled, client, &mut self.rng))
     }
 }

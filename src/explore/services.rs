@@ -26,6 +26,7 @@ use crate::service::{
 };
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -68,26 +69,24 @@ const SEND: &[&str] = &[
 /// running them.
 #[derive(Default)]
 struct InFlight {
-    requests: RefCell<Vec<Request>>,
+    requests: RefCell<VecDeque<Request>>,
     waker: RefCell<Option<Waker>>,
 }
 
 impl InFlight {
     fn hand_over(&self, request: Request) {
-        self.requests.borrow_mut().push(request);
+        self.requests.borrow_mut().push_back(request);
         if let Some(waker) = self.waker.borrow_mut().take() {
             waker.wake();
         }
     }
 
     async fn next(&self) -> Request {
-        std::future::poll_fn(|cx| {
-            let mut requests = self.requests.borrow_mut();
-            if requests.is_empty() {
+        std::future::poll_fn(|cx| match self.requests.borrow_mut().pop_front() {
+            Some(request) => Poll::Ready(request),
+            None => {
                 *self.waker.borrow_mut() = Some(cx.waker().clone());
                 Poll::Pending
-            } else {
-                Poll::Ready(requests.remove(0))
             }
         })
         .await

@@ -284,7 +284,7 @@ fn own_counters_model(clients: usize) -> Model {
 /// reads both and records their sum in its own row, so its result depends
 /// on the order (an SSI rw-antidependency), while its own-row write and
 /// the first client's reads of other keys commute.
-fn serializable_counters_model() -> Model {
+fn serializable_transfer_model() -> Model {
     Model::new("serializable-transfer", |store| {
         store.load(Key::raw("a"), Row::new().with("v", 5));
         store.load(Key::raw("b"), Row::new().with("v", 0));
@@ -446,7 +446,7 @@ fn sleep_sets_explore_fewer_schedules_and_reach_the_same_final_states() {
         doctors_model(Isolation::ReadCommitted),
         doctors_model(Isolation::RepeatableRead),
         doctors_model(Isolation::Serializable),
-        serializable_counters_model(),
+        serializable_transfer_model(),
         ssi_victim_model(),
     ] {
         let reduced = explore(&model, Dfs::default().into(), Limits::default());
