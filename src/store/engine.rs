@@ -7,6 +7,7 @@ use super::types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId
 use super::{Op, Schema, StoreConfig};
 use crate::seed::Rng64;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::ops::Bound;
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -1175,19 +1176,22 @@ impl State {
             (Isolation::ReadCommitted, _) | (_, None) => self.commit_seq,
             (_, Some(snapshot)) => snapshot,
         };
-        let end = range_end.cloned().unwrap_or_else(|| key.successor());
-        let range = key.clone()..end;
+        // The keys the statement touches: `key` alone, or `[key, end)`.
+        let range: (Bound<&Key>, Bound<&Key>) = match range_end {
+            Some(end) => (Bound::Included(key), Bound::Excluded(end)),
+            None => (Bound::Included(key), Bound::Included(key)),
+        };
         let newer = self
             .data
-            .range(range.clone())
+            .range::<Key, _>(range)
             .any(|(_, versions)| versions.last().is_some_and(|v| v.seq > snapshot));
         let foreign_intent = self
             .intents
-            .range(range.clone())
+            .range::<Key, _>(range)
             .any(|(_, &writer)| writer != id);
         let foreign_lock = self
             .row_locks
-            .range(range.clone())
+            .range::<Key, _>(range)
             .any(|(_, &holder)| holder != id);
         if newer || foreign_intent || foreign_lock {
             return false;

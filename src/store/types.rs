@@ -32,12 +32,6 @@ impl Key {
         &self.0
     }
 
-    /// The first key after this one (its text followed by NUL), so that
-    /// `[key, key.successor())` holds exactly `key`.
-    pub(crate) fn successor(&self) -> Key {
-        Key(format!("{}\0", self.0).into())
-    }
-
     /// The table: the text before the first `/`.
     pub fn table(&self) -> &str {
         self.0.split('/').next().unwrap_or("")
