@@ -41,6 +41,7 @@ pub mod seed;
 pub mod service;
 pub mod shrink;
 pub mod store;
+pub mod system;
 pub mod wire;
 pub mod workload;
 pub mod world;

@@ -39,25 +39,10 @@ use crate::service::Dataset;
 use crate::service::{Request, Response};
 use crate::store::{CommitEvent, Store};
 use std::collections::BTreeMap;
-use std::fmt;
+
 use std::sync::Arc;
 
-/// A broken invariant.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    /// The invariant's name (one of [`INVARIANTS`]).
-    pub invariant: &'static str,
-    /// What broke it: keys, numbers, clients.
-    pub message: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.invariant, self.message)
-    }
-}
-
-impl std::error::Error for Violation {}
+pub use crate::system::Violation;
 
 /// Every invariant with a one-line description.
 pub const INVARIANTS: &[(&str, &str)] = &[

@@ -1,11 +1,12 @@
-//! Idempotency keys: the first completed response of an operation is
-//! stored under `idempotency/<client>/<key>` in the same transaction as the
-//! operation's effect, so the effect and the record commit together or not
-//! at all. A repeat finds the record and gets the stored response.
+//! Idempotency keys for the bundled services, on the kit's records
+//! ([`crate::system::kit::idempotency`]): the first completed response of
+//! an operation is stored under `idempotency/<client>/<key>` in the same
+//! transaction as the operation's effect.
 
 use super::api::{Request, Response, ResponseBody};
 use super::data::idempotency_key;
-use crate::store::{DbError, Key, Row, SqlState, Tx};
+use crate::store::{DbError, Key, Row, Tx};
+use crate::system::kit::idempotency as kit;
 
 /// What a request's key resolves to inside its transaction.
 pub enum Recall {
@@ -27,38 +28,38 @@ fn fingerprint(request: &Request) -> String {
     serde_json::to_string(&request.body).unwrap_or_default()
 }
 
+fn server_error(message: String) -> Response {
+    Response {
+        status: 500,
+        attempts: 0,
+        body: ResponseBody::ServerError { message },
+    }
+}
+
 /// Looks the key up. A stored record for a different request body means
 /// the client reused a key: 422, and nothing is done.
 pub async fn recall(tx: &mut Tx, key: &Key, request: &Request) -> Result<Recall, DbError> {
-    let Some(row) = tx.get(key).await? else {
-        return Ok(Recall::Fresh);
-    };
-    if row.text("request") != Some(fingerprint(request).as_str()) {
-        return Ok(Recall::Replay(Response {
-            status: 422,
-            attempts: 0,
-            body: ResponseBody::ServerError {
-                message: format!("idempotency key {key} was used for a different request"),
-            },
-        }));
-    }
-    let stored = row
-        .text("response")
-        .and_then(|text| serde_json::from_str::<Response>(text).ok());
-    Ok(Recall::Replay(stored.unwrap_or_else(|| Response {
-        status: 500,
-        attempts: 0,
-        body: ResponseBody::ServerError {
-            message: format!("idempotency record {key} is unreadable"),
+    Ok(
+        match kit::recall::<Response>(tx, key, &fingerprint(request)).await? {
+            kit::Recall::Fresh => Recall::Fresh,
+            kit::Recall::Replay(response) => Recall::Replay(response),
+            kit::Recall::KeyReused => Recall::Replay(Response {
+                status: 422,
+                ..server_error(format!(
+                    "idempotency key {key} was used for a different request"
+                ))
+            }),
+            kit::Recall::Unreadable => Recall::Replay(server_error(format!(
+                "idempotency record {key} is unreadable"
+            ))),
         },
-    })))
+    )
 }
 
 /// Stores `response` under `key`. Only 2xx responses are stored: a refused
 /// operation may succeed when retried later and has no effect to protect.
-/// A concurrent request with the same key that committed first makes the
-/// insert fail with 23505; that is reported as 40001 so the retry wrapper
-/// runs the transaction again, which then replays the winner's response.
+/// A concurrent request with the same key that committed first turns into
+/// 40001 (see [`kit::remember`]).
 pub async fn remember(
     tx: &mut Tx,
     key: &Key,
@@ -70,17 +71,6 @@ pub async fn remember(
     }
     let row = Row::new()
         .with("client", i64::from(request.client))
-        .with("request", fingerprint(request))
-        .with("status", i64::from(response.status))
-        .with(
-            "response",
-            serde_json::to_string(response).unwrap_or_default(),
-        );
-    match tx.insert(key, row).await {
-        Err(error) if error.code == SqlState::UniqueViolation => Err(DbError::new(
-            SqlState::SerializationFailure,
-            format!("concurrent request with the same idempotency key committed first ({key})"),
-        )),
-        other => other,
-    }
+        .with("status", i64::from(response.status));
+    kit::remember_row(tx, key, row, &fingerprint(request), response).await
 }

@@ -57,7 +57,7 @@ mod board;
 pub mod config;
 pub mod data;
 mod idempotency;
-mod ratelimit;
+
 mod retry;
 pub mod rooms;
 mod server;
@@ -77,7 +77,9 @@ pub use data::{
 pub use rooms::{HARD_CONSTRAINTS, SOFT_PREFERENCES};
 pub use server::{Api, ApiStats};
 
-use crate::store::{PauseFuture, Schema};
+pub use crate::system::Env;
+
+use crate::store::Schema;
 
 /// The store schema a variant runs on. The correct service has three
 /// exclusion constraints (one per table, the store's limit): bookings may
@@ -102,16 +104,6 @@ pub fn schema(variant: Variant) -> Schema {
         | Variant::RoomsStaleAvailabilityCache => schema,
         _ => schema.with_exclusion("bookings", "room", "abs_start_min", "abs_busy_until_min"),
     }
-}
-
-/// Time and sleep as the services see them. The world maps these to
-/// turmoil's simulated clock; the model checker to logical time and
-/// scheduling points.
-pub trait Env: Send + Sync {
-    /// Milliseconds of simulated time since the run's start.
-    fn now_ms(&self) -> u64;
-    /// A future that completes `ms` milliseconds of simulated time later.
-    fn sleep_ms(&self, ms: u64) -> PauseFuture;
 }
 
 /// A service implementation: the correct one or a named planted bug.

@@ -4,36 +4,11 @@
 //! that the losers of one conflict do not collide again in lockstep.
 
 use super::api::{Response, ResponseBody};
-use super::config::{Jitter, RetryConfig};
-use super::Env;
-use crate::seed::Rng64;
 use crate::store::{DbError, SqlState};
+use crate::system::kit::{retry, RetryError};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
-/// The backoff before retry number `retry_index` (0 for the first retry):
-/// `b = min(cap, base * 2^retry_index)`, then jittered.
-pub fn backoff_ms(config: &RetryConfig, retry_index: u32, rng: &mut Rng64) -> u64 {
-    let exponential = config
-        .base_ms
-        .saturating_mul(1u64.checked_shl(retry_index.min(63)).unwrap_or(u64::MAX));
-    let ceiling_ms = exponential.min(config.cap_ms);
-    match config.jitter {
-        Jitter::Full => rng.between(0, ceiling_ms),
-        Jitter::Equal => ceiling_ms / 2 + rng.between(0, ceiling_ms / 2),
-        Jitter::None => ceiling_ms,
-    }
-}
-
-/// Counters the retry wrapper keeps for reports.
-#[derive(Debug, Default)]
-pub struct RetryCounters {
-    /// Transactions re-run after a retryable error.
-    pub retries: AtomicU64,
-    /// Operations that ran out of attempts (503).
-    pub exhausted: AtomicU64,
-}
+pub use crate::system::kit::{RetryContext, RetryCounters};
 
 /// Which errors re-running the transaction may cure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,18 +28,6 @@ impl RetryOn {
     }
 }
 
-/// What the wrapper needs from the server it runs in.
-pub struct RetryContext<'a> {
-    /// The policy.
-    pub config: &'a RetryConfig,
-    /// Where backoff sleeps happen.
-    pub env: &'a dyn Env,
-    /// The server's jitter stream.
-    pub rng: &'a Mutex<Rng64>,
-    /// The server's counters.
-    pub counters: &'a RetryCounters,
-}
-
 /// Runs `attempt` until it returns a value, re-running it after a
 /// retryable error up to `config.attempts` tries in all. Returns the value
 /// with the tries made, or the response that ended it: 503 with the last
@@ -73,40 +36,25 @@ pub struct RetryContext<'a> {
 pub async fn with_retry<T, F, Fut>(
     context: RetryContext<'_>,
     retry_on: RetryOn,
-    mut attempt: F,
+    attempt: F,
 ) -> Result<(T, u32), Response>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, DbError>>,
 {
-    let attempts_max = context.config.attempts.max(1);
-    let mut tries = 0u32;
-    loop {
-        tries += 1;
-        let error = match attempt().await {
-            Ok(value) => return Ok((value, tries)),
-            Err(error) => error,
-        };
-        if !retry_on.covers(&error) {
-            return Err(database_error_response(&error, tries));
+    match retry(context, |error| retry_on.covers(error), attempt).await {
+        Ok(done) => Ok(done),
+        Err(RetryError::Exhausted { attempts, last }) => Err(Response {
+            status: 503,
+            attempts,
+            body: ResponseBody::RetriesExhausted {
+                attempts,
+                sqlstate: last.code.code().to_string(),
+            },
+        }),
+        Err(RetryError::Failed { attempts, error }) => {
+            Err(database_error_response(&error, attempts))
         }
-        if tries >= attempts_max {
-            context.counters.exhausted.fetch_add(1, Ordering::Relaxed);
-            return Err(Response {
-                status: 503,
-                attempts: tries,
-                body: ResponseBody::RetriesExhausted {
-                    attempts: tries,
-                    sqlstate: error.code.code().to_string(),
-                },
-            });
-        }
-        context.counters.retries.fetch_add(1, Ordering::Relaxed);
-        let sleep_ms = {
-            let mut rng = context.rng.lock().unwrap_or_else(|e| e.into_inner());
-            backoff_ms(context.config, tries - 1, &mut rng)
-        };
-        context.env.sleep_ms(sleep_ms).await;
     }
 }
 
@@ -126,36 +74,3 @@ pub fn database_error_response(error: &DbError, attempts: u32) -> Response {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::seed::Seed;
-
-    #[test]
-    fn backoff_is_capped_and_jittered_within_bounds() {
-        let config = RetryConfig {
-            attempts: 5,
-            base_ms: 10,
-            cap_ms: 100,
-            jitter: Jitter::None,
-        };
-        let mut rng = Seed(1).stream("backoff");
-        let plain: Vec<u64> = (0..6).map(|k| backoff_ms(&config, k, &mut rng)).collect();
-        assert_eq!(plain, vec![10, 20, 40, 80, 100, 100]);
-        assert_eq!(backoff_ms(&config, 200, &mut rng), 100);
-        let full = RetryConfig {
-            jitter: Jitter::Full,
-            ..config
-        };
-        let equal = RetryConfig {
-            jitter: Jitter::Equal,
-            ..config
-        };
-        for k in 0..8 {
-            let ceiling = (10u64 << k).min(100);
-            assert!(backoff_ms(&full, k, &mut rng) <= ceiling);
-            let e = backoff_ms(&equal, k, &mut rng);
-            assert!(e >= ceiling / 2 && e <= ceiling);
-        }
-    }
-}

@@ -5,7 +5,7 @@ use super::access;
 use super::api::{Request, RequestBody, Response, ResponseBody};
 use super::config::ServiceConfig;
 use super::data::Dataset;
-use super::ratelimit::RateLimiter;
+use crate::system::kit::RateLimiter;
 use super::retry::{with_retry, RetryContext, RetryCounters, RetryOn};
 use super::rooms::AvailabilityCache;
 use super::{board, rooms, units, Env, Variant};

@@ -1,0 +1,99 @@
+//! Idempotency keys: the first completed response of an operation is
+//! stored under a key of the service's choosing (for example
+//! `idempotency/<client>/<key>`) in the same transaction as the operation's
+//! effect, so the effect and the record commit together or not at all. A
+//! repeat finds the record and gets the stored response.
+//!
+//! ```
+//! use overbook::store::{block_on, Isolation, Key, Schema, Store, StoreConfig};
+//! use overbook::system::kit::idempotency::{recall, remember, Recall};
+//! use overbook::seed::Seed;
+//!
+//! let store = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+//! let key = Key::raw("idempotency/7/hold-1");
+//! block_on(async {
+//!     let mut tx = store.begin(Isolation::Serializable);
+//!     assert!(matches!(recall::<String>(&mut tx, &key, "hold seat 3").await.unwrap(), Recall::Fresh));
+//!     remember(&mut tx, &key, "hold seat 3", &"held".to_string()).await.unwrap();
+//!     tx.commit().await.unwrap();
+//!     let mut tx = store.begin(Isolation::Serializable);
+//!     match recall::<String>(&mut tx, &key, "hold seat 3").await.unwrap() {
+//!         Recall::Replay(stored) => assert_eq!(stored, "held"),
+//!         _ => panic!("the stored response is replayed"),
+//!     }
+//!     assert!(matches!(recall::<String>(&mut tx, &key, "hold seat 4").await.unwrap(), Recall::KeyReused));
+//! });
+//! ```
+
+use crate::store::{DbError, Key, Row, SqlState, Tx};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// What a request's key resolves to inside its transaction.
+#[derive(Debug)]
+pub enum Recall<R> {
+    /// No earlier completion: do the work (and then [`remember`]).
+    Fresh,
+    /// A completed earlier request with this key: answer with this.
+    Replay(R),
+    /// The key was used for a different request (answer 422, do nothing).
+    KeyReused,
+    /// A record exists but its response does not parse (answer 500).
+    Unreadable,
+}
+
+/// Looks the key up. `fingerprint` identifies the request (its body as
+/// JSON, say): a record with another fingerprint means the client reused a
+/// key.
+pub async fn recall<R: DeserializeOwned>(
+    tx: &mut Tx,
+    key: &Key,
+    fingerprint: &str,
+) -> Result<Recall<R>, DbError> {
+    let Some(row) = tx.get(key).await? else {
+        return Ok(Recall::Fresh);
+    };
+    if row.text("request") != Some(fingerprint) {
+        return Ok(Recall::KeyReused);
+    }
+    Ok(row
+        .text("response")
+        .and_then(|text| serde_json::from_str::<R>(text).ok())
+        .map_or(Recall::Unreadable, Recall::Replay))
+}
+
+/// Stores `response` under `key`; call it only for responses worth
+/// replaying (a refused operation may succeed when retried later and has
+/// no effect to protect). A concurrent request with the same key that
+/// committed first makes the insert fail with 23505; that is reported as
+/// 40001 so the retry wrapper runs the transaction again, which then
+/// replays the winner's response.
+pub async fn remember<R: Serialize>(
+    tx: &mut Tx,
+    key: &Key,
+    fingerprint: &str,
+    response: &R,
+) -> Result<(), DbError> {
+    remember_row(tx, key, Row::new(), fingerprint, response).await
+}
+
+/// [`remember`] with extra columns in the record (a client id, a status).
+pub async fn remember_row<R: Serialize>(
+    tx: &mut Tx,
+    key: &Key,
+    row: Row,
+    fingerprint: &str,
+    response: &R,
+) -> Result<(), DbError> {
+    let row = row.with("request", fingerprint.to_string()).with(
+        "response",
+        serde_json::to_string(response).unwrap_or_default(),
+    );
+    match tx.insert(key, row).await {
+        Err(error) if error.code == SqlState::UniqueViolation => Err(DbError::new(
+            SqlState::SerializationFailure,
+            format!("concurrent request with the same idempotency key committed first ({key})"),
+        )),
+        other => other,
+    }
+}

@@ -1,0 +1,564 @@
+//! The system API: what a booking service implements to get everything
+//! overbook does (the turmoil world and its faults, fuzzing, the corpus,
+//! replay, shrinking, the model checker, reports and the CLI).
+//!
+//! A service is one type implementing [`System`], in the manner of
+//! FoundationDB's simulation workloads (setup, start, check) and
+//! stateright's `Model`:
+//!
+//! - **the system under test**: its store [`Schema`] (tables, exclusion
+//!   constraints), its data set ([`System::data`], drawn from the scenario's
+//!   own sections and the seed, and [`System::load`] into the store), and a
+//!   handler ([`System::handle`]) from a request of its own type to a
+//!   response of its own type, running transactions through the pool and
+//!   the [`Env`] of a [`ServerContext`];
+//! - **a virtual user** ([`System::user`]): what one simulated client does,
+//!   from its own random stream and the responses so far, through
+//!   [`UserContext::call`];
+//! - **invariants** ([`System::checker`] returning an [`Invariants`]):
+//!   named checks on every committed transaction, every response, and at the
+//!   end;
+//! - **variants**: the correct service and named planted bugs
+//!   ([`System::variants`]), as strings;
+//! - **model-checking clients** ([`System::explore_clients`]): a few
+//!   clients' request lists for exhaustive exploration.
+//!
+//! Scenario files keep their generic sections (run, topology, phases,
+//! faults, store, client, thresholds) for overbook; the `[data]`,
+//! `[workload]` and `[service]` sections belong to the service and are
+//! parsed into [`System::Settings`].
+//!
+//! The helpers every such service needs are in [`kit`]: retry with backoff
+//! and jitter on 40001/40P01, idempotency records, a rate limiter, access
+//! tokens.
+
+pub mod kit;
+
+use crate::error::InputError;
+use crate::scenario::ClientPolicy;
+use crate::seed::{Rng64, Seed};
+use crate::store::{CommitEvent, PauseFuture, Pool, Schema, Store};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+/// Time and sleep as services and users see them. The world maps these to
+/// turmoil's simulated clock; the model checker to logical time and
+/// scheduling points.
+pub trait Env: Send + Sync {
+    /// Milliseconds of simulated time since the run's start.
+    fn now_ms(&self) -> u64;
+    /// A future that completes `ms` milliseconds of simulated time later.
+    fn sleep_ms(&self, ms: u64) -> PauseFuture;
+}
+
+/// A service implementation's name: `correct` or a planted bug such as
+/// `units/read-committed`. Only names a [`System`] declares exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Variant(&'static str);
+
+impl Variant {
+    /// The correct service, which every system has.
+    pub const CORRECT: Variant = Variant("correct");
+
+    /// The name used on the command line and in corpus entries.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+
+    /// Whether this is the correct service.
+    pub fn is_correct(self) -> bool {
+        self == Variant::CORRECT
+    }
+
+    /// Whether this variant is named `name`.
+    pub fn is(self, name: &str) -> bool {
+        self.0 == name
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A variant a system declares: its name and what it does wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VariantInfo {
+    /// kebab-case, `service/bug` for planted bugs (`tickets/oversell`).
+    pub name: &'static str,
+    /// One line on what the variant does wrong.
+    pub description: &'static str,
+}
+
+/// An invariant a system declares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvariantInfo {
+    /// snake_case (`no_overbooking`).
+    pub name: &'static str,
+    /// One line on what must hold.
+    pub description: &'static str,
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The invariant's name (one the system declares).
+    pub invariant: &'static str,
+    /// What broke it: keys, numbers, clients.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.invariant, self.message)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// Counts how often each invariant was evaluated, for reports, and turns a
+/// failed check into a [`Violation`].
+///
+/// ```
+/// use overbook::system::Tally;
+/// let mut tally = Tally::default();
+/// assert!(tally.check("seats_never_oversold", 3 <= 4, || "3 > 4".into()).is_ok());
+/// let broken = tally.check("seats_never_oversold", 5 <= 4, || "5 seats sold of 4".into());
+/// assert_eq!(broken.unwrap_err().invariant, "seats_never_oversold");
+/// assert_eq!(tally.counts()["seats_never_oversold"], 2);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    /// Records one evaluation of `invariant`; when `holds` is false, the
+    /// violation with the message `message()` builds.
+    pub fn check(
+        &mut self,
+        invariant: &'static str,
+        holds: bool,
+        message: impl FnOnce() -> String,
+    ) -> Result<(), Violation> {
+        *self.counts.entry(invariant).or_insert(0) += 1;
+        if holds {
+            Ok(())
+        } else {
+            Err(Violation {
+                invariant,
+                message: message(),
+            })
+        }
+    }
+
+    /// Evaluations per invariant so far.
+    pub fn counts(&self) -> BTreeMap<&'static str, u64> {
+        self.counts.clone()
+    }
+}
+
+/// A service's own scenario settings: the `[data]`, `[workload]` and
+/// `[service]` sections, parsed from the whole scenario document (so the
+/// type's fields name those sections; leave unknown top-level keys allowed,
+/// overbook rejects stray sections itself).
+pub trait Settings:
+    Serialize + DeserializeOwned + Clone + Debug + Default + Send + Sync + 'static
+{
+}
+
+impl<T> Settings for T where
+    T: Serialize + DeserializeOwned + Clone + Debug + Default + Send + Sync + 'static
+{
+}
+
+/// A request as overbook sees it: JSON on the simulated wire, a name for
+/// reports.
+pub trait Message: Clone + Debug + Serialize + DeserializeOwned + 'static {
+    /// The operation's name for reports and thresholds (`reserve`,
+    /// `book`): `requests.<operation>.<status>`.
+    fn operation(&self) -> &'static str;
+
+    /// The client's idempotency key, if the request carries one (shown in
+    /// traces).
+    fn idempotency_key(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// A response as overbook sees it.
+pub trait Reply: Clone + Debug + Serialize + DeserializeOwned + 'static {
+    /// HTTP-like status: 2xx success, 409 conflict, 503 retries exhausted...
+    fn status(&self) -> u16;
+
+    /// Transaction attempts the server made (1 + retries on 40001/40P01).
+    fn attempts(&self) -> u32 {
+        1
+    }
+}
+
+/// Invariants of one run, fed everything that happens.
+pub trait Invariants<S: System> {
+    /// After every committed transaction, in commit order (the events of
+    /// [`Store::drain_commits`]).
+    fn on_commit(&mut self, event: &CommitEvent) -> Result<(), Violation>;
+
+    /// After every response a client received, at simulated `now_ms`.
+    fn on_response(
+        &mut self,
+        request: &S::Request,
+        response: &S::Response,
+        now_ms: u64,
+    ) -> Result<(), Violation> {
+        let _ = (request, response, now_ms);
+        Ok(())
+    }
+
+    /// Once at the end: a full recount from committed rows
+    /// ([`Store::scan_all_committed`]), cross-checked with what was kept
+    /// incrementally.
+    fn at_end(&mut self, store: &Store) -> Result<(), Violation>;
+
+    /// Evaluations per invariant (a [`Tally`]'s counts).
+    fn checks(&self) -> BTreeMap<&'static str, u64>;
+}
+
+/// What a server instance is built from, on each API host (again after a
+/// crash and restart: in-memory state is lost).
+pub struct ServerContext<S: System> {
+    /// Which API server (0-based).
+    pub index: u32,
+    /// Connections to the shared database.
+    pub pool: Pool,
+    /// Time and sleep.
+    pub env: Arc<dyn Env>,
+    /// The implementation to run.
+    pub variant: Variant,
+    /// The data set.
+    pub data: Arc<S::Data>,
+    /// The scenario's service-owned settings.
+    pub settings: Arc<S::Settings>,
+    /// The server's own random stream (backoff jitter).
+    pub rng: Rng64,
+}
+
+/// Why a call got no response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No response within the client's timeout.
+    Timeout,
+    /// The connection failed or was closed before a response.
+    ConnectionLost,
+}
+
+/// A boxed future of a call's outcome.
+pub type CallFuture<'a, R> = Pin<Box<dyn Future<Output = Result<R, CallError>> + 'a>>;
+
+/// Carries one request to an API server and its response back: turmoil
+/// TCP in the world, a direct call elsewhere.
+pub trait Transport<S: System> {
+    /// Sends `request` and waits at most `timeout_ms` for the response.
+    fn call<'a>(
+        &'a mut self,
+        request: &'a S::Request,
+        timeout_ms: u64,
+    ) -> CallFuture<'a, S::Response>;
+}
+
+/// One request's round trip, as the client saw it.
+#[derive(Clone, Debug)]
+pub struct Exchange<S: System> {
+    /// The user that sent it.
+    pub client: u32,
+    /// `client << 32 | n` for the user's `n`-th call: unique per attempt.
+    pub request_id: u64,
+    /// The request sent.
+    pub request: S::Request,
+    /// The response, or why none came.
+    pub response: Result<S::Response, CallError>,
+    /// Simulated time the request was sent.
+    pub sent_ms: u64,
+    /// Simulated time the response (or the timeout) arrived.
+    pub received_ms: u64,
+}
+
+/// A user's life events, for liveness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserEvent {
+    /// The user arrived.
+    Started {
+        /// User index.
+        user: u32,
+    },
+    /// The user finished (or gave up).
+    Finished {
+        /// User index.
+        user: u32,
+    },
+}
+
+/// What users report; the world drains it after every step.
+#[derive(Debug)]
+pub struct Observations<S: System> {
+    /// Completed round trips, in the order they completed.
+    pub exchanges: Vec<Exchange<S>>,
+    /// Arrivals and departures.
+    pub users: Vec<UserEvent>,
+    /// Client-side resends since the last drain.
+    pub client_retries: u64,
+}
+
+impl<S: System> Default for Observations<S> {
+    fn default() -> Self {
+        Observations {
+            exchanges: Vec::new(),
+            users: Vec::new(),
+            client_retries: 0,
+        }
+    }
+}
+
+/// A shared sink of observations.
+pub type Observer<S> = Arc<Mutex<Observations<S>>>;
+
+/// Everything one virtual user has: its index, its own random stream, the
+/// data set and settings, the client policy, the clock, and the one way to
+/// reach the service ([`UserContext::call`]).
+pub struct UserContext<S: System> {
+    /// The user's index (arrival order), also its client id.
+    pub index: u32,
+    /// The user's own random stream: draw every choice from it.
+    pub rng: Rng64,
+    /// The data set.
+    pub data: Arc<S::Data>,
+    /// The scenario's service-owned settings.
+    pub settings: Arc<S::Settings>,
+    /// How clients behave on timeouts, conflicts, expired tokens and 429s.
+    pub policy: ClientPolicy,
+    env: Arc<dyn Env>,
+    transport: Box<dyn Transport<S>>,
+    observer: Observer<S>,
+    calls: u32,
+}
+
+impl<S: System> UserContext<S> {
+    /// A user context; the world and tests build these.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        index: u32,
+        rng: Rng64,
+        data: Arc<S::Data>,
+        settings: Arc<S::Settings>,
+        policy: ClientPolicy,
+        env: Arc<dyn Env>,
+        transport: Box<dyn Transport<S>>,
+        observer: Observer<S>,
+    ) -> UserContext<S> {
+        UserContext {
+            index,
+            rng,
+            data,
+            settings,
+            policy,
+            env,
+            transport,
+            observer,
+            calls: 0,
+        }
+    }
+
+    /// Milliseconds of simulated time since the run's start.
+    pub fn now_ms(&self) -> u64 {
+        self.env.now_ms()
+    }
+
+    /// Waits `ms` of simulated time (think time, a retry-after).
+    pub async fn sleep_ms(&self, ms: u64) {
+        self.env.sleep_ms(ms).await
+    }
+
+    /// The request id the next [`UserContext::call`] will be recorded
+    /// with: `index << 32 | calls so far`.
+    pub fn next_request_id(&self) -> u64 {
+        (u64::from(self.index) << 32) | u64::from(self.calls)
+    }
+
+    /// Sends one request (one attempt) and waits at most the policy's
+    /// `timeout_ms` for its response. Every call is recorded for the
+    /// invariants, metrics and trace; resending is the user's decision.
+    pub async fn call(&mut self, request: S::Request) -> Result<S::Response, CallError> {
+        let request_id = self.next_request_id();
+        self.calls += 1;
+        let sent_ms = self.env.now_ms();
+        let response = self
+            .transport
+            .call(&request, self.policy.timeout_ms)
+            .await;
+        let received_ms = self.env.now_ms();
+        self.observer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .exchanges
+            .push(Exchange {
+                client: self.index,
+                request_id,
+                request,
+                response: response.clone(),
+                sent_ms,
+                received_ms,
+            });
+        response
+    }
+
+    /// Counts a client-side resend (after a timeout, 401, 409 or 429) for
+    /// the report.
+    pub fn count_client_retry(&self) {
+        self.observer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .client_retries += 1;
+    }
+}
+
+/// What [`System::explore_clients`] draws a model-checking scenario from.
+pub struct ExploreContext<'a, S: System> {
+    /// The scenario's service-owned settings.
+    pub settings: &'a S::Settings,
+    /// The data set.
+    pub data: &'a S::Data,
+    /// The exploration's seed (draw requests from streams of it).
+    pub seed: Seed,
+    /// How many clients.
+    pub clients: u32,
+    /// Requests per client.
+    pub ops: u32,
+}
+
+/// A "sometimes" condition of the model checker: it should hold at the end
+/// of at least one schedule, or the exploration missed the interesting
+/// cases. `reached` sees every (request, response, time) answered so far.
+pub struct Sometimes<S: System> {
+    /// What is reached, in words (`a 409 conflict answered`).
+    pub name: &'static str,
+    /// Whether a schedule's exchanges reach it.
+    pub reached: fn(&[(S::Request, S::Response, u64)]) -> bool,
+}
+
+/// A booking service under test. See the [module docs](self).
+///
+/// The associated functions that take no `self` are called once per
+/// request or user; everything a handler or user needs comes through its
+/// context.
+pub trait System: Send + Sync + Sized + 'static {
+    /// The `[data]`, `[workload]` and `[service]` sections of a scenario.
+    type Settings: Settings;
+    /// The data set a run serves, shared read-only by servers, users and
+    /// invariants (ids users draw from).
+    type Data: 'static;
+    /// What a client sends.
+    type Request: Message;
+    /// What the service answers.
+    type Response: Reply;
+    /// One API server's instance: per-server in-memory state (caches, rate
+    /// limiters, jitter streams), lost on a crash.
+    type Server: 'static;
+    /// The invariants of one run.
+    type Checker: Invariants<Self>;
+
+    /// The service's name (kebab-case).
+    fn name(&self) -> &'static str;
+
+    /// Every implementation, `correct` first, then the planted bugs.
+    fn variants(&self) -> &'static [VariantInfo];
+
+    /// Every invariant the checker evaluates.
+    fn invariants(&self) -> &'static [InvariantInfo];
+
+    /// Checks settings beyond what their types check; errors name the
+    /// field (`workload.mix`).
+    fn validate(&self, settings: &Self::Settings) -> Result<(), InputError> {
+        let _ = settings;
+        Ok(())
+    }
+
+    /// The store schema a variant runs on (exclusion constraints).
+    fn schema(&self, variant: Variant) -> Schema;
+
+    /// Draws the data set from the settings and the seed.
+    fn data(&self, settings: &Self::Settings, seed: Seed) -> Self::Data;
+
+    /// Loads the data set into a fresh store (before anything runs).
+    fn load(&self, data: &Self::Data, store: &Store);
+
+    /// Builds one API server.
+    fn server(&self, context: ServerContext<Self>) -> Self::Server;
+
+    /// Handles one request on `server`, from client host `source`. Expected
+    /// domain outcomes (409, 503 after retries) are responses, not errors.
+    fn handle(
+        server: &Self::Server,
+        request: Self::Request,
+        source: u32,
+    ) -> impl Future<Output = Self::Response>;
+
+    /// Runs one virtual user to its end.
+    fn user(&self, user: UserContext<Self>) -> impl Future<Output = ()>;
+
+    /// The invariant checker of one run over `data`.
+    fn checker(&self, data: Arc<Self::Data>, settings: &Self::Settings) -> Self::Checker;
+
+    /// Model checking: each client's requests, sent one after the other
+    /// straight to a server.
+    fn explore_clients(&self, context: ExploreContext<'_, Self>) -> Vec<Vec<Self::Request>>;
+
+    /// Model checking with lost responses: the request a client resends
+    /// after a timeout (same idempotency key, new request id).
+    fn resend(&self, request: &Self::Request) -> Self::Request {
+        request.clone()
+    }
+
+    /// Model checking: the "sometimes" conditions a scenario's clients can
+    /// reach. By default, a 409 answered and every request succeeding.
+    fn sometimes(
+        &self,
+        settings: &Self::Settings,
+        clients: &[Vec<Self::Request>],
+    ) -> Vec<Sometimes<Self>> {
+        let _ = (settings, clients);
+        vec![
+            Sometimes {
+                name: "a 409 conflict answered",
+                reached: |exchanges| exchanges.iter().any(|(_, r, _)| r.status() == 409),
+            },
+            Sometimes {
+                name: "every request succeeded",
+                reached: |exchanges| {
+                    !exchanges.is_empty() && exchanges.iter().all(|(_, r, _)| r.status() < 300)
+                },
+            },
+        ]
+    }
+
+    /// Shrinking: `--set` overrides that make the workload smaller, tried
+    /// in order while the same invariant still breaks (for example halving
+    /// `workload.ops_per_user`). Users and faults are shrunk by overbook.
+    fn shrink_steps(&self, settings: &Self::Settings) -> Vec<String> {
+        let _ = settings;
+        Vec::new()
+    }
+
+    /// Looks a declared variant up by name.
+    fn variant(&self, name: &str) -> Option<Variant> {
+        self.variants()
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| Variant(v.name))
+    }
+}
