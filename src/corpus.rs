@@ -21,7 +21,7 @@
 use crate::error::InputError;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::service::Variant;
+use crate::system::System;
 use crate::world::{self, Report};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -95,7 +95,38 @@ impl Entry {
         Entry::parse(&text, &path.display().to_string())
     }
 
-    /// Parses entry text; `source` names it in errors.
+    /// Reads an entry for `system`: also checks that its variant is one
+    /// the system declares.
+    pub fn load_for<S: System>(system: &S, path: &Path) -> Result<Entry, InputError> {
+        let text = std::fs::read_to_string(path).map_err(|err| InputError::io(path, &err))?;
+        Entry::parse_for(system, &text, &path.display().to_string())
+    }
+
+    /// [`Entry::parse`], and the variant must be one `system` declares.
+    pub fn parse_for<S: System>(system: &S, text: &str, source: &str) -> Result<Entry, InputError> {
+        let entry = Entry::parse(text, source)?;
+        if system.variant(&entry.variant).is_none() {
+            let known: Vec<&str> = system.variants().iter().map(|v| v.name).collect();
+            let mut err = InputError::new(format!(
+                "unknown variant `{}` (known: {})",
+                entry.variant,
+                known.join(", ")
+            ))
+            .in_source(source)
+            .at_field("variant");
+            if let Some(line) = text
+                .lines()
+                .position(|l| l.trim_start().starts_with("variant"))
+            {
+                err = err.at_line(line + 1, 1);
+            }
+            return Err(err);
+        }
+        Ok(entry)
+    }
+
+    /// Parses entry text; `source` names it in errors. The variant is
+    /// checked against a system by [`Entry::parse_for`].
     pub fn parse(text: &str, source: &str) -> Result<Entry, InputError> {
         let entry: Entry = crate::scenario::deserialize_located(text, source)?;
         let field_error = |field: &str, message: String| {
@@ -109,12 +140,6 @@ impl Entry {
             }
             err
         };
-        if Variant::parse(&entry.variant).is_none() {
-            return Err(field_error(
-                "variant",
-                format!("unknown variant `{}`", entry.variant),
-            ));
-        }
         if entry.trace_hash.len() != 16 || !entry.trace_hash.chars().all(|c| c.is_ascii_hexdigit())
         {
             return Err(field_error(
@@ -169,30 +194,41 @@ impl Entry {
         resolve_sim(&self.sim, sims_dir)
     }
 
-    /// Loads the scenario with the entry's overrides.
-    pub fn scenario(&self, sims_dir: &Path) -> Result<Scenario, InputError> {
-        Scenario::load(&self.scenario_path(sims_dir))?.with_overrides(&self.overrides)
+    /// Loads the scenario with the entry's overrides, both checked for
+    /// `system`.
+    pub fn scenario<S: System>(&self, system: &S, sims_dir: &Path) -> Result<Scenario, InputError> {
+        Scenario::load_for(system, &self.scenario_path(sims_dir))?
+            .with_overrides_for(system, &self.overrides)
     }
 
-    /// The command line that reproduces this entry.
+    /// The command line that reproduces this entry with the `overbook`
+    /// binary.
     pub fn replay_command(&self) -> String {
+        self.replay_command_with("overbook")
+    }
+
+    /// The command line that reproduces this entry with `program` (a
+    /// user's own binary, `cargo run --release --example tickets --`).
+    pub fn replay_command_with(&self, program: &str) -> String {
         let overrides: String = self
             .overrides
             .iter()
             .map(|o| format!(" --set {o}"))
             .collect();
         format!(
-            "overbook replay --sim {} --seed {} --variant {}{overrides}",
+            "{program} replay --sim {} --seed {} --variant {}{overrides}",
             self.sim, self.seed, self.variant
         )
     }
 
-    /// Re-runs the entry and compares with what it recorded.
-    pub fn verify(&self, sims_dir: &Path) -> Result<Report, String> {
-        let scenario = self.scenario(sims_dir).map_err(|e| e.to_string())?;
-        let variant = Variant::parse(&self.variant)
+    /// Re-runs the entry against `system` and compares with what it
+    /// recorded.
+    pub fn verify<S: System>(&self, system: &S, sims_dir: &Path) -> Result<Report, String> {
+        let scenario = self.scenario(system, sims_dir).map_err(|e| e.to_string())?;
+        let variant = system
+            .variant(&self.variant)
             .ok_or_else(|| format!("unknown variant {}", self.variant))?;
-        let report = world::run(&scenario, Seed(self.seed), variant);
+        let report = world::run(system, &scenario, Seed(self.seed), variant);
         let got_invariant = report.violation.as_ref().map(|v| v.invariant.clone());
         match self.expect {
             Expect::Fail if report.passed => {
@@ -292,7 +328,8 @@ trace_hash = "0123456789abcdef"
         .unwrap_err();
         assert_eq!(err.line, Some(2), "{err}");
         assert_eq!(err.field.as_deref(), Some("seed"), "{err}");
-        let err = Entry::parse(
+        let err = Entry::parse_for(
+            &crate::service::Clinic,
             &GOOD.replace("units/read-committed", "units/nope"),
             "seeds/x.toml",
         )

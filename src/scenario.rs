@@ -6,8 +6,8 @@
 //! field by its dotted path after the file is read.
 
 use crate::error::{line_column, InputError};
-use crate::service::{DataConfig, ServiceConfig};
 use crate::store::StoreConfig;
+use crate::system::System;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,20 +27,21 @@ pub struct Scenario {
     /// API servers, client hosts, pool and network.
     #[serde(default)]
     pub topology: Topology,
-    /// The data set.
+    /// The service's data section (`[data]`), parsed by the service's
+    /// [`System::Settings`].
     #[serde(default)]
-    pub data: DataConfig,
+    pub data: toml::Table,
     /// Database faults and latency.
     #[serde(default)]
     pub store: StoreConfig,
-    /// Service behaviour (retries, rate limiting).
+    /// The service's own settings section (`[service]`).
     #[serde(default)]
-    pub service: ServiceConfig,
+    pub service: toml::Table,
     /// Arrival phases, like Artillery's.
     pub phases: Vec<Phase>,
-    /// What each virtual user does.
+    /// What each virtual user does (`[workload]`), the service's.
     #[serde(default)]
-    pub workload: Workload,
+    pub workload: toml::Table,
     /// How clients behave on timeouts, conflicts and expired tokens.
     #[serde(default)]
     pub client: ClientPolicy,
@@ -51,10 +52,28 @@ pub struct Scenario {
     /// `"requests.reserve.201" = "== 5"` or `"latency_ms.reserve.p95" = "< 500"`.
     #[serde(default)]
     pub thresholds: BTreeMap<String, String>,
+    /// The text the scenario was parsed from, for errors in the service's
+    /// sections that name the line.
+    #[serde(skip)]
+    origin: Origin,
+}
+
+/// Where a scenario's text came from. Two scenarios that differ only in
+/// origin are equal.
+#[derive(Clone, Debug, Default)]
+struct Origin {
+    text: String,
+    source: String,
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Origin) -> bool {
+        true
+    }
 }
 
 /// Limits of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
     /// Simulated milliseconds per turmoil step. Larger ticks are cheaper;
@@ -69,6 +88,10 @@ pub struct RunConfig {
     pub check_every_step: bool,
     /// Run the serializability checker over the committed history at the end.
     pub check_history: bool,
+    /// Only these users (by arrival index) run; empty: all. Shrinking uses
+    /// it to drop single users while keeping every other user's arrival
+    /// time and random stream.
+    pub only_users: Vec<u32>,
 }
 
 impl Default for RunConfig {
@@ -79,6 +102,7 @@ impl Default for RunConfig {
             max_steps: 50_000_000,
             check_every_step: true,
             check_history: false,
+            only_users: Vec::new(),
         }
     }
 }
@@ -138,121 +162,6 @@ pub struct Phase {
     /// (Artillery's maxVusers).
     #[serde(default)]
     pub max_users: Option<u32>,
-}
-
-/// Operation weights. An operation with weight 0 never runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Mix {
-    /// `GET /board`.
-    pub get_board: u32,
-    /// Move an appointment.
-    #[serde(rename = "move")]
-    pub move_appointment: u32,
-    /// Reserve units.
-    pub reserve: u32,
-    /// Release one of the user's reservations.
-    pub release: u32,
-    /// Consume one of the user's reservations.
-    pub consume: u32,
-    /// Book a room.
-    pub book: u32,
-}
-
-impl Default for Mix {
-    fn default() -> Self {
-        Mix {
-            get_board: 0,
-            move_appointment: 0,
-            reserve: 70,
-            release: 20,
-            consume: 10,
-            book: 0,
-        }
-    }
-}
-
-impl Mix {
-    /// The weights in a fixed order: get-board, move, reserve, release,
-    /// consume, book.
-    pub fn weights(&self) -> [u32; 6] {
-        [
-            self.get_board,
-            self.move_appointment,
-            self.reserve,
-            self.release,
-            self.consume,
-            self.book,
-        ]
-    }
-}
-
-/// What virtual users do.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Workload {
-    /// Operation weights.
-    pub mix: Mix,
-    /// Operations each user makes before leaving.
-    pub ops_per_user: u32,
-    /// Pause between a user's operations, lowest.
-    pub think_ms_min: u64,
-    /// Pause between a user's operations, highest.
-    pub think_ms_max: u64,
-    /// Fraction of unit operations aimed at the hot authorization.
-    pub hot_fraction: f64,
-    /// The hot authorization's id.
-    pub hot_authorization: u32,
-    /// Only these authorizations (empty: all).
-    pub authorizations: Vec<u32>,
-    /// Units per reservation, lowest.
-    pub units_min: i64,
-    /// Units per reservation, highest.
-    pub units_max: i64,
-    /// Fraction of room bookings aimed at one hot slot (day 0, `hot_slot_min`).
-    pub hot_slot_fraction: f64,
-    /// The hot slot's start, minutes since midnight.
-    pub hot_slot_min: i64,
-    /// Odd-numbered users book the hot slot this much later, so pairs of
-    /// bookings touch or nearly overlap (edge cases of interval logic).
-    pub hot_slot_stagger_min: i64,
-    /// Booking lengths to choose from, minutes.
-    pub durations_min: Vec<i64>,
-    /// Party size of a booking, highest (lowest is 1).
-    pub party_size_max: u32,
-    /// Probability a booking asks for one piece of equipment.
-    pub equipment_probability: f64,
-    /// User `i` books for practitioner `i mod P` and patient `i mod N`
-    /// instead of random ones, so bookings compete only for rooms.
-    pub distinct_people: bool,
-    /// Only these users (by arrival index) run; empty: all. Shrinking uses
-    /// it to drop single users while keeping every other user's arrival
-    /// time and random stream.
-    pub only_users: Vec<u32>,
-}
-
-impl Default for Workload {
-    fn default() -> Self {
-        Workload {
-            mix: Mix::default(),
-            ops_per_user: 1,
-            think_ms_min: 0,
-            think_ms_max: 0,
-            hot_fraction: 0.0,
-            hot_authorization: 1,
-            authorizations: Vec::new(),
-            units_min: 1,
-            units_max: 10,
-            hot_slot_fraction: 0.0,
-            hot_slot_min: 9 * 60,
-            hot_slot_stagger_min: 0,
-            durations_min: vec![15, 30, 45, 60],
-            party_size_max: 2,
-            equipment_probability: 0.3,
-            distinct_people: false,
-            only_users: Vec::new(),
-        }
-    }
 }
 
 /// How virtual clients behave.
@@ -343,8 +252,12 @@ impl Scenario {
 
     /// Parses scenario text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Scenario, InputError> {
-        let scenario: Scenario = deserialize_located(text, source)?;
+        let mut scenario: Scenario = deserialize_located(text, source)?;
         scenario.validate().map_err(|err| err.in_source(source))?;
+        scenario.origin = Origin {
+            text: text.to_string(),
+            source: source.to_string(),
+        };
         Ok(scenario)
     }
 
@@ -382,7 +295,62 @@ impl Scenario {
                 .map_err(|err| err.in_source(source.clone()))?;
         }
         let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
-        deserialize_located(&text, "--set")
+        let mut scenario: Scenario = deserialize_located(&text, "--set")?;
+        scenario.origin = Origin {
+            text,
+            source: format!("{} with --set", self.origin.source),
+        };
+        Ok(scenario)
+    }
+
+    /// [`Scenario::with_overrides`], checking the service's sections too
+    /// after each override, so an error names the override at fault.
+    pub fn with_overrides_for<S: System>(
+        &self,
+        system: &S,
+        overrides: &[String],
+    ) -> Result<Scenario, InputError> {
+        for count in 1..=overrides.len() {
+            let partial = self.with_overrides(&overrides[..count])?;
+            if let Err(mut err) = partial.settings(system) {
+                err.source = Some(format!("--set {}", overrides[count - 1]));
+                err.line = None;
+                err.column = None;
+                return Err(err);
+            }
+        }
+        self.with_overrides(overrides)
+    }
+
+    /// Parses and validates the service's own sections (`[data]`,
+    /// `[workload]`, `[service]`) into `S::Settings`. Errors name the file,
+    /// line and field as for the generic sections.
+    pub fn settings<S: System>(&self, system: &S) -> Result<S::Settings, InputError> {
+        let owned = if self.origin.text.is_empty() {
+            let mut table = toml::Table::new();
+            table.insert("data".into(), toml::Value::Table(self.data.clone()));
+            table.insert("workload".into(), toml::Value::Table(self.workload.clone()));
+            table.insert("service".into(), toml::Value::Table(self.service.clone()));
+            Origin {
+                text: toml::to_string(&table).map_err(|err| InputError::new(err.to_string()))?,
+                source: self.name.clone(),
+            }
+        } else {
+            self.origin.clone()
+        };
+        let settings: S::Settings = deserialize_located(&owned.text, &owned.source)?;
+        system
+            .validate(&settings)
+            .map_err(|err| err.in_source(owned.source.clone()))?;
+        Ok(settings)
+    }
+
+    /// Loads a scenario file for `system`: the generic sections and the
+    /// service's own, both validated.
+    pub fn load_for<S: System>(system: &S, path: &Path) -> Result<Scenario, InputError> {
+        let scenario = Scenario::load(path)?;
+        scenario.settings(system)?;
+        Ok(scenario)
     }
 
     /// Checks values that the types alone cannot.
@@ -431,43 +399,7 @@ impl Scenario {
                 "must not exceed network_latency_ms_max",
             );
         }
-        if self.workload.mix.weights().iter().all(|&w| w == 0) {
-            return field(
-                "workload.mix",
-                "at least one operation needs a positive weight",
-            );
-        }
-        if self.workload.units_min < 1 || self.workload.units_min > self.workload.units_max {
-            return field(
-                "workload.units_min",
-                "must be at least 1 and at most units_max",
-            );
-        }
-        if self.workload.think_ms_min > self.workload.think_ms_max {
-            return field("workload.think_ms_min", "must not exceed think_ms_max");
-        }
-        if self.workload.durations_min.is_empty()
-            || self.workload.durations_min.iter().any(|&d| d <= 0)
-        {
-            return field(
-                "workload.durations_min",
-                "needs at least one positive length",
-            );
-        }
-        for (name, p) in [
-            ("workload.hot_fraction", self.workload.hot_fraction),
-            (
-                "workload.hot_slot_fraction",
-                self.workload.hot_slot_fraction,
-            ),
-            (
-                "workload.equipment_probability",
-                self.workload.equipment_probability,
-            ),
-        ]
-        .into_iter()
-        .chain(self.fault_probabilities())
-        {
+        for (name, p) in self.fault_probabilities() {
             if !(0.0..=1.0).contains(&p) {
                 return field(name, "must be a probability between 0 and 1");
             }
@@ -475,8 +407,6 @@ impl Scenario {
         if self.store.latency.min_ms > self.store.latency.max_ms && self.store.latency.max_ms != 0 {
             return field("store.latency.min_ms", "must not exceed max_ms");
         }
-        self.data.validate().map_err(InputError::new)?;
-        self.service.validate().map_err(InputError::new)?;
         for (index, crash) in self.faults.crashes.iter().enumerate() {
             if crash.server >= self.topology.api_servers {
                 return field(

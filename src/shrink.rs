@@ -11,7 +11,7 @@
 
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::service::Variant;
+use crate::system::{System, Variant};
 use crate::workload::arrival_times_ms;
 use crate::world::{self, Report};
 use serde::Serialize;
@@ -42,10 +42,13 @@ impl CaseSize {
         pairs.iter().all(|(a, b)| a <= b) && pairs.iter().any(|(a, b)| a < b)
     }
 
-    /// The size of `scenario`.
-    pub fn of(scenario: &Scenario) -> CaseSize {
+    /// The size of `scenario` for `system`.
+    pub fn of<S: System>(system: &S, scenario: &Scenario) -> CaseSize {
         let arrivals = arrival_times_ms(&scenario.phases).len() as u64;
-        let only = &scenario.workload.only_users;
+        let only = &scenario.run.only_users;
+        let per_user = scenario
+            .settings(system)
+            .map_or(1, |settings| system.operations_per_user(&settings));
         let users = if only.is_empty() {
             arrivals
         } else {
@@ -53,7 +56,7 @@ impl CaseSize {
         };
         CaseSize {
             users,
-            operations: users * u64::from(scenario.workload.ops_per_user),
+            operations: users * per_user,
             duration_s: scenario.phases.iter().map(|p| p.duration_s).sum(),
             faults: (scenario.faults.partitions.len()
                 + scenario.faults.holds.len()
@@ -83,7 +86,7 @@ pub struct ShrinkOutcome {
 }
 
 /// Candidate steps for `scenario`, most aggressive first.
-fn candidates(scenario: &Scenario) -> Vec<String> {
+fn candidates<S: System>(system: &S, scenario: &Scenario) -> Vec<String> {
     // Whole faults first (one run can drop much), then halving, then the
     // finer single steps.
     let mut steps = Vec::new();
@@ -131,12 +134,10 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
             ));
         }
     }
-    let ops = scenario.workload.ops_per_user;
-    if ops > 1 {
-        halves.push(format!("workload.ops_per_user={}", ops / 2));
-        decrements.push(format!("workload.ops_per_user={}", ops - 1));
-    }
     steps.extend(halves);
+    if let Ok(settings) = scenario.settings(system) {
+        steps.extend(system.shrink_steps(&settings));
+    }
     steps.extend(decrements);
     steps
 }
@@ -144,7 +145,9 @@ fn candidates(scenario: &Scenario) -> Vec<String> {
 /// Shrinks a failing case. `base` is the sim as loaded (without
 /// `overrides`); the case must fail `invariant` with `seed` and `variant`.
 /// Returns `None` when the case does not fail that way to begin with.
-pub fn shrink(
+#[allow(clippy::too_many_arguments)]
+pub fn shrink<S: System>(
+    system: &S,
     base: &Scenario,
     overrides: &[String],
     seed: Seed,
@@ -159,12 +162,12 @@ pub fn shrink(
             .as_ref()
             .is_some_and(|v| v.invariant == invariant)
     };
-    let start = base.with_overrides(overrides).ok()?;
-    let first = world::run(&start, seed, variant);
+    let start = base.with_overrides_for(system, overrides).ok()?;
+    let first = world::run(system, &start, seed, variant);
     if !still_fails(&first) {
         return None;
     }
-    let before = CaseSize::of(&start);
+    let before = CaseSize::of(system, &start);
     let mut best = (overrides.to_vec(), first, start);
     let mut attempts = 1u32;
     // Passes over every candidate, keeping each that still fails (no
@@ -172,22 +175,22 @@ pub fn shrink(
     // pass starts from the new, smaller case.
     loop {
         let mut progressed = false;
-        for step in candidates(&best.2) {
+        for step in candidates(system, &best.2) {
             if attempts >= max_attempts {
                 break;
             }
             let mut trial = best.0.clone();
             trial.push(step);
-            let Ok(scenario) = base.with_overrides(&trial) else {
+            let Ok(scenario) = base.with_overrides_for(system, &trial) else {
                 continue;
             };
-            if !CaseSize::of(&scenario).smaller_than(&CaseSize::of(&best.2)) {
+            if !CaseSize::of(system, &scenario).smaller_than(&CaseSize::of(system, &best.2)) {
                 continue;
             }
             attempts += 1;
-            let report = world::run(&scenario, seed, variant);
+            let report = world::run(system, &scenario, seed, variant);
             if still_fails(&report) {
-                on_progress(&CaseSize::of(&scenario), attempts);
+                on_progress(&CaseSize::of(system, &scenario), attempts);
                 best = (trial, report, scenario);
                 progressed = true;
             }
@@ -199,10 +202,10 @@ pub fn shrink(
     // Then single users: delta debugging over the set of user indexes,
     // removing chunks of halving size while the case still fails.
     let arrivals = arrival_times_ms(&best.2.phases).len() as u32;
-    let mut users: Vec<u32> = if best.2.workload.only_users.is_empty() {
+    let mut users: Vec<u32> = if best.2.run.only_users.is_empty() {
         (0..arrivals).collect()
     } else {
-        best.2.workload.only_users.clone()
+        best.2.run.only_users.clone()
     };
     let mut chunk = users.len().div_ceil(2).max(1);
     while users.len() > 1 && attempts < max_attempts {
@@ -221,19 +224,19 @@ pub fn shrink(
             }
             let mut trial = best.0.clone();
             trial.push(format!(
-                "workload.only_users=[{}]",
+                "run.only_users=[{}]",
                 kept.iter()
                     .map(u32::to_string)
                     .collect::<Vec<_>>()
                     .join(",")
             ));
-            let Ok(scenario) = base.with_overrides(&trial) else {
+            let Ok(scenario) = base.with_overrides_for(system, &trial) else {
                 break;
             };
             attempts += 1;
-            let report = world::run(&scenario, seed, variant);
+            let report = world::run(system, &scenario, seed, variant);
             if still_fails(&report) {
-                on_progress(&CaseSize::of(&scenario), attempts);
+                on_progress(&CaseSize::of(system, &scenario), attempts);
                 best = (trial, report, scenario);
                 users = kept;
                 removed_any = true;
@@ -248,9 +251,9 @@ pub fn shrink(
             chunk = chunk.div_ceil(2);
         }
     }
-    let after = CaseSize::of(&best.2);
+    let after = CaseSize::of(system, &best.2);
     Some(ShrinkOutcome {
-        overrides: compact(base, best.0),
+        overrides: compact(system, base, best.0),
         report: best.1,
         before,
         after,
@@ -259,7 +262,7 @@ pub fn shrink(
 }
 
 /// Drops overrides that a later one of the same key makes moot.
-fn compact(base: &Scenario, overrides: Vec<String>) -> Vec<String> {
+fn compact<S: System>(system: &S, base: &Scenario, overrides: Vec<String>) -> Vec<String> {
     let mut kept: Vec<String> = Vec::new();
     for (index, assignment) in overrides.iter().enumerate() {
         let key = assignment.split('=').next().unwrap_or("");
@@ -271,7 +274,10 @@ fn compact(base: &Scenario, overrides: Vec<String>) -> Vec<String> {
         }
     }
     // Keep the compacted list only if it means the same scenario.
-    match (base.with_overrides(&kept), base.with_overrides(&overrides)) {
+    match (
+        base.with_overrides_for(system, &kept),
+        base.with_overrides_for(system, &overrides),
+    ) {
         (Ok(a), Ok(b)) if a == b => kept,
         _ => overrides,
     }

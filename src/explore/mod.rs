@@ -16,9 +16,8 @@
 //! - [`Pct`]: probabilistic concurrency testing (Burckhardt et al. 2010);
 //! - [`RandomWalk`]: a uniform choice at every step, from a seed.
 //!
-//! [`services::service_model`] builds a model from booking requests sent
-//! straight to [`crate::service::Api::handle`], checked by the invariant
-//! [`crate::invariant::Checker`].
+//! [`services::service_model`] builds a model of any [`crate::system::System`]:
+//! its requests sent straight to its handler, checked by its invariants.
 //!
 //! Every schedule is one line, such as `dfs:2-clients:0,1,1,1,0,0`: the
 //! strategy, the client count and the client chosen at each step.
@@ -58,7 +57,6 @@
 mod dfs;
 mod executor;
 mod footprint;
-mod from_scenario;
 pub mod models;
 mod pct;
 mod random;
@@ -67,9 +65,9 @@ pub mod services;
 mod tests;
 
 pub use dfs::Dfs;
-pub use from_scenario::service_scenario;
 pub use pct::Pct;
 pub use random::RandomWalk;
+pub use services::{service_model, service_scenario, ServiceScenario};
 
 use crate::seed::Seed;
 use crate::store::{Schema, Store, StoreConfig};

@@ -1,30 +1,29 @@
-//! Service-level models: clients that call [`Api::handle`] directly (no
-//! network), so the model checker explores the very handlers the simulated
-//! world runs.
+//! Service-level models: clients that call a [`System`]'s handler directly
+//! (no network), so the model checker explores the very handlers the
+//! simulated world runs, generic over the system.
 //!
 //! Every store statement of a handler is a scheduling point, and so is
 //! every [`Env`] sleep (retry backoff): a sleep advances a logical clock by
 //! its duration and then yields, so time moves only when a client waits.
-//! After every step the [`Checker`] is fed the new commits and responses;
-//! each of its invariants is a named `always` property, and its full
-//! recomputation runs as the `at_end` check `state_agrees_at_end`.
+//! After every step the system's checker is fed the new commits and
+//! responses; each of its invariants is a named `always` property, and its
+//! end check (a full recount) runs as the `at_end` check
+//! `state_agrees_at_end`.
 //!
 //! "Sometimes" conditions (stateright's, Antithesis's) keep a clean
 //! exploration from being clean for missing the interesting cases: each is
 //! reported as reached by some schedule or never reached. A model gets the
-//! ones its requests can reach: a serialization failure retried to success
-//! (services that retry), a 409, a 409 offering other rooms (bookings),
-//! every request succeeding, and a lost response resent (when responses
-//! may be lost).
+//! ones its requests can reach ([`System::sometimes`]), and a lost
+//! response resent when responses may be lost.
 
 use super::{Client, Model};
-use crate::invariant::{Checker, Violation, INVARIANTS};
+use crate::error::InputError;
+use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::service::{
-    schema, Api, DataConfig, Dataset, Env, Request, RequestBody, Response, ResponseBody,
-    ServiceConfig, Variant,
-};
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
+use crate::system::{
+    Env, ExploreContext, Invariants, ServerContext, Sometimes, System, Variant, Violation,
+};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -67,21 +66,29 @@ const SEND: &[&str] = &[
 
 /// Requests a client gave up waiting for, handed to the daemon that keeps
 /// running them.
-#[derive(Default)]
-struct InFlight {
-    requests: RefCell<VecDeque<Request>>,
+struct InFlight<R> {
+    requests: RefCell<VecDeque<R>>,
     waker: RefCell<Option<Waker>>,
 }
 
-impl InFlight {
-    fn hand_over(&self, request: Request) {
+impl<R> Default for InFlight<R> {
+    fn default() -> Self {
+        InFlight {
+            requests: RefCell::new(VecDeque::new()),
+            waker: RefCell::new(None),
+        }
+    }
+}
+
+impl<R> InFlight<R> {
+    fn hand_over(&self, request: R) {
         self.requests.borrow_mut().push_back(request);
         if let Some(waker) = self.waker.borrow_mut().take() {
             waker.wake();
         }
     }
 
-    async fn next(&self) -> Request {
+    async fn next(&self) -> R {
         std::future::poll_fn(|cx| match self.requests.borrow_mut().pop_front() {
             Some(request) => Poll::Ready(request),
             None => {
@@ -93,26 +100,19 @@ impl InFlight {
     }
 }
 
-/// Added to a request's id when it is resent (request ids number a
-/// client's operations in their low bits).
-const RESEND_ID_STEP: u64 = 1 << 24;
-
 /// A service scenario for the model checker.
-#[derive(Clone, Debug)]
-pub struct ServiceScenario {
+pub struct ServiceScenario<S: System> {
     /// The service implementation (correct or a planted bug).
     pub variant: Variant,
-    /// The data set's sizes.
-    pub data: DataConfig,
+    /// The service's own settings (data, workload, service sections).
+    pub settings: S::Settings,
     /// Seeds the data set, the store and the server's stream.
     pub seed: Seed,
-    /// Retry, rate-limit and cache settings.
-    pub service: ServiceConfig,
     /// Connections in the pool (make it at least the client count, or
     /// clients also wait for connections).
     pub pool_size: usize,
     /// Each client's requests, sent one after the other.
-    pub clients: Vec<Vec<Request>>,
+    pub clients: Vec<Vec<S::Request>>,
     /// Responses each client may lose: every request a client with losses
     /// left sends branches into "answered" and "timed out", and on a
     /// timeout the client resends it (new request id, same idempotency key)
@@ -122,22 +122,82 @@ pub struct ServiceScenario {
     pub lost_responses_per_client: u32,
 }
 
+impl<S: System> Clone for ServiceScenario<S> {
+    fn clone(&self) -> Self {
+        ServiceScenario {
+            variant: self.variant,
+            settings: self.settings.clone(),
+            seed: self.seed,
+            pool_size: self.pool_size,
+            clients: self.clients.clone(),
+            lost_responses_per_client: self.lost_responses_per_client,
+        }
+    }
+}
+
+/// A model-checking scenario drawn from a scenario file: `clients` clients
+/// with `ops` requests each, from the system's
+/// [`System::explore_clients`] with `seed`. When the scenario loses
+/// responses (`faults.lost_response_probability` above 0), each client may
+/// lose one, at any of its requests: the checker explores both outcomes
+/// instead of drawing one.
+pub fn service_scenario<S: System>(
+    system: &S,
+    scenario: &Scenario,
+    variant: Variant,
+    seed: Seed,
+    clients: u32,
+    ops: u32,
+) -> Result<ServiceScenario<S>, InputError> {
+    if clients == 0 || ops == 0 {
+        return Err(InputError::new(
+            "a model needs at least one client with one request",
+        ));
+    }
+    let settings = scenario.settings(system)?;
+    let data = system.data(&settings, seed);
+    let programs = system.explore_clients(ExploreContext {
+        settings: &settings,
+        data: &data,
+        seed,
+        clients,
+        ops,
+    });
+    Ok(ServiceScenario {
+        variant,
+        settings,
+        seed,
+        pool_size: clients as usize,
+        clients: programs,
+        lost_responses_per_client: u32::from(scenario.faults.lost_response_probability > 0.0),
+    })
+}
+
 /// What one schedule of a service model has seen so far.
-#[derive(Debug)]
-pub struct ServiceRun {
-    checker: Checker,
+pub struct ServiceRun<S: System> {
+    checker: S::Checker,
     env: Arc<LogicalEnv>,
     /// Every response received, with its request and the time.
-    exchanges: Vec<(Request, Response, u64)>,
+    exchanges: Vec<(S::Request, S::Response, u64)>,
     exchanges_fed: usize,
     violations: Vec<Violation>,
     /// Requests resent after a lost response.
     resends: u32,
 }
 
-impl ServiceRun {
+impl<S: System> std::fmt::Debug for ServiceRun<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceRun")
+            .field("exchanges", &self.exchanges.len())
+            .field("violations", &self.violations)
+            .field("resends", &self.resends)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: System> ServiceRun<S> {
     /// Every response received so far, with its request and the time.
-    pub fn exchanges(&self) -> &[(Request, Response, u64)] {
+    pub fn exchanges(&self) -> &[(S::Request, S::Response, u64)] {
         &self.exchanges
     }
 
@@ -159,15 +219,22 @@ impl ServiceRun {
 }
 
 /// Per-schedule state of a service model.
-pub type ServiceState = Rc<RefCell<ServiceRun>>;
+pub type ServiceState<S> = Rc<RefCell<ServiceRun<S>>>;
 
-/// A model whose clients send `scenario`'s requests to one [`Api`] server
-/// over a fresh store loaded with the scenario's data set.
-pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceState> {
-    let sometimes = Sometimes::of(&scenario);
-    let dataset = Arc::new(Dataset::generate(&scenario.data, scenario.seed));
+/// A model whose clients send `scenario`'s requests to one server of
+/// `system` over a fresh store loaded with the scenario's data set.
+pub fn service_model<S: System>(
+    system: &S,
+    name: &str,
+    scenario: ServiceScenario<S>,
+) -> Model<ServiceState<S>> {
+    let sometimes = system.sometimes(&scenario.settings, &scenario.clients);
+    let dataset = Arc::new(system.data(&scenario.settings, scenario.seed));
     let store_dataset = dataset.clone();
     let (variant, seed) = (scenario.variant, scenario.seed);
+    let settings = Arc::new(scenario.settings.clone());
+    let schema = system.schema(variant);
+    let (store_system, model_system) = (system.clone(), system.clone());
     let config = StoreConfig {
         record_history: false,
         record_commits: true,
@@ -180,23 +247,24 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
         // Timed-out originals run beside their resends, on connections of
         // their own.
         let tasks = if losses > 0 { 2 * senders } else { senders };
-        let api = Rc::new(Api::new(
-            Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks),
-            env.clone(),
-            scenario.service.clone(),
-            scenario.variant,
-            dataset.clone(),
-            scenario.seed.stream_indexed("api", 0),
-        ));
-        let run = Rc::new(RefCell::new(ServiceRun {
-            checker: Checker::new(dataset.clone()),
+        let api = Rc::new(model_system.server(ServerContext {
+            index: 0,
+            pool: Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks),
+            env: env.clone(),
+            variant: scenario.variant,
+            data: dataset.clone(),
+            settings: settings.clone(),
+            rng: scenario.seed.stream_indexed("api", 0),
+        }));
+        let run = Rc::new(RefCell::new(ServiceRun::<S> {
+            checker: model_system.checker(dataset.clone(), &settings),
             env: env.clone(),
             exchanges: Vec::new(),
             exchanges_fed: 0,
             violations: Vec::new(),
             resends: 0,
         }));
-        let in_flight: Vec<Rc<InFlight>> =
+        let in_flight: Vec<Rc<InFlight<S::Request>>> =
             (0..senders).map(|_| Rc::new(InFlight::default())).collect();
         let mut clients: Vec<Client> = scenario
             .clients
@@ -205,6 +273,7 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
             .map(|(index, requests)| {
                 let (api, run, requests) = (api.clone(), run.clone(), requests.clone());
                 let (store, in_flight) = (store.clone(), in_flight[index].clone());
+                let system = model_system.clone();
                 let mut losses_left = losses;
                 Box::pin(async move {
                     for mut request in requests {
@@ -214,10 +283,10 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
                             // resends with a new request id (as the world's
                             // clients give every send) and the same key.
                             in_flight.hand_over(request.clone());
-                            request.request_id += RESEND_ID_STEP;
+                            request = system.resend(&request);
                             run.borrow_mut().resends += 1;
                         }
-                        let response = api.handle(request.clone(), index as u32).await;
+                        let response = S::handle(&api, request.clone(), index as u32).await;
                         let mut run = run.borrow_mut();
                         let now_ms = run.env.now_ms();
                         run.exchanges.push((request, response, now_ms));
@@ -234,7 +303,7 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
                 clients.push(Box::pin(async move {
                     loop {
                         let request = in_flight.next().await;
-                        let _unseen = api.handle(request, index as u32).await;
+                        let _unseen = S::handle(&api, request, index as u32).await;
                     }
                 }));
             }
@@ -249,84 +318,47 @@ pub fn service_model(name: &str, scenario: ServiceScenario) -> Model<ServiceStat
         Vec::new()
     })
     .store(move || {
-        let store = Store::new(schema(variant), config, seed);
-        store_dataset.load_into(&store);
+        let store = Store::new(schema.clone(), config, seed);
+        store_system.load(&store_dataset, &store);
         store
     });
-    for (invariant, _) in INVARIANTS {
-        model = model.always(invariant, move |store, run: &ServiceState| {
+    for info in system.invariants() {
+        let invariant = info.name;
+        model = model.always(invariant, move |store, run: &ServiceState<S>| {
             let mut run = run.borrow_mut();
             run.catch_up(store);
-            match run.violations.iter().find(|v| v.invariant == *invariant) {
+            match run.violations.iter().find(|v| v.invariant == invariant) {
                 Some(violation) => Err(violation.message.clone()),
                 None => Ok(()),
             }
         });
     }
-    model = model.at_end("state_agrees_at_end", |store, run: &ServiceState| {
+    model = model.at_end("state_agrees_at_end", |store, run: &ServiceState<S>| {
         let mut run = run.borrow_mut();
         run.catch_up(store);
         run.checker.at_end(store).map_err(|v| v.to_string())
     });
-    sometimes.add_to(model)
-}
-
-/// Which "sometimes" conditions a service scenario can reach.
-struct Sometimes {
-    retries: bool,
-    bookings: bool,
-    lost_responses: bool,
-}
-
-impl Sometimes {
-    fn of(scenario: &ServiceScenario) -> Sometimes {
-        let bodies = || scenario.clients.iter().flatten().map(|r| &r.body);
-        Sometimes {
-            // Board moves are optimistic and never retried by the server.
-            retries: scenario.service.retry.attempts > 1
-                && bodies().any(|b| !matches!(b, RequestBody::Move { .. } | RequestBody::GetBoard)),
-            bookings: bodies().any(|b| matches!(b, RequestBody::Book { .. })),
-            lost_responses: scenario.lost_responses_per_client > 0,
-        }
-    }
-
-    fn add_to(&self, mut model: Model<ServiceState>) -> Model<ServiceState> {
-        let any = |check: fn(&Response) -> bool| {
-            move |_: &Store, state: &ServiceState| {
-                state.borrow().exchanges.iter().any(|(_, r, _)| check(r))
-            }
-        };
-        if self.retries {
-            model = model.sometimes(
-                "a 40001 retried to success",
-                any(|r| r.status < 300 && r.attempts > 1),
-            );
-        }
-        model = model.sometimes("a 409 conflict answered", any(|r| r.status == 409));
-        if self.bookings {
-            model = model.sometimes(
-                "a 409 with alternatives",
-                any(|r| matches!(&r.body, ResponseBody::NoRoom { alternatives, .. } if !alternatives.is_empty())),
-            );
-        }
-        model = model.sometimes("every request succeeded", |_, state: &ServiceState| {
-            let run = state.borrow();
-            !run.exchanges.is_empty() && run.exchanges.iter().all(|(_, r, _)| r.status < 300)
+    for condition in sometimes {
+        let reached = condition.reached;
+        model = model.sometimes(condition.name, move |_, state: &ServiceState<S>| {
+            reached(&state.borrow().exchanges)
         });
-        if self.lost_responses {
-            model = model.sometimes("a lost response resent", |_, state: &ServiceState| {
-                state.borrow().resends > 0
-            });
-        }
-        model
     }
+    if scenario.lost_responses_per_client > 0 {
+        model = model.sometimes("a lost response resent", |_, state: &ServiceState<S>| {
+            state.borrow().resends > 0
+        });
+    }
+    model
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::explore::{explore, replay, Dfs, Limits};
-    use crate::service::{AuthorizationGroup, Role, Token};
+    use crate::service::{
+        AuthorizationGroup, Clinic, ClinicSettings, DataConfig, Request, RequestBody, Role, Token,
+    };
 
     fn reserve(id: u64, client: u32, units: i64) -> Request {
         Request {
@@ -346,23 +378,24 @@ mod tests {
     }
 
     /// Two clients each reserve 6 units of an authorization of 10.
-    fn units_scenario(variant: Variant) -> ServiceScenario {
+    fn units_scenario(variant: &str) -> ServiceScenario<Clinic> {
+        let mut settings = ClinicSettings::default();
+        settings.data = DataConfig {
+            organizations: 1,
+            authorizations: vec![AuthorizationGroup {
+                count: 1,
+                units: 10,
+            }],
+            appointments: 1,
+            practitioners: 1,
+            patients: 1,
+            rooms: 1,
+            ..DataConfig::default()
+        };
         ServiceScenario {
-            variant,
-            data: DataConfig {
-                organizations: 1,
-                authorizations: vec![AuthorizationGroup {
-                    count: 1,
-                    units: 10,
-                }],
-                appointments: 1,
-                practitioners: 1,
-                patients: 1,
-                rooms: 1,
-                ..DataConfig::default()
-            },
+            variant: Clinic.variant(variant).expect("declared"),
+            settings,
             seed: Seed(5),
-            service: ServiceConfig::default(),
             pool_size: 2,
             clients: vec![vec![reserve(1, 0, 6)], vec![reserve(2, 1, 6)]],
             lost_responses_per_client: 0,
@@ -372,8 +405,9 @@ mod tests {
     #[test]
     fn dfs_finds_units_read_committed_overbooking() {
         let model = service_model(
+            &Clinic,
             "units/read-committed",
-            units_scenario(Variant::UnitsReadCommitted),
+            units_scenario("units/read-committed"),
         );
         let report = explore(&model, Dfs::default().into(), Limits::default());
         eprintln!("{report}");
@@ -390,7 +424,7 @@ mod tests {
 
     #[test]
     fn the_correct_units_service_passes_exhaustively() {
-        let model = service_model("units/correct", units_scenario(Variant::Correct));
+        let model = service_model(&Clinic, "units/correct", units_scenario("correct"));
         let report = explore(&model, Dfs::default().into(), Limits::default());
         eprintln!("{report}");
         assert!(report.exhausted);

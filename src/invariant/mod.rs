@@ -42,66 +42,67 @@ use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
+use crate::system::InvariantInfo;
 pub use crate::system::Violation;
 
 /// Every invariant with a one-line description.
-pub const INVARIANTS: &[(&str, &str)] = &[
-    (
-        "no_overbooking",
-        "an authorization's reserved plus used units, by its reservations and by its counters, never exceed units_total",
-    ),
-    (
-        "units_conserved",
-        "an authorization's counters equal the sums of its reservations by state, and units_total never changes",
-    ),
-    (
-        "exactly_once_reservation",
-        "at most one reservation is ever made per client and idempotency key",
-    ),
-    (
-        "version_monotonic",
-        "every committed change of an appointment raises its version; clients never see a version go back",
-    ),
-    (
-        "valid_transition",
-        "every committed status change is one the board's workflow allows",
-    ),
-    (
-        "no_lost_update",
-        "a move succeeds only from the version the client expected, and once per (appointment, version)",
-    ),
-    (
-        "no_room_double_booking",
-        "bookings of one room never overlap, cleaning buffer included",
-    ),
-    (
-        "no_practitioner_double_booking",
-        "a practitioner's bookings never overlap",
-    ),
-    (
-        "no_patient_double_booking",
-        "a patient's bookings never overlap",
-    ),
-    (
-        "hard_constraints_hold",
-        "every booking's room and time satisfy the static hard constraints",
-    ),
-    (
-        "access_enforced",
-        "no success without a token, for an auditor's write, or on another organization's data",
-    ),
-    (
-        "responses_consistent",
-        "a response's status matches its body, and its body matches the request",
-    ),
-    (
-        "acknowledged_bookings_durable",
-        "every booking confirmed to a client is in the committed state at the end",
-    ),
-    (
-        "state_agrees",
-        "at the end, the incrementally kept state equals a recomputation from committed rows",
-    ),
+pub const INVARIANTS: &[InvariantInfo] = &[
+    InvariantInfo {
+        name: "no_overbooking",
+        description: "an authorization's reserved plus used units, by its reservations and by its counters, never exceed units_total",
+    },
+    InvariantInfo {
+        name: "units_conserved",
+        description: "an authorization's counters equal the sums of its reservations by state, and units_total never changes",
+    },
+    InvariantInfo {
+        name: "exactly_once_reservation",
+        description: "at most one reservation is ever made per client and idempotency key",
+    },
+    InvariantInfo {
+        name: "version_monotonic",
+        description: "every committed change of an appointment raises its version; clients never see a version go back",
+    },
+    InvariantInfo {
+        name: "valid_transition",
+        description: "every committed status change is one the board's workflow allows",
+    },
+    InvariantInfo {
+        name: "no_lost_update",
+        description: "a move succeeds only from the version the client expected, and once per (appointment, version)",
+    },
+    InvariantInfo {
+        name: "no_room_double_booking",
+        description: "bookings of one room never overlap, cleaning buffer included",
+    },
+    InvariantInfo {
+        name: "no_practitioner_double_booking",
+        description: "a practitioner's bookings never overlap",
+    },
+    InvariantInfo {
+        name: "no_patient_double_booking",
+        description: "a patient's bookings never overlap",
+    },
+    InvariantInfo {
+        name: "hard_constraints_hold",
+        description: "every booking's room and time satisfy the static hard constraints",
+    },
+    InvariantInfo {
+        name: "access_enforced",
+        description: "no success without a token, for an auditor's write, or on another organization's data",
+    },
+    InvariantInfo {
+        name: "responses_consistent",
+        description: "a response's status matches its body, and its body matches the request",
+    },
+    InvariantInfo {
+        name: "acknowledged_bookings_durable",
+        description: "every booking confirmed to a client is in the committed state at the end",
+    },
+    InvariantInfo {
+        name: "state_agrees",
+        description: "at the end, the incrementally kept state equals a recomputation from committed rows",
+    },
 ];
 
 /// Violations found while evaluating one input, and the evaluation counts.
@@ -136,7 +137,7 @@ impl Tally {
         message: impl FnOnce() -> String,
     ) {
         debug_assert!(
-            INVARIANTS.iter().any(|(name, _)| *name == invariant),
+            INVARIANTS.iter().any(|info| info.name == invariant),
             "unknown invariant {invariant}"
         );
         *self.checks.entry(invariant).or_insert(0) += 1;

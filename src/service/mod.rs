@@ -54,14 +54,18 @@
 pub(crate) mod access;
 pub mod api;
 mod board;
+pub mod clinic;
 pub mod config;
 pub mod data;
+mod explore_clients;
 mod idempotency;
 
 mod retry;
 pub mod rooms;
 mod server;
+pub mod settings;
 pub(crate) mod units;
+mod user;
 
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -69,6 +73,7 @@ pub(crate) mod testkit;
 mod tests;
 
 pub use api::*;
+pub use clinic::Clinic;
 pub use config::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig, ServiceConfig};
 pub use data::{
     AppointmentInfo, AuthorizationGroup, AuthorizationInfo, DataConfig, Dataset, PatientInfo,
@@ -76,6 +81,8 @@ pub use data::{
 };
 pub use rooms::{HARD_CONSTRAINTS, SOFT_PREFERENCES};
 pub use server::{Api, ApiStats};
+pub use settings::{ClinicSettings, Mix, Workload};
+pub use user::User;
 
 pub use crate::system::Env;
 

@@ -73,4 +73,3 @@ pub fn database_error_response(error: &DbError, attempts: u32) -> Response {
         },
     }
 }
-

@@ -397,10 +397,7 @@ impl<S: System> UserContext<S> {
         let request_id = self.next_request_id();
         self.calls += 1;
         let sent_ms = self.env.now_ms();
-        let response = self
-            .transport
-            .call(&request, self.policy.timeout_ms)
-            .await;
+        let response = self.transport.call(&request, self.policy.timeout_ms).await;
         let received_ms = self.env.now_ms();
         self.observer
             .lock()
@@ -456,7 +453,7 @@ pub struct Sometimes<S: System> {
 /// The associated functions that take no `self` are called once per
 /// request or user; everything a handler or user needs comes through its
 /// context.
-pub trait System: Send + Sync + Sized + 'static {
+pub trait System: Clone + Send + Sync + Sized + 'static {
     /// The `[data]`, `[workload]` and `[service]` sections of a scenario.
     type Settings: Settings;
     /// The data set a run serves, shared read-only by servers, users and
@@ -552,6 +549,14 @@ pub trait System: Send + Sync + Sized + 'static {
     fn shrink_steps(&self, settings: &Self::Settings) -> Vec<String> {
         let _ = settings;
         Vec::new()
+    }
+
+    /// Shrinking: how many operations one user's workload makes (a case's
+    /// size is users times this), so that [`System::shrink_steps`] count as
+    /// progress.
+    fn operations_per_user(&self, settings: &Self::Settings) -> u64 {
+        let _ = settings;
+        1
     }
 
     /// Looks a declared variant up by name.

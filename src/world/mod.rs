@@ -3,10 +3,14 @@
 //! tasks, one shared simulated database, scheduled faults, and invariants
 //! checked after every step.
 //!
+//! The world is generic over the [`System`] under test: it builds the
+//! service's schema and data, runs its servers on API hosts and its virtual
+//! users on client hosts, and feeds its invariants.
+//!
 //! ```no_run
-//! use overbook::{scenario::Scenario, seed::Seed, service::Variant, world};
-//! let scenario = Scenario::load("sims/units-contention.toml".as_ref()).unwrap();
-//! let report = world::run(&scenario, Seed(1), Variant::Correct);
+//! use overbook::{scenario::Scenario, seed::Seed, service::Clinic, system::{System, Variant}, world};
+//! let scenario = Scenario::load_for(&Clinic, "sims/units-contention.toml".as_ref()).unwrap();
+//! let report = world::run(&Clinic, &scenario, Seed(1), Variant::CORRECT);
 //! assert!(report.passed, "{}", report.summary_line());
 //! ```
 
@@ -18,15 +22,15 @@ pub use net::{api_host, client_host, API_PORT};
 pub use report::{Report, RequestsReport, RetriesReport, TraceEvent, UsersReport, ViolationReport};
 pub use seeds::{run_seeds, seeds_from_env};
 
-use crate::invariant::Checker;
 use crate::metrics::{evaluate_thresholds, Metrics, STATUS_NO_RESPONSE};
 use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
-use crate::service::{schema, Api, Dataset, Env, Variant};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
-use crate::workload::{
-    arrival_times_ms, CallError, Exchange, Observations, Observer, User, UserEvent,
+use crate::system::{
+    CallError, Env, Exchange, Invariants, Message, Observations, Observer, Reply, ServerContext,
+    System, UserContext, UserEvent, Variant,
 };
+use crate::workload::arrival_times_ms;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -151,8 +155,8 @@ fn expand_hosts(pattern: &str, scenario: &Scenario) -> Vec<String> {
 
 /// An event kept for the violation report and the trace hash.
 #[derive(Clone, Debug)]
-enum Event {
-    Exchange(Box<Exchange>),
+enum Event<S: System> {
+    Exchange(Box<Exchange<S>>),
     Commit {
         tx: u64,
         seq: u64,
@@ -164,15 +168,15 @@ enum Event {
     },
 }
 
-impl Event {
+impl<S: System> Event<S> {
     fn describe(&self) -> String {
         match self {
             Event::Exchange(e) => {
                 let outcome = match &e.response {
                     Ok(r) => format!(
                         "{} {}",
-                        r.status,
-                        serde_json::to_string(&r.body).unwrap_or_default()
+                        r.status(),
+                        serde_json::to_string(r).unwrap_or_default()
                     ),
                     Err(CallError::Timeout) => "timeout".to_string(),
                     Err(CallError::ConnectionLost) => "connection lost".to_string(),
@@ -180,9 +184,9 @@ impl Event {
                 format!(
                     "[{} ms] client {} {} {} -> {}",
                     e.received_ms,
-                    e.request.client,
-                    e.request.body.op_name(),
-                    serde_json::to_string(&e.request.body).unwrap_or_default(),
+                    e.client,
+                    e.request.operation(),
+                    serde_json::to_string(&e.request).unwrap_or_default(),
                     outcome
                 )
             }
@@ -202,29 +206,29 @@ pub struct RunOptions {
     pub trace: bool,
 }
 
-fn trace_event(event: &Event) -> Option<TraceEvent> {
+fn trace_event<S: System>(event: &Event<S>) -> Option<TraceEvent> {
     match event {
         Event::Exchange(e) => {
             let (status, response, attempts) = match &e.response {
                 Ok(r) => (
-                    Some(r.status),
-                    serde_json::to_string(&r.body).unwrap_or_default(),
-                    r.attempts,
+                    Some(r.status()),
+                    serde_json::to_string(r).unwrap_or_default(),
+                    r.attempts(),
                 ),
                 Err(CallError::Timeout) => (None, "timeout".to_string(), 0),
                 Err(CallError::ConnectionLost) => (None, "connection lost".to_string(), 0),
             };
             Some(TraceEvent::Request {
-                client: e.request.client,
-                request_id: e.request.request_id,
-                op: e.request.body.op_name().to_string(),
-                request: serde_json::to_string(&e.request.body).unwrap_or_default(),
+                client: e.client,
+                request_id: e.request_id,
+                op: e.request.operation().to_string(),
+                request: serde_json::to_string(&e.request).unwrap_or_default(),
                 sent_ms: e.sent_ms,
                 received_ms: e.received_ms,
                 status,
                 response,
                 attempts,
-                idempotency_key: e.request.idempotency_key.clone(),
+                idempotency_key: e.request.idempotency_key().map(str::to_string),
             })
         }
         // Transactions are traced from the history record, which has the
@@ -254,29 +258,39 @@ fn describe_read(read: &ReadRecord) -> String {
     }
 }
 
-/// Runs `scenario` with `seed` and the services of `variant`, to the end or
-/// to the first violation.
-pub fn run(scenario: &Scenario, seed: Seed, variant: Variant) -> Report {
-    run_with(scenario, seed, variant, RunOptions::default())
+/// Runs `scenario` with `seed` against `variant` of `system`, to the end or
+/// to the first violation. A scenario whose service sections do not parse
+/// (see [`Scenario::load_for`]) gives a failed report with the error.
+pub fn run<S: System>(system: &S, scenario: &Scenario, seed: Seed, variant: Variant) -> Report {
+    run_with(system, scenario, seed, variant, RunOptions::default())
 }
 
 /// [`run`] with options.
-pub fn run_with(scenario: &Scenario, seed: Seed, variant: Variant, options: RunOptions) -> Report {
-    World::new(scenario, seed, variant, options).run()
+pub fn run_with<S: System>(
+    system: &S,
+    scenario: &Scenario,
+    seed: Seed,
+    variant: Variant,
+    options: RunOptions,
+) -> Report {
+    match scenario.settings(system) {
+        Ok(settings) => World::new(system, scenario, settings, seed, variant, options).run(),
+        Err(err) => Report::not_started(scenario, seed, variant.name(), err.to_string()),
+    }
 }
 
 /// One simulation in progress.
-struct World<'a> {
+struct World<'a, S: System> {
     scenario: &'a Scenario,
     seed: Seed,
     variant: Variant,
     sim: turmoil::Sim<'a>,
     store: Store,
-    checker: Checker,
+    checker: S::Checker,
     metrics: Metrics,
-    observer: Observer,
+    observer: Observer<S>,
     hasher: TraceHasher,
-    recent: VecDeque<Event>,
+    recent: VecDeque<Event<S>>,
     live_users: BTreeMap<u32, u64>,
     faults_applied: Vec<String>,
     skipped_users: Rc<Cell<u64>>,
@@ -287,8 +301,15 @@ struct World<'a> {
     history_seen: usize,
 }
 
-impl<'a> World<'a> {
-    fn new(scenario: &'a Scenario, seed: Seed, variant: Variant, options: RunOptions) -> World<'a> {
+impl<'a, S: System> World<'a, S> {
+    fn new(
+        system: &S,
+        scenario: &'a Scenario,
+        settings: S::Settings,
+        seed: Seed,
+        variant: Variant,
+        options: RunOptions,
+    ) -> World<'a, S> {
         let tick_ms = scenario.run.tick_ms;
         let limit_ms = scenario.arrivals_end_ms() + scenario.run.drain_s * 1000;
         let mut builder = turmoil::Builder::new();
@@ -312,19 +333,21 @@ impl<'a> World<'a> {
         // The trace shows each transaction's reads and writes with versions,
         // which only the history record has.
         store_config.record_history = scenario.run.check_history || options.trace;
-        let store = Store::new(schema(variant), store_config, seed);
+        let store = Store::new(system.schema(variant), store_config, seed);
         store.set_pacer(Arc::new(SimPacer));
-        let dataset = Arc::new(Dataset::generate(&scenario.data, seed));
-        dataset.load_into(&store);
-        let checker = Checker::new(dataset.clone());
-        let observer: Observer = Arc::new(Mutex::new(Observations::default()));
+        let dataset = Arc::new(system.data(&settings, seed));
+        system.load(&dataset, &store);
+        let checker = system.checker(dataset.clone(), &settings);
+        let settings = Arc::new(settings);
+        let observer: Observer<S> = Arc::new(Mutex::new(Observations::default()));
         let env: Arc<dyn Env> = Arc::new(SimEnv);
 
         for server in 0..scenario.topology.api_servers {
             let store = store.clone();
             let env = env.clone();
             let dataset = dataset.clone();
-            let service_config = scenario.service.clone();
+            let settings = settings.clone();
+            let system = system.clone();
             let topology = scenario.topology;
             let lost = scenario.faults.lost_response_probability;
             let starts = Rc::new(Cell::new(0u64));
@@ -339,28 +362,28 @@ impl<'a> World<'a> {
                     topology.pool_max_waiting as usize,
                 );
                 let api_rng = seed.stream_indexed("api", u64::from(server) * 1_000_003 + start);
-                let api = Arc::new(Api::new(
+                let api = Arc::new(system.server(ServerContext {
+                    index: server,
                     pool,
-                    env.clone(),
-                    service_config.clone(),
+                    env: env.clone(),
                     variant,
-                    dataset.clone(),
-                    api_rng,
-                ));
+                    data: dataset.clone(),
+                    settings: settings.clone(),
+                    rng: api_rng,
+                }));
                 let net_rng = Rc::new(RefCell::new(
                     seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
                 ));
-                net::serve(api, lost, net_rng)
+                net::serve::<S>(api, lost, net_rng)
             });
         }
 
         let arrivals = arrival_times_ms(&scenario.phases);
         let max_users = scenario.phases.iter().filter_map(|p| p.max_users).min();
-        let workload = Arc::new(scenario.workload.clone());
         let skipped_users = Rc::new(Cell::new(0u64));
         let alive = Rc::new(Cell::new(0u32));
         let hosts = scenario.topology.client_hosts;
-        let mut only_users = scenario.workload.only_users.clone();
+        let mut only_users = scenario.run.only_users.clone();
         only_users.sort_unstable();
         for host in 0..hosts {
             let mine: Vec<(u32, u64)> = arrivals
@@ -374,7 +397,8 @@ impl<'a> World<'a> {
                 .collect();
             let env = env.clone();
             let dataset = dataset.clone();
-            let workload = workload.clone();
+            let settings = settings.clone();
+            let system = system.clone();
             let policy = scenario.client;
             let observer = observer.clone();
             let servers = scenario.topology.api_servers;
@@ -392,19 +416,29 @@ impl<'a> World<'a> {
                         continue;
                     }
                     alive.set(alive.get() + 1);
-                    let user = User::new(
+                    let user = UserContext::new(
                         index,
                         seed.stream_indexed("user", u64::from(index)),
-                        net::TcpTransport::new(index, servers),
-                        env.clone(),
                         dataset.clone(),
-                        workload.clone(),
+                        settings.clone(),
                         policy,
+                        env.clone(),
+                        Box::new(net::TcpTransport::<S>::new(index, servers)),
                         observer.clone(),
                     );
-                    let alive = alive.clone();
+                    let (alive, system, observer) =
+                        (alive.clone(), system.clone(), observer.clone());
                     tasks.push(tokio::task::spawn_local(async move {
-                        user.run().await;
+                        let event = |event: UserEvent| {
+                            observer
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .users
+                                .push(event);
+                        };
+                        event(UserEvent::Started { user: index });
+                        system.user(user).await;
+                        event(UserEvent::Finished { user: index });
                         alive.set(alive.get() - 1);
                     }));
                 }
@@ -440,7 +474,7 @@ impl<'a> World<'a> {
         }
     }
 
-    fn remember(&mut self, event: Event) {
+    fn remember(&mut self, event: Event<S>) {
         if self.options.trace {
             if let Some(traced) = trace_event(&event) {
                 self.trace.push(traced);
@@ -495,7 +529,7 @@ impl<'a> World<'a> {
     /// Feeds what happened in the last step to the checker, metrics and
     /// trace hash. Commits go first: a response is only sent after its
     /// transaction committed.
-    fn observe(&mut self) -> Option<crate::invariant::Violation> {
+    fn observe(&mut self) -> Option<crate::system::Violation> {
         let commits: Vec<CommitEvent> = self.store.drain_commits();
         if self.options.trace {
             let now = self.now_ms();
@@ -565,17 +599,17 @@ impl<'a> World<'a> {
             }
         }
         for exchange in observations.exchanges {
-            let op = exchange.request.body.op_name();
+            let op = exchange.request.operation();
             let latency_ms = exchange.received_ms.saturating_sub(exchange.sent_ms);
-            self.hasher.write_u64(exchange.request.request_id);
+            self.hasher.write_u64(exchange.request_id);
             self.hasher.write_u64(exchange.received_ms);
             match &exchange.response {
                 Ok(response) => {
                     self.metrics
-                        .record(op, response.status, latency_ms, response.attempts);
-                    self.hasher.write_u64(u64::from(response.status));
+                        .record(op, response.status(), latency_ms, response.attempts());
+                    self.hasher.write_u64(u64::from(response.status()));
                     self.hasher
-                        .write(&serde_json::to_vec(&response.body).unwrap_or_default());
+                        .write(&serde_json::to_vec(response).unwrap_or_default());
                     if violation.is_none() && self.scenario.run.check_every_step {
                         self.invariant_checks += 1;
                         if let Err(v) = self.checker.on_response(
@@ -669,7 +703,7 @@ impl<'a> World<'a> {
             step: self.steps,
             sim_time_ms: self.now_ms(),
             message,
-            recent_events: self.recent.iter().map(Event::describe).collect(),
+            recent_events: self.recent.iter().map(Event::<S>::describe).collect(),
         }
     }
 

@@ -1,10 +1,10 @@
 //! The API servers' accept loops and the clients' transport, over turmoil TCP.
 
 use crate::seed::Rng64;
-use crate::service::{Api, Request, Response};
+use crate::system::{CallError, CallFuture, System, Transport};
 use crate::wire::{read_frame, write_frame, WireError};
-use crate::workload::{CallError, Transport};
 use std::cell::RefCell;
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,12 +24,12 @@ pub fn client_host(index: u32) -> String {
     format!("clients-{index}")
 }
 
-/// Serves the booking API on one API server until the host is crashed.
+/// Serves a system's API on one API server until the host is crashed.
 /// Each connection carries one request at a time; `lost_response_probability`
 /// drops the connection after the handler finished (after its commit),
 /// which is how a client comes to retry something that already happened.
-pub async fn serve(
-    api: Arc<Api>,
+pub async fn serve<S: System>(
+    api: Arc<S::Server>,
     lost_response_probability: f64,
     rng: Rc<RefCell<Rng64>>,
 ) -> turmoil::Result {
@@ -43,11 +43,11 @@ pub async fn serve(
             let mut stream = BufReader::new(stream);
             let mut buffer = Vec::new();
             loop {
-                let request: Request = match read_frame(&mut stream, &mut buffer).await {
+                let request: S::Request = match read_frame(&mut stream, &mut buffer).await {
                     Ok(request) => request,
                     Err(_) => return,
                 };
-                let response = api.handle(request, source).await;
+                let response = S::handle(&api, request, source).await;
                 let drop_it = lost_response_probability > 0.0
                     && rng.borrow_mut().chance(lost_response_probability);
                 if drop_it {
@@ -75,25 +75,27 @@ fn source_of(ip: std::net::IpAddr) -> u32 {
 /// A keep-alive connection from a virtual user to an API server. After a
 /// lost connection or a timeout it reconnects, to the next server in turn
 /// (what a load balancer does when a backend stops answering).
-pub struct TcpTransport {
+pub struct TcpTransport<S> {
     servers: u32,
     server: u32,
     connection: Option<BufReader<TcpStream>>,
     buffer: Vec<u8>,
+    system: PhantomData<S>,
 }
 
-impl TcpTransport {
+impl<S: System> TcpTransport<S> {
     /// A transport that starts with server `first` of `servers`.
-    pub fn new(first: u32, servers: u32) -> TcpTransport {
+    pub fn new(first: u32, servers: u32) -> TcpTransport<S> {
         TcpTransport {
             servers,
             server: first % servers,
             connection: None,
             buffer: Vec::new(),
+            system: PhantomData,
         }
     }
 
-    async fn round_trip(&mut self, request: &Request) -> Result<Response, WireError> {
+    async fn round_trip(&mut self, request: &S::Request) -> Result<S::Response, WireError> {
         if self.connection.is_none() {
             let stream = TcpStream::connect((api_host(self.server).as_str(), API_PORT))
                 .await
@@ -106,17 +108,24 @@ impl TcpTransport {
     }
 }
 
-impl Transport for TcpTransport {
-    async fn call(&mut self, request: &Request, timeout_ms: u64) -> Result<Response, CallError> {
-        let outcome =
-            tokio::time::timeout(Duration::from_millis(timeout_ms), self.round_trip(request)).await;
-        let error = match outcome {
-            Ok(Ok(response)) => return Ok(response),
-            Ok(Err(_)) => CallError::ConnectionLost,
-            Err(_) => CallError::Timeout,
-        };
-        self.connection = None;
-        self.server = (self.server + 1) % self.servers;
-        Err(error)
+impl<S: System> Transport<S> for TcpTransport<S> {
+    fn call<'a>(
+        &'a mut self,
+        request: &'a S::Request,
+        timeout_ms: u64,
+    ) -> CallFuture<'a, S::Response> {
+        Box::pin(async move {
+            let outcome =
+                tokio::time::timeout(Duration::from_millis(timeout_ms), self.round_trip(request))
+                    .await;
+            let error = match outcome {
+                Ok(Ok(response)) => return Ok(response),
+                Ok(Err(_)) => CallError::ConnectionLost,
+                Err(_) => CallError::Timeout,
+            };
+            self.connection = None;
+            self.server = (self.server + 1) % self.servers;
+            Err(error)
+        })
     }
 }

@@ -213,6 +213,50 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a run that could not start (its scenario's service
+    /// sections did not parse): failed, with the error as a harness error.
+    pub fn not_started(
+        scenario: &crate::scenario::Scenario,
+        seed: crate::seed::Seed,
+        variant: &str,
+        error: String,
+    ) -> Report {
+        Report {
+            sim: scenario.name.clone(),
+            seed: seed.0,
+            variant: variant.to_string(),
+            passed: false,
+            violation: None,
+            harness_error: Some(error),
+            trace_hash: String::new(),
+            requests: RequestsReport {
+                total: 0,
+                by_status: BTreeMap::new(),
+                by_op: BTreeMap::new(),
+            },
+            latency_ms: BTreeMap::new(),
+            retries: RetriesReport {
+                count: 0,
+                exhausted: 0,
+                client: 0,
+            },
+            users: UsersReport {
+                started: 0,
+                finished: 0,
+                skipped: 0,
+            },
+            thresholds: Vec::new(),
+            invariants_checked: BTreeMap::new(),
+            invariant_evaluations: 0,
+            store: StoreStats::default(),
+            faults: Vec::new(),
+            sim_time_ms: 0,
+            steps: 0,
+            trace: Vec::new(),
+            wall_ms: 0,
+        }
+    }
+
     /// One line: verdict, sim, seed, variant, hash.
     pub fn summary_line(&self) -> String {
         let verdict = if self.passed { "PASS" } else { "FAIL" };

@@ -5,7 +5,7 @@
 use super::{run, Report};
 use crate::scenario::Scenario;
 use crate::seed::Seed;
-use crate::service::Variant;
+use crate::system::{System, Variant};
 use std::ops::RangeInclusive;
 
 /// The seeds to run: from `OVERBOOK_SEED`/`OVERBOOK_SEEDS`, else `default`.
@@ -36,7 +36,8 @@ pub fn seeds_from_env(default: RangeInclusive<u64>) -> Result<Vec<u64>, String> 
 /// Runs `scenario` over the seeds from [`seeds_from_env`] and returns the
 /// reports; on the first failing seed, an error with the seed, what broke
 /// and the command that replays it.
-pub fn run_seeds(
+pub fn run_seeds<S: System>(
+    system: &S,
     scenario: &Scenario,
     sim_path: &str,
     variant: Variant,
@@ -44,7 +45,7 @@ pub fn run_seeds(
 ) -> Result<Vec<Report>, String> {
     let mut reports = Vec::new();
     for seed in seeds_from_env(default)? {
-        let report = run(scenario, Seed(seed), variant);
+        let report = run(system, scenario, Seed(seed), variant);
         if !report.passed {
             let why = match (&report.violation, &report.harness_error) {
                 (Some(v), _) => format!("{} at step {}: {}", v.invariant, v.step, v.message),

@@ -3,12 +3,13 @@
 //! services and invariants as `overbook run SIM`, with few clients and
 //! every interleaving instead of many clients and one.
 
-use super::services::ServiceScenario;
-use crate::scenario::Scenario;
-use crate::seed::{Rng64, Seed};
-use crate::service::{AppointmentStatus, Dataset, Request, RequestBody, Role, Token, Variant};
+use super::clinic::Clinic;
+use super::settings::ClinicSettings;
+use super::{AppointmentStatus, Dataset, Request, RequestBody, Role, Token};
+use crate::seed::Rng64;
+use crate::system::ExploreContext;
 
-/// The mix's operations, in [`crate::scenario::Mix::weights`] order.
+/// The mix's operations, in [`super::Mix::weights`] order.
 const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "book"];
 
 /// A model-checking scenario: `clients` clients with `ops` requests each,
@@ -20,19 +21,15 @@ const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "b
 /// loses responses (`faults.lost_response_probability` above 0), each
 /// client may lose one, at any of its requests: the checker explores both
 /// outcomes instead of drawing one.
-pub fn service_scenario(
-    scenario: &Scenario,
-    variant: Variant,
-    seed: Seed,
-    clients: u32,
-    ops: u32,
-) -> ServiceScenario {
-    assert!(
-        clients > 0 && ops > 0,
-        "a model needs clients with requests"
-    );
-    let dataset = Dataset::generate(&scenario.data, seed);
-    let workload = &scenario.workload;
+pub fn explore_clients(context: ExploreContext<'_, Clinic>) -> Vec<Vec<Request>> {
+    let ExploreContext {
+        settings,
+        data: dataset,
+        seed,
+        clients,
+        ops,
+    } = context;
+    let workload = &settings.workload;
     let weights = workload.mix.weights();
     let mut programs = Vec::with_capacity(clients as usize);
     for client in 0..clients {
@@ -51,10 +48,10 @@ pub fn service_scenario(
             let (body, organization) = match op {
                 "get-board" => (
                     RequestBody::GetBoard,
-                    client % scenario.data.organizations.max(1),
+                    client % settings.data.organizations.max(1),
                 ),
                 "move" => {
-                    let (body, organization) = move_body(&dataset, &mut rng, client, moved);
+                    let (body, organization) = move_body(dataset, &mut rng, client, moved);
                     if let RequestBody::Move {
                         appointment,
                         to,
@@ -96,7 +93,7 @@ pub fn service_scenario(
                     };
                     (body, organization)
                 }
-                _ => book_body(scenario, &dataset, &mut rng, client),
+                _ => book_body(settings, dataset, &mut rng, client),
             };
             requests.push(Request {
                 request_id,
@@ -112,15 +109,7 @@ pub fn service_scenario(
         }
         programs.push(requests);
     }
-    ServiceScenario {
-        variant,
-        data: scenario.data.clone(),
-        seed,
-        service: scenario.service.clone(),
-        pool_size: clients as usize,
-        clients: programs,
-        lost_responses_per_client: u32::from(scenario.faults.lost_response_probability > 0.0),
-    }
+    programs
 }
 
 fn move_body(
@@ -153,12 +142,12 @@ fn move_body(
 }
 
 fn book_body(
-    scenario: &Scenario,
+    settings: &ClinicSettings,
     dataset: &Dataset,
     rng: &mut Rng64,
     client: u32,
 ) -> (RequestBody, u32) {
-    let workload = &scenario.workload;
+    let workload = &settings.workload;
     let pick = |rng: &mut Rng64, len: usize| rng.below(len.max(1) as u64) as usize;
     let practitioner = if workload.distinct_people {
         &dataset.practitioners[client as usize % dataset.practitioners.len()]
