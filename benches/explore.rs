@@ -18,7 +18,8 @@ use overbook::explore::{
 };
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Variant;
+use overbook::service::Clinic;
+use overbook::system::{System, Variant};
 use std::path::Path;
 use std::time::Instant;
 
@@ -77,10 +78,12 @@ fn main() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("sims")
             .join(format!("{sim}.toml"));
-        let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let scenario = Scenario::load_for(&Clinic, &path).unwrap_or_else(|e| panic!("{e}"));
         let model = service_model(
+            &Clinic,
             sim,
-            service_scenario(&scenario, Variant::Correct, Seed(1), clients, ops),
+            service_scenario(&Clinic, &scenario, Variant::CORRECT, Seed(1), clients, ops)
+                .unwrap_or_else(|e| panic!("{e}")),
         );
         println!("{sim} {clients} clients x {ops} ops");
         measure_model(&model, "  with sleep sets", Dfs::default(), 2_000_000);

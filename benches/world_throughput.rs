@@ -7,7 +7,8 @@
 
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Variant;
+use overbook::service::Clinic;
+use overbook::system::{System, Variant};
 use overbook::workload::arrival_times_ms;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -130,7 +131,7 @@ fn main() {
         let (echoed, echo_wall) = echo(&scenario);
         let echo_rate = echoed as f64 / echo_wall.as_secs_f64();
         let started = Instant::now();
-        let report = overbook::world::run(&scenario, Seed(1), Variant::Correct);
+        let report = overbook::world::run(&Clinic, &scenario, Seed(1), Variant::CORRECT);
         let wall = started.elapsed();
         assert!(report.passed, "{}", report.summary_line());
         let world_rate = report.requests.total as f64 / wall.as_secs_f64();

@@ -611,7 +611,9 @@ mod tests {
     #[test]
     fn unknown_field_names_file_line_and_field() {
         let text = format!("{MINIMAL}[workload]\nops_per_user = 2\nmixx = 3\n");
-        let err = Scenario::parse(&text, "sims/t.toml").unwrap_err();
+        let scenario = Scenario::parse(&text, "sims/t.toml").unwrap();
+        // The workload section is the service's: its own type finds the typo.
+        let err = scenario.settings(&crate::service::Clinic).unwrap_err();
         let shown = err.to_string();
         assert_eq!(err.line, Some(7), "{shown}");
         assert!(shown.starts_with("sims/t.toml:7:"), "{shown}");
@@ -620,6 +622,10 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_field() {
+        let text = format!("{MINIMAL}[topolgy]\napi_servers = 2\n");
+        let err = Scenario::parse(&text, "t.toml").unwrap_err();
+        assert_eq!(err.line, Some(5), "{err}");
+        assert!(err.to_string().contains("topolgy"), "{err}");
         let text = format!("{MINIMAL}[topology]\napi_servers = \"two\"\n");
         let err = Scenario::parse(&text, "t.toml").unwrap_err();
         assert_eq!(err.field.as_deref(), Some("topology.api_servers"), "{err}");
@@ -647,13 +653,22 @@ mod tests {
                 "phases.0.arrival_rate=7.5".into(),
             ])
             .unwrap();
-        assert_eq!(changed.workload.mix.reserve, 50);
+        assert_eq!(changed.workload["mix"]["reserve"].as_integer(), Some(50));
         assert_eq!(changed.phases[0].arrival_rate, 7.5);
         let err = scenario
-            .with_overrides(&["workload.nope=1".into()])
+            .with_overrides(&["topology.nope=1".into()])
+            .unwrap_err();
+        assert!(err.to_string().contains("--set topology.nope=1"), "{err}");
+        let clinic = crate::service::Clinic;
+        let err = scenario
+            .with_overrides_for(&clinic, &["workload.nope=1".into()])
             .unwrap_err();
         assert!(err.to_string().contains("--set workload.nope=1"), "{err}");
         assert!(err.to_string().contains("nope"), "{err}");
+        let err = scenario
+            .with_overrides_for(&clinic, &["workload.units_min=0".into()])
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("workload.units_min"), "{err}");
         let err = scenario
             .with_overrides(&["phases.3.arrival_rate=1".into()])
             .unwrap_err();

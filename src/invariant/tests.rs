@@ -304,7 +304,8 @@ fn missed_commits_make_state_agrees_fire_and_every_invariant_is_counted() {
         1,
     );
     let counted_after = checker.checks();
-    for (name, _) in INVARIANTS {
+    for info in INVARIANTS {
+        let name = info.name;
         if !counted_after.contains_key(name) {
             all_checked = false;
             eprintln!("{name} was never evaluated");

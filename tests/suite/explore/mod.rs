@@ -9,20 +9,24 @@ use overbook::explore::{
 };
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Variant;
+use overbook::service::Clinic;
+use overbook::system::{System, Variant};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-fn model(sim: &str, variant: Variant, clients: u32, ops: u32) -> Model<ServiceState> {
-    let scenario = Scenario::load(
+fn model(sim: &str, variant: Variant, clients: u32, ops: u32) -> Model<ServiceState<Clinic>> {
+    let scenario = Scenario::load_for(
+        &Clinic,
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("sims")
             .join(format!("{sim}.toml")),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     service_model(
+        &Clinic,
         sim,
-        service_scenario(&scenario, variant, Seed(1), clients, ops),
+        service_scenario(&Clinic, &scenario, variant, Seed(1), clients, ops)
+            .unwrap_or_else(|e| panic!("{e}")),
     )
 }
 
@@ -66,7 +70,7 @@ fn correct_services_explored_exhaustively_with_pinned_counts() {
     let mut reached_by_service: BTreeSet<(&str, String)> = BTreeSet::new();
     for (sim, clients, ops, schedules, finals, expected) in cases {
         let report = explore(
-            &model(sim, Variant::Correct, clients, ops),
+            &model(sim, Variant::CORRECT, clients, ops),
             Dfs::default().into(),
             Limits::default(),
         );
@@ -116,7 +120,7 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
     let cases = [
         (
             "explore-units",
-            Variant::UnitsReadCommitted,
+            variant("units/read-committed"),
             2,
             1,
             "no_overbooking",
@@ -125,7 +129,7 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
         ),
         (
             "explore-units-lost",
-            Variant::UnitsNoIdempotency,
+            variant("units/no-idempotency"),
             1,
             2,
             "exactly_once_reservation",
@@ -134,7 +138,7 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
         ),
         (
             "explore-board",
-            Variant::BoardNoVersionCheck,
+            variant("board/no-version-check"),
             2,
             2,
             "no_lost_update",
@@ -143,7 +147,7 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
         ),
         (
             "explore-board",
-            Variant::BoardVersionNotIncremented,
+            variant("board/version-not-incremented"),
             2,
             1,
             "version_monotonic",
@@ -152,7 +156,7 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
         ),
         (
             "explore-rooms",
-            Variant::RoomsCheckThenInsertRepeatableRead,
+            variant("rooms/check-then-insert-repeatable-read"),
             2,
             1,
             "no_room_double_booking",
@@ -161,7 +165,7 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
         ),
         (
             "explore-rooms",
-            Variant::RoomsInclusiveEnd,
+            variant("rooms/inclusive-end"),
             2,
             1,
             "no_room_double_booking",
@@ -170,7 +174,7 @@ fn every_planted_bug_is_found_by_dfs_with_a_shortest_counterexample() {
         ),
         (
             "explore-rooms",
-            Variant::RoomsStaleAvailabilityCache,
+            variant("rooms/stale-availability-cache"),
             2,
             1,
             "no_room_double_booking",
@@ -205,30 +209,32 @@ fn reduction_keeps_every_final_state_violation_and_sometimes_condition() {
     // Sleep sets with the SSI "quiet statement" rule against the full
     // search, on service models small enough to exhaust both ways.
     for (sim, variant, clients, ops, lost) in [
-        ("explore-units", Variant::Correct, 2, 1, None),
-        ("explore-units", Variant::UnitsReadCommitted, 2, 1, None),
-        ("explore-units-lost", Variant::Correct, 1, 2, None),
+        ("explore-units", Variant::CORRECT, 2, 1, None),
+        ("explore-units", variant("units/read-committed"), 2, 1, None),
+        ("explore-units-lost", Variant::CORRECT, 1, 2, None),
         (
             "explore-units-lost",
-            Variant::UnitsNoIdempotency,
+            variant("units/no-idempotency"),
             1,
             2,
             None,
         ),
-        ("explore-units", Variant::Correct, 1, 2, Some(1)),
-        ("explore-rooms", Variant::Correct, 2, 1, None),
+        ("explore-units", Variant::CORRECT, 1, 2, Some(1)),
+        ("explore-rooms", Variant::CORRECT, 2, 1, None),
     ] {
-        let scenario = Scenario::load(
+        let scenario = Scenario::load_for(
+            &Clinic,
             &Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("sims")
                 .join(format!("{sim}.toml")),
         )
         .unwrap();
-        let mut service = service_scenario(&scenario, variant, Seed(1), clients, ops);
+        let mut service = service_scenario(&Clinic, &scenario, variant, Seed(1), clients, ops)
+            .unwrap_or_else(|e| panic!("{e}"));
         if let Some(lost) = lost {
             service.lost_responses_per_client = lost;
         }
-        let model = service_model(sim, service);
+        let model = service_model(&Clinic, sim, service);
         let reduced = explore(&model, Dfs::default().into(), Limits::default());
         let full = explore(
             &model,
@@ -245,4 +251,9 @@ fn reduction_keeps_every_final_state_violation_and_sometimes_condition() {
         assert_eq!(properties(&reduced), properties(&full), "{case}");
         assert_eq!(reached(&reduced), reached(&full), "{case}");
     }
+}
+
+/// A declared variant of the bundled services.
+fn variant(name: &str) -> Variant {
+    Clinic.variant(name).expect("declared variant")
 }

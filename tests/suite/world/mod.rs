@@ -3,12 +3,14 @@
 
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Variant;
+use overbook::service::Clinic;
+use overbook::system::{System, Variant};
 use overbook::world::{self, run_seeds, RunOptions};
 use std::path::Path;
 
 fn sim(name: &str) -> Scenario {
-    Scenario::load(
+    Scenario::load_for(
+        &Clinic,
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("sims")
             .join(format!("{name}.toml")),
@@ -19,14 +21,14 @@ fn sim(name: &str) -> Scenario {
 #[test]
 fn same_seed_same_trace_hash_and_report() {
     let scenario = sim("units-burst");
-    let first = world::run(&scenario, Seed(7), Variant::Correct);
-    let second = world::run(&scenario, Seed(7), Variant::Correct);
+    let first = world::run(&Clinic, &scenario, Seed(7), Variant::CORRECT);
+    let second = world::run(&Clinic, &scenario, Seed(7), Variant::CORRECT);
     assert_eq!(first.trace_hash, second.trace_hash);
     assert_eq!(
         first, second,
         "the whole report is equal, not only the hash"
     );
-    let other = world::run(&scenario, Seed(8), Variant::Correct);
+    let other = world::run(&Clinic, &scenario, Seed(8), Variant::CORRECT);
     assert_ne!(
         first.trace_hash, other.trace_hash,
         "another seed, another run"
@@ -36,11 +38,12 @@ fn same_seed_same_trace_hash_and_report() {
 #[test]
 fn tracing_does_not_change_the_run() {
     let scenario = sim("rooms-storm");
-    let plain = world::run(&scenario, Seed(3), Variant::Correct);
+    let plain = world::run(&Clinic, &scenario, Seed(3), Variant::CORRECT);
     let traced = world::run_with(
+        &Clinic,
         &scenario,
         Seed(3),
-        Variant::Correct,
+        Variant::CORRECT,
         RunOptions { trace: true },
     );
     assert_eq!(plain.trace_hash, traced.trace_hash);
@@ -57,9 +60,10 @@ fn units_contention_gives_exactly_five_reservations() {
     // and `overbook fuzz units-contention --seeds 1..1001` for many.
     let scenario = sim("units-contention");
     for report in run_seeds(
+        &Clinic,
         &scenario,
         "sims/units-contention.toml",
-        Variant::Correct,
+        Variant::CORRECT,
         1..=1,
     )
     .unwrap_or_else(|e| panic!("{e}"))
@@ -77,8 +81,14 @@ fn units_contention_gives_exactly_five_reservations() {
 #[test]
 fn burst_contention_gives_exactly_five_for_every_seed() {
     let scenario = sim("units-burst");
-    let reports = run_seeds(&scenario, "sims/units-burst.toml", Variant::Correct, 1..=5)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let reports = run_seeds(
+        &Clinic,
+        &scenario,
+        "sims/units-burst.toml",
+        Variant::CORRECT,
+        1..=5,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     for report in reports {
         assert_eq!(report.requests.by_op["reserve"]["201"], 5);
         assert_eq!(report.requests.by_op["reserve"]["409"], 95);
@@ -95,9 +105,10 @@ fn light_sims_pass_with_the_correct_services() {
     ] {
         let scenario = sim(name);
         run_seeds(
+            &Clinic,
             &scenario,
             &format!("sims/{name}.toml"),
-            Variant::Correct,
+            Variant::CORRECT,
             1..=3,
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -110,9 +121,10 @@ fn heavy_sims_pass_with_the_correct_services() {
     for name in ["board-moves", "rooms-rules", "clinic-day"] {
         let scenario = sim(name);
         run_seeds(
+            &Clinic,
             &scenario,
             &format!("sims/{name}.toml"),
-            Variant::Correct,
+            Variant::CORRECT,
             1..=1,
         )
         .unwrap_or_else(|e| panic!("{e}"));
@@ -121,7 +133,7 @@ fn heavy_sims_pass_with_the_correct_services() {
 
 #[test]
 fn rooms_conflict_books_exactly_ten_of_fifty() {
-    let report = world::run(&sim("rooms-conflict"), Seed(4), Variant::Correct);
+    let report = world::run(&Clinic, &sim("rooms-conflict"), Seed(4), Variant::CORRECT);
     assert!(report.passed, "{}", report.render());
     assert_eq!(report.requests.by_op["book"]["201"], 10);
     assert_eq!(report.requests.by_op["book"]["409"], 40);
@@ -169,10 +181,12 @@ const PLANTED: [(&str, &str, &[&str]); 7] = [
 #[test]
 fn every_planted_bug_is_caught_within_three_seeds() {
     for (variant_name, sim_name, invariants) in PLANTED {
-        let variant = Variant::parse(variant_name).expect("planted variant exists");
+        let variant = Clinic
+            .variant(variant_name)
+            .expect("planted variant exists");
         let scenario = sim(sim_name);
         let caught = (1..=3).find_map(|seed| {
-            let report = world::run(&scenario, Seed(seed), variant);
+            let report = world::run(&Clinic, &scenario, Seed(seed), variant);
             report.violation.map(|v| (seed, v))
         });
         let (seed, violation) = caught
@@ -193,9 +207,9 @@ fn every_planted_bug_is_caught_within_three_seeds() {
 #[test]
 fn a_violation_replays_exactly() {
     let scenario = sim("rooms-conflict");
-    let variant = Variant::RoomsCheckThenInsertRepeatableRead;
-    let first = world::run(&scenario, Seed(2), variant);
-    let again = world::run(&scenario, Seed(2), variant);
+    let variant = variant("rooms/check-then-insert-repeatable-read");
+    let first = world::run(&Clinic, &scenario, Seed(2), variant);
+    let again = world::run(&Clinic, &scenario, Seed(2), variant);
     let (a, b) = (
         first.violation.expect("bug caught"),
         again.violation.expect("bug caught again"),
@@ -219,7 +233,7 @@ fn a_stuck_run_is_a_liveness_violation_not_a_hang() {
             "client.timeout_ms=60000".into(),
         ])
         .unwrap();
-    let report = world::run(&scenario, Seed(1), Variant::Correct);
+    let report = world::run(&Clinic, &scenario, Seed(1), Variant::CORRECT);
     let violation = report.violation.expect("liveness violation");
     assert_eq!(violation.invariant, "liveness");
     assert!(
@@ -236,4 +250,9 @@ fn seeds_come_from_the_environment_when_set() {
     if std::env::var("OVERBOOK_SEED").is_err() && std::env::var("OVERBOOK_SEEDS").is_err() {
         assert_eq!(world::seeds_from_env(3..=5).unwrap(), vec![3, 4, 5]);
     }
+}
+
+/// A declared variant of the bundled services.
+fn variant(name: &str) -> Variant {
+    Clinic.variant(name).expect("declared variant")
 }
