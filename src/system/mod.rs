@@ -453,6 +453,143 @@ pub struct Sometimes<S: System> {
 /// The associated functions that take no `self` are called once per
 /// request or user; everything a handler or user needs comes through its
 /// context.
+///
+/// A whole service, small: a shared pool of `seats`, users taking one
+/// each, the invariant that no more are taken than there are, and a
+/// planted bug that reads and writes the counter at Read Committed without
+/// a lock. The world runs it like any bundled service:
+///
+/// ```
+/// use overbook::scenario::Scenario;
+/// use overbook::seed::Seed;
+/// use overbook::store::{CommitEvent, Isolation, Key, Pool, Row, Schema, Store};
+/// use overbook::system::*;
+/// use serde::{Deserialize, Serialize};
+/// use std::{collections::BTreeMap, future::Future, sync::Arc};
+///
+/// #[derive(Clone)]
+/// struct Seats;
+///
+/// #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// struct SeatsSettings {
+///     #[serde(default)]
+///     data: SeatsData,
+/// }
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct SeatsData {
+///     seats: i64,
+/// }
+/// impl Default for SeatsData {
+///     fn default() -> Self { SeatsData { seats: 3 } }
+/// }
+///
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// struct Take;
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// struct Taken { status: u16 }
+/// impl Message for Take {
+///     fn operation(&self) -> &'static str { "take" }
+/// }
+/// impl Reply for Taken {
+///     fn status(&self) -> u16 { self.status }
+/// }
+///
+/// fn counter() -> Key { Key::raw("seats/taken") }
+///
+/// struct NeverPastCapacity { seats: i64, granted: i64, tally: Tally }
+/// impl Invariants<Seats> for NeverPastCapacity {
+///     // Lost updates keep the counter low; the clients' 201s show the oversell.
+///     fn on_response(&mut self, _: &Take, taken: &Taken, _: u64) -> Result<(), Violation> {
+///         self.granted += i64::from(taken.status == 201);
+///         self.tally.check("never_past_capacity", self.granted <= self.seats, || {
+///             format!("{} seats granted of {}", self.granted, self.seats)
+///         })
+///     }
+///     fn on_commit(&mut self, event: &CommitEvent) -> Result<(), Violation> {
+///         for (_, after, _) in &event.writes {
+///             let taken = after.as_ref().and_then(|row| row.int("taken")).unwrap_or(0);
+///             self.tally.check("never_past_capacity", taken <= self.seats, || {
+///                 format!("{taken} seats taken of {}", self.seats)
+///             })?;
+///         }
+///         Ok(())
+///     }
+///     fn at_end(&mut self, store: &Store) -> Result<(), Violation> {
+///         let taken = store.read_committed(&counter()).and_then(|r| r.int("taken")).unwrap_or(0);
+///         self.tally.check("never_past_capacity", taken <= self.seats, || format!("{taken} taken"))
+///     }
+///     fn checks(&self) -> BTreeMap<&'static str, u64> { self.tally.counts() }
+/// }
+///
+/// impl System for Seats {
+///     type Settings = SeatsSettings;
+///     type Data = i64;
+///     type Request = Take;
+///     type Response = Taken;
+///     type Server = (Pool, Variant, i64);
+///     type Checker = NeverPastCapacity;
+///
+///     fn name(&self) -> &'static str { "seats" }
+///     fn variants(&self) -> &'static [VariantInfo] {
+///         &[
+///             VariantInfo { name: "correct", description: "takes a seat under a row lock" },
+///             VariantInfo { name: "seats/no-lock", description: "read then write without a lock" },
+///         ]
+///     }
+///     fn invariants(&self) -> &'static [InvariantInfo] {
+///         &[InvariantInfo { name: "never_past_capacity", description: "taken <= seats" }]
+///     }
+///     fn schema(&self, _: Variant) -> Schema { Schema::default() }
+///     fn data(&self, settings: &SeatsSettings, _: Seed) -> i64 { settings.data.seats }
+///     fn load(&self, _: &i64, store: &Store) { store.load(counter(), Row::new().with("taken", 0)) }
+///     fn server(&self, ctx: ServerContext<Seats>) -> (Pool, Variant, i64) {
+///         (ctx.pool, ctx.variant, *ctx.data)
+///     }
+///     fn handle(server: &(Pool, Variant, i64), _: Take, _: u32) -> impl Future<Output = Taken> {
+///         async move {
+///             let (pool, variant, seats) = server;
+///             let outcome = async {
+///                 let mut tx = pool.begin(Isolation::ReadCommitted).await?;
+///                 let row = if variant.is_correct() {
+///                     tx.get_for_update(&counter()).await?
+///                 } else {
+///                     tx.get(&counter()).await?
+///                 };
+///                 let taken = row.and_then(|r| r.int("taken")).unwrap_or(0);
+///                 if taken >= *seats {
+///                     return Ok(409);
+///                 }
+///                 tx.put(&counter(), Row::new().with("taken", taken + 1)).await?;
+///                 tx.commit().await?;
+///                 Ok::<u16, overbook::store::DbError>(201)
+///             };
+///             Taken { status: outcome.await.unwrap_or(500) }
+///         }
+///     }
+///     fn user(&self, mut user: UserContext<Seats>) -> impl Future<Output = ()> {
+///         async move { let _ = user.call(Take).await; }
+///     }
+///     fn checker(&self, seats: Arc<i64>, _: &SeatsSettings) -> NeverPastCapacity {
+///         NeverPastCapacity { seats: *seats, granted: 0, tally: Tally::default() }
+///     }
+///     fn explore_clients(&self, ctx: ExploreContext<'_, Seats>) -> Vec<Vec<Take>> {
+///         (0..ctx.clients).map(|_| vec![Take; ctx.ops as usize]).collect()
+///     }
+/// }
+///
+/// // Twenty users arrive at once for three seats; statements take 1-3 ms.
+/// let sim = "name = \"seats-rush\"\n[store.latency]\nmin_ms = 1\nmax_ms = 3\n\
+///            [[phases]]\nduration_s = 1\narrival_rate = 0\nburst = 20\n";
+/// let scenario = Scenario::parse(sim, "seats-rush.toml").unwrap();
+/// let report = overbook::world::run(&Seats, &scenario, Seed(1), Variant::CORRECT);
+/// assert!(report.passed, "{}", report.summary_line());
+/// assert_eq!(report.requests.by_op["take"]["201"], 3);
+///
+/// let bug = Seats.variant("seats/no-lock").unwrap();
+/// let broken = overbook::world::run(&Seats, &scenario, Seed(1), bug);
+/// assert_eq!(broken.violation.unwrap().invariant, "never_past_capacity");
+/// ```
 pub trait System: Clone + Send + Sync + Sized + 'static {
     /// The `[data]`, `[workload]` and `[service]` sections of a scenario.
     type Settings: Settings;
