@@ -88,6 +88,11 @@ pub struct RunConfig {
     pub check_every_step: bool,
     /// Run the serializability checker over the committed history at the end.
     pub check_history: bool,
+    /// Moves each rate-driven arrival later by up to this fraction of its
+    /// phase's mean gap, drawn from the seed (0 to 1). Unset: arrivals are
+    /// evenly spaced, as Artillery spaces them, and `overbook fuzz` sets 1
+    /// so that seeds vary when users meet; set it (to 0 or more) to pin it.
+    pub arrival_jitter: Option<f64>,
     /// Only these users (by arrival index) run; empty: all. Shrinking uses
     /// it to drop single users while keeping every other user's arrival
     /// time and random stream.
@@ -102,6 +107,7 @@ impl Default for RunConfig {
             max_steps: 50_000_000,
             check_every_step: true,
             check_history: false,
+            arrival_jitter: None,
             only_users: Vec::new(),
         }
     }
@@ -404,6 +410,11 @@ impl Scenario {
                 return field(name, "must be a probability between 0 and 1");
             }
         }
+        if let Some(jitter) = self.run.arrival_jitter {
+            if !(0.0..=1.0).contains(&jitter) {
+                return field("run.arrival_jitter", "must be between 0 and 1");
+            }
+        }
         if self.store.latency.min_ms > self.store.latency.max_ms && self.store.latency.max_ms != 0 {
             return field("store.latency.min_ms", "must not exceed max_ms");
         }
@@ -446,6 +457,17 @@ impl Scenario {
                 self.store.latency.spike_probability,
             ),
         ]
+    }
+
+    /// Whether two seeds can differ in timing: some latency range, arrival
+    /// jitter or probabilistic fault for the seed to draw from. When not,
+    /// every seed runs the same interleaving and fuzzing it finds nothing
+    /// new.
+    pub fn timing_varies_with_seed(&self) -> bool {
+        self.topology.network_latency_ms_min < self.topology.network_latency_ms_max
+            || self.store.latency.min_ms < self.store.latency.max_ms
+            || self.run.arrival_jitter.is_some_and(|j| j > 0.0)
+            || self.fault_probabilities().iter().any(|(_, p)| *p > 0.0)
     }
 
     /// Simulated milliseconds until the last arrival.

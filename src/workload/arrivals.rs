@@ -1,6 +1,7 @@
 //! Arrival times from Artillery-style phases.
 
 use crate::scenario::Phase;
+use crate::seed::Seed;
 
 /// Upper bound on users in one run: a limit, so a typo in a rate cannot
 /// exhaust memory.
@@ -38,6 +39,47 @@ pub fn arrival_times_ms(phases: &[Phase]) -> Vec<u64> {
     times
 }
 
+/// [`arrival_times_ms`] with each rate-driven arrival moved later by a
+/// uniform draw from `[0, jitter x the phase's mean gap)`, from the seed's
+/// own `arrivals` stream, then sorted. Artillery spaces arrivals evenly,
+/// so without jitter two users of a constant-rate phase never arrive
+/// closer than the gap, and seeds cannot line them up; with `jitter = 1`
+/// any two may meet. Burst users still arrive together at their phase's
+/// start. The number of users does not change.
+pub fn jittered_arrival_times_ms(phases: &[Phase], jitter: f64, seed: Seed) -> Vec<u64> {
+    let mut rng = seed.stream("arrivals");
+    let mut times = Vec::new();
+    let mut phase_start_ms = 0u64;
+    let mut plain = arrival_times_ms(phases).into_iter();
+    for phase in phases {
+        let phase_end_ms = phase_start_ms.saturating_add(phase.duration_s.saturating_mul(1000));
+        let r0 = phase.arrival_rate;
+        let r1 = phase.ramp_to.unwrap_or(r0);
+        let users = ((r0 + r1) / 2.0 * phase.duration_s as f64).round() as u64;
+        let mean_gap_ms = if users > 0 {
+            phase.duration_s as f64 * 1000.0 / users as f64
+        } else {
+            0.0
+        };
+        let spread_ms = (jitter.clamp(0.0, 1.0) * mean_gap_ms) as u64;
+        for _ in 0..phase.burst {
+            times.extend(plain.next());
+        }
+        for _ in 0..users {
+            let Some(at) = plain.next() else { break };
+            let late = if spread_ms > 0 {
+                rng.below(spread_ms)
+            } else {
+                0
+            };
+            times.push(at.saturating_add(late).min(phase_end_ms));
+        }
+        phase_start_ms = phase_end_ms;
+    }
+    times.sort_unstable();
+    times
+}
+
 /// Solves `r0 t + (r1 - r0) t² / 2T = n` for `t` in seconds.
 fn time_for_count(n: f64, r0: f64, r1: f64, duration_s: f64) -> f64 {
     let a = (r1 - r0) / (2.0 * duration_s);
@@ -54,6 +96,22 @@ fn time_for_count(n: f64, r0: f64, r1: f64, duration_s: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_moves_arrivals_within_the_gap_and_keeps_their_number() {
+        let phases = [phase(10, 5.0, None)];
+        let even = arrival_times_ms(&phases);
+        let jittered = jittered_arrival_times_ms(&phases, 1.0, Seed(3));
+        assert_eq!(even.len(), jittered.len());
+        assert_ne!(even, jittered, "a seed moves arrivals");
+        assert_eq!(jittered, jittered_arrival_times_ms(&phases, 1.0, Seed(3)));
+        assert_ne!(jittered, jittered_arrival_times_ms(&phases, 1.0, Seed(4)));
+        assert!(jittered.windows(2).all(|w| w[0] <= w[1]));
+        assert!(jittered.iter().all(|&t| t <= 10_000));
+        assert_eq!(jittered_arrival_times_ms(&phases, 0.0, Seed(3)), even);
+        // Some pair now arrives closer than the even 200 ms gap.
+        assert!(jittered.windows(2).any(|w| w[1] - w[0] < 100));
+    }
 
     fn phase(duration_s: u64, rate: f64, ramp_to: Option<f64>) -> Phase {
         Phase {

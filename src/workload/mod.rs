@@ -4,4 +4,4 @@
 
 pub mod arrivals;
 
-pub use arrivals::arrival_times_ms;
+pub use arrivals::{arrival_times_ms, jittered_arrival_times_ms};

@@ -30,7 +30,7 @@ use crate::system::{
     CallError, Env, Exchange, Invariants, Message, Observations, Observer, Reply, ServerContext,
     System, UserContext, UserEvent, Variant,
 };
-use crate::workload::arrival_times_ms;
+use crate::workload::{arrival_times_ms, jittered_arrival_times_ms};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -378,7 +378,12 @@ impl<'a, S: System> World<'a, S> {
             });
         }
 
-        let arrivals = arrival_times_ms(&scenario.phases);
+        let arrivals = match scenario.run.arrival_jitter {
+            Some(jitter) if jitter > 0.0 => {
+                jittered_arrival_times_ms(&scenario.phases, jitter, seed)
+            }
+            _ => arrival_times_ms(&scenario.phases),
+        };
         let max_users = scenario.phases.iter().filter_map(|p| p.max_users).min();
         let skipped_users = Rc::new(Cell::new(0u64));
         let alive = Rc::new(Cell::new(0u32));
@@ -660,6 +665,15 @@ impl<'a, S: System> World<'a, S> {
         }
         if violation.is_none() && harness_error.is_none() {
             violation = self.final_checks();
+        }
+        if violation.is_none() && harness_error.is_none() && self.metrics.total_requests() == 0 {
+            // A run that tested nothing must not read as a pass (a workload
+            // of zero operations, phases with no arrivals, a hot id that
+            // does not exist).
+            harness_error = Some(format!(
+                "nothing was tested: {} users arrived and sent no request (check [[phases]] and the workload)",
+                self.metrics.users_started
+            ));
         }
         self.report(violation, harness_error)
     }

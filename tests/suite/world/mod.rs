@@ -256,3 +256,46 @@ fn seeds_come_from_the_environment_when_set() {
 fn variant(name: &str) -> Variant {
     Clinic.variant(name).expect("declared variant")
 }
+
+#[test]
+fn a_run_that_sends_nothing_fails_instead_of_passing() {
+    let scenario = sim("units-burst")
+        .with_overrides_for(&Clinic, &["workload.ops_per_user=0".into()])
+        .unwrap();
+    let report = world::run(&Clinic, &scenario, Seed(1), Variant::CORRECT);
+    assert!(!report.passed);
+    let error = report.harness_error.expect("an error, not a pass");
+    assert!(error.contains("nothing was tested"), "{error}");
+}
+
+#[test]
+fn arrival_jitter_lets_seeds_differ_where_even_spacing_cannot() {
+    // units-contention spaces 3,000 arrivals 20 ms apart: at Read Committed
+    // without jitter no two reserves overlap, with jitter they meet.
+    let pinned = sim("units-contention")
+        .with_overrides_for(&Clinic, &["phases.0.duration_s=4".into()])
+        .unwrap();
+    let jittered = pinned
+        .with_overrides_for(&Clinic, &["run.arrival_jitter=1.0".into()])
+        .unwrap();
+    let bug = variant("units/read-committed");
+    let even_failures = (1..=4)
+        .filter(|&seed| {
+            world::run(&Clinic, &pinned, Seed(seed), bug)
+                .violation
+                .is_some()
+        })
+        .count();
+    let jittered_failures = (1..=4)
+        .filter(|&seed| {
+            world::run(&Clinic, &jittered, Seed(seed), bug)
+                .violation
+                .is_some()
+        })
+        .count();
+    assert_eq!(even_failures, 0, "evenly spaced arrivals never overlap");
+    assert!(
+        jittered_failures > 0,
+        "jittered arrivals overlap on some seed"
+    );
+}
