@@ -168,6 +168,8 @@ pub(crate) struct Run<S> {
     /// Names of the daemons, the last tasks.
     daemons: Rc<[String]>,
     pub(crate) steps: u64,
+    /// The first panic of a client, which ends its task: a finding.
+    pub(crate) panicked: Option<String>,
 }
 
 impl<S> Run<S> {
@@ -215,6 +217,7 @@ impl<S> Run<S> {
             tasks,
             daemons: model.daemons.clone(),
             steps: 0,
+            panicked: None,
         };
         for task in 0..run.tasks.len() {
             run.poll(task);
@@ -324,7 +327,21 @@ impl<S> Run<S> {
             board.paused_at_statement = false;
         }
         let mut cx = Context::from_waker(&task.waker);
-        let done = future.as_mut().poll(&mut cx).is_ready();
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut cx).is_ready()
+        }));
+        let done = match polled {
+            Ok(done) => done,
+            Err(payload) => {
+                // A panicking client ends like a finished one (its future is
+                // dropped, its transaction rolls back); the panic is the
+                // schedule's violation.
+                let message = crate::system::panic_message(payload.as_ref());
+                self.panicked
+                    .get_or_insert_with(|| format!("client {index} panicked: {message}"));
+                true
+            }
+        };
         let mut board = lock(&self.board);
         board.current = None;
         if !done && !board.paused_at_statement && task.runnable.0.load(Ordering::Relaxed) {

@@ -424,10 +424,19 @@ fn first_failure<S>(checks: &[(String, Check<S>)], run: &Run<S>) -> Option<(Stri
 
 /// Checks after a step, and at the end when nothing can step.
 fn check_state<S>(model: &Model<S>, run: &Run<S>) -> Option<(String, String)> {
+    if let Some(message) = &run.panicked {
+        return Some(("panic".to_string(), message.clone()));
+    }
     first_failure(&model.always, run)
 }
 
 fn liveness_if_stuck<S>(model: &Model<S>, run: &Run<S>) -> Option<Ending> {
+    if let Some(message) = &run.panicked {
+        return Some(Ending::Violated {
+            property: "panic".into(),
+            message: message.clone(),
+        });
+    }
     if run.all_finished() {
         return first_failure(&model.at_end, run)
             .map(|(property, message)| Ending::Violated { property, message })

@@ -21,9 +21,7 @@ use crate::error::InputError;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
-use crate::system::{
-    Env, ExploreContext, Invariants, ServerContext, Sometimes, System, Variant, Violation,
-};
+use crate::system::{Env, ExploreContext, Invariants, ServerContext, System, Variant, Violation};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;

@@ -569,3 +569,45 @@ fn bad_lines_are_refused_with_a_reason() {
     assert!(replay(&model, "dfs:2-clients:0,x").is_err());
     assert!(replay(&model, "dfs:2-clients:5").is_err());
 }
+
+#[test]
+fn a_panicking_client_is_a_violation_with_a_replayable_line_not_a_crash() {
+    // The second client panics after its read when it sees the first
+    // client's increment: only some interleavings reach the panic.
+    let model = Model::new("panics-on-one", |store| {
+        store.load(counter_key(), Row::new().with("v", 0));
+        let first = increments(store, counter_key(), 1, false);
+        let store = store.clone();
+        let second: Client = Box::pin(async move {
+            let mut tx = store.begin(Isolation::ReadCommitted);
+            let seen = tx
+                .get(&counter_key())
+                .await
+                .unwrap()
+                .and_then(|r| r.int("v"));
+            if seen == Some(1) {
+                panic!("saw the other client's write");
+            }
+            tx.commit().await.unwrap();
+        });
+        vec![first, second]
+    });
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    assert!(report.exhausted);
+    let violation = report
+        .violations
+        .iter()
+        .find(|v| v.property == "panic")
+        .expect("the panicking interleaving is found");
+    assert!(
+        violation
+            .message
+            .contains("client 1 panicked: saw the other client's write"),
+        "{}",
+        violation.message
+    );
+    let again = replay(&model, &violation.line).unwrap();
+    assert_eq!(again.violation.unwrap().property, "panic");
+    // Schedules that never reach the panic finish cleanly.
+    assert!(report.distinct_final_states >= 1);
+}

@@ -704,3 +704,45 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
             .map(|v| Variant(v.name))
     }
 }
+
+/// The text of a panic's payload (`panic!("...")` gives a `&str` or a
+/// `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-text payload".to_string())
+}
+
+/// A future that turns a panic while it is polled into `Err(message)`, so
+/// that a panicking handler or virtual user is a finding of its run, not a
+/// crashed sweep.
+pub struct CatchPanic<F> {
+    future: Pin<Box<F>>,
+}
+
+impl<F: Future> CatchPanic<F> {
+    /// Wraps `future`.
+    pub fn new(future: F) -> CatchPanic<F> {
+        CatchPanic {
+            future: Box::pin(future),
+        }
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let future = self.future.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(std::task::Poll::Ready(value)) => std::task::Poll::Ready(Ok(value)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(payload) => std::task::Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}

@@ -27,8 +27,8 @@ use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
 use crate::system::{
-    CallError, Env, Exchange, Invariants, Message, Observations, Observer, Reply, ServerContext,
-    System, UserContext, UserEvent, Variant,
+    CallError, CatchPanic, Env, Exchange, Invariants, Message, Observations, Observer, Reply,
+    ServerContext, System, UserContext, UserEvent, Variant,
 };
 use crate::workload::{arrival_times_ms, jittered_arrival_times_ms};
 use std::cell::{Cell, RefCell};
@@ -287,6 +287,7 @@ struct World<'a, S: System> {
     sim: turmoil::Sim<'a>,
     store: Store,
     checker: S::Checker,
+    panics: net::Panics,
     metrics: Metrics,
     observer: Observer<S>,
     hasher: TraceHasher,
@@ -341,8 +342,10 @@ impl<'a, S: System> World<'a, S> {
         let settings = Arc::new(settings);
         let observer: Observer<S> = Arc::new(Mutex::new(Observations::default()));
         let env: Arc<dyn Env> = Arc::new(SimEnv);
+        let panics: net::Panics = Rc::default();
 
         for server in 0..scenario.topology.api_servers {
+            let panics = panics.clone();
             let store = store.clone();
             let env = env.clone();
             let dataset = dataset.clone();
@@ -374,7 +377,7 @@ impl<'a, S: System> World<'a, S> {
                 let net_rng = Rc::new(RefCell::new(
                     seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
                 ));
-                net::serve::<S>(api, lost, net_rng)
+                net::serve::<S>(api, lost, net_rng, panics.clone())
             });
         }
 
@@ -409,6 +412,7 @@ impl<'a, S: System> World<'a, S> {
             let servers = scenario.topology.api_servers;
             let skipped = skipped_users.clone();
             let alive = alive.clone();
+            let panics = panics.clone();
             sim.client(client_host(host), async move {
                 let mut tasks = Vec::with_capacity(mine.len());
                 for (index, at_ms) in mine {
@@ -433,6 +437,7 @@ impl<'a, S: System> World<'a, S> {
                     );
                     let (alive, system, observer) =
                         (alive.clone(), system.clone(), observer.clone());
+                    let panics = panics.clone();
                     tasks.push(tokio::task::spawn_local(async move {
                         let event = |event: UserEvent| {
                             observer
@@ -442,14 +447,19 @@ impl<'a, S: System> World<'a, S> {
                                 .push(event);
                         };
                         event(UserEvent::Started { user: index });
-                        system.user(user).await;
+                        if let Err(message) = CatchPanic::new(system.user(user)).await {
+                            panics
+                                .borrow_mut()
+                                .push(format!("virtual user {index} panicked: {message}"));
+                        }
                         event(UserEvent::Finished { user: index });
                         alive.set(alive.get() - 1);
                     }));
                 }
                 for task in tasks {
-                    // A user task only ends by finishing; a panic inside it
-                    // is a harness bug and surfaces as a failed host.
+                    // A user task only ends by finishing (its panics are
+                    // caught above); anything else is a harness bug and
+                    // surfaces as a failed host.
                     task.await
                         .map_err(|err| format!("user task failed: {err}"))?;
                 }
@@ -464,6 +474,7 @@ impl<'a, S: System> World<'a, S> {
             sim,
             store,
             checker,
+            panics,
             metrics: Metrics::new(),
             observer,
             hasher: TraceHasher::default(),
@@ -651,6 +662,11 @@ impl<'a, S: System> World<'a, S> {
                 }
             };
             self.steps += 1;
+            let panicked = self.panics.borrow_mut().drain(..).next();
+            if let Some(message) = panicked {
+                violation = Some(self.violation("panic".to_string(), message));
+                break;
+            }
             if let Some(v) = self.observe() {
                 violation = Some(self.violation(v.invariant.to_string(), v.message));
                 break;

@@ -1,7 +1,7 @@
 //! The API servers' accept loops and the clients' transport, over turmoil TCP.
 
 use crate::seed::Rng64;
-use crate::system::{CallError, CallFuture, System, Transport};
+use crate::system::{CallError, CallFuture, CatchPanic, System, Transport};
 use crate::wire::{read_frame, write_frame, WireError};
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::BufReader;
 use turmoil::net::{TcpListener, TcpStream};
+
+/// Panics caught in simulated code, for the world to report.
+pub type Panics = Rc<RefCell<Vec<String>>>;
 
 /// The port every API server listens on.
 pub const API_PORT: u16 = 8080;
@@ -32,6 +35,7 @@ pub async fn serve<S: System>(
     api: Arc<S::Server>,
     lost_response_probability: f64,
     rng: Rc<RefCell<Rng64>>,
+    panics: Panics,
 ) -> turmoil::Result {
     let listener = TcpListener::bind(("0.0.0.0", API_PORT)).await?;
     loop {
@@ -39,6 +43,7 @@ pub async fn serve<S: System>(
         let source = source_of(peer.ip());
         let api = api.clone();
         let rng = rng.clone();
+        let panics = panics.clone();
         tokio::task::spawn_local(async move {
             let mut stream = BufReader::new(stream);
             let mut buffer = Vec::new();
@@ -47,7 +52,17 @@ pub async fn serve<S: System>(
                     Ok(request) => request,
                     Err(_) => return,
                 };
-                let response = S::handle(&api, request, source).await;
+                let response = match CatchPanic::new(S::handle(&api, request, source)).await {
+                    Ok(response) => response,
+                    Err(message) => {
+                        // The connection dies with the handler, as a crashed
+                        // worker's would; the world reports the panic.
+                        panics
+                            .borrow_mut()
+                            .push(format!("a request handler panicked: {message}"));
+                        return;
+                    }
+                };
                 let drop_it = lost_response_probability > 0.0
                     && rng.borrow_mut().chance(lost_response_probability);
                 if drop_it {

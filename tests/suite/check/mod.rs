@@ -52,7 +52,10 @@ fn a_failing_check_panics_with_the_replay_command() {
         message.contains("replay: cargo run --release -- replay --sim units-burst --seed "),
         "{message}"
     );
-    assert!(message.contains("--variant units/read-committed"), "{message}");
+    assert!(
+        message.contains("--variant units/read-committed"),
+        "{message}"
+    );
     assert!(message.contains("OVERBOOK_SEED="), "{message}");
 }
 
@@ -76,7 +79,10 @@ fn expect_failure_returns_the_failing_report_and_panics_when_nothing_fails() {
     let message = panic_message(|| {
         Check::new(Clinic).variant("units/typo").run();
     });
-    assert!(message.contains("unknown variant `units/typo`"), "{message}");
+    assert!(
+        message.contains("unknown variant `units/typo`"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -299,3 +299,36 @@ fn arrival_jitter_lets_seeds_differ_where_even_spacing_cannot() {
         "jittered arrivals overlap on some seed"
     );
 }
+
+mod toy;
+
+fn toy_run(variant_name: &str, extra: &str) -> overbook::world::Report {
+    let text =
+        format!("name = \"toy\"\n[[phases]]\nduration_s = 1\narrival_rate = 0\nburst = 6\n{extra}");
+    let scenario = Scenario::parse(&text, "toy.toml").unwrap();
+    let variant = toy::Toy.variant(variant_name).unwrap();
+    world::run(&toy::Toy, &scenario, Seed(1), variant)
+}
+
+#[test]
+fn a_panic_in_a_handler_or_a_user_is_a_finding_of_the_run() {
+    assert!(toy_run("correct", "").passed);
+    let report = toy_run("toy/handler-panics", "");
+    let violation = report.violation.expect("the panic is reported");
+    assert_eq!(violation.invariant, "panic");
+    assert!(
+        violation.message.contains("ping 3 is not welcome"),
+        "{}",
+        violation.message
+    );
+    let report = toy_run("correct", "[workload]\nuser_panics = true\n");
+    let violation = report.violation.expect("the panic is reported");
+    assert_eq!(violation.invariant, "panic");
+    assert!(
+        violation
+            .message
+            .contains("virtual user 3 panicked: user 3 gives up"),
+        "{}",
+        violation.message
+    );
+}
