@@ -202,7 +202,7 @@ impl<S: System> ServiceRun<S> {
     /// Feeds the checker what happened since the last call.
     fn catch_up(&mut self, store: &Store) {
         for event in store.drain_commits() {
-            if let Err(violation) = self.checker.on_commit(&event) {
+            if let Err(violation) = self.checker.on_commit(&event, self.env.now_ms()) {
                 self.violations.push(violation);
             }
         }
@@ -252,7 +252,8 @@ pub fn service_model<S: System>(
             variant: scenario.variant,
             data: dataset.clone(),
             settings: settings.clone(),
-            rng: scenario.seed.stream_indexed("api", 0),
+            rng: std::sync::Mutex::new(scenario.seed.stream_indexed("api", 0)),
+            retries: Default::default(),
         }));
         let run = Rc::new(RefCell::new(ServiceRun::<S> {
             checker: model_system.checker(dataset.clone(), &settings),
@@ -334,7 +335,8 @@ pub fn service_model<S: System>(
     model = model.at_end("state_agrees_at_end", |store, run: &ServiceState<S>| {
         let mut run = run.borrow_mut();
         run.catch_up(store);
-        run.checker.at_end(store).map_err(|v| v.to_string())
+        let now_ms = run.env.now_ms();
+        run.checker.at_end(store, now_ms).map_err(|v| v.to_string())
     });
     for condition in sometimes {
         let reached = condition.reached;

@@ -91,7 +91,7 @@ impl Reply for Response {
 }
 
 impl Invariants<Clinic> for Checker {
-    fn on_commit(&mut self, event: &CommitEvent) -> Result<(), Violation> {
+    fn on_commit(&mut self, event: &CommitEvent, _now_ms: u64) -> Result<(), Violation> {
         Checker::on_commit(self, event)
     }
 
@@ -104,7 +104,7 @@ impl Invariants<Clinic> for Checker {
         Checker::on_response(self, request, response, now_ms)
     }
 
-    fn at_end(&mut self, store: &Store) -> Result<(), Violation> {
+    fn at_end(&mut self, store: &Store, _now_ms: u64) -> Result<(), Violation> {
         Checker::at_end(self, store)
     }
 
@@ -156,7 +156,7 @@ impl System for Clinic {
             context.settings.service.clone(),
             clinic_variant(context.variant),
             context.data,
-            context.rng,
+            context.rng.into_inner().unwrap_or_else(|e| e.into_inner()),
         )
     }
 

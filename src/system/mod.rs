@@ -97,6 +97,13 @@ pub struct VariantInfo {
     pub description: &'static str,
 }
 
+impl VariantInfo {
+    /// A variant named `name` (`correct`, or `service/bug`).
+    pub const fn new(name: &'static str, description: &'static str) -> VariantInfo {
+        VariantInfo { name, description }
+    }
+}
+
 /// An invariant a system declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvariantInfo {
@@ -104,6 +111,13 @@ pub struct InvariantInfo {
     pub name: &'static str,
     /// One line on what must hold.
     pub description: &'static str,
+}
+
+impl InvariantInfo {
+    /// An invariant named `name` (snake_case).
+    pub const fn new(name: &'static str, description: &'static str) -> InvariantInfo {
+        InvariantInfo { name, description }
+    }
 }
 
 /// A broken invariant.
@@ -207,8 +221,9 @@ pub trait Reply: Clone + Debug + Serialize + DeserializeOwned + 'static {
 /// Invariants of one run, fed everything that happens.
 pub trait Invariants<S: System> {
     /// After every committed transaction, in commit order (the events of
-    /// [`Store::drain_commits`]).
-    fn on_commit(&mut self, event: &CommitEvent) -> Result<(), Violation>;
+    /// [`Store::drain_commits`]), at simulated `now_ms` (the commit's time,
+    /// to within a step).
+    fn on_commit(&mut self, event: &CommitEvent, now_ms: u64) -> Result<(), Violation>;
 
     /// After every response a client received, at simulated `now_ms`.
     fn on_response(
@@ -221,10 +236,10 @@ pub trait Invariants<S: System> {
         Ok(())
     }
 
-    /// Once at the end: a full recount from committed rows
-    /// ([`Store::scan_all_committed`]), cross-checked with what was kept
-    /// incrementally.
-    fn at_end(&mut self, store: &Store) -> Result<(), Violation>;
+    /// Once at the end, at simulated `now_ms`: a full recount from
+    /// committed rows ([`Store::scan_all_committed`]), cross-checked with
+    /// what was kept incrementally.
+    fn at_end(&mut self, store: &Store, now_ms: u64) -> Result<(), Violation>;
 
     /// Evaluations per invariant (a [`Tally`]'s counts).
     fn checks(&self) -> BTreeMap<&'static str, u64>;
@@ -246,7 +261,32 @@ pub struct ServerContext<S: System> {
     /// The scenario's service-owned settings.
     pub settings: Arc<S::Settings>,
     /// The server's own random stream (backoff jitter).
-    pub rng: Rng64,
+    pub rng: Mutex<Rng64>,
+    /// Retries and exhausted retries of [`ServerContext::retry`].
+    pub retries: kit::RetryCounters,
+}
+
+impl<S: System> ServerContext<S> {
+    /// Runs `attempt` (one transaction) until it returns a value,
+    /// re-running it after 40001 or 40P01 with capped, jittered backoff per
+    /// `config` (see [`kit::retry`]); the value with the tries made.
+    pub async fn retry<T, F, Fut>(
+        &self,
+        config: &kit::RetryConfig,
+        attempt: F,
+    ) -> Result<(T, u32), kit::RetryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, crate::store::DbError>>,
+    {
+        let context = kit::RetryContext {
+            config,
+            env: self.env.as_ref(),
+            rng: &self.rng,
+            counters: &self.retries,
+        };
+        kit::retry(context, crate::store::DbError::is_retryable, attempt).await
+    }
 }
 
 /// Why a call got no response.
@@ -414,6 +454,22 @@ impl<S: System> UserContext<S> {
         response
     }
 
+    /// Sends `request` and resends it after a timeout or a lost connection,
+    /// up to the policy's `retries_on_timeout` times (a resend carries the
+    /// same idempotency key, so the service can tell). The response, or
+    /// `None` when none came.
+    pub async fn send(&mut self, request: S::Request) -> Option<S::Response> {
+        for resend in 0..=self.policy.retries_on_timeout {
+            if resend > 0 {
+                self.count_client_retry();
+            }
+            if let Ok(response) = self.call(request.clone()).await {
+                return Some(response);
+            }
+        }
+        None
+    }
+
     /// Counts a client-side resend (after a timeout, 401, 409 or 429) for
     /// the report.
     pub fn count_client_retry(&self) {
@@ -506,7 +562,7 @@ pub struct Sometimes<S: System> {
 ///             format!("{} seats granted of {}", self.granted, self.seats)
 ///         })
 ///     }
-///     fn on_commit(&mut self, event: &CommitEvent) -> Result<(), Violation> {
+///     fn on_commit(&mut self, event: &CommitEvent, _: u64) -> Result<(), Violation> {
 ///         for (_, after, _) in &event.writes {
 ///             let taken = after.as_ref().and_then(|row| row.int("taken")).unwrap_or(0);
 ///             self.tally.check("never_past_capacity", taken <= self.seats, || {
@@ -515,7 +571,7 @@ pub struct Sometimes<S: System> {
 ///         }
 ///         Ok(())
 ///     }
-///     fn at_end(&mut self, store: &Store) -> Result<(), Violation> {
+///     fn at_end(&mut self, store: &Store, _: u64) -> Result<(), Violation> {
 ///         let taken = store.read_committed(&counter()).and_then(|r| r.int("taken")).unwrap_or(0);
 ///         self.tally.check("never_past_capacity", taken <= self.seats, || format!("{taken} taken"))
 ///     }
@@ -622,8 +678,12 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
         Ok(())
     }
 
-    /// The store schema a variant runs on (exclusion constraints).
-    fn schema(&self, variant: Variant) -> Schema;
+    /// The store schema a variant runs on (exclusion constraints); none by
+    /// default.
+    fn schema(&self, variant: Variant) -> Schema {
+        let _ = variant;
+        Schema::default()
+    }
 
     /// Draws the data set from the settings and the seed.
     fn data(&self, settings: &Self::Settings, seed: Seed) -> Self::Data;

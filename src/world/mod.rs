@@ -372,7 +372,8 @@ impl<'a, S: System> World<'a, S> {
                     variant,
                     data: dataset.clone(),
                     settings: settings.clone(),
-                    rng: api_rng,
+                    rng: Mutex::new(api_rng),
+                    retries: Default::default(),
                 }));
                 let net_rng = Rc::new(RefCell::new(
                     seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
@@ -575,6 +576,7 @@ impl<'a, S: System> World<'a, S> {
             }
         }
         let mut violation = None;
+        let now_ms = self.now_ms();
         for commit in &commits {
             self.hasher.write_u64(commit.tx);
             self.hasher.write_u64(commit.commit_seq);
@@ -593,7 +595,7 @@ impl<'a, S: System> World<'a, S> {
             });
             if violation.is_none() && self.scenario.run.check_every_step {
                 self.invariant_checks += 1;
-                if let Err(v) = self.checker.on_commit(commit) {
+                if let Err(v) = Invariants::on_commit(&mut self.checker, commit, now_ms) {
                     violation = Some(v);
                 }
             }
@@ -696,7 +698,8 @@ impl<'a, S: System> World<'a, S> {
 
     fn final_checks(&mut self) -> Option<ViolationReport> {
         self.invariant_checks += 1;
-        if let Err(v) = self.checker.at_end(&self.store) {
+        let now_ms = self.now_ms();
+        if let Err(v) = self.checker.at_end(&self.store, now_ms) {
             return Some(self.violation(v.invariant.to_string(), v.message));
         }
         if self.scenario.run.check_history {

@@ -5,7 +5,7 @@
 
 use super::config::{Jitter, RetryConfig};
 use crate::seed::Rng64;
-use crate::store::DbError;
+use crate::store::{DbError, SqlState};
 use crate::system::Env;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +63,46 @@ pub enum RetryError {
         /// The error.
         error: DbError,
     },
+}
+
+impl RetryError {
+    /// The HTTP-like status to answer with: 503 when the tries ran out or
+    /// the pool's wait limit was hit (53300), 500 for any other error.
+    pub fn status(&self) -> u16 {
+        match self {
+            RetryError::Exhausted { .. } => 503,
+            RetryError::Failed { error, .. } if error.code == SqlState::TooManyConnections => 503,
+            RetryError::Failed { .. } => 500,
+        }
+    }
+
+    /// Tries made.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            RetryError::Exhausted { attempts, .. } | RetryError::Failed { attempts, .. } => {
+                *attempts
+            }
+        }
+    }
+
+    /// The error that ended it.
+    pub fn error(&self) -> &DbError {
+        match self {
+            RetryError::Exhausted { last, .. } => last,
+            RetryError::Failed { error, .. } => error,
+        }
+    }
+}
+
+impl std::fmt::Display for RetryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryError::Exhausted { attempts, last } => {
+                write!(f, "retries exhausted after {attempts} tries: {last}")
+            }
+            RetryError::Failed { error, .. } => write!(f, "{error}"),
+        }
+    }
 }
 
 /// Runs `attempt` until it returns a value, re-running it after an error

@@ -32,14 +32,14 @@ impl Reply for Pong {
 pub struct Answered(Tally);
 
 impl Invariants<Toy> for Answered {
-    fn on_commit(&mut self, _: &CommitEvent) -> Result<(), Violation> {
+    fn on_commit(&mut self, _: &CommitEvent, _: u64) -> Result<(), Violation> {
         Ok(())
     }
     fn on_response(&mut self, _: &Ping, pong: &Pong, _: u64) -> Result<(), Violation> {
         self.0
             .check("answered", pong.0 == 200, || format!("status {}", pong.0))
     }
-    fn at_end(&mut self, _: &Store) -> Result<(), Violation> {
+    fn at_end(&mut self, _: &Store, _: u64) -> Result<(), Violation> {
         Ok(())
     }
     fn checks(&self) -> BTreeMap<&'static str, u64> {
