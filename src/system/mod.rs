@@ -397,10 +397,7 @@ impl<S: System> UserContext<S> {
         let request_id = self.next_request_id();
         self.calls += 1;
         let sent_ms = self.env.now_ms();
-        let response = self
-            .transport
-            .call(&request, self.policy.timeout_ms)
-            .await;
+        let response = self.transport.call(&request, self.policy.timeout_ms).await;
         let received_ms = self.env.now_ms();
         self.observer
             .lock()
@@ -448,6 +445,9 @@ pub struct Sometimes<S: System> {
     /// What is reached, in words (`a 409 conflict answered`).
     pub name: &'static str,
     /// Whether a schedule's exchanges reach it.
+    // The tuple is the documented shape implementations destructure; an
+    // alias would only hide it.
+    #[allow(clippy::type_complexity)]
     pub reached: fn(&[(S::Request, S::Response, u64)]) -> bool,
 }
 
