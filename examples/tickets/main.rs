@@ -8,7 +8,6 @@ mod service;
 mod tests;
 mod user;
 
-use overbook::error::InputError;
 use overbook::seed::Seed;
 use overbook::store::{Row, Schema, Store};
 use overbook::system::{ExploreContext, InvariantInfo as I, ServerContext, Sometimes, System};
@@ -40,7 +39,7 @@ impl System for Tickets {
                 description: "operations lock their event's row",
             },
             V {
-                name: "tickets/oversell",
+                name: service::OVERSELL,
                 description: "holds count free seats without the lock",
             },
         ]
@@ -65,22 +64,6 @@ impl System for Tickets {
                 description: "committed holds match the commits seen",
             },
         ]
-    }
-
-    fn validate(&self, settings: &Settings) -> Result<(), InputError> {
-        let (data, workload) = (&settings.data, &settings.workload);
-        let positive = [
-            (
-                "data.seats",
-                data.seats.max(0) as u64 * u64::from(data.events),
-            ),
-            ("workload.seats_max", workload.seats_max),
-            ("service.hold_ttl_ms", settings.service.hold_ttl_ms),
-        ];
-        match positive.iter().find(|(_, value)| *value == 0) {
-            Some((field, _)) => Err(InputError::new("must be positive").at_field(*field)),
-            None => Ok(()),
-        }
     }
 
     fn schema(&self, _: Variant) -> Schema {

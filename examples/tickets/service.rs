@@ -15,6 +15,8 @@ use overbook::system::{Message, Reply, ServerContext};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 
+/// The planted bug's name.
+pub const OVERSELL: &str = "tickets/oversell";
 /// Hold states; a hold is expired when `held` at or past `expires_ms`.
 pub const HELD: &str = "held";
 /// Sold.
@@ -206,7 +208,7 @@ async fn attempt(ctx: &Context, request: &Request) -> Result<Response, DbError> 
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     // The planted bug reads the event without locking it: concurrent holds
     // all count the same free seats.
-    let event = if ctx.variant.is("tickets/oversell") {
+    let event = if ctx.variant.is(OVERSELL) {
         tx.get(&event_key(request.event)).await?
     } else {
         tx.get_for_update(&event_key(request.event)).await?
