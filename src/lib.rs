@@ -30,6 +30,7 @@
 //!   controlled interleavings (DFS with sleep sets, PCT, random).
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod corpus;
 pub mod error;
 pub mod explore;
