@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod check;
+pub mod cli;
 pub mod corpus;
 pub mod error;
 pub mod explore;

@@ -30,10 +30,12 @@ fn same_seed_same_trace_hash_across_processes() {
     let (code_b, out_b, _) = overbook(&["run", "units-burst", "--seed", "11", "--json"]);
     assert_eq!((code_a, code_b), (0, 0));
     assert_eq!(trace_hash(&out_a), trace_hash(&out_b));
+    let system = overbook::service::Clinic;
     let in_process = overbook::world::run(
-        &overbook::scenario::Scenario::load("sims/units-burst.toml".as_ref()).unwrap(),
+        &system,
+        &overbook::scenario::Scenario::load_for(&system, "sims/units-burst.toml".as_ref()).unwrap(),
         overbook::seed::Seed(11),
-        overbook::service::Variant::Correct,
+        overbook::system::Variant::CORRECT,
     );
     assert_eq!(trace_hash(&out_a), in_process.trace_hash);
 }

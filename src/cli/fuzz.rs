@@ -1,22 +1,22 @@
-//! `overbook fuzz`: many seeds, in parallel, with a corpus of what fails.
+//! `fuzz`: many seeds, in parallel, with a corpus of what fails.
 
-use crate::common::{load_scenario, parse_variant};
+use super::Context;
+use crate::corpus::Entry;
+use crate::error::InputError;
+use crate::scenario::Scenario;
+use crate::seed::{fnv1a, Seed};
+use crate::system::{System, Variant};
+use crate::world::{self, Report, RunOptions};
 use indicatif::{ProgressBar, ProgressStyle};
-use overbook::corpus::Entry;
-use overbook::error::InputError;
-use overbook::scenario::Scenario;
-use overbook::seed::{fnv1a, Seed};
-use overbook::service::Variant;
-use overbook::world::{self, Report, RunOptions};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-/// Arguments of `overbook fuzz`.
+/// Arguments of `fuzz`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Scenario files or bundled names; every seed runs on each.
     #[arg(required = true)]
     sims: Vec<String>,
@@ -90,7 +90,7 @@ fn parse_shard(text: &str) -> Result<(u64, u64), InputError> {
 }
 
 /// Parses `90s`, `30m`, `2h`.
-pub fn parse_duration(text: &str) -> Result<Duration, InputError> {
+fn parse_duration(text: &str) -> Result<Duration, InputError> {
     let bad = || {
         InputError::new(format!(
             "`{text}`: expected a number and s, m or h, e.g. 30m"
@@ -111,11 +111,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, InputError> {
 
 /// Swarm testing: which faults this seed turns on, as `--set` overrides
 /// (so a found case replays from its corpus entry alone).
-pub fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
+fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
     let mut rng = Seed(seed).stream("swarm");
     let mut overrides = Vec::new();
     let probability =
-        |rng: &mut overbook::seed::Rng64, name: &str, max: f64, overrides: &mut Vec<String>| {
+        |rng: &mut crate::seed::Rng64, name: &str, max: f64, overrides: &mut Vec<String>| {
             if rng.chance(0.5) {
                 let value = (rng.unit() * max * 1000.0).round() / 1000.0;
                 overrides.push(format!("{name}={value}"));
@@ -209,19 +209,19 @@ struct Summary {
     interrupted: bool,
 }
 
-pub fn run(args: Args) -> u8 {
-    match run_inner(args) {
+pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
+    match run_inner(context, args) {
         Ok(code) => code,
-        Err(err) => crate::usage_error(&err),
+        Err(err) => super::usage_error(&err),
     }
 }
 
-fn run_inner(args: Args) -> Result<u8, InputError> {
-    let variant = parse_variant(&args.variant)?;
+fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
+    let variant = context.variant(&args.variant)?;
     let scenarios: Vec<Scenario> = args
         .sims
         .iter()
-        .map(|sim| load_scenario(sim, &args.overrides))
+        .map(|sim| context.load_scenario(sim, &args.overrides))
         .collect::<Result<_, _>>()?;
     let (shard, shards) = match &args.shard {
         Some(text) => parse_shard(text)?,
@@ -297,6 +297,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
                     return;
                 }
                 let outcome = run_one(
+                    context.system,
                     &scenarios[job.sim_index],
                     &args.sims[job.sim_index],
                     &job,
@@ -323,12 +324,18 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
                         )
                     });
                     if let Some(dir) = &args.save {
-                        keep_traces(dir, &scenarios[outcome.sim_index], &outcome, variant);
+                        keep_traces(
+                            context.system,
+                            dir,
+                            &scenarios[outcome.sim_index],
+                            &outcome,
+                            variant,
+                        );
                     }
                 }
             }
             if !outcome.report.passed {
-                let finding = record(&args, &outcome, &args.sims[outcome.sim_index]);
+                let finding = record(context, &args, &outcome, &args.sims[outcome.sim_index]);
                 progress.suspend(|| {
                     if !args.json {
                         println!(
@@ -385,13 +392,20 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         );
     }
     Ok(if determinism_mismatches > 0 || summary.failures > 0 {
-        crate::EXIT_VIOLATION
+        super::EXIT_FAILURE
     } else {
-        crate::EXIT_PASS
+        super::EXIT_PASS
     })
 }
 
-fn run_one(base: &Scenario, _sim: &str, job: &Job, variant: Variant, args: &Args) -> Outcome {
+fn run_one<S: System>(
+    system: &S,
+    base: &Scenario,
+    _sim: &str,
+    job: &Job,
+    variant: Variant,
+    args: &Args,
+) -> Outcome {
     let (scenario, overrides) = if args.swarm {
         let swarm = swarm_overrides(base, job.seed);
         match base.with_overrides(&swarm) {
@@ -402,13 +416,13 @@ fn run_one(base: &Scenario, _sim: &str, job: &Job, variant: Variant, args: &Args
         (base.clone(), Vec::new())
     };
     let started = Instant::now();
-    let report = world::run(&scenario, Seed(job.seed), variant);
+    let report = world::run(system, &scenario, Seed(job.seed), variant);
     let wall = started.elapsed();
     let selected = args.check_determinism
         || (fnv1a(&job.seed.to_le_bytes()) % 1_000_000)
             < (args.determinism_fraction * 1_000_000.0) as u64;
     let determinism = selected.then(|| {
-        let again = world::run(&scenario, Seed(job.seed), variant);
+        let again = world::run(system, &scenario, Seed(job.seed), variant);
         if again.trace_hash == report.trace_hash {
             Ok(())
         } else {
@@ -427,13 +441,19 @@ fn run_one(base: &Scenario, _sim: &str, job: &Job, variant: Variant, args: &Args
     }
 }
 
-fn record(args: &Args, outcome: &Outcome, sim: &str) -> Finding {
+fn record<S: System>(
+    context: &Context<'_, S>,
+    args: &Args,
+    outcome: &Outcome,
+    sim: &str,
+) -> Finding {
     let entry = Entry::from_report(
         sim,
         &outcome.overrides,
         &outcome.report,
         format!(
-            "overbook fuzz {sim} --variant {}{}",
+            "{} fuzz {sim} --variant {}{}",
+            context.program(),
             outcome.report.variant,
             if args.swarm { " --swarm" } else { "" }
         ),
@@ -456,15 +476,22 @@ fn record(args: &Args, outcome: &Outcome, sim: &str) -> Finding {
         invariant,
         message,
         trace_hash: outcome.report.trace_hash.clone(),
-        replay: entry.replay_command(),
+        replay: entry.replay_command_with(context.program()),
         saved,
     }
 }
 
 /// Keeps both traces of a non-deterministic seed, for the harness bug report.
-fn keep_traces(dir: &std::path::Path, scenario: &Scenario, outcome: &Outcome, variant: Variant) {
+fn keep_traces<S: System>(
+    system: &S,
+    dir: &std::path::Path,
+    scenario: &Scenario,
+    outcome: &Outcome,
+    variant: Variant,
+) {
     let traced = |n: u32| {
         let report = world::run_with(
+            system,
             scenario,
             Seed(outcome.seed),
             variant,

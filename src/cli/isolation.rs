@@ -1,17 +1,17 @@
-//! `overbook isolation`: the anomaly x isolation-level matrix.
+//! `isolation`: the anomaly x isolation-level matrix.
 
-use overbook::store::anomaly::{postgres_expected, run_matrix, AnomalyResult, ANOMALIES};
-use overbook::store::Isolation;
+use crate::store::anomaly::{postgres_expected, run_matrix, AnomalyResult, ANOMALIES};
+use crate::store::Isolation;
 
 /// Arguments of `overbook isolation`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Print the matrix as a JSON array of {anomaly, level, outcome, error}.
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(args: Args) -> u8 {
+pub(super) fn run(args: Args) -> u8 {
     let results = run_matrix();
     let mismatches: Vec<&AnomalyResult> = results
         .iter()
@@ -43,9 +43,9 @@ pub fn run(args: Args) -> u8 {
         }
     }
     if mismatches.is_empty() {
-        crate::EXIT_PASS
+        super::EXIT_PASS
     } else {
-        crate::EXIT_VIOLATION
+        super::EXIT_FAILURE
     }
 }
 

@@ -1,18 +1,19 @@
-//! `overbook run`: one simulation, one seed.
+//! `run`: one simulation, one seed.
 
-use crate::common::{load_scenario, parse_variant};
-use overbook::seed::Seed;
+use super::{set_flags, Context};
+use crate::seed::Seed;
+use crate::system::System;
 use std::time::Instant;
 
-/// Arguments of `overbook run`.
+/// Arguments of `run`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
-    /// Scenario file (`sims/units-contention.toml`) or bundled name (`units-contention`).
+pub(super) struct Args {
+    /// Scenario file (`sims/units-contention.toml`) or sim name (`units-contention`).
     sim: String,
     /// The seed; the same seed gives the same run, byte for byte.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Service variant: `correct` or a planted bug (see `overbook list`).
+    /// Service variant: `correct` or a planted bug (see `list`).
     #[arg(long, default_value = "correct")]
     variant: String,
     /// Override a scenario field: `--set workload.mix.reserve=50` (repeatable).
@@ -23,17 +24,17 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> u8 {
-    let scenario = match load_scenario(&args.sim, &args.overrides) {
+pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
+    let scenario = match context.load_scenario(&args.sim, &args.overrides) {
         Ok(scenario) => scenario,
-        Err(err) => return crate::usage_error(&err),
+        Err(err) => return super::usage_error(&err),
     };
-    let variant = match parse_variant(&args.variant) {
+    let variant = match context.variant(&args.variant) {
         Ok(variant) => variant,
-        Err(err) => return crate::usage_error(&err),
+        Err(err) => return super::usage_error(&err),
     };
     let started = Instant::now();
-    let mut report = overbook::world::run(&scenario, Seed(args.seed), variant);
+    let mut report = crate::world::run(context.system, &scenario, Seed(args.seed), variant);
     report.wall_ms = started.elapsed().as_millis() as u64;
     if args.json {
         println!(
@@ -44,20 +45,18 @@ pub fn run(args: Args) -> u8 {
         print!("{}", report.render());
         if !report.passed {
             println!(
-                "reproduce: overbook run {} --seed {} --variant {}{}",
+                "reproduce: {} run {} --seed {} --variant {}{}",
+                context.program(),
                 args.sim,
                 args.seed,
                 variant.name(),
-                args.overrides
-                    .iter()
-                    .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
-                    .collect::<String>()
+                set_flags(&args.overrides)
             );
         }
     }
     if report.passed {
-        crate::EXIT_PASS
+        super::EXIT_PASS
     } else {
-        crate::EXIT_VIOLATION
+        super::EXIT_FAILURE
     }
 }

@@ -1,18 +1,18 @@
-//! `overbook replay`: reproduce one run exactly, with a readable trace and
-//! a timeline of the race.
+//! `replay`: reproduce one run exactly, with a readable trace and a
+//! timeline of the race.
 
-use crate::common::{load_scenario, parse_variant};
-use crate::timeline;
-use overbook::corpus::Entry;
-use overbook::error::InputError;
-use overbook::seed::Seed;
-use overbook::world::{self, RunOptions};
-use std::path::{Path, PathBuf};
+use super::{timeline, Context};
+use crate::corpus::Entry;
+use crate::error::InputError;
+use crate::seed::Seed;
+use crate::system::System;
+use crate::world::{self, RunOptions};
+use std::path::PathBuf;
 use std::time::Instant;
 
-/// Arguments of `overbook replay`.
+/// Arguments of `replay`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// A corpus entry (`seeds/....toml`); or use --sim and --seed.
     entry: Option<PathBuf>,
     /// Scenario file or bundled name.
@@ -39,37 +39,43 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> u8 {
-    match run_inner(args) {
+pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
+    match run_inner(context, args) {
         Ok(code) => code,
-        Err(err) => crate::usage_error(&err),
+        Err(err) => super::usage_error(&err),
     }
 }
 
-fn run_inner(args: Args) -> Result<u8, InputError> {
+fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
     let (scenario, seed, variant, entry) = match (&args.entry, &args.sim, args.seed) {
         (Some(path), _, _) => {
-            let entry = Entry::load(path)?;
-            let scenario = entry.scenario(Path::new("sims"))?;
-            let variant = parse_variant(&entry.variant)?;
+            let entry = Entry::load_for(context.system, path)?;
+            let scenario = context.load_scenario(&entry.sim, &entry.overrides)?;
+            let variant = context.variant(&entry.variant)?;
             (scenario, entry.seed, variant, Some(entry))
         }
         (None, Some(sim), Some(seed)) => (
-            load_scenario(sim, &args.overrides)?,
+            context.load_scenario(sim, &args.overrides)?,
             seed,
-            parse_variant(&args.variant)?,
+            context.variant(&args.variant)?,
             None,
         ),
         _ => {
             return Err(
                 InputError::new("give a corpus entry, or --sim SIM --seed N")
-                    .in_source("overbook replay"),
+                    .in_source(format!("{} replay", context.options.name)),
             );
         }
     };
     let traced = args.trace || args.timeline.is_some();
     let started = Instant::now();
-    let mut report = world::run_with(&scenario, Seed(seed), variant, RunOptions { trace: traced });
+    let mut report = world::run_with(
+        context.system,
+        &scenario,
+        Seed(seed),
+        variant,
+        RunOptions { trace: traced },
+    );
     report.wall_ms = started.elapsed().as_millis() as u64;
     if args.json {
         println!(
@@ -116,12 +122,12 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
                 report.trace_hash,
                 report.violation.as_ref().map(|v| &v.invariant)
             );
-            return Ok(crate::EXIT_VIOLATION);
+            return Ok(super::EXIT_FAILURE);
         }
     }
     Ok(if report.passed {
-        crate::EXIT_PASS
+        super::EXIT_PASS
     } else {
-        crate::EXIT_VIOLATION
+        super::EXIT_FAILURE
     })
 }

@@ -1,15 +1,15 @@
-//! `overbook shrink`: cut a failing case down while it still fails.
+//! `shrink`: cut a failing case down while it still fails.
 
-use crate::common::parse_variant;
-use overbook::corpus::Entry;
-use overbook::error::InputError;
-use overbook::scenario::Scenario;
-use overbook::seed::Seed;
-use std::path::{Path, PathBuf};
+use super::Context;
+use crate::corpus::Entry;
+use crate::error::InputError;
+use crate::seed::Seed;
+use crate::system::System;
+use std::path::PathBuf;
 
-/// Arguments of `overbook shrink`.
+/// Arguments of `shrink`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// The failing corpus entry.
     entry: PathBuf,
     /// Most runs to spend.
@@ -23,15 +23,15 @@ pub struct Args {
     dry_run: bool,
 }
 
-pub fn run(args: Args) -> u8 {
-    match run_inner(args) {
+pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
+    match run_inner(context, args) {
         Ok(code) => code,
-        Err(err) => crate::usage_error(&err),
+        Err(err) => super::usage_error(&err),
     }
 }
 
-fn run_inner(args: Args) -> Result<u8, InputError> {
-    let entry = Entry::load(&args.entry)?;
+fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
+    let entry = Entry::load_for(context.system, &args.entry)?;
     let Some(invariant) = entry.invariant.clone() else {
         return Err(
             InputError::new("the entry passes; only failing entries shrink")
@@ -39,13 +39,14 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
                 .at_field("invariant"),
         );
     };
-    let variant = parse_variant(&entry.variant)?;
-    let base = Scenario::load(&entry.scenario_path(Path::new("sims")))?;
+    let variant = context.variant(&entry.variant)?;
+    let base = context.load_base(&entry.sim)?;
     eprintln!(
         "shrinking {} seed {} ({invariant})...",
         entry.sim, entry.seed
     );
-    let outcome = overbook::shrink::shrink(
+    let outcome = crate::shrink::shrink(
+        context.system,
         &base,
         &entry.overrides,
         Seed(entry.seed),
@@ -61,7 +62,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
     );
     let Some(outcome) = outcome else {
         eprintln!("the entry does not fail with {invariant} any more; nothing to shrink");
-        return Ok(crate::EXIT_USAGE);
+        return Ok(super::EXIT_USAGE);
     };
     let factor = |before: u64, after: u64| {
         if after == 0 {
@@ -91,12 +92,15 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         &entry.sim,
         &outcome.overrides,
         &outcome.report,
-        format!("overbook shrink {}", args.entry.display()),
+        format!("{} shrink {}", context.program(), args.entry.display()),
     );
-    println!("reproduce: {}", shrunk.replay_command());
+    println!(
+        "reproduce: {}",
+        shrunk.replay_command_with(context.program())
+    );
     if !args.dry_run {
         let path = shrunk.save(&args.save)?;
         println!("saved: {}", path.display());
     }
-    Ok(crate::EXIT_PASS)
+    Ok(super::EXIT_PASS)
 }

@@ -2,7 +2,7 @@
 //! API and the database as lanes; requests and responses as arrows;
 //! commits and faults as marks; the violation at the bottom.
 
-use overbook::world::{Report, TraceEvent};
+use crate::world::{Report, TraceEvent};
 use std::fmt::Write as _;
 
 /// Events shown at most: the last ones before the end (the violation).
@@ -17,7 +17,7 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
+pub(super) fn render(sim: &str, seed: u64, variant: &str, report: &Report) -> String {
     let events: Vec<&TraceEvent> = report.trace.iter().rev().take(MAX_EVENTS).rev().collect();
     let mut activity: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
     for event in &events {

@@ -1,17 +1,18 @@
-//! `overbook explore`: model-check a scenario's services with few clients
-//! and every interleaving (or PCT / random ones).
+//! `explore`: model-check a scenario's service with few clients and every
+//! interleaving (or PCT / random ones).
 
-use crate::common::{load_scenario, parse_variant};
-use overbook::error::InputError;
-use overbook::explore::{
-    self, service_scenario, services::service_model, Dfs, Limits, Pct, RandomWalk, Strategy,
+use super::{set_flags, Context};
+use crate::error::InputError;
+use crate::explore::{
+    self, service_model, service_scenario, Dfs, Limits, Pct, RandomWalk, Strategy,
 };
-use overbook::seed::Seed;
+use crate::seed::Seed;
+use crate::system::System;
 use std::time::Instant;
 
-/// Arguments of `overbook explore`.
+/// Arguments of `explore`.
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Scenario file or bundled name (its data set, mix and services).
     sim: String,
     /// `dfs` (exhaustive, with sleep sets), `pct` or `random`.
@@ -56,16 +57,16 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args) -> u8 {
-    match run_inner(args) {
+pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
+    match run_inner(context, args) {
         Ok(code) => code,
-        Err(err) => crate::usage_error(&err),
+        Err(err) => super::usage_error(&err),
     }
 }
 
-fn run_inner(args: Args) -> Result<u8, InputError> {
-    let scenario = load_scenario(&args.sim, &args.overrides)?;
-    let variant = parse_variant(&args.variant)?;
+fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
+    let scenario = context.load_scenario(&args.sim, &args.overrides)?;
+    let variant = context.variant(&args.variant)?;
     if args.clients == 0 || args.clients > 8 {
         return Err(InputError::new(
             "must be between 1 and 8 (every interleaving of more is out of reach)",
@@ -76,7 +77,14 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         return Err(InputError::new("must be between 1 and 8").in_source("--ops"));
     }
     let seed = Seed(args.seed);
-    let mut service = service_scenario(&scenario, variant, seed, args.clients, args.ops);
+    let mut service = service_scenario(
+        context.system,
+        &scenario,
+        variant,
+        seed,
+        args.clients,
+        args.ops,
+    )?;
     if let Some(lost) = args.lost_responses {
         if lost > 4 {
             return Err(InputError::new("must be between 0 and 4").in_source("--lost-responses"));
@@ -89,6 +97,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         n => format!(", up to {n} lost responses each"),
     };
     let model = service_model(
+        context.system,
         &format!(
             "{} ({}, {} clients x {} ops{losses})",
             scenario.name,
@@ -107,11 +116,11 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         return Ok(match replayed.violation {
             Some(violation) => {
                 println!("VIOLATION {}: {}", violation.property, violation.message);
-                crate::EXIT_VIOLATION
+                super::EXIT_FAILURE
             }
             None => {
                 println!("no violation on this schedule");
-                crate::EXIT_PASS
+                super::EXIT_PASS
             }
         });
     }
@@ -155,17 +164,14 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
             (report.schedules + report.pruned) as f64 / wall.as_secs_f64().max(1e-9)
         );
         for violation in &report.violations {
-            let overrides: String = args
-                .overrides
-                .iter()
-                .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
-                .collect();
+            let overrides = set_flags(&args.overrides);
             let lost: String = args
                 .lost_responses
                 .map(|n| format!(" --lost-responses {n}"))
                 .unwrap_or_default();
             println!(
-                "replay: overbook explore {} --clients {} --ops {} --seed {} --variant {}{lost}{overrides} --replay '{}'",
+                "replay: {} explore {} --clients {} --ops {} --seed {} --variant {}{lost}{overrides} --replay '{}'",
+                context.program(),
                 args.sim,
                 args.clients,
                 args.ops,
@@ -176,8 +182,8 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         }
     }
     Ok(if report.violations.is_empty() {
-        crate::EXIT_PASS
+        super::EXIT_PASS
     } else {
-        crate::EXIT_VIOLATION
+        super::EXIT_FAILURE
     })
 }
