@@ -32,7 +32,10 @@
 //! and jitter on 40001/40P01, idempotency records, a rate limiter, access
 //! tokens.
 
+mod direct;
 pub mod kit;
+
+pub use direct::{DirectTransport, ManualClock};
 
 use crate::error::InputError;
 use crate::scenario::ClientPolicy;
@@ -195,6 +198,33 @@ impl<T> Settings for T where
 
 /// A request as overbook sees it: JSON on the simulated wire, a name for
 /// reports.
+///
+/// ```
+/// use overbook::system::Message;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// enum Request {
+///     Hold { seats: u32, key: String },
+///     Confirm { hold: u64 },
+/// }
+///
+/// impl Message for Request {
+///     fn operation(&self) -> &'static str {
+///         match self {
+///             Request::Hold { .. } => "hold",
+///             Request::Confirm { .. } => "confirm",
+///         }
+///     }
+///     fn idempotency_key(&self) -> Option<&str> {
+///         match self {
+///             Request::Hold { key, .. } => Some(key),
+///             Request::Confirm { .. } => None,
+///         }
+///     }
+/// }
+/// assert_eq!(Request::Confirm { hold: 7 }.operation(), "confirm");
+/// ```
 pub trait Message: Clone + Debug + Serialize + DeserializeOwned + 'static {
     /// The operation's name for reports and thresholds (`reserve`,
     /// `book`): `requests.<operation>.<status>`.
@@ -207,7 +237,23 @@ pub trait Message: Clone + Debug + Serialize + DeserializeOwned + 'static {
     }
 }
 
-/// A response as overbook sees it.
+/// A response as overbook sees it: a status for reports and thresholds
+/// (`requests.hold.409`), and the server's transaction attempts.
+///
+/// ```
+/// use overbook::system::Reply;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Clone, Debug, Serialize, Deserialize)]
+/// struct Response { status: u16, attempts: u32, seats_left: Option<u32> }
+///
+/// impl Reply for Response {
+///     fn status(&self) -> u16 { self.status }
+///     fn attempts(&self) -> u32 { self.attempts }
+/// }
+/// let sold_out = Response { status: 409, attempts: 2, seats_left: Some(0) };
+/// assert_eq!((sold_out.status(), sold_out.attempts()), (409, 2));
+/// ```
 pub trait Reply: Clone + Debug + Serialize + DeserializeOwned + 'static {
     /// HTTP-like status: 2xx success, 409 conflict, 503 retries exhausted...
     fn status(&self) -> u16;
@@ -218,7 +264,9 @@ pub trait Reply: Clone + Debug + Serialize + DeserializeOwned + 'static {
     }
 }
 
-/// Invariants of one run, fed everything that happens.
+/// Invariants of one run, fed everything that happens. Count each check
+/// with a [`Tally`] so reports show what was evaluated; the
+/// [`System`] docs have a complete checker.
 pub trait Invariants<S: System> {
     /// After every committed transaction, in commit order (the events of
     /// [`Store::drain_commits`]), at simulated `now_ms` (the commit's time,

@@ -1,0 +1,108 @@
+//! In-process stand-ins for the world's network and clock, for a service's
+//! own unit tests: a [`DirectTransport`] that hands requests straight to a
+//! server, and a [`ManualClock`] that only moves when told (or slept on).
+//!
+//! A virtual user of the bundled services against one server, with no
+//! world around them:
+//!
+//! ```
+//! use overbook::scenario::ClientPolicy;
+//! use overbook::seed::Seed;
+//! use overbook::service::{Clinic, ClinicSettings};
+//! use overbook::store::{block_on, Pool, Store, StoreConfig};
+//! use overbook::system::*;
+//! use std::{rc::Rc, sync::{Arc, Mutex}};
+//!
+//! let settings = Arc::new(ClinicSettings::default());
+//! let data = Arc::new(Clinic.data(&settings, Seed(1)));
+//! let store = Store::new(Clinic.schema(Variant::CORRECT), StoreConfig::default(), Seed(1));
+//! Clinic.load(&data, &store);
+//! let clock = ManualClock::default();
+//! let server = Rc::new(Clinic.server(ServerContext {
+//!     index: 0,
+//!     pool: Pool::new(store, 4, 16),
+//!     env: Arc::new(clock.clone()),
+//!     variant: Variant::CORRECT,
+//!     data: data.clone(),
+//!     settings: settings.clone(),
+//!     rng: Mutex::new(Seed(1).stream("api")),
+//!     retries: Default::default(),
+//! }));
+//! let observer: Observer<Clinic> = Default::default();
+//! let user = UserContext::new(
+//!     0,
+//!     Seed(1).stream("user"),
+//!     data,
+//!     settings,
+//!     ClientPolicy::default(),
+//!     Arc::new(clock.clone()),
+//!     Box::new(DirectTransport::<Clinic>::new(server)),
+//!     observer.clone(),
+//! );
+//! block_on(Clinic.user(user));
+//! let seen = observer.lock().unwrap();
+//! assert_eq!(seen.exchanges.len(), 1);
+//! assert!(seen.exchanges[0].response.as_ref().is_ok_and(|r| r.status == 201));
+//! ```
+
+use super::{CallFuture, Env, System, Transport};
+use crate::store::PauseFuture;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A [`Transport`] without a network: every call runs the handler on one
+/// server in the caller's task and never times out.
+pub struct DirectTransport<S: System> {
+    server: Rc<S::Server>,
+    source: u32,
+}
+
+impl<S: System> DirectTransport<S> {
+    /// Calls go to `server`, as from client host 0.
+    pub fn new(server: Rc<S::Server>) -> DirectTransport<S> {
+        DirectTransport { server, source: 0 }
+    }
+
+    /// Calls come from client host `source` (for per-source rate limits).
+    pub fn from_source(mut self, source: u32) -> DirectTransport<S> {
+        self.source = source;
+        self
+    }
+}
+
+impl<S: System> Transport<S> for DirectTransport<S> {
+    fn call<'a>(
+        &'a mut self,
+        request: &'a S::Request,
+        _timeout_ms: u64,
+    ) -> CallFuture<'a, S::Response> {
+        Box::pin(async move { Ok(S::handle(&self.server, request.clone(), self.source).await) })
+    }
+}
+
+/// A clock that starts at 0 and moves only by [`ManualClock::advance`] or
+/// when slept on (a sleep of `ms` moves it `ms` at once). Clones share the
+/// time.
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock {
+    now_ms: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// Moves the clock `ms` forward.
+    pub fn advance(&self, ms: u64) {
+        self.now_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+impl Env for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::Relaxed)
+    }
+
+    fn sleep_ms(&self, ms: u64) -> PauseFuture {
+        self.advance(ms);
+        Box::pin(std::future::ready(()))
+    }
+}
