@@ -32,6 +32,7 @@
 
 pub mod cli;
 pub mod corpus;
+pub mod crash;
 pub mod error;
 pub mod explore;
 pub mod history;

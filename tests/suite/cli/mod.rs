@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+mod toy;
+
 fn overbook(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_overbook"))
         .args(args)
@@ -188,8 +190,41 @@ fn fuzz_finds_saves_and_replays_a_planted_bug() {
     entries.sort();
     assert_eq!(entries.len(), 2, "one entry per failing seed");
     let (code, _, err) = overbook(&["replay", entries[0].to_str().unwrap()]);
-    assert_eq!(code, 1, "the replayed bug still fails");
-    assert!(err.contains("reproduced: trace hash"), "{err}");
+    assert_eq!(code, 0, "the replayed bug still fails as recorded: {err}");
+    assert!(
+        err.contains("reproduced: fails with no_room_double_booking as recorded, trace hash"),
+        "{err}"
+    );
+    // An entry whose run no longer matches is "not reproduced" (3), not a
+    // finding (1) nor an input error (2).
+    let text = std::fs::read_to_string(&entries[0]).unwrap();
+    let stale = dir.join("stale.toml");
+    let hash = text.lines().find(|l| l.starts_with("trace_hash")).unwrap();
+    std::fs::write(
+        &stale,
+        text.replace(hash, "trace_hash = \"0000000000000000\""),
+    )
+    .unwrap();
+    let (code, _, err) = overbook(&["replay", stale.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("NOT reproduced: trace hash"), "{err}");
+    let step = text.lines().find(|l| l.starts_with("step")).unwrap();
+    std::fs::write(&stale, text.replace(step, "step = 1")).unwrap();
+    let (code, _, err) = overbook(&["replay", stale.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("recorded at step 1, now at step"), "{err}");
+    std::fs::write(
+        &stale,
+        text.replace("expect = \"fail\"", "expect = \"pass\""),
+    )
+    .unwrap();
+    let (code, _, err) = overbook(&["replay", stale.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("expected a pass, but the run fails with no_room_double_booking"),
+        "{err}"
+    );
+    std::fs::remove_file(&stale).unwrap();
     let (code, out, _) = overbook(&[
         "shrink",
         entries[0].to_str().unwrap(),
