@@ -785,29 +785,51 @@ fn field_span(root: &toml_edit::Item, path: &str) -> Option<usize> {
         Node::Table(table) => table.span(),
         Node::Value(value) => value.span(),
     };
+    let segments: Vec<&str> = path.split('.').collect();
     let mut node = Node::Item(root);
     let mut found = None;
-    for segment in path.split('.') {
-        let index = segment.parse::<usize>().ok();
+    let mut at = 0;
+    while at < segments.len() {
+        let index = segments[at].parse::<usize>().ok();
+        // A key may hold dots itself (`thresholds."requests.book.201"`):
+        // try the longest one first.
         let next = match node {
             Node::Item(toml_edit::Item::Table(table)) | Node::Table(table) => {
-                table.get(segment).map(Node::Item)
+                longest_key(&segments, at, |key| table.get(key).map(Node::Item))
             }
-            Node::Item(toml_edit::Item::ArrayOfTables(tables)) => {
-                index.and_then(|i| tables.get(i)).map(Node::Table)
-            }
+            Node::Item(toml_edit::Item::ArrayOfTables(tables)) => index
+                .and_then(|i| tables.get(i))
+                .map(|t| (Node::Table(t), at + 1)),
             Node::Item(toml_edit::Item::Value(value)) | Node::Value(value) => match value {
-                toml_edit::Value::Array(array) => index.and_then(|i| array.get(i)).map(Node::Value),
-                toml_edit::Value::InlineTable(table) => table.get(segment).map(Node::Value),
+                toml_edit::Value::Array(array) => index
+                    .and_then(|i| array.get(i))
+                    .map(|v| (Node::Value(v), at + 1)),
+                toml_edit::Value::InlineTable(table) => {
+                    longest_key(&segments, at, |key| table.get(key).map(Node::Value))
+                }
                 _ => None,
             },
             Node::Item(_) => None,
         };
-        let Some(next) = next else { break };
+        let Some((next, end)) = next else { break };
         node = next;
+        at = end;
         found = span(&node).map(|s| s.start).or(found);
     }
     found
+}
+
+/// The node under the longest key made of `segments[at..]` (a key may
+/// hold dots itself: `thresholds."requests.book.201"`), and where the
+/// segments after it start.
+fn longest_key<T>(
+    segments: &[&str],
+    at: usize,
+    get: impl Fn(&str) -> Option<T>,
+) -> Option<(T, usize)> {
+    (at + 1..=segments.len())
+        .rev()
+        .find_map(|end| get(&segments[at..end].join(".")).map(|node| (node, end)))
 }
 
 fn parse_override_value(raw: &str) -> toml::Value {

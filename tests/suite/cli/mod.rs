@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+mod bad_inputs;
 mod toy;
 
 fn overbook(args: &[&str]) -> (i32, String, String) {
@@ -312,4 +313,73 @@ fn explore_finds_a_planted_bug_and_replays_its_schedule() {
     let (code, _, err) = overbook(&["explore", "explore-units", "--strategy", "bfs"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown strategy"), "{err}");
+}
+
+#[test]
+fn an_installed_binary_runs_the_bundled_sims_from_any_folder() {
+    let dir = std::env::temp_dir().join(format!("overbook-installed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let in_dir = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_overbook"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("the binary runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = in_dir(&["list"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Every sim in the repository is built in.
+    for path in overbook::corpus::entries(std::path::Path::new("sims")).unwrap() {
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            out.contains(&format!("  {name} ")),
+            "{name} is not embedded: {out}"
+        );
+    }
+    let (code, out, err) = in_dir(&["run", "units-burst", "--seed", "3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("PASS units-burst seed=3"), "{out}");
+    let (code, out, _) = in_dir(&["run", "sims/units-burst.toml", "--seed", "3"]);
+    assert_eq!(code, 0, "{out}");
+    // A file on disk with the same name wins.
+    std::fs::create_dir_all(dir.join("sims")).unwrap();
+    let text = std::fs::read_to_string("sims/units-burst.toml").unwrap();
+    let description = text.lines().find(|l| l.starts_with("description")).unwrap();
+    std::fs::write(
+        dir.join("sims/units-burst.toml"),
+        text.replace(description, "description = \"the local copy\""),
+    )
+    .unwrap();
+    let (code, out, _) = in_dir(&["list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the local copy"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_interrupted_fuzz_sweep_exits_130_even_with_nothing_found() {
+    let child = Command::new(env!("CARGO_BIN_EXE_overbook"))
+        .args(["fuzz", "units-burst", "--seeds", "1..100000", "--jobs", "1"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{out}");
+    assert!(out.contains("0 failing"), "{out}");
+    assert!(out.contains("(interrupted: results so far kept)"), "{out}");
 }

@@ -146,15 +146,13 @@ impl System for Toy {
         }
     }
 
-    fn user(&self, mut user: UserContext<Self>) -> impl std::future::Future<Output = ()> {
-        async move {
-            for _ in 0..user.settings.workload.ops_per_user {
-                let n = user.rng.below(10);
-                if user.settings.workload.user_panics && n == 7 {
-                    panic!("toy user: drew {n}");
-                }
-                let _ = user.call(Ping { n }).await;
+    async fn user(&self, mut user: UserContext<Self>) {
+        for _ in 0..user.settings.workload.ops_per_user {
+            let n = user.rng.below(10);
+            if user.settings.workload.user_panics && n == 7 {
+                panic!("toy user: drew {n}");
             }
+            let _ = user.call(Ping { n }).await;
         }
     }
 
