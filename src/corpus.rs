@@ -177,14 +177,14 @@ impl Entry {
     /// into place), so an interrupted write never leaves half an entry.
     /// Returns the path.
     pub fn save(&self, dir: &Path) -> Result<PathBuf, InputError> {
-        std::fs::create_dir_all(dir).map_err(|err| InputError::io(dir, &err))?;
+        std::fs::create_dir_all(dir).map_err(|err| InputError::io_write(dir, &err))?;
         let path = dir.join(self.file_name());
         let temporary = dir.join(format!(".{}.tmp", self.file_name()));
         let text = toml::to_string(self).map_err(|err| InputError::new(err.to_string()))?;
         let header = "# overbook corpus entry: `cargo test` replays it; `overbook replay` on this file reproduces it.\n";
         std::fs::write(&temporary, format!("{header}{text}"))
-            .map_err(|err| InputError::io(&temporary, &err))?;
-        std::fs::rename(&temporary, &path).map_err(|err| InputError::io(&path, &err))?;
+            .map_err(|err| InputError::io_write(&temporary, &err))?;
+        std::fs::rename(&temporary, &path).map_err(|err| InputError::io_write(&path, &err))?;
         Ok(path)
     }
 
@@ -213,11 +213,13 @@ impl Entry {
         let overrides: String = self
             .overrides
             .iter()
-            .map(|o| format!(" --set {o}"))
+            .map(|o| format!(" --set {}", shell_quote(o)))
             .collect();
         format!(
             "{program} replay --sim {} --seed {} --variant {}{overrides}",
-            self.sim, self.seed, self.variant
+            shell_quote(&self.sim),
+            self.seed,
+            self.variant
         )
     }
 

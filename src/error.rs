@@ -58,6 +58,11 @@ impl InputError {
         InputError::new(format!("cannot read: {err}")).in_source(path.display().to_string())
     }
 
+    /// An error writing a file or creating a folder.
+    pub fn io_write(path: &Path, err: &std::io::Error) -> InputError {
+        InputError::new(format!("cannot write: {err}")).in_source(path.display().to_string())
+    }
+
     /// The file as a path, for callers that need it.
     pub fn source_path(&self) -> Option<PathBuf> {
         self.source.as_ref().map(PathBuf::from)

@@ -33,6 +33,7 @@
 pub mod check;
 pub mod cli;
 pub mod corpus;
+pub mod crash;
 pub mod error;
 pub mod explore;
 pub mod history;

@@ -12,6 +12,75 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// Limits on scenario values, in one place. Every scenario file and every
+/// `--set` is checked against them on load, so that an accepted scenario
+/// neither overflows nor outgrows memory on a 2-core, 24 GiB machine, and
+/// fails with the field at fault (exit 2) instead of a panic mid-run.
+///
+/// | field | limit |
+/// |---|---|
+/// | `phases` | 1 to [`PHASES_MAX`](limits::PHASES_MAX) phases |
+/// | `phases.N.duration_s` | 1 to [`PHASE_DURATION_S_MAX`](limits::PHASE_DURATION_S_MAX); all phases together at most [`ARRIVALS_S_MAX`](limits::ARRIVALS_S_MAX) |
+/// | `phases.N.arrival_rate`, `phases.N.ramp_to` | 0 to [`ARRIVAL_RATE_MAX`](limits::ARRIVAL_RATE_MAX) users per second |
+/// | `phases.N.burst` | at most [`BURST_PER_CLIENT_HOST_MAX`](limits::BURST_PER_CLIENT_HOST_MAX) per client host (turmoil gives a host 16,384 ephemeral ports) |
+/// | `phases.N.max_users` | at least 1 |
+/// | users in all phases | at most [`USERS_MAX`](limits::USERS_MAX) |
+/// | `run.tick_ms` | 1 to 1000 |
+/// | `run.drain_s` | at most [`DRAIN_S_MAX`](limits::DRAIN_S_MAX) |
+/// | `run.max_steps` | 1 to [`STEPS_MAX`](limits::STEPS_MAX) |
+/// | `run.only_users` | at most [`USERS_MAX`](limits::USERS_MAX) entries |
+/// | `topology.api_servers` | 1 to 16 |
+/// | `topology.client_hosts` | 1 to 64 |
+/// | `topology.pool_size` | 1 to [`POOL_SIZE_MAX`](limits::POOL_SIZE_MAX) |
+/// | `topology.pool_max_waiting` | at most [`POOL_WAITING_MAX`](limits::POOL_WAITING_MAX) |
+/// | `topology.network_latency_ms_*`, `store.latency.*_ms` | at most [`LATENCY_MS_MAX`](limits::LATENCY_MS_MAX) |
+/// | `topology.tcp_capacity` | [`TCP_CAPACITY_MIN`](limits::TCP_CAPACITY_MIN) to [`TCP_CAPACITY_MAX`](limits::TCP_CAPACITY_MAX) |
+/// | `client.timeout_ms` | 1 to [`TIMEOUT_MS_MAX`](limits::TIMEOUT_MS_MAX) |
+/// | `client.retries_on_timeout`, `client.retries_on_409` | at most [`CLIENT_RETRIES_MAX`](limits::CLIENT_RETRIES_MAX) |
+/// | `client.token_ttl_s` | at least 1 |
+/// | fault probabilities | 0 to 1 |
+/// | `faults.partitions`, `faults.holds`, `faults.crashes` | at most [`FAULTS_MAX`](limits::FAULTS_MAX) each; times and durations at most [`FAULT_S_MAX`](limits::FAULT_S_MAX) |
+/// | `thresholds` | a known metric (see [`crate::metrics::Metrics::value`]) and `<`, `<=`, `==`, `>=` or `>` a number |
+///
+/// The service's own sections (`[data]`, `[workload]`, `[service]`) are
+/// checked by its [`System::validate`].
+pub mod limits {
+    /// Arrival phases at most.
+    pub const PHASES_MAX: usize = 64;
+    /// Simulated seconds of one phase at most (a day).
+    pub const PHASE_DURATION_S_MAX: u64 = 86_400;
+    /// Simulated seconds of all phases together at most (a week).
+    pub const ARRIVALS_S_MAX: u64 = 7 * 86_400;
+    /// New users per second at most.
+    pub const ARRIVAL_RATE_MAX: f64 = 10_000.0;
+    /// Users arriving at once at a phase's start, per client host.
+    pub const BURST_PER_CLIENT_HOST_MAX: u64 = 10_000;
+    /// Users in a run at most.
+    pub const USERS_MAX: u64 = 200_000;
+    /// Simulated seconds to drain after the last arrival at most.
+    pub const DRAIN_S_MAX: u64 = 86_400;
+    /// turmoil steps at most.
+    pub const STEPS_MAX: u64 = 10_000_000_000;
+    /// Connections per API server at most.
+    pub const POOL_SIZE_MAX: u32 = 10_000;
+    /// Requests waiting for a connection per API server at most.
+    pub const POOL_WAITING_MAX: u32 = 1_000_000;
+    /// Any one latency at most, in milliseconds (a minute).
+    pub const LATENCY_MS_MAX: u64 = 60_000;
+    /// turmoil's socket buffer at least (its default; less panics under load).
+    pub const TCP_CAPACITY_MIN: u32 = 64;
+    /// turmoil's socket buffer at most.
+    pub const TCP_CAPACITY_MAX: u32 = 1 << 24;
+    /// A client's request timeout at most, in milliseconds (an hour).
+    pub const TIMEOUT_MS_MAX: u64 = 3_600_000;
+    /// Client resends of one request at most.
+    pub const CLIENT_RETRIES_MAX: u32 = 100;
+    /// Scheduled faults of each kind at most.
+    pub const FAULTS_MAX: usize = 1_000;
+    /// A fault's start, duration or downtime at most, in simulated seconds.
+    pub const FAULT_S_MAX: u64 = 8 * 86_400;
+}
+
 /// One scenario.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,7 +328,9 @@ impl Scenario {
     /// Parses scenario text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Scenario, InputError> {
         let mut scenario: Scenario = deserialize_located(text, source)?;
-        scenario.validate().map_err(|err| err.in_source(source))?;
+        scenario
+            .validate()
+            .map_err(|err| locate(err.in_source(source), text))?;
         scenario.origin = Origin {
             text: text.to_string(),
             source: source.to_string(),
@@ -359,7 +430,7 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Checks values that the types alone cannot.
+    /// Checks values that the types alone cannot, against the [`limits`].
     pub fn validate(&self) -> Result<(), InputError> {
         let field = |name: &str, message: &str| Err(InputError::new(message).at_field(name));
         if self.name.trim().is_empty() {
@@ -368,25 +439,11 @@ impl Scenario {
         if self.phases.is_empty() {
             return field("phases", "at least one arrival phase is needed");
         }
-        for (index, phase) in self.phases.iter().enumerate() {
-            if phase.duration_s == 0 {
-                return field(&format!("phases.{index}.duration_s"), "must be at least 1");
-            }
-            if !(phase.arrival_rate >= 0.0 && phase.arrival_rate.is_finite()) {
-                return field(
-                    &format!("phases.{index}.arrival_rate"),
-                    "must be a non-negative number",
-                );
-            }
-            if let Some(to) = phase.ramp_to {
-                if !(to >= 0.0 && to.is_finite()) {
-                    return field(
-                        &format!("phases.{index}.ramp_to"),
-                        "must be a non-negative number",
-                    );
-                }
-            }
+        if self.phases.len() > limits::PHASES_MAX {
+            return field("phases", &format!("at most {} phases", limits::PHASES_MAX));
         }
+        self.validate_phases()?;
+        self.validate_limits()?;
         if self.run.tick_ms == 0 || self.run.tick_ms > 1000 {
             return field("run.tick_ms", "must be between 1 and 1000");
         }
@@ -432,6 +489,215 @@ impl Scenario {
         for (metric, condition) in &self.thresholds {
             Threshold::parse(metric, condition)
                 .map_err(|err| err.at_field(format!("thresholds.{metric}")))?;
+            if crate::metrics::Metrics::new().value(metric).is_none() {
+                return field(
+                    &format!("thresholds.{metric}"),
+                    &format!("unknown metric `{metric}`; known: requests.total, requests.<op>.total, requests.<op>.<status|timeout>, status.<status|timeout>, latency_ms.<op>.<p50|p95|p99|max>, retries.<count|exhausted|client>, users.<started|finished>"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The arrival phases against the [`limits`].
+    fn validate_phases(&self) -> Result<(), InputError> {
+        let field = |name: String, message: String| Err(InputError::new(message).at_field(name));
+        let rate_ok = |rate: f64| (0.0..=limits::ARRIVAL_RATE_MAX).contains(&rate);
+        let burst_max = limits::BURST_PER_CLIENT_HOST_MAX * u64::from(self.topology.client_hosts);
+        let (mut users, mut seconds) = (0.0f64, 0u64);
+        for (index, phase) in self.phases.iter().enumerate() {
+            if !(1..=limits::PHASE_DURATION_S_MAX).contains(&phase.duration_s) {
+                return field(
+                    format!("phases.{index}.duration_s"),
+                    format!("must be between 1 and {}", limits::PHASE_DURATION_S_MAX),
+                );
+            }
+            if !rate_ok(phase.arrival_rate) {
+                return field(
+                    format!("phases.{index}.arrival_rate"),
+                    format!(
+                        "must be a number between 0 and {}",
+                        limits::ARRIVAL_RATE_MAX
+                    ),
+                );
+            }
+            if let Some(to) = phase.ramp_to {
+                if !rate_ok(to) {
+                    return field(
+                        format!("phases.{index}.ramp_to"),
+                        format!(
+                            "must be a number between 0 and {}",
+                            limits::ARRIVAL_RATE_MAX
+                        ),
+                    );
+                }
+            }
+            if u64::from(phase.burst) > burst_max {
+                return field(
+                    format!("phases.{index}.burst"),
+                    format!(
+                        "at most {burst_max} ({} per client host: each has 16,384 ports)",
+                        limits::BURST_PER_CLIENT_HOST_MAX
+                    ),
+                );
+            }
+            if phase.max_users == Some(0) {
+                return field(
+                    format!("phases.{index}.max_users"),
+                    "must be at least 1 (0 lets nobody in)".to_string(),
+                );
+            }
+            seconds += phase.duration_s;
+            let mean_rate =
+                (phase.arrival_rate + phase.ramp_to.unwrap_or(phase.arrival_rate)) / 2.0;
+            users += f64::from(phase.burst) + mean_rate * phase.duration_s as f64;
+        }
+        if seconds > limits::ARRIVALS_S_MAX {
+            return field(
+                "phases".to_string(),
+                format!(
+                    "{seconds} s of arrivals in all; at most {}",
+                    limits::ARRIVALS_S_MAX
+                ),
+            );
+        }
+        if users > limits::USERS_MAX as f64 {
+            return field(
+                "phases".to_string(),
+                format!(
+                    "about {users:.0} users arrive; at most {}",
+                    limits::USERS_MAX
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Run, topology, client and fault values against the [`limits`].
+    fn validate_limits(&self) -> Result<(), InputError> {
+        let at_most = |name: &str, value: u64, max: u64| {
+            if value > max {
+                Err(InputError::new(format!("{value} is over the limit of {max}")).at_field(name))
+            } else {
+                Ok(())
+            }
+        };
+        let at_least = |name: &str, value: u64, min: u64| {
+            if value < min {
+                Err(InputError::new(format!("must be at least {min}")).at_field(name))
+            } else {
+                Ok(())
+            }
+        };
+        at_most("run.drain_s", self.run.drain_s, limits::DRAIN_S_MAX)?;
+        at_least("run.max_steps", self.run.max_steps, 1)?;
+        at_most("run.max_steps", self.run.max_steps, limits::STEPS_MAX)?;
+        at_most(
+            "run.only_users",
+            self.run.only_users.len() as u64,
+            limits::USERS_MAX,
+        )?;
+        let topology = &self.topology;
+        at_most(
+            "topology.pool_size",
+            u64::from(topology.pool_size),
+            u64::from(limits::POOL_SIZE_MAX),
+        )?;
+        at_most(
+            "topology.pool_max_waiting",
+            u64::from(topology.pool_max_waiting),
+            u64::from(limits::POOL_WAITING_MAX),
+        )?;
+        at_most(
+            "topology.network_latency_ms_max",
+            topology.network_latency_ms_max,
+            limits::LATENCY_MS_MAX,
+        )?;
+        at_least(
+            "topology.tcp_capacity",
+            u64::from(topology.tcp_capacity),
+            u64::from(limits::TCP_CAPACITY_MIN),
+        )?;
+        at_most(
+            "topology.tcp_capacity",
+            u64::from(topology.tcp_capacity),
+            u64::from(limits::TCP_CAPACITY_MAX),
+        )?;
+        at_most(
+            "store.latency.max_ms",
+            self.store.latency.max_ms,
+            limits::LATENCY_MS_MAX,
+        )?;
+        at_most(
+            "store.latency.min_ms",
+            self.store.latency.min_ms,
+            limits::LATENCY_MS_MAX,
+        )?;
+        at_most(
+            "store.latency.spike_ms",
+            self.store.latency.spike_ms,
+            limits::LATENCY_MS_MAX,
+        )?;
+        at_least("client.timeout_ms", self.client.timeout_ms, 1)?;
+        at_most(
+            "client.timeout_ms",
+            self.client.timeout_ms,
+            limits::TIMEOUT_MS_MAX,
+        )?;
+        at_least("client.token_ttl_s", self.client.token_ttl_s, 1)?;
+        at_most(
+            "client.token_ttl_s",
+            self.client.token_ttl_s,
+            limits::FAULT_S_MAX,
+        )?;
+        for (name, value) in [
+            ("client.retries_on_timeout", self.client.retries_on_timeout),
+            ("client.retries_on_409", self.client.retries_on_409),
+        ] {
+            at_most(
+                name,
+                u64::from(value),
+                u64::from(limits::CLIENT_RETRIES_MAX),
+            )?;
+        }
+        for (kind, links) in [
+            ("partitions", &self.faults.partitions),
+            ("holds", &self.faults.holds),
+        ] {
+            at_most(
+                &format!("faults.{kind}"),
+                links.len() as u64,
+                limits::FAULTS_MAX as u64,
+            )?;
+            for (index, link) in links.iter().enumerate() {
+                at_most(
+                    &format!("faults.{kind}.{index}.at_s"),
+                    link.at_s,
+                    limits::FAULT_S_MAX,
+                )?;
+                at_most(
+                    &format!("faults.{kind}.{index}.duration_s"),
+                    link.duration_s,
+                    limits::FAULT_S_MAX,
+                )?;
+            }
+        }
+        at_most(
+            "faults.crashes",
+            self.faults.crashes.len() as u64,
+            limits::FAULTS_MAX as u64,
+        )?;
+        for (index, crash) in self.faults.crashes.iter().enumerate() {
+            at_most(
+                &format!("faults.crashes.{index}.at_s"),
+                crash.at_s,
+                limits::FAULT_S_MAX,
+            )?;
+            at_most(
+                &format!("faults.crashes.{index}.down_s"),
+                crash.down_s,
+                limits::FAULT_S_MAX,
+            )?;
         }
         Ok(())
     }
@@ -484,7 +750,18 @@ pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
 ) -> Result<T, InputError> {
     let deserializer = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
+        // One path syntax everywhere: `phases.0.burst`, as `--set` takes it.
+        let path = err
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                serde_path_to_error::Segment::Enum { variant } => Some(variant.clone()),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect::<Vec<_>>()
+            .join(".");
         let inner = err.into_inner();
         let mut located = InputError::new(inner.message().to_string()).in_source(source);
         if path != "." && !path.is_empty() {
@@ -496,6 +773,85 @@ pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
         }
         located
     })
+}
+
+/// `err` at the line of its field in `text`, when the field is written
+/// there (a default value is not).
+pub(crate) fn locate(err: InputError, text: &str) -> InputError {
+    let Some(field) = err.field.clone() else {
+        return err;
+    };
+    let Ok(document) = toml_edit::ImDocument::parse(text) else {
+        return err;
+    };
+    match field_span(document.as_item(), &field) {
+        Some(start) => {
+            let (line, column) = line_column(text, start);
+            err.at_line(line, column)
+        }
+        None => err,
+    }
+}
+
+/// Where the value at a dotted `path` (`phases.0.burst`) starts in the
+/// document, or the deepest written part of it.
+fn field_span(root: &toml_edit::Item, path: &str) -> Option<usize> {
+    #[derive(Clone, Copy)]
+    enum Node<'a> {
+        Item(&'a toml_edit::Item),
+        Table(&'a toml_edit::Table),
+        Value(&'a toml_edit::Value),
+    }
+    let span = |node: &Node<'_>| match node {
+        Node::Item(item) => item.span(),
+        Node::Table(table) => table.span(),
+        Node::Value(value) => value.span(),
+    };
+    let segments: Vec<&str> = path.split('.').collect();
+    let mut node = Node::Item(root);
+    let mut found = None;
+    let mut at = 0;
+    while at < segments.len() {
+        let index = segments[at].parse::<usize>().ok();
+        // A key may hold dots itself (`thresholds."requests.book.201"`):
+        // try the longest one first.
+        let next = match node {
+            Node::Item(toml_edit::Item::Table(table)) | Node::Table(table) => {
+                longest_key(&segments, at, |key| table.get(key).map(Node::Item))
+            }
+            Node::Item(toml_edit::Item::ArrayOfTables(tables)) => index
+                .and_then(|i| tables.get(i))
+                .map(|t| (Node::Table(t), at + 1)),
+            Node::Item(toml_edit::Item::Value(value)) | Node::Value(value) => match value {
+                toml_edit::Value::Array(array) => index
+                    .and_then(|i| array.get(i))
+                    .map(|v| (Node::Value(v), at + 1)),
+                toml_edit::Value::InlineTable(table) => {
+                    longest_key(&segments, at, |key| table.get(key).map(Node::Value))
+                }
+                _ => None,
+            },
+            Node::Item(_) => None,
+        };
+        let Some((next, end)) = next else { break };
+        node = next;
+        at = end;
+        found = span(&node).map(|s| s.start).or(found);
+    }
+    found
+}
+
+/// The node under the longest key made of `segments[at..]` (a key may
+/// hold dots itself: `thresholds."requests.book.201"`), and where the
+/// segments after it start.
+fn longest_key<T>(
+    segments: &[&str],
+    at: usize,
+    get: impl Fn(&str) -> Option<T>,
+) -> Option<(T, usize)> {
+    (at + 1..=segments.len())
+        .rev()
+        .find_map(|end| get(&segments[at..end].join(".")).map(|node| (node, end)))
 }
 
 fn parse_override_value(raw: &str) -> toml::Value {

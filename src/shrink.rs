@@ -13,7 +13,7 @@ use crate::scenario::Scenario;
 use crate::seed::Seed;
 use crate::system::{System, Variant};
 use crate::workload::arrival_times_ms;
-use crate::world::{self, Report};
+use crate::world::Report;
 use serde::Serialize;
 
 /// How big a case is.
@@ -163,7 +163,7 @@ pub fn shrink<S: System>(
             .is_some_and(|v| v.invariant == invariant)
     };
     let start = base.with_overrides_for(system, overrides).ok()?;
-    let first = world::run(system, &start, seed, variant);
+    let first = crate::crash::run(system, &start, seed, variant);
     if !still_fails(&first) {
         return None;
     }
@@ -188,7 +188,7 @@ pub fn shrink<S: System>(
                 continue;
             }
             attempts += 1;
-            let report = world::run(system, &scenario, seed, variant);
+            let report = crate::crash::run(system, &scenario, seed, variant);
             if still_fails(&report) {
                 on_progress(&CaseSize::of(system, &scenario), attempts);
                 best = (trial, report, scenario);
@@ -234,7 +234,7 @@ pub fn shrink<S: System>(
                 break;
             };
             attempts += 1;
-            let report = world::run(system, &scenario, seed, variant);
+            let report = crate::crash::run(system, &scenario, seed, variant);
             if still_fails(&report) {
                 on_progress(&CaseSize::of(system, &scenario), attempts);
                 best = (trial, report, scenario);

@@ -2,12 +2,15 @@
 //! interleaving (or PCT / random ones).
 
 use super::{set_flags, Context};
+use crate::corpus::shell_quote;
+use crate::crash;
 use crate::error::InputError;
 use crate::explore::{
     self, service_model, service_scenario, Dfs, Limits, Pct, RandomWalk, Strategy,
 };
 use crate::seed::Seed;
 use crate::system::System;
+use crate::system::Variant;
 use std::time::Instant;
 
 /// Arguments of `explore`.
@@ -64,9 +67,12 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
     }
 }
 
+/// The most `--max-schedules`.
+const SCHEDULES_MAX: u64 = 100_000_000;
+/// The deepest PCT `--depth`.
+const DEPTH_MAX: u32 = 16;
+
 fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
-    let scenario = context.load_scenario(&args.sim, &args.overrides)?;
-    let variant = context.variant(&args.variant)?;
     if args.clients == 0 || args.clients > 8 {
         return Err(InputError::new(
             "must be between 1 and 8 (every interleaving of more is out of reach)",
@@ -76,54 +82,21 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     if args.ops == 0 || args.ops > 8 {
         return Err(InputError::new("must be between 1 and 8").in_source("--ops"));
     }
+    if args.lost_responses.is_some_and(|lost| lost > 4) {
+        return Err(InputError::new("must be between 0 and 4").in_source("--lost-responses"));
+    }
+    if args.max_schedules == 0 || args.max_schedules > SCHEDULES_MAX {
+        return Err(InputError::new(format!(
+            "must be between 1 and {SCHEDULES_MAX} (an exploration of no schedules checks nothing)"
+        ))
+        .in_source("--max-schedules"));
+    }
+    if args.depth == 0 || args.depth > DEPTH_MAX {
+        return Err(
+            InputError::new(format!("must be between 1 and {DEPTH_MAX}")).in_source("--depth"),
+        );
+    }
     let seed = Seed(args.seed);
-    let mut service = service_scenario(
-        context.system,
-        &scenario,
-        variant,
-        seed,
-        args.clients,
-        args.ops,
-    )?;
-    if let Some(lost) = args.lost_responses {
-        if lost > 4 {
-            return Err(InputError::new("must be between 0 and 4").in_source("--lost-responses"));
-        }
-        service.lost_responses_per_client = lost;
-    }
-    let losses = match service.lost_responses_per_client {
-        0 => String::new(),
-        1 => ", up to 1 lost response each".to_string(),
-        n => format!(", up to {n} lost responses each"),
-    };
-    let model = service_model(
-        context.system,
-        &format!(
-            "{} ({}, {} clients x {} ops{losses})",
-            scenario.name,
-            variant.name(),
-            args.clients,
-            args.ops
-        ),
-        service,
-    );
-    if let Some(line) = &args.replay {
-        let replayed = explore::replay(&model, line)
-            .map_err(|err| InputError::new(format!("{err:?}")).in_source("--replay"))?;
-        for step in &replayed.trace {
-            println!("  {step}");
-        }
-        return Ok(match replayed.violation {
-            Some(violation) => {
-                println!("VIOLATION {}: {}", violation.property, violation.message);
-                super::EXIT_FAILURE
-            }
-            None => {
-                println!("no violation on this schedule");
-                super::EXIT_PASS
-            }
-        });
-    }
     let strategy: Strategy = match args.strategy.as_str() {
         "dfs" => {
             let mut dfs = Dfs::default();
@@ -144,6 +117,124 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             .in_source("--strategy"))
         }
     };
+    let scenario = context.load_scenario(&args.sim, &args.overrides)?;
+    let variant = context.variant(&args.variant)?;
+    // The service's own code runs from here on: a panic in it is a finding.
+    match crash::catch(|| explore_scenario(context, &args, &scenario, variant, strategy)) {
+        Ok(result) => result,
+        Err((message, location)) => {
+            println!(
+                "PANIC: {message}{}",
+                if location.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (at {location})")
+                }
+            );
+            println!(
+                "reproduce: {}",
+                command_line(context, &args, variant, args.replay.as_deref())
+            );
+            Ok(super::EXIT_FAILURE)
+        }
+    }
+}
+
+/// The command line that runs this exploration again (with `--replay
+/// line` if given).
+fn command_line<S: System>(
+    context: &Context<'_, S>,
+    args: &Args,
+    variant: Variant,
+    replay: Option<&str>,
+) -> String {
+    let mut line = format!(
+        "{} explore {} --clients {} --ops {} --seed {} --variant {}",
+        context.program(),
+        shell_quote(&args.sim),
+        args.clients,
+        args.ops,
+        args.seed,
+        variant.name()
+    );
+    if let Some(lost) = args.lost_responses {
+        line.push_str(&format!(" --lost-responses {lost}"));
+    }
+    line.push_str(&set_flags(&args.overrides));
+    match replay {
+        Some(replay) => line.push_str(&format!(" --replay '{replay}'")),
+        None => {
+            if args.strategy != "dfs" {
+                line.push_str(&format!(" --strategy {}", args.strategy));
+            }
+            if args.strategy == "pct" {
+                line.push_str(&format!(" --depth {}", args.depth));
+            }
+            if let Some(bound) = args.preemptions {
+                line.push_str(&format!(" --preemptions {bound}"));
+            }
+            if args.no_reduction {
+                line.push_str(" --no-reduction");
+            }
+            if args.max_schedules != Limits::default().schedules_max {
+                line.push_str(&format!(" --max-schedules {}", args.max_schedules));
+            }
+        }
+    }
+    line
+}
+
+fn explore_scenario<S: System>(
+    context: &Context<'_, S>,
+    args: &Args,
+    scenario: &crate::scenario::Scenario,
+    variant: Variant,
+    strategy: Strategy,
+) -> Result<u8, InputError> {
+    let mut service = service_scenario(
+        context.system,
+        scenario,
+        variant,
+        Seed(args.seed),
+        args.clients,
+        args.ops,
+    )?;
+    if let Some(lost) = args.lost_responses {
+        service.lost_responses_per_client = lost;
+    }
+    let losses = match service.lost_responses_per_client {
+        0 => String::new(),
+        1 => ", up to 1 lost response each".to_string(),
+        n => format!(", up to {n} lost responses each"),
+    };
+    let model = service_model(
+        context.system,
+        &format!(
+            "{} ({}, {} clients x {} ops{losses})",
+            scenario.name,
+            variant.name(),
+            args.clients,
+            args.ops
+        ),
+        service,
+    );
+    if let Some(line) = &args.replay {
+        let replayed = explore::replay(&model, line)
+            .map_err(|err| InputError::new(err.to_string()).in_source("--replay"))?;
+        for step in &replayed.trace {
+            println!("  {step}");
+        }
+        return Ok(match replayed.violation {
+            Some(violation) => {
+                println!("VIOLATION {}: {}", violation.property, violation.message);
+                super::EXIT_FAILURE
+            }
+            None => {
+                println!("no violation on this schedule");
+                super::EXIT_PASS
+            }
+        });
+    }
     let limits = Limits {
         schedules_max: args.max_schedules,
         ..Limits::default()
@@ -164,20 +255,9 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             (report.schedules + report.pruned) as f64 / wall.as_secs_f64().max(1e-9)
         );
         for violation in &report.violations {
-            let overrides = set_flags(&args.overrides);
-            let lost: String = args
-                .lost_responses
-                .map(|n| format!(" --lost-responses {n}"))
-                .unwrap_or_default();
             println!(
-                "replay: {} explore {} --clients {} --ops {} --seed {} --variant {}{lost}{overrides} --replay '{}'",
-                context.program(),
-                args.sim,
-                args.clients,
-                args.ops,
-                args.seed,
-                variant.name(),
-                violation.line
+                "replay: {}",
+                command_line(context, args, variant, Some(&violation.line))
             );
         }
     }

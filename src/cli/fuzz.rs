@@ -2,16 +2,17 @@
 
 use super::Context;
 use crate::corpus::Entry;
+use crate::crash;
 use crate::error::InputError;
 use crate::scenario::Scenario;
 use crate::seed::{fnv1a, Seed};
 use crate::system::{System, Variant};
-use crate::world::{self, Report, RunOptions};
+use crate::world::{Report, RunOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Arguments of `fuzz`.
@@ -89,6 +90,12 @@ fn parse_shard(text: &str) -> Result<(u64, u64), InputError> {
     Ok((k, n))
 }
 
+/// The longest `--time`: 30 days.
+const TIME_MAX_S: u64 = 30 * 24 * 3600;
+
+/// The most `--jobs`.
+const JOBS_MAX: usize = 1024;
+
 /// Parses `90s`, `30m`, `2h`.
 fn parse_duration(text: &str) -> Result<Duration, InputError> {
     let bad = || {
@@ -101,12 +108,19 @@ fn parse_duration(text: &str) -> Result<Duration, InputError> {
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let number: u64 = number.parse().map_err(|_| bad())?;
     let seconds = match unit {
-        "s" => number,
-        "m" => number * 60,
-        "h" => number * 3600,
+        "s" => number.checked_mul(1),
+        "m" => number.checked_mul(60),
+        "h" => number.checked_mul(3600),
         _ => return Err(bad()),
     };
-    Ok(Duration::from_secs(seconds))
+    match seconds {
+        Some(seconds @ 1..=TIME_MAX_S) => Ok(Duration::from_secs(seconds)),
+        _ => Err(InputError::new(format!(
+            "`{text}`: must be between 1s and {}h",
+            TIME_MAX_S / 3600
+        ))
+        .in_source("--time")),
+    }
 }
 
 /// Swarm testing: which faults this seed turns on, as `--set` overrides
@@ -235,27 +249,30 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         (None, Some(time)) => (
             args.first_seed,
             None,
-            Some(Instant::now() + parse_duration(time)?),
+            Some(
+                Instant::now()
+                    .checked_add(parse_duration(time)?)
+                    .ok_or_else(|| InputError::new("too long").in_source("--time"))?,
+            ),
         ),
         (None, None) => (1, Some(101), None),
     };
     if !(0.0..=1.0).contains(&args.determinism_fraction) {
         return Err(InputError::new("must be between 0 and 1").in_source("--determinism-fraction"));
     }
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // A second Ctrl-C while stopping falls through to the default.
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
+    let jobs = match args.jobs {
+        Some(jobs @ 1..=JOBS_MAX) => jobs,
+        Some(_) => {
+            return Err(
+                InputError::new(format!("must be between 1 and {JOBS_MAX}")).in_source("--jobs")
+            )
+        }
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if let Some(dir) = &args.save {
+        super::check_writable(dir, "--save")?;
     }
+    let stop = interrupt_flag();
     // Seed offsets in this shard: first + shard, first + shard + shards, ...
     let per_sim_total = end.map(|b| (b - first).saturating_sub(shard).div_ceil(shards));
     let total_jobs = per_sim_total.map(|n| n * scenarios.len() as u64);
@@ -289,9 +306,17 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                     return;
                 }
                 let index = next.fetch_add(1, Ordering::SeqCst);
+                // Past u64::MAX there are no seeds left.
+                let Some(seed) = (index / sims_count)
+                    .checked_mul(shards)
+                    .and_then(|offset| offset.checked_add(shard))
+                    .and_then(|offset| offset.checked_add(first))
+                else {
+                    return;
+                };
                 let job = Job {
                     sim_index: (index % sims_count) as usize,
-                    seed: first + shard + (index / sims_count) * shards,
+                    seed,
                 };
                 if end.is_some_and(|b| job.seed >= b) {
                     return;
@@ -393,9 +418,27 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     }
     Ok(if determinism_mismatches > 0 || summary.failures > 0 {
         super::EXIT_FAILURE
+    } else if summary.interrupted {
+        super::EXIT_INTERRUPTED
     } else {
         super::EXIT_PASS
     })
+}
+
+/// The flag Ctrl-C sets, cleared for this sweep. The handler is installed
+/// once per process; a second Ctrl-C while a sweep stops exits at once.
+fn interrupt_flag() -> &'static AtomicBool {
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                std::process::exit(i32::from(super::EXIT_INTERRUPTED));
+            }
+        });
+    });
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    &INTERRUPTED
 }
 
 fn run_one<S: System>(
@@ -416,13 +459,13 @@ fn run_one<S: System>(
         (base.clone(), Vec::new())
     };
     let started = Instant::now();
-    let report = world::run(system, &scenario, Seed(job.seed), variant);
+    let report = crash::run(system, &scenario, Seed(job.seed), variant);
     let wall = started.elapsed();
     let selected = args.check_determinism
         || (fnv1a(&job.seed.to_le_bytes()) % 1_000_000)
             < (args.determinism_fraction * 1_000_000.0) as u64;
     let determinism = selected.then(|| {
-        let again = world::run(system, &scenario, Seed(job.seed), variant);
+        let again = crash::run(system, &scenario, Seed(job.seed), variant);
         if again.trace_hash == report.trace_hash {
             Ok(())
         } else {
@@ -468,7 +511,7 @@ fn record<S: System>(
     let (invariant, message) = match (&outcome.report.violation, &outcome.report.harness_error) {
         (Some(v), _) => (v.invariant.clone(), v.message.clone()),
         (None, Some(err)) => ("harness-error".to_string(), err.clone()),
-        (None, None) => ("threshold".to_string(), "a threshold failed".to_string()),
+        (None, None) => ("threshold".to_string(), failed_thresholds(&outcome.report)),
     };
     Finding {
         sim: sim.to_string(),
@@ -481,6 +524,24 @@ fn record<S: System>(
     }
 }
 
+/// The thresholds a report failed, with their measured values.
+fn failed_thresholds(report: &Report) -> String {
+    let failed: Vec<String> = report
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| match t.actual {
+            Some(actual) => format!("{} {} failed (actual {actual})", t.metric, t.condition),
+            None => format!("{} {} failed (no such metric)", t.metric, t.condition),
+        })
+        .collect();
+    if failed.is_empty() {
+        "a threshold failed".to_string()
+    } else {
+        failed.join("; ")
+    }
+}
+
 /// Keeps both traces of a non-deterministic seed, for the harness bug report.
 fn keep_traces<S: System>(
     system: &S,
@@ -490,7 +551,7 @@ fn keep_traces<S: System>(
     variant: Variant,
 ) {
     let traced = |n: u32| {
-        let report = world::run_with(
+        let report = crash::run_with(
             system,
             scenario,
             Seed(outcome.seed),

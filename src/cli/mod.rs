@@ -34,6 +34,7 @@ mod run;
 mod shrink;
 mod timeline;
 
+use crate::corpus::Entry;
 use crate::error::InputError;
 use crate::scenario::Scenario;
 use crate::system::{System, Variant};
@@ -268,6 +269,40 @@ impl<S: System> Context<'_, S> {
             .with_overrides_for(self.system, overrides)
     }
 
+    /// Loads a corpus entry, its scenario (sim and overrides) and variant;
+    /// errors in any of them name the entry's file and field.
+    fn load_entry(&self, path: &Path) -> Result<(Entry, Scenario, Variant), InputError> {
+        let entry = Entry::load_for(self.system, path)?;
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        // The entry is at fault, at the line of `field`; the inner error says
+        // what is wrong.
+        let blame = |field: &str, message: String| {
+            let mut err = InputError::new(message)
+                .in_source(path.display().to_string())
+                .at_field(field);
+            if let Some(line) = text.lines().position(|l| l.trim_start().starts_with(field)) {
+                err = err.at_line(line + 1, 1);
+            }
+            err
+        };
+        let base = self
+            .load_base(&entry.sim)
+            .map_err(|err| blame("sim", format!("sim `{}`: {err}", entry.sim)))?;
+        let scenario = base
+            .with_overrides_for(self.system, &entry.overrides)
+            .map_err(|mut err| {
+                let which = err.source.take().unwrap_or_default();
+                let which = which.strip_prefix("--set ").unwrap_or(&which).to_string();
+                err.line = None;
+                err.column = None;
+                blame("overrides", format!("override `{which}`: {err}"))
+            })?;
+        let variant = self
+            .variant(&entry.variant)
+            .map_err(|err| blame("variant", err.message))?;
+        Ok((entry, scenario, variant))
+    }
+
     /// Parses `--variant`.
     fn variant(&self, name: &str) -> Result<Variant, InputError> {
         self.system.variant(name).ok_or_else(|| {
@@ -305,4 +340,18 @@ fn set_flags(overrides: &[String]) -> String {
 fn usage_error(err: &InputError) -> u8 {
     eprintln!("error: {err}");
     EXIT_USAGE
+}
+
+/// Checks that files can be written into `dir` (given by `flag`) before
+/// anything runs: the folder exists (or is created) and takes a file.
+fn check_writable(dir: &Path, flag: &str) -> Result<(), InputError> {
+    let cannot = |err: std::io::Error| {
+        InputError::new(format!("cannot write: {err}"))
+            .in_source(format!("{flag} {}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(cannot)?;
+    let probe = dir.join(format!(".overbook-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(cannot)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }

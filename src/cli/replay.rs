@@ -2,11 +2,12 @@
 //! timeline of the race.
 
 use super::{timeline, Context};
-use crate::corpus::Entry;
+use crate::corpus::{Entry, Expect};
+use crate::crash;
 use crate::error::InputError;
 use crate::seed::Seed;
 use crate::system::System;
-use crate::world::{self, RunOptions};
+use crate::world::RunOptions;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -49,9 +50,7 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
 fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
     let (scenario, seed, variant, entry) = match (&args.entry, &args.sim, args.seed) {
         (Some(path), _, _) => {
-            let entry = Entry::load_for(context.system, path)?;
-            let scenario = context.load_scenario(&entry.sim, &entry.overrides)?;
-            let variant = context.variant(&entry.variant)?;
+            let (entry, scenario, variant) = context.load_entry(path)?;
             (scenario, entry.seed, variant, Some(entry))
         }
         (None, Some(sim), Some(seed)) => (
@@ -67,9 +66,14 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             );
         }
     };
+    if let Some(path) = &args.timeline {
+        std::fs::write(path, "").map_err(|err| {
+            InputError::io_write(path, &err).in_source(format!("--timeline {}", path.display()))
+        })?;
+    }
     let traced = args.trace || args.timeline.is_some();
     let started = Instant::now();
-    let mut report = world::run_with(
+    let mut report = crash::run_with(
         context.system,
         &scenario,
         Seed(seed),
@@ -101,33 +105,69 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     }
     if let Some(path) = &args.timeline {
         let html = timeline::render(&scenario.name, seed, variant.name(), &report);
-        std::fs::write(path, html).map_err(|err| InputError::io(path, &err))?;
+        std::fs::write(path, html).map_err(|err| InputError::io_write(path, &err))?;
         eprintln!("timeline written to {}", path.display());
     }
     if let Some(entry) = entry {
-        let same_hash = entry.trace_hash == report.trace_hash;
-        let same_outcome = report.violation.as_ref().map(|v| v.invariant.clone())
-            == entry.invariant
-            || (report.passed && entry.invariant.is_none());
-        if same_hash && same_outcome {
+        let differences = differences(&entry, &report);
+        if differences.is_empty() {
             eprintln!(
-                "reproduced: trace hash {} matches the entry",
+                "reproduced: {}, trace hash {} matches the entry",
+                match &entry.invariant {
+                    Some(invariant) => format!("fails with {invariant} as recorded"),
+                    None => "passes as recorded".to_string(),
+                },
                 report.trace_hash
             );
-        } else {
-            eprintln!(
-                "NOT reproduced: entry has trace {} and {:?}, this run {} and {:?}",
-                entry.trace_hash,
-                entry.invariant,
-                report.trace_hash,
-                report.violation.as_ref().map(|v| &v.invariant)
-            );
-            return Ok(super::EXIT_FAILURE);
+            return Ok(super::EXIT_PASS);
         }
+        eprintln!("NOT reproduced: {}", differences.join("; "));
+        return Ok(super::EXIT_NOT_REPRODUCED);
     }
     Ok(if report.passed {
         super::EXIT_PASS
     } else {
         super::EXIT_FAILURE
     })
+}
+
+/// How `report` differs from what `entry` recorded: its expected outcome,
+/// invariant, step and trace hash. Empty when it reproduced.
+fn differences(entry: &Entry, report: &crate::world::Report) -> Vec<String> {
+    let mut differences = Vec::new();
+    let got = match (&report.violation, &report.harness_error) {
+        (Some(v), _) => v.invariant.clone(),
+        (None, Some(_)) => "a harness error".to_string(),
+        (None, None) if !report.passed => "a failed threshold".to_string(),
+        (None, None) => String::new(),
+    };
+    match entry.expect {
+        Expect::Fail if report.passed => differences.push(format!(
+            "expected {} to break, but the run passes now",
+            entry.invariant.as_deref().unwrap_or("an invariant")
+        )),
+        Expect::Fail if Some(&got) != entry.invariant.as_ref() => differences.push(format!(
+            "expected {} to break, but the run fails with {got}",
+            entry.invariant.as_deref().unwrap_or("an invariant")
+        )),
+        Expect::Pass if !report.passed => {
+            differences.push(format!("expected a pass, but the run fails with {got}"))
+        }
+        _ => {}
+    }
+    if let (Some(step), Some(violation)) = (entry.step, &report.violation) {
+        if violation.step != step && differences.is_empty() {
+            differences.push(format!(
+                "recorded at step {step}, now at step {}",
+                violation.step
+            ));
+        }
+    }
+    if report.trace_hash != entry.trace_hash {
+        differences.push(format!(
+            "trace hash {} differs from the recorded {} (the run diverged: re-record the entry if the change was intended)",
+            report.trace_hash, entry.trace_hash
+        ));
+    }
+    differences
 }

@@ -34,7 +34,7 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
         Err(err) => return super::usage_error(&err),
     };
     let started = Instant::now();
-    let mut report = crate::world::run(context.system, &scenario, Seed(args.seed), variant);
+    let mut report = crate::crash::run(context.system, &scenario, Seed(args.seed), variant);
     report.wall_ms = started.elapsed().as_millis() as u64;
     if args.json {
         println!(

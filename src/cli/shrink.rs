@@ -31,7 +31,7 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
 }
 
 fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
-    let entry = Entry::load_for(context.system, &args.entry)?;
+    let (entry, _, variant) = context.load_entry(&args.entry)?;
     let Some(invariant) = entry.invariant.clone() else {
         return Err(
             InputError::new("the entry passes; only failing entries shrink")
@@ -39,7 +39,12 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                 .at_field("invariant"),
         );
     };
-    let variant = context.variant(&entry.variant)?;
+    if args.max_attempts == 0 {
+        return Err(InputError::new("must be at least 1").in_source("--max-attempts"));
+    }
+    if !args.dry_run {
+        super::check_writable(&args.save, "--save")?;
+    }
     let base = context.load_base(&entry.sim)?;
     eprintln!(
         "shrinking {} seed {} ({invariant})...",
@@ -61,8 +66,10 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         },
     );
     let Some(outcome) = outcome else {
-        eprintln!("the entry does not fail with {invariant} any more; nothing to shrink");
-        return Ok(super::EXIT_USAGE);
+        eprintln!(
+            "NOT reproduced: the entry does not fail with {invariant} any more; nothing to shrink"
+        );
+        return Ok(super::EXIT_NOT_REPRODUCED);
     };
     let factor = |before: u64, after: u64| {
         if after == 0 {

@@ -3,6 +3,9 @@
 
 use std::process::Command;
 
+mod bad_inputs;
+mod toy;
+
 fn overbook(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_overbook"))
         .args(args)
@@ -188,8 +191,41 @@ fn fuzz_finds_saves_and_replays_a_planted_bug() {
     entries.sort();
     assert_eq!(entries.len(), 2, "one entry per failing seed");
     let (code, _, err) = overbook(&["replay", entries[0].to_str().unwrap()]);
-    assert_eq!(code, 1, "the replayed bug still fails");
-    assert!(err.contains("reproduced: trace hash"), "{err}");
+    assert_eq!(code, 0, "the replayed bug still fails as recorded: {err}");
+    assert!(
+        err.contains("reproduced: fails with no_room_double_booking as recorded, trace hash"),
+        "{err}"
+    );
+    // An entry whose run no longer matches is "not reproduced" (3), not a
+    // finding (1) nor an input error (2).
+    let text = std::fs::read_to_string(&entries[0]).unwrap();
+    let stale = dir.join("stale.toml");
+    let hash = text.lines().find(|l| l.starts_with("trace_hash")).unwrap();
+    std::fs::write(
+        &stale,
+        text.replace(hash, "trace_hash = \"0000000000000000\""),
+    )
+    .unwrap();
+    let (code, _, err) = overbook(&["replay", stale.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("NOT reproduced: trace hash"), "{err}");
+    let step = text.lines().find(|l| l.starts_with("step")).unwrap();
+    std::fs::write(&stale, text.replace(step, "step = 1")).unwrap();
+    let (code, _, err) = overbook(&["replay", stale.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("recorded at step 1, now at step"), "{err}");
+    std::fs::write(
+        &stale,
+        text.replace("expect = \"fail\"", "expect = \"pass\""),
+    )
+    .unwrap();
+    let (code, _, err) = overbook(&["replay", stale.to_str().unwrap()]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("expected a pass, but the run fails with no_room_double_booking"),
+        "{err}"
+    );
+    std::fs::remove_file(&stale).unwrap();
     let (code, out, _) = overbook(&[
         "shrink",
         entries[0].to_str().unwrap(),
@@ -277,4 +313,73 @@ fn explore_finds_a_planted_bug_and_replays_its_schedule() {
     let (code, _, err) = overbook(&["explore", "explore-units", "--strategy", "bfs"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown strategy"), "{err}");
+}
+
+#[test]
+fn an_installed_binary_runs_the_bundled_sims_from_any_folder() {
+    let dir = std::env::temp_dir().join(format!("overbook-installed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let in_dir = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_overbook"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("the binary runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = in_dir(&["list"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Every sim in the repository is built in.
+    for path in overbook::corpus::entries(std::path::Path::new("sims")).unwrap() {
+        let name = path.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            out.contains(&format!("  {name} ")),
+            "{name} is not embedded: {out}"
+        );
+    }
+    let (code, out, err) = in_dir(&["run", "units-burst", "--seed", "3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("PASS units-burst seed=3"), "{out}");
+    let (code, out, _) = in_dir(&["run", "sims/units-burst.toml", "--seed", "3"]);
+    assert_eq!(code, 0, "{out}");
+    // A file on disk with the same name wins.
+    std::fs::create_dir_all(dir.join("sims")).unwrap();
+    let text = std::fs::read_to_string("sims/units-burst.toml").unwrap();
+    let description = text.lines().find(|l| l.starts_with("description")).unwrap();
+    std::fs::write(
+        dir.join("sims/units-burst.toml"),
+        text.replace(description, "description = \"the local copy\""),
+    )
+    .unwrap();
+    let (code, out, _) = in_dir(&["list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the local copy"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_interrupted_fuzz_sweep_exits_130_even_with_nothing_found() {
+    let child = Command::new(env!("CARGO_BIN_EXE_overbook"))
+        .args(["fuzz", "units-burst", "--seeds", "1..100000", "--jobs", "1"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{out}");
+    assert!(out.contains("0 failing"), "{out}");
+    assert!(out.contains("(interrupted: results so far kept)"), "{out}");
 }
