@@ -33,17 +33,6 @@ struct Caught {
     first: Option<(String, String)>,
 }
 
-/// The panic message of a payload (`&str` or `String`, as `panic!` makes).
-fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic with a payload that is not text".to_string()
-    }
-}
-
 /// Installs (once per process) the hook that records panics on threads
 /// running a caught simulation and leaves every other panic to the hook
 /// that was there before.
@@ -61,7 +50,7 @@ fn install_hook() {
                     let location = info
                         .location()
                         .map_or(String::new(), |l| format!("{}:{}", l.file(), l.line()));
-                    caught.first = Some((payload_message(info.payload()), location));
+                    caught.first = Some((crate::system::panic_message(info.payload()), location));
                 }
                 true
             });
@@ -75,6 +64,16 @@ fn install_hook() {
 /// Runs `body` with panics on this thread caught and recorded; returns its
 /// value, or the first panic's message and location.
 pub fn catch<T>(body: impl FnOnce() -> T) -> Result<T, (String, String)> {
+    catch_unless(body, |_| false)
+}
+
+/// [`catch`], except that a value for which `reported` holds is returned
+/// even if a panic was recorded: the body already reported it (the world
+/// turns a panicking handler or user into a violation at its step).
+fn catch_unless<T>(
+    body: impl FnOnce() -> T,
+    reported: impl FnOnce(&T) -> bool,
+) -> Result<T, (String, String)> {
     install_hook();
     let outer = CAUGHT.with(|caught| caught.borrow_mut().replace(Caught::default()));
     let result = panic::catch_unwind(AssertUnwindSafe(body));
@@ -82,8 +81,12 @@ pub fn catch<T>(body: impl FnOnce() -> T) -> Result<T, (String, String)> {
     let first = caught.and_then(|c| c.first);
     match (result, first) {
         (Ok(value), None) => Ok(value),
+        (Ok(value), Some(_)) if reported(&value) => Ok(value),
         (_, Some(first)) => Err(first),
-        (Err(payload), None) => Err((payload_message(payload.as_ref()), String::new())),
+        (Err(payload), None) => Err((
+            crate::system::panic_message(payload.as_ref()),
+            String::new(),
+        )),
     }
 }
 
@@ -98,7 +101,16 @@ pub fn run_with<S: System>(
     variant: Variant,
     options: RunOptions,
 ) -> Report {
-    match catch(|| world::run_with(system, scenario, seed, variant, options)) {
+    let reported_panic = |report: &Report| {
+        report
+            .violation
+            .as_ref()
+            .is_some_and(|v| v.invariant == PANIC)
+    };
+    match catch_unless(
+        || world::run_with(system, scenario, seed, variant, options),
+        reported_panic,
+    ) {
         Ok(report) => report,
         Err((message, location)) => panic_report(scenario, seed, variant, &message, &location),
     }

@@ -379,8 +379,7 @@ mod tests {
 
     /// Two clients each reserve 6 units of an authorization of 10.
     fn units_scenario(variant: &str) -> ServiceScenario<Clinic> {
-        let mut settings = ClinicSettings::default();
-        settings.data = DataConfig {
+        let data = DataConfig {
             organizations: 1,
             authorizations: vec![AuthorizationGroup {
                 count: 1,
@@ -394,7 +393,10 @@ mod tests {
         };
         ServiceScenario {
             variant: Clinic.variant(variant).expect("declared"),
-            settings,
+            settings: ClinicSettings {
+                data,
+                ..ClinicSettings::default()
+            },
             seed: Seed(5),
             pool_size: 2,
             clients: vec![vec![reserve(1, 0, 6)], vec![reserve(2, 1, 6)]],

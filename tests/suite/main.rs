@@ -1,7 +1,7 @@
 //! The integration test binary: one folder per area.
 
-mod cli;
 mod check;
+mod cli;
 mod corpus;
 mod explore;
 mod store;

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 mod bad_inputs;
-mod toy;
+pub mod toy;
 
 fn overbook(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_overbook"))

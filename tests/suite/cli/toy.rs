@@ -69,7 +69,7 @@ pub struct ToyChecker {
 }
 
 impl Invariants<Toy> for ToyChecker {
-    fn on_commit(&mut self, _: &CommitEvent) -> Result<(), Violation> {
+    fn on_commit(&mut self, _: &CommitEvent, _: u64) -> Result<(), Violation> {
         Ok(())
     }
 
@@ -79,7 +79,7 @@ impl Invariants<Toy> for ToyChecker {
         })
     }
 
-    fn at_end(&mut self, _: &Store) -> Result<(), Violation> {
+    fn at_end(&mut self, _: &Store, _: u64) -> Result<(), Violation> {
         Ok(())
     }
 

@@ -300,34 +300,37 @@ fn arrival_jitter_lets_seeds_differ_where_even_spacing_cannot() {
     );
 }
 
-mod toy;
+use crate::cli::toy::Toy;
 
 fn toy_run(variant_name: &str, extra: &str) -> overbook::world::Report {
-    let text =
-        format!("name = \"toy\"\n[[phases]]\nduration_s = 1\narrival_rate = 0\nburst = 6\n{extra}");
+    // Twenty users each draw one ping from 0 to 9; 7 is the unlucky one.
+    let text = format!(
+        "name = \"toy\"\n[[phases]]\nduration_s = 1\narrival_rate = 0\nburst = 20\n{extra}"
+    );
     let scenario = Scenario::parse(&text, "toy.toml").unwrap();
-    let variant = toy::Toy.variant(variant_name).unwrap();
-    world::run(&toy::Toy, &scenario, Seed(1), variant)
+    let variant = Toy.variant(variant_name).unwrap();
+    world::run(&Toy, &scenario, Seed(1), variant)
 }
 
 #[test]
 fn a_panic_in_a_handler_or_a_user_is_a_finding_of_the_run() {
     assert!(toy_run("correct", "").passed);
-    let report = toy_run("toy/handler-panics", "");
-    let violation = report.violation.expect("the panic is reported");
-    assert_eq!(violation.invariant, "panic");
-    assert!(
-        violation.message.contains("ping 3 is not welcome"),
-        "{}",
-        violation.message
-    );
-    let report = toy_run("correct", "[workload]\nuser_panics = true\n");
+    let report = toy_run("toy/panic", "");
     let violation = report.violation.expect("the panic is reported");
     assert_eq!(violation.invariant, "panic");
     assert!(
         violation
             .message
-            .contains("virtual user 3 panicked: user 3 gives up"),
+            .contains("a request handler panicked: toy handler: ping 7"),
+        "{}",
+        violation.message
+    );
+    assert!(violation.step > 0, "found at its step, not at the start");
+    let report = toy_run("correct", "[workload]\nuser_panics = true\n");
+    let violation = report.violation.expect("the panic is reported");
+    assert_eq!(violation.invariant, "panic");
+    assert!(
+        violation.message.contains("panicked: toy user: drew 7"),
         "{}",
         violation.message
     );
