@@ -19,7 +19,7 @@ pub use report::{Report, RequestsReport, RetriesReport, TraceEvent, UsersReport,
 pub use seeds::{run_seeds, seeds_from_env};
 
 use crate::invariant::Checker;
-use crate::metrics::{evaluate_thresholds, Metrics, STATUS_NO_RESPONSE};
+use crate::metrics::{evaluate_thresholds, Metrics, SeriesRecorder, STATUS_NO_RESPONSE};
 use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::service::{schema, Api, Dataset, Env, Variant};
@@ -262,7 +262,35 @@ pub fn run(scenario: &Scenario, seed: Seed, variant: Variant) -> Report {
 
 /// [`run`] with options.
 pub fn run_with(scenario: &Scenario, seed: Seed, variant: Variant, options: RunOptions) -> Report {
-    World::new(scenario, seed, variant, options).run()
+    World::new(scenario, seed, variant, options).run(&mut |_| {})
+}
+
+/// How far a run has got, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Simulated time so far.
+    pub sim_ms: u64,
+    /// Simulated time at which the run ends at the latest (last arrival
+    /// plus the drain).
+    pub sim_ms_limit: u64,
+    /// turmoil steps so far.
+    pub steps: u64,
+}
+
+/// Steps between progress calls when simulated time crawls.
+const PROGRESS_STEPS: u64 = 1024;
+
+/// [`run_with`], calling `progress` whenever another simulated second has
+/// passed or another 1024 steps were taken. The callback only
+/// watches: the run and its trace hash are the same with or without it.
+pub fn run_with_progress(
+    scenario: &Scenario,
+    seed: Seed,
+    variant: Variant,
+    options: RunOptions,
+    progress: &mut dyn FnMut(RunProgress),
+) -> Report {
+    World::new(scenario, seed, variant, options).run(progress)
 }
 
 /// One simulation in progress.
@@ -274,6 +302,7 @@ struct World<'a> {
     store: Store,
     checker: Checker,
     metrics: Metrics,
+    series: SeriesRecorder,
     observer: Observer,
     hasher: TraceHasher,
     recent: VecDeque<Event>,
@@ -426,6 +455,7 @@ impl<'a> World<'a> {
             store,
             checker,
             metrics: Metrics::new(),
+            series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
             hasher: TraceHasher::default(),
             recent: VecDeque::with_capacity(RECENT_EVENTS + 1),
@@ -488,6 +518,7 @@ impl<'a> World<'a> {
             self.hasher.write_str(&what);
             self.hasher.write_u64(at_ms);
             self.faults_applied.push(format!("{at_ms} ms: {what}"));
+            self.series.fault(at_ms, &what);
             self.remember(Event::Fault { at_ms, what });
         }
     }
@@ -551,19 +582,26 @@ impl<'a> World<'a> {
         let observations =
             std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
         self.metrics.client_retries += observations.client_retries;
+        let now_ms = self.now_ms();
+        self.series.store(now_ms, self.store.stats());
+        let (mut started, mut finished) = (0, 0);
         for event in observations.users {
             match event {
                 UserEvent::Started { user } => {
                     self.metrics.users_started += 1;
+                    started += 1;
                     let now = self.now_ms();
                     self.live_users.insert(user, now);
                 }
                 UserEvent::Finished { user } => {
                     self.metrics.users_finished += 1;
+                    finished += 1;
                     self.live_users.remove(&user);
                 }
             }
         }
+        self.series
+            .clients(now_ms, observations.client_retries, started, finished);
         for exchange in observations.exchanges {
             let op = exchange.request.body.op_name();
             let latency_ms = exchange.received_ms.saturating_sub(exchange.sent_ms);
@@ -573,6 +611,13 @@ impl<'a> World<'a> {
                 Ok(response) => {
                     self.metrics
                         .record(op, response.status, latency_ms, response.attempts);
+                    self.series.request(
+                        exchange.received_ms,
+                        op,
+                        response.status,
+                        latency_ms,
+                        response.attempts,
+                    );
                     self.hasher.write_u64(u64::from(response.status));
                     self.hasher
                         .write(&serde_json::to_vec(&response.body).unwrap_or_default());
@@ -589,6 +634,13 @@ impl<'a> World<'a> {
                 }
                 Err(_) => {
                     self.metrics.record(op, STATUS_NO_RESPONSE, latency_ms, 1);
+                    self.series.request(
+                        exchange.received_ms,
+                        op,
+                        STATUS_NO_RESPONSE,
+                        latency_ms,
+                        1,
+                    );
                     self.hasher.write_u64(u64::from(STATUS_NO_RESPONSE));
                 }
             }
@@ -597,9 +649,10 @@ impl<'a> World<'a> {
         violation
     }
 
-    fn run(mut self) -> Report {
+    fn run(mut self, progress: &mut dyn FnMut(RunProgress)) -> Report {
         let mut schedule = fault_schedule(self.scenario);
         let deadline_ms = self.scenario.arrivals_end_ms() + self.scenario.run.drain_s * 1000;
+        let mut reported_s = 0u64;
         let mut violation: Option<ViolationReport> = None;
         let mut harness_error: Option<String> = None;
         loop {
@@ -612,6 +665,15 @@ impl<'a> World<'a> {
                 }
             };
             self.steps += 1;
+            let now_s = self.now_ms() / 1000;
+            if now_s != reported_s || self.steps.is_multiple_of(PROGRESS_STEPS) {
+                reported_s = now_s;
+                progress(RunProgress {
+                    sim_ms: self.now_ms(),
+                    sim_ms_limit: deadline_ms,
+                    steps: self.steps,
+                });
+            }
             if let Some(v) = self.observe() {
                 violation = Some(self.violation(v.invariant.to_string(), v.message));
                 break;
@@ -690,6 +752,9 @@ impl<'a> World<'a> {
         let passed =
             violation.is_none() && harness_error.is_none() && thresholds.iter().all(|t| t.passed);
         self.hasher.write_u64(self.store.commit_count());
+        let end_ms = self.now_ms();
+        self.series.store(end_ms, self.store.stats());
+        let series = std::mem::replace(&mut self.series, SeriesRecorder::new(1)).finish(end_ms);
         Report {
             sim: self.scenario.name.clone(),
             seed: self.seed.0,
@@ -722,6 +787,7 @@ impl<'a> World<'a> {
             sim_time_ms: self.now_ms(),
             steps: self.steps,
             trace: std::mem::take(&mut self.trace),
+            series,
             wall_ms: 0,
         }
     }

@@ -1,7 +1,10 @@
 //! The integration test binary: one folder per area.
 
+mod browser;
 mod cli;
 mod corpus;
 mod explore;
+mod nightly;
+mod reports;
 mod store;
 mod world;

@@ -54,6 +54,9 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Write the explored configuration as a JUnit test case to this file.
+    #[arg(long, value_name = "FILE.xml")]
+    junit: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -140,8 +143,26 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         ..Limits::default()
     };
     let started = Instant::now();
-    let report = explore::explore(&model, strategy, limits);
+    let report = crate::reports::explore_with_progress(&model, strategy, limits, args.json);
     let wall = started.elapsed();
+    let replay_base = format!(
+        "overbook explore {} --clients {} --ops {} --seed {} --variant {}{}{}",
+        args.sim,
+        args.clients,
+        args.ops,
+        args.seed,
+        variant.name(),
+        args.lost_responses
+            .map(|n| format!(" --lost-responses {n}"))
+            .unwrap_or_default(),
+        args.overrides
+            .iter()
+            .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
+            .collect::<String>()
+    );
+    if let Some(path) = &args.junit {
+        crate::reports::explore_junit(&scenario.name, &report, wall, &replay_base).write(path)?;
+    }
     if args.json {
         println!(
             "{}",
@@ -155,24 +176,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
             (report.schedules + report.pruned) as f64 / wall.as_secs_f64().max(1e-9)
         );
         for violation in &report.violations {
-            let overrides: String = args
-                .overrides
-                .iter()
-                .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
-                .collect();
-            let lost: String = args
-                .lost_responses
-                .map(|n| format!(" --lost-responses {n}"))
-                .unwrap_or_default();
-            println!(
-                "replay: overbook explore {} --clients {} --ops {} --seed {} --variant {}{lost}{overrides} --replay '{}'",
-                args.sim,
-                args.clients,
-                args.ops,
-                args.seed,
-                variant.name(),
-                violation.line
-            );
+            println!("replay: {replay_base} --replay '{}'", violation.line);
         }
     }
     Ok(if report.violations.is_empty() {

@@ -57,6 +57,9 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Write one JUnit test case per sim and seed to this file.
+    #[arg(long, value_name = "FILE.xml")]
+    junit: Option<PathBuf>,
 }
 
 /// Parses `A..B`.
@@ -279,6 +282,7 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
     let mut seeds_run = 0u64;
     let mut determinism_checked = 0u64;
     let mut determinism_mismatches = 0u64;
+    let mut junit = overbook::junit::Junit::new("overbook fuzz");
     let sims_count = scenarios.len() as u64;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -327,25 +331,32 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
                     }
                 }
             }
+            let mut finding = None;
             if !outcome.report.passed {
-                let finding = record(&args, &outcome, &args.sims[outcome.sim_index]);
+                let found = record(&args, &outcome, &args.sims[outcome.sim_index]);
                 progress.suspend(|| {
                     if !args.json {
                         println!(
                             "FAIL {} seed {}: {} ({:.1} s)\n  {}\n  reproduce: {}",
-                            finding.sim,
-                            finding.seed,
-                            finding.invariant,
+                            found.sim,
+                            found.seed,
+                            found.invariant,
                             outcome.wall.as_secs_f64(),
-                            finding.message,
-                            finding.replay
+                            found.message,
+                            found.replay
                         );
-                        if let Some(saved) = &finding.saved {
+                        if let Some(saved) = &found.saved {
                             println!("  saved: {saved}");
                         }
                     }
                 });
-                findings.push(finding);
+                finding = Some(found);
+            }
+            if args.junit.is_some() {
+                junit.push(junit_case(&outcome, finding.as_ref()));
+            }
+            if let Some(found) = finding {
+                findings.push(found);
                 progress.set_message(format!("{} failing", findings.len()));
             }
         }
@@ -364,6 +375,9 @@ fn run_inner(args: Args) -> Result<u8, InputError> {
         findings,
         interrupted: stop.load(Ordering::SeqCst),
     };
+    if let Some(path) = &args.junit {
+        junit.write(path)?;
+    }
     if args.json {
         println!(
             "{}",
@@ -459,6 +473,25 @@ fn record(args: &Args, outcome: &Outcome, sim: &str) -> Finding {
         replay: entry.replay_command(),
         saved,
     }
+}
+
+/// The JUnit case of one seed: its sim's name as the suite, the replay
+/// command (and where the entry was saved) with a failure.
+fn junit_case(outcome: &Outcome, finding: Option<&Finding>) -> overbook::junit::Case {
+    let replay = finding.map_or(String::new(), |f| match &f.saved {
+        Some(saved) => format!("{} (saved: {saved})", f.replay),
+        None => f.replay.clone(),
+    });
+    let mut case = overbook::junit::Case::of_run("fuzz", &outcome.report, &replay);
+    case.wall = outcome.wall;
+    if let Some(Err((a, b))) = &outcome.determinism {
+        case.outcome = overbook::junit::Outcome::Failed {
+            kind: "determinism".to_string(),
+            message: format!("not deterministic: trace hashes {a} and {b}"),
+            detail: format!("reproduce: {replay}"),
+        };
+    }
+    case
 }
 
 /// Keeps both traces of a non-deterministic seed, for the harness bug report.

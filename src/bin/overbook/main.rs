@@ -1,11 +1,13 @@
 //! The `overbook` command line.
 
 mod common;
+mod corpus;
 mod explore;
 mod fuzz;
 mod isolation;
 mod list;
 mod replay;
+mod reports;
 mod run;
 mod shrink;
 mod timeline;
@@ -40,6 +42,10 @@ enum Command {
     Isolation(isolation::Args),
     /// List services, planted-bug variants, invariants and bundled sims.
     List(list::Args),
+    /// Render a saved `run --json` report: as text, or as HTML with `--html`.
+    Report(reports::Args),
+    /// Work on corpus folders: `corpus merge` shards' findings into one.
+    Corpus(corpus::Args),
 }
 
 /// Exit code for a clean pass.
@@ -59,6 +65,8 @@ fn main() -> ExitCode {
         Command::Explore(args) => explore::run(args),
         Command::Isolation(args) => isolation::run(args),
         Command::List(args) => list::run(args),
+        Command::Report(args) => reports::run(args),
+        Command::Corpus(args) => corpus::run(args),
     };
     ExitCode::from(code)
 }

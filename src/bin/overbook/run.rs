@@ -21,6 +21,13 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write an HTML report: charts over simulated time, the
+    /// invariants, and on a failure its timeline.
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<std::path::PathBuf>,
+    /// Also write the result as JUnit XML (one test case).
+    #[arg(long, value_name = "FILE.xml")]
+    junit: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -33,8 +40,29 @@ pub fn run(args: Args) -> u8 {
         Err(err) => return crate::usage_error(&err),
     };
     let started = Instant::now();
-    let mut report = overbook::world::run(&scenario, Seed(args.seed), variant);
+    let mut report =
+        crate::reports::run_with_progress(&scenario, Seed(args.seed), variant, args.json);
     report.wall_ms = started.elapsed().as_millis() as u64;
+    let replay = format!(
+        "overbook run {} --seed {} --variant {}{}",
+        args.sim,
+        args.seed,
+        variant.name(),
+        args.overrides
+            .iter()
+            .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
+            .collect::<String>()
+    );
+    if let Err(err) = crate::reports::write_run_files(
+        &scenario,
+        variant,
+        &report,
+        &replay,
+        args.html.as_deref(),
+        args.junit.as_deref(),
+    ) {
+        return crate::usage_error(&err);
+    }
     if args.json {
         println!(
             "{}",
@@ -43,16 +71,7 @@ pub fn run(args: Args) -> u8 {
     } else {
         print!("{}", report.render());
         if !report.passed {
-            println!(
-                "reproduce: overbook run {} --seed {} --variant {}{}",
-                args.sim,
-                args.seed,
-                variant.name(),
-                args.overrides
-                    .iter()
-                    .map(|o| format!(" --set {}", overbook::corpus::shell_quote(o)))
-                    .collect::<String>()
-            );
+            println!("reproduce: {replay}");
         }
     }
     if report.passed {

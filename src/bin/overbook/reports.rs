@@ -1,0 +1,247 @@
+//! Report files and progress for the subcommands (`--html`, `--junit`), and
+//! `overbook report RUN.json --html FILE`. The rendering is in the library
+//! (`overbook::html`, `overbook::junit`); this is the glue.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use overbook::error::InputError;
+use overbook::html::report::{render, ReportPage};
+use overbook::junit::{Case, Junit};
+use overbook::scenario::Scenario;
+use overbook::seed::Seed;
+use overbook::service::Variant;
+use overbook::world::{self, Report, RunOptions, RunProgress};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Wall time after which a run starts showing progress.
+const PROGRESS_AFTER: Duration = Duration::from_millis(800);
+
+/// Runs the world, showing simulated seconds against wall time on a
+/// terminal once the run has taken a moment; quiet otherwise.
+pub fn run_with_progress(scenario: &Scenario, seed: Seed, variant: Variant, quiet: bool) -> Report {
+    let show = !quiet && std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] simulated {msg} {wide_bar} {percent}%",
+        )
+        .expect("valid template"),
+    );
+    let mut visible = false;
+    let mut progress = |p: RunProgress| {
+        if !show {
+            return;
+        }
+        let wall = started.elapsed();
+        if !visible && wall >= PROGRESS_AFTER {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            visible = true;
+        }
+        bar.set_length(p.sim_ms_limit.max(1));
+        bar.set_position(p.sim_ms.min(p.sim_ms_limit));
+        bar.set_message(format!(
+            "{:.1} s of {:.0} s in {:.1} s wall ({:.1}x), {} steps",
+            p.sim_ms as f64 / 1000.0,
+            p.sim_ms_limit as f64 / 1000.0,
+            wall.as_secs_f64(),
+            p.sim_ms as f64 / 1000.0 / wall.as_secs_f64().max(1e-3),
+            p.steps
+        ));
+    };
+    let report = world::run_with_progress(
+        scenario,
+        seed,
+        variant,
+        RunOptions::default(),
+        &mut progress,
+    );
+    bar.finish_and_clear();
+    report
+}
+
+/// Writes `--html` and `--junit` for one run. A failing run is re-run
+/// traced (the same run: same seed, same trace hash) so the HTML report
+/// can draw its timeline.
+pub fn write_run_files(
+    scenario: &Scenario,
+    variant: Variant,
+    report: &Report,
+    replay: &str,
+    html: Option<&Path>,
+    junit: Option<&Path>,
+) -> Result<(), InputError> {
+    if let Some(path) = html {
+        let traced;
+        let shown = if report.violation.is_some() {
+            let mut again = world::run_with(
+                scenario,
+                Seed(report.seed),
+                variant,
+                RunOptions { trace: true },
+            );
+            again.wall_ms = report.wall_ms;
+            traced = again;
+            &traced
+        } else {
+            report
+        };
+        let page = ReportPage {
+            replay_command: Some(replay.to_string()),
+        };
+        write_atomically(path, &render(shown, &page))?;
+        eprintln!("HTML report written to {}", path.display());
+    }
+    if let Some(path) = junit {
+        let mut file = Junit::new("overbook run");
+        file.push(Case::of_run("run", report, replay));
+        file.write(path)?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file renamed into place.
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), InputError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|err| InputError::io(dir, &err))?;
+    }
+    let name = path
+        .file_name()
+        .map_or("report".into(), |n| n.to_string_lossy().into_owned());
+    let temporary = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&temporary, text).map_err(|err| InputError::io(&temporary, &err))?;
+    std::fs::rename(&temporary, path).map_err(|err| InputError::io(path, &err))
+}
+
+/// Arguments of `overbook report`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A report saved with `overbook run ... --json > RUN.json` (or
+    /// `overbook replay ... --json`, which adds the trace for a timeline).
+    json: PathBuf,
+    /// Write the HTML report here.
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<PathBuf>,
+}
+
+/// `overbook report`: the text report, and the HTML one, of a saved run.
+pub fn run(args: Args) -> u8 {
+    match run_inner(&args) {
+        Ok(code) => code,
+        Err(err) => crate::usage_error(&err),
+    }
+}
+
+fn run_inner(args: &Args) -> Result<u8, InputError> {
+    let text =
+        std::fs::read_to_string(&args.json).map_err(|err| InputError::io(&args.json, &err))?;
+    let report: Report = serde_json::from_str(&text).map_err(|err| {
+        InputError::new(format!(
+            "not a run report ({err}); save one with `overbook run SIM --json > RUN.json`"
+        ))
+        .in_source(args.json.display().to_string())
+        .at_line(err.line(), err.column())
+    })?;
+    match &args.html {
+        Some(path) => {
+            let page = ReportPage {
+                replay_command: (!report.passed).then(|| {
+                    format!(
+                        "overbook replay --sim {} --seed {} --variant {} (with the run's --set overrides)",
+                        report.sim, report.seed, report.variant
+                    )
+                }),
+            };
+            write_atomically(path, &render(&report, &page))?;
+            eprintln!("HTML report written to {}", path.display());
+        }
+        None => print!("{}", report.render()),
+    }
+    Ok(if report.passed {
+        crate::EXIT_PASS
+    } else {
+        crate::EXIT_VIOLATION
+    })
+}
+
+/// Explores, showing schedules per second and the search depth on a
+/// terminal once the search has taken a moment; quiet otherwise.
+pub fn explore_with_progress<S>(
+    model: &overbook::explore::Model<S>,
+    strategy: overbook::explore::Strategy,
+    limits: overbook::explore::Limits,
+    quiet: bool,
+) -> overbook::explore::Report {
+    let show = !quiet && std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .expect("valid template"),
+    );
+    let mut visible = false;
+    let schedules_max = limits.schedules_max;
+    let report = overbook::explore::explore_with_progress(model, strategy, limits, &mut |p| {
+        if !show {
+            return;
+        }
+        let wall = started.elapsed();
+        if !visible && wall >= PROGRESS_AFTER {
+            bar.set_draw_target(ProgressDrawTarget::stderr());
+            visible = true;
+        }
+        bar.set_message(format!(
+            "{} executions of at most {schedules_max} ({} schedules), {:.0}/s, depth {} (deepest {}), {} violation(s)",
+            p.executions,
+            p.schedules,
+            p.executions as f64 / wall.as_secs_f64().max(1e-3),
+            p.depth,
+            p.depth_max,
+            p.violations
+        ));
+        bar.tick();
+    });
+    bar.finish_and_clear();
+    report
+}
+
+/// The JUnit file of one explored configuration: one test case, failed
+/// with every violation and its replay line.
+pub fn explore_junit(
+    sim: &str,
+    report: &overbook::explore::Report,
+    wall: Duration,
+    replay_base: &str,
+) -> Junit {
+    use overbook::junit::Outcome;
+    let outcome = if report.violations.is_empty() {
+        Outcome::Passed
+    } else {
+        let first = &report.violations[0];
+        Outcome::Failed {
+            kind: first.property.clone(),
+            message: report
+                .violations
+                .iter()
+                .map(|v| format!("{}: {}", v.property, v.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            detail: report
+                .violations
+                .iter()
+                .map(|v| format!("replay: {replay_base} --replay '{}'\n{v}", v.line))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    };
+    let mut junit = Junit::new("overbook explore");
+    junit.push(Case {
+        suite: sim.to_string(),
+        name: format!("{} with {}", report.model, report.strategy),
+        classname: format!("overbook.explore.{sim}"),
+        wall,
+        outcome,
+    });
+    junit
+}
