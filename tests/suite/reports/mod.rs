@@ -286,3 +286,51 @@ fn report_renders_html_from_a_saved_json_and_rejects_bad_input() {
     assert!(err.contains("missing.json"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn run_html_draws_the_timeline_of_a_failure_and_merge_rejects_bad_input() {
+    let dir = scratch("run-html");
+    let html = dir.join("burst.html");
+    let (code, _, _) = overbook(&[
+        "run",
+        "units-burst",
+        "--variant",
+        "units/read-committed",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("id=chart-timeline"), "a failure's timeline");
+    assert!(page.contains(
+        "Reproduce: <code>overbook run units-burst --seed 1 --variant units/read-committed</code>"
+    ));
+
+    let (code, _, err) = overbook(&[
+        "corpus",
+        "merge",
+        dir.join("no-such-folder").to_str().unwrap(),
+        "--into",
+        dir.join("merged").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no-such-folder"), "{err}");
+    // A file that is not an entry is reported, not merged, and counts
+    // against the merge.
+    let shard = dir.join("shard");
+    std::fs::create_dir_all(&shard).unwrap();
+    std::fs::write(shard.join("junk.toml"), "sim = 3\n").unwrap();
+    let (code, out, err) = overbook(&[
+        "corpus",
+        "merge",
+        shard.to_str().unwrap(),
+        "--into",
+        dir.join("merged").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("NOT MERGED:") && out.contains("junk.toml"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
