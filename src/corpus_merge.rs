@@ -19,6 +19,8 @@ use crate::shrink::{shrink, CaseSize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// How to merge.
@@ -30,6 +32,13 @@ pub struct MergeOptions {
     pub shrink_attempts_max: u32,
     /// Corpus folders of findings already known (`seeds`).
     pub known: Vec<PathBuf>,
+    /// Most entries shrunk per kind of failure (sim, variant, invariant):
+    /// the smallest as found; the rest count with the smallest finding of
+    /// their kind, unshrunk. A real bug found by thousands of seeds costs a
+    /// few shrinks, not thousands.
+    pub shrinks_per_kind_max: usize,
+    /// Threads shrinking at once.
+    pub jobs: usize,
 }
 
 /// One distinct failure, after shrinking.
@@ -43,6 +52,8 @@ pub struct Finding {
     pub size: CaseSize,
     /// Entries merged into this one (this one included).
     pub merged: Vec<PathBuf>,
+    /// Of those, how many were not shrunk (past the per-kind budget).
+    pub unshrunk: usize,
     /// The known entry with the same identity, if any.
     pub known: Option<PathBuf>,
     /// Whether shrinking reproduced it (if not, the entry is kept as found:
@@ -61,11 +72,16 @@ impl Finding {
             (None, true) => "NEW".to_string(),
         };
         format!(
-            "{status}: {} (seed {}, {} entr{} merged)",
+            "{status}: {} (seed {}, {} entr{} merged{})",
             self.identity,
             self.entry.seed,
             self.merged.len(),
-            if self.merged.len() == 1 { "y" } else { "ies" }
+            if self.merged.len() == 1 { "y" } else { "ies" },
+            if self.unshrunk > 0 {
+                format!(", {} of them not shrunk", self.unshrunk)
+            } else {
+                String::new()
+            }
         )
     }
 
@@ -323,14 +339,104 @@ fn shrink_entry(entry: &Entry, options: &MergeOptions) -> Result<Shrunk, String>
     })
 }
 
-/// Reads every entry in `dirs`, shrinks the failing ones and keeps one per
-/// identity. `on_entry` is told of each entry as it is shrunk (index,
-/// total, path). A folder that cannot be read is an input error; a file
-/// in it that is not an entry is reported in [`Merged::rejected`].
+/// The order findings are preferred in: fewest users, operations and
+/// faults, then the lowest seed.
+fn rank(size: &CaseSize, seed: u64) -> (u64, u64, u64, u64) {
+    (size.users, size.operations, size.faults, seed)
+}
+
+/// A kind of failure: sim, variant, invariant.
+type Kind = (String, String, Option<String>);
+
+/// A preference rank ([`rank`]) and an index.
+type Ranked = ((u64, u64, u64, u64), usize);
+
+/// What kind of failure an entry is, before shrinking tells the case.
+fn kind(entry: &Entry) -> Kind {
+    (
+        sim_name(&entry.sim),
+        entry.variant.clone(),
+        entry.invariant.clone(),
+    )
+}
+
+/// The runs to shrink, as indexes into `runs` in ascending order: of each
+/// kind, the smallest `shrinks_per_kind_max` as found.
+fn choose_shrinks(runs: &[(Entry, Vec<PathBuf>)], options: &MergeOptions) -> Vec<usize> {
+    let mut by_kind: BTreeMap<Kind, Vec<Ranked>> = BTreeMap::new();
+    for (index, (entry, _)) in runs.iter().enumerate() {
+        let size = entry
+            .scenario(&options.sims_dir)
+            .map(|s| CaseSize::of(&s))
+            .map_or((u64::MAX, u64::MAX, u64::MAX, entry.seed), |s| {
+                rank(&s, entry.seed)
+            });
+        by_kind.entry(kind(entry)).or_default().push((size, index));
+    }
+    let mut chosen: Vec<usize> = by_kind
+        .into_values()
+        .flat_map(|mut runs| {
+            runs.sort_unstable();
+            runs.into_iter()
+                .take(options.shrinks_per_kind_max.max(1))
+                .map(|(_, index)| index)
+        })
+        .collect();
+    chosen.sort_unstable();
+    chosen
+}
+
+/// Shrinks the `chosen` runs on `options.jobs` threads (each simulation is
+/// single-threaded); results in the order of `chosen`.
+fn shrink_all(
+    runs: &[(Entry, Vec<PathBuf>)],
+    chosen: &[usize],
+    options: &MergeOptions,
+    on_entry: impl FnMut(usize, usize, &Path) + Send,
+) -> Vec<Result<Shrunk, String>> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Shrunk, String>>>> =
+        chosen.iter().map(|_| Mutex::new(None)).collect();
+    let progress = Mutex::new((0usize, on_entry));
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.clamp(1, chosen.len().max(1)) {
+            scope.spawn(|| loop {
+                let slot = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&index) = chosen.get(slot) else {
+                    return;
+                };
+                let (entry, paths) = &runs[index];
+                {
+                    let mut progress = progress.lock().unwrap_or_else(|e| e.into_inner());
+                    let started = progress.0;
+                    progress.0 += 1;
+                    (progress.1)(started, chosen.len(), &paths[0]);
+                }
+                let result = shrink_entry(entry, options);
+                *results[slot].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|cell| {
+            cell.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(|| Err("a shrinking thread stopped".to_string()))
+        })
+        .collect()
+}
+
+/// Reads every entry in `dirs`, shrinks the failing ones (of each kind, at
+/// most [`MergeOptions::shrinks_per_kind_max`], smallest first) and keeps
+/// one per identity. `on_entry` is told of each entry as its shrinking
+/// starts (how many started before, total, path). A folder that cannot be
+/// read is an input error; a file in it that is not an entry is reported in
+/// [`Merged::rejected`].
 pub fn merge(
     dirs: &[PathBuf],
     options: &MergeOptions,
-    mut on_entry: impl FnMut(usize, usize, &Path),
+    on_entry: impl FnMut(usize, usize, &Path) + Send,
 ) -> Result<Merged, InputError> {
     let mut merged = Merged::default();
     // Each distinct run once (the same file name is the same sim, variant,
@@ -353,18 +459,19 @@ pub fn merge(
         }
     }
     let known = known_identities(options);
+    let runs: Vec<(Entry, Vec<PathBuf>)> = runs.into_values().collect();
+    let chosen = choose_shrinks(&runs, options);
+    let results = shrink_all(&runs, &chosen, options, on_entry);
     let mut by_identity: BTreeMap<String, Finding> = BTreeMap::new();
-    let total = runs.len();
-    for (index, (_, (entry, paths))) in runs.into_iter().enumerate() {
-        on_entry(index, total, &paths[0]);
-        let shrunk = match shrink_entry(&entry, options) {
+    for (&index, result) in chosen.iter().zip(results) {
+        let paths = runs[index].1.clone();
+        let shrunk = match result {
             Ok(shrunk) => shrunk,
             Err(why) => {
                 merged.rejected.push((paths[0].clone(), why));
                 continue;
             }
         };
-        let rank = |size: &CaseSize, seed: u64| (size.users, size.operations, size.faults, seed);
         match by_identity.get_mut(&shrunk.identity) {
             Some(finding) => {
                 finding.merged.extend(paths);
@@ -386,11 +493,33 @@ pub fn merge(
                         identity: shrunk.identity,
                         size: shrunk.size,
                         merged: paths,
+                        unshrunk: 0,
                         reproduced: shrunk.reproduced,
                         shrink_ms: shrunk.shrink_ms,
                     },
                 );
             }
+        }
+    }
+    // Runs past the shrink budget of their kind count with the smallest
+    // finding of that kind.
+    for (index, (entry, paths)) in runs.iter().enumerate() {
+        if chosen.contains(&index) {
+            continue;
+        }
+        let smallest = by_identity
+            .values_mut()
+            .filter(|f| kind(&f.entry) == kind(entry))
+            .min_by_key(|f| rank(&f.size, f.entry.seed));
+        match smallest {
+            Some(finding) => {
+                finding.merged.extend(paths.iter().cloned());
+                finding.unshrunk += paths.len();
+            }
+            None => merged.rejected.push((
+                paths[0].clone(),
+                "not shrunk: the entries of its kind that were could not be".to_string(),
+            )),
         }
     }
     merged.findings = by_identity.into_values().collect();

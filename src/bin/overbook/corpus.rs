@@ -37,6 +37,13 @@ struct MergeArgs {
     /// Most runs spent shrinking one entry.
     #[arg(long, default_value_t = 300)]
     max_attempts: u32,
+    /// Most entries shrunk per kind of failure (sim, variant, invariant),
+    /// smallest first; the others count with that kind's smallest finding.
+    #[arg(long, default_value_t = 8)]
+    max_shrinks_per_kind: usize,
+    /// Threads shrinking at once (default: all cores).
+    #[arg(long)]
+    jobs: Option<usize>,
     /// Write the summary as markdown to this file (appended, as
     /// `$GITHUB_STEP_SUMMARY` expects).
     #[arg(long, value_name = "FILE.md")]
@@ -62,6 +69,11 @@ fn run_merge(args: MergeArgs) -> Result<u8, InputError> {
         sims_dir: PathBuf::from("sims"),
         shrink_attempts_max: args.max_attempts,
         known: args.known.clone(),
+        shrinks_per_kind_max: args.max_shrinks_per_kind.max(1),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1),
     };
     let terminal = std::io::stderr().is_terminal();
     let merged = merge(&args.dirs, &options, |index, total, path| {

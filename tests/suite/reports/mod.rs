@@ -334,3 +334,43 @@ fn run_html_draws_the_timeline_of_a_failure_and_merge_rejects_bad_input() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn corpus_merge_shrinks_at_most_its_budget_per_kind() {
+    let dir = scratch("merge-budget");
+    let found = dir.join("found");
+    let (code, _, _) = overbook(&[
+        "fuzz",
+        "units-burst",
+        "--seeds",
+        "1..5",
+        "--jobs",
+        "1",
+        "--variant",
+        "units/read-committed",
+        "--save",
+        found.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    let into = dir.join("merged");
+    let (code, out, err) = overbook(&[
+        "corpus",
+        "merge",
+        found.to_str().unwrap(),
+        "--into",
+        into.to_str().unwrap(),
+        "--max-shrinks-per-kind",
+        "1",
+        "--junit",
+        dir.join("merge.xml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("NEW: units-burst units/read-committed units_conserved: 2 users x 1 op, no faults (seed 1, 4 entries merged, 3 of them not shrunk)"),
+        "{out}"
+    );
+    assert_eq!(overbook::corpus::entries(&into).unwrap().len(), 1);
+    let counts = junit_counts(&dir.join("merge.xml"));
+    assert_eq!((counts.tests, counts.failures), (1, 1), "{counts:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
