@@ -94,10 +94,13 @@ fn draw(chart: &LineChart, out: &mut String) -> Result<(), Box<dyn std::error::E
         .axis_desc_style(("sans-serif", 13))
         .draw()?;
     for (x, label) in &chart.marks {
-        plot.draw_series(std::iter::once(PathElement::new(
+        // Dashed, so a fault never reads as a red data line.
+        plot.draw_series(DashedLineSeries::new(
             vec![(*x, 0.0), (*x, y_max)],
-            FAULT_COLOUR.stroke_width(1),
-        )))?;
+            6,
+            4,
+            FAULT_COLOUR.stroke_width(2),
+        ))?;
         plot.draw_series(std::iter::once(Text::new(
             label.clone(),
             (*x, y_max),

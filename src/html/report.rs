@@ -207,7 +207,7 @@ pub fn render(report: &Report, page: &ReportPage) -> String {
         body,
         "<h1>overbook run: {} — seed {}, variant {} {verdict}</h1>\
 <p>Simulated {:.3} s in {} steps (wall {} ms). Users: {} started, {} finished, {} skipped. \
-Trace hash <code>{}</code>. Charts: one point per {} ms of simulated time; red lines are faults.</p>",
+Trace hash <code>{}</code>. Charts: one point per {} ms of simulated time; dashed red lines are faults (listed below the charts).</p>",
         escape(&report.sim),
         report.seed,
         escape(&report.variant),

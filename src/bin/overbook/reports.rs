@@ -82,6 +82,12 @@ pub fn write_run_files(
                 RunOptions { trace: true },
             );
             again.wall_ms = report.wall_ms;
+            if again.trace_hash != report.trace_hash {
+                eprintln!(
+                    "HARNESS BUG: the traced re-run for the timeline has trace hash {}, the run {}",
+                    again.trace_hash, report.trace_hash
+                );
+            }
             traced = again;
             &traced
         } else {
