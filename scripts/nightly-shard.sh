@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # One shard of the nightly fuzz sweep: `overbook fuzz` over every bundled
-# sim (the explore-* sims are the model checker's) with swarm testing, on
-# seed offsets K modulo N, saving each failure as a corpus entry and every
-# seed as a JUnit test case. Findings do not fail the shard: the merge job
+# sim with swarm testing, on seed offsets K modulo N, saving each failure
+# as a corpus entry and every seed as a JUnit test case. Findings do not fail the shard: the merge job
 # (scripts/nightly-merge.sh) decides. Only a harness or input error does.
 #
 #   scripts/nightly-shard.sh K N
@@ -43,11 +42,7 @@ if [ -n "${NIGHTLY_SIMS:-}" ]; then
     read -r -a SIMS <<<"$NIGHTLY_SIMS"
 else
     for file in sims/*.toml; do
-        name=$(basename "$file" .toml)
-        case $name in
-        explore-*) ;;
-        *) SIMS+=("$name") ;;
-        esac
+        SIMS+=("$(basename "$file" .toml)")
     done
 fi
 
