@@ -101,6 +101,18 @@ pub fn run_with<S: System>(
     variant: Variant,
     options: RunOptions,
 ) -> Report {
+    run_with_progress(system, scenario, seed, variant, options, &mut |_| {})
+}
+
+/// [`run_with`] with a progress callback (see [`world::run_with_progress`]).
+pub fn run_with_progress<S: System>(
+    system: &S,
+    scenario: &Scenario,
+    seed: Seed,
+    variant: Variant,
+    options: RunOptions,
+    progress: &mut dyn FnMut(world::RunProgress),
+) -> Report {
     let reported_panic = |report: &Report| {
         report
             .violation
@@ -108,7 +120,7 @@ pub fn run_with<S: System>(
             .is_some_and(|v| v.invariant == PANIC)
     };
     match catch_unless(
-        || world::run_with(system, scenario, seed, variant, options),
+        || world::run_with_progress(system, scenario, seed, variant, options, progress),
         reported_panic,
     ) {
         Ok(report) => report,

@@ -26,6 +26,8 @@
 //!   virtual users, the turmoil world and its report.
 //! - [`corpus`], [`shrink`]: the regression corpus of failing seeds and
 //!   the minimizer of failing cases.
+//! - [`html`], [`junit`]: reports for people (charts over simulated time,
+//!   the failure timeline) and for CI systems (JUnit XML).
 //! - [`explore`]: the model checker, running the same handlers under
 //!   controlled interleavings (DFS with sleep sets, PCT, random).
 #![deny(missing_docs)]
@@ -33,11 +35,14 @@
 pub mod check;
 pub mod cli;
 pub mod corpus;
+pub mod corpus_merge;
 pub mod crash;
 pub mod error;
 pub mod explore;
 pub mod history;
+pub mod html;
 pub mod invariant;
+pub mod junit;
 pub mod metrics;
 pub mod scenario;
 pub mod seed;

@@ -3,8 +3,11 @@
 
 use crate::scenario::Threshold;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+mod series;
+pub use series::{Bucket, FaultMark, OpBucket, SeriesRecorder, TimeSeries, SERIES_BUCKETS_MAX};
 
 /// Status recorded for a request that got no response (timeout or a
 /// dropped connection).
@@ -36,7 +39,7 @@ impl Default for Metrics {
 }
 
 /// Latency percentiles of one operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Median.
     pub p50: u64,
@@ -202,7 +205,7 @@ pub fn status_name(status: u16) -> String {
 }
 
 /// One threshold's verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdResult {
     /// The metric.
     pub metric: String,

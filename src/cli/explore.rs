@@ -58,6 +58,9 @@ pub(super) struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Write the explored configuration as a JUnit test case to this file.
+    #[arg(long, value_name = "FILE.xml")]
+    junit: Option<std::path::PathBuf>,
 }
 
 pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
@@ -240,8 +243,16 @@ fn explore_scenario<S: System>(
         ..Limits::default()
     };
     let started = Instant::now();
-    let report = explore::explore(&model, strategy, limits);
+    let report = super::report::explore_with_progress(&model, strategy, limits, args.json);
     let wall = started.elapsed();
+    if let Some(path) = &args.junit {
+        let replays: Vec<String> = report
+            .violations
+            .iter()
+            .map(|v| command_line(context, args, variant, Some(&v.line)))
+            .collect();
+        super::report::explore_junit(&scenario.name, &report, wall, &replays).write(path)?;
+    }
     if args.json {
         println!(
             "{}",

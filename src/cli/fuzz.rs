@@ -58,6 +58,9 @@ pub(super) struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// Write one JUnit test case per sim and seed to this file.
+    #[arg(long, value_name = "FILE.xml")]
+    junit: Option<PathBuf>,
 }
 
 /// Parses `A..B`.
@@ -296,6 +299,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     let mut seeds_run = 0u64;
     let mut determinism_checked = 0u64;
     let mut determinism_mismatches = 0u64;
+    let mut junit = crate::junit::Junit::new("overbook fuzz");
     let sims_count = scenarios.len() as u64;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -359,25 +363,32 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                     }
                 }
             }
+            let mut finding = None;
             if !outcome.report.passed {
-                let finding = record(context, &args, &outcome, &args.sims[outcome.sim_index]);
+                let found = record(context, &args, &outcome, &args.sims[outcome.sim_index]);
                 progress.suspend(|| {
                     if !args.json {
                         println!(
                             "FAIL {} seed {}: {} ({:.1} s)\n  {}\n  reproduce: {}",
-                            finding.sim,
-                            finding.seed,
-                            finding.invariant,
+                            found.sim,
+                            found.seed,
+                            found.invariant,
                             outcome.wall.as_secs_f64(),
-                            finding.message,
-                            finding.replay
+                            found.message,
+                            found.replay
                         );
-                        if let Some(saved) = &finding.saved {
+                        if let Some(saved) = &found.saved {
                             println!("  saved: {saved}");
                         }
                     }
                 });
-                findings.push(finding);
+                finding = Some(found);
+            }
+            if args.junit.is_some() {
+                junit.push(junit_case(&outcome, finding.as_ref()));
+            }
+            if let Some(found) = finding {
+                findings.push(found);
                 progress.set_message(format!("{} failing", findings.len()));
             }
         }
@@ -396,6 +407,9 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         findings,
         interrupted: stop.load(Ordering::SeqCst),
     };
+    if let Some(path) = &args.junit {
+        junit.write(path)?;
+    }
     if args.json {
         println!(
             "{}",
@@ -540,6 +554,25 @@ fn failed_thresholds(report: &Report) -> String {
     } else {
         failed.join("; ")
     }
+}
+
+/// The JUnit case of one seed: its sim's name as the suite, the replay
+/// command (and where the entry was saved) with a failure.
+fn junit_case(outcome: &Outcome, finding: Option<&Finding>) -> crate::junit::Case {
+    let replay = finding.map_or(String::new(), |f| match &f.saved {
+        Some(saved) => format!("{} (saved: {saved})", f.replay),
+        None => f.replay.clone(),
+    });
+    let mut case = crate::junit::Case::of_run("fuzz", &outcome.report, &replay);
+    case.wall = outcome.wall;
+    if let Some(Err((a, b))) = &outcome.determinism {
+        case.outcome = crate::junit::Outcome::Failed {
+            kind: "determinism".to_string(),
+            message: format!("not deterministic: trace hashes {a} and {b}"),
+            detail: format!("reproduce: {replay}"),
+        };
+    }
+    case
 }
 
 /// Keeps both traces of a non-deterministic seed, for the harness bug report.

@@ -25,11 +25,13 @@
 //!
 //! Exit codes are the same for every command (see [`EXIT_CODES`]).
 
+mod corpus;
 mod explore;
 mod fuzz;
 mod isolation;
 mod list;
 mod replay;
+mod report;
 mod run;
 mod shrink;
 mod timeline;
@@ -184,6 +186,8 @@ where
         Command::Explore(args) => explore::run(&context, args),
         Command::Isolation(args) => isolation::run(args),
         Command::List(args) => list::run(&context, args),
+        Command::Report(args) => report::run(&context, args),
+        Command::Corpus(args) => corpus::run(&context, args),
     }
 }
 
@@ -211,6 +215,10 @@ enum Command {
     Isolation(isolation::Args),
     /// List the service's variants and invariants, and the sims.
     List(list::Args),
+    /// Render a saved `run --json` report: as text, or as HTML with `--html`.
+    Report(report::Args),
+    /// Work on corpus folders: `corpus merge` shards' findings into one.
+    Corpus(corpus::Args),
 }
 
 /// What every command runs with.

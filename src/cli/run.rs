@@ -22,6 +22,13 @@ pub(super) struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also write an HTML report: charts over simulated time, the
+    /// invariants, and on a failure its timeline.
+    #[arg(long, value_name = "FILE.html")]
+    html: Option<std::path::PathBuf>,
+    /// Also write the result as JUnit XML (one test case).
+    #[arg(long, value_name = "FILE.xml")]
+    junit: Option<std::path::PathBuf>,
 }
 
 pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
@@ -34,8 +41,33 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
         Err(err) => return super::usage_error(&err),
     };
     let started = Instant::now();
-    let mut report = crate::crash::run(context.system, &scenario, Seed(args.seed), variant);
+    let mut report = super::report::run_with_progress(
+        context.system,
+        &scenario,
+        Seed(args.seed),
+        variant,
+        args.json,
+    );
     report.wall_ms = started.elapsed().as_millis() as u64;
+    let replay = format!(
+        "{} run {} --seed {} --variant {}{}",
+        context.program(),
+        crate::corpus::shell_quote(&args.sim),
+        args.seed,
+        variant.name(),
+        set_flags(&args.overrides)
+    );
+    if let Err(err) = super::report::write_run_files(
+        context.system,
+        &scenario,
+        variant,
+        &report,
+        &replay,
+        args.html.as_deref(),
+        args.junit.as_deref(),
+    ) {
+        return super::usage_error(&err);
+    }
     if args.json {
         println!(
             "{}",
@@ -44,14 +76,7 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
     } else {
         print!("{}", report.render());
         if !report.passed {
-            println!(
-                "reproduce: {} run {} --seed {} --variant {}{}",
-                context.program(),
-                args.sim,
-                args.seed,
-                variant.name(),
-                set_flags(&args.overrides)
-            );
+            println!("reproduce: {replay}");
         }
     }
     if report.passed {

@@ -390,10 +390,44 @@ enum Ending {
 
 /// Explores `model` with `strategy` within `limits`.
 pub fn explore<S>(model: &Model<S>, strategy: Strategy, limits: Limits) -> Report {
+    explore_with_progress(model, strategy, limits, &mut |_| {})
+}
+
+/// How far an exploration has got, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExploreProgress {
+    /// Executions started (schedules run to an end plus pruned ones).
+    pub executions: u64,
+    /// Schedules run to an end.
+    pub schedules: u64,
+    /// Steps of the last execution: the depth the search is at.
+    pub depth: u64,
+    /// The deepest execution so far.
+    pub depth_max: u64,
+    /// Properties violated so far.
+    pub violations: usize,
+}
+
+/// Executions between progress calls.
+const PROGRESS_EXECUTIONS: u64 = 64;
+
+/// [`explore`], calling `progress` every few executions. The callback only
+/// watches: the search is the same with or without it.
+pub fn explore_with_progress<S>(
+    model: &Model<S>,
+    strategy: Strategy,
+    limits: Limits,
+    progress: &mut dyn FnMut(ExploreProgress),
+) -> Report {
     match strategy {
-        Strategy::Dfs(dfs) => drive(model, &mut dfs::DfsScheduler::new(dfs), limits),
-        Strategy::Pct(pct) => drive(model, &mut pct::PctScheduler::new(pct), limits),
-        Strategy::Random(random) => drive(model, &mut random::RandomScheduler::new(random), limits),
+        Strategy::Dfs(dfs) => drive(model, &mut dfs::DfsScheduler::new(dfs), limits, progress),
+        Strategy::Pct(pct) => drive(model, &mut pct::PctScheduler::new(pct), limits, progress),
+        Strategy::Random(random) => drive(
+            model,
+            &mut random::RandomScheduler::new(random),
+            limits,
+            progress,
+        ),
     }
 }
 
@@ -465,7 +499,12 @@ fn step_limit_violation<S>(run: &Run<S>) -> Ending {
     }
 }
 
-fn drive<S>(model: &Model<S>, scheduler: &mut dyn Scheduler, limits: Limits) -> Report {
+fn drive<S>(
+    model: &Model<S>,
+    scheduler: &mut dyn Scheduler,
+    limits: Limits,
+    progress: &mut dyn FnMut(ExploreProgress),
+) -> Report {
     let mut report = Report {
         model: model.name.clone(),
         strategy: String::new(),
@@ -487,6 +526,7 @@ fn drive<S>(model: &Model<S>, scheduler: &mut dyn Scheduler, limits: Limits) -> 
         final_states: BTreeSet::new(),
     };
     let mut executions = 0u64;
+    let mut depth_max = 0u64;
     while executions < limits.schedules_max {
         let mut run = Run::start(model);
         if !scheduler.next_schedule(run.clients()) {
@@ -520,6 +560,16 @@ fn drive<S>(model: &Model<S>, scheduler: &mut dyn Scheduler, limits: Limits) -> 
             }
         };
         report.steps += run.steps;
+        depth_max = depth_max.max(run.steps);
+        if executions.is_multiple_of(PROGRESS_EXECUTIONS) {
+            progress(ExploreProgress {
+                executions,
+                schedules: report.schedules,
+                depth: run.steps,
+                depth_max,
+                violations: report.violations.len(),
+            });
+        }
         scheduler.end_schedule(run.steps);
         let line = schedule_line(scheduler.line_name(), run.clients(), &choices);
         match ending {

@@ -64,7 +64,7 @@ struct PendingInterval {
 }
 
 /// Counters of what the store did, for reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoreStats {
     /// Transactions begun.
     pub begun: u64,

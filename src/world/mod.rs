@@ -22,7 +22,7 @@ pub use net::{api_host, client_host, API_PORT};
 pub use report::{Report, RequestsReport, RetriesReport, TraceEvent, UsersReport, ViolationReport};
 pub use seeds::{run_seeds, seeds_from_env};
 
-use crate::metrics::{evaluate_thresholds, Metrics, STATUS_NO_RESPONSE};
+use crate::metrics::{evaluate_thresholds, Metrics, SeriesRecorder, STATUS_NO_RESPONSE};
 use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
@@ -273,8 +273,39 @@ pub fn run_with<S: System>(
     variant: Variant,
     options: RunOptions,
 ) -> Report {
+    run_with_progress(system, scenario, seed, variant, options, &mut |_| {})
+}
+
+/// How far a run has got, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Simulated time so far.
+    pub sim_ms: u64,
+    /// Simulated time at which the run ends at the latest (last arrival
+    /// plus the drain).
+    pub sim_ms_limit: u64,
+    /// turmoil steps so far.
+    pub steps: u64,
+}
+
+/// Steps between progress calls when simulated time crawls.
+const PROGRESS_STEPS: u64 = 1024;
+
+/// [`run_with`], calling `progress` whenever another simulated second has
+/// passed or another 1024 steps were taken. The callback only
+/// watches: the run and its trace hash are the same with or without it.
+pub fn run_with_progress<S: System>(
+    system: &S,
+    scenario: &Scenario,
+    seed: Seed,
+    variant: Variant,
+    options: RunOptions,
+    progress: &mut dyn FnMut(RunProgress),
+) -> Report {
     match scenario.settings(system) {
-        Ok(settings) => World::new(system, scenario, settings, seed, variant, options).run(),
+        Ok(settings) => {
+            World::new(system, scenario, settings, seed, variant, options).run(progress)
+        }
         Err(err) => Report::not_started(scenario, seed, variant.name(), err.to_string()),
     }
 }
@@ -289,6 +320,7 @@ struct World<'a, S: System> {
     checker: S::Checker,
     panics: net::Panics,
     metrics: Metrics,
+    series: SeriesRecorder,
     observer: Observer<S>,
     hasher: TraceHasher,
     recent: VecDeque<Event<S>>,
@@ -477,6 +509,7 @@ impl<'a, S: System> World<'a, S> {
             checker,
             panics,
             metrics: Metrics::new(),
+            series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
             hasher: TraceHasher::default(),
             recent: VecDeque::with_capacity(RECENT_EVENTS + 1),
@@ -539,6 +572,7 @@ impl<'a, S: System> World<'a, S> {
             self.hasher.write_str(&what);
             self.hasher.write_u64(at_ms);
             self.faults_applied.push(format!("{at_ms} ms: {what}"));
+            self.series.fault(at_ms, &what);
             self.remember(Event::Fault { at_ms, what });
         }
     }
@@ -603,19 +637,26 @@ impl<'a, S: System> World<'a, S> {
         let observations =
             std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
         self.metrics.client_retries += observations.client_retries;
+        let now_ms = self.now_ms();
+        self.series.store(now_ms, self.store.stats());
+        let (mut started, mut finished) = (0, 0);
         for event in observations.users {
             match event {
                 UserEvent::Started { user } => {
                     self.metrics.users_started += 1;
+                    started += 1;
                     let now = self.now_ms();
                     self.live_users.insert(user, now);
                 }
                 UserEvent::Finished { user } => {
                     self.metrics.users_finished += 1;
+                    finished += 1;
                     self.live_users.remove(&user);
                 }
             }
         }
+        self.series
+            .clients(now_ms, observations.client_retries, started, finished);
         for exchange in observations.exchanges {
             let op = exchange.request.operation();
             let latency_ms = exchange.received_ms.saturating_sub(exchange.sent_ms);
@@ -625,6 +666,13 @@ impl<'a, S: System> World<'a, S> {
                 Ok(response) => {
                     self.metrics
                         .record(op, response.status(), latency_ms, response.attempts());
+                    self.series.request(
+                        exchange.received_ms,
+                        op,
+                        response.status(),
+                        latency_ms,
+                        response.attempts(),
+                    );
                     self.hasher.write_u64(u64::from(response.status()));
                     self.hasher
                         .write(&serde_json::to_vec(response).unwrap_or_default());
@@ -641,6 +689,13 @@ impl<'a, S: System> World<'a, S> {
                 }
                 Err(_) => {
                     self.metrics.record(op, STATUS_NO_RESPONSE, latency_ms, 1);
+                    self.series.request(
+                        exchange.received_ms,
+                        op,
+                        STATUS_NO_RESPONSE,
+                        latency_ms,
+                        1,
+                    );
                     self.hasher.write_u64(u64::from(STATUS_NO_RESPONSE));
                 }
             }
@@ -649,9 +704,10 @@ impl<'a, S: System> World<'a, S> {
         violation
     }
 
-    fn run(mut self) -> Report {
+    fn run(mut self, progress: &mut dyn FnMut(RunProgress)) -> Report {
         let mut schedule = fault_schedule(self.scenario);
         let deadline_ms = self.scenario.arrivals_end_ms() + self.scenario.run.drain_s * 1000;
+        let mut reported_s = 0u64;
         let mut violation: Option<ViolationReport> = None;
         let mut harness_error: Option<String> = None;
         loop {
@@ -664,6 +720,15 @@ impl<'a, S: System> World<'a, S> {
                 }
             };
             self.steps += 1;
+            let now_s = self.now_ms() / 1000;
+            if now_s != reported_s || self.steps.is_multiple_of(PROGRESS_STEPS) {
+                reported_s = now_s;
+                progress(RunProgress {
+                    sim_ms: self.now_ms(),
+                    sim_ms_limit: deadline_ms,
+                    steps: self.steps,
+                });
+            }
             let panicked = self.panics.borrow_mut().drain(..).next();
             if let Some(message) = panicked {
                 violation = Some(self.violation("panic".to_string(), message));
@@ -757,6 +822,9 @@ impl<'a, S: System> World<'a, S> {
         let passed =
             violation.is_none() && harness_error.is_none() && thresholds.iter().all(|t| t.passed);
         self.hasher.write_u64(self.store.commit_count());
+        let end_ms = self.now_ms();
+        self.series.store(end_ms, self.store.stats());
+        let series = std::mem::replace(&mut self.series, SeriesRecorder::new(1)).finish(end_ms);
         Report {
             sim: self.scenario.name.clone(),
             seed: self.seed.0,
@@ -789,6 +857,7 @@ impl<'a, S: System> World<'a, S> {
             sim_time_ms: self.now_ms(),
             steps: self.steps,
             trace: std::mem::take(&mut self.trace),
+            series,
             wall_ms: 0,
         }
     }

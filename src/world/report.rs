@@ -1,14 +1,14 @@
 //! The run report: what the load-test reports showed, for simulated time,
 //! plus the invariants and the trace hash.
 
-use crate::metrics::{LatencySummary, ThresholdResult};
+use crate::metrics::{LatencySummary, ThresholdResult, TimeSeries};
 use crate::store::StoreStats;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// An invariant that broke, where and when.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ViolationReport {
     /// The invariant's name (`no_overbooking`, `liveness`...).
     pub invariant: String,
@@ -23,7 +23,7 @@ pub struct ViolationReport {
 }
 
 /// Requests by status.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestsReport {
     /// All requests.
     pub total: u64,
@@ -34,7 +34,7 @@ pub struct RequestsReport {
 }
 
 /// Retries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetriesReport {
     /// Server-side retries of transactions on 40001/40P01.
     pub count: u64,
@@ -45,7 +45,7 @@ pub struct RetriesReport {
 }
 
 /// Virtual users.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsersReport {
     /// Users who arrived.
     pub started: u64,
@@ -56,7 +56,7 @@ pub struct UsersReport {
 }
 
 /// One event of a traced run (`overbook replay --trace`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum TraceEvent {
     /// A request and its response (or the lack of one).
@@ -165,7 +165,7 @@ impl TraceEvent {
 }
 
 /// Everything a run found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The scenario's name.
     pub sim: String,
@@ -205,8 +205,12 @@ pub struct Report {
     /// turmoil steps taken.
     pub steps: u64,
     /// Every event, when the run was traced.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<TraceEvent>,
+    /// The run bucket by bucket of simulated time (`overbook run --html`
+    /// charts it).
+    #[serde(default)]
+    pub series: TimeSeries,
     /// Wall-clock time, filled by the caller (the library never reads the
     /// wall clock, to stay deterministic).
     pub wall_ms: u64,
@@ -254,6 +258,7 @@ impl Report {
             steps: 0,
             trace: Vec::new(),
             wall_ms: 0,
+            series: TimeSeries::default(),
         }
     }
 

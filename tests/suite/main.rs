@@ -1,8 +1,11 @@
 //! The integration test binary: one folder per area.
 
+mod browser;
 mod check;
 mod cli;
 mod corpus;
 mod explore;
+mod nightly;
+mod reports;
 mod store;
 mod world;
