@@ -40,6 +40,7 @@ pub mod scenario;
 pub mod seed;
 pub mod service;
 pub mod shrink;
+pub mod sql;
 pub mod store;
 pub mod wire;
 pub mod workload;

@@ -1,0 +1,1 @@
+//! The isolation anomaly scripts in SQL.
