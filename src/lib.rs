@@ -36,6 +36,7 @@ pub mod explore;
 pub mod history;
 pub mod invariant;
 pub mod metrics;
+pub mod postgres;
 pub mod scenario;
 pub mod seed;
 pub mod service;

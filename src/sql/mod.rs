@@ -73,7 +73,7 @@ mod plan;
 pub mod anomaly;
 mod value;
 
-pub use value::{Span, SqlType, Value};
+pub use value::{canonical_json, Span, SqlType, Value};
 
 use crate::seed::Seed;
 use crate::store::{DbError, Isolation, Schema, SqlState, Store, StoreConfig, Tx};
@@ -381,7 +381,12 @@ impl SqlSession {
                     _ => unreachable!("matched above"),
                 };
                 lock(&self.db.shared.cache).clear();
-                result.map(|_| Rows::default())
+                result.map(|_| Rows::default()).map_err(|mut e| {
+                    if e.code == SqlState::FeatureNotSupported {
+                        e.message = format!("{} (statement: {})", e.message, sql.trim());
+                    }
+                    e
+                })
             }
             _ => match &mut self.block {
                 Some(block) => {

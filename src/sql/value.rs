@@ -444,12 +444,6 @@ fn parse_range(
             format!("tstzrange \"{text}\": the simulated engine keeps only [) bounds"),
         ));
     }
-    if open == '(' {
-        lower = lower.map(|l| l + 1);
-    }
-    if close == ']' {
-        upper = upper.map(|u| u + 1);
-    }
     if let (Some(l), Some(u)) = (lower, upper) {
         if l > u {
             return Err(err(
@@ -457,6 +451,12 @@ fn parse_range(
                 "range lower bound must be less than or equal to range upper bound",
             ));
         }
+    }
+    if open == '(' {
+        lower = lower.map(|l| l + 1);
+    }
+    if close == ']' {
+        upper = upper.map(|u| u + 1);
     }
     Ok(Span::new(lower, upper))
 }
