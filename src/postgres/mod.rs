@@ -284,3 +284,60 @@ mod tests {
         assert_eq!(decode_range(&[0x01], 4, false).unwrap(), Span::EMPTY);
     }
 }
+
+/// The anomaly suite's [`Backend`](crate::sql::anomaly::Backend) on a real
+/// PostgreSQL: fresh connections per script, the suite's tables dropped and
+/// created again; a statement is blocked when `pg_blocking_pids` names
+/// another backend for its connection.
+#[derive(Debug)]
+pub struct PgBackend {
+    url: String,
+    pids: Vec<i32>,
+}
+
+impl PgBackend {
+    /// The suite on the server at `url`. It drops and creates the tables
+    /// `kv`, `emp` and `booking` there.
+    pub fn new(url: &str) -> PgBackend {
+        PgBackend {
+            url: url.to_string(),
+            pids: Vec::new(),
+        }
+    }
+}
+
+impl crate::sql::anomaly::Backend for PgBackend {
+    type S = PgSession;
+
+    async fn open(&mut self, sessions: usize) -> Result<Vec<PgSession>, DbError> {
+        let mut out = Vec::with_capacity(sessions + 1);
+        for _ in 0..=sessions {
+            out.push(PgSession::connect(&self.url).await?);
+        }
+        self.pids = out.iter().map(PgSession::backend_pid).collect();
+        let observer = out.last_mut().expect("an observer");
+        observer
+            .client()
+            .batch_execute("DROP TABLE IF EXISTS kv, emp, booking")
+            .await
+            .map_err(|e| db_error(&e))?;
+        for stmt in crate::sql::anomaly::SETUP {
+            observer.execute(stmt, &[]).await?;
+        }
+        Ok(out)
+    }
+
+    async fn blocked(&mut self, observer: &mut PgSession, index: usize) -> bool {
+        let pid = self.pids[index];
+        let waiting = observer
+            .client()
+            .query_one("SELECT cardinality(pg_blocking_pids($1)) > 0", &[&pid])
+            .await
+            .map(|row| row.get::<_, bool>(0))
+            .unwrap_or(false);
+        if !waiting {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        waiting
+    }
+}
