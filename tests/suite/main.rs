@@ -3,5 +3,6 @@
 mod cli;
 mod corpus;
 mod explore;
+mod sql;
 mod store;
 mod world;
