@@ -39,7 +39,10 @@ impl std::fmt::Debug for PgSession {
 /// the connection failed without one) and the server's message.
 pub fn db_error(e: &tokio_postgres::Error) -> DbError {
     match e.as_db_error() {
-        Some(db) => DbError::new(SqlState::from_code(db.code().code()), db.message().to_string()),
+        Some(db) => DbError::new(
+            SqlState::from_code(db.code().code()),
+            db.message().to_string(),
+        ),
         None => match e.code() {
             Some(code) => DbError::new(SqlState::from_code(code.code()), e.to_string()),
             None => DbError::new(SqlState::ConnectionFailure, e.to_string()),
@@ -91,8 +94,13 @@ impl PgSession {
             }
         };
         let wrapped: Vec<PgParam<'_>> = params.iter().map(PgParam).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = wrapped.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let columns: Vec<String> = statement.columns().iter().map(|c| c.name().to_string()).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            wrapped.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
         if columns.is_empty() {
             let affected = self
                 .client
@@ -111,9 +119,12 @@ impl PgSession {
         let mut out = Vec::with_capacity(found.len());
         for row in &found {
             let mut values = Vec::with_capacity(columns.len());
-            for i in 0..columns.len() {
+            for (i, name) in columns.iter().enumerate() {
                 let PgValue(v) = row.try_get(i).map_err(|e| {
-                    DbError::new(SqlState::FeatureNotSupported, format!("cannot decode column {}: {e}", columns[i]))
+                    DbError::new(
+                        SqlState::FeatureNotSupported,
+                        format!("cannot decode column {name}: {e}"),
+                    )
                 })?;
                 values.push(v);
             }
@@ -129,7 +140,11 @@ impl PgSession {
 }
 
 impl Session for PgSession {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<Rows, DbError>> {
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Rows, DbError>> {
         self.run(sql, params)
     }
 }
@@ -237,7 +252,9 @@ impl<'a> FromSql<'a> for PgValue {
             Type::OID => Value::Int(u32::from_be_bytes(be(raw)?) as i64),
             Type::INT8 => Value::Int(i64::from_be_bytes(be(raw)?)),
             Type::NUMERIC => Value::Int(decode_numeric(raw)?),
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => Value::Text(text()?.into()),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                Value::Text(text()?.into())
+            }
             Type::DATE => Value::Date(i32::from_be_bytes(be(raw)?)),
             Type::TIMESTAMPTZ | Type::TIMESTAMP => Value::Timestamp(i64::from_be_bytes(be(raw)?)),
             Type::INT4_RANGE => Value::IntRange(decode_range(raw, 4, false)?),
@@ -245,9 +262,17 @@ impl<'a> FromSql<'a> for PgValue {
             Type::TSTZ_RANGE => Value::TsRange(decode_range(raw, 8, true)?),
             Type::JSONB => {
                 let body = std::str::from_utf8(raw.get(1..).ok_or("short jsonb")?)?;
-                Value::Json(crate::sql::canonical_json(body).map_err(|e| e.to_string())?.into())
+                Value::Json(
+                    crate::sql::canonical_json(body)
+                        .map_err(|e| e.to_string())?
+                        .into(),
+                )
             }
-            Type::JSON => Value::Json(crate::sql::canonical_json(&text()?).map_err(|e| e.to_string())?.into()),
+            Type::JSON => Value::Json(
+                crate::sql::canonical_json(&text()?)
+                    .map_err(|e| e.to_string())?
+                    .into(),
+            ),
             Type::VOID => Value::Null,
             ref other => return Err(format!("type {other} is not modelled").into()),
         };
@@ -280,7 +305,10 @@ mod tests {
             r.extend_from_slice(&4i32.to_be_bytes());
             r.extend_from_slice(&b.to_be_bytes());
         }
-        assert_eq!(decode_range(&r, 4, false).unwrap(), Span::new(Some(3), Some(8)));
+        assert_eq!(
+            decode_range(&r, 4, false).unwrap(),
+            Span::new(Some(3), Some(8))
+        );
         assert_eq!(decode_range(&[0x01], 4, false).unwrap(), Span::EMPTY);
     }
 }

@@ -93,7 +93,9 @@ impl<S: Session + 'static> Run<S> {
             let progressed = std::future::poll_fn(|cx| {
                 let mut any = false;
                 for slot in self.slots.iter_mut() {
-                    let Slot::Busy(future, index) = slot else { continue };
+                    let Slot::Busy(future, index) = slot else {
+                        continue;
+                    };
                     if let Poll::Ready((s, result)) = future.as_mut().poll(cx) {
                         self.results[*index] = Some(result);
                         *slot = Slot::Idle(s);
@@ -124,7 +126,10 @@ impl<S: Session + 'static> Run<S> {
             Stmt::Sql(sql) => (sql.to_string(), Vec::new()),
             Stmt::WritePlus(key, delta) => {
                 let base = self.last_read(session, key).unwrap_or(0);
-                (format!("UPDATE kv SET v = $1 WHERE k = '{key}'"), vec![Value::Int(base + delta)])
+                (
+                    format!("UPDATE kv SET v = $1 WHERE k = '{key}'"),
+                    vec![Value::Int(base + delta)],
+                )
             }
         };
         let index = self.steps.len();
@@ -181,7 +186,8 @@ impl<S: Session + 'static> Run<S> {
     }
 
     fn int(&self, index: usize) -> Option<i64> {
-        self.ok(index).and_then(|r| r.rows.first()?.first()?.as_int())
+        self.ok(index)
+            .and_then(|r| r.rows.first()?.first()?.as_int())
     }
 
     fn committed(&self, session: usize) -> bool {
@@ -211,7 +217,11 @@ impl<S: Session + 'static> Run<S> {
 }
 
 /// Runs one anomaly at one level on `backend`.
-pub async fn run_anomaly<B: Backend>(backend: &mut B, anomaly: &'static str, level: Isolation) -> Result<AnomalyResult, DbError> {
+pub async fn run_anomaly<B: Backend>(
+    backend: &mut B,
+    anomaly: &'static str,
+    level: Isolation,
+) -> Result<AnomalyResult, DbError> {
     use Stmt::*;
     let (sessions, initial): (usize, &[&str]) = match anomaly {
         "G0" | "G1c" | "read-skew" | "write-skew" | "read-only-anomaly" => (
@@ -222,11 +232,16 @@ pub async fn run_anomaly<B: Backend>(backend: &mut B, anomaly: &'static str, lev
                 _ => &["INSERT INTO kv VALUES ('x', 0), ('y', 0)"],
             },
         ),
-        "G1a" | "G1b" | "lost-update" | "non-repeatable-read" => (2, &["INSERT INTO kv VALUES ('x', 0)"]),
+        "G1a" | "G1b" | "lost-update" | "non-repeatable-read" => {
+            (2, &["INSERT INTO kv VALUES ('x', 0)"])
+        }
         "phantom" => (2, &["INSERT INTO emp VALUES (1, 1)"]),
         "predicate-write-skew" => (2, &[]),
         other => {
-            return Err(DbError::new(SqlState::Other("XX000"), format!("unknown anomaly {other}")))
+            return Err(DbError::new(
+                SqlState::Other("XX000"),
+                format!("unknown anomaly {other}"),
+            ))
         }
     };
     let mut conns = backend.open(sessions).await?;
@@ -347,7 +362,9 @@ pub async fn run_anomaly<B: Backend>(backend: &mut B, anomaly: &'static str, lev
     let happened = match anomaly {
         "G0" => (x == Some(2) && y == Some(1)) || (x == Some(1) && y == Some(2)),
         "G1a" | "G1b" => run.int(1) == Some(1) && run.committed(1),
-        "G1c" => run.int(2) == Some(1) && run.int(3) == Some(1) && run.committed(0) && run.committed(1),
+        "G1c" => {
+            run.int(2) == Some(1) && run.int(3) == Some(1) && run.committed(0) && run.committed(1)
+        }
         "lost-update" => run.committed(0) && run.committed(1) && x == Some(1),
         "non-repeatable-read" | "phantom" => run.int(0) != run.int(3) && run.committed(0),
         "read-skew" => match (run.int(0), run.int(4)) {
@@ -358,17 +375,28 @@ pub async fn run_anomaly<B: Backend>(backend: &mut B, anomaly: &'static str, lev
         "predicate-write-skew" => {
             run.committed(0)
                 && run.committed(1)
-                && run.query_int("SELECT count(*) FROM booking WHERE room = 1").await == Some(2)
+                && run
+                    .query_int("SELECT count(*) FROM booking WHERE room = 1")
+                    .await
+                    == Some(2)
         }
         "read-only-anomaly" => {
-            run.committed(0) && run.committed(1) && run.committed(2) && run.int(5) == Some(0) && run.int(6) == Some(20)
+            run.committed(0)
+                && run.committed(1)
+                && run.committed(2)
+                && run.int(5) == Some(0)
+                && run.int(6) == Some(20)
         }
         _ => unreachable!("checked above"),
     };
     Ok(AnomalyResult {
         anomaly,
         level,
-        outcome: if happened { Outcome::Allowed } else { Outcome::Prevented },
+        outcome: if happened {
+            Outcome::Allowed
+        } else {
+            Outcome::Prevented
+        },
         error: if happened { None } else { run.first_error() },
         cycle_found: None,
     })
@@ -414,10 +442,20 @@ mod tests {
     #[test]
     fn sql_matrix_errors_are_postgres_sqlstates() {
         let m = run_sim_matrix();
-        let cell = |a: &str, l: Isolation| m.iter().find(|r| r.anomaly == a && r.level == l).and_then(|r| r.error);
-        assert_eq!(cell("lost-update", Isolation::RepeatableRead), Some("40001"));
+        let cell = |a: &str, l: Isolation| {
+            m.iter()
+                .find(|r| r.anomaly == a && r.level == l)
+                .and_then(|r| r.error)
+        };
+        assert_eq!(
+            cell("lost-update", Isolation::RepeatableRead),
+            Some("40001")
+        );
         assert_eq!(cell("write-skew", Isolation::Serializable), Some("40001"));
-        assert_eq!(cell("predicate-write-skew", Isolation::Serializable), Some("40001"));
+        assert_eq!(
+            cell("predicate-write-skew", Isolation::Serializable),
+            Some("40001")
+        );
         assert_eq!(cell("phantom", Isolation::RepeatableRead), None);
     }
 }

@@ -110,7 +110,7 @@ impl Table {
     }
 
     /// The values of a store row, one per column.
-    pub(crate) fn from_row(&self, row: &Row) -> Vec<Value> {
+    pub(crate) fn values_of(&self, row: &Row) -> Vec<Value> {
         let mut out = Vec::with_capacity(self.columns.len());
         let mut stored = row.columns();
         for column in &self.columns {

@@ -12,30 +12,48 @@ use std::sync::Arc;
 
 fn check_name(name: &str) -> Result<(), DbError> {
     if name.is_empty() || name.contains(['/', '@']) {
-        return Err(unsupported(format!("the name \"{name}\" (no '/' or '@' in names)")));
+        return Err(unsupported(format!(
+            "the name \"{name}\" (no '/' or '@' in names)"
+        )));
     }
     Ok(())
 }
 
 fn referential(action: &Option<ast::ReferentialAction>) -> Result<(), DbError> {
     match action {
-        None | Some(ast::ReferentialAction::NoAction) | Some(ast::ReferentialAction::Restrict) => Ok(()),
+        None | Some(ast::ReferentialAction::NoAction) | Some(ast::ReferentialAction::Restrict) => {
+            Ok(())
+        }
         Some(other) => Err(unsupported(format!("ON DELETE/UPDATE {other}"))),
     }
 }
+
+/// A foreign key as written: name, columns, parent table, parent columns.
+type FkDraft = (Option<String>, Vec<String>, String, Vec<String>);
 
 struct Draft {
     table: Table,
     pk: Option<Vec<String>>,
     uniques: Vec<(Option<String>, Vec<String>)>,
-    fks: Vec<(Option<String>, Vec<String>, String, Vec<String>)>,
+    fks: Vec<FkDraft>,
     checks: Vec<(Option<String>, ast::Expr)>,
 }
 
 /// Creates a table from its parsed definition.
-pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &[ExcludeSpec]) -> Result<(), DbError> {
-    if create.query.is_some() || create.like.is_some() || create.clone.is_some() || create.temporary || create.or_replace {
-        return Err(unsupported("CREATE TABLE AS / LIKE / TEMPORARY / OR REPLACE"));
+pub(crate) fn create_table(
+    db: &DbShared,
+    create: &ast::CreateTable,
+    excludes: &[ExcludeSpec],
+) -> Result<(), DbError> {
+    if create.query.is_some()
+        || create.like.is_some()
+        || create.clone.is_some()
+        || create.temporary
+        || create.or_replace
+    {
+        return Err(unsupported(
+            "CREATE TABLE AS / LIKE / TEMPORARY / OR REPLACE",
+        ));
     }
     let name = object_name(&create.name)?;
     check_name(&name)?;
@@ -44,7 +62,10 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
         if create.if_not_exists {
             return Ok(());
         }
-        return Err(err(SqlState::DuplicateTable, format!("relation \"{name}\" already exists")));
+        return Err(err(
+            SqlState::DuplicateTable,
+            format!("relation \"{name}\" already exists"),
+        ));
     }
     let mut draft = Draft {
         table: Table {
@@ -65,7 +86,10 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
         let column = ident(&def.name);
         check_name(&column)?;
         if draft.table.column_index(&column).is_some() {
-            return Err(err(SqlState::Other("42701"), format!("column \"{column}\" specified more than once")));
+            return Err(err(
+                SqlState::Other("42701"),
+                format!("column \"{column}\" specified more than once"),
+            ));
         }
         let type_text = def.data_type.to_string().to_ascii_lowercase();
         let serial = type_text == "serial" || type_text == "bigserial";
@@ -91,13 +115,20 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
                     }
                     col.default = Some(compiled);
                 }
-                ast::ColumnOption::Unique { is_primary: true, .. } => {
+                ast::ColumnOption::Unique {
+                    is_primary: true, ..
+                } => {
                     if draft.pk.is_some() {
-                        return Err(err(SqlState::Other("42P16"), format!("multiple primary keys for table \"{name}\" are not allowed")));
+                        return Err(err(
+                            SqlState::Other("42P16"),
+                            format!("multiple primary keys for table \"{name}\" are not allowed"),
+                        ));
                     }
                     draft.pk = Some(vec![column.clone()]);
                 }
-                ast::ColumnOption::Unique { is_primary: false, .. } => {
+                ast::ColumnOption::Unique {
+                    is_primary: false, ..
+                } => {
                     draft.uniques.push((constraint, vec![column.clone()]));
                 }
                 ast::ColumnOption::ForeignKey {
@@ -116,7 +147,10 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
                         referred_columns.iter().map(ident).collect(),
                     ));
                 }
-                ast::ColumnOption::Check(e) => draft.checks.push((constraint.or_else(|| Some(format!("{name}_{column}_check"))), e.clone())),
+                ast::ColumnOption::Check(e) => draft.checks.push((
+                    constraint.or_else(|| Some(format!("{name}_{column}_check"))),
+                    e.clone(),
+                )),
                 ast::ColumnOption::Generated {
                     generated_as: ast::GeneratedAs::ByDefault,
                     generation_expr: None,
@@ -140,13 +174,18 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
         match constraint {
             ast::TableConstraint::PrimaryKey { columns, .. } => {
                 if draft.pk.is_some() {
-                    return Err(err(SqlState::Other("42P16"), format!("multiple primary keys for table \"{name}\" are not allowed")));
+                    return Err(err(
+                        SqlState::Other("42P16"),
+                        format!("multiple primary keys for table \"{name}\" are not allowed"),
+                    ));
                 }
                 draft.pk = Some(columns.iter().map(ident).collect());
             }
-            ast::TableConstraint::Unique { name: n, columns, .. } => {
-                draft.uniques.push((n.as_ref().map(ident), columns.iter().map(ident).collect()))
-            }
+            ast::TableConstraint::Unique {
+                name: n, columns, ..
+            } => draft
+                .uniques
+                .push((n.as_ref().map(ident), columns.iter().map(ident).collect())),
             ast::TableConstraint::ForeignKey {
                 name: n,
                 columns,
@@ -165,17 +204,28 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
                     referred_columns.iter().map(ident).collect(),
                 ));
             }
-            ast::TableConstraint::Check { name: n, expr } => draft.checks.push((n.as_ref().map(ident), (**expr).clone())),
+            ast::TableConstraint::Check { name: n, expr } => {
+                draft.checks.push((n.as_ref().map(ident), (**expr).clone()))
+            }
             other => return Err(unsupported(format!("the table constraint {other}"))),
         }
     }
     let column_of = |table: &Table, c: &str| -> Result<usize, DbError> {
         table.column_index(c).ok_or_else(|| {
-            err(SqlState::UndefinedColumn, format!("column \"{c}\" named in key does not exist"))
+            err(
+                SqlState::UndefinedColumn,
+                format!("column \"{c}\" named in key does not exist"),
+            )
         })
     };
-    let pk = draft.pk.clone().ok_or_else(|| unsupported("a table without a PRIMARY KEY"))?;
-    let pk_cols = pk.iter().map(|c| column_of(&draft.table, c)).collect::<Result<Vec<_>, _>>()?;
+    let pk = draft
+        .pk
+        .clone()
+        .ok_or_else(|| unsupported("a table without a PRIMARY KEY"))?;
+    let pk_cols = pk
+        .iter()
+        .map(|c| column_of(&draft.table, c))
+        .collect::<Result<Vec<_>, _>>()?;
     for &c in &pk_cols {
         draft.table.columns[c].not_null = true;
     }
@@ -186,9 +236,14 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
         prefix: format!("{name}/"),
     });
     for (n, cols) in &draft.uniques {
-        let index_name = n.clone().unwrap_or_else(|| format!("{name}_{}_key", cols.join("_")));
+        let index_name = n
+            .clone()
+            .unwrap_or_else(|| format!("{name}_{}_key", cols.join("_")));
         check_name(&index_name)?;
-        let columns = cols.iter().map(|c| column_of(&draft.table, c)).collect::<Result<Vec<_>, _>>()?;
+        let columns = cols
+            .iter()
+            .map(|c| column_of(&draft.table, c))
+            .collect::<Result<Vec<_>, _>>()?;
         draft.table.indexes.push(Index {
             prefix: format!("{name}@{index_name}/"),
             name: index_name,
@@ -214,25 +269,40 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
                 None => format!("{name}_check"),
             }
         });
-        draft.table.checks.push(Check { name: check_name, expr });
+        draft.table.checks.push(Check {
+            name: check_name,
+            expr,
+        });
     }
     let mut parents: Vec<(String, usize)> = Vec::new();
     for (n, cols, parent_name, referred) in &draft.fks {
-        let columns = cols.iter().map(|c| column_of(&draft.table, c)).collect::<Result<Vec<_>, _>>()?;
+        let columns = cols
+            .iter()
+            .map(|c| column_of(&draft.table, c))
+            .collect::<Result<Vec<_>, _>>()?;
         let parent: &Table = if *parent_name == name {
             return Err(unsupported("a self-referencing foreign key"));
         } else {
             catalog.tables.get(parent_name).ok_or_else(|| {
-                err(SqlState::UndefinedTable, format!("relation \"{parent_name}\" does not exist"))
+                err(
+                    SqlState::UndefinedTable,
+                    format!("relation \"{parent_name}\" does not exist"),
+                )
             })?
         };
         let parent_columns: Vec<usize> = if referred.is_empty() {
             parent.pk().to_vec()
         } else {
-            referred.iter().map(|c| column_of(parent, c)).collect::<Result<_, _>>()?
+            referred
+                .iter()
+                .map(|c| column_of(parent, c))
+                .collect::<Result<_, _>>()?
         };
         if parent_columns.len() != columns.len() {
-            return Err(err(SqlState::Other("42830"), "number of referencing and referenced columns for foreign key disagree"));
+            return Err(err(
+                SqlState::Other("42830"),
+                "number of referencing and referenced columns for foreign key disagree",
+            ));
         }
         let mut wanted = parent_columns.clone();
         wanted.sort_unstable();
@@ -247,7 +317,9 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
             .ok_or_else(|| {
                 err(SqlState::Other("42830"), format!("there is no unique constraint matching given keys for referenced table \"{parent_name}\""))
             })?;
-        let fk_name = n.clone().unwrap_or_else(|| format!("{name}_{}_fkey", cols.join("_")));
+        let fk_name = n
+            .clone()
+            .unwrap_or_else(|| format!("{name}_{}_fkey", cols.join("_")));
         parents.push((parent_name.clone(), draft.table.foreign_keys.len()));
         draft.table.foreign_keys.push(ForeignKey {
             name: fk_name,
@@ -262,11 +334,19 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
         [one] => {
             let group = column_of(&draft.table, &one.group)?;
             let range = column_of(&draft.table, &one.range)?;
-            if !matches!(draft.table.columns[range].ty, SqlType::IntRange | SqlType::TsRange) {
-                return Err(unsupported("EXCLUDE ... WITH && on a column that is not a range"));
+            if !matches!(
+                draft.table.columns[range].ty,
+                SqlType::IntRange | SqlType::TsRange
+            ) {
+                return Err(unsupported(
+                    "EXCLUDE ... WITH && on a column that is not a range",
+                ));
             }
             draft.table.exclusion = Some(Exclusion {
-                name: one.name.clone().unwrap_or_else(|| format!("{name}_{}_{}_excl", one.group, one.range)),
+                name: one
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{name}_{}_{}_excl", one.group, one.range)),
                 group,
                 range,
             });
@@ -274,8 +354,11 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
         _ => return Err(unsupported("more than one EXCLUDE constraint on a table")),
     }
     if let Some(x) = &draft.table.exclusion {
-        db.store
-            .add_range_exclusion(&name, draft.table.columns[x.group].name, draft.table.columns[x.range].name);
+        db.store.add_range_exclusion(
+            &name,
+            draft.table.columns[x.group].name,
+            draft.table.columns[x.range].name,
+        );
     }
     for (parent_name, position) in parents {
         let parent = catalog.tables.get(&parent_name).expect("checked above");
@@ -291,8 +374,16 @@ pub(crate) fn create_table(db: &DbShared, create: &ast::CreateTable, excludes: &
 /// transaction of its own; PostgreSQL's CREATE INDEX blocks writers, the
 /// simulation expects it in setup, before concurrent work).
 pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Result<(), DbError> {
-    if create.using.as_ref().is_some_and(|u| ident(u) != "btree") || create.predicate.is_some() || !create.include.is_empty() || create.concurrently || !create.with.is_empty() || create.nulls_distinct == Some(false) {
-        return Err(unsupported("CREATE INDEX other than a plain btree on columns"));
+    if create.using.as_ref().is_some_and(|u| ident(u) != "btree")
+        || create.predicate.is_some()
+        || !create.include.is_empty()
+        || create.concurrently
+        || !create.with.is_empty()
+        || create.nulls_distinct == Some(false)
+    {
+        return Err(unsupported(
+            "CREATE INDEX other than a plain btree on columns",
+        ));
     }
     let table_name = object_name(&create.table_name)?;
     let table = db.table(&table_name)?;
@@ -306,7 +397,10 @@ pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Re
         }
         let name = ident(i);
         columns.push(table.column_index(&name).ok_or_else(|| {
-            err(SqlState::UndefinedColumn, format!("column \"{name}\" does not exist"))
+            err(
+                SqlState::UndefinedColumn,
+                format!("column \"{name}\" does not exist"),
+            )
         })?);
     }
     let index_name = match &create.name {
@@ -321,7 +415,10 @@ pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Re
         if create.if_not_exists {
             return Ok(());
         }
-        return Err(err(SqlState::DuplicateTable, format!("relation \"{index_name}\" already exists")));
+        return Err(err(
+            SqlState::DuplicateTable,
+            format!("relation \"{index_name}\" already exists"),
+        ));
     }
     let mut updated = (*table).clone();
     updated.indexes.push(Index {
@@ -336,13 +433,16 @@ pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Re
     tx.sql_start(Op::Scan, None, None).await?;
     let rows: Vec<_> = tx.sql_scan(&KeyRange::prefix(&updated.indexes[0].prefix))?;
     for (_, row) in rows {
-        let values = updated.from_row(&row);
+        let values = updated.values_of(&row);
         let key = updated.index_key(position, &values);
         tx.sql_write(&key, WriteKind::Insert, Some(updated.entry_row(&values)))
             .await
             .map_err(|e| {
                 if e.code == SqlState::UniqueViolation {
-                    DbError::new(SqlState::UniqueViolation, format!("could not create unique index \"{index_name}\""))
+                    DbError::new(
+                        SqlState::UniqueViolation,
+                        format!("could not create unique index \"{index_name}\""),
+                    )
                 } else {
                     e
                 }

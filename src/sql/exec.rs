@@ -8,8 +8,8 @@
 use super::catalog::Table;
 use super::expr::{AggFunc, Env, Expr};
 use super::plan::{
-    Access, ConflictAction, DeletePlan, InsertPlan, OrderKey, SelectPlan, Source,
-    UpdatePlan, WaitPolicy,
+    Access, ConflictAction, DeletePlan, InsertPlan, OrderKey, SelectPlan, Source, UpdatePlan,
+    WaitPolicy,
 };
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
@@ -134,40 +134,44 @@ impl Exec<'_> {
     }
 
     /// Reads the rows of one table for the given partial combined row.
-    fn fetch(&mut self, src: &Source, partial: &[Value]) -> Result<Vec<(Key, Vec<Value>)>, DbError> {
+    fn fetch(
+        &mut self,
+        src: &Source,
+        partial: &[Value],
+    ) -> Result<Vec<(Key, Vec<Value>)>, DbError> {
         let table = &src.table;
         let mut out = Vec::new();
         match self.lookup(src, partial)? {
             Lookup::Empty => {}
             Lookup::Point(0, key) => {
                 if let Some(row) = self.tx.sql_get(&key)? {
-                    out.push((key, table.from_row(&row)));
+                    out.push((key, table.values_of(&row)));
                 }
             }
             Lookup::Point(_, key) => {
                 if let Some(entry) = self.tx.sql_get(&key)? {
                     let row_key = table.key_of_entry(&entry);
                     if let Some(row) = self.tx.sql_get(&row_key)? {
-                        out.push((row_key, table.from_row(&row)));
+                        out.push((row_key, table.values_of(&row)));
                     }
                 }
             }
             Lookup::Range(0, range) => {
                 for (key, row) in self.tx.sql_scan(&range)? {
-                    out.push((key, table.from_row(&row)));
+                    out.push((key, table.values_of(&row)));
                 }
             }
             Lookup::Range(_, range) => {
                 for (_, entry) in self.tx.sql_scan(&range)? {
                     let row_key = table.key_of_entry(&entry);
                     if let Some(row) = self.tx.sql_get(&row_key)? {
-                        out.push((row_key, table.from_row(&row)));
+                        out.push((row_key, table.values_of(&row)));
                     }
                 }
             }
             Lookup::Seq => {
                 for (key, row) in self.tx.sql_scan(&table.range())? {
-                    out.push((key, table.from_row(&row)));
+                    out.push((key, table.values_of(&row)));
                 }
             }
         }
@@ -208,7 +212,7 @@ impl Exec<'_> {
         let Some(row) = self.tx.sql_write(key, WriteKind::Lock, None).await? else {
             return Ok(None);
         };
-        let values = table.from_row(&row);
+        let values = table.values_of(&row);
         if self.isolation() == Isolation::ReadCommitted {
             if let Some(f) = filter {
                 if !f.is_true(&env(&values, self.params))? {
@@ -224,7 +228,9 @@ impl Exec<'_> {
         match e.eval(&env(&[], self.params))? {
             Value::Null => Ok(None),
             v => {
-                let n = super::value::coerce(&v, SqlType::BigInt)?.as_int().unwrap_or(0);
+                let n = super::value::coerce(&v, SqlType::BigInt)?
+                    .as_int()
+                    .unwrap_or(0);
                 if n < 0 {
                     return Err(err(SqlState::Other("2201W"), "LIMIT must not be negative"));
                 }
@@ -271,7 +277,10 @@ impl Exec<'_> {
         let offset = self.limit_of(plan.offset.as_ref())?.unwrap_or(0);
         let limit = self.limit_of(plan.limit.as_ref())?;
         if let Some(grouping) = &plan.grouping {
-            let width = plan.sources.last().map_or(0, |s| s.offset + s.table.columns.len());
+            let width = plan
+                .sources
+                .last()
+                .map_or(0, |s| s.offset + s.table.columns.len());
             let groups = self.aggregate(grouping, rows.into_iter().map(|(_, v)| v), width)?;
             let mut out = Vec::new();
             for (rep, aggs) in groups {
@@ -312,7 +321,10 @@ impl Exec<'_> {
         sort_rows(plan, &mut sorted);
         let Some((_, wait)) = plan.lock else {
             let out = sorted.into_iter().map(|(_, (_, _, o))| o);
-            return Ok(Rows::new(columns, out.skip(offset).take(limit.unwrap_or(usize::MAX)).collect()));
+            return Ok(Rows::new(
+                columns,
+                out.skip(offset).take(limit.unwrap_or(usize::MAX)).collect(),
+            ));
         };
         // Lock in sorted order until the limit is reached, as PostgreSQL's
         // LockRows node below Limit does.
@@ -330,11 +342,17 @@ impl Exec<'_> {
                 }
                 let e = err(
                     SqlState::LockNotAvailable,
-                    format!("could not obtain lock on row in relation \"{}\"", src.table.name),
+                    format!(
+                        "could not obtain lock on row in relation \"{}\"",
+                        src.table.name
+                    ),
                 );
                 return Err(self.tx.sql_fail(e));
             }
-            let Some(current) = self.lock_row(&src.table, &key, plan.filter.as_ref()).await? else {
+            let Some(current) = self
+                .lock_row(&src.table, &key, plan.filter.as_ref())
+                .await?
+            else {
                 continue;
             };
             if skipped < offset {
@@ -352,7 +370,12 @@ impl Exec<'_> {
         Ok(Rows::new(columns, out))
     }
 
-    fn order_keys(&self, plan: &SelectPlan, env: &Env<'_>, output: &[Value]) -> Result<Vec<Value>, DbError> {
+    fn order_keys(
+        &self,
+        plan: &SelectPlan,
+        env: &Env<'_>,
+        output: &[Value],
+    ) -> Result<Vec<Value>, DbError> {
         plan.order
             .iter()
             .map(|o| match &o.key {
@@ -370,7 +393,7 @@ impl Exec<'_> {
         grouping: &super::plan::Grouping,
         rows: impl Iterator<Item = Vec<Value>>,
         width: usize,
-    ) -> Result<Vec<(Vec<Value>, Vec<Value>)>, DbError> {
+    ) -> Result<Vec<Group>, DbError> {
         struct Acc {
             count: i64,
             value: Option<Value>,
@@ -443,7 +466,9 @@ impl Exec<'_> {
         let mut text = String::from("@advisory/");
         encode_key(&mut text, &id);
         let key = Key::raw(&text);
-        self.tx.sql_start(Op::GetForUpdate, Some(&key), None).await?;
+        self.tx
+            .sql_start(Op::GetForUpdate, Some(&key), None)
+            .await?;
         if !id.is_null() {
             self.tx.sql_write(&key, WriteKind::Lock, None).await?;
         }
@@ -525,7 +550,12 @@ impl Exec<'_> {
     /// A referencing row's parent must exist: its row is locked (the
     /// store's only row lock is exclusive, stronger than PostgreSQL's KEY
     /// SHARE: concurrent referencing inserts of one parent queue).
-    async fn check_parents(&mut self, table: &Table, values: &[Value], old: Option<&[Value]>) -> Result<(), DbError> {
+    async fn check_parents(
+        &mut self,
+        table: &Table,
+        values: &[Value],
+        old: Option<&[Value]>,
+    ) -> Result<(), DbError> {
         for fk in &table.foreign_keys {
             let new_key: Vec<Value> = fk.columns.iter().map(|&c| values[c].clone()).collect();
             if new_key.iter().any(Value::is_null) {
@@ -542,15 +572,25 @@ impl Exec<'_> {
                 parent_values[pc] = coerce(v, parent.columns[pc].ty)?;
             }
             let index = &parent.indexes[fk.parent_index];
-            let prefix_values: Vec<Value> = index.columns.iter().map(|&c| parent_values[c].clone()).collect();
+            let prefix_values: Vec<Value> = index
+                .columns
+                .iter()
+                .map(|&c| parent_values[c].clone())
+                .collect();
             let key = Key::raw(&parent.index_prefix(fk.parent_index, &prefix_values));
             let row_key = if fk.parent_index == 0 {
                 Some(key)
             } else {
-                self.tx.sql_get(&key)?.map(|entry| parent.key_of_entry(&entry))
+                self.tx
+                    .sql_get(&key)?
+                    .map(|entry| parent.key_of_entry(&entry))
             };
             let found = match row_key {
-                Some(k) => self.tx.sql_write(&k, WriteKind::Lock, None).await?.is_some(),
+                Some(k) => self
+                    .tx
+                    .sql_write(&k, WriteKind::Lock, None)
+                    .await?
+                    .is_some(),
                 None => false,
             };
             if !found {
@@ -570,7 +610,12 @@ impl Exec<'_> {
     /// or an updated one (NO ACTION / RESTRICT). Concurrent uncommitted
     /// referencing inserts hold the parent's row lock, so the parent's
     /// DELETE or UPDATE has already waited for them.
-    fn check_children(&mut self, table: &Table, old: &[Value], new: Option<&[Value]>) -> Result<(), DbError> {
+    fn check_children(
+        &mut self,
+        table: &Table,
+        old: &[Value],
+        new: Option<&[Value]>,
+    ) -> Result<(), DbError> {
         for (child_name, position) in &table.referenced_by {
             let child = self.db.table(child_name)?;
             let fk = &child.foreign_keys[*position];
@@ -580,13 +625,17 @@ impl Exec<'_> {
                 }
             }
             let wanted: Vec<&Value> = fk.parent_columns.iter().map(|&pc| &old[pc]).collect();
-            let referenced = self.tx.sql_latest_range(&child.range()).into_iter().any(|(_, row)| {
-                let values = child.from_row(&row);
-                fk.columns
-                    .iter()
-                    .zip(&wanted)
-                    .all(|(&c, w)| super::value::compare(&values[c], w).ok().flatten() == Some(Ordering::Equal))
-            });
+            let referenced =
+                self.tx
+                    .sql_latest_range(&child.range())
+                    .into_iter()
+                    .any(|(_, row)| {
+                        let values = child.values_of(&row);
+                        fk.columns.iter().zip(&wanted).all(|(&c, w)| {
+                            super::value::compare(&values[c], w).ok().flatten()
+                                == Some(Ordering::Equal)
+                        })
+                    });
             if referenced {
                 return Err(err(
                     SqlState::ForeignKeyViolation,
@@ -613,7 +662,10 @@ impl Exec<'_> {
             .await
             .map_err(|e| {
                 let e = rewrite(e, SqlState::UniqueViolation, || {
-                    format!("duplicate key value violates unique constraint \"{}\"", name(0))
+                    format!(
+                        "duplicate key value violates unique constraint \"{}\"",
+                        name(0)
+                    )
                 });
                 rewrite(e, SqlState::ExclusionViolation, || {
                     format!(
@@ -628,7 +680,12 @@ impl Exec<'_> {
         self.check_parents(table, values, None).await
     }
 
-    async fn insert_entry(&mut self, table: &Table, index: usize, values: &[Value]) -> Result<(), DbError> {
+    async fn insert_entry(
+        &mut self,
+        table: &Table,
+        index: usize,
+        values: &[Value],
+    ) -> Result<(), DbError> {
         let key = table.index_key(index, values);
         self.tx
             .sql_write(&key, WriteKind::Insert, Some(table.entry_row(values)))
@@ -646,13 +703,21 @@ impl Exec<'_> {
 
     /// Replaces a locked row's values: the row (moved when its primary key
     /// changed) and the index entries whose values changed.
-    async fn update_row(&mut self, table: &Table, key: &Key, old: &[Value], new: &[Value]) -> Result<(), DbError> {
+    async fn update_row(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        old: &[Value],
+        new: &[Value],
+    ) -> Result<(), DbError> {
         self.check_row(table, new)?;
         let new_key = table.row_key(new);
         if new_key != *key {
             self.tx.sql_write(key, WriteKind::Delete, None).await?;
             for i in 1..table.indexes.len() {
-                self.tx.sql_write(&table.index_key(i, old), WriteKind::Delete, None).await?;
+                self.tx
+                    .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
+                    .await?;
             }
             self.check_children(table, old, Some(new))?;
             return self.insert_row(table, new).await;
@@ -672,7 +737,9 @@ impl Exec<'_> {
         for i in 1..table.indexes.len() {
             let changed = table.indexes[i].columns.iter().any(|&c| old[c] != new[c]);
             if changed {
-                self.tx.sql_write(&table.index_key(i, old), WriteKind::Delete, None).await?;
+                self.tx
+                    .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
+                    .await?;
                 self.insert_entry(table, i, new).await?;
             }
         }
@@ -680,7 +747,12 @@ impl Exec<'_> {
         self.check_parents(table, new, Some(old)).await
     }
 
-    fn apply_sets(&self, table: &Table, sets: &[(usize, Expr)], row: &[Value]) -> Result<Vec<Value>, DbError> {
+    fn apply_sets(
+        &self,
+        table: &Table,
+        sets: &[(usize, Expr)],
+        row: &[Value],
+    ) -> Result<Vec<Value>, DbError> {
         let e = env(row, self.params);
         let mut new: Vec<Value> = row[..table.columns.len()].to_vec();
         for (col, x) in sets {
@@ -693,10 +765,19 @@ impl Exec<'_> {
         Ok(new)
     }
 
-    fn returning(&self, list: Option<&Vec<(String, Expr)>>, values: &[Value], out: &mut Vec<Vec<Value>>) -> Result<(), DbError> {
+    fn returning(
+        &self,
+        list: Option<&Vec<(String, Expr)>>,
+        values: &[Value],
+        out: &mut Vec<Vec<Value>>,
+    ) -> Result<(), DbError> {
         if let Some(list) = list {
             let e = env(values, self.params);
-            out.push(list.iter().map(|(_, x)| x.eval(&e)).collect::<Result<_, _>>()?);
+            out.push(
+                list.iter()
+                    .map(|(_, x)| x.eval(&e))
+                    .collect::<Result<_, _>>()?,
+            );
         }
         Ok(())
     }
@@ -718,10 +799,16 @@ impl Exec<'_> {
             let values = self.new_row(plan, exprs)?;
             self.check_row(table, &values)?;
             if let Some((arbiters, action)) = &plan.conflict {
-                let all: Vec<usize> = (0..table.indexes.len()).filter(|&i| table.indexes[i].unique).collect();
+                let all: Vec<usize> = (0..table.indexes.len())
+                    .filter(|&i| table.indexes[i].unique)
+                    .collect();
                 let arbiters = if arbiters.is_empty() { &all } else { arbiters };
                 for &index in arbiters {
-                    if table.indexes[index].columns.iter().any(|&c| values[c].is_null()) {
+                    if table.indexes[index]
+                        .columns
+                        .iter()
+                        .any(|&c| values[c].is_null())
+                    {
                         continue;
                     }
                     let key = table.index_key(index, &values);
@@ -731,7 +818,11 @@ impl Exec<'_> {
                     let ConflictAction::Update { sets, filter } = action else {
                         continue 'rows;
                     };
-                    let row_key = if index == 0 { key } else { table.key_of_entry(&existing) };
+                    let row_key = if index == 0 {
+                        key
+                    } else {
+                        table.key_of_entry(&existing)
+                    };
                     if touched.contains(&row_key) {
                         return Err(err(
                             SqlState::CardinalityViolation,
@@ -766,7 +857,10 @@ impl Exec<'_> {
 
     pub(crate) async fn update(&mut self, plan: &UpdatePlan) -> Result<Rows, DbError> {
         let table = &plan.source.table;
-        let key = table.single_key().then(|| self.point_key(&plan.source)).flatten();
+        let key = table
+            .single_key()
+            .then(|| self.point_key(&plan.source))
+            .flatten();
         self.tx.sql_start(Op::Update, key.as_ref(), None).await?;
         let mut out = Vec::new();
         let mut affected = 0;
@@ -784,7 +878,10 @@ impl Exec<'_> {
 
     pub(crate) async fn delete(&mut self, plan: &DeletePlan) -> Result<Rows, DbError> {
         let table = &plan.source.table;
-        let key = table.single_key().then(|| self.point_key(&plan.source)).flatten();
+        let key = table
+            .single_key()
+            .then(|| self.point_key(&plan.source))
+            .flatten();
         self.tx.sql_start(Op::Delete, key.as_ref(), None).await?;
         let mut out = Vec::new();
         let mut affected = 0;
@@ -794,7 +891,9 @@ impl Exec<'_> {
             };
             self.tx.sql_write(&key, WriteKind::Delete, None).await?;
             for i in 1..table.indexes.len() {
-                self.tx.sql_write(&table.index_key(i, &current), WriteKind::Delete, None).await?;
+                self.tx
+                    .sql_write(&table.index_key(i, &current), WriteKind::Delete, None)
+                    .await?;
             }
             self.check_children(table, &current, None)?;
             affected += 1;
@@ -806,6 +905,9 @@ impl Exec<'_> {
 
 type Sorted<T> = Vec<(Vec<Value>, T)>;
 
+/// A group's representative row and its aggregate values.
+type Group = (Vec<Value>, Vec<Value>);
+
 fn sort_rows<T>(plan: &SelectPlan, rows: &mut Sorted<T>) {
     if plan.order.is_empty() {
         return;
@@ -814,11 +916,27 @@ fn sort_rows<T>(plan: &SelectPlan, rows: &mut Sorted<T>) {
         for (o, (x, y)) in plan.order.iter().zip(a.iter().zip(b)) {
             let ord = match (x.is_null(), y.is_null()) {
                 (true, true) => Ordering::Equal,
-                (true, false) => if o.nulls_first { Ordering::Less } else { Ordering::Greater },
-                (false, true) => if o.nulls_first { Ordering::Greater } else { Ordering::Less },
+                (true, false) => {
+                    if o.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if o.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
                 _ => {
                     let base = sort_order(x, y);
-                    if o.desc { base.reverse() } else { base }
+                    if o.desc {
+                        base.reverse()
+                    } else {
+                        base
+                    }
                 }
             };
             if ord != Ordering::Equal {
@@ -829,7 +947,12 @@ fn sort_rows<T>(plan: &SelectPlan, rows: &mut Sorted<T>) {
     });
 }
 
-fn finish(plan: &SelectPlan, mut rows: Sorted<Vec<Value>>, offset: usize, limit: Option<usize>) -> Vec<Vec<Value>> {
+fn finish(
+    plan: &SelectPlan,
+    mut rows: Sorted<Vec<Value>>,
+    offset: usize,
+    limit: Option<usize>,
+) -> Vec<Vec<Value>> {
     sort_rows(plan, &mut rows);
     rows.into_iter()
         .map(|(_, v)| v)

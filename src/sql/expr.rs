@@ -448,11 +448,7 @@ impl<'a> Compiler<'a> {
         if matches!(func, Func::Int4Range | Func::TstzRange) && compiled.len() == 3 {
             match &compiled[2] {
                 Expr::Const(Value::Text(b)) if &**b == "[)" => {}
-                _ => {
-                    return Err(unsupported(format!(
-                        "range bounds other than '[)' in {f}"
-                    )))
-                }
+                _ => return Err(unsupported(format!("range bounds other than '[)' in {f}"))),
             }
         }
         Ok(Expr::Func(func, compiled))
@@ -482,7 +478,10 @@ fn truth(v: &Value) -> Result<Option<bool>, DbError> {
         },
         other => Err(err(
             SqlState::DatatypeMismatch,
-            format!("argument of WHERE must be type boolean, not type {}", other.type_name()),
+            format!(
+                "argument of WHERE must be type boolean, not type {}",
+                other.type_name()
+            ),
         )),
     }
 }
@@ -532,7 +531,11 @@ impl Expr {
                 a.visit(f);
                 b.visit(f);
             }
-            Expr::Not(a) | Expr::Neg(a) | Expr::IsNull(a, _) | Expr::IsBool(a, _, _) | Expr::Cast(a, _) => a.visit(f),
+            Expr::Not(a)
+            | Expr::Neg(a)
+            | Expr::IsNull(a, _)
+            | Expr::IsBool(a, _, _)
+            | Expr::Cast(a, _) => a.visit(f),
             Expr::InList(a, list, _) => {
                 a.visit(f);
                 list.iter().for_each(|x| x.visit(f));
@@ -573,7 +576,10 @@ impl Expr {
             Expr::Col(i) => env.row[*i].clone(),
             Expr::Agg(i) => env.aggs[*i].clone(),
             Expr::Default => {
-                return Err(err(SqlState::SyntaxError, "DEFAULT is not allowed in this context"))
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "DEFAULT is not allowed in this context",
+                ))
             }
             Expr::Not(a) => match truth(&a.eval(env)?)? {
                 None => Value::Null,
@@ -716,11 +722,18 @@ fn range_op(op: BinOp, x: &Value, y: &Value) -> Result<Value, DbError> {
     };
     match op {
         BinOp::Overlaps => {
-            let (l, r) = (as_span(x, y)?.ok_or_else(bad)?, as_span(y, x)?.ok_or_else(bad)?);
+            let (l, r) = (
+                as_span(x, y)?.ok_or_else(bad)?,
+                as_span(y, x)?.ok_or_else(bad)?,
+            );
             Ok(Value::Bool(l.overlaps(&r)))
         }
         BinOp::Contains | BinOp::ContainedBy => {
-            let (outer, inner) = if op == BinOp::Contains { (x, y) } else { (y, x) };
+            let (outer, inner) = if op == BinOp::Contains {
+                (x, y)
+            } else {
+                (y, x)
+            };
             let outer_span = as_span(outer, inner)?.ok_or_else(bad)?;
             if let Some(p) = point(inner) {
                 return Ok(Value::Bool(outer_span.contains_point(p)));
@@ -736,7 +749,11 @@ fn arith(op: BinOp, x: &Value, y: &Value) -> Result<Value, DbError> {
     // date + integer days, timestamp arithmetic is not modelled.
     if let (Value::Date(d), BinOp::Add | BinOp::Sub) = (x, op) {
         let n = int_of(y)?;
-        let days = if op == BinOp::Add { *d as i64 + n } else { *d as i64 - n };
+        let days = if op == BinOp::Add {
+            *d as i64 + n
+        } else {
+            *d as i64 - n
+        };
         return i32::try_from(days)
             .map(Value::Date)
             .map_err(|_| err(SqlState::NumericValueOutOfRange, "date out of range"));
@@ -762,7 +779,10 @@ fn eval_func(f: Func, args: &[Expr], env: &Env<'_>) -> Result<Value, DbError> {
         .map(|a| a.eval(env))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(match f {
-        Func::Coalesce => vals.into_iter().find(|v| !v.is_null()).unwrap_or(Value::Null),
+        Func::Coalesce => vals
+            .into_iter()
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
         Func::Nullif => match compare(&vals[0], &vals[1])? {
             Some(Ordering::Equal) => Value::Null,
             _ => vals[0].clone(),
@@ -804,7 +824,8 @@ fn eval_func(f: Func, args: &[Expr], env: &Env<'_>) -> Result<Value, DbError> {
                 other => {
                     return Err(err(
                         SqlState::UndefinedFunction,
-                        format!("function {f:?}({}) does not exist", other.type_name()).to_lowercase(),
+                        format!("function {f:?}({}) does not exist", other.type_name())
+                            .to_lowercase(),
                     ))
                 }
             };

@@ -65,12 +65,12 @@
 //!   transaction block, and any statement or expression not listed in
 //!   `plan`/`expr`.
 
+pub mod anomaly;
 mod catalog;
 mod ddl;
 mod exec;
 mod expr;
 mod plan;
-pub mod anomaly;
 mod value;
 
 pub use value::{canonical_json, Span, SqlType, Value};
@@ -134,7 +134,11 @@ impl Rows {
 /// PostgreSQL.
 pub trait Session {
     /// Runs one statement with `$1..$n` bound to `params`.
-    fn execute(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<Rows, DbError>>;
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Rows, DbError>>;
 
     /// `BEGIN ISOLATION LEVEL ...`.
     fn begin(&mut self, isolation: Isolation) -> impl Future<Output = Result<(), DbError>> {
@@ -179,7 +183,10 @@ impl DbShared {
 
     fn table(&self, name: &str) -> Result<Arc<Table>, DbError> {
         self.catalog().tables.get(name).cloned().ok_or_else(|| {
-            DbError::new(SqlState::UndefinedTable, format!("relation \"{name}\" does not exist"))
+            DbError::new(
+                SqlState::UndefinedTable,
+                format!("relation \"{name}\" does not exist"),
+            )
         })
     }
 
@@ -222,7 +229,11 @@ impl SqlDb {
 
     /// SQL over a fresh store with the default configuration and seed 0.
     pub fn new_empty() -> SqlDb {
-        SqlDb::new(Store::new(Schema::default(), StoreConfig::default(), Seed(0)))
+        SqlDb::new(Store::new(
+            Schema::default(),
+            StoreConfig::default(),
+            Seed(0),
+        ))
     }
 
     /// The store underneath.
@@ -281,7 +292,12 @@ fn writes(kind: &Prepared) -> Option<&'static str> {
     }
 }
 
-async fn run(db: &SqlDb, tx: &mut Tx, statement: &Statement, params: &[Value]) -> Result<Rows, DbError> {
+async fn run(
+    db: &SqlDb,
+    tx: &mut Tx,
+    statement: &Statement,
+    params: &[Value],
+) -> Result<Rows, DbError> {
     let mut exec = exec::Exec {
         tx,
         params,
@@ -376,8 +392,12 @@ impl SqlSession {
                     return Err(self.fail(e));
                 }
                 let result = match &statement.kind {
-                    Prepared::CreateTable(create, excludes) => ddl::create_table(&self.db.shared, create, excludes),
-                    Prepared::CreateIndex(create) => ddl::create_index(&self.db.shared, create).await,
+                    Prepared::CreateTable(create, excludes) => {
+                        ddl::create_table(&self.db.shared, create, excludes)
+                    }
+                    Prepared::CreateIndex(create) => {
+                        ddl::create_index(&self.db.shared, create).await
+                    }
                     _ => unreachable!("matched above"),
                 };
                 lock(&self.db.shared.cache).clear();
@@ -429,7 +449,11 @@ impl SqlSession {
 }
 
 impl Session for SqlSession {
-    fn execute(&mut self, sql: &str, params: &[Value]) -> impl Future<Output = Result<Rows, DbError>> {
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Rows, DbError>> {
         self.run_statement(sql, params)
     }
 }

@@ -5,7 +5,9 @@
 //! otherwise a sequential scan).
 
 use super::catalog::{Catalog, Table};
-use super::expr::{ident, object_name, type_of, unsupported, AggSpec, BinOp, Compiler, Expr, Scope};
+use super::expr::{
+    ident, object_name, type_of, unsupported, AggSpec, BinOp, Compiler, Expr, Scope,
+};
 use super::value::{err, SqlType};
 use crate::store::{DbError, Isolation, SqlState};
 use sqlparser::ast;
@@ -186,10 +188,7 @@ fn prepare_inner(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
         return Err(unsupported("more than one statement per call (or none)"));
     }
     let statement = statements.pop().expect("one statement");
-    let mut planner = Planner {
-        catalog,
-        params: 0,
-    };
+    let mut planner = Planner { catalog, params: 0 };
     let kind = planner.statement(statement, strength, excludes)?;
     Ok(Statement {
         kind,
@@ -228,14 +227,21 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
             _ => {}
         }
         let at = |k: usize| solid.get(s + k).map(|&i| &tokens[i]);
-        if word(t, "FOR") && at(1).is_some_and(|x| word(x, "NO")) && at(2).is_some_and(|x| word(x, "KEY")) && at(3).is_some_and(|x| word(x, "UPDATE")) {
+        if word(t, "FOR")
+            && at(1).is_some_and(|x| word(x, "NO"))
+            && at(2).is_some_and(|x| word(x, "KEY"))
+            && at(3).is_some_and(|x| word(x, "UPDATE"))
+        {
             strength = LockStrength::NoKeyUpdate;
             drop[solid[s + 1]] = true;
             drop[solid[s + 2]] = true;
             s += 4;
             continue;
         }
-        if word(t, "FOR") && at(1).is_some_and(|x| word(x, "KEY")) && at(2).is_some_and(|x| word(x, "SHARE")) {
+        if word(t, "FOR")
+            && at(1).is_some_and(|x| word(x, "KEY"))
+            && at(2).is_some_and(|x| word(x, "SHARE"))
+        {
             return Err(unsupported(
                 "FOR KEY SHARE (the simulated store has exclusive row locks only)",
             ));
@@ -246,7 +252,9 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
             let mut name = None;
             if s >= 2 && word(&tokens[solid[s - 2]], "CONSTRAINT") {
                 if let Token::Word(w) = &tokens[solid[s - 1]] {
-                    name = Some(ident(&w.clone().into_ident(sqlparser::tokenizer::Span::empty())));
+                    name = Some(ident(
+                        &w.clone().into_ident(sqlparser::tokenizer::Span::empty()),
+                    ));
                 }
                 first = s - 2;
             }
@@ -254,8 +262,13 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
                 first -= 1;
             }
             // EXCLUDE USING gist ( ... )
-            if !(at(1).is_some_and(|x| word(x, "USING")) && at(2).is_some_and(|x| word(x, "GIST")) && matches!(at(3), Some(Token::LParen))) {
-                return Err(unsupported("EXCLUDE other than USING gist (col WITH =, range WITH &&)"));
+            if !(at(1).is_some_and(|x| word(x, "USING"))
+                && at(2).is_some_and(|x| word(x, "GIST"))
+                && matches!(at(3), Some(Token::LParen)))
+            {
+                return Err(unsupported(
+                    "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
+                ));
             }
             let mut k = s + 4;
             let mut elements: Vec<Vec<String>> = vec![Vec::new()];
@@ -286,17 +299,31 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
                 k += 1;
             }
             if k >= solid.len() {
-                return Err(err(SqlState::SyntaxError, "syntax error: unterminated EXCLUDE"));
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "syntax error: unterminated EXCLUDE",
+                ));
             }
             if at(k - s + 1).is_some_and(|x| word(x, "WHERE")) {
-                return Err(unsupported("EXCLUDE ... WHERE (a partial exclusion constraint)"));
+                return Err(unsupported(
+                    "EXCLUDE ... WHERE (a partial exclusion constraint)",
+                ));
             }
             let spec = match elements.as_slice() {
-                [g, r] if g.len() == 3 && g[1] == "with" && g[2] == "=" && r.len() == 3 && r[1] == "with" && r[2] == "&&" => ExcludeSpec {
-                    name,
-                    group: g[0].clone(),
-                    range: r[0].clone(),
-                },
+                [g, r]
+                    if g.len() == 3
+                        && g[1] == "with"
+                        && g[2] == "="
+                        && r.len() == 3
+                        && r[1] == "with"
+                        && r[2] == "&&" =>
+                {
+                    ExcludeSpec {
+                        name,
+                        group: g[0].clone(),
+                        range: r[0].clone(),
+                    }
+                }
                 _ => {
                     return Err(unsupported(
                         "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
@@ -384,7 +411,10 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr]) -> Access {
     for (i, index) in table.indexes.iter().enumerate() {
         let mut eq = Vec::new();
         for &col in &index.columns {
-            match conds.iter().find(|(c, op, _)| *c == col && *op == BinOp::Eq) {
+            match conds
+                .iter()
+                .find(|(c, op, _)| *c == col && *op == BinOp::Eq)
+            {
                 Some((_, _, bound)) => eq.push(bound.clone()),
                 None => break,
             }
@@ -579,7 +609,10 @@ impl Planner<'_> {
     fn relation(&self, factor: &ast::TableFactor) -> Result<(Arc<Table>, String), DbError> {
         match factor {
             ast::TableFactor::Table {
-                name, alias, args: None, ..
+                name,
+                alias,
+                args: None,
+                ..
             } => {
                 let t = self.table(name)?;
                 let alias = match alias {
@@ -624,11 +657,18 @@ impl Planner<'_> {
             let index = table.column_index(&column).ok_or_else(|| {
                 err(
                     SqlState::UndefinedColumn,
-                    format!("column \"{column}\" of relation \"{}\" does not exist", table.name),
+                    format!(
+                        "column \"{column}\" of relation \"{}\" does not exist",
+                        table.name
+                    ),
                 )
             })?;
             let value = match &a.value {
-                ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") => Expr::Default,
+                ast::Expr::Identifier(i)
+                    if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
+                {
+                    Expr::Default
+                }
                 other => self.compile(scope, other)?,
             };
             sets.push((index, value));
@@ -653,25 +693,39 @@ impl Planner<'_> {
     }
 
     fn query(&mut self, query: ast::Query, strength: LockStrength) -> Result<Prepared, DbError> {
-        if query.with.is_some() || query.fetch.is_some() || !query.limit_by.is_empty() || query.for_clause.is_some() {
+        if query.with.is_some()
+            || query.fetch.is_some()
+            || !query.limit_by.is_empty()
+            || query.for_clause.is_some()
+        {
             return Err(unsupported("WITH / FETCH in a query"));
         }
         let select = match *query.body {
             ast::SetExpr::Select(select) => select,
             other => return Err(unsupported(format!("the query form {other}"))),
         };
-        if select.distinct.is_some() || select.top.is_some() || select.into.is_some() || !select.lateral_views.is_empty() || select.qualify.is_some() || !select.named_window.is_empty() {
+        if select.distinct.is_some()
+            || select.top.is_some()
+            || select.into.is_some()
+            || !select.lateral_views.is_empty()
+            || select.qualify.is_some()
+            || !select.named_window.is_empty()
+        {
             return Err(unsupported("DISTINCT / INTO / window clauses"));
         }
         // SELECT pg_advisory_xact_lock($1)
         if select.from.is_empty() {
-            if let [ast::SelectItem::UnnamedExpr(ast::Expr::Function(f))] = select.projection.as_slice() {
+            if let [ast::SelectItem::UnnamedExpr(ast::Expr::Function(f))] =
+                select.projection.as_slice()
+            {
                 if object_name(&f.name)? == "pg_advisory_xact_lock" {
                     let scope = Scope::default();
                     let mut c = self.compiler(&scope);
                     let args = match &f.args {
                         ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
-                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => c.compile(e),
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                                c.compile(e)
+                            }
                             _ => Err(unsupported("pg_advisory_xact_lock's argument")),
                         },
                         _ => Err(unsupported("pg_advisory_xact_lock other than (bigint)")),
@@ -686,7 +740,10 @@ impl Planner<'_> {
         for twj in &select.from {
             let (t, alias) = self.relation(&twj.relation)?;
             if scope.sources.iter().any(|(a, _, _)| *a == alias) {
-                return Err(err(SqlState::Other("42712"), format!("table name \"{alias}\" specified more than once")));
+                return Err(err(
+                    SqlState::Other("42712"),
+                    format!("table name \"{alias}\" specified more than once"),
+                ));
             }
             scope.add(&alias, t);
             for join in &twj.joins {
@@ -698,7 +755,16 @@ impl Planner<'_> {
                         _ => return Err(unsupported("JOIN ... USING / NATURAL")),
                     },
                     ast::JoinOperator::CrossJoin => {}
-                    other => return Err(unsupported(format!("the join {other:?}").split('(').next().unwrap_or("outer join").to_string() + " (inner joins only)")),
+                    other => {
+                        return Err(unsupported(
+                            format!("the join {other:?}")
+                                .split('(')
+                                .next()
+                                .unwrap_or("outer join")
+                                .to_string()
+                                + " (inner joins only)",
+                        ))
+                    }
                 }
                 scope.add(&alias, t);
             }
@@ -720,7 +786,9 @@ impl Planner<'_> {
             })
             .collect();
         let group_by = match &select.group_by {
-            ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs.clone(),
+            ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
+                exprs.clone()
+            }
             _ => return Err(unsupported("GROUP BY ALL / ROLLUP")),
         };
         let mut c = self.compiler(&scope);
@@ -741,14 +809,25 @@ impl Planner<'_> {
                         ast::Value::Number(n, _) => {
                             let k: usize = n.parse().unwrap_or(0);
                             if k == 0 || k > output.len() {
-                                return Err(err(SqlState::InvalidColumnReference, format!("ORDER BY position {n} is not in select list")));
+                                return Err(err(
+                                    SqlState::InvalidColumnReference,
+                                    format!("ORDER BY position {n} is not in select list"),
+                                ));
                             }
                             OrderKey::Output(k - 1)
                         }
                         _ => OrderKey::Expr(c.compile(&o.expr)?),
                     },
-                    ast::Expr::Identifier(i) if output.iter().filter(|(name, _)| *name == ident(i)).count() == 1 && !matches!(c.compile(&o.expr), Ok(Expr::Col(_))) => {
-                        OrderKey::Output(output.iter().position(|(name, _)| *name == ident(i)).expect("counted"))
+                    ast::Expr::Identifier(i)
+                        if output.iter().filter(|(name, _)| *name == ident(i)).count() == 1
+                            && !matches!(c.compile(&o.expr), Ok(Expr::Col(_))) =>
+                    {
+                        OrderKey::Output(
+                            output
+                                .iter()
+                                .position(|(name, _)| *name == ident(i))
+                                .expect("counted"),
+                        )
                     }
                     e => OrderKey::Expr(c.compile(e)?),
                 };
@@ -766,7 +845,11 @@ impl Planner<'_> {
             .map(|g| c.compile(g))
             .collect::<Result<Vec<_>, _>>()?;
         let limit = query.limit.as_ref().map(|l| c.compile(l)).transpose()?;
-        let offset = query.offset.as_ref().map(|o| c.compile(&o.value)).transpose()?;
+        let offset = query
+            .offset
+            .as_ref()
+            .map(|o| c.compile(&o.value))
+            .transpose()?;
         self.done(c);
         let grouped = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
         let grouping = if grouped {
@@ -786,10 +869,14 @@ impl Planner<'_> {
                     return Err(unsupported("FOR UPDATE OF"));
                 }
                 if one.lock_type == ast::LockType::Share {
-                    return Err(unsupported("FOR SHARE (the simulated store has exclusive row locks only)"));
+                    return Err(unsupported(
+                        "FOR SHARE (the simulated store has exclusive row locks only)",
+                    ));
                 }
                 if grouping.is_some() {
-                    return Err(unsupported("FOR UPDATE is not allowed with aggregate functions, and it"));
+                    return Err(unsupported(
+                        "FOR UPDATE is not allowed with aggregate functions, and it",
+                    ));
                 }
                 if sources.len() != 1 {
                     return Err(unsupported("FOR UPDATE on a join"));
@@ -816,14 +903,25 @@ impl Planner<'_> {
     }
 
     fn insert(&mut self, insert: ast::Insert) -> Result<InsertPlan, DbError> {
-        if insert.or.is_some() || insert.ignore || insert.overwrite || !insert.assignments.is_empty() || insert.partitioned.is_some() || !insert.after_columns.is_empty() || insert.replace_into || insert.insert_alias.is_some() {
+        if insert.or.is_some()
+            || insert.ignore
+            || insert.overwrite
+            || !insert.assignments.is_empty()
+            || insert.partitioned.is_some()
+            || !insert.after_columns.is_empty()
+            || insert.replace_into
+            || insert.insert_alias.is_some()
+        {
             return Err(unsupported("this form of INSERT"));
         }
         let ast::TableObject::TableName(name) = &insert.table else {
             return Err(unsupported("INSERT INTO a function"));
         };
         let table = self.table(name)?;
-        let alias = insert.table_alias.as_ref().map_or(table.name.clone(), ident);
+        let alias = insert
+            .table_alias
+            .as_ref()
+            .map_or(table.name.clone(), ident);
         let targets: Vec<usize> = if insert.columns.is_empty() {
             (0..table.columns.len()).collect()
         } else {
@@ -835,13 +933,18 @@ impl Planner<'_> {
                     table.column_index(&name).ok_or_else(|| {
                         err(
                             SqlState::UndefinedColumn,
-                            format!("column \"{name}\" of relation \"{}\" does not exist", table.name),
+                            format!(
+                                "column \"{name}\" of relation \"{}\" does not exist",
+                                table.name
+                            ),
                         )
                     })
                 })
                 .collect::<Result<_, _>>()?
         };
-        let source = insert.source.ok_or_else(|| unsupported("INSERT ... DEFAULT VALUES"))?;
+        let source = insert
+            .source
+            .ok_or_else(|| unsupported("INSERT ... DEFAULT VALUES"))?;
         let ast::SetExpr::Values(values) = *source.body else {
             return Err(unsupported("INSERT ... SELECT"));
         };
@@ -849,15 +952,25 @@ impl Planner<'_> {
         let mut rows = Vec::new();
         for row in &values.rows {
             if row.len() > targets.len() {
-                return Err(err(SqlState::SyntaxError, "INSERT has more expressions than target columns"));
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "INSERT has more expressions than target columns",
+                ));
             }
             if row.len() < targets.len() {
-                return Err(err(SqlState::SyntaxError, "INSERT has more target columns than expressions"));
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "INSERT has more target columns than expressions",
+                ));
             }
             let mut compiled = Vec::new();
             for e in row {
                 compiled.push(match e {
-                    ast::Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") => Expr::Default,
+                    ast::Expr::Identifier(i)
+                        if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
+                    {
+                        Expr::Default
+                    }
                     other => self.compile(&empty, other)?,
                 });
             }
@@ -874,7 +987,12 @@ impl Planner<'_> {
                         let mut wanted: Vec<usize> = Vec::new();
                         for c in cols {
                             let name = ident(c);
-                            wanted.push(table.column_index(&name).ok_or_else(|| err(SqlState::UndefinedColumn, format!("column \"{name}\" does not exist")))?);
+                            wanted.push(table.column_index(&name).ok_or_else(|| {
+                                err(
+                                    SqlState::UndefinedColumn,
+                                    format!("column \"{name}\" does not exist"),
+                                )
+                            })?);
                         }
                         wanted.sort_unstable();
                         let found = table.indexes.iter().position(|idx| {
@@ -886,7 +1004,19 @@ impl Planner<'_> {
                     }
                     Some(ast::ConflictTarget::OnConstraint(name)) => {
                         let name = object_name(name)?;
-                        vec![table.indexes.iter().position(|i| i.name == name && i.unique).ok_or_else(|| err(SqlState::Other("42704"), format!("constraint \"{name}\" for table \"{}\" does not exist", table.name)))?]
+                        vec![table
+                            .indexes
+                            .iter()
+                            .position(|i| i.name == name && i.unique)
+                            .ok_or_else(|| {
+                                err(
+                                    SqlState::Other("42704"),
+                                    format!(
+                                        "constraint \"{name}\" for table \"{}\" does not exist",
+                                        table.name
+                                    ),
+                                )
+                            })?]
                     }
                 };
                 let action = match on.action {
@@ -898,7 +1028,11 @@ impl Planner<'_> {
                         let mut both = scope.clone();
                         both.add("excluded", table.clone());
                         let sets = self.assignments(&both, &table, &update.assignments)?;
-                        let filter = update.selection.as_ref().map(|s| self.compile(&both, s)).transpose()?;
+                        let filter = update
+                            .selection
+                            .as_ref()
+                            .map(|s| self.compile(&both, s))
+                            .transpose()?;
                         ConflictAction::Update { sets, filter }
                     }
                 };
@@ -988,11 +1122,19 @@ fn projection(
     for item in items {
         match item {
             ast::SelectItem::Wildcard(options) => {
-                if options.opt_exclude.is_some() || options.opt_except.is_some() || options.opt_replace.is_some() || options.opt_rename.is_some() || options.opt_ilike.is_some() {
+                if options.opt_exclude.is_some()
+                    || options.opt_except.is_some()
+                    || options.opt_replace.is_some()
+                    || options.opt_rename.is_some()
+                    || options.opt_ilike.is_some()
+                {
                     return Err(unsupported("* with options"));
                 }
                 if scope.sources.is_empty() {
-                    return Err(err(SqlState::SyntaxError, "SELECT * with no tables specified is not valid"));
+                    return Err(err(
+                        SqlState::SyntaxError,
+                        "SELECT * with no tables specified is not valid",
+                    ));
                 }
                 for (_, t, offset) in &scope.sources {
                     for (i, col) in t.columns.iter().enumerate() {
@@ -1009,7 +1151,12 @@ fn projection(
                     .sources
                     .iter()
                     .find(|(a, _, _)| *a == alias)
-                    .ok_or_else(|| err(SqlState::UndefinedTable, format!("missing FROM-clause entry for table \"{alias}\"")))?;
+                    .ok_or_else(|| {
+                        err(
+                            SqlState::UndefinedTable,
+                            format!("missing FROM-clause entry for table \"{alias}\""),
+                        )
+                    })?;
                 for (i, col) in t.columns.iter().enumerate() {
                     out.push((col.name.to_string(), Expr::Col(offset + i)));
                 }
@@ -1017,15 +1164,23 @@ fn projection(
             ast::SelectItem::UnnamedExpr(e) => {
                 let name = match e {
                     ast::Expr::Identifier(i) => ident(i),
-                    ast::Expr::CompoundIdentifier(parts) => parts.last().map(ident).unwrap_or_default(),
-                    ast::Expr::Function(f) => object_name(&f.name).unwrap_or_else(|_| "?column?".into()),
-                    ast::Expr::Cast { expr, data_type, .. } => match &**expr {
+                    ast::Expr::CompoundIdentifier(parts) => {
+                        parts.last().map(ident).unwrap_or_default()
+                    }
+                    ast::Expr::Function(f) => {
+                        object_name(&f.name).unwrap_or_else(|_| "?column?".into())
+                    }
+                    ast::Expr::Cast {
+                        expr, data_type, ..
+                    } => match &**expr {
                         ast::Expr::Identifier(i) => ident(i),
-                        _ => type_of(data_type).map(|t| match t {
-                            SqlType::Integer => "int4".to_string(),
-                            SqlType::BigInt => "int8".to_string(),
-                            other => other.name().to_string(),
-                        }).unwrap_or_else(|_| "?column?".into()),
+                        _ => type_of(data_type)
+                            .map(|t| match t {
+                                SqlType::Integer => "int4".to_string(),
+                                SqlType::BigInt => "int8".to_string(),
+                                other => other.name().to_string(),
+                            })
+                            .unwrap_or_else(|_| "?column?".into()),
                     },
                     _ => "?column?".into(),
                 };
@@ -1045,9 +1200,15 @@ mod tests {
 
     #[test]
     fn preprocess_rewrites_no_key_update_and_cuts_exclude() {
-        let (text, strength, ex) = preprocess("SELECT * FROM t WHERE id = 1 FOR NO KEY UPDATE").unwrap();
+        let (text, strength, ex) =
+            preprocess("SELECT * FROM t WHERE id = 1 FOR NO KEY UPDATE").unwrap();
         assert_eq!(strength, LockStrength::NoKeyUpdate);
-        assert!(text.split_whitespace().collect::<Vec<_>>().ends_with(&["FOR", "UPDATE"]), "{text}");
+        assert!(
+            text.split_whitespace()
+                .collect::<Vec<_>>()
+                .ends_with(&["FOR", "UPDATE"]),
+            "{text}"
+        );
         assert!(ex.is_empty());
         let (text, _, ex) = preprocess(
             "CREATE TABLE b (id int PRIMARY KEY, room int, span int4range, CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, span WITH &&))",
@@ -1055,7 +1216,10 @@ mod tests {
         .unwrap();
         assert_eq!(ex.len(), 1);
         assert_eq!(ex[0].name.as_deref(), Some("no_overlap"));
-        assert_eq!((ex[0].group.as_str(), ex[0].range.as_str()), ("room", "span"));
+        assert_eq!(
+            (ex[0].group.as_str(), ex[0].range.as_str()),
+            ("room", "span")
+        );
         assert!(!text.to_ascii_uppercase().contains("EXCLUDE"), "{text}");
         let e = preprocess("SELECT * FROM t FOR KEY SHARE").unwrap_err();
         assert_eq!(e.code, SqlState::FeatureNotSupported);

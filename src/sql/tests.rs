@@ -41,8 +41,17 @@ const ROOMS: &[&str] = &[
 fn rooms() -> SqlDb {
     let db = db_with(ROOMS);
     let mut s = db.session();
-    for (id, name, floor, cap) in [(1, "a", 1, 2), (2, "b", 1, 4), (3, "c", 2, 6), (4, "d", 3, 8)] {
-        ok(&mut s, "INSERT INTO rooms (id, name, floor, capacity) VALUES ($1, $2, $3, $4)", &[id.into(), name.into(), floor.into(), cap.into()]);
+    for (id, name, floor, cap) in [
+        (1, "a", 1, 2),
+        (2, "b", 1, 4),
+        (3, "c", 2, 6),
+        (4, "d", 3, 8),
+    ] {
+        ok(
+            &mut s,
+            "INSERT INTO rooms (id, name, floor, capacity) VALUES ($1, $2, $3, $4)",
+            &[id.into(), name.into(), floor.into(), cap.into()],
+        );
     }
     db
 }
@@ -51,19 +60,41 @@ fn rooms() -> SqlDb {
 fn insert_select_where_order_limit() {
     let db = rooms();
     let mut s = db.session();
-    let r = ok(&mut s, "SELECT id, name FROM rooms WHERE floor = $1 ORDER BY id DESC", &[1.into()]);
+    let r = ok(
+        &mut s,
+        "SELECT id, name FROM rooms WHERE floor = $1 ORDER BY id DESC",
+        &[1.into()],
+    );
     assert_eq!(r.columns, vec!["id", "name"]);
-    assert_eq!(r.rows, vec![vec![Value::Int(2), "b".into()], vec![Value::Int(1), "a".into()]]);
+    assert_eq!(
+        r.rows,
+        vec![
+            vec![Value::Int(2), "b".into()],
+            vec![Value::Int(1), "a".into()]
+        ]
+    );
     let r = ok(&mut s, "SELECT id FROM rooms WHERE capacity BETWEEN 3 AND 7 OR name IN ('d') ORDER BY 1 LIMIT 2 OFFSET 1", &[]);
     assert_eq!(ints(&r), vec![vec![3], vec![4]]);
-    let r = ok(&mut s, "SELECT id FROM rooms WHERE NOT (floor = 1) AND floor IS NOT NULL ORDER BY capacity", &[]);
+    let r = ok(
+        &mut s,
+        "SELECT id FROM rooms WHERE NOT (floor = 1) AND floor IS NOT NULL ORDER BY capacity",
+        &[],
+    );
     assert_eq!(ints(&r), vec![vec![3], vec![4]]);
     let r = ok(&mut s, "SELECT * FROM rooms WHERE id = 3", &[]);
     assert_eq!(r.columns.len(), 4);
     assert_eq!(r.get(0, "name"), Some(&Value::Text("c".into())));
     // A text parameter is read as the column's type, as a text-format
     // parameter is by PostgreSQL.
-    assert_eq!(ok(&mut s, "SELECT name FROM rooms WHERE id = $1", &["2".into()]).len(), 1);
+    assert_eq!(
+        ok(
+            &mut s,
+            "SELECT name FROM rooms WHERE id = $1",
+            &["2".into()]
+        )
+        .len(),
+        1
+    );
 }
 
 #[test]
@@ -71,12 +102,34 @@ fn aggregates_and_group_by() {
     let db = rooms();
     let mut s = db.session();
     let r = ok(&mut s, "SELECT floor, count(*) AS n, sum(capacity), min(capacity), max(id) FROM rooms GROUP BY floor ORDER BY floor", &[]);
-    assert_eq!(ints(&r), vec![vec![1, 2, 6, 2, 2], vec![2, 1, 6, 6, 3], vec![3, 1, 8, 8, 4]]);
-    let r = ok(&mut s, "SELECT count(*), sum(capacity) FROM rooms WHERE floor = 9", &[]);
+    assert_eq!(
+        ints(&r),
+        vec![
+            vec![1, 2, 6, 2, 2],
+            vec![2, 1, 6, 6, 3],
+            vec![3, 1, 8, 8, 4]
+        ]
+    );
+    let r = ok(
+        &mut s,
+        "SELECT count(*), sum(capacity) FROM rooms WHERE floor = 9",
+        &[],
+    );
     assert_eq!(r.rows, vec![vec![Value::Int(0), Value::Null]]);
-    let r = ok(&mut s, "SELECT floor FROM rooms GROUP BY floor HAVING count(*) > 1", &[]);
+    let r = ok(
+        &mut s,
+        "SELECT floor FROM rooms GROUP BY floor HAVING count(*) > 1",
+        &[],
+    );
     assert_eq!(ints(&r), vec![vec![1]]);
-    assert_eq!(code(&mut s, "SELECT name, count(*) FROM rooms GROUP BY floor", &[]), "42803");
+    assert_eq!(
+        code(
+            &mut s,
+            "SELECT name, count(*) FROM rooms GROUP BY floor",
+            &[]
+        ),
+        "42803"
+    );
 }
 
 #[test]
@@ -89,7 +142,11 @@ fn joins_use_the_earlier_table_values() {
     assert_eq!(r.get(0, "who"), Some(&"x".into()));
     assert_eq!(r.int(1, "lo"), Some(5));
     assert_eq!(r.int(1, "upper"), Some(9));
-    let r = ok(&mut s, "SELECT b.id FROM bookings b WHERE b.span && '[15,16)'::int4range", &[]);
+    let r = ok(
+        &mut s,
+        "SELECT b.id FROM bookings b WHERE b.span && '[15,16)'::int4range",
+        &[],
+    );
     assert_eq!(ints(&r), vec![vec![1]]);
     let r = ok(&mut s, "SELECT id FROM bookings WHERE span @> 7", &[]);
     assert_eq!(ints(&r), vec![vec![2]]);
@@ -99,28 +156,80 @@ fn joins_use_the_earlier_table_values() {
 fn update_delete_returning_and_constraints() {
     let db = rooms();
     let mut s = db.session();
-    let r = ok(&mut s, "UPDATE rooms SET capacity = capacity + 1 WHERE floor = 1 RETURNING id, capacity", &[]);
+    let r = ok(
+        &mut s,
+        "UPDATE rooms SET capacity = capacity + 1 WHERE floor = 1 RETURNING id, capacity",
+        &[],
+    );
     assert_eq!(r.affected, 2);
     assert_eq!(ints(&r), vec![vec![1, 3], vec![2, 5]]);
-    assert_eq!(code(&mut s, "UPDATE rooms SET capacity = 0 WHERE id = 1", &[]), "23514");
-    assert_eq!(code(&mut s, "INSERT INTO rooms VALUES (5, 'a', 1, 1)", &[]), "23505");
-    assert_eq!(code(&mut s, "INSERT INTO rooms VALUES (1, 'z', 1, 1)", &[]), "23505");
-    assert_eq!(code(&mut s, "INSERT INTO rooms (id, floor) VALUES (6, 1)", &[]), "23502");
-    assert_eq!(code(&mut s, "INSERT INTO bookings (room_id, span) VALUES (99, '[1,2)')", &[]), "23503");
-    ok(&mut s, "INSERT INTO bookings (room_id, span) VALUES (2, '[1,5)')", &[]);
-    assert_eq!(code(&mut s, "INSERT INTO bookings (room_id, span) VALUES (2, '[4,6)')", &[]), "23P01");
-    ok(&mut s, "INSERT INTO bookings (room_id, span) VALUES (2, '[5,6)')", &[]);
+    assert_eq!(
+        code(&mut s, "UPDATE rooms SET capacity = 0 WHERE id = 1", &[]),
+        "23514"
+    );
+    assert_eq!(
+        code(&mut s, "INSERT INTO rooms VALUES (5, 'a', 1, 1)", &[]),
+        "23505"
+    );
+    assert_eq!(
+        code(&mut s, "INSERT INTO rooms VALUES (1, 'z', 1, 1)", &[]),
+        "23505"
+    );
+    assert_eq!(
+        code(&mut s, "INSERT INTO rooms (id, floor) VALUES (6, 1)", &[]),
+        "23502"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO bookings (room_id, span) VALUES (99, '[1,2)')",
+            &[]
+        ),
+        "23503"
+    );
+    ok(
+        &mut s,
+        "INSERT INTO bookings (room_id, span) VALUES (2, '[1,5)')",
+        &[],
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO bookings (room_id, span) VALUES (2, '[4,6)')",
+            &[]
+        ),
+        "23P01"
+    );
+    ok(
+        &mut s,
+        "INSERT INTO bookings (room_id, span) VALUES (2, '[5,6)')",
+        &[],
+    );
     assert_eq!(code(&mut s, "DELETE FROM rooms WHERE id = 2", &[]), "23503");
     // A unique index moves with the row: the old name is free again.
     ok(&mut s, "UPDATE rooms SET name = 'aa' WHERE id = 1", &[]);
     ok(&mut s, "INSERT INTO rooms VALUES (7, 'a', 4, 1)", &[]);
-    let r = ok(&mut s, "DELETE FROM rooms WHERE floor = 4 RETURNING name", &[]);
-    assert_eq!((r.affected, r.rows.clone()), (1, vec![vec![Value::from("a")]]));
-    let r = ok(&mut s, "SELECT who FROM bookings WHERE room_id = 2 ORDER BY id", &[]);
+    let r = ok(
+        &mut s,
+        "DELETE FROM rooms WHERE floor = 4 RETURNING name",
+        &[],
+    );
+    assert_eq!(
+        (r.affected, r.rows.clone()),
+        (1, vec![vec![Value::from("a")]])
+    );
+    let r = ok(
+        &mut s,
+        "SELECT who FROM bookings WHERE room_id = 2 ORDER BY id",
+        &[],
+    );
     assert_eq!(r.get(0, "who"), Some(&"anon".into()));
     // The primary key moves too.
     ok(&mut s, "UPDATE rooms SET id = 40 WHERE id = 4", &[]);
-    assert_eq!(ints(&ok(&mut s, "SELECT id FROM rooms WHERE floor = 3", &[])), vec![vec![40]]);
+    assert_eq!(
+        ints(&ok(&mut s, "SELECT id FROM rooms WHERE floor = 3", &[])),
+        vec![vec![40]]
+    );
 }
 
 #[test]
@@ -130,10 +239,28 @@ fn on_conflict_do_nothing_and_do_update() {
     let upsert = "INSERT INTO counters VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET n = counters.n + excluded.n RETURNING n";
     assert_eq!(ok(&mut s, upsert, &["a".into()]).int(0, "n"), Some(1));
     assert_eq!(ok(&mut s, upsert, &["a".into()]).int(0, "n"), Some(2));
-    let r = ok(&mut s, "INSERT INTO counters VALUES ('a', 5) ON CONFLICT DO NOTHING", &[]);
+    let r = ok(
+        &mut s,
+        "INSERT INTO counters VALUES ('a', 5) ON CONFLICT DO NOTHING",
+        &[],
+    );
     assert_eq!(r.affected, 0);
-    assert_eq!(code(&mut s, "INSERT INTO counters VALUES ('b', 1), ('b', 2) ON CONFLICT (k) DO UPDATE SET n = 0", &[]), "21000");
-    assert_eq!(code(&mut s, "INSERT INTO counters VALUES ('c', 1) ON CONFLICT (n) DO NOTHING", &[]), "42P10");
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO counters VALUES ('b', 1), ('b', 2) ON CONFLICT (k) DO UPDATE SET n = 0",
+            &[]
+        ),
+        "21000"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO counters VALUES ('c', 1) ON CONFLICT (n) DO NOTHING",
+            &[]
+        ),
+        "42P10"
+    );
 }
 
 #[test]
@@ -141,12 +268,18 @@ fn rejected_sql_names_the_construct_and_the_statement() {
     let db = rooms();
     let mut s = db.session();
     for (sql, want) in [
-        ("SELECT * FROM rooms WHERE id IN (SELECT room_id FROM bookings)", "0A000"),
+        (
+            "SELECT * FROM rooms WHERE id IN (SELECT room_id FROM bookings)",
+            "0A000",
+        ),
         ("SAVEPOINT a", "0A000"),
         ("SET LOCAL lock_timeout = '1s'", "0A000"),
         ("SELECT * FROM rooms FOR SHARE", "0A000"),
         ("SELECT * FROM rooms FOR KEY SHARE", "0A000"),
-        ("SELECT * FROM rooms r LEFT JOIN bookings b ON b.room_id = r.id", "0A000"),
+        (
+            "SELECT * FROM rooms r LEFT JOIN bookings b ON b.room_id = r.id",
+            "0A000",
+        ),
         ("SELEC 1", "42601"),
         ("SELECT * FROM nope", "42P01"),
         ("SELECT nope FROM rooms", "42703"),
@@ -171,7 +304,10 @@ fn transactions_fail_on_errors_and_read_only_refuses_writes() {
     assert_eq!(code(&mut s, "SELECT 1 FROM rooms", &[]), "25P02");
     ok(&mut s, "COMMIT", &[]);
     assert!(!s.in_transaction());
-    assert_eq!(ok(&mut s, "SELECT capacity FROM rooms WHERE id = 1", &[]).int(0, "capacity"), Some(2));
+    assert_eq!(
+        ok(&mut s, "SELECT capacity FROM rooms WHERE id = 1", &[]).int(0, "capacity"),
+        Some(2)
+    );
     ok(&mut s, "BEGIN READ ONLY", &[]);
     assert_eq!(code(&mut s, "DELETE FROM rooms", &[]), "25006");
     ok(&mut s, "ROLLBACK", &[]);
@@ -186,12 +322,27 @@ fn row_locks_wait_nowait_and_skip_locked() {
         ok(&mut a, "INSERT INTO jobs VALUES ($1, 'ready')", &[i.into()]);
     }
     ok(&mut a, "BEGIN", &[]);
-    let first = ok(&mut a, "SELECT id FROM jobs WHERE state = 'ready' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", &[]);
+    let first = ok(
+        &mut a,
+        "SELECT id FROM jobs WHERE state = 'ready' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        &[],
+    );
     assert_eq!(ints(&first), vec![vec![1]]);
     ok(&mut b, "BEGIN", &[]);
-    let second = ok(&mut b, "SELECT id FROM jobs WHERE state = 'ready' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", &[]);
+    let second = ok(
+        &mut b,
+        "SELECT id FROM jobs WHERE state = 'ready' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        &[],
+    );
     assert_eq!(ints(&second), vec![vec![2]]);
-    assert_eq!(code(&mut b, "SELECT id FROM jobs WHERE id = 1 FOR NO KEY UPDATE NOWAIT", &[]), "55P03");
+    assert_eq!(
+        code(
+            &mut b,
+            "SELECT id FROM jobs WHERE id = 1 FOR NO KEY UPDATE NOWAIT",
+            &[]
+        ),
+        "55P03"
+    );
     ok(&mut b, "ROLLBACK", &[]);
     ok(&mut a, "COMMIT", &[]);
 }
@@ -228,7 +379,8 @@ fn read_committed_update_rechecks_the_new_row_version() {
 #[test]
 fn index_scans_lock_ranges_and_seq_scans_lock_the_table() {
     for (indexed, both_commit) in [(true, true), (false, false)] {
-        let mut ddl = vec!["CREATE TABLE shifts (id int PRIMARY KEY, floor int NOT NULL, nurse text)"];
+        let mut ddl =
+            vec!["CREATE TABLE shifts (id int PRIMARY KEY, floor int NOT NULL, nurse text)"];
         if indexed {
             ddl.push("CREATE INDEX shifts_floor ON shifts (floor)");
         }
@@ -237,8 +389,14 @@ fn index_scans_lock_ranges_and_seq_scans_lock_the_table() {
         let mut t2 = db.session();
         block_on(t1.begin(Isolation::Serializable)).unwrap();
         block_on(t2.begin(Isolation::Serializable)).unwrap();
-        assert_eq!(ok(&mut t1, "SELECT count(*) FROM shifts WHERE floor = 1", &[]).int(0, "count"), Some(0));
-        assert_eq!(ok(&mut t2, "SELECT count(*) FROM shifts WHERE floor = 2", &[]).int(0, "count"), Some(0));
+        assert_eq!(
+            ok(&mut t1, "SELECT count(*) FROM shifts WHERE floor = 1", &[]).int(0, "count"),
+            Some(0)
+        );
+        assert_eq!(
+            ok(&mut t2, "SELECT count(*) FROM shifts WHERE floor = 2", &[]).int(0, "count"),
+            Some(0)
+        );
         ok(&mut t1, "INSERT INTO shifts VALUES (1, 1, 'ann')", &[]);
         let second = exec(&mut t2, "INSERT INTO shifts VALUES (2, 2, 'bob')", &[]);
         let c1 = block_on(t1.commit());
@@ -269,7 +427,10 @@ fn predicate_write_skew_on_an_index_is_caught_at_serializable() {
     let r2 = exec(&mut t2, "INSERT INTO oncall VALUES (2, 7, 'b')", &[]);
     let c1 = block_on(t1.commit());
     let c2 = r2.and_then(|_| block_on(t2.commit()).map(|_| Rows::default()));
-    assert!(c1.is_err() || c2.is_err(), "both committed a double booking");
+    assert!(
+        c1.is_err() || c2.is_err(),
+        "both committed a double booking"
+    );
     let e = c1.err().or(c2.err()).unwrap();
     assert_eq!(e.code, SqlState::SerializationFailure);
 }
@@ -294,7 +455,11 @@ fn statements_are_prepared_once() {
     let db = rooms();
     let mut s = db.session();
     for i in 0..3 {
-        ok(&mut s, "SELECT name FROM rooms WHERE id = $1", &[Value::Int(i)]);
+        ok(
+            &mut s,
+            "SELECT name FROM rooms WHERE id = $1",
+            &[Value::Int(i)],
+        );
     }
     assert!(lock(&db.shared.cache).contains_key("SELECT name FROM rooms WHERE id = $1"));
 }
@@ -307,6 +472,10 @@ fn one_sql_statement_is_one_store_statement() {
     // Index scan (entries + rows) and an update of an indexed column: many
     // keys, one statement each.
     ok(&mut s, "SELECT * FROM rooms WHERE floor = 1", &[]);
-    ok(&mut s, "UPDATE rooms SET floor = 5, name = name || 'q' WHERE floor = 1", &[]);
+    ok(
+        &mut s,
+        "UPDATE rooms SET floor = 5, name = name || 'q' WHERE floor = 1",
+        &[],
+    );
     assert_eq!(db.store().stats().statements - before, 2);
 }

@@ -394,7 +394,9 @@ pub fn parse_text(text: &str, ty: SqlType) -> Result<Value, DbError> {
             _ => return Err(invalid(ty, text)),
         },
         SqlType::Date => Value::Date(parse_date(t).ok_or_else(|| invalid(ty, text))?),
-        SqlType::Timestamp => Value::Timestamp(parse_timestamp(t).ok_or_else(|| invalid(ty, text))?),
+        SqlType::Timestamp => {
+            Value::Timestamp(parse_timestamp(t).ok_or_else(|| invalid(ty, text))?)
+        }
         SqlType::IntRange => Value::IntRange(parse_range(t, ty, |b| {
             b.parse::<i32>().ok().map(i64::from)
         })?),
@@ -422,7 +424,12 @@ fn parse_range(
     if text.eq_ignore_ascii_case("empty") {
         return Ok(Span::EMPTY);
     }
-    let bad = || err(SqlState::InvalidTextRepresentation, format!("malformed range literal: \"{text}\""));
+    let bad = || {
+        err(
+            SqlState::InvalidTextRepresentation,
+            format!("malformed range literal: \"{text}\""),
+        )
+    };
     let open = text.chars().next().ok_or_else(bad)?;
     let close = text.chars().last().ok_or_else(bad)?;
     if !matches!(open, '[' | '(') || !matches!(close, ']' | ')') || text.len() < 3 {
@@ -432,13 +439,15 @@ fn parse_range(
     let (lo, hi) = inner.split_once(',').ok_or_else(bad)?;
     let parse = |b: &str| -> Result<Option<i64>, DbError> {
         let b = b.trim().trim_matches('"');
-        if b.is_empty() || b.eq_ignore_ascii_case("infinity") || b.eq_ignore_ascii_case("-infinity") {
+        if b.is_empty() || b.eq_ignore_ascii_case("infinity") || b.eq_ignore_ascii_case("-infinity")
+        {
             return Ok(None);
         }
         bound(b).map(Some).ok_or_else(|| invalid(ty, text))
     };
     let (mut lower, mut upper) = (parse(lo)?, parse(hi)?);
-    if ty == SqlType::TsRange && (open != '[' && lower.is_some() || close != ')' && upper.is_some()) {
+    if ty == SqlType::TsRange && (open != '[' && lower.is_some() || close != ')' && upper.is_some())
+    {
         return Err(err(
             SqlState::FeatureNotSupported,
             format!("tstzrange \"{text}\": the simulated engine keeps only [) bounds"),
@@ -693,7 +702,10 @@ mod tests {
     #[test]
     fn dates_and_timestamps_round_trip_through_text() {
         assert_eq!(parse_date("2000-01-01"), Some(0));
-        assert_eq!(parse_date("2024-02-29").map(format_date).as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            parse_date("2024-02-29").map(format_date).as_deref(),
+            Some("2024-02-29")
+        );
         assert_eq!(parse_date("2023-02-29"), None);
         let t = parse_timestamp("2024-03-01 10:30:00+02").unwrap();
         assert_eq!(format_timestamp(t), "2024-03-01 08:30:00+00");
@@ -704,7 +716,10 @@ mod tests {
     fn ranges_parse_canonically_and_overlap_half_open() {
         let r = parse_text("[1,5]", SqlType::IntRange).unwrap();
         assert_eq!(r, Value::IntRange(Span::new(Some(1), Some(6))));
-        assert_eq!(parse_text("(3,3)", SqlType::IntRange).unwrap(), Value::IntRange(Span::EMPTY));
+        assert_eq!(
+            parse_text("(3,3)", SqlType::IntRange).unwrap(),
+            Value::IntRange(Span::EMPTY)
+        );
         let a = Span::new(Some(1), Some(5));
         assert!(a.overlaps(&Span::new(Some(4), None)));
         assert!(!a.overlaps(&Span::new(Some(5), Some(9))));

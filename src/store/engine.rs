@@ -573,7 +573,11 @@ impl State {
     /// without locking it. At Repeatable Read and Serializable a live row
     /// the snapshot cannot see fails with 40001, as PostgreSQL's
     /// `ON CONFLICT` does. The read is recorded (and SIREAD-locked).
-    pub(crate) fn probe(&mut self, id: TxId, key: &Key) -> Result<LockAttempt<Option<Row>>, DbError> {
+    pub(crate) fn probe(
+        &mut self,
+        id: TxId,
+        key: &Key,
+    ) -> Result<LockAttempt<Option<Row>>, DbError> {
         if let Some(own) = self.tx(id).writes.get(key) {
             return Ok(LockAttempt::Done(own.as_ref().map(|row| (**row).clone())));
         }

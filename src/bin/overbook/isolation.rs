@@ -35,10 +35,22 @@ pub fn run(args: Args) -> u8 {
     let documented = |r: &AnomalyResult| postgres_expected(r.anomaly, r.level);
     let mut problems: Vec<String> = Vec::new();
     for r in kv.iter().filter(|r| r.outcome != documented(r)) {
-        problems.push(format!("key-value {} at {}: {} (documented: {})", r.anomaly, r.level, r.outcome.name(), documented(r).name()));
+        problems.push(format!(
+            "key-value {} at {}: {} (documented: {})",
+            r.anomaly,
+            r.level,
+            r.outcome.name(),
+            documented(r).name()
+        ));
     }
     for r in sql.iter().filter(|r| r.outcome != documented(r)) {
-        problems.push(format!("sql {} at {}: {} (documented: {})", r.anomaly, r.level, r.outcome.name(), documented(r).name()));
+        problems.push(format!(
+            "sql {} at {}: {} (documented: {})",
+            r.anomaly,
+            r.level,
+            r.outcome.name(),
+            documented(r).name()
+        ));
     }
     if let Some(pg) = &pg {
         for (s, p) in sql.iter().zip(pg) {
@@ -60,12 +72,22 @@ pub fn run(args: Args) -> u8 {
             None => serde_json::to_value(&sql),
             Some(pg) => serde_json::to_value(serde_json::json!({ "store": sql, "postgres": pg })),
         };
-        println!("{}", serde_json::to_string_pretty(&value.expect("matrix serializes")).expect("json prints"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value.expect("matrix serializes")).expect("json prints")
+        );
     } else {
         print_table(&sql, pg.as_deref());
-        let what = if pg.is_some() { "PostgreSQL's run and its documented behaviour" } else { "PostgreSQL's documented behaviour" };
+        let what = if pg.is_some() {
+            "PostgreSQL's run and its documented behaviour"
+        } else {
+            "PostgreSQL's documented behaviour"
+        };
         if problems.is_empty() {
-            println!("\nmatches {what}: yes ({} cells; the key-value suite too)", sql.len());
+            println!(
+                "\nmatches {what}: yes ({} cells; the key-value suite too)",
+                sql.len()
+            );
         } else {
             println!("\nmatches {what}: NO");
             for p in &problems {
@@ -106,7 +128,10 @@ fn print_table(sql: &[AnomalyResult], pg: Option<&[AnomalyResult]>) {
     match pg {
         None => {
             println!("SQL on the simulated store");
-            println!("{:<22} {:<20} {:<20} {:<20}", "anomaly", "read-committed", "repeatable-read", "serializable");
+            println!(
+                "{:<22} {:<20} {:<20} {:<20}",
+                "anomaly", "read-committed", "repeatable-read", "serializable"
+            );
             for anomaly in ANOMALIES {
                 println!(
                     "{:<22} {:<20} {:<20} {:<20}",
@@ -119,9 +144,18 @@ fn print_table(sql: &[AnomalyResult], pg: Option<&[AnomalyResult]>) {
         }
         Some(pg) => {
             println!("each cell: simulated store | PostgreSQL");
-            println!("{:<22} {:<38} {:<38} {:<38}", "anomaly", "read-committed", "repeatable-read", "serializable");
+            println!(
+                "{:<22} {:<38} {:<38} {:<38}",
+                "anomaly", "read-committed", "repeatable-read", "serializable"
+            );
             for anomaly in ANOMALIES {
-                let both = |level| format!("{} | {}", cell(sql, anomaly, level), cell(pg, anomaly, level));
+                let both = |level| {
+                    format!(
+                        "{} | {}",
+                        cell(sql, anomaly, level),
+                        cell(pg, anomaly, level)
+                    )
+                };
                 println!(
                     "{:<22} {:<38} {:<38} {:<38}",
                     anomaly,

@@ -6,10 +6,10 @@
 //! they were skipped; with `CI=true` they fail instead.
 
 use overbook::postgres::{PgBackend, PgSession};
+use overbook::seed::Seed;
 use overbook::sql::anomaly::{run_matrix, run_sim_matrix};
 use overbook::sql::{Session, SqlDb, Value};
 use overbook::store::{DbError, Isolation, Schema, SqlState, Store, StoreConfig, YieldOnce};
-use overbook::seed::Seed;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -72,7 +72,10 @@ const SCHEMA: [&str; 2] = [
 ];
 
 fn retryable(e: &DbError) -> bool {
-    matches!(e.code, SqlState::SerializationFailure | SqlState::DeadlockDetected)
+    matches!(
+        e.code,
+        SqlState::SerializationFailure | SqlState::DeadlockDetected
+    )
 }
 
 /// Reserves `units` of authorization `auth`: at Serializable, the row
@@ -83,17 +86,29 @@ async fn reserve_units<S: Session>(s: &mut S, auth: &str, units: i64) -> Result<
         let result: Result<bool, DbError> = async {
             s.begin(Isolation::Serializable).await?;
             let row = s
-                .execute("SELECT total, used FROM auths WHERE id = $1 FOR UPDATE", &[auth.into()])
+                .execute(
+                    "SELECT total, used FROM auths WHERE id = $1 FOR UPDATE",
+                    &[auth.into()],
+                )
                 .await?;
-            let (total, used) = (row.int(0, "total").unwrap_or(0), row.int(0, "used").unwrap_or(0));
+            let (total, used) = (
+                row.int(0, "total").unwrap_or(0),
+                row.int(0, "used").unwrap_or(0),
+            );
             if used + units > total {
                 s.rollback().await?;
                 return Ok(false);
             }
-            s.execute("UPDATE auths SET used = used + $2 WHERE id = $1", &[auth.into(), units.into()])
-                .await?;
-            s.execute("INSERT INTO reservations (auth_id, units) VALUES ($1, $2)", &[auth.into(), units.into()])
-                .await?;
+            s.execute(
+                "UPDATE auths SET used = used + $2 WHERE id = $1",
+                &[auth.into(), units.into()],
+            )
+            .await?;
+            s.execute(
+                "INSERT INTO reservations (auth_id, units) VALUES ($1, $2)",
+                &[auth.into(), units.into()],
+            )
+            .await?;
             s.commit().await?;
             Ok(true)
         }
@@ -109,25 +124,47 @@ async fn reserve_units<S: Session>(s: &mut S, auth: &str, units: i64) -> Result<
             Ok(fit) => return Ok(fit),
         }
     }
-    Err(DbError::new(SqlState::SerializationFailure, "retries exhausted"))
+    Err(DbError::new(
+        SqlState::SerializationFailure,
+        "retries exhausted",
+    ))
 }
 
 /// The planted bug: Read Committed, read without a lock, write back the
 /// value computed from the read. `after_read` is where the test lets the
 /// other clients catch up (what real concurrency does by chance).
-async fn reserve_units_buggy<S: Session>(s: &mut S, auth: &str, units: i64, after_read: Hook) -> Result<bool, DbError> {
+async fn reserve_units_buggy<S: Session>(
+    s: &mut S,
+    auth: &str,
+    units: i64,
+    after_read: Hook,
+) -> Result<bool, DbError> {
     s.begin(Isolation::ReadCommitted).await?;
-    let row = s.execute("SELECT total, used FROM auths WHERE id = $1", &[auth.into()]).await?;
-    let (total, used) = (row.int(0, "total").unwrap_or(0), row.int(0, "used").unwrap_or(0));
+    let row = s
+        .execute(
+            "SELECT total, used FROM auths WHERE id = $1",
+            &[auth.into()],
+        )
+        .await?;
+    let (total, used) = (
+        row.int(0, "total").unwrap_or(0),
+        row.int(0, "used").unwrap_or(0),
+    );
     after_read().await;
     if used + units > total {
         s.rollback().await?;
         return Ok(false);
     }
-    s.execute("UPDATE auths SET used = $2 WHERE id = $1", &[auth.into(), (used + units).into()])
-        .await?;
-    s.execute("INSERT INTO reservations (auth_id, units) VALUES ($1, $2)", &[auth.into(), units.into()])
-        .await?;
+    s.execute(
+        "UPDATE auths SET used = $2 WHERE id = $1",
+        &[auth.into(), (used + units).into()],
+    )
+    .await?;
+    s.execute(
+        "INSERT INTO reservations (auth_id, units) VALUES ($1, $2)",
+        &[auth.into(), units.into()],
+    )
+    .await?;
     s.commit().await?;
     Ok(true)
 }
@@ -135,21 +172,37 @@ async fn reserve_units_buggy<S: Session>(s: &mut S, auth: &str, units: i64, afte
 /// Reserved units, the counter and the authorized total, from the final
 /// tables.
 async fn totals<S: Session>(s: &mut S) -> (i64, i64, i64) {
-    let a = s.execute("SELECT total, used FROM auths WHERE id = 'a1'", &[]).await.unwrap();
-    let r = s
-        .execute("SELECT coalesce(sum(units), 0) AS units FROM reservations WHERE auth_id = 'a1'", &[])
+    let a = s
+        .execute("SELECT total, used FROM auths WHERE id = 'a1'", &[])
         .await
         .unwrap();
-    (r.int(0, "units").unwrap(), a.int(0, "used").unwrap(), a.int(0, "total").unwrap())
+    let r = s
+        .execute(
+            "SELECT coalesce(sum(units), 0) AS units FROM reservations WHERE auth_id = 'a1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    (
+        r.int(0, "units").unwrap(),
+        a.int(0, "used").unwrap(),
+        a.int(0, "total").unwrap(),
+    )
 }
 
 const CLIENTS: usize = 8;
 
 /// Runs `CLIENTS` clients at once, each reserving 2 of 10 units, and
 /// returns (units reserved, counter, total, reservations that fit).
-async fn workload<S: Session + 'static>(mut sessions: Vec<S>, buggy: bool) -> (i64, i64, i64, usize) {
+async fn workload<S: Session + 'static>(
+    mut sessions: Vec<S>,
+    buggy: bool,
+) -> (i64, i64, i64, usize) {
     let mut setup = sessions.pop().expect("a setup session");
-    setup.execute("INSERT INTO auths VALUES ('a1', 10, 0)", &[]).await.unwrap();
+    setup
+        .execute("INSERT INTO auths VALUES ('a1', 10, 0)", &[])
+        .await
+        .unwrap();
     let barrier = Rc::new(tokio::sync::Barrier::new(CLIENTS));
     let local = tokio::task::LocalSet::new();
     let mut handles = Vec::new();
@@ -214,17 +267,36 @@ async fn pg_sessions(url: &str) -> Vec<PgSession> {
 #[test]
 fn one_reserve_handler_never_overbooks_on_either_engine_and_its_bug_does_on_both() {
     let rt = runtime();
-    let (units, used, total, fit) = rt.block_on(async { workload(sim_sessions().await, false).await });
-    assert_eq!((units, used, total, fit), (10, 10, 10, 5), "store, correct handler");
+    let (units, used, total, fit) =
+        rt.block_on(async { workload(sim_sessions().await, false).await });
+    assert_eq!(
+        (units, used, total, fit),
+        (10, 10, 10, 5),
+        "store, correct handler"
+    );
     let (units, used, total, _) = rt.block_on(async { workload(sim_sessions().await, true).await });
-    assert!(units > total && used < units, "store, buggy handler: {units} reserved, counter {used}, total {total}");
-    let Some(url) = pg_url("one_reserve_handler_never_overbooks_on_either_engine_and_its_bug_does_on_both") else {
+    assert!(
+        units > total && used < units,
+        "store, buggy handler: {units} reserved, counter {used}, total {total}"
+    );
+    let Some(url) =
+        pg_url("one_reserve_handler_never_overbooks_on_either_engine_and_its_bug_does_on_both")
+    else {
         return;
     };
-    let (units, used, total, fit) = rt.block_on(async { workload(pg_sessions(&url).await, false).await });
-    assert_eq!((units, used, total, fit), (10, 10, 10, 5), "PostgreSQL, correct handler");
-    let (units, used, total, _) = rt.block_on(async { workload(pg_sessions(&url).await, true).await });
-    assert!(units > total && used < units, "PostgreSQL, buggy handler: {units} reserved, counter {used}, total {total}");
+    let (units, used, total, fit) =
+        rt.block_on(async { workload(pg_sessions(&url).await, false).await });
+    assert_eq!(
+        (units, used, total, fit),
+        (10, 10, 10, 5),
+        "PostgreSQL, correct handler"
+    );
+    let (units, used, total, _) =
+        rt.block_on(async { workload(pg_sessions(&url).await, true).await });
+    assert!(
+        units > total && used < units,
+        "PostgreSQL, buggy handler: {units} reserved, counter {used}, total {total}"
+    );
 }
 
 // ---- statement by statement: the same results and SQLSTATEs -----------
@@ -286,7 +358,9 @@ fn statements_return_what_postgres_returns() {
     let pg = rt.block_on(async {
         let mut s = PgSession::connect(&url).await.unwrap();
         s.client()
-            .batch_execute("DROP TABLE IF EXISTS stays, rooms; CREATE EXTENSION IF NOT EXISTS btree_gist")
+            .batch_execute(
+                "DROP TABLE IF EXISTS stays, rooms; CREATE EXTENSION IF NOT EXISTS btree_gist",
+            )
             .await
             .unwrap();
         transcript(&mut s).await
