@@ -1,6 +1,6 @@
 //! SQL on the simulated store: a PostgreSQL-dialect subset, parsed with
 //! `sqlparser`, planned with PostgreSQL's access paths and executed on the
-//! MVCC [`Store`](crate::store::Store).
+//! MVCC [`Store`].
 //!
 //! The interface is [`Session`]: `execute(sql, params)` on a connection,
 //! with `BEGIN`/`COMMIT`/`ROLLBACK` as statements (or the
