@@ -567,6 +567,85 @@ impl State {
         Ok(LockAttempt::Done(current_row.map(|row| (*row).clone())))
     }
 
+    /// Speculative insertion's check (`INSERT ... ON CONFLICT`): waits for
+    /// another transaction holding the row lock on `key` (an uncommitted
+    /// insert or update of it), then returns the live row there, if any,
+    /// without locking it. At Repeatable Read and Serializable a live row
+    /// the snapshot cannot see fails with 40001, as PostgreSQL's
+    /// `ON CONFLICT` does. The read is recorded (and SIREAD-locked).
+    pub(crate) fn probe(
+        &mut self,
+        id: TxId,
+        key: &Key,
+    ) -> Result<LockAttempt<Option<Row>>, DbError> {
+        if let Some(own) = self.tx(id).writes.get(key) {
+            return Ok(LockAttempt::Done(own.as_ref().map(|row| (**row).clone())));
+        }
+        if let Some(&holder) = self.row_locks.get(key) {
+            if holder != id {
+                return match self.wait_or_deadlock(id, holder)? {
+                    LockAttempt::WaitFor(holder) => Ok(LockAttempt::WaitFor(holder)),
+                    LockAttempt::Done(()) => unreachable!("a wait is never done"),
+                };
+            }
+        }
+        self.waits_for.remove(&id);
+        let latest = self.latest(key).cloned();
+        let isolation = self.tx(id).isolation;
+        if isolation != Isolation::ReadCommitted {
+            let snapshot = self.tx(id).snapshot.expect("statement started");
+            if latest
+                .as_ref()
+                .is_some_and(|v| v.seq > snapshot && v.row.is_some())
+            {
+                self.stats.serialization_failures += 1;
+                return Err(self.fail(
+                    id,
+                    error(
+                        SqlState::SerializationFailure,
+                        format!("could not serialize access due to concurrent update of {key}"),
+                    ),
+                ));
+            }
+        }
+        self.tx_mut(id).reads.push(ReadRecord::Item {
+            key: key.clone(),
+            version: latest.as_ref().map(|v| v.writer),
+        });
+        if isolation == Isolation::Serializable {
+            self.ssi_read_key(id, key)?;
+        }
+        Ok(LockAttempt::Done(
+            latest.and_then(|v| v.row).map(|row| (*row).clone()),
+        ))
+    }
+
+    /// Whether another transaction than `id` holds the row lock on `key`.
+    pub(crate) fn locked_by_other(&self, id: TxId, key: &Key) -> bool {
+        self.row_locks.get(key).is_some_and(|&holder| holder != id)
+    }
+
+    /// The live rows in `range` as of the newest commit, overlaid with
+    /// `id`'s own uncommitted writes (foreign-key checks of referencing
+    /// rows, which PostgreSQL makes with a fresh snapshot).
+    pub(crate) fn latest_range_for(&self, id: TxId, range: &KeyRange) -> Vec<(Key, Row)> {
+        let mut seen: BTreeMap<Key, Option<Arc<Row>>> = self
+            .data
+            .range(range.start.clone()..range.end.clone())
+            .map(|(key, versions)| (key.clone(), versions.last().and_then(|v| v.row.clone())))
+            .collect();
+        for (key, row) in self
+            .tx(id)
+            .writes
+            .range(range.start.clone()..range.end.clone())
+        {
+            seen.insert(key.clone(), row.clone());
+        }
+        seen.into_iter()
+            .filter_map(|(key, row)| row.map(|row| (key, (*row).clone())))
+            .collect()
+    }
+
     /// The exclusion constraint on `key`'s table, if any, and the group and
     /// interval of `row` under it.
     fn interval_of(&self, key: &Key, row: &Row) -> Option<(Datum, i64, i64)> {
@@ -576,6 +655,17 @@ impl State {
             .iter()
             .find(|constraint| constraint.table == key.table())?;
         let group = row.get(constraint.group_column)?.clone();
+        if group == Datum::Null {
+            // NULL never equals anything: no conflict, as in PostgreSQL.
+            return None;
+        }
+        if constraint.start_column == constraint.end_column {
+            // One range column (`span WITH &&`).
+            return match row.get(constraint.start_column)? {
+                Datum::Range(start, end) => Some((group, *start, *end)),
+                _ => None,
+            };
+        }
         let start = row.int(constraint.start_column)?;
         let end = row.int(constraint.end_column)?;
         Some((group, start, end))

@@ -39,7 +39,8 @@ pub use record::{CommittedTx, ReadRecord, WriteRecord};
 pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
 
 use crate::seed::Seed;
-use engine::{LockAttempt, State, WriteKind};
+pub(crate) use engine::WriteKind;
+use engine::{LockAttempt, State};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::future::Future;
@@ -426,6 +427,20 @@ impl Store {
         self.state().config
     }
 
+    /// Adds an exclusion constraint at run time (`CREATE TABLE ... EXCLUDE`
+    /// in the SQL layer): rows of `table` with equal `group_column` must not
+    /// have overlapping ranges in `range_column` (a [`Datum::Range`]).
+    pub fn add_range_exclusion(
+        &self,
+        table: &str,
+        group_column: &'static str,
+        range_column: &'static str,
+    ) {
+        let mut state = self.state();
+        let schema = std::mem::take(&mut state.schema);
+        state.schema = schema.with_exclusion(table, group_column, range_column, range_column);
+    }
+
     /// Whether `table` carries an exclusion constraint.
     pub fn has_exclusion(&self, table: &str) -> bool {
         self.state()
@@ -647,6 +662,87 @@ impl Tx {
             }
         })
         .await
+    }
+}
+
+/// Statement-level access for the SQL layer (`crate::sql`): one SQL
+/// statement is one pause point and one snapshot, however many keys it
+/// reads and writes. `sql_start` begins the statement; the other calls act
+/// within it without pausing again (a lock wait still parks the task).
+impl Tx {
+    /// Begins one SQL statement: pauses once (`op`, and `key`/`range_end`
+    /// when the statement touches exactly that, else none so the model
+    /// checker treats it as touching everything), draws injected faults and
+    /// takes the statement's snapshot.
+    pub(crate) async fn sql_start(
+        &mut self,
+        op: Op,
+        key: Option<&Key>,
+        range_end: Option<&Key>,
+    ) -> Result<(), DbError> {
+        self.start_ranged(op, key, range_end).await
+    }
+
+    /// A read of one key within the current statement.
+    pub(crate) fn sql_get(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
+        self.store.state().get(self.id, key)
+    }
+
+    /// A predicate read of a range within the current statement.
+    pub(crate) fn sql_scan(&mut self, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
+        self.store.state().scan(self.id, range)
+    }
+
+    /// A write (or row lock) within the current statement; waits for the
+    /// row's holder like the key-value calls.
+    pub(crate) async fn sql_write(
+        &mut self,
+        key: &Key,
+        kind: WriteKind,
+        row: Option<Row>,
+    ) -> Result<Option<Row>, DbError> {
+        self.write_statement(key, kind, row).await
+    }
+
+    /// `ON CONFLICT`'s check of `key`: waits for an uncommitted writer of
+    /// it, then returns its live row without locking it.
+    pub(crate) async fn sql_probe(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
+        let store = self.store.clone();
+        let id = self.id;
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            let mut state = store.state();
+            match state.probe(id, key) {
+                Err(err) => Poll::Ready(Err(err)),
+                Ok(LockAttempt::Done(row)) => Poll::Ready(Ok(row)),
+                Ok(LockAttempt::WaitFor(holder)) => {
+                    state.park(id, holder, cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Whether another transaction holds the row lock on `key` (NOWAIT,
+    /// SKIP LOCKED).
+    pub(crate) fn sql_locked_by_other(&self, key: &Key) -> bool {
+        self.store.state().locked_by_other(self.id, key)
+    }
+
+    /// Live rows in `range` as of the newest commit plus this
+    /// transaction's own writes.
+    pub(crate) fn sql_latest_range(&self, range: &KeyRange) -> Vec<(Key, Row)> {
+        self.store.state().latest_range_for(self.id, range)
+    }
+
+    /// Fails the transaction with `err` (an error the SQL layer raised):
+    /// its locks go and later statements get 25P02, as in PostgreSQL.
+    pub(crate) fn sql_fail(&mut self, err: DbError) -> DbError {
+        if self.open {
+            self.store.state().fail(self.id, err)
+        } else {
+            err
+        }
     }
 }
 

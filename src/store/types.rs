@@ -102,6 +102,11 @@ pub enum Datum {
     Int(i64),
     /// Text.
     Text(Arc<str>),
+    /// A half-open integer interval `[lower, upper)` (SQL ranges: an
+    /// `int4range` or a `tstzrange` in microseconds). `i64::MIN` as the
+    /// lower bound and `i64::MAX` as the upper one mean unbounded; an empty
+    /// range is `(0, 0)`.
+    Range(i64, i64),
 }
 
 impl From<i64> for Datum {
@@ -132,6 +137,7 @@ impl fmt::Display for Datum {
             Datum::Bool(value) => write!(f, "{value}"),
             Datum::Int(value) => write!(f, "{value}"),
             Datum::Text(value) => write!(f, "{value:?}"),
+            Datum::Range(lower, upper) => write!(f, "[{lower},{upper})"),
         }
     }
 }
@@ -270,6 +276,54 @@ pub enum SqlState {
     TooManyConnections,
     /// 57P01: the server was shut down under the transaction (crash).
     AdminShutdown,
+    /// 0A000: feature not supported (SQL outside the simulated subset).
+    FeatureNotSupported,
+    /// 42601: syntax error.
+    SyntaxError,
+    /// 42P01: undefined table.
+    UndefinedTable,
+    /// 42703: undefined column.
+    UndefinedColumn,
+    /// 42P07: duplicate table (or index).
+    DuplicateTable,
+    /// 42702: ambiguous column reference.
+    AmbiguousColumn,
+    /// 42804: datatype mismatch.
+    DatatypeMismatch,
+    /// 42883: undefined function (or operator).
+    UndefinedFunction,
+    /// 42803: grouping error.
+    GroupingError,
+    /// 42P10: invalid column reference (no unique constraint matches ON CONFLICT).
+    InvalidColumnReference,
+    /// 23502: not-null violation.
+    NotNullViolation,
+    /// 23503: foreign-key violation.
+    ForeignKeyViolation,
+    /// 23514: check violation.
+    CheckViolation,
+    /// 21000: cardinality violation (ON CONFLICT DO UPDATE affecting a row twice).
+    CardinalityViolation,
+    /// 22P02: invalid text representation.
+    InvalidTextRepresentation,
+    /// 22003: numeric value out of range.
+    NumericValueOutOfRange,
+    /// 22012: division by zero.
+    DivisionByZero,
+    /// 22000: data exception (other invalid values, such as a reversed range).
+    DataException,
+    /// 55P03: lock not available (NOWAIT).
+    LockNotAvailable,
+    /// 25001: active SQL transaction (BEGIN inside a transaction block).
+    ActiveSqlTransaction,
+    /// 25006: read-only SQL transaction.
+    ReadOnlySqlTransaction,
+    /// 08P01: protocol violation (wrong number of parameters).
+    ProtocolViolation,
+    /// 08006: connection failure.
+    ConnectionFailure,
+    /// Any other SQLSTATE, as a real PostgreSQL reported it.
+    Other(&'static str),
 }
 
 impl SqlState {
@@ -283,7 +337,81 @@ impl SqlState {
             SqlState::InFailedTransaction => "25P02",
             SqlState::TooManyConnections => "53300",
             SqlState::AdminShutdown => "57P01",
+            SqlState::FeatureNotSupported => "0A000",
+            SqlState::SyntaxError => "42601",
+            SqlState::UndefinedTable => "42P01",
+            SqlState::UndefinedColumn => "42703",
+            SqlState::DuplicateTable => "42P07",
+            SqlState::AmbiguousColumn => "42702",
+            SqlState::DatatypeMismatch => "42804",
+            SqlState::UndefinedFunction => "42883",
+            SqlState::GroupingError => "42803",
+            SqlState::InvalidColumnReference => "42P10",
+            SqlState::NotNullViolation => "23502",
+            SqlState::ForeignKeyViolation => "23503",
+            SqlState::CheckViolation => "23514",
+            SqlState::CardinalityViolation => "21000",
+            SqlState::InvalidTextRepresentation => "22P02",
+            SqlState::NumericValueOutOfRange => "22003",
+            SqlState::DivisionByZero => "22012",
+            SqlState::DataException => "22000",
+            SqlState::LockNotAvailable => "55P03",
+            SqlState::ActiveSqlTransaction => "25001",
+            SqlState::ReadOnlySqlTransaction => "25006",
+            SqlState::ProtocolViolation => "08P01",
+            SqlState::ConnectionFailure => "08006",
+            SqlState::Other(code) => code,
         }
+    }
+
+    /// The state for a five-character SQLSTATE code (a known one, or
+    /// [`SqlState::Other`], interned once per distinct code).
+    pub fn from_code(code: &str) -> SqlState {
+        const KNOWN: [SqlState; 31] = [
+            SqlState::SerializationFailure,
+            SqlState::DeadlockDetected,
+            SqlState::UniqueViolation,
+            SqlState::ExclusionViolation,
+            SqlState::InFailedTransaction,
+            SqlState::TooManyConnections,
+            SqlState::AdminShutdown,
+            SqlState::FeatureNotSupported,
+            SqlState::SyntaxError,
+            SqlState::UndefinedTable,
+            SqlState::UndefinedColumn,
+            SqlState::DuplicateTable,
+            SqlState::AmbiguousColumn,
+            SqlState::DatatypeMismatch,
+            SqlState::UndefinedFunction,
+            SqlState::GroupingError,
+            SqlState::InvalidColumnReference,
+            SqlState::NotNullViolation,
+            SqlState::ForeignKeyViolation,
+            SqlState::CheckViolation,
+            SqlState::CardinalityViolation,
+            SqlState::InvalidTextRepresentation,
+            SqlState::NumericValueOutOfRange,
+            SqlState::DivisionByZero,
+            SqlState::DataException,
+            SqlState::LockNotAvailable,
+            SqlState::ActiveSqlTransaction,
+            SqlState::ReadOnlySqlTransaction,
+            SqlState::ProtocolViolation,
+            SqlState::ConnectionFailure,
+            SqlState::Other("XX000"),
+        ];
+        if let Some(known) = KNOWN.iter().find(|state| state.code() == code) {
+            return *known;
+        }
+        static OTHERS: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+            std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let mut others = OTHERS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(interned) = others.get(code) {
+            return SqlState::Other(interned);
+        }
+        let interned: &'static str = Box::leak(code.to_string().into_boxed_str());
+        others.insert(interned);
+        SqlState::Other(interned)
     }
 
     /// Whether re-running the whole transaction may succeed: true for the

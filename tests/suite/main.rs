@@ -7,5 +7,6 @@ mod corpus;
 mod explore;
 mod nightly;
 mod reports;
+mod sql;
 mod store;
 mod world;

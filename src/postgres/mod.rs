@@ -1,0 +1,371 @@
+//! The same transaction interface on a real PostgreSQL, through
+//! `tokio-postgres`: [`PgSession`] implements [`Session`], so a handler
+//! written against `impl Session` runs here and on the simulated store.
+//!
+//! Statements are prepared once per connection and cached by text.
+//! Parameters travel in PostgreSQL's text format (so one [`Value`] fits a
+//! parameter of any type, as with the simulated engine, which reads a text
+//! parameter as the type it meets); results come back in the binary format
+//! and are decoded into [`Value`]s. Errors keep their SQLSTATE in the
+//! store's [`DbError`].
+//!
+//! Needs a tokio runtime with I/O enabled (`connect` spawns the
+//! connection's task).
+
+use crate::sql::{Rows, Session, Span, Value};
+use crate::store::{DbError, SqlState};
+use bytes::BytesMut;
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::future::Future;
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+
+type BoxError = Box<dyn Error + Sync + Send>;
+
+/// A connection to a real PostgreSQL.
+pub struct PgSession {
+    client: tokio_postgres::Client,
+    statements: BTreeMap<String, tokio_postgres::Statement>,
+    pid: i32,
+}
+
+impl std::fmt::Debug for PgSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSession").field("pid", &self.pid).finish()
+    }
+}
+
+/// A `tokio-postgres` error as the store's error: its SQLSTATE (08006 when
+/// the connection failed without one) and the server's message.
+pub fn db_error(e: &tokio_postgres::Error) -> DbError {
+    match e.as_db_error() {
+        Some(db) => DbError::new(
+            SqlState::from_code(db.code().code()),
+            db.message().to_string(),
+        ),
+        None => match e.code() {
+            Some(code) => DbError::new(SqlState::from_code(code.code()), e.to_string()),
+            None => DbError::new(SqlState::ConnectionFailure, e.to_string()),
+        },
+    }
+}
+
+impl PgSession {
+    /// Connects to `url` (`postgresql://user@host:port/db`, no TLS) and
+    /// spawns the connection's task on the current tokio runtime.
+    pub async fn connect(url: &str) -> Result<PgSession, DbError> {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| db_error(&e))?;
+        tokio::spawn(async move {
+            // The connection ends when the client is dropped or the server
+            // goes away; statements then fail with 08006.
+            let _ = connection.await;
+        });
+        let pid: i32 = client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .map_err(|e| db_error(&e))?
+            .get(0);
+        Ok(PgSession {
+            client,
+            statements: BTreeMap::new(),
+            pid,
+        })
+    }
+
+    /// The server process serving this connection (for `pg_blocking_pids`).
+    pub fn backend_pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The underlying client, for what the interface does not cover.
+    pub fn client(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+
+    async fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let statement = match self.statements.get(sql) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.client.prepare(sql).await.map_err(|e| db_error(&e))?;
+                self.statements.insert(sql.to_string(), s.clone());
+                s
+            }
+        };
+        let wrapped: Vec<PgParam<'_>> = params.iter().map(PgParam).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            wrapped.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let columns: Vec<String> = statement
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        if columns.is_empty() {
+            let affected = self
+                .client
+                .execute(&statement, &refs)
+                .await
+                .map_err(|e| db_error(&e))?;
+            let mut rows = Rows::new(columns, Vec::new());
+            rows.affected = affected;
+            return Ok(rows);
+        }
+        let found = self
+            .client
+            .query(&statement, &refs)
+            .await
+            .map_err(|e| db_error(&e))?;
+        let mut out = Vec::with_capacity(found.len());
+        for row in &found {
+            let mut values = Vec::with_capacity(columns.len());
+            for (i, name) in columns.iter().enumerate() {
+                let PgValue(v) = row.try_get(i).map_err(|e| {
+                    DbError::new(
+                        SqlState::FeatureNotSupported,
+                        format!("cannot decode column {name}: {e}"),
+                    )
+                })?;
+                values.push(v);
+            }
+            out.push(values);
+        }
+        let mut rows = Rows::new(columns, out);
+        // RETURNING rows were affected rows.
+        if !sql.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+            rows.affected = rows.rows.len() as u64;
+        }
+        Ok(rows)
+    }
+}
+
+impl Session for PgSession {
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Rows, DbError>> {
+        self.run(sql, params)
+    }
+}
+
+/// A parameter in PostgreSQL's text format.
+#[derive(Debug)]
+struct PgParam<'a>(&'a Value);
+
+impl ToSql for PgParam<'_> {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match self.0.to_pg_text() {
+            None => Ok(IsNull::Yes),
+            Some(text) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> tokio_postgres::types::Format {
+        tokio_postgres::types::Format::Text
+    }
+
+    to_sql_checked!();
+}
+
+/// A result value decoded from PostgreSQL's binary format.
+struct PgValue(Value);
+
+fn be<const N: usize>(raw: &[u8]) -> Result<[u8; N], BoxError> {
+    raw.get(..N)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| "short value".into())
+}
+
+fn decode_numeric(raw: &[u8]) -> Result<i64, BoxError> {
+    let ndigits = i16::from_be_bytes(be(raw)?) as usize;
+    let weight = i16::from_be_bytes(be(&raw[2..])?) as i32;
+    let sign = u16::from_be_bytes(be(&raw[4..])?);
+    if sign == 0xC000 {
+        return Err("NaN numeric".into());
+    }
+    let mut value: i128 = 0;
+    for i in 0..ndigits {
+        let digit = i16::from_be_bytes(be(&raw[8 + 2 * i..])?) as i128;
+        let power = weight - i as i32;
+        if power < 0 {
+            if digit != 0 {
+                return Err("numeric with a fraction (integral numerics only)".into());
+            }
+            continue;
+        }
+        value += digit * 10_000i128.pow(power as u32);
+    }
+    if sign == 0x4000 {
+        value = -value;
+    }
+    i64::try_from(value).map_err(|_| "numeric out of range".into())
+}
+
+fn decode_range(raw: &[u8], element: usize, ts: bool) -> Result<Span, BoxError> {
+    let flags = *raw.first().ok_or("short range")?;
+    if flags & 0x01 != 0 {
+        return Ok(Span::EMPTY);
+    }
+    let mut at = 1;
+    let mut bound = |infinite: bool| -> Result<Option<i64>, BoxError> {
+        if infinite {
+            return Ok(None);
+        }
+        let len = i32::from_be_bytes(be(&raw[at..])?) as usize;
+        at += 4;
+        let bytes = &raw[at..at + len];
+        at += len;
+        Ok(Some(match element {
+            4 => i32::from_be_bytes(be(bytes)?) as i64,
+            _ => i64::from_be_bytes(be(bytes)?),
+        }))
+    };
+    let mut lower = bound(flags & 0x08 != 0)?;
+    let mut upper = bound(flags & 0x10 != 0)?;
+    if ts && (lower.is_some() && flags & 0x02 == 0 || upper.is_some() && flags & 0x04 != 0) {
+        return Err("tstzrange bounds other than [) are not modelled".into());
+    }
+    if flags & 0x02 == 0 {
+        lower = lower.map(|l| l + 1);
+    }
+    if flags & 0x04 != 0 {
+        upper = upper.map(|u| u + 1);
+    }
+    Ok(Span::new(lower, upper))
+}
+
+impl<'a> FromSql<'a> for PgValue {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        let text = || -> Result<String, BoxError> { Ok(std::str::from_utf8(raw)?.to_string()) };
+        let v = match *ty {
+            Type::BOOL => Value::Bool(raw.first() == Some(&1)),
+            Type::INT2 => Value::Int(i16::from_be_bytes(be(raw)?) as i64),
+            Type::INT4 => Value::Int(i32::from_be_bytes(be(raw)?) as i64),
+            Type::OID => Value::Int(u32::from_be_bytes(be(raw)?) as i64),
+            Type::INT8 => Value::Int(i64::from_be_bytes(be(raw)?)),
+            Type::NUMERIC => Value::Int(decode_numeric(raw)?),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
+                Value::Text(text()?.into())
+            }
+            Type::DATE => Value::Date(i32::from_be_bytes(be(raw)?)),
+            Type::TIMESTAMPTZ | Type::TIMESTAMP => Value::Timestamp(i64::from_be_bytes(be(raw)?)),
+            Type::INT4_RANGE => Value::IntRange(decode_range(raw, 4, false)?),
+            Type::INT8_RANGE => Value::IntRange(decode_range(raw, 8, false)?),
+            Type::TSTZ_RANGE => Value::TsRange(decode_range(raw, 8, true)?),
+            Type::JSONB => {
+                let body = std::str::from_utf8(raw.get(1..).ok_or("short jsonb")?)?;
+                Value::Json(
+                    crate::sql::canonical_json(body)
+                        .map_err(|e| e.to_string())?
+                        .into(),
+                )
+            }
+            Type::JSON => Value::Json(
+                crate::sql::canonical_json(&text()?)
+                    .map_err(|e| e.to_string())?
+                    .into(),
+            ),
+            Type::VOID => Value::Null,
+            ref other => return Err(format!("type {other} is not modelled").into()),
+        };
+        Ok(PgValue(v))
+    }
+
+    fn from_sql_null(_ty: &Type) -> Result<Self, BoxError> {
+        Ok(PgValue(Value::Null))
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_and_ranges_decode_from_the_binary_format() {
+        // 12345 = digits [1, 2345], weight 1.
+        let raw = [0, 2, 0, 1, 0, 0, 0, 0, 0, 1, 0x09, 0x29];
+        assert_eq!(decode_numeric(&raw).unwrap(), 12345);
+        let neg = [0, 1, 0, 0, 0x40, 0, 0, 0, 0, 7];
+        assert_eq!(decode_numeric(&neg).unwrap(), -7);
+        // int4range [3,8): LB_INC, bounds 3 and 8.
+        let mut r = vec![0x02];
+        for b in [3i32, 8] {
+            r.extend_from_slice(&4i32.to_be_bytes());
+            r.extend_from_slice(&b.to_be_bytes());
+        }
+        assert_eq!(
+            decode_range(&r, 4, false).unwrap(),
+            Span::new(Some(3), Some(8))
+        );
+        assert_eq!(decode_range(&[0x01], 4, false).unwrap(), Span::EMPTY);
+    }
+}
+
+/// The anomaly suite's [`Backend`](crate::sql::anomaly::Backend) on a real
+/// PostgreSQL: fresh connections per script, the suite's tables dropped and
+/// created again; a statement is blocked when `pg_blocking_pids` names
+/// another backend for its connection.
+#[derive(Debug)]
+pub struct PgBackend {
+    url: String,
+    pids: Vec<i32>,
+}
+
+impl PgBackend {
+    /// The suite on the server at `url`. It drops and creates the tables
+    /// `kv`, `emp` and `booking` there.
+    pub fn new(url: &str) -> PgBackend {
+        PgBackend {
+            url: url.to_string(),
+            pids: Vec::new(),
+        }
+    }
+}
+
+impl crate::sql::anomaly::Backend for PgBackend {
+    type S = PgSession;
+
+    async fn open(&mut self, sessions: usize) -> Result<Vec<PgSession>, DbError> {
+        let mut out = Vec::with_capacity(sessions + 1);
+        for _ in 0..=sessions {
+            out.push(PgSession::connect(&self.url).await?);
+        }
+        self.pids = out.iter().map(PgSession::backend_pid).collect();
+        let observer = out.last_mut().expect("an observer");
+        observer
+            .client()
+            .batch_execute("DROP TABLE IF EXISTS kv, emp, booking")
+            .await
+            .map_err(|e| db_error(&e))?;
+        for stmt in crate::sql::anomaly::SETUP {
+            observer.execute(stmt, &[]).await?;
+        }
+        Ok(out)
+    }
+
+    async fn blocked(&mut self, observer: &mut PgSession, index: usize) -> bool {
+        let pid = self.pids[index];
+        let waiting = observer
+            .client()
+            .query_one("SELECT cardinality(pg_blocking_pids($1)) > 0", &[&pid])
+            .await
+            .map(|row| row.get::<_, bool>(0))
+            .unwrap_or(false);
+        if !waiting {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        waiting
+    }
+}

@@ -1,0 +1,198 @@
+//! Tables, columns, indexes and constraints, and how rows and index
+//! entries are laid out as store keys.
+//!
+//! A row of table `t` is the store row at key `t/<pk>`; an entry of its
+//! secondary index `i` is the store row (holding the primary key) at
+//! `t@i/<values>` for a unique index (with `<pk>` appended when a value is
+//! NULL) and `t@i/<values><pk>` otherwise. Values are encoded so that keys
+//! sort as the values do, which turns equality and range conditions into
+//! key ranges, and the store's range SIREAD locks into index-range
+//! predicate locks.
+
+use super::expr::Expr;
+use super::value::{encode_key, from_datum, to_datum, SqlType, Value};
+use crate::store::{Key, KeyRange, Row};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+/// A column name with a static lifetime (store rows name their columns
+/// with `&'static str`), interned once per distinct name.
+pub(crate) fn intern(name: &str) -> &'static str {
+    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = names.get(name) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Column {
+    pub(crate) name: &'static str,
+    pub(crate) ty: SqlType,
+    pub(crate) not_null: bool,
+    pub(crate) default: Option<Expr>,
+    /// `serial`/`bigserial`: defaults to the next value of its sequence.
+    pub(crate) serial: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Index {
+    pub(crate) name: String,
+    pub(crate) columns: Vec<usize>,
+    pub(crate) unique: bool,
+    /// `t/` for the primary key, `t@name/` for a secondary index.
+    pub(crate) prefix: String,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ForeignKey {
+    pub(crate) name: String,
+    pub(crate) columns: Vec<usize>,
+    pub(crate) parent: String,
+    /// The parent's unique index (0: its primary key) the key refers to,
+    /// and the parent columns in the order of `columns`.
+    pub(crate) parent_index: usize,
+    pub(crate) parent_columns: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) expr: Expr,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Exclusion {
+    pub(crate) name: String,
+    pub(crate) group: usize,
+    pub(crate) range: usize,
+}
+
+/// A table: columns, the primary key as index 0, secondary indexes,
+/// constraints, and the foreign keys of other tables that refer to it.
+#[derive(Clone, Debug)]
+pub(crate) struct Table {
+    pub(crate) name: String,
+    pub(crate) columns: Vec<Column>,
+    pub(crate) indexes: Vec<Index>,
+    pub(crate) foreign_keys: Vec<ForeignKey>,
+    pub(crate) checks: Vec<Check>,
+    pub(crate) exclusion: Option<Exclusion>,
+    /// (child table, its foreign key's position) for every key that
+    /// refers to this table.
+    pub(crate) referenced_by: Vec<(String, usize)>,
+}
+
+impl Table {
+    pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    pub(crate) fn pk(&self) -> &[usize] {
+        &self.indexes[0].columns
+    }
+
+    /// The whole table as a key range (a sequential scan).
+    pub(crate) fn range(&self) -> KeyRange {
+        KeyRange::prefix(&self.indexes[0].prefix)
+    }
+
+    /// The store row of `values` (one per column, already coerced).
+    pub(crate) fn to_row(&self, values: &[Value]) -> Row {
+        let mut row = Row::new();
+        for (column, value) in self.columns.iter().zip(values) {
+            row.set(column.name, to_datum(value));
+        }
+        row
+    }
+
+    /// The values of a store row, one per column.
+    pub(crate) fn values_of(&self, row: &Row) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.columns.len());
+        let mut stored = row.columns();
+        for column in &self.columns {
+            let value = match stored.next() {
+                Some((name, datum)) if name == column.name => from_datum(datum, column.ty),
+                _ => row
+                    .get(column.name)
+                    .map_or(Value::Null, |d| from_datum(d, column.ty)),
+            };
+            out.push(value);
+        }
+        out
+    }
+
+    /// The key of index `index` for a row with `values`.
+    pub(crate) fn index_key(&self, index: usize, values: &[Value]) -> Key {
+        let idx = &self.indexes[index];
+        let mut text = String::with_capacity(idx.prefix.len() + 24 * idx.columns.len());
+        text.push_str(&idx.prefix);
+        let mut has_null = false;
+        for &c in &idx.columns {
+            has_null |= values[c].is_null();
+            encode_key(&mut text, &values[c]);
+        }
+        if index > 0 && (!idx.unique || has_null) {
+            for &c in self.pk() {
+                encode_key(&mut text, &values[c]);
+            }
+        }
+        Key::raw(&text)
+    }
+
+    /// The row key for a row with `values`.
+    pub(crate) fn row_key(&self, values: &[Value]) -> Key {
+        self.index_key(0, values)
+    }
+
+    /// A secondary index entry: the row's primary key columns.
+    pub(crate) fn entry_row(&self, values: &[Value]) -> Row {
+        let mut row = Row::new();
+        for &c in self.pk() {
+            row.set(self.columns[c].name, to_datum(&values[c]));
+        }
+        row
+    }
+
+    /// The row key an index entry points to.
+    pub(crate) fn key_of_entry(&self, entry: &Row) -> Key {
+        let mut text = self.indexes[0].prefix.clone();
+        for &c in self.pk() {
+            let column = &self.columns[c];
+            let value = entry
+                .get(column.name)
+                .map_or(Value::Null, |d| from_datum(d, column.ty));
+            encode_key(&mut text, &value);
+        }
+        Key::raw(&text)
+    }
+
+    /// The key prefix of index `index` with its first columns equal to
+    /// `values` (already coerced).
+    pub(crate) fn index_prefix(&self, index: usize, values: &[Value]) -> String {
+        let mut text = self.indexes[index].prefix.clone();
+        for v in values {
+            encode_key(&mut text, v);
+        }
+        text
+    }
+
+    /// Whether a statement on one row key of this table touches only that
+    /// key (no index entries, foreign keys or exclusion checks), so the
+    /// model checker may treat it as a single-key step.
+    pub(crate) fn single_key(&self) -> bool {
+        self.indexes.len() == 1
+            && self.foreign_keys.is_empty()
+            && self.referenced_by.is_empty()
+            && self.exclusion.is_none()
+    }
+}
+
+/// Every table, by name.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    pub(crate) tables: std::collections::BTreeMap<String, Arc<Table>>,
+}

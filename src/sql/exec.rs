@@ -1,0 +1,962 @@
+//! Execution of prepared statements on a store transaction.
+//!
+//! One SQL statement is one store statement: it pauses once (the model
+//! checker's scheduling point), takes one snapshot (Read Committed) and
+//! then reads and writes as many keys as it needs; only a row-lock wait
+//! parks it in the middle, as PostgreSQL's statement would block there.
+
+use super::catalog::Table;
+use super::expr::{AggFunc, Env, Expr};
+use super::plan::{
+    Access, ConflictAction, DeletePlan, InsertPlan, OrderKey, SelectPlan, Source, UpdatePlan,
+    WaitPolicy,
+};
+use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
+use super::{DbShared, Rows};
+use crate::store::{DbError, Isolation, Key, KeyRange, Op, SqlState, Tx, WriteKind};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+/// Where a statement reads a table.
+enum Lookup {
+    /// One key of a unique index (0: the row key).
+    Point(usize, Key),
+    Range(usize, KeyRange),
+    Seq,
+    /// A bound is NULL: nothing can match.
+    Empty,
+}
+
+fn prefix_end(prefix: &str) -> Key {
+    KeyRange::prefix(prefix).end
+}
+
+pub(crate) struct Exec<'a> {
+    pub(crate) tx: &'a mut Tx,
+    pub(crate) params: &'a [Value],
+    pub(crate) db: &'a DbShared,
+}
+
+fn env<'a>(row: &'a [Value], params: &'a [Value]) -> Env<'a> {
+    Env {
+        row,
+        params,
+        aggs: &[],
+    }
+}
+
+fn rewrite(e: DbError, code: SqlState, message: impl FnOnce() -> String) -> DbError {
+    if e.code == code {
+        DbError {
+            message: message(),
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
+impl Exec<'_> {
+    fn isolation(&self) -> Isolation {
+        self.tx.isolation()
+    }
+
+    fn lookup(&self, src: &Source, partial: &[Value]) -> Result<Lookup, DbError> {
+        let Access::Index {
+            index,
+            eq,
+            lower,
+            upper,
+        } = &src.access
+        else {
+            return Ok(Lookup::Seq);
+        };
+        let table = &src.table;
+        let idx = &table.indexes[*index];
+        let env = env(partial, self.params);
+        let mut values = Vec::with_capacity(eq.len());
+        for (i, e) in eq.iter().enumerate() {
+            let ty = table.columns[idx.columns[i]].ty;
+            let v = coerce(&e.eval(&env)?, ty)?;
+            if v.is_null() {
+                return Ok(Lookup::Empty);
+            }
+            values.push(v);
+        }
+        if idx.unique && values.len() == idx.columns.len() {
+            let mut text = table.index_prefix(*index, &values);
+            if *index == 0 {
+                return Ok(Lookup::Point(0, Key::raw(&text)));
+            }
+            text.shrink_to_fit();
+            return Ok(Lookup::Point(*index, Key::raw(&text)));
+        }
+        let prefix = table.index_prefix(*index, &values);
+        let next_ty = idx.columns.get(values.len()).map(|&c| table.columns[c].ty);
+        let bound = |b: &Option<(Expr, bool)>| -> Result<Option<Option<(String, bool)>>, DbError> {
+            let Some((e, inclusive)) = b else {
+                return Ok(Some(None));
+            };
+            let v = coerce(&e.eval(&env)?, next_ty.unwrap_or(SqlType::Text))?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            let mut text = prefix.clone();
+            encode_key(&mut text, &v);
+            Ok(Some(Some((text, *inclusive))))
+        };
+        let (Some(lo), Some(hi)) = (bound(lower)?, bound(upper)?) else {
+            return Ok(Lookup::Empty);
+        };
+        let start = match lo {
+            None => Key::raw(&prefix),
+            Some((text, true)) => Key::raw(&text),
+            Some((text, false)) => prefix_end(&text),
+        };
+        let end = match hi {
+            None => prefix_end(&prefix),
+            Some((text, true)) => prefix_end(&text),
+            Some((text, false)) => Key::raw(&text),
+        };
+        if start >= end {
+            return Ok(Lookup::Empty);
+        }
+        Ok(Lookup::Range(*index, KeyRange::between(start, end)))
+    }
+
+    /// The key the statement's single-key fast path touches, for the
+    /// pause point (a primary-key point lookup).
+    fn point_key(&self, src: &Source) -> Option<Key> {
+        match self.lookup(src, &[]) {
+            Ok(Lookup::Point(0, key)) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Reads the rows of one table for the given partial combined row.
+    fn fetch(
+        &mut self,
+        src: &Source,
+        partial: &[Value],
+    ) -> Result<Vec<(Key, Vec<Value>)>, DbError> {
+        let table = &src.table;
+        let mut out = Vec::new();
+        match self.lookup(src, partial)? {
+            Lookup::Empty => {}
+            Lookup::Point(0, key) => {
+                if let Some(row) = self.tx.sql_get(&key)? {
+                    out.push((key, table.values_of(&row)));
+                }
+            }
+            Lookup::Point(_, key) => {
+                if let Some(entry) = self.tx.sql_get(&key)? {
+                    let row_key = table.key_of_entry(&entry);
+                    if let Some(row) = self.tx.sql_get(&row_key)? {
+                        out.push((row_key, table.values_of(&row)));
+                    }
+                }
+            }
+            Lookup::Range(0, range) => {
+                for (key, row) in self.tx.sql_scan(&range)? {
+                    out.push((key, table.values_of(&row)));
+                }
+            }
+            Lookup::Range(_, range) => {
+                for (_, entry) in self.tx.sql_scan(&range)? {
+                    let row_key = table.key_of_entry(&entry);
+                    if let Some(row) = self.tx.sql_get(&row_key)? {
+                        out.push((row_key, table.values_of(&row)));
+                    }
+                }
+            }
+            Lookup::Seq => {
+                for (key, row) in self.tx.sql_scan(&table.range())? {
+                    out.push((key, table.values_of(&row)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Candidate rows of a single-table statement that pass its filter at
+    /// the statement's snapshot.
+    fn candidates(
+        &mut self,
+        src: &Source,
+        filter: Option<&Expr>,
+    ) -> Result<Vec<(Key, Vec<Value>)>, DbError> {
+        let mut rows = self.fetch(src, &[])?;
+        if let Some(f) = filter {
+            let mut kept = Vec::with_capacity(rows.len());
+            for (key, values) in rows {
+                if f.is_true(&env(&values, self.params))? {
+                    kept.push((key, values));
+                }
+            }
+            rows = kept;
+        }
+        Ok(rows)
+    }
+
+    /// Locks a row for an UPDATE, DELETE or locking read and returns its
+    /// current values: at Read Committed the newest committed version
+    /// after any wait (`None`: deleted meanwhile, or changed so that the
+    /// filter no longer holds, PostgreSQL's EvalPlanQual); at the snapshot
+    /// levels the store fails with 40001 when it changed.
+    async fn lock_row(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        filter: Option<&Expr>,
+    ) -> Result<Option<Vec<Value>>, DbError> {
+        let Some(row) = self.tx.sql_write(key, WriteKind::Lock, None).await? else {
+            return Ok(None);
+        };
+        let values = table.values_of(&row);
+        if self.isolation() == Isolation::ReadCommitted {
+            if let Some(f) = filter {
+                if !f.is_true(&env(&values, self.params))? {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(values))
+    }
+
+    fn limit_of(&self, e: Option<&Expr>) -> Result<Option<usize>, DbError> {
+        let Some(e) = e else { return Ok(None) };
+        match e.eval(&env(&[], self.params))? {
+            Value::Null => Ok(None),
+            v => {
+                let n = super::value::coerce(&v, SqlType::BigInt)?
+                    .as_int()
+                    .unwrap_or(0);
+                if n < 0 {
+                    return Err(err(SqlState::Other("2201W"), "LIMIT must not be negative"));
+                }
+                Ok(Some(n as usize))
+            }
+        }
+    }
+
+    pub(crate) async fn select(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
+        let single = plan.sources.len() == 1;
+        let (op, key) = match (&plan.lock, single) {
+            (Some(_), _) => (Op::GetForUpdate, None),
+            (None, true) => match self.point_key(&plan.sources[0]) {
+                Some(key) => (Op::Get, Some(key)),
+                None => (Op::Scan, None),
+            },
+            (None, false) => (Op::Scan, None),
+        };
+        self.tx.sql_start(op, key.as_ref(), None).await?;
+        // Nested loops in FROM order; each table read by its access path
+        // with the earlier tables' values bound.
+        let mut rows: Vec<(Option<Key>, Vec<Value>)> = vec![(None, Vec::new())];
+        for src in &plan.sources {
+            let mut next = Vec::new();
+            for (_, partial) in &rows {
+                for (key, values) in self.fetch(src, partial)? {
+                    let mut combined = partial.clone();
+                    combined.extend(values);
+                    next.push((single.then_some(key), combined));
+                }
+            }
+            rows = next;
+        }
+        if let Some(f) = &plan.filter {
+            let mut kept = Vec::with_capacity(rows.len());
+            for (key, values) in rows {
+                if f.is_true(&env(&values, self.params))? {
+                    kept.push((key, values));
+                }
+            }
+            rows = kept;
+        }
+        let columns: Vec<String> = plan.output.iter().map(|(n, _)| n.clone()).collect();
+        let offset = self.limit_of(plan.offset.as_ref())?.unwrap_or(0);
+        let limit = self.limit_of(plan.limit.as_ref())?;
+        if let Some(grouping) = &plan.grouping {
+            let width = plan
+                .sources
+                .last()
+                .map_or(0, |s| s.offset + s.table.columns.len());
+            let groups = self.aggregate(grouping, rows.into_iter().map(|(_, v)| v), width)?;
+            let mut out = Vec::new();
+            for (rep, aggs) in groups {
+                let env = Env {
+                    row: &rep,
+                    params: self.params,
+                    aggs: &aggs,
+                };
+                if let Some(h) = &grouping.having {
+                    if !h.is_true(&env)? {
+                        continue;
+                    }
+                }
+                let values = plan
+                    .output
+                    .iter()
+                    .map(|(_, e)| e.eval(&env))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let keys = self.order_keys(plan, &env, &values)?;
+                out.push((keys, values));
+            }
+            return Ok(Rows::new(columns, finish(plan, out, offset, limit)));
+        }
+        let mut sorted = Vec::with_capacity(rows.len());
+        for (key, values) in rows {
+            let e = env(&values, self.params);
+            let output = if plan.lock.is_some() {
+                Vec::new()
+            } else {
+                plan.output
+                    .iter()
+                    .map(|(_, x)| x.eval(&e))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let keys = self.order_keys(plan, &e, &output)?;
+            sorted.push((keys, (key, values, output)));
+        }
+        sort_rows(plan, &mut sorted);
+        let Some((_, wait)) = plan.lock else {
+            let out = sorted.into_iter().map(|(_, (_, _, o))| o);
+            return Ok(Rows::new(
+                columns,
+                out.skip(offset).take(limit.unwrap_or(usize::MAX)).collect(),
+            ));
+        };
+        // Lock in sorted order until the limit is reached, as PostgreSQL's
+        // LockRows node below Limit does.
+        let src = &plan.sources[0];
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        for (_, (key, _, _)) in sorted {
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
+            let key = key.expect("single-table rows carry their key");
+            if wait != WaitPolicy::Wait && self.tx.sql_locked_by_other(&key) {
+                if wait == WaitPolicy::SkipLocked {
+                    continue;
+                }
+                let e = err(
+                    SqlState::LockNotAvailable,
+                    format!(
+                        "could not obtain lock on row in relation \"{}\"",
+                        src.table.name
+                    ),
+                );
+                return Err(self.tx.sql_fail(e));
+            }
+            let Some(current) = self
+                .lock_row(&src.table, &key, plan.filter.as_ref())
+                .await?
+            else {
+                continue;
+            };
+            if skipped < offset {
+                skipped += 1;
+                continue;
+            }
+            let e = env(&current, self.params);
+            out.push(
+                plan.output
+                    .iter()
+                    .map(|(_, x)| x.eval(&e))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        Ok(Rows::new(columns, out))
+    }
+
+    fn order_keys(
+        &self,
+        plan: &SelectPlan,
+        env: &Env<'_>,
+        output: &[Value],
+    ) -> Result<Vec<Value>, DbError> {
+        plan.order
+            .iter()
+            .map(|o| match &o.key {
+                OrderKey::Output(i) => Ok(output.get(*i).cloned().unwrap_or(Value::Null)),
+                OrderKey::Expr(e) => e.eval(env),
+            })
+            .collect()
+    }
+
+    /// Groups rows by the GROUP BY values (in key order: deterministic)
+    /// and computes each group's aggregates. With no GROUP BY there is
+    /// exactly one group, even over no rows.
+    fn aggregate(
+        &self,
+        grouping: &super::plan::Grouping,
+        rows: impl Iterator<Item = Vec<Value>>,
+        width: usize,
+    ) -> Result<Vec<Group>, DbError> {
+        struct Acc {
+            count: i64,
+            value: Option<Value>,
+        }
+        let mut groups: BTreeMap<String, (Vec<Value>, Vec<Acc>)> = BTreeMap::new();
+        let fresh = || -> Vec<Acc> {
+            grouping
+                .aggs
+                .iter()
+                .map(|_| Acc {
+                    count: 0,
+                    value: None,
+                })
+                .collect()
+        };
+        if grouping.by.is_empty() {
+            groups.insert(String::new(), (vec![Value::Null; width], fresh()));
+        }
+        for row in rows {
+            let e = env(&row, self.params);
+            let mut group_key = String::new();
+            for g in &grouping.by {
+                encode_key(&mut group_key, &g.eval(&e)?);
+            }
+            let (_, accs) = groups
+                .entry(group_key)
+                .or_insert_with(|| (row.clone(), fresh()));
+            for (spec, acc) in grouping.aggs.iter().zip(accs.iter_mut()) {
+                let v = match &spec.arg {
+                    None => Value::Bool(true),
+                    Some(a) => a.eval(&e)?,
+                };
+                if v.is_null() {
+                    continue;
+                }
+                acc.count += 1;
+                acc.value = Some(match (spec.func, acc.value.take()) {
+                    (AggFunc::Sum, prev) => {
+                        let add = coerce(&v, SqlType::BigInt)?.as_int().unwrap_or(0);
+                        let base = prev.and_then(|p| p.as_int()).unwrap_or(0);
+                        Value::Int(base.checked_add(add).ok_or_else(|| {
+                            err(SqlState::NumericValueOutOfRange, "bigint out of range")
+                        })?)
+                    }
+                    (AggFunc::Min, Some(p)) if sort_order(&p, &v) != Ordering::Greater => p,
+                    (AggFunc::Max, Some(p)) if sort_order(&p, &v) != Ordering::Less => p,
+                    _ => v,
+                });
+            }
+        }
+        Ok(groups
+            .into_values()
+            .map(|(rep, accs)| {
+                let aggs = grouping
+                    .aggs
+                    .iter()
+                    .zip(accs)
+                    .map(|(spec, acc)| match spec.func {
+                        AggFunc::Count | AggFunc::CountStar => Value::Int(acc.count),
+                        _ => acc.value.unwrap_or(Value::Null),
+                    })
+                    .collect();
+                (rep, aggs)
+            })
+            .collect())
+    }
+
+    pub(crate) async fn advisory_lock(&mut self, arg: &Expr) -> Result<Rows, DbError> {
+        let id = coerce(&arg.eval(&env(&[], self.params))?, SqlType::BigInt)?;
+        let mut text = String::from("@advisory/");
+        encode_key(&mut text, &id);
+        let key = Key::raw(&text);
+        self.tx
+            .sql_start(Op::GetForUpdate, Some(&key), None)
+            .await?;
+        if !id.is_null() {
+            self.tx.sql_write(&key, WriteKind::Lock, None).await?;
+        }
+        Ok(Rows::new(
+            vec!["pg_advisory_xact_lock".into()],
+            vec![vec![Value::Null]],
+        ))
+    }
+
+    /// Builds the full row an INSERT writes: targets coerced, defaults and
+    /// serials filled in.
+    fn new_row(&self, plan: &InsertPlan, exprs: &[Expr]) -> Result<Vec<Value>, DbError> {
+        let table = &plan.table;
+        let mut values: Vec<Option<Value>> = vec![None; table.columns.len()];
+        for (&target, e) in plan.targets.iter().zip(exprs) {
+            if matches!(e, Expr::Default) {
+                continue;
+            }
+            let v = e.eval(&env(&[], self.params))?;
+            values[target] = Some(coerce(&v, table.columns[target].ty).map_err(|e| {
+                rewrite(e, SqlState::DatatypeMismatch, || {
+                    format!(
+                        "column \"{}\" is of type {} but expression is of type {}",
+                        table.columns[target].name,
+                        table.columns[target].ty.name(),
+                        v.type_name()
+                    )
+                })
+            })?);
+        }
+        let mut out = Vec::with_capacity(values.len());
+        for (i, v) in values.into_iter().enumerate() {
+            out.push(match v {
+                Some(v) => v,
+                None => self.default_of(table, i)?,
+            });
+        }
+        Ok(out)
+    }
+
+    fn default_of(&self, table: &Table, column: usize) -> Result<Value, DbError> {
+        let c = &table.columns[column];
+        if c.serial {
+            return Ok(Value::Int(self.db.next_serial(&table.name, c.name)));
+        }
+        match &c.default {
+            Some(e) => coerce(&e.eval(&env(&[], self.params))?, c.ty),
+            None => Ok(Value::Null),
+        }
+    }
+
+    /// NOT NULL and CHECK constraints of a row about to be written.
+    fn check_row(&self, table: &Table, values: &[Value]) -> Result<(), DbError> {
+        for (c, v) in table.columns.iter().zip(values) {
+            if c.not_null && v.is_null() {
+                return Err(err(
+                    SqlState::NotNullViolation,
+                    format!(
+                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                        c.name, table.name
+                    ),
+                ));
+            }
+        }
+        for check in &table.checks {
+            if check.expr.eval(&env(values, self.params))?.as_bool() == Some(false) {
+                return Err(err(
+                    SqlState::CheckViolation,
+                    format!(
+                        "new row for relation \"{}\" violates check constraint \"{}\"",
+                        table.name, check.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A referencing row's parent must exist: its row is locked (the
+    /// store's only row lock is exclusive, stronger than PostgreSQL's KEY
+    /// SHARE: concurrent referencing inserts of one parent queue).
+    async fn check_parents(
+        &mut self,
+        table: &Table,
+        values: &[Value],
+        old: Option<&[Value]>,
+    ) -> Result<(), DbError> {
+        for fk in &table.foreign_keys {
+            let new_key: Vec<Value> = fk.columns.iter().map(|&c| values[c].clone()).collect();
+            if new_key.iter().any(Value::is_null) {
+                continue;
+            }
+            if let Some(old) = old {
+                if fk.columns.iter().all(|&c| old[c] == values[c]) {
+                    continue;
+                }
+            }
+            let parent = self.db.table(&fk.parent)?;
+            let mut parent_values = vec![Value::Null; parent.columns.len()];
+            for (v, &pc) in new_key.iter().zip(&fk.parent_columns) {
+                parent_values[pc] = coerce(v, parent.columns[pc].ty)?;
+            }
+            let index = &parent.indexes[fk.parent_index];
+            let prefix_values: Vec<Value> = index
+                .columns
+                .iter()
+                .map(|&c| parent_values[c].clone())
+                .collect();
+            let key = Key::raw(&parent.index_prefix(fk.parent_index, &prefix_values));
+            let row_key = if fk.parent_index == 0 {
+                Some(key)
+            } else {
+                self.tx
+                    .sql_get(&key)?
+                    .map(|entry| parent.key_of_entry(&entry))
+            };
+            let found = match row_key {
+                Some(k) => self
+                    .tx
+                    .sql_write(&k, WriteKind::Lock, None)
+                    .await?
+                    .is_some(),
+                None => false,
+            };
+            if !found {
+                return Err(err(
+                    SqlState::ForeignKeyViolation,
+                    format!(
+                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                        table.name, fk.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// No committed (or own) row may still refer to a deleted parent key
+    /// or an updated one (NO ACTION / RESTRICT). Concurrent uncommitted
+    /// referencing inserts hold the parent's row lock, so the parent's
+    /// DELETE or UPDATE has already waited for them.
+    fn check_children(
+        &mut self,
+        table: &Table,
+        old: &[Value],
+        new: Option<&[Value]>,
+    ) -> Result<(), DbError> {
+        for (child_name, position) in &table.referenced_by {
+            let child = self.db.table(child_name)?;
+            let fk = &child.foreign_keys[*position];
+            if let Some(new) = new {
+                if fk.parent_columns.iter().all(|&pc| old[pc] == new[pc]) {
+                    continue;
+                }
+            }
+            let wanted: Vec<&Value> = fk.parent_columns.iter().map(|&pc| &old[pc]).collect();
+            let referenced =
+                self.tx
+                    .sql_latest_range(&child.range())
+                    .into_iter()
+                    .any(|(_, row)| {
+                        let values = child.values_of(&row);
+                        fk.columns.iter().zip(&wanted).all(|(&c, w)| {
+                            super::value::compare(&values[c], w).ok().flatten()
+                                == Some(Ordering::Equal)
+                        })
+                    });
+            if referenced {
+                return Err(err(
+                    SqlState::ForeignKeyViolation,
+                    format!(
+                        "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                        table.name, fk.name, child.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a new row: the row key, then each secondary index entry
+    /// (unique ones wait for an uncommitted duplicate's writer and fail
+    /// with 23505, as PostgreSQL's unique check does), then the
+    /// foreign-key checks.
+    async fn insert_row(&mut self, table: &Table, values: &[Value]) -> Result<(), DbError> {
+        let key = table.row_key(values);
+        let name = |i: usize| table.indexes[i].name.clone();
+        let exclusion = table.exclusion.as_ref().map(|x| x.name.clone());
+        self.tx
+            .sql_write(&key, WriteKind::Insert, Some(table.to_row(values)))
+            .await
+            .map_err(|e| {
+                let e = rewrite(e, SqlState::UniqueViolation, || {
+                    format!(
+                        "duplicate key value violates unique constraint \"{}\"",
+                        name(0)
+                    )
+                });
+                rewrite(e, SqlState::ExclusionViolation, || {
+                    format!(
+                        "conflicting key value violates exclusion constraint \"{}\"",
+                        exclusion.clone().unwrap_or_default()
+                    )
+                })
+            })?;
+        for i in 1..table.indexes.len() {
+            self.insert_entry(table, i, values).await?;
+        }
+        self.check_parents(table, values, None).await
+    }
+
+    async fn insert_entry(
+        &mut self,
+        table: &Table,
+        index: usize,
+        values: &[Value],
+    ) -> Result<(), DbError> {
+        let key = table.index_key(index, values);
+        self.tx
+            .sql_write(&key, WriteKind::Insert, Some(table.entry_row(values)))
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                rewrite(e, SqlState::UniqueViolation, || {
+                    format!(
+                        "duplicate key value violates unique constraint \"{}\"",
+                        table.indexes[index].name
+                    )
+                })
+            })
+    }
+
+    /// Replaces a locked row's values: the row (moved when its primary key
+    /// changed) and the index entries whose values changed.
+    async fn update_row(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        old: &[Value],
+        new: &[Value],
+    ) -> Result<(), DbError> {
+        self.check_row(table, new)?;
+        let new_key = table.row_key(new);
+        if new_key != *key {
+            self.tx.sql_write(key, WriteKind::Delete, None).await?;
+            for i in 1..table.indexes.len() {
+                self.tx
+                    .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
+                    .await?;
+            }
+            self.check_children(table, old, Some(new))?;
+            return self.insert_row(table, new).await;
+        }
+        let exclusion = table.exclusion.as_ref().map(|x| x.name.clone());
+        self.tx
+            .sql_write(key, WriteKind::Update, Some(table.to_row(new)))
+            .await
+            .map_err(|e| {
+                rewrite(e, SqlState::ExclusionViolation, || {
+                    format!(
+                        "conflicting key value violates exclusion constraint \"{}\"",
+                        exclusion.clone().unwrap_or_default()
+                    )
+                })
+            })?;
+        for i in 1..table.indexes.len() {
+            let changed = table.indexes[i].columns.iter().any(|&c| old[c] != new[c]);
+            if changed {
+                self.tx
+                    .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
+                    .await?;
+                self.insert_entry(table, i, new).await?;
+            }
+        }
+        self.check_children(table, old, Some(new))?;
+        self.check_parents(table, new, Some(old)).await
+    }
+
+    fn apply_sets(
+        &self,
+        table: &Table,
+        sets: &[(usize, Expr)],
+        row: &[Value],
+    ) -> Result<Vec<Value>, DbError> {
+        let e = env(row, self.params);
+        let mut new: Vec<Value> = row[..table.columns.len()].to_vec();
+        for (col, x) in sets {
+            let v = match x {
+                Expr::Default => self.default_of(table, *col)?,
+                x => x.eval(&e)?,
+            };
+            new[*col] = coerce(&v, table.columns[*col].ty)?;
+        }
+        Ok(new)
+    }
+
+    fn returning(
+        &self,
+        list: Option<&Vec<(String, Expr)>>,
+        values: &[Value],
+        out: &mut Vec<Vec<Value>>,
+    ) -> Result<(), DbError> {
+        if let Some(list) = list {
+            let e = env(values, self.params);
+            out.push(
+                list.iter()
+                    .map(|(_, x)| x.eval(&e))
+                    .collect::<Result<_, _>>()?,
+            );
+        }
+        Ok(())
+    }
+
+    fn done(list: Option<&Vec<(String, Expr)>>, out: Vec<Vec<Value>>, affected: u64) -> Rows {
+        let columns = list.map_or_else(Vec::new, |l| l.iter().map(|(n, _)| n.clone()).collect());
+        let mut rows = Rows::new(columns, out);
+        rows.affected = affected;
+        rows
+    }
+
+    pub(crate) async fn insert(&mut self, plan: &InsertPlan) -> Result<Rows, DbError> {
+        self.tx.sql_start(Op::Insert, None, None).await?;
+        let table = &plan.table;
+        let mut out = Vec::new();
+        let mut affected = 0;
+        let mut touched: Vec<Key> = Vec::new();
+        'rows: for exprs in &plan.rows {
+            let values = self.new_row(plan, exprs)?;
+            self.check_row(table, &values)?;
+            if let Some((arbiters, action)) = &plan.conflict {
+                let all: Vec<usize> = (0..table.indexes.len())
+                    .filter(|&i| table.indexes[i].unique)
+                    .collect();
+                let arbiters = if arbiters.is_empty() { &all } else { arbiters };
+                for &index in arbiters {
+                    if table.indexes[index]
+                        .columns
+                        .iter()
+                        .any(|&c| values[c].is_null())
+                    {
+                        continue;
+                    }
+                    let key = table.index_key(index, &values);
+                    let Some(existing) = self.tx.sql_probe(&key).await? else {
+                        continue;
+                    };
+                    let ConflictAction::Update { sets, filter } = action else {
+                        continue 'rows;
+                    };
+                    let row_key = if index == 0 {
+                        key
+                    } else {
+                        table.key_of_entry(&existing)
+                    };
+                    if touched.contains(&row_key) {
+                        return Err(err(
+                            SqlState::CardinalityViolation,
+                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                        ));
+                    }
+                    let Some(current) = self.lock_row(table, &row_key, None).await? else {
+                        continue;
+                    };
+                    let mut both = current.clone();
+                    both.extend(values.iter().cloned());
+                    if let Some(f) = filter {
+                        if !f.is_true(&env(&both, self.params))? {
+                            continue 'rows;
+                        }
+                    }
+                    let new = self.apply_sets(table, sets, &both)?;
+                    self.update_row(table, &row_key, &current, &new).await?;
+                    touched.push(table.row_key(&new));
+                    affected += 1;
+                    self.returning(plan.returning.as_ref(), &new, &mut out)?;
+                    continue 'rows;
+                }
+            }
+            self.insert_row(table, &values).await?;
+            touched.push(table.row_key(&values));
+            affected += 1;
+            self.returning(plan.returning.as_ref(), &values, &mut out)?;
+        }
+        Ok(Self::done(plan.returning.as_ref(), out, affected))
+    }
+
+    pub(crate) async fn update(&mut self, plan: &UpdatePlan) -> Result<Rows, DbError> {
+        let table = &plan.source.table;
+        let key = table
+            .single_key()
+            .then(|| self.point_key(&plan.source))
+            .flatten();
+        self.tx.sql_start(Op::Update, key.as_ref(), None).await?;
+        let mut out = Vec::new();
+        let mut affected = 0;
+        for (key, _) in self.candidates(&plan.source, plan.filter.as_ref())? {
+            let Some(current) = self.lock_row(table, &key, plan.filter.as_ref()).await? else {
+                continue;
+            };
+            let new = self.apply_sets(table, &plan.sets, &current)?;
+            self.update_row(table, &key, &current, &new).await?;
+            affected += 1;
+            self.returning(plan.returning.as_ref(), &new, &mut out)?;
+        }
+        Ok(Self::done(plan.returning.as_ref(), out, affected))
+    }
+
+    pub(crate) async fn delete(&mut self, plan: &DeletePlan) -> Result<Rows, DbError> {
+        let table = &plan.source.table;
+        let key = table
+            .single_key()
+            .then(|| self.point_key(&plan.source))
+            .flatten();
+        self.tx.sql_start(Op::Delete, key.as_ref(), None).await?;
+        let mut out = Vec::new();
+        let mut affected = 0;
+        for (key, _) in self.candidates(&plan.source, plan.filter.as_ref())? {
+            let Some(current) = self.lock_row(table, &key, plan.filter.as_ref()).await? else {
+                continue;
+            };
+            self.tx.sql_write(&key, WriteKind::Delete, None).await?;
+            for i in 1..table.indexes.len() {
+                self.tx
+                    .sql_write(&table.index_key(i, &current), WriteKind::Delete, None)
+                    .await?;
+            }
+            self.check_children(table, &current, None)?;
+            affected += 1;
+            self.returning(plan.returning.as_ref(), &current, &mut out)?;
+        }
+        Ok(Self::done(plan.returning.as_ref(), out, affected))
+    }
+}
+
+type Sorted<T> = Vec<(Vec<Value>, T)>;
+
+/// A group's representative row and its aggregate values.
+type Group = (Vec<Value>, Vec<Value>);
+
+fn sort_rows<T>(plan: &SelectPlan, rows: &mut Sorted<T>) {
+    if plan.order.is_empty() {
+        return;
+    }
+    rows.sort_by(|(a, _), (b, _)| {
+        for (o, (x, y)) in plan.order.iter().zip(a.iter().zip(b)) {
+            let ord = match (x.is_null(), y.is_null()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => {
+                    if o.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if o.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
+                _ => {
+                    let base = sort_order(x, y);
+                    if o.desc {
+                        base.reverse()
+                    } else {
+                        base
+                    }
+                }
+            };
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+fn finish(
+    plan: &SelectPlan,
+    mut rows: Sorted<Vec<Value>>,
+    offset: usize,
+    limit: Option<usize>,
+) -> Vec<Vec<Value>> {
+    sort_rows(plan, &mut rows);
+    rows.into_iter()
+        .map(|(_, v)| v)
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .collect()
+}

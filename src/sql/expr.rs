@@ -1,0 +1,878 @@
+//! Expressions: compiled from sqlparser's AST against a scope of tables,
+//! evaluated over a row of values with three-valued logic.
+
+use super::catalog::Table;
+use super::value::{coerce, compare, err, parse_text, Span, SqlType, Value};
+use crate::store::{DbError, SqlState};
+use sqlparser::ast;
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+/// A binary operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BinOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Concat,
+    Overlaps,
+    Contains,
+    ContainedBy,
+}
+
+/// A scalar function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Func {
+    Lower,
+    Upper,
+    IsEmpty,
+    Coalesce,
+    Greatest,
+    Least,
+    Abs,
+    Int4Range,
+    TstzRange,
+    Nullif,
+}
+
+/// An aggregate function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Min,
+    Max,
+}
+
+/// One aggregate of a grouped query.
+#[derive(Clone, Debug)]
+pub(crate) struct AggSpec {
+    pub(crate) func: AggFunc,
+    pub(crate) arg: Option<Expr>,
+}
+
+/// A compiled expression.
+#[derive(Clone, Debug)]
+pub(crate) enum Expr {
+    Const(Value),
+    /// `$n` (0-based here).
+    Param(usize),
+    /// A column of the combined row.
+    Col(usize),
+    Bin(BinOp, Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    IsNull(Box<Expr>, bool),
+    /// `IS [NOT] TRUE/FALSE`: (expr, expected, negated).
+    IsBool(Box<Expr>, bool, bool),
+    InList(Box<Expr>, Vec<Expr>, bool),
+    Between(Box<Expr>, Box<Expr>, Box<Expr>, bool),
+    Func(Func, Vec<Expr>),
+    Cast(Box<Expr>, SqlType),
+    /// `CASE WHEN c THEN v ... ELSE e END`.
+    Case(Vec<(Expr, Expr)>, Option<Box<Expr>>),
+    /// The value of aggregate slot `n` of the current group.
+    Agg(usize),
+    /// `DEFAULT` in an INSERT's VALUES.
+    Default,
+}
+
+/// Where names resolve: the tables of a statement, each at an offset in
+/// the combined row.
+#[derive(Clone, Default)]
+pub(crate) struct Scope {
+    pub(crate) sources: Vec<(String, Arc<Table>, usize)>,
+}
+
+impl Scope {
+    pub(crate) fn add(&mut self, alias: &str, table: Arc<Table>) -> usize {
+        let offset = self.width();
+        self.sources.push((alias.to_string(), table, offset));
+        offset
+    }
+
+    pub(crate) fn width(&self) -> usize {
+        self.sources
+            .last()
+            .map_or(0, |(_, t, offset)| offset + t.columns.len())
+    }
+
+    fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<usize, DbError> {
+        let mut found = None;
+        for (alias, table, offset) in &self.sources {
+            if qualifier.is_some_and(|q| q != alias) {
+                continue;
+            }
+            if let Some(i) = table.column_index(name) {
+                if found.is_some() {
+                    return Err(err(
+                        SqlState::AmbiguousColumn,
+                        format!("column reference \"{name}\" is ambiguous"),
+                    ));
+                }
+                found = Some(offset + i);
+            }
+        }
+        if let Some(q) = qualifier {
+            if !self.sources.iter().any(|(alias, _, _)| alias == q) {
+                return Err(err(
+                    SqlState::UndefinedTable,
+                    format!("missing FROM-clause entry for table \"{q}\""),
+                ));
+            }
+        }
+        found.ok_or_else(|| {
+            let full = match qualifier {
+                Some(q) => format!("{q}.{name}"),
+                None => name.to_string(),
+            };
+            err(
+                SqlState::UndefinedColumn,
+                format!("column \"{full}\" does not exist"),
+            )
+        })
+    }
+}
+
+pub(crate) fn unsupported(what: impl std::fmt::Display) -> DbError {
+    err(
+        SqlState::FeatureNotSupported,
+        format!("{what} is not supported by the simulated SQL engine"),
+    )
+}
+
+/// Compiles expressions against a scope, counting parameters and
+/// collecting aggregates when the query is grouped.
+pub(crate) struct Compiler<'a> {
+    pub(crate) scope: &'a Scope,
+    pub(crate) params: usize,
+    /// `Some` when aggregates are allowed here (the select list, HAVING
+    /// and ORDER BY of a query).
+    pub(crate) aggs: Option<Vec<AggSpec>>,
+    /// Inside an aggregate's argument (no nesting).
+    in_agg: bool,
+}
+
+pub(crate) fn ident(i: &ast::Ident) -> String {
+    if i.quote_style.is_some() {
+        i.value.clone()
+    } else {
+        i.value.to_ascii_lowercase()
+    }
+}
+
+pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String, DbError> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .filter_map(|p| p.as_ident().map(ident))
+        .collect();
+    match parts.as_slice() {
+        [one] => Ok(one.clone()),
+        [schema, one] if schema == "public" => Ok(one.clone()),
+        _ => Err(unsupported(format!("the qualified name {name}"))),
+    }
+}
+
+impl<'a> Compiler<'a> {
+    pub(crate) fn new(scope: &'a Scope) -> Compiler<'a> {
+        Compiler {
+            scope,
+            params: 0,
+            aggs: None,
+            in_agg: false,
+        }
+    }
+
+    pub(crate) fn compile(&mut self, e: &ast::Expr) -> Result<Expr, DbError> {
+        use ast::Expr as E;
+        Ok(match e {
+            E::Identifier(i) => Expr::Col(self.scope.resolve(None, &ident(i))?),
+            E::CompoundIdentifier(parts) => match parts.as_slice() {
+                [t, c] => Expr::Col(self.scope.resolve(Some(&ident(t)), &ident(c))?),
+                _ => return Err(unsupported(format!("the name {e}"))),
+            },
+            E::Value(v) => self.literal(&v.value)?,
+            E::Nested(inner) => self.compile(inner)?,
+            E::BinaryOp { left, op, right } => {
+                let op = match op {
+                    ast::BinaryOperator::Eq => BinOp::Eq,
+                    ast::BinaryOperator::NotEq => BinOp::Ne,
+                    ast::BinaryOperator::Lt => BinOp::Lt,
+                    ast::BinaryOperator::LtEq => BinOp::Le,
+                    ast::BinaryOperator::Gt => BinOp::Gt,
+                    ast::BinaryOperator::GtEq => BinOp::Ge,
+                    ast::BinaryOperator::And => BinOp::And,
+                    ast::BinaryOperator::Or => BinOp::Or,
+                    ast::BinaryOperator::Plus => BinOp::Add,
+                    ast::BinaryOperator::Minus => BinOp::Sub,
+                    ast::BinaryOperator::Multiply => BinOp::Mul,
+                    ast::BinaryOperator::Divide => BinOp::Div,
+                    ast::BinaryOperator::Modulo => BinOp::Mod,
+                    ast::BinaryOperator::StringConcat => BinOp::Concat,
+                    ast::BinaryOperator::PGOverlap => BinOp::Overlaps,
+                    ast::BinaryOperator::AtArrow => BinOp::Contains,
+                    ast::BinaryOperator::ArrowAt => BinOp::ContainedBy,
+                    other => return Err(unsupported(format!("the operator {other}"))),
+                };
+                Expr::Bin(
+                    op,
+                    Box::new(self.compile(left)?),
+                    Box::new(self.compile(right)?),
+                )
+            }
+            E::UnaryOp { op, expr } => {
+                let inner = self.compile(expr)?;
+                match op {
+                    ast::UnaryOperator::Not => Expr::Not(Box::new(inner)),
+                    ast::UnaryOperator::Minus => match inner {
+                        Expr::Const(Value::Int(v)) => Expr::Const(Value::Int(-v)),
+                        other => Expr::Neg(Box::new(other)),
+                    },
+                    ast::UnaryOperator::Plus => inner,
+                    other => return Err(unsupported(format!("the operator {other}"))),
+                }
+            }
+            E::IsNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), false),
+            E::IsNotNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), true),
+            E::IsTrue(inner) => Expr::IsBool(Box::new(self.compile(inner)?), true, false),
+            E::IsNotTrue(inner) => Expr::IsBool(Box::new(self.compile(inner)?), true, true),
+            E::IsFalse(inner) => Expr::IsBool(Box::new(self.compile(inner)?), false, false),
+            E::IsNotFalse(inner) => Expr::IsBool(Box::new(self.compile(inner)?), false, true),
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList(
+                Box::new(self.compile(expr)?),
+                list.iter()
+                    .map(|x| self.compile(x))
+                    .collect::<Result<_, _>>()?,
+                *negated,
+            ),
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => Expr::Between(
+                Box::new(self.compile(expr)?),
+                Box::new(self.compile(low)?),
+                Box::new(self.compile(high)?),
+                *negated,
+            ),
+            E::Cast {
+                expr, data_type, ..
+            } => {
+                let ty = type_of(data_type)?;
+                Expr::Cast(Box::new(self.compile(expr)?), ty)
+            }
+            E::TypedString { data_type, value } => {
+                let ty = type_of(data_type)?;
+                let text = match value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => return Err(unsupported(format!("the literal {other}"))),
+                };
+                Expr::Const(parse_text(&text, ty)?)
+            }
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+            } => {
+                let mut arms = Vec::with_capacity(conditions.len());
+                for when in conditions {
+                    let (c, r) = (&when.condition, &when.result);
+                    let mut cond = self.compile(c)?;
+                    if let Some(op) = operand {
+                        cond = Expr::Bin(BinOp::Eq, Box::new(self.compile(op)?), Box::new(cond));
+                    }
+                    arms.push((cond, self.compile(r)?));
+                }
+                let other = match else_result {
+                    Some(e) => Some(Box::new(self.compile(e)?)),
+                    None => None,
+                };
+                Expr::Case(arms, other)
+            }
+            E::Function(f) => self.function(f)?,
+            other => return Err(unsupported(format!("the expression {other}"))),
+        })
+    }
+
+    fn literal(&mut self, v: &ast::Value) -> Result<Expr, DbError> {
+        Ok(Expr::Const(match v {
+            ast::Value::Number(n, _) => match n.parse::<i64>() {
+                Ok(i) => Value::Int(i),
+                Err(_) => {
+                    return Err(unsupported(format!(
+                        "the non-integral number {n} (integral numerics only)"
+                    )))
+                }
+            },
+            ast::Value::SingleQuotedString(s) => Value::Text(s.as_str().into()),
+            ast::Value::Boolean(b) => Value::Bool(*b),
+            ast::Value::Null => Value::Null,
+            ast::Value::Placeholder(p) => {
+                let n: usize = p
+                    .strip_prefix('$')
+                    .and_then(|d| d.parse().ok())
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| unsupported(format!("the placeholder {p} (use $1, $2...)")))?;
+                self.params = self.params.max(n);
+                return Ok(Expr::Param(n - 1));
+            }
+            other => return Err(unsupported(format!("the literal {other}"))),
+        }))
+    }
+
+    fn function(&mut self, f: &ast::Function) -> Result<Expr, DbError> {
+        let name = object_name(&f.name)?;
+        if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() {
+            return Err(unsupported(format!("the function call {f}")));
+        }
+        let (args, star, distinct) = match &f.args {
+            ast::FunctionArguments::None => (Vec::new(), false, false),
+            ast::FunctionArguments::List(list) => {
+                if !list.clauses.is_empty() {
+                    return Err(unsupported(format!("the function call {f}")));
+                }
+                let distinct = matches!(
+                    list.duplicate_treatment,
+                    Some(ast::DuplicateTreatment::Distinct)
+                );
+                let mut args = Vec::new();
+                let mut star = false;
+                for a in &list.args {
+                    match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                            args.push(e.clone())
+                        }
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                        _ => return Err(unsupported(format!("the function call {f}"))),
+                    }
+                }
+                (args, star, distinct)
+            }
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(unsupported(format!("the function call {f}")))
+            }
+        };
+        let agg = match name.as_str() {
+            "count" if star => Some(AggFunc::CountStar),
+            "count" => Some(AggFunc::Count),
+            "sum" => Some(AggFunc::Sum),
+            "min" => Some(AggFunc::Min),
+            "max" => Some(AggFunc::Max),
+            _ => None,
+        };
+        if let Some(func) = agg {
+            if distinct {
+                return Err(unsupported(format!("{name}(DISTINCT ...)")));
+            }
+            if self.in_agg {
+                return Err(err(
+                    SqlState::GroupingError,
+                    "aggregate function calls cannot be nested",
+                ));
+            }
+            if self.aggs.is_none() {
+                return Err(err(
+                    SqlState::GroupingError,
+                    format!("aggregate functions are not allowed here: {f}"),
+                ));
+            }
+            let arg = match (func, args.as_slice()) {
+                (AggFunc::CountStar, []) => None,
+                (AggFunc::CountStar, _) => return Err(unsupported(format!("{f}"))),
+                (_, [one]) => {
+                    self.in_agg = true;
+                    let compiled = self.compile(one);
+                    self.in_agg = false;
+                    Some(compiled?)
+                }
+                _ => {
+                    return Err(err(
+                        SqlState::UndefinedFunction,
+                        format!("function {f} does not exist"),
+                    ))
+                }
+            };
+            let aggs = self.aggs.as_mut().expect("checked above");
+            aggs.push(AggSpec { func, arg });
+            return Ok(Expr::Agg(aggs.len() - 1));
+        }
+        if star || distinct {
+            return Err(unsupported(format!("the function call {f}")));
+        }
+        let func = match name.as_str() {
+            "lower" => Func::Lower,
+            "upper" => Func::Upper,
+            "isempty" => Func::IsEmpty,
+            "coalesce" => Func::Coalesce,
+            "greatest" => Func::Greatest,
+            "least" => Func::Least,
+            "abs" => Func::Abs,
+            "int4range" => Func::Int4Range,
+            "tstzrange" => Func::TstzRange,
+            "nullif" => Func::Nullif,
+            _ => return Err(unsupported(format!("the function {name}()"))),
+        };
+        let compiled = args
+            .iter()
+            .map(|a| self.compile(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let arity_ok = match func {
+            Func::Lower | Func::Upper | Func::IsEmpty | Func::Abs => compiled.len() == 1,
+            Func::Int4Range | Func::TstzRange => (2..=3).contains(&compiled.len()),
+            Func::Nullif => compiled.len() == 2,
+            Func::Coalesce | Func::Greatest | Func::Least => !compiled.is_empty(),
+        };
+        if !arity_ok {
+            return Err(err(
+                SqlState::UndefinedFunction,
+                format!("function {f} does not exist"),
+            ));
+        }
+        if matches!(func, Func::Int4Range | Func::TstzRange) && compiled.len() == 3 {
+            match &compiled[2] {
+                Expr::Const(Value::Text(b)) if &**b == "[)" => {}
+                _ => return Err(unsupported(format!("range bounds other than '[)' in {f}"))),
+            }
+        }
+        Ok(Expr::Func(func, compiled))
+    }
+}
+
+/// The SQL type named by a parsed data type.
+pub(crate) fn type_of(dt: &ast::DataType) -> Result<SqlType, DbError> {
+    let text = dt.to_string();
+    SqlType::parse(&text).ok_or_else(|| unsupported(format!("the type {text}")))
+}
+
+/// The row, parameters and aggregate results an expression reads.
+pub(crate) struct Env<'a> {
+    pub(crate) row: &'a [Value],
+    pub(crate) params: &'a [Value],
+    pub(crate) aggs: &'a [Value],
+}
+
+fn truth(v: &Value) -> Result<Option<bool>, DbError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::Text(t) => match parse_text(t, SqlType::Bool)? {
+            Value::Bool(b) => Ok(Some(b)),
+            _ => Ok(None),
+        },
+        other => Err(err(
+            SqlState::DatatypeMismatch,
+            format!(
+                "argument of WHERE must be type boolean, not type {}",
+                other.type_name()
+            ),
+        )),
+    }
+}
+
+fn span_of(v: &Value) -> Option<Span> {
+    match v {
+        Value::IntRange(s) | Value::TsRange(s) => Some(*s),
+        _ => None,
+    }
+}
+
+fn int_of(v: &Value) -> Result<i64, DbError> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Text(t) => match parse_text(t, SqlType::BigInt)? {
+            Value::Int(i) => Ok(i),
+            _ => unreachable!("bigint parses to an integer"),
+        },
+        other => Err(err(
+            SqlState::UndefinedFunction,
+            format!("operator does not exist for type {}", other.type_name()),
+        )),
+    }
+}
+
+fn overflow() -> DbError {
+    err(SqlState::NumericValueOutOfRange, "bigint out of range")
+}
+
+impl Expr {
+    /// Whether the expression reads no column (constants and parameters
+    /// only), so it can bound an index scan.
+    pub(crate) fn max_column(&self) -> Option<usize> {
+        let mut max: Option<usize> = None;
+        self.visit(&mut |e| {
+            if let Expr::Col(c) = e {
+                max = Some(max.map_or(*c, |m: usize| m.max(*c)));
+            }
+        });
+        max
+    }
+
+    pub(crate) fn visit(&self, f: &mut impl FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Bin(_, a, b) => {
+                a.visit(f);
+                b.visit(f);
+            }
+            Expr::Not(a)
+            | Expr::Neg(a)
+            | Expr::IsNull(a, _)
+            | Expr::IsBool(a, _, _)
+            | Expr::Cast(a, _) => a.visit(f),
+            Expr::InList(a, list, _) => {
+                a.visit(f);
+                list.iter().for_each(|x| x.visit(f));
+            }
+            Expr::Between(a, b, c, _) => {
+                a.visit(f);
+                b.visit(f);
+                c.visit(f);
+            }
+            Expr::Func(_, args) => args.iter().for_each(|x| x.visit(f)),
+            Expr::Case(arms, other) => {
+                for (c, r) in arms {
+                    c.visit(f);
+                    r.visit(f);
+                }
+                if let Some(o) = other {
+                    o.visit(f);
+                }
+            }
+            Expr::Const(_) | Expr::Param(_) | Expr::Col(_) | Expr::Agg(_) | Expr::Default => {}
+        }
+    }
+
+    /// Evaluates to a boolean filter result (NULL counts as false).
+    pub(crate) fn is_true(&self, env: &Env<'_>) -> Result<bool, DbError> {
+        Ok(truth(&self.eval(env)?)? == Some(true))
+    }
+
+    pub(crate) fn eval(&self, env: &Env<'_>) -> Result<Value, DbError> {
+        Ok(match self {
+            Expr::Const(v) => v.clone(),
+            Expr::Param(i) => env.params.get(*i).cloned().ok_or_else(|| {
+                err(
+                    SqlState::ProtocolViolation,
+                    format!("there is no parameter ${}", i + 1),
+                )
+            })?,
+            Expr::Col(i) => env.row[*i].clone(),
+            Expr::Agg(i) => env.aggs[*i].clone(),
+            Expr::Default => {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "DEFAULT is not allowed in this context",
+                ))
+            }
+            Expr::Not(a) => match truth(&a.eval(env)?)? {
+                None => Value::Null,
+                Some(b) => Value::Bool(!b),
+            },
+            Expr::Neg(a) => match a.eval(env)? {
+                Value::Null => Value::Null,
+                v => Value::Int(int_of(&v)?.checked_neg().ok_or_else(overflow)?),
+            },
+            Expr::IsNull(a, negated) => Value::Bool(a.eval(env)?.is_null() != *negated),
+            Expr::IsBool(a, expected, negated) => {
+                let t = truth(&a.eval(env)?)?;
+                Value::Bool((t == Some(*expected)) != *negated)
+            }
+            Expr::Bin(op, a, b) => return eval_bin(*op, a, b, env),
+            Expr::InList(a, list, negated) => {
+                let v = a.eval(env)?;
+                if v.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for x in list {
+                    match compare(&v, &x.eval(env)?)? {
+                        Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
+                        None => saw_null = true,
+                        _ => {}
+                    }
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*negated)
+                }
+            }
+            Expr::Between(a, lo, hi, negated) => {
+                let v = a.eval(env)?;
+                let ge = compare(&v, &lo.eval(env)?)?.map(|o| o != Ordering::Less);
+                let le = compare(&v, &hi.eval(env)?)?.map(|o| o != Ordering::Greater);
+                let both = match (ge, le) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                };
+                match both {
+                    None => Value::Null,
+                    Some(b) => Value::Bool(b != *negated),
+                }
+            }
+            Expr::Cast(a, ty) => coerce(&a.eval(env)?, *ty)?,
+            Expr::Case(arms, other) => {
+                for (c, r) in arms {
+                    if c.is_true(env)? {
+                        return r.eval(env);
+                    }
+                }
+                match other {
+                    Some(o) => o.eval(env)?,
+                    None => Value::Null,
+                }
+            }
+            Expr::Func(f, args) => return eval_func(*f, args, env),
+        })
+    }
+}
+
+fn eval_bin(op: BinOp, a: &Expr, b: &Expr, env: &Env<'_>) -> Result<Value, DbError> {
+    if matches!(op, BinOp::And | BinOp::Or) {
+        let x = truth(&a.eval(env)?)?;
+        // Short circuit as PostgreSQL may (it never has to evaluate both).
+        match (op, x) {
+            (BinOp::And, Some(false)) => return Ok(Value::Bool(false)),
+            (BinOp::Or, Some(true)) => return Ok(Value::Bool(true)),
+            _ => {}
+        }
+        let y = truth(&b.eval(env)?)?;
+        return Ok(match (op, x, y) {
+            (BinOp::And, _, Some(false)) => Value::Bool(false),
+            (BinOp::And, Some(true), Some(true)) => Value::Bool(true),
+            (BinOp::Or, _, Some(true)) => Value::Bool(true),
+            (BinOp::Or, Some(false), Some(false)) => Value::Bool(false),
+            _ => Value::Null,
+        });
+    }
+    let x = a.eval(env)?;
+    let y = b.eval(env)?;
+    if x.is_null() || y.is_null() {
+        return Ok(Value::Null);
+    }
+    let cmp = |want: fn(Ordering) -> bool| -> Result<Value, DbError> {
+        Ok(compare(&x, &y)?.map_or(Value::Null, |o| Value::Bool(want(o))))
+    };
+    match op {
+        BinOp::Eq => cmp(|o| o == Ordering::Equal),
+        BinOp::Ne => cmp(|o| o != Ordering::Equal),
+        BinOp::Lt => cmp(|o| o == Ordering::Less),
+        BinOp::Le => cmp(|o| o != Ordering::Greater),
+        BinOp::Gt => cmp(|o| o == Ordering::Greater),
+        BinOp::Ge => cmp(|o| o != Ordering::Less),
+        BinOp::Concat => Ok(Value::Text(
+            format!(
+                "{}{}",
+                x.to_pg_text().unwrap_or_default(),
+                y.to_pg_text().unwrap_or_default()
+            )
+            .into(),
+        )),
+        BinOp::Overlaps | BinOp::Contains | BinOp::ContainedBy => range_op(op, &x, &y),
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => arith(op, &x, &y),
+        BinOp::And | BinOp::Or => unreachable!("handled above"),
+    }
+}
+
+fn range_op(op: BinOp, x: &Value, y: &Value) -> Result<Value, DbError> {
+    let as_span = |v: &Value, like: &Value| -> Result<Option<Span>, DbError> {
+        match v {
+            Value::Text(t) => Ok(span_of(&super::value::coerce_like(t, like)?)),
+            other => Ok(span_of(other)),
+        }
+    };
+    let bad = || {
+        err(
+            SqlState::UndefinedFunction,
+            format!(
+                "operator does not exist: {} {} {}",
+                x.type_name(),
+                match op {
+                    BinOp::Overlaps => "&&",
+                    BinOp::Contains => "@>",
+                    _ => "<@",
+                },
+                y.type_name()
+            ),
+        )
+    };
+    let point = |v: &Value| -> Option<i64> {
+        match v {
+            Value::Int(i) | Value::Timestamp(i) => Some(*i),
+            _ => None,
+        }
+    };
+    match op {
+        BinOp::Overlaps => {
+            let (l, r) = (
+                as_span(x, y)?.ok_or_else(bad)?,
+                as_span(y, x)?.ok_or_else(bad)?,
+            );
+            Ok(Value::Bool(l.overlaps(&r)))
+        }
+        BinOp::Contains | BinOp::ContainedBy => {
+            let (outer, inner) = if op == BinOp::Contains {
+                (x, y)
+            } else {
+                (y, x)
+            };
+            let outer_span = as_span(outer, inner)?.ok_or_else(bad)?;
+            if let Some(p) = point(inner) {
+                return Ok(Value::Bool(outer_span.contains_point(p)));
+            }
+            let inner_span = as_span(inner, outer)?.ok_or_else(bad)?;
+            Ok(Value::Bool(outer_span.contains(&inner_span)))
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn arith(op: BinOp, x: &Value, y: &Value) -> Result<Value, DbError> {
+    // date + integer days, timestamp arithmetic is not modelled.
+    if let (Value::Date(d), BinOp::Add | BinOp::Sub) = (x, op) {
+        let n = int_of(y)?;
+        let days = if op == BinOp::Add {
+            *d as i64 + n
+        } else {
+            *d as i64 - n
+        };
+        return i32::try_from(days)
+            .map(Value::Date)
+            .map_err(|_| err(SqlState::NumericValueOutOfRange, "date out of range"));
+    }
+    let (a, b) = (int_of(x)?, int_of(y)?);
+    let out = match op {
+        BinOp::Add => a.checked_add(b),
+        BinOp::Sub => a.checked_sub(b),
+        BinOp::Mul => a.checked_mul(b),
+        BinOp::Div | BinOp::Mod if b == 0 => {
+            return Err(err(SqlState::DivisionByZero, "division by zero"))
+        }
+        BinOp::Div => a.checked_div(b),
+        BinOp::Mod => a.checked_rem(b),
+        _ => unreachable!("arithmetic operator"),
+    };
+    out.map(Value::Int).ok_or_else(overflow)
+}
+
+fn eval_func(f: Func, args: &[Expr], env: &Env<'_>) -> Result<Value, DbError> {
+    let vals = args
+        .iter()
+        .map(|a| a.eval(env))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(match f {
+        Func::Coalesce => vals
+            .into_iter()
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
+        Func::Nullif => match compare(&vals[0], &vals[1])? {
+            Some(Ordering::Equal) => Value::Null,
+            _ => vals[0].clone(),
+        },
+        Func::Greatest | Func::Least => {
+            let mut best: Option<Value> = None;
+            for v in vals.into_iter().filter(|v| !v.is_null()) {
+                best = Some(match best {
+                    None => v,
+                    Some(b) => {
+                        let o = compare(&v, &b)?.unwrap_or(Ordering::Equal);
+                        let better = if f == Func::Greatest {
+                            o == Ordering::Greater
+                        } else {
+                            o == Ordering::Less
+                        };
+                        if better {
+                            v
+                        } else {
+                            b
+                        }
+                    }
+                });
+            }
+            best.unwrap_or(Value::Null)
+        }
+        Func::Abs => match &vals[0] {
+            Value::Null => Value::Null,
+            v => Value::Int(int_of(v)?.checked_abs().ok_or_else(overflow)?),
+        },
+        Func::Lower | Func::Upper | Func::IsEmpty => {
+            let v = &vals[0];
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let (span, ts) = match v {
+                Value::IntRange(s) => (*s, false),
+                Value::TsRange(s) => (*s, true),
+                other => {
+                    return Err(err(
+                        SqlState::UndefinedFunction,
+                        format!("function {f:?}({}) does not exist", other.type_name())
+                            .to_lowercase(),
+                    ))
+                }
+            };
+            if f == Func::IsEmpty {
+                return Ok(Value::Bool(span.is_empty()));
+            }
+            let bound = if span.is_empty() {
+                None
+            } else if f == Func::Lower {
+                span.lower
+            } else {
+                span.upper
+            };
+            match bound {
+                None => Value::Null,
+                Some(b) if ts => Value::Timestamp(b),
+                Some(b) => Value::Int(b),
+            }
+        }
+        Func::Int4Range | Func::TstzRange => {
+            let ty = if f == Func::Int4Range {
+                SqlType::Integer
+            } else {
+                SqlType::Timestamp
+            };
+            let bound = |v: &Value| -> Result<Option<i64>, DbError> {
+                Ok(match coerce(v, ty)? {
+                    Value::Null => None,
+                    Value::Int(i) | Value::Timestamp(i) => Some(i),
+                    _ => unreachable!("coerced to an integer or timestamp"),
+                })
+            };
+            let (lower, upper) = (bound(&vals[0])?, bound(&vals[1])?);
+            if let (Some(l), Some(u)) = (lower, upper) {
+                if l > u {
+                    return Err(err(
+                        SqlState::DataException,
+                        "range lower bound must be less than or equal to range upper bound",
+                    ));
+                }
+            }
+            let span = Span::new(lower, upper);
+            if f == Func::Int4Range {
+                Value::IntRange(span)
+            } else {
+                Value::TsRange(span)
+            }
+        }
+    })
+}

@@ -1,0 +1,462 @@
+//! SQL on the simulated store: a PostgreSQL-dialect subset, parsed with
+//! `sqlparser`, planned with PostgreSQL's access paths and executed on the
+//! MVCC [`Store`].
+//!
+//! The interface is [`Session`]: `execute(sql, params)` on a connection,
+//! with `BEGIN`/`COMMIT`/`ROLLBACK` as statements (or the
+//! [`Session::begin`], [`Session::commit`] and [`Session::rollback`]
+//! helpers). [`SqlSession`] implements it on the simulated store and
+//! [`crate::postgres::PgSession`] on a real PostgreSQL, so a handler
+//! written once against `impl Session` runs on both:
+//!
+//! ```
+//! use overbook::sql::{Session, SqlDb, Value};
+//! use overbook::store::{block_on, Isolation};
+//!
+//! async fn reserve(s: &mut impl Session, auth: &str, n: i64) -> Result<bool, overbook::store::DbError> {
+//!     s.begin(Isolation::Serializable).await?;
+//!     let rows = s
+//!         .execute("SELECT used, total FROM auths WHERE id = $1 FOR UPDATE", &[auth.into()])
+//!         .await?;
+//!     let (used, total) = (rows.int(0, "used").unwrap(), rows.int(0, "total").unwrap());
+//!     if used + n > total {
+//!         s.rollback().await?;
+//!         return Ok(false);
+//!     }
+//!     s.execute("UPDATE auths SET used = used + $2 WHERE id = $1", &[auth.into(), n.into()])
+//!         .await?;
+//!     s.commit().await?;
+//!     Ok(true)
+//! }
+//!
+//! let db = SqlDb::new_empty();
+//! let mut s = db.session();
+//! block_on(async {
+//!     s.execute("CREATE TABLE auths (id text PRIMARY KEY, used int NOT NULL, total int NOT NULL)", &[]).await.unwrap();
+//!     s.execute("INSERT INTO auths VALUES ('a1', 0, 10)", &[]).await.unwrap();
+//!     assert!(reserve(&mut s, "a1", 6).await.unwrap());
+//!     assert!(!reserve(&mut s, "a1", 6).await.unwrap());
+//! });
+//! ```
+//!
+//! What is simulated, and how:
+//! - Tables need a primary key; a row is the store row at `table/<pk>`.
+//!   Secondary and unique indexes are extra keys written in the same
+//!   transaction (see `catalog`), so an index scan's range read is the
+//!   SSI predicate lock on that index range (the gap included) and a
+//!   sequential scan locks the whole table's range.
+//! - A query reads a table through its primary key or the secondary index
+//!   whose leading columns its WHERE clause fixes by equality (then one
+//!   range), else by a sequential scan; joins are nested loops in FROM
+//!   order, later tables looked up with the earlier ones' values.
+//! - One SQL statement is one pause point of the store's
+//!   [`Pacer`](crate::store::Pacer) (one model-checker step); a statement
+//!   that waits for a row lock parks there and resumes in place.
+//! - Row locks are the store's, which are exclusive: `FOR UPDATE` and
+//!   `FOR NO KEY UPDATE` take them (NO KEY UPDATE is then stricter than
+//!   PostgreSQL's against KEY SHARE, which nothing here takes), as do
+//!   foreign-key checks (PostgreSQL takes KEY SHARE: referencing inserts
+//!   of one parent row queue here). `FOR SHARE` and `FOR KEY SHARE` are
+//!   rejected (0A000); `NOWAIT` (55P03) and `SKIP LOCKED` work.
+//! - Rejected with 0A000, naming the construct and the statement:
+//!   savepoints, `SET` (timeouts), subqueries, CTEs, outer joins,
+//!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
+//!   cascading foreign keys, non-integral numerics, DDL inside a
+//!   transaction block, and any statement or expression not listed in
+//!   `plan`/`expr`.
+
+pub mod anomaly;
+mod catalog;
+mod ddl;
+mod exec;
+mod expr;
+mod plan;
+mod value;
+
+pub use value::{canonical_json, Span, SqlType, Value};
+
+use crate::seed::Seed;
+use crate::store::{DbError, Isolation, Schema, SqlState, Store, StoreConfig, Tx};
+use catalog::{Catalog, Table};
+use plan::{Prepared, Statement};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What a statement returned: column names, rows, and the number of rows
+/// an INSERT, UPDATE or DELETE affected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rows {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// The rows, each one value per column.
+    pub rows: Vec<Vec<Value>>,
+    /// Rows inserted, updated or deleted (0 for other statements).
+    pub affected: u64,
+}
+
+impl Rows {
+    /// Rows with these columns.
+    pub fn new(columns: Vec<String>, rows: Vec<Vec<Value>>) -> Rows {
+        Rows {
+            columns,
+            rows,
+            affected: 0,
+        }
+    }
+
+    /// The number of rows returned.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row was returned.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The value of column `column` in row `row`.
+    pub fn get(&self, row: usize, column: &str) -> Option<&Value> {
+        let c = self.columns.iter().position(|name| name == column)?;
+        self.rows.get(row)?.get(c)
+    }
+
+    /// Column `column` of row `row` as an integer.
+    pub fn int(&self, row: usize, column: &str) -> Option<i64> {
+        self.get(row, column).and_then(Value::as_int)
+    }
+}
+
+/// One connection's way to run SQL: on the simulated store
+/// ([`SqlSession`]) or on a real PostgreSQL
+/// ([`crate::postgres::PgSession`]). Outside a transaction block each
+/// statement runs in a transaction of its own (Read Committed), as in
+/// PostgreSQL.
+pub trait Session {
+    /// Runs one statement with `$1..$n` bound to `params`.
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Rows, DbError>>;
+
+    /// `BEGIN ISOLATION LEVEL ...`.
+    fn begin(&mut self, isolation: Isolation) -> impl Future<Output = Result<(), DbError>> {
+        async move { self.execute(begin_sql(isolation), &[]).await.map(|_| ()) }
+    }
+
+    /// `COMMIT`.
+    fn commit(&mut self) -> impl Future<Output = Result<(), DbError>> {
+        async move { self.execute("COMMIT", &[]).await.map(|_| ()) }
+    }
+
+    /// `ROLLBACK`.
+    fn rollback(&mut self) -> impl Future<Output = Result<(), DbError>> {
+        async move { self.execute("ROLLBACK", &[]).await.map(|_| ()) }
+    }
+}
+
+/// The `BEGIN` statement of an isolation level.
+pub fn begin_sql(isolation: Isolation) -> &'static str {
+    match isolation {
+        Isolation::ReadCommitted => "BEGIN ISOLATION LEVEL READ COMMITTED",
+        Isolation::RepeatableRead => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+        Isolation::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+    }
+}
+
+pub(crate) struct DbShared {
+    store: Store,
+    catalog: Mutex<Catalog>,
+    cache: Mutex<BTreeMap<String, Arc<Statement>>>,
+    serials: Mutex<BTreeMap<(String, &'static str), i64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl DbShared {
+    fn catalog(&self) -> MutexGuard<'_, Catalog> {
+        lock(&self.catalog)
+    }
+
+    fn table(&self, name: &str) -> Result<Arc<Table>, DbError> {
+        self.catalog().tables.get(name).cloned().ok_or_else(|| {
+            DbError::new(
+                SqlState::UndefinedTable,
+                format!("relation \"{name}\" does not exist"),
+            )
+        })
+    }
+
+    /// The next value of a serial column's sequence (not transactional,
+    /// as in PostgreSQL).
+    fn next_serial(&self, table: &str, column: &'static str) -> i64 {
+        let mut serials = lock(&self.serials);
+        let next = serials.entry((table.to_string(), column)).or_insert(0);
+        *next += 1;
+        *next
+    }
+}
+
+/// A SQL database on a simulated store: the catalog, a statement cache
+/// shared by its sessions, and the store. Cheap to clone.
+#[derive(Clone)]
+pub struct SqlDb {
+    shared: Arc<DbShared>,
+}
+
+impl std::fmt::Debug for SqlDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlDb").finish_non_exhaustive()
+    }
+}
+
+impl SqlDb {
+    /// SQL over `store` (which should hold no key-value data of its own
+    /// under the SQL tables' names).
+    pub fn new(store: Store) -> SqlDb {
+        SqlDb {
+            shared: Arc::new(DbShared {
+                store,
+                catalog: Mutex::new(Catalog::default()),
+                cache: Mutex::new(BTreeMap::new()),
+                serials: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// SQL over a fresh store with the default configuration and seed 0.
+    pub fn new_empty() -> SqlDb {
+        SqlDb::new(Store::new(
+            Schema::default(),
+            StoreConfig::default(),
+            Seed(0),
+        ))
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// A new connection.
+    pub fn session(&self) -> SqlSession {
+        SqlSession {
+            db: self.clone(),
+            block: None,
+        }
+    }
+
+    /// The prepared statement for `sql`, from the cache or parsed now.
+    fn prepare(&self, sql: &str) -> Result<Arc<Statement>, DbError> {
+        if let Some(found) = lock(&self.shared.cache).get(sql) {
+            return Ok(found.clone());
+        }
+        let statement = Arc::new(plan::prepare(sql, &self.shared.catalog())?);
+        if statement.cacheable() {
+            lock(&self.shared.cache).insert(sql.to_string(), statement.clone());
+        }
+        Ok(statement)
+    }
+}
+
+struct Block {
+    tx: Tx,
+    read_only: bool,
+    failed: bool,
+}
+
+/// A connection to a [`SqlDb`]: in or out of a transaction block.
+pub struct SqlSession {
+    db: SqlDb,
+    block: Option<Block>,
+}
+
+impl std::fmt::Debug for SqlSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlSession")
+            .field("in_transaction", &self.block.is_some())
+            .finish()
+    }
+}
+
+fn writes(kind: &Prepared) -> Option<&'static str> {
+    match kind {
+        Prepared::Insert(_) => Some("INSERT"),
+        Prepared::Update(_) => Some("UPDATE"),
+        Prepared::Delete(_) => Some("DELETE"),
+        Prepared::Select(s) if s.lock.is_some() => Some("SELECT FOR UPDATE"),
+        _ => None,
+    }
+}
+
+async fn run(
+    db: &SqlDb,
+    tx: &mut Tx,
+    statement: &Statement,
+    params: &[Value],
+) -> Result<Rows, DbError> {
+    let mut exec = exec::Exec {
+        tx,
+        params,
+        db: &db.shared,
+    };
+    let result = match &statement.kind {
+        Prepared::Select(plan) => exec.select(plan).await,
+        Prepared::Insert(plan) => exec.insert(plan).await,
+        Prepared::Update(plan) => exec.update(plan).await,
+        Prepared::Delete(plan) => exec.delete(plan).await,
+        Prepared::AdvisoryLock(arg) => exec.advisory_lock(arg).await,
+        _ => unreachable!("only data statements run in a transaction"),
+    };
+    // An error fails the transaction, as in PostgreSQL (the store has
+    // already failed it for its own errors; this covers the SQL layer's).
+    result.map_err(|e| tx.sql_fail(e))
+}
+
+impl SqlSession {
+    /// Whether a transaction block is open.
+    pub fn in_transaction(&self) -> bool {
+        self.block.is_some()
+    }
+
+    /// The database this session is connected to.
+    pub fn db(&self) -> &SqlDb {
+        &self.db
+    }
+
+    async fn run_statement(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let statement = match self.db.prepare(sql) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(block) = &mut self.block {
+                    block.failed = true;
+                    block.tx.sql_fail(e.clone());
+                }
+                return Err(e);
+            }
+        };
+        if params.len() != statement.params {
+            return Err(DbError::new(
+                SqlState::ProtocolViolation,
+                format!(
+                    "bind message supplies {} parameters, but prepared statement \"\" requires {}",
+                    params.len(),
+                    statement.params
+                ),
+            ));
+        }
+        match &statement.kind {
+            Prepared::Begin {
+                isolation,
+                read_only,
+            } => {
+                if self.block.is_none() {
+                    let tx = self
+                        .db
+                        .store()
+                        .begin(isolation.unwrap_or(Isolation::ReadCommitted));
+                    self.block = Some(Block {
+                        tx,
+                        read_only: *read_only,
+                        failed: false,
+                    });
+                }
+                // BEGIN inside a block is only a warning in PostgreSQL.
+                Ok(Rows::default())
+            }
+            Prepared::Commit => match self.block.take() {
+                None => Ok(Rows::default()),
+                // COMMIT of a failed block rolls back, without an error.
+                Some(block) if block.failed => {
+                    block.tx.rollback();
+                    Ok(Rows::default())
+                }
+                Some(block) => block.tx.commit().await.map(|_| Rows::default()),
+            },
+            Prepared::Rollback => {
+                if let Some(block) = self.block.take() {
+                    block.tx.rollback();
+                }
+                Ok(Rows::default())
+            }
+            Prepared::NoOp => Ok(Rows::default()),
+            Prepared::CreateTable(..) | Prepared::CreateIndex(_) => {
+                if self.block.is_some() {
+                    let e = DbError::new(
+                        SqlState::FeatureNotSupported,
+                        format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {sql})"),
+                    );
+                    return Err(self.fail(e));
+                }
+                let result = match &statement.kind {
+                    Prepared::CreateTable(create, excludes) => {
+                        ddl::create_table(&self.db.shared, create, excludes)
+                    }
+                    Prepared::CreateIndex(create) => {
+                        ddl::create_index(&self.db.shared, create).await
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                lock(&self.db.shared.cache).clear();
+                result.map(|_| Rows::default()).map_err(|mut e| {
+                    if e.code == SqlState::FeatureNotSupported {
+                        e.message = format!("{} (statement: {})", e.message, sql.trim());
+                    }
+                    e
+                })
+            }
+            _ => match &mut self.block {
+                Some(block) => {
+                    if block.failed {
+                        return Err(DbError::new(
+                            SqlState::InFailedTransaction,
+                            "current transaction is aborted, commands ignored until end of transaction block",
+                        ));
+                    }
+                    if let (true, Some(what)) = (block.read_only, writes(&statement.kind)) {
+                        let e = DbError::new(
+                            SqlState::ReadOnlySqlTransaction,
+                            format!("cannot execute {what} in a read-only transaction"),
+                        );
+                        return Err(self.fail(e));
+                    }
+                    let result = run(&self.db, &mut block.tx, &statement, params).await;
+                    if result.is_err() {
+                        block.failed = true;
+                    }
+                    result
+                }
+                None => {
+                    let mut tx = self.db.store().begin(Isolation::ReadCommitted);
+                    let rows = run(&self.db, &mut tx, &statement, params).await?;
+                    tx.commit().await?;
+                    Ok(rows)
+                }
+            },
+        }
+    }
+
+    fn fail(&mut self, e: DbError) -> DbError {
+        if let Some(block) = &mut self.block {
+            block.failed = true;
+            return block.tx.sql_fail(e);
+        }
+        e
+    }
+}
+
+impl Session for SqlSession {
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Rows, DbError>> {
+        self.run_statement(sql, params)
+    }
+}
+
+#[cfg(test)]
+mod tests;

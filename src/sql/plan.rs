@@ -1,0 +1,1227 @@
+//! Parsing and planning: SQL text to a prepared statement over the
+//! catalog, with the access path of every table chosen the way
+//! PostgreSQL's planner would for these simple shapes (primary key or a
+//! secondary index where the WHERE clause fits its leading columns,
+//! otherwise a sequential scan).
+
+use super::catalog::{Catalog, Table};
+use super::expr::{
+    ident, object_name, type_of, unsupported, AggSpec, BinOp, Compiler, Expr, Scope,
+};
+use super::value::{err, SqlType};
+use crate::store::{DbError, Isolation, SqlState};
+use sqlparser::ast;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+use std::sync::Arc;
+
+/// Row-lock strength of a locking read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LockStrength {
+    Update,
+    NoKeyUpdate,
+}
+
+/// What a locking read does when a row is locked by someone else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitPolicy {
+    Wait,
+    Nowait,
+    SkipLocked,
+}
+
+/// How one table of a statement is read.
+#[derive(Clone, Debug)]
+pub(crate) enum Access {
+    /// Every row of the table (a predicate lock on the whole relation).
+    Seq,
+    /// Index `index` (0: the primary key) with its first columns equal to
+    /// `eq` and the next one bounded by `lower`/`upper` (value, inclusive).
+    Index {
+        index: usize,
+        eq: Vec<Expr>,
+        lower: Option<(Expr, bool)>,
+        upper: Option<(Expr, bool)>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Source {
+    pub(crate) table: Arc<Table>,
+    pub(crate) offset: usize,
+    pub(crate) access: Access,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum OrderKey {
+    /// Output column `n`.
+    Output(usize),
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Order {
+    pub(crate) key: OrderKey,
+    pub(crate) desc: bool,
+    pub(crate) nulls_first: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Grouping {
+    pub(crate) by: Vec<Expr>,
+    pub(crate) aggs: Vec<AggSpec>,
+    pub(crate) having: Option<Expr>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct SelectPlan {
+    pub(crate) sources: Vec<Source>,
+    pub(crate) filter: Option<Expr>,
+    pub(crate) output: Vec<(String, Expr)>,
+    pub(crate) grouping: Option<Grouping>,
+    pub(crate) order: Vec<Order>,
+    pub(crate) limit: Option<Expr>,
+    pub(crate) offset: Option<Expr>,
+    pub(crate) lock: Option<(LockStrength, WaitPolicy)>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum ConflictAction {
+    Nothing,
+    Update {
+        sets: Vec<(usize, Expr)>,
+        filter: Option<Expr>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct InsertPlan {
+    pub(crate) table: Arc<Table>,
+    pub(crate) targets: Vec<usize>,
+    pub(crate) rows: Vec<Vec<Expr>>,
+    /// Arbiter indexes (empty: every unique index) and the action.
+    pub(crate) conflict: Option<(Vec<usize>, ConflictAction)>,
+    pub(crate) returning: Option<Vec<(String, Expr)>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct UpdatePlan {
+    pub(crate) source: Source,
+    pub(crate) filter: Option<Expr>,
+    pub(crate) sets: Vec<(usize, Expr)>,
+    pub(crate) returning: Option<Vec<(String, Expr)>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct DeletePlan {
+    pub(crate) source: Source,
+    pub(crate) filter: Option<Expr>,
+    pub(crate) returning: Option<Vec<(String, Expr)>>,
+}
+
+/// `EXCLUDE USING gist (group WITH =, range WITH &&)`, cut out of the
+/// statement before parsing (sqlparser does not parse it).
+#[derive(Clone, Debug)]
+pub(crate) struct ExcludeSpec {
+    pub(crate) name: Option<String>,
+    pub(crate) group: String,
+    pub(crate) range: String,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Prepared {
+    Begin {
+        isolation: Option<Isolation>,
+        read_only: bool,
+    },
+    Commit,
+    Rollback,
+    CreateTable(Box<ast::CreateTable>, Vec<ExcludeSpec>),
+    CreateIndex(Box<ast::CreateIndex>),
+    /// A statement with no effect on the simulation (`CREATE EXTENSION
+    /// btree_gist`: the simulated gist handles `=` already).
+    NoOp,
+    AdvisoryLock(Expr),
+    Select(Box<SelectPlan>),
+    Insert(Box<InsertPlan>),
+    Update(Box<UpdatePlan>),
+    Delete(Box<DeletePlan>),
+}
+
+/// A prepared statement.
+#[derive(Clone, Debug)]
+pub(crate) struct Statement {
+    pub(crate) kind: Prepared,
+    pub(crate) params: usize,
+}
+
+impl Statement {
+    /// DDL changes the catalog, so it is never cached.
+    pub(crate) fn cacheable(&self) -> bool {
+        !matches!(
+            self.kind,
+            Prepared::CreateTable(..) | Prepared::CreateIndex(_) | Prepared::NoOp
+        )
+    }
+}
+
+/// Parses and plans one statement.
+pub(crate) fn prepare(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
+    prepare_inner(sql, catalog).map_err(|mut e| {
+        if matches!(
+            e.code,
+            SqlState::FeatureNotSupported | SqlState::SyntaxError
+        ) {
+            e.message = format!("{} (statement: {})", e.message, sql.trim());
+        }
+        e
+    })
+}
+
+fn prepare_inner(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
+    let (text, strength, excludes) = preprocess(sql)?;
+    let dialect = PostgreSqlDialect {};
+    let mut statements = Parser::parse_sql(&dialect, &text)
+        .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+    if statements.len() != 1 {
+        return Err(unsupported("more than one statement per call (or none)"));
+    }
+    let statement = statements.pop().expect("one statement");
+    let mut planner = Planner { catalog, params: 0 };
+    let kind = planner.statement(statement, strength, excludes)?;
+    Ok(Statement {
+        kind,
+        params: planner.params,
+    })
+}
+
+/// Rewrites what sqlparser cannot parse: `FOR NO KEY UPDATE` (kept as its
+/// strength), `FOR KEY SHARE` (rejected: the store has exclusive row locks
+/// only) and `EXCLUDE USING gist (...)` table constraints (cut out and
+/// returned).
+fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbError> {
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains("KEY") && !upper.contains("EXCLUDE") {
+        return Ok((sql.to_string(), LockStrength::Update, Vec::new()));
+    }
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    // Indexes of the non-whitespace tokens.
+    let solid: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+        .collect();
+    let mut drop = vec![false; tokens.len()];
+    let mut strength = LockStrength::Update;
+    let mut excludes = Vec::new();
+    let mut depth = 0i32;
+    let mut s = 0;
+    while s < solid.len() {
+        let t = &tokens[solid[s]];
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        let at = |k: usize| solid.get(s + k).map(|&i| &tokens[i]);
+        if word(t, "FOR")
+            && at(1).is_some_and(|x| word(x, "NO"))
+            && at(2).is_some_and(|x| word(x, "KEY"))
+            && at(3).is_some_and(|x| word(x, "UPDATE"))
+        {
+            strength = LockStrength::NoKeyUpdate;
+            drop[solid[s + 1]] = true;
+            drop[solid[s + 2]] = true;
+            s += 4;
+            continue;
+        }
+        if word(t, "FOR")
+            && at(1).is_some_and(|x| word(x, "KEY"))
+            && at(2).is_some_and(|x| word(x, "SHARE"))
+        {
+            return Err(unsupported(
+                "FOR KEY SHARE (the simulated store has exclusive row locks only)",
+            ));
+        }
+        if depth == 1 && word(t, "EXCLUDE") {
+            // Back up over `CONSTRAINT name` and the comma before it.
+            let mut first = s;
+            let mut name = None;
+            if s >= 2 && word(&tokens[solid[s - 2]], "CONSTRAINT") {
+                if let Token::Word(w) = &tokens[solid[s - 1]] {
+                    name = Some(ident(
+                        &w.clone().into_ident(sqlparser::tokenizer::Span::empty()),
+                    ));
+                }
+                first = s - 2;
+            }
+            if first >= 1 && matches!(tokens[solid[first - 1]], Token::Comma) {
+                first -= 1;
+            }
+            // EXCLUDE USING gist ( ... )
+            if !(at(1).is_some_and(|x| word(x, "USING"))
+                && at(2).is_some_and(|x| word(x, "GIST"))
+                && matches!(at(3), Some(Token::LParen)))
+            {
+                return Err(unsupported(
+                    "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
+                ));
+            }
+            let mut k = s + 4;
+            let mut elements: Vec<Vec<String>> = vec![Vec::new()];
+            let mut inner = 1;
+            while k < solid.len() {
+                let tk = &tokens[solid[k]];
+                match tk {
+                    Token::LParen => inner += 1,
+                    Token::RParen => {
+                        inner -= 1;
+                        if inner == 0 {
+                            break;
+                        }
+                    }
+                    Token::Comma if inner == 1 => {
+                        elements.push(Vec::new());
+                        k += 1;
+                        continue;
+                    }
+                    _ => {}
+                }
+                let text = match tk {
+                    Token::Word(w) if w.quote_style.is_some() => w.value.clone(),
+                    Token::Word(w) => w.value.to_ascii_lowercase(),
+                    other => other.to_string(),
+                };
+                elements.last_mut().expect("an element").push(text);
+                k += 1;
+            }
+            if k >= solid.len() {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "syntax error: unterminated EXCLUDE",
+                ));
+            }
+            if at(k - s + 1).is_some_and(|x| word(x, "WHERE")) {
+                return Err(unsupported(
+                    "EXCLUDE ... WHERE (a partial exclusion constraint)",
+                ));
+            }
+            let spec = match elements.as_slice() {
+                [g, r]
+                    if g.len() == 3
+                        && g[1] == "with"
+                        && g[2] == "="
+                        && r.len() == 3
+                        && r[1] == "with"
+                        && r[2] == "&&" =>
+                {
+                    ExcludeSpec {
+                        name,
+                        group: g[0].clone(),
+                        range: r[0].clone(),
+                    }
+                }
+                _ => {
+                    return Err(unsupported(
+                        "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
+                    ))
+                }
+            };
+            excludes.push(spec);
+            for &i in &solid[first..=k] {
+                drop[i] = true;
+            }
+            s = k + 1;
+            continue;
+        }
+        s += 1;
+    }
+    let text: String = tokens
+        .iter()
+        .zip(&drop)
+        .filter(|(_, d)| !**d)
+        .map(|(t, _)| t.to_string())
+        .collect();
+    Ok((text, strength, excludes))
+}
+
+struct Planner<'a> {
+    catalog: &'a Catalog,
+    params: usize,
+}
+
+fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Bin(BinOp::And, a, b) => {
+            conjuncts(*a, out);
+            conjuncts(*b, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn and_all(list: Vec<Expr>) -> Option<Expr> {
+    list.into_iter()
+        .reduce(|a, b| Expr::Bin(BinOp::And, Box::new(a), Box::new(b)))
+}
+
+/// Chooses how to read `table` (at `offset` in the combined row) given the
+/// statement's conjuncts: the index whose leading columns the equalities
+/// cover best, a range on the next column counting half, the primary key
+/// first on ties; a sequential scan when no index column is constrained.
+/// A bound may read only constants, parameters and earlier tables.
+fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr]) -> Access {
+    let width = table.columns.len();
+    let local = |e: &Expr| match e {
+        Expr::Col(c) if *c >= offset && *c < offset + width => Some(c - offset),
+        _ => None,
+    };
+    let bound_ok = |e: &Expr| e.max_column().is_none_or(|m| m < offset);
+    // (column, op, bound) with the column on the left.
+    let mut conds: Vec<(usize, BinOp, Expr)> = Vec::new();
+    for c in conjuncts {
+        match c {
+            Expr::Bin(op @ (BinOp::Eq | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge), a, b) => {
+                if let (Some(col), true) = (local(a), bound_ok(b)) {
+                    conds.push((col, *op, (**b).clone()));
+                } else if let (Some(col), true) = (local(b), bound_ok(a)) {
+                    let flipped = match op {
+                        BinOp::Lt => BinOp::Gt,
+                        BinOp::Le => BinOp::Ge,
+                        BinOp::Gt => BinOp::Lt,
+                        BinOp::Ge => BinOp::Le,
+                        other => *other,
+                    };
+                    conds.push((col, flipped, (**a).clone()));
+                }
+            }
+            Expr::Between(a, lo, hi, false) => {
+                if let (Some(col), true, true) = (local(a), bound_ok(lo), bound_ok(hi)) {
+                    conds.push((col, BinOp::Ge, (**lo).clone()));
+                    conds.push((col, BinOp::Le, (**hi).clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut best: Option<(usize, Access)> = None;
+    for (i, index) in table.indexes.iter().enumerate() {
+        let mut eq = Vec::new();
+        for &col in &index.columns {
+            match conds
+                .iter()
+                .find(|(c, op, _)| *c == col && *op == BinOp::Eq)
+            {
+                Some((_, _, bound)) => eq.push(bound.clone()),
+                None => break,
+            }
+        }
+        let (mut lower, mut upper) = (None, None);
+        if let Some(&next) = index.columns.get(eq.len()) {
+            for (c, op, bound) in &conds {
+                if *c != next {
+                    continue;
+                }
+                match op {
+                    BinOp::Gt if lower.is_none() => lower = Some((bound.clone(), false)),
+                    BinOp::Ge if lower.is_none() => lower = Some((bound.clone(), true)),
+                    BinOp::Lt if upper.is_none() => upper = Some((bound.clone(), false)),
+                    BinOp::Le if upper.is_none() => upper = Some((bound.clone(), true)),
+                    _ => {}
+                }
+            }
+        }
+        let full_unique = index.unique && eq.len() == index.columns.len();
+        let score = eq.len() * 4
+            + usize::from(lower.is_some() || upper.is_some()) * 2
+            + usize::from(full_unique) * 100;
+        if score == 0 {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((
+                score,
+                Access::Index {
+                    index: i,
+                    eq,
+                    lower,
+                    upper,
+                },
+            ));
+        }
+    }
+    best.map_or(Access::Seq, |(_, access)| access)
+}
+
+impl Planner<'_> {
+    fn table(&self, name: &ast::ObjectName) -> Result<Arc<Table>, DbError> {
+        let name = object_name(name)?;
+        self.catalog.tables.get(&name).cloned().ok_or_else(|| {
+            err(
+                SqlState::UndefinedTable,
+                format!("relation \"{name}\" does not exist"),
+            )
+        })
+    }
+
+    fn compiler<'s>(&self, scope: &'s Scope) -> Compiler<'s> {
+        let mut c = Compiler::new(scope);
+        c.params = self.params;
+        c
+    }
+
+    fn done(&mut self, c: Compiler<'_>) -> Option<Vec<AggSpec>> {
+        self.params = self.params.max(c.params);
+        c.aggs
+    }
+
+    fn compile(&mut self, scope: &Scope, e: &ast::Expr) -> Result<Expr, DbError> {
+        let mut c = self.compiler(scope);
+        let out = c.compile(e);
+        self.done(c);
+        out
+    }
+
+    fn statement(
+        &mut self,
+        statement: ast::Statement,
+        strength: LockStrength,
+        excludes: Vec<ExcludeSpec>,
+    ) -> Result<Prepared, DbError> {
+        use ast::Statement as S;
+        Ok(match statement {
+            S::StartTransaction { modes, .. } => {
+                let mut isolation = None;
+                let mut read_only = false;
+                for mode in modes {
+                    match mode {
+                        ast::TransactionMode::IsolationLevel(level) => {
+                            isolation = Some(match level {
+                                // PostgreSQL runs READ UNCOMMITTED as READ COMMITTED.
+                                ast::TransactionIsolationLevel::ReadUncommitted
+                                | ast::TransactionIsolationLevel::ReadCommitted => {
+                                    Isolation::ReadCommitted
+                                }
+                                ast::TransactionIsolationLevel::RepeatableRead => {
+                                    Isolation::RepeatableRead
+                                }
+                                ast::TransactionIsolationLevel::Serializable => {
+                                    Isolation::Serializable
+                                }
+                                other => return Err(unsupported(format!("ISOLATION LEVEL {other}"))),
+                            })
+                        }
+                        ast::TransactionMode::AccessMode(mode) => {
+                            read_only = mode == ast::TransactionAccessMode::ReadOnly
+                        }
+                    }
+                }
+                Prepared::Begin {
+                    isolation,
+                    read_only,
+                }
+            }
+            S::Commit { chain: false, .. } => Prepared::Commit,
+            S::Rollback {
+                chain: false,
+                savepoint: None,
+            } => Prepared::Rollback,
+            S::Rollback { savepoint: Some(_), .. } | S::Savepoint { .. } | S::ReleaseSavepoint { .. } => {
+                return Err(unsupported("SAVEPOINT (the simulated store cannot roll back part of a transaction)"))
+            }
+            S::SetVariable { .. } => {
+                return Err(unsupported(
+                    "SET (lock_timeout and statement_timeout need a clock the simulated store does not have)",
+                ))
+            }
+            S::CreateTable(create) => Prepared::CreateTable(Box::new(create), excludes),
+            S::CreateIndex(create) => Prepared::CreateIndex(Box::new(create)),
+            S::CreateExtension { name, .. } if ident(&name) == "btree_gist" => Prepared::NoOp,
+            S::Query(query) => self.query(*query, strength)?,
+            S::Insert(insert) => Prepared::Insert(Box::new(self.insert(insert)?)),
+            S::Update {
+                table,
+                assignments,
+                from,
+                selection,
+                returning,
+                or,
+            } => {
+                if from.is_some() || or.is_some() || !table.joins.is_empty() {
+                    return Err(unsupported("UPDATE ... FROM"));
+                }
+                let (t, alias) = self.relation(&table.relation)?;
+                let mut scope = Scope::default();
+                scope.add(&alias, t.clone());
+                let sets = self.assignments(&scope, &t, &assignments)?;
+                let (filter, access) = self.where_clause(&scope, &t, selection.as_ref())?;
+                let returning = self.returning(&scope, returning.as_deref())?;
+                Prepared::Update(Box::new(UpdatePlan {
+                    source: Source {
+                        table: t,
+                        offset: 0,
+                        access,
+                    },
+                    filter,
+                    sets,
+                    returning,
+                }))
+            }
+            S::Delete(delete) => {
+                if delete.using.is_some() || !delete.order_by.is_empty() || delete.limit.is_some() || !delete.tables.is_empty() {
+                    return Err(unsupported("DELETE ... USING / ORDER BY / LIMIT"));
+                }
+                let from = match &delete.from {
+                    ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
+                };
+                let [one] = from.as_slice() else {
+                    return Err(unsupported("DELETE from several tables"));
+                };
+                if !one.joins.is_empty() {
+                    return Err(unsupported("DELETE with a join"));
+                }
+                let (t, alias) = self.relation(&one.relation)?;
+                let mut scope = Scope::default();
+                scope.add(&alias, t.clone());
+                let (filter, access) = self.where_clause(&scope, &t, delete.selection.as_ref())?;
+                let returning = self.returning(&scope, delete.returning.as_deref())?;
+                Prepared::Delete(Box::new(DeletePlan {
+                    source: Source {
+                        table: t,
+                        offset: 0,
+                        access,
+                    },
+                    filter,
+                    returning,
+                }))
+            }
+            other => {
+                let text = other.to_string();
+                let head: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                return Err(unsupported(format!("the statement {head}")));
+            }
+        })
+    }
+
+    fn relation(&self, factor: &ast::TableFactor) -> Result<(Arc<Table>, String), DbError> {
+        match factor {
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => {
+                let t = self.table(name)?;
+                let alias = match alias {
+                    Some(a) if a.columns.is_empty() => ident(&a.name),
+                    Some(_) => return Err(unsupported("column aliases on a table")),
+                    None => t.name.clone(),
+                };
+                Ok((t, alias))
+            }
+            other => Err(unsupported(format!("the FROM item {other}"))),
+        }
+    }
+
+    fn where_clause(
+        &mut self,
+        scope: &Scope,
+        table: &Table,
+        selection: Option<&ast::Expr>,
+    ) -> Result<(Option<Expr>, Access), DbError> {
+        let Some(e) = selection else {
+            return Ok((None, Access::Seq));
+        };
+        let compiled = self.compile(scope, e)?;
+        let mut list = Vec::new();
+        conjuncts(compiled, &mut list);
+        let access = choose_access(table, 0, &list);
+        Ok((and_all(list), access))
+    }
+
+    fn assignments(
+        &mut self,
+        scope: &Scope,
+        table: &Table,
+        assignments: &[ast::Assignment],
+    ) -> Result<Vec<(usize, Expr)>, DbError> {
+        let mut sets = Vec::new();
+        for a in assignments {
+            let ast::AssignmentTarget::ColumnName(name) = &a.target else {
+                return Err(unsupported("a tuple assignment"));
+            };
+            let column = object_name(name)?;
+            let index = table.column_index(&column).ok_or_else(|| {
+                err(
+                    SqlState::UndefinedColumn,
+                    format!(
+                        "column \"{column}\" of relation \"{}\" does not exist",
+                        table.name
+                    ),
+                )
+            })?;
+            let value = match &a.value {
+                ast::Expr::Identifier(i)
+                    if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
+                {
+                    Expr::Default
+                }
+                other => self.compile(scope, other)?,
+            };
+            sets.push((index, value));
+        }
+        Ok(sets)
+    }
+
+    fn returning(
+        &mut self,
+        scope: &Scope,
+        items: Option<&[ast::SelectItem]>,
+    ) -> Result<Option<Vec<(String, Expr)>>, DbError> {
+        match items {
+            None => Ok(None),
+            Some(items) => {
+                let mut c = self.compiler(scope);
+                let out = projection(&mut c, scope, items);
+                self.done(c);
+                out.map(Some)
+            }
+        }
+    }
+
+    fn query(&mut self, query: ast::Query, strength: LockStrength) -> Result<Prepared, DbError> {
+        if query.with.is_some()
+            || query.fetch.is_some()
+            || !query.limit_by.is_empty()
+            || query.for_clause.is_some()
+        {
+            return Err(unsupported("WITH / FETCH in a query"));
+        }
+        let select = match *query.body {
+            ast::SetExpr::Select(select) => select,
+            other => return Err(unsupported(format!("the query form {other}"))),
+        };
+        if select.distinct.is_some()
+            || select.top.is_some()
+            || select.into.is_some()
+            || !select.lateral_views.is_empty()
+            || select.qualify.is_some()
+            || !select.named_window.is_empty()
+        {
+            return Err(unsupported("DISTINCT / INTO / window clauses"));
+        }
+        // SELECT pg_advisory_xact_lock($1)
+        if select.from.is_empty() {
+            if let [ast::SelectItem::UnnamedExpr(ast::Expr::Function(f))] =
+                select.projection.as_slice()
+            {
+                if object_name(&f.name)? == "pg_advisory_xact_lock" {
+                    let scope = Scope::default();
+                    let mut c = self.compiler(&scope);
+                    let args = match &f.args {
+                        ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                                c.compile(e)
+                            }
+                            _ => Err(unsupported("pg_advisory_xact_lock's argument")),
+                        },
+                        _ => Err(unsupported("pg_advisory_xact_lock other than (bigint)")),
+                    };
+                    self.done(c);
+                    return Ok(Prepared::AdvisoryLock(args?));
+                }
+            }
+        }
+        let mut scope = Scope::default();
+        let mut on_conditions: Vec<&ast::Expr> = Vec::new();
+        for twj in &select.from {
+            let (t, alias) = self.relation(&twj.relation)?;
+            if scope.sources.iter().any(|(a, _, _)| *a == alias) {
+                return Err(err(
+                    SqlState::Other("42712"),
+                    format!("table name \"{alias}\" specified more than once"),
+                ));
+            }
+            scope.add(&alias, t);
+            for join in &twj.joins {
+                let (t, alias) = self.relation(&join.relation)?;
+                match &join.join_operator {
+                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => match c {
+                        ast::JoinConstraint::On(e) => on_conditions.push(e),
+                        ast::JoinConstraint::None => {}
+                        _ => return Err(unsupported("JOIN ... USING / NATURAL")),
+                    },
+                    ast::JoinOperator::CrossJoin => {}
+                    other => {
+                        return Err(unsupported(
+                            format!("the join {other:?}")
+                                .split('(')
+                                .next()
+                                .unwrap_or("outer join")
+                                .to_string()
+                                + " (inner joins only)",
+                        ))
+                    }
+                }
+                scope.add(&alias, t);
+            }
+        }
+        let mut list = Vec::new();
+        for e in on_conditions {
+            conjuncts(self.compile(&scope, e)?, &mut list);
+        }
+        if let Some(e) = &select.selection {
+            conjuncts(self.compile(&scope, e)?, &mut list);
+        }
+        let sources: Vec<Source> = scope
+            .sources
+            .iter()
+            .map(|(_, t, offset)| Source {
+                table: t.clone(),
+                offset: *offset,
+                access: choose_access(t, *offset, &list),
+            })
+            .collect();
+        let group_by = match &select.group_by {
+            ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
+                exprs.clone()
+            }
+            _ => return Err(unsupported("GROUP BY ALL / ROLLUP")),
+        };
+        let mut c = self.compiler(&scope);
+        c.aggs = Some(Vec::new());
+        let output = projection(&mut c, &scope, &select.projection)?;
+        let having = select.having.as_ref().map(|h| c.compile(h)).transpose()?;
+        let mut order = Vec::new();
+        if let Some(order_by) = &query.order_by {
+            let ast::OrderByKind::Expressions(exprs) = &order_by.kind else {
+                return Err(unsupported("ORDER BY ALL"));
+            };
+            if order_by.interpolate.is_some() {
+                return Err(unsupported("ORDER BY ... INTERPOLATE"));
+            }
+            for o in exprs {
+                let key = match &o.expr {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::Number(n, _) => {
+                            let k: usize = n.parse().unwrap_or(0);
+                            if k == 0 || k > output.len() {
+                                return Err(err(
+                                    SqlState::InvalidColumnReference,
+                                    format!("ORDER BY position {n} is not in select list"),
+                                ));
+                            }
+                            OrderKey::Output(k - 1)
+                        }
+                        _ => OrderKey::Expr(c.compile(&o.expr)?),
+                    },
+                    ast::Expr::Identifier(i)
+                        if output.iter().filter(|(name, _)| *name == ident(i)).count() == 1
+                            && !matches!(c.compile(&o.expr), Ok(Expr::Col(_))) =>
+                    {
+                        OrderKey::Output(
+                            output
+                                .iter()
+                                .position(|(name, _)| *name == ident(i))
+                                .expect("counted"),
+                        )
+                    }
+                    e => OrderKey::Expr(c.compile(e)?),
+                };
+                let desc = o.options.asc == Some(false);
+                order.push(Order {
+                    key,
+                    desc,
+                    nulls_first: o.options.nulls_first.unwrap_or(desc),
+                });
+            }
+        }
+        let aggs = c.aggs.take().unwrap_or_default();
+        let group_exprs = group_by
+            .iter()
+            .map(|g| c.compile(g))
+            .collect::<Result<Vec<_>, _>>()?;
+        let limit = query.limit.as_ref().map(|l| c.compile(l)).transpose()?;
+        let offset = query
+            .offset
+            .as_ref()
+            .map(|o| c.compile(&o.value))
+            .transpose()?;
+        self.done(c);
+        let grouped = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
+        let grouping = if grouped {
+            check_grouping(&scope, &group_exprs, &output, having.as_ref(), &order)?;
+            Some(Grouping {
+                by: group_exprs,
+                aggs,
+                having,
+            })
+        } else {
+            None
+        };
+        let lock = match query.locks.as_slice() {
+            [] => None,
+            [one] => {
+                if one.of.is_some() {
+                    return Err(unsupported("FOR UPDATE OF"));
+                }
+                if one.lock_type == ast::LockType::Share {
+                    return Err(unsupported(
+                        "FOR SHARE (the simulated store has exclusive row locks only)",
+                    ));
+                }
+                if grouping.is_some() {
+                    return Err(unsupported(
+                        "FOR UPDATE is not allowed with aggregate functions, and it",
+                    ));
+                }
+                if sources.len() != 1 {
+                    return Err(unsupported("FOR UPDATE on a join"));
+                }
+                let wait = match one.nonblock {
+                    None => WaitPolicy::Wait,
+                    Some(ast::NonBlock::Nowait) => WaitPolicy::Nowait,
+                    Some(ast::NonBlock::SkipLocked) => WaitPolicy::SkipLocked,
+                };
+                Some((strength, wait))
+            }
+            _ => return Err(unsupported("several locking clauses")),
+        };
+        Ok(Prepared::Select(Box::new(SelectPlan {
+            sources,
+            filter: and_all(list),
+            output,
+            grouping,
+            order,
+            limit,
+            offset,
+            lock,
+        })))
+    }
+
+    fn insert(&mut self, insert: ast::Insert) -> Result<InsertPlan, DbError> {
+        if insert.or.is_some()
+            || insert.ignore
+            || insert.overwrite
+            || !insert.assignments.is_empty()
+            || insert.partitioned.is_some()
+            || !insert.after_columns.is_empty()
+            || insert.replace_into
+            || insert.insert_alias.is_some()
+        {
+            return Err(unsupported("this form of INSERT"));
+        }
+        let ast::TableObject::TableName(name) = &insert.table else {
+            return Err(unsupported("INSERT INTO a function"));
+        };
+        let table = self.table(name)?;
+        let alias = insert
+            .table_alias
+            .as_ref()
+            .map_or(table.name.clone(), ident);
+        let targets: Vec<usize> = if insert.columns.is_empty() {
+            (0..table.columns.len()).collect()
+        } else {
+            insert
+                .columns
+                .iter()
+                .map(|c| {
+                    let name = ident(c);
+                    table.column_index(&name).ok_or_else(|| {
+                        err(
+                            SqlState::UndefinedColumn,
+                            format!(
+                                "column \"{name}\" of relation \"{}\" does not exist",
+                                table.name
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let source = insert
+            .source
+            .ok_or_else(|| unsupported("INSERT ... DEFAULT VALUES"))?;
+        let ast::SetExpr::Values(values) = *source.body else {
+            return Err(unsupported("INSERT ... SELECT"));
+        };
+        let empty = Scope::default();
+        let mut rows = Vec::new();
+        for row in &values.rows {
+            if row.len() > targets.len() {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "INSERT has more expressions than target columns",
+                ));
+            }
+            if row.len() < targets.len() {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "INSERT has more target columns than expressions",
+                ));
+            }
+            let mut compiled = Vec::new();
+            for e in row {
+                compiled.push(match e {
+                    ast::Expr::Identifier(i)
+                        if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
+                    {
+                        Expr::Default
+                    }
+                    other => self.compile(&empty, other)?,
+                });
+            }
+            rows.push(compiled);
+        }
+        let mut scope = Scope::default();
+        scope.add(&alias, table.clone());
+        let conflict = match insert.on {
+            None => None,
+            Some(ast::OnInsert::OnConflict(on)) => {
+                let arbiters = match &on.conflict_target {
+                    None => Vec::new(),
+                    Some(ast::ConflictTarget::Columns(cols)) => {
+                        let mut wanted: Vec<usize> = Vec::new();
+                        for c in cols {
+                            let name = ident(c);
+                            wanted.push(table.column_index(&name).ok_or_else(|| {
+                                err(
+                                    SqlState::UndefinedColumn,
+                                    format!("column \"{name}\" does not exist"),
+                                )
+                            })?);
+                        }
+                        wanted.sort_unstable();
+                        let found = table.indexes.iter().position(|idx| {
+                            let mut cols = idx.columns.clone();
+                            cols.sort_unstable();
+                            idx.unique && cols == wanted
+                        });
+                        vec![found.ok_or_else(|| err(SqlState::InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification"))?]
+                    }
+                    Some(ast::ConflictTarget::OnConstraint(name)) => {
+                        let name = object_name(name)?;
+                        vec![table
+                            .indexes
+                            .iter()
+                            .position(|i| i.name == name && i.unique)
+                            .ok_or_else(|| {
+                                err(
+                                    SqlState::Other("42704"),
+                                    format!(
+                                        "constraint \"{name}\" for table \"{}\" does not exist",
+                                        table.name
+                                    ),
+                                )
+                            })?]
+                    }
+                };
+                let action = match on.action {
+                    ast::OnConflictAction::DoNothing => ConflictAction::Nothing,
+                    ast::OnConflictAction::DoUpdate(update) => {
+                        if arbiters.is_empty() {
+                            return Err(err(SqlState::SyntaxError, "ON CONFLICT DO UPDATE requires inference specification or constraint name"));
+                        }
+                        let mut both = scope.clone();
+                        both.add("excluded", table.clone());
+                        let sets = self.assignments(&both, &table, &update.assignments)?;
+                        let filter = update
+                            .selection
+                            .as_ref()
+                            .map(|s| self.compile(&both, s))
+                            .transpose()?;
+                        ConflictAction::Update { sets, filter }
+                    }
+                };
+                Some((arbiters, action))
+            }
+            Some(_) => return Err(unsupported("ON DUPLICATE KEY UPDATE")),
+        };
+        let returning = self.returning(&scope, insert.returning.as_deref())?;
+        Ok(InsertPlan {
+            table,
+            targets,
+            rows,
+            conflict,
+            returning,
+        })
+    }
+}
+
+/// Columns outside aggregates must be grouped (or belong to a table whose
+/// whole primary key is grouped), as PostgreSQL requires.
+fn check_grouping(
+    scope: &Scope,
+    by: &[Expr],
+    output: &[(String, Expr)],
+    having: Option<&Expr>,
+    order: &[Order],
+) -> Result<(), DbError> {
+    let grouped: Vec<usize> = by
+        .iter()
+        .filter_map(|e| match e {
+            Expr::Col(c) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    let allowed = |c: usize| -> bool {
+        grouped.contains(&c)
+            || scope.sources.iter().any(|(_, t, offset)| {
+                c >= *offset
+                    && c < offset + t.columns.len()
+                    && t.pk().iter().all(|p| grouped.contains(&(offset + p)))
+            })
+    };
+    let mut bad = None;
+    let mut check = |e: &Expr| {
+        e.visit(&mut |x| {
+            if let Expr::Col(c) = x {
+                if !allowed(*c) && bad.is_none() {
+                    bad = Some(*c);
+                }
+            }
+        })
+    };
+    output.iter().for_each(|(_, e)| check(e));
+    if let Some(h) = having {
+        check(h);
+    }
+    for o in order {
+        if let OrderKey::Expr(e) = &o.key {
+            check(e);
+        }
+    }
+    match bad {
+        None => Ok(()),
+        Some(c) => {
+            let name = scope
+                .sources
+                .iter()
+                .find(|(_, t, offset)| c >= *offset && c < offset + t.columns.len())
+                .map(|(alias, t, offset)| format!("{alias}.{}", t.columns[c - offset].name))
+                .unwrap_or_default();
+            Err(err(
+                SqlState::GroupingError,
+                format!("column \"{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
+            ))
+        }
+    }
+}
+
+/// The select list (or RETURNING list): names and expressions, `*`
+/// expanded.
+fn projection(
+    c: &mut Compiler<'_>,
+    scope: &Scope,
+    items: &[ast::SelectItem],
+) -> Result<Vec<(String, Expr)>, DbError> {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            ast::SelectItem::Wildcard(options) => {
+                if options.opt_exclude.is_some()
+                    || options.opt_except.is_some()
+                    || options.opt_replace.is_some()
+                    || options.opt_rename.is_some()
+                    || options.opt_ilike.is_some()
+                {
+                    return Err(unsupported("* with options"));
+                }
+                if scope.sources.is_empty() {
+                    return Err(err(
+                        SqlState::SyntaxError,
+                        "SELECT * with no tables specified is not valid",
+                    ));
+                }
+                for (_, t, offset) in &scope.sources {
+                    for (i, col) in t.columns.iter().enumerate() {
+                        out.push((col.name.to_string(), Expr::Col(offset + i)));
+                    }
+                }
+            }
+            ast::SelectItem::QualifiedWildcard(kind, _) => {
+                let ast::SelectItemQualifiedWildcardKind::ObjectName(name) = kind else {
+                    return Err(unsupported("expr.*"));
+                };
+                let alias = object_name(name)?;
+                let (_, t, offset) = scope
+                    .sources
+                    .iter()
+                    .find(|(a, _, _)| *a == alias)
+                    .ok_or_else(|| {
+                        err(
+                            SqlState::UndefinedTable,
+                            format!("missing FROM-clause entry for table \"{alias}\""),
+                        )
+                    })?;
+                for (i, col) in t.columns.iter().enumerate() {
+                    out.push((col.name.to_string(), Expr::Col(offset + i)));
+                }
+            }
+            ast::SelectItem::UnnamedExpr(e) => {
+                let name = match e {
+                    ast::Expr::Identifier(i) => ident(i),
+                    ast::Expr::CompoundIdentifier(parts) => {
+                        parts.last().map(ident).unwrap_or_default()
+                    }
+                    ast::Expr::Function(f) => {
+                        object_name(&f.name).unwrap_or_else(|_| "?column?".into())
+                    }
+                    ast::Expr::Cast {
+                        expr, data_type, ..
+                    } => match &**expr {
+                        ast::Expr::Identifier(i) => ident(i),
+                        _ => type_of(data_type)
+                            .map(|t| match t {
+                                SqlType::Integer => "int4".to_string(),
+                                SqlType::BigInt => "int8".to_string(),
+                                other => other.name().to_string(),
+                            })
+                            .unwrap_or_else(|_| "?column?".into()),
+                    },
+                    _ => "?column?".into(),
+                };
+                out.push((name, c.compile(e)?));
+            }
+            ast::SelectItem::ExprWithAlias { expr, alias } => {
+                out.push((ident(alias), c.compile(expr)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preprocess_rewrites_no_key_update_and_cuts_exclude() {
+        let (text, strength, ex) =
+            preprocess("SELECT * FROM t WHERE id = 1 FOR NO KEY UPDATE").unwrap();
+        assert_eq!(strength, LockStrength::NoKeyUpdate);
+        assert!(
+            text.split_whitespace()
+                .collect::<Vec<_>>()
+                .ends_with(&["FOR", "UPDATE"]),
+            "{text}"
+        );
+        assert!(ex.is_empty());
+        let (text, _, ex) = preprocess(
+            "CREATE TABLE b (id int PRIMARY KEY, room int, span int4range, CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, span WITH &&))",
+        )
+        .unwrap();
+        assert_eq!(ex.len(), 1);
+        assert_eq!(ex[0].name.as_deref(), Some("no_overlap"));
+        assert_eq!(
+            (ex[0].group.as_str(), ex[0].range.as_str()),
+            ("room", "span")
+        );
+        assert!(!text.to_ascii_uppercase().contains("EXCLUDE"), "{text}");
+        let e = preprocess("SELECT * FROM t FOR KEY SHARE").unwrap_err();
+        assert_eq!(e.code, SqlState::FeatureNotSupported);
+    }
+}

@@ -1,0 +1,481 @@
+use super::*;
+use crate::store::block_on;
+
+fn db_with(ddl: &[&str]) -> SqlDb {
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    for stmt in ddl {
+        block_on(s.execute(stmt, &[])).unwrap_or_else(|e| panic!("{stmt}: {e}"));
+    }
+    db
+}
+
+fn exec(s: &mut SqlSession, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+    block_on(s.execute(sql, params))
+}
+
+fn ok(s: &mut SqlSession, sql: &str, params: &[Value]) -> Rows {
+    exec(s, sql, params).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn code(s: &mut SqlSession, sql: &str, params: &[Value]) -> &'static str {
+    match exec(s, sql, params) {
+        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
+        Err(e) => e.code.code(),
+    }
+}
+
+fn ints(rows: &Rows) -> Vec<Vec<i64>> {
+    rows.rows
+        .iter()
+        .map(|r| r.iter().map(|v| v.as_int().unwrap_or(i64::MIN)).collect())
+        .collect()
+}
+
+const ROOMS: &[&str] = &[
+    "CREATE TABLE rooms (id int PRIMARY KEY, name text NOT NULL UNIQUE, floor int, capacity int CHECK (capacity > 0))",
+    "CREATE INDEX rooms_floor ON rooms (floor)",
+    "CREATE TABLE bookings (id serial PRIMARY KEY, room_id int NOT NULL REFERENCES rooms(id), span int4range NOT NULL, who text DEFAULT 'anon', EXCLUDE USING gist (room_id WITH =, span WITH &&))",
+];
+
+fn rooms() -> SqlDb {
+    let db = db_with(ROOMS);
+    let mut s = db.session();
+    for (id, name, floor, cap) in [
+        (1, "a", 1, 2),
+        (2, "b", 1, 4),
+        (3, "c", 2, 6),
+        (4, "d", 3, 8),
+    ] {
+        ok(
+            &mut s,
+            "INSERT INTO rooms (id, name, floor, capacity) VALUES ($1, $2, $3, $4)",
+            &[id.into(), name.into(), floor.into(), cap.into()],
+        );
+    }
+    db
+}
+
+#[test]
+fn insert_select_where_order_limit() {
+    let db = rooms();
+    let mut s = db.session();
+    let r = ok(
+        &mut s,
+        "SELECT id, name FROM rooms WHERE floor = $1 ORDER BY id DESC",
+        &[1.into()],
+    );
+    assert_eq!(r.columns, vec!["id", "name"]);
+    assert_eq!(
+        r.rows,
+        vec![
+            vec![Value::Int(2), "b".into()],
+            vec![Value::Int(1), "a".into()]
+        ]
+    );
+    let r = ok(&mut s, "SELECT id FROM rooms WHERE capacity BETWEEN 3 AND 7 OR name IN ('d') ORDER BY 1 LIMIT 2 OFFSET 1", &[]);
+    assert_eq!(ints(&r), vec![vec![3], vec![4]]);
+    let r = ok(
+        &mut s,
+        "SELECT id FROM rooms WHERE NOT (floor = 1) AND floor IS NOT NULL ORDER BY capacity",
+        &[],
+    );
+    assert_eq!(ints(&r), vec![vec![3], vec![4]]);
+    let r = ok(&mut s, "SELECT * FROM rooms WHERE id = 3", &[]);
+    assert_eq!(r.columns.len(), 4);
+    assert_eq!(r.get(0, "name"), Some(&Value::Text("c".into())));
+    // A text parameter is read as the column's type, as a text-format
+    // parameter is by PostgreSQL.
+    assert_eq!(
+        ok(
+            &mut s,
+            "SELECT name FROM rooms WHERE id = $1",
+            &["2".into()]
+        )
+        .len(),
+        1
+    );
+}
+
+#[test]
+fn aggregates_and_group_by() {
+    let db = rooms();
+    let mut s = db.session();
+    let r = ok(&mut s, "SELECT floor, count(*) AS n, sum(capacity), min(capacity), max(id) FROM rooms GROUP BY floor ORDER BY floor", &[]);
+    assert_eq!(
+        ints(&r),
+        vec![
+            vec![1, 2, 6, 2, 2],
+            vec![2, 1, 6, 6, 3],
+            vec![3, 1, 8, 8, 4]
+        ]
+    );
+    let r = ok(
+        &mut s,
+        "SELECT count(*), sum(capacity) FROM rooms WHERE floor = 9",
+        &[],
+    );
+    assert_eq!(r.rows, vec![vec![Value::Int(0), Value::Null]]);
+    let r = ok(
+        &mut s,
+        "SELECT floor FROM rooms GROUP BY floor HAVING count(*) > 1",
+        &[],
+    );
+    assert_eq!(ints(&r), vec![vec![1]]);
+    assert_eq!(
+        code(
+            &mut s,
+            "SELECT name, count(*) FROM rooms GROUP BY floor",
+            &[]
+        ),
+        "42803"
+    );
+}
+
+#[test]
+fn joins_use_the_earlier_table_values() {
+    let db = rooms();
+    let mut s = db.session();
+    ok(&mut s, "INSERT INTO bookings (room_id, span, who) VALUES (1, '[10,20)', 'x'), (3, int4range(5, 9), 'y')", &[]);
+    let r = ok(&mut s, "SELECT r.name, b.who, lower(b.span) AS lo, upper(b.span) FROM rooms r JOIN bookings b ON b.room_id = r.id WHERE r.floor <= 2 ORDER BY r.id", &[]);
+    assert_eq!(r.rows.len(), 2);
+    assert_eq!(r.get(0, "who"), Some(&"x".into()));
+    assert_eq!(r.int(1, "lo"), Some(5));
+    assert_eq!(r.int(1, "upper"), Some(9));
+    let r = ok(
+        &mut s,
+        "SELECT b.id FROM bookings b WHERE b.span && '[15,16)'::int4range",
+        &[],
+    );
+    assert_eq!(ints(&r), vec![vec![1]]);
+    let r = ok(&mut s, "SELECT id FROM bookings WHERE span @> 7", &[]);
+    assert_eq!(ints(&r), vec![vec![2]]);
+}
+
+#[test]
+fn update_delete_returning_and_constraints() {
+    let db = rooms();
+    let mut s = db.session();
+    let r = ok(
+        &mut s,
+        "UPDATE rooms SET capacity = capacity + 1 WHERE floor = 1 RETURNING id, capacity",
+        &[],
+    );
+    assert_eq!(r.affected, 2);
+    assert_eq!(ints(&r), vec![vec![1, 3], vec![2, 5]]);
+    assert_eq!(
+        code(&mut s, "UPDATE rooms SET capacity = 0 WHERE id = 1", &[]),
+        "23514"
+    );
+    assert_eq!(
+        code(&mut s, "INSERT INTO rooms VALUES (5, 'a', 1, 1)", &[]),
+        "23505"
+    );
+    assert_eq!(
+        code(&mut s, "INSERT INTO rooms VALUES (1, 'z', 1, 1)", &[]),
+        "23505"
+    );
+    assert_eq!(
+        code(&mut s, "INSERT INTO rooms (id, floor) VALUES (6, 1)", &[]),
+        "23502"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO bookings (room_id, span) VALUES (99, '[1,2)')",
+            &[]
+        ),
+        "23503"
+    );
+    ok(
+        &mut s,
+        "INSERT INTO bookings (room_id, span) VALUES (2, '[1,5)')",
+        &[],
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO bookings (room_id, span) VALUES (2, '[4,6)')",
+            &[]
+        ),
+        "23P01"
+    );
+    ok(
+        &mut s,
+        "INSERT INTO bookings (room_id, span) VALUES (2, '[5,6)')",
+        &[],
+    );
+    assert_eq!(code(&mut s, "DELETE FROM rooms WHERE id = 2", &[]), "23503");
+    // A unique index moves with the row: the old name is free again.
+    ok(&mut s, "UPDATE rooms SET name = 'aa' WHERE id = 1", &[]);
+    ok(&mut s, "INSERT INTO rooms VALUES (7, 'a', 4, 1)", &[]);
+    let r = ok(
+        &mut s,
+        "DELETE FROM rooms WHERE floor = 4 RETURNING name",
+        &[],
+    );
+    assert_eq!(
+        (r.affected, r.rows.clone()),
+        (1, vec![vec![Value::from("a")]])
+    );
+    let r = ok(
+        &mut s,
+        "SELECT who FROM bookings WHERE room_id = 2 ORDER BY id",
+        &[],
+    );
+    assert_eq!(r.get(0, "who"), Some(&"anon".into()));
+    // The primary key moves too.
+    ok(&mut s, "UPDATE rooms SET id = 40 WHERE id = 4", &[]);
+    assert_eq!(
+        ints(&ok(&mut s, "SELECT id FROM rooms WHERE floor = 3", &[])),
+        vec![vec![40]]
+    );
+}
+
+#[test]
+fn on_conflict_do_nothing_and_do_update() {
+    let db = db_with(&["CREATE TABLE counters (k text PRIMARY KEY, n bigint NOT NULL)"]);
+    let mut s = db.session();
+    let upsert = "INSERT INTO counters VALUES ($1, 1) ON CONFLICT (k) DO UPDATE SET n = counters.n + excluded.n RETURNING n";
+    assert_eq!(ok(&mut s, upsert, &["a".into()]).int(0, "n"), Some(1));
+    assert_eq!(ok(&mut s, upsert, &["a".into()]).int(0, "n"), Some(2));
+    let r = ok(
+        &mut s,
+        "INSERT INTO counters VALUES ('a', 5) ON CONFLICT DO NOTHING",
+        &[],
+    );
+    assert_eq!(r.affected, 0);
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO counters VALUES ('b', 1), ('b', 2) ON CONFLICT (k) DO UPDATE SET n = 0",
+            &[]
+        ),
+        "21000"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "INSERT INTO counters VALUES ('c', 1) ON CONFLICT (n) DO NOTHING",
+            &[]
+        ),
+        "42P10"
+    );
+}
+
+#[test]
+fn rejected_sql_names_the_construct_and_the_statement() {
+    let db = rooms();
+    let mut s = db.session();
+    for (sql, want) in [
+        (
+            "SELECT * FROM rooms WHERE id IN (SELECT room_id FROM bookings)",
+            "0A000",
+        ),
+        ("SAVEPOINT a", "0A000"),
+        ("SET LOCAL lock_timeout = '1s'", "0A000"),
+        ("SELECT * FROM rooms FOR SHARE", "0A000"),
+        ("SELECT * FROM rooms FOR KEY SHARE", "0A000"),
+        (
+            "SELECT * FROM rooms r LEFT JOIN bookings b ON b.room_id = r.id",
+            "0A000",
+        ),
+        ("SELEC 1", "42601"),
+        ("SELECT * FROM nope", "42P01"),
+        ("SELECT nope FROM rooms", "42703"),
+        ("SELECT id FROM rooms WHERE id = $1", "08P01"),
+        ("CREATE TABLE nopk (a int)", "0A000"),
+    ] {
+        let e = exec(&mut s, sql, &[]).unwrap_err();
+        assert_eq!(e.code.code(), want, "{sql}: {e}");
+        if want == "0A000" {
+            assert!(e.message.contains(sql.trim()), "{e}");
+        }
+    }
+}
+
+#[test]
+fn transactions_fail_on_errors_and_read_only_refuses_writes() {
+    let db = rooms();
+    let mut s = db.session();
+    ok(&mut s, "BEGIN", &[]);
+    ok(&mut s, "UPDATE rooms SET capacity = 100 WHERE id = 1", &[]);
+    assert_eq!(code(&mut s, "SELECT nope FROM rooms", &[]), "42703");
+    assert_eq!(code(&mut s, "SELECT 1 FROM rooms", &[]), "25P02");
+    ok(&mut s, "COMMIT", &[]);
+    assert!(!s.in_transaction());
+    assert_eq!(
+        ok(&mut s, "SELECT capacity FROM rooms WHERE id = 1", &[]).int(0, "capacity"),
+        Some(2)
+    );
+    ok(&mut s, "BEGIN READ ONLY", &[]);
+    assert_eq!(code(&mut s, "DELETE FROM rooms", &[]), "25006");
+    ok(&mut s, "ROLLBACK", &[]);
+}
+
+#[test]
+fn row_locks_wait_nowait_and_skip_locked() {
+    let db = db_with(&["CREATE TABLE jobs (id int PRIMARY KEY, state text NOT NULL)"]);
+    let mut a = db.session();
+    let mut b = db.session();
+    for i in 1..=3 {
+        ok(&mut a, "INSERT INTO jobs VALUES ($1, 'ready')", &[i.into()]);
+    }
+    ok(&mut a, "BEGIN", &[]);
+    let first = ok(
+        &mut a,
+        "SELECT id FROM jobs WHERE state = 'ready' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        &[],
+    );
+    assert_eq!(ints(&first), vec![vec![1]]);
+    ok(&mut b, "BEGIN", &[]);
+    let second = ok(
+        &mut b,
+        "SELECT id FROM jobs WHERE state = 'ready' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        &[],
+    );
+    assert_eq!(ints(&second), vec![vec![2]]);
+    assert_eq!(
+        code(
+            &mut b,
+            "SELECT id FROM jobs WHERE id = 1 FOR NO KEY UPDATE NOWAIT",
+            &[]
+        ),
+        "55P03"
+    );
+    ok(&mut b, "ROLLBACK", &[]);
+    ok(&mut a, "COMMIT", &[]);
+}
+
+#[test]
+fn read_committed_update_rechecks_the_new_row_version() {
+    // T1 moves x out of the predicate; T2's waiting UPDATE re-reads the
+    // committed row, finds it no longer matches, and updates nothing.
+    let db = db_with(&["CREATE TABLE t (k int PRIMARY KEY, v int)"]);
+    let mut s = db.session();
+    ok(&mut s, "INSERT INTO t VALUES (1, 0)", &[]);
+    let mut t1 = db.session();
+    let mut t2 = db.session();
+    ok(&mut t1, "BEGIN", &[]);
+    ok(&mut t1, "UPDATE t SET v = 5 WHERE k = 1", &[]);
+    ok(&mut t2, "BEGIN", &[]);
+    let mut waiting = Box::pin(t2.execute("UPDATE t SET v = v + 100 WHERE v = 0", &[]));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    ok(&mut t1, "COMMIT", &[]);
+    let std::task::Poll::Ready(result) = waiting.as_mut().poll(&mut cx) else {
+        panic!("the update still waits after the commit");
+    };
+    assert_eq!(result.unwrap().affected, 0);
+    drop(waiting);
+    ok(&mut t2, "COMMIT", &[]);
+    assert_eq!(ints(&ok(&mut s, "SELECT v FROM t", &[])), vec![vec![5]]);
+}
+
+/// Two serializable transactions that each count one floor's shifts
+/// through the index and insert into that floor: index-range predicate locks
+/// keep disjoint floors apart, so both commit; the same through a
+/// sequential scan (no index on the column) conflicts, as in PostgreSQL.
+#[test]
+fn index_scans_lock_ranges_and_seq_scans_lock_the_table() {
+    for (indexed, both_commit) in [(true, true), (false, false)] {
+        let mut ddl =
+            vec!["CREATE TABLE shifts (id int PRIMARY KEY, floor int NOT NULL, nurse text)"];
+        if indexed {
+            ddl.push("CREATE INDEX shifts_floor ON shifts (floor)");
+        }
+        let db = db_with(&ddl);
+        let mut t1 = db.session();
+        let mut t2 = db.session();
+        block_on(t1.begin(Isolation::Serializable)).unwrap();
+        block_on(t2.begin(Isolation::Serializable)).unwrap();
+        assert_eq!(
+            ok(&mut t1, "SELECT count(*) FROM shifts WHERE floor = 1", &[]).int(0, "count"),
+            Some(0)
+        );
+        assert_eq!(
+            ok(&mut t2, "SELECT count(*) FROM shifts WHERE floor = 2", &[]).int(0, "count"),
+            Some(0)
+        );
+        ok(&mut t1, "INSERT INTO shifts VALUES (1, 1, 'ann')", &[]);
+        let second = exec(&mut t2, "INSERT INTO shifts VALUES (2, 2, 'bob')", &[]);
+        let c1 = block_on(t1.commit());
+        let c2 = match second {
+            Ok(_) => block_on(t2.commit()),
+            Err(e) => Err(e),
+        };
+        // Through a sequential scan each read covers the other's insert:
+        // T1 -rw-> T2 -rw-> T1, and SSI aborts one.
+        let committed = c1.is_ok() && c2.is_ok();
+        assert_eq!(committed, both_commit, "indexed {indexed}: {c1:?} {c2:?}");
+    }
+}
+
+#[test]
+fn predicate_write_skew_on_an_index_is_caught_at_serializable() {
+    let db = db_with(&[
+        "CREATE TABLE oncall (id int PRIMARY KEY, shift int NOT NULL, doctor text)",
+        "CREATE INDEX oncall_shift ON oncall (shift)",
+    ]);
+    let mut t1 = db.session();
+    let mut t2 = db.session();
+    block_on(t1.begin(Isolation::Serializable)).unwrap();
+    block_on(t2.begin(Isolation::Serializable)).unwrap();
+    ok(&mut t1, "SELECT count(*) FROM oncall WHERE shift = 7", &[]);
+    ok(&mut t2, "SELECT count(*) FROM oncall WHERE shift = 7", &[]);
+    ok(&mut t1, "INSERT INTO oncall VALUES (1, 7, 'a')", &[]);
+    let r2 = exec(&mut t2, "INSERT INTO oncall VALUES (2, 7, 'b')", &[]);
+    let c1 = block_on(t1.commit());
+    let c2 = r2.and_then(|_| block_on(t2.commit()).map(|_| Rows::default()));
+    assert!(
+        c1.is_err() || c2.is_err(),
+        "both committed a double booking"
+    );
+    let e = c1.err().or(c2.err()).unwrap();
+    assert_eq!(e.code, SqlState::SerializationFailure);
+}
+
+#[test]
+fn advisory_locks_serialize_and_release_at_commit() {
+    let db = SqlDb::new_empty();
+    let mut a = db.session();
+    let mut b = db.session();
+    ok(&mut a, "BEGIN", &[]);
+    ok(&mut a, "SELECT pg_advisory_xact_lock($1)", &[42.into()]);
+    ok(&mut b, "BEGIN", &[]);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut waiting = Box::pin(b.execute("SELECT pg_advisory_xact_lock(42)", &[]));
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+    ok(&mut a, "COMMIT", &[]);
+    assert!(waiting.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn statements_are_prepared_once() {
+    let db = rooms();
+    let mut s = db.session();
+    for i in 0..3 {
+        ok(
+            &mut s,
+            "SELECT name FROM rooms WHERE id = $1",
+            &[Value::Int(i)],
+        );
+    }
+    assert!(lock(&db.shared.cache).contains_key("SELECT name FROM rooms WHERE id = $1"));
+}
+
+#[test]
+fn one_sql_statement_is_one_store_statement() {
+    let db = rooms();
+    let before = db.store().stats().statements;
+    let mut s = db.session();
+    // Index scan (entries + rows) and an update of an indexed column: many
+    // keys, one statement each.
+    ok(&mut s, "SELECT * FROM rooms WHERE floor = 1", &[]);
+    ok(
+        &mut s,
+        "UPDATE rooms SET floor = 5, name = name || 'q' WHERE floor = 1",
+        &[],
+    );
+    assert_eq!(db.store().stats().statements - before, 2);
+}
