@@ -17,10 +17,8 @@ pub struct Checker {
 
 impl Checker {
     fn taken(&self, now_ms: u64) -> i64 {
-        self.holds
-            .values()
-            .filter(|h| takes_seat(h, now_ms))
-            .count() as i64
+        let live = |hold: &&Row| takes_seat(hold, now_ms);
+        self.holds.values().filter(live).count() as i64
     }
 
     fn oversold(&mut self, now_ms: u64) -> Result<(), Violation> {
@@ -44,9 +42,8 @@ impl Invariants<Tickets> for Checker {
             let why = || format!("{key} sold at {is:?} ms, expired at {expires:?}");
             let ok = is.is_none() || was == is || is < expires;
             self.tally.check("expired_hold_frees_its_seat", ok, why)?;
-            if let Some(row) = after {
-                self.holds.insert(key.clone(), Row::clone(row));
-            }
+            self.holds
+                .insert(key.clone(), after.as_deref().cloned().unwrap_or_default());
         }
         self.oversold(now_ms)
     }

@@ -1,10 +1,8 @@
-//! Event ticketing: a client holds a seat of the venue for `hold_ttl_ms`,
-//! then buys it (confirm) or gives it back (release).
-//!
-//! Rows: `venue` {seats}, `holds/<client>-<n>` {expires_ms, sold_ms}. A hold
-//! takes a seat while sold or not yet expired; a release expires it at
-//! once. Nothing sweeps: expired holds free their seats lazily.
+//! The handler. Rows: `venue` {seats}, `holds/<client>-<n>` {expires_ms,
+//! sold_ms}. A hold takes a seat while sold or not yet expired; a release
+//! expires it at once. Nothing sweeps: expired holds free seats lazily.
 
+use crate::Tickets;
 use overbook::store::{DbError, Isolation, Key, KeyRange, Row};
 use overbook::system::kit::{idempotency, RetryConfig};
 use overbook::system::{Message, Reply, ServerContext};
@@ -12,17 +10,19 @@ use serde::{Deserialize, Serialize};
 
 pub const OVERSELL: &str = "tickets/oversell";
 
+/// The `[service]` section is the retry policy on 40001/40P01.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
     pub data: Venue,
     pub workload: Workload,
-    pub service: Service,
+    pub service: RetryConfig,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Venue {
     pub seats: i64,
+    pub hold_ttl_ms: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -31,13 +31,6 @@ pub struct Workload {
     pub ops_per_user: u32,
     pub confirm_probability: f64,
     pub think_ms_max: u64,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Service {
-    pub hold_ttl_ms: u64,
-    pub retry: RetryConfig,
 }
 
 /// A client's request about its `hold`-th hold. A resend is the same
@@ -92,15 +85,11 @@ impl Reply for Response {
     }
 }
 
-/// Whether a hold row takes its seat at `now_ms`.
 pub fn takes_seat(row: &Row, now_ms: u64) -> bool {
     row.int("sold_ms").is_some() || row.int("expires_ms") > Some(now_ms as i64)
 }
 
-pub type Server = ServerContext<crate::Tickets>;
-
-/// One try of a request, in a Read Committed transaction.
-pub async fn attempt(ctx: &Server, request: &Request) -> Result<Response, DbError> {
+pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
     let refuse = |status, why: &str| Response::Refused(status, why.into());
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     // Every operation locks the venue first, so they run one at a time and
@@ -109,9 +98,9 @@ pub async fn attempt(ctx: &Server, request: &Request) -> Result<Response, DbErro
     if !ctx.variant.is(OVERSELL) {
         tx.get_for_update(&Key::raw("venue")).await?;
     }
-    let id = format!("{:08}-{:04}", request.client, request.hold);
-    let record = Key::new("idempotency", &[&id, request.operation()]);
-    let fingerprint = serde_json::to_string(request).unwrap_or_default();
+    let id = format!("{:08}-{:04}", req.client, req.hold);
+    let record = Key::new("idempotency", &[&id, req.operation()]);
+    let fingerprint = serde_json::to_string(req).unwrap_or_default();
     let recalled = idempotency::recall(&mut tx, &record, &fingerprint).await?;
     if let Some(answer) = recalled.answer(refuse) {
         return Ok(answer);
@@ -119,14 +108,14 @@ pub async fn attempt(ctx: &Server, request: &Request) -> Result<Response, DbErro
     // Read inside the transaction, after the lock: expiry is decided on it.
     let now_ms = ctx.env.now_ms();
     let key = Key::new("holds", &[&id]);
-    let response = match (request.op, tx.get(&key).await?) {
+    let response = match (req.op, tx.get(&key).await?) {
         (Op::Hold, _) => {
             let holds = tx.scan(&KeyRange::prefix("holds/")).await?;
             let taken = holds.iter().filter(|(_, r)| takes_seat(r, now_ms)).count();
-            if taken as i64 >= *ctx.data {
+            if taken as i64 >= ctx.data.seats {
                 return Ok(Response::SoldOut { at_ms: now_ms });
             }
-            let expires_ms = now_ms + ctx.settings.service.hold_ttl_ms;
+            let expires_ms = now_ms + ctx.data.hold_ttl_ms;
             let row = Row::new().with("expires_ms", expires_ms as i64);
             tx.insert(&key, row).await?;
             Response::Held { expires_ms }
@@ -135,7 +124,6 @@ pub async fn attempt(ctx: &Server, request: &Request) -> Result<Response, DbErro
         (_, Some(row)) if !takes_seat(&row, now_ms) => refuse(409, "expired"),
         (_, Some(row)) if row.int("sold_ms").is_some() => refuse(409, "sold"),
         (op, Some(row)) => {
-            // A release expires the hold at once.
             let confirm = op == Op::Confirm;
             let column = if confirm { "sold_ms" } else { "expires_ms" };
             tx.update(&key, row.with(column, now_ms as i64)).await?;
