@@ -1,10 +1,9 @@
 //! Invariants over the hold rows, on every commit and refusal, and on a
 //! recount of the committed rows at the end.
 
-use crate::service::{takes_seat, Op, Request, Response};
-use crate::Tickets;
+use crate::{service::*, Tickets};
 use overbook::store::{CommitEvent, Key, KeyRange, Row, Store};
-use overbook::system::{Invariants, Tally, Violation};
+use overbook::system::*;
 use std::collections::BTreeMap;
 
 /// Every hold as last committed.
@@ -16,13 +15,8 @@ pub struct Checker {
 }
 
 impl Checker {
-    fn taken(&self, now_ms: u64) -> i64 {
-        let live = |hold: &&Row| takes_seat(hold, now_ms);
-        self.holds.values().filter(live).count() as i64
-    }
-
     fn oversold(&mut self, now_ms: u64) -> Result<(), Violation> {
-        let taken = self.taken(now_ms);
+        let taken = seats_taken(self.holds.values(), now_ms);
         let why = || format!("{taken} seats taken of {} at {now_ms} ms", self.seats);
         let oversold = taken > self.seats;
         self.tally.check("seats_never_oversold", !oversold, why)
@@ -51,10 +45,10 @@ impl Invariants<Tickets> for Checker {
     /// A refusal must find no seat free when it was decided. Holds released
     /// or sold since were taking seats then, and still count at `at_ms`.
     fn on_response(&mut self, req: &Request, res: &Response, _: u64) -> Result<(), Violation> {
-        let (Op::Hold, Response::SoldOut { at_ms }) = (req.op, res) else {
+        let (Op::Hold, Response::SoldOut { at_ms }) = (req.0, res) else {
             return Ok(());
         };
-        let free = self.seats - self.taken(*at_ms);
+        let free = self.seats - seats_taken(self.holds.values(), *at_ms);
         let why = || format!("refused at {at_ms} ms with {free} seats free");
         let ok = free <= 0;
         self.tally.check("expired_hold_frees_its_seat", ok, why)

@@ -9,8 +9,7 @@ mod tests;
 use invariants::Checker;
 use overbook::seed::Seed;
 use overbook::store::{Key, Row, Store};
-use overbook::system::{ExploreContext, InvariantInfo as I, ServerContext, System};
-use overbook::system::{UserContext, VariantInfo as V};
+use overbook::system::*;
 use service::{Op, Request, Response, Settings, Venue};
 use std::sync::Arc;
 
@@ -29,21 +28,21 @@ impl System for Tickets {
         "tickets"
     }
 
-    fn variants(&self) -> &'static [V] {
+    fn variants(&self) -> &'static [VariantInfo] {
         &const {
             [
-                V::new("correct", "operations lock the venue's row"),
-                V::new(service::OVERSELL, "holds count free seats without the lock"),
+                VariantInfo::new("correct", "operations lock the venue's row"),
+                VariantInfo::new(service::OVERSELL, "holds count free seats without the lock"),
             ]
         }
     }
 
-    fn invariants(&self) -> &'static [I] {
+    fn invariants(&self) -> &'static [InvariantInfo] {
         &const {
             [
-                I::new("seats_never_oversold", "sold + held seats <= the venue's"),
-                I::new("hold_confirmed_at_most_once", "a sold hold is sold once"),
-                I::new("expired_hold_frees_its_seat", "not confirmed, not counted"),
+                InvariantInfo::new("seats_never_oversold", "sold + held seats <= the venue's"),
+                InvariantInfo::new("hold_confirmed_at_most_once", "a sold hold is sold once"),
+                InvariantInfo::new("expired_hold_frees_its_seat", "not confirmed, not counted"),
             ]
         }
     }
@@ -73,13 +72,13 @@ impl System for Tickets {
     async fn user(&self, mut user: UserContext<Self>) {
         let (workload, client) = (user.settings.workload.clone(), user.index);
         for hold in 0..workload.ops_per_user {
-            let held = user.send(Request::new(client, hold, Op::Hold)).await;
+            let held = user.send(Request(Op::Hold, [client, hold])).await;
             let think_ms = user.rng.between(0, workload.think_ms_max);
             user.sleep_ms(think_ms).await;
             if let Some(Response::Held { .. }) = held {
                 let confirm = user.rng.chance(workload.confirm_probability);
                 let op = if confirm { Op::Confirm } else { Op::Release };
-                user.send(Request::new(client, hold, op)).await;
+                user.send(Request(op, [client, hold])).await;
             }
         }
     }
@@ -94,7 +93,7 @@ impl System for Tickets {
     /// Each client holds one seat and confirms it, hold after hold.
     fn explore_clients(&self, ctx: ExploreContext<'_, Self>) -> Vec<Vec<Request>> {
         let op = |i| if i % 2 == 0 { Op::Hold } else { Op::Confirm };
-        let client = |c| (0..ctx.ops).map(move |i| Request::new(c, i / 2, op(i)));
+        let client = |c| (0..ctx.ops).map(move |i| Request(op(i), [c, i / 2]));
         (0..ctx.clients).map(|c| client(c).collect()).collect()
     }
 
@@ -104,5 +103,4 @@ impl System for Tickets {
     }
 }
 
-/// The command line comes with the CLI library function (issue 9, item 5).
-fn main() {}
+fn main() {} // The command line comes with the CLI library function.

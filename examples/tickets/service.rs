@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 pub const OVERSELL: &str = "tickets/oversell";
 
-/// The `[service]` section is the retry policy on 40001/40P01.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
     pub data: Venue,
@@ -33,14 +32,10 @@ pub struct Workload {
     pub think_ms_max: u64,
 }
 
-/// A client's request about its `hold`-th hold. A resend is the same
-/// request, so (client, hold, op) is its idempotency key.
+/// An operation on a hold, named `[client, n]` for the client's `n`-th
+/// hold. A resend is the same request, so it is its own idempotency key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Request {
-    pub client: u32,
-    pub hold: u32,
-    pub op: Op,
-}
+pub struct Request(pub Op, pub [u32; 2]);
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -49,15 +44,9 @@ pub enum Op {
     Release,
 }
 
-impl Request {
-    pub fn new(client: u32, hold: u32, op: Op) -> Request {
-        Request { client, hold, op }
-    }
-}
-
 impl Message for Request {
     fn operation(&self) -> &'static str {
-        match self.op {
+        match self.0 {
             Op::Hold => "hold",
             Op::Confirm => "confirm",
             Op::Release => "release",
@@ -85,8 +74,11 @@ impl Reply for Response {
     }
 }
 
-pub fn takes_seat(row: &Row, now_ms: u64) -> bool {
-    row.int("sold_ms").is_some() || row.int("expires_ms") > Some(now_ms as i64)
+/// Seats the holds take at `now_ms`: sold, or held and not yet expired.
+pub fn seats_taken<'a>(holds: impl IntoIterator<Item = &'a Row>, now_ms: u64) -> i64 {
+    let unexpired = |row: &Row| row.int("expires_ms") > Some(now_ms as i64);
+    let live = |row: &&Row| row.int("sold_ms").is_some() || unexpired(row);
+    holds.into_iter().filter(live).count() as i64
 }
 
 pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
@@ -98,7 +90,8 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     if !ctx.variant.is(OVERSELL) {
         tx.get_for_update(&Key::raw("venue")).await?;
     }
-    let id = format!("{:08}-{:04}", req.client, req.hold);
+    let Request(op, [client, n]) = *req;
+    let id = format!("{client:08}-{n:04}");
     let record = Key::new("idempotency", &[&id, req.operation()]);
     let fingerprint = serde_json::to_string(req).unwrap_or_default();
     let recalled = idempotency::recall(&mut tx, &record, &fingerprint).await?;
@@ -108,11 +101,10 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     // Read inside the transaction, after the lock: expiry is decided on it.
     let now_ms = ctx.env.now_ms();
     let key = Key::new("holds", &[&id]);
-    let response = match (req.op, tx.get(&key).await?) {
+    let response = match (op, tx.get(&key).await?) {
         (Op::Hold, _) => {
             let holds = tx.scan(&KeyRange::prefix("holds/")).await?;
-            let taken = holds.iter().filter(|(_, r)| takes_seat(r, now_ms)).count();
-            if taken as i64 >= ctx.data.seats {
+            if seats_taken(holds.iter().map(|(_, row)| row), now_ms) >= ctx.data.seats {
                 return Ok(Response::SoldOut { at_ms: now_ms });
             }
             let expires_ms = now_ms + ctx.data.hold_ttl_ms;
@@ -121,9 +113,9 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             Response::Held { expires_ms }
         }
         (_, None) => refuse(404, "no such hold"),
-        (_, Some(row)) if !takes_seat(&row, now_ms) => refuse(409, "expired"),
+        (_, Some(row)) if seats_taken([&row], now_ms) == 0 => refuse(409, "expired"),
         (_, Some(row)) if row.int("sold_ms").is_some() => refuse(409, "sold"),
-        (op, Some(row)) => {
+        (_, Some(row)) => {
             let confirm = op == Op::Confirm;
             let column = if confirm { "sold_ms" } else { "expires_ms" };
             tx.update(&key, row.with(column, now_ms as i64)).await?;

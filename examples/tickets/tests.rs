@@ -125,7 +125,7 @@ impl Fixture {
     }
 
     fn send(&mut self, client: u32, hold: u32, op: Op) -> Response {
-        self.request(Request::new(client, hold, op))
+        self.request(Request(op, [client, hold]))
     }
 
     fn wait_ms(&self, ms: u64) {
@@ -238,7 +238,7 @@ fn each_invariant_fires() {
     let mut f = Fixture::new(1);
     commit(&mut f, 0, &[(a, hold(500, None))]).unwrap();
     let refusal = Response::SoldOut { at_ms: 600 };
-    let request = Request::new(2, 0, Op::Hold);
+    let request = Request(Op::Hold, [2, 0]);
     let broken = f.checker.on_response(&request, &refusal, 600);
     assert_eq!(broken.unwrap_err().invariant, "expired_hold_frees_its_seat");
 
@@ -299,7 +299,7 @@ fn users_hold_confirm_and_release_over_a_direct_transport() {
             .or_insert(0) += 1;
     }
     checker.at_end(&store, clock.now_ms()).unwrap();
-    let holds = exchanges.iter().filter(|e| e.request.op == Op::Hold);
+    let holds = exchanges.iter().filter(|e| e.request.0 == Op::Hold);
     assert_eq!(holds.count(), 24, "8 users x 3 holds: {seen:?}");
     let expired = Ok(refused(409, "expired"));
     assert!(seen.contains_key("confirm 200"), "{seen:?}");
