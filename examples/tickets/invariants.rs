@@ -1,5 +1,4 @@
-//! Invariants over the hold rows, on every commit and refusal, and on a
-//! recount of the committed rows at the end.
+//! Invariants of the holds: on every commit and refusal, and a recount.
 
 use crate::{service::*, Tickets};
 use overbook::store::{CommitEvent, Key, KeyRange, Row, Store};

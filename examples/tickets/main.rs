@@ -1,5 +1,4 @@
-//! Event ticketing plugged into overbook: the registration and the virtual
-//! user; the handler is in `service.rs`, the invariants in `invariants.rs`.
+//! Event ticketing on overbook's System API: registration and virtual user.
 
 mod invariants;
 mod service;

@@ -90,8 +90,7 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     if !ctx.variant.is(OVERSELL) {
         tx.get_for_update(&Key::raw("venue")).await?;
     }
-    let Request(op, [client, n]) = *req;
-    let id = format!("{client:08}-{n:04}");
+    let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
     let record = Key::new("idempotency", &[&id, req.operation()]);
     let fingerprint = serde_json::to_string(req).unwrap_or_default();
     let recalled = idempotency::recall(&mut tx, &record, &fingerprint).await?;

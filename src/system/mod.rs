@@ -269,7 +269,7 @@ pub struct ServerContext<S: System> {
 impl<S: System> ServerContext<S> {
     /// Runs `attempt` (one transaction) until it returns a value,
     /// re-running it after 40001 or 40P01 with capped, jittered backoff per
-    /// `config` (see [`kit::retry`]); the value with the tries made.
+    /// `config` (see [`kit::retry()`]); the value with the tries made.
     pub async fn retry<T, F, Fut>(
         &self,
         config: &kit::RetryConfig,

@@ -1,7 +1,7 @@
 //! What every booking service needs, public so that a user's service gets
 //! the same behaviour as the bundled ones:
 //!
-//! - [`retry`]: re-run a transaction after 40001/40P01 with capped
+//! - [`retry()`]: re-run a transaction after 40001/40P01 with capped
 //!   exponential backoff and jitter, as PostgreSQL asks of clients;
 //! - [`idempotency`]: store an operation's response under its idempotency
 //!   key in the same transaction as its effect, and replay it on a repeat;
