@@ -19,7 +19,7 @@ use overbook::explore::{
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
 use overbook::service::Clinic;
-use overbook::system::{System, Variant};
+use overbook::system::Variant;
 use std::path::Path;
 use std::time::Instant;
 

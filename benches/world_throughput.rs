@@ -8,7 +8,7 @@
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
 use overbook::service::Clinic;
-use overbook::system::{System, Variant};
+use overbook::system::Variant;
 use overbook::workload::arrival_times_ms;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

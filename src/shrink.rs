@@ -48,7 +48,9 @@ impl CaseSize {
         let only = &scenario.run.only_users;
         let per_user = scenario
             .settings(system)
-            .map_or(1, |settings| system.operations_per_user(&settings));
+            .ok()
+            .and_then(|settings| system.operations_per_user(&settings))
+            .map_or(1, |(_, operations)| operations);
         let users = if only.is_empty() {
             arrivals
         } else {
@@ -136,6 +138,12 @@ fn candidates<S: System>(system: &S, scenario: &Scenario) -> Vec<String> {
     }
     steps.extend(halves);
     if let Ok(settings) = scenario.settings(system) {
+        if let Some((path, operations)) = system.operations_per_user(&settings) {
+            if operations > 1 {
+                steps.push(format!("{path}={}", operations / 2));
+                steps.push(format!("{path}={}", operations - 1));
+            }
+        }
         steps.extend(system.shrink_steps(&settings));
     }
     steps.extend(decrements);

@@ -1,276 +1,129 @@
-//! Event ticketing: a client holds seats of an event; the hold expires
-//! `hold_ttl_ms` later unless it is confirmed (sold) or released first.
-//!
-//! Rows: `events/<e>` {capacity}, `holds/<e>/<client>-<n>` {event, seats,
-//! state, expires_ms, at_ms}. Expired holds free their seats lazily: seats
-//! are taken while their hold is confirmed, or held and not yet expired.
-//! Every operation locks its event's row first, so operations on an event
-//! run one at a time, each reading the clock after the previous committed.
+//! The handler. Rows: `venue` {seats}, `holds/<client>-<n>` {expires_ms,
+//! sold_ms}. A hold takes a seat while sold or not yet expired; a release
+//! expires it at once. Nothing sweeps: expired holds free seats lazily.
 
-use overbook::seed::Rng64;
-use overbook::store::{DbError, Isolation, Key, KeyRange, Row, Tx};
-use overbook::system::kit::idempotency::{recall, remember, Recall};
-use overbook::system::kit::{retry, RetryConfig, RetryContext, RetryCounters, RetryError};
+use crate::Tickets;
+use overbook::store::{DbError, Isolation, Key, KeyRange, Row};
+use overbook::system::kit::{idempotency, RetryConfig};
 use overbook::system::{Message, Reply, ServerContext};
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
 
-/// The planted bug's name.
 pub const OVERSELL: &str = "tickets/oversell";
-/// Hold states; a hold is expired when `held` at or past `expires_ms`.
-pub const HELD: &str = "held";
-/// Sold.
-pub const CONFIRMED: &str = "confirmed";
-/// Given back.
-pub const RELEASED: &str = "released";
 
-/// The scenario's `[data]`, `[workload]` and `[service]` sections.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct Settings {
-    /// `events` of `seats` each.
-    pub data: Data,
-    /// What each user does.
+    pub data: Venue,
     pub workload: Workload,
-    /// `hold_ttl_ms` and `retry`.
-    pub service: Service,
+    pub service: RetryConfig,
 }
 
-/// `[data]`: the events on sale (every field required).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Data {
-    /// How many events.
-    pub events: u32,
-    /// Seats per event.
+#[serde(default, deny_unknown_fields)]
+pub struct Venue {
     pub seats: i64,
+    pub hold_ttl_ms: u64,
 }
 
-/// `[workload]`: each user makes `ops_per_user` holds of 1 to `seats_max`
-/// seats, then confirms (with `confirm_probability`) or releases each,
-/// thinking up to `think_ms_max` (default 0) after each hold.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Workload {
     pub ops_per_user: u32,
-    pub seats_max: u64,
     pub confirm_probability: f64,
-    #[serde(default)]
     pub think_ms_max: u64,
 }
 
-/// `[service]`: how long a hold lives; retries on 40001/40P01.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Service {
-    pub hold_ttl_ms: u64,
-    #[serde(default)]
-    pub retry: RetryConfig,
-}
-
-/// A client's request about its `hold`-th hold; a resend carries the same
-/// idempotency `key`.
+/// An operation on a hold, named `[client, n]` for the client's `n`-th
+/// hold. A resend is the same request, so it is its own idempotency key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Request {
-    pub client: u32,
-    pub key: String,
-    pub event: u32,
-    pub hold: u32,
-    pub op: Op,
-}
+pub struct Request(pub Op, pub [u32; 2]);
 
-/// Hold this many seats, buy the held seats, or give them back.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
-    Hold(i64),
+    Hold,
     Confirm,
     Release,
 }
 
-impl Request {
-    /// A request whose idempotency key names the operation and the hold.
-    pub fn new(client: u32, event: u32, hold: u32, op: Op) -> Request {
-        let key = format!("{op:?}-{hold}");
-        Request {
-            client,
-            key,
-            event,
-            hold,
-            op,
-        }
-    }
-}
-
 impl Message for Request {
     fn operation(&self) -> &'static str {
-        match self.op {
-            Op::Hold(_) => "hold",
+        match self.0 {
+            Op::Hold => "hold",
             Op::Confirm => "confirm",
             Op::Release => "release",
         }
     }
-    fn idempotency_key(&self) -> Option<&str> {
-        Some(&self.key)
-    }
 }
 
-/// 201 held, 200 done, 409 sold out or refused, 404, 422, 500, 503.
+/// `SoldOut` says when the clock read `at_ms`, for the invariants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Response {
-    pub status: u16,
-    pub attempts: u32,
-    pub outcome: Outcome,
-}
-
-/// What happened: held until `expires_ms`, done (confirmed or released),
-/// sold out with `available` seats free at `at_ms`, or refused and why.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Outcome {
-    Held(u64),
+pub enum Response {
+    Held { expires_ms: u64 },
     Done,
-    SoldOut(i64, u64),
-    Refused(String),
+    SoldOut { at_ms: u64 },
+    Refused(u16, String),
 }
 
 impl Reply for Response {
     fn status(&self) -> u16 {
-        self.status
-    }
-    fn attempts(&self) -> u32 {
-        self.attempts
-    }
-}
-
-fn reply(status: u16, outcome: Outcome) -> Response {
-    let attempts = 1;
-    Response {
-        status,
-        attempts,
-        outcome,
-    }
-}
-
-fn refuse(status: u16, why: impl ToString) -> Response {
-    reply(status, Outcome::Refused(why.to_string()))
-}
-
-/// `events/<e>`.
-pub fn event_key(event: u32) -> Key {
-    Key::new("events", &[&format!("{event:04}")])
-}
-
-/// Seats a hold row takes at `now_ms`.
-pub fn seats_taken(row: &Row, now_ms: u64) -> i64 {
-    let live = match row.text("state") {
-        Some(HELD) => row.int("expires_ms").unwrap_or(0) > now_ms as i64,
-        state => state == Some(CONFIRMED),
-    };
-    row.int("seats").filter(|_| live).unwrap_or(0)
-}
-
-/// One API server. The retry kit wants the jitter stream behind a mutex
-/// and counters of its own, so the context alone is not enough.
-pub struct Server(Context, Mutex<Rng64>, RetryCounters);
-type Context = ServerContext<crate::Tickets>;
-
-impl Server {
-    /// A server from its context.
-    pub fn new(ctx: Context) -> Server {
-        let rng = Mutex::new(ctx.rng.clone());
-        Server(ctx, rng, RetryCounters::default())
-    }
-}
-
-/// Handles one request in a retried Read Committed transaction.
-pub async fn handle(server: &Server, request: Request) -> Response {
-    if matches!(request.op, Op::Hold(seats) if seats <= 0) {
-        return refuse(422, "seats must be positive");
-    }
-    let Server(ctx, rng, counters) = server;
-    let config = &ctx.settings.service.retry;
-    let retry_ctx = RetryContext {
-        config,
-        env: &*ctx.env,
-        rng,
-        counters,
-    };
-    let (mut response, attempts) =
-        match retry(retry_ctx, DbError::is_retryable, || attempt(ctx, &request)).await {
-            Ok(done) => done,
-            Err(RetryError::Exhausted { attempts, last }) => (refuse(503, last), attempts),
-            Err(RetryError::Failed { attempts, error }) => (refuse(500, error), attempts),
-        };
-    response.attempts = attempts;
-    response
-}
-
-async fn attempt(ctx: &Context, request: &Request) -> Result<Response, DbError> {
-    let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
-    // The planted bug reads the event without locking it: concurrent holds
-    // all count the same free seats.
-    let event = if ctx.variant.is(OVERSELL) {
-        tx.get(&event_key(request.event)).await?
-    } else {
-        tx.get_for_update(&event_key(request.event)).await?
-    };
-    let Some(capacity) = event.and_then(|row| row.int("capacity")) else {
-        return done(tx, refuse(404, "no such event")).await;
-    };
-    // After the lock, so that a resend queued behind its original finds the
-    // original's record instead of holding the seats again.
-    let record = Key::new("idempotency", &[&request.client.to_string(), &request.key]);
-    let fingerprint = serde_json::to_string(request).unwrap_or_default();
-    match recall(&mut tx, &record, &fingerprint).await? {
-        Recall::Fresh => {}
-        Recall::Replay(stored) => return done(tx, stored).await,
-        Recall::KeyReused => return done(tx, refuse(422, "idempotency key reused")).await,
-        Recall::Unreadable => return done(tx, refuse(500, "unreadable record")).await,
-    }
-    let now_ms = ctx.env.now_ms();
-    let client_hold = format!("{:08}-{:04}", request.client, request.hold);
-    let key = Key::new("holds", &[&format!("{:04}", request.event), &client_hold]);
-    let response = match request.op {
-        Op::Hold(seats) => {
-            let range = KeyRange::prefix(&format!("holds/{:04}/", request.event));
-            let holds = tx.scan(&range).await?;
-            let taken: i64 = holds.iter().map(|(_, row)| seats_taken(row, now_ms)).sum();
-            let expires_ms = now_ms + ctx.settings.service.hold_ttl_ms;
-            if seats > capacity - taken {
-                reply(409, Outcome::SoldOut(capacity - taken, now_ms))
-            } else {
-                let row = Row::new().with("event", i64::from(request.event));
-                let row = row.with("seats", seats).with("state", HELD);
-                let row = row.with("expires_ms", expires_ms as i64);
-                tx.insert(&key, row.with("at_ms", now_ms as i64)).await?;
-                reply(201, Outcome::Held(expires_ms))
-            }
+        match self {
+            Response::Held { .. } => 201,
+            Response::Done => 200,
+            Response::SoldOut { .. } => 409,
+            Response::Refused(status, _) => *status,
         }
-        op => match tx.get(&key).await? {
-            None => refuse(404, "no such hold"),
-            Some(row) if row.text("state") != Some(HELD) => refuse(409, "not held"),
-            Some(row) if op == Op::Confirm && seats_taken(&row, now_ms) == 0 => {
-                refuse(409, "expired")
-            }
-            Some(mut row) => {
-                let state = if op == Op::Confirm {
-                    CONFIRMED
-                } else {
-                    RELEASED
-                };
-                row.set("state", state);
-                row.set("at_ms", now_ms as i64);
-                tx.update(&key, row).await?;
-                reply(200, Outcome::Done)
-            }
-        },
-    };
-    if response.status < 300 {
-        remember(&mut tx, &record, &fingerprint, &response).await?;
     }
-    done(tx, response).await
 }
 
-async fn done(tx: Tx, response: Response) -> Result<Response, DbError> {
+/// Seats the holds take at `now_ms`: sold, or held and not yet expired.
+pub fn seats_taken<'a>(holds: impl IntoIterator<Item = &'a Row>, now_ms: u64) -> i64 {
+    let unexpired = |row: &Row| row.int("expires_ms") > Some(now_ms as i64);
+    let live = |row: &&Row| row.int("sold_ms").is_some() || unexpired(row);
+    holds.into_iter().filter(live).count() as i64
+}
+
+pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
+    let refuse = |status, why: &str| Response::Refused(status, why.into());
+    let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
+    // Every operation locks the venue first, so they run one at a time and
+    // a resend queued behind its original finds the original's record. The
+    // planted bug skips the lock: concurrent holds count the same seats.
+    if !ctx.variant.is(OVERSELL) {
+        tx.get_for_update(&Key::raw("venue")).await?;
+    }
+    let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
+    let record = Key::new("idempotency", &[&id, req.operation()]);
+    let fingerprint = serde_json::to_string(req).unwrap_or_default();
+    let recalled = idempotency::recall(&mut tx, &record, &fingerprint).await?;
+    if let Some(answer) = recalled.answer(refuse) {
+        return Ok(answer);
+    }
+    // Read inside the transaction, after the lock: expiry is decided on it.
+    let now_ms = ctx.env.now_ms();
+    let key = Key::new("holds", &[&id]);
+    let response = match (op, tx.get(&key).await?) {
+        (Op::Hold, _) => {
+            let holds = tx.scan(&KeyRange::prefix("holds/")).await?;
+            if seats_taken(holds.iter().map(|(_, row)| row), now_ms) >= ctx.data.seats {
+                return Ok(Response::SoldOut { at_ms: now_ms });
+            }
+            let expires_ms = now_ms + ctx.data.hold_ttl_ms;
+            let row = Row::new().with("expires_ms", expires_ms as i64);
+            tx.insert(&key, row).await?;
+            Response::Held { expires_ms }
+        }
+        (_, None) => refuse(404, "no such hold"),
+        (_, Some(row)) if seats_taken([&row], now_ms) == 0 => refuse(409, "expired"),
+        (_, Some(row)) if row.int("sold_ms").is_some() => refuse(409, "sold"),
+        (_, Some(row)) => {
+            let confirm = op == Op::Confirm;
+            let column = if confirm { "sold_ms" } else { "expires_ms" };
+            tx.update(&key, row.with(column, now_ms as i64)).await?;
+            Response::Done
+        }
+    };
+    if response.status() < 300 {
+        idempotency::remember(&mut tx, &record, &fingerprint, &response).await?;
+    }
     tx.commit().await?;
     Ok(response)
 }

@@ -227,20 +227,11 @@ impl System for Clinic {
         conditions
     }
 
-    fn shrink_steps(&self, settings: &ClinicSettings) -> Vec<String> {
-        let ops = settings.workload.ops_per_user;
-        if ops > 1 {
-            vec![
-                format!("workload.ops_per_user={}", ops / 2),
-                format!("workload.ops_per_user={}", ops - 1),
-            ]
-        } else {
-            Vec::new()
-        }
-    }
-
-    fn operations_per_user(&self, settings: &ClinicSettings) -> u64 {
-        u64::from(settings.workload.ops_per_user)
+    fn operations_per_user(&self, settings: &ClinicSettings) -> Option<(&'static str, u64)> {
+        Some((
+            "workload.ops_per_user",
+            settings.workload.ops_per_user.into(),
+        ))
     }
 }
 

@@ -792,19 +792,21 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
     }
 
     /// Shrinking: `--set` overrides that make the workload smaller, tried
-    /// in order while the same invariant still breaks (for example halving
-    /// `workload.ops_per_user`). Users and faults are shrunk by overbook.
+    /// in order while the same invariant still breaks, beyond those
+    /// overbook derives itself (fewer users, shorter phases, fewer faults,
+    /// and [`System::operations_per_user`] halved and less one).
     fn shrink_steps(&self, settings: &Self::Settings) -> Vec<String> {
         let _ = settings;
         Vec::new()
     }
 
-    /// Shrinking: how many operations one user's workload makes (a case's
-    /// size is users times this), so that [`System::shrink_steps`] count as
-    /// progress.
-    fn operations_per_user(&self, settings: &Self::Settings) -> u64 {
+    /// Shrinking: the setting that counts each user's operations, as its
+    /// `--set` path and value (`("workload.ops_per_user", 4)`), if the
+    /// workload has one. overbook tries halving it and taking one off, and
+    /// counts a case's size as users times it (times 1 without one).
+    fn operations_per_user(&self, settings: &Self::Settings) -> Option<(&'static str, u64)> {
         let _ = settings;
-        1
+        None
     }
 
     /// Looks a declared variant up by name.

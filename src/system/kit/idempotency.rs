@@ -42,6 +42,31 @@ pub enum Recall<R> {
     Unreadable,
 }
 
+impl<R> Recall<R> {
+    /// What to answer instead of doing the work: the stored response on a
+    /// replay, `refuse(422, why)` for a reused key, `refuse(500, why)` for
+    /// an unreadable record; `None` when the request is fresh.
+    ///
+    /// ```
+    /// use overbook::system::kit::idempotency::Recall;
+    /// let refuse = |status, why: &str| format!("{status} {why}");
+    /// assert_eq!(Recall::<String>::Fresh.answer(refuse), None);
+    /// assert_eq!(Recall::Replay("held".to_string()).answer(refuse).as_deref(), Some("held"));
+    /// assert!(Recall::<String>::KeyReused.answer(refuse).unwrap().starts_with("422"));
+    /// ```
+    pub fn answer(self, refuse: impl FnOnce(u16, &str) -> R) -> Option<R> {
+        match self {
+            Recall::Fresh => None,
+            Recall::Replay(stored) => Some(stored),
+            Recall::KeyReused => Some(refuse(
+                422,
+                "the idempotency key was used for a different request",
+            )),
+            Recall::Unreadable => Some(refuse(500, "the idempotency record is unreadable")),
+        }
+    }
+}
+
 /// Looks the key up. `fingerprint` identifies the request (its body as
 /// JSON, say): a record with another fingerprint means the client reused a
 /// key.
