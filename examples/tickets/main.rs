@@ -54,10 +54,6 @@ impl System for Tickets {
         store.load(Key::raw("venue"), Row::new().with("seats", venue.seats));
     }
 
-    fn server(&self, context: ServerContext<Self>) -> ServerContext<Self> {
-        context
-    }
-
     async fn handle(ctx: &ServerContext<Self>, request: Request, _source: u32) -> Response {
         let retry = &ctx.settings.service;
         match ctx.retry(retry, || service::attempt(ctx, &request)).await {
@@ -102,4 +98,6 @@ impl System for Tickets {
     }
 }
 
-fn main() {} // The command line comes with the CLI library function.
+fn main() -> std::process::ExitCode {
+    overbook::cli::main(Tickets, overbook::cli::Options::example("tickets"))
+}

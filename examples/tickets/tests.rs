@@ -77,7 +77,7 @@ fn store_with(settings: &Settings) -> Store {
 }
 
 fn server(store: &Store, clock: Arc<Clock>, settings: &Settings) -> Server {
-    Tickets.server(ServerContext {
+    ServerContext {
         index: 0,
         pool: Pool::new(store.clone(), 4, 64),
         env: clock,
@@ -86,7 +86,7 @@ fn server(store: &Store, clock: Arc<Clock>, settings: &Settings) -> Server {
         settings: Arc::new(settings.clone()),
         rng: Mutex::new(Seed(1).stream("server")),
         retries: RetryCounters::default(),
-    })
+    }
 }
 
 /// A venue of `seats`, its server, its clock and a checker.
@@ -398,4 +398,52 @@ fn explore_finds_the_oversell_and_passes_the_correct_version() {
         correct.exhausted && correct.violations.is_empty(),
         "{correct}"
     );
+}
+
+/// The example's own command line, in process: its exit code.
+fn cli(args: &[&str]) -> u8 {
+    let options = overbook::cli::Options::example("tickets").sims_dir(sims());
+    let argv = std::iter::once("tickets").chain(args.iter().copied());
+    overbook::cli::run(&Tickets, &options, argv)
+}
+
+/// What the issue asks of the example's CLI: `list`; `fuzz` finds
+/// `tickets/oversell`, saves it and the entry replays as recorded; `shrink`
+/// cuts it to at most 3 users; `explore` with 2 clients finds it; the
+/// correct version passes both.
+#[test]
+fn the_command_line_fuzzes_replays_shrinks_and_explores_the_example() {
+    assert_eq!(cli(&["list"]), 0);
+    let saved = std::env::temp_dir().join(format!("tickets-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&saved);
+    let save = saved.to_str().unwrap();
+    let oversell = ["--variant", OVERSELL];
+    let fuzz = ["fuzz", "tickets-rush", "--seeds", "1..50", "--jobs", "2"];
+    assert_eq!(cli(&[&fuzz[..], &oversell, &["--save", save]].concat()), 1);
+    assert_eq!(
+        cli(&["fuzz", "tickets-rush", "--seeds", "1..6", "--jobs", "2"]),
+        0
+    );
+    let mut entries = overbook::corpus::entries(&saved).unwrap();
+    assert!(!entries.is_empty(), "fuzz saved its findings");
+    let entry = entries.remove(0);
+    assert_eq!(
+        cli(&["replay", entry.to_str().unwrap()]),
+        0,
+        "reproduced as recorded"
+    );
+    assert_eq!(cli(&["shrink", entry.to_str().unwrap(), "--save", save]), 0);
+    let shrunk = overbook::corpus::entries(&saved)
+        .unwrap()
+        .into_iter()
+        .filter_map(|path| Entry::load_for(&Tickets, &path).ok())
+        .filter(|e| e.found_by.contains("shrink"))
+        .map(|e| e.scenario(&Tickets, &sims()).unwrap())
+        .map(|s| overbook::shrink::CaseSize::of(&Tickets, &s).users)
+        .min();
+    assert!(shrunk.is_some_and(|users| users <= 3), "{shrunk:?}");
+    let explore = ["explore", "explore-tickets", "--clients", "2"];
+    assert_eq!(cli(&[&explore[..], &oversell].concat()), 1);
+    assert_eq!(cli(&explore), 0);
+    std::fs::remove_dir_all(&saved).unwrap();
 }

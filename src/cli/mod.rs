@@ -92,6 +92,15 @@ impl Options {
         }
     }
 
+    /// Options for a harness kept as the cargo example `name` of a crate:
+    /// sims in `examples/<name>/sims`, replay lines starting with
+    /// `cargo run --release --example <name> --`.
+    pub fn example(name: &str) -> Options {
+        Options::new(name)
+            .sims_dir(format!("examples/{name}/sims"))
+            .program(&format!("cargo run --release --example {name} --"))
+    }
+
     /// The one-line description `--help` shows.
     pub fn about(mut self, about: &str) -> Options {
         self.about = about.to_string();

@@ -21,7 +21,9 @@ use crate::error::InputError;
 use crate::scenario::Scenario;
 use crate::seed::Seed;
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
-use crate::system::{Env, ExploreContext, Invariants, ServerContext, System, Variant, Violation};
+use crate::system::{
+    Env, ExploreContext, FromContext, Invariants, ServerContext, System, Variant, Violation,
+};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -245,7 +247,7 @@ pub fn service_model<S: System>(
         // Timed-out originals run beside their resends, on connections of
         // their own.
         let tasks = if losses > 0 { 2 * senders } else { senders };
-        let api = Rc::new(model_system.server(ServerContext {
+        let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
             index: 0,
             pool: Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks),
             env: env.clone(),

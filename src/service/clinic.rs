@@ -12,8 +12,8 @@ use crate::invariant::{Checker, INVARIANTS};
 use crate::seed::Seed;
 use crate::store::{CommitEvent, Schema, Store};
 use crate::system::{
-    ExploreContext, InvariantInfo, Invariants, Message, Reply, ServerContext, Sometimes, System,
-    UserContext, VariantInfo, Violation,
+    ExploreContext, FromContext, InvariantInfo, Invariants, Message, Reply, ServerContext,
+    Sometimes, System, UserContext, VariantInfo, Violation,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -113,6 +113,19 @@ impl Invariants<Clinic> for Checker {
     }
 }
 
+impl FromContext<Clinic> for Api {
+    fn from_context(context: ServerContext<Clinic>) -> Api {
+        Api::new(
+            context.pool,
+            context.env,
+            context.settings.service.clone(),
+            clinic_variant(context.variant),
+            context.data,
+            context.rng.into_inner().unwrap_or_else(|e| e.into_inner()),
+        )
+    }
+}
+
 impl System for Clinic {
     type Settings = ClinicSettings;
     type Data = Dataset;
@@ -147,17 +160,6 @@ impl System for Clinic {
 
     fn load(&self, data: &Dataset, store: &Store) {
         data.load_into(store);
-    }
-
-    fn server(&self, context: ServerContext<Clinic>) -> Api {
-        Api::new(
-            context.pool,
-            context.env,
-            context.settings.service.clone(),
-            clinic_variant(context.variant),
-            context.data,
-            context.rng.into_inner().unwrap_or_else(|e| e.into_inner()),
-        )
     }
 
     fn handle(api: &Api, request: Request, source: u32) -> impl Future<Output = Response> {

@@ -8,7 +8,7 @@
 //! ```
 //! use overbook::scenario::ClientPolicy;
 //! use overbook::seed::Seed;
-//! use overbook::service::{Clinic, ClinicSettings};
+//! use overbook::service::{Api, Clinic, ClinicSettings};
 //! use overbook::store::{block_on, Pool, Store, StoreConfig};
 //! use overbook::system::*;
 //! use std::{rc::Rc, sync::{Arc, Mutex}};
@@ -18,7 +18,7 @@
 //! let store = Store::new(Clinic.schema(Variant::CORRECT), StoreConfig::default(), Seed(1));
 //! Clinic.load(&data, &store);
 //! let clock = ManualClock::default();
-//! let server = Rc::new(Clinic.server(ServerContext {
+//! let server = Rc::new(Api::from_context(ServerContext {
 //!     index: 0,
 //!     pool: Pool::new(store, 4, 16),
 //!     env: Arc::new(clock.clone()),

@@ -337,6 +337,19 @@ impl<S: System> ServerContext<S> {
     }
 }
 
+/// How a server is built from its context, on each API host and again
+/// after each restart. [`ServerContext`] itself is a server.
+pub trait FromContext<S: System> {
+    /// The server of `context`.
+    fn from_context(context: ServerContext<S>) -> Self;
+}
+
+impl<S: System> FromContext<S> for ServerContext<S> {
+    fn from_context(context: ServerContext<S>) -> Self {
+        context
+    }
+}
+
 /// Why a call got no response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallError {
@@ -634,7 +647,7 @@ pub struct Sometimes<S: System> {
 ///     type Data = i64;
 ///     type Request = Take;
 ///     type Response = Taken;
-///     type Server = (Pool, Variant, i64);
+///     type Server = ServerContext<Self>;
 ///     type Checker = NeverPastCapacity;
 ///
 ///     fn name(&self) -> &'static str { "seats" }
@@ -650,12 +663,9 @@ pub struct Sometimes<S: System> {
 ///     fn schema(&self, _: Variant) -> Schema { Schema::default() }
 ///     fn data(&self, settings: &SeatsSettings, _: Seed) -> i64 { settings.data.seats }
 ///     fn load(&self, _: &i64, store: &Store) { store.load(counter(), Row::new().with("taken", 0)) }
-///     fn server(&self, ctx: ServerContext<Seats>) -> (Pool, Variant, i64) {
-///         (ctx.pool, ctx.variant, *ctx.data)
-///     }
-///     fn handle(server: &(Pool, Variant, i64), _: Take, _: u32) -> impl Future<Output = Taken> {
+///     fn handle(ctx: &ServerContext<Seats>, _: Take, _: u32) -> impl Future<Output = Taken> {
 ///         async move {
-///             let (pool, variant, seats) = server;
+///             let (pool, variant, seats) = (&ctx.pool, ctx.variant, *ctx.data);
 ///             let outcome = async {
 ///                 let mut tx = pool.begin(Isolation::ReadCommitted).await?;
 ///                 let row = if variant.is_correct() {
@@ -664,7 +674,7 @@ pub struct Sometimes<S: System> {
 ///                     tx.get(&counter()).await?
 ///                 };
 ///                 let taken = row.and_then(|r| r.int("taken")).unwrap_or(0);
-///                 if taken >= *seats {
+///                 if taken >= seats {
 ///                     return Ok(409);
 ///                 }
 ///                 tx.put(&counter(), Row::new().with("taken", taken + 1)).await?;
@@ -708,8 +718,10 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
     /// What the service answers.
     type Response: Reply;
     /// One API server's instance: per-server in-memory state (caches, rate
-    /// limiters, jitter streams), lost on a crash.
-    type Server: 'static;
+    /// limiters, jitter streams), lost on a crash, built from its
+    /// [`ServerContext`]. A service with no state of its own uses the
+    /// context itself: `type Server = ServerContext<Self>`.
+    type Server: FromContext<Self> + 'static;
     /// The invariants of one run.
     type Checker: Invariants<Self>;
 
@@ -741,9 +753,6 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
 
     /// Loads the data set into a fresh store (before anything runs).
     fn load(&self, data: &Self::Data, store: &Store);
-
-    /// Builds one API server.
-    fn server(&self, context: ServerContext<Self>) -> Self::Server;
 
     /// Handles one request on `server`, from client host `source`. Expected
     /// domain outcomes (409, 503 after retries) are responses, not errors.

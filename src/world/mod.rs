@@ -27,8 +27,8 @@ use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
 use crate::system::{
-    CallError, CatchPanic, Env, Exchange, Invariants, Message, Observations, Observer, Reply,
-    ServerContext, System, UserContext, UserEvent, Variant,
+    CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message, Observations, Observer,
+    Reply, ServerContext, System, UserContext, UserEvent, Variant,
 };
 use crate::workload::{arrival_times_ms, jittered_arrival_times_ms};
 use std::cell::{Cell, RefCell};
@@ -382,7 +382,6 @@ impl<'a, S: System> World<'a, S> {
             let env = env.clone();
             let dataset = dataset.clone();
             let settings = settings.clone();
-            let system = system.clone();
             let topology = scenario.topology;
             let lost = scenario.faults.lost_response_probability;
             let starts = Rc::new(Cell::new(0u64));
@@ -397,7 +396,7 @@ impl<'a, S: System> World<'a, S> {
                     topology.pool_max_waiting as usize,
                 );
                 let api_rng = seed.stream_indexed("api", u64::from(server) * 1_000_003 + start);
-                let api = Arc::new(system.server(ServerContext {
+                let api = Arc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
                     index: server,
                     pool,
                     env: env.clone(),

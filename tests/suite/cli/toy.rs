@@ -7,8 +7,8 @@ use overbook::cli::{self, Options};
 use overbook::seed::Seed;
 use overbook::store::{CommitEvent, Schema, Store};
 use overbook::system::{
-    ExploreContext, InvariantInfo, Invariants, Message, Reply, ServerContext, System, Tally,
-    UserContext, Variant, VariantInfo, Violation,
+    ExploreContext, FromContext, InvariantInfo, Invariants, Message, Reply, ServerContext, System,
+    Tally, UserContext, Variant, VariantInfo, Violation,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -88,6 +88,12 @@ impl Invariants<Toy> for ToyChecker {
     }
 }
 
+impl FromContext<Toy> for Variant {
+    fn from_context(context: ServerContext<Toy>) -> Variant {
+        context.variant
+    }
+}
+
 impl System for Toy {
     type Settings = ToySettings;
     type Data = ();
@@ -127,10 +133,6 @@ impl System for Toy {
     fn data(&self, _: &ToySettings, _: Seed) {}
 
     fn load(&self, _: &(), _: &Store) {}
-
-    fn server(&self, context: ServerContext<Self>) -> Variant {
-        context.variant
-    }
 
     fn handle(
         variant: &Variant,
