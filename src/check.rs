@@ -37,7 +37,7 @@
 //! holds but whose trace hash changed (after an intended change of the
 //! run), instead of failing on them.
 
-use crate::corpus::{entries, shell_quote, Entry, Expect};
+use crate::corpus::{entries, shell_quote, Entry};
 use crate::error::InputError;
 use crate::explore::{self, Dfs, Limits};
 use crate::scenario::Scenario;
@@ -238,15 +238,8 @@ impl<S: System> Check<S> {
     /// The entry's file text with the current trace hash and step put in
     /// place (comments kept), when the outcome it records still holds.
     fn rerecorded(&self, entry: &Entry, text: &str) -> Option<String> {
-        let scenario = entry.scenario(&self.system, &self.sims_dir).ok()?;
-        let variant = self.system.variant(&entry.variant)?;
-        let report = world::run(&self.system, &scenario, Seed(entry.seed), variant);
-        let invariant = report.violation.as_ref().map(|v| v.invariant.clone());
-        let holds = match entry.expect {
-            Expect::Pass => report.passed,
-            Expect::Fail => !report.passed && invariant == entry.invariant,
-        };
-        if !holds {
+        let report = entry.run(&self.system, &self.sims_dir).ok()?;
+        if entry.outcome_differs(&report).is_some() {
             return None;
         }
         let step = report.violation.as_ref().map(|v| v.step);
@@ -283,19 +276,7 @@ impl<S: System> Check<S> {
     }
 
     fn failure(&self, sim: &str, report: &Report) -> String {
-        let why = match (&report.violation, &report.harness_error) {
-            (Some(v), _) => format!("{} at step {}: {}", v.invariant, v.step, v.message),
-            (None, Some(err)) => format!("harness error: {err}"),
-            (None, None) => {
-                let failed: Vec<String> = report
-                    .thresholds
-                    .iter()
-                    .filter(|t| !t.passed)
-                    .map(|t| format!("{} {} (actual {:?})", t.metric, t.condition, t.actual))
-                    .collect();
-                format!("thresholds failed: {}", failed.join(", "))
-            }
-        };
+        let why = report.why_failed();
         let overrides: String = self
             .overrides
             .iter()

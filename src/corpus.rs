@@ -226,29 +226,9 @@ impl Entry {
     /// Re-runs the entry against `system` and compares with what it
     /// recorded.
     pub fn verify<S: System>(&self, system: &S, sims_dir: &Path) -> Result<Report, String> {
-        let scenario = self.scenario(system, sims_dir).map_err(|e| e.to_string())?;
-        let variant = system
-            .variant(&self.variant)
-            .ok_or_else(|| format!("unknown variant {}", self.variant))?;
-        let report = world::run(system, &scenario, Seed(self.seed), variant);
-        let got_invariant = report.violation.as_ref().map(|v| v.invariant.clone());
-        match self.expect {
-            Expect::Fail if report.passed => {
-                return Err(format!(
-                    "expected a `{}` violation, but the run passed",
-                    self.invariant.clone().unwrap_or_default()
-                ))
-            }
-            Expect::Fail if got_invariant != self.invariant => {
-                return Err(format!(
-                    "expected invariant {:?} to break, got {:?}",
-                    self.invariant, got_invariant
-                ))
-            }
-            Expect::Pass if !report.passed => {
-                return Err(format!("expected a pass, got: {}", report.summary_line()));
-            }
-            _ => {}
+        let report = self.run(system, sims_dir)?;
+        if let Some(why) = self.outcome_differs(&report) {
+            return Err(why);
         }
         if report.trace_hash != self.trace_hash {
             return Err(format!(
@@ -257,6 +237,38 @@ impl Entry {
             ));
         }
         Ok(report)
+    }
+}
+
+impl Entry {
+    /// Runs the entry's sim, seed, variant and overrides against `system`.
+    pub fn run<S: System>(&self, system: &S, sims_dir: &Path) -> Result<Report, String> {
+        let scenario = self.scenario(system, sims_dir).map_err(|e| e.to_string())?;
+        let variant = system
+            .variant(&self.variant)
+            .ok_or_else(|| format!("unknown variant {}", self.variant))?;
+        Ok(world::run(system, &scenario, Seed(self.seed), variant))
+    }
+
+    /// How `report` differs from the outcome the entry expects (`fail`
+    /// with its invariant, or `pass`), the trace hash aside; `None` when it
+    /// does not.
+    pub fn outcome_differs(&self, report: &Report) -> Option<String> {
+        let got_invariant = report.violation.as_ref().map(|v| v.invariant.clone());
+        match self.expect {
+            Expect::Fail if report.passed => Some(format!(
+                "expected a `{}` violation, but the run passed",
+                self.invariant.clone().unwrap_or_default()
+            )),
+            Expect::Fail if got_invariant != self.invariant => Some(format!(
+                "expected invariant {:?} to break, got {:?}",
+                self.invariant, got_invariant
+            )),
+            Expect::Pass if !report.passed => {
+                Some(format!("expected a pass, got: {}", report.summary_line()))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -3,9 +3,9 @@
 //! failure timeline ([`timeline`]).
 //!
 //! ```no_run
-//! use overbook::{html, scenario::Scenario, seed::Seed, service::Variant, world};
-//! let scenario = Scenario::load("sims/units-mixed.toml".as_ref()).unwrap();
-//! let report = world::run(&scenario, Seed(1), Variant::Correct);
+//! use overbook::{html, scenario::Scenario, seed::Seed, service::Clinic, system::Variant, world};
+//! let scenario = Scenario::load_for(&Clinic, "sims/units-mixed.toml".as_ref()).unwrap();
+//! let report = world::run(&Clinic, &scenario, Seed(1), Variant::CORRECT);
 //! let page = html::report::render(&report, &html::report::ReportPage::default());
 //! std::fs::write("units-mixed.html", page).unwrap();
 //! ```

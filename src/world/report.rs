@@ -262,6 +262,24 @@ impl Report {
         }
     }
 
+    /// Why the run failed, in one line: the violation with its step, the
+    /// harness error, or the failed thresholds with their actual values.
+    pub fn why_failed(&self) -> String {
+        match (&self.violation, &self.harness_error) {
+            (Some(v), _) => format!("{} at step {}: {}", v.invariant, v.step, v.message),
+            (None, Some(err)) => format!("harness error: {err}"),
+            (None, None) => {
+                let failed: Vec<String> = self
+                    .thresholds
+                    .iter()
+                    .filter(|t| !t.passed)
+                    .map(|t| format!("{} {} (actual {:?})", t.metric, t.condition, t.actual))
+                    .collect();
+                format!("thresholds failed: {}", failed.join(", "))
+            }
+        }
+    }
+
     /// One line: verdict, sim, seed, variant, hash.
     pub fn summary_line(&self) -> String {
         let verdict = if self.passed { "PASS" } else { "FAIL" };

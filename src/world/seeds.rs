@@ -47,19 +47,7 @@ pub fn run_seeds<S: System>(
     for seed in seeds_from_env(default)? {
         let report = run(system, scenario, Seed(seed), variant);
         if !report.passed {
-            let why = match (&report.violation, &report.harness_error) {
-                (Some(v), _) => format!("{} at step {}: {}", v.invariant, v.step, v.message),
-                (None, Some(err)) => format!("harness error: {err}"),
-                (None, None) => {
-                    let failed: Vec<String> = report
-                        .thresholds
-                        .iter()
-                        .filter(|t| !t.passed)
-                        .map(|t| format!("{} {} (actual {:?})", t.metric, t.condition, t.actual))
-                        .collect();
-                    format!("thresholds failed: {}", failed.join(", "))
-                }
-            };
+            let why = report.why_failed();
             return Err(format!(
                 "{} failed with seed {seed}: {why}\n  replay: overbook replay --sim {sim_path} --seed {seed} --variant {} --trace\n  (rerun this test alone with OVERBOOK_SEED={seed})",
                 scenario.name,
