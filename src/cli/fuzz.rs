@@ -455,6 +455,10 @@ fn interrupt_flag() -> &'static AtomicBool {
     &INTERRUPTED
 }
 
+/// The arrival jitter fuzz gives scenarios that do not set
+/// `run.arrival_jitter`: anywhere within the gap.
+const DEFAULT_ARRIVAL_JITTER: f64 = 1.0;
+
 fn run_one<S: System>(
     system: &S,
     base: &Scenario,
@@ -463,14 +467,20 @@ fn run_one<S: System>(
     variant: Variant,
     args: &Args,
 ) -> Outcome {
-    let (scenario, overrides) = if args.swarm {
-        let swarm = swarm_overrides(base, job.seed);
-        match base.with_overrides(&swarm) {
-            Ok(s) => (s, swarm),
-            Err(_) => (base.clone(), Vec::new()),
-        }
+    let mut drawn = if args.swarm {
+        swarm_overrides(base, job.seed)
     } else {
-        (base.clone(), Vec::new())
+        Vec::new()
+    };
+    // Evenly spaced arrivals (Artillery's) let no seed line two users up;
+    // unless the scenario pins it, each seed moves its arrivals within
+    // their gap. The override is recorded, so the entry replays alike.
+    if base.run.arrival_jitter.is_none() {
+        drawn.push(format!("run.arrival_jitter={DEFAULT_ARRIVAL_JITTER}"));
+    }
+    let (scenario, overrides) = match base.with_overrides(&drawn) {
+        Ok(s) => (s, drawn),
+        Err(_) => (base.clone(), Vec::new()),
     };
     let started = Instant::now();
     let report = crash::run(system, &scenario, Seed(job.seed), variant);

@@ -40,6 +40,12 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
         Ok(variant) => variant,
         Err(err) => return super::usage_error(&err),
     };
+    if !scenario.timing_varies_with_seed() && !args.json {
+        eprintln!(
+            "note: {} leaves nothing to the seed (no latency range, arrival jitter or fault probability): every seed runs the same interleaving; `fuzz` jitters arrivals, or set run.arrival_jitter",
+            scenario.name
+        );
+    }
     let started = Instant::now();
     let mut report = super::report::run_with_progress(
         context.system,

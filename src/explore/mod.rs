@@ -760,6 +760,15 @@ pub fn replay<S>(model: &Model<S>, line: &str) -> Result<Replayed, ReplayError> 
         None => match liveness_if_stuck(model, &run) {
             Some(Ending::Violated { property, message }) => Some((property, message)),
             Some(_) => None,
+            // Clients could still step: only a schedule cut by the step
+            // limit ends like that; a shorter line was cut short.
+            None if (choices.len() as u64) < Limits::default().steps_per_schedule_max => {
+                return Err(ReplayError(format!(
+                    "the line ends after {} steps while clients {:?} can still run: it is truncated, or from another version of the model",
+                    choices.len(),
+                    run.unfinished()
+                )));
+            }
             None => match step_limit_violation(&run) {
                 Ending::Violated { property, message } => Some((property, message)),
                 _ => None,

@@ -611,3 +611,13 @@ fn a_panicking_client_is_a_violation_with_a_replayable_line_not_a_crash() {
     // Schedules that never reach the panic finish cleanly.
     assert!(report.distinct_final_states >= 1);
 }
+
+#[test]
+fn a_truncated_line_is_an_error_not_a_liveness_violation() {
+    let model = counter_model(2, 1, false);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    let line = &report.violations[0].line;
+    let cut = &line[..line.rfind(',').expect("a line of several steps")];
+    let err = replay(&model, cut).expect_err("a cut line does not replay");
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
