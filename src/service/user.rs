@@ -5,14 +5,10 @@
 use super::clinic::Clinic;
 use super::settings::Workload;
 use super::{
-    AppointmentStatus, AppointmentView, Dataset, Request, RequestBody, Response, ResponseBody,
-    Role, Token,
+    AppointmentStatus, AppointmentView, Request, RequestBody, Response, ResponseBody, Role, Token,
 };
-use crate::scenario::ClientPolicy;
-use crate::seed::Rng64;
 use crate::system::UserContext;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// The operations of the mix, in [`super::Mix::weights`] order.
 const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "book"];
@@ -20,10 +16,6 @@ const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "b
 /// One virtual user of the bundled services.
 pub struct User {
     ctx: UserContext<Clinic>,
-    index: u32,
-    rng: Rng64,
-    dataset: Arc<Dataset>,
-    policy: ClientPolicy,
     tokens: BTreeMap<u32, Token>,
     reservations: Vec<u64>,
     reservation_orgs: BTreeMap<u64, u32>,
@@ -33,15 +25,8 @@ pub struct User {
 
 impl User {
     /// A user about to arrive.
-    pub fn new(mut ctx: UserContext<Clinic>) -> User {
-        // The user's choices come from its own stream, taken out of the
-        // context so that borrowing it does not borrow the context.
-        let rng = std::mem::replace(&mut ctx.rng, crate::seed::Seed(0).stream("unused"));
+    pub fn new(ctx: UserContext<Clinic>) -> User {
         User {
-            index: ctx.index,
-            dataset: ctx.data.clone(),
-            policy: ctx.policy,
-            rng,
             ctx,
             tokens: BTreeMap::new(),
             reservations: Vec::new(),
@@ -61,17 +46,17 @@ impl User {
         for op_index in 0..self.workload().ops_per_user {
             if op_index > 0 && self.workload().think_ms_max > 0 {
                 let (low, high) = (self.workload().think_ms_min, self.workload().think_ms_max);
-                let think = self.rng.between(low, high);
+                let think = self.ctx.rng.between(low, high);
                 self.ctx.sleep_ms(think).await;
             }
-            let op = OPS[self.rng.weighted(&weights)];
+            let op = OPS[self.ctx.rng.weighted(&weights)];
             self.operation(op).await;
             self.operations_done += 1;
         }
     }
 
     async fn operation(&mut self, op: &str) {
-        let key = format!("u{}-op{}", self.index, self.operations_done);
+        let key = format!("u{}-op{}", self.ctx.index, self.operations_done);
         match op {
             "get-board" => {
                 let organization = self.pick_organization();
@@ -104,8 +89,8 @@ impl User {
 
     fn pick_organization(&mut self) -> u32 {
         // Organizations are numbered from 0, like every id in the data set.
-        let organizations = self.dataset.config.organizations.max(1);
-        self.index % organizations
+        let organizations = self.ctx.data.config.organizations.max(1);
+        self.ctx.index % organizations
     }
 
     fn reservation_org(&self, reservation: u64) -> u32 {
@@ -120,7 +105,8 @@ impl User {
     async fn reserve(&mut self, key: &str) {
         let authorization = self.pick_authorization();
         let Some(info) = self
-            .dataset
+            .ctx
+            .data
             .authorizations
             .iter()
             .find(|a| a.id == authorization)
@@ -129,7 +115,7 @@ impl User {
         };
         let organization = info.organization;
         let (low, high) = (self.workload().units_min, self.workload().units_max);
-        let units = self.rng.between(low as u64, high as u64) as i64;
+        let units = self.ctx.rng.between(low as u64, high as u64) as i64;
         let response = self
             .send(
                 RequestBody::Reserve {
@@ -152,25 +138,25 @@ impl User {
 
     fn pick_authorization(&mut self) -> u32 {
         let hot_fraction = self.workload().hot_fraction;
-        if hot_fraction > 0.0 && self.rng.chance(hot_fraction) {
+        if hot_fraction > 0.0 && self.ctx.rng.chance(hot_fraction) {
             return self.workload().hot_authorization;
         }
         let pool: Vec<u32> = if self.workload().authorizations.is_empty() {
-            self.dataset.authorizations.iter().map(|a| a.id).collect()
+            self.ctx.data.authorizations.iter().map(|a| a.id).collect()
         } else {
             self.workload().authorizations.clone()
         };
         if pool.is_empty() {
             return self.workload().hot_authorization;
         }
-        pool[self.rng.below(pool.len() as u64) as usize]
+        pool[self.ctx.rng.below(pool.len() as u64) as usize]
     }
 
     fn pick_reservation(&mut self) -> Option<u64> {
         if self.reservations.is_empty() {
             None
         } else {
-            let index = self.rng.below(self.reservations.len() as u64) as usize;
+            let index = self.ctx.rng.below(self.reservations.len() as u64) as usize;
             Some(self.reservations[index])
         }
     }
@@ -191,12 +177,12 @@ impl User {
 
     async fn move_appointment(&mut self, key: &str) {
         let organization = self.pick_organization();
-        if (self.board.is_none() || !self.policy.stale_version)
+        if (self.board.is_none() || !self.ctx.policy.stale_version)
             && !self.fetch_board(organization).await
         {
             return;
         }
-        let mut conflicts_left = self.policy.retries_on_409;
+        let mut conflicts_left = self.ctx.policy.retries_on_409;
         loop {
             let Some(board) = &self.board else { return };
             let candidates: Vec<(u32, AppointmentStatus, AppointmentStatus, i64)> = board
@@ -212,7 +198,7 @@ impl User {
                 return;
             }
             let (appointment, from, to, expected_version) =
-                candidates[self.rng.below(candidates.len() as u64) as usize];
+                candidates[self.ctx.rng.below(candidates.len() as u64) as usize];
             let response = self
                 .send(
                     RequestBody::Move {
@@ -240,7 +226,7 @@ impl User {
                     conflicts_left -= 1;
                     self.count_client_retry();
                     // The stale client of the k6 report keeps its old board.
-                    if !self.policy.stale_version && !self.fetch_board(organization).await {
+                    if !self.ctx.policy.stale_version && !self.fetch_board(organization).await {
                         return;
                     }
                 }
@@ -250,16 +236,16 @@ impl User {
     }
 
     async fn book(&mut self, key: &str) {
-        let dataset = self.dataset.clone();
+        let dataset = self.ctx.data.clone();
         let settings = self.ctx.settings.clone();
         let workload = &settings.workload;
         if dataset.practitioners.is_empty() || dataset.patients.is_empty() {
             return;
         }
         let practitioner = if workload.distinct_people {
-            &dataset.practitioners[self.index as usize % dataset.practitioners.len()]
+            &dataset.practitioners[self.ctx.index as usize % dataset.practitioners.len()]
         } else {
-            &dataset.practitioners[self.rng.below(dataset.practitioners.len() as u64) as usize]
+            &dataset.practitioners[self.ctx.rng.below(dataset.practitioners.len() as u64) as usize]
         };
         let same_org: Vec<_> = dataset
             .patients
@@ -267,41 +253,43 @@ impl User {
             .filter(|p| p.organization == practitioner.organization)
             .collect();
         let patient = if workload.distinct_people {
-            &dataset.patients[self.index as usize % dataset.patients.len()]
+            &dataset.patients[self.ctx.index as usize % dataset.patients.len()]
         } else if same_org.is_empty() {
-            &dataset.patients[self.rng.below(dataset.patients.len() as u64) as usize]
+            &dataset.patients[self.ctx.rng.below(dataset.patients.len() as u64) as usize]
         } else {
-            same_org[self.rng.below(same_org.len() as u64) as usize]
+            same_org[self.ctx.rng.below(same_org.len() as u64) as usize]
         };
         let durations = &workload.durations_min;
-        let duration_min = durations[self.rng.below(durations.len() as u64) as usize];
+        let duration_min = durations[self.ctx.rng.below(durations.len() as u64) as usize];
         let config = &dataset.config;
         let (day, start_min) = if workload.hot_slot_fraction > 0.0
-            && self.rng.chance(workload.hot_slot_fraction)
+            && self.ctx.rng.chance(workload.hot_slot_fraction)
         {
             (
                 0,
-                workload.hot_slot_min + workload.hot_slot_stagger_min * i64::from(self.index % 2),
+                workload.hot_slot_min
+                    + workload.hot_slot_stagger_min * i64::from(self.ctx.index % 2),
             )
         } else {
-            let day = self.rng.below(u64::from(config.days.max(1))) as u32;
+            let day = self.ctx.rng.below(u64::from(config.days.max(1))) as u32;
             let latest_start = (config.clinic_close_min - duration_min).max(config.clinic_open_min);
             let slots = ((latest_start - config.clinic_open_min) / 15).max(0) as u64 + 1;
             (
                 day,
-                config.clinic_open_min + 15 * self.rng.below(slots) as i64,
+                config.clinic_open_min + 15 * self.ctx.rng.below(slots) as i64,
             )
         };
         let equipment = if !dataset.equipment_names.is_empty()
-            && self.rng.chance(workload.equipment_probability)
+            && self.ctx.rng.chance(workload.equipment_probability)
         {
             vec![dataset.equipment_names
-                [self.rng.below(dataset.equipment_names.len() as u64) as usize]
+                [self.ctx.rng.below(dataset.equipment_names.len() as u64) as usize]
                 .clone()]
         } else {
             Vec::new()
         };
         let party_size = self
+            .ctx
             .rng
             .between(1, u64::from(workload.party_size_max.max(1))) as u32;
         let body = RequestBody::Book {
@@ -325,7 +313,7 @@ impl User {
         if refresh {
             self.tokens.remove(&organization);
         }
-        let ttl_ms = self.policy.token_ttl_s.saturating_mul(1000);
+        let ttl_ms = self.ctx.policy.token_ttl_s.saturating_mul(1000);
         *self.tokens.entry(organization).or_insert(Token {
             organization,
             role: Role::Scheduler,
@@ -343,7 +331,7 @@ impl User {
         organization: u32,
         key: Option<&str>,
     ) -> Option<Response> {
-        let mut timeouts_left = self.policy.retries_on_timeout;
+        let mut timeouts_left = self.ctx.policy.retries_on_timeout;
         let mut refreshed = false;
         let mut rate_limited = false;
         let mut attempt = 0u32;
@@ -351,9 +339,9 @@ impl User {
             let token = self.token(organization, false);
             let request = Request {
                 request_id: self.ctx.next_request_id(),
-                client: self.index,
+                client: self.ctx.index,
                 token: Some(token),
-                idempotency_key: if self.policy.idempotency_keys {
+                idempotency_key: if self.ctx.policy.idempotency_keys {
                     key.map(str::to_string)
                 } else {
                     None
@@ -369,7 +357,9 @@ impl User {
                 Err(_) if timeouts_left > 0 => timeouts_left -= 1,
                 Err(_) => return None,
                 Ok(response)
-                    if response.status == 401 && self.policy.refresh_token_on_401 && !refreshed =>
+                    if response.status == 401
+                        && self.ctx.policy.refresh_token_on_401
+                        && !refreshed =>
                 {
                     refreshed = true;
                     self.token(organization, true);
@@ -377,7 +367,7 @@ impl User {
                 Ok(Response {
                     body: ResponseBody::RateLimited { retry_after_ms },
                     ..
-                }) if self.policy.retry_after_429 && !rate_limited => {
+                }) if self.ctx.policy.retry_after_429 && !rate_limited => {
                     rate_limited = true;
                     self.ctx.sleep_ms(retry_after_ms.max(1)).await;
                 }
