@@ -342,6 +342,26 @@ impl Scenario {
     /// paths (`workload.mix.reserve`, `phases.0.arrival_rate`); values are
     /// TOML (`10`, `0.5`, `true`, `"text"`, `[1, 2]`), or a bare string.
     pub fn with_overrides(&self, overrides: &[String]) -> Result<Scenario, InputError> {
+        self.apply_overrides(overrides, &|_| Ok(()))
+    }
+
+    /// [`Scenario::with_overrides`], checking the service's sections too
+    /// after each override, so an error names the override at fault.
+    pub fn with_overrides_for<S: System>(
+        &self,
+        system: &S,
+        overrides: &[String],
+    ) -> Result<Scenario, InputError> {
+        self.apply_overrides(overrides, &|scenario| scenario.settings(system).map(|_| ()))
+    }
+
+    /// Applies `overrides` in order; after each one the scenario must pass
+    /// its own validation and `check`, or the error names that override.
+    fn apply_overrides(
+        &self,
+        overrides: &[String],
+        check: &dyn Fn(&Scenario) -> Result<(), InputError>,
+    ) -> Result<Scenario, InputError> {
         if overrides.is_empty() {
             return Ok(self.clone());
         }
@@ -370,6 +390,12 @@ impl Scenario {
             scenario
                 .validate()
                 .map_err(|err| err.in_source(source.clone()))?;
+            check(&scenario).map_err(|mut err| {
+                err.source = Some(source.clone());
+                err.line = None;
+                err.column = None;
+                err
+            })?;
         }
         let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
         let mut scenario: Scenario = deserialize_located(&text, "--set")?;
@@ -378,25 +404,6 @@ impl Scenario {
             source: format!("{} with --set", self.origin.source),
         };
         Ok(scenario)
-    }
-
-    /// [`Scenario::with_overrides`], checking the service's sections too
-    /// after each override, so an error names the override at fault.
-    pub fn with_overrides_for<S: System>(
-        &self,
-        system: &S,
-        overrides: &[String],
-    ) -> Result<Scenario, InputError> {
-        for count in 1..=overrides.len() {
-            let partial = self.with_overrides(&overrides[..count])?;
-            if let Err(mut err) = partial.settings(system) {
-                err.source = Some(format!("--set {}", overrides[count - 1]));
-                err.line = None;
-                err.column = None;
-                return Err(err);
-            }
-        }
-        self.with_overrides(overrides)
     }
 
     /// Parses and validates the service's own sections (`[data]`,
