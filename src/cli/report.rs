@@ -17,6 +17,41 @@ use std::time::{Duration, Instant};
 /// Wall time after which a run starts showing progress.
 const PROGRESS_AFTER: Duration = Duration::from_millis(800);
 
+/// A progress bar on a terminal that appears only once work has taken
+/// [`PROGRESS_AFTER`], and never when quiet or not on a terminal.
+struct DelayedBar {
+    bar: ProgressBar,
+    show: bool,
+    visible: bool,
+    started: Instant,
+}
+
+impl DelayedBar {
+    fn new(template: &str, quiet: bool) -> DelayedBar {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        DelayedBar {
+            bar,
+            show: !quiet && std::io::stderr().is_terminal(),
+            visible: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// The bar to update and the wall time so far, when it is shown.
+    fn update(&mut self) -> Option<(&ProgressBar, Duration)> {
+        if !self.show {
+            return None;
+        }
+        let wall = self.started.elapsed();
+        if !self.visible && wall >= PROGRESS_AFTER {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.visible = true;
+        }
+        Some((&self.bar, wall))
+    }
+}
+
 /// Runs the world, showing simulated seconds against wall time on a
 /// terminal once the run has taken a moment; quiet otherwise.
 pub(super) fn run_with_progress<S: System>(
@@ -26,25 +61,14 @@ pub(super) fn run_with_progress<S: System>(
     variant: Variant,
     quiet: bool,
 ) -> Report {
-    let show = !quiet && std::io::stderr().is_terminal();
-    let started = Instant::now();
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] simulated {msg} {wide_bar} {percent}%",
-        )
-        .expect("valid template"),
+    let mut shown = DelayedBar::new(
+        "{spinner} [{elapsed_precise}] simulated {msg} {wide_bar} {percent}%",
+        quiet,
     );
-    let mut visible = false;
     let mut progress = |p: RunProgress| {
-        if !show {
+        let Some((bar, wall)) = shown.update() else {
             return;
-        }
-        let wall = started.elapsed();
-        if !visible && wall >= PROGRESS_AFTER {
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-            visible = true;
-        }
+        };
         bar.set_length(p.sim_ms_limit.max(1));
         bar.set_position(p.sim_ms.min(p.sim_ms_limit));
         bar.set_message(format!(
@@ -64,7 +88,7 @@ pub(super) fn run_with_progress<S: System>(
         RunOptions::default(),
         &mut progress,
     );
-    bar.finish_and_clear();
+    shown.bar.finish_and_clear();
     report
 }
 
@@ -188,24 +212,12 @@ pub(super) fn explore_with_progress<S>(
     limits: crate::explore::Limits,
     quiet: bool,
 ) -> crate::explore::Report {
-    let show = !quiet && std::io::stderr().is_terminal();
-    let started = Instant::now();
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
-            .expect("valid template"),
-    );
-    let mut visible = false;
+    let mut shown = DelayedBar::new("{spinner} [{elapsed_precise}] {msg}", quiet);
     let schedules_max = limits.schedules_max;
     let report = crate::explore::explore_with_progress(model, strategy, limits, &mut |p| {
-        if !show {
+        let Some((bar, wall)) = shown.update() else {
             return;
-        }
-        let wall = started.elapsed();
-        if !visible && wall >= PROGRESS_AFTER {
-            bar.set_draw_target(ProgressDrawTarget::stderr());
-            visible = true;
-        }
+        };
         bar.set_message(format!(
             "{} executions of at most {schedules_max} ({} schedules), {:.0}/s, depth {} (deepest {}), {} violation(s)",
             p.executions,
@@ -217,7 +229,7 @@ pub(super) fn explore_with_progress<S>(
         ));
         bar.tick();
     });
-    bar.finish_and_clear();
+    shown.bar.finish_and_clear();
     report
 }
 
