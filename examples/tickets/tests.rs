@@ -7,31 +7,16 @@ use invariants::Checker;
 use overbook::check::Check;
 use overbook::corpus::Entry;
 use overbook::scenario::{ClientPolicy, Scenario};
-use overbook::store::{block_on, Isolation, KeyRange, PauseFuture, Pool, StoreConfig};
+use overbook::store::{block_on, Isolation, KeyRange, Pool, StoreConfig};
 use overbook::system::kit::RetryCounters;
-use overbook::system::{panic_message, CallFuture, Env, Invariants, Message, Reply};
-use overbook::system::{Observations, Observer, Transport};
+use overbook::system::{panic_message, DirectTransport, Env, Invariants, ManualClock, Message};
+use overbook::system::{Observations, Observer, Reply};
 use service::OVERSELL;
 
 type Server = ServerContext<Tickets>;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-
-/// Simulated time that moves only when someone sleeps (or a test says so).
-#[derive(Default)]
-struct Clock(AtomicU64);
-
-impl Env for Clock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-    fn sleep_ms(&self, ms: u64) -> PauseFuture {
-        self.0.fetch_add(ms, Ordering::Relaxed);
-        Box::pin(std::future::ready(()))
-    }
-}
 
 fn sims() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/tickets/sims")
@@ -76,7 +61,7 @@ fn store_with(settings: &Settings) -> Store {
     store
 }
 
-fn server(store: &Store, clock: Arc<Clock>, settings: &Settings) -> Server {
+fn server(store: &Store, clock: Arc<ManualClock>, settings: &Settings) -> Server {
     ServerContext {
         index: 0,
         pool: Pool::new(store.clone(), 4, 64),
@@ -92,7 +77,7 @@ fn server(store: &Store, clock: Arc<Clock>, settings: &Settings) -> Server {
 /// A venue of `seats`, its server, its clock and a checker.
 struct Fixture {
     store: Store,
-    clock: Arc<Clock>,
+    clock: Arc<ManualClock>,
     server: Server,
     checker: Checker,
 }
@@ -100,7 +85,7 @@ struct Fixture {
 impl Fixture {
     fn new(seats: i64) -> Fixture {
         let settings = settings(seats);
-        let (store, clock) = (store_with(&settings), Arc::new(Clock::default()));
+        let (store, clock) = (store_with(&settings), Arc::new(ManualClock::default()));
         let server = server(&store, clock.clone(), &settings);
         let checker = Tickets.checker(Arc::new(settings.data.clone()), &settings);
         Fixture {
@@ -129,7 +114,7 @@ impl Fixture {
     }
 
     fn wait_ms(&self, ms: u64) {
-        self.clock.0.fetch_add(ms, Ordering::Relaxed);
+        self.clock.advance(ms);
     }
 }
 
@@ -252,21 +237,12 @@ fn each_invariant_fires() {
     assert_eq!(recount.invariant, "seats_never_oversold");
 }
 
-/// Calls the handler in process (what turmoil TCP does in the world).
-struct Direct(Arc<Server>);
-
-impl Transport<Tickets> for Direct {
-    fn call<'a>(&'a mut self, request: &'a Request, _timeout_ms: u64) -> CallFuture<'a, Response> {
-        Box::pin(async move { Ok(Tickets::handle(&self.0, request.clone(), 0).await) })
-    }
-}
-
 #[test]
 fn users_hold_confirm_and_release_over_a_direct_transport() {
     let mut settings = settings(20);
     settings.workload.ops_per_user = 3;
-    let (store, clock) = (store_with(&settings), Arc::new(Clock::default()));
-    let server = Arc::new(server(&store, clock.clone(), &settings));
+    let (store, clock) = (store_with(&settings), Arc::new(ManualClock::default()));
+    let server = std::rc::Rc::new(server(&store, clock.clone(), &settings));
     let mut checker = Tickets.checker(Arc::new(settings.data.clone()), &settings);
     let observer: Observer<Tickets> = Arc::new(Mutex::new(Observations::default()));
     for index in 0..8 {
@@ -277,7 +253,7 @@ fn users_hold_confirm_and_release_over_a_direct_transport() {
             Arc::new(settings.clone()),
             ClientPolicy::default(),
             clock.clone(),
-            Box::new(Direct(server.clone())),
+            Box::new(DirectTransport::<Tickets>::new(server.clone())),
             observer.clone(),
         );
         block_on(Tickets.user(user));

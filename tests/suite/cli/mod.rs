@@ -6,7 +6,8 @@ use std::process::Command;
 mod bad_inputs;
 pub mod toy;
 
-fn overbook(args: &[&str]) -> (i32, String, String) {
+/// Runs the `overbook` binary from the crate root: exit code, stdout, stderr.
+pub fn overbook(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_overbook"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -2,23 +2,10 @@
 //! `explore` read back with an XML parser, the time series in `--json`, and
 //! `overbook report RUN.json --html` from a saved report.
 
+use crate::cli::overbook;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-pub fn overbook(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_overbook"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 /// A fresh, empty folder for one test.
 pub fn scratch(name: &str) -> PathBuf {
