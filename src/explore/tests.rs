@@ -220,10 +220,13 @@ fn write_skew_is_found_at_repeatable_read_and_not_at_serializable() {
 // Serializable is larger because SSI steps that add rw-antidependencies are
 // global to the reduction (see footprint.rs) and 40001 retries lengthen
 // schedules. Without the "quiet statement" rule every Serializable step was
-// global: 63,110 schedules, the size of the full search.
+// global: 63,110 schedules, the size of the full search. It was 2,831 while
+// SSI aborted both ends of a write skew (both retried); with PostgreSQL's
+// one victim, aborted at its commit, the survivor commits and the victim's
+// retry sees it, so far fewer schedules remain.
 const RR_SCHEDULES: u64 = 9;
 const RR_PRUNED: u64 = 5;
-const SER_SCHEDULES: u64 = 2_831;
+const SER_SCHEDULES: u64 = 20;
 const SER_PRUNED: u64 = 0;
 
 #[test]

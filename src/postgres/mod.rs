@@ -314,21 +314,28 @@ mod tests {
 }
 
 /// The anomaly suite's [`Backend`](crate::sql::anomaly::Backend) on a real
-/// PostgreSQL: fresh connections per script, the suite's tables dropped and
-/// created again; a statement is blocked when `pg_blocking_pids` names
-/// another backend for its connection.
+/// PostgreSQL: fresh connections per script, the suite's tables created
+/// again in a schema of this backend's own (`overbook_<process>_<n>`, so
+/// that tests running at once do not share tables); a statement is blocked
+/// when `pg_blocking_pids` (or, for a READ ONLY DEFERRABLE transaction
+/// waiting for a safe snapshot, `pg_safe_snapshot_blocking_pids`) names
+/// another backend for its connection, as isolationtester decides.
 #[derive(Debug)]
 pub struct PgBackend {
     url: String,
+    schema: String,
     pids: Vec<i32>,
 }
 
 impl PgBackend {
-    /// The suite on the server at `url`. It drops and creates the tables
-    /// `kv`, `emp` and `booking` there.
+    /// The suite on the server at `url`. It creates (and drops again at
+    /// the next script) one schema there, left behind after the last.
     pub fn new(url: &str) -> PgBackend {
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         PgBackend {
             url: url.to_string(),
+            schema: format!("overbook_{}_{n}", std::process::id()),
             pids: Vec::new(),
         }
     }
@@ -343,12 +350,22 @@ impl crate::sql::anomaly::Backend for PgBackend {
             out.push(PgSession::connect(&self.url).await?);
         }
         self.pids = out.iter().map(PgSession::backend_pid).collect();
+        let schema = &self.schema;
         let observer = out.last_mut().expect("an observer");
         observer
             .client()
-            .batch_execute("DROP TABLE IF EXISTS kv, emp, booking")
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
             .await
             .map_err(|e| db_error(&e))?;
+        for s in out.iter_mut() {
+            s.client()
+                .batch_execute(&format!("SET search_path TO {schema}"))
+                .await
+                .map_err(|e| db_error(&e))?;
+        }
+        let observer = out.last_mut().expect("an observer");
         for stmt in crate::sql::anomaly::SETUP {
             observer.execute(stmt, &[]).await?;
         }
@@ -359,7 +376,11 @@ impl crate::sql::anomaly::Backend for PgBackend {
         let pid = self.pids[index];
         let waiting = observer
             .client()
-            .query_one("SELECT cardinality(pg_blocking_pids($1)) > 0", &[&pid])
+            .query_one(
+                "SELECT cardinality(pg_blocking_pids($1)) > 0 \
+                 OR cardinality(pg_safe_snapshot_blocking_pids($1)) > 0",
+                &[&pid],
+            )
             .await
             .map(|row| row.get::<_, bool>(0))
             .unwrap_or(false);

@@ -76,6 +76,8 @@ struct Run<S: Session + 'static> {
     observer: S,
     steps: Vec<(usize, String)>,
     results: Vec<Option<Result<Rows, DbError>>>,
+    /// Step indexes in the order their statements completed.
+    completed: Vec<usize>,
 }
 
 enum Stmt {
@@ -98,6 +100,7 @@ impl<S: Session + 'static> Run<S> {
                     };
                     if let Poll::Ready((s, result)) = future.as_mut().poll(cx) {
                         self.results[*index] = Some(result);
+                        self.completed.push(*index);
                         *slot = Slot::Idle(s);
                         any = true;
                     }
@@ -181,6 +184,22 @@ impl<S: Session + 'static> Run<S> {
         }
     }
 
+    /// Lets every waiting statement that the last step unblocked complete
+    /// (a real server finishes it a moment after the step), as
+    /// isolationtester checks the waiting steps after each step.
+    async fn settle_waiting<B: Backend<S = S>>(&mut self, backend: &mut B) {
+        for i in 0..self.slots.len() {
+            for _ in 0..LIMIT_POLLS {
+                self.settle().await;
+                if !matches!(self.slots[i], Slot::Busy(..))
+                    || backend.blocked(&mut self.observer, i).await
+                {
+                    break;
+                }
+            }
+        }
+    }
+
     fn ok(&self, index: usize) -> Option<&Rows> {
         self.results.get(index)?.as_ref()?.as_ref().ok()
     }
@@ -254,6 +273,7 @@ pub async fn run_anomaly<B: Backend>(
         observer,
         steps: Vec::new(),
         results: Vec::new(),
+        completed: Vec::new(),
     };
     for mut s in conns {
         s.execute(begin_sql(level), &[]).await?;
@@ -400,6 +420,142 @@ pub async fn run_anomaly<B: Backend>(
         error: if happened { None } else { run.first_error() },
         cycle_found: None,
     })
+}
+
+/// A script in the manner of PostgreSQL's isolationtester: sessions
+/// (each on its own connection) run `steps` in order; a step that blocks
+/// stays pending while the others go on, and its result is shown where it
+/// completes. Its [`Transcript`] on the simulated store must equal the one
+/// recorded from PostgreSQL 15 (`expected`), statement for statement.
+#[derive(Clone, Copy, Debug)]
+pub struct Script {
+    /// A kebab-case name.
+    pub name: &'static str,
+    /// What it shows, in a sentence.
+    pub about: &'static str,
+    /// Rows loaded before the sessions start (on the suite's tables).
+    pub setup: &'static [&'static str],
+    /// How many sessions.
+    pub sessions: usize,
+    /// `(session, statement)` in the order they are issued.
+    pub steps: &'static [(usize, &'static str)],
+    /// Queries an observer runs once every session is done.
+    pub check: &'static [&'static str],
+    /// The transcript PostgreSQL 15 gives, one line per event.
+    pub expected: &'static str,
+}
+
+/// What a script did, one line per event: each step as it is issued with
+/// its outcome (`ok`, the rows, `affected n`, `error SQLSTATE`, or
+/// `waiting`), a waiting step's outcome where it completes (`sN <- ...`),
+/// then the checks' rows.
+pub type Transcript = Vec<String>;
+
+fn outcome(result: &Result<Rows, DbError>) -> String {
+    match result {
+        Err(e) => format!("error {}", e.code.code()),
+        Ok(rows) if !rows.columns.is_empty() => {
+            let rows: Vec<String> = rows
+                .rows
+                .iter()
+                .map(|row| {
+                    let values: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+                    format!("({})", values.join(", "))
+                })
+                .collect();
+            format!("[{}]", rows.join(" "))
+        }
+        Ok(rows) if rows.affected > 0 => format!("affected {}", rows.affected),
+        Ok(_) => "ok".to_string(),
+    }
+}
+
+/// Runs `script` on `backend` and returns its transcript.
+pub async fn run_script<B: Backend>(
+    backend: &mut B,
+    script: &Script,
+) -> Result<Transcript, DbError> {
+    let mut conns = backend.open(script.sessions).await?;
+    let mut observer = conns.pop().expect("an observer");
+    for stmt in script.setup {
+        observer.execute(stmt, &[]).await?;
+    }
+    let mut run = Run {
+        slots: conns.into_iter().map(Slot::Idle).collect(),
+        observer,
+        steps: Vec::new(),
+        results: Vec::new(),
+        completed: Vec::new(),
+    };
+    let mut lines = Vec::new();
+    let mut reported = 0;
+    for &(session, sql) in script.steps {
+        assert!(
+            session < script.sessions,
+            "{}: no session {session}",
+            script.name
+        );
+        let index = run.steps.len();
+        run.step(backend, session, Stmt::Sql(sql)).await;
+        run.settle_waiting(backend).await;
+        let mut line = format!("s{}: {sql} -> ", session + 1);
+        if run.results[index].is_none() {
+            line.push_str("waiting");
+        }
+        for &done in &run.completed[reported..] {
+            let result = run.results[done].as_ref().expect("completed");
+            if done == index {
+                line.push_str(&outcome(result));
+            }
+        }
+        lines.push(line);
+        for &done in &run.completed[reported..] {
+            if done != index {
+                let (s, _) = &run.steps[done];
+                let result = run.results[done].as_ref().expect("completed");
+                lines.push(format!("s{} <- {}", s + 1, outcome(result)));
+            }
+        }
+        reported = run.completed.len();
+    }
+    run.finish(backend).await;
+    for &done in &run.completed[reported..] {
+        let (s, _) = &run.steps[done];
+        let result = run.results[done].as_ref().expect("completed");
+        lines.push(format!("s{} <- {}", s + 1, outcome(result)));
+    }
+    for (i, slot) in run.slots.iter().enumerate() {
+        if matches!(slot, Slot::Busy(..)) {
+            lines.push(format!("s{} still waiting at the end", i + 1));
+        }
+    }
+    for query in script.check {
+        let result = run.observer.execute(query, &[]).await;
+        lines.push(format!("check: {query} -> {}", outcome(&result)));
+    }
+    Ok(lines)
+}
+
+/// The expected transcript of `script` as lines.
+pub fn expected_lines(script: &Script) -> Transcript {
+    script
+        .expected
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs every script of [`super::scripts::SCRIPTS`] on `backend`.
+pub async fn run_scripts<B: Backend>(
+    backend: &mut B,
+) -> Result<Vec<(&'static Script, Transcript)>, DbError> {
+    let mut out = Vec::new();
+    for script in super::scripts::SCRIPTS {
+        out.push((script, run_script(backend, script).await?));
+    }
+    Ok(out)
 }
 
 /// Runs every anomaly at every level on `backend`.

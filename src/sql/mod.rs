@@ -71,12 +71,13 @@ mod ddl;
 mod exec;
 mod expr;
 mod plan;
+pub mod scripts;
 mod value;
 
 pub use value::{canonical_json, Span, SqlType, Value};
 
 use crate::seed::Seed;
-use crate::store::{DbError, Isolation, Schema, SqlState, Store, StoreConfig, Tx};
+use crate::store::{DbError, Isolation, Schema, SqlState, Store, StoreConfig, Tx, TxMode};
 use catalog::{Catalog, Table};
 use plan::{Prepared, Statement};
 use std::collections::BTreeMap;
@@ -354,10 +355,12 @@ impl SqlSession {
                 read_only,
             } => {
                 if self.block.is_none() {
-                    let tx = self
-                        .db
-                        .store()
-                        .begin(isolation.unwrap_or(Isolation::ReadCommitted));
+                    let tx = self.db.store().begin_with(
+                        isolation.unwrap_or(Isolation::ReadCommitted),
+                        TxMode {
+                            read_only: *read_only,
+                        },
+                    );
                     self.block = Some(Block {
                         tx,
                         read_only: *read_only,

@@ -52,6 +52,22 @@ pub(crate) struct TxState {
     /// SSI chose this transaction as the victim of a dangerous structure
     /// found by another transaction's statement; its next statement fails.
     pub(crate) doomed: Option<String>,
+    /// Declared READ ONLY (SSI exempts it from some structures).
+    pub(crate) read_only: bool,
+    /// It wrote a row (an SSI conflict in was checked for it).
+    pub(crate) did_write: bool,
+    /// Once committed: the earliest commit among the transactions it had
+    /// a conflict out to that committed before it (see
+    /// `summarize_conflict_out`).
+    pub(crate) conflict_out_commit: Option<u64>,
+}
+
+/// One transaction as the SSI failure rules see it.
+struct SsiView {
+    commit: Option<u64>,
+    read_only: bool,
+    doomed: bool,
+    snapshot: u64,
 }
 
 /// Pending (uncommitted) rows under an exclusion constraint.
@@ -226,7 +242,7 @@ impl State {
         }
     }
 
-    pub(crate) fn begin(&mut self, isolation: Isolation) -> TxId {
+    pub(crate) fn begin(&mut self, isolation: Isolation, read_only: bool) -> TxId {
         let id = self.next_tx;
         self.next_tx += 1;
         self.stats.begun += 1;
@@ -245,6 +261,9 @@ impl State {
                 rw_in: BTreeSet::new(),
                 rw_out: BTreeSet::new(),
                 doomed: None,
+                read_only,
+                did_write: false,
+                conflict_out_commit: None,
             },
         );
         id
@@ -459,6 +478,15 @@ impl State {
         kind: WriteKind,
         new_row: Option<Row>,
     ) -> Result<LockAttempt<Option<Row>>, DbError> {
+        if self.tx(id).read_only {
+            return Err(self.fail(
+                id,
+                error(
+                    SqlState::ReadOnlySqlTransaction,
+                    format!("cannot write {key} in a read-only transaction"),
+                ),
+            ));
+        }
         if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key)? {
             return Ok(LockAttempt::WaitFor(holder));
         }
@@ -781,6 +809,11 @@ impl State {
     }
 
     // ---- SSI -----------------------------------------------------------
+    //
+    // PostgreSQL's rules (src/backend/storage/lmgr/predicate.c), with the
+    // store's commit sequence numbers standing for PostgreSQL's: a commit is
+    // atomic here, so a transaction's prepare and commit numbers are one,
+    // and `lastCommitBeforeSnapshot` is the snapshot itself.
 
     /// Whether two serializable transactions overlapped in time: neither
     /// committed before the other took its snapshot.
@@ -801,10 +834,37 @@ impl State {
         !a_before_b && !b_before_a
     }
 
+    /// A serializable transaction that can still take part in a conflict:
+    /// not failed, and not doomed (PostgreSQL ignores a doomed transaction,
+    /// which will roll back, in both conflict checks).
     fn is_serializable_live(&self, id: TxId) -> bool {
         self.txs.get(&id).is_some_and(|tx| {
-            tx.isolation == Isolation::Serializable && tx.status != Status::Failed
+            tx.isolation == Isolation::Serializable
+                && tx.status != Status::Failed
+                && tx.doomed.is_none()
         })
+    }
+
+    /// What the dangerous-structure rules need to know of one transaction.
+    /// A transaction no longer in `txs` committed before every open
+    /// snapshot (see `collect_finished`): it reads as committed at 0.
+    fn ssi_view(&self, id: TxId) -> SsiView {
+        match self.txs.get(&id) {
+            None => SsiView {
+                commit: Some(0),
+                read_only: false,
+                doomed: false,
+                snapshot: 0,
+            },
+            Some(tx) => SsiView {
+                commit: tx.commit_seq,
+                // PostgreSQL's SXACT_FLAG_READ_ONLY: declared READ ONLY, or
+                // committed without writing.
+                read_only: tx.read_only || (tx.commit_seq.is_some() && !tx.did_write),
+                doomed: tx.doomed.is_some() || tx.status == Status::Failed,
+                snapshot: tx.snapshot.unwrap_or(self.commit_seq),
+            },
+        }
     }
 
     /// SSI read of one key: a SIREAD lock, and rw edges to every concurrent
@@ -815,7 +875,7 @@ impl State {
         }
         let writers = self.invisible_writers(id, key);
         for writer in writers {
-            self.add_rw_edge(id, writer, id)?;
+            self.conflict_out(id, writer)?;
         }
         Ok(())
     }
@@ -840,7 +900,7 @@ impl State {
             .collect();
         for key in keys {
             for writer in self.invisible_writers(id, &key) {
-                self.add_rw_edge(id, writer, id)?;
+                self.conflict_out(id, writer)?;
             }
         }
         Ok(())
@@ -874,9 +934,28 @@ impl State {
         writers
     }
 
-    /// SSI write: rw edges from every concurrent reader holding a SIREAD
-    /// lock on `key` (a key lock or a range that covers it).
+    /// CheckForSerializableConflictOut: `reader` (running the statement)
+    /// read past a version `writer` made. A READ ONLY reader has no
+    /// conflict with a committed writer unless that writer had itself a
+    /// conflict out to a transaction committed before the reader's
+    /// snapshot: the reader then simply appears to run first.
+    fn conflict_out(&mut self, reader: TxId, writer: TxId) -> Result<(), DbError> {
+        let w = self.tx(writer);
+        if self.tx(reader).read_only
+            && w.commit_seq.is_some()
+            && w.conflict_out_commit
+                .is_none_or(|earliest| self.tx(reader).snapshot.unwrap_or(0) < earliest)
+        {
+            return Ok(());
+        }
+        self.flag_rw_conflict(reader, writer, reader)
+    }
+
+    /// SSI write (CheckForSerializableConflictIn): rw edges from every
+    /// concurrent reader holding a SIREAD lock on `key` (a key lock or a
+    /// range that covers it).
     fn ssi_write(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
+        self.tx_mut(id).did_write = true;
         let mut readers: BTreeSet<TxId> = self.siread_keys.get(key).cloned().unwrap_or_default();
         for (&reader, ranges) in &self.siread_ranges {
             if ranges.iter().any(|range| range.contains(key)) {
@@ -886,59 +965,135 @@ impl State {
         readers.remove(&id);
         for reader in readers {
             if self.is_serializable_live(reader) && self.concurrent(reader, id) {
-                self.add_rw_edge(reader, id, id)?;
+                self.flag_rw_conflict(reader, id, id)?;
             }
         }
         Ok(())
     }
 
-    /// Adds `reader -rw-> writer`, then applies the dangerous-structure rule
-    /// (Cahill et al.): a transaction with both an incoming and an outgoing
-    /// rw edge between concurrent transactions may close a cycle, so one
-    /// transaction must abort. An active pivot is aborted; a committed pivot
-    /// cannot be, so the active end of the new edge is. The transaction
-    /// running the statement (`current`) gets the error now; any other
-    /// victim is doomed and fails at its next statement or commit. Like
-    /// PostgreSQL this may abort more than strictly needed, never less.
-    fn add_rw_edge(&mut self, reader: TxId, writer: TxId, current: TxId) -> Result<(), DbError> {
-        if reader == writer {
+    /// Adds `reader -rw-> writer` unless it exists (FlagRWConflict), after
+    /// checking whether it completes a dangerous structure
+    /// `T0 -rw-> T1 -rw-> T2` in which T2 committed first: only then can
+    /// the structure close a cycle (OnConflict_CheckForSerializationFailure).
+    /// One transaction dies: the writer when it runs the statement or can
+    /// still be aborted (it is doomed, and fails at its next statement or
+    /// commit); the reader, running the statement, when the writer has
+    /// already committed. Structures whose T2 has not committed yet are
+    /// settled at T2's commit ([`State::pre_commit`]).
+    fn flag_rw_conflict(
+        &mut self,
+        reader: TxId,
+        writer: TxId,
+        current: TxId,
+    ) -> Result<(), DbError> {
+        if reader == writer || self.tx(reader).rw_out.contains(&writer) {
             return Ok(());
+        }
+        let failure = self.completes_dangerous_structure(reader, writer);
+        if failure && current == writer || failure && self.ssi_view(writer).commit.is_some() {
+            debug_assert!(current == writer || current == reader);
+            self.stats.serialization_failures += 1;
+            let message = format!(
+                "could not serialize access due to read/write dependencies among transactions (rw-antidependency T{reader} -> T{writer}; T{current} canceled on identification as a pivot)"
+            );
+            return Err(self.fail(current, error(SqlState::SerializationFailure, message)));
+        }
+        if failure {
+            let message = format!(
+                "could not serialize access due to read/write dependencies among transactions (rw-antidependency T{reader} -> T{writer}; T{writer} canceled on identification as a pivot)"
+            );
+            self.tx_mut(writer).doomed = Some(message);
         }
         self.tx_mut(reader).rw_out.insert(writer);
         self.tx_mut(writer).rw_in.insert(reader);
-        let mut victims: Vec<TxId> = Vec::new();
-        for (pivot, other) in [(reader, writer), (writer, reader)] {
-            let tx = self.tx(pivot);
-            if tx.rw_in.is_empty() || tx.rw_out.is_empty() {
+        Ok(())
+    }
+
+    /// OnConflict_CheckForSerializationFailure's three cases for a new edge
+    /// `reader -rw-> writer`.
+    fn completes_dangerous_structure(&self, reader: TxId, writer: TxId) -> bool {
+        let r = self.ssi_view(reader);
+        let w = self.ssi_view(writer);
+        // reader -> writer -> T2, the writer committed after T2 did (its
+        // conflict out to an earlier commit was summarized at its commit).
+        if w.commit.is_some() && self.tx(writer).conflict_out_commit.is_some() {
+            return true;
+        }
+        // reader -> writer -> T2 with T2 committed, first of the three.
+        let writer_out = &self.tx(writer).rw_out;
+        for &t2 in writer_out {
+            let Some(t2_commit) = self.ssi_view(t2).commit else {
                 continue;
-            }
-            if tx.status == Status::Active {
-                victims.push(pivot);
-            } else {
-                victims.push(other);
+            };
+            if r.commit.is_none_or(|c| t2_commit <= c)
+                && w.commit.is_none_or(|c| t2_commit <= c)
+                && (!r.read_only || t2_commit <= r.snapshot)
+            {
+                return true;
             }
         }
-        victims.sort_unstable();
-        victims.dedup();
-        let mut current_error = None;
-        for victim in victims {
-            let message = format!(
-                "could not serialize access due to read/write dependencies among transactions (rw-antidependency T{reader} -> T{writer}; T{victim} chosen as victim)"
-            );
-            if victim == current {
-                self.stats.serialization_failures += 1;
-                current_error =
-                    Some(self.fail(victim, error(SqlState::SerializationFailure, message)));
-            } else if let Some(tx) = self.txs.get_mut(&victim) {
-                if tx.status == Status::Active && tx.doomed.is_none() {
-                    tx.doomed = Some(message);
+        // T0 -> reader -> writer with the writer committed: T0 must not
+        // have committed before it, and a READ ONLY T0 must have taken its
+        // snapshot after it.
+        if let Some(w_commit) = w.commit {
+            if !r.read_only {
+                for &t0 in &self.tx(reader).rw_in {
+                    let t0v = self.ssi_view(t0);
+                    if !t0v.doomed
+                        && t0v.commit.is_none_or(|c| c >= w_commit)
+                        && (!t0v.read_only || t0v.snapshot >= w_commit)
+                    {
+                        return true;
+                    }
                 }
             }
         }
-        match current_error {
-            Some(err) => Err(err),
-            None => Ok(()),
+        false
+    }
+
+    /// PreCommit_CheckForSerializationFailure: `id`, committing, is the T2
+    /// of every structure `T0 -rw-> T1 -rw-> id` with T0 and T1 still
+    /// running (or `T0` = `id`, a cycle of two): its commit makes T2 the
+    /// first to commit, so the pivot T1 is doomed and `id` commits, which
+    /// guarantees progress (a retried pivot does not meet `id` again).
+    fn pre_commit(&mut self, id: TxId) {
+        let mut pivots = Vec::new();
+        for &near in &self.tx(id).rw_in {
+            let n = self.ssi_view(near);
+            if n.commit.is_some() || n.doomed {
+                continue;
+            }
+            let dangerous = self.tx(near).rw_in.iter().any(|&far| {
+                let f = self.ssi_view(far);
+                far == id || (f.commit.is_none() && !f.read_only && !f.doomed)
+            });
+            if dangerous {
+                pivots.push(near);
+            }
         }
+        for pivot in pivots {
+            let message = format!(
+                "could not serialize access due to read/write dependencies among transactions (T{pivot} canceled on identification as a pivot, at the commit of T{id})"
+            );
+            self.tx_mut(pivot).doomed = Some(message);
+        }
+    }
+
+    /// At commit: the earliest commit among the transactions this one had
+    /// a conflict out to that committed before it (PostgreSQL's
+    /// SXACT_FLAG_CONFLICT_OUT and earliestOutConflictCommit), kept for
+    /// later edges into it. Only a transaction that wrote has one.
+    fn summarize_conflict_out(&mut self, id: TxId) {
+        if !self.tx(id).did_write || self.tx(id).read_only {
+            return;
+        }
+        let earliest = self
+            .tx(id)
+            .rw_out
+            .iter()
+            .filter_map(|&t2| self.ssi_view(t2).commit)
+            .min();
+        self.tx_mut(id).conflict_out_commit = earliest;
     }
 
     // ---- commit and abort ------------------------------------------------
@@ -975,6 +1130,10 @@ impl State {
             let err = self.fail(id, injected);
             self.rollback(id);
             return Err(err);
+        }
+        if self.tx(id).isolation == Isolation::Serializable {
+            self.pre_commit(id);
+            self.summarize_conflict_out(id);
         }
         self.commit_seq += 1;
         let seq = self.commit_seq;

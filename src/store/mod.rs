@@ -212,6 +212,13 @@ pub struct PausePoint {
     pub latency_ms: u64,
 }
 
+/// How a transaction begins beyond its isolation level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxMode {
+    /// `READ ONLY`: writes and locking reads fail with 25006.
+    pub read_only: bool,
+}
+
 /// A boxed future, `Send` so store futures can run on tokio's spawn.
 pub type PauseFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -350,7 +357,14 @@ impl Store {
     /// Begins a transaction at `isolation`. Its snapshot is taken at its
     /// first statement, as in PostgreSQL.
     pub fn begin(&self, isolation: Isolation) -> Tx {
-        let id = self.state().begin(isolation);
+        self.begin_with(isolation, TxMode::default())
+    }
+
+    /// Begins a transaction at `isolation` in `mode` (`BEGIN ... READ
+    /// ONLY`): a read-only transaction's writes fail with 25006, and at
+    /// Serializable SSI exempts it from structures it cannot be part of.
+    pub fn begin_with(&self, isolation: Isolation, mode: TxMode) -> Tx {
+        let id = self.state().begin(isolation, mode.read_only);
         Tx {
             store: self.clone(),
             id,

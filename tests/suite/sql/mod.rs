@@ -370,3 +370,29 @@ fn statements_return_what_postgres_returns() {
     }
     assert_eq!(Value::Int(1), Value::from(1i64));
 }
+
+// ---- scripts with PostgreSQL's transcripts ------------------------------
+
+#[test]
+fn scripts_give_the_recorded_transcripts_on_postgres() {
+    use overbook::sql::anomaly::{expected_lines, run_scripts};
+    let Some(url) = pg_url("scripts_give_the_recorded_transcripts_on_postgres") else {
+        return;
+    };
+    let pg = runtime()
+        .block_on(run_scripts(&mut PgBackend::new(&url)))
+        .expect("the scripts run on PostgreSQL");
+    let mut failures = Vec::new();
+    for (script, got) in pg {
+        let want = expected_lines(script);
+        if got != want {
+            failures.push(format!(
+                "{}:\n  PostgreSQL:\n    {}\n  recorded:\n    {}",
+                script.name,
+                got.join("\n    "),
+                want.join("\n    ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

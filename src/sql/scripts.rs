@@ -1,0 +1,258 @@
+//! Multi-session scripts with PostgreSQL's recorded transcripts: each
+//! pins one rule of PostgreSQL's concurrency control that the simulated
+//! store follows (see [`super::anomaly::run_script`]). The transcripts
+//! were recorded from PostgreSQL 15 with `scripts/with-postgres.sh cargo
+//! test --test suite sql::scripts`, which checks them again on every run
+//! with a server.
+//!
+//! Tables (from [`super::anomaly::SETUP`]): `kv (k text PRIMARY KEY, v
+//! integer)`, `emp (id, dept)` indexed on `dept`, `booking (id, room)`
+//! indexed on `room`.
+
+use super::anomaly::Script;
+
+const SER: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+const SER_RO: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY";
+
+/// Every script, in the order `overbook isolation` prints them.
+pub const SCRIPTS: &[Script] = &[
+    Script {
+        name: "write-skew-one-victim",
+        about: "a write skew aborts one transaction, at the second commit: \
+                the first committer wins and the same rw edge does not fail \
+                the other at its statement",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT v FROM kv WHERE k = 'x'"),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, "UPDATE kv SET v = 0 WHERE k = 'x'"),
+            (1, "UPDATE kv SET v = 0 WHERE k = 'y'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'x' -> [(1)]
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s1: UPDATE kv SET v = 0 WHERE k = 'x' -> affected 1
+            s2: UPDATE kv SET v = 0 WHERE k = 'y' -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 1)]
+        ",
+    },
+    Script {
+        name: "pivot-out-conflict-commits-last",
+        about: "T1 -rw-> T2 -rw-> T3 is no anomaly when T3 does not commit \
+                first: all three commit",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 3,
+        steps: &[
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (2, SER),
+            (2, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'y'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(1)]
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s3: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s2: UPDATE kv SET v = 2 WHERE k = 'y' -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 2)]
+        ",
+    },
+    Script {
+        name: "pivot-out-conflict-commits-first",
+        about: "T1 -rw-> T2 -rw-> T3 with T3 committing first dooms the \
+                pivot T2 alone, at T3's commit",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 3,
+        steps: &[
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (2, SER),
+            (2, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'y'"),
+            (2, "COMMIT"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(1)]
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s3: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s2: UPDATE kv SET v = 2 WHERE k = 'y' -> affected 1
+            s3: COMMIT -> ok
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 1)]
+        ",
+    },
+    Script {
+        name: "pivot-writes-after-out-conflict-committed",
+        about: "the pivot's write that completes T1 -rw-> T2 -rw-> T3 after \
+                T3 committed fails at once, and only the pivot",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 3,
+        steps: &[
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (2, SER),
+            (2, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (2, "COMMIT"),
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'y'"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(1)]
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s3: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s3: COMMIT -> ok
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s2: UPDATE kv SET v = 2 WHERE k = 'y' -> error 40001
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 1)]
+        ",
+    },
+    Script {
+        name: "read-only-reader-before-out-conflict",
+        about: "a READ ONLY T1 in T1 -rw-> T2 -rw-> T3 whose snapshot \
+                precedes T3's commit cannot be part of a cycle: nothing aborts",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, SER_RO),
+            (0, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'y'"),
+            (2, SER),
+            (2, "UPDATE kv SET v = 2 WHERE k = 'y'"),
+            (2, "COMMIT"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, "COMMIT"),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY -> ok
+            s1: SELECT v FROM kv WHERE k = 'x' -> [(1)]
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s3: UPDATE kv SET v = 2 WHERE k = 'y' -> affected 1
+            s3: COMMIT -> ok
+            s2: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: COMMIT -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 2)]
+        ",
+    },
+    Script {
+        name: "read-write-reader-before-out-conflict",
+        about: "the same as read-only-reader-before-out-conflict with T1 not \
+                declared READ ONLY: the pivot's write fails",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'y'"),
+            (2, SER),
+            (2, "UPDATE kv SET v = 2 WHERE k = 'y'"),
+            (2, "COMMIT"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, "ROLLBACK"),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'x' -> [(1)]
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s3: UPDATE kv SET v = 2 WHERE k = 'y' -> affected 1
+            s3: COMMIT -> ok
+            s2: UPDATE kv SET v = 2 WHERE k = 'x' -> error 40001
+            s2: ROLLBACK -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(1)]
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 1) (y, 2)]
+        ",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::super::anomaly::{expected_lines, run_script, SimBackend};
+    use super::*;
+
+    #[test]
+    fn every_script_on_the_store_gives_postgres_transcript() {
+        let mut failures = Vec::new();
+        for script in SCRIPTS {
+            let got = crate::store::block_on(run_script(&mut SimBackend, script))
+                .expect("the script sets up");
+            let want = expected_lines(script);
+            if got != want {
+                failures.push(format!(
+                    "{}:\n  store:\n    {}\n  PostgreSQL:\n    {}",
+                    script.name,
+                    got.join("\n    "),
+                    want.join("\n    ")
+                ));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn script_names_are_unique_kebab_case() {
+        let mut names: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
+        assert!(names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SCRIPTS.len());
+    }
+}
