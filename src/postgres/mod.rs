@@ -352,6 +352,18 @@ impl crate::sql::anomaly::Backend for PgBackend {
         self.pids = out.iter().map(PgSession::backend_pid).collect();
         let schema = &self.schema;
         let observer = out.last_mut().expect("an observer");
+        // The exclusion constraint's `room WITH =` needs btree_gist (the
+        // simulated gist has `=` built in). Two backends creating it at
+        // once may collide; the loser finds it there on the second try.
+        for _ in 0..2 {
+            let created = observer
+                .client()
+                .batch_execute("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public")
+                .await;
+            if created.is_ok() {
+                break;
+            }
+        }
         observer
             .client()
             .batch_execute(&format!(
@@ -361,7 +373,7 @@ impl crate::sql::anomaly::Backend for PgBackend {
             .map_err(|e| db_error(&e))?;
         for s in out.iter_mut() {
             s.client()
-                .batch_execute(&format!("SET search_path TO {schema}"))
+                .batch_execute(&format!("SET search_path TO {schema}, public"))
                 .await
                 .map_err(|e| db_error(&e))?;
         }

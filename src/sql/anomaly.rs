@@ -30,12 +30,14 @@ pub trait Backend {
 }
 
 /// The tables every script starts from.
-pub const SETUP: [&str; 5] = [
+pub const SETUP: [&str; 6] = [
     "CREATE TABLE kv (k text PRIMARY KEY, v integer NOT NULL)",
     "CREATE TABLE emp (id integer PRIMARY KEY, dept integer NOT NULL)",
     "CREATE INDEX emp_dept ON emp (dept)",
     "CREATE TABLE booking (id integer PRIMARY KEY, room integer NOT NULL)",
     "CREATE INDEX booking_room ON booking (room)",
+    "CREATE TABLE stay (id integer PRIMARY KEY, room integer NOT NULL, span int4range NOT NULL, \
+     EXCLUDE USING gist (room WITH =, span WITH &&))",
 ];
 
 /// The simulated store: a fresh [`SqlDb`] per script; a statement still

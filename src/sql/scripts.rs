@@ -7,7 +7,8 @@
 //!
 //! Tables (from [`super::anomaly::SETUP`]): `kv (k text PRIMARY KEY, v
 //! integer)`, `emp (id, dept)` indexed on `dept`, `booking (id, room)`
-//! indexed on `room`.
+//! indexed on `room`, `stay (id, room, span int4range)` with `EXCLUDE
+//! USING gist (room WITH =, span WITH &&)`.
 
 use super::anomaly::Script;
 
@@ -219,6 +220,178 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 1) (y, 2)]
         ",
     },
+    Script {
+        name: "unique-violation-after-read-is-40001",
+        about: "two Serializable transactions check that a key is free and \
+                insert it: the second gets 40001 (retryable), not 23505",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT v FROM kv WHERE k = 'z'"),
+            (1, "SELECT v FROM kv WHERE k = 'z'"),
+            (0, "INSERT INTO kv VALUES ('z', 1)"),
+            (1, "INSERT INTO kv VALUES ('z', 2)"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'z' -> []
+            s2: SELECT v FROM kv WHERE k = 'z' -> []
+            s1: INSERT INTO kv VALUES ('z', 1) -> affected 1
+            s2: INSERT INTO kv VALUES ('z', 2) -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
+        ",
+    },
+    Script {
+        name: "unique-violation-without-read-is-23505",
+        about: "without the read, the same inserts are a plain unique \
+                violation at Serializable too",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "INSERT INTO kv VALUES ('z', 1)"),
+            (1, "INSERT INTO kv VALUES ('z', 2)"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: INSERT INTO kv VALUES ('z', 1) -> affected 1
+            s2: INSERT INTO kv VALUES ('z', 2) -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23505
+            s2: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
+        ",
+    },
+    Script {
+        name: "exclusion-violation-after-read-waits-then-23p01",
+        about: "unlike a unique violation, an exclusion violation after a \
+                wait stays 23P01 at Serializable: PostgreSQL's exclusion check \
+                makes no SSI check of its own",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT count(*) FROM stay WHERE room = 1"),
+            (1, "SELECT count(*) FROM stay WHERE room = 1"),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,5)')"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT count(*) FROM stay WHERE room = 1 -> [(0)]
+            s2: SELECT count(*) FROM stay WHERE room = 1 -> [(0)]
+            s1: INSERT INTO stay VALUES (1, 1, '[1,5)') -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[3,7)') -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23P01
+            s2: ROLLBACK -> ok
+            check: SELECT id, room FROM stay ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "exclusion-violation-without-read-is-23p01",
+        about: "without the read, overlapping bookings are a plain exclusion \
+                violation at Serializable too",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,5)')"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: INSERT INTO stay VALUES (1, 1, '[1,5)') -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[3,7)') -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23P01
+            s2: ROLLBACK -> ok
+            check: SELECT id, room FROM stay ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "exclusion-violation-with-a-committed-reader-is-40001",
+        about: "an overlapping booking after a concurrent reader-writer of \
+                the room committed fails with 40001: the index insert's SSI \
+                check comes before the exclusion check",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT count(*) FROM stay WHERE room = 1"),
+            (1, "SELECT count(*) FROM stay WHERE room = 1"),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,5)')"),
+            (0, "COMMIT"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT count(*) FROM stay WHERE room = 1 -> [(0)]
+            s2: SELECT count(*) FROM stay WHERE room = 1 -> [(0)]
+            s1: INSERT INTO stay VALUES (1, 1, '[1,5)') -> affected 1
+            s1: COMMIT -> ok
+            s2: INSERT INTO stay VALUES (2, 1, '[3,7)') -> error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT id, room FROM stay ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "unique-violation-with-a-committed-reader-is-40001",
+        about: "the same with a key: the insert after the other committed \
+                fails with 40001",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT v FROM kv WHERE k = 'z'"),
+            (1, "SELECT v FROM kv WHERE k = 'z'"),
+            (0, "INSERT INTO kv VALUES ('z', 1)"),
+            (0, "COMMIT"),
+            (1, "INSERT INTO kv VALUES ('z', 2)"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'z' -> []
+            s2: SELECT v FROM kv WHERE k = 'z' -> []
+            s1: INSERT INTO kv VALUES ('z', 1) -> affected 1
+            s1: COMMIT -> ok
+            s2: INSERT INTO kv VALUES ('z', 2) -> error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
+        ",
+    },
 ];
 
 #[cfg(test)]
@@ -248,9 +421,9 @@ mod tests {
     #[test]
     fn script_names_are_unique_kebab_case() {
         let mut names: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
-        assert!(names
-            .iter()
-            .all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+        assert!(names.iter().all(|n| n
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')));
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), SCRIPTS.len());

@@ -543,6 +543,7 @@ impl State {
             WriteKind::Lock => None,
             WriteKind::Insert => {
                 if current_row.is_some() {
+                    self.conflict_in_before_violation(id, key)?;
                     self.stats.unique_violations += 1;
                     return Err(self.fail(
                         id,
@@ -563,6 +564,15 @@ impl State {
         // The exclusion check may wait; it runs before anything is recorded
         // so that the statement, re-run after the wait, records once.
         if let Some(Some(row)) = &new_value {
+            if isolation == Isolation::Serializable && self.interval_of(key, row).is_some() {
+                // PostgreSQL inserts the gist index entry, checking for
+                // conflicts in, before its exclusion check waits or fails:
+                // a structure already dangerous fails with 40001 here;
+                // one that becomes dangerous while this waits dooms it, yet
+                // the exclusion check then reports 23P01 (it makes no SSI
+                // check of its own, unlike the unique check).
+                self.ssi_conflict_in(id, key)?;
+            }
             if let LockAttempt::WaitFor(holder) = self.check_exclusion(id, key, row)? {
                 return Ok(LockAttempt::WaitFor(holder));
             }
@@ -951,11 +961,30 @@ impl State {
         self.flag_rw_conflict(reader, writer, reader)
     }
 
-    /// SSI write (CheckForSerializableConflictIn): rw edges from every
-    /// concurrent reader holding a SIREAD lock on `key` (a key lock or a
-    /// range that covers it).
+    /// SSI write: the transaction wrote, and checks for conflicts in.
     fn ssi_write(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
         self.tx_mut(id).did_write = true;
+        self.ssi_conflict_in(id, key)
+    }
+
+    /// Before a Serializable transaction is told of a unique violation
+    /// (23505) on `key`, the conflict-in check its write would have made:
+    /// PostgreSQL's unique check calls CheckForSerializableConflictIn so
+    /// that "SSI conflicts that would otherwise be masked by this unique
+    /// constraint violation" are reported (nbtinsert.c). A violation caused
+    /// by a concurrent transaction that also read the key is then a 40001,
+    /// which a retry resolves, not a 23505.
+    fn conflict_in_before_violation(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
+        if self.tx(id).isolation == Isolation::Serializable {
+            self.ssi_conflict_in(id, key)?;
+        }
+        Ok(())
+    }
+
+    /// CheckForSerializableConflictIn: rw edges from every concurrent
+    /// reader holding a SIREAD lock on `key` (a key lock or a range that
+    /// covers it).
+    fn ssi_conflict_in(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
         let mut readers: BTreeSet<TxId> = self.siread_keys.get(key).cloned().unwrap_or_default();
         for (&reader, ranges) in &self.siread_ranges {
             if ranges.iter().any(|range| range.contains(key)) {
