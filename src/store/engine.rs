@@ -1019,7 +1019,7 @@ impl State {
             return Ok(());
         }
         let failure = self.completes_dangerous_structure(reader, writer);
-        if failure && current == writer || failure && self.ssi_view(writer).commit.is_some() {
+        if failure && (current == writer || self.ssi_view(writer).commit.is_some()) {
             debug_assert!(current == writer || current == reader);
             self.stats.serialization_failures += 1;
             let message = format!(
