@@ -13,8 +13,9 @@ pub(super) struct Args {
     #[arg(long)]
     json: bool,
     /// Also run the SQL scripts on this PostgreSQL
-    /// (`postgresql://user@host:port/db`); it drops and creates the tables
-    /// kv, emp and booking there. Exits 1 when the matrices differ.
+    /// (`postgresql://user@host:port/db`); it creates the suite's tables in
+    /// a schema of its own there (`overbook_<pid>_<n>`, left behind).
+    /// Exits 1 when the matrices differ.
     #[arg(long, value_name = "URL")]
     pg: Option<String>,
 }

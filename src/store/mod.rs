@@ -3,7 +3,11 @@
 //! An ordered key-value store with tables as key prefixes, multi-version,
 //! with PostgreSQL's isolation semantics: Read Committed, Repeatable Read
 //! (snapshot isolation, first updater wins with 40001) and Serializable
-//! (SSI over item and range reads). Row locks are held to commit, waits are
+//! (SSI over item and range reads, aborting one transaction per dangerous
+//! structure, and only when its out-conflict commits first, by
+//! PostgreSQL's rules, READ ONLY transactions' exemptions included; the
+//! scripts of `crate::sql::scripts` pin them against PostgreSQL's
+//! transcripts). Row locks are held to commit, waits are
 //! async and deadlocks are detected (40P01); primary keys are unique
 //! (23505) and tables may carry an exclusion constraint on intervals
 //! (23P01).
