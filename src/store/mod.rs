@@ -269,6 +269,10 @@ impl Pacer for YieldOnce {
 struct Shared {
     state: Mutex<State>,
     pacer: Mutex<Arc<dyn Pacer>>,
+    /// State that layers over the store keep per store (the SQL catalog),
+    /// one value per type. They must not hold the store itself, or the two
+    /// would keep each other alive.
+    extensions: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// What an open transaction has touched so far, as [`Store::tx_footprint`]
@@ -310,8 +314,29 @@ impl Store {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::new(schema, config, seed.stream("store"))),
                 pacer: Mutex::new(Arc::new(NoPause)),
+                extensions: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// This store's value of type `T`, made by `init` on first use. Layers
+    /// over the store keep their per-database state here (the SQL layer its
+    /// catalog), so every handle to one store sees the same state.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut extensions = self
+            .shared
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = extensions
+            .iter()
+            .find_map(|e| e.clone().downcast::<T>().ok())
+        {
+            return found;
+        }
+        let made = Arc::new(init());
+        extensions.push(made.clone());
+        made
     }
 
     /// Sets what happens at every pause point.
@@ -778,8 +803,14 @@ impl std::fmt::Debug for Pool {
 }
 
 /// A held pool connection; returned to the pool on drop.
-struct Connection {
+pub struct Connection {
     pool: Arc<Mutex<PoolState>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
 }
 
 impl Drop for Connection {
@@ -820,6 +851,13 @@ impl Pool {
     /// Connections in use now.
     pub fn in_use(&self) -> usize {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).in_use
+    }
+
+    /// Waits for a connection and holds it until the returned value is
+    /// dropped (for a session that runs several transactions on it, as a
+    /// SQL session does).
+    pub async fn connect(&self) -> Result<Connection, DbError> {
+        self.acquire().await
     }
 
     /// Waits for a connection, then begins a transaction on it.

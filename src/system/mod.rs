@@ -293,6 +293,26 @@ pub trait Invariants<S: System> {
     fn checks(&self) -> BTreeMap<&'static str, u64>;
 }
 
+/// A fresh store for `system`'s `variant`, ready to run: its schema, its
+/// SQL schema ([`System::sql_schema`]) and its data loaded. An error is a
+/// statement of the SQL schema that the simulated engine refused, named
+/// in the message.
+pub fn prepare_store<S: System>(
+    system: &S,
+    variant: Variant,
+    config: crate::store::StoreConfig,
+    seed: Seed,
+    data: &S::Data,
+) -> Result<Store, crate::store::DbError> {
+    let store = Store::new(system.schema(variant), config, seed);
+    let script = system.sql_schema(variant);
+    if !script.trim().is_empty() {
+        crate::sql::SqlDb::attach(&store).install(&script)?;
+    }
+    system.load(data, &store);
+    Ok(store)
+}
+
 /// What a server instance is built from, on each API host (again after a
 /// crash and restart: in-memory state is lost).
 pub struct ServerContext<S: System> {
@@ -334,6 +354,13 @@ impl<S: System> ServerContext<S> {
             counters: &self.retries,
         };
         kit::retry(context, crate::store::DbError::is_retryable, attempt).await
+    }
+
+    /// A SQL connection from the pool, to the database the harness set up
+    /// from [`System::sql_schema`]; the pool slot is held until it is
+    /// dropped.
+    pub async fn sql(&self) -> Result<crate::sql::SqlSession, crate::store::DbError> {
+        crate::sql::SqlDb::connect(&self.pool).await
     }
 }
 
@@ -748,10 +775,23 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
         Schema::default()
     }
 
+    /// For handlers that speak SQL: the `CREATE TABLE` and `CREATE INDEX`
+    /// statements (one script, `;` between statements) a variant runs on.
+    /// The harness runs them on every fresh store before [`System::load`],
+    /// so `load` and the servers find the tables through
+    /// [`SqlDb::attach`](crate::sql::SqlDb::attach). Empty (no SQL) by
+    /// default.
+    fn sql_schema(&self, variant: Variant) -> String {
+        let _ = variant;
+        String::new()
+    }
+
     /// Draws the data set from the settings and the seed.
     fn data(&self, settings: &Self::Settings, seed: Seed) -> Self::Data;
 
-    /// Loads the data set into a fresh store (before anything runs).
+    /// Loads the data set into a fresh store (before anything runs): rows
+    /// with [`Store::load`], or SQL rows with
+    /// [`SqlDb::load`](crate::sql::SqlDb::load).
     fn load(&self, data: &Self::Data, store: &Store);
 
     /// Handles one request on `server`, from client host `source`. Expected

@@ -27,6 +27,7 @@ use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
 use crate::system::{
+    prepare_store,
     CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message, Observations, Observer,
     Reply, ServerContext, System, UserContext, UserEvent, Variant,
 };
@@ -303,9 +304,17 @@ pub fn run_with_progress<S: System>(
     progress: &mut dyn FnMut(RunProgress),
 ) -> Report {
     match scenario.settings(system) {
-        Ok(settings) => {
-            World::new(system, scenario, settings, seed, variant, options).run(progress)
-        }
+        Ok(settings) => match World::new(system, scenario, settings, seed, variant, options) {
+            Ok(world) => world.run(progress),
+            // The service's SQL schema uses what the simulated engine does
+            // not support: the error names the statement.
+            Err(err) => Report::not_started(
+                scenario,
+                seed,
+                variant.name(),
+                format!("setting up the database: {err}"),
+            ),
+        },
         Err(err) => Report::not_started(scenario, seed, variant.name(), err.to_string()),
     }
 }
@@ -342,7 +351,7 @@ impl<'a, S: System> World<'a, S> {
         seed: Seed,
         variant: Variant,
         options: RunOptions,
-    ) -> World<'a, S> {
+    ) -> Result<World<'a, S>, crate::store::DbError> {
         let tick_ms = scenario.run.tick_ms;
         let limit_ms = scenario.arrivals_end_ms() + scenario.run.drain_s * 1000;
         let mut builder = turmoil::Builder::new();
@@ -366,10 +375,9 @@ impl<'a, S: System> World<'a, S> {
         // The trace shows each transaction's reads and writes with versions,
         // which only the history record has.
         store_config.record_history = scenario.run.check_history || options.trace;
-        let store = Store::new(system.schema(variant), store_config, seed);
-        store.set_pacer(Arc::new(SimPacer));
         let dataset = Arc::new(system.data(&settings, seed));
-        system.load(&dataset, &store);
+        let store = prepare_store(system, variant, store_config, seed, &dataset)?;
+        store.set_pacer(Arc::new(SimPacer));
         let checker = system.checker(dataset.clone(), &settings);
         let settings = Arc::new(settings);
         let observer: Observer<S> = Arc::new(Mutex::new(Observations::default()));
@@ -499,7 +507,7 @@ impl<'a, S: System> World<'a, S> {
             });
         }
 
-        World {
+        Ok(World {
             scenario,
             seed,
             variant,
@@ -520,7 +528,7 @@ impl<'a, S: System> World<'a, S> {
             options,
             trace: Vec::new(),
             history_seen: 0,
-        }
+        })
     }
 
     fn remember(&mut self, event: Event<S>) {
