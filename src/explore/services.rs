@@ -22,8 +22,8 @@ use crate::scenario::Scenario;
 use crate::seed::Seed;
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
 use crate::system::{
-    prepare_store,
-    Env, ExploreContext, FromContext, Invariants, ServerContext, System, Variant, Violation,
+    prepare_store, Env, ExploreContext, FromContext, Invariants, ServerContext, System, Variant,
+    Violation,
 };
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -159,9 +159,8 @@ pub fn service_scenario<S: System>(
     let data = system.data(&settings, seed);
     // A schema the simulated engine refuses is an input error here, before
     // any schedule runs.
-    prepare_store(system, variant, StoreConfig::default(), seed, &data).map_err(|e| {
-        InputError::new(format!("setting up the database: {e}"))
-    })?;
+    prepare_store(system, variant, StoreConfig::default(), seed, &data)
+        .map_err(|e| InputError::new(format!("setting up the database: {e}")))?;
     let programs = system.explore_clients(ExploreContext {
         settings: &settings,
         data: &data,
@@ -441,6 +440,6 @@ mod tests {
         assert!(report.violations.is_empty(), "{report}");
         // Either client may win the last units: two final states.
         assert_eq!(report.distinct_final_states, 2);
-        assert_eq!((report.schedules, report.pruned), (32, 0));
+        assert_eq!((report.schedules, report.pruned), (22, 0));
     }
 }

@@ -94,12 +94,7 @@ impl UnitsState {
         touched
     }
 
-    fn check_new_reservation(
-        &mut self,
-        row: &Row,
-        tally: &mut Tally,
-        findings: &mut Findings,
-    ) {
+    fn check_new_reservation(&mut self, row: &Row, tally: &mut Tally, findings: &mut Findings) {
         let idempotency_key = row.text("idempotency_key").unwrap_or("");
         if idempotency_key.is_empty() {
             return;

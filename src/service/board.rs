@@ -136,7 +136,11 @@ async fn move_once(api: &Api, request: &Request) -> Result<Response, DbError> {
     };
     s.execute(
         "UPDATE appointments SET status = $2, version = $3 WHERE id = $1",
-        &[i64::from(appointment).into(), to.name().into(), version.into()],
+        &[
+            i64::from(appointment).into(),
+            to.name().into(),
+            version.into(),
+        ],
     )
     .await?;
     s.commit().await?;

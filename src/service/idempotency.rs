@@ -57,7 +57,11 @@ pub async fn recall(
     if rows.is_empty() {
         return Ok(Recall::Fresh);
     }
-    let text = |column: &str| rows.get(0, column).and_then(Value::as_text).map(str::to_string);
+    let text = |column: &str| {
+        rows.get(0, column)
+            .and_then(Value::as_text)
+            .map(str::to_string)
+    };
     let (client, key) = (record.client, &record.key);
     if text("request").as_deref() != Some(fingerprint(request).as_str()) {
         return Ok(Recall::Replay(server_error(

@@ -161,7 +161,8 @@ CREATE TABLE idempotency_records (
     PRIMARY KEY (client, key)
 );";
 
-const SCHEMA_AFTER_BOOKINGS: &str = "CREATE INDEX bookings_room_day ON bookings (room, day, start_min);
+const SCHEMA_AFTER_BOOKINGS: &str =
+    "CREATE INDEX bookings_room_day ON bookings (room, day, start_min);
 CREATE TABLE practitioner_slots (
     booking bigint PRIMARY KEY,
     practitioner integer NOT NULL,

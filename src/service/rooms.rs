@@ -839,8 +839,10 @@ async fn scan_slots(
 
 const PRACTITIONER_SLOTS: &str = "SELECT booking, room, start_min, end_min FROM practitioner_slots WHERE practitioner = $1 AND day = $2 ORDER BY start_min, booking";
 const PATIENT_SLOTS: &str = "SELECT booking, room, start_min, end_min FROM patient_slots WHERE patient = $1 AND day = $2 ORDER BY start_min, booking";
-const ROOM_BOOKINGS: &str = "SELECT * FROM bookings WHERE room = $1 AND day = $2 ORDER BY start_min, booking";
-const DAY_BOOKINGS: &str = "SELECT * FROM bookings WHERE day = $1 ORDER BY room, start_min, booking";
+const ROOM_BOOKINGS: &str =
+    "SELECT * FROM bookings WHERE room = $1 AND day = $2 ORDER BY start_min, booking";
+const DAY_BOOKINGS: &str =
+    "SELECT * FROM bookings WHERE day = $1 ORDER BY room, start_min, booking";
 
 async fn book_once(
     api: &Api,

@@ -255,8 +255,7 @@ async fn settle_once(
             std::slice::from_ref(&id),
         )
         .await?;
-    if found.is_empty() || found.get(0, "state").and_then(Value::as_text) != Some(STATE_SCHEDULED)
-    {
+    if found.is_empty() || found.get(0, "state").and_then(Value::as_text) != Some(STATE_SCHEDULED) {
         return Ok(not_found());
     }
     let (Some(authorization), Some(units)) =
@@ -274,7 +273,10 @@ async fn settle_once(
         counters.int(0, "units_used"),
         counters.int(0, "units_scheduled"),
     ) else {
-        return Ok(malformed(&format!("authorization {authorization}"), &counters));
+        return Ok(malformed(
+            &format!("authorization {authorization}"),
+            &counters,
+        ));
     };
     let settled = if consume {
         s.execute(

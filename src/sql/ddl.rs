@@ -431,7 +431,10 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     // Backfill. An index made on an empty table (a schema's setup) needs
     // none, and no transaction that could commit or fail.
     if db.store().scan_committed(&updated.range()).is_empty() {
-        db.shared.catalog().tables.insert(table_name, Arc::new(updated));
+        db.shared
+            .catalog()
+            .tables
+            .insert(table_name, Arc::new(updated));
         return Ok(());
     }
     let mut tx = db.store().begin(Isolation::ReadCommitted);
@@ -454,6 +457,9 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
             })?;
     }
     tx.commit().await?;
-    db.shared.catalog().tables.insert(table_name, Arc::new(updated));
+    db.shared
+        .catalog()
+        .tables
+        .insert(table_name, Arc::new(updated));
     Ok(())
 }

@@ -242,7 +242,10 @@ impl Exec<'_> {
     pub(crate) async fn select(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
         let single = plan.sources.len() == 1;
         let (op, key) = match (&plan.lock, single) {
-            (Some(_), _) => (Op::GetForUpdate, None),
+            // A locking read of one row by its primary key touches only
+            // that row: the model checker may treat it as a one-key step.
+            (Some(_), true) => (Op::GetForUpdate, self.point_key(&plan.sources[0])),
+            (Some(_), false) => (Op::GetForUpdate, None),
             (None, true) => match self.point_key(&plan.sources[0]) {
                 Some(key) => (Op::Get, Some(key)),
                 None => (Op::Scan, None),

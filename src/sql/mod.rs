@@ -329,7 +329,9 @@ impl SqlDb {
         exec::check_row(&table, &values, &[])?;
         for index in 0..table.indexes.len() {
             let key = table.index_key(index, &values);
-            if (index == 0 || table.indexes[index].unique) && self.store.read_committed(&key).is_some() {
+            if (index == 0 || table.indexes[index].unique)
+                && self.store.read_committed(&key).is_some()
+            {
                 return Err(DbError::new(
                     SqlState::UniqueViolation,
                     format!(
@@ -343,7 +345,8 @@ impl SqlDb {
             self.store
                 .load(table.index_key(index, &values), table.entry_row(&values));
         }
-        self.store.load(table.row_key(&values), table.to_row(&values));
+        self.store
+            .load(table.row_key(&values), table.to_row(&values));
         Ok(())
     }
 
@@ -495,9 +498,7 @@ impl SqlSession {
                     Prepared::CreateTable(create, excludes) => {
                         ddl::create_table(&self.db, create, excludes)
                     }
-                    Prepared::CreateIndex(create) => {
-                        ddl::create_index(&self.db, create).await
-                    }
+                    Prepared::CreateIndex(create) => ddl::create_index(&self.db, create).await,
                     _ => unreachable!("matched above"),
                 };
                 lock(&self.db.shared.cache).clear();

@@ -27,9 +27,8 @@ use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
 use crate::system::{
-    prepare_store,
-    CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message, Observations, Observer,
-    Reply, ServerContext, System, UserContext, UserEvent, Variant,
+    prepare_store, CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message,
+    Observations, Observer, Reply, ServerContext, System, UserContext, UserEvent, Variant,
 };
 use crate::workload::{arrival_times_ms, jittered_arrival_times_ms};
 use std::cell::{Cell, RefCell};

@@ -17,8 +17,8 @@ pub mod idempotency;
 mod ratelimit;
 pub mod retry;
 
-pub use database::{Connection, Database};
 pub use config::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig};
+pub use database::{Connection, Database};
 pub use ratelimit::RateLimiter;
 pub use retry::{backoff_ms, retry, RetryContext, RetryCounters, RetryError};
 

@@ -15,6 +15,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
+mod services;
+
 /// The PostgreSQL to test against, or `None` (after saying so) when none
 /// is configured. Fails under CI, which must always have one.
 fn pg_url(test: &str) -> Option<String> {
