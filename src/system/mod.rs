@@ -21,7 +21,10 @@
 //! - **variants**: the correct service and named planted bugs
 //!   ([`System::variants`]), as strings;
 //! - **model-checking clients** ([`System::explore_clients`]): a few
-//!   clients' request lists for exhaustive exploration.
+//!   clients' request lists for exhaustive exploration;
+//! - **background jobs**, if any ([`System::background_tasks`] and
+//!   [`System::run_background`]): sweepers and expiry jobs each API server
+//!   runs on a timer, which the model checker schedules like clients.
 //!
 //! Scenario files keep their generic sections (run, topology, phases,
 //! faults, store, client, thresholds) for overbook; the `[data]`,
@@ -570,8 +573,8 @@ pub struct Sometimes<S: System> {
 
 /// A job a service runs in the background on every API server (a sweeper
 /// of expired holds, a reconciliation): [`System::run_background`] once per
-/// `period_ms` of simulated time, first `period_ms` after the server
-/// starts. The world runs it on its own timer on each API host; the model
+/// `period_ms` of simulated time (at least 1 ms), first `period_ms` after
+/// the server starts. The world runs it on its own timer on each API host; the model
 /// checker runs it as one more task, a bounded number of times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BackgroundTask {

@@ -38,14 +38,11 @@ pub fn spawn_background<S: System>(
     runs: BackgroundRuns,
     panics: Panics,
 ) {
-    assert!(
-        task.period_ms > 0,
-        "background job {} has no period",
-        task.name
-    );
+    // A period of 0 would run the job again and again at one instant.
+    let period = Duration::from_millis(task.period_ms.max(1));
     tokio::task::spawn_local(async move {
         loop {
-            tokio::time::sleep(Duration::from_millis(task.period_ms)).await;
+            tokio::time::sleep(period).await;
             if let Err(message) = CatchPanic::new(S::run_background(&api, task)).await {
                 panics.borrow_mut().push(format!(
                     "background job {} panicked on api-{server}: {message}",
