@@ -552,3 +552,25 @@ fn the_lock_order_deadlocks_are_liveness_violations_in_fuzz_and_explore() {
     let correct = check().sim("explore-swaps").explore(2, 2);
     assert!(correct.violations.is_empty(), "{correct}");
 }
+
+#[test]
+fn the_world_runs_the_sweeper_on_every_api_host_in_the_trace() {
+    let scenario = Scenario::load_for(&Tickets, &sims().join("tickets-expiry.toml")).unwrap();
+    let options = overbook::world::RunOptions { trace: true };
+    let run = || overbook::world::run_with(&Tickets, &scenario, Seed(3), Variant::CORRECT, options);
+    let (report, again) = (run(), run());
+    assert!(report.passed, "{}", report.summary_line());
+    assert_eq!(report.trace_hash, again.trace_hash, "deterministic");
+    let servers: std::collections::BTreeSet<u32> = report
+        .trace
+        .iter()
+        .filter_map(|event| match event {
+            overbook::world::TraceEvent::Background { server, task, .. } => {
+                assert_eq!(task, "sweep-expired-holds");
+                Some(*server)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(servers.len(), 2, "both API servers sweep");
+}
