@@ -21,7 +21,10 @@
 //! - **variants**: the correct service and named planted bugs
 //!   ([`System::variants`]), as strings;
 //! - **model-checking clients** ([`System::explore_clients`]): a few
-//!   clients' request lists for exhaustive exploration.
+//!   clients' request lists for exhaustive exploration;
+//! - **background jobs**, if any ([`System::background_tasks`] and
+//!   [`System::run_background`]): sweepers and expiry jobs each API server
+//!   runs on a timer, which the model checker schedules like clients.
 //!
 //! Scenario files keep their generic sections (run, topology, phases,
 //! faults, store, client, thresholds) for overbook; the `[data]`,
@@ -595,6 +598,26 @@ pub struct Sometimes<S: System> {
     pub reached: fn(&[(S::Request, S::Response, u64)]) -> bool,
 }
 
+/// A job a service runs in the background on every API server (a sweeper
+/// of expired holds, a reconciliation): [`System::run_background`] once per
+/// `period_ms` of simulated time (at least 1 ms), first `period_ms` after
+/// the server starts. The world runs it on its own timer on each API host; the model
+/// checker runs it as one more task, a bounded number of times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackgroundTask {
+    /// kebab-case, shown in traces (`sweep-expired-holds`).
+    pub name: &'static str,
+    /// Simulated time between runs (at least 1).
+    pub period_ms: u64,
+}
+
+impl BackgroundTask {
+    /// A job named `name` run every `period_ms`.
+    pub const fn new(name: &'static str, period_ms: u64) -> BackgroundTask {
+        BackgroundTask { name, period_ms }
+    }
+}
+
 /// A booking service under test. See the [module docs](self).
 ///
 /// The associated functions that take no `self` are called once per
@@ -856,6 +879,22 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
     fn operations_per_user(&self, settings: &Self::Settings) -> Option<(&'static str, u64)> {
         let _ = settings;
         None
+    }
+
+    /// The jobs every API server runs in the background, from the
+    /// scenario's settings. None by default.
+    fn background_tasks(&self, settings: &Self::Settings) -> Vec<BackgroundTask> {
+        let _ = settings;
+        Vec::new()
+    }
+
+    /// Runs one round of background job `task` (one of
+    /// [`System::background_tasks`]) on `server`, like a handler: its
+    /// transactions go through the server's pool, its clock is the
+    /// server's [`Env`]. Only called for declared tasks.
+    fn run_background(server: &Self::Server, task: BackgroundTask) -> impl Future<Output = ()> {
+        let _ = (server, task);
+        std::future::ready(())
     }
 
     /// Looks a declared variant up by name.

@@ -64,6 +64,14 @@ impl Pacer for SimPacer {
             Box::pin(tokio::time::sleep(Duration::from_millis(point.latency_ms)))
         }
     }
+
+    fn sleep(&self, ms: u64) -> PauseFuture {
+        SimEnv.sleep_ms(ms)
+    }
+
+    fn now_ms(&self) -> u64 {
+        SimEnv.now_ms()
+    }
 }
 
 /// A fault action at a point in simulated time.
@@ -166,6 +174,7 @@ enum Event<S: System> {
         at_ms: u64,
         what: String,
     },
+    Background(net::BackgroundRun),
 }
 
 impl<S: System> Event<S> {
@@ -194,6 +203,10 @@ impl<S: System> Event<S> {
                 format!("commit T{tx} (#{seq}) wrote {}", keys.join(", "))
             }
             Event::Fault { at_ms, what } => format!("[{at_ms} ms] fault: {what}"),
+            Event::Background(run) => format!(
+                "[{} ms] api-{} ran background job {}",
+                run.at_ms, run.server, run.task
+            ),
         }
     }
 }
@@ -237,6 +250,11 @@ fn trace_event<S: System>(event: &Event<S>) -> Option<TraceEvent> {
         Event::Fault { at_ms, what } => Some(TraceEvent::Fault {
             at_ms: *at_ms,
             what: what.clone(),
+        }),
+        Event::Background(run) => Some(TraceEvent::Background {
+            at_ms: run.at_ms,
+            server: run.server,
+            task: run.task.to_string(),
         }),
     }
 }
@@ -327,6 +345,7 @@ struct World<'a, S: System> {
     store: Store,
     checker: S::Checker,
     panics: net::Panics,
+    background_runs: net::BackgroundRuns,
     metrics: Metrics,
     series: SeriesRecorder,
     observer: Observer<S>,
@@ -382,9 +401,13 @@ impl<'a, S: System> World<'a, S> {
         let observer: Observer<S> = Arc::new(Mutex::new(Observations::default()));
         let env: Arc<dyn Env> = Arc::new(SimEnv);
         let panics: net::Panics = Rc::default();
+        let background_runs: net::BackgroundRuns = Rc::default();
+        let background = system.background_tasks(&settings);
 
         for server in 0..scenario.topology.api_servers {
             let panics = panics.clone();
+            let background = background.clone();
+            let background_runs = background_runs.clone();
             let store = store.clone();
             let env = env.clone();
             let dataset = dataset.clone();
@@ -416,7 +439,16 @@ impl<'a, S: System> World<'a, S> {
                 let net_rng = Rc::new(RefCell::new(
                     seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
                 ));
-                net::serve::<S>(api, lost, net_rng, panics.clone())
+                let (background, runs, panics) =
+                    (background.clone(), background_runs.clone(), panics.clone());
+                async move {
+                    // Spawned inside the host's runtime, so a crash ends them.
+                    for task in background {
+                        let (api, runs, panics) = (api.clone(), runs.clone(), panics.clone());
+                        net::spawn_background::<S>(api, task, server, runs, panics);
+                    }
+                    net::serve::<S>(api, lost, net_rng, panics).await
+                }
             });
         }
 
@@ -514,6 +546,7 @@ impl<'a, S: System> World<'a, S> {
             store,
             checker,
             panics,
+            background_runs,
             metrics: Metrics::new(),
             series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
@@ -640,6 +673,14 @@ impl<'a, S: System> World<'a, S> {
                 }
             }
         }
+        let background: Vec<net::BackgroundRun> =
+            self.background_runs.borrow_mut().drain(..).collect();
+        for run in background {
+            self.hasher.write_u64(u64::from(run.server));
+            self.hasher.write_str(run.task);
+            self.hasher.write_u64(run.at_ms);
+            self.remember(Event::Background(run));
+        }
         let observations =
             std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
         self.metrics.client_retries += observations.client_retries;
@@ -691,6 +732,23 @@ impl<'a, S: System> World<'a, S> {
                         ) {
                             violation = Some(v);
                         }
+                    }
+                    let slow_or_exhausted = self.scenario.liveness.broken(
+                        response.status(),
+                        response.attempts(),
+                        exchange.sent_ms,
+                        exchange.received_ms,
+                    );
+                    if let (None, Some(why)) = (&violation, slow_or_exhausted) {
+                        violation = Some(crate::system::Violation {
+                            invariant: "liveness",
+                            message: format!(
+                                "client {} {} {}: {why}",
+                                exchange.client,
+                                op,
+                                serde_json::to_string(&exchange.request).unwrap_or_default()
+                            ),
+                        });
                     }
                 }
                 Err(_) => {
