@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod check;
+pub mod conform;
 pub mod cli;
 pub mod corpus;
 pub mod corpus_merge;

@@ -66,6 +66,7 @@
 //!   `plan`/`expr`.
 
 pub mod anomaly;
+pub mod script;
 mod catalog;
 mod ddl;
 mod exec;
