@@ -192,15 +192,35 @@ pub fn classify(program: &Program, store: &EngineRun, pg: &EngineRun) -> Verdict
             format!("the store's final rows break a constraint: {broken}"),
         );
     }
-    let mut seen = BTreeSet::new();
-    let steps = store.order.iter().chain(&pg.order).copied();
-    for p in steps.chain(0..program.steps.len()) {
-        if !seen.insert(p) {
+    // The first difference is the earliest point where the runs part: a
+    // step's own result shows at its issue, but two waits show only when
+    // the first of them ends (a wait ending at another point is usually
+    // the consequence of a difference in the step it ended in, so at the
+    // same point a step's own difference comes first).
+    let position = |p: usize| {
+        let found = store.order.iter().position(|&q| q == p);
+        found
+            .or_else(|| pg.order.iter().position(|&q| q == p))
+            .unwrap_or(usize::MAX)
+    };
+    let mut first: Option<((usize, u8, usize), Verdict)> = None;
+    for p in 0..program.steps.len() {
+        let (s, g) = (&store.steps[p], &pg.steps[p]);
+        let Some(verdict) = compare_step(program, p, s, g) else {
             continue;
+        };
+        let key = if s.waited && g.waited {
+            let ends = |c: Option<usize>| c.map_or(usize::MAX, position);
+            (ends(s.completed_after).min(ends(g.completed_after)), 1, position(p))
+        } else {
+            (position(p), 0, position(p))
+        };
+        if first.as_ref().is_none_or(|(k, _)| key < *k) {
+            first = Some((key, verdict));
         }
-        if let Some(verdict) = compare_step(program, p, &store.steps[p], &pg.steps[p]) {
-            return verdict;
-        }
+    }
+    if let Some((_, verdict)) = first {
+        return verdict;
     }
     for (i, table) in program.setup.tables.iter().enumerate() {
         if store.tables[i] != pg.tables[i] {

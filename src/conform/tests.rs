@@ -445,3 +445,52 @@ fn shrinking_keeps_the_class_and_leaves_only_what_it_needs() {
     }
     assert_eq!(shrunk, 3, "fewer than 3 of 200 programs hit the planted statement");
 }
+
+#[test]
+fn a_steps_own_difference_comes_before_a_wait_it_ended_elsewhere() {
+    let sql = |s: &str| Stmt::sql(s);
+    let p = Program {
+        name: "hand-made".into(),
+        level: Isolation::ReadCommitted,
+        setup: generate::SCHEMA,
+        initial: Vec::new(),
+        sessions: 2,
+        steps: vec![
+            Step { session: 0, stmt: sql("BEGIN") },
+            Step { session: 0, stmt: sql("UPDATE acct SET bal = 1 WHERE id = 1") },
+            Step { session: 1, stmt: sql("BEGIN") },
+            Step { session: 1, stmt: sql("INSERT INTO acct VALUES (5, 'a', 1, 1)") },
+            Step { session: 1, stmt: sql("COMMIT") },
+        ],
+    };
+    let at = |mut r: StepRun, after: usize, waited: bool| {
+        r.completed_after = Some(after);
+        r.waited = waited;
+        r
+    };
+    let run = |steps: Vec<StepRun>| EngineRun {
+        steps,
+        order: vec![0, 1, 2, 3, 4],
+        tables: vec![Ok(Vec::new()), Ok(Vec::new())],
+        history: Some(Vec::new()),
+    };
+    // The store fails the insert at once and the update's wait ends there;
+    // PostgreSQL waits on the insert too, and the update ends one step
+    // later. The insert is the first difference, not the update's order.
+    let store = run(vec![
+        at(done(&[]), 0, false),
+        at(done(&[]), 3, true),
+        at(done(&[]), 2, false),
+        at(failed("23505"), 3, false),
+        at(done(&[]), 4, false),
+    ]);
+    let pg = run(vec![
+        at(done(&[]), 0, false),
+        at(done(&[]), 4, true),
+        at(done(&[]), 2, false),
+        at(failed("23505"), 4, true),
+        at(done(&[]), 4, false),
+    ]);
+    let verdict = classify(&p, &store, &pg);
+    assert_eq!((verdict.class, verdict.step), (Class::Looser, Some(3)), "{verdict:?}");
+}
