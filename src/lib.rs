@@ -33,8 +33,8 @@
 #![deny(missing_docs)]
 
 pub mod check;
-pub mod conform;
 pub mod cli;
+pub mod conform;
 pub mod corpus;
 pub mod corpus_merge;
 pub mod crash;

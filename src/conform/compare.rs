@@ -211,7 +211,11 @@ pub fn classify(program: &Program, store: &EngineRun, pg: &EngineRun) -> Verdict
         };
         let key = if s.waited && g.waited {
             let ends = |c: Option<usize>| c.map_or(usize::MAX, position);
-            (ends(s.completed_after).min(ends(g.completed_after)), 1, position(p))
+            (
+                ends(s.completed_after).min(ends(g.completed_after)),
+                1,
+                position(p),
+            )
         } else {
             (position(p), 0, position(p))
         };

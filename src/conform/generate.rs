@@ -192,7 +192,9 @@ fn interleave(rng: &mut Rng64, queues: Vec<Vec<Stmt>>) -> Vec<Step> {
     while steps.len() < total {
         let weights: Vec<u32> = left.iter().map(|q| q.len() as u32).collect();
         let session = rng.weighted(&weights);
-        let stmt = left[session].pop_front().expect("a weighted queue is not empty");
+        let stmt = left[session]
+            .pop_front()
+            .expect("a weighted queue is not empty");
         steps.push(Step { session, stmt });
     }
     steps

@@ -380,9 +380,7 @@ pub async fn conform<B: Backend>(
         } else {
             &[]
         };
-        let suite = anomalies
-            .iter()
-            .filter_map(|a| Program::anomaly(a, level));
+        let suite = anomalies.iter().filter_map(|a| Program::anomaly(a, level));
         let generated = (0..config.programs)
             .map(|i| generate::program(config.seed, i, level, &config.features));
         for program in suite.chain(generated) {

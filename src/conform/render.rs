@@ -45,7 +45,11 @@ pub fn psql(program: &Program, judged: &Judged) -> String {
             }
         };
         let (s, g) = records(p);
-        let mark = if Some(p) == v.step { "  <-- differs" } else { "" };
+        let mark = if Some(p) == v.step {
+            "  <-- differs"
+        } else {
+            ""
+        };
         let issued = store_order.iter().position(|&q| q == p);
         let deferred = match issued {
             Some(i) if i != p => " (issued later: its session was waiting)",

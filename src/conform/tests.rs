@@ -38,10 +38,7 @@ fn generated_programs_have_the_documented_shape() {
                 .filter(|s| s.session == session)
                 .map(|s| &s.stmt)
                 .collect();
-            assert_eq!(
-                mine[0],
-                &Stmt::sql("BEGIN ISOLATION LEVEL REPEATABLE READ")
-            );
+            assert_eq!(mine[0], &Stmt::sql("BEGIN ISOLATION LEVEL REPEATABLE READ"));
             let last = mine.last().unwrap();
             assert!(
                 **last == Stmt::sql("COMMIT") || **last == Stmt::sql("ROLLBACK"),
@@ -118,7 +115,13 @@ fn the_store_agrees_with_itself_step_for_step() {
         for index in 0..60 {
             let p = generated(index, level);
             let judged = block_on(checker.judge(&p)).unwrap();
-            assert_eq!(judged.verdict.class, Class::Agree, "{}: {:?}", p.name, judged.verdict);
+            assert_eq!(
+                judged.verdict.class,
+                Class::Agree,
+                "{}: {:?}",
+                p.name,
+                judged.verdict
+            );
         }
         for anomaly in crate::store::anomaly::ANOMALIES {
             let p = Program::anomaly(anomaly, level).unwrap();
@@ -140,7 +143,10 @@ fn a_blocked_step_waits_and_completes_after_the_step_that_frees_it() {
             (0, "BEGIN"),
             (1, "BEGIN"),
             (0, "UPDATE acct SET bal = 1 WHERE id = 1"),
-            (1, "UPDATE acct SET bal = bal + 10 WHERE id = 1 RETURNING bal"),
+            (
+                1,
+                "UPDATE acct SET bal = bal + 10 WHERE id = 1 RETURNING bal",
+            ),
             (1, "COMMIT"),
             (0, "SELECT bal FROM acct WHERE id = 1"),
             (0, "COMMIT"),
@@ -165,7 +171,10 @@ fn a_blocked_step_waits_and_completes_after_the_step_that_frees_it() {
             affected: 1
         }
     );
-    assert_eq!(run.tables[1], Ok(vec![vec!["1".into(), "a".into(), "1".into(), "11".into()]]));
+    assert_eq!(
+        run.tables[1],
+        Ok(vec![vec!["1".into(), "a".into(), "1".into(), "11".into()]])
+    );
 }
 
 // ---- classification, on hand-made runs -----------------------------------
@@ -237,34 +246,69 @@ const READ: &str = "SELECT id FROM t";
 fn each_class_fires_on_its_case() {
     let rc = Isolation::ReadCommitted;
     assert_eq!(
-        class_of(rc, READ, engine(done(&["1"]), &["1"]), engine(done(&["1"]), &["1"])),
+        class_of(
+            rc,
+            READ,
+            engine(done(&["1"]), &["1"]),
+            engine(done(&["1"]), &["1"])
+        ),
         Class::Agree
     );
     assert_eq!(
-        class_of(rc, READ, engine(failed("0A000"), &[]), engine(done(&[]), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(failed("0A000"), &[]),
+            engine(done(&[]), &[])
+        ),
         Class::Unsupported
     );
     // Rows PostgreSQL did not return.
     assert_eq!(
-        class_of(rc, READ, engine(done(&["1", "2"]), &[]), engine(done(&["1"]), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(done(&["1", "2"]), &[]),
+            engine(done(&["1"]), &[])
+        ),
         Class::Unsound
     );
     // Every step alike, but the tables end differently.
     assert_eq!(
-        class_of(rc, READ, engine(done(&[]), &["1"]), engine(done(&[]), &["2"])),
+        class_of(
+            rc,
+            READ,
+            engine(done(&[]), &["1"]),
+            engine(done(&[]), &["2"])
+        ),
         Class::Unsound
     );
     // The store aborts where PostgreSQL goes on, and the reverse.
     assert_eq!(
-        class_of(rc, READ, engine(failed("40001"), &[]), engine(done(&[]), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(failed("40001"), &[]),
+            engine(done(&[]), &[])
+        ),
         Class::Stricter
     );
     assert_eq!(
-        class_of(rc, READ, engine(done(&[]), &[]), engine(failed("40001"), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(done(&[]), &[]),
+            engine(failed("40001"), &[])
+        ),
         Class::Looser
     );
     assert_eq!(
-        class_of(rc, READ, engine(failed("23505"), &[]), engine(failed("40001"), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(failed("23505"), &[]),
+            engine(failed("40001"), &[])
+        ),
         Class::Different
     );
 }
@@ -275,24 +319,45 @@ fn waits_and_completion_order_are_compared() {
     let mut waiting = done(&[]);
     waiting.waited = true;
     assert_eq!(
-        class_of(rc, READ, engine(waiting.clone(), &[]), engine(done(&[]), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(waiting.clone(), &[]),
+            engine(done(&[]), &[])
+        ),
         Class::Stricter
     );
     assert_eq!(
-        class_of(rc, READ, engine(done(&[]), &[]), engine(waiting.clone(), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(done(&[]), &[]),
+            engine(waiting.clone(), &[])
+        ),
         Class::Looser
     );
     let mut store = engine(waiting.clone(), &[]);
     let pg = engine(waiting, &[]);
     store.steps[1].completed_after = Some(0);
-    assert_eq!(classify(&two_step_program(rc, READ), &store, &pg).class, Class::Different);
+    assert_eq!(
+        classify(&two_step_program(rc, READ), &store, &pg).class,
+        Class::Different
+    );
     // Rows read after other commits are a consequence of the order.
     store.steps[1].outcome = done(&["1"]).outcome;
-    assert_eq!(classify(&two_step_program(rc, READ), &store, &pg).class, Class::Different);
+    assert_eq!(
+        classify(&two_step_program(rc, READ), &store, &pg).class,
+        Class::Different
+    );
     let mut unfinished = done(&[]);
     unfinished.outcome = Outcome::Unfinished;
     assert_eq!(
-        class_of(rc, READ, engine(unfinished, &[]), engine(failed("40P01"), &[])),
+        class_of(
+            rc,
+            READ,
+            engine(unfinished, &[]),
+            engine(failed("40P01"), &[])
+        ),
         Class::Stricter
     );
 }
@@ -302,11 +367,21 @@ fn skip_locked_passing_over_more_rows_is_stricter_not_unsound() {
     let sql = "SELECT id FROM t FOR UPDATE SKIP LOCKED";
     let rc = Isolation::ReadCommitted;
     assert_eq!(
-        class_of(rc, sql, engine(done(&["1"]), &[]), engine(done(&["1", "2"]), &[])),
+        class_of(
+            rc,
+            sql,
+            engine(done(&["1"]), &[]),
+            engine(done(&["1", "2"]), &[])
+        ),
         Class::Stricter
     );
     assert_eq!(
-        class_of(rc, sql, engine(done(&["1", "3"]), &[]), engine(done(&["1", "2"]), &[])),
+        class_of(
+            rc,
+            sql,
+            engine(done(&["1", "3"]), &[]),
+            engine(done(&["1", "2"]), &[])
+        ),
         Class::Unsound
     );
 }
@@ -346,7 +421,10 @@ fn a_committed_history_the_level_forbids_is_unsound_even_when_pg_agrees() {
         let pg = engine(done(&[]), &[]);
         assert_eq!(class_of(level, READ, store, pg), class, "{level}");
     }
-    assert!(!level_forbids(Isolation::RepeatableRead, AnomalyKind::GSingle));
+    assert!(!level_forbids(
+        Isolation::RepeatableRead,
+        AnomalyKind::GSingle
+    ));
     assert!(level_forbids(Isolation::Serializable, AnomalyKind::GSingle));
     assert!(level_forbids(Isolation::RepeatableRead, AnomalyKind::G1a));
     assert!(level_forbids(Isolation::ReadCommitted, AnomalyKind::G1c));
@@ -364,12 +442,18 @@ fn final_rows_that_break_the_schema_constraints_are_found() {
     };
     let accts = vec![row(&["1", "a", "1", "0"]), row(&["2", "b", "1", "0"])];
     let fine = run(
-        vec![row(&["1", "1", "1", "[0,2)", "0"]), row(&["2", "2", "1", "[2,4)", "0"])],
+        vec![
+            row(&["1", "1", "1", "[0,2)", "0"]),
+            row(&["2", "2", "1", "[2,4)", "0"]),
+        ],
         accts.clone(),
     );
     assert!(broken_constraints(&p, &fine).is_empty());
     let overlap = run(
-        vec![row(&["1", "1", "1", "[0,3)", "0"]), row(&["2", "2", "1", "[2,4)", "0"])],
+        vec![
+            row(&["1", "1", "1", "[0,3)", "0"]),
+            row(&["2", "2", "1", "[2,4)", "0"]),
+        ],
         accts.clone(),
     );
     assert_eq!(broken_constraints(&p, &overlap).len(), 1);
@@ -377,7 +461,11 @@ fn final_rows_that_break_the_schema_constraints_are_found() {
     assert_eq!(broken_constraints(&p, &orphan).len(), 1);
     let twice = run(
         Vec::new(),
-        vec![row(&["1", "a", "1", "0"]), row(&["2", "a", "1", "0"]), row(&["2", "c", "1", "0"])],
+        vec![
+            row(&["1", "a", "1", "0"]),
+            row(&["2", "a", "1", "0"]),
+            row(&["2", "c", "1", "0"]),
+        ],
     );
     assert_eq!(broken_constraints(&p, &twice).len(), 2);
 }
@@ -443,7 +531,10 @@ fn shrinking_keeps_the_class_and_leaves_only_what_it_needs() {
             break;
         }
     }
-    assert_eq!(shrunk, 3, "fewer than 3 of 200 programs hit the planted statement");
+    assert_eq!(
+        shrunk, 3,
+        "fewer than 3 of 200 programs hit the planted statement"
+    );
 }
 
 #[test]
@@ -456,11 +547,26 @@ fn a_steps_own_difference_comes_before_a_wait_it_ended_elsewhere() {
         initial: Vec::new(),
         sessions: 2,
         steps: vec![
-            Step { session: 0, stmt: sql("BEGIN") },
-            Step { session: 0, stmt: sql("UPDATE acct SET bal = 1 WHERE id = 1") },
-            Step { session: 1, stmt: sql("BEGIN") },
-            Step { session: 1, stmt: sql("INSERT INTO acct VALUES (5, 'a', 1, 1)") },
-            Step { session: 1, stmt: sql("COMMIT") },
+            Step {
+                session: 0,
+                stmt: sql("BEGIN"),
+            },
+            Step {
+                session: 0,
+                stmt: sql("UPDATE acct SET bal = 1 WHERE id = 1"),
+            },
+            Step {
+                session: 1,
+                stmt: sql("BEGIN"),
+            },
+            Step {
+                session: 1,
+                stmt: sql("INSERT INTO acct VALUES (5, 'a', 1, 1)"),
+            },
+            Step {
+                session: 1,
+                stmt: sql("COMMIT"),
+            },
         ],
     };
     let at = |mut r: StepRun, after: usize, waited: bool| {
@@ -492,5 +598,9 @@ fn a_steps_own_difference_comes_before_a_wait_it_ended_elsewhere() {
         at(done(&[]), 4, false),
     ]);
     let verdict = classify(&p, &store, &pg);
-    assert_eq!((verdict.class, verdict.step), (Class::Looser, Some(3)), "{verdict:?}");
+    assert_eq!(
+        (verdict.class, verdict.step),
+        (Class::Looser, Some(3)),
+        "{verdict:?}"
+    );
 }

@@ -351,9 +351,7 @@ impl PgBackend {
         // for the scripts' two-party deadlocks.
         let _ = s
             .client()
-            .batch_execute(&format!(
-                "SET deadlock_timeout = '{DEADLOCK_TIMEOUT_MS}ms'"
-            ))
+            .batch_execute(&format!("SET deadlock_timeout = '{DEADLOCK_TIMEOUT_MS}ms'"))
             .await;
         Ok(s)
     }

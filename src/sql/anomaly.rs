@@ -6,9 +6,9 @@
 //! script goes on with the other sessions, as in three psql windows (and
 //! PostgreSQL's isolationtester).
 
-use super::{begin_sql, Session};
 pub use super::script::{Backend, SimBackend};
 use super::script::{Runner, Setup, Stmt};
+use super::{begin_sql, Session};
 use crate::store::anomaly::{AnomalyResult, Outcome, ANOMALIES};
 use crate::store::{DbError, Isolation, SqlState};
 

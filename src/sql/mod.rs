@@ -66,12 +66,12 @@
 //!   `plan`/`expr`.
 
 pub mod anomaly;
-pub mod script;
 mod catalog;
 mod ddl;
 mod exec;
 mod expr;
 mod plan;
+pub mod script;
 mod value;
 
 pub use value::{canonical_json, Span, SqlType, Value};

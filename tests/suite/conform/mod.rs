@@ -16,7 +16,16 @@ fn conform_finds_nothing_unsound_in_30_programs_per_level() {
         return;
     };
     let (code, out, err) = overbook(&[
-        "conform", "--pg", &url, "--programs", "30", "--seed", "3", "--examples", "1", "--json",
+        "conform",
+        "--pg",
+        &url,
+        "--programs",
+        "30",
+        "--seed",
+        "3",
+        "--examples",
+        "1",
+        "--json",
     ]);
     let report: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON");
     let levels = report["levels"].as_array().expect("levels");
@@ -27,12 +36,24 @@ fn conform_finds_nothing_unsound_in_30_programs_per_level() {
         assert_eq!(count(level, "unsound"), 0, "{}", level["examples"]);
         assert_eq!(count(level, "unsupported"), 0, "{}", level["findings"]);
         let agree = count(level, "agree");
-        assert!(agree > 0, "no program agreed at {}: {}", level["level"], level["findings"]);
+        assert!(
+            agree > 0,
+            "no program agreed at {}: {}",
+            level["level"],
+            level["findings"]
+        );
         // Every program is counted in exactly one class.
-        let total: u64 = ["agree", "unsupported", "unsound", "stricter", "looser", "different"]
-            .iter()
-            .map(|c| count(level, c))
-            .sum();
+        let total: u64 = [
+            "agree",
+            "unsupported",
+            "unsound",
+            "stricter",
+            "looser",
+            "different",
+        ]
+        .iter()
+        .map(|c| count(level, c))
+        .sum();
         assert_eq!(total, 30 + anomalies);
     }
     assert_eq!(code, 0, "{err}");
@@ -41,9 +62,18 @@ fn conform_finds_nothing_unsound_in_30_programs_per_level() {
 #[test]
 fn conform_refuses_bad_arguments_before_connecting() {
     for (args, says) in [
-        (&["--level", "snapshot"][..], "--level snapshot: unknown level"),
-        (&["--feature", "time-travel"][..], "--feature time-travel: unknown feature"),
-        (&["--programs", "2000000"][..], "--programs 2000000: at most"),
+        (
+            &["--level", "snapshot"][..],
+            "--level snapshot: unknown level",
+        ),
+        (
+            &["--feature", "time-travel"][..],
+            "--feature time-travel: unknown feature",
+        ),
+        (
+            &["--programs", "2000000"][..],
+            "--programs 2000000: at most",
+        ),
     ] {
         let mut all = vec!["conform", "--pg", "postgresql://nobody@127.0.0.1:1/none"];
         all.extend_from_slice(args);
@@ -54,5 +84,8 @@ fn conform_refuses_bad_arguments_before_connecting() {
     }
     let (code, _, err) = overbook(&["conform", "--pg", "postgresql://nobody@127.0.0.1:1/none"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("error: PostgreSQL at postgresql://nobody@127.0.0.1:1/none"), "{err}");
+    assert!(
+        err.contains("error: PostgreSQL at postgresql://nobody@127.0.0.1:1/none"),
+        "{err}"
+    );
 }
