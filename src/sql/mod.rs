@@ -71,6 +71,7 @@ mod ddl;
 mod exec;
 mod expr;
 mod plan;
+pub mod script;
 mod value;
 
 pub use value::{canonical_json, Span, SqlType, Value};

@@ -19,7 +19,7 @@ mod services;
 
 /// The PostgreSQL to test against, or `None` (after saying so) when none
 /// is configured. Fails under CI, which must always have one.
-fn pg_url(test: &str) -> Option<String> {
+pub fn pg_url(test: &str) -> Option<String> {
     match std::env::var("OVERBOOK_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
