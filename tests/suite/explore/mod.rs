@@ -51,21 +51,23 @@ type Pinned = (&'static str, u32, u32, u64, usize, &'static [&'static str]);
 
 #[test]
 fn correct_services_explored_exhaustively_with_pinned_counts() {
-    let cases: [Pinned; 7] = [
-        ("explore-units", 2, 1, 12, 2, &[CONFLICT]),
-        ("explore-units", 3, 1, 14_382, 3, &[CONFLICT]),
+    // Three units clients (43,614 schedules since the services speak SQL)
+    // are left to `overbook explore sims/explore-units.toml --clients 3`:
+    // too slow for every test run.
+    let cases: [Pinned; 6] = [
+        ("explore-units", 2, 1, 22, 2, &[CONFLICT]),
         (
             "explore-units-lost",
             1,
             2,
-            2_843,
+            6_182,
             3,
             &[RETRIED, ALL_SUCCEEDED, RESENT],
         ),
         ("explore-board", 2, 2, 58, 1, &[CONFLICT]),
         ("explore-board", 3, 1, 48, 1, &[CONFLICT]),
         ("explore-board", 3, 2, 6_720, 1, &[CONFLICT]),
-        ("explore-rooms", 2, 1, 492, 2, &[CONFLICT, ALTERNATIVES]),
+        ("explore-rooms", 2, 1, 2_832, 2, &[CONFLICT, ALTERNATIVES]),
     ];
     let mut reached_by_service: BTreeSet<(&str, String)> = BTreeSet::new();
     for (sim, clients, ops, schedules, finals, expected) in cases {
