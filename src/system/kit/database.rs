@@ -6,7 +6,6 @@
 use crate::postgres::PgSession;
 use crate::sql::{Rows, Session, SqlDb, SqlSession, Value};
 use crate::store::{DbError, Pool};
-use std::future::Future;
 
 /// A database to open connections to.
 #[derive(Clone, Debug)]
@@ -44,16 +43,10 @@ pub enum Connection {
 }
 
 impl Session for Connection {
-    fn execute(
-        &mut self,
-        sql: &str,
-        params: &[Value],
-    ) -> impl Future<Output = Result<Rows, DbError>> {
-        async move {
-            match self {
-                Connection::Simulated(s) => s.execute(sql, params).await,
-                Connection::Postgres(s) => s.execute(sql, params).await,
-            }
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        match self {
+            Connection::Simulated(s) => s.execute(sql, params).await,
+            Connection::Postgres(s) => s.execute(sql, params).await,
         }
     }
 }
