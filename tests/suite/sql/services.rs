@@ -303,17 +303,9 @@ fn board_handlers_on_postgres_refuse_stale_moves_and_the_no_version_check_bug_do
     );
 }
 
-/// Eight bookings of the same half hour, one room, different people.
-async fn rooms_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Vec<Violation>) {
-    let config = DataConfig {
-        organizations: 1,
-        rooms: 1,
-        practitioners: 8,
-        patients: 8,
-        ..DataConfig::default()
-    };
-    let mut dataset = Dataset::generate(&config, Seed(1));
-    // Every room fits every visit, so the only contest is time.
+/// Every room fits every visit and every practitioner works all day, so
+/// the only contest is time.
+fn fit_every_room(dataset: &mut Dataset, config: &DataConfig) {
     for room in &mut dataset.rooms {
         room.capacity = 4;
         room.equipment = dataset.equipment_names.clone();
@@ -330,6 +322,19 @@ async fn rooms_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, V
         practitioner.shift_start_min = config.clinic_open_min;
         practitioner.shift_end_min = config.clinic_close_min;
     }
+}
+
+/// Eight bookings of the same half hour, one room, different people.
+async fn rooms_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Vec<Violation>) {
+    let config = DataConfig {
+        organizations: 1,
+        rooms: 1,
+        practitioners: 8,
+        patients: 8,
+        ..DataConfig::default()
+    };
+    let mut dataset = Dataset::generate(&config, Seed(1));
+    fit_every_room(&mut dataset, &config);
     let dataset = Arc::new(dataset);
     let name = format!("rooms_{}", variant.name().replace(['/', '-'], "_"));
     let url = fresh_schema(url, &name, variant, &dataset).await;
@@ -406,22 +411,7 @@ async fn sequences(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Ve
     let mut dataset = Dataset::generate(&config, Seed(1));
     dataset.appointments[0].initial_status = AppointmentStatus::Ready;
     dataset.appointments[0].initial_version = 1;
-    for room in &mut dataset.rooms {
-        room.capacity = 4;
-        room.equipment = dataset.equipment_names.clone();
-        room.accessible = true;
-        room.specialties = overbook::service::data::SPECIALTIES
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        room.isolation_capable = true;
-        room.max_booking_min = 240;
-        room.out_of_service_days.clear();
-    }
-    for practitioner in &mut dataset.practitioners {
-        practitioner.shift_start_min = config.clinic_open_min;
-        practitioner.shift_end_min = config.clinic_close_min;
-    }
+    fit_every_room(&mut dataset, &config);
     let dataset = Arc::new(dataset);
     let name = format!("seq_{}", variant.name().replace(['/', '-'], "_"));
     let url = fresh_schema(url, &name, variant, &dataset).await;
