@@ -117,6 +117,13 @@ pub struct Scenario {
     /// Network and server faults.
     #[serde(default)]
     pub faults: Faults,
+    /// What counts as a liveness violation beyond clients never finishing
+    /// (both engines).
+    #[serde(default)]
+    pub liveness: Liveness,
+    /// The model checker's settings for this scenario.
+    #[serde(default)]
+    pub explore: ExploreConfig,
     /// Pass/fail thresholds: metric -> condition, e.g.
     /// `"requests.reserve.201" = "== 5"` or `"latency_ms.reserve.p95" = "< 500"`.
     #[serde(default)]
@@ -178,6 +185,71 @@ impl Default for RunConfig {
             check_history: false,
             arrival_jitter: None,
             only_users: Vec::new(),
+        }
+    }
+}
+
+/// Liveness properties, checked on every response by the world and the
+/// model checker alike. Off by default: a 503 and a slow answer are
+/// outcomes a load test may expect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Liveness {
+    /// A 503 (the server's retry budget ran out, on 40001/40P01) is a
+    /// `liveness` violation.
+    pub retries_exhausted: bool,
+    /// A response that arrives more than this long after its request was
+    /// sent is a `liveness` violation (a deadlock stalls for the store's
+    /// `deadlock_timeout_ms`).
+    pub request_ms_max: Option<u64>,
+}
+
+impl Liveness {
+    /// Why a response with `status` after `attempts` tries, sent at
+    /// `sent_ms` and received at `received_ms`, breaks liveness, if it
+    /// does.
+    pub fn broken(
+        &self,
+        status: u16,
+        attempts: u32,
+        sent_ms: u64,
+        received_ms: u64,
+    ) -> Option<String> {
+        if self.retries_exhausted && status == 503 {
+            return Some(format!(
+                "answered 503 after {attempts} attempts (the retry budget ran out)"
+            ));
+        }
+        let waited_ms = received_ms.saturating_sub(sent_ms);
+        match self.request_ms_max {
+            Some(max) if waited_ms > max => Some(format!(
+                "answered {status} after {waited_ms} ms, over the bound of {max} ms (sent at {sent_ms} ms)"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// How `overbook explore` models a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExploreConfig {
+    /// Clock steps a schedule may take while a task could still run (see
+    /// `explore::Model::time_jumps`); 0 keeps time moving only as tasks
+    /// sleep, as before.
+    pub time_jumps: u32,
+    /// Rounds each background job of the service runs in a schedule.
+    pub background_runs: u32,
+    /// Requests per client when `explore` is not given `--ops`.
+    pub ops: u32,
+}
+
+impl Default for ExploreConfig {
+    fn default() -> Self {
+        ExploreConfig {
+            time_jumps: 0,
+            background_runs: 1,
+            ops: 1,
         }
     }
 }
@@ -597,6 +669,22 @@ impl Scenario {
             }
         };
         at_most("run.drain_s", self.run.drain_s, limits::DRAIN_S_MAX)?;
+        at_most("explore.time_jumps", self.explore.time_jumps.into(), 16)?;
+        at_most("explore.ops", self.explore.ops.into(), 8)?;
+        at_least("explore.ops", self.explore.ops.into(), 1)?;
+        at_most(
+            "explore.background_runs",
+            self.explore.background_runs.into(),
+            8,
+        )?;
+        at_most(
+            "store.deadlock_timeout_ms",
+            self.store.deadlock_timeout_ms,
+            600_000,
+        )?;
+        if let Some(max) = self.liveness.request_ms_max {
+            at_least("liveness.request_ms_max", max, 1)?;
+        }
         at_least("run.max_steps", self.run.max_steps, 1)?;
         at_most("run.max_steps", self.run.max_steps, limits::STEPS_MAX)?;
         at_most(

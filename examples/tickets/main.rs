@@ -32,6 +32,11 @@ impl System for Tickets {
             [
                 VariantInfo::new("correct", "operations lock the venue's row"),
                 VariantInfo::new(service::OVERSELL, "holds count free seats without the lock"),
+                VariantInfo::new(
+                    service::STALE_CLOCK,
+                    "confirm reads the clock before its tx",
+                ),
+                VariantInfo::new(service::LOCK_ORDER, "swap locks its holds in request order"),
             ]
         }
     }
@@ -50,6 +55,19 @@ impl System for Tickets {
         settings.data.clone()
     }
 
+    fn background_tasks(&self, settings: &Settings) -> Vec<BackgroundTask> {
+        let every_ms = settings.data.sweep_every_ms;
+        let sweeper = BackgroundTask::new("sweep-expired-holds", every_ms);
+        (every_ms > 0).then_some(sweeper).into_iter().collect()
+    }
+
+    /// A failed sweep is retried at the next round.
+    async fn run_background(ctx: &ServerContext<Self>, _: BackgroundTask) {
+        let _ = ctx
+            .retry(&ctx.settings.service, || service::sweep(ctx))
+            .await;
+    }
+
     fn load(&self, venue: &Venue, store: &Store) {
         store.load(Key::raw("venue"), Row::new().with("seats", venue.seats));
     }
@@ -62,14 +80,18 @@ impl System for Tickets {
         }
     }
 
-    /// Holds a seat, thinks (sometimes past the hold's expiry), then
-    /// confirms or releases it.
+    /// Holds a seat, thinks (sometimes past the hold's expiry), maybe swaps
+    /// it with its neighbour's, then confirms or releases it.
     async fn user(&self, mut user: UserContext<Self>) {
         let (workload, client) = (user.settings.workload.clone(), user.index);
         for hold in 0..workload.ops_per_user {
             let held = user.send(Request(Op::Hold, [client, hold])).await;
             let think_ms = user.rng.between(0, workload.think_ms_max);
             user.sleep_ms(think_ms).await;
+            // Drawn only when swaps are on, so other sims keep their streams.
+            if workload.swap_probability > 0.0 && user.rng.chance(workload.swap_probability) {
+                user.send(Request(Op::Swap, [client, client ^ 1])).await;
+            }
             if let Some(Response::Held { .. }) = held {
                 let confirm = user.rng.chance(workload.confirm_probability);
                 let op = if confirm { Op::Confirm } else { Op::Release };
@@ -85,10 +107,16 @@ impl System for Tickets {
         }
     }
 
-    /// Each client holds one seat and confirms it, hold after hold.
+    /// Each client holds one seat and confirms it (or, where users swap,
+    /// swaps it with its neighbour's), hold after hold.
     fn explore_clients(&self, ctx: ExploreContext<'_, Self>) -> Vec<Vec<Request>> {
-        let op = |i| if i % 2 == 0 { Op::Hold } else { Op::Confirm };
-        let client = |c| (0..ctx.ops).map(move |i| Request(op(i), [c, i / 2]));
+        let swaps = ctx.settings.workload.swap_probability > 0.0;
+        let request = move |c: u32, i: u32| match (i % 2, swaps) {
+            (0, _) => Request(Op::Hold, [c, i / 2]),
+            (_, false) => Request(Op::Confirm, [c, i / 2]),
+            (_, true) => Request(Op::Swap, [c, c ^ 1]),
+        };
+        let client = |c| (0..ctx.ops).map(move |i| request(c, i));
         (0..ctx.clients).map(|c| client(c).collect()).collect()
     }
 

@@ -1,6 +1,7 @@
-//! The handler. Rows: `venue` {seats}, `holds/<client>-<n>` {expires_ms,
-//! sold_ms}. A hold takes a seat while sold or not yet expired; a release
-//! expires it at once. Nothing sweeps: expired holds free seats lazily.
+//! The handler and the sweeper. Rows: `venue` {seats}, `holds/<client>-<n>`
+//! {expires_ms, sold_ms}. A hold takes a seat while sold or not yet
+//! expired; a release expires it at once. Expired holds free their seats
+//! lazily; a sweeper deletes them every `sweep_every_ms`.
 
 use crate::Tickets;
 use overbook::store::{DbError, Isolation, Key, KeyRange, Row};
@@ -9,6 +10,8 @@ use overbook::system::{Message, Reply, ServerContext};
 use serde::{Deserialize, Serialize};
 
 pub const OVERSELL: &str = "tickets/oversell";
+pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
+pub const LOCK_ORDER: &str = "tickets/lock-order";
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -22,6 +25,8 @@ pub struct Settings {
 pub struct Venue {
     pub seats: i64,
     pub hold_ttl_ms: u64,
+    /// The sweeper's period (0: no sweeper).
+    pub sweep_every_ms: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -30,10 +35,13 @@ pub struct Workload {
     pub ops_per_user: u32,
     pub confirm_probability: f64,
     pub think_ms_max: u64,
+    /// How often a user with a hold swaps it with its neighbour's.
+    pub swap_probability: f64,
 }
 
 /// An operation on a hold, named `[client, n]` for the client's `n`-th
-/// hold. A resend is the same request, so it is its own idempotency key.
+/// hold; a swap names two clients, whose first holds trade expiry times. A
+/// resend is the same request, so it is its own idempotency key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Request(pub Op, pub [u32; 2]);
 
@@ -42,6 +50,7 @@ pub enum Op {
     Hold,
     Confirm,
     Release,
+    Swap,
 }
 
 impl Message for Request {
@@ -50,6 +59,7 @@ impl Message for Request {
             Op::Hold => "hold",
             Op::Confirm => "confirm",
             Op::Release => "release",
+            Op::Swap => "swap",
         }
     }
 }
@@ -82,7 +92,13 @@ pub fn seats_taken<'a>(holds: impl IntoIterator<Item = &'a Row>, now_ms: u64) ->
 }
 
 pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
+    if req.0 == Op::Swap {
+        return swap(ctx, req).await;
+    }
     let refuse = |status, why: &str| Response::Refused(status, why.into());
+    // The planted bug reads the clock before its transaction: by the time
+    // it holds the lock the hold may have expired and its seat gone.
+    let early_ms = ctx.env.now_ms();
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     // Every operation locks the venue first, so they run one at a time and
     // a resend queued behind its original finds the original's record. The
@@ -99,6 +115,8 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     }
     // Read inside the transaction, after the lock: expiry is decided on it.
     let now_ms = ctx.env.now_ms();
+    let stale = op == Op::Confirm && ctx.variant.is(STALE_CLOCK);
+    let expiry_ms = if stale { early_ms } else { now_ms };
     let key = Key::new("holds", &[&id]);
     let response = match (op, tx.get(&key).await?) {
         (Op::Hold, _) => {
@@ -112,12 +130,12 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             Response::Held { expires_ms }
         }
         (_, None) => refuse(404, "no such hold"),
-        (_, Some(row)) if seats_taken([&row], now_ms) == 0 => refuse(409, "expired"),
+        (_, Some(row)) if seats_taken([&row], expiry_ms) == 0 => refuse(409, "expired"),
         (_, Some(row)) if row.int("sold_ms").is_some() => refuse(409, "sold"),
         (_, Some(row)) => {
             let confirm = op == Op::Confirm;
             let column = if confirm { "sold_ms" } else { "expires_ms" };
-            tx.update(&key, row.with(column, now_ms as i64)).await?;
+            tx.update(&key, row.with(column, expiry_ms as i64)).await?;
             Response::Done
         }
     };
@@ -126,4 +144,47 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     }
     tx.commit().await?;
     Ok(response)
+}
+
+/// Two clients' first holds trade expiry times, both live and unsold. The
+/// venue is not locked (no seat changes hands); the holds are locked in
+/// key order, or, in the planted bug, in request order, so two opposite
+/// swaps deadlock.
+async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
+    let key = |client: u32| Key::new("holds", &[&format!("{client:08}-0000")]);
+    let (mut first, mut second) = (key(req.1[0]), key(req.1[1]));
+    if first > second && !ctx.variant.is(LOCK_ORDER) {
+        std::mem::swap(&mut first, &mut second);
+    }
+    let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
+    let a = tx.get_for_update(&first).await?;
+    let b = tx.get_for_update(&second).await?;
+    let now_ms = ctx.env.now_ms();
+    let live = |row: &Row| row.int("sold_ms").is_none() && seats_taken([row], now_ms) == 1;
+    let (Some(a), Some(b)) = (a.filter(live), b.filter(live)) else {
+        return Ok(Response::Refused(409, "not two live holds".into()));
+    };
+    let expires = |row: &Row| row.int("expires_ms").unwrap_or(0);
+    let (a_ms, b_ms) = (expires(&a), expires(&b));
+    tx.update(&first, a.with("expires_ms", b_ms)).await?;
+    tx.update(&second, b.with("expires_ms", a_ms)).await?;
+    tx.commit().await?;
+    Ok(Response::Done)
+}
+
+/// One round of the sweeper: deletes the holds expired unsold by now,
+/// under the venue's lock like every operation that decides on expiry.
+pub async fn sweep(ctx: &ServerContext<Tickets>) -> Result<usize, DbError> {
+    let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
+    tx.get_for_update(&Key::raw("venue")).await?;
+    let now_ms = ctx.env.now_ms();
+    let mut swept = 0;
+    for (key, row) in tx.scan(&KeyRange::prefix("holds/")).await? {
+        if seats_taken([&row], now_ms) == 0 {
+            tx.delete(&key).await?;
+            swept += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(swept)
 }

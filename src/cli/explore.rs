@@ -24,9 +24,10 @@ pub(super) struct Args {
     /// Clients.
     #[arg(long, default_value_t = 2)]
     clients: u32,
-    /// Requests per client.
-    #[arg(long, default_value_t = 1)]
-    ops: u32,
+    /// Requests per client (default: the scenario's `explore.ops`, 1
+    /// unless it says otherwise).
+    #[arg(long)]
+    ops: Option<u32>,
     /// Executions at most.
     #[arg(long, default_value_t = 100_000)]
     max_schedules: u64,
@@ -82,7 +83,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         )
         .in_source("--clients"));
     }
-    if args.ops == 0 || args.ops > 8 {
+    if args.ops.is_some_and(|ops| ops == 0 || ops > 8) {
         return Err(InputError::new("must be between 1 and 8").in_source("--ops"));
     }
     if args.lost_responses.is_some_and(|lost| lost > 4) {
@@ -122,6 +123,10 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     };
     let scenario = context.load_scenario(&args.sim, &args.overrides)?;
     let variant = context.variant(&args.variant)?;
+    let args = Args {
+        ops: Some(args.ops.unwrap_or(scenario.explore.ops)),
+        ..args
+    };
     // The service's own code runs from here on: a panic in it is a finding.
     match crash::catch(|| explore_scenario(context, &args, &scenario, variant, strategy)) {
         Ok(result) => result,
@@ -156,7 +161,7 @@ fn command_line<S: System>(
         context.program(),
         shell_quote(&args.sim),
         args.clients,
-        args.ops,
+        args.ops.unwrap_or(1),
         args.seed,
         variant.name()
     );
@@ -200,7 +205,7 @@ fn explore_scenario<S: System>(
         variant,
         Seed(args.seed),
         args.clients,
-        args.ops,
+        args.ops.unwrap_or(1),
     )?;
     if let Some(lost) = args.lost_responses {
         service.lost_responses_per_client = lost;
@@ -217,7 +222,7 @@ fn explore_scenario<S: System>(
             scenario.name,
             variant.name(),
             args.clients,
-            args.ops
+            args.ops.unwrap_or(1)
         ),
         service,
     );

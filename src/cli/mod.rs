@@ -1,5 +1,5 @@
 //! The command line as a library function: `list | run | fuzz | replay |
-//! shrink | explore | isolation` for any [`System`], in the manner of
+//! shrink | explore | isolation | conform` for any [`System`], in the manner of
 //! criterion's `criterion_main!` and libtest-mimic: a user's whole binary
 //! is one call.
 //!
@@ -25,6 +25,7 @@
 //!
 //! Exit codes are the same for every command (see [`EXIT_CODES`]).
 
+mod conform;
 mod corpus;
 mod explore;
 mod fuzz;
@@ -194,6 +195,7 @@ where
         Command::Shrink(args) => shrink::run(&context, args),
         Command::Explore(args) => explore::run(&context, args),
         Command::Isolation(args) => isolation::run(args),
+        Command::Conform(args) => conform::run(args),
         Command::List(args) => list::run(&context, args),
         Command::Report(args) => report::run(&context, args),
         Command::Corpus(args) => corpus::run(&context, args),
@@ -222,6 +224,8 @@ enum Command {
     Explore(explore::Args),
     /// Run the store's isolation anomaly suite and print the anomaly x level matrix.
     Isolation(isolation::Args),
+    /// Run the same SQL programs on the simulated store and on PostgreSQL, step by step, and classify every disagreement.
+    Conform(conform::Args),
     /// List the service's variants and invariants, and the sims.
     List(list::Args),
     /// Render a saved `run --json` report: as text, or as HTML with `--html`.

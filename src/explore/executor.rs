@@ -29,6 +29,41 @@ use std::task::{Context, Poll, Wake, Waker};
 /// per-step work is linear in the client count).
 pub(crate) const CLIENTS_MAX: usize = 64;
 
+/// The task index the clock's steps go by: not a client, one past the last
+/// a model may have, written `t` in schedule lines.
+pub(crate) const CLOCK: usize = CLIENTS_MAX - 1;
+
+/// What a clock step does, by alternative: move logical time to the next
+/// timer's deadline (firing it), to 1 ms after it (firing it), or to 1 ms
+/// before it (firing nothing, so that clock reads see the last instant
+/// before it). The last is offered only when that instant is still ahead.
+const CLOCK_MOVES: [&str; 3] = [
+    "to the next timer",
+    "to 1 ms after the next timer",
+    "to 1 ms before the next timer",
+];
+
+/// Logical time as the explorer keeps it.
+#[derive(Default)]
+struct Clock {
+    now_ms: u64,
+    /// `None`: a sleep adds its duration to the clock and yields (time moves
+    /// only as tasks sleep). `Some(n)`: sleeps are timers that fire when a
+    /// clock step moves time past their deadline, and up to `n` clock steps
+    /// may be taken while a task could still run.
+    jumps_left: Option<u32>,
+    /// Pending timers: deadline, id and the sleeping task's waker.
+    timers: Vec<(u64, u64, Waker)>,
+    next_timer: u64,
+    /// Time moved by clock steps taken because nothing else could run.
+    stalled_ms: u64,
+    /// Whether the last step read the clock or set a timer: only then may
+    /// the search move time while tasks can run. Moving it later, before
+    /// the next such step, is observed by nobody differently (a timer that
+    /// fires earlier only enables a task the search may still hold back).
+    touched: bool,
+}
+
 /// The client a choice id steps.
 pub(crate) fn task_of(id: usize) -> usize {
     id % CLIENTS_MAX
@@ -58,6 +93,26 @@ pub(crate) fn draw_alternative(enabled: &[usize], task: usize, rng: &mut Rng64) 
     }
 }
 
+/// How many clock alternatives are offered: none without timers; only "to
+/// the next timer" when no jump is left or the clock is untimed (then only
+/// when nothing else can run, so time still passes); else all that move
+/// time forward.
+fn clock_moves(clock: &Clock, others_enabled: bool) -> usize {
+    let Some(next_ms) = clock.timers.iter().map(|t| t.0).min() else {
+        return 0;
+    };
+    // Untimed, only the store's timeouts are timers, and they pass only in
+    // a stall.
+    let left = clock.jumps_left.unwrap_or(0);
+    match (left, others_enabled) {
+        (_, true) if !clock.touched => 0,
+        (0, true) => 0,
+        (0, false) => 1,
+        _ if next_ms > clock.now_ms + 1 => 3,
+        _ => 2,
+    }
+}
+
 /// Which task is being polled, and where each task is paused.
 #[derive(Default)]
 struct Board {
@@ -69,6 +124,7 @@ struct Board {
     alternatives: Vec<Option<&'static [&'static str]>>,
     /// The alternative each task stopped at a choice is to take.
     chosen: Vec<usize>,
+    clock: Clock,
 }
 
 fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
@@ -128,6 +184,113 @@ impl Pacer for SchedulingPacer {
             }
         }))
     }
+
+    fn sleep(&self, ms: u64) -> PauseFuture {
+        Box::pin(Timer {
+            board: self.board.clone(),
+            ms,
+            store_timeout: false,
+            state: TimerState::Unarmed,
+        })
+    }
+
+    fn timeout(&self, ms: u64) -> PauseFuture {
+        Box::pin(Timer {
+            board: self.board.clone(),
+            ms,
+            store_timeout: true,
+            state: TimerState::Unarmed,
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        let mut board = lock(&self.board);
+        // Reads by the checker between steps are not the tasks'.
+        if board.current.is_some() {
+            board.clock.touched = true;
+        }
+        board.clock.now_ms
+    }
+
+    fn stalled_ms(&self) -> u64 {
+        lock(&self.board).clock.stalled_ms
+    }
+}
+
+enum TimerState {
+    Unarmed,
+    /// Untimed clock: it moved at the first poll; done at the next.
+    Yielded,
+    /// Timed clock: registered under this id until its deadline.
+    Waiting {
+        id: u64,
+        deadline_ms: u64,
+    },
+    Done,
+}
+
+/// A sleep on the explorer's clock.
+struct Timer {
+    board: Arc<Mutex<Board>>,
+    ms: u64,
+    /// The store's own timeout: a timer even on an untimed clock, so that
+    /// only a stall (nothing else can run) makes it pass.
+    store_timeout: bool,
+    state: TimerState,
+}
+
+impl std::future::Future for Timer {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let mut board = lock(&this.board);
+        let clock = &mut board.clock;
+        match this.state {
+            TimerState::Unarmed
+                if (clock.jumps_left.is_none() && !this.store_timeout) || this.ms == 0 =>
+            {
+                // A scheduling point where others may run first.
+                clock.now_ms += this.ms;
+                this.state = TimerState::Yielded;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            TimerState::Unarmed => {
+                let (id, deadline_ms) = (clock.next_timer, clock.now_ms + this.ms);
+                clock.next_timer += 1;
+                clock.timers.push((deadline_ms, id, cx.waker().clone()));
+                clock.touched = true;
+                this.state = TimerState::Waiting { id, deadline_ms };
+                Poll::Pending
+            }
+            TimerState::Waiting { deadline_ms, .. } if clock.now_ms >= deadline_ms => {
+                this.state = TimerState::Done;
+                Poll::Ready(())
+            }
+            TimerState::Waiting { id, .. } => {
+                // Polled early (a lock granted while a deadlock timer runs):
+                // wait on with the newest waker.
+                if let Some(timer) = clock.timers.iter_mut().find(|t| t.1 == id) {
+                    timer.2 = cx.waker().clone();
+                }
+                Poll::Pending
+            }
+            TimerState::Yielded | TimerState::Done => {
+                this.state = TimerState::Done;
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        // A timer nobody waits for no longer matters to the clock.
+        if let TimerState::Waiting { id, .. } = self.state {
+            lock(&self.board).clock.timers.retain(|t| t.1 != id);
+        }
+    }
 }
 
 /// A task's waker: marks the task runnable.
@@ -167,6 +330,8 @@ pub(crate) struct Run<S> {
     tasks: Vec<Task>,
     /// Names of the daemons, the last tasks.
     daemons: Rc<[String]>,
+    /// Names of the background tasks, just before the daemons.
+    background: Rc<[String]>,
     pub(crate) steps: u64,
     /// The first panic of a client, which ends its task: a finding.
     pub(crate) panicked: Option<String>,
@@ -193,11 +358,17 @@ impl<S> Run<S> {
             "a model needs a client besides its {} daemons",
             model.daemons.len()
         );
+        assert!(
+            clients.len() < CLOCK,
+            "a model has at most {} tasks besides the clock",
+            CLOCK - 1
+        );
         {
             let mut board = lock(&board);
             board.points = vec![None; clients.len()];
             board.alternatives = vec![None; clients.len()];
             board.chosen = vec![0; clients.len()];
+            board.clock.jumps_left = model.time_jumps;
         }
         let tasks = clients
             .into_iter()
@@ -216,6 +387,7 @@ impl<S> Run<S> {
             board,
             tasks,
             daemons: model.daemons.clone(),
+            background: model.background.clone(),
             steps: 0,
             panicked: None,
         };
@@ -245,7 +417,55 @@ impl<S> Run<S> {
                 None => enabled.push(i),
             }
         }
+        let moves = clock_moves(&board.clock, !enabled.is_empty());
+        enabled.extend((0..moves).map(|a| choice_id(CLOCK, a)));
         enabled
+    }
+
+    /// Moves the clock as clock alternative `alternative` says and wakes
+    /// the tasks whose timers are then due.
+    fn clock_step(&mut self, alternative: usize) {
+        let others = self.enabled().iter().any(|&id| task_of(id) != CLOCK);
+        let mut board = lock(&self.board);
+        let clock = &mut board.clock;
+        let next_ms = clock
+            .timers
+            .iter()
+            .map(|t| t.0)
+            .min()
+            .expect("a clock step needs a timer");
+        let target_ms = match alternative {
+            0 => next_ms,
+            1 => next_ms + 1,
+            _ => next_ms - 1,
+        };
+        let before_ms = clock.now_ms;
+        clock.now_ms = clock.now_ms.max(target_ms);
+        if others || alternative != 0 {
+            if let Some(left) = clock.jumps_left.as_mut() {
+                *left = left.saturating_sub(1);
+            }
+        } else {
+            clock.stalled_ms += clock.now_ms - before_ms;
+        }
+        let now_ms = clock.now_ms;
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut clock.timers)
+            .into_iter()
+            .partition(|t| t.0 <= now_ms);
+        clock.timers = waiting;
+        drop(board);
+        for (_, _, waker) in due {
+            waker.wake();
+        }
+    }
+
+    /// Logical time now.
+    pub(crate) fn now_ms(&self) -> u64 {
+        lock(&self.board).clock.now_ms
+    }
+
+    fn first_background(&self) -> usize {
+        self.first_daemon() - self.background.len()
     }
 
     fn first_daemon(&self) -> usize {
@@ -272,15 +492,21 @@ impl<S> Run<S> {
 
     /// How traces name `task`.
     pub(crate) fn task_name(&self, task: usize) -> String {
-        match task.checked_sub(self.first_daemon()) {
-            Some(daemon) => self.daemons[daemon].clone(),
+        if task == CLOCK {
+            return "clock".to_string();
+        }
+        if let Some(daemon) = task.checked_sub(self.first_daemon()) {
+            return self.daemons[daemon].clone();
+        }
+        match task.checked_sub(self.first_background()) {
+            Some(background) => self.background[background].clone(),
             None => format!("client {task}"),
         }
     }
 
     /// The statement `task` will run when next stepped.
     pub(crate) fn pending(&self, task: usize) -> Option<PausePoint> {
-        lock(&self.board).points[task].clone()
+        lock(&self.board).points.get(task).cloned().flatten()
     }
 
     /// What the step with choice id `id` may touch.
@@ -293,6 +519,21 @@ impl<S> Run<S> {
     /// to its next scheduling point, lock wait or end.
     pub(crate) fn step(&mut self, id: usize) -> StepRecord {
         let (task, alternative) = (task_of(id), alternative_of(id));
+        if task == CLOCK {
+            assert!(
+                self.enabled().contains(&id),
+                "stepped choice {id}, which is not enabled"
+            );
+            // Moving time twice in a row with nobody looking is one move.
+            lock(&self.board).clock.touched = false;
+            self.clock_step(alternative);
+            self.steps += 1;
+            return StepRecord {
+                task,
+                point: None,
+                choice: Some(CLOCK_MOVES[alternative]),
+            };
+        }
         let point = self.pending(task);
         let choice = {
             let mut board = lock(&self.board);
@@ -304,6 +545,7 @@ impl<S> Run<S> {
                 "stepped choice {id}, which is not enabled"
             );
             board.chosen[task] = alternative;
+            board.clock.touched = false;
             alternatives.map(|alternatives| alternatives[alternative])
         };
         self.poll(task);
@@ -360,7 +602,14 @@ impl<S> Run<S> {
 
     /// Whether `task` is parked (not finished, not runnable).
     pub(crate) fn is_parked(&self, task: usize) -> bool {
-        self.tasks[task].future.is_some() && !self.tasks[task].runnable.0.load(Ordering::Relaxed)
+        self.tasks
+            .get(task)
+            .is_some_and(|t| t.future.is_some() && !t.runnable.0.load(Ordering::Relaxed))
+    }
+
+    /// Whether `task` (not the clock) has finished.
+    fn finished(&self, task: usize) -> bool {
+        self.tasks.get(task).is_none_or(|t| t.future.is_none())
     }
 
     /// A stable hash of every committed row.
@@ -384,9 +633,13 @@ pub(crate) fn describe<S>(
 ) -> String {
     let after = run.store.stats();
     let mut line = format!("step {step_index}: {}", run.task_name(record.task));
+    if record.task == CLOCK {
+        let choice = record.choice.unwrap_or_default();
+        return format!("{line} moves {choice}: now {} ms", run.now_ms());
+    }
     if let Some(choice) = record.choice {
         line += &format!(": {choice}");
-        if run.tasks[record.task].future.is_none() {
+        if run.finished(record.task) {
             line += " -> client finished";
         }
         return line;
@@ -437,7 +690,7 @@ pub(crate) fn describe<S>(
             .map_or("absent".to_string(), |row| format!("{row:?}"));
         outcomes.push(format!("committed {key} = {committed}"));
     }
-    if run.tasks[record.task].future.is_none() {
+    if run.finished(record.task) {
         outcomes.push("client finished".to_string());
     }
     if outcomes.is_empty() {

@@ -103,6 +103,12 @@ pub struct Model<S = ()> {
     /// Names of the daemon tasks: the last ones `setup` returns (shared
     /// with every execution's run).
     daemons: Rc<[String]>,
+    /// Names of the background tasks, just before the daemons.
+    background: Rc<[String]>,
+    /// `Some(n)`: sleeps are timers and the search may move the clock, up
+    /// to `n` times a schedule while a task could run (see
+    /// [`Model::time_jumps`]).
+    time_jumps: Option<u32>,
 }
 
 impl<S> fmt::Debug for Model<S> {
@@ -135,6 +141,8 @@ impl<S> Model<S> {
             at_end: Vec::new(),
             sometimes: Vec::new(),
             daemons: Rc::from([]),
+            background: Rc::from([]),
+            time_jumps: None,
         }
     }
 
@@ -157,6 +165,28 @@ impl<S> Model<S> {
     /// call them by these names.
     pub fn daemons(mut self, names: Vec<String>) -> Model<S> {
         self.daemons = names.into();
+        self
+    }
+
+    /// Names the `names.len()` tasks just before the daemons (or last) in
+    /// traces: background jobs, which end like clients.
+    pub fn background(mut self, names: Vec<String>) -> Model<S> {
+        self.background = names.into();
+        self
+    }
+
+    /// Time as a choice of the search. Without this, a sleep moves the
+    /// clock by its duration and yields, so time passes only as tasks
+    /// sleep. With it, a sleep (a retry's backoff, a background job's
+    /// period, the store's `deadlock_timeout`) is a timer: the sleeping
+    /// task waits until a *clock step* moves time to its deadline. A clock
+    /// step is one more way to step, written `t` in schedule lines: to the
+    /// next timer's deadline (`t`), 1 ms after it (`t.1`) or 1 ms before it
+    /// (`t.2`, firing nothing). It may be taken at most `jumps` times a
+    /// schedule while some task could still run; when nothing else can
+    /// run, the clock moves to the next timer regardless.
+    pub fn time_jumps(mut self, jumps: u32) -> Model<S> {
+        self.time_jumps = Some(jumps);
         self
     }
 
@@ -442,9 +472,13 @@ fn schedule_line(strategy: &str, clients: usize, choices: &[usize]) -> String {
 /// A choice id as written in schedule lines: `client` or
 /// `client.alternative`.
 fn choice_name(id: usize) -> String {
+    let task = match executor::task_of(id) {
+        executor::CLOCK => "t".to_string(),
+        task => task.to_string(),
+    };
     match executor::alternative_of(id) {
-        0 => id.to_string(),
-        alternative => format!("{}.{alternative}", executor::task_of(id)),
+        0 => task,
+        alternative => format!("{task}.{alternative}"),
     }
 }
 
@@ -679,7 +713,7 @@ pub struct Replayed {
 fn parse_line(line: &str) -> Result<(usize, Vec<usize>), ReplayError> {
     let bad = |why: &str| {
         ReplayError(format!(
-            "{why} in {line:?} (expected strategy:N-clients:c,c,... where c is a client or client.alternative)"
+            "{why} in {line:?} (expected strategy:N-clients:c,c,... where c is a client, client.alternative, or t / t.alternative for a clock step)"
         ))
     };
     let mut parts = line.trim().splitn(3, ':');
@@ -699,7 +733,15 @@ fn parse_line(line: &str) -> Result<(usize, Vec<usize>), ReplayError> {
         .filter(|s| !s.is_empty())
         .map(|c| {
             let (client, alternative) = c.split_once('.').unwrap_or((c, "0"));
-            match (client.parse::<usize>(), alternative.parse::<usize>()) {
+            let client = match client {
+                "t" => Ok(executor::CLOCK),
+                client => client
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&task| task < executor::CLOCK)
+                    .ok_or(()),
+            };
+            match (client, alternative.parse::<usize>()) {
                 (Ok(client), Ok(alternative))
                     if client < executor::CLIENTS_MAX && alternative < 1_000 =>
                 {
@@ -728,6 +770,16 @@ pub fn replay<S>(model: &Model<S>, line: &str) -> Result<Replayed, ReplayError> 
     let mut trace = Vec::with_capacity(choices.len());
     let mut violation = None;
     for (index, &task) in choices.iter().enumerate() {
+        let stalled = run
+            .enabled()
+            .iter()
+            .all(|&id| executor::task_of(id) == executor::CLOCK);
+        if executor::task_of(task) == executor::CLOCK && model.time_jumps.is_none() && !stalled {
+            return Err(ReplayError(format!(
+                "step {index} moves the clock ({}), but this model's time does not jump (set explore.time_jumps in the scenario)",
+                choice_name(task)
+            )));
+        }
         if !run.enabled().contains(&task) {
             return Err(ReplayError(format!(
                 "step {index}: client {} cannot step (enabled: {})",

@@ -103,7 +103,9 @@ impl Scheduler for PctScheduler {
             .enabled
             .iter()
             .map(|&id| task_of(id))
-            .max_by_key(|&t| self.priorities[t])
+            // The clock has no priority of its own: it moves when no client
+            // can run (or when it is the only one enabled).
+            .max_by_key(|&t| self.priorities.get(t).map_or(0, |&p| p + 1))
             .expect("a choice has an enabled client");
         // A client stopped at a choice of its own takes a uniformly random
         // alternative: priorities order clients, not what they decide.
@@ -111,7 +113,9 @@ impl Scheduler for PctScheduler {
         if let Some(j) = self.change_points.iter().position(|&c| c == self.step) {
             // Change point j (0-based) demotes to d-1-j: below every
             // initial priority and below earlier change points' demotions.
-            self.priorities[task] = u64::from(self.settings.depth) - 1 - j as u64;
+            if let Some(priority) = self.priorities.get_mut(task) {
+                *priority = u64::from(self.settings.depth) - 1 - j as u64;
+            }
         }
         Some(id)
     }

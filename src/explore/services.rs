@@ -18,43 +18,41 @@
 
 use super::{Client, Model};
 use crate::error::InputError;
-use crate::scenario::Scenario;
+use crate::scenario::{Liveness, Scenario};
 use crate::seed::Seed;
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
 use crate::system::{
-    Env, ExploreContext, FromContext, Invariants, ServerContext, System, Variant, Violation,
+    prepare_store, Env, ExploreContext, FromContext, Invariants, Reply, ServerContext, System,
+    Variant, Violation,
 };
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
-/// Logical time: starts at 0 and moves only when a client sleeps.
-#[derive(Debug, Default)]
+/// Logical time: the explorer's clock, behind the store's pacer. It starts
+/// at 0; a sleep moves it by its duration and yields, or, with time jumps,
+/// is a timer that a clock step of the search fires.
+#[derive(Debug)]
 pub struct LogicalEnv {
-    now_ms: Arc<AtomicU64>,
+    store: Store,
+}
+
+impl LogicalEnv {
+    /// The clock of the explored run over `store`.
+    pub fn new(store: Store) -> LogicalEnv {
+        LogicalEnv { store }
+    }
 }
 
 impl Env for LogicalEnv {
     fn now_ms(&self) -> u64 {
-        self.now_ms.load(Ordering::Relaxed)
+        self.store.now_ms()
     }
 
     fn sleep_ms(&self, ms: u64) -> PauseFuture {
-        let now_ms = self.now_ms.clone();
-        let mut slept = false;
-        Box::pin(std::future::poll_fn(move |cx| {
-            if slept {
-                return Poll::Ready(());
-            }
-            slept = true;
-            now_ms.fetch_add(ms, Ordering::Relaxed);
-            // A scheduling point: others may run while this client waits.
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }))
+        self.store.sleep_ms(ms)
     }
 }
 
@@ -120,6 +118,18 @@ pub struct ServiceScenario<S: System> {
     /// covers the resend racing the original as well as arriving after it
     /// committed.
     pub lost_responses_per_client: u32,
+    /// `Some(n)`: time jumps, up to `n` a schedule (see
+    /// [`super::Model::time_jumps`]); `None`: time moves only as tasks
+    /// sleep.
+    pub time_jumps: Option<u32>,
+    /// Rounds each of the system's background jobs runs in a schedule, as
+    /// one more task each (after its period, every round).
+    pub background_runs: u32,
+    /// Which responses are liveness violations.
+    pub liveness: Liveness,
+    /// The store's `deadlock_timeout_ms`: how long a lock wait lasts before
+    /// the deadlock check (on the explorer's clock).
+    pub deadlock_timeout_ms: u64,
 }
 
 impl<S: System> Clone for ServiceScenario<S> {
@@ -131,6 +141,10 @@ impl<S: System> Clone for ServiceScenario<S> {
             pool_size: self.pool_size,
             clients: self.clients.clone(),
             lost_responses_per_client: self.lost_responses_per_client,
+            time_jumps: self.time_jumps,
+            background_runs: self.background_runs,
+            liveness: self.liveness,
+            deadlock_timeout_ms: self.deadlock_timeout_ms,
         }
     }
 }
@@ -156,6 +170,10 @@ pub fn service_scenario<S: System>(
     }
     let settings = scenario.settings(system)?;
     let data = system.data(&settings, seed);
+    // A schema the simulated engine refuses is an input error here, before
+    // any schedule runs.
+    prepare_store(system, variant, StoreConfig::default(), seed, &data)
+        .map_err(|e| InputError::new(format!("setting up the database: {e}")))?;
     let programs = system.explore_clients(ExploreContext {
         settings: &settings,
         data: &data,
@@ -170,6 +188,10 @@ pub fn service_scenario<S: System>(
         pool_size: clients as usize,
         clients: programs,
         lost_responses_per_client: u32::from(scenario.faults.lost_response_probability > 0.0),
+        time_jumps: (scenario.explore.time_jumps > 0).then_some(scenario.explore.time_jumps),
+        background_runs: scenario.explore.background_runs,
+        liveness: scenario.liveness,
+        deadlock_timeout_ms: scenario.store.deadlock_timeout_ms,
     })
 }
 
@@ -177,12 +199,16 @@ pub fn service_scenario<S: System>(
 pub struct ServiceRun<S: System> {
     checker: S::Checker,
     env: Arc<LogicalEnv>,
+    liveness: Liveness,
     /// Every response received, with its request and the time.
     exchanges: Vec<(S::Request, S::Response, u64)>,
     exchanges_fed: usize,
     violations: Vec<Violation>,
     /// Requests resent after a lost response.
     resends: u32,
+    /// Stalled time ([`Store::stalled_ms`]) when each exchange's request
+    /// was sent and answered (parallel to `exchanges`).
+    stalls_ms: Vec<(u64, u64)>,
 }
 
 impl<S: System> std::fmt::Debug for ServiceRun<S> {
@@ -213,6 +239,20 @@ impl<S: System> ServiceRun<S> {
             if let Err(violation) = self.checker.on_response(request, response, *now_ms) {
                 self.violations.push(violation);
             }
+            // The wait that counts is stalled time: the search's own clock
+            // steps are delays it chose, which a correct service may not
+            // outlast; a stall is time that had to pass (a deadlock's
+            // timeout).
+            let (sent, received) = self.stalls_ms[self.exchanges_fed];
+            let (status, attempts) = (response.status(), response.attempts());
+            if let Some(message) = self.liveness.broken(status, attempts, sent, received) {
+                self.violations.push(Violation {
+                    invariant: "liveness",
+                    message: format!(
+                        "{request:?} at {now_ms} ms: {message} (stalled time: nothing else could run)"
+                    ),
+                });
+            }
             self.exchanges_fed += 1;
         }
     }
@@ -233,17 +273,29 @@ pub fn service_model<S: System>(
     let store_dataset = dataset.clone();
     let (variant, seed) = (scenario.variant, scenario.seed);
     let settings = Arc::new(scenario.settings.clone());
-    let schema = system.schema(variant);
     let (store_system, model_system) = (system.clone(), system.clone());
     let config = StoreConfig {
         record_history: false,
         record_commits: true,
+        deadlock_timeout_ms: scenario.deadlock_timeout_ms,
         ..StoreConfig::default()
     };
     let losses = scenario.lost_responses_per_client;
     let senders = scenario.clients.len();
+    let background = system.background_tasks(&scenario.settings);
+    let background_runs = scenario.background_runs;
+    let background_names: Vec<String> = if background_runs == 0 {
+        Vec::new()
+    } else {
+        background
+            .iter()
+            .map(|task| format!("background {}", task.name))
+            .collect()
+    };
+    let time_jumps = scenario.time_jumps;
+    let liveness = scenario.liveness;
     let mut model = Model::with_state(name, move |store| {
-        let env = Arc::new(LogicalEnv::default());
+        let env = Arc::new(LogicalEnv::new(store.clone()));
         // Timed-out originals run beside their resends, on connections of
         // their own.
         let tasks = if losses > 0 { 2 * senders } else { senders };
@@ -260,10 +312,12 @@ pub fn service_model<S: System>(
         let run = Rc::new(RefCell::new(ServiceRun::<S> {
             checker: model_system.checker(dataset.clone(), &settings),
             env: env.clone(),
+            liveness,
             exchanges: Vec::new(),
             exchanges_fed: 0,
             violations: Vec::new(),
             resends: 0,
+            stalls_ms: Vec::new(),
         }));
         let in_flight: Vec<Rc<InFlight<S::Request>>> =
             (0..senders).map(|_| Rc::new(InFlight::default())).collect();
@@ -287,14 +341,30 @@ pub fn service_model<S: System>(
                             request = system.resend(&request);
                             run.borrow_mut().resends += 1;
                         }
+                        let sent_stalled_ms = store.stalled_ms();
                         let response = S::handle(&api, request.clone(), index as u32).await;
                         let mut run = run.borrow_mut();
                         let now_ms = run.env.now_ms();
                         run.exchanges.push((request, response, now_ms));
+                        run.stalls_ms.push((sent_stalled_ms, store.stalled_ms()));
                     }
                 }) as Client
             })
             .collect();
+        if background_runs > 0 {
+            // Each background job is a task of its own that ends after its
+            // rounds, so every schedule runs them all; when they run
+            // against the clients is the search's choice.
+            for task in background.iter().copied() {
+                let (api, env) = (api.clone(), env.clone());
+                clients.push(Box::pin(async move {
+                    for _ in 0..background_runs {
+                        env.sleep_ms(task.period_ms).await;
+                        S::run_background(&api, task).await;
+                    }
+                }));
+            }
+        }
         if losses > 0 {
             // Each client's abandoned originals run on a daemon of their
             // own, interleaved with everything else; their responses reach
@@ -318,13 +388,24 @@ pub fn service_model<S: System>(
     } else {
         Vec::new()
     })
+    .background(background_names)
     .store(move || {
-        let store = Store::new(schema.clone(), config, seed);
-        store_system.load(&store_dataset, &store);
-        store
+        // `service_scenario` set up the same store once and reported its
+        // error; a deterministic setup cannot fail the second time.
+        prepare_store(&store_system, variant, config, seed, &store_dataset)
+            .unwrap_or_else(|e| panic!("setting up the database: {e}"))
     });
-    for info in system.invariants() {
-        let invariant = info.name;
+    if let Some(jumps) = time_jumps {
+        model = model.time_jumps(jumps);
+    }
+    let liveness_checked =
+        (liveness.retries_exhausted || liveness.request_ms_max.is_some()).then_some("liveness");
+    for invariant in system
+        .invariants()
+        .iter()
+        .map(|info| info.name)
+        .chain(liveness_checked)
+    {
         model = model.always(invariant, move |store, run: &ServiceState<S>| {
             let mut run = run.borrow_mut();
             run.catch_up(store);
@@ -403,6 +484,10 @@ mod tests {
             pool_size: 2,
             clients: vec![vec![reserve(1, 0, 6)], vec![reserve(2, 1, 6)]],
             lost_responses_per_client: 0,
+            time_jumps: None,
+            background_runs: 1,
+            liveness: Default::default(),
+            deadlock_timeout_ms: 1000,
         }
     }
 
@@ -423,7 +508,7 @@ mod tests {
             .expect("two reserves of 6 against 10 overbook at Read Committed");
         let replayed = replay(&model, &violation.line).unwrap();
         assert_eq!(replayed.violation.unwrap().property, "no_overbooking");
-        assert_eq!((report.schedules, report.pruned), (28, 1));
+        assert_eq!((report.schedules, report.pruned), (46, 0));
     }
 
     #[test]
@@ -435,6 +520,6 @@ mod tests {
         assert!(report.violations.is_empty(), "{report}");
         // Either client may win the last units: two final states.
         assert_eq!(report.distinct_final_states, 2);
-        assert_eq!((report.schedules, report.pruned), (12, 0));
+        assert_eq!((report.schedules, report.pruned), (22, 0));
     }
 }

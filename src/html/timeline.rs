@@ -131,6 +131,10 @@ pub fn svg(report: &Report) -> String {
                     escape(&writes.join(" ").chars().take(40).collect::<String>())
                 );
             }
+            TraceEvent::Background { .. } => {
+                // Background rounds show through the transactions they
+                // commit; a line per round would crowd the diagram.
+            }
             TraceEvent::Fault { at_ms, what } => {
                 let _ = write!(
                     svg,

@@ -23,6 +23,12 @@ impl BoardState {
         findings: &mut Findings,
     ) {
         self.changes_seen += 1;
+        // Messages name the appointment by id (the key is the engine's
+        // encoding of it).
+        let key = after
+            .or(before)
+            .and_then(|row| row.int("id"))
+            .map_or_else(|| key.to_string(), |id| id.to_string());
         let (Some(after), Some(before)) = (after, before) else {
             tally.check(findings, "valid_transition", after.is_some(), || {
                 format!("appointment {key} was deleted")
@@ -56,7 +62,8 @@ impl BoardState {
     }
 
     pub(super) fn at_end(&self, store: &Store, tally: &mut Tally, findings: &mut Findings) {
-        for (key, row) in store.scan_committed(&KeyRange::prefix("appointments/")) {
+        for (_, row) in store.scan_committed(&KeyRange::prefix("appointments/")) {
+            let key = row.int("id").unwrap_or(-1);
             tally.check(
                 findings,
                 "valid_transition",

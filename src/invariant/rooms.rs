@@ -82,13 +82,12 @@ impl RoomsState {
             });
             return;
         };
-        self.add(dataset, key, &booking, tally, findings);
+        self.add(dataset, &booking, tally, findings);
     }
 
     fn add(
         &mut self,
         dataset: &Dataset,
-        key: &Key,
         b: &BookingView,
         tally: &mut Tally,
         findings: &mut Findings,
@@ -102,7 +101,7 @@ impl RoomsState {
         );
         tally.check(findings, "no_room_double_booking", overlapping.is_empty(), || {
             format!(
-                "room {} day {}: booking {} [{}, {}) (busy until {}, {key}) overlaps {} (intervals include the {}-minute cleaning buffer)",
+                "room {} day {}: booking {} [{}, {}) (busy until {}) overlaps {} (intervals include the {}-minute cleaning buffer)",
                 b.room, b.day, b.booking, b.start_min, b.end_min, b.busy_until_min,
                 describe(&overlapping), dataset.config.cleaning_buffer_min
             )
@@ -156,7 +155,7 @@ impl RoomsState {
         let broken = hard_constraint_broken(dataset, b);
         tally.check(findings, "hard_constraints_hold", broken.is_none(), || {
             format!(
-                "booking {} ({key}) in room {} breaks hard constraint {}",
+                "booking {} in room {} breaks hard constraint {}",
                 b.booking,
                 b.room,
                 broken.unwrap_or("?")

@@ -64,11 +64,7 @@ fn booking(
         party_size,
         equipment: Vec::new(),
     };
-    (
-        booking_key(0, room, start_min, id),
-        Some(view.to_row()),
-        None,
-    )
+    (booking_key(id), Some(view.to_row()), None)
 }
 
 fn appointment(status: AppointmentStatus, version: i64) -> Row {
@@ -226,6 +222,11 @@ fn missed_commits_make_state_agrees_fire_and_every_invariant_is_counted() {
         },
         Seed(1),
     );
+    crate::sql::SqlDb::attach(&store)
+        .install(&crate::service::sql_schema(
+            crate::service::Variant::Correct,
+        ))
+        .unwrap();
     dataset.load_into(&store);
     let write = |units: i64| {
         let mut tx = store.begin(Isolation::Serializable);

@@ -22,7 +22,7 @@ struct Authorization {
 
 /// A reservation's contribution: (authorization, units, consumed?).
 fn reservation_of(row: &Row) -> Option<(u32, i64, bool)> {
-    let authorization = u32::try_from(row.int("authorization")?).ok()?;
+    let authorization = u32::try_from(row.int("authorization_id")?).ok()?;
     let units = row.int("units")?;
     let consumed = match row.text("state")? {
         STATE_SCHEDULED => false,
@@ -59,8 +59,8 @@ impl UnitsState {
         findings: &mut Findings,
     ) -> Option<u32> {
         if key.table() == "authorizations" {
-            let id: u32 = key.as_str().rsplit('/').next()?.parse().ok()?;
             let row = after?;
+            let id = u32::try_from(row.int("id")?).ok()?;
             let entry = self.authorizations.entry(id).or_default();
             entry.units_total = row.int("units_total").unwrap_or(entry.units_total);
             entry.units_used = row.int("units_used").unwrap_or(0);
@@ -88,19 +88,13 @@ impl UnitsState {
                 touched = Some(authorization);
             }
             if before.is_none() {
-                self.check_new_reservation(key, row, tally, findings);
+                self.check_new_reservation(row, tally, findings);
             }
         }
         touched
     }
 
-    fn check_new_reservation(
-        &mut self,
-        key: &Key,
-        row: &Row,
-        tally: &mut Tally,
-        findings: &mut Findings,
-    ) {
+    fn check_new_reservation(&mut self, row: &Row, tally: &mut Tally, findings: &mut Findings) {
         let idempotency_key = row.text("idempotency_key").unwrap_or("");
         if idempotency_key.is_empty() {
             return;
@@ -110,7 +104,7 @@ impl UnitsState {
             .reservations_by_key
             .entry((client, idempotency_key.to_string()))
             .or_default();
-        earlier.push(key.to_string());
+        earlier.push(format!("reservation {}", row.int("id").unwrap_or(-1)));
         let count = earlier.len();
         tally.check(findings, "exactly_once_reservation", count <= 1, || {
             format!(
@@ -157,12 +151,12 @@ impl UnitsState {
         // Live reservations per key (released ones are gone from the store;
         // the incremental check saw them when they were created).
         let mut live: BTreeMap<(i64, String), Vec<String>> = BTreeMap::new();
-        for (key, row) in store.scan_committed(&KeyRange::prefix("reservations/")) {
+        for (_, row) in store.scan_committed(&KeyRange::prefix("reservations/")) {
             let idempotency_key = row.text("idempotency_key").unwrap_or("").to_string();
             if !idempotency_key.is_empty() {
                 live.entry((row.int("client").unwrap_or(-1), idempotency_key))
                     .or_default()
-                    .push(key.to_string());
+                    .push(format!("reservation {}", row.int("id").unwrap_or(-1)));
             }
         }
         for ((client, idempotency_key), keys) in live {
@@ -227,8 +221,8 @@ fn initial_authorizations(dataset: &Dataset) -> BTreeMap<u32, Authorization> {
 
 fn recompute(dataset: &Dataset, store: &Store) -> BTreeMap<u32, Authorization> {
     let mut authorizations = initial_authorizations(dataset);
-    for (key, row) in store.scan_committed(&KeyRange::prefix("authorizations/")) {
-        let Some(id) = key.as_str().rsplit('/').next().and_then(|s| s.parse().ok()) else {
+    for (_, row) in store.scan_committed(&KeyRange::prefix("authorizations/")) {
+        let Some(id) = row.int("id").and_then(|id| u32::try_from(id).ok()) else {
             continue;
         };
         let entry = authorizations.entry(id).or_default();

@@ -313,23 +313,33 @@ mod tests {
     }
 }
 
-/// The anomaly suite's [`Backend`](crate::sql::anomaly::Backend) on a real
-/// PostgreSQL: fresh connections per script, the suite's tables created
-/// again in a schema of this backend's own (`overbook_<process>_<n>`, so
-/// that tests running at once do not share tables); a statement is blocked
-/// when `pg_blocking_pids` (or, for a READ ONLY DEFERRABLE transaction
-/// waiting for a safe snapshot, `pg_safe_snapshot_blocking_pids`) names
-/// another backend for its connection, as isolationtester decides.
+/// How long PostgreSQL waits on a lock before it checks for a deadlock,
+/// on [`PgBackend`]'s connections: short, so that the statement that
+/// closes a cycle is the one that fails (as on the simulated store) and a
+/// script does not stall for the default second.
+pub const DEADLOCK_TIMEOUT_MS: u64 = 1;
+
+/// The script runner's [`Backend`](crate::sql::script::Backend) on a real
+/// PostgreSQL, in a schema of this backend's own (`overbook_<process>_<n>`,
+/// so that tests running at once do not share tables): the setup's tables
+/// created there (or, when the same setup ran last, truncated, with the
+/// connections reused); a statement is blocked when
+/// `pg_isolation_test_session_is_blocked` (what isolationtester asks: a
+/// lock, or a READ ONLY DEFERRABLE transaction's wait for a safe snapshot)
+/// says one of the script's other sessions blocks it.
 #[derive(Debug)]
 pub struct PgBackend {
     url: String,
     schema: String,
     pids: Vec<i32>,
+    pool: Vec<PgSession>,
+    tables_for: Option<crate::sql::script::Setup>,
 }
 
 impl PgBackend {
-    /// The suite on the server at `url`. It creates (and drops again at
-    /// the next script) one schema there, left behind after the last.
+    /// Scripts on the server at `url`. Each script creates (or truncates)
+    /// its setup's tables in one schema there, dropped and created again
+    /// when the setup changes and left behind after the last.
     pub fn new(url: &str) -> PgBackend {
         static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -337,22 +347,72 @@ impl PgBackend {
             url: url.to_string(),
             schema: format!("overbook_{}_{n}", std::process::id()),
             pids: Vec::new(),
+            pool: Vec::new(),
+            tables_for: None,
         }
+    }
+
+    async fn connect(&self) -> Result<PgSession, DbError> {
+        let s = PgSession::connect(&self.url).await?;
+        // Changing deadlock_timeout needs a superuser; without one the
+        // default (1 s) stays, which is slower but decides the same way
+        // for the scripts' two-party deadlocks.
+        let _ = s
+            .client()
+            .batch_execute(&format!("SET deadlock_timeout = '{DEADLOCK_TIMEOUT_MS}ms'"))
+            .await;
+        s.client()
+            .batch_execute(&format!("SET search_path TO {}, public", self.schema))
+            .await
+            .map_err(|e| db_error(&e))?;
+        Ok(s)
     }
 }
 
-impl crate::sql::anomaly::Backend for PgBackend {
+impl PgSession {
+    /// Forgets the prepared statements (scripts of literal SQL would
+    /// otherwise keep one per distinct text on the server).
+    pub fn forget_statements(&mut self) {
+        self.statements.clear();
+    }
+}
+
+impl crate::sql::script::Backend for PgBackend {
     type S = PgSession;
 
-    async fn open(&mut self, sessions: usize) -> Result<Vec<PgSession>, DbError> {
+    async fn open(
+        &mut self,
+        setup: &crate::sql::script::Setup,
+        sessions: usize,
+    ) -> Result<Vec<PgSession>, DbError> {
         let mut out = Vec::with_capacity(sessions + 1);
-        for _ in 0..=sessions {
-            out.push(PgSession::connect(&self.url).await?);
+        while out.len() <= sessions {
+            match self.pool.pop() {
+                Some(mut s) => {
+                    s.forget_statements();
+                    out.push(s);
+                }
+                None => out.push(self.connect().await?),
+            }
         }
         self.pids = out.iter().map(PgSession::backend_pid).collect();
-        let schema = &self.schema;
+        let tables = setup.tables.join(", ");
+        let schema = self.schema.clone();
         let observer = out.last_mut().expect("an observer");
-        // The exclusion constraint's `room WITH =` needs btree_gist (the
+        if self.tables_for.as_ref() == Some(setup) {
+            // Same tables as last time: TRUNCATE gives fresh relations
+            // (no dead rows or grown index pages left by the last script,
+            // which would change PostgreSQL's page-level predicate locks)
+            // in a fraction of DROP and CREATE's time.
+            observer
+                .client()
+                .batch_execute(&format!("TRUNCATE {tables}"))
+                .await
+                .map_err(|e| db_error(&e))?;
+            return Ok(out);
+        }
+        self.tables_for = None;
+        // An exclusion constraint's `room WITH =` needs btree_gist (the
         // simulated gist has `=` built in). Two backends creating it at
         // once may collide; the loser finds it there on the second try.
         for _ in 0..2 {
@@ -364,6 +424,8 @@ impl crate::sql::anomaly::Backend for PgBackend {
                 break;
             }
         }
+        // A fresh schema rather than DROP TABLE: an unqualified name that
+        // the schema lacks would reach `public` through the search path.
         observer
             .client()
             .batch_execute(&format!(
@@ -371,34 +433,64 @@ impl crate::sql::anomaly::Backend for PgBackend {
             ))
             .await
             .map_err(|e| db_error(&e))?;
-        for s in out.iter_mut() {
-            s.client()
-                .batch_execute(&format!("SET search_path TO {schema}, public"))
-                .await
-                .map_err(|e| db_error(&e))?;
-        }
-        let observer = out.last_mut().expect("an observer");
-        for stmt in crate::sql::anomaly::SETUP {
+        for stmt in setup.ddl {
             observer.execute(stmt, &[]).await?;
         }
+        self.tables_for = Some(*setup);
         Ok(out)
+    }
+
+    async fn close(&mut self, sessions: Vec<Option<PgSession>>) {
+        let abandoned: Vec<i32> = sessions
+            .iter()
+            .zip(&self.pids)
+            .filter(|(s, _)| s.is_none())
+            .map(|(_, pid)| *pid)
+            .collect();
+        let kept: Vec<PgSession> = sessions.into_iter().flatten().collect();
+        if let Some(observer) = kept.last() {
+            for pid in abandoned {
+                // Its statement never finished: end the backend so that its
+                // locks go and the next script's TRUNCATE does not wait.
+                let _ = observer
+                    .client()
+                    .execute("SELECT pg_terminate_backend($1)", &[&pid])
+                    .await;
+            }
+        }
+        self.pool.clear();
+        for s in kept.into_iter().rev() {
+            // A script may end with a session inside a transaction (its
+            // last steps never ran); only a warning when it is not. A
+            // connection that cannot even do that is dropped.
+            if s.client().batch_execute("ROLLBACK").await.is_ok() {
+                self.pool.push(s);
+            }
+        }
     }
 
     async fn blocked(&mut self, observer: &mut PgSession, index: usize) -> bool {
         let pid = self.pids[index];
-        let waiting = observer
+        let others: Vec<i32> = self.pids.clone();
+        observer
             .client()
             .query_one(
-                "SELECT cardinality(pg_blocking_pids($1)) > 0 \
-                 OR cardinality(pg_safe_snapshot_blocking_pids($1)) > 0",
-                &[&pid],
+                "SELECT pg_isolation_test_session_is_blocked($1, $2)",
+                &[&pid, &others],
             )
             .await
             .map(|row| row.get::<_, bool>(0))
-            .unwrap_or(false);
-        if !waiting {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
-        waiting
+            .unwrap_or(false)
+    }
+
+    async fn idle(&mut self) {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+
+    async fn grace(&mut self) {
+        tokio::time::sleep(std::time::Duration::from_millis(
+            4 * DEADLOCK_TIMEOUT_MS + 2,
+        ))
+        .await;
     }
 }

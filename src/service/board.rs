@@ -11,11 +11,11 @@ use super::access;
 use super::api::{
     AppointmentStatus, AppointmentView, Request, RequestBody, Response, ResponseBody, Token,
 };
-use super::data::appointment_key;
 use super::retry::RetryOn;
 use super::server::Api;
 use super::Variant;
-use crate::store::{DbError, Isolation, KeyRange, Row};
+use crate::sql::{Rows, Session, Value};
+use crate::store::{DbError, Isolation};
 
 pub(super) fn not_found() -> Response {
     Response {
@@ -25,12 +25,13 @@ pub(super) fn not_found() -> Response {
     }
 }
 
-/// An appointment row as the board reads it; `None` if it is malformed.
-fn view_of(id: u32, row: &Row) -> Option<AppointmentView> {
+/// Row `i` of `rows` (id, status, version) as the board shows it; `None`
+/// if it is malformed.
+fn view_of(rows: &Rows, i: usize) -> Option<AppointmentView> {
     Some(AppointmentView {
-        id,
-        status: AppointmentStatus::parse(row.text("status")?)?,
-        version: row.int("version")?,
+        id: u32::try_from(rows.int(i, "id")?).ok()?,
+        status: AppointmentStatus::parse(rows.get(i, "status").and_then(Value::as_text)?)?,
+        version: rows.int(i, "version")?,
     })
 }
 
@@ -38,17 +39,14 @@ fn view_of(id: u32, row: &Row) -> Option<AppointmentView> {
 pub(super) async fn get_board(api: &Api, token: &Token) -> Response {
     let organization = i64::from(token.organization);
     api.retry_response(RetryOn::SerializationAndDeadlock, || async {
-        let mut tx = api.pool.begin(Isolation::ReadCommitted).await?;
-        let rows = tx.scan(&KeyRange::prefix("appointments/")).await?;
-        tx.commit().await?;
-        let appointments = rows
-            .iter()
-            .filter(|(_, row)| row.int("organization") == Some(organization))
-            .filter_map(|(key, row)| {
-                let id = key.as_str().rsplit('/').next()?.parse().ok()?;
-                view_of(id, row)
-            })
-            .collect();
+        let mut s = api.database.connect().await?;
+        let rows = s
+            .execute(
+                "SELECT id, status, version FROM appointments WHERE organization = $1 ORDER BY id",
+                &[organization.into()],
+            )
+            .await?;
+        let appointments = (0..rows.len()).filter_map(|i| view_of(&rows, i)).collect();
         Ok(Response {
             status: 200,
             attempts: 0,
@@ -85,17 +83,23 @@ async fn move_once(api: &Api, request: &Request) -> Result<Response, DbError> {
     else {
         unreachable!("move_once gets move requests")
     };
-    let key = appointment_key(appointment);
-    let mut tx = api.pool.begin(Isolation::ReadCommitted).await?;
-    let Some(mut row) = tx.get_for_update(&key).await? else {
+    let mut s = api.database.connect().await?;
+    s.begin(Isolation::ReadCommitted).await?;
+    let rows = s
+        .execute(
+            "SELECT id, status, version FROM appointments WHERE id = $1 FOR UPDATE",
+            &[i64::from(appointment).into()],
+        )
+        .await?;
+    if rows.is_empty() {
         return Ok(not_found());
-    };
-    let Some(current) = view_of(appointment, &row) else {
+    }
+    let Some(current) = view_of(&rows, 0) else {
         return Ok(Response {
             status: 500,
             attempts: 0,
             body: ResponseBody::ServerError {
-                message: format!("appointment row {key} is malformed: {row:?}"),
+                message: format!("appointment {appointment} is malformed: {rows:?}"),
             },
         });
     };
@@ -130,10 +134,16 @@ async fn move_once(api: &Api, request: &Request) -> Result<Response, DbError> {
     } else {
         current.version + 1
     };
-    row.set("status", to.name());
-    row.set("version", version);
-    tx.update(&key, row).await?;
-    tx.commit().await?;
+    s.execute(
+        "UPDATE appointments SET status = $2, version = $3 WHERE id = $1",
+        &[
+            i64::from(appointment).into(),
+            to.name().into(),
+            version.into(),
+        ],
+    )
+    .await?;
+    s.commit().await?;
     Ok(Response {
         status: 200,
         attempts: 0,

@@ -6,11 +6,11 @@
 use super::explore_clients::explore_clients;
 use super::settings::ClinicSettings;
 use super::user::User;
-use super::{schema, Api, Dataset, Request, RequestBody, Response, ResponseBody, Variant};
+use super::{sql_schema, Api, Dataset, Request, RequestBody, Response, ResponseBody, Variant};
 use crate::error::InputError;
 use crate::invariant::{Checker, INVARIANTS};
 use crate::seed::Seed;
-use crate::store::{CommitEvent, Schema, Store};
+use crate::store::{CommitEvent, Store};
 use crate::system::{
     ExploreContext, FromContext, InvariantInfo, Invariants, Message, Reply, ServerContext,
     Sometimes, System, UserContext, VariantInfo, Violation,
@@ -150,8 +150,8 @@ impl System for Clinic {
         settings.validate()
     }
 
-    fn schema(&self, variant: crate::system::Variant) -> Schema {
-        schema(clinic_variant(variant))
+    fn sql_schema(&self, variant: crate::system::Variant) -> String {
+        sql_schema(clinic_variant(variant))
     }
 
     fn data(&self, settings: &ClinicSettings, seed: Seed) -> Dataset {

@@ -9,7 +9,8 @@
 
 use super::api::AppointmentStatus;
 use crate::seed::{Rng64, Seed};
-use crate::store::{Key, Row, Store};
+use crate::sql::{self, SqlDb, Value};
+use crate::store::{Key, Store};
 use serde::{Deserialize, Serialize};
 
 /// Data-set sizes. The defaults are the sizes of the load-test reports.
@@ -321,27 +322,67 @@ impl Dataset {
     }
 
     /// Loads the mutable rows (authorization counters, appointments) into
-    /// a fresh store. Bookings start empty.
+    /// a fresh store whose SQL schema ([`super::sql_schema`]) is installed.
+    /// Bookings start empty.
     pub fn load_into(&self, store: &Store) {
+        let db = SqlDb::attach(store);
+        let load = |table: &str, values: &[Value]| {
+            // The schema is ours and the data set is generated to fit it:
+            // a refusal here is a bug in this module, not an input error.
+            if let Err(e) = db.load(table, values) {
+                panic!("loading the clinic data set into {table}: {e}");
+            }
+        };
         for authorization in &self.authorizations {
-            store.load(
-                authorization_key(authorization.id),
-                Row::new()
-                    .with("organization", i64::from(authorization.organization))
-                    .with("units_total", authorization.units_total)
-                    .with("units_used", 0)
-                    .with("units_scheduled", 0),
+            load(
+                "authorizations",
+                &[
+                    i64::from(authorization.id).into(),
+                    i64::from(authorization.organization).into(),
+                    authorization.units_total.into(),
+                    0.into(),
+                    0.into(),
+                ],
             );
         }
         for appointment in &self.appointments {
-            store.load(
-                appointment_key(appointment.id),
-                Row::new()
-                    .with("organization", i64::from(appointment.organization))
-                    .with("status", appointment.initial_status.name())
-                    .with("version", appointment.initial_version),
+            load(
+                "appointments",
+                &[
+                    i64::from(appointment.id).into(),
+                    i64::from(appointment.organization).into(),
+                    appointment.initial_status.name().into(),
+                    appointment.initial_version.into(),
+                ],
             );
         }
+    }
+
+    /// The same rows as `INSERT` statements, for a real PostgreSQL.
+    pub fn insert_statements(&self) -> Vec<(&'static str, Vec<Value>)> {
+        let mut out = Vec::new();
+        for a in &self.authorizations {
+            out.push((
+                "INSERT INTO authorizations VALUES ($1, $2, $3, 0, 0)",
+                vec![
+                    i64::from(a.id).into(),
+                    i64::from(a.organization).into(),
+                    a.units_total.into(),
+                ],
+            ));
+        }
+        for a in &self.appointments {
+            out.push((
+                "INSERT INTO appointments VALUES ($1, $2, $3, $4)",
+                vec![
+                    i64::from(a.id).into(),
+                    i64::from(a.organization).into(),
+                    a.initial_status.name().into(),
+                    a.initial_version.into(),
+                ],
+            ));
+        }
+        out
     }
 
     /// The authorization with `id`, if it exists.
@@ -455,73 +496,24 @@ fn generate_practitioner(
     }
 }
 
-/// `authorizations/<id>`: {organization, units_total, units_used, units_scheduled}.
+/// The store key of authorization `id`'s row.
 pub fn authorization_key(id: u32) -> Key {
-    Key::new("authorizations", &[&format!("{id:06}")])
+    sql::row_key("authorizations", &[i64::from(id).into()])
 }
 
-/// `appointments/<id>`: {organization, status, version}.
+/// The store key of appointment `id`'s row.
 pub fn appointment_key(id: u32) -> Key {
-    Key::new("appointments", &[&format!("{id:06}")])
+    sql::row_key("appointments", &[i64::from(id).into()])
 }
 
-/// `reservations/<id>`: {authorization, units, state, client, idempotency_key}.
+/// The store key of reservation `id`'s row.
 pub fn reservation_key(id: u64) -> Key {
-    Key::new("reservations", &[&format!("{id:020}")])
+    sql::row_key("reservations", &[(id as i64).into()])
 }
 
-/// `idempotency/<client>/<key>`: {op, request, status, response}, the stored
-/// response of a completed operation. Keys are scoped by client so that two
-/// clients choosing the same key never see each other's results.
-pub fn idempotency_key(client: u32, key: &str) -> Key {
-    Key::new("idempotency", &[&format!("{client:010}"), key])
-}
-
-/// The prefix of one room's bookings on one day: `bookings/<day>/<room>/`.
-pub fn room_bookings_prefix(day: u32, room: u32) -> String {
-    format!("bookings/{day:04}/{room:04}/")
-}
-
-/// `bookings/<day>/<room>/<start>-<booking>`: {booking, room, practitioner,
-/// patient, day, start_min, end_min, busy_until_min, abs_start_min,
-/// abs_busy_until_min, party_size, equipment}. The booking id in the key
-/// lets two bookings of one room start at the same minute as separate rows
-/// (so only a constraint or a correct check, not the primary key, keeps
-/// them apart).
-pub fn booking_key(day: u32, room: u32, start_min: i64, booking: u64) -> Key {
-    Key::raw(&format!(
-        "{}{start_min:04}-{booking:020}",
-        room_bookings_prefix(day, room)
-    ))
-}
-
-/// The prefix of one practitioner's slots on one day.
-pub fn practitioner_slots_prefix(day: u32, practitioner: u32) -> String {
-    format!("practitioner_slots/{day:04}/{practitioner:04}/")
-}
-
-/// `practitioner_slots/<day>/<practitioner>/<start>-<booking>`: {practitioner,
-/// booking, abs_start_min, abs_end_min}; carries the practitioner's
-/// exclusion constraint (the store allows one per table).
-pub fn practitioner_slot_key(day: u32, practitioner: u32, start_min: i64, booking: u64) -> Key {
-    Key::raw(&format!(
-        "{}{start_min:04}-{booking:020}",
-        practitioner_slots_prefix(day, practitioner)
-    ))
-}
-
-/// The prefix of one patient's slots on one day.
-pub fn patient_slots_prefix(day: u32, patient: u32) -> String {
-    format!("patient_slots/{day:04}/{patient:06}/")
-}
-
-/// `patient_slots/<day>/<patient>/<start>-<booking>`: {patient, booking,
-/// abs_start_min, abs_end_min}, with the patient's exclusion constraint.
-pub fn patient_slot_key(day: u32, patient: u32, start_min: i64, booking: u64) -> Key {
-    Key::raw(&format!(
-        "{}{start_min:04}-{booking:020}",
-        patient_slots_prefix(day, patient)
-    ))
+/// The store key of booking `id`'s row.
+pub fn booking_key(id: u64) -> Key {
+    sql::row_key("bookings", &[(id as i64).into()])
 }
 
 /// Minutes in a day: absolute minutes (`day * MINUTES_PER_DAY + minute`)
@@ -554,9 +546,9 @@ mod tests {
 
     #[test]
     fn keys_sort_by_number() {
-        assert!(booking_key(0, 2, 540, 9) < booking_key(0, 10, 480, 1));
         assert!(reservation_key(9) < reservation_key(10));
-        assert!(room_bookings_prefix(0, 3).starts_with("bookings/0000/0003/"));
+        assert!(authorization_key(2) < authorization_key(10));
+        assert!(booking_key(3).as_str().starts_with("bookings/"));
     }
 
     #[test]

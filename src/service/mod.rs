@@ -11,7 +11,8 @@
 //! use overbook::invariant::Checker;
 //! use overbook::seed::Seed;
 //! use overbook::service::*;
-//! use overbook::store::{block_on, PauseFuture, Pool, Store, StoreConfig};
+//! use overbook::sql::SqlDb;
+//! use overbook::store::{block_on, PauseFuture, Pool, Schema, Store, StoreConfig};
 //! use std::sync::Arc;
 //!
 //! struct Clockless;
@@ -23,7 +24,8 @@
 //! let seed = Seed(42);
 //! let dataset = Arc::new(Dataset::generate(&DataConfig::default(), seed));
 //! let config = StoreConfig { record_commits: true, ..StoreConfig::default() };
-//! let store = Store::new(schema(Variant::Correct), config, seed);
+//! let store = Store::new(Schema::default(), config, seed);
+//! SqlDb::attach(&store).install(&sql_schema(Variant::Correct)).unwrap();
 //! dataset.load_into(&store);
 //! let api = Api::new(
 //!     Pool::new(store.clone(), 8, 64),
@@ -86,32 +88,116 @@ pub use user::User;
 
 pub use crate::system::Env;
 
-use crate::store::Schema;
-
-/// The store schema a variant runs on. The correct service has three
-/// exclusion constraints (one per table, the store's limit): bookings may
-/// not overlap per room over `[start, end + cleaning buffer)`, and slots
-/// may not overlap per practitioner and per patient over `[start, end)`.
-/// The three rooms bug variants drop the room constraint, so their bug is
-/// the only thing between them and a double-booked room; the practitioner
-/// and patient constraints stay, so that the violation found is the one
+/// The SQL schema a variant runs on, as the reports' services declared
+/// it (the same script runs on the simulated store and on PostgreSQL).
+///
+/// The correct service has three exclusion constraints: bookings may not
+/// overlap per room over `[start, end + cleaning buffer)`, and slots may
+/// not overlap per practitioner and per patient over `[start, end)`
+/// (spans in absolute minutes, so one constraint covers every day). The
+/// three rooms bug variants drop the room constraint, so their bug is the
+/// only thing between them and a double-booked room; the practitioner and
+/// patient constraints stay, so that the violation found is the one
 /// planted.
-pub fn schema(variant: Variant) -> Schema {
-    let schema = Schema::default()
-        .with_exclusion(
-            "practitioner_slots",
-            "practitioner",
-            "abs_start_min",
-            "abs_end_min",
-        )
-        .with_exclusion("patient_slots", "patient", "abs_start_min", "abs_end_min");
-    match variant {
+pub fn sql_schema(variant: Variant) -> String {
+    let room_constraint = match variant {
         Variant::RoomsCheckThenInsertRepeatableRead
         | Variant::RoomsInclusiveEnd
-        | Variant::RoomsStaleAvailabilityCache => schema,
-        _ => schema.with_exclusion("bookings", "room", "abs_start_min", "abs_busy_until_min"),
-    }
+        | Variant::RoomsStaleAvailabilityCache => "",
+        _ => ",\n    EXCLUDE USING gist (room WITH =, span WITH &&)",
+    };
+    format!(
+        "{SCHEMA_BEFORE_BOOKINGS}
+CREATE TABLE bookings (
+    booking bigint PRIMARY KEY,
+    room integer NOT NULL,
+    practitioner integer NOT NULL,
+    patient integer NOT NULL,
+    day integer NOT NULL,
+    start_min integer NOT NULL,
+    end_min integer NOT NULL,
+    busy_until_min integer NOT NULL,
+    span int4range NOT NULL,
+    party_size integer NOT NULL,
+    equipment text NOT NULL{room_constraint}
+);
+{SCHEMA_AFTER_BOOKINGS}"
+    )
 }
+
+const SCHEMA_BEFORE_BOOKINGS: &str = "CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE TABLE authorizations (
+    id integer PRIMARY KEY,
+    organization integer NOT NULL,
+    units_total integer NOT NULL CHECK (units_total >= 0),
+    units_used integer NOT NULL DEFAULT 0,
+    units_scheduled integer NOT NULL DEFAULT 0
+);
+-- No REFERENCES on authorization_id: every write of a reservation
+-- already locks its authorization FOR UPDATE, and a foreign key would make
+-- each statement on either table touch both, which costs the model
+-- checker its partial-order reduction.
+CREATE TABLE reservations (
+    id bigint PRIMARY KEY,
+    authorization_id integer NOT NULL,
+    units integer NOT NULL CHECK (units > 0),
+    state text NOT NULL,
+    client bigint NOT NULL,
+    idempotency_key text NOT NULL
+);
+CREATE TABLE appointments (
+    id integer PRIMARY KEY,
+    organization integer NOT NULL,
+    status text NOT NULL,
+    version bigint NOT NULL
+);
+CREATE INDEX appointments_organization ON appointments (organization, id);
+CREATE TABLE idempotency_records (
+    client bigint NOT NULL,
+    key text NOT NULL,
+    request text NOT NULL,
+    status integer NOT NULL,
+    response text NOT NULL,
+    PRIMARY KEY (client, key)
+);";
+
+const SCHEMA_AFTER_BOOKINGS: &str =
+    "CREATE INDEX bookings_room_day ON bookings (room, day, start_min);
+CREATE TABLE practitioner_slots (
+    booking bigint PRIMARY KEY,
+    practitioner integer NOT NULL,
+    day integer NOT NULL,
+    room integer NOT NULL,
+    start_min integer NOT NULL,
+    end_min integer NOT NULL,
+    span int4range NOT NULL,
+    EXCLUDE USING gist (practitioner WITH =, span WITH &&)
+);
+CREATE INDEX practitioner_slots_day ON practitioner_slots (practitioner, day, start_min);
+CREATE TABLE patient_slots (
+    booking bigint PRIMARY KEY,
+    patient integer NOT NULL,
+    day integer NOT NULL,
+    room integer NOT NULL,
+    start_min integer NOT NULL,
+    end_min integer NOT NULL,
+    span int4range NOT NULL,
+    EXCLUDE USING gist (patient WITH =, span WITH &&)
+);
+CREATE INDEX patient_slots_day ON patient_slots (patient, day, start_min);
+";
+
+/// Every table of [`sql_schema`], children before parents (the order to
+/// drop or empty them in).
+pub const TABLES: &[&str] = &[
+    "reservations",
+    "authorizations",
+    "appointments",
+    "idempotency_records",
+    "bookings",
+    "practitioner_slots",
+    "patient_slots",
+];
 
 /// A service implementation: the correct one or a named planted bug.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

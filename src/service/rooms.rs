@@ -20,15 +20,14 @@ use super::access;
 use super::api::{Alternative, Request, RequestBody, Response, ResponseBody, Token};
 use super::board::not_found;
 use super::data::{
-    absolute_min, booking_key, patient_slot_key, patient_slots_prefix, practitioner_slot_key,
-    practitioner_slots_prefix, room_bookings_prefix, Dataset, PatientInfo, PractitionerInfo,
-    RoomInfo, MINUTES_PER_DAY,
+    absolute_min, Dataset, PatientInfo, PractitionerInfo, RoomInfo, MINUTES_PER_DAY,
 };
 use super::idempotency::{self, Recall};
 use super::retry::RetryOn;
 use super::server::Api;
 use super::Variant;
-use crate::store::{DbError, Isolation, KeyRange, Row, Tx};
+use crate::sql::{Rows, Session, Span, Value};
+use crate::store::{DbError, Isolation, Row};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
@@ -188,8 +187,32 @@ impl BookingView {
         })
     }
 
-    /// The row stored under `bookings/...`. The absolute columns carry the
-    /// room's exclusion constraint across days.
+    /// Row `i` of a `SELECT * FROM bookings` result; `None` if a column
+    /// is missing.
+    fn from_rows(rows: &Rows, i: usize) -> Option<BookingView> {
+        let int = |column: &str| rows.int(i, column);
+        Some(BookingView {
+            booking: int("booking")? as u64,
+            room: u32::try_from(int("room")?).ok()?,
+            practitioner: u32::try_from(int("practitioner")?).ok()?,
+            patient: u32::try_from(int("patient")?).ok()?,
+            day: u32::try_from(int("day")?).ok()?,
+            start_min: int("start_min")?,
+            end_min: int("end_min")?,
+            busy_until_min: int("busy_until_min")?,
+            party_size: u32::try_from(int("party_size")?).ok()?,
+            equipment: rows
+                .get(i, "equipment")
+                .and_then(Value::as_text)?
+                .split(',')
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// The booking's columns as the checker reads them from a committed
+    /// `bookings` row (for tests that feed the checker rows by hand).
     pub fn to_row(&self) -> Row {
         Row::new()
             .with("booking", self.booking as i64)
@@ -200,11 +223,6 @@ impl BookingView {
             .with("start_min", self.start_min)
             .with("end_min", self.end_min)
             .with("busy_until_min", self.busy_until_min)
-            .with("abs_start_min", absolute_min(self.day, self.start_min))
-            .with(
-                "abs_busy_until_min",
-                absolute_min(self.day, self.busy_until_min),
-            )
             .with("party_size", i64::from(self.party_size))
             .with("equipment", self.equipment.join(","))
     }
@@ -224,24 +242,13 @@ pub struct SlotView {
 }
 
 impl SlotView {
-    fn from_row(row: &Row) -> Option<SlotView> {
+    fn from_rows(rows: &Rows, i: usize) -> Option<SlotView> {
         Some(SlotView {
-            booking: row.int("booking")? as u64,
-            room: u32::try_from(row.int("room")?).ok()?,
-            start_min: row.int("start_min")?,
-            end_min: row.int("end_min")?,
+            booking: rows.int(i, "booking")? as u64,
+            room: u32::try_from(rows.int(i, "room")?).ok()?,
+            start_min: rows.int(i, "start_min")?,
+            end_min: rows.int(i, "end_min")?,
         })
-    }
-
-    fn to_row(&self, owner_column: &'static str, owner: u32, day: u32) -> Row {
-        Row::new()
-            .with(owner_column, i64::from(owner))
-            .with("booking", self.booking as i64)
-            .with("room", i64::from(self.room))
-            .with("start_min", self.start_min)
-            .with("end_min", self.end_min)
-            .with("abs_start_min", absolute_min(day, self.start_min))
-            .with("abs_end_min", absolute_min(day, self.end_min))
     }
 
     fn overlaps(&self, visit: &Visit) -> bool {
@@ -814,14 +821,28 @@ pub(super) async fn assign_room(api: &Api, token: &Token, request: &Request) -> 
     .await
 }
 
-async fn scan_slots(tx: &mut Tx, prefix: &str) -> Result<Vec<SlotView>, DbError> {
-    Ok(tx
-        .scan(&KeyRange::prefix(prefix))
-        .await?
-        .iter()
-        .filter_map(|(_, row)| SlotView::from_row(row))
+/// A practitioner's or patient's slots of one day: an index range read
+/// (`owner` is `practitioner_slots` or `patient_slots`).
+async fn scan_slots(
+    s: &mut impl Session,
+    sql: &str,
+    owner: u32,
+    day: u32,
+) -> Result<Vec<SlotView>, DbError> {
+    let rows = s
+        .execute(sql, &[i64::from(owner).into(), i64::from(day).into()])
+        .await?;
+    Ok((0..rows.len())
+        .filter_map(|i| SlotView::from_rows(&rows, i))
         .collect())
 }
+
+const PRACTITIONER_SLOTS: &str = "SELECT booking, room, start_min, end_min FROM practitioner_slots WHERE practitioner = $1 AND day = $2 ORDER BY start_min, booking";
+const PATIENT_SLOTS: &str = "SELECT booking, room, start_min, end_min FROM patient_slots WHERE patient = $1 AND day = $2 ORDER BY start_min, booking";
+const ROOM_BOOKINGS: &str =
+    "SELECT * FROM bookings WHERE room = $1 AND day = $2 ORDER BY start_min, booking";
+const DAY_BOOKINGS: &str =
+    "SELECT * FROM bookings WHERE day = $1 ORDER BY room, start_min, booking";
 
 async fn book_once(
     api: &Api,
@@ -847,24 +868,21 @@ async fn book_once(
         Isolation::Serializable
     };
     let record = idempotency::record_key(request);
-    let mut tx = api.pool.begin(isolation).await?;
+    let mut s = api.database.connect().await?;
+    s.begin(isolation).await?;
     if let Some(record) = &record {
-        if let Recall::Replay(stored) = idempotency::recall(&mut tx, record, request).await? {
+        if let Recall::Replay(stored) = idempotency::recall(&mut s, record, request).await? {
             api.idempotent_replays.fetch_add(1, Ordering::Relaxed);
-            tx.commit().await?;
+            s.commit().await?;
             return Ok(stored);
         }
     }
-    let practitioner_slots = scan_slots(
-        &mut tx,
-        &practitioner_slots_prefix(visit.day, visit.practitioner),
-    )
-    .await?;
-    let patient_slots =
-        scan_slots(&mut tx, &patient_slots_prefix(visit.day, visit.patient)).await?;
+    let practitioner_slots =
+        scan_slots(&mut s, PRACTITIONER_SLOTS, visit.practitioner, visit.day).await?;
+    let patient_slots = scan_slots(&mut s, PATIENT_SLOTS, visit.patient, visit.day).await?;
     let rooms = match cached {
         Some(rooms) => rooms,
-        None => scan_rooms(&mut tx, visit.day, static_rooms).await?,
+        None => scan_rooms(&mut s, visit.day, static_rooms).await?,
     };
     let availability = Availability {
         dataset,
@@ -881,7 +899,7 @@ async fn book_once(
             alternatives,
         } => {
             // Commit the read-only transaction so SSI confirms what it saw.
-            tx.commit().await?;
+            s.commit().await?;
             return Ok(Response {
                 status: 409,
                 attempts: 0,
@@ -908,7 +926,7 @@ async fn book_once(
         booking.start_min < booking.end_min && booking.end_min <= booking.busy_until_min,
         "a chosen booking is a non-empty interval: {booking:?}"
     );
-    insert_booking(&mut tx, &booking).await?;
+    insert_booking(&mut s, &booking).await?;
     let booked = Response {
         status: 201,
         attempts: 0,
@@ -919,9 +937,9 @@ async fn book_once(
         },
     };
     if let Some(record) = &record {
-        idempotency::remember(&mut tx, record, request, &booked).await?;
+        idempotency::remember(&mut s, record, request, &booked).await?;
     }
-    tx.commit().await?;
+    s.commit().await?;
     if api.variant == Variant::RoomsStaleAvailabilityCache {
         remember_own_booking(api, booking);
     }
@@ -930,18 +948,20 @@ async fn book_once(
 
 /// The predicate reads of the check: each fitting room's bookings that day.
 async fn scan_rooms(
-    tx: &mut Tx,
+    s: &mut impl Session,
     day: u32,
     rooms: &[u32],
 ) -> Result<BTreeMap<u32, Vec<BookingView>>, DbError> {
     let mut bookings_by_room = BTreeMap::new();
     for &room in rooms {
-        let rows = tx
-            .scan(&KeyRange::prefix(&room_bookings_prefix(day, room)))
+        let rows = s
+            .execute(
+                ROOM_BOOKINGS,
+                &[i64::from(room).into(), i64::from(day).into()],
+            )
             .await?;
-        let bookings = rows
-            .iter()
-            .filter_map(|(_, row)| BookingView::from_row(row))
+        let bookings = (0..rows.len())
+            .filter_map(|i| BookingView::from_rows(&rows, i))
             .collect();
         bookings_by_room.insert(room, bookings);
     }
@@ -949,30 +969,62 @@ async fn scan_rooms(
 }
 
 /// Writes the booking and the practitioner's and patient's slots (each
-/// table with its own exclusion constraint in the correct schema).
-async fn insert_booking(tx: &mut Tx, booking: &BookingView) -> Result<(), DbError> {
-    let (day, start_min, id) = (booking.day, booking.start_min, booking.booking);
-    let slot = SlotView {
-        booking: id,
-        room: booking.room,
-        start_min,
-        end_min: booking.end_min,
+/// table with its own exclusion constraint in the correct schema; spans in
+/// absolute minutes).
+async fn insert_booking(s: &mut impl Session, booking: &BookingView) -> Result<(), DbError> {
+    let day = booking.day;
+    let span = |from: i64, to: i64| {
+        Value::IntRange(Span::new(
+            Some(absolute_min(day, from)),
+            Some(absolute_min(day, to)),
+        ))
     };
-    tx.insert(
-        &booking_key(day, booking.room, start_min, id),
-        booking.to_row(),
+    let id = (booking.booking as i64).into();
+    let (room, day_value) = (i64::from(booking.room).into(), i64::from(day).into());
+    let (start, end) = (booking.start_min.into(), booking.end_min.into());
+    s.execute(
+        "INSERT INTO bookings (booking, room, practitioner, patient, day, start_min, end_min, busy_until_min, span, party_size, equipment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[
+            Value::clone(&id),
+            Value::clone(&room),
+            i64::from(booking.practitioner).into(),
+            i64::from(booking.patient).into(),
+            Value::clone(&day_value),
+            Value::clone(&start),
+            Value::clone(&end),
+            booking.busy_until_min.into(),
+            span(booking.start_min, booking.busy_until_min),
+            i64::from(booking.party_size).into(),
+            booking.equipment.join(",").into(),
+        ],
     )
     .await?;
-    tx.insert(
-        &practitioner_slot_key(day, booking.practitioner, start_min, id),
-        slot.to_row("practitioner", booking.practitioner, day),
-    )
-    .await?;
-    tx.insert(
-        &patient_slot_key(day, booking.patient, start_min, id),
-        slot.to_row("patient", booking.patient, day),
-    )
-    .await
+    let slot_span = span(booking.start_min, booking.end_min);
+    for (sql, owner) in [
+        (
+            "INSERT INTO practitioner_slots (booking, practitioner, day, room, start_min, end_min, span) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            booking.practitioner,
+        ),
+        (
+            "INSERT INTO patient_slots (booking, patient, day, room, start_min, end_min, span) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            booking.patient,
+        ),
+    ] {
+        s.execute(
+            sql,
+            &[
+                Value::clone(&id),
+                i64::from(owner).into(),
+                Value::clone(&day_value),
+                Value::clone(&room),
+                Value::clone(&start),
+                Value::clone(&end),
+                slot_span.clone(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The stale cache's view of the fitting rooms' bookings on `day`, read
@@ -998,16 +1050,11 @@ async fn cached_rooms(
     let all_rooms = match fresh {
         Some(rooms) => rooms,
         None => {
-            let mut tx = api.pool.begin(Isolation::ReadCommitted).await?;
-            let rows = tx
-                .scan(&KeyRange::prefix(&format!("bookings/{day:04}/")))
-                .await?;
-            tx.commit().await?;
+            let mut s = api.database.connect().await?;
+            let rows = s.execute(DAY_BOOKINGS, &[i64::from(day).into()]).await?;
+            drop(s);
             let mut rooms: BTreeMap<u32, Vec<BookingView>> = BTreeMap::new();
-            for booking in rows
-                .iter()
-                .filter_map(|(_, row)| BookingView::from_row(row))
-            {
+            for booking in (0..rows.len()).filter_map(|i| BookingView::from_rows(&rows, i)) {
                 rooms.entry(booking.room).or_default().push(booking);
             }
             api.cache_refreshes.fetch_add(1, Ordering::Relaxed);

@@ -9,7 +9,8 @@ use super::retry::{with_retry, RetryContext, RetryCounters, RetryOn};
 use super::rooms::AvailabilityCache;
 use super::{board, rooms, units, Env, Variant};
 use crate::seed::Rng64;
-use crate::store::{DbError, Pool};
+use crate::store::DbError;
+use crate::system::kit::Database;
 use crate::system::kit::RateLimiter;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +38,7 @@ pub struct ApiStats {
 /// jitter stream) which a crash loses: build a new `Api` for the restarted
 /// server.
 pub struct Api {
-    pub(super) pool: Pool,
+    pub(super) database: Database,
     pub(super) env: Arc<dyn Env>,
     pub(super) config: ServiceConfig,
     pub(super) variant: Variant,
@@ -63,11 +64,13 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// A server over `pool`. `config` should have passed
+    /// A server over `database` (a [`crate::store::Pool`] of the
+    /// simulated store, or [`Database::Postgres`]), whose schema is
+    /// [`super::sql_schema`]. `config` should have passed
     /// [`ServiceConfig::validate`]; unknown soft-preference names are
     /// ignored here. `rng` is the server's own stream (backoff jitter).
     pub fn new(
-        pool: Pool,
+        database: impl Into<Database>,
         env: Arc<dyn Env>,
         config: ServiceConfig,
         variant: Variant,
@@ -85,7 +88,7 @@ impl Api {
             })
             .collect();
         Api {
-            pool,
+            database: database.into(),
             env,
             config,
             variant,

@@ -4,9 +4,10 @@
 //! seeded random order with a no-op waker.
 
 use super::api::{Request, RequestBody, Response, Role, Token};
-use super::{schema, Api, Dataset, Env, ServiceConfig, Variant};
+use super::{sql_schema, Api, Dataset, Env, ServiceConfig, Variant};
 use crate::invariant::{Checker, Violation};
 use crate::seed::{Rng64, Seed};
+use crate::sql::SqlDb;
 use crate::store::{Pacer, PauseFuture, PausePoint, Pool, Schema, Store, StoreConfig};
 use std::future::Future;
 use std::pin::Pin;
@@ -150,17 +151,20 @@ impl Harness {
         dataset: Dataset,
         config: StoreConfig,
     ) -> Harness {
-        Harness::with_schema(variant, dataset, config, schema(variant))
+        Harness::with_schema(variant, dataset, config, &sql_schema(variant))
     }
 
-    /// A harness whose store has `schema` instead of the variant's own.
+    /// A harness whose store has the SQL `schema` instead of the variant's own.
     pub(crate) fn with_schema(
         variant: Variant,
         dataset: Dataset,
         config: StoreConfig,
-        schema: Schema,
+        schema: &str,
     ) -> Harness {
-        let store = Store::new(schema, config, Seed(11));
+        let store = Store::new(Schema::default(), config, Seed(11));
+        SqlDb::attach(&store)
+            .install(schema)
+            .expect("the clinic schema installs");
         dataset.load_into(&store);
         store.set_pacer(Arc::new(YieldPacer));
         let pool = Pool::new(store.clone(), 64, 10_000);

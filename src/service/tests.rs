@@ -736,12 +736,12 @@ fn serializable_and_the_room_constraint_each_prevent_double_booking() {
         record_history: false,
         ..StoreConfig::default()
     };
-    let without_room_constraint = super::schema(Variant::RoomsInclusiveEnd);
+    let without_room_constraint = super::sql_schema(Variant::RoomsInclusiveEnd);
     let harness = Harness::with_schema(
         Variant::Correct,
         uniform_rooms(1, 6, 10),
         commits,
-        without_room_constraint,
+        &without_room_constraint,
     );
     let requests: Vec<Request> = (0..6)
         .map(|i| book(i + 1, i as u32, i as u32, 9 * 60, 30))
@@ -755,7 +755,7 @@ fn serializable_and_the_room_constraint_each_prevent_double_booking() {
         Variant::RoomsInclusiveEnd,
         uniform_rooms(1, 2, 10),
         commits,
-        super::schema(Variant::Correct),
+        &super::sql_schema(Variant::Correct),
     );
     let api = harness.api(ServiceConfig::default(), 0);
     let requests = vec![book(1, 0, 0, 9 * 60, 30), book(2, 1, 1, 9 * 60 + 29, 30)];

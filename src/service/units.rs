@@ -17,12 +17,12 @@
 use super::access;
 use super::api::{Request, RequestBody, Response, ResponseBody, Token};
 use super::board::not_found;
-use super::data::{authorization_key, reservation_key};
-use super::idempotency::{self, Recall};
+use super::idempotency::{self, Recall, RecordKey};
 use super::retry::RetryOn;
 use super::server::Api;
 use super::Variant;
-use crate::store::{DbError, Isolation, Key, Row, Tx};
+use crate::sql::{Rows, Session, Value};
+use crate::store::{DbError, Isolation};
 use std::sync::atomic::Ordering;
 
 /// `state` of a reservation whose units are scheduled.
@@ -38,17 +38,17 @@ fn response(status: u16, body: ResponseBody) -> Response {
     }
 }
 
-fn malformed(key: &Key, row: &Row) -> Response {
+fn malformed(what: &str, rows: &Rows) -> Response {
     response(
         500,
         ResponseBody::ServerError {
-            message: format!("row {key} is malformed: {row:?}"),
+            message: format!("{what} is malformed: {rows:?}"),
         },
     )
 }
 
 /// The idempotency record key, unless the variant ignores keys.
-fn record_key(api: &Api, request: &Request) -> Option<Key> {
+fn record_key(api: &Api, request: &Request) -> Option<RecordKey> {
     if api.variant == Variant::UnitsNoIdempotency {
         None
     } else {
@@ -60,14 +60,14 @@ fn record_key(api: &Api, request: &Request) -> Option<Key> {
 /// attempt (the transaction is committed so SSI validates the read).
 async fn replay(
     api: &Api,
-    tx: &mut Tx,
-    record: Option<&Key>,
+    s: &mut impl Session,
+    record: Option<&RecordKey>,
     request: &Request,
 ) -> Result<Option<Response>, DbError> {
     let Some(record) = record else {
         return Ok(None);
     };
-    match idempotency::recall(tx, record, request).await? {
+    match idempotency::recall(s, record, request).await? {
         Recall::Fresh => Ok(None),
         Recall::Replay(stored) => {
             api.idempotent_replays.fetch_add(1, Ordering::Relaxed);
@@ -122,30 +122,33 @@ async fn reserve_once(
         Isolation::Serializable
     };
     let record = record_key(api, request);
-    let mut tx = api.pool.begin(isolation).await?;
-    if let Some(stored) = replay(api, &mut tx, record.as_ref(), request).await? {
-        tx.commit().await?;
+    let mut s = api.database.connect().await?;
+    s.begin(isolation).await?;
+    if let Some(stored) = replay(api, &mut s, record.as_ref(), request).await? {
+        s.commit().await?;
         return Ok(stored);
     }
-    let auth_key = authorization_key(authorization);
-    let row = if buggy {
-        tx.get(&auth_key).await?
+    let counters = if buggy {
+        "SELECT units_total, units_used, units_scheduled FROM authorizations WHERE id = $1"
     } else {
-        tx.get_for_update(&auth_key).await?
+        "SELECT units_total, units_used, units_scheduled FROM authorizations WHERE id = $1 FOR UPDATE"
     };
-    let Some(mut row) = row else {
+    let rows = s
+        .execute(counters, &[i64::from(authorization).into()])
+        .await?;
+    if rows.is_empty() {
         return Ok(not_found());
-    };
+    }
     let (Some(total), Some(used), Some(scheduled)) = (
-        row.int("units_total"),
-        row.int("units_used"),
-        row.int("units_scheduled"),
+        rows.int(0, "units_total"),
+        rows.int(0, "units_used"),
+        rows.int(0, "units_scheduled"),
     ) else {
-        return Ok(malformed(&auth_key, &row));
+        return Ok(malformed(&format!("authorization {authorization}"), &rows));
     };
     let available = total - used - scheduled;
     if units > available {
-        tx.commit().await?;
+        s.commit().await?;
         return Ok(response(
             409,
             ResponseBody::NotEnoughUnits {
@@ -154,20 +157,22 @@ async fn reserve_once(
         ));
     }
     debug_assert!(units > 0 && units <= available, "reserve passed its checks");
-    row.set("units_scheduled", scheduled + units);
-    tx.update(&auth_key, row).await?;
+    s.execute(
+        "UPDATE authorizations SET units_scheduled = $2 WHERE id = $1",
+        &[i64::from(authorization).into(), (scheduled + units).into()],
+    )
+    .await?;
     let reservation = request.request_id;
-    tx.insert(
-        &reservation_key(reservation),
-        Row::new()
-            .with("authorization", i64::from(authorization))
-            .with("units", units)
-            .with("state", STATE_SCHEDULED)
-            .with("client", i64::from(request.client))
-            .with(
-                "idempotency_key",
-                request.idempotency_key.clone().unwrap_or_default(),
-            ),
+    s.execute(
+        "INSERT INTO reservations (id, authorization_id, units, state, client, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            (reservation as i64).into(),
+            i64::from(authorization).into(),
+            units.into(),
+            STATE_SCHEDULED.into(),
+            i64::from(request.client).into(),
+            request.idempotency_key.clone().unwrap_or_default().into(),
+        ],
     )
     .await?;
     let reserved = response(
@@ -179,9 +184,9 @@ async fn reserve_once(
         },
     );
     if let Some(record) = &record {
-        idempotency::remember(&mut tx, record, request, &reserved).await?;
+        idempotency::remember(&mut s, record, request, &reserved).await?;
     }
-    tx.commit().await?;
+    s.commit().await?;
     Ok(reserved)
 }
 
@@ -196,13 +201,16 @@ pub(super) async fn settle_reservation(api: &Api, token: &Token, request: &Reque
         RequestBody::Consume { reservation } => (reservation, true),
         _ => unreachable!("settle_reservation gets release and consume requests"),
     };
-    let key = reservation_key(reservation);
     let lookup = api
         .retry(RetryOn::SerializationAndDeadlock, || async {
-            let mut tx = api.pool.begin(Isolation::ReadCommitted).await?;
-            let row = tx.get(&key).await?;
-            tx.commit().await?;
-            Ok(row.and_then(|row| row.int("authorization")))
+            let mut s = api.database.connect().await?;
+            let rows = s
+                .execute(
+                    "SELECT authorization_id FROM reservations WHERE id = $1",
+                    &[(reservation as i64).into()],
+                )
+                .await?;
+            Ok(rows.int(0, "authorization_id"))
         })
         .await;
     let authorization = match lookup {
@@ -232,49 +240,73 @@ async fn settle_once(
     consume: bool,
 ) -> Result<Response, DbError> {
     let record = record_key(api, request);
-    let mut tx = api.pool.begin(Isolation::Serializable).await?;
-    if let Some(stored) = replay(api, &mut tx, record.as_ref(), request).await? {
-        tx.commit().await?;
+    let mut s = api.database.connect().await?;
+    s.begin(Isolation::Serializable).await?;
+    if let Some(stored) = replay(api, &mut s, record.as_ref(), request).await? {
+        s.commit().await?;
         return Ok(stored);
     }
-    let key = reservation_key(reservation);
+    let id: Value = (reservation as i64).into();
     // Released reservations are deleted and consumed ones are final: either
     // way there is no scheduled reservation to act on (404).
-    let Some(mut reservation_row) = tx.get_for_update(&key).await? else {
-        return Ok(not_found());
-    };
-    if reservation_row.text("state") != Some(STATE_SCHEDULED) {
+    let found = s
+        .execute(
+            "SELECT authorization_id, units, state FROM reservations WHERE id = $1 FOR UPDATE",
+            std::slice::from_ref(&id),
+        )
+        .await?;
+    if found.is_empty() || found.get(0, "state").and_then(Value::as_text) != Some(STATE_SCHEDULED) {
         return Ok(not_found());
     }
-    let (Some(authorization), Some(units)) = (
-        reservation_row.int("authorization"),
-        reservation_row.int("units"),
-    ) else {
-        return Ok(malformed(&key, &reservation_row));
-    };
-    let auth_key = authorization_key(authorization as u32);
-    let Some(mut auth_row) = tx.get_for_update(&auth_key).await? else {
-        return Ok(malformed(&key, &reservation_row));
-    };
-    let (Some(used), Some(scheduled)) =
-        (auth_row.int("units_used"), auth_row.int("units_scheduled"))
+    let (Some(authorization), Some(units)) =
+        (found.int(0, "authorization_id"), found.int(0, "units"))
     else {
-        return Ok(malformed(&auth_key, &auth_row));
+        return Ok(malformed(&format!("reservation {reservation}"), &found));
     };
-    auth_row.set("units_scheduled", scheduled - units);
+    let counters = s
+        .execute(
+            "SELECT units_used, units_scheduled FROM authorizations WHERE id = $1 FOR UPDATE",
+            &[authorization.into()],
+        )
+        .await?;
+    let (Some(used), Some(scheduled)) = (
+        counters.int(0, "units_used"),
+        counters.int(0, "units_scheduled"),
+    ) else {
+        return Ok(malformed(
+            &format!("authorization {authorization}"),
+            &counters,
+        ));
+    };
     let settled = if consume {
-        auth_row.set("units_used", used + units);
-        reservation_row.set("state", STATE_CONSUMED);
-        tx.update(&key, reservation_row).await?;
+        s.execute(
+            "UPDATE reservations SET state = $2 WHERE id = $1",
+            &[id, STATE_CONSUMED.into()],
+        )
+        .await?;
+        s.execute(
+            "UPDATE authorizations SET units_used = $2, units_scheduled = $3 WHERE id = $1",
+            &[
+                authorization.into(),
+                (used + units).into(),
+                (scheduled - units).into(),
+            ],
+        )
+        .await?;
         response(200, ResponseBody::Consumed { units })
     } else {
-        tx.delete(&key).await?;
+        s.execute("DELETE FROM reservations WHERE id = $1", &[id])
+            .await?;
+        s.execute(
+            "UPDATE authorizations SET units_scheduled = $2 WHERE id = $1",
+            &[authorization.into(), (scheduled - units).into()],
+        )
+        .await?;
         response(200, ResponseBody::Released { units })
     };
-    tx.update(&auth_key, auth_row).await?;
     if let Some(record) = &record {
-        idempotency::remember(&mut tx, record, request, &settled).await?;
+        idempotency::remember(&mut s, record, request, &settled).await?;
     }
-    tx.commit().await?;
+    s.commit().await?;
     Ok(settled)
 }

@@ -5,7 +5,7 @@ use super::catalog::{intern, Check, Column, Exclusion, ForeignKey, Index, Table}
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
 use super::plan::ExcludeSpec;
 use super::value::{err, SqlType};
-use super::DbShared;
+use super::SqlDb;
 use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, WriteKind};
 use sqlparser::ast;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ struct Draft {
 
 /// Creates a table from its parsed definition.
 pub(crate) fn create_table(
-    db: &DbShared,
+    db: &SqlDb,
     create: &ast::CreateTable,
     excludes: &[ExcludeSpec],
 ) -> Result<(), DbError> {
@@ -57,7 +57,7 @@ pub(crate) fn create_table(
     }
     let name = object_name(&create.name)?;
     check_name(&name)?;
-    let mut catalog = db.catalog();
+    let mut catalog = db.shared.catalog();
     if catalog.tables.contains_key(&name) {
         if create.if_not_exists {
             return Ok(());
@@ -354,7 +354,7 @@ pub(crate) fn create_table(
         _ => return Err(unsupported("more than one EXCLUDE constraint on a table")),
     }
     if let Some(x) = &draft.table.exclusion {
-        db.store.add_range_exclusion(
+        db.store().add_range_exclusion(
             &name,
             draft.table.columns[x.group].name,
             draft.table.columns[x.range].name,
@@ -373,7 +373,7 @@ pub(crate) fn create_table(
 /// Creates a secondary index and fills it from the committed rows (in a
 /// transaction of its own; PostgreSQL's CREATE INDEX blocks writers, the
 /// simulation expects it in setup, before concurrent work).
-pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Result<(), DbError> {
+pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Result<(), DbError> {
     if create.using.as_ref().is_some_and(|u| ident(u) != "btree")
         || create.predicate.is_some()
         || !create.include.is_empty()
@@ -386,7 +386,7 @@ pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Re
         ));
     }
     let table_name = object_name(&create.table_name)?;
-    let table = db.table(&table_name)?;
+    let table = db.shared.table(&table_name)?;
     let mut columns = Vec::new();
     for c in &create.columns {
         let ast::Expr::Identifier(i) = &c.expr else {
@@ -428,8 +428,16 @@ pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Re
         unique: create.unique,
     });
     let position = updated.indexes.len() - 1;
-    // Backfill.
-    let mut tx = db.store.begin(Isolation::ReadCommitted);
+    // Backfill. An index made on an empty table (a schema's setup) needs
+    // none, and no transaction that could commit or fail.
+    if db.store().scan_committed(&updated.range()).is_empty() {
+        db.shared
+            .catalog()
+            .tables
+            .insert(table_name, Arc::new(updated));
+        return Ok(());
+    }
+    let mut tx = db.store().begin(Isolation::ReadCommitted);
     tx.sql_start(Op::Scan, None, None).await?;
     let rows: Vec<_> = tx.sql_scan(&KeyRange::prefix(&updated.indexes[0].prefix))?;
     for (_, row) in rows {
@@ -449,6 +457,9 @@ pub(crate) async fn create_index(db: &DbShared, create: &ast::CreateIndex) -> Re
             })?;
     }
     tx.commit().await?;
-    db.catalog().tables.insert(table_name, Arc::new(updated));
+    db.shared
+        .catalog()
+        .tables
+        .insert(table_name, Arc::new(updated));
     Ok(())
 }

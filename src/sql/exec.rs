@@ -242,7 +242,10 @@ impl Exec<'_> {
     pub(crate) async fn select(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
         let single = plan.sources.len() == 1;
         let (op, key) = match (&plan.lock, single) {
-            (Some(_), _) => (Op::GetForUpdate, None),
+            // A locking read of one row by its primary key touches only
+            // that row: the model checker may treat it as a one-key step.
+            (Some(_), true) => (Op::GetForUpdate, self.point_key(&plan.sources[0])),
+            (Some(_), false) => (Op::GetForUpdate, None),
             (None, true) => match self.point_key(&plan.sources[0]) {
                 Some(key) => (Op::Get, Some(key)),
                 None => (Op::Scan, None),
@@ -522,29 +525,7 @@ impl Exec<'_> {
 
     /// NOT NULL and CHECK constraints of a row about to be written.
     fn check_row(&self, table: &Table, values: &[Value]) -> Result<(), DbError> {
-        for (c, v) in table.columns.iter().zip(values) {
-            if c.not_null && v.is_null() {
-                return Err(err(
-                    SqlState::NotNullViolation,
-                    format!(
-                        "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
-                        c.name, table.name
-                    ),
-                ));
-            }
-        }
-        for check in &table.checks {
-            if check.expr.eval(&env(values, self.params))?.as_bool() == Some(false) {
-                return Err(err(
-                    SqlState::CheckViolation,
-                    format!(
-                        "new row for relation \"{}\" violates check constraint \"{}\"",
-                        table.name, check.name
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        check_row(table, values, self.params)
     }
 
     /// A referencing row's parent must exist: its row is locked (the
@@ -959,4 +940,31 @@ fn finish(
         .skip(offset)
         .take(limit.unwrap_or(usize::MAX))
         .collect()
+}
+
+/// NOT NULL and CHECK constraints of a row about to be written.
+pub(crate) fn check_row(table: &Table, values: &[Value], params: &[Value]) -> Result<(), DbError> {
+    for (c, v) in table.columns.iter().zip(values) {
+        if c.not_null && v.is_null() {
+            return Err(err(
+                SqlState::NotNullViolation,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.name, table.name
+                ),
+            ));
+        }
+    }
+    for check in &table.checks {
+        if check.expr.eval(&env(values, params))?.as_bool() == Some(false) {
+            return Err(err(
+                SqlState::CheckViolation,
+                format!(
+                    "new row for relation \"{}\" violates check constraint \"{}\"",
+                    table.name, check.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -71,13 +71,17 @@ mod ddl;
 mod exec;
 mod expr;
 mod plan;
+pub mod script;
 pub mod scripts;
 mod value;
 
 pub use value::{canonical_json, Span, SqlType, Value};
 
 use crate::seed::Seed;
-use crate::store::{DbError, Isolation, Schema, SqlState, Store, StoreConfig, Tx, TxMode};
+use crate::store::{
+    block_on, Connection, DbError, Isolation, Pool, Schema, SqlState, Store, StoreConfig, Tx,
+    TxMode,
+};
 use catalog::{Catalog, Table};
 use plan::{Prepared, Statement};
 use std::collections::BTreeMap;
@@ -157,6 +161,17 @@ pub trait Session {
     }
 }
 
+/// The store key of the row of `table` whose primary key columns hold
+/// `pk` (already of the columns' types): the layout every table of the
+/// simulated engine uses, for invariant checkers that read committed rows.
+pub fn row_key(table: &str, pk: &[Value]) -> crate::store::Key {
+    let mut text = format!("{table}/");
+    for value in pk {
+        value::encode_key(&mut text, value);
+    }
+    crate::store::Key::raw(&text)
+}
+
 /// The `BEGIN` statement of an isolation level.
 pub fn begin_sql(isolation: Isolation) -> &'static str {
     match isolation {
@@ -166,8 +181,10 @@ pub fn begin_sql(isolation: Isolation) -> &'static str {
     }
 }
 
+/// Per-database state shared by every handle to one store (kept in the
+/// store's [`Store::extension`] slot, so it must not hold the store).
+#[derive(Default)]
 pub(crate) struct DbShared {
-    store: Store,
     catalog: Mutex<Catalog>,
     cache: Mutex<BTreeMap<String, Arc<Statement>>>,
     serials: Mutex<BTreeMap<(String, &'static str), i64>>,
@@ -202,9 +219,11 @@ impl DbShared {
 }
 
 /// A SQL database on a simulated store: the catalog, a statement cache
-/// shared by its sessions, and the store. Cheap to clone.
+/// shared by its sessions, and the store. Cheap to clone; every
+/// [`SqlDb::attach`] to one store shares one catalog.
 #[derive(Clone)]
 pub struct SqlDb {
+    store: Store,
     shared: Arc<DbShared>,
 }
 
@@ -216,15 +235,18 @@ impl std::fmt::Debug for SqlDb {
 
 impl SqlDb {
     /// SQL over `store` (which should hold no key-value data of its own
-    /// under the SQL tables' names).
+    /// under the SQL tables' names). The same as [`SqlDb::attach`].
     pub fn new(store: Store) -> SqlDb {
+        SqlDb::attach(&store)
+    }
+
+    /// The SQL database of `store`: its tables are the ones created through
+    /// any handle to the same store, so a server can attach to the store
+    /// its harness set up ([`crate::system::System::sql_schema`]).
+    pub fn attach(store: &Store) -> SqlDb {
         SqlDb {
-            shared: Arc::new(DbShared {
-                store,
-                catalog: Mutex::new(Catalog::default()),
-                cache: Mutex::new(BTreeMap::new()),
-                serials: Mutex::new(BTreeMap::new()),
-            }),
+            store: store.clone(),
+            shared: store.extension(DbShared::default),
         }
     }
 
@@ -239,15 +261,96 @@ impl SqlDb {
 
     /// The store underneath.
     pub fn store(&self) -> &Store {
-        &self.shared.store
+        &self.store
     }
 
-    /// A new connection.
+    /// A new connection, outside any pool.
     pub fn session(&self) -> SqlSession {
         SqlSession {
             db: self.clone(),
             block: None,
+            _connection: None,
         }
+    }
+
+    /// A connection from `pool` (waiting for a free one, or 53300 when too
+    /// many wait), to the SQL database of the pool's store; the pool slot
+    /// is held until the session is dropped, as with node-postgres's
+    /// `pool.connect()` and `client.release()`.
+    pub async fn connect(pool: &Pool) -> Result<SqlSession, DbError> {
+        let connection = pool.connect().await?;
+        let mut session = SqlDb::attach(pool.store()).session();
+        session._connection = Some(connection);
+        Ok(session)
+    }
+
+    /// Runs a script of `CREATE TABLE` and `CREATE INDEX` statements
+    /// (separated by semicolons) on a store nothing else uses yet: the
+    /// setup of a service's schema. Index backfills run as transactions of
+    /// their own, so call it before installing a pacer that waits on a
+    /// scheduler. An error names the statement that failed.
+    pub fn install(&self, script: &str) -> Result<(), DbError> {
+        let statements = plan::split_script(script)?;
+        for statement in statements {
+            let mut session = self.session();
+            block_on(session.execute(&statement, &[])).map_err(|mut e| {
+                if !e.message.contains("(statement: ") {
+                    e.message = format!("{} (statement: {})", e.message, statement.trim());
+                }
+                e
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Loads one row of `table` (values in column order, as `INSERT INTO
+    /// table VALUES (...)` takes them) straight into the committed state,
+    /// outside any transaction, with its index entries: for a service's
+    /// data set before anything runs. Values are coerced to the columns'
+    /// types; NOT NULL, CHECK and key uniqueness are checked, foreign keys
+    /// and exclusion constraints are not (setup data is expected to hold
+    /// them).
+    pub fn load(&self, table: &str, values: &[Value]) -> Result<(), DbError> {
+        let table = self.shared.table(table)?;
+        if values.len() != table.columns.len() {
+            return Err(DbError::new(
+                SqlState::SyntaxError,
+                format!(
+                    "table \"{}\" has {} columns, the loaded row {}",
+                    table.name,
+                    table.columns.len(),
+                    values.len()
+                ),
+            ));
+        }
+        let values = table
+            .columns
+            .iter()
+            .zip(values)
+            .map(|(column, value)| value::coerce(value, column.ty))
+            .collect::<Result<Vec<_>, _>>()?;
+        exec::check_row(&table, &values, &[])?;
+        for index in 0..table.indexes.len() {
+            let key = table.index_key(index, &values);
+            if (index == 0 || table.indexes[index].unique)
+                && self.store.read_committed(&key).is_some()
+            {
+                return Err(DbError::new(
+                    SqlState::UniqueViolation,
+                    format!(
+                        "duplicate key value violates unique constraint \"{}\" (loading table \"{}\")",
+                        table.indexes[index].name, table.name
+                    ),
+                ));
+            }
+        }
+        for index in 1..table.indexes.len() {
+            self.store
+                .load(table.index_key(index, &values), table.entry_row(&values));
+        }
+        self.store
+            .load(table.row_key(&values), table.to_row(&values));
+        Ok(())
     }
 
     /// The prepared statement for `sql`, from the cache or parsed now.
@@ -273,6 +376,8 @@ struct Block {
 pub struct SqlSession {
     db: SqlDb,
     block: Option<Block>,
+    /// The pool slot this session holds, if it came from a pool.
+    _connection: Option<Connection>,
 }
 
 impl std::fmt::Debug for SqlSession {
@@ -396,11 +501,9 @@ impl SqlSession {
                 }
                 let result = match &statement.kind {
                     Prepared::CreateTable(create, excludes) => {
-                        ddl::create_table(&self.db.shared, create, excludes)
+                        ddl::create_table(&self.db, create, excludes)
                     }
-                    Prepared::CreateIndex(create) => {
-                        ddl::create_index(&self.db.shared, create).await
-                    }
+                    Prepared::CreateIndex(create) => ddl::create_index(&self.db, create).await,
                     _ => unreachable!("matched above"),
                 };
                 lock(&self.db.shared.cache).clear();

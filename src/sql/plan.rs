@@ -166,6 +166,28 @@ impl Statement {
     }
 }
 
+/// The statements of a script, split at the semicolons between them
+/// (those inside literals and quoted names do not split), empty ones
+/// dropped.
+pub(crate) fn split_script(script: &str) -> Result<Vec<String>, DbError> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, script)
+        .tokenize()
+        .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for token in tokens {
+        if matches!(token, Token::SemiColon) {
+            statements.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(&token.to_string());
+        }
+    }
+    statements.push(current);
+    statements.retain(|s| !s.trim().is_empty());
+    Ok(statements)
+}
+
 /// Parses and plans one statement.
 pub(crate) fn prepare(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
     prepare_inner(sql, catalog).map_err(|mut e| {

@@ -1,16 +1,153 @@
 //! Multi-session scripts with PostgreSQL's recorded transcripts: each
 //! pins one rule of PostgreSQL's concurrency control that the simulated
-//! store follows (see [`super::anomaly::run_script`]). The transcripts
-//! were recorded from PostgreSQL 15 with `scripts/with-postgres.sh cargo
-//! test --test suite sql::scripts`, which checks them again on every run
-//! with a server.
+//! store follows. [`run_script`] runs one on any
+//! [`Backend`] with the shared step runner of [`super::script`]. The
+//! transcripts were recorded from PostgreSQL 15 with
+//! `scripts/with-postgres.sh cargo test --test suite sql::scripts`, which
+//! checks them again on every run with a server.
 //!
 //! Tables (from [`super::anomaly::SETUP`]): `kv (k text PRIMARY KEY, v
 //! integer)`, `emp (id, dept)` indexed on `dept`, `booking (id, room)`
 //! indexed on `room`, `stay (id, room, span int4range)` with `EXCLUDE
 //! USING gist (room WITH =, span WITH &&)`.
 
-use super::anomaly::Script;
+use super::script::{Backend, Runner, Stmt};
+use super::{Rows, Session};
+use crate::store::DbError;
+
+/// A script in the manner of PostgreSQL's isolationtester: sessions
+/// (each on its own connection) run `steps` in order; a step that blocks
+/// stays pending while the others go on, and its result is shown where it
+/// completes. Its [`Transcript`] on the simulated store must equal the one
+/// recorded from PostgreSQL 15 (`expected`), statement for statement.
+#[derive(Clone, Copy, Debug)]
+pub struct Script {
+    /// A kebab-case name.
+    pub name: &'static str,
+    /// What it shows, in a sentence.
+    pub about: &'static str,
+    /// Rows loaded before the sessions start (on the suite's tables).
+    pub setup: &'static [&'static str],
+    /// How many sessions.
+    pub sessions: usize,
+    /// `(session, statement)` in the order they are issued.
+    pub steps: &'static [(usize, &'static str)],
+    /// Queries an observer runs once every session is done.
+    pub check: &'static [&'static str],
+    /// The transcript PostgreSQL 15 gives, one line per event.
+    pub expected: &'static str,
+}
+
+/// What a script did, one line per event: each step as it is issued with
+/// its outcome (`ok`, the rows, `affected n`, `error SQLSTATE`, or
+/// `waiting`), a waiting step's outcome where it completes (`sN <- ...`),
+/// then the checks' rows.
+pub type Transcript = Vec<String>;
+
+fn outcome(result: &Result<Rows, DbError>) -> String {
+    match result {
+        Err(e) => format!("error {}", e.code.code()),
+        Ok(rows) if !rows.columns.is_empty() => {
+            let rows: Vec<String> = rows
+                .rows
+                .iter()
+                .map(|row| {
+                    let values: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+                    format!("({})", values.join(", "))
+                })
+                .collect();
+            format!("[{}]", rows.join(" "))
+        }
+        Ok(rows) if rows.affected > 0 => format!("affected {}", rows.affected),
+        Ok(_) => "ok".to_string(),
+    }
+}
+
+/// The `sN <- ...` lines of the statements in `finished` other than `except`.
+fn released<S: Session + 'static>(
+    run: &Runner<S>,
+    finished: &[usize],
+    except: Option<usize>,
+) -> Vec<String> {
+    finished
+        .iter()
+        .filter(|&&done| Some(done) != except)
+        .map(|&done| {
+            let record = &run.records()[done];
+            let result = record.result.as_ref().expect("finished");
+            format!("s{} <- {}", record.session + 1, outcome(result))
+        })
+        .collect()
+}
+
+/// Runs `script` on `backend` (on [`super::anomaly::SETUP`]'s tables) and
+/// returns its transcript.
+pub async fn run_script<B: Backend>(
+    backend: &mut B,
+    script: &Script,
+) -> Result<Transcript, DbError> {
+    let mut conns = backend
+        .open(&super::anomaly::SETUP, script.sessions)
+        .await?;
+    let mut observer = conns.pop().expect("an observer");
+    for stmt in script.setup {
+        observer.execute(stmt, &[]).await?;
+    }
+    let mut run = Runner::new(conns, observer);
+    let mut lines = Vec::new();
+    let mut reported = 0;
+    for &(session, sql) in script.steps {
+        assert!(
+            session < script.sessions,
+            "{}: no session {session}",
+            script.name
+        );
+        let index = run.issue(backend, session, &Stmt::sql(sql)).await;
+        let result = run.records()[index].result.as_ref();
+        let shown = result.map_or_else(|| "waiting".to_string(), outcome);
+        lines.push(format!("s{}: {sql} -> {shown}", session + 1));
+        let finished = run.finished()[reported..].to_vec();
+        lines.extend(released(&run, &finished, Some(index)));
+        reported = run.finished().len();
+    }
+    while run.any_busy() && run.drive(backend).await {}
+    let finished = run.finished()[reported..].to_vec();
+    lines.extend(released(&run, &finished, None));
+    for session in 0..script.sessions {
+        if run.busy(session) {
+            lines.push(format!("s{} still waiting at the end", session + 1));
+        }
+    }
+    for query in script.check {
+        let result = run.observer().execute(query, &[]).await;
+        lines.push(format!("check: {query} -> {}", outcome(&result)));
+    }
+    let (sessions, _) = run.into_parts();
+    backend.close(sessions).await;
+    Ok(lines)
+}
+
+/// The expected transcript of `script` as lines.
+pub fn expected_lines(script: &Script) -> Transcript {
+    script
+        .expected
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs every script of [`SCRIPTS`] on `backend`.
+pub async fn run_scripts<B: Backend>(
+    backend: &mut B,
+) -> Result<Vec<(&'static Script, Transcript)>, DbError> {
+    let mut out = Vec::new();
+    for script in SCRIPTS {
+        out.push((script, run_script(backend, script).await?));
+    }
+    Ok(out)
+}
 
 const SER: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 const SER_RO: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY";
@@ -396,7 +533,7 @@ pub const SCRIPTS: &[Script] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::anomaly::{expected_lines, run_script, SimBackend};
+    use super::super::script::SimBackend;
     use super::*;
 
     #[test]

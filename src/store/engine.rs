@@ -424,36 +424,58 @@ impl State {
 
     /// Records that `id` waits for `holder`, or fails `id` with 40P01 when
     /// that wait closes a cycle in the wait-for graph.
+    /// With a `deadlock_timeout_ms` above 0 the wait is only recorded: the
+    /// waiter runs [`State::deadlock_check`] once the timeout has passed.
     fn wait_or_deadlock(&mut self, id: TxId, holder: TxId) -> Result<LockAttempt<()>, DbError> {
-        // Walk the chain from the holder; it is a path (each transaction
-        // waits for at most one other), bounded by the number of waiters.
-        let mut current = holder;
-        let mut steps = 0usize;
-        while let Some(&next) = self.waits_for.get(&current) {
-            if next == id {
-                self.waits_for.remove(&id);
-                self.stats.deadlocks += 1;
-                return Err(self.fail(
-                    id,
-                    error(
-                        SqlState::DeadlockDetected,
-                        format!(
-                            "deadlock detected: transaction {id} waits for {holder}, which waits for {id}"
-                        ),
-                    ),
-                ));
-            }
-            current = next;
-            steps += 1;
-            assert!(
-                steps <= self.waits_for.len(),
-                "wait-for chain has a cycle not through {id}"
-            );
+        if self.config.deadlock_timeout_ms == 0 && self.closes_cycle(id, holder) {
+            return Err(self.deadlock(id, holder));
         }
         if self.waits_for.insert(id, holder) != Some(holder) {
             self.stats.lock_waits += 1;
         }
         Ok(LockAttempt::WaitFor(holder))
+    }
+
+    /// Whether `id` waiting for `holder` closes a cycle through `id`.
+    fn closes_cycle(&self, id: TxId, holder: TxId) -> bool {
+        // Walk the chain from the holder: each transaction waits for at
+        // most one other, so it is a path, or ends in a cycle of others
+        // (waiters whose checks have not run yet), which the step bound
+        // stops.
+        let mut current = holder;
+        for _ in 0..=self.waits_for.len() {
+            if current == id {
+                return true;
+            }
+            match self.waits_for.get(&current) {
+                Some(&next) => current = next,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    fn deadlock(&mut self, id: TxId, holder: TxId) -> DbError {
+        self.waits_for.remove(&id);
+        self.stats.deadlocks += 1;
+        self.fail(
+            id,
+            error(
+                SqlState::DeadlockDetected,
+                format!(
+                    "deadlock detected: transaction {id} waits for {holder}, which waits for {id}"
+                ),
+            ),
+        )
+    }
+
+    /// PostgreSQL's check after `deadlock_timeout`: fails `id` with 40P01
+    /// when its wait is part of a cycle in the wait-for graph.
+    pub(crate) fn deadlock_check(&mut self, id: TxId) -> Result<(), DbError> {
+        match self.waits_for.get(&id) {
+            Some(&holder) if self.closes_cycle(id, holder) => Err(self.deadlock(id, holder)),
+            _ => Ok(()),
+        }
     }
 
     /// Registers `id`'s waker: woken when the row lock it is queued for is

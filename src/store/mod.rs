@@ -146,6 +146,11 @@ pub struct StoreConfig {
     /// Keep each commit's writes until [`Store::drain_commits`] takes them,
     /// for incremental invariant checks.
     pub record_commits: bool,
+    /// How long a lock wait lasts before the waiter checks for a deadlock
+    /// (PostgreSQL's `deadlock_timeout`, 1 s by default): a deadlock stalls
+    /// its transactions this long before one fails with 40P01. 0 checks at
+    /// once.
+    pub deadlock_timeout_ms: u64,
 }
 
 impl Default for StoreConfig {
@@ -155,6 +160,7 @@ impl Default for StoreConfig {
             latency: LatencyConfig::default(),
             record_history: true,
             record_commits: false,
+            deadlock_timeout_ms: 1000,
         }
     }
 }
@@ -244,6 +250,37 @@ pub trait Pacer: Send + Sync {
         let _ = alternatives;
         Box::pin(std::future::ready(0))
     }
+
+    /// A future that completes `ms` of the pacer's time later: the store's
+    /// own timers (`deadlock_timeout`) and, through the model checker's
+    /// environment, the clients' sleeps. By default time does not pass: it
+    /// completes at once.
+    fn sleep(&self, ms: u64) -> PauseFuture {
+        let _ = ms;
+        Box::pin(std::future::ready(()))
+    }
+
+    /// A timeout the store itself waits on (`deadlock_timeout`): like
+    /// [`Pacer::sleep`], except that the model checker never lets it pass
+    /// by itself: it fires when nothing else can run, or when the search
+    /// moves the clock.
+    fn timeout(&self, ms: u64) -> PauseFuture {
+        self.sleep(ms)
+    }
+
+    /// The pacer's time, in ms since the run began (0 where time does not
+    /// pass).
+    fn now_ms(&self) -> u64 {
+        0
+    }
+
+    /// Of [`Pacer::now_ms`], the time that passed because nothing could run
+    /// until a timer fired (the model checker's forced clock steps): the
+    /// stalls a client would see, as opposed to delays a search chose.
+    /// Where every wait is real (the world), all of it.
+    fn stalled_ms(&self) -> u64 {
+        self.now_ms()
+    }
 }
 
 /// A pacer that never waits.
@@ -280,6 +317,10 @@ impl Pacer for YieldOnce {
 struct Shared {
     state: Mutex<State>,
     pacer: Mutex<Arc<dyn Pacer>>,
+    /// State that layers over the store keep per store (the SQL catalog),
+    /// one value per type. They must not hold the store itself, or the two
+    /// would keep each other alive.
+    extensions: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// What an open transaction has touched so far, as [`Store::tx_footprint`]
@@ -321,8 +362,29 @@ impl Store {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::new(schema, config, seed.stream("store"))),
                 pacer: Mutex::new(Arc::new(NoPause)),
+                extensions: Mutex::new(Vec::new()),
             }),
         }
+    }
+
+    /// This store's value of type `T`, made by `init` on first use. Layers
+    /// over the store keep their per-database state here (the SQL layer its
+    /// catalog), so every handle to one store sees the same state.
+    pub fn extension<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut extensions = self
+            .shared
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = extensions
+            .iter()
+            .find_map(|e| e.clone().downcast::<T>().ok())
+        {
+            return found;
+        }
+        let made = Arc::new(init());
+        extensions.push(made.clone());
+        made
     }
 
     /// Sets what happens at every pause point.
@@ -344,6 +406,41 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         pacer.choose(alternatives)
+    }
+
+    /// The installed [`Pacer`]'s time.
+    pub fn now_ms(&self) -> u64 {
+        let pacer = self
+            .shared
+            .pacer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        pacer.now_ms()
+    }
+
+    /// The installed [`Pacer`]'s stalled time ([`Pacer::stalled_ms`]).
+    pub fn stalled_ms(&self) -> u64 {
+        self.pacer().stalled_ms()
+    }
+
+    fn pacer(&self) -> Arc<dyn Pacer> {
+        self.shared
+            .pacer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A timer of `ms` on the installed [`Pacer`]'s clock.
+    pub fn sleep_ms(&self, ms: u64) -> PauseFuture {
+        let pacer = self
+            .shared
+            .pacer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        pacer.sleep(ms)
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -666,18 +763,9 @@ impl Tx {
         kind: WriteKind,
         row: Option<Row>,
     ) -> Result<Option<Row>, DbError> {
-        let store = self.store.clone();
-        let id = self.id;
+        let mut wait = LockWait::new(self.store.clone(), self.id);
         std::future::poll_fn(move |cx: &mut Context<'_>| {
-            let mut state = store.state();
-            match state.write(id, key, kind, row.clone()) {
-                Err(err) => Poll::Ready(Err(err)),
-                Ok(LockAttempt::Done(before)) => Poll::Ready(Ok(before)),
-                Ok(LockAttempt::WaitFor(holder)) => {
-                    state.park(id, holder, cx.waker());
-                    Poll::Pending
-                }
-            }
+            wait.poll(cx, |state, id| state.write(id, key, kind, row.clone()))
         })
         .await
     }
@@ -725,18 +813,9 @@ impl Tx {
     /// `ON CONFLICT`'s check of `key`: waits for an uncommitted writer of
     /// it, then returns its live row without locking it.
     pub(crate) async fn sql_probe(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
-        let store = self.store.clone();
-        let id = self.id;
+        let mut wait = LockWait::new(self.store.clone(), self.id);
         std::future::poll_fn(move |cx: &mut Context<'_>| {
-            let mut state = store.state();
-            match state.probe(id, key) {
-                Err(err) => Poll::Ready(Err(err)),
-                Ok(LockAttempt::Done(row)) => Poll::Ready(Ok(row)),
-                Ok(LockAttempt::WaitFor(holder)) => {
-                    state.park(id, holder, cx.waker());
-                    Poll::Pending
-                }
-            }
+            wait.poll(cx, |state, id| state.probe(id, key))
         })
         .await
     }
@@ -761,6 +840,71 @@ impl Tx {
         } else {
             err
         }
+    }
+}
+
+/// One statement's lock wait, with PostgreSQL's deadlock check: a waiter
+/// sleeps `deadlock_timeout` (on the pacer's clock) before it looks for a
+/// cycle through itself in the wait-for graph, once per statement, and
+/// fails with 40P01 if it finds one; with a timeout of 0 the check runs as
+/// the wait begins.
+struct LockWait {
+    store: Store,
+    id: TxId,
+    timer: Option<PauseFuture>,
+    checked: bool,
+}
+
+impl LockWait {
+    fn new(store: Store, id: TxId) -> LockWait {
+        LockWait {
+            store,
+            id,
+            timer: None,
+            checked: false,
+        }
+    }
+
+    /// Tries the statement (`attempt`), parks the task while it waits, and
+    /// runs the deadlock check when the wait has lasted the timeout.
+    fn poll<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut(&mut State, TxId) -> Result<LockAttempt<T>, DbError>,
+    ) -> Poll<Result<T, DbError>> {
+        if let Some(timer) = self.timer.as_mut() {
+            if timer.as_mut().poll(cx).is_ready() {
+                self.timer = None;
+                if let Err(err) = self.check() {
+                    return Poll::Ready(Err(err));
+                }
+            }
+        }
+        let mut state = self.store.state();
+        let holder = match attempt(&mut state, self.id) {
+            Err(err) => return Poll::Ready(Err(err)),
+            Ok(LockAttempt::Done(value)) => return Poll::Ready(Ok(value)),
+            Ok(LockAttempt::WaitFor(holder)) => holder,
+        };
+        state.park(self.id, holder, cx.waker());
+        let timeout_ms = state.config.deadlock_timeout_ms;
+        drop(state);
+        if timeout_ms > 0 && !self.checked && self.timer.is_none() {
+            let mut timer = self.store.pacer().timeout(timeout_ms);
+            if timer.as_mut().poll(cx).is_ready() {
+                if let Err(err) = self.check() {
+                    return Poll::Ready(Err(err));
+                }
+            } else {
+                self.timer = Some(timer);
+            }
+        }
+        Poll::Pending
+    }
+
+    fn check(&mut self) -> Result<(), DbError> {
+        self.checked = true;
+        self.store.state().deadlock_check(self.id)
     }
 }
 
@@ -796,8 +940,14 @@ impl std::fmt::Debug for Pool {
 }
 
 /// A held pool connection; returned to the pool on drop.
-struct Connection {
+pub struct Connection {
     pool: Arc<Mutex<PoolState>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
 }
 
 impl Drop for Connection {
@@ -838,6 +988,13 @@ impl Pool {
     /// Connections in use now.
     pub fn in_use(&self) -> usize {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).in_use
+    }
+
+    /// Waits for a connection and holds it until the returned value is
+    /// dropped (for a session that runs several transactions on it, as a
+    /// SQL session does).
+    pub async fn connect(&self) -> Result<Connection, DbError> {
+        self.acquire().await
     }
 
     /// Waits for a connection, then begins a transaction on it.

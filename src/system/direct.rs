@@ -15,8 +15,7 @@
 //!
 //! let settings = Arc::new(ClinicSettings::default());
 //! let data = Arc::new(Clinic.data(&settings, Seed(1)));
-//! let store = Store::new(Clinic.schema(Variant::CORRECT), StoreConfig::default(), Seed(1));
-//! Clinic.load(&data, &store);
+//! let store = prepare_store(&Clinic, Variant::CORRECT, StoreConfig::default(), Seed(1), &data).unwrap();
 //! let clock = ManualClock::default();
 //! let server = Rc::new(Api::from_context(ServerContext {
 //!     index: 0,

@@ -21,7 +21,10 @@
 //! - **variants**: the correct service and named planted bugs
 //!   ([`System::variants`]), as strings;
 //! - **model-checking clients** ([`System::explore_clients`]): a few
-//!   clients' request lists for exhaustive exploration.
+//!   clients' request lists for exhaustive exploration;
+//! - **background jobs**, if any ([`System::background_tasks`] and
+//!   [`System::run_background`]): sweepers and expiry jobs each API server
+//!   runs on a timer, which the model checker schedules like clients.
 //!
 //! Scenario files keep their generic sections (run, topology, phases,
 //! faults, store, client, thresholds) for overbook; the `[data]`,
@@ -293,6 +296,26 @@ pub trait Invariants<S: System> {
     fn checks(&self) -> BTreeMap<&'static str, u64>;
 }
 
+/// A fresh store for `system`'s `variant`, ready to run: its schema, its
+/// SQL schema ([`System::sql_schema`]) and its data loaded. An error is a
+/// statement of the SQL schema that the simulated engine refused, named
+/// in the message.
+pub fn prepare_store<S: System>(
+    system: &S,
+    variant: Variant,
+    config: crate::store::StoreConfig,
+    seed: Seed,
+    data: &S::Data,
+) -> Result<Store, crate::store::DbError> {
+    let store = Store::new(system.schema(variant), config, seed);
+    let script = system.sql_schema(variant);
+    if !script.trim().is_empty() {
+        crate::sql::SqlDb::attach(&store).install(&script)?;
+    }
+    system.load(data, &store);
+    Ok(store)
+}
+
 /// What a server instance is built from, on each API host (again after a
 /// crash and restart: in-memory state is lost).
 pub struct ServerContext<S: System> {
@@ -334,6 +357,13 @@ impl<S: System> ServerContext<S> {
             counters: &self.retries,
         };
         kit::retry(context, crate::store::DbError::is_retryable, attempt).await
+    }
+
+    /// A SQL connection from the pool, to the database the harness set up
+    /// from [`System::sql_schema`]; the pool slot is held until it is
+    /// dropped.
+    pub async fn sql(&self) -> Result<crate::sql::SqlSession, crate::store::DbError> {
+        crate::sql::SqlDb::connect(&self.pool).await
     }
 }
 
@@ -568,6 +598,26 @@ pub struct Sometimes<S: System> {
     pub reached: fn(&[(S::Request, S::Response, u64)]) -> bool,
 }
 
+/// A job a service runs in the background on every API server (a sweeper
+/// of expired holds, a reconciliation): [`System::run_background`] once per
+/// `period_ms` of simulated time (at least 1 ms), first `period_ms` after
+/// the server starts. The world runs it on its own timer on each API host; the model
+/// checker runs it as one more task, a bounded number of times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackgroundTask {
+    /// kebab-case, shown in traces (`sweep-expired-holds`).
+    pub name: &'static str,
+    /// Simulated time between runs (at least 1).
+    pub period_ms: u64,
+}
+
+impl BackgroundTask {
+    /// A job named `name` run every `period_ms`.
+    pub const fn new(name: &'static str, period_ms: u64) -> BackgroundTask {
+        BackgroundTask { name, period_ms }
+    }
+}
+
 /// A booking service under test. See the [module docs](self).
 ///
 /// The associated functions that take no `self` are called once per
@@ -748,10 +798,23 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
         Schema::default()
     }
 
+    /// For handlers that speak SQL: the `CREATE TABLE` and `CREATE INDEX`
+    /// statements (one script, `;` between statements) a variant runs on.
+    /// The harness runs them on every fresh store before [`System::load`],
+    /// so `load` and the servers find the tables through
+    /// [`SqlDb::attach`](crate::sql::SqlDb::attach). Empty (no SQL) by
+    /// default.
+    fn sql_schema(&self, variant: Variant) -> String {
+        let _ = variant;
+        String::new()
+    }
+
     /// Draws the data set from the settings and the seed.
     fn data(&self, settings: &Self::Settings, seed: Seed) -> Self::Data;
 
-    /// Loads the data set into a fresh store (before anything runs).
+    /// Loads the data set into a fresh store (before anything runs): rows
+    /// with [`Store::load`], or SQL rows with
+    /// [`SqlDb::load`](crate::sql::SqlDb::load).
     fn load(&self, data: &Self::Data, store: &Store);
 
     /// Handles one request on `server`, from client host `source`. Expected
@@ -816,6 +879,22 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
     fn operations_per_user(&self, settings: &Self::Settings) -> Option<(&'static str, u64)> {
         let _ = settings;
         None
+    }
+
+    /// The jobs every API server runs in the background, from the
+    /// scenario's settings. None by default.
+    fn background_tasks(&self, settings: &Self::Settings) -> Vec<BackgroundTask> {
+        let _ = settings;
+        Vec::new()
+    }
+
+    /// Runs one round of background job `task` (one of
+    /// [`System::background_tasks`]) on `server`, like a handler: its
+    /// transactions go through the server's pool, its clock is the
+    /// server's [`Env`]. Only called for declared tasks.
+    fn run_background(server: &Self::Server, task: BackgroundTask) -> impl Future<Output = ()> {
+        let _ = (server, task);
+        std::future::ready(())
     }
 
     /// Looks a declared variant up by name.

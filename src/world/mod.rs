@@ -27,8 +27,8 @@ use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
 use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
 use crate::system::{
-    CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message, Observations, Observer,
-    Reply, ServerContext, System, UserContext, UserEvent, Variant,
+    prepare_store, CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message,
+    Observations, Observer, Reply, ServerContext, System, UserContext, UserEvent, Variant,
 };
 use crate::workload::{arrival_times_ms, jittered_arrival_times_ms};
 use std::cell::{Cell, RefCell};
@@ -63,6 +63,14 @@ impl Pacer for SimPacer {
         } else {
             Box::pin(tokio::time::sleep(Duration::from_millis(point.latency_ms)))
         }
+    }
+
+    fn sleep(&self, ms: u64) -> PauseFuture {
+        SimEnv.sleep_ms(ms)
+    }
+
+    fn now_ms(&self) -> u64 {
+        SimEnv.now_ms()
     }
 }
 
@@ -166,6 +174,7 @@ enum Event<S: System> {
         at_ms: u64,
         what: String,
     },
+    Background(net::BackgroundRun),
 }
 
 impl<S: System> Event<S> {
@@ -194,6 +203,10 @@ impl<S: System> Event<S> {
                 format!("commit T{tx} (#{seq}) wrote {}", keys.join(", "))
             }
             Event::Fault { at_ms, what } => format!("[{at_ms} ms] fault: {what}"),
+            Event::Background(run) => format!(
+                "[{} ms] api-{} ran background job {}",
+                run.at_ms, run.server, run.task
+            ),
         }
     }
 }
@@ -237,6 +250,11 @@ fn trace_event<S: System>(event: &Event<S>) -> Option<TraceEvent> {
         Event::Fault { at_ms, what } => Some(TraceEvent::Fault {
             at_ms: *at_ms,
             what: what.clone(),
+        }),
+        Event::Background(run) => Some(TraceEvent::Background {
+            at_ms: run.at_ms,
+            server: run.server,
+            task: run.task.to_string(),
         }),
     }
 }
@@ -303,9 +321,17 @@ pub fn run_with_progress<S: System>(
     progress: &mut dyn FnMut(RunProgress),
 ) -> Report {
     match scenario.settings(system) {
-        Ok(settings) => {
-            World::new(system, scenario, settings, seed, variant, options).run(progress)
-        }
+        Ok(settings) => match World::new(system, scenario, settings, seed, variant, options) {
+            Ok(world) => world.run(progress),
+            // The service's SQL schema uses what the simulated engine does
+            // not support: the error names the statement.
+            Err(err) => Report::not_started(
+                scenario,
+                seed,
+                variant.name(),
+                format!("setting up the database: {err}"),
+            ),
+        },
         Err(err) => Report::not_started(scenario, seed, variant.name(), err.to_string()),
     }
 }
@@ -319,6 +345,7 @@ struct World<'a, S: System> {
     store: Store,
     checker: S::Checker,
     panics: net::Panics,
+    background_runs: net::BackgroundRuns,
     metrics: Metrics,
     series: SeriesRecorder,
     observer: Observer<S>,
@@ -342,7 +369,7 @@ impl<'a, S: System> World<'a, S> {
         seed: Seed,
         variant: Variant,
         options: RunOptions,
-    ) -> World<'a, S> {
+    ) -> Result<World<'a, S>, crate::store::DbError> {
         let tick_ms = scenario.run.tick_ms;
         let limit_ms = scenario.arrivals_end_ms() + scenario.run.drain_s * 1000;
         let mut builder = turmoil::Builder::new();
@@ -366,18 +393,21 @@ impl<'a, S: System> World<'a, S> {
         // The trace shows each transaction's reads and writes with versions,
         // which only the history record has.
         store_config.record_history = scenario.run.check_history || options.trace;
-        let store = Store::new(system.schema(variant), store_config, seed);
-        store.set_pacer(Arc::new(SimPacer));
         let dataset = Arc::new(system.data(&settings, seed));
-        system.load(&dataset, &store);
+        let store = prepare_store(system, variant, store_config, seed, &dataset)?;
+        store.set_pacer(Arc::new(SimPacer));
         let checker = system.checker(dataset.clone(), &settings);
         let settings = Arc::new(settings);
         let observer: Observer<S> = Arc::new(Mutex::new(Observations::default()));
         let env: Arc<dyn Env> = Arc::new(SimEnv);
         let panics: net::Panics = Rc::default();
+        let background_runs: net::BackgroundRuns = Rc::default();
+        let background = system.background_tasks(&settings);
 
         for server in 0..scenario.topology.api_servers {
             let panics = panics.clone();
+            let background = background.clone();
+            let background_runs = background_runs.clone();
             let store = store.clone();
             let env = env.clone();
             let dataset = dataset.clone();
@@ -409,7 +439,16 @@ impl<'a, S: System> World<'a, S> {
                 let net_rng = Rc::new(RefCell::new(
                     seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
                 ));
-                net::serve::<S>(api, lost, net_rng, panics.clone())
+                let (background, runs, panics) =
+                    (background.clone(), background_runs.clone(), panics.clone());
+                async move {
+                    // Spawned inside the host's runtime, so a crash ends them.
+                    for task in background {
+                        let (api, runs, panics) = (api.clone(), runs.clone(), panics.clone());
+                        net::spawn_background::<S>(api, task, server, runs, panics);
+                    }
+                    net::serve::<S>(api, lost, net_rng, panics).await
+                }
             });
         }
 
@@ -499,7 +538,7 @@ impl<'a, S: System> World<'a, S> {
             });
         }
 
-        World {
+        Ok(World {
             scenario,
             seed,
             variant,
@@ -507,6 +546,7 @@ impl<'a, S: System> World<'a, S> {
             store,
             checker,
             panics,
+            background_runs,
             metrics: Metrics::new(),
             series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
@@ -520,7 +560,7 @@ impl<'a, S: System> World<'a, S> {
             options,
             trace: Vec::new(),
             history_seen: 0,
-        }
+        })
     }
 
     fn remember(&mut self, event: Event<S>) {
@@ -633,6 +673,14 @@ impl<'a, S: System> World<'a, S> {
                 }
             }
         }
+        let background: Vec<net::BackgroundRun> =
+            self.background_runs.borrow_mut().drain(..).collect();
+        for run in background {
+            self.hasher.write_u64(u64::from(run.server));
+            self.hasher.write_str(run.task);
+            self.hasher.write_u64(run.at_ms);
+            self.remember(Event::Background(run));
+        }
         let observations =
             std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
         self.metrics.client_retries += observations.client_retries;
@@ -684,6 +732,23 @@ impl<'a, S: System> World<'a, S> {
                         ) {
                             violation = Some(v);
                         }
+                    }
+                    let slow_or_exhausted = self.scenario.liveness.broken(
+                        response.status(),
+                        response.attempts(),
+                        exchange.sent_ms,
+                        exchange.received_ms,
+                    );
+                    if let (None, Some(why)) = (&violation, slow_or_exhausted) {
+                        violation = Some(crate::system::Violation {
+                            invariant: "liveness",
+                            message: format!(
+                                "client {} {} {}: {why}",
+                                exchange.client,
+                                op,
+                                serde_json::to_string(&exchange.request).unwrap_or_default()
+                            ),
+                        });
                     }
                 }
                 Err(_) => {

@@ -1,7 +1,7 @@
 //! The API servers' accept loops and the clients' transport, over turmoil TCP.
 
 use crate::seed::Rng64;
-use crate::system::{CallError, CallFuture, CatchPanic, System, Transport};
+use crate::system::{BackgroundTask, CallError, CallFuture, CatchPanic, System, Transport};
 use crate::wire::{read_frame, write_frame, WireError};
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -13,6 +13,52 @@ use turmoil::net::{TcpListener, TcpStream};
 
 /// Panics caught in simulated code, for the world to report.
 pub type Panics = Rc<RefCell<Vec<String>>>;
+
+/// A finished round of a background job, for the world to trace and hash.
+#[derive(Clone, Debug)]
+pub struct BackgroundRun {
+    /// Simulated time the round finished.
+    pub at_ms: u64,
+    /// The API server it ran on.
+    pub server: u32,
+    /// The job's name.
+    pub task: &'static str,
+}
+
+/// Rounds of background jobs finished since the world last looked.
+pub type BackgroundRuns = Rc<RefCell<Vec<BackgroundRun>>>;
+
+/// Runs background job `task` on this API host every `period_ms` of
+/// simulated time until the host crashes (a restarted host starts its
+/// timers anew, as a restarted process would).
+pub fn spawn_background<S: System>(
+    api: Arc<S::Server>,
+    task: BackgroundTask,
+    server: u32,
+    runs: BackgroundRuns,
+    panics: Panics,
+) {
+    // A period of 0 would run the job again and again at one instant.
+    let period = Duration::from_millis(task.period_ms.max(1));
+    tokio::task::spawn_local(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            if let Err(message) = CatchPanic::new(S::run_background(&api, task)).await {
+                panics.borrow_mut().push(format!(
+                    "background job {} panicked on api-{server}: {message}",
+                    task.name
+                ));
+                return;
+            }
+            let at_ms = turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64);
+            runs.borrow_mut().push(BackgroundRun {
+                at_ms,
+                server,
+                task: task.name,
+            });
+        }
+    });
+}
 
 /// The port every API server listens on.
 pub const API_PORT: u16 = 8080;

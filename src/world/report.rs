@@ -105,6 +105,15 @@ pub enum TraceEvent {
         /// What happened.
         what: String,
     },
+    /// A round of a service's background job finished.
+    Background {
+        /// Simulated time it finished.
+        at_ms: u64,
+        /// The API server it ran on.
+        server: u32,
+        /// The job's name.
+        task: String,
+    },
 }
 
 impl TraceEvent {
@@ -112,7 +121,9 @@ impl TraceEvent {
     pub fn at_ms(&self) -> u64 {
         match self {
             TraceEvent::Request { received_ms, .. } => *received_ms,
-            TraceEvent::Transaction { at_ms, .. } | TraceEvent::Fault { at_ms, .. } => *at_ms,
+            TraceEvent::Transaction { at_ms, .. }
+            | TraceEvent::Fault { at_ms, .. }
+            | TraceEvent::Background { at_ms, .. } => *at_ms,
         }
     }
 
@@ -160,6 +171,11 @@ impl TraceEvent {
                 }
             ),
             TraceEvent::Fault { at_ms, what } => format!("[{at_ms:>7} ms] FAULT {what}"),
+            TraceEvent::Background {
+                at_ms,
+                server,
+                task,
+            } => format!("[{at_ms:>7} ms] api-{server} ran background job {task}"),
         }
     }
 }

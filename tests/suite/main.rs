@@ -3,6 +3,7 @@
 mod browser;
 mod check;
 mod cli;
+mod conform;
 mod corpus;
 mod explore;
 mod nightly;

@@ -7,14 +7,18 @@
 //!   key in the same transaction as its effect, and replay it on a repeat;
 //! - [`RateLimiter`]: token buckets per client or per source host on
 //!   simulated time;
-//! - [`AccessToken`]: bearer tokens that expire on the simulated clock.
+//! - [`AccessToken`]: bearer tokens that expire on the simulated clock;
+//! - [`Database`]: SQL connections to the simulated store or to a real
+//!   PostgreSQL, for handlers written once for both.
 
 mod config;
+mod database;
 pub mod idempotency;
 mod ratelimit;
 pub mod retry;
 
 pub use config::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig};
+pub use database::{Connection, Database};
 pub use ratelimit::RateLimiter;
 pub use retry::{backoff_ms, retry, RetryContext, RetryCounters, RetryError};
 

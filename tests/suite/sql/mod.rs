@@ -15,9 +15,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
+mod services;
+
 /// The PostgreSQL to test against, or `None` (after saying so) when none
 /// is configured. Fails under CI, which must always have one.
-fn pg_url(test: &str) -> Option<String> {
+pub fn pg_url(test: &str) -> Option<String> {
     match std::env::var("OVERBOOK_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -375,7 +377,7 @@ fn statements_return_what_postgres_returns() {
 
 #[test]
 fn scripts_give_the_recorded_transcripts_on_postgres() {
-    use overbook::sql::anomaly::{expected_lines, run_scripts};
+    use overbook::sql::scripts::{expected_lines, run_scripts};
     let Some(url) = pg_url("scripts_give_the_recorded_transcripts_on_postgres") else {
         return;
     };

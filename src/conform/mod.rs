@@ -1,0 +1,421 @@
+//! The differential checker: the same multi-session SQL programs on the
+//! simulated store and on a real PostgreSQL, step by step, in the manner of
+//! PostgreSQL's isolationtester, with every disagreement classified and
+//! shrunk to a script psql can run.
+//!
+//! A [`Program`] is a setup (tables), initial rows, and a schedule of
+//! steps, each a statement for one session. The programs are the anomaly
+//! suite ([`crate::sql::anomaly`]) and programs drawn from a seed over a
+//! small schema ([`generate`]). [`run::run_program`] runs one on one engine:
+//! a step whose session still waits on a lock is deferred and the others go
+//! on; a statement blocked on PostgreSQL is recognised the way
+//! isolationtester recognises it (see `crate::postgres::PgBackend`).
+//! [`compare::classify`] compares the runs (each step's outcome, rows,
+//! whether it waited and after which step it finished, then the final
+//! tables) and checks the store's committed history with
+//! [`crate::history`]. [`Checker::shrink`] removes steps, sessions and
+//! initial rows while the class stays the same, and [`render::psql`]
+//! prints what is left.
+//!
+//! The programs of a seed are the same on every machine; PostgreSQL's
+//! side depends on its timing only where isolationtester's does (a
+//! deadlock's victim is the statement that closed the cycle when the
+//! server's `deadlock_timeout` is short, as the backend sets it).
+
+pub mod compare;
+pub mod generate;
+pub mod render;
+pub mod run;
+
+pub use compare::{classify, Class, Verdict};
+pub use generate::Feature;
+pub use run::{run_program, EngineRun, Outcome};
+
+use crate::seed::Seed;
+use crate::sql::begin_sql;
+use crate::sql::script::{Backend, SimBackend, Stmt};
+use crate::store::{DbError, Isolation};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One step of a program: a statement for a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The session (from 0).
+    pub session: usize,
+    /// The statement.
+    pub stmt: Stmt,
+}
+
+/// A multi-session SQL program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    /// Where it came from (`seed 1 program 17`, `anomaly write-skew`).
+    pub name: String,
+    /// The isolation level its sessions begin at.
+    pub level: Isolation,
+    /// Its tables.
+    pub setup: crate::sql::script::Setup,
+    /// Statements that load the initial rows, in autocommit.
+    pub initial: Vec<String>,
+    /// How many sessions it uses.
+    pub sessions: usize,
+    /// The schedule.
+    pub steps: Vec<Step>,
+}
+
+impl Program {
+    /// The anomaly suite's script `anomaly` at `level`, each session
+    /// beginning first.
+    pub fn anomaly(anomaly: &str, level: Isolation) -> Option<Program> {
+        let script = crate::sql::anomaly::script(anomaly)?;
+        let mut steps: Vec<Step> = (0..script.sessions)
+            .map(|session| Step {
+                session,
+                stmt: Stmt::sql(begin_sql(level)),
+            })
+            .collect();
+        steps.extend(
+            script
+                .steps
+                .into_iter()
+                .map(|(session, stmt)| Step { session, stmt }),
+        );
+        Some(Program {
+            name: format!("anomaly {anomaly}"),
+            level,
+            setup: crate::sql::anomaly::SETUP,
+            initial: script.initial.iter().map(|s| s.to_string()).collect(),
+            sessions: script.sessions,
+            steps,
+        })
+    }
+
+    /// The program without step `index`.
+    fn without_step(&self, index: usize) -> Program {
+        let mut out = self.clone();
+        out.steps.remove(index);
+        out
+    }
+
+    /// The program without session `session` (the later ones renumbered).
+    fn without_session(&self, session: usize) -> Program {
+        let mut out = self.clone();
+        out.steps.retain(|s| s.session != session);
+        for s in out.steps.iter_mut() {
+            if s.session > session {
+                s.session -= 1;
+            }
+        }
+        out.sessions -= 1;
+        out
+    }
+
+    /// The program without initial statement `index`.
+    fn without_initial(&self, index: usize) -> Program {
+        let mut out = self.clone();
+        out.initial.remove(index);
+        out
+    }
+
+    /// Whether step `index` may be dropped while shrinking: not a
+    /// session's BEGIN, nor its last step (its COMMIT or ROLLBACK), so
+    /// what is left still reads as transactions.
+    fn step_removable(&self, index: usize) -> bool {
+        let step = &self.steps[index];
+        let is_begin = matches!(&step.stmt, Stmt::Sql(sql) if sql.starts_with("BEGIN"));
+        let is_last = !self.steps[index + 1..]
+            .iter()
+            .any(|s| s.session == step.session);
+        !is_begin && !is_last
+    }
+}
+
+/// A program run on both engines and classified.
+#[derive(Clone, Debug)]
+pub struct Judged {
+    /// The run on the simulated store.
+    pub store: EngineRun,
+    /// The run on PostgreSQL.
+    pub pg: EngineRun,
+    /// The class.
+    pub verdict: Verdict,
+}
+
+/// Runs programs on the simulated store and on a second backend
+/// (PostgreSQL), and shrinks disagreements.
+#[derive(Debug)]
+pub struct Checker<B: Backend> {
+    sim: SimBackend,
+    other: B,
+    runs: u64,
+}
+
+impl<B: Backend> Checker<B> {
+    /// A checker against `other`.
+    pub fn new(other: B) -> Checker<B> {
+        Checker {
+            sim: SimBackend,
+            other,
+            runs: 0,
+        }
+    }
+
+    /// Programs run so far on both engines (shrinking included).
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Runs `program` on both engines and classifies it. Errs when an
+    /// engine cannot be set up or the initial rows fail on it.
+    pub async fn judge(&mut self, program: &Program) -> Result<Judged, DbError> {
+        self.runs += 1;
+        let store = run_program(&mut self.sim, program).await?;
+        let pg = run_program(&mut self.other, program).await?;
+        let verdict = classify(program, &store, &pg);
+        Ok(Judged { store, pg, verdict })
+    }
+
+    /// Removes sessions, steps and initial rows from `program` while it
+    /// stays in `judged`'s class, within `runs_max` runs; returns the
+    /// smallest program found and its judgement.
+    pub async fn shrink(
+        &mut self,
+        program: &Program,
+        judged: Judged,
+        runs_max: usize,
+    ) -> Result<(Program, Judged), DbError> {
+        let class = judged.verdict.class;
+        let mut best = (program.clone(), judged);
+        let mut runs = 0;
+        loop {
+            let mut shrunk = false;
+            let candidates = shrink_candidates(&best.0);
+            for candidate in candidates {
+                if runs >= runs_max {
+                    return Ok(best);
+                }
+                runs += 1;
+                // A candidate whose initial rows no longer load (a hold
+                // without its account) is simply not smaller.
+                let Ok(j) = self.judge(&candidate).await else {
+                    continue;
+                };
+                if j.verdict.class == class {
+                    best = (candidate, j);
+                    shrunk = true;
+                    break;
+                }
+            }
+            if !shrunk {
+                return Ok(best);
+            }
+        }
+    }
+}
+
+/// Smaller programs to try, biggest cuts first.
+fn shrink_candidates(program: &Program) -> Vec<Program> {
+    let mut out = Vec::new();
+    if program.sessions > 1 {
+        for session in (0..program.sessions).rev() {
+            out.push(program.without_session(session));
+        }
+    }
+    for index in (0..program.steps.len()).rev() {
+        if program.step_removable(index) {
+            out.push(program.without_step(index));
+        }
+    }
+    for index in (0..program.initial.len()).rev() {
+        out.push(program.without_initial(index));
+    }
+    out
+}
+
+/// What `conform` runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Generated programs per level.
+    pub programs: u64,
+    /// Their seed.
+    pub seed: Seed,
+    /// The levels, each running the same programs.
+    pub levels: Vec<Isolation>,
+    /// What the generator may draw.
+    pub features: Vec<Feature>,
+    /// Whether to run the anomaly suite too.
+    pub anomalies: bool,
+    /// Disagreements shrunk and printed per class and level (every unsound
+    /// one is).
+    pub examples_per_class: usize,
+    /// Runs one shrink may use.
+    pub shrink_runs_max: usize,
+}
+
+/// A disagreement: which program, its class, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// The program (`seed 1 program 17`).
+    pub program: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+}
+
+/// A disagreement shrunk and rendered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Example {
+    /// The program it was shrunk from.
+    pub program: String,
+    /// The shrunk program's verdict.
+    pub verdict: Verdict,
+    /// Steps before and after shrinking.
+    pub steps_before: usize,
+    /// Steps after shrinking.
+    pub steps_after: usize,
+    /// The shrunk program as a psql script, sessions labelled.
+    pub script: String,
+}
+
+/// One level's results.
+#[derive(Clone, Debug, Serialize)]
+pub struct LevelReport {
+    /// The level.
+    pub level: Isolation,
+    /// Programs run (anomaly suite included).
+    pub programs: u64,
+    /// Programs per class.
+    pub classes: BTreeMap<Class, u64>,
+    /// Agreeing programs as a percentage of all programs.
+    pub agreement_pct: f64,
+    /// Agreeing programs as a percentage of those the store supports.
+    pub agreement_supported_pct: f64,
+    /// Transactions aborted by an error, on the store (unsupported
+    /// programs left out).
+    pub aborted_store: u64,
+    /// The same on PostgreSQL.
+    pub aborted_pg: u64,
+    /// Aborted transactions by the SQLSTATE that aborted them, on the store.
+    pub aborted_store_by_code: BTreeMap<String, u64>,
+    /// The same on PostgreSQL.
+    pub aborted_pg_by_code: BTreeMap<String, u64>,
+    /// Transactions in the programs compared (unsupported left out).
+    pub transactions: u64,
+    /// Every disagreement, unshrunk.
+    pub findings: Vec<Finding>,
+    /// Shrunk examples.
+    pub examples: Vec<Example>,
+}
+
+impl LevelReport {
+    fn new(level: Isolation) -> LevelReport {
+        LevelReport {
+            level,
+            programs: 0,
+            classes: Class::ALL.iter().map(|c| (*c, 0)).collect(),
+            agreement_pct: 0.0,
+            agreement_supported_pct: 0.0,
+            aborted_store: 0,
+            aborted_pg: 0,
+            aborted_store_by_code: BTreeMap::new(),
+            aborted_pg_by_code: BTreeMap::new(),
+            transactions: 0,
+            findings: Vec::new(),
+            examples: Vec::new(),
+        }
+    }
+
+    /// Programs in `class`.
+    pub fn count(&self, class: Class) -> u64 {
+        self.classes.get(&class).copied().unwrap_or(0)
+    }
+
+    fn tally(&mut self, program: &Program, judged: &Judged) {
+        self.programs += 1;
+        *self.classes.entry(judged.verdict.class).or_insert(0) += 1;
+        if judged.verdict.class != Class::Unsupported {
+            self.transactions += program.sessions as u64;
+            for code in judged.store.aborts(program).into_iter().flatten() {
+                self.aborted_store += 1;
+                *self.aborted_store_by_code.entry(code).or_insert(0) += 1;
+            }
+            for code in judged.pg.aborts(program).into_iter().flatten() {
+                self.aborted_pg += 1;
+                *self.aborted_pg_by_code.entry(code).or_insert(0) += 1;
+            }
+        }
+        if !matches!(judged.verdict.class, Class::Agree | Class::Unsupported) {
+            self.findings.push(Finding {
+                program: program.name.clone(),
+                verdict: judged.verdict.clone(),
+            });
+        }
+        let agree = self.count(Class::Agree) as f64;
+        let supported = (self.programs - self.count(Class::Unsupported)) as f64;
+        self.agreement_pct = 100.0 * agree / self.programs as f64;
+        self.agreement_supported_pct = if supported > 0.0 {
+            100.0 * agree / supported
+        } else {
+            0.0
+        };
+    }
+}
+
+/// Runs `config`'s programs at each of its levels on the store and on
+/// `other`, calling `progress` after each program with the level's report
+/// so far. Errs when an engine fails outside any program (connection
+/// lost, setup refused).
+pub async fn conform<B: Backend>(
+    other: B,
+    config: &Config,
+    mut progress: impl FnMut(&LevelReport),
+) -> Result<Vec<LevelReport>, DbError> {
+    assert!(!config.features.is_empty(), "conform needs a feature");
+    let mut checker = Checker::new(other);
+    let mut reports = Vec::with_capacity(config.levels.len());
+    for &level in &config.levels {
+        let mut report = LevelReport::new(level);
+        let anomalies = if config.anomalies {
+            crate::store::anomaly::ANOMALIES.as_slice()
+        } else {
+            &[]
+        };
+        let suite = anomalies.iter().filter_map(|a| Program::anomaly(a, level));
+        let generated = (0..config.programs)
+            .map(|i| generate::program(config.seed, i, level, &config.features));
+        for program in suite.chain(generated) {
+            let judged = checker.judge(&program).await?;
+            report.tally(&program, &judged);
+            let class = judged.verdict.class;
+            let shown = report
+                .examples
+                .iter()
+                .filter(|e| e.verdict.class == class)
+                .count();
+            let wanted = match class {
+                Class::Agree => false,
+                Class::Unsound => true,
+                _ => shown < config.examples_per_class,
+            };
+            if wanted {
+                let steps_before = program.steps.len();
+                let (small, j) = checker
+                    .shrink(&program, judged, config.shrink_runs_max)
+                    .await?;
+                report.examples.push(Example {
+                    program: program.name.clone(),
+                    verdict: j.verdict.clone(),
+                    steps_before,
+                    steps_after: small.steps.len(),
+                    script: render::psql(&small, &j),
+                });
+            }
+            progress(&report);
+        }
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests;

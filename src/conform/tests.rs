@@ -1,0 +1,606 @@
+use super::compare::{broken_constraints, level_forbids};
+use super::run::StepRun;
+use super::*;
+use crate::history::AnomalyKind;
+use crate::sql::script::Setup;
+use crate::sql::{Rows, Session, SqlSession};
+use crate::store::{block_on, CommittedTx, Key, ReadRecord, SqlState, WriteRecord};
+
+fn generated(index: u64, level: Isolation) -> Program {
+    generate::program(Seed(7), index, level, &Feature::SUPPORTED)
+}
+
+#[test]
+fn the_same_seed_draws_the_same_programs_and_another_index_others() {
+    for level in Isolation::ALL {
+        for index in 0..20 {
+            assert_eq!(generated(index, level), generated(index, level));
+        }
+    }
+    let distinct: std::collections::BTreeSet<String> = (0..20)
+        .map(|i| format!("{:?}", generated(i, Isolation::Serializable).steps))
+        .collect();
+    assert!(distinct.len() >= 19, "{} distinct of 20", distinct.len());
+    let other = generate::program(Seed(8), 0, Isolation::Serializable, &Feature::SUPPORTED);
+    assert_ne!(other.steps, generated(0, Isolation::Serializable).steps);
+}
+
+#[test]
+fn generated_programs_have_the_documented_shape() {
+    for index in 0..200 {
+        let p = generated(index, Isolation::RepeatableRead);
+        let sessions = p.sessions as u64;
+        assert!((generate::SESSIONS_MIN..=generate::SESSIONS_MAX).contains(&sessions));
+        for session in 0..p.sessions {
+            let mine: Vec<&Stmt> = p
+                .steps
+                .iter()
+                .filter(|s| s.session == session)
+                .map(|s| &s.stmt)
+                .collect();
+            assert_eq!(mine[0], &Stmt::sql("BEGIN ISOLATION LEVEL REPEATABLE READ"));
+            let last = mine.last().unwrap();
+            assert!(
+                **last == Stmt::sql("COMMIT") || **last == Stmt::sql("ROLLBACK"),
+                "{last:?}"
+            );
+            assert!(mine.len() >= 3 && mine.len() as u64 <= generate::BODY_STATEMENTS_MAX + 2);
+        }
+    }
+}
+
+/// Every generated statement parses, plans and runs on the store against
+/// the schema: alone, in a transaction of its own, after the initial rows.
+#[test]
+fn generated_statements_are_valid_on_the_schema() {
+    let mut kinds = std::collections::BTreeSet::new();
+    for index in 0..150 {
+        let p = generated(index, Isolation::ReadCommitted);
+        block_on(async {
+            let mut conns = SimBackend.open(&p.setup, 1).await.unwrap();
+            let mut s = conns.remove(0);
+            for stmt in &p.initial {
+                s.execute(stmt, &[]).await.expect("initial rows load");
+            }
+            for step in &p.steps {
+                let Stmt::Sql(sql) = &step.stmt else {
+                    panic!("generated programs are literal SQL")
+                };
+                if sql.starts_with("BEGIN") || sql == "COMMIT" || sql == "ROLLBACK" {
+                    continue;
+                }
+                kinds.insert(sql.split_whitespace().next().unwrap().to_string());
+                s.execute("BEGIN", &[]).await.unwrap();
+                if let Err(e) = s.execute(sql, &[]).await {
+                    // Constraint violations are what the programs are for;
+                    // anything about the SQL itself is a generator bug.
+                    assert!(
+                        e.code.code().starts_with("23"),
+                        "{sql}: {} {}",
+                        e.code,
+                        e.message
+                    );
+                }
+                s.execute("ROLLBACK", &[]).await.unwrap();
+            }
+        });
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["DELETE", "INSERT", "SELECT", "UPDATE"]
+    );
+}
+
+#[test]
+fn unsupported_features_draw_statements_the_store_rejects_with_0a000() {
+    let features = [Feature::Savepoint, Feature::SharedLock];
+    let mut checker = Checker::new(SimBackend);
+    let mut unsupported = 0;
+    for index in 0..10 {
+        let p = generate::program(Seed(1), index, Isolation::Serializable, &features);
+        let judged = block_on(checker.judge(&p)).unwrap();
+        if judged.verdict.class == Class::Unsupported {
+            unsupported += 1;
+        }
+    }
+    assert_eq!(unsupported, 10);
+}
+
+/// The store against itself: the runner, the comparison and the
+/// classifier together, on generated programs and the anomaly suite.
+#[test]
+fn the_store_agrees_with_itself_step_for_step() {
+    let mut checker = Checker::new(SimBackend);
+    for level in Isolation::ALL {
+        for index in 0..60 {
+            let p = generated(index, level);
+            let judged = block_on(checker.judge(&p)).unwrap();
+            assert_eq!(
+                judged.verdict.class,
+                Class::Agree,
+                "{}: {:?}",
+                p.name,
+                judged.verdict
+            );
+        }
+        for anomaly in crate::store::anomaly::ANOMALIES {
+            let p = Program::anomaly(anomaly, level).unwrap();
+            let judged = block_on(checker.judge(&p)).unwrap();
+            assert_eq!(judged.verdict.class, Class::Agree, "{anomaly} at {level}");
+        }
+    }
+}
+
+#[test]
+fn a_blocked_step_waits_and_completes_after_the_step_that_frees_it() {
+    let p = Program {
+        name: "lock".into(),
+        level: Isolation::ReadCommitted,
+        setup: generate::SCHEMA,
+        initial: vec!["INSERT INTO acct VALUES (1, 'a', 1, 0)".into()],
+        sessions: 2,
+        steps: [
+            (0, "BEGIN"),
+            (1, "BEGIN"),
+            (0, "UPDATE acct SET bal = 1 WHERE id = 1"),
+            (
+                1,
+                "UPDATE acct SET bal = bal + 10 WHERE id = 1 RETURNING bal",
+            ),
+            (1, "COMMIT"),
+            (0, "SELECT bal FROM acct WHERE id = 1"),
+            (0, "COMMIT"),
+        ]
+        .iter()
+        .map(|(s, sql)| Step {
+            session: *s,
+            stmt: Stmt::sql(*sql),
+        })
+        .collect(),
+    };
+    let run = block_on(run_program(&mut SimBackend, &p)).unwrap();
+    assert!(run.steps[3].waited);
+    // Step 5 (s2's COMMIT) was deferred behind the wait; s1's read and
+    // COMMIT went first, and the COMMIT freed the update.
+    assert_eq!(run.order, vec![0, 1, 2, 3, 5, 6, 4]);
+    assert_eq!(run.steps[3].completed_after, Some(6));
+    assert_eq!(
+        run.steps[3].outcome,
+        Outcome::Done {
+            rows: vec![vec!["11".into()]],
+            affected: 1
+        }
+    );
+    assert_eq!(
+        run.tables[1],
+        Ok(vec![vec!["1".into(), "a".into(), "1".into(), "11".into()]])
+    );
+}
+
+// ---- classification, on hand-made runs -----------------------------------
+
+fn two_step_program(level: Isolation, sql: &str) -> Program {
+    Program {
+        name: "hand-made".into(),
+        level,
+        setup: Setup {
+            tables: &["t"],
+            ddl: &["CREATE TABLE t (id integer PRIMARY KEY)"],
+        },
+        initial: Vec::new(),
+        sessions: 1,
+        steps: vec![
+            Step {
+                session: 0,
+                stmt: Stmt::sql("BEGIN"),
+            },
+            Step {
+                session: 0,
+                stmt: Stmt::sql(sql),
+            },
+        ],
+    }
+}
+
+fn done(rows: &[&str]) -> StepRun {
+    StepRun {
+        outcome: Outcome::Done {
+            rows: rows.iter().map(|r| vec![r.to_string()]).collect(),
+            affected: 0,
+        },
+        waited: false,
+        completed_after: None,
+        message: String::new(),
+    }
+}
+
+fn failed(code: &str) -> StepRun {
+    StepRun {
+        outcome: Outcome::Error(code.into()),
+        waited: false,
+        completed_after: None,
+        message: "hand-made".into(),
+    }
+}
+
+fn engine(second: StepRun, table: &[&str]) -> EngineRun {
+    let mut first = done(&[]);
+    first.completed_after = Some(0);
+    let mut second = second;
+    second.completed_after = Some(1);
+    EngineRun {
+        steps: vec![first, second],
+        order: vec![0, 1],
+        tables: vec![Ok(table.iter().map(|r| vec![r.to_string()]).collect())],
+        history: Some(Vec::new()),
+    }
+}
+
+fn class_of(level: Isolation, sql: &str, store: EngineRun, pg: EngineRun) -> Class {
+    classify(&two_step_program(level, sql), &store, &pg).class
+}
+
+const READ: &str = "SELECT id FROM t";
+
+#[test]
+fn each_class_fires_on_its_case() {
+    let rc = Isolation::ReadCommitted;
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(done(&["1"]), &["1"]),
+            engine(done(&["1"]), &["1"])
+        ),
+        Class::Agree
+    );
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(failed("0A000"), &[]),
+            engine(done(&[]), &[])
+        ),
+        Class::Unsupported
+    );
+    // Rows PostgreSQL did not return.
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(done(&["1", "2"]), &[]),
+            engine(done(&["1"]), &[])
+        ),
+        Class::Unsound
+    );
+    // Every step alike, but the tables end differently.
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(done(&[]), &["1"]),
+            engine(done(&[]), &["2"])
+        ),
+        Class::Unsound
+    );
+    // The store aborts where PostgreSQL goes on, and the reverse.
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(failed("40001"), &[]),
+            engine(done(&[]), &[])
+        ),
+        Class::Stricter
+    );
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(done(&[]), &[]),
+            engine(failed("40001"), &[])
+        ),
+        Class::Looser
+    );
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(failed("23505"), &[]),
+            engine(failed("40001"), &[])
+        ),
+        Class::Different
+    );
+}
+
+#[test]
+fn waits_and_completion_order_are_compared() {
+    let rc = Isolation::ReadCommitted;
+    let mut waiting = done(&[]);
+    waiting.waited = true;
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(waiting.clone(), &[]),
+            engine(done(&[]), &[])
+        ),
+        Class::Stricter
+    );
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(done(&[]), &[]),
+            engine(waiting.clone(), &[])
+        ),
+        Class::Looser
+    );
+    let mut store = engine(waiting.clone(), &[]);
+    let pg = engine(waiting, &[]);
+    store.steps[1].completed_after = Some(0);
+    assert_eq!(
+        classify(&two_step_program(rc, READ), &store, &pg).class,
+        Class::Different
+    );
+    // Rows read after other commits are a consequence of the order.
+    store.steps[1].outcome = done(&["1"]).outcome;
+    assert_eq!(
+        classify(&two_step_program(rc, READ), &store, &pg).class,
+        Class::Different
+    );
+    let mut unfinished = done(&[]);
+    unfinished.outcome = Outcome::Unfinished;
+    assert_eq!(
+        class_of(
+            rc,
+            READ,
+            engine(unfinished, &[]),
+            engine(failed("40P01"), &[])
+        ),
+        Class::Stricter
+    );
+}
+
+#[test]
+fn skip_locked_passing_over_more_rows_is_stricter_not_unsound() {
+    let sql = "SELECT id FROM t FOR UPDATE SKIP LOCKED";
+    let rc = Isolation::ReadCommitted;
+    assert_eq!(
+        class_of(
+            rc,
+            sql,
+            engine(done(&["1"]), &[]),
+            engine(done(&["1", "2"]), &[])
+        ),
+        Class::Stricter
+    );
+    assert_eq!(
+        class_of(
+            rc,
+            sql,
+            engine(done(&["1", "3"]), &[]),
+            engine(done(&["1", "2"]), &[])
+        ),
+        Class::Unsound
+    );
+}
+
+fn write_skew() -> Vec<CommittedTx> {
+    let (a, b) = (Key::raw("t/a"), Key::raw("t/b"));
+    let tx = |id: u64, writes: &Key| CommittedTx {
+        id,
+        isolation: Isolation::Serializable,
+        commit_seq: id,
+        reads: vec![
+            ReadRecord::Item {
+                key: a.clone(),
+                version: Some(0),
+            },
+            ReadRecord::Item {
+                key: b.clone(),
+                version: Some(0),
+            },
+        ],
+        writes: vec![WriteRecord {
+            key: writes.clone(),
+            deleted: false,
+        }],
+    };
+    vec![tx(1, &a), tx(2, &b)]
+}
+
+#[test]
+fn a_committed_history_the_level_forbids_is_unsound_even_when_pg_agrees() {
+    for (level, class) in [
+        (Isolation::Serializable, Class::Unsound),
+        (Isolation::RepeatableRead, Class::Agree),
+    ] {
+        let mut store = engine(done(&[]), &[]);
+        store.history = Some(write_skew());
+        let pg = engine(done(&[]), &[]);
+        assert_eq!(class_of(level, READ, store, pg), class, "{level}");
+    }
+    assert!(!level_forbids(
+        Isolation::RepeatableRead,
+        AnomalyKind::GSingle
+    ));
+    assert!(level_forbids(Isolation::Serializable, AnomalyKind::GSingle));
+    assert!(level_forbids(Isolation::RepeatableRead, AnomalyKind::G1a));
+    assert!(level_forbids(Isolation::ReadCommitted, AnomalyKind::G1c));
+}
+
+#[test]
+fn final_rows_that_break_the_schema_constraints_are_found() {
+    let p = generated(0, Isolation::ReadCommitted);
+    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let run = |holds: Vec<Vec<String>>, accts: Vec<Vec<String>>| EngineRun {
+        steps: Vec::new(),
+        order: Vec::new(),
+        tables: vec![Ok(holds), Ok(accts)],
+        history: None,
+    };
+    let accts = vec![row(&["1", "a", "1", "0"]), row(&["2", "b", "1", "0"])];
+    let fine = run(
+        vec![
+            row(&["1", "1", "1", "[0,2)", "0"]),
+            row(&["2", "2", "1", "[2,4)", "0"]),
+        ],
+        accts.clone(),
+    );
+    assert!(broken_constraints(&p, &fine).is_empty());
+    let overlap = run(
+        vec![
+            row(&["1", "1", "1", "[0,3)", "0"]),
+            row(&["2", "2", "1", "[2,4)", "0"]),
+        ],
+        accts.clone(),
+    );
+    assert_eq!(broken_constraints(&p, &overlap).len(), 1);
+    let orphan = run(vec![row(&["1", "9", "1", "[0,2)", "0"])], accts);
+    assert_eq!(broken_constraints(&p, &orphan).len(), 1);
+    let twice = run(
+        Vec::new(),
+        vec![
+            row(&["1", "a", "1", "0"]),
+            row(&["2", "a", "1", "0"]),
+            row(&["2", "c", "1", "0"]),
+        ],
+    );
+    assert_eq!(broken_constraints(&p, &twice).len(), 2);
+}
+
+// ---- shrinking, against an engine that fails one statement ---------------
+
+/// The store, except that any statement mentioning `bal + 2` fails with
+/// 40001: a disagreement planted where the test knows it is.
+struct Planted(SqlSession);
+
+impl Session for Planted {
+    async fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<Rows, DbError> {
+        if sql.contains("bal + 2") && self.0.in_transaction() {
+            // Fail the transaction as the engine would.
+            let _ = self.0.execute("SELECT no_such_column FROM acct", &[]).await;
+            return Err(DbError::new(SqlState::SerializationFailure, "planted"));
+        }
+        self.0.execute(sql, params).await
+    }
+}
+
+struct PlantedBackend;
+
+impl Backend for PlantedBackend {
+    type S = Planted;
+
+    async fn open(&mut self, setup: &Setup, sessions: usize) -> Result<Vec<Planted>, DbError> {
+        let conns = SimBackend.open(setup, sessions).await?;
+        Ok(conns.into_iter().map(Planted).collect())
+    }
+
+    async fn blocked(&mut self, _observer: &mut Planted, _index: usize) -> bool {
+        true
+    }
+
+    async fn idle(&mut self) {}
+
+    async fn grace(&mut self) {}
+}
+
+#[test]
+fn shrinking_keeps_the_class_and_leaves_only_what_it_needs() {
+    let mut checker = Checker::new(PlantedBackend);
+    let mut shrunk = 0;
+    for index in 0..200 {
+        let p = generated(index, Isolation::ReadCommitted);
+        let judged = block_on(checker.judge(&p)).unwrap();
+        if judged.verdict.class != Class::Looser {
+            continue;
+        }
+        let (small, j) = block_on(checker.shrink(&p, judged, 500)).unwrap();
+        assert_eq!(j.verdict.class, Class::Looser);
+        // One session: its BEGIN, the planted statement, its end.
+        assert_eq!(small.sessions, 1, "{small:#?}");
+        assert_eq!(small.steps.len(), 3, "{small:#?}");
+        assert!(matches!(&small.steps[1].stmt, Stmt::Sql(s) if s.contains("bal + 2")));
+        let script = render::psql(&small, &j);
+        assert!(script.contains("-- s1: step 2\n"), "{script}");
+        assert!(script.contains("<-- differs"), "{script}");
+        assert!(script.contains("CREATE TABLE acct"), "{script}");
+        shrunk += 1;
+        if shrunk == 3 {
+            break;
+        }
+    }
+    assert_eq!(
+        shrunk, 3,
+        "fewer than 3 of 200 programs hit the planted statement"
+    );
+}
+
+#[test]
+fn a_steps_own_difference_comes_before_a_wait_it_ended_elsewhere() {
+    let sql = |s: &str| Stmt::sql(s);
+    let p = Program {
+        name: "hand-made".into(),
+        level: Isolation::ReadCommitted,
+        setup: generate::SCHEMA,
+        initial: Vec::new(),
+        sessions: 2,
+        steps: vec![
+            Step {
+                session: 0,
+                stmt: sql("BEGIN"),
+            },
+            Step {
+                session: 0,
+                stmt: sql("UPDATE acct SET bal = 1 WHERE id = 1"),
+            },
+            Step {
+                session: 1,
+                stmt: sql("BEGIN"),
+            },
+            Step {
+                session: 1,
+                stmt: sql("INSERT INTO acct VALUES (5, 'a', 1, 1)"),
+            },
+            Step {
+                session: 1,
+                stmt: sql("COMMIT"),
+            },
+        ],
+    };
+    let at = |mut r: StepRun, after: usize, waited: bool| {
+        r.completed_after = Some(after);
+        r.waited = waited;
+        r
+    };
+    let run = |steps: Vec<StepRun>| EngineRun {
+        steps,
+        order: vec![0, 1, 2, 3, 4],
+        tables: vec![Ok(Vec::new()), Ok(Vec::new())],
+        history: Some(Vec::new()),
+    };
+    // The store fails the insert at once and the update's wait ends there;
+    // PostgreSQL waits on the insert too, and the update ends one step
+    // later. The insert is the first difference, not the update's order.
+    let store = run(vec![
+        at(done(&[]), 0, false),
+        at(done(&[]), 3, true),
+        at(done(&[]), 2, false),
+        at(failed("23505"), 3, false),
+        at(done(&[]), 4, false),
+    ]);
+    let pg = run(vec![
+        at(done(&[]), 0, false),
+        at(done(&[]), 4, true),
+        at(done(&[]), 2, false),
+        at(failed("23505"), 4, true),
+        at(done(&[]), 4, false),
+    ]);
+    let verdict = classify(&p, &store, &pg);
+    assert_eq!(
+        (verdict.class, verdict.step),
+        (Class::Looser, Some(3)),
+        "{verdict:?}"
+    );
+}
