@@ -199,28 +199,39 @@ impl Exec<'_> {
     }
 
     /// Locks a row for an UPDATE, DELETE or locking read and returns its
-    /// current values: at Read Committed the newest committed version
-    /// after any wait (`None`: deleted meanwhile, or changed so that the
-    /// filter no longer holds, PostgreSQL's EvalPlanQual); at the snapshot
-    /// levels the store fails with 40001 when it changed.
+    /// key and current values: at Read Committed the newest committed
+    /// version after any wait, following the row to its new key when a
+    /// concurrent UPDATE changed its primary key (`None`: deleted meanwhile,
+    /// or changed so that the filter no longer holds: PostgreSQL's
+    /// EvalPlanQual over the update chain); at the snapshot levels the store
+    /// fails with 40001 when it changed.
     async fn lock_row(
         &mut self,
         table: &Table,
         key: &Key,
         filter: Option<&Expr>,
-    ) -> Result<Option<Vec<Value>>, DbError> {
-        let Some(row) = self.tx.sql_write(key, WriteKind::Lock, None).await? else {
-            return Ok(None);
-        };
-        let values = table.values_of(&row);
-        if self.isolation() == Isolation::ReadCommitted {
-            if let Some(f) = filter {
-                if !f.is_true(&env(&values, self.params))? {
-                    return Ok(None);
+    ) -> Result<Option<(Key, Vec<Value>)>, DbError> {
+        let mut key = key.clone();
+        loop {
+            let Some(row) = self.tx.sql_write(&key, WriteKind::Lock, None).await? else {
+                if self.isolation() == Isolation::ReadCommitted {
+                    if let Some(next) = self.tx.sql_moved_to(&key) {
+                        key = next;
+                        continue;
+                    }
+                }
+                return Ok(None);
+            };
+            let values = table.values_of(&row);
+            if self.isolation() == Isolation::ReadCommitted {
+                if let Some(f) = filter {
+                    if !f.is_true(&env(&values, self.params))? {
+                        return Ok(None);
+                    }
                 }
             }
+            return Ok(Some((key, values)));
         }
-        Ok(Some(values))
     }
 
     fn limit_of(&self, e: Option<&Expr>) -> Result<Option<usize>, DbError> {
@@ -352,7 +363,7 @@ impl Exec<'_> {
                 );
                 return Err(self.tx.sql_fail(e));
             }
-            let Some(current) = self
+            let Some((_, current)) = self
                 .lock_row(&src.table, &key, plan.filter.as_ref())
                 .await?
             else {
@@ -701,7 +712,9 @@ impl Exec<'_> {
                     .await?;
             }
             self.check_children(table, old, Some(new))?;
-            return self.insert_row(table, new).await;
+            self.insert_row(table, new).await?;
+            self.tx.sql_record_move(key, &new_key);
+            return Ok(());
         }
         let exclusion = table.exclusion.as_ref().map(|x| x.name.clone());
         self.tx
@@ -810,9 +823,16 @@ impl Exec<'_> {
                             "ON CONFLICT DO UPDATE command cannot affect row a second time",
                         ));
                     }
-                    let Some(current) = self.lock_row(table, &row_key, None).await? else {
+                    // A conflicting row that moved meanwhile no longer
+                    // conflicts: PostgreSQL retries the insert rather than
+                    // follow the chain.
+                    let Some((locked_key, current)) = self.lock_row(table, &row_key, None).await?
+                    else {
                         continue;
                     };
+                    if locked_key != row_key {
+                        continue;
+                    }
                     let mut both = current.clone();
                     both.extend(values.iter().cloned());
                     if let Some(f) = filter {
@@ -846,7 +866,8 @@ impl Exec<'_> {
         let mut out = Vec::new();
         let mut affected = 0;
         for (key, _) in self.candidates(&plan.source, plan.filter.as_ref())? {
-            let Some(current) = self.lock_row(table, &key, plan.filter.as_ref()).await? else {
+            let Some((key, current)) = self.lock_row(table, &key, plan.filter.as_ref()).await?
+            else {
                 continue;
             };
             let new = self.apply_sets(table, &plan.sets, &current)?;
@@ -867,7 +888,8 @@ impl Exec<'_> {
         let mut out = Vec::new();
         let mut affected = 0;
         for (key, _) in self.candidates(&plan.source, plan.filter.as_ref())? {
-            let Some(current) = self.lock_row(table, &key, plan.filter.as_ref()).await? else {
+            let Some((key, current)) = self.lock_row(table, &key, plan.filter.as_ref()).await?
+            else {
                 continue;
             };
             self.tx.sql_write(&key, WriteKind::Delete, None).await?;

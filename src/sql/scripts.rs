@@ -151,6 +151,7 @@ pub async fn run_scripts<B: Backend>(
 
 const SER: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 const SER_RO: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY";
+const RC: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 /// Every script, in the order `overbook isolation` prints them.
 pub const SCRIPTS: &[Script] = &[
@@ -527,6 +528,93 @@ pub const SCRIPTS: &[Script] = &[
             s2: INSERT INTO kv VALUES ('z', 2) -> error 40001
             s2: ROLLBACK -> ok
             check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
+        ",
+    },
+    Script {
+        name: "read-committed-update-follows-a-moved-row",
+        about: "at Read Committed an UPDATE that waited on a row whose \
+                primary key a concurrent UPDATE changed follows the row to \
+                its new key and updates it there (the update chain)",
+        setup: &["INSERT INTO emp VALUES (1, 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE emp SET id = 2 WHERE id = 1"),
+            (1, "UPDATE emp SET dept = 5 WHERE dept = 1"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, dept FROM emp ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE emp SET id = 2 WHERE id = 1 -> affected 1
+            s2: UPDATE emp SET dept = 5 WHERE dept = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT id, dept FROM emp ORDER BY id -> [(2, 5)]
+        ",
+    },
+    Script {
+        name: "read-committed-locking-read-follows-a-moved-row",
+        about: "a FOR UPDATE read follows the chain too, and rechecks its \
+                filter on the new version",
+        setup: &["INSERT INTO emp VALUES (1, 1), (3, 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE emp SET id = 2 WHERE id = 1"),
+            (0, "UPDATE emp SET id = 4, dept = 2 WHERE id = 3"),
+            (
+                1,
+                "SELECT id, dept FROM emp WHERE dept = 1 ORDER BY id FOR UPDATE",
+            ),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, dept FROM emp ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE emp SET id = 2 WHERE id = 1 -> affected 1
+            s1: UPDATE emp SET id = 4, dept = 2 WHERE id = 3 -> affected 1
+            s2: SELECT id, dept FROM emp WHERE dept = 1 ORDER BY id FOR UPDATE -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(2, 1)]
+            s2: COMMIT -> ok
+            check: SELECT id, dept FROM emp ORDER BY id -> [(2, 1) (4, 2)]
+        ",
+    },
+    Script {
+        name: "read-committed-upsert-does-not-follow-a-moved-row",
+        about: "ON CONFLICT DO UPDATE whose conflicting row moved away \
+                meanwhile inserts instead: the key is free again",
+        setup: &["INSERT INTO emp VALUES (1, 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE emp SET id = 2 WHERE id = 1"),
+            (
+                1,
+                "INSERT INTO emp VALUES (1, 7) ON CONFLICT (id) DO UPDATE SET dept = 9",
+            ),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, dept FROM emp ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE emp SET id = 2 WHERE id = 1 -> affected 1
+            s2: INSERT INTO emp VALUES (1, 7) ON CONFLICT (id) DO UPDATE SET dept = 9 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT id, dept FROM emp ORDER BY id -> [(1, 7) (2, 1)]
         ",
     },
 ];

@@ -60,6 +60,9 @@ pub(crate) struct TxState {
     /// a conflict out to that committed before it (see
     /// `summarize_conflict_out`).
     pub(crate) conflict_out_commit: Option<u64>,
+    /// Rows this transaction moved to another key (an UPDATE of the
+    /// primary key): old key -> new key, PostgreSQL's update chain.
+    pub(crate) moves: BTreeMap<Key, Key>,
 }
 
 /// One transaction as the SSI failure rules see it.
@@ -153,6 +156,11 @@ pub(crate) struct State {
     siread_keys: BTreeMap<Key, BTreeSet<TxId>>,
     siread_ranges: BTreeMap<TxId, Vec<KeyRange>>,
     pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
+    /// Committed update chains across keys: (old key, the transaction that
+    /// deleted it by moving the row) -> the key the row moved to. Read
+    /// Committed follows them after a lock wait, as PostgreSQL follows a
+    /// tuple's ctid chain.
+    moved: BTreeMap<(Key, TxId), Key>,
     pub(crate) history: Vec<CommittedTx>,
     /// Commits not yet taken by `drain_commits`, for invariant checks.
     pub(crate) commit_log: Vec<CommitEvent>,
@@ -197,6 +205,7 @@ impl State {
             siread_keys: BTreeMap::new(),
             siread_ranges: BTreeMap::new(),
             pending_intervals: BTreeMap::new(),
+            moved: BTreeMap::new(),
             history: Vec::new(),
             commit_log: Vec::new(),
             stats: StoreStats::default(),
@@ -264,6 +273,7 @@ impl State {
                 read_only,
                 did_write: false,
                 conflict_out_commit: None,
+                moves: BTreeMap::new(),
             },
         );
         id
@@ -350,6 +360,25 @@ impl State {
 
     fn latest(&self, key: &Key) -> Option<&Version> {
         self.data.get(key).and_then(|versions| versions.last())
+    }
+
+    /// Records that `id` moved the row at `from` to `to` (an UPDATE that
+    /// changed its primary key).
+    pub(crate) fn record_move(&mut self, id: TxId, from: &Key, to: &Key) {
+        self.tx_mut(id).moves.insert(from.clone(), to.clone());
+    }
+
+    /// Where the row at `key` went, when its newest committed version is
+    /// the deletion half of a move by another transaction.
+    pub(crate) fn moved_to(&self, id: TxId, key: &Key) -> Option<Key> {
+        if self.tx(id).writes.contains_key(key) {
+            return None;
+        }
+        let latest = self.latest(key)?;
+        if latest.row.is_some() {
+            return None;
+        }
+        self.moved.get(&(key.clone(), latest.writer)).cloned()
     }
 
     /// A plain read (SELECT by key).
@@ -1189,6 +1218,11 @@ impl State {
         self.commit_seq += 1;
         let seq = self.commit_seq;
         let writes = std::mem::take(&mut self.tx_mut(id).writes);
+        for (from, to) in std::mem::take(&mut self.tx_mut(id).moves) {
+            if matches!(writes.get(&from), Some(None)) {
+                self.moved.insert((from, id), to);
+            }
+        }
         let mut event_writes = Vec::with_capacity(writes.len());
         for (key, row) in &writes {
             self.remove_pending_interval_committed(id, key, row.as_deref());

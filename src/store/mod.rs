@@ -820,6 +820,17 @@ impl Tx {
         .await
     }
 
+    /// Records that this transaction's UPDATE moved the row at `from` to
+    /// `to`, so that a Read Committed writer waiting on `from` follows it.
+    pub(crate) fn sql_record_move(&self, from: &Key, to: &Key) {
+        self.store.state().record_move(self.id, from, to);
+    }
+
+    /// Where a concurrent, committed UPDATE moved the row at `key`.
+    pub(crate) fn sql_moved_to(&self, key: &Key) -> Option<Key> {
+        self.store.state().moved_to(self.id, key)
+    }
+
     /// Whether another transaction holds the row lock on `key` (NOWAIT,
     /// SKIP LOCKED).
     pub(crate) fn sql_locked_by_other(&self, key: &Key) -> bool {
