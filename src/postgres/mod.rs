@@ -85,6 +85,20 @@ impl PgSession {
     }
 
     async fn run(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let result = self.run_statement(sql, params).await;
+        if result.is_err() {
+            // The server reports an error before it aborts the transaction
+            // (PostgresMain sends ErrorResponse, then releases the
+            // transaction's locks), and tokio-postgres hands the error over
+            // as it arrives. An empty query's answer comes after that
+            // cleanup, so once it is back no other session can still see
+            // this transaction's locks.
+            let _ = self.client.simple_query("").await;
+        }
+        result
+    }
+
+    async fn run_statement(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
         let statement = match self.statements.get(sql) {
             Some(s) => s.clone(),
             None => {

@@ -679,6 +679,15 @@ impl Exec<'_> {
         values: &[Value],
     ) -> Result<(), DbError> {
         let key = table.index_key(index, values);
+        if table.indexes[index].unique {
+            // A committed entry with these values whose row another
+            // transaction is updating or deleting: PostgreSQL's unique check
+            // waits for that transaction before it decides.
+            if let Some(entry) = self.tx.sql_latest_row(&key) {
+                let row_key = table.key_of_entry(&entry);
+                self.tx.sql_wait_for_writer(&row_key).await?;
+            }
+        }
         self.tx
             .sql_write(&key, WriteKind::Insert, Some(table.entry_row(values)))
             .await
@@ -711,8 +720,11 @@ impl Exec<'_> {
                     .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
                     .await?;
             }
-            self.check_children(table, old, Some(new))?;
+            // The new key's unique check comes before the foreign-key
+            // check of the rows that referenced the old key, which
+            // PostgreSQL runs at the end of the statement.
             self.insert_row(table, new).await?;
+            self.check_children(table, old, Some(new))?;
             self.tx.sql_record_move(key, &new_key);
             return Ok(());
         }

@@ -617,6 +617,61 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, dept FROM emp ORDER BY id -> [(1, 7) (2, 1)]
         ",
     },
+    Script {
+        name: "insert-of-a-locked-row-fails-at-once",
+        about: "an INSERT of a committed key that another transaction only \
+                locked FOR UPDATE does not wait: the unique check waits for \
+                uncommitted writers, not for lockers",
+        setup: &["INSERT INTO emp VALUES (1, 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "SELECT id FROM emp WHERE id = 1 FOR UPDATE"),
+            (1, "INSERT INTO emp VALUES (1, 2) ON CONFLICT DO NOTHING"),
+            (1, "INSERT INTO emp VALUES (1, 2)"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, dept FROM emp ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT id FROM emp WHERE id = 1 FOR UPDATE -> [(1)]
+            s2: INSERT INTO emp VALUES (1, 2) ON CONFLICT DO NOTHING -> ok
+            s2: INSERT INTO emp VALUES (1, 2) -> error 23505
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT id, dept FROM emp ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "exclusion-conflict-with-a-row-being-updated-waits",
+        about: "an exclusion conflict with a committed row that another \
+                transaction is updating waits for it, and succeeds when the \
+                update moved the span away",
+        setup: &["INSERT INTO stay VALUES (1, 1, '[3,5)')"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE stay SET span = '[7,9)' WHERE id = 1"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[4,5)')"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE stay SET span = '[7,9)' WHERE id = 1 -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[4,5)') -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT id, span FROM stay ORDER BY id -> [(1, [7,9)) (2, [4,5))]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -538,8 +538,16 @@ impl State {
                 ),
             ));
         }
-        if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key)? {
-            return Ok(LockAttempt::WaitFor(holder));
+        // An INSERT of a live committed key that another transaction only
+        // locked (FOR UPDATE and the like, no write) fails at once, as
+        // PostgreSQL's unique check waits only for uncommitted writers.
+        let fails_without_waiting = kind == WriteKind::Insert
+            && self.lock_only_holder(id, key).is_some()
+            && self.latest(key).is_some_and(|v| v.row.is_some());
+        if !fails_without_waiting {
+            if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key)? {
+                return Ok(LockAttempt::WaitFor(holder));
+            }
         }
         self.waits_for.remove(&id);
         let isolation = self.tx(id).isolation;
@@ -671,7 +679,9 @@ impl State {
             return Ok(LockAttempt::Done(own.as_ref().map(|row| (**row).clone())));
         }
         if let Some(&holder) = self.row_locks.get(key) {
-            if holder != id {
+            // Only an uncommitted writer is waited for: a row another
+            // transaction merely locked is a settled conflict.
+            if holder != id && self.lock_only_holder(id, key).is_none() {
                 return match self.wait_or_deadlock(id, holder)? {
                     LockAttempt::WaitFor(holder) => Ok(LockAttempt::WaitFor(holder)),
                     LockAttempt::Done(()) => unreachable!("a wait is never done"),
@@ -707,6 +717,40 @@ impl State {
         Ok(LockAttempt::Done(
             latest.and_then(|v| v.row).map(|row| (*row).clone()),
         ))
+    }
+
+    /// Another transaction that holds the row lock on `key` without
+    /// having written it (a locking read).
+    fn lock_only_holder(&self, id: TxId, key: &Key) -> Option<TxId> {
+        let holder = *self.row_locks.get(key)?;
+        (holder != id && self.intents.get(key) != Some(&holder)).then_some(holder)
+    }
+
+    /// Another, uncommitted transaction that wrote `key`: a statement that
+    /// found a conflict on the row's committed version waits for it, as
+    /// PostgreSQL's unique and exclusion checks wait for an in-progress
+    /// updater or deleter before they decide.
+    pub(crate) fn uncommitted_writer(&self, id: TxId, key: &Key) -> Option<TxId> {
+        self.intents
+            .get(key)
+            .copied()
+            .filter(|&writer| writer != id)
+    }
+
+    /// Waits (or fails with 40P01) while another transaction has an
+    /// uncommitted write of `key`.
+    pub(crate) fn wait_for_writer(
+        &mut self,
+        id: TxId,
+        key: &Key,
+    ) -> Result<LockAttempt<()>, DbError> {
+        match self.uncommitted_writer(id, key) {
+            Some(writer) => self.wait_or_deadlock(id, writer),
+            None => {
+                self.waits_for.remove(&id);
+                Ok(LockAttempt::Done(()))
+            }
+        }
     }
 
     /// Whether another transaction than `id` holds the row lock on `key`.
@@ -813,6 +857,11 @@ impl State {
             }
         }
         if let Some(other_key) = conflict {
+            // The conflicting row is being updated or deleted: PostgreSQL
+            // waits for that transaction and checks again.
+            if let Some(writer) = self.uncommitted_writer(id, &other_key) {
+                return self.wait_or_deadlock(id, writer);
+            }
             return Err(self.exclusion_error(id, key, &group, start, end, &other_key));
         }
         Ok(LockAttempt::Done(()))

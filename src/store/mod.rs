@@ -831,6 +831,23 @@ impl Tx {
         self.store.state().moved_to(self.id, key)
     }
 
+    /// Waits while another transaction has an uncommitted write of `key`
+    /// (a unique check that found a conflicting entry whose row is being
+    /// updated or deleted).
+    pub(crate) async fn sql_wait_for_writer(&mut self, key: &Key) -> Result<(), DbError> {
+        let mut wait = LockWait::new(self.store.clone(), self.id);
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            wait.poll(cx, |state, id| state.wait_for_writer(id, key))
+        })
+        .await
+    }
+
+    /// The newest committed row at `key`, read without a lock or a record
+    /// (to find which row a conflicting index entry belongs to).
+    pub(crate) fn sql_latest_row(&self, key: &Key) -> Option<Row> {
+        self.store.state().latest_row(key).map(|row| (*row).clone())
+    }
+
     /// Whether another transaction holds the row lock on `key` (NOWAIT,
     /// SKIP LOCKED).
     pub(crate) fn sql_locked_by_other(&self, key: &Key) -> bool {
