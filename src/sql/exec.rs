@@ -821,6 +821,20 @@ impl Exec<'_> {
                     let Some(existing) = self.tx.sql_probe(&key).await? else {
                         continue;
                     };
+                    // A secondary entry's row may be under an uncommitted
+                    // update that left the entry alone: PostgreSQL checks
+                    // the row itself, waiting for its writer, and at the
+                    // snapshot levels fails with 40001 when the row is newer
+                    // than the snapshot.
+                    if index != 0
+                        && self
+                            .tx
+                            .sql_probe(&table.key_of_entry(&existing))
+                            .await?
+                            .is_none()
+                    {
+                        continue;
+                    }
                     let ConflictAction::Update { sets, filter } = action else {
                         continue 'rows;
                     };
