@@ -55,6 +55,8 @@ pub(super) struct Args {
     /// Override a scenario field (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    #[command(flatten)]
+    history: super::HistoryFlags,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -234,6 +236,9 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
 }
 
 fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
+    let mut args = args;
+    let history_overrides = args.history.overrides();
+    args.overrides.extend(history_overrides);
     let variant = context.variant(&args.variant)?;
     let scenarios: Vec<Scenario> = args
         .sims
