@@ -229,6 +229,11 @@ fn write_skew_at_repeatable_read_is_reported_and_the_run_passes() {
     );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["history"]["findings"][0]["anomaly"], "G2-item");
+    let html = overbook::html::report::render(&report, &Default::default());
+    assert!(
+        html.contains("<td>G2-item</td><td>repeatable-read</td>"),
+        "the HTML report lists the finding"
+    );
 }
 
 #[test]
