@@ -321,3 +321,73 @@ fn a_bad_history_setting_names_the_field_and_line() {
     );
     assert_eq!(err.line, Some(6), "{err}");
 }
+
+const CLI_ARGS: &str = "OVERBOOK_SKEW_CLI_ARGS";
+const CLI_SIMS: &str = "OVERBOOK_SKEW_CLI_SIMS";
+
+/// The skew service's CLI, run as a child of this test binary by
+/// [`skew_cli`] (without the variable it has nothing to do).
+#[test]
+#[ignore = "the skew CLI's entry point: the fuzz test runs it in a child process"]
+fn skew_cli_entry() {
+    let Ok(args) = std::env::var(CLI_ARGS) else {
+        return;
+    };
+    let options = overbook::cli::Options::new("skew-cli")
+        .program("skew-cli")
+        .sims_dir(std::env::var(CLI_SIMS).expect("the sims folder"));
+    let argv =
+        std::iter::once("skew-cli".to_string()).chain(args.split('\x1f').map(str::to_string));
+    std::process::exit(i32::from(overbook::cli::run(&Skew, &options, argv)));
+}
+
+/// Runs the skew CLI with `args` over a folder holding the skew sim.
+fn skew_cli(args: &[&str]) -> (i32, String, String) {
+    let dir = std::env::temp_dir().join(format!("overbook-skew-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("skew.toml"), SKEW_SIM).unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "world::write_skew::skew_cli_entry",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(CLI_ARGS, args.join("\x1f"))
+        .env(CLI_SIMS, &dir)
+        .output()
+        .expect("the test binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn fuzz_reports_write_skew_and_fails_only_when_told() {
+    let sweep = ["fuzz", "skew", "--seeds", "1..4", "--jobs", "1"];
+    let (code, out, err) = skew_cli(&[&sweep[..], &["--variant", REPEATABLE_READ]].concat());
+    assert_eq!(code, 0, "allowed anomalies do not fail: {out}{err}");
+    assert!(
+        out.contains("anomaly skew seed 1: G2-item allowed at repeatable-read"),
+        "{out}"
+    );
+    assert!(
+        out.contains("history: 3 passing run(s) showed anomalies"),
+        "{out}"
+    );
+    let fatal = [
+        &sweep[..],
+        &["--variant", REPEATABLE_READ, "--history-anomalies", "fatal"],
+    ];
+    let (code, out, err) = skew_cli(&fatal.concat());
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains(": history_anomaly ("), "{out}");
+    assert!(out.contains("3 failing"), "{out}");
+    let (code, out, err) = skew_cli(&[&sweep[..], &["--history-anomalies", "fatal"]].concat());
+    assert_eq!(code, 0, "Serializable shows none: {out}{err}");
+    assert!(!out.contains("anomaly skew"), "{out}");
+}
