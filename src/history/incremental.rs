@@ -81,8 +81,18 @@ pub struct IncrementalStats {
     pub checks: u64,
 }
 
-/// The serializability checker fed commit by commit; see the
-/// [module docs](self).
+/// The serializability checker fed commit by commit.
+///
+/// It keeps a window of the history and forgets a checked prefix once every
+/// later transaction's [`CommittedTx::first_snapshot`] is at or past the
+/// prefix's last commit: only a backward `rw` edge leads back in commit
+/// order, and it needs a writer that committed after the reader's first
+/// snapshot, so no future cycle can enter the prefix. What remains of it is
+/// the last writer of each key, shown to later searches as the initial
+/// load. An anomaly returned as allowed by its weakest level ([`allowed_at`])
+/// has its edges that touch a transaction weaker than Serializable excused,
+/// so the next search finds the next anomaly, and never loses an edge
+/// between two Serializable transactions.
 ///
 /// ```
 /// use overbook::history::IncrementalCheck;
