@@ -70,6 +70,7 @@ fn build(model: Model, seed: u64) -> Vec<CommittedTx> {
         id: 0,
         isolation: Isolation::Serializable,
         commit_seq: 0,
+        first_snapshot: 0,
         reads: Vec::new(),
         writes: keys
             .iter()
@@ -123,6 +124,7 @@ fn build(model: Model, seed: u64) -> Vec<CommittedTx> {
             id,
             isolation: Isolation::RepeatableRead,
             commit_seq,
+            first_snapshot: snapshot,
             reads,
             writes: written
                 .iter()

@@ -28,6 +28,7 @@ use std::path::Path;
 /// | `run.tick_ms` | 1 to 1000 |
 /// | `run.drain_s` | at most [`DRAIN_S_MAX`](limits::DRAIN_S_MAX) |
 /// | `run.max_steps` | 1 to [`STEPS_MAX`](limits::STEPS_MAX) |
+/// | `run.history_check_every` | 1 to [`HISTORY_CHECK_EVERY_MAX`](limits::HISTORY_CHECK_EVERY_MAX) commits |
 /// | `run.only_users` | at most [`USERS_MAX`](limits::USERS_MAX) entries |
 /// | `topology.api_servers` | 1 to 16 |
 /// | `topology.client_hosts` | 1 to 64 |
@@ -61,6 +62,9 @@ pub mod limits {
     pub const DRAIN_S_MAX: u64 = 86_400;
     /// turmoil steps at most.
     pub const STEPS_MAX: u64 = 10_000_000_000;
+    /// Commits between two searches of the history at most (the checker
+    /// keeps at least that many transactions).
+    pub const HISTORY_CHECK_EVERY_MAX: u64 = 100_000;
     /// Connections per API server at most.
     pub const POOL_SIZE_MAX: u32 = 10_000;
     /// Requests waiting for a connection per API server at most.
@@ -162,8 +166,21 @@ pub struct RunConfig {
     pub max_steps: u64,
     /// Check invariants after every step (off: only at the end).
     pub check_every_step: bool,
-    /// Run the serializability checker over the committed history at the end.
+    /// Run the serializability checker over the committed history as it
+    /// grows (on by default; `check_history = false`, or `--no-history-check`
+    /// on the command line, turns it off). A cycle that the isolation
+    /// level of its transactions forbids is the violation
+    /// `serializable_history`, found at the step it appeared.
     pub check_history: bool,
+    /// What an anomaly that its transactions' isolation level allows (write
+    /// skew at Repeatable Read, a lost update at Read Committed) does:
+    /// `"report"` lists it in the report, `"fatal"` makes it the violation
+    /// `history_anomaly`, `"off"` ignores it.
+    pub history_anomalies: HistoryAnomalies,
+    /// Search the history for cycles after every this many commits (1:
+    /// at the step a cycle appears; larger: cheaper, found up to that many
+    /// commits late).
+    pub history_check_every: u64,
     /// Moves each rate-driven arrival later by up to this fraction of its
     /// phase's mean gap, drawn from the seed (0 to 1). Unset: arrivals are
     /// evenly spaced, as Artillery spaces them, and `overbook fuzz` sets 1
@@ -182,11 +199,27 @@ impl Default for RunConfig {
             drain_s: 60,
             max_steps: 50_000_000,
             check_every_step: true,
-            check_history: false,
+            check_history: true,
+            history_anomalies: HistoryAnomalies::Report,
+            history_check_every: 1,
             arrival_jitter: None,
             only_users: Vec::new(),
         }
     }
+}
+
+/// What the history checker does with an anomaly that the isolation level
+/// of its transactions allows ([`RunConfig::history_anomalies`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryAnomalies {
+    /// Listed in the report as a finding; the run still passes.
+    #[default]
+    Report,
+    /// The violation `history_anomaly`.
+    Fatal,
+    /// Neither listed nor fatal.
+    Off,
 }
 
 /// Liveness properties, checked on every response by the world and the
@@ -686,6 +719,12 @@ impl Scenario {
             at_least("liveness.request_ms_max", max, 1)?;
         }
         at_least("run.max_steps", self.run.max_steps, 1)?;
+        at_least("run.history_check_every", self.run.history_check_every, 1)?;
+        at_most(
+            "run.history_check_every",
+            self.run.history_check_every,
+            limits::HISTORY_CHECK_EVERY_MAX,
+        )?;
         at_most("run.max_steps", self.run.max_steps, limits::STEPS_MAX)?;
         at_most(
             "run.only_users",

@@ -55,6 +55,8 @@ pub(super) struct Args {
     /// Override a scenario field (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    #[command(flatten)]
+    history: super::HistoryFlags,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -223,6 +225,9 @@ struct Summary {
     wall_ms: u64,
     seeds_per_second: f64,
     findings: Vec<Finding>,
+    /// Passing runs whose history showed anomalies that their isolation
+    /// level allows (reported, not failures).
+    runs_with_allowed_anomalies: u64,
     interrupted: bool,
 }
 
@@ -234,6 +239,9 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
 }
 
 fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, InputError> {
+    let mut args = args;
+    let history_overrides = args.history.overrides();
+    args.overrides.extend(history_overrides);
     let variant = context.variant(&args.variant)?;
     let scenarios: Vec<Scenario> = args
         .sims
@@ -299,6 +307,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     let mut seeds_run = 0u64;
     let mut determinism_checked = 0u64;
     let mut determinism_mismatches = 0u64;
+    let mut runs_with_allowed_anomalies = 0u64;
     let mut junit = crate::junit::Junit::new("overbook fuzz");
     let sims_count = scenarios.len() as u64;
     std::thread::scope(|scope| {
@@ -364,6 +373,25 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                 }
             }
             let mut finding = None;
+            let history = &outcome.report.history;
+            if outcome.report.passed && !history.findings.is_empty() {
+                runs_with_allowed_anomalies += 1;
+                // The first few, so a sweep shows write skew no invariant
+                // names without a line per seed.
+                if runs_with_allowed_anomalies <= ALLOWED_ANOMALIES_SHOWN && !args.json {
+                    let first = &history.findings[0];
+                    progress.suspend(|| {
+                        println!(
+                            "anomaly {} seed {}: {} allowed at {} (not a failure; --history-anomalies fatal makes it one): {}",
+                            args.sims[outcome.sim_index],
+                            outcome.seed,
+                            first.anomaly,
+                            first.allowed_by,
+                            first.cycle
+                        );
+                    });
+                }
+            }
             if !outcome.report.passed {
                 let found = record(context, &args, &outcome, &args.sims[outcome.sim_index]);
                 progress.suspend(|| {
@@ -405,6 +433,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         wall_ms: wall.as_millis() as u64,
         seeds_per_second: seeds_run as f64 / wall.as_secs_f64().max(1e-9),
         findings,
+        runs_with_allowed_anomalies,
         interrupted: stop.load(Ordering::SeqCst),
     };
     if let Some(path) = &args.junit {
@@ -429,6 +458,11 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             determinism_checked,
             if summary.interrupted { " (interrupted: results so far kept)" } else { "" }
         );
+        if runs_with_allowed_anomalies > 0 {
+            println!(
+                "history: {runs_with_allowed_anomalies} passing run(s) showed anomalies their isolation level allows (see `run --seed N` for each)"
+            );
+        }
     }
     Ok(if determinism_mismatches > 0 || summary.failures > 0 {
         super::EXIT_FAILURE
@@ -454,6 +488,9 @@ fn interrupt_flag() -> &'static AtomicBool {
     INTERRUPTED.store(false, Ordering::SeqCst);
     &INTERRUPTED
 }
+
+/// Passing runs with allowed history anomalies printed at most.
+const ALLOWED_ANOMALIES_SHOWN: u64 = 5;
 
 /// The arrival jitter fuzz gives scenarios that do not set
 /// `run.arrival_jitter`: anywhere within the gap.

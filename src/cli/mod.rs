@@ -349,6 +349,34 @@ fn embedded_name<'a>(sim: &'a str, sims_dir: &Path) -> Option<&'a str> {
     Some(file.strip_suffix(".toml").unwrap_or(file))
 }
 
+/// The history checker's flags of `run` and `fuzz`, shorthands for `--set`
+/// overrides (which replay lines then carry).
+#[derive(clap::Args, Debug, Default)]
+pub(super) struct HistoryFlags {
+    /// Do not run the serializability checker (`--set run.check_history=false`).
+    #[arg(long)]
+    no_history_check: bool,
+    /// What an anomaly that its transactions' isolation level allows does:
+    /// `report` (the default: listed, the run passes), `fatal` or `off`
+    /// (`--set run.history_anomalies=...`).
+    #[arg(long, value_name = "report|fatal|off")]
+    history_anomalies: Option<String>,
+}
+
+impl HistoryFlags {
+    /// The flags as `--set` overrides.
+    fn overrides(&self) -> Vec<String> {
+        let mut overrides = Vec::new();
+        if self.no_history_check {
+            overrides.push("run.check_history=false".to_string());
+        }
+        if let Some(mode) = &self.history_anomalies {
+            overrides.push(format!("run.history_anomalies={mode}"));
+        }
+        overrides
+    }
+}
+
 /// `--set` overrides as they are typed on a command line.
 fn set_flags(overrides: &[String]) -> String {
     overrides

@@ -19,6 +19,8 @@ pub(super) struct Args {
     /// Override a scenario field: `--set workload.mix.reserve=50` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    #[command(flatten)]
+    history: super::HistoryFlags,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -32,6 +34,9 @@ pub(super) struct Args {
 }
 
 pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
+    let mut args = args;
+    let history_overrides = args.history.overrides();
+    args.overrides.extend(history_overrides);
     let scenario = match context.load_scenario(&args.sim, &args.overrides) {
         Ok(scenario) => scenario,
         Err(err) => return super::usage_error(&err),

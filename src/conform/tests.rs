@@ -392,6 +392,7 @@ fn write_skew() -> Vec<CommittedTx> {
         id,
         isolation: Isolation::Serializable,
         commit_seq: id,
+        first_snapshot: 0,
         reads: vec![
             ReadRecord::Item {
                 key: a.clone(),

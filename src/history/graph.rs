@@ -113,6 +113,24 @@ impl Graph {
         }
     }
 
+    /// The graph without the edges between the `excused` pairs of
+    /// transactions (`(from, to)`, directed).
+    pub(super) fn without(self, excused: &std::collections::BTreeSet<(TxId, TxId)>) -> Graph {
+        if excused.is_empty() {
+            return self;
+        }
+        let mut edges = Vec::with_capacity(self.links.len());
+        for node in 0..self.node_count() as u32 {
+            let from = self.ids[node as usize];
+            for &link in self.out(node) {
+                if !excused.contains(&(from, self.ids[link.to as usize])) {
+                    edges.push((node, link));
+                }
+            }
+        }
+        Graph::from_edges(self.ids, self.keys, edges)
+    }
+
     /// Number of nodes.
     pub(super) fn node_count(&self) -> usize {
         self.ids.len()
@@ -200,6 +218,7 @@ fn synthesized_initial(history: &[CommittedTx]) -> Option<CommittedTx> {
         id: INITIAL,
         isolation: Isolation::Serializable,
         commit_seq: 0,
+        first_snapshot: 0,
         reads: Vec::new(),
         writes: keys
             .into_iter()

@@ -183,6 +183,7 @@ fn build(plan: &Plan) -> Vec<CommittedTx> {
             id: 0,
             isolation: Isolation::Serializable,
             commit_seq: 0,
+            first_snapshot: 0,
             reads: Vec::new(),
             writes: (0..KEY_COUNT)
                 .filter(|&k| plan.initial[k])
@@ -249,6 +250,7 @@ fn build(plan: &Plan) -> Vec<CommittedTx> {
             id,
             isolation: Isolation::RepeatableRead,
             commit_seq: position as u64,
+            first_snapshot: base[position - 1] as u64,
             reads,
             writes: write_sets[position - 1]
                 .iter()
@@ -380,5 +382,70 @@ proptest! {
             !matches!(kind_of(&result), Some(AnomalyKind::G0 | AnomalyKind::Inconsistent)),
             "{:?}", result
         );
+    }
+}
+
+/// Feeds the history commit by commit to the incremental checker, pruning
+/// after each commit as far as the later transactions' first snapshots
+/// allow, and holds it against [`check`] of every prefix: the same verdict
+/// and the same weakest class at the same commit, until the first
+/// anomaly (where the world stops). Returns how many transactions were
+/// pruned.
+fn incremental_agrees(history: &[CommittedTx]) -> Result<u64, TestCaseError> {
+    let mut ordered = history.to_vec();
+    ordered.sort_by_key(|tx| tx.commit_seq);
+    let mut incremental = IncrementalCheck::new();
+    for at in 0..ordered.len() {
+        incremental.push(ordered[at].clone());
+        let full = check(&ordered[..=at]);
+        let found = incremental.next_anomaly();
+        prop_assert_eq!(
+            found.as_ref().map(|found| found.anomaly.kind),
+            kind_of(&full),
+            "after T{}: {:?} against {:?}\n{:#?}",
+            ordered[at].id,
+            found,
+            full,
+            ordered
+        );
+        if found.is_some() {
+            return Ok(incremental.stats().pruned);
+        }
+        // Every transaction still to commit saw at least this much.
+        let horizon = ordered[at + 1..]
+            .iter()
+            .map(|tx| tx.first_snapshot)
+            .min()
+            .unwrap_or(ordered[at].commit_seq)
+            .min(ordered[at].commit_seq);
+        incremental.prune(horizon);
+    }
+    prop_assert!(serializable_by_brute_force(history));
+    Ok(incremental.stats().pruned)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    #[test]
+    fn incremental_agrees_on_serial_histories(plan in plan(Mode::Serial, TXS_MAX)) {
+        let pruned = incremental_agrees(&build(&plan))?;
+        // Serial histories leave nothing open: all but the last go.
+        prop_assert!(plan.txs.len() < 2 || pruned > 0);
+    }
+
+    #[test]
+    fn incremental_agrees_on_snapshot_isolation(plan in plan(Mode::SnapshotFirstCommitterWins, TXS_MAX)) {
+        incremental_agrees(&build(&plan))?;
+    }
+
+    #[test]
+    fn incremental_agrees_on_lost_updates(plan in plan(Mode::Snapshot, TXS_MAX)) {
+        incremental_agrees(&build(&plan))?;
+    }
+
+    #[test]
+    fn incremental_agrees_on_read_committed(plan in plan(Mode::ReadCommitted, TXS_MAX)) {
+        incremental_agrees(&build(&plan))?;
     }
 }

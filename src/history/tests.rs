@@ -15,6 +15,7 @@ fn tx(id: TxId, commit_seq: u64) -> TxBuilder {
         id,
         isolation: Isolation::Serializable,
         commit_seq,
+        first_snapshot: 0,
         reads: Vec::new(),
         writes: Vec::new(),
     })

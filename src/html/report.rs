@@ -247,6 +247,7 @@ Trace hash <code>{}</code>. Charts: one point per {} ms of simulated time; dashe
     }
     faults(report, &mut body);
     invariants(report, &mut body);
+    history(report, &mut body);
     violation(report, page, &mut body);
     format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>overbook {} seed {}</title>\
@@ -326,6 +327,45 @@ fn faults(report: &Report, body: &mut String) {
         );
     }
     body.push_str("</table>");
+}
+
+/// The serializability checker's counts and the anomalies it reported.
+fn history(report: &Report, body: &mut String) {
+    let history = &report.history;
+    if !history.checked {
+        body.push_str("<h2>History</h2><p>Not checked (run.check_history = false).</p>");
+        return;
+    }
+    let _ = write!(
+        body,
+        "<h2>History</h2><p>{} committed transactions checked for serializability in {} searches \
+({} pruned once no future cycle could reach them, at most {} kept at once).</p>",
+        history.transactions, history.searches, history.pruned, history.window_max
+    );
+    if history.findings.is_empty() {
+        body.push_str("<p>No anomaly that an isolation level allows was seen.</p>");
+        return;
+    }
+    body.push_str(
+        "<p>Anomalies that their transactions' isolation level allows (reported, not failures):</p>\
+<table><tr><th>anomaly</th><th>allowed at</th><th>step</th><th>at (ms)</th><th>transactions</th><th>cycle</th></tr>",
+    );
+    for finding in &history.findings {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&finding.anomaly),
+            escape(&finding.allowed_by),
+            finding.step,
+            finding.sim_time_ms,
+            escape(&finding.transactions.join(", ")),
+            escape(&finding.cycle)
+        );
+    }
+    body.push_str("</table>");
+    if history.findings_dropped > 0 {
+        let _ = write!(body, "<p>... and {} more.</p>", history.findings_dropped);
+    }
 }
 
 fn invariants(report: &Report, body: &mut String) {

@@ -36,6 +36,9 @@ pub(crate) struct TxState {
     /// snapshot` are visible). Taken at the first statement, as PostgreSQL
     /// does; Read Committed retakes it every statement.
     pub(crate) snapshot: Option<u64>,
+    /// The snapshot of its first statement: every read it makes sees at
+    /// least the commits up to it (Read Committed only moves forward).
+    pub(crate) first_snapshot: Option<u64>,
     /// The commit sequence number once committed.
     pub(crate) commit_seq: Option<u64>,
     /// Uncommitted writes: the transaction's own view of the keys it wrote.
@@ -235,6 +238,7 @@ impl State {
                             id: 0,
                             isolation: Isolation::Serializable,
                             commit_seq: 0,
+                            first_snapshot: 0,
                             reads: Vec::new(),
                             writes: Vec::new(),
                         },
@@ -261,6 +265,7 @@ impl State {
                 isolation,
                 status: Status::Active,
                 snapshot: None,
+                first_snapshot: None,
                 commit_seq: None,
                 writes: BTreeMap::new(),
                 locks: BTreeSet::new(),
@@ -328,6 +333,7 @@ impl State {
         if tx.isolation == Isolation::ReadCommitted || tx.snapshot.is_none() {
             tx.snapshot = Some(now);
         }
+        tx.first_snapshot.get_or_insert(now);
         Ok(())
     }
 
@@ -1294,10 +1300,14 @@ impl State {
             let tx = self.tx_mut(id);
             let reads = std::mem::take(&mut tx.reads);
             let isolation = tx.isolation;
+            // A transaction that ran no statement read nothing: the commit
+            // just before its own stands for its snapshot.
+            let first_snapshot = tx.first_snapshot.unwrap_or(seq - 1);
             self.history.push(CommittedTx {
                 id,
                 isolation,
                 commit_seq: seq,
+                first_snapshot,
                 reads,
                 writes: writes
                     .iter()
@@ -1461,6 +1471,19 @@ impl State {
                 t.rw_in.remove(&id);
             }
         }
+    }
+
+    /// The oldest first snapshot of a transaction that may still commit:
+    /// every transaction that commits from now on saw at least the commits
+    /// up to it (one that has not run a statement yet will take a snapshot
+    /// at least as new as the current commit).
+    pub(crate) fn oldest_live_first_snapshot(&self) -> u64 {
+        self.txs
+            .values()
+            .filter(|tx| tx.status == Status::Active)
+            .map(|tx| tx.first_snapshot.unwrap_or(self.commit_seq))
+            .min()
+            .unwrap_or(self.commit_seq)
     }
 
     /// The oldest snapshot any open transaction may still read at.

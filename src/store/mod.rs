@@ -506,6 +506,22 @@ impl Store {
             .unwrap_or_default()
     }
 
+    /// Takes the committed transactions recorded so far out of the store,
+    /// so that a caller that follows the record (the world's incremental
+    /// checker) keeps the store's memory bounded in long runs. Later
+    /// calls to [`Store::history`] see only what was recorded after.
+    pub fn take_history(&self) -> Vec<CommittedTx> {
+        std::mem::take(&mut self.state().history)
+    }
+
+    /// The oldest first snapshot (a commit position) of a transaction that
+    /// may still commit; see [`CommittedTx::first_snapshot`]. Every
+    /// transaction that commits from now on saw at least the commits up to
+    /// it.
+    pub fn oldest_live_first_snapshot(&self) -> u64 {
+        self.state().oldest_live_first_snapshot()
+    }
+
     /// Takes the commits recorded since the last call (needs
     /// `record_commits`).
     pub fn drain_commits(&self) -> Vec<CommitEvent> {

@@ -52,6 +52,12 @@ pub struct CommittedTx {
     pub isolation: Isolation,
     /// Position in the global commit order, from 1 (0 is the initial load).
     pub commit_seq: u64,
+    /// The snapshot of its first statement, as a commit position: every
+    /// read it made saw at least the commits up to it (Read Committed
+    /// retakes its snapshot per statement but never goes back). 0 for the
+    /// initial load. The incremental checker relies on it to forget old
+    /// transactions ([`crate::history::IncrementalCheck`]).
+    pub first_snapshot: u64,
     /// Its reads in the order it made them.
     pub reads: Vec<ReadRecord>,
     /// Its writes, one per key, in key order.

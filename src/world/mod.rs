@@ -14,18 +14,24 @@
 //! assert!(report.passed, "{}", report.summary_line());
 //! ```
 
+mod history;
 mod net;
 mod report;
 mod seeds;
 
 pub use net::{api_host, client_host, API_PORT};
-pub use report::{Report, RequestsReport, RetriesReport, TraceEvent, UsersReport, ViolationReport};
+pub use report::{
+    HistoryFinding, HistoryReport, Report, RequestsReport, RetriesReport, TraceEvent, UsersReport,
+    ViolationReport,
+};
 pub use seeds::{run_seeds, seeds_from_env};
 
 use crate::metrics::{evaluate_thresholds, Metrics, SeriesRecorder, STATUS_NO_RESPONSE};
 use crate::scenario::{LinkFault, Scenario};
 use crate::seed::{Seed, TraceHasher};
-use crate::store::{CommitEvent, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store};
+use crate::store::{
+    CommitEvent, CommittedTx, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store,
+};
 use crate::system::{
     prepare_store, CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message,
     Observations, Observer, Reply, ServerContext, System, UserContext, UserEvent, Variant,
@@ -358,7 +364,7 @@ struct World<'a, S: System> {
     invariant_checks: u64,
     options: RunOptions,
     trace: Vec<TraceEvent>,
-    history_seen: usize,
+    history: Option<history::HistoryWatch>,
 }
 
 impl<'a, S: System> World<'a, S> {
@@ -559,7 +565,7 @@ impl<'a, S: System> World<'a, S> {
             invariant_checks: 0,
             options,
             trace: Vec::new(),
-            history_seen: 0,
+            history: history::HistoryWatch::new(&scenario.run),
         })
     }
 
@@ -621,10 +627,16 @@ impl<'a, S: System> World<'a, S> {
     /// transaction committed.
     fn observe(&mut self) -> Option<crate::system::Violation> {
         let commits: Vec<CommitEvent> = self.store.drain_commits();
+        // Taken out of the store, so that its record stays as small as
+        // the checker's window in long runs.
+        let committed = if self.history.is_some() || self.options.trace {
+            self.store.take_history()
+        } else {
+            Vec::new()
+        };
         if self.options.trace {
             let now = self.now_ms();
-            for tx in self.store.history_since(self.history_seen) {
-                self.history_seen += 1;
+            for tx in &committed {
                 if tx.id == 0 {
                     continue;
                 }
@@ -765,7 +777,27 @@ impl<'a, S: System> World<'a, S> {
             }
             self.remember(Event::Exchange(Box::new(exchange)));
         }
-        violation
+        let history = self.observe_history(committed, false);
+        violation.or(history)
+    }
+
+    /// Feeds the transactions just committed to the history checker; at
+    /// the `end`, searches whatever is still unchecked.
+    fn observe_history(
+        &mut self,
+        committed: Vec<CommittedTx>,
+        end: bool,
+    ) -> Option<crate::system::Violation> {
+        let horizon = self.store.oldest_live_first_snapshot();
+        let (step, now_ms) = (self.steps, self.now_ms());
+        let watch = self.history.as_mut()?;
+        watch
+            .observe(committed, horizon, step, now_ms, end)
+            .err()
+            .map(|broken| crate::system::Violation {
+                invariant: broken.invariant,
+                message: broken.message,
+            })
     }
 
     fn run(mut self, progress: &mut dyn FnMut(RunProgress)) -> Report {
@@ -831,12 +863,13 @@ impl<'a, S: System> World<'a, S> {
         if let Err(v) = self.checker.at_end(&self.store, now_ms) {
             return Some(self.violation(v.invariant.to_string(), v.message));
         }
-        if self.scenario.run.check_history {
-            if let Err(anomaly) = crate::history::check(&self.store.history()) {
-                return Some(
-                    self.violation("serializable_history".to_string(), anomaly.to_string()),
-                );
-            }
+        let committed = if self.history.is_some() {
+            self.store.take_history()
+        } else {
+            Vec::new()
+        };
+        if let Some(v) = self.observe_history(committed, true) {
+            return Some(self.violation(v.invariant.to_string(), v.message));
         }
         None
     }
@@ -883,6 +916,9 @@ impl<'a, S: System> World<'a, S> {
             .map(|(name, count)| (name.to_string(), count))
             .collect();
         invariants_checked.insert("liveness".to_string(), 1);
+        if let Some(watch) = &self.history {
+            invariants_checked.insert("serializable_history".to_string(), watch.searches());
+        }
         let passed =
             violation.is_none() && harness_error.is_none() && thresholds.iter().all(|t| t.passed);
         self.hasher.write_u64(self.store.commit_count());
@@ -918,6 +954,11 @@ impl<'a, S: System> World<'a, S> {
             invariant_evaluations: self.invariant_checks,
             store: self.store.stats(),
             faults: self.faults_applied.clone(),
+            history: self
+                .history
+                .as_ref()
+                .map(history::HistoryWatch::report)
+                .unwrap_or_default(),
             sim_time_ms: self.now_ms(),
             steps: self.steps,
             trace: std::mem::take(&mut self.trace),

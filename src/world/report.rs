@@ -22,6 +22,45 @@ pub struct ViolationReport {
     pub recent_events: Vec<String>,
 }
 
+/// What the serializability checker saw over the run's history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryReport {
+    /// Whether the checker ran (`run.check_history`).
+    pub checked: bool,
+    /// Committed transactions it read.
+    pub transactions: u64,
+    /// Of those, forgotten once no future cycle could reach them.
+    pub pruned: u64,
+    /// The most transactions it kept at once.
+    pub window_max: usize,
+    /// Graph searches run.
+    pub searches: u64,
+    /// Anomalies the transactions' isolation level allows (with
+    /// `run.history_anomalies = "report"`), first ones first.
+    pub findings: Vec<HistoryFinding>,
+    /// Findings beyond those listed.
+    pub findings_dropped: u64,
+}
+
+/// An anomaly that the isolation level of its transactions allows: not a
+/// violation, but what no invariant may name (write skew at Repeatable
+/// Read, a lost update at Read Committed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryFinding {
+    /// Adya's class: `G-single`, `G2-item` or `G2`.
+    pub anomaly: String,
+    /// The weakest level among its transactions, which allows it.
+    pub allowed_by: String,
+    /// The transactions of the cycle as `T12 (repeatable-read)`, in cycle order.
+    pub transactions: Vec<String>,
+    /// The cycle: `T12 -rw(slot/3)-> T14 -rw(slot/4)-> T12`.
+    pub cycle: String,
+    /// The turmoil step at which the cycle was found.
+    pub step: u64,
+    /// Simulated time at which it was found.
+    pub sim_time_ms: u64,
+}
+
 /// Requests by status.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequestsReport {
@@ -216,6 +255,9 @@ pub struct Report {
     pub store: StoreStats,
     /// Faults applied, in order.
     pub faults: Vec<String>,
+    /// The serializability checker's counts and findings.
+    #[serde(default)]
+    pub history: HistoryReport,
     /// Simulated time at the end.
     pub sim_time_ms: u64,
     /// turmoil steps taken.
@@ -270,6 +312,7 @@ impl Report {
             invariant_evaluations: 0,
             store: StoreStats::default(),
             faults: Vec::new(),
+            history: HistoryReport::default(),
             sim_time_ms: 0,
             steps: 0,
             trace: Vec::new(),
@@ -293,6 +336,39 @@ impl Report {
                     .collect();
                 format!("thresholds failed: {}", failed.join(", "))
             }
+        }
+    }
+
+    /// The checker's line, and its findings when there are any.
+    fn render_history(&self, out: &mut String) {
+        let history = &self.history;
+        if !history.checked {
+            let _ = writeln!(out, "history: not checked (run.check_history = false)");
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "history: {} transactions checked in {} searches ({} pruned, at most {} kept); {} anomalies allowed by their isolation level",
+            history.transactions,
+            history.searches,
+            history.pruned,
+            history.window_max,
+            history.findings.len() as u64 + history.findings_dropped
+        );
+        for finding in &history.findings {
+            let _ = writeln!(
+                out,
+                "  {} (allowed at {}) at step {}, {} ms: {}",
+                finding.anomaly,
+                finding.allowed_by,
+                finding.step,
+                finding.sim_time_ms,
+                finding.cycle
+            );
+            let _ = writeln!(out, "    transactions: {}", finding.transactions.join(", "));
+        }
+        if history.findings_dropped > 0 {
+            let _ = writeln!(out, "  ... and {} more", history.findings_dropped);
         }
     }
 
@@ -395,6 +471,7 @@ impl Report {
             .map(|(n, c)| format!("{n} x{c}"))
             .collect();
         let _ = writeln!(out, "\ninvariants checked: {}", checked.join(", "));
+        self.render_history(&mut out);
         if let Some(v) = &self.violation {
             let _ = writeln!(
                 out,

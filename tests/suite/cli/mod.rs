@@ -71,6 +71,55 @@ fn json_report_has_the_documented_fields() {
 }
 
 #[test]
+fn the_history_checker_is_on_by_default_and_its_flags_work() {
+    let json = |out: &str| -> serde_json::Value { serde_json::from_str(out).unwrap() };
+    let (code, out, err) = overbook(&["run", "units-burst", "--seed", "3", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let on = json(&out);
+    assert_eq!(on["history"]["checked"], true);
+    assert!(on["history"]["transactions"].as_u64().unwrap() > 0);
+    assert!(
+        on["invariants_checked"]["serializable_history"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let (code, out, err) = overbook(&[
+        "run",
+        "units-burst",
+        "--seed",
+        "3",
+        "--json",
+        "--no-history-check",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let off = json(&out);
+    assert_eq!(off["history"]["checked"], false);
+    assert_eq!(
+        on["trace_hash"], off["trace_hash"],
+        "the checker only reads"
+    );
+    let (code, out, _) = overbook(&["run", "units-burst", "--no-history-check"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("history: not checked"), "{out}");
+    let (code, _, err) = overbook(&["run", "units-burst", "--history-anomalies", "loud"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("run.history_anomalies") && err.contains("loud"),
+        "{err}"
+    );
+    let (code, out, err) = overbook(&[
+        "fuzz",
+        "units-burst",
+        "--seeds",
+        "1..3",
+        "--history-anomalies",
+        "fatal",
+    ]);
+    assert_eq!(code, 0, "the correct service shows no anomaly: {out}{err}");
+}
+
+#[test]
 fn a_violation_exits_1_with_the_replay_line() {
     let (code, out, _) = overbook(&[
         "run",

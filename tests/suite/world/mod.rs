@@ -1,6 +1,8 @@
 //! The turmoil world end to end: determinism, the report's numbers, and
 //! every planted bug caught by a sim.
 
+mod write_skew;
+
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
 use overbook::service::Clinic;
