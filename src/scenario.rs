@@ -1304,6 +1304,53 @@ mod tests {
     }
 
     #[test]
+    fn host_faults_parse_and_bad_values_name_their_field_and_line() {
+        let text = format!(
+            "{MINIMAL}[faults.clock]\noffset_ms_max = 250\ndrift_ppm_max = 100\n\
+             [faults.pause]\nprobability = 0.001\nmin_ms = 50\nmax_ms = 500\n\
+             [faults.spike]\ncommit_probability = 0.1\n\
+             [faults.buggify]\nenabled = true\n"
+        );
+        let scenario = Scenario::parse(&text, "t.toml").unwrap();
+        assert_eq!(scenario.faults.clock.offset_ms_max, 250);
+        assert_eq!(scenario.faults.pause.max_ms, 500);
+        assert_eq!(scenario.faults.spike.max_ms, 200, "the default range");
+        assert!(scenario.faults.buggify.enabled);
+        assert_eq!(scenario.faults.buggify.point_probability, 0.25);
+        let plain = Scenario::parse(MINIMAL, "t.toml").unwrap();
+        assert!(!plain.faults.clock.is_on() && !plain.faults.buggify.enabled);
+
+        let bad = |section: &str, line: usize, field: &str| {
+            let text = format!("{MINIMAL}{section}");
+            let err = Scenario::parse(&text, "t.toml").unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{err}");
+            assert_eq!(err.line, Some(line), "{err}");
+            assert_eq!(err.source.as_deref(), Some("t.toml"), "{err}");
+        };
+        bad(
+            "[faults.pause]\nmin_ms = 600\nmax_ms = 500\n",
+            6,
+            "faults.pause.min_ms",
+        );
+        bad(
+            "[faults.spike]\nprobability = 2.0\n",
+            6,
+            "faults.spike.probability",
+        );
+        bad(
+            "[faults.clock]\ndrift_ppm_max = 2000000\n",
+            6,
+            "faults.clock.drift_ppm_max",
+        );
+        bad(
+            "[faults.buggify]\nfire_probability = -1\n",
+            6,
+            "faults.buggify.fire_probability",
+        );
+        bad("[faults.pause]\nmax = 5\n", 6, "faults.pause.max");
+    }
+
+    #[test]
     fn overrides_set_nested_fields_and_reject_unknown_ones() {
         let scenario = Scenario::parse(MINIMAL, "t.toml").unwrap();
         let changed = scenario

@@ -685,4 +685,34 @@ mod tests {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("3 days").is_err());
     }
+
+    #[test]
+    fn swarm_draws_host_faults_within_bounds_and_after_the_older_draws() {
+        let text = "name = \"t\"\n[[phases]]\nduration_s = 1\narrival_rate = 1\n\
+                    [liveness]\nrequest_ms_max = 400\n";
+        let scenario = Scenario::parse(text, "t.toml").unwrap();
+        let drawn: Vec<Vec<String>> = (1..=40).map(|s| swarm_overrides(&scenario, s)).collect();
+        for key in [
+            "faults.clock.offset_ms_max",
+            "faults.pause.probability",
+            "faults.spike.commit_probability",
+            "faults.buggify.enabled",
+        ] {
+            let seeds = drawn
+                .iter()
+                .filter(|o| o.iter().any(|s| s.starts_with(key)))
+                .count();
+            assert!((5..=35).contains(&seeds), "{key} in {seeds} of 40");
+        }
+        for overrides in &drawn {
+            // Every drawn set applies, and stalls stay within a quarter of
+            // the scenario's bound on a request.
+            let swarmed = scenario.with_overrides(overrides).unwrap();
+            assert!(swarmed.faults.pause.max_ms <= 100 || swarmed.faults.pause.probability == 0.0);
+            assert!(swarmed.faults.spike.max_ms <= 200);
+            // The older draws come first, as before host faults existed.
+            assert!(overrides[0].starts_with("store.faults.serialization_failure_per_statement"));
+        }
+        assert_eq!(swarm_overrides(&scenario, 7), swarm_overrides(&scenario, 7));
+    }
 }
