@@ -41,6 +41,8 @@ use std::path::Path;
 /// | `client.token_ttl_s` | at least 1 |
 /// | fault probabilities | 0 to 1 |
 /// | `faults.partitions`, `faults.holds`, `faults.crashes` | at most [`FAULTS_MAX`](limits::FAULTS_MAX) each; times and durations at most [`FAULT_S_MAX`](limits::FAULT_S_MAX) |
+/// | `faults.clock.offset_ms_max`, `faults.clock.drift_ppm_max` | at most [`CLOCK_OFFSET_MS_MAX`](limits::CLOCK_OFFSET_MS_MAX), [`CLOCK_DRIFT_PPM_MAX`](limits::CLOCK_DRIFT_PPM_MAX) |
+/// | `faults.pause.*_ms`, `faults.spike.*_ms` | `min_ms` <= `max_ms` <= [`LATENCY_MS_MAX`](limits::LATENCY_MS_MAX) |
 /// | `thresholds` | a known metric (see [`crate::metrics::Metrics::value`]) and `<`, `<=`, `==`, `>=` or `>` a number |
 ///
 /// The service's own sections (`[data]`, `[workload]`, `[service]`) are
@@ -83,6 +85,10 @@ pub mod limits {
     pub const FAULTS_MAX: usize = 1_000;
     /// A fault's start, duration or downtime at most, in simulated seconds.
     pub const FAULT_S_MAX: u64 = 8 * 86_400;
+    /// A host clock's offset from the database's at most, in ms (an hour).
+    pub const CLOCK_OFFSET_MS_MAX: u64 = 3_600_000;
+    /// A host clock's drift at most, in parts per million (10%).
+    pub const CLOCK_DRIFT_PPM_MAX: u64 = 100_000;
 }
 
 /// One scenario.
@@ -421,6 +427,122 @@ pub struct Faults {
     /// Probability that a server drops the connection after committing,
     /// instead of answering (the client sees a timeout).
     pub lost_response_probability: f64,
+    /// Each API host's clock against the database's (`[faults.clock]`).
+    pub clock: ClockFaults,
+    /// API hosts stalling mid-request, locks held (`[faults.pause]`).
+    pub pause: PauseFaults,
+    /// Extra delay on single statements and commits (`[faults.spike]`).
+    pub spike: SpikeFaults,
+    /// Fault points in service code (`[faults.buggify]`).
+    pub buggify: BuggifyConfig,
+}
+
+/// Per-host clock faults: what a handler or background job on API server
+/// `N` reads as the time ([`crate::system::Env::now_ms`]) is the database's
+/// time (the world's, which the store and [`crate::store::Tx::clock_ms`]
+/// keep) plus an offset and a drift, both drawn per host from the seed,
+/// uniformly within `[-max, +max]`. Both 0 (the default): every clock
+/// agrees. Sleeps are unaffected: they last simulated time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockFaults {
+    /// Largest offset of a host's clock from the database's, in ms (at
+    /// most [`CLOCK_OFFSET_MS_MAX`](limits::CLOCK_OFFSET_MS_MAX)). A clock
+    /// behind the start of the run reads 0 until it catches up.
+    pub offset_ms_max: u64,
+    /// Largest drift of a host's clock, in parts per million (at most
+    /// [`CLOCK_DRIFT_PPM_MAX`](limits::CLOCK_DRIFT_PPM_MAX)): 100 ppm gains
+    /// or loses 0.1 ms a simulated second.
+    pub drift_ppm_max: u64,
+}
+
+impl ClockFaults {
+    /// Whether any host's clock may differ from the database's.
+    pub fn is_on(&self) -> bool {
+        self.offset_ms_max > 0 || self.drift_ppm_max > 0
+    }
+}
+
+/// Host pauses (a long GC or a VM stall): before a statement or commit on
+/// an API host, with `probability`, the host stalls for a duration drawn
+/// between `min_ms` and `max_ms`. Every request and background job on that
+/// host waits at its next statement until the stall ends; the
+/// transactions it has open keep their locks, so other hosts' transactions
+/// wait on them.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PauseFaults {
+    /// Probability per statement (0 to 1) that the host pauses before it.
+    pub probability: f64,
+    /// Shortest pause.
+    pub min_ms: u64,
+    /// Longest pause (at most [`LATENCY_MS_MAX`](limits::LATENCY_MS_MAX)).
+    pub max_ms: u64,
+}
+
+impl Default for PauseFaults {
+    fn default() -> Self {
+        PauseFaults {
+            probability: 0.0,
+            min_ms: 100,
+            max_ms: 1000,
+        }
+    }
+}
+
+/// Latency spikes on one statement or one commit: with the probability,
+/// that statement alone takes an extra delay drawn between `min_ms` and
+/// `max_ms`, on top of `store.latency`. Unlike `store.latency.spike_*`,
+/// each spike is drawn per API host and shows in the trace.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpikeFaults {
+    /// Probability per statement other than a commit (0 to 1).
+    pub probability: f64,
+    /// Probability per commit (0 to 1).
+    pub commit_probability: f64,
+    /// Smallest extra delay.
+    pub min_ms: u64,
+    /// Largest extra delay (at most [`LATENCY_MS_MAX`](limits::LATENCY_MS_MAX)).
+    pub max_ms: u64,
+}
+
+impl Default for SpikeFaults {
+    fn default() -> Self {
+        SpikeFaults {
+            probability: 0.0,
+            commit_probability: 0.0,
+            min_ms: 20,
+            max_ms: 200,
+        }
+    }
+}
+
+/// Fault points in service code ([`crate::system::ServerContext::buggify`]),
+/// as FoundationDB's `BUGGIFY`: with `enabled`, each named point is on or
+/// off for the whole run (on with `point_probability`, drawn from the seed
+/// and the point's name), and an enabled point fires with
+/// `fire_probability` each time a handler or background job reaches it.
+/// Off (the default), every point is inert.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BuggifyConfig {
+    /// Whether fault points can fire at all.
+    pub enabled: bool,
+    /// Probability (0 to 1) that a point is enabled for the run.
+    pub point_probability: f64,
+    /// Probability (0 to 1) that an enabled point fires when reached.
+    pub fire_probability: f64,
+}
+
+impl Default for BuggifyConfig {
+    fn default() -> Self {
+        BuggifyConfig {
+            enabled: false,
+            point_probability: 0.25,
+            fire_probability: 0.25,
+        }
+    }
 }
 
 impl Scenario {
@@ -816,6 +938,7 @@ impl Scenario {
                 )?;
             }
         }
+        self.validate_host_faults()?;
         at_most(
             "faults.crashes",
             self.faults.crashes.len() as u64,
@@ -836,9 +959,64 @@ impl Scenario {
         Ok(())
     }
 
+    /// Clock, pause and spike bounds against the [`limits`].
+    fn validate_host_faults(&self) -> Result<(), InputError> {
+        let faults = &self.faults;
+        let at_most = |name: &str, value: u64, max: u64| {
+            if value > max {
+                Err(InputError::new(format!("{value} is over the limit of {max}")).at_field(name))
+            } else {
+                Ok(())
+            }
+        };
+        at_most(
+            "faults.clock.offset_ms_max",
+            faults.clock.offset_ms_max,
+            limits::CLOCK_OFFSET_MS_MAX,
+        )?;
+        at_most(
+            "faults.clock.drift_ppm_max",
+            faults.clock.drift_ppm_max,
+            limits::CLOCK_DRIFT_PPM_MAX,
+        )?;
+        for (section, min_ms, max_ms) in [
+            ("pause", faults.pause.min_ms, faults.pause.max_ms),
+            ("spike", faults.spike.min_ms, faults.spike.max_ms),
+        ] {
+            at_most(
+                &format!("faults.{section}.max_ms"),
+                max_ms,
+                limits::LATENCY_MS_MAX,
+            )?;
+            if min_ms > max_ms {
+                return Err(
+                    InputError::new(format!("{min_ms} is more than max_ms ({max_ms})"))
+                        .at_field(format!("faults.{section}.min_ms")),
+                );
+            }
+        }
+        // Not among the fault probabilities: they only matter when
+        // `enabled`, which shrinking turns off as a whole.
+        for (name, p) in [
+            (
+                "faults.buggify.point_probability",
+                faults.buggify.point_probability,
+            ),
+            (
+                "faults.buggify.fire_probability",
+                faults.buggify.fire_probability,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(InputError::new("must be a probability between 0 and 1").at_field(name));
+            }
+        }
+        Ok(())
+    }
+
     /// The fault probabilities by field path: what swarm testing draws,
     /// shrinking turns off and validation bounds.
-    pub fn fault_probabilities(&self) -> [(&'static str, f64); 4] {
+    pub fn fault_probabilities(&self) -> [(&'static str, f64); 7] {
         [
             (
                 "faults.lost_response_probability",
@@ -856,6 +1034,12 @@ impl Scenario {
                 "store.latency.spike_probability",
                 self.store.latency.spike_probability,
             ),
+            ("faults.pause.probability", self.faults.pause.probability),
+            ("faults.spike.probability", self.faults.spike.probability),
+            (
+                "faults.spike.commit_probability",
+                self.faults.spike.commit_probability,
+            ),
         ]
     }
 
@@ -868,6 +1052,8 @@ impl Scenario {
             || self.store.latency.min_ms < self.store.latency.max_ms
             || self.run.arrival_jitter.is_some_and(|j| j > 0.0)
             || self.fault_probabilities().iter().any(|(_, p)| *p > 0.0)
+            || self.faults.clock.is_on()
+            || self.faults.buggify.enabled
     }
 
     /// Simulated milliseconds until the last arrival.
@@ -1154,6 +1340,53 @@ mod tests {
         );
         let text = format!("{MINIMAL}[thresholds]\n\"requests.reserve.201\" = \"about 5\"\n");
         assert!(Scenario::parse(&text, "t.toml").is_err());
+    }
+
+    #[test]
+    fn host_faults_parse_and_bad_values_name_their_field_and_line() {
+        let text = format!(
+            "{MINIMAL}[faults.clock]\noffset_ms_max = 250\ndrift_ppm_max = 100\n\
+             [faults.pause]\nprobability = 0.001\nmin_ms = 50\nmax_ms = 500\n\
+             [faults.spike]\ncommit_probability = 0.1\n\
+             [faults.buggify]\nenabled = true\n"
+        );
+        let scenario = Scenario::parse(&text, "t.toml").unwrap();
+        assert_eq!(scenario.faults.clock.offset_ms_max, 250);
+        assert_eq!(scenario.faults.pause.max_ms, 500);
+        assert_eq!(scenario.faults.spike.max_ms, 200, "the default range");
+        assert!(scenario.faults.buggify.enabled);
+        assert_eq!(scenario.faults.buggify.point_probability, 0.25);
+        let plain = Scenario::parse(MINIMAL, "t.toml").unwrap();
+        assert!(!plain.faults.clock.is_on() && !plain.faults.buggify.enabled);
+
+        let bad = |section: &str, line: usize, field: &str| {
+            let text = format!("{MINIMAL}{section}");
+            let err = Scenario::parse(&text, "t.toml").unwrap_err();
+            assert_eq!(err.field.as_deref(), Some(field), "{err}");
+            assert_eq!(err.line, Some(line), "{err}");
+            assert_eq!(err.source.as_deref(), Some("t.toml"), "{err}");
+        };
+        bad(
+            "[faults.pause]\nmin_ms = 600\nmax_ms = 500\n",
+            6,
+            "faults.pause.min_ms",
+        );
+        bad(
+            "[faults.spike]\nprobability = 2.0\n",
+            6,
+            "faults.spike.probability",
+        );
+        bad(
+            "[faults.clock]\ndrift_ppm_max = 2000000\n",
+            6,
+            "faults.clock.drift_ppm_max",
+        );
+        bad(
+            "[faults.buggify]\nfire_probability = -1\n",
+            6,
+            "faults.buggify.fire_probability",
+        );
+        bad("[faults.pause]\nmax = 5\n", 6, "faults.pause.max");
     }
 
     #[test]

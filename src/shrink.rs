@@ -106,6 +106,15 @@ fn candidates<S: System>(system: &S, scenario: &Scenario) -> Vec<String> {
             steps.push(format!("{name}=0.0"));
         }
     }
+    if scenario.faults.clock.offset_ms_max > 0 {
+        steps.push("faults.clock.offset_ms_max=0".to_string());
+    }
+    if scenario.faults.clock.drift_ppm_max > 0 {
+        steps.push("faults.clock.drift_ppm_max=0".to_string());
+    }
+    if scenario.faults.buggify.enabled {
+        steps.push("faults.buggify.enabled=false".to_string());
+    }
     let mut halves = Vec::new();
     let mut decrements = Vec::new();
     for (index, phase) in scenario.phases.iter().enumerate() {

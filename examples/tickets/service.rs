@@ -2,6 +2,17 @@
 //! {expires_ms, sold_ms}. A hold takes a seat while sold or not yet
 //! expired; a release expires it at once. Expired holds free their seats
 //! lazily; a sweeper deletes them every `sweep_every_ms`.
+//!
+//! Expiry is decided on the database's clock ([`overbook::store::Tx::clock_ms`]), read in
+//! the transaction after the venue's lock: an API server's own clock may
+//! be off the database's (the world's `[faults.clock]`).
+//!
+//! Buggify points (with `[faults.buggify] enabled = true`) widen the
+//! windows where the planted bugs bite: a request stalling after it read
+//! its server's clock and before its transaction, a swap pausing between
+//! its two locks, and a sweeper round starting late. None sits under the
+//! venue's lock: every hold queues for it, so a delay there would stall
+//! the whole queue past the sims' liveness bounds.
 
 use crate::Tickets;
 use overbook::store::{DbError, Isolation, Key, KeyRange, Row};
@@ -99,6 +110,9 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     // The planted bug reads the clock before its transaction: by the time
     // it holds the lock the hold may have expired and its seat gone.
     let early_ms = ctx.env.now_ms();
+    // A stall between the request's arrival and its transaction (a slow
+    // authentication, a GC).
+    ctx.buggify_sleep("stall-before-transaction", 100).await;
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     // Every operation locks the venue first, so they run one at a time and
     // a resend queued behind its original finds the original's record. The
@@ -114,7 +128,7 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
         return Ok(answer);
     }
     // Read inside the transaction, after the lock: expiry is decided on it.
-    let now_ms = ctx.env.now_ms();
+    let now_ms = tx.clock_ms();
     let stale = op == Op::Confirm && ctx.variant.is(STALE_CLOCK);
     let expiry_ms = if stale { early_ms } else { now_ms };
     let key = Key::new("holds", &[&id]);
@@ -158,8 +172,9 @@ async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, D
     }
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     let a = tx.get_for_update(&first).await?;
+    ctx.buggify_sleep("swap-between-locks", 50).await;
     let b = tx.get_for_update(&second).await?;
-    let now_ms = ctx.env.now_ms();
+    let now_ms = tx.clock_ms();
     let live = |row: &Row| row.int("sold_ms").is_none() && seats_taken([row], now_ms) == 1;
     let (Some(a), Some(b)) = (a.filter(live), b.filter(live)) else {
         return Ok(Response::Refused(409, "not two live holds".into()));
@@ -175,9 +190,12 @@ async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, D
 /// One round of the sweeper: deletes the holds expired unsold by now,
 /// under the venue's lock like every operation that decides on expiry.
 pub async fn sweep(ctx: &ServerContext<Tickets>) -> Result<usize, DbError> {
+    // A sweeper that falls behind (its job queue busy), up to a hold's time
+    // to live: expired holds linger, and confirms find them.
+    ctx.buggify_sleep("sweep-late", ctx.data.hold_ttl_ms).await;
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     tx.get_for_update(&Key::raw("venue")).await?;
-    let now_ms = ctx.env.now_ms();
+    let now_ms = tx.clock_ms();
     let mut swept = 0;
     for (key, row) in tx.scan(&KeyRange::prefix("holds/")).await? {
         if seats_taken([&row], now_ms) == 0 {

@@ -64,6 +64,8 @@ fn store_with(settings: &Settings) -> Store {
 }
 
 fn server(store: &Store, clock: Arc<ManualClock>, settings: &Settings) -> Server {
+    // The database's clock is the test's clock too.
+    store.set_pacer(clock.clone());
     ServerContext {
         index: 0,
         pool: Pool::new(store.clone(), 4, 64),
@@ -573,4 +575,250 @@ fn the_world_runs_the_sweeper_on_every_api_host_in_the_trace() {
         })
         .collect();
     assert_eq!(servers.len(), 2, "both API servers sweep");
+}
+
+/// `sim` with `overrides`, for the fault tests.
+fn faulted(sim: &str, overrides: &[&str]) -> Scenario {
+    let scenario = Scenario::load_for(&Tickets, &sims().join(format!("{sim}.toml"))).unwrap();
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    scenario.with_overrides(&overrides).unwrap()
+}
+
+fn traced(scenario: &Scenario, seed: u64, variant: &str) -> overbook::world::Report {
+    let variant = Tickets.variant(variant).unwrap();
+    let options = overbook::world::RunOptions { trace: true };
+    overbook::world::run_with(&Tickets, scenario, Seed(seed), variant, options)
+}
+
+/// The injected faults of a traced run, in words.
+fn faults_in(report: &overbook::world::Report) -> Vec<String> {
+    let faults = report.trace.iter().filter_map(|event| match event {
+        overbook::world::TraceEvent::Fault { what, .. } => Some(what.clone()),
+        _ => None,
+    });
+    faults.collect()
+}
+
+/// Failing seeds of `1..=seeds` for `variant` on `scenario`.
+fn failing_seeds(scenario: &Scenario, variant: &str, seeds: u64) -> usize {
+    let variant = Tickets.variant(variant).unwrap();
+    let run = |seed| overbook::world::run(&Tickets, scenario, Seed(seed), variant);
+    (1..=seeds).filter(|&seed| !run(seed).passed).count()
+}
+
+const CLOCKS: &[&str] = &[
+    "faults.clock.offset_ms_max=500",
+    "faults.clock.drift_ppm_max=200",
+];
+
+#[test]
+fn host_clocks_are_traced_hashed_and_the_correct_version_decides_on_the_database_clock() {
+    let plain = traced(&faulted("tickets-expiry", &[]), 3, "correct");
+    let scenario = faulted("tickets-expiry", CLOCKS);
+    let (skewed, again) = (
+        traced(&scenario, 3, "correct"),
+        traced(&scenario, 3, "correct"),
+    );
+    assert!(skewed.passed, "{}", skewed.summary_line());
+    assert_eq!(skewed.trace_hash, again.trace_hash, "deterministic");
+    assert_ne!(skewed.trace_hash, plain.trace_hash, "the clocks are hashed");
+    let clocks: Vec<String> = faults_in(&skewed)
+        .into_iter()
+        .filter(|f| f.starts_with("clock api-"))
+        .collect();
+    assert_eq!(clocks.len(), 2, "one per API host: {clocks:?}");
+    assert!(faults_in(&plain).is_empty());
+    assert_eq!(skewed.faults.len(), 2, "{:?}", skewed.faults);
+}
+
+#[test]
+fn a_clock_off_the_database_breaks_a_service_that_decides_expiry_on_it() {
+    // The planted bug decides on its server's clock, read before its
+    // transaction: a server whose clock is behind sells holds that expired
+    // on the database's clock. With light traffic and no sweeper, confirms
+    // hardly ever wait, so without skew the bug hides.
+    let light = [
+        "run.arrival_jitter=1",
+        "phases.0.burst=10",
+        "phases.0.arrival_rate=20",
+        "data.sweep_every_ms=0",
+    ];
+    let plain = failing_seeds(&faulted("tickets-expiry", &light), STALE_CLOCK, 10);
+    let skewed_sets = [&light[..], &["faults.clock.offset_ms_max=500"]].concat();
+    let skewed = faulted("tickets-expiry", &skewed_sets);
+    let found = failing_seeds(&skewed, STALE_CLOCK, 10);
+    assert!(
+        found > plain,
+        "{found} of 10 seeds fail with skew, {plain} without"
+    );
+    assert_eq!(failing_seeds(&skewed, "correct", 10), 0);
+}
+
+#[test]
+fn a_host_pause_holds_the_venue_lock_and_stalls_the_other_host() {
+    // One pause of 2 s: every request and sweep locks the venue, so while
+    // the paused host's transaction holds it, the other host's wait too.
+    let pause = [
+        "faults.pause.probability=0.002",
+        "faults.pause.max_ms=2000",
+        "faults.pause.min_ms=2000",
+    ];
+    let plain = traced(&faulted("tickets-expiry", &[]), 1, "correct");
+    let paused = traced(&faulted("tickets-expiry", &pause), 1, "correct");
+    assert!(paused.passed, "{}", paused.summary_line());
+    let pauses: Vec<String> = faults_in(&paused)
+        .into_iter()
+        .filter(|f| f.starts_with("pause api-"))
+        .collect();
+    assert!(!pauses.is_empty(), "{:?}", faults_in(&paused));
+    let first = &pauses[0];
+    let host: u32 = first["pause api-".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Clients start on server `index % 2`, and stay there unless a request
+    // times out: answers from the other host that took most of the pause
+    // waited on the paused host's lock.
+    let stalled_elsewhere = paused.trace.iter().any(|event| match event {
+        overbook::world::TraceEvent::Request {
+            client,
+            sent_ms,
+            received_ms,
+            ..
+        } => client % 2 != host && received_ms - sent_ms >= 1000,
+        _ => false,
+    });
+    assert!(stalled_elsewhere, "{first}");
+    let slowest = |r: &overbook::world::Report| r.latency_ms["hold"].max;
+    let (slow_paused, slow_plain) = (slowest(&paused), slowest(&plain));
+    assert!(
+        slow_paused >= slow_plain + 500,
+        "{slow_paused} vs {slow_plain} ms"
+    );
+}
+
+#[test]
+fn a_latency_spike_delays_the_statement_it_hits() {
+    // A few users: 300 ms on every commit under the venue's lock would
+    // queue a rush past its deadline.
+    let spikes = [
+        "phases.0.burst=4",
+        "phases.0.arrival_rate=2",
+        "faults.spike.commit_probability=1.0",
+        "faults.spike.max_ms=300",
+        "faults.spike.min_ms=300",
+    ];
+    let plain = traced(&faulted("tickets-rush", &spikes[..2]), 2, "correct");
+    let spiked = traced(&faulted("tickets-rush", &spikes), 2, "correct");
+    assert!(spiked.passed, "{}", spiked.summary_line());
+    let faults = faults_in(&spiked);
+    assert!(
+        faults
+            .iter()
+            .any(|f| f.contains("commit of T") && f.ends_with("takes 300 ms more")),
+        "{faults:?}"
+    );
+    assert!(
+        faults.iter().all(|f| !f.contains("get of T")),
+        "only commits"
+    );
+    let fastest_confirm = |r: &overbook::world::Report| r.latency_ms["confirm"].p50;
+    assert!(
+        fastest_confirm(&spiked) >= 300,
+        "{}",
+        fastest_confirm(&spiked)
+    );
+    assert!(fastest_confirm(&plain) < 100, "{}", fastest_confirm(&plain));
+}
+
+const BUGGIFY: &str = "faults.buggify.enabled=true";
+
+#[test]
+fn buggify_points_are_traced_when_on_and_inert_when_off() {
+    let everything = [
+        BUGGIFY,
+        "faults.buggify.point_probability=1.0",
+        "faults.buggify.fire_probability=1.0",
+    ];
+    let plain = traced(&faulted("tickets-expiry", &[]), 4, "correct");
+    let on = traced(&faulted("tickets-expiry", &everything), 4, "correct");
+    let again = traced(&faulted("tickets-expiry", &everything), 4, "correct");
+    assert!(on.passed, "{}", on.summary_line());
+    assert_eq!(on.trace_hash, again.trace_hash, "deterministic");
+    assert_ne!(on.trace_hash, plain.trace_hash);
+    let faults = faults_in(&on);
+    for point in ["stall-before-transaction", "sweep-late"] {
+        let enabled = format!("buggify point {point} enabled for this run");
+        assert!(faults.contains(&enabled), "{:?}", &faults[..3]);
+        let fired = format!("buggify point {point} fired on api-");
+        assert!(faults.iter().any(|f| f.starts_with(&fired)), "{point}");
+    }
+    // Points enabled with the probability the scenario gives, fire with
+    // theirs: a point enabled and never firing is traced as enabled only.
+    let never = traced(
+        &faulted(
+            "tickets-expiry",
+            &[
+                BUGGIFY,
+                "faults.buggify.point_probability=1.0",
+                "faults.buggify.fire_probability=0.0",
+            ],
+        ),
+        4,
+        "correct",
+    );
+    let faults = faults_in(&never);
+    assert!(faults.iter().all(|f| !f.contains("fired")), "{faults:?}");
+    assert!(faults.iter().any(|f| f.ends_with("enabled for this run")));
+    let off = traced(
+        &faulted("tickets-expiry", &["faults.buggify.point_probability=1.0"]),
+        4,
+        "correct",
+    );
+    assert_eq!(
+        off.trace_hash, plain.trace_hash,
+        "off: inert, nothing drawn"
+    );
+}
+
+#[test]
+fn buggify_finds_the_lock_order_deadlocks_in_more_seeds_and_the_correct_version_passes() {
+    // `swap-between-locks` widens the window between a swap's two locks.
+    let every_point = [BUGGIFY, "faults.buggify.point_probability=1.0"];
+    let plain = failing_seeds(&faulted("tickets-swaps", &[]), LOCK_ORDER, 10);
+    let buggified = failing_seeds(&faulted("tickets-swaps", &every_point), LOCK_ORDER, 10);
+    assert!(
+        buggified > plain,
+        "{buggified} of 10 seeds fail with buggify, {plain} without"
+    );
+    for sim in ["tickets-swaps", "tickets-expiry"] {
+        let check = check().sim(sim).seeds(1..=3);
+        check.set(every_point[0]).set(every_point[1]).run();
+    }
+}
+
+#[test]
+fn the_correct_version_passes_with_clock_pause_spike_and_buggify_faults() {
+    let mut everything = CLOCKS.to_vec();
+    everything.extend([
+        // A quarter of tickets-swaps' 800 ms bound on a request, as swarm
+        // draws them: longer stalls would break the sim's liveness bound
+        // whatever the service did.
+        "faults.pause.probability=0.002",
+        "faults.pause.max_ms=200",
+        "faults.pause.min_ms=50",
+        "faults.spike.probability=0.01",
+        "faults.spike.commit_probability=0.02",
+        "faults.spike.max_ms=200",
+        BUGGIFY,
+    ]);
+    for sim in ["tickets-rush", "tickets-expiry", "tickets-swaps"] {
+        let mut check = check().sim(sim).seeds(1..=3);
+        for set in &everything {
+            check = check.set(*set);
+        }
+        check.run();
+    }
 }

@@ -186,7 +186,61 @@ fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
             "faults.partitions=[{{at_s = {at_s}, duration_s = {lasts}, a = \"api-{server}\", b = \"clients-*\"}}]"
         ));
     }
+    swarm_host_faults(scenario, &mut rng, &mut overrides);
     overrides
+}
+
+/// Swarm testing's draws of the API hosts' own faults: clocks off the
+/// database's, pauses, spikes and buggify. Drawn after the others, so the
+/// older draws of a seed stay what they were.
+fn swarm_host_faults(
+    scenario: &Scenario,
+    rng: &mut crate::seed::Rng64,
+    overrides: &mut Vec<String>,
+) {
+    if rng.chance(0.5) {
+        overrides.push(format!(
+            "faults.clock.offset_ms_max={}",
+            rng.between(1, 500)
+        ));
+        overrides.push(format!(
+            "faults.clock.drift_ppm_max={}",
+            rng.between(0, 200)
+        ));
+    }
+    // A stall longer than the scenario's own bound on a request would be
+    // the harness's liveness violation, not the service's: keep pauses and
+    // spikes (which can add up) to a quarter of it.
+    let stall_ms_max = scenario
+        .liveness
+        .request_ms_max
+        .map_or(u64::MAX, |bound| (bound / 4).max(1));
+    let duration = |name: &str, low: u64, high: u64, rng: &mut crate::seed::Rng64| {
+        let max_ms = rng.between(low, high).min(stall_ms_max);
+        let min_ms = (max_ms / 4).max(1).min(max_ms);
+        [
+            format!("faults.{name}.min_ms={min_ms}"),
+            format!("faults.{name}.max_ms={max_ms}"),
+        ]
+    };
+    // Rare, as GC stalls and slow disks are: a stall under a lock every
+    // request takes holds them all up, and frequent ones would only test
+    // the scenario's capacity.
+    if rng.chance(0.5) {
+        let p = (rng.unit() * 0.0005 * 100_000.0).round() / 100_000.0;
+        overrides.push(format!("faults.pause.probability={p}"));
+        overrides.extend(duration("pause", 50, 1000, rng));
+    }
+    if rng.chance(0.5) {
+        let p = (rng.unit() * 0.005 * 10_000.0).round() / 10_000.0;
+        let commit = (rng.unit() * 0.01 * 10_000.0).round() / 10_000.0;
+        overrides.push(format!("faults.spike.probability={p}"));
+        overrides.push(format!("faults.spike.commit_probability={commit}"));
+        overrides.extend(duration("spike", 20, 200, rng));
+    }
+    if rng.chance(0.5) {
+        overrides.push("faults.buggify.enabled=true".to_string());
+    }
 }
 
 struct Job {
@@ -667,5 +721,35 @@ mod tests {
         assert_eq!(parse_duration("30m").unwrap(), Duration::from_secs(1800));
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("3 days").is_err());
+    }
+
+    #[test]
+    fn swarm_draws_host_faults_within_bounds_and_after_the_older_draws() {
+        let text = "name = \"t\"\n[[phases]]\nduration_s = 1\narrival_rate = 1\n\
+                    [liveness]\nrequest_ms_max = 400\n";
+        let scenario = Scenario::parse(text, "t.toml").unwrap();
+        let drawn: Vec<Vec<String>> = (1..=40).map(|s| swarm_overrides(&scenario, s)).collect();
+        for key in [
+            "faults.clock.offset_ms_max",
+            "faults.pause.probability",
+            "faults.spike.commit_probability",
+            "faults.buggify.enabled",
+        ] {
+            let seeds = drawn
+                .iter()
+                .filter(|o| o.iter().any(|s| s.starts_with(key)))
+                .count();
+            assert!((5..=35).contains(&seeds), "{key} in {seeds} of 40");
+        }
+        for overrides in &drawn {
+            // Every drawn set applies, and stalls stay within a quarter of
+            // the scenario's bound on a request.
+            let swarmed = scenario.with_overrides(overrides).unwrap();
+            assert!(swarmed.faults.pause.max_ms <= 100 || swarmed.faults.pause.probability == 0.0);
+            assert!(swarmed.faults.spike.max_ms <= 200);
+            // The older draws come first, as before host faults existed.
+            assert!(overrides[0].starts_with("store.faults.serialization_failure_per_statement"));
+        }
+        assert_eq!(swarm_overrides(&scenario, 7), swarm_overrides(&scenario, 7));
     }
 }

@@ -678,6 +678,15 @@ impl Tx {
         self.isolation
     }
 
+    /// The database's clock now, in ms since the run began (PostgreSQL's
+    /// `clock_timestamp()`, read in the transaction): the store's
+    /// [`Pacer`] time. Decide what depends on time against it, not on an
+    /// application server's clock, which the world's clock faults set off
+    /// the database's.
+    pub fn clock_ms(&self) -> u64 {
+        self.store.now_ms()
+    }
+
     async fn start(&mut self, op: Op, key: Option<&Key>) -> Result<(), DbError> {
         self.start_ranged(op, key, None).await
     }

@@ -45,7 +45,7 @@
 //! ```
 
 use super::{CallFuture, Env, System, Transport};
-use crate::store::PauseFuture;
+use crate::store::{Pacer, PauseFuture, PausePoint};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -82,7 +82,10 @@ impl<S: System> Transport<S> for DirectTransport<S> {
 
 /// A clock that starts at 0 and moves only by [`ManualClock::advance`] or
 /// when slept on (a sleep of `ms` moves it `ms` at once). Clones share the
-/// time.
+/// time. It is also a [`Pacer`] whose statements never wait: installed on
+/// a store ([`Store::set_pacer`](crate::store::Store::set_pacer)), the
+/// database's clock ([`Tx::clock_ms`](crate::store::Tx::clock_ms)) is the
+/// same clock.
 #[derive(Clone, Debug, Default)]
 pub struct ManualClock {
     now_ms: Arc<AtomicU64>,
@@ -103,5 +106,19 @@ impl Env for ManualClock {
     fn sleep_ms(&self, ms: u64) -> PauseFuture {
         self.advance(ms);
         Box::pin(std::future::ready(()))
+    }
+}
+
+impl Pacer for ManualClock {
+    fn pause(&self, _point: &PausePoint) -> PauseFuture {
+        Box::pin(std::future::ready(()))
+    }
+
+    fn sleep(&self, ms: u64) -> PauseFuture {
+        self.sleep_ms(ms)
+    }
+
+    fn now_ms(&self) -> u64 {
+        Env::now_ms(self)
     }
 }

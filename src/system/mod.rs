@@ -61,6 +61,16 @@ pub trait Env: Send + Sync {
     fn now_ms(&self) -> u64;
     /// A future that completes `ms` milliseconds of simulated time later.
     fn sleep_ms(&self, ms: u64) -> PauseFuture;
+
+    /// Whether the fault point named `point` fires here (see
+    /// [`ServerContext::buggify`]). Only the world's API hosts fire
+    /// points, and only when the scenario turns `[faults.buggify]` on;
+    /// everywhere else (the model checker, a real database, unit tests)
+    /// this default keeps every point inert.
+    fn buggify(&self, point: &'static str) -> bool {
+        let _ = point;
+        false
+    }
 }
 
 /// A service implementation's name: `correct` or a planted bug such as
@@ -357,6 +367,76 @@ impl<S: System> ServerContext<S> {
             counters: &self.retries,
         };
         kit::retry(context, crate::store::DbError::is_retryable, attempt).await
+    }
+
+    /// Whether the fault point `point` fires now: a place in handler or
+    /// background-job code where the service author lets the simulation
+    /// make something go wrong that can go wrong in production (a delay
+    /// between a read and its write, a retry taken early, a cache
+    /// skipped), as FoundationDB's `BUGGIFY`.
+    ///
+    /// In the world with `[faults.buggify] enabled = true`, each point
+    /// name is enabled or not for the whole run (drawn from the seed and
+    /// the name, with `point_probability`), and an enabled point fires
+    /// with `fire_probability` each time it is reached; both show in the
+    /// trace. Everywhere else it is `false`: with buggify off, in the model
+    /// checker (whose schedules already put every other task between any
+    /// two statements, which is what a delay point would do), on a real
+    /// PostgreSQL and in unit tests.
+    ///
+    /// ```
+    /// use overbook::store::{Pool, Schema, Store, StoreConfig};
+    /// use overbook::seed::Seed;
+    /// use overbook::system::{ManualClock, ServerContext, System, Variant};
+    /// use std::sync::{Arc, Mutex};
+    /// # use overbook::service::{Clinic, ClinicSettings};
+    ///
+    /// /// A confirm that waits a while between its read and its write when
+    /// /// the point fires: a window for a concurrent writer.
+    /// async fn confirm<S: System>(ctx: &ServerContext<S>) -> u16 {
+    ///     // ... read the hold ...
+    ///     ctx.buggify_sleep("slow-confirm", 300).await;
+    ///     if ctx.buggify("confirm-refuses") {
+    ///         return 503; // the error path a real outage would take
+    ///     }
+    ///     // ... write it ...
+    ///     200
+    /// }
+    ///
+    /// // Outside the world (here a unit test's manual clock) points are inert.
+    /// let store = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+    /// let ctx: ServerContext<Clinic> = ServerContext {
+    ///     index: 0,
+    ///     pool: Pool::new(store, 1, 1),
+    ///     env: Arc::new(ManualClock::default()),
+    ///     variant: Variant::CORRECT,
+    ///     data: Arc::new(Clinic.data(&ClinicSettings::default(), Seed(1))),
+    ///     settings: Arc::new(ClinicSettings::default()),
+    ///     rng: Mutex::new(Seed(1).stream("api")),
+    ///     retries: Default::default(),
+    /// };
+    /// assert!(!ctx.buggify("confirm-refuses"));
+    /// assert_eq!(overbook::store::block_on(confirm(&ctx)), 200);
+    /// ```
+    pub fn buggify(&self, point: &'static str) -> bool {
+        self.env.buggify(point)
+    }
+
+    /// When the fault point `point` fires ([`ServerContext::buggify`]),
+    /// sleeps a delay drawn from the server's stream between 1 and
+    /// `max_ms` of simulated time, with whatever transaction is open
+    /// keeping its locks; whether it fired.
+    pub async fn buggify_sleep(&self, point: &'static str, max_ms: u64) -> bool {
+        if !self.buggify(point) {
+            return false;
+        }
+        let delay_ms = self
+            .rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .between(1, max_ms.max(1));
+        self.env.sleep_ms(delay_ms).await;
+        true
     }
 
     /// A SQL connection from the pool, to the database the harness set up

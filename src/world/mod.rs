@@ -14,6 +14,7 @@
 //! assert!(report.passed, "{}", report.summary_line());
 //! ```
 
+mod faults;
 mod history;
 mod net;
 mod report;
@@ -63,11 +64,17 @@ impl Env for SimEnv {
 struct SimPacer;
 
 impl Pacer for SimPacer {
+    /// The statement's latency, plus on an API host its pause and spike
+    /// faults, if any.
     fn pause(&self, point: &PausePoint) -> PauseFuture {
-        if point.latency_ms == 0 {
+        let extra_ms = faults::HOST
+            .try_with(|host| host.extra_delay_ms(point))
+            .unwrap_or(0);
+        let wait_ms = point.latency_ms + extra_ms;
+        if wait_ms == 0 {
             Box::pin(std::future::ready(()))
         } else {
-            Box::pin(tokio::time::sleep(Duration::from_millis(point.latency_ms)))
+            Box::pin(tokio::time::sleep(Duration::from_millis(wait_ms)))
         }
     }
 
@@ -356,6 +363,9 @@ struct World<'a, S: System> {
     series: SeriesRecorder,
     observer: Observer<S>,
     hasher: TraceHasher,
+    injected: faults::InjectedLog,
+    /// Pauses and spikes so far, `(start, end)` in ms.
+    stalls: Vec<(u64, u64)>,
     recent: VecDeque<Event<S>>,
     live_users: BTreeMap<u32, u64>,
     faults_applied: Vec<String>,
@@ -409,13 +419,32 @@ impl<'a, S: System> World<'a, S> {
         let panics: net::Panics = Rc::default();
         let background_runs: net::BackgroundRuns = Rc::default();
         let background = system.background_tasks(&settings);
+        let injected: faults::InjectedLog = Arc::default();
+        let buggify = Arc::new(faults::Buggify::new(
+            scenario.faults.buggify,
+            seed,
+            injected.clone(),
+        ));
 
         for server in 0..scenario.topology.api_servers {
+            let clock = faults::HostClock::draw(&scenario.faults.clock, seed, server);
+            if scenario.faults.clock.is_on() {
+                injected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(faults::Injected {
+                        at_ms: 0,
+                        what: clock.describe(server),
+                        listed: true,
+                        stall_ms: 0,
+                    });
+            }
+            let (buggify, injected) = (buggify.clone(), injected.clone());
+            let (pause, spike) = (scenario.faults.pause, scenario.faults.spike);
             let panics = panics.clone();
             let background = background.clone();
             let background_runs = background_runs.clone();
             let store = store.clone();
-            let env = env.clone();
             let dataset = dataset.clone();
             let settings = settings.clone();
             let topology = scenario.topology;
@@ -431,11 +460,21 @@ impl<'a, S: System> World<'a, S> {
                     topology.pool_size as usize,
                     topology.pool_max_waiting as usize,
                 );
-                let api_rng = seed.stream_indexed("api", u64::from(server) * 1_000_003 + start);
+                let incarnation = u64::from(server) * 1_000_003 + start;
+                let api_rng = seed.stream_indexed("api", incarnation);
+                let fire_rng = seed.stream_indexed("buggify-fire", incarnation);
+                let env = faults::HostEnv::new(server, clock, buggify.clone(), fire_rng);
+                let host = Rc::new(faults::HostFaults::new(
+                    server,
+                    pause,
+                    spike,
+                    seed.stream_indexed("host-faults", incarnation),
+                    injected.clone(),
+                ));
                 let api = Arc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
                     index: server,
                     pool,
-                    env: env.clone(),
+                    env: Arc::new(env),
                     variant,
                     data: dataset.clone(),
                     settings: settings.clone(),
@@ -451,9 +490,9 @@ impl<'a, S: System> World<'a, S> {
                     // Spawned inside the host's runtime, so a crash ends them.
                     for task in background {
                         let (api, runs, panics) = (api.clone(), runs.clone(), panics.clone());
-                        net::spawn_background::<S>(api, task, server, runs, panics);
+                        net::spawn_background::<S>(api, task, server, runs, panics, host.clone());
                     }
-                    net::serve::<S>(api, lost, net_rng, panics).await
+                    net::serve::<S>(api, lost, net_rng, panics, host).await
                 }
             });
         }
@@ -557,6 +596,8 @@ impl<'a, S: System> World<'a, S> {
             series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
             hasher: TraceHasher::default(),
+            injected,
+            stalls: Vec::new(),
             recent: VecDeque::with_capacity(RECENT_EVENTS + 1),
             live_users: BTreeMap::new(),
             faults_applied: Vec::new(),
@@ -685,6 +726,25 @@ impl<'a, S: System> World<'a, S> {
                 }
             }
         }
+        let injected: Vec<faults::Injected> =
+            std::mem::take(&mut *self.injected.lock().unwrap_or_else(|e| e.into_inner()));
+        for fault in injected {
+            if fault.stall_ms > 0 {
+                self.stalls
+                    .push((fault.at_ms, fault.at_ms + fault.stall_ms));
+            }
+            self.hasher.write_str(&fault.what);
+            self.hasher.write_u64(fault.at_ms);
+            if fault.listed {
+                self.faults_applied
+                    .push(format!("{} ms: {}", fault.at_ms, fault.what));
+                self.series.fault(fault.at_ms, &fault.what);
+            }
+            self.remember(Event::Fault {
+                at_ms: fault.at_ms,
+                what: fault.what,
+            });
+        }
         let background: Vec<net::BackgroundRun> =
             self.background_runs.borrow_mut().drain(..).collect();
         for run in background {
@@ -745,7 +805,7 @@ impl<'a, S: System> World<'a, S> {
                             violation = Some(v);
                         }
                     }
-                    let slow_or_exhausted = self.scenario.liveness.broken(
+                    let slow_or_exhausted = self.liveness_broken(
                         response.status(),
                         response.attempts(),
                         exchange.sent_ms,
@@ -798,6 +858,30 @@ impl<'a, S: System> World<'a, S> {
                 invariant: broken.invariant,
                 message: broken.message,
             })
+    }
+
+    /// Why an answer breaks the scenario's liveness, if it does. Time the
+    /// harness itself stalled some host (pauses and spikes, on any host:
+    /// a request may wait on a stalled host's locks) does not count
+    /// against the service, as stalls a search chose do not in the
+    /// explorer; a deadlock storm's stalls still do.
+    fn liveness_broken(
+        &self,
+        status: u16,
+        attempts: u32,
+        sent_ms: u64,
+        received_ms: u64,
+    ) -> Option<String> {
+        let liveness = &self.scenario.liveness;
+        liveness.broken(status, attempts, sent_ms, received_ms)?;
+        let excused_ms = faults::stalled_ms_between(&self.stalls, sent_ms, received_ms);
+        if excused_ms == 0 {
+            return liveness.broken(status, attempts, sent_ms, received_ms);
+        }
+        let why = liveness.broken(status, attempts, sent_ms, received_ms - excused_ms)?;
+        Some(format!(
+            "{why}, not counting {excused_ms} ms of injected pauses and spikes"
+        ))
     }
 
     fn run(mut self, progress: &mut dyn FnMut(RunProgress)) -> Report {

@@ -1,5 +1,6 @@
 //! The API servers' accept loops and the clients' transport, over turmoil TCP.
 
+use super::faults::{HostFaults, HOST};
 use crate::seed::Rng64;
 use crate::system::{BackgroundTask, CallError, CallFuture, CatchPanic, System, Transport};
 use crate::wire::{read_frame, write_frame, WireError};
@@ -37,13 +38,15 @@ pub fn spawn_background<S: System>(
     server: u32,
     runs: BackgroundRuns,
     panics: Panics,
+    host: Rc<HostFaults>,
 ) {
     // A period of 0 would run the job again and again at one instant.
     let period = Duration::from_millis(task.period_ms.max(1));
     tokio::task::spawn_local(async move {
         loop {
             tokio::time::sleep(period).await;
-            if let Err(message) = CatchPanic::new(S::run_background(&api, task)).await {
+            let round = HOST.scope(host.clone(), S::run_background(&api, task));
+            if let Err(message) = CatchPanic::new(round).await {
                 panics.borrow_mut().push(format!(
                     "background job {} panicked on api-{server}: {message}",
                     task.name
@@ -82,6 +85,7 @@ pub async fn serve<S: System>(
     lost_response_probability: f64,
     rng: Rc<RefCell<Rng64>>,
     panics: Panics,
+    host: Rc<HostFaults>,
 ) -> turmoil::Result {
     let listener = TcpListener::bind(("0.0.0.0", API_PORT)).await?;
     loop {
@@ -90,6 +94,7 @@ pub async fn serve<S: System>(
         let api = api.clone();
         let rng = rng.clone();
         let panics = panics.clone();
+        let host = host.clone();
         tokio::task::spawn_local(async move {
             let mut stream = BufReader::new(stream);
             let mut buffer = Vec::new();
@@ -98,7 +103,10 @@ pub async fn serve<S: System>(
                     Ok(request) => request,
                     Err(_) => return,
                 };
-                let response = match CatchPanic::new(S::handle(&api, request, source)).await {
+                // Pauses and spikes reach the handler's statements through
+                // the task-local the store's pacer reads.
+                let handled = HOST.scope(host.clone(), S::handle(&api, request, source));
+                let response = match CatchPanic::new(handled).await {
                     Ok(response) => response,
                     Err(message) => {
                         // The connection dies with the handler, as a crashed

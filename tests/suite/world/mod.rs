@@ -337,3 +337,45 @@ fn a_panic_in_a_handler_or_a_user_is_a_finding_of_the_run() {
         violation.message
     );
 }
+
+#[test]
+fn the_bundled_services_pass_with_clock_pause_and_spike_faults() {
+    // Clocks off by up to 500 ms, rare host pauses of up to 1 s holding
+    // their locks, and spikes: the correct services decide nothing on an
+    // API server's clock that another server must agree with.
+    let faults: Vec<String> = [
+        "faults.clock.offset_ms_max=500",
+        "faults.clock.drift_ppm_max=200",
+        "faults.pause.probability=0.0005",
+        "faults.pause.max_ms=1000",
+        "faults.spike.probability=0.005",
+        "faults.spike.commit_probability=0.01",
+        "faults.buggify.enabled=true",
+    ]
+    .map(String::from)
+    .to_vec();
+    for name in [
+        "units-burst",
+        "rooms-storm",
+        "rooms-conflict",
+        "board-stale-client",
+    ] {
+        let scenario = sim(name).with_overrides(&faults).unwrap();
+        let reports = run_seeds(&Clinic, &scenario, name, Variant::CORRECT, 1..=3)
+            .unwrap_or_else(|err| panic!("{err}"));
+        let traced = world::run_with(
+            &Clinic,
+            &scenario,
+            Seed(1),
+            Variant::CORRECT,
+            RunOptions { trace: true },
+        );
+        assert_eq!(traced.trace_hash, reports[0].trace_hash, "{name}");
+        let clocks = traced.faults.iter().filter(|f| f.contains(": clock api-"));
+        assert_eq!(
+            clocks.count(),
+            scenario.topology.api_servers as usize,
+            "{name}"
+        );
+    }
+}
