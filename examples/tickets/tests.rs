@@ -67,6 +67,8 @@ fn server(store: &Store, clock: Arc<ManualClock>, settings: &Settings) -> Server
     ServerContext {
         index: 0,
         pool: Pool::new(store.clone(), 4, 64),
+        // Tickets speaks key-value through `pool`; `database` is unused.
+        database: Pool::new(store.clone(), 4, 64).into(),
         env: clock,
         variant: overbook::system::Variant::CORRECT,
         data: Arc::new(Tickets.data(settings, Seed(1))),

@@ -428,6 +428,7 @@ impl<'a, S: System> World<'a, S> {
                 let api_rng = seed.stream_indexed("api", u64::from(server) * 1_000_003 + start);
                 let api = Arc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
                     index: server,
+                    database: pool.clone().into(),
                     pool,
                     env: env.clone(),
                     variant,
