@@ -45,9 +45,13 @@ impl Mirror {
     }
 
     fn rows(&self, table: &str) -> Result<Vec<Vec<Value>>, String> {
-        block_on(self.db.session().execute(&format!("SELECT * FROM {table}"), &[]))
-            .map(|rows| rows.rows)
-            .map_err(|e| format!("reading {table} in the simulated copy: {e}"))
+        block_on(
+            self.db
+                .session()
+                .execute(&format!("SELECT * FROM {table}"), &[]),
+        )
+        .map(|rows| rows.rows)
+        .map_err(|e| format!("reading {table} in the simulated copy: {e}"))
     }
 
     /// Copies what changed on the server since the last call into the
@@ -85,7 +89,10 @@ impl Mirror {
         // Children's rows go before their parents', parents' come first.
         for (layout, row) in deletes.into_iter().rev() {
             let (condition, params) = key_condition(layout, &row, 0);
-            statements.push((format!("DELETE FROM {} WHERE {condition}", layout.name), params));
+            statements.push((
+                format!("DELETE FROM {} WHERE {condition}", layout.name),
+                params,
+            ));
         }
         for (layout, row, exists) in upserts {
             if exists {

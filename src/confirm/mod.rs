@@ -38,6 +38,8 @@
 
 mod mirror;
 mod scheduler;
+#[cfg(test)]
+mod tests;
 
 use crate::explore::{self, replay, service_model, InFlight, ServiceScenario, SEND};
 use crate::postgres::{PgSession, ScheduledPg, SCHEDULED_DEADLOCK_TIMEOUT_MS};
@@ -239,7 +241,8 @@ pub fn confirm<S: System>(
             system.name()
         )));
     }
-    let (_, choices) = explore::line_choices(line).map_err(|e| ConfirmError::Line(e.to_string()))?;
+    let (_, choices) =
+        explore::line_choices(line).map_err(|e| ConfirmError::Line(e.to_string()))?;
     let model = service_model(system, "confirm", scenario.clone());
     let replayed = replay(&model, line).map_err(|e| ConfirmError::Line(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -251,7 +254,17 @@ pub fn confirm<S: System>(
             .await
             .map_err(|e| ConfirmError::Postgres(format!("cannot connect to {pg_url}: {e}")))?;
         let schema = mirror::schema_name();
-        let result = on_postgres(system, scenario, &sql_schema, &admin, pg_url, &schema, &choices, &replayed).await;
+        let result = on_postgres(
+            system,
+            scenario,
+            &sql_schema,
+            &admin,
+            pg_url,
+            &schema,
+            &choices,
+            &replayed,
+        )
+        .await;
         mirror::drop_schema(&admin, &schema).await;
         result
     })?;
@@ -269,6 +282,18 @@ pub fn confirm<S: System>(
     });
     confirmation.wall_ms = started.elapsed().as_millis() as u64;
     Ok(confirmation)
+}
+
+/// The first step whose outcomes differ.
+fn first_divergence(steps: &[StepComparison]) -> Option<Divergence> {
+    steps
+        .iter()
+        .find(|s| s.store_outcome != s.postgres_outcome)
+        .map(|s| Divergence {
+            step: s.step,
+            store: format!("{} ({})", s.store_outcome, s.store),
+            postgres: format!("{} ({})", s.postgres_outcome, s.postgres),
+        })
 }
 
 /// The store's outcome of a step, in the words compared.
@@ -306,6 +331,9 @@ struct Replay<'a, S: System> {
     exchanges: Rc<RefCell<Vec<(S::Request, S::Response, u64)>>>,
     exchanges_fed: usize,
     broken: Vec<Broken>,
+    /// Per task, statements that finished after waiting, during other
+    /// tasks' steps, not yet reported by a step of their own.
+    resumed: std::collections::BTreeMap<usize, Vec<scheduler::Finished>>,
     system: &'a S,
 }
 
@@ -365,9 +393,20 @@ async fn on_postgres<S: System>(
     let driver = Driver::new(turnstile.clone(), observer, grace);
     // A service that used the pool instead of `database` would run on
     // this store, not on the server: the check after the replay says so.
-    let unused = prepare_store(system, scenario.variant, StoreConfig::default(), scenario.seed, &data)
-        .map_err(setup("setting up the store"))?;
-    let tasks = scenario.clients.len() * if scenario.lost_responses_per_client > 0 { 2 } else { 1 };
+    let unused = prepare_store(
+        system,
+        scenario.variant,
+        StoreConfig::default(),
+        scenario.seed,
+        &data,
+    )
+    .map_err(setup("setting up the store"))?;
+    let tasks = scenario.clients.len()
+        * if scenario.lost_responses_per_client > 0 {
+            2
+        } else {
+            1
+        };
     let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
         index: 0,
         pool: Pool::new(unused, tasks, tasks),
@@ -389,6 +428,7 @@ async fn on_postgres<S: System>(
         exchanges: Rc::new(RefCell::new(Vec::new())),
         exchanges_fed: 0,
         broken: Vec::new(),
+        resumed: Default::default(),
         system,
     };
     replay.spawn_tasks(scenario, api);
@@ -456,13 +496,17 @@ impl<S: System> Replay<'_, S> {
                         let _unseen = S::handle(&api, request, index as u32).await;
                     }
                 }));
-                self.names.push(format!("client {index}'s timed-out original"));
+                self.names
+                    .push(format!("client {index}'s timed-out original"));
             }
         }
     }
 
     fn name(&self, task: usize) -> String {
-        self.names.get(task).cloned().unwrap_or_else(|| format!("task {task}"))
+        self.names
+            .get(task)
+            .cloned()
+            .unwrap_or_else(|| format!("task {task}"))
     }
 
     fn record(&mut self, property: &str, message: String, step: Option<usize>) {
@@ -504,7 +548,12 @@ impl<S: System> Replay<'_, S> {
     }
 
     /// Steps `task` as the line says; PostgreSQL's description and outcome.
-    async fn step(&mut self, task: usize, alternative: usize, store_resumed: bool) -> (String, String) {
+    async fn step(
+        &mut self,
+        task: usize,
+        alternative: usize,
+        store_resumed: bool,
+    ) -> (String, String) {
         let turnstile = self.driver.turnstile.clone();
         if task >= self.driver.tasks() {
             return ("no such task on PostgreSQL".into(), "not run".into());
@@ -543,7 +592,10 @@ impl<S: System> Replay<'_, S> {
                 // may need, then resume it if it finished.
                 match self.driver.drive(task).await {
                     Driven::Waiting => {
-                        return ("still waits for a lock on PostgreSQL".into(), "waits".into())
+                        return (
+                            "still waits for a lock on PostgreSQL".into(),
+                            "waits".into(),
+                        )
                     }
                     Driven::Stopped => match turnstile.stop_of(task) {
                         Some(Stop::Resume(_)) => self.driver.step(task, 0).await,
@@ -552,7 +604,12 @@ impl<S: System> Replay<'_, S> {
                 }
             }
             None if self.driver.runnable(task) => self.driver.step(task, 0).await,
-            None => return ("cannot step on PostgreSQL: it waits for work".into(), "not run".into()),
+            None => {
+                return (
+                    "cannot step on PostgreSQL: it waits for work".into(),
+                    "not run".into(),
+                )
+            }
         };
         self.describe(task, driven)
     }
@@ -561,17 +618,30 @@ impl<S: System> Replay<'_, S> {
     /// `task`.
     fn describe(&mut self, task: usize, driven: Driven) -> (String, String) {
         let finished = self.driver.turnstile.drain_finished();
+        // A statement PostgreSQL let finish during another task's step
+        // counts for the step that resumes its own task, as in the store.
+        let mut mine: Vec<scheduler::Finished> = self.resumed.remove(&task).unwrap_or_default();
+        mine.extend(finished.iter().filter(|s| s.task == task).cloned());
         let mut parts = Vec::new();
         let mut outcome = "done".to_string();
-        for statement in finished.iter().filter(|s| s.task == task) {
+        for statement in &mine {
             let result = match &statement.error {
                 None => "done".to_string(),
                 Some(e) => format!("error {}", e.code.code()),
             };
-            if outcome == "done" && statement.error.as_ref().is_some_and(|e| e.code.code() != "25P02") {
+            if outcome == "done"
+                && statement
+                    .error
+                    .as_ref()
+                    .is_some_and(|e| e.code.code() != "25P02")
+            {
                 outcome = result.clone();
             }
-            let resumed = if statement.waited { " (after waiting)" } else { "" };
+            let resumed = if statement.waited {
+                " (after waiting)"
+            } else {
+                ""
+            };
             parts.push(format!("{}{resumed} -> {result}", short(&statement.sql)));
         }
         if driven == Driven::Waiting {
@@ -587,10 +657,14 @@ impl<S: System> Replay<'_, S> {
                 Some(e) => format!("error {}", e.code.code()),
             };
             parts.push(format!(
-                "{}'s waiting {} -> {result}",
+                "{}'s waiting {} finished -> {result}",
                 self.name(statement.task),
                 short(&statement.sql)
             ));
+            self.resumed
+                .entry(statement.task)
+                .or_default()
+                .push(statement.clone());
         }
         if parts.is_empty() {
             parts.push("ran client code (no statement)".to_string());
@@ -633,10 +707,18 @@ impl<S: System> Replay<'_, S> {
         self.driver.start().await;
         self.driver.turnstile.drain_finished();
         let mut steps = Vec::with_capacity(choices.len());
-        for (index, (&(task, alternative), store)) in choices.iter().zip(&replayed.steps).enumerate() {
+        for (index, (&(task, alternative), store)) in
+            choices.iter().zip(&replayed.steps).enumerate()
+        {
             let (name, (postgres, postgres_outcome)) = match task {
-                None => ("clock".to_string(), (self.clock_step(alternative).await, "clock".to_string())),
-                Some(task) => (self.name(task), self.step(task, alternative, store.resumed).await),
+                None => (
+                    "clock".to_string(),
+                    (self.clock_step(alternative).await, "clock".to_string()),
+                ),
+                Some(task) => (
+                    self.name(task),
+                    self.step(task, alternative, store.resumed).await,
+                ),
             };
             self.check(Some(index)).await?;
             steps.push(StepComparison {
@@ -654,14 +736,7 @@ impl<S: System> Replay<'_, S> {
             self.record(violation.invariant, violation.message.clone(), None);
             self.record("state_agrees_at_end", violation.to_string(), None);
         }
-        let divergence = steps
-            .iter()
-            .find(|s| s.store_outcome != s.postgres_outcome)
-            .map(|s| Divergence {
-                step: s.step,
-                store: s.store_outcome.clone(),
-                postgres: format!("{} ({})", s.postgres_outcome, s.postgres),
-            });
+        let divergence = first_divergence(&steps);
         Ok(Confirmation {
             line: String::new(),
             store_violation: None,

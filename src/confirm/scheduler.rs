@@ -444,7 +444,10 @@ impl Driver {
             }
             state.released = true;
         }
-        self.slots[task].waker.runnable.store(true, Ordering::Relaxed);
+        self.slots[task]
+            .waker
+            .runnable
+            .store(true, Ordering::Relaxed);
         self.drive(task).await
     }
 
@@ -496,7 +499,10 @@ impl Driver {
     pub(super) async fn start(&mut self) {
         for task in 0..self.slots.len() {
             lock(&self.turnstile.board).tasks[task].released = true;
-            self.slots[task].waker.runnable.store(true, Ordering::Relaxed);
+            self.slots[task]
+                .waker
+                .runnable
+                .store(true, Ordering::Relaxed);
             self.drive(task).await;
         }
     }

@@ -645,10 +645,18 @@ pub(crate) fn outcome<S>(
     }
     let after = run.store.stats();
     let error = [
-        (after.serialization_failures, before.serialization_failures, "40001"),
+        (
+            after.serialization_failures,
+            before.serialization_failures,
+            "40001",
+        ),
         (after.deadlocks, before.deadlocks, "40P01"),
         (after.unique_violations, before.unique_violations, "23505"),
-        (after.exclusion_violations, before.exclusion_violations, "23P01"),
+        (
+            after.exclusion_violations,
+            before.exclusion_violations,
+            "23P01",
+        ),
     ]
     .into_iter()
     .find(|(a, b, _)| a > b)

@@ -65,10 +65,10 @@ pub mod services;
 mod tests;
 
 pub use dfs::Dfs;
-pub(crate) use services::{InFlight, SEND};
 pub use pct::Pct;
 pub use random::RandomWalk;
 pub use services::{service_model, service_scenario, ServiceScenario};
+pub(crate) use services::{InFlight, SEND};
 
 use crate::seed::Seed;
 use crate::store::{Schema, Store, StoreConfig};

@@ -518,8 +518,12 @@ pub trait Turns: Send + Sync {
     /// `task`'s statement finished with `error` (`None`: it succeeded).
     /// When the scheduler saw it blocked, the client waits here for the
     /// step that resumes it, as a parked task waits in the model checker.
-    fn finished(&self, task: usize, sql: &str, error: Option<&DbError>)
-        -> crate::store::PauseFuture;
+    fn finished(
+        &self,
+        task: usize,
+        sql: &str,
+        error: Option<&DbError>,
+    ) -> crate::store::PauseFuture;
 }
 
 /// A real PostgreSQL whose statements each wait for a scheduler's turn.
@@ -531,7 +535,9 @@ pub struct ScheduledPg {
 
 impl std::fmt::Debug for ScheduledPg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScheduledPg").field("url", &self.url).finish()
+        f.debug_struct("ScheduledPg")
+            .field("url", &self.url)
+            .finish()
     }
 }
 
