@@ -241,8 +241,7 @@ pub fn confirm<S: System>(
             system.name()
         )));
     }
-    let (_, choices) =
-        explore::line_choices(line).map_err(|e| ConfirmError::Line(e.to_string()))?;
+    let choices = explore::line_choices(line).map_err(|e| ConfirmError::Line(e.to_string()))?;
     let model = service_model(system, "confirm", scenario.clone());
     let replayed = replay(&model, line).map_err(|e| ConfirmError::Line(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -319,6 +318,9 @@ fn short(sql: &str) -> String {
     }
 }
 
+/// Every response the clients received, with its request and the time.
+type Exchanges<S> = Rc<RefCell<Vec<(<S as System>::Request, <S as System>::Response, u64)>>>;
+
 /// The replay's state on PostgreSQL's side.
 struct Replay<'a, S: System> {
     driver: Driver,
@@ -328,7 +330,7 @@ struct Replay<'a, S: System> {
     mirror: Mirror,
     reader: PgSession,
     checker: S::Checker,
-    exchanges: Rc<RefCell<Vec<(S::Request, S::Response, u64)>>>,
+    exchanges: Exchanges<S>,
     exchanges_fed: usize,
     broken: Vec<Broken>,
     /// Per task, statements that finished after waiting, during other
@@ -345,7 +347,7 @@ async fn on_postgres<S: System>(
     admin: &PgSession,
     pg_url: &str,
     schema: &str,
-    choices: &[(Option<usize>, usize)],
+    choices: &[explore::LineStep],
     replayed: &explore::Replayed,
 ) -> Result<Confirmation, ConfirmError> {
     let scoped = mirror::scoped_url(pg_url, schema);
@@ -701,7 +703,7 @@ impl<S: System> Replay<'_, S> {
 
     async fn run(
         &mut self,
-        choices: &[(Option<usize>, usize)],
+        choices: &[explore::LineStep],
         replayed: &explore::Replayed,
     ) -> Result<Confirmation, ConfirmError> {
         self.driver.start().await;

@@ -778,12 +778,13 @@ fn parse_line(line: &str) -> Result<(usize, Vec<usize>), ReplayError> {
     Ok((clients, choices))
 }
 
-/// The steps of a schedule line: the client stepped (`None` for a clock
-/// step) and the alternative taken, with the line's client count.
-pub(crate) fn line_choices(
-    line: &str,
-) -> Result<(usize, Vec<(Option<usize>, usize)>), ReplayError> {
-    let (clients, choices) = parse_line(line)?;
+/// One step of a schedule line: the client stepped (`None` for a clock
+/// step) and the alternative taken.
+pub(crate) type LineStep = (Option<usize>, usize);
+
+/// The steps of a schedule line.
+pub(crate) fn line_choices(line: &str) -> Result<Vec<LineStep>, ReplayError> {
+    let (_, choices) = parse_line(line)?;
     let steps = choices
         .into_iter()
         .map(|id| {
@@ -794,7 +795,7 @@ pub(crate) fn line_choices(
             )
         })
         .collect();
-    Ok((clients, steps))
+    Ok(steps)
 }
 
 /// Runs exactly the interleaving `line` names and reports what it did. The

@@ -29,10 +29,20 @@ fn variant(name: &str) -> Variant {
     Clinic.variant(name).expect("declared variant")
 }
 
+/// sim, variant, clients, ops, property, preemption bound.
+type Planted = (
+    &'static str,
+    &'static str,
+    u32,
+    u32,
+    &'static str,
+    Option<u32>,
+);
+
 /// The planted bugs as `tests/suite/explore` finds them: sim, variant,
 /// clients, ops, the property broken, and the preemption bound of the
 /// search (the same table, so the lines are the pinned shortest ones).
-const PLANTED: [(&str, &str, u32, u32, &str, Option<u32>); 7] = [
+const PLANTED: [Planted; 7] = [
     (
         "explore-units",
         "units/read-committed",
