@@ -254,3 +254,40 @@ fn confirm_exits_1_on_a_confirmed_bug_and_0_on_a_clean_schedule() {
     assert_eq!(json["confirmed"], false);
     assert_eq!(json["steps"].as_array().map(Vec::len), Some(13));
 }
+
+/// `explore` prints, for a SQL service's violation, the `confirm` command
+/// that replays it on PostgreSQL; run as printed, it confirms the bug.
+#[test]
+fn the_confirm_command_explore_prints_confirms_the_bug() {
+    let Some(url) = pg_url("the_confirm_command_explore_prints_confirms_the_bug") else {
+        return;
+    };
+    let (code, out, err) = overbook(&[
+        "explore",
+        "explore-units",
+        "--variant",
+        "units/read-committed",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let printed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("on PostgreSQL: "))
+        .unwrap_or_else(|| panic!("no confirm command printed: {out}"));
+    let command = printed
+        .strip_prefix("overbook ")
+        .expect("the program prefix");
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("\"$OVERBOOK_BIN\" {command}"))
+        .env("OVERBOOK_BIN", env!("CARGO_BIN_EXE_overbook"))
+        .env("OVERBOOK_PG_URL", &url)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{printed}\n{stdout}");
+    assert!(
+        stdout.contains("confirmed: no_overbooking broke on PostgreSQL too"),
+        "{stdout}"
+    );
+}
