@@ -34,6 +34,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod confirm;
 pub mod conform;
 pub mod corpus;
 pub mod corpus_merge;

@@ -69,6 +69,8 @@ fn server(store: &Store, clock: Arc<ManualClock>, settings: &Settings) -> Server
     ServerContext {
         index: 0,
         pool: Pool::new(store.clone(), 4, 64),
+        // Tickets speaks key-value through `pool`; `database` is unused.
+        database: Pool::new(store.clone(), 4, 64).into(),
         env: clock,
         variant: overbook::system::Variant::CORRECT,
         data: Arc::new(Tickets.data(settings, Seed(1))),
@@ -821,4 +823,32 @@ fn the_correct_version_passes_with_clock_pause_spike_and_buggify_faults() {
         }
         check.run();
     }
+}
+
+/// `confirm` needs a SQL service: the key-value tickets service is refused
+/// with a message that says why (exit 2 on the command line), before any
+/// server is contacted.
+#[test]
+fn confirm_refuses_a_service_without_a_sql_schema() {
+    let scenario = Scenario::load_for(&Tickets, &sims().join("explore-tickets.toml")).unwrap();
+    let service = service_scenario(
+        &Tickets,
+        &scenario,
+        Tickets.variant(OVERSELL).unwrap(),
+        overbook::seed::Seed(1),
+        2,
+        1,
+    )
+    .unwrap();
+    let nowhere = "postgresql://postgres@127.0.0.1:1/postgres";
+    let error =
+        overbook::confirm::confirm(&Tickets, &service, "dfs:2-clients:0,1", nowhere).unwrap_err();
+    assert!(
+        error.to_string().contains("declares no SQL schema"),
+        "{error}"
+    );
+    let args = ["confirm", "explore-tickets", "--variant", OVERSELL];
+    let line = ["--replay", "dfs:2-clients:0,1", "--pg", nowhere];
+    let all: Vec<&str> = args.iter().chain(line.iter()).copied().collect();
+    assert_eq!(cli(&all), 2);
 }

@@ -275,6 +275,17 @@ fn explore_scenario<S: System>(
                 "replay: {}",
                 command_line(context, args, variant, Some(&violation.line))
             );
+            if !context.system.sql_schema(variant).trim().is_empty() {
+                // The same flags pick the same clients for `confirm`.
+                println!(
+                    "on PostgreSQL: {} --pg \"$OVERBOOK_PG_URL\"",
+                    command_line(context, args, variant, Some(&violation.line)).replacen(
+                        &format!("{} explore ", context.program()),
+                        &format!("{} confirm ", context.program()),
+                        1
+                    )
+                );
+            }
         }
     }
     Ok(if report.violations.is_empty() {

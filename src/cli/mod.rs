@@ -1,5 +1,5 @@
 //! The command line as a library function: `list | run | fuzz | replay |
-//! shrink | explore | isolation | conform` for any [`System`], in the manner of
+//! shrink | explore | confirm | isolation | conform` for any [`System`], in the manner of
 //! criterion's `criterion_main!` and libtest-mimic: a user's whole binary
 //! is one call.
 //!
@@ -25,6 +25,7 @@
 //!
 //! Exit codes are the same for every command (see [`EXIT_CODES`]).
 
+mod confirm;
 mod conform;
 mod corpus;
 mod explore;
@@ -64,6 +65,7 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0    pass (replay of a corpus entry: reproduced as recorded)
   1    violation, failed threshold, crash (panic) or nondeterminism found
+       (confirm: the counterexample breaks its invariant on PostgreSQL too)
   2    usage or input error (bad flag, scenario, --set value, corpus entry)
   3    replay of a corpus entry: not reproduced (passes now, fails differently,
        or the trace diverged)
@@ -196,6 +198,7 @@ where
         Command::Explore(args) => explore::run(&context, args),
         Command::Isolation(args) => isolation::run(args),
         Command::Conform(args) => conform::run(args),
+        Command::Confirm(args) => confirm::run(&context, args),
         Command::List(args) => list::run(&context, args),
         Command::Report(args) => report::run(&context, args),
         Command::Corpus(args) => corpus::run(&context, args),
@@ -226,6 +229,8 @@ enum Command {
     Isolation(isolation::Args),
     /// Run the same SQL programs on the simulated store and on PostgreSQL, step by step, and classify every disagreement.
     Conform(conform::Args),
+    /// Replay an `explore` counterexample on a real PostgreSQL: exit 1 when the same invariant breaks there.
+    Confirm(confirm::Args),
     /// List the service's variants and invariants, and the sims.
     List(list::Args),
     /// Render a saved `run --json` report: as text, or as HTML with `--html`.

@@ -623,6 +623,69 @@ impl<S> Run<S> {
     }
 }
 
+/// What one step did, as a value. `waiting` holds the tasks whose last
+/// step ended in a lock wait (updated here), so that the step which
+/// finishes such a statement is told apart from one that runs the next.
+pub(crate) fn outcome<S>(
+    run: &Run<S>,
+    record: &StepRecord,
+    before: &StoreStats,
+    waiting: &mut std::collections::BTreeSet<usize>,
+) -> super::StepOutcome {
+    if record.task == CLOCK {
+        return super::StepOutcome {
+            task: None,
+            resumed: false,
+            statement: None,
+            choice: record.choice,
+            error: None,
+            waits: false,
+            finished: false,
+        };
+    }
+    let after = run.store.stats();
+    let error = [
+        (
+            after.serialization_failures,
+            before.serialization_failures,
+            "40001",
+        ),
+        (after.deadlocks, before.deadlocks, "40P01"),
+        (after.unique_violations, before.unique_violations, "23505"),
+        (
+            after.exclusion_violations,
+            before.exclusion_violations,
+            "23P01",
+        ),
+    ]
+    .into_iter()
+    .find(|(a, b, _)| a > b)
+    .map(|(_, _, code)| code.to_string());
+    // A daemon parked for work after its commit is not waiting for a lock;
+    // the store takes no lock at commit.
+    let waits = run.is_parked(record.task)
+        && record
+            .point
+            .as_ref()
+            .is_some_and(|point| !matches!(point.op, Op::Commit));
+    let resumed = waiting.remove(&record.task);
+    if waits {
+        waiting.insert(record.task);
+    }
+    super::StepOutcome {
+        task: Some(record.task),
+        resumed,
+        statement: record.point.as_ref().map(|point| match &point.key {
+            Some(key) => format!("{} {key}", point.op.name()),
+            None => point.op.name().to_string(),
+        }),
+        choice: record.choice,
+        error,
+        waits,
+        finished: run.finished(record.task),
+    }
+}
+
 /// Describes one step for a trace: who ran what, and what the store shows
 /// afterwards.
 pub(crate) fn describe<S>(

@@ -68,6 +68,7 @@ pub use dfs::Dfs;
 pub use pct::Pct;
 pub use random::RandomWalk;
 pub use services::{service_model, service_scenario, ServiceScenario};
+pub(crate) use services::{InFlight, SEND};
 
 use crate::seed::Seed;
 use crate::store::{Schema, Store, StoreConfig};
@@ -706,8 +707,31 @@ pub struct Replayed {
     pub violation: Option<Violation>,
     /// Step by step: client, statement, outcome.
     pub trace: Vec<String>,
+    /// Step by step, as values: what `overbook confirm` compares with
+    /// PostgreSQL.
+    pub steps: Vec<StepOutcome>,
     /// The hash of the committed state at the end.
     pub final_state_hash: u64,
+}
+
+/// What one replayed step did in the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    /// The task stepped; `None` for a clock step.
+    pub task: Option<usize>,
+    /// Whether the step resumed a statement that waited for a lock (the
+    /// task's last step ended waiting): it finishes that statement.
+    pub resumed: bool,
+    /// The store statement it ran (`update clinic/...`), if any.
+    pub statement: Option<String>,
+    /// The alternative taken at a choice, or the clock's move.
+    pub choice: Option<&'static str>,
+    /// The SQLSTATE a statement failed with in this step, if any.
+    pub error: Option<String>,
+    /// Whether the step ended with the task waiting for a lock.
+    pub waits: bool,
+    /// Whether the task finished in this step.
+    pub finished: bool,
 }
 
 fn parse_line(line: &str) -> Result<(usize, Vec<usize>), ReplayError> {
@@ -754,6 +778,26 @@ fn parse_line(line: &str) -> Result<(usize, Vec<usize>), ReplayError> {
     Ok((clients, choices))
 }
 
+/// One step of a schedule line: the client stepped (`None` for a clock
+/// step) and the alternative taken.
+pub(crate) type LineStep = (Option<usize>, usize);
+
+/// The steps of a schedule line.
+pub(crate) fn line_choices(line: &str) -> Result<Vec<LineStep>, ReplayError> {
+    let (_, choices) = parse_line(line)?;
+    let steps = choices
+        .into_iter()
+        .map(|id| {
+            let task = executor::task_of(id);
+            (
+                (task != executor::CLOCK).then_some(task),
+                executor::alternative_of(id),
+            )
+        })
+        .collect();
+    Ok(steps)
+}
+
 /// Runs exactly the interleaving `line` names and reports what it did. The
 /// schedule is checked as it runs: every choice must name a client that
 /// can step, and a line that stops while clients can still step ends in a
@@ -768,6 +812,8 @@ pub fn replay<S>(model: &Model<S>, line: &str) -> Result<Replayed, ReplayError> 
         )));
     }
     let mut trace = Vec::with_capacity(choices.len());
+    let mut steps = Vec::with_capacity(choices.len());
+    let mut waiting = BTreeSet::new();
     let mut violation = None;
     for (index, &task) in choices.iter().enumerate() {
         let stalled = run
@@ -797,6 +843,7 @@ pub fn replay<S>(model: &Model<S>, line: &str) -> Result<Replayed, ReplayError> 
         let before = run.store.stats();
         let record = run.step(task);
         trace.push(executor::describe(&run, index, &record, &before));
+        steps.push(executor::outcome(&run, &record, &before, &mut waiting));
         if let Some(found) = check_state(model, &run) {
             violation = Some(found);
             if index + 1 != choices.len() {
@@ -837,6 +884,7 @@ pub fn replay<S>(model: &Model<S>, line: &str) -> Result<Replayed, ReplayError> 
             trace: trace.clone(),
         }),
         trace,
+        steps,
         final_state_hash: run.final_state_hash(),
     })
 }

@@ -57,14 +57,14 @@ impl Env for LogicalEnv {
 }
 
 /// What becomes of a request's response (a choice of the model checker).
-const SEND: &[&str] = &[
+pub(crate) const SEND: &[&str] = &[
     "sends",
     "sends, times out and resends the same request while the original is in flight",
 ];
 
 /// Requests a client gave up waiting for, handed to the daemon that keeps
 /// running them.
-struct InFlight<R> {
+pub(crate) struct InFlight<R> {
     requests: RefCell<VecDeque<R>>,
     waker: RefCell<Option<Waker>>,
 }
@@ -79,14 +79,14 @@ impl<R> Default for InFlight<R> {
 }
 
 impl<R> InFlight<R> {
-    fn hand_over(&self, request: R) {
+    pub(crate) fn hand_over(&self, request: R) {
         self.requests.borrow_mut().push_back(request);
         if let Some(waker) = self.waker.borrow_mut().take() {
             waker.wake();
         }
     }
 
-    async fn next(&self) -> R {
+    pub(crate) async fn next(&self) -> R {
         std::future::poll_fn(|cx| match self.requests.borrow_mut().pop_front() {
             Some(request) => Poll::Ready(request),
             None => {
@@ -299,9 +299,11 @@ pub fn service_model<S: System>(
         // Timed-out originals run beside their resends, on connections of
         // their own.
         let tasks = if losses > 0 { 2 * senders } else { senders };
+        let pool = Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks);
         let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
             index: 0,
-            pool: Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks),
+            pool: pool.clone(),
+            database: pool.into(),
             env: env.clone(),
             variant: scenario.variant,
             data: dataset.clone(),

@@ -484,17 +484,7 @@ impl crate::sql::script::Backend for PgBackend {
     }
 
     async fn blocked(&mut self, observer: &mut PgSession, index: usize) -> bool {
-        let pid = self.pids[index];
-        let others: Vec<i32> = self.pids.clone();
-        observer
-            .client()
-            .query_one(
-                "SELECT pg_isolation_test_session_is_blocked($1, $2)",
-                &[&pid, &others],
-            )
-            .await
-            .map(|row| row.get::<_, bool>(0))
-            .unwrap_or(false)
+        session_is_blocked(observer, self.pids[index], &self.pids).await
     }
 
     async fn idle(&mut self) {
@@ -506,5 +496,235 @@ impl crate::sql::script::Backend for PgBackend {
             4 * DEADLOCK_TIMEOUT_MS + 2,
         ))
         .await;
+    }
+}
+
+/// Whether the statement running on backend `pid` is blocked by one of
+/// `others` (a lock, or a safe-snapshot wait): what isolationtester asks,
+/// through `pg_isolation_test_session_is_blocked`. `false` when the check
+/// itself fails (a backend that already went away blocks nobody).
+pub async fn session_is_blocked(observer: &PgSession, pid: i32, others: &[i32]) -> bool {
+    observer
+        .client()
+        .query_one(
+            "SELECT pg_isolation_test_session_is_blocked($1, $2)",
+            &[&pid, &others],
+        )
+        .await
+        .map(|row| row.get::<_, bool>(0))
+        .unwrap_or(false)
+}
+
+/// Where a [`ScheduledSession`] asks for its turn: the scheduler of
+/// `overbook confirm`, which replays a model checker's schedule on a real
+/// server. The calls come from inside the task the scheduler is polling.
+pub trait Turns: Send + Sync {
+    /// The task being polled opens a connection; returns that task's
+    /// index. The task is busy on the server until [`Turns::connected`].
+    fn connecting(&self) -> usize;
+    /// `task`'s connection is open, on server process `backend_pid`.
+    fn connected(&self, task: usize, backend_pid: i32);
+    /// Waits until `task` may run `sql`: a scheduling point, where the
+    /// model checker's store pauses too.
+    fn turn(&self, task: usize, sql: &str) -> crate::store::PauseFuture;
+    /// `task` starts (`true`) or ends (`false`) a round trip to the server.
+    fn busy(&self, task: usize, busy: bool);
+    /// `task`'s statement finished with `error` (`None`: it succeeded).
+    /// When the scheduler saw it blocked, the client waits here for the
+    /// step that resumes it, as a parked task waits in the model checker.
+    fn finished(
+        &self,
+        task: usize,
+        sql: &str,
+        error: Option<&DbError>,
+    ) -> crate::store::PauseFuture;
+}
+
+/// A real PostgreSQL whose statements each wait for a scheduler's turn.
+#[derive(Clone)]
+pub struct ScheduledPg {
+    url: String,
+    turns: std::sync::Arc<dyn Turns>,
+}
+
+impl std::fmt::Debug for ScheduledPg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScheduledPg")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl ScheduledPg {
+    /// Connections to `url` that ask `turns` before each statement.
+    pub fn new(url: &str, turns: std::sync::Arc<dyn Turns>) -> ScheduledPg {
+        ScheduledPg {
+            url: url.to_string(),
+            turns,
+        }
+    }
+
+    /// A new connection for the task being polled.
+    pub async fn connect(&self) -> Result<ScheduledSession, DbError> {
+        // The connection is the task's, but no turn of the schedule: the
+        // model checker's pool hands out connections without a pause.
+        let task = self.turns.connecting();
+        let session = match PgSession::connect(&self.url).await {
+            Ok(session) => session,
+            Err(e) => {
+                self.turns.busy(task, false);
+                return Err(e);
+            }
+        };
+        // A short deadlock_timeout (superusers only; else the default
+        // second) lets a deadlock end within the scheduler's grace.
+        let _ = session
+            .client()
+            .batch_execute(&format!(
+                "SET deadlock_timeout = '{SCHEDULED_DEADLOCK_TIMEOUT_MS}ms'"
+            ))
+            .await;
+        self.turns.connected(task, session.backend_pid());
+        Ok(ScheduledSession {
+            session,
+            task,
+            turns: self.turns.clone(),
+            in_block: false,
+            failed: false,
+        })
+    }
+}
+
+/// `deadlock_timeout` on [`ScheduledPg`]'s connections.
+pub const SCHEDULED_DEADLOCK_TIMEOUT_MS: u64 = 10;
+
+/// A connection of [`ScheduledPg`]: every statement at which the
+/// simulated store pauses (a data statement or the COMMIT of a live
+/// transaction block) first waits for its turn; BEGIN, ROLLBACK and
+/// statements of a failed block, which the store runs without a pause,
+/// go straight through.
+pub struct ScheduledSession {
+    session: PgSession,
+    task: usize,
+    turns: std::sync::Arc<dyn Turns>,
+    in_block: bool,
+    failed: bool,
+}
+
+impl std::fmt::Debug for ScheduledSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScheduledSession")
+            .field("task", &self.task)
+            .field("pid", &self.session.backend_pid())
+            .finish()
+    }
+}
+
+/// How the simulated store treats a statement, by its first word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StatementKind {
+    Begin,
+    Commit,
+    Rollback,
+    /// SET, SHOW, RESET: no transaction, no pause.
+    Setting,
+    Data,
+}
+
+fn statement_kind(sql: &str) -> StatementKind {
+    let word: String = sql
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match word.as_str() {
+        "BEGIN" | "START" => StatementKind::Begin,
+        "COMMIT" | "END" => StatementKind::Commit,
+        "ROLLBACK" | "ABORT" => StatementKind::Rollback,
+        "SET" | "SHOW" | "RESET" => StatementKind::Setting,
+        _ => StatementKind::Data,
+    }
+}
+
+impl ScheduledSession {
+    /// One round trip, marked busy for the scheduler.
+    async fn send(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.turns.busy(self.task, true);
+        let result = self.session.run(sql, params).await;
+        self.turns.busy(self.task, false);
+        result
+    }
+
+    /// A statement at a scheduling point: its turn, the round trip, and
+    /// (when it was seen blocked) the wait for the step that resumes it.
+    async fn scheduled(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        self.turns.turn(self.task, sql).await;
+        let result = self.send(sql, params).await;
+        self.turns
+            .finished(self.task, sql, result.as_ref().err())
+            .await;
+        result
+    }
+
+    async fn run_scheduled(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        match statement_kind(sql) {
+            StatementKind::Begin => {
+                let result = self.send(sql, params).await;
+                self.in_block = result.is_ok();
+                self.failed = false;
+                result
+            }
+            StatementKind::Rollback => {
+                self.in_block = false;
+                self.send(sql, params).await
+            }
+            StatementKind::Setting => self.send(sql, params).await,
+            StatementKind::Commit if self.in_block && !self.failed => {
+                self.in_block = false;
+                self.scheduled(sql, params).await
+            }
+            StatementKind::Commit => {
+                self.in_block = false;
+                self.send(sql, params).await
+            }
+            StatementKind::Data if self.in_block => {
+                if self.failed {
+                    // 25P02 without a pause, as on the store.
+                    return self.send(sql, params).await;
+                }
+                let result = self.scheduled(sql, params).await;
+                self.failed = result.is_err();
+                result
+            }
+            StatementKind::Data => {
+                // Outside a block the store runs the statement in a
+                // transaction of its own and pauses at it and at its
+                // commit: so does this.
+                self.send("BEGIN ISOLATION LEVEL READ COMMITTED", &[])
+                    .await?;
+                let result = self.scheduled(sql, params).await;
+                match result {
+                    Ok(rows) => {
+                        self.scheduled("COMMIT", &[]).await?;
+                        Ok(rows)
+                    }
+                    Err(e) => {
+                        let _ = self.send("ROLLBACK", &[]).await;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Session for ScheduledSession {
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+    ) -> impl Future<Output = Result<Rows, DbError>> {
+        self.run_scheduled(sql, params)
     }
 }

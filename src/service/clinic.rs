@@ -116,7 +116,7 @@ impl Invariants<Clinic> for Checker {
 impl FromContext<Clinic> for Api {
     fn from_context(context: ServerContext<Clinic>) -> Api {
         Api::new(
-            context.pool,
+            context.database,
             context.env,
             context.settings.service.clone(),
             clinic_variant(context.variant),

@@ -181,6 +181,17 @@ pub fn begin_sql(isolation: Isolation) -> &'static str {
     }
 }
 
+/// A table as `SELECT *` returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableLayout {
+    /// The table's name.
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<String>,
+    /// Positions (in `columns`) of its primary key's columns.
+    pub primary_key: Vec<usize>,
+}
+
 /// Per-database state shared by every handle to one store (kept in the
 /// store's [`Store::extension`] slot, so it must not hold the store).
 #[derive(Default)]
@@ -351,6 +362,36 @@ impl SqlDb {
         self.store
             .load(table.row_key(&values), table.to_row(&values));
         Ok(())
+    }
+
+    /// Every table, each after the tables its foreign keys refer to (the
+    /// order to insert a copy of the data in), by name among equals.
+    pub fn tables(&self) -> Vec<TableLayout> {
+        let tables: Vec<Arc<catalog::Table>> =
+            self.shared.catalog().tables.values().cloned().collect();
+        let mut ordered: Vec<TableLayout> = Vec::with_capacity(tables.len());
+        // Each pass places every table whose parents are placed; a cycle
+        // of foreign keys (not creatable here) ends the loop by its bound.
+        for _ in 0..=tables.len() {
+            for table in &tables {
+                let placed = |name: &str| ordered.iter().any(|t| t.name == name);
+                if placed(&table.name) {
+                    continue;
+                }
+                if table
+                    .foreign_keys
+                    .iter()
+                    .all(|fk| fk.parent == table.name || placed(&fk.parent))
+                {
+                    ordered.push(TableLayout {
+                        name: table.name.clone(),
+                        columns: table.columns.iter().map(|c| c.name.to_string()).collect(),
+                        primary_key: table.pk().to_vec(),
+                    });
+                }
+            }
+        }
+        ordered
     }
 
     /// The prepared statement for `sql`, from the cache or parsed now.

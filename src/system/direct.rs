@@ -17,9 +17,11 @@
 //! let data = Arc::new(Clinic.data(&settings, Seed(1)));
 //! let store = prepare_store(&Clinic, Variant::CORRECT, StoreConfig::default(), Seed(1), &data).unwrap();
 //! let clock = ManualClock::default();
+//! let pool = Pool::new(store, 4, 16);
 //! let server = Rc::new(Api::from_context(ServerContext {
 //!     index: 0,
-//!     pool: Pool::new(store, 4, 16),
+//!     pool: pool.clone(),
+//!     database: pool.into(),
 //!     env: Arc::new(clock.clone()),
 //!     variant: Variant::CORRECT,
 //!     data: data.clone(),

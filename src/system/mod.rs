@@ -331,8 +331,14 @@ pub fn prepare_store<S: System>(
 pub struct ServerContext<S: System> {
     /// Which API server (0-based).
     pub index: u32,
-    /// Connections to the shared database.
+    /// Connections to the shared simulated database (a key-value handler
+    /// begins its transactions here).
     pub pool: Pool,
+    /// The database a SQL handler connects to ([`kit::Database::connect`]):
+    /// the pool's store in the world and the model checker, a real
+    /// PostgreSQL under `overbook confirm`. Connect through this, not
+    /// through `pool`, so that the same handler runs on both.
+    pub database: kit::Database,
     /// Time and sleep.
     pub env: Arc<dyn Env>,
     /// The implementation to run.

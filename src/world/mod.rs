@@ -473,6 +473,7 @@ impl<'a, S: System> World<'a, S> {
                 ));
                 let api = Arc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
                     index: server,
+                    database: pool.clone().into(),
                     pool,
                     env: Arc::new(env),
                     variant,

@@ -3,7 +3,7 @@
 //! against [`Connection`] (a [`Session`]) runs unchanged in the world, in
 //! the model checker and on a real server in an integration test.
 
-use crate::postgres::PgSession;
+use crate::postgres::{PgSession, ScheduledPg, ScheduledSession};
 use crate::sql::{Rows, Session, SqlDb, SqlSession, Value};
 use crate::store::{DbError, Pool};
 
@@ -15,6 +15,9 @@ pub enum Database {
     /// A real PostgreSQL at this connection URL; each connection is a new
     /// client (integration tests run short workloads, not pools).
     Postgres(String),
+    /// A real PostgreSQL whose statements wait for a scheduler's turn:
+    /// `overbook confirm` replaying a model checker's schedule.
+    Scheduled(ScheduledPg),
 }
 
 impl Database {
@@ -23,6 +26,7 @@ impl Database {
         match self {
             Database::Simulated(pool) => SqlDb::connect(pool).await.map(Connection::Simulated),
             Database::Postgres(url) => PgSession::connect(url).await.map(Connection::Postgres),
+            Database::Scheduled(pg) => pg.connect().await.map(Connection::Scheduled),
         }
     }
 }
@@ -40,6 +44,8 @@ pub enum Connection {
     Simulated(SqlSession),
     /// On a real PostgreSQL.
     Postgres(PgSession),
+    /// On a real PostgreSQL, statement by statement in a schedule's order.
+    Scheduled(ScheduledSession),
 }
 
 impl Session for Connection {
@@ -47,6 +53,7 @@ impl Session for Connection {
         match self {
             Connection::Simulated(s) => s.execute(sql, params).await,
             Connection::Postgres(s) => s.execute(sql, params).await,
+            Connection::Scheduled(s) => s.execute(sql, params).await,
         }
     }
 }

@@ -381,3 +381,69 @@ fn bad_schedule_lines_are_input_errors_naming_the_flag() {
     }
     assert_eq!(cases.len(), 5);
 }
+
+#[test]
+fn bad_confirm_inputs_are_input_errors_naming_the_flag() {
+    // Port 1 refuses connections: an unreachable server, without one.
+    let nowhere = "postgresql://postgres@127.0.0.1:1/postgres";
+    let line = "dfs:2-clients:0,0,1,1,1,1,1,1,0,0,0,0";
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &[
+                "--variant",
+                "units/read-committed",
+                "--replay",
+                "bogus",
+                "--pg",
+                nowhere,
+            ],
+            &["--replay", "unknown strategy"],
+        ),
+        (
+            &[
+                "--variant",
+                "units/read-committed",
+                "--replay",
+                "dfs:2-clients:0,0",
+                "--pg",
+                nowhere,
+            ],
+            &["--replay", "truncated"],
+        ),
+        (
+            &["--variant", "nope", "--replay", line, "--pg", nowhere],
+            &["--variant", "unknown variant `nope`"],
+        ),
+        (
+            &[
+                "--variant",
+                "units/read-committed",
+                "--replay",
+                line,
+                "--pg",
+                nowhere,
+            ],
+            &[
+                "--pg",
+                "cannot connect to postgresql://postgres@127.0.0.1:1/postgres",
+            ],
+        ),
+        (
+            &[
+                "--variant",
+                "units/read-committed",
+                "--replay",
+                line,
+                "--pg",
+                "localhost",
+            ],
+            &["--pg", "not a PostgreSQL URL"],
+        ),
+    ];
+    for (args, places) in cases {
+        let mut all = vec!["confirm", "explore-units"];
+        all.extend_from_slice(args);
+        rejects(&all, places);
+    }
+    assert_eq!(cases.len(), 5);
+}

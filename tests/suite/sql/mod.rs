@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
+mod confirm;
 mod services;
 
 /// The PostgreSQL to test against, or `None` (after saying so) when none
