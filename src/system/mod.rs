@@ -411,9 +411,11 @@ impl<S: System> ServerContext<S> {
     ///
     /// // Outside the world (here a unit test's manual clock) points are inert.
     /// let store = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+    /// let pool = Pool::new(store, 1, 1);
     /// let ctx: ServerContext<Clinic> = ServerContext {
     ///     index: 0,
-    ///     pool: Pool::new(store, 1, 1),
+    ///     database: pool.clone().into(),
+    ///     pool,
     ///     env: Arc::new(ManualClock::default()),
     ///     variant: Variant::CORRECT,
     ///     data: Arc::new(Clinic.data(&ClinicSettings::default(), Seed(1))),
