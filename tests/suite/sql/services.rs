@@ -100,12 +100,22 @@ async fn judge(
 }
 
 fn api(url: &str, variant: Variant, dataset: &Arc<Dataset>, server: u64) -> Api {
+    api_with_attempts(url, variant, dataset, server, 30)
+}
+
+fn api_with_attempts(
+    url: &str,
+    variant: Variant,
+    dataset: &Arc<Dataset>,
+    server: u64,
+    attempts: u32,
+) -> Api {
     Api::new(
         Database::Postgres(url.to_string()),
         Arc::new(WallClock(Instant::now())),
         ServiceConfig {
             retry: RetryConfig {
-                attempts: 30,
+                attempts,
                 ..RetryConfig::default()
             },
             ..ServiceConfig::default()
@@ -548,20 +558,7 @@ fn rooms_conflict_on_postgres_books_each_room_once_within_the_sims_retry_budget(
     let variant = Variant::Correct;
     let (exchanges, violations) = rt.block_on(async {
         let url = fresh_schema(&url, "rooms_conflict", variant, &dataset).await;
-        let api = Api::new(
-            Database::Postgres(url.clone()),
-            Arc::new(WallClock(Instant::now())),
-            ServiceConfig {
-                retry: RetryConfig {
-                    attempts: 10,
-                    ..RetryConfig::default()
-                },
-                ..ServiceConfig::default()
-            },
-            variant,
-            dataset.clone(),
-            Seed(7).stream_indexed("api", 0),
-        );
+        let api = api_with_attempts(&url, variant, &dataset, 0, 10);
         let requests: Vec<Request> = (0..50)
             .map(|i| {
                 request(
