@@ -874,10 +874,10 @@ impl<'a, S: System> World<'a, S> {
         received_ms: u64,
     ) -> Option<String> {
         let liveness = &self.scenario.liveness;
-        liveness.broken(status, attempts, sent_ms, received_ms)?;
+        let why = liveness.broken(status, attempts, sent_ms, received_ms)?;
         let excused_ms = faults::stalled_ms_between(&self.stalls, sent_ms, received_ms);
         if excused_ms == 0 {
-            return liveness.broken(status, attempts, sent_ms, received_ms);
+            return Some(why);
         }
         let why = liveness.broken(status, attempts, sent_ms, received_ms - excused_ms)?;
         Some(format!(
