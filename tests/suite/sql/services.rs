@@ -334,30 +334,38 @@ fn fit_every_room(dataset: &mut Dataset, config: &DataConfig) {
     }
 }
 
-/// Eight bookings of the same half hour, one room, different people.
-async fn rooms_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Vec<Violation>) {
+/// `bookings` bookings of the same half hour at once, `rooms` rooms that
+/// fit every visit, different people, `attempts` per request on
+/// 40001/40P01, in the fresh schema `name`.
+async fn race_for_rooms(
+    url: &str,
+    name: &str,
+    variant: Variant,
+    rooms: u32,
+    bookings: u32,
+    attempts: u32,
+) -> (Vec<(Request, Response)>, Vec<Violation>) {
     let config = DataConfig {
         organizations: 1,
-        rooms: 1,
-        practitioners: 8,
-        patients: 8,
+        rooms,
+        practitioners: bookings,
+        patients: bookings,
         ..DataConfig::default()
     };
     let mut dataset = Dataset::generate(&config, Seed(1));
     fit_every_room(&mut dataset, &config);
     let dataset = Arc::new(dataset);
-    let name = format!("rooms_{}", variant.name().replace(['/', '-'], "_"));
-    let url = fresh_schema(url, &name, variant, &dataset).await;
-    let api = api(&url, variant, &dataset, 0);
-    let requests: Vec<Request> = (0..8)
+    let url = fresh_schema(url, name, variant, &dataset).await;
+    let api = api_with_attempts(&url, variant, &dataset, 0, attempts);
+    let requests: Vec<Request> = (0..bookings)
         .map(|i| {
             request(
-                i + 1,
+                u64::from(i) + 1,
                 Role::Staff,
                 None,
                 RequestBody::Book {
-                    practitioner: i as u32,
-                    patient: i as u32,
+                    practitioner: i,
+                    patient: i,
                     day: 0,
                     start_min: 9 * 60,
                     duration_min: 30,
@@ -370,6 +378,12 @@ async fn rooms_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, V
     let exchanges = all_at_once(&api, &requests).await;
     let violations = judge(&url, variant, dataset, &exchanges).await;
     (exchanges, violations)
+}
+
+/// Eight bookings of the same half hour, one room, different people.
+async fn rooms_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Vec<Violation>) {
+    let name = format!("rooms_{}", variant.name().replace(['/', '-'], "_"));
+    race_for_rooms(url, &name, variant, 1, 8, 30).await
 }
 
 #[test]
@@ -538,49 +552,18 @@ fn every_other_planted_bug_breaks_its_invariant_on_postgres_too() {
 /// `scripts/with-postgres.sh cargo test --test suite rooms_conflict_on_postgres -- --ignored --nocapture`.
 #[test]
 #[ignore = "about 5 minutes of deadlock timeouts on PostgreSQL"]
-fn rooms_conflict_on_postgres_books_each_room_once_within_the_sims_retry_budget() {
-    let Some(url) =
-        pg_url("rooms_conflict_on_postgres_books_each_room_once_within_the_sims_retry_budget")
-    else {
+fn rooms_conflict_on_postgres_books_each_room_once() {
+    let Some(url) = pg_url("rooms_conflict_on_postgres_books_each_room_once") else {
         return;
     };
-    let rt = runtime();
-    let config = DataConfig {
-        organizations: 1,
-        rooms: 10,
-        practitioners: 50,
-        patients: 50,
-        ..DataConfig::default()
-    };
-    let mut dataset = Dataset::generate(&config, Seed(1));
-    fit_every_room(&mut dataset, &config);
-    let dataset = Arc::new(dataset);
-    let variant = Variant::Correct;
-    let (exchanges, violations) = rt.block_on(async {
-        let url = fresh_schema(&url, "rooms_conflict", variant, &dataset).await;
-        let api = api_with_attempts(&url, variant, &dataset, 0, 10);
-        let requests: Vec<Request> = (0..50)
-            .map(|i| {
-                request(
-                    i + 1,
-                    Role::Staff,
-                    None,
-                    RequestBody::Book {
-                        practitioner: i as u32,
-                        patient: i as u32,
-                        day: 0,
-                        start_min: 10 * 60,
-                        duration_min: 30,
-                        equipment: Vec::new(),
-                        party_size: 1,
-                    },
-                )
-            })
-            .collect();
-        let exchanges = all_at_once(&api, &requests).await;
-        let violations = judge(&url, variant, dataset.clone(), &exchanges).await;
-        (exchanges, violations)
-    });
+    let (exchanges, violations) = runtime().block_on(race_for_rooms(
+        &url,
+        "rooms_conflict",
+        Variant::Correct,
+        10,
+        50,
+        10,
+    ));
     let count = |status: u16| exchanges.iter().filter(|(_, r)| r.status == status).count();
     let deadlocked = exchanges
         .iter()
