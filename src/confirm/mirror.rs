@@ -171,23 +171,8 @@ pub(super) async fn prepare_postgres(
     sql_schema: &str,
     source: &Mirror,
 ) -> Result<(), String> {
-    // An exclusion constraint with `=` on a scalar needs btree_gist; two
-    // replays creating it at once may collide, and the loser finds it there
-    // on the next try.
-    for _ in 0..3 {
-        let created = admin
-            .client()
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public")
-            .await;
-        if created.is_ok() {
-            break;
-        }
-    }
     admin
-        .client()
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
+        .fresh_schema(schema)
         .await
         .map_err(|e| format!("creating schema {schema}: {e}"))?;
     let mut session = PgSession::connect(scoped)

@@ -389,6 +389,31 @@ impl PgSession {
     pub fn forget_statements(&mut self) {
         self.statements.clear();
     }
+
+    /// Drops and creates the schema `name`, with the btree_gist extension
+    /// in `public` that an exclusion constraint's `room WITH =` needs (the
+    /// simulated gist has `=` built in). A fresh schema rather than DROP
+    /// TABLE: an unqualified name the schema lacks would reach `public`
+    /// through the search path.
+    pub async fn fresh_schema(&self, name: &str) -> Result<(), DbError> {
+        // Two backends creating the extension at once may collide (23505
+        // on pg_extension); the loser finds it there on the next try.
+        for _ in 0..3 {
+            let created = self
+                .client
+                .batch_execute("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public")
+                .await;
+            if created.is_ok() {
+                break;
+            }
+        }
+        self.client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+            ))
+            .await
+            .map_err(|e| db_error(&e))
+    }
 }
 
 impl crate::sql::script::Backend for PgBackend {
@@ -426,27 +451,7 @@ impl crate::sql::script::Backend for PgBackend {
             return Ok(out);
         }
         self.tables_for = None;
-        // An exclusion constraint's `room WITH =` needs btree_gist (the
-        // simulated gist has `=` built in). Two backends creating it at
-        // once may collide; the loser finds it there on the second try.
-        for _ in 0..2 {
-            let created = observer
-                .client()
-                .batch_execute("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public")
-                .await;
-            if created.is_ok() {
-                break;
-            }
-        }
-        // A fresh schema rather than DROP TABLE: an unqualified name that
-        // the schema lacks would reach `public` through the search path.
-        observer
-            .client()
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-            ))
-            .await
-            .map_err(|e| db_error(&e))?;
+        observer.fresh_schema(&schema).await?;
         for stmt in setup.ddl {
             observer.execute(stmt, &[]).await?;
         }

@@ -35,25 +35,7 @@ impl Env for WallClock {
 /// the data set's rows; the URL whose connections use it.
 async fn fresh_schema(url: &str, name: &str, variant: Variant, dataset: &Dataset) -> String {
     let admin = PgSession::connect(url).await.expect("connect");
-    // Tests run in parallel, and two CREATE EXTENSIONs racing on a server
-    // that has none fail one of them (23505 on pg_extension): the loser
-    // finds it there on the next try.
-    for _ in 0..3 {
-        let created = admin
-            .client()
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public")
-            .await;
-        if created.is_ok() {
-            break;
-        }
-    }
-    admin
-        .client()
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-        ))
-        .await
-        .expect("a fresh schema");
+    admin.fresh_schema(name).await.expect("a fresh schema");
     let separator = if url.contains('?') { '&' } else { '?' };
     let scoped = format!("{url}{separator}options=-c%20search_path%3D{name},public");
     let mut s = PgSession::connect(&scoped).await.expect("connect");
