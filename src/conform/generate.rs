@@ -78,11 +78,12 @@ impl Feature {
     ];
 
     /// The features on by default: what the simulated store supports.
-    pub const SUPPORTED: [Feature; 9] = [
+    pub const SUPPORTED: [Feature; 10] = [
         Feature::PointRead,
         Feature::RangeRead,
         Feature::PredicateRead,
         Feature::LockingRead,
+        Feature::SharedLock,
         Feature::Insert,
         Feature::Update,
         Feature::KeyUpdate,

@@ -93,7 +93,7 @@ fn generated_statements_are_valid_on_the_schema() {
 
 #[test]
 fn unsupported_features_draw_statements_the_store_rejects_with_0a000() {
-    let features = [Feature::Savepoint, Feature::SharedLock];
+    let features = [Feature::Savepoint];
     let mut checker = Checker::new(SimBackend);
     let mut unsupported = 0;
     for index in 0..10 {

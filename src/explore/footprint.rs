@@ -99,8 +99,9 @@ impl Footprint {
             (Op::GetForUpdate | Op::Insert | Op::Update | Op::Put | Op::Delete, Some(key)) => {
                 if store.has_exclusion(key.table())
                     || store
-                        .lock_holder(key)
-                        .is_some_and(|holder| holder != point.tx)
+                        .lock_holders(key)
+                        .iter()
+                        .any(|&(holder, _)| holder != point.tx)
                 {
                     return Footprint::Global;
                 }

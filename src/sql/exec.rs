@@ -13,7 +13,7 @@ use super::plan::{
 };
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
-use crate::store::{DbError, Isolation, Key, KeyRange, Op, SqlState, Tx, WriteKind};
+use crate::store::{DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlState, Tx, WriteKind};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -210,10 +210,11 @@ impl Exec<'_> {
         table: &Table,
         key: &Key,
         filter: Option<&Expr>,
+        mode: RowLockMode,
     ) -> Result<Option<(Key, Vec<Value>)>, DbError> {
         let mut key = key.clone();
         loop {
-            let Some(row) = self.tx.sql_write(&key, WriteKind::Lock, None).await? else {
+            let Some(row) = self.tx.sql_write(&key, WriteKind::Lock(mode), None).await? else {
                 if self.isolation() == Isolation::ReadCommitted {
                     if let Some(next) = self.tx.sql_moved_to(&key) {
                         key = next;
@@ -333,7 +334,7 @@ impl Exec<'_> {
             sorted.push((keys, (key, values, output)));
         }
         sort_rows(plan, &mut sorted);
-        let Some((_, wait)) = plan.lock else {
+        let Some((mode, wait)) = plan.lock else {
             let out = sorted.into_iter().map(|(_, (_, _, o))| o);
             return Ok(Rows::new(
                 columns,
@@ -350,7 +351,7 @@ impl Exec<'_> {
                 break;
             }
             let key = key.expect("single-table rows carry their key");
-            if wait != WaitPolicy::Wait && self.tx.sql_locked_by_other(&key) {
+            if wait != WaitPolicy::Wait && self.tx.sql_lock_conflicts(&key, mode) {
                 if wait == WaitPolicy::SkipLocked {
                     continue;
                 }
@@ -364,7 +365,7 @@ impl Exec<'_> {
                 return Err(self.tx.sql_fail(e));
             }
             let Some((_, current)) = self
-                .lock_row(&src.table, &key, plan.filter.as_ref())
+                .lock_row(&src.table, &key, plan.filter.as_ref(), mode)
                 .await?
             else {
                 continue;
@@ -484,7 +485,9 @@ impl Exec<'_> {
             .sql_start(Op::GetForUpdate, Some(&key), None)
             .await?;
         if !id.is_null() {
-            self.tx.sql_write(&key, WriteKind::Lock, None).await?;
+            self.tx
+                .sql_write(&key, WriteKind::Lock(RowLockMode::Update), None)
+                .await?;
         }
         Ok(Rows::new(
             vec!["pg_advisory_xact_lock".into()],
@@ -539,9 +542,10 @@ impl Exec<'_> {
         check_row(table, values, self.params)
     }
 
-    /// A referencing row's parent must exist: its row is locked (the
-    /// store's only row lock is exclusive, stronger than PostgreSQL's KEY
-    /// SHARE: concurrent referencing inserts of one parent queue).
+    /// A referencing row's parent must exist: its row is locked FOR KEY
+    /// SHARE, as PostgreSQL's RI trigger does, so that it can be neither
+    /// deleted nor have its key changed until this transaction ends, while
+    /// other referencing writes and updates of its other columns go on.
     async fn check_parents(
         &mut self,
         table: &Table,
@@ -580,7 +584,7 @@ impl Exec<'_> {
             let found = match row_key {
                 Some(k) => self
                     .tx
-                    .sql_write(&k, WriteKind::Lock, None)
+                    .sql_write(&k, WriteKind::Lock(RowLockMode::KeyShare), None)
                     .await?
                     .is_some(),
                 None => false,
@@ -600,8 +604,9 @@ impl Exec<'_> {
 
     /// No committed (or own) row may still refer to a deleted parent key
     /// or an updated one (NO ACTION / RESTRICT). Concurrent uncommitted
-    /// referencing inserts hold the parent's row lock, so the parent's
-    /// DELETE or UPDATE has already waited for them.
+    /// referencing inserts hold the parent's row lock in KEY SHARE, so the
+    /// parent's DELETE or key-changing UPDATE (FOR UPDATE strength) has
+    /// already waited for them.
     fn check_children(
         &mut self,
         table: &Table,
@@ -729,8 +734,13 @@ impl Exec<'_> {
             return Ok(());
         }
         let exclusion = table.exclusion.as_ref().map(|x| x.name.clone());
+        let kind = if key_columns_changed(table, old, new) {
+            WriteKind::KeyUpdate
+        } else {
+            WriteKind::Update
+        };
         self.tx
-            .sql_write(key, WriteKind::Update, Some(table.to_row(new)))
+            .sql_write(key, kind, Some(table.to_row(new)))
             .await
             .map_err(|e| {
                 rewrite(e, SqlState::ExclusionViolation, || {
@@ -852,7 +862,15 @@ impl Exec<'_> {
                     // A conflicting row that moved meanwhile no longer
                     // conflicts: PostgreSQL retries the insert rather than
                     // follow the chain.
-                    let Some((locked_key, current)) = self.lock_row(table, &row_key, None).await?
+                    // PostgreSQL decides the strength from the columns the
+                    // SET list names (ExecUpdateLockMode), not their values.
+                    let mode = if sets.iter().any(|(c, _)| is_key_column(table, *c)) {
+                        RowLockMode::Update
+                    } else {
+                        RowLockMode::NoKeyUpdate
+                    };
+                    let Some((locked_key, current)) =
+                        self.lock_row(table, &row_key, None, mode).await?
                     else {
                         continue;
                     };
@@ -891,8 +909,19 @@ impl Exec<'_> {
         self.tx.sql_start(Op::Update, key.as_ref(), None).await?;
         let mut out = Vec::new();
         let mut affected = 0;
-        for (key, _) in self.candidates(&plan.source, plan.filter.as_ref())? {
-            let Some((key, current)) = self.lock_row(table, &key, plan.filter.as_ref()).await?
+        for (key, seen) in self.candidates(&plan.source, plan.filter.as_ref())? {
+            // The strength follows whether the new values change a key
+            // column of the version the statement found, as PostgreSQL's
+            // heap_update decides before it waits.
+            let planned = self.apply_sets(table, &plan.sets, &seen)?;
+            let mode = if key_columns_changed(table, &seen, &planned) {
+                RowLockMode::Update
+            } else {
+                RowLockMode::NoKeyUpdate
+            };
+            let Some((key, current)) = self
+                .lock_row(table, &key, plan.filter.as_ref(), mode)
+                .await?
             else {
                 continue;
             };
@@ -914,7 +943,9 @@ impl Exec<'_> {
         let mut out = Vec::new();
         let mut affected = 0;
         for (key, _) in self.candidates(&plan.source, plan.filter.as_ref())? {
-            let Some((key, current)) = self.lock_row(table, &key, plan.filter.as_ref()).await?
+            let Some((key, current)) = self
+                .lock_row(table, &key, plan.filter.as_ref(), RowLockMode::Update)
+                .await?
             else {
                 continue;
             };
@@ -930,6 +961,21 @@ impl Exec<'_> {
         }
         Ok(Self::done(plan.returning.as_ref(), out, affected))
     }
+}
+
+/// Whether column `column` of `table` belongs to a unique index (the
+/// primary key included): PostgreSQL's key columns, whose change makes an
+/// UPDATE take FOR UPDATE strength instead of FOR NO KEY UPDATE.
+fn is_key_column(table: &Table, column: usize) -> bool {
+    table
+        .indexes
+        .iter()
+        .any(|index| index.unique && index.columns.contains(&column))
+}
+
+/// Whether `new` changes a key column of `old`.
+fn key_columns_changed(table: &Table, old: &[Value], new: &[Value]) -> bool {
+    (0..table.columns.len()).any(|c| is_key_column(table, c) && old[c] != new[c])
 }
 
 type Sorted<T> = Vec<(Vec<Value>, T)>;

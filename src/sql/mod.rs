@@ -52,12 +52,13 @@
 //! - One SQL statement is one pause point of the store's
 //!   [`Pacer`](crate::store::Pacer) (one model-checker step); a statement
 //!   that waits for a row lock parks there and resumes in place.
-//! - Row locks are the store's, which are exclusive: `FOR UPDATE` and
-//!   `FOR NO KEY UPDATE` take them (NO KEY UPDATE is then stricter than
-//!   PostgreSQL's against KEY SHARE, which nothing here takes), as do
-//!   foreign-key checks (PostgreSQL takes KEY SHARE: referencing inserts
-//!   of one parent row queue here). `FOR SHARE` and `FOR KEY SHARE` are
-//!   rejected (0A000); `NOWAIT` (55P03) and `SKIP LOCKED` work.
+//! - Row locks have PostgreSQL's four strengths and conflict table
+//!   (`FOR KEY SHARE`, `FOR SHARE`, `FOR NO KEY UPDATE`, `FOR UPDATE`).
+//!   An UPDATE takes NO KEY UPDATE unless it changes a column of a unique
+//!   index, DELETE takes UPDATE, and foreign-key checks take KEY SHARE on
+//!   the parent row, so referencing inserts and updates of the parent's
+//!   other columns go on together. `NOWAIT` (55P03) and `SKIP LOCKED`
+//!   work.
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   savepoints, `SET` (timeouts), subqueries, CTEs, outer joins,
 //!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,

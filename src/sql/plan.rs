@@ -9,7 +9,7 @@ use super::expr::{
     ident, object_name, type_of, unsupported, AggSpec, BinOp, Compiler, Expr, Scope,
 };
 use super::value::{err, SqlType};
-use crate::store::{DbError, Isolation, SqlState};
+use crate::store::{DbError, Isolation, RowLockMode, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -19,8 +19,12 @@ use std::sync::Arc;
 /// Row-lock strength of a locking read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LockStrength {
-    Update,
+    /// No `NO KEY` or `KEY` modifier: `FOR UPDATE` or `FOR SHARE`.
+    Plain,
+    /// `FOR NO KEY UPDATE`, rewritten to `FOR UPDATE` for the parser.
     NoKeyUpdate,
+    /// `FOR KEY SHARE`, rewritten to `FOR SHARE` for the parser.
+    KeyShare,
 }
 
 /// What a locking read does when a row is locked by someone else.
@@ -83,7 +87,7 @@ pub(crate) struct SelectPlan {
     pub(crate) order: Vec<Order>,
     pub(crate) limit: Option<Expr>,
     pub(crate) offset: Option<Expr>,
-    pub(crate) lock: Option<(LockStrength, WaitPolicy)>,
+    pub(crate) lock: Option<(RowLockMode, WaitPolicy)>,
 }
 
 #[derive(Clone, Debug)]
@@ -225,7 +229,7 @@ fn prepare_inner(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
 fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbError> {
     let upper = sql.to_ascii_uppercase();
     if !upper.contains("KEY") && !upper.contains("EXCLUDE") {
-        return Ok((sql.to_string(), LockStrength::Update, Vec::new()));
+        return Ok((sql.to_string(), LockStrength::Plain, Vec::new()));
     }
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
@@ -237,7 +241,7 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
         .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
         .collect();
     let mut drop = vec![false; tokens.len()];
-    let mut strength = LockStrength::Update;
+    let mut strength = LockStrength::Plain;
     let mut excludes = Vec::new();
     let mut depth = 0i32;
     let mut s = 0;
@@ -264,9 +268,10 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
             && at(1).is_some_and(|x| word(x, "KEY"))
             && at(2).is_some_and(|x| word(x, "SHARE"))
         {
-            return Err(unsupported(
-                "FOR KEY SHARE (the simulated store has exclusive row locks only)",
-            ));
+            strength = LockStrength::KeyShare;
+            drop[solid[s + 1]] = true;
+            s += 3;
+            continue;
         }
         if depth == 1 && word(t, "EXCLUDE") {
             // Back up over `CONSTRAINT name` and the comma before it.
@@ -890,11 +895,6 @@ impl Planner<'_> {
                 if one.of.is_some() {
                     return Err(unsupported("FOR UPDATE OF"));
                 }
-                if one.lock_type == ast::LockType::Share {
-                    return Err(unsupported(
-                        "FOR SHARE (the simulated store has exclusive row locks only)",
-                    ));
-                }
                 if grouping.is_some() {
                     return Err(unsupported(
                         "FOR UPDATE is not allowed with aggregate functions, and it",
@@ -908,7 +908,13 @@ impl Planner<'_> {
                     Some(ast::NonBlock::Nowait) => WaitPolicy::Nowait,
                     Some(ast::NonBlock::SkipLocked) => WaitPolicy::SkipLocked,
                 };
-                Some((strength, wait))
+                let mode = match (&one.lock_type, strength) {
+                    (ast::LockType::Update, LockStrength::NoKeyUpdate) => RowLockMode::NoKeyUpdate,
+                    (ast::LockType::Update, _) => RowLockMode::Update,
+                    (ast::LockType::Share, LockStrength::KeyShare) => RowLockMode::KeyShare,
+                    (ast::LockType::Share, _) => RowLockMode::Share,
+                };
+                Some((mode, wait))
             }
             _ => return Err(unsupported("several locking clauses")),
         };
@@ -1243,7 +1249,13 @@ mod tests {
             ("room", "span")
         );
         assert!(!text.to_ascii_uppercase().contains("EXCLUDE"), "{text}");
-        let e = preprocess("SELECT * FROM t FOR KEY SHARE").unwrap_err();
-        assert_eq!(e.code, SqlState::FeatureNotSupported);
+        let (text, strength, _) = preprocess("SELECT * FROM t FOR KEY SHARE").unwrap();
+        assert_eq!(strength, LockStrength::KeyShare);
+        assert!(
+            text.split_whitespace()
+                .collect::<Vec<_>>()
+                .ends_with(&["FOR", "SHARE"]),
+            "{text}"
+        );
     }
 }

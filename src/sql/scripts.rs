@@ -9,7 +9,8 @@
 //! Tables (from [`super::anomaly::SETUP`]): `kv (k text PRIMARY KEY, v
 //! integer)`, `emp (id, dept)` indexed on `dept`, `booking (id, room)`
 //! indexed on `room`, `stay (id, room, span int4range)` with `EXCLUDE
-//! USING gist (room WITH =, span WITH &&)`.
+//! USING gist (room WITH =, span WITH &&)`, and `kv_ref (id, k REFERENCES
+//! kv)`.
 
 use super::script::{Backend, Runner, Stmt};
 use super::{Rows, Session};
@@ -152,6 +153,7 @@ pub async fn run_scripts<B: Backend>(
 const SER: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE";
 const SER_RO: &str = "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY";
 const RC: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+const RR: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 
 /// Every script, in the order `overbook isolation` prints them.
 pub const SCRIPTS: &[Script] = &[
@@ -670,6 +672,227 @@ pub const SCRIPTS: &[Script] = &[
             s2 <- affected 1
             s2: COMMIT -> ok
             check: SELECT id, span FROM stay ORDER BY id -> [(1, [7,9)) (2, [4,5))]
+        ",
+    },
+    Script {
+        name: "key-share-lets-a-no-key-update-through-but-not-a-delete",
+        about: "FOR KEY SHARE conflicts only with FOR UPDATE strength: an \
+                UPDATE of a non-key column goes on, a DELETE waits for both",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (2, "DELETE FROM kv WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s2: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s3: DELETE FROM kv WHERE k = 'a' -> waiting
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s3 <- affected 1
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> []
+        ",
+    },
+    Script {
+        name: "share-locks-coexist-and-hold-off-updates",
+        about: "two FOR SHARE locks coexist; an UPDATE waits until both end, \
+                and NOWAIT fails at once",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR SHARE"),
+            (1, "SELECT v FROM kv WHERE k = 'a' FOR SHARE"),
+            (2, "SELECT v FROM kv WHERE k = 'a' FOR NO KEY UPDATE NOWAIT"),
+            (2, "ROLLBACK"),
+            (2, RC),
+            (2, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE NOWAIT"),
+            (2, "UPDATE kv SET v = 3 WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR SHARE -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'a' FOR SHARE -> [(1)]
+            s3: SELECT v FROM kv WHERE k = 'a' FOR NO KEY UPDATE NOWAIT -> error 55P03
+            s3: ROLLBACK -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE NOWAIT -> [(1)]
+            s3: UPDATE kv SET v = 3 WHERE k = 'a' -> waiting
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s3 <- affected 1
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 3)]
+        ",
+    },
+    Script {
+        name: "referencing-inserts-share-the-parent-and-hold-off-its-delete",
+        about: "foreign-key checks lock the parent FOR KEY SHARE: two \
+                referencing inserts and an update of the parent's other \
+                column go on together; the parent's DELETE waits and then \
+                finds the references",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "INSERT INTO kv_ref VALUES (1, 'a')"),
+            (1, "INSERT INTO kv_ref VALUES (2, 'a')"),
+            (2, "UPDATE kv SET v = 5 WHERE k = 'a'"),
+            (2, "COMMIT"),
+            (2, RC),
+            (2, "DELETE FROM kv WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+            (2, "ROLLBACK"),
+        ],
+        check: &[
+            "SELECT k, v FROM kv ORDER BY k",
+            "SELECT id, k FROM kv_ref ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO kv_ref VALUES (1, 'a') -> affected 1
+            s2: INSERT INTO kv_ref VALUES (2, 'a') -> affected 1
+            s3: UPDATE kv SET v = 5 WHERE k = 'a' -> affected 1
+            s3: COMMIT -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: DELETE FROM kv WHERE k = 'a' -> waiting
+            s1: COMMIT -> ok
+            s2: ROLLBACK -> ok
+            s3 <- error 23503
+            s3: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 5)]
+            check: SELECT id, k FROM kv_ref ORDER BY id -> [(1, a)]
+        ",
+    },
+    Script {
+        name: "key-share-at-repeatable-read-passes-a-no-key-update",
+        about: "at Repeatable Read a row updated since the snapshot can still \
+                be locked FOR KEY SHARE (and referenced) when its key did not \
+                change, but not FOR SHARE",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RR),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, RC),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (1, "COMMIT"),
+            (0, "INSERT INTO kv_ref VALUES (1, 'a')"),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR SHARE"),
+            (0, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(1)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s2: COMMIT -> ok
+            s1: INSERT INTO kv_ref VALUES (1, 'a') -> affected 1
+            s1: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s1: SELECT v FROM kv WHERE k = 'a' FOR SHARE -> error 40001
+            s1: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
+        ",
+    },
+    Script {
+        name: "key-share-at-repeatable-read-fails-after-a-key-change",
+        about: "at Repeatable Read FOR KEY SHARE of a row whose key changed \
+                since the snapshot fails with 40001",
+        setup: &["INSERT INTO kv VALUES ('a', 1), ('b', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RR),
+            (0, "SELECT count(*) FROM kv"),
+            (1, RC),
+            (1, "UPDATE kv SET k = 'c' WHERE k = 'a'"),
+            (1, "DELETE FROM kv WHERE k = 'b'"),
+            (1, "COMMIT"),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "ROLLBACK"),
+            (0, RR),
+            (0, "SELECT count(*) FROM kv_ref"),
+            (1, RC),
+            (1, "INSERT INTO kv VALUES ('b', 2)"),
+            (1, "COMMIT"),
+            (0, "INSERT INTO kv_ref VALUES (1, 'b')"),
+            (0, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: SELECT count(*) FROM kv -> [(2)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE kv SET k = 'c' WHERE k = 'a' -> affected 1
+            s2: DELETE FROM kv WHERE k = 'b' -> affected 1
+            s2: COMMIT -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> error 40001
+            s1: ROLLBACK -> ok
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: SELECT count(*) FROM kv_ref -> [(0)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: INSERT INTO kv VALUES ('b', 2) -> affected 1
+            s2: COMMIT -> ok
+            s1: INSERT INTO kv_ref VALUES (1, 'b') -> error 23503
+            s1: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(b, 2) (c, 1)]
+        ",
+    },
+    Script {
+        name: "key-share-holders-deadlock-when-both-delete",
+        about: "two transactions that both reference a parent and then both \
+                delete it wait for each other's KEY SHARE: one gets 40P01",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (1, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "DELETE FROM kv WHERE k = 'a'"),
+            (1, "DELETE FROM kv WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s1: DELETE FROM kv WHERE k = 'a' -> waiting
+            s2: DELETE FROM kv WHERE k = 'a' -> error 40P01
+            s1 <- affected 1
+            s1: COMMIT -> ok
+            s2: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> []
         ",
     },
 ];

@@ -3,7 +3,7 @@
 //! mutex; the async layer in `mod.rs` turns "must wait" into a parked task.
 
 use super::record::{CommittedTx, ReadRecord, WriteRecord};
-use super::types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
+use super::types::{Datum, DbError, Isolation, Key, KeyRange, Row, RowLockMode, SqlState, TxId};
 use super::{Op, Schema, StoreConfig};
 use crate::seed::Rng64;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -17,6 +17,10 @@ pub(crate) struct Version {
     pub(crate) writer: TxId,
     pub(crate) seq: u64,
     pub(crate) row: Option<Arc<Row>>,
+    /// The write changed the row's key (a DELETE, or an UPDATE of a column
+    /// of a unique index): PostgreSQL's HEAP_KEYS_UPDATED, which a later
+    /// `FOR KEY SHARE` at a snapshot level cannot pass.
+    pub(crate) keys_changed: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -43,8 +47,11 @@ pub(crate) struct TxState {
     pub(crate) commit_seq: Option<u64>,
     /// Uncommitted writes: the transaction's own view of the keys it wrote.
     pub(crate) writes: BTreeMap<Key, Option<Arc<Row>>>,
-    /// Row locks held (written or locked with FOR UPDATE).
+    /// Row locks held (written or locked with FOR UPDATE and the like);
+    /// their strengths are in `State::row_locks`.
     pub(crate) locks: BTreeSet<Key>,
+    /// Keys whose row it deleted or whose unique columns it updated.
+    pub(crate) keys_changed: BTreeSet<Key>,
     pub(crate) reads: Vec<ReadRecord>,
     /// SSI: predicate (SIREAD) locks on single keys and on ranges.
     pub(crate) siread_keys: BTreeSet<Key>,
@@ -128,8 +135,24 @@ pub(crate) enum WriteKind {
     Upsert,
     /// DELETE: no effect when there is no row.
     Delete,
-    /// SELECT ... FOR UPDATE: lock only.
-    Lock,
+    /// UPDATE of a column of a unique index (the row keeps its primary
+    /// key): takes FOR UPDATE strength, where a plain UPDATE takes FOR NO
+    /// KEY UPDATE.
+    KeyUpdate,
+    /// SELECT ... FOR UPDATE and the other locking reads: lock only.
+    Lock(RowLockMode),
+}
+
+impl WriteKind {
+    /// The row-lock strength the statement takes, as PostgreSQL's
+    /// `heap_update`, `heap_delete` and `heap_lock_tuple` do.
+    pub(crate) fn lock_mode(self) -> RowLockMode {
+        match self {
+            WriteKind::Lock(mode) => mode,
+            WriteKind::Update | WriteKind::Upsert => RowLockMode::NoKeyUpdate,
+            WriteKind::Insert | WriteKind::KeyUpdate | WriteKind::Delete => RowLockMode::Update,
+        }
+    }
 }
 
 pub(crate) struct State {
@@ -140,8 +163,8 @@ pub(crate) struct State {
     pub(crate) commit_seq: u64,
     data: BTreeMap<Key, Vec<Version>>,
     pub(crate) txs: BTreeMap<TxId, TxState>,
-    /// Row locks: key -> holder.
-    row_locks: BTreeMap<Key, TxId>,
+    /// Row locks: key -> holders and the strength each holds.
+    row_locks: BTreeMap<Key, BTreeMap<TxId, RowLockMode>>,
     /// Uncommitted writes: key -> writer (for SSI phantom detection).
     intents: BTreeMap<Key, TxId>,
     /// Tasks waiting for a transaction to end, by that transaction.
@@ -150,11 +173,12 @@ pub(crate) struct State {
     /// released row goes to the head of its queue, as PostgreSQL's tuple
     /// lock queue hands it on, rather than to whichever waiter retries
     /// first.
-    lock_queues: BTreeMap<Key, VecDeque<TxId>>,
+    lock_queues: BTreeMap<Key, VecDeque<(TxId, RowLockMode)>>,
     /// Where each queued transaction waits, and its task's waker.
     queued: BTreeMap<TxId, (Key, Option<Waker>)>,
-    /// The wait-for graph: a waiting transaction -> the one it waits for.
-    waits_for: BTreeMap<TxId, TxId>,
+    /// The wait-for graph: a waiting transaction -> the ones it waits for
+    /// (several when a row is held in a shared strength).
+    waits_for: BTreeMap<TxId, BTreeSet<TxId>>,
     /// SSI: global indexes of SIREAD locks.
     siread_keys: BTreeMap<Key, BTreeSet<TxId>>,
     siread_ranges: BTreeMap<TxId, Vec<KeyRange>>,
@@ -227,6 +251,7 @@ impl State {
             writer: 0,
             seq: 0,
             row: Some(Arc::new(row)),
+            keys_changed: false,
         });
         if self.config.record_history {
             let initial = match self.history.first_mut() {
@@ -269,6 +294,7 @@ impl State {
                 commit_seq: None,
                 writes: BTreeMap::new(),
                 locks: BTreeSet::new(),
+                keys_changed: BTreeSet::new(),
                 reads: Vec::new(),
                 siread_keys: BTreeSet::new(),
                 siread_ranges: Vec::new(),
@@ -434,27 +460,94 @@ impl State {
             .collect())
     }
 
-    /// Tries to take the row lock on `key` for `id`.
-    fn try_row_lock(&mut self, id: TxId, key: &Key) -> Result<LockAttempt<()>, DbError> {
-        match self.row_locks.get(key) {
-            Some(&holder) if holder != id => {
-                let attempt = self.wait_or_deadlock(id, holder)?;
-                if !self.queued.contains_key(&id) {
-                    self.lock_queues
-                        .entry(key.clone())
-                        .or_default()
-                        .push_back(id);
-                    self.queued.insert(id, (key.clone(), None));
-                }
-                Ok(attempt)
-            }
-            Some(_) => Ok(LockAttempt::Done(())),
-            None => {
-                self.row_locks.insert(key.clone(), id);
-                self.tx_mut(id).locks.insert(key.clone());
-                Ok(LockAttempt::Done(()))
-            }
+    /// Tries to take the row lock on `key` for `id` in strength `mode`.
+    /// Granted at once when no other holder's strength conflicts (a
+    /// request that need not wait passes any queue, as PostgreSQL's
+    /// `heap_lock_tuple` lets a non-conflicting locker in without the
+    /// tuple lock); otherwise it queues first come first served.
+    fn try_row_lock(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        mode: RowLockMode,
+    ) -> Result<LockAttempt<()>, DbError> {
+        let held = self.row_locks.get(key).and_then(|h| h.get(&id)).copied();
+        if held.is_some_and(|held| held >= mode) {
+            return Ok(LockAttempt::Done(()));
         }
+        let queued_here = self.queued.get(&id).is_some_and(|(k, _)| k == key);
+        if !queued_here && self.conflicting_holders(id, key, mode).is_empty() {
+            self.grant_row_lock(id, key, mode);
+            return Ok(LockAttempt::Done(()));
+        }
+        let blockers = if queued_here {
+            self.queued_blockers(id, key)
+        } else {
+            let mut blockers = self.conflicting_holders(id, key, mode);
+            if let Some(queue) = self.lock_queues.get(key) {
+                blockers.extend(
+                    queue
+                        .iter()
+                        .filter(|(_, queued)| queued.conflicts_with(mode))
+                        .map(|&(waiter, _)| waiter),
+                );
+            }
+            blockers
+        };
+        let attempt = self.wait_for_all(id, blockers)?;
+        if !queued_here {
+            self.lock_queues
+                .entry(key.clone())
+                .or_default()
+                .push_back((id, mode));
+            self.queued.insert(id, (key.clone(), None));
+        }
+        Ok(attempt)
+    }
+
+    /// The other holders of `key`'s row lock whose strength conflicts
+    /// with `mode`.
+    fn conflicting_holders(&self, id: TxId, key: &Key, mode: RowLockMode) -> BTreeSet<TxId> {
+        self.row_locks
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter(|&(&holder, &held)| holder != id && held.conflicts_with(mode))
+            .map(|(&holder, _)| holder)
+            .collect()
+    }
+
+    /// What a transaction queued for `key` waits for: the holders its
+    /// strength conflicts with, and the transactions queued ahead of it
+    /// in a conflicting strength (PostgreSQL's tuple lock queue).
+    fn queued_blockers(&self, id: TxId, key: &Key) -> BTreeSet<TxId> {
+        let Some(queue) = self.lock_queues.get(key) else {
+            return BTreeSet::new();
+        };
+        let Some(position) = queue.iter().position(|&(waiter, _)| waiter == id) else {
+            return BTreeSet::new();
+        };
+        let mode = queue[position].1;
+        let mut blockers = self.conflicting_holders(id, key, mode);
+        blockers.extend(
+            queue
+                .iter()
+                .take(position)
+                .filter(|(_, ahead)| ahead.conflicts_with(mode))
+                .map(|&(waiter, _)| waiter),
+        );
+        blockers
+    }
+
+    fn grant_row_lock(&mut self, id: TxId, key: &Key, mode: RowLockMode) {
+        let held = self
+            .row_locks
+            .entry(key.clone())
+            .or_default()
+            .entry(id)
+            .or_insert(mode);
+        *held = (*held).max(mode);
+        self.tx_mut(id).locks.insert(key.clone());
     }
 
     /// Records that `id` waits for `holder`, or fails `id` with 40P01 when
@@ -462,29 +555,41 @@ impl State {
     /// With a `deadlock_timeout_ms` above 0 the wait is only recorded: the
     /// waiter runs [`State::deadlock_check`] once the timeout has passed.
     fn wait_or_deadlock(&mut self, id: TxId, holder: TxId) -> Result<LockAttempt<()>, DbError> {
-        if self.config.deadlock_timeout_ms == 0 && self.closes_cycle(id, holder) {
-            return Err(self.deadlock(id, holder));
-        }
-        if self.waits_for.insert(id, holder) != Some(holder) {
-            self.stats.lock_waits += 1;
-        }
-        Ok(LockAttempt::WaitFor(holder))
+        self.wait_for_all(id, BTreeSet::from([holder]))
     }
 
-    /// Whether `id` waiting for `holder` closes a cycle through `id`.
-    fn closes_cycle(&self, id: TxId, holder: TxId) -> bool {
-        // Walk the chain from the holder: each transaction waits for at
-        // most one other, so it is a path, or ends in a cycle of others
-        // (waiters whose checks have not run yet), which the step bound
-        // stops.
-        let mut current = holder;
-        for _ in 0..=self.waits_for.len() {
+    /// [`State::wait_or_deadlock`] for a wait on every one of `holders`.
+    fn wait_for_all(
+        &mut self,
+        id: TxId,
+        holders: BTreeSet<TxId>,
+    ) -> Result<LockAttempt<()>, DbError> {
+        let first = *holders
+            .first()
+            .expect("a wait is for at least one transaction");
+        if self.config.deadlock_timeout_ms == 0 && self.closes_cycle(id, &holders) {
+            return Err(self.deadlock(id, first));
+        }
+        if self.waits_for.get(&id) != Some(&holders) {
+            self.stats.lock_waits += 1;
+            self.waits_for.insert(id, holders);
+        }
+        Ok(LockAttempt::WaitFor(first))
+    }
+
+    /// Whether `id` waiting for `holders` closes a cycle through `id`.
+    fn closes_cycle(&self, id: TxId, holders: &BTreeSet<TxId>) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut stack: Vec<TxId> = holders.iter().copied().collect();
+        while let Some(current) = stack.pop() {
             if current == id {
                 return true;
             }
-            match self.waits_for.get(&current) {
-                Some(&next) => current = next,
-                None => return false,
+            if !seen.insert(current) {
+                continue;
+            }
+            if let Some(next) = self.waits_for.get(&current) {
+                stack.extend(next.iter().copied());
             }
         }
         false
@@ -507,10 +612,19 @@ impl State {
     /// PostgreSQL's check after `deadlock_timeout`: fails `id` with 40P01
     /// when its wait is part of a cycle in the wait-for graph.
     pub(crate) fn deadlock_check(&mut self, id: TxId) -> Result<(), DbError> {
-        match self.waits_for.get(&id) {
-            Some(&holder) if self.closes_cycle(id, holder) => Err(self.deadlock(id, holder)),
-            _ => Ok(()),
+        let Some(holders) = self.waits_for.get(&id) else {
+            return Ok(());
+        };
+        if !self.closes_cycle(id, holders) {
+            return Ok(());
         }
+        // Name a holder on the cycle.
+        let holder = holders
+            .iter()
+            .copied()
+            .find(|&h| self.closes_cycle(id, &BTreeSet::from([h])))
+            .expect("a cycle passes through one of the holders");
+        Err(self.deadlock(id, holder))
     }
 
     /// Registers `id`'s waker: woken when the row lock it is queued for is
@@ -544,14 +658,14 @@ impl State {
                 ),
             ));
         }
-        // An INSERT of a live committed key that another transaction only
-        // locked (FOR UPDATE and the like, no write) fails at once, as
-        // PostgreSQL's unique check waits only for uncommitted writers.
+        // An INSERT of a live committed key fails at once unless another
+        // transaction is writing it: PostgreSQL's unique check waits only
+        // for uncommitted writers, not for lockers.
         let fails_without_waiting = kind == WriteKind::Insert
-            && self.lock_only_holder(id, key).is_some()
+            && self.uncommitted_writer(id, key).is_none()
             && self.latest(key).is_some_and(|v| v.row.is_some());
         if !fails_without_waiting {
-            if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key)? {
+            if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key, kind.lock_mode())? {
                 return Ok(LockAttempt::WaitFor(holder));
             }
         }
@@ -582,7 +696,16 @@ impl State {
                         let conflicts = match kind {
                             WriteKind::Insert => false,
                             WriteKind::Upsert => true,
-                            WriteKind::Update | WriteKind::Delete | WriteKind::Lock => saw_live_row,
+                            // KEY SHARE passes a newer version whose key is
+                            // unchanged (PostgreSQL locks along the update
+                            // chain instead).
+                            WriteKind::Lock(RowLockMode::KeyShare) => {
+                                saw_live_row && self.keys_changed_since(key, snapshot)
+                            }
+                            WriteKind::Update
+                            | WriteKind::KeyUpdate
+                            | WriteKind::Delete
+                            | WriteKind::Lock(_) => saw_live_row,
                         };
                         if changed_since_snapshot && conflicts {
                             self.stats.serialization_failures += 1;
@@ -605,7 +728,7 @@ impl State {
         };
         let current_row = current.as_ref().and_then(|(row, _)| row.clone());
         let new_value: Option<Option<Arc<Row>>> = match kind {
-            WriteKind::Lock => None,
+            WriteKind::Lock(_) => None,
             WriteKind::Insert => {
                 if current_row.is_some() {
                     self.conflict_in_before_violation(id, key)?;
@@ -620,7 +743,7 @@ impl State {
                 }
                 Some(Some(Arc::new(new_row.expect("insert carries a row"))))
             }
-            WriteKind::Update => current_row
+            WriteKind::Update | WriteKind::KeyUpdate => current_row
                 .as_ref()
                 .map(|_| Some(Arc::new(new_row.expect("update carries a row")))),
             WriteKind::Upsert => Some(Some(Arc::new(new_row.expect("upsert carries a row")))),
@@ -645,7 +768,7 @@ impl State {
         self.waits_for.remove(&id);
         if matches!(
             kind,
-            WriteKind::Lock | WriteKind::Update | WriteKind::Delete
+            WriteKind::Lock(_) | WriteKind::Update | WriteKind::KeyUpdate | WriteKind::Delete
         ) {
             // The statement read the row it locked or changed.
             self.tx_mut(id).reads.push(ReadRecord::Item {
@@ -660,6 +783,9 @@ impl State {
             self.remove_pending_interval(id, key);
             if let Some(row) = &value {
                 self.add_pending_interval(id, key, row);
+            }
+            if value.is_none() || kind == WriteKind::KeyUpdate {
+                self.tx_mut(id).keys_changed.insert(key.clone());
             }
             self.tx_mut(id).writes.insert(key.clone(), value);
             self.intents.insert(key.clone(), id);
@@ -684,15 +810,13 @@ impl State {
         if let Some(own) = self.tx(id).writes.get(key) {
             return Ok(LockAttempt::Done(own.as_ref().map(|row| (**row).clone())));
         }
-        if let Some(&holder) = self.row_locks.get(key) {
-            // Only an uncommitted writer is waited for: a row another
-            // transaction merely locked is a settled conflict.
-            if holder != id && self.lock_only_holder(id, key).is_none() {
-                return match self.wait_or_deadlock(id, holder)? {
-                    LockAttempt::WaitFor(holder) => Ok(LockAttempt::WaitFor(holder)),
-                    LockAttempt::Done(()) => unreachable!("a wait is never done"),
-                };
-            }
+        // Only an uncommitted writer is waited for: a row another
+        // transaction merely locked is a settled conflict.
+        if let Some(writer) = self.uncommitted_writer(id, key) {
+            return match self.wait_or_deadlock(id, writer)? {
+                LockAttempt::WaitFor(holder) => Ok(LockAttempt::WaitFor(holder)),
+                LockAttempt::Done(()) => unreachable!("a wait is never done"),
+            };
         }
         self.waits_for.remove(&id);
         let latest = self.latest(key).cloned();
@@ -725,11 +849,16 @@ impl State {
         ))
     }
 
-    /// Another transaction that holds the row lock on `key` without
-    /// having written it (a locking read).
-    fn lock_only_holder(&self, id: TxId, key: &Key) -> Option<TxId> {
-        let holder = *self.row_locks.get(key)?;
-        (holder != id && self.intents.get(key) != Some(&holder)).then_some(holder)
+    /// Whether a version of `key` committed after `snapshot` deleted the
+    /// row or changed its unique columns.
+    fn keys_changed_since(&self, key: &Key, snapshot: u64) -> bool {
+        self.data.get(key).is_some_and(|versions| {
+            versions
+                .iter()
+                .rev()
+                .take_while(|v| v.seq > snapshot)
+                .any(|v| v.keys_changed || v.row.is_none())
+        })
     }
 
     /// Another, uncommitted transaction that wrote `key`: a statement that
@@ -759,9 +888,10 @@ impl State {
         }
     }
 
-    /// Whether another transaction than `id` holds the row lock on `key`.
-    pub(crate) fn locked_by_other(&self, id: TxId, key: &Key) -> bool {
-        self.row_locks.get(key).is_some_and(|&holder| holder != id)
+    /// Whether another transaction than `id` holds the row lock on `key`
+    /// in a strength that conflicts with `mode` (NOWAIT, SKIP LOCKED).
+    pub(crate) fn lock_conflicts(&self, id: TxId, key: &Key, mode: RowLockMode) -> bool {
+        !self.conflicting_holders(id, key, mode).is_empty()
     }
 
     /// The live rows in `range` as of the newest commit, overlaid with
@@ -1273,6 +1403,7 @@ impl State {
         self.commit_seq += 1;
         let seq = self.commit_seq;
         let writes = std::mem::take(&mut self.tx_mut(id).writes);
+        let keys_changed = std::mem::take(&mut self.tx_mut(id).keys_changed);
         for (from, to) in std::mem::take(&mut self.tx_mut(id).moves) {
             if matches!(writes.get(&from), Some(None)) {
                 self.moved.insert((from, id), to);
@@ -1287,6 +1418,7 @@ impl State {
                 writer: id,
                 seq,
                 row: row.clone(),
+                keys_changed: keys_changed.contains(key),
             });
             event_writes.push((key.clone(), row.clone(), before));
         }
@@ -1373,16 +1505,18 @@ impl State {
         };
         if let Some((key, _)) = self.queued.remove(&id) {
             if let Some(queue) = self.lock_queues.get_mut(&key) {
-                queue.retain(|&waiter| waiter != id);
-                if queue.is_empty() {
-                    self.lock_queues.remove(&key);
-                }
+                queue.retain(|&(waiter, _)| waiter != id);
             }
+            // Those queued behind it may be free to go now.
+            self.grant_to_waiters(&key);
         }
         for key in &locks {
-            if self.row_locks.get(key) == Some(&id) {
-                self.row_locks.remove(key);
-                self.grant_to_next_waiter(key);
+            if let Some(holders) = self.row_locks.get_mut(key) {
+                holders.remove(&id);
+                if holders.is_empty() {
+                    self.row_locks.remove(key);
+                }
+                self.grant_to_waiters(key);
             }
             if self.intents.get(key) == Some(&id) {
                 self.intents.remove(key);
@@ -1406,36 +1540,47 @@ impl State {
         }
     }
 
-    /// Hands a released row lock to the first transaction queued for it
-    /// that is still active, and points the rest of the queue at it.
-    fn grant_to_next_waiter(&mut self, key: &Key) {
-        let Some(mut queue) = self.lock_queues.remove(key) else {
+    /// Grants `key`'s row lock to the transactions queued for it, in
+    /// order, while each one's strength conflicts neither with the holders
+    /// nor with a transaction still queued ahead of it; the rest wait for
+    /// what now blocks them.
+    fn grant_to_waiters(&mut self, key: &Key) {
+        let Some(queue) = self.lock_queues.remove(key) else {
             return;
         };
-        while let Some(next) = queue.pop_front() {
-            let Some((_, waker)) = self.queued.remove(&next) else {
-                continue;
-            };
-            if !self
-                .txs
-                .get(&next)
-                .is_some_and(|tx| tx.status == Status::Active)
-            {
+        let mut still: VecDeque<(TxId, RowLockMode)> = VecDeque::new();
+        for (waiter, mode) in queue {
+            let active = self.queued.get(&waiter).is_some_and(|(k, _)| k == key)
+                && self
+                    .txs
+                    .get(&waiter)
+                    .is_some_and(|tx| tx.status == Status::Active);
+            if !active {
                 continue;
             }
-            self.row_locks.insert(key.clone(), next);
-            self.tx_mut(next).locks.insert(key.clone());
-            self.waits_for.remove(&next);
-            for &waiter in &queue {
-                self.waits_for.insert(waiter, next);
+            let blocked = !self.conflicting_holders(waiter, key, mode).is_empty()
+                || still.iter().any(|(_, ahead)| ahead.conflicts_with(mode));
+            if blocked {
+                still.push_back((waiter, mode));
+                continue;
             }
+            let (_, waker) = self.queued.remove(&waiter).expect("checked above");
+            self.grant_row_lock(waiter, key, mode);
+            self.waits_for.remove(&waiter);
             if let Some(waker) = waker {
                 waker.wake();
             }
-            break;
         }
-        if !queue.is_empty() {
-            self.lock_queues.insert(key.clone(), queue);
+        if still.is_empty() {
+            return;
+        }
+        self.lock_queues.insert(key.clone(), still);
+        let waiting: Vec<TxId> = self.lock_queues[key].iter().map(|&(w, _)| w).collect();
+        for waiter in waiting {
+            let blockers = self.queued_blockers(waiter, key);
+            if !blockers.is_empty() {
+                self.waits_for.insert(waiter, blockers);
+            }
         }
     }
 
@@ -1598,7 +1743,7 @@ impl State {
         let foreign_lock = self
             .row_locks
             .range::<Key, _>(range)
-            .any(|(_, &holder)| holder != id);
+            .any(|(_, holders)| holders.keys().any(|&holder| holder != id));
         if newer || foreign_intent || foreign_lock {
             return false;
         }
@@ -1625,9 +1770,15 @@ impl State {
         }
     }
 
-    /// The transaction holding the row lock on `key`, if any.
-    pub(crate) fn lock_holder(&self, key: &Key) -> Option<TxId> {
-        self.row_locks.get(key).copied()
+    /// The transactions holding the row lock on `key`, with their
+    /// strengths.
+    pub(crate) fn lock_holders(&self, key: &Key) -> Vec<(TxId, RowLockMode)> {
+        self.row_locks
+            .get(key)
+            .into_iter()
+            .flatten()
+            .map(|(&holder, &mode)| (holder, mode))
+            .collect()
     }
 
     /// The newest committed row of every key, in key order.

@@ -40,7 +40,7 @@ pub mod types;
 
 pub use engine::{CommitEvent, StoreStats};
 pub use record::{CommittedTx, ReadRecord, WriteRecord};
-pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
+pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, RowLockMode, SqlState, TxId};
 
 use crate::seed::Seed;
 pub(crate) use engine::WriteKind;
@@ -581,9 +581,10 @@ impl Store {
             .any(|e| e.table == table)
     }
 
-    /// The open transaction holding the row lock on `key`, if any.
-    pub fn lock_holder(&self, key: &Key) -> Option<TxId> {
-        self.state().lock_holder(key)
+    /// The open transactions holding the row lock on `key`, with the
+    /// strength each holds (several when the strengths are shared ones).
+    pub fn lock_holders(&self, key: &Key) -> Vec<(TxId, RowLockMode)> {
+        self.state().lock_holders(key)
     }
 
     /// Whether statement `op` of transaction `tx` on `key` (a scan: on
@@ -714,7 +715,8 @@ impl Tx {
     /// since their snapshot.
     pub async fn get_for_update(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
         self.start(Op::GetForUpdate, Some(key)).await?;
-        self.write_statement(key, WriteKind::Lock, None).await
+        self.write_statement(key, WriteKind::Lock(RowLockMode::Update), None)
+            .await
     }
 
     /// A predicate read of every row in `range`, in key order.
@@ -873,10 +875,10 @@ impl Tx {
         self.store.state().latest_row(key).map(|row| (*row).clone())
     }
 
-    /// Whether another transaction holds the row lock on `key` (NOWAIT,
-    /// SKIP LOCKED).
-    pub(crate) fn sql_locked_by_other(&self, key: &Key) -> bool {
-        self.store.state().locked_by_other(self.id, key)
+    /// Whether another transaction holds the row lock on `key` in a
+    /// strength that conflicts with `mode` (NOWAIT, SKIP LOCKED).
+    pub(crate) fn sql_lock_conflicts(&self, key: &Key, mode: RowLockMode) -> bool {
+        self.store.state().lock_conflicts(self.id, key, mode)
     }
 
     /// Live rows in `range` as of the newest commit plus this

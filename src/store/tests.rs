@@ -410,7 +410,10 @@ fn a_released_row_lock_goes_to_the_first_waiter() {
     block_on(t1.commit()).unwrap();
     // The row is t2's before t2 even runs again: a newcomer or t3 retrying
     // first cannot take it.
-    assert_eq!(store.lock_holder(&k("a")), Some(t2_id));
+    assert_eq!(
+        store.lock_holders(&k("a")),
+        vec![(t2_id, RowLockMode::Update)]
+    );
     assert!(poll(&mut t3_waits).is_pending());
     let mut t4 = store.begin(Isolation::ReadCommitted);
     let mut t4_waits = Box::pin(async move { t4.get_for_update(&k("a")).await.map(|_| ()) })
@@ -430,7 +433,10 @@ fn a_released_row_lock_goes_to_the_first_waiter() {
     let (t2, result) = ready(&mut t2_wants_b);
     assert!(result.unwrap().is_some());
     block_on(t2.commit()).unwrap();
-    assert_eq!(store.lock_holder(&k("a")), Some(t3_id));
+    assert_eq!(
+        store.lock_holders(&k("a")),
+        vec![(t3_id, RowLockMode::Update)]
+    );
     let (t3, result) = ready(&mut t3_waits);
     assert!(result.unwrap().is_some());
     t3.rollback();

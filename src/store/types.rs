@@ -258,6 +258,50 @@ impl fmt::Display for Isolation {
     }
 }
 
+/// PostgreSQL's four row-lock strengths, weakest first. A transaction
+/// holds at most one per row, its strongest (a stronger one covers the
+/// weaker ones, as in PostgreSQL).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RowLockMode {
+    /// `FOR KEY SHARE`, taken by foreign-key checks on the parent row:
+    /// it keeps the key from changing or going away, nothing more.
+    KeyShare,
+    /// `FOR SHARE`.
+    Share,
+    /// `FOR NO KEY UPDATE`, taken by an UPDATE that changes no column of
+    /// a unique index.
+    NoKeyUpdate,
+    /// `FOR UPDATE`, taken by DELETE, by an UPDATE that changes a column
+    /// of a unique index, and by INSERT of the new row.
+    Update,
+}
+
+impl RowLockMode {
+    /// PostgreSQL's conflict table for row locks: KEY SHARE conflicts only
+    /// with UPDATE; SHARE with NO KEY UPDATE and UPDATE; NO KEY UPDATE
+    /// with everything but KEY SHARE; UPDATE with everything.
+    pub fn conflicts_with(self, other: RowLockMode) -> bool {
+        use RowLockMode::*;
+        match (self, other) {
+            (Update, _) | (_, Update) => true,
+            (KeyShare, _) | (_, KeyShare) => false,
+            (Share, Share) => false,
+            (Share | NoKeyUpdate, Share | NoKeyUpdate) => true,
+        }
+    }
+
+    /// The SQL clause (`FOR KEY SHARE`...).
+    pub fn clause(self) -> &'static str {
+        match self {
+            RowLockMode::KeyShare => "FOR KEY SHARE",
+            RowLockMode::Share => "FOR SHARE",
+            RowLockMode::NoKeyUpdate => "FOR NO KEY UPDATE",
+            RowLockMode::Update => "FOR UPDATE",
+        }
+    }
+}
+
 /// PostgreSQL error classes the store raises.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
 pub enum SqlState {
