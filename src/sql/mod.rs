@@ -60,7 +60,7 @@
 //!   other columns go on together. `NOWAIT` (55P03) and `SKIP LOCKED`
 //!   work.
 //! - Rejected with 0A000, naming the construct and the statement:
-//!   savepoints, `SET` (timeouts), subqueries, CTEs, outer joins,
+//!   `SET` (timeouts), subqueries, CTEs, outer joins,
 //!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
 //!   cascading foreign keys, non-integral numerics, DDL inside a
 //!   transaction block, and any statement or expression not listed in
@@ -531,6 +531,38 @@ impl SqlSession {
                     block.tx.rollback();
                 }
                 Ok(Rows::default())
+            }
+            Prepared::Savepoint(name)
+            | Prepared::ReleaseSavepoint(name)
+            | Prepared::RollbackToSavepoint(name) => {
+                let Some(block) = &mut self.block else {
+                    let what = match &statement.kind {
+                        Prepared::Savepoint(_) => "SAVEPOINT",
+                        Prepared::ReleaseSavepoint(_) => "RELEASE SAVEPOINT",
+                        _ => "ROLLBACK TO SAVEPOINT",
+                    };
+                    return Err(DbError::new(
+                        SqlState::Other("25P01"),
+                        format!("{what} can only be used in transaction blocks"),
+                    ));
+                };
+                let result = match &statement.kind {
+                    Prepared::Savepoint(_) => block.tx.sql_savepoint(name),
+                    Prepared::ReleaseSavepoint(_) => block.tx.sql_release_savepoint(name),
+                    _ => block.tx.sql_rollback_to_savepoint(name),
+                };
+                match &result {
+                    Ok(()) if matches!(statement.kind, Prepared::RollbackToSavepoint(_)) => {
+                        block.failed = false;
+                    }
+                    Ok(()) => {}
+                    // SAVEPOINT and RELEASE in a failed block are refused
+                    // without changing anything; a missing savepoint fails
+                    // the block.
+                    Err(e) if e.code != SqlState::InFailedTransaction => block.failed = true,
+                    Err(_) => {}
+                }
+                result.map(|()| Rows::default())
             }
             Prepared::NoOp => Ok(Rows::default()),
             Prepared::CreateTable(..) | Prepared::CreateIndex(_) => {

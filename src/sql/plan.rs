@@ -141,6 +141,11 @@ pub(crate) enum Prepared {
     },
     Commit,
     Rollback,
+    /// `SAVEPOINT name`, `RELEASE [SAVEPOINT] name`, `ROLLBACK TO
+    /// [SAVEPOINT] name`, with the name folded as PostgreSQL folds it.
+    Savepoint(String),
+    ReleaseSavepoint(String),
+    RollbackToSavepoint(String),
     CreateTable(Box<ast::CreateTable>, Vec<ExcludeSpec>),
     CreateIndex(Box<ast::CreateIndex>),
     /// A statement with no effect on the simulation (`CREATE EXTENSION
@@ -556,9 +561,12 @@ impl Planner<'_> {
                 chain: false,
                 savepoint: None,
             } => Prepared::Rollback,
-            S::Rollback { savepoint: Some(_), .. } | S::Savepoint { .. } | S::ReleaseSavepoint { .. } => {
-                return Err(unsupported("SAVEPOINT (the simulated store cannot roll back part of a transaction)"))
-            }
+            S::Rollback {
+                chain: false,
+                savepoint: Some(name),
+            } => Prepared::RollbackToSavepoint(ident(&name)),
+            S::Savepoint { name } => Prepared::Savepoint(ident(&name)),
+            S::ReleaseSavepoint { name } => Prepared::ReleaseSavepoint(ident(&name)),
             S::SetVariable { .. } => {
                 return Err(unsupported(
                     "SET (lock_timeout and statement_timeout need a clock the simulated store does not have)",

@@ -895,6 +895,139 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> []
         ",
     },
+    Script {
+        name: "rollback-to-savepoint-releases-later-locks",
+        about: "ROLLBACK TO SAVEPOINT undoes the writes after it and hands \
+                their row locks to the waiters; the locks from before it stay",
+        setup: &["INSERT INTO kv VALUES ('a', 1), ('b', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (0, "SAVEPOINT sp"),
+            (0, "UPDATE kv SET v = 3 WHERE k = 'b'"),
+            (1, "UPDATE kv SET v = 10 WHERE k = 'b'"),
+            (0, "ROLLBACK TO SAVEPOINT sp"),
+            (1, "UPDATE kv SET v = 20 WHERE k = 'a'"),
+            (0, "SELECT k, v FROM kv ORDER BY k"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s1: SAVEPOINT sp -> ok
+            s1: UPDATE kv SET v = 3 WHERE k = 'b' -> affected 1
+            s2: UPDATE kv SET v = 10 WHERE k = 'b' -> waiting
+            s1: ROLLBACK TO SAVEPOINT sp -> ok
+            s2 <- affected 1
+            s2: UPDATE kv SET v = 20 WHERE k = 'a' -> waiting
+            s1: SELECT k, v FROM kv ORDER BY k -> [(a, 2) (b, 1)]
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 20) (b, 10)]
+        ",
+    },
+    Script {
+        name: "an-error-after-a-savepoint-undoes-only-what-came-after",
+        about: "an error inside a savepoint releases that savepoint's locks at \
+                once; ROLLBACK TO revives the transaction with its earlier \
+                work; a missing savepoint is 3B001",
+        setup: &["INSERT INTO kv VALUES ('a', 1), ('b', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO kv VALUES ('c', 1)"),
+            (0, "SAVEPOINT sp"),
+            (0, "SELECT v FROM kv WHERE k = 'b' FOR UPDATE"),
+            (1, "SELECT v FROM kv WHERE k = 'b' FOR UPDATE"),
+            (0, "INSERT INTO kv VALUES ('a', 1)"),
+            (0, "SELECT count(*) FROM kv"),
+            (0, "RELEASE SAVEPOINT sp"),
+            (0, "ROLLBACK TO SAVEPOINT sp"),
+            (0, "SELECT count(*) FROM kv"),
+            (0, "RELEASE SAVEPOINT sp"),
+            (0, "ROLLBACK TO SAVEPOINT sp"),
+            (0, "SELECT count(*) FROM kv"),
+            (0, "ROLLBACK"),
+            (0, RC),
+            (0, "SAVEPOINT a"),
+            (0, "SAVEPOINT b"),
+            (0, "INSERT INTO kv VALUES ('d', 1)"),
+            (0, "RELEASE SAVEPOINT a"),
+            (0, "ROLLBACK TO SAVEPOINT b"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO kv VALUES ('c', 1) -> affected 1
+            s1: SAVEPOINT sp -> ok
+            s1: SELECT v FROM kv WHERE k = 'b' FOR UPDATE -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'b' FOR UPDATE -> waiting
+            s1: INSERT INTO kv VALUES ('a', 1) -> error 23505
+            s2 <- [(1)]
+            s1: SELECT count(*) FROM kv -> error 25P02
+            s1: RELEASE SAVEPOINT sp -> error 25P02
+            s1: ROLLBACK TO SAVEPOINT sp -> ok
+            s1: SELECT count(*) FROM kv -> [(3)]
+            s1: RELEASE SAVEPOINT sp -> ok
+            s1: ROLLBACK TO SAVEPOINT sp -> error 3B001
+            s1: SELECT count(*) FROM kv -> error 25P02
+            s1: ROLLBACK -> ok
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SAVEPOINT a -> ok
+            s1: SAVEPOINT b -> ok
+            s1: INSERT INTO kv VALUES ('d', 1) -> affected 1
+            s1: RELEASE SAVEPOINT a -> ok
+            s1: ROLLBACK TO SAVEPOINT b -> error 3B001
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 1) (b, 1)]
+        ",
+    },
+    Script {
+        name: "rollback-to-savepoint-restores-a-weaker-row-lock",
+        about: "a row locked FOR KEY SHARE before a savepoint and FOR UPDATE \
+                after it keeps only the KEY SHARE after ROLLBACK TO, which \
+                lets a waiting non-key UPDATE through",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "SAVEPOINT sp"),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR UPDATE"),
+            (1, "UPDATE kv SET v = 5 WHERE k = 'a'"),
+            (0, "ROLLBACK TO SAVEPOINT sp"),
+            (1, "COMMIT"),
+            (0, "DELETE FROM kv WHERE k = 'a'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s1: SAVEPOINT sp -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR UPDATE -> [(1)]
+            s2: UPDATE kv SET v = 5 WHERE k = 'a' -> waiting
+            s1: ROLLBACK TO SAVEPOINT sp -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            s1: DELETE FROM kv WHERE k = 'a' -> affected 1
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> []
+        ",
+    },
 ];
 
 #[cfg(test)]

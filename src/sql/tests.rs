@@ -272,7 +272,7 @@ fn rejected_sql_names_the_construct_and_the_statement() {
             "SELECT * FROM rooms WHERE id IN (SELECT room_id FROM bookings)",
             "0A000",
         ),
-        ("SAVEPOINT a", "0A000"),
+        ("SAVEPOINT a", "25P01"),
         ("SET LOCAL lock_timeout = '1s'", "0A000"),
         ("SELECT count(*) FROM rooms FOR SHARE", "0A000"),
         (

@@ -73,6 +73,23 @@ pub(crate) struct TxState {
     /// Rows this transaction moved to another key (an UPDATE of the
     /// primary key): old key -> new key, PostgreSQL's update chain.
     pub(crate) moves: BTreeMap<Key, Key>,
+    /// Open savepoints, oldest first.
+    pub(crate) savepoints: Vec<Savepoint>,
+}
+
+/// What a transaction had written and locked when it set a savepoint:
+/// `ROLLBACK TO SAVEPOINT` (and an error after it) goes back to this, as
+/// PostgreSQL aborts a subtransaction. Reads, SIREAD locks and SSI edges
+/// stay: PostgreSQL keeps a subtransaction's predicate locks and conflicts
+/// with its top-level transaction.
+#[derive(Debug)]
+pub(crate) struct Savepoint {
+    pub(crate) name: String,
+    writes: BTreeMap<Key, Option<Arc<Row>>>,
+    locks: BTreeMap<Key, RowLockMode>,
+    keys_changed: BTreeSet<Key>,
+    moves: BTreeMap<Key, Key>,
+    did_write: bool,
 }
 
 /// One transaction as the SSI failure rules see it.
@@ -305,6 +322,7 @@ impl State {
                 did_write: false,
                 conflict_out_commit: None,
                 moves: BTreeMap::new(),
+                savepoints: Vec::new(),
             },
         );
         id
@@ -363,15 +381,157 @@ impl State {
         Ok(())
     }
 
-    /// Marks the transaction failed, releasing its locks (PostgreSQL keeps
-    /// them until ROLLBACK, but nothing can use them after an error, and the
-    /// client always rolls back next). Returns the error for `?`.
+    /// Marks the transaction failed, releasing its locks, as PostgreSQL
+    /// aborts a transaction at its error and only waits for the client's
+    /// ROLLBACK to end the block. Inside a savepoint only what came after
+    /// the newest savepoint is undone (PostgreSQL aborts the
+    /// subtransaction), and `ROLLBACK TO SAVEPOINT` revives the
+    /// transaction. Returns the error for `?`.
     pub(crate) fn fail(&mut self, id: TxId, err: DbError) -> DbError {
-        self.release(id, false);
+        let innermost = self
+            .txs
+            .get(&id)
+            .and_then(|tx| tx.savepoints.len().checked_sub(1));
+        match innermost {
+            Some(index) => self.undo_to_savepoint(id, index),
+            None => self.release(id, false),
+        }
         if let Some(tx) = self.txs.get_mut(&id) {
             tx.status = Status::Failed;
         }
         err
+    }
+
+    /// `SAVEPOINT name`.
+    pub(crate) fn savepoint(&mut self, id: TxId, name: &str) -> Result<(), DbError> {
+        self.check_usable(id)?;
+        let locks = self
+            .tx(id)
+            .locks
+            .iter()
+            .filter_map(|key| {
+                let mode = *self.row_locks.get(key)?.get(&id)?;
+                Some((key.clone(), mode))
+            })
+            .collect();
+        let tx = self.tx_mut(id);
+        let mark = Savepoint {
+            name: name.to_string(),
+            writes: tx.writes.clone(),
+            locks,
+            keys_changed: tx.keys_changed.clone(),
+            moves: tx.moves.clone(),
+            did_write: tx.did_write,
+        };
+        tx.savepoints.push(mark);
+        Ok(())
+    }
+
+    /// `RELEASE SAVEPOINT name`: forgets it and every newer one, keeping
+    /// what was done since.
+    pub(crate) fn release_savepoint(&mut self, id: TxId, name: &str) -> Result<(), DbError> {
+        self.check_usable(id)?;
+        let index = self.find_savepoint(id, name)?;
+        self.tx_mut(id).savepoints.truncate(index);
+        Ok(())
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: undoes everything since it (also in
+    /// a failed transaction, which it revives) and keeps the savepoint.
+    pub(crate) fn rollback_to_savepoint(&mut self, id: TxId, name: &str) -> Result<(), DbError> {
+        let index = self.find_savepoint(id, name)?;
+        self.undo_to_savepoint(id, index);
+        let tx = self.tx_mut(id);
+        tx.savepoints.truncate(index + 1);
+        tx.status = Status::Active;
+        Ok(())
+    }
+
+    fn check_usable(&self, id: TxId) -> Result<(), DbError> {
+        match self.tx(id).status {
+            Status::Active => Ok(()),
+            _ => Err(error(
+                SqlState::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block"
+                    .into(),
+            )),
+        }
+    }
+
+    /// The newest savepoint called `name`, as PostgreSQL finds it.
+    fn find_savepoint(&mut self, id: TxId, name: &str) -> Result<usize, DbError> {
+        match self.tx(id).savepoints.iter().rposition(|s| s.name == name) {
+            Some(index) => Ok(index),
+            None => Err(self.fail(
+                id,
+                error(
+                    SqlState::Other("3B001"),
+                    format!("savepoint \"{name}\" does not exist"),
+                ),
+            )),
+        }
+    }
+
+    /// Puts the transaction's writes, row locks and update chains back to
+    /// savepoint `index`, handing released locks to their waiters.
+    fn undo_to_savepoint(&mut self, id: TxId, index: usize) {
+        self.waits_for.remove(&id);
+        if let Some((key, _)) = self.queued.remove(&id) {
+            if let Some(queue) = self.lock_queues.get_mut(&key) {
+                queue.retain(|&(waiter, _)| waiter != id);
+            }
+            self.grant_to_waiters(&key);
+        }
+        let mark = &self.tx(id).savepoints[index];
+        let (writes, locks) = (mark.writes.clone(), mark.locks.clone());
+        let (keys_changed, moves, did_write) = (
+            mark.keys_changed.clone(),
+            mark.moves.clone(),
+            mark.did_write,
+        );
+        let written: Vec<Key> = self.tx(id).writes.keys().cloned().collect();
+        for key in &written {
+            self.remove_pending_interval(id, key);
+            if !writes.contains_key(key) && self.intents.get(key) == Some(&id) {
+                self.intents.remove(key);
+            }
+        }
+        for (key, row) in &writes {
+            if let Some(row) = row {
+                self.add_pending_interval(id, key, row);
+            }
+        }
+        let held: Vec<Key> = self.tx(id).locks.iter().cloned().collect();
+        for key in held {
+            let Some(holders) = self.row_locks.get_mut(&key) else {
+                continue;
+            };
+            match locks.get(&key) {
+                Some(&mode) => {
+                    holders.insert(id, mode);
+                }
+                None => {
+                    holders.remove(&id);
+                    if holders.is_empty() {
+                        self.row_locks.remove(&key);
+                    }
+                }
+            }
+            self.grant_to_waiters(&key);
+        }
+        let tx = self.tx_mut(id);
+        tx.writes = writes;
+        tx.locks = locks.into_keys().collect();
+        tx.keys_changed = keys_changed;
+        tx.moves = moves;
+        tx.did_write = did_write;
+        if let Some(wakers) = self.waiters.remove(&id) {
+            // Those waiting for this transaction to end may find what they
+            // waited for gone with the undone writes.
+            for waker in wakers {
+                waker.wake();
+            }
+        }
     }
 
     /// The version of `key` that transaction `id` sees, with its writer.

@@ -887,6 +887,22 @@ impl Tx {
         self.store.state().latest_range_for(self.id, range)
     }
 
+    /// `SAVEPOINT name`.
+    pub(crate) fn sql_savepoint(&mut self, name: &str) -> Result<(), DbError> {
+        self.store.state().savepoint(self.id, name)
+    }
+
+    /// `RELEASE SAVEPOINT name`.
+    pub(crate) fn sql_release_savepoint(&mut self, name: &str) -> Result<(), DbError> {
+        self.store.state().release_savepoint(self.id, name)
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: undoes what came after it and revives
+    /// a failed transaction.
+    pub(crate) fn sql_rollback_to_savepoint(&mut self, name: &str) -> Result<(), DbError> {
+        self.store.state().rollback_to_savepoint(self.id, name)
+    }
+
     /// Fails the transaction with `err` (an error the SQL layer raised):
     /// its locks go and later statements get 25P02, as in PostgreSQL.
     pub(crate) fn sql_fail(&mut self, err: DbError) -> DbError {
