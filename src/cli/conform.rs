@@ -2,7 +2,7 @@
 //! PostgreSQL, step by step; every disagreement classified, and examples
 //! shrunk to psql scripts.
 
-use crate::conform::{Class, Config, Feature, LevelReport};
+use crate::conform::{Class, Config, Feature, LevelReport, JOBS_MAX};
 use crate::seed::Seed;
 use crate::store::Isolation;
 
@@ -16,8 +16,9 @@ const EXAMPLES_MAX: usize = 100;
 pub(super) struct Args {
     /// The PostgreSQL to compare with (`postgresql://user@host:port/db`,
     /// a superuser for a short deadlock_timeout). It creates the tables
-    /// acct, hold, kv, emp, booking and stay in a schema of its own there
-    /// (`overbook_<pid>_<n>`, left behind), and the btree_gist extension.
+    /// acct, hold, kv, emp, booking and stay there in a schema of its own
+    /// per job (`overbook_<pid>_<n>`, left behind), and the btree_gist
+    /// extension.
     #[arg(long, value_name = "URL")]
     pg: String,
     /// Generated programs per level (the anomaly suite runs as well).
@@ -41,6 +42,11 @@ pub(super) struct Args {
     /// one is).
     #[arg(long, default_value_t = 3, value_name = "N")]
     examples: usize,
+    /// Programs run at once, each on connections and a schema of its own
+    /// (1: one after another). The report is the same for any value
+    /// whenever PostgreSQL answers each program the same way.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    jobs: usize,
     /// Print the counts, findings and examples as JSON.
     #[arg(long)]
     json: bool,
@@ -84,6 +90,12 @@ fn config(args: &Args) -> Result<Config, String> {
         return Err(format!(
             "--examples {}: at most {EXAMPLES_MAX}",
             args.examples
+        ));
+    }
+    if !(1..=JOBS_MAX).contains(&args.jobs) {
+        return Err(format!(
+            "--jobs {}: between 1 and {JOBS_MAX} programs at once",
+            args.jobs
         ));
     }
     let mut features = Feature::SUPPORTED.to_vec();
@@ -131,8 +143,10 @@ pub(super) fn run(args: Args) -> u8 {
             .await
             .map_err(|e| crate::postgres::db_error(&e))?;
         drop(prelude);
-        let backend = crate::postgres::PgBackend::new(&args.pg);
-        crate::conform::conform(backend, &config, |r| {
+        let backends = (0..args.jobs)
+            .map(|_| crate::postgres::PgBackend::new(&args.pg))
+            .collect();
+        crate::conform::conform(backends, &config, |r| {
             if r.programs % 1000 == 0 {
                 eprintln!(
                     "{}: {} programs, {:.1}% agree, {} unsound ({:.0} s)",

@@ -21,6 +21,18 @@
 //! side depends on its timing only where isolationtester's does (a
 //! deadlock's victim is the statement that closed the cycle when the
 //! server's `deadlock_timeout` is short, as the backend sets it).
+//!
+//! [`conform`] runs several programs at once, one per backend, since each
+//! spends its time waiting on the server rather than computing. Programs
+//! in different schemas share no rows or locks, but they share the
+//! cluster's transaction-id horizon: at Serializable, PostgreSQL flags a
+//! rw-conflict from a committed reader to a later writer when the writer's
+//! snapshot `xmin` precedes the reader's end (`CheckTargetForConflictsIn`
+//! in predicate.c), and any open transaction anywhere holds `xmin` back,
+//! so a program beside others can fail with 40001 where it alone would
+//! not. A `DEFERRABLE` transaction's safe-snapshot wait likewise counts
+//! every serializable writer on the server (no program here declares
+//! one).
 
 pub mod compare;
 pub mod generate;
@@ -361,58 +373,241 @@ impl LevelReport {
     }
 }
 
+/// Most programs `overbook conform` runs at once: each holds a PostgreSQL
+/// connection per session plus an observer (up to 5), so 16 stay within
+/// the server's default `max_connections` of 100 with room for others;
+/// and the programs wait on the server, not the CPU, so a few per core
+/// already keep it busy.
+pub const JOBS_MAX: usize = 16;
+
+/// What a checker of [`conform`] is asked to do.
+enum Job {
+    /// Run program `index` (counted across the levels) of level `level`.
+    Judge {
+        index: usize,
+        level: usize,
+        program: Program,
+    },
+    /// Shrink the disagreement that fills example slot `slot` of level
+    /// `level`.
+    Shrink {
+        level: usize,
+        slot: usize,
+        program: Program,
+        judged: Box<Judged>,
+    },
+}
+
+/// A program of level `level` (an index into the levels) and its
+/// judgement, or the engines' error.
+struct Ran {
+    level: usize,
+    program: Program,
+    judged: Box<Result<Judged, DbError>>,
+}
+
+/// What a checker of [`conform`] did.
+enum Done {
+    /// Program `index` (counted across the levels) judged.
+    Judged { index: usize, ran: Ran },
+    /// Example slot `slot` of level `level` shrunk.
+    Shrunk {
+        level: usize,
+        slot: usize,
+        example: Result<Example, DbError>,
+    },
+}
+
+type Working<'a, B> = std::pin::Pin<Box<dyn std::future::Future<Output = (Checker<B>, Done)> + 'a>>;
+
+/// Hands `job` to `checker`; the future gives the checker back with what
+/// it did.
+fn work<'a, B: Backend + 'a>(
+    mut checker: Checker<B>,
+    job: Job,
+    shrink_runs_max: usize,
+) -> Working<'a, B> {
+    Box::pin(async move {
+        let done = match job {
+            Job::Judge {
+                index,
+                level,
+                program,
+            } => {
+                let judged = Box::new(checker.judge(&program).await);
+                Done::Judged {
+                    index,
+                    ran: Ran {
+                        level,
+                        program,
+                        judged,
+                    },
+                }
+            }
+            Job::Shrink {
+                level,
+                slot,
+                program,
+                judged,
+            } => {
+                let steps_before = program.steps.len();
+                let example = checker
+                    .shrink(&program, *judged, shrink_runs_max)
+                    .await
+                    .map(|(small, j)| Example {
+                        program: program.name.clone(),
+                        verdict: j.verdict.clone(),
+                        steps_before,
+                        steps_after: small.steps.len(),
+                        script: render::psql(&small, &j),
+                    });
+                Done::Shrunk {
+                    level,
+                    slot,
+                    example,
+                }
+            }
+        };
+        (checker, done)
+    })
+}
+
+/// Waits for the first of `working` to finish and takes it out.
+async fn next_done<B: Backend>(working: &mut Vec<Working<'_, B>>) -> (Checker<B>, Done) {
+    std::future::poll_fn(|cx| {
+        for at in 0..working.len() {
+            if let std::task::Poll::Ready(done) = working[at].as_mut().poll(cx) {
+                drop(working.swap_remove(at));
+                return std::task::Poll::Ready(done);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
 /// Runs `config`'s programs at each of its levels on the store and on
-/// `other`, calling `progress` after each program with the level's report
-/// so far. Errs when an engine fails outside any program (connection
-/// lost, setup refused).
+/// `backends`, one program per backend at a time (each backend with a
+/// store of its own), calling `progress` after each program with the
+/// level's report so far. Programs are tallied, and disagreements picked
+/// for shrinking, in program order whatever order they finish in, so the
+/// report does not depend on how many backends there are when the second
+/// engine answers each program the same way. Errs when an engine fails
+/// outside any program (connection lost, setup refused): the first such
+/// error in program order.
 pub async fn conform<B: Backend>(
-    other: B,
+    backends: Vec<B>,
     config: &Config,
     mut progress: impl FnMut(&LevelReport),
 ) -> Result<Vec<LevelReport>, DbError> {
     assert!(!config.features.is_empty(), "conform needs a feature");
-    let mut checker = Checker::new(other);
-    let mut reports = Vec::with_capacity(config.levels.len());
-    for &level in &config.levels {
-        let mut report = LevelReport::new(level);
-        let anomalies = if config.anomalies {
-            crate::store::anomaly::ANOMALIES.as_slice()
-        } else {
-            &[]
-        };
-        let suite = anomalies.iter().filter_map(|a| Program::anomaly(a, level));
-        let generated = (0..config.programs)
-            .map(|i| generate::program(config.seed, i, level, &config.features));
-        for program in suite.chain(generated) {
-            let judged = checker.judge(&program).await?;
+    assert!(!backends.is_empty(), "conform needs a backend");
+    let anomalies = if config.anomalies {
+        crate::store::anomaly::ANOMALIES.as_slice()
+    } else {
+        &[]
+    };
+    // Every level's programs in one sequence, so that the checkers go on
+    // into the next level while the last programs of one still run.
+    let mut programs = config
+        .levels
+        .iter()
+        .enumerate()
+        .flat_map(|(at, &level)| {
+            let suite = anomalies
+                .iter()
+                .filter_map(move |a| Program::anomaly(a, level));
+            let generated = (0..config.programs)
+                .map(move |i| generate::program(config.seed, i, level, &config.features));
+            suite.chain(generated).map(move |p| (at, p))
+        })
+        .enumerate();
+    let mut reports: Vec<LevelReport> =
+        config.levels.iter().map(|&l| LevelReport::new(l)).collect();
+    // Per level, the examples in the order their programs were tallied
+    // (`None` while being shrunk).
+    let mut examples: Vec<Vec<Option<Example>>> = vec![Vec::new(); config.levels.len()];
+    let mut picked_by_class: Vec<BTreeMap<Class, usize>> =
+        vec![BTreeMap::new(); config.levels.len()];
+    let mut idle: Vec<Checker<B>> = backends.into_iter().map(Checker::new).collect();
+    let mut working: Vec<Working<'_, B>> = Vec::new();
+    let mut shrinks: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    // Programs judged ahead of one still running, by index, until their
+    // turn to be tallied.
+    let mut finished: BTreeMap<usize, Ran> = BTreeMap::new();
+    let mut next_tally = 0;
+    loop {
+        // Shrinks before new programs: with one checker that is the order
+        // of a serial run (a program, its shrink, the next program).
+        while let Some(checker) = idle.pop() {
+            let job = match shrinks.pop_front() {
+                Some(job) => job,
+                None => match programs.next() {
+                    Some((index, (level, program))) => Job::Judge {
+                        index,
+                        level,
+                        program,
+                    },
+                    None => {
+                        idle.push(checker);
+                        break;
+                    }
+                },
+            };
+            working.push(work(checker, job, config.shrink_runs_max));
+        }
+        if working.is_empty() {
+            break;
+        }
+        let (checker, done) = next_done(&mut working).await;
+        idle.push(checker);
+        match done {
+            Done::Shrunk {
+                level,
+                slot,
+                example,
+            } => examples[level][slot] = Some(example?),
+            Done::Judged { index, ran } => {
+                finished.insert(index, ran);
+            }
+        }
+        while let Some(Ran {
+            level,
+            program,
+            judged,
+        }) = finished.remove(&next_tally)
+        {
+            next_tally += 1;
+            let judged = (*judged)?;
+            let report = &mut reports[level];
             report.tally(&program, &judged);
             let class = judged.verdict.class;
-            let shown = report
-                .examples
-                .iter()
-                .filter(|e| e.verdict.class == class)
-                .count();
+            let picked = picked_by_class[level].entry(class).or_insert(0);
             let wanted = match class {
                 Class::Agree => false,
                 Class::Unsound => true,
-                _ => shown < config.examples_per_class,
+                _ => *picked < config.examples_per_class,
             };
             if wanted {
-                let steps_before = program.steps.len();
-                let (small, j) = checker
-                    .shrink(&program, judged, config.shrink_runs_max)
-                    .await?;
-                report.examples.push(Example {
-                    program: program.name.clone(),
-                    verdict: j.verdict.clone(),
-                    steps_before,
-                    steps_after: small.steps.len(),
-                    script: render::psql(&small, &j),
+                // A shrink keeps the class, so this counts the examples
+                // of the class before their shrinks end.
+                *picked += 1;
+                examples[level].push(None);
+                shrinks.push_back(Job::Shrink {
+                    level,
+                    slot: examples[level].len() - 1,
+                    program,
+                    judged: Box::new(judged),
                 });
             }
-            progress(&report);
+            progress(report);
         }
-        reports.push(report);
+    }
+    for (report, examples) in reports.iter_mut().zip(examples) {
+        report.examples = examples
+            .into_iter()
+            .map(|e| e.expect("every shrink finished"))
+            .collect();
     }
     Ok(reports)
 }

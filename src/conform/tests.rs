@@ -605,3 +605,126 @@ fn a_steps_own_difference_comes_before_a_wait_it_ended_elsewhere() {
         "{verdict:?}"
     );
 }
+
+// ---- conform with several checkers at once --------------------------------
+
+/// Returns `Pending` (and asks to be polled again) `polls` times before it
+/// is ready: a round trip to a server that answers later.
+struct Later {
+    polls: u64,
+}
+
+impl std::future::Future for Later {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.polls == 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.polls -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// [`PlantedBackend`] whose scripts take a varying while to open (by the
+/// order in which all the backends sharing `opened` open them), so that
+/// programs run at once finish out of order; `closed` records that order.
+struct Staggered {
+    opened: std::rc::Rc<std::cell::Cell<u64>>,
+    closed: std::rc::Rc<std::cell::RefCell<Vec<u64>>>,
+    ticket: u64,
+}
+
+impl Backend for Staggered {
+    type S = Planted;
+
+    async fn open(&mut self, setup: &Setup, sessions: usize) -> Result<Vec<Planted>, DbError> {
+        self.ticket = self.opened.get();
+        self.opened.set(self.ticket + 1);
+        Later {
+            polls: self.ticket.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60,
+        }
+        .await;
+        PlantedBackend.open(setup, sessions).await
+    }
+
+    async fn close(&mut self, _sessions: Vec<Option<Planted>>) {
+        self.closed.borrow_mut().push(self.ticket);
+    }
+
+    async fn blocked(&mut self, _observer: &mut Planted, _index: usize) -> bool {
+        true
+    }
+
+    async fn idle(&mut self) {}
+
+    async fn grace(&mut self) {}
+}
+
+/// `conform` on `jobs` staggered backends: the report as JSON, the
+/// (level, programs) of each progress call, and the order programs
+/// finished in.
+fn conform_with_jobs(jobs: usize) -> (serde_json::Value, Vec<(Isolation, u64)>, Vec<u64>) {
+    let opened = std::rc::Rc::new(std::cell::Cell::new(0));
+    let closed = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let backends = (0..jobs)
+        .map(|_| Staggered {
+            opened: opened.clone(),
+            closed: closed.clone(),
+            ticket: 0,
+        })
+        .collect();
+    let config = Config {
+        programs: 60,
+        seed: Seed(7),
+        levels: Isolation::ALL.to_vec(),
+        features: Feature::SUPPORTED.to_vec(),
+        anomalies: true,
+        examples_per_class: 2,
+        shrink_runs_max: 50,
+    };
+    let mut calls = Vec::new();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let reports = runtime
+        .block_on(conform(backends, &config, |r| {
+            calls.push((r.level, r.programs))
+        }))
+        .expect("the store sets up");
+    let json = serde_json::to_value(&reports).expect("reports serialize");
+    let finished = closed.borrow().clone();
+    (json, calls, finished)
+}
+
+#[test]
+fn conform_reports_the_same_for_one_job_and_several_finishing_out_of_order() {
+    let (serial, serial_calls, serial_finished) = conform_with_jobs(1);
+    assert!(serial_finished.is_sorted());
+    let levels = serial.as_array().expect("a report per level");
+    assert_eq!(levels.len(), 3);
+    for level in levels {
+        // The planted failure makes disagreements, and they were shrunk.
+        assert!(level["classes"]["looser"].as_u64() > Some(2), "{level}");
+        let looser_examples = level["examples"]
+            .as_array()
+            .expect("examples")
+            .iter()
+            .filter(|e| e["verdict"]["class"] == "looser")
+            .count();
+        assert_eq!(looser_examples, 2, "{level}");
+    }
+    for jobs in [2, 4, 7] {
+        let (parallel, calls, finished) = conform_with_jobs(jobs);
+        assert!(
+            !finished.is_sorted(),
+            "{jobs} jobs: programs finished in order, so nothing was buffered"
+        );
+        assert_eq!(parallel, serial, "{jobs} jobs");
+        assert_eq!(calls, serial_calls, "{jobs} jobs");
+    }
+}

@@ -74,6 +74,9 @@ fn conform_refuses_bad_arguments_before_connecting() {
             &["--programs", "2000000"][..],
             "--programs 2000000: at most",
         ),
+        (&["--jobs", "0"][..], "--jobs 0: between 1 and 16"),
+        (&["--jobs", "100000"][..], "--jobs 100000: between 1 and 16"),
+        (&["--jobs", "many"][..], "--jobs <N>"),
     ] {
         let mut all = vec!["conform", "--pg", "postgresql://nobody@127.0.0.1:1/none"];
         all.extend_from_slice(args);
