@@ -78,7 +78,7 @@ impl Feature {
     ];
 
     /// The features on by default: what the simulated store supports.
-    pub const SUPPORTED: [Feature; 10] = [
+    pub const SUPPORTED: [Feature; 11] = [
         Feature::PointRead,
         Feature::RangeRead,
         Feature::PredicateRead,
@@ -89,6 +89,7 @@ impl Feature {
         Feature::KeyUpdate,
         Feature::Delete,
         Feature::Upsert,
+        Feature::Savepoint,
     ];
 
     /// The kebab-case name (`locking-read`).

@@ -1028,6 +1028,42 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> []
         ",
     },
+    Script {
+        name: "read-committed-writers-skip-a-row-replaced-in-one-transaction",
+        about: "a row deleted and inserted again by one transaction is a new \
+                tuple: Read Committed writers that waited on the old one find \
+                it deleted and leave the new one alone",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "DELETE FROM kv WHERE k = 'a'"),
+            (1, "DELETE FROM kv WHERE k = 'a'"),
+            (2, "UPDATE kv SET v = 9 WHERE k = 'a'"),
+            (0, "INSERT INTO kv VALUES ('a', 2)"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: DELETE FROM kv WHERE k = 'a' -> affected 1
+            s2: DELETE FROM kv WHERE k = 'a' -> waiting
+            s3: UPDATE kv SET v = 9 WHERE k = 'a' -> waiting
+            s1: INSERT INTO kv VALUES ('a', 2) -> affected 1
+            s1: COMMIT -> ok
+            s2 <- ok
+            s3 <- ok
+            s2: COMMIT -> ok
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -21,6 +21,10 @@ pub(crate) struct Version {
     /// of a unique index): PostgreSQL's HEAP_KEYS_UPDATED, which a later
     /// `FOR KEY SHARE` at a snapshot level cannot pass.
     pub(crate) keys_changed: bool,
+    /// The writer deleted the row it found and inserted another with the
+    /// same key: a new tuple, not a successor of the old one, so a Read
+    /// Committed statement that waited on the old row finds it deleted.
+    pub(crate) replaced: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -52,6 +56,11 @@ pub(crate) struct TxState {
     pub(crate) locks: BTreeSet<Key>,
     /// Keys whose row it deleted or whose unique columns it updated.
     pub(crate) keys_changed: BTreeSet<Key>,
+    /// Keys whose row it deleted and then inserted anew.
+    pub(crate) replaced: BTreeSet<Key>,
+    /// Row locks granted during the current statement, with the strength
+    /// held before it (`None`: none).
+    granted_this_statement: BTreeMap<Key, Option<RowLockMode>>,
     pub(crate) reads: Vec<ReadRecord>,
     /// SSI: predicate (SIREAD) locks on single keys and on ranges.
     pub(crate) siread_keys: BTreeSet<Key>,
@@ -88,6 +97,7 @@ pub(crate) struct Savepoint {
     writes: BTreeMap<Key, Option<Arc<Row>>>,
     locks: BTreeMap<Key, RowLockMode>,
     keys_changed: BTreeSet<Key>,
+    replaced: BTreeSet<Key>,
     moves: BTreeMap<Key, Key>,
     did_write: bool,
 }
@@ -269,6 +279,7 @@ impl State {
             seq: 0,
             row: Some(Arc::new(row)),
             keys_changed: false,
+            replaced: false,
         });
         if self.config.record_history {
             let initial = match self.history.first_mut() {
@@ -312,6 +323,8 @@ impl State {
                 writes: BTreeMap::new(),
                 locks: BTreeSet::new(),
                 keys_changed: BTreeSet::new(),
+                replaced: BTreeSet::new(),
+                granted_this_statement: BTreeMap::new(),
                 reads: Vec::new(),
                 siread_keys: BTreeSet::new(),
                 siread_ranges: Vec::new(),
@@ -374,6 +387,7 @@ impl State {
         }
         let now = self.commit_seq;
         let tx = self.tx_mut(id);
+        tx.granted_this_statement.clear();
         if tx.isolation == Isolation::ReadCommitted || tx.snapshot.is_none() {
             tx.snapshot = Some(now);
         }
@@ -420,6 +434,7 @@ impl State {
             writes: tx.writes.clone(),
             locks,
             keys_changed: tx.keys_changed.clone(),
+            replaced: tx.replaced.clone(),
             moves: tx.moves.clone(),
             did_write: tx.did_write,
         };
@@ -484,6 +499,7 @@ impl State {
         }
         let mark = &self.tx(id).savepoints[index];
         let (writes, locks) = (mark.writes.clone(), mark.locks.clone());
+        let replaced = mark.replaced.clone();
         let (keys_changed, moves, did_write) = (
             mark.keys_changed.clone(),
             mark.moves.clone(),
@@ -523,6 +539,7 @@ impl State {
         tx.writes = writes;
         tx.locks = locks.into_keys().collect();
         tx.keys_changed = keys_changed;
+        tx.replaced = replaced;
         tx.moves = moves;
         tx.did_write = did_write;
         if let Some(wakers) = self.waiters.remove(&id) {
@@ -700,14 +717,14 @@ impl State {
     }
 
     fn grant_row_lock(&mut self, id: TxId, key: &Key, mode: RowLockMode) {
-        let held = self
-            .row_locks
+        let holders = self.row_locks.entry(key.clone()).or_default();
+        let before = holders.get(&id).copied();
+        holders.insert(id, before.map_or(mode, |held| held.max(mode)));
+        let tx = self.tx_mut(id);
+        tx.locks.insert(key.clone());
+        tx.granted_this_statement
             .entry(key.clone())
-            .or_default()
-            .entry(id)
-            .or_insert(mode);
-        *held = (*held).max(mode);
-        self.tx_mut(id).locks.insert(key.clone());
+            .or_insert(before);
     }
 
     /// Records that `id` waits for `holder`, or fails `id` with 40P01 when
@@ -835,12 +852,31 @@ impl State {
         // committed version after the lock wait (EvalPlanQual); snapshot
         // levels must find that nobody changed the row since the snapshot.
         let own = self.tx(id).writes.get(key).cloned();
+        let own_before = own.clone();
         let current: Option<(Option<Arc<Row>>, TxId)> = match own {
             Some(row) => Some((row, id)),
             None => {
                 let latest = self.latest(key).cloned();
                 match isolation {
-                    Isolation::ReadCommitted => latest.map(|v| (v.row, v.writer)),
+                    Isolation::ReadCommitted => {
+                        let snapshot = self.tx(id).snapshot.expect("statement started");
+                        let acts_on_found_row = matches!(
+                            kind,
+                            WriteKind::Update
+                                | WriteKind::KeyUpdate
+                                | WriteKind::Delete
+                                | WriteKind::Lock(_)
+                        );
+                        if acts_on_found_row && self.replaced_since(key, snapshot) {
+                            // The row the statement found was deleted; the
+                            // live one is another tuple it never saw, and
+                            // the lock just taken was never on it.
+                            self.restore_row_lock(id, key);
+                            None
+                        } else {
+                            latest.map(|v| (v.row, v.writer))
+                        }
+                    }
                     Isolation::RepeatableRead | Isolation::Serializable => {
                         let snapshot = self.tx(id).snapshot.expect("statement started");
                         let visible = self.visible(id, key);
@@ -947,6 +983,11 @@ impl State {
             if value.is_none() || kind == WriteKind::KeyUpdate {
                 self.tx_mut(id).keys_changed.insert(key.clone());
             }
+            if kind == WriteKind::Insert && matches!(own_before, Some(None)) {
+                let tx = self.tx_mut(id);
+                tx.keys_changed.insert(key.clone());
+                tx.replaced.insert(key.clone());
+            }
             self.tx_mut(id).writes.insert(key.clone(), value);
             self.intents.insert(key.clone(), id);
             if isolation == Isolation::Serializable {
@@ -1007,6 +1048,42 @@ impl State {
         Ok(LockAttempt::Done(
             latest.and_then(|v| v.row).map(|row| (*row).clone()),
         ))
+    }
+
+    /// Puts `id`'s row lock on `key` back to what it held before the
+    /// statement and lets waiters in.
+    fn restore_row_lock(&mut self, id: TxId, key: &Key) {
+        let Some(held) = self.tx_mut(id).granted_this_statement.remove(key) else {
+            return;
+        };
+        let Some(holders) = self.row_locks.get_mut(key) else {
+            return;
+        };
+        match held {
+            Some(mode) => {
+                holders.insert(id, mode);
+            }
+            None => {
+                holders.remove(&id);
+                if holders.is_empty() {
+                    self.row_locks.remove(key);
+                }
+                self.tx_mut(id).locks.remove(key);
+            }
+        }
+        self.grant_to_waiters(key);
+    }
+
+    /// Whether a version of `key` committed after `snapshot` replaced the
+    /// row with a new one (deleted and inserted it in one transaction).
+    fn replaced_since(&self, key: &Key, snapshot: u64) -> bool {
+        self.data.get(key).is_some_and(|versions| {
+            versions
+                .iter()
+                .rev()
+                .take_while(|v| v.seq > snapshot)
+                .any(|v| v.replaced)
+        })
     }
 
     /// Whether a version of `key` committed after `snapshot` deleted the
@@ -1564,6 +1641,7 @@ impl State {
         let seq = self.commit_seq;
         let writes = std::mem::take(&mut self.tx_mut(id).writes);
         let keys_changed = std::mem::take(&mut self.tx_mut(id).keys_changed);
+        let replaced = std::mem::take(&mut self.tx_mut(id).replaced);
         for (from, to) in std::mem::take(&mut self.tx_mut(id).moves) {
             if matches!(writes.get(&from), Some(None)) {
                 self.moved.insert((from, id), to);
@@ -1579,6 +1657,7 @@ impl State {
                 seq,
                 row: row.clone(),
                 keys_changed: keys_changed.contains(key),
+                replaced: replaced.contains(key),
             });
             event_writes.push((key.clone(), row.clone(), before));
         }
