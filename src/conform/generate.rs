@@ -160,9 +160,21 @@ pub fn program(seed: Seed, index: u64, level: Isolation, features: &[Feature]) -
     let mut queues: Vec<Vec<Stmt>> = Vec::with_capacity(sessions);
     for _ in 0..sessions {
         let mut queue = vec![Stmt::sql(begin_sql(level))];
-        let body = g.rng.between(1, BODY_STATEMENTS_MAX);
-        for _ in 0..body {
-            queue.push(Stmt::Sql(g.statement()));
+        let body = g.rng.between(1, BODY_STATEMENTS_MAX) as usize;
+        while queue.len() <= body {
+            let stmt = g.statement();
+            let opens_savepoint = stmt == SAVEPOINT;
+            queue.push(Stmt::Sql(stmt));
+            if opens_savepoint && queue.len() + 2 <= body + 1 {
+                // One more statement, then the savepoint rolled back to or
+                // released (or, when the draw says so, left open until the
+                // transaction ends).
+                queue.push(Stmt::Sql(g.statement()));
+                let end = g.pick(&[Some(ROLLBACK_TO_SAVEPOINT), Some(RELEASE_SAVEPOINT), None]);
+                if let Some(end) = end {
+                    queue.push(Stmt::sql(end));
+                }
+            }
         }
         let end = if g.rng.chance(0.85) {
             "COMMIT"
@@ -201,6 +213,10 @@ fn interleave(rng: &mut Rng64, queues: Vec<Vec<Stmt>>) -> Vec<Step> {
     }
     steps
 }
+
+const SAVEPOINT: &str = "SAVEPOINT sp";
+const ROLLBACK_TO_SAVEPOINT: &str = "ROLLBACK TO SAVEPOINT sp";
+const RELEASE_SAVEPOINT: &str = "RELEASE SAVEPOINT sp";
 
 struct Gen<'a> {
     rng: &'a mut Rng64,
@@ -295,13 +311,10 @@ impl Gen<'_> {
             Feature::KeyUpdate => self.key_update(),
             Feature::Delete => self.delete(),
             Feature::Upsert => self.upsert(),
-            Feature::Savepoint => self
-                .pick(&[
-                    "SAVEPOINT sp",
-                    "ROLLBACK TO SAVEPOINT sp",
-                    "RELEASE SAVEPOINT sp",
-                ])
-                .to_string(),
+            // What becomes of it is drawn where the session's statements
+            // are (`program`), so that ROLLBACK TO and RELEASE always have
+            // a savepoint to act on.
+            Feature::Savepoint => SAVEPOINT.to_string(),
             Feature::LockTimeout => "SET LOCAL lock_timeout = '1ms'".to_string(),
         }
     }

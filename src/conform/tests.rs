@@ -73,9 +73,9 @@ fn generated_statements_are_valid_on_the_schema() {
                 s.execute("BEGIN", &[]).await.unwrap();
                 if let Err(e) = s.execute(sql, &[]).await {
                     // Constraint violations are what the programs are for,
-                    // as is a savepoint that does not exist (a ROLLBACK TO or
-                    // RELEASE drawn before any SAVEPOINT); anything about
-                    // the SQL itself is a generator bug.
+                    // as is a savepoint that no longer exists (this test
+                    // runs each statement in a transaction of its own);
+                    // anything about the SQL itself is a generator bug.
                     assert!(
                         e.code.code().starts_with("23") || e.code.code() == "3B001",
                         "{sql}: {} {}",
