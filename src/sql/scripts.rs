@@ -1064,6 +1064,34 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
         ",
     },
+    Script {
+        name: "locking-reads-do-not-wait-for-an-uncommitted-insert",
+        about: "a row another transaction is inserting is invisible: a \
+                foreign-key check on it fails with 23503 and FOR UPDATE finds \
+                nothing, both without waiting",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO kv VALUES ('z', 1)"),
+            (1, "SELECT v FROM kv WHERE k = 'z' FOR UPDATE"),
+            (1, "INSERT INTO kv_ref VALUES (1, 'z')"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO kv VALUES ('z', 1) -> affected 1
+            s2: SELECT v FROM kv WHERE k = 'z' FOR UPDATE -> []
+            s2: INSERT INTO kv_ref VALUES (1, 'z') -> error 23503
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
+        ",
+    },
 ];
 
 #[cfg(test)]

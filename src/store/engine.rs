@@ -841,7 +841,13 @@ impl State {
         let fails_without_waiting = kind == WriteKind::Insert
             && self.uncommitted_writer(id, key).is_none()
             && self.latest(key).is_some_and(|v| v.row.is_some());
-        if !fails_without_waiting {
+        // A locking read (a foreign-key check among them) of a key with no
+        // committed row finds nothing to lock: a row another transaction
+        // is inserting is invisible to it, so it does not wait.
+        let nothing_to_lock = matches!(kind, WriteKind::Lock(_))
+            && !self.tx(id).writes.contains_key(key)
+            && !self.latest(key).is_some_and(|v| v.row.is_some());
+        if !fails_without_waiting && !nothing_to_lock {
             if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key, kind.lock_mode())? {
                 return Ok(LockAttempt::WaitFor(holder));
             }
