@@ -134,7 +134,11 @@ pub(crate) enum Prepared {
     Begin {
         isolation: Option<Isolation>,
         read_only: bool,
+        /// `DEFERRABLE` (effective only with SERIALIZABLE READ ONLY).
+        deferrable: bool,
     },
+    /// `SET [LOCAL] lock_timeout | statement_timeout`, `RESET`.
+    Set(super::settings::Set),
     Commit,
     Rollback,
     CreateTable(Box<ast::CreateTable>, Vec<ExcludeSpec>),
@@ -202,6 +206,19 @@ pub(crate) fn prepare(sql: &str, catalog: &Catalog) -> Result<Statement, DbError
 }
 
 fn prepare_inner(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
+    if let Some(set) = super::settings::parse_set(sql)? {
+        return Ok(Statement {
+            kind: Prepared::Set(set),
+            params: 0,
+        });
+    }
+    if let Some((without, deferrable)) = super::settings::strip_deferrable(sql)? {
+        let mut statement = prepare_inner(&without, catalog)?;
+        if let Prepared::Begin { deferrable: d, .. } = &mut statement.kind {
+            *d = deferrable;
+        }
+        return Ok(statement);
+    }
     let (text, strength, excludes) = preprocess(sql)?;
     let dialect = PostgreSqlDialect {};
     let mut statements = Parser::parse_sql(&dialect, &text)
@@ -533,7 +550,9 @@ impl Planner<'_> {
                                 ast::TransactionIsolationLevel::Serializable => {
                                     Isolation::Serializable
                                 }
-                                other => return Err(unsupported(format!("ISOLATION LEVEL {other}"))),
+                                other => {
+                                    return Err(unsupported(format!("ISOLATION LEVEL {other}")))
+                                }
                             })
                         }
                         ast::TransactionMode::AccessMode(mode) => {
@@ -544,6 +563,7 @@ impl Planner<'_> {
                 Prepared::Begin {
                     isolation,
                     read_only,
+                    deferrable: false,
                 }
             }
             S::Commit { chain: false, .. } => Prepared::Commit,
@@ -551,13 +571,18 @@ impl Planner<'_> {
                 chain: false,
                 savepoint: None,
             } => Prepared::Rollback,
-            S::Rollback { savepoint: Some(_), .. } | S::Savepoint { .. } | S::ReleaseSavepoint { .. } => {
-                return Err(unsupported("SAVEPOINT (the simulated store cannot roll back part of a transaction)"))
+            S::Rollback {
+                savepoint: Some(_), ..
             }
-            S::SetVariable { .. } => {
+            | S::Savepoint { .. }
+            | S::ReleaseSavepoint { .. } => {
                 return Err(unsupported(
-                    "SET (lock_timeout and statement_timeout need a clock the simulated store does not have)",
+                    "SAVEPOINT (the simulated store cannot roll back part of a transaction)",
                 ))
+            }
+            // `settings::parse_set` takes every SET of a parameter.
+            S::SetVariable { .. } | S::SetTimeZone { .. } => {
+                return Err(unsupported("SET of this parameter"))
             }
             S::CreateTable(create) => Prepared::CreateTable(Box::new(create), excludes),
             S::CreateIndex(create) => Prepared::CreateIndex(Box::new(create)),
@@ -593,7 +618,11 @@ impl Planner<'_> {
                 }))
             }
             S::Delete(delete) => {
-                if delete.using.is_some() || !delete.order_by.is_empty() || delete.limit.is_some() || !delete.tables.is_empty() {
+                if delete.using.is_some()
+                    || !delete.order_by.is_empty()
+                    || delete.limit.is_some()
+                    || !delete.tables.is_empty()
+                {
                     return Err(unsupported("DELETE ... USING / ORDER BY / LIMIT"));
                 }
                 let from = match &delete.from {
@@ -622,7 +651,11 @@ impl Planner<'_> {
             }
             other => {
                 let text = other.to_string();
-                let head: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                let head: String = text
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 return Err(unsupported(format!("the statement {head}")));
             }
         })

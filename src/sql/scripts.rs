@@ -672,6 +672,160 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, span FROM stay ORDER BY id -> [(1, [7,9)) (2, [4,5))]
         ",
     },
+    Script {
+        name: "lock-timeout-cancels-a-long-lock-wait",
+        about: "a lock wait longer than SET LOCAL lock_timeout fails with \
+                55P03 and fails the transaction",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1ms'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1ms' -> ok
+            s2: UPDATE kv SET v = 3 WHERE k = 'x' -> error 55P03
+            s2: SELECT v FROM kv WHERE k = 'x' -> error 25P02
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
+        ",
+    },
+    Script {
+        name: "lock-wait-shorter-than-lock-timeout-succeeds",
+        about: "a lock wait that ends before lock_timeout is an ordinary wait",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1min'"),
+            (1, "UPDATE kv SET v = v + 1 WHERE k = 'x'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1min' -> ok
+            s2: UPDATE kv SET v = v + 1 WHERE k = 'x' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
+    Script {
+        name: "set-local-and-rolled-back-set-end-with-their-transaction",
+        about: "SET LOCAL lasts to the end of its transaction, and a plain \
+                SET in a transaction that rolls back is undone: the next \
+                wait has no lock_timeout",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1ms'"),
+            (1, "COMMIT"),
+            (1, RC),
+            (1, "SET lock_timeout = '1ms'"),
+            (1, "ROLLBACK"),
+            (1, "UPDATE kv SET v = v + 1 WHERE k = 'x'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1ms' -> ok
+            s2: COMMIT -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET lock_timeout = '1ms' -> ok
+            s2: ROLLBACK -> ok
+            s2: UPDATE kv SET v = v + 1 WHERE k = 'x' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
+    Script {
+        name: "session-lock-timeout-lasts-until-reset",
+        about: "a plain SET lock_timeout holds for the session's later \
+                statements, in and out of transaction blocks, until RESET",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (1, "SET lock_timeout = '1ms'"),
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, RC),
+            (1, "UPDATE kv SET v = 4 WHERE k = 'x'"),
+            (1, "ROLLBACK"),
+            (1, "RESET lock_timeout"),
+            (1, "UPDATE kv SET v = v + 1 WHERE k = 'x'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: SET lock_timeout = '1ms' -> ok
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: UPDATE kv SET v = 3 WHERE k = 'x' -> error 55P03
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE kv SET v = 4 WHERE k = 'x' -> error 55P03
+            s2: ROLLBACK -> ok
+            s2: RESET lock_timeout -> ok
+            s2: UPDATE kv SET v = v + 1 WHERE k = 'x' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
+    Script {
+        name: "statement-timeout-cancels-a-lock-wait",
+        about: "a statement that waits longer than statement_timeout fails \
+                with 57014, before a longer lock_timeout",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1min'"),
+            (1, "SET LOCAL statement_timeout = '1ms'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1min' -> ok
+            s2: SET LOCAL statement_timeout = '1ms' -> ok
+            s2: UPDATE kv SET v = 3 WHERE k = 'x' -> error 57014
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
+        ",
+    },
 ];
 
 #[cfg(test)]
@@ -683,7 +837,7 @@ mod tests {
     fn every_script_on_the_store_gives_postgres_transcript() {
         let mut failures = Vec::new();
         for script in SCRIPTS {
-            let got = crate::store::block_on(run_script(&mut SimBackend, script))
+            let got = crate::store::block_on(run_script(&mut SimBackend::default(), script))
                 .expect("the script sets up");
             let want = expected_lines(script);
             if got != want {
