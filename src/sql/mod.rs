@@ -58,8 +58,27 @@
 //!   foreign-key checks (PostgreSQL takes KEY SHARE: referencing inserts
 //!   of one parent row queue here). `FOR SHARE` and `FOR KEY SHARE` are
 //!   rejected (0A000); `NOWAIT` (55P03) and `SKIP LOCKED` work.
+//! - Advisory transaction locks: `SELECT pg_advisory_xact_lock($1)`,
+//!   `pg_advisory_xact_lock_shared`, `pg_try_advisory_xact_lock[_shared]`
+//!   (a boolean), each with one bigint or two integer keys, in a select
+//!   list without FROM (other items allowed). They are held to commit or
+//!   rollback, queue first come first served (a shared request waits
+//!   behind a queued exclusive one), and their waits are edges of the
+//!   same wait-for graph as row locks' (40P01 across both). Session-level
+//!   `pg_advisory_lock` and its kin are rejected (0A000).
+//! - `SET [LOCAL | SESSION] lock_timeout | statement_timeout {= | TO}
+//!   {value | DEFAULT}` and `RESET name | ALL`: values as PostgreSQL reads
+//!   them (ms, or a number with `us`/`ms`/`s`/`min`/`h`/`d`; 22023 for
+//!   invalid ones); `SET LOCAL` lasts to the end of the block, a plain
+//!   `SET` for the session unless its block rolls back. A lock wait longer
+//!   than `lock_timeout` fails with 55P03, a statement whose lock waits add
+//!   up to more than `statement_timeout` with 57014 (a statement takes
+//!   time in the store only by waiting), timed on the store's
+//!   [`Pacer`](crate::store::Pacer) clock and raced against
+//!   `deadlock_timeout` as PostgreSQL does (see
+//!   [`Timeouts`](crate::store::Timeouts)). Other parameters: 0A000.
 //! - Rejected with 0A000, naming the construct and the statement:
-//!   savepoints, `SET` (timeouts), subqueries, CTEs, outer joins,
+//!   savepoints, `SET` of other parameters, subqueries, CTEs, outer joins,
 //!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
 //!   cascading foreign keys, non-integral numerics, DDL inside a
 //!   transaction block, and any statement or expression not listed in

@@ -826,6 +826,113 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
         ",
     },
+    Script {
+        name: "advisory-lock-waits-until-commit",
+        about: "pg_advisory_xact_lock waits for the holder's commit, and \
+                under lock_timeout the wait fails with 55P03",
+        setup: &[],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "SELECT pg_advisory_xact_lock(1)"),
+            (1, RC),
+            (1, "SELECT pg_advisory_xact_lock(1)"),
+            (2, RC),
+            (2, "SET LOCAL lock_timeout = '1ms'"),
+            (2, "SELECT pg_advisory_xact_lock(1)"),
+            (2, "ROLLBACK"),
+            (0, "COMMIT"),
+            (1, "SELECT pg_try_advisory_xact_lock(1, 1) AS pair, 2 AS two"),
+            (1, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT pg_advisory_xact_lock(1) -> [(NULL)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT pg_advisory_xact_lock(1) -> waiting
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: SET LOCAL lock_timeout = '1ms' -> ok
+            s3: SELECT pg_advisory_xact_lock(1) -> error 55P03
+            s3: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            s2 <- [(NULL)]
+            s2: SELECT pg_try_advisory_xact_lock(1, 1) AS pair, 2 AS two -> [(t, 2)]
+            s2: COMMIT -> ok
+        ",
+    },
+    Script {
+        name: "advisory-shared-locks-and-try-locks",
+        about: "shared advisory locks share; a try-lock returns false \
+                instead of waiting, also behind a queued exclusive waiter, \
+                which gets the lock when the last shared holder ends",
+        setup: &[],
+        sessions: 4,
+        steps: &[
+            (0, RC),
+            (0, "SELECT pg_advisory_xact_lock_shared(1)"),
+            (1, RC),
+            (1, "SELECT pg_try_advisory_xact_lock_shared(1) AS shared, pg_try_advisory_xact_lock(1) AS exclusive, pg_try_advisory_xact_lock(2) AS other"),
+            (2, RC),
+            (2, "SELECT pg_advisory_xact_lock(1)"),
+            (3, RC),
+            (3, "SELECT pg_try_advisory_xact_lock_shared(1)"),
+            (0, "SELECT pg_try_advisory_xact_lock_shared(1)"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (3, "SELECT pg_try_advisory_xact_lock_shared(1)"),
+            (2, "COMMIT"),
+            (3, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT pg_advisory_xact_lock_shared(1) -> [(NULL)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT pg_try_advisory_xact_lock_shared(1) AS shared, pg_try_advisory_xact_lock(1) AS exclusive, pg_try_advisory_xact_lock(2) AS other -> [(t, f, t)]
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: SELECT pg_advisory_xact_lock(1) -> waiting
+            s4: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s4: SELECT pg_try_advisory_xact_lock_shared(1) -> [(f)]
+            s1: SELECT pg_try_advisory_xact_lock_shared(1) -> [(t)]
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s3 <- [(NULL)]
+            s4: SELECT pg_try_advisory_xact_lock_shared(1) -> [(f)]
+            s3: COMMIT -> ok
+            s4: COMMIT -> ok
+        ",
+    },
+    Script {
+        name: "advisory-and-row-lock-deadlock",
+        about: "a wait for an advisory lock and a wait for a row lock close \
+                a cycle: the second waiter fails with 40P01",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "SELECT pg_advisory_xact_lock(7)"),
+            (1, RC),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (0, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, "SELECT pg_advisory_xact_lock(7)"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT pg_advisory_xact_lock(7) -> [(NULL)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s1: UPDATE kv SET v = 3 WHERE k = 'x' -> waiting
+            s2: SELECT pg_advisory_xact_lock(7) -> error 40P01
+            s1 <- affected 1
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
 ];
 
 #[cfg(test)]

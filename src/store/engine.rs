@@ -11,6 +11,9 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::task::Waker;
 
+mod advisory;
+pub(crate) use advisory::AdvisoryMode;
+
 /// One committed version of a key. `row == None` is a tombstone (deleted).
 #[derive(Clone, Debug)]
 pub(crate) struct Version {
@@ -159,6 +162,8 @@ pub(crate) struct State {
     siread_keys: BTreeMap<Key, BTreeSet<TxId>>,
     siread_ranges: BTreeMap<TxId, Vec<KeyRange>>,
     pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
+    /// Advisory transaction locks.
+    pub(crate) advisory: advisory::AdvisoryLocks,
     /// Committed update chains across keys: (old key, the transaction that
     /// deleted it by moving the row) -> the key the row moved to. Read
     /// Committed follows them after a lock wait, as PostgreSQL follows a
@@ -208,6 +213,7 @@ impl State {
             siread_keys: BTreeMap::new(),
             siread_ranges: BTreeMap::new(),
             pending_intervals: BTreeMap::new(),
+            advisory: advisory::AdvisoryLocks::default(),
             moved: BTreeMap::new(),
             history: Vec::new(),
             commit_log: Vec::new(),
@@ -473,19 +479,21 @@ impl State {
 
     /// Whether `id` waiting for `holder` closes a cycle through `id`.
     fn closes_cycle(&self, id: TxId, holder: TxId) -> bool {
-        // Walk the chain from the holder: each transaction waits for at
-        // most one other, so it is a path, or ends in a cycle of others
-        // (waiters whose checks have not run yet), which the step bound
-        // stops.
-        let mut current = holder;
-        for _ in 0..=self.waits_for.len() {
+        // Search from the holder: a row-lock waiter waits for one other
+        // transaction, an advisory-lock waiter maybe for several; a cycle
+        // of others (waiters whose checks have not run yet) ends at
+        // transactions already seen.
+        let mut seen = BTreeSet::new();
+        let mut next = vec![holder];
+        while let Some(current) = next.pop() {
             if current == id {
                 return true;
             }
-            match self.waits_for.get(&current) {
-                Some(&next) => current = next,
-                None => return false,
+            if !seen.insert(current) {
+                continue;
             }
+            next.extend(self.waits_for.get(&current));
+            next.extend(self.advisory.more_blockers(current));
         }
         false
     }
@@ -507,9 +515,14 @@ impl State {
     /// PostgreSQL's check after `deadlock_timeout`: fails `id` with 40P01
     /// when its wait is part of a cycle in the wait-for graph.
     pub(crate) fn deadlock_check(&mut self, id: TxId) -> Result<(), DbError> {
-        match self.waits_for.get(&id) {
-            Some(&holder) if self.closes_cycle(id, holder) => Err(self.deadlock(id, holder)),
-            _ => Ok(()),
+        let blockers = self.waits_for.get(&id).into_iter();
+        let closing = blockers
+            .chain(self.advisory.more_blockers(id))
+            .copied()
+            .find(|&holder| self.closes_cycle(id, holder));
+        match closing {
+            Some(holder) => Err(self.deadlock(id, holder)),
+            None => Ok(()),
         }
     }
 
@@ -1362,6 +1375,7 @@ impl State {
     /// Releases locks, intents and pending intervals, and wakes waiters.
     fn release(&mut self, id: TxId, committed: bool) {
         self.waits_for.remove(&id);
+        self.advisory.release(id);
         let Some(tx) = self.txs.get_mut(&id) else {
             return;
         };
@@ -1598,7 +1612,8 @@ impl State {
         let foreign_lock = self
             .row_locks
             .range::<Key, _>(range)
-            .any(|(_, &holder)| holder != id);
+            .any(|(_, &holder)| holder != id)
+            || self.advisory.contended(key, id);
         if newer || foreign_intent || foreign_lock {
             return false;
         }

@@ -43,7 +43,7 @@ pub use record::{CommittedTx, ReadRecord, WriteRecord};
 pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, SqlState, TxId};
 
 use crate::seed::Seed;
-pub(crate) use engine::WriteKind;
+pub(crate) use engine::{AdvisoryMode, WriteKind};
 use engine::{LockAttempt, State};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -588,6 +588,12 @@ impl Store {
         self.state().lock_holder(key)
     }
 
+    /// Whether a transaction other than `tx` holds or waits for the
+    /// advisory lock `key` (so that `tx` taking it may wait).
+    pub fn advisory_contended(&self, key: &Key, tx: TxId) -> bool {
+        self.state().advisory.contended(key, tx)
+    }
+
     /// Whether statement `op` of transaction `tx` on `key` (a scan: on
     /// `[key, range_end)`) would run *quietly* if it ran now: without
     /// waiting, failing, adding an SSI rw-antidependency or dooming anyone,
@@ -614,7 +620,14 @@ impl Store {
             isolation: open.isolation,
             has_snapshot: open.snapshot.is_some(),
             failed: open.status == engine::Status::Failed,
-            locked: open.locks.iter().cloned().collect(),
+            locked: open
+                .locks
+                .iter()
+                .chain(state.advisory.keys_of(tx))
+                .cloned()
+                .collect::<std::collections::BTreeSet<Key>>()
+                .into_iter()
+                .collect(),
             written: open.writes.keys().cloned().collect(),
             last_read: open.reads.last().cloned(),
         })
@@ -885,6 +898,22 @@ impl Tx {
         row: Option<Row>,
     ) -> Result<Option<Row>, DbError> {
         self.write_statement(key, kind, row).await
+    }
+
+    /// `pg_advisory_xact_lock` and its variants within the current
+    /// statement: takes the advisory lock `key` in `mode`, waiting for its
+    /// holders (`wait`), or reports that it is taken (`pg_try_...`).
+    pub(crate) async fn sql_advisory_lock(
+        &mut self,
+        key: &Key,
+        mode: AdvisoryMode,
+        wait: bool,
+    ) -> Result<bool, DbError> {
+        let mut lock_wait = self.lock_wait();
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            lock_wait.poll(cx, |state, id| state.advisory_lock(id, key, mode, wait))
+        })
+        .await
     }
 
     /// `ON CONFLICT`'s check of `key`: waits for an uncommitted writer of
