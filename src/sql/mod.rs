@@ -77,6 +77,12 @@
 //!   [`Pacer`](crate::store::Pacer) clock and raced against
 //!   `deadlock_timeout` as PostgreSQL does (see
 //!   [`Timeouts`](crate::store::Timeouts)). Other parameters: 0A000.
+//! - `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE`: the first
+//!   statement waits for a safe snapshot, then the transaction runs
+//!   without SSI and never fails with 40001 (see
+//!   [`TxMode::deferrable`](crate::store::TxMode::deferrable)); DEFERRABLE
+//!   has no effect at other levels or without READ ONLY. `SET
+//!   TRANSACTION` is rejected (0A000).
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   savepoints, `SET` of other parameters, subqueries, CTEs, outer joins,
 //!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
@@ -580,13 +586,14 @@ impl SqlSession {
             Prepared::Begin {
                 isolation,
                 read_only,
-                deferrable: _,
+                deferrable,
             } => {
                 if self.block.is_none() {
                     let tx = self.db.store().begin_with(
                         isolation.unwrap_or(Isolation::ReadCommitted),
                         TxMode {
                             read_only: *read_only,
+                            deferrable: *deferrable,
                         },
                     );
                     self.block = Some(Block {

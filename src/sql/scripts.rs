@@ -933,6 +933,118 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
         ",
     },
+    Script {
+        name: "deferrable-read-only-waits-for-a-safe-snapshot",
+        about: "a SERIALIZABLE READ ONLY DEFERRABLE reader waits for the \
+                read-write transaction running at its snapshot; that one \
+                commits with a conflict out to a transaction committed \
+                before the snapshot, so the reader takes a new snapshot, \
+                which is safe: it sees both commits and nothing fails \
+                (PostgreSQL's read-only-anomaly-3)",
+        setup: &["INSERT INTO kv VALUES ('x', 0), ('y', 0)"],
+        sessions: 3,
+        steps: &[
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, "UPDATE kv SET v = 20 WHERE k = 'y'"),
+            (0, "COMMIT"),
+            (2, "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE"),
+            (2, "SELECT k, v FROM kv ORDER BY k"),
+            (1, "UPDATE kv SET v = -11 WHERE k = 'x'"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s2: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: UPDATE kv SET v = 20 WHERE k = 'y' -> affected 1
+            s1: COMMIT -> ok
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE -> ok
+            s3: SELECT k, v FROM kv ORDER BY k -> waiting
+            s2: UPDATE kv SET v = -11 WHERE k = 'x' -> affected 1
+            s2: COMMIT -> ok
+            s3 <- [(x, -11) (y, 20)]
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, -11) (y, 20)]
+        ",
+    },
+    Script {
+        name: "read-only-without-deferrable-fails-the-writer",
+        about: "the same schedule with a READ ONLY reader that does not \
+                wait: it reads a state no serial order explains unless the \
+                writer fails, and the writer does, with 40001 \
+                (PostgreSQL's read-only-anomaly-2)",
+        setup: &["INSERT INTO kv VALUES ('x', 0), ('y', 0)"],
+        sessions: 3,
+        steps: &[
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, "UPDATE kv SET v = 20 WHERE k = 'y'"),
+            (0, "COMMIT"),
+            (2, SER_RO),
+            (2, "SELECT k, v FROM kv ORDER BY k"),
+            (1, "UPDATE kv SET v = -11 WHERE k = 'x'"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s2: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: UPDATE kv SET v = 20 WHERE k = 'y' -> affected 1
+            s1: COMMIT -> ok
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY -> ok
+            s3: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 20)]
+            s2: UPDATE kv SET v = -11 WHERE k = 'x' -> error 40001
+            s2: COMMIT -> ok
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 20)]
+        ",
+    },
+    Script {
+        name: "deferrable-read-only-with-no-writer-running-does-not-wait",
+        about: "DEFERRABLE waits only for read-write serializable \
+                transactions: with only a Read Committed writer running its \
+                snapshot is safe at once; without READ ONLY it has no effect",
+        setup: &["INSERT INTO kv VALUES ('x', 0)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 1 WHERE k = 'x'"),
+            (1, "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE"),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (2, "BEGIN ISOLATION LEVEL SERIALIZABLE DEFERRABLE"),
+            (2, "SELECT v FROM kv WHERE k = 'x'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 1 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE DEFERRABLE -> ok
+            s3: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s3: COMMIT -> ok
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 mod advisory;
+mod deferrable;
 pub(crate) use advisory::AdvisoryMode;
 
 /// One committed version of a key. `row == None` is a tombstone (deleted).
@@ -164,6 +165,8 @@ pub(crate) struct State {
     pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
     /// Advisory transaction locks.
     pub(crate) advisory: advisory::AdvisoryLocks,
+    /// DEFERRABLE transactions still getting their safe snapshot.
+    safe_snapshots: deferrable::SafeSnapshotWaits,
     /// Committed update chains across keys: (old key, the transaction that
     /// deleted it by moving the row) -> the key the row moved to. Read
     /// Committed follows them after a lock wait, as PostgreSQL follows a
@@ -214,6 +217,7 @@ impl State {
             siread_ranges: BTreeMap::new(),
             pending_intervals: BTreeMap::new(),
             advisory: advisory::AdvisoryLocks::default(),
+            safe_snapshots: deferrable::SafeSnapshotWaits::new(),
             moved: BTreeMap::new(),
             history: Vec::new(),
             commit_log: Vec::new(),
@@ -1376,6 +1380,7 @@ impl State {
     fn release(&mut self, id: TxId, committed: bool) {
         self.waits_for.remove(&id);
         self.advisory.release(id);
+        self.settle_safe_snapshots(id, committed);
         let Some(tx) = self.txs.get_mut(&id) else {
             return;
         };

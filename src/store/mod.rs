@@ -5,12 +5,13 @@
 //! (snapshot isolation, first updater wins with 40001) and Serializable
 //! (SSI over item and range reads, aborting one transaction per dangerous
 //! structure, and only when its out-conflict commits first, by
-//! PostgreSQL's rules, READ ONLY transactions' exemptions included; the
-//! scripts of `crate::sql::scripts` pin them against PostgreSQL's
-//! transcripts). Row locks are held to commit, waits are
-//! async and deadlocks are detected (40P01); primary keys are unique
-//! (23505) and tables may carry an exclusion constraint on intervals
-//! (23P01).
+//! PostgreSQL's rules, READ ONLY transactions' exemptions and DEFERRABLE
+//! ones' safe snapshots included; the scripts of `crate::sql::scripts`
+//! pin them against PostgreSQL's transcripts). Row locks and advisory
+//! transaction locks are held to commit, waits are async, deadlocks are
+//! detected (40P01) and waits may be limited by `lock_timeout` (55P03) and
+//! `statement_timeout` (57014); primary keys are unique (23505) and tables
+//! may carry an exclusion constraint on intervals (23P01).
 //!
 //! Every statement is async and starts at a *pause point* given to the
 //! store's [`Pacer`]: under the turmoil world a pause costs simulated
@@ -227,6 +228,11 @@ pub struct PausePoint {
 pub struct TxMode {
     /// `READ ONLY`: writes and locking reads fail with 25006.
     pub read_only: bool,
+    /// `DEFERRABLE`: with SERIALIZABLE READ ONLY, the first statement
+    /// waits for a safe snapshot, on which the transaction runs without
+    /// SSI (it never fails with 40001); no effect otherwise, as in
+    /// PostgreSQL.
+    pub deferrable: bool,
 }
 
 /// A boxed future, `Send` so store futures can run on tokio's spawn.
@@ -465,7 +471,14 @@ impl Store {
     /// ONLY`): a read-only transaction's writes fail with 25006, and at
     /// Serializable SSI exempts it from structures it cannot be part of.
     pub fn begin_with(&self, isolation: Isolation, mode: TxMode) -> Tx {
-        let id = self.state().begin(isolation, mode.read_only);
+        let id = {
+            let mut state = self.state();
+            let id = state.begin(isolation, mode.read_only);
+            if mode.deferrable && mode.read_only && isolation == Isolation::Serializable {
+                state.defer_until_safe(id);
+            }
+            id
+        };
         Tx {
             store: self.clone(),
             id,
@@ -738,10 +751,32 @@ impl Tx {
     ) -> Result<(), DbError> {
         assert!(self.open, "statement on a finished transaction");
         self.store.pause(self.id, op, key, range_end).await;
+        if self.store.state().awaits_safe_snapshot(self.id) {
+            self.safe_snapshot().await;
+        }
         if self.timeouts.statement_timeout_ms > 0 {
             self.statement_started_ms = self.store.now_ms();
         }
         self.store.state().start_statement(self.id, true)
+    }
+
+    /// A DEFERRABLE transaction's wait for a safe snapshot, at its first
+    /// statement. Not a lock wait: the transaction holds nothing yet, so it
+    /// is in no deadlock, and `lock_timeout` does not limit it.
+    async fn safe_snapshot(&mut self) {
+        let store = self.store.clone();
+        let id = self.id;
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            let mut state = store.state();
+            match state.safe_snapshot(id) {
+                LockAttempt::Done(()) => Poll::Ready(()),
+                LockAttempt::WaitFor(_) => {
+                    state.park_for_safe_snapshot(id, cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
     }
 
     /// Sets the limits of the lock waits of this transaction's next
