@@ -31,7 +31,7 @@ pub(super) struct Args {
     #[arg(long, value_name = "LEVEL")]
     level: Vec<String>,
     /// A statement kind to draw beyond what the store supports today
-    /// (shared-lock, savepoint, lock-timeout); repeatable.
+    /// (shared-lock, savepoint); repeatable.
     #[arg(long, value_name = "FEATURE")]
     feature: Vec<String>,
     /// Leave out the anomaly suite's scripts.

@@ -78,7 +78,7 @@ impl Feature {
     ];
 
     /// The features on by default: what the simulated store supports.
-    pub const SUPPORTED: [Feature; 9] = [
+    pub const SUPPORTED: [Feature; 10] = [
         Feature::PointRead,
         Feature::RangeRead,
         Feature::PredicateRead,
@@ -88,6 +88,7 @@ impl Feature {
         Feature::KeyUpdate,
         Feature::Delete,
         Feature::Upsert,
+        Feature::LockTimeout,
     ];
 
     /// The kebab-case name (`locking-read`).

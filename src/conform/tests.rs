@@ -87,7 +87,7 @@ fn generated_statements_are_valid_on_the_schema() {
     }
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["DELETE", "INSERT", "SELECT", "UPDATE"]
+        ["DELETE", "INSERT", "SELECT", "SET", "UPDATE"]
     );
 }
 

@@ -76,7 +76,7 @@
 //!   time in the store only by waiting), timed on the store's
 //!   [`Pacer`](crate::store::Pacer) clock and raced against
 //!   `deadlock_timeout` as PostgreSQL does (see
-//!   [`Timeouts`](crate::store::Timeouts)). Other parameters: 0A000.
+//!   [`crate::store::Timeouts`]). Other parameters: 0A000.
 //! - `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE`: the first
 //!   statement waits for a safe snapshot, then the transaction runs
 //!   without SSI and never fails with 40001 (see
