@@ -31,8 +31,10 @@ pub(super) struct Args {
     /// several (default: all).
     #[arg(long, value_name = "LEVEL")]
     level: Vec<String>,
-    /// A statement kind to draw beyond what the store supports today
-    /// (lock-timeout); repeatable.
+    /// Draw only these statement kinds (point-read, range-read,
+    /// predicate-read, locking-read, shared-lock, insert, update,
+    /// key-update, delete, upsert, savepoint, lock-timeout); repeatable.
+    /// Default: all of them.
     #[arg(long, value_name = "FEATURE")]
     feature: Vec<String>,
     /// Leave out the anomaly suite's scripts.
@@ -98,7 +100,7 @@ fn config(args: &Args) -> Result<Config, String> {
             args.jobs
         ));
     }
-    let mut features = Feature::SUPPORTED.to_vec();
+    let mut features = Vec::new();
     for name in &args.feature {
         let Some(f) = Feature::from_name(name) else {
             let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
@@ -110,6 +112,9 @@ fn config(args: &Args) -> Result<Config, String> {
         if !features.contains(&f) {
             features.push(f);
         }
+    }
+    if features.is_empty() {
+        features = Feature::SUPPORTED.to_vec();
     }
     Ok(Config {
         programs: args.programs,

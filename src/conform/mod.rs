@@ -167,7 +167,7 @@ impl<B: Backend> Checker<B> {
     /// A checker against `other`.
     pub fn new(other: B) -> Checker<B> {
         Checker {
-            sim: SimBackend,
+            sim: SimBackend::default(),
             other,
             runs: 0,
         }

@@ -15,7 +15,9 @@
 //!   rolls back, unlocking every key its transaction holds, so a write's
 //!   footprint includes them;
 //! - a write to a row another transaction has locked waits, and the order of
-//!   two waits decides which one a deadlock check aborts: global;
+//!   two waits decides which one a deadlock check aborts: global; so is an
+//!   advisory lock (announced as a locking read of its key) that another
+//!   transaction holds or waits for;
 //! - at Serializable, an SSI read or write can doom a third transaction
 //!   through a dangerous structure built from other keys, and which one it
 //!   dooms depends on the order; so a Serializable statement is global
@@ -102,6 +104,7 @@ impl Footprint {
                         .lock_holders(key)
                         .iter()
                         .any(|&(holder, _)| holder != point.tx)
+                    || store.advisory_contended(key, point.tx)
                 {
                     return Footprint::Global;
                 }

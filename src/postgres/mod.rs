@@ -333,6 +333,10 @@ mod tests {
 /// script does not stall for the default second.
 pub const DEADLOCK_TIMEOUT_MS: u64 = 1;
 
+/// How long [`PgBackend`]'s [`Backend::grace`](crate::sql::script::Backend::grace)
+/// watches a statement first seen blocked: a few deadlock checks' worth.
+pub const GRACE_MS: u64 = 4 * DEADLOCK_TIMEOUT_MS + 2;
+
 /// The script runner's [`Backend`](crate::sql::script::Backend) on a real
 /// PostgreSQL, in a schema of this backend's own (`overbook_<process>_<n>`,
 /// so that tests running at once do not share tables): the setup's tables
@@ -482,7 +486,9 @@ impl crate::sql::script::Backend for PgBackend {
             // A script may end with a session inside a transaction (its
             // last steps never ran); only a warning when it is not. A
             // connection that cannot even do that is dropped.
-            if s.client().batch_execute("ROLLBACK").await.is_ok() {
+            // The next script must not inherit this one's session settings.
+            let reset = "ROLLBACK; RESET lock_timeout; RESET statement_timeout";
+            if s.client().batch_execute(reset).await.is_ok() {
                 self.pool.push(s);
             }
         }
@@ -497,10 +503,7 @@ impl crate::sql::script::Backend for PgBackend {
     }
 
     async fn grace(&mut self) {
-        tokio::time::sleep(std::time::Duration::from_millis(
-            4 * DEADLOCK_TIMEOUT_MS + 2,
-        ))
-        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(GRACE_MS)).await;
     }
 }
 

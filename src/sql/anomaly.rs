@@ -262,7 +262,8 @@ pub async fn run_matrix<B: Backend>(backend: &mut B) -> Result<Vec<AnomalyResult
 /// The matrix of the SQL scripts on the simulated store (needs no
 /// runtime: the simulated engine never waits on anything outside itself).
 pub fn run_sim_matrix() -> Vec<AnomalyResult> {
-    crate::store::block_on(run_matrix(&mut SimBackend)).expect("the simulated suite sets up")
+    crate::store::block_on(run_matrix(&mut SimBackend::default()))
+        .expect("the simulated suite sets up")
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 use super::catalog::Table;
 use super::expr::{AggFunc, Env, Expr};
 use super::plan::{
-    Access, ConflictAction, DeletePlan, InsertPlan, OrderKey, SelectPlan, Source, UpdatePlan,
-    WaitPolicy,
+    Access, AdvisoryItem, AdvisoryPlan, ConflictAction, DeletePlan, InsertPlan, OrderKey,
+    SelectPlan, Source, UpdatePlan, WaitPolicy,
 };
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
@@ -476,23 +476,59 @@ impl Exec<'_> {
             .collect())
     }
 
-    pub(crate) async fn advisory_lock(&mut self, arg: &Expr) -> Result<Rows, DbError> {
-        let id = coerce(&arg.eval(&env(&[], self.params))?, SqlType::BigInt)?;
-        let mut text = String::from("@advisory/");
-        encode_key(&mut text, &id);
-        let key = Key::raw(&text);
-        self.tx
-            .sql_start(Op::GetForUpdate, Some(&key), None)
-            .await?;
-        if !id.is_null() {
-            self.tx
-                .sql_write(&key, WriteKind::Lock(RowLockMode::Update), None)
-                .await?;
+    /// Takes the plan's advisory locks in order and returns its one row.
+    /// The statement announces its key to the pacer when it takes exactly
+    /// one lock (as a locking read of it), so the model checker orders it
+    /// against other statements on that key only.
+    pub(crate) async fn advisory_lock(&mut self, plan: &AdvisoryPlan) -> Result<Rows, DbError> {
+        let e = env(&[], self.params);
+        // Each lock's key, `None` for a NULL argument (the functions are
+        // strict: no lock, a NULL result).
+        let mut keys: Vec<Option<Key>> = Vec::new();
+        for (_, item) in &plan.items {
+            let AdvisoryItem::Lock { key: args, .. } = item else {
+                continue;
+            };
+            let (prefix, ty) = match args.len() {
+                1 => ("@advisory/", SqlType::BigInt),
+                _ => ("@advisory2/", SqlType::Integer),
+            };
+            let mut text = String::from(prefix);
+            let mut null = false;
+            for arg in args {
+                let value = coerce(&arg.eval(&e)?, ty)?;
+                null |= value.is_null();
+                encode_key(&mut text, &value);
+            }
+            keys.push((!null).then(|| Key::raw(&text)));
         }
-        Ok(Rows::new(
-            vec!["pg_advisory_xact_lock".into()],
-            vec![vec![Value::Null]],
-        ))
+        let announced = match keys.as_slice() {
+            [Some(key)] => Some(key),
+            _ => None,
+        };
+        self.tx.sql_start(Op::GetForUpdate, announced, None).await?;
+        let mut keys = keys.into_iter();
+        let mut row = Vec::with_capacity(plan.items.len());
+        for (_, item) in &plan.items {
+            row.push(match item {
+                AdvisoryItem::Value(expr) => expr.eval(&e)?,
+                AdvisoryItem::Lock { mode, wait, .. } => {
+                    match keys.next().expect("one key per lock") {
+                        None => Value::Null,
+                        Some(key) => {
+                            let got = self.tx.sql_advisory_lock(&key, *mode, *wait).await?;
+                            if *wait {
+                                Value::Null
+                            } else {
+                                Value::Bool(got)
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        let columns = plan.items.iter().map(|(name, _)| name.clone()).collect();
+        Ok(Rows::new(columns, vec![row]))
     }
 
     /// Builds the full row an INSERT writes: targets coerced, defaults and

@@ -59,8 +59,38 @@
 //!   the parent row, so referencing inserts and updates of the parent's
 //!   other columns go on together. `NOWAIT` (55P03) and `SKIP LOCKED`
 //!   work.
+//! - Savepoints: `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO
+//!   [SAVEPOINT]`, undoing writes and row locks (back to their earlier
+//!   strength) as PostgreSQL aborts a subtransaction; an error inside a
+//!   savepoint releases only what came after it, and `ROLLBACK TO`
+//!   revives the block.
+//! - Advisory transaction locks: `SELECT pg_advisory_xact_lock($1)`,
+//!   `pg_advisory_xact_lock_shared`, `pg_try_advisory_xact_lock[_shared]`
+//!   (a boolean), each with one bigint or two integer keys, in a select
+//!   list without FROM (other items allowed). They are held to commit or
+//!   rollback, queue first come first served (a shared request waits
+//!   behind a queued exclusive one), and their waits are edges of the
+//!   same wait-for graph as row locks' (40P01 across both). Session-level
+//!   `pg_advisory_lock` and its kin are rejected (0A000).
+//! - `SET [LOCAL | SESSION] lock_timeout | statement_timeout {= | TO}
+//!   {value | DEFAULT}` and `RESET name | ALL`: values as PostgreSQL reads
+//!   them (ms, or a number with `us`/`ms`/`s`/`min`/`h`/`d`; 22023 for
+//!   invalid ones); `SET LOCAL` lasts to the end of the block, a plain
+//!   `SET` for the session unless its block rolls back. A lock wait longer
+//!   than `lock_timeout` fails with 55P03, a statement whose lock waits add
+//!   up to more than `statement_timeout` with 57014 (a statement takes
+//!   time in the store only by waiting), timed on the store's
+//!   [`Pacer`](crate::store::Pacer) clock and raced against
+//!   `deadlock_timeout` as PostgreSQL does (see
+//!   [`crate::store::Timeouts`]). Other parameters: 0A000.
+//! - `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE`: the first
+//!   statement waits for a safe snapshot, then the transaction runs
+//!   without SSI and never fails with 40001 (see
+//!   [`TxMode::deferrable`](crate::store::TxMode::deferrable)); DEFERRABLE
+//!   has no effect at other levels or without READ ONLY. `SET
+//!   TRANSACTION` is rejected (0A000).
 //! - Rejected with 0A000, naming the construct and the statement:
-//!   `SET` (timeouts), subqueries, CTEs, outer joins,
+//!   `SET` of other parameters, subqueries, CTEs, outer joins,
 //!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
 //!   cascading foreign keys, non-integral numerics, DDL inside a
 //!   transaction block, and any statement or expression not listed in
@@ -74,17 +104,19 @@ mod expr;
 mod plan;
 pub mod script;
 pub mod scripts;
+mod settings;
 mod value;
 
 pub use value::{canonical_json, Span, SqlType, Value};
 
 use crate::seed::Seed;
 use crate::store::{
-    block_on, Connection, DbError, Isolation, Pool, Schema, SqlState, Store, StoreConfig, Tx,
-    TxMode,
+    block_on, Connection, DbError, Isolation, Pool, Schema, SqlState, Store, StoreConfig, Timeouts,
+    Tx, TxMode,
 };
 use catalog::{Catalog, Table};
 use plan::{Prepared, Statement};
+use settings::Parameter;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -281,6 +313,7 @@ impl SqlDb {
         SqlSession {
             db: self.clone(),
             block: None,
+            settings: Timeouts::default(),
             _connection: None,
         }
     }
@@ -412,12 +445,19 @@ struct Block {
     tx: Tx,
     read_only: bool,
     failed: bool,
+    /// `SET LOCAL` values in force until the block ends, later ones last.
+    local: Vec<(Parameter, u64)>,
+    /// The session's settings when the block began: a block that rolls
+    /// back undoes its plain `SET`s too, as in PostgreSQL.
+    settings_at_begin: Timeouts,
 }
 
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
 pub struct SqlSession {
     db: SqlDb,
     block: Option<Block>,
+    /// The session's `SET` values (`SET LOCAL` ones live in the block).
+    settings: Timeouts,
     /// The pool slot this session holds, if it came from a pool.
     _connection: Option<Connection>,
 }
@@ -475,6 +515,58 @@ impl SqlSession {
         &self.db
     }
 
+    /// The timeouts in force now: the session's, overridden by the open
+    /// block's `SET LOCAL`s.
+    pub fn timeouts(&self) -> Timeouts {
+        let mut timeouts = self.settings;
+        if let Some(block) = &self.block {
+            for &(parameter, value_ms) in &block.local {
+                *parameter.of(&mut timeouts) = value_ms;
+            }
+        }
+        timeouts
+    }
+
+    /// Ends the block; unless it committed, its `SET`s are undone.
+    fn end_block(&mut self, committed: bool) -> Option<Block> {
+        let block = self.block.take()?;
+        if !committed {
+            self.settings = block.settings_at_begin;
+        }
+        Some(block)
+    }
+
+    fn set(&mut self, set: &settings::Set) -> Result<Rows, DbError> {
+        if self.block.as_ref().is_some_and(|block| block.failed) {
+            return Err(DbError::new(
+                SqlState::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let parameters = match set.parameter {
+            Some(parameter) => vec![parameter],
+            None => vec![Parameter::LockTimeout, Parameter::StatementTimeout],
+        };
+        let value_ms = set.value_ms.unwrap_or(0);
+        for parameter in parameters {
+            match (&mut self.block, set.local) {
+                // PostgreSQL only warns that SET LOCAL outside a block has
+                // no effect.
+                (None, true) => {}
+                (Some(block), true) => block.local.push((parameter, value_ms)),
+                (block, false) => {
+                    *parameter.of(&mut self.settings) = value_ms;
+                    // A SET after a SET LOCAL of one parameter wins, for
+                    // the rest of the block and after it.
+                    if let Some(block) = block {
+                        block.local.retain(|&(p, _)| p != parameter);
+                    }
+                }
+            }
+        }
+        Ok(Rows::default())
+    }
+
     async fn run_statement(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
         let statement = match self.db.prepare(sql) {
             Ok(s) => s,
@@ -500,34 +592,48 @@ impl SqlSession {
             Prepared::Begin {
                 isolation,
                 read_only,
+                deferrable,
             } => {
                 if self.block.is_none() {
                     let tx = self.db.store().begin_with(
                         isolation.unwrap_or(Isolation::ReadCommitted),
                         TxMode {
                             read_only: *read_only,
+                            deferrable: *deferrable,
                         },
                     );
                     self.block = Some(Block {
                         tx,
                         read_only: *read_only,
                         failed: false,
+                        local: Vec::new(),
+                        settings_at_begin: self.settings,
                     });
                 }
                 // BEGIN inside a block is only a warning in PostgreSQL.
                 Ok(Rows::default())
             }
-            Prepared::Commit => match self.block.take() {
-                None => Ok(Rows::default()),
-                // COMMIT of a failed block rolls back, without an error.
-                Some(block) if block.failed => {
-                    block.tx.rollback();
-                    Ok(Rows::default())
+            Prepared::Commit => {
+                let committing = self.block.as_ref().is_some_and(|block| !block.failed);
+                match self.end_block(committing) {
+                    None => Ok(Rows::default()),
+                    // COMMIT of a failed block rolls back, without an error.
+                    Some(block) if block.failed => {
+                        block.tx.rollback();
+                        Ok(Rows::default())
+                    }
+                    Some(block) => {
+                        let settings = block.settings_at_begin;
+                        let result = block.tx.commit().await.map(|_| Rows::default());
+                        if result.is_err() {
+                            self.settings = settings;
+                        }
+                        result
+                    }
                 }
-                Some(block) => block.tx.commit().await.map(|_| Rows::default()),
-            },
+            }
             Prepared::Rollback => {
-                if let Some(block) = self.block.take() {
+                if let Some(block) = self.end_block(false) {
                     block.tx.rollback();
                 }
                 Ok(Rows::default())
@@ -564,6 +670,7 @@ impl SqlSession {
                 }
                 result.map(|()| Rows::default())
             }
+            Prepared::Set(set) => self.set(set),
             Prepared::NoOp => Ok(Rows::default()),
             Prepared::CreateTable(..) | Prepared::CreateIndex(_) => {
                 if self.block.is_some() {
@@ -588,34 +695,50 @@ impl SqlSession {
                     e
                 })
             }
-            _ => match &mut self.block {
-                Some(block) => {
-                    if block.failed {
-                        return Err(DbError::new(
+            _ => {
+                let timeouts = self.timeouts();
+                self.run_data_statement(&statement, params, timeouts).await
+            }
+        }
+    }
+
+    /// A query or DML statement, in the open block or a transaction of
+    /// its own.
+    async fn run_data_statement(
+        &mut self,
+        statement: &Statement,
+        params: &[Value],
+        timeouts: Timeouts,
+    ) -> Result<Rows, DbError> {
+        match &mut self.block {
+            Some(block) => {
+                if block.failed {
+                    return Err(DbError::new(
                             SqlState::InFailedTransaction,
                             "current transaction is aborted, commands ignored until end of transaction block",
                         ));
-                    }
-                    if let (true, Some(what)) = (block.read_only, writes(&statement.kind)) {
-                        let e = DbError::new(
-                            SqlState::ReadOnlySqlTransaction,
-                            format!("cannot execute {what} in a read-only transaction"),
-                        );
-                        return Err(self.fail(e));
-                    }
-                    let result = run(&self.db, &mut block.tx, &statement, params).await;
-                    if result.is_err() {
-                        block.failed = true;
-                    }
-                    result
                 }
-                None => {
-                    let mut tx = self.db.store().begin(Isolation::ReadCommitted);
-                    let rows = run(&self.db, &mut tx, &statement, params).await?;
-                    tx.commit().await?;
-                    Ok(rows)
+                if let (true, Some(what)) = (block.read_only, writes(&statement.kind)) {
+                    let e = DbError::new(
+                        SqlState::ReadOnlySqlTransaction,
+                        format!("cannot execute {what} in a read-only transaction"),
+                    );
+                    return Err(self.fail(e));
                 }
-            },
+                block.tx.set_timeouts(timeouts);
+                let result = run(&self.db, &mut block.tx, statement, params).await;
+                if result.is_err() {
+                    block.failed = true;
+                }
+                result
+            }
+            None => {
+                let mut tx = self.db.store().begin(Isolation::ReadCommitted);
+                tx.set_timeouts(timeouts);
+                let rows = run(&self.db, &mut tx, statement, params).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use super::expr::{
     ident, object_name, type_of, unsupported, AggSpec, BinOp, Compiler, Expr, Scope,
 };
 use super::value::{err, SqlType};
-use crate::store::{DbError, Isolation, RowLockMode, SqlState};
+use crate::store::{AdvisoryMode, DbError, Isolation, RowLockMode, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -138,7 +138,11 @@ pub(crate) enum Prepared {
     Begin {
         isolation: Option<Isolation>,
         read_only: bool,
+        /// `DEFERRABLE` (effective only with SERIALIZABLE READ ONLY).
+        deferrable: bool,
     },
+    /// `SET [LOCAL] lock_timeout | statement_timeout`, `RESET`.
+    Set(super::settings::Set),
     Commit,
     Rollback,
     /// `SAVEPOINT name`, `RELEASE [SAVEPOINT] name`, `ROLLBACK TO
@@ -151,12 +155,57 @@ pub(crate) enum Prepared {
     /// A statement with no effect on the simulation (`CREATE EXTENSION
     /// btree_gist`: the simulated gist handles `=` already).
     NoOp,
-    AdvisoryLock(Expr),
+    /// `SELECT pg_advisory_xact_lock(...)` and its variants, without FROM.
+    AdvisoryLock(Box<AdvisoryPlan>),
     Select(Box<SelectPlan>),
     Insert(Box<InsertPlan>),
     Update(Box<UpdatePlan>),
     Delete(Box<DeletePlan>),
 }
+
+/// A select list without FROM that takes advisory transaction locks.
+#[derive(Clone, Debug)]
+pub(crate) struct AdvisoryPlan {
+    /// The output columns, left to right.
+    pub(crate) items: Vec<(String, AdvisoryItem)>,
+}
+
+/// One item of an [`AdvisoryPlan`]'s select list.
+#[derive(Clone, Debug)]
+pub(crate) enum AdvisoryItem {
+    /// An advisory lock call: the key (one bigint or two integers).
+    Lock {
+        key: Vec<Expr>,
+        mode: AdvisoryMode,
+        /// `pg_advisory_xact_lock` waits; `pg_try_...` returns false.
+        wait: bool,
+    },
+    /// Any other expression.
+    Value(Expr),
+}
+
+/// The mode and waiting of a transaction-level advisory lock function.
+fn advisory_function(name: &str) -> Option<(AdvisoryMode, bool)> {
+    Some(match name {
+        "pg_advisory_xact_lock" => (AdvisoryMode::Exclusive, true),
+        "pg_advisory_xact_lock_shared" => (AdvisoryMode::Shared, true),
+        "pg_try_advisory_xact_lock" => (AdvisoryMode::Exclusive, false),
+        "pg_try_advisory_xact_lock_shared" => (AdvisoryMode::Shared, false),
+        _ => return None,
+    })
+}
+
+/// Session-level advisory lock functions, which outlive transactions: the
+/// store has no sessions to hold them.
+const SESSION_ADVISORY_FUNCTIONS: [&str; 7] = [
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_advisory_unlock",
+    "pg_advisory_unlock_shared",
+    "pg_advisory_unlock_all",
+];
 
 /// A prepared statement.
 #[derive(Clone, Debug)]
@@ -211,6 +260,19 @@ pub(crate) fn prepare(sql: &str, catalog: &Catalog) -> Result<Statement, DbError
 }
 
 fn prepare_inner(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
+    if let Some(set) = super::settings::parse_set(sql)? {
+        return Ok(Statement {
+            kind: Prepared::Set(set),
+            params: 0,
+        });
+    }
+    if let Some((without, deferrable)) = super::settings::strip_deferrable(sql)? {
+        let mut statement = prepare_inner(&without, catalog)?;
+        if let Prepared::Begin { deferrable: d, .. } = &mut statement.kind {
+            *d = deferrable;
+        }
+        return Ok(statement);
+    }
     let (text, strength, excludes) = preprocess(sql)?;
     let dialect = PostgreSqlDialect {};
     let mut statements = Parser::parse_sql(&dialect, &text)
@@ -543,7 +605,9 @@ impl Planner<'_> {
                                 ast::TransactionIsolationLevel::Serializable => {
                                     Isolation::Serializable
                                 }
-                                other => return Err(unsupported(format!("ISOLATION LEVEL {other}"))),
+                                other => {
+                                    return Err(unsupported(format!("ISOLATION LEVEL {other}")))
+                                }
                             })
                         }
                         ast::TransactionMode::AccessMode(mode) => {
@@ -554,6 +618,7 @@ impl Planner<'_> {
                 Prepared::Begin {
                     isolation,
                     read_only,
+                    deferrable: false,
                 }
             }
             S::Commit { chain: false, .. } => Prepared::Commit,
@@ -567,10 +632,9 @@ impl Planner<'_> {
             } => Prepared::RollbackToSavepoint(ident(&name)),
             S::Savepoint { name } => Prepared::Savepoint(ident(&name)),
             S::ReleaseSavepoint { name } => Prepared::ReleaseSavepoint(ident(&name)),
-            S::SetVariable { .. } => {
-                return Err(unsupported(
-                    "SET (lock_timeout and statement_timeout need a clock the simulated store does not have)",
-                ))
+            // `settings::parse_set` takes every SET of a parameter.
+            S::SetVariable { .. } | S::SetTimeZone { .. } => {
+                return Err(unsupported("SET of this parameter"))
             }
             S::CreateTable(create) => Prepared::CreateTable(Box::new(create), excludes),
             S::CreateIndex(create) => Prepared::CreateIndex(Box::new(create)),
@@ -606,7 +670,11 @@ impl Planner<'_> {
                 }))
             }
             S::Delete(delete) => {
-                if delete.using.is_some() || !delete.order_by.is_empty() || delete.limit.is_some() || !delete.tables.is_empty() {
+                if delete.using.is_some()
+                    || !delete.order_by.is_empty()
+                    || delete.limit.is_some()
+                    || !delete.tables.is_empty()
+                {
                     return Err(unsupported("DELETE ... USING / ORDER BY / LIMIT"));
                 }
                 let from = match &delete.from {
@@ -635,7 +703,11 @@ impl Planner<'_> {
             }
             other => {
                 let text = other.to_string();
-                let head: String = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+                let head: String = text
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 return Err(unsupported(format!("the statement {head}")));
             }
         })
@@ -711,6 +783,88 @@ impl Planner<'_> {
         Ok(sets)
     }
 
+    /// `SELECT pg_advisory_xact_lock($1), ...`: a select list without
+    /// FROM, each advisory lock call taken in order as the statement runs.
+    fn advisory(
+        &mut self,
+        select: &ast::Select,
+        orders_or_limits: bool,
+    ) -> Result<Prepared, DbError> {
+        for item in &select.projection {
+            let text = item.to_string().to_ascii_lowercase();
+            if let Some(name) = SESSION_ADVISORY_FUNCTIONS
+                .iter()
+                .find(|name| text.contains(&format!("{name}(")))
+            {
+                return Err(unsupported(format!(
+                    "the session-level advisory lock function {name} (transaction-level pg_advisory_xact_lock and its variants are)"
+                )));
+            }
+        }
+        if !select.from.is_empty()
+            || select.selection.is_some()
+            || select.having.is_some()
+            || !matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty())
+            || orders_or_limits
+        {
+            return Err(unsupported(
+                "an advisory lock function in a query with FROM, WHERE, GROUP BY, ORDER BY or LIMIT (a select list alone is)",
+            ));
+        }
+        let scope = Scope::default();
+        let mut items = Vec::new();
+        for item in &select.projection {
+            let (e, alias) = match item {
+                ast::SelectItem::UnnamedExpr(e) => (e, None),
+                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, Some(ident(alias))),
+                _ => return Err(unsupported(format!("the select item {item}"))),
+            };
+            let call = match e {
+                ast::Expr::Function(f) => {
+                    let name = object_name(&f.name)?;
+                    advisory_function(&name).map(|found| (f, name, found))
+                }
+                _ => None,
+            };
+            let Some((f, name, (mode, wait))) = call else {
+                let expr = self.compile(&scope, e)?;
+                items.push((
+                    alias.unwrap_or_else(|| "?column?".into()),
+                    AdvisoryItem::Value(expr),
+                ));
+                continue;
+            };
+            let args = match &f.args {
+                ast::FunctionArguments::List(list)
+                    if list.clauses.is_empty() && list.duplicate_treatment.is_none() =>
+                {
+                    &list.args
+                }
+                _ => return Err(unsupported(format!("the function call {f}"))),
+            };
+            if args.is_empty() || args.len() > 2 {
+                return Err(err(
+                    SqlState::UndefinedFunction,
+                    format!("function {f} does not exist (it takes one bigint or two integers)"),
+                ));
+            }
+            let mut key = Vec::with_capacity(args.len());
+            for arg in args {
+                match arg {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                        key.push(self.compile(&scope, e)?)
+                    }
+                    _ => return Err(unsupported(format!("the function call {f}"))),
+                }
+            }
+            items.push((
+                alias.unwrap_or(name),
+                AdvisoryItem::Lock { key, mode, wait },
+            ));
+        }
+        Ok(Prepared::AdvisoryLock(Box::new(AdvisoryPlan { items })))
+    }
+
     fn returning(
         &mut self,
         scope: &Scope,
@@ -735,6 +889,8 @@ impl Planner<'_> {
         {
             return Err(unsupported("WITH / FETCH in a query"));
         }
+        let orders_or_limits =
+            query.order_by.is_some() || query.limit.is_some() || query.offset.is_some();
         let select = match *query.body {
             ast::SetExpr::Select(select) => select,
             other => return Err(unsupported(format!("the query form {other}"))),
@@ -748,27 +904,12 @@ impl Planner<'_> {
         {
             return Err(unsupported("DISTINCT / INTO / window clauses"));
         }
-        // SELECT pg_advisory_xact_lock($1)
-        if select.from.is_empty() {
-            if let [ast::SelectItem::UnnamedExpr(ast::Expr::Function(f))] =
-                select.projection.as_slice()
-            {
-                if object_name(&f.name)? == "pg_advisory_xact_lock" {
-                    let scope = Scope::default();
-                    let mut c = self.compiler(&scope);
-                    let args = match &f.args {
-                        ast::FunctionArguments::List(l) if l.args.len() == 1 => match &l.args[0] {
-                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                                c.compile(e)
-                            }
-                            _ => Err(unsupported("pg_advisory_xact_lock's argument")),
-                        },
-                        _ => Err(unsupported("pg_advisory_xact_lock other than (bigint)")),
-                    };
-                    self.done(c);
-                    return Ok(Prepared::AdvisoryLock(args?));
-                }
-            }
+        let calls_advisory = select.projection.iter().any(|item| {
+            let text = item.to_string().to_ascii_lowercase();
+            text.contains("pg_advisory_") || text.contains("pg_try_advisory_")
+        });
+        if calls_advisory {
+            return self.advisory(&select, orders_or_limits);
         }
         let mut scope = Scope::default();
         let mut on_conditions: Vec<&ast::Expr> = Vec::new();

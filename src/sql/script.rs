@@ -13,10 +13,14 @@
 //! completed: what the anomaly suite judges and `conform` compares.
 
 use super::{Rows, Session, SqlDb, SqlSession};
-use crate::store::{CommittedTx, DbError, SqlState};
+use crate::seed::Seed;
+use crate::store::{
+    CommittedTx, DbError, Pacer, PauseFuture, PausePoint, Schema, SqlState, Store, StoreConfig,
+};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 
 /// The tables a script starts from: their names (the order DROP and
 /// TRUNCATE list them in) and the DDL that creates them, empty.
@@ -74,15 +78,92 @@ pub trait Backend {
 }
 
 /// The simulated store: a fresh [`SqlDb`] per script; a statement still
-/// pending once nothing else can run is blocked.
+/// pending once nothing else can run is blocked. Its store's timers run on
+/// a clock of the backend's own, which moves only where PostgreSQL's
+/// backend lets real time pass: [`Backend::idle`] and [`Backend::grace`]
+/// move it as long as they sleep there, so that `deadlock_timeout` (set
+/// to PostgreSQL's backend's), `lock_timeout` and `statement_timeout`
+/// fire at the same points of a script on both.
 #[derive(Debug, Default)]
-pub struct SimBackend;
+pub struct SimBackend {
+    clock: ScriptClock,
+}
+
+/// Simulated time: timers that fire when [`ScriptClock::advance`] passes
+/// their deadline.
+#[derive(Clone, Debug, Default)]
+struct ScriptClock {
+    state: Arc<Mutex<ClockState>>,
+}
+
+#[derive(Debug, Default)]
+struct ClockState {
+    now_ms: u64,
+    /// Deadlines and the wakers of the tasks waiting for them.
+    timers: Vec<(u64, Waker)>,
+}
+
+impl ScriptClock {
+    fn state(&self) -> std::sync::MutexGuard<'_, ClockState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves the clock `ms` on and wakes the timers that are then due.
+    fn advance(&self, ms: u64) {
+        let due: Vec<Waker> = {
+            let mut state = self.state();
+            state.now_ms += ms;
+            let now_ms = state.now_ms;
+            let (due, waiting) = std::mem::take(&mut state.timers)
+                .into_iter()
+                .partition(|(deadline_ms, _)| *deadline_ms <= now_ms);
+            state.timers = waiting;
+            due.into_iter().map(|(_, waker)| waker).collect()
+        };
+        for waker in due {
+            waker.wake();
+        }
+    }
+}
+
+impl Pacer for ScriptClock {
+    fn pause(&self, _point: &PausePoint) -> PauseFuture {
+        Box::pin(std::future::ready(()))
+    }
+
+    fn sleep(&self, ms: u64) -> PauseFuture {
+        let clock = self.clone();
+        let deadline_ms = self.state().now_ms + ms;
+        Box::pin(std::future::poll_fn(move |cx| {
+            let mut state = clock.state();
+            if state.now_ms >= deadline_ms {
+                return Poll::Ready(());
+            }
+            state.timers.push((deadline_ms, cx.waker().clone()));
+            Poll::Pending
+        }))
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.state().now_ms
+    }
+}
+
+/// How long the PostgreSQL backend's [`Backend::idle`] sleeps.
+const IDLE_MS: u64 = 1;
 
 impl Backend for SimBackend {
     type S = SqlSession;
 
     async fn open(&mut self, setup: &Setup, sessions: usize) -> Result<Vec<SqlSession>, DbError> {
-        let db = SqlDb::new_empty();
+        let config = StoreConfig {
+            deadlock_timeout_ms: crate::postgres::DEADLOCK_TIMEOUT_MS,
+            ..StoreConfig::default()
+        };
+        let store = Store::new(Schema::default(), config, Seed(0));
+        self.clock = ScriptClock::default();
+        store.set_pacer(Arc::new(self.clock.clone()));
+        let db = SqlDb::new(store);
         let mut observer = db.session();
         for stmt in setup.ddl {
             observer.execute(stmt, &[]).await?;
@@ -96,9 +177,13 @@ impl Backend for SimBackend {
         true
     }
 
-    async fn idle(&mut self) {}
+    async fn idle(&mut self) {
+        self.clock.advance(IDLE_MS);
+    }
 
-    async fn grace(&mut self) {}
+    async fn grace(&mut self) {
+        self.clock.advance(crate::postgres::GRACE_MS);
+    }
 
     fn history(&self, observer: &SqlSession) -> Option<Vec<CommittedTx>> {
         Some(observer.db().store().history())
@@ -351,20 +436,7 @@ impl<S: Session + 'static> Runner<S> {
         let current = self.records.len().saturating_sub(1);
         std::future::poll_fn(|cx| {
             loop {
-                let mut progressed = false;
-                for slot in self.slots.iter_mut() {
-                    let Some(Slot::Busy(future, index)) = slot else {
-                        continue;
-                    };
-                    if let Poll::Ready((s, result)) = future.as_mut().poll(cx) {
-                        let record = &mut self.records[*index];
-                        record.result = Some(result);
-                        record.completed_after = Some(current);
-                        self.finished.push(*index);
-                        *slot = Some(Slot::Idle(s));
-                        progressed = true;
-                    }
-                }
+                let progressed = self.poll_slots(cx, current);
                 if !matches!(self.slots[session], Some(Slot::Busy(..))) {
                     return Poll::Ready(());
                 }
@@ -372,9 +444,36 @@ impl<S: Session + 'static> Runner<S> {
                     break;
                 }
             }
-            timer.as_mut().poll(cx)
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // Collect what the time that passed let finish (a simulated
+            // store's timers fire as its clock moves at the end of the
+            // timer, not while it runs).
+            while self.poll_slots(cx, current) {}
+            Poll::Ready(())
         })
         .await
+    }
+
+    /// Polls every running statement once, recording those that finish
+    /// as finished after step `current`. Returns whether any did.
+    fn poll_slots(&mut self, cx: &mut std::task::Context<'_>, current: usize) -> bool {
+        let mut progressed = false;
+        for slot in self.slots.iter_mut() {
+            let Some(Slot::Busy(future, index)) = slot else {
+                continue;
+            };
+            if let Poll::Ready((s, result)) = future.as_mut().poll(cx) {
+                let record = &mut self.records[*index];
+                record.result = Some(result);
+                record.completed_after = Some(current);
+                self.finished.push(*index);
+                *slot = Some(Slot::Idle(s));
+                progressed = true;
+            }
+        }
+        progressed
     }
 
     /// The sessions (`None` for one whose statement never finished), the

@@ -1092,6 +1092,379 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
         ",
     },
+    Script {
+        name: "lock-timeout-cancels-a-long-lock-wait",
+        about: "a lock wait longer than SET LOCAL lock_timeout fails with \
+                55P03 and fails the transaction",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1ms'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1ms' -> ok
+            s2: UPDATE kv SET v = 3 WHERE k = 'x' -> error 55P03
+            s2: SELECT v FROM kv WHERE k = 'x' -> error 25P02
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
+        ",
+    },
+    Script {
+        name: "lock-wait-shorter-than-lock-timeout-succeeds",
+        about: "a lock wait that ends before lock_timeout is an ordinary wait",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1min'"),
+            (1, "UPDATE kv SET v = v + 1 WHERE k = 'x'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1min' -> ok
+            s2: UPDATE kv SET v = v + 1 WHERE k = 'x' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
+    Script {
+        name: "set-local-and-rolled-back-set-end-with-their-transaction",
+        about: "SET LOCAL lasts to the end of its transaction, and a plain \
+                SET in a transaction that rolls back is undone: the next \
+                wait has no lock_timeout",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1ms'"),
+            (1, "COMMIT"),
+            (1, RC),
+            (1, "SET lock_timeout = '1ms'"),
+            (1, "ROLLBACK"),
+            (1, "UPDATE kv SET v = v + 1 WHERE k = 'x'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1ms' -> ok
+            s2: COMMIT -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET lock_timeout = '1ms' -> ok
+            s2: ROLLBACK -> ok
+            s2: UPDATE kv SET v = v + 1 WHERE k = 'x' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
+    Script {
+        name: "session-lock-timeout-lasts-until-reset",
+        about: "a plain SET lock_timeout holds for the session's later \
+                statements, in and out of transaction blocks, until RESET",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (1, "SET lock_timeout = '1ms'"),
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, RC),
+            (1, "UPDATE kv SET v = 4 WHERE k = 'x'"),
+            (1, "ROLLBACK"),
+            (1, "RESET lock_timeout"),
+            (1, "UPDATE kv SET v = v + 1 WHERE k = 'x'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: SET lock_timeout = '1ms' -> ok
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: UPDATE kv SET v = 3 WHERE k = 'x' -> error 55P03
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE kv SET v = 4 WHERE k = 'x' -> error 55P03
+            s2: ROLLBACK -> ok
+            s2: RESET lock_timeout -> ok
+            s2: UPDATE kv SET v = v + 1 WHERE k = 'x' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
+    Script {
+        name: "statement-timeout-cancels-a-lock-wait",
+        about: "a statement that waits longer than statement_timeout fails \
+                with 57014, before a longer lock_timeout",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, RC),
+            (1, "SET LOCAL lock_timeout = '1min'"),
+            (1, "SET LOCAL statement_timeout = '1ms'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SET LOCAL lock_timeout = '1min' -> ok
+            s2: SET LOCAL statement_timeout = '1ms' -> ok
+            s2: UPDATE kv SET v = 3 WHERE k = 'x' -> error 57014
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
+        ",
+    },
+    Script {
+        name: "advisory-lock-waits-until-commit",
+        about: "pg_advisory_xact_lock waits for the holder's commit, and \
+                under lock_timeout the wait fails with 55P03",
+        setup: &[],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "SELECT pg_advisory_xact_lock(1)"),
+            (1, RC),
+            (1, "SELECT pg_advisory_xact_lock(1)"),
+            (2, RC),
+            (2, "SET LOCAL lock_timeout = '1ms'"),
+            (2, "SELECT pg_advisory_xact_lock(1)"),
+            (2, "ROLLBACK"),
+            (0, "COMMIT"),
+            (1, "SELECT pg_try_advisory_xact_lock(1, 1) AS pair, 2 AS two"),
+            (1, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT pg_advisory_xact_lock(1) -> [(NULL)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT pg_advisory_xact_lock(1) -> waiting
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: SET LOCAL lock_timeout = '1ms' -> ok
+            s3: SELECT pg_advisory_xact_lock(1) -> error 55P03
+            s3: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            s2 <- [(NULL)]
+            s2: SELECT pg_try_advisory_xact_lock(1, 1) AS pair, 2 AS two -> [(t, 2)]
+            s2: COMMIT -> ok
+        ",
+    },
+    Script {
+        name: "advisory-shared-locks-and-try-locks",
+        about: "shared advisory locks share; a try-lock returns false \
+                instead of waiting, also behind a queued exclusive waiter, \
+                which gets the lock when the last shared holder ends",
+        setup: &[],
+        sessions: 4,
+        steps: &[
+            (0, RC),
+            (0, "SELECT pg_advisory_xact_lock_shared(1)"),
+            (1, RC),
+            (1, "SELECT pg_try_advisory_xact_lock_shared(1) AS shared, pg_try_advisory_xact_lock(1) AS exclusive, pg_try_advisory_xact_lock(2) AS other"),
+            (2, RC),
+            (2, "SELECT pg_advisory_xact_lock(1)"),
+            (3, RC),
+            (3, "SELECT pg_try_advisory_xact_lock_shared(1)"),
+            (0, "SELECT pg_try_advisory_xact_lock_shared(1)"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (3, "SELECT pg_try_advisory_xact_lock_shared(1)"),
+            (2, "COMMIT"),
+            (3, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT pg_advisory_xact_lock_shared(1) -> [(NULL)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT pg_try_advisory_xact_lock_shared(1) AS shared, pg_try_advisory_xact_lock(1) AS exclusive, pg_try_advisory_xact_lock(2) AS other -> [(t, f, t)]
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: SELECT pg_advisory_xact_lock(1) -> waiting
+            s4: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s4: SELECT pg_try_advisory_xact_lock_shared(1) -> [(f)]
+            s1: SELECT pg_try_advisory_xact_lock_shared(1) -> [(t)]
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s3 <- [(NULL)]
+            s4: SELECT pg_try_advisory_xact_lock_shared(1) -> [(f)]
+            s3: COMMIT -> ok
+            s4: COMMIT -> ok
+        ",
+    },
+    Script {
+        name: "advisory-and-row-lock-deadlock",
+        about: "a wait for an advisory lock and a wait for a row lock close \
+                a cycle: the second waiter fails with 40P01",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "SELECT pg_advisory_xact_lock(7)"),
+            (1, RC),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (0, "UPDATE kv SET v = 3 WHERE k = 'x'"),
+            (1, "SELECT pg_advisory_xact_lock(7)"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT pg_advisory_xact_lock(7) -> [(NULL)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s1: UPDATE kv SET v = 3 WHERE k = 'x' -> waiting
+            s2: SELECT pg_advisory_xact_lock(7) -> error 40P01
+            s1 <- affected 1
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
+        ",
+    },
+    Script {
+        name: "deferrable-read-only-waits-for-a-safe-snapshot",
+        about: "a SERIALIZABLE READ ONLY DEFERRABLE reader waits for the \
+                read-write transaction running at its snapshot; that one \
+                commits with a conflict out to a transaction committed \
+                before the snapshot, so the reader takes a new snapshot, \
+                which is safe: it sees both commits and nothing fails \
+                (PostgreSQL's read-only-anomaly-3)",
+        setup: &["INSERT INTO kv VALUES ('x', 0), ('y', 0)"],
+        sessions: 3,
+        steps: &[
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, "UPDATE kv SET v = 20 WHERE k = 'y'"),
+            (0, "COMMIT"),
+            (2, "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE"),
+            (2, "SELECT k, v FROM kv ORDER BY k"),
+            (1, "UPDATE kv SET v = -11 WHERE k = 'x'"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s2: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: UPDATE kv SET v = 20 WHERE k = 'y' -> affected 1
+            s1: COMMIT -> ok
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE -> ok
+            s3: SELECT k, v FROM kv ORDER BY k -> waiting
+            s2: UPDATE kv SET v = -11 WHERE k = 'x' -> affected 1
+            s2: COMMIT -> ok
+            s3 <- [(x, -11) (y, 20)]
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, -11) (y, 20)]
+        ",
+    },
+    Script {
+        name: "read-only-without-deferrable-fails-the-writer",
+        about: "the same schedule with a READ ONLY reader that does not \
+                wait: it reads a state no serial order explains unless the \
+                writer fails, and the writer does, with 40001 \
+                (PostgreSQL's read-only-anomaly-2)",
+        setup: &["INSERT INTO kv VALUES ('x', 0), ('y', 0)"],
+        sessions: 3,
+        steps: &[
+            (1, SER),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, SER),
+            (0, "SELECT v FROM kv WHERE k = 'y'"),
+            (0, "UPDATE kv SET v = 20 WHERE k = 'y'"),
+            (0, "COMMIT"),
+            (2, SER_RO),
+            (2, "SELECT k, v FROM kv ORDER BY k"),
+            (1, "UPDATE kv SET v = -11 WHERE k = 'x'"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s2: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'y' -> [(0)]
+            s1: UPDATE kv SET v = 20 WHERE k = 'y' -> affected 1
+            s1: COMMIT -> ok
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY -> ok
+            s3: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 20)]
+            s2: UPDATE kv SET v = -11 WHERE k = 'x' -> error 40001
+            s2: COMMIT -> ok
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 20)]
+        ",
+    },
+    Script {
+        name: "deferrable-read-only-with-no-writer-running-does-not-wait",
+        about: "DEFERRABLE waits only for read-write serializable \
+                transactions: with only a Read Committed writer running its \
+                snapshot is safe at once; without READ ONLY it has no effect",
+        setup: &["INSERT INTO kv VALUES ('x', 0)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE kv SET v = 1 WHERE k = 'x'"),
+            (1, "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE"),
+            (1, "SELECT v FROM kv WHERE k = 'x'"),
+            (2, "BEGIN ISOLATION LEVEL SERIALIZABLE DEFERRABLE"),
+            (2, "SELECT v FROM kv WHERE k = 'x'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (2, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 1 WHERE k = 'x' -> affected 1
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE -> ok
+            s2: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s3: BEGIN ISOLATION LEVEL SERIALIZABLE DEFERRABLE -> ok
+            s3: SELECT v FROM kv WHERE k = 'x' -> [(0)]
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s3: COMMIT -> ok
+        ",
+    },
 ];
 
 #[cfg(test)]
@@ -1103,7 +1476,7 @@ mod tests {
     fn every_script_on_the_store_gives_postgres_transcript() {
         let mut failures = Vec::new();
         for script in SCRIPTS {
-            let got = crate::store::block_on(run_script(&mut SimBackend, script))
+            let got = crate::store::block_on(run_script(&mut SimBackend::default(), script))
                 .expect("the script sets up");
             let want = expected_lines(script);
             if got != want {

@@ -273,7 +273,10 @@ fn rejected_sql_names_the_construct_and_the_statement() {
             "0A000",
         ),
         ("SAVEPOINT a", "25P01"),
-        ("SET LOCAL lock_timeout = '1s'", "0A000"),
+        ("SET search_path = public", "0A000"),
+        ("SET lock_timeout = 'soon'", "22023"),
+        ("SELECT pg_advisory_lock(1)", "0A000"),
+        ("SELECT pg_advisory_xact_lock(id) FROM rooms", "0A000"),
         ("SELECT count(*) FROM rooms FOR SHARE", "0A000"),
         (
             "SELECT * FROM rooms r LEFT JOIN bookings b ON b.room_id = r.id",
@@ -447,6 +450,44 @@ fn advisory_locks_serialize_and_release_at_commit() {
     assert!(waiting.as_mut().poll(&mut cx).is_pending());
     ok(&mut a, "COMMIT", &[]);
     assert!(waiting.as_mut().poll(&mut cx).is_ready());
+}
+
+#[test]
+fn set_and_set_local_last_as_in_postgres() {
+    // The values SHOW gives on PostgreSQL 15 after each line.
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    let lock_timeout = |s: &SqlSession| s.timeouts().lock_timeout_ms;
+    ok(&mut s, "SET LOCAL lock_timeout = '5s'", &[]);
+    assert_eq!(
+        lock_timeout(&s),
+        0,
+        "SET LOCAL outside a block does nothing"
+    );
+    ok(&mut s, "BEGIN", &[]);
+    ok(&mut s, "SET LOCAL lock_timeout = '1s'", &[]);
+    ok(&mut s, "SET lock_timeout = '2s'", &[]);
+    assert_eq!(lock_timeout(&s), 2000);
+    ok(&mut s, "COMMIT", &[]);
+    assert_eq!(
+        lock_timeout(&s),
+        2000,
+        "a SET after a SET LOCAL outlives the block"
+    );
+    ok(&mut s, "BEGIN", &[]);
+    ok(&mut s, "SET lock_timeout = '3s'", &[]);
+    ok(&mut s, "SET LOCAL lock_timeout = '4s'", &[]);
+    assert_eq!(lock_timeout(&s), 4000);
+    ok(&mut s, "COMMIT", &[]);
+    assert_eq!(lock_timeout(&s), 3000, "the SET LOCAL ends with its block");
+    ok(&mut s, "BEGIN", &[]);
+    assert!(exec(&mut s, "SELECT 1/0", &[]).is_err());
+    let e = exec(&mut s, "SET lock_timeout = '9s'", &[]).unwrap_err();
+    assert_eq!(e.code, SqlState::InFailedTransaction);
+    ok(&mut s, "ROLLBACK", &[]);
+    ok(&mut s, "SET statement_timeout = 250", &[]);
+    ok(&mut s, "RESET ALL", &[]);
+    assert_eq!(s.timeouts(), crate::store::Timeouts::default());
 }
 
 #[test]

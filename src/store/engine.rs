@@ -11,6 +11,10 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::task::Waker;
 
+mod advisory;
+mod deferrable;
+pub(crate) use advisory::AdvisoryMode;
+
 /// One committed version of a key. `row == None` is a tombstone (deleted).
 #[derive(Clone, Debug)]
 pub(crate) struct Version {
@@ -210,6 +214,10 @@ pub(crate) struct State {
     siread_keys: BTreeMap<Key, BTreeSet<TxId>>,
     siread_ranges: BTreeMap<TxId, Vec<KeyRange>>,
     pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
+    /// Advisory transaction locks.
+    pub(crate) advisory: advisory::AdvisoryLocks,
+    /// DEFERRABLE transactions still getting their safe snapshot.
+    safe_snapshots: deferrable::SafeSnapshotWaits,
     /// Committed update chains across keys: (old key, the transaction that
     /// deleted it by moving the row) -> the key the row moved to. Read
     /// Committed follows them after a lock wait, as PostgreSQL follows a
@@ -259,6 +267,8 @@ impl State {
             siread_keys: BTreeMap::new(),
             siread_ranges: BTreeMap::new(),
             pending_intervals: BTreeMap::new(),
+            advisory: advisory::AdvisoryLocks::default(),
+            safe_snapshots: deferrable::SafeSnapshotWaits::new(),
             moved: BTreeMap::new(),
             history: Vec::new(),
             commit_log: Vec::new(),
@@ -1739,6 +1749,8 @@ impl State {
     /// Releases locks, intents and pending intervals, and wakes waiters.
     fn release(&mut self, id: TxId, committed: bool) {
         self.waits_for.remove(&id);
+        self.advisory.release(id);
+        self.settle_safe_snapshots(id, committed);
         let Some(tx) = self.txs.get_mut(&id) else {
             return;
         };
@@ -1988,7 +2000,8 @@ impl State {
         let foreign_lock = self
             .row_locks
             .range::<Key, _>(range)
-            .any(|(_, holders)| holders.keys().any(|&holder| holder != id));
+            .any(|(_, holders)| holders.keys().any(|&holder| holder != id))
+            || self.advisory.contended(key, id);
         if newer || foreign_intent || foreign_lock {
             return false;
         }

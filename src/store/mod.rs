@@ -5,12 +5,13 @@
 //! (snapshot isolation, first updater wins with 40001) and Serializable
 //! (SSI over item and range reads, aborting one transaction per dangerous
 //! structure, and only when its out-conflict commits first, by
-//! PostgreSQL's rules, READ ONLY transactions' exemptions included; the
-//! scripts of `crate::sql::scripts` pin them against PostgreSQL's
-//! transcripts). Row locks are held to commit, waits are
-//! async and deadlocks are detected (40P01); primary keys are unique
-//! (23505) and tables may carry an exclusion constraint on intervals
-//! (23P01).
+//! PostgreSQL's rules, READ ONLY transactions' exemptions and DEFERRABLE
+//! ones' safe snapshots included; the scripts of `crate::sql::scripts`
+//! pin them against PostgreSQL's transcripts). Row locks and advisory
+//! transaction locks are held to commit, waits are async, deadlocks are
+//! detected (40P01) and waits may be limited by `lock_timeout` (55P03) and
+//! `statement_timeout` (57014); primary keys are unique (23505) and tables
+//! may carry an exclusion constraint on intervals (23P01).
 //!
 //! Every statement is async and starts at a *pause point* given to the
 //! store's [`Pacer`]: under the turmoil world a pause costs simulated
@@ -43,7 +44,7 @@ pub use record::{CommittedTx, ReadRecord, WriteRecord};
 pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, RowLockMode, SqlState, TxId};
 
 use crate::seed::Seed;
-pub(crate) use engine::WriteKind;
+pub(crate) use engine::{AdvisoryMode, WriteKind};
 use engine::{LockAttempt, State};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -227,6 +228,11 @@ pub struct PausePoint {
 pub struct TxMode {
     /// `READ ONLY`: writes and locking reads fail with 25006.
     pub read_only: bool,
+    /// `DEFERRABLE`: with SERIALIZABLE READ ONLY, the first statement
+    /// waits for a safe snapshot, on which the transaction runs without
+    /// SSI (it never fails with 40001); no effect otherwise, as in
+    /// PostgreSQL.
+    pub deferrable: bool,
 }
 
 /// A boxed future, `Send` so store futures can run on tokio's spawn.
@@ -465,12 +471,21 @@ impl Store {
     /// ONLY`): a read-only transaction's writes fail with 25006, and at
     /// Serializable SSI exempts it from structures it cannot be part of.
     pub fn begin_with(&self, isolation: Isolation, mode: TxMode) -> Tx {
-        let id = self.state().begin(isolation, mode.read_only);
+        let id = {
+            let mut state = self.state();
+            let id = state.begin(isolation, mode.read_only);
+            if mode.deferrable && mode.read_only && isolation == Isolation::Serializable {
+                state.defer_until_safe(id);
+            }
+            id
+        };
         Tx {
             store: self.clone(),
             id,
             isolation,
             open: true,
+            timeouts: Timeouts::default(),
+            statement_started_ms: 0,
             _connection: None,
         }
     }
@@ -587,6 +602,12 @@ impl Store {
         self.state().lock_holders(key)
     }
 
+    /// Whether a transaction other than `tx` holds or waits for the
+    /// advisory lock `key` (so that `tx` taking it may wait).
+    pub fn advisory_contended(&self, key: &Key, tx: TxId) -> bool {
+        self.state().advisory.contended(key, tx)
+    }
+
     /// Whether statement `op` of transaction `tx` on `key` (a scan: on
     /// `[key, range_end)`) would run *quietly* if it ran now: without
     /// waiting, failing, adding an SSI rw-antidependency or dooming anyone,
@@ -613,7 +634,14 @@ impl Store {
             isolation: open.isolation,
             has_snapshot: open.snapshot.is_some(),
             failed: open.status == engine::Status::Failed,
-            locked: open.locks.iter().cloned().collect(),
+            locked: open
+                .locks
+                .iter()
+                .chain(state.advisory.keys_of(tx))
+                .cloned()
+                .collect::<std::collections::BTreeSet<Key>>()
+                .into_iter()
+                .collect(),
             written: open.writes.keys().cloned().collect(),
             last_read: open.reads.last().cloned(),
         })
@@ -659,7 +687,31 @@ pub struct Tx {
     id: TxId,
     isolation: Isolation,
     open: bool,
+    /// The limits its statements' lock waits run under.
+    timeouts: Timeouts,
+    /// When the current statement started, on the pacer's clock (read only
+    /// when a statement timeout is set: the model checker notes every read
+    /// of its clock).
+    statement_started_ms: u64,
     _connection: Option<Connection>,
+}
+
+/// PostgreSQL's `lock_timeout` and `statement_timeout`, in ms of the
+/// pacer's clock (0: none, the default). A statement spends time in the
+/// store only while it waits for a lock, so both limit lock waits: a
+/// single wait longer than `lock_timeout_ms` fails with 55P03, a statement
+/// whose waits add up to more than `statement_timeout_ms` with 57014.
+/// They race `deadlock_timeout` as in PostgreSQL, whose wait loop runs the
+/// deadlock check first and then takes the pending cancel: whichever
+/// limit is reached first decides, and when one of these is reached at the
+/// same moment as the deadlock check, it wins (a lock timeout also wins a
+/// tie with the statement timeout).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `lock_timeout`: the longest one lock wait may last.
+    pub lock_timeout_ms: u64,
+    /// `statement_timeout`: the longest a statement may run.
+    pub statement_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for Tx {
@@ -700,7 +752,55 @@ impl Tx {
     ) -> Result<(), DbError> {
         assert!(self.open, "statement on a finished transaction");
         self.store.pause(self.id, op, key, range_end).await;
+        if self.store.state().awaits_safe_snapshot(self.id) {
+            self.safe_snapshot().await;
+        }
+        if self.timeouts.statement_timeout_ms > 0 {
+            self.statement_started_ms = self.store.now_ms();
+        }
         self.store.state().start_statement(self.id, true)
+    }
+
+    /// A DEFERRABLE transaction's wait for a safe snapshot, at its first
+    /// statement. Not a lock wait: the transaction holds nothing yet, so it
+    /// is in no deadlock, and `lock_timeout` does not limit it.
+    async fn safe_snapshot(&mut self) {
+        let store = self.store.clone();
+        let id = self.id;
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            let mut state = store.state();
+            match state.safe_snapshot(id) {
+                LockAttempt::Done(()) => Poll::Ready(()),
+                LockAttempt::WaitFor(_) => {
+                    state.park_for_safe_snapshot(id, cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    /// Sets the limits of the lock waits of this transaction's next
+    /// statements.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    /// A lock wait of the current statement, under its limits.
+    fn lock_wait(&self) -> LockWait {
+        let statement_left_ms = (self.timeouts.statement_timeout_ms > 0).then(|| {
+            let spent_ms = self
+                .store
+                .now_ms()
+                .saturating_sub(self.statement_started_ms);
+            self.timeouts.statement_timeout_ms.saturating_sub(spent_ms)
+        });
+        LockWait::new(
+            self.store.clone(),
+            self.id,
+            self.timeouts.lock_timeout_ms,
+            statement_left_ms,
+        )
     }
 
     /// `SELECT * WHERE key = $1`: the row as of this statement's snapshot.
@@ -790,7 +890,7 @@ impl Tx {
         kind: WriteKind,
         row: Option<Row>,
     ) -> Result<Option<Row>, DbError> {
-        let mut wait = LockWait::new(self.store.clone(), self.id);
+        let mut wait = self.lock_wait();
         std::future::poll_fn(move |cx: &mut Context<'_>| {
             wait.poll(cx, |state, id| state.write(id, key, kind, row.clone()))
         })
@@ -837,10 +937,26 @@ impl Tx {
         self.write_statement(key, kind, row).await
     }
 
+    /// `pg_advisory_xact_lock` and its variants within the current
+    /// statement: takes the advisory lock `key` in `mode`, waiting for its
+    /// holders (`wait`), or reports that it is taken (`pg_try_...`).
+    pub(crate) async fn sql_advisory_lock(
+        &mut self,
+        key: &Key,
+        mode: AdvisoryMode,
+        wait: bool,
+    ) -> Result<bool, DbError> {
+        let mut lock_wait = self.lock_wait();
+        std::future::poll_fn(move |cx: &mut Context<'_>| {
+            lock_wait.poll(cx, |state, id| state.advisory_lock(id, key, mode, wait))
+        })
+        .await
+    }
+
     /// `ON CONFLICT`'s check of `key`: waits for an uncommitted writer of
     /// it, then returns its live row without locking it.
     pub(crate) async fn sql_probe(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
-        let mut wait = LockWait::new(self.store.clone(), self.id);
+        let mut wait = self.lock_wait();
         std::future::poll_fn(move |cx: &mut Context<'_>| {
             wait.poll(cx, |state, id| state.probe(id, key))
         })
@@ -862,7 +978,7 @@ impl Tx {
     /// (a unique check that found a conflicting entry whose row is being
     /// updated or deleted).
     pub(crate) async fn sql_wait_for_writer(&mut self, key: &Key) -> Result<(), DbError> {
-        let mut wait = LockWait::new(self.store.clone(), self.id);
+        let mut wait = self.lock_wait();
         std::future::poll_fn(move |cx: &mut Context<'_>| {
             wait.poll(cx, |state, id| state.wait_for_writer(id, key))
         })
@@ -918,26 +1034,45 @@ impl Tx {
 /// sleeps `deadlock_timeout` (on the pacer's clock) before it looks for a
 /// cycle through itself in the wait-for graph, once per statement, and
 /// fails with 40P01 if it finds one; with a timeout of 0 the check runs as
-/// the wait begins.
+/// the wait begins. `lock_timeout` and `statement_timeout` are further
+/// deadlines on the same clock (see [`Timeouts`]); one timer runs at a
+/// time, for the nearest deadline not yet passed.
 struct LockWait {
     store: Store,
     id: TxId,
     timer: Option<PauseFuture>,
+    /// How long into the wait the running timer ends.
+    timer_at_ms: u64,
+    /// How long the wait has lasted, as far as fired timers tell.
+    waited_ms: u64,
     checked: bool,
+    /// 0: no lock timeout.
+    lock_timeout_ms: u64,
+    /// What is left of the statement's timeout, if it has one.
+    statement_left_ms: Option<u64>,
 }
 
 impl LockWait {
-    fn new(store: Store, id: TxId) -> LockWait {
+    fn new(
+        store: Store,
+        id: TxId,
+        lock_timeout_ms: u64,
+        statement_left_ms: Option<u64>,
+    ) -> LockWait {
         LockWait {
             store,
             id,
             timer: None,
+            timer_at_ms: 0,
+            waited_ms: 0,
             checked: false,
+            lock_timeout_ms,
+            statement_left_ms,
         }
     }
 
     /// Tries the statement (`attempt`), parks the task while it waits, and
-    /// runs the deadlock check when the wait has lasted the timeout.
+    /// acts on each deadline as the wait reaches it.
     fn poll<T>(
         &mut self,
         cx: &mut Context<'_>,
@@ -946,7 +1081,8 @@ impl LockWait {
         if let Some(timer) = self.timer.as_mut() {
             if timer.as_mut().poll(cx).is_ready() {
                 self.timer = None;
-                if let Err(err) = self.check() {
+                self.waited_ms = self.timer_at_ms;
+                if let Err(err) = self.reach_deadlines() {
                     return Poll::Ready(Err(err));
                 }
             }
@@ -958,24 +1094,78 @@ impl LockWait {
             Ok(LockAttempt::WaitFor(holder)) => holder,
         };
         state.park(self.id, holder, cx.waker());
-        let timeout_ms = state.config.deadlock_timeout_ms;
+        let deadlock_timeout_ms = state.config.deadlock_timeout_ms;
         drop(state);
-        if timeout_ms > 0 && !self.checked && self.timer.is_none() {
-            let mut timer = self.store.pacer().timeout(timeout_ms);
-            if timer.as_mut().poll(cx).is_ready() {
-                if let Err(err) = self.check() {
+        while self.timer.is_none() {
+            let Some(at_ms) = self.next_deadline_ms(deadlock_timeout_ms) else {
+                break;
+            };
+            // A deadline already reached (a statement timeout used up by
+            // earlier waits) needs no timer.
+            let mut timer = (at_ms > self.waited_ms)
+                .then(|| self.store.pacer().timeout(at_ms - self.waited_ms));
+            if timer
+                .as_mut()
+                .is_none_or(|t| t.as_mut().poll(cx).is_ready())
+            {
+                self.waited_ms = at_ms;
+                if let Err(err) = self.reach_deadlines() {
                     return Poll::Ready(Err(err));
                 }
             } else {
-                self.timer = Some(timer);
+                self.timer = timer;
+                self.timer_at_ms = at_ms;
             }
         }
         Poll::Pending
     }
 
-    fn check(&mut self) -> Result<(), DbError> {
-        self.checked = true;
-        self.store.state().deadlock_check(self.id)
+    /// The nearest deadline (ms into the wait) still ahead: the deadlock
+    /// check's (unless done or run at once), the lock timeout's and the
+    /// statement timeout's.
+    fn next_deadline_ms(&self, deadlock_timeout_ms: u64) -> Option<u64> {
+        let deadlock = (deadlock_timeout_ms > 0 && !self.checked).then_some(deadlock_timeout_ms);
+        let lock = (self.lock_timeout_ms > 0).then_some(self.lock_timeout_ms);
+        [deadlock, lock, self.statement_left_ms]
+            .into_iter()
+            .flatten()
+            .filter(|&at_ms| at_ms >= self.waited_ms)
+            .min()
+    }
+
+    /// Acts on every deadline the wait has reached: a lock or statement
+    /// timeout fails the transaction (before the deadlock check, as
+    /// PostgreSQL takes a pending cancel right after its check), otherwise
+    /// the deadlock check runs.
+    fn reach_deadlines(&mut self) -> Result<(), DbError> {
+        if self.lock_timeout_ms > 0 && self.waited_ms >= self.lock_timeout_ms {
+            return Err(self.cancel(
+                "canceling statement due to lock timeout",
+                SqlState::LockNotAvailable,
+            ));
+        }
+        if self
+            .statement_left_ms
+            .is_some_and(|left_ms| self.waited_ms >= left_ms)
+        {
+            return Err(self.cancel(
+                "canceling statement due to statement timeout",
+                SqlState::Other("57014"),
+            ));
+        }
+        let deadlock_timeout_ms = self.store.state().config.deadlock_timeout_ms;
+        if !self.checked && deadlock_timeout_ms > 0 && self.waited_ms >= deadlock_timeout_ms {
+            self.checked = true;
+            self.store.state().deadlock_check(self.id)?;
+        }
+        Ok(())
+    }
+
+    fn cancel(&mut self, message: &str, code: SqlState) -> DbError {
+        self.timer = None;
+        self.store
+            .state()
+            .fail(self.id, DbError::new(code, message))
     }
 }
 
