@@ -76,13 +76,21 @@ struct SsiView {
     snapshot: u64,
 }
 
-/// Pending (uncommitted) rows under an exclusion constraint.
+/// An exclusion constraint's index entry of a row version written by a
+/// transaction still in progress (PostgreSQL's gist entry whose heap tuple
+/// has that transaction as xmin). Every version the transaction writes
+/// keeps its entry until the transaction ends: another transaction that
+/// finds any of them waits for it, as PostgreSQL's dirty-snapshot scan does.
 #[derive(Clone, Debug)]
 struct PendingInterval {
     key: Key,
     start: i64,
     end: i64,
     owner: TxId,
+    /// Its place in the index, in insertion order: the exclusion check acts
+    /// on the first conflicting entry it finds, as PostgreSQL's gist scan
+    /// returns a leaf page's entries in the order they were added.
+    entry_seq: u64,
 }
 
 /// Counters of what the store did, for reports.
@@ -159,6 +167,12 @@ pub(crate) struct State {
     siread_keys: BTreeMap<Key, BTreeSet<TxId>>,
     siread_ranges: BTreeMap<TxId, Vec<KeyRange>>,
     pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
+    /// The place in the index of each committed row's exclusion entry (see
+    /// [`PendingInterval::entry_seq`]); rows loaded before the run have none
+    /// and come first.
+    committed_entry_seq: BTreeMap<Key, u64>,
+    /// The last `entry_seq` given.
+    last_entry_seq: u64,
     /// Committed update chains across keys: (old key, the transaction that
     /// deleted it by moving the row) -> the key the row moved to. Read
     /// Committed follows them after a lock wait, as PostgreSQL follows a
@@ -208,6 +222,8 @@ impl State {
             siread_keys: BTreeMap::new(),
             siread_ranges: BTreeMap::new(),
             pending_intervals: BTreeMap::new(),
+            committed_entry_seq: BTreeMap::new(),
+            last_entry_seq: 0,
             moved: BTreeMap::new(),
             history: Vec::new(),
             commit_log: Vec::new(),
@@ -626,8 +642,14 @@ impl State {
             WriteKind::Upsert => Some(Some(Arc::new(new_row.expect("upsert carries a row")))),
             WriteKind::Delete => current_row.as_ref().map(|_| None),
         };
-        // The exclusion check may wait; it runs before anything is recorded
-        // so that the statement, re-run after the wait, records once.
+        // PostgreSQL inserts the new version's index entry before its
+        // exclusion check (execIndexing.c), and the check waits for any
+        // in-progress transaction whose conflicting entry it finds: a
+        // statement waiting there already stands in the index, so a write
+        // of the transaction it waits for that overlaps it waits back (a
+        // deadlock), and so do two waiters that find each other once the
+        // transaction they both waited for rolls back. Recording the entry
+        // is idempotent: the statement, re-run after a wait, records once.
         if let Some(Some(row)) = &new_value {
             if isolation == Isolation::Serializable && self.interval_of(key, row).is_some() {
                 // PostgreSQL inserts the gist index entry, checking for
@@ -638,6 +660,7 @@ impl State {
                 // check of its own, unlike the unique check).
                 self.ssi_conflict_in(id, key)?;
             }
+            self.add_pending_interval(id, key, row);
             if let LockAttempt::WaitFor(holder) = self.check_exclusion(id, key, row)? {
                 return Ok(LockAttempt::WaitFor(holder));
             }
@@ -657,10 +680,6 @@ impl State {
             }
         }
         if let Some(value) = new_value {
-            self.remove_pending_interval(id, key);
-            if let Some(row) = &value {
-                self.add_pending_interval(id, key, row);
-            }
             self.tx_mut(id).writes.insert(key.clone(), value);
             self.intents.insert(key.clone(), id);
             if isolation == Isolation::Serializable {
@@ -811,9 +830,12 @@ impl State {
     }
 
     /// Checks the exclusion constraint (non-overlapping `[start, end)` per
-    /// group) for a row `id` is about to write. Like PostgreSQL, a conflict
-    /// with an uncommitted row waits for its writer; a conflict with a
-    /// committed or own row fails with 23P01.
+    /// group) for a row `id` is writing, whose own entry is already in
+    /// place. Like PostgreSQL, it acts on the first conflicting entry in
+    /// index order: an entry of another in-progress transaction (or a
+    /// committed row another transaction is updating or deleting) makes it
+    /// wait for that transaction and check again; a committed row, or this
+    /// transaction's own current version of another row, fails with 23P01.
     fn check_exclusion(
         &mut self,
         id: TxId,
@@ -827,25 +849,36 @@ impl State {
             return Ok(LockAttempt::Done(()));
         }
         let table = key.table().to_string();
-        let pending_conflict = self
+        // (place in the index, the other row, its in-progress writer)
+        let mut conflicts: Vec<(u64, Key, Option<TxId>)> = Vec::new();
+        let pending = self
             .pending_intervals
             .get(&(table.clone(), group.clone()))
-            .and_then(|pending| {
-                pending
-                    .iter()
-                    .find(|other| other.key != *key && other.start < end && start < other.end)
-                    .map(|other| (other.owner, other.key.clone()))
-            });
-        if let Some((owner, other_key)) = pending_conflict {
-            if owner == id {
-                return Err(self.exclusion_error(id, key, &group, start, end, &other_key));
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for other in pending {
+            if other.key == *key || other.end <= start || end <= other.start {
+                continue;
             }
-            return self.wait_or_deadlock(id, owner);
+            if other.owner == id {
+                // Of this transaction's own entries only the current version
+                // of a row conflicts: the versions it replaced are deleted
+                // by itself, which its own check does not see.
+                let current = match self.tx(id).writes.get(&other.key) {
+                    Some(Some(own)) => self.interval_of(&other.key, own),
+                    _ => None,
+                };
+                if current != Some((group.clone(), other.start, other.end)) {
+                    continue;
+                }
+            }
+            let writer = (other.owner != id).then_some(other.owner);
+            conflicts.push((other.entry_seq, other.key.clone(), writer));
         }
         // Committed rows of the same table and group: the newest version of
-        // each key, minus keys this transaction rewrote itself.
+        // each key, minus keys this transaction rewrote itself (their own
+        // entries stand for them).
         let prefix = KeyRange::prefix(&format!("{table}/"));
-        let mut conflict = None;
         for (other_key, versions) in self.data.range(prefix.start.clone()..prefix.end.clone()) {
             if other_key == key || self.tx(id).writes.contains_key(other_key) {
                 continue;
@@ -857,20 +890,27 @@ impl State {
                 self.interval_of(other_key, &other_row)
             {
                 if other_group == group && other_start < end && start < other_end {
-                    conflict = Some(other_key.clone());
-                    break;
+                    // The conflicting row is being updated or deleted:
+                    // PostgreSQL waits for that transaction and checks again.
+                    let entry_seq = self.committed_entry_seq.get(other_key).copied();
+                    conflicts.push((
+                        entry_seq.unwrap_or(0),
+                        other_key.clone(),
+                        self.uncommitted_writer(id, other_key),
+                    ));
                 }
             }
         }
-        if let Some(other_key) = conflict {
-            // The conflicting row is being updated or deleted: PostgreSQL
-            // waits for that transaction and checks again.
-            if let Some(writer) = self.uncommitted_writer(id, &other_key) {
-                return self.wait_or_deadlock(id, writer);
+        let first = conflicts
+            .into_iter()
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        match first {
+            None => Ok(LockAttempt::Done(())),
+            Some((_, _, Some(writer))) => self.wait_or_deadlock(id, writer),
+            Some((_, other_key, None)) => {
+                Err(self.exclusion_error(id, key, &group, start, end, &other_key))
             }
-            return Err(self.exclusion_error(id, key, &group, start, end, &other_key));
         }
-        Ok(LockAttempt::Done(()))
     }
 
     fn exclusion_error(
@@ -895,33 +935,65 @@ impl State {
         )
     }
 
+    /// Puts the index entry of the version `id` writes at `key` in place,
+    /// unless it is there already (the statement re-run after a wait, or a
+    /// version that repeats one this transaction wrote before).
     fn add_pending_interval(&mut self, id: TxId, key: &Key, row: &Row) {
-        if let Some((group, start, end)) = self.interval_of(key, row) {
-            self.pending_intervals
-                .entry((key.table().to_string(), group))
-                .or_default()
-                .push(PendingInterval {
-                    key: key.clone(),
-                    start,
-                    end,
-                    owner: id,
-                });
+        let Some((group, start, end)) = self.interval_of(key, row) else {
+            return;
+        };
+        let entries = self
+            .pending_intervals
+            .entry((key.table().to_string(), group))
+            .or_default();
+        let recorded = entries
+            .iter()
+            .any(|p| p.owner == id && p.key == *key && p.start == start && p.end == end);
+        if !recorded {
+            self.last_entry_seq += 1;
+            entries.push(PendingInterval {
+                key: key.clone(),
+                start,
+                end,
+                owner: id,
+                entry_seq: self.last_entry_seq,
+            });
         }
     }
 
-    fn remove_pending_interval(&mut self, id: TxId, key: &Key) {
-        let Some(Some(row)) = self.tx(id).writes.get(key).cloned() else {
-            return;
+    /// Removes every index entry `id` wrote while in progress: it ended
+    /// (its committed rows' entries are in `committed_entry_seq` by then).
+    fn remove_pending_intervals_of(&mut self, id: TxId) {
+        self.pending_intervals.retain(|_, entries| {
+            entries.retain(|p| p.owner != id);
+            !entries.is_empty()
+        });
+    }
+
+    /// How many index entries of in-progress transactions are in place.
+    #[cfg(test)]
+    pub(crate) fn pending_entries(&self) -> usize {
+        self.pending_intervals.values().map(Vec::len).sum()
+    }
+
+    /// At commit: where the entry of the committed version of `key`
+    /// (`row`, `None` once deleted) stands in the index.
+    fn commit_entry(&mut self, id: TxId, key: &Key, row: Option<&Row>) {
+        let entry_seq =
+            row.and_then(|row| self.interval_of(key, row))
+                .and_then(|(group, start, end)| {
+                    self.pending_intervals
+                        .get(&(key.table().to_string(), group))?
+                        .iter()
+                        .find(|p| {
+                            p.owner == id && p.key == *key && p.start == start && p.end == end
+                        })
+                        .map(|p| p.entry_seq)
+                });
+        match entry_seq {
+            Some(entry_seq) => self.committed_entry_seq.insert(key.clone(), entry_seq),
+            None => self.committed_entry_seq.remove(key),
         };
-        if let Some((group, _, _)) = self.interval_of(key, &row) {
-            let slot = (key.table().to_string(), group);
-            if let Some(list) = self.pending_intervals.get_mut(&slot) {
-                list.retain(|p| !(p.owner == id && p.key == *key));
-                if list.is_empty() {
-                    self.pending_intervals.remove(&slot);
-                }
-            }
-        }
     }
 
     // ---- SSI -----------------------------------------------------------
@@ -1280,7 +1352,7 @@ impl State {
         }
         let mut event_writes = Vec::with_capacity(writes.len());
         for (key, row) in &writes {
-            self.remove_pending_interval_committed(id, key, row.as_deref());
+            self.commit_entry(id, key, row.as_deref());
             let versions = self.data.entry(key.clone()).or_default();
             let before = versions.last().and_then(|v| v.row.clone());
             versions.push(Version {
@@ -1333,19 +1405,6 @@ impl State {
         Ok(seq)
     }
 
-    fn remove_pending_interval_committed(&mut self, id: TxId, key: &Key, row: Option<&Row>) {
-        let Some(row) = row else { return };
-        if let Some((group, _, _)) = self.interval_of(key, row) {
-            let slot = (key.table().to_string(), group);
-            if let Some(list) = self.pending_intervals.get_mut(&slot) {
-                list.retain(|p| !(p.owner == id && p.key == *key));
-                if list.is_empty() {
-                    self.pending_intervals.remove(&slot);
-                }
-            }
-        }
-    }
-
     /// Rolls back (idempotent). Dropping an open transaction lands here.
     pub(crate) fn rollback(&mut self, id: TxId) {
         let Some(tx) = self.txs.get(&id) else { return };
@@ -1366,11 +1425,9 @@ impl State {
             return;
         };
         let locks = std::mem::take(&mut tx.locks);
-        let writes: Vec<(Key, Option<Arc<Row>>)> = if committed {
-            Vec::new()
-        } else {
-            std::mem::take(&mut tx.writes).into_iter().collect()
-        };
+        if !committed {
+            tx.writes.clear();
+        }
         if let Some((key, _)) = self.queued.remove(&id) {
             if let Some(queue) = self.lock_queues.get_mut(&key) {
                 queue.retain(|&waiter| waiter != id);
@@ -1388,11 +1445,7 @@ impl State {
                 self.intents.remove(key);
             }
         }
-        for (key, row) in writes {
-            if let Some(row) = row {
-                self.remove_pending_interval_committed(id, &key, Some(&row));
-            }
-        }
+        self.remove_pending_intervals_of(id);
         if !committed {
             // A failed transaction's SIREAD locks and edges no longer
             // constrain anyone: it will never commit.

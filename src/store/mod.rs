@@ -898,14 +898,19 @@ impl Tx {
 
 /// One statement's lock wait, with PostgreSQL's deadlock check: a waiter
 /// sleeps `deadlock_timeout` (on the pacer's clock) before it looks for a
-/// cycle through itself in the wait-for graph, once per statement, and
-/// fails with 40P01 if it finds one; with a timeout of 0 the check runs as
-/// the wait begins.
+/// cycle through itself in the wait-for graph, once per wait, and fails
+/// with 40P01 if it finds one; with a timeout of 0 the check runs as the
+/// wait begins. A statement that goes on to wait for another transaction
+/// (an exclusion check that finds a second conflicting entry once the
+/// first one's transaction ended) starts a new wait with its own check,
+/// as PostgreSQL arms the timeout at every lock sleep.
 struct LockWait {
     store: Store,
     id: TxId,
     timer: Option<PauseFuture>,
     checked: bool,
+    /// The transaction waited for.
+    holder: Option<TxId>,
 }
 
 impl LockWait {
@@ -915,6 +920,7 @@ impl LockWait {
             id,
             timer: None,
             checked: false,
+            holder: None,
         }
     }
 
@@ -942,6 +948,14 @@ impl LockWait {
         state.park(self.id, holder, cx.waker());
         let timeout_ms = state.config.deadlock_timeout_ms;
         drop(state);
+        if self
+            .holder
+            .replace(holder)
+            .is_some_and(|before| before != holder)
+        {
+            self.timer = None;
+            self.checked = false;
+        }
         if timeout_ms > 0 && !self.checked && self.timer.is_none() {
             let mut timer = self.store.pacer().timeout(timeout_ms);
             if timer.as_mut().poll(cx).is_ready() {
