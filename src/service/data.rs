@@ -321,9 +321,9 @@ impl Dataset {
         }
     }
 
-    /// Loads the mutable rows (authorization counters, appointments) into
-    /// a fresh store whose SQL schema ([`super::sql_schema`]) is installed.
-    /// Bookings start empty.
+    /// Loads the mutable rows (authorization counters, appointments) and
+    /// the rooms (whose rows bookings lock) into a fresh store whose SQL
+    /// schema ([`super::sql_schema`]) is installed. Bookings start empty.
     pub fn load_into(&self, store: &Store) {
         let db = SqlDb::attach(store);
         let load = |table: &str, values: &[Value]| {
@@ -356,6 +356,9 @@ impl Dataset {
                 ],
             );
         }
+        for room in &self.rooms {
+            load("rooms", &[i64::from(room.id).into()]);
+        }
     }
 
     /// The same rows as `INSERT` statements, for a real PostgreSQL.
@@ -380,6 +383,12 @@ impl Dataset {
                     a.initial_status.name().into(),
                     a.initial_version.into(),
                 ],
+            ));
+        }
+        for room in &self.rooms {
+            out.push((
+                "INSERT INTO rooms VALUES ($1)",
+                vec![i64::from(room.id).into()],
             ));
         }
         out

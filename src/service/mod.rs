@@ -100,11 +100,10 @@ pub use crate::system::Env;
 /// patient constraints stay, so that the violation found is the one
 /// planted.
 pub fn sql_schema(variant: Variant) -> String {
-    let room_constraint = match variant {
-        Variant::RoomsCheckThenInsertRepeatableRead
-        | Variant::RoomsInclusiveEnd
-        | Variant::RoomsStaleAvailabilityCache => "",
-        _ => ",\n    EXCLUDE USING gist (room WITH =, span WITH &&)",
+    let room_constraint = if has_room_constraint(variant) {
+        ",\n    EXCLUDE USING gist (room WITH =, span WITH &&)"
+    } else {
+        ""
     };
     format!(
         "{SCHEMA_BEFORE_BOOKINGS}
@@ -122,6 +121,17 @@ CREATE TABLE bookings (
     equipment text NOT NULL{room_constraint}
 );
 {SCHEMA_AFTER_BOOKINGS}"
+    )
+}
+
+/// Whether `variant`'s schema keeps the exclusion constraint on bookings
+/// per room (every variant but the three rooms bugs).
+pub(crate) fn has_room_constraint(variant: Variant) -> bool {
+    !matches!(
+        variant,
+        Variant::RoomsCheckThenInsertRepeatableRead
+            | Variant::RoomsInclusiveEnd
+            | Variant::RoomsStaleAvailabilityCache
     )
 }
 
@@ -152,6 +162,14 @@ CREATE TABLE appointments (
     version bigint NOT NULL
 );
 CREATE INDEX appointments_organization ON appointments (organization, id);
+-- One row per room, for its lock: a booking locks its room's row before
+-- inserting into bookings, so concurrent bookings of one room queue there.
+-- Without it they meet in the room's exclusion check, where each has its
+-- index entry in place and waits for the others' transactions: when the
+-- one they all waited for rolls back, they deadlock.
+CREATE TABLE rooms (
+    id integer PRIMARY KEY
+);
 CREATE TABLE idempotency_records (
     client bigint NOT NULL,
     key text NOT NULL,
@@ -197,6 +215,7 @@ pub const TABLES: &[&str] = &[
     "bookings",
     "practitioner_slots",
     "patient_slots",
+    "rooms",
 ];
 
 /// A service implementation: the correct one or a named planted bug.

@@ -1465,6 +1465,271 @@ pub const SCRIPTS: &[Script] = &[
             s3: COMMIT -> ok
         ",
     },
+    Script {
+        name: "exclusion-mutual-wait-deadlocks-read-committed",
+        about: "an insert that waits for an overlapping uncommitted stay has \
+                its own index entry in place already: a later insert of the \
+                first transaction over it waits back, and the deadlock kills \
+                the one closing the cycle; the other then succeeds",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,5)')"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (0, "INSERT INTO stay VALUES (3, 1, '[6,9)')"),
+            (0, "ROLLBACK"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO stay VALUES (1, 1, '[1,5)') -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[3,7)') -> waiting
+            s1: INSERT INTO stay VALUES (3, 1, '[6,9)') -> error 40P01
+            s2 <- affected 1
+            s1: ROLLBACK -> ok
+            s2: COMMIT -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,7))]
+        ",
+    },
+    Script {
+        name: "exclusion-mutual-wait-deadlocks-serializable",
+        about: "the same at Serializable after both read the room: the \
+                deadlock comes first, and the survivor commits since its \
+                rw partner is gone",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT count(*) FROM stay WHERE room = 1"),
+            (1, "SELECT count(*) FROM stay WHERE room = 1"),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,5)')"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (0, "INSERT INTO stay VALUES (3, 1, '[6,9)')"),
+            (0, "ROLLBACK"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT count(*) FROM stay WHERE room = 1 -> [(0)]
+            s2: SELECT count(*) FROM stay WHERE room = 1 -> [(0)]
+            s1: INSERT INTO stay VALUES (1, 1, '[1,5)') -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[3,7)') -> waiting
+            s1: INSERT INTO stay VALUES (3, 1, '[6,9)') -> error 40P01
+            s2 <- affected 1
+            s1: ROLLBACK -> ok
+            s2: COMMIT -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,7))]
+        ",
+    },
+    Script {
+        name: "exclusion-conflict-with-a-committed-stay-fails-at-once",
+        about: "an overlap with a committed stay is 23P01 without a wait",
+        setup: &["INSERT INTO stay VALUES (1, 1, '[1,5)')"],
+        sessions: 1,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (0, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO stay VALUES (2, 1, '[3,7)') -> error 23P01
+            s1: ROLLBACK -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [1,5))]
+        ",
+    },
+    Script {
+        name: "exclusion-conflict-with-a-stay-rolled-back-succeeds",
+        about: "an overlap with an uncommitted stay waits for its \
+                transaction, and succeeds when it rolls back",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,5)')"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (0, "ROLLBACK"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO stay VALUES (1, 1, '[1,5)') -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[3,7)') -> waiting
+            s1: ROLLBACK -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,7))]
+        ",
+    },
+    Script {
+        name: "exclusion-waiter-finds-the-committed-stay-before-a-later-entry",
+        about: "when the stay an insert waited for commits, the insert fails \
+                with 23P01 on it, the oldest entry, rather than waiting for \
+                the transaction of a later entry that overlaps it too",
+        setup: &[],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,5)')"),
+            (2, "INSERT INTO stay VALUES (3, 1, '[6,8)')"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,7)')"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO stay VALUES (1, 1, '[1,5)') -> affected 1
+            s3: INSERT INTO stay VALUES (3, 1, '[6,8)') -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[3,7)') -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23P01
+            s2: ROLLBACK -> ok
+            s3: COMMIT -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [1,5)) (3, 1, [6,8))]
+        ",
+    },
+    Script {
+        name: "exclusion-waits-for-an-older-uncommitted-entry-first",
+        about: "a stay overlapping both an uncommitted stay and a committed \
+                one inserted after it waits for the uncommitted one first",
+        setup: &[],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,3)')"),
+            (1, "INSERT INTO stay VALUES (2, 1, '[3,5)')"),
+            (1, "COMMIT"),
+            (2, "INSERT INTO stay VALUES (3, 1, '[2,4)')"),
+            (0, "ROLLBACK"),
+            (2, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO stay VALUES (1, 1, '[1,3)') -> affected 1
+            s2: INSERT INTO stay VALUES (2, 1, '[3,5)') -> affected 1
+            s2: COMMIT -> ok
+            s3: INSERT INTO stay VALUES (3, 1, '[2,4)') -> waiting
+            s1: ROLLBACK -> ok
+            s3 <- error 23P01
+            s3: ROLLBACK -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,5))]
+        ",
+    },
+    Script {
+        name: "exclusion-fails-on-an-older-committed-entry-first",
+        about: "a stay overlapping both a committed stay and an uncommitted \
+                one inserted after it fails at once",
+        setup: &["INSERT INTO stay VALUES (2, 1, '[3,5)')"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (2, RC),
+            (0, "INSERT INTO stay VALUES (1, 1, '[1,3)')"),
+            (2, "INSERT INTO stay VALUES (3, 1, '[2,4)')"),
+            (0, "ROLLBACK"),
+            (2, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO stay VALUES (1, 1, '[1,3)') -> affected 1
+            s3: INSERT INTO stay VALUES (3, 1, '[2,4)') -> error 23P01
+            s1: ROLLBACK -> ok
+            s3: ROLLBACK -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,5))]
+        ",
+    },
+    Script {
+        name: "exclusion-update-onto-a-span-being-vacated-waits",
+        about: "an UPDATE moving a stay onto the span of one another \
+                transaction is moving away waits for it: it succeeds when \
+                that commits, and fails with 23P01 when it rolls back",
+        setup: &["INSERT INTO stay VALUES (1, 1, '[1,3)'), (2, 1, '[5,7)'), (3, 2, '[1,3)'), (4, 2, '[5,7)')"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE stay SET span = '[8,9)' WHERE id = 2"),
+            (1, "UPDATE stay SET span = '[5,7)' WHERE id = 1"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE stay SET span = '[8,9)' WHERE id = 4"),
+            (1, "UPDATE stay SET span = '[5,7)' WHERE id = 3"),
+            (0, "ROLLBACK"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE stay SET span = '[8,9)' WHERE id = 2 -> affected 1
+            s2: UPDATE stay SET span = '[5,7)' WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE stay SET span = '[8,9)' WHERE id = 4 -> affected 1
+            s2: UPDATE stay SET span = '[5,7)' WHERE id = 3 -> waiting
+            s1: ROLLBACK -> ok
+            s2 <- error 23P01
+            s2: ROLLBACK -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [5,7)) (2, 1, [8,9)) (3, 2, [1,3)) (4, 2, [5,7))]
+        ",
+    },
+    Script {
+        name: "exclusion-update-onto-a-waiting-insert-deadlocks",
+        about: "an UPDATE whose new span overlaps the entry of an insert \
+                waiting for it waits back: a deadlock",
+        setup: &["INSERT INTO stay VALUES (1, 1, '[1,3)'), (2, 1, '[5,7)')"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE stay SET span = '[3,4)' WHERE id = 1"),
+            (1, "INSERT INTO stay VALUES (3, 1, '[3,5)')"),
+            (0, "UPDATE stay SET span = '[4,7)' WHERE id = 2"),
+            (0, "ROLLBACK"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room, span FROM stay ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE stay SET span = '[3,4)' WHERE id = 1 -> affected 1
+            s2: INSERT INTO stay VALUES (3, 1, '[3,5)') -> waiting
+            s1: UPDATE stay SET span = '[4,7)' WHERE id = 2 -> error 40P01
+            s2 <- affected 1
+            s1: ROLLBACK -> ok
+            s2: COMMIT -> ok
+            check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [1,3)) (2, 1, [5,7)) (3, 1, [3,5))]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -104,6 +104,9 @@ pub(crate) struct Savepoint {
     replaced: BTreeSet<Key>,
     moves: BTreeMap<Key, Key>,
     did_write: bool,
+    /// The last exclusion entry placed before it: later ones of this
+    /// transaction go with a rollback to it (their inserter aborted).
+    last_entry_seq: u64,
 }
 
 /// One transaction as the SSI failure rules see it.
@@ -114,13 +117,21 @@ struct SsiView {
     snapshot: u64,
 }
 
-/// Pending (uncommitted) rows under an exclusion constraint.
+/// An exclusion constraint's index entry of a row version written by a
+/// transaction still in progress (PostgreSQL's gist entry whose heap tuple
+/// has that transaction as xmin). Every version the transaction writes
+/// keeps its entry until the transaction ends: another transaction that
+/// finds any of them waits for it, as PostgreSQL's dirty-snapshot scan does.
 #[derive(Clone, Debug)]
 struct PendingInterval {
     key: Key,
     start: i64,
     end: i64,
     owner: TxId,
+    /// Its place in the index, in insertion order: the exclusion check acts
+    /// on the first conflicting entry it finds, as PostgreSQL's gist scan
+    /// returns a leaf page's entries in the order they were added.
+    entry_seq: u64,
 }
 
 /// Counters of what the store did, for reports.
@@ -218,6 +229,12 @@ pub(crate) struct State {
     pub(crate) advisory: advisory::AdvisoryLocks,
     /// DEFERRABLE transactions still getting their safe snapshot.
     safe_snapshots: deferrable::SafeSnapshotWaits,
+    /// The place in the index of each committed row's exclusion entry (see
+    /// [`PendingInterval::entry_seq`]); rows loaded before the run have none
+    /// and come first.
+    committed_entry_seq: BTreeMap<Key, u64>,
+    /// The last `entry_seq` given.
+    last_entry_seq: u64,
     /// Committed update chains across keys: (old key, the transaction that
     /// deleted it by moving the row) -> the key the row moved to. Read
     /// Committed follows them after a lock wait, as PostgreSQL follows a
@@ -269,6 +286,8 @@ impl State {
             pending_intervals: BTreeMap::new(),
             advisory: advisory::AdvisoryLocks::default(),
             safe_snapshots: deferrable::SafeSnapshotWaits::new(),
+            committed_entry_seq: BTreeMap::new(),
+            last_entry_seq: 0,
             moved: BTreeMap::new(),
             history: Vec::new(),
             commit_log: Vec::new(),
@@ -438,6 +457,7 @@ impl State {
                 Some((key.clone(), mode))
             })
             .collect();
+        let last_entry_seq = self.last_entry_seq;
         let tx = self.tx_mut(id);
         let mark = Savepoint {
             name: name.to_string(),
@@ -445,6 +465,7 @@ impl State {
             locks,
             keys_changed: tx.keys_changed.clone(),
             replaced: tx.replaced.clone(),
+            last_entry_seq,
             moves: tx.moves.clone(),
             did_write: tx.did_write,
         };
@@ -509,6 +530,7 @@ impl State {
         }
         let mark = &self.tx(id).savepoints[index];
         let (writes, locks) = (mark.writes.clone(), mark.locks.clone());
+        let entries_before = mark.last_entry_seq;
         let replaced = mark.replaced.clone();
         let (keys_changed, moves, did_write) = (
             mark.keys_changed.clone(),
@@ -517,16 +539,14 @@ impl State {
         );
         let written: Vec<Key> = self.tx(id).writes.keys().cloned().collect();
         for key in &written {
-            self.remove_pending_interval(id, key);
             if !writes.contains_key(key) && self.intents.get(key) == Some(&id) {
                 self.intents.remove(key);
             }
         }
-        for (key, row) in &writes {
-            if let Some(row) = row {
-                self.add_pending_interval(id, key, row);
-            }
-        }
+        self.pending_intervals.retain(|_, entries| {
+            entries.retain(|p| p.owner != id || p.entry_seq <= entries_before);
+            !entries.is_empty()
+        });
         let held: Vec<Key> = self.tx(id).locks.iter().cloned().collect();
         for key in held {
             let Some(holders) = self.row_locks.get_mut(&key) else {
@@ -961,8 +981,14 @@ impl State {
             WriteKind::Upsert => Some(Some(Arc::new(new_row.expect("upsert carries a row")))),
             WriteKind::Delete => current_row.as_ref().map(|_| None),
         };
-        // The exclusion check may wait; it runs before anything is recorded
-        // so that the statement, re-run after the wait, records once.
+        // PostgreSQL inserts the new version's index entry before its
+        // exclusion check (execIndexing.c), and the check waits for any
+        // in-progress transaction whose conflicting entry it finds: a
+        // statement waiting there already stands in the index, so a write
+        // of the transaction it waits for that overlaps it waits back (a
+        // deadlock), and so do two waiters that find each other once the
+        // transaction they both waited for rolls back. Recording the entry
+        // is idempotent: the statement, re-run after a wait, records once.
         if let Some(Some(row)) = &new_value {
             if isolation == Isolation::Serializable && self.interval_of(key, row).is_some() {
                 // PostgreSQL inserts the gist index entry, checking for
@@ -973,6 +999,7 @@ impl State {
                 // check of its own, unlike the unique check).
                 self.ssi_conflict_in(id, key)?;
             }
+            self.add_pending_interval(id, key, row);
             if let LockAttempt::WaitFor(holder) = self.check_exclusion(id, key, row)? {
                 return Ok(LockAttempt::WaitFor(holder));
             }
@@ -992,10 +1019,6 @@ impl State {
             }
         }
         if let Some(value) = new_value {
-            self.remove_pending_interval(id, key);
-            if let Some(row) = &value {
-                self.add_pending_interval(id, key, row);
-            }
             if value.is_none() || kind == WriteKind::KeyUpdate {
                 self.tx_mut(id).keys_changed.insert(key.clone());
             }
@@ -1194,9 +1217,12 @@ impl State {
     }
 
     /// Checks the exclusion constraint (non-overlapping `[start, end)` per
-    /// group) for a row `id` is about to write. Like PostgreSQL, a conflict
-    /// with an uncommitted row waits for its writer; a conflict with a
-    /// committed or own row fails with 23P01.
+    /// group) for a row `id` is writing, whose own entry is already in
+    /// place. Like PostgreSQL, it acts on the first conflicting entry in
+    /// index order: an entry of another in-progress transaction (or a
+    /// committed row another transaction is updating or deleting) makes it
+    /// wait for that transaction and check again; a committed row, or this
+    /// transaction's own current version of another row, fails with 23P01.
     fn check_exclusion(
         &mut self,
         id: TxId,
@@ -1210,25 +1236,36 @@ impl State {
             return Ok(LockAttempt::Done(()));
         }
         let table = key.table().to_string();
-        let pending_conflict = self
+        // (place in the index, the other row, its in-progress writer)
+        let mut conflicts: Vec<(u64, Key, Option<TxId>)> = Vec::new();
+        let pending = self
             .pending_intervals
             .get(&(table.clone(), group.clone()))
-            .and_then(|pending| {
-                pending
-                    .iter()
-                    .find(|other| other.key != *key && other.start < end && start < other.end)
-                    .map(|other| (other.owner, other.key.clone()))
-            });
-        if let Some((owner, other_key)) = pending_conflict {
-            if owner == id {
-                return Err(self.exclusion_error(id, key, &group, start, end, &other_key));
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for other in pending {
+            if other.key == *key || other.end <= start || end <= other.start {
+                continue;
             }
-            return self.wait_or_deadlock(id, owner);
+            if other.owner == id {
+                // Of this transaction's own entries only the current version
+                // of a row conflicts: the versions it replaced are deleted
+                // by itself, which its own check does not see.
+                let current = match self.tx(id).writes.get(&other.key) {
+                    Some(Some(own)) => self.interval_of(&other.key, own),
+                    _ => None,
+                };
+                if current != Some((group.clone(), other.start, other.end)) {
+                    continue;
+                }
+            }
+            let writer = (other.owner != id).then_some(other.owner);
+            conflicts.push((other.entry_seq, other.key.clone(), writer));
         }
         // Committed rows of the same table and group: the newest version of
-        // each key, minus keys this transaction rewrote itself.
+        // each key, minus keys this transaction rewrote itself (their own
+        // entries stand for them).
         let prefix = KeyRange::prefix(&format!("{table}/"));
-        let mut conflict = None;
         for (other_key, versions) in self.data.range(prefix.start.clone()..prefix.end.clone()) {
             if other_key == key || self.tx(id).writes.contains_key(other_key) {
                 continue;
@@ -1240,20 +1277,27 @@ impl State {
                 self.interval_of(other_key, &other_row)
             {
                 if other_group == group && other_start < end && start < other_end {
-                    conflict = Some(other_key.clone());
-                    break;
+                    // The conflicting row is being updated or deleted:
+                    // PostgreSQL waits for that transaction and checks again.
+                    let entry_seq = self.committed_entry_seq.get(other_key).copied();
+                    conflicts.push((
+                        entry_seq.unwrap_or(0),
+                        other_key.clone(),
+                        self.uncommitted_writer(id, other_key),
+                    ));
                 }
             }
         }
-        if let Some(other_key) = conflict {
-            // The conflicting row is being updated or deleted: PostgreSQL
-            // waits for that transaction and checks again.
-            if let Some(writer) = self.uncommitted_writer(id, &other_key) {
-                return self.wait_or_deadlock(id, writer);
+        let first = conflicts
+            .into_iter()
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        match first {
+            None => Ok(LockAttempt::Done(())),
+            Some((_, _, Some(writer))) => self.wait_or_deadlock(id, writer),
+            Some((_, other_key, None)) => {
+                Err(self.exclusion_error(id, key, &group, start, end, &other_key))
             }
-            return Err(self.exclusion_error(id, key, &group, start, end, &other_key));
         }
-        Ok(LockAttempt::Done(()))
     }
 
     fn exclusion_error(
@@ -1278,33 +1322,65 @@ impl State {
         )
     }
 
+    /// Puts the index entry of the version `id` writes at `key` in place,
+    /// unless it is there already (the statement re-run after a wait, or a
+    /// version that repeats one this transaction wrote before).
     fn add_pending_interval(&mut self, id: TxId, key: &Key, row: &Row) {
-        if let Some((group, start, end)) = self.interval_of(key, row) {
-            self.pending_intervals
-                .entry((key.table().to_string(), group))
-                .or_default()
-                .push(PendingInterval {
-                    key: key.clone(),
-                    start,
-                    end,
-                    owner: id,
-                });
+        let Some((group, start, end)) = self.interval_of(key, row) else {
+            return;
+        };
+        let entries = self
+            .pending_intervals
+            .entry((key.table().to_string(), group))
+            .or_default();
+        let recorded = entries
+            .iter()
+            .any(|p| p.owner == id && p.key == *key && p.start == start && p.end == end);
+        if !recorded {
+            self.last_entry_seq += 1;
+            entries.push(PendingInterval {
+                key: key.clone(),
+                start,
+                end,
+                owner: id,
+                entry_seq: self.last_entry_seq,
+            });
         }
     }
 
-    fn remove_pending_interval(&mut self, id: TxId, key: &Key) {
-        let Some(Some(row)) = self.tx(id).writes.get(key).cloned() else {
-            return;
+    /// Removes every index entry `id` wrote while in progress: it ended
+    /// (its committed rows' entries are in `committed_entry_seq` by then).
+    fn remove_pending_intervals_of(&mut self, id: TxId) {
+        self.pending_intervals.retain(|_, entries| {
+            entries.retain(|p| p.owner != id);
+            !entries.is_empty()
+        });
+    }
+
+    /// How many index entries of in-progress transactions are in place.
+    #[cfg(test)]
+    pub(crate) fn pending_entries(&self) -> usize {
+        self.pending_intervals.values().map(Vec::len).sum()
+    }
+
+    /// At commit: where the entry of the committed version of `key`
+    /// (`row`, `None` once deleted) stands in the index.
+    fn commit_entry(&mut self, id: TxId, key: &Key, row: Option<&Row>) {
+        let entry_seq =
+            row.and_then(|row| self.interval_of(key, row))
+                .and_then(|(group, start, end)| {
+                    self.pending_intervals
+                        .get(&(key.table().to_string(), group))?
+                        .iter()
+                        .find(|p| {
+                            p.owner == id && p.key == *key && p.start == start && p.end == end
+                        })
+                        .map(|p| p.entry_seq)
+                });
+        match entry_seq {
+            Some(entry_seq) => self.committed_entry_seq.insert(key.clone(), entry_seq),
+            None => self.committed_entry_seq.remove(key),
         };
-        if let Some((group, _, _)) = self.interval_of(key, &row) {
-            let slot = (key.table().to_string(), group);
-            if let Some(list) = self.pending_intervals.get_mut(&slot) {
-                list.retain(|p| !(p.owner == id && p.key == *key));
-                if list.is_empty() {
-                    self.pending_intervals.remove(&slot);
-                }
-            }
-        }
     }
 
     // ---- SSI -----------------------------------------------------------
@@ -1665,7 +1741,7 @@ impl State {
         }
         let mut event_writes = Vec::with_capacity(writes.len());
         for (key, row) in &writes {
-            self.remove_pending_interval_committed(id, key, row.as_deref());
+            self.commit_entry(id, key, row.as_deref());
             let versions = self.data.entry(key.clone()).or_default();
             let before = versions.last().and_then(|v| v.row.clone());
             versions.push(Version {
@@ -1720,19 +1796,6 @@ impl State {
         Ok(seq)
     }
 
-    fn remove_pending_interval_committed(&mut self, id: TxId, key: &Key, row: Option<&Row>) {
-        let Some(row) = row else { return };
-        if let Some((group, _, _)) = self.interval_of(key, row) {
-            let slot = (key.table().to_string(), group);
-            if let Some(list) = self.pending_intervals.get_mut(&slot) {
-                list.retain(|p| !(p.owner == id && p.key == *key));
-                if list.is_empty() {
-                    self.pending_intervals.remove(&slot);
-                }
-            }
-        }
-    }
-
     /// Rolls back (idempotent). Dropping an open transaction lands here.
     pub(crate) fn rollback(&mut self, id: TxId) {
         let Some(tx) = self.txs.get(&id) else { return };
@@ -1755,11 +1818,9 @@ impl State {
             return;
         };
         let locks = std::mem::take(&mut tx.locks);
-        let writes: Vec<(Key, Option<Arc<Row>>)> = if committed {
-            Vec::new()
-        } else {
-            std::mem::take(&mut tx.writes).into_iter().collect()
-        };
+        if !committed {
+            tx.writes.clear();
+        }
         if let Some((key, _)) = self.queued.remove(&id) {
             if let Some(queue) = self.lock_queues.get_mut(&key) {
                 queue.retain(|&(waiter, _)| waiter != id);
@@ -1779,11 +1840,7 @@ impl State {
                 self.intents.remove(key);
             }
         }
-        for (key, row) in writes {
-            if let Some(row) = row {
-                self.remove_pending_interval_committed(id, &key, Some(&row));
-            }
-        }
+        self.remove_pending_intervals_of(id);
         if !committed {
             // A failed transaction's SIREAD locks and edges no longer
             // constrain anyone: it will never commit.

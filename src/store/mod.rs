@@ -1036,7 +1036,11 @@ impl Tx {
 /// fails with 40P01 if it finds one; with a timeout of 0 the check runs as
 /// the wait begins. `lock_timeout` and `statement_timeout` are further
 /// deadlines on the same clock (see [`Timeouts`]); one timer runs at a
-/// time, for the nearest deadline not yet passed.
+/// time, for the nearest deadline not yet passed. A statement that goes on to wait for
+/// another transaction (an exclusion check that finds a second
+/// conflicting entry once the first one's transaction ended) starts a new
+/// wait with its own deadlock check and lock timeout, as PostgreSQL arms
+/// them at every lock sleep.
 struct LockWait {
     store: Store,
     id: TxId,
@@ -1050,6 +1054,8 @@ struct LockWait {
     lock_timeout_ms: u64,
     /// What is left of the statement's timeout, if it has one.
     statement_left_ms: Option<u64>,
+    /// The transaction waited for.
+    holder: Option<TxId>,
 }
 
 impl LockWait {
@@ -1068,6 +1074,7 @@ impl LockWait {
             checked: false,
             lock_timeout_ms,
             statement_left_ms,
+            holder: None,
         }
     }
 
@@ -1096,6 +1103,20 @@ impl LockWait {
         state.park(self.id, holder, cx.waker());
         let deadlock_timeout_ms = state.config.deadlock_timeout_ms;
         drop(state);
+        if self
+            .holder
+            .replace(holder)
+            .is_some_and(|before| before != holder)
+        {
+            // A new wait: what the statement waited so far counts against
+            // its statement timeout only.
+            self.timer = None;
+            self.checked = false;
+            if let Some(left_ms) = self.statement_left_ms.as_mut() {
+                *left_ms = left_ms.saturating_sub(self.waited_ms);
+            }
+            self.waited_ms = 0;
+        }
         while self.timer.is_none() {
             let Some(at_ms) = self.next_deadline_ms(deadlock_timeout_ms) else {
                 break;

@@ -180,6 +180,75 @@ fn exclusion_conflict_with_an_uncommitted_row_waits_for_its_writer() {
     }
 }
 
+/// A booking insert of `tx` as a boxed future that gives the transaction back.
+fn insert_booking(tx: Tx, key: &'static str, row: Row) -> Boxed<(Tx, Result<(), DbError>)> {
+    Box::pin(async move {
+        let mut tx = tx;
+        let result = tx.insert(&k(key), row).await;
+        (tx, result)
+    })
+}
+
+#[test]
+fn a_waiting_insert_records_its_entry_once_and_its_holder_waits_back_on_it() {
+    let store = booking_store();
+    let mut first = store.begin(Isolation::ReadCommitted);
+    block_on(first.insert(&k("bookings/a"), booking("r1", 10, 20))).unwrap();
+    let mut waiting = insert_booking(
+        store.begin(Isolation::ReadCommitted),
+        "bookings/b",
+        booking("r1", 15, 25),
+    );
+    for _ in 0..3 {
+        assert!(poll(&mut waiting).is_pending());
+    }
+    assert_eq!(store.state().pending_entries(), 2, "a, and b once");
+    // [22,30) misses first's own [10,20) but overlaps the waiter's entry.
+    let err = block_on(first.insert(&k("bookings/c"), booking("r1", 22, 30))).unwrap_err();
+    assert_eq!(err.code, SqlState::DeadlockDetected, "{err}");
+    let (tx, result) = ready(&mut waiting);
+    result.unwrap();
+    block_on(tx.commit()).unwrap();
+    assert_eq!(store.state().pending_entries(), 0);
+    let mut late = store.begin(Isolation::ReadCommitted);
+    let err = block_on(late.insert(&k("bookings/d"), booking("r1", 24, 26))).unwrap_err();
+    assert_eq!(
+        err.code,
+        SqlState::ExclusionViolation,
+        "b's row is committed"
+    );
+}
+
+#[test]
+fn waiters_for_a_rolled_back_booking_find_each_other_and_one_deadlocks() {
+    let store = booking_store();
+    let mut first = store.begin(Isolation::ReadCommitted);
+    block_on(first.insert(&k("bookings/a"), booking("r1", 10, 20))).unwrap();
+    let mut second = insert_booking(
+        store.begin(Isolation::ReadCommitted),
+        "bookings/b",
+        booking("r1", 15, 25),
+    );
+    let mut third = insert_booking(
+        store.begin(Isolation::ReadCommitted),
+        "bookings/c",
+        booking("r1", 12, 22),
+    );
+    assert!(poll(&mut second).is_pending());
+    assert!(poll(&mut third).is_pending());
+    first.rollback();
+    // The second now waits for the third, whose entry it finds; the third
+    // then finds the second's and closes the cycle: a new wait, so a new
+    // deadlock check, although it already checked while waiting for the
+    // first.
+    assert!(poll(&mut second).is_pending());
+    let (_third, result) = ready(&mut third);
+    assert_eq!(result.unwrap_err().code, SqlState::DeadlockDetected);
+    let (tx, result) = ready(&mut second);
+    result.unwrap();
+    block_on(tx.commit()).unwrap();
+}
+
 #[test]
 fn concurrent_inserts_of_one_key_give_23505_after_the_wait() {
     let store = store();

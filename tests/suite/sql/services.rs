@@ -527,13 +527,16 @@ fn every_other_planted_bug_breaks_its_invariant_on_postgres_too() {
 /// attempts. Each room is booked once and no invariant breaks, and the
 /// test prints the outcomes and retries per booking for comparison with
 /// the simulated store's. Measured on PostgreSQL 15 (deadlock_timeout
-/// 1 s): 10 x 201 and 40 x 503 on 40P01, where the store gives 10 x 201,
-/// 40 x 409 and no deadlock: concurrent inserts that conflict under an
-/// exclusion constraint both enter the index, then wait for each other.
-/// Ignored because each deadlock costs a second:
+/// 1 s): 10 x 201 and 40 x 409 with 283 retries (5.66 per booking) in
+/// about 4 s, since a booking locks its room's row before inserting.
+/// Without that lock it was 10 x 201 and 40 x 503 on 40P01 in about 5
+/// minutes: conflicting inserts both enter the exclusion index, then wait
+/// for each other (the store, which now does the same, then deadlocked
+/// and timed out too). Ignored because a regression to deadlocks costs a
+/// second each:
 /// `scripts/with-postgres.sh cargo test --test suite rooms_conflict_on_postgres -- --ignored --nocapture`.
 #[test]
-#[ignore = "about 5 minutes of deadlock timeouts on PostgreSQL"]
+#[ignore = "on PostgreSQL; minutes of deadlock timeouts if bookings deadlock again"]
 fn rooms_conflict_on_postgres_books_each_room_once() {
     let Some(url) = pg_url("rooms_conflict_on_postgres_books_each_room_once") else {
         return;
