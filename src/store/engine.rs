@@ -876,7 +876,7 @@ impl State {
         // is inserting is invisible to it, so it does not wait.
         let nothing_to_lock = matches!(kind, WriteKind::Lock(_))
             && !self.tx(id).writes.contains_key(key)
-            && !self.latest(key).is_some_and(|v| v.row.is_some());
+            && self.latest(key).is_none_or(|v| v.row.is_none());
         if !fails_without_waiting && !nothing_to_lock {
             if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key, kind.lock_mode())? {
                 return Ok(LockAttempt::WaitFor(holder));
