@@ -1730,6 +1730,35 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [1,3)) (2, 1, [5,7)) (3, 1, [3,5))]
         ",
     },
+    Script {
+        name: "read-committed-key-share-returns-the-version-it-found",
+        about: "at Read Committed FOR KEY SHARE of a row updated (without a \
+                key change) and locked by another transaction waits, then \
+                returns the version its statement found, not the newest",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR UPDATE"),
+            (1, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s1: SELECT v FROM kv WHERE k = 'a' FOR UPDATE -> [(2)]
+            s2: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(1)]
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -109,6 +109,17 @@ pub(crate) struct Savepoint {
     last_entry_seq: u64,
 }
 
+impl TxState {
+    /// Failed with no savepoint to go back to: it can only roll back. One
+    /// with a savepoint may be revived by `ROLLBACK TO` and commit, so its
+    /// SSI conflicts still count, as PostgreSQL keeps a top-level
+    /// transaction's predicate locks and conflicts when a subtransaction
+    /// aborts.
+    fn failed_for_good(&self) -> bool {
+        self.status == Status::Failed && self.savepoints.is_empty()
+    }
+}
+
 /// One transaction as the SSI failure rules see it.
 struct SsiView {
     commit: Option<u64>,
@@ -903,7 +914,19 @@ impl State {
                                 | WriteKind::Delete
                                 | WriteKind::Lock(_)
                         );
-                        if acts_on_found_row && self.replaced_since(key, snapshot) {
+                        let found = self.visible(id, key);
+                        let key_share_passes = kind == WriteKind::Lock(RowLockMode::KeyShare)
+                            && matches!(found, Some((Some(_), _)))
+                            && !self.keys_changed_since(key, snapshot);
+                        if key_share_passes {
+                            // KEY SHARE locks the version the statement
+                            // found and returns it when nobody changed its
+                            // key (PostgreSQL locks along the update chain
+                            // without re-reading the newest version). A
+                            // row reached by following a moved key was not
+                            // found by the snapshot and takes the newest.
+                            found
+                        } else if acts_on_found_row && self.replaced_since(key, snapshot) {
                             // The row the statement found was deleted; the
                             // live one is another tuple it never saw, and
                             // the lock just taken was never on it.
@@ -1410,13 +1433,11 @@ impl State {
     }
 
     /// A serializable transaction that can still take part in a conflict:
-    /// not failed, and not doomed (PostgreSQL ignores a doomed transaction,
-    /// which will roll back, in both conflict checks).
+    /// not failed for good, and not doomed (PostgreSQL ignores a doomed
+    /// transaction, which will roll back, in both conflict checks).
     fn is_serializable_live(&self, id: TxId) -> bool {
         self.txs.get(&id).is_some_and(|tx| {
-            tx.isolation == Isolation::Serializable
-                && tx.status != Status::Failed
-                && tx.doomed.is_none()
+            tx.isolation == Isolation::Serializable && !tx.failed_for_good() && tx.doomed.is_none()
         })
     }
 
@@ -1436,7 +1457,7 @@ impl State {
                 // PostgreSQL's SXACT_FLAG_READ_ONLY: declared READ ONLY, or
                 // committed without writing.
                 read_only: tx.read_only || (tx.commit_seq.is_some() && !tx.did_write),
-                doomed: tx.doomed.is_some() || tx.status == Status::Failed,
+                doomed: tx.doomed.is_some() || tx.failed_for_good(),
                 snapshot: tx.snapshot.unwrap_or(self.commit_seq),
             },
         }
