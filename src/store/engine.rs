@@ -1136,28 +1136,28 @@ impl State {
         self.grant_to_waiters(key);
     }
 
-    /// Whether a version of `key` committed after `snapshot` replaced the
-    /// row with a new one (deleted and inserted it in one transaction).
-    fn replaced_since(&self, key: &Key, snapshot: u64) -> bool {
+    /// Whether a version of `key` committed after `snapshot` matches
+    /// `what`.
+    fn any_version_since(&self, key: &Key, snapshot: u64, what: impl Fn(&Version) -> bool) -> bool {
         self.data.get(key).is_some_and(|versions| {
             versions
                 .iter()
                 .rev()
                 .take_while(|v| v.seq > snapshot)
-                .any(|v| v.replaced)
+                .any(what)
         })
+    }
+
+    /// Whether a version of `key` committed after `snapshot` replaced the
+    /// row with a new one (deleted and inserted it in one transaction).
+    fn replaced_since(&self, key: &Key, snapshot: u64) -> bool {
+        self.any_version_since(key, snapshot, |v| v.replaced)
     }
 
     /// Whether a version of `key` committed after `snapshot` deleted the
     /// row or changed its unique columns.
     fn keys_changed_since(&self, key: &Key, snapshot: u64) -> bool {
-        self.data.get(key).is_some_and(|versions| {
-            versions
-                .iter()
-                .rev()
-                .take_while(|v| v.seq > snapshot)
-                .any(|v| v.keys_changed || v.row.is_none())
-        })
+        self.any_version_since(key, snapshot, |v| v.keys_changed || v.row.is_none())
     }
 
     /// Another, uncommitted transaction that wrote `key`: a statement that
