@@ -1759,6 +1759,87 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
         ",
     },
+    Script {
+        name: "an-upgrading-holder-goes-ahead-of-a-queued-waiter",
+        about: "a transaction that holds KEY SHARE and upgrades (an UPDATE) \
+                waits only for the holders it conflicts with, not behind a \
+                FOR UPDATE queued for the row, so the two do not deadlock \
+                (PostgreSQL's tuplelock-upgrade-no-deadlock)",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (1, "SELECT v FROM kv WHERE k = 'a' FOR UPDATE"),
+            (2, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (2, "UPDATE kv SET v = 3 WHERE k = 'a'"),
+            (0, "ROLLBACK"),
+            (2, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'a' FOR UPDATE -> waiting
+            s3: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s1: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s3: UPDATE kv SET v = 3 WHERE k = 'a' -> waiting
+            s1: ROLLBACK -> ok
+            s3 <- affected 1
+            s3: COMMIT -> ok
+            s2 <- [(3)]
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 3)]
+        ",
+    },
+    Script {
+        name: "an-upgrade-released-by-rollback-to-savepoint-goes-on",
+        about: "an upgrading holder waiting for another holder's stronger lock \
+                goes on when ROLLBACK TO SAVEPOINT weakens that lock, ahead of \
+                a FOR UPDATE queued before it",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (2, RC),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (2, "SELECT v FROM kv WHERE k = 'a' FOR UPDATE"),
+            (1, "SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "SAVEPOINT e"),
+            (0, "SELECT v FROM kv WHERE k = 'a' FOR NO KEY UPDATE"),
+            (1, "SELECT v FROM kv WHERE k = 'a' FOR NO KEY UPDATE"),
+            (0, "ROLLBACK TO SAVEPOINT e"),
+            (0, "ROLLBACK"),
+            (1, "ROLLBACK"),
+            (2, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s3: SELECT v FROM kv WHERE k = 'a' FOR UPDATE -> waiting
+            s2: SELECT v FROM kv WHERE k = 'a' FOR KEY SHARE -> [(1)]
+            s1: SAVEPOINT e -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' FOR NO KEY UPDATE -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'a' FOR NO KEY UPDATE -> waiting
+            s1: ROLLBACK TO SAVEPOINT e -> ok
+            s2 <- [(1)]
+            s1: ROLLBACK -> ok
+            s2: ROLLBACK -> ok
+            s3 <- [(1)]
+            s3: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 1)]
+        ",
+    },
 ];
 
 #[cfg(test)]

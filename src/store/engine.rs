@@ -682,7 +682,12 @@ impl State {
     /// Granted at once when no other holder's strength conflicts (a
     /// request that need not wait passes any queue, as PostgreSQL's
     /// `heap_lock_tuple` lets a non-conflicting locker in without the
-    /// tuple lock); otherwise it queues first come first served.
+    /// tuple lock); otherwise it queues first come first served. A
+    /// transaction that already holds a weaker lock on the row upgrades
+    /// without joining the queue: it waits for the conflicting holders
+    /// only, as `heap_lock_tuple` skips the tuple lock for a locker that
+    /// is already a member of the row's lockers (else a queued waiter,
+    /// itself waiting for the upgrader's weaker lock, would deadlock it).
     fn try_row_lock(
         &mut self,
         id: TxId,
@@ -698,8 +703,11 @@ impl State {
             self.grant_row_lock(id, key, mode);
             return Ok(LockAttempt::Done(()));
         }
+        let upgrading = held.is_some() && !queued_here;
         let blockers = if queued_here {
             self.queued_blockers(id, key)
+        } else if upgrading {
+            self.conflicting_holders(id, key, mode)
         } else {
             let mut blockers = self.conflicting_holders(id, key, mode);
             if let Some(queue) = self.lock_queues.get(key) {
@@ -713,7 +721,7 @@ impl State {
             blockers
         };
         let attempt = self.wait_for_all(id, blockers)?;
-        if !queued_here {
+        if !queued_here && !upgrading {
             self.lock_queues
                 .entry(key.clone())
                 .or_default()
@@ -1134,6 +1142,14 @@ impl State {
             }
         }
         self.grant_to_waiters(key);
+        // An upgrader parked on this transaction (not queued) may be free
+        // to go now that the lock is weaker; it retries and parks again if
+        // not.
+        if let Some(wakers) = self.waiters.remove(&id) {
+            for waker in wakers {
+                waker.wake();
+            }
+        }
     }
 
     /// Whether a version of `key` committed after `snapshot` matches
