@@ -12,7 +12,7 @@
 //! Needs a tokio runtime with I/O enabled (`connect` spawns the
 //! connection's task).
 
-use crate::sql::{Rows, Session, Span, Value};
+use crate::sql::{Decimal, Interval, Rows, Session, Span, Value};
 use crate::store::{DbError, SqlState};
 use bytes::BytesMut;
 use std::collections::BTreeMap;
@@ -198,29 +198,61 @@ fn be<const N: usize>(raw: &[u8]) -> Result<[u8; N], BoxError> {
         .ok_or_else(|| "short value".into())
 }
 
-fn decode_numeric(raw: &[u8]) -> Result<i64, BoxError> {
+/// A numeric in PostgreSQL's binary format (base-10000 digits, weight,
+/// sign, display scale) as an exact decimal.
+fn decode_decimal(raw: &[u8]) -> Result<Decimal, BoxError> {
     let ndigits = i16::from_be_bytes(be(raw)?) as usize;
     let weight = i16::from_be_bytes(be(&raw[2..])?) as i32;
     let sign = u16::from_be_bytes(be(&raw[4..])?);
-    if sign == 0xC000 {
-        return Err("NaN numeric".into());
+    let dscale = u16::from_be_bytes(be(&raw[6..])?) as u32;
+    if sign == 0xC000 || sign == 0xD000 || sign == 0xF000 {
+        return Err("NaN or infinite numeric".into());
     }
-    let mut value: i128 = 0;
+    // mantissa = value * 10^dscale; digit i is worth 10000^(weight - i).
+    let mut mantissa: i128 = 0;
     for i in 0..ndigits {
         let digit = i16::from_be_bytes(be(&raw[8 + 2 * i..])?) as i128;
-        let power = weight - i as i32;
-        if power < 0 {
-            if digit != 0 {
-                return Err("numeric with a fraction (integral numerics only)".into());
-            }
-            continue;
-        }
-        value += digit * 10_000i128.pow(power as u32);
+        let exp10 = 4 * (weight - i as i32) + dscale as i32;
+        let part = if exp10 >= 0 {
+            10i128
+                .checked_pow(exp10 as u32)
+                .and_then(|p| digit.checked_mul(p))
+                .ok_or("numeric out of range")?
+        } else {
+            digit / 10i128.pow((-exp10) as u32)
+        };
+        mantissa = mantissa.checked_add(part).ok_or("numeric out of range")?;
     }
     if sign == 0x4000 {
-        value = -value;
+        mantissa = -mantissa;
     }
-    i64::try_from(value).map_err(|_| "numeric out of range".into())
+    Ok(Decimal::new(mantissa, dscale))
+}
+
+/// A one-dimensional array in PostgreSQL's binary format.
+fn decode_array(elem: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+    let ndim = i32::from_be_bytes(be(raw)?);
+    if ndim == 0 {
+        return Ok(Value::Array(Vec::new()));
+    }
+    if ndim != 1 {
+        return Err("multidimensional arrays are not modelled".into());
+    }
+    let len = i32::from_be_bytes(be(&raw[12..])?) as usize;
+    let mut at = 20;
+    let mut items = Vec::with_capacity(len);
+    for _ in 0..len {
+        let n = i32::from_be_bytes(be(&raw[at..])?);
+        at += 4;
+        if n < 0 {
+            items.push(Value::Null);
+            continue;
+        }
+        let bytes = raw.get(at..at + n as usize).ok_or("short array")?;
+        at += n as usize;
+        items.push(PgValue::from_sql(elem, bytes)?.0);
+    }
+    Ok(Value::Array(items))
 }
 
 fn decode_range(raw: &[u8], element: usize, ts: bool) -> Result<Span, BoxError> {
@@ -256,6 +288,12 @@ fn decode_range(raw: &[u8], element: usize, ts: bool) -> Result<Span, BoxError> 
     Ok(Span::new(lower, upper))
 }
 
+fn float(f: f64) -> Result<Value, BoxError> {
+    Decimal::parse(&format!("{f}"))
+        .map(Value::Numeric)
+        .ok_or_else(|| format!("float {f} is not modelled").into())
+}
+
 impl<'a> FromSql<'a> for PgValue {
     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
         let text = || -> Result<String, BoxError> { Ok(std::str::from_utf8(raw)?.to_string()) };
@@ -265,10 +303,19 @@ impl<'a> FromSql<'a> for PgValue {
             Type::INT4 => Value::Int(i32::from_be_bytes(be(raw)?) as i64),
             Type::OID => Value::Int(u32::from_be_bytes(be(raw)?) as i64),
             Type::INT8 => Value::Int(i64::from_be_bytes(be(raw)?)),
-            Type::NUMERIC => Value::Int(decode_numeric(raw)?),
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-                Value::Text(text()?.into())
-            }
+            Type::NUMERIC => Value::Numeric(decode_decimal(raw)?),
+            Type::TEXT | Type::VARCHAR | Type::NAME | Type::UNKNOWN => Value::Text(text()?.into()),
+            Type::BPCHAR => Value::Char(text()?.into()),
+            Type::UUID => Value::Uuid(u128::from_be_bytes(be(raw)?)),
+            Type::INTERVAL => Value::Interval(Interval {
+                micros: i64::from_be_bytes(be(raw)?),
+                days: i32::from_be_bytes(be(&raw[8..])?),
+                months: i32::from_be_bytes(be(&raw[12..])?),
+            }),
+            // The simulated engine keeps floats as exact decimals of
+            // their shortest text (what PostgreSQL prints).
+            Type::FLOAT8 => float(f64::from_be_bytes(be(raw)?))?,
+            Type::FLOAT4 => float(f32::from_be_bytes(be(raw)?) as f64)?,
             Type::DATE => Value::Date(i32::from_be_bytes(be(raw)?)),
             Type::TIMESTAMPTZ | Type::TIMESTAMP => Value::Timestamp(i64::from_be_bytes(be(raw)?)),
             Type::INT4_RANGE => Value::IntRange(decode_range(raw, 4, false)?),
@@ -288,7 +335,12 @@ impl<'a> FromSql<'a> for PgValue {
                     .into(),
             ),
             Type::VOID => Value::Null,
-            ref other => return Err(format!("type {other} is not modelled").into()),
+            ref other => match other.kind() {
+                // Enum values reach a client as their labels.
+                tokio_postgres::types::Kind::Enum(_) => Value::Text(text()?.into()),
+                tokio_postgres::types::Kind::Array(elem) => decode_array(elem, raw)?,
+                _ => return Err(format!("type {other} is not modelled").into()),
+            },
         };
         Ok(PgValue(v))
     }
@@ -310,9 +362,15 @@ mod tests {
     fn numeric_and_ranges_decode_from_the_binary_format() {
         // 12345 = digits [1, 2345], weight 1.
         let raw = [0, 2, 0, 1, 0, 0, 0, 0, 0, 1, 0x09, 0x29];
-        assert_eq!(decode_numeric(&raw).unwrap(), 12345);
+        assert_eq!(decode_decimal(&raw).unwrap(), Decimal::from_int(12345));
         let neg = [0, 1, 0, 0, 0x40, 0, 0, 0, 0, 7];
-        assert_eq!(decode_numeric(&neg).unwrap(), -7);
+        assert_eq!(decode_decimal(&neg).unwrap(), Decimal::from_int(-7));
+        // 1.50: digits [1, 5000], weight 0, dscale 2.
+        let frac = [0, 2, 0, 0, 0, 0, 0, 2, 0, 1, 0x13, 0x88];
+        assert_eq!(decode_decimal(&frac).unwrap().to_string(), "1.50");
+        // 0.0001: digit [1], weight -1, dscale 4.
+        let small = [0, 1, 0xff, 0xff, 0, 0, 0, 4, 0, 1];
+        assert_eq!(decode_decimal(&small).unwrap().to_string(), "0.0001");
         // int4range [3,8): LB_INC, bounds 3 and 8.
         let mut r = vec![0x02];
         for b in [3i32, 8] {

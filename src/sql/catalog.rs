@@ -195,4 +195,6 @@ impl Table {
 #[derive(Default)]
 pub(crate) struct Catalog {
     pub(crate) tables: std::collections::BTreeMap<String, Arc<Table>>,
+    /// User-defined (enum) types by name, to their interned ids.
+    pub(crate) types: std::collections::BTreeMap<String, u32>,
 }

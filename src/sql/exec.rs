@@ -7,6 +7,7 @@
 
 use super::catalog::Table;
 use super::expr::{AggFunc, Env, Expr};
+use super::funcs::Ctx;
 use super::plan::{
     Access, AdvisoryItem, AdvisoryPlan, ConflictAction, DeletePlan, InsertPlan, OrderKey,
     SelectPlan, Source, UpdatePlan, WaitPolicy,
@@ -33,15 +34,31 @@ fn prefix_end(prefix: &str) -> Key {
 
 pub(crate) struct Exec<'a> {
     pub(crate) tx: &'a mut Tx,
-    pub(crate) params: &'a [Value],
+    pub(crate) params: Bound<'a>,
     pub(crate) db: &'a DbShared,
 }
 
-fn env<'a>(row: &'a [Value], params: &'a [Value]) -> Env<'a> {
+/// A statement's parameters with what else its expressions read (the
+/// clock, the uuid stream, the catalog).
+#[derive(Clone, Copy)]
+pub(crate) struct Bound<'a> {
+    pub(crate) values: &'a [Value],
+    pub(crate) ctx: &'a Ctx,
+}
+
+impl std::ops::Deref for Bound<'_> {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        self.values
+    }
+}
+
+fn env<'a>(row: &'a [Value], params: Bound<'a>) -> Env<'a> {
     Env {
         row,
-        params,
+        params: params.values,
         aggs: &[],
+        ctx: params.ctx,
     }
 }
 
@@ -301,8 +318,9 @@ impl Exec<'_> {
             for (rep, aggs) in groups {
                 let env = Env {
                     row: &rep,
-                    params: self.params,
+                    params: self.params.values,
                     aggs: &aggs,
+                    ctx: self.params.ctx,
                 };
                 if let Some(h) = &grouping.having {
                     if !h.is_true(&env)? {
@@ -441,11 +459,30 @@ impl Exec<'_> {
                     None => Value::Bool(true),
                     Some(a) => a.eval(&e)?,
                 };
+                // array_agg keeps NULLs, in the order rows come.
+                if spec.func == AggFunc::ArrayAgg {
+                    acc.count += 1;
+                    match &mut acc.value {
+                        Some(Value::Array(items)) => items.push(v),
+                        _ => acc.value = Some(Value::Array(vec![v])),
+                    }
+                    continue;
+                }
                 if v.is_null() {
                     continue;
                 }
                 acc.count += 1;
                 acc.value = Some(match (spec.func, acc.value.take()) {
+                    // numeric and interval sums.
+                    (AggFunc::Sum, None) if !matches!(v, Value::Int(_) | Value::Text(_)) => v,
+                    (AggFunc::Sum, Some(p)) if !matches!(p, Value::Int(_)) => {
+                        super::funcs::arith('+', &p, &v).unwrap_or_else(|| {
+                            Err(err(
+                                SqlState::UndefinedFunction,
+                                format!("function sum({}) does not exist", v.type_name()),
+                            ))
+                        })?
+                    }
                     (AggFunc::Sum, prev) => {
                         let add = coerce(&v, SqlType::BigInt)?.as_int().unwrap_or(0);
                         let base = prev.and_then(|p| p.as_int()).unwrap_or(0);
@@ -1073,7 +1110,7 @@ fn finish(
 }
 
 /// NOT NULL and CHECK constraints of a row about to be written.
-pub(crate) fn check_row(table: &Table, values: &[Value], params: &[Value]) -> Result<(), DbError> {
+pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> Result<(), DbError> {
     for (c, v) in table.columns.iter().zip(values) {
         if c.not_null && v.is_null() {
             return Err(err(

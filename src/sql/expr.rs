@@ -2,7 +2,8 @@
 //! evaluated over a row of values with three-valued logic.
 
 use super::catalog::Table;
-use super::value::{coerce, compare, err, parse_text, Span, SqlType, Value};
+use super::funcs::{self, Builtin, Ctx};
+use super::value::{cast, coerce, compare, err, parse_text, Span, SqlType, Value};
 use crate::store::{DbError, SqlState};
 use sqlparser::ast;
 use std::cmp::Ordering;
@@ -28,6 +29,12 @@ pub(crate) enum BinOp {
     Overlaps,
     Contains,
     ContainedBy,
+    /// jsonb `->`.
+    JsonGet,
+    /// jsonb `->>`.
+    JsonGetText,
+    /// jsonb `?`.
+    JsonHasKey,
 }
 
 /// A scalar function.
@@ -53,6 +60,7 @@ pub(crate) enum AggFunc {
     Sum,
     Min,
     Max,
+    ArrayAgg,
 }
 
 /// One aggregate of a grouped query.
@@ -86,6 +94,13 @@ pub(crate) enum Expr {
     Agg(usize),
     /// `DEFAULT` in an INSERT's VALUES.
     Default,
+    /// A built-in of `funcs`.
+    Call(Builtin, Vec<Expr>),
+    /// `x op ANY (array)` (true) or `x op ALL (array)` (false), `op` one
+    /// of `=`, `<>`, `<`, `<=`, `>`, `>=`.
+    AnyAll(&'static str, bool, Box<Expr>, Box<Expr>),
+    /// `ARRAY[...]`.
+    Array(Vec<Expr>),
 }
 
 /// Where names resolve: the tables of a statement, each at an offset in
@@ -224,6 +239,9 @@ impl<'a> Compiler<'a> {
                     ast::BinaryOperator::PGOverlap => BinOp::Overlaps,
                     ast::BinaryOperator::AtArrow => BinOp::Contains,
                     ast::BinaryOperator::ArrowAt => BinOp::ContainedBy,
+                    ast::BinaryOperator::Arrow => BinOp::JsonGet,
+                    ast::BinaryOperator::LongArrow => BinOp::JsonGetText,
+                    ast::BinaryOperator::Question => BinOp::JsonHasKey,
                     other => return Err(unsupported(format!("the operator {other}"))),
                 };
                 Expr::Bin(
@@ -238,6 +256,7 @@ impl<'a> Compiler<'a> {
                     ast::UnaryOperator::Not => Expr::Not(Box::new(inner)),
                     ast::UnaryOperator::Minus => match inner {
                         Expr::Const(Value::Int(v)) => Expr::Const(Value::Int(-v)),
+                        Expr::Const(Value::Numeric(d)) => Expr::Const(Value::Numeric(d.neg())),
                         other => Expr::Neg(Box::new(other)),
                     },
                     ast::UnaryOperator::Plus => inner,
@@ -276,7 +295,13 @@ impl<'a> Compiler<'a> {
                 expr, data_type, ..
             } => {
                 let ty = type_of(data_type)?;
-                Expr::Cast(Box::new(self.compile(expr)?), ty)
+                let inner = self.compile(expr)?;
+                // A literal cast is folded now, so its errors (22P02...)
+                // come at once and index bounds see a typed constant.
+                match inner {
+                    Expr::Const(v) => Expr::Const(cast(&v, ty)?),
+                    other => Expr::Cast(Box::new(other), ty),
+                }
             }
             E::TypedString { data_type, value } => {
                 let ty = type_of(data_type)?;
@@ -307,6 +332,104 @@ impl<'a> Compiler<'a> {
                 Expr::Case(arms, other)
             }
             E::Function(f) => self.function(f)?,
+            E::Interval(iv) => {
+                if iv.leading_field.is_some() || iv.last_field.is_some() {
+                    return Err(unsupported(format!(
+                        "the interval {iv} (write INTERVAL '...')"
+                    )));
+                }
+                match self.compile(&iv.value)? {
+                    Expr::Const(Value::Text(t)) => Expr::Const(parse_text(&t, SqlType::Interval)?),
+                    other => Expr::Cast(Box::new(other), SqlType::Interval),
+                }
+            }
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            } => Expr::AnyAll(
+                compare_name(compare_op)?,
+                true,
+                Box::new(self.compile(left)?),
+                Box::new(self.compile(right)?),
+            ),
+            E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => Expr::AnyAll(
+                compare_name(compare_op)?,
+                false,
+                Box::new(self.compile(left)?),
+                Box::new(self.compile(right)?),
+            ),
+            E::Array(a) => Expr::Array(
+                a.elem
+                    .iter()
+                    .map(|x| self.compile(x))
+                    .collect::<Result<_, _>>()?,
+            ),
+            E::Like {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char: None,
+            }
+            | E::ILike {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char: None,
+            } => {
+                let insensitive = matches!(e, E::ILike { .. });
+                let call = Expr::Call(
+                    Builtin::Like(insensitive),
+                    vec![self.compile(expr)?, self.compile(pattern)?],
+                );
+                if *negated {
+                    Expr::Not(Box::new(call))
+                } else {
+                    call
+                }
+            }
+            E::Extract { field, expr, .. } => Expr::Call(
+                Builtin::Extract,
+                vec![
+                    Expr::Const(Value::Text(field.to_string().to_ascii_lowercase().into())),
+                    self.compile(expr)?,
+                ],
+            ),
+            E::Ceil {
+                expr,
+                field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime),
+            } => Expr::Call(Builtin::Ceil, vec![self.compile(expr)?]),
+            E::Floor {
+                expr,
+                field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime),
+            } => Expr::Call(Builtin::Floor, vec![self.compile(expr)?]),
+            E::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![self.compile(expr)?];
+                args.push(match substring_from {
+                    Some(f) => self.compile(f)?,
+                    None => Expr::Const(Value::Int(1)),
+                });
+                if let Some(n) = substring_for {
+                    args.push(self.compile(n)?);
+                }
+                Expr::Call(Builtin::Substr, args)
+            }
+            E::Position { expr, r#in } => Expr::Call(
+                Builtin::Position,
+                vec![self.compile(r#in)?, self.compile(expr)?],
+            ),
             other => return Err(unsupported(format!("the expression {other}"))),
         })
     }
@@ -315,11 +438,8 @@ impl<'a> Compiler<'a> {
         Ok(Expr::Const(match v {
             ast::Value::Number(n, _) => match n.parse::<i64>() {
                 Ok(i) => Value::Int(i),
-                Err(_) => {
-                    return Err(unsupported(format!(
-                        "the non-integral number {n} (integral numerics only)"
-                    )))
-                }
+                // PostgreSQL reads other numeric literals as numeric.
+                Err(_) => parse_text(n, SqlType::Numeric)?,
             },
             ast::Value::SingleQuotedString(s) => Value::Text(s.as_str().into()),
             ast::Value::Boolean(b) => Value::Bool(*b),
@@ -341,6 +461,9 @@ impl<'a> Compiler<'a> {
         let name = object_name(&f.name)?;
         if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() {
             return Err(unsupported(format!("the function call {f}")));
+        }
+        if name == "make_interval" {
+            return self.make_interval(f);
         }
         let (args, star, distinct) = match &f.args {
             ast::FunctionArguments::None => (Vec::new(), false, false),
@@ -375,6 +498,7 @@ impl<'a> Compiler<'a> {
             "sum" => Some(AggFunc::Sum),
             "min" => Some(AggFunc::Min),
             "max" => Some(AggFunc::Max),
+            "array_agg" => Some(AggFunc::ArrayAgg),
             _ => None,
         };
         if let Some(func) = agg {
@@ -427,7 +551,22 @@ impl<'a> Compiler<'a> {
             "int4range" => Func::Int4Range,
             "tstzrange" => Func::TstzRange,
             "nullif" => Func::Nullif,
-            _ => return Err(unsupported(format!("the function {name}()"))),
+            other => {
+                let compiled = args
+                    .iter()
+                    .map(|a| self.compile(a))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return match funcs::lookup(other, compiled.len()) {
+                    Some(b) => Ok(Expr::Call(b, compiled)),
+                    None if KNOWN_ELSEWHERE.contains(&other) => {
+                        Err(unsupported(format!("the function {name}()")))
+                    }
+                    None => Err(err(
+                        SqlState::UndefinedFunction,
+                        format!("function {f} does not exist"),
+                    )),
+                };
+            }
         };
         let compiled = args
             .iter()
@@ -455,10 +594,167 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// Functions PostgreSQL has that the simulated engine does not: 0A000
+/// rather than 42883 (which says PostgreSQL lacks them too).
+const KNOWN_ELSEWHERE: &[&str] = &[
+    "pg_advisory_lock",
+    "pg_advisory_unlock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "nextval",
+    "currval",
+    "setval",
+    "lastval",
+    "unnest",
+    "string_agg",
+    "avg",
+    "bool_and",
+    "bool_or",
+    "regexp_replace",
+    "regexp_match",
+    "split_part",
+    "format",
+    "md5",
+    "random",
+    "age",
+    "justify_interval",
+    "jsonb_agg",
+    "jsonb_object_agg",
+    "json_build_object",
+    "to_char",
+    "to_date",
+    "date_bin",
+    "sqrt",
+    "exp",
+    "ln",
+    "log",
+    "row_number",
+    "rank",
+    "lag",
+    "lead",
+    "generate_series",
+    "pg_sleep",
+    "txid_current",
+    "pg_current_xact_id",
+    "version",
+    "current_setting",
+    "set_config",
+];
+
+fn compare_name(op: &ast::BinaryOperator) -> Result<&'static str, DbError> {
+    Ok(match op {
+        ast::BinaryOperator::Eq => "=",
+        ast::BinaryOperator::NotEq => "<>",
+        ast::BinaryOperator::Lt => "<",
+        ast::BinaryOperator::LtEq => "<=",
+        ast::BinaryOperator::Gt => ">",
+        ast::BinaryOperator::GtEq => ">=",
+        other => return Err(unsupported(format!("the operator {other} with ANY/ALL"))),
+    })
+}
+
+impl Compiler<'_> {
+    /// `make_interval(years => .., months => .., weeks => .., days => ..,
+    /// hours => .., mins => .., secs => ..)`, positional or named.
+    fn make_interval(&mut self, f: &ast::Function) -> Result<Expr, DbError> {
+        const NAMES: [&str; 7] = ["years", "months", "weeks", "days", "hours", "mins", "secs"];
+        let mut slots: Vec<Expr> = vec![Expr::Const(Value::Null); 7];
+        let list = match &f.args {
+            ast::FunctionArguments::List(list) if list.clauses.is_empty() => &list.args[..],
+            ast::FunctionArguments::None => &[],
+            _ => return Err(unsupported(format!("the function call {f}"))),
+        };
+        let no_such = || {
+            err(
+                SqlState::UndefinedFunction,
+                format!("function {f} does not exist"),
+            )
+        };
+        for (i, a) in list.iter().enumerate() {
+            let (slot, e) = match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => (i, e),
+                ast::FunctionArg::Named {
+                    name,
+                    arg: ast::FunctionArgExpr::Expr(e),
+                    ..
+                }
+                | ast::FunctionArg::ExprNamed {
+                    name: ast::Expr::Identifier(name),
+                    arg: ast::FunctionArgExpr::Expr(e),
+                    ..
+                } => (
+                    NAMES
+                        .iter()
+                        .position(|n| *n == ident(name))
+                        .ok_or_else(no_such)?,
+                    e,
+                ),
+                _ => return Err(unsupported(format!("the function call {f}"))),
+            };
+            if slot >= 7 {
+                return Err(no_such());
+            }
+            slots[slot] = self.compile(e)?;
+        }
+        Ok(Expr::Call(Builtin::MakeInterval, slots))
+    }
+}
+
+/// PostgreSQL's types the simulated engine lacks (0A000; other unknown
+/// names are 42704, as in PostgreSQL).
+const PG_TYPES_NOT_MODELLED: &[&str] = &[
+    "real",
+    "float",
+    "float4",
+    "float8",
+    "double",
+    "timestamp",
+    "time",
+    "timetz",
+    "money",
+    "bytea",
+    "inet",
+    "cidr",
+    "macaddr",
+    "point",
+    "xml",
+    "json",
+    "tsvector",
+    "tsquery",
+    "int8range",
+    "numrange",
+    "daterange",
+    "tsrange",
+    "bit",
+    "varbit",
+    "oid",
+    "regclass",
+    "name",
+    "citext",
+    "hstore",
+    "serial2",
+    "smallserial",
+    "serial4",
+    "serial8",
+    "record",
+    "void",
+];
+
 /// The SQL type named by a parsed data type.
 pub(crate) fn type_of(dt: &ast::DataType) -> Result<SqlType, DbError> {
     let text = dt.to_string();
-    SqlType::parse(&text).ok_or_else(|| unsupported(format!("the type {text}")))
+    SqlType::parse(&text).ok_or_else(|| {
+        let lower = text.to_ascii_lowercase();
+        let simple = lower.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if simple && !PG_TYPES_NOT_MODELLED.contains(&lower.as_str()) {
+            err(
+                SqlState::Other("42704"),
+                format!("type \"{lower}\" does not exist"),
+            )
+        } else {
+            unsupported(format!("the type {text}"))
+        }
+    })
 }
 
 /// The row, parameters and aggregate results an expression reads.
@@ -466,6 +762,8 @@ pub(crate) struct Env<'a> {
     pub(crate) row: &'a [Value],
     pub(crate) params: &'a [Value],
     pub(crate) aggs: &'a [Value],
+    /// The clock, uuid stream and catalog the statement reads.
+    pub(crate) ctx: &'a Ctx,
 }
 
 fn truth(v: &Value) -> Result<Option<bool>, DbError> {
@@ -545,7 +843,13 @@ impl Expr {
                 b.visit(f);
                 c.visit(f);
             }
-            Expr::Func(_, args) => args.iter().for_each(|x| x.visit(f)),
+            Expr::Func(_, args) | Expr::Call(_, args) | Expr::Array(args) => {
+                args.iter().for_each(|x| x.visit(f))
+            }
+            Expr::AnyAll(_, _, a, b) => {
+                a.visit(f);
+                b.visit(f);
+            }
             Expr::Case(arms, other) => {
                 for (c, r) in arms {
                     c.visit(f);
@@ -587,6 +891,7 @@ impl Expr {
             },
             Expr::Neg(a) => match a.eval(env)? {
                 Value::Null => Value::Null,
+                v if funcs::negate(&v).is_some() => funcs::negate(&v).expect("checked"),
                 v => Value::Int(int_of(&v)?.checked_neg().ok_or_else(overflow)?),
             },
             Expr::IsNull(a, negated) => Value::Bool(a.eval(env)?.is_null() != *negated),
@@ -628,7 +933,25 @@ impl Expr {
                     Some(b) => Value::Bool(b != *negated),
                 }
             }
-            Expr::Cast(a, ty) => coerce(&a.eval(env)?, *ty)?,
+            Expr::Cast(a, ty) => cast(&a.eval(env)?, *ty)?,
+            Expr::Call(b, args) => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval(env))
+                    .collect::<Result<Vec<_>, _>>()?;
+                funcs::call(*b, &vals, env.ctx)?
+            }
+            Expr::AnyAll(op, any, a, array) => {
+                let x = a.eval(env)?;
+                let arr = array.eval(env)?;
+                funcs::any_all(|p, q| funcs::compare_op(op, p, q), &x, &arr, *any)?
+            }
+            Expr::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|a| a.eval(env))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
             Expr::Case(arms, other) => {
                 for (c, r) in arms {
                     if c.is_true(env)? {
@@ -678,14 +1001,20 @@ fn eval_bin(op: BinOp, a: &Expr, b: &Expr, env: &Env<'_>) -> Result<Value, DbErr
         BinOp::Le => cmp(|o| o != Ordering::Greater),
         BinOp::Gt => cmp(|o| o == Ordering::Greater),
         BinOp::Ge => cmp(|o| o != Ordering::Less),
-        BinOp::Concat => Ok(Value::Text(
-            format!(
-                "{}{}",
-                x.to_pg_text().unwrap_or_default(),
-                y.to_pg_text().unwrap_or_default()
-            )
-            .into(),
-        )),
+        BinOp::Concat => {
+            let text = |v: &Value| match v {
+                Value::Char(c) => c.trim_end_matches(' ').to_string(),
+                Value::Json(_) => funcs::json_text(v),
+                Value::Bool(b) => if *b { "true" } else { "false" }.to_string(),
+                other => other.to_pg_text().unwrap_or_default(),
+            };
+            Ok(Value::Text(format!("{}{}", text(&x), text(&y)).into()))
+        }
+        BinOp::JsonGet => funcs::json_get(&x, &y, false),
+        BinOp::JsonGetText => funcs::json_get(&x, &y, true),
+        BinOp::JsonHasKey => funcs::json_has_key(&x, &y),
+        BinOp::Contains if matches!(x, Value::Json(_)) => funcs::json_contains(&x, &y),
+        BinOp::ContainedBy if matches!(y, Value::Json(_)) => funcs::json_contains(&y, &x),
         BinOp::Overlaps | BinOp::Contains | BinOp::ContainedBy => range_op(op, &x, &y),
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => arith(op, &x, &y),
         BinOp::And | BinOp::Or => unreachable!("handled above"),
@@ -746,6 +1075,16 @@ fn range_op(op: BinOp, x: &Value, y: &Value) -> Result<Value, DbError> {
 }
 
 fn arith(op: BinOp, x: &Value, y: &Value) -> Result<Value, DbError> {
+    let symbol = match op {
+        BinOp::Add => '+',
+        BinOp::Sub => '-',
+        BinOp::Mul => '*',
+        BinOp::Div => '/',
+        _ => '%',
+    };
+    if let Some(out) = funcs::arith(symbol, x, y) {
+        return out;
+    }
     // date + integer days, timestamp arithmetic is not modelled.
     if let (Value::Date(d), BinOp::Add | BinOp::Sub) = (x, op) {
         let n = int_of(y)?;
@@ -811,6 +1150,7 @@ fn eval_func(f: Func, args: &[Expr], env: &Env<'_>) -> Result<Value, DbError> {
         }
         Func::Abs => match &vals[0] {
             Value::Null => Value::Null,
+            v if funcs::abs(v).is_some() => funcs::abs(v).expect("checked"),
             v => Value::Int(int_of(v)?.checked_abs().ok_or_else(overflow)?),
         },
         Func::Lower | Func::Upper | Func::IsEmpty => {
@@ -819,6 +1159,20 @@ fn eval_func(f: Func, args: &[Expr], env: &Env<'_>) -> Result<Value, DbError> {
                 return Ok(Value::Null);
             }
             let (span, ts) = match v {
+                Value::Text(_) | Value::Char(_) if f != Func::IsEmpty => {
+                    let t = match v {
+                        Value::Char(c) => c.trim_end_matches(' ').to_string(),
+                        other => other.to_pg_text().unwrap_or_default(),
+                    };
+                    return Ok(Value::Text(
+                        if f == Func::Lower {
+                            t.to_lowercase()
+                        } else {
+                            t.to_uppercase()
+                        }
+                        .into(),
+                    ));
+                }
                 Value::IntRange(s) => (*s, false),
                 Value::TsRange(s) => (*s, true),
                 other => {

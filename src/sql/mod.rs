@@ -99,14 +99,21 @@
 pub mod anomaly;
 mod catalog;
 mod ddl;
+mod decimal;
 mod exec;
 mod expr;
+mod funcs;
 mod plan;
 pub mod script;
 pub mod scripts;
 mod settings;
+mod time;
+mod types;
 mod value;
 
+pub use decimal::Decimal;
+pub use time::{Interval, SIM_EPOCH_US};
+pub use types::EnumValue;
 pub use value::{canonical_json, Span, SqlType, Value};
 
 use crate::seed::Seed;
@@ -232,6 +239,8 @@ pub(crate) struct DbShared {
     catalog: Mutex<Catalog>,
     cache: Mutex<BTreeMap<String, Arc<Statement>>>,
     serials: Mutex<BTreeMap<(String, &'static str), i64>>,
+    /// `gen_random_uuid()`'s stream, from the store's seed.
+    uuids: Mutex<Option<crate::seed::Rng64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -374,7 +383,15 @@ impl SqlDb {
             .zip(values)
             .map(|(column, value)| value::coerce(value, column.ty))
             .collect::<Result<Vec<_>, _>>()?;
-        exec::check_row(&table, &values, &[])?;
+        let ctx = funcs::Ctx::new(&self.store, &self.shared, None);
+        exec::check_row(
+            &table,
+            &values,
+            exec::Bound {
+                values: &[],
+                ctx: &ctx,
+            },
+        )?;
         for index in 0..table.indexes.len() {
             let key = table.index_key(index, &values);
             if (index == 0 || table.indexes[index].unique)
@@ -433,7 +450,11 @@ impl SqlDb {
         if let Some(found) = lock(&self.shared.cache).get(sql) {
             return Ok(found.clone());
         }
-        let statement = Arc::new(plan::prepare(sql, &self.shared.catalog())?);
+        let catalog = self.shared.catalog();
+        let statement = Arc::new(types::with_types(&catalog.types, || {
+            plan::prepare(sql, &catalog)
+        })?);
+        drop(catalog);
         if statement.cacheable() {
             lock(&self.shared.cache).insert(sql.to_string(), statement.clone());
         }
@@ -486,9 +507,13 @@ async fn run(
     statement: &Statement,
     params: &[Value],
 ) -> Result<Rows, DbError> {
+    let ctx = funcs::Ctx::new(&db.store, &db.shared, tx.sql_time_ms());
     let mut exec = exec::Exec {
         tx,
-        params,
+        params: exec::Bound {
+            values: params,
+            ctx: &ctx,
+        },
         db: &db.shared,
     };
     let result = match &statement.kind {
@@ -499,6 +524,18 @@ async fn run(
         Prepared::AdvisoryLock(arg) => exec.advisory_lock(arg).await,
         _ => unreachable!("only data statements run in a transaction"),
     };
+    // Enum values reach a client as their labels, as tokio-postgres
+    // reads them.
+    let result = result.map(|mut rows| {
+        for row in &mut rows.rows {
+            row.iter_mut().for_each(value::labels_as_text);
+        }
+        rows
+    });
+    // now() is the same for the rest of the transaction.
+    if let Some(ms) = ctx.tx_ms() {
+        tx.set_sql_time_ms(ms);
+    }
     // An error fails the transaction, as in PostgreSQL (the store has
     // already failed it for its own errors; this covers the SQL layer's).
     result.map_err(|e| tx.sql_fail(e))
@@ -568,6 +605,9 @@ impl SqlSession {
     }
 
     async fn run_statement(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        if types::is_type_ddl(sql) {
+            return self.type_ddl(sql);
+        }
         let statement = match self.db.prepare(sql) {
             Ok(s) => s,
             Err(e) => {
@@ -680,9 +720,10 @@ impl SqlSession {
                     );
                     return Err(self.fail(e));
                 }
+                let types = self.db.shared.catalog().types.clone();
                 let result = match &statement.kind {
                     Prepared::CreateTable(create, excludes) => {
-                        ddl::create_table(&self.db, create, excludes)
+                        types::with_types(&types, || ddl::create_table(&self.db, create, excludes))
                     }
                     Prepared::CreateIndex(create) => ddl::create_index(&self.db, create).await,
                     _ => unreachable!("matched above"),
@@ -742,6 +783,31 @@ impl SqlSession {
         }
     }
 
+    /// `CREATE TYPE ... AS ENUM` / `DROP TYPE`: DDL, outside a block
+    /// as the engine's other DDL.
+    fn type_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        let ddl = types::parse_type_ddl(sql)?;
+        let mut catalog = self.db.shared.catalog();
+        let tables: Vec<Arc<Table>> = catalog.tables.values().cloned().collect();
+        let in_use = |id: u32| {
+            tables
+                .iter()
+                .find(|t| t.columns.iter().any(|c| types::uses_enum(c.ty, id)))
+                .map(|t| t.name.clone())
+        };
+        types::run_type_ddl(&ddl, &mut catalog.types, in_use)?;
+        drop(catalog);
+        lock(&self.db.shared.cache).clear();
+        Ok(Rows::default())
+    }
+
     fn fail(&mut self, e: DbError) -> DbError {
         if let Some(block) = &mut self.block {
             block.failed = true;
@@ -763,3 +829,5 @@ impl Session for SqlSession {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod types_tests;

@@ -1,6 +1,9 @@
 //! SQL values and types: what statements take as parameters and return,
 //! how they compare, how they are written into store rows and keys.
 
+use super::decimal::Decimal;
+use super::time::Interval;
+use super::types::{enum_def, EnumValue};
 use crate::store::{Datum, DbError, SqlState};
 use std::cmp::Ordering;
 use std::fmt;
@@ -125,6 +128,24 @@ pub enum Value {
     TsRange(Span),
     /// `jsonb`, in a canonical text form (object keys sorted).
     Json(Arc<str>),
+    /// `uuid`.
+    Uuid(u128),
+    /// `interval`: months, days and microseconds kept apart.
+    Interval(Interval),
+    /// A value of an enum type (`CREATE TYPE ... AS ENUM`): the type and
+    /// the label's position in its declaration.
+    Enum(EnumValue),
+    /// `numeric` / `decimal` (exact, with PostgreSQL's display scale).
+    Numeric(Decimal),
+    /// `character(n)`: the text blank-padded to `n`; compares, hashes
+    /// into keys and converts to text without its trailing blanks, as
+    /// PostgreSQL's `bpchar`.
+    Char(Arc<str>),
+    /// An array (`ARRAY[...]`, `array_agg`, or a statement parameter
+    /// such as the list of ids of `WHERE id = ANY($1)`); elements of one
+    /// type, NULLs allowed. Its text form is PostgreSQL's (`{a,b,NULL}`),
+    /// which is what a parameter carries to a real PostgreSQL.
+    Array(Vec<Value>),
 }
 
 impl From<i64> for Value {
@@ -200,6 +221,12 @@ impl Value {
             Value::IntRange(_) => "int4range",
             Value::TsRange(_) => "tstzrange",
             Value::Json(_) => "jsonb",
+            Value::Uuid(_) => "uuid",
+            Value::Interval(_) => "interval",
+            Value::Enum(_) => "enum",
+            Value::Numeric(_) => "numeric",
+            Value::Char(_) => "character",
+            Value::Array(_) => "array",
         }
     }
 
@@ -215,7 +242,154 @@ impl Value {
             Value::Timestamp(t) => format_timestamp(*t),
             Value::IntRange(s) => format_span(s, |v| v.to_string()),
             Value::TsRange(s) => format_span(s, |v| format!("\"{}\"", format_timestamp(v))),
+            Value::Uuid(u) => format_uuid(*u),
+            Value::Interval(i) => i.to_string(),
+            Value::Enum(e) => e.label().to_string(),
+            Value::Numeric(d) => d.to_string(),
+            Value::Char(c) => c.to_string(),
+            Value::Array(items) => format_array(items),
         })
+    }
+}
+
+/// Replaces enum values (also inside arrays) by their labels as text:
+/// what a client reads from a result.
+pub(crate) fn labels_as_text(v: &mut Value) {
+    match v {
+        Value::Enum(e) => *v = Value::Text(e.label()),
+        Value::Array(items) => items.iter_mut().for_each(labels_as_text),
+        _ => {}
+    }
+}
+
+/// The text of a uuid (`8-4-4-4-12` lower-case hex digits).
+pub(crate) fn format_uuid(u: u128) -> String {
+    let h = format!("{u:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Parses a uuid as PostgreSQL accepts it: 32 hex digits, in either case,
+/// optionally in braces and with hyphens between groups of four.
+pub(crate) fn parse_uuid(text: &str) -> Option<u128> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(t);
+    let mut hex = String::with_capacity(32);
+    for (i, c) in t.chars().enumerate() {
+        if c == '-' {
+            if hex.is_empty() || !hex.len().is_multiple_of(4) || i + 1 == t.len() {
+                return None;
+            }
+            continue;
+        }
+        if !c.is_ascii_hexdigit() {
+            return None;
+        }
+        hex.push(c);
+    }
+    if hex.len() != 32 {
+        return None;
+    }
+    u128::from_str_radix(&hex, 16).ok()
+}
+
+/// PostgreSQL's array text: `{1,2}`, elements quoted when they are empty,
+/// hold delimiters, quotes, backslashes or blanks, or spell NULL.
+fn format_array(items: &[Value]) -> String {
+    let mut out = String::from("{");
+    for (i, v) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v.to_pg_text() {
+            None => out.push_str("NULL"),
+            Some(text) if matches!(v, Value::Array(_)) => out.push_str(&text),
+            Some(text) => {
+                let quote = text.is_empty()
+                    || text.eq_ignore_ascii_case("null")
+                    || text
+                        .chars()
+                        .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+                if quote {
+                    out.push('"');
+                    for c in text.chars() {
+                        if matches!(c, '"' | '\\') {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                    out.push('"');
+                } else {
+                    out.push_str(&text);
+                }
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Splits PostgreSQL's one-dimensional array text into its elements
+/// (`None`: an unquoted NULL).
+pub(crate) fn parse_array_text(text: &str) -> Option<Vec<Option<String>>> {
+    let t = text.trim();
+    let inner = t.strip_prefix('{')?.strip_suffix('}')?;
+    let mut out = Vec::new();
+    if inner.trim().is_empty() {
+        return Some(out);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut item = String::new();
+        let mut quoted = false;
+        if chars.peek() == Some(&'"') {
+            quoted = true;
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '\\' => item.push(chars.next()?),
+                    '"' => break,
+                    c => item.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if matches!(c, '{' | '}' | '"') {
+                    return None;
+                }
+                item.push(c);
+                chars.next();
+            }
+            item = item.trim().to_string();
+        }
+        if !quoted && item.eq_ignore_ascii_case("null") {
+            out.push(None);
+        } else {
+            out.push(Some(item));
+        }
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => {}
+            Some(_) => return None,
+        }
     }
 }
 
@@ -247,9 +421,9 @@ pub enum SqlType {
     Integer,
     /// `bigint`.
     BigInt,
-    /// `numeric` (integral values only in the simulation).
+    /// `numeric` / `decimal` without a precision: exact, any scale.
     Numeric,
-    /// `text` / `varchar`.
+    /// `text`.
     Text,
     /// `boolean`.
     Bool,
@@ -263,6 +437,22 @@ pub enum SqlType {
     TsRange,
     /// `jsonb`.
     Json,
+    /// `uuid`.
+    Uuid,
+    /// `interval`.
+    Interval,
+    /// An enum type, by its id (see `types`).
+    Enum(u32),
+    /// `character(n)` / `char(n)` (`char` alone: `char(1)`).
+    Char(u32),
+    /// `character varying(n)` / `varchar(n)`; `varchar` without a length
+    /// is [`SqlType::Text`].
+    Varchar(u32),
+    /// `numeric(precision, scale)`.
+    Decimal(u8, u8),
+    /// An array of the element type (values and parameters; not a
+    /// column type).
+    Array(&'static SqlType),
 }
 
 impl SqlType {
@@ -272,7 +462,7 @@ impl SqlType {
             SqlType::SmallInt => "smallint",
             SqlType::Integer => "integer",
             SqlType::BigInt => "bigint",
-            SqlType::Numeric => "numeric",
+            SqlType::Numeric | SqlType::Decimal(..) => "numeric",
             SqlType::Text => "text",
             SqlType::Bool => "boolean",
             SqlType::Date => "date",
@@ -280,35 +470,77 @@ impl SqlType {
             SqlType::IntRange => "int4range",
             SqlType::TsRange => "tstzrange",
             SqlType::Json => "jsonb",
+            SqlType::Uuid => "uuid",
+            SqlType::Interval => "interval",
+            SqlType::Enum(id) => enum_def(id).name_static(),
+            SqlType::Char(_) => "character",
+            SqlType::Varchar(_) => "character varying",
+            SqlType::Array(_) => "array",
         }
     }
 
-    /// The type of a SQL type name (`int`, `int4`, `text`...).
+    /// The type of a SQL type name (`int`, `int4`, `text`, `varchar(20)`,
+    /// `numeric(10,2)`, `uuid[]`...). Enum types are looked up in the
+    /// catalog being compiled against (see `types::with_types`).
     pub fn parse(name: &str) -> Option<SqlType> {
         let lower = name.trim().to_ascii_lowercase();
-        let base = lower.split('(').next().unwrap_or("").trim();
-        Some(match base {
-            "smallint" | "int2" => SqlType::SmallInt,
-            "int" | "integer" | "int4" | "serial" => SqlType::Integer,
-            "bigint" | "int8" | "bigserial" => SqlType::BigInt,
-            "numeric" | "decimal" => SqlType::Numeric,
-            "text" | "varchar" | "character varying" | "string" => SqlType::Text,
-            "boolean" | "bool" => SqlType::Bool,
-            "date" => SqlType::Date,
-            "timestamptz" | "timestamp with time zone" => SqlType::Timestamp,
-            "int4range" => SqlType::IntRange,
-            "tstzrange" => SqlType::TsRange,
-            "jsonb" => SqlType::Json,
+        if let Some(elem) = lower.strip_suffix("[]") {
+            return SqlType::parse(elem).map(array_of);
+        }
+        let (base, mods) = match lower.split_once('(') {
+            Some((b, rest)) => (b.trim(), Some(rest.trim_end().strip_suffix(')')?)),
+            None => (lower.as_str(), None),
+        };
+        let mods: Vec<u32> = match mods {
+            None => Vec::new(),
+            Some(m) => m
+                .split(',')
+                .map(|x| x.trim().parse().ok())
+                .collect::<Option<_>>()?,
+        };
+        let base = base.strip_prefix("public.").unwrap_or(base);
+        Some(match (base, mods.as_slice()) {
+            ("smallint" | "int2", []) => SqlType::SmallInt,
+            ("int" | "integer" | "int4" | "serial", []) => SqlType::Integer,
+            ("bigint" | "int8" | "bigserial", []) => SqlType::BigInt,
+            ("numeric" | "decimal", []) => SqlType::Numeric,
+            ("numeric" | "decimal", [p]) if (1..=38).contains(p) => SqlType::Decimal(*p as u8, 0),
+            ("numeric" | "decimal", [p, s]) if (1..=38).contains(p) && s <= p => {
+                SqlType::Decimal(*p as u8, *s as u8)
+            }
+            ("text" | "string", []) => SqlType::Text,
+            ("varchar" | "character varying", []) => SqlType::Text,
+            ("varchar" | "character varying", [n]) if *n >= 1 => SqlType::Varchar(*n),
+            ("char" | "character" | "bpchar", []) => SqlType::Char(1),
+            ("char" | "character" | "bpchar", [n]) if *n >= 1 => SqlType::Char(*n),
+            ("boolean" | "bool", []) => SqlType::Bool,
+            ("date", []) => SqlType::Date,
+            ("timestamptz" | "timestamp with time zone", []) => SqlType::Timestamp,
+            ("int4range", []) => SqlType::IntRange,
+            ("tstzrange", []) => SqlType::TsRange,
+            ("jsonb", []) => SqlType::Json,
+            ("uuid", []) => SqlType::Uuid,
+            ("interval", []) => SqlType::Interval,
+            (other, []) => return super::types::lookup_type(other).map(SqlType::Enum),
             _ => return None,
         })
     }
 
     fn is_integer(self) -> bool {
-        matches!(
-            self,
-            SqlType::SmallInt | SqlType::Integer | SqlType::BigInt | SqlType::Numeric
-        )
+        matches!(self, SqlType::SmallInt | SqlType::Integer | SqlType::BigInt)
     }
+}
+
+/// The array type of `elem` (interned: a few distinct element types).
+pub(crate) fn array_of(elem: SqlType) -> SqlType {
+    static ARRAYS: std::sync::Mutex<Vec<&'static SqlType>> = std::sync::Mutex::new(Vec::new());
+    let mut arrays = ARRAYS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = arrays.iter().find(|t| ***t == elem) {
+        return SqlType::Array(found);
+    }
+    let leaked: &'static SqlType = Box::leak(Box::new(elem));
+    arrays.push(leaked);
+    SqlType::Array(leaked)
 }
 
 pub(crate) fn err(code: SqlState, message: impl Into<String>) -> DbError {
@@ -324,32 +556,122 @@ fn invalid(ty: SqlType, text: &str) -> DbError {
 
 /// Converts `value` to column type `ty` the way PostgreSQL assigns a
 /// value or a text-format parameter to it: text parses as the type,
-/// integers are range-checked.
+/// integers are range-checked, `char(n)`/`varchar(n)` too long fail with
+/// 22001, `numeric(p,s)` rounds to its scale.
 pub fn coerce(value: &Value, ty: SqlType) -> Result<Value, DbError> {
+    convert(value, ty, false)
+}
+
+/// An explicit cast (`CAST(x AS t)`, `x::t`): as [`coerce`], except that
+/// `char(n)`/`varchar(n)` truncate silently, as PostgreSQL's explicit
+/// length coercion does, and a few more conversions are allowed.
+pub fn cast(value: &Value, ty: SqlType) -> Result<Value, DbError> {
+    convert(value, ty, true)
+}
+
+fn mismatch(ty: SqlType, v: &Value) -> DbError {
+    err(
+        SqlState::DatatypeMismatch,
+        format!(
+            "column is of type {} but expression is of type {}",
+            ty.name(),
+            v.type_name()
+        ),
+    )
+}
+
+fn convert(value: &Value, ty: SqlType, explicit: bool) -> Result<Value, DbError> {
     let out = match (value, ty) {
         (Value::Null, _) => Value::Null,
         (Value::Int(v), t) if t.is_integer() => Value::Int(check_int(*v, t)?),
-        (Value::Text(text), t) => parse_text(text, t)?,
+        (Value::Int(v), SqlType::Numeric) => Value::Numeric(Decimal::from_int(*v)),
+        (Value::Int(v), SqlType::Decimal(p, s)) => {
+            Value::Numeric(Decimal::from_int(*v).fit(p.into(), s.into())?)
+        }
+        (Value::Numeric(d), t) if t.is_integer() => Value::Int(check_int(d.round_i64()?, t)?),
+        (Value::Numeric(_), SqlType::Numeric) => value.clone(),
+        (Value::Numeric(d), SqlType::Decimal(p, s)) => Value::Numeric(d.fit(p.into(), s.into())?),
+        (Value::Int(v), SqlType::Bool) if explicit => Value::Bool(*v != 0),
+        (Value::Bool(b), t) if explicit && t.is_integer() => Value::Int(*b as i64),
+        (Value::Text(text), t) => fit_length(parse_text(text, t)?, t, explicit)?,
+        (Value::Char(c), SqlType::Text) => Value::Text(c.trim_end_matches(' ').into()),
+        (Value::Char(c), t @ (SqlType::Char(_) | SqlType::Varchar(_))) => {
+            fit_length(Value::Text(c.trim_end_matches(' ').into()), t, explicit)?
+        }
+        (Value::Char(c), t) => convert(&Value::Text(c.trim_end_matches(' ').into()), t, explicit)?,
         (Value::Bool(_), SqlType::Bool)
         | (Value::Date(_), SqlType::Date)
         | (Value::Timestamp(_), SqlType::Timestamp)
         | (Value::IntRange(_), SqlType::IntRange)
         | (Value::TsRange(_), SqlType::TsRange)
-        | (Value::Json(_), SqlType::Json) => value.clone(),
+        | (Value::Json(_), SqlType::Json)
+        | (Value::Uuid(_), SqlType::Uuid)
+        | (Value::Interval(_), SqlType::Interval) => value.clone(),
+        (Value::Enum(e), SqlType::Enum(id)) if e.ty == id => value.clone(),
         (Value::Date(d), SqlType::Timestamp) => Value::Timestamp(*d as i64 * DAY_US),
-        (v, SqlType::Text) => Value::Text(v.to_pg_text().unwrap_or_default().into()),
-        (v, t) => {
-            return Err(err(
-                SqlState::DatatypeMismatch,
-                format!(
-                    "column is of type {} but expression is of type {}",
-                    t.name(),
-                    v.type_name()
-                ),
-            ))
+        (Value::Timestamp(t), SqlType::Date) => Value::Date(t.div_euclid(DAY_US) as i32),
+        (Value::Array(items), SqlType::Array(elem)) => Value::Array(
+            items
+                .iter()
+                .map(|v| convert(v, *elem, explicit))
+                .collect::<Result<_, _>>()?,
+        ),
+        (Value::Array(_), t) => return Err(mismatch(t, value)),
+        // A cast to text writes booleans out in full and jsonb as
+        // PostgreSQL prints it.
+        (Value::Bool(b), t @ (SqlType::Text | SqlType::Char(_) | SqlType::Varchar(_))) => {
+            fit_length(
+                Value::Text(if *b { "true" } else { "false" }.into()),
+                t,
+                explicit,
+            )?
         }
+        (Value::Json(_), t @ (SqlType::Text | SqlType::Char(_) | SqlType::Varchar(_))) => {
+            fit_length(
+                Value::Text(super::funcs::json_text(value).into()),
+                t,
+                explicit,
+            )?
+        }
+        (v, t @ (SqlType::Text | SqlType::Char(_) | SqlType::Varchar(_))) => fit_length(
+            Value::Text(v.to_pg_text().unwrap_or_default().into()),
+            t,
+            explicit,
+        )?,
+        (v, t) => return Err(mismatch(t, v)),
     };
     Ok(out)
+}
+
+/// Applies `char(n)`/`varchar(n)` to a text value (`Text` in, `Char`
+/// out for `char(n)`): too long is 22001 unless only blanks are cut or
+/// the cast is explicit; `char(n)` pads with blanks.
+fn fit_length(v: Value, ty: SqlType, explicit: bool) -> Result<Value, DbError> {
+    let (n, name) = match ty {
+        SqlType::Char(n) => (n as usize, "character"),
+        SqlType::Varchar(n) => (n as usize, "character varying"),
+        _ => return Ok(v),
+    };
+    let Value::Text(text) = &v else { return Ok(v) };
+    let len = text.chars().count();
+    let mut fitted: String = if len > n {
+        let cut: String = text.chars().take(n).collect();
+        if !explicit && text.chars().skip(n).any(|c| c != ' ') {
+            return Err(err(
+                SqlState::Other("22001"),
+                format!("value too long for type {name}({n})"),
+            ));
+        }
+        cut
+    } else {
+        text.to_string()
+    };
+    if let SqlType::Char(_) = ty {
+        let have = fitted.chars().count();
+        fitted.extend(std::iter::repeat_n(' ', n - have));
+        return Ok(Value::Char(fitted.into()));
+    }
+    Ok(Value::Text(fitted.into()))
 }
 
 fn check_int(v: i64, ty: SqlType) -> Result<i64, DbError> {
@@ -374,35 +696,72 @@ pub fn parse_text(text: &str, ty: SqlType) -> Result<Value, DbError> {
         SqlType::SmallInt | SqlType::Integer | SqlType::BigInt => {
             Value::Int(check_int(t.parse().map_err(|_| invalid(ty, text))?, ty)?)
         }
-        SqlType::Numeric => {
-            let integral = t.strip_suffix(".0").unwrap_or(t);
-            match integral.parse::<i64>() {
-                Ok(v) => Value::Int(v),
-                Err(_) if t.contains('.') || t.contains('e') => {
-                    return Err(err(
-                        SqlState::FeatureNotSupported,
-                        format!("numeric value \"{text}\" with a fraction is not supported by the simulated engine (integral numerics only)"),
-                    ))
-                }
-                Err(_) => return Err(invalid(ty, text)),
+        SqlType::Numeric | SqlType::Decimal(..) => {
+            let d = Decimal::parse(t).ok_or_else(|| invalid(ty, text))?;
+            match ty {
+                SqlType::Decimal(p, s) => Value::Numeric(d.fit(p.into(), s.into())?),
+                _ => Value::Numeric(d),
             }
         }
-        SqlType::Text => Value::Text(text.into()),
+        SqlType::Text | SqlType::Varchar(_) => Value::Text(text.into()),
+        SqlType::Char(_) => fit_length(Value::Text(text.into()), ty, false)?,
         SqlType::Bool => match t.to_ascii_lowercase().as_str() {
             "t" | "true" | "yes" | "y" | "on" | "1" => Value::Bool(true),
             "f" | "false" | "no" | "n" | "off" | "0" => Value::Bool(false),
             _ => return Err(invalid(ty, text)),
         },
-        SqlType::Date => Value::Date(parse_date(t).ok_or_else(|| invalid(ty, text))?),
-        SqlType::Timestamp => {
-            Value::Timestamp(parse_timestamp(t).ok_or_else(|| invalid(ty, text))?)
-        }
+        SqlType::Date => Value::Date(parse_date(t).ok_or_else(|| bad_datetime(t, "date"))?),
+        SqlType::Timestamp => Value::Timestamp(
+            parse_timestamp(t).ok_or_else(|| bad_datetime(t, "timestamp with time zone"))?,
+        ),
         SqlType::IntRange => Value::IntRange(parse_range(t, ty, |b| {
             b.parse::<i32>().ok().map(i64::from)
         })?),
         SqlType::TsRange => Value::TsRange(parse_range(t, ty, parse_timestamp)?),
         SqlType::Json => Value::Json(canonical_json(t)?.into()),
+        SqlType::Uuid => Value::Uuid(parse_uuid(t).ok_or_else(|| invalid(ty, text))?),
+        SqlType::Interval => Value::Interval(Interval::parse(t)?),
+        SqlType::Enum(id) => Value::Enum(enum_def(id).value_of(text)?),
+        SqlType::Array(elem) => {
+            let items = parse_array_text(t).ok_or_else(|| {
+                err(
+                    SqlState::InvalidTextRepresentation,
+                    format!("malformed array literal: \"{text}\""),
+                )
+            })?;
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        None => Ok(Value::Null),
+                        Some(s) => parse_text(&s, *elem),
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
     })
+}
+
+/// 22008 for a well-formed date whose fields are out of range
+/// (`2024-02-30`), else 22007, as PostgreSQL tells them apart.
+fn bad_datetime(text: &str, type_name: &str) -> DbError {
+    let date = text.get(..10).unwrap_or(text);
+    let fields: Vec<&str> = date.splitn(3, '-').collect();
+    let shaped = fields.len() == 3
+        && fields
+            .iter()
+            .all(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()));
+    if shaped {
+        err(
+            SqlState::Other("22008"),
+            format!("date/time field value out of range: \"{text}\""),
+        )
+    } else {
+        err(
+            SqlState::Other("22007"),
+            format!("invalid input syntax for type {type_name}: \"{text}\""),
+        )
+    }
 }
 
 /// The canonical text of a JSON document (keys sorted, no spaces).
@@ -592,6 +951,33 @@ pub fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>, DbError> {
             x.order_key().cmp(&y.order_key())
         }
         (Value::Json(x), Value::Json(y)) => x.cmp(y),
+        (Value::Uuid(x), Value::Uuid(y)) => x.cmp(y),
+        (Value::Interval(x), Value::Interval(y)) => x.cmp_span(y),
+        (Value::Enum(x), Value::Enum(y)) if x.ty == y.ty => x.ordinal.cmp(&y.ordinal),
+        (Value::Numeric(x), Value::Numeric(y)) => x.cmp_value(y),
+        (Value::Numeric(x), Value::Int(y)) => x.cmp_value(&Decimal::from_int(*y)),
+        (Value::Int(x), Value::Numeric(y)) => Decimal::from_int(*x).cmp_value(y),
+        // bpchar ignores trailing blanks (an untyped literal compared with
+        // a char(n) value is read as bpchar too).
+        (Value::Char(x), Value::Char(y) | Value::Text(y)) | (Value::Text(x), Value::Char(y)) => x
+            .trim_end_matches(' ')
+            .as_bytes()
+            .cmp(y.trim_end_matches(' ').as_bytes()),
+        (Value::Array(x), Value::Array(y)) => {
+            for (p, q) in x.iter().zip(y) {
+                // PostgreSQL sorts NULL elements after non-NULL ones.
+                let o = match (p.is_null(), q.is_null()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => Ordering::Greater,
+                    (false, true) => Ordering::Less,
+                    _ => compare(p, q)?.unwrap_or(Ordering::Equal),
+                };
+                if o != Ordering::Equal {
+                    return Ok(Some(o));
+                }
+            }
+            x.len().cmp(&y.len())
+        }
         (Value::Text(t), other) => return compare(&coerce_like(t, other)?, other),
         (other, Value::Text(t)) => return compare(other, &coerce_like(t, other)?),
         (x, y) => {
@@ -618,9 +1004,40 @@ pub(crate) fn coerce_like(text: &str, like: &Value) -> Result<Value, DbError> {
         Value::IntRange(_) => SqlType::IntRange,
         Value::TsRange(_) => SqlType::TsRange,
         Value::Json(_) => SqlType::Json,
+        Value::Uuid(_) => SqlType::Uuid,
+        Value::Interval(_) => SqlType::Interval,
+        Value::Enum(e) => SqlType::Enum(e.ty),
+        Value::Numeric(_) => SqlType::Numeric,
+        Value::Array(_) => type_of_value(like),
+        Value::Char(_) => return Ok(Value::Char(text.into())),
         Value::Text(_) | Value::Null => return Ok(Value::Text(text.into())),
     };
     parse_text(text, ty)
+}
+
+/// The type a (non-NULL) value has, for reading text as the same type.
+pub(crate) fn type_of_value(v: &Value) -> SqlType {
+    match v {
+        Value::Int(_) => SqlType::BigInt,
+        Value::Bool(_) => SqlType::Bool,
+        Value::Date(_) => SqlType::Date,
+        Value::Timestamp(_) => SqlType::Timestamp,
+        Value::IntRange(_) => SqlType::IntRange,
+        Value::TsRange(_) => SqlType::TsRange,
+        Value::Json(_) => SqlType::Json,
+        Value::Uuid(_) => SqlType::Uuid,
+        Value::Interval(_) => SqlType::Interval,
+        Value::Enum(e) => SqlType::Enum(e.ty),
+        Value::Numeric(_) => SqlType::Numeric,
+        Value::Char(c) => SqlType::Char(c.chars().count().max(1) as u32),
+        Value::Array(items) => array_of(
+            items
+                .iter()
+                .find(|v| !v.is_null())
+                .map_or(SqlType::Text, type_of_value),
+        ),
+        Value::Text(_) | Value::Null => SqlType::Text,
+    }
 }
 
 /// A total order for sorting: NULLs last, as PostgreSQL sorts ascending.
@@ -633,7 +1050,10 @@ pub fn sort_order(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// The store datum for `value` in a column of type `ty`.
+/// The store datum for `value` in a column of type `ty`. Types without a
+/// datum of their own are kept as text (uuid, numeric and enum labels in
+/// their text form, intervals as `months/days/micros`) and read back by
+/// the column's type.
 pub(crate) fn to_datum(value: &Value) -> Datum {
     match value {
         Value::Null => Datum::Null,
@@ -641,8 +1061,12 @@ pub(crate) fn to_datum(value: &Value) -> Datum {
         Value::Int(v) => Datum::Int(*v),
         Value::Timestamp(v) => Datum::Int(*v),
         Value::Date(v) => Datum::Int(*v as i64),
-        Value::Text(v) | Value::Json(v) => Datum::Text(v.clone()),
+        Value::Text(v) | Value::Json(v) | Value::Char(v) => Datum::Text(v.clone()),
         Value::IntRange(s) | Value::TsRange(s) => s.to_datum(),
+        Value::Interval(i) => Datum::Text(i.to_stored().into()),
+        Value::Uuid(_) | Value::Enum(_) | Value::Numeric(_) | Value::Array(_) => {
+            Datum::Text(value.to_pg_text().unwrap_or_default().into())
+        }
     }
 }
 
@@ -653,8 +1077,19 @@ pub(crate) fn from_datum(datum: &Datum, ty: SqlType) -> Value {
         (Datum::Bool(v), _) => Value::Bool(*v),
         (Datum::Int(v), SqlType::Timestamp) => Value::Timestamp(*v),
         (Datum::Int(v), SqlType::Date) => Value::Date(*v as i32),
+        (Datum::Int(v), SqlType::Numeric | SqlType::Decimal(..)) => {
+            Value::Numeric(Decimal::from_int(*v))
+        }
         (Datum::Int(v), _) => Value::Int(*v),
         (Datum::Text(v), SqlType::Json) => Value::Json(v.clone()),
+        (Datum::Text(v), SqlType::Char(_)) => Value::Char(v.clone()),
+        (Datum::Text(v), SqlType::Interval) => {
+            Interval::from_stored(v).map_or(Value::Null, Value::Interval)
+        }
+        (
+            Datum::Text(v),
+            t @ (SqlType::Uuid | SqlType::Numeric | SqlType::Decimal(..) | SqlType::Enum(_)),
+        ) => parse_text(v, t).unwrap_or(Value::Null),
         (Datum::Text(v), _) => Value::Text(v.clone()),
         (Datum::Range(l, u), SqlType::TsRange) => Value::TsRange(Span::from_bounds(*l, *u)),
         (Datum::Range(l, u), _) => Value::IntRange(Span::from_bounds(*l, *u)),
@@ -670,22 +1105,38 @@ pub(crate) fn encode_key(out: &mut String, value: &Value) {
         out.push(tag);
         let _ = write!(out, "{:016x}", (v as u64) ^ (1 << 63));
     };
+    let text = |out: &mut String, tag: char, v: &str| {
+        out.push(tag);
+        for c in v.chars() {
+            match c {
+                '\u{0}' => out.push_str("\u{1}\u{1}"),
+                '\u{1}' => out.push_str("\u{1}\u{2}"),
+                c => out.push(c),
+            }
+        }
+        out.push('\u{0}');
+    };
     match value {
         Value::Null => out.push('~'),
         Value::Bool(v) => out.push_str(if *v { "b1" } else { "b0" }),
         Value::Int(v) => int(out, 'i', *v),
         Value::Date(v) => int(out, 'i', *v as i64),
         Value::Timestamp(v) => int(out, 'i', *v),
-        Value::Text(v) | Value::Json(v) => {
-            out.push('t');
-            for c in v.chars() {
-                match c {
-                    '\u{0}' => out.push_str("\u{1}\u{1}"),
-                    '\u{1}' => out.push_str("\u{1}\u{2}"),
-                    c => out.push(c),
-                }
-            }
-            out.push('\u{0}');
+        Value::Enum(e) => int(out, 'i', e.ordinal as i64),
+        Value::Text(v) | Value::Json(v) => text(out, 't', v),
+        // Equal bpchar values differ only in trailing blanks.
+        Value::Char(v) => text(out, 't', v.trim_end_matches(' ')),
+        Value::Array(_) => text(out, 'a', &value.to_pg_text().unwrap_or_default()),
+        Value::Uuid(u) => {
+            let _ = write!(out, "u{u:032x}");
+        }
+        Value::Interval(i) => {
+            out.push('v');
+            out.push_str(&i.key());
+        }
+        Value::Numeric(d) => {
+            out.push('n');
+            out.push_str(&d.key());
         }
         Value::IntRange(s) | Value::TsRange(s) => {
             let (_, l, u) = s.order_key();

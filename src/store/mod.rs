@@ -327,6 +327,8 @@ struct Shared {
     /// one value per type. They must not hold the store itself, or the two
     /// would keep each other alive.
     extensions: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
+    /// The run's seed, for layers that draw their own streams.
+    seed: Seed,
 }
 
 /// What an open transaction has touched so far, as [`Store::tx_footprint`]
@@ -369,6 +371,7 @@ impl Store {
                 state: Mutex::new(State::new(schema, config, seed.stream("store"))),
                 pacer: Mutex::new(Arc::new(NoPause)),
                 extensions: Mutex::new(Vec::new()),
+                seed,
             }),
         }
     }
@@ -391,6 +394,12 @@ impl Store {
         let made = Arc::new(init());
         extensions.push(made.clone());
         made
+    }
+
+    /// The seed the store was made with (layers over it draw their own
+    /// streams from it, such as the SQL layer's `gen_random_uuid()`).
+    pub fn seed(&self) -> Seed {
+        self.shared.seed
     }
 
     /// Sets what happens at every pause point.
@@ -486,6 +495,7 @@ impl Store {
             open: true,
             timeouts: Timeouts::default(),
             statement_started_ms: 0,
+            sql_time_ms: None,
             _connection: None,
         }
     }
@@ -693,6 +703,8 @@ pub struct Tx {
     /// when a statement timeout is set: the model checker notes every read
     /// of its clock).
     statement_started_ms: u64,
+    /// The transaction's time as SQL's `now()` reads it, once read.
+    sql_time_ms: Option<u64>,
     _connection: Option<Connection>,
 }
 
@@ -738,6 +750,17 @@ impl Tx {
     /// the database's.
     pub fn clock_ms(&self) -> u64 {
         self.store.now_ms()
+    }
+
+    /// The transaction's time (SQL's `now()`), if a statement read it.
+    pub fn sql_time_ms(&self) -> Option<u64> {
+        self.sql_time_ms
+    }
+
+    /// Fixes the transaction's time (SQL's `now()`) for its later
+    /// statements.
+    pub fn set_sql_time_ms(&mut self, ms: u64) {
+        self.sql_time_ms.get_or_insert(ms);
     }
 
     async fn start(&mut self, op: Op, key: Option<&Key>) -> Result<(), DbError> {
