@@ -545,8 +545,14 @@ impl crate::sql::script::Backend for PgBackend {
             // last steps never ran); only a warning when it is not. A
             // connection that cannot even do that is dropped.
             // The next script must not inherit this one's session settings.
-            let reset = "ROLLBACK; RESET lock_timeout; RESET statement_timeout";
-            if s.client().batch_execute(reset).await.is_ok() {
+            let reset = format!(
+                "ROLLBACK; RESET lock_timeout; RESET statement_timeout; \
+                 SET deadlock_timeout = '{DEADLOCK_TIMEOUT_MS}ms'; \
+                 RESET default_transaction_isolation; RESET default_transaction_read_only; \
+                 RESET default_transaction_deferrable; RESET enable_seqscan; \
+                 RESET enable_indexscan; RESET enable_bitmapscan; RESET enable_indexonlyscan"
+            );
+            if s.client().batch_execute(&reset).await.is_ok() {
                 self.pool.push(s);
             }
         }

@@ -72,25 +72,47 @@
 //!   behind a queued exclusive one), and their waits are edges of the
 //!   same wait-for graph as row locks' (40P01 across both). Session-level
 //!   `pg_advisory_lock` and its kin are rejected (0A000).
-//! - `SET [LOCAL | SESSION] lock_timeout | statement_timeout {= | TO}
-//!   {value | DEFAULT}` and `RESET name | ALL`: values as PostgreSQL reads
-//!   them (ms, or a number with `us`/`ms`/`s`/`min`/`h`/`d`; 22023 for
-//!   invalid ones); `SET LOCAL` lasts to the end of the block, a plain
-//!   `SET` for the session unless its block rolls back. A lock wait longer
-//!   than `lock_timeout` fails with 55P03, a statement whose lock waits add
-//!   up to more than `statement_timeout` with 57014 (a statement takes
-//!   time in the store only by waiting), timed on the store's
+//! - `SET [LOCAL | SESSION] name {= | TO} {value | DEFAULT}` and `RESET
+//!   name | ALL` (see `settings`): `lock_timeout` and `statement_timeout`
+//!   (values as PostgreSQL reads them: ms, or a number with
+//!   `us`/`ms`/`s`/`min`/`h`/`d`; 22023 for invalid ones); `SET LOCAL`
+//!   lasts to the end of the block, a plain `SET` for the session unless
+//!   its block rolls back. A lock wait longer than `lock_timeout` fails
+//!   with 55P03, a statement whose lock waits add up to more than
+//!   `statement_timeout` with 57014 (a statement takes time in the store
+//!   only by waiting), timed on the store's
 //!   [`Pacer`](crate::store::Pacer) clock and raced against
 //!   `deadlock_timeout` as PostgreSQL does (see
-//!   [`crate::store::Timeouts`]). Other parameters: 0A000.
-//! - `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE`: the first
+//!   [`crate::store::Timeouts`]). `deadlock_timeout` is the session's own:
+//!   a waiter checks for a deadlock once its own timeout has passed, so of
+//!   a cycle the transaction whose timeout expires first fails with 40P01.
+//!   `enable_seqscan`, `enable_indexscan`, `enable_bitmapscan` and
+//!   `enable_indexonlyscan` steer the access path as PostgreSQL's costs
+//!   do (both index paths off: a sequential scan, whose SSI predicate lock
+//!   covers the table). Harmless parameters drivers and PostgreSQL's
+//!   isolation specs send are accepted and shown (`application_name`,
+//!   `client_min_messages`, `search_path` = public, `TimeZone` = UTC,
+//!   `DateStyle`, parallel-query and cost settings, the other `enable_*`,
+//!   placeholders with a dot). `SHOW name` and `current_setting('name' [,
+//!   missing_ok])` give PostgreSQL's text forms. A parameter PostgreSQL
+//!   does not know: 42704; one it knows that is not modelled, or an
+//!   unmodelled value (`TimeZone = 'Europe/Paris'`): 0A000.
+//! - `BEGIN [WORK | TRANSACTION]` / `START TRANSACTION` with `ISOLATION
+//!   LEVEL ...`, `READ ONLY | READ WRITE`, `[NOT] DEFERRABLE`; `COMMIT
+//!   [WORK]`, `END`, `ROLLBACK [WORK]`, `ABORT`. `SET TRANSACTION ...`
+//!   changes the open block's modes before its first query (after it, a
+//!   different level, READ WRITE or DEFERRABLE is 25001, and so is a change
+//!   inside a savepoint), and outside a block does nothing (PostgreSQL
+//!   warns). `SET SESSION CHARACTERISTICS AS TRANSACTION ...` and
+//!   `default_transaction_isolation` / `_read_only` / `_deferrable` set
+//!   the modes of later blocks and of single statements.
+//!   `BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE`: the first
 //!   statement waits for a safe snapshot, then the transaction runs
 //!   without SSI and never fails with 40001 (see
 //!   [`TxMode::deferrable`](crate::store::TxMode::deferrable)); DEFERRABLE
-//!   has no effect at other levels or without READ ONLY. `SET
-//!   TRANSACTION` is rejected (0A000).
+//!   has no effect at other levels or without READ ONLY.
 //! - Rejected with 0A000, naming the construct and the statement:
-//!   `SET` of other parameters, subqueries, CTEs, outer joins,
+//!   subqueries, CTEs, outer joins,
 //!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
 //!   cascading foreign keys, non-integral numerics, DDL inside a
 //!   transaction block, and any statement or expression not listed in
@@ -123,7 +145,8 @@ use crate::store::{
 };
 use catalog::{Catalog, Table};
 use plan::{Prepared, Statement};
-use settings::Parameter;
+use settings::{Param, SetValue, Settings, TxModes};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -322,7 +345,7 @@ impl SqlDb {
         SqlSession {
             db: self.clone(),
             block: None,
-            settings: Timeouts::default(),
+            settings: Settings::default(),
             _connection: None,
         }
     }
@@ -446,16 +469,21 @@ impl SqlDb {
     }
 
     /// The prepared statement for `sql`, from the cache or parsed now.
-    fn prepare(&self, sql: &str) -> Result<Arc<Statement>, DbError> {
-        if let Some(found) = lock(&self.shared.cache).get(sql) {
-            return Ok(found.clone());
+    /// Plans under planner switches other than the defaults are not
+    /// cached: the cache holds the default plan of each text.
+    fn prepare(&self, sql: &str, scans: settings::ScanSettings) -> Result<Arc<Statement>, DbError> {
+        let default_plan = scans == settings::ScanSettings::default();
+        if default_plan {
+            if let Some(found) = lock(&self.shared.cache).get(sql) {
+                return Ok(found.clone());
+            }
         }
         let catalog = self.shared.catalog();
         let statement = Arc::new(types::with_types(&catalog.types, || {
-            plan::prepare(sql, &catalog)
+            plan::prepare(sql, &catalog, scans)
         })?);
         drop(catalog);
-        if statement.cacheable() {
+        if default_plan && statement.cacheable() {
             lock(&self.shared.cache).insert(sql.to_string(), statement.clone());
         }
         Ok(statement)
@@ -465,12 +493,17 @@ impl SqlDb {
 struct Block {
     tx: Tx,
     read_only: bool,
+    /// `DEFERRABLE` was asked for (`SHOW transaction_deferrable`).
+    deferrable: bool,
     failed: bool,
+    /// A query ran in it (PostgreSQL: the first snapshot is set), after
+    /// which `SET TRANSACTION` may no longer change the isolation level.
+    queried: bool,
     /// `SET LOCAL` values in force until the block ends, later ones last.
-    local: Vec<(Parameter, u64)>,
+    local: Vec<(Param, SetValue)>,
     /// The session's settings when the block began: a block that rolls
     /// back undoes its plain `SET`s too, as in PostgreSQL.
-    settings_at_begin: Timeouts,
+    settings_at_begin: Settings,
 }
 
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
@@ -478,7 +511,7 @@ pub struct SqlSession {
     db: SqlDb,
     block: Option<Block>,
     /// The session's `SET` values (`SET LOCAL` ones live in the block).
-    settings: Timeouts,
+    settings: Settings,
     /// The pool slot this session holds, if it came from a pool.
     _connection: Option<Connection>,
 }
@@ -488,6 +521,14 @@ impl std::fmt::Debug for SqlSession {
         f.debug_struct("SqlSession")
             .field("in_transaction", &self.block.is_some())
             .finish()
+    }
+}
+
+fn on_off(value: bool) -> &'static str {
+    if value {
+        "on"
+    } else {
+        "off"
     }
 }
 
@@ -555,49 +596,233 @@ impl SqlSession {
     /// The timeouts in force now: the session's, overridden by the open
     /// block's `SET LOCAL`s.
     pub fn timeouts(&self) -> Timeouts {
-        let mut timeouts = self.settings;
-        if let Some(block) = &self.block {
-            for &(parameter, value_ms) in &block.local {
-                *parameter.of(&mut timeouts) = value_ms;
+        self.effective().timeouts
+    }
+
+    /// The settings in force now: the session's, with the open block's
+    /// `SET LOCAL`s applied.
+    fn effective(&self) -> Cow<'_, Settings> {
+        match &self.block {
+            Some(block) if !block.local.is_empty() => {
+                let mut settings = self.settings.clone();
+                for (param, value) in &block.local {
+                    settings.apply(param, value);
+                }
+                Cow::Owned(settings)
             }
+            _ => Cow::Borrowed(&self.settings),
         }
-        timeouts
     }
 
-    /// Ends the block; unless it committed, its `SET`s are undone.
-    fn end_block(&mut self, committed: bool) -> Option<Block> {
-        let block = self.block.take()?;
-        if !committed {
-            self.settings = block.settings_at_begin;
-        }
-        Some(block)
+    /// `SHOW param` (and `current_setting`): `None` for a placeholder
+    /// never set.
+    fn show_value(&self, param: &Param) -> Option<String> {
+        let effective = self.effective();
+        let defaults = effective.defaults;
+        let block = self.block.as_ref();
+        Some(match param {
+            Param::TxIsolation => {
+                settings::show_isolation(block.map_or(defaults.isolation, |b| b.tx.isolation()))
+                    .to_string()
+            }
+            Param::TxReadOnly => {
+                on_off(block.map_or(defaults.read_only, |b| b.read_only)).to_string()
+            }
+            Param::TxDeferrable => {
+                on_off(block.map_or(defaults.deferrable, |b| b.deferrable)).to_string()
+            }
+            other => effective.show(other, self.db.store().config().deadlock_timeout_ms)?,
+        })
     }
 
-    fn set(&mut self, set: &settings::Set) -> Result<Rows, DbError> {
+    fn show(&mut self, param: &Param) -> Result<Rows, DbError> {
+        self.refuse_in_failed_block()?;
+        let value = self.show_value(param).ok_or_else(|| {
+            DbError::new(
+                SqlState::Other("42704"),
+                format!("unrecognized configuration parameter \"{}\"", param.name()),
+            )
+        });
+        let value = value.map_err(|e| self.fail(e))?;
+        Ok(Rows::new(
+            vec![param.name().to_string()],
+            vec![vec![Value::Text(value.into())]],
+        ))
+    }
+
+    fn refuse_in_failed_block(&self) -> Result<(), DbError> {
         if self.block.as_ref().is_some_and(|block| block.failed) {
             return Err(DbError::new(
                 SqlState::InFailedTransaction,
                 "current transaction is aborted, commands ignored until end of transaction block",
             ));
         }
-        let parameters = match set.parameter {
-            Some(parameter) => vec![parameter],
-            None => vec![Parameter::LockTimeout, Parameter::StatementTimeout],
+        Ok(())
+    }
+
+    /// `SET TRANSACTION` (or `SET transaction_isolation` and its kin): the
+    /// open block's modes, with PostgreSQL's checks. Outside a block
+    /// PostgreSQL only warns (25P01) and nothing changes.
+    fn set_transaction(&mut self, modes: TxModes) -> Result<Rows, DbError> {
+        self.refuse_in_failed_block()?;
+        let Some(block) = &mut self.block else {
+            return Ok(Rows::default());
         };
-        let value_ms = set.value_ms.unwrap_or(0);
-        for parameter in parameters {
-            match (&mut self.block, set.local) {
-                // PostgreSQL only warns that SET LOCAL outside a block has
-                // no effect.
-                (None, true) => {}
-                (Some(block), true) => block.local.push((parameter, value_ms)),
-                (block, false) => {
-                    *parameter.of(&mut self.settings) = value_ms;
-                    // A SET after a SET LOCAL of one parameter wins, for
-                    // the rest of the block and after it.
-                    if let Some(block) = block {
-                        block.local.retain(|&(p, _)| p != parameter);
-                    }
+        let started = block.queried;
+        let in_savepoint = block.tx.in_savepoint();
+        let active = |message: &str| DbError::new(SqlState::Other("25001"), message);
+        let mut isolation = block.tx.isolation();
+        let mut read_only = block.read_only;
+        let mut deferrable = block.deferrable;
+        let mut refused = None;
+        if let Some(level) = modes.isolation.filter(|&level| level != isolation) {
+            if started {
+                refused = Some(active(
+                    "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+                ));
+            } else if in_savepoint {
+                refused = Some(active(
+                    "SET TRANSACTION ISOLATION LEVEL must not be called in a subtransaction",
+                ));
+            }
+            isolation = level;
+        }
+        if let Some(wanted) = modes.read_only {
+            if refused.is_none() && read_only && !wanted {
+                if in_savepoint {
+                    refused = Some(active(
+                        "cannot set transaction read-write mode inside a read-only transaction",
+                    ));
+                } else if started {
+                    refused = Some(active(
+                        "transaction read-write mode must be set before any query",
+                    ));
+                }
+            }
+            read_only = wanted;
+        }
+        if let Some(wanted) = modes.deferrable {
+            if refused.is_none() && in_savepoint {
+                refused = Some(active(
+                    "SET TRANSACTION [NOT] DEFERRABLE cannot be called within a subtransaction",
+                ));
+            } else if refused.is_none() && started {
+                refused = Some(active(
+                    "SET TRANSACTION [NOT] DEFERRABLE must be called before any query",
+                ));
+            }
+            deferrable = wanted;
+        }
+        if let Some(e) = refused {
+            return Err(self.fail(e));
+        }
+        // After the first query only READ WRITE -> READ ONLY gets here: it
+        // refuses later writes; SSI keeps the transaction's standing from
+        // its snapshot, as PostgreSQL does.
+        if !started {
+            block.tx.set_mode(
+                isolation,
+                TxMode {
+                    read_only,
+                    deferrable,
+                },
+            );
+        }
+        block.read_only = read_only;
+        block.deferrable = deferrable;
+        Ok(Rows::default())
+    }
+
+    /// `SET SESSION CHARACTERISTICS AS TRANSACTION`: the session's
+    /// `default_transaction_*` parameters.
+    fn set_characteristics(&mut self, modes: TxModes) -> Result<Rows, DbError> {
+        if let Some(isolation) = modes.isolation {
+            self.set(&settings::Set {
+                param: Some(Param::DefaultIsolation),
+                value: SetValue::Isolation(isolation),
+                local: false,
+            })?;
+        }
+        for (param, value) in [
+            (Param::DefaultReadOnly, modes.read_only),
+            (Param::DefaultDeferrable, modes.deferrable),
+        ] {
+            if let Some(value) = value {
+                self.set(&settings::Set {
+                    param: Some(param),
+                    value: SetValue::Bool(value),
+                    local: false,
+                })?;
+            }
+        }
+        self.refuse_in_failed_block()?;
+        Ok(Rows::default())
+    }
+
+    /// `sql` with its `current_setting(...)` calls evaluated.
+    fn with_current_settings(&mut self, sql: &str) -> Result<String, DbError> {
+        let substituted =
+            settings::substitute_current_settings(sql, |param| self.show_value(param));
+        substituted.map_err(|e| self.fail(e))
+    }
+
+    /// Ends the block; unless it committed, its `SET`s are undone.
+    fn end_block(&mut self, committed: bool) -> Option<Block> {
+        let mut block = self.block.take()?;
+        if !committed {
+            self.settings = std::mem::take(&mut block.settings_at_begin);
+        }
+        Some(block)
+    }
+
+    fn set(&mut self, set: &settings::Set) -> Result<Rows, DbError> {
+        self.refuse_in_failed_block()?;
+        let Some(param) = &set.param else {
+            // RESET ALL.
+            self.settings.reset_all();
+            if let Some(block) = &mut self.block {
+                block.local.clear();
+            }
+            return Ok(Rows::default());
+        };
+        let modes = match (param, &set.value) {
+            (Param::TxIsolation, SetValue::Isolation(level)) => Some(TxModes {
+                isolation: Some(*level),
+                ..TxModes::default()
+            }),
+            (Param::TxReadOnly, SetValue::Bool(read_only)) => Some(TxModes {
+                read_only: Some(*read_only),
+                ..TxModes::default()
+            }),
+            (Param::TxDeferrable, SetValue::Bool(deferrable)) => Some(TxModes {
+                deferrable: Some(*deferrable),
+                ..TxModes::default()
+            }),
+            // RESET transaction_isolation: nothing to do.
+            (Param::TxIsolation | Param::TxReadOnly | Param::TxDeferrable, _) => {
+                return Ok(Rows::default())
+            }
+            _ => None,
+        };
+        if let Some(modes) = modes {
+            // Outside a block the one-statement transaction it would set
+            // ends at once: no effect, and no warning either.
+            return match self.block {
+                Some(_) => self.set_transaction(modes),
+                None => Ok(Rows::default()),
+            };
+        }
+        match (&mut self.block, set.local) {
+            // PostgreSQL only warns that SET LOCAL outside a block has no
+            // effect.
+            (None, true) => {}
+            (Some(block), true) => block.local.push((param.clone(), set.value.clone())),
+            (block, false) => {
+                self.settings.apply(param, &set.value);
+                // A SET after a SET LOCAL of one parameter wins, for the
+                // rest of the block and after it.
+                if let Some(block) = block {
+                    block.local.retain(|(p, _)| p != param);
                 }
             }
         }
@@ -608,7 +833,15 @@ impl SqlSession {
         if types::is_type_ddl(sql) {
             return self.type_ddl(sql);
         }
-        let statement = match self.db.prepare(sql) {
+        let substituted;
+        let sql = if settings::mentions_current_setting(sql) {
+            substituted = self.with_current_settings(sql)?;
+            substituted.as_str()
+        } else {
+            sql
+        };
+        let scans = self.effective().scans;
+        let statement = match self.db.prepare(sql, scans) {
             Ok(s) => s,
             Err(e) => {
                 if let Some(block) = &mut self.block {
@@ -629,25 +862,27 @@ impl SqlSession {
             ));
         }
         match &statement.kind {
-            Prepared::Begin {
-                isolation,
-                read_only,
-                deferrable,
-            } => {
+            Prepared::Begin(modes) => {
                 if self.block.is_none() {
+                    let defaults = self.settings.defaults;
+                    let isolation = modes.isolation.unwrap_or(defaults.isolation);
+                    let read_only = modes.read_only.unwrap_or(defaults.read_only);
+                    let deferrable = modes.deferrable.unwrap_or(defaults.deferrable);
                     let tx = self.db.store().begin_with(
-                        isolation.unwrap_or(Isolation::ReadCommitted),
+                        isolation,
                         TxMode {
-                            read_only: *read_only,
-                            deferrable: *deferrable,
+                            read_only,
+                            deferrable,
                         },
                     );
                     self.block = Some(Block {
                         tx,
-                        read_only: *read_only,
+                        read_only,
+                        deferrable,
                         failed: false,
+                        queried: false,
                         local: Vec::new(),
-                        settings_at_begin: self.settings,
+                        settings_at_begin: self.settings.clone(),
                     });
                 }
                 // BEGIN inside a block is only a warning in PostgreSQL.
@@ -711,6 +946,20 @@ impl SqlSession {
                 result.map(|()| Rows::default())
             }
             Prepared::Set(set) => self.set(set),
+            Prepared::SetTransaction(modes) => self.set_transaction(*modes),
+            Prepared::SetCharacteristics(modes) => self.set_characteristics(*modes),
+            Prepared::Show(param) => self.show(param),
+            Prepared::DiscardAll => {
+                if self.block.is_some() {
+                    let e = DbError::new(
+                        SqlState::Other("25001"),
+                        "DISCARD ALL cannot run inside a transaction block",
+                    );
+                    return Err(self.fail(e));
+                }
+                self.settings.reset_all();
+                Ok(Rows::default())
+            }
             Prepared::NoOp => Ok(Rows::default()),
             Prepared::CreateTable(..) | Prepared::CreateIndex(_) => {
                 if self.block.is_some() {
@@ -753,6 +1002,7 @@ impl SqlSession {
     ) -> Result<Rows, DbError> {
         match &mut self.block {
             Some(block) => {
+                block.queried = true;
                 if block.failed {
                     return Err(DbError::new(
                             SqlState::InFailedTransaction,
@@ -774,7 +1024,20 @@ impl SqlSession {
                 result
             }
             None => {
-                let mut tx = self.db.store().begin(Isolation::ReadCommitted);
+                let defaults = self.settings.defaults;
+                if let (true, Some(what)) = (defaults.read_only, writes(&statement.kind)) {
+                    return Err(DbError::new(
+                        SqlState::ReadOnlySqlTransaction,
+                        format!("cannot execute {what} in a read-only transaction"),
+                    ));
+                }
+                let mut tx = self.db.store().begin_with(
+                    defaults.isolation,
+                    TxMode {
+                        read_only: defaults.read_only,
+                        deferrable: defaults.deferrable,
+                    },
+                );
                 tx.set_timeouts(timeouts);
                 let rows = run(&self.db, &mut tx, statement, params).await?;
                 tx.commit().await?;

@@ -8,8 +8,9 @@ use super::catalog::{Catalog, Table};
 use super::expr::{
     ident, object_name, type_of, unsupported, AggSpec, BinOp, Compiler, Expr, Scope,
 };
+use super::settings::ScanSettings;
 use super::value::{err, SqlType};
-use crate::store::{AdvisoryMode, DbError, Isolation, RowLockMode, SqlState};
+use crate::store::{AdvisoryMode, DbError, RowLockMode, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -135,14 +136,19 @@ pub(crate) struct ExcludeSpec {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Prepared {
-    Begin {
-        isolation: Option<Isolation>,
-        read_only: bool,
-        /// `DEFERRABLE` (effective only with SERIALIZABLE READ ONLY).
-        deferrable: bool,
-    },
-    /// `SET [LOCAL] lock_timeout | statement_timeout`, `RESET`.
+    /// `BEGIN`, `START TRANSACTION` with the modes they name
+    /// (`DEFERRABLE` is effective only with SERIALIZABLE READ ONLY).
+    Begin(super::settings::TxModes),
+    /// `SET [LOCAL | SESSION] name`, `RESET`.
     Set(super::settings::Set),
+    /// `SET TRANSACTION modes`.
+    SetTransaction(super::settings::TxModes),
+    /// `SET SESSION CHARACTERISTICS AS TRANSACTION modes`.
+    SetCharacteristics(super::settings::TxModes),
+    /// `SHOW name`.
+    Show(super::settings::Param),
+    /// `DISCARD ALL`.
+    DiscardAll,
     Commit,
     Rollback,
     /// `SAVEPOINT name`, `RELEASE [SAVEPOINT] name`, `ROLLBACK TO
@@ -247,8 +253,13 @@ pub(crate) fn split_script(script: &str) -> Result<Vec<String>, DbError> {
 }
 
 /// Parses and plans one statement.
-pub(crate) fn prepare(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
-    prepare_inner(sql, catalog).map_err(|mut e| {
+/// `scans`: the session's planner switches (`enable_seqscan` and its kin).
+pub(crate) fn prepare(
+    sql: &str,
+    catalog: &Catalog,
+    scans: ScanSettings,
+) -> Result<Statement, DbError> {
+    prepare_inner(sql, catalog, scans).map_err(|mut e| {
         if matches!(
             e.code,
             SqlState::FeatureNotSupported | SqlState::SyntaxError
@@ -259,19 +270,20 @@ pub(crate) fn prepare(sql: &str, catalog: &Catalog) -> Result<Statement, DbError
     })
 }
 
-fn prepare_inner(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
-    if let Some(set) = super::settings::parse_set(sql)? {
-        return Ok(Statement {
-            kind: Prepared::Set(set),
-            params: 0,
-        });
-    }
-    if let Some((without, deferrable)) = super::settings::strip_deferrable(sql)? {
-        let mut statement = prepare_inner(&without, catalog)?;
-        if let Prepared::Begin { deferrable: d, .. } = &mut statement.kind {
-            *d = deferrable;
-        }
-        return Ok(statement);
+fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<Statement, DbError> {
+    if let Some(statement) = super::settings::parse_session_statement(sql)? {
+        use super::settings::SessionStatement as S;
+        let kind = match statement {
+            S::Begin(modes) => Prepared::Begin(modes),
+            S::Commit => Prepared::Commit,
+            S::Rollback => Prepared::Rollback,
+            S::SetTransaction(modes) => Prepared::SetTransaction(modes),
+            S::SetCharacteristics(modes) => Prepared::SetCharacteristics(modes),
+            S::Set(set) => Prepared::Set(set),
+            S::Show(param) => Prepared::Show(param),
+            S::DiscardAll => Prepared::DiscardAll,
+        };
+        return Ok(Statement { kind, params: 0 });
     }
     let (text, strength, excludes) = preprocess(sql)?;
     let dialect = PostgreSqlDialect {};
@@ -281,7 +293,11 @@ fn prepare_inner(sql: &str, catalog: &Catalog) -> Result<Statement, DbError> {
         return Err(unsupported("more than one statement per call (or none)"));
     }
     let statement = statements.pop().expect("one statement");
-    let mut planner = Planner { catalog, params: 0 };
+    let mut planner = Planner {
+        catalog,
+        params: 0,
+        scans,
+    };
     let kind = planner.statement(statement, strength, excludes)?;
     Ok(Statement {
         kind,
@@ -445,6 +461,7 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
 struct Planner<'a> {
     catalog: &'a Catalog,
     params: usize,
+    scans: ScanSettings,
 }
 
 fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
@@ -466,8 +483,14 @@ fn and_all(list: Vec<Expr>) -> Option<Expr> {
 /// statement's conjuncts: the index whose leading columns the equalities
 /// cover best, a range on the next column counting half, the primary key
 /// first on ties; a sequential scan when no index column is constrained.
-/// A bound may read only constants, parameters and earlier tables.
-fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr]) -> Access {
+/// A bound may read only constants, parameters and earlier tables. With
+/// the index paths switched off (`enable_indexscan` and
+/// `enable_bitmapscan` off), a sequential scan (see
+/// [`ScanSettings::index_paths`]).
+fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSettings) -> Access {
+    if !scans.index_paths() {
+        return Access::Seq;
+    }
     let width = table.columns.len();
     let local = |e: &Expr| match e {
         Expr::Col(c) if *c >= offset && *c < offset + width => Some(c - offset),
@@ -587,40 +610,9 @@ impl Planner<'_> {
     ) -> Result<Prepared, DbError> {
         use ast::Statement as S;
         Ok(match statement {
-            S::StartTransaction { modes, .. } => {
-                let mut isolation = None;
-                let mut read_only = false;
-                for mode in modes {
-                    match mode {
-                        ast::TransactionMode::IsolationLevel(level) => {
-                            isolation = Some(match level {
-                                // PostgreSQL runs READ UNCOMMITTED as READ COMMITTED.
-                                ast::TransactionIsolationLevel::ReadUncommitted
-                                | ast::TransactionIsolationLevel::ReadCommitted => {
-                                    Isolation::ReadCommitted
-                                }
-                                ast::TransactionIsolationLevel::RepeatableRead => {
-                                    Isolation::RepeatableRead
-                                }
-                                ast::TransactionIsolationLevel::Serializable => {
-                                    Isolation::Serializable
-                                }
-                                other => {
-                                    return Err(unsupported(format!("ISOLATION LEVEL {other}")))
-                                }
-                            })
-                        }
-                        ast::TransactionMode::AccessMode(mode) => {
-                            read_only = mode == ast::TransactionAccessMode::ReadOnly
-                        }
-                    }
-                }
-                Prepared::Begin {
-                    isolation,
-                    read_only,
-                    deferrable: false,
-                }
-            }
+            // `settings::parse_session_statement` takes every BEGIN and
+            // START TRANSACTION.
+            S::StartTransaction { .. } => return Err(unsupported("this form of BEGIN")),
             S::Commit { chain: false, .. } => Prepared::Commit,
             S::Rollback {
                 chain: false,
@@ -632,7 +624,8 @@ impl Planner<'_> {
             } => Prepared::RollbackToSavepoint(ident(&name)),
             S::Savepoint { name } => Prepared::Savepoint(ident(&name)),
             S::ReleaseSavepoint { name } => Prepared::ReleaseSavepoint(ident(&name)),
-            // `settings::parse_set` takes every SET of a parameter.
+            // `settings::parse_session_statement` takes every SET of a
+            // parameter.
             S::SetVariable { .. } | S::SetTimeZone { .. } => {
                 return Err(unsupported("SET of this parameter"))
             }
@@ -745,7 +738,7 @@ impl Planner<'_> {
         let compiled = self.compile(scope, e)?;
         let mut list = Vec::new();
         conjuncts(compiled, &mut list);
-        let access = choose_access(table, 0, &list);
+        let access = choose_access(table, 0, &list, self.scans);
         Ok((and_all(list), access))
     }
 
@@ -958,7 +951,7 @@ impl Planner<'_> {
             .map(|(_, t, offset)| Source {
                 table: t.clone(),
                 offset: *offset,
-                access: choose_access(t, *offset, &list),
+                access: choose_access(t, *offset, &list, self.scans),
             })
             .collect();
         let group_by = match &select.group_by {

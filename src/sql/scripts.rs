@@ -1840,6 +1840,200 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 1)]
         ",
     },
+    Script {
+        name: "set-transaction-before-the-first-query-sets-the-level",
+        about: "SET TRANSACTION right after BEGIN changes the level of the \
+                transaction (its snapshot is taken at the first query); \
+                after a query a change is refused with 25001",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (0, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"),
+            (0, "ABORT"),
+            (0, "START TRANSACTION"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'a'"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (0, "END"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: SET TRANSACTION ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(1)]
+            s2: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(1)]
+            s1: SET TRANSACTION ISOLATION LEVEL READ COMMITTED -> error 25001
+            s1: ABORT -> ok
+            s1: START TRANSACTION -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(2)]
+            s2: UPDATE kv SET v = 3 WHERE k = 'a' -> affected 1
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(3)]
+            s1: END -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 3)]
+        ",
+    },
+    Script {
+        name: "session-characteristics-set-the-level-of-later-transactions",
+        about: "SET SESSION CHARACTERISTICS and default_transaction_isolation \
+                give later BEGINs their level: a repeatable read block keeps \
+                its snapshot and its update of a row changed since fails \
+                with 40001",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
+            (0, "BEGIN"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (0, "UPDATE kv SET v = 10 WHERE k = 'a'"),
+            (0, "ROLLBACK"),
+            (0, "SET default_transaction_isolation = 'read committed'"),
+            (0, "BEGIN"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'a'"),
+            (0, "UPDATE kv SET v = v + 10 WHERE k = 'a'"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: BEGIN -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(1)]
+            s2: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(1)]
+            s1: UPDATE kv SET v = 10 WHERE k = 'a' -> error 40001
+            s1: ROLLBACK -> ok
+            s1: SET default_transaction_isolation = 'read committed' -> ok
+            s1: BEGIN -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(2)]
+            s2: UPDATE kv SET v = 3 WHERE k = 'a' -> affected 1
+            s1: UPDATE kv SET v = v + 10 WHERE k = 'a' -> affected 1
+            s1: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 13)]
+        ",
+    },
+    Script {
+        name: "deadlock-check-runs-on-the-waiters-own-timeout",
+        about: "the deadlock check runs in each waiter after its own \
+                deadlock_timeout, once per wait: a cycle closed by a \
+                transaction whose timeout is long, after the other waiter \
+                checked and found none, stays until that timeout",
+        setup: &["INSERT INTO kv VALUES ('a', 1), ('b', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "SET deadlock_timeout = '100s'"),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'b'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'a'"),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'b'"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SET deadlock_timeout = '100s' -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s2: UPDATE kv SET v = 3 WHERE k = 'b' -> affected 1
+            s2: UPDATE kv SET v = 3 WHERE k = 'a' -> waiting
+            s1: UPDATE kv SET v = 2 WHERE k = 'b' -> waiting
+            s1 still waiting at the end
+            s2 still waiting at the end
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 1) (b, 1)]
+        ",
+    },
+    Script {
+        name: "deadlock-found-by-the-waiter-with-the-short-timeout",
+        about: "of two transactions in a deadlock, the one whose own \
+                deadlock_timeout expires first runs the check and fails \
+                with 40P01, whichever closed the cycle",
+        setup: &["INSERT INTO kv VALUES ('a', 1), ('b', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "SET deadlock_timeout = '100s'"),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'b'"),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'b'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SET deadlock_timeout = '100s' -> ok
+            s1: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s2: UPDATE kv SET v = 3 WHERE k = 'b' -> affected 1
+            s1: UPDATE kv SET v = 2 WHERE k = 'b' -> waiting
+            s2: UPDATE kv SET v = 3 WHERE k = 'a' -> error 40P01
+            s1 <- affected 1
+            s1: COMMIT -> ok
+            s2: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 2) (b, 2)]
+        ",
+    },
+    Script {
+        name: "planner-switches-turn-a-keyed-read-into-a-table-lock",
+        about: "with enable_indexscan and enable_bitmapscan off a read by \
+                key is a sequential scan, whose SSI predicate lock covers \
+                the whole table: an update of another row then closes a \
+                write skew that the index scan's lock does not",
+        setup: &["INSERT INTO kv VALUES ('a', 1), ('b', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'b'"),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (0, SER),
+            (1, SER),
+            (0, "SET LOCAL enable_indexscan = off"),
+            (0, "SET LOCAL enable_bitmapscan = off"),
+            (0, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "SELECT v FROM kv WHERE k = 'a'"),
+            (1, "UPDATE kv SET v = 3 WHERE k = 'b'"),
+            (0, "UPDATE kv SET v = 3 WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(1)]
+            s2: SELECT v FROM kv WHERE k = 'a' -> [(1)]
+            s2: UPDATE kv SET v = 2 WHERE k = 'b' -> affected 1
+            s1: UPDATE kv SET v = 2 WHERE k = 'a' -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SET LOCAL enable_indexscan = off -> ok
+            s1: SET LOCAL enable_bitmapscan = off -> ok
+            s1: SELECT v FROM kv WHERE k = 'a' -> [(2)]
+            s2: SELECT v FROM kv WHERE k = 'a' -> [(2)]
+            s2: UPDATE kv SET v = 3 WHERE k = 'b' -> affected 1
+            s1: UPDATE kv SET v = 3 WHERE k = 'a' -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 3) (b, 2)]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -273,7 +273,8 @@ fn rejected_sql_names_the_construct_and_the_statement() {
             "0A000",
         ),
         ("SAVEPOINT a", "25P01"),
-        ("SET search_path = public", "0A000"),
+        ("SET search_path = booking", "0A000"),
+        ("SET no_such_parameter = 1", "42704"),
         ("SET lock_timeout = 'soon'", "22023"),
         ("SELECT pg_advisory_lock(1)", "0A000"),
         ("SELECT pg_advisory_xact_lock(id) FROM rooms", "0A000"),
@@ -518,4 +519,192 @@ fn one_sql_statement_is_one_store_statement() {
         &[],
     );
     assert_eq!(db.store().stats().statements - before, 2);
+}
+
+fn shown(s: &mut SqlSession, sql: &str) -> String {
+    let rows = ok(s, sql, &[]);
+    rows.rows[0][0].to_string()
+}
+
+/// Each step as PostgreSQL 15 answers it (checked with psql).
+#[test]
+fn transaction_statements_and_set_transaction_follow_postgres() {
+    let db = rooms();
+    let mut s = db.session();
+    // Outside a block SET TRANSACTION only warns.
+    ok(&mut s, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", &[]);
+    assert_eq!(
+        shown(&mut s, "SHOW transaction_isolation"),
+        "read committed"
+    );
+    // Right after BEGIN it changes the level: the snapshot is not taken yet.
+    ok(&mut s, "BEGIN", &[]);
+    ok(&mut s, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", &[]);
+    assert_eq!(shown(&mut s, "SHOW transaction_isolation"), "serializable");
+    ok(&mut s, "SELECT 1 FROM rooms WHERE id = 1", &[]);
+    // The same level again is allowed, another one is 25001.
+    ok(&mut s, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", &[]);
+    assert_eq!(
+        code(
+            &mut s,
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+            &[]
+        ),
+        "25001"
+    );
+    assert_eq!(code(&mut s, "SELECT 1 FROM rooms", &[]), "25P02");
+    ok(&mut s, "ABORT", &[]);
+    assert!(!s.in_transaction());
+    // READ WRITE -> READ ONLY any time; back only before the first query.
+    ok(&mut s, "START TRANSACTION", &[]);
+    ok(&mut s, "SELECT 1 FROM rooms WHERE id = 1", &[]);
+    ok(&mut s, "SET TRANSACTION READ ONLY", &[]);
+    assert_eq!(shown(&mut s, "SHOW transaction_read_only"), "on");
+    assert_eq!(
+        code(&mut s, "UPDATE rooms SET capacity = 9 WHERE id = 1", &[]),
+        "25006"
+    );
+    ok(&mut s, "ROLLBACK WORK", &[]);
+    ok(&mut s, "BEGIN WORK", &[]);
+    ok(&mut s, "SELECT 1 FROM rooms WHERE id = 1", &[]);
+    assert_eq!(code(&mut s, "SET TRANSACTION NOT DEFERRABLE", &[]), "25001");
+    ok(&mut s, "END", &[]);
+    ok(&mut s, "BEGIN", &[]);
+    ok(&mut s, "SAVEPOINT a", &[]);
+    assert_eq!(
+        code(&mut s, "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", &[]),
+        "25001"
+    );
+    ok(&mut s, "ROLLBACK", &[]);
+    ok(
+        &mut s,
+        "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE",
+        &[],
+    );
+    assert_eq!(shown(&mut s, "SHOW transaction_deferrable"), "on");
+    ok(&mut s, "COMMIT WORK", &[]);
+    // ABORT and END outside a block only warn.
+    ok(&mut s, "ABORT", &[]);
+    ok(&mut s, "END", &[]);
+}
+
+#[test]
+fn session_characteristics_set_the_level_of_later_transactions() {
+    let db = rooms();
+    let mut s = db.session();
+    ok(
+        &mut s,
+        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        &[],
+    );
+    assert_eq!(
+        shown(&mut s, "SHOW default_transaction_isolation"),
+        "repeatable read"
+    );
+    ok(&mut s, "BEGIN", &[]);
+    assert_eq!(
+        shown(&mut s, "SHOW transaction_isolation"),
+        "repeatable read"
+    );
+    ok(&mut s, "COMMIT", &[]);
+    ok(
+        &mut s,
+        "SET default_transaction_isolation = 'serializable'",
+        &[],
+    );
+    ok(&mut s, "BEGIN", &[]);
+    assert_eq!(
+        shown(&mut s, "SHOW TRANSACTION ISOLATION LEVEL"),
+        "serializable"
+    );
+    // A plain SET in a block that rolls back is undone.
+    ok(
+        &mut s,
+        "SET default_transaction_isolation = 'read committed'",
+        &[],
+    );
+    ok(&mut s, "ROLLBACK", &[]);
+    assert_eq!(
+        shown(&mut s, "SHOW default_transaction_isolation"),
+        "serializable"
+    );
+    // A single statement runs at the default level and read-only mode.
+    ok(&mut s, "SET default_transaction_read_only = on", &[]);
+    assert_eq!(
+        code(&mut s, "UPDATE rooms SET capacity = 9 WHERE id = 1", &[]),
+        "25006"
+    );
+    ok(&mut s, "RESET ALL", &[]);
+    assert_eq!(
+        shown(&mut s, "SHOW default_transaction_isolation"),
+        "read committed"
+    );
+    ok(&mut s, "SET lock_timeout = '2s'", &[]);
+    ok(&mut s, "BEGIN", &[]);
+    assert_eq!(code(&mut s, "DISCARD ALL", &[]), "25001");
+    ok(&mut s, "ROLLBACK", &[]);
+    ok(&mut s, "DISCARD ALL", &[]);
+    assert_eq!(shown(&mut s, "SHOW lock_timeout"), "0");
+    ok(&mut s, "UPDATE rooms SET capacity = 9 WHERE id = 1", &[]);
+}
+
+#[test]
+fn show_and_current_setting_give_postgres_text_forms() {
+    let db = rooms();
+    let mut s = db.session();
+    assert_eq!(shown(&mut s, "SHOW deadlock_timeout"), "1s");
+    assert_eq!(shown(&mut s, "SHOW lock_timeout"), "0");
+    ok(&mut s, "SET deadlock_timeout = '100s'", &[]);
+    assert_eq!(shown(&mut s, "SHOW deadlock_timeout"), "100s");
+    assert_eq!(s.timeouts().deadlock_timeout_ms, Some(100_000));
+    ok(&mut s, "SET lock_timeout = 60000", &[]);
+    let rows = ok(
+        &mut s,
+        "SELECT current_setting('lock_timeout') AS lt, current_setting('TimeZone') AS tz",
+        &[],
+    );
+    assert_eq!(
+        rows.get(0, "lt").map(|v| v.to_string()),
+        Some("1min".into())
+    );
+    assert_eq!(rows.get(0, "tz").map(|v| v.to_string()), Some("UTC".into()));
+    let rows = ok(&mut s, "SHOW TimeZone", &[]);
+    assert_eq!(rows.columns, vec!["TimeZone".to_string()]);
+    for (name, want) in [
+        ("server_version_num", "150000"),
+        ("standard_conforming_strings", "on"),
+        ("DateStyle", "ISO, MDY"),
+        ("client_encoding", "UTF8"),
+        ("integer_datetimes", "on"),
+        ("transaction_read_only", "off"),
+        ("enable_seqscan", "on"),
+    ] {
+        assert_eq!(shown(&mut s, &format!("SHOW {name}")), want, "{name}");
+    }
+    for sql in [
+        "SET client_min_messages = warning",
+        "SET application_name = 'booking-api'",
+        "SET search_path = public",
+        "SET TimeZone = 'UTC'",
+        "SET max_parallel_workers_per_gather = 0",
+        "SET parallel_setup_cost = 0",
+        "SET parallel_tuple_cost = 0",
+        "SET min_parallel_table_scan_size = 0",
+        "SET min_parallel_index_scan_size = 0",
+        "SET force_parallel_mode = on",
+        "SET enable_hashjoin = off",
+        "SET LOCAL seq_page_cost = 0.1",
+    ] {
+        ok(&mut s, sql, &[]);
+    }
+    assert_eq!(shown(&mut s, "SHOW application_name"), "booking-api");
+    assert_eq!(code(&mut s, "SHOW nope", &[]), "42704");
+    assert_eq!(code(&mut s, "SELECT current_setting('nope')", &[]), "42704");
+    assert_eq!(code(&mut s, "SET server_version = '1'", &[]), "55P02");
+    assert_eq!(code(&mut s, "SET TimeZone = 'Europe/Paris'", &[]), "0A000");
+    // A failed block refuses SHOW too.
+    ok(&mut s, "BEGIN", &[]);
+    assert_eq!(code(&mut s, "SELECT nope FROM rooms", &[]), "42703");
+    assert_eq!(code(&mut s, "SHOW lock_timeout", &[]), "25P02");
+    ok(&mut s, "ROLLBACK", &[]);
 }

@@ -88,6 +88,8 @@ pub(crate) struct TxState {
     pub(crate) moves: BTreeMap<Key, Key>,
     /// Open savepoints, oldest first.
     pub(crate) savepoints: Vec<Savepoint>,
+    /// Its session's `deadlock_timeout` (`None`: the store's).
+    pub(crate) deadlock_timeout_ms: Option<u64>,
 }
 
 /// What a transaction had written and locked when it set a savepoint:
@@ -376,9 +378,39 @@ impl State {
                 conflict_out_commit: None,
                 moves: BTreeMap::new(),
                 savepoints: Vec::new(),
+                deadlock_timeout_ms: None,
             },
         );
         id
+    }
+
+    /// How long `id` waits for a lock before it checks for a deadlock: its
+    /// session's `deadlock_timeout`, else the store's.
+    pub(crate) fn deadlock_timeout_ms(&self, id: TxId) -> u64 {
+        self.txs
+            .get(&id)
+            .and_then(|tx| tx.deadlock_timeout_ms)
+            .unwrap_or(self.config.deadlock_timeout_ms)
+    }
+
+    pub(crate) fn set_deadlock_timeout(&mut self, id: TxId, deadlock_timeout_ms: Option<u64>) {
+        self.tx_mut(id).deadlock_timeout_ms = deadlock_timeout_ms;
+    }
+
+    pub(crate) fn in_savepoint(&self, id: TxId) -> bool {
+        !self.tx(id).savepoints.is_empty()
+    }
+
+    /// Changes the isolation level and modes of `id`, which has not begun
+    /// a statement.
+    pub(crate) fn set_mode(&mut self, id: TxId, isolation: Isolation, mode: crate::store::TxMode) {
+        let tx = self.tx_mut(id);
+        tx.isolation = isolation;
+        tx.read_only = mode.read_only;
+        self.safe_snapshots.remove(&id);
+        if mode.deferrable && mode.read_only && isolation == Isolation::Serializable {
+            self.defer_until_safe(id);
+        }
     }
 
     fn tx(&self, id: TxId) -> &TxState {
@@ -793,7 +825,7 @@ impl State {
         let first = *holders
             .first()
             .expect("a wait is for at least one transaction");
-        if self.config.deadlock_timeout_ms == 0 && self.closes_cycle(id, &holders) {
+        if self.deadlock_timeout_ms(id) == 0 && self.closes_cycle(id, &holders) {
             return Err(self.deadlock(id, first));
         }
         if self.waits_for.get(&id) != Some(&holders) {

@@ -724,6 +724,13 @@ pub struct Timeouts {
     pub lock_timeout_ms: u64,
     /// `statement_timeout`: the longest a statement may run.
     pub statement_timeout_ms: u64,
+    /// `deadlock_timeout`: how long a lock wait lasts before the waiter
+    /// checks for a deadlock (`None`: the store's
+    /// [`StoreConfig::deadlock_timeout_ms`]). PostgreSQL runs the check in
+    /// the waiting backend, on its own setting, and aborts that backend:
+    /// of the transactions in a cycle, the one whose timeout expires first
+    /// fails with 40P01.
+    pub deadlock_timeout_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for Tx {
@@ -806,7 +813,25 @@ impl Tx {
     /// Sets the limits of the lock waits of this transaction's next
     /// statements.
     pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        if timeouts.deadlock_timeout_ms != self.timeouts.deadlock_timeout_ms {
+            self.store
+                .state()
+                .set_deadlock_timeout(self.id, timeouts.deadlock_timeout_ms);
+        }
         self.timeouts = timeouts;
+    }
+
+    /// Whether a savepoint is open (PostgreSQL: in a subtransaction).
+    pub(crate) fn in_savepoint(&self) -> bool {
+        self.store.state().in_savepoint(self.id)
+    }
+
+    /// `SET TRANSACTION`: the transaction's isolation level and modes,
+    /// before its first statement (the caller checks, as PostgreSQL
+    /// refuses a change after it with 25001).
+    pub(crate) fn set_mode(&mut self, isolation: Isolation, mode: TxMode) {
+        self.store.state().set_mode(self.id, isolation, mode);
+        self.isolation = isolation;
     }
 
     /// A lock wait of the current statement, under its limits.
@@ -1124,7 +1149,7 @@ impl LockWait {
             Ok(LockAttempt::WaitFor(holder)) => holder,
         };
         state.park(self.id, holder, cx.waker());
-        let deadlock_timeout_ms = state.config.deadlock_timeout_ms;
+        let deadlock_timeout_ms = state.deadlock_timeout_ms(self.id);
         drop(state);
         if self
             .holder
@@ -1197,7 +1222,7 @@ impl LockWait {
                 SqlState::Other("57014"),
             ));
         }
-        let deadlock_timeout_ms = self.store.state().config.deadlock_timeout_ms;
+        let deadlock_timeout_ms = self.store.state().deadlock_timeout_ms(self.id);
         if !self.checked && deadlock_timeout_ms > 0 && self.waited_ms >= deadlock_timeout_ms {
             self.checked = true;
             self.store.state().deadlock_check(self.id)?;
