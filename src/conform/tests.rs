@@ -110,7 +110,7 @@ fn a_statement_the_store_does_not_model_makes_the_program_unsupported() {
         begin + 1,
         Step {
             session: 0,
-            stmt: Stmt::sql("SHOW lock_timeout"),
+            stmt: Stmt::sql("LISTEN bookings"),
         },
     );
     let judged = block_on(Checker::new(SimBackend::default()).judge(&p)).unwrap();
