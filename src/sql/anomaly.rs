@@ -14,7 +14,7 @@ use crate::store::{DbError, Isolation, SqlState};
 
 /// The tables every script starts from.
 pub const SETUP: Setup = Setup {
-    tables: &["kv", "emp", "booking", "stay", "kv_ref"],
+    tables: &["kv", "emp", "booking", "stay", "kv_ref", "heap"],
     ddl: &[
         "CREATE TABLE kv (k text PRIMARY KEY, v integer NOT NULL)",
         "CREATE TABLE emp (id integer PRIMARY KEY, dept integer NOT NULL)",
@@ -24,6 +24,7 @@ pub const SETUP: Setup = Setup {
         "CREATE TABLE stay (id integer PRIMARY KEY, room integer NOT NULL, span int4range NOT NULL, \
          EXCLUDE USING gist (room WITH =, span WITH &&))",
         "CREATE TABLE kv_ref (id integer PRIMARY KEY, k text NOT NULL REFERENCES kv (k))",
+        "CREATE TABLE heap (id integer, v integer)",
     ],
 };
 

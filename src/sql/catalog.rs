@@ -43,8 +43,13 @@ pub(crate) struct Index {
     pub(crate) name: String,
     pub(crate) columns: Vec<usize>,
     pub(crate) unique: bool,
-    /// `t/` for the primary key, `t@name/` for a secondary index.
+    /// `t/` for the primary key, `t@name/` for a secondary index (with
+    /// `~n` before the `/` when an earlier, dropped object had that prefix:
+    /// see [`Catalog::fresh_prefix`]).
     pub(crate) prefix: String,
+    /// Whether a PRIMARY KEY or UNIQUE constraint owns it (DROP INDEX
+    /// refuses it then), rather than CREATE INDEX.
+    pub(crate) constraint: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -84,7 +89,25 @@ pub(crate) struct Table {
     /// (child table, its foreign key's position) for every key that
     /// refers to this table.
     pub(crate) referenced_by: Vec<(String, usize)>,
+    /// Whether the table has no primary key (PostgreSQL's plain heap):
+    /// then its last two columns are hidden, [`ROW_ID`] (the row's
+    /// identity, what index 0 is on) and [`ROW_POSITION`] (where its
+    /// current version lies in the heap, which a sequential scan returns
+    /// rows in), and `SELECT *` does not show them.
+    pub(crate) heap: bool,
 }
+
+/// The hidden identity column of a table without a primary key: drawn
+/// from a per-table counter that is not transactional (like PostgreSQL's
+/// tuple ids), never changed by an UPDATE, so that concurrent writers of
+/// one row meet on one store key as they meet on one tuple's update chain.
+pub(crate) const ROW_ID: &str = "@row";
+
+/// The hidden heap position of a table without a primary key: drawn anew
+/// from the same counter by every INSERT and UPDATE, as PostgreSQL puts a
+/// row's new version after the existing ones, so that a sequential scan
+/// returns rows in the order PostgreSQL's does on a small table.
+pub(crate) const ROW_POSITION: &str = "@position";
 
 impl Table {
     pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
@@ -93,6 +116,27 @@ impl Table {
 
     pub(crate) fn pk(&self) -> &[usize] {
         &self.indexes[0].columns
+    }
+
+    /// How many columns a user sees (`SELECT *`, `INSERT` without a
+    /// column list): all but a heap table's two hidden ones.
+    pub(crate) fn visible(&self) -> usize {
+        if self.heap {
+            self.columns.len() - 2
+        } else {
+            self.columns.len()
+        }
+    }
+
+    /// The hidden heap-position column, for a table without a primary key.
+    pub(crate) fn position_column(&self) -> Option<usize> {
+        self.heap.then(|| self.columns.len() - 1)
+    }
+
+    /// The unique indexes a user declared (a heap table's hidden identity
+    /// index is not one: nothing can duplicate a fresh identity).
+    pub(crate) fn declared_unique(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.indexes.len()).filter(|&i| self.indexes[i].unique && !(self.heap && i == 0))
     }
 
     /// The whole table as a key range (a sequential scan).
@@ -197,4 +241,38 @@ pub(crate) struct Catalog {
     pub(crate) tables: std::collections::BTreeMap<String, Arc<Table>>,
     /// User-defined (enum) types by name, to their interned ids.
     pub(crate) types: std::collections::BTreeMap<String, u32>,
+    /// Every key prefix (without its `/`) a table or index ever had: a
+    /// dropped table's rows stay in the store as they were (the store
+    /// cannot forget committed versions), so an object made later under
+    /// the same name must not see them.
+    used_prefixes: BTreeSet<String>,
+    /// The extensions `CREATE EXTENSION` installed.
+    pub(crate) extensions: BTreeSet<String>,
+}
+
+impl Catalog {
+    /// A key prefix for a new table or index named `base` (`t` or
+    /// `t@index`): `base/` itself the first time, `base~n/` after a drop.
+    pub(crate) fn fresh_prefix(&mut self, base: &str) -> String {
+        let mut candidate = base.to_string();
+        let mut n = 0;
+        while self.used_prefixes.contains(&candidate) {
+            n += 1;
+            candidate = format!("{base}~{n}");
+        }
+        self.used_prefixes.insert(candidate.clone());
+        candidate.push('/');
+        candidate
+    }
+}
+
+impl Table {
+    /// The key prefix of the table's rows, without its `/`: what its
+    /// secondary indexes' prefixes start with.
+    pub(crate) fn base(&self) -> &str {
+        self.indexes[0]
+            .prefix
+            .strip_suffix('/')
+            .unwrap_or(&self.indexes[0].prefix)
+    }
 }

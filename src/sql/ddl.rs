@@ -1,7 +1,10 @@
-//! CREATE TABLE and CREATE INDEX: the catalog entries, the store's
-//! exclusion constraint, and the backfill of a new index.
+//! CREATE TABLE, CREATE INDEX, DROP TABLE and DROP INDEX: the catalog
+//! entries, the store's exclusion constraint, and the backfill of a new
+//! index.
 
-use super::catalog::{intern, Check, Column, Exclusion, ForeignKey, Index, Table};
+use super::catalog::{
+    intern, Catalog, Check, Column, Exclusion, ForeignKey, Index, Table, ROW_ID, ROW_POSITION,
+};
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
 use super::plan::ExcludeSpec;
 use super::value::{err, SqlType};
@@ -76,6 +79,7 @@ pub(crate) fn create_table(
             checks: Vec::new(),
             exclusion: None,
             referenced_by: Vec::new(),
+            heap: false,
         },
         pk: None,
         uniques: Vec::new(),
@@ -218,22 +222,45 @@ pub(crate) fn create_table(
             )
         })
     };
-    let pk = draft
-        .pk
-        .clone()
-        .ok_or_else(|| unsupported("a table without a PRIMARY KEY"))?;
-    let pk_cols = pk
-        .iter()
-        .map(|c| column_of(&draft.table, c))
-        .collect::<Result<Vec<_>, _>>()?;
-    for &c in &pk_cols {
-        draft.table.columns[c].not_null = true;
-    }
+    // A table without a primary key is PostgreSQL's plain heap: its rows
+    // are keyed by a hidden identity (see `catalog::ROW_ID`).
+    let (pk_cols, pk_name) = match draft.pk.clone() {
+        Some(pk) => {
+            let pk_cols = pk
+                .iter()
+                .map(|c| column_of(&draft.table, c))
+                .collect::<Result<Vec<_>, _>>()?;
+            for &c in &pk_cols {
+                draft.table.columns[c].not_null = true;
+            }
+            (pk_cols, format!("{name}_pkey"))
+        }
+        None => {
+            draft.table.heap = true;
+            draft.table.columns.push(Column {
+                name: intern(ROW_ID),
+                ty: SqlType::BigInt,
+                not_null: true,
+                default: None,
+                serial: true,
+            });
+            draft.table.columns.push(Column {
+                name: intern(ROW_POSITION),
+                ty: SqlType::BigInt,
+                not_null: false,
+                default: None,
+                serial: false,
+            });
+            (vec![draft.table.columns.len() - 2], format!("{name}_heap"))
+        }
+    };
+    // Prefixes are given out at the end, once the table is valid.
     draft.table.indexes.push(Index {
-        name: format!("{name}_pkey"),
+        name: pk_name,
         columns: pk_cols,
         unique: true,
-        prefix: format!("{name}/"),
+        prefix: String::new(),
+        constraint: true,
     });
     for (n, cols) in &draft.uniques {
         let index_name = n
@@ -244,11 +271,18 @@ pub(crate) fn create_table(
             .iter()
             .map(|c| column_of(&draft.table, c))
             .collect::<Result<Vec<_>, _>>()?;
+        if draft.table.indexes.iter().any(|i| i.name == index_name) {
+            return Err(err(
+                SqlState::DuplicateTable,
+                format!("relation \"{index_name}\" already exists"),
+            ));
+        }
         draft.table.indexes.push(Index {
-            prefix: format!("{name}@{index_name}/"),
+            prefix: String::new(),
             name: index_name,
             columns,
             unique: true,
+            constraint: true,
         });
     }
     let scope_table = Arc::new(draft.table.clone());
@@ -291,6 +325,12 @@ pub(crate) fn create_table(
             })?
         };
         let parent_columns: Vec<usize> = if referred.is_empty() {
+            if parent.heap {
+                return Err(err(
+                    SqlState::Other("42830"),
+                    format!("there is no primary key for referenced table \"{parent_name}\""),
+                ));
+            }
             parent.pk().to_vec()
         } else {
             referred
@@ -353,9 +393,17 @@ pub(crate) fn create_table(
         }
         _ => return Err(unsupported("more than one EXCLUDE constraint on a table")),
     }
+    let base = catalog.fresh_prefix(&name);
+    for (i, index) in draft.table.indexes.iter_mut().enumerate() {
+        index.prefix = if i == 0 {
+            base.clone()
+        } else {
+            catalog.fresh_prefix(&format!("{}@{}", &base[..base.len() - 1], index.name))
+        };
+    }
     if let Some(x) = &draft.table.exclusion {
         db.store().add_range_exclusion(
-            &name,
+            draft.table.base(),
             draft.table.columns[x.group].name,
             draft.table.columns[x.range].name,
         );
@@ -376,7 +424,6 @@ pub(crate) fn create_table(
 pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Result<(), DbError> {
     if create.using.as_ref().is_some_and(|u| ident(u) != "btree")
         || create.predicate.is_some()
-        || !create.include.is_empty()
         || create.concurrently
         || !create.with.is_empty()
         || create.nulls_distinct == Some(false)
@@ -403,6 +450,17 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
             )
         })?);
     }
+    // INCLUDE columns ride along for index-only scans; they change neither
+    // uniqueness nor what a scan reads or locks.
+    for c in &create.include {
+        let name = ident(c);
+        if table.column_index(&name).is_none() {
+            return Err(err(
+                SqlState::UndefinedColumn,
+                format!("column \"{name}\" does not exist"),
+            ));
+        }
+    }
     let index_name = match &create.name {
         Some(n) => object_name(n)?,
         None => {
@@ -422,10 +480,14 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     }
     let mut updated = (*table).clone();
     updated.indexes.push(Index {
-        prefix: format!("{table_name}@{index_name}/"),
+        prefix: db
+            .shared
+            .catalog()
+            .fresh_prefix(&format!("{}@{index_name}", table.base())),
         name: index_name.clone(),
         columns,
         unique: create.unique,
+        constraint: false,
     });
     let position = updated.indexes.len() - 1;
     // Backfill. An index made on an empty table (a schema's setup) needs
@@ -461,5 +523,237 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         .catalog()
         .tables
         .insert(table_name, Arc::new(updated));
+    Ok(())
+}
+
+/// `DROP TABLE` or `DROP INDEX` as parsed: the names (folded), `IF
+/// EXISTS`, and `CASCADE`.
+#[derive(Clone, Debug)]
+pub(crate) struct DropSpec {
+    pub(crate) index: bool,
+    pub(crate) names: Vec<String>,
+    pub(crate) if_exists: bool,
+    pub(crate) cascade: bool,
+}
+
+/// Removes `child`'s foreign keys for which `gone` holds, and renumbers
+/// the `referenced_by` entries of its remaining keys' parents.
+fn drop_foreign_keys(catalog: &mut Catalog, child: &str, gone: impl Fn(&ForeignKey) -> bool) {
+    let Some(table) = catalog.tables.get(child) else {
+        return;
+    };
+    let mut updated = (**table).clone();
+    let old = std::mem::take(&mut updated.foreign_keys);
+    // (parent, old position, new position or None when dropped)
+    let mut moves: Vec<(String, usize, Option<usize>)> = Vec::new();
+    for (position, fk) in old.into_iter().enumerate() {
+        if gone(&fk) {
+            moves.push((fk.parent.clone(), position, None));
+        } else {
+            moves.push((
+                fk.parent.clone(),
+                position,
+                Some(updated.foreign_keys.len()),
+            ));
+            updated.foreign_keys.push(fk);
+        }
+    }
+    catalog.tables.insert(child.to_string(), Arc::new(updated));
+    for (parent, from, to) in moves {
+        let Some(p) = catalog.tables.get(&parent) else {
+            continue;
+        };
+        let mut p = (**p).clone();
+        p.referenced_by = p
+            .referenced_by
+            .into_iter()
+            .filter_map(|(c, position)| match (c == child && position == from, to) {
+                (true, None) => None,
+                (true, Some(to)) => Some((c, to)),
+                (false, _) => Some((c, position)),
+            })
+            .collect();
+        catalog.tables.insert(parent, Arc::new(p));
+    }
+}
+
+/// `DROP TABLE [IF EXISTS] name [, ...] [CASCADE | RESTRICT]`: without
+/// CASCADE a table another table's foreign key refers to is not dropped
+/// (2BP01); with it, those foreign keys go too, as in PostgreSQL. The rows
+/// stay in the store under the old prefix, which no later table reuses.
+fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
+    let mut catalog = db.shared.catalog();
+    let mut names: Vec<String> = Vec::new();
+    for name in &spec.names {
+        if !catalog.tables.contains_key(name) {
+            let is_index = catalog
+                .tables
+                .values()
+                .any(|t| t.indexes.iter().skip(1).any(|i| i.name == *name));
+            if is_index {
+                return Err(err(
+                    SqlState::Other("42809"),
+                    format!("\"{name}\" is not a table"),
+                ));
+            }
+            if spec.if_exists {
+                continue;
+            }
+            return Err(err(
+                SqlState::UndefinedTable,
+                format!("table \"{name}\" does not exist"),
+            ));
+        }
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    for name in &names {
+        let table = catalog.tables.get(name).expect("checked above").clone();
+        let outside = table
+            .referenced_by
+            .iter()
+            .find(|(child, _)| !names.contains(child));
+        if let (Some((child, position)), false) = (outside, spec.cascade) {
+            let fk = &catalog.tables[child].foreign_keys[*position];
+            return Err(err(
+                SqlState::Other("2BP01"),
+                format!(
+                    "cannot drop table {name} because other objects depend on it (constraint {} on table {child} depends on table {name}; use DROP ... CASCADE to drop the dependent objects too)",
+                    fk.name
+                ),
+            ));
+        }
+    }
+    for name in &names {
+        let table = catalog.tables.remove(name).expect("checked above");
+        let children: Vec<String> = table.referenced_by.iter().map(|(c, _)| c.clone()).collect();
+        for child in children {
+            drop_foreign_keys(&mut catalog, &child, |fk| fk.parent == *name);
+        }
+        // Its own keys no longer refer to their parents.
+        for fk in &table.foreign_keys {
+            if let Some(parent) = catalog.tables.get(&fk.parent) {
+                let mut parent = (**parent).clone();
+                parent.referenced_by.retain(|(c, _)| c != name);
+                catalog.tables.insert(fk.parent.clone(), Arc::new(parent));
+            }
+        }
+        // Its serial columns' sequences go with it.
+        db.shared.forget_serials(name);
+    }
+    Ok(())
+}
+
+/// `DROP INDEX [IF EXISTS] name [, ...] [CASCADE | RESTRICT]`: an index
+/// that a PRIMARY KEY or UNIQUE constraint owns cannot be dropped (2BP01),
+/// nor without CASCADE one a foreign key relies on.
+fn drop_indexes(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
+    let mut catalog = db.shared.catalog();
+    let mut found: Vec<(String, usize)> = Vec::new();
+    for name in &spec.names {
+        let at = catalog.tables.values().find_map(|t| {
+            t.indexes
+                .iter()
+                .position(|i| i.name == *name)
+                .map(|i| (t.clone(), i))
+        });
+        let Some((table, position)) = at else {
+            if catalog.tables.contains_key(name) {
+                return Err(err(
+                    SqlState::Other("42809"),
+                    format!("\"{name}\" is not an index"),
+                ));
+            }
+            if spec.if_exists {
+                continue;
+            }
+            return Err(err(
+                SqlState::Other("42704"),
+                format!("index \"{name}\" does not exist"),
+            ));
+        };
+        let index = &table.indexes[position];
+        if index.constraint || (table.heap && position == 0) {
+            return Err(err(
+                SqlState::Other("2BP01"),
+                format!(
+                    "cannot drop index {name} because constraint {name} on table {} requires it",
+                    table.name
+                ),
+            ));
+        }
+        let dependent = table
+            .referenced_by
+            .iter()
+            .find(|(child, p)| catalog.tables[child].foreign_keys[*p].parent_index == position);
+        if let (Some((child, p)), false) = (dependent, spec.cascade) {
+            return Err(err(
+                SqlState::Other("2BP01"),
+                format!(
+                    "cannot drop index {name} because other objects depend on it (constraint {} on table {child} depends on index {name}; use DROP ... CASCADE to drop the dependent objects too)",
+                    catalog.tables[child].foreign_keys[*p].name
+                ),
+            ));
+        }
+        found.push((table.name.clone(), position));
+    }
+    // Later positions first, so that the earlier ones stay valid.
+    found.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    found.dedup();
+    for (table_name, position) in found {
+        let table = catalog.tables[&table_name].clone();
+        let children: Vec<String> = table.referenced_by.iter().map(|(c, _)| c.clone()).collect();
+        for child in children {
+            drop_foreign_keys(&mut catalog, &child, |fk| {
+                fk.parent == table_name && fk.parent_index == position
+            });
+        }
+        let mut updated = (*catalog.tables[&table_name]).clone();
+        updated.indexes.remove(position);
+        catalog.tables.insert(table_name.clone(), Arc::new(updated));
+        // Foreign keys into this table name its indexes by position.
+        let children: Vec<(String, usize)> = catalog.tables[&table_name].referenced_by.clone();
+        for (child, p) in children {
+            let mut c = (*catalog.tables[&child]).clone();
+            if c.foreign_keys[p].parent_index > position {
+                c.foreign_keys[p].parent_index -= 1;
+            }
+            catalog.tables.insert(child, Arc::new(c));
+        }
+    }
+    Ok(())
+}
+
+/// `DROP TABLE` or `DROP INDEX`.
+pub(crate) fn drop_objects(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
+    if spec.index {
+        drop_indexes(db, spec)
+    } else {
+        drop_tables(db, spec)
+    }
+}
+
+/// The extensions booking services use that `CREATE EXTENSION` accepts:
+/// btree_gist (the simulated gist already compares with `=`), pgcrypto
+/// and uuid-ossp (whatever of their functions the engine supports is
+/// built into its expressions, installed or not), and plpgsql (present in
+/// every database).
+pub(crate) const EXTENSIONS: [&str; 4] = ["btree_gist", "pgcrypto", "uuid-ossp", "plpgsql"];
+
+/// `CREATE EXTENSION [IF NOT EXISTS] name`: 42710 when it is installed
+/// already, unless IF NOT EXISTS.
+pub(crate) fn create_extension(db: &SqlDb, name: &str, if_not_exists: bool) -> Result<(), DbError> {
+    let mut catalog = db.shared.catalog();
+    // plpgsql is installed in every PostgreSQL database.
+    if name == "plpgsql" || !catalog.extensions.insert(name.to_string()) {
+        if if_not_exists {
+            return Ok(());
+        }
+        return Err(err(
+            SqlState::Other("42710"),
+            format!("extension \"{name}\" already exists"),
+        ));
+    }
     Ok(())
 }

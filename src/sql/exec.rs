@@ -5,7 +5,7 @@
 //! then reads and writes as many keys as it needs; only a row-lock wait
 //! parks it in the middle, as PostgreSQL's statement would block there.
 
-use super::catalog::Table;
+use super::catalog::{Table, ROW_ID};
 use super::expr::{AggFunc, Env, Expr};
 use super::funcs::Ctx;
 use super::plan::{
@@ -189,6 +189,11 @@ impl Exec<'_> {
             Lookup::Seq => {
                 for (key, row) in self.tx.sql_scan(&table.range())? {
                     out.push((key, table.values_of(&row)));
+                }
+                // A heap is scanned in the order its row versions were
+                // written (PostgreSQL's physical order on a small table).
+                if let Some(position) = table.position_column() {
+                    out.sort_by_key(|(_, values)| values[position].as_int());
                 }
             }
         }
@@ -596,7 +601,16 @@ impl Exec<'_> {
                 None => self.default_of(table, i)?,
             });
         }
+        self.place(table, &mut out);
         Ok(out)
+    }
+
+    /// Puts a heap table's new row version after every existing one (see
+    /// `catalog::ROW_POSITION`).
+    fn place(&self, table: &Table, values: &mut [Value]) {
+        if let Some(position) = table.position_column() {
+            values[position] = Value::Int(self.db.next_serial(&table.name, ROW_ID));
+        }
     }
 
     fn default_of(&self, table: &Table, column: usize) -> Result<Value, DbError> {
@@ -790,6 +804,15 @@ impl Exec<'_> {
         new: &[Value],
     ) -> Result<(), DbError> {
         self.check_row(table, new)?;
+        // Every UPDATE writes a new version of a heap row, after the others.
+        let mut placed;
+        let new = if table.heap {
+            placed = new.to_vec();
+            self.place(table, &mut placed);
+            &placed[..]
+        } else {
+            new
+        };
         let new_key = table.row_key(new);
         if new_key != *key {
             self.tx.sql_write(key, WriteKind::Delete, None).await?;
@@ -888,9 +911,7 @@ impl Exec<'_> {
             let values = self.new_row(plan, exprs)?;
             self.check_row(table, &values)?;
             if let Some((arbiters, action)) = &plan.conflict {
-                let all: Vec<usize> = (0..table.indexes.len())
-                    .filter(|&i| table.indexes[i].unique)
-                    .collect();
+                let all: Vec<usize> = table.declared_unique().collect();
                 let arbiters = if arbiters.is_empty() { &all } else { arbiters };
                 for &index in arbiters {
                     if table.indexes[index]

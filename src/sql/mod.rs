@@ -40,11 +40,25 @@
 //! ```
 //!
 //! What is simulated, and how:
-//! - Tables need a primary key; a row is the store row at `table/<pk>`.
+//! - A row is the store row at `table/<pk>`. A table without a primary
+//!   key is PostgreSQL's heap: its rows are keyed by a hidden identity
+//!   drawn from a non-transactional counter (not shown by `SELECT *`), so
+//!   UPDATE and DELETE act on the row they found and concurrent writers of
+//!   it meet on its key (waits, Read Committed's re-check of the newest
+//!   version, 40001 at the snapshot levels), and a sequential scan returns
+//!   rows in heap order (an updated row's new version last).
 //!   Secondary and unique indexes are extra keys written in the same
 //!   transaction (see `catalog`), so an index scan's range read is the
 //!   SSI predicate lock on that index range (the gap included) and a
 //!   sequential scan locks the whole table's range.
+//! - DDL outside transaction blocks: `CREATE TABLE [IF NOT EXISTS]`,
+//!   `CREATE [UNIQUE] INDEX [IF NOT EXISTS]`, `PRIMARY KEY / UNIQUE (...)
+//!   INCLUDE (...)`, `DROP TABLE [IF EXISTS] ... [CASCADE | RESTRICT]`
+//!   (2BP01 when another table's foreign key depends on it; CASCADE drops
+//!   those keys), `DROP INDEX [IF EXISTS]`, and `CREATE EXTENSION [IF NOT
+//!   EXISTS]` of btree_gist, pgcrypto and uuid-ossp (others: 0A000). A
+//!   dropped table's rows stay in the store under a prefix no later table
+//!   reuses.
 //! - A query reads a table through its primary key or the secondary index
 //!   whose leading columns its WHERE clause fixes by equality (then one
 //!   range), else by a sequential scan; joins are nested loops in FROM
@@ -251,7 +265,8 @@ pub struct TableLayout {
     pub name: String,
     /// Its columns, in order.
     pub columns: Vec<String>,
-    /// Positions (in `columns`) of its primary key's columns.
+    /// Positions (in `columns`) of its primary key's columns (empty for a
+    /// table without a primary key).
     pub primary_key: Vec<usize>,
 }
 
@@ -282,6 +297,12 @@ impl DbShared {
                 format!("relation \"{name}\" does not exist"),
             )
         })
+    }
+
+    /// Forgets the sequences of a dropped table's serial columns (and its
+    /// hidden row counter), as dropping a table drops its owned sequences.
+    fn forget_serials(&self, table: &str) {
+        lock(&self.serials).retain(|(t, _), _| t != table);
     }
 
     /// The next value of a serial column's sequence (not transactional,
@@ -389,23 +410,32 @@ impl SqlDb {
     /// them).
     pub fn load(&self, table: &str, values: &[Value]) -> Result<(), DbError> {
         let table = self.shared.table(table)?;
-        if values.len() != table.columns.len() {
+        if values.len() != table.visible() {
             return Err(DbError::new(
                 SqlState::SyntaxError,
                 format!(
                     "table \"{}\" has {} columns, the loaded row {}",
                     table.name,
-                    table.columns.len(),
+                    table.visible(),
                     values.len()
                 ),
             ));
         }
-        let values = table
+        let mut values = table
             .columns
             .iter()
             .zip(values)
             .map(|(column, value)| value::coerce(value, column.ty))
             .collect::<Result<Vec<_>, _>>()?;
+        if table.heap {
+            // A heap row's hidden identity and position (see
+            // `catalog::ROW_ID`).
+            for _ in 0..2 {
+                values.push(Value::Int(
+                    self.shared.next_serial(&table.name, catalog::ROW_ID),
+                ));
+            }
+        }
         let ctx = funcs::Ctx::new(&self.store, &self.shared, None);
         exec::check_row(
             &table,
@@ -418,6 +448,7 @@ impl SqlDb {
         for index in 0..table.indexes.len() {
             let key = table.index_key(index, &values);
             if (index == 0 || table.indexes[index].unique)
+                && !(table.heap && index == 0)
                 && self.store.read_committed(&key).is_some()
             {
                 return Err(DbError::new(
@@ -459,8 +490,15 @@ impl SqlDb {
                 {
                     ordered.push(TableLayout {
                         name: table.name.clone(),
-                        columns: table.columns.iter().map(|c| c.name.to_string()).collect(),
-                        primary_key: table.pk().to_vec(),
+                        columns: table.columns[..table.visible()]
+                            .iter()
+                            .map(|c| c.name.to_string())
+                            .collect(),
+                        primary_key: if table.heap {
+                            Vec::new()
+                        } else {
+                            table.pk().to_vec()
+                        },
                     });
                 }
             }
@@ -960,8 +998,10 @@ impl SqlSession {
                 self.settings.reset_all();
                 Ok(Rows::default())
             }
-            Prepared::NoOp => Ok(Rows::default()),
-            Prepared::CreateTable(..) | Prepared::CreateIndex(_) => {
+            Prepared::CreateTable(..)
+            | Prepared::CreateIndex(_)
+            | Prepared::Drop(_)
+            | Prepared::CreateExtension { .. } => {
                 if self.block.is_some() {
                     let e = DbError::new(
                         SqlState::FeatureNotSupported,
@@ -975,6 +1015,11 @@ impl SqlSession {
                         types::with_types(&types, || ddl::create_table(&self.db, create, excludes))
                     }
                     Prepared::CreateIndex(create) => ddl::create_index(&self.db, create).await,
+                    Prepared::Drop(spec) => ddl::drop_objects(&self.db, spec),
+                    Prepared::CreateExtension {
+                        name,
+                        if_not_exists,
+                    } => ddl::create_extension(&self.db, name, *if_not_exists),
                     _ => unreachable!("matched above"),
                 };
                 lock(&self.db.shared.cache).clear();

@@ -158,9 +158,14 @@ pub(crate) enum Prepared {
     RollbackToSavepoint(String),
     CreateTable(Box<ast::CreateTable>, Vec<ExcludeSpec>),
     CreateIndex(Box<ast::CreateIndex>),
-    /// A statement with no effect on the simulation (`CREATE EXTENSION
-    /// btree_gist`: the simulated gist handles `=` already).
-    NoOp,
+    /// `DROP TABLE` / `DROP INDEX`.
+    Drop(Box<super::ddl::DropSpec>),
+    /// `CREATE EXTENSION [IF NOT EXISTS]` of one of
+    /// [`super::ddl::EXTENSIONS`].
+    CreateExtension {
+        name: String,
+        if_not_exists: bool,
+    },
     /// `SELECT pg_advisory_xact_lock(...)` and its variants, without FROM.
     AdvisoryLock(Box<AdvisoryPlan>),
     Select(Box<SelectPlan>),
@@ -225,7 +230,10 @@ impl Statement {
     pub(crate) fn cacheable(&self) -> bool {
         !matches!(
             self.kind,
-            Prepared::CreateTable(..) | Prepared::CreateIndex(_) | Prepared::NoOp
+            Prepared::CreateTable(..)
+                | Prepared::CreateIndex(_)
+                | Prepared::Drop(_)
+                | Prepared::CreateExtension { .. }
         )
     }
 }
@@ -285,6 +293,13 @@ fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<St
         };
         return Ok(Statement { kind, params: 0 });
     }
+    let stripped;
+    let sql = if sql.to_ascii_uppercase().contains("INCLUDE") {
+        stripped = strip_constraint_include(sql)?;
+        stripped.as_str()
+    } else {
+        sql
+    };
     let (text, strength, excludes) = preprocess(sql)?;
     let dialect = PostgreSqlDialect {};
     let mut statements = Parser::parse_sql(&dialect, &text)
@@ -456,6 +471,70 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
         .map(|(t, _)| t.to_string())
         .collect();
     Ok((text, strength, excludes))
+}
+
+/// Cuts `INCLUDE (columns)` after a `PRIMARY KEY (...)` or `UNIQUE (...)`
+/// constraint of a table definition, which sqlparser does not parse. The
+/// included columns only ride along in the index (for index-only scans):
+/// they change neither uniqueness nor what a scan reads or locks.
+fn strip_constraint_include(sql: &str) -> Result<String, DbError> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+    let solid: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+        .collect();
+    let mut drop = vec![false; tokens.len()];
+    let mut depth = 0i32;
+    let mut s = 0;
+    while s < solid.len() {
+        let t = &tokens[solid[s]];
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        let include = matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("INCLUDE"));
+        if include
+            && depth >= 1
+            && s >= 1
+            && matches!(tokens[solid[s - 1]], Token::RParen)
+            && matches!(solid.get(s + 1).map(|&i| &tokens[i]), Some(Token::LParen))
+        {
+            let mut k = s + 1;
+            let mut inner = 0;
+            while k < solid.len() {
+                match tokens[solid[k]] {
+                    Token::LParen => inner += 1,
+                    Token::RParen => {
+                        inner -= 1;
+                        if inner == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                k += 1;
+            }
+            if k >= solid.len() {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "syntax error: unterminated INCLUDE",
+                ));
+            }
+            drop[solid[s]..=solid[k]].fill(true);
+            s = k + 1;
+            continue;
+        }
+        s += 1;
+    }
+    Ok(tokens
+        .iter()
+        .zip(&drop)
+        .filter(|(_, d)| !**d)
+        .map(|(t, _)| t.to_string())
+        .collect())
 }
 
 struct Planner<'a> {
@@ -631,7 +710,45 @@ impl Planner<'_> {
             }
             S::CreateTable(create) => Prepared::CreateTable(Box::new(create), excludes),
             S::CreateIndex(create) => Prepared::CreateIndex(Box::new(create)),
-            S::CreateExtension { name, .. } if ident(&name) == "btree_gist" => Prepared::NoOp,
+            S::Drop {
+                object_type: object_type @ (ast::ObjectType::Table | ast::ObjectType::Index),
+                if_exists,
+                names,
+                cascade,
+                purge: false,
+                temporary: false,
+                ..
+            } => Prepared::Drop(Box::new(super::ddl::DropSpec {
+                index: object_type == ast::ObjectType::Index,
+                names: names.iter().map(object_name).collect::<Result<_, _>>()?,
+                if_exists,
+                cascade,
+            })),
+            S::CreateExtension {
+                name,
+                if_not_exists,
+                schema,
+                ..
+            } => {
+                let name = ident(&name);
+                if !super::ddl::EXTENSIONS.contains(&name.as_str()) {
+                    return Err(unsupported(format!(
+                        "the extension {name} (btree_gist, pgcrypto and uuid-ossp are)"
+                    )));
+                }
+                if let Some(schema) = schema.as_ref().map(ident) {
+                    if schema != "public" {
+                        return Err(err(
+                            SqlState::Other("3F000"),
+                            format!("schema \"{schema}\" does not exist"),
+                        ));
+                    }
+                }
+                Prepared::CreateExtension {
+                    name,
+                    if_not_exists,
+                }
+            }
             S::Query(query) => self.query(*query, strength)?,
             S::Insert(insert) => Prepared::Insert(Box::new(self.insert(insert)?)),
             S::Update {
@@ -1093,7 +1210,7 @@ impl Planner<'_> {
             .as_ref()
             .map_or(table.name.clone(), ident);
         let targets: Vec<usize> = if insert.columns.is_empty() {
-            (0..table.columns.len()).collect()
+            (0..table.visible()).collect()
         } else {
             insert
                 .columns
@@ -1307,7 +1424,7 @@ fn projection(
                     ));
                 }
                 for (_, t, offset) in &scope.sources {
-                    for (i, col) in t.columns.iter().enumerate() {
+                    for (i, col) in t.columns.iter().enumerate().take(t.visible()) {
                         out.push((col.name.to_string(), Expr::Col(offset + i)));
                     }
                 }
@@ -1327,7 +1444,7 @@ fn projection(
                             format!("missing FROM-clause entry for table \"{alias}\""),
                         )
                     })?;
-                for (i, col) in t.columns.iter().enumerate() {
+                for (i, col) in t.columns.iter().enumerate().take(t.visible()) {
                     out.push((col.name.to_string(), Expr::Col(offset + i)));
                 }
             }

@@ -2034,6 +2034,148 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 3) (b, 2)]
         ",
     },
+    Script {
+        name: "heap-update-waits-then-read-committed-rechecks-the-newest-version",
+        about: "on a table without a primary key an UPDATE of a row another \
+                transaction updated waits for it, then at Read Committed \
+                re-checks its WHERE on the newest version (EvalPlanQual) and \
+                skips the row that no longer matches",
+        setup: &["INSERT INTO heap VALUES (1, 0), (2, 0)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE heap SET v = 5 WHERE id = 1"),
+            (1, "UPDATE heap SET v = v + 100 WHERE v = 0"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, v FROM heap ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE heap SET v = 5 WHERE id = 1 -> affected 1
+            s2: UPDATE heap SET v = v + 100 WHERE v = 0 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT id, v FROM heap ORDER BY id -> [(1, 5) (2, 100)]
+        ",
+    },
+    Script {
+        name: "heap-delete-waits-then-read-committed-finds-nothing",
+        about: "on a table without a primary key a DELETE of a row another \
+                transaction deleted waits for it and at Read Committed then \
+                deletes nothing; a second DELETE of a row being updated \
+                deletes the updated version",
+        setup: &["INSERT INTO heap VALUES (1, 0), (2, 0)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "DELETE FROM heap WHERE id = 1"),
+            (0, "UPDATE heap SET v = 7 WHERE id = 2"),
+            (1, "DELETE FROM heap WHERE id = 1 RETURNING v"),
+            (0, "COMMIT"),
+            (1, "DELETE FROM heap WHERE id = 2 RETURNING v"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, v FROM heap ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: DELETE FROM heap WHERE id = 1 -> affected 1
+            s1: UPDATE heap SET v = 7 WHERE id = 2 -> affected 1
+            s2: DELETE FROM heap WHERE id = 1 RETURNING v -> waiting
+            s1: COMMIT -> ok
+            s2 <- []
+            s2: DELETE FROM heap WHERE id = 2 RETURNING v -> [(7)]
+            s2: COMMIT -> ok
+            check: SELECT id, v FROM heap ORDER BY id -> []
+        ",
+    },
+    Script {
+        name: "heap-repeatable-read-update-of-a-row-updated-since-fails",
+        about: "on a table without a primary key a Repeatable Read UPDATE of a \
+                row a concurrent transaction updated waits for it and fails \
+                with 40001 when it commits",
+        setup: &["INSERT INTO heap VALUES (1, 0)"],
+        sessions: 2,
+        steps: &[
+            (0, RR),
+            (1, RR),
+            (1, "SELECT id, v FROM heap"),
+            (0, "UPDATE heap SET v = 1 WHERE id = 1"),
+            (1, "UPDATE heap SET v = 2 WHERE id = 1"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, v FROM heap ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: SELECT id, v FROM heap -> [(1, 0)]
+            s1: UPDATE heap SET v = 1 WHERE id = 1 -> affected 1
+            s2: UPDATE heap SET v = 2 WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT id, v FROM heap ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "heap-sequential-scans-lock-the-relation-at-serializable",
+        about: "at Serializable a sequential scan of a table without a primary \
+                key takes a predicate lock on the whole relation, so two \
+                transactions that each read one value and insert another \
+                conflict even though their rows differ",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT count(*) FROM heap WHERE v = 1"),
+            (1, "SELECT count(*) FROM heap WHERE v = 2"),
+            (0, "INSERT INTO heap VALUES (1, 2)"),
+            (1, "INSERT INTO heap VALUES (2, 1)"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, v FROM heap ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT count(*) FROM heap WHERE v = 1 -> [(0)]
+            s2: SELECT count(*) FROM heap WHERE v = 2 -> [(0)]
+            s1: INSERT INTO heap VALUES (1, 2) -> affected 1
+            s2: INSERT INTO heap VALUES (2, 1) -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT id, v FROM heap ORDER BY id -> [(1, 2)]
+        ",
+    },
+    Script {
+        name: "heap-sequential-scan-returns-updated-rows-last",
+        about: "a sequential scan without ORDER BY returns a table's rows in \
+                heap order: an updated row's new version comes after the rows \
+                that were not updated, and duplicates are kept",
+        setup: &["INSERT INTO heap VALUES (1, 0), (2, 0), (3, 0), (3, 0)"],
+        sessions: 1,
+        steps: &[
+            (0, "UPDATE heap SET v = 1 WHERE id = 1"),
+            (0, "SELECT * FROM heap"),
+            (0, "UPDATE heap SET v = 2 WHERE id = 3"),
+            (0, "SELECT id, v FROM heap"),
+        ],
+        check: &["SELECT * FROM heap"],
+        expected: "
+            s1: UPDATE heap SET v = 1 WHERE id = 1 -> affected 1
+            s1: SELECT * FROM heap -> [(2, 0) (3, 0) (3, 0) (1, 1)]
+            s1: UPDATE heap SET v = 2 WHERE id = 3 -> affected 2
+            s1: SELECT id, v FROM heap -> [(2, 0) (1, 1) (3, 2) (3, 2)]
+            check: SELECT * FROM heap -> [(2, 0) (1, 1) (3, 2) (3, 2)]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -287,7 +287,6 @@ fn rejected_sql_names_the_construct_and_the_statement() {
         ("SELECT * FROM nope", "42P01"),
         ("SELECT nope FROM rooms", "42703"),
         ("SELECT id FROM rooms WHERE id = $1", "08P01"),
-        ("CREATE TABLE nopk (a int)", "0A000"),
     ] {
         let e = exec(&mut s, sql, &[]).unwrap_err();
         assert_eq!(e.code.code(), want, "{sql}: {e}");
@@ -707,4 +706,233 @@ fn show_and_current_setting_give_postgres_text_forms() {
     assert_eq!(code(&mut s, "SELECT nope FROM rooms", &[]), "42703");
     assert_eq!(code(&mut s, "SHOW lock_timeout", &[]), "25P02");
     ok(&mut s, "ROLLBACK", &[]);
+}
+#[test]
+fn tables_without_a_primary_key_keep_rows_in_heap_order() {
+    let db = db_with(&[
+        "CREATE TABLE log (who text, n int)",
+        "CREATE UNIQUE INDEX log_who ON log (who)",
+        "CREATE TABLE dup (a int)",
+    ]);
+    let mut s = db.session();
+    ok(
+        &mut s,
+        "INSERT INTO log VALUES ('a', 1), ('b', 2), ('c', 3)",
+        &[],
+    );
+    let all = ok(&mut s, "SELECT * FROM log", &[]);
+    assert_eq!(all.columns, vec!["who", "n"]);
+    assert_eq!(
+        all.rows,
+        vec![
+            vec!["a".into(), Value::Int(1)],
+            vec!["b".into(), Value::Int(2)],
+            vec!["c".into(), Value::Int(3)]
+        ]
+    );
+    // An updated row's new version goes after the others, as in a heap.
+    assert_eq!(
+        ok(&mut s, "UPDATE log SET n = 10 WHERE who = 'a'", &[]).affected,
+        1
+    );
+    assert_eq!(
+        ints(&ok(&mut s, "SELECT n FROM log", &[])),
+        vec![vec![2], vec![3], vec![10]]
+    );
+    // The unique index holds; ON CONFLICT finds the row through it.
+    assert_eq!(
+        code(&mut s, "INSERT INTO log VALUES ('b', 5)", &[]),
+        "23505"
+    );
+    assert_eq!(
+        ok(
+            &mut s,
+            "INSERT INTO log VALUES ('b', 5) ON CONFLICT (who) DO UPDATE SET n = excluded.n RETURNING *",
+            &[]
+        )
+        .rows,
+        vec![vec!["b".into(), Value::Int(5)]]
+    );
+    assert_eq!(
+        ok(
+            &mut s,
+            "INSERT INTO log VALUES ('d', 4) ON CONFLICT DO NOTHING",
+            &[]
+        )
+        .affected,
+        1
+    );
+    assert_eq!(
+        ok(&mut s, "DELETE FROM log WHERE n = 3 RETURNING who", &[]).rows,
+        vec![vec![Value::from("c")]]
+    );
+    assert_eq!(
+        ints(&ok(&mut s, "SELECT n FROM log WHERE who = 'd'", &[])),
+        vec![vec![4]]
+    );
+    // Without a unique index, equal rows are separate rows.
+    ok(&mut s, "INSERT INTO dup VALUES (1), (1), (2)", &[]);
+    assert_eq!(
+        ok(&mut s, "UPDATE dup SET a = 3 WHERE a = 1", &[]).affected,
+        2
+    );
+    assert_eq!(
+        ints(&ok(
+            &mut s,
+            "SELECT a, count(*) FROM dup GROUP BY a ORDER BY a",
+            &[]
+        )),
+        vec![vec![2, 1], vec![3, 2]]
+    );
+    // Loading and the table list show the user's columns only.
+    db.load("dup", &[Value::Int(7)]).unwrap();
+    assert_eq!(
+        ints(&ok(&mut s, "SELECT * FROM dup", &[])),
+        vec![vec![2], vec![3], vec![3], vec![7]]
+    );
+    let layout = db.tables().into_iter().find(|t| t.name == "dup").unwrap();
+    assert_eq!(layout.columns, vec!["a"]);
+    assert!(layout.primary_key.is_empty());
+    // A foreign key must name the referenced columns of a table without a
+    // primary key, and they must be unique.
+    assert_eq!(
+        code(&mut s, "CREATE TABLE r1 (x text REFERENCES log)", &[]),
+        "42830"
+    );
+    ok(&mut s, "CREATE TABLE r2 (x text REFERENCES log (who))", &[]);
+    assert_eq!(code(&mut s, "INSERT INTO r2 VALUES ('zz')", &[]), "23503");
+    ok(&mut s, "INSERT INTO r2 VALUES ('d')", &[]);
+    assert_eq!(
+        code(&mut s, "DELETE FROM log WHERE who = 'd'", &[]),
+        "23503"
+    );
+}
+
+#[test]
+fn heap_rows_updated_concurrently_wait_and_recheck() {
+    let db = db_with(&["CREATE TABLE t (k int, v int)"]);
+    let mut s = db.session();
+    ok(&mut s, "INSERT INTO t VALUES (1, 0), (2, 0)", &[]);
+    for (level, want) in [("READ COMMITTED", Ok(1)), ("REPEATABLE READ", Err("40001"))] {
+        ok(&mut s, "UPDATE t SET v = 0", &[]);
+        let mut t1 = db.session();
+        let mut t2 = db.session();
+        ok(&mut t1, &format!("BEGIN ISOLATION LEVEL {level}"), &[]);
+        ok(&mut t2, &format!("BEGIN ISOLATION LEVEL {level}"), &[]);
+        ok(&mut t2, "SELECT * FROM t", &[]);
+        ok(&mut t1, "UPDATE t SET v = 5 WHERE k = 1", &[]);
+        let mut waiting = Box::pin(t2.execute("UPDATE t SET v = v + 100 WHERE v = 0", &[]));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending(), "{level}");
+        ok(&mut t1, "COMMIT", &[]);
+        let std::task::Poll::Ready(result) = waiting.as_mut().poll(&mut cx) else {
+            panic!("{level}: the update still waits after the commit");
+        };
+        let got = result.map(|r| r.affected).map_err(|e| e.code.code());
+        assert_eq!(got, want, "{level}");
+        drop(waiting);
+        ok(&mut t2, "ROLLBACK", &[]);
+    }
+}
+
+#[test]
+fn drop_table_and_index_follow_dependencies() {
+    let db = db_with(&[
+        "CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE)",
+        "CREATE TABLE child (id serial PRIMARY KEY, p int REFERENCES parent, c text REFERENCES parent (code))",
+        "CREATE INDEX child_p ON child (p)",
+    ]);
+    let mut s = db.session();
+    ok(&mut s, "INSERT INTO parent VALUES (1, 'one')", &[]);
+    ok(&mut s, "INSERT INTO child (p, c) VALUES (1, 'one')", &[]);
+    assert_eq!(code(&mut s, "DROP TABLE nope", &[]), "42P01");
+    ok(&mut s, "DROP TABLE IF EXISTS nope, also_nope", &[]);
+    assert_eq!(code(&mut s, "DROP TABLE parent", &[]), "2BP01");
+    assert_eq!(code(&mut s, "DROP TABLE parent RESTRICT", &[]), "2BP01");
+    assert_eq!(code(&mut s, "DROP TABLE child_p", &[]), "42809");
+    assert_eq!(code(&mut s, "DROP INDEX parent_pkey", &[]), "2BP01");
+    assert_eq!(code(&mut s, "DROP INDEX nope", &[]), "42704");
+    ok(&mut s, "DROP INDEX IF EXISTS nope", &[]);
+    ok(&mut s, "DROP INDEX child_p", &[]);
+    ok(
+        &mut s,
+        "CREATE INDEX IF NOT EXISTS child_p ON child (c)",
+        &[],
+    );
+    ok(
+        &mut s,
+        "CREATE INDEX IF NOT EXISTS child_p ON child (c)",
+        &[],
+    );
+    // CASCADE drops the child's foreign keys, not the child.
+    ok(&mut s, "DROP TABLE parent CASCADE", &[]);
+    ok(&mut s, "INSERT INTO child (p, c) VALUES (9, 'nine')", &[]);
+    assert_eq!(
+        ints(&ok(&mut s, "SELECT id, p FROM child WHERE c = 'nine'", &[])),
+        vec![vec![2, 9]]
+    );
+    // A table made again under a dropped one's name starts empty, and its
+    // serial starts over; a cached plan of the old table is not reused.
+    ok(&mut s, "SELECT * FROM child", &[]);
+    ok(&mut s, "DROP TABLE child, child", &[]);
+    assert_eq!(code(&mut s, "SELECT * FROM child", &[]), "42P01");
+    ok(
+        &mut s,
+        "CREATE TABLE IF NOT EXISTS child (id serial PRIMARY KEY, note text)",
+        &[],
+    );
+    ok(&mut s, "CREATE TABLE IF NOT EXISTS child (other int)", &[]);
+    assert!(ok(&mut s, "SELECT * FROM child", &[]).is_empty());
+    ok(&mut s, "INSERT INTO child (note) VALUES ('x')", &[]);
+    assert_eq!(
+        ok(&mut s, "SELECT * FROM child", &[]).rows,
+        vec![vec![Value::Int(1), "x".into()]]
+    );
+    assert_eq!(
+        ok(&mut s, "SELECT * FROM child", &[]).columns,
+        vec!["id", "note"]
+    );
+    // INCLUDE columns are accepted on constraints and indexes.
+    ok(
+        &mut s,
+        "CREATE TABLE inc (a int, b int, c text, PRIMARY KEY (a) INCLUDE (b), UNIQUE (b) INCLUDE (c))",
+        &[],
+    );
+    ok(&mut s, "CREATE INDEX inc_c ON inc (c) INCLUDE (a, b)", &[]);
+    assert_eq!(
+        code(&mut s, "CREATE INDEX inc_x ON inc (c) INCLUDE (zz)", &[]),
+        "42703"
+    );
+    ok(&mut s, "INSERT INTO inc VALUES (1, 1, 'x')", &[]);
+    assert_eq!(
+        code(&mut s, "INSERT INTO inc VALUES (2, 1, 'y')", &[]),
+        "23505"
+    );
+    // DDL stays outside transaction blocks.
+    ok(&mut s, "BEGIN", &[]);
+    assert_eq!(code(&mut s, "DROP TABLE inc", &[]), "0A000");
+    ok(&mut s, "ROLLBACK", &[]);
+}
+
+#[test]
+fn create_extension_accepts_what_booking_services_use() {
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    ok(&mut s, "CREATE EXTENSION pgcrypto", &[]);
+    assert_eq!(code(&mut s, "CREATE EXTENSION pgcrypto", &[]), "42710");
+    ok(&mut s, "CREATE EXTENSION IF NOT EXISTS pgcrypto", &[]);
+    ok(
+        &mut s,
+        "CREATE EXTENSION IF NOT EXISTS \"uuid-ossp\" WITH SCHEMA public",
+        &[],
+    );
+    ok(&mut s, "CREATE EXTENSION IF NOT EXISTS btree_gist", &[]);
+    assert_eq!(code(&mut s, "CREATE EXTENSION plpgsql", &[]), "42710");
+    assert_eq!(
+        code(&mut s, "CREATE EXTENSION btree_gist WITH SCHEMA nope", &[]),
+        "3F000"
+    );
+    let e = exec(&mut s, "CREATE EXTENSION postgis", &[]).unwrap_err();
+    assert_eq!(e.code.code(), "0A000");
+    assert!(e.message.contains("postgis"), "{e}");
 }
