@@ -335,7 +335,7 @@ pub(crate) fn create_table(
         let parent_columns: Vec<usize> = if referred.is_empty() {
             if parent.heap {
                 return Err(err(
-                    SqlState::Other("42830"),
+                    SqlState::Other("42704"),
                     format!("there is no primary key for referenced table \"{parent_name}\""),
                 ));
             }

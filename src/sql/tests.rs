@@ -609,7 +609,7 @@ fn tables_without_a_primary_key_keep_rows_in_heap_order() {
     // primary key, and they must be unique.
     assert_eq!(
         code(&mut s, "CREATE TABLE r1 (x text REFERENCES log)", &[]),
-        "42830"
+        "42704"
     );
     ok(&mut s, "CREATE TABLE r2 (x text REFERENCES log (who))", &[]);
     assert_eq!(code(&mut s, "INSERT INTO r2 VALUES ('zz')", &[]), "23503");
