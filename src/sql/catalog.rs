@@ -248,6 +248,8 @@ pub(crate) struct Catalog {
     used_prefixes: BTreeSet<String>,
     /// The extensions `CREATE EXTENSION` installed.
     pub(crate) extensions: BTreeSet<String>,
+    /// The schemas `CREATE SCHEMA` made (besides `public`).
+    pub(crate) schemas: BTreeSet<String>,
 }
 
 impl Catalog {

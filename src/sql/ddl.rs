@@ -61,6 +61,14 @@ pub(crate) fn create_table(
     let name = object_name(&create.name)?;
     check_name(&name)?;
     let mut catalog = db.shared.catalog();
+    if let Some((schema, _)) = name.split_once('.') {
+        if !catalog.schemas.contains(schema) {
+            return Err(err(
+                SqlState::Other("3F000"),
+                format!("schema \"{schema}\" does not exist"),
+            ));
+        }
+    }
     if catalog.tables.contains_key(&name) {
         if create.if_not_exists {
             return Ok(());
@@ -327,7 +335,7 @@ pub(crate) fn create_table(
         let parent_columns: Vec<usize> = if referred.is_empty() {
             if parent.heap {
                 return Err(err(
-                    SqlState::Other("42830"),
+                    SqlState::Other("42704"),
                     format!("there is no primary key for referenced table \"{parent_name}\""),
                 ));
             }
@@ -526,11 +534,12 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     Ok(())
 }
 
-/// `DROP TABLE` or `DROP INDEX` as parsed: the names (folded), `IF
-/// EXISTS`, and `CASCADE`.
+/// `DROP TABLE`, `DROP INDEX` or `DROP SCHEMA` as parsed: the names
+/// (folded), `IF EXISTS`, and `CASCADE`.
 #[derive(Clone, Debug)]
 pub(crate) struct DropSpec {
     pub(crate) index: bool,
+    pub(crate) schema: bool,
     pub(crate) names: Vec<String>,
     pub(crate) if_exists: bool,
     pub(crate) cascade: bool,
@@ -725,9 +734,11 @@ fn drop_indexes(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
     Ok(())
 }
 
-/// `DROP TABLE` or `DROP INDEX`.
+/// `DROP TABLE`, `DROP INDEX` or `DROP SCHEMA`.
 pub(crate) fn drop_objects(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
-    if spec.index {
+    if spec.schema {
+        drop_schemas(db, spec)
+    } else if spec.index {
         drop_indexes(db, spec)
     } else {
         drop_tables(db, spec)
@@ -754,6 +765,87 @@ pub(crate) fn create_extension(db: &SqlDb, name: &str, if_not_exists: bool) -> R
             SqlState::Other("42710"),
             format!("extension \"{name}\" already exists"),
         ));
+    }
+    Ok(())
+}
+
+/// `CREATE SCHEMA [IF NOT EXISTS] name`: its tables are named
+/// `name.table` in the catalog; unqualified names (and `public.x`) are the
+/// `public` schema's, as with PostgreSQL's default search path.
+pub(crate) fn create_schema(db: &SqlDb, name: &str, if_not_exists: bool) -> Result<(), DbError> {
+    check_name(name)?;
+    if name.contains('.') {
+        return Err(unsupported(format!("the schema name \"{name}\" (no '.')")));
+    }
+    let mut catalog = db.shared.catalog();
+    if name == "public" || !catalog.schemas.insert(name.to_string()) {
+        if if_not_exists {
+            return Ok(());
+        }
+        return Err(err(
+            SqlState::Other("42P06"),
+            format!("schema \"{name}\" already exists"),
+        ));
+    }
+    Ok(())
+}
+
+/// `DROP SCHEMA [IF EXISTS] name [, ...] [CASCADE | RESTRICT]`: a schema
+/// holding tables is dropped only with CASCADE (2BP01), which drops them
+/// as `DROP TABLE ... CASCADE` does.
+pub(crate) fn drop_schemas(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
+    let mut tables = Vec::new();
+    let mut schemas = Vec::new();
+    {
+        let catalog = db.shared.catalog();
+        for name in &spec.names {
+            if name == "public" {
+                return Err(unsupported("DROP SCHEMA public"));
+            }
+            if !catalog.schemas.contains(name) {
+                if spec.if_exists {
+                    continue;
+                }
+                return Err(err(
+                    SqlState::Other("3F000"),
+                    format!("schema \"{name}\" does not exist"),
+                ));
+            }
+            let prefix = format!("{name}.");
+            let inside: Vec<String> = catalog
+                .tables
+                .keys()
+                .filter(|t| t.starts_with(&prefix))
+                .cloned()
+                .collect();
+            if !inside.is_empty() && !spec.cascade {
+                return Err(err(
+                    SqlState::Other("2BP01"),
+                    format!(
+                        "cannot drop schema {name} because other objects depend on it (table {} depends on schema {name}; use DROP ... CASCADE to drop the dependent objects too)",
+                        inside[0]
+                    ),
+                ));
+            }
+            tables.extend(inside);
+            schemas.push(name.clone());
+        }
+    }
+    if !tables.is_empty() {
+        drop_tables(
+            db,
+            &DropSpec {
+                index: false,
+                schema: false,
+                names: tables,
+                if_exists: false,
+                cascade: true,
+            },
+        )?;
+    }
+    let mut catalog = db.shared.catalog();
+    for name in schemas {
+        catalog.schemas.remove(&name);
     }
     Ok(())
 }

@@ -196,6 +196,9 @@ pub(crate) fn object_name(name: &ast::ObjectName) -> Result<String, DbError> {
     match parts.as_slice() {
         [one] => Ok(one.clone()),
         [schema, one] if schema == "public" => Ok(one.clone()),
+        // A table of another schema is named `schema.table` in the catalog
+        // (see `ddl::create_schema`).
+        [schema, one] => Ok(format!("{schema}.{one}")),
         _ => Err(unsupported(format!("the qualified name {name}"))),
     }
 }

@@ -56,7 +56,9 @@
 //!   INCLUDE (...)`, `DROP TABLE [IF EXISTS] ... [CASCADE | RESTRICT]`
 //!   (2BP01 when another table's foreign key depends on it; CASCADE drops
 //!   those keys), `DROP INDEX [IF EXISTS]`, and `CREATE EXTENSION [IF NOT
-//!   EXISTS]` of btree_gist, pgcrypto and uuid-ossp (others: 0A000). A
+//!   EXISTS]` of btree_gist, pgcrypto and uuid-ossp (others: 0A000),
+//!   `CREATE SCHEMA [IF NOT EXISTS]` with qualified names `schema.table`
+//!   (`public.t` is `t`) and `DROP SCHEMA [IF EXISTS] ... [CASCADE]`. A
 //!   dropped table's rows stay in the store under a prefix no later table
 //!   reuses.
 //! - A query reads a table through its primary key or the secondary index
@@ -1001,7 +1003,8 @@ impl SqlSession {
             Prepared::CreateTable(..)
             | Prepared::CreateIndex(_)
             | Prepared::Drop(_)
-            | Prepared::CreateExtension { .. } => {
+            | Prepared::CreateExtension { .. }
+            | Prepared::CreateSchema { .. } => {
                 if self.block.is_some() {
                     let e = DbError::new(
                         SqlState::FeatureNotSupported,
@@ -1020,6 +1023,10 @@ impl SqlSession {
                         name,
                         if_not_exists,
                     } => ddl::create_extension(&self.db, name, *if_not_exists),
+                    Prepared::CreateSchema {
+                        name,
+                        if_not_exists,
+                    } => ddl::create_schema(&self.db, name, *if_not_exists),
                     _ => unreachable!("matched above"),
                 };
                 lock(&self.db.shared.cache).clear();

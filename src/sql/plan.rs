@@ -166,6 +166,11 @@ pub(crate) enum Prepared {
         name: String,
         if_not_exists: bool,
     },
+    /// `CREATE SCHEMA [IF NOT EXISTS] name`.
+    CreateSchema {
+        name: String,
+        if_not_exists: bool,
+    },
     /// `SELECT pg_advisory_xact_lock(...)` and its variants, without FROM.
     AdvisoryLock(Box<AdvisoryPlan>),
     Select(Box<SelectPlan>),
@@ -234,6 +239,7 @@ impl Statement {
                 | Prepared::CreateIndex(_)
                 | Prepared::Drop(_)
                 | Prepared::CreateExtension { .. }
+                | Prepared::CreateSchema { .. }
         )
     }
 }
@@ -711,7 +717,10 @@ impl Planner<'_> {
             S::CreateTable(create) => Prepared::CreateTable(Box::new(create), excludes),
             S::CreateIndex(create) => Prepared::CreateIndex(Box::new(create)),
             S::Drop {
-                object_type: object_type @ (ast::ObjectType::Table | ast::ObjectType::Index),
+                object_type:
+                    object_type @ (ast::ObjectType::Table
+                    | ast::ObjectType::Index
+                    | ast::ObjectType::Schema),
                 if_exists,
                 names,
                 cascade,
@@ -720,10 +729,18 @@ impl Planner<'_> {
                 ..
             } => Prepared::Drop(Box::new(super::ddl::DropSpec {
                 index: object_type == ast::ObjectType::Index,
+                schema: object_type == ast::ObjectType::Schema,
                 names: names.iter().map(object_name).collect::<Result<_, _>>()?,
                 if_exists,
                 cascade,
             })),
+            S::CreateSchema {
+                schema_name: ast::SchemaName::Simple(name),
+                if_not_exists,
+            } => Prepared::CreateSchema {
+                name: object_name(&name)?,
+                if_not_exists,
+            },
             S::CreateExtension {
                 name,
                 if_not_exists,
@@ -835,7 +852,11 @@ impl Planner<'_> {
                 let alias = match alias {
                     Some(a) if a.columns.is_empty() => ident(&a.name),
                     Some(_) => return Err(unsupported("column aliases on a table")),
-                    None => t.name.clone(),
+                    // `s.t` is referred to as `t`, as in PostgreSQL.
+                    None => t
+                        .name
+                        .rsplit_once('.')
+                        .map_or(t.name.clone(), |(_, last)| last.to_string()),
                 };
                 Ok((t, alias))
             }

@@ -797,7 +797,7 @@ fn tables_without_a_primary_key_keep_rows_in_heap_order() {
     // primary key, and they must be unique.
     assert_eq!(
         code(&mut s, "CREATE TABLE r1 (x text REFERENCES log)", &[]),
-        "42830"
+        "42704"
     );
     ok(&mut s, "CREATE TABLE r2 (x text REFERENCES log (who))", &[]);
     assert_eq!(code(&mut s, "INSERT INTO r2 VALUES ('zz')", &[]), "23503");
@@ -935,4 +935,44 @@ fn create_extension_accepts_what_booking_services_use() {
     let e = exec(&mut s, "CREATE EXTENSION postgis", &[]).unwrap_err();
     assert_eq!(e.code.code(), "0A000");
     assert!(e.message.contains("postgis"), "{e}");
+}
+
+#[test]
+fn schemas_qualify_tables_and_drop_with_cascade() {
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    assert_eq!(
+        code(&mut s, "CREATE TABLE app.t (id int PRIMARY KEY)", &[]),
+        "3F000"
+    );
+    ok(&mut s, "CREATE SCHEMA app", &[]);
+    assert_eq!(code(&mut s, "CREATE SCHEMA app", &[]), "42P06");
+    ok(&mut s, "CREATE SCHEMA IF NOT EXISTS app", &[]);
+    assert_eq!(code(&mut s, "CREATE SCHEMA public", &[]), "42P06");
+    ok(
+        &mut s,
+        "CREATE TABLE app.t (id int PRIMARY KEY, v int)",
+        &[],
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE public.t (id int PRIMARY KEY, w text)",
+        &[],
+    );
+    ok(&mut s, "INSERT INTO app.t VALUES (1, 10)", &[]);
+    ok(&mut s, "INSERT INTO t VALUES (1, 'public')", &[]);
+    assert_eq!(
+        ints(&ok(&mut s, "SELECT t.v FROM app.t WHERE t.id = 1", &[])),
+        vec![vec![10]]
+    );
+    assert_eq!(
+        ok(&mut s, "SELECT w FROM public.t", &[]).rows,
+        vec![vec![Value::from("public")]]
+    );
+    assert_eq!(code(&mut s, "DROP SCHEMA app", &[]), "2BP01");
+    assert_eq!(code(&mut s, "DROP SCHEMA nope", &[]), "3F000");
+    ok(&mut s, "DROP SCHEMA IF EXISTS nope", &[]);
+    ok(&mut s, "DROP SCHEMA app CASCADE", &[]);
+    assert_eq!(code(&mut s, "SELECT * FROM app.t", &[]), "42P01");
+    assert_eq!(ok(&mut s, "SELECT * FROM t", &[]).len(), 1);
 }
