@@ -50,9 +50,12 @@ pub(crate) enum SessionStatement {
 /// A time parameter, in ms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TimeParam {
-    LockTimeout,
-    StatementTimeout,
-    DeadlockTimeout,
+    /// `lock_timeout`.
+    Lock,
+    /// `statement_timeout`.
+    Statement,
+    /// `deadlock_timeout`.
+    Deadlock,
 }
 
 /// A planner switch that changes a table's access path (and so the SSI
@@ -190,11 +193,9 @@ impl Settings {
                     _ => None,
                 };
                 match time {
-                    TimeParam::LockTimeout => self.timeouts.lock_timeout_ms = ms.unwrap_or(0),
-                    TimeParam::StatementTimeout => {
-                        self.timeouts.statement_timeout_ms = ms.unwrap_or(0)
-                    }
-                    TimeParam::DeadlockTimeout => self.timeouts.deadlock_timeout_ms = ms,
+                    TimeParam::Lock => self.timeouts.lock_timeout_ms = ms.unwrap_or(0),
+                    TimeParam::Statement => self.timeouts.statement_timeout_ms = ms.unwrap_or(0),
+                    TimeParam::Deadlock => self.timeouts.deadlock_timeout_ms = ms,
                 }
             }
             (Param::DefaultIsolation, SetValue::Isolation(isolation)) => {
@@ -244,9 +245,9 @@ impl Settings {
     /// `None`: a placeholder never set (42704).
     pub(crate) fn show(&self, param: &Param, deadlock_default_ms: u64) -> Option<String> {
         Some(match param {
-            Param::Time(TimeParam::LockTimeout) => show_ms(self.timeouts.lock_timeout_ms),
-            Param::Time(TimeParam::StatementTimeout) => show_ms(self.timeouts.statement_timeout_ms),
-            Param::Time(TimeParam::DeadlockTimeout) => show_ms(
+            Param::Time(TimeParam::Lock) => show_ms(self.timeouts.lock_timeout_ms),
+            Param::Time(TimeParam::Statement) => show_ms(self.timeouts.statement_timeout_ms),
+            Param::Time(TimeParam::Deadlock) => show_ms(
                 self.timeouts
                     .deadlock_timeout_ms
                     .unwrap_or(deadlock_default_ms),
@@ -279,7 +280,7 @@ pub(crate) fn show_ms(ms: u64) -> String {
         (1_000, "s"),
     ];
     for (unit_ms, unit) in UNITS {
-        if ms % unit_ms == 0 {
+        if ms.is_multiple_of(unit_ms) {
             return format!("{}{unit}", ms / unit_ms);
         }
     }
@@ -451,9 +452,9 @@ impl Param {
     pub(crate) fn named(name: &str) -> Result<Param, DbError> {
         let lower = name.to_ascii_lowercase();
         Ok(match lower.as_str() {
-            "lock_timeout" => Param::Time(TimeParam::LockTimeout),
-            "statement_timeout" => Param::Time(TimeParam::StatementTimeout),
-            "deadlock_timeout" => Param::Time(TimeParam::DeadlockTimeout),
+            "lock_timeout" => Param::Time(TimeParam::Lock),
+            "statement_timeout" => Param::Time(TimeParam::Statement),
+            "deadlock_timeout" => Param::Time(TimeParam::Deadlock),
             "default_transaction_isolation" => Param::DefaultIsolation,
             "default_transaction_read_only" => Param::DefaultReadOnly,
             "default_transaction_deferrable" => Param::DefaultDeferrable,
@@ -488,9 +489,9 @@ impl Param {
     /// The name `SHOW` heads its column with.
     pub(crate) fn name(&self) -> &str {
         match self {
-            Param::Time(TimeParam::LockTimeout) => "lock_timeout",
-            Param::Time(TimeParam::StatementTimeout) => "statement_timeout",
-            Param::Time(TimeParam::DeadlockTimeout) => "deadlock_timeout",
+            Param::Time(TimeParam::Lock) => "lock_timeout",
+            Param::Time(TimeParam::Statement) => "statement_timeout",
+            Param::Time(TimeParam::Deadlock) => "deadlock_timeout",
             Param::DefaultIsolation => "default_transaction_isolation",
             Param::DefaultReadOnly => "default_transaction_read_only",
             Param::DefaultDeferrable => "default_transaction_deferrable",
@@ -648,7 +649,7 @@ fn show_kb(kb: u64) -> String {
         return "0".to_string();
     }
     for (unit_kb, unit) in [(1u64 << 30, "TB"), (1 << 20, "GB"), (1 << 10, "MB")] {
-        if kb % unit_kb == 0 {
+        if kb.is_multiple_of(unit_kb) {
             return format!("{}{unit}", kb / unit_kb);
         }
     }
@@ -1313,7 +1314,7 @@ fn duration_ms(param: TimeParam, text: &str) -> Result<u64, DbError> {
     if !(f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&ms) {
         return Err(invalid(" (the value exceeds the integer range)"));
     }
-    let min_ms = if param == TimeParam::DeadlockTimeout {
+    let min_ms = if param == TimeParam::Deadlock {
         1.0
     } else {
         0.0
@@ -1426,7 +1427,7 @@ mod tests {
     use super::*;
 
     fn ms(text: &str) -> Result<u64, String> {
-        duration_ms(TimeParam::LockTimeout, text).map_err(|e| e.code.code().to_string())
+        duration_ms(TimeParam::Lock, text).map_err(|e| e.code.code().to_string())
     }
 
     fn statement(sql: &str) -> Result<Option<SessionStatement>, String> {
@@ -1457,11 +1458,8 @@ mod tests {
         assert_eq!(ms("-1"), Err("22023".into()));
         assert_eq!(ms("3000000000"), Err("22023".into()));
         // deadlock_timeout is at least 1 ms.
-        assert!(duration_ms(TimeParam::DeadlockTimeout, "0").is_err());
-        assert_eq!(
-            duration_ms(TimeParam::DeadlockTimeout, "100s").ok(),
-            Some(100_000)
-        );
+        assert!(duration_ms(TimeParam::Deadlock, "0").is_err());
+        assert_eq!(duration_ms(TimeParam::Deadlock, "100s").ok(), Some(100_000));
     }
 
     #[test]
@@ -1508,19 +1506,11 @@ mod tests {
     fn set_statements_parse() {
         assert_eq!(
             set("SET LOCAL lock_timeout = '1ms'"),
-            Ok((
-                Some(Param::Time(TimeParam::LockTimeout)),
-                SetValue::Ms(1),
-                true
-            ))
+            Ok((Some(Param::Time(TimeParam::Lock)), SetValue::Ms(1), true))
         );
         assert_eq!(
             set("SET SESSION lock_timeout TO DEFAULT"),
-            Ok((
-                Some(Param::Time(TimeParam::LockTimeout)),
-                SetValue::Default,
-                false
-            ))
+            Ok((Some(Param::Time(TimeParam::Lock)), SetValue::Default, false))
         );
         assert_eq!(set("RESET ALL"), Ok((None, SetValue::Default, false)));
         assert_eq!(
@@ -1651,7 +1641,7 @@ mod tests {
     #[test]
     fn current_setting_calls_become_literals() {
         let lookup = |param: &Param| match param {
-            Param::Time(TimeParam::DeadlockTimeout) => Some("1s".to_string()),
+            Param::Time(TimeParam::Deadlock) => Some("1s".to_string()),
             _ => None,
         };
         assert_eq!(
