@@ -127,10 +127,23 @@
 //!   without SSI and never fails with 40001 (see
 //!   [`TxMode::deferrable`](crate::store::TxMode::deferrable)); DEFERRABLE
 //!   has no effect at other levels or without READ ONLY.
+//! - Types and functions (see `value`, `funcs`, `time`, `decimal`,
+//!   `types`) with PostgreSQL 15's results and SQLSTATEs: enum types
+//!   (`CREATE TYPE ... AS ENUM`, `DROP TYPE`), `uuid` (with
+//!   `gen_random_uuid()`/`uuid_generate_v4()` drawn from the store's
+//!   [`Seed`]), `interval`, `char(n)`, `varchar(n)`, exact `numeric(p,s)`
+//!   ([`Decimal`]), arrays ([`Value::Array`], also as a parameter: `WHERE
+//!   id = ANY($1)`), jsonb operators and functions, text, math and time
+//!   functions, `LIKE`/`ILIKE`, `CASE`, casts. Time functions read the
+//!   store's [`Pacer`](crate::store::Pacer) clock: simulated time 0 is
+//!   2025-01-01 00:00:00 UTC ([`SIM_EPOCH_US`]); `now()` is fixed for a
+//!   transaction when it first reads it, `statement_timestamp()` per
+//!   statement, `clock_timestamp()` moves; the only time zone is UTC.
+//!   Enum values come back to a client as their labels (text).
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   subqueries, CTEs, outer joins,
 //!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
-//!   cascading foreign keys, non-integral numerics, DDL inside a
+//!   cascading foreign keys, DDL inside a
 //!   transaction block, and any statement or expression not listed in
 //!   `plan`/`expr`.
 

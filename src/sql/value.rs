@@ -114,7 +114,7 @@ pub enum Value {
     Null,
     /// `boolean`.
     Bool(bool),
-    /// `integer`, `bigint`, `smallint` or an integral `numeric`.
+    /// `integer`, `bigint` or `smallint`.
     Int(i64),
     /// `text` (also a parameter of any type, in its text form).
     Text(Arc<str>),

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 mod confirm;
 mod services;
+mod types;
 
 /// The PostgreSQL to test against, or `None` (after saying so) when none
 /// is configured. Fails under CI, which must always have one.
