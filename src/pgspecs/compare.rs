@@ -5,7 +5,6 @@
 //! another error code, or a wait ending at another step, is different.
 
 use super::run::PermRun;
-use super::spec::Planned;
 use crate::conform::run::{Outcome, StepRun};
 use crate::conform::{Class, Verdict};
 
@@ -63,13 +62,7 @@ fn compare_step(name: &str, sql: &str, p: usize, s: &StepRun, g: &StepRun) -> Op
 
 /// Classifies a permutation from its run on the store and on PostgreSQL.
 /// `names` and `sqls` give each position's step name and SQL.
-pub fn classify(
-    perm: &[Planned],
-    names: &[String],
-    sqls: &[String],
-    store: &PermRun,
-    pg: &PermRun,
-) -> Verdict {
+pub fn classify(names: &[String], sqls: &[String], store: &PermRun, pg: &PermRun) -> Verdict {
     if let Some(e) = store.rejected() {
         return verdict(
             Class::Unsupported,
@@ -114,7 +107,6 @@ pub fn classify(
         }
         (Some(_), Some(_)) => return verdict(Class::Agree, None, ""),
     }
-    let _ = perm;
     // The first difference, as conform orders them: a step's own result
     // at its position; two waits at the earlier of their ends.
     let mut first: Option<((usize, u8, usize), Verdict)> = None;

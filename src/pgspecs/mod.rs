@@ -474,8 +474,6 @@ pub async fn check_spec(file: &SpecFile, spec: &Spec, pg: Option<&str>) -> SpecR
     }
     {
         let mut backend = SpecBackend::new(PgBackend::plain(&database_url(url, &db)));
-        let names_of: Vec<String> = Vec::new();
-        let _ = names_of;
         for (perm, store_run) in plan.iter().zip(&runs) {
             let tables: Vec<String> = store_run.tables.iter().map(|(n, _)| n.clone()).collect();
             let pg_run = tokio::time::timeout(
@@ -516,7 +514,7 @@ pub async fn check_spec(file: &SpecFile, spec: &Spec, pg: Option<&str>) -> SpecR
                 .iter()
                 .map(|p| spec.step(p.session, p.step).sql.clone())
                 .collect();
-            let verdict = compare::classify(perm, &step_names, &sqls, store_run, &pg_run);
+            let verdict = compare::classify(&step_names, &sqls, store_run, &pg_run);
             *report
                 .classes
                 .entry(verdict.class.name().to_string())
