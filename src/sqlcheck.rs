@@ -180,11 +180,15 @@ pub async fn check(
     let admin = crate::postgres::PgSession::connect(url)
         .await
         .map_err(|e| format!("--pg: {}", e.message))?;
+    // One statement per call: DROP and CREATE DATABASE cannot run in the
+    // implicit transaction of a multi-statement query.
+    let _ = admin
+        .client()
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
     admin
         .client()
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-        ))
+        .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .map_err(|e| {
             format!(
