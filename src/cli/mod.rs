@@ -32,10 +32,12 @@ mod explore;
 mod fuzz;
 mod isolation;
 mod list;
+mod pgspecs;
 mod replay;
 mod report;
 mod run;
 mod shrink;
+mod sqlcheck;
 mod timeline;
 
 use crate::corpus::Entry;
@@ -198,6 +200,8 @@ where
         Command::Explore(args) => explore::run(&context, args),
         Command::Isolation(args) => isolation::run(args),
         Command::Conform(args) => conform::run(args),
+        Command::Pgspecs(args) => pgspecs::run(args),
+        Command::SqlCheck(args) => sqlcheck::run(args),
         Command::Confirm(args) => confirm::run(&context, args),
         Command::List(args) => list::run(&context, args),
         Command::Report(args) => report::run(&context, args),
@@ -229,6 +233,10 @@ enum Command {
     Isolation(isolation::Args),
     /// Run the same SQL programs on the simulated store and on PostgreSQL, step by step, and classify every disagreement.
     Conform(conform::Args),
+    /// Run PostgreSQL's isolationtester specs verbatim on the store (and with --pg on PostgreSQL) and classify every permutation.
+    Pgspecs(pgspecs::Args),
+    /// Check SQL files statement by statement: accepted by the store, or rejected with the construct and line (with --pg, compared with PostgreSQL).
+    SqlCheck(sqlcheck::Args),
     /// Replay an `explore` counterexample on a real PostgreSQL: exit 1 when the same invariant breaks there.
     Confirm(confirm::Args),
     /// List the service's variants and invariants, and the sims.

@@ -410,6 +410,9 @@ pub struct PgBackend {
     pids: Vec<i32>,
     pool: Vec<PgSession>,
     tables_for: Option<crate::sql::script::Setup>,
+    /// Connections as the server gives them: no schema of the backend's
+    /// own, no `deadlock_timeout` set, no tables created by `open`.
+    plain: bool,
 }
 
 impl PgBackend {
@@ -425,11 +428,27 @@ impl PgBackend {
             pids: Vec::new(),
             pool: Vec::new(),
             tables_for: None,
+            plain: false,
+        }
+    }
+
+    /// Scripts on the database at `url` as it is: `open` only connects
+    /// (the caller runs its own setup), and nothing is set on the
+    /// connections, so a script's own `SET deadlock_timeout` and search
+    /// path are the only ones (`overbook pgspecs` gives each spec a
+    /// database of its own).
+    pub fn plain(url: &str) -> PgBackend {
+        PgBackend {
+            plain: true,
+            ..PgBackend::new(url)
         }
     }
 
     async fn connect(&self) -> Result<PgSession, DbError> {
         let s = PgSession::connect(&self.url).await?;
+        if self.plain {
+            return Ok(s);
+        }
         // Changing deadlock_timeout needs a superuser; without one the
         // default (1 s) stays, which is slower but decides the same way
         // for the scripts' two-party deadlocks.
@@ -497,6 +516,9 @@ impl crate::sql::script::Backend for PgBackend {
             }
         }
         self.pids = out.iter().map(PgSession::backend_pid).collect();
+        if self.plain {
+            return Ok(out);
+        }
         let tables = setup.tables.join(", ");
         let schema = self.schema.clone();
         let observer = out.last_mut().expect("an observer");

@@ -521,6 +521,14 @@ impl SqlDb {
         ordered
     }
 
+    /// Parses and plans `sql` against the tables as they are, without
+    /// running it: how a statement with `$n` parameters is checked, as a
+    /// driver's prepare checks it (`overbook sql-check`). The error is the
+    /// statement's 0A000 or other planning error.
+    pub fn check(&self, sql: &str) -> Result<(), DbError> {
+        self.prepare(sql).map(|_| ())
+    }
+
     /// The prepared statement for `sql`, from the cache or parsed now.
     /// Plans under planner switches other than the defaults are not
     /// cached: the cache holds the default plan of each text.

@@ -87,6 +87,20 @@ pub trait Backend {
 #[derive(Debug, Default)]
 pub struct SimBackend {
     clock: ScriptClock,
+    /// The store's `deadlock_timeout`, when not PostgreSQL's backend's.
+    deadlock_timeout_ms: Option<u64>,
+}
+
+impl SimBackend {
+    /// A backend whose stores check for deadlocks after `ms` of waiting
+    /// (PostgreSQL's default is 1000), for scripts run against a server
+    /// whose `deadlock_timeout` nothing overrides.
+    pub fn with_deadlock_timeout_ms(ms: u64) -> SimBackend {
+        SimBackend {
+            deadlock_timeout_ms: Some(ms),
+            ..SimBackend::default()
+        }
+    }
 }
 
 /// Simulated time: timers that fire when [`ScriptClock::advance`] passes
@@ -157,7 +171,9 @@ impl Backend for SimBackend {
 
     async fn open(&mut self, setup: &Setup, sessions: usize) -> Result<Vec<SqlSession>, DbError> {
         let config = StoreConfig {
-            deadlock_timeout_ms: crate::postgres::DEADLOCK_TIMEOUT_MS,
+            deadlock_timeout_ms: self
+                .deadlock_timeout_ms
+                .unwrap_or(crate::postgres::DEADLOCK_TIMEOUT_MS),
             ..StoreConfig::default()
         };
         let store = Store::new(Schema::default(), config, Seed(0));

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 mod confirm;
+mod pgspecs;
 mod services;
 mod types;
 
