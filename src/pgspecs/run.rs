@@ -193,23 +193,27 @@ pub struct Conn<C> {
     index: usize,
 }
 
+impl<C: StepConn> Conn<C> {
+    async fn step(&mut self, sql: &str) -> Result<Rows, DbError> {
+        let out = self.inner.run_step(sql).await;
+        let result = match &out.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(Rows::default()),
+        };
+        if let Some(queue) = lock(&self.log).get_mut(self.index) {
+            queue.push_back(out);
+        }
+        result
+    }
+}
+
 impl<C: StepConn> Session for Conn<C> {
     fn execute(
         &mut self,
         sql: &str,
         _params: &[Value],
     ) -> impl Future<Output = Result<Rows, DbError>> {
-        async move {
-            let out = self.inner.run_step(sql).await;
-            let result = match &out.error {
-                Some(e) => Err(e.clone()),
-                None => Ok(Rows::default()),
-            };
-            if let Some(queue) = lock(&self.log).get_mut(self.index) {
-                queue.push_back(out);
-            }
-            result
-        }
+        self.step(sql)
     }
 }
 
@@ -297,6 +301,9 @@ pub enum Event {
     Completed(usize),
 }
 
+/// A table's final rows (as text, sorted), or why it could not be read.
+pub type TableRows = Result<Vec<Vec<String>>, String>;
+
 /// A permutation's run on one engine.
 #[derive(Clone, Debug)]
 pub struct PermRun {
@@ -308,7 +315,7 @@ pub struct PermRun {
     pub events: Vec<Event>,
     /// The tables' final rows (as text, sorted), by name; an error when a
     /// table could not be read.
-    pub tables: Vec<(String, Result<Vec<Vec<String>>, String>)>,
+    pub tables: Vec<(String, TableRows)>,
     /// The setup block that failed (`setup`, `setup of session s1`) and
     /// its error.
     pub setup_error: Option<(String, DbError)>,
@@ -517,8 +524,8 @@ where
         events: std::mem::take(&mut run.events),
     };
     let name = |pos: usize| spec.step(perm[pos].session, perm[pos].step).name.clone();
-    'steps: for pos in 0..perm.len() {
-        let session = perm[pos].session;
+    'steps: for (pos, planned) in perm.iter().enumerate() {
+        let session = planned.session;
         let mut passes = 0;
         while let Some(old) = p.active[session] {
             // The session still runs an earlier step: wait for it (as
@@ -542,7 +549,7 @@ where
             runner.drive(backend).await;
             passes += 1;
         }
-        let step = spec.step(session, perm[pos].step);
+        let step = spec.step(session, planned.step);
         let index = runner
             .issue(backend, session, &Stmt::Sql(step.sql.clone()))
             .await;
