@@ -435,7 +435,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                 if runs_with_allowed_anomalies <= ALLOWED_ANOMALIES_SHOWN && !args.json {
                     let first = &history.findings[0];
                     progress.suspend(|| {
-                        println!(
+                        outln!(
                             "anomaly {} seed {}: {} allowed at {} (not a failure; --history-anomalies fatal makes it one): {}",
                             args.sims[outcome.sim_index],
                             outcome.seed,
@@ -450,7 +450,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                 let found = record(context, &args, &outcome, &args.sims[outcome.sim_index]);
                 progress.suspend(|| {
                     if !args.json {
-                        println!(
+                        outln!(
                             "FAIL {} seed {}: {} ({:.1} s)\n  {}\n  reproduce: {}",
                             found.sim,
                             found.seed,
@@ -460,7 +460,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                             found.replay
                         );
                         if let Some(saved) = &found.saved {
-                            println!("  saved: {saved}");
+                            outln!("  saved: {saved}");
                         }
                     }
                 });
@@ -494,12 +494,12 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         junit.write(path)?;
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary).expect("summary serializes")
         );
     } else {
-        println!(
+        outln!(
             "fuzz: {} runs over {} sim(s) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
             summary.seeds_run,
             args.sims.len(),
@@ -513,7 +513,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             if summary.interrupted { " (interrupted: results so far kept)" } else { "" }
         );
         if runs_with_allowed_anomalies > 0 {
-            println!(
+            outln!(
                 "history: {runs_with_allowed_anomalies} passing run(s) showed anomalies their isolation level allows (see `run --seed N` for each)"
             );
         }

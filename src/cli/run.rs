@@ -80,14 +80,14 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
         return super::usage_error(&err);
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("report serializes")
         );
     } else {
-        print!("{}", report.render());
+        out!("{}", report.render());
         if !report.passed {
-            println!("reproduce: {replay}");
+            outln!("reproduce: {replay}");
         }
     }
     if report.passed {

@@ -4,6 +4,7 @@
 use std::process::Command;
 
 mod bad_inputs;
+mod pipes;
 pub mod toy;
 
 /// Runs the `overbook` binary from the crate root: exit code, stdout, stderr.
