@@ -150,6 +150,10 @@ impl System for Clinic {
         settings.validate()
     }
 
+    fn data_size_bytes(&self, settings: &ClinicSettings) -> u64 {
+        settings.data.size_bytes()
+    }
+
     fn sql_schema(&self, variant: crate::system::Variant) -> String {
         sql_schema(clinic_variant(variant))
     }
