@@ -69,6 +69,10 @@ impl System for Tickets {
             .finish()
     }
 
+    fn retry_attempts(&self, settings: &Settings) -> Option<u32> {
+        Some(settings.service.attempts)
+    }
+
     fn data(&self, settings: &Settings, _: Seed) -> Venue {
         settings.data.clone()
     }

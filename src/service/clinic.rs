@@ -150,6 +150,10 @@ impl System for Clinic {
         settings.validate()
     }
 
+    fn retry_attempts(&self, settings: &ClinicSettings) -> Option<u32> {
+        Some(settings.service.retry.attempts)
+    }
+
     fn data_size_bytes(&self, settings: &ClinicSettings) -> u64 {
         settings.data.size_bytes()
     }

@@ -884,6 +884,17 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
         Ok(())
     }
 
+    /// The attempts a request gets against 40001/40P01 (its retry budget,
+    /// as `ctx.retry` spends it), if the service retries: `fuzz --swarm`
+    /// keeps the serialization failures it injects low enough that no
+    /// request of a correct service spends the whole budget on injected
+    /// ones alone (such a failure would be the faults', not the
+    /// service's). `None` (not declared) by default.
+    fn retry_attempts(&self, settings: &Self::Settings) -> Option<u32> {
+        let _ = settings;
+        None
+    }
+
     /// About how many bytes the data set of `settings` takes once drawn
     /// and loaded into the store, for the harness's memory budget
     /// (`run.max_memory_mb`), checked before the data set is built. Called
