@@ -20,6 +20,10 @@ pub struct InputError {
     pub field: Option<String>,
     /// What is wrong, and what would be right.
     pub message: String,
+    /// Further problems found in the same input at the same time, each
+    /// with its own source, line and field, so that all are reported at
+    /// once (printed after this one, a line each).
+    pub also: Box<[InputError]>,
 }
 
 impl InputError {
@@ -31,12 +35,38 @@ impl InputError {
             column: None,
             field: None,
             message: message.into(),
+            also: Box::default(),
         }
     }
 
-    /// This error, located in `source`.
+    /// The first of `errors`, carrying the others in [`InputError::also`];
+    /// `None` when there are none.
+    pub fn all(errors: impl IntoIterator<Item = InputError>) -> Option<InputError> {
+        let mut errors = errors.into_iter().flat_map(InputError::into_each);
+        let mut first = errors.next()?;
+        first.also = errors.collect();
+        Some(first)
+    }
+
+    /// This error and each of [`InputError::also`], one by one.
+    pub fn into_each(mut self) -> Vec<InputError> {
+        let also = std::mem::take(&mut self.also).into_vec();
+        std::iter::once(self).chain(also).collect()
+    }
+
+    /// `change` applied to this error and to each of [`InputError::also`].
+    pub fn map_each(self, change: impl Fn(InputError) -> InputError) -> InputError {
+        InputError::all(self.into_each().into_iter().map(change))
+            .expect("an error is at least itself")
+    }
+
+    /// This error (and each of [`InputError::also`]), located in `source`.
     pub fn in_source(mut self, source: impl Into<String>) -> InputError {
-        self.source = Some(source.into());
+        let source = source.into();
+        for other in self.also.iter_mut() {
+            other.source = Some(source.clone());
+        }
+        self.source = Some(source);
         self
     }
 
@@ -84,7 +114,11 @@ impl fmt::Display for InputError {
         if let Some(field) = &self.field {
             write!(f, "field `{field}`: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        for other in self.also.iter() {
+            write!(f, "\nerror: {other}")?;
+        }
+        Ok(())
     }
 }
 
@@ -105,6 +139,21 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_problem_found_is_displayed_a_line_each() {
+        let err = InputError::all([
+            InputError::new("at most 10").at_field("data.rooms"),
+            InputError::new("must be at least 1").at_field("data.days"),
+        ])
+        .unwrap()
+        .in_source("--set");
+        assert_eq!(
+            err.to_string(),
+            "--set: field `data.rooms`: at most 10\nerror: --set: field `data.days`: must be at least 1"
+        );
+        assert_eq!(InputError::all([]), None);
+    }
 
     #[test]
     fn display_names_file_line_and_field() {

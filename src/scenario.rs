@@ -7,7 +7,7 @@
 
 use crate::error::{line_column, InputError};
 use crate::store::StoreConfig;
-use crate::system::System;
+use crate::system::{Bounds, System};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,6 +30,7 @@ use std::path::Path;
 /// | `run.max_steps` | 1 to [`STEPS_MAX`](limits::STEPS_MAX) |
 /// | `run.history_check_every` | 1 to [`HISTORY_CHECK_EVERY_MAX`](limits::HISTORY_CHECK_EVERY_MAX) commits |
 /// | `run.only_users` | at most [`USERS_MAX`](limits::USERS_MAX) entries |
+/// | `run.max_memory_mb` | 1 to [`MEMORY_MB_MAX`](limits::MEMORY_MB_MAX); the data set the service declares ([`System::data_size_bytes`]) must fit in it |
 /// | `topology.api_servers` | 1 to 16 |
 /// | `topology.client_hosts` | 1 to 64 |
 /// | `topology.pool_size` | 1 to [`POOL_SIZE_MAX`](limits::POOL_SIZE_MAX) |
@@ -46,7 +47,9 @@ use std::path::Path;
 /// | `thresholds` | a known metric (see [`crate::metrics::Metrics::value`]) and `<`, `<=`, `==`, `>=` or `>` a number |
 ///
 /// The service's own sections (`[data]`, `[workload]`, `[service]`) are
-/// checked by its [`System::validate`].
+/// checked by its [`System::validate`] (with [`Bounds`], as these are), and
+/// the data set they declare against `run.max_memory_mb` before it is built.
+/// Every problem is reported at once.
 pub mod limits {
     /// Arrival phases at most.
     pub const PHASES_MAX: usize = 64;
@@ -89,6 +92,10 @@ pub mod limits {
     pub const CLOCK_OFFSET_MS_MAX: u64 = 3_600_000;
     /// A host clock's drift at most, in parts per million (10%).
     pub const CLOCK_DRIFT_PPM_MAX: u64 = 100_000;
+    /// The memory budget of a run's data set by default, in MiB.
+    pub const MEMORY_MB_DEFAULT: u64 = 4096;
+    /// `run.max_memory_mb` at most (1 TiB).
+    pub const MEMORY_MB_MAX: u64 = 1 << 20;
 }
 
 /// One scenario.
@@ -196,6 +203,11 @@ pub struct RunConfig {
     /// it to drop single users while keeping every other user's arrival
     /// time and random stream.
     pub only_users: Vec<u32>,
+    /// The memory budget of the data set, in MiB: a scenario whose data
+    /// set the service declares larger ([`System::data_size_bytes`]) is an
+    /// input error before anything is built, instead of an allocation that
+    /// aborts the process.
+    pub max_memory_mb: u64,
 }
 
 impl Default for RunConfig {
@@ -210,6 +222,7 @@ impl Default for RunConfig {
             history_check_every: 1,
             arrival_jitter: None,
             only_users: Vec::new(),
+            max_memory_mb: limits::MEMORY_MB_DEFAULT,
         }
     }
 }
@@ -572,8 +585,7 @@ impl Scenario {
         self.apply_overrides(overrides, &|_| Ok(()))
     }
 
-    /// [`Scenario::with_overrides`], checking the service's sections too
-    /// after each override, so an error names the override at fault.
+    /// [`Scenario::with_overrides`], checking the service's sections too.
     pub fn with_overrides_for<S: System>(
         &self,
         system: &S,
@@ -582,8 +594,10 @@ impl Scenario {
         self.apply_overrides(overrides, &|scenario| scenario.settings(system).map(|_| ()))
     }
 
-    /// Applies `overrides` in order; after each one the scenario must pass
-    /// its own validation and `check`, or the error names that override.
+    /// Applies every override, then checks the result once (its own
+    /// validation and `check`), so that their order does not matter; the
+    /// error holds every problem found, each blamed on the override that
+    /// set its field (or on the scenario with its overrides).
     fn apply_overrides(
         &self,
         overrides: &[String],
@@ -594,41 +608,63 @@ impl Scenario {
         }
         let mut value =
             toml::Value::try_from(self).map_err(|err| InputError::new(err.to_string()))?;
+        let mut problems = Vec::new();
+        // (path, `--set path=value`) of each override applied.
+        let mut applied: Vec<(String, String)> = Vec::new();
         for assignment in overrides {
             let source = format!("--set {assignment}");
-            let (path, raw) = assignment.split_once('=').ok_or_else(|| {
-                InputError::new("expected key=value (for example workload.mix.reserve=50)")
-                    .in_source(source.clone())
-            })?;
+            let Some((path, raw)) = assignment.split_once('=') else {
+                problems.push(
+                    InputError::new("expected key=value (for example workload.mix.reserve=50)")
+                        .in_source(source),
+                );
+                continue;
+            };
             let path = path.trim();
-            let parsed = parse_override_value(raw.trim());
-            set_path(&mut value, path, parsed).map_err(|message| {
-                InputError::new(message)
-                    .in_source(source.clone())
-                    .at_field(path)
-            })?;
-            // Re-check after each override so the error names the one at fault.
-            let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
-            let scenario: Scenario = deserialize_located(&text, &source).map_err(|mut err| {
-                err.line = None;
-                err.column = None;
-                err
-            })?;
-            scenario
-                .validate()
-                .map_err(|err| err.in_source(source.clone()))?;
-            check(&scenario).map_err(|mut err| {
-                err.source = Some(source.clone());
-                err.line = None;
-                err.column = None;
-                err
-            })?;
+            match set_path(&mut value, path, parse_override_value(raw.trim())) {
+                Ok(()) => applied.push((path.to_string(), source)),
+                Err(message) => {
+                    problems.push(InputError::new(message).in_source(source).at_field(path))
+                }
+            }
         }
+        let whole = format!("{} with --set", self.origin.source);
+        // The override whose path is the error's field, inside it or
+        // around it; the last one wins, as its value does.
+        let blame = |mut err: InputError| {
+            let field = err.field.clone().unwrap_or_default();
+            let related = |path: &str| {
+                field == path
+                    || field.starts_with(&format!("{path}."))
+                    || path.starts_with(&format!("{field}."))
+            };
+            err.source = Some(match applied.iter().rev().find(|(path, _)| related(path)) {
+                Some((_, source)) => source.clone(),
+                None if applied.len() == 1 => applied[0].1.clone(),
+                None => whole.clone(),
+            });
+            err.line = None;
+            err.column = None;
+            err
+        };
         let text = toml::to_string(&value).map_err(|err| InputError::new(err.to_string()))?;
+        match deserialize_located::<Scenario>(&text, "--set") {
+            Err(err) => problems.extend(err.map_each(blame).into_each()),
+            Ok(scenario) => {
+                for result in [scenario.validate(), check(&scenario)] {
+                    if let Err(err) = result {
+                        problems.extend(err.map_each(blame).into_each());
+                    }
+                }
+            }
+        }
+        if let Some(err) = InputError::all(problems) {
+            return Err(err);
+        }
         let mut scenario: Scenario = deserialize_located(&text, "--set")?;
         scenario.origin = Origin {
             text,
-            source: format!("{} with --set", self.origin.source),
+            source: whole,
         };
         Ok(scenario)
     }
@@ -650,9 +686,21 @@ impl Scenario {
             self.origin.clone()
         };
         let settings: S::Settings = deserialize_located(&owned.text, &owned.source)?;
-        system
-            .validate(&settings)
-            .map_err(|err| err.in_source(owned.source.clone()))?;
+        let locate = |err: InputError| locate(err.in_source(owned.source.clone()), &owned.text);
+        system.validate(&settings).map_err(locate)?;
+        // Only once the service's bounds hold: its size estimate may assume them.
+        let declared_mb = system.data_size_bytes(&settings).div_ceil(1 << 20);
+        Bounds::new()
+            .check(
+                "run.max_memory_mb",
+                declared_mb <= self.run.max_memory_mb,
+                format!(
+                    "the data set ([data]) would take about {declared_mb} MiB, over the budget of {} MiB: make it smaller, or raise run.max_memory_mb if the machine has the memory",
+                    self.run.max_memory_mb
+                ),
+            )
+            .finish()
+            .map_err(locate)?;
         Ok(settings)
     }
 
@@ -664,354 +712,305 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Checks values that the types alone cannot, against the [`limits`].
+    /// Checks values that the types alone cannot, against the [`limits`]:
+    /// every problem at once (the first, the others in
+    /// [`InputError::also`]).
     pub fn validate(&self) -> Result<(), InputError> {
-        let field = |name: &str, message: &str| Err(InputError::new(message).at_field(name));
-        if self.name.trim().is_empty() {
-            return field("name", "must not be empty");
-        }
-        if self.phases.is_empty() {
-            return field("phases", "at least one arrival phase is needed");
-        }
-        if self.phases.len() > limits::PHASES_MAX {
-            return field("phases", &format!("at most {} phases", limits::PHASES_MAX));
-        }
-        self.validate_phases()?;
-        self.validate_limits()?;
-        if self.run.tick_ms == 0 || self.run.tick_ms > 1000 {
-            return field("run.tick_ms", "must be between 1 and 1000");
-        }
-        if self.topology.api_servers == 0 || self.topology.api_servers > 16 {
-            return field("topology.api_servers", "must be between 1 and 16");
-        }
-        if self.topology.client_hosts == 0 || self.topology.client_hosts > 64 {
-            return field("topology.client_hosts", "must be between 1 and 64");
-        }
-        if self.topology.pool_size == 0 {
-            return field("topology.pool_size", "must be at least 1");
-        }
-        if self.topology.network_latency_ms_min > self.topology.network_latency_ms_max {
-            return field(
+        let mut bounds = Bounds::new();
+        bounds
+            .check("name", !self.name.trim().is_empty(), "must not be empty")
+            .check(
+                "phases",
+                !self.phases.is_empty(),
+                "at least one arrival phase is needed",
+            )
+            .check(
+                "phases",
+                self.phases.len() <= limits::PHASES_MAX,
+                format!("at most {} phases", limits::PHASES_MAX),
+            );
+        self.validate_phases(&mut bounds);
+        self.validate_limits(&mut bounds);
+        self.validate_host_faults(&mut bounds);
+        let topology = &self.topology;
+        bounds
+            .within("run.tick_ms", self.run.tick_ms, 1, 1000)
+            .within(
+                "run.max_memory_mb",
+                self.run.max_memory_mb,
+                1,
+                limits::MEMORY_MB_MAX,
+            )
+            .within("topology.api_servers", topology.api_servers, 1, 16)
+            .within("topology.client_hosts", topology.client_hosts, 1, 64)
+            .at_least("topology.pool_size", topology.pool_size, 1)
+            .check(
                 "topology.network_latency_ms_min",
+                topology.network_latency_ms_min <= topology.network_latency_ms_max,
                 "must not exceed network_latency_ms_max",
             );
-        }
         for (name, p) in self.fault_probabilities() {
-            if !(0.0..=1.0).contains(&p) {
-                return field(name, "must be a probability between 0 and 1");
-            }
+            bounds.probability(name, p);
         }
         if let Some(jitter) = self.run.arrival_jitter {
-            if !(0.0..=1.0).contains(&jitter) {
-                return field("run.arrival_jitter", "must be between 0 and 1");
-            }
+            bounds.within("run.arrival_jitter", jitter, 0.0, 1.0);
         }
-        if self.store.latency.min_ms > self.store.latency.max_ms && self.store.latency.max_ms != 0 {
-            return field("store.latency.min_ms", "must not exceed max_ms");
-        }
+        let latency = &self.store.latency;
+        bounds.check(
+            "store.latency.min_ms",
+            latency.min_ms <= latency.max_ms || latency.max_ms == 0,
+            "must not exceed max_ms",
+        );
         for (index, crash) in self.faults.crashes.iter().enumerate() {
-            if crash.server >= self.topology.api_servers {
-                return field(
-                    &format!("faults.crashes.{index}.server"),
-                    &format!(
-                        "there are only {} API servers (0-based)",
-                        self.topology.api_servers
-                    ),
-                );
-            }
+            bounds.check(
+                &format!("faults.crashes.{index}.server"),
+                crash.server < topology.api_servers,
+                format!(
+                    "there are only {} API servers (0-based)",
+                    topology.api_servers
+                ),
+            );
         }
         for (metric, condition) in &self.thresholds {
-            Threshold::parse(metric, condition)
-                .map_err(|err| err.at_field(format!("thresholds.{metric}")))?;
-            if crate::metrics::Metrics::new().value(metric).is_none() {
-                return field(
-                    &format!("thresholds.{metric}"),
-                    &format!("unknown metric `{metric}`; known: requests.total, requests.<op>.total, requests.<op>.<status|timeout>, status.<status|timeout>, latency_ms.<op>.<p50|p95|p99|max>, retries.<count|exhausted|client>, users.<started|finished>"),
-                );
+            let field = format!("thresholds.{metric}");
+            if let Err(err) = Threshold::parse(metric, condition) {
+                bounds.error(err.at_field(field));
+                continue;
             }
+            bounds.check(
+                &field,
+                crate::metrics::Metrics::new().value(metric).is_some(),
+                format!("unknown metric `{metric}`; known: requests.total, requests.<op>.total, requests.<op>.<status|timeout>, status.<status|timeout>, latency_ms.<op>.<p50|p95|p99|max>, retries.<count|exhausted|client>, users.<started|finished>"),
+            );
         }
-        Ok(())
+        bounds.finish()
     }
 
     /// The arrival phases against the [`limits`].
-    fn validate_phases(&self) -> Result<(), InputError> {
-        let field = |name: String, message: String| Err(InputError::new(message).at_field(name));
-        let rate_ok = |rate: f64| (0.0..=limits::ARRIVAL_RATE_MAX).contains(&rate);
+    fn validate_phases(&self, bounds: &mut Bounds) {
         let burst_max = limits::BURST_PER_CLIENT_HOST_MAX * u64::from(self.topology.client_hosts);
         let (mut users, mut seconds) = (0.0f64, 0u64);
         for (index, phase) in self.phases.iter().enumerate() {
-            if !(1..=limits::PHASE_DURATION_S_MAX).contains(&phase.duration_s) {
-                return field(
-                    format!("phases.{index}.duration_s"),
-                    format!("must be between 1 and {}", limits::PHASE_DURATION_S_MAX),
-                );
-            }
-            if !rate_ok(phase.arrival_rate) {
-                return field(
-                    format!("phases.{index}.arrival_rate"),
-                    format!(
-                        "must be a number between 0 and {}",
-                        limits::ARRIVAL_RATE_MAX
-                    ),
-                );
-            }
-            if let Some(to) = phase.ramp_to {
-                if !rate_ok(to) {
-                    return field(
-                        format!("phases.{index}.ramp_to"),
-                        format!(
-                            "must be a number between 0 and {}",
-                            limits::ARRIVAL_RATE_MAX
-                        ),
-                    );
-                }
-            }
-            if u64::from(phase.burst) > burst_max {
-                return field(
-                    format!("phases.{index}.burst"),
+            let field = |name: &str| format!("phases.{index}.{name}");
+            bounds
+                .within(
+                    &field("duration_s"),
+                    phase.duration_s,
+                    1,
+                    limits::PHASE_DURATION_S_MAX,
+                )
+                .within(
+                    &field("arrival_rate"),
+                    phase.arrival_rate,
+                    0.0,
+                    limits::ARRIVAL_RATE_MAX,
+                )
+                .check(
+                    &field("burst"),
+                    u64::from(phase.burst) <= burst_max,
                     format!(
                         "at most {burst_max} ({} per client host: each has 16,384 ports)",
                         limits::BURST_PER_CLIENT_HOST_MAX
                     ),
+                )
+                .check(
+                    &field("max_users"),
+                    phase.max_users != Some(0),
+                    "must be at least 1 (0 lets nobody in)",
                 );
+            if let Some(to) = phase.ramp_to {
+                bounds.within(&field("ramp_to"), to, 0.0, limits::ARRIVAL_RATE_MAX);
             }
-            if phase.max_users == Some(0) {
-                return field(
-                    format!("phases.{index}.max_users"),
-                    "must be at least 1 (0 lets nobody in)".to_string(),
-                );
-            }
-            seconds += phase.duration_s;
+            seconds = seconds.saturating_add(phase.duration_s);
             let mean_rate =
                 (phase.arrival_rate + phase.ramp_to.unwrap_or(phase.arrival_rate)) / 2.0;
             users += f64::from(phase.burst) + mean_rate * phase.duration_s as f64;
         }
-        if seconds > limits::ARRIVALS_S_MAX {
-            return field(
-                "phases".to_string(),
+        bounds
+            .check(
+                "phases",
+                seconds <= limits::ARRIVALS_S_MAX,
                 format!(
                     "{seconds} s of arrivals in all; at most {}",
                     limits::ARRIVALS_S_MAX
                 ),
-            );
-        }
-        if users > limits::USERS_MAX as f64 {
-            return field(
-                "phases".to_string(),
+            )
+            .check(
+                "phases",
+                users <= limits::USERS_MAX as f64,
                 format!(
                     "about {users:.0} users arrive; at most {}",
                     limits::USERS_MAX
                 ),
             );
-        }
-        Ok(())
     }
 
     /// Run, topology, client and fault values against the [`limits`].
-    fn validate_limits(&self) -> Result<(), InputError> {
-        let at_most = |name: &str, value: u64, max: u64| {
-            if value > max {
-                Err(InputError::new(format!("{value} is over the limit of {max}")).at_field(name))
-            } else {
-                Ok(())
-            }
-        };
-        let at_least = |name: &str, value: u64, min: u64| {
-            if value < min {
-                Err(InputError::new(format!("must be at least {min}")).at_field(name))
-            } else {
-                Ok(())
-            }
-        };
-        at_most("run.drain_s", self.run.drain_s, limits::DRAIN_S_MAX)?;
-        at_most("explore.time_jumps", self.explore.time_jumps.into(), 16)?;
-        at_most("explore.ops", self.explore.ops.into(), 8)?;
-        at_least("explore.ops", self.explore.ops.into(), 1)?;
-        at_most(
-            "explore.background_runs",
-            self.explore.background_runs.into(),
-            8,
-        )?;
-        at_most(
-            "store.deadlock_timeout_ms",
-            self.store.deadlock_timeout_ms,
-            600_000,
-        )?;
+    fn validate_limits(&self, bounds: &mut Bounds) {
+        let (run, topology, client) = (&self.run, &self.topology, &self.client);
+        bounds
+            .at_most("run.drain_s", run.drain_s, limits::DRAIN_S_MAX)
+            .at_most("explore.time_jumps", self.explore.time_jumps, 16)
+            .within("explore.ops", self.explore.ops, 1, 8)
+            .at_most("explore.background_runs", self.explore.background_runs, 8)
+            .at_most(
+                "store.deadlock_timeout_ms",
+                self.store.deadlock_timeout_ms,
+                600_000,
+            )
+            .within("run.max_steps", run.max_steps, 1, limits::STEPS_MAX)
+            .within(
+                "run.history_check_every",
+                run.history_check_every,
+                1,
+                limits::HISTORY_CHECK_EVERY_MAX,
+            )
+            .at_most(
+                "run.only_users",
+                run.only_users.len() as u64,
+                limits::USERS_MAX,
+            )
+            .at_most(
+                "topology.pool_size",
+                topology.pool_size,
+                limits::POOL_SIZE_MAX,
+            )
+            .at_most(
+                "topology.pool_max_waiting",
+                topology.pool_max_waiting,
+                limits::POOL_WAITING_MAX,
+            )
+            .at_most(
+                "topology.network_latency_ms_max",
+                topology.network_latency_ms_max,
+                limits::LATENCY_MS_MAX,
+            )
+            .within(
+                "topology.tcp_capacity",
+                topology.tcp_capacity,
+                limits::TCP_CAPACITY_MIN,
+                limits::TCP_CAPACITY_MAX,
+            )
+            .at_most(
+                "store.latency.max_ms",
+                self.store.latency.max_ms,
+                limits::LATENCY_MS_MAX,
+            )
+            .at_most(
+                "store.latency.min_ms",
+                self.store.latency.min_ms,
+                limits::LATENCY_MS_MAX,
+            )
+            .at_most(
+                "store.latency.spike_ms",
+                self.store.latency.spike_ms,
+                limits::LATENCY_MS_MAX,
+            )
+            .within(
+                "client.timeout_ms",
+                client.timeout_ms,
+                1,
+                limits::TIMEOUT_MS_MAX,
+            )
+            .within(
+                "client.token_ttl_s",
+                client.token_ttl_s,
+                1,
+                limits::FAULT_S_MAX,
+            )
+            .at_most(
+                "client.retries_on_timeout",
+                client.retries_on_timeout,
+                limits::CLIENT_RETRIES_MAX,
+            )
+            .at_most(
+                "client.retries_on_409",
+                client.retries_on_409,
+                limits::CLIENT_RETRIES_MAX,
+            );
         if let Some(max) = self.liveness.request_ms_max {
-            at_least("liveness.request_ms_max", max, 1)?;
-        }
-        at_least("run.max_steps", self.run.max_steps, 1)?;
-        at_least("run.history_check_every", self.run.history_check_every, 1)?;
-        at_most(
-            "run.history_check_every",
-            self.run.history_check_every,
-            limits::HISTORY_CHECK_EVERY_MAX,
-        )?;
-        at_most("run.max_steps", self.run.max_steps, limits::STEPS_MAX)?;
-        at_most(
-            "run.only_users",
-            self.run.only_users.len() as u64,
-            limits::USERS_MAX,
-        )?;
-        let topology = &self.topology;
-        at_most(
-            "topology.pool_size",
-            u64::from(topology.pool_size),
-            u64::from(limits::POOL_SIZE_MAX),
-        )?;
-        at_most(
-            "topology.pool_max_waiting",
-            u64::from(topology.pool_max_waiting),
-            u64::from(limits::POOL_WAITING_MAX),
-        )?;
-        at_most(
-            "topology.network_latency_ms_max",
-            topology.network_latency_ms_max,
-            limits::LATENCY_MS_MAX,
-        )?;
-        at_least(
-            "topology.tcp_capacity",
-            u64::from(topology.tcp_capacity),
-            u64::from(limits::TCP_CAPACITY_MIN),
-        )?;
-        at_most(
-            "topology.tcp_capacity",
-            u64::from(topology.tcp_capacity),
-            u64::from(limits::TCP_CAPACITY_MAX),
-        )?;
-        at_most(
-            "store.latency.max_ms",
-            self.store.latency.max_ms,
-            limits::LATENCY_MS_MAX,
-        )?;
-        at_most(
-            "store.latency.min_ms",
-            self.store.latency.min_ms,
-            limits::LATENCY_MS_MAX,
-        )?;
-        at_most(
-            "store.latency.spike_ms",
-            self.store.latency.spike_ms,
-            limits::LATENCY_MS_MAX,
-        )?;
-        at_least("client.timeout_ms", self.client.timeout_ms, 1)?;
-        at_most(
-            "client.timeout_ms",
-            self.client.timeout_ms,
-            limits::TIMEOUT_MS_MAX,
-        )?;
-        at_least("client.token_ttl_s", self.client.token_ttl_s, 1)?;
-        at_most(
-            "client.token_ttl_s",
-            self.client.token_ttl_s,
-            limits::FAULT_S_MAX,
-        )?;
-        for (name, value) in [
-            ("client.retries_on_timeout", self.client.retries_on_timeout),
-            ("client.retries_on_409", self.client.retries_on_409),
-        ] {
-            at_most(
-                name,
-                u64::from(value),
-                u64::from(limits::CLIENT_RETRIES_MAX),
-            )?;
+            bounds.at_least("liveness.request_ms_max", max, 1);
         }
         for (kind, links) in [
             ("partitions", &self.faults.partitions),
             ("holds", &self.faults.holds),
         ] {
-            at_most(
-                &format!("faults.{kind}"),
-                links.len() as u64,
-                limits::FAULTS_MAX as u64,
-            )?;
+            bounds.at_most(&format!("faults.{kind}"), links.len(), limits::FAULTS_MAX);
             for (index, link) in links.iter().enumerate() {
-                at_most(
-                    &format!("faults.{kind}.{index}.at_s"),
-                    link.at_s,
-                    limits::FAULT_S_MAX,
-                )?;
-                at_most(
-                    &format!("faults.{kind}.{index}.duration_s"),
-                    link.duration_s,
-                    limits::FAULT_S_MAX,
-                )?;
+                bounds
+                    .at_most(
+                        &format!("faults.{kind}.{index}.at_s"),
+                        link.at_s,
+                        limits::FAULT_S_MAX,
+                    )
+                    .at_most(
+                        &format!("faults.{kind}.{index}.duration_s"),
+                        link.duration_s,
+                        limits::FAULT_S_MAX,
+                    );
             }
         }
-        self.validate_host_faults()?;
-        at_most(
+        bounds.at_most(
             "faults.crashes",
-            self.faults.crashes.len() as u64,
-            limits::FAULTS_MAX as u64,
-        )?;
+            self.faults.crashes.len(),
+            limits::FAULTS_MAX,
+        );
         for (index, crash) in self.faults.crashes.iter().enumerate() {
-            at_most(
-                &format!("faults.crashes.{index}.at_s"),
-                crash.at_s,
-                limits::FAULT_S_MAX,
-            )?;
-            at_most(
-                &format!("faults.crashes.{index}.down_s"),
-                crash.down_s,
-                limits::FAULT_S_MAX,
-            )?;
+            bounds
+                .at_most(
+                    &format!("faults.crashes.{index}.at_s"),
+                    crash.at_s,
+                    limits::FAULT_S_MAX,
+                )
+                .at_most(
+                    &format!("faults.crashes.{index}.down_s"),
+                    crash.down_s,
+                    limits::FAULT_S_MAX,
+                );
         }
-        Ok(())
     }
 
     /// Clock, pause and spike bounds against the [`limits`].
-    fn validate_host_faults(&self) -> Result<(), InputError> {
+    fn validate_host_faults(&self, bounds: &mut Bounds) {
         let faults = &self.faults;
-        let at_most = |name: &str, value: u64, max: u64| {
-            if value > max {
-                Err(InputError::new(format!("{value} is over the limit of {max}")).at_field(name))
-            } else {
-                Ok(())
-            }
-        };
-        at_most(
-            "faults.clock.offset_ms_max",
-            faults.clock.offset_ms_max,
-            limits::CLOCK_OFFSET_MS_MAX,
-        )?;
-        at_most(
-            "faults.clock.drift_ppm_max",
-            faults.clock.drift_ppm_max,
-            limits::CLOCK_DRIFT_PPM_MAX,
-        )?;
+        bounds
+            .at_most(
+                "faults.clock.offset_ms_max",
+                faults.clock.offset_ms_max,
+                limits::CLOCK_OFFSET_MS_MAX,
+            )
+            .at_most(
+                "faults.clock.drift_ppm_max",
+                faults.clock.drift_ppm_max,
+                limits::CLOCK_DRIFT_PPM_MAX,
+            );
         for (section, min_ms, max_ms) in [
             ("pause", faults.pause.min_ms, faults.pause.max_ms),
             ("spike", faults.spike.min_ms, faults.spike.max_ms),
         ] {
-            at_most(
-                &format!("faults.{section}.max_ms"),
-                max_ms,
-                limits::LATENCY_MS_MAX,
-            )?;
-            if min_ms > max_ms {
-                return Err(
-                    InputError::new(format!("{min_ms} is more than max_ms ({max_ms})"))
-                        .at_field(format!("faults.{section}.min_ms")),
+            bounds
+                .at_most(
+                    &format!("faults.{section}.max_ms"),
+                    max_ms,
+                    limits::LATENCY_MS_MAX,
+                )
+                .check(
+                    &format!("faults.{section}.min_ms"),
+                    min_ms <= max_ms,
+                    format!("{min_ms} is more than max_ms ({max_ms})"),
                 );
-            }
         }
         // Not among the fault probabilities: they only matter when
         // `enabled`, which shrinking turns off as a whole.
-        for (name, p) in [
-            (
+        bounds
+            .probability(
                 "faults.buggify.point_probability",
                 faults.buggify.point_probability,
-            ),
-            (
+            )
+            .probability(
                 "faults.buggify.fire_probability",
                 faults.buggify.fire_probability,
-            ),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(InputError::new("must be a probability between 0 and 1").at_field(name));
-            }
-        }
-        Ok(())
+            );
     }
 
     /// The fault probabilities by field path: what swarm testing draws,
@@ -1098,6 +1097,11 @@ pub(crate) fn deserialize_located<T: serde::de::DeserializeOwned>(
 /// `err` at the line of its field in `text`, when the field is written
 /// there (a default value is not).
 pub(crate) fn locate(err: InputError, text: &str) -> InputError {
+    err.map_each(|err| locate_one(err, text))
+}
+
+/// [`locate`] for one error.
+fn locate_one(err: InputError, text: &str) -> InputError {
     let Some(field) = err.field.clone() else {
         return err;
     };
@@ -1419,6 +1423,93 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("past the end"), "{err}");
         assert!(scenario.with_overrides(&["no-equals".into()]).is_err());
+    }
+
+    /// Overrides are applied as a whole, then checked once: their order
+    /// does not matter, and every problem is reported, each blamed on the
+    /// override that set its field.
+    #[test]
+    fn overrides_are_checked_together_and_every_problem_is_reported() {
+        let clinic = crate::service::Clinic;
+        let scenario = Scenario::parse(MINIMAL, "t.toml").unwrap();
+        let burst = "phases.0.burst=100000".to_string();
+        let hosts = "topology.client_hosts=10".to_string();
+        let one = scenario
+            .with_overrides_for(&clinic, &[burst.clone(), hosts.clone()])
+            .unwrap();
+        let other = scenario
+            .with_overrides_for(&clinic, &[hosts.clone(), burst.clone()])
+            .unwrap();
+        assert_eq!(one, other);
+        assert_eq!(
+            (one.phases[0].burst, one.topology.client_hosts),
+            (100_000, 10)
+        );
+
+        let wrong = [
+            burst.clone(),
+            "data.days=0".to_string(),
+            "run.tick_ms=0".to_string(),
+            "phases.7.burst=1".to_string(),
+        ];
+        let mut reversed = wrong.clone();
+        reversed.reverse();
+        let err = scenario.with_overrides_for(&clinic, &wrong).unwrap_err();
+        let again = scenario.with_overrides_for(&clinic, &reversed).unwrap_err();
+        let mut problems: Vec<(Option<String>, Option<String>)> = err
+            .clone()
+            .into_each()
+            .into_iter()
+            .map(|e| (e.source, e.field))
+            .collect();
+        let mut problems_again: Vec<_> = again
+            .into_each()
+            .into_iter()
+            .map(|e| (e.source, e.field))
+            .collect();
+        problems.sort();
+        problems_again.sort();
+        assert_eq!(problems, problems_again);
+        let named =
+            |set: &str, field: &str| (Some(format!("--set {set}")), Some(field.to_string()));
+        assert_eq!(
+            problems,
+            [
+                named("data.days=0", "data.days"),
+                named("phases.0.burst=100000", "phases.0.burst"),
+                named("phases.7.burst=1", "phases.7.burst"),
+                named("run.tick_ms=0", "run.tick_ms"),
+            ],
+            "{err}"
+        );
+        assert_eq!(err.to_string().lines().count(), 4, "{err}");
+    }
+
+    /// A data set the service declares larger than `run.max_memory_mb`
+    /// is refused before it is built, at that field.
+    #[test]
+    fn a_data_set_over_the_memory_budget_is_refused_before_it_is_built() {
+        let clinic = crate::service::Clinic;
+        let scenario = Scenario::parse(MINIMAL, "t.toml").unwrap();
+        let big = "data.appointments=1000000".to_string();
+        assert!(scenario
+            .with_overrides_for(&clinic, std::slice::from_ref(&big))
+            .is_ok());
+        let err = scenario
+            .with_overrides_for(&clinic, &[big, "run.max_memory_mb=100".into()])
+            .unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("run.max_memory_mb"), "{err}");
+        assert!(err.message.contains("about 977 MiB"), "{err}");
+        let text = format!("{MINIMAL}[run]\nmax_memory_mb = 1\n[data]\npatients = 100000\n");
+        let err = Scenario::parse(&text, "t.toml")
+            .unwrap()
+            .settings(&clinic)
+            .unwrap_err();
+        assert_eq!(
+            (err.field.as_deref(), err.line),
+            (Some("run.max_memory_mb"), Some(6)),
+            "{err}"
+        );
     }
 
     #[test]

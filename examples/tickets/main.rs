@@ -51,6 +51,28 @@ impl System for Tickets {
         }
     }
 
+    /// Every size, time and rate within reach: `--set data.seats=...` out
+    /// of bounds is an input error naming the field, not a stuck run.
+    fn validate(&self, s: &Settings) -> Result<(), InputError> {
+        Bounds::new()
+            .within("data.seats", s.data.seats, 0, 1_000_000)
+            .at_most("data.hold_ttl_ms", s.data.hold_ttl_ms, 86_400_000)
+            .at_most("data.sweep_every_ms", s.data.sweep_every_ms, 86_400_000)
+            .at_most("workload.ops_per_user", s.workload.ops_per_user, 10_000)
+            .at_most("workload.think_ms_max", s.workload.think_ms_max, 3_600_000)
+            .probability(
+                "workload.confirm_probability",
+                s.workload.confirm_probability,
+            )
+            .probability("workload.swap_probability", s.workload.swap_probability)
+            .retry("service", &s.service)
+            .finish()
+    }
+
+    fn retry_attempts(&self, settings: &Settings) -> Option<u32> {
+        Some(settings.service.attempts)
+    }
+
     fn data(&self, settings: &Settings, _: Seed) -> Venue {
         settings.data.clone()
     }

@@ -94,14 +94,14 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: &Args) -> Result<u8, Inp
         InputError::new(e.to_string()).in_source(source)
     })?;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&confirmation).expect("a confirmation serializes")
         );
     } else {
-        println!("{confirmation}");
+        outln!("{confirmation}");
         if !confirmation.confirmed {
-            println!(
+            outln!(
                 "explore's replay: {} explore {} --clients {} --ops {ops} --seed {} --variant {}{}{} --replay {}",
                 context.program(),
                 shell_quote(&args.sim),

@@ -179,7 +179,7 @@ pub(super) fn run(args: Args) -> u8 {
             "features": config.features,
             "levels": reports,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).expect("the report serializes")
         );
@@ -205,7 +205,7 @@ fn codes(by_code: &std::collections::BTreeMap<String, u64>) -> String {
 fn print_text(reports: &[LevelReport], config: &Config) {
     for r in reports {
         for example in &r.examples {
-            println!(
+            outln!(
                 "== {} example, shrunk from {} to {} steps\n{}",
                 example.verdict.class.name(),
                 example.steps_before,
@@ -214,7 +214,7 @@ fn print_text(reports: &[LevelReport], config: &Config) {
             );
         }
     }
-    println!(
+    outln!(
         "conform: seed {}, {} generated programs per level{}",
         config.seed,
         config.programs,
@@ -224,7 +224,7 @@ fn print_text(reports: &[LevelReport], config: &Config) {
             ""
         }
     );
-    println!(
+    outln!(
         "{:<17} {:>8} {:>7} {:>11} {:>8} {:>8} {:>7} {:>9} {:>8} {:>14} {:>14}",
         "level",
         "programs",
@@ -239,7 +239,7 @@ fn print_text(reports: &[LevelReport], config: &Config) {
         "aborted pg"
     );
     for r in reports {
-        println!(
+        outln!(
             "{:<17} {:>8} {:>7} {:>11} {:>8} {:>8} {:>7} {:>9} {:>7.1}% {:>14} {:>14}",
             r.level.name(),
             r.programs,
@@ -255,7 +255,7 @@ fn print_text(reports: &[LevelReport], config: &Config) {
         );
     }
     for r in reports {
-        println!(
+        outln!(
             "{}: of {} transactions, aborted on the store: {}; on PostgreSQL: {}",
             r.level.name(),
             r.transactions,
@@ -264,7 +264,7 @@ fn print_text(reports: &[LevelReport], config: &Config) {
         );
     }
     let unsound: u64 = reports.iter().map(|r| r.count(Class::Unsound)).sum();
-    println!(
+    outln!(
         "unsound: {unsound}{}",
         if unsound == 0 {
             ""

@@ -92,13 +92,13 @@ fn run_merge<S: System>(
     )?;
     let saved = merged.save(&args.into)?;
     for (finding, path) in merged.findings.iter().zip(&saved) {
-        println!("{}\n  -> {}", finding.summary_line(), path.display());
+        outln!("{}\n  -> {}", finding.summary_line(), path.display());
     }
     for (path, why) in &merged.rejected {
-        println!("NOT MERGED: {}: {why}", path.display());
+        outln!("NOT MERGED: {}: {why}", path.display());
     }
     let new = merged.new_count();
-    println!(
+    outln!(
         "corpus merge: {} failing entries from {} folder(s) -> {} finding(s) in {}, {new} new",
         merged.entries_read,
         args.dirs.len(),

@@ -131,7 +131,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     match crash::catch(|| explore_scenario(context, &args, &scenario, variant, strategy)) {
         Ok(result) => result,
         Err((message, location)) => {
-            println!(
+            outln!(
                 "PANIC: {message}{}",
                 if location.is_empty() {
                     String::new()
@@ -139,7 +139,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                     format!(" (at {location})")
                 }
             );
-            println!(
+            outln!(
                 "reproduce: {}",
                 command_line(context, &args, variant, args.replay.as_deref())
             );
@@ -230,15 +230,15 @@ fn explore_scenario<S: System>(
         let replayed = explore::replay(&model, line)
             .map_err(|err| InputError::new(err.to_string()).in_source("--replay"))?;
         for step in &replayed.trace {
-            println!("  {step}");
+            outln!("  {step}");
         }
         return Ok(match replayed.violation {
             Some(violation) => {
-                println!("VIOLATION {}: {}", violation.property, violation.message);
+                outln!("VIOLATION {}: {}", violation.property, violation.message);
                 super::EXIT_FAILURE
             }
             None => {
-                println!("no violation on this schedule");
+                outln!("no violation on this schedule");
                 super::EXIT_PASS
             }
         });
@@ -259,25 +259,25 @@ fn explore_scenario<S: System>(
         super::report::explore_junit(&scenario.name, &report, wall, &replays).write(path)?;
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("report serializes")
         );
     } else {
-        print!("{report}");
-        println!(
+        out!("{report}");
+        outln!(
             "{:.2} s wall, {:.0} executions/s",
             wall.as_secs_f64(),
             (report.schedules + report.pruned) as f64 / wall.as_secs_f64().max(1e-9)
         );
         for violation in &report.violations {
-            println!(
+            outln!(
                 "replay: {}",
                 command_line(context, args, variant, Some(&violation.line))
             );
             if !context.system.sql_schema(variant).trim().is_empty() {
                 // The same flags pick the same clients for `confirm`.
-                println!(
+                outln!(
                     "on PostgreSQL: {} --pg \"$OVERBOOK_PG_URL\"",
                     command_line(context, args, variant, Some(&violation.line)).replacen(
                         &format!("{} explore ", context.program()),

@@ -128,46 +128,111 @@ fn parse_duration(text: &str) -> Result<Duration, InputError> {
     }
 }
 
+/// What swarm testing may inject without a correct service failing on
+/// the injections alone: a finding must be the service's, not the faults'.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct FaultBudget {
+    /// Attempts a request gets against 40001/40P01
+    /// ([`System::retry_attempts`]); `None`: not declared.
+    attempts: Option<u32>,
+    /// Requests a run makes, about (users times operations per user).
+    requests: f64,
+}
+
+/// The chance, per run, that some request of a correct service spends its
+/// whole retry budget on injected 40001s alone: small enough that 2,000
+/// seeds of every sim expect none.
+const INJECTED_EXHAUSTION_PER_RUN: f64 = 1e-6;
+
+/// Statements per attempt the budget assumes (the bundled services' and
+/// the example's transactions take 2 to 6).
+const STATEMENTS_PER_ATTEMPT: f64 = 8.0;
+
+/// Mean latency a store spike adds per statement at most, in ms: rare and
+/// long, as a real database's stalls are, not a standing delay on a row
+/// lock every request queues on (a congestion collapse no real database
+/// shows at that rate).
+const SPIKE_MS_PER_STATEMENT_MAX: f64 = 2.0;
+
+impl FaultBudget {
+    /// The budget of `system` on `scenario`.
+    fn of<S: System>(system: &S, scenario: &Scenario) -> FaultBudget {
+        let settings = scenario.settings(system).ok();
+        let attempts = settings.as_ref().and_then(|s| system.retry_attempts(s));
+        let ops = settings
+            .as_ref()
+            .and_then(|s| system.operations_per_user(s))
+            .map_or(1, |(_, ops)| ops.max(1));
+        let users: f64 = scenario
+            .phases
+            .iter()
+            .map(|phase| {
+                let mean_rate =
+                    (phase.arrival_rate + phase.ramp_to.unwrap_or(phase.arrival_rate)) / 2.0;
+                f64::from(phase.burst) + mean_rate * phase.duration_s as f64
+            })
+            .sum();
+        FaultBudget {
+            attempts,
+            requests: (users * ops as f64).max(1.0),
+        }
+    }
+
+    /// The highest injected 40001 probabilities (per statement, at commit)
+    /// within the budget: every attempt of a request fails on injections
+    /// with probability `q^attempts`, which over the run's requests stays
+    /// under [`INJECTED_EXHAUSTION_PER_RUN`].
+    fn serialization_failures_max(&self) -> (f64, f64) {
+        let (per_statement, at_commit) = (0.05, 0.1);
+        let Some(attempts) = self.attempts else {
+            return (per_statement, at_commit);
+        };
+        let per_attempt =
+            (INJECTED_EXHAUSTION_PER_RUN / self.requests).powf(1.0 / f64::from(attempts.max(1)));
+        (
+            per_statement.min(per_attempt / 2.0 / STATEMENTS_PER_ATTEMPT),
+            at_commit.min(per_attempt / 2.0),
+        )
+    }
+}
+
 /// Swarm testing: which faults this seed turns on, as `--set` overrides
-/// (so a found case replays from its corpus entry alone).
-fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
+/// (so a found case replays from its corpus entry alone), within `budget`.
+fn swarm_overrides(scenario: &Scenario, seed: u64, budget: &FaultBudget) -> Vec<String> {
     let mut rng = Seed(seed).stream("swarm");
     let mut overrides = Vec::new();
-    let probability =
-        |rng: &mut crate::seed::Rng64, name: &str, max: f64, overrides: &mut Vec<String>| {
-            if rng.chance(0.5) {
-                let value = (rng.unit() * max * 1000.0).round() / 1000.0;
-                overrides.push(format!("{name}={value}"));
-            } else {
-                overrides.push(format!("{name}=0.0"));
-            }
-        };
-    probability(
-        &mut rng,
-        "store.faults.serialization_failure_per_statement",
-        0.05,
-        &mut overrides,
-    );
-    probability(
-        &mut rng,
-        "store.faults.serialization_failure_at_commit",
-        0.1,
-        &mut overrides,
-    );
-    probability(
-        &mut rng,
-        "store.latency.spike_probability",
-        0.05,
-        &mut overrides,
-    );
-    probability(
-        &mut rng,
-        "faults.lost_response_probability",
-        0.05,
-        &mut overrides,
-    );
-    if rng.chance(0.5) {
-        overrides.push(format!("store.latency.spike_ms={}", rng.between(20, 500)));
+    // Drawn as a fraction of its range, so that a seed's draws keep their
+    // order whatever the ranges.
+    let probability = |rng: &mut crate::seed::Rng64, max: f64| {
+        rng.chance(0.5)
+            .then(|| (rng.unit() * max * 1000.0).round() / 1000.0)
+    };
+    let (per_statement_max, at_commit_max) = budget.serialization_failures_max();
+    let per_statement = probability(&mut rng, 1.0).map(|f| f * per_statement_max);
+    let at_commit = probability(&mut rng, 1.0).map(|f| f * at_commit_max);
+    let spike = probability(&mut rng, 0.05);
+    let lost = probability(&mut rng, 0.05);
+    let drawn_spike_ms = rng.chance(0.5).then(|| rng.between(20, 500));
+    // A spike longer than a quarter of the scenario's bound on a request
+    // would be the harness's liveness violation (as for host stalls below).
+    let spike_ms = drawn_spike_ms
+        .unwrap_or(scenario.store.latency.spike_ms)
+        .min(stall_ms_max(scenario));
+    let spike = spike.map(|p| p.min(SPIKE_MS_PER_STATEMENT_MAX / spike_ms.max(1) as f64));
+    let rounded = |p: Option<f64>| p.map_or(0.0, |p| (p * 1e6).floor() / 1e6);
+    for (name, p) in [
+        (
+            "store.faults.serialization_failure_per_statement",
+            per_statement,
+        ),
+        ("store.faults.serialization_failure_at_commit", at_commit),
+        ("store.latency.spike_probability", spike),
+        ("faults.lost_response_probability", lost),
+    ] {
+        overrides.push(format!("{name}={:?}", rounded(p)));
+    }
+    if drawn_spike_ms.is_some() || spike_ms < scenario.store.latency.spike_ms {
+        overrides.push(format!("store.latency.spike_ms={spike_ms}"));
     }
     let duration_s = scenario.arrivals_end_ms() / 1000;
     if duration_s > 2 && rng.chance(0.3) {
@@ -188,6 +253,15 @@ fn swarm_overrides(scenario: &Scenario, seed: u64) -> Vec<String> {
     }
     swarm_host_faults(scenario, &mut rng, &mut overrides);
     overrides
+}
+
+/// The longest stall swarm draws: a quarter of the scenario's bound on a
+/// request (stalls can add up), unbounded without one.
+fn stall_ms_max(scenario: &Scenario) -> u64 {
+    scenario
+        .liveness
+        .request_ms_max
+        .map_or(u64::MAX, |bound| (bound / 4).max(1))
 }
 
 /// Swarm testing's draws of the API hosts' own faults: clocks off the
@@ -211,10 +285,7 @@ fn swarm_host_faults(
     // A stall longer than the scenario's own bound on a request would be
     // the harness's liveness violation, not the service's: keep pauses and
     // spikes (which can add up) to a quarter of it.
-    let stall_ms_max = scenario
-        .liveness
-        .request_ms_max
-        .map_or(u64::MAX, |bound| (bound / 4).max(1));
+    let stall_ms_max = stall_ms_max(scenario);
     let duration = |name: &str, low: u64, high: u64, rng: &mut crate::seed::Rng64| {
         let max_ms = rng.between(low, high).min(stall_ms_max);
         let min_ms = (max_ms / 4).max(1).min(max_ms);
@@ -435,7 +506,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                 if runs_with_allowed_anomalies <= ALLOWED_ANOMALIES_SHOWN && !args.json {
                     let first = &history.findings[0];
                     progress.suspend(|| {
-                        println!(
+                        outln!(
                             "anomaly {} seed {}: {} allowed at {} (not a failure; --history-anomalies fatal makes it one): {}",
                             args.sims[outcome.sim_index],
                             outcome.seed,
@@ -450,7 +521,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                 let found = record(context, &args, &outcome, &args.sims[outcome.sim_index]);
                 progress.suspend(|| {
                     if !args.json {
-                        println!(
+                        outln!(
                             "FAIL {} seed {}: {} ({:.1} s)\n  {}\n  reproduce: {}",
                             found.sim,
                             found.seed,
@@ -460,7 +531,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                             found.replay
                         );
                         if let Some(saved) = &found.saved {
-                            println!("  saved: {saved}");
+                            outln!("  saved: {saved}");
                         }
                     }
                 });
@@ -494,12 +565,12 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         junit.write(path)?;
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary).expect("summary serializes")
         );
     } else {
-        println!(
+        outln!(
             "fuzz: {} runs over {} sim(s) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
             summary.seeds_run,
             args.sims.len(),
@@ -513,7 +584,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             if summary.interrupted { " (interrupted: results so far kept)" } else { "" }
         );
         if runs_with_allowed_anomalies > 0 {
-            println!(
+            outln!(
                 "history: {runs_with_allowed_anomalies} passing run(s) showed anomalies their isolation level allows (see `run --seed N` for each)"
             );
         }
@@ -559,7 +630,7 @@ fn run_one<S: System>(
     args: &Args,
 ) -> Outcome {
     let mut drawn = if args.swarm {
-        swarm_overrides(base, job.seed)
+        swarm_overrides(base, job.seed, &FaultBudget::of(system, base))
     } else {
         Vec::new()
     };
@@ -728,7 +799,13 @@ mod tests {
         let text = "name = \"t\"\n[[phases]]\nduration_s = 1\narrival_rate = 1\n\
                     [liveness]\nrequest_ms_max = 400\n";
         let scenario = Scenario::parse(text, "t.toml").unwrap();
-        let drawn: Vec<Vec<String>> = (1..=40).map(|s| swarm_overrides(&scenario, s)).collect();
+        let budget = FaultBudget {
+            attempts: None,
+            requests: 1.0,
+        };
+        let drawn: Vec<Vec<String>> = (1..=40)
+            .map(|s| swarm_overrides(&scenario, s, &budget))
+            .collect();
         for key in [
             "faults.clock.offset_ms_max",
             "faults.pause.probability",
@@ -750,6 +827,62 @@ mod tests {
             // The older draws come first, as before host faults existed.
             assert!(overrides[0].starts_with("store.faults.serialization_failure_per_statement"));
         }
-        assert_eq!(swarm_overrides(&scenario, 7), swarm_overrides(&scenario, 7));
+        assert_eq!(
+            swarm_overrides(&scenario, 7, &budget),
+            swarm_overrides(&scenario, 7, &budget)
+        );
+    }
+
+    /// Injected 40001s stay within the retry budget: every draw's chance
+    /// that some request spends all its attempts on injections alone is
+    /// at most [`INJECTED_EXHAUSTION_PER_RUN`]; store spikes stay within
+    /// the liveness bound and rare.
+    #[test]
+    fn swarm_keeps_injected_faults_within_the_retry_budget_and_liveness_bound() {
+        let text = "name = \"t\"\n[[phases]]\nduration_s = 60\narrival_rate = 50\n\
+                    [liveness]\nrequest_ms_max = 800\n";
+        let scenario = Scenario::parse(text, "t.toml").unwrap();
+        for attempts in [1, 3, 5, 10] {
+            let budget = FaultBudget {
+                attempts: Some(attempts),
+                requests: 3000.0,
+            };
+            let mut injected = 0;
+            for seed in 1..=200 {
+                let swarmed = scenario
+                    .with_overrides(&swarm_overrides(&scenario, seed, &budget))
+                    .unwrap();
+                let faults = &swarmed.store.faults;
+                let (statement, commit) = (
+                    faults.serialization_failure_per_statement,
+                    faults.serialization_failure_at_commit,
+                );
+                injected += usize::from(statement > 0.0 || commit > 0.0);
+                let per_attempt =
+                    1.0 - (1.0 - statement).powf(STATEMENTS_PER_ATTEMPT) * (1.0 - commit);
+                let exhausted = 3000.0 * per_attempt.powi(attempts as i32);
+                assert!(
+                    exhausted <= INJECTED_EXHAUSTION_PER_RUN * 1.01,
+                    "{attempts} attempts, seed {seed}: {statement} {commit} -> {exhausted}"
+                );
+                let latency = &swarmed.store.latency;
+                assert!(latency.spike_ms <= 200, "{latency:?}");
+                assert!(
+                    latency.spike_probability * latency.spike_ms as f64
+                        <= SPIKE_MS_PER_STATEMENT_MAX + 1e-6,
+                    "{latency:?}"
+                );
+            }
+            // Still drawn, by most seeds, where a retry budget leaves room:
+            // the budget narrows the faults, it does not remove them.
+            if attempts >= 3 {
+                assert!(injected > 100, "{attempts} attempts: {injected} of 200");
+            }
+        }
+        let undeclared = FaultBudget {
+            attempts: None,
+            requests: 3000.0,
+        };
+        assert_eq!(undeclared.serialization_failures_max(), (0.05, 0.1));
     }
 }

@@ -73,7 +73,7 @@ pub(super) fn run(args: Args) -> u8 {
             None => serde_json::to_value(&sql),
             Some(pg) => serde_json::to_value(serde_json::json!({ "store": sql, "postgres": pg })),
         };
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value.expect("matrix serializes")).expect("json prints")
         );
@@ -85,14 +85,14 @@ pub(super) fn run(args: Args) -> u8 {
             "PostgreSQL's documented behaviour"
         };
         if problems.is_empty() {
-            println!(
+            outln!(
                 "\nmatches {what}: yes ({} cells; the key-value suite too)",
                 sql.len()
             );
         } else {
-            println!("\nmatches {what}: NO");
+            outln!("\nmatches {what}: NO");
             for p in &problems {
-                println!("  {p}");
+                outln!("  {p}");
             }
         }
     }
@@ -128,13 +128,16 @@ fn cell(results: &[AnomalyResult], anomaly: &str, level: Isolation) -> String {
 fn print_table(sql: &[AnomalyResult], pg: Option<&[AnomalyResult]>) {
     match pg {
         None => {
-            println!("SQL on the simulated store");
-            println!(
+            outln!("SQL on the simulated store");
+            outln!(
                 "{:<22} {:<20} {:<20} {:<20}",
-                "anomaly", "read-committed", "repeatable-read", "serializable"
+                "anomaly",
+                "read-committed",
+                "repeatable-read",
+                "serializable"
             );
             for anomaly in ANOMALIES {
-                println!(
+                outln!(
                     "{:<22} {:<20} {:<20} {:<20}",
                     anomaly,
                     cell(sql, anomaly, Isolation::ReadCommitted),
@@ -144,10 +147,13 @@ fn print_table(sql: &[AnomalyResult], pg: Option<&[AnomalyResult]>) {
             }
         }
         Some(pg) => {
-            println!("each cell: simulated store | PostgreSQL");
-            println!(
+            outln!("each cell: simulated store | PostgreSQL");
+            outln!(
                 "{:<22} {:<38} {:<38} {:<38}",
-                "anomaly", "read-committed", "repeatable-read", "serializable"
+                "anomaly",
+                "read-committed",
+                "repeatable-read",
+                "serializable"
             );
             for anomaly in ANOMALIES {
                 let both = |level| {
@@ -157,7 +163,7 @@ fn print_table(sql: &[AnomalyResult], pg: Option<&[AnomalyResult]>) {
                         cell(pg, anomaly, level)
                     )
                 };
-                println!(
+                outln!(
                     "{:<22} {:<38} {:<38} {:<38}",
                     anomaly,
                     both(Isolation::ReadCommitted),

@@ -16,16 +16,16 @@ pub(super) struct Args {
 
 pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
     let system = context.system;
-    println!("service: {}", system.name());
-    println!("\nvariants (--variant):");
+    outln!("service: {}", system.name());
+    outln!("\nvariants (--variant):");
     for variant in system.variants() {
-        println!("  {:<42} {}", variant.name, variant.description);
+        outln!("  {:<42} {}", variant.name, variant.description);
     }
-    println!("\ninvariants:");
+    outln!("\ninvariants:");
     for invariant in system.invariants() {
-        println!("  {:<32} {}", invariant.name, invariant.description);
+        outln!("  {:<32} {}", invariant.name, invariant.description);
     }
-    println!(
+    outln!(
         "  {:<32} every virtual user finishes within the scenario's limits",
         "liveness"
     );
@@ -59,14 +59,14 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
             sims.insert(name.to_string(), loaded);
         }
     }
-    println!("\nsims ({}):", dir.display());
+    outln!("\nsims ({}):", dir.display());
     let mut broken = false;
     for (name, loaded) in &sims {
         match loaded {
-            Ok(s) => println!("  {:<24} {}", s.name, s.description),
+            Ok(s) => outln!("  {:<24} {}", s.name, s.description),
             Err(err) => {
                 broken = true;
-                println!("  {name:<24} INVALID: {err}");
+                outln!("  {name:<24} INVALID: {err}");
             }
         }
     }

@@ -25,6 +25,8 @@
 //!
 //! Exit codes are the same for every command (see [`EXIT_CODES`]).
 
+#[macro_use]
+mod out;
 mod confirm;
 mod conform;
 mod corpus;
@@ -59,6 +61,10 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code of `replay` on a corpus entry that did not reproduce as
 /// recorded (it passes now, fails differently, or its trace diverged).
 pub const EXIT_NOT_REPRODUCED: u8 = 3;
+/// Exit code of the binary when its standard output was closed before it
+/// finished (`overbook list | head -1`): 128 + SIGPIPE, as a shell reports a
+/// Unix tool ended by the signal. Nothing is printed.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
 /// Exit code of a sweep stopped by Ctrl-C before its end, findings or not.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
@@ -71,7 +77,8 @@ Exit codes:
   2    usage or input error (bad flag, scenario, --set value, corpus entry)
   3    replay of a corpus entry: not reproduced (passes now, fails differently,
        or the trace diverged)
-  130  fuzz interrupted (Ctrl-C) before the end of its seeds";
+  130  fuzz interrupted (Ctrl-C) before the end of its seeds
+  141  standard output closed before the end (| head): ended quietly";
 
 /// How a binary built on [`main`] presents itself: its name, the command
 /// prefix its replay lines start with, and where its sims are.
@@ -159,8 +166,10 @@ macro_rules! embedded_sims {
 }
 
 /// The command line of `system`: parses the process's arguments, runs the
-/// command, and returns its exit code (see [`EXIT_CODES`]).
+/// command, and returns its exit code (see [`EXIT_CODES`]); a closed
+/// standard output (`| head -1`) ends it quietly with exit code 141.
 pub fn main<S: System>(system: S, options: Options) -> ExitCode {
+    out::exit_when_closed();
     ExitCode::from(run(&system, &options, std::env::args_os()))
 }
 

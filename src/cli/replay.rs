@@ -82,26 +82,26 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
     );
     report.wall_ms = started.elapsed().as_millis() as u64;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("report serializes")
         );
     } else {
         if args.trace {
-            println!(
+            outln!(
                 "trace of {} seed {} variant {}:",
                 scenario.name,
                 seed,
                 variant.name()
             );
             for event in &report.trace {
-                println!("  {}", event.describe());
+                outln!("  {}", event.describe());
             }
             if let Some(v) = &report.violation {
-                println!("  => VIOLATION {}: {}\n", v.invariant, v.message);
+                outln!("  => VIOLATION {}: {}\n", v.invariant, v.message);
             }
         }
-        print!("{}", report.render());
+        out!("{}", report.render());
     }
     if let Some(path) = &args.timeline {
         let html = timeline::render(&scenario.name, seed, variant.name(), &report);

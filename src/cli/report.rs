@@ -195,7 +195,7 @@ fn run_inner<S: System>(context: &super::Context<'_, S>, args: &Args) -> Result<
             write_atomically(path, &render(&report, &page))?;
             eprintln!("HTML report written to {}", path.display());
         }
-        None => print!("{}", report.render()),
+        None => out!("{}", report.render()),
     }
     Ok(if report.passed {
         super::EXIT_PASS

@@ -80,15 +80,24 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
         return super::usage_error(&err);
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("report serializes")
         );
     } else {
-        print!("{}", report.render());
+        out!("{}", report.render());
         if !report.passed {
-            println!("reproduce: {replay}");
+            outln!("reproduce: {replay}");
         }
+    }
+    // A planted bug that passes on evenly spaced arrivals may simply never
+    // have raced (units-contention spaces its users 20 ms apart): say so,
+    // rather than let a pass read as "not a bug".
+    if report.passed && !variant.is_correct() && scenario.run.arrival_jitter.is_none() {
+        eprintln!(
+            "note: {} passed on evenly spaced arrivals (run.arrival_jitter unset, as Artillery spaces them): users met only where the phases' rates line them up, so a race may never have happened; `fuzz` jitters arrivals, or --set run.arrival_jitter=1",
+            variant.name()
+        );
     }
     if report.passed {
         super::EXIT_PASS

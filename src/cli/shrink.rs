@@ -78,7 +78,7 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             before as f64 / after as f64
         }
     };
-    println!(
+    outln!(
         "shrunk in {} runs: users {} -> {}, operations {} -> {} ({:.1}x smaller), arrivals {} s -> {} s, faults {} -> {}",
         outcome.attempts,
         outcome.before.users,
@@ -91,9 +91,9 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         outcome.before.faults,
         outcome.after.faults
     );
-    println!("overrides:");
+    outln!("overrides:");
     for o in &outcome.overrides {
-        println!("  --set {o}");
+        outln!("  --set {o}");
     }
     let shrunk = Entry::from_report(
         &entry.sim,
@@ -101,13 +101,13 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         &outcome.report,
         format!("{} shrink {}", context.program(), args.entry.display()),
     );
-    println!(
+    outln!(
         "reproduce: {}",
         shrunk.replay_command_with(context.program())
     );
     if !args.dry_run {
         let path = shrunk.save(&args.save)?;
-        println!("saved: {}", path.display());
+        outln!("saved: {}", path.display());
     }
     Ok(super::EXIT_PASS)
 }

@@ -150,6 +150,14 @@ impl System for Clinic {
         settings.validate()
     }
 
+    fn retry_attempts(&self, settings: &ClinicSettings) -> Option<u32> {
+        Some(settings.service.retry.attempts)
+    }
+
+    fn data_size_bytes(&self, settings: &ClinicSettings) -> u64 {
+        settings.data.size_bytes()
+    }
+
     fn sql_schema(&self, variant: crate::system::Variant) -> String {
         sql_schema(clinic_variant(variant))
     }

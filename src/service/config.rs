@@ -1,6 +1,8 @@
 //! How the services behave: retry policy, rate limiting and the cache of
 //! the stale-availability bug. Read from the scenario file.
 
+use crate::error::InputError;
+use crate::system::Bounds;
 use serde::{Deserialize, Serialize};
 
 pub use crate::system::kit::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig};
@@ -34,35 +36,47 @@ impl Default for ServiceConfig {
 }
 
 impl ServiceConfig {
-    /// Checks the configuration; the message names the bad field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.retry.attempts == 0 {
-            return Err("service.retry.attempts must be at least 1".into());
-        }
-        if self.retry.base_ms > self.retry.cap_ms {
-            return Err(format!(
-                "service.retry.base_ms ({}) must not exceed service.retry.cap_ms ({})",
-                self.retry.base_ms, self.retry.cap_ms
-            ));
-        }
-        if self.rate_limit.enabled
-            && (self.rate_limit.requests_per_second == 0 || self.rate_limit.burst == 0)
-        {
-            return Err(
-                "service.rate_limit: requests_per_second and burst must be positive when enabled"
-                    .into(),
+    /// Checks the configuration; errors name the field.
+    pub fn validate(&self) -> Result<(), InputError> {
+        let mut bounds = Bounds::new();
+        self.bound(&mut bounds);
+        bounds.finish()
+    }
+
+    /// Puts the configuration's bounds in `bounds` (fields under
+    /// `service.`).
+    pub fn bound(&self, bounds: &mut Bounds) {
+        let limit = &self.rate_limit;
+        bounds
+            .retry("service.retry", &self.retry)
+            .check(
+                "service.rate_limit",
+                !limit.enabled || (limit.requests_per_second > 0 && limit.burst > 0),
+                "requests_per_second and burst must be positive when enabled",
+            )
+            .at_most(
+                "service.rate_limit.requests_per_second",
+                limit.requests_per_second,
+                1_000_000,
+            )
+            .at_most("service.rate_limit.burst", limit.burst, 1_000_000)
+            .at_most(
+                "service.availability_cache_ttl_ms",
+                self.availability_cache_ttl_ms,
+                86_400_000,
             );
-        }
-        for name in self.soft_preference_weights.keys() {
-            if !super::rooms::SOFT_PREFERENCES
+        for (name, weight) in &self.soft_preference_weights {
+            let field = format!("service.soft_preference_weights.{name}");
+            let known = super::rooms::SOFT_PREFERENCES
                 .iter()
-                .any(|rule| rule.name == name)
-            {
-                return Err(format!(
-                    "service.soft_preference_weights: no soft preference is called {name:?}"
-                ));
-            }
+                .any(|rule| rule.name == name);
+            bounds
+                .check(
+                    &field,
+                    known,
+                    format!("no soft preference is called {name:?}"),
+                )
+                .within(&field, *weight, -1_000_000, 1_000_000);
         }
-        Ok(())
     }
 }

@@ -8,9 +8,11 @@
 //! statuses, bookings) lives in the store under the keys built here.
 
 use super::api::AppointmentStatus;
+use crate::error::InputError;
 use crate::seed::{Rng64, Seed};
 use crate::sql::{self, SqlDb, Value};
 use crate::store::{Key, Store};
+use crate::system::Bounds;
 use serde::{Deserialize, Serialize};
 
 /// Data-set sizes. The defaults are the sizes of the load-test reports.
@@ -79,33 +81,65 @@ impl Default for DataConfig {
 }
 
 impl DataConfig {
-    /// Checks the sizes make sense; the message names the bad field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.organizations == 0 {
-            return Err("data.organizations must be at least 1".into());
+    /// Authorizations in all groups.
+    pub fn authorization_count(&self) -> u64 {
+        self.authorizations.iter().map(|g| u64::from(g.count)).sum()
+    }
+
+    /// Checks the sizes make sense and stay within reach; errors name the
+    /// field.
+    pub fn validate(&self) -> Result<(), InputError> {
+        let mut bounds = Bounds::new();
+        self.bound(&mut bounds);
+        bounds.finish()
+    }
+
+    /// Puts the sizes' bounds in `bounds` (fields under `data.`).
+    pub fn bound(&self, bounds: &mut Bounds) {
+        let day = 0..=24 * 60;
+        bounds
+            .within("data.organizations", self.organizations, 1, 100_000)
+            .at_most("data.authorizations", self.authorization_count(), 1_000_000)
+            .at_most("data.appointments", self.appointments, 1_000_000)
+            .at_most("data.practitioners", self.practitioners, 100_000)
+            .at_most("data.patients", self.patients, 1_000_000)
+            .at_most("data.rooms", self.rooms, 10_000)
+            .within("data.days", self.days, 1, 3_660)
+            .check(
+                "data.clinic_open_min",
+                day.contains(&self.clinic_open_min)
+                    && day.contains(&self.clinic_close_min)
+                    && self.clinic_open_min < self.clinic_close_min,
+                format!(
+                    "{} must be before data.clinic_close_min ({}), both within a day (0 to 1440)",
+                    self.clinic_open_min, self.clinic_close_min
+                ),
+            )
+            .within(
+                "data.cleaning_buffer_min",
+                self.cleaning_buffer_min,
+                0,
+                24 * 60,
+            );
+        for (index, group) in self.authorizations.iter().enumerate() {
+            let field = format!("data.authorizations.{index}.units");
+            bounds.within(&field, group.units, 0, 1_000_000_000);
         }
-        if self.days == 0 {
-            return Err("data.days must be at least 1".into());
-        }
-        if !(0..=24 * 60).contains(&self.clinic_open_min)
-            || !(0..=24 * 60).contains(&self.clinic_close_min)
-            || self.clinic_open_min >= self.clinic_close_min
-        {
-            return Err(format!(
-                "data.clinic_open_min ({}) must be before data.clinic_close_min ({}), both within a day",
-                self.clinic_open_min, self.clinic_close_min
-            ));
-        }
-        if self.cleaning_buffer_min < 0 {
-            return Err("data.cleaning_buffer_min must not be negative".into());
-        }
-        if let Some(group) = self.authorizations.iter().find(|g| g.units < 0) {
-            return Err(format!(
-                "data.authorizations: units must not be negative (got {})",
-                group.units
-            ));
-        }
-        Ok(())
+    }
+
+    /// About how many bytes the data set takes drawn and loaded: a row in
+    /// memory and in the store (its versions, index entries and SQL
+    /// values) is well under a KiB; a room keeps a list of its days out of
+    /// service.
+    pub fn size_bytes(&self) -> u64 {
+        let rows = u64::from(self.organizations)
+            + self.authorization_count()
+            + u64::from(self.appointments)
+            + u64::from(self.practitioners)
+            + u64::from(self.patients)
+            + u64::from(self.rooms);
+        rows.saturating_mul(1024)
+            .saturating_add(u64::from(self.rooms).saturating_mul(u64::from(self.days)))
     }
 }
 
@@ -565,7 +599,14 @@ mod tests {
         let mut config = DataConfig::default();
         assert!(config.validate().is_ok());
         config.clinic_open_min = 20 * 60;
-        assert!(config.validate().unwrap_err().contains("clinic_open_min"));
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("data.clinic_open_min"), "{err}");
+        config.clinic_open_min = 8 * 60;
+        config.appointments = 4_000_000_000;
+        config.days = 4_000_000_000;
+        let err = config.validate().unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("data.appointments"), "{err}");
+        assert_eq!(err.also[0].field.as_deref(), Some("data.days"), "{err}");
         let parsed: Result<DataConfig, _> = toml::from_str("rooms = 3\nbogus = 1");
         assert!(parsed.is_err());
         let parsed: DataConfig = toml::from_str("rooms = 3").unwrap();

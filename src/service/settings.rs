@@ -4,6 +4,7 @@
 
 use super::{DataConfig, ServiceConfig};
 use crate::error::InputError;
+use crate::system::Bounds;
 use serde::{Deserialize, Serialize};
 
 /// The `[data]`, `[workload]` and `[service]` sections of a scenario for
@@ -22,50 +23,69 @@ pub struct ClinicSettings {
 }
 
 impl ClinicSettings {
-    /// Checks values that the types alone cannot; errors name the field.
+    /// Checks values that the types alone cannot, and bounds every size,
+    /// count, time and rate; every problem at once, each naming its field.
     pub fn validate(&self) -> Result<(), InputError> {
-        let field = |name: &str, message: &str| Err(InputError::new(message).at_field(name));
-        if self.workload.mix.weights().iter().all(|&w| w == 0) {
-            return field(
+        let mut bounds = Bounds::new();
+        let workload = &self.workload;
+        let day = 24 * 60;
+        bounds
+            .check(
                 "workload.mix",
+                workload.mix.weights().iter().any(|&w| w > 0),
                 "at least one operation needs a positive weight",
-            );
-        }
-        if self.workload.units_min < 1 || self.workload.units_min > self.workload.units_max {
-            return field(
+            )
+            .at_most(
+                "workload.mix",
+                workload.mix.weights().iter().map(|&w| u64::from(w)).sum(),
+                1_000_000_000,
+            )
+            .at_most("workload.ops_per_user", workload.ops_per_user, 10_000)
+            .at_most("workload.think_ms_max", workload.think_ms_max, 3_600_000)
+            .check(
+                "workload.think_ms_min",
+                workload.think_ms_min <= workload.think_ms_max,
+                "must not exceed think_ms_max",
+            )
+            .within("workload.units_max", workload.units_max, 1, 1_000_000_000)
+            .check(
                 "workload.units_min",
+                workload.units_min >= 1 && workload.units_min <= workload.units_max,
                 "must be at least 1 and at most units_max",
-            );
-        }
-        if self.workload.think_ms_min > self.workload.think_ms_max {
-            return field("workload.think_ms_min", "must not exceed think_ms_max");
-        }
-        if self.workload.durations_min.is_empty()
-            || self.workload.durations_min.iter().any(|&d| d <= 0)
-        {
-            return field(
+            )
+            .at_most(
+                "workload.authorizations",
+                workload.authorizations.len(),
+                1_000_000,
+            )
+            .within("workload.hot_slot_min", workload.hot_slot_min, 0, day)
+            .within(
+                "workload.hot_slot_stagger_min",
+                workload.hot_slot_stagger_min,
+                0,
+                day,
+            )
+            .within("workload.party_size_max", workload.party_size_max, 1, 1_000)
+            .within(
                 "workload.durations_min",
-                "needs at least one positive length",
-            );
-        }
-        for (name, p) in [
-            ("workload.hot_fraction", self.workload.hot_fraction),
-            (
-                "workload.hot_slot_fraction",
-                self.workload.hot_slot_fraction,
-            ),
-            (
+                workload.durations_min.len(),
+                1,
+                1_000,
+            )
+            .check(
+                "workload.durations_min",
+                workload.durations_min.iter().all(|d| (1..=day).contains(d)),
+                "needs lengths from 1 to 1440 minutes",
+            )
+            .probability("workload.hot_fraction", workload.hot_fraction)
+            .probability("workload.hot_slot_fraction", workload.hot_slot_fraction)
+            .probability(
                 "workload.equipment_probability",
-                self.workload.equipment_probability,
-            ),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return field(name, "must be a probability between 0 and 1");
-            }
-        }
-        self.data.validate().map_err(InputError::new)?;
-        self.service.validate().map_err(InputError::new)?;
-        Ok(())
+                workload.equipment_probability,
+            );
+        self.data.bound(&mut bounds);
+        self.service.bound(&mut bounds);
+        bounds.finish()
     }
 }
 

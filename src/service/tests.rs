@@ -696,7 +696,12 @@ fn rule_tables_are_large_enough_and_named_uniquely() {
         .insert("load-balance".into(), -7);
     assert!(config.validate().is_ok());
     config.soft_preference_weights.insert("bogus".into(), 1);
-    assert!(config.validate().unwrap_err().contains("bogus"));
+    let err = config.validate().unwrap_err();
+    assert_eq!(
+        err.field.as_deref(),
+        Some("service.soft_preference_weights.bogus"),
+        "{err}"
+    );
     assert!(INVARIANTS.len() >= 8);
 }
 

@@ -35,12 +35,14 @@
 //! and jitter on 40001/40P01, idempotency records, a rate limiter, access
 //! tokens.
 
+mod bounds;
 mod direct;
 pub mod kit;
 
+pub use bounds::Bounds;
 pub use direct::{DirectTransport, ManualClock};
 
-use crate::error::InputError;
+pub use crate::error::InputError;
 use crate::scenario::ClientPolicy;
 use crate::seed::{Rng64, Seed};
 use crate::store::{CommitEvent, PauseFuture, Pool, Schema, Store};
@@ -872,11 +874,35 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
     /// Every invariant the checker evaluates.
     fn invariants(&self) -> &'static [InvariantInfo];
 
-    /// Checks settings beyond what their types check; errors name the
-    /// field (`workload.mix`).
+    /// Checks settings beyond what their types check, and bounds every
+    /// size, count, time and rate in them with [`Bounds`] (a line each), so
+    /// that a scenario or `--set` out of reach is an input error naming the
+    /// file, line and field rather than a run that exhausts the machine.
+    /// Errors name the field by its dotted path (`data.seats`).
     fn validate(&self, settings: &Self::Settings) -> Result<(), InputError> {
         let _ = settings;
         Ok(())
+    }
+
+    /// The attempts a request gets against 40001/40P01 (its retry budget,
+    /// as `ctx.retry` spends it), if the service retries: `fuzz --swarm`
+    /// keeps the serialization failures it injects low enough that no
+    /// request of a correct service spends the whole budget on injected
+    /// ones alone (such a failure would be the faults', not the
+    /// service's). `None` (not declared) by default.
+    fn retry_attempts(&self, settings: &Self::Settings) -> Option<u32> {
+        let _ = settings;
+        None
+    }
+
+    /// About how many bytes the data set of `settings` takes once drawn
+    /// and loaded into the store, for the harness's memory budget
+    /// (`run.max_memory_mb`), checked before the data set is built. Called
+    /// only on settings that passed [`System::validate`]. 0 (not declared)
+    /// by default.
+    fn data_size_bytes(&self, settings: &Self::Settings) -> u64 {
+        let _ = settings;
+        0
     }
 
     /// The store schema a variant runs on (exclusion constraints); none by

@@ -8,6 +8,7 @@ mod corpus;
 mod explore;
 mod nightly;
 mod reports;
+mod servers;
 mod sql;
 mod store;
 mod world;

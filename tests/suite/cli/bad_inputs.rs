@@ -447,3 +447,85 @@ fn bad_confirm_inputs_are_input_errors_naming_the_flag() {
     }
     assert_eq!(cases.len(), 5);
 }
+
+/// The bundled services bound their own sections as overbook bounds its
+/// own: sizes that would abort on allocation or build for hours are input
+/// errors naming the override and field, at once.
+#[test]
+fn out_of_reach_service_settings_are_refused_at_once_naming_the_field() {
+    for (set, field) in [
+        ("data.appointments=4000000000", "data.appointments"),
+        ("data.days=4000000000", "data.days"),
+        ("workload.ops_per_user=4000000000", "workload.ops_per_user"),
+        ("service.retry.attempts=0", "service.retry.attempts"),
+    ] {
+        for sim in ["board-moves", "rooms-rules"] {
+            let started = std::time::Instant::now();
+            rejects(
+                &["run", sim, "--set", set],
+                &[&format!("--set {set}"), &format!("field `{field}`")],
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{sim} --set {set}: {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    // Within the bounds, but over the memory budget the run sets.
+    rejects(
+        &[
+            "run",
+            "board-moves",
+            "--set",
+            "data.appointments=1000000",
+            "--set",
+            "run.max_memory_mb=64",
+        ],
+        &["field `run.max_memory_mb`", "MiB"],
+    );
+}
+
+/// Every `--set` is applied before the result is checked, so their order
+/// does not matter, and every problem is reported at once.
+#[test]
+fn overrides_are_checked_as_a_whole_and_every_problem_is_reported() {
+    let burst = "phases.0.burst=100000";
+    let hosts = "topology.client_hosts=10";
+    let bad_days = "data.days=0";
+    for order in [[burst, hosts], [hosts, burst]] {
+        let (code, out, err) = overbook(&[
+            "run",
+            "units-burst",
+            "--set",
+            order[0],
+            "--set",
+            order[1],
+            "--set",
+            bad_days,
+        ]);
+        assert_eq!(code, 2, "{out}{err}");
+        // Only the real problem: the burst fits the hosts, in either order.
+        assert!(!err.contains("phases.0.burst"), "{order:?}: {err}");
+        assert!(err.contains("--set data.days=0"), "{order:?}: {err}");
+    }
+    let (code, _, err) = overbook(&[
+        "run",
+        "units-burst",
+        "--set",
+        burst,
+        "--set",
+        bad_days,
+        "--set",
+        "run.tick_ms=0",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    for place in [
+        "field `phases.0.burst`",
+        "field `data.days`",
+        "field `run.tick_ms`",
+    ] {
+        assert!(err.contains(place), "every problem, {place} too: {err}");
+    }
+    assert_eq!(err.matches("error: ").count(), 3, "{err}");
+}

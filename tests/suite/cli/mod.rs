@@ -4,6 +4,8 @@
 use std::process::Command;
 
 mod bad_inputs;
+mod pipes;
+mod tour;
 pub mod toy;
 
 /// Runs the `overbook` binary from the crate root: exit code, stdout, stderr.

@@ -102,6 +102,7 @@ const PLANTED: [Planted; 7] = [
 ];
 
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn every_planted_bugs_shortest_counterexample_is_confirmed_on_postgres() {
     let Some(url) = pg_url("every_planted_bugs_shortest_counterexample_is_confirmed_on_postgres")
     else {
@@ -185,6 +186,7 @@ fn correct_with_a_wait(url: &str) -> Confirmation {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn a_correct_schedule_with_a_lock_wait_runs_step_for_step_and_is_not_confirmed() {
     let Some(url) =
         pg_url("a_correct_schedule_with_a_lock_wait_runs_step_for_step_and_is_not_confirmed")
@@ -217,6 +219,7 @@ fn a_correct_schedule_with_a_lock_wait_runs_step_for_step_and_is_not_confirmed()
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn confirm_exits_1_on_a_confirmed_bug_and_0_on_a_clean_schedule() {
     let Some(url) = pg_url("confirm_exits_1_on_a_confirmed_bug_and_0_on_a_clean_schedule") else {
         return;
@@ -258,6 +261,7 @@ fn confirm_exits_1_on_a_confirmed_bug_and_0_on_a_clean_schedule() {
 /// `explore` prints, for a SQL service's violation, the `confirm` command
 /// that replays it on PostgreSQL; run as printed, it confirms the bug.
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn the_confirm_command_explore_prints_confirms_the_bug() {
     let Some(url) = pg_url("the_confirm_command_explore_prints_confirms_the_bug") else {
         return;

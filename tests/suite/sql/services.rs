@@ -196,6 +196,7 @@ async fn units_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, V
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn units_handlers_on_postgres_never_overbook_and_the_read_committed_bug_does() {
     let Some(url) =
         pg_url("units_handlers_on_postgres_never_overbook_and_the_read_committed_bug_does")
@@ -274,6 +275,7 @@ async fn board_stale_move(
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn board_handlers_on_postgres_refuse_stale_moves_and_the_no_version_check_bug_does_not() {
     let Some(url) = pg_url(
         "board_handlers_on_postgres_refuse_stale_moves_and_the_no_version_check_bug_does_not",
@@ -369,6 +371,7 @@ async fn rooms_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, V
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn rooms_handlers_on_postgres_book_a_slot_once_and_the_repeatable_read_bug_twice() {
     let Some(url) =
         pg_url("rooms_handlers_on_postgres_book_a_slot_once_and_the_repeatable_read_bug_twice")
@@ -487,6 +490,7 @@ async fn sequences(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Ve
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
 fn every_other_planted_bug_breaks_its_invariant_on_postgres_too() {
     let Some(url) = pg_url("every_other_planted_bug_breaks_its_invariant_on_postgres_too") else {
         return;
