@@ -62,17 +62,17 @@ pub(super) fn run(args: Args) -> u8 {
     let report = runtime.block_on(check_all(&files, &specs, args.pg.as_deref(), args.jobs));
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return super::EXIT_FAILURE;
             }
         }
     } else if args.markdown {
-        print!("{}", report.markdown());
+        out!("{}", report.markdown());
     } else {
-        print!("{}", report.text());
-        println!("({:.1} s)", started.elapsed().as_secs_f64());
+        out!("{}", report.text());
+        outln!("({:.1} s)", started.elapsed().as_secs_f64());
     }
     if report.unsound() {
         super::EXIT_FAILURE

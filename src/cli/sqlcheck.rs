@@ -39,14 +39,14 @@ pub(super) fn run(args: Args) -> u8 {
     };
     if args.json {
         match serde_json::to_string_pretty(&checked) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return super::EXIT_FAILURE;
             }
         }
     } else {
-        print!("{}", crate::sqlcheck::text(&checked));
+        out!("{}", crate::sqlcheck::text(&checked));
     }
     if checked.iter().any(|c| c.rejected.is_some() || c.differs()) {
         super::EXIT_FAILURE

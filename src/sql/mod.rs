@@ -526,7 +526,8 @@ impl SqlDb {
     /// driver's prepare checks it (`overbook sql-check`). The error is the
     /// statement's 0A000 or other planning error.
     pub fn check(&self, sql: &str) -> Result<(), DbError> {
-        self.prepare(sql, settings::ScanSettings::default()).map(|_| ())
+        self.prepare(sql, settings::ScanSettings::default())
+            .map(|_| ())
     }
 
     /// The prepared statement for `sql`, from the cache or parsed now.
