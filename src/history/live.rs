@@ -94,7 +94,10 @@ impl KeyState {
     }
 
     fn is_empty(&self) -> bool {
-        !self.initial && self.writers.is_empty() && self.readers.is_empty() && self.unborn.is_empty()
+        !self.initial
+            && self.writers.is_empty()
+            && self.readers.is_empty()
+            && self.unborn.is_empty()
     }
 }
 
@@ -151,8 +154,7 @@ impl PredicateIndex {
             !readers.is_empty()
         });
         self.others.retain(|(_, reader)| *reader >= front);
-        self.entries =
-            self.by_prefix.values().map(Vec::len).sum::<usize>() + self.others.len();
+        self.entries = self.by_prefix.values().map(Vec::len).sum::<usize>() + self.others.len();
     }
 }
 
@@ -388,7 +390,11 @@ impl LiveGraph {
                 }
                 None => {
                     if !own(key) {
-                        self.keys.entry(key.clone()).or_default().unborn.push_back(me);
+                        self.keys
+                            .entry(key.clone())
+                            .or_default()
+                            .unborn
+                            .push_back(me);
                     }
                     Ok(())
                 }
@@ -597,13 +603,20 @@ impl LiveGraph {
             return Err(Unsure);
         }
         for node in self.front..new_front {
-            if self.node(node).ins.iter().any(|&source| source >= new_front) {
+            if self
+                .node(node)
+                .ins
+                .iter()
+                .any(|&source| source >= new_front)
+            {
                 return Err(Unsure);
             }
             for at in 0..self.node(node).out.len() {
                 let target = self.node(node).out[at];
                 if target >= new_front {
-                    self.node_mut(target).ins.retain(|&source| source >= new_front);
+                    self.node_mut(target)
+                        .ins
+                        .retain(|&source| source >= new_front);
                 }
             }
             let (id, label) = (self.node(node).id, self.node(node).label);

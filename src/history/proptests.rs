@@ -485,7 +485,13 @@ fn live_agrees_with_whole_window(history: &[CommittedTx]) -> Result<(), TestCase
         whole.push(ordered[at].clone());
         for _ in 0..8 {
             let found = live.next_anomaly();
-            prop_assert_eq!(&found, &whole.next_anomaly(), "after T{}\n{:#?}", ordered[at].id, ordered);
+            prop_assert_eq!(
+                &found,
+                &whole.next_anomaly(),
+                "after T{}\n{:#?}",
+                ordered[at].id,
+                ordered
+            );
             match found {
                 None => break,
                 Some(found) if found.allowed_by.is_none() => return Ok(()),
