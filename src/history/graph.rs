@@ -582,11 +582,11 @@ fn inconsistent(message: String) -> Anomaly {
 /// A hash map with a fixed hash function: the same input hashes the same
 /// way in every run, and hashing short keys and ids is cheap. Hash-flooding
 /// resistance is not needed for records the harness made itself.
-type FixedHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
+pub(super) type FixedHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
 
 /// The multiply-rotate hash of rustc's `FxHasher`, a word at a time.
 #[derive(Default)]
-struct FixedHasher {
+pub(super) struct FixedHasher {
     hash: u64,
 }
 

@@ -22,6 +22,18 @@
 //! property tests hold the windowed verdict against [`check`] of the
 //! whole prefix after every commit.
 //!
+//! # Checking a commit without searching the window
+//!
+//! The window's graph is also kept up to date commit by commit with a
+//! topological order ([`super::live`]): a commit adds its edges, found by
+//! key, and only a search through what it can close a cycle through
+//! decides whether the window is still acyclic. The whole window is
+//! searched ([`super::check`], which classifies the weakest anomaly and
+//! gives its cycle) only when that search finds a cycle, and for good once
+//! the record is one the live graph cannot mirror (an aborted read, a
+//! record that contradicts itself). The property tests hold the two ways
+//! against each other after every commit, past allowed anomalies.
+//!
 //! # Verdicts by level
 //!
 //! A cycle is *allowed* when the weakest isolation level among its
@@ -34,10 +46,11 @@
 //! searches), so the next search finds the next anomaly; a cycle made only
 //! of Serializable transactions never loses an edge that way.
 
+use super::live::{LiveGraph, Unsure};
 use super::{check_excusing, Anomaly, AnomalyKind, CheckStats};
 use crate::store::{CommittedTx, Isolation, Key, ReadRecord, TxId};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The id the window gives to the base (every pruned version).
 const BASE: TxId = 0;
@@ -79,6 +92,9 @@ pub struct IncrementalStats {
     pub window_max: usize,
     /// Graph searches run.
     pub checks: u64,
+    /// Of those, searches of the whole window (the first anomaly of a
+    /// commit, or every search once the record left the live graph unsure).
+    pub window_searches: u64,
 }
 
 /// The serializability checker fed commit by commit.
@@ -119,7 +135,7 @@ pub struct IncrementalStats {
 /// assert_eq!(found.allowed_by, Some(Isolation::RepeatableRead));
 /// assert!(checker.next_anomaly().is_none());
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IncrementalCheck {
     /// Transactions not yet forgotten, in commit order, their reads of
     /// pruned versions renamed to the base.
@@ -132,7 +148,34 @@ pub struct IncrementalCheck {
     excused: BTreeSet<(TxId, TxId)>,
     /// A record that breaks the snapshot rule the pruning relies on.
     broken: Option<Anomaly>,
+    /// The window's graph kept up to date commit by commit; `None` once
+    /// the record made it unsure, when every search covers the window.
+    live: Option<LiveGraph>,
+    /// `window[..linked]` are in `live`.
+    linked: usize,
+    /// The smallest first snapshot of `window[at..]`, as a stack of
+    /// `(absolute position, first_snapshot)` with snapshots increasing.
+    later_snapshots: VecDeque<(u64, u64)>,
+    /// Absolute position of `window[0]`.
+    window_front: u64,
     stats: IncrementalStats,
+}
+
+impl Default for IncrementalCheck {
+    fn default() -> IncrementalCheck {
+        IncrementalCheck {
+            window: Vec::new(),
+            checked: 0,
+            base: BTreeMap::new(),
+            excused: BTreeSet::new(),
+            broken: None,
+            live: Some(LiveGraph::new()),
+            linked: 0,
+            later_snapshots: VecDeque::new(),
+            window_front: 0,
+            stats: IncrementalStats::default(),
+        }
+    }
 }
 
 impl IncrementalCheck {
@@ -164,7 +207,26 @@ impl IncrementalCheck {
                 }
             }
         }
+        let at = self.window_front + self.window.len() as u64;
+        while self
+            .later_snapshots
+            .back()
+            .is_some_and(|&(_, snapshot)| snapshot >= tx.first_snapshot)
+        {
+            self.later_snapshots.pop_back();
+        }
+        self.later_snapshots.push_back((at, tx.first_snapshot));
         self.window.push(tx);
+    }
+
+    /// A checker that searches its whole window every time, as before the
+    /// live graph: the reference the property tests hold it against.
+    #[cfg(test)]
+    pub(super) fn searching_whole_window() -> IncrementalCheck {
+        IncrementalCheck {
+            live: None,
+            ..IncrementalCheck::default()
+        }
     }
 
     /// Transactions pushed since the last search that found nothing.
@@ -187,8 +249,20 @@ impl IncrementalCheck {
         }
         self.stats.checks += 1;
         self.stats.window_max = self.stats.window_max.max(self.window.len());
+        match self.advance_live() {
+            Ok(true) => {
+                self.checked = self.window.len();
+                return None;
+            }
+            Ok(false) => {}
+            Err(Unsure) => self.live = None,
+        }
+        self.stats.window_searches += 1;
         let anomaly = match check_excusing(&self.window, &self.excused) {
             Ok(CheckStats { .. }) => {
+                // The live graph saw a cycle the whole window does not
+                // have: trust the window from now on.
+                self.live = None;
                 self.checked = self.window.len();
                 return None;
             }
@@ -206,11 +280,16 @@ impl IncrementalCheck {
         if allowed_by.is_some() {
             // At least one transaction is weaker than Serializable, so at
             // least two edges of the cycle go: it cannot be found again.
+            let mut pairs = Vec::new();
             for edge in &anomaly.cycle {
                 let weak = |id: TxId| self.isolation_of(id) < Isolation::Serializable;
                 if weak(edge.from) || weak(edge.to) {
                     self.excused.insert((edge.from, edge.to));
+                    pairs.push((edge.from, edge.to));
                 }
+            }
+            if let Some(live) = &mut self.live {
+                live.remove_pairs(&pairs);
             }
         }
         Some(Found {
@@ -218,6 +297,28 @@ impl IncrementalCheck {
             transactions,
             allowed_by,
         })
+    }
+
+    /// Brings the live graph up to the window: `true` when no cycle runs
+    /// through the transactions added (so none is in the window, up to
+    /// the excused pairs), `false` when one does.
+    fn advance_live(&mut self) -> Result<bool, Unsure> {
+        let live = self.live.as_mut().ok_or(Unsure)?;
+        if let Some(node) = live.unordered() {
+            if !live.order(node) {
+                return Ok(false);
+            }
+        }
+        while self.linked < self.window.len() {
+            let linked = live.link(&self.window[self.linked], &self.excused)?;
+            self.linked += 1;
+            if let Some(node) = linked {
+                if !live.order(node) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Forgets the checked transactions that no future cycle can reach,
@@ -232,6 +333,23 @@ impl IncrementalCheck {
         }
         let pruned: Vec<CommittedTx> = self.window.drain(..cut).collect();
         self.checked -= cut;
+        self.window_front += cut as u64;
+        while self
+            .later_snapshots
+            .front()
+            .is_some_and(|&(at, _)| at < self.window_front)
+        {
+            self.later_snapshots.pop_front();
+        }
+        if self.live.is_some() && self.linked >= cut {
+            self.linked -= cut;
+            let live = self.live.as_mut().expect("checked");
+            if live.prune(&pruned).is_err() {
+                self.live = None;
+            }
+        } else {
+            self.live = None;
+        }
         self.stats.pruned += cut as u64;
         let mut pruned_writers: BTreeMap<Key, TxId> = BTreeMap::new();
         for tx in &pruned {
@@ -261,15 +379,36 @@ impl IncrementalCheck {
     /// and such that every later transaction in the window has a first
     /// snapshot of at least `X`.
     fn cut(&self, horizon: u64) -> usize {
-        let mut later_snapshot_min = u64::MAX;
-        for (at, tx) in self.window.iter().enumerate().rev() {
-            if at < self.checked && tx.commit_seq <= horizon && later_snapshot_min >= tx.commit_seq
-            {
+        // Candidates: checked, and committed by the horizon (commit order
+        // is window order, so they are a prefix).
+        let mut last = self
+            .window
+            .partition_point(|tx| tx.commit_seq <= horizon)
+            .min(self.checked);
+        while last > 0 {
+            let at = last - 1;
+            let commit = self.window[at].commit_seq;
+            let later_min = self.later_snapshot_min(at);
+            if later_min >= commit {
                 return at + 1;
             }
-            later_snapshot_min = later_snapshot_min.min(tx.first_snapshot);
+            // A valid cut at or before `at` commits by `later_min`, the
+            // smallest snapshot after `at` (that after it is no larger).
+            last = self.window[..at].partition_point(|tx| tx.commit_seq <= later_min);
         }
         0
+    }
+
+    /// The smallest first snapshot of `window[at + 1..]` (`u64::MAX` when
+    /// empty).
+    fn later_snapshot_min(&self, at: usize) -> u64 {
+        let absolute = self.window_front + at as u64;
+        let first_later = self
+            .later_snapshots
+            .partition_point(|&(position, _)| position <= absolute);
+        self.later_snapshots
+            .get(first_later)
+            .map_or(u64::MAX, |&(_, snapshot)| snapshot)
     }
 
     /// Counters so far.

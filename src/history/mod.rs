@@ -67,6 +67,7 @@ mod brute;
 mod cycles;
 mod graph;
 mod incremental;
+mod live;
 
 #[cfg(test)]
 mod proptests;

@@ -1,0 +1,707 @@
+//! The window's serialization graph kept up to date commit by commit, so
+//! that a commit is checked in time that depends on what it can close a
+//! cycle through, not on how many transactions the window keeps.
+//!
+//! # What it holds
+//!
+//! The edges of [`super::graph::Graph::build`] over the window (every
+//! `ww`, `wr`, `rw` and predicate `rw` edge), without the pairs the
+//! incremental checker excused and without the edges of the initial load
+//! T0: T0 reads nothing and writes first, so nothing leads into it and it
+//! lies on no cycle. Each key keeps its writers in the window in version
+//! order, the readers of its latest version and the readers that saw it
+//! unborn, so a new commit finds its edges by key: a `ww` edge from the
+//! last writer, `rw` edges from the readers of the version it overwrote,
+//! `wr` and `rw` edges of its own reads. Predicate reads are indexed by
+//! range so the first writer of a key finds the scans that saw it unborn.
+//!
+//! # How a commit is checked
+//!
+//! Every edge of the graph already there was added when its newer end
+//! committed, and the graph was acyclic, so a new cycle passes through
+//! the new transaction `T`. The graph keeps a topological order (sparse
+//! labels; Pearce and Kelly's dynamic topological sort, "A dynamic
+//! topological sort algorithm for directed acyclic graphs", JEA 2006).
+//! `T` goes just after its latest predecessor in that order. Only its
+//! out-edges to transactions earlier in the order (backward
+//! anti-dependencies, to transactions that committed while `T` ran) need a
+//! search: forward from their targets, over nodes ordered before `T`. A
+//! cycle exists exactly when that search meets `T`; otherwise the nodes it
+//! met and `T`'s ancestors after them are reordered among their own
+//! labels. So the work is the part of the graph between `T`'s snapshot and
+//! its commit that `T`'s backward edges reach, and a read-only transaction
+//! whose reads were not overwritten costs nothing beyond its edges.
+//!
+//! # When it does not know
+//!
+//! A record the full check would call inconsistent or an aborted read
+//! (a read of a version nobody in the window wrote, a key read as unborn
+//! that has an earlier version, ...) makes [`LiveGraph::link`] answer
+//! [`Unsure`]: the caller then goes back to searching the whole window
+//! with [`super::check`], which gives the exact verdict.
+
+use super::graph::FixedHashMap;
+use crate::store::{CommittedTx, Key, KeyRange, ReadRecord, TxId};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The id of the initial load.
+const INITIAL: TxId = 0;
+
+/// Distance between consecutive labels when the order is renumbered.
+const LABEL_GAP: u64 = 1 << 24;
+
+/// The first label handed out.
+const LABEL_START: u64 = 1 << 62;
+
+/// The record leaves the live graph unable to mirror the full check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Unsure;
+
+/// One transaction of the window.
+#[derive(Debug)]
+struct Node {
+    id: TxId,
+    /// Position in the topological order; `None` while a cycle through the
+    /// node is unresolved.
+    label: Option<u64>,
+    /// Successors and predecessors (absolute node numbers), each pair once
+    /// per direction and batch.
+    out: Vec<u32>,
+    ins: Vec<u32>,
+    /// Search stamp.
+    seen: u32,
+}
+
+/// What the window knows about one key.
+#[derive(Debug, Default)]
+struct KeyState {
+    /// A version before the window's writers: the initial load's, or the
+    /// last pruned writer's.
+    initial: bool,
+    /// Writers in the window, in version order (so in node order).
+    writers: VecDeque<u32>,
+    /// Readers of the latest version, in node order: they get an
+    /// anti-dependency to the next writer.
+    readers: VecDeque<u32>,
+    /// Item readers that saw the key unborn while it had no version, in
+    /// node order.
+    unborn: VecDeque<u32>,
+}
+
+impl KeyState {
+    fn has_version(&self) -> bool {
+        self.initial || !self.writers.is_empty()
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.initial
+            && self.writers.is_empty()
+            && self.readers.is_empty()
+            && self.unborn.is_empty()
+    }
+}
+
+/// Predicate reads of the window by range, for the first writer of a key:
+/// prefix ranges (what table and index-prefix scans read) by prefix, any
+/// other range in a list.
+#[derive(Debug, Default)]
+struct PredicateIndex {
+    by_prefix: BTreeMap<String, Vec<u32>>,
+    others: Vec<(KeyRange, u32)>,
+    entries: usize,
+}
+
+impl PredicateIndex {
+    fn insert(&mut self, range: &KeyRange, reader: u32) {
+        self.entries += 1;
+        match prefix_of(range) {
+            Some(prefix) => self
+                .by_prefix
+                .entry(prefix.to_string())
+                .or_default()
+                .push(reader),
+            None => self.others.push((range.clone(), reader)),
+        }
+    }
+
+    /// The readers (not pruned: at least `front`) whose range holds `key`,
+    /// dropping pruned ones met on the way.
+    fn covering(&mut self, key: &Key, front: u32, found: &mut Vec<u32>) {
+        let text = key.as_str();
+        for (at, _) in text.char_indices().skip(1).chain([(text.len(), ' ')]) {
+            if let Some(readers) = self.by_prefix.get_mut(&text[..at]) {
+                let before = readers.len();
+                readers.retain(|&reader| reader >= front);
+                self.entries -= before - readers.len();
+                found.extend(readers.iter().copied());
+            }
+        }
+        let before = self.others.len();
+        self.others.retain(|(_, reader)| *reader >= front);
+        self.entries -= before - self.others.len();
+        found.extend(
+            self.others
+                .iter()
+                .filter(|(range, _)| range.contains(key))
+                .map(|(_, reader)| *reader),
+        );
+    }
+
+    /// Drops every pruned reader.
+    fn sweep(&mut self, front: u32) {
+        self.by_prefix.retain(|_, readers| {
+            readers.retain(|&reader| reader >= front);
+            !readers.is_empty()
+        });
+        self.others.retain(|(_, reader)| *reader >= front);
+        self.entries = self.by_prefix.values().map(Vec::len).sum::<usize>() + self.others.len();
+    }
+}
+
+/// The prefix when `range` is exactly the keys starting with it.
+fn prefix_of(range: &KeyRange) -> Option<&str> {
+    let start = range.start.as_str();
+    let last = start.chars().next_back()?;
+    if last == char::MAX || KeyRange::prefix(start).end != range.end {
+        return None;
+    }
+    Some(start)
+}
+
+/// The serialization graph of the window, with a topological order.
+#[derive(Debug, Default)]
+pub(super) struct LiveGraph {
+    /// Absolute number of `nodes[0]`.
+    front: u32,
+    nodes: VecDeque<Node>,
+    node_of: FixedHashMap<TxId, u32>,
+    keys: BTreeMap<Key, KeyState>,
+    predicates: PredicateIndex,
+    /// Label to node: the topological order.
+    order: BTreeMap<u64, u32>,
+    /// The initial load T0 is in the window (it wrote exactly the keys
+    /// marked `initial` before any pruning).
+    initial_in_window: bool,
+    /// A node linked but not yet ordered: a cycle runs through it.
+    unordered: Option<u32>,
+    stamp: u32,
+    /// Edges scanned by order searches, for the stats.
+    pub(super) work: u64,
+}
+
+impl LiveGraph {
+    pub(super) fn new() -> LiveGraph {
+        LiveGraph::default()
+    }
+
+    fn node(&self, node: u32) -> &Node {
+        &self.nodes[(node - self.front) as usize]
+    }
+
+    fn node_mut(&mut self, node: u32) -> &mut Node {
+        &mut self.nodes[(node - self.front) as usize]
+    }
+
+    /// Adds `tx` (the next commit) and its edges, leaving out `excused`
+    /// pairs. Returns the new node (`None` for the initial load, which gets
+    /// no node), not yet ordered: call [`LiveGraph::order`] next.
+    pub(super) fn link(
+        &mut self,
+        tx: &CommittedTx,
+        excused: &BTreeSet<(TxId, TxId)>,
+    ) -> Result<Option<u32>, Unsure> {
+        if tx.id == INITIAL {
+            if tx.commit_seq != 0 || !tx.reads.is_empty() || !self.nodes.is_empty() {
+                return Err(Unsure);
+            }
+            for write in &tx.writes {
+                let state = self.keys.entry(write.key.clone()).or_default();
+                if state.initial {
+                    return Err(Unsure);
+                }
+                state.initial = true;
+            }
+            self.initial_in_window = true;
+            return Ok(None);
+        }
+        if tx.commit_seq == 0 || self.node_of.contains_key(&tx.id) || self.unordered.is_some() {
+            return Err(Unsure);
+        }
+        let mut written: Vec<&Key> = tx.writes.iter().map(|write| &write.key).collect();
+        written.sort_unstable();
+        if written.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(Unsure);
+        }
+        let me = self.front + self.nodes.len() as u32;
+        if me == u32::MAX {
+            return Err(Unsure);
+        }
+        // Versions read at the initial load: the load wrote those keys.
+        for read in &tx.reads {
+            match read {
+                ReadRecord::Item {
+                    key,
+                    version: Some(INITIAL),
+                } => self.mark_initial(key, me)?,
+                ReadRecord::Item { .. } => {}
+                ReadRecord::Predicate { observed, .. } => {
+                    for (key, _) in observed.iter().filter(|(_, writer)| *writer == INITIAL) {
+                        self.mark_initial(key, me)?;
+                    }
+                }
+            }
+        }
+        self.nodes.push_back(Node {
+            id: tx.id,
+            label: None,
+            out: Vec::new(),
+            ins: Vec::new(),
+            seen: 0,
+        });
+        self.node_of.insert(tx.id, me);
+        let mut sources: Vec<u32> = Vec::new();
+        let mut targets: Vec<u32> = Vec::new();
+        let own = |key: &Key| written.binary_search(&key).is_ok();
+        for read in &tx.reads {
+            match read {
+                ReadRecord::Item { key, version } => {
+                    self.read_item(me, tx.id, key, *version, &own, &mut sources, &mut targets)?
+                }
+                ReadRecord::Predicate { range, observed } => {
+                    if observed.iter().any(|(key, _)| !range.contains(key))
+                        || observed.windows(2).any(|pair| pair[0].0 >= pair[1].0)
+                    {
+                        return Err(Unsure);
+                    }
+                    let mut seen = observed.iter().peekable();
+                    let in_range: Vec<Key> = if range.start < range.end {
+                        self.keys
+                            .range(range.start.clone()..range.end.clone())
+                            .filter(|(_, state)| state.has_version())
+                            .map(|(key, _)| key.clone())
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    for key in &in_range {
+                        while let Some((other, writer)) = seen.next_if(|(other, _)| other < key) {
+                            self.read_item(
+                                me,
+                                tx.id,
+                                other,
+                                Some(*writer),
+                                &own,
+                                &mut sources,
+                                &mut targets,
+                            )?;
+                        }
+                        let version = seen.next_if(|(other, _)| other == key).map(|(_, w)| *w);
+                        self.read_item(me, tx.id, key, version, &own, &mut sources, &mut targets)?;
+                    }
+                    for (other, writer) in seen {
+                        self.read_item(
+                            me,
+                            tx.id,
+                            other,
+                            Some(*writer),
+                            &own,
+                            &mut sources,
+                            &mut targets,
+                        )?;
+                    }
+                    self.predicates.insert(range, me);
+                }
+            }
+        }
+        let mut covering = Vec::new();
+        for key in written {
+            let state = self.keys.entry(key.clone()).or_default();
+            if let Some(&last) = state.writers.back() {
+                sources.push(last);
+            }
+            if state.has_version() {
+                sources.extend(state.readers.drain(..));
+            } else {
+                sources.extend(state.unborn.drain(..));
+                covering.clear();
+                self.predicates.covering(key, self.front, &mut covering);
+                sources.extend_from_slice(&covering);
+            }
+            let state = self.keys.get_mut(key).expect("just inserted");
+            state.writers.push_back(me);
+        }
+        self.attach(me, tx.id, sources, targets, excused);
+        Ok(Some(me))
+    }
+
+    /// One key read (an item read, or one key of a scan, `version` `None`
+    /// when the read saw it unborn).
+    #[allow(clippy::too_many_arguments)]
+    fn read_item(
+        &mut self,
+        me: u32,
+        my_id: TxId,
+        key: &Key,
+        version: Option<TxId>,
+        own: &dyn Fn(&Key) -> bool,
+        sources: &mut Vec<u32>,
+        targets: &mut Vec<u32>,
+    ) -> Result<(), Unsure> {
+        match version {
+            Some(writer) if writer == my_id => {
+                // Its own write: no edge to itself, and the write's `ww`
+                // edge already orders it before the next writer.
+                if own(key) {
+                    Ok(())
+                } else {
+                    Err(Unsure)
+                }
+            }
+            Some(INITIAL) => {
+                let state = self.keys.get_mut(key).ok_or(Unsure)?;
+                match state.writers.front() {
+                    Some(&next) => targets.push(next),
+                    None => push_once(&mut state.readers, me),
+                }
+                Ok(())
+            }
+            Some(writer) => {
+                let node = *self.node_of.get(&writer).ok_or(Unsure)?;
+                let state = self.keys.get_mut(key).ok_or(Unsure)?;
+                let position = state.writers.binary_search(&node).map_err(|_| Unsure)?;
+                sources.push(node);
+                match state.writers.get(position + 1) {
+                    Some(&next) => targets.push(next),
+                    None => push_once(&mut state.readers, me),
+                }
+                Ok(())
+            }
+            None => match self.keys.get_mut(key) {
+                Some(state) if state.initial => Err(Unsure),
+                Some(state) if !state.writers.is_empty() => {
+                    targets.push(state.writers[0]);
+                    Ok(())
+                }
+                Some(state) => {
+                    if !own(key) {
+                        push_once(&mut state.unborn, me);
+                    }
+                    Ok(())
+                }
+                None => {
+                    if !own(key) {
+                        self.keys
+                            .entry(key.clone())
+                            .or_default()
+                            .unborn
+                            .push_back(me);
+                    }
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// The initial load wrote `key`, as a read of its version shows.
+    fn mark_initial(&mut self, key: &Key, me: u32) -> Result<(), Unsure> {
+        let front = self.front;
+        let state = self.keys.entry(key.clone()).or_default();
+        if state.initial {
+            return Ok(());
+        }
+        // A load in the window that did not write the key, a version
+        // before the window's first writer, or readers that saw the key
+        // unborn: the full check decides.
+        if self.initial_in_window || !state.writers.is_empty() || !state.unborn.is_empty() {
+            return Err(Unsure);
+        }
+        let mut covering = Vec::new();
+        self.predicates.covering(key, front, &mut covering);
+        if covering.iter().any(|&reader| reader != me) {
+            return Err(Unsure);
+        }
+        self.keys.get_mut(key).expect("inserted").initial = true;
+        Ok(())
+    }
+
+    /// Stores the new node's edges, both directions.
+    fn attach(
+        &mut self,
+        me: u32,
+        my_id: TxId,
+        mut sources: Vec<u32>,
+        mut targets: Vec<u32>,
+        excused: &BTreeSet<(TxId, TxId)>,
+    ) {
+        for list in [&mut sources, &mut targets] {
+            list.sort_unstable();
+            list.dedup();
+            list.retain(|&node| node != me);
+        }
+        if !excused.is_empty() {
+            sources.retain(|&node| !excused.contains(&(self.node(node).id, my_id)));
+            targets.retain(|&node| !excused.contains(&(my_id, self.node(node).id)));
+        }
+        for &source in &sources {
+            self.node_mut(source).out.push(me);
+        }
+        for &target in &targets {
+            self.node_mut(target).ins.push(me);
+        }
+        let node = self.node_mut(me);
+        node.ins = sources;
+        node.out = targets;
+    }
+
+    /// Places a linked node in the topological order. `false`: a cycle
+    /// runs through it (it stays unordered until its edges change).
+    pub(super) fn order(&mut self, me: u32) -> bool {
+        self.unordered = None;
+        let latest_source = self
+            .node(me)
+            .ins
+            .iter()
+            .copied()
+            .max_by_key(|&source| self.node(source).label.expect("older nodes are ordered"));
+        if self.node(me).out.is_empty() {
+            // Nothing has to come after it: the end of the order.
+            let last = self.order.keys().next_back().copied();
+            let label = last.map_or(Some(LABEL_START), |last| last.checked_add(LABEL_GAP));
+            if let Some(label) = label {
+                self.set_label(me, label);
+                return true;
+            }
+            self.renumber();
+        }
+        let fresh = loop {
+            let after = latest_source.map(|source| self.node(source).label.expect("ordered"));
+            if let Some(label) = self.free_label_after(after) {
+                break label;
+            }
+            self.renumber();
+        };
+        let earlier: Vec<u32> = self
+            .node(me)
+            .out
+            .iter()
+            .copied()
+            .filter(|&target| self.node(target).label.expect("ordered") < fresh)
+            .collect();
+        if earlier.is_empty() {
+            self.set_label(me, fresh);
+            return true;
+        }
+        let lower = earlier
+            .iter()
+            .map(|&target| self.node(target).label.expect("ordered"))
+            .min()
+            .expect("not empty");
+        // Forward from the earlier targets, over nodes ordered before the
+        // new one: meeting it closes a cycle.
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let mut forward: Vec<u32> = Vec::new();
+        let mut stack = earlier;
+        for &target in &stack {
+            self.node_mut(target).seen = stamp;
+        }
+        while let Some(node) = stack.pop() {
+            forward.push(node);
+            for at in 0..self.node(node).out.len() {
+                let next = self.node(node).out[at];
+                self.work += 1;
+                if next == me {
+                    self.unordered = Some(me);
+                    return false;
+                }
+                let next_node = self.node(next);
+                if next_node.seen != stamp && next_node.label.expect("ordered") < fresh {
+                    self.node_mut(next).seen = stamp;
+                    stack.push(next);
+                }
+            }
+        }
+        // Backward from the new node, over nodes ordered after the
+        // earliest target.
+        let mut backward: Vec<u32> = Vec::new();
+        let mut stack = vec![me];
+        self.node_mut(me).seen = stamp;
+        while let Some(node) = stack.pop() {
+            if node != me {
+                backward.push(node);
+            }
+            for at in 0..self.node(node).ins.len() {
+                let previous = self.node(node).ins[at];
+                self.work += 1;
+                let previous_node = self.node(previous);
+                if previous_node.seen != stamp && previous_node.label.expect("ordered") > lower {
+                    self.node_mut(previous).seen = stamp;
+                    stack.push(previous);
+                }
+            }
+        }
+        let label = |graph: &LiveGraph, node: u32| graph.node(node).label.expect("ordered");
+        backward.sort_unstable_by_key(|&node| label(self, node));
+        forward.sort_unstable_by_key(|&node| label(self, node));
+        let mut pool: Vec<u64> = backward
+            .iter()
+            .chain(&forward)
+            .map(|&node| label(self, node))
+            .collect();
+        pool.push(fresh);
+        pool.sort_unstable();
+        for &node in backward.iter().chain(&forward) {
+            let old = label(self, node);
+            self.order.remove(&old);
+        }
+        let placed = backward.iter().chain([&me]).chain(&forward);
+        for (&node, &new) in placed.zip(&pool) {
+            self.set_label(node, new);
+        }
+        true
+    }
+
+    fn set_label(&mut self, node: u32, label: u64) {
+        self.node_mut(node).label = Some(label);
+        self.order.insert(label, node);
+    }
+
+    /// A label not in use after `after` (before every label when `None`)
+    /// and before any label after `after`, or `None` when there is no
+    /// room. It takes the label just before the next one, so that many
+    /// transactions placed after the same one use up the room one label at
+    /// a time.
+    fn free_label_after(&self, after: Option<u64>) -> Option<u64> {
+        match after {
+            None => match self.order.keys().next() {
+                None => Some(LABEL_START),
+                Some(&first) => first.checked_sub(1),
+            },
+            Some(after) => match self.order.range(after + 1..).next() {
+                None => after.checked_add(LABEL_GAP),
+                Some((&next, _)) => (next - after >= 2).then_some(next - 1),
+            },
+        }
+    }
+
+    /// Forgets `pruned`, the oldest transactions of the window in commit
+    /// order, all linked and ordered. [`Unsure`] when a kept transaction
+    /// has an edge into them (a record that breaks the snapshot rule the
+    /// pruning relies on).
+    pub(super) fn prune(&mut self, pruned: &[CommittedTx]) -> Result<(), Unsure> {
+        let mut count = 0u32;
+        for tx in pruned {
+            if tx.id == INITIAL {
+                self.initial_in_window = false;
+            } else {
+                count += 1;
+            }
+        }
+        let new_front = self.front + count;
+        if self.unordered.is_some_and(|node| node < new_front) || count as usize > self.nodes.len()
+        {
+            return Err(Unsure);
+        }
+        for node in self.front..new_front {
+            if self
+                .node(node)
+                .ins
+                .iter()
+                .any(|&source| source >= new_front)
+            {
+                return Err(Unsure);
+            }
+            for at in 0..self.node(node).out.len() {
+                let target = self.node(node).out[at];
+                if target >= new_front {
+                    self.node_mut(target)
+                        .ins
+                        .retain(|&source| source >= new_front);
+                }
+            }
+            let (id, label) = (self.node(node).id, self.node(node).label);
+            self.node_of.remove(&id);
+            if let Some(label) = label {
+                self.order.remove(&label);
+            }
+        }
+        for tx in pruned {
+            let read_keys = tx.reads.iter().flat_map(|read| match read {
+                ReadRecord::Item { key, .. } => std::slice::from_ref(key).iter(),
+                ReadRecord::Predicate { .. } => [].iter(),
+            });
+            let observed = tx.reads.iter().flat_map(|read| match read {
+                ReadRecord::Item { .. } => [].iter(),
+                ReadRecord::Predicate { observed, .. } => observed.iter(),
+            });
+            let keys = tx
+                .writes
+                .iter()
+                .map(|write| &write.key)
+                .chain(read_keys)
+                .chain(observed.map(|(key, _)| key));
+            for key in keys {
+                let Some(state) = self.keys.get_mut(key) else {
+                    continue;
+                };
+                if drop_pruned(&mut state.writers, new_front) {
+                    state.initial = true;
+                }
+                drop_pruned(&mut state.readers, new_front);
+                drop_pruned(&mut state.unborn, new_front);
+                if state.is_empty() {
+                    self.keys.remove(key);
+                }
+            }
+        }
+        self.nodes.drain(..count as usize);
+        self.front = new_front;
+        if self.predicates.entries > 2 * self.nodes.len() + 64 {
+            self.predicates.sweep(new_front);
+        }
+        Ok(())
+    }
+
+    /// Removes the edges between the `pairs` of transactions (`(from,
+    /// to)`), which the checker excused.
+    pub(super) fn remove_pairs(&mut self, pairs: &[(TxId, TxId)]) {
+        for (from, to) in pairs {
+            let (Some(&from), Some(&to)) = (self.node_of.get(from), self.node_of.get(to)) else {
+                continue;
+            };
+            self.node_mut(from).out.retain(|&node| node != to);
+            self.node_mut(to).ins.retain(|&node| node != from);
+        }
+    }
+
+    /// The node whose cycle is unresolved, if any.
+    pub(super) fn unordered(&self) -> Option<u32> {
+        self.unordered
+    }
+
+    /// Spreads the labels out again, keeping the order.
+    fn renumber(&mut self) {
+        let nodes: Vec<u32> = self.order.values().copied().collect();
+        self.order.clear();
+        let start = LABEL_START - (nodes.len() as u64 / 2) * LABEL_GAP;
+        for (at, node) in nodes.into_iter().enumerate() {
+            self.set_label(node, start + at as u64 * LABEL_GAP);
+        }
+    }
+}
+
+fn push_once(list: &mut VecDeque<u32>, node: u32) {
+    if list.back() != Some(&node) {
+        list.push_back(node);
+    }
+}
+
+/// Drops the pruned nodes (below `front`) from the head of a node-ordered
+/// list; whether any went.
+fn drop_pruned(list: &mut VecDeque<u32>, front: u32) -> bool {
+    let before = list.len();
+    while list.front().is_some_and(|&node| node < front) {
+        list.pop_front();
+    }
+    list.len() != before
+}
