@@ -14,7 +14,7 @@ use crate::store::{DbError, Isolation, SqlState};
 
 /// The tables every script starts from.
 pub const SETUP: Setup = Setup {
-    tables: &["kv", "emp", "booking", "stay", "kv_ref", "heap"],
+    tables: &["kv", "emp", "booking", "stay", "kv_ref", "heap", "hold"],
     ddl: &[
         "CREATE TABLE kv (k text PRIMARY KEY, v integer NOT NULL)",
         "CREATE TABLE emp (id integer PRIMARY KEY, dept integer NOT NULL)",
@@ -25,6 +25,8 @@ pub const SETUP: Setup = Setup {
          EXCLUDE USING gist (room WITH =, span WITH &&))",
         "CREATE TABLE kv_ref (id integer PRIMARY KEY, k text NOT NULL REFERENCES kv (k))",
         "CREATE TABLE heap (id integer, v integer)",
+        "CREATE TABLE hold (id integer PRIMARY KEY, seat integer NOT NULL, status text NOT NULL)",
+        "CREATE UNIQUE INDEX hold_one_active ON hold (seat) WHERE status = 'active'",
     ],
 };
 

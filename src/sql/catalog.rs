@@ -9,8 +9,10 @@
 //! key ranges, and the store's range SIREAD locks into index-range
 //! predicate locks.
 
-use super::expr::Expr;
+use super::expr::{Env, Expr};
+use super::funcs::Ctx;
 use super::value::{encode_key, from_datum, to_datum, SqlType, Value};
+use crate::store::DbError;
 use crate::store::{Key, KeyRange, Row};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -50,6 +52,10 @@ pub(crate) struct Index {
     /// Whether a PRIMARY KEY or UNIQUE constraint owns it (DROP INDEX
     /// refuses it then), rather than CREATE INDEX.
     pub(crate) constraint: bool,
+    /// A partial index's `WHERE` predicate (over the table's columns):
+    /// only rows for which it is true have an entry, so a unique one
+    /// constrains those rows only.
+    pub(crate) predicate: Option<Expr>,
 }
 
 #[derive(Clone, Debug)]
@@ -185,6 +191,24 @@ impl Table {
             }
         }
         Key::raw(&text)
+    }
+
+    /// Whether a row with `values` has an entry in index `index`: always,
+    /// but for a partial index only when its predicate is true (NULL
+    /// counts as false, as in PostgreSQL). A predicate reads only the
+    /// row's columns and immutable functions (CREATE INDEX refuses
+    /// others), so it needs no clock, parameters or catalog.
+    pub(crate) fn has_entry(&self, index: usize, values: &[Value]) -> Result<bool, DbError> {
+        let Some(predicate) = &self.indexes[index].predicate else {
+            return Ok(true);
+        };
+        let ctx = Ctx::default();
+        predicate.is_true(&Env {
+            row: values,
+            params: &[],
+            aggs: &[],
+            ctx: &ctx,
+        })
     }
 
     /// The row key for a row with `values`.

@@ -6,6 +6,7 @@ use super::catalog::{
     intern, Catalog, Check, Column, Exclusion, ForeignKey, Index, Table, ROW_ID, ROW_POSITION,
 };
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
+use super::funcs::Builtin;
 use super::plan::ExcludeSpec;
 use super::value::{err, SqlType};
 use super::SqlDb;
@@ -269,6 +270,7 @@ pub(crate) fn create_table(
         unique: true,
         prefix: String::new(),
         constraint: true,
+        predicate: None,
     });
     for (n, cols) in &draft.uniques {
         let index_name = n
@@ -291,6 +293,7 @@ pub(crate) fn create_table(
             columns,
             unique: true,
             constraint: true,
+            predicate: None,
         });
     }
     let scope_table = Arc::new(draft.table.clone());
@@ -360,7 +363,7 @@ pub(crate) fn create_table(
             .position(|idx| {
                 let mut cols = idx.columns.clone();
                 cols.sort_unstable();
-                idx.unique && cols == wanted
+                idx.unique && idx.predicate.is_none() && cols == wanted
             })
             .ok_or_else(|| {
                 err(SqlState::Other("42830"), format!("there is no unique constraint matching given keys for referenced table \"{parent_name}\""))
@@ -431,7 +434,6 @@ pub(crate) fn create_table(
 /// simulation expects it in setup, before concurrent work).
 pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Result<(), DbError> {
     if create.using.as_ref().is_some_and(|u| ident(u) != "btree")
-        || create.predicate.is_some()
         || create.concurrently
         || !create.with.is_empty()
         || create.nulls_distinct == Some(false)
@@ -486,6 +488,10 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
             format!("relation \"{index_name}\" already exists"),
         ));
     }
+    let predicate = match &create.predicate {
+        Some(p) => Some(index_predicate(&table_name, &table, p)?),
+        None => None,
+    };
     let mut updated = (*table).clone();
     updated.indexes.push(Index {
         prefix: db
@@ -496,6 +502,7 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         columns,
         unique: create.unique,
         constraint: false,
+        predicate,
     });
     let position = updated.indexes.len() - 1;
     // Backfill. An index made on an empty table (a schema's setup) needs
@@ -512,6 +519,9 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     let rows: Vec<_> = tx.sql_scan(&KeyRange::prefix(&updated.indexes[0].prefix))?;
     for (_, row) in rows {
         let values = updated.values_of(&row);
+        if !updated.has_entry(position, &values)? {
+            continue;
+        }
         let key = updated.index_key(position, &values);
         tx.sql_write(&key, WriteKind::Insert, Some(updated.entry_row(&values)))
             .await
@@ -532,6 +542,44 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         .tables
         .insert(table_name, Arc::new(updated));
     Ok(())
+}
+
+/// Compiles a partial index's `WHERE` over the table's columns. As in
+/// PostgreSQL it may read only the row: no parameters, subqueries or
+/// functions whose value changes between calls (`now()`, `random()`),
+/// which would make whether a row has an entry change under it.
+fn index_predicate(name: &str, table: &Arc<Table>, p: &ast::Expr) -> Result<Expr, DbError> {
+    let mut scope = Scope::default();
+    scope.add(name, table.clone());
+    let mut c = Compiler::new(&scope);
+    let expr = c.compile(p)?;
+    if c.params > 0 {
+        return Err(err(
+            SqlState::Other("42P02"),
+            "there is no parameter $1".to_string(),
+        ));
+    }
+    let mut mutable = false;
+    expr.visit(&mut |x| {
+        mutable |= matches!(
+            x,
+            Expr::Call(
+                Builtin::Now(_)
+                    | Builtin::CurrentDate
+                    | Builtin::GenRandomUuid
+                    | Builtin::ToRegclass
+                    | Builtin::Concat,
+                _
+            ) | Expr::Agg(_)
+        )
+    });
+    if mutable {
+        return Err(err(
+            SqlState::Other("42P17"),
+            "functions in index predicate must be marked IMMUTABLE".to_string(),
+        ));
+    }
+    Ok(expr)
 }
 
 /// `DROP TABLE`, `DROP INDEX` or `DROP SCHEMA` as parsed: the names

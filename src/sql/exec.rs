@@ -759,7 +759,9 @@ impl Exec<'_> {
                 })
             })?;
         for i in 1..table.indexes.len() {
-            self.insert_entry(table, i, values).await?;
+            if table.has_entry(i, values)? {
+                self.insert_entry(table, i, values).await?;
+            }
         }
         self.check_parents(table, values, None).await
     }
@@ -817,9 +819,11 @@ impl Exec<'_> {
         if new_key != *key {
             self.tx.sql_write(key, WriteKind::Delete, None).await?;
             for i in 1..table.indexes.len() {
-                self.tx
-                    .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
-                    .await?;
+                if table.has_entry(i, old)? {
+                    self.tx
+                        .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
+                        .await?;
+                }
             }
             // The new key's unique check comes before the foreign-key
             // check of the rows that referenced the old key, which
@@ -847,11 +851,16 @@ impl Exec<'_> {
                 })
             })?;
         for i in 1..table.indexes.len() {
+            // A row moving into or out of a partial index's predicate gains
+            // or loses its entry even when the indexed columns stay.
+            let (was_in, is_in) = (table.has_entry(i, old)?, table.has_entry(i, new)?);
             let changed = table.indexes[i].columns.iter().any(|&c| old[c] != new[c]);
-            if changed {
+            if was_in && (changed || !is_in) {
                 self.tx
                     .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
                     .await?;
+            }
+            if is_in && (changed || !was_in) {
                 self.insert_entry(table, i, new).await?;
             }
         }
@@ -914,10 +923,13 @@ impl Exec<'_> {
                 let all: Vec<usize> = table.declared_unique().collect();
                 let arbiters = if arbiters.is_empty() { &all } else { arbiters };
                 for &index in arbiters {
+                    // A row outside a partial unique index's predicate
+                    // cannot conflict through it.
                     if table.indexes[index]
                         .columns
                         .iter()
                         .any(|&c| values[c].is_null())
+                        || !table.has_entry(index, &values)?
                     {
                         continue;
                     }
@@ -1045,9 +1057,11 @@ impl Exec<'_> {
             };
             self.tx.sql_write(&key, WriteKind::Delete, None).await?;
             for i in 1..table.indexes.len() {
-                self.tx
-                    .sql_write(&table.index_key(i, &current), WriteKind::Delete, None)
-                    .await?;
+                if table.has_entry(i, &current)? {
+                    self.tx
+                        .sql_write(&table.index_key(i, &current), WriteKind::Delete, None)
+                        .await?;
+                }
             }
             self.check_children(table, &current, None)?;
             affected += 1;

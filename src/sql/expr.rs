@@ -825,6 +825,47 @@ impl Expr {
         max
     }
 
+    /// The expression with every column moved `offset` places right: a
+    /// table's expression (an index predicate) as it reads the table at
+    /// `offset` in a statement's combined row.
+    pub(crate) fn shifted(&self, offset: usize) -> Expr {
+        let s = |e: &Expr| Box::new(e.shifted(offset));
+        let all = |list: &[Expr]| list.iter().map(|e| e.shifted(offset)).collect();
+        match self {
+            Expr::Col(c) => Expr::Col(c + offset),
+            Expr::Bin(op, a, b) => Expr::Bin(*op, s(a), s(b)),
+            Expr::Not(a) => Expr::Not(s(a)),
+            Expr::Neg(a) => Expr::Neg(s(a)),
+            Expr::IsNull(a, n) => Expr::IsNull(s(a), *n),
+            Expr::IsBool(a, b, n) => Expr::IsBool(s(a), *b, *n),
+            Expr::Cast(a, t) => Expr::Cast(s(a), *t),
+            Expr::InList(a, list, n) => Expr::InList(s(a), all(list), *n),
+            Expr::Between(a, b, c, n) => Expr::Between(s(a), s(b), s(c), *n),
+            Expr::Func(f, args) => Expr::Func(*f, all(args)),
+            Expr::Call(f, args) => Expr::Call(*f, all(args)),
+            Expr::Array(args) => Expr::Array(all(args)),
+            Expr::AnyAll(op, any, a, b) => Expr::AnyAll(op, *any, s(a), s(b)),
+            Expr::Case(arms, other) => Expr::Case(
+                arms.iter()
+                    .map(|(c, r)| (c.shifted(offset), r.shifted(offset)))
+                    .collect(),
+                other.as_ref().map(|o| s(o)),
+            ),
+            Expr::Const(_) | Expr::Param(_) | Expr::Agg(_) | Expr::Default => self.clone(),
+        }
+    }
+
+    /// Appends the expression's top-level `AND` operands.
+    pub(crate) fn conjuncts(&self, out: &mut Vec<Expr>) {
+        match self {
+            Expr::Bin(BinOp::And, a, b) => {
+                a.conjuncts(out);
+                b.conjuncts(out);
+            }
+            other => out.push(other.clone()),
+        }
+    }
+
     pub(crate) fn visit(&self, f: &mut impl FnMut(&Expr)) {
         f(self);
         match self {

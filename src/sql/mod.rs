@@ -52,7 +52,10 @@
 //!   SSI predicate lock on that index range (the gap included) and a
 //!   sequential scan locks the whole table's range.
 //! - DDL outside transaction blocks: `CREATE TABLE [IF NOT EXISTS]`,
-//!   `CREATE [UNIQUE] INDEX [IF NOT EXISTS]`, `PRIMARY KEY / UNIQUE (...)
+//!   `CREATE [UNIQUE] INDEX [IF NOT EXISTS] ... [WHERE pred]` (partial:
+//!   entries only for rows satisfying `pred`, uniqueness among those; read
+//!   only by queries whose WHERE has each of `pred`'s conjuncts),
+//!   `PRIMARY KEY / UNIQUE (...)
 //!   INCLUDE (...)`, `DROP TABLE [IF EXISTS] ... [CASCADE | RESTRICT]`
 //!   (2BP01 when another table's foreign key depends on it; CASCADE drops
 //!   those keys), `DROP INDEX [IF EXISTS]`, and `CREATE EXTENSION [IF NOT
@@ -464,6 +467,7 @@ impl SqlDb {
             let key = table.index_key(index, &values);
             if (index == 0 || table.indexes[index].unique)
                 && !(table.heap && index == 0)
+                && table.has_entry(index, &values)?
                 && self.store.read_committed(&key).is_some()
             {
                 return Err(DbError::new(
@@ -476,8 +480,10 @@ impl SqlDb {
             }
         }
         for index in 1..table.indexes.len() {
-            self.store
-                .load(table.index_key(index, &values), table.entry_row(&values));
+            if table.has_entry(index, &values)? {
+                self.store
+                    .load(table.index_key(index, &values), table.entry_row(&values));
+            }
         }
         self.store
             .load(table.row_key(&values), table.to_row(&values));

@@ -611,6 +611,27 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
     }
     let mut best: Option<(usize, Access)> = None;
     for (i, index) in table.indexes.iter().enumerate() {
+        // A partial index holds only the rows its predicate accepts, so it
+        // can answer the query only when the query's WHERE implies the
+        // predicate: here, when each of the predicate's conjuncts is one
+        // of the query's (PostgreSQL proves more, e.g. ranges). SSI stays
+        // correct: the scan SIREAD-locks the index key range it reads, and
+        // any row a concurrent writer makes that the query would return
+        // satisfies the WHERE, hence the predicate, so it writes an entry
+        // in that range; rows outside the predicate the query never
+        // returns, so missing their writes loses no rw-conflict.
+        if let Some(predicate) = &index.predicate {
+            let shifted = predicate.shifted(offset);
+            let mut wanted = Vec::new();
+            shifted.conjuncts(&mut wanted);
+            let implied = wanted.iter().all(|w| {
+                let w = format!("{w:?}");
+                conjuncts.iter().any(|c| format!("{c:?}") == w)
+            });
+            if !implied {
+                continue;
+            }
+        }
         let mut eq = Vec::new();
         for &col in &index.columns {
             match conds
@@ -1306,7 +1327,9 @@ impl Planner<'_> {
                         let found = table.indexes.iter().position(|idx| {
                             let mut cols = idx.columns.clone();
                             cols.sort_unstable();
-                            idx.unique && cols == wanted
+                            // A partial unique index is inferred only
+                            // from a conflict target with its WHERE.
+                            idx.unique && idx.predicate.is_none() && cols == wanted
                         });
                         vec![found.ok_or_else(|| err(SqlState::InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification"))?]
                     }
@@ -1315,7 +1338,7 @@ impl Planner<'_> {
                         vec![table
                             .indexes
                             .iter()
-                            .position(|i| i.name == name && i.unique)
+                            .position(|i| i.name == name && i.unique && i.predicate.is_none())
                             .ok_or_else(|| {
                                 err(
                                     SqlState::Other("42704"),

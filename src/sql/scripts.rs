@@ -10,7 +10,9 @@
 //! integer)`, `emp (id, dept)` indexed on `dept`, `booking (id, room)`
 //! indexed on `room`, `stay (id, room, span int4range)` with `EXCLUDE
 //! USING gist (room WITH =, span WITH &&)`, and `kv_ref (id, k REFERENCES
-//! kv)`.
+//! kv)`, `heap (id, v)` without a primary key, and `hold (id, seat,
+//! status)` with the partial unique index `hold_one_active ON hold (seat)
+//! WHERE status = 'active'`.
 
 use super::script::{Backend, Runner, Stmt};
 use super::{Rows, Session};
@@ -2174,6 +2176,91 @@ pub const SCRIPTS: &[Script] = &[
             s1: UPDATE heap SET v = 2 WHERE id = 3 -> affected 2
             s1: SELECT id, v FROM heap -> [(2, 0) (1, 1) (3, 2) (3, 2)]
             check: SELECT * FROM heap -> [(2, 0) (1, 1) (3, 2) (3, 2)]
+        ",
+    },
+    Script {
+        name: "partial-unique-index-waits-then-23505",
+        about: "two transactions each insert an active hold for one seat: \
+                the second waits for the first's uncommitted entry in the \
+                partial unique index and fails with 23505 once it commits",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO hold VALUES (1, 7, 'active')"),
+            (1, "INSERT INTO hold VALUES (2, 7, 'active')"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, seat, status FROM hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO hold VALUES (1, 7, 'active') -> affected 1
+            s2: INSERT INTO hold VALUES (2, 7, 'active') -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23505
+            s2: ROLLBACK -> ok
+            check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active)]
+        ",
+    },
+    Script {
+        name: "partial-unique-index-goes-on-after-rollback",
+        about: "the second active hold for a seat waits for the first and \
+                goes on when the first rolls back",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO hold VALUES (1, 7, 'active')"),
+            (1, "INSERT INTO hold VALUES (2, 7, 'active')"),
+            (0, "ROLLBACK"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, seat, status FROM hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO hold VALUES (1, 7, 'active') -> affected 1
+            s2: INSERT INTO hold VALUES (2, 7, 'active') -> waiting
+            s1: ROLLBACK -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT id, seat, status FROM hold ORDER BY id -> [(2, 7, active)]
+        ",
+    },
+    Script {
+        name: "partial-unique-index-ignores-rows-outside-its-predicate",
+        about: "a released hold has no entry in the partial unique index: \
+                an active hold for the same seat neither waits nor fails, \
+                while releasing and re-activating moves rows in and out",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO hold VALUES (1, 7, 'released')"),
+            (1, "INSERT INTO hold VALUES (2, 7, 'active')"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+            (0, "UPDATE hold SET status = 'active' WHERE id = 1"),
+            (1, "UPDATE hold SET status = 'released' WHERE id = 2"),
+            (0, "UPDATE hold SET status = 'active' WHERE id = 1"),
+        ],
+        check: &["SELECT id, seat, status FROM hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO hold VALUES (1, 7, 'released') -> affected 1
+            s2: INSERT INTO hold VALUES (2, 7, 'active') -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            s1: UPDATE hold SET status = 'active' WHERE id = 1 -> error 23505
+            s2: UPDATE hold SET status = 'released' WHERE id = 2 -> affected 1
+            s1: UPDATE hold SET status = 'active' WHERE id = 1 -> affected 1
+            check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active) (2, 7, released)]
         ",
     },
 ];

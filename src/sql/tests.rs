@@ -976,3 +976,89 @@ fn schemas_qualify_tables_and_drop_with_cascade() {
     assert_eq!(code(&mut s, "SELECT * FROM app.t", &[]), "42P01");
     assert_eq!(ok(&mut s, "SELECT * FROM t", &[]).len(), 1);
 }
+
+/// Partial indexes, results as PostgreSQL 15 gives them: a row has an
+/// entry only while it satisfies the predicate (backfill, INSERT, UPDATE
+/// in and out, DELETE), a unique one constrains those rows only, and a
+/// query whose WHERE lacks the predicate still sees every row (the index
+/// is skipped for it).
+#[test]
+fn partial_indexes_hold_only_the_rows_their_predicate_accepts() {
+    let db = db_with(&[
+        "CREATE TABLE holds (id int PRIMARY KEY, seat int NOT NULL, status text NOT NULL)",
+        "INSERT INTO holds VALUES (1, 7, 'released'), (2, 7, 'released'), (3, 8, 'active')",
+        "CREATE UNIQUE INDEX holds_one_active ON holds (seat) WHERE status = 'active'",
+        "CREATE INDEX holds_active_id ON holds (id) WHERE status = 'active'",
+    ]);
+    let mut s = db.session();
+    ok(&mut s, "INSERT INTO holds VALUES (4, 7, 'active')", &[]);
+    assert_eq!(
+        code(&mut s, "INSERT INTO holds VALUES (5, 7, 'active')", &[]),
+        "23505"
+    );
+    let e = exec(&mut s, "INSERT INTO holds VALUES (5, 8, 'active')", &[]).unwrap_err();
+    assert_eq!(
+        e.message,
+        "duplicate key value violates unique constraint \"holds_one_active\""
+    );
+    ok(&mut s, "INSERT INTO holds VALUES (5, 7, 'released')", &[]);
+    assert_eq!(
+        code(
+            &mut s,
+            "UPDATE holds SET status = 'active' WHERE id = 1",
+            &[]
+        ),
+        "23505"
+    );
+    ok(
+        &mut s,
+        "UPDATE holds SET status = 'released' WHERE id = 4",
+        &[],
+    );
+    ok(
+        &mut s,
+        "UPDATE holds SET status = 'active' WHERE id = 1",
+        &[],
+    );
+    ok(&mut s, "DELETE FROM holds WHERE id = 3", &[]);
+    ok(&mut s, "INSERT INTO holds VALUES (6, 8, 'active')", &[]);
+    let active = "SELECT id FROM holds WHERE seat = $1 AND status = 'active'";
+    assert_eq!(ints(&ok(&mut s, active, &[7.into()])), vec![vec![1]]);
+    assert_eq!(ints(&ok(&mut s, active, &[8.into()])), vec![vec![6]]);
+    let all = "SELECT id FROM holds WHERE seat = 7 ORDER BY id";
+    assert_eq!(
+        ints(&ok(&mut s, all, &[])),
+        vec![vec![1], vec![2], vec![4], vec![5]]
+    );
+    let range = "SELECT id FROM holds WHERE id >= 2 AND status = 'active' ORDER BY id";
+    assert_eq!(ints(&ok(&mut s, range, &[])), vec![vec![6]]);
+    let range_all = "SELECT id FROM holds WHERE id >= 5 ORDER BY id";
+    assert_eq!(ints(&ok(&mut s, range_all, &[])), vec![vec![5], vec![6]]);
+    // Two active holds already present: the index cannot be made.
+    let db = db_with(&[
+        "CREATE TABLE holds (id int PRIMARY KEY, seat int NOT NULL, status text NOT NULL)",
+        "INSERT INTO holds VALUES (1, 7, 'active'), (2, 7, 'active')",
+    ]);
+    let mut s = db.session();
+    let e = exec(
+        &mut s,
+        "CREATE UNIQUE INDEX holds_one_active ON holds (seat) WHERE status = 'active'",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        (
+            "23505",
+            "could not create unique index \"holds_one_active\""
+        )
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "CREATE INDEX holds_recent ON holds (seat) WHERE now() > '2020-01-01'",
+            &[]
+        ),
+        "42P17"
+    );
+}
