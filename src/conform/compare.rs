@@ -242,7 +242,6 @@ pub fn classify(program: &Program, store: &EngineRun, pg: &EngineRun) -> Verdict
 }
 
 fn compare_step(program: &Program, p: usize, s: &StepRun, g: &StepRun) -> Option<Verdict> {
-    use Outcome::*;
     let what = |side: &StepRun| {
         let waited = if side.waited { "waits, then " } else { "" };
         format!("{waited}{}", side.outcome.describe())
@@ -254,6 +253,20 @@ fn compare_step(program: &Program, p: usize, s: &StepRun, g: &StepRun) -> Option
         what(s),
         what(g)
     );
+    step_verdict(p, at, skips_locked(program, p), s, g)
+}
+
+/// The class of step `p` from its run on the store (`s`) and on
+/// PostgreSQL (`g`), `at` naming it in the verdict; `skips_locked`: the
+/// step is a `SKIP LOCKED` read. Shared with `pgspecs`.
+pub(crate) fn step_verdict(
+    p: usize,
+    at: String,
+    skips_locked: bool,
+    s: &StepRun,
+    g: &StepRun,
+) -> Option<Verdict> {
+    use Outcome::*;
     let verdict = |class| Some(Verdict::new(class, Some(p), at.clone()));
     let finished = |o: &Outcome| matches!(o, Done { .. } | Error(_));
     match (&s.outcome, &g.outcome) {
@@ -275,7 +288,7 @@ fn compare_step(program: &Program, p: usize, s: &StepRun, g: &StepRun) -> Option
         // the order, not the rows, is the first difference.
         _ if s.completed_after != g.completed_after => verdict(Class::Different),
         (Done { rows: a, .. }, Done { rows: b, .. })
-            if a != b && skips_locked(program, p) && a.iter().all(|r| b.contains(r)) =>
+            if a != b && skips_locked && a.iter().all(|r| b.contains(r)) =>
         {
             // SKIP LOCKED passed over rows the store had locked and
             // PostgreSQL had not (its locks are stronger, not wrong).

@@ -5,7 +5,7 @@
 //! another error code, or a wait ending at another step, is different.
 
 use super::run::PermRun;
-use crate::conform::run::{Outcome, StepRun};
+use crate::conform::run::StepRun;
 use crate::conform::{Class, Verdict};
 
 fn verdict(class: Class, step: Option<usize>, why: impl Into<String>) -> Verdict {
@@ -24,40 +24,13 @@ pub fn describe(step: &StepRun) -> String {
 
 /// Compares step `p` (named `name`) of the two runs.
 fn compare_step(name: &str, sql: &str, p: usize, s: &StepRun, g: &StepRun) -> Option<Verdict> {
-    use Outcome::*;
     let at = format!(
         "step {name}: store {}; PostgreSQL {}",
         describe(s),
         describe(g)
     );
-    let v = |class| Some(verdict(class, Some(p), at.clone()));
-    let finished = |o: &Outcome| matches!(o, Done { .. } | Error(_));
-    match (&s.outcome, &g.outcome) {
-        (a, b) if !finished(a) || !finished(b) => {
-            if a == b {
-                None
-            } else if !finished(a) {
-                v(Class::Stricter)
-            } else {
-                v(Class::Looser)
-            }
-        }
-        _ if s.waited && !g.waited => v(Class::Stricter),
-        _ if !s.waited && g.waited => v(Class::Looser),
-        (Error(_), Done { .. }) => v(Class::Stricter),
-        (Done { .. }, Error(_)) => v(Class::Looser),
-        (Error(a), Error(b)) if a != b => v(Class::Different),
-        _ if s.completed_after != g.completed_after => v(Class::Different),
-        (Done { rows: a, .. }, Done { rows: b, .. })
-            if a != b
-                && sql.to_ascii_uppercase().contains("SKIP LOCKED")
-                && a.iter().all(|r| b.contains(r)) =>
-        {
-            v(Class::Stricter)
-        }
-        (a, b) if a != b => v(Class::Unsound),
-        _ => None,
-    }
+    let skips_locked = sql.to_ascii_uppercase().contains("SKIP LOCKED");
+    crate::conform::compare::step_verdict(p, at, skips_locked, s, g)
 }
 
 /// Classifies a permutation from its run on the store and on PostgreSQL.
