@@ -221,6 +221,9 @@ pub struct PausePoint {
     pub range_end: Option<Key>,
     /// Simulated latency drawn for the statement.
     pub latency_ms: u64,
+    /// Of `latency_ms`, an injected latency spike (`store.latency.spike_*`),
+    /// or 0: the world excuses it from liveness as it does host stalls.
+    pub spike_ms: u64,
 }
 
 /// How a transaction begins beyond its isolation level.
@@ -657,21 +660,23 @@ impl Store {
         })
     }
 
-    fn draw_latency_ms(&self) -> u64 {
+    /// A statement's latency and, if it is an injected spike, that too.
+    fn draw_latency_ms(&self) -> (u64, u64) {
         let mut state = self.state();
         let latency = state.config.latency;
         if latency.spike_probability > 0.0 && state.rng.chance(latency.spike_probability) {
-            return latency.spike_ms;
+            return (latency.spike_ms, latency.spike_ms);
         }
-        if latency.max_ms > latency.min_ms {
+        let latency_ms = if latency.max_ms > latency.min_ms {
             state.rng.between(latency.min_ms, latency.max_ms)
         } else {
             latency.min_ms
-        }
+        };
+        (latency_ms, 0)
     }
 
     async fn pause(&self, tx: TxId, op: Op, key: Option<&Key>, range_end: Option<&Key>) {
-        let latency_ms = self.draw_latency_ms();
+        let (latency_ms, spike_ms) = self.draw_latency_ms();
         let pacer = self
             .shared
             .pacer
@@ -684,6 +689,7 @@ impl Store {
             key: key.cloned(),
             range_end: range_end.cloned(),
             latency_ms,
+            spike_ms,
         };
         pacer.pause(&point).await;
     }

@@ -288,6 +288,22 @@ impl HostFaults {
         };
         paused_ms + spike_ms
     }
+
+    /// Notes the store's own latency spike on the statement at `point` as
+    /// a stall (unlisted, like host spikes): a correct service's request
+    /// queued behind a spiking lock holder is not its liveness failure.
+    pub fn note_store_spike(&self, point: &PausePoint) {
+        if point.spike_ms > 0 {
+            let what = format!(
+                "store latency spike: {} of T{} on api-{} takes {} ms",
+                point.op.name(),
+                point.tx,
+                self.server,
+                point.spike_ms
+            );
+            log_stall(&self.log, what, false, point.spike_ms);
+        }
+    }
 }
 
 #[cfg(test)]
