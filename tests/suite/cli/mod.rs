@@ -435,3 +435,22 @@ fn an_interrupted_fuzz_sweep_exits_130_even_with_nothing_found() {
     assert!(out.contains("0 failing"), "{out}");
     assert!(out.contains("(interrupted: results so far kept)"), "{out}");
 }
+
+/// rooms-conflict counts its outcomes exactly (`requests.book.409 == 40`);
+/// swarm's seed 21 draws a fault that loses one of those answers. The
+/// correct service broke nothing, so the sweep passes and says so.
+#[test]
+fn a_threshold_missed_under_swarms_faults_is_reported_not_failed() {
+    let (code, out, err) = overbook(&["fuzz", "rooms-conflict", "--seeds", "21..22", "--swarm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("threshold rooms-conflict seed 21: requests.book.409 == 40 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("thresholds: 1 swarm run(s) held every invariant"),
+        "{out}"
+    );
+    let (code, out, err) = overbook(&["fuzz", "rooms-conflict", "--seeds", "21..22"]);
+    assert_eq!(code, 0, "without swarm the counts hold: {out}{err}");
+}
