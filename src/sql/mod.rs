@@ -157,6 +157,7 @@ mod decimal;
 mod exec;
 mod expr;
 mod funcs;
+mod locks;
 mod plan;
 pub mod script;
 pub mod scripts;
@@ -172,8 +173,8 @@ pub use value::{canonical_json, Span, SqlType, Value};
 
 use crate::seed::Seed;
 use crate::store::{
-    block_on, Connection, DbError, Isolation, Pool, Schema, SqlState, Store, StoreConfig, Timeouts,
-    Tx, TxMode,
+    block_on, Connection, DbError, Isolation, Pool, Schema, SessionId, SqlState, Store,
+    StoreConfig, Timeouts, Tx, TxMode,
 };
 use catalog::{Catalog, Table};
 use plan::{Prepared, Statement};
@@ -385,6 +386,7 @@ impl SqlDb {
             db: self.clone(),
             block: None,
             settings: Settings::default(),
+            session: self.store.new_session(),
             _connection: None,
         }
     }
@@ -394,10 +396,15 @@ impl SqlDb {
     /// is held until the session is dropped, as with node-postgres's
     /// `pool.connect()` and `client.release()`.
     pub async fn connect(pool: &Pool) -> Result<SqlSession, DbError> {
-        let connection = pool.connect().await?;
-        let mut session = SqlDb::attach(pool.store()).session();
-        session._connection = Some(connection);
-        Ok(session)
+        let mut connection = pool.connect().await?;
+        let db = SqlDb::attach(pool.store());
+        Ok(SqlSession {
+            session: connection.session(pool.store()),
+            db,
+            block: None,
+            settings: Settings::default(),
+            _connection: Some(connection),
+        })
     }
 
     /// Runs a script of `CREATE TABLE` and `CREATE INDEX` statements
@@ -572,6 +579,10 @@ struct Block {
     /// The session's settings when the block began: a block that rolls
     /// back undoes its plain `SET`s too, as in PostgreSQL.
     settings_at_begin: Settings,
+    /// Each open savepoint's name with the session's settings and the
+    /// block's `SET LOCAL`s when it was set: `ROLLBACK TO` puts both
+    /// back, as PostgreSQL undoes a subtransaction's `SET`s.
+    savepoints: Vec<(String, Settings, Vec<(Param, SetValue)>)>,
 }
 
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
@@ -580,8 +591,22 @@ pub struct SqlSession {
     block: Option<Block>,
     /// The session's `SET` values (`SET LOCAL` ones live in the block).
     settings: Settings,
+    /// Its backend: the owner of its session-level advisory locks (a
+    /// pooled connection's, which keeps them when the session goes back
+    /// to the pool, as a real pool keeps its server connections).
+    session: SessionId,
     /// The pool slot this session holds, if it came from a pool.
     _connection: Option<Connection>,
+}
+
+impl Drop for SqlSession {
+    /// A connection of its own closes with the session, and PostgreSQL
+    /// releases a closed backend's session-level advisory locks.
+    fn drop(&mut self) {
+        if self._connection.is_none() {
+            self.db.store.end_session(self.session);
+        }
+    }
 }
 
 impl std::fmt::Debug for SqlSession {
@@ -605,6 +630,7 @@ fn writes(kind: &Prepared) -> Option<&'static str> {
         Prepared::Insert(_) => Some("INSERT"),
         Prepared::Update(_) => Some("UPDATE"),
         Prepared::Delete(_) => Some("DELETE"),
+        Prepared::Truncate(_) => Some("TRUNCATE TABLE"),
         Prepared::Select(s) if s.lock.is_some() => Some("SELECT FOR UPDATE"),
         _ => None,
     }
@@ -617,6 +643,11 @@ async fn run(
     params: &[Value],
 ) -> Result<Rows, DbError> {
     let ctx = funcs::Ctx::new(&db.store, &db.shared, tx.sql_time_ms());
+    let prelude = locks::prelude(statement, params, &ctx);
+    match prelude {
+        Ok((relations, advisory)) => tx.sql_prelude(relations, advisory),
+        Err(e) => return Err(tx.sql_fail(e)),
+    }
     let mut exec = exec::Exec {
         tx,
         params: exec::Bound {
@@ -631,6 +662,7 @@ async fn run(
         Prepared::Update(plan) => exec.update(plan).await,
         Prepared::Delete(plan) => exec.delete(plan).await,
         Prepared::AdvisoryLock(arg) => exec.advisory_lock(arg).await,
+        Prepared::Truncate(plan) => locks::truncate(exec.tx, plan).await,
         _ => unreachable!("only data statements run in a transaction"),
     };
     // Enum values reach a client as their labels, as tokio-postgres
@@ -936,13 +968,14 @@ impl SqlSession {
                     let isolation = modes.isolation.unwrap_or(defaults.isolation);
                     let read_only = modes.read_only.unwrap_or(defaults.read_only);
                     let deferrable = modes.deferrable.unwrap_or(defaults.deferrable);
-                    let tx = self.db.store().begin_with(
+                    let mut tx = self.db.store().begin_with(
                         isolation,
                         TxMode {
                             read_only,
                             deferrable,
                         },
                     );
+                    tx.join_session(self.session);
                     self.block = Some(Block {
                         tx,
                         read_only,
@@ -951,6 +984,7 @@ impl SqlSession {
                         queried: false,
                         local: Vec::new(),
                         settings_at_begin: self.settings.clone(),
+                        savepoints: Vec::new(),
                     });
                 }
                 // BEGIN inside a block is only a warning in PostgreSQL.
@@ -1001,10 +1035,9 @@ impl SqlSession {
                     _ => block.tx.sql_rollback_to_savepoint(name),
                 };
                 match &result {
-                    Ok(()) if matches!(statement.kind, Prepared::RollbackToSavepoint(_)) => {
-                        block.failed = false;
+                    Ok(()) => {
+                        locks::savepoint_settings(&statement.kind, block, &mut self.settings);
                     }
-                    Ok(()) => {}
                     // SAVEPOINT and RELEASE in a failed block are refused
                     // without changing anything; a missing savepoint fails
                     // the block.
@@ -1012,6 +1045,10 @@ impl SqlSession {
                     Err(_) => {}
                 }
                 result.map(|()| Rows::default())
+            }
+            Prepared::LockTable(lock) => {
+                let timeouts = self.timeouts();
+                self.lock_table(lock, timeouts).await
             }
             Prepared::Set(set) => self.set(set),
             Prepared::SetTransaction(modes) => self.set_transaction(*modes),
@@ -1040,6 +1077,8 @@ impl SqlSession {
                     );
                     return Err(self.fail(e));
                 }
+                // Held (when it had to be waited for) until the DDL is done.
+                let _ddl_lock = locks::ddl_lock(&self.db, &statement.kind, self.timeouts()).await?;
                 let types = self.db.shared.catalog().types.clone();
                 let result = match &statement.kind {
                     Prepared::CreateTable(create, excludes) => {
@@ -1118,6 +1157,7 @@ impl SqlSession {
                         deferrable: defaults.deferrable,
                     },
                 );
+                tx.join_session(self.session);
                 tx.set_timeouts(timeouts);
                 let rows = run(&self.db, &mut tx, statement, params).await?;
                 tx.commit().await?;
