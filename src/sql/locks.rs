@@ -376,6 +376,9 @@ pub(crate) fn void() -> Value {
     Value::Text("".into())
 }
 
+/// A statement's table locks and advisory lock calls.
+pub(super) type Prelude = (Vec<(String, TableLockMode)>, Vec<AdvisoryCall>);
+
 /// What `statement` takes around its snapshot (see
 /// [`crate::store::Tx`]'s prelude): its table locks, and its WHERE
 /// clause's advisory lock calls with their keys (a NULL key takes none).
@@ -383,7 +386,7 @@ pub(super) fn prelude(
     statement: &super::plan::Statement,
     params: &[Value],
     ctx: &super::funcs::Ctx,
-) -> Result<(Vec<(String, TableLockMode)>, Vec<AdvisoryCall>), DbError> {
+) -> Result<Prelude, DbError> {
     let env = Env {
         row: &[],
         params,

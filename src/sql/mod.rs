@@ -82,7 +82,9 @@
 //!   [SAVEPOINT]`, undoing writes and row locks (back to their earlier
 //!   strength) as PostgreSQL aborts a subtransaction; an error inside a
 //!   savepoint releases only what came after it, and `ROLLBACK TO`
-//!   revives the block.
+//!   revives the block; it also releases the advisory transaction locks
+//!   and table locks taken after the savepoint and undoes its `SET` and
+//!   `SET LOCAL` (session-level advisory locks stay).
 //! - Advisory transaction locks: `SELECT pg_advisory_xact_lock($1)`,
 //!   `pg_advisory_xact_lock_shared`, `pg_try_advisory_xact_lock[_shared]`
 //!   (a boolean), each with one bigint or two integer keys, in a select
@@ -90,7 +92,30 @@
 //!   rollback, queue first come first served (a shared request waits
 //!   behind a queued exclusive one), and their waits are edges of the
 //!   same wait-for graph as row locks' (40P01 across both). Session-level
-//!   `pg_advisory_lock` and its kin are rejected (0A000).
+//!   `pg_advisory_lock[_shared]`, `pg_try_advisory_lock[_shared]`,
+//!   `pg_advisory_unlock[_shared]` (false when not held) and
+//!   `pg_advisory_unlock_all()` belong to the connection's backend
+//!   ([`crate::store::SessionId`]): held across its transactions and
+//!   rollbacks, re-entrant (one unlock per lock), released when the
+//!   session is dropped, and kept by a pooled connection (as a real pool
+//!   keeps its server connections). The waiting forms may also appear in
+//!   a WHERE clause (`WHERE pg_advisory_lock(k) IS NOT NULL`, key without
+//!   columns): taken once as the scan starts, after the snapshot
+//!   (PostgreSQL calls them per row examined; the store once per
+//!   statement, so the re-entrant count can differ).
+//! - Table locks (see `locks` and the store's `table_locks`): `LOCK
+//!   [TABLE] name [, ...] [IN mode MODE] [NOWAIT]` in the eight modes
+//!   with PostgreSQL's conflict table, only in a transaction block
+//!   (25P01), held to its end; every statement takes its implicit mode
+//!   before its snapshot (ACCESS SHARE to read, ROW SHARE for a locking
+//!   read and on the tables a foreign-key check reads, ROW EXCLUSIVE on
+//!   the table it writes, ACCESS EXCLUSIVE for `TRUNCATE` and `DROP
+//!   TABLE`, SHARE for `CREATE INDEX`); waits queue as in PostgreSQL's
+//!   lock manager, with its early deadlock check and soft-deadlock
+//!   repair. `TRUNCATE [TABLE] a [, ...] [CASCADE | RESTRICT]` empties
+//!   the tables, and at its commit no snapshot sees the old rows (it is
+//!   not MVCC-safe in PostgreSQL either). `FOR UPDATE` may come before or
+//!   after `LIMIT`, and `OF` may name the query's one table.
 //! - `SET [LOCAL | SESSION] name {= | TO} {value | DEFAULT}` and `RESET
 //!   name | ALL` (see `settings`): `lock_timeout` and `statement_timeout`
 //!   (values as PostgreSQL reads them: ms, or a number with
@@ -578,12 +603,18 @@ struct Block {
     local: Vec<(Param, SetValue)>,
     /// The session's settings when the block began: a block that rolls
     /// back undoes its plain `SET`s too, as in PostgreSQL.
-    settings_at_begin: Settings,
+    /// (Boxed: a session is a variant of `system::kit::Connection`, kept
+    /// small.)
+    settings_at_begin: Box<Settings>,
     /// Each open savepoint's name with the session's settings and the
     /// block's `SET LOCAL`s when it was set: `ROLLBACK TO` puts both
     /// back, as PostgreSQL undoes a subtransaction's `SET`s.
-    savepoints: Vec<(String, Settings, Vec<(Param, SetValue)>)>,
+    savepoints: Vec<SavedSettings>,
 }
+
+/// A savepoint's name, the session's settings and the block's `SET
+/// LOCAL`s when it was set.
+type SavedSettings = (String, Settings, Vec<(Param, SetValue)>);
 
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
 pub struct SqlSession {
@@ -870,7 +901,7 @@ impl SqlSession {
     fn end_block(&mut self, committed: bool) -> Option<Block> {
         let mut block = self.block.take()?;
         if !committed {
-            self.settings = std::mem::take(&mut block.settings_at_begin);
+            self.settings = *std::mem::take(&mut block.settings_at_begin);
         }
         Some(block)
     }
@@ -983,7 +1014,7 @@ impl SqlSession {
                         failed: false,
                         queried: false,
                         local: Vec::new(),
-                        settings_at_begin: self.settings.clone(),
+                        settings_at_begin: Box::new(self.settings.clone()),
                         savepoints: Vec::new(),
                     });
                 }
@@ -1000,7 +1031,7 @@ impl SqlSession {
                         Ok(Rows::default())
                     }
                     Some(block) => {
-                        let settings = block.settings_at_begin;
+                        let settings = *block.settings_at_begin;
                         let result = block.tx.commit().await.map(|_| Rows::default());
                         if result.is_err() {
                             self.settings = settings;

@@ -81,7 +81,14 @@ pub(crate) struct AdvisoryLocks {
     locks: BTreeMap<Key, AdvisoryLock>,
     /// The keys each owner holds or each transaction waits for.
     keys_of: BTreeMap<TxId, BTreeSet<Key>>,
+    /// Sessions handed out so far.
+    sessions: u64,
 }
+
+/// Where session ids start: far above any transaction's, and drawn from a
+/// counter of their own, so that opening connections does not renumber
+/// transactions (their ids show in traces and pinned hashes).
+const FIRST_SESSION: TxId = 1 << 62;
 
 impl AdvisoryLocks {
     /// The advisory keys `id` holds or waits for.
@@ -125,9 +132,8 @@ impl AdvisoryLocks {
 impl State {
     /// A new session: the owner of its session-level advisory locks.
     pub(crate) fn new_session(&mut self) -> TxId {
-        let id = self.next_tx;
-        self.next_tx += 1;
-        id
+        self.advisory.sessions += 1;
+        FIRST_SESSION + self.advisory.sessions
     }
 
     /// Runs `tx` in `session`: they are one backend for the lock manager.
