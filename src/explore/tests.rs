@@ -631,7 +631,7 @@ async fn advisory_lock(tx: &mut Tx, n: i64) -> Result<(), DbError> {
     let key = Key::raw(&format!("@advisory/{n}"));
     tx.sql_start(crate::store::Op::GetForUpdate, Some(&key), None)
         .await?;
-    tx.sql_advisory_lock(&key, crate::store::AdvisoryMode::Exclusive, true)
+    tx.sql_advisory_lock(&key, crate::store::AdvisoryMode::Exclusive, true, false)
         .await
         .map(|_| ())
 }

@@ -524,25 +524,15 @@ impl Exec<'_> {
     /// against other statements on that key only.
     pub(crate) async fn advisory_lock(&mut self, plan: &AdvisoryPlan) -> Result<Rows, DbError> {
         let e = env(&[], self.params);
-        // Each lock's key, `None` for a NULL argument (the functions are
-        // strict: no lock, a NULL result).
+        // Each lock's (and unlock's) key, `None` for a NULL argument (the
+        // functions are strict: no lock, a NULL result).
         let mut keys: Vec<Option<Key>> = Vec::new();
         for (_, item) in &plan.items {
-            let AdvisoryItem::Lock { key: args, .. } = item else {
-                continue;
-            };
-            let (prefix, ty) = match args.len() {
-                1 => ("@advisory/", SqlType::BigInt),
-                _ => ("@advisory2/", SqlType::Integer),
-            };
-            let mut text = String::from(prefix);
-            let mut null = false;
-            for arg in args {
-                let value = coerce(&arg.eval(&e)?, ty)?;
-                null |= value.is_null();
-                encode_key(&mut text, &value);
+            if let AdvisoryItem::Lock { key: args, .. } | AdvisoryItem::Unlock { key: args, .. } =
+                item
+            {
+                keys.push(super::locks::advisory_key(args, &e)?);
             }
-            keys.push((!null).then(|| Key::raw(&text)));
         }
         let announced = match keys.as_slice() {
             [Some(key)] => Some(key),
@@ -554,18 +544,33 @@ impl Exec<'_> {
         for (_, item) in &plan.items {
             row.push(match item {
                 AdvisoryItem::Value(expr) => expr.eval(&e)?,
-                AdvisoryItem::Lock { mode, wait, .. } => {
-                    match keys.next().expect("one key per lock") {
-                        None => Value::Null,
-                        Some(key) => {
-                            let got = self.tx.sql_advisory_lock(&key, *mode, *wait).await?;
-                            if *wait {
-                                Value::Null
-                            } else {
-                                Value::Bool(got)
-                            }
+                AdvisoryItem::Lock {
+                    mode,
+                    wait,
+                    session,
+                    ..
+                } => match keys.next().expect("one key per lock") {
+                    None => Value::Null,
+                    Some(key) => {
+                        let got = self
+                            .tx
+                            .sql_advisory_lock(&key, *mode, *wait, *session)
+                            .await?;
+                        if *wait {
+                            Value::Null
+                        } else {
+                            Value::Bool(got)
                         }
                     }
+                },
+                AdvisoryItem::Unlock { mode, .. } => match keys.next().expect("one key per unlock")
+                {
+                    None => Value::Null,
+                    Some(key) => Value::Bool(self.tx.sql_advisory_unlock(&key, *mode)),
+                },
+                AdvisoryItem::UnlockAll => {
+                    self.tx.sql_advisory_unlock_all();
+                    Value::Null
                 }
             });
         }

@@ -177,6 +177,10 @@ pub(crate) struct Compiler<'a> {
     pub(crate) aggs: Option<Vec<AggSpec>>,
     /// Inside an aggregate's argument (no nesting).
     in_agg: bool,
+    /// `Some` where a statement may call the waiting advisory lock
+    /// functions (its WHERE clause and select list): the calls, which
+    /// the statement makes after its snapshot (see `locks`).
+    pub(crate) advisory: Option<Vec<super::locks::AdvisoryCallPlan>>,
 }
 
 pub(crate) fn ident(i: &ast::Ident) -> String {
@@ -210,6 +214,7 @@ impl<'a> Compiler<'a> {
             params: 0,
             aggs: None,
             in_agg: false,
+            advisory: None,
         }
     }
 
@@ -559,6 +564,28 @@ impl<'a> Compiler<'a> {
                     .iter()
                     .map(|a| self.compile(a))
                     .collect::<Result<Vec<_>, _>>()?;
+                if let (Some(calls), Some((mode, session_level))) = (
+                    self.advisory.as_mut(),
+                    super::locks::waiting_advisory_function(other),
+                ) {
+                    if compiled.is_empty() || compiled.len() > 2 {
+                        return Err(err(
+                            SqlState::UndefinedFunction,
+                            format!("function {f} does not exist"),
+                        ));
+                    }
+                    if compiled.iter().any(|a| a.max_column().is_some()) {
+                        return Err(unsupported(format!(
+                            "an advisory lock call whose key reads a column ({f})"
+                        )));
+                    }
+                    calls.push(super::locks::AdvisoryCallPlan {
+                        args: compiled,
+                        mode,
+                        session_level,
+                    });
+                    return Ok(Expr::Const(super::locks::void()));
+                }
                 return match funcs::lookup(other, compiled.len()) {
                     Some(b) => Ok(Expr::Call(b, compiled)),
                     None if KNOWN_ELSEWHERE.contains(&other) => {
@@ -604,6 +631,10 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "pg_advisory_unlock",
     "pg_advisory_lock_shared",
     "pg_try_advisory_lock",
+    "pg_advisory_xact_lock",
+    "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_xact_lock",
+    "pg_advisory_unlock_all",
     "nextval",
     "currval",
     "setval",

@@ -82,7 +82,9 @@
 //!   [SAVEPOINT]`, undoing writes and row locks (back to their earlier
 //!   strength) as PostgreSQL aborts a subtransaction; an error inside a
 //!   savepoint releases only what came after it, and `ROLLBACK TO`
-//!   revives the block.
+//!   revives the block; it also releases the advisory transaction locks
+//!   and table locks taken after the savepoint and undoes its `SET` and
+//!   `SET LOCAL` (session-level advisory locks stay).
 //! - Advisory transaction locks: `SELECT pg_advisory_xact_lock($1)`,
 //!   `pg_advisory_xact_lock_shared`, `pg_try_advisory_xact_lock[_shared]`
 //!   (a boolean), each with one bigint or two integer keys, in a select
@@ -90,7 +92,30 @@
 //!   rollback, queue first come first served (a shared request waits
 //!   behind a queued exclusive one), and their waits are edges of the
 //!   same wait-for graph as row locks' (40P01 across both). Session-level
-//!   `pg_advisory_lock` and its kin are rejected (0A000).
+//!   `pg_advisory_lock[_shared]`, `pg_try_advisory_lock[_shared]`,
+//!   `pg_advisory_unlock[_shared]` (false when not held) and
+//!   `pg_advisory_unlock_all()` belong to the connection's backend
+//!   ([`crate::store::SessionId`]): held across its transactions and
+//!   rollbacks, re-entrant (one unlock per lock), released when the
+//!   session is dropped, and kept by a pooled connection (as a real pool
+//!   keeps its server connections). The waiting forms may also appear in
+//!   a WHERE clause (`WHERE pg_advisory_lock(k) IS NOT NULL`, key without
+//!   columns): taken once as the scan starts, after the snapshot
+//!   (PostgreSQL calls them per row examined; the store once per
+//!   statement, so the re-entrant count can differ).
+//! - Table locks (see `locks` and the store's `table_locks`): `LOCK
+//!   [TABLE] name [, ...] [IN mode MODE] [NOWAIT]` in the eight modes
+//!   with PostgreSQL's conflict table, only in a transaction block
+//!   (25P01), held to its end; every statement takes its implicit mode
+//!   before its snapshot (ACCESS SHARE to read, ROW SHARE for a locking
+//!   read and on the tables a foreign-key check reads, ROW EXCLUSIVE on
+//!   the table it writes, ACCESS EXCLUSIVE for `TRUNCATE` and `DROP
+//!   TABLE`, SHARE for `CREATE INDEX`); waits queue as in PostgreSQL's
+//!   lock manager, with its early deadlock check and soft-deadlock
+//!   repair. `TRUNCATE [TABLE] a [, ...] [CASCADE | RESTRICT]` empties
+//!   the tables, and at its commit no snapshot sees the old rows (it is
+//!   not MVCC-safe in PostgreSQL either). `FOR UPDATE` may come before or
+//!   after `LIMIT`, and `OF` may name the query's one table.
 //! - `SET [LOCAL | SESSION] name {= | TO} {value | DEFAULT}` and `RESET
 //!   name | ALL` (see `settings`): `lock_timeout` and `statement_timeout`
 //!   (values as PostgreSQL reads them: ms, or a number with
@@ -157,6 +182,7 @@ mod decimal;
 mod exec;
 mod expr;
 mod funcs;
+mod locks;
 mod plan;
 pub mod script;
 pub mod scripts;
@@ -172,8 +198,8 @@ pub use value::{canonical_json, Span, SqlType, Value};
 
 use crate::seed::Seed;
 use crate::store::{
-    block_on, Connection, DbError, Isolation, Pool, Schema, SqlState, Store, StoreConfig, Timeouts,
-    Tx, TxMode,
+    block_on, Connection, DbError, Isolation, Pool, Schema, SessionId, SqlState, Store,
+    StoreConfig, Timeouts, Tx, TxMode,
 };
 use catalog::{Catalog, Table};
 use plan::{Prepared, Statement};
@@ -385,6 +411,7 @@ impl SqlDb {
             db: self.clone(),
             block: None,
             settings: Settings::default(),
+            session: self.store.new_session(),
             _connection: None,
         }
     }
@@ -394,10 +421,15 @@ impl SqlDb {
     /// is held until the session is dropped, as with node-postgres's
     /// `pool.connect()` and `client.release()`.
     pub async fn connect(pool: &Pool) -> Result<SqlSession, DbError> {
-        let connection = pool.connect().await?;
-        let mut session = SqlDb::attach(pool.store()).session();
-        session._connection = Some(connection);
-        Ok(session)
+        let mut connection = pool.connect().await?;
+        let db = SqlDb::attach(pool.store());
+        Ok(SqlSession {
+            session: connection.session(pool.store()),
+            db,
+            block: None,
+            settings: Settings::default(),
+            _connection: Some(connection),
+        })
     }
 
     /// Runs a script of `CREATE TABLE` and `CREATE INDEX` statements
@@ -571,8 +603,18 @@ struct Block {
     local: Vec<(Param, SetValue)>,
     /// The session's settings when the block began: a block that rolls
     /// back undoes its plain `SET`s too, as in PostgreSQL.
-    settings_at_begin: Settings,
+    /// (Boxed: a session is a variant of `system::kit::Connection`, kept
+    /// small.)
+    settings_at_begin: Box<Settings>,
+    /// Each open savepoint's name with the session's settings and the
+    /// block's `SET LOCAL`s when it was set: `ROLLBACK TO` puts both
+    /// back, as PostgreSQL undoes a subtransaction's `SET`s.
+    savepoints: Vec<SavedSettings>,
 }
+
+/// A savepoint's name, the session's settings and the block's `SET
+/// LOCAL`s when it was set.
+type SavedSettings = (String, Settings, Vec<(Param, SetValue)>);
 
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
 pub struct SqlSession {
@@ -580,8 +622,22 @@ pub struct SqlSession {
     block: Option<Block>,
     /// The session's `SET` values (`SET LOCAL` ones live in the block).
     settings: Settings,
+    /// Its backend: the owner of its session-level advisory locks (a
+    /// pooled connection's, which keeps them when the session goes back
+    /// to the pool, as a real pool keeps its server connections).
+    session: SessionId,
     /// The pool slot this session holds, if it came from a pool.
     _connection: Option<Connection>,
+}
+
+impl Drop for SqlSession {
+    /// A connection of its own closes with the session, and PostgreSQL
+    /// releases a closed backend's session-level advisory locks.
+    fn drop(&mut self) {
+        if self._connection.is_none() {
+            self.db.store.end_session(self.session);
+        }
+    }
 }
 
 impl std::fmt::Debug for SqlSession {
@@ -605,6 +661,7 @@ fn writes(kind: &Prepared) -> Option<&'static str> {
         Prepared::Insert(_) => Some("INSERT"),
         Prepared::Update(_) => Some("UPDATE"),
         Prepared::Delete(_) => Some("DELETE"),
+        Prepared::Truncate(_) => Some("TRUNCATE TABLE"),
         Prepared::Select(s) if s.lock.is_some() => Some("SELECT FOR UPDATE"),
         _ => None,
     }
@@ -617,6 +674,11 @@ async fn run(
     params: &[Value],
 ) -> Result<Rows, DbError> {
     let ctx = funcs::Ctx::new(&db.store, &db.shared, tx.sql_time_ms());
+    let prelude = locks::prelude(statement, params, &ctx);
+    match prelude {
+        Ok((relations, advisory)) => tx.sql_prelude(relations, advisory),
+        Err(e) => return Err(tx.sql_fail(e)),
+    }
     let mut exec = exec::Exec {
         tx,
         params: exec::Bound {
@@ -631,6 +693,7 @@ async fn run(
         Prepared::Update(plan) => exec.update(plan).await,
         Prepared::Delete(plan) => exec.delete(plan).await,
         Prepared::AdvisoryLock(arg) => exec.advisory_lock(arg).await,
+        Prepared::Truncate(plan) => locks::truncate(exec.tx, plan).await,
         _ => unreachable!("only data statements run in a transaction"),
     };
     // Enum values reach a client as their labels, as tokio-postgres
@@ -838,7 +901,7 @@ impl SqlSession {
     fn end_block(&mut self, committed: bool) -> Option<Block> {
         let mut block = self.block.take()?;
         if !committed {
-            self.settings = std::mem::take(&mut block.settings_at_begin);
+            self.settings = *std::mem::take(&mut block.settings_at_begin);
         }
         Some(block)
     }
@@ -936,13 +999,14 @@ impl SqlSession {
                     let isolation = modes.isolation.unwrap_or(defaults.isolation);
                     let read_only = modes.read_only.unwrap_or(defaults.read_only);
                     let deferrable = modes.deferrable.unwrap_or(defaults.deferrable);
-                    let tx = self.db.store().begin_with(
+                    let mut tx = self.db.store().begin_with(
                         isolation,
                         TxMode {
                             read_only,
                             deferrable,
                         },
                     );
+                    tx.join_session(self.session);
                     self.block = Some(Block {
                         tx,
                         read_only,
@@ -950,7 +1014,8 @@ impl SqlSession {
                         failed: false,
                         queried: false,
                         local: Vec::new(),
-                        settings_at_begin: self.settings.clone(),
+                        settings_at_begin: Box::new(self.settings.clone()),
+                        savepoints: Vec::new(),
                     });
                 }
                 // BEGIN inside a block is only a warning in PostgreSQL.
@@ -966,7 +1031,7 @@ impl SqlSession {
                         Ok(Rows::default())
                     }
                     Some(block) => {
-                        let settings = block.settings_at_begin;
+                        let settings = *block.settings_at_begin;
                         let result = block.tx.commit().await.map(|_| Rows::default());
                         if result.is_err() {
                             self.settings = settings;
@@ -1001,10 +1066,9 @@ impl SqlSession {
                     _ => block.tx.sql_rollback_to_savepoint(name),
                 };
                 match &result {
-                    Ok(()) if matches!(statement.kind, Prepared::RollbackToSavepoint(_)) => {
-                        block.failed = false;
+                    Ok(()) => {
+                        locks::savepoint_settings(&statement.kind, block, &mut self.settings);
                     }
-                    Ok(()) => {}
                     // SAVEPOINT and RELEASE in a failed block are refused
                     // without changing anything; a missing savepoint fails
                     // the block.
@@ -1012,6 +1076,10 @@ impl SqlSession {
                     Err(_) => {}
                 }
                 result.map(|()| Rows::default())
+            }
+            Prepared::LockTable(lock) => {
+                let timeouts = self.timeouts();
+                self.lock_table(lock, timeouts).await
             }
             Prepared::Set(set) => self.set(set),
             Prepared::SetTransaction(modes) => self.set_transaction(*modes),
@@ -1040,6 +1108,8 @@ impl SqlSession {
                     );
                     return Err(self.fail(e));
                 }
+                // Held (when it had to be waited for) until the DDL is done.
+                let _ddl_lock = locks::ddl_lock(&self.db, &statement.kind, self.timeouts()).await?;
                 let types = self.db.shared.catalog().types.clone();
                 let result = match &statement.kind {
                     Prepared::CreateTable(create, excludes) => {
@@ -1118,6 +1188,7 @@ impl SqlSession {
                         deferrable: defaults.deferrable,
                     },
                 );
+                tx.join_session(self.session);
                 tx.set_timeouts(timeouts);
                 let rows = run(&self.db, &mut tx, statement, params).await?;
                 tx.commit().await?;

@@ -173,6 +173,10 @@ pub(crate) enum Prepared {
     },
     /// `SELECT pg_advisory_xact_lock(...)` and its variants, without FROM.
     AdvisoryLock(Box<AdvisoryPlan>),
+    /// `LOCK TABLE`.
+    LockTable(Box<super::locks::LockTablePlan>),
+    /// `TRUNCATE`.
+    Truncate(Box<super::locks::TruncatePlan>),
     Select(Box<SelectPlan>),
     Insert(Box<InsertPlan>),
     Update(Box<UpdatePlan>),
@@ -195,42 +199,73 @@ pub(crate) enum AdvisoryItem {
         mode: AdvisoryMode,
         /// `pg_advisory_xact_lock` waits; `pg_try_...` returns false.
         wait: bool,
+        /// `pg_advisory_lock` and its kin: the session's, not the
+        /// transaction's.
+        session: bool,
     },
+    /// `pg_advisory_unlock[_shared]`: a boolean.
+    Unlock { key: Vec<Expr>, mode: AdvisoryMode },
+    /// `pg_advisory_unlock_all()`.
+    UnlockAll,
     /// Any other expression.
     Value(Expr),
 }
 
-/// The mode and waiting of a transaction-level advisory lock function.
-fn advisory_function(name: &str) -> Option<(AdvisoryMode, bool)> {
+/// The advisory lock function `name` as a select item with its key
+/// arguments still to fill in: mode, waiting and level of the lock
+/// functions, the mode of the unlock functions.
+fn advisory_function(name: &str) -> Option<AdvisoryItem> {
+    use AdvisoryMode::{Exclusive, Shared};
+    let lock = |mode, wait, session| AdvisoryItem::Lock {
+        key: Vec::new(),
+        mode,
+        wait,
+        session,
+    };
     Some(match name {
-        "pg_advisory_xact_lock" => (AdvisoryMode::Exclusive, true),
-        "pg_advisory_xact_lock_shared" => (AdvisoryMode::Shared, true),
-        "pg_try_advisory_xact_lock" => (AdvisoryMode::Exclusive, false),
-        "pg_try_advisory_xact_lock_shared" => (AdvisoryMode::Shared, false),
+        "pg_advisory_xact_lock" => lock(Exclusive, true, false),
+        "pg_advisory_xact_lock_shared" => lock(Shared, true, false),
+        "pg_try_advisory_xact_lock" => lock(Exclusive, false, false),
+        "pg_try_advisory_xact_lock_shared" => lock(Shared, false, false),
+        "pg_advisory_lock" => lock(Exclusive, true, true),
+        "pg_advisory_lock_shared" => lock(Shared, true, true),
+        "pg_try_advisory_lock" => lock(Exclusive, false, true),
+        "pg_try_advisory_lock_shared" => lock(Shared, false, true),
+        "pg_advisory_unlock" => AdvisoryItem::Unlock {
+            key: Vec::new(),
+            mode: Exclusive,
+        },
+        "pg_advisory_unlock_shared" => AdvisoryItem::Unlock {
+            key: Vec::new(),
+            mode: Shared,
+        },
+        "pg_advisory_unlock_all" => AdvisoryItem::UnlockAll,
         _ => return None,
     })
 }
-
-/// Session-level advisory lock functions, which outlive transactions: the
-/// store has no sessions to hold them.
-const SESSION_ADVISORY_FUNCTIONS: [&str; 7] = [
-    "pg_advisory_lock",
-    "pg_advisory_lock_shared",
-    "pg_try_advisory_lock",
-    "pg_try_advisory_lock_shared",
-    "pg_advisory_unlock",
-    "pg_advisory_unlock_shared",
-    "pg_advisory_unlock_all",
-];
 
 /// A prepared statement.
 #[derive(Clone, Debug)]
 pub(crate) struct Statement {
     pub(crate) kind: Prepared,
     pub(crate) params: usize,
+    /// The table locks it takes before its snapshot.
+    pub(crate) relation_locks: Vec<(String, crate::store::TableLockMode)>,
+    /// The advisory locks its expressions take after its snapshot.
+    pub(crate) advisory_calls: Vec<super::locks::AdvisoryCallPlan>,
 }
 
 impl Statement {
+    /// A statement that takes no lock before it runs.
+    pub(crate) fn new(kind: Prepared, params: usize) -> Statement {
+        Statement {
+            kind,
+            params,
+            relation_locks: Vec::new(),
+            advisory_calls: Vec::new(),
+        }
+    }
+
     /// DDL changes the catalog, so it is never cached.
     pub(crate) fn cacheable(&self) -> bool {
         !matches!(
@@ -297,8 +332,15 @@ fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<St
             S::Show(param) => Prepared::Show(param),
             S::DiscardAll => Prepared::DiscardAll,
         };
-        return Ok(Statement { kind, params: 0 });
+        return Ok(Statement::new(kind, 0));
     }
+    if let Some(lock) = super::locks::parse_lock_table(sql)? {
+        // Its tables are looked up as it runs, after the check that it is
+        // in a transaction block (PostgreSQL's order).
+        return Ok(Statement::new(Prepared::LockTable(Box::new(lock)), 0));
+    }
+    let reordered = super::locks::limit_before_locking(sql)?;
+    let sql = &*reordered;
     let stripped;
     let sql = if sql.to_ascii_uppercase().contains("INCLUDE") {
         stripped = strip_constraint_include(sql)?;
@@ -318,11 +360,25 @@ fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<St
         catalog,
         params: 0,
         scans,
+        touched: Default::default(),
+        advisory_calls: Vec::new(),
     };
     let kind = planner.statement(statement, strength, excludes)?;
+    let relation_locks = match &kind {
+        Prepared::Select(_)
+        | Prepared::Insert(_)
+        | Prepared::Update(_)
+        | Prepared::Delete(_)
+        | Prepared::Truncate(_) => {
+            super::locks::relation_locks(&kind, &planner.touched.borrow(), catalog)
+        }
+        _ => Vec::new(),
+    };
     Ok(Statement {
         kind,
         params: planner.params,
+        relation_locks,
+        advisory_calls: planner.advisory_calls,
     })
 }
 
@@ -547,6 +603,10 @@ struct Planner<'a> {
     catalog: &'a Catalog,
     params: usize,
     scans: ScanSettings,
+    /// The tables the statement names, as resolved.
+    touched: std::cell::RefCell<Vec<String>>,
+    /// The waiting advisory lock calls its expressions make.
+    advisory_calls: Vec<super::locks::AdvisoryCallPlan>,
 }
 
 fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
@@ -682,22 +742,28 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
 impl Planner<'_> {
     fn table(&self, name: &ast::ObjectName) -> Result<Arc<Table>, DbError> {
         let name = object_name(name)?;
-        self.catalog.tables.get(&name).cloned().ok_or_else(|| {
+        let table = self.catalog.tables.get(&name).cloned().ok_or_else(|| {
             err(
                 SqlState::UndefinedTable,
                 format!("relation \"{name}\" does not exist"),
             )
-        })
+        })?;
+        // Every table a statement names is locked by it (see
+        // `locks::relation_locks`).
+        self.touched.borrow_mut().push(table.name.clone());
+        Ok(table)
     }
 
     fn compiler<'s>(&self, scope: &'s Scope) -> Compiler<'s> {
         let mut c = Compiler::new(scope);
         c.params = self.params;
+        c.advisory = Some(Vec::new());
         c
     }
 
     fn done(&mut self, c: Compiler<'_>) -> Option<Vec<AggSpec>> {
         self.params = self.params.max(c.params);
+        self.advisory_calls.extend(c.advisory.unwrap_or_default());
         c.aggs
     }
 
@@ -786,6 +852,25 @@ impl Planner<'_> {
                     name,
                     if_not_exists,
                 }
+            }
+            S::Truncate {
+                table_names,
+                partitions: None,
+                identity,
+                cascade,
+                on_cluster: None,
+                ..
+            } => {
+                if identity == Some(ast::TruncateIdentityOption::Restart) {
+                    return Err(unsupported("TRUNCATE ... RESTART IDENTITY"));
+                }
+                let tables = table_names
+                    .iter()
+                    .map(|target| self.table(&target.name))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let cascade = cascade == Some(ast::CascadeOption::Cascade);
+                let plan = super::locks::truncate_plan(tables, cascade, self.catalog)?;
+                Prepared::Truncate(Box::new(plan))
             }
             S::Query(query) => self.query(*query, strength)?,
             S::Insert(insert) => Prepared::Insert(Box::new(self.insert(insert)?)),
@@ -942,17 +1027,6 @@ impl Planner<'_> {
         select: &ast::Select,
         orders_or_limits: bool,
     ) -> Result<Prepared, DbError> {
-        for item in &select.projection {
-            let text = item.to_string().to_ascii_lowercase();
-            if let Some(name) = SESSION_ADVISORY_FUNCTIONS
-                .iter()
-                .find(|name| text.contains(&format!("{name}(")))
-            {
-                return Err(unsupported(format!(
-                    "the session-level advisory lock function {name} (transaction-level pg_advisory_xact_lock and its variants are)"
-                )));
-            }
-        }
         if !select.from.is_empty()
             || select.selection.is_some()
             || select.having.is_some()
@@ -978,7 +1052,7 @@ impl Planner<'_> {
                 }
                 _ => None,
             };
-            let Some((f, name, (mode, wait))) = call else {
+            let Some((f, name, mut item)) = call else {
                 let expr = self.compile(&scope, e)?;
                 items.push((
                     alias.unwrap_or_else(|| "?column?".into()),
@@ -994,6 +1068,16 @@ impl Planner<'_> {
                 }
                 _ => return Err(unsupported(format!("the function call {f}"))),
             };
+            if matches!(item, AdvisoryItem::UnlockAll) {
+                if !args.is_empty() {
+                    return Err(err(
+                        SqlState::UndefinedFunction,
+                        format!("function {f} does not exist"),
+                    ));
+                }
+                items.push((alias.unwrap_or(name), item));
+                continue;
+            }
             if args.is_empty() || args.len() > 2 {
                 return Err(err(
                     SqlState::UndefinedFunction,
@@ -1009,10 +1093,13 @@ impl Planner<'_> {
                     _ => return Err(unsupported(format!("the function call {f}"))),
                 }
             }
-            items.push((
-                alias.unwrap_or(name),
-                AdvisoryItem::Lock { key, mode, wait },
-            ));
+            match &mut item {
+                AdvisoryItem::Lock { key: slot, .. } | AdvisoryItem::Unlock { key: slot, .. } => {
+                    *slot = key
+                }
+                AdvisoryItem::UnlockAll | AdvisoryItem::Value(_) => {}
+            }
+            items.push((alias.unwrap_or(name), item));
         }
         Ok(Prepared::AdvisoryLock(Box::new(AdvisoryPlan { items })))
     }
@@ -1060,7 +1147,7 @@ impl Planner<'_> {
             let text = item.to_string().to_ascii_lowercase();
             text.contains("pg_advisory_") || text.contains("pg_try_advisory_")
         });
-        if calls_advisory {
+        if calls_advisory && select.from.is_empty() {
             return self.advisory(&select, orders_or_limits);
         }
         let mut scope = Scope::default();
@@ -1193,8 +1280,22 @@ impl Planner<'_> {
         let lock = match query.locks.as_slice() {
             [] => None,
             [one] => {
-                if one.of.is_some() {
-                    return Err(unsupported("FOR UPDATE OF"));
+                if let Some(of) = &one.of {
+                    // `FOR UPDATE OF t` on a one-table query locks what a
+                    // plain FOR UPDATE does; it must name that table.
+                    let named = object_name(of)?;
+                    let known = scope
+                        .sources
+                        .iter()
+                        .any(|(alias, table, _)| *alias == named || table.name == named);
+                    if !known {
+                        return Err(err(
+                            SqlState::UndefinedTable,
+                            format!(
+                                "relation \"{named}\" in FOR UPDATE clause not found in FROM clause"
+                            ),
+                        ));
+                    }
                 }
                 if grouping.is_some() {
                     return Err(unsupported(

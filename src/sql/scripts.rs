@@ -2270,6 +2270,336 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active) (2, 7, released)]
         ",
     },
+    Script {
+        name: "lock-table-share-blocks-writers-and-nowait-sees-the-queue",
+        about: "LOCK TABLE ... IN SHARE MODE lets readers and other SHARE \
+                lockers in and makes writers wait to its commit; a NOWAIT \
+                request that conflicts only with a queued writer fails too, \
+                as PostgreSQL's lock manager checks the waiters",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "LOCK TABLE kv IN SHARE MODE"),
+            (1, "SELECT k, v FROM kv"),
+            (2, "BEGIN"),
+            (2, "LOCK TABLE kv IN SHARE MODE NOWAIT"),
+            (2, "COMMIT"),
+            (1, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (2, "BEGIN"),
+            (2, "LOCK TABLE kv IN SHARE MODE NOWAIT"),
+            (2, "ROLLBACK"),
+            (0, "COMMIT"),
+            (1, "SELECT k, v FROM kv"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: LOCK TABLE kv IN SHARE MODE -> ok
+            s2: SELECT k, v FROM kv -> [(x, 1)]
+            s3: BEGIN -> ok
+            s3: LOCK TABLE kv IN SHARE MODE NOWAIT -> ok
+            s3: COMMIT -> ok
+            s2: UPDATE kv SET v = 2 WHERE k = 'x' -> waiting
+            s3: BEGIN -> ok
+            s3: LOCK TABLE kv IN SHARE MODE NOWAIT -> error 55P03
+            s3: ROLLBACK -> ok
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: SELECT k, v FROM kv -> [(x, 2)]
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
+        ",
+    },
+    Script {
+        name: "lock-table-only-in-transaction-blocks",
+        about: "LOCK TABLE outside a transaction block is 25P01 and on a \
+                missing table 42P01; a READ ONLY block may take any mode \
+                (PostgreSQL refuses the strong ones only on a standby)",
+        setup: &[],
+        sessions: 1,
+        steps: &[
+            (0, "LOCK TABLE kv"),
+            (0, "BEGIN"),
+            (0, "LOCK TABLE nosuch IN ACCESS SHARE MODE"),
+            (0, "ROLLBACK"),
+            (0, "BEGIN READ ONLY"),
+            (0, "LOCK TABLE kv IN ROW EXCLUSIVE MODE"),
+            (0, "LOCK TABLE kv IN SHARE MODE"),
+            (0, "ROLLBACK"),
+            (0, "BEGIN"),
+            (0, "LOCK TABLE kv, emp IN ACCESS EXCLUSIVE MODE NOWAIT"),
+            (0, "SELECT count(*) AS n FROM kv"),
+            (0, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: LOCK TABLE kv -> error 25P01
+            s1: BEGIN -> ok
+            s1: LOCK TABLE nosuch IN ACCESS SHARE MODE -> error 42P01
+            s1: ROLLBACK -> ok
+            s1: BEGIN READ ONLY -> ok
+            s1: LOCK TABLE kv IN ROW EXCLUSIVE MODE -> ok
+            s1: LOCK TABLE kv IN SHARE MODE -> ok
+            s1: ROLLBACK -> ok
+            s1: BEGIN -> ok
+            s1: LOCK TABLE kv, emp IN ACCESS EXCLUSIVE MODE NOWAIT -> ok
+            s1: SELECT count(*) AS n FROM kv -> [(0)]
+            s1: COMMIT -> ok
+        ",
+    },
+    Script {
+        name: "lock-table-upgrade-deadlock-fails-at-once",
+        about: "two holders of ACCESS SHARE both asking for ACCESS \
+                EXCLUSIVE: the second fails with 40P01 at once (the lock \
+                manager sees it would wait for a waiter that waits for it), \
+                and the first gets its lock",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, "BEGIN"),
+            (1, "BEGIN"),
+            (0, "LOCK TABLE kv IN ACCESS SHARE MODE"),
+            (1, "LOCK TABLE kv IN ACCESS SHARE MODE"),
+            (0, "LOCK TABLE kv IN ACCESS EXCLUSIVE MODE"),
+            (1, "LOCK TABLE kv IN ACCESS EXCLUSIVE MODE"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN -> ok
+            s2: BEGIN -> ok
+            s1: LOCK TABLE kv IN ACCESS SHARE MODE -> ok
+            s2: LOCK TABLE kv IN ACCESS SHARE MODE -> ok
+            s1: LOCK TABLE kv IN ACCESS EXCLUSIVE MODE -> waiting
+            s2: LOCK TABLE kv IN ACCESS EXCLUSIVE MODE -> error 40P01
+            s1 <- ok
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+        ",
+    },
+    Script {
+        name: "access-exclusive-queues-readers-behind-it",
+        about: "a LOCK TABLE waiting for a reader's ACCESS SHARE makes later \
+                readers wait behind it, and a statement that waited for a \
+                table lock reads what the holder committed",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "SELECT k, v FROM kv"),
+            (1, "BEGIN"),
+            (1, "LOCK TABLE kv"),
+            (2, "SELECT k, v FROM kv"),
+            (0, "COMMIT"),
+            (1, "UPDATE kv SET v = 5 WHERE k = 'x'"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: SELECT k, v FROM kv -> [(x, 1)]
+            s2: BEGIN -> ok
+            s2: LOCK TABLE kv -> waiting
+            s3: SELECT k, v FROM kv -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s2: UPDATE kv SET v = 5 WHERE k = 'x' -> affected 1
+            s2: COMMIT -> ok
+            s3 <- [(x, 5)]
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 5)]
+        ",
+    },
+    Script {
+        name: "truncate-waits-for-readers-and-empties-older-snapshots",
+        about: "TRUNCATE takes ACCESS EXCLUSIVE (it waits for a reader's \
+                transaction), and a Repeatable Read snapshot taken before it \
+                committed sees the table empty afterwards: TRUNCATE is not \
+                MVCC-safe; a table another one refers to is truncated only \
+                with it (0A000 otherwise, after the wait)",
+        setup: &[
+            "INSERT INTO booking VALUES (1, 1), (2, 1)",
+            "INSERT INTO emp VALUES (1, 10)",
+            "INSERT INTO kv VALUES ('x', 1)",
+            "INSERT INTO kv_ref VALUES (1, 'x')",
+        ],
+        sessions: 3,
+        steps: &[
+            (0, RR),
+            (0, "SELECT id FROM emp"),
+            (1, "BEGIN"),
+            (1, "SELECT id FROM booking WHERE id = 1"),
+            (2, "TRUNCATE booking"),
+            (1, "COMMIT"),
+            (0, "SELECT id, room FROM booking"),
+            (0, "COMMIT"),
+            (2, "INSERT INTO booking VALUES (3, 2)"),
+            (2, "BEGIN"),
+            (2, "TRUNCATE TABLE booking, emp"),
+            (2, "ROLLBACK"),
+            (1, "BEGIN"),
+            (1, "SELECT k FROM kv"),
+            (2, "TRUNCATE kv"),
+            (1, "COMMIT"),
+            (2, "TRUNCATE kv, kv_ref"),
+        ],
+        check: &[
+            "SELECT id, room FROM booking ORDER BY id",
+            "SELECT count(*) AS n FROM emp",
+            "SELECT count(*) AS n FROM kv",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: SELECT id FROM emp -> [(1)]
+            s2: BEGIN -> ok
+            s2: SELECT id FROM booking WHERE id = 1 -> [(1)]
+            s3: TRUNCATE booking -> waiting
+            s2: COMMIT -> ok
+            s3 <- ok
+            s1: SELECT id, room FROM booking -> []
+            s1: COMMIT -> ok
+            s3: INSERT INTO booking VALUES (3, 2) -> affected 1
+            s3: BEGIN -> ok
+            s3: TRUNCATE TABLE booking, emp -> ok
+            s3: ROLLBACK -> ok
+            s2: BEGIN -> ok
+            s2: SELECT k FROM kv -> [(x)]
+            s3: TRUNCATE kv -> waiting
+            s2: COMMIT -> ok
+            s3 <- error 0A000
+            s3: TRUNCATE kv, kv_ref -> ok
+            check: SELECT id, room FROM booking ORDER BY id -> [(3, 2)]
+            check: SELECT count(*) AS n FROM emp -> [(1)]
+            check: SELECT count(*) AS n FROM kv -> [(0)]
+        ",
+    },
+    Script {
+        name: "session-advisory-locks-outlive-transactions-and-count",
+        about: "pg_advisory_lock is the session's: held across \
+                transactions and a rollback, re-entrant (one unlock per \
+                lock), false from pg_advisory_unlock when not held, and \
+                pg_advisory_unlock_all lets a waiter in",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, "SELECT pg_advisory_lock(7)"),
+            (1, "SELECT pg_try_advisory_lock(7) AS got"),
+            (1, "BEGIN"),
+            (1, "SELECT pg_advisory_lock(7)"),
+            (0, "SELECT pg_advisory_lock(7)"),
+            (0, "SELECT pg_advisory_unlock(7) AS released"),
+            (0, "SELECT pg_advisory_unlock(7) AS released"),
+            (0, "SELECT pg_advisory_unlock(7) AS released"),
+            (1, "ROLLBACK"),
+            (0, "SELECT pg_try_advisory_lock_shared(7) AS got"),
+            (1, "SELECT pg_advisory_lock_shared(8)"),
+            (0, "SELECT pg_try_advisory_lock_shared(8) AS shared, pg_try_advisory_lock(8) AS exclusive"),
+            (1, "SELECT pg_advisory_unlock_all()"),
+            (0, "SELECT pg_try_advisory_lock(7) AS got, pg_advisory_unlock_shared(8) AS released"),
+        ],
+        check: &[],
+        expected: "
+            s1: SELECT pg_advisory_lock(7) -> [(NULL)]
+            s2: SELECT pg_try_advisory_lock(7) AS got -> [(f)]
+            s2: BEGIN -> ok
+            s2: SELECT pg_advisory_lock(7) -> waiting
+            s1: SELECT pg_advisory_lock(7) -> [(NULL)]
+            s1: SELECT pg_advisory_unlock(7) AS released -> [(t)]
+            s1: SELECT pg_advisory_unlock(7) AS released -> [(t)]
+            s2 <- [(NULL)]
+            s1: SELECT pg_advisory_unlock(7) AS released -> [(f)]
+            s2: ROLLBACK -> ok
+            s1: SELECT pg_try_advisory_lock_shared(7) AS got -> [(f)]
+            s2: SELECT pg_advisory_lock_shared(8) -> [(NULL)]
+            s1: SELECT pg_try_advisory_lock_shared(8) AS shared, pg_try_advisory_lock(8) AS exclusive -> [(t, f)]
+            s2: SELECT pg_advisory_unlock_all() -> [(NULL)]
+            s1: SELECT pg_try_advisory_lock(7) AS got, pg_advisory_unlock_shared(8) AS released -> [(t, t)]
+        ",
+    },
+    Script {
+        name: "advisory-lock-in-where-waits-after-the-snapshot",
+        about: "an advisory lock call in a WHERE clause waits in the scan, \
+                after the statement's snapshot: a Read Committed SELECT \
+                that waited reads the row as of before the holder's commit, \
+                while FOR UPDATE locks and returns the newest version",
+        setup: &["INSERT INTO kv VALUES ('x', 1)"],
+        sessions: 3,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "SELECT pg_advisory_lock(5)"),
+            (0, "UPDATE kv SET v = 2 WHERE k = 'x'"),
+            (1, "SELECT v FROM kv WHERE pg_advisory_lock(5) IS NOT NULL AND k = 'x'"),
+            (2, "BEGIN"),
+            (2, "SELECT v FROM kv WHERE pg_advisory_xact_lock_shared(5) IS NOT NULL AND k = 'x' FOR UPDATE"),
+            (0, "COMMIT"),
+            (0, "SELECT pg_advisory_unlock(5) AS released"),
+            (1, "SELECT pg_advisory_unlock(5) AS released"),
+            (2, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: SELECT pg_advisory_lock(5) -> [(NULL)]
+            s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
+            s2: SELECT v FROM kv WHERE pg_advisory_lock(5) IS NOT NULL AND k = 'x' -> waiting
+            s3: BEGIN -> ok
+            s3: SELECT v FROM kv WHERE pg_advisory_xact_lock_shared(5) IS NOT NULL AND k = 'x' FOR UPDATE -> waiting
+            s1: COMMIT -> ok
+            s1: SELECT pg_advisory_unlock(5) AS released -> [(t)]
+            s2 <- [(1)]
+            s2: SELECT pg_advisory_unlock(5) AS released -> [(t)]
+            s3 <- [(2)]
+            s3: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
+        ",
+    },
+    Script {
+        name: "rollback-to-savepoint-releases-locks-and-settings-after-it",
+        about: "ROLLBACK TO releases the advisory transaction locks and \
+                table locks taken after the savepoint and undoes its SET \
+                LOCAL and SET, while a session-level advisory lock taken \
+                after it stays",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "SET LOCAL lock_timeout = '5s'"),
+            (0, "SAVEPOINT a"),
+            (0, "SELECT pg_advisory_xact_lock(3)"),
+            (0, "SELECT pg_advisory_lock(4)"),
+            (0, "LOCK TABLE kv IN EXCLUSIVE MODE"),
+            (0, "SET LOCAL lock_timeout = '7s'"),
+            (0, "SET statement_timeout = '3s'"),
+            (1, "SELECT pg_try_advisory_xact_lock(3) AS got"),
+            (0, "ROLLBACK TO a"),
+            (1, "SELECT pg_try_advisory_xact_lock(3) AS got, pg_try_advisory_lock(4) AS session"),
+            (1, "INSERT INTO kv VALUES ('x', 1)"),
+            (0, "SHOW lock_timeout"),
+            (0, "SHOW statement_timeout"),
+            (0, "COMMIT"),
+            (0, "SHOW lock_timeout"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: SET LOCAL lock_timeout = '5s' -> ok
+            s1: SAVEPOINT a -> ok
+            s1: SELECT pg_advisory_xact_lock(3) -> [(NULL)]
+            s1: SELECT pg_advisory_lock(4) -> [(NULL)]
+            s1: LOCK TABLE kv IN EXCLUSIVE MODE -> ok
+            s1: SET LOCAL lock_timeout = '7s' -> ok
+            s1: SET statement_timeout = '3s' -> ok
+            s2: SELECT pg_try_advisory_xact_lock(3) AS got -> [(f)]
+            s1: ROLLBACK TO a -> ok
+            s2: SELECT pg_try_advisory_xact_lock(3) AS got, pg_try_advisory_lock(4) AS session -> [(t, f)]
+            s2: INSERT INTO kv VALUES ('x', 1) -> affected 1
+            s1: SHOW lock_timeout -> [(5s)]
+            s1: SHOW statement_timeout -> [(0)]
+            s1: COMMIT -> ok
+            s1: SHOW lock_timeout -> [(0)]
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 1)]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -276,7 +276,10 @@ fn rejected_sql_names_the_construct_and_the_statement() {
         ("SET search_path = booking", "0A000"),
         ("SET no_such_parameter = 1", "42704"),
         ("SET lock_timeout = 'soon'", "22023"),
-        ("SELECT pg_advisory_lock(1)", "0A000"),
+        (
+            "SELECT * FROM rooms WHERE pg_try_advisory_lock(id)",
+            "0A000",
+        ),
         ("SELECT pg_advisory_xact_lock(id) FROM rooms", "0A000"),
         ("SELECT count(*) FROM rooms FOR SHARE", "0A000"),
         (

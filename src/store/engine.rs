@@ -13,7 +13,9 @@ use std::task::Waker;
 
 mod advisory;
 mod deferrable;
+mod table_locks;
 pub(crate) use advisory::AdvisoryMode;
+pub use table_locks::TableLockMode;
 
 /// One committed version of a key. `row == None` is a tombstone (deleted).
 #[derive(Clone, Debug)]
@@ -90,6 +92,10 @@ pub(crate) struct TxState {
     pub(crate) savepoints: Vec<Savepoint>,
     /// Its session's `deadlock_timeout` (`None`: the store's).
     pub(crate) deadlock_timeout_ms: Option<u64>,
+    /// Key ranges it emptied with `TRUNCATE`: at commit their older
+    /// versions go, so that no snapshot sees them (PostgreSQL gives the
+    /// table a new, empty file: TRUNCATE is not MVCC-safe).
+    pub(crate) truncated: Vec<KeyRange>,
 }
 
 /// What a transaction had written and locked when it set a savepoint:
@@ -109,6 +115,14 @@ pub(crate) struct Savepoint {
     /// The last exclusion entry placed before it: later ones of this
     /// transaction go with a rollback to it (their inserter aborted).
     last_entry_seq: u64,
+    /// The table locks held then (a mask of modes per table): later ones
+    /// go with a rollback to it, as PostgreSQL releases an aborted
+    /// subtransaction's locks.
+    table_locks: BTreeMap<String, u16>,
+    /// The advisory transaction locks held then: likewise.
+    advisory: advisory::AdvisoryHeld,
+    /// How many ranges it had truncated then.
+    truncated: usize,
 }
 
 impl TxState {
@@ -240,6 +254,14 @@ pub(crate) struct State {
     pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
     /// Advisory transaction locks.
     pub(crate) advisory: advisory::AdvisoryLocks,
+    /// Table locks (`LOCK TABLE` and the modes statements take).
+    pub(crate) table_locks: table_locks::TableLocks,
+    /// The session each open transaction runs in, when it has one (a SQL
+    /// connection: session-level advisory locks are the session's).
+    pub(crate) tx_session: BTreeMap<TxId, TxId>,
+    /// The open transaction of each session that has one: a wait for a
+    /// session's lock is a wait for what that transaction waits for.
+    pub(crate) session_tx: BTreeMap<TxId, TxId>,
     /// DEFERRABLE transactions still getting their safe snapshot.
     safe_snapshots: deferrable::SafeSnapshotWaits,
     /// The place in the index of each committed row's exclusion entry (see
@@ -298,6 +320,9 @@ impl State {
             siread_ranges: BTreeMap::new(),
             pending_intervals: BTreeMap::new(),
             advisory: advisory::AdvisoryLocks::default(),
+            table_locks: table_locks::TableLocks::default(),
+            tx_session: BTreeMap::new(),
+            session_tx: BTreeMap::new(),
             safe_snapshots: deferrable::SafeSnapshotWaits::new(),
             committed_entry_seq: BTreeMap::new(),
             last_entry_seq: 0,
@@ -379,6 +404,7 @@ impl State {
                 moves: BTreeMap::new(),
                 savepoints: Vec::new(),
                 deadlock_timeout_ms: None,
+                truncated: Vec::new(),
             },
         );
         id
@@ -501,8 +527,13 @@ impl State {
             })
             .collect();
         let last_entry_seq = self.last_entry_seq;
+        let table_locks = self.table_locks.held_by(id);
+        let advisory = self.advisory.held_by(id);
         let tx = self.tx_mut(id);
         let mark = Savepoint {
+            table_locks,
+            advisory,
+            truncated: tx.truncated.len(),
             name: name.to_string(),
             writes: tx.writes.clone(),
             locks,
@@ -534,6 +565,18 @@ impl State {
         tx.savepoints.truncate(index + 1);
         tx.status = Status::Active;
         Ok(())
+    }
+
+    /// `TRUNCATE` emptied `range` in `id` (see [`TxState::truncated`]).
+    pub(crate) fn truncated(&mut self, id: TxId, range: KeyRange) {
+        self.tx_mut(id).truncated.push(range);
+    }
+
+    /// Whether `id` is open and not failed.
+    pub(crate) fn is_active(&self, id: TxId) -> bool {
+        self.txs
+            .get(&id)
+            .is_some_and(|tx| tx.status == Status::Active)
     }
 
     fn check_usable(&self, id: TxId) -> Result<(), DbError> {
@@ -572,7 +615,14 @@ impl State {
             self.grant_to_waiters(&key);
         }
         let mark = &self.tx(id).savepoints[index];
+        let (table_locks, advisory) = (mark.table_locks.clone(), mark.advisory.clone());
+        self.restore_table_locks(id, &table_locks);
+        self.restore_advisory(id, &advisory);
+        let mark = &self.tx(id).savepoints[index];
         let (writes, locks) = (mark.writes.clone(), mark.locks.clone());
+        let truncated = mark.truncated;
+        self.tx_mut(id).truncated.truncate(truncated);
+        let mark = &self.tx(id).savepoints[index];
         let entries_before = mark.last_entry_seq;
         let replaced = mark.replaced.clone();
         let (keys_changed, moves, did_write) = (
@@ -836,11 +886,15 @@ impl State {
     }
 
     /// Whether `id` waiting for `holders` closes a cycle through `id`.
+    /// A session stands for its open transaction: waiting for a session's
+    /// lock is waiting for what its transaction waits for, and reaching
+    /// `id`'s own session closes the cycle too.
     fn closes_cycle(&self, id: TxId, holders: &BTreeSet<TxId>) -> bool {
+        let own_session = self.tx_session.get(&id).copied();
         let mut seen = BTreeSet::new();
         let mut stack: Vec<TxId> = holders.iter().copied().collect();
         while let Some(current) = stack.pop() {
-            if current == id {
+            if current == id || Some(current) == own_session {
                 return true;
             }
             if !seen.insert(current) {
@@ -848,6 +902,9 @@ impl State {
             }
             if let Some(next) = self.waits_for.get(&current) {
                 stack.extend(next.iter().copied());
+            }
+            if let Some(&tx) = self.session_tx.get(&current) {
+                stack.push(tx);
             }
         }
         false
@@ -876,6 +933,12 @@ impl State {
         if !self.closes_cycle(id, holders) {
             return Ok(());
         }
+        if self.repair_soft_deadlock(id) {
+            return Ok(());
+        }
+        let Some(holders) = self.waits_for.get(&id) else {
+            return Ok(());
+        };
         // Name a holder on the cycle.
         let holder = holders
             .iter()
@@ -888,6 +951,9 @@ impl State {
     /// Registers `id`'s waker: woken when the row lock it is queued for is
     /// granted to it, or else when `holder` ends.
     pub(crate) fn park(&mut self, id: TxId, holder: TxId, waker: &Waker) {
+        if self.table_locks.park(id, waker) {
+            return;
+        }
         if let Some((_, queued_waker)) = self.queued.get_mut(&id) {
             *queued_waker = Some(waker.clone());
             return;
@@ -1822,6 +1888,20 @@ impl State {
             });
             event_writes.push((key.clone(), row.clone(), before));
         }
+        for range in std::mem::take(&mut self.tx_mut(id).truncated) {
+            let keys: Vec<Key> = self
+                .data
+                .range(range.start.clone()..range.end.clone())
+                .map(|(key, _)| key.clone())
+                .collect();
+            for key in keys {
+                let versions = self.data.get_mut(&key).expect("listed above");
+                versions.retain(|version| version.seq == seq);
+                if versions.is_empty() {
+                    self.data.remove(&key);
+                }
+            }
+        }
         {
             let tx = self.tx_mut(id);
             tx.status = Status::Committed;
@@ -1882,6 +1962,10 @@ impl State {
     fn release(&mut self, id: TxId, committed: bool) {
         self.waits_for.remove(&id);
         self.advisory.release(id);
+        self.release_table_locks(id);
+        if let Some(session) = self.tx_session.remove(&id) {
+            self.session_tx.remove(&session);
+        }
         self.settle_safe_snapshots(id, committed);
         let Some(tx) = self.txs.get_mut(&id) else {
             return;

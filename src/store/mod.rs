@@ -39,12 +39,13 @@ mod engine;
 pub mod record;
 pub mod types;
 
-pub use engine::{CommitEvent, StoreStats};
+pub use engine::{CommitEvent, StoreStats, TableLockMode};
 pub use record::{CommittedTx, ReadRecord, WriteRecord};
 pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, RowLockMode, SqlState, TxId};
 
 use crate::seed::Seed;
 pub(crate) use engine::{AdvisoryMode, WriteKind};
+
 use engine::{LockAttempt, State};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -499,8 +500,23 @@ impl Store {
             timeouts: Timeouts::default(),
             statement_started_ms: 0,
             sql_time_ms: None,
+            relation_locks: Vec::new(),
+            advisory_calls: Vec::new(),
             _connection: None,
         }
+    }
+
+    /// A new session (a connection's backend): the owner of session-level
+    /// advisory locks, which outlive its transactions until
+    /// [`Store::end_session`].
+    pub fn new_session(&self) -> SessionId {
+        SessionId(self.state().new_session())
+    }
+
+    /// Ends `session`: its session-level advisory locks are released, as
+    /// when PostgreSQL's backend exits.
+    pub fn end_session(&self, session: SessionId) {
+        self.state().end_session(session.0);
     }
 
     /// The newest committed row of `key` (outside any transaction).
@@ -615,6 +631,12 @@ impl Store {
         self.state().lock_holders(key)
     }
 
+    /// Whether a transaction holds or waits for a lock on `table` in a
+    /// mode that conflicts with `mode`.
+    pub fn table_lock_contended(&self, table: &str, mode: TableLockMode) -> bool {
+        self.state().table_locks.contended(table, mode, 0)
+    }
+
     /// Whether a transaction other than `tx` holds or waits for the
     /// advisory lock `key` (so that `tx` taking it may wait).
     pub fn advisory_contended(&self, key: &Key, tx: TxId) -> bool {
@@ -711,7 +733,27 @@ pub struct Tx {
     statement_started_ms: u64,
     /// The transaction's time as SQL's `now()` reads it, once read.
     sql_time_ms: Option<u64>,
+    /// The table locks the next statement takes before its snapshot (see
+    /// [`Tx::sql_prelude`]).
+    relation_locks: Vec<(String, TableLockMode)>,
+    /// The advisory locks the next statement takes after its snapshot.
+    advisory_calls: Vec<AdvisoryCall>,
     _connection: Option<Connection>,
+}
+
+/// A session (a connection's backend), the owner of its session-level
+/// advisory locks: see [`Store::new_session`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SessionId(TxId);
+
+/// An advisory lock a statement's WHERE clause takes (`WHERE
+/// pg_advisory_lock(k) IS NOT NULL`): the key, the mode, and whether it
+/// is the session's (`pg_advisory_lock`) or the transaction's.
+#[derive(Clone, Debug)]
+pub(crate) struct AdvisoryCall {
+    pub(crate) key: Key,
+    pub(crate) mode: AdvisoryMode,
+    pub(crate) session_level: bool,
 }
 
 /// PostgreSQL's `lock_timeout` and `statement_timeout`, in ms of the
@@ -794,7 +836,40 @@ impl Tx {
         if self.timeouts.statement_timeout_ms > 0 {
             self.statement_started_ms = self.store.now_ms();
         }
-        self.store.state().start_statement(self.id, true)
+        // PostgreSQL locks a statement's tables as it parses it, before
+        // its snapshot: a statement that waited for a table lock sees
+        // what the holder committed.
+        let relations = std::mem::take(&mut self.relation_locks);
+        if !relations.is_empty() && self.store.state().is_active(self.id) {
+            self.lock_tables(&relations, false).await?;
+        }
+        self.store.state().start_statement(self.id, true)?;
+        // A WHERE clause's advisory lock calls run in the scan, after the
+        // snapshot and before any row is locked.
+        for call in std::mem::take(&mut self.advisory_calls) {
+            self.sql_advisory_lock(&call.key, call.mode, true, call.session_level)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Takes `mode` on each table in order, waiting for conflicting
+    /// holders (each wait with its own deadlock check and lock timeout,
+    /// as PostgreSQL arms them at every lock sleep), or with `nowait`
+    /// failing with 55P03 instead.
+    async fn lock_tables(
+        &mut self,
+        tables: &[(String, TableLockMode)],
+        nowait: bool,
+    ) -> Result<(), DbError> {
+        for (table, mode) in tables {
+            let mut wait = self.lock_wait();
+            std::future::poll_fn(|cx: &mut Context<'_>| {
+                wait.poll(cx, |state, id| state.table_lock(id, table, *mode, nowait))
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// A DEFERRABLE transaction's wait for a safe snapshot, at its first
@@ -999,12 +1074,78 @@ impl Tx {
         key: &Key,
         mode: AdvisoryMode,
         wait: bool,
+        session_level: bool,
     ) -> Result<bool, DbError> {
         let mut lock_wait = self.lock_wait();
         std::future::poll_fn(move |cx: &mut Context<'_>| {
-            lock_wait.poll(cx, |state, id| state.advisory_lock(id, key, mode, wait))
+            lock_wait.poll(cx, |state, id| {
+                state.advisory_lock(id, key, mode, wait, session_level)
+            })
         })
         .await
+    }
+
+    /// `TRUNCATE` of the keys in `range` (already deleted in this
+    /// transaction): at commit no snapshot sees their older versions.
+    pub(crate) fn sql_truncated(&mut self, range: KeyRange) {
+        self.store.state().truncated(self.id, range);
+    }
+
+    /// `pg_advisory_unlock[_shared]`: drops one of the session's
+    /// acquisitions of `key` in `mode`; false when it holds none (or the
+    /// transaction has no session).
+    pub(crate) fn sql_advisory_unlock(&mut self, key: &Key, mode: AdvisoryMode) -> bool {
+        let mut state = self.store.state();
+        match state.tx_session.get(&self.id).copied() {
+            Some(session) => state.advisory_unlock(session, key, mode),
+            None => false,
+        }
+    }
+
+    /// `pg_advisory_unlock_all()`: drops every session-level advisory lock
+    /// of the transaction's session.
+    pub(crate) fn sql_advisory_unlock_all(&mut self) {
+        let mut state = self.store.state();
+        if let Some(session) = state.tx_session.get(&self.id).copied() {
+            state.advisory_unlock_all(session);
+        }
+    }
+
+    /// Runs this transaction in `session` (whose session-level advisory
+    /// locks it shares, and whose waiters wait for it).
+    pub(crate) fn join_session(&mut self, session: SessionId) {
+        self.store.state().join_session(self.id, session.0);
+    }
+
+    /// What the next statement does around its snapshot: the table locks
+    /// it takes before (PostgreSQL locks a statement's tables as it
+    /// parses it) and the advisory locks its WHERE clause takes after.
+    pub(crate) fn sql_prelude(
+        &mut self,
+        relation_locks: Vec<(String, TableLockMode)>,
+        advisory_calls: Vec<AdvisoryCall>,
+    ) {
+        self.relation_locks = relation_locks;
+        self.advisory_calls = advisory_calls;
+    }
+
+    /// `LOCK TABLE`: one statement (a pause point) that takes `mode` on
+    /// each table in order, to the end of the transaction.
+    pub(crate) async fn sql_lock_tables(
+        &mut self,
+        tables: &[(String, TableLockMode)],
+        nowait: bool,
+    ) -> Result<(), DbError> {
+        // No snapshot: `BEGIN ISOLATION LEVEL REPEATABLE READ; LOCK TABLE
+        // t; SELECT ...` reads as of after the lock, as in PostgreSQL.
+        assert!(self.open, "statement on a finished transaction");
+        self.store
+            .pause(self.id, Op::GetForUpdate, None, None)
+            .await;
+        if self.timeouts.statement_timeout_ms > 0 {
+            self.statement_started_ms = self.store.now_ms();
+        }
+        self.lock_tables(tables, nowait).await
     }
 
     /// `ON CONFLICT`'s check of `key`: waits for an uncommitted writer of
@@ -1258,6 +1399,9 @@ struct PoolState {
     next_ticket: u64,
     /// Tickets granted a slot but not yet polled.
     granted: Vec<u64>,
+    /// The backends of the connections not in use, the latest returned
+    /// last (handed out first, as node-postgres reuses its idle clients).
+    idle_sessions: Vec<SessionId>,
 }
 
 /// A connection pool of a fixed size in front of a store, like
@@ -1275,9 +1419,28 @@ impl std::fmt::Debug for Pool {
     }
 }
 
-/// A held pool connection; returned to the pool on drop.
+/// A held pool connection; returned to the pool on drop. Its backend
+/// ([`Connection::session`]) goes back with it, with its session-level
+/// advisory locks, as a real pool keeps its server connections open.
 pub struct Connection {
     pool: Arc<Mutex<PoolState>>,
+    session: Option<SessionId>,
+}
+
+impl Connection {
+    /// The backend behind this connection: an idle one of the pool's, or
+    /// a new one of `store`'s.
+    pub fn session(&mut self, store: &Store) -> SessionId {
+        let pool = &self.pool;
+        *self.session.get_or_insert_with(|| {
+            let idle = pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .idle_sessions
+                .pop();
+            idle.unwrap_or_else(|| store.new_session())
+        })
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -1290,6 +1453,9 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         pool.in_use -= 1;
+        if let Some(session) = self.session.take() {
+            pool.idle_sessions.push(session);
+        }
         if let Some((ticket, waker)) = pool.waiting.pop_front() {
             pool.in_use += 1;
             pool.granted.push(ticket);
@@ -1312,6 +1478,7 @@ impl Pool {
                 waiting: VecDeque::new(),
                 next_ticket: 0,
                 granted: Vec::new(),
+                idle_sessions: Vec::new(),
             })),
         }
     }
@@ -1407,6 +1574,7 @@ impl Future for Acquire {
         drop(pool);
         Poll::Ready(Ok(Connection {
             pool: this.pool.clone(),
+            session: None,
         }))
     }
 }

@@ -1,0 +1,545 @@
+//! Table locks (PostgreSQL's relation locks): `LOCK TABLE ... IN <mode>
+//! MODE` and the modes ordinary statements take implicitly (ACCESS SHARE
+//! for a read, ROW SHARE for a locking read, ROW EXCLUSIVE for a write,
+//! ACCESS EXCLUSIVE for `DROP TABLE` and `TRUNCATE`, SHARE for `CREATE
+//! INDEX`), held to the end of the transaction, in a table of their own
+//! beside the row and advisory locks.
+//!
+//! They follow PostgreSQL's lock manager (`lock.c`, `proc.c`): a
+//! transaction may hold several modes of one table; a request is granted
+//! at once unless it conflicts with a mode another transaction holds or
+//! with a mode someone waits for; a waiter that already holds a mode of
+//! the table goes ahead of the first waiter that must wait for it (and is
+//! granted at once when nothing ahead of that place blocks it), or fails
+//! with 40P01 on the spot when that waiter holds a mode it must wait for
+//! (`ProcSleep`'s early deadlock); a release grants the queue in order to
+//! each waiter that conflicts neither with the holders nor with a waiter
+//! left ahead of it (`ProcLockWakeup`). Each waiter's edges in the store's
+//! wait-for graph are the holders it conflicts with and the conflicting
+//! waiters ahead of it, so deadlocks through table, row and advisory locks
+//! are found together.
+
+use super::{LockAttempt, State};
+use crate::store::types::{DbError, SqlState, TxId};
+use std::collections::{BTreeMap, BTreeSet};
+use std::task::Waker;
+
+/// A table lock mode, weakest first, as PostgreSQL numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TableLockMode {
+    /// `ACCESS SHARE`: what a plain `SELECT` takes.
+    AccessShare = 1,
+    /// `ROW SHARE`: `SELECT ... FOR UPDATE / SHARE`.
+    RowShare = 2,
+    /// `ROW EXCLUSIVE`: `INSERT`, `UPDATE`, `DELETE`.
+    RowExclusive = 3,
+    /// `SHARE UPDATE EXCLUSIVE`: `VACUUM`, `ANALYZE`, `CREATE INDEX
+    /// CONCURRENTLY`.
+    ShareUpdateExclusive = 4,
+    /// `SHARE`: `CREATE INDEX`.
+    Share = 5,
+    /// `SHARE ROW EXCLUSIVE`: `CREATE TRIGGER`.
+    ShareRowExclusive = 6,
+    /// `EXCLUSIVE`: `REFRESH MATERIALIZED VIEW CONCURRENTLY`.
+    Exclusive = 7,
+    /// `ACCESS EXCLUSIVE`: `DROP TABLE`, `TRUNCATE`, a bare `LOCK TABLE`.
+    AccessExclusive = 8,
+}
+
+impl TableLockMode {
+    /// Every mode, weakest first.
+    pub const ALL: [TableLockMode; 8] = [
+        TableLockMode::AccessShare,
+        TableLockMode::RowShare,
+        TableLockMode::RowExclusive,
+        TableLockMode::ShareUpdateExclusive,
+        TableLockMode::Share,
+        TableLockMode::ShareRowExclusive,
+        TableLockMode::Exclusive,
+        TableLockMode::AccessExclusive,
+    ];
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// The modes this one conflicts with, as a mask of [`Self::bit`]s
+    /// (PostgreSQL's `LockConflicts` table).
+    fn conflict_mask(self) -> u16 {
+        use TableLockMode as M;
+        let modes: &[M] = match self {
+            M::AccessShare => &[M::AccessExclusive],
+            M::RowShare => &[M::Exclusive, M::AccessExclusive],
+            M::RowExclusive => &[
+                M::Share,
+                M::ShareRowExclusive,
+                M::Exclusive,
+                M::AccessExclusive,
+            ],
+            M::ShareUpdateExclusive => &[
+                M::ShareUpdateExclusive,
+                M::Share,
+                M::ShareRowExclusive,
+                M::Exclusive,
+                M::AccessExclusive,
+            ],
+            M::Share => &[
+                M::RowExclusive,
+                M::ShareUpdateExclusive,
+                M::ShareRowExclusive,
+                M::Exclusive,
+                M::AccessExclusive,
+            ],
+            M::ShareRowExclusive => &[
+                M::RowExclusive,
+                M::ShareUpdateExclusive,
+                M::Share,
+                M::ShareRowExclusive,
+                M::Exclusive,
+                M::AccessExclusive,
+            ],
+            M::Exclusive => &[
+                M::RowShare,
+                M::RowExclusive,
+                M::ShareUpdateExclusive,
+                M::Share,
+                M::ShareRowExclusive,
+                M::Exclusive,
+                M::AccessExclusive,
+            ],
+            M::AccessExclusive => &TableLockMode::ALL,
+        };
+        modes.iter().fold(0, |mask, mode| mask | mode.bit())
+    }
+
+    /// Whether a holder of `self` blocks a request for `other` (the
+    /// relation is symmetric).
+    pub fn conflicts_with(self, other: TableLockMode) -> bool {
+        self.conflict_mask() & other.bit() != 0
+    }
+
+    /// The mode as `LOCK TABLE ... IN <name> MODE` spells it.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            TableLockMode::AccessShare => "ACCESS SHARE",
+            TableLockMode::RowShare => "ROW SHARE",
+            TableLockMode::RowExclusive => "ROW EXCLUSIVE",
+            TableLockMode::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            TableLockMode::Share => "SHARE",
+            TableLockMode::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            TableLockMode::Exclusive => "EXCLUSIVE",
+            TableLockMode::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct TableLock {
+    /// Holders and the modes each holds (a mask of bits).
+    holders: BTreeMap<TxId, u16>,
+    /// Waiters in queue order (not always arrival order: see the module
+    /// docs).
+    queue: Vec<(TxId, TableLockMode)>,
+}
+
+impl TableLock {
+    /// The modes transactions other than `id` hold.
+    fn others_hold(&self, id: TxId) -> u16 {
+        self.holders
+            .iter()
+            .filter(|&(&holder, _)| holder != id)
+            .fold(0, |mask, (_, &held)| mask | held)
+    }
+
+    /// What `id` asking for `mode` waits for when queued at `place`: the
+    /// holders of a conflicting mode and the waiters ahead of it asking
+    /// for one.
+    fn blockers(&self, id: TxId, mode: TableLockMode, place: usize) -> BTreeSet<TxId> {
+        let conflicts = mode.conflict_mask();
+        self.holders
+            .iter()
+            .filter(|&(&holder, &held)| holder != id && held & conflicts != 0)
+            .map(|(&holder, _)| holder)
+            .chain(
+                self.queue[..place]
+                    .iter()
+                    .filter(|&&(waiter, other)| waiter != id && other.conflicts_with(mode))
+                    .map(|&(waiter, _)| waiter),
+            )
+            .collect()
+    }
+}
+
+/// Every table lock held or waited for.
+#[derive(Debug, Default)]
+pub(crate) struct TableLocks {
+    locks: BTreeMap<String, TableLock>,
+    /// The tables each transaction holds a mode of or waits for.
+    tables_of: BTreeMap<TxId, BTreeSet<String>>,
+    /// The task of each queued transaction, woken when it is granted.
+    wakers: BTreeMap<TxId, Waker>,
+}
+
+impl TableLocks {
+    /// Whether `id` waits in a table lock's queue.
+    fn queued(&self, id: TxId) -> Option<&str> {
+        self.tables_of.get(&id)?.iter().find_map(|table| {
+            self.locks[table]
+                .queue
+                .iter()
+                .any(|&(waiter, _)| waiter == id)
+                .then_some(table.as_str())
+        })
+    }
+
+    /// Registers the task of `id` if it waits for a table lock (it is
+    /// woken when granted); false when it does not wait for one.
+    pub(crate) fn park(&mut self, id: TxId, waker: &Waker) -> bool {
+        if self.queued(id).is_none() {
+            return false;
+        }
+        self.wakers.insert(id, waker.clone());
+        true
+    }
+
+    /// The tables `id` holds a mode of, with the modes.
+    pub(crate) fn held_by(&self, id: TxId) -> BTreeMap<String, u16> {
+        self.tables_of
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter_map(|table| {
+                let held = *self.locks.get(table)?.holders.get(&id)?;
+                Some((table.clone(), held))
+            })
+            .collect()
+    }
+
+    /// Whether a transaction other than `id` holds or waits for a lock on
+    /// `table` in a mode that conflicts with `mode`.
+    pub(crate) fn contended(&self, table: &str, mode: TableLockMode, id: TxId) -> bool {
+        self.locks.get(table).is_some_and(|lock| {
+            lock.others_hold(id) & mode.conflict_mask() != 0
+                || lock
+                    .queue
+                    .iter()
+                    .any(|&(waiter, other)| waiter != id && other.conflicts_with(mode))
+        })
+    }
+
+    fn grant(&mut self, id: TxId, table: &str, mode: TableLockMode) {
+        let lock = self.locks.entry(table.to_string()).or_default();
+        *lock.holders.entry(id).or_default() |= mode.bit();
+        self.tables_of
+            .entry(id)
+            .or_default()
+            .insert(table.to_string());
+    }
+}
+
+impl State {
+    /// `id` asks for `mode` on `table`: `Done` once held, a wait, or (with
+    /// `nowait`) 55P03 when it would wait; 40P01 at once when it would
+    /// wait for a waiter that waits for it (see the module docs).
+    pub(crate) fn table_lock(
+        &mut self,
+        id: TxId,
+        table: &str,
+        mode: TableLockMode,
+        nowait: bool,
+    ) -> Result<LockAttempt<()>, DbError> {
+        /// What the lock manager decides for a new request.
+        enum Decision {
+            Grant,
+            Busy,
+            EarlyDeadlock(TxId),
+            Queue(usize),
+        }
+        let lock = self.table_locks.locks.entry(table.to_string()).or_default();
+        let mine = lock.holders.get(&id).copied().unwrap_or(0);
+        if mine & mode.bit() != 0 {
+            return Ok(LockAttempt::Done(()));
+        }
+        if let Some(place) = lock.queue.iter().position(|&(waiter, _)| waiter == id) {
+            // Still queued: the grant comes from a release
+            // (`grant_table_waiters`); until then wait for what blocks it.
+            let blockers = lock.blockers(id, mode, place);
+            return match self.wait_for_all(id, blockers)? {
+                LockAttempt::WaitFor(first) => Ok(LockAttempt::WaitFor(first)),
+                LockAttempt::Done(()) => unreachable!("a wait is never done"),
+            };
+        }
+        let conflicts = mode.conflict_mask();
+        let waited_for = lock.queue.iter().fold(0, |mask, (_, m)| mask | m.bit());
+        let held_by_others = lock.others_hold(id) & conflicts != 0;
+        let decision = if conflicts & waited_for == 0 && !held_by_others {
+            Decision::Grant
+        } else if nowait {
+            Decision::Busy
+        } else {
+            // ProcSleep: a holder of the table goes ahead of the first
+            // waiter that must wait for it.
+            let mut decision = Decision::Queue(lock.queue.len());
+            if mine != 0 {
+                let mut ahead = 0u16;
+                for (i, &(waiter, wanted)) in lock.queue.iter().enumerate() {
+                    if wanted.conflict_mask() & mine != 0 {
+                        let his = lock.holders.get(&waiter).copied().unwrap_or(0);
+                        decision = if conflicts & his != 0 {
+                            Decision::EarlyDeadlock(waiter)
+                        } else if conflicts & ahead == 0 && !held_by_others {
+                            Decision::Grant
+                        } else {
+                            Decision::Queue(i)
+                        };
+                        break;
+                    }
+                    ahead |= wanted.bit();
+                }
+            }
+            decision
+        };
+        match decision {
+            Decision::Grant => {
+                self.table_locks.grant(id, table, mode);
+                Ok(LockAttempt::Done(()))
+            }
+            Decision::Busy => {
+                if lock.holders.is_empty() && lock.queue.is_empty() {
+                    self.table_locks.locks.remove(table);
+                }
+                Err(self.fail(
+                    id,
+                    DbError::new(
+                        SqlState::LockNotAvailable,
+                        format!("could not obtain lock on relation \"{table}\""),
+                    ),
+                ))
+            }
+            Decision::EarlyDeadlock(waiter) => Err(self.deadlock(id, waiter)),
+            Decision::Queue(place) => {
+                lock.queue.insert(place, (id, mode));
+                let blockers = lock.blockers(id, mode, place);
+                self.table_locks
+                    .tables_of
+                    .entry(id)
+                    .or_default()
+                    .insert(table.to_string());
+                match self.wait_for_all(id, blockers)? {
+                    LockAttempt::WaitFor(first) => Ok(LockAttempt::WaitFor(first)),
+                    LockAttempt::Done(()) => unreachable!("a wait is never done"),
+                }
+            }
+        }
+    }
+
+    /// Grants `table`'s queue in order, to each waiter whose mode
+    /// conflicts neither with the holders nor with a waiter left ahead of
+    /// it (`ProcLockWakeup`); the rest wait for what now blocks them.
+    pub(crate) fn grant_table_waiters(&mut self, table: &str) {
+        let Some(lock) = self.table_locks.locks.get_mut(table) else {
+            return;
+        };
+        let queue = std::mem::take(&mut lock.queue);
+        let mut ahead = 0u16;
+        let mut granted = Vec::new();
+        for (waiter, mode) in queue {
+            if mode.conflict_mask() & (ahead | lock.others_hold(waiter)) == 0 {
+                *lock.holders.entry(waiter).or_default() |= mode.bit();
+                granted.push(waiter);
+            } else {
+                ahead |= mode.bit();
+                lock.queue.push((waiter, mode));
+            }
+        }
+        let still: Vec<(usize, TxId, TableLockMode)> = lock
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(place, &(waiter, mode))| (place, waiter, mode))
+            .collect();
+        for (place, waiter, mode) in still {
+            let blockers = self.table_locks.locks[table].blockers(waiter, mode, place);
+            self.waits_for.insert(waiter, blockers);
+        }
+        for waiter in granted {
+            self.waits_for.remove(&waiter);
+            if let Some(waker) = self.table_locks.wakers.remove(&waiter) {
+                waker.wake();
+            }
+        }
+        let lock = &self.table_locks.locks[table];
+        if lock.holders.is_empty() && lock.queue.is_empty() {
+            self.table_locks.locks.remove(table);
+        }
+    }
+
+    /// Forgets `id`'s table locks and its place in a queue (it ended or
+    /// failed), granting what that frees.
+    pub(crate) fn release_table_locks(&mut self, id: TxId) {
+        let tables = self.table_locks.tables_of.remove(&id).unwrap_or_default();
+        self.table_locks.wakers.remove(&id);
+        for table in tables {
+            if let Some(lock) = self.table_locks.locks.get_mut(&table) {
+                lock.holders.remove(&id);
+                lock.queue.retain(|&(waiter, _)| waiter != id);
+                self.grant_table_waiters(&table);
+            }
+        }
+    }
+
+    /// Puts `id`'s table locks back to `held` (what it held at a
+    /// savepoint) and takes it out of any queue: PostgreSQL releases the
+    /// locks an aborted subtransaction took.
+    pub(crate) fn restore_table_locks(&mut self, id: TxId, held: &BTreeMap<String, u16>) {
+        let tables = self.table_locks.tables_of.remove(&id).unwrap_or_default();
+        self.table_locks.wakers.remove(&id);
+        for table in tables {
+            let Some(lock) = self.table_locks.locks.get_mut(&table) else {
+                continue;
+            };
+            lock.queue.retain(|&(waiter, _)| waiter != id);
+            match held.get(&table) {
+                Some(&modes) => {
+                    lock.holders.insert(id, modes);
+                    self.table_locks
+                        .tables_of
+                        .entry(id)
+                        .or_default()
+                        .insert(table.clone());
+                }
+                None => {
+                    lock.holders.remove(&id);
+                }
+            }
+            self.grant_table_waiters(&table);
+        }
+    }
+}
+
+impl State {
+    /// PostgreSQL's repair of a soft deadlock (`deadlock.c`): when the
+    /// cycle through `id` passes an edge from a table-lock waiter to a
+    /// waiter queued ahead of it (a wait only the queue order makes),
+    /// putting the one behind in front may break the cycle. Each such
+    /// edge is tried, the one found deepest in the cycle first as
+    /// PostgreSQL does; the first reordering after which `id` is in no
+    /// cycle is kept (and the queue granted anew). False when none helps:
+    /// a real deadlock.
+    pub(crate) fn repair_soft_deadlock(&mut self, id: TxId) -> bool {
+        let Some(path) = self.cycle_path(id) else {
+            return false;
+        };
+        let soft: Vec<(TxId, TxId, String)> = path
+            .iter()
+            .filter_map(|&(waiter, blocker)| {
+                let table = self.table_locks.queued(waiter)?.to_string();
+                let lock = &self.table_locks.locks[&table];
+                let (place, mode) = lock
+                    .queue
+                    .iter()
+                    .enumerate()
+                    .find(|(_, &(w, _))| w == waiter)
+                    .map(|(place, &(_, mode))| (place, mode))?;
+                let ahead = lock.queue[..place].iter().any(|&(w, _)| w == blocker);
+                let hard = lock
+                    .holders
+                    .get(&blocker)
+                    .is_some_and(|&held| held & mode.conflict_mask() != 0);
+                (ahead && !hard).then_some((waiter, blocker, table))
+            })
+            .collect();
+        for (waiter, blocker, table) in soft.into_iter().rev() {
+            let saved = self.table_locks.locks[&table].queue.clone();
+            let queue = &mut self
+                .table_locks
+                .locks
+                .get_mut(&table)
+                .expect("queued there")
+                .queue;
+            let from = queue
+                .iter()
+                .position(|&(w, _)| w == waiter)
+                .expect("queued there");
+            let entry = queue.remove(from);
+            let to = queue
+                .iter()
+                .position(|&(w, _)| w == blocker)
+                .expect("queued ahead");
+            queue.insert(to, entry);
+            self.refresh_table_waits(&table);
+            let still = self
+                .waits_for
+                .get(&id)
+                .cloned()
+                .is_some_and(|holders| !holders.is_empty() && self.closes_cycle(id, &holders));
+            if !still {
+                self.grant_table_waiters(&table);
+                return true;
+            }
+            self.table_locks
+                .locks
+                .get_mut(&table)
+                .expect("queued there")
+                .queue = saved;
+            self.refresh_table_waits(&table);
+        }
+        false
+    }
+
+    /// Sets the wait-for edges of `table`'s waiters from the queue as it
+    /// is (none for a waiter nothing blocks any more).
+    fn refresh_table_waits(&mut self, table: &str) {
+        let lock = &self.table_locks.locks[table];
+        let edges: Vec<(TxId, BTreeSet<TxId>)> = lock
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(place, &(waiter, mode))| (waiter, lock.blockers(waiter, mode, place)))
+            .collect();
+        for (waiter, blockers) in edges {
+            if blockers.is_empty() {
+                self.waits_for.remove(&waiter);
+            } else {
+                self.waits_for.insert(waiter, blockers);
+            }
+        }
+    }
+
+    /// The edges of a cycle of the wait-for graph through `id`, in the
+    /// order a depth-first search from `id` meets them (a session stands
+    /// for its open transaction, as in `closes_cycle`).
+    fn cycle_path(&self, id: TxId) -> Option<Vec<(TxId, TxId)>> {
+        let own_session = self.tx_session.get(&id).copied();
+        let edges = |current: TxId| -> Vec<TxId> {
+            self.waits_for
+                .get(&current)
+                .into_iter()
+                .flatten()
+                .copied()
+                .chain(self.session_tx.get(&current).copied())
+                .collect()
+        };
+        // An explicit stack of (node, its next edges to try).
+        let mut seen = BTreeSet::from([id]);
+        let mut path: Vec<(TxId, TxId)> = Vec::new();
+        let mut stack: Vec<(TxId, Vec<TxId>)> = vec![(id, edges(id))];
+        while let Some((current, pending)) = stack.last_mut() {
+            let current = *current;
+            let Some(next) = (!pending.is_empty()).then(|| pending.remove(0)) else {
+                stack.pop();
+                path.pop();
+                continue;
+            };
+            if next == id || Some(next) == own_session {
+                path.push((current, next));
+                return Some(path);
+            }
+            if seen.insert(next) {
+                path.push((current, next));
+                stack.push((next, edges(next)));
+            }
+        }
+        None
+    }
+}
