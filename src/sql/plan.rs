@@ -1223,6 +1223,15 @@ impl<'a> Planner<'a> {
             query.order_by.is_some() || query.limit.is_some() || query.offset.is_some();
         let select = match *query.body {
             ast::SetExpr::Select(select) => select,
+            // `(SELECT ...)` with nothing around it is that query.
+            ast::SetExpr::Query(inner)
+                if query.order_by.is_none()
+                    && query.limit.is_none()
+                    && query.offset.is_none()
+                    && query.locks.is_empty() =>
+            {
+                return self.query_in(*inner, strength, outer);
+            }
             other => return Err(unsupported(format!("the query form {other}"))),
         };
         if select.distinct.is_some()
@@ -1396,7 +1405,7 @@ impl<'a> Planner<'a> {
             .table_alias
             .as_ref()
             .map_or(table.name.clone(), ident);
-        let targets: Vec<usize> = if insert.columns.is_empty() {
+        let mut targets: Vec<usize> = if insert.columns.is_empty() {
             (0..table.visible()).collect()
         } else {
             insert
@@ -1442,6 +1451,11 @@ impl<'a> Planner<'a> {
                         "an advisory lock function in INSERT ... SELECT",
                     ));
                 };
+                // Without a column list, fewer values fill the first
+                // columns (the others get their defaults).
+                if insert.columns.is_empty() && plan.output.len() < targets.len() {
+                    targets.truncate(plan.output.len());
+                }
                 match plan.output.len().cmp(&targets.len()) {
                     std::cmp::Ordering::Greater => {
                         return Err(err(
@@ -1465,6 +1479,13 @@ impl<'a> Planner<'a> {
             }
         };
         let empty = Scope::default();
+        if insert.columns.is_empty() {
+            if let Some(first) = values.rows.first() {
+                if first.len() < targets.len() {
+                    targets.truncate(first.len());
+                }
+            }
+        }
         for row in &values.rows {
             if row.len() > targets.len() {
                 return Err(err(

@@ -221,6 +221,17 @@ fn insert_select_with_and_without_columns_conflicts_and_returning() {
     assert_eq!(one(&ok(&mut s, "SELECT count(*) FROM log")), "4");
     let rows = ok(&mut s, "INSERT INTO log (what) VALUES ('x') RETURNING *");
     assert_eq!(rows.columns, ["id", "what", "n"]);
+    // Without a column list, fewer values fill the first columns; a
+    // parenthesized query is that query.
+    ok(&mut s, "INSERT INTO items VALUES (50, 'short')");
+    ok(&mut s, "INSERT INTO items (SELECT 51, 'paren')");
+    assert_eq!(
+        text(&ok(
+            &mut s,
+            "SELECT id, name, stock FROM items WHERE id BETWEEN 50 AND 60 ORDER BY id"
+        )),
+        [["50", "short", "NULL"], ["51", "paren", "NULL"]].map(|r| r.map(String::from).to_vec())
+    );
 }
 
 #[test]
