@@ -14,7 +14,9 @@ use super::plan::{
 };
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
-use crate::store::{DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlState, Tx, WriteKind};
+use crate::store::{
+    DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlReader, SqlState, Tx, WriteKind,
+};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -53,7 +55,7 @@ impl std::ops::Deref for Bound<'_> {
     }
 }
 
-fn env<'a>(row: &'a [Value], params: Bound<'a>) -> Env<'a> {
+pub(crate) fn env<'a>(row: &'a [Value], params: Bound<'a>) -> Env<'a> {
     Env {
         row,
         params: params.values,
@@ -79,71 +81,19 @@ impl Exec<'_> {
     }
 
     fn lookup(&self, src: &Source, partial: &[Value]) -> Result<Lookup, DbError> {
-        let Access::Index {
-            index,
-            eq,
-            lower,
-            upper,
-        } = &src.access
-        else {
-            return Ok(Lookup::Seq);
-        };
-        let table = &src.table;
-        let idx = &table.indexes[*index];
-        let env = env(partial, self.params);
-        let mut values = Vec::with_capacity(eq.len());
-        for (i, e) in eq.iter().enumerate() {
-            let ty = table.columns[idx.columns[i]].ty;
-            let v = coerce(&e.eval(&env)?, ty)?;
-            if v.is_null() {
-                return Ok(Lookup::Empty);
-            }
-            values.push(v);
-        }
-        if idx.unique && values.len() == idx.columns.len() {
-            let mut text = table.index_prefix(*index, &values);
-            if *index == 0 {
-                return Ok(Lookup::Point(0, Key::raw(&text)));
-            }
-            text.shrink_to_fit();
-            return Ok(Lookup::Point(*index, Key::raw(&text)));
-        }
-        let prefix = table.index_prefix(*index, &values);
-        let next_ty = idx.columns.get(values.len()).map(|&c| table.columns[c].ty);
-        let bound = |b: &Option<(Expr, bool)>| -> Result<Option<Option<(String, bool)>>, DbError> {
-            let Some((e, inclusive)) = b else {
-                return Ok(Some(None));
-            };
-            let v = coerce(&e.eval(&env)?, next_ty.unwrap_or(SqlType::Text))?;
-            if v.is_null() {
-                return Ok(None);
-            }
-            let mut text = prefix.clone();
-            encode_key(&mut text, &v);
-            Ok(Some(Some((text, *inclusive))))
-        };
-        let (Some(lo), Some(hi)) = (bound(lower)?, bound(upper)?) else {
-            return Ok(Lookup::Empty);
-        };
-        let start = match lo {
-            None => Key::raw(&prefix),
-            Some((text, true)) => Key::raw(&text),
-            Some((text, false)) => prefix_end(&text),
-        };
-        let end = match hi {
-            None => prefix_end(&prefix),
-            Some((text, true)) => prefix_end(&text),
-            Some((text, false)) => Key::raw(&text),
-        };
-        if start >= end {
-            return Ok(Lookup::Empty);
-        }
-        Ok(Lookup::Range(*index, KeyRange::between(start, end)))
+        lookup(src, partial, self.params)
     }
 
     /// The key the statement's single-key fast path touches, for the
     /// pause point (a primary-key point lookup).
     fn point_key(&self, src: &Source) -> Option<Key> {
+        // A bound computed by a subquery is known only once the statement
+        // has started (and taken its snapshot).
+        if let Access::Index { eq, .. } = &src.access {
+            if eq.iter().any(Expr::has_subquery) {
+                return None;
+            }
+        }
         match self.lookup(src, &[]) {
             Ok(Lookup::Point(0, key)) => Some(key),
             _ => None,
@@ -156,48 +106,7 @@ impl Exec<'_> {
         src: &Source,
         partial: &[Value],
     ) -> Result<Vec<(Key, Vec<Value>)>, DbError> {
-        let table = &src.table;
-        let mut out = Vec::new();
-        match self.lookup(src, partial)? {
-            Lookup::Empty => {}
-            Lookup::Point(0, key) => {
-                if let Some(row) = self.tx.sql_get(&key)? {
-                    out.push((key, table.values_of(&row)));
-                }
-            }
-            Lookup::Point(_, key) => {
-                if let Some(entry) = self.tx.sql_get(&key)? {
-                    let row_key = table.key_of_entry(&entry);
-                    if let Some(row) = self.tx.sql_get(&row_key)? {
-                        out.push((row_key, table.values_of(&row)));
-                    }
-                }
-            }
-            Lookup::Range(0, range) => {
-                for (key, row) in self.tx.sql_scan(&range)? {
-                    out.push((key, table.values_of(&row)));
-                }
-            }
-            Lookup::Range(_, range) => {
-                for (_, entry) in self.tx.sql_scan(&range)? {
-                    let row_key = table.key_of_entry(&entry);
-                    if let Some(row) = self.tx.sql_get(&row_key)? {
-                        out.push((row_key, table.values_of(&row)));
-                    }
-                }
-            }
-            Lookup::Seq => {
-                for (key, row) in self.tx.sql_scan(&table.range())? {
-                    out.push((key, table.values_of(&row)));
-                }
-                // A heap is scanned in the order its row versions were
-                // written (PostgreSQL's physical order on a small table).
-                if let Some(position) = table.position_column() {
-                    out.sort_by_key(|(_, values)| values[position].as_int());
-                }
-            }
-        }
-        Ok(out)
+        fetch(&self.tx.sql_reader(), src, partial, self.params)
     }
 
     /// Candidate rows of a single-table statement that pass its filter at
@@ -227,7 +136,7 @@ impl Exec<'_> {
     /// or changed so that the filter no longer holds: PostgreSQL's
     /// EvalPlanQual over the update chain); at the snapshot levels the store
     /// fails with 40001 when it changed.
-    async fn lock_row(
+    pub(crate) async fn lock_row(
         &mut self,
         table: &Table,
         key: &Key,
@@ -257,22 +166,6 @@ impl Exec<'_> {
         }
     }
 
-    fn limit_of(&self, e: Option<&Expr>) -> Result<Option<usize>, DbError> {
-        let Some(e) = e else { return Ok(None) };
-        match e.eval(&env(&[], self.params))? {
-            Value::Null => Ok(None),
-            v => {
-                let n = super::value::coerce(&v, SqlType::BigInt)?
-                    .as_int()
-                    .unwrap_or(0);
-                if n < 0 {
-                    return Err(err(SqlState::Other("2201W"), "LIMIT must not be negative"));
-                }
-                Ok(Some(n as usize))
-            }
-        }
-    }
-
     pub(crate) async fn select(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
         let single = plan.sources.len() == 1;
         let (op, key) = match (&plan.lock, single) {
@@ -287,89 +180,35 @@ impl Exec<'_> {
             (None, false) => (Op::Scan, None),
         };
         self.tx.sql_start(op, key.as_ref(), None).await?;
-        // Nested loops in FROM order; each table read by its access path
-        // with the earlier tables' values bound.
-        let mut rows: Vec<(Option<Key>, Vec<Value>)> = vec![(None, Vec::new())];
-        for src in &plan.sources {
-            let mut next = Vec::new();
-            for (_, partial) in &rows {
-                for (key, values) in self.fetch(src, partial)? {
-                    let mut combined = partial.clone();
-                    combined.extend(values);
-                    next.push((single.then_some(key), combined));
-                }
-            }
-            rows = next;
-        }
-        if let Some(f) = &plan.filter {
-            let mut kept = Vec::with_capacity(rows.len());
-            for (key, values) in rows {
-                if f.is_true(&env(&values, self.params))? {
-                    kept.push((key, values));
-                }
-            }
-            rows = kept;
-        }
+        self.select_body(plan).await
+    }
+
+    /// A SELECT after its start: a plain query reads its rows at the
+    /// statement's snapshot; a locking read then locks them.
+    pub(crate) async fn select_body(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
         let columns: Vec<String> = plan.output.iter().map(|(n, _)| n.clone()).collect();
-        let offset = self.limit_of(plan.offset.as_ref())?.unwrap_or(0);
-        let limit = self.limit_of(plan.limit.as_ref())?;
-        if let Some(grouping) = &plan.grouping {
-            let width = plan
-                .sources
-                .last()
-                .map_or(0, |s| s.offset + s.table.columns.len());
-            let groups = self.aggregate(grouping, rows.into_iter().map(|(_, v)| v), width)?;
-            let mut out = Vec::new();
-            for (rep, aggs) in groups {
-                let env = Env {
-                    row: &rep,
-                    params: self.params.values,
-                    aggs: &aggs,
-                    ctx: self.params.ctx,
-                };
-                if let Some(h) = &grouping.having {
-                    if !h.is_true(&env)? {
-                        continue;
-                    }
-                }
-                let values = plan
-                    .output
-                    .iter()
-                    .map(|(_, e)| e.eval(&env))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let keys = self.order_keys(plan, &env, &values)?;
-                out.push((keys, values));
-            }
-            return Ok(Rows::new(columns, finish(plan, out, offset, limit)));
-        }
-        let mut sorted = Vec::with_capacity(rows.len());
-        for (key, values) in rows {
-            let e = env(&values, self.params);
-            let output = if plan.lock.is_some() {
-                Vec::new()
-            } else {
-                plan.output
-                    .iter()
-                    .map(|(_, x)| x.eval(&e))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            let keys = self.order_keys(plan, &e, &output)?;
-            sorted.push((keys, (key, values, output)));
-        }
-        sort_rows(plan, &mut sorted);
+        let reader = self.tx.sql_reader();
         let Some((mode, wait)) = plan.lock else {
-            let out = sorted.into_iter().map(|(_, (_, _, o))| o);
             return Ok(Rows::new(
                 columns,
-                out.skip(offset).take(limit.unwrap_or(usize::MAX)).collect(),
+                query_rows(&reader, self.params, plan, &[])?,
             ));
         };
+        let rows = scan_rows(&reader, self.params, plan, &[])?;
+        let offset = limit_of(plan.offset.as_ref(), self.params)?.unwrap_or(0);
+        let limit = limit_of(plan.limit.as_ref(), self.params)?;
+        let mut sorted = Vec::with_capacity(rows.len());
+        for (key, values) in rows {
+            let keys = order_keys(plan, &env(&values, self.params), &[])?;
+            sorted.push((keys, key));
+        }
+        sort_rows(plan, &mut sorted);
         // Lock in sorted order until the limit is reached, as PostgreSQL's
         // LockRows node below Limit does.
         let src = &plan.sources[0];
         let mut out = Vec::new();
         let mut skipped = 0;
-        for (_, (key, _, _)) in sorted {
+        for (_, key) in sorted {
             if limit.is_some_and(|l| out.len() >= l) {
                 break;
             }
@@ -406,116 +245,6 @@ impl Exec<'_> {
             );
         }
         Ok(Rows::new(columns, out))
-    }
-
-    fn order_keys(
-        &self,
-        plan: &SelectPlan,
-        env: &Env<'_>,
-        output: &[Value],
-    ) -> Result<Vec<Value>, DbError> {
-        plan.order
-            .iter()
-            .map(|o| match &o.key {
-                OrderKey::Output(i) => Ok(output.get(*i).cloned().unwrap_or(Value::Null)),
-                OrderKey::Expr(e) => e.eval(env),
-            })
-            .collect()
-    }
-
-    /// Groups rows by the GROUP BY values (in key order: deterministic)
-    /// and computes each group's aggregates. With no GROUP BY there is
-    /// exactly one group, even over no rows.
-    fn aggregate(
-        &self,
-        grouping: &super::plan::Grouping,
-        rows: impl Iterator<Item = Vec<Value>>,
-        width: usize,
-    ) -> Result<Vec<Group>, DbError> {
-        struct Acc {
-            count: i64,
-            value: Option<Value>,
-        }
-        let mut groups: BTreeMap<String, (Vec<Value>, Vec<Acc>)> = BTreeMap::new();
-        let fresh = || -> Vec<Acc> {
-            grouping
-                .aggs
-                .iter()
-                .map(|_| Acc {
-                    count: 0,
-                    value: None,
-                })
-                .collect()
-        };
-        if grouping.by.is_empty() {
-            groups.insert(String::new(), (vec![Value::Null; width], fresh()));
-        }
-        for row in rows {
-            let e = env(&row, self.params);
-            let mut group_key = String::new();
-            for g in &grouping.by {
-                encode_key(&mut group_key, &g.eval(&e)?);
-            }
-            let (_, accs) = groups
-                .entry(group_key)
-                .or_insert_with(|| (row.clone(), fresh()));
-            for (spec, acc) in grouping.aggs.iter().zip(accs.iter_mut()) {
-                let v = match &spec.arg {
-                    None => Value::Bool(true),
-                    Some(a) => a.eval(&e)?,
-                };
-                // array_agg keeps NULLs, in the order rows come.
-                if spec.func == AggFunc::ArrayAgg {
-                    acc.count += 1;
-                    match &mut acc.value {
-                        Some(Value::Array(items)) => items.push(v),
-                        _ => acc.value = Some(Value::Array(vec![v])),
-                    }
-                    continue;
-                }
-                if v.is_null() {
-                    continue;
-                }
-                acc.count += 1;
-                acc.value = Some(match (spec.func, acc.value.take()) {
-                    // numeric and interval sums.
-                    (AggFunc::Sum, None) if !matches!(v, Value::Int(_) | Value::Text(_)) => v,
-                    (AggFunc::Sum, Some(p)) if !matches!(p, Value::Int(_)) => {
-                        super::funcs::arith('+', &p, &v).unwrap_or_else(|| {
-                            Err(err(
-                                SqlState::UndefinedFunction,
-                                format!("function sum({}) does not exist", v.type_name()),
-                            ))
-                        })?
-                    }
-                    (AggFunc::Sum, prev) => {
-                        let add = coerce(&v, SqlType::BigInt)?.as_int().unwrap_or(0);
-                        let base = prev.and_then(|p| p.as_int()).unwrap_or(0);
-                        Value::Int(base.checked_add(add).ok_or_else(|| {
-                            err(SqlState::NumericValueOutOfRange, "bigint out of range")
-                        })?)
-                    }
-                    (AggFunc::Min, Some(p)) if sort_order(&p, &v) != Ordering::Greater => p,
-                    (AggFunc::Max, Some(p)) if sort_order(&p, &v) != Ordering::Less => p,
-                    _ => v,
-                });
-            }
-        }
-        Ok(groups
-            .into_values()
-            .map(|(rep, accs)| {
-                let aggs = grouping
-                    .aggs
-                    .iter()
-                    .zip(accs)
-                    .map(|(spec, acc)| match spec.func {
-                        AggFunc::Count | AggFunc::CountStar => Value::Int(acc.count),
-                        _ => acc.value.unwrap_or(Value::Null),
-                    })
-                    .collect();
-                (rep, aggs)
-            })
-            .collect())
     }
 
     /// Takes the plan's advisory locks in order and returns its one row.
@@ -618,7 +347,7 @@ impl Exec<'_> {
         }
     }
 
-    fn default_of(&self, table: &Table, column: usize) -> Result<Value, DbError> {
+    pub(crate) fn default_of(&self, table: &Table, column: usize) -> Result<Value, DbError> {
         let c = &table.columns[column];
         if c.serial {
             return Ok(Value::Int(self.db.next_serial(&table.name, c.name)));
@@ -630,7 +359,7 @@ impl Exec<'_> {
     }
 
     /// NOT NULL and CHECK constraints of a row about to be written.
-    fn check_row(&self, table: &Table, values: &[Value]) -> Result<(), DbError> {
+    pub(crate) fn check_row(&self, table: &Table, values: &[Value]) -> Result<(), DbError> {
         check_row(table, values, self.params)
     }
 
@@ -699,7 +428,7 @@ impl Exec<'_> {
     /// referencing inserts hold the parent's row lock in KEY SHARE, so the
     /// parent's DELETE or key-changing UPDATE (FOR UPDATE strength) has
     /// already waited for them.
-    fn check_children(
+    pub(crate) fn check_children(
         &mut self,
         table: &Table,
         old: &[Value],
@@ -803,7 +532,7 @@ impl Exec<'_> {
 
     /// Replaces a locked row's values: the row (moved when its primary key
     /// changed) and the index entries whose values changed.
-    async fn update_row(
+    pub(crate) async fn update_row(
         &mut self,
         table: &Table,
         key: &Key,
@@ -891,7 +620,7 @@ impl Exec<'_> {
         Ok(new)
     }
 
-    fn returning(
+    pub(crate) fn returning(
         &self,
         list: Option<&Vec<(String, Expr)>>,
         values: &[Value],
@@ -908,7 +637,11 @@ impl Exec<'_> {
         Ok(())
     }
 
-    fn done(list: Option<&Vec<(String, Expr)>>, out: Vec<Vec<Value>>, affected: u64) -> Rows {
+    pub(crate) fn done(
+        list: Option<&Vec<(String, Expr)>>,
+        out: Vec<Vec<Value>>,
+        affected: u64,
+    ) -> Rows {
         let columns = list.map_or_else(Vec::new, |l| l.iter().map(|(n, _)| n.clone()).collect());
         let mut rows = Rows::new(columns, out);
         rows.affected = affected;
@@ -917,11 +650,33 @@ impl Exec<'_> {
 
     pub(crate) async fn insert(&mut self, plan: &InsertPlan) -> Result<Rows, DbError> {
         self.tx.sql_start(Op::Insert, None, None).await?;
+        self.insert_body(plan).await
+    }
+
+    /// An INSERT after its start.
+    pub(crate) async fn insert_body(&mut self, plan: &InsertPlan) -> Result<Rows, DbError> {
         let table = &plan.table;
         let mut out = Vec::new();
         let mut affected = 0;
         let mut touched: Vec<Key> = Vec::new();
-        'rows: for exprs in &plan.rows {
+        // INSERT ... SELECT reads all its rows (at the statement's
+        // snapshot, before any of its own writes) and then inserts them.
+        let selected: Vec<Vec<Expr>> = match &plan.select {
+            None => Vec::new(),
+            Some(select) => self
+                .select_body(select)
+                .await?
+                .rows
+                .into_iter()
+                .map(|row| row.into_iter().map(Expr::Const).collect())
+                .collect(),
+        };
+        let rows = if plan.select.is_some() {
+            &selected
+        } else {
+            &plan.rows
+        };
+        'rows: for exprs in rows {
             let values = self.new_row(plan, exprs)?;
             self.check_row(table, &values)?;
             if let Some((arbiters, action)) = &plan.conflict {
@@ -1018,6 +773,15 @@ impl Exec<'_> {
             .then(|| self.point_key(&plan.source))
             .flatten();
         self.tx.sql_start(Op::Update, key.as_ref(), None).await?;
+        self.update_body(plan).await
+    }
+
+    /// An UPDATE after its start.
+    pub(crate) async fn update_body(&mut self, plan: &UpdatePlan) -> Result<Rows, DbError> {
+        if !plan.from.is_empty() {
+            return self.update_from(plan).await;
+        }
+        let table = &plan.source.table;
         let mut out = Vec::new();
         let mut affected = 0;
         for (key, seen) in self.candidates(&plan.source, plan.filter.as_ref())? {
@@ -1051,6 +815,15 @@ impl Exec<'_> {
             .then(|| self.point_key(&plan.source))
             .flatten();
         self.tx.sql_start(Op::Delete, key.as_ref(), None).await?;
+        self.delete_body(plan).await
+    }
+
+    /// A DELETE after its start.
+    pub(crate) async fn delete_body(&mut self, plan: &DeletePlan) -> Result<Rows, DbError> {
+        if !plan.using.is_empty() {
+            return self.delete_using(plan).await;
+        }
+        let table = &plan.source.table;
         let mut out = Vec::new();
         let mut affected = 0;
         for (key, _) in self.candidates(&plan.source, plan.filter.as_ref())? {
@@ -1076,6 +849,351 @@ impl Exec<'_> {
     }
 }
 
+/// A combined row and, when the query reads one table, its row's key.
+pub(crate) type KeyedRow = (Option<Key>, Vec<Value>);
+
+/// The rows of a query's FROM list that pass its WHERE clause, at the
+/// statement's snapshot: nested loops in FROM order, each table read by
+/// its access path with the earlier tables' values bound. A subquery's
+/// rows start with `outer`, the row of the query around it (its
+/// correlated columns); a statement's `outer` is empty. A row carries its
+/// key when the query reads one table.
+pub(crate) fn scan_rows(
+    reader: &SqlReader,
+    params: Bound<'_>,
+    plan: &SelectPlan,
+    outer: &[Value],
+) -> Result<Vec<KeyedRow>, DbError> {
+    let single = plan.sources.len() == 1;
+    // Nested loops in FROM order; each table read by its access path
+    // with the earlier tables' values bound.
+    let mut rows: Vec<KeyedRow> = vec![(None, outer.to_vec())];
+    for src in &plan.sources {
+        let mut next = Vec::new();
+        for (_, partial) in &rows {
+            for (key, values) in fetch(reader, src, partial, params)? {
+                let mut combined = partial.clone();
+                combined.extend(values);
+                next.push((single.then_some(key), combined));
+            }
+        }
+        rows = next;
+    }
+    if let Some(f) = &plan.filter {
+        let mut kept = Vec::with_capacity(rows.len());
+        for (key, values) in rows {
+            if f.is_true(&env(&values, params))? {
+                kept.push((key, values));
+            }
+        }
+        rows = kept;
+    }
+    Ok(rows)
+}
+
+/// The result rows of a query without a locking clause (grouped, sorted,
+/// offset and limited), `outer` as in [`scan_rows`].
+pub(crate) fn query_rows(
+    reader: &SqlReader,
+    params: Bound<'_>,
+    plan: &SelectPlan,
+    outer: &[Value],
+) -> Result<Vec<Vec<Value>>, DbError> {
+    let rows = scan_rows(reader, params, plan, outer)?;
+    let offset = limit_of(plan.offset.as_ref(), params)?.unwrap_or(0);
+    let limit = limit_of(plan.limit.as_ref(), params)?;
+    if let Some(grouping) = &plan.grouping {
+        let width = plan
+            .sources
+            .last()
+            .map_or(0, |s| s.offset + s.table.columns.len());
+        let groups = aggregate(
+            grouping,
+            rows.into_iter().map(|(_, v)| v),
+            width,
+            outer,
+            params,
+        )?;
+        let mut out = Vec::new();
+        for (rep, aggs) in groups {
+            let env = Env {
+                row: &rep,
+                params: params.values,
+                aggs: &aggs,
+                ctx: params.ctx,
+            };
+            if let Some(h) = &grouping.having {
+                if !h.is_true(&env)? {
+                    continue;
+                }
+            }
+            let values = plan
+                .output
+                .iter()
+                .map(|(_, e)| e.eval(&env))
+                .collect::<Result<Vec<_>, _>>()?;
+            let keys = order_keys(plan, &env, &values)?;
+            out.push((keys, values));
+        }
+        return Ok(finish(plan, out, offset, limit));
+    }
+    let mut sorted = Vec::with_capacity(rows.len());
+    for (_, values) in rows {
+        let e = env(&values, params);
+        let output = plan
+            .output
+            .iter()
+            .map(|(_, x)| x.eval(&e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = order_keys(plan, &e, &output)?;
+        sorted.push((keys, output));
+    }
+    Ok(finish(plan, sorted, offset, limit))
+}
+
+fn limit_of(e: Option<&Expr>, params: Bound<'_>) -> Result<Option<usize>, DbError> {
+    let Some(e) = e else { return Ok(None) };
+    match e.eval(&env(&[], params))? {
+        Value::Null => Ok(None),
+        v => {
+            let n = super::value::coerce(&v, SqlType::BigInt)?
+                .as_int()
+                .unwrap_or(0);
+            if n < 0 {
+                return Err(err(SqlState::Other("2201W"), "LIMIT must not be negative"));
+            }
+            Ok(Some(n as usize))
+        }
+    }
+}
+
+fn lookup(src: &Source, partial: &[Value], params: Bound<'_>) -> Result<Lookup, DbError> {
+    let Access::Index {
+        index,
+        eq,
+        lower,
+        upper,
+    } = &src.access
+    else {
+        return Ok(Lookup::Seq);
+    };
+    let table = &src.table;
+    let idx = &table.indexes[*index];
+    let env = env(partial, params);
+    let mut values = Vec::with_capacity(eq.len());
+    for (i, e) in eq.iter().enumerate() {
+        let ty = table.columns[idx.columns[i]].ty;
+        let v = coerce(&e.eval(&env)?, ty)?;
+        if v.is_null() {
+            return Ok(Lookup::Empty);
+        }
+        values.push(v);
+    }
+    if idx.unique && values.len() == idx.columns.len() {
+        let mut text = table.index_prefix(*index, &values);
+        if *index == 0 {
+            return Ok(Lookup::Point(0, Key::raw(&text)));
+        }
+        text.shrink_to_fit();
+        return Ok(Lookup::Point(*index, Key::raw(&text)));
+    }
+    let prefix = table.index_prefix(*index, &values);
+    let next_ty = idx.columns.get(values.len()).map(|&c| table.columns[c].ty);
+    let bound = |b: &Option<(Expr, bool)>| -> Result<Option<Option<(String, bool)>>, DbError> {
+        let Some((e, inclusive)) = b else {
+            return Ok(Some(None));
+        };
+        let v = coerce(&e.eval(&env)?, next_ty.unwrap_or(SqlType::Text))?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        let mut text = prefix.clone();
+        encode_key(&mut text, &v);
+        Ok(Some(Some((text, *inclusive))))
+    };
+    let (Some(lo), Some(hi)) = (bound(lower)?, bound(upper)?) else {
+        return Ok(Lookup::Empty);
+    };
+    let start = match lo {
+        None => Key::raw(&prefix),
+        Some((text, true)) => Key::raw(&text),
+        Some((text, false)) => prefix_end(&text),
+    };
+    let end = match hi {
+        None => prefix_end(&prefix),
+        Some((text, true)) => prefix_end(&text),
+        Some((text, false)) => Key::raw(&text),
+    };
+    if start >= end {
+        return Ok(Lookup::Empty);
+    }
+    Ok(Lookup::Range(*index, KeyRange::between(start, end)))
+}
+
+/// Reads the rows of one table for the given partial combined row.
+pub(crate) fn fetch(
+    reader: &SqlReader,
+    src: &Source,
+    partial: &[Value],
+    params: Bound<'_>,
+) -> Result<Vec<(Key, Vec<Value>)>, DbError> {
+    if let Access::Virtual(v) = &src.access {
+        return super::cte::fetch_virtual(v, partial, params);
+    }
+    let table = &src.table;
+    let mut out = Vec::new();
+    match lookup(src, partial, params)? {
+        Lookup::Empty => {}
+        Lookup::Point(0, key) => {
+            if let Some(row) = reader.get(&key)? {
+                out.push((key, table.values_of(&row)));
+            }
+        }
+        Lookup::Point(_, key) => {
+            if let Some(entry) = reader.get(&key)? {
+                let row_key = table.key_of_entry(&entry);
+                if let Some(row) = reader.get(&row_key)? {
+                    out.push((row_key, table.values_of(&row)));
+                }
+            }
+        }
+        Lookup::Range(0, range) => {
+            for (key, row) in reader.scan(&range)? {
+                out.push((key, table.values_of(&row)));
+            }
+        }
+        Lookup::Range(_, range) => {
+            for (_, entry) in reader.scan(&range)? {
+                let row_key = table.key_of_entry(&entry);
+                if let Some(row) = reader.get(&row_key)? {
+                    out.push((row_key, table.values_of(&row)));
+                }
+            }
+        }
+        Lookup::Seq => {
+            for (key, row) in reader.scan(&table.range())? {
+                out.push((key, table.values_of(&row)));
+            }
+            // A heap is scanned in the order its row versions were
+            // written (PostgreSQL's physical order on a small table).
+            if let Some(position) = table.position_column() {
+                out.sort_by_key(|(_, values)| values[position].as_int());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn order_keys(plan: &SelectPlan, env: &Env<'_>, output: &[Value]) -> Result<Vec<Value>, DbError> {
+    plan.order
+        .iter()
+        .map(|o| match &o.key {
+            OrderKey::Output(i) => Ok(output.get(*i).cloned().unwrap_or(Value::Null)),
+            OrderKey::Expr(e) => e.eval(env),
+        })
+        .collect()
+}
+
+/// Groups rows by the GROUP BY values (in key order: deterministic)
+/// and computes each group's aggregates. With no GROUP BY there is
+/// exactly one group, even over no rows.
+fn aggregate(
+    grouping: &super::plan::Grouping,
+    rows: impl Iterator<Item = Vec<Value>>,
+    width: usize,
+    outer: &[Value],
+    params: Bound<'_>,
+) -> Result<Vec<Group>, DbError> {
+    struct Acc {
+        count: i64,
+        value: Option<Value>,
+    }
+    let mut groups: BTreeMap<String, (Vec<Value>, Vec<Acc>)> = BTreeMap::new();
+    let fresh = || -> Vec<Acc> {
+        grouping
+            .aggs
+            .iter()
+            .map(|_| Acc {
+                count: 0,
+                value: None,
+            })
+            .collect()
+    };
+    if grouping.by.is_empty() {
+        // The one group's representative row: the outer query's values
+        // (a subquery's correlated columns), NULL for its own.
+        let mut rep = outer.to_vec();
+        rep.resize(width.max(outer.len()), Value::Null);
+        groups.insert(String::new(), (rep, fresh()));
+    }
+    for row in rows {
+        let e = env(&row, params);
+        let mut group_key = String::new();
+        for g in &grouping.by {
+            encode_key(&mut group_key, &g.eval(&e)?);
+        }
+        let (_, accs) = groups
+            .entry(group_key)
+            .or_insert_with(|| (row.clone(), fresh()));
+        for (spec, acc) in grouping.aggs.iter().zip(accs.iter_mut()) {
+            let v = match &spec.arg {
+                None => Value::Bool(true),
+                Some(a) => a.eval(&e)?,
+            };
+            // array_agg keeps NULLs, in the order rows come.
+            if spec.func == AggFunc::ArrayAgg {
+                acc.count += 1;
+                match &mut acc.value {
+                    Some(Value::Array(items)) => items.push(v),
+                    _ => acc.value = Some(Value::Array(vec![v])),
+                }
+                continue;
+            }
+            if v.is_null() {
+                continue;
+            }
+            acc.count += 1;
+            acc.value = Some(match (spec.func, acc.value.take()) {
+                // numeric and interval sums.
+                (AggFunc::Sum, None) if !matches!(v, Value::Int(_) | Value::Text(_)) => v,
+                (AggFunc::Sum, Some(p)) if !matches!(p, Value::Int(_)) => {
+                    super::funcs::arith('+', &p, &v).unwrap_or_else(|| {
+                        Err(err(
+                            SqlState::UndefinedFunction,
+                            format!("function sum({}) does not exist", v.type_name()),
+                        ))
+                    })?
+                }
+                (AggFunc::Sum, prev) => {
+                    let add = coerce(&v, SqlType::BigInt)?.as_int().unwrap_or(0);
+                    let base = prev.and_then(|p| p.as_int()).unwrap_or(0);
+                    Value::Int(base.checked_add(add).ok_or_else(|| {
+                        err(SqlState::NumericValueOutOfRange, "bigint out of range")
+                    })?)
+                }
+                (AggFunc::Min, Some(p)) if sort_order(&p, &v) != Ordering::Greater => p,
+                (AggFunc::Max, Some(p)) if sort_order(&p, &v) != Ordering::Less => p,
+                _ => v,
+            });
+        }
+    }
+    Ok(groups
+        .into_values()
+        .map(|(rep, accs)| {
+            let aggs = grouping
+                .aggs
+                .iter()
+                .zip(accs)
+                .map(|(spec, acc)| match spec.func {
+                    AggFunc::Count | AggFunc::CountStar => Value::Int(acc.count),
+                    _ => acc.value.unwrap_or(Value::Null),
+                })
+                .collect();
+            (rep, aggs)
+        })
+        .collect())
+}
+
 /// Whether column `column` of `table` belongs to a unique index (the
 /// primary key included): PostgreSQL's key columns, whose change makes an
 /// UPDATE take FOR UPDATE strength instead of FOR NO KEY UPDATE.
@@ -1087,7 +1205,7 @@ fn is_key_column(table: &Table, column: usize) -> bool {
 }
 
 /// Whether `new` changes a key column of `old`.
-fn key_columns_changed(table: &Table, old: &[Value], new: &[Value]) -> bool {
+pub(crate) fn key_columns_changed(table: &Table, old: &[Value], new: &[Value]) -> bool {
     (0..table.columns.len()).any(|c| is_key_column(table, c) && old[c] != new[c])
 }
 

@@ -3,6 +3,7 @@
 
 use super::catalog::Table;
 use super::funcs::{self, Builtin, Ctx};
+use super::subquery::SubKind;
 use super::value::{cast, coerce, compare, err, parse_text, Span, SqlType, Value};
 use crate::store::{DbError, SqlState};
 use sqlparser::ast;
@@ -101,6 +102,8 @@ pub(crate) enum Expr {
     AnyAll(&'static str, bool, Box<Expr>, Box<Expr>),
     /// `ARRAY[...]`.
     Array(Vec<Expr>),
+    /// A subquery (see `subquery`).
+    Subquery(Box<super::subquery::SubPlan>),
 }
 
 /// Where names resolve: the tables of a statement, each at an offset in
@@ -108,9 +111,26 @@ pub(crate) enum Expr {
 #[derive(Clone, Default)]
 pub(crate) struct Scope {
     pub(crate) sources: Vec<(String, Arc<Table>, usize)>,
+    /// A subquery's scope starts with its enclosing queries' sources:
+    /// where each nesting level begins in `sources`, outermost first (empty
+    /// for a top-level statement). Names resolve innermost level first.
+    pub(crate) levels: Vec<usize>,
 }
 
 impl Scope {
+    /// The scope of a subquery of this one: its sources come after these,
+    /// and shadow them.
+    pub(crate) fn nested(&self) -> Scope {
+        let mut inner = self.clone();
+        inner.levels.push(inner.sources.len());
+        inner
+    }
+
+    /// The sources of the innermost level (what `*` expands to).
+    pub(crate) fn local(&self) -> &[(String, Arc<Table>, usize)] {
+        &self.sources[self.levels.last().copied().unwrap_or(0)..]
+    }
+
     pub(crate) fn add(&mut self, alias: &str, table: Arc<Table>) -> usize {
         let offset = self.width();
         self.sources.push((alias.to_string(), table, offset));
@@ -124,21 +144,41 @@ impl Scope {
     }
 
     fn resolve(&self, qualifier: Option<&str>, name: &str) -> Result<usize, DbError> {
-        let mut found = None;
-        for (alias, table, offset) in &self.sources {
-            if qualifier.is_some_and(|q| q != alias) {
-                continue;
-            }
-            if let Some(i) = table.column_index(name) {
-                if found.is_some() {
-                    return Err(err(
-                        SqlState::AmbiguousColumn,
-                        format!("column reference \"{name}\" is ambiguous"),
-                    ));
+        // Innermost level first; a qualifier binds to the innermost level
+        // that has a table of that name, as in PostgreSQL.
+        let mut end = self.sources.len();
+        for &start in self.levels.iter().rev().chain(std::iter::once(&0)) {
+            let level = &self.sources[start..end];
+            end = start;
+            let mut found = None;
+            for (alias, table, offset) in level {
+                if qualifier.is_some_and(|q| q != alias) {
+                    continue;
                 }
-                found = Some(offset + i);
+                if let Some(i) = table.column_index(name) {
+                    if found.is_some() {
+                        return Err(err(
+                            SqlState::AmbiguousColumn,
+                            format!("column reference \"{name}\" is ambiguous"),
+                        ));
+                    }
+                    found = Some(offset + i);
+                }
+            }
+            let named = qualifier.is_some_and(|q| level.iter().any(|(a, _, _)| a == q));
+            if found.is_some() || named {
+                return self.resolved(found, qualifier, name);
             }
         }
+        self.resolved(None, qualifier, name)
+    }
+
+    fn resolved(
+        &self,
+        found: Option<usize>,
+        qualifier: Option<&str>,
+        name: &str,
+    ) -> Result<usize, DbError> {
         if let Some(q) = qualifier {
             if !self.sources.iter().any(|(alias, _, _)| alias == q) {
                 return Err(err(
@@ -181,6 +221,9 @@ pub(crate) struct Compiler<'a> {
     /// functions (its WHERE clause and select list): the calls, which
     /// the statement makes after its snapshot (see `locks`).
     pub(crate) advisory: Option<Vec<super::locks::AdvisoryCallPlan>>,
+    /// Plans subqueries: `None` where PostgreSQL allows none (CHECK,
+    /// DEFAULT, index predicates).
+    pub(crate) planner: Option<super::subquery::SubPlanner<'a>>,
 }
 
 pub(crate) fn ident(i: &ast::Ident) -> String {
@@ -215,6 +258,7 @@ impl<'a> Compiler<'a> {
             aggs: None,
             in_agg: false,
             advisory: None,
+            planner: None,
         }
     }
 
@@ -351,6 +395,56 @@ impl<'a> Compiler<'a> {
                     other => Expr::Cast(Box::new(other), SqlType::Interval),
                 }
             }
+            E::Subquery(q) => self.subquery(q, SubKind::Scalar)?,
+            E::Exists { subquery, negated } => {
+                let e = self.subquery(subquery, SubKind::Exists)?;
+                if *negated {
+                    Expr::Not(Box::new(e))
+                } else {
+                    e
+                }
+            }
+            E::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let lhs = Box::new(self.compile(expr)?);
+                let e = self.subquery(
+                    subquery,
+                    SubKind::Quantified {
+                        op: "=",
+                        any: true,
+                        lhs,
+                    },
+                )?;
+                if *negated {
+                    Expr::Not(Box::new(e))
+                } else {
+                    e
+                }
+            }
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | E::AllOp {
+                left,
+                compare_op,
+                right,
+            } if matches!(**right, E::Subquery(_)) => {
+                let E::Subquery(q) = &**right else {
+                    unreachable!("matched above")
+                };
+                let kind = SubKind::Quantified {
+                    op: compare_name(compare_op)?,
+                    any: matches!(e, E::AnyOp { .. }),
+                    lhs: Box::new(self.compile(left)?),
+                };
+                self.subquery(q, kind)?
+            }
             E::AnyOp {
                 left,
                 compare_op,
@@ -440,6 +534,13 @@ impl<'a> Compiler<'a> {
             ),
             other => return Err(unsupported(format!("the expression {other}"))),
         })
+    }
+
+    fn subquery(&mut self, query: &ast::Query, kind: SubKind) -> Result<Expr, DbError> {
+        let Some(planner) = self.planner.clone() else {
+            return Err(unsupported(format!("a subquery here ({query})")));
+        };
+        planner.plan(query, self.scope, kind, &mut self.params)
     }
 
     fn literal(&mut self, v: &ast::Value) -> Result<Expr, DbError> {
@@ -882,7 +983,11 @@ impl Expr {
                     .collect(),
                 other.as_ref().map(|o| s(o)),
             ),
-            Expr::Const(_) | Expr::Param(_) | Expr::Agg(_) | Expr::Default => self.clone(),
+            // Table expressions (index predicates, CHECK) have no
+            // subqueries.
+            Expr::Const(_) | Expr::Param(_) | Expr::Agg(_) | Expr::Default | Expr::Subquery(_) => {
+                self.clone()
+            }
         }
     }
 
@@ -934,8 +1039,24 @@ impl Expr {
                     o.visit(f);
                 }
             }
+            // A subquery reads the enclosing query's row only through its
+            // correlated columns (and the left side of `IN` / `ANY`).
+            Expr::Subquery(sub) => {
+                sub.outer_refs.iter().for_each(|x| x.visit(f));
+                if let super::subquery::SubKind::Quantified { lhs, .. } = &sub.kind {
+                    lhs.visit(f);
+                }
+            }
             Expr::Const(_) | Expr::Param(_) | Expr::Col(_) | Expr::Agg(_) | Expr::Default => {}
         }
+    }
+
+    /// Whether evaluating the expression runs a subquery (which reads the
+    /// store, so only once the statement has started).
+    pub(crate) fn has_subquery(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| found |= matches!(e, Expr::Subquery(_)));
+        found
     }
 
     /// Evaluates to a boolean filter result (NULL counts as false).
@@ -1039,6 +1160,7 @@ impl Expr {
                 }
             }
             Expr::Func(f, args) => return eval_func(*f, args, env),
+            Expr::Subquery(sub) => super::subquery::eval(sub, env)?,
         })
     }
 }

@@ -21,6 +21,7 @@ use super::value::{array_of, compare, err, parse_text, type_of_value, SqlType, V
 use super::DbShared;
 use crate::store::{DbError, SqlState, Store};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// What evaluation reads besides the row and parameters: the clock, the
@@ -32,6 +33,13 @@ pub(crate) struct Ctx {
     /// The transaction's time, ms on the store's clock, once read.
     tx_ms: Mutex<Option<u64>>,
     statement_ms: Mutex<Option<u64>>,
+    /// The statement's reads, for subqueries (see `subquery`).
+    pub(crate) reader: Option<crate::store::SqlReader>,
+    /// Results of uncorrelated subqueries, by plan address: evaluated
+    /// once per statement, as PostgreSQL's InitPlans are.
+    pub(crate) subquery_results: Mutex<BTreeMap<usize, Arc<Vec<Vec<Value>>>>>,
+    /// The rows of the statement's WITH queries that have run, in order.
+    pub(crate) cte_rows: Mutex<Vec<Arc<Vec<Vec<Value>>>>>,
 }
 
 impl Ctx {
@@ -43,6 +51,7 @@ impl Ctx {
             db: Some(db.clone()),
             tx_ms: Mutex::new(tx_ms),
             statement_ms: Mutex::new(None),
+            ..Ctx::default()
         }
     }
 

@@ -168,25 +168,42 @@
 //!   transaction when it first reads it, `statement_timestamp()` per
 //!   statement, `clock_timestamp()` moves; the only time zone is UTC.
 //!   Enum values come back to a client as their labels (text).
+//! - Queries inside statements (see `subquery`, `cte`, `join_writes`):
+//!   scalar, `[NOT] EXISTS`, `[NOT] IN` and `op ANY | ALL` subqueries,
+//!   correlated or not, in any expression of a statement (their reads are
+//!   the statement's: its snapshot, SSI predicate locks); `INSERT ...
+//!   SELECT`; `WITH` queries (several, SELECT with a locking clause or a
+//!   data-modifying one with RETURNING; all parts on one snapshot, none
+//!   seeing another's writes; two parts writing one table, and `WITH
+//!   RECURSIVE`, are 0A000); `(SELECT ...) alias` and `generate_series` in
+//!   FROM and `generate_series` in a select list; `UPDATE ... FROM` and
+//!   `DELETE ... USING` (Read Committed re-checks the target's newest
+//!   version with the same joined rows); `ON CONFLICT (cols) WHERE pred`
+//!   inferring a partial unique index. A locking clause inside a subquery
+//!   is 0A000.
 //! - Rejected with 0A000, naming the construct and the statement:
-//!   subqueries, CTEs, outer joins,
-//!   `DISTINCT`, window functions, `INSERT ... SELECT`, `UPDATE ... FROM`,
+//!   outer joins,
+//!   `DISTINCT`, window functions,
 //!   cascading foreign keys, DDL inside a
 //!   transaction block, and any statement or expression not listed in
 //!   `plan`/`expr`.
 
 pub mod anomaly;
 mod catalog;
+mod conflict;
+mod cte;
 mod ddl;
 mod decimal;
 mod exec;
 mod expr;
 mod funcs;
+mod join_writes;
 mod locks;
 mod plan;
 pub mod script;
 pub mod scripts;
 mod settings;
+mod subquery;
 mod time;
 mod types;
 mod value;
@@ -663,6 +680,12 @@ fn writes(kind: &Prepared) -> Option<&'static str> {
         Prepared::Delete(_) => Some("DELETE"),
         Prepared::Truncate(_) => Some("TRUNCATE TABLE"),
         Prepared::Select(s) if s.lock.is_some() => Some("SELECT FOR UPDATE"),
+        Prepared::With(w) => w
+            .ctes
+            .iter()
+            .map(|(p, _)| p)
+            .chain(std::iter::once(&w.main))
+            .find_map(writes),
         _ => None,
     }
 }
@@ -673,12 +696,13 @@ async fn run(
     statement: &Statement,
     params: &[Value],
 ) -> Result<Rows, DbError> {
-    let ctx = funcs::Ctx::new(&db.store, &db.shared, tx.sql_time_ms());
+    let mut ctx = funcs::Ctx::new(&db.store, &db.shared, tx.sql_time_ms());
     let prelude = locks::prelude(statement, params, &ctx);
     match prelude {
         Ok((relations, advisory)) => tx.sql_prelude(relations, advisory),
         Err(e) => return Err(tx.sql_fail(e)),
     }
+    ctx.reader = Some(tx.sql_reader());
     let mut exec = exec::Exec {
         tx,
         params: exec::Bound {
@@ -692,6 +716,7 @@ async fn run(
         Prepared::Insert(plan) => exec.insert(plan).await,
         Prepared::Update(plan) => exec.update(plan).await,
         Prepared::Delete(plan) => exec.delete(plan).await,
+        Prepared::With(plan) => exec.with(plan).await,
         Prepared::AdvisoryLock(arg) => exec.advisory_lock(arg).await,
         Prepared::Truncate(plan) => locks::truncate(exec.tx, plan).await,
         _ => unreachable!("only data statements run in a transaction"),
@@ -1241,6 +1266,8 @@ impl Session for SqlSession {
     }
 }
 
+#[cfg(test)]
+mod queries_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

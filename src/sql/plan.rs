@@ -49,6 +49,9 @@ pub(crate) enum Access {
         lower: Option<(Expr, bool)>,
         upper: Option<(Expr, bool)>,
     },
+    /// Rows the statement computes: a WITH query's, a subquery's in
+    /// FROM, `generate_series` (see `cte`).
+    Virtual(Box<super::cte::Virtual>),
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +108,9 @@ pub(crate) struct InsertPlan {
     pub(crate) table: Arc<Table>,
     pub(crate) targets: Vec<usize>,
     pub(crate) rows: Vec<Vec<Expr>>,
+    /// `INSERT ... SELECT`: the query whose rows are inserted (then `rows`
+    /// is empty).
+    pub(crate) select: Option<Box<SelectPlan>>,
     /// Arbiter indexes (empty: every unique index) and the action.
     pub(crate) conflict: Option<(Vec<usize>, ConflictAction)>,
     pub(crate) returning: Option<Vec<(String, Expr)>>,
@@ -113,6 +119,9 @@ pub(crate) struct InsertPlan {
 #[derive(Clone, Debug)]
 pub(crate) struct UpdatePlan {
     pub(crate) source: Source,
+    /// `UPDATE ... FROM`: the FROM items, before `source` in the combined
+    /// row (see `join_writes`).
+    pub(crate) from: Vec<Source>,
     pub(crate) filter: Option<Expr>,
     pub(crate) sets: Vec<(usize, Expr)>,
     pub(crate) returning: Option<Vec<(String, Expr)>>,
@@ -121,6 +130,9 @@ pub(crate) struct UpdatePlan {
 #[derive(Clone, Debug)]
 pub(crate) struct DeletePlan {
     pub(crate) source: Source,
+    /// `DELETE ... USING`: the USING items, before `source` in the
+    /// combined row (see `join_writes`).
+    pub(crate) using: Vec<Source>,
     pub(crate) filter: Option<Expr>,
     pub(crate) returning: Option<Vec<(String, Expr)>>,
 }
@@ -181,6 +193,8 @@ pub(crate) enum Prepared {
     Insert(Box<InsertPlan>),
     Update(Box<UpdatePlan>),
     Delete(Box<DeletePlan>),
+    /// A statement with WITH queries (see `cte`).
+    With(Box<super::cte::WithPlan>),
 }
 
 /// A select list without FROM that takes advisory transaction locks.
@@ -348,32 +362,17 @@ fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<St
     } else {
         sql
     };
-    let (text, strength, excludes) = preprocess(sql)?;
-    let dialect = PostgreSqlDialect {};
-    let mut statements = Parser::parse_sql(&dialect, &text)
-        .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
-    if statements.len() != 1 {
-        return Err(unsupported("more than one statement per call (or none)"));
+    let first: String = sql
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    if first.eq_ignore_ascii_case("with") {
+        return super::cte::prepare_with(sql, catalog, scans);
     }
-    let statement = statements.pop().expect("one statement");
-    let mut planner = Planner {
-        catalog,
-        params: 0,
-        scans,
-        touched: Default::default(),
-        advisory_calls: Vec::new(),
-    };
-    let kind = planner.statement(statement, strength, excludes)?;
-    let relation_locks = match &kind {
-        Prepared::Select(_)
-        | Prepared::Insert(_)
-        | Prepared::Update(_)
-        | Prepared::Delete(_)
-        | Prepared::Truncate(_) => {
-            super::locks::relation_locks(&kind, &planner.touched.borrow(), catalog)
-        }
-        _ => Vec::new(),
-    };
+    let mut planner = Planner::new(catalog, scans);
+    let kind = planner.part(sql)?;
+    let relation_locks = planner.relation_locks(&kind);
     Ok(Statement {
         kind,
         params: planner.params,
@@ -599,17 +598,81 @@ fn strip_constraint_include(sql: &str) -> Result<String, DbError> {
         .collect())
 }
 
-struct Planner<'a> {
-    catalog: &'a Catalog,
-    params: usize,
-    scans: ScanSettings,
-    /// The tables the statement names, as resolved.
-    touched: std::cell::RefCell<Vec<String>>,
+pub(crate) struct Planner<'a> {
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) params: usize,
+    pub(crate) scans: ScanSettings,
+    /// The WITH queries the statement's parts may read (see `cte`).
+    pub(crate) ctes: Arc<Vec<super::cte::CteDef>>,
+    /// The FROM items planned so far that are not stored tables.
+    pub(crate) virtuals: Vec<(Arc<Table>, super::cte::Virtual)>,
+    /// The `WHERE` of an `ON CONFLICT (columns) WHERE ...` target (see
+    /// `conflict`).
+    pub(crate) conflict_where: Option<ast::Expr>,
+    /// The tables the statement names, as resolved, its subqueries'
+    /// included (shared with their planners).
+    pub(crate) touched: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
     /// The waiting advisory lock calls its expressions make.
-    advisory_calls: Vec<super::locks::AdvisoryCallPlan>,
+    pub(crate) advisory_calls: Vec<super::locks::AdvisoryCallPlan>,
 }
 
-fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+impl<'a> Planner<'a> {
+    pub(crate) fn new(catalog: &'a Catalog, scans: ScanSettings) -> Planner<'a> {
+        Planner {
+            catalog,
+            params: 0,
+            scans,
+            ctes: Arc::new(Vec::new()),
+            virtuals: Vec::new(),
+            conflict_where: None,
+            touched: Default::default(),
+            advisory_calls: Vec::new(),
+        }
+    }
+
+    /// The table locks `kind`, planned by this planner, takes before its
+    /// snapshot (see `locks::relation_locks`).
+    pub(crate) fn relation_locks(
+        &self,
+        kind: &Prepared,
+    ) -> Vec<(String, crate::store::TableLockMode)> {
+        match kind {
+            Prepared::Select(_)
+            | Prepared::Insert(_)
+            | Prepared::Update(_)
+            | Prepared::Delete(_)
+            | Prepared::Truncate(_) => {
+                super::locks::relation_locks(kind, &self.touched.borrow(), self.catalog)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Parses and plans one statement of text.
+    pub(crate) fn part(&mut self, text: &str) -> Result<Prepared, DbError> {
+        let (text, conflict_where) = super::conflict::cut_conflict_where(text)?;
+        self.conflict_where = conflict_where;
+        let (text, strength, excludes) = preprocess(&text)?;
+        let dialect = PostgreSqlDialect {};
+        let mut statements = Parser::parse_sql(&dialect, &text)
+            .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+        if statements.len() != 1 {
+            return Err(unsupported("more than one statement per call (or none)"));
+        }
+        let statement = statements.pop().expect("one statement");
+        self.statement(statement, strength, excludes)
+    }
+
+    /// What a FROM item that is not a stored table computes.
+    fn virtual_of(&self, table: &Arc<Table>) -> Option<super::cte::Virtual> {
+        self.virtuals
+            .iter()
+            .find(|(t, _)| Arc::ptr_eq(t, table))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+pub(crate) fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::Bin(BinOp::And, a, b) => {
             conjuncts(*a, out);
@@ -619,7 +682,7 @@ fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     }
 }
 
-fn and_all(list: Vec<Expr>) -> Option<Expr> {
+pub(crate) fn and_all(list: Vec<Expr>) -> Option<Expr> {
     list.into_iter()
         .reduce(|a, b| Expr::Bin(BinOp::And, Box::new(a), Box::new(b)))
 }
@@ -739,7 +802,7 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
     best.map_or(Access::Seq, |(_, access)| access)
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
     fn table(&self, name: &ast::ObjectName) -> Result<Arc<Table>, DbError> {
         let name = object_name(name)?;
         let table = self.catalog.tables.get(&name).cloned().ok_or_else(|| {
@@ -754,10 +817,19 @@ impl Planner<'_> {
         Ok(table)
     }
 
-    fn compiler<'s>(&self, scope: &'s Scope) -> Compiler<'s> {
+    fn compiler<'s>(&self, scope: &'s Scope) -> Compiler<'s>
+    where
+        'a: 's,
+    {
         let mut c = Compiler::new(scope);
         c.params = self.params;
         c.advisory = Some(Vec::new());
+        c.planner = Some(super::subquery::SubPlanner {
+            catalog: self.catalog,
+            scans: self.scans,
+            ctes: self.ctes.clone(),
+            touched: self.touched.clone(),
+        });
         c
     }
 
@@ -767,14 +839,14 @@ impl Planner<'_> {
         c.aggs
     }
 
-    fn compile(&mut self, scope: &Scope, e: &ast::Expr) -> Result<Expr, DbError> {
+    pub(crate) fn compile(&mut self, scope: &Scope, e: &ast::Expr) -> Result<Expr, DbError> {
         let mut c = self.compiler(scope);
         let out = c.compile(e);
         self.done(c);
         out
     }
 
-    fn statement(
+    pub(crate) fn statement(
         &mut self,
         statement: ast::Statement,
         strength: LockStrength,
@@ -882,8 +954,26 @@ impl Planner<'_> {
                 returning,
                 or,
             } => {
-                if from.is_some() || or.is_some() || !table.joins.is_empty() {
-                    return Err(unsupported("UPDATE ... FROM"));
+                if or.is_some() || !table.joins.is_empty() {
+                    return Err(unsupported("this form of UPDATE"));
+                }
+                if let Some(from) = from {
+                    let from = match from {
+                        ast::UpdateTableFromKind::AfterSet(f)
+                        | ast::UpdateTableFromKind::BeforeSet(f) => f,
+                    };
+                    let joined = self.target_after(&table.relation, &from, selection.as_ref())?;
+                    let t = joined.target.table.clone();
+                    let sets = self.assignments(&joined.scope, &t, &assignments)?;
+                    let returning =
+                        self.returning(&joined.returning_scope, returning.as_deref())?;
+                    return Ok(Prepared::Update(Box::new(UpdatePlan {
+                        source: joined.target,
+                        from: joined.from,
+                        filter: joined.filter,
+                        sets,
+                        returning,
+                    })));
                 }
                 let (t, alias) = self.relation(&table.relation)?;
                 let mut scope = Scope::default();
@@ -897,18 +987,18 @@ impl Planner<'_> {
                         offset: 0,
                         access,
                     },
+                    from: Vec::new(),
                     filter,
                     sets,
                     returning,
                 }))
             }
             S::Delete(delete) => {
-                if delete.using.is_some()
-                    || !delete.order_by.is_empty()
+                if !delete.order_by.is_empty()
                     || delete.limit.is_some()
                     || !delete.tables.is_empty()
                 {
-                    return Err(unsupported("DELETE ... USING / ORDER BY / LIMIT"));
+                    return Err(unsupported("DELETE ... ORDER BY / LIMIT"));
                 }
                 let from = match &delete.from {
                     ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
@@ -918,6 +1008,18 @@ impl Planner<'_> {
                 };
                 if !one.joins.is_empty() {
                     return Err(unsupported("DELETE with a join"));
+                }
+                if let Some(using) = &delete.using {
+                    let joined =
+                        self.target_after(&one.relation, using, delete.selection.as_ref())?;
+                    let returning =
+                        self.returning(&joined.returning_scope, delete.returning.as_deref())?;
+                    return Ok(Prepared::Delete(Box::new(DeletePlan {
+                        source: joined.target,
+                        using: joined.from,
+                        filter: joined.filter,
+                        returning,
+                    })));
                 }
                 let (t, alias) = self.relation(&one.relation)?;
                 let mut scope = Scope::default();
@@ -930,6 +1032,7 @@ impl Planner<'_> {
                         offset: 0,
                         access,
                     },
+                    using: Vec::new(),
                     filter,
                     returning,
                 }))
@@ -946,7 +1049,70 @@ impl Planner<'_> {
         })
     }
 
-    fn relation(&self, factor: &ast::TableFactor) -> Result<(Arc<Table>, String), DbError> {
+    /// Adds the tables of a FROM list (inner joins) to `scope`, innermost
+    /// level; returns the joins' ON conditions.
+    pub(crate) fn plan_from_list(
+        &mut self,
+        scope: &mut Scope,
+        from: &[ast::TableWithJoins],
+    ) -> Result<Vec<ast::Expr>, DbError> {
+        let mut on_conditions: Vec<ast::Expr> = Vec::new();
+        for twj in from {
+            let (t, alias) = self.plan_from_item(&twj.relation, scope)?;
+            if scope.local().iter().any(|(a, _, _)| *a == alias) {
+                return Err(err(
+                    SqlState::Other("42712"),
+                    format!("table name \"{alias}\" specified more than once"),
+                ));
+            }
+            scope.add(&alias, t);
+            for join in &twj.joins {
+                let (t, alias) = self.plan_from_item(&join.relation, scope)?;
+                match &join.join_operator {
+                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => match c {
+                        ast::JoinConstraint::On(e) => on_conditions.push(e.clone()),
+                        ast::JoinConstraint::None => {}
+                        _ => return Err(unsupported("JOIN ... USING / NATURAL")),
+                    },
+                    ast::JoinOperator::CrossJoin => {}
+                    other => {
+                        return Err(unsupported(
+                            format!("the join {other:?}")
+                                .split('(')
+                                .next()
+                                .unwrap_or("outer join")
+                                .to_string()
+                                + " (inner joins only)",
+                        ))
+                    }
+                }
+                scope.add(&alias, t);
+            }
+        }
+        Ok(on_conditions)
+    }
+
+    /// The innermost level's FROM items of `scope` with their access
+    /// paths given the conjuncts of the WHERE clause (and ON conditions).
+    pub(crate) fn sources(&self, scope: &Scope, list: &[Expr]) -> Vec<Source> {
+        scope
+            .local()
+            .iter()
+            .map(|(_, t, offset)| Source {
+                table: t.clone(),
+                offset: *offset,
+                access: match self.virtual_of(t) {
+                    Some(v) => Access::Virtual(Box::new(v)),
+                    None => choose_access(t, *offset, list, self.scans),
+                },
+            })
+            .collect()
+    }
+
+    pub(crate) fn relation(
+        &self,
+        factor: &ast::TableFactor,
+    ) -> Result<(Arc<Table>, String), DbError> {
         match factor {
             ast::TableFactor::Table {
                 name,
@@ -1121,6 +1287,29 @@ impl Planner<'_> {
     }
 
     fn query(&mut self, query: ast::Query, strength: LockStrength) -> Result<Prepared, DbError> {
+        self.query_in(query, strength, None)
+    }
+
+    /// Plans a subquery of a query whose scope is `outer` (see
+    /// `subquery`).
+    pub(crate) fn subquery(
+        &mut self,
+        query: &ast::Query,
+        outer: &Scope,
+    ) -> Result<SelectPlan, DbError> {
+        match self.query_in(query.clone(), LockStrength::Plain, Some(outer))? {
+            Prepared::Select(plan) => Ok(*plan),
+            _ => Err(unsupported("an advisory lock function in a subquery")),
+        }
+    }
+
+    /// Plans a query; `outer`: the scope of the query a subquery is in.
+    fn query_in(
+        &mut self,
+        query: ast::Query,
+        strength: LockStrength,
+        outer: Option<&Scope>,
+    ) -> Result<Prepared, DbError> {
         if query.with.is_some()
             || query.fetch.is_some()
             || !query.limit_by.is_empty()
@@ -1132,6 +1321,15 @@ impl Planner<'_> {
             query.order_by.is_some() || query.limit.is_some() || query.offset.is_some();
         let select = match *query.body {
             ast::SetExpr::Select(select) => select,
+            // `(SELECT ...)` with nothing around it is that query.
+            ast::SetExpr::Query(inner)
+                if query.order_by.is_none()
+                    && query.limit.is_none()
+                    && query.offset.is_none()
+                    && query.locks.is_empty() =>
+            {
+                return self.query_in(*inner, strength, outer);
+            }
             other => return Err(unsupported(format!("the query form {other}"))),
         };
         if select.distinct.is_some()
@@ -1147,59 +1345,21 @@ impl Planner<'_> {
             let text = item.to_string().to_ascii_lowercase();
             text.contains("pg_advisory_") || text.contains("pg_try_advisory_")
         });
-        if calls_advisory && select.from.is_empty() {
+        if calls_advisory && select.from.is_empty() && outer.is_none() {
             return self.advisory(&select, orders_or_limits);
         }
-        let mut scope = Scope::default();
-        let mut on_conditions: Vec<&ast::Expr> = Vec::new();
-        for twj in &select.from {
-            let (t, alias) = self.relation(&twj.relation)?;
-            if scope.sources.iter().any(|(a, _, _)| *a == alias) {
-                return Err(err(
-                    SqlState::Other("42712"),
-                    format!("table name \"{alias}\" specified more than once"),
-                ));
-            }
-            scope.add(&alias, t);
-            for join in &twj.joins {
-                let (t, alias) = self.relation(&join.relation)?;
-                match &join.join_operator {
-                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => match c {
-                        ast::JoinConstraint::On(e) => on_conditions.push(e),
-                        ast::JoinConstraint::None => {}
-                        _ => return Err(unsupported("JOIN ... USING / NATURAL")),
-                    },
-                    ast::JoinOperator::CrossJoin => {}
-                    other => {
-                        return Err(unsupported(
-                            format!("the join {other:?}")
-                                .split('(')
-                                .next()
-                                .unwrap_or("outer join")
-                                .to_string()
-                                + " (inner joins only)",
-                        ))
-                    }
-                }
-                scope.add(&alias, t);
-            }
-        }
+        let mut scope = outer.map_or_else(Scope::default, Scope::nested);
+        let on_conditions = self.plan_from_list(&mut scope, &select.from)?;
+        let mut select = select;
+        self.select_list_series(&mut scope, &mut select.projection)?;
         let mut list = Vec::new();
-        for e in on_conditions {
+        for e in &on_conditions {
             conjuncts(self.compile(&scope, e)?, &mut list);
         }
         if let Some(e) = &select.selection {
             conjuncts(self.compile(&scope, e)?, &mut list);
         }
-        let sources: Vec<Source> = scope
-            .sources
-            .iter()
-            .map(|(_, t, offset)| Source {
-                table: t.clone(),
-                offset: *offset,
-                access: choose_access(t, *offset, &list, self.scans),
-            })
-            .collect();
+        let sources = self.sources(&scope, &list);
         let group_by = match &select.group_by {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
                 exprs.clone()
@@ -1305,6 +1465,11 @@ impl Planner<'_> {
                 if sources.len() != 1 {
                     return Err(unsupported("FOR UPDATE on a join"));
                 }
+                if matches!(sources[0].access, Access::Virtual(_)) {
+                    return Err(unsupported(
+                        "FOR UPDATE over a WITH query, a subquery or a function in FROM",
+                    ));
+                }
                 let wait = match one.nonblock {
                     None => WaitPolicy::Wait,
                     Some(ast::NonBlock::Nowait) => WaitPolicy::Nowait,
@@ -1352,7 +1517,7 @@ impl Planner<'_> {
             .table_alias
             .as_ref()
             .map_or(table.name.clone(), ident);
-        let targets: Vec<usize> = if insert.columns.is_empty() {
+        let mut targets: Vec<usize> = if insert.columns.is_empty() {
             (0..table.visible()).collect()
         } else {
             insert
@@ -1375,11 +1540,64 @@ impl Planner<'_> {
         let source = insert
             .source
             .ok_or_else(|| unsupported("INSERT ... DEFAULT VALUES"))?;
-        let ast::SetExpr::Values(values) = *source.body else {
-            return Err(unsupported("INSERT ... SELECT"));
+        let mut rows = Vec::new();
+        let mut select = None;
+        let values = match *source.body {
+            ast::SetExpr::Values(values)
+                if source.with.is_none()
+                    && source.order_by.is_none()
+                    && source.limit.is_none()
+                    && source.offset.is_none() =>
+            {
+                values
+            }
+            body => {
+                // INSERT ... SELECT (or a VALUES list with ORDER BY/LIMIT:
+                // a query too).
+                let query = ast::Query {
+                    body: Box::new(body),
+                    ..*source
+                };
+                let Prepared::Select(plan) = self.query(query, LockStrength::Plain)? else {
+                    return Err(unsupported(
+                        "an advisory lock function in INSERT ... SELECT",
+                    ));
+                };
+                // Without a column list, fewer values fill the first
+                // columns (the others get their defaults).
+                if insert.columns.is_empty() && plan.output.len() < targets.len() {
+                    targets.truncate(plan.output.len());
+                }
+                match plan.output.len().cmp(&targets.len()) {
+                    std::cmp::Ordering::Greater => {
+                        return Err(err(
+                            SqlState::SyntaxError,
+                            "INSERT has more expressions than target columns",
+                        ))
+                    }
+                    std::cmp::Ordering::Less => {
+                        return Err(err(
+                            SqlState::SyntaxError,
+                            "INSERT has more target columns than expressions",
+                        ))
+                    }
+                    std::cmp::Ordering::Equal => {}
+                }
+                select = Some(plan);
+                ast::Values {
+                    explicit_row: false,
+                    rows: Vec::new(),
+                }
+            }
         };
         let empty = Scope::default();
-        let mut rows = Vec::new();
+        if insert.columns.is_empty() {
+            if let Some(first) = values.rows.first() {
+                if first.len() < targets.len() {
+                    targets.truncate(first.len());
+                }
+            }
+        }
         for row in &values.rows {
             if row.len() > targets.len() {
                 return Err(err(
@@ -1425,14 +1643,34 @@ impl Planner<'_> {
                             })?);
                         }
                         wanted.sort_unstable();
-                        let found = table.indexes.iter().position(|idx| {
-                            let mut cols = idx.columns.clone();
-                            cols.sort_unstable();
-                            // A partial unique index is inferred only
-                            // from a conflict target with its WHERE.
-                            idx.unique && idx.predicate.is_none() && cols == wanted
-                        });
-                        vec![found.ok_or_else(|| err(SqlState::InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification"))?]
+                        // The conjuncts of the target's WHERE: a partial
+                        // unique index is inferred only when each of its
+                        // predicate's conjuncts is one of them.
+                        let given: Vec<String> = match self.conflict_where.take() {
+                            None => Vec::new(),
+                            Some(e) => {
+                                let mut list = Vec::new();
+                                self.compile(&scope, &e)?.conjuncts(&mut list);
+                                list.iter().map(|x| format!("{x:?}")).collect()
+                            }
+                        };
+                        let found: Vec<usize> = (0..table.indexes.len())
+                            .filter(|&i| {
+                                let idx = &table.indexes[i];
+                                let mut cols = idx.columns.clone();
+                                cols.sort_unstable();
+                                let implied = idx.predicate.as_ref().is_none_or(|p| {
+                                    let mut needed = Vec::new();
+                                    p.conjuncts(&mut needed);
+                                    needed.iter().all(|x| given.contains(&format!("{x:?}")))
+                                });
+                                idx.unique && implied && cols == wanted
+                            })
+                            .collect();
+                        if found.is_empty() {
+                            return Err(err(SqlState::InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification"));
+                        }
+                        found
                     }
                     Some(ast::ConflictTarget::OnConstraint(name)) => {
                         let name = object_name(name)?;
@@ -1477,6 +1715,7 @@ impl Planner<'_> {
             table,
             targets,
             rows,
+            select,
             conflict,
             returning,
         })
@@ -1499,8 +1738,14 @@ fn check_grouping(
             _ => None,
         })
         .collect();
+    // A subquery's correlated columns are constants within it.
+    let own = scope
+        .local()
+        .first()
+        .map_or(usize::MAX, |(_, _, offset)| *offset);
     let allowed = |c: usize| -> bool {
-        grouped.contains(&c)
+        c < own
+            || grouped.contains(&c)
             || scope.sources.iter().any(|(_, t, offset)| {
                 c >= *offset
                     && c < offset + t.columns.len()
@@ -1568,7 +1813,7 @@ fn projection(
                         "SELECT * with no tables specified is not valid",
                     ));
                 }
-                for (_, t, offset) in &scope.sources {
+                for (_, t, offset) in scope.local() {
                     for (i, col) in t.columns.iter().enumerate().take(t.visible()) {
                         out.push((col.name.to_string(), Expr::Col(offset + i)));
                     }
@@ -1580,7 +1825,7 @@ fn projection(
                 };
                 let alias = object_name(name)?;
                 let (_, t, offset) = scope
-                    .sources
+                    .local()
                     .iter()
                     .find(|(a, _, _)| *a == alias)
                     .ok_or_else(|| {

@@ -2600,6 +2600,256 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 1)]
         ",
     },
+    Script {
+        name: "subquery-read-write-skew-serializable",
+        about: "a scalar subquery's read is a read like any: two updates \
+                each guarded by a subquery on the other's row make a write \
+                skew, which SERIALIZABLE fails at the second commit",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "UPDATE kv SET v = 0 WHERE k = 'x' AND (SELECT v FROM kv WHERE k = 'y') = 1"),
+            (1, "UPDATE kv SET v = 0 WHERE k = 'y' AND (SELECT v FROM kv WHERE k = 'x') = 1"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: UPDATE kv SET v = 0 WHERE k = 'x' AND (SELECT v FROM kv WHERE k = 'y') = 1 -> affected 1
+            s2: UPDATE kv SET v = 0 WHERE k = 'y' AND (SELECT v FROM kv WHERE k = 'x') = 1 -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 1)]
+        ",
+    },
+    Script {
+        name: "subquery-read-write-skew-read-committed",
+        about: "the same subquery-guarded updates at READ COMMITTED: each \
+                subquery reads the statement's snapshot, both commit and \
+                the skew stays",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE kv SET v = 0 WHERE k = 'x' AND (SELECT v FROM kv WHERE k = 'y') = 1"),
+            (1, "UPDATE kv SET v = 0 WHERE k = 'y' AND (SELECT v FROM kv WHERE k = 'x') = 1"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE kv SET v = 0 WHERE k = 'x' AND (SELECT v FROM kv WHERE k = 'y') = 1 -> affected 1
+            s2: UPDATE kv SET v = 0 WHERE k = 'y' AND (SELECT v FROM kv WHERE k = 'x') = 1 -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 0)]
+        ",
+    },
+    Script {
+        name: "not-exists-insert-select-phantom-serializable",
+        about: "INSERT ... SELECT ... WHERE NOT EXISTS on an empty room: \
+                the subquery's index-range read is a predicate lock, so two \
+                such inserts are a write skew SERIALIZABLE fails",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "INSERT INTO booking SELECT 10, 5 WHERE NOT EXISTS (SELECT 1 FROM booking WHERE room = 5)"),
+            (1, "INSERT INTO booking SELECT 11, 5 WHERE NOT EXISTS (SELECT 1 FROM booking WHERE room = 5)"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room FROM booking ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: INSERT INTO booking SELECT 10, 5 WHERE NOT EXISTS (SELECT 1 FROM booking WHERE room = 5) -> affected 1
+            s2: INSERT INTO booking SELECT 11, 5 WHERE NOT EXISTS (SELECT 1 FROM booking WHERE room = 5) -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT id, room FROM booking ORDER BY id -> [(10, 5)]
+        ",
+    },
+    Script {
+        name: "insert-select-waits-for-uncommitted-duplicate",
+        about: "INSERT ... SELECT reads the statement's snapshot and then \
+                inserts like INSERT ... VALUES: a duplicate of an uncommitted \
+                key waits and fails with 23505 once it commits",
+        setup: &["INSERT INTO booking VALUES (1, 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO booking SELECT id + 1, room FROM booking WHERE id = 1"),
+            (1, "INSERT INTO booking SELECT id + 1, room + 1 FROM booking WHERE id = 1"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, room FROM booking ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO booking SELECT id + 1, room FROM booking WHERE id = 1 -> affected 1
+            s2: INSERT INTO booking SELECT id + 1, room + 1 FROM booking WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23505
+            s2: ROLLBACK -> ok
+            check: SELECT id, room FROM booking ORDER BY id -> [(1, 1) (2, 1)]
+        ",
+    },
+    Script {
+        name: "with-for-update-skip-locked-sweeper",
+        about: "two sweepers expire holds with a WITH query that locks a \
+                batch FOR UPDATE SKIP LOCKED and an UPDATE ... FROM it: the \
+                second skips the first's batch and takes the next",
+        setup: &["INSERT INTO hold VALUES (1, 1, 'active'), (2, 2, 'active'), (3, 3, 'active'), (4, 4, 'active')"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "WITH batch AS (SELECT id FROM hold WHERE status = 'active' ORDER BY id LIMIT 2 FOR UPDATE SKIP LOCKED) UPDATE hold SET status = 'expired' FROM batch WHERE hold.id = batch.id RETURNING hold.id"),
+            (1, "WITH batch AS (SELECT id FROM hold WHERE status = 'active' ORDER BY id LIMIT 2 FOR UPDATE SKIP LOCKED) UPDATE hold SET status = 'expired' FROM batch WHERE hold.id = batch.id RETURNING hold.id"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, status FROM hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: WITH batch AS (SELECT id FROM hold WHERE status = 'active' ORDER BY id LIMIT 2 FOR UPDATE SKIP LOCKED) UPDATE hold SET status = 'expired' FROM batch WHERE hold.id = batch.id RETURNING hold.id -> [(1) (2)]
+            s2: WITH batch AS (SELECT id FROM hold WHERE status = 'active' ORDER BY id LIMIT 2 FOR UPDATE SKIP LOCKED) UPDATE hold SET status = 'expired' FROM batch WHERE hold.id = batch.id RETURNING hold.id -> [(3) (4)]
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            check: SELECT id, status FROM hold ORDER BY id -> [(1, expired) (2, expired) (3, expired) (4, expired)]
+        ",
+    },
+    Script {
+        name: "with-data-modifying-parts-share-one-snapshot",
+        about: "a data-modifying WITH query's writes are not seen by the \
+                statement's other parts, which read its snapshot; it runs \
+                once even when nothing reads it; others wait for its rows",
+        setup: &["INSERT INTO kv VALUES ('x', 1), ('y', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "WITH u AS (UPDATE kv SET v = v + 1 WHERE k = 'x' RETURNING v) SELECT (SELECT v FROM kv WHERE k = 'x') AS seen, (SELECT v FROM u) AS updated"),
+            (0, "WITH d AS (DELETE FROM kv WHERE k = 'y') SELECT 1 AS one"),
+            (1, "SELECT k, v FROM kv ORDER BY k"),
+            (1, "UPDATE kv SET v = 10 WHERE k = 'x'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: WITH u AS (UPDATE kv SET v = v + 1 WHERE k = 'x' RETURNING v) SELECT (SELECT v FROM kv WHERE k = 'x') AS seen, (SELECT v FROM u) AS updated -> [(1, 2)]
+            s1: WITH d AS (DELETE FROM kv WHERE k = 'y') SELECT 1 AS one -> [(1)]
+            s2: SELECT k, v FROM kv ORDER BY k -> [(x, 1) (y, 1)]
+            s2: UPDATE kv SET v = 10 WHERE k = 'x' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(x, 10)]
+        ",
+    },
+    Script {
+        name: "update-from-read-committed-rechecks-with-same-joined-rows",
+        about: "UPDATE ... FROM at READ COMMITTED waits for a locked target \
+                row, then re-checks its newest version with the rows it \
+                joined (EvalPlanQual) and skips it when it no longer matches",
+        setup: &[
+            "INSERT INTO booking VALUES (1, 1), (2, 2)",
+            "INSERT INTO hold VALUES (1, 1, 'active'), (2, 2, 'active')",
+        ],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE hold SET status = 'released' WHERE id = 1"),
+            (1, "UPDATE hold SET status = 'confirmed' FROM booking WHERE booking.room = hold.seat AND hold.status = 'active' RETURNING hold.id, booking.id"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, seat, status FROM hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE hold SET status = 'released' WHERE id = 1 -> affected 1
+            s2: UPDATE hold SET status = 'confirmed' FROM booking WHERE booking.room = hold.seat AND hold.status = 'active' RETURNING hold.id, booking.id -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(2, 2)]
+            s2: COMMIT -> ok
+            check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 1, released) (2, 2, confirmed)]
+        ",
+    },
+    Script {
+        name: "delete-using-repeatable-read-fails-on-changed-target",
+        about: "DELETE ... USING at REPEATABLE READ waits for a locked target \
+                row and fails with 40001 once its writer commits",
+        setup: &[
+            "INSERT INTO booking VALUES (1, 1), (2, 2)",
+            "INSERT INTO hold VALUES (1, 1, 'active'), (2, 2, 'active')",
+        ],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RR),
+            (1, "SELECT count(*) FROM hold"),
+            (0, "UPDATE hold SET status = 'released' WHERE id = 1"),
+            (1, "DELETE FROM hold USING booking WHERE booking.room = hold.seat AND hold.id = 1"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, seat, status FROM hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: SELECT count(*) FROM hold -> [(2)]
+            s1: UPDATE hold SET status = 'released' WHERE id = 1 -> affected 1
+            s2: DELETE FROM hold USING booking WHERE booking.room = hold.seat AND hold.id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 1, released) (2, 2, active)]
+        ",
+    },
+    Script {
+        name: "on-conflict-where-waits-on-partial-unique-index",
+        about: "ON CONFLICT (seat) WHERE status = 'active' infers the partial \
+                unique index: a concurrent uncommitted active hold of the \
+                seat makes it wait, and its commit makes it do nothing",
+        setup: &[],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO hold VALUES (1, 7, 'active')"),
+            (1, "INSERT INTO hold VALUES (2, 7, 'active') ON CONFLICT (seat) WHERE status = 'active' DO NOTHING"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, seat, status FROM hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO hold VALUES (1, 7, 'active') -> affected 1
+            s2: INSERT INTO hold VALUES (2, 7, 'active') ON CONFLICT (seat) WHERE status = 'active' DO NOTHING -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s2: COMMIT -> ok
+            check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active)]
+        ",
+    },
 ];
 
 #[cfg(test)]

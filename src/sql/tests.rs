@@ -268,10 +268,7 @@ fn rejected_sql_names_the_construct_and_the_statement() {
     let db = rooms();
     let mut s = db.session();
     for (sql, want) in [
-        (
-            "SELECT * FROM rooms WHERE id IN (SELECT room_id FROM bookings)",
-            "0A000",
-        ),
+        ("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r", "0A000"),
         ("SAVEPOINT a", "25P01"),
         ("SET search_path = booking", "0A000"),
         ("SET no_such_parameter = 1", "42704"),

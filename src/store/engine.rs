@@ -57,6 +57,10 @@ pub(crate) struct TxState {
     pub(crate) commit_seq: Option<u64>,
     /// Uncommitted writes: the transaction's own view of the keys it wrote.
     pub(crate) writes: BTreeMap<Key, Option<Arc<Row>>>,
+    /// The own writes its reads see during the current statement, when
+    /// they are not `writes`: a SQL statement with data-modifying WITH
+    /// queries reads as of its start (see [`State::freeze_own_writes`]).
+    pub(crate) read_view: Option<BTreeMap<Key, Option<Arc<Row>>>>,
     /// Row locks held (written or locked with FOR UPDATE and the like);
     /// their strengths are in `State::row_locks`.
     pub(crate) locks: BTreeSet<Key>,
@@ -388,6 +392,7 @@ impl State {
                 first_snapshot: None,
                 commit_seq: None,
                 writes: BTreeMap::new(),
+                read_view: None,
                 locks: BTreeSet::new(),
                 keys_changed: BTreeSet::new(),
                 replaced: BTreeSet::new(),
@@ -486,6 +491,7 @@ impl State {
         let now = self.commit_seq;
         let tx = self.tx_mut(id);
         tx.granted_this_statement.clear();
+        tx.read_view = None;
         if tx.isolation == Isolation::ReadCommitted || tx.snapshot.is_none() {
             tx.snapshot = Some(now);
         }
@@ -677,7 +683,7 @@ impl State {
     /// The version of `key` that transaction `id` sees, with its writer.
     fn visible(&self, id: TxId, key: &Key) -> Option<(Option<Arc<Row>>, TxId)> {
         let tx = self.tx(id);
-        if let Some(own) = tx.writes.get(key) {
+        if let Some(own) = tx.read_view.as_ref().unwrap_or(&tx.writes).get(key) {
             return Some((own.clone(), id));
         }
         let snapshot = tx.snapshot.expect("statement started");
@@ -713,6 +719,16 @@ impl State {
         self.moved.get(&(key.clone(), latest.writer)).cloned()
     }
 
+    /// From now to the end of the current statement, `id`'s reads see its
+    /// own writes as they were now, not the statement's later ones: the
+    /// one snapshot of all parts of a SQL statement with data-modifying
+    /// WITH queries, none of which sees another's writes. The next
+    /// statement's start ends it.
+    pub(crate) fn freeze_own_writes(&mut self, id: TxId) {
+        let tx = self.tx_mut(id);
+        tx.read_view = Some(tx.writes.clone());
+    }
+
     /// A plain read (SELECT by key).
     pub(crate) fn get(&mut self, id: TxId, key: &Key) -> Result<Option<Row>, DbError> {
         let seen = self.visible(id, key);
@@ -736,11 +752,9 @@ impl State {
                 seen.insert(key.clone(), (version.row.clone(), version.writer));
             }
         }
-        for (key, row) in self
-            .tx(id)
-            .writes
-            .range(range.start.clone()..range.end.clone())
-        {
+        let tx = self.tx(id);
+        let own = tx.read_view.as_ref().unwrap_or(&tx.writes);
+        for (key, row) in own.range(range.start.clone()..range.end.clone()) {
             seen.insert(key.clone(), (row.clone(), id));
         }
         let observed = seen

@@ -1055,6 +1055,23 @@ impl Tx {
         self.store.state().scan(self.id, range)
     }
 
+    /// Until the current statement ends, its reads see this transaction's
+    /// own writes as they are now (see `State::freeze_own_writes`).
+    pub(crate) fn sql_freeze_own_writes(&mut self) {
+        self.store.state().freeze_own_writes(self.id);
+    }
+
+    /// A handle that reads within the current statement as this
+    /// transaction (snapshot, own writes, SSI predicate locks), for
+    /// subqueries evaluated inside an expression, where the transaction
+    /// itself is borrowed by the statement.
+    pub(crate) fn sql_reader(&self) -> SqlReader {
+        SqlReader {
+            store: self.store.clone(),
+            id: self.id,
+        }
+    }
+
     /// A write (or row lock) within the current statement; waits for the
     /// row's holder like the key-value calls.
     pub(crate) async fn sql_write(
@@ -1222,6 +1239,27 @@ impl Tx {
         } else {
             err
         }
+    }
+}
+
+/// Reads of one transaction's current statement, without the transaction
+/// handle (see [`Tx::sql_reader`]): the same records and SSI locks as
+/// [`Tx::sql_get`] and [`Tx::sql_scan`].
+#[derive(Clone)]
+pub(crate) struct SqlReader {
+    store: Store,
+    id: TxId,
+}
+
+impl SqlReader {
+    /// A read of one key within the current statement.
+    pub(crate) fn get(&self, key: &Key) -> Result<Option<Row>, DbError> {
+        self.store.state().get(self.id, key)
+    }
+
+    /// A predicate read of a range within the current statement.
+    pub(crate) fn scan(&self, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
+        self.store.state().scan(self.id, range)
     }
 }
 
