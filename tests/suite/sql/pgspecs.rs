@@ -69,7 +69,7 @@ CREATE TABLE seats (id int PRIMARY KEY, status text NOT NULL);
 INSERT INTO seats VALUES (1, 'free'), (2, 'held');
 -- a query with a parameter: prepared, not run
 SELECT id FROM seats WHERE status = $1;
-SELECT id FROM seats WHERE id IN (SELECT id FROM seats);
+WITH RECURSIVE r AS (SELECT id FROM seats) SELECT id FROM r;
 UPDATE seats SET status = 'held' WHERE id = 1;
 SELECT id, status FROM seats ORDER BY id;
 ";
