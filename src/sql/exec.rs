@@ -6,7 +6,7 @@
 //! parks it in the middle, as PostgreSQL's statement would block there.
 
 use super::catalog::{Table, ROW_ID};
-use super::expr::{AggFunc, Env, Expr};
+use super::expr::{Env, Expr};
 use super::funcs::Ctx;
 use super::plan::{
     Access, AdvisoryItem, AdvisoryPlan, ConflictAction, DeletePlan, InsertPlan, OrderKey,
@@ -150,8 +150,13 @@ impl Exec<'_> {
         }
     }
 
+    /// The environment an expression over `row` evaluates in.
+    pub(crate) fn env_of<'r>(&'r self, row: &'r [Value]) -> Env<'r> {
+        env(row, self.params)
+    }
+
     /// Reads the rows of one table for the given partial combined row.
-    fn fetch(
+    pub(crate) fn fetch(
         &mut self,
         src: &Source,
         partial: &[Value],
@@ -257,7 +262,7 @@ impl Exec<'_> {
         }
     }
 
-    fn limit_of(&self, e: Option<&Expr>) -> Result<Option<usize>, DbError> {
+    pub(crate) fn limit_of(&self, e: Option<&Expr>) -> Result<Option<usize>, DbError> {
         let Some(e) = e else { return Ok(None) };
         match e.eval(&env(&[], self.params))? {
             Value::Null => Ok(None),
@@ -287,20 +292,15 @@ impl Exec<'_> {
             (None, false) => (Op::Scan, None),
         };
         self.tx.sql_start(op, key.as_ref(), None).await?;
+        self.select_body(plan).await
+    }
+
+    /// A query's reads and locks, after its statement started (its
+    /// snapshot taken): also one arm of a set operation.
+    pub(crate) async fn select_body(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
         // Nested loops in FROM order; each table read by its access path
-        // with the earlier tables' values bound.
-        let mut rows: Vec<(Option<Key>, Vec<Value>)> = vec![(None, Vec::new())];
-        for src in &plan.sources {
-            let mut next = Vec::new();
-            for (_, partial) in &rows {
-                for (key, values) in self.fetch(src, partial)? {
-                    let mut combined = partial.clone();
-                    combined.extend(values);
-                    next.push((single.then_some(key), combined));
-                }
-            }
-            rows = next;
-        }
+        // with the earlier tables' values bound (see `joins`).
+        let mut rows = self.join_rows(plan)?;
         if let Some(f) = &plan.filter {
             let mut kept = Vec::with_capacity(rows.len());
             for (key, values) in rows {
@@ -309,6 +309,11 @@ impl Exec<'_> {
                 }
             }
             rows = kept;
+        }
+        if !plan.windows.is_empty() {
+            let mut values: Vec<Vec<Value>> = rows.into_iter().map(|(_, v)| v).collect();
+            super::window::compute(&plan.windows, &mut values, self.params)?;
+            rows = values.into_iter().map(|v| (None, v)).collect();
         }
         let columns: Vec<String> = plan.output.iter().map(|(n, _)| n.clone()).collect();
         let offset = self.limit_of(plan.offset.as_ref())?.unwrap_or(0);
@@ -357,6 +362,9 @@ impl Exec<'_> {
             sorted.push((keys, (key, values, output)));
         }
         sort_rows(plan, &mut sorted);
+        if plan.distinct.is_some() {
+            super::setops::dedupe(plan.order.len(), &mut sorted);
+        }
         let Some((mode, wait)) = plan.lock else {
             let out = sorted.into_iter().map(|(_, (_, _, o))| o);
             return Ok(Rows::new(
@@ -414,13 +422,19 @@ impl Exec<'_> {
         env: &Env<'_>,
         output: &[Value],
     ) -> Result<Vec<Value>, DbError> {
-        plan.order
+        let mut keys = plan
+            .order
             .iter()
             .map(|o| match &o.key {
                 OrderKey::Output(i) => Ok(output.get(*i).cloned().unwrap_or(Value::Null)),
                 OrderKey::Expr(e) => e.eval(env),
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // DISTINCT's keys ride after the ORDER BY's (see `setops`).
+        if let Some(distinct) = &plan.distinct {
+            super::setops::distinct_keys(distinct, env, output, &mut keys)?;
+        }
+        Ok(keys)
     }
 
     /// Groups rows by the GROUP BY values (in key order: deterministic)
@@ -432,21 +446,9 @@ impl Exec<'_> {
         rows: impl Iterator<Item = Vec<Value>>,
         width: usize,
     ) -> Result<Vec<Group>, DbError> {
-        struct Acc {
-            count: i64,
-            value: Option<Value>,
-        }
+        use super::grouping::{feed, result, Acc};
         let mut groups: BTreeMap<String, (Vec<Value>, Vec<Acc>)> = BTreeMap::new();
-        let fresh = || -> Vec<Acc> {
-            grouping
-                .aggs
-                .iter()
-                .map(|_| Acc {
-                    count: 0,
-                    value: None,
-                })
-                .collect()
-        };
+        let fresh = || -> Vec<Acc> { grouping.aggs.iter().map(|_| Acc::default()).collect() };
         if grouping.by.is_empty() {
             groups.insert(String::new(), (vec![Value::Null; width], fresh()));
         }
@@ -460,62 +462,21 @@ impl Exec<'_> {
                 .entry(group_key)
                 .or_insert_with(|| (row.clone(), fresh()));
             for (spec, acc) in grouping.aggs.iter().zip(accs.iter_mut()) {
-                let v = match &spec.arg {
-                    None => Value::Bool(true),
-                    Some(a) => a.eval(&e)?,
-                };
-                // array_agg keeps NULLs, in the order rows come.
-                if spec.func == AggFunc::ArrayAgg {
-                    acc.count += 1;
-                    match &mut acc.value {
-                        Some(Value::Array(items)) => items.push(v),
-                        _ => acc.value = Some(Value::Array(vec![v])),
-                    }
-                    continue;
-                }
-                if v.is_null() {
-                    continue;
-                }
-                acc.count += 1;
-                acc.value = Some(match (spec.func, acc.value.take()) {
-                    // numeric and interval sums.
-                    (AggFunc::Sum, None) if !matches!(v, Value::Int(_) | Value::Text(_)) => v,
-                    (AggFunc::Sum, Some(p)) if !matches!(p, Value::Int(_)) => {
-                        super::funcs::arith('+', &p, &v).unwrap_or_else(|| {
-                            Err(err(
-                                SqlState::UndefinedFunction,
-                                format!("function sum({}) does not exist", v.type_name()),
-                            ))
-                        })?
-                    }
-                    (AggFunc::Sum, prev) => {
-                        let add = coerce(&v, SqlType::BigInt)?.as_int().unwrap_or(0);
-                        let base = prev.and_then(|p| p.as_int()).unwrap_or(0);
-                        Value::Int(base.checked_add(add).ok_or_else(|| {
-                            err(SqlState::NumericValueOutOfRange, "bigint out of range")
-                        })?)
-                    }
-                    (AggFunc::Min, Some(p)) if sort_order(&p, &v) != Ordering::Greater => p,
-                    (AggFunc::Max, Some(p)) if sort_order(&p, &v) != Ordering::Less => p,
-                    _ => v,
-                });
+                feed(spec, acc, &e)?;
             }
         }
-        Ok(groups
+        groups
             .into_values()
             .map(|(rep, accs)| {
                 let aggs = grouping
                     .aggs
                     .iter()
                     .zip(accs)
-                    .map(|(spec, acc)| match spec.func {
-                        AggFunc::Count | AggFunc::CountStar => Value::Int(acc.count),
-                        _ => acc.value.unwrap_or(Value::Null),
-                    })
-                    .collect();
-                (rep, aggs)
+                    .map(|(spec, acc)| result(spec, acc))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok((rep, aggs))
             })
-            .collect())
+            .collect()
     }
 
     /// Takes the plan's advisory locks in order and returns its one row.
@@ -1137,6 +1098,9 @@ fn finish(
     limit: Option<usize>,
 ) -> Vec<Vec<Value>> {
     sort_rows(plan, &mut rows);
+    if plan.distinct.is_some() {
+        super::setops::dedupe(plan.order.len(), &mut rows);
+    }
     rows.into_iter()
         .map(|(_, v)| v)
         .skip(offset)

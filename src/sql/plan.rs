@@ -82,8 +82,16 @@ pub(crate) struct Grouping {
 #[derive(Clone, Debug)]
 pub(crate) struct SelectPlan {
     pub(crate) sources: Vec<Source>,
+    /// One join step per source when the FROM clause has an outer join
+    /// (see `joins`); empty when every join is inner.
+    pub(crate) joins: Vec<super::joins::JoinStep>,
     pub(crate) filter: Option<Expr>,
     pub(crate) output: Vec<(String, Expr)>,
+    /// Window functions, filling the columns after the tables' (see
+    /// `window`).
+    pub(crate) windows: Vec<super::window::WindowSpec>,
+    /// `DISTINCT` / `DISTINCT ON (...)` (see `setops`).
+    pub(crate) distinct: Option<super::setops::Distinct>,
     pub(crate) grouping: Option<Grouping>,
     pub(crate) order: Vec<Order>,
     pub(crate) limit: Option<Expr>,
@@ -174,6 +182,8 @@ pub(crate) enum Prepared {
     /// `SELECT pg_advisory_xact_lock(...)` and its variants, without FROM.
     AdvisoryLock(Box<AdvisoryPlan>),
     Select(Box<SelectPlan>),
+    /// `UNION` / `INTERSECT` / `EXCEPT` (see `setops`).
+    SetOp(Box<super::setops::SetOpPlan>),
     Insert(Box<InsertPlan>),
     Update(Box<UpdatePlan>),
     Delete(Box<DeletePlan>),
@@ -543,7 +553,7 @@ fn strip_constraint_include(sql: &str) -> Result<String, DbError> {
         .collect())
 }
 
-struct Planner<'a> {
+pub(crate) struct Planner<'a> {
     catalog: &'a Catalog,
     params: usize,
     scans: ScanSettings,
@@ -701,7 +711,7 @@ impl Planner<'_> {
         c.aggs
     }
 
-    fn compile(&mut self, scope: &Scope, e: &ast::Expr) -> Result<Expr, DbError> {
+    pub(crate) fn compile(&mut self, scope: &Scope, e: &ast::Expr) -> Result<Expr, DbError> {
         let mut c = self.compiler(scope);
         let out = c.compile(e);
         self.done(c);
@@ -861,7 +871,10 @@ impl Planner<'_> {
         })
     }
 
-    fn relation(&self, factor: &ast::TableFactor) -> Result<(Arc<Table>, String), DbError> {
+    pub(crate) fn relation(
+        &self,
+        factor: &ast::TableFactor,
+    ) -> Result<(Arc<Table>, String), DbError> {
         match factor {
             ast::TableFactor::Table {
                 name,
@@ -1033,7 +1046,11 @@ impl Planner<'_> {
         }
     }
 
-    fn query(&mut self, query: ast::Query, strength: LockStrength) -> Result<Prepared, DbError> {
+    pub(crate) fn query(
+        &mut self,
+        query: ast::Query,
+        strength: LockStrength,
+    ) -> Result<Prepared, DbError> {
         if query.with.is_some()
             || query.fetch.is_some()
             || !query.limit_by.is_empty()
@@ -1043,12 +1060,14 @@ impl Planner<'_> {
         }
         let orders_or_limits =
             query.order_by.is_some() || query.limit.is_some() || query.offset.is_some();
+        if !matches!(*query.body, ast::SetExpr::Select(_)) {
+            return self.set_operation(query);
+        }
         let select = match *query.body {
             ast::SetExpr::Select(select) => select,
             other => return Err(unsupported(format!("the query form {other}"))),
         };
-        if select.distinct.is_some()
-            || select.top.is_some()
+        if select.top.is_some()
             || select.into.is_some()
             || !select.lateral_views.is_empty()
             || select.qualify.is_some()
@@ -1063,54 +1082,35 @@ impl Planner<'_> {
         if calls_advisory {
             return self.advisory(&select, orders_or_limits);
         }
-        let mut scope = Scope::default();
-        let mut on_conditions: Vec<&ast::Expr> = Vec::new();
-        for twj in &select.from {
-            let (t, alias) = self.relation(&twj.relation)?;
-            if scope.sources.iter().any(|(a, _, _)| *a == alias) {
-                return Err(err(
-                    SqlState::Other("42712"),
-                    format!("table name \"{alias}\" specified more than once"),
-                ));
-            }
-            scope.add(&alias, t);
-            for join in &twj.joins {
-                let (t, alias) = self.relation(&join.relation)?;
-                match &join.join_operator {
-                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => match c {
-                        ast::JoinConstraint::On(e) => on_conditions.push(e),
-                        ast::JoinConstraint::None => {}
-                        _ => return Err(unsupported("JOIN ... USING / NATURAL")),
-                    },
-                    ast::JoinOperator::CrossJoin => {}
-                    other => {
-                        return Err(unsupported(
-                            format!("the join {other:?}")
-                                .split('(')
-                                .next()
-                                .unwrap_or("outer join")
-                                .to_string()
-                                + " (inner joins only)",
-                        ))
-                    }
-                }
-                scope.add(&alias, t);
-            }
-        }
-        let mut list = Vec::new();
-        for e in on_conditions {
-            conjuncts(self.compile(&scope, e)?, &mut list);
-        }
+        let from = self.from_clause(&select.from)?;
+        let (scope, joins) = (from.scope, from.steps);
+        let mut list = from.inner_on;
+        let mut where_list = Vec::new();
         if let Some(e) = &select.selection {
-            conjuncts(self.compile(&scope, e)?, &mut list);
+            conjuncts(self.compile(&scope, e)?, &mut where_list);
         }
+        list.extend(where_list.iter().cloned());
+        // With an outer join each ON applies at its own join step (see
+        // `joins`), so the filter after the joins is the WHERE clause
+        // alone; the ON conjuncts of inner joins still choose access paths.
+        let filter = if joins.is_empty() {
+            list.clone()
+        } else {
+            where_list
+        };
         let sources: Vec<Source> = scope
             .sources
             .iter()
-            .map(|(_, t, offset)| Source {
+            .enumerate()
+            .map(|(i, (_, t, offset))| Source {
                 table: t.clone(),
                 offset: *offset,
-                access: choose_access(t, *offset, &list, self.scans),
+                access: choose_access(
+                    t,
+                    *offset,
+                    &super::joins::access_conjuncts(&list, joins.get(i), *offset, t.columns.len()),
+                    self.scans,
+                ),
             })
             .collect();
         let group_by = match &select.group_by {
@@ -1121,6 +1121,8 @@ impl Planner<'_> {
         };
         let mut c = self.compiler(&scope);
         c.aggs = Some(Vec::new());
+        c.windows = Some(Vec::new());
+        c.window_base = scope.width();
         let output = projection(&mut c, &scope, &select.projection)?;
         let having = select.having.as_ref().map(|h| c.compile(h)).transpose()?;
         let mut order = Vec::new();
@@ -1167,10 +1169,13 @@ impl Planner<'_> {
                 });
             }
         }
+        let distinct =
+            super::setops::plan_distinct(&mut c, select.distinct.as_ref(), &output, &order)?;
+        let windows = c.windows.take().unwrap_or_default();
         let aggs = c.aggs.take().unwrap_or_default();
         let group_exprs = group_by
             .iter()
-            .map(|g| c.compile(g))
+            .map(|g| super::grouping::group_item(&mut c, g, &output))
             .collect::<Result<Vec<_>, _>>()?;
         let limit = query.limit.as_ref().map(|l| c.compile(l)).transpose()?;
         let offset = query
@@ -1180,6 +1185,14 @@ impl Planner<'_> {
             .transpose()?;
         self.done(c);
         let grouped = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
+        if grouped && !windows.is_empty() {
+            return Err(unsupported("a window function in a grouped query"));
+        }
+        if !windows.is_empty() && !query.locks.is_empty() {
+            return Err(unsupported(
+                "FOR UPDATE is not allowed with window functions, and it",
+            ));
+        }
         let grouping = if grouped {
             check_grouping(&scope, &group_exprs, &output, having.as_ref(), &order)?;
             Some(Grouping {
@@ -1199,6 +1212,11 @@ impl Planner<'_> {
                 if grouping.is_some() {
                     return Err(unsupported(
                         "FOR UPDATE is not allowed with aggregate functions, and it",
+                    ));
+                }
+                if distinct.is_some() {
+                    return Err(unsupported(
+                        "FOR UPDATE is not allowed with DISTINCT clause, and it",
                     ));
                 }
                 if sources.len() != 1 {
@@ -1221,7 +1239,10 @@ impl Planner<'_> {
         };
         Ok(Prepared::Select(Box::new(SelectPlan {
             sources,
-            filter: and_all(list),
+            joins,
+            distinct,
+            windows,
+            filter: and_all(filter),
             output,
             grouping,
             order,
@@ -1406,15 +1427,12 @@ fn check_grouping(
                     && t.pk().iter().all(|p| grouped.contains(&(offset + p)))
             })
     };
+    let by: Vec<String> = by.iter().map(|e| format!("{e:?}")).collect();
     let mut bad = None;
     let mut check = |e: &Expr| {
-        e.visit(&mut |x| {
-            if let Expr::Col(c) = x {
-                if !allowed(*c) && bad.is_none() {
-                    bad = Some(*c);
-                }
-            }
-        })
+        if bad.is_none() {
+            bad = super::grouping::ungrouped(e, &by, &allowed);
+        }
     };
     output.iter().for_each(|(_, e)| check(e));
     if let Some(h) = having {
@@ -1466,6 +1484,10 @@ fn projection(
                         SqlState::SyntaxError,
                         "SELECT * with no tables specified is not valid",
                     ));
+                }
+                if let Some(star) = &scope.star {
+                    out.extend(star.iter().cloned());
+                    continue;
                 }
                 for (_, t, offset) in &scope.sources {
                     for (i, col) in t.columns.iter().enumerate().take(t.visible()) {
