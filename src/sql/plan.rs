@@ -941,7 +941,14 @@ impl Planner<'_> {
                 {
                     Expr::Default
                 }
-                other => self.compile(scope, other)?,
+                other => {
+                    if table.columns[index].always {
+                        return Err(always_identity(format!(
+                            "column \"{column}\" can only be updated to DEFAULT"
+                        )));
+                    }
+                    self.compile(scope, other)?
+                }
             };
             sets.push((index, value));
         }
@@ -1314,7 +1321,15 @@ impl Planner<'_> {
                 ));
             }
             let mut compiled = Vec::new();
-            for e in row {
+            for (e, &target) in row.iter().zip(&targets) {
+                let is_default = matches!(e, ast::Expr::Identifier(i)
+                        if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+                if table.columns[target].always && !is_default {
+                    return Err(always_identity(format!(
+                        "cannot insert a non-DEFAULT value into column \"{}\"",
+                        table.columns[target].name
+                    )));
+                }
                 compiled.push(match e {
                     ast::Expr::Identifier(i)
                         if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
@@ -1401,6 +1416,11 @@ impl Planner<'_> {
             returning,
         })
     }
+}
+
+/// A write of a value to a `GENERATED ALWAYS AS IDENTITY` column.
+fn always_identity(message: String) -> DbError {
+    err(SqlState::Other("428C9"), message)
 }
 
 /// Columns outside aggregates must be grouped (or belong to a table whose

@@ -375,12 +375,13 @@ fn combine(
     out
 }
 
+/// The rows of a set operation's arm, computed recursively.
+type ArmRows<'t> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<Vec<Value>>, DbError>> + Send + 't>,
+>;
+
 impl Exec<'_> {
-    fn set_tree<'t>(
-        &'t mut self,
-        tree: &'t SetTree,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Vec<Value>>, DbError>> + 't>>
-    {
+    fn set_tree<'t>(&'t mut self, tree: &'t SetTree) -> ArmRows<'t> {
         Box::pin(async move {
             match tree {
                 SetTree::Leaf(plan) => Ok(self.select_body(plan).await?.rows),

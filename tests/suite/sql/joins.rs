@@ -14,6 +14,7 @@ const MIGRATION: &[&str] = &[
     "CREATE TABLE holds (id int PRIMARY KEY, event_id int NOT NULL REFERENCES events(id), seats int NOT NULL, status text NOT NULL, who text)",
     "CREATE INDEX holds_event ON holds (event_id)",
     "CREATE TABLE tags (event_id int, tag text)",
+    "CREATE TABLE jobs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text NOT NULL)",
     "INSERT INTO venues VALUES (1, 'hall'), (2, 'club'), (3, 'empty')",
     "INSERT INTO events VALUES (10, 1, 100, 'opera'), (11, 1, 50, 'ballet'), (12, 2, 20, NULL), (13, 2, 5, 'jazz')",
     "INSERT INTO holds VALUES (1, 10, 2, 'active', 'ann'), (2, 10, 3, 'confirmed', 'bob'), (3, 10, 1, 'confirmed', 'ann'), \
@@ -79,6 +80,12 @@ const STEPS: &[(&str, &[i64])] = &[
     ("SELECT id, lag(id) OVER (ORDER BY id), lead(id, 2) OVER (ORDER BY id), lag(id, 1, 0) OVER (PARTITION BY event_id ORDER BY id) FROM holds ORDER BY id", &[]),
     ("SELECT id, count(who) OVER (PARTITION BY status ORDER BY id), avg(seats) OVER (PARTITION BY status) FROM holds ORDER BY id", &[]),
     ("SELECT id FROM holds WHERE row_number() OVER () > 1", &[]),
+    // GENERATED ALWAYS AS IDENTITY: only DEFAULT may be written.
+    ("INSERT INTO jobs (kind) VALUES ('a'), ('b') RETURNING id, kind", &[]),
+    ("INSERT INTO jobs (id, kind) VALUES (DEFAULT, 'c') RETURNING id", &[]),
+    ("INSERT INTO jobs (id, kind) VALUES (9, 'd')", &[]),
+    ("UPDATE jobs SET id = 7 WHERE id = 1", &[]),
+    ("UPDATE jobs SET id = DEFAULT WHERE id = 1 RETURNING id", &[]),
 ];
 
 /// What each step returned: columns and rows, or the SQLSTATE.
@@ -172,6 +179,8 @@ fn outer_joins_aggregates_and_windows_on_the_store() {
         ("SELECT lower(status) FILTER", "42809"),
         ("SELECT count(*) FROM holds GROUP BY count(*)", "42803"),
         ("SELECT id FROM holds WHERE row_number()", "42P20"),
+        ("INSERT INTO jobs (id, kind) VALUES (9, 'd')", "428C9"),
+        ("UPDATE jobs SET id = 7 WHERE id = 1", "428C9"),
     ] {
         assert_eq!(
             outcome(&all, prefix).as_ref().err(),
