@@ -78,7 +78,7 @@ fn star_of(scope: &Scope) -> Vec<(String, Expr)> {
 impl Planner<'_> {
     /// Plans the FROM clause: the tables in order, their join steps and
     /// the merged columns of `USING` / `NATURAL` joins.
-    pub(crate) fn from_clause(
+    pub(crate) fn plan_from(
         &mut self,
         from: &[ast::TableWithJoins],
     ) -> Result<FromClause, DbError> {

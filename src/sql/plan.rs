@@ -1089,7 +1089,7 @@ impl Planner<'_> {
         if calls_advisory {
             return self.advisory(&select, orders_or_limits);
         }
-        let from = self.from_clause(&select.from)?;
+        let from = self.plan_from(&select.from)?;
         let (scope, joins) = (from.scope, from.steps);
         let mut list = from.inner_on;
         let mut where_list = Vec::new();
