@@ -38,6 +38,9 @@ pub(crate) struct Column {
     pub(crate) default: Option<Expr>,
     /// `serial`/`bigserial`: defaults to the next value of its sequence.
     pub(crate) serial: bool,
+    /// `GENERATED ALWAYS AS IDENTITY`: only `DEFAULT` may be written to it
+    /// (428C9 otherwise, as PostgreSQL's rewriter rejects).
+    pub(crate) always: bool,
 }
 
 #[derive(Clone, Debug)]

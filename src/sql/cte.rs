@@ -82,6 +82,7 @@ pub(crate) fn virtual_table(name: &str, columns: &[String]) -> Arc<Table> {
                 not_null: false,
                 default: None,
                 serial: false,
+                always: false,
             })
             .collect(),
         indexes: vec![Index {

@@ -113,6 +113,7 @@ pub(crate) fn create_table(
             not_null: false,
             default: None,
             serial,
+            always: false,
         };
         for opt in &def.options {
             let constraint = opt.name.as_ref().map(ident);
@@ -165,12 +166,14 @@ pub(crate) fn create_table(
                     e.clone(),
                 )),
                 ast::ColumnOption::Generated {
-                    generated_as: ast::GeneratedAs::ByDefault,
+                    generated_as:
+                        generated @ (ast::GeneratedAs::ByDefault | ast::GeneratedAs::Always),
                     generation_expr: None,
                     ..
                 } => {
                     col.serial = true;
                     col.not_null = true;
+                    col.always = *generated == ast::GeneratedAs::Always;
                 }
                 other => return Err(unsupported(format!("the column option {other}"))),
             }
@@ -252,6 +255,7 @@ pub(crate) fn create_table(
                 not_null: true,
                 default: None,
                 serial: true,
+                always: false,
             });
             draft.table.columns.push(Column {
                 name: intern(ROW_POSITION),
@@ -259,6 +263,7 @@ pub(crate) fn create_table(
                 not_null: false,
                 default: None,
                 serial: false,
+                always: false,
             });
             (vec![draft.table.columns.len() - 2], format!("{name}_heap"))
         }

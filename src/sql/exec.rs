@@ -6,7 +6,7 @@
 //! parks it in the middle, as PostgreSQL's statement would block there.
 
 use super::catalog::{Table, ROW_ID};
-use super::expr::{AggFunc, Env, Expr};
+use super::expr::{Env, Expr};
 use super::funcs::Ctx;
 use super::plan::{
     Access, AdvisoryItem, AdvisoryPlan, ConflictAction, DeletePlan, InsertPlan, OrderKey,
@@ -101,7 +101,7 @@ impl Exec<'_> {
     }
 
     /// Reads the rows of one table for the given partial combined row.
-    fn fetch(
+    pub(crate) fn fetch(
         &mut self,
         src: &Source,
         partial: &[Value],
@@ -164,6 +164,11 @@ impl Exec<'_> {
             }
             return Ok(Some((key, values)));
         }
+    }
+
+    /// `LIMIT` / `OFFSET` of a set operation's result.
+    pub(crate) fn limit_of(&self, e: Option<&Expr>) -> Result<Option<usize>, DbError> {
+        limit_of(e, self.params)
     }
 
     pub(crate) async fn select(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
@@ -788,8 +793,19 @@ impl Exec<'_> {
             // The strength follows whether the new values change a key
             // column of the version the statement found, as PostgreSQL's
             // heap_update decides before it waits.
-            let planned = self.apply_sets(table, &plan.sets, &seen)?;
-            let mode = if key_columns_changed(table, &seen, &planned) {
+            // A serial column set to DEFAULT draws its sequence once, when
+            // the row is written: here it counts as a change of the column.
+            let draws =
+                |(c, x): &&(usize, Expr)| matches!(x, Expr::Default) && table.columns[*c].serial;
+            let drawn_key = plan
+                .sets
+                .iter()
+                .filter(draws)
+                .any(|(c, _)| is_key_column(table, *c));
+            let others: Vec<(usize, Expr)> =
+                plan.sets.iter().filter(|s| !draws(s)).cloned().collect();
+            let planned = self.apply_sets(table, &others, &seen)?;
+            let mode = if drawn_key || key_columns_changed(table, &seen, &planned) {
                 RowLockMode::Update
             } else {
                 RowLockMode::NoKeyUpdate
@@ -864,21 +880,9 @@ pub(crate) fn scan_rows(
     plan: &SelectPlan,
     outer: &[Value],
 ) -> Result<Vec<KeyedRow>, DbError> {
-    let single = plan.sources.len() == 1;
     // Nested loops in FROM order; each table read by its access path
-    // with the earlier tables' values bound.
-    let mut rows: Vec<KeyedRow> = vec![(None, outer.to_vec())];
-    for src in &plan.sources {
-        let mut next = Vec::new();
-        for (_, partial) in &rows {
-            for (key, values) in fetch(reader, src, partial, params)? {
-                let mut combined = partial.clone();
-                combined.extend(values);
-                next.push((single.then_some(key), combined));
-            }
-        }
-        rows = next;
-    }
+    // with the earlier tables' values bound (see `joins`).
+    let mut rows = super::joins::join_rows(reader, params, plan, outer)?;
     if let Some(f) = &plan.filter {
         let mut kept = Vec::with_capacity(rows.len());
         for (key, values) in rows {
@@ -899,7 +903,12 @@ pub(crate) fn query_rows(
     plan: &SelectPlan,
     outer: &[Value],
 ) -> Result<Vec<Vec<Value>>, DbError> {
-    let rows = scan_rows(reader, params, plan, outer)?;
+    let mut rows = scan_rows(reader, params, plan, outer)?;
+    if !plan.windows.is_empty() {
+        let mut values: Vec<Vec<Value>> = rows.into_iter().map(|(_, v)| v).collect();
+        super::window::compute(&plan.windows, &mut values, params)?;
+        rows = values.into_iter().map(|v| (None, v)).collect();
+    }
     let offset = limit_of(plan.offset.as_ref(), params)?.unwrap_or(0);
     let limit = limit_of(plan.limit.as_ref(), params)?;
     if let Some(grouping) = &plan.grouping {
@@ -1085,13 +1094,19 @@ pub(crate) fn fetch(
 }
 
 fn order_keys(plan: &SelectPlan, env: &Env<'_>, output: &[Value]) -> Result<Vec<Value>, DbError> {
-    plan.order
+    let mut keys = plan
+        .order
         .iter()
         .map(|o| match &o.key {
             OrderKey::Output(i) => Ok(output.get(*i).cloned().unwrap_or(Value::Null)),
             OrderKey::Expr(e) => e.eval(env),
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    // DISTINCT's keys ride after the ORDER BY's (see `setops`).
+    if let Some(distinct) = &plan.distinct {
+        super::setops::distinct_keys(distinct, env, output, &mut keys)?;
+    }
+    Ok(keys)
 }
 
 /// Groups rows by the GROUP BY values (in key order: deterministic)
@@ -1104,21 +1119,9 @@ fn aggregate(
     outer: &[Value],
     params: Bound<'_>,
 ) -> Result<Vec<Group>, DbError> {
-    struct Acc {
-        count: i64,
-        value: Option<Value>,
-    }
+    use super::grouping::{feed, result, Acc};
     let mut groups: BTreeMap<String, (Vec<Value>, Vec<Acc>)> = BTreeMap::new();
-    let fresh = || -> Vec<Acc> {
-        grouping
-            .aggs
-            .iter()
-            .map(|_| Acc {
-                count: 0,
-                value: None,
-            })
-            .collect()
-    };
+    let fresh = || -> Vec<Acc> { grouping.aggs.iter().map(|_| Acc::default()).collect() };
     if grouping.by.is_empty() {
         // The one group's representative row: the outer query's values
         // (a subquery's correlated columns), NULL for its own.
@@ -1136,62 +1139,21 @@ fn aggregate(
             .entry(group_key)
             .or_insert_with(|| (row.clone(), fresh()));
         for (spec, acc) in grouping.aggs.iter().zip(accs.iter_mut()) {
-            let v = match &spec.arg {
-                None => Value::Bool(true),
-                Some(a) => a.eval(&e)?,
-            };
-            // array_agg keeps NULLs, in the order rows come.
-            if spec.func == AggFunc::ArrayAgg {
-                acc.count += 1;
-                match &mut acc.value {
-                    Some(Value::Array(items)) => items.push(v),
-                    _ => acc.value = Some(Value::Array(vec![v])),
-                }
-                continue;
-            }
-            if v.is_null() {
-                continue;
-            }
-            acc.count += 1;
-            acc.value = Some(match (spec.func, acc.value.take()) {
-                // numeric and interval sums.
-                (AggFunc::Sum, None) if !matches!(v, Value::Int(_) | Value::Text(_)) => v,
-                (AggFunc::Sum, Some(p)) if !matches!(p, Value::Int(_)) => {
-                    super::funcs::arith('+', &p, &v).unwrap_or_else(|| {
-                        Err(err(
-                            SqlState::UndefinedFunction,
-                            format!("function sum({}) does not exist", v.type_name()),
-                        ))
-                    })?
-                }
-                (AggFunc::Sum, prev) => {
-                    let add = coerce(&v, SqlType::BigInt)?.as_int().unwrap_or(0);
-                    let base = prev.and_then(|p| p.as_int()).unwrap_or(0);
-                    Value::Int(base.checked_add(add).ok_or_else(|| {
-                        err(SqlState::NumericValueOutOfRange, "bigint out of range")
-                    })?)
-                }
-                (AggFunc::Min, Some(p)) if sort_order(&p, &v) != Ordering::Greater => p,
-                (AggFunc::Max, Some(p)) if sort_order(&p, &v) != Ordering::Less => p,
-                _ => v,
-            });
+            feed(spec, acc, &e)?;
         }
     }
-    Ok(groups
+    groups
         .into_values()
         .map(|(rep, accs)| {
             let aggs = grouping
                 .aggs
                 .iter()
                 .zip(accs)
-                .map(|(spec, acc)| match spec.func {
-                    AggFunc::Count | AggFunc::CountStar => Value::Int(acc.count),
-                    _ => acc.value.unwrap_or(Value::Null),
-                })
-                .collect();
-            (rep, aggs)
+                .map(|(spec, acc)| result(spec, acc))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((rep, aggs))
         })
-        .collect())
+        .collect()
 }
 
 /// Whether column `column` of `table` belongs to a unique index (the
@@ -1260,6 +1222,9 @@ fn finish(
     limit: Option<usize>,
 ) -> Vec<Vec<Value>> {
     sort_rows(plan, &mut rows);
+    if plan.distinct.is_some() {
+        super::setops::dedupe(plan.order.len(), &mut rows);
+    }
     rows.into_iter()
         .map(|(_, v)| v)
         .skip(offset)

@@ -62,6 +62,13 @@ pub(crate) enum AggFunc {
     Min,
     Max,
     ArrayAgg,
+    /// `bool_and` (`every`).
+    BoolAnd,
+    BoolOr,
+    /// `avg`: numeric for integer and numeric input, as PostgreSQL.
+    Avg,
+    /// `string_agg(text, delimiter)`.
+    StringAgg,
 }
 
 /// One aggregate of a grouped query.
@@ -69,6 +76,12 @@ pub(crate) enum AggFunc {
 pub(crate) struct AggSpec {
     pub(crate) func: AggFunc,
     pub(crate) arg: Option<Expr>,
+    /// `FILTER (WHERE ...)`: only rows where it is true feed the aggregate.
+    pub(crate) filter: Option<Expr>,
+    /// `agg(DISTINCT x)`: each distinct non-NULL value once.
+    pub(crate) distinct: bool,
+    /// `string_agg`'s delimiter.
+    pub(crate) delimiter: Option<Expr>,
 }
 
 /// A compiled expression.
@@ -115,6 +128,14 @@ pub(crate) struct Scope {
     /// where each nesting level begins in `sources`, outermost first (empty
     /// for a top-level statement). Names resolve innermost level first.
     pub(crate) levels: Vec<usize>,
+    /// Columns merged by `JOIN ... USING (...)` / `NATURAL JOIN`: an
+    /// unqualified name resolves to its expression (the left column, the
+    /// right one for RIGHT JOIN, COALESCE of both for FULL JOIN).
+    pub(crate) merged: Vec<(String, Expr)>,
+    /// What `SELECT *` expands to when a join merged columns (PostgreSQL:
+    /// the merged columns first, then the others of each side); `None`:
+    /// every column of every table in order.
+    pub(crate) star: Option<Vec<(String, Expr)>>,
 }
 
 impl Scope {
@@ -123,6 +144,10 @@ impl Scope {
     pub(crate) fn nested(&self) -> Scope {
         let mut inner = self.clone();
         inner.levels.push(inner.sources.len());
+        // Its own `*` and names: the outer query's merged USING columns
+        // resolve through their tables, as correlated references.
+        inner.merged.clear();
+        inner.star = None;
         inner
     }
 
@@ -224,6 +249,11 @@ pub(crate) struct Compiler<'a> {
     /// Plans subqueries: `None` where PostgreSQL allows none (CHECK,
     /// DEFAULT, index predicates).
     pub(crate) planner: Option<super::subquery::SubPlanner<'a>>,
+    /// `Some` where window functions are allowed (an ungrouped query's
+    /// select list and ORDER BY): each compiles to column `window_base +
+    /// n` (see `window`).
+    pub(crate) windows: Option<Vec<super::window::WindowSpec>>,
+    pub(crate) window_base: usize,
 }
 
 pub(crate) fn ident(i: &ast::Ident) -> String {
@@ -259,13 +289,18 @@ impl<'a> Compiler<'a> {
             in_agg: false,
             advisory: None,
             planner: None,
+            windows: None,
+            window_base: 0,
         }
     }
 
     pub(crate) fn compile(&mut self, e: &ast::Expr) -> Result<Expr, DbError> {
         use ast::Expr as E;
         Ok(match e {
-            E::Identifier(i) => Expr::Col(self.scope.resolve(None, &ident(i))?),
+            E::Identifier(i) => match self.scope.merged.iter().find(|(n, _)| *n == ident(i)) {
+                Some((_, merged)) => merged.clone(),
+                None => Expr::Col(self.scope.resolve(None, &ident(i))?),
+            },
             E::CompoundIdentifier(parts) => match parts.as_slice() {
                 [t, c] => Expr::Col(self.scope.resolve(Some(&ident(t)), &ident(c))?),
                 _ => return Err(unsupported(format!("the name {e}"))),
@@ -568,8 +603,11 @@ impl<'a> Compiler<'a> {
 
     fn function(&mut self, f: &ast::Function) -> Result<Expr, DbError> {
         let name = object_name(&f.name)?;
-        if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() {
+        if !f.within_group.is_empty() {
             return Err(unsupported(format!("the function call {f}")));
+        }
+        if f.over.is_some() {
+            return self.window(f);
         }
         if name == "make_interval" {
             return self.make_interval(f);
@@ -608,11 +646,21 @@ impl<'a> Compiler<'a> {
             "min" => Some(AggFunc::Min),
             "max" => Some(AggFunc::Max),
             "array_agg" => Some(AggFunc::ArrayAgg),
+            "bool_and" | "every" => Some(AggFunc::BoolAnd),
+            "bool_or" => Some(AggFunc::BoolOr),
+            "avg" => Some(AggFunc::Avg),
+            "string_agg" => Some(AggFunc::StringAgg),
             _ => None,
         };
+        if agg.is_none() && f.filter.is_some() {
+            return Err(err(
+                SqlState::Other("42809"),
+                format!("FILTER specified, but {name} is not an aggregate function"),
+            ));
+        }
         if let Some(func) = agg {
-            if distinct {
-                return Err(unsupported(format!("{name}(DISTINCT ...)")));
+            if distinct && func == AggFunc::CountStar {
+                return Err(err(SqlState::SyntaxError, "syntax error at or near \"*\""));
             }
             if self.in_agg {
                 return Err(err(
@@ -626,9 +674,26 @@ impl<'a> Compiler<'a> {
                     format!("aggregate functions are not allowed here: {f}"),
                 ));
             }
+            let mut delimiter = None;
             let arg = match (func, args.as_slice()) {
                 (AggFunc::CountStar, []) => None,
                 (AggFunc::CountStar, _) => return Err(unsupported(format!("{f}"))),
+                (AggFunc::StringAgg, [one, delim]) => {
+                    self.in_agg = true;
+                    let compiled = self
+                        .compile(one)
+                        .and_then(|x| Ok((x, self.compile(delim)?)));
+                    self.in_agg = false;
+                    let (x, d) = compiled?;
+                    delimiter = Some(d);
+                    Some(x)
+                }
+                (AggFunc::StringAgg, _) => {
+                    return Err(err(
+                        SqlState::UndefinedFunction,
+                        format!("function {f} does not exist"),
+                    ))
+                }
                 (_, [one]) => {
                     self.in_agg = true;
                     let compiled = self.compile(one);
@@ -642,8 +707,23 @@ impl<'a> Compiler<'a> {
                     ))
                 }
             };
+            let filter = match &f.filter {
+                Some(cond) => {
+                    self.in_agg = true;
+                    let compiled = self.compile(cond);
+                    self.in_agg = false;
+                    Some(compiled?)
+                }
+                None => None,
+            };
             let aggs = self.aggs.as_mut().expect("checked above");
-            aggs.push(AggSpec { func, arg });
+            aggs.push(AggSpec {
+                func,
+                arg,
+                filter,
+                distinct,
+                delimiter,
+            });
             return Ok(Expr::Agg(aggs.len() - 1));
         }
         if star || distinct {

@@ -67,7 +67,17 @@
 //! - A query reads a table through its primary key or the secondary index
 //!   whose leading columns its WHERE clause fixes by equality (then one
 //!   range), else by a sequential scan; joins are nested loops in FROM
-//!   order, later tables looked up with the earlier ones' values.
+//!   order, later tables looked up with the earlier ones' values. Inner,
+//!   `LEFT` / `RIGHT` / `FULL [OUTER]` and `CROSS` joins with `ON`, `USING`
+//!   or `NATURAL` (see `joins`: NULL-extended rows; a left join's read of
+//!   an inner side that finds nothing still takes its SSI predicate lock).
+//! - Aggregates with `FILTER (WHERE ...)` and `DISTINCT` (`count`, `sum`,
+//!   `min`, `max`, `avg`, `bool_and`, `bool_or`, `string_agg`,
+//!   `array_agg`), `GROUP BY` expressions and output-column numbers (see
+//!   `grouping`); `SELECT DISTINCT`, `DISTINCT ON`, `UNION` / `INTERSECT`
+//!   / `EXCEPT [ALL]` (see `setops`); window functions `row_number`,
+//!   `rank`, `dense_rank`, `lag`, `lead` and aggregates `OVER (PARTITION
+//!   BY ... ORDER BY ...)` with the default frame (see `window`).
 //! - One SQL statement is one pause point of the store's
 //!   [`Pacer`](crate::store::Pacer) (one model-checker step); a statement
 //!   that waits for a row lock parks there and resumes in place.
@@ -182,8 +192,8 @@
 //!   inferring a partial unique index. A locking clause inside a subquery
 //!   is 0A000.
 //! - Rejected with 0A000, naming the construct and the statement:
-//!   outer joins,
-//!   `DISTINCT`, window functions,
+//!   `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
+//!   frames other than the default,
 //!   cascading foreign keys, DDL inside a
 //!   transaction block, and any statement or expression not listed in
 //!   `plan`/`expr`.
@@ -197,16 +207,20 @@ mod decimal;
 mod exec;
 mod expr;
 mod funcs;
+mod grouping;
 mod join_writes;
+mod joins;
 mod locks;
 mod plan;
 pub mod script;
 pub mod scripts;
+mod setops;
 mod settings;
 mod subquery;
 mod time;
 mod types;
 mod value;
+mod window;
 
 pub use decimal::Decimal;
 pub use time::{Interval, SIM_EPOCH_US};
@@ -713,6 +727,7 @@ async fn run(
     };
     let result = match &statement.kind {
         Prepared::Select(plan) => exec.select(plan).await,
+        Prepared::SetOp(plan) => exec.set_op(plan).await,
         Prepared::Insert(plan) => exec.insert(plan).await,
         Prepared::Update(plan) => exec.update(plan).await,
         Prepared::Delete(plan) => exec.delete(plan).await,

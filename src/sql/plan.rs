@@ -85,8 +85,16 @@ pub(crate) struct Grouping {
 #[derive(Clone, Debug)]
 pub(crate) struct SelectPlan {
     pub(crate) sources: Vec<Source>,
+    /// One join step per source when the FROM clause has an outer join
+    /// (see `joins`); empty when every join is inner.
+    pub(crate) joins: Vec<super::joins::JoinStep>,
     pub(crate) filter: Option<Expr>,
     pub(crate) output: Vec<(String, Expr)>,
+    /// Window functions, filling the columns after the tables' (see
+    /// `window`).
+    pub(crate) windows: Vec<super::window::WindowSpec>,
+    /// `DISTINCT` / `DISTINCT ON (...)` (see `setops`).
+    pub(crate) distinct: Option<super::setops::Distinct>,
     pub(crate) grouping: Option<Grouping>,
     pub(crate) order: Vec<Order>,
     pub(crate) limit: Option<Expr>,
@@ -190,6 +198,8 @@ pub(crate) enum Prepared {
     /// `TRUNCATE`.
     Truncate(Box<super::locks::TruncatePlan>),
     Select(Box<SelectPlan>),
+    /// `UNION` / `INTERSECT` / `EXCEPT` (see `setops`).
+    SetOp(Box<super::setops::SetOpPlan>),
     Insert(Box<InsertPlan>),
     Update(Box<UpdatePlan>),
     Delete(Box<DeletePlan>),
@@ -1179,7 +1189,14 @@ impl<'a> Planner<'a> {
                 {
                     Expr::Default
                 }
-                other => self.compile(scope, other)?,
+                other => {
+                    if table.columns[index].always {
+                        return Err(always_identity(format!(
+                            "column \"{column}\" can only be updated to DEFAULT"
+                        )));
+                    }
+                    self.compile(scope, other)?
+                }
             };
             sets.push((index, value));
         }
@@ -1286,7 +1303,11 @@ impl<'a> Planner<'a> {
         }
     }
 
-    fn query(&mut self, query: ast::Query, strength: LockStrength) -> Result<Prepared, DbError> {
+    pub(crate) fn query(
+        &mut self,
+        query: ast::Query,
+        strength: LockStrength,
+    ) -> Result<Prepared, DbError> {
         self.query_in(query, strength, None)
     }
 
@@ -1319,6 +1340,12 @@ impl<'a> Planner<'a> {
         }
         let orders_or_limits =
             query.order_by.is_some() || query.limit.is_some() || query.offset.is_some();
+        if matches!(*query.body, ast::SetExpr::SetOperation { .. }) {
+            if outer.is_some() {
+                return Err(unsupported("a set operation in a subquery"));
+            }
+            return self.set_operation(query);
+        }
         let select = match *query.body {
             ast::SetExpr::Select(select) => select,
             // `(SELECT ...)` with nothing around it is that query.
@@ -1332,8 +1359,7 @@ impl<'a> Planner<'a> {
             }
             other => return Err(unsupported(format!("the query form {other}"))),
         };
-        if select.distinct.is_some()
-            || select.top.is_some()
+        if select.top.is_some()
             || select.into.is_some()
             || !select.lateral_views.is_empty()
             || select.qualify.is_some()
@@ -1348,18 +1374,47 @@ impl<'a> Planner<'a> {
         if calls_advisory && select.from.is_empty() && outer.is_none() {
             return self.advisory(&select, orders_or_limits);
         }
-        let mut scope = outer.map_or_else(Scope::default, Scope::nested);
-        let on_conditions = self.plan_from_list(&mut scope, &select.from)?;
+        let from = self.plan_from(&select.from, outer)?;
+        let (mut scope, joins) = (from.scope, from.steps);
         let mut select = select;
         self.select_list_series(&mut scope, &mut select.projection)?;
-        let mut list = Vec::new();
-        for e in &on_conditions {
-            conjuncts(self.compile(&scope, e)?, &mut list);
-        }
+        let mut list = from.inner_on;
+        let mut where_list = Vec::new();
         if let Some(e) = &select.selection {
-            conjuncts(self.compile(&scope, e)?, &mut list);
+            conjuncts(self.compile(&scope, e)?, &mut where_list);
         }
-        let sources = self.sources(&scope, &list);
+        list.extend(where_list.iter().cloned());
+        // With an outer join each ON applies at its own join step (see
+        // `joins`), so the filter after the joins is the WHERE clause
+        // alone; the ON conjuncts of inner joins still choose access paths.
+        let filter = if joins.is_empty() {
+            list.clone()
+        } else {
+            where_list
+        };
+        let sources: Vec<Source> = scope
+            .local()
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t, offset))| Source {
+                table: t.clone(),
+                offset: *offset,
+                access: match self.virtual_of(t) {
+                    Some(v) => Access::Virtual(Box::new(v)),
+                    None => choose_access(
+                        t,
+                        *offset,
+                        &super::joins::access_conjuncts(
+                            &list,
+                            joins.get(i),
+                            *offset,
+                            t.columns.len(),
+                        ),
+                        self.scans,
+                    ),
+                },
+            })
+            .collect();
         let group_by = match &select.group_by {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
                 exprs.clone()
@@ -1368,6 +1423,8 @@ impl<'a> Planner<'a> {
         };
         let mut c = self.compiler(&scope);
         c.aggs = Some(Vec::new());
+        c.windows = Some(Vec::new());
+        c.window_base = scope.width();
         let output = projection(&mut c, &scope, &select.projection)?;
         let having = select.having.as_ref().map(|h| c.compile(h)).transpose()?;
         let mut order = Vec::new();
@@ -1414,10 +1471,13 @@ impl<'a> Planner<'a> {
                 });
             }
         }
+        let distinct =
+            super::setops::plan_distinct(&mut c, select.distinct.as_ref(), &output, &order)?;
+        let windows = c.windows.take().unwrap_or_default();
         let aggs = c.aggs.take().unwrap_or_default();
         let group_exprs = group_by
             .iter()
-            .map(|g| c.compile(g))
+            .map(|g| super::grouping::group_item(&mut c, g, &output))
             .collect::<Result<Vec<_>, _>>()?;
         let limit = query.limit.as_ref().map(|l| c.compile(l)).transpose()?;
         let offset = query
@@ -1427,6 +1487,14 @@ impl<'a> Planner<'a> {
             .transpose()?;
         self.done(c);
         let grouped = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
+        if grouped && !windows.is_empty() {
+            return Err(unsupported("a window function in a grouped query"));
+        }
+        if !windows.is_empty() && !query.locks.is_empty() {
+            return Err(unsupported(
+                "FOR UPDATE is not allowed with window functions, and it",
+            ));
+        }
         let grouping = if grouped {
             check_grouping(&scope, &group_exprs, &output, having.as_ref(), &order)?;
             Some(Grouping {
@@ -1462,6 +1530,11 @@ impl<'a> Planner<'a> {
                         "FOR UPDATE is not allowed with aggregate functions, and it",
                     ));
                 }
+                if distinct.is_some() {
+                    return Err(unsupported(
+                        "FOR UPDATE is not allowed with DISTINCT clause, and it",
+                    ));
+                }
                 if sources.len() != 1 {
                     return Err(unsupported("FOR UPDATE on a join"));
                 }
@@ -1487,7 +1560,10 @@ impl<'a> Planner<'a> {
         };
         Ok(Prepared::Select(Box::new(SelectPlan {
             sources,
-            filter: and_all(list),
+            joins,
+            distinct,
+            windows,
+            filter: and_all(filter),
             output,
             grouping,
             order,
@@ -1612,7 +1688,15 @@ impl<'a> Planner<'a> {
                 ));
             }
             let mut compiled = Vec::new();
-            for e in row {
+            for (e, &target) in row.iter().zip(&targets) {
+                let is_default = matches!(e, ast::Expr::Identifier(i)
+                        if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
+                if table.columns[target].always && !is_default {
+                    return Err(always_identity(format!(
+                        "cannot insert a non-DEFAULT value into column \"{}\"",
+                        table.columns[target].name
+                    )));
+                }
                 compiled.push(match e {
                     ast::Expr::Identifier(i)
                         if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
@@ -1722,6 +1806,11 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// A write of a value to a `GENERATED ALWAYS AS IDENTITY` column.
+fn always_identity(message: String) -> DbError {
+    err(SqlState::Other("428C9"), message)
+}
+
 /// Columns outside aggregates must be grouped (or belong to a table whose
 /// whole primary key is grouped), as PostgreSQL requires.
 fn check_grouping(
@@ -1752,15 +1841,12 @@ fn check_grouping(
                     && t.pk().iter().all(|p| grouped.contains(&(offset + p)))
             })
     };
+    let by: Vec<String> = by.iter().map(|e| format!("{e:?}")).collect();
     let mut bad = None;
     let mut check = |e: &Expr| {
-        e.visit(&mut |x| {
-            if let Expr::Col(c) = x {
-                if !allowed(*c) && bad.is_none() {
-                    bad = Some(*c);
-                }
-            }
-        })
+        if bad.is_none() {
+            bad = super::grouping::ungrouped(e, &by, &allowed);
+        }
     };
     output.iter().for_each(|(_, e)| check(e));
     if let Some(h) = having {
@@ -1812,6 +1898,10 @@ fn projection(
                         SqlState::SyntaxError,
                         "SELECT * with no tables specified is not valid",
                     ));
+                }
+                if let Some(star) = &scope.star {
+                    out.extend(star.iter().cloned());
+                    continue;
                 }
                 for (_, t, offset) in scope.local() {
                     for (i, col) in t.columns.iter().enumerate().take(t.visible()) {

@@ -2850,6 +2850,38 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active)]
         ",
     },
+    Script {
+        name: "left-join-empty-inner-side-is-predicate-locked",
+        about: "two SERIALIZABLE transactions each count a room's bookings \
+                with a LEFT JOIN that finds none (the room comes out \
+                NULL-extended, count 0) and then book it: the read of the \
+                empty inner side is an SSI predicate lock, so the second \
+                commit fails with 40001 as on PostgreSQL",
+        setup: &["INSERT INTO emp VALUES (1, 10), (2, 20)"],
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT e.id, count(b.id) FROM emp e LEFT JOIN booking b ON b.room = e.dept WHERE e.id = 1 GROUP BY e.id"),
+            (1, "SELECT e.id, count(b.id) FROM emp e LEFT JOIN booking b ON b.room = e.dept WHERE e.id = 1 GROUP BY e.id"),
+            (0, "INSERT INTO booking VALUES (1, 10)"),
+            (1, "INSERT INTO booking VALUES (2, 10)"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room FROM booking ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT e.id, count(b.id) FROM emp e LEFT JOIN booking b ON b.room = e.dept WHERE e.id = 1 GROUP BY e.id -> [(1, 0)]
+            s2: SELECT e.id, count(b.id) FROM emp e LEFT JOIN booking b ON b.room = e.dept WHERE e.id = 1 GROUP BY e.id -> [(1, 0)]
+            s1: INSERT INTO booking VALUES (1, 10) -> affected 1
+            s2: INSERT INTO booking VALUES (2, 10) -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT id, room FROM booking ORDER BY id -> [(1, 10)]
+        ",
+    },
 ];
 
 #[cfg(test)]

@@ -280,7 +280,7 @@ fn rejected_sql_names_the_construct_and_the_statement() {
         ("SELECT pg_advisory_xact_lock(id) FROM rooms", "0A000"),
         ("SELECT count(*) FROM rooms FOR SHARE", "0A000"),
         (
-            "SELECT * FROM rooms r LEFT JOIN bookings b ON b.room_id = r.id",
+            "SELECT * FROM rooms r LEFT JOIN bookings b ON b.room_id = r.id FOR UPDATE",
             "0A000",
         ),
         ("SELEC 1", "42601"),

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 mod confirm;
+mod joins;
 mod pgspecs;
 mod services;
 mod types;
