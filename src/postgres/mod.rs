@@ -334,7 +334,8 @@ impl<'a> FromSql<'a> for PgValue {
                     .map_err(|e| e.to_string())?
                     .into(),
             ),
-            Type::VOID => Value::Null,
+            // What PostgreSQL's text form of void is (and the store's).
+            Type::VOID => Value::Text("".into()),
             ref other => match other.kind() {
                 // Enum values reach a client as their labels.
                 tokio_postgres::types::Kind::Enum(_) => Value::Text(text()?.into()),

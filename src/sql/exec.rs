@@ -291,7 +291,7 @@ impl Exec<'_> {
                             .sql_advisory_lock(&key, *mode, *wait, *session)
                             .await?;
                         if *wait {
-                            Value::Null
+                            super::locks::void()
                         } else {
                             Value::Bool(got)
                         }
@@ -304,7 +304,7 @@ impl Exec<'_> {
                 },
                 AdvisoryItem::UnlockAll => {
                     self.tx.sql_advisory_unlock_all();
-                    Value::Null
+                    super::locks::void()
                 }
             });
         }
@@ -816,7 +816,14 @@ impl Exec<'_> {
             else {
                 continue;
             };
-            let new = self.apply_sets(table, &plan.sets, &current)?;
+            // SET is evaluated once per row (a serial DEFAULT takes one
+            // value); again only when the row changed under a wait, as
+            // PostgreSQL's EvalPlanQual re-projects the newer version.
+            let new = if current == seen {
+                planned
+            } else {
+                self.apply_sets(table, &plan.sets, &current)?
+            };
             self.update_row(table, &key, &current, &new).await?;
             affected += 1;
             self.returning(plan.returning.as_ref(), &new, &mut out)?;

@@ -1270,7 +1270,7 @@ pub const SCRIPTS: &[Script] = &[
         check: &[],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
-            s1: SELECT pg_advisory_xact_lock(1) -> [(NULL)]
+            s1: SELECT pg_advisory_xact_lock(1) -> [()]
             s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s2: SELECT pg_advisory_xact_lock(1) -> waiting
             s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
@@ -1278,7 +1278,7 @@ pub const SCRIPTS: &[Script] = &[
             s3: SELECT pg_advisory_xact_lock(1) -> error 55P03
             s3: ROLLBACK -> ok
             s1: COMMIT -> ok
-            s2 <- [(NULL)]
+            s2 <- [()]
             s2: SELECT pg_try_advisory_xact_lock(1, 1) AS pair, 2 AS two -> [(t, 2)]
             s2: COMMIT -> ok
         ",
@@ -1309,7 +1309,7 @@ pub const SCRIPTS: &[Script] = &[
         check: &[],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
-            s1: SELECT pg_advisory_xact_lock_shared(1) -> [(NULL)]
+            s1: SELECT pg_advisory_xact_lock_shared(1) -> [()]
             s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s2: SELECT pg_try_advisory_xact_lock_shared(1) AS shared, pg_try_advisory_xact_lock(1) AS exclusive, pg_try_advisory_xact_lock(2) AS other -> [(t, f, t)]
             s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
@@ -1319,7 +1319,7 @@ pub const SCRIPTS: &[Script] = &[
             s1: SELECT pg_try_advisory_xact_lock_shared(1) -> [(t)]
             s1: COMMIT -> ok
             s2: COMMIT -> ok
-            s3 <- [(NULL)]
+            s3 <- [()]
             s4: SELECT pg_try_advisory_xact_lock_shared(1) -> [(f)]
             s3: COMMIT -> ok
             s4: COMMIT -> ok
@@ -1344,7 +1344,7 @@ pub const SCRIPTS: &[Script] = &[
         check: &["SELECT k, v FROM kv ORDER BY k"],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
-            s1: SELECT pg_advisory_xact_lock(7) -> [(NULL)]
+            s1: SELECT pg_advisory_xact_lock(7) -> [()]
             s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s2: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
             s1: UPDATE kv SET v = 3 WHERE k = 'x' -> waiting
@@ -2499,20 +2499,20 @@ pub const SCRIPTS: &[Script] = &[
         ],
         check: &[],
         expected: "
-            s1: SELECT pg_advisory_lock(7) -> [(NULL)]
+            s1: SELECT pg_advisory_lock(7) -> [()]
             s2: SELECT pg_try_advisory_lock(7) AS got -> [(f)]
             s2: BEGIN -> ok
             s2: SELECT pg_advisory_lock(7) -> waiting
-            s1: SELECT pg_advisory_lock(7) -> [(NULL)]
+            s1: SELECT pg_advisory_lock(7) -> [()]
             s1: SELECT pg_advisory_unlock(7) AS released -> [(t)]
             s1: SELECT pg_advisory_unlock(7) AS released -> [(t)]
-            s2 <- [(NULL)]
+            s2 <- [()]
             s1: SELECT pg_advisory_unlock(7) AS released -> [(f)]
             s2: ROLLBACK -> ok
             s1: SELECT pg_try_advisory_lock_shared(7) AS got -> [(f)]
-            s2: SELECT pg_advisory_lock_shared(8) -> [(NULL)]
+            s2: SELECT pg_advisory_lock_shared(8) -> [()]
             s1: SELECT pg_try_advisory_lock_shared(8) AS shared, pg_try_advisory_lock(8) AS exclusive -> [(t, f)]
-            s2: SELECT pg_advisory_unlock_all() -> [(NULL)]
+            s2: SELECT pg_advisory_unlock_all() -> [()]
             s1: SELECT pg_try_advisory_lock(7) AS got, pg_advisory_unlock_shared(8) AS released -> [(t, t)]
         ",
     },
@@ -2539,7 +2539,7 @@ pub const SCRIPTS: &[Script] = &[
         check: &["SELECT k, v FROM kv ORDER BY k"],
         expected: "
             s1: BEGIN -> ok
-            s1: SELECT pg_advisory_lock(5) -> [(NULL)]
+            s1: SELECT pg_advisory_lock(5) -> [()]
             s1: UPDATE kv SET v = 2 WHERE k = 'x' -> affected 1
             s2: SELECT v FROM kv WHERE pg_advisory_lock(5) IS NOT NULL AND k = 'x' -> waiting
             s3: BEGIN -> ok
@@ -2584,8 +2584,8 @@ pub const SCRIPTS: &[Script] = &[
             s1: BEGIN -> ok
             s1: SET LOCAL lock_timeout = '5s' -> ok
             s1: SAVEPOINT a -> ok
-            s1: SELECT pg_advisory_xact_lock(3) -> [(NULL)]
-            s1: SELECT pg_advisory_lock(4) -> [(NULL)]
+            s1: SELECT pg_advisory_xact_lock(3) -> [()]
+            s1: SELECT pg_advisory_lock(4) -> [()]
             s1: LOCK TABLE kv IN EXCLUSIVE MODE -> ok
             s1: SET LOCAL lock_timeout = '7s' -> ok
             s1: SET statement_timeout = '3s' -> ok
