@@ -793,19 +793,8 @@ impl Exec<'_> {
             // The strength follows whether the new values change a key
             // column of the version the statement found, as PostgreSQL's
             // heap_update decides before it waits.
-            // A serial column set to DEFAULT draws its sequence once, when
-            // the row is written: here it counts as a change of the column.
-            let draws =
-                |(c, x): &&(usize, Expr)| matches!(x, Expr::Default) && table.columns[*c].serial;
-            let drawn_key = plan
-                .sets
-                .iter()
-                .filter(draws)
-                .any(|(c, _)| is_key_column(table, *c));
-            let others: Vec<(usize, Expr)> =
-                plan.sets.iter().filter(|s| !draws(s)).cloned().collect();
-            let planned = self.apply_sets(table, &others, &seen)?;
-            let mode = if drawn_key || key_columns_changed(table, &seen, &planned) {
+            let planned = self.apply_sets(table, &plan.sets, &seen)?;
+            let mode = if key_columns_changed(table, &seen, &planned) {
                 RowLockMode::Update
             } else {
                 RowLockMode::NoKeyUpdate
