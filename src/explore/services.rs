@@ -510,7 +510,7 @@ mod tests {
             .expect("two reserves of 6 against 10 overbook at Read Committed");
         let replayed = replay(&model, &violation.line).unwrap();
         assert_eq!(replayed.violation.unwrap().property, "no_overbooking");
-        assert_eq!((report.schedules, report.pruned), (46, 0));
+        assert_eq!((report.schedules, report.pruned), (54, 0));
     }
 
     #[test]

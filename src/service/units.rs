@@ -5,7 +5,8 @@
 //! Every operation is one Serializable transaction in the retry wrapper:
 //! the authorization's counters are read with `FOR UPDATE` and written back
 //! in the same transaction as the reservation row and the idempotency
-//! record. Counters: `units_total >= units_used + units_scheduled`, where
+//! record. A reserve locks the counters and inserts the reservation in one
+//! statement (a CTE with a locking read feeding an `INSERT ... SELECT`). Counters: `units_total >= units_used + units_scheduled`, where
 //! `units_scheduled` is the sum of scheduled reservations and `units_used`
 //! the sum of consumed ones.
 //!
@@ -29,6 +30,33 @@ use std::sync::atomic::Ordering;
 pub const STATE_SCHEDULED: &str = "scheduled";
 /// `state` of a reservation whose units were used.
 pub const STATE_CONSUMED: &str = "consumed";
+
+/// Reserves `$3` units of authorization `$1` as reservation `$2` when the
+/// authorization has them left; one row (`available`, `units_scheduled`,
+/// `reserved`) per existing authorization, none for a missing one.
+const RESERVE: &str = "WITH auth AS (
+    SELECT id, units_total - units_used - units_scheduled AS available, units_scheduled
+    FROM authorizations WHERE id = $1 FOR UPDATE
+), reserved AS (
+    INSERT INTO reservations (id, authorization_id, units, state, client, idempotency_key)
+    SELECT $2, id, $3, $4, $5, $6 FROM auth WHERE available >= $3
+    RETURNING id
+)
+SELECT auth.available, auth.units_scheduled, reserved.id IS NOT NULL AS reserved
+FROM auth LEFT JOIN reserved ON true";
+
+/// The planted bug `units/read-committed`: [`RESERVE`] without the CTE's
+/// `FOR UPDATE`, run at Read Committed.
+const RESERVE_UNLOCKED: &str = "WITH auth AS (
+    SELECT id, units_total - units_used - units_scheduled AS available, units_scheduled
+    FROM authorizations WHERE id = $1
+), reserved AS (
+    INSERT INTO reservations (id, authorization_id, units, state, client, idempotency_key)
+    SELECT $2, id, $3, $4, $5, $6 FROM auth WHERE available >= $3
+    RETURNING id
+)
+SELECT auth.available, auth.units_scheduled, reserved.id IS NOT NULL AS reserved
+FROM auth LEFT JOIN reserved ON true";
 
 fn response(status: u16, body: ResponseBody) -> Response {
     Response {
@@ -111,10 +139,10 @@ async fn reserve_once(
     authorization: u32,
     units: i64,
 ) -> Result<Response, DbError> {
-    // The planted bug `units/read-committed` reads the counters with a plain
-    // SELECT at Read Committed and writes back read + units: two concurrent
-    // reserves both see the old counters, both pass the check, and the
-    // second UPDATE (after waiting for the first's row lock) overwrites it.
+    // The planted bug `units/read-committed` drops the CTE's FOR UPDATE and
+    // runs at Read Committed, then writes back read + units: two concurrent
+    // reserves both see the old counters, both insert, and the second UPDATE
+    // (after waiting for the first's row lock) overwrites the first's.
     let buggy = api.variant == Variant::UnitsReadCommitted;
     let isolation = if buggy {
         Isolation::ReadCommitted
@@ -128,26 +156,36 @@ async fn reserve_once(
         s.commit().await?;
         return Ok(stored);
     }
-    let counters = if buggy {
-        "SELECT units_total, units_used, units_scheduled FROM authorizations WHERE id = $1"
-    } else {
-        "SELECT units_total, units_used, units_scheduled FROM authorizations WHERE id = $1 FOR UPDATE"
-    };
+    // One statement checks the counters and inserts the reservation: the CTE
+    // locks the authorization row, and the INSERT ... SELECT draws from it
+    // only when enough units are left, so no reservation exists that the
+    // locked counters did not allow. The outer join tells a missing
+    // authorization (no row) from one without enough units (not reserved).
+    let reserve = if buggy { RESERVE_UNLOCKED } else { RESERVE };
     let rows = s
-        .execute(counters, &[i64::from(authorization).into()])
+        .execute(
+            reserve,
+            &[
+                i64::from(authorization).into(),
+                (request.request_id as i64).into(),
+                units.into(),
+                STATE_SCHEDULED.into(),
+                i64::from(request.client).into(),
+                request.idempotency_key.clone().unwrap_or_default().into(),
+            ],
+        )
         .await?;
     if rows.is_empty() {
         return Ok(not_found());
     }
-    let (Some(total), Some(used), Some(scheduled)) = (
-        rows.int(0, "units_total"),
-        rows.int(0, "units_used"),
+    let (Some(available), Some(scheduled), Some(reserved)) = (
+        rows.int(0, "available"),
         rows.int(0, "units_scheduled"),
+        rows.get(0, "reserved").and_then(Value::as_bool),
     ) else {
         return Ok(malformed(&format!("authorization {authorization}"), &rows));
     };
-    let available = total - used - scheduled;
-    if units > available {
+    if !reserved {
         s.commit().await?;
         return Ok(response(
             409,
@@ -163,18 +201,6 @@ async fn reserve_once(
     )
     .await?;
     let reservation = request.request_id;
-    s.execute(
-        "INSERT INTO reservations (id, authorization_id, units, state, client, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            (reservation as i64).into(),
-            i64::from(authorization).into(),
-            units.into(),
-            STATE_SCHEDULED.into(),
-            i64::from(request.client).into(),
-            request.idempotency_key.clone().unwrap_or_default().into(),
-        ],
-    )
-    .await?;
     let reserved = response(
         201,
         ResponseBody::Reserved {

@@ -386,7 +386,7 @@ fn bad_schedule_lines_are_input_errors_naming_the_flag() {
 fn bad_confirm_inputs_are_input_errors_naming_the_flag() {
     // Port 1 refuses connections: an unreachable server, without one.
     let nowhere = "postgresql://postgres@127.0.0.1:1/postgres";
-    let line = "dfs:2-clients:0,0,1,1,1,1,1,1,0,0,0,0";
+    let line = "dfs:2-clients:0,0,1,1,1,1,1,0,0,0";
     let cases: &[(&[&str], &[&str])] = &[
         (
             &[

@@ -168,9 +168,10 @@ fn every_planted_bugs_shortest_counterexample_is_confirmed_on_postgres() {
     }
 }
 
-/// Two correct reserves: client 1's FOR UPDATE waits for client 0's lock,
+/// Two correct reserves: client 1's FOR UPDATE (in its reserve's CTE) waits
+/// for client 0's lock,
 /// fails with 40001 when client 0 commits, backs off and retries.
-const CORRECT_WITH_A_WAIT: &str = "dfs:2-clients:0,0,1,1,0,0,0,0,1,1,1,1,1";
+const CORRECT_WITH_A_WAIT: &str = "dfs:2-clients:0,0,1,1,0,0,0,1,1,1,1,1";
 
 fn correct_with_a_wait(url: &str) -> Confirmation {
     let service = service_scenario(
@@ -208,9 +209,9 @@ fn a_correct_schedule_with_a_lock_wait_runs_step_for_step_and_is_not_confirmed()
         .map(|s| s.postgres_outcome.as_str())
         .collect();
     // Step 3 waits on PostgreSQL as in the store; the step that resumes it
-    // (8) fails with 40001 there too.
+    // (7) fails with 40001 there too.
     assert_eq!(outcomes[3], "waits", "{confirmation}");
-    assert_eq!(outcomes[8], "error 40001", "{confirmation}");
+    assert_eq!(outcomes[7], "error 40001", "{confirmation}");
     assert!(
         confirmation.verdict().starts_with("not confirmed: "),
         "{}",
@@ -255,7 +256,7 @@ fn confirm_exits_1_on_a_confirmed_bug_and_0_on_a_clean_schedule() {
     assert_eq!(code, 0, "{out}{err}");
     let json: serde_json::Value = serde_json::from_str(&out).expect("--json prints JSON");
     assert_eq!(json["confirmed"], false);
-    assert_eq!(json["steps"].as_array().map(Vec::len), Some(13));
+    assert_eq!(json["steps"].as_array().map(Vec::len), Some(12));
 }
 
 /// `explore` prints, for a SQL service's violation, the `confirm` command
