@@ -212,6 +212,7 @@ mod join_writes;
 mod joins;
 mod locks;
 mod plan;
+mod referential;
 pub mod script;
 pub mod scripts;
 mod setops;
@@ -724,6 +725,7 @@ async fn run(
             ctx: &ctx,
         },
         db: &db.shared,
+        ri_events: Vec::new(),
     };
     let result = match &statement.kind {
         Prepared::Select(plan) => exec.select(plan).await,
@@ -735,6 +737,12 @@ async fn run(
         Prepared::AdvisoryLock(arg) => exec.advisory_lock(arg).await,
         Prepared::Truncate(plan) => locks::truncate(exec.tx, plan).await,
         _ => unreachable!("only data statements run in a transaction"),
+    };
+    // Referential actions fire at the end of the statement, as
+    // PostgreSQL's RI triggers (AFTER ROW) do.
+    let result = match result {
+        Ok(rows) => exec.fire_referential(0).await.map(|()| rows),
+        Err(e) => Err(e),
     };
     // Enum values reach a client as their labels, as tokio-postgres
     // reads them.
@@ -1283,6 +1291,8 @@ impl Session for SqlSession {
 
 #[cfg(test)]
 mod queries_tests;
+#[cfg(test)]
+mod referential_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
