@@ -35,9 +35,10 @@ use std::pin::Pin;
 /// row goes or its key changes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Action {
-    /// Fail at the end of the statement if a referencing row is left.
+    /// `NO ACTION`: fail at the end of the statement if a referencing row
+    /// is left (and no other row has taken the old key).
     #[default]
-    NoAction,
+    Check,
     /// Fail if a referencing row is left, even when another row has taken
     /// the old key.
     Restrict,
@@ -55,7 +56,7 @@ impl Action {
     /// The action as written (absent: `NO ACTION`).
     pub(crate) fn from_ast(action: &Option<ast::ReferentialAction>) -> Action {
         match action {
-            None | Some(ast::ReferentialAction::NoAction) => Action::NoAction,
+            None | Some(ast::ReferentialAction::NoAction) => Action::Check,
             Some(ast::ReferentialAction::Restrict) => Action::Restrict,
             Some(ast::ReferentialAction::Cascade) => Action::Cascade,
             Some(ast::ReferentialAction::SetNull) => Action::SetNull,
@@ -151,7 +152,7 @@ impl Exec<'_> {
             let referencing = self.referencing(&child, fk, &old_key);
             if !action.writes() {
                 if referencing.is_empty()
-                    || (action == Action::NoAction && self.key_taken_again(&table, fk, &old_key))
+                    || (action == Action::Check && self.key_taken_again(&table, fk, &old_key))
                 {
                     continue;
                 }
