@@ -70,6 +70,10 @@ pub(crate) struct ForeignKey {
     /// and the parent columns in the order of `columns`.
     pub(crate) parent_index: usize,
     pub(crate) parent_columns: Vec<usize>,
+    /// What deleting a referenced parent row does to the referencing rows.
+    pub(crate) on_delete: super::referential::Action,
+    /// What changing a referenced parent key does to the referencing rows.
+    pub(crate) on_update: super::referential::Action,
 }
 
 #[derive(Clone, Debug)]

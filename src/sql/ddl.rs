@@ -8,6 +8,7 @@ use super::catalog::{
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
 use super::funcs::Builtin;
 use super::plan::ExcludeSpec;
+use super::referential::Action;
 use super::value::{err, SqlType};
 use super::SqlDb;
 use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, WriteKind};
@@ -23,17 +24,15 @@ fn check_name(name: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-fn referential(action: &Option<ast::ReferentialAction>) -> Result<(), DbError> {
-    match action {
-        None | Some(ast::ReferentialAction::NoAction) | Some(ast::ReferentialAction::Restrict) => {
-            Ok(())
-        }
-        Some(other) => Err(unsupported(format!("ON DELETE/UPDATE {other}"))),
-    }
-}
-
-/// A foreign key as written: name, columns, parent table, parent columns.
-type FkDraft = (Option<String>, Vec<String>, String, Vec<String>);
+/// A foreign key as written: name, columns, parent table, parent columns,
+/// and its ON DELETE and ON UPDATE actions.
+type FkDraft = (
+    Option<String>,
+    Vec<String>,
+    String,
+    Vec<String>,
+    (Action, Action),
+);
 
 struct Draft {
     table: Table,
@@ -152,13 +151,12 @@ pub(crate) fn create_table(
                     on_update,
                     ..
                 } => {
-                    referential(on_delete)?;
-                    referential(on_update)?;
                     draft.fks.push((
                         constraint,
                         vec![column.clone()],
                         object_name(foreign_table)?,
                         referred_columns.iter().map(ident).collect(),
+                        (Action::from_ast(on_delete), Action::from_ast(on_update)),
                     ));
                 }
                 ast::ColumnOption::Check(e) => draft.checks.push((
@@ -211,13 +209,12 @@ pub(crate) fn create_table(
                 on_update,
                 ..
             } => {
-                referential(on_delete)?;
-                referential(on_update)?;
                 draft.fks.push((
                     n.as_ref().map(ident),
                     columns.iter().map(ident).collect(),
                     object_name(foreign_table)?,
                     referred_columns.iter().map(ident).collect(),
+                    (Action::from_ast(on_delete), Action::from_ast(on_update)),
                 ));
             }
             ast::TableConstraint::Check { name: n, expr } => {
@@ -325,13 +322,14 @@ pub(crate) fn create_table(
         });
     }
     let mut parents: Vec<(String, usize)> = Vec::new();
-    for (n, cols, parent_name, referred) in &draft.fks {
+    for (n, cols, parent_name, referred, (on_delete, on_update)) in &draft.fks {
         let columns = cols
             .iter()
             .map(|c| column_of(&draft.table, c))
             .collect::<Result<Vec<_>, _>>()?;
         let parent: &Table = if *parent_name == name {
-            return Err(unsupported("a self-referencing foreign key"));
+            // A self-referencing key: the parent is the table being made.
+            &draft.table
         } else {
             catalog.tables.get(parent_name).ok_or_else(|| {
                 err(
@@ -383,6 +381,8 @@ pub(crate) fn create_table(
             parent: parent_name.clone(),
             parent_index,
             parent_columns,
+            on_delete: *on_delete,
+            on_update: *on_update,
         });
     }
     match excludes {
@@ -425,6 +425,10 @@ pub(crate) fn create_table(
         );
     }
     for (parent_name, position) in parents {
+        if parent_name == name {
+            draft.table.referenced_by.push((name.clone(), position));
+            continue;
+        }
         let parent = catalog.tables.get(&parent_name).expect("checked above");
         let mut updated = (**parent).clone();
         updated.referenced_by.push((name.clone(), position));

@@ -38,6 +38,9 @@ pub(crate) struct Exec<'a> {
     pub(crate) tx: &'a mut Tx,
     pub(crate) params: Bound<'a>,
     pub(crate) db: &'a DbShared,
+    /// Deleted and updated rows of referenced tables whose referential
+    /// actions fire at the end of the statement (see `referential`).
+    pub(crate) ri_events: Vec<super::referential::Event>,
 }
 
 /// A statement's parameters with what else its expressions read (the
@@ -76,7 +79,7 @@ fn rewrite(e: DbError, code: SqlState, message: impl FnOnce() -> String) -> DbEr
 }
 
 impl Exec<'_> {
-    fn isolation(&self) -> Isolation {
+    pub(crate) fn isolation(&self) -> Isolation {
         self.tx.isolation()
     }
 
@@ -428,50 +431,6 @@ impl Exec<'_> {
         Ok(())
     }
 
-    /// No committed (or own) row may still refer to a deleted parent key
-    /// or an updated one (NO ACTION / RESTRICT). Concurrent uncommitted
-    /// referencing inserts hold the parent's row lock in KEY SHARE, so the
-    /// parent's DELETE or key-changing UPDATE (FOR UPDATE strength) has
-    /// already waited for them.
-    pub(crate) fn check_children(
-        &mut self,
-        table: &Table,
-        old: &[Value],
-        new: Option<&[Value]>,
-    ) -> Result<(), DbError> {
-        for (child_name, position) in &table.referenced_by {
-            let child = self.db.table(child_name)?;
-            let fk = &child.foreign_keys[*position];
-            if let Some(new) = new {
-                if fk.parent_columns.iter().all(|&pc| old[pc] == new[pc]) {
-                    continue;
-                }
-            }
-            let wanted: Vec<&Value> = fk.parent_columns.iter().map(|&pc| &old[pc]).collect();
-            let referenced =
-                self.tx
-                    .sql_latest_range(&child.range())
-                    .into_iter()
-                    .any(|(_, row)| {
-                        let values = child.values_of(&row);
-                        fk.columns.iter().zip(&wanted).all(|(&c, w)| {
-                            super::value::compare(&values[c], w).ok().flatten()
-                                == Some(Ordering::Equal)
-                        })
-                    });
-            if referenced {
-                return Err(err(
-                    SqlState::ForeignKeyViolation,
-                    format!(
-                        "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
-                        table.name, fk.name, child.name
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// Writes a new row: the row key, then each secondary index entry
     /// (unique ones wait for an uncommitted duplicate's writer and fail
     /// with 23505, as PostgreSQL's unique check does), then the
@@ -568,7 +527,7 @@ impl Exec<'_> {
             // check of the rows that referenced the old key, which
             // PostgreSQL runs at the end of the statement.
             self.insert_row(table, new).await?;
-            self.check_children(table, old, Some(new))?;
+            self.queue_referential(table, old, Some(new));
             self.tx.sql_record_move(key, &new_key);
             return Ok(());
         }
@@ -603,7 +562,7 @@ impl Exec<'_> {
                 self.insert_entry(table, i, new).await?;
             }
         }
-        self.check_children(table, old, Some(new))?;
+        self.queue_referential(table, old, Some(new));
         self.check_parents(table, new, Some(old)).await
     }
 
@@ -845,15 +804,7 @@ impl Exec<'_> {
             else {
                 continue;
             };
-            self.tx.sql_write(&key, WriteKind::Delete, None).await?;
-            for i in 1..table.indexes.len() {
-                if table.has_entry(i, &current)? {
-                    self.tx
-                        .sql_write(&table.index_key(i, &current), WriteKind::Delete, None)
-                        .await?;
-                }
-            }
-            self.check_children(table, &current, None)?;
+            self.delete_locked(table, &key, &current).await?;
             affected += 1;
             self.returning(plan.returning.as_ref(), &current, &mut out)?;
         }

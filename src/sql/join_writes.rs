@@ -19,7 +19,7 @@ use super::expr::{Expr, Scope};
 use super::plan::{and_all, conjuncts, DeletePlan, Planner, Source, UpdatePlan};
 use super::value::{coerce, err};
 use super::Rows;
-use crate::store::{DbError, Isolation, Key, RowLockMode, SqlState, WriteKind};
+use crate::store::{DbError, Isolation, Key, RowLockMode, SqlState};
 use sqlparser::ast;
 use std::sync::Arc;
 
@@ -228,15 +228,7 @@ impl Exec<'_> {
                 continue;
             }
             let current = &row[width..];
-            self.tx.sql_write(&locked, WriteKind::Delete, None).await?;
-            for i in 1..table.indexes.len() {
-                if table.has_entry(i, current)? {
-                    self.tx
-                        .sql_write(&table.index_key(i, current), WriteKind::Delete, None)
-                        .await?;
-                }
-            }
-            self.check_children(&table, current, None)?;
+            self.delete_locked(&table, &locked, current).await?;
             deleted.push(key);
             deleted.push(locked);
             affected += 1;

@@ -234,9 +234,25 @@ pub(crate) fn relation_locks(
             }
         }
         if children {
+            let deletes = matches!(kind, Prepared::Delete(_));
             for child in catalog.tables.values() {
-                if child.foreign_keys.iter().any(|fk| fk.parent == table.name) {
-                    add(&child.name, TableLockMode::RowShare);
+                let fks = child
+                    .foreign_keys
+                    .iter()
+                    .filter(|fk| fk.parent == table.name);
+                // A referential action that writes the child runs an
+                // UPDATE or DELETE of it: ROW EXCLUSIVE.
+                let mut mode = None;
+                for fk in fks {
+                    let action = if deletes { fk.on_delete } else { fk.on_update };
+                    mode = Some(if action.writes() {
+                        TableLockMode::RowExclusive
+                    } else {
+                        mode.unwrap_or(TableLockMode::RowShare)
+                    });
+                }
+                if let Some(mode) = mode {
+                    add(&child.name, mode);
                 }
             }
         }

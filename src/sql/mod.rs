@@ -88,6 +88,12 @@
 //!   the parent row, so referencing inserts and updates of the parent's
 //!   other columns go on together. `NOWAIT` (55P03) and `SKIP LOCKED`
 //!   work.
+//! - Foreign keys (self-references too) with `ON DELETE` / `ON UPDATE`
+//!   `NO ACTION | RESTRICT | CASCADE | SET NULL | SET DEFAULT`, run as
+//!   PostgreSQL's RI triggers at the end of the statement (see
+//!   `referential`: fresh snapshot, the row locks of a DELETE or UPDATE,
+//!   40001 at the snapshot levels for a referencing row newer than the
+//!   snapshot, cascades depth first).
 //! - Savepoints: `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO
 //!   [SAVEPOINT]`, undoing writes and row locks (back to their earlier
 //!   strength) as PostgreSQL aborts a subtransaction; an error inside a
@@ -193,8 +199,8 @@
 //!   is 0A000.
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
-//!   frames other than the default,
-//!   cascading foreign keys, DDL inside a
+//!   frames other than the default, the column list of `SET NULL (cols)`
+//!   and `SET DEFAULT (cols)` (a parse error), DDL inside a
 //!   transaction block, and any statement or expression not listed in
 //!   `plan`/`expr`.
 
@@ -212,6 +218,7 @@ mod join_writes;
 mod joins;
 mod locks;
 mod plan;
+mod referential;
 pub mod script;
 pub mod scripts;
 mod setops;
@@ -724,6 +731,7 @@ async fn run(
             ctx: &ctx,
         },
         db: &db.shared,
+        ri_events: Vec::new(),
     };
     let result = match &statement.kind {
         Prepared::Select(plan) => exec.select(plan).await,
@@ -735,6 +743,12 @@ async fn run(
         Prepared::AdvisoryLock(arg) => exec.advisory_lock(arg).await,
         Prepared::Truncate(plan) => locks::truncate(exec.tx, plan).await,
         _ => unreachable!("only data statements run in a transaction"),
+    };
+    // Referential actions fire at the end of the statement, as
+    // PostgreSQL's RI triggers (AFTER ROW) do.
+    let result = match result {
+        Ok(rows) => exec.fire_referential(0).await.map(|()| rows),
+        Err(e) => Err(e),
     };
     // Enum values reach a client as their labels, as tokio-postgres
     // reads them.
@@ -1283,6 +1297,8 @@ impl Session for SqlSession {
 
 #[cfg(test)]
 mod queries_tests;
+#[cfg(test)]
+mod referential_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -2882,6 +2882,198 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM booking ORDER BY id -> [(1, 10)]
         ",
     },
+    Script {
+        name: "cascade-delete-waits-on-locked-child",
+        about: "a DELETE of a parent row whose ON DELETE CASCADE reaches a \
+                child row another transaction is updating waits for it (the \
+                cascade's DELETE takes the child's FOR UPDATE lock at the \
+                end of the statement) and then deletes it",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE ri_child SET note = 'busy' WHERE id = 1"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, p, note FROM ri_child ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE ri_child SET note = 'busy' WHERE id = 1 -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(2, 2, y)]
+        ",
+    },
+    Script {
+        name: "cascade-rechecks-a-child-moved-meanwhile",
+        about: "Read Committed: the cascade waits for a child row's updater, \
+                which moved it to another parent, and then leaves it alone \
+                (the action's WHERE is re-checked on the newest version)",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE ri_child SET p = 2 WHERE id = 1"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, p, note FROM ri_child ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE ri_child SET p = 2 WHERE id = 1 -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 2, x) (2, 2, y)]
+        ",
+    },
+    Script {
+        name: "cascade-deletes-a-child-inserted-concurrently",
+        about: "a parent's DELETE waits for the KEY SHARE lock of a \
+                concurrent child INSERT; at Read Committed its cascade then \
+                finds the new child with a fresh snapshot and deletes it",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO ri_child VALUES (3, 1, 'late')"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, p, note FROM ri_child ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO ri_child VALUES (3, 1, 'late') -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(2, 2, y)]
+        ",
+    },
+    Script {
+        name: "cascade-repeatable-read-fails-on-a-newer-child",
+        about: "Repeatable Read: a child inserted and committed after the \
+                deleting transaction's snapshot is found by the cascade's \
+                fresh snapshot but not by the transaction's: 40001 \
+                (PostgreSQL's crosscheck snapshot)",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (1, RR),
+            (1, "SELECT count(*) FROM ri_parent"),
+            (0, "INSERT INTO ri_child VALUES (3, 1, 'late')"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, p, note FROM ri_child ORDER BY id"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: SELECT count(*) FROM ri_parent -> [(2)]
+            s1: INSERT INTO ri_child VALUES (3, 1, 'late') -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, x) (2, 2, y) (3, 1, late)]
+        ",
+    },
+    Script {
+        name: "cascade-serializable-fails-on-a-changed-child",
+        about: "Serializable: a child row updated and committed after the \
+                snapshot cannot be deleted by the cascade (first updater \
+                wins): 40001",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (1, SER),
+            (1, "SELECT count(*) FROM ri_parent"),
+            (0, "UPDATE ri_child SET note = 'changed' WHERE id = 1"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, p, note FROM ri_child ORDER BY id"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT count(*) FROM ri_parent -> [(2)]
+            s1: UPDATE ri_child SET note = 'changed' WHERE id = 1 -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, changed) (2, 2, y)]
+        ",
+    },
+    Script {
+        name: "cascade-deadlock",
+        about: "s1 updates a child row, s2 deletes its parent (the cascade \
+                waits for the child), s1 then updates the parent (waits for \
+                s2's delete): a deadlock, 40P01",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "UPDATE ri_child SET note = 'a' WHERE id = 1"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (0, "UPDATE ri_parent SET v = 5 WHERE id = 1"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id, v FROM ri_parent ORDER BY id",
+            "SELECT id, p, note FROM ri_child ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE ri_child SET note = 'a' WHERE id = 1 -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> waiting
+            s1: UPDATE ri_parent SET v = 5 WHERE id = 1 -> error 40P01
+            s2 <- affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            check: SELECT id, v FROM ri_parent ORDER BY id -> [(2, 0)]
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(2, 2, y)]
+        ",
+    },
+    Script {
+        name: "set-null-on-update-waits-on-locked-child",
+        about: "ON UPDATE SET NULL: changing a parent's key sets the child's \
+                reference to NULL, waiting for a concurrent FOR UPDATE lock \
+                on the child",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "SELECT id FROM ri_nullable WHERE id = 1 FOR UPDATE"),
+            (1, "UPDATE ri_parent SET id = 20 WHERE id = 2"),
+            (0, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id, p FROM ri_nullable ORDER BY id",
+            "SELECT id, p, note FROM ri_child ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT id FROM ri_nullable WHERE id = 1 FOR UPDATE -> [(1)]
+            s2: UPDATE ri_parent SET id = 20 WHERE id = 2 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT id, p FROM ri_nullable ORDER BY id -> [(1, NULL)]
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, x) (2, 20, y)]
+        ",
+    },
+];
+
+/// Tables of the referential-action scripts: a parent, a child with ON
+/// DELETE CASCADE / ON UPDATE CASCADE, and a child with ON UPDATE SET NULL
+/// (whose one row refers to parent 2, which the delete scripts leave).
+const RI_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS ri_nullable, ri_child, ri_parent",
+    "CREATE TABLE ri_parent (id integer PRIMARY KEY, v integer)",
+    "CREATE TABLE ri_child (id integer PRIMARY KEY, p integer REFERENCES ri_parent ON DELETE CASCADE ON UPDATE CASCADE, note text)",
+    "CREATE TABLE ri_nullable (id integer PRIMARY KEY, p integer REFERENCES ri_parent ON UPDATE SET NULL)",
+    "INSERT INTO ri_parent VALUES (1, 0), (2, 0)",
+    "INSERT INTO ri_child VALUES (1, 1, 'x'), (2, 2, 'y')",
+    "INSERT INTO ri_nullable VALUES (1, 2)",
 ];
 
 #[cfg(test)]
