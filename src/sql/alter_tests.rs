@@ -264,3 +264,14 @@ fn a_failing_action_leaves_the_table_as_it_was_and_blocks_refuse_alter() {
     assert_eq!(code(&mut s, "ALTER TABLE t ADD COLUMN w int").0, "0A000");
     ok(&mut s, "ROLLBACK");
 }
+
+#[test]
+fn partitioned_tables_are_refused() {
+    let mut s = SqlDb::new_empty().session();
+    let (code_of, message) = code(
+        &mut s,
+        "CREATE TABLE tpart (i int, j text) PARTITION BY RANGE (i)",
+    );
+    assert_eq!(code_of, "0A000");
+    assert!(message.contains("PARTITION BY"), "{message}");
+}
