@@ -1041,10 +1041,16 @@ impl Expr {
     /// table's expression (an index predicate) as it reads the table at
     /// `offset` in a statement's combined row.
     pub(crate) fn shifted(&self, offset: usize) -> Expr {
-        let s = |e: &Expr| Box::new(e.shifted(offset));
-        let all = |list: &[Expr]| list.iter().map(|e| e.shifted(offset)).collect();
+        self.map_columns(&|c| c + offset)
+    }
+
+    /// The expression with every column `c` read as column `f(c)`: a
+    /// table's expression after `ALTER TABLE` moved its columns.
+    pub(crate) fn map_columns(&self, f: &impl Fn(usize) -> usize) -> Expr {
+        let s = |e: &Expr| Box::new(e.map_columns(f));
+        let all = |list: &[Expr]| list.iter().map(|e| e.map_columns(f)).collect();
         match self {
-            Expr::Col(c) => Expr::Col(c + offset),
+            Expr::Col(c) => Expr::Col(f(*c)),
             Expr::Bin(op, a, b) => Expr::Bin(*op, s(a), s(b)),
             Expr::Not(a) => Expr::Not(s(a)),
             Expr::Neg(a) => Expr::Neg(s(a)),
@@ -1053,13 +1059,13 @@ impl Expr {
             Expr::Cast(a, t) => Expr::Cast(s(a), *t),
             Expr::InList(a, list, n) => Expr::InList(s(a), all(list), *n),
             Expr::Between(a, b, c, n) => Expr::Between(s(a), s(b), s(c), *n),
-            Expr::Func(f, args) => Expr::Func(*f, all(args)),
-            Expr::Call(f, args) => Expr::Call(*f, all(args)),
+            Expr::Func(func, args) => Expr::Func(*func, all(args)),
+            Expr::Call(func, args) => Expr::Call(*func, all(args)),
             Expr::Array(args) => Expr::Array(all(args)),
             Expr::AnyAll(op, any, a, b) => Expr::AnyAll(op, *any, s(a), s(b)),
             Expr::Case(arms, other) => Expr::Case(
                 arms.iter()
-                    .map(|(c, r)| (c.shifted(offset), r.shifted(offset)))
+                    .map(|(c, r)| (c.map_columns(f), r.map_columns(f)))
                     .collect(),
                 other.as_ref().map(|o| s(o)),
             ),

@@ -63,7 +63,10 @@
 //!   `CREATE SCHEMA [IF NOT EXISTS]` with qualified names `schema.table`
 //!   (`public.t` is `t`) and `DROP SCHEMA [IF EXISTS] ... [CASCADE]`. A
 //!   dropped table's rows stay in the store under a prefix no later table
-//!   reuses.
+//!   reuses. `ALTER TABLE` (see `alter`): add/drop column, add (checked
+//!   against the existing rows, or `NOT VALID`), validate and drop
+//!   constraints, set/drop default and NOT NULL, renames, storage
+//!   parameters; with PostgreSQL's table lock per action.
 //! - A query reads a table through its primary key or the secondary index
 //!   whose leading columns its WHERE clause fixes by equality (then one
 //!   range), else by a sequential scan; joins are nested loops in FROM
@@ -204,6 +207,7 @@
 //!   transaction block, and any statement or expression not listed in
 //!   `plan`/`expr`.
 
+mod alter;
 pub mod anomaly;
 mod catalog;
 mod conflict;
@@ -226,6 +230,7 @@ mod settings;
 mod subquery;
 mod time;
 mod types;
+mod vacuum;
 mod value;
 mod window;
 
@@ -385,6 +390,34 @@ impl DbShared {
     /// hidden row counter), as dropping a table drops its owned sequences.
     fn forget_serials(&self, table: &str) {
         lock(&self.serials).retain(|(t, _), _| t != table);
+    }
+
+    /// A renamed table keeps its serial columns' sequences (and its hidden
+    /// row counter).
+    fn rename_serials(&self, from: &str, to: &str) {
+        let mut serials = lock(&self.serials);
+        let moved: Vec<_> = serials
+            .iter()
+            .filter(|((t, _), _)| t == from)
+            .map(|((_, c), v)| (*c, *v))
+            .collect();
+        for (column, value) in moved {
+            serials.remove(&(from.to_string(), column));
+            serials.insert((to.to_string(), column), value);
+        }
+    }
+
+    /// A renamed serial column keeps its sequence.
+    fn rename_serial_column(&self, table: &str, from: &str, to: &'static str) {
+        let mut serials = lock(&self.serials);
+        let found = serials
+            .keys()
+            .find(|(t, c)| t == table && *c == from)
+            .cloned();
+        if let Some(key) = found {
+            let value = serials.remove(&key).expect("found above");
+            serials.insert((table.to_string(), to), value);
+        }
     }
 
     /// The next value of a serial column's sequence (not transactional,
@@ -1018,6 +1051,12 @@ impl SqlSession {
         if types::is_type_ddl(sql) {
             return self.type_ddl(sql);
         }
+        if alter::is_alter_table(sql) {
+            return self.alter_table(sql).await;
+        }
+        if vacuum::is_maintenance(sql) {
+            return self.maintenance(sql).await;
+        }
         let substituted;
         let sql = if settings::mentions_current_setting(sql) {
             substituted = self.with_current_settings(sql)?;
@@ -1276,6 +1315,64 @@ impl SqlSession {
         Ok(Rows::default())
     }
 
+    /// `ALTER TABLE` (see `alter`): DDL, outside a block as the engine's
+    /// other DDL.
+    async fn alter_table(&mut self, sql: &str) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        let plan = alter::parse_alter(sql).map_err(|mut e| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        })?;
+        let types = self.db.shared.catalog().types.clone();
+        let timeouts = self.timeouts();
+        alter::alter_table(&self.db, &plan, &types, timeouts)
+            .await
+            .map(|()| Rows::default())
+            .map_err(|mut e| {
+                if e.code == SqlState::FeatureNotSupported {
+                    e.message = format!("{} (statement: {})", e.message, sql.trim());
+                }
+                e
+            })
+    }
+
+    /// `VACUUM` / `ANALYZE` (see `vacuum`): VACUUM refuses a transaction
+    /// block (25001), ANALYZE in one does nothing.
+    async fn maintenance(&mut self, sql: &str) -> Result<Rows, DbError> {
+        let m = vacuum::parse(sql)?;
+        if let Some(block) = &self.block {
+            if block.failed {
+                return Err(DbError::new(
+                    SqlState::InFailedTransaction,
+                    "current transaction is aborted, commands ignored until end of transaction block",
+                ));
+            }
+            if m.vacuum {
+                let e = DbError::new(
+                    SqlState::Other("25001"),
+                    "VACUUM cannot run inside a transaction block",
+                );
+                return Err(self.fail(e));
+            }
+            for name in &m.tables {
+                if let Err(e) = self.db.shared.table(name) {
+                    return Err(self.fail(e));
+                }
+            }
+            return Ok(Rows::default());
+        }
+        vacuum::run(&self.db, &m, self.timeouts()).await?;
+        Ok(Rows::default())
+    }
+
     fn fail(&mut self, e: DbError) -> DbError {
         if let Some(block) = &mut self.block {
             block.failed = true;
@@ -1295,6 +1392,8 @@ impl Session for SqlSession {
     }
 }
 
+#[cfg(test)]
+mod alter_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

@@ -3061,6 +3061,66 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, x) (2, 20, y)]
         ",
     },
+    Script {
+        name: "alter-table-waits-for-a-reader-and-queues-later-readers",
+        about: "ALTER TABLE ... ADD COLUMN takes ACCESS EXCLUSIVE: it waits \
+                for a transaction that read the table, and a later plain \
+                SELECT queues behind it; existing rows take the DEFAULT",
+        setup: &["INSERT INTO emp VALUES (1, 10)"],
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "SELECT id, dept FROM emp WHERE id = 1"),
+            (1, "ALTER TABLE emp ADD COLUMN note text DEFAULT 'x'"),
+            (2, "SELECT id FROM emp WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, dept, note FROM emp ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT id, dept FROM emp WHERE id = 1 -> [(1, 10)]
+            s2: ALTER TABLE emp ADD COLUMN note text DEFAULT 'x' -> waiting
+            s3: SELECT id FROM emp WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s3 <- [(1)]
+            check: SELECT id, dept, note FROM emp ORDER BY id -> [(1, 10, x)]
+        ",
+    },
+    Script {
+        name: "alter-table-lock-levels-of-storage-parameters-and-foreign-keys",
+        about: "SET (fillfactor) takes SHARE UPDATE EXCLUSIVE and goes past \
+                an open writer of the table; ADD FOREIGN KEY takes SHARE ROW \
+                EXCLUSIVE on the referenced table too, so it waits for that \
+                writer; VALIDATE CONSTRAINT goes past a writer of the table",
+        setup: &["INSERT INTO emp VALUES (1, 10)", "INSERT INTO booking VALUES (1, 1)"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO emp VALUES (2, 20)"),
+            (1, "ALTER TABLE emp SET (fillfactor = 90)"),
+            (1, "ALTER TABLE booking ADD CONSTRAINT booking_room_fkey FOREIGN KEY (room) REFERENCES emp (id) NOT VALID"),
+            (0, "COMMIT"),
+            (0, RC),
+            (0, "INSERT INTO booking VALUES (2, 2)"),
+            (1, "ALTER TABLE booking VALIDATE CONSTRAINT booking_room_fkey"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, room FROM booking ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO emp VALUES (2, 20) -> affected 1
+            s2: ALTER TABLE emp SET (fillfactor = 90) -> ok
+            s2: ALTER TABLE booking ADD CONSTRAINT booking_room_fkey FOREIGN KEY (room) REFERENCES emp (id) NOT VALID -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO booking VALUES (2, 2) -> affected 1
+            s2: ALTER TABLE booking VALIDATE CONSTRAINT booking_room_fkey -> ok
+            s1: COMMIT -> ok
+            check: SELECT id, room FROM booking ORDER BY id -> [(1, 1) (2, 2)]
+        ",
+    },
 ];
 
 /// Tables of the referential-action scripts: a parent, a child with ON
