@@ -105,7 +105,7 @@ pub fn broken_constraints(program: &Program, run: &EngineRun) -> Vec<String> {
     let generated = program.setup == super::generate::SCHEMA;
     let table = |name: &str| -> Option<&Vec<Vec<String>>> {
         let at = program.setup.tables.iter().position(|t| *t == name)?;
-        run.tables[at].as_ref().ok()
+        run.tables.get(at)?.as_ref().ok()
     };
     for (name, rows) in program.setup.tables.iter().zip(&run.tables) {
         let Ok(rows) = rows else { continue };

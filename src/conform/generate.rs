@@ -237,12 +237,12 @@ pub fn program(seed: Seed, index: u64, level: Isolation, features: &[Feature]) -
             let stmt = g.statement();
             let opens_savepoint = stmt == SAVEPOINT;
             if let Some(unlock) = session_unlock(&stmt) {
-                if queue.len() + 2 <= body + 1 {
+                if queue.len() + 2 <= body {
                     // A session-level lock outlives the transaction: one
-                    // more statement, then the unlock, so that the session
-                    // ends holding nothing.
+                    // more statement (not another session lock), then the
+                    // unlock, so that the session ends holding nothing.
                     queue.push(Stmt::Sql(stmt));
-                    queue.push(Stmt::Sql(g.statement()));
+                    queue.push(Stmt::Sql(g.statement_in_session_lock()));
                     queue.push(Stmt::Sql(unlock));
                 } else {
                     // No room for the unlock: the transaction-level form,
@@ -258,7 +258,7 @@ pub fn program(seed: Seed, index: u64, level: Isolation, features: &[Feature]) -
                 // One more statement, then the savepoint rolled back to or
                 // released (or, when the draw says so, left open until the
                 // transaction ends).
-                queue.push(Stmt::Sql(g.statement()));
+                queue.push(Stmt::Sql(g.statement_in_session_lock()));
                 let end = g.pick(&[Some(ROLLBACK_TO_SAVEPOINT), Some(RELEASE_SAVEPOINT), None]);
                 if let Some(end) = end {
                     queue.push(Stmt::sql(end));
@@ -417,6 +417,17 @@ impl Gen<'_> {
             }
         }
         out
+    }
+
+    /// A statement, with a session-level advisory lock made the
+    /// transaction's (it would have no unlock).
+    fn statement_in_session_lock(&mut self) -> String {
+        let stmt = self.statement();
+        if session_unlock(&stmt).is_some() {
+            stmt.replace("advisory_lock", "advisory_xact_lock")
+        } else {
+            stmt
+        }
     }
 
     fn statement(&mut self) -> String {

@@ -15,7 +15,7 @@ use super::plan::{
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
 use crate::store::{
-    DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlReader, SqlState, Tx, WriteKind,
+    DbError, Isolation, Key, KeyRange, Op, Row, RowLockMode, SqlReader, SqlState, Tx, WriteKind,
 };
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -432,8 +432,13 @@ impl Exec<'_> {
     /// or an updated one (NO ACTION / RESTRICT). Concurrent uncommitted
     /// referencing inserts hold the parent's row lock in KEY SHARE, so the
     /// parent's DELETE or key-changing UPDATE (FOR UPDATE strength) has
-    /// already waited for them.
-    pub(crate) fn check_children(
+    /// already waited for them. Each referencing row found is locked FOR
+    /// KEY SHARE, as PostgreSQL's RI query does: a concurrent uncommitted
+    /// delete (or key change) of it is waited for, and then, at Read
+    /// Committed, the row no longer refers (gone or changed) or still
+    /// does; at Repeatable Read and Serializable the lock fails with 40001
+    /// (transcript `fk-check-waits-for-a-referencing-rows-delete`).
+    pub(crate) async fn check_children(
         &mut self,
         table: &Table,
         old: &[Value],
@@ -448,17 +453,30 @@ impl Exec<'_> {
                 }
             }
             let wanted: Vec<&Value> = fk.parent_columns.iter().map(|&pc| &old[pc]).collect();
-            let referenced =
-                self.tx
-                    .sql_latest_range(&child.range())
-                    .into_iter()
-                    .any(|(_, row)| {
-                        let values = child.values_of(&row);
-                        fk.columns.iter().zip(&wanted).all(|(&c, w)| {
-                            super::value::compare(&values[c], w).ok().flatten()
-                                == Some(Ordering::Equal)
-                        })
-                    });
+            let refers = |row: &Row| {
+                let values = child.values_of(row);
+                fk.columns.iter().zip(&wanted).all(|(&c, w)| {
+                    super::value::compare(&values[c], w).ok().flatten() == Some(Ordering::Equal)
+                })
+            };
+            let candidates: Vec<Key> = self
+                .tx
+                .sql_latest_range(&child.range())
+                .into_iter()
+                .filter(|(_, row)| refers(row))
+                .map(|(key, _)| key)
+                .collect();
+            let mut referenced = false;
+            for key in candidates {
+                let locked = self
+                    .tx
+                    .sql_write(&key, WriteKind::Lock(RowLockMode::KeyShare), None)
+                    .await?;
+                if locked.as_ref().is_some_and(|row| refers(row)) {
+                    referenced = true;
+                    break;
+                }
+            }
             if referenced {
                 return Err(err(
                     SqlState::ForeignKeyViolation,
@@ -568,7 +586,7 @@ impl Exec<'_> {
             // check of the rows that referenced the old key, which
             // PostgreSQL runs at the end of the statement.
             self.insert_row(table, new).await?;
-            self.check_children(table, old, Some(new))?;
+            self.check_children(table, old, Some(new)).await?;
             self.tx.sql_record_move(key, &new_key);
             return Ok(());
         }
@@ -603,7 +621,7 @@ impl Exec<'_> {
                 self.insert_entry(table, i, new).await?;
             }
         }
-        self.check_children(table, old, Some(new))?;
+        self.check_children(table, old, Some(new)).await?;
         self.check_parents(table, new, Some(old)).await
     }
 
@@ -853,7 +871,7 @@ impl Exec<'_> {
                         .await?;
                 }
             }
-            self.check_children(table, &current, None)?;
+            self.check_children(table, &current, None).await?;
             affected += 1;
             self.returning(plan.returning.as_ref(), &current, &mut out)?;
         }

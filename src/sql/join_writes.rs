@@ -236,7 +236,7 @@ impl Exec<'_> {
                         .await?;
                 }
             }
-            self.check_children(&table, current, None)?;
+            self.check_children(&table, current, None).await?;
             deleted.push(key);
             deleted.push(locked);
             affected += 1;
