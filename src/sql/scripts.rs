@@ -2942,6 +2942,40 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 1)]
         ",
     },
+    Script {
+        name: "first-statement-waiting-on-a-table-lock-keeps-its-earlier-snapshot",
+        about: "a REPEATABLE READ transaction's first statement, an UPDATE, \
+                waits for another session's EXCLUSIVE table lock; that \
+                session inserts a row and commits. PostgreSQL took the \
+                UPDATE's snapshot before its table lock (a query asks for \
+                one before it is parsed), so the UPDATE and the next \
+                SELECT do not see the new row (recorded from PostgreSQL 15)",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "LOCK TABLE kv IN EXCLUSIVE MODE"),
+            (0, "INSERT INTO kv VALUES ('b', 2)"),
+            (1, RR),
+            (1, "UPDATE kv SET v = v + 10 WHERE v > 0"),
+            (0, "COMMIT"),
+            (1, "SELECT k, v FROM kv ORDER BY k"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: LOCK TABLE kv IN EXCLUSIVE MODE -> ok
+            s1: INSERT INTO kv VALUES ('b', 2) -> affected 1
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: UPDATE kv SET v = v + 10 WHERE v > 0 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: SELECT k, v FROM kv ORDER BY k -> [(a, 11)]
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 11), (b, 2)]
+        ",
+    },
 ];
 
 #[cfg(test)]
