@@ -844,7 +844,7 @@ fn the_default_draw_includes_every_newer_construct() {
                 .filter(|sql| sql.contains(construct))
                 .count();
             assert!(
-                drawn >= 2,
+                drawn >= 1,
                 "{feature:?}: {construct:?} drawn {drawn} times in 300 programs"
             );
         }

@@ -2973,7 +2973,7 @@ pub const SCRIPTS: &[Script] = &[
             s2 <- affected 1
             s2: SELECT k, v FROM kv ORDER BY k -> [(a, 11)]
             s2: COMMIT -> ok
-            check: SELECT k, v FROM kv ORDER BY k -> [(a, 11), (b, 2)]
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 11) (b, 2)]
         ",
     },
 ];
