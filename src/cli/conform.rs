@@ -16,7 +16,7 @@ const EXAMPLES_MAX: usize = 100;
 pub(super) struct Args {
     /// The PostgreSQL to compare with (`postgresql://user@host:port/db`,
     /// a superuser for a short deadlock_timeout). It creates the tables
-    /// acct, hold, kv, emp, booking and stay there in a schema of its own
+    /// acct, hold, seat, kv, emp, booking and stay there in a schema of its own
     /// per job (`overbook_<pid>_<n>`, left behind), and the btree_gist
     /// extension.
     #[arg(long, value_name = "URL")]
@@ -33,8 +33,9 @@ pub(super) struct Args {
     level: Vec<String>,
     /// Draw only these statement kinds (point-read, range-read,
     /// predicate-read, locking-read, shared-lock, insert, update,
-    /// key-update, delete, upsert, savepoint, lock-timeout); repeatable.
-    /// Default: all of them.
+    /// key-update, delete, upsert, savepoint, lock-timeout, subquery, cte,
+    /// write-from-query, outer-join, seat, lock-table, advisory-lock,
+    /// time-uuid); repeatable. Default: all of them.
     #[arg(long, value_name = "FEATURE")]
     feature: Vec<String>,
     /// Leave out the anomaly suite's scripts.

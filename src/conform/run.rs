@@ -81,8 +81,8 @@ pub struct EngineRun {
     pub steps: Vec<StepRun>,
     /// Program steps in the order they were issued.
     pub order: Vec<usize>,
-    /// Every table's final rows (as text, by primary key), in the setup's
-    /// table order; an error when the table could not be read.
+    /// Every table's final rows (as text, sorted), in the setup's table
+    /// order; an error when the table could not be read.
     pub tables: Vec<Result<Vec<Vec<String>>, String>>,
     /// The engine's committed transactions, when it records them.
     pub history: Option<Vec<CommittedTx>>,
@@ -153,7 +153,16 @@ pub async fn run_program<B: Backend>(
             .observer()
             .execute(&format!("SELECT * FROM {table} ORDER BY 1"), &[])
             .await;
-        tables.push(read.map(|r| rows_as_text(&r)).map_err(|e| e.to_string()));
+        // Sorted: `ORDER BY 1` leaves ties in a table without a primary
+        // key in heap order, which is not part of what is compared.
+        tables.push(
+            read.map(|r| {
+                let mut rows = rows_as_text(&r);
+                rows.sort();
+                rows
+            })
+            .map_err(|e| e.to_string()),
+        );
     }
     let history = backend.history(runner.observer());
     let (sessions, records) = runner.into_parts();
@@ -173,10 +182,20 @@ pub async fn run_program<B: Backend>(
             Some(Ok(rows)) => {
                 let mut text = rows_as_text(rows);
                 text.sort();
+                // A statement that returns rows is judged by them: the
+                // count of rows it wrote is its RETURNING rows' (or, for a
+                // SELECT, none), except that `PgSession` cannot see a WITH
+                // query's command tag and counts a `WITH ... SELECT`'s rows
+                // as written. Its writes show in the final tables.
+                let affected = if rows.columns.is_empty() {
+                    rows.affected
+                } else {
+                    0
+                };
                 (
                     Outcome::Done {
                         rows: text,
-                        affected: rows.affected,
+                        affected,
                     },
                     String::new(),
                 )

@@ -567,9 +567,10 @@ impl crate::sql::script::Backend for PgBackend {
             // A script may end with a session inside a transaction (its
             // last steps never ran); only a warning when it is not. A
             // connection that cannot even do that is dropped.
-            // The next script must not inherit this one's session settings.
+            // The next script must not inherit this one's session settings,
+            // nor the session-level advisory locks it still holds.
             let reset = format!(
-                "ROLLBACK; RESET lock_timeout; RESET statement_timeout; \
+                "ROLLBACK; SELECT pg_advisory_unlock_all(); RESET lock_timeout; RESET statement_timeout; \
                  SET deadlock_timeout = '{DEADLOCK_TIMEOUT_MS}ms'; \
                  RESET default_transaction_isolation; RESET default_transaction_read_only; \
                  RESET default_transaction_deferrable; RESET enable_seqscan; \

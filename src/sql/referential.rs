@@ -156,6 +156,32 @@ impl Exec<'_> {
                 {
                     continue;
                 }
+                // Each referencing row is locked FOR KEY SHARE, as the RI
+                // query does: a concurrent uncommitted delete or key change
+                // of it is waited for; then at Read Committed the row may no
+                // longer refer, and at Repeatable Read / Serializable the
+                // lock fails with 40001 (transcript
+                // `fk-check-waits-for-a-referencing-rows-delete`).
+                let mut referenced = false;
+                for (key, _) in referencing {
+                    let locked = self
+                        .tx
+                        .sql_write(&key, WriteKind::Lock(RowLockMode::KeyShare), None)
+                        .await?;
+                    if locked.as_ref().is_some_and(|row| {
+                        let values = child.values_of(row);
+                        fk.columns
+                            .iter()
+                            .zip(&old_key)
+                            .all(|(&c, k)| same(&values[c], k))
+                    }) {
+                        referenced = true;
+                        break;
+                    }
+                }
+                if !referenced {
+                    continue;
+                }
                 return Err(still_referenced(&table, &child, fk));
             }
             // The action is a statement of its own: the events of the rows

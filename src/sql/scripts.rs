@@ -3121,6 +3121,100 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM booking ORDER BY id -> [(1, 1) (2, 2)]
         ",
     },
+    Script {
+        name: "fk-check-waits-for-a-referencing-rows-delete",
+        about: "a parent row's DELETE finds a referencing row another \
+                READ COMMITTED transaction has deleted and not yet \
+                committed: the foreign-key check locks that row FOR KEY \
+                SHARE, so it waits for the deleter, and after its commit \
+                the row refers no more and the DELETE goes on (recorded \
+                from PostgreSQL 15)",
+        setup: &["INSERT INTO kv VALUES ('a', 1)", "INSERT INTO kv_ref VALUES (1, 'a')"],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "DELETE FROM kv_ref WHERE id = 1"),
+            (1, "DELETE FROM kv WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: DELETE FROM kv_ref WHERE id = 1 -> affected 1
+            s2: DELETE FROM kv WHERE k = 'a' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> []
+        ",
+    },
+    Script {
+        name: "fk-check-after-a-concurrent-referencing-delete-is-40001-at-repeatable-read",
+        about: "the same at REPEATABLE READ: after the deleter commits, the \
+                foreign-key check's lock finds the referencing row changed \
+                since the snapshot and fails with 40001 (PostgreSQL 15: \
+                could not serialize access due to concurrent update)",
+        setup: &["INSERT INTO kv VALUES ('a', 1)", "INSERT INTO kv_ref VALUES (1, 'a')"],
+        sessions: 2,
+        steps: &[
+            (0, RR),
+            (1, RR),
+            (1, "SELECT k, v FROM kv ORDER BY k"),
+            (0, "DELETE FROM kv_ref WHERE id = 1"),
+            (1, "DELETE FROM kv WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: SELECT k, v FROM kv ORDER BY k -> [(a, 1)]
+            s1: DELETE FROM kv_ref WHERE id = 1 -> affected 1
+            s2: DELETE FROM kv WHERE k = 'a' -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 1)]
+        ",
+    },
+    Script {
+        name: "first-statement-waiting-on-a-table-lock-keeps-its-earlier-snapshot",
+        about: "a REPEATABLE READ transaction's first statement, an UPDATE, \
+                waits for another session's EXCLUSIVE table lock; that \
+                session inserts a row and commits. PostgreSQL took the \
+                UPDATE's snapshot before its table lock (a query asks for \
+                one before it is parsed), so the UPDATE and the next \
+                SELECT do not see the new row (recorded from PostgreSQL 15)",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "LOCK TABLE kv IN EXCLUSIVE MODE"),
+            (0, "INSERT INTO kv VALUES ('b', 2)"),
+            (1, RR),
+            (1, "UPDATE kv SET v = v + 10 WHERE v > 0"),
+            (0, "COMMIT"),
+            (1, "SELECT k, v FROM kv ORDER BY k"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: LOCK TABLE kv IN EXCLUSIVE MODE -> ok
+            s1: INSERT INTO kv VALUES ('b', 2) -> affected 1
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: UPDATE kv SET v = v + 10 WHERE v > 0 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: SELECT k, v FROM kv ORDER BY k -> [(a, 11)]
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 11) (b, 2)]
+        ",
+    },
 ];
 
 /// Tables of the referential-action scripts: a parent, a child with ON

@@ -459,6 +459,19 @@ impl State {
     /// Common entry of every statement: refuses statements of a failed
     /// transaction, surfaces an SSI doom, injects faults and takes the
     /// statement's snapshot.
+    /// Fixes a Repeatable Read or Serializable transaction's snapshot now
+    /// when it has none yet (its first statement, before that statement's
+    /// table-lock waits); nothing at Read Committed, whose statements each
+    /// take theirs after their table locks.
+    pub(crate) fn take_transaction_snapshot(&mut self, id: TxId) {
+        let now = self.commit_seq;
+        let tx = self.tx_mut(id);
+        if tx.isolation != Isolation::ReadCommitted && tx.snapshot.is_none() {
+            tx.snapshot = Some(now);
+            tx.first_snapshot.get_or_insert(now);
+        }
+    }
+
     pub(crate) fn start_statement(&mut self, id: TxId, inject: bool) -> Result<(), DbError> {
         self.stats.statements += 1;
         let tx = self.tx(id);

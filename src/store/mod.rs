@@ -841,6 +841,17 @@ impl Tx {
         // what the holder committed.
         let relations = std::mem::take(&mut self.relation_locks);
         if !relations.is_empty() && self.store.state().is_active(self.id) {
+            // But a query (not TRUNCATE, the one statement here taking
+            // ACCESS EXCLUSIVE) asks for a snapshot before it parses: at
+            // Repeatable Read and Serializable its transaction's snapshot
+            // is fixed then, before a wait for a table lock (transcript
+            // `first-statement-waiting-on-a-table-lock-keeps-its-earlier-snapshot`).
+            if !relations
+                .iter()
+                .any(|(_, mode)| *mode == TableLockMode::AccessExclusive)
+            {
+                self.store.state().take_transaction_snapshot(self.id);
+            }
             self.lock_tables(&relations, false).await?;
         }
         self.store.state().start_statement(self.id, true)?;
