@@ -533,7 +533,15 @@ fn shrinking_keeps_the_class_and_leaves_only_what_it_needs() {
     let mut checker = Checker::new(PlantedBackend);
     let mut shrunk = 0;
     for index in 0..200 {
-        let p = generated(index, Isolation::ReadCommitted);
+        // The kinds the planted `bal + 2` is among: the later features
+        // (advisory pairs, LOCK TABLE) keep steps the shrinker must not
+        // split, which is not what this test is about.
+        let p = generate::program(
+            Seed(7),
+            index,
+            Isolation::ReadCommitted,
+            &Feature::ALL[..12],
+        );
         let judged = block_on(checker.judge(&p)).unwrap();
         if judged.verdict.class != Class::Looser {
             continue;
