@@ -6,9 +6,9 @@
 //! Values come from small domains so that sessions collide often.
 //!
 //! Adding a construct is a [`Feature`] variant (its name, its weight, the
-//! function drawing its statements, in [`Gen::statement`]) and, when it
+//! function drawing its statements, in `Gen::statement`) and, when it
 //! needs one, a table or index in [`SCHEMA`] (its initial rows in
-//! [`Gen::initial`], its constraints checked on the final rows in
+//! `Gen::initial`, its constraints checked on the final rows in
 //! [`super::compare::broken_constraints`]).
 
 use super::{Program, Step};
