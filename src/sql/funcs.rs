@@ -284,7 +284,7 @@ fn int_arg(v: &Value) -> Result<i64, DbError> {
 
 fn timestamp_arg(v: &Value) -> Result<i64, DbError> {
     match v {
-        Value::Timestamp(t) => Ok(*t),
+        Value::Timestamp(t) | Value::LocalTimestamp(t) => Ok(*t),
         Value::Date(d) => Ok(*d as i64 * US_PER_DAY),
         Value::Text(t) => match parse_text(t, SqlType::Timestamp)? {
             Value::Timestamp(t) => Ok(t),
@@ -373,6 +373,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
                 Value::Interval(_) => {
                     return Err(super::expr::unsupported("date_trunc of an interval"))
                 }
+                Value::LocalTimestamp(t) => Value::LocalTimestamp(time::date_trunc(&field, *t)?),
                 v => Value::Timestamp(time::date_trunc(&field, timestamp_arg(v)?)?),
             }
         }
@@ -698,13 +699,46 @@ pub(crate) fn like(s: &str, pattern: &str) -> Result<bool, DbError> {
 /// date cases `expr` handles.
 pub(crate) fn arith(op: char, x: &Value, y: &Value) -> Option<Result<Value, DbError>> {
     use Value as V;
+    // `timestamp` (without time zone) computes as `timestamptz` at UTC, the
+    // store's session zone; a timestamp result stays wall-clock time when
+    // no operand had a zone (`date + interval` is `timestamp` too).
+    let local = |v: &Value| matches!(v, V::LocalTimestamp(_));
+    let zoned = |v: &Value| matches!(v, V::Timestamp(_));
+    let date_interval = matches!(
+        (x, y),
+        (V::Date(_), V::Interval(_)) | (V::Interval(_), V::Date(_))
+    );
+    if local(x) || local(y) || date_interval {
+        let as_zoned = |v: &Value| match v {
+            V::LocalTimestamp(t) => V::Timestamp(*t),
+            other => other.clone(),
+        };
+        let result = arith_zoned(op, &as_zoned(x), &as_zoned(y), x, y)?;
+        return Some(result.map(|v| match v {
+            V::Timestamp(t) if !zoned(x) && !zoned(y) => V::LocalTimestamp(t),
+            other => other,
+        }));
+    }
+    arith_zoned(op, x, y, x, y)
+}
+
+/// [`arith`] once `timestamp` operands are read as `timestamptz`;
+/// `shown_x` and `shown_y` are the operands as written, for messages.
+fn arith_zoned(
+    op: char,
+    x: &Value,
+    y: &Value,
+    shown_x: &Value,
+    shown_y: &Value,
+) -> Option<Result<Value, DbError>> {
+    use Value as V;
     let undefined = || {
         Err(err(
             SqlState::UndefinedFunction,
             format!(
                 "operator does not exist: {} {op} {}",
-                x.type_name(),
-                y.type_name()
+                shown_x.type_name(),
+                shown_y.type_name()
             ),
         ))
     };
@@ -885,6 +919,7 @@ fn to_json(v: &Value) -> Result<serde_json::Value, DbError> {
             let text = Value::Timestamp(*t).to_pg_text().unwrap_or_default();
             J::String(format!("{}:00", text.replacen(' ', "T", 1)))
         }
+        Value::LocalTimestamp(_) => J::String(text_of(v).replacen(' ', "T", 1)),
         Value::Array(items) => J::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
         other => J::String(text_of(other)),
     })

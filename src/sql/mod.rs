@@ -178,7 +178,7 @@
 //!   `types`) with PostgreSQL 15's results and SQLSTATEs: enum types
 //!   (`CREATE TYPE ... AS ENUM`, `DROP TYPE`), `uuid` (with
 //!   `gen_random_uuid()`/`uuid_generate_v4()` drawn from the store's
-//!   [`Seed`]), `interval`, `char(n)`, `varchar(n)`, exact `numeric(p,s)`
+//!   [`Seed`]), `interval`, `timestamp` without time zone, `char(n)`, `varchar(n)`, exact `numeric(p,s)`
 //!   ([`Decimal`]), arrays ([`Value::Array`], also as a parameter: `WHERE
 //!   id = ANY($1)`), jsonb operators and functions, text, math and time
 //!   functions, `LIKE`/`ILIKE`, `CASE`, casts. Time functions read the

@@ -147,6 +147,30 @@ const CASES: &[(&str, &str)] = &[
         r#"SELECT CAST('42' AS integer) + 1, '2024-01-01'::date, CAST(5 AS text) || 'x', '1 day'::interval, 3::numeric(4,1), '12'::numeric"#,
         r#"43|2024-01-01|5x|1 day|3.0|12"#,
     ),
+    (
+        r#"SELECT timestamp '2024-02-29 13:45:10.5' + interval '1 day', timestamp '2024-03-31 08:00' - interval '1 month'"#,
+        r#"2024-03-01 13:45:10.5|2024-02-29 08:00:00"#,
+    ),
+    (
+        r#"SELECT timestamp '2024-03-01 00:00' - timestamp '2024-02-28 12:30', date '2024-01-31' + interval '1 month', date '2024-01-31' - interval '1 hour'"#,
+        r#"1 day 11:30:00|2024-02-29 00:00:00|2024-01-30 23:00:00"#,
+    ),
+    (
+        r#"SELECT '2024-03-01 00:00:00+05'::timestamp, '2024-05-05'::date::timestamp, '2024-02-29 13:45:10'::timestamp::date"#,
+        r#"2024-03-01 00:00:00|2024-05-05 00:00:00|2024-02-29"#,
+    ),
+    (
+        r#"SELECT date_trunc('hour', timestamp '2024-02-29 13:45:10.5'), extract(year FROM timestamp '2024-02-29 13:45:10.5')"#,
+        r#"2024-02-29 13:00:00|2024"#,
+    ),
+    (
+        r#"SELECT timestamp '2024-03-01 10:00' = timestamptz '2024-03-01 10:00:00+00', timestamp '2024-03-01 10:00' < date '2024-03-02', timestamptz '2024-03-01 10:00:00.25+00'"#,
+        r#"t|t|2024-03-01 10:00:00.25+00"#,
+    ),
+    (
+        r#"SELECT timestamp '2024-03-01 10:00'::timestamptz, timestamptz '2024-03-01 10:00:00+00'::timestamp, to_jsonb(timestamp '2024-02-29 13:45:10.5')"#,
+        r#"2024-03-01 10:00:00+00|2024-03-01 10:00:00|"2024-02-29T13:45:10.5""#,
+    ),
 ];
 
 #[test]
@@ -173,6 +197,8 @@ fn errors_carry_postgres_sqlstates() {
         ("SELECT interval 'abc'", "22007"),
         ("SELECT date '2024-02-30'", "22008"),
         ("SELECT timestamptz 'garbage'", "22007"),
+        ("SELECT 'nope'::timestamp", "22007"),
+        ("SELECT timestamp '2024-01-01' + 1", "42883"),
         ("SELECT nosuchfn(1)", "42883"),
         ("SELECT 1 / 0.0", "22012"),
         ("SELECT 12345::numeric(4,2)", "22003"),

@@ -122,6 +122,10 @@ pub enum Value {
     Date(i32),
     /// `timestamptz`: microseconds since 2000-01-01 00:00 UTC.
     Timestamp(i64),
+    /// `timestamp` (without time zone): microseconds since 2000-01-01
+    /// 00:00 on the wall clock. The store's session time zone is UTC, so
+    /// a cast to or from `timestamptz` keeps the number.
+    LocalTimestamp(i64),
     /// `int4range` (`[lower, upper)`).
     IntRange(Span),
     /// `tstzrange` (`[lower, upper)` in microseconds since 2000-01-01 UTC).
@@ -218,6 +222,7 @@ impl Value {
             Value::Text(_) => "text",
             Value::Date(_) => "date",
             Value::Timestamp(_) => "timestamp with time zone",
+            Value::LocalTimestamp(_) => "timestamp without time zone",
             Value::IntRange(_) => "int4range",
             Value::TsRange(_) => "tstzrange",
             Value::Json(_) => "jsonb",
@@ -240,6 +245,7 @@ impl Value {
             Value::Text(v) | Value::Json(v) => v.to_string(),
             Value::Date(d) => format_date(*d),
             Value::Timestamp(t) => format_timestamp(*t),
+            Value::LocalTimestamp(t) => format_local_timestamp(*t),
             Value::IntRange(s) => format_span(s, |v| v.to_string()),
             Value::TsRange(s) => format_span(s, |v| format!("\"{}\"", format_timestamp(v))),
             Value::Uuid(u) => format_uuid(*u),
@@ -431,6 +437,8 @@ pub enum SqlType {
     Date,
     /// `timestamptz`.
     Timestamp,
+    /// `timestamp` (without time zone).
+    LocalTimestamp,
     /// `int4range`.
     IntRange,
     /// `tstzrange`.
@@ -467,6 +475,7 @@ impl SqlType {
             SqlType::Bool => "boolean",
             SqlType::Date => "date",
             SqlType::Timestamp => "timestamp with time zone",
+            SqlType::LocalTimestamp => "timestamp without time zone",
             SqlType::IntRange => "int4range",
             SqlType::TsRange => "tstzrange",
             SqlType::Json => "jsonb",
@@ -516,6 +525,7 @@ impl SqlType {
             ("boolean" | "bool", []) => SqlType::Bool,
             ("date", []) => SqlType::Date,
             ("timestamptz" | "timestamp with time zone", []) => SqlType::Timestamp,
+            ("timestamp" | "timestamp without time zone", []) => SqlType::LocalTimestamp,
             ("int4range", []) => SqlType::IntRange,
             ("tstzrange", []) => SqlType::TsRange,
             ("jsonb", []) => SqlType::Json,
@@ -602,6 +612,7 @@ fn convert(value: &Value, ty: SqlType, explicit: bool) -> Result<Value, DbError>
         (Value::Bool(_), SqlType::Bool)
         | (Value::Date(_), SqlType::Date)
         | (Value::Timestamp(_), SqlType::Timestamp)
+        | (Value::LocalTimestamp(_), SqlType::LocalTimestamp)
         | (Value::IntRange(_), SqlType::IntRange)
         | (Value::TsRange(_), SqlType::TsRange)
         | (Value::Json(_), SqlType::Json)
@@ -610,6 +621,11 @@ fn convert(value: &Value, ty: SqlType, explicit: bool) -> Result<Value, DbError>
         (Value::Enum(e), SqlType::Enum(id)) if e.ty == id => value.clone(),
         (Value::Date(d), SqlType::Timestamp) => Value::Timestamp(*d as i64 * DAY_US),
         (Value::Timestamp(t), SqlType::Date) => Value::Date(t.div_euclid(DAY_US) as i32),
+        (Value::Date(d), SqlType::LocalTimestamp) => Value::LocalTimestamp(*d as i64 * DAY_US),
+        (Value::LocalTimestamp(t), SqlType::Date) => Value::Date(t.div_euclid(DAY_US) as i32),
+        // The session time zone is UTC: the same instant, the same number.
+        (Value::Timestamp(t), SqlType::LocalTimestamp) => Value::LocalTimestamp(*t),
+        (Value::LocalTimestamp(t), SqlType::Timestamp) => Value::Timestamp(*t),
         (Value::Array(items), SqlType::Array(elem)) => Value::Array(
             items
                 .iter()
@@ -713,6 +729,11 @@ pub fn parse_text(text: &str, ty: SqlType) -> Result<Value, DbError> {
         SqlType::Date => Value::Date(parse_date(t).ok_or_else(|| bad_datetime(t, "date"))?),
         SqlType::Timestamp => Value::Timestamp(
             parse_timestamp(t).ok_or_else(|| bad_datetime(t, "timestamp with time zone"))?,
+        ),
+        // PostgreSQL reads a wall-clock time and ignores a zone written
+        // after it.
+        SqlType::LocalTimestamp => Value::LocalTimestamp(
+            parse_timestamp(without_zone(t)).ok_or_else(|| bad_datetime(t, "timestamp"))?,
         ),
         SqlType::IntRange => Value::IntRange(parse_range(t, ty, |b| {
             b.parse::<i32>().ok().map(i64::from)
@@ -922,6 +943,30 @@ fn parse_timestamp(text: &str) -> Option<i64> {
     Some(days * DAY_US + ((h * 60 + mi) * 60 + s - offset_s) * 1_000_000 + us)
 }
 
+/// `timestamp` as PostgreSQL prints it: `timestamptz`'s form at UTC
+/// without the zone.
+fn format_local_timestamp(us: i64) -> String {
+    let mut text = format_timestamp(us);
+    text.truncate(text.len() - "+00".len());
+    text
+}
+
+/// The wall-clock part of a timestamp literal: what follows the time of
+/// day (`Z`, `+02`, `-05:30`, a zone name) is dropped, as PostgreSQL's
+/// `timestamp` input does.
+fn without_zone(text: &str) -> &str {
+    let text = text.trim();
+    match text.split_at_checked(10) {
+        Some((_, rest)) if !rest.is_empty() => {
+            let cut = rest[1..]
+                .find(['Z', 'z', '+', '-', ' '])
+                .map_or(text.len(), |at| 10 + 1 + at);
+            text[..cut].trim_end()
+        }
+        _ => text,
+    }
+}
+
 fn format_timestamp(us: i64) -> String {
     let days = us.div_euclid(DAY_US);
     let rest = us.rem_euclid(DAY_US);
@@ -931,7 +976,9 @@ fn format_timestamp(us: i64) -> String {
     if micros == 0 {
         format!("{date} {time}+00")
     } else {
-        format!("{date} {time}.{micros:06}+00")
+        // PostgreSQL prints the fraction without trailing zeros.
+        let fraction = format!("{micros:06}");
+        format!("{date} {time}.{}+00", fraction.trim_end_matches('0'))
     }
 }
 
@@ -947,6 +994,11 @@ pub fn compare(a: &Value, b: &Value) -> Result<Option<Ordering>, DbError> {
         (Value::Timestamp(x), Value::Timestamp(y)) => x.cmp(y),
         (Value::Date(x), Value::Timestamp(y)) => (*x as i64 * DAY_US).cmp(y),
         (Value::Timestamp(x), Value::Date(y)) => x.cmp(&(*y as i64 * DAY_US)),
+        (Value::LocalTimestamp(x), Value::LocalTimestamp(y))
+        | (Value::LocalTimestamp(x), Value::Timestamp(y))
+        | (Value::Timestamp(x), Value::LocalTimestamp(y)) => x.cmp(y),
+        (Value::Date(x), Value::LocalTimestamp(y)) => (*x as i64 * DAY_US).cmp(y),
+        (Value::LocalTimestamp(x), Value::Date(y)) => x.cmp(&(*y as i64 * DAY_US)),
         (Value::IntRange(x), Value::IntRange(y)) | (Value::TsRange(x), Value::TsRange(y)) => {
             x.order_key().cmp(&y.order_key())
         }
@@ -1001,6 +1053,7 @@ pub(crate) fn coerce_like(text: &str, like: &Value) -> Result<Value, DbError> {
         Value::Bool(_) => SqlType::Bool,
         Value::Date(_) => SqlType::Date,
         Value::Timestamp(_) => SqlType::Timestamp,
+        Value::LocalTimestamp(_) => SqlType::LocalTimestamp,
         Value::IntRange(_) => SqlType::IntRange,
         Value::TsRange(_) => SqlType::TsRange,
         Value::Json(_) => SqlType::Json,
@@ -1022,6 +1075,7 @@ pub(crate) fn type_of_value(v: &Value) -> SqlType {
         Value::Bool(_) => SqlType::Bool,
         Value::Date(_) => SqlType::Date,
         Value::Timestamp(_) => SqlType::Timestamp,
+        Value::LocalTimestamp(_) => SqlType::LocalTimestamp,
         Value::IntRange(_) => SqlType::IntRange,
         Value::TsRange(_) => SqlType::TsRange,
         Value::Json(_) => SqlType::Json,
@@ -1059,7 +1113,7 @@ pub(crate) fn to_datum(value: &Value) -> Datum {
         Value::Null => Datum::Null,
         Value::Bool(v) => Datum::Bool(*v),
         Value::Int(v) => Datum::Int(*v),
-        Value::Timestamp(v) => Datum::Int(*v),
+        Value::Timestamp(v) | Value::LocalTimestamp(v) => Datum::Int(*v),
         Value::Date(v) => Datum::Int(*v as i64),
         Value::Text(v) | Value::Json(v) | Value::Char(v) => Datum::Text(v.clone()),
         Value::IntRange(s) | Value::TsRange(s) => s.to_datum(),
@@ -1076,6 +1130,7 @@ pub(crate) fn from_datum(datum: &Datum, ty: SqlType) -> Value {
         (Datum::Null, _) => Value::Null,
         (Datum::Bool(v), _) => Value::Bool(*v),
         (Datum::Int(v), SqlType::Timestamp) => Value::Timestamp(*v),
+        (Datum::Int(v), SqlType::LocalTimestamp) => Value::LocalTimestamp(*v),
         (Datum::Int(v), SqlType::Date) => Value::Date(*v as i32),
         (Datum::Int(v), SqlType::Numeric | SqlType::Decimal(..)) => {
             Value::Numeric(Decimal::from_int(*v))
@@ -1121,7 +1176,7 @@ pub(crate) fn encode_key(out: &mut String, value: &Value) {
         Value::Bool(v) => out.push_str(if *v { "b1" } else { "b0" }),
         Value::Int(v) => int(out, 'i', *v),
         Value::Date(v) => int(out, 'i', *v as i64),
-        Value::Timestamp(v) => int(out, 'i', *v),
+        Value::Timestamp(v) | Value::LocalTimestamp(v) => int(out, 'i', *v),
         Value::Enum(e) => int(out, 'i', e.ordinal as i64),
         Value::Text(v) | Value::Json(v) => text(out, 't', v),
         // Equal bpchar values differ only in trailing blanks.
