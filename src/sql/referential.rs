@@ -168,13 +168,22 @@ impl Exec<'_> {
                         .tx
                         .sql_write(&key, WriteKind::Lock(RowLockMode::KeyShare), None)
                         .await?;
-                    if locked.as_ref().is_some_and(|row| {
-                        let values = child.values_of(row);
-                        fk.columns
-                            .iter()
-                            .zip(&old_key)
-                            .all(|(&c, k)| same(&values[c], k))
-                    }) {
+                    let still = match &locked {
+                        Some(row) => {
+                            let values = child.values_of(row);
+                            fk.columns
+                                .iter()
+                                .zip(&old_key)
+                                .all(|(&c, k)| same(&values[c], k))
+                        }
+                        // Committed after a Repeatable Read / Serializable
+                        // snapshot, so the lock sees no version of it; the
+                        // RI query runs on a fresh snapshot and finds it
+                        // (23503 on PostgreSQL). At Read Committed no row
+                        // is a row deleted while the lock waited.
+                        None => self.isolation() != Isolation::ReadCommitted,
+                    };
+                    if still {
                         referenced = true;
                         break;
                     }

@@ -159,3 +159,31 @@ fn no_action_and_restrict_are_checked_at_the_end_of_the_statement() {
     );
     assert_eq!(rows(&mut s, "SELECT * FROM p"), "2");
 }
+
+/// conform's seed 1 program 1848 (shrunk): a child inserted and committed
+/// after a Repeatable Read transaction's snapshot still keeps that
+/// transaction from deleting its parent (PostgreSQL: 23503, the RI query
+/// runs on a fresh snapshot); the store once deleted it and left an orphan.
+#[test]
+fn no_action_at_repeatable_read_sees_a_child_committed_after_the_snapshot() {
+    let db = SqlDb::new_empty();
+    let mut s1 = db.session();
+    let mut s2 = db.session();
+    ok(
+        &mut s1,
+        "CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL)",
+    );
+    ok(
+        &mut s1,
+        "CREATE TABLE hold (id int PRIMARY KEY, acct_id int NOT NULL REFERENCES acct (id))",
+    );
+    ok(&mut s1, "INSERT INTO acct VALUES (4, 1)");
+    ok(&mut s2, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    ok(&mut s1, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    ok(&mut s1, "INSERT INTO acct VALUES (1, 4)");
+    ok(&mut s2, "INSERT INTO hold VALUES (4, 4)");
+    ok(&mut s2, "COMMIT");
+    assert_eq!(code(&mut s1, "DELETE FROM acct WHERE id = 4"), "23503");
+    ok(&mut s1, "ROLLBACK");
+    assert_eq!(rows(&mut s1, "SELECT id FROM acct ORDER BY id"), "4");
+}
