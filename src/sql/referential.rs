@@ -94,6 +94,14 @@ fn still_referenced(table: &Table, child: &Table, fk: &ForeignKey) -> DbError {
     )
 }
 
+/// Whether a child row's values have `fk`'s columns equal to `old_key`.
+fn refers(fk: &ForeignKey, values: &[Value], old_key: &[&Value]) -> bool {
+    fk.columns
+        .iter()
+        .zip(old_key)
+        .all(|(&c, k)| same(&values[c], k))
+}
+
 fn same(a: &Value, b: &Value) -> bool {
     compare(a, b).ok().flatten() == Some(Ordering::Equal)
 }
@@ -169,13 +177,7 @@ impl Exec<'_> {
                         .sql_write(&key, WriteKind::Lock(RowLockMode::KeyShare), None)
                         .await?;
                     let still = match &locked {
-                        Some(row) => {
-                            let values = child.values_of(row);
-                            fk.columns
-                                .iter()
-                                .zip(&old_key)
-                                .all(|(&c, k)| same(&values[c], k))
-                        }
+                        Some(row) => refers(fk, &child.values_of(row), &old_key),
                         // Committed after a Repeatable Read / Serializable
                         // snapshot, so the lock sees no version of it; the
                         // RI query runs on a fresh snapshot and finds it
@@ -224,12 +226,7 @@ impl Exec<'_> {
                 };
                 // Read Committed re-checks the newest version against the
                 // action's WHERE clause (EvalPlanQual).
-                if !fk
-                    .columns
-                    .iter()
-                    .zip(&old_key)
-                    .all(|(&c, k)| same(&current[c], k))
-                {
+                if !refers(fk, &current, &old_key) {
                     continue;
                 }
                 match planned {
@@ -265,13 +262,7 @@ impl Exec<'_> {
         self.tx
             .sql_latest_range(&child.range())
             .into_iter()
-            .filter(|(_, row)| {
-                let values = child.values_of(row);
-                fk.columns
-                    .iter()
-                    .zip(old_key)
-                    .all(|(&c, k)| same(&values[c], k))
-            })
+            .filter(|(_, row)| refers(fk, &child.values_of(row), old_key))
             .collect()
     }
 
