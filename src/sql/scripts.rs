@@ -3215,6 +3215,72 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 11) (b, 2)]
         ",
     },
+    Script {
+        name: "update-after-for-update-is-a-key-update-to-key-share",
+        about: "s1 locks a row FOR UPDATE, then updates a column no unique \
+                index covers: PostgreSQL keeps the stronger lock for the \
+                update and marks it as changing the key. s2's FOR KEY SHARE \
+                waits, and at Read Committed re-reads the newest version \
+                after s1 commits (a plain UPDATE would have let it lock \
+                the old version without waiting) (recorded from PostgreSQL 15)",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (0, "BEGIN"),
+            (0, "SELECT k, v FROM kv WHERE k = 'a' FOR UPDATE"),
+            (0, "UPDATE kv SET v = v + 1 WHERE k = 'a'"),
+            (1, RC),
+            (1, "SELECT k, v FROM kv WHERE k = 'a' FOR KEY SHARE"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k"],
+        expected: "
+            s1: BEGIN -> ok
+            s1: SELECT k, v FROM kv WHERE k = 'a' FOR UPDATE -> [(a, 1)]
+            s1: UPDATE kv SET v = v + 1 WHERE k = 'a' -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT k, v FROM kv WHERE k = 'a' FOR KEY SHARE -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(a, 2)]
+            s2: COMMIT -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
+        ",
+    },
+    Script {
+        name: "fk-check-on-a-row-updated-after-for-update-is-40001-at-repeatable-read",
+        about: "s2 (REPEATABLE READ) has its snapshot when s1 locks a kv row \
+                FOR UPDATE, updates its value and commits. s2's insert of a \
+                row referencing it fails with 40001: the foreign-key check's \
+                KEY SHARE lock finds a version newer than the snapshot that \
+                PostgreSQL marked as changing the key (recorded from \
+                PostgreSQL 15)",
+        setup: &["INSERT INTO kv VALUES ('a', 1)"],
+        sessions: 2,
+        steps: &[
+            (1, RR),
+            (1, "SELECT count(*) FROM kv_ref"),
+            (0, "BEGIN"),
+            (0, "SELECT k, v FROM kv WHERE k = 'a' FOR UPDATE"),
+            (0, "UPDATE kv SET v = v + 1 WHERE k = 'a'"),
+            (0, "COMMIT"),
+            (1, "INSERT INTO kv_ref VALUES (1, 'a')"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT k, v FROM kv ORDER BY k", "SELECT count(*) FROM kv_ref"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: SELECT count(*) FROM kv_ref -> [(0)]
+            s1: BEGIN -> ok
+            s1: SELECT k, v FROM kv WHERE k = 'a' FOR UPDATE -> [(a, 1)]
+            s1: UPDATE kv SET v = v + 1 WHERE k = 'a' -> affected 1
+            s1: COMMIT -> ok
+            s2: INSERT INTO kv_ref VALUES (1, 'a') -> error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
+            check: SELECT count(*) FROM kv_ref -> [(0)]
+        ",
+    },
 ];
 
 /// Tables of the referential-action scripts: a parent, a child with ON

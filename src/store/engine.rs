@@ -1021,6 +1021,17 @@ impl State {
         let nothing_to_lock = matches!(kind, WriteKind::Lock(_))
             && !self.tx(id).writes.contains_key(key)
             && self.latest(key).is_none_or(|v| v.row.is_none());
+        // An UPDATE of a row its transaction locked FOR UPDATE keeps that
+        // stronger lock, and PostgreSQL marks such an update as changing the
+        // key (compute_new_xmax_infomask takes the stronger mode): KEY SHARE
+        // lockers then wait and re-read, or fail at Repeatable Read
+        // (transcript `update-after-for-update-is-a-key-update-to-key-share`).
+        let updates_under_for_update = kind == WriteKind::Update
+            && self
+                .row_locks
+                .get(key)
+                .and_then(|holders| holders.get(&id))
+                .is_some_and(|&held| held == RowLockMode::Update);
         if !fails_without_waiting && !nothing_to_lock {
             if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key, kind.lock_mode())? {
                 return Ok(LockAttempt::WaitFor(holder));
@@ -1175,7 +1186,7 @@ impl State {
             }
         }
         if let Some(value) = new_value {
-            if value.is_none() || kind == WriteKind::KeyUpdate {
+            if value.is_none() || kind == WriteKind::KeyUpdate || updates_under_for_update {
                 self.tx_mut(id).keys_changed.insert(key.clone());
             }
             if kind == WriteKind::Insert && matches!(own_before, Some(None)) {
