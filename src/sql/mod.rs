@@ -216,6 +216,7 @@ mod ddl;
 mod decimal;
 mod exec;
 mod expr;
+mod exprindex;
 mod funcs;
 mod grouping;
 mod join_writes;
@@ -567,7 +568,7 @@ impl SqlDb {
             },
         )?;
         for index in 0..table.indexes.len() {
-            let key = table.index_key(index, &values);
+            let key = table.index_key(index, &values)?;
             if (index == 0 || table.indexes[index].unique)
                 && !(table.heap && index == 0)
                 && table.has_entry(index, &values)?
@@ -585,7 +586,7 @@ impl SqlDb {
         for index in 1..table.indexes.len() {
             if table.has_entry(index, &values)? {
                 self.store
-                    .load(table.index_key(index, &values), table.entry_row(&values));
+                    .load(table.index_key(index, &values)?, table.entry_row(&values));
             }
         }
         self.store
@@ -1394,6 +1395,8 @@ impl Session for SqlSession {
 
 #[cfg(test)]
 mod alter_tests;
+#[cfg(test)]
+mod exprindex_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]
