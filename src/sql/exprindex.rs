@@ -3,7 +3,7 @@
 //! or without a partial index's `WHERE`.
 //!
 //! An expression index's key is its expressions' values over the row (see
-//! [`Table::key_values`]), encoded as a column index's key is, so the
+//! `Table::key_values`), encoded as a column index's key is, so the
 //! store's key machinery does the rest as for columns: a unique one
 //! waits for an uncommitted entry with the same value and fails with
 //! 23505 (40001 at Serializable after a read of that value), a lookup by
@@ -202,7 +202,7 @@ const NOT_IMMUTABLE_ELSEWHERE: &[&str] = &[
     "version",
 ];
 
-/// Whether the expression text calls one of [`NOT_IMMUTABLE_ELSEWHERE`].
+/// Whether the expression text calls one of `NOT_IMMUTABLE_ELSEWHERE`.
 fn calls_unsupported_mutable(e: &ast::Expr) -> bool {
     let dialect = PostgreSqlDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, &e.to_string()).tokenize() else {
