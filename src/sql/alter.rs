@@ -611,7 +611,11 @@ impl Work<'_> {
             .indexes
             .iter()
             .skip(1)
-            .filter(|i| i.columns.contains(&c) || i.predicate.as_ref().is_some_and(uses))
+            .filter(|i| {
+                i.columns.contains(&c)
+                    || i.expressions.iter().any(|part| uses(&part.expr))
+                    || i.predicate.as_ref().is_some_and(uses)
+            })
             .map(|i| i.name.clone())
             .collect();
         for index in doomed {
@@ -825,6 +829,7 @@ impl Work<'_> {
                     prefix,
                     constraint: true,
                     predicate: None,
+                    expressions: Vec::new(),
                 });
             }
             ast::TableConstraint::Check { name, expr } => {
@@ -1039,6 +1044,9 @@ fn remap(table: &mut Table, f: &impl Fn(usize) -> usize) {
     for index in &mut table.indexes {
         index.columns = index.columns.iter().map(|&c| f(c)).collect();
         index.predicate = index.predicate.as_ref().map(|p| p.map_columns(f));
+        for part in &mut index.expressions {
+            part.expr = part.expr.map_columns(f);
+        }
     }
     for fk in &mut table.foreign_keys {
         fk.columns = fk.columns.iter().map(|&c| f(c)).collect();
@@ -1400,7 +1408,7 @@ async fn rewrite_rows(
             if !table.has_entry(position, &row.values)? {
                 continue;
             }
-            let key = table.index_key(position, &row.values);
+            let key = table.index_key(position, &row.values)?;
             let kind = if old {
                 WriteKind::Update
             } else {

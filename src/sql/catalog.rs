@@ -59,6 +59,13 @@ pub(crate) struct Index {
     /// only rows for which it is true have an entry, so a unique one
     /// constrains those rows only.
     pub(crate) predicate: Option<Expr>,
+    /// An expression index's key, one part per key column (a plain
+    /// column as `Expr::Col`); empty for an index on columns, whose key is
+    /// `columns`. `columns` is empty for an expression index, so that what
+    /// finds an index by its columns (foreign keys, `ON CONFLICT (a, b)`,
+    /// the key columns of a lock's strength) passes it by, as PostgreSQL
+    /// does (see `exprindex`).
+    pub(crate) expressions: Vec<super::exprindex::KeyPart>,
 }
 
 #[derive(Clone, Debug)]
@@ -182,15 +189,34 @@ impl Table {
         out
     }
 
-    /// The key of index `index` for a row with `values`.
-    pub(crate) fn index_key(&self, index: usize, values: &[Value]) -> Key {
+    /// The key of index `index` for a row with `values` (an expression
+    /// index's expressions evaluated over the row, which may fail).
+    pub(crate) fn index_key(&self, index: usize, values: &[Value]) -> Result<Key, DbError> {
         let idx = &self.indexes[index];
-        let mut text = String::with_capacity(idx.prefix.len() + 24 * idx.columns.len());
+        if idx.expressions.is_empty() {
+            let parts = idx.columns.iter().map(|&c| &values[c]);
+            return Ok(self.encode_entry(index, parts, values));
+        }
+        let computed = self.key_values(index, values)?;
+        Ok(self.encode_entry(index, computed.iter(), values))
+    }
+
+    /// The key of index `index` with key values `parts` for a row with
+    /// `values`: the row's primary key follows when the index is not
+    /// unique or a value is NULL.
+    fn encode_entry<'v>(
+        &self,
+        index: usize,
+        parts: impl ExactSizeIterator<Item = &'v Value>,
+        values: &[Value],
+    ) -> Key {
+        let idx = &self.indexes[index];
+        let mut text = String::with_capacity(idx.prefix.len() + 24 * parts.len());
         text.push_str(&idx.prefix);
         let mut has_null = false;
-        for &c in &idx.columns {
-            has_null |= values[c].is_null();
-            encode_key(&mut text, &values[c]);
+        for v in parts {
+            has_null |= v.is_null();
+            encode_key(&mut text, v);
         }
         if index > 0 && (!idx.unique || has_null) {
             for &c in self.pk() {
@@ -220,7 +246,7 @@ impl Table {
 
     /// The row key for a row with `values`.
     pub(crate) fn row_key(&self, values: &[Value]) -> Key {
-        self.index_key(0, values)
+        self.encode_entry(0, self.pk().iter().map(|&c| &values[c]), values)
     }
 
     /// A secondary index entry: the row's primary key columns.

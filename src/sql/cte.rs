@@ -92,6 +92,7 @@ pub(crate) fn virtual_table(name: &str, columns: &[String]) -> Arc<Table> {
             prefix: format!("@virtual:{name}/"),
             constraint: false,
             predicate: None,
+            expressions: Vec::new(),
         }],
         foreign_keys: Vec::new(),
         checks: Vec::new(),

@@ -6,7 +6,6 @@ use super::catalog::{
     intern, Catalog, Check, Column, Exclusion, ForeignKey, Index, Table, ROW_ID, ROW_POSITION,
 };
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
-use super::funcs::Builtin;
 use super::plan::ExcludeSpec;
 use super::referential::Action;
 use super::value::{err, SqlType};
@@ -279,6 +278,7 @@ pub(crate) fn create_table(
         prefix: String::new(),
         constraint: true,
         predicate: None,
+        expressions: Vec::new(),
     });
     for (n, cols) in &draft.uniques {
         let index_name = n
@@ -302,6 +302,7 @@ pub(crate) fn create_table(
             unique: true,
             constraint: true,
             predicate: None,
+            expressions: Vec::new(),
         });
     }
     let scope_table = Arc::new(draft.table.clone());
@@ -454,27 +455,13 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         || create.nulls_distinct == Some(false)
     {
         return Err(unsupported(
-            "CREATE INDEX other than a plain btree on columns",
+            "CREATE INDEX other than a plain btree (USING, CONCURRENTLY, WITH, NULLS NOT DISTINCT)",
         ));
     }
     let table_name = object_name(&create.table_name)?;
     let table = db.shared.table(&table_name)?;
-    let mut columns = Vec::new();
-    for c in &create.columns {
-        let ast::Expr::Identifier(i) = &c.expr else {
-            return Err(unsupported("an index on an expression"));
-        };
-        if c.options.asc == Some(false) || c.options.nulls_first.is_some() {
-            return Err(unsupported("DESC / NULLS FIRST index columns"));
-        }
-        let name = ident(i);
-        columns.push(table.column_index(&name).ok_or_else(|| {
-            err(
-                SqlState::UndefinedColumn,
-                format!("column \"{name}\" does not exist"),
-            )
-        })?);
-    }
+    // Columns, or expressions over them (see `exprindex`).
+    let key = super::exprindex::key_def(&table_name, &table, &create.columns)?;
     // INCLUDE columns ride along for index-only scans; they change neither
     // uniqueness nor what a scan reads or locks.
     for c in &create.include {
@@ -488,10 +475,10 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     }
     let index_name = match &create.name {
         Some(n) => object_name(n)?,
-        None => {
-            let cols: Vec<&str> = columns.iter().map(|&c| table.columns[c].name).collect();
-            format!("{table_name}_{}_idx", cols.join("_"))
-        }
+        None => super::exprindex::default_name(&table_name, &key.names, |name| {
+            table.indexes.iter().any(|i| i.name == name)
+                || db.shared.catalog().tables.contains_key(name)
+        }),
     };
     check_name(&index_name)?;
     if table.indexes.iter().any(|i| i.name == index_name) {
@@ -514,10 +501,11 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
             .catalog()
             .fresh_prefix(&format!("{}@{index_name}", table.base())),
         name: index_name.clone(),
-        columns,
+        columns: key.columns,
         unique: create.unique,
         constraint: false,
         predicate,
+        expressions: key.expressions,
     });
     let position = updated.indexes.len() - 1;
     // Backfill. An index made on an empty table (a schema's setup) needs
@@ -537,7 +525,7 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         if !updated.has_entry(position, &values)? {
             continue;
         }
-        let key = updated.index_key(position, &values);
+        let key = updated.index_key(position, &values)?;
         tx.sql_write(&key, WriteKind::Insert, Some(updated.entry_row(&values)))
             .await
             .map_err(|e| {
@@ -574,25 +562,12 @@ fn index_predicate(name: &str, table: &Arc<Table>, p: &ast::Expr) -> Result<Expr
             "there is no parameter $1".to_string(),
         ));
     }
-    let mut mutable = false;
-    expr.visit(&mut |x| {
-        mutable |= matches!(
-            x,
-            Expr::Call(
-                Builtin::Now(_)
-                    | Builtin::CurrentDate
-                    | Builtin::GenRandomUuid
-                    | Builtin::ToRegclass
-                    | Builtin::Concat,
-                _
-            ) | Expr::Agg(_)
-        )
-    });
-    if mutable {
-        return Err(err(
-            SqlState::Other("42P17"),
-            "functions in index predicate must be marked IMMUTABLE".to_string(),
-        ));
+    // The same volatility rules as an index expression's (see
+    // `exprindex`).
+    let mut aggregate = false;
+    expr.visit(&mut |x| aggregate |= matches!(x, Expr::Agg(_)));
+    if aggregate || super::exprindex::non_immutable(&expr, table) {
+        return Err(super::exprindex::not_immutable("predicate"));
     }
     Ok(expr)
 }

@@ -470,7 +470,7 @@ impl Exec<'_> {
         index: usize,
         values: &[Value],
     ) -> Result<(), DbError> {
-        let key = table.index_key(index, values);
+        let key = table.index_key(index, values)?;
         if table.indexes[index].unique {
             // A committed entry with these values whose row another
             // transaction is updating or deleting: PostgreSQL's unique check
@@ -519,7 +519,7 @@ impl Exec<'_> {
             for i in 1..table.indexes.len() {
                 if table.has_entry(i, old)? {
                     self.tx
-                        .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
+                        .sql_write(&table.index_key(i, old)?, WriteKind::Delete, None)
                         .await?;
                 }
             }
@@ -552,10 +552,10 @@ impl Exec<'_> {
             // A row moving into or out of a partial index's predicate gains
             // or loses its entry even when the indexed columns stay.
             let (was_in, is_in) = (table.has_entry(i, old)?, table.has_entry(i, new)?);
-            let changed = table.indexes[i].columns.iter().any(|&c| old[c] != new[c]);
+            let changed = table.entry_changed(i, old, new)?;
             if was_in && (changed || !is_in) {
                 self.tx
-                    .sql_write(&table.index_key(i, old), WriteKind::Delete, None)
+                    .sql_write(&table.index_key(i, old)?, WriteKind::Delete, None)
                     .await?;
             }
             if is_in && (changed || !was_in) {
@@ -649,15 +649,12 @@ impl Exec<'_> {
                 for &index in arbiters {
                     // A row outside a partial unique index's predicate
                     // cannot conflict through it.
-                    if table.indexes[index]
-                        .columns
-                        .iter()
-                        .any(|&c| values[c].is_null())
+                    if table.key_values(index, &values)?.iter().any(Value::is_null)
                         || !table.has_entry(index, &values)?
                     {
                         continue;
                     }
-                    let key = table.index_key(index, &values);
+                    let key = table.index_key(index, &values)?;
                     let Some(existing) = self.tx.sql_probe(&key).await? else {
                         continue;
                     };
@@ -938,14 +935,19 @@ fn lookup(src: &Source, partial: &[Value], params: Bound<'_>) -> Result<Lookup, 
     let env = env(partial, params);
     let mut values = Vec::with_capacity(eq.len());
     for (i, e) in eq.iter().enumerate() {
-        let ty = table.columns[idx.columns[i]].ty;
-        let v = coerce(&e.eval(&env)?, ty)?;
+        // The planner reads an expression index only through parts of
+        // known type (see `exprindex::key_conds`).
+        let v = e.eval(&env)?;
+        let v = match table.key_type(*index, i) {
+            Some(ty) => coerce(&v, ty)?,
+            None => v,
+        };
         if v.is_null() {
             return Ok(Lookup::Empty);
         }
         values.push(v);
     }
-    if idx.unique && values.len() == idx.columns.len() {
+    if idx.unique && values.len() == table.key_len(*index) {
         let mut text = table.index_prefix(*index, &values);
         if *index == 0 {
             return Ok(Lookup::Point(0, Key::raw(&text)));
@@ -954,7 +956,7 @@ fn lookup(src: &Source, partial: &[Value], params: Bound<'_>) -> Result<Lookup, 
         return Ok(Lookup::Point(*index, Key::raw(&text)));
     }
     let prefix = table.index_prefix(*index, &values);
-    let next_ty = idx.columns.get(values.len()).map(|&c| table.columns[c].ty);
+    let next_ty = table.key_type(*index, values.len());
     let bound = |b: &Option<(Expr, bool)>| -> Result<Option<Option<(String, bool)>>, DbError> {
         let Some((e, inclusive)) = b else {
             return Ok(Some(None));

@@ -54,7 +54,14 @@
 //! - DDL outside transaction blocks: `CREATE TABLE [IF NOT EXISTS]`,
 //!   `CREATE [UNIQUE] INDEX [IF NOT EXISTS] ... [WHERE pred]` (partial:
 //!   entries only for rows satisfying `pred`, uniqueness among those; read
-//!   only by queries whose WHERE has each of `pred`'s conjuncts),
+//!   only by queries whose WHERE has each of `pred`'s conjuncts), on
+//!   columns or on immutable expressions such as `(lower(email))`,
+//!   `(lower(a), b)`, `((a + b))` (see `exprindex`: a unique one
+//!   constrains the expression's value, waiting for an uncommitted equal
+//!   entry as for columns; a `WHERE` comparing the indexed expression
+//!   reads the index and SIREAD-locks that range; `ON CONFLICT
+//!   (lower(email))` infers it; 42P17 for `now()`, `random()` and what
+//!   PostgreSQL marks stable, such as `date_trunc` of a timestamptz),
 //!   `PRIMARY KEY / UNIQUE (...)
 //!   INCLUDE (...)`, `DROP TABLE [IF EXISTS] ... [CASCADE | RESTRICT]`
 //!   (2BP01 when another table's foreign key depends on it; CASCADE drops
@@ -198,7 +205,8 @@
 //!   FROM and `generate_series` in a select list; `UPDATE ... FROM` and
 //!   `DELETE ... USING` (Read Committed re-checks the target's newest
 //!   version with the same joined rows); `ON CONFLICT (cols) WHERE pred`
-//!   inferring a partial unique index. A locking clause inside a subquery
+//!   inferring a partial unique index, `ON CONFLICT (lower(x))` an
+//!   expression index. A locking clause inside a subquery
 //!   is 0A000.
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
@@ -216,6 +224,7 @@ mod ddl;
 mod decimal;
 mod exec;
 mod expr;
+mod exprindex;
 mod funcs;
 mod grouping;
 mod join_writes;
@@ -567,7 +576,7 @@ impl SqlDb {
             },
         )?;
         for index in 0..table.indexes.len() {
-            let key = table.index_key(index, &values);
+            let key = table.index_key(index, &values)?;
             if (index == 0 || table.indexes[index].unique)
                 && !(table.heap && index == 0)
                 && table.has_entry(index, &values)?
@@ -585,7 +594,7 @@ impl SqlDb {
         for index in 1..table.indexes.len() {
             if table.has_entry(index, &values)? {
                 self.store
-                    .load(table.index_key(index, &values), table.entry_row(&values));
+                    .load(table.index_key(index, &values)?, table.entry_row(&values));
             }
         }
         self.store
@@ -1394,6 +1403,8 @@ impl Session for SqlSession {
 
 #[cfg(test)]
 mod alter_tests;
+#[cfg(test)]
+mod exprindex_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

@@ -619,6 +619,9 @@ pub(crate) struct Planner<'a> {
     /// The `WHERE` of an `ON CONFLICT (columns) WHERE ...` target (see
     /// `conflict`).
     pub(crate) conflict_where: Option<ast::Expr>,
+    /// The expressions of an `ON CONFLICT (lower(x))` target (see
+    /// `exprindex::cut_conflict_expressions`).
+    pub(crate) conflict_exprs: Option<Vec<ast::Expr>>,
     /// The tables the statement names, as resolved, its subqueries'
     /// included (shared with their planners).
     pub(crate) touched: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
@@ -635,6 +638,7 @@ impl<'a> Planner<'a> {
             ctes: Arc::new(Vec::new()),
             virtuals: Vec::new(),
             conflict_where: None,
+            conflict_exprs: None,
             touched: Default::default(),
             advisory_calls: Vec::new(),
         }
@@ -662,6 +666,8 @@ impl<'a> Planner<'a> {
     pub(crate) fn part(&mut self, text: &str) -> Result<Prepared, DbError> {
         let (text, conflict_where) = super::conflict::cut_conflict_where(text)?;
         self.conflict_where = conflict_where;
+        let (text, conflict_exprs) = super::exprindex::cut_conflict_expressions(&text)?;
+        self.conflict_exprs = conflict_exprs;
         let (text, strength, excludes) = preprocess(&text)?;
         let dialect = PostgreSqlDialect {};
         let mut statements = Parser::parse_sql(&dialect, &text)
@@ -765,8 +771,18 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
                 continue;
             }
         }
+        // An expression index's key parts are matched by expression (see
+        // `exprindex::key_conds`), a column index's by column.
+        let (expression_parts, expression_conds);
+        let (parts, conds): (&[usize], &[(usize, BinOp, Expr)]) = if index.expressions.is_empty() {
+            (&index.columns, &conds)
+        } else {
+            expression_parts = (0..index.expressions.len()).collect::<Vec<_>>();
+            expression_conds = super::exprindex::key_conds(index, offset, conjuncts, &bound_ok);
+            (&expression_parts, &expression_conds)
+        };
         let mut eq = Vec::new();
-        for &col in &index.columns {
+        for &col in parts {
             match conds
                 .iter()
                 .find(|(c, op, _)| *c == col && *op == BinOp::Eq)
@@ -776,8 +792,8 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
             }
         }
         let (mut lower, mut upper) = (None, None);
-        if let Some(&next) = index.columns.get(eq.len()) {
-            for (c, op, bound) in &conds {
+        if let Some(&next) = parts.get(eq.len()) {
+            for (c, op, bound) in conds {
                 if *c != next {
                     continue;
                 }
@@ -790,7 +806,7 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
                 }
             }
         }
-        let full_unique = index.unique && eq.len() == index.columns.len();
+        let full_unique = index.unique && eq.len() == parts.len();
         let score = eq.len() * 4
             + usize::from(lower.is_some() || upper.is_some()) * 2
             + usize::from(full_unique) * 100;
@@ -1715,6 +1731,10 @@ impl<'a> Planner<'a> {
             Some(ast::OnInsert::OnConflict(on)) => {
                 let arbiters = match &on.conflict_target {
                     None => Vec::new(),
+                    Some(ast::ConflictTarget::Columns(_)) if self.conflict_exprs.is_some() => {
+                        let targets = self.conflict_exprs.take().unwrap_or_default();
+                        super::exprindex::expression_arbiters(self, &scope, &table, &targets)?
+                    }
                     Some(ast::ConflictTarget::Columns(cols)) => {
                         let mut wanted: Vec<usize> = Vec::new();
                         for c in cols {

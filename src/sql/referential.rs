@@ -315,7 +315,7 @@ impl Exec<'_> {
         for i in 1..table.indexes.len() {
             if table.has_entry(i, current)? {
                 self.tx
-                    .sql_write(&table.index_key(i, current), WriteKind::Delete, None)
+                    .sql_write(&table.index_key(i, current)?, WriteKind::Delete, None)
                     .await?;
             }
         }

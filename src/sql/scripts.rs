@@ -3281,6 +3281,165 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM kv_ref -> [(0)]
         ",
     },
+    Script {
+        name: "expression-unique-index-waits-then-23505",
+        about: "two transactions insert emails equal but for case under a \
+                unique index on lower(email): the second waits for the \
+                first's uncommitted entry and fails with 23505 once it \
+                commits",
+        setup: CUSTOMER_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO customer VALUES (1, 'Ann@x.com')"),
+            (1, "INSERT INTO customer VALUES (2, 'ANN@X.COM')"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, email FROM customer ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO customer VALUES (1, 'Ann@x.com') -> affected 1
+            s2: INSERT INTO customer VALUES (2, 'ANN@X.COM') -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23505
+            s2: ROLLBACK -> ok
+            check: SELECT id, email FROM customer ORDER BY id -> [(1, Ann@x.com)]
+        ",
+    },
+    Script {
+        name: "expression-unique-index-goes-on-after-rollback",
+        about: "the second insert of an email equal but for case waits for \
+                the first and goes on when the first rolls back",
+        setup: CUSTOMER_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO customer VALUES (1, 'Ann@x.com')"),
+            (1, "INSERT INTO customer VALUES (2, 'ANN@X.COM')"),
+            (0, "ROLLBACK"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, email FROM customer ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO customer VALUES (1, 'Ann@x.com') -> affected 1
+            s2: INSERT INTO customer VALUES (2, 'ANN@X.COM') -> waiting
+            s1: ROLLBACK -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT id, email FROM customer ORDER BY id -> [(2, ANN@X.COM)]
+        ",
+    },
+    Script {
+        name: "expression-unique-index-after-a-serializable-read-is-40001",
+        about: "two serializable transactions look an email up by \
+                lower(email), find none, and insert it in different case: \
+                the second waits for the first's entry and, having read \
+                the value, fails with 40001 rather than 23505",
+        setup: CUSTOMER_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT id FROM customer WHERE lower(email) = 'ann@x.com'"),
+            (1, "SELECT id FROM customer WHERE lower(email) = 'ann@x.com'"),
+            (0, "INSERT INTO customer VALUES (1, 'Ann@x.com')"),
+            (1, "INSERT INTO customer VALUES (2, 'ann@X.com')"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, email FROM customer ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT id FROM customer WHERE lower(email) = 'ann@x.com' -> []
+            s2: SELECT id FROM customer WHERE lower(email) = 'ann@x.com' -> []
+            s1: INSERT INTO customer VALUES (1, 'Ann@x.com') -> affected 1
+            s2: INSERT INTO customer VALUES (2, 'ann@X.com') -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT id, email FROM customer ORDER BY id -> [(1, Ann@x.com)]
+        ",
+    },
+    Script {
+        name: "expression-lookup-not-exists-write-skew-serializable",
+        about: "each transaction inserts one email if another is absent, \
+                looked up by lower(email): the lookups' index reads are \
+                predicate locks the other's insert meets, a write skew \
+                SERIALIZABLE fails",
+        setup: CUSTOMER_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (
+                0,
+                "INSERT INTO customer SELECT 1, 'b@x.com' WHERE NOT EXISTS \
+                 (SELECT 1 FROM customer WHERE lower(email) = 'a@x.com')",
+            ),
+            (
+                1,
+                "INSERT INTO customer SELECT 2, 'a@x.com' WHERE NOT EXISTS \
+                 (SELECT 1 FROM customer WHERE lower(email) = 'b@x.com')",
+            ),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, email FROM customer ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: INSERT INTO customer SELECT 1, 'b@x.com' WHERE NOT EXISTS (SELECT 1 FROM customer WHERE lower(email) = 'a@x.com') -> affected 1
+            s2: INSERT INTO customer SELECT 2, 'a@x.com' WHERE NOT EXISTS (SELECT 1 FROM customer WHERE lower(email) = 'b@x.com') -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT id, email FROM customer ORDER BY id -> [(1, b@x.com)]
+        ",
+    },
+    Script {
+        name: "expression-upsert-waits-then-does-nothing",
+        about: "INSERT ... ON CONFLICT (lower(email)) DO NOTHING waits for \
+                an uncommitted insert of the same email in other case and \
+                does nothing once it commits",
+        setup: CUSTOMER_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (0, "INSERT INTO customer VALUES (1, 'Ann@x.com')"),
+            (
+                1,
+                "INSERT INTO customer VALUES (2, 'ann@x.com') ON CONFLICT (lower(email)) DO NOTHING",
+            ),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, email FROM customer ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO customer VALUES (1, 'Ann@x.com') -> affected 1
+            s2: INSERT INTO customer VALUES (2, 'ann@x.com') ON CONFLICT (lower(email)) DO NOTHING -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s2: COMMIT -> ok
+            check: SELECT id, email FROM customer ORDER BY id -> [(1, Ann@x.com)]
+        ",
+    },
+];
+
+/// The table of the expression-index scripts: customers whose emails
+/// are unique but for case.
+const CUSTOMER_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS customer",
+    "CREATE TABLE customer (id integer PRIMARY KEY, email text NOT NULL)",
+    "CREATE UNIQUE INDEX customer_email_key ON customer (lower(email))",
 ];
 
 /// Tables of the referential-action scripts: a parent, a child with ON
