@@ -9,6 +9,7 @@ use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scop
 use super::funcs::Builtin;
 use super::plan::ExcludeSpec;
 use super::referential::Action;
+use super::sequences;
 use super::value::{err, SqlType};
 use super::SqlDb;
 use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, WriteKind};
@@ -75,7 +76,8 @@ pub(crate) fn create_table(
             ));
         }
     }
-    if catalog.tables.contains_key(&name) {
+    // A sequence's name is a relation's name too.
+    if catalog.tables.contains_key(&name) || super::lock(&db.shared.sequences).contains(&name) {
         if create.if_not_exists {
             return Ok(());
         }
@@ -84,6 +86,8 @@ pub(crate) fn create_table(
             format!("relation \"{name}\" already exists"),
         ));
     }
+    // The sequence options of its identity columns, by column.
+    let mut identity_options = Vec::new();
     let mut draft = Draft {
         table: Table {
             name: name.clone(),
@@ -110,7 +114,7 @@ pub(crate) fn create_table(
             ));
         }
         let type_text = def.data_type.to_string().to_ascii_lowercase();
-        let serial = type_text == "serial" || type_text == "bigserial";
+        let serial = sequences::is_serial_type(&type_text);
         let ty = type_of(&def.data_type)?;
         let mut col = Column {
             name: intern(&column),
@@ -173,8 +177,13 @@ pub(crate) fn create_table(
                     generated_as:
                         generated @ (ast::GeneratedAs::ByDefault | ast::GeneratedAs::Always),
                     generation_expr: None,
+                    sequence_options,
                     ..
                 } => {
+                    identity_options.push((
+                        column.clone(),
+                        sequences::options_of_ast(sequence_options.as_deref().unwrap_or_default())?,
+                    ));
                     col.serial = true;
                     col.not_null = true;
                     col.always = *generated == ast::GeneratedAs::Always;
@@ -440,6 +449,9 @@ pub(crate) fn create_table(
         updated.referenced_by.push((name.clone(), position));
         catalog.tables.insert(parent_name, Arc::new(updated));
     }
+    // Its serial and identity columns' sequences.
+    db.shared
+        .adopt_serials(&catalog, &draft.table, &identity_options)?;
     catalog.tables.insert(name, Arc::new(draft.table));
     Ok(())
 }
@@ -583,7 +595,12 @@ fn index_predicate(name: &str, table: &Arc<Table>, p: &ast::Expr) -> Result<Expr
                     | Builtin::CurrentDate
                     | Builtin::GenRandomUuid
                     | Builtin::ToRegclass
-                    | Builtin::Concat,
+                    | Builtin::Concat
+                    | Builtin::Nextval
+                    | Builtin::Currval
+                    | Builtin::Lastval
+                    | Builtin::Setval
+                    | Builtin::PgGetSerialSequence,
                 _
             ) | Expr::Agg(_)
         )
