@@ -767,7 +767,7 @@ fn conform_reports_the_same_for_one_job_and_several_finishing_out_of_order() {
 
 /// Each construct the generator draws for the newer features, as text a
 /// statement drawing it contains.
-const CONSTRUCTS: [(Feature, &[&str]); 8] = [
+const CONSTRUCTS: [(Feature, &[&str]); 9] = [
     (
         Feature::Subquery,
         &[
@@ -828,6 +828,16 @@ const CONSTRUCTS: [(Feature, &[&str]); 8] = [
             "now() + ttl",
             "gen_random_uuid()",
             "interval '1 day') - now()",
+        ],
+    ),
+    (
+        Feature::Sequence,
+        &[
+            "SELECT nextval('hold_ticket')",
+            "INSERT INTO hold VALUES (nextval('hold_ticket')",
+            "SET bal = bal + nextval('hold_ticket')",
+            "currval('hold_ticket'), lastval()",
+            "SELECT setval('hold_ticket'",
         ],
     ),
 ];

@@ -470,11 +470,7 @@ pub(crate) fn parse(sql: &str) -> Result<SequenceDdl, DbError> {
 /// A sequence's parameters from `options` over `base` (the defaults for
 /// a new one, its parameters for ALTER), checked as PostgreSQL's
 /// `init_params` checks them.
-fn apply_options(
-    name: &str,
-    base: Option<&Sequence>,
-    options: &Options,
-) -> Result<(SqlType, i64, i64, i64, i64, bool, Option<i64>), DbError> {
+fn apply_options(base: Option<&Sequence>, options: &Options) -> Result<Params, DbError> {
     let old_ty = base.map_or(SqlType::BigInt, |s| s.ty);
     let ty = options.ty.unwrap_or(old_ty);
     let (type_min, type_max) = type_range(ty);
@@ -546,10 +542,7 @@ fn apply_options(
             "START value ({start}) cannot be greater than MAXVALUE ({max})"
         )));
     }
-    let restart = match options.restart {
-        Some(at) => Some(at.unwrap_or(start)),
-        None => None,
-    };
+    let restart = options.restart.map(|at| at.unwrap_or(start));
     // The value the sequence stands at is checked against the new bounds
     // (PostgreSQL reports it as the RESTART value either way).
     let current = restart.or(base.map(|s| s.last_value)).unwrap_or(start);
@@ -571,8 +564,44 @@ fn apply_options(
         }
     }
     let cycle = options.cycle.or(base.map(|s| s.cycle)).unwrap_or(false);
-    let _ = name;
-    Ok((ty, increment, min, max, start, cycle, restart))
+    Ok(Params {
+        ty,
+        increment,
+        min,
+        max,
+        start,
+        cycle,
+        restart,
+    })
+}
+
+/// A sequence's checked parameters, and where ALTER's `RESTART` puts it.
+struct Params {
+    ty: SqlType,
+    increment: i64,
+    min: i64,
+    max: i64,
+    start: i64,
+    cycle: bool,
+    restart: Option<i64>,
+}
+
+impl Params {
+    /// A new sequence with these parameters, not yet called.
+    fn sequence(&self, id: u64, owner: Option<Owner>) -> Sequence {
+        Sequence {
+            id,
+            ty: self.ty,
+            increment: self.increment,
+            min: self.min,
+            max: self.max,
+            start: self.start,
+            cycle: self.cycle,
+            last_value: self.start,
+            is_called: false,
+            owner,
+        }
+    }
 }
 
 /// The owner `OWNED BY t.c` names, checked against the catalog.
@@ -640,28 +669,14 @@ impl Sequences {
                         format!("relation \"{name}\" already exists"),
                     ));
                 }
-                let (ty, increment, min, max, start, cycle, _) =
-                    apply_options(name, None, options)?;
+                let params = apply_options(None, options)?;
                 let owner = match &options.owned_by {
                     Some(o) => owner_of(catalog, o)?,
                     None => None,
                 };
                 let id = self.fresh_id();
-                self.by_name.insert(
-                    name.clone(),
-                    Sequence {
-                        id,
-                        ty,
-                        increment,
-                        min,
-                        max,
-                        start,
-                        cycle,
-                        last_value: start,
-                        is_called: false,
-                        owner,
-                    },
-                );
+                self.by_name
+                    .insert(name.clone(), params.sequence(id, owner));
                 Ok(Vec::new())
             }
             SequenceDdl::Alter {
@@ -678,21 +693,20 @@ impl Sequences {
                     }
                     return Err(undefined(name));
                 };
-                let (ty, increment, min, max, start, cycle, restart) =
-                    apply_options(name, Some(old), options)?;
+                let params = apply_options(Some(old), options)?;
                 let owner = match &options.owned_by {
                     Some(o) => owner_of(catalog, o)?,
                     None => old.owner.clone(),
                 };
                 let seq = self.by_name.get_mut(name).expect("found above");
-                seq.ty = ty;
-                seq.increment = increment;
-                seq.min = min;
-                seq.max = max;
-                seq.start = start;
-                seq.cycle = cycle;
+                seq.ty = params.ty;
+                seq.increment = params.increment;
+                seq.min = params.min;
+                seq.max = params.max;
+                seq.start = params.start;
+                seq.cycle = params.cycle;
                 seq.owner = owner;
-                if let Some(at) = restart {
+                if let Some(at) = params.restart {
                     seq.last_value = at;
                     seq.is_called = false;
                 }
@@ -819,32 +833,19 @@ impl Sequences {
                 SqlType::Integer => SqlType::Integer,
                 _ => SqlType::BigInt,
             });
-            let (ty, increment, min, max, start, cycle, _) = apply_options(&name, None, &options)?;
+            let params = apply_options(None, &options)?;
             let id = self.fresh_id();
             let kind = if col.always || identity_options.iter().any(|(c, _)| c == col.name) {
                 OwnerKind::Identity
             } else {
                 OwnerKind::Serial
             };
-            self.by_name.insert(
-                name,
-                Sequence {
-                    id,
-                    ty,
-                    increment,
-                    min,
-                    max,
-                    start,
-                    cycle,
-                    last_value: start,
-                    is_called: false,
-                    owner: Some(Owner {
-                        table: table.name.clone(),
-                        column: col.name.to_string(),
-                        kind,
-                    }),
-                },
-            );
+            let owner = Owner {
+                table: table.name.clone(),
+                column: col.name.to_string(),
+                kind,
+            };
+            self.by_name.insert(name, params.sequence(id, Some(owner)));
         }
         Ok(())
     }
