@@ -907,6 +907,15 @@ pub(crate) fn drop_schemas(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
                     ),
                 ));
             }
+            let sequence = super::lock(&db.shared.sequences).first_in_schema(name);
+            if let (Some(sequence), false) = (sequence, spec.cascade) {
+                return Err(err(
+                    SqlState::Other("2BP01"),
+                    format!(
+                        "cannot drop schema {name} because other objects depend on it (sequence {sequence} depends on schema {name}; use DROP ... CASCADE to drop the dependent objects too)"
+                    ),
+                ));
+            }
             tables.extend(inside);
             schemas.push(name.clone());
         }
@@ -925,6 +934,7 @@ pub(crate) fn drop_schemas(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
     }
     let mut catalog = db.shared.catalog();
     for name in schemas {
+        super::lock(&db.shared.sequences).forget_schema(&name);
         catalog.schemas.remove(&name);
     }
     Ok(())

@@ -881,6 +881,21 @@ impl Sequences {
             .retain(|_, s| s.owner.as_ref().is_none_or(|o| o.table != table));
     }
 
+    /// A sequence of the schema `schema` (named `schema.name`), if any.
+    pub(crate) fn first_in_schema(&self, schema: &str) -> Option<String> {
+        let prefix = format!("{schema}.");
+        self.by_name
+            .keys()
+            .find(|n| n.starts_with(&prefix))
+            .cloned()
+    }
+
+    /// Drops the sequences of a dropped schema.
+    pub(crate) fn forget_schema(&mut self, schema: &str) {
+        let prefix = format!("{schema}.");
+        self.by_name.retain(|n, _| !n.starts_with(&prefix));
+    }
+
     /// A renamed table keeps its sequences (under their names).
     pub(crate) fn rename_table(&mut self, from: &str, to: &str) {
         for s in self.by_name.values_mut() {
@@ -1121,7 +1136,13 @@ fn sequence_arg(catalog: &Catalog, sequences: &Sequences, arg: &Value) -> Result
     if catalog.tables.contains_key(&name) {
         return Err(not_a_sequence(&name));
     }
-    Err(undefined(&name))
+    match name.split_once('.') {
+        Some((schema, _)) if !catalog.schemas.contains(schema) => Err(err(
+            SqlState::Other("3F000"),
+            format!("schema \"{schema}\" does not exist"),
+        )),
+        _ => Err(undefined(&name)),
+    }
 }
 
 /// Runs a sequence function of `funcs` on its (non-NULL) arguments.

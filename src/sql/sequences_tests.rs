@@ -315,3 +315,16 @@ fn alter_table_add_serial_column_goes_on_after_the_rows() {
         "public.e_n_seq"
     );
 }
+
+#[test]
+fn a_schema_s_sequences_are_qualified_and_go_with_it() {
+    let mut s = SqlDb::new_empty().session();
+    ok(&mut s, "CREATE SCHEMA app");
+    ok(&mut s, "CREATE SEQUENCE app.orders START 7");
+    assert_eq!(ok(&mut s, "SELECT nextval('app.orders')"), "7");
+    assert_eq!(code(&mut s, "SELECT nextval('orders')").0, "42P01");
+    assert_eq!(code(&mut s, "DROP SCHEMA app").0, "2BP01");
+    ok(&mut s, "DROP SCHEMA app CASCADE");
+    assert_eq!(code(&mut s, "SELECT nextval('app.orders')").0, "3F000");
+    assert_eq!(code(&mut s, "CREATE SEQUENCE nope.s").0, "3F000");
+}
