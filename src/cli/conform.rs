@@ -35,7 +35,7 @@ pub(super) struct Args {
     /// predicate-read, locking-read, shared-lock, insert, update,
     /// key-update, delete, upsert, savepoint, lock-timeout, subquery, cte,
     /// write-from-query, outer-join, seat, lock-table, advisory-lock,
-    /// time-uuid); repeatable. Default: all of them.
+    /// time-uuid, sequence); repeatable. Default: all of them.
     #[arg(long, value_name = "FEATURE")]
     feature: Vec<String>,
     /// Leave out the anomaly suite's scripts.

@@ -26,6 +26,10 @@ pub const SCHEMA: Setup = Setup {
         "CREATE UNIQUE INDEX acct_name ON acct (name)",
         "CREATE TABLE hold (id integer PRIMARY KEY, acct_id integer NOT NULL REFERENCES acct (id), room integer NOT NULL, span int4range NOT NULL, n integer NOT NULL, EXCLUDE USING gist (room WITH =, span WITH &&))",
         "CREATE INDEX hold_acct ON hold (acct_id)",
+        // Hold ids drawn from a sequence start among the drawn ones (4
+        // and 5 may collide); owned by hold.id, so PostgreSQL's TRUNCATE
+        // ... RESTART IDENTITY between programs starts it over.
+        "CREATE SEQUENCE hold_ticket START 4 OWNED BY hold.id",
         // No primary key (PostgreSQL's heap, rows by hidden identity) and
         // the "one active hold per seat" idiom.
         "CREATE TABLE seat (seat integer NOT NULL, acct_id integer NOT NULL, active boolean NOT NULL, ttl interval NOT NULL)",
@@ -97,11 +101,15 @@ pub enum Feature {
     /// `now()` and interval arithmetic, and `gen_random_uuid()`, in shapes
     /// whose results do not depend on the clock or the random value.
     TimeUuid,
+    /// The sequence `hold_ticket`: `nextval` alone, as an inserted hold's
+    /// id and in an UPDATE's SET, `currval` / `lastval` (55000 in a
+    /// session that has not drawn) and `setval`.
+    Sequence,
 }
 
 impl Feature {
     /// Every feature.
-    pub const ALL: [Feature; 20] = [
+    pub const ALL: [Feature; 21] = [
         Feature::PointRead,
         Feature::RangeRead,
         Feature::PredicateRead,
@@ -122,10 +130,11 @@ impl Feature {
         Feature::LockTable,
         Feature::AdvisoryLock,
         Feature::TimeUuid,
+        Feature::Sequence,
     ];
 
     /// The features on by default: what the simulated store supports.
-    pub const SUPPORTED: [Feature; 20] = Feature::ALL;
+    pub const SUPPORTED: [Feature; 21] = Feature::ALL;
 
     /// The kebab-case name (`locking-read`).
     pub fn name(self) -> &'static str {
@@ -150,6 +159,7 @@ impl Feature {
             Feature::LockTable => "lock-table",
             Feature::AdvisoryLock => "advisory-lock",
             Feature::TimeUuid => "time-uuid",
+            Feature::Sequence => "sequence",
         }
     }
 
@@ -181,6 +191,7 @@ impl Feature {
             Feature::LockTable => 3,
             Feature::AdvisoryLock => 4,
             Feature::TimeUuid => 3,
+            Feature::Sequence => 4,
         }
     }
 }
@@ -457,6 +468,7 @@ impl Gen<'_> {
             Feature::LockTable => self.lock_table(),
             Feature::AdvisoryLock => self.advisory_lock(),
             Feature::TimeUuid => self.time_uuid(),
+            Feature::Sequence => self.sequence(),
         }
     }
 
@@ -868,6 +880,25 @@ impl Gen<'_> {
                 "SELECT count(DISTINCT u), bool_and(u IS NOT NULL) FROM (SELECT gen_random_uuid() AS u FROM acct WHERE grp = {}) x",
                 self.grp()
             ),
+        }
+    }
+
+    fn sequence(&mut self) -> String {
+        match self.rng.below(5) {
+            0 => "SELECT nextval('hold_ticket')".to_string(),
+            1 => {
+                let (acct, room) = (self.acct_id(), self.rng.between(1, 2));
+                let (lower, upper) = self.span();
+                let n = self.small();
+                let r = self.returning("id");
+                format!("INSERT INTO hold VALUES (nextval('hold_ticket'), {acct}, {room}, '[{lower},{upper})', {n}){r}")
+            }
+            2 => format!(
+                "UPDATE acct SET bal = bal + nextval('hold_ticket') WHERE id = {} RETURNING bal",
+                self.acct_id()
+            ),
+            3 => "SELECT currval('hold_ticket'), lastval()".to_string(),
+            _ => format!("SELECT setval('hold_ticket', {})", self.rng.between(3, 6)),
         }
     }
 }

@@ -512,6 +512,12 @@ impl crate::sql::script::Backend for PgBackend {
             match self.pool.pop() {
                 Some(mut s) => {
                     s.forget_statements();
+                    // A backend keeps its currval/lastval across programs;
+                    // a fresh session on the store has none.
+                    s.client()
+                        .batch_execute("DISCARD SEQUENCES")
+                        .await
+                        .map_err(|e| db_error(&e))?;
                     out.push(s);
                 }
                 None => out.push(self.connect().await?),
@@ -528,10 +534,11 @@ impl crate::sql::script::Backend for PgBackend {
             // Same tables as last time: TRUNCATE gives fresh relations
             // (no dead rows or grown index pages left by the last script,
             // which would change PostgreSQL's page-level predicate locks)
-            // in a fraction of DROP and CREATE's time.
+            // in a fraction of DROP and CREATE's time; RESTART IDENTITY
+            // starts the sequences the tables own over, as a fresh store's.
             observer
                 .client()
-                .batch_execute(&format!("TRUNCATE {tables}"))
+                .batch_execute(&format!("TRUNCATE {tables} RESTART IDENTITY"))
                 .await
                 .map_err(|e| db_error(&e))?;
             return Ok(out);

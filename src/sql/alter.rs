@@ -434,7 +434,7 @@ impl Work<'_> {
             ));
         }
         let type_text = def.data_type.to_string().to_ascii_lowercase();
-        let serial = type_text == "serial" || type_text == "bigserial";
+        let serial = super::sequences::is_serial_type(&type_text);
         let ty = type_of(&def.data_type)?;
         let mut col = Column {
             name: intern(&column),
@@ -1180,6 +1180,12 @@ async fn run<'a>(
                 }
             }
         }
+        // A new serial column's sequence goes on after the values its
+        // existing rows took; a dropped column's goes with it.
+        // (Default options on an integer column: nothing to refuse.)
+        db.shared
+            .adopt_serials(&catalog, &table, &[])
+            .expect("a serial column's default sequence is valid");
         catalog.tables.insert(name, Arc::new(table));
         drop(catalog);
         super::lock(&db.shared.cache).clear();

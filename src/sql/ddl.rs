@@ -8,6 +8,7 @@ use super::catalog::{
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
 use super::plan::ExcludeSpec;
 use super::referential::Action;
+use super::sequences;
 use super::value::{err, SqlType};
 use super::SqlDb;
 use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, WriteKind};
@@ -74,7 +75,8 @@ pub(crate) fn create_table(
             ));
         }
     }
-    if catalog.tables.contains_key(&name) {
+    // A sequence's name is a relation's name too.
+    if catalog.tables.contains_key(&name) || super::lock(&db.shared.sequences).contains(&name) {
         if create.if_not_exists {
             return Ok(());
         }
@@ -83,6 +85,8 @@ pub(crate) fn create_table(
             format!("relation \"{name}\" already exists"),
         ));
     }
+    // The sequence options of its identity columns, by column.
+    let mut identity_options = Vec::new();
     let mut draft = Draft {
         table: Table {
             name: name.clone(),
@@ -109,7 +113,7 @@ pub(crate) fn create_table(
             ));
         }
         let type_text = def.data_type.to_string().to_ascii_lowercase();
-        let serial = type_text == "serial" || type_text == "bigserial";
+        let serial = sequences::is_serial_type(&type_text);
         let ty = type_of(&def.data_type)?;
         let mut col = Column {
             name: intern(&column),
@@ -172,8 +176,13 @@ pub(crate) fn create_table(
                     generated_as:
                         generated @ (ast::GeneratedAs::ByDefault | ast::GeneratedAs::Always),
                     generation_expr: None,
+                    sequence_options,
                     ..
                 } => {
+                    identity_options.push((
+                        column.clone(),
+                        sequences::options_of_ast(sequence_options.as_deref().unwrap_or_default())?,
+                    ));
                     col.serial = true;
                     col.not_null = true;
                     col.always = *generated == ast::GeneratedAs::Always;
@@ -441,6 +450,9 @@ pub(crate) fn create_table(
         updated.referenced_by.push((name.clone(), position));
         catalog.tables.insert(parent_name, Arc::new(updated));
     }
+    // Its serial and identity columns' sequences.
+    db.shared
+        .adopt_serials(&catalog, &draft.table, &identity_options)?;
     catalog.tables.insert(name, Arc::new(draft.table));
     Ok(())
 }
@@ -865,6 +877,15 @@ pub(crate) fn drop_schemas(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
                     ),
                 ));
             }
+            let sequence = super::lock(&db.shared.sequences).first_in_schema(name);
+            if let (Some(sequence), false) = (sequence, spec.cascade) {
+                return Err(err(
+                    SqlState::Other("2BP01"),
+                    format!(
+                        "cannot drop schema {name} because other objects depend on it (sequence {sequence} depends on schema {name}; use DROP ... CASCADE to drop the dependent objects too)"
+                    ),
+                ));
+            }
             tables.extend(inside);
             schemas.push(name.clone());
         }
@@ -883,6 +904,7 @@ pub(crate) fn drop_schemas(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
     }
     let mut catalog = db.shared.catalog();
     for name in schemas {
+        super::lock(&db.shared.sequences).forget_schema(&name);
         catalog.schemas.remove(&name);
     }
     Ok(())

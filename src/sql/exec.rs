@@ -358,7 +358,10 @@ impl Exec<'_> {
     pub(crate) fn default_of(&self, table: &Table, column: usize) -> Result<Value, DbError> {
         let c = &table.columns[column];
         if c.serial {
-            return Ok(Value::Int(self.db.next_serial(&table.name, c.name)));
+            let drawn = self
+                .db
+                .serial_value(self.params.ctx.session, &table.name, c.name)?;
+            return Ok(Value::Int(drawn));
         }
         match &c.default {
             Some(e) => coerce(&e.eval(&env(&[], self.params))?, c.ty),

@@ -743,7 +743,8 @@ impl<'a> Compiler<'a> {
             other => {
                 let compiled = args
                     .iter()
-                    .map(|a| self.compile(a))
+                    .enumerate()
+                    .map(|(i, a)| self.compile(super::sequences::regclass_arg(other, i, a)))
                     .collect::<Result<Vec<_>, _>>()?;
                 if let (Some(calls), Some((mode, session_level))) = (
                     self.advisory.as_mut(),
@@ -947,10 +948,6 @@ const PG_TYPES_NOT_MODELLED: &[&str] = &[
     "name",
     "citext",
     "hstore",
-    "serial2",
-    "smallserial",
-    "serial4",
-    "serial8",
     "record",
     "void",
 ];

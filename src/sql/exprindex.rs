@@ -316,7 +316,12 @@ pub(crate) fn non_immutable(e: &Expr, table: &Table) -> bool {
                 | Builtin::ToRegclass
                 | Builtin::Concat
                 | Builtin::JsonbBuildObject
-                | Builtin::ToJsonb,
+                | Builtin::ToJsonb
+                | Builtin::Nextval
+                | Builtin::Currval
+                | Builtin::Lastval
+                | Builtin::Setval
+                | Builtin::PgGetSerialSequence,
                 _,
             ) => true,
             // date_trunc(text, timestamptz [, zone]) and of a date (which

@@ -33,6 +33,9 @@ pub(crate) struct Ctx {
     /// The transaction's time, ms on the store's clock, once read.
     tx_ms: Mutex<Option<u64>>,
     statement_ms: Mutex<Option<u64>>,
+    /// The session running the statement: whose `currval` a `nextval`
+    /// sets (see `sequences`).
+    pub(crate) session: Option<crate::store::SessionId>,
     /// The statement's reads, for subqueries (see `subquery`).
     pub(crate) reader: Option<crate::store::SqlReader>,
     /// Results of uncorrelated subqueries, by plan address: evaluated
@@ -165,6 +168,13 @@ pub(crate) enum Builtin {
     JsonbTypeof,
     /// `LIKE`/`ILIKE`: (case-insensitive).
     Like(bool),
+    /// `nextval(regclass)` and the other sequence functions (see
+    /// `sequences`).
+    Nextval,
+    Currval,
+    Lastval,
+    Setval,
+    PgGetSerialSequence,
 }
 
 /// The built-in called `name` with `n` arguments, if this module has it.
@@ -207,6 +217,11 @@ pub(crate) fn lookup(name: &str, n: usize) -> Option<Builtin> {
         "to_jsonb" => B::ToJsonb,
         "jsonb_set" => B::JsonbSet,
         "jsonb_typeof" => B::JsonbTypeof,
+        "nextval" => B::Nextval,
+        "currval" => B::Currval,
+        "lastval" => B::Lastval,
+        "setval" => B::Setval,
+        "pg_get_serial_sequence" => B::PgGetSerialSequence,
         _ => return None,
     };
     let ok = match b {
@@ -224,6 +239,10 @@ pub(crate) fn lookup(name: &str, n: usize) -> Option<Builtin> {
         B::Trim | B::Ltrim | B::Rtrim | B::Round | B::Trunc => n == 1 || n == 2,
         B::JsonbBuildObject => n.is_multiple_of(2),
         B::JsonbSet => n == 3 || n == 4,
+        B::Nextval | B::Currval => n == 1,
+        B::Lastval => n == 0,
+        B::Setval => n == 2 || n == 3,
+        B::PgGetSerialSequence => n == 2,
     };
     ok.then_some(b)
 }
@@ -344,6 +363,17 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
             Value::Date(ctx.timestamp(Clock::Transaction).div_euclid(US_PER_DAY) as i32)
         }
         B::GenRandomUuid => Value::Uuid(ctx.uuid()),
+        B::Nextval | B::Currval | B::Lastval | B::Setval | B::PgGetSerialSequence => {
+            let Some(db) = &ctx.db else {
+                return Err(super::expr::unsupported(
+                    "a sequence function outside a statement",
+                ));
+            };
+            // The catalog first, as DDL locks them.
+            let catalog = db.catalog();
+            let mut sequences = lock(&db.sequences);
+            super::sequences::call(b, args, &catalog, &mut sequences, ctx.session)?
+        }
         B::MakeInterval => {
             let field = |i: usize| -> Result<f64, DbError> {
                 match args.get(i) {

@@ -194,6 +194,16 @@
 //!   transaction when it first reads it, `statement_timestamp()` per
 //!   statement, `clock_timestamp()` moves; the only time zone is UTC.
 //!   Enum values come back to a client as their labels (text).
+//! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
+//!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
+//!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
+//!   `setval` with PostgreSQL's SQLSTATEs, `serial`/`bigserial`/
+//!   `smallserial` and identity columns owning `t_c_seq`, `DEFAULT
+//!   nextval('s')`, `pg_get_serial_sequence`. `nextval` is not
+//!   transactional, never waits and takes no SSI lock; `currval` and
+//!   `lastval` are the session's ([`crate::store::SessionId`]'s). Sequence
+//!   DDL inside a transaction block is 0A000 (PostgreSQL's ALTER SEQUENCE
+//!   is transactional).
 //! - Queries inside statements (see `subquery`, `cte`, `join_writes`):
 //!   scalar, `[NOT] EXISTS`, `[NOT] IN` and `op ANY | ALL` subqueries,
 //!   correlated or not, in any expression of a statement (their reads are
@@ -211,8 +221,9 @@
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
-//!   and `SET DEFAULT (cols)` (a parse error), DDL inside a
-//!   transaction block, and any statement or expression not listed in
+//!   and `SET DEFAULT (cols)` (a parse error), DDL (sequence DDL too)
+//!   inside a transaction block, `SELECT ... FROM` a sequence, and any
+//!   statement or expression not listed in
 //!   `plan`/`expr`.
 
 mod alter;
@@ -234,6 +245,7 @@ mod plan;
 mod referential;
 pub mod script;
 pub mod scripts;
+mod sequences;
 mod setops;
 mod settings;
 mod subquery;
@@ -375,6 +387,9 @@ pub(crate) struct DbShared {
     serials: Mutex<BTreeMap<(String, &'static str), i64>>,
     /// `gen_random_uuid()`'s stream, from the store's seed.
     uuids: Mutex<Option<crate::seed::Rng64>>,
+    /// Sequences and the sessions' `currval`s (see `sequences`); locked
+    /// after `catalog` when both are.
+    sequences: Mutex<sequences::Sequences>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -399,11 +414,13 @@ impl DbShared {
     /// hidden row counter), as dropping a table drops its owned sequences.
     fn forget_serials(&self, table: &str) {
         lock(&self.serials).retain(|(t, _), _| t != table);
+        lock(&self.sequences).forget_table(table);
     }
 
     /// A renamed table keeps its serial columns' sequences (and its hidden
     /// row counter).
     fn rename_serials(&self, from: &str, to: &str) {
+        lock(&self.sequences).rename_table(from, to);
         let mut serials = lock(&self.serials);
         let moved: Vec<_> = serials
             .iter()
@@ -418,6 +435,7 @@ impl DbShared {
 
     /// A renamed serial column keeps its sequence.
     fn rename_serial_column(&self, table: &str, from: &str, to: &'static str) {
+        lock(&self.sequences).rename_column(table, from, to);
         let mut serials = lock(&self.serials);
         let found = serials
             .keys()
@@ -427,6 +445,43 @@ impl DbShared {
             let value = serials.remove(&key).expect("found above");
             serials.insert((table.to_string(), to), value);
         }
+    }
+
+    /// The next value of a `serial` / identity column: `nextval` of its
+    /// sequence drawn by `session` (see `sequences`), or of the counter
+    /// of a column without one (a heap table's hidden row identity).
+    fn serial_value(
+        &self,
+        session: Option<SessionId>,
+        table: &str,
+        column: &'static str,
+    ) -> Result<i64, DbError> {
+        let drawn = lock(&self.sequences).next_for_column(session, table, column);
+        drawn.unwrap_or_else(|| Ok(self.next_serial(table, column)))
+    }
+
+    /// Gives a created or altered table's `serial` / identity columns
+    /// their sequences (see `sequences::Sequences::adopt`).
+    fn adopt_serials(
+        &self,
+        catalog: &Catalog,
+        table: &Table,
+        identity_options: &[(String, sequences::Options)],
+    ) -> Result<(), DbError> {
+        let mut sequences = lock(&self.sequences);
+        sequences.adopt(catalog, table, identity_options)?;
+        // Values a column drew before it had a sequence (ALTER TABLE ...
+        // ADD COLUMN n serial numbering the existing rows) are taken.
+        let mut serials = lock(&self.serials);
+        for col in &table.columns {
+            if col.name == catalog::ROW_ID {
+                continue;
+            }
+            if let Some(drawn) = serials.remove(&(table.name.clone(), col.name)) {
+                sequences.continue_after(&table.name, col.name, drawn);
+            }
+        }
+        Ok(())
     }
 
     /// The next value of a serial column's sequence (not transactional,
@@ -716,6 +771,7 @@ impl Drop for SqlSession {
     fn drop(&mut self) {
         if self._connection.is_none() {
             self.db.store.end_session(self.session);
+            lock(&self.db.shared.sequences).end_session(self.session);
         }
     }
 }
@@ -755,11 +811,13 @@ fn writes(kind: &Prepared) -> Option<&'static str> {
 
 async fn run(
     db: &SqlDb,
+    session: SessionId,
     tx: &mut Tx,
     statement: &Statement,
     params: &[Value],
 ) -> Result<Rows, DbError> {
     let mut ctx = funcs::Ctx::new(&db.store, &db.shared, tx.sql_time_ms());
+    ctx.session = Some(session);
     let prelude = locks::prelude(statement, params, &ctx);
     match prelude {
         Ok((relations, advisory)) => tx.sql_prelude(relations, advisory),
@@ -1060,6 +1118,9 @@ impl SqlSession {
         if types::is_type_ddl(sql) {
             return self.type_ddl(sql);
         }
+        if sequences::is_sequence_ddl(sql) {
+            return self.sequence_ddl(sql);
+        }
         if alter::is_alter_table(sql) {
             return self.alter_table(sql).await;
         }
@@ -1077,6 +1138,7 @@ impl SqlSession {
         let statement = match self.db.prepare(sql, scans) {
             Ok(s) => s,
             Err(e) => {
+                let e = lock(&self.db.shared.sequences).read_as_table(e, sql);
                 if let Some(block) = &mut self.block {
                     block.failed = true;
                     block.tx.sql_fail(e.clone());
@@ -1269,7 +1331,7 @@ impl SqlSession {
                     return Err(self.fail(e));
                 }
                 block.tx.set_timeouts(timeouts);
-                let result = run(&self.db, &mut block.tx, statement, params).await;
+                let result = run(&self.db, self.session, &mut block.tx, statement, params).await;
                 if result.is_err() {
                     block.failed = true;
                 }
@@ -1292,7 +1354,7 @@ impl SqlSession {
                 );
                 tx.join_session(self.session);
                 tx.set_timeouts(timeouts);
-                let rows = run(&self.db, &mut tx, statement, params).await?;
+                let rows = run(&self.db, self.session, &mut tx, statement, params).await?;
                 tx.commit().await?;
                 Ok(rows)
             }
@@ -1319,6 +1381,28 @@ impl SqlSession {
                 .map(|t| t.name.clone())
         };
         types::run_type_ddl(&ddl, &mut catalog.types, in_use)?;
+        drop(catalog);
+        lock(&self.db.shared.cache).clear();
+        Ok(Rows::default())
+    }
+
+    /// `CREATE` / `ALTER` / `DROP SEQUENCE` (see `sequences`): DDL,
+    /// outside a block as the engine's other DDL (PostgreSQL's ALTER
+    /// SEQUENCE is transactional, which is not modelled).
+    fn sequence_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("sequence DDL (CREATE/ALTER/DROP SEQUENCE) inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        let ddl = sequences::parse(sql)?;
+        let mut catalog = self.db.shared.catalog();
+        let changed = lock(&self.db.shared.sequences).run_ddl(&catalog, &ddl)?;
+        for table in changed {
+            catalog.tables.insert(table.name.clone(), Arc::new(table));
+        }
         drop(catalog);
         lock(&self.db.shared.cache).clear();
         Ok(Rows::default())
@@ -1409,6 +1493,8 @@ mod exprindex_tests;
 mod queries_tests;
 #[cfg(test)]
 mod referential_tests;
+#[cfg(test)]
+mod sequences_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -3432,6 +3432,123 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, email FROM customer ORDER BY id -> [(1, Ann@x.com)]
         ",
     },
+    Script {
+        name: "nextval-neither-waits-nor-rolls-back",
+        about: "nextval is not transactional: a session's nextval does not \
+                wait for another's uncommitted one, a rolled-back \
+                transaction's value is not given out again, and currval and \
+                lastval are each session's own (recorded from PostgreSQL 15)",
+        setup: SEQ_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "SELECT nextval('seq_ticket')"),
+            (1, RC),
+            (1, "SELECT nextval('seq_ticket')"),
+            (0, "ROLLBACK"),
+            (0, "SELECT nextval('seq_ticket'), currval('seq_ticket')"),
+            (1, "SELECT currval('seq_ticket'), lastval()"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT nextval('seq_ticket')"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT nextval('seq_ticket') -> [(1)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT nextval('seq_ticket') -> [(2)]
+            s1: ROLLBACK -> ok
+            s1: SELECT nextval('seq_ticket'), currval('seq_ticket') -> [(3, 3)]
+            s2: SELECT currval('seq_ticket'), lastval() -> [(2, 2)]
+            s2: COMMIT -> ok
+            check: SELECT nextval('seq_ticket') -> [(4)]
+        ",
+    },
+    Script {
+        name: "currval-before-nextval-in-a-session",
+        about: "currval and lastval are 55000 in a session that has not \
+                called nextval, whatever other sessions drew; setval with \
+                is_called false sets no currval, and the next nextval \
+                returns its value (recorded from PostgreSQL 15)",
+        setup: SEQ_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, "SELECT nextval('seq_ticket')"),
+            (1, "SELECT currval('seq_ticket')"),
+            (1, "SELECT lastval()"),
+            (1, "SELECT setval('seq_ticket', 10, false)"),
+            (1, "SELECT currval('seq_ticket')"),
+            (0, "SELECT currval('seq_ticket'), nextval('seq_ticket')"),
+            (1, "SELECT nextval('seq_ticket'), lastval()"),
+        ],
+        check: &[],
+        expected: "
+            s1: SELECT nextval('seq_ticket') -> [(1)]
+            s2: SELECT currval('seq_ticket') -> error 55000
+            s2: SELECT lastval() -> error 55000
+            s2: SELECT setval('seq_ticket', 10, false) -> [(10)]
+            s2: SELECT currval('seq_ticket') -> error 55000
+            s1: SELECT currval('seq_ticket'), nextval('seq_ticket') -> [(1, 10)]
+            s2: SELECT nextval('seq_ticket'), lastval() -> [(11, 11)]
+        ",
+    },
+    Script {
+        name: "serial-insert-rolled-back-leaves-a-gap",
+        about: "a serial column and a DEFAULT nextval column draw when the \
+                row is inserted: a concurrent insert takes the next values \
+                without waiting, and the rolled-back insert's values stay a \
+                gap (recorded from PostgreSQL 15)",
+        setup: SEQ_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RR),
+            (0, "INSERT INTO seq_orders (note) VALUES ('a') RETURNING id, ticket"),
+            (1, "INSERT INTO seq_orders (note) VALUES ('b') RETURNING id, ticket"),
+            (0, "ROLLBACK"),
+            (0, "INSERT INTO seq_orders (note) VALUES ('c') RETURNING id, ticket"),
+            (1, "SELECT currval('seq_orders_id_seq'), lastval()"),
+        ],
+        check: &["SELECT id, ticket, note FROM seq_orders ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: INSERT INTO seq_orders (note) VALUES ('a') RETURNING id, ticket -> [(1, 1)]
+            s2: INSERT INTO seq_orders (note) VALUES ('b') RETURNING id, ticket -> [(2, 2)]
+            s1: ROLLBACK -> ok
+            s1: INSERT INTO seq_orders (note) VALUES ('c') RETURNING id, ticket -> [(3, 3)]
+            s2: SELECT currval('seq_orders_id_seq'), lastval() -> [(2, 2)]
+            check: SELECT id, ticket, note FROM seq_orders ORDER BY id -> [(2, 2, b) (3, 3, c)]
+        ",
+    },
+    Script {
+        name: "nextval-takes-no-serializable-conflict",
+        about: "Serializable: two transactions that each draw from the same \
+                sequence and insert a row both commit: nextval reads and \
+                writes no row, so SSI sees no rw-conflict between them \
+                (recorded from PostgreSQL 15)",
+        setup: SEQ_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (0, "SELECT nextval('seq_ticket')"),
+            (1, SER),
+            (1, "SELECT nextval('seq_ticket')"),
+            (0, "INSERT INTO seq_orders (note) VALUES ('x')"),
+            (1, "INSERT INTO seq_orders (note) VALUES ('y')"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, ticket, note FROM seq_orders ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT nextval('seq_ticket') -> [(1)]
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: SELECT nextval('seq_ticket') -> [(2)]
+            s1: INSERT INTO seq_orders (note) VALUES ('x') -> affected 1
+            s2: INSERT INTO seq_orders (note) VALUES ('y') -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            check: SELECT id, ticket, note FROM seq_orders ORDER BY id -> [(1, 3, x) (2, 4, y)]
+        ",
+    },
 ];
 
 /// The table of the expression-index scripts: customers whose emails
@@ -3440,6 +3557,15 @@ const CUSTOMER_SETUP: &[&str] = &[
     "DROP TABLE IF EXISTS customer",
     "CREATE TABLE customer (id integer PRIMARY KEY, email text NOT NULL)",
     "CREATE UNIQUE INDEX customer_email_key ON customer (lower(email))",
+];
+
+/// The sequence scripts' sequence and a table drawing from it and from
+/// its own serial column's sequence.
+const SEQ_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS seq_orders",
+    "DROP SEQUENCE IF EXISTS seq_ticket",
+    "CREATE SEQUENCE seq_ticket",
+    "CREATE TABLE seq_orders (id serial PRIMARY KEY, ticket bigint DEFAULT nextval('seq_ticket'), note text)",
 ];
 
 /// Tables of the referential-action scripts: a parent, a child with ON

@@ -509,9 +509,9 @@ impl SqlType {
         };
         let base = base.strip_prefix("public.").unwrap_or(base);
         Some(match (base, mods.as_slice()) {
-            ("smallint" | "int2", []) => SqlType::SmallInt,
-            ("int" | "integer" | "int4" | "serial", []) => SqlType::Integer,
-            ("bigint" | "int8" | "bigserial", []) => SqlType::BigInt,
+            ("smallint" | "int2" | "smallserial" | "serial2", []) => SqlType::SmallInt,
+            ("int" | "integer" | "int4" | "serial" | "serial4", []) => SqlType::Integer,
+            ("bigint" | "int8" | "bigserial" | "serial8", []) => SqlType::BigInt,
             ("numeric" | "decimal", []) => SqlType::Numeric,
             ("numeric" | "decimal", [p]) if (1..=38).contains(p) => SqlType::Decimal(*p as u8, 0),
             ("numeric" | "decimal", [p, s]) if (1..=38).contains(p) && s <= p => {
