@@ -226,7 +226,12 @@ fn main() {
     println!(
         "sql_ops: {transactions} transactions per line, 32 interleaved, 1000 rows, one thread"
     );
+    // OVERBOOK_BENCH_MIX=keyed (or queries) runs that mix alone.
+    let only = std::env::var("OVERBOOK_BENCH_MIX").ok();
     for mix in [Mix::Keyed, Mix::Queries] {
+        if only.as_deref().is_some_and(|name| name != mix.name()) {
+            continue;
+        }
         for isolation in Isolation::ALL {
             bench(mix, isolation, transactions, 32);
         }

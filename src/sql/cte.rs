@@ -372,7 +372,7 @@ pub(crate) fn prepare_with(
             main,
         })),
         params,
-        relation_locks,
+        relation_locks: relation_locks.into(),
         advisory_calls,
     })
 }

@@ -723,7 +723,10 @@ impl Exec<'_> {
                 }
             }
             self.insert_row(table, &values).await?;
-            touched.push(table.row_key(&values));
+            // Only ON CONFLICT DO UPDATE looks back at the rows touched.
+            if plan.conflict.is_some() {
+                touched.push(table.row_key(&values));
+            }
             affected += 1;
             self.returning(plan.returning.as_ref(), &values, &mut out)?;
         }

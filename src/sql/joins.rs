@@ -309,8 +309,15 @@ pub(crate) fn join_rows(
                 for (_, partial) in &rows {
                     let mut found = false;
                     for (key, values) in fetch(reader, src, partial, params)? {
-                        let mut combined = partial.clone();
-                        combined.extend(values);
+                        // The first table of a statement (no outer row)
+                        // is its row as read, without a copy.
+                        let combined = if partial.is_empty() {
+                            values
+                        } else {
+                            let mut combined = partial.clone();
+                            combined.extend(values);
+                            combined
+                        };
                         if let Some(on) = on {
                             if !on.is_true(&env(&combined, params))? {
                                 continue;

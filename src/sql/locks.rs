@@ -393,7 +393,7 @@ pub(crate) fn void() -> Value {
 }
 
 /// A statement's table locks and advisory lock calls.
-pub(super) type Prelude = (Vec<(String, TableLockMode)>, Vec<AdvisoryCall>);
+pub(super) type Prelude = (std::sync::Arc<[(String, TableLockMode)]>, Vec<AdvisoryCall>);
 
 /// What `statement` takes around its snapshot (see
 /// [`crate::store::Tx`]'s prelude): its table locks, and its WHERE

@@ -846,7 +846,9 @@ async fn run(
     };
     // Referential actions fire at the end of the statement, as
     // PostgreSQL's RI triggers (AFTER ROW) do.
+    // (Most statements queue none: skip the boxed future then.)
     let result = match result {
+        Ok(rows) if exec.ri_events.is_empty() => Ok(rows),
         Ok(rows) => exec.fire_referential(0).await.map(|()| rows),
         Err(e) => Err(e),
     };

@@ -273,8 +273,9 @@ fn advisory_function(name: &str) -> Option<AdvisoryItem> {
 pub(crate) struct Statement {
     pub(crate) kind: Prepared,
     pub(crate) params: usize,
-    /// The table locks it takes before its snapshot.
-    pub(crate) relation_locks: Vec<(String, crate::store::TableLockMode)>,
+    /// The table locks it takes before its snapshot (shared with each
+    /// run of the cached statement, not copied).
+    pub(crate) relation_locks: Arc<[(String, crate::store::TableLockMode)]>,
     /// The advisory locks its expressions take after its snapshot.
     pub(crate) advisory_calls: Vec<super::locks::AdvisoryCallPlan>,
 }
@@ -285,7 +286,7 @@ impl Statement {
         Statement {
             kind,
             params,
-            relation_locks: Vec::new(),
+            relation_locks: Arc::default(),
             advisory_calls: Vec::new(),
         }
     }
@@ -386,7 +387,7 @@ fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<St
     Ok(Statement {
         kind,
         params: planner.params,
-        relation_locks,
+        relation_locks: relation_locks.into(),
         advisory_calls: planner.advisory_calls,
     })
 }

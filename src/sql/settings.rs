@@ -1333,9 +1333,16 @@ fn duration_ms(param: TimeParam, text: &str) -> Result<u64, DbError> {
 /// Whether `sql` may call `current_setting` (any case).
 pub(crate) fn mentions_current_setting(sql: &str) -> bool {
     const NAME: &[u8] = b"current_setting";
-    sql.as_bytes()
-        .windows(NAME.len())
-        .any(|w| w.eq_ignore_ascii_case(NAME))
+    // Every statement passes here: compare only where the name's
+    // underscore is, a byte rare in SQL text.
+    let bytes = sql.as_bytes();
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'_'
+            && i >= 7
+            && bytes
+                .get(i - 7..i - 7 + NAME.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(NAME))
+    })
 }
 
 /// `sql` with each `current_setting('name' [, missing_ok])` replaced by

@@ -134,14 +134,11 @@ pub(crate) enum TypeDdl {
 
 /// Whether `sql` is `CREATE TYPE`/`DROP TYPE` (cheap: the first words).
 pub(crate) fn is_type_ddl(sql: &str) -> bool {
+    // Without lowercasing copies: every statement passes here.
     let mut words = sql.split_whitespace();
-    matches!(
-        (
-            words.next().map(str::to_ascii_lowercase).as_deref(),
-            words.next().map(str::to_ascii_lowercase).as_deref()
-        ),
-        (Some("create"), Some("type")) | (Some("drop"), Some("type"))
-    )
+    let first = words.next().unwrap_or("");
+    (first.eq_ignore_ascii_case("create") || first.eq_ignore_ascii_case("drop"))
+        && words.next().is_some_and(|w| w.eq_ignore_ascii_case("type"))
 }
 
 fn syntax(sql: &str) -> DbError {

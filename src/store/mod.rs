@@ -500,7 +500,7 @@ impl Store {
             timeouts: Timeouts::default(),
             statement_started_ms: 0,
             sql_time_ms: None,
-            relation_locks: Vec::new(),
+            relation_locks: Arc::default(),
             advisory_calls: Vec::new(),
             _connection: None,
         }
@@ -735,7 +735,7 @@ pub struct Tx {
     sql_time_ms: Option<u64>,
     /// The table locks the next statement takes before its snapshot (see
     /// [`Tx::sql_prelude`]).
-    relation_locks: Vec<(String, TableLockMode)>,
+    relation_locks: Arc<[(String, TableLockMode)]>,
     /// The advisory locks the next statement takes after its snapshot.
     advisory_calls: Vec<AdvisoryCall>,
     _connection: Option<Connection>,
@@ -874,6 +874,17 @@ impl Tx {
         nowait: bool,
     ) -> Result<(), DbError> {
         for (table, mode) in tables {
+            // Most requests are granted at once (a mode already held, or
+            // no conflict): then no wait is set up. One that must wait is
+            // queued by this first try; the wait's first poll finds it
+            // queued and waits for the same blockers.
+            let first = self
+                .store
+                .state()
+                .table_lock(self.id, table, *mode, nowait)?;
+            if matches!(first, LockAttempt::Done(())) {
+                continue;
+            }
             let mut wait = self.lock_wait();
             std::future::poll_fn(|cx: &mut Context<'_>| {
                 wait.poll(cx, |state, id| state.table_lock(id, table, *mode, nowait))
@@ -1150,7 +1161,7 @@ impl Tx {
     /// parses it) and the advisory locks its WHERE clause takes after.
     pub(crate) fn sql_prelude(
         &mut self,
-        relation_locks: Vec<(String, TableLockMode)>,
+        relation_locks: Arc<[(String, TableLockMode)]>,
         advisory_calls: Vec<AdvisoryCall>,
     ) {
         self.relation_locks = relation_locks;

@@ -135,8 +135,15 @@ impl TableLockMode {
 
 #[derive(Debug, Default)]
 struct TableLock {
-    /// Holders and the modes each holds (a mask of bits).
+    /// Holders and the modes each holds (a mask of bits). Changed only
+    /// through [`TableLock::hold`] and [`TableLock::forget`], which keep
+    /// `holding` in step.
     holders: BTreeMap<TxId, u16>,
+    /// How many holders hold each mode (by the mode's number): what
+    /// [`TableLock::others_hold`] reads, in a constant number of steps
+    /// however many transactions hold the table (every transaction of a
+    /// busy table holds a mode of it).
+    holding: [u32; 9],
     /// Waiters in queue order (not always arrival order: see the module
     /// docs).
     queue: Vec<(TxId, TableLockMode)>,
@@ -145,10 +152,39 @@ struct TableLock {
 impl TableLock {
     /// The modes transactions other than `id` hold.
     fn others_hold(&self, id: TxId) -> u16 {
-        self.holders
-            .iter()
-            .filter(|&(&holder, _)| holder != id)
-            .fold(0, |mask, (_, &held)| mask | held)
+        let mine = self.holders.get(&id).copied().unwrap_or(0);
+        TableLockMode::ALL.iter().fold(0, |mask, mode| {
+            let bit = mode.bit();
+            let own = u32::from(mine & bit != 0);
+            if self.holding[*mode as usize] > own {
+                mask | bit
+            } else {
+                mask
+            }
+        })
+    }
+
+    /// `id` holds `bits` besides what it held.
+    fn hold(&mut self, id: TxId, bits: u16) {
+        let held = self.holders.entry(id).or_default();
+        let added = bits & !*held;
+        *held |= bits;
+        for mode in TableLockMode::ALL {
+            if added & mode.bit() != 0 {
+                self.holding[mode as usize] += 1;
+            }
+        }
+    }
+
+    /// `id` holds no mode any more.
+    fn forget(&mut self, id: TxId) {
+        if let Some(held) = self.holders.remove(&id) {
+            for mode in TableLockMode::ALL {
+                if held & mode.bit() != 0 {
+                    self.holding[mode as usize] -= 1;
+                }
+            }
+        }
     }
 
     /// What `id` asking for `mode` waits for when queued at `place`: the
@@ -228,12 +264,25 @@ impl TableLocks {
     }
 
     fn grant(&mut self, id: TxId, table: &str, mode: TableLockMode) {
-        let lock = self.locks.entry(table.to_string()).or_default();
-        *lock.holders.entry(id).or_default() |= mode.bit();
-        self.tables_of
-            .entry(id)
-            .or_default()
-            .insert(table.to_string());
+        self.lock_mut(table).hold(id, mode.bit());
+        self.note_table_of(id, table);
+    }
+
+    /// `table`'s lock, an empty one made if there is none (the name is
+    /// copied only then: a statement asks for its tables' locks each time).
+    fn lock_mut(&mut self, table: &str) -> &mut TableLock {
+        if !self.locks.contains_key(table) {
+            self.locks.insert(table.to_string(), TableLock::default());
+        }
+        self.locks.get_mut(table).expect("inserted above")
+    }
+
+    /// `id` holds a mode of `table` or waits for one.
+    fn note_table_of(&mut self, id: TxId, table: &str) {
+        let tables = self.tables_of.entry(id).or_default();
+        if !tables.contains(table) {
+            tables.insert(table.to_string());
+        }
     }
 }
 
@@ -255,7 +304,7 @@ impl State {
             EarlyDeadlock(TxId),
             Queue(usize),
         }
-        let lock = self.table_locks.locks.entry(table.to_string()).or_default();
+        let lock = self.table_locks.lock_mut(table);
         let mine = lock.holders.get(&id).copied().unwrap_or(0);
         if mine & mode.bit() != 0 {
             return Ok(LockAttempt::Done(()));
@@ -320,11 +369,7 @@ impl State {
             Decision::Queue(place) => {
                 lock.queue.insert(place, (id, mode));
                 let blockers = lock.blockers(id, mode, place);
-                self.table_locks
-                    .tables_of
-                    .entry(id)
-                    .or_default()
-                    .insert(table.to_string());
+                self.table_locks.note_table_of(id, table);
                 match self.wait_for_all(id, blockers)? {
                     LockAttempt::WaitFor(first) => Ok(LockAttempt::WaitFor(first)),
                     LockAttempt::Done(()) => unreachable!("a wait is never done"),
@@ -340,12 +385,20 @@ impl State {
         let Some(lock) = self.table_locks.locks.get_mut(table) else {
             return;
         };
+        if lock.queue.is_empty() {
+            // Nobody to grant (the common release): only drop a lock
+            // nobody holds any more.
+            if lock.holders.is_empty() {
+                self.table_locks.locks.remove(table);
+            }
+            return;
+        }
         let queue = std::mem::take(&mut lock.queue);
         let mut ahead = 0u16;
         let mut granted = Vec::new();
         for (waiter, mode) in queue {
             if mode.conflict_mask() & (ahead | lock.others_hold(waiter)) == 0 {
-                *lock.holders.entry(waiter).or_default() |= mode.bit();
+                lock.hold(waiter, mode.bit());
                 granted.push(waiter);
             } else {
                 ahead |= mode.bit();
@@ -381,7 +434,7 @@ impl State {
         self.table_locks.wakers.remove(&id);
         for table in tables {
             if let Some(lock) = self.table_locks.locks.get_mut(&table) {
-                lock.holders.remove(&id);
+                lock.forget(id);
                 lock.queue.retain(|&(waiter, _)| waiter != id);
                 self.grant_table_waiters(&table);
             }
@@ -401,7 +454,8 @@ impl State {
             lock.queue.retain(|&(waiter, _)| waiter != id);
             match held.get(&table) {
                 Some(&modes) => {
-                    lock.holders.insert(id, modes);
+                    lock.forget(id);
+                    lock.hold(id, modes);
                     self.table_locks
                         .tables_of
                         .entry(id)
@@ -409,7 +463,7 @@ impl State {
                         .insert(table.clone());
                 }
                 None => {
-                    lock.holders.remove(&id);
+                    lock.forget(id);
                 }
             }
             self.grant_table_waiters(&table);
@@ -541,5 +595,54 @@ impl State {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod holding_tests {
+    use super::*;
+
+    /// What `others_hold` answered before it kept counts: the union of
+    /// the other holders' modes, walking them all.
+    fn walked(lock: &TableLock, id: TxId) -> u16 {
+        lock.holders
+            .iter()
+            .filter(|&(&holder, _)| holder != id)
+            .fold(0, |mask, (_, &held)| mask | held)
+    }
+
+    #[test]
+    fn counted_modes_match_the_holders_through_grants_upgrades_and_releases() {
+        use TableLockMode as M;
+        let mut lock = TableLock::default();
+        let steps: &[(TxId, Option<M>)] = &[
+            (1, Some(M::AccessShare)),
+            (2, Some(M::AccessShare)),
+            (1, Some(M::RowExclusive)),
+            (1, Some(M::RowExclusive)),
+            (3, Some(M::Share)),
+            (2, None),
+            (2, Some(M::RowShare)),
+            (1, None),
+            (3, None),
+            (4, Some(M::AccessExclusive)),
+            (2, None),
+            (4, None),
+        ];
+        for &(id, step) in steps {
+            match step {
+                Some(mode) => lock.hold(id, mode.bit()),
+                None => lock.forget(id),
+            }
+            for probe in 0..=5 {
+                assert_eq!(
+                    lock.others_hold(probe),
+                    walked(&lock, probe),
+                    "after {id} {step:?}, asked for {probe}"
+                );
+            }
+        }
+        assert!(lock.holders.is_empty());
+        assert_eq!(lock.holding, [0; 9]);
     }
 }
