@@ -15,7 +15,8 @@ use super::plan::{
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
 use crate::store::{
-    DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlReader, SqlState, Tx, WriteKind,
+    DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlReader, SqlState, TableLockMode, Tx,
+    WriteKind,
 };
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -386,13 +387,23 @@ impl Exec<'_> {
     ) -> Result<(), DbError> {
         for fk in &table.foreign_keys {
             let new_key: Vec<Value> = fk.columns.iter().map(|&c| values[c].clone()).collect();
-            if new_key.iter().any(Value::is_null) {
-                continue;
-            }
+            let null_key = new_key.iter().any(Value::is_null);
             if let Some(old) = old {
-                if fk.columns.iter().all(|&c| old[c] == values[c]) {
+                // An update fires the check only for a new, non-NULL
+                // reference (RI_FKey_fk_upd_check_required).
+                if null_key || fk.columns.iter().all(|&c| old[c] == values[c]) {
                     continue;
                 }
+            }
+            // The check opens the parent with ROW SHARE, for its FOR KEY
+            // SHARE query, before it looks at the reference: an inserted
+            // row with a NULL one locks the parent table too (RI_FKey_check;
+            // transcript `fk-trigger-locks-the-child-table-only-when-it-fires`).
+            self.tx
+                .sql_lock_table_in_statement(&fk.parent, TableLockMode::RowShare)
+                .await?;
+            if null_key {
+                continue;
             }
             let parent = self.db.table(&fk.parent)?;
             let mut parent_values = vec![Value::Null; parent.columns.len()];
@@ -414,11 +425,7 @@ impl Exec<'_> {
                     .map(|entry| parent.key_of_entry(&entry))
             };
             let found = match row_key {
-                Some(k) => self
-                    .tx
-                    .sql_write(&k, WriteKind::Lock(RowLockMode::KeyShare), None)
-                    .await?
-                    .is_some(),
+                Some(k) => self.tx.sql_ri_key_share(&k).await?.is_some(),
                 None => false,
             };
             if !found {

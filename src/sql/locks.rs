@@ -197,27 +197,21 @@ pub(crate) fn parse_lock_table(sql: &str) -> Result<Option<LockTablePlan>, DbErr
 
 /// The table locks a statement takes before it runs, in order, as
 /// PostgreSQL's parser takes them: ROW EXCLUSIVE on the table an INSERT,
-/// UPDATE or DELETE writes, ROW SHARE on the tables of a locking read
-/// and on the tables a foreign-key check reads with `FOR KEY SHARE` (the
-/// parents of a written table, the children of an updated or deleted
-/// one), ACCESS SHARE on every other table it reads (`touched`: every
-/// table the planner resolved).
-pub(crate) fn relation_locks(
-    kind: &Prepared,
-    touched: &[String],
-    catalog: &Catalog,
-) -> Vec<(String, TableLockMode)> {
+/// UPDATE or DELETE writes, ROW SHARE on the tables of a locking read,
+/// ACCESS SHARE on every other table it reads (`touched`: every table the
+/// planner resolved).
+pub(crate) fn relation_locks(kind: &Prepared, touched: &[String]) -> Vec<(String, TableLockMode)> {
     let mut out: Vec<(String, TableLockMode)> = Vec::new();
     let mut add = |table: &str, mode: TableLockMode| {
         if !out.iter().any(|(t, m)| t == table && *m == mode) {
             out.push((table.to_string(), mode));
         }
     };
-    let (target, parents, children) = match kind {
-        Prepared::Insert(plan) => (Some(&plan.table), true, false),
-        Prepared::Update(plan) => (Some(&plan.source.table), true, true),
-        Prepared::Delete(plan) => (Some(&plan.source.table), false, true),
-        _ => (None, false, false),
+    let target = match kind {
+        Prepared::Insert(plan) => Some(&plan.table),
+        Prepared::Update(plan) => Some(&plan.source.table),
+        Prepared::Delete(plan) => Some(&plan.source.table),
+        _ => None,
     };
     if let Prepared::Truncate(plan) = kind {
         for table in &plan.tables {
@@ -226,36 +220,12 @@ pub(crate) fn relation_locks(
         return out;
     }
     let locking_read = matches!(kind, Prepared::Select(plan) if plan.lock.is_some());
+    // A foreign key's other table is locked only when its check or action
+    // runs (`sql_lock_table_in_statement`), as PostgreSQL's RI trigger
+    // query locks it: an UPDATE of a parent's other columns, or a child
+    // row with a NULL reference, locks nothing there.
     if let Some(table) = target {
         add(&table.name, TableLockMode::RowExclusive);
-        if parents {
-            for fk in &table.foreign_keys {
-                add(&fk.parent, TableLockMode::RowShare);
-            }
-        }
-        if children {
-            let deletes = matches!(kind, Prepared::Delete(_));
-            for child in catalog.tables.values() {
-                let fks = child
-                    .foreign_keys
-                    .iter()
-                    .filter(|fk| fk.parent == table.name);
-                // A referential action that writes the child runs an
-                // UPDATE or DELETE of it: ROW EXCLUSIVE.
-                let mut mode = None;
-                for fk in fks {
-                    let action = if deletes { fk.on_delete } else { fk.on_update };
-                    mode = Some(if action.writes() {
-                        TableLockMode::RowExclusive
-                    } else {
-                        mode.unwrap_or(TableLockMode::RowShare)
-                    });
-                }
-                if let Some(mode) = mode {
-                    add(&child.name, mode);
-                }
-            }
-        }
     }
     for table in touched {
         if target.is_some_and(|t| &t.name == table) {

@@ -656,9 +656,7 @@ impl<'a> Planner<'a> {
             | Prepared::Insert(_)
             | Prepared::Update(_)
             | Prepared::Delete(_)
-            | Prepared::Truncate(_) => {
-                super::locks::relation_locks(kind, &self.touched.borrow(), self.catalog)
-            }
+            | Prepared::Truncate(_) => super::locks::relation_locks(kind, &self.touched.borrow()),
             _ => Vec::new(),
         }
     }

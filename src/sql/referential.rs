@@ -25,7 +25,7 @@ use super::catalog::{ForeignKey, Table};
 use super::exec::{key_columns_changed, Exec};
 use super::value::{coerce, compare, err, Value};
 use super::SqlState;
-use crate::store::{DbError, Isolation, Key, KeyRange, Row, RowLockMode, WriteKind};
+use crate::store::{DbError, Isolation, Key, KeyRange, Row, RowLockMode, TableLockMode, WriteKind};
 use sqlparser::ast;
 use std::cmp::Ordering;
 use std::future::Future;
@@ -148,20 +148,43 @@ impl Exec<'_> {
                 }
             }
             let old_key: Vec<&Value> = fk.parent_columns.iter().map(|&pc| &event.old[pc]).collect();
-            // A key with a NULL is referenced by nothing (MATCH SIMPLE).
-            if old_key.iter().any(|v| v.is_null()) {
-                continue;
-            }
             let action = if event.new.is_some() {
                 fk.on_update
             } else {
                 fk.on_delete
             };
+            // A key with a NULL is referenced by nothing (MATCH SIMPLE):
+            // an update of it fires no trigger, while a delete's trigger
+            // runs and locks the child before it looks.
+            let null_key = old_key.iter().any(|v| v.is_null());
+            if null_key && event.new.is_some() {
+                continue;
+            }
+            // The trigger opens the child first (ri_restrict, ri_set and
+            // RI_FKey_cascade_del): ROW SHARE for the FOR KEY SHARE query
+            // of NO ACTION and RESTRICT, ROW EXCLUSIVE for an action's
+            // DELETE or UPDATE. A parent statement that fires none (an
+            // update of other columns) locks nothing there (transcript
+            // `fk-trigger-locks-the-child-table-only-when-it-fires`).
+            let mode = if action.writes() {
+                TableLockMode::RowExclusive
+            } else {
+                TableLockMode::RowShare
+            };
+            self.tx
+                .sql_lock_table_in_statement(&child.name, mode)
+                .await?;
+            if null_key {
+                continue;
+            }
+            // NO ACTION leaves the rows alone when the key is there again
+            // (ri_Check_Pk_Match).
+            if action == Action::Check && self.key_taken_again(&table, fk, &old_key) {
+                continue;
+            }
             let referencing = self.referencing(&child, fk, &old_key);
             if !action.writes() {
-                if referencing.is_empty()
-                    || (action == Action::Check && self.key_taken_again(&table, fk, &old_key))
-                {
+                if referencing.is_empty() {
                     continue;
                 }
                 // Each referencing row is locked FOR KEY SHARE, as the RI
@@ -172,10 +195,7 @@ impl Exec<'_> {
                 // `fk-check-waits-for-a-referencing-rows-delete`).
                 let mut referenced = false;
                 for (key, _) in referencing {
-                    let locked = self
-                        .tx
-                        .sql_write(&key, WriteKind::Lock(RowLockMode::KeyShare), None)
-                        .await?;
+                    let locked = self.tx.sql_ri_key_share(&key).await?;
                     let still = match &locked {
                         Some(row) => refers(fk, &child.values_of(row), &old_key),
                         // Committed after a Repeatable Read / Serializable

@@ -3549,6 +3549,91 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, ticket, note FROM seq_orders ORDER BY id -> [(1, 3, x) (2, 4, y)]
         ",
     },
+    Script {
+        name: "no-action-after-waiting-finds-a-row-updated-to-refer",
+        about: "Read Committed: s1 points an existing child row at parent 1 \
+                (its check holds parent 1 FOR KEY SHARE); s2's DELETE of \
+                parent 1 waits, and once s1 commits its NO ACTION check \
+                finds the updated row and fails with 23503 (conform RC \
+                program 1367 of seed 1 left an orphan) (recorded from \
+                PostgreSQL 15)",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE ri_nullable SET p = 1 WHERE id = 1"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id FROM ri_parent ORDER BY id",
+            "SELECT id, p FROM ri_nullable ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE ri_nullable SET p = 1 WHERE id = 1 -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23503
+            check: SELECT id FROM ri_parent ORDER BY id -> [(1) (2)]
+            check: SELECT id, p FROM ri_nullable ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "fk-trigger-locks-the-child-table-only-when-it-fires",
+        about: "a foreign key's trigger opens the child table when it \
+                fires, not when the parent's statement starts: an update \
+                of a parent's other columns fires none and passes a \
+                LOCK TABLE of the child; a delete of the parent waits for \
+                it (ROW EXCLUSIVE for ON DELETE CASCADE) (recorded from \
+                PostgreSQL 15)",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "LOCK TABLE ri_child IN ACCESS EXCLUSIVE MODE"),
+            (1, "UPDATE ri_parent SET v = 5 WHERE id = 1"),
+            (1, "DELETE FROM ri_parent WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, p FROM ri_child ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE ri_child IN ACCESS EXCLUSIVE MODE -> ok
+            s2: UPDATE ri_parent SET v = 5 WHERE id = 1 -> affected 1
+            s2: DELETE FROM ri_parent WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT id, p FROM ri_child ORDER BY id -> [(2, 2)]
+        ",
+    },
+    Script {
+        name: "fk-check-of-an-inserted-row-locks-the-parent-table-even-for-null",
+        about: "the foreign-key check of an inserted row opens the parent \
+                with ROW SHARE before it looks at the reference, so an \
+                insert of a NULL reference waits for a LOCK TABLE of the \
+                parent, while an update of a reference to NULL fires no \
+                check and does not (recorded from PostgreSQL 15)",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "LOCK TABLE ri_parent IN ACCESS EXCLUSIVE MODE"),
+            (1, "UPDATE ri_nullable SET p = NULL WHERE id = 1"),
+            (1, "INSERT INTO ri_nullable VALUES (5, NULL)"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, p FROM ri_nullable ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE ri_parent IN ACCESS EXCLUSIVE MODE -> ok
+            s2: UPDATE ri_nullable SET p = NULL WHERE id = 1 -> affected 1
+            s2: INSERT INTO ri_nullable VALUES (5, NULL) -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT id, p FROM ri_nullable ORDER BY id -> [(1, NULL) (5, NULL)]
+        ",
+    },
 ];
 
 /// The table of the expression-index scripts: customers whose emails

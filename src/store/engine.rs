@@ -68,6 +68,16 @@ pub(crate) struct TxState {
     pub(crate) keys_changed: BTreeSet<Key>,
     /// Keys whose row it deleted and then inserted anew.
     pub(crate) replaced: BTreeSet<Key>,
+    /// Keys it inserted beside a row another transaction deleted after
+    /// this one's snapshot (Repeatable Read, Serializable). PostgreSQL's
+    /// snapshot then shows both rows, the deleted one and the new one; the
+    /// store keeps one version of a key per transaction and cannot, so a
+    /// later read or write of the key fails with 40001 instead (see
+    /// [`State::shadowed_read`]).
+    pub(crate) shadowed: BTreeSet<Key>,
+    /// A foreign-key check's lock is under way: at Read Committed it
+    /// reads the newest committed version (see `Tx::sql_ri_key_share`).
+    pub(crate) ri_query: bool,
     /// Row locks granted during the current statement, with the strength
     /// held before it (`None`: none).
     granted_this_statement: BTreeMap<Key, Option<RowLockMode>>,
@@ -396,6 +406,8 @@ impl State {
                 locks: BTreeSet::new(),
                 keys_changed: BTreeSet::new(),
                 replaced: BTreeSet::new(),
+                shadowed: BTreeSet::new(),
+                ri_query: false,
                 granted_this_statement: BTreeMap::new(),
                 reads: Vec::new(),
                 siread_keys: BTreeSet::new(),
@@ -742,8 +754,53 @@ impl State {
         tx.read_view = Some(tx.writes.clone());
     }
 
+    /// Fails with 40001 when `range` holds a key `id` inserted beside a
+    /// row its snapshot still shows deleted by another transaction (see
+    /// `TxState::shadowed`): PostgreSQL would show both rows here, which
+    /// one version per key cannot. Only while the insert stands (a
+    /// rollback to a savepoint takes it back, and the snapshot's row is
+    /// then all there is, as on PostgreSQL).
+    fn shadowed_read(&mut self, id: TxId, range: &KeyRange) -> Result<(), DbError> {
+        let tx = self.tx(id);
+        if tx.shadowed.is_empty() {
+            return Ok(());
+        }
+        let shown_twice = tx
+            .shadowed
+            .range(range.start.clone()..range.end.clone())
+            .find(|key| matches!(tx.writes.get(*key), Some(Some(_))))
+            .cloned();
+        match shown_twice {
+            Some(key) => Err(self.shown_twice(id, &key)),
+            None => Ok(()),
+        }
+    }
+
+    /// [`State::shadowed_read`] of one key.
+    fn shadowed_key(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
+        let tx = self.tx(id);
+        if tx.shadowed.contains(key) && matches!(tx.writes.get(key), Some(Some(_))) {
+            return Err(self.shown_twice(id, key));
+        }
+        Ok(())
+    }
+
+    fn shown_twice(&mut self, id: TxId, key: &Key) -> DbError {
+        self.stats.serialization_failures += 1;
+        self.fail(
+            id,
+            error(
+                SqlState::SerializationFailure,
+                format!(
+                    "could not serialize access: {key} was inserted beside a row deleted after this transaction's snapshot, which PostgreSQL's snapshot shows as well (the store keeps one version of a key)"
+                ),
+            ),
+        )
+    }
+
     /// A plain read (SELECT by key).
     pub(crate) fn get(&mut self, id: TxId, key: &Key) -> Result<Option<Row>, DbError> {
+        self.shadowed_key(id, key)?;
         let seen = self.visible(id, key);
         self.tx_mut(id).reads.push(ReadRecord::Item {
             key: key.clone(),
@@ -758,6 +815,7 @@ impl State {
     /// A predicate read over a range (SELECT ... WHERE key in range).
     pub(crate) fn scan(&mut self, id: TxId, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
         assert!(range.start <= range.end, "scan range must not be reversed");
+        self.shadowed_read(id, range)?;
         let snapshot = self.tx(id).snapshot.expect("statement started");
         let mut seen: BTreeMap<Key, (Option<Arc<Row>>, TxId)> = BTreeMap::new();
         for (key, versions) in self.data.range(range.start.clone()..range.end.clone()) {
@@ -1021,6 +1079,18 @@ impl State {
         let nothing_to_lock = matches!(kind, WriteKind::Lock(_))
             && !self.tx(id).writes.contains_key(key)
             && self.latest(key).is_none_or(|v| v.row.is_none());
+        // A row this transaction inserted beside one its snapshot still
+        // shows: PostgreSQL's UPDATE, DELETE or lock would find the old
+        // row too, deleted concurrently, and fail with 40001.
+        // (A lock is left alone: a foreign-key check's KEY SHARE lock reads
+        // with a fresh snapshot, which shows the new row only.)
+        if matches!(
+            kind,
+            WriteKind::Update | WriteKind::KeyUpdate | WriteKind::Delete
+        ) {
+            self.shadowed_key(id, key)?;
+        }
+        let mut shadows = false;
         // An UPDATE of a row its transaction locked FOR UPDATE keeps that
         // stronger lock, and PostgreSQL marks such an update as changing the
         // key (compute_new_xmax_infomask takes the stronger mode): KEY SHARE
@@ -1058,7 +1128,14 @@ impl State {
                                 | WriteKind::Delete
                                 | WriteKind::Lock(_)
                         );
-                        let found = self.visible(id, key);
+                        let found = if self.tx(id).ri_query {
+                            match self.tx(id).writes.get(key) {
+                                Some(own) => Some((own.clone(), id)),
+                                None => latest.as_ref().map(|v| (v.row.clone(), v.writer)),
+                            }
+                        } else {
+                            self.visible(id, key)
+                        };
                         let key_share_passes = kind == WriteKind::Lock(RowLockMode::KeyShare)
                             && matches!(found, Some((Some(_), _)))
                             && !self.keys_changed_since(key, snapshot);
@@ -1093,7 +1170,15 @@ impl State {
                             latest.as_ref().is_some_and(|l| l.seq > snapshot);
                         let saw_live_row = matches!(&visible, Some((Some(_), _)));
                         let conflicts = match kind {
-                            WriteKind::Insert => false,
+                            // PostgreSQL inserts beside the tuple another
+                            // transaction deleted after the snapshot; the
+                            // snapshot goes on showing that tuple next to
+                            // the new one (see `TxState::shadowed`).
+                            WriteKind::Insert => {
+                                shadows = saw_live_row
+                                    && latest.as_ref().is_some_and(|l| l.row.is_none());
+                                false
+                            }
                             WriteKind::Upsert => true,
                             // KEY SHARE passes a newer version whose key is
                             // unchanged (PostgreSQL locks along the update
@@ -1188,6 +1273,9 @@ impl State {
         if let Some(value) = new_value {
             if value.is_none() || kind == WriteKind::KeyUpdate || updates_under_for_update {
                 self.tx_mut(id).keys_changed.insert(key.clone());
+            }
+            if shadows {
+                self.tx_mut(id).shadowed.insert(key.clone());
             }
             if kind == WriteKind::Insert && matches!(own_before, Some(None)) {
                 let tx = self.tx_mut(id);

@@ -1105,6 +1105,24 @@ impl Tx {
         self.write_statement(key, kind, row).await
     }
 
+    /// A foreign-key check's `FOR KEY SHARE` lock of `key`. At Read
+    /// Committed the RI query runs on a snapshot of its own, taken when the
+    /// trigger fires, so it finds the newest committed version rather than
+    /// the one the statement's snapshot shows (transcript
+    /// `no-action-after-waiting-finds-a-row-updated-to-refer`).
+    pub(crate) async fn sql_ri_key_share(&mut self, key: &Key) -> Result<Option<Row>, DbError> {
+        if let Some(tx) = self.store.state().txs.get_mut(&self.id) {
+            tx.ri_query = true;
+        }
+        let locked = self
+            .write_statement(key, WriteKind::Lock(RowLockMode::KeyShare), None)
+            .await;
+        if let Some(tx) = self.store.state().txs.get_mut(&self.id) {
+            tx.ri_query = false;
+        }
+        locked
+    }
+
     /// `pg_advisory_xact_lock` and its variants within the current
     /// statement: takes the advisory lock `key` in `mode`, waiting for its
     /// holders (`wait`), or reports that it is taken (`pg_try_...`).
@@ -1185,6 +1203,28 @@ impl Tx {
             self.statement_started_ms = self.store.now_ms();
         }
         self.lock_tables(tables, nowait).await
+    }
+
+    /// A table lock taken in the middle of a statement, as a foreign-key
+    /// trigger's query takes one when it runs: `mode` on `table`, waiting
+    /// for conflicting holders (no pause point and no new snapshot: the
+    /// statement is already under way).
+    pub(crate) async fn sql_lock_table_in_statement(
+        &mut self,
+        table: &str,
+        mode: TableLockMode,
+    ) -> Result<(), DbError> {
+        // Most calls find the mode held already (every row of a statement
+        // runs its check) and return without copying the name.
+        let first = self.store.state().table_lock(self.id, table, mode, false)?;
+        if matches!(first, LockAttempt::Done(())) {
+            return Ok(());
+        }
+        let mut wait = self.lock_wait();
+        std::future::poll_fn(|cx: &mut Context<'_>| {
+            wait.poll(cx, |state, id| state.table_lock(id, table, mode, false))
+        })
+        .await
     }
 
     /// `ON CONFLICT`'s check of `key`: waits for an uncommitted writer of

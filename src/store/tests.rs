@@ -102,6 +102,55 @@ fn repeatable_read_lock_after_concurrent_commit_fails_with_40001() {
 }
 
 #[test]
+fn a_key_inserted_beside_a_row_deleted_after_the_snapshot_is_not_read_again() {
+    // PostgreSQL inserts, and its snapshot then shows the deleted row
+    // beside the new one. The store keeps one version per key: the insert
+    // goes through (as on PostgreSQL, so a transaction that never looks
+    // at the key again agrees), and a later read or update of the key
+    // fails with 40001. Read Committed sees the delete: one row.
+    for (isolation, shown_twice) in [
+        (Isolation::ReadCommitted, false),
+        (Isolation::RepeatableRead, true),
+        (Isolation::Serializable, true),
+    ] {
+        let store = store();
+        store.load(k("x"), v(1));
+        store.load(k("y"), v(1));
+        let mut inserter = store.begin(isolation);
+        block_on(inserter.get(&k("y"))).unwrap();
+        let mut deleter = store.begin(Isolation::ReadCommitted);
+        assert!(block_on(deleter.delete(&k("x"))).unwrap());
+        block_on(deleter.commit()).unwrap();
+        block_on(inserter.insert(&k("x"), v(2))).unwrap();
+        let read = block_on(inserter.get(&k("x")));
+        match shown_twice {
+            true => assert_eq!(
+                read.unwrap_err().code,
+                SqlState::SerializationFailure,
+                "{isolation:?}"
+            ),
+            false => assert_eq!(read.unwrap(), Some(v(2)), "{isolation:?}"),
+        }
+    }
+}
+
+#[test]
+fn an_insert_beside_a_row_deleted_after_the_snapshot_commits_when_not_read_again() {
+    let store = store();
+    store.load(k("x"), v(1));
+    let mut inserter = store.begin(Isolation::RepeatableRead);
+    block_on(inserter.get(&k("y"))).unwrap();
+    let mut deleter = store.begin(Isolation::ReadCommitted);
+    assert!(block_on(deleter.delete(&k("x"))).unwrap());
+    block_on(deleter.commit()).unwrap();
+    block_on(inserter.insert(&k("x"), v(2))).unwrap();
+    block_on(inserter.get(&k("y"))).unwrap();
+    block_on(inserter.commit()).unwrap();
+    let mut reader = store.begin(Isolation::ReadCommitted);
+    assert_eq!(block_on(reader.get(&k("x"))).unwrap(), Some(v(2)));
+}
+
+#[test]
 fn a_rolled_back_writer_lets_the_waiter_win() {
     let store = store();
     store.load(k("x"), v(1));
