@@ -379,19 +379,25 @@ impl Exec<'_> {
     /// SHARE, as PostgreSQL's RI trigger does, so that it can be neither
     /// deleted nor have its key changed until this transaction ends, while
     /// other referencing writes and updates of its other columns go on.
+    /// `update`: the row's old values, and whether this transaction wrote
+    /// the version updated.
     async fn check_parents(
         &mut self,
         table: &Table,
         values: &[Value],
-        old: Option<&[Value]>,
+        update: Option<(&[Value], bool)>,
     ) -> Result<(), DbError> {
         for fk in &table.foreign_keys {
             let new_key: Vec<Value> = fk.columns.iter().map(|&c| values[c].clone()).collect();
             let null_key = new_key.iter().any(Value::is_null);
-            if let Some(old) = old {
-                // An update fires the check only for a new, non-NULL
-                // reference (RI_FKey_fk_upd_check_required).
-                if null_key || fk.columns.iter().all(|&c| old[c] == values[c]) {
+            if let Some((old, own_version)) = update {
+                // An update fires the check only for a non-NULL reference
+                // that changed, or that a version this transaction wrote
+                // carries (RI_FKey_fk_upd_check_required: an insert's check
+                // may not have run yet; transcript
+                // `fk-check-again-on-an-update-of-an-own-version`).
+                let unchanged = fk.columns.iter().all(|&c| old[c] == values[c]);
+                if null_key || (unchanged && !own_version) {
                     continue;
                 }
             }
@@ -541,6 +547,10 @@ impl Exec<'_> {
             self.tx.sql_record_move(key, &new_key);
             return Ok(());
         }
+        // A row version this transaction wrote gets its foreign keys
+        // checked again even when they stay (RI_FKey_fk_upd_check_required:
+        // the insert's own check may not have run yet).
+        let own_version = self.tx.sql_wrote(key);
         let exclusion = table.exclusion.as_ref().map(|x| x.name.clone());
         let kind = if key_columns_changed(table, old, new) {
             WriteKind::KeyUpdate
@@ -573,7 +583,8 @@ impl Exec<'_> {
             }
         }
         self.queue_referential(table, old, Some(new));
-        self.check_parents(table, new, Some(old)).await
+        self.check_parents(table, new, Some((old, own_version)))
+            .await
     }
 
     fn apply_sets(

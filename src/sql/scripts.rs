@@ -3580,6 +3580,34 @@ pub const SCRIPTS: &[Script] = &[
         ",
     },
     Script {
+        name: "fk-check-again-on-an-update-of-an-own-version",
+        about: "an UPDATE of a child row's other columns fires no foreign-key \
+                check, unless the version it updates is the transaction's \
+                own: then the check runs and locks the parent FOR KEY SHARE, \
+                which a FOR UPDATE SKIP LOCKED then skips (conform program \
+                9240 of seed 1) (recorded from PostgreSQL 15)",
+        setup: RI_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE ri_child SET note = 'a' WHERE id = 1"),
+            (1, "SELECT id FROM ri_parent ORDER BY id FOR UPDATE SKIP LOCKED"),
+            (0, "UPDATE ri_child SET note = 'b' WHERE id = 1"),
+            (1, "SELECT id FROM ri_parent ORDER BY id FOR UPDATE SKIP LOCKED"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, p, note FROM ri_child ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE ri_child SET note = 'a' WHERE id = 1 -> affected 1
+            s2: SELECT id FROM ri_parent ORDER BY id FOR UPDATE SKIP LOCKED -> [(1) (2)]
+            s1: UPDATE ri_child SET note = 'b' WHERE id = 1 -> affected 1
+            s2: SELECT id FROM ri_parent ORDER BY id FOR UPDATE SKIP LOCKED -> [(2)]
+            s1: COMMIT -> ok
+            check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, b) (2, 2, y)]
+        ",
+    },
+    Script {
         name: "fk-trigger-locks-the-child-table-only-when-it-fires",
         about: "a foreign key's trigger opens the child table when it \
                 fires, not when the parent's statement starts: an update \

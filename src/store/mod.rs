@@ -1271,6 +1271,16 @@ impl Tx {
         self.store.state().lock_conflicts(self.id, key, mode)
     }
 
+    /// Whether this transaction wrote the version of `key` it sees (its
+    /// own insert or update of the row, not yet committed).
+    pub(crate) fn sql_wrote(&self, key: &Key) -> bool {
+        self.store
+            .state()
+            .txs
+            .get(&self.id)
+            .is_some_and(|tx| matches!(tx.writes.get(key), Some(Some(_))))
+    }
+
     /// Live rows in `range` as of the newest commit plus this
     /// transaction's own writes.
     pub(crate) fn sql_latest_range(&self, range: &KeyRange) -> Vec<(Key, Row)> {
