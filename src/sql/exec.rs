@@ -779,7 +779,7 @@ impl Exec<'_> {
             } else {
                 RowLockMode::NoKeyUpdate
             };
-            let Some((key, current)) = self
+            let Some((locked, current)) = self
                 .lock_row(table, &key, plan.filter.as_ref(), mode)
                 .await?
             else {
@@ -787,8 +787,14 @@ impl Exec<'_> {
             };
             // SET is evaluated once per row (a serial DEFAULT takes one
             // value); again only when the row changed under a wait, as
-            // PostgreSQL's EvalPlanQual re-projects the newer version.
-            let new = if current == seen {
+            // PostgreSQL's EvalPlanQual re-projects the newer version, even
+            // one with the same values (a nextval in SET then takes two;
+            // conform RC program 4346 of seed 1).
+            let newer_version = locked != key
+                || (self.isolation() == Isolation::ReadCommitted
+                    && self.tx.sql_changed_since_snapshot(&locked));
+            let key = locked;
+            let new = if current == seen && !newer_version {
                 planned
             } else {
                 self.apply_sets(table, &plan.sets, &current)?

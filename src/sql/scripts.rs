@@ -3608,6 +3608,37 @@ pub const SCRIPTS: &[Script] = &[
         ",
     },
     Script {
+        name: "epq-projects-a-newer-version-again-even-with-equal-values",
+        about: "Read Committed: s2's UPDATE waits for s1's update of the row, \
+                which leaves its values as they were; once s1 commits, \
+                EvalPlanQual projects the newer version again, so a nextval \
+                in SET is called twice (conform RC program 4346 of seed 1) \
+                (recorded from PostgreSQL 15)",
+        setup: &[
+            "DROP TABLE IF EXISTS seq_orders",
+            "DROP SEQUENCE IF EXISTS seq_ticket",
+            "CREATE SEQUENCE seq_ticket",
+            "CREATE TABLE seq_orders (id serial PRIMARY KEY, ticket bigint DEFAULT nextval('seq_ticket'), note text)",
+            "INSERT INTO seq_orders (note) VALUES ('x')",
+        ],
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE seq_orders SET note = 'x' WHERE id = 1"),
+            (1, "UPDATE seq_orders SET ticket = nextval('seq_ticket') WHERE id = 1 RETURNING ticket"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, ticket, note FROM seq_orders ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE seq_orders SET note = 'x' WHERE id = 1 -> affected 1
+            s2: UPDATE seq_orders SET ticket = nextval('seq_ticket') WHERE id = 1 RETURNING ticket -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(3)]
+            check: SELECT id, ticket, note FROM seq_orders ORDER BY id -> [(1, 3, x)]
+        ",
+    },
+    Script {
         name: "fk-trigger-locks-the-child-table-only-when-it-fires",
         about: "a foreign key's trigger opens the child table when it \
                 fires, not when the parent's statement starts: an update \

@@ -721,6 +721,11 @@ impl State {
         })
     }
 
+    /// The commit sequence number of `key`'s newest committed version.
+    pub(crate) fn newest_seq(&self, key: &Key) -> Option<u64> {
+        self.latest(key).map(|v| v.seq)
+    }
+
     fn latest(&self, key: &Key) -> Option<&Version> {
         self.data.get(key).and_then(|versions| versions.last())
     }

@@ -1271,6 +1271,18 @@ impl Tx {
         self.store.state().lock_conflicts(self.id, key, mode)
     }
 
+    /// Whether another transaction committed a version of `key` after
+    /// this statement's snapshot: a row locked at Read Committed is then a
+    /// newer version than the one the statement found, and PostgreSQL's
+    /// EvalPlanQual projects it again even when its values are the same.
+    pub(crate) fn sql_changed_since_snapshot(&self, key: &Key) -> bool {
+        let state = self.store.state();
+        let Some(snapshot) = state.txs.get(&self.id).and_then(|tx| tx.snapshot) else {
+            return false;
+        };
+        state.newest_seq(key).is_some_and(|seq| seq > snapshot)
+    }
+
     /// Whether this transaction wrote the version of `key` it sees (its
     /// own insert or update of the row, not yet committed).
     pub(crate) fn sql_wrote(&self, key: &Key) -> bool {
