@@ -5,7 +5,8 @@
 //! then reads and writes as many keys as it needs; only a row-lock wait
 //! parks it in the middle, as PostgreSQL's statement would block there.
 
-use super::catalog::{Table, ROW_ID};
+use super::catalog::{ForeignKey, Table, ROW_ID};
+use super::deferred::Pending;
 use super::expr::{Env, Expr};
 use super::funcs::Ctx;
 use super::plan::{
@@ -41,6 +42,9 @@ pub(crate) struct Exec<'a> {
     /// Deleted and updated rows of referenced tables whose referential
     /// actions fire at the end of the statement (see `referential`).
     pub(crate) ri_events: Vec<super::referential::Event>,
+    /// The transaction's deferred constraints: their modes, and the checks
+    /// this statement queues for the commit (see `deferred`).
+    pub(crate) deferred: &'a mut super::deferred::Deferred,
 }
 
 /// A statement's parameters with what else its expressions read (the
@@ -394,42 +398,63 @@ impl Exec<'_> {
                     continue;
                 }
             }
-            let parent = self.db.table(&fk.parent)?;
-            let mut parent_values = vec![Value::Null; parent.columns.len()];
-            for (v, &pc) in new_key.iter().zip(&fk.parent_columns) {
-                parent_values[pc] = coerce(v, parent.columns[pc].ty)?;
+            if self.deferred.is_deferred(&table.name, fk) {
+                self.deferred.pending.push(Pending::Child {
+                    table: table.name.clone(),
+                    fk: fk.name.clone(),
+                    key: table.row_key(values),
+                    values: values[..table.columns.len()].to_vec(),
+                });
+                continue;
             }
-            let index = &parent.indexes[fk.parent_index];
-            let prefix_values: Vec<Value> = index
-                .columns
-                .iter()
-                .map(|&c| parent_values[c].clone())
-                .collect();
-            let key = Key::raw(&parent.index_prefix(fk.parent_index, &prefix_values));
-            let row_key = if fk.parent_index == 0 {
-                Some(key)
-            } else {
-                self.tx
-                    .sql_get(&key)?
-                    .map(|entry| parent.key_of_entry(&entry))
-            };
-            let found = match row_key {
-                Some(k) => self
-                    .tx
-                    .sql_write(&k, WriteKind::Lock(RowLockMode::KeyShare), None)
-                    .await?
-                    .is_some(),
-                None => false,
-            };
-            if !found {
-                return Err(err(
-                    SqlState::ForeignKeyViolation,
-                    format!(
-                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                        table.name, fk.name
-                    ),
-                ));
-            }
+            self.check_parent(table, fk, &new_key).await?;
+        }
+        Ok(())
+    }
+
+    /// The parent that `fk`'s key `new_key` (no NULL in it) refers to must
+    /// exist: locks it FOR KEY SHARE, or fails with 23503.
+    pub(crate) async fn check_parent(
+        &mut self,
+        table: &Table,
+        fk: &ForeignKey,
+        new_key: &[Value],
+    ) -> Result<(), DbError> {
+        let parent = self.db.table(&fk.parent)?;
+        let mut parent_values = vec![Value::Null; parent.columns.len()];
+        for (v, &pc) in new_key.iter().zip(&fk.parent_columns) {
+            parent_values[pc] = coerce(v, parent.columns[pc].ty)?;
+        }
+        let index = &parent.indexes[fk.parent_index];
+        let prefix_values: Vec<Value> = index
+            .columns
+            .iter()
+            .map(|&c| parent_values[c].clone())
+            .collect();
+        let key = Key::raw(&parent.index_prefix(fk.parent_index, &prefix_values));
+        let row_key = if fk.parent_index == 0 {
+            Some(key)
+        } else {
+            self.tx
+                .sql_get(&key)?
+                .map(|entry| parent.key_of_entry(&entry))
+        };
+        let found = match row_key {
+            Some(k) => self
+                .tx
+                .sql_write(&k, WriteKind::Lock(RowLockMode::KeyShare), None)
+                .await?
+                .is_some(),
+            None => false,
+        };
+        if !found {
+            return Err(err(
+                SqlState::ForeignKeyViolation,
+                format!(
+                    "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                    table.name, fk.name
+                ),
+            ));
         }
         Ok(())
     }
