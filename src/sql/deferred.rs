@@ -165,6 +165,12 @@ impl Deferred {
                 Some((s, n)) => (Some(s), n),
                 None => (None, name.as_str()),
             };
+            if let Some(s) = schema.filter(|s| *s != "public" && !catalog.schemas.contains(*s)) {
+                return Err(err(
+                    SqlState::Other("3F000"),
+                    format!("schema \"{s}\" does not exist"),
+                ));
+            }
             let mut any = false;
             for (table_name, table) in &catalog.tables {
                 let in_schema = match (schema, table_name.rsplit_once('.')) {

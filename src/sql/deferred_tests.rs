@@ -176,7 +176,8 @@ fn set_constraints_defers_and_fires() {
         ("SET CONSTRAINTS k, u2_pos_key DEFERRED", "42809"),
         ("SET CONSTRAINTS ck IMMEDIATE", "42809"),
         ("SET CONSTRAINTS nope DEFERRED", "42704"),
-        ("SET CONSTRAINTS other.c_p_fkey DEFERRED", "42704"),
+        ("SET CONSTRAINTS other.c_p_fkey DEFERRED", "3F000"),
+        ("SET CONSTRAINTS p_pkey DEFERRED", "42809"),
         ("SET CONSTRAINTS ALL", "42601"),
     ] {
         ok(&mut s, "BEGIN");
