@@ -14,8 +14,8 @@
 //! (0A000 inside one).
 
 use super::catalog::{intern, Check, Column, ForeignKey, Index, Table};
-use super::expr::{ident, object_name, type_of, unsupported, Compiler, Env, Expr, Scope};
 use super::deferred;
+use super::expr::{ident, object_name, type_of, unsupported, Compiler, Env, Expr, Scope};
 use super::funcs::Ctx;
 use super::value::{coerce, err, Value};
 use super::SqlDb;

@@ -5,10 +5,10 @@
 use super::catalog::{
     intern, Catalog, Check, Column, Exclusion, ForeignKey, Index, Table, ROW_ID, ROW_POSITION,
 };
+use super::deferred;
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
 use super::plan::ExcludeSpec;
 use super::referential::Action;
-use super::deferred;
 use super::sequences;
 use super::value::{err, SqlType};
 use super::SqlDb;

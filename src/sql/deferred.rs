@@ -55,7 +55,10 @@ pub(crate) fn deferrability(
         return Ok(Deferrability::default());
     };
     if c.enforced.is_some() {
-        return Err(err(SqlState::SyntaxError, "syntax error at or near \"ENFORCED\""));
+        return Err(err(
+            SqlState::SyntaxError,
+            "syntax error at or near \"ENFORCED\"",
+        ));
     }
     let initially_deferred = c.initially == Some(ast::DeferrableInitial::Deferred);
     if initially_deferred && c.deferrable == Some(false) {

@@ -22,7 +22,9 @@ fn code(s: &mut SqlSession, sql: &str) -> &'static str {
 
 fn ids(s: &mut SqlSession, sql: &str) -> Vec<i64> {
     let rows = ok(s, sql);
-    (0..rows.len()).map(|i| rows.int(i, "id").unwrap()).collect()
+    (0..rows.len())
+        .map(|i| rows.int(i, "id").unwrap())
+        .collect()
 }
 
 /// `p`, and `c` whose key to `p` is `DEFERRABLE INITIALLY DEFERRED`.
@@ -139,7 +141,10 @@ fn set_constraints_defers_and_fires() {
         "CREATE TABLE c2 (id int PRIMARY KEY, p int, CONSTRAINT k FOREIGN KEY (p) REFERENCES p DEFERRABLE INITIALLY IMMEDIATE)",
     );
     ok(&mut s, "CREATE TABLE u2 (id int, pos int UNIQUE)");
-    ok(&mut s, "CREATE TABLE chk (id int CONSTRAINT ck CHECK (id > 0))");
+    ok(
+        &mut s,
+        "CREATE TABLE chk (id int CONSTRAINT ck CHECK (id > 0))",
+    );
     // Outside a block only a warning.
     ok(&mut s, "SET CONSTRAINTS ALL DEFERRED");
     assert_eq!(code(&mut s, "INSERT INTO c2 VALUES (1, 99)"), "23503");

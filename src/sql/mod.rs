@@ -104,6 +104,17 @@
 //!   `referential`: fresh snapshot, the row locks of a DELETE or UPDATE,
 //!   40001 at the snapshot levels for a referencing row newer than the
 //!   snapshot, cascades depth first).
+//! - `DEFERRABLE [INITIALLY DEFERRED | INITIALLY IMMEDIATE]` foreign keys
+//!   (see `deferred`): a deferred key's child check (the parent exists,
+//!   locked FOR KEY SHARE) and its `NO ACTION` check run at COMMIT, which
+//!   fails with 23503 and rolls back when one fails; `RESTRICT` and the
+//!   writing actions stay at the end of the statement, as in PostgreSQL.
+//!   `SET CONSTRAINTS ALL | name [, ...] DEFERRED | IMMEDIATE` in a block
+//!   (IMMEDIATE runs the pending checks at once; a name that is not a
+//!   deferrable foreign key is 42809, an unknown one 42704; outside a
+//!   block it does nothing, as PostgreSQL only warns); `ROLLBACK TO`
+//!   restores the pending checks and modes. `DEFERRABLE` unique and
+//!   primary keys are 0A000.
 //! - Savepoints: `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO
 //!   [SAVEPOINT]`, undoing writes and row locks (back to their earlier
 //!   strength) as PostgreSQL aborts a subtransaction; an error inside a
@@ -1421,8 +1432,15 @@ impl SqlSession {
                 tx.join_session(self.session);
                 tx.set_timeouts(timeouts);
                 let mut deferred = deferred::Deferred::default();
-                let rows = run(&self.db, self.session, &mut tx, &mut deferred, statement, params)
-                    .await?;
+                let rows = run(
+                    &self.db,
+                    self.session,
+                    &mut tx,
+                    &mut deferred,
+                    statement,
+                    params,
+                )
+                .await?;
                 // A statement of its own commits at once: its deferred
                 // checks run now.
                 deferred::fire_due(&self.db, self.session, &mut tx, &mut deferred, true).await?;
