@@ -14,6 +14,7 @@
 //! (0A000 inside one).
 
 use super::catalog::{intern, Check, Column, ForeignKey, Index, Table};
+use super::deferred;
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Env, Expr, Scope};
 use super::funcs::Ctx;
 use super::value::{coerce, err, Value};
@@ -459,7 +460,10 @@ impl Work<'_> {
                     }
                     col.default = Some(compiled);
                 }
-                ast::ColumnOption::Unique { is_primary, .. } => {
+                ast::ColumnOption::Unique {
+                    is_primary,
+                    characteristics,
+                } => {
                     let constraint = if *is_primary {
                         ast::TableConstraint::PrimaryKey {
                             name: named(opt),
@@ -467,7 +471,7 @@ impl Work<'_> {
                             index_type: None,
                             columns: cols,
                             index_options: Vec::new(),
-                            characteristics: None,
+                            characteristics: *characteristics,
                         }
                     } else {
                         ast::TableConstraint::Unique {
@@ -477,7 +481,7 @@ impl Work<'_> {
                             index_type: None,
                             columns: cols,
                             index_options: Vec::new(),
-                            characteristics: None,
+                            characteristics: *characteristics,
                             nulls_distinct: ast::NullsDistinctOption::None,
                         }
                     };
@@ -775,8 +779,19 @@ impl Work<'_> {
             )
         };
         match constraint {
-            ast::TableConstraint::PrimaryKey { name, columns, .. }
-            | ast::TableConstraint::Unique { name, columns, .. } => {
+            ast::TableConstraint::PrimaryKey {
+                name,
+                columns,
+                characteristics,
+                ..
+            }
+            | ast::TableConstraint::Unique {
+                name,
+                columns,
+                characteristics,
+                ..
+            } => {
+                deferred::unique_deferrability(characteristics)?;
                 let primary = matches!(constraint, ast::TableConstraint::PrimaryKey { .. });
                 let cols = columns_of(self, columns)?;
                 if primary && (!self.table.heap || self.has_primary_key()) {
@@ -872,9 +887,7 @@ impl Work<'_> {
                 on_update,
                 characteristics,
             } => {
-                if characteristics.is_some() {
-                    return Err(unsupported("a DEFERRABLE foreign key added by ALTER TABLE"));
-                }
+                let deferrability = deferred::deferrability(characteristics)?;
                 let cols = columns_of(self, columns)?;
                 let parent_name = object_name(foreign_table)?;
                 if parent_name == t {
@@ -948,6 +961,8 @@ impl Work<'_> {
                     parent_columns,
                     on_delete: super::referential::Action::from_ast(on_delete),
                     on_update: super::referential::Action::from_ast(on_update),
+                    deferrable: deferrability.deferrable,
+                    initially_deferred: deferrability.initially_deferred,
                 });
                 let mut parent = parent;
                 parent.referenced_by.push((t.clone(), position));

@@ -81,6 +81,11 @@ pub(crate) struct ForeignKey {
     pub(crate) on_delete: super::referential::Action,
     /// What changing a referenced parent key does to the referencing rows.
     pub(crate) on_update: super::referential::Action,
+    /// `DEFERRABLE`: `SET CONSTRAINTS` may defer its checks to the commit.
+    pub(crate) deferrable: bool,
+    /// `INITIALLY DEFERRED`: its checks wait for the commit unless `SET
+    /// CONSTRAINTS` makes it immediate (see `deferred`).
+    pub(crate) initially_deferred: bool,
 }
 
 #[derive(Clone, Debug)]

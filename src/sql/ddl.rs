@@ -5,6 +5,7 @@
 use super::catalog::{
     intern, Catalog, Check, Column, Exclusion, ForeignKey, Index, Table, ROW_ID, ROW_POSITION,
 };
+use super::deferred;
 use super::expr::{ident, object_name, type_of, unsupported, Compiler, Expr, Scope};
 use super::plan::ExcludeSpec;
 use super::referential::Action;
@@ -25,13 +26,14 @@ fn check_name(name: &str) -> Result<(), DbError> {
 }
 
 /// A foreign key as written: name, columns, parent table, parent columns,
-/// and its ON DELETE and ON UPDATE actions.
+/// its ON DELETE and ON UPDATE actions, and whether it is deferrable.
 type FkDraft = (
     Option<String>,
     Vec<String>,
     String,
     Vec<String>,
     (Action, Action),
+    deferred::Deferrability,
 );
 
 struct Draft {
@@ -138,8 +140,10 @@ pub(crate) fn create_table(
                     col.default = Some(compiled);
                 }
                 ast::ColumnOption::Unique {
-                    is_primary: true, ..
+                    is_primary: true,
+                    characteristics,
                 } => {
+                    deferred::unique_deferrability(characteristics)?;
                     if draft.pk.is_some() {
                         return Err(err(
                             SqlState::Other("42P16"),
@@ -149,8 +153,10 @@ pub(crate) fn create_table(
                     draft.pk = Some(vec![column.clone()]);
                 }
                 ast::ColumnOption::Unique {
-                    is_primary: false, ..
+                    is_primary: false,
+                    characteristics,
                 } => {
+                    deferred::unique_deferrability(characteristics)?;
                     draft.uniques.push((constraint, vec![column.clone()]));
                 }
                 ast::ColumnOption::ForeignKey {
@@ -158,7 +164,7 @@ pub(crate) fn create_table(
                     referred_columns,
                     on_delete,
                     on_update,
-                    ..
+                    characteristics,
                 } => {
                     draft.fks.push((
                         constraint,
@@ -166,6 +172,7 @@ pub(crate) fn create_table(
                         object_name(foreign_table)?,
                         referred_columns.iter().map(ident).collect(),
                         (Action::from_ast(on_delete), Action::from_ast(on_update)),
+                        deferred::deferrability(characteristics)?,
                     ));
                 }
                 ast::ColumnOption::Check(e) => draft.checks.push((
@@ -200,7 +207,12 @@ pub(crate) fn create_table(
     }
     for constraint in &create.constraints {
         match constraint {
-            ast::TableConstraint::PrimaryKey { columns, .. } => {
+            ast::TableConstraint::PrimaryKey {
+                columns,
+                characteristics,
+                ..
+            } => {
+                deferred::unique_deferrability(characteristics)?;
                 if draft.pk.is_some() {
                     return Err(err(
                         SqlState::Other("42P16"),
@@ -210,10 +222,16 @@ pub(crate) fn create_table(
                 draft.pk = Some(columns.iter().map(ident).collect());
             }
             ast::TableConstraint::Unique {
-                name: n, columns, ..
-            } => draft
-                .uniques
-                .push((n.as_ref().map(ident), columns.iter().map(ident).collect())),
+                name: n,
+                columns,
+                characteristics,
+                ..
+            } => {
+                deferred::unique_deferrability(characteristics)?;
+                draft
+                    .uniques
+                    .push((n.as_ref().map(ident), columns.iter().map(ident).collect()))
+            }
             ast::TableConstraint::ForeignKey {
                 name: n,
                 columns,
@@ -221,7 +239,7 @@ pub(crate) fn create_table(
                 referred_columns,
                 on_delete,
                 on_update,
-                ..
+                characteristics,
             } => {
                 draft.fks.push((
                     n.as_ref().map(ident),
@@ -229,6 +247,7 @@ pub(crate) fn create_table(
                     object_name(foreign_table)?,
                     referred_columns.iter().map(ident).collect(),
                     (Action::from_ast(on_delete), Action::from_ast(on_update)),
+                    deferred::deferrability(characteristics)?,
                 ));
             }
             ast::TableConstraint::Check { name: n, expr } => {
@@ -338,7 +357,7 @@ pub(crate) fn create_table(
         });
     }
     let mut parents: Vec<(String, usize)> = Vec::new();
-    for (n, cols, parent_name, referred, (on_delete, on_update)) in &draft.fks {
+    for (n, cols, parent_name, referred, (on_delete, on_update), deferrability) in &draft.fks {
         let columns = cols
             .iter()
             .map(|c| column_of(&draft.table, c))
@@ -399,6 +418,8 @@ pub(crate) fn create_table(
             parent_columns,
             on_delete: *on_delete,
             on_update: *on_update,
+            deferrable: deferrability.deferrable,
+            initially_deferred: deferrability.initially_deferred,
         });
     }
     match excludes {

@@ -5,7 +5,8 @@
 //! then reads and writes as many keys as it needs; only a row-lock wait
 //! parks it in the middle, as PostgreSQL's statement would block there.
 
-use super::catalog::{Table, ROW_ID};
+use super::catalog::{ForeignKey, Table, ROW_ID};
+use super::deferred::Pending;
 use super::expr::{Env, Expr};
 use super::funcs::Ctx;
 use super::plan::{
@@ -42,6 +43,9 @@ pub(crate) struct Exec<'a> {
     /// Deleted and updated rows of referenced tables whose referential
     /// actions fire at the end of the statement (see `referential`).
     pub(crate) ri_events: Vec<super::referential::Event>,
+    /// The transaction's deferred constraints: their modes, and the checks
+    /// this statement queues for the commit (see `deferred`).
+    pub(crate) deferred: &'a mut super::deferred::Deferred,
 }
 
 /// A statement's parameters with what else its expressions read (the
@@ -401,48 +405,78 @@ impl Exec<'_> {
                     continue;
                 }
             }
-            // The check opens the parent with ROW SHARE, for its FOR KEY
-            // SHARE query, before it looks at the reference: an inserted
-            // row with a NULL one locks the parent table too (RI_FKey_check;
-            // transcript `fk-trigger-locks-the-child-table-only-when-it-fires`).
-            self.tx
-                .sql_lock_table_in_statement(&fk.parent, TableLockMode::RowShare)
-                .await?;
-            if null_key {
+            if self.deferred.is_deferred(&table.name, fk) {
+                // The check runs at COMMIT (or SET CONSTRAINTS ...
+                // IMMEDIATE), where it opens the parent.
+                if !null_key {
+                    self.deferred.pending.push(Pending::Child {
+                        table: table.name.clone(),
+                        fk: fk.name.clone(),
+                        key: table.row_key(values),
+                        values: values[..table.columns.len()].to_vec(),
+                    });
+                }
                 continue;
             }
-            let parent = self.db.table(&fk.parent)?;
-            let mut parent_values = vec![Value::Null; parent.columns.len()];
-            for (v, &pc) in new_key.iter().zip(&fk.parent_columns) {
-                parent_values[pc] = coerce(v, parent.columns[pc].ty)?;
-            }
-            let index = &parent.indexes[fk.parent_index];
-            let prefix_values: Vec<Value> = index
-                .columns
-                .iter()
-                .map(|&c| parent_values[c].clone())
-                .collect();
-            let key = Key::raw(&parent.index_prefix(fk.parent_index, &prefix_values));
-            let row_key = if fk.parent_index == 0 {
-                Some(key)
-            } else {
+            if null_key {
+                // The check opens the parent with ROW SHARE, for its FOR
+                // KEY SHARE query, before it looks at the reference: an
+                // inserted row with a NULL one locks the parent table too
+                // (RI_FKey_check; transcript
+                // `fk-check-of-an-inserted-row-locks-the-parent-table-even-for-null`).
                 self.tx
-                    .sql_get(&key)?
-                    .map(|entry| parent.key_of_entry(&entry))
-            };
-            let found = match row_key {
-                Some(k) => self.tx.sql_ri_key_share(&k).await?.is_some(),
-                None => false,
-            };
-            if !found {
-                return Err(err(
-                    SqlState::ForeignKeyViolation,
-                    format!(
-                        "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
-                        table.name, fk.name
-                    ),
-                ));
+                    .sql_lock_table_in_statement(&fk.parent, TableLockMode::RowShare)
+                    .await?;
+                continue;
             }
+            self.check_parent(table, fk, &new_key).await?;
+        }
+        Ok(())
+    }
+
+    /// The parent that `fk`'s key `new_key` (no NULL in it) refers to must
+    /// exist: locks it FOR KEY SHARE, or fails with 23503.
+    pub(crate) async fn check_parent(
+        &mut self,
+        table: &Table,
+        fk: &ForeignKey,
+        new_key: &[Value],
+    ) -> Result<(), DbError> {
+        // The RI query's ROW SHARE on the parent, taken when it runs.
+        self.tx
+            .sql_lock_table_in_statement(&fk.parent, TableLockMode::RowShare)
+            .await?;
+        let parent = self.db.table(&fk.parent)?;
+        let mut parent_values = vec![Value::Null; parent.columns.len()];
+        for (v, &pc) in new_key.iter().zip(&fk.parent_columns) {
+            parent_values[pc] = coerce(v, parent.columns[pc].ty)?;
+        }
+        let index = &parent.indexes[fk.parent_index];
+        let prefix_values: Vec<Value> = index
+            .columns
+            .iter()
+            .map(|&c| parent_values[c].clone())
+            .collect();
+        let key = Key::raw(&parent.index_prefix(fk.parent_index, &prefix_values));
+        let row_key = if fk.parent_index == 0 {
+            Some(key)
+        } else {
+            self.tx
+                .sql_get(&key)?
+                .map(|entry| parent.key_of_entry(&entry))
+        };
+        let found = match row_key {
+            Some(k) => self.tx.sql_ri_key_share(&k).await?.is_some(),
+            None => false,
+        };
+        if !found {
+            return Err(err(
+                SqlState::ForeignKeyViolation,
+                format!(
+                    "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+                    table.name, fk.name
+                ),
+            ));
         }
         Ok(())
     }

@@ -555,21 +555,25 @@ pub(super) fn savepoint_settings(
         block
             .savepoints
             .iter()
-            .rposition(|(saved, _, _)| saved == name)
+            .rposition(|(saved, _, _, _)| saved == name)
     };
     match kind {
         Prepared::Savepoint(name) => {
-            block
-                .savepoints
-                .push((name.clone(), settings.clone(), block.local.clone()));
+            block.savepoints.push((
+                name.clone(),
+                settings.clone(),
+                block.local.clone(),
+                block.deferred.clone(),
+            ));
         }
         Prepared::RollbackToSavepoint(name) => {
             block.failed = false;
             if let Some(index) = find(block, name) {
                 block.savepoints.truncate(index + 1);
-                let (_, saved, local) = &block.savepoints[index];
+                let (_, saved, local, deferred) = &block.savepoints[index];
                 *settings = saved.clone();
                 block.local = local.clone();
+                block.deferred = deferred.clone();
             }
         }
         Prepared::ReleaseSavepoint(name) => {

@@ -104,6 +104,17 @@
 //!   `referential`: fresh snapshot, the row locks of a DELETE or UPDATE,
 //!   40001 at the snapshot levels for a referencing row newer than the
 //!   snapshot, cascades depth first).
+//! - `DEFERRABLE [INITIALLY DEFERRED | INITIALLY IMMEDIATE]` foreign keys
+//!   (see `deferred`): a deferred key's child check (the parent exists,
+//!   locked FOR KEY SHARE) and its `NO ACTION` check run at COMMIT, which
+//!   fails with 23503 and rolls back when one fails; `RESTRICT` and the
+//!   writing actions stay at the end of the statement, as in PostgreSQL.
+//!   `SET CONSTRAINTS ALL | name [, ...] DEFERRED | IMMEDIATE` in a block
+//!   (IMMEDIATE runs the pending checks at once; a name that is not a
+//!   deferrable foreign key is 42809, an unknown one 42704; outside a
+//!   block it does nothing, as PostgreSQL only warns); `ROLLBACK TO`
+//!   restores the pending checks and modes. `DEFERRABLE` unique and
+//!   primary keys are 0A000.
 //! - Savepoints: `SAVEPOINT`, `RELEASE [SAVEPOINT]` and `ROLLBACK TO
 //!   [SAVEPOINT]`, undoing writes and row locks (back to their earlier
 //!   strength) as PostgreSQL aborts a subtransaction; an error inside a
@@ -233,6 +244,7 @@ mod conflict;
 mod cte;
 mod ddl;
 mod decimal;
+mod deferred;
 mod exec;
 mod expr;
 mod exprindex;
@@ -743,13 +755,16 @@ struct Block {
     settings_at_begin: Box<Settings>,
     /// Each open savepoint's name with the session's settings and the
     /// block's `SET LOCAL`s when it was set: `ROLLBACK TO` puts both
-    /// back, as PostgreSQL undoes a subtransaction's `SET`s.
+    /// back, as PostgreSQL undoes a subtransaction's `SET`s, and the
+    /// deferred constraints as they were.
     savepoints: Vec<SavedSettings>,
+    /// Deferred constraint checks and `SET CONSTRAINTS` modes.
+    deferred: deferred::Deferred,
 }
 
-/// A savepoint's name, the session's settings and the block's `SET
-/// LOCAL`s when it was set.
-type SavedSettings = (String, Settings, Vec<(Param, SetValue)>);
+/// A savepoint's name, the session's settings, the block's `SET LOCAL`s
+/// and its deferred constraints when it was set.
+type SavedSettings = (String, Settings, Vec<(Param, SetValue)>, deferred::Deferred);
 
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
 pub struct SqlSession {
@@ -813,6 +828,7 @@ async fn run(
     db: &SqlDb,
     session: SessionId,
     tx: &mut Tx,
+    deferred: &mut deferred::Deferred,
     statement: &Statement,
     params: &[Value],
 ) -> Result<Rows, DbError> {
@@ -832,6 +848,7 @@ async fn run(
         },
         db: &db.shared,
         ri_events: Vec::new(),
+        deferred,
     };
     let result = match &statement.kind {
         Prepared::Select(plan) => exec.select(plan).await,
@@ -1022,6 +1039,39 @@ impl SqlSession {
 
     /// `SET SESSION CHARACTERISTICS AS TRANSACTION`: the session's
     /// `default_transaction_*` parameters.
+    /// `SET CONSTRAINTS`: outside a block only a warning in PostgreSQL
+    /// (25P01), so nothing here; in one, the modes change and the pending
+    /// checks of the constraints made immediate run at once.
+    async fn set_constraints(&mut self, set: &deferred::SetConstraints) -> Result<Rows, DbError> {
+        if self.block.is_none() {
+            return Ok(Rows::default());
+        }
+        self.refuse_in_failed_block()?;
+        let timeouts = self.timeouts();
+        let Some(block) = &mut self.block else {
+            return Ok(Rows::default());
+        };
+        let result = block.deferred.set(&self.db.shared.catalog(), set);
+        let result = match result {
+            Ok(()) => {
+                block.tx.set_timeouts(timeouts);
+                deferred::fire_due(
+                    &self.db,
+                    self.session,
+                    &mut block.tx,
+                    &mut block.deferred,
+                    false,
+                )
+                .await
+            }
+            Err(e) => Err(block.tx.sql_fail(e)),
+        };
+        if result.is_err() {
+            block.failed = true;
+        }
+        result.map(|()| Rows::default())
+    }
+
     fn set_characteristics(&mut self, modes: TxModes) -> Result<Rows, DbError> {
         if let Some(isolation) = modes.isolation {
             self.set(&settings::Set {
@@ -1182,6 +1232,7 @@ impl SqlSession {
                         local: Vec::new(),
                         settings_at_begin: Box::new(self.settings.clone()),
                         savepoints: Vec::new(),
+                        deferred: deferred::Deferred::default(),
                     });
                 }
                 // BEGIN inside a block is only a warning in PostgreSQL.
@@ -1196,8 +1247,23 @@ impl SqlSession {
                         block.tx.rollback();
                         Ok(Rows::default())
                     }
-                    Some(block) => {
+                    Some(mut block) => {
                         let settings = *block.settings_at_begin;
+                        // Deferred checks run first: one that fails fails
+                        // the COMMIT, which rolls back.
+                        let checked = deferred::fire_due(
+                            &self.db,
+                            self.session,
+                            &mut block.tx,
+                            &mut block.deferred,
+                            true,
+                        )
+                        .await;
+                        if let Err(e) = checked {
+                            block.tx.rollback();
+                            self.settings = settings;
+                            return Err(e);
+                        }
                         let result = block.tx.commit().await.map(|_| Rows::default());
                         if result.is_err() {
                             self.settings = settings;
@@ -1249,6 +1315,7 @@ impl SqlSession {
             }
             Prepared::Set(set) => self.set(set),
             Prepared::SetTransaction(modes) => self.set_transaction(*modes),
+            Prepared::SetConstraints(set) => self.set_constraints(set).await,
             Prepared::SetCharacteristics(modes) => self.set_characteristics(*modes),
             Prepared::Show(param) => self.show(param),
             Prepared::DiscardAll => {
@@ -1333,7 +1400,15 @@ impl SqlSession {
                     return Err(self.fail(e));
                 }
                 block.tx.set_timeouts(timeouts);
-                let result = run(&self.db, self.session, &mut block.tx, statement, params).await;
+                let result = run(
+                    &self.db,
+                    self.session,
+                    &mut block.tx,
+                    &mut block.deferred,
+                    statement,
+                    params,
+                )
+                .await;
                 if result.is_err() {
                     block.failed = true;
                 }
@@ -1356,7 +1431,19 @@ impl SqlSession {
                 );
                 tx.join_session(self.session);
                 tx.set_timeouts(timeouts);
-                let rows = run(&self.db, self.session, &mut tx, statement, params).await?;
+                let mut deferred = deferred::Deferred::default();
+                let rows = run(
+                    &self.db,
+                    self.session,
+                    &mut tx,
+                    &mut deferred,
+                    statement,
+                    params,
+                )
+                .await?;
+                // A statement of its own commits at once: its deferred
+                // checks run now.
+                deferred::fire_due(&self.db, self.session, &mut tx, &mut deferred, true).await?;
                 tx.commit().await?;
                 Ok(rows)
             }
@@ -1489,6 +1576,8 @@ impl Session for SqlSession {
 
 #[cfg(test)]
 mod alter_tests;
+#[cfg(test)]
+mod deferred_tests;
 #[cfg(test)]
 mod exprindex_tests;
 #[cfg(test)]

@@ -163,6 +163,8 @@ pub(crate) enum Prepared {
     Set(super::settings::Set),
     /// `SET TRANSACTION modes`.
     SetTransaction(super::settings::TxModes),
+    /// `SET CONSTRAINTS ALL | name [, ...] DEFERRED | IMMEDIATE`.
+    SetConstraints(super::deferred::SetConstraints),
     /// `SET SESSION CHARACTERISTICS AS TRANSACTION modes`.
     SetCharacteristics(super::settings::TxModes),
     /// `SHOW name`.
@@ -352,6 +354,7 @@ fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<St
             S::Commit => Prepared::Commit,
             S::Rollback => Prepared::Rollback,
             S::SetTransaction(modes) => Prepared::SetTransaction(modes),
+            S::SetConstraints(set) => Prepared::SetConstraints(set),
             S::SetCharacteristics(modes) => Prepared::SetCharacteristics(modes),
             S::Set(set) => Prepared::Set(set),
             S::Show(param) => Prepared::Show(param),

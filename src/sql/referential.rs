@@ -18,10 +18,11 @@
 //!
 //! `NO ACTION` fails (23503) when a referencing row is left and no other
 //! row has taken the old key; `RESTRICT` fails without looking for such a
-//! row. Neither is deferrable here (the store has no deferred
-//! constraints), so both fire at the end of the statement.
+//! row. Both fire at the end of the statement, but a deferred foreign
+//! key's `NO ACTION` check waits for the commit (see `deferred`).
 
 use super::catalog::{ForeignKey, Table};
+use super::deferred::Pending;
 use super::exec::{key_columns_changed, Exec};
 use super::value::{coerce, compare, err, Value};
 use super::SqlState;
@@ -160,6 +161,17 @@ impl Exec<'_> {
             if null_key && event.new.is_some() {
                 continue;
             }
+            if action == Action::Check && self.deferred.is_deferred(child_name, fk) {
+                // Checked at COMMIT, where the trigger opens the child.
+                if !null_key {
+                    self.deferred.pending.push(Pending::Parent {
+                        child: child_name.clone(),
+                        fk: fk.name.clone(),
+                        event: event.clone(),
+                    });
+                }
+                continue;
+            }
             // The trigger opens the child first (ri_restrict, ri_set and
             // RI_FKey_cascade_del): ROW SHARE for the FOR KEY SHARE query
             // of NO ACTION and RESTRICT, ROW EXCLUSIVE for an action's
@@ -177,44 +189,12 @@ impl Exec<'_> {
             if null_key {
                 continue;
             }
-            // NO ACTION leaves the rows alone when the key is there again
-            // (ri_Check_Pk_Match).
-            if action == Action::Check && self.key_taken_again(&table, fk, &old_key) {
+            if !action.writes() {
+                self.check_unreferenced(&table, &child, fk, action, &old_key)
+                    .await?;
                 continue;
             }
             let referencing = self.referencing(&child, fk, &old_key);
-            if !action.writes() {
-                if referencing.is_empty() {
-                    continue;
-                }
-                // Each referencing row is locked FOR KEY SHARE, as the RI
-                // query does: a concurrent uncommitted delete or key change
-                // of it is waited for; then at Read Committed the row may no
-                // longer refer, and at Repeatable Read / Serializable the
-                // lock fails with 40001 (transcript
-                // `fk-check-waits-for-a-referencing-rows-delete`).
-                let mut referenced = false;
-                for (key, _) in referencing {
-                    let locked = self.tx.sql_ri_key_share(&key).await?;
-                    let still = match &locked {
-                        Some(row) => refers(fk, &child.values_of(row), &old_key),
-                        // Committed after a Repeatable Read / Serializable
-                        // snapshot, so the lock sees no version of it; the
-                        // RI query runs on a fresh snapshot and finds it
-                        // (23503 on PostgreSQL). At Read Committed no row
-                        // is a row deleted while the lock waited.
-                        None => self.isolation() != Isolation::ReadCommitted,
-                    };
-                    if still {
-                        referenced = true;
-                        break;
-                    }
-                }
-                if !referenced {
-                    continue;
-                }
-                return Err(still_referenced(&table, &child, fk));
-            }
             // The action is a statement of its own: the events of the rows
             // it writes fire when it ends.
             let mark = self.ri_events.len();
@@ -273,6 +253,69 @@ impl Exec<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `NO ACTION` / `RESTRICT`: fails with 23503 while a row of `child`
+    /// still refers to `old_key` (for NO ACTION, unless another row of
+    /// `table` has taken that key).
+    async fn check_unreferenced(
+        &mut self,
+        table: &Table,
+        child: &Table,
+        fk: &ForeignKey,
+        action: Action,
+        old_key: &[&Value],
+    ) -> Result<(), DbError> {
+        // NO ACTION leaves the rows alone when the key is there again
+        // (ri_Check_Pk_Match).
+        if action == Action::Check && self.key_taken_again(table, fk, old_key) {
+            return Ok(());
+        }
+        let referencing = self.referencing(child, fk, old_key);
+        // Each referencing row is locked FOR KEY SHARE, as the RI
+        // query does: a concurrent uncommitted delete or key change
+        // of it is waited for; then at Read Committed the row may no
+        // longer refer, and at Repeatable Read / Serializable the
+        // lock fails with 40001 (transcript
+        // `fk-check-waits-for-a-referencing-rows-delete`).
+        for (key, _) in referencing {
+            let locked = self.tx.sql_ri_key_share(&key).await?;
+            let still = match &locked {
+                Some(row) => refers(fk, &child.values_of(row), old_key),
+                // Committed after a Repeatable Read / Serializable
+                // snapshot, so the lock sees no version of it; the
+                // RI query runs on a fresh snapshot and finds it
+                // (23503 on PostgreSQL). At Read Committed no row
+                // is a row deleted while the lock waited.
+                None => self.isolation() != Isolation::ReadCommitted,
+            };
+            if still {
+                return Err(still_referenced(table, child, fk));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a deferred `NO ACTION` check of `child`'s key `fk` for a parent
+    /// row that `event` deleted or re-keyed (see `deferred`).
+    pub(crate) async fn check_deferred_parent(
+        &mut self,
+        child: &str,
+        fk: &str,
+        event: &Event,
+    ) -> Result<(), DbError> {
+        let table = self.db.table(&event.table)?;
+        let child = self.db.table(child)?;
+        let Some(fk) = child.foreign_keys.iter().find(|f| f.name == fk) else {
+            return Ok(());
+        };
+        let old_key: Vec<&Value> = fk.parent_columns.iter().map(|&pc| &event.old[pc]).collect();
+        // The trigger, fired now, opens the child for its query.
+        self.tx
+            .sql_lock_table_in_statement(&child.name, TableLockMode::RowShare)
+            .await?;
+        self.check_unreferenced(&table, &child, fk, Action::Check, &old_key)
+            .await
     }
 
     /// The rows of `child` whose `fk` columns equal `old_key`, found as

@@ -3693,6 +3693,192 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM ri_nullable ORDER BY id -> [(1, NULL) (5, NULL)]
         ",
     },
+    Script {
+        name: "deferred-fk-check-at-commit-fails-after-a-parent-delete",
+        about: "Read Committed: a deferred foreign key locks no parent at the \
+                INSERT, so another transaction deletes the parent without \
+                waiting (its own NO ACTION check is deferred too and sees no \
+                committed child); the check at the first one's COMMIT waits \
+                for that delete and fails the commit with 23503 (recorded \
+                from PostgreSQL 15)",
+        setup: DEFERRED_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO df_child VALUES (1, 1)"),
+            (1, RC),
+            (1, "DELETE FROM df_parent WHERE id = 1"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id FROM df_parent ORDER BY id",
+            "SELECT id, p FROM df_child ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO df_child VALUES (1, 1) -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: DELETE FROM df_parent WHERE id = 1 -> affected 1
+            s1: COMMIT -> waiting
+            s2: COMMIT -> ok
+            s1 <- error 23503
+            check: SELECT id FROM df_parent ORDER BY id -> [(2)]
+            check: SELECT id, p FROM df_child ORDER BY id -> []
+        ",
+    },
+    Script {
+        name: "deferred-fk-check-at-commit-passes-when-the-delete-rolls-back",
+        about: "Read Committed: the deferred check at COMMIT waits for a \
+                concurrent uncommitted delete of the parent and commits once \
+                it rolls back (recorded from PostgreSQL 15)",
+        setup: DEFERRED_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO df_child VALUES (1, 1)"),
+            (1, RC),
+            (1, "DELETE FROM df_parent WHERE id = 1"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT id, p FROM df_child ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO df_child VALUES (1, 1) -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: DELETE FROM df_parent WHERE id = 1 -> affected 1
+            s1: COMMIT -> waiting
+            s2: ROLLBACK -> ok
+            s1 <- ok
+            check: SELECT id, p FROM df_child ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "deferred-fk-check-at-repeatable-read-commit-after-a-parent-delete",
+        about: "Repeatable Read: the deferred check at COMMIT locks the parent \
+                its snapshot sees, which a later transaction deleted and \
+                committed: 40001, as a FOR KEY SHARE of it would be \
+                (recorded from PostgreSQL 15)",
+        setup: DEFERRED_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RR),
+            (0, "INSERT INTO df_child VALUES (1, 1)"),
+            (1, "DELETE FROM df_parent WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id FROM df_parent ORDER BY id",
+            "SELECT id, p FROM df_child ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s1: INSERT INTO df_child VALUES (1, 1) -> affected 1
+            s2: DELETE FROM df_parent WHERE id = 1 -> affected 1
+            s1: COMMIT -> error 40001
+            check: SELECT id FROM df_parent ORDER BY id -> [(2)]
+            check: SELECT id, p FROM df_child ORDER BY id -> []
+        ",
+    },
+    Script {
+        name: "deferred-no-action-check-at-commit-misses-an-uncommitted-child",
+        about: "Read Committed: a parent delete whose NO ACTION check is \
+                deferred commits while a child referring to it is uncommitted \
+                (the check's fresh snapshot does not see it); that child's \
+                own deferred check, at its commit, waits for the delete and \
+                fails with 23503 (recorded from PostgreSQL 15)",
+        setup: DEFERRED_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "DELETE FROM df_parent WHERE id = 1"),
+            (1, "INSERT INTO df_child VALUES (1, 1)"),
+            (0, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id FROM df_parent ORDER BY id",
+            "SELECT id, p FROM df_child ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: DELETE FROM df_parent WHERE id = 1 -> affected 1
+            s2: INSERT INTO df_child VALUES (1, 1) -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23503
+            check: SELECT id FROM df_parent ORDER BY id -> [(2)]
+            check: SELECT id, p FROM df_child ORDER BY id -> []
+        ",
+    },
+    Script {
+        name: "set-constraints-immediate-locks-the-parent-then",
+        about: "SET CONSTRAINTS ALL IMMEDIATE runs the pending check there and \
+                then: it takes the parent's FOR KEY SHARE lock, so a \
+                concurrent delete of the parent waits for the commit and its \
+                own deferred NO ACTION check then fails with 23503 \
+                (recorded from PostgreSQL 15)",
+        setup: DEFERRED_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO df_child VALUES (1, 1)"),
+            (0, "SET CONSTRAINTS ALL IMMEDIATE"),
+            (1, "DELETE FROM df_parent WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id FROM df_parent ORDER BY id",
+            "SELECT id, p FROM df_child ORDER BY id",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO df_child VALUES (1, 1) -> affected 1
+            s1: SET CONSTRAINTS ALL IMMEDIATE -> ok
+            s2: DELETE FROM df_parent WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 23503
+            check: SELECT id FROM df_parent ORDER BY id -> [(1) (2)]
+            check: SELECT id, p FROM df_child ORDER BY id -> [(1, 1)]
+        ",
+    },
+    Script {
+        name: "set-constraints-immediate-waits-for-a-parent-delete",
+        about: "SET CONSTRAINTS ALL IMMEDIATE runs the pending check, which \
+                waits for a concurrent uncommitted delete of the parent and \
+                passes once it rolls back (recorded from PostgreSQL 15)",
+        setup: DEFERRED_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO df_child VALUES (1, 1)"),
+            (1, RC),
+            (1, "DELETE FROM df_parent WHERE id = 1"),
+            (0, "SET CONSTRAINTS ALL IMMEDIATE"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, p FROM df_child ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO df_child VALUES (1, 1) -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: DELETE FROM df_parent WHERE id = 1 -> affected 1
+            s1: SET CONSTRAINTS ALL IMMEDIATE -> waiting
+            s2: ROLLBACK -> ok
+            s1 <- ok
+            s1: COMMIT -> ok
+            check: SELECT id, p FROM df_child ORDER BY id -> [(1, 1)]
+        ",
+    },
+];
+
+/// The deferred-constraint scripts' tables: a parent, and a child whose
+/// key to it is `DEFERRABLE INITIALLY DEFERRED`.
+const DEFERRED_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS df_child, df_parent",
+    "CREATE TABLE df_parent (id integer PRIMARY KEY)",
+    "CREATE TABLE df_child (id integer PRIMARY KEY, p integer REFERENCES df_parent DEFERRABLE INITIALLY DEFERRED)",
+    "INSERT INTO df_parent VALUES (1), (2)",
 ];
 
 /// The table of the expression-index scripts: customers whose emails

@@ -34,6 +34,8 @@ pub(crate) enum SessionStatement {
     Rollback,
     /// `SET TRANSACTION modes`.
     SetTransaction(TxModes),
+    /// `SET CONSTRAINTS ALL | name [, ...] DEFERRED | IMMEDIATE`.
+    SetConstraints(super::deferred::SetConstraints),
     /// `SET SESSION CHARACTERISTICS AS TRANSACTION modes`: the defaults of
     /// later transactions.
     SetCharacteristics(TxModes),
@@ -1161,6 +1163,46 @@ fn parameter_name(tokens: &[Token], start: usize, sql: &str) -> Result<(String, 
     }
 }
 
+/// `ALL | name [, ...] DEFERRED | IMMEDIATE` after `SET CONSTRAINTS`.
+fn parse_set_constraints(tokens: &[Token], sql: &str) -> Result<SessionStatement, DbError> {
+    let (mode, list) = tokens.split_last().ok_or_else(|| syntax_error(sql))?;
+    let deferred = if is_word(Some(mode), "DEFERRED") {
+        true
+    } else if is_word(Some(mode), "IMMEDIATE") {
+        false
+    } else {
+        return Err(syntax_error(sql));
+    };
+    let names = if let [all] = list {
+        if is_word(Some(all), "ALL") {
+            None
+        } else {
+            Some(constraint_names(list, sql)?)
+        }
+    } else {
+        Some(constraint_names(list, sql)?)
+    };
+    Ok(SessionStatement::SetConstraints(
+        super::deferred::SetConstraints { names, deferred },
+    ))
+}
+
+/// `name [, ...]`, each optionally schema-qualified, folded as PostgreSQL
+/// folds identifiers.
+fn constraint_names(tokens: &[Token], sql: &str) -> Result<Vec<String>, DbError> {
+    let mut names = Vec::new();
+    let mut i = 0;
+    loop {
+        let (name, end) = parameter_name(tokens, i, sql)?;
+        names.push(name);
+        match tokens.get(end) {
+            None => return Ok(names),
+            Some(Token::Comma) => i = end + 1,
+            Some(_) => return Err(syntax_error(sql)),
+        }
+    }
+}
+
 fn parse_set(tokens: &[Token], sql: &str) -> Result<SessionStatement, DbError> {
     let at = |i: usize| tokens.get(i);
     if is_word(at(1), "TRANSACTION") {
@@ -1168,6 +1210,9 @@ fn parse_set(tokens: &[Token], sql: &str) -> Result<SessionStatement, DbError> {
             &tokens[2..],
             sql,
         )?));
+    }
+    if is_word(at(1), "CONSTRAINTS") {
+        return parse_set_constraints(&tokens[2..], sql);
     }
     if is_word(at(1), "SESSION") && is_word(at(2), "CHARACTERISTICS") {
         if !(is_word(at(3), "AS") && is_word(at(4), "TRANSACTION")) {
