@@ -237,6 +237,7 @@ mod exec;
 mod expr;
 mod exprindex;
 mod funcs;
+mod generated;
 mod grouping;
 mod join_writes;
 mod joins;
@@ -1491,6 +1492,8 @@ impl Session for SqlSession {
 mod alter_tests;
 #[cfg(test)]
 mod exprindex_tests;
+#[cfg(test)]
+mod generated_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]
