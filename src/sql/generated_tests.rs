@@ -242,3 +242,175 @@ fn alter_table_adds_computes_and_drops_generated_columns() {
     assert_eq!(rows(&r), ["3,1,7"]);
     assert_eq!(rows(&ok(&mut s, "SELECT g FROM a1 WHERE id = 1")), ["4"]);
 }
+
+const SRC: [&str; 2] = [
+    "CREATE TABLE src (id int PRIMARY KEY, name text, price numeric(10,2), qty smallint, big bigint, d date, ts timestamptz, v varchar(5), c char(3), j jsonb, b bool)",
+    "INSERT INTO src VALUES (1, 'a', 1.50, 2, 10, '2025-01-01', '2025-01-02 00:00:00+00', 'x', 'y', '{}', true), (2, 'b', 3, 4, 20, NULL, NULL, NULL, NULL, NULL, false)",
+];
+
+/// The visible columns of `table` as `name type`, with PostgreSQL's type
+/// names (`\d`).
+fn described(db: &SqlDb, table: &str) -> Vec<String> {
+    let t = db.shared.table(table).unwrap();
+    t.columns[..t.visible()]
+        .iter()
+        .map(|c| {
+            let ty = match c.ty {
+                SqlType::Decimal(p, s) => format!("numeric({p},{s})"),
+                SqlType::Varchar(n) => format!("character varying({n})"),
+                SqlType::Char(n) => format!("character({n})"),
+                t => t.name().to_string(),
+            };
+            format!("{} {ty}", c.name)
+        })
+        .collect()
+}
+
+#[test]
+fn create_table_as_copies_the_rows_with_postgresqls_column_types() {
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    for stmt in SRC {
+        ok(&mut s, stmt);
+    }
+    let r = ok(&mut s, "CREATE TABLE c1 AS SELECT * FROM src");
+    assert_eq!(r.affected, 2);
+    assert_eq!(
+        described(&db, "c1"),
+        [
+            "id integer",
+            "name text",
+            "price numeric(10,2)",
+            "qty smallint",
+            "big bigint",
+            "d date",
+            "ts timestamp with time zone",
+            "v character varying(5)",
+            "c character(3)",
+            "j jsonb",
+            "b boolean",
+        ]
+    );
+    assert!(db.shared.table("c1").unwrap().heap, "no primary key");
+    assert_eq!(
+        rows(&ok(&mut s, "SELECT id, price, c FROM c1 ORDER BY id")),
+        ["1,1.50,y  ", "2,3.00,NULL"]
+    );
+    // \d after the same statement on PostgreSQL 15.
+    ok(&mut s, "CREATE TABLE c2 AS SELECT count(*), sum(qty) AS sq, sum(big) AS sb, sum(price) AS sp, avg(id) AS ai, min(name) AS mn, max(price) AS mp, min(qty) AS mq, 1 AS one, 'lit' AS l, 1.5 AS f, NULL AS n, 3000000000 AS bg, 1 + 1 AS ii, NULL::int AS ni, bool_and(b) AS ba, string_agg(name, ',') AS sa FROM src");
+    assert_eq!(
+        described(&db, "c2"),
+        [
+            "count bigint",
+            "sq bigint",
+            "sb numeric",
+            "sp numeric",
+            "ai numeric",
+            "mn text",
+            "mp numeric",
+            "mq smallint",
+            "one integer",
+            "l text",
+            "f numeric",
+            "n text",
+            "bg bigint",
+            "ii integer",
+            "ni integer",
+            "ba boolean",
+            "sa text",
+        ]
+    );
+    ok(&mut s, "CREATE TABLE c3 AS SELECT id + 1 AS ip, qty + qty AS qq, qty + 1 AS q1, big * 2 AS b2, price * 2 AS p2, id * 1.5 AS x15, d - d AS dmd, ts - ts AS tmt, 'a' || id AS cat, nullif(id, 1) AS ni, coalesce(qty, 1) AS cq, coalesce(qty, big) AS cqb, CASE WHEN b THEN 1 ELSE 2.5 END AS cs, CASE WHEN id > 1 THEN 'x' ELSE 'y' END AS k, length(name) AS ln, d + 1 AS dd, ts - interval '1 day' AS ti, -id AS neg, abs(qty) AS ab, j->>'a' AS jt, id > 1 AS gt, date_trunc('day', ts) AS dt, row_number() OVER () AS rn FROM src");
+    assert_eq!(
+        described(&db, "c3"),
+        [
+            "ip integer",
+            "qq smallint",
+            "q1 integer",
+            "b2 bigint",
+            "p2 numeric",
+            "x15 numeric",
+            "dmd integer",
+            "tmt interval",
+            "cat text",
+            "ni integer",
+            "cq integer",
+            "cqb bigint",
+            "cs numeric",
+            "k text",
+            "ln integer",
+            "dd date",
+            "ti timestamp with time zone",
+            "neg integer",
+            "ab smallint",
+            "jt text",
+            "gt boolean",
+            "dt timestamp with time zone",
+            "rn bigint",
+        ]
+    );
+}
+
+#[test]
+fn create_table_as_names_no_data_and_errors() {
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    for stmt in SRC {
+        ok(&mut s, stmt);
+    }
+    let r = ok(
+        &mut s,
+        "CREATE TABLE c3 (a, b) AS SELECT id, name FROM src WITH NO DATA",
+    );
+    assert_eq!(r.affected, 0);
+    assert_eq!(described(&db, "c3"), ["a integer", "b text"]);
+    assert_eq!(rows(&ok(&mut s, "SELECT count(*) FROM c3")), ["0"]);
+    let e = error(&mut s, "CREATE TABLE c3 AS SELECT 1");
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        ("42P07", "relation \"c3\" already exists")
+    );
+    ok(&mut s, "CREATE TABLE IF NOT EXISTS c3 AS SELECT 1");
+    assert_eq!(described(&db, "c3"), ["a integer", "b text"]);
+    let e = error(&mut s, "CREATE TABLE c4 AS SELECT 1, 2");
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        ("42701", "column \"?column?\" specified more than once")
+    );
+    assert_eq!(
+        code(&mut s, "CREATE TABLE c5 AS SELECT id, id FROM src"),
+        "42701"
+    );
+    assert_eq!(
+        code(
+            &mut s,
+            "CREATE TABLE c6 (a, b, c) AS SELECT id, name FROM src"
+        ),
+        "42601"
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE c7 (a) AS SELECT id, name FROM src WITH DATA",
+    );
+    assert_eq!(
+        rows(&ok(&mut s, "SELECT a, name FROM c7 ORDER BY a")),
+        ["1,a", "2,b"]
+    );
+    assert_eq!(
+        code(&mut s, "CREATE TABLE c8 AS SELECT id FROM nope"),
+        "42P01"
+    );
+    assert_eq!(
+        code(&mut s, "CREATE TABLE c8 AS SELECT nope FROM src"),
+        "42703"
+    );
+    assert_eq!(code(&mut s, "SELECT * FROM c8"), "42P01");
+    // A table like any other: rows without a primary key, duplicates too.
+    ok(&mut s, "CREATE TABLE c9 AS SELECT * FROM src WHERE id = 7");
+    ok(&mut s, "INSERT INTO c9 (id) VALUES (1), (1)");
+    assert_eq!(rows(&ok(&mut s, "SELECT count(*) FROM c9")), ["2"]);
+    // Inside a block, as all DDL here: 0A000.
+    ok(&mut s, "BEGIN");
+    assert_eq!(code(&mut s, "CREATE TABLE c10 AS SELECT 1 AS x"), "0A000");
+    ok(&mut s, "ROLLBACK");
+}

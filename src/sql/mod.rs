@@ -230,6 +230,7 @@ mod alter;
 pub mod anomaly;
 mod catalog;
 mod conflict;
+mod ctas;
 mod cte;
 mod ddl;
 mod decimal;
@@ -1130,6 +1131,10 @@ impl SqlSession {
         if vacuum::is_maintenance(sql) {
             return self.maintenance(sql).await;
         }
+        if let Some(parsed) = ctas::parse(sql) {
+            let spec = parsed.map_err(|e| self.fail(e))?;
+            return self.create_table_as(&spec, sql).await;
+        }
         let substituted;
         let sql = if settings::mentions_current_setting(sql) {
             substituted = self.with_current_settings(sql)?;
@@ -1362,6 +1367,130 @@ impl SqlSession {
                 Ok(rows)
             }
         }
+    }
+
+    /// `CREATE TABLE ... AS query` (see `ctas`): DDL, outside a block as
+    /// the engine's other DDL. The query runs in the statement's own
+    /// transaction (the session's default isolation), whose snapshot and
+    /// SSI locks it reads with; the new table and its rows are written in
+    /// that transaction, and the table is gone again when it fails.
+    async fn create_table_as(
+        &mut self,
+        spec: &ctas::CreateTableAs,
+        sql: &str,
+    ) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        {
+            let catalog = self.db.shared.catalog();
+            if catalog.tables.contains_key(&spec.name)
+                || lock(&self.db.shared.sequences).contains(&spec.name)
+            {
+                // IF NOT EXISTS: PostgreSQL's notice, and nothing done.
+                if spec.if_not_exists {
+                    return Ok(Rows::default());
+                }
+                return Err(DbError::new(
+                    SqlState::DuplicateTable,
+                    format!("relation \"{}\" already exists", spec.name),
+                ));
+            }
+        }
+        let with_statement = |mut e: DbError| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        };
+        let statement = self
+            .db
+            .prepare(&spec.query, self.effective().scans)
+            .map_err(with_statement)?;
+        if statement.params > 0 {
+            return Err(DbError::new(
+                SqlState::Other("42P02"),
+                "there is no parameter $1",
+            ));
+        }
+        let Prepared::Select(plan) = &statement.kind else {
+            return Err(with_statement(expr::unsupported(
+                "CREATE TABLE ... AS of a query other than a plain SELECT (WITH, VALUES, UNION, an advisory lock call)",
+            )));
+        };
+        if plan.lock.is_some() {
+            return Err(with_statement(expr::unsupported(
+                "CREATE TABLE ... AS of a locking query (FOR UPDATE / FOR SHARE)",
+            )));
+        }
+        let columns = ctas::columns(plan, &spec.columns).map_err(with_statement)?;
+        let types = self.db.shared.catalog().types.clone();
+        let create = types::with_types(&types, || ctas::definition(&spec.name, &columns))?;
+        let defaults = self.settings.defaults;
+        let mut tx = self.db.store().begin_with(
+            defaults.isolation,
+            TxMode {
+                read_only: defaults.read_only,
+                deferrable: defaults.deferrable,
+            },
+        );
+        tx.join_session(self.session);
+        tx.set_timeouts(self.timeouts());
+        let rows = if spec.with_data {
+            run(&self.db, self.session, &mut tx, &statement, &[]).await?
+        } else {
+            Rows::default()
+        };
+        if defaults.read_only {
+            tx.rollback();
+            return Err(DbError::new(
+                SqlState::ReadOnlySqlTransaction,
+                "cannot execute CREATE TABLE AS in a read-only transaction",
+            ));
+        }
+        let made = types::with_types(&types, || ddl::create_table(&self.db, &create, &[]));
+        lock(&self.db.shared.cache).clear();
+        if let Err(e) = made {
+            tx.rollback();
+            return Err(e);
+        }
+        let count = rows.rows.len() as u64;
+        let filled = async {
+            let table = self.db.shared.table(&spec.name)?;
+            if !rows.rows.is_empty() {
+                let insert = plan::InsertPlan {
+                    targets: (0..table.visible()).collect(),
+                    table,
+                    rows: rows
+                        .rows
+                        .into_iter()
+                        .map(|row| row.into_iter().map(expr::Expr::Const).collect())
+                        .collect(),
+                    select: None,
+                    conflict: None,
+                    returning: None,
+                };
+                let insert = Statement::new(Prepared::Insert(Box::new(insert)), 0);
+                run(&self.db, self.session, &mut tx, &insert, &[]).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = filled {
+            // The table is made in the transaction that failed.
+            self.db.shared.catalog().tables.remove(&spec.name);
+            self.db.shared.forget_serials(&spec.name);
+            lock(&self.db.shared.cache).clear();
+            return Err(e);
+        }
+        Ok(Rows {
+            affected: count,
+            ..Rows::default()
+        })
     }
 
     /// `CREATE TYPE ... AS ENUM` / `DROP TYPE`: DDL, outside a block
