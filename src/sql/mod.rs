@@ -194,6 +194,23 @@
 //!   transaction when it first reads it, `statement_timestamp()` per
 //!   statement, `clock_timestamp()` moves; the only time zone is UTC.
 //!   Enum values come back to a client as their labels (text).
+//! - Generated columns (see `generated`): `col type GENERATED ALWAYS AS
+//!   (expr) STORED`, computed from the new row on INSERT and on every
+//!   UPDATE (ON CONFLICT DO UPDATE, `UPDATE ... FROM` and a cascaded key
+//!   update too; at Read Committed from the row re-read after a wait),
+//!   before NOT NULL, CHECK and index entries (unique ones too); writing
+//!   it is 428C9 (DEFAULT is allowed), the expression must be immutable
+//!   and read no generated column (42P17); `ALTER TABLE ... ADD COLUMN`
+//!   computes it for the existing rows, `ALTER COLUMN ... DROP
+//!   EXPRESSION [IF EXISTS]` makes it a plain column, and dropping a
+//!   column it reads is 2BP01 without CASCADE.
+//! - `CREATE TABLE [IF NOT EXISTS] name [(col, ...)] AS query [WITH [NO]
+//!   DATA]` (see `ctas`): a table without a primary key whose columns
+//!   have the query's names and PostgreSQL's resolved types, filled in
+//!   the statement's transaction from the query run with its snapshot
+//!   and SSI locks (42P07, 42701, 42601 as PostgreSQL); a query through
+//!   WITH, VALUES, UNION or a subquery in FROM is 0A000 (its column types
+//!   are not known).
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
@@ -1431,6 +1448,12 @@ impl SqlSession {
         let types = self.db.shared.catalog().types.clone();
         let create = types::with_types(&types, || ctas::definition(&spec.name, &columns))?;
         let defaults = self.settings.defaults;
+        if defaults.read_only {
+            return Err(DbError::new(
+                SqlState::ReadOnlySqlTransaction,
+                "cannot execute CREATE TABLE AS in a read-only transaction",
+            ));
+        }
         let mut tx = self.db.store().begin_with(
             defaults.isolation,
             TxMode {
@@ -1445,13 +1468,6 @@ impl SqlSession {
         } else {
             Rows::default()
         };
-        if defaults.read_only {
-            tx.rollback();
-            return Err(DbError::new(
-                SqlState::ReadOnlySqlTransaction,
-                "cannot execute CREATE TABLE AS in a read-only transaction",
-            ));
-        }
         let made = types::with_types(&types, || ddl::create_table(&self.db, &create, &[]));
         lock(&self.db.shared.cache).clear();
         if let Err(e) = made {
