@@ -350,16 +350,13 @@ impl<'a> RowTypes<'a> {
             Expr::Cast(_, t) => Some(*t),
             Expr::Agg(n) => self.agg(self.aggs.get(*n)?),
             Expr::Neg(a) => self.of(a),
-            Expr::Bin(op, a, b) => match op {
-                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-                    let (ta, tb) = (self.of(a)?, self.of(b)?);
-                    match (int_rank(ta), int_rank(tb)) {
-                        (Some(x), Some(y)) => Some(by_rank(x.max(y))),
-                        _ => self.fallback(e),
-                    }
+            Expr::Bin(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod, a, b) => {
+                let (ta, tb) = (self.of(a)?, self.of(b)?);
+                match (int_rank(ta), int_rank(tb)) {
+                    (Some(x), Some(y)) => Some(by_rank(x.max(y))),
+                    _ => self.fallback(e),
                 }
-                _ => self.fallback(e),
-            },
+            }
             Expr::Func(Func::Coalesce | Func::Greatest | Func::Least, args) => {
                 self.common(&args.iter().collect::<Vec<_>>())
             }
