@@ -9,6 +9,8 @@
 //! operand, an untyped literal or NULL text, a column's own type with its
 //! length or precision).
 //!
+//! `SELECT ... INTO name FROM ...` is the same statement.
+//!
 //! The column types are what the engine can tell of a plain query over
 //! stored tables; a query through WITH, VALUES, a subquery in FROM or a
 //! set operation, or a column whose type it cannot tell (an array), is
@@ -52,7 +54,11 @@ fn syntax(message: impl std::fmt::Display) -> DbError {
 /// statement is cut at its tokens.
 pub(crate) fn parse(sql: &str) -> Option<Result<CreateTableAs, DbError>> {
     let mut words = sql.split_whitespace();
-    let create = words.next()?.eq_ignore_ascii_case("create");
+    let first = words.next()?;
+    if first.eq_ignore_ascii_case("select") {
+        return select_into(sql);
+    }
+    let create = first.eq_ignore_ascii_case("create");
     if !create || !words.next()?.eq_ignore_ascii_case("table") {
         return None;
     }
@@ -141,6 +147,44 @@ pub(crate) fn parse(sql: &str) -> Option<Result<CreateTableAs, DbError>> {
         columns,
         query,
         with_data,
+    }))
+}
+
+/// `SELECT ... INTO [TABLE] name FROM ...`: PostgreSQL's older spelling of
+/// `CREATE TABLE name AS SELECT ...` (a temporary or unlogged target is
+/// left to the planner's 0A000).
+fn select_into(sql: &str) -> Option<Result<CreateTableAs, DbError>> {
+    // Every query comes this way: most leave at this scan, without
+    // tokenizing.
+    if !sql
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"into"))
+    {
+        return None;
+    }
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, sql).tokenize().ok()?;
+    if !tokens.iter().any(|t| word(t, "INTO")) {
+        return None;
+    }
+    let mut parsed = Parser::parse_sql(&dialect, sql).ok()?;
+    let Some(ast::Statement::Query(mut query)) = parsed.pop() else {
+        return None;
+    };
+    let ast::SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let into = select.into.take()?;
+    if into.temporary || into.unlogged {
+        return None;
+    }
+    Some(object_name(&into.name).map(|name| CreateTableAs {
+        name,
+        if_not_exists: false,
+        columns: Vec::new(),
+        query: query.to_string(),
+        with_data: true,
     }))
 }
 

@@ -409,6 +409,11 @@ fn create_table_as_names_no_data_and_errors() {
     ok(&mut s, "CREATE TABLE c9 AS SELECT * FROM src WHERE id = 7");
     ok(&mut s, "INSERT INTO c9 (id) VALUES (1), (1)");
     assert_eq!(rows(&ok(&mut s, "SELECT count(*) FROM c9")), ["2"]);
+    // SELECT ... INTO is CREATE TABLE ... AS.
+    let r = ok(&mut s, "SELECT id, name INTO c11 FROM src WHERE id > 1");
+    assert_eq!(r.affected, 1);
+    assert_eq!(described(&db, "c11"), ["id integer", "name text"]);
+    assert_eq!(rows(&ok(&mut s, "SELECT * FROM c11")), ["2,b"]);
     // Inside a block, as all DDL here: 0A000.
     ok(&mut s, "BEGIN");
     assert_eq!(code(&mut s, "CREATE TABLE c10 AS SELECT 1 AS x"), "0A000");

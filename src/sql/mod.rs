@@ -210,7 +210,8 @@
 //!   the statement's transaction from the query run with its snapshot
 //!   and SSI locks (42P07, 42701, 42601 as PostgreSQL); a query through
 //!   WITH, VALUES, UNION or a subquery in FROM is 0A000 (its column types
-//!   are not known).
+//!   are not known). `SELECT ... INTO [TABLE] name FROM ...` is the same
+//!   statement.
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
