@@ -68,6 +68,9 @@ pub(crate) enum Action {
     Default(String, Option<ast::Expr>),
     /// `ALTER COLUMN c SET NOT NULL` (true) / `DROP NOT NULL`.
     NotNull(String, bool),
+    /// `ALTER COLUMN c DROP EXPRESSION [IF EXISTS]`: a generated column
+    /// becomes a plain one, keeping its values.
+    DropExpression(String, bool),
     RenameColumn(String, String),
     RenameTable(String),
     /// `SET (name = value, ...)` / `RESET (name, ...)`: storage and
@@ -182,6 +185,17 @@ fn parse_action(name_text: &str, piece: &[Token]) -> Result<Action, DbError> {
         if let Token::Word(x) = &piece[2] {
             let name = ident(&x.clone().into_ident(sqlparser::tokenizer::Span::empty()));
             return Ok(Action::ValidateConstraint(name));
+        }
+    }
+    // `ALTER [COLUMN] c DROP EXPRESSION [IF EXISTS]`, which sqlparser
+    // does not parse.
+    let at = if w(1, "COLUMN") { 2 } else { 1 };
+    if w(0, "ALTER") && w(at + 1, "DROP") && w(at + 2, "EXPRESSION") {
+        let if_exists = w(at + 3, "IF") && w(at + 4, "EXISTS");
+        let end = at + if if_exists { 5 } else { 3 };
+        if let (Some(Token::Word(x)), true) = (piece.get(at), piece.len() == end) {
+            let name = ident(&x.clone().into_ident(sqlparser::tokenizer::Span::empty()));
+            return Ok(Action::DropExpression(name, if_exists));
         }
     }
     if (w(0, "SET") || w(0, "RESET")) && matches!(piece.get(1), Some(Token::LParen)) {
@@ -444,11 +458,21 @@ impl Work<'_> {
             default: None,
             serial,
             always: false,
+            generated: None,
         };
         let named = |opt: &ast::ColumnOptionDef| opt.name.clone();
+        let mut generation_expr = None;
         for opt in &def.options {
             let cols = vec![ast::Ident::new(column.clone())];
+            if let Some(e) = super::generated::refused(&opt.option) {
+                return Err(e);
+            }
             match &opt.option {
+                ast::ColumnOption::Generated {
+                    generated_as: ast::GeneratedAs::ExpStored,
+                    generation_expr: Some(e),
+                    ..
+                } => generation_expr = Some(e.clone()),
                 ast::ColumnOption::Null => {}
                 ast::ColumnOption::NotNull => col.not_null = true,
                 ast::ColumnOption::Default(e) => {
@@ -524,17 +548,42 @@ impl Work<'_> {
                 }
             }
         }
+        if generation_expr.is_some() {
+            super::generated::check_options(
+                &self.name,
+                &column,
+                col.default.is_some() || serial,
+                false,
+            )?;
+        }
         // A heap table's two hidden columns stay last.
         let at = self.table.visible();
         let moved = |c: usize| if c >= at { c + 1 } else { c };
         remap(&mut self.table, &moved);
         self.table.columns.insert(at, col.clone());
+        if let Some(e) = &generation_expr {
+            // Compiled over the table with the column in it, which marks
+            // a reference to itself.
+            let compiled = super::generated::compile(&Arc::new(self.table.clone()), col.name, e)?;
+            self.table.columns[at].generated = Some(compiled.clone());
+            col.generated = Some(compiled);
+        }
         let table = self.table.clone();
         let mut values = Vec::with_capacity(self.rows.len());
-        for _ in 0..self.rows.len() {
+        for row in &self.rows {
             // Evaluated per row: a volatile default (random(),
-            // gen_random_uuid(), a serial) gives each row its own value.
-            let v = if col.serial {
+            // gen_random_uuid(), a serial) gives each row its own value;
+            // a generated column is computed from the row's values.
+            let v = if let Some(e) = &col.generated {
+                let mut with = row.values.clone();
+                with.insert(at, Value::Null);
+                let v = self.eval(e, &with)?;
+                if v.is_null() {
+                    v
+                } else {
+                    coerce(&v, col.ty)?
+                }
+            } else if col.serial {
                 Value::Int(self.db.shared.next_serial(&table.name, col.name))
             } else {
                 match &col.default {
@@ -602,6 +651,26 @@ impl Work<'_> {
         for (child, p) in referencing {
             let fk = self.other(&child)?.foreign_keys[p].name.clone();
             self.drop_foreign_key(&child, &fk)?;
+        }
+        // The generated columns computed from it depend on it: without
+        // CASCADE it is not dropped, with it they go too (dropped first,
+        // the later ones first, so that `c` stays valid).
+        let dependents = super::generated::dependents(&self.table, c);
+        if let (Some(&d), false) = (dependents.first(), cascade) {
+            return Err(err(
+                SqlState::Other("2BP01"),
+                format!(
+                    "cannot drop column {name} of table {} because other objects depend on it (column {} of table {} depends on column {name} of table {}; use DROP ... CASCADE to drop the dependent objects too)",
+                    self.name, self.table.columns[d].name, self.name, self.name
+                ),
+            ));
+        }
+        if !dependents.is_empty() {
+            for &d in dependents.iter().rev() {
+                let dependent = self.table.columns[d].name;
+                self.drop_column(dependent, false, true)?;
+            }
+            return self.drop_column(name, if_exists, cascade);
         }
         // What involves the column goes with it, as in PostgreSQL: its
         // indexes and constraints (of several columns too).
@@ -1073,6 +1142,9 @@ fn remap(table: &mut Table, f: &impl Fn(usize) -> usize) {
         x.group = f(x.group);
         x.range = f(x.range);
     }
+    for column in &mut table.columns {
+        column.generated = column.generated.as_ref().map(|e| e.map_columns(f));
+    }
 }
 
 /// Runs an `ALTER TABLE` (outside a transaction block).
@@ -1275,8 +1347,34 @@ fn apply(work: &mut Work<'_>, action: &Action, actions: &mut Vec<Action>) -> Res
                 ));
             }
         }
+        Action::DropExpression(column, if_exists) => {
+            let c = work.column(column)?;
+            if work.table.columns[c].generated.is_none() {
+                // IF EXISTS: PostgreSQL's notice, and nothing done.
+                if *if_exists {
+                    return Ok(());
+                }
+                return Err(err(
+                    SqlState::Other("55000"),
+                    format!(
+                        "column \"{column}\" of relation \"{}\" is not a stored generated column",
+                        work.name
+                    ),
+                ));
+            }
+            work.table.columns[c].generated = None;
+        }
         Action::Default(column, default) => {
             let c = work.column(column)?;
+            if work.table.columns[c].generated.is_some() {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    format!(
+                        "column \"{column}\" of relation \"{}\" is a generated column",
+                        work.name
+                    ),
+                ));
+            }
             work.table.columns[c].default = match default {
                 None => None,
                 Some(e) => {

@@ -41,6 +41,18 @@ pub(crate) struct Column {
     /// `GENERATED ALWAYS AS IDENTITY`: only `DEFAULT` may be written to it
     /// (428C9 otherwise, as PostgreSQL's rewriter rejects).
     pub(crate) always: bool,
+    /// `GENERATED ALWAYS AS (expr) STORED`: the expression over the row's
+    /// columns (immutable, no other generated column), computed on every
+    /// INSERT and UPDATE; only `DEFAULT` may be written to it (428C9).
+    pub(crate) generated: Option<Expr>,
+}
+
+impl Column {
+    /// Whether an INSERT or UPDATE may write only `DEFAULT` to it: an
+    /// identity `GENERATED ALWAYS` or a generated column.
+    pub(crate) fn default_only(&self) -> bool {
+        self.always || self.generated.is_some()
+    }
 }
 
 #[derive(Clone, Debug)]

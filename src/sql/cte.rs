@@ -83,6 +83,7 @@ pub(crate) fn virtual_table(name: &str, columns: &[String]) -> Arc<Table> {
                 default: None,
                 serial: false,
                 always: false,
+                generated: None,
             })
             .collect(),
         indexes: vec![Index {

@@ -89,6 +89,8 @@ pub(crate) fn create_table(
     }
     // The sequence options of its identity columns, by column.
     let mut identity_options = Vec::new();
+    // Generation expressions, compiled once every column is known.
+    let mut generation: Vec<(usize, ast::Expr)> = Vec::new();
     let mut draft = Draft {
         table: Table {
             name: name.clone(),
@@ -124,10 +126,20 @@ pub(crate) fn create_table(
             default: None,
             serial,
             always: false,
+            generated: None,
         };
+        let mut generation_expr = None;
         for opt in &def.options {
             let constraint = opt.name.as_ref().map(ident);
+            if let Some(e) = super::generated::refused(&opt.option) {
+                return Err(e);
+            }
             match &opt.option {
+                ast::ColumnOption::Generated {
+                    generated_as: ast::GeneratedAs::ExpStored,
+                    generation_expr: Some(e),
+                    ..
+                } => generation_expr = Some(e.clone()),
                 ast::ColumnOption::Null => {}
                 ast::ColumnOption::NotNull => col.not_null = true,
                 ast::ColumnOption::Default(e) => {
@@ -200,10 +212,27 @@ pub(crate) fn create_table(
         if col.serial && !matches!(ty, SqlType::Integer | SqlType::BigInt | SqlType::SmallInt) {
             return Err(unsupported("an identity column that is not an integer"));
         }
+        if let Some(e) = generation_expr {
+            super::generated::check_options(
+                &name,
+                &column,
+                col.default.is_some() || serial,
+                col.serial && !serial,
+            )?;
+            // A placeholder until the expression is compiled: it marks the
+            // column generated for the others' expressions.
+            col.generated = Some(Expr::Const(super::value::Value::Null));
+            generation.push((draft.table.columns.len(), e));
+        }
         if col.serial {
             col.not_null = true;
         }
         draft.table.columns.push(col);
+    }
+    let defined = Arc::new(draft.table.clone());
+    for (c, e) in &generation {
+        let column = draft.table.columns[*c].name;
+        draft.table.columns[*c].generated = Some(super::generated::compile(&defined, column, e)?);
     }
     for constraint in &create.constraints {
         match constraint {
@@ -286,6 +315,7 @@ pub(crate) fn create_table(
                 default: None,
                 serial: true,
                 always: false,
+                generated: None,
             });
             draft.table.columns.push(Column {
                 name: intern(ROW_POSITION),
@@ -294,6 +324,7 @@ pub(crate) fn create_table(
                 default: None,
                 serial: false,
                 always: false,
+                generated: None,
             });
             (vec![draft.table.columns.len() - 2], format!("{name}_heap"))
         }
@@ -406,6 +437,7 @@ pub(crate) fn create_table(
             .ok_or_else(|| {
                 err(SqlState::Other("42830"), format!("there is no unique constraint matching given keys for referenced table \"{parent_name}\""))
             })?;
+        super::generated::check_foreign_key(&draft.table, &columns, *on_delete, *on_update)?;
         let fk_name = n
             .clone()
             .unwrap_or_else(|| format!("{name}_{}_fkey", cols.join("_")));

@@ -348,6 +348,7 @@ impl Exec<'_> {
                 None => self.default_of(table, i)?,
             });
         }
+        super::generated::compute(table, &mut out, self.params.values, self.params.ctx)?;
         self.place(table, &mut out);
         Ok(out)
     }
@@ -636,6 +637,7 @@ impl Exec<'_> {
             };
             new[*col] = coerce(&v, table.columns[*col].ty)?;
         }
+        super::generated::compute(table, &mut new, self.params.values, self.params.ctx)?;
         Ok(new)
     }
 

@@ -386,6 +386,9 @@ impl<'a> Compiler<'a> {
                 // A literal cast is folded now, so its errors (22P02...)
                 // come at once and index bounds see a typed constant.
                 match inner {
+                    // `NULL::int` keeps its type for what reads it
+                    // (CREATE TABLE ... AS: an integer column).
+                    Expr::Const(Value::Null) => Expr::Cast(Box::new(Expr::Const(Value::Null)), ty),
                     Expr::Const(v) => Expr::Const(cast(&v, ty)?),
                     other => Expr::Cast(Box::new(other), ty),
                 }

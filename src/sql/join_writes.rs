@@ -158,6 +158,7 @@ impl Exec<'_> {
             };
             new[*col] = coerce(&v, table.columns[*col].ty)?;
         }
+        super::generated::compute(table, &mut new, self.params.values, self.params.ctx)?;
         Ok(new)
     }
 

@@ -205,6 +205,24 @@
 //!   transaction when it first reads it, `statement_timestamp()` per
 //!   statement, `clock_timestamp()` moves; the only time zone is UTC.
 //!   Enum values come back to a client as their labels (text).
+//! - Generated columns (see `generated`): `col type GENERATED ALWAYS AS
+//!   (expr) STORED`, computed from the new row on INSERT and on every
+//!   UPDATE (ON CONFLICT DO UPDATE, `UPDATE ... FROM` and a cascaded key
+//!   update too; at Read Committed from the row re-read after a wait),
+//!   before NOT NULL, CHECK and index entries (unique ones too); writing
+//!   it is 428C9 (DEFAULT is allowed), the expression must be immutable
+//!   and read no generated column (42P17); `ALTER TABLE ... ADD COLUMN`
+//!   computes it for the existing rows, `ALTER COLUMN ... DROP
+//!   EXPRESSION [IF EXISTS]` makes it a plain column, and dropping a
+//!   column it reads is 2BP01 without CASCADE.
+//! - `CREATE TABLE [IF NOT EXISTS] name [(col, ...)] AS query [WITH [NO]
+//!   DATA]` (see `ctas`): a table without a primary key whose columns
+//!   have the query's names and PostgreSQL's resolved types, filled in
+//!   the statement's transaction from the query run with its snapshot
+//!   and SSI locks (42P07, 42701, 42601 as PostgreSQL); a query through
+//!   WITH, VALUES, UNION or a subquery in FROM is 0A000 (its column types
+//!   are not known). `SELECT ... INTO [TABLE] name FROM ...` is the same
+//!   statement.
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
@@ -241,6 +259,7 @@ mod alter;
 pub mod anomaly;
 mod catalog;
 mod conflict;
+mod ctas;
 mod cte;
 mod ddl;
 mod decimal;
@@ -249,6 +268,7 @@ mod exec;
 mod expr;
 mod exprindex;
 mod funcs;
+mod generated;
 mod grouping;
 mod join_writes;
 mod joins;
@@ -1179,6 +1199,10 @@ impl SqlSession {
         if vacuum::is_maintenance(sql) {
             return self.maintenance(sql).await;
         }
+        if let Some(parsed) = ctas::parse(sql) {
+            let spec = parsed.map_err(|e| self.fail(e))?;
+            return self.create_table_as(&spec, sql).await;
+        }
         let substituted;
         let sql = if settings::mentions_current_setting(sql) {
             substituted = self.with_current_settings(sql)?;
@@ -1450,6 +1474,140 @@ impl SqlSession {
         }
     }
 
+    /// `CREATE TABLE ... AS query` (see `ctas`): DDL, outside a block as
+    /// the engine's other DDL. The query runs in the statement's own
+    /// transaction (the session's default isolation), whose snapshot and
+    /// SSI locks it reads with; the new table and its rows are written in
+    /// that transaction, and the table is gone again when it fails.
+    async fn create_table_as(
+        &mut self,
+        spec: &ctas::CreateTableAs,
+        sql: &str,
+    ) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        {
+            let catalog = self.db.shared.catalog();
+            if catalog.tables.contains_key(&spec.name)
+                || lock(&self.db.shared.sequences).contains(&spec.name)
+            {
+                // IF NOT EXISTS: PostgreSQL's notice, and nothing done.
+                if spec.if_not_exists {
+                    return Ok(Rows::default());
+                }
+                return Err(DbError::new(
+                    SqlState::DuplicateTable,
+                    format!("relation \"{}\" already exists", spec.name),
+                ));
+            }
+        }
+        let with_statement = |mut e: DbError| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        };
+        let statement = self
+            .db
+            .prepare(&spec.query, self.effective().scans)
+            .map_err(with_statement)?;
+        if statement.params > 0 {
+            return Err(DbError::new(
+                SqlState::Other("42P02"),
+                "there is no parameter $1",
+            ));
+        }
+        let Prepared::Select(plan) = &statement.kind else {
+            return Err(with_statement(expr::unsupported(
+                "CREATE TABLE ... AS of a query other than a plain SELECT (WITH, VALUES, UNION, an advisory lock call)",
+            )));
+        };
+        if plan.lock.is_some() {
+            return Err(with_statement(expr::unsupported(
+                "CREATE TABLE ... AS of a locking query (FOR UPDATE / FOR SHARE)",
+            )));
+        }
+        let columns = ctas::columns(plan, &spec.columns).map_err(with_statement)?;
+        let types = self.db.shared.catalog().types.clone();
+        let create = types::with_types(&types, || ctas::definition(&spec.name, &columns))?;
+        let defaults = self.settings.defaults;
+        if defaults.read_only {
+            return Err(DbError::new(
+                SqlState::ReadOnlySqlTransaction,
+                "cannot execute CREATE TABLE AS in a read-only transaction",
+            ));
+        }
+        let mut tx = self.db.store().begin_with(
+            defaults.isolation,
+            TxMode {
+                read_only: defaults.read_only,
+                deferrable: defaults.deferrable,
+            },
+        );
+        tx.join_session(self.session);
+        tx.set_timeouts(self.timeouts());
+        // A table made by CREATE TABLE AS has no foreign keys: nothing
+        // its statements write is checked later.
+        let mut deferred = deferred::Deferred::default();
+        let rows = if spec.with_data {
+            run(
+                &self.db,
+                self.session,
+                &mut tx,
+                &mut deferred,
+                &statement,
+                &[],
+            )
+            .await?
+        } else {
+            Rows::default()
+        };
+        let made = types::with_types(&types, || ddl::create_table(&self.db, &create, &[]));
+        lock(&self.db.shared.cache).clear();
+        if let Err(e) = made {
+            tx.rollback();
+            return Err(e);
+        }
+        let count = rows.rows.len() as u64;
+        let filled = async {
+            let table = self.db.shared.table(&spec.name)?;
+            if !rows.rows.is_empty() {
+                let insert = plan::InsertPlan {
+                    targets: (0..table.visible()).collect(),
+                    table,
+                    rows: rows
+                        .rows
+                        .into_iter()
+                        .map(|row| row.into_iter().map(expr::Expr::Const).collect())
+                        .collect(),
+                    select: None,
+                    conflict: None,
+                    returning: None,
+                };
+                let insert = Statement::new(Prepared::Insert(Box::new(insert)), 0);
+                run(&self.db, self.session, &mut tx, &mut deferred, &insert, &[]).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = filled {
+            // The table is made in the transaction that failed.
+            self.db.shared.catalog().tables.remove(&spec.name);
+            self.db.shared.forget_serials(&spec.name);
+            lock(&self.db.shared.cache).clear();
+            return Err(e);
+        }
+        Ok(Rows {
+            affected: count,
+            ..Rows::default()
+        })
+    }
+
     /// `CREATE TYPE ... AS ENUM` / `DROP TYPE`: DDL, outside a block
     /// as the engine's other DDL.
     fn type_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
@@ -1580,6 +1738,8 @@ mod alter_tests;
 mod deferred_tests;
 #[cfg(test)]
 mod exprindex_tests;
+#[cfg(test)]
+mod generated_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

@@ -1208,7 +1208,7 @@ impl<'a> Planner<'a> {
                     Expr::Default
                 }
                 other => {
-                    if table.columns[index].always {
+                    if table.columns[index].default_only() {
                         return Err(always_identity(format!(
                             "column \"{column}\" can only be updated to DEFAULT"
                         )));
@@ -1677,6 +1677,14 @@ impl<'a> Planner<'a> {
                     }
                     std::cmp::Ordering::Equal => {}
                 }
+                // A query's values are never DEFAULT (PostgreSQL's
+                // rewriter refuses even a NULL there).
+                if let Some(&target) = targets.iter().find(|&&t| table.columns[t].default_only()) {
+                    return Err(always_identity(format!(
+                        "cannot insert a non-DEFAULT value into column \"{}\"",
+                        table.columns[target].name
+                    )));
+                }
                 select = Some(plan);
                 ast::Values {
                     explicit_row: false,
@@ -1709,7 +1717,7 @@ impl<'a> Planner<'a> {
             for (e, &target) in row.iter().zip(&targets) {
                 let is_default = matches!(e, ast::Expr::Identifier(i)
                         if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
-                if table.columns[target].always && !is_default {
+                if table.columns[target].default_only() && !is_default {
                     return Err(always_identity(format!(
                         "cannot insert a non-DEFAULT value into column \"{}\"",
                         table.columns[target].name
@@ -1828,7 +1836,8 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// A write of a value to a `GENERATED ALWAYS AS IDENTITY` column.
+/// A write of a value to a `GENERATED ALWAYS AS IDENTITY` or a generated
+/// column.
 fn always_identity(message: String) -> DbError {
     err(SqlState::Other("428C9"), message)
 }

@@ -349,6 +349,8 @@ impl Exec<'_> {
                 _ => self.default_of(child, c)?,
             };
         }
+        // The referencing row's generated columns follow its new key.
+        super::generated::compute(child, &mut new, self.params.values, self.params.ctx)?;
         Ok(new)
     }
 

@@ -3870,6 +3870,88 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM df_child ORDER BY id -> [(1, 1)]
         ",
     },
+    Script {
+        name: "generated-column-recomputed-from-the-rechecked-row",
+        about: "Read Committed: an UPDATE that waits for a concurrent update \
+                of the same row re-reads its newer version and computes the \
+                generated column from it (the other's qty, its own price); \
+                RETURNING shows the recomputed value (recorded from \
+                PostgreSQL 15)",
+        setup: GEN_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE gen_lines SET qty = 5 WHERE id = 1"),
+            (1, RC),
+            (1, "UPDATE gen_lines SET price = 3 WHERE id = 1 RETURNING total"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, price, qty, total FROM gen_lines ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE gen_lines SET qty = 5 WHERE id = 1 -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE gen_lines SET price = 3 WHERE id = 1 RETURNING total -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(15)]
+            s2: COMMIT -> ok
+            check: SELECT id, price, qty, total FROM gen_lines ORDER BY id -> [(1, 3, 5, 15)]
+        ",
+    },
+    Script {
+        name: "create-table-as-reads-with-its-own-snapshot",
+        about: "CREATE TABLE ... AS runs its query with the statement's \
+                snapshot: a row another transaction has inserted but not \
+                committed is not copied, and the new table does not gain it \
+                when that transaction commits (recorded from PostgreSQL 15)",
+        setup: GEN_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO gen_lines VALUES (2, 1, 1)"),
+            (1, "CREATE TABLE gen_copy AS SELECT id, total FROM gen_lines"),
+            (0, "COMMIT"),
+        ],
+        check: &[
+            "SELECT id, total FROM gen_copy ORDER BY id",
+            "SELECT count(*) FROM gen_lines",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO gen_lines VALUES (2, 1, 1) -> affected 1
+            s2: CREATE TABLE gen_copy AS SELECT id, total FROM gen_lines -> affected 1
+            s1: COMMIT -> ok
+            check: SELECT id, total FROM gen_copy ORDER BY id -> [(1, 2)]
+            check: SELECT count(*) FROM gen_lines -> [(2)]
+        ",
+    },
+    Script {
+        name: "create-table-as-waits-for-an-access-exclusive-lock",
+        about: "CREATE TABLE ... AS takes ACCESS SHARE on the tables its \
+                query reads before its snapshot: it waits for a LOCK TABLE \
+                in ACCESS EXCLUSIVE mode and then copies the rows the locker \
+                committed (recorded from PostgreSQL 15)",
+        setup: GEN_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "LOCK TABLE gen_lines IN ACCESS EXCLUSIVE MODE"),
+            (0, "UPDATE gen_lines SET qty = 10 WHERE id = 1"),
+            (1, "CREATE TABLE gen_copy AS SELECT id, total FROM gen_lines"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, total FROM gen_copy ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE gen_lines IN ACCESS EXCLUSIVE MODE -> ok
+            s1: UPDATE gen_lines SET qty = 10 WHERE id = 1 -> affected 1
+            s2: CREATE TABLE gen_copy AS SELECT id, total FROM gen_lines -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT id, total FROM gen_copy ORDER BY id -> [(1, 20)]
+        ",
+    },
 ];
 
 /// The deferred-constraint scripts' tables: a parent, and a child whose
@@ -3879,6 +3961,15 @@ const DEFERRED_SETUP: &[&str] = &[
     "CREATE TABLE df_parent (id integer PRIMARY KEY)",
     "CREATE TABLE df_child (id integer PRIMARY KEY, p integer REFERENCES df_parent DEFERRABLE INITIALLY DEFERRED)",
     "INSERT INTO df_parent VALUES (1), (2)",
+];
+
+/// The generated-column scripts' table (total = price * qty) and the
+/// table CREATE TABLE ... AS makes.
+const GEN_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS gen_copy",
+    "DROP TABLE IF EXISTS gen_lines",
+    "CREATE TABLE gen_lines (id integer PRIMARY KEY, price integer, qty integer, total integer GENERATED ALWAYS AS (price * qty) STORED)",
+    "INSERT INTO gen_lines VALUES (1, 2, 1)",
 ];
 
 /// The table of the expression-index scripts: customers whose emails
