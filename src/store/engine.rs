@@ -592,10 +592,51 @@ impl State {
     pub(crate) fn rollback_to_savepoint(&mut self, id: TxId, name: &str) -> Result<(), DbError> {
         let index = self.find_savepoint(id, name)?;
         self.undo_to_savepoint(id, index);
+        self.forget_reads_of_undone_writes(id);
         let tx = self.tx_mut(id);
         tx.savepoints.truncate(index + 1);
         tx.status = Status::Active;
         Ok(())
+    }
+
+    /// Reads `id` made of its own writes that a rollback to a savepoint
+    /// took back: the versions they saw never reach the history (PostgreSQL
+    /// aborts the subtransaction that wrote them), so the history's record
+    /// of the transaction forgets them. Reads of others' versions stay,
+    /// as PostgreSQL keeps an aborted subtransaction's predicate locks.
+    fn forget_reads_of_undone_writes(&mut self, id: TxId) {
+        // A range read's key goes back to the version the transaction
+        // sees now (the one before its undone write), if any.
+        let mut seen_now: BTreeMap<Key, Option<TxId>> = BTreeMap::new();
+        for read in &self.tx(id).reads {
+            if let ReadRecord::Predicate { observed, .. } = read {
+                for (key, writer) in observed {
+                    if *writer == id && !self.tx(id).writes.contains_key(key) {
+                        let now = match self.tx(id).snapshot {
+                            Some(_) => self.visible(id, key).map(|(_, writer)| writer),
+                            None => self.latest(key).map(|v| v.writer),
+                        };
+                        seen_now.insert(key.clone(), now);
+                    }
+                }
+            }
+        }
+        let tx = self.tx_mut(id);
+        let writes = &tx.writes;
+        tx.reads.retain_mut(|read| match read {
+            ReadRecord::Item { key, version } => *version != Some(id) || writes.contains_key(key),
+            ReadRecord::Predicate { observed, .. } => {
+                observed.retain_mut(|(key, writer)| match seen_now.get(key) {
+                    Some(Some(now)) if *writer == id => {
+                        *writer = *now;
+                        true
+                    }
+                    Some(None) if *writer == id => false,
+                    _ => true,
+                });
+                true
+            }
+        });
     }
 
     /// `TRUNCATE` emptied `range` in `id` (see [`TxState::truncated`]).

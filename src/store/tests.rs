@@ -560,3 +560,24 @@ fn a_released_row_lock_goes_to_the_first_waiter() {
     t3.rollback();
     assert!(matches!(poll(&mut t4_waits), Poll::Ready(Ok(()))));
 }
+
+#[test]
+fn reads_of_writes_a_savepoint_rollback_took_back_leave_a_consistent_history() {
+    // Conform program 7964 of seed 1: a key update inside a savepoint read
+    // its own new row (a cascade's foreign-key check), and the rollback to
+    // the savepoint left a read of a version no committed transaction
+    // wrote.
+    let store = store();
+    store.load(k("x"), v(1));
+    let mut tx = store.begin(Isolation::ReadCommitted);
+    block_on(tx.get(&k("x"))).unwrap();
+    tx.sql_savepoint("sp").unwrap();
+    block_on(tx.insert(&k("y"), v(2))).unwrap();
+    block_on(tx.update(&k("x"), v(3))).unwrap();
+    assert_eq!(block_on(tx.get(&k("y"))).unwrap(), Some(v(2)));
+    block_on(tx.scan(&KeyRange::prefix("x"))).unwrap();
+    tx.sql_rollback_to_savepoint("sp").unwrap();
+    block_on(tx.commit()).unwrap();
+    let history = store.history();
+    crate::history::check(&history).expect("a consistent history");
+}
