@@ -24,7 +24,7 @@ pub const SCHEMA: Setup = Setup {
         "CREATE TABLE acct (id integer PRIMARY KEY, name text NOT NULL, grp integer NOT NULL, bal integer NOT NULL)",
         "CREATE INDEX acct_grp ON acct (grp)",
         "CREATE UNIQUE INDEX acct_name ON acct (name)",
-        "CREATE TABLE hold (id integer PRIMARY KEY, acct_id integer NOT NULL REFERENCES acct (id), room integer NOT NULL, span int4range NOT NULL, n integer NOT NULL, EXCLUDE USING gist (room WITH =, span WITH &&))",
+        "CREATE TABLE hold (id integer PRIMARY KEY, acct_id integer NOT NULL REFERENCES acct (id) ON UPDATE CASCADE, room integer NOT NULL, span int4range NOT NULL, n integer NOT NULL, EXCLUDE USING gist (room WITH =, span WITH &&))",
         "CREATE INDEX hold_acct ON hold (acct_id)",
         // Hold ids drawn from a sequence start among the drawn ones (4
         // and 5 may collide); owned by hold.id, so PostgreSQL's TRUNCATE
@@ -67,7 +67,9 @@ pub enum Feature {
     Insert,
     /// Updates of unindexed and indexed columns.
     Update,
-    /// Updates of the primary key, the unique key and the foreign key.
+    /// Updates of the primary key (which cascade to the holds that
+    /// refer to it: `ON UPDATE CASCADE`), the unique key and the foreign
+    /// key.
     KeyUpdate,
     /// Deletes by key and by predicate.
     Delete,
@@ -236,8 +238,15 @@ pub fn program(seed: Seed, index: u64, level: Isolation, features: &[Feature]) -
         // Advisory locks are the database's, not the schema's: programs
         // running at once on one server (one per job) must not share keys,
         // so each draws the first of its two-integer keys from a large
-        // space.
-        g.advisory_space = g.rng.between(1, i32::MAX as u64);
+        // space. The same index at another level is another program
+        // (the draw does not depend on the level) and may run at the same
+        // time: each level takes every third value of the space.
+        let level_offset = match level {
+            Isolation::ReadCommitted => 0,
+            Isolation::RepeatableRead => 1,
+            Isolation::Serializable => 2,
+        };
+        g.advisory_space = 1 + 3 * (g.rng.between(1, i32::MAX as u64 / 3) - 1) + level_offset;
     }
     let sessions = g.rng.between(SESSIONS_MIN, SESSIONS_MAX) as usize;
     let mut queues: Vec<Vec<Stmt>> = Vec::with_capacity(sessions);
