@@ -874,24 +874,34 @@ impl Tx {
         nowait: bool,
     ) -> Result<(), DbError> {
         for (table, mode) in tables {
-            // Most requests are granted at once (a mode already held, or
-            // no conflict): then no wait is set up. One that must wait is
-            // queued by this first try; the wait's first poll finds it
-            // queued and waits for the same blockers.
-            let first = self
-                .store
-                .state()
-                .table_lock(self.id, table, *mode, nowait)?;
-            if matches!(first, LockAttempt::Done(())) {
-                continue;
-            }
-            let mut wait = self.lock_wait();
-            std::future::poll_fn(|cx: &mut Context<'_>| {
-                wait.poll(cx, |state, id| state.table_lock(id, table, *mode, nowait))
-            })
-            .await?;
+            self.lock_table(table, *mode, nowait).await?;
         }
         Ok(())
+    }
+
+    /// Takes `mode` on `table` (see `lock_tables`).
+    async fn lock_table(
+        &mut self,
+        table: &str,
+        mode: TableLockMode,
+        nowait: bool,
+    ) -> Result<(), DbError> {
+        // Most requests are granted at once (a mode already held, or no
+        // conflict): then no wait is set up. One that must wait is queued
+        // by this first try; the wait's first poll finds it queued and
+        // waits for the same blockers.
+        let first = self
+            .store
+            .state()
+            .table_lock(self.id, table, mode, nowait)?;
+        if matches!(first, LockAttempt::Done(())) {
+            return Ok(());
+        }
+        let mut wait = self.lock_wait();
+        std::future::poll_fn(|cx: &mut Context<'_>| {
+            wait.poll(cx, |state, id| state.table_lock(id, table, mode, nowait))
+        })
+        .await
     }
 
     /// A DEFERRABLE transaction's wait for a safe snapshot, at its first
@@ -1214,17 +1224,7 @@ impl Tx {
         table: &str,
         mode: TableLockMode,
     ) -> Result<(), DbError> {
-        // Most calls find the mode held already (every row of a statement
-        // runs its check) and return without copying the name.
-        let first = self.store.state().table_lock(self.id, table, mode, false)?;
-        if matches!(first, LockAttempt::Done(())) {
-            return Ok(());
-        }
-        let mut wait = self.lock_wait();
-        std::future::poll_fn(|cx: &mut Context<'_>| {
-            wait.poll(cx, |state, id| state.table_lock(id, table, mode, false))
-        })
-        .await
+        self.lock_table(table, mode, false).await
     }
 
     /// `ON CONFLICT`'s check of `key`: waits for an uncommitted writer of
