@@ -757,6 +757,14 @@ impl SqlDb {
     }
 }
 
+/// Where [`SqlSession::route`] took a statement.
+enum Routed {
+    /// Run by a parser of its own: its result.
+    Done(Rows),
+    /// Planned: to run.
+    Planned(Arc<Statement>),
+}
+
 struct Block {
     tx: Tx,
     read_only: bool,
@@ -1187,21 +1195,45 @@ impl SqlSession {
     }
 
     async fn run_statement(&mut self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+        let scans = self.effective().scans;
+        // A text already planned is an ordinary statement (the statements
+        // routed below never reach the plan cache): skip the routing.
+        let cached = (scans == settings::ScanSettings::default())
+            .then(|| lock(&self.db.shared.cache).get(sql).cloned())
+            .flatten();
+        let statement = match cached {
+            Some(statement) => statement,
+            None => match self.route(sql, scans).await? {
+                Routed::Done(rows) => return Ok(rows),
+                Routed::Planned(statement) => statement,
+            },
+        };
+        self.run_planned(sql, &statement, params).await
+    }
+
+    /// A statement text not in the plan cache: the statements with parsers
+    /// of their own run here; the rest is planned (with `current_setting`
+    /// calls substituted).
+    async fn route(
+        &mut self,
+        sql: &str,
+        scans: settings::ScanSettings,
+    ) -> Result<Routed, DbError> {
         if types::is_type_ddl(sql) {
-            return self.type_ddl(sql);
+            return self.type_ddl(sql).map(Routed::Done);
         }
         if sequences::is_sequence_ddl(sql) {
-            return self.sequence_ddl(sql);
+            return self.sequence_ddl(sql).map(Routed::Done);
         }
         if alter::is_alter_table(sql) {
-            return self.alter_table(sql).await;
+            return self.alter_table(sql).await.map(Routed::Done);
         }
         if vacuum::is_maintenance(sql) {
-            return self.maintenance(sql).await;
+            return self.maintenance(sql).await.map(Routed::Done);
         }
         if let Some(parsed) = ctas::parse(sql) {
             let spec = parsed.map_err(|e| self.fail(e))?;
-            return self.create_table_as(&spec, sql).await;
+            return self.create_table_as(&spec, sql).await.map(Routed::Done);
         }
         let substituted;
         let sql = if settings::mentions_current_setting(sql) {
@@ -1210,18 +1242,26 @@ impl SqlSession {
         } else {
             sql
         };
-        let scans = self.effective().scans;
-        let statement = match self.db.prepare(sql, scans) {
-            Ok(s) => s,
+        match self.db.prepare(sql, scans) {
+            Ok(statement) => Ok(Routed::Planned(statement)),
             Err(e) => {
                 let e = lock(&self.db.shared.sequences).read_as_table(e, sql);
                 if let Some(block) = &mut self.block {
                     block.failed = true;
                     block.tx.sql_fail(e.clone());
                 }
-                return Err(e);
+                Err(e)
             }
-        };
+        }
+    }
+
+    /// Runs a planned statement (`sql` its text, for messages).
+    async fn run_planned(
+        &mut self,
+        sql: &str,
+        statement: &Statement,
+        params: &[Value],
+    ) -> Result<Rows, DbError> {
         if params.len() != statement.params {
             return Err(DbError::new(
                 SqlState::ProtocolViolation,

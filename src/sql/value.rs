@@ -1151,14 +1151,24 @@ pub(crate) fn from_datum(datum: &Datum, ty: SqlType) -> Value {
     }
 }
 
+/// Appends `v` as 16 lowercase hex digits (`{:016x}` without the
+/// formatter: every key of every statement is built here).
+fn push_hex(out: &mut String, v: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 16];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = DIGITS[((v >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out.push_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"));
+}
+
 /// Appends an order-preserving, self-delimiting encoding of `value` to a
 /// key: keys of one index sort as their values do (NULLs last), so
 /// equality and range conditions become key ranges.
 pub(crate) fn encode_key(out: &mut String, value: &Value) {
-    use std::fmt::Write;
     let int = |out: &mut String, tag: char, v: i64| {
         out.push(tag);
-        let _ = write!(out, "{:016x}", (v as u64) ^ (1 << 63));
+        push_hex(out, (v as u64) ^ (1 << 63));
     };
     let text = |out: &mut String, tag: char, v: &str| {
         out.push(tag);
@@ -1183,7 +1193,9 @@ pub(crate) fn encode_key(out: &mut String, value: &Value) {
         Value::Char(v) => text(out, 't', v.trim_end_matches(' ')),
         Value::Array(_) => text(out, 'a', &value.to_pg_text().unwrap_or_default()),
         Value::Uuid(u) => {
-            let _ = write!(out, "u{u:032x}");
+            out.push('u');
+            push_hex(out, (*u >> 64) as u64);
+            push_hex(out, *u as u64);
         }
         Value::Interval(i) => {
             out.push('v');

@@ -501,6 +501,7 @@ impl Store {
             statement_started_ms: 0,
             sql_time_ms: None,
             relation_locks: Arc::default(),
+            table_modes_held: Vec::new(),
             advisory_calls: Vec::new(),
             _connection: None,
         }
@@ -736,6 +737,12 @@ pub struct Tx {
     /// The table locks the next statement takes before its snapshot (see
     /// [`Tx::sql_prelude`]).
     relation_locks: Arc<[(String, TableLockMode)]>,
+    /// The table lock modes it is known to hold (as
+    /// [`TableLockMode::bit`]s): every statement asks for its tables'
+    /// locks, and a mode held needs no trip to the lock manager. Locks
+    /// are held to the end of the transaction, except that a rollback to a
+    /// savepoint gives back what came after it: that forgets them all.
+    table_modes_held: Vec<(String, u16)>,
     /// The advisory locks the next statement takes after its snapshot.
     advisory_calls: Vec<AdvisoryCall>,
     _connection: Option<Connection>,
@@ -886,22 +893,30 @@ impl Tx {
         mode: TableLockMode,
         nowait: bool,
     ) -> Result<(), DbError> {
-        // Most requests are granted at once (a mode already held, or no
-        // conflict): then no wait is set up. One that must wait is queued
-        // by this first try; the wait's first poll finds it queued and
-        // waits for the same blockers.
+        let held = self.table_modes_held.iter().position(|(t, _)| t == table);
+        if held.is_some_and(|i| self.table_modes_held[i].1 & mode.bit() != 0) {
+            return Ok(());
+        }
+        // Most requests are granted at once (no conflict): then no wait is
+        // set up. One that must wait is queued by this first try; the
+        // wait's first poll finds it queued and waits for the same
+        // blockers.
         let first = self
             .store
             .state()
             .table_lock(self.id, table, mode, nowait)?;
-        if matches!(first, LockAttempt::Done(())) {
-            return Ok(());
+        if !matches!(first, LockAttempt::Done(())) {
+            let mut wait = self.lock_wait();
+            std::future::poll_fn(|cx: &mut Context<'_>| {
+                wait.poll(cx, |state, id| state.table_lock(id, table, mode, nowait))
+            })
+            .await?;
         }
-        let mut wait = self.lock_wait();
-        std::future::poll_fn(|cx: &mut Context<'_>| {
-            wait.poll(cx, |state, id| state.table_lock(id, table, mode, nowait))
-        })
-        .await
+        match held {
+            Some(i) => self.table_modes_held[i].1 |= mode.bit(),
+            None => self.table_modes_held.push((table.to_string(), mode.bit())),
+        }
+        Ok(())
     }
 
     /// A DEFERRABLE transaction's wait for a safe snapshot, at its first
@@ -1312,6 +1327,7 @@ impl Tx {
     /// `ROLLBACK TO SAVEPOINT name`: undoes what came after it and revives
     /// a failed transaction.
     pub(crate) fn sql_rollback_to_savepoint(&mut self, name: &str) -> Result<(), DbError> {
+        self.table_modes_held.clear();
         self.store.state().rollback_to_savepoint(self.id, name)
     }
 

@@ -59,7 +59,7 @@ impl TableLockMode {
         TableLockMode::AccessExclusive,
     ];
 
-    fn bit(self) -> u16 {
+    pub(crate) fn bit(self) -> u16 {
         1 << (self as u16)
     }
 
@@ -211,7 +211,9 @@ impl TableLock {
 pub(crate) struct TableLocks {
     locks: BTreeMap<String, TableLock>,
     /// The tables each transaction holds a mode of or waits for.
-    tables_of: BTreeMap<TxId, BTreeSet<String>>,
+    /// (A sorted `Vec`: a transaction has few tables, and this is
+    /// touched at its first statement on each.)
+    tables_of: BTreeMap<TxId, Vec<String>>,
     /// The task of each queued transaction, woken when it is granted.
     wakers: BTreeMap<TxId, Waker>,
 }
@@ -280,8 +282,8 @@ impl TableLocks {
     /// `id` holds a mode of `table` or waits for one.
     fn note_table_of(&mut self, id: TxId, table: &str) {
         let tables = self.tables_of.entry(id).or_default();
-        if !tables.contains(table) {
-            tables.insert(table.to_string());
+        if let Err(place) = tables.binary_search_by(|held| held.as_str().cmp(table)) {
+            tables.insert(place, table.to_string());
         }
     }
 }
@@ -456,11 +458,7 @@ impl State {
                 Some(&modes) => {
                     lock.forget(id);
                     lock.hold(id, modes);
-                    self.table_locks
-                        .tables_of
-                        .entry(id)
-                        .or_default()
-                        .insert(table.clone());
+                    self.table_locks.note_table_of(id, &table);
                 }
                 None => {
                     lock.forget(id);
