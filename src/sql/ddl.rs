@@ -77,8 +77,11 @@ pub(crate) fn create_table(
             ));
         }
     }
-    // A sequence's name is a relation's name too.
-    if catalog.tables.contains_key(&name) || super::lock(&db.shared.sequences).contains(&name) {
+    // A sequence's name is a relation's name too, and so is a partition's.
+    if catalog.tables.contains_key(&name)
+        || catalog.partitions.contains_key(&name)
+        || super::lock(&db.shared.sequences).contains(&name)
+    {
         if create.if_not_exists {
             return Ok(());
         }
@@ -101,6 +104,7 @@ pub(crate) fn create_table(
             exclusion: None,
             referenced_by: Vec::new(),
             heap: false,
+            partitioning: None,
         },
         pk: None,
         uniques: Vec::new(),
@@ -697,6 +701,16 @@ fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
     let mut catalog = db.shared.catalog();
     let mut names: Vec<String> = Vec::new();
     for name in &spec.names {
+        if let Some(parent) = catalog.partitions.get(name) {
+            // A partition goes with its partitioned table; alone it would
+            // take its rows out of the table, which is not modelled.
+            if spec.names.contains(parent) {
+                continue;
+            }
+            return Err(unsupported(format!(
+                "DROP TABLE of the partition \"{name}\" without its partitioned table \"{parent}\""
+            )));
+        }
         if !catalog.tables.contains_key(name) {
             let is_index = catalog
                 .tables
@@ -739,6 +753,11 @@ fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
     }
     for name in &names {
         let table = catalog.tables.remove(name).expect("checked above");
+        if let Some(p) = &table.partitioning {
+            for partition in p.names() {
+                catalog.partitions.remove(partition);
+            }
+        }
         let children: Vec<String> = table.referenced_by.iter().map(|(c, _)| c.clone()).collect();
         for child in children {
             drop_foreign_keys(&mut catalog, &child, |fk| fk.parent == *name);

@@ -155,7 +155,16 @@ impl Exec<'_> {
         loop {
             let Some(row) = self.tx.sql_write(&key, WriteKind::Lock(mode), None).await? else {
                 if self.isolation() == Isolation::ReadCommitted {
-                    if let Some(next) = self.tx.sql_moved_to(&key) {
+                    if let Some((next, across)) = self.tx.sql_moved_to(&key) {
+                        if across {
+                            // PostgreSQL does not follow a row into another
+                            // partition (ExecUpdate / ExecDelete / ExecLockRows).
+                            let e = err(
+                                SqlState::SerializationFailure,
+                                "tuple to be locked was already moved to another partition due to concurrent update",
+                            );
+                            return Err(self.tx.sql_fail(e));
+                        }
                         key = next;
                         continue;
                     }
@@ -557,9 +566,19 @@ impl Exec<'_> {
         self.check_row(table, new)?;
         // Every UPDATE writes a new version of a heap row, after the others.
         let mut placed;
+        // A row that changes partition is deleted and inserted anew, as
+        // PostgreSQL moves it: a heap row gets a new identity too.
+        let across = table
+            .partitioning
+            .as_ref()
+            .is_some_and(|p| p.route(old) != p.route(new));
         let new = if table.heap {
             placed = new.to_vec();
             self.place(table, &mut placed);
+            if across {
+                let id = table.pk()[0];
+                placed[id] = Value::Int(self.db.next_serial(&table.name, ROW_ID));
+            }
             &placed[..]
         } else {
             new
@@ -579,7 +598,7 @@ impl Exec<'_> {
             // PostgreSQL runs at the end of the statement.
             self.insert_row(table, new).await?;
             self.queue_referential(table, old, Some(new));
-            self.tx.sql_record_move(key, &new_key);
+            self.tx.sql_record_move(key, &new_key, across);
             return Ok(());
         }
         // A row version this transaction wrote gets its foreign keys
@@ -1249,6 +1268,13 @@ fn finish(
 
 /// NOT NULL and CHECK constraints of a row about to be written.
 pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> Result<(), DbError> {
+    // Tuple routing comes first in PostgreSQL: a row no partition takes
+    // fails before its constraints are checked.
+    if let Some(p) = &table.partitioning {
+        if p.route(values).is_none() {
+            return Err(super::partition::no_partition(table));
+        }
+    }
     for (c, v) in table.columns.iter().zip(values) {
         if c.not_null && v.is_null() {
             return Err(err(
