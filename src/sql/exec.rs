@@ -151,11 +151,30 @@ impl Exec<'_> {
         filter: Option<&Expr>,
         mode: RowLockMode,
     ) -> Result<Option<(Key, Vec<Value>)>, DbError> {
+        self.lock_row_or_retry(table, key, filter, mode, false)
+            .await
+    }
+
+    /// [`Exec::lock_row`]; `retry`: for ON CONFLICT DO UPDATE, which
+    /// retries its insert when the conflicting row changed rather than
+    /// follow it, so a row moved to another partition is not an error
+    /// there (`None`, as for a row deleted).
+    async fn lock_row_or_retry(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        filter: Option<&Expr>,
+        mode: RowLockMode,
+        retry: bool,
+    ) -> Result<Option<(Key, Vec<Value>)>, DbError> {
         let mut key = key.clone();
         loop {
             let Some(row) = self.tx.sql_write(&key, WriteKind::Lock(mode), None).await? else {
                 if self.isolation() == Isolation::ReadCommitted {
                     if let Some((next, across)) = self.tx.sql_moved_to(&key) {
+                        if across && retry {
+                            return Ok(None);
+                        }
                         if across {
                             // PostgreSQL does not follow a row into another
                             // partition (ExecUpdate / ExecDelete / ExecLockRows).
@@ -773,7 +792,7 @@ impl Exec<'_> {
                         RowLockMode::NoKeyUpdate
                     };
                     let Some((locked_key, current)) =
-                        self.lock_row(table, &row_key, None, mode).await?
+                        self.lock_row_or_retry(table, &row_key, None, mode, true).await?
                     else {
                         continue;
                     };

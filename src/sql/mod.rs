@@ -1690,6 +1690,49 @@ impl SqlSession {
         result.map(|()| Rows::default()).map_err(with_statement)
     }
 
+    /// `ALTER TABLE` of a partition or a partitioned table, where it
+    /// differs from a table's: a partition takes storage parameters
+    /// (nothing to apply, as for a table) and nothing else; a partitioned
+    /// table cannot be renamed or lose a column (its partitions and key
+    /// name them). `None`: an ordinary ALTER TABLE.
+    fn alter_partitioned(
+        &mut self,
+        plan: &alter::AlterPlan,
+        sql: &str,
+    ) -> Option<Result<Rows, DbError>> {
+        let catalog = self.db.shared.catalog();
+        let refused = if catalog.partitions.contains_key(&plan.table) {
+            if plan
+                .actions
+                .iter()
+                .all(|a| matches!(a, alter::Action::StorageParameters))
+            {
+                return Some(Ok(Rows::default()));
+            }
+            "ALTER TABLE of a partition other than SET / RESET (storage parameters)"
+        } else if catalog
+            .tables
+            .get(&plan.table)
+            .is_some_and(|t| t.partitioning.is_some())
+            && plan.actions.iter().any(|a| {
+                matches!(
+                    a,
+                    alter::Action::DropColumn { .. } | alter::Action::RenameTable(_)
+                )
+            })
+        {
+            "ALTER TABLE ... DROP COLUMN / RENAME TO of a partitioned table"
+        } else {
+            return None;
+        };
+        drop(catalog);
+        let e = expr::unsupported(refused);
+        Some(Err(DbError::new(
+            e.code,
+            format!("{} (statement: {})", e.message, sql.trim()),
+        )))
+    }
+
     /// `ALTER TABLE` (see `alter`): DDL, outside a block as the engine's
     /// other DDL.
     async fn alter_table(&mut self, sql: &str) -> Result<Rows, DbError> {
@@ -1706,6 +1749,9 @@ impl SqlSession {
             }
             e
         })?;
+        if let Some(done) = self.alter_partitioned(&plan, sql) {
+            return done;
+        }
         let types = self.db.shared.catalog().types.clone();
         let timeouts = self.timeouts();
         alter::alter_table(&self.db, &plan, &types, timeouts)

@@ -440,6 +440,9 @@ pub(crate) fn parse(sql: &str) -> Option<Result<Ddl, DbError>> {
         at += 3;
     }
     let (name, after) = name_at(&tokens, at)?;
+    if matches!(tokens.get(after), Some(Token::LParen)) && is_word(tokens.get(after + 1), "like") {
+        return Some(Err(unsupported("CREATE TABLE ... (LIKE table)")));
+    }
     if is_word(tokens.get(after), "partition") && is_word(tokens.get(after + 1), "of") {
         return Some(create_partition(&tokens, name, after + 2, if_not_exists));
     }
