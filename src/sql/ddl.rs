@@ -401,6 +401,11 @@ pub(crate) fn create_table(
             // A self-referencing key: the parent is the table being made.
             &draft.table
         } else {
+            if catalog.partitions.contains_key(parent_name.as_str()) {
+                return Err(unsupported(format!(
+                    "a foreign key referring to the partition \"{parent_name}\" itself"
+                )));
+            }
             catalog.tables.get(parent_name).ok_or_else(|| {
                 err(
                     SqlState::UndefinedTable,
@@ -528,9 +533,25 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         ));
     }
     let table_name = object_name(&create.table_name)?;
+    if db.shared.catalog().partitions.contains_key(&table_name) {
+        return Err(unsupported(format!(
+            "CREATE INDEX on the partition \"{table_name}\" itself"
+        )));
+    }
     let table = db.shared.table(&table_name)?;
     // Columns, or expressions over them (see `exprindex`).
     let key = super::exprindex::key_def(&table_name, &table, &create.columns)?;
+    // A unique index of a partitioned table must include its partition
+    // key, which makes per-partition uniqueness the table's (0A000 in
+    // PostgreSQL otherwise).
+    if let (true, Some(p)) = (create.unique, &table.partitioning) {
+        if p.columns.iter().any(|c| !key.columns.contains(c)) {
+            return Err(err(
+                SqlState::FeatureNotSupported,
+                "unique constraint on partitioned table must include all partitioning columns",
+            ));
+        }
+    }
     // INCLUDE columns ride along for index-only scans; they change neither
     // uniqueness nor what a scan reads or locks.
     for c in &create.include {

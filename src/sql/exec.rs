@@ -791,8 +791,9 @@ impl Exec<'_> {
                     } else {
                         RowLockMode::NoKeyUpdate
                     };
-                    let Some((locked_key, current)) =
-                        self.lock_row_or_retry(table, &row_key, None, mode, true).await?
+                    let Some((locked_key, current)) = self
+                        .lock_row_or_retry(table, &row_key, None, mode, true)
+                        .await?
                     else {
                         continue;
                     };

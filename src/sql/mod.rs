@@ -223,6 +223,30 @@
 //!   WITH, VALUES, UNION or a subquery in FROM is 0A000 (its column types
 //!   are not known). `SELECT ... INTO [TABLE] name FROM ...` is the same
 //!   statement.
+//! - Declarative partitioning (see `partition`): `CREATE TABLE ... PARTITION
+//!   BY LIST (col) | RANGE (cols)`, `CREATE TABLE [IF NOT EXISTS] p
+//!   PARTITION OF t FOR VALUES IN (...) | FROM (...) TO (...) (MINVALUE /
+//!   MAXVALUE too) | DEFAULT`, `ALTER TABLE t ATTACH PARTITION p FOR VALUES
+//!   ... | DEFAULT` of an existing table (its columns by name; its rows move
+//!   in). The partitioned table keeps its partitions' rows (every unique key
+//!   includes the partition key, as PostgreSQL requires: 0A000 otherwise),
+//!   so its reads, row locks, SSI locks, indexes, unique keys, `ON
+//!   CONFLICT` and foreign keys to and from it are a table's; a row no
+//!   partition takes is 23514, an UPDATE into another partition deletes
+//!   and re-inserts the row (a Read Committed UPDATE, DELETE or locking
+//!   read that waited for it fails with 40001 `tuple to be locked was
+//!   already moved to another partition due to concurrent update`; `ON
+//!   CONFLICT DO UPDATE` retries its insert), overlapping bounds and a
+//!   default partition's rows are checked (42P17, 23514). A statement on
+//!   the table locks its partitions too (none pruned), `LOCK TABLE` of it
+//!   recurses, `LOCK TABLE`, `VACUUM` and `ANALYZE` take partition names,
+//!   `VACUUM (SKIP_LOCKED)` skips a busy partition and `ANALYZE` of the
+//!   table waits for ACCESS SHARE on every partition. 0A000: `PARTITION BY
+//!   HASH`, sub-partitioning, key expressions, `DETACH PARTITION
+//!   [CONCURRENTLY]`, other statements naming a partition itself (query
+//!   the partitioned table), `DROP TABLE` of a partition without its
+//!   table, `ALTER TABLE` of a partition other than storage parameters,
+//!   and `CREATE TABLE (LIKE t)`.
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
@@ -1390,7 +1414,10 @@ impl SqlSession {
                 };
                 lock(&self.db.shared.cache).clear();
                 result.map(|_| Rows::default()).map_err(|mut e| {
-                    if e.code == SqlState::FeatureNotSupported {
+                    // PostgreSQL's own 0A000s keep their message.
+                    if e.code == SqlState::FeatureNotSupported
+                        && e.message.contains("simulated SQL engine")
+                    {
                         e.message = format!("{} (statement: {})", e.message, sql.trim());
                     }
                     e

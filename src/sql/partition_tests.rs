@@ -333,6 +333,20 @@ fn what_is_not_modelled_is_refused_naming_it() {
         assert_eq!(e.code, SqlState::FeatureNotSupported, "{sql}");
         assert!(e.message.contains(names), "{sql}: {}", e.message);
     }
+    let e = fails(&mut s, "CREATE INDEX ON foo1 (b)");
+    assert_eq!(e.code, SqlState::FeatureNotSupported);
+    let e = fails(&mut s, "CREATE TABLE c (a int REFERENCES r1 (a))");
+    assert_eq!(e.code, SqlState::FeatureNotSupported);
+    // PostgreSQL's own refusal: a unique index without the partition key.
+    let e = fails(&mut s, "CREATE UNIQUE INDEX ON foo (b)");
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        (
+            "0A000",
+            "unique constraint on partitioned table must include all partitioning columns"
+        )
+    );
+    ok(&mut s, "CREATE UNIQUE INDEX ON r (a, b)");
     // In a transaction block, as the engine's other DDL.
     ok(&mut s, "BEGIN");
     let e = fails(
