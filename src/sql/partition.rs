@@ -469,7 +469,7 @@ fn create_partition(
         ));
     }
     if let Some(t) = tokens.get(at) {
-        return Err(unsupported(&format!(
+        return Err(unsupported(format!(
             "CREATE TABLE ... PARTITION OF with options after its bound (at \"{t}\")"
         )));
     }
@@ -503,7 +503,7 @@ fn create_partitioned(sql: &str, offset: usize, name: String) -> Result<Ddl, DbE
     };
     let (items, next) = paren_items(&tokens, 3)?;
     if let Some(t) = tokens.get(next) {
-        return Err(unsupported(&format!(
+        return Err(unsupported(format!(
             "CREATE TABLE ... PARTITION BY with options after it (at \"{t}\")"
         )));
     }
@@ -513,7 +513,7 @@ fn create_partitioned(sql: &str, offset: usize, name: String) -> Result<Ddl, DbE
         match name_at(&item_tokens, 0) {
             Some((c, n)) if n == item_tokens.len() && !c.contains('.') => columns.push(c),
             _ => {
-                return Err(unsupported(&format!(
+                return Err(unsupported(format!(
                     "a partition key expression or operator class ({item})"
                 )))
             }

@@ -835,7 +835,7 @@ impl<'a> Planner<'a> {
         let name = object_name(name)?;
         let Some(table) = self.catalog.tables.get(&name).cloned() else {
             if let Some(parent) = self.catalog.partitions.get(&name) {
-                return Err(unsupported(&format!(
+                return Err(unsupported(format!(
                     "a statement on the partition \"{name}\" itself (query or write the partitioned table \"{parent}\")"
                 )));
             }
