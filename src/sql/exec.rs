@@ -1142,6 +1142,10 @@ pub(crate) fn fetch(
             if let Some(position) = table.position_column() {
                 out.sort_by_key(|(_, values)| values[position].as_int());
             }
+            // A partitioned table is scanned partition by partition.
+            if let Some(p) = &table.partitioning {
+                out.sort_by_key(|(_, values)| p.scan_rank(values));
+            }
         }
     }
     Ok(out)

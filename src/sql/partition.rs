@@ -108,6 +108,48 @@ impl Partitioning {
         })
     }
 
+    /// Where the partition of a row with `values` comes in a scan of the
+    /// partitioned table: PostgreSQL appends its partitions in the order
+    /// of their bounds (a list partition by its least value, a range one
+    /// by its lower bound, the default one last), so a query without ORDER
+    /// BY returns the rows partition by partition.
+    pub(crate) fn scan_rank(&self, values: &[Value]) -> usize {
+        let Some(mine) = self.route(values) else {
+            return usize::MAX;
+        };
+        let before = |a: &Bound, b: &Bound| -> bool {
+            match (a, b) {
+                (_, Bound::Default) => !matches!(a, Bound::Default),
+                (Bound::Default, _) => false,
+                (Bound::List(x), Bound::List(y)) => {
+                    let least = |l: &Vec<Value>| {
+                        l.iter()
+                            .filter(|v| !v.is_null())
+                            .min_by(|p, q| compare(p, q).ok().flatten().unwrap_or(Ordering::Equal))
+                            .cloned()
+                    };
+                    match (least(x), least(y)) {
+                        (Some(p), Some(q)) => {
+                            compare(&p, &q).ok().flatten() == Some(Ordering::Less)
+                        }
+                        // A partition of NULL alone comes after the others.
+                        (Some(_), None) => true,
+                        _ => false,
+                    }
+                }
+                (Bound::Range { from: f, .. }, Bound::Range { from: g, .. }) => {
+                    range_cmp(f, g) == Ordering::Less
+                }
+                _ => false,
+            }
+        };
+        let bound = &self.partitions[mine].bound;
+        self.partitions
+            .iter()
+            .filter(|p| before(&p.bound, bound))
+            .count()
+    }
+
     /// The names of the partitions, in order of creation.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.partitions.iter().map(|p| p.name.as_str())

@@ -88,6 +88,51 @@ fn rows_are_routed_and_a_row_without_a_partition_fails() {
 }
 
 #[test]
+fn a_scan_returns_the_rows_partition_by_partition() {
+    // PostgreSQL appends the partitions in bound order, whatever order
+    // they were made or their rows written in.
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    ok(
+        &mut s,
+        "CREATE TABLE h (a int, b int) PARTITION BY RANGE (a)",
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE h2 PARTITION OF h FOR VALUES FROM (10) TO (20)",
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE h1 PARTITION OF h FOR VALUES FROM (0) TO (10)",
+    );
+    ok(&mut s, "CREATE TABLE hd PARTITION OF h DEFAULT");
+    ok(
+        &mut s,
+        "INSERT INTO h VALUES (30, 1), (15, 2), (5, 3), (12, 4), (1, 5)",
+    );
+    assert_eq!(
+        ints(&mut s, "SELECT a FROM h"),
+        vec![Some(5), Some(1), Some(15), Some(12), Some(30)]
+    );
+    // A list partition comes by its least value; one of NULL alone last.
+    ok(&mut s, "CREATE TABLE l (a int) PARTITION BY LIST (a)");
+    ok(
+        &mut s,
+        "CREATE TABLE ln PARTITION OF l FOR VALUES IN (NULL)",
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE l5 PARTITION OF l FOR VALUES IN (5, 1)",
+    );
+    ok(&mut s, "CREATE TABLE l3 PARTITION OF l FOR VALUES IN (3)");
+    ok(&mut s, "INSERT INTO l VALUES (NULL), (5), (3), (1)");
+    assert_eq!(
+        ints(&mut s, "SELECT a FROM l"),
+        vec![Some(5), Some(1), Some(3), None]
+    );
+}
+
+#[test]
 fn a_default_partition_takes_the_rest_null_included() {
     let (_db, mut s) = tables();
     ok(&mut s, "CREATE TABLE d PARTITION OF foo DEFAULT");
