@@ -132,6 +132,10 @@ pub(crate) struct Table {
     /// current version lies in the heap, which a sequential scan returns
     /// rows in), and `SELECT *` does not show them.
     pub(crate) heap: bool,
+    /// `PARTITION BY`: the partition key and the partitions (see
+    /// `partition`). A partitioned table's partitions keep their rows in
+    /// it: a partition is a name for the rows its bound routes to it.
+    pub(crate) partitioning: Option<Arc<super::partition::Partitioning>>,
 }
 
 /// The hidden identity column of a table without a primary key: drawn
@@ -324,6 +328,8 @@ pub(crate) struct Catalog {
     pub(crate) extensions: BTreeSet<String>,
     /// The schemas `CREATE SCHEMA` made (besides `public`).
     pub(crate) schemas: BTreeSet<String>,
+    /// Every partition, by name, to its partitioned table's name.
+    pub(crate) partitions: std::collections::BTreeMap<String, String>,
 }
 
 impl Catalog {

@@ -77,8 +77,11 @@ pub(crate) fn create_table(
             ));
         }
     }
-    // A sequence's name is a relation's name too.
-    if catalog.tables.contains_key(&name) || super::lock(&db.shared.sequences).contains(&name) {
+    // A sequence's name is a relation's name too, and so is a partition's.
+    if catalog.tables.contains_key(&name)
+        || catalog.partitions.contains_key(&name)
+        || super::lock(&db.shared.sequences).contains(&name)
+    {
         if create.if_not_exists {
             return Ok(());
         }
@@ -101,6 +104,7 @@ pub(crate) fn create_table(
             exclusion: None,
             referenced_by: Vec::new(),
             heap: false,
+            partitioning: None,
         },
         pk: None,
         uniques: Vec::new(),
@@ -397,6 +401,11 @@ pub(crate) fn create_table(
             // A self-referencing key: the parent is the table being made.
             &draft.table
         } else {
+            if catalog.partitions.contains_key(parent_name.as_str()) {
+                return Err(unsupported(format!(
+                    "a foreign key referring to the partition \"{parent_name}\" itself"
+                )));
+            }
             catalog.tables.get(parent_name).ok_or_else(|| {
                 err(
                     SqlState::UndefinedTable,
@@ -524,9 +533,25 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         ));
     }
     let table_name = object_name(&create.table_name)?;
+    if db.shared.catalog().partitions.contains_key(&table_name) {
+        return Err(unsupported(format!(
+            "CREATE INDEX on the partition \"{table_name}\" itself"
+        )));
+    }
     let table = db.shared.table(&table_name)?;
     // Columns, or expressions over them (see `exprindex`).
     let key = super::exprindex::key_def(&table_name, &table, &create.columns)?;
+    // A unique index of a partitioned table must include its partition
+    // key, which makes per-partition uniqueness the table's (0A000 in
+    // PostgreSQL otherwise).
+    if let (true, Some(p)) = (create.unique, &table.partitioning) {
+        if p.columns.iter().any(|c| !key.columns.contains(c)) {
+            return Err(err(
+                SqlState::FeatureNotSupported,
+                "unique constraint on partitioned table must include all partitioning columns",
+            ));
+        }
+    }
     // INCLUDE columns ride along for index-only scans; they change neither
     // uniqueness nor what a scan reads or locks.
     for c in &create.include {
@@ -697,6 +722,16 @@ fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
     let mut catalog = db.shared.catalog();
     let mut names: Vec<String> = Vec::new();
     for name in &spec.names {
+        if let Some(parent) = catalog.partitions.get(name) {
+            // A partition goes with its partitioned table; alone it would
+            // take its rows out of the table, which is not modelled.
+            if spec.names.contains(parent) {
+                continue;
+            }
+            return Err(unsupported(format!(
+                "DROP TABLE of the partition \"{name}\" without its partitioned table \"{parent}\""
+            )));
+        }
         if !catalog.tables.contains_key(name) {
             let is_index = catalog
                 .tables
@@ -739,6 +774,11 @@ fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
     }
     for name in &names {
         let table = catalog.tables.remove(name).expect("checked above");
+        if let Some(p) = &table.partitioning {
+            for partition in p.names() {
+                catalog.partitions.remove(partition);
+            }
+        }
         let children: Vec<String> = table.referenced_by.iter().map(|(c, _)| c.clone()).collect();
         for child in children {
             drop_foreign_keys(&mut catalog, &child, |fk| fk.parent == *name);

@@ -151,11 +151,39 @@ impl Exec<'_> {
         filter: Option<&Expr>,
         mode: RowLockMode,
     ) -> Result<Option<(Key, Vec<Value>)>, DbError> {
+        self.lock_row_or_retry(table, key, filter, mode, false)
+            .await
+    }
+
+    /// [`Exec::lock_row`]; `retry`: for ON CONFLICT DO UPDATE, which
+    /// retries its insert when the conflicting row changed rather than
+    /// follow it, so a row moved to another partition is not an error
+    /// there (`None`, as for a row deleted).
+    async fn lock_row_or_retry(
+        &mut self,
+        table: &Table,
+        key: &Key,
+        filter: Option<&Expr>,
+        mode: RowLockMode,
+        retry: bool,
+    ) -> Result<Option<(Key, Vec<Value>)>, DbError> {
         let mut key = key.clone();
         loop {
             let Some(row) = self.tx.sql_write(&key, WriteKind::Lock(mode), None).await? else {
                 if self.isolation() == Isolation::ReadCommitted {
-                    if let Some(next) = self.tx.sql_moved_to(&key) {
+                    if let Some((next, across)) = self.tx.sql_moved_to(&key) {
+                        if across && retry {
+                            return Ok(None);
+                        }
+                        if across {
+                            // PostgreSQL does not follow a row into another
+                            // partition (ExecUpdate / ExecDelete / ExecLockRows).
+                            let e = err(
+                                SqlState::SerializationFailure,
+                                "tuple to be locked was already moved to another partition due to concurrent update",
+                            );
+                            return Err(self.tx.sql_fail(e));
+                        }
                         key = next;
                         continue;
                     }
@@ -557,9 +585,19 @@ impl Exec<'_> {
         self.check_row(table, new)?;
         // Every UPDATE writes a new version of a heap row, after the others.
         let mut placed;
+        // A row that changes partition is deleted and inserted anew, as
+        // PostgreSQL moves it: a heap row gets a new identity too.
+        let across = table
+            .partitioning
+            .as_ref()
+            .is_some_and(|p| p.route(old) != p.route(new));
         let new = if table.heap {
             placed = new.to_vec();
             self.place(table, &mut placed);
+            if across {
+                let id = table.pk()[0];
+                placed[id] = Value::Int(self.db.next_serial(&table.name, ROW_ID));
+            }
             &placed[..]
         } else {
             new
@@ -579,7 +617,7 @@ impl Exec<'_> {
             // PostgreSQL runs at the end of the statement.
             self.insert_row(table, new).await?;
             self.queue_referential(table, old, Some(new));
-            self.tx.sql_record_move(key, &new_key);
+            self.tx.sql_record_move(key, &new_key, across);
             return Ok(());
         }
         // A row version this transaction wrote gets its foreign keys
@@ -753,8 +791,9 @@ impl Exec<'_> {
                     } else {
                         RowLockMode::NoKeyUpdate
                     };
-                    let Some((locked_key, current)) =
-                        self.lock_row(table, &row_key, None, mode).await?
+                    let Some((locked_key, current)) = self
+                        .lock_row_or_retry(table, &row_key, None, mode, true)
+                        .await?
                     else {
                         continue;
                     };
@@ -1103,6 +1142,10 @@ pub(crate) fn fetch(
             if let Some(position) = table.position_column() {
                 out.sort_by_key(|(_, values)| values[position].as_int());
             }
+            // A partitioned table is scanned partition by partition.
+            if let Some(p) = &table.partitioning {
+                out.sort_by_key(|(_, values)| p.scan_rank(values));
+            }
         }
     }
     Ok(out)
@@ -1249,6 +1292,13 @@ fn finish(
 
 /// NOT NULL and CHECK constraints of a row about to be written.
 pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> Result<(), DbError> {
+    // Tuple routing comes first in PostgreSQL: a row no partition takes
+    // fails before its constraints are checked.
+    if let Some(p) = &table.partitioning {
+        if p.route(values).is_none() {
+            return Err(super::partition::no_partition(table));
+        }
+    }
     for (c, v) in table.columns.iter().zip(values) {
         if c.not_null && v.is_null() {
             return Err(err(

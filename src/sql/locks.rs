@@ -215,7 +215,9 @@ pub(crate) fn relation_locks(kind: &Prepared, touched: &[String]) -> Vec<(String
     };
     if let Prepared::Truncate(plan) = kind {
         for table in &plan.tables {
-            add(&table.name, TableLockMode::AccessExclusive);
+            for name in with_partitions(table) {
+                add(&name, TableLockMode::AccessExclusive);
+            }
         }
         return out;
     }
@@ -224,11 +226,13 @@ pub(crate) fn relation_locks(kind: &Prepared, touched: &[String]) -> Vec<(String
     // runs (`sql_lock_table_in_statement`), as PostgreSQL's RI trigger
     // query locks it: an UPDATE of a parent's other columns, or a child
     // row with a NULL reference, locks nothing there.
-    if let Some(table) = target {
-        add(&table.name, TableLockMode::RowExclusive);
+    // A partitioned target's partitions get its mode.
+    let targets = target.map(|t| with_partitions(t)).unwrap_or_default();
+    for name in &targets {
+        add(name, TableLockMode::RowExclusive);
     }
     for table in touched {
-        if target.is_some_and(|t| &t.name == table) {
+        if targets.contains(table) {
             continue;
         }
         let mode = if locking_read {
@@ -416,8 +420,19 @@ impl super::SqlSession {
         }
         let mut tables = Vec::with_capacity(lock.tables.len());
         for name in &lock.tables {
+            // A partition is locked by its own name; LOCK TABLE of a
+            // partitioned table locks its partitions too (PostgreSQL
+            // recurses without ONLY).
+            if self.db.shared.catalog().partitions.contains_key(name) {
+                tables.push((name.clone(), lock.mode));
+                continue;
+            }
             match self.db.shared.table(name) {
-                Ok(table) => tables.push((table.name.clone(), lock.mode)),
+                Ok(table) => tables.extend(
+                    with_partitions(&table)
+                        .into_iter()
+                        .map(|name| (name, lock.mode)),
+                ),
                 Err(e) => return Err(self.fail(e)),
             }
         }
@@ -511,22 +526,39 @@ pub(super) async fn truncate(
 /// any request, which makes later readers queue behind it) only when
 /// another transaction holds or waits for a conflicting mode; otherwise
 /// nothing happens and `None` is returned.
+/// A table's name, and its partitions' when it is partitioned: the
+/// relations PostgreSQL locks for a statement on it.
+pub(super) fn with_partitions(table: &super::catalog::Table) -> Vec<String> {
+    let mut names = vec![table.name.clone()];
+    if let Some(p) = &table.partitioning {
+        names.extend(p.names().map(str::to_string));
+    }
+    names
+}
+
 pub(super) async fn ddl_lock(
     db: &super::SqlDb,
     kind: &Prepared,
     timeouts: crate::store::Timeouts,
 ) -> Result<Option<crate::store::Tx>, DbError> {
     let wanted: Vec<(String, TableLockMode)> = match kind {
+        // A partitioned table's partitions are locked with it.
         Prepared::Drop(spec) if !spec.index && !spec.schema => spec
             .names
             .iter()
             .filter_map(|name| db.shared.table(name).ok())
-            .map(|table| (table.name.clone(), TableLockMode::AccessExclusive))
+            .flat_map(|table| with_partitions(&table))
+            .map(|name| (name, TableLockMode::AccessExclusive))
             .collect(),
         Prepared::CreateIndex(create) => super::expr::object_name(&create.table_name)
             .ok()
             .and_then(|name| db.shared.table(&name).ok())
-            .map(|table| vec![(table.name.clone(), TableLockMode::Share)])
+            .map(|table| {
+                with_partitions(&table)
+                    .into_iter()
+                    .map(|name| (name, TableLockMode::Share))
+                    .collect()
+            })
             .unwrap_or_default(),
         _ => Vec::new(),
     };

@@ -223,6 +223,30 @@
 //!   WITH, VALUES, UNION or a subquery in FROM is 0A000 (its column types
 //!   are not known). `SELECT ... INTO [TABLE] name FROM ...` is the same
 //!   statement.
+//! - Declarative partitioning (see `partition`): `CREATE TABLE ... PARTITION
+//!   BY LIST (col) | RANGE (cols)`, `CREATE TABLE [IF NOT EXISTS] p
+//!   PARTITION OF t FOR VALUES IN (...) | FROM (...) TO (...) (MINVALUE /
+//!   MAXVALUE too) | DEFAULT`, `ALTER TABLE t ATTACH PARTITION p FOR VALUES
+//!   ... | DEFAULT` of an existing table (its columns by name; its rows move
+//!   in). The partitioned table keeps its partitions' rows (every unique key
+//!   includes the partition key, as PostgreSQL requires: 0A000 otherwise),
+//!   so its reads, row locks, SSI locks, indexes, unique keys, `ON
+//!   CONFLICT` and foreign keys to and from it are a table's; a row no
+//!   partition takes is 23514, an UPDATE into another partition deletes
+//!   and re-inserts the row (a Read Committed UPDATE, DELETE or locking
+//!   read that waited for it fails with 40001 `tuple to be locked was
+//!   already moved to another partition due to concurrent update`; `ON
+//!   CONFLICT DO UPDATE` retries its insert), overlapping bounds and a
+//!   default partition's rows are checked (42P17, 23514). A statement on
+//!   the table locks its partitions too (none pruned), `LOCK TABLE` of it
+//!   recurses, `LOCK TABLE`, `VACUUM` and `ANALYZE` take partition names,
+//!   `VACUUM (SKIP_LOCKED)` skips a busy partition and `ANALYZE` of the
+//!   table waits for ACCESS SHARE on every partition. 0A000: `PARTITION BY
+//!   HASH`, sub-partitioning, key expressions, `DETACH PARTITION
+//!   [CONCURRENTLY]`, other statements naming a partition itself (query
+//!   the partitioned table), `DROP TABLE` of a partition without its
+//!   table, `ALTER TABLE` of a partition other than storage parameters,
+//!   and `CREATE TABLE (LIKE t)`.
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
@@ -273,6 +297,7 @@ mod grouping;
 mod join_writes;
 mod joins;
 mod locks;
+mod partition;
 mod plan;
 mod referential;
 pub mod script;
@@ -1225,6 +1250,9 @@ impl SqlSession {
         if sequences::is_sequence_ddl(sql) {
             return self.sequence_ddl(sql).map(Routed::Done);
         }
+        if let Some(parsed) = partition::parse(sql) {
+            return self.partition_ddl(parsed, sql).await;
+        }
         if alter::is_alter_table(sql) {
             return self.alter_table(sql).await.map(Routed::Done);
         }
@@ -1426,7 +1454,10 @@ impl SqlSession {
                 };
                 lock(&self.db.shared.cache).clear();
                 result.map(|_| Rows::default()).map_err(|mut e| {
-                    if e.code == SqlState::FeatureNotSupported {
+                    // PostgreSQL's own 0A000s keep their message.
+                    if e.code == SqlState::FeatureNotSupported
+                        && e.message.contains("simulated SQL engine")
+                    {
                         e.message = format!("{} (statement: {})", e.message, sql.trim());
                     }
                     e
@@ -1695,6 +1726,80 @@ impl SqlSession {
         Ok(Rows::default())
     }
 
+    /// `CREATE TABLE ... PARTITION BY`, `... PARTITION OF` and `ALTER
+    /// TABLE ... ATTACH PARTITION` (see `partition`): DDL, outside a block
+    /// as the engine's other DDL.
+    async fn partition_ddl(
+        &mut self,
+        parsed: Result<partition::Ddl, DbError>,
+        sql: &str,
+    ) -> Result<Rows, DbError> {
+        // PostgreSQL's own 0A000 (a unique key without the partition
+        // key) keeps its message; the engine's names the statement.
+        let with_statement = |mut e: DbError| {
+            if e.code == SqlState::FeatureNotSupported && e.message.contains("simulated SQL engine")
+            {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        };
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        let ddl = parsed.map_err(with_statement)?;
+        let scans = self.effective().scans;
+        let result = partition::run_ddl(&self.db, self.session, &ddl, scans).await;
+        lock(&self.db.shared.cache).clear();
+        result.map(|()| Rows::default()).map_err(with_statement)
+    }
+
+    /// `ALTER TABLE` of a partition or a partitioned table, where it
+    /// differs from a table's: a partition takes storage parameters
+    /// (nothing to apply, as for a table) and nothing else; a partitioned
+    /// table cannot be renamed or lose a column (its partitions and key
+    /// name them). `None`: an ordinary ALTER TABLE.
+    fn alter_partitioned(
+        &mut self,
+        plan: &alter::AlterPlan,
+        sql: &str,
+    ) -> Option<Result<Rows, DbError>> {
+        let catalog = self.db.shared.catalog();
+        let refused = if catalog.partitions.contains_key(&plan.table) {
+            if plan
+                .actions
+                .iter()
+                .all(|a| matches!(a, alter::Action::StorageParameters))
+            {
+                return Some(Ok(Rows::default()));
+            }
+            "ALTER TABLE of a partition other than SET / RESET (storage parameters)"
+        } else if catalog
+            .tables
+            .get(&plan.table)
+            .is_some_and(|t| t.partitioning.is_some())
+            && plan.actions.iter().any(|a| {
+                matches!(
+                    a,
+                    alter::Action::DropColumn { .. } | alter::Action::RenameTable(_)
+                )
+            })
+        {
+            "ALTER TABLE ... DROP COLUMN / RENAME TO of a partitioned table"
+        } else {
+            return None;
+        };
+        drop(catalog);
+        let e = expr::unsupported(refused);
+        Some(Err(DbError::new(
+            e.code,
+            format!("{} (statement: {})", e.message, sql.trim()),
+        )))
+    }
+
     /// `ALTER TABLE` (see `alter`): DDL, outside a block as the engine's
     /// other DDL.
     async fn alter_table(&mut self, sql: &str) -> Result<Rows, DbError> {
@@ -1711,6 +1816,9 @@ impl SqlSession {
             }
             e
         })?;
+        if let Some(done) = self.alter_partitioned(&plan, sql) {
+            return done;
+        }
         let types = self.db.shared.catalog().types.clone();
         let timeouts = self.timeouts();
         alter::alter_table(&self.db, &plan, &types, timeouts)
@@ -1743,6 +1851,9 @@ impl SqlSession {
                 return Err(self.fail(e));
             }
             for name in &m.tables {
+                if self.db.shared.catalog().partitions.contains_key(name) {
+                    continue;
+                }
                 if let Err(e) = self.db.shared.table(name) {
                     return Err(self.fail(e));
                 }
@@ -1780,6 +1891,8 @@ mod deferred_tests;
 mod exprindex_tests;
 #[cfg(test)]
 mod generated_tests;
+#[cfg(test)]
+mod partition_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

@@ -833,15 +833,25 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
 impl<'a> Planner<'a> {
     fn table(&self, name: &ast::ObjectName) -> Result<Arc<Table>, DbError> {
         let name = object_name(name)?;
-        let table = self.catalog.tables.get(&name).cloned().ok_or_else(|| {
-            err(
+        let Some(table) = self.catalog.tables.get(&name).cloned() else {
+            if let Some(parent) = self.catalog.partitions.get(&name) {
+                return Err(unsupported(format!(
+                    "a statement on the partition \"{name}\" itself (query or write the partitioned table \"{parent}\")"
+                )));
+            }
+            return Err(err(
                 SqlState::UndefinedTable,
                 format!("relation \"{name}\" does not exist"),
-            )
-        })?;
+            ));
+        };
         // Every table a statement names is locked by it (see
-        // `locks::relation_locks`).
-        self.touched.borrow_mut().push(table.name.clone());
+        // `locks::relation_locks`), and a partitioned table's partitions
+        // with it (PostgreSQL locks those it does not prune).
+        let mut touched = self.touched.borrow_mut();
+        touched.push(table.name.clone());
+        if let Some(p) = &table.partitioning {
+            touched.extend(p.names().map(str::to_string));
+        }
         Ok(table)
     }
 

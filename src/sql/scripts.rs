@@ -3952,6 +3952,193 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, total FROM gen_copy ORDER BY id -> [(1, 20)]
         ",
     },
+    Script {
+        name: "partition-move-fails-a-read-committed-updater",
+        about: "an UPDATE that changes a row's partition deletes it there and \
+                inserts it in the other: a Read Committed UPDATE that waited \
+                for the row does not follow it but fails with 40001 (tuple to \
+                be locked was already moved to another partition due to \
+                concurrent update) (recorded from PostgreSQL 15)",
+        setup: PART_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE pt SET a = 2 WHERE a = 1"),
+            (1, RC),
+            (1, "UPDATE pt SET b = 'y' WHERE a = 1"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT a, b FROM pt ORDER BY a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE pt SET a = 2 WHERE a = 1 -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE pt SET b = 'y' WHERE a = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT a, b FROM pt ORDER BY a -> [(2, x)]
+        ",
+    },
+    Script {
+        name: "partition-move-fails-a-read-committed-locking-read",
+        about: "a SELECT ... FOR UPDATE that waited for a row another \
+                transaction moved to another partition fails with 40001 at \
+                Read Committed, and so does a DELETE of a heap table's row \
+                (recorded from PostgreSQL 15)",
+        setup: PART_SETUP,
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE pt SET a = 2 WHERE a = 1"),
+            (0, "UPDATE ph SET a = 2 WHERE a = 1"),
+            (1, RC),
+            (1, "SELECT a, b FROM pt WHERE a = 1 FOR UPDATE"),
+            (2, RC),
+            (2, "DELETE FROM ph WHERE a = 1"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+            (2, "ROLLBACK"),
+        ],
+        check: &["SELECT a, b FROM pt ORDER BY a", "SELECT a, b FROM ph ORDER BY a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE pt SET a = 2 WHERE a = 1 -> affected 1
+            s1: UPDATE ph SET a = 2 WHERE a = 1 -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT a, b FROM pt WHERE a = 1 FOR UPDATE -> waiting
+            s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s3: DELETE FROM ph WHERE a = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s3 <- error 40001
+            s2: ROLLBACK -> ok
+            s3: ROLLBACK -> ok
+            check: SELECT a, b FROM pt ORDER BY a -> [(2, x)]
+            check: SELECT a, b FROM ph ORDER BY a -> [(2, x)]
+        ",
+    },
+    Script {
+        name: "partition-move-lets-an-upsert-insert",
+        about: "INSERT ... ON CONFLICT DO UPDATE that waited for the \
+                conflicting row's writer retries its insert when the row \
+                moved to another partition: no error, and its row goes in \
+                (recorded from PostgreSQL 15)",
+        setup: PART_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE pt SET a = 2 WHERE a = 1"),
+            (1, RC),
+            (1, "INSERT INTO pt VALUES (1, 'n') ON CONFLICT (a) DO UPDATE SET b = 'u'"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT a, b FROM pt ORDER BY a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE pt SET a = 2 WHERE a = 1 -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: INSERT INTO pt VALUES (1, 'n') ON CONFLICT (a) DO UPDATE SET b = 'u' -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: COMMIT -> ok
+            check: SELECT a, b FROM pt ORDER BY a -> [(1, n) (2, x)]
+        ",
+    },
+    Script {
+        name: "partition-move-at-repeatable-read-is-a-serialization-failure",
+        about: "at Repeatable Read an UPDATE of a row that a concurrent \
+                transaction moved to another partition fails with 40001 \
+                (could not serialize access due to concurrent update) \
+                (recorded from PostgreSQL 15)",
+        setup: PART_SETUP,
+        sessions: 2,
+        steps: &[
+            (1, RR),
+            (1, "SELECT count(*) FROM pt"),
+            (0, RC),
+            (0, "UPDATE pt SET a = 2 WHERE a = 1"),
+            (1, "UPDATE pt SET b = 'y' WHERE a = 1"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT a, b FROM pt ORDER BY a"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL REPEATABLE READ -> ok
+            s2: SELECT count(*) FROM pt -> [(1)]
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE pt SET a = 2 WHERE a = 1 -> affected 1
+            s2: UPDATE pt SET b = 'y' WHERE a = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            check: SELECT a, b FROM pt ORDER BY a -> [(2, x)]
+        ",
+    },
+    Script {
+        name: "partition-a-statement-on-the-table-locks-its-partitions",
+        about: "a query of a partitioned table locks its partitions too \
+                (none pruned here): it waits for a LOCK TABLE of one \
+                partition in ACCESS EXCLUSIVE mode, and LOCK TABLE of the \
+                partitioned table locks its partitions (recorded from \
+                PostgreSQL 15)",
+        setup: PART_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "LOCK TABLE pt1 IN ACCESS EXCLUSIVE MODE"),
+            (1, "SELECT count(*) FROM pt"),
+            (0, "COMMIT"),
+            (0, RC),
+            (0, "LOCK TABLE pt IN EXCLUSIVE MODE"),
+            (1, RC),
+            (1, "LOCK TABLE pt2 IN SHARE MODE NOWAIT"),
+            (1, "ROLLBACK"),
+            (0, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE pt1 IN ACCESS EXCLUSIVE MODE -> ok
+            s2: SELECT count(*) FROM pt -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(1)]
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE pt IN EXCLUSIVE MODE -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: LOCK TABLE pt2 IN SHARE MODE NOWAIT -> error 55P03
+            s2: ROLLBACK -> ok
+            s1: COMMIT -> ok
+        ",
+    },
+    Script {
+        name: "partition-vacuum-skip-locked-passes-a-locked-partition",
+        about: "VACUUM (SKIP_LOCKED) of a partitioned table skips a \
+                partition whose lock is taken, without waiting; ANALYZE of \
+                the partitioned table reads every partition under ACCESS \
+                SHARE and waits for an ACCESS EXCLUSIVE lock even with \
+                SKIP_LOCKED (recorded from PostgreSQL 15)",
+        setup: PART_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "LOCK TABLE pt1 IN ACCESS EXCLUSIVE MODE"),
+            (1, "VACUUM (SKIP_LOCKED) pt"),
+            (1, "ANALYZE (SKIP_LOCKED) pt"),
+            (0, "COMMIT"),
+        ],
+        check: &[],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE pt1 IN ACCESS EXCLUSIVE MODE -> ok
+            s2: VACUUM (SKIP_LOCKED) pt -> ok
+            s2: ANALYZE (SKIP_LOCKED) pt -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+        ",
+    },
 ];
 
 /// The deferred-constraint scripts' tables: a parent, and a child whose
@@ -3961,6 +4148,22 @@ const DEFERRED_SETUP: &[&str] = &[
     "CREATE TABLE df_parent (id integer PRIMARY KEY)",
     "CREATE TABLE df_child (id integer PRIMARY KEY, p integer REFERENCES df_parent DEFERRABLE INITIALLY DEFERRED)",
     "INSERT INTO df_parent VALUES (1), (2)",
+];
+
+/// The partitioning scripts' tables: `pt` by LIST (a) with a primary
+/// key, and the heap `ph` by LIST (a), each with partitions for 1 and 2
+/// and one row in the first.
+const PART_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS pt",
+    "DROP TABLE IF EXISTS ph",
+    "CREATE TABLE pt (a integer PRIMARY KEY, b text) PARTITION BY LIST (a)",
+    "CREATE TABLE pt1 PARTITION OF pt FOR VALUES IN (1)",
+    "CREATE TABLE pt2 PARTITION OF pt FOR VALUES IN (2)",
+    "INSERT INTO pt VALUES (1, 'x')",
+    "CREATE TABLE ph (a integer, b text) PARTITION BY LIST (a)",
+    "CREATE TABLE ph1 PARTITION OF ph FOR VALUES IN (1)",
+    "CREATE TABLE ph2 PARTITION OF ph FOR VALUES IN (2)",
+    "INSERT INTO ph VALUES (1, 'x')",
 ];
 
 /// The generated-column scripts' table (total = price * qty) and the

@@ -20,6 +20,14 @@ pub(crate) struct Maintenance {
     pub(crate) vacuum: bool,
     /// The tables named (folded), empty for the whole database.
     pub(crate) tables: Vec<String>,
+    /// `(SKIP_LOCKED)`: a relation whose lock is not free at once is
+    /// skipped (PostgreSQL warns for a named one) instead of waited for.
+    pub(crate) skip_locked: bool,
+    /// `FULL`: ACCESS EXCLUSIVE instead of SHARE UPDATE EXCLUSIVE.
+    pub(crate) full: bool,
+    /// `ANALYZE` (alone or with VACUUM): a partitioned table's inherited
+    /// statistics read every partition under ACCESS SHARE.
+    pub(crate) analyze: bool,
 }
 
 /// Whether `sql` starts with `VACUUM`, `ANALYZE` or `ANALYSE`.
@@ -45,18 +53,32 @@ pub(crate) fn parse(sql: &str) -> Result<Maintenance, DbError> {
             && words.iter().any(|k| w.value.eq_ignore_ascii_case(k)))
     };
     let vacuum = keyword(&tokens[0], &["vacuum"]);
+    let (mut skip_locked, mut full, mut analyze) = (false, false, !vacuum);
     let mut at = 1;
-    // ( option [value] [, ...] )
+    // ( option [value] [, ...] ); a value of false or off turns it off.
     if matches!(tokens.get(at), Some(Token::LParen)) {
+        at += 1;
         while at < tokens.len() && !matches!(tokens[at], Token::RParen) {
+            let off = tokens
+                .get(at + 1)
+                .is_some_and(|t| keyword(t, &["false", "off"]) || t.to_string() == "0");
+            if keyword(&tokens[at], &["skip_locked"]) {
+                skip_locked = !off;
+            } else if keyword(&tokens[at], &["full"]) {
+                full = !off;
+            } else if keyword(&tokens[at], &["analyze", "analyse"]) {
+                analyze = !off;
+            }
             at += 1;
         }
         at += 1;
     }
-    while tokens
+    while let Some(t) = tokens
         .get(at)
-        .is_some_and(|t| keyword(t, &["full", "freeze", "verbose", "analyze", "analyse"]))
+        .filter(|t| keyword(t, &["full", "freeze", "verbose", "analyze", "analyse"]))
     {
+        full |= keyword(t, &["full"]);
+        analyze |= keyword(t, &["analyze", "analyse"]);
         at += 1;
     }
     let mut tables = Vec::new();
@@ -87,27 +109,65 @@ pub(crate) fn parse(sql: &str) -> Result<Maintenance, DbError> {
         .into_iter()
         .map(|t| t.strip_prefix("public.").map(str::to_string).unwrap_or(t))
         .collect();
-    Ok(Maintenance { vacuum, tables })
+    Ok(Maintenance {
+        vacuum,
+        tables,
+        skip_locked,
+        full,
+        analyze,
+    })
 }
 
 /// Runs it outside a transaction block: checks the tables and waits for
-/// their SHARE UPDATE EXCLUSIVE locks when another transaction holds a
-/// conflicting lock.
+/// their SHARE UPDATE EXCLUSIVE locks (ACCESS EXCLUSIVE for FULL) when
+/// another transaction holds a conflicting lock. A partitioned table's
+/// partitions are processed with it, and ANALYZE of one then reads every
+/// partition under ACCESS SHARE (acquire_inherited_sample_rows, which
+/// waits even with SKIP_LOCKED). With SKIP_LOCKED a named relation whose
+/// ACCESS SHARE or own lock is not free is skipped (PostgreSQL's WARNING
+/// "skipping vacuum of ... --- lock not available"), and so, silently, is
+/// such a partition of a named partitioned table.
 pub(crate) async fn run(db: &SqlDb, m: &Maintenance, timeouts: Timeouts) -> Result<(), DbError> {
+    let mode = if m.full {
+        TableLockMode::AccessExclusive
+    } else {
+        TableLockMode::ShareUpdateExclusive
+    };
+    let busy = |name: &str, mode: TableLockMode| db.store().table_lock_contended(name, mode);
     let mut wanted = Vec::new();
+    let mut sampled = Vec::new();
     for name in &m.tables {
-        let table = db.shared.table(name)?;
-        wanted.push((table.name.clone(), TableLockMode::ShareUpdateExclusive));
+        let is_partition = db.shared.catalog().partitions.contains_key(name);
+        let partitions: Vec<String> = if is_partition {
+            Vec::new()
+        } else {
+            let table = db.shared.table(name)?;
+            super::locks::with_partitions(&table)
+                .into_iter()
+                .skip(1)
+                .collect()
+        };
+        if m.skip_locked && (busy(name, TableLockMode::AccessShare) || busy(name, mode)) {
+            continue;
+        }
+        wanted.push((name.clone(), mode));
+        for partition in &partitions {
+            if !(m.skip_locked && busy(partition, mode)) {
+                wanted.push((partition.clone(), mode));
+            }
+            if m.analyze {
+                sampled.push((partition.clone(), TableLockMode::AccessShare));
+            }
+        }
     }
-    if wanted
-        .iter()
-        .any(|(t, mode)| db.store().table_lock_contended(t, *mode))
-    {
-        let mut tx = db.store().begin(Isolation::ReadCommitted);
-        tx.set_timeouts(timeouts);
-        let locked = tx.sql_lock_tables(&wanted, false).await;
-        tx.rollback();
-        locked?;
+    for locks in [wanted, sampled] {
+        if locks.iter().any(|(t, mode)| busy(t, *mode)) {
+            let mut tx = db.store().begin(Isolation::ReadCommitted);
+            tx.set_timeouts(timeouts);
+            let locked = tx.sql_lock_tables(&locks, false).await;
+            tx.rollback();
+            locked?;
+        }
     }
     Ok(())
 }
@@ -123,7 +183,10 @@ mod tests {
             p,
             Maintenance {
                 vacuum: true,
-                tables: vec!["tabx".to_string()]
+                tables: vec!["tabx".to_string()],
+                skip_locked: false,
+                full: false,
+                analyze: true,
             }
         );
         let p = parse("VACUUM (FREEZE, ANALYZE) a, public.b").unwrap();

@@ -101,7 +101,7 @@ pub(crate) struct TxState {
     pub(crate) conflict_out_commit: Option<u64>,
     /// Rows this transaction moved to another key (an UPDATE of the
     /// primary key): old key -> new key, PostgreSQL's update chain.
-    pub(crate) moves: BTreeMap<Key, Key>,
+    pub(crate) moves: BTreeMap<Key, (Key, bool)>,
     /// Open savepoints, oldest first.
     pub(crate) savepoints: Vec<Savepoint>,
     /// Its session's `deadlock_timeout` (`None`: the store's).
@@ -124,7 +124,7 @@ pub(crate) struct Savepoint {
     locks: BTreeMap<Key, RowLockMode>,
     keys_changed: BTreeSet<Key>,
     replaced: BTreeSet<Key>,
-    moves: BTreeMap<Key, Key>,
+    moves: BTreeMap<Key, (Key, bool)>,
     did_write: bool,
     /// The last exclusion entry placed before it: later ones of this
     /// transaction go with a rollback to it (their inserter aborted).
@@ -288,7 +288,7 @@ pub(crate) struct State {
     /// deleted it by moving the row) -> the key the row moved to. Read
     /// Committed follows them after a lock wait, as PostgreSQL follows a
     /// tuple's ctid chain.
-    moved: BTreeMap<(Key, TxId), Key>,
+    moved: BTreeMap<(Key, TxId), (Key, bool)>,
     pub(crate) history: Vec<CommittedTx>,
     /// Commits not yet taken by `drain_commits`, for invariant checks.
     pub(crate) commit_log: Vec<CommitEvent>,
@@ -772,14 +772,18 @@ impl State {
     }
 
     /// Records that `id` moved the row at `from` to `to` (an UPDATE that
-    /// changed its primary key).
-    pub(crate) fn record_move(&mut self, id: TxId, from: &Key, to: &Key) {
-        self.tx_mut(id).moves.insert(from.clone(), to.clone());
+    /// changed its primary key; `across`: into another partition, which
+    /// PostgreSQL does as a delete and an insert).
+    pub(crate) fn record_move(&mut self, id: TxId, from: &Key, to: &Key, across: bool) {
+        self.tx_mut(id)
+            .moves
+            .insert(from.clone(), (to.clone(), across));
     }
 
     /// Where the row at `key` went, when its newest committed version is
-    /// the deletion half of a move by another transaction.
-    pub(crate) fn moved_to(&self, id: TxId, key: &Key) -> Option<Key> {
+    /// the deletion half of a move by another transaction, and whether it
+    /// went to another partition.
+    pub(crate) fn moved_to(&self, id: TxId, key: &Key) -> Option<(Key, bool)> {
         if self.tx(id).writes.contains_key(key) {
             return None;
         }

@@ -1253,13 +1253,16 @@ impl Tx {
     }
 
     /// Records that this transaction's UPDATE moved the row at `from` to
-    /// `to`, so that a Read Committed writer waiting on `from` follows it.
-    pub(crate) fn sql_record_move(&self, from: &Key, to: &Key) {
-        self.store.state().record_move(self.id, from, to);
+    /// `to`, so that a Read Committed writer waiting on `from` follows it
+    /// (`across`: to another partition, where PostgreSQL's waiter fails
+    /// instead).
+    pub(crate) fn sql_record_move(&self, from: &Key, to: &Key, across: bool) {
+        self.store.state().record_move(self.id, from, to, across);
     }
 
-    /// Where a concurrent, committed UPDATE moved the row at `key`.
-    pub(crate) fn sql_moved_to(&self, key: &Key) -> Option<Key> {
+    /// Where a concurrent, committed UPDATE moved the row at `key`, and
+    /// whether to another partition.
+    pub(crate) fn sql_moved_to(&self, key: &Key) -> Option<(Key, bool)> {
         self.store.state().moved_to(self.id, key)
     }
 
