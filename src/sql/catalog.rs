@@ -132,6 +132,10 @@ pub(crate) struct Table {
     /// current version lies in the heap, which a sequential scan returns
     /// rows in), and `SELECT *` does not show them.
     pub(crate) heap: bool,
+    /// Its row triggers (see `triggers`), in name order, the order
+    /// PostgreSQL fires them in. Empty for most tables: statements on
+    /// them never look further.
+    pub(crate) triggers: Vec<Arc<super::triggers::Trigger>>,
 }
 
 /// The hidden identity column of a table without a primary key: drawn
@@ -324,6 +328,8 @@ pub(crate) struct Catalog {
     pub(crate) extensions: BTreeSet<String>,
     /// The schemas `CREATE SCHEMA` made (besides `public`).
     pub(crate) schemas: BTreeSet<String>,
+    /// User functions (`CREATE FUNCTION`, see `plpgsql`), one per name.
+    pub(crate) functions: std::collections::BTreeMap<String, Arc<super::plpgsql::Function>>,
 }
 
 impl Catalog {

@@ -100,6 +100,7 @@ pub(crate) fn virtual_table(name: &str, columns: &[String]) -> Arc<Table> {
         exclusion: None,
         referenced_by: Vec::new(),
         heap: false,
+        triggers: Vec::new(),
     })
 }
 

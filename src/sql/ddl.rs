@@ -101,6 +101,7 @@ pub(crate) fn create_table(
             exclusion: None,
             referenced_by: Vec::new(),
             heap: false,
+            triggers: Vec::new(),
         },
         pk: None,
         uniques: Vec::new(),

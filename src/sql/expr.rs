@@ -117,6 +117,8 @@ pub(crate) enum Expr {
     Array(Vec<Expr>),
     /// A subquery (see `subquery`).
     Subquery(Box<super::subquery::SubPlan>),
+    /// A user function (see `plpgsql`).
+    UserCall(Arc<super::plpgsql::Function>, Vec<Expr>),
 }
 
 /// Where names resolve: the tables of a statement, each at an offset in
@@ -773,6 +775,16 @@ impl<'a> Compiler<'a> {
                 }
                 return match funcs::lookup(other, compiled.len()) {
                     Some(b) => Ok(Expr::Call(b, compiled)),
+                    None if super::plpgsql::lookup(other).is_some() => {
+                        let func = super::plpgsql::lookup(other).expect("checked");
+                        if func.args.len() != compiled.len() {
+                            return Err(err(
+                                SqlState::UndefinedFunction,
+                                format!("function {f} does not exist"),
+                            ));
+                        }
+                        Ok(Expr::UserCall(func, compiled))
+                    }
                     None if KNOWN_ELSEWHERE.contains(&other) => {
                         Err(unsupported(format!("the function {name}()")))
                     }
@@ -1061,6 +1073,7 @@ impl Expr {
             Expr::Between(a, b, c, n) => Expr::Between(s(a), s(b), s(c), *n),
             Expr::Func(func, args) => Expr::Func(*func, all(args)),
             Expr::Call(func, args) => Expr::Call(*func, all(args)),
+            Expr::UserCall(func, args) => Expr::UserCall(func.clone(), all(args)),
             Expr::Array(args) => Expr::Array(all(args)),
             Expr::AnyAll(op, any, a, b) => Expr::AnyAll(op, *any, s(a), s(b)),
             Expr::Case(arms, other) => Expr::Case(
@@ -1109,9 +1122,10 @@ impl Expr {
                 b.visit(f);
                 c.visit(f);
             }
-            Expr::Func(_, args) | Expr::Call(_, args) | Expr::Array(args) => {
-                args.iter().for_each(|x| x.visit(f))
-            }
+            Expr::Func(_, args)
+            | Expr::Call(_, args)
+            | Expr::UserCall(_, args)
+            | Expr::Array(args) => args.iter().for_each(|x| x.visit(f)),
             Expr::AnyAll(_, _, a, b) => {
                 a.visit(f);
                 b.visit(f);
@@ -1222,6 +1236,13 @@ impl Expr {
                     .map(|a| a.eval(env))
                     .collect::<Result<Vec<_>, _>>()?;
                 funcs::call(*b, &vals, env.ctx)?
+            }
+            Expr::UserCall(f, args) => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval(env))
+                    .collect::<Result<Vec<_>, _>>()?;
+                super::plpgsql::call_in_expression(f, vals, env.ctx)?
             }
             Expr::AnyAll(op, any, a, array) => {
                 let x = a.eval(env)?;

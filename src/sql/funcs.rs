@@ -58,6 +58,26 @@ impl Ctx {
         }
     }
 
+    /// The context of a statement run inside this one (a trigger's or a
+    /// function's): the same clocks as far as read, the session, and
+    /// `reader` for its subqueries; its own subquery results.
+    pub(crate) fn nested(&self, reader: Option<crate::store::SqlReader>) -> Ctx {
+        Ctx {
+            store: self.store.clone(),
+            db: self.db.clone(),
+            tx_ms: Mutex::new(self.tx_ms()),
+            statement_ms: Mutex::new(*lock(&self.statement_ms)),
+            session: self.session,
+            reader,
+            ..Ctx::default()
+        }
+    }
+
+    /// The database's shared state (catalog, plan cache), when known.
+    pub(crate) fn shared(&self) -> Option<&Arc<DbShared>> {
+        self.db.as_ref()
+    }
+
     /// The transaction's time, if the statement read it (to keep for the
     /// transaction's later statements).
     pub(crate) fn tx_ms(&self) -> Option<u64> {

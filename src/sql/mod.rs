@@ -274,6 +274,7 @@ mod join_writes;
 mod joins;
 mod locks;
 mod plan;
+mod plpgsql;
 mod referential;
 pub mod script;
 pub mod scripts;
@@ -282,6 +283,7 @@ mod setops;
 mod settings;
 mod subquery;
 mod time;
+mod triggers;
 mod types;
 mod vacuum;
 mod value;
@@ -869,6 +871,7 @@ async fn run(
         db: &db.shared,
         ri_events: Vec::new(),
         deferred,
+        trigger_events: Vec::new(),
     };
     let result = match &statement.kind {
         Prepared::Select(plan) => exec.select(plan).await,
@@ -884,9 +887,10 @@ async fn run(
     // Referential actions fire at the end of the statement, as
     // PostgreSQL's RI triggers (AFTER ROW) do.
     // (Most statements queue none: skip the boxed future then.)
+    // Then AFTER ROW triggers (see `triggers`).
     let result = match result {
-        Ok(rows) if exec.ri_events.is_empty() => Ok(rows),
-        Ok(rows) => exec.fire_referential(0).await.map(|()| rows),
+        Ok(rows) if exec.ri_events.is_empty() && exec.trigger_events.is_empty() => Ok(rows),
+        Ok(rows) => exec.end_of_statement().await.map(|()| rows),
         Err(e) => Err(e),
     };
     // Enum values reach a client as their labels, as tokio-postgres
@@ -1195,6 +1199,9 @@ impl SqlSession {
         }
         if alter::is_alter_table(sql) {
             return self.alter_table(sql).await;
+        }
+        if plpgsql::is_function_ddl(sql) || triggers::is_trigger_ddl(sql) {
+            return self.routine_ddl(sql).await;
         }
         if vacuum::is_maintenance(sql) {
             return self.maintenance(sql).await;
@@ -1684,6 +1691,35 @@ impl SqlSession {
             })
     }
 
+    /// `CREATE FUNCTION`, `DROP FUNCTION`, `CREATE TRIGGER`, `DROP
+    /// TRIGGER` (see `plpgsql`, `triggers`): DDL, outside a block as the
+    /// engine's other DDL.
+    async fn routine_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        let with_statement = |mut e: DbError| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        };
+        if plpgsql::is_function_ddl(sql) {
+            return triggers::function_ddl(&self.db, sql)
+                .map(|()| Rows::default())
+                .map_err(with_statement);
+        }
+        let ddl = triggers::parse(sql).map_err(with_statement)?;
+        triggers::run_ddl(&self.db, &ddl, self.timeouts())
+            .await
+            .map(|()| Rows::default())
+            .map_err(with_statement)
+    }
+
     /// `VACUUM` / `ANALYZE` (see `vacuum`): VACUUM refuses a transaction
     /// block (25001), ANALYZE in one does nothing.
     async fn maintenance(&mut self, sql: &str) -> Result<Rows, DbError> {
@@ -1740,6 +1776,8 @@ mod deferred_tests;
 mod exprindex_tests;
 #[cfg(test)]
 mod generated_tests;
+#[cfg(test)]
+mod plpgsql_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

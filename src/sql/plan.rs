@@ -335,7 +335,10 @@ pub(crate) fn prepare(
     catalog: &Catalog,
     scans: ScanSettings,
 ) -> Result<Statement, DbError> {
-    prepare_inner(sql, catalog, scans).map_err(|mut e| {
+    super::plpgsql::with_functions(&catalog.functions, || {
+        prepare_inner(sql, catalog, scans)
+    })
+    .map_err(|mut e| {
         if matches!(
             e.code,
             SqlState::FeatureNotSupported | SqlState::SyntaxError
