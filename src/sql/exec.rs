@@ -13,13 +13,13 @@ use super::plan::{
     Access, AdvisoryItem, AdvisoryPlan, ConflictAction, DeletePlan, InsertPlan, OrderKey,
     SelectPlan, Source, UpdatePlan, WaitPolicy,
 };
+use super::triggers::Event;
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
 use crate::store::{
     DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlReader, SqlState, TableLockMode, Tx,
     WriteKind,
 };
-use super::triggers::Event;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 

@@ -844,7 +844,6 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "regexp_replace",
     "regexp_match",
     "split_part",
-    "format",
     "md5",
     "random",
     "age",

@@ -223,6 +223,34 @@
 //!   WITH, VALUES, UNION or a subquery in FROM is 0A000 (its column types
 //!   are not known). `SELECT ... INTO [TABLE] name FROM ...` is the same
 //!   statement.
+//! - User functions and row triggers (see `plpgsql`, `triggers`):
+//!   `CREATE [OR REPLACE] FUNCTION name(args) RETURNS type | void |
+//!   trigger LANGUAGE sql | plpgsql AS $$...$$` and `DROP FUNCTION [IF
+//!   EXISTS] ... [CASCADE]` (one function per name: overloading,
+//!   `SETOF`/`TABLE` results and OUT arguments are 0A000), called from
+//!   any expression (with the statement's reads only: a write or lock
+//!   there is 0A000) or as the whole select list of a `SELECT` without
+//!   FROM (with the transaction: `SELECT insert_unique(1, 'a')` writes
+//!   and waits). PL/pgSQL: DECLARE, nested blocks, `:=`, IF / ELSIF /
+//!   ELSE, WHILE, LOOP, `FOR i IN a..b`, `FOR r IN query`, EXIT /
+//!   CONTINUE [WHEN], RETURN, PERFORM, `SELECT ... INTO [STRICT]`, INSERT
+//!   / UPDATE / DELETE with variables as parameters, `EXECUTE ... [INTO]
+//!   [USING]`, `RAISE EXCEPTION` with `%` formatting, `SQLSTATE` and
+//!   `USING ERRCODE / MESSAGE` (other levels send nothing), FOUND, `GET
+//!   DIAGNOSTICS ... ROW_COUNT`; EXCEPTION WHEN is 0A000. `CREATE [OR
+//!   REPLACE] TRIGGER name {BEFORE | AFTER} {INSERT | UPDATE [OF cols] |
+//!   DELETE} [OR ...] ON t FOR EACH ROW [WHEN (cond)] EXECUTE
+//!   {FUNCTION | PROCEDURE} f()` (SHARE ROW EXCLUSIVE on the table) and
+//!   `DROP TRIGGER [IF EXISTS] name ON t`, with NEW, OLD, TG_OP,
+//!   TG_WHEN, TG_LEVEL, TG_NAME, TG_TABLE_NAME: a BEFORE ROW trigger runs
+//!   on the row about to be written (after Read Committed's re-check of
+//!   a waited-for row) and may change NEW or skip the row; AFTER ROW
+//!   triggers fire at the end of the statement, after its foreign-key
+//!   actions. A function's statements are nested in the one that called
+//!   it: no pause point of their own, their own table locks, and at Read
+//!   Committed each takes a new snapshot, as a volatile function's do
+//!   (transcript `trigger-function-statements-take-their-own-snapshot`).
+//!   FOR EACH STATEMENT, INSTEAD OF and trigger DDL in a block are 0A000.
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /

@@ -519,7 +519,8 @@ impl Parser<'_> {
                     self.end_of("loop")?;
                     return Ok(Stmt::ForQuery(var, query, body));
                 }
-                let low = self.until(|t| *t == Token::Period || keyword(t).as_deref() == Some("loop"));
+                let low =
+                    self.until(|t| *t == Token::Period || keyword(t).as_deref() == Some("loop"));
                 // `a..b`: the tokenizer may read `1..` as a number and a
                 // period, or two periods.
                 if !self.eat_tok(&Token::Period) {
@@ -645,7 +646,8 @@ impl Parser<'_> {
         let insert = keyword(&self.toks[start].token).as_deref() == Some("insert");
         if insert && first.len() == 1 {
             self.pos += 1;
-            let rest = self.until(|t| *t == Token::SemiColon || keyword(t).as_deref() == Some("into"));
+            let rest =
+                self.until(|t| *t == Token::SemiColon || keyword(t).as_deref() == Some("into"));
             parts.push(first.start..rest.end);
         } else {
             parts.push(first);
@@ -690,7 +692,9 @@ impl Parser<'_> {
                     }));
                 }
             }
-            Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("sqlstate") => {
+            Some(Token::Word(w))
+                if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("sqlstate") =>
+            {
                 self.pos += 1;
                 match self.toks.get(self.pos).map(|t| t.token.clone()) {
                     Some(Token::SingleQuotedString(code)) => {
@@ -702,8 +706,12 @@ impl Parser<'_> {
             }
             Some(Token::Word(w)) if !w.value.eq_ignore_ascii_case("using") => {
                 self.pos += 1;
-                let code = condition_code(&w.value.to_ascii_lowercase())
-                    .ok_or_else(|| err(SqlState::Other("42704"), format!("unrecognized exception condition \"{}\"", w.value)))?;
+                let code = condition_code(&w.value.to_ascii_lowercase()).ok_or_else(|| {
+                    err(
+                        SqlState::Other("42704"),
+                        format!("unrecognized exception condition \"{}\"", w.value),
+                    )
+                })?;
                 raise.sqlstate = Some(code.to_string());
             }
             _ => {}
@@ -756,7 +764,10 @@ fn condition_code(name: &str) -> Option<&'static str> {
 /// `record_ok`) and the polymorphic pseudo-types.
 fn parse_type(text: &str, record_ok: bool) -> Result<Option<SqlType>, DbError> {
     let lower = text.trim().to_ascii_lowercase();
-    let lower = lower.strip_prefix("pg_catalog.").unwrap_or(&lower).to_string();
+    let lower = lower
+        .strip_prefix("pg_catalog.")
+        .unwrap_or(&lower)
+        .to_string();
     if record_ok && lower == "record" {
         return Ok(None);
     }
@@ -777,7 +788,12 @@ fn parse_type(text: &str, record_ok: bool) -> Result<Option<SqlType>, DbError> {
         return Ok(Some(ty));
     }
     let simple = lower.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if simple && !["json", "bytea", "xml", "money", "inet", "anyarray", "regclass", "oid"].contains(&lower.as_str()) {
+    if simple
+        && ![
+            "json", "bytea", "xml", "money", "inet", "anyarray", "regclass", "oid",
+        ]
+        .contains(&lower.as_str())
+    {
         return Err(err(
             SqlState::Other("42704"),
             format!("type \"{lower}\" does not exist"),
@@ -870,9 +886,21 @@ pub(crate) fn parse_create_function(sql: &str) -> Result<CreateFunction, DbError
                 let frag = p.until(|t| {
                     keyword(t).is_some_and(|k| {
                         [
-                            "language", "as", "immutable", "stable", "volatile", "strict",
-                            "called", "returns", "security", "parallel", "leakproof", "cost",
-                            "set", "not", "external",
+                            "language",
+                            "as",
+                            "immutable",
+                            "stable",
+                            "volatile",
+                            "strict",
+                            "called",
+                            "returns",
+                            "security",
+                            "parallel",
+                            "leakproof",
+                            "cost",
+                            "set",
+                            "not",
+                            "external",
                         ]
                         .contains(&k.as_str())
                     }) || *t == Token::SemiColon
@@ -914,13 +942,20 @@ pub(crate) fn parse_create_function(sql: &str) -> Result<CreateFunction, DbError
             "not" => {
                 p.expect_kw("leakproof")?;
             }
-            _ => return Err(unsupported(format!("the function attribute {}", kw.to_uppercase()))),
+            _ => {
+                return Err(unsupported(format!(
+                    "the function attribute {}",
+                    kw.to_uppercase()
+                )))
+            }
         }
     }
     let signature = format!(
         "{name}({})",
         args.iter()
-            .map(|a: &Arg| a.ty.map_or("anyelement".to_string(), |t| t.name().to_string()))
+            .map(|a: &Arg| a
+                .ty
+                .map_or("anyelement".to_string(), |t| t.name().to_string()))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -1112,8 +1147,10 @@ impl Rec {
             .iter()
             .map(|v| match v.to_pg_text() {
                 None => String::new(),
-                Some(t) if t.is_empty()
-                    || t.chars().any(|c| "(),\"\\ ".contains(c) || c.is_whitespace()) =>
+                Some(t)
+                    if t.is_empty()
+                        || t.chars()
+                            .any(|c| "(),\"\\ ".contains(c) || c.is_whitespace()) =>
                 {
                     format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\"\""))
                 }
@@ -1363,7 +1400,9 @@ impl Call<'_> {
             .iter()
             .map(|v| match &v.val {
                 Val::Scalar(x, _) => x.clone(),
-                Val::Record(r) => r.as_ref().map_or(Value::Null, |r| Value::Text(r.text().into())),
+                Val::Record(r) => r
+                    .as_ref()
+                    .map_or(Value::Null, |r| Value::Text(r.text().into())),
             })
             .collect();
         let mut out = String::new();
@@ -1379,7 +1418,10 @@ impl Call<'_> {
             while i < frag.end {
                 let t = &toks[i];
                 let prev_period = i > frag.start && toks[i - 1].token == Token::Period;
-                let next = toks.get(i + 1).filter(|_| i + 1 < frag.end).map(|t| &t.token);
+                let next = toks
+                    .get(i + 1)
+                    .filter(|_| i + 1 < frag.end)
+                    .map(|t| &t.token);
                 let name = match &t.token {
                     Token::Word(_) if !prev_period && next != Some(&Token::LParen) => {
                         name_of(&t.token)
@@ -1462,12 +1504,14 @@ impl Call<'_> {
                         return Ok(Value::Int(i));
                     }
                 }
-                Token::Word(w) if w.quote_style.is_none() => match w.value.to_ascii_lowercase().as_str() {
-                    "true" => return Ok(Value::Bool(true)),
-                    "false" => return Ok(Value::Bool(false)),
-                    "null" => return Ok(Value::Null),
-                    _ => {}
-                },
+                Token::Word(w) if w.quote_style.is_none() => {
+                    match w.value.to_ascii_lowercase().as_str() {
+                        "true" => return Ok(Value::Bool(true)),
+                        "false" => return Ok(Value::Bool(false)),
+                        "null" => return Ok(Value::Null),
+                        _ => {}
+                    }
+                }
                 _ => {}
             }
         }
@@ -1478,7 +1522,10 @@ impl Call<'_> {
             [one] if one.len() == 1 => Ok(one[0].clone()),
             [_] => Err(err(
                 SqlState::SyntaxError,
-                format!("query \"SELECT {sql}\" returned {} columns", rows.columns.len()),
+                format!(
+                    "query \"SELECT {sql}\" returned {} columns",
+                    rows.columns.len()
+                ),
             )),
             _ => Err(err(
                 SqlState::CardinalityViolation,
@@ -1493,7 +1540,10 @@ impl Call<'_> {
             Value::Null => Ok(false),
             other => Err(err(
                 SqlState::DatatypeMismatch,
-                format!("argument of IF must be type boolean, not {}", other.type_name()),
+                format!(
+                    "argument of IF must be type boolean, not {}",
+                    other.type_name()
+                ),
             )),
         }
     }
@@ -1505,7 +1555,12 @@ impl Call<'_> {
     }
 
     /// Assigns `value` (a scalar, or a record from `rec`) to `target`.
-    fn assign(&mut self, target: &Target, value: Value, rec: Option<Option<Rec>>) -> Result<(), DbError> {
+    fn assign(
+        &mut self,
+        target: &Target,
+        value: Value,
+        rec: Option<Option<Rec>>,
+    ) -> Result<(), DbError> {
         match target {
             Target::Var(name) => {
                 let slot = self.find(name).ok_or_else(|| {
@@ -1570,7 +1625,12 @@ impl Call<'_> {
 
     /// Stores a query's first row in the INTO targets (one record target
     /// takes the whole row).
-    fn store_into(&mut self, targets: &[Target], strict: bool, rows: &super::Rows) -> Result<(), DbError> {
+    fn store_into(
+        &mut self,
+        targets: &[Target],
+        strict: bool,
+        rows: &super::Rows,
+    ) -> Result<(), DbError> {
         if strict && rows.rows.len() != 1 {
             return Err(if rows.rows.is_empty() {
                 err(SqlState::Other("P0002"), "query returned no rows")
@@ -1675,7 +1735,9 @@ impl Call<'_> {
                         Flow::Next | Flow::Continue => {}
                     }
                 }
-                return Err(unsupported("a PL/pgSQL loop of more than a million iterations"));
+                return Err(unsupported(
+                    "a PL/pgSQL loop of more than a million iterations",
+                ));
             }
             Stmt::Loop(body) => {
                 for _ in 0..LOOP_ITERATIONS_MAX {
@@ -1685,7 +1747,9 @@ impl Call<'_> {
                         Flow::Next | Flow::Continue => {}
                     }
                 }
-                return Err(unsupported("a PL/pgSQL loop of more than a million iterations"));
+                return Err(unsupported(
+                    "a PL/pgSQL loop of more than a million iterations",
+                ));
             }
             Stmt::ForRange(var, low, high, body) => {
                 let low = self.eval(low, backend).await?.as_int();
@@ -1697,7 +1761,9 @@ impl Call<'_> {
                     ));
                 };
                 if high.saturating_sub(low) > LOOP_ITERATIONS_MAX as i64 {
-                    return Err(unsupported("a PL/pgSQL loop of more than a million iterations"));
+                    return Err(unsupported(
+                        "a PL/pgSQL loop of more than a million iterations",
+                    ));
                 }
                 self.vars.push(Var {
                     name: var.clone(),
@@ -1754,7 +1820,11 @@ impl Call<'_> {
             }
             Stmt::Sql { sql, perform, into } => {
                 let (text, params) = self.substitute(sql)?;
-                let text = if *perform { format!("SELECT {text}") } else { text };
+                let text = if *perform {
+                    format!("SELECT {text}")
+                } else {
+                    text
+                };
                 let rows = backend.run(text, params).await?;
                 let is_query = rows.affected == 0 && !rows.columns.is_empty();
                 let count = if is_query || *perform {
@@ -1922,7 +1992,11 @@ pub(crate) fn lookup(name: &str) -> Option<Arc<Function>> {
 /// Calls `f` inside an expression: with the statement's reads only. A
 /// write or lock in it is 0A000; so is a wait (which cannot happen
 /// without a write or lock).
-pub(crate) fn call_in_expression(f: &Function, args: Vec<Value>, ctx: &Ctx) -> Result<Value, DbError> {
+pub(crate) fn call_in_expression(
+    f: &Function,
+    args: Vec<Value>,
+    ctx: &Ctx,
+) -> Result<Value, DbError> {
     if f.returns == Returns::Trigger {
         return Err(super::triggers::trigger_called(f));
     }

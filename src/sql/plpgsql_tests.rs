@@ -125,10 +125,16 @@ fn a_before_trigger_returning_null_skips_the_row_and_raise_fails_with_its_sqlsta
     let e = error(&mut s, "INSERT INTO bookings (id, room) VALUES (3, 'bad')");
     assert_eq!(e.code.code(), "23514");
     assert_eq!(e.message, "room bad is closed (booking 3)");
-    let e = error(&mut s, "INSERT INTO bookings (id, room) VALUES (3, 'worse')");
+    let e = error(
+        &mut s,
+        "INSERT INTO bookings (id, room) VALUES (3, 'worse')",
+    );
     assert_eq!(e.code.code(), "23503");
     assert_eq!(e.message, "no such room");
-    let e = error(&mut s, "INSERT INTO bookings (id, room) VALUES (3, 'zzz'), (4, 'bad')");
+    let e = error(
+        &mut s,
+        "INSERT INTO bookings (id, room) VALUES (3, 'zzz'), (4, 'bad')",
+    );
     assert_eq!(e.code.code(), "23514");
     let r = ok(&mut s, "SELECT id FROM bookings");
     assert_eq!(rows(&r), ["2"]);
@@ -174,7 +180,10 @@ fn sql_and_plpgsql_functions_are_called_from_queries() {
     ok(&mut s, "SELECT insert_unique(1, '2')");
     let r = ok(&mut s, "SELECT key, val FROM test");
     assert_eq!(rows(&r), ["1,1"]);
-    let r = ok(&mut s, "SELECT add_one(key), clamp(key, 5, 9), total(4) FROM test");
+    let r = ok(
+        &mut s,
+        "SELECT add_one(key), clamp(key, 5, 9), total(4) FROM test",
+    );
     assert_eq!(rows(&r), ["2,5,1308"]);
     let r = ok(&mut s, "SELECT key FROM test WHERE clamp(key, 0, 0) = 0");
     assert_eq!(rows(&r), ["1"]);
@@ -223,24 +232,45 @@ fn function_and_trigger_ddl_give_postgres_errors() {
         "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END;'",
     );
     assert_eq!(e.code.code(), "42723");
-    assert_eq!(e.message, "function \"f\" already exists with same argument types");
+    assert_eq!(
+        e.message,
+        "function \"f\" already exists with same argument types"
+    );
     let e = error(
         &mut s,
         "CREATE TRIGGER t BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION g()",
     );
-    assert_eq!((e.code.code(), e.message.as_str()), ("42P17", "function g must return type trigger"));
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        ("42P17", "function g must return type trigger")
+    );
     let e = error(
         &mut s,
         "CREATE TRIGGER t BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION nope()",
     );
-    assert_eq!((e.code.code(), e.message.as_str()), ("42883", "function nope() does not exist"));
-    let e = error(&mut s, "CREATE TRIGGER t BEFORE INSERT ON nope FOR EACH ROW EXECUTE FUNCTION f()");
-    assert_eq!(e.code.code(), "42P01");
-    ok(&mut s, "CREATE TRIGGER t BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION f()");
-    let e = error(&mut s, "CREATE TRIGGER t BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION f()");
     assert_eq!(
         (e.code.code(), e.message.as_str()),
-        ("42710", "trigger \"t\" for relation \"bookings\" already exists")
+        ("42883", "function nope() does not exist")
+    );
+    let e = error(
+        &mut s,
+        "CREATE TRIGGER t BEFORE INSERT ON nope FOR EACH ROW EXECUTE FUNCTION f()",
+    );
+    assert_eq!(e.code.code(), "42P01");
+    ok(
+        &mut s,
+        "CREATE TRIGGER t BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION f()",
+    );
+    let e = error(
+        &mut s,
+        "CREATE TRIGGER t BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION f()",
+    );
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        (
+            "42710",
+            "trigger \"t\" for relation \"bookings\" already exists"
+        )
     );
     let e = error(&mut s, "DROP FUNCTION f()");
     assert_eq!(e.code.code(), "2BP01");
@@ -252,18 +282,33 @@ fn function_and_trigger_ddl_give_postgres_errors() {
     let e = error(&mut s, "DROP TRIGGER nope ON bookings");
     assert_eq!(
         (e.code.code(), e.message.as_str()),
-        ("42704", "trigger \"nope\" for table \"bookings\" does not exist")
+        (
+            "42704",
+            "trigger \"nope\" for table \"bookings\" does not exist"
+        )
     );
     ok(&mut s, "DROP TRIGGER t ON bookings");
     ok(&mut s, "DROP FUNCTION f()");
     let e = error(&mut s, "DROP FUNCTION f()");
-    assert_eq!((e.code.code(), e.message.as_str()), ("42883", "function f() does not exist"));
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        ("42883", "function f() does not exist")
+    );
     ok(&mut s, "DROP FUNCTION IF EXISTS f()");
-    let e = error(&mut s, "CREATE FUNCTION h() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1 END'");
+    let e = error(
+        &mut s,
+        "CREATE FUNCTION h() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1 END'",
+    );
     assert_eq!(e.code.code(), "42601");
-    let e = error(&mut s, "CREATE TRIGGER t AFTER UPDATE ON bookings EXECUTE PROCEDURE g()");
+    let e = error(
+        &mut s,
+        "CREATE TRIGGER t AFTER UPDATE ON bookings EXECUTE PROCEDURE g()",
+    );
     assert_eq!(e.code.code(), "0A000");
     ok(&mut s, "BEGIN");
-    let e = error(&mut s, "CREATE FUNCTION k() RETURNS int LANGUAGE sql AS 'SELECT 1'");
+    let e = error(
+        &mut s,
+        "CREATE FUNCTION k() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    );
     assert_eq!(e.code.code(), "0A000");
 }

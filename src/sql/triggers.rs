@@ -91,9 +91,7 @@ pub(crate) fn is_trigger_ddl(sql: &str) -> bool {
         .collect();
     let w = |i: usize| words.get(i).map_or("", String::as_str);
     match w(0) {
-        "create" if w(1) == "or" && w(2) == "replace" => {
-            w(3) == "trigger" || w(3) == "constraint"
-        }
+        "create" if w(1) == "or" && w(2) == "replace" => w(3) == "trigger" || w(3) == "constraint",
         "create" => w(1) == "trigger" || (w(1) == "constraint" && w(2) == "trigger"),
         "drop" => w(1) == "trigger",
         _ => false,
@@ -287,7 +285,13 @@ pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
         if !c.eat_tok(&Token::RParen) || end == start {
             return Err(c.near());
         }
-        when = Some(c.toks[start..end].iter().map(|t| t.token.to_string()).collect::<Vec<_>>().join(" "));
+        when = Some(
+            c.toks[start..end]
+                .iter()
+                .map(|t| t.token.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     c.expect("execute")?;
     if !c.eat("function") {
@@ -496,15 +500,17 @@ pub(crate) fn function_ddl(db: &SqlDb, sql: &str) -> Result<(), DbError> {
             catalog.functions.remove(name);
         }
     } else {
-        let created = super::types::with_types(&catalog.types, || {
-            plpgsql::parse_create_function(sql)
-        })?;
+        let created =
+            super::types::with_types(&catalog.types, || plpgsql::parse_create_function(sql))?;
         let f = created.function;
         if let Some(old) = catalog.functions.get(&f.name) {
             if !created.or_replace {
                 return Err(err(
                     SqlState::Other("42723"),
-                    format!("function \"{}\" already exists with same argument types", f.name),
+                    format!(
+                        "function \"{}\" already exists with same argument types",
+                        f.name
+                    ),
                 ));
             }
             if old.signature != f.signature {
@@ -602,7 +608,12 @@ impl Exec<'_> {
                 }
             }
             if event != Event::Delete {
-                super::generated::compute(table, &mut current, self.params.values, self.params.ctx)?;
+                super::generated::compute(
+                    table,
+                    &mut current,
+                    self.params.values,
+                    self.params.ctx,
+                )?;
             }
             Ok(Some(current))
         })
@@ -611,7 +622,10 @@ impl Exec<'_> {
     /// Whether `table` has BEFORE ROW triggers for `event`.
     pub(crate) fn has_before(table: &Table, event: Event) -> bool {
         !table.triggers.is_empty()
-            && table.triggers.iter().any(|t| t.before && t.events.contains(&event))
+            && table
+                .triggers
+                .iter()
+                .any(|t| t.before && t.events.contains(&event))
     }
 
     /// Queues `table`'s AFTER ROW triggers of `event` for the end of the
@@ -624,9 +638,7 @@ impl Exec<'_> {
         new: Option<&[Value]>,
         set: Option<&[usize]>,
     ) {
-        if table.triggers.is_empty()
-            || !table.triggers.iter().any(|t| t.fires(false, event, set))
-        {
+        if table.triggers.is_empty() || !table.triggers.iter().any(|t| t.fires(false, event, set)) {
             return;
         }
         self.trigger_events.push(AfterEvent {
@@ -760,7 +772,10 @@ impl Exec<'_> {
             let v = match x {
                 super::expr::Expr::UserCall(f, args) => {
                     let e = super::exec::env(&[], self.params);
-                    let args = args.iter().map(|a| a.eval(&e)).collect::<Result<Vec<_>, _>>()?;
+                    let args = args
+                        .iter()
+                        .map(|a| a.eval(&e))
+                        .collect::<Result<Vec<_>, _>>()?;
                     if f.returns == plpgsql::Returns::Trigger {
                         return Err(trigger_called(f));
                     }
