@@ -527,7 +527,12 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     let table_name = object_name(&create.table_name)?;
     let table = db.shared.table(&table_name)?;
     // Columns, or expressions over them (see `exprindex`).
-    let key = super::exprindex::key_def(&table_name, &table, &create.columns)?;
+    // (User functions are known, to refuse them with 0A000 rather than
+    // say they do not exist.)
+    let functions = db.shared.catalog().functions.clone();
+    let key = super::plpgsql::with_functions(&functions, || {
+        super::exprindex::key_def(&table_name, &table, &create.columns)
+    })?;
     // INCLUDE columns ride along for index-only scans; they change neither
     // uniqueness nor what a scan reads or locks.
     for c in &create.include {

@@ -352,6 +352,29 @@ impl<'a> Compiler<'a> {
                     other => return Err(unsupported(format!("the operator {other}"))),
                 }
             }
+            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
+                // CASE WHEN a IS NULL THEN b IS NOT NULL WHEN b IS NULL
+                // THEN true ELSE a <> b END (negated for NOT DISTINCT).
+                let (a, b) = (self.compile(a)?, self.compile(b)?);
+                let distinct = Expr::Case(
+                    vec![
+                        (
+                            Expr::IsNull(Box::new(a.clone()), false),
+                            Expr::IsNull(Box::new(b.clone()), true),
+                        ),
+                        (
+                            Expr::IsNull(Box::new(b.clone()), false),
+                            Expr::Const(Value::Bool(true)),
+                        ),
+                    ],
+                    Some(Box::new(Expr::Bin(BinOp::Ne, Box::new(a), Box::new(b)))),
+                );
+                if matches!(e, E::IsDistinctFrom(..)) {
+                    distinct
+                } else {
+                    Expr::Not(Box::new(distinct))
+                }
+            }
             E::IsNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), false),
             E::IsNotNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), true),
             E::IsTrue(inner) => Expr::IsBool(Box::new(self.compile(inner)?), true, false),

@@ -573,7 +573,7 @@ impl Parser<'_> {
                 let mut using = Vec::new();
                 for _ in 0..2 {
                     if self.eat_kw("into") {
-                        into = Some(self.into_targets()?);
+                        into = Some(self.parse_into()?);
                     } else if self.eat_kw("using") {
                         loop {
                             using.push(self.until(|t| {
@@ -623,7 +623,7 @@ impl Parser<'_> {
         Ok(Target::Var(name))
     }
 
-    fn into_targets(&mut self) -> Result<(Vec<Target>, bool), DbError> {
+    fn parse_into(&mut self) -> Result<(Vec<Target>, bool), DbError> {
         let strict = self.eat_kw("strict");
         let mut targets = vec![self.target()?];
         while self.eat_tok(&Token::Comma) {
@@ -653,7 +653,7 @@ impl Parser<'_> {
             parts.push(first);
         }
         if self.eat_kw("into") {
-            into = Some(self.into_targets()?);
+            into = Some(self.parse_into()?);
             parts.push(self.until(|t| *t == Token::SemiColon));
         }
         self.expect(Token::SemiColon)?;
@@ -1336,7 +1336,7 @@ pub(crate) fn call<'s>(
             Body::Sql(statements) => {
                 let mut last = None;
                 for frag in statements {
-                    let (sql, params) = call.substitute(&[frag.clone()])?;
+                    let (sql, params) = call.substitute(std::slice::from_ref(frag))?;
                     last = Some(backend.run(sql, params).await?);
                 }
                 let value = match (&f.returns, last) {
@@ -1515,7 +1515,7 @@ impl Call<'_> {
                 _ => {}
             }
         }
-        let (sql, params) = self.substitute(&[frag.clone()])?;
+        let (sql, params) = self.substitute(std::slice::from_ref(frag))?;
         let rows = backend.run(format!("SELECT {sql}"), params).await?;
         match rows.rows.as_slice() {
             [] => Ok(Value::Null),

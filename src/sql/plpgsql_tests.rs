@@ -312,3 +312,61 @@ fn function_and_trigger_ddl_give_postgres_errors() {
     );
     assert_eq!(e.code.code(), "0A000");
 }
+
+#[test]
+fn when_conditions_and_update_of_choose_which_updates_fire() {
+    let mut s = session_with(&[
+        BOOKINGS,
+        "CREATE TABLE audit (n serial PRIMARY KEY, what text)",
+        "CREATE FUNCTION log_it() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           INSERT INTO audit (what) VALUES (TG_NAME || ':' || OLD.status || '>' || NEW.status);
+           RETURN NEW;
+         END $$",
+        "CREATE TRIGGER status_changed AFTER UPDATE ON bookings FOR EACH ROW \
+         WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION log_it()",
+        "CREATE TRIGGER room_set BEFORE UPDATE OF room ON bookings FOR EACH ROW EXECUTE FUNCTION log_it()",
+        "INSERT INTO bookings (id, room) VALUES (1, 'a')",
+    ]);
+    ok(&mut s, "UPDATE bookings SET status = 'held' WHERE id = 1");
+    ok(&mut s, "UPDATE bookings SET status = 'paid' WHERE id = 1");
+    ok(&mut s, "UPDATE bookings SET room = 'a' WHERE id = 1");
+    let r = ok(&mut s, "SELECT what FROM audit ORDER BY n");
+    assert_eq!(rows(&r), ["status_changed:held>paid", "room_set:paid>paid"]);
+}
+
+#[test]
+fn execute_format_and_the_limits_of_calls_inside_expressions() {
+    let mut s = session_with(&[
+        "CREATE TABLE t (id int PRIMARY KEY, v text)",
+        "INSERT INTO t VALUES (1, 'x')",
+        "CREATE FUNCTION cmp(a anynonarray, op text, b anynonarray) RETURNS bool LANGUAGE plpgsql AS $$
+         DECLARE
+           r bool;
+         BEGIN
+           EXECUTE format('SELECT $1 %s $2', op) INTO r USING a, b;
+           RAISE NOTICE '% % %: %', a, op, b, r;
+           RETURN r;
+         END $$",
+        "CREATE FUNCTION bump() RETURNS int LANGUAGE plpgsql AS $$
+         BEGIN
+           UPDATE t SET v = v || '!';
+           RETURN 1;
+         END $$",
+        "CREATE FUNCTION same(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1'",
+    ]);
+    let r = ok(
+        &mut s,
+        "SELECT id FROM t WHERE cmp(id, '=', 1) AND cmp(v, '<>', 'y')",
+    );
+    assert_eq!(rows(&r), ["1"]);
+    let r = ok(&mut s, "SELECT format('%s-%I-%L-%%', 'a', 'B c', NULL)");
+    assert_eq!(rows(&r), ["a-\"B c\"-NULL-%"]);
+    // A write inside an expression (not the whole select list).
+    let e = error(&mut s, "SELECT id FROM t WHERE bump() = 1");
+    assert_eq!(e.code.code(), "0A000");
+    let r = ok(&mut s, "SELECT bump()");
+    assert_eq!(rows(&r), ["1"]);
+    let e = error(&mut s, "CREATE INDEX ON t ((same(v)))");
+    assert_eq!(e.code.code(), "0A000");
+}

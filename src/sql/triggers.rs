@@ -481,12 +481,12 @@ pub(crate) fn function_ddl(db: &SqlDb, sql: &str) -> Result<(), DbError> {
                         .map(|x| (t.name.clone(), x.name.clone()))
                 })
                 .collect();
-            if let Some((table, trigger)) = users.first() {
+            if !users.is_empty() {
                 if !drop.cascade {
                     return Err(err(
                         SqlState::Other("2BP01"),
                         format!(
-                            "cannot drop function {} because other objects depend on it (trigger {trigger} on table {table})",
+                            "cannot drop function {} because other objects depend on it",
                             f.signature
                         ),
                     ));
