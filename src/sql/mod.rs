@@ -233,7 +233,7 @@
 //!   FROM (with the transaction: `SELECT insert_unique(1, 'a')` writes
 //!   and waits). PL/pgSQL: DECLARE, nested blocks, `:=`, IF / ELSIF /
 //!   ELSE, WHILE, LOOP, `FOR i IN a..b`, `FOR r IN query`, EXIT /
-//!   CONTINUE [WHEN], RETURN, PERFORM, `SELECT ... INTO [STRICT]`, INSERT
+//!   `CONTINUE [WHEN]`, RETURN, PERFORM, `SELECT ... INTO [STRICT]`, INSERT
 //!   / UPDATE / DELETE with variables as parameters, `EXECUTE ... [INTO]
 //!   [USING]`, `RAISE EXCEPTION` with `%` formatting, `SQLSTATE` and
 //!   `USING ERRCODE / MESSAGE` (other levels send nothing), FOUND, `GET
