@@ -27,8 +27,11 @@
 //! [USING ...]`, `RAISE` (`EXCEPTION` fails with `%` formatting,
 //! `SQLSTATE` / `USING ERRCODE`, `MESSAGE`, `DETAIL`, `HINT`; other
 //! levels send nothing, their arguments unevaluated), `NULL`, `FOUND`,
-//! `GET DIAGNOSTICS v = ROW_COUNT`. `EXCEPTION WHEN` handlers (a
-//! subtransaction each) are 0A000.
+//! `GET DIAGNOSTICS v = ROW_COUNT`, `EXCEPTION WHEN cond [OR ...] THEN`
+//! (condition names, `SQLSTATE 'xxxxx'`, OTHERS; `SQLSTATE` and
+//! `SQLERRM` in the handler): the block runs in a subtransaction (a
+//! savepoint) that a caught error rolls back, its row locks and writes
+//! with it, as PostgreSQL's does.
 
 use super::exec::{query_rows, Bound, Exec};
 use super::funcs::Ctx;
@@ -229,6 +232,9 @@ pub(crate) type Frag = std::ops::Range<usize>;
 pub(crate) struct Block {
     decls: Vec<Decl>,
     body: Vec<Stmt>,
+    /// `EXCEPTION WHEN cond [OR cond] THEN ...`: the SQLSTATEs each
+    /// handler catches (`None`: OTHERS) and its statements.
+    handlers: Vec<(Vec<Option<String>>, Vec<Stmt>)>,
 }
 
 #[derive(Debug)]
@@ -385,10 +391,43 @@ impl Parser<'_> {
         }
         self.expect_kw("begin")?;
         block.body = self.stmts(&["end", "exception"])?;
-        if self.is_kw("exception") {
-            return Err(unsupported(
-                "EXCEPTION WHEN in a PL/pgSQL block (a subtransaction)",
-            ));
+        if self.eat_kw("exception") {
+            while self.eat_kw("when") {
+                let mut conditions = Vec::new();
+                loop {
+                    if self.eat_kw("sqlstate") {
+                        match self.toks.get(self.pos).map(|t| t.token.clone()) {
+                            Some(Token::SingleQuotedString(code)) => {
+                                self.pos += 1;
+                                conditions.push(Some(code));
+                            }
+                            _ => return Err(syntax(&self.near())),
+                        }
+                    } else {
+                        let name = self.name()?;
+                        if name == "others" {
+                            conditions.push(None);
+                        } else {
+                            let code = condition_code(&name).ok_or_else(|| {
+                                err(
+                                    SqlState::Other("42704"),
+                                    format!("unrecognized exception condition \"{name}\""),
+                                )
+                            })?;
+                            conditions.push(Some(code.to_string()));
+                        }
+                    }
+                    if !self.eat_kw("or") {
+                        break;
+                    }
+                }
+                self.expect_kw("then")?;
+                let body = self.stmts(&["when", "end"])?;
+                block.handlers.push((conditions, body));
+            }
+            if block.handlers.is_empty() {
+                return Err(syntax(&self.near()));
+            }
         }
         self.expect_kw("end")?;
         Ok(block)
@@ -1277,6 +1316,8 @@ struct Call<'f> {
     f: &'f Function,
     vars: Vec<Var>,
     row_count: u64,
+    /// EXCEPTION blocks entered, naming their savepoints.
+    subtransactions: u32,
 }
 
 /// A limit on loop iterations, so a function that never ends fails
@@ -1331,6 +1372,7 @@ pub(crate) fn call<'s>(
             f,
             vars,
             row_count: 0,
+            subtransactions: 0,
         };
         match &f.body {
             Body::Sql(statements) => {
@@ -1682,10 +1724,69 @@ impl Call<'_> {
                     self.assign(&Target::Var(d.name.clone()), v, None)?;
                 }
             }
-            let flow = self.stmts(&block.body, backend).await;
+            let flow = if block.handlers.is_empty() {
+                self.stmts(&block.body, backend).await
+            } else {
+                self.guarded(block, backend).await
+            };
             self.vars.truncate(depth.max(self.vars.len().min(depth)));
             flow
         })
+    }
+
+    /// A block with EXCEPTION handlers: its statements in a
+    /// subtransaction, which an error a handler catches rolls back
+    /// (variables keep their values) before the handler runs.
+    async fn guarded(
+        &mut self,
+        block: &Block,
+        backend: &mut Backend<'_, '_>,
+    ) -> Result<Flow, DbError> {
+        let Backend::Exec(exec) = backend else {
+            return Err(unsupported(
+                "EXCEPTION WHEN in a function called inside an expression",
+            ));
+        };
+        self.subtransactions += 1;
+        let name = format!("plpgsql exception block {}", self.subtransactions);
+        exec.tx.sql_savepoint(&name)?;
+        let result = self.stmts(&block.body, backend).await;
+        let Backend::Exec(exec) = backend else {
+            unreachable!("matched above")
+        };
+        let e = match result {
+            Ok(flow) => {
+                exec.tx.sql_release_savepoint(&name)?;
+                return Ok(flow);
+            }
+            Err(e) => e,
+        };
+        let code = e.code.code();
+        // OTHERS catches all but a cancel (57014) and ASSERT (P0004).
+        let caught = block.handlers.iter().find(|(conditions, _)| {
+            conditions.iter().any(|c| match c {
+                Some(c) => c == code,
+                None => code != "57014" && code != "P0004",
+            })
+        });
+        let Some((_, handler)) = caught else {
+            return Err(e);
+        };
+        exec.tx.sql_rollback_to_savepoint(&name)?;
+        exec.tx.sql_release_savepoint(&name)?;
+        let depth = self.vars.len();
+        let text = |s: &str| Val::Scalar(Value::Text(s.into()), Some(SqlType::Text));
+        self.vars.push(Var {
+            name: "sqlstate".into(),
+            val: text(code),
+        });
+        self.vars.push(Var {
+            name: "sqlerrm".into(),
+            val: text(&e.message),
+        });
+        let flow = self.stmts(handler, backend).await;
+        self.vars.truncate(depth);
+        flow
     }
 
     fn stmts<'s>(

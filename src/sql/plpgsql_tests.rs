@@ -370,3 +370,47 @@ fn execute_format_and_the_limits_of_calls_inside_expressions() {
     let e = error(&mut s, "CREATE INDEX ON t ((same(v)))");
     assert_eq!(e.code.code(), "0A000");
 }
+
+#[test]
+fn an_exception_block_rolls_back_its_writes_and_runs_the_handler() {
+    let mut s = session_with(&[
+        "CREATE TABLE holds (id int PRIMARY KEY, note text)",
+        "CREATE TABLE log (n serial PRIMARY KEY, what text)",
+        "CREATE FUNCTION try_hold(k int) RETURNS text LANGUAGE plpgsql AS $$
+         BEGIN
+           BEGIN
+             INSERT INTO log (what) VALUES ('trying ' || k);
+             INSERT INTO holds VALUES (k, 'held');
+             RETURN 'held';
+           EXCEPTION
+             WHEN unique_violation THEN
+               INSERT INTO log (what) VALUES (SQLSTATE || ' ' || SQLERRM);
+               RETURN 'taken';
+           END;
+         END $$",
+        "CREATE FUNCTION boom() RETURNS int LANGUAGE plpgsql AS $$
+         BEGIN
+           BEGIN
+             PERFORM 1 / 0;
+           EXCEPTION WHEN SQLSTATE '22012' OR raise_exception THEN
+             RETURN -1;
+           END;
+         END $$",
+    ]);
+    let r = ok(&mut s, "SELECT try_hold(1)");
+    assert_eq!(rows(&r), ["held"]);
+    ok(&mut s, "BEGIN");
+    let r = ok(&mut s, "SELECT try_hold(1)");
+    assert_eq!(rows(&r), ["taken"]);
+    let r = ok(&mut s, "SELECT boom()");
+    assert_eq!(rows(&r), ["-1"]);
+    ok(&mut s, "COMMIT");
+    let r = ok(&mut s, "SELECT what FROM log ORDER BY n");
+    assert_eq!(
+        rows(&r),
+        [
+            "trying 1",
+            "23505 duplicate key value violates unique constraint \"holds_pkey\""
+        ]
+    );
+}
