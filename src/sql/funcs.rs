@@ -43,6 +43,9 @@ pub(crate) struct Ctx {
     pub(crate) subquery_results: Mutex<BTreeMap<usize, Arc<Vec<Vec<Value>>>>>,
     /// The rows of the statement's WITH queries that have run, in order.
     pub(crate) cte_rows: Mutex<Vec<Arc<Vec<Vec<Value>>>>>,
+    /// How deep in statements nested by functions and triggers this one
+    /// is (0: a client's).
+    pub(crate) depth: u32,
 }
 
 impl Ctx {
@@ -69,6 +72,7 @@ impl Ctx {
             statement_ms: Mutex::new(*lock(&self.statement_ms)),
             session: self.session,
             reader,
+            depth: self.depth + 1,
             ..Ctx::default()
         }
     }

@@ -237,7 +237,8 @@
 //!   / UPDATE / DELETE with variables as parameters, `EXECUTE ... [INTO]
 //!   [USING]`, `RAISE EXCEPTION` with `%` formatting, `SQLSTATE` and
 //!   `USING ERRCODE / MESSAGE` (other levels send nothing), FOUND, `GET
-//!   DIAGNOSTICS ... ROW_COUNT`; EXCEPTION WHEN is 0A000. `CREATE [OR
+//!   DIAGNOSTICS ... ROW_COUNT`, `EXCEPTION WHEN` handlers (a savepoint
+//!   that a caught error rolls back, with SQLSTATE and SQLERRM). `CREATE [OR
 //!   REPLACE] TRIGGER name {BEFORE | AFTER} {INSERT | UPDATE [OF cols] |
 //!   DELETE} [OR ...] ON t FOR EACH ROW [WHEN (cond)] EXECUTE
 //!   {FUNCTION | PROCEDURE} f()` (SHARE ROW EXCLUSIVE on the table) and

@@ -414,3 +414,23 @@ fn an_exception_block_rolls_back_its_writes_and_runs_the_handler() {
         ]
     );
 }
+
+#[test]
+fn a_trigger_that_fires_itself_without_end_fails_with_54001() {
+    let mut s = session_with(&[
+        "CREATE TABLE t (id serial PRIMARY KEY, n int)",
+        "CREATE FUNCTION again() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           INSERT INTO t (n) VALUES (NEW.n + 1);
+           RETURN NULL;
+         END $$",
+        "CREATE TRIGGER again AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION again()",
+    ]);
+    let e = error(&mut s, "INSERT INTO t (n) VALUES (0)");
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        ("54001", "stack depth limit exceeded")
+    );
+    let r = ok(&mut s, "SELECT count(*) FROM t");
+    assert_eq!(rows(&r), ["0"]);
+}

@@ -545,6 +545,9 @@ pub(crate) struct AfterEvent {
 
 type Boxed<'s, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 's>>;
 
+/// How deep statements may nest through functions and triggers.
+const NESTING_MAX: u32 = 64;
+
 fn record(table: &Table, values: &[Value]) -> Rec {
     Rec {
         names: table.columns[..table.visible()]
@@ -715,6 +718,11 @@ impl Exec<'_> {
         params: &'s [Value],
     ) -> Boxed<'s, Rows> {
         Box::pin(async move {
+            // PostgreSQL's max_stack_depth, for a trigger that fires
+            // itself without end.
+            if self.params.ctx.depth >= NESTING_MAX {
+                return Err(err(SqlState::Other("54001"), "stack depth limit exceeded"));
+            }
             let (relations, advisory) = super::locks::prelude(statement, params, self.params.ctx)?;
             let view = self.tx.sql_start_nested(relations, advisory).await?;
             let ctx = self.params.ctx.nested(Some(self.tx.sql_reader()));
@@ -744,6 +752,11 @@ impl Exec<'_> {
                 Err(e) => Err(e),
             };
             exec.tx.sql_end_nested(view);
+            // A now() read first by a function holds for the rest of the
+            // transaction.
+            if let Some(ms) = ctx.tx_ms() {
+                exec.tx.set_sql_time_ms(ms);
+            }
             result
         })
     }
