@@ -136,6 +136,10 @@ pub(crate) struct Table {
     /// `partition`). A partitioned table's partitions keep their rows in
     /// it: a partition is a name for the rows its bound routes to it.
     pub(crate) partitioning: Option<Arc<super::partition::Partitioning>>,
+    /// Its row triggers (see `triggers`), in name order, the order
+    /// PostgreSQL fires them in. Empty for most tables: statements on
+    /// them never look further.
+    pub(crate) triggers: Vec<Arc<super::triggers::Trigger>>,
 }
 
 /// The hidden identity column of a table without a primary key: drawn
@@ -330,6 +334,8 @@ pub(crate) struct Catalog {
     pub(crate) schemas: BTreeSet<String>,
     /// Every partition, by name, to its partitioned table's name.
     pub(crate) partitions: std::collections::BTreeMap<String, String>,
+    /// User functions (`CREATE FUNCTION`, see `plpgsql`), one per name.
+    pub(crate) functions: std::collections::BTreeMap<String, Arc<super::plpgsql::Function>>,
 }
 
 impl Catalog {

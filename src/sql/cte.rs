@@ -101,6 +101,7 @@ pub(crate) fn virtual_table(name: &str, columns: &[String]) -> Arc<Table> {
         referenced_by: Vec::new(),
         heap: false,
         partitioning: None,
+        triggers: Vec::new(),
     })
 }
 

@@ -105,6 +105,7 @@ pub(crate) fn create_table(
             referenced_by: Vec::new(),
             heap: false,
             partitioning: None,
+            triggers: Vec::new(),
         },
         pk: None,
         uniques: Vec::new(),
@@ -540,7 +541,12 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     }
     let table = db.shared.table(&table_name)?;
     // Columns, or expressions over them (see `exprindex`).
-    let key = super::exprindex::key_def(&table_name, &table, &create.columns)?;
+    // (User functions are known, to refuse them with 0A000 rather than
+    // say they do not exist.)
+    let functions = db.shared.catalog().functions.clone();
+    let key = super::plpgsql::with_functions(&functions, || {
+        super::exprindex::key_def(&table_name, &table, &create.columns)
+    })?;
     // A unique index of a partitioned table must include its partition
     // key, which makes per-partition uniqueness the table's (0A000 in
     // PostgreSQL otherwise).

@@ -281,6 +281,7 @@ async fn fire(
         db: &db.shared,
         ri_events: Vec::new(),
         deferred,
+        trigger_events: Vec::new(),
     };
     for pending in due {
         match pending {

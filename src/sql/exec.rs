@@ -13,6 +13,7 @@ use super::plan::{
     Access, AdvisoryItem, AdvisoryPlan, ConflictAction, DeletePlan, InsertPlan, OrderKey,
     SelectPlan, Source, UpdatePlan, WaitPolicy,
 };
+use super::triggers::Event;
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
 use crate::store::{
@@ -46,6 +47,9 @@ pub(crate) struct Exec<'a> {
     /// The transaction's deferred constraints: their modes, and the checks
     /// this statement queues for the commit (see `deferred`).
     pub(crate) deferred: &'a mut super::deferred::Deferred,
+    /// AFTER ROW trigger events, fired at the end of the statement (see
+    /// `triggers`).
+    pub(crate) trigger_events: Vec<super::triggers::AfterEvent>,
 }
 
 /// A statement's parameters with what else its expressions read (the
@@ -227,6 +231,9 @@ impl Exec<'_> {
     /// A SELECT after its start: a plain query reads its rows at the
     /// statement's snapshot; a locking read then locks them.
     pub(crate) async fn select_body(&mut self, plan: &SelectPlan) -> Result<Rows, DbError> {
+        if super::triggers::calls_functions(plan) {
+            return self.select_calls(plan).await;
+        }
         let columns: Vec<String> = plan.output.iter().map(|(n, _)| n.clone()).collect();
         let reader = self.tx.sql_reader();
         let Some((mode, wait)) = plan.lock else {
@@ -737,6 +744,17 @@ impl Exec<'_> {
         };
         'rows: for exprs in rows {
             let values = self.new_row(plan, exprs)?;
+            let values = if Self::has_before(table, Event::Insert) {
+                match self
+                    .before_row(table, Event::Insert, None, values, None)
+                    .await?
+                {
+                    Some(values) => values,
+                    None => continue 'rows,
+                }
+            } else {
+                values
+            };
             self.check_row(table, &values)?;
             if let Some((arbiters, action)) = &plan.conflict {
                 let all: Vec<usize> = table.declared_unique().collect();
@@ -808,7 +826,20 @@ impl Exec<'_> {
                         }
                     }
                     let new = self.apply_sets(table, sets, &both)?;
+                    let set: Vec<usize> = sets.iter().map(|(c, _)| *c).collect();
+                    let new = if Self::has_before(table, Event::Update) {
+                        match self
+                            .before_row(table, Event::Update, Some(&current), new, Some(&set))
+                            .await?
+                        {
+                            Some(new) => new,
+                            None => continue 'rows,
+                        }
+                    } else {
+                        new
+                    };
                     self.update_row(table, &row_key, &current, &new).await?;
+                    self.after_row(table, Event::Update, Some(&current), Some(&new), Some(&set));
                     touched.push(table.row_key(&new));
                     affected += 1;
                     self.returning(plan.returning.as_ref(), &new, &mut out)?;
@@ -816,6 +847,7 @@ impl Exec<'_> {
                 }
             }
             self.insert_row(table, &values).await?;
+            self.after_row(table, Event::Insert, None, Some(&values), None);
             // Only ON CONFLICT DO UPDATE looks back at the rows touched.
             if plan.conflict.is_some() {
                 touched.push(table.row_key(&values));
@@ -839,6 +871,11 @@ impl Exec<'_> {
     /// An UPDATE after its start.
     pub(crate) async fn update_body(&mut self, plan: &UpdatePlan) -> Result<Rows, DbError> {
         if !plan.from.is_empty() {
+            if !plan.source.table.triggers.is_empty() {
+                return Err(super::expr::unsupported(
+                    "UPDATE ... FROM on a table with triggers",
+                ));
+            }
             return self.update_from(plan).await;
         }
         let table = &plan.source.table;
@@ -874,7 +911,24 @@ impl Exec<'_> {
             } else {
                 self.apply_sets(table, &plan.sets, &current)?
             };
+            let set: Vec<usize> = if table.triggers.is_empty() {
+                Vec::new()
+            } else {
+                plan.sets.iter().map(|(c, _)| *c).collect()
+            };
+            let new = if Self::has_before(table, Event::Update) {
+                match self
+                    .before_row(table, Event::Update, Some(&current), new, Some(&set))
+                    .await?
+                {
+                    Some(new) => new,
+                    None => continue,
+                }
+            } else {
+                new
+            };
             self.update_row(table, &key, &current, &new).await?;
+            self.after_row(table, Event::Update, Some(&current), Some(&new), Some(&set));
             affected += 1;
             self.returning(plan.returning.as_ref(), &new, &mut out)?;
         }
@@ -894,6 +948,11 @@ impl Exec<'_> {
     /// A DELETE after its start.
     pub(crate) async fn delete_body(&mut self, plan: &DeletePlan) -> Result<Rows, DbError> {
         if !plan.using.is_empty() {
+            if !plan.source.table.triggers.is_empty() {
+                return Err(super::expr::unsupported(
+                    "DELETE ... USING on a table with triggers",
+                ));
+            }
             return self.delete_using(plan).await;
         }
         let table = &plan.source.table;
@@ -906,7 +965,16 @@ impl Exec<'_> {
             else {
                 continue;
             };
+            if Self::has_before(table, Event::Delete)
+                && self
+                    .before_row(table, Event::Delete, None, current.clone(), None)
+                    .await?
+                    .is_none()
+            {
+                continue;
+            }
             self.delete_locked(table, &key, &current).await?;
+            self.after_row(table, Event::Delete, Some(&current), None, None);
             affected += 1;
             self.returning(plan.returning.as_ref(), &current, &mut out)?;
         }

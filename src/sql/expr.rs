@@ -117,6 +117,8 @@ pub(crate) enum Expr {
     Array(Vec<Expr>),
     /// A subquery (see `subquery`).
     Subquery(Box<super::subquery::SubPlan>),
+    /// A user function (see `plpgsql`).
+    UserCall(Arc<super::plpgsql::Function>, Vec<Expr>),
 }
 
 /// Where names resolve: the tables of a statement, each at an offset in
@@ -348,6 +350,29 @@ impl<'a> Compiler<'a> {
                     },
                     ast::UnaryOperator::Plus => inner,
                     other => return Err(unsupported(format!("the operator {other}"))),
+                }
+            }
+            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
+                // CASE WHEN a IS NULL THEN b IS NOT NULL WHEN b IS NULL
+                // THEN true ELSE a <> b END (negated for NOT DISTINCT).
+                let (a, b) = (self.compile(a)?, self.compile(b)?);
+                let distinct = Expr::Case(
+                    vec![
+                        (
+                            Expr::IsNull(Box::new(a.clone()), false),
+                            Expr::IsNull(Box::new(b.clone()), true),
+                        ),
+                        (
+                            Expr::IsNull(Box::new(b.clone()), false),
+                            Expr::Const(Value::Bool(true)),
+                        ),
+                    ],
+                    Some(Box::new(Expr::Bin(BinOp::Ne, Box::new(a), Box::new(b)))),
+                );
+                if matches!(e, E::IsDistinctFrom(..)) {
+                    distinct
+                } else {
+                    Expr::Not(Box::new(distinct))
                 }
             }
             E::IsNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), false),
@@ -773,6 +798,16 @@ impl<'a> Compiler<'a> {
                 }
                 return match funcs::lookup(other, compiled.len()) {
                     Some(b) => Ok(Expr::Call(b, compiled)),
+                    None if super::plpgsql::lookup(other).is_some() => {
+                        let func = super::plpgsql::lookup(other).expect("checked");
+                        if func.args.len() != compiled.len() {
+                            return Err(err(
+                                SqlState::UndefinedFunction,
+                                format!("function {f} does not exist"),
+                            ));
+                        }
+                        Ok(Expr::UserCall(func, compiled))
+                    }
                     None if KNOWN_ELSEWHERE.contains(&other) => {
                         Err(unsupported(format!("the function {name}()")))
                     }
@@ -832,7 +867,6 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "regexp_replace",
     "regexp_match",
     "split_part",
-    "format",
     "md5",
     "random",
     "age",
@@ -1061,6 +1095,7 @@ impl Expr {
             Expr::Between(a, b, c, n) => Expr::Between(s(a), s(b), s(c), *n),
             Expr::Func(func, args) => Expr::Func(*func, all(args)),
             Expr::Call(func, args) => Expr::Call(*func, all(args)),
+            Expr::UserCall(func, args) => Expr::UserCall(func.clone(), all(args)),
             Expr::Array(args) => Expr::Array(all(args)),
             Expr::AnyAll(op, any, a, b) => Expr::AnyAll(op, *any, s(a), s(b)),
             Expr::Case(arms, other) => Expr::Case(
@@ -1109,9 +1144,10 @@ impl Expr {
                 b.visit(f);
                 c.visit(f);
             }
-            Expr::Func(_, args) | Expr::Call(_, args) | Expr::Array(args) => {
-                args.iter().for_each(|x| x.visit(f))
-            }
+            Expr::Func(_, args)
+            | Expr::Call(_, args)
+            | Expr::UserCall(_, args)
+            | Expr::Array(args) => args.iter().for_each(|x| x.visit(f)),
             Expr::AnyAll(_, _, a, b) => {
                 a.visit(f);
                 b.visit(f);
@@ -1222,6 +1258,13 @@ impl Expr {
                     .map(|a| a.eval(env))
                     .collect::<Result<Vec<_>, _>>()?;
                 funcs::call(*b, &vals, env.ctx)?
+            }
+            Expr::UserCall(f, args) => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval(env))
+                    .collect::<Result<Vec<_>, _>>()?;
+                super::plpgsql::call_in_expression(f, vals, env.ctx)?
             }
             Expr::AnyAll(op, any, a, array) => {
                 let x = a.eval(env)?;

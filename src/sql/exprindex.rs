@@ -248,6 +248,11 @@ fn index_expression(table_name: &str, table: &Arc<Table>, e: &ast::Expr) -> Resu
     if expr.has_subquery() {
         return Err(unsupported("a subquery in an index expression"));
     }
+    let mut user = false;
+    expr.visit(&mut |x| user |= matches!(x, Expr::UserCall(..)));
+    if user {
+        return Err(unsupported("a user function in an index expression"));
+    }
     if non_immutable(&expr, table) {
         return Err(not_immutable("expression"));
     }
@@ -315,6 +320,7 @@ pub(crate) fn non_immutable(e: &Expr, table: &Table) -> bool {
                 | Builtin::GenRandomUuid
                 | Builtin::ToRegclass
                 | Builtin::Concat
+                | Builtin::Format
                 | Builtin::JsonbBuildObject
                 | Builtin::ToJsonb
                 | Builtin::Nextval

@@ -43,6 +43,9 @@ pub(crate) struct Ctx {
     pub(crate) subquery_results: Mutex<BTreeMap<usize, Arc<Vec<Vec<Value>>>>>,
     /// The rows of the statement's WITH queries that have run, in order.
     pub(crate) cte_rows: Mutex<Vec<Arc<Vec<Vec<Value>>>>>,
+    /// How deep in statements nested by functions and triggers this one
+    /// is (0: a client's).
+    pub(crate) depth: u32,
 }
 
 impl Ctx {
@@ -56,6 +59,27 @@ impl Ctx {
             statement_ms: Mutex::new(None),
             ..Ctx::default()
         }
+    }
+
+    /// The context of a statement run inside this one (a trigger's or a
+    /// function's): the same clocks as far as read, the session, and
+    /// `reader` for its subqueries; its own subquery results.
+    pub(crate) fn nested(&self, reader: Option<crate::store::SqlReader>) -> Ctx {
+        Ctx {
+            store: self.store.clone(),
+            db: self.db.clone(),
+            tx_ms: Mutex::new(self.tx_ms()),
+            statement_ms: Mutex::new(*lock(&self.statement_ms)),
+            session: self.session,
+            reader,
+            depth: self.depth + 1,
+            ..Ctx::default()
+        }
+    }
+
+    /// The database's shared state (catalog, plan cache), when known.
+    pub(crate) fn shared(&self) -> Option<&Arc<DbShared>> {
+        self.db.as_ref()
     }
 
     /// The transaction's time, if the statement read it (to keep for the
@@ -142,6 +166,8 @@ pub(crate) enum Builtin {
     DatePart,
     ToTimestamp,
     Concat,
+    /// `format(fmt, args...)`: `%s`, `%I`, `%L`, `%%`.
+    Format,
     Length,
     Substr,
     Replace,
@@ -193,6 +219,7 @@ pub(crate) fn lookup(name: &str, n: usize) -> Option<Builtin> {
         "date_part" => B::DatePart,
         "to_timestamp" => B::ToTimestamp,
         "concat" => B::Concat,
+        "format" => B::Format,
         "length" | "char_length" | "character_length" => B::Length,
         "substr" | "substring" => B::Substr,
         "replace" => B::Replace,
@@ -234,6 +261,7 @@ pub(crate) fn lookup(name: &str, n: usize) -> Option<Builtin> {
         B::ToTimestamp | B::Length | B::Ceil | B::Floor | B::Sign | B::ToRegclass => n == 1,
         B::Cardinality | B::ToJsonb | B::JsonbTypeof => n == 1,
         B::Concat => true,
+        B::Format => n >= 1,
         B::Substr => n == 2 || n == 3,
         B::Replace => n == 3,
         B::Trim | B::Ltrim | B::Rtrim | B::Round | B::Trunc => n == 1 || n == 2,
@@ -352,8 +380,11 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
     // Strict functions: NULL in, NULL out.
     let strict = !matches!(
         b,
-        B::Concat | B::JsonbBuildObject | B::MakeInterval | B::ToJsonb
+        B::Concat | B::JsonbBuildObject | B::MakeInterval | B::ToJsonb | B::Format
     );
+    if b == B::Format && args[0].is_null() {
+        return Ok(Value::Null);
+    }
     if strict && args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -444,6 +475,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
             let us = secs.mul(&Decimal::from_int(US_PER_SEC))?.round_i64()?;
             Value::Timestamp(us - time::PG_EPOCH_DAYS * US_PER_DAY)
         }
+        B::Format => Value::Text(format(&text_of(&args[0]), &args[1..])?.into()),
         B::Concat => Value::Text(
             args.iter()
                 .filter(|v| !v.is_null())
@@ -1095,4 +1127,62 @@ pub(crate) fn compare_op(op: &str, a: &Value, b: &Value) -> Result<Value, DbErro
             _ => o != Ordering::Less,
         })
     }))
+}
+
+/// PostgreSQL's `format`: `%s` (NULL: empty), `%I` (an identifier,
+/// quoted when needed), `%L` (a literal, NULL unquoted), `%%`.
+fn format(fmt: &str, args: &[Value]) -> Result<String, DbError> {
+    let mut out = String::new();
+    let mut next = args.iter();
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let spec = chars.next().ok_or_else(|| {
+            err(
+                SqlState::Other("22023"),
+                "unterminated format() type specifier",
+            )
+        })?;
+        if spec == '%' {
+            out.push('%');
+            continue;
+        }
+        let arg = next
+            .next()
+            .ok_or_else(|| err(SqlState::Other("22023"), "too few arguments for format()"))?;
+        match spec {
+            's' => out.push_str(&arg.to_pg_text().unwrap_or_default()),
+            'I' => {
+                let t = arg.to_pg_text().ok_or_else(|| {
+                    err(
+                        SqlState::Other("22004"),
+                        "null values cannot be formatted as an SQL identifier",
+                    )
+                })?;
+                let plain = !t.is_empty()
+                    && t.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    && !t.starts_with(|c: char| c.is_ascii_digit());
+                if plain {
+                    out.push_str(&t);
+                } else {
+                    out.push_str(&format!("\"{}\"", t.replace('"', "\"\"")));
+                }
+            }
+            'L' => match arg.to_pg_text() {
+                None => out.push_str("NULL"),
+                Some(t) => out.push_str(&format!("'{}'", t.replace('\'', "''"))),
+            },
+            other => {
+                return Err(err(
+                    SqlState::Other("22023"),
+                    format!("unrecognized format() type specifier \"{other}\""),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }

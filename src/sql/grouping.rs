@@ -261,9 +261,10 @@ pub(crate) fn ungrouped(e: &Expr, by: &[String], allowed: &dyn Fn(usize) -> bool
                     children.extend(list.iter());
                 }
                 Expr::Between(a, b, c, _) => children.extend([&**a, &**b, &**c]),
-                Expr::Func(_, args) | Expr::Call(_, args) | Expr::Array(args) => {
-                    children.extend(args.iter())
-                }
+                Expr::Func(_, args)
+                | Expr::Call(_, args)
+                | Expr::UserCall(_, args)
+                | Expr::Array(args) => children.extend(args.iter()),
                 Expr::AnyAll(_, _, a, b) => children.extend([&**a, &**b]),
                 Expr::Case(arms, rest) => {
                     for (c, r) in arms {

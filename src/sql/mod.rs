@@ -247,6 +247,35 @@
 //!   the partitioned table), `DROP TABLE` of a partition without its
 //!   table, `ALTER TABLE` of a partition other than storage parameters,
 //!   and `CREATE TABLE (LIKE t)`.
+//! - User functions and row triggers (see `plpgsql`, `triggers`):
+//!   `CREATE [OR REPLACE] FUNCTION name(args) RETURNS type | void |
+//!   trigger LANGUAGE sql | plpgsql AS $$...$$` and `DROP FUNCTION [IF
+//!   EXISTS] ... [CASCADE]` (one function per name: overloading,
+//!   `SETOF`/`TABLE` results and OUT arguments are 0A000), called from
+//!   any expression (with the statement's reads only: a write or lock
+//!   there is 0A000) or as the whole select list of a `SELECT` without
+//!   FROM (with the transaction: `SELECT insert_unique(1, 'a')` writes
+//!   and waits). PL/pgSQL: DECLARE, nested blocks, `:=`, IF / ELSIF /
+//!   ELSE, WHILE, LOOP, `FOR i IN a..b`, `FOR r IN query`, EXIT /
+//!   `CONTINUE [WHEN]`, RETURN, PERFORM, `SELECT ... INTO [STRICT]`, INSERT
+//!   / UPDATE / DELETE with variables as parameters, `EXECUTE ... [INTO]
+//!   [USING]`, `RAISE EXCEPTION` with `%` formatting, `SQLSTATE` and
+//!   `USING ERRCODE / MESSAGE` (other levels send nothing), FOUND, `GET
+//!   DIAGNOSTICS ... ROW_COUNT`, `EXCEPTION WHEN` handlers (a savepoint
+//!   that a caught error rolls back, with SQLSTATE and SQLERRM). `CREATE [OR
+//!   REPLACE] TRIGGER name {BEFORE | AFTER} {INSERT | UPDATE [OF cols] |
+//!   DELETE} [OR ...] ON t FOR EACH ROW [WHEN (cond)] EXECUTE
+//!   {FUNCTION | PROCEDURE} f()` (SHARE ROW EXCLUSIVE on the table) and
+//!   `DROP TRIGGER [IF EXISTS] name ON t`, with NEW, OLD, TG_OP,
+//!   TG_WHEN, TG_LEVEL, TG_NAME, TG_TABLE_NAME: a BEFORE ROW trigger runs
+//!   on the row about to be written (after Read Committed's re-check of
+//!   a waited-for row) and may change NEW or skip the row; AFTER ROW
+//!   triggers fire at the end of the statement, after its foreign-key
+//!   actions. A function's statements are nested in the one that called
+//!   it: no pause point of their own, their own table locks, and at Read
+//!   Committed each takes a new snapshot, as a volatile function's do
+//!   (transcript `trigger-function-statements-take-their-own-snapshot`).
+//!   FOR EACH STATEMENT, INSTEAD OF and trigger DDL in a block are 0A000.
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
@@ -299,6 +328,7 @@ mod joins;
 mod locks;
 mod partition;
 mod plan;
+mod plpgsql;
 mod referential;
 pub mod script;
 pub mod scripts;
@@ -307,6 +337,7 @@ mod setops;
 mod settings;
 mod subquery;
 mod time;
+mod triggers;
 mod types;
 mod vacuum;
 mod value;
@@ -902,6 +933,7 @@ async fn run(
         db: &db.shared,
         ri_events: Vec::new(),
         deferred,
+        trigger_events: Vec::new(),
     };
     let result = match &statement.kind {
         Prepared::Select(plan) => exec.select(plan).await,
@@ -917,9 +949,10 @@ async fn run(
     // Referential actions fire at the end of the statement, as
     // PostgreSQL's RI triggers (AFTER ROW) do.
     // (Most statements queue none: skip the boxed future then.)
+    // Then AFTER ROW triggers (see `triggers`).
     let result = match result {
-        Ok(rows) if exec.ri_events.is_empty() => Ok(rows),
-        Ok(rows) => exec.fire_referential(0).await.map(|()| rows),
+        Ok(rows) if exec.ri_events.is_empty() && exec.trigger_events.is_empty() => Ok(rows),
+        Ok(rows) => exec.end_of_statement().await.map(|()| rows),
         Err(e) => Err(e),
     };
     // Enum values reach a client as their labels, as tokio-postgres
@@ -1251,10 +1284,13 @@ impl SqlSession {
             return self.sequence_ddl(sql).map(Routed::Done);
         }
         if let Some(parsed) = partition::parse(sql) {
-            return self.partition_ddl(parsed, sql).await;
+            return self.partition_ddl(parsed, sql).await.map(Routed::Done);
         }
         if alter::is_alter_table(sql) {
             return self.alter_table(sql).await.map(Routed::Done);
+        }
+        if plpgsql::is_function_ddl(sql) || triggers::is_trigger_ddl(sql) {
+            return self.routine_ddl(sql).await.map(Routed::Done);
         }
         if vacuum::is_maintenance(sql) {
             return self.maintenance(sql).await.map(Routed::Done);
@@ -1832,6 +1868,35 @@ impl SqlSession {
             })
     }
 
+    /// `CREATE FUNCTION`, `DROP FUNCTION`, `CREATE TRIGGER`, `DROP
+    /// TRIGGER` (see `plpgsql`, `triggers`): DDL, outside a block as the
+    /// engine's other DDL.
+    async fn routine_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        let with_statement = |mut e: DbError| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        };
+        if plpgsql::is_function_ddl(sql) {
+            return triggers::function_ddl(&self.db, sql)
+                .map(|()| Rows::default())
+                .map_err(with_statement);
+        }
+        let ddl = triggers::parse(sql).map_err(with_statement)?;
+        triggers::run_ddl(&self.db, &ddl, self.timeouts())
+            .await
+            .map(|()| Rows::default())
+            .map_err(with_statement)
+    }
+
     /// `VACUUM` / `ANALYZE` (see `vacuum`): VACUUM refuses a transaction
     /// block (25001), ANALYZE in one does nothing.
     async fn maintenance(&mut self, sql: &str) -> Result<Rows, DbError> {
@@ -1893,6 +1958,8 @@ mod exprindex_tests;
 mod generated_tests;
 #[cfg(test)]
 mod partition_tests;
+#[cfg(test)]
+mod plpgsql_tests;
 #[cfg(test)]
 mod queries_tests;
 #[cfg(test)]

@@ -335,15 +335,16 @@ pub(crate) fn prepare(
     catalog: &Catalog,
     scans: ScanSettings,
 ) -> Result<Statement, DbError> {
-    prepare_inner(sql, catalog, scans).map_err(|mut e| {
-        if matches!(
-            e.code,
-            SqlState::FeatureNotSupported | SqlState::SyntaxError
-        ) {
-            e.message = format!("{} (statement: {})", e.message, sql.trim());
-        }
-        e
-    })
+    super::plpgsql::with_functions(&catalog.functions, || prepare_inner(sql, catalog, scans))
+        .map_err(|mut e| {
+            if matches!(
+                e.code,
+                SqlState::FeatureNotSupported | SqlState::SyntaxError
+            ) {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        })
 }
 
 fn prepare_inner(sql: &str, catalog: &Catalog, scans: ScanSettings) -> Result<Statement, DbError> {

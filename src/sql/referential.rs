@@ -189,6 +189,12 @@ impl Exec<'_> {
             if null_key {
                 continue;
             }
+            if action.writes() && !child.triggers.is_empty() {
+                return Err(super::expr::unsupported(format!(
+                    "a foreign-key action writing table \"{}\", which has triggers",
+                    child.name
+                )));
+            }
             if !action.writes() {
                 self.check_unreferenced(&table, &child, fk, action, &old_key)
                     .await?;

@@ -4139,6 +4139,59 @@ pub const SCRIPTS: &[Script] = &[
             s2 <- ok
         ",
     },
+    Script {
+        name: "trigger-function-statements-take-their-own-snapshot",
+        about: "At Read Committed a BEFORE UPDATE trigger's query runs \
+                with a snapshot of its own, taken after the UPDATE waited \
+                for the row's writer: it counts the row that writer \
+                inserted in the same transaction (recorded from PostgreSQL \
+                15)",
+        setup: TRIGGER_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE trg_bookings SET v = 1 WHERE id = 1"),
+            (0, "INSERT INTO trg_rooms VALUES (2)"),
+            (1, "UPDATE trg_bookings SET v = v + 10 WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT v, seen FROM trg_bookings"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE trg_bookings SET v = 1 WHERE id = 1 -> affected 1
+            s1: INSERT INTO trg_rooms VALUES (2) -> affected 1
+            s2: UPDATE trg_bookings SET v = v + 10 WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT v, seen FROM trg_bookings -> [(11, 2)]
+        ",
+    },
+    Script {
+        name: "create-trigger-waits-for-a-writer-of-the-table",
+        about: "CREATE TRIGGER takes SHARE ROW EXCLUSIVE on its table: it \
+                waits for a transaction that has inserted into it, and the \
+                trigger then fires for later updates (recorded from \
+                PostgreSQL 15)",
+        setup: TRIGGER_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "INSERT INTO trg_bookings VALUES (2, 0, NULL)"),
+            (1, "CREATE TRIGGER trg_bookings_again BEFORE UPDATE ON trg_bookings FOR EACH ROW EXECUTE FUNCTION trg_count()"),
+            (0, "COMMIT"),
+            (1, "UPDATE trg_bookings SET v = 5 WHERE id = 2"),
+        ],
+        check: &["SELECT id, v, seen FROM trg_bookings ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: INSERT INTO trg_bookings VALUES (2, 0, NULL) -> affected 1
+            s2: CREATE TRIGGER trg_bookings_again BEFORE UPDATE ON trg_bookings FOR EACH ROW EXECUTE FUNCTION trg_count() -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s2: UPDATE trg_bookings SET v = 5 WHERE id = 2 -> affected 1
+            check: SELECT id, v, seen FROM trg_bookings ORDER BY id -> [(1, 0, NULL) (2, 5, 1)]
+        ",
+    },
 ];
 
 /// The deferred-constraint scripts' tables: a parent, and a child whose
@@ -4173,6 +4226,19 @@ const GEN_SETUP: &[&str] = &[
     "DROP TABLE IF EXISTS gen_lines",
     "CREATE TABLE gen_lines (id integer PRIMARY KEY, price integer, qty integer, total integer GENERATED ALWAYS AS (price * qty) STORED)",
     "INSERT INTO gen_lines VALUES (1, 2, 1)",
+];
+
+/// The trigger scripts' tables: bookings whose BEFORE UPDATE trigger
+/// stores how many rooms its query counts.
+const TRIGGER_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS trg_bookings, trg_rooms",
+    "DROP FUNCTION IF EXISTS trg_count()",
+    "CREATE TABLE trg_rooms (id integer PRIMARY KEY)",
+    "CREATE TABLE trg_bookings (id integer PRIMARY KEY, v integer, seen bigint)",
+    "INSERT INTO trg_rooms VALUES (1)",
+    "INSERT INTO trg_bookings VALUES (1, 0, NULL)",
+    "CREATE FUNCTION trg_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.seen := (SELECT count(*) FROM trg_rooms); RETURN NEW; END $$",
+    "CREATE TRIGGER trg_bookings_count BEFORE UPDATE ON trg_bookings FOR EACH ROW EXECUTE FUNCTION trg_count()",
 ];
 
 /// The table of the expression-index scripts: customers whose emails

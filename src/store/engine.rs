@@ -484,6 +484,39 @@ impl State {
         }
     }
 
+    /// A statement inside another (a trigger's or a function's): at Read
+    /// Committed it reads with a snapshot of its own, taken now, and sees
+    /// all of the transaction's own writes (none frozen). Returns the
+    /// outer statement's view, for [`State::end_nested_statement`].
+    pub(crate) fn start_nested_statement(&mut self, id: TxId) -> Result<NestedView, DbError> {
+        let tx = self.tx(id);
+        if tx.status == Status::Failed {
+            return Err(error(
+                SqlState::InFailedTransaction,
+                "current transaction is aborted, commands ignored until end of transaction block"
+                    .into(),
+            ));
+        }
+        let now = self.commit_seq;
+        let tx = self.tx_mut(id);
+        let view = NestedView {
+            snapshot: tx.snapshot,
+            read_view: tx.read_view.take(),
+        };
+        if tx.isolation == Isolation::ReadCommitted {
+            tx.snapshot = Some(now);
+        }
+        Ok(view)
+    }
+
+    /// Puts back the outer statement's view after a nested statement.
+    pub(crate) fn end_nested_statement(&mut self, id: TxId, view: NestedView) {
+        if let Some(tx) = self.txs.get_mut(&id) {
+            tx.snapshot = view.snapshot;
+            tx.read_view = view.read_view;
+        }
+    }
+
     pub(crate) fn start_statement(&mut self, id: TxId, inject: bool) -> Result<(), DbError> {
         self.stats.statements += 1;
         let tx = self.tx(id);
@@ -2444,4 +2477,12 @@ impl State {
             .filter(|tx| tx.status != Status::Committed)
             .count()
     }
+}
+
+/// The snapshot and frozen own writes of a statement while a statement
+/// nested in it (a trigger's, a function's) runs.
+#[derive(Debug)]
+pub(crate) struct NestedView {
+    snapshot: Option<u64>,
+    read_view: Option<BTreeMap<Key, Option<Arc<Row>>>>,
 }

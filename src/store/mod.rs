@@ -871,6 +871,38 @@ impl Tx {
         Ok(())
     }
 
+    /// Starts a statement nested in the current one (a trigger's or a
+    /// SQL function's, run through PostgreSQL's SPI): its table locks,
+    /// then at Read Committed a new snapshot (a volatile function's
+    /// statements each take one), then its WHERE clause's advisory locks.
+    /// No pause point: the outer statement is the step. The result goes
+    /// back to [`Tx::sql_end_nested`] when the statement ends.
+    pub(crate) async fn sql_start_nested(
+        &mut self,
+        relations: Arc<[(String, TableLockMode)]>,
+        advisory_calls: Vec<AdvisoryCall>,
+    ) -> Result<engine::NestedView, DbError> {
+        assert!(self.open, "statement on a finished transaction");
+        self.lock_tables(&relations, false).await?;
+        let view = self.store.state().start_nested_statement(self.id)?;
+        for call in advisory_calls {
+            if let Err(e) = self
+                .sql_advisory_lock(&call.key, call.mode, true, call.session_level)
+                .await
+            {
+                self.sql_end_nested(view);
+                return Err(e);
+            }
+        }
+        Ok(view)
+    }
+
+    /// Ends a nested statement: the outer statement reads on with its own
+    /// snapshot.
+    pub(crate) fn sql_end_nested(&mut self, view: engine::NestedView) {
+        self.store.state().end_nested_statement(self.id, view);
+    }
+
     /// Takes `mode` on each table in order, waiting for conflicting
     /// holders (each wait with its own deadlock check and lock timeout,
     /// as PostgreSQL arms them at every lock sleep), or with `nowait`

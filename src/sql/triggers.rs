@@ -1,0 +1,828 @@
+//! Row triggers: `CREATE [OR REPLACE] TRIGGER name {BEFORE | AFTER}
+//! {INSERT | UPDATE [OF cols] | DELETE} [OR ...] ON table FOR EACH ROW
+//! [WHEN (cond)] EXECUTE {FUNCTION | PROCEDURE} f()`, `DROP TRIGGER`, and
+//! their firing.
+//!
+//! As in PostgreSQL (trigger.c): a table's triggers fire in name order.
+//! A BEFORE ROW trigger runs for each row as the statement is about to
+//! write it (an INSERT's new row before its constraint checks and ON
+//! CONFLICT arbitration; an UPDATE's or DELETE's row once it is locked,
+//! after Read Committed's re-check of the newest version), and may
+//! replace NEW or return NULL to skip the row. AFTER ROW triggers are
+//! queued and fire when the statement ends, after its foreign-key
+//! actions, each seeing the statement's effects. The function's own
+//! statements are nested in the statement that fired it (see
+//! `Exec::run_nested`): same transaction, their table locks, and at Read
+//! Committed a snapshot of their own.
+//!
+//! Not modelled (0A000): FOR EACH STATEMENT (PostgreSQL's default, so
+//! `FOR EACH ROW` must be written), INSTEAD OF, TRUNCATE triggers,
+//! transition tables, constraint triggers, trigger arguments; row
+//! triggers do not fire for the writes of foreign-key actions (a
+//! cascade into a table with triggers is 0A000) or for `UPDATE ...
+//! FROM` / `DELETE ... USING`.
+
+use super::catalog::Table;
+use super::exec::Exec;
+use super::plan::{Prepared, Statement};
+use super::plpgsql::{self, name_of, tokenize, Backend, Function, Rec, TriggerData};
+use super::value::{coerce, err, Value};
+use super::{lock, Rows, SqlDb};
+use crate::store::{DbError, SqlState, TableLockMode};
+use sqlparser::tokenizer::Token;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+fn unsupported(what: impl std::fmt::Display) -> DbError {
+    super::expr::unsupported(what)
+}
+
+/// The statement a trigger fires on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Event {
+    fn tg_op(self) -> &'static str {
+        match self {
+            Event::Insert => "INSERT",
+            Event::Update => "UPDATE",
+            Event::Delete => "DELETE",
+        }
+    }
+}
+
+/// A row trigger.
+#[derive(Debug)]
+pub(crate) struct Trigger {
+    pub(crate) name: String,
+    pub(crate) function: String,
+    pub(crate) before: bool,
+    pub(crate) events: Vec<Event>,
+    /// `UPDATE OF cols` (empty: any UPDATE).
+    pub(crate) update_of: Vec<usize>,
+    /// `WHEN (cond)`, as a function returning boolean over NEW and OLD.
+    pub(crate) when: Option<Arc<Function>>,
+    /// `ALTER TABLE ... DISABLE TRIGGER` is not modelled; always true.
+    pub(crate) enabled: bool,
+}
+
+impl Trigger {
+    fn fires(&self, before: bool, event: Event, set: Option<&[usize]>) -> bool {
+        self.enabled
+            && self.before == before
+            && self.events.contains(&event)
+            && (event != Event::Update
+                || self.update_of.is_empty()
+                || set.is_none_or(|cols| cols.iter().any(|c| self.update_of.contains(c))))
+    }
+}
+
+/// Whether `sql` is `CREATE [OR REPLACE] TRIGGER` or `DROP TRIGGER`.
+pub(crate) fn is_trigger_ddl(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(4)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let w = |i: usize| words.get(i).map_or("", String::as_str);
+    match w(0) {
+        "create" if w(1) == "or" && w(2) == "replace" => w(3) == "trigger" || w(3) == "constraint",
+        "create" => w(1) == "trigger" || (w(1) == "constraint" && w(2) == "trigger"),
+        "drop" => w(1) == "trigger",
+        _ => false,
+    }
+}
+
+/// A parsed `CREATE TRIGGER` / `DROP TRIGGER`.
+pub(crate) enum TriggerDdl {
+    Create {
+        or_replace: bool,
+        name: String,
+        table: String,
+        before: bool,
+        events: Vec<Event>,
+        update_of: Vec<String>,
+        when: Option<String>,
+        function: String,
+    },
+    Drop {
+        name: String,
+        table: String,
+        if_exists: bool,
+    },
+}
+
+struct Cursor {
+    toks: Vec<plpgsql::Tok>,
+    pos: usize,
+}
+
+impl Cursor {
+    fn kw(&self) -> Option<String> {
+        self.toks.get(self.pos).and_then(|t| match &t.token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+            _ => None,
+        })
+    }
+    fn eat(&mut self, kw: &str) -> bool {
+        if self.kw().as_deref() == Some(kw) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn eat_tok(&mut self, t: &Token) -> bool {
+        if self.toks.get(self.pos).map(|x| &x.token) == Some(t) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn near(&self) -> DbError {
+        let near = self
+            .toks
+            .get(self.pos)
+            .map_or_else(|| "end of input".to_string(), |t| t.token.to_string());
+        err(
+            SqlState::SyntaxError,
+            format!("syntax error at or near \"{near}\""),
+        )
+    }
+    fn expect(&mut self, kw: &str) -> Result<(), DbError> {
+        if self.eat(kw) {
+            Ok(())
+        } else {
+            Err(self.near())
+        }
+    }
+    fn name(&mut self) -> Result<String, DbError> {
+        let n = self
+            .toks
+            .get(self.pos)
+            .and_then(|t| name_of(&t.token))
+            .ok_or_else(|| self.near())?;
+        self.pos += 1;
+        // `public.t` is `t`.
+        if n == "public" && self.eat_tok(&Token::Period) {
+            return self.name();
+        }
+        Ok(n)
+    }
+}
+
+pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
+    let mut c = Cursor {
+        toks: tokenize(sql)?,
+        pos: 0,
+    };
+    if c.eat("drop") {
+        c.expect("trigger")?;
+        let if_exists = c.eat("if");
+        if if_exists {
+            c.expect("exists")?;
+        }
+        let name = c.name()?;
+        c.expect("on")?;
+        let table = c.name()?;
+        if !c.eat("restrict") && c.eat("cascade") {
+            // Nothing depends on a trigger.
+        }
+        c.eat_tok(&Token::SemiColon);
+        if c.pos < c.toks.len() {
+            return Err(c.near());
+        }
+        return Ok(TriggerDdl::Drop {
+            name,
+            table,
+            if_exists,
+        });
+    }
+    c.expect("create")?;
+    let or_replace = c.eat("or");
+    if or_replace {
+        c.expect("replace")?;
+    }
+    if c.eat("constraint") {
+        return Err(unsupported("CREATE CONSTRAINT TRIGGER"));
+    }
+    c.expect("trigger")?;
+    let name = c.name()?;
+    let before = if c.eat("before") {
+        true
+    } else if c.eat("after") {
+        false
+    } else if c.eat("instead") {
+        return Err(unsupported("INSTEAD OF triggers"));
+    } else {
+        return Err(c.near());
+    };
+    let mut events = Vec::new();
+    let mut update_of = Vec::new();
+    loop {
+        if c.eat("insert") {
+            events.push(Event::Insert);
+        } else if c.eat("delete") {
+            events.push(Event::Delete);
+        } else if c.eat("update") {
+            events.push(Event::Update);
+            if c.eat("of") {
+                loop {
+                    update_of.push(c.name()?);
+                    if !c.eat_tok(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+        } else if c.eat("truncate") {
+            return Err(unsupported("TRUNCATE triggers"));
+        } else {
+            return Err(c.near());
+        }
+        if !c.eat("or") {
+            break;
+        }
+    }
+    c.expect("on")?;
+    let table = c.name()?;
+    if c.kw().as_deref() == Some("referencing") {
+        return Err(unsupported("transition tables (REFERENCING)"));
+    }
+    let mut row = false;
+    if c.eat("for") {
+        c.eat("each");
+        if c.eat("row") {
+            row = true;
+        } else {
+            c.expect("statement")?;
+        }
+    }
+    let mut when = None;
+    if c.eat("when") {
+        if !c.eat_tok(&Token::LParen) {
+            return Err(c.near());
+        }
+        let start = c.pos;
+        let mut depth = 1;
+        while let Some(t) = c.toks.get(c.pos) {
+            match t.token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+            c.pos += 1;
+        }
+        let end = c.pos;
+        if !c.eat_tok(&Token::RParen) || end == start {
+            return Err(c.near());
+        }
+        when = Some(
+            c.toks[start..end]
+                .iter()
+                .map(|t| t.token.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+    }
+    c.expect("execute")?;
+    if !c.eat("function") {
+        c.expect("procedure")?;
+    }
+    let function = c.name()?;
+    if !c.eat_tok(&Token::LParen) {
+        return Err(c.near());
+    }
+    if !c.eat_tok(&Token::RParen) {
+        return Err(unsupported("trigger arguments"));
+    }
+    c.eat_tok(&Token::SemiColon);
+    if c.pos < c.toks.len() {
+        return Err(c.near());
+    }
+    if !row {
+        return Err(unsupported(
+            "FOR EACH STATEMENT triggers (PostgreSQL's default; write FOR EACH ROW)",
+        ));
+    }
+    Ok(TriggerDdl::Create {
+        or_replace,
+        name,
+        table,
+        before,
+        events,
+        update_of,
+        when,
+        function,
+    })
+}
+
+/// Runs trigger DDL on the catalog. CREATE TRIGGER takes SHARE ROW
+/// EXCLUSIVE on the table, DROP TRIGGER ACCESS EXCLUSIVE, as PostgreSQL.
+pub(crate) async fn run_ddl(
+    db: &SqlDb,
+    ddl: &TriggerDdl,
+    timeouts: crate::store::Timeouts,
+) -> Result<(), DbError> {
+    let (table_name, mode) = match ddl {
+        TriggerDdl::Create { table, .. } => (table, TableLockMode::ShareRowExclusive),
+        TriggerDdl::Drop { table, .. } => (table, TableLockMode::AccessExclusive),
+    };
+    db.shared.table(table_name)?;
+    let mut tx = db.store().begin(crate::store::Isolation::ReadCommitted);
+    tx.set_timeouts(timeouts);
+    tx.sql_lock_table_in_statement(table_name, mode).await?;
+    let result = apply(db, ddl);
+    if result.is_ok() {
+        tx.commit().await?;
+    } else {
+        tx.rollback();
+    }
+    result
+}
+
+fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
+    let mut catalog = db.shared.catalog();
+    match ddl {
+        TriggerDdl::Create {
+            or_replace,
+            name,
+            table,
+            before,
+            events,
+            update_of,
+            when,
+            function,
+        } => {
+            let t = catalog.tables.get(table).cloned().ok_or_else(|| {
+                err(
+                    SqlState::UndefinedTable,
+                    format!("relation \"{table}\" does not exist"),
+                )
+            })?;
+            let f = catalog.functions.get(function).cloned().ok_or_else(|| {
+                err(
+                    SqlState::UndefinedFunction,
+                    format!("function {function}() does not exist"),
+                )
+            })?;
+            if f.returns != plpgsql::Returns::Trigger {
+                return Err(err(
+                    SqlState::Other("42P17"),
+                    format!("function {function} must return type trigger"),
+                ));
+            }
+            let exists = t.triggers.iter().any(|x| x.name == *name);
+            if exists && !or_replace {
+                return Err(err(
+                    SqlState::Other("42710"),
+                    format!("trigger \"{name}\" for relation \"{table}\" already exists"),
+                ));
+            }
+            let update_of = update_of
+                .iter()
+                .map(|c| {
+                    t.column_index(c).ok_or_else(|| {
+                        err(
+                            SqlState::UndefinedColumn,
+                            format!("column \"{c}\" of relation \"{table}\" does not exist"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let when = match when {
+                None => None,
+                Some(cond) => {
+                    let source = format!(
+                        "CREATE FUNCTION {name}_when() RETURNS boolean LANGUAGE plpgsql AS $when$BEGIN RETURN ({cond}); END$when$"
+                    );
+                    let parsed = super::types::with_types(&catalog.types, || {
+                        plpgsql::parse_create_function(&source)
+                    })?;
+                    Some(Arc::new(parsed.function))
+                }
+            };
+            let trigger = Arc::new(Trigger {
+                name: name.clone(),
+                function: function.clone(),
+                before: *before,
+                events: events.clone(),
+                update_of,
+                when,
+                enabled: true,
+            });
+            let mut t = (*t).clone();
+            t.triggers.retain(|x| x.name != *name);
+            t.triggers.push(trigger);
+            t.triggers.sort_by(|a, b| a.name.cmp(&b.name));
+            catalog.tables.insert(table.clone(), Arc::new(t));
+        }
+        TriggerDdl::Drop {
+            name,
+            table,
+            if_exists,
+        } => {
+            let t = catalog.tables.get(table).cloned().ok_or_else(|| {
+                err(
+                    SqlState::UndefinedTable,
+                    format!("relation \"{table}\" does not exist"),
+                )
+            })?;
+            if !t.triggers.iter().any(|x| x.name == *name) {
+                if *if_exists {
+                    return Ok(());
+                }
+                return Err(err(
+                    SqlState::Other("42704"),
+                    format!("trigger \"{name}\" for table \"{table}\" does not exist"),
+                ));
+            }
+            let mut t = (*t).clone();
+            t.triggers.retain(|x| x.name != *name);
+            catalog.tables.insert(table.clone(), Arc::new(t));
+        }
+    }
+    drop(catalog);
+    lock(&db.shared.cache).clear();
+    Ok(())
+}
+
+/// `CREATE FUNCTION` / `DROP FUNCTION` on the catalog.
+pub(crate) fn function_ddl(db: &SqlDb, sql: &str) -> Result<(), DbError> {
+    let first = sql.split_whitespace().next().unwrap_or("");
+    let mut catalog = db.shared.catalog();
+    if first.eq_ignore_ascii_case("drop") {
+        let drop = plpgsql::parse_drop_function(sql)?;
+        for name in &drop.names {
+            let Some(f) = catalog.functions.get(name).cloned() else {
+                if drop.if_exists {
+                    continue;
+                }
+                return Err(err(
+                    SqlState::UndefinedFunction,
+                    format!("function {name}() does not exist"),
+                ));
+            };
+            let users: Vec<(String, String)> = catalog
+                .tables
+                .values()
+                .flat_map(|t| {
+                    t.triggers
+                        .iter()
+                        .filter(|x| x.function == *name)
+                        .map(|x| (t.name.clone(), x.name.clone()))
+                })
+                .collect();
+            if !users.is_empty() {
+                if !drop.cascade {
+                    return Err(err(
+                        SqlState::Other("2BP01"),
+                        format!(
+                            "cannot drop function {} because other objects depend on it",
+                            f.signature
+                        ),
+                    ));
+                }
+                for (table, trigger) in &users {
+                    let mut t = (*catalog.tables[table]).clone();
+                    t.triggers.retain(|x| x.name != *trigger);
+                    catalog.tables.insert(table.clone(), Arc::new(t));
+                }
+            }
+            catalog.functions.remove(name);
+        }
+    } else {
+        let created =
+            super::types::with_types(&catalog.types, || plpgsql::parse_create_function(sql))?;
+        let f = created.function;
+        if let Some(old) = catalog.functions.get(&f.name) {
+            if !created.or_replace {
+                return Err(err(
+                    SqlState::Other("42723"),
+                    format!(
+                        "function \"{}\" already exists with same argument types",
+                        f.name
+                    ),
+                ));
+            }
+            if old.signature != f.signature {
+                return Err(unsupported(format!(
+                    "overloading function {} (another {} exists)",
+                    f.signature, old.signature
+                )));
+            }
+            if old.returns != f.returns {
+                return Err(err(
+                    SqlState::Other("42P13"),
+                    "cannot change return type of existing function",
+                ));
+            }
+        }
+        catalog.functions.insert(f.name.clone(), Arc::new(f));
+    }
+    drop(catalog);
+    lock(&db.shared.cache).clear();
+    Ok(())
+}
+
+/// An AFTER ROW event, fired at the end of the statement.
+#[derive(Debug)]
+pub(crate) struct AfterEvent {
+    table: Arc<Table>,
+    event: Event,
+    old: Option<Vec<Value>>,
+    new: Option<Vec<Value>>,
+    set: Option<Vec<usize>>,
+}
+
+type Boxed<'s, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 's>>;
+
+/// How deep statements may nest through functions and triggers.
+const NESTING_MAX: u32 = 64;
+
+fn record(table: &Table, values: &[Value]) -> Rec {
+    Rec {
+        names: table.columns[..table.visible()]
+            .iter()
+            .map(|c| c.name.to_string())
+            .collect(),
+        values: values[..table.columns.len()].to_vec(),
+    }
+}
+
+impl Exec<'_> {
+    /// Runs `table`'s BEFORE ROW triggers of `event` on a row about to be
+    /// written: returns the row to write (NEW as the triggers left it),
+    /// or `None` when one returned NULL (the row is skipped). For a
+    /// DELETE, `new` is the row deleted and comes back unchanged.
+    pub(crate) fn before_row<'s>(
+        &'s mut self,
+        table: &'s Arc<Table>,
+        event: Event,
+        old: Option<&'s [Value]>,
+        new: Vec<Value>,
+        set: Option<&'s [usize]>,
+    ) -> Boxed<'s, Option<Vec<Value>>> {
+        Box::pin(async move {
+            let mut current = new;
+            for trigger in table.triggers.iter().filter(|t| t.fires(true, event, set)) {
+                let (old_rec, new_rec) = match event {
+                    Event::Insert => (None, Some(record(table, &current))),
+                    Event::Update => (old.map(|o| record(table, o)), Some(record(table, &current))),
+                    Event::Delete => (Some(record(table, &current)), None),
+                };
+                let data = TriggerData {
+                    name: trigger.name.clone(),
+                    when: "BEFORE",
+                    level: "ROW",
+                    op: event.tg_op(),
+                    table: table.name.clone(),
+                    new: new_rec,
+                    old: old_rec,
+                };
+                if !self.when_holds(trigger, &data).await? {
+                    continue;
+                }
+                let f = self.trigger_function(trigger)?;
+                let mut backend = Backend::Exec(self);
+                let (_, returned) = plpgsql::call(&f, Vec::new(), Some(data), &mut backend).await?;
+                let Some(rec) = returned else {
+                    return Ok(None);
+                };
+                if event == Event::Delete {
+                    continue;
+                }
+                if rec.values.len() < table.visible() {
+                    return Err(err(
+                        SqlState::DatatypeMismatch,
+                        "returned row structure does not match the structure of the triggering table",
+                    ));
+                }
+                for (i, v) in rec.values.iter().take(table.visible()).enumerate() {
+                    current[i] = coerce(v, table.columns[i].ty)?;
+                }
+            }
+            if event != Event::Delete {
+                super::generated::compute(
+                    table,
+                    &mut current,
+                    self.params.values,
+                    self.params.ctx,
+                )?;
+            }
+            Ok(Some(current))
+        })
+    }
+
+    /// Whether `table` has BEFORE ROW triggers for `event`.
+    pub(crate) fn has_before(table: &Table, event: Event) -> bool {
+        !table.triggers.is_empty()
+            && table
+                .triggers
+                .iter()
+                .any(|t| t.before && t.events.contains(&event))
+    }
+
+    /// Queues `table`'s AFTER ROW triggers of `event` for the end of the
+    /// statement.
+    pub(crate) fn after_row(
+        &mut self,
+        table: &Arc<Table>,
+        event: Event,
+        old: Option<&[Value]>,
+        new: Option<&[Value]>,
+        set: Option<&[usize]>,
+    ) {
+        if table.triggers.is_empty() || !table.triggers.iter().any(|t| t.fires(false, event, set)) {
+            return;
+        }
+        self.trigger_events.push(AfterEvent {
+            table: table.clone(),
+            event,
+            old: old.map(<[Value]>::to_vec),
+            new: new.map(<[Value]>::to_vec),
+            set: set.map(<[usize]>::to_vec),
+        });
+    }
+
+    /// Fires the queued AFTER ROW triggers, in order.
+    pub(crate) fn fire_after(&mut self) -> Boxed<'_, ()> {
+        Box::pin(async move {
+            let events = std::mem::take(&mut self.trigger_events);
+            for e in events {
+                for trigger in e
+                    .table
+                    .triggers
+                    .iter()
+                    .filter(|t| t.fires(false, e.event, e.set.as_deref()))
+                {
+                    let data = TriggerData {
+                        name: trigger.name.clone(),
+                        when: "AFTER",
+                        level: "ROW",
+                        op: e.event.tg_op(),
+                        table: e.table.name.clone(),
+                        new: e.new.as_deref().map(|v| record(&e.table, v)),
+                        old: e.old.as_deref().map(|v| record(&e.table, v)),
+                    };
+                    if !self.when_holds(trigger, &data).await? {
+                        continue;
+                    }
+                    let f = self.trigger_function(trigger)?;
+                    let mut backend = Backend::Exec(self);
+                    plpgsql::call(&f, Vec::new(), Some(data), &mut backend).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn trigger_function(&self, trigger: &Trigger) -> Result<Arc<Function>, DbError> {
+        self.db
+            .catalog()
+            .functions
+            .get(&trigger.function)
+            .cloned()
+            .ok_or_else(|| {
+                err(
+                    SqlState::UndefinedFunction,
+                    format!("function {}() does not exist", trigger.function),
+                )
+            })
+    }
+
+    async fn when_holds(&mut self, trigger: &Trigger, data: &TriggerData) -> Result<bool, DbError> {
+        let Some(when) = &trigger.when else {
+            return Ok(true);
+        };
+        let mut backend = Backend::Exec(self);
+        let (v, _) = plpgsql::call(when, Vec::new(), Some(data.clone()), &mut backend).await?;
+        Ok(v == Value::Bool(true))
+    }
+
+    /// Runs a statement nested in the current one (a trigger's or a
+    /// function's): its table locks, at Read Committed its own snapshot
+    /// (the outer statement reads on with its own afterwards), its
+    /// foreign-key actions and AFTER triggers at its end.
+    pub(crate) fn run_nested<'s>(
+        &'s mut self,
+        statement: &'s Statement,
+        params: &'s [Value],
+    ) -> Boxed<'s, Rows> {
+        Box::pin(async move {
+            // PostgreSQL's max_stack_depth, for a trigger that fires
+            // itself without end.
+            if self.params.ctx.depth >= NESTING_MAX {
+                return Err(err(SqlState::Other("54001"), "stack depth limit exceeded"));
+            }
+            let (relations, advisory) = super::locks::prelude(statement, params, self.params.ctx)?;
+            let view = self.tx.sql_start_nested(relations, advisory).await?;
+            let ctx = self.params.ctx.nested(Some(self.tx.sql_reader()));
+            let mut exec = Exec {
+                tx: &mut *self.tx,
+                params: super::exec::Bound {
+                    values: params,
+                    ctx: &ctx,
+                },
+                db: self.db,
+                ri_events: Vec::new(),
+                deferred: &mut *self.deferred,
+                trigger_events: Vec::new(),
+            };
+            let result = match &statement.kind {
+                Prepared::Select(plan) => exec.select_body(plan).await,
+                Prepared::Insert(plan) => exec.insert_body(plan).await,
+                Prepared::Update(plan) => exec.update_body(plan).await,
+                Prepared::Delete(plan) => exec.delete_body(plan).await,
+                Prepared::AdvisoryLock(plan) => exec.advisory_lock(plan).await,
+                _ => Err(unsupported(
+                    "this statement inside a function (only SELECT, INSERT, UPDATE and DELETE)",
+                )),
+            };
+            let result = match result {
+                Ok(rows) => exec.end_of_statement().await.map(|()| rows),
+                Err(e) => Err(e),
+            };
+            exec.tx.sql_end_nested(view);
+            // A now() read first by a function holds for the rest of the
+            // transaction.
+            if let Some(ms) = ctx.tx_ms() {
+                exec.tx.set_sql_time_ms(ms);
+            }
+            result
+        })
+    }
+
+    /// What fires when a statement ends: foreign-key actions, then AFTER
+    /// ROW triggers (PostgreSQL's RI triggers sort first by name).
+    pub(crate) async fn end_of_statement(&mut self) -> Result<(), DbError> {
+        if !self.ri_events.is_empty() {
+            self.fire_referential(0).await?;
+        }
+        if !self.trigger_events.is_empty() {
+            self.fire_after().await?;
+        }
+        Ok(())
+    }
+
+    /// A select list without FROM that calls user functions: each call
+    /// runs with the transaction (its statements may write and wait).
+    pub(crate) async fn select_calls(
+        &mut self,
+        plan: &super::plan::SelectPlan,
+    ) -> Result<Rows, DbError> {
+        let columns: Vec<String> = plan.output.iter().map(|(n, _)| n.clone()).collect();
+        let mut row = Vec::with_capacity(plan.output.len());
+        for (_, x) in &plan.output {
+            let v = match x {
+                super::expr::Expr::UserCall(f, args) => {
+                    let e = super::exec::env(&[], self.params);
+                    let args = args
+                        .iter()
+                        .map(|a| a.eval(&e))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    if f.returns == plpgsql::Returns::Trigger {
+                        return Err(trigger_called(f));
+                    }
+                    let mut backend = Backend::Exec(self);
+                    plpgsql::call(f, args, None, &mut backend).await?.0
+                }
+                x => x.eval(&super::exec::env(&[], self.params))?,
+            };
+            row.push(v);
+        }
+        if let Some(filter) = &plan.filter {
+            if !filter.is_true(&super::exec::env(&[], self.params))? {
+                return Ok(Rows::new(columns, Vec::new()));
+            }
+        }
+        Ok(Rows::new(columns, vec![row]))
+    }
+}
+
+pub(crate) fn trigger_called(f: &Function) -> DbError {
+    let _ = f;
+    err(
+        SqlState::FeatureNotSupported,
+        "trigger functions can only be called as triggers",
+    )
+}
+
+/// Whether a FROM-less query's select list calls a user function at its
+/// top (then [`Exec::select_calls`] runs it).
+pub(crate) fn calls_functions(plan: &super::plan::SelectPlan) -> bool {
+    plan.sources.is_empty()
+        && plan.grouping.is_none()
+        && plan
+            .output
+            .iter()
+            .any(|(_, x)| matches!(x, super::expr::Expr::UserCall(..)))
+}
