@@ -89,6 +89,12 @@ pub(crate) enum Param {
     Plain(usize),
     /// A placeholder (`myapp.user_id`): any text, as PostgreSQL keeps it.
     Custom(String),
+    /// `role` (`SET ROLE name | NONE`): the current role, when not the
+    /// session user (see `roles`).
+    Role,
+    /// `session_authorization` (`SET SESSION AUTHORIZATION`): the session
+    /// user, when not the role the connection logged in as.
+    SessionAuthorization,
 }
 
 /// A parameter's new value (`Default`: `SET ... TO DEFAULT`, `RESET`).
@@ -182,6 +188,10 @@ pub(crate) struct Settings {
     plain: BTreeMap<usize, String>,
     /// Placeholder parameters set in the session.
     custom: BTreeMap<String, String>,
+    /// `SET ROLE`'s role (None: the session user).
+    pub(crate) role: Option<String>,
+    /// `SET SESSION AUTHORIZATION`'s role (None: the login role).
+    pub(crate) session_user: Option<String>,
 }
 
 impl Settings {
@@ -228,6 +238,16 @@ impl Settings {
                 };
                 self.custom.insert(name.clone(), text);
             }
+            (Param::Role, SetValue::Text(role)) => self.role = Some(role.clone()),
+            (Param::Role, _) => self.role = None,
+            // A new session user also resets the role, as in PostgreSQL.
+            (Param::SessionAuthorization, value) => {
+                self.session_user = match value {
+                    SetValue::Text(user) if user != super::roles::BOOTSTRAP => Some(user.clone()),
+                    _ => None,
+                };
+                self.role = None;
+            }
         }
     }
 
@@ -235,7 +255,12 @@ impl Settings {
     /// empty).
     pub(crate) fn reset_all(&mut self) {
         let custom = std::mem::take(&mut self.custom);
+        // RESET ALL leaves the role and the session user (PostgreSQL's
+        // GUC_NO_RESET_ALL); DISCARD ALL resets them itself.
+        let (role, session_user) = (self.role.take(), self.session_user.take());
         *self = Settings::default();
+        self.role = role;
+        self.session_user = session_user;
         self.custom = custom
             .into_keys()
             .map(|name| (name, String::new()))
@@ -265,6 +290,11 @@ impl Settings {
                 .cloned()
                 .unwrap_or_else(|| PLAIN[*index].default.to_string()),
             Param::Custom(name) => return self.custom.get(name).cloned(),
+            Param::Role => self.role.clone().unwrap_or_else(|| "none".into()),
+            Param::SessionAuthorization => self
+                .session_user
+                .clone()
+                .unwrap_or_else(|| super::roles::BOOTSTRAP.into()),
         })
     }
 }
@@ -467,6 +497,8 @@ impl Param {
             "enable_indexscan" => Param::Scan(ScanSwitch::Index),
             "enable_bitmapscan" => Param::Scan(ScanSwitch::Bitmap),
             "enable_indexonlyscan" => Param::Scan(ScanSwitch::IndexOnly),
+            "role" => Param::Role,
+            "session_authorization" => Param::SessionAuthorization,
             _ => {
                 if let Some(index) = PLAIN
                     .iter()
@@ -506,6 +538,8 @@ impl Param {
             Param::Scan(ScanSwitch::IndexOnly) => "enable_indexonlyscan",
             Param::Plain(index) => PLAIN[*index].name,
             Param::Custom(name) => name,
+            Param::Role => "role",
+            Param::SessionAuthorization => "session_authorization",
         }
     }
 
@@ -553,6 +587,12 @@ impl Param {
             | Param::TxDeferrable
             | Param::Scan(_) => SetValue::Bool(boolean(&text)?),
             Param::Custom(_) => SetValue::Text(text),
+            // A role's name, unquoted (`SET ROLE NONE` is its reset).
+            Param::Role if text == "none" => SetValue::Default,
+            Param::Role | Param::SessionAuthorization => {
+                let name = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+                SetValue::Text(name.unwrap_or(&text).to_string())
+            }
             Param::Plain(index) => {
                 let plain = &PLAIN[*index];
                 SetValue::Text(match plain.kind {
@@ -1101,6 +1141,9 @@ pub(crate) fn parse_session_statement(sql: &str) -> Result<Option<SessionStateme
     } else if is_word(at(0), "RESET") {
         let param = if is_word(at(1), "ALL") && tokens.len() == 2 {
             None
+        } else if is_word(at(1), "SESSION") && is_word(at(2), "AUTHORIZATION") && tokens.len() == 3
+        {
+            Some(Param::SessionAuthorization)
         } else if is_word(at(1), "TIME") && is_word(at(2), "ZONE") && tokens.len() == 3 {
             Some(Param::named("TimeZone")?)
         } else {
@@ -1233,6 +1276,16 @@ fn parse_set(tokens: &[Token], sql: &str) -> Result<SessionStatement, DbError> {
     let (param, values_at) = if is_word(at(name_at), "TIME") && is_word(at(name_at + 1), "ZONE") {
         // `SET TIME ZONE value` has no `=` or `TO`.
         (Param::named("TimeZone")?, name_at + 2)
+    } else if is_word(at(name_at), "ROLE")
+        && !(matches!(at(name_at + 1), Some(Token::Eq)) || is_word(at(name_at + 1), "TO"))
+    {
+        // `SET ROLE name`, without `=` or `TO` either.
+        (Param::Role, name_at + 1)
+    } else if is_word(at(name_at), "SESSION") && is_word(at(name_at + 1), "AUTHORIZATION") {
+        (Param::SessionAuthorization, name_at + 2)
+    } else if name_at == 2 && is_word(at(1), "SESSION") && is_word(at(2), "AUTHORIZATION") {
+        // `SET SESSION AUTHORIZATION`: SESSION was not a scope.
+        (Param::SessionAuthorization, 3)
     } else {
         let (name, end) = parameter_name(tokens, name_at, sql)?;
         let param = Param::named(&name)?;
