@@ -538,11 +538,11 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     if hash && create.unique {
         return Err(refused("unique indexes"));
     }
-    if hash && create.columns.len() > 1 {
-        return Err(refused("multicolumn indexes"));
-    }
     if hash && !create.include.is_empty() {
         return Err(refused("included columns"));
+    }
+    if hash && create.columns.len() > 1 {
+        return Err(refused("multicolumn indexes"));
     }
     let table_name = object_name(&create.table_name)?;
     let table = db.shared.table(&table_name)?;

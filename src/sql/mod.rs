@@ -1860,6 +1860,11 @@ impl SqlSession {
     /// The current role when it is not a superuser (whose statements have
     /// their privileges checked, see `roles`).
     fn restricted_role(&self) -> Option<String> {
+        // The common case: the login superuser, with no lock taken.
+        let effective = self.effective();
+        if effective.role.is_none() && effective.session_user.is_none() {
+            return None;
+        }
         let role = self.current_role();
         (!lock(&self.db.shared.roles).superuser(&role)).then_some(role)
     }
@@ -2234,6 +2239,8 @@ mod deferred_tests;
 mod exprindex_tests;
 #[cfg(test)]
 mod generated_tests;
+#[cfg(test)]
+mod indexes_tests;
 #[cfg(test)]
 mod prepare_tests;
 #[cfg(test)]
