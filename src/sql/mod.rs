@@ -654,7 +654,7 @@ impl SqlDb {
             block: None,
             settings: Settings::default(),
             session: self.store.new_session(),
-            prepared: prepare::Statements::new(),
+            prepared: Box::default(),
             _connection: None,
         }
     }
@@ -671,7 +671,7 @@ impl SqlDb {
             db,
             block: None,
             settings: Settings::default(),
-            prepared: prepare::Statements::new(),
+            prepared: Box::default(),
             _connection: Some(connection),
         })
     }
@@ -873,8 +873,9 @@ pub struct SqlSession {
     /// pooled connection's, which keeps them when the session goes back
     /// to the pool, as a real pool keeps its server connections).
     session: SessionId,
-    /// Its `PREPARE`d statements, by name (see `prepare`).
-    prepared: prepare::Statements,
+    /// Its `PREPARE`d statements, by name (see `prepare`; boxed, as most
+    /// sessions have none).
+    prepared: Box<prepare::Statements>,
     /// The pool slot this session holds, if it came from a pool.
     _connection: Option<Connection>,
 }
@@ -1473,8 +1474,7 @@ impl SqlSession {
                 }
                 self.settings.reset_all();
                 // DISCARD ALL is SET SESSION AUTHORIZATION DEFAULT too.
-                self.settings.role = None;
-                self.settings.session_user = None;
+                self.settings.set_identity(None, None);
                 self.prepared.clear();
                 Ok(Rows::default())
             }
@@ -1841,9 +1841,9 @@ impl SqlSession {
     fn current_role(&self) -> String {
         let effective = self.effective();
         effective
-            .role
-            .clone()
-            .or_else(|| effective.session_user.clone())
+            .role()
+            .or(effective.session_user())
+            .cloned()
             .unwrap_or_else(|| roles::BOOTSTRAP.to_string())
     }
 
@@ -1852,8 +1852,8 @@ impl SqlSession {
     fn session_user(&self) -> String {
         let effective = self.effective();
         effective
-            .session_user
-            .clone()
+            .session_user()
+            .cloned()
             .unwrap_or_else(|| roles::BOOTSTRAP.to_string())
     }
 
@@ -1862,7 +1862,7 @@ impl SqlSession {
     fn restricted_role(&self) -> Option<String> {
         // The common case: the login superuser, with no lock taken.
         let effective = self.effective();
-        if effective.role.is_none() && effective.session_user.is_none() {
+        if effective.role().is_none() && effective.session_user().is_none() {
             return None;
         }
         let role = self.current_role();

@@ -188,13 +188,37 @@ pub(crate) struct Settings {
     plain: BTreeMap<usize, String>,
     /// Placeholder parameters set in the session.
     custom: BTreeMap<String, String>,
+    /// `SET ROLE` and `SET SESSION AUTHORIZATION` (None: neither set;
+    /// boxed, as a session rarely sets them).
+    identity: Option<Box<Identity>>,
+}
+
+/// The roles a session has set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Identity {
     /// `SET ROLE`'s role (None: the session user).
-    pub(crate) role: Option<String>,
+    role: Option<String>,
     /// `SET SESSION AUTHORIZATION`'s role (None: the login role).
-    pub(crate) session_user: Option<String>,
+    session_user: Option<String>,
 }
 
 impl Settings {
+    /// `SET ROLE`'s role, if set.
+    pub(crate) fn role(&self) -> Option<&String> {
+        self.identity.as_ref().and_then(|i| i.role.as_ref())
+    }
+
+    /// `SET SESSION AUTHORIZATION`'s role, if set.
+    pub(crate) fn session_user(&self) -> Option<&String> {
+        self.identity.as_ref().and_then(|i| i.session_user.as_ref())
+    }
+
+    /// Sets both (`DISCARD ALL`: neither).
+    pub(crate) fn set_identity(&mut self, role: Option<String>, session_user: Option<String>) {
+        self.identity = (role.is_some() || session_user.is_some())
+            .then(|| Box::new(Identity { role, session_user }));
+    }
+
     /// Sets `param` to `value` (`SetValue::Default`: its default). The
     /// transaction parameters are the session's to apply, not settings.
     pub(crate) fn apply(&mut self, param: &Param, value: &SetValue) {
@@ -238,15 +262,20 @@ impl Settings {
                 };
                 self.custom.insert(name.clone(), text);
             }
-            (Param::Role, SetValue::Text(role)) => self.role = Some(role.clone()),
-            (Param::Role, _) => self.role = None,
+            (Param::Role, value) => {
+                let role = match value {
+                    SetValue::Text(role) => Some(role.clone()),
+                    _ => None,
+                };
+                self.set_identity(role, self.session_user().cloned());
+            }
             // A new session user also resets the role, as in PostgreSQL.
             (Param::SessionAuthorization, value) => {
-                self.session_user = match value {
+                let user = match value {
                     SetValue::Text(user) if user != super::roles::BOOTSTRAP => Some(user.clone()),
                     _ => None,
                 };
-                self.role = None;
+                self.set_identity(None, user);
             }
         }
     }
@@ -257,10 +286,9 @@ impl Settings {
         let custom = std::mem::take(&mut self.custom);
         // RESET ALL leaves the role and the session user (PostgreSQL's
         // GUC_NO_RESET_ALL); DISCARD ALL resets them itself.
-        let (role, session_user) = (self.role.take(), self.session_user.take());
+        let identity = self.identity.take();
         *self = Settings::default();
-        self.role = role;
-        self.session_user = session_user;
+        self.identity = identity;
         self.custom = custom
             .into_keys()
             .map(|name| (name, String::new()))
@@ -290,10 +318,10 @@ impl Settings {
                 .cloned()
                 .unwrap_or_else(|| PLAIN[*index].default.to_string()),
             Param::Custom(name) => return self.custom.get(name).cloned(),
-            Param::Role => self.role.clone().unwrap_or_else(|| "none".into()),
+            Param::Role => self.role().cloned().unwrap_or_else(|| "none".into()),
             Param::SessionAuthorization => self
-                .session_user
-                .clone()
+                .session_user()
+                .cloned()
                 .unwrap_or_else(|| super::roles::BOOTSTRAP.into()),
         })
     }
