@@ -3962,30 +3962,30 @@ pub const SCRIPTS: &[Script] = &[
         sessions: 2,
         steps: &[
             (0, RC),
-            (0, "SELECT count(*) FROM role_tab"),
+            (0, "SELECT count(*) FROM public.role_tab"),
             (1, "SET ROLE regress_role_tab"),
-            (1, "TRUNCATE role_tab"),
+            (1, "TRUNCATE public.role_tab"),
             (1, "RESET ROLE"),
-            (1, "GRANT TRUNCATE ON role_tab TO regress_role_tab"),
+            (1, "GRANT TRUNCATE ON public.role_tab TO regress_role_tab"),
             (1, "SET ROLE regress_role_tab"),
-            (1, "TRUNCATE role_tab"),
+            (1, "TRUNCATE public.role_tab"),
             (0, "COMMIT"),
             (1, "RESET ROLE"),
         ],
-        check: &["SELECT count(*) FROM role_tab"],
+        check: &["SELECT count(*) FROM public.role_tab"],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
-            s1: SELECT count(*) FROM role_tab -> [(1)]
+            s1: SELECT count(*) FROM public.role_tab -> [(1)]
             s2: SET ROLE regress_role_tab -> ok
-            s2: TRUNCATE role_tab -> error 42501
+            s2: TRUNCATE public.role_tab -> error 42501
             s2: RESET ROLE -> ok
-            s2: GRANT TRUNCATE ON role_tab TO regress_role_tab -> ok
+            s2: GRANT TRUNCATE ON public.role_tab TO regress_role_tab -> ok
             s2: SET ROLE regress_role_tab -> ok
-            s2: TRUNCATE role_tab -> waiting
+            s2: TRUNCATE public.role_tab -> waiting
             s1: COMMIT -> ok
             s2 <- ok
             s2: RESET ROLE -> ok
-            check: SELECT count(*) FROM role_tab -> [(0)]
+            check: SELECT count(*) FROM public.role_tab -> [(0)]
         ",
     },
     Script {
@@ -3999,38 +3999,38 @@ pub const SCRIPTS: &[Script] = &[
         sessions: 2,
         steps: &[
             (0, RC),
-            (0, "LOCK TABLE role_tab IN SHARE UPDATE EXCLUSIVE MODE"),
+            (0, "LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE"),
             (1, "SET ROLE regress_role_tab"),
-            (1, "VACUUM role_tab"),
-            (1, "ANALYZE role_tab"),
+            (1, "VACUUM public.role_tab"),
+            (1, "ANALYZE public.role_tab"),
             (0, "COMMIT"),
             (1, "RESET ROLE"),
-            (1, "ALTER TABLE role_tab OWNER TO regress_role_tab"),
+            (1, "ALTER TABLE public.role_tab OWNER TO regress_role_tab"),
             (0, RC),
-            (0, "LOCK TABLE role_tab IN SHARE UPDATE EXCLUSIVE MODE"),
+            (0, "LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE"),
             (1, "SET ROLE regress_role_tab"),
-            (1, "VACUUM role_tab"),
+            (1, "VACUUM public.role_tab"),
             (0, "COMMIT"),
             (1, "RESET ROLE"),
         ],
-        check: &["SELECT count(*) FROM role_tab"],
+        check: &["SELECT count(*) FROM public.role_tab"],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
-            s1: LOCK TABLE role_tab IN SHARE UPDATE EXCLUSIVE MODE -> ok
+            s1: LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE -> ok
             s2: SET ROLE regress_role_tab -> ok
-            s2: VACUUM role_tab -> ok
-            s2: ANALYZE role_tab -> ok
+            s2: VACUUM public.role_tab -> ok
+            s2: ANALYZE public.role_tab -> ok
             s1: COMMIT -> ok
             s2: RESET ROLE -> ok
-            s2: ALTER TABLE role_tab OWNER TO regress_role_tab -> ok
+            s2: ALTER TABLE public.role_tab OWNER TO regress_role_tab -> ok
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
-            s1: LOCK TABLE role_tab IN SHARE UPDATE EXCLUSIVE MODE -> ok
+            s1: LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE -> ok
             s2: SET ROLE regress_role_tab -> ok
-            s2: VACUUM role_tab -> waiting
+            s2: VACUUM public.role_tab -> waiting
             s1: COMMIT -> ok
             s2 <- ok
             s2: RESET ROLE -> ok
-            check: SELECT count(*) FROM role_tab -> [(1)]
+            check: SELECT count(*) FROM public.role_tab -> [(1)]
         ",
     },
     Script {
@@ -4072,13 +4072,14 @@ const REINDEX_SETUP: &[&str] = &[
 
 /// The role scripts' table and role (roles are the cluster's, not the
 /// database's: dropped after the table, whose grants and ownership
-/// would keep it).
+/// would keep it). The table is in schema public, which every role may
+/// use (the PostgreSQL runner's own schema is not the role's to use).
 const ROLE_SETUP: &[&str] = &[
-    "DROP TABLE IF EXISTS role_tab",
+    "DROP TABLE IF EXISTS public.role_tab",
     "DROP ROLE IF EXISTS regress_role_tab",
     "CREATE ROLE regress_role_tab",
-    "CREATE TABLE role_tab (a integer)",
-    "INSERT INTO role_tab VALUES (1)",
+    "CREATE TABLE public.role_tab (a integer)",
+    "INSERT INTO public.role_tab VALUES (1)",
 ];
 
 /// The deferred-constraint scripts' tables: a parent, and a child whose
