@@ -76,6 +76,8 @@ pub(crate) enum Action {
     /// `SET (name = value, ...)` / `RESET (name, ...)`: storage and
     /// autovacuum parameters, which the store has nothing to apply to.
     StorageParameters,
+    /// `OWNER TO role` (see `roles`).
+    OwnerTo(String),
 }
 
 /// A parsed `ALTER TABLE [IF EXISTS] [ONLY] name action [, ...]`.
@@ -201,6 +203,22 @@ fn parse_action(name_text: &str, piece: &[Token]) -> Result<Action, DbError> {
     if (w(0, "SET") || w(0, "RESET")) && matches!(piece.get(1), Some(Token::LParen)) {
         return Ok(Action::StorageParameters);
     }
+    if w(0, "OWNER") && w(1, "TO") && piece.len() == 3 {
+        return match &piece[2] {
+            Token::Word(x)
+                if x.quote_style.is_none()
+                    && ["current_user", "current_role", "session_user"]
+                        .iter()
+                        .any(|k| x.value.eq_ignore_ascii_case(k)) =>
+            {
+                Err(unsupported("OWNER TO CURRENT_USER / SESSION_USER"))
+            }
+            Token::Word(x) => Ok(Action::OwnerTo(ident(
+                &x.clone().into_ident(sqlparser::tokenizer::Span::empty()),
+            ))),
+            other => Err(syntax(format!("at or near \"{other}\""))),
+        };
+    }
     let mut piece = piece.to_vec();
     let mut not_valid = false;
     let n = piece.len();
@@ -315,6 +333,7 @@ pub(crate) fn lock_modes(plan: &AlterPlan, table: &Table) -> Vec<(String, TableL
     for action in &plan.actions {
         match action {
             Action::StorageParameters => want(&table.name, TableLockMode::ShareUpdateExclusive),
+            Action::OwnerTo(_) => want(&table.name, TableLockMode::AccessExclusive),
             Action::ValidateConstraint(name) => {
                 want(&table.name, TableLockMode::ShareUpdateExclusive);
                 if let Some(fk) = table.foreign_keys.iter().find(|fk| fk.name == *name) {
@@ -914,6 +933,7 @@ impl Work<'_> {
                     constraint: true,
                     predicate: None,
                     expressions: Vec::new(),
+                    hash: false,
                 });
             }
             ast::TableConstraint::Check { name, expr } => {
@@ -1169,10 +1189,33 @@ pub(crate) async fn alter_table(
     let mut tx = db.store().begin(Isolation::ReadCommitted);
     tx.set_timeouts(timeouts);
     let result = run(db, plan, types, &locks, &mut tx).await;
+    // OWNER TO names an existing role, checked once the lock is held.
+    let owners: Vec<&String> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::OwnerTo(role) => Some(role),
+            _ => None,
+        })
+        .collect();
+    let result = result.and_then(|done| {
+        let roles = super::lock(&db.shared.roles);
+        match owners.iter().find(|r| !roles.exists(r)) {
+            Some(missing) => Err(err(
+                SqlState::Other("42704"),
+                format!("role \"{missing}\" does not exist"),
+            )),
+            None => Ok(done),
+        }
+    });
     match result {
         Ok(done) => {
             tx.commit().await?;
             done();
+            let mut roles = super::lock(&db.shared.roles);
+            for role in owners {
+                roles.set_owner(&plan.table, role)?;
+            }
             Ok(())
         }
         Err(e) => {
@@ -1204,7 +1247,10 @@ async fn run<'a>(
     let needs_rows = plan.actions.iter().any(|a| {
         !matches!(
             a,
-            Action::StorageParameters | Action::Default(..) | Action::DropConstraint { .. }
+            Action::StorageParameters
+                | Action::OwnerTo(_)
+                | Action::Default(..)
+                | Action::DropConstraint { .. }
         )
     });
     let mut rows = Vec::new();
@@ -1454,7 +1500,7 @@ fn apply(work: &mut Work<'_>, action: &Action, actions: &mut Vec<Action>) -> Res
             }
             rename_table(work, &new)?;
         }
-        Action::StorageParameters => {}
+        Action::StorageParameters | Action::OwnerTo(_) => {}
     }
     Ok(())
 }

@@ -78,6 +78,12 @@ pub(crate) struct Index {
     /// the key columns of a lock's strength) passes it by, as PostgreSQL
     /// does (see `exprindex`).
     pub(crate) expressions: Vec<super::exprindex::KeyPart>,
+    /// `USING hash`: one key column, never unique, and usable only by an
+    /// equality on its key (PostgreSQL's hash index has no order). Its
+    /// entries, SSI locks included, are a btree's here: a scan locks the
+    /// key's entries, where PostgreSQL locks the key's whole bucket page
+    /// (so another value hashed to that bucket conflicts there too).
+    pub(crate) hash: bool,
 }
 
 #[derive(Clone, Debug)]

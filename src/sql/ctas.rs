@@ -11,15 +11,18 @@
 //!
 //! `SELECT ... INTO name FROM ...` is the same statement.
 //!
-//! The column types are what the engine can tell of a plain query over
-//! stored tables; a query through WITH, VALUES, a subquery in FROM or a
-//! set operation, or a column whose type it cannot tell (an array), is
-//! refused with 0A000.
+//! The column types are what the engine can tell of a query over stored
+//! tables, WITH queries (SELECTs), VALUES lists (their columns' common
+//! type), `generate_series` (its arguments' integer type) and subqueries
+//! in FROM (their output's types, resolved the same way); a set
+//! operation, a data-modifying WITH query, or a column whose type it
+//! cannot tell (an array) is refused with 0A000.
 
 use super::catalog::Table;
+use super::cte::Virtual;
 use super::expr::{ident, object_name, unsupported, AggFunc, AggSpec, BinOp, Expr, Func};
 use super::funcs::Builtin;
-use super::plan::{Access, SelectPlan};
+use super::plan::{Access, Prepared, SelectPlan};
 use super::value::{err, type_of_value, SqlType, Value};
 use super::window::WinFunc;
 use crate::store::{DbError, SqlState};
@@ -189,18 +192,41 @@ fn select_into(sql: &str) -> Option<Result<CreateTableAs, DbError>> {
 }
 
 /// The new table's columns: the query's output names, the first ones
-/// replaced by the given names, and their types.
+/// replaced by the given names, and their types. `statement` is the
+/// query: a SELECT, or a WITH statement whose parts are SELECTs.
 pub(crate) fn columns(
-    plan: &SelectPlan,
+    statement: &Prepared,
     names: &[String],
 ) -> Result<Vec<(String, SqlType)>, DbError> {
+    let (plan, ctes) = match statement {
+        Prepared::Select(plan) => (plan.as_ref(), Vec::new()),
+        Prepared::With(with) => {
+            let Prepared::Select(main) = &with.main else {
+                return Err(not_a_query());
+            };
+            // Each WITH query's output types, in order: a later one (and
+            // the main query) may read an earlier one.
+            let mut ctes: Vec<Vec<Option<SqlType>>> = Vec::new();
+            for (part, _) in &with.ctes {
+                let Prepared::Select(plan) = part else {
+                    return Err(unsupported(
+                        "CREATE TABLE ... AS of a query with a data-modifying WITH query",
+                    ));
+                };
+                let types = RowTypes::new(plan, &[], &ctes)?;
+                ctes.push(plan.output.iter().map(|(_, e)| types.of(e)).collect());
+            }
+            (main.as_ref(), ctes)
+        }
+        _ => return Err(not_a_query()),
+    };
     if names.len() > plan.output.len() {
         return Err(err(
             SqlState::SyntaxError,
             "too many column names were specified",
         ));
     }
-    let types = RowTypes::new(plan)?;
+    let types = RowTypes::new(plan, &[], &ctes)?;
     let mut out: Vec<(String, SqlType)> = Vec::new();
     for (i, (name, e)) in plan.output.iter().enumerate() {
         let name = names.get(i).cloned().unwrap_or_else(|| name.clone());
@@ -223,6 +249,62 @@ pub(crate) fn columns(
         out.push((name, ty));
     }
     Ok(out)
+}
+
+/// The type of a `VALUES` column: PostgreSQL's `select_common_type` over
+/// its rows' expressions (untyped literals and NULLs take the others'
+/// type, text when all are; integers the widest). Ok(None): not known
+/// (an expression the engine cannot type); 42804 when two types cannot
+/// be matched.
+pub(crate) fn common_type(items: &[&Expr]) -> Result<Option<SqlType>, DbError> {
+    let types = RowTypes {
+        columns: Vec::new(),
+        aggs: &[],
+    };
+    let Some(ty) = types.common(items) else {
+        let typed: Vec<SqlType> = items
+            .iter()
+            .filter(|e| !matches!(e, Expr::Const(Value::Null | Value::Text(_))))
+            .filter_map(|e| types.of(e))
+            .collect();
+        // Two known types of different categories (integer and boolean):
+        // PostgreSQL has no implicit cast between them.
+        if let Some(pair) = typed.windows(2).find(|w| category(w[0]) != category(w[1])) {
+            return Err(err(
+                SqlState::Other("42804"),
+                format!(
+                    "VALUES types {} and {} cannot be matched",
+                    pair[0].name(),
+                    pair[1].name()
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    Ok(Some(ty))
+}
+
+/// PostgreSQL's type category (`typcategory`): types of one category
+/// may be matched by an implicit cast, types of two may not.
+fn category(t: SqlType) -> char {
+    use SqlType as T;
+    match t {
+        T::SmallInt | T::Integer | T::BigInt | T::Numeric | T::Decimal(..) => 'N',
+        T::Text | T::Varchar(_) | T::Char(_) => 'S',
+        T::Bool => 'B',
+        T::Date | T::Timestamp | T::LocalTimestamp => 'D',
+        T::Interval => 'T',
+        T::IntRange | T::TsRange => 'R',
+        T::Array(_) => 'A',
+        T::Enum(_) => 'E',
+        T::Json | T::Uuid => 'U',
+    }
+}
+
+fn not_a_query() -> DbError {
+    unsupported(
+        "CREATE TABLE ... AS of a query other than a SELECT (UNION, INTERSECT, EXCEPT, an advisory lock call)",
+    )
 }
 
 /// The `CREATE TABLE` of the new table (no constraints: PostgreSQL copies
@@ -290,25 +372,68 @@ fn by_rank(rank: u8) -> SqlType {
 }
 
 impl<'a> RowTypes<'a> {
-    fn of_sources(plan: &SelectPlan) -> Result<Vec<Option<SqlType>>, DbError> {
-        let mut columns = Vec::new();
+    /// The types of `plan`'s combined row: `outer` (the enclosing
+    /// queries' columns a subquery in FROM may read), then each FROM
+    /// item's columns. `ctes`: the output types of the statement's WITH
+    /// queries.
+    fn of_sources(
+        plan: &SelectPlan,
+        outer: &[Option<SqlType>],
+        ctes: &[Vec<Option<SqlType>>],
+    ) -> Result<Vec<Option<SqlType>>, DbError> {
+        let mut columns = outer.to_vec();
         let mut sources: Vec<_> = plan.sources.iter().collect();
         sources.sort_by_key(|s| s.offset);
         for s in sources {
-            if matches!(s.access, Access::Virtual(_)) {
-                return Err(unsupported(
-                    "CREATE TABLE ... AS of a query reading WITH queries, VALUES or a subquery in FROM (the column types are not known)",
-                ));
-            }
             columns.resize(s.offset, None);
-            columns.extend(s.table.columns.iter().map(|c| Some(c.ty)));
+            let Access::Virtual(v) = &s.access else {
+                columns.extend(s.table.columns.iter().map(|c| Some(c.ty)));
+                continue;
+            };
+            match v.as_ref() {
+                Virtual::Cte(n) => {
+                    let types = ctes.get(*n).ok_or_else(|| {
+                        unsupported(
+                            "CREATE TABLE ... AS reading a WITH query of an enclosing query",
+                        )
+                    })?;
+                    columns.extend(types.iter().copied());
+                }
+                // generate_series' result has its arguments' type
+                // (integer, bigint or numeric), which may read the FROM
+                // items before it.
+                Virtual::Series(start, stop, step) => {
+                    let before = RowTypes {
+                        columns: columns.clone(),
+                        aggs: &[],
+                    };
+                    let mut args = vec![start, stop];
+                    args.extend(step);
+                    let ranks: Option<Vec<u8>> = args
+                        .iter()
+                        .map(|a| before.of(a).and_then(int_rank))
+                        .collect();
+                    columns.push(ranks.and_then(|r| r.into_iter().max()).map(by_rank));
+                }
+                Virtual::Values(_, types) => columns.extend(types.iter().copied()),
+                Virtual::Derived(inner, outer_width) => {
+                    let mut outer = columns.clone();
+                    outer.resize(*outer_width, None);
+                    let types = RowTypes::new(inner, &outer, ctes)?;
+                    columns.extend(inner.output.iter().map(|(_, e)| types.of(e)));
+                }
+            }
         }
         Ok(columns)
     }
 
-    fn new(plan: &'a SelectPlan) -> Result<RowTypes<'a>, DbError> {
+    fn new(
+        plan: &'a SelectPlan,
+        outer: &[Option<SqlType>],
+        ctes: &[Vec<Option<SqlType>>],
+    ) -> Result<RowTypes<'a>, DbError> {
         let mut types = RowTypes {
-            columns: Self::of_sources(plan)?,
+            columns: Self::of_sources(plan, outer, ctes)?,
             aggs: plan.grouping.as_ref().map_or(&[], |g| &g.aggs),
         };
         for w in &plan.windows {

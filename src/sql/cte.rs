@@ -48,6 +48,11 @@ pub(crate) enum Virtual {
     /// queries' row (its first `usize` columns), not the FROM items
     /// beside it.
     Derived(Arc<SelectPlan>, usize),
+    /// `(VALUES (...), ...) alias` (and a `VALUES` query): each row's
+    /// expressions, which may read the enclosing queries' row, and each
+    /// column's type as PostgreSQL resolves it over the rows (None: not
+    /// known, the values are left as they are).
+    Values(Vec<Vec<Expr>>, Vec<Option<SqlType>>),
 }
 
 /// A WITH query as the parts after it see it: a table of its name.
@@ -94,6 +99,7 @@ pub(crate) fn virtual_table(name: &str, columns: &[String]) -> Arc<Table> {
             constraint: false,
             predicate: None,
             expressions: Vec::new(),
+            hash: false,
         }],
         foreign_keys: Vec::new(),
         checks: Vec::new(),
@@ -162,6 +168,27 @@ pub(crate) fn fetch_virtual(
                     Some(next) => v = next,
                     None => break,
                 }
+            }
+            out
+        }
+        Virtual::Values(rows, types) => {
+            let env = super::expr::Env {
+                row: partial,
+                params: params.values,
+                aggs: &[],
+                ctx: params.ctx,
+            };
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut values = Vec::with_capacity(row.len());
+                for (e, ty) in row.iter().zip(types) {
+                    let v = e.eval(&env)?;
+                    values.push(match ty {
+                        Some(ty) => coerce(&v, *ty)?,
+                        None => v,
+                    });
+                }
+                out.push(values);
             }
             out
         }
@@ -450,8 +477,10 @@ pub(crate) fn each_source(p: &Prepared, f: &mut dyn FnMut(&Source)) {
 fn source_and_below(src: &Source, f: &mut dyn FnMut(&Source)) {
     f(src);
     if let Access::Virtual(v) = &src.access {
-        if let Virtual::Derived(plan, _) = v.as_ref() {
-            select_sources(plan, f);
+        match v.as_ref() {
+            Virtual::Derived(plan, _) => select_sources(plan, f),
+            Virtual::Values(rows, _) => rows.iter().flatten().for_each(|e| expr_sources(e, f)),
+            _ => {}
         }
     }
 }
@@ -563,7 +592,7 @@ impl Planner<'_> {
                 for a in &args.args {
                     match a {
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                            compiled.push(self.compile(scope, e)?)
+                            compiled.push(self.series_argument(scope, e)?)
                         }
                         _ => return Err(unsupported(format!("the FROM item {factor}"))),
                     }
@@ -611,6 +640,16 @@ impl Planner<'_> {
                     Some(start) => outer.sources.truncate(start),
                     None => outer.sources.clear(),
                 }
+                if let ast::SetExpr::Values(values) = subquery.body.as_ref() {
+                    if subquery.with.is_none()
+                        && subquery.order_by.is_none()
+                        && subquery.limit.is_none()
+                        && subquery.offset.is_none()
+                        && subquery.locks.is_empty()
+                    {
+                        return self.values_item(values, alias, &outer);
+                    }
+                }
                 let plan = self.subquery(subquery, &outer)?;
                 if plan.lock.is_some() {
                     return Err(unsupported("FOR UPDATE / FOR SHARE in a subquery in FROM"));
@@ -640,6 +679,83 @@ impl Planner<'_> {
             }
             _ => self.relation(factor),
         }
+    }
+}
+
+impl Planner<'_> {
+    /// A `generate_series` argument. A cast literal (`1::bigint`) stays a
+    /// cast, as the compiler would fold it to a constant whose type no
+    /// longer says which `generate_series` PostgreSQL picks (its result
+    /// type, for CREATE TABLE ... AS).
+    fn series_argument(&mut self, scope: &Scope, e: &ast::Expr) -> Result<Expr, DbError> {
+        let compiled = self.compile(scope, e)?;
+        let mut inner = e;
+        while let ast::Expr::Nested(x) = inner {
+            inner = x;
+        }
+        if let (ast::Expr::Cast { data_type, .. }, Expr::Const(_)) = (inner, &compiled) {
+            let ty = super::expr::type_of(data_type)?;
+            return Ok(Expr::Cast(Box::new(compiled), ty));
+        }
+        Ok(compiled)
+    }
+
+    /// `(VALUES (...), ...) alias [(columns)]`: a FROM item whose columns
+    /// are `column1`, `column2`, ... (or the alias's names), each of the
+    /// type PostgreSQL resolves over its rows (`select_common_type`).
+    fn values_item(
+        &mut self,
+        values: &ast::Values,
+        alias: &ast::TableAlias,
+        outer: &Scope,
+    ) -> Result<(Arc<Table>, String), DbError> {
+        if values.explicit_row {
+            return Err(unsupported("VALUES ROW(...)"));
+        }
+        let mut rows: Vec<Vec<Expr>> = Vec::with_capacity(values.rows.len());
+        for row in &values.rows {
+            let compiled = row
+                .iter()
+                .map(|e| self.compile(outer, e))
+                .collect::<Result<Vec<_>, _>>()?;
+            if rows
+                .first()
+                .is_some_and(|first| first.len() != compiled.len())
+            {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "VALUES lists must all be the same length",
+                ));
+            }
+            rows.push(compiled);
+        }
+        let width = rows.first().map_or(0, Vec::len);
+        let types: Vec<Option<SqlType>> = (0..width)
+            .map(|c| {
+                let column: Vec<&Expr> = rows.iter().map(|r| &r[c]).collect();
+                super::ctas::common_type(&column)
+            })
+            .collect::<Result<_, _>>()?;
+        let mut columns: Vec<String> = (1..=width).map(|i| format!("column{i}")).collect();
+        if alias.columns.len() > columns.len() {
+            return Err(err(
+                SqlState::Other("42P10"),
+                format!(
+                    "table \"{}\" has {} columns available but {} columns specified",
+                    ident(&alias.name),
+                    columns.len(),
+                    alias.columns.len()
+                ),
+            ));
+        }
+        for (c, a) in columns.iter_mut().zip(&alias.columns) {
+            *c = ident(&a.name);
+        }
+        let name = ident(&alias.name);
+        let table = virtual_table(&name, &columns);
+        self.virtuals
+            .push((table.clone(), Virtual::Values(rows, types)));
+        Ok((table, name))
     }
 }
 
@@ -707,7 +823,7 @@ impl Planner<'_> {
         for a in args {
             match a {
                 ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                    compiled.push(self.compile(scope, e)?)
+                    compiled.push(self.series_argument(scope, e)?)
                 }
                 _ => return Err(unsupported("named arguments of generate_series()")),
             }

@@ -343,6 +343,7 @@ pub(crate) fn create_table(
         constraint: true,
         predicate: None,
         expressions: Vec::new(),
+        hash: false,
     });
     for (n, cols) in &draft.uniques {
         let index_name = n
@@ -367,6 +368,7 @@ pub(crate) fn create_table(
             constraint: true,
             predicate: None,
             expressions: Vec::new(),
+            hash: false,
         });
     }
     let scope_table = Arc::new(draft.table.clone());
@@ -524,14 +526,33 @@ pub(crate) fn create_table(
 /// transaction of its own; PostgreSQL's CREATE INDEX blocks writers, the
 /// simulation expects it in setup, before concurrent work).
 pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Result<(), DbError> {
-    if create.using.as_ref().is_some_and(|u| ident(u) != "btree")
+    let method = create.using.as_ref().map(ident);
+    let hash = method.as_deref() == Some("hash");
+    if !matches!(method.as_deref(), None | Some("btree" | "hash"))
         || create.concurrently
         || !create.with.is_empty()
         || create.nulls_distinct == Some(false)
     {
         return Err(unsupported(
-            "CREATE INDEX other than a plain btree (USING, CONCURRENTLY, WITH, NULLS NOT DISTINCT)",
+            "CREATE INDEX other than a plain btree or hash index (USING gin/gist/brin/spgist, CONCURRENTLY, WITH, NULLS NOT DISTINCT)",
         ));
+    }
+    // PostgreSQL's hash access method: one key column, no uniqueness,
+    // no INCLUDE (each 0A000 there too).
+    let refused = |what: &str| {
+        err(
+            SqlState::FeatureNotSupported,
+            format!("access method \"hash\" does not support {what}"),
+        )
+    };
+    if hash && create.unique {
+        return Err(refused("unique indexes"));
+    }
+    if hash && !create.include.is_empty() {
+        return Err(refused("included columns"));
+    }
+    if hash && create.columns.len() > 1 {
+        return Err(refused("multicolumn indexes"));
     }
     let table_name = object_name(&create.table_name)?;
     if db.shared.catalog().partitions.contains_key(&table_name) {
@@ -602,6 +623,7 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
         constraint: false,
         predicate,
         expressions: key.expressions,
+        hash,
     });
     let position = updated.indexes.len() - 1;
     // Backfill. An index made on an empty table (a schema's setup) needs

@@ -419,3 +419,127 @@ fn create_table_as_names_no_data_and_errors() {
     assert_eq!(code(&mut s, "CREATE TABLE c10 AS SELECT 1 AS x"), "0A000");
     ok(&mut s, "ROLLBACK");
 }
+
+#[test]
+fn create_table_as_over_generate_series_with_subqueries_and_values() {
+    let db = SqlDb::new_empty();
+    let mut s = db.session();
+    for stmt in SRC {
+        ok(&mut s, stmt);
+    }
+    // information_schema.columns after the same statements on
+    // PostgreSQL 15.
+    let r = ok(
+        &mut s,
+        "CREATE TABLE v1 AS SELECT generate_series(1, 3)::int a",
+    );
+    assert_eq!(r.affected, 3);
+    assert_eq!(described(&db, "v1"), ["a integer"]);
+    ok(
+        &mut s,
+        "CREATE TABLE v2 AS SELECT i AS id FROM generate_series(1, 3) i",
+    );
+    assert_eq!(described(&db, "v2"), ["id integer"]);
+    assert_eq!(rows(&ok(&mut s, "SELECT * FROM v2")), ["1", "2", "3"]);
+    ok(
+        &mut s,
+        "CREATE TABLE v3 AS SELECT g FROM generate_series(1::bigint, 3) g",
+    );
+    assert_eq!(described(&db, "v3"), ["g bigint"]);
+    ok(&mut s, "CREATE TABLE v4 AS WITH w AS (SELECT id, qty FROM src) SELECT id, qty, qty + 1 AS q1 FROM w");
+    assert_eq!(
+        described(&db, "v4"),
+        ["id integer", "qty smallint", "q1 integer"]
+    );
+    assert_eq!(
+        rows(&ok(&mut s, "SELECT * FROM v4 ORDER BY id")),
+        ["1,2,3", "2,4,5"]
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE v5 AS SELECT x.s, x.n FROM (SELECT sum(qty) AS s, max(name) AS n FROM src) x",
+    );
+    assert_eq!(described(&db, "v5"), ["s bigint", "n text"]);
+    assert_eq!(rows(&ok(&mut s, "SELECT * FROM v5")), ["6,b"]);
+    ok(
+        &mut s,
+        "CREATE TABLE v6 AS VALUES (1, 'a', NULL), (2.5, 'b', 3)",
+    );
+    assert_eq!(
+        described(&db, "v6"),
+        ["column1 numeric", "column2 text", "column3 integer"]
+    );
+    assert_eq!(
+        rows(&ok(&mut s, "SELECT * FROM v6 ORDER BY 1")),
+        ["1,a,NULL", "2.5,b,3"]
+    );
+    ok(
+        &mut s,
+        "CREATE TABLE v7 AS SELECT * FROM (VALUES (1, 'x'), (2, 'y')) AS t(k, v)",
+    );
+    assert_eq!(described(&db, "v7"), ["k integer", "v text"]);
+    ok(&mut s, "CREATE TABLE v8 AS SELECT generate_series(1, 3)");
+    assert_eq!(described(&db, "v8"), ["generate_series integer"]);
+    // A data-modifying WITH query is not a query whose rows fill a table
+    // here.
+    assert_eq!(
+        code(
+            &mut s,
+            "CREATE TABLE v9 AS WITH d AS (DELETE FROM src RETURNING id) SELECT id FROM d"
+        ),
+        "0A000"
+    );
+}
+
+#[test]
+fn values_lists_as_queries_and_from_items() {
+    let mut s = session_with(&[]);
+    assert_eq!(
+        rows(&ok(&mut s, "VALUES (2, 'b'), (1, 'a') ORDER BY 1")),
+        ["1,a", "2,b"]
+    );
+    let r = ok(&mut s, "VALUES (1)");
+    assert_eq!(r.columns, ["column1"]);
+    assert_eq!(
+        rows(&ok(&mut s, "VALUES (2), (1) ORDER BY 1 LIMIT 1")),
+        ["1"]
+    );
+    // An untyped literal takes the other rows' type.
+    assert_eq!(
+        rows(&ok(
+            &mut s,
+            "SELECT column1 + 1 FROM (VALUES (1), ('2')) v ORDER BY 1"
+        )),
+        ["2", "3"]
+    );
+    assert_eq!(
+        rows(&ok(
+            &mut s,
+            "SELECT t.b FROM (VALUES (1, 'x'), (2, 'y')) t(a, b) WHERE t.a = 2"
+        )),
+        ["y"]
+    );
+    let e = error(&mut s, "VALUES (1), (true)");
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        (
+            "42804",
+            "VALUES types integer and boolean cannot be matched"
+        )
+    );
+    let e = error(&mut s, "VALUES (1), (2, 3)");
+    assert_eq!(e.code.code(), "42601");
+    assert!(
+        e.message
+            .starts_with("VALUES lists must all be the same length"),
+        "{e}"
+    );
+    let e = error(&mut s, "SELECT * FROM (VALUES (1, 2)) t(a, b, c)");
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        (
+            "42P10",
+            "table \"t\" has 2 columns available but 3 columns specified"
+        )
+    );
+}

@@ -219,10 +219,12 @@
 //!   DATA]` (see `ctas`): a table without a primary key whose columns
 //!   have the query's names and PostgreSQL's resolved types, filled in
 //!   the statement's transaction from the query run with its snapshot
-//!   and SSI locks (42P07, 42701, 42601 as PostgreSQL); a query through
-//!   WITH, VALUES, UNION or a subquery in FROM is 0A000 (its column types
-//!   are not known). `SELECT ... INTO [TABLE] name FROM ...` is the same
-//!   statement.
+//!   and SSI locks (42P07, 42701, 42601 as PostgreSQL); the query may
+//!   read WITH queries (SELECTs), VALUES lists, `generate_series` (its
+//!   arguments' integer type) and subqueries in FROM, whose column types
+//!   are resolved the same way; a set operation (UNION) or a
+//!   data-modifying WITH query is 0A000. `SELECT ... INTO [TABLE] name
+//!   FROM ...` is the same statement.
 //! - Declarative partitioning (see `partition`): `CREATE TABLE ... PARTITION
 //!   BY LIST (col) | RANGE (cols)`, `CREATE TABLE [IF NOT EXISTS] p
 //!   PARTITION OF t FOR VALUES IN (...) | FROM (...) TO (...) (MINVALUE /
@@ -276,6 +278,34 @@
 //!   Committed each takes a new snapshot, as a volatile function's do
 //!   (transcript `trigger-function-statements-take-their-own-snapshot`).
 //!   FOR EACH STATEMENT, INSTEAD OF and trigger DDL in a block are 0A000.
+//! - `VALUES (...), ...` as a query (with ORDER BY / LIMIT) and as a FROM
+//!   item `(VALUES ...) alias [(cols)]`: columns `column1`, ... of the
+//!   type PostgreSQL resolves over the rows (an untyped literal takes the
+//!   others' type; 42804 for types that cannot be matched, 42601 for rows
+//!   of different lengths).
+//! - `PREPARE name [(type, ...)] AS statement`, `EXECUTE name [(arg,
+//!   ...)]`, `DEALLOCATE [PREPARE] name | ALL` (see `prepare`): the
+//!   session's named statements, not transactional, planned at PREPARE
+//!   (42P01 there), run with constant arguments cast to the declared
+//!   types (42P05, 26000, 42601 as PostgreSQL; `DISCARD ALL` deallocates
+//!   them). `PREPARE TRANSACTION` (two-phase commit) is 0A000.
+//! - Roles and table privileges (see `roles`): `CREATE ROLE | USER`
+//!   (`SUPERUSER` or not; other options accepted), `DROP ROLE [IF
+//!   EXISTS]` (2BP01 while it owns a table or holds a grant), `GRANT` /
+//!   `REVOKE` of table privileges to roles and PUBLIC, `ALTER TABLE ...
+//!   OWNER TO`, `SET [LOCAL] ROLE name | NONE`, `RESET ROLE`, `SET SESSION
+//!   AUTHORIZATION name | DEFAULT` (transactional as `SET`; `SHOW role`).
+//!   A connection is the superuser `postgres`. A role without superuser
+//!   gets PostgreSQL's 42501 for SELECT, INSERT, UPDATE, DELETE and
+//!   locking reads without the table privileges, for TRUNCATE and LOCK
+//!   TABLE before it would wait for the lock, for `CREATE TABLE` / `CREATE
+//!   INDEX` (schema public) and owner-only `ALTER TABLE`; VACUUM and
+//!   ANALYZE skip the tables it does not own without waiting; statements
+//!   whose checks are not modelled (sequence functions, other DDL, GRANT
+//!   by an owner, column privileges, role membership, privileges on
+//!   anything but tables) are 0A000. Query privileges are checked before
+//!   the statement's table locks are waited for (PostgreSQL checks them
+//!   once it holds them).
 //! - Sequences (see `sequences`): `CREATE SEQUENCE` with PostgreSQL's
 //!   options, `ALTER SEQUENCE ... [RESTART [WITH n]]`, `DROP SEQUENCE
 //!   [IF EXISTS] ... [CASCADE]`, `nextval` / `currval` / `lastval` /
@@ -300,8 +330,19 @@
 //!   inferring a partial unique index, `ON CONFLICT (lower(x))` an
 //!   expression index. A locking clause inside a subquery
 //!   is 0A000.
+//! - `REINDEX [(VERBOSE)] INDEX | TABLE | SCHEMA name` (see `reindex`):
+//!   nothing to rebuild, with PostgreSQL's locks (SHARE on the table,
+//!   ACCESS EXCLUSIVE on its indexes, taken as the table's ACCESS
+//!   EXCLUSIVE: the store has no index locks), held to the end of a block;
+//!   `REINDEX SCHEMA` table by table, outside blocks (25001).
+//!   `CONCURRENTLY`, `DATABASE` and `SYSTEM` are 0A000.
+//! - `CREATE INDEX ... USING hash (col)`: read only by an equality on its
+//!   column (never a range, so a range query scans the table and locks
+//!   the relation), not unique, one column (0A000 as PostgreSQL); its SSI
+//!   lock covers the key's entries, where PostgreSQL's covers the key's
+//!   bucket page. gin, gist, brin and spgist are 0A000.
 //! - Rejected with 0A000, naming the construct and the statement:
-//!   `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
+//!   `EXPLAIN`, cursors, `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
 //!   and `SET DEFAULT (cols)` (a parse error), DDL (sequence DDL too)
 //!   inside a transaction block, `SELECT ... FROM` a sequence, and any
@@ -329,7 +370,10 @@ mod locks;
 mod partition;
 mod plan;
 mod plpgsql;
+mod prepare;
 mod referential;
+mod reindex;
+mod roles;
 pub mod script;
 pub mod scripts;
 mod sequences;
@@ -351,7 +395,7 @@ pub use value::{canonical_json, Span, SqlType, Value};
 use crate::seed::Seed;
 use crate::store::{
     block_on, Connection, DbError, Isolation, Pool, Schema, SessionId, SqlState, Store,
-    StoreConfig, Timeouts, Tx, TxMode,
+    StoreConfig, TableLockMode, Timeouts, Tx, TxMode,
 };
 use catalog::{Catalog, Table};
 use plan::{Prepared, Statement};
@@ -360,6 +404,31 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A DDL statement's object name as the catalog keys it (`public.t` is
+/// `t`), or its text when it cannot be read.
+fn ddl_object_name(name: &sqlparser::ast::ObjectName) -> String {
+    expr::object_name(name).unwrap_or_else(|_| name.to_string())
+}
+
+/// 0A000 for a statement whose privilege checks are not modelled, run
+/// as a role without superuser.
+fn unsupported_as_role(sql: &str) -> DbError {
+    DbError::new(
+        SqlState::FeatureNotSupported,
+        format!("this statement as a role without superuser is not supported by the simulated SQL engine: its privilege checks are not modelled (statement: {})", sql.trim()),
+    )
+}
+
+/// 42501 for a new object in a schema only its owner may create in:
+/// PostgreSQL 15 gives no one but its owner CREATE on schema public.
+fn schema_denied(name: &str) -> DbError {
+    let schema = name.split_once('.').map_or("public", |(s, _)| s);
+    DbError::new(
+        SqlState::Other("42501"),
+        format!("permission denied for schema {schema}"),
+    )
+}
 
 /// What a statement returned: column names, rows, and the number of rows
 /// an INSERT, UPDATE or DELETE affected.
@@ -478,6 +547,8 @@ pub(crate) struct DbShared {
     /// Sequences and the sessions' `currval`s (see `sequences`); locked
     /// after `catalog` when both are.
     sequences: Mutex<sequences::Sequences>,
+    /// Roles, table owners and grants (see `roles`).
+    roles: Mutex<roles::Roles>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -500,14 +571,18 @@ impl DbShared {
 
     /// Forgets the sequences of a dropped table's serial columns (and its
     /// hidden row counter), as dropping a table drops its owned sequences.
+    /// Its owner and grants go too (see `roles`).
     fn forget_serials(&self, table: &str) {
+        lock(&self.roles).forget_table(table);
         lock(&self.serials).retain(|(t, _), _| t != table);
         lock(&self.sequences).forget_table(table);
     }
 
     /// A renamed table keeps its serial columns' sequences (and its hidden
     /// row counter).
+    /// So does its owner and its grants (see `roles`).
     fn rename_serials(&self, from: &str, to: &str) {
+        lock(&self.roles).rename_table(from, to);
         lock(&self.sequences).rename_table(from, to);
         let mut serials = lock(&self.serials);
         let moved: Vec<_> = serials
@@ -635,6 +710,7 @@ impl SqlDb {
             block: None,
             settings: Settings::default(),
             session: self.store.new_session(),
+            prepared: Box::default(),
             _connection: None,
         }
     }
@@ -651,6 +727,7 @@ impl SqlDb {
             db,
             block: None,
             settings: Settings::default(),
+            prepared: Box::default(),
             _connection: Some(connection),
         })
     }
@@ -860,6 +937,9 @@ pub struct SqlSession {
     /// pooled connection's, which keeps them when the session goes back
     /// to the pool, as a real pool keeps its server connections).
     session: SessionId,
+    /// Its `PREPARE`d statements, by name (see `prepare`; boxed, as most
+    /// sessions have none).
+    prepared: Box<prepare::Statements>,
     /// The pool slot this session holds, if it came from a pool.
     _connection: Option<Connection>,
 }
@@ -1200,6 +1280,35 @@ impl SqlSession {
 
     fn set(&mut self, set: &settings::Set) -> Result<Rows, DbError> {
         self.refuse_in_failed_block()?;
+        if let (Some(param @ (Param::Role | Param::SessionAuthorization)), SetValue::Text(name)) =
+            (&set.param, &set.value)
+        {
+            let refused = {
+                let roles = lock(&self.db.shared.roles);
+                let session_user = self.session_user();
+                if !roles.exists(name) {
+                    Some(DbError::new(
+                        SqlState::Other("22023"),
+                        format!("role \"{name}\" does not exist"),
+                    ))
+                } else if *param == Param::Role
+                    && !roles.superuser(&session_user)
+                    && *name != session_user
+                {
+                    // Role membership is not modelled: a role may be set
+                    // by a superuser session, or be the session user.
+                    Some(DbError::new(
+                        SqlState::Other("42501"),
+                        format!("permission denied to set role \"{name}\""),
+                    ))
+                } else {
+                    None
+                }
+            };
+            if let Some(e) = refused {
+                return Err(self.fail(e));
+            }
+        }
         let Some(param) = &set.param else {
             // RESET ALL.
             self.settings.reset_all();
@@ -1295,6 +1404,15 @@ impl SqlSession {
         if vacuum::is_maintenance(sql) {
             return self.maintenance(sql).await.map(Routed::Done);
         }
+        if reindex::is_reindex(sql) {
+            return self.reindex(sql).await.map(Routed::Done);
+        }
+        if roles::is_role_ddl(sql) {
+            return self.role_ddl(sql).map(Routed::Done);
+        }
+        if prepare::is_command(sql) {
+            return Box::pin(self.prepared_statement(sql)).await.map(Routed::Done);
+        }
         if let Some(parsed) = ctas::parse(sql) {
             let spec = parsed.map_err(|e| self.fail(e))?;
             return self.create_table_as(&spec, sql).await.map(Routed::Done);
@@ -1326,6 +1444,10 @@ impl SqlSession {
         statement: &Statement,
         params: &[Value],
     ) -> Result<Rows, DbError> {
+        if let Some(role) = self.restricted_role() {
+            let checked = self.check_privileges(&role, &statement.kind);
+            checked.map_err(|e| self.fail(e))?;
+        }
         if params.len() != statement.params {
             return Err(DbError::new(
                 SqlState::ProtocolViolation,
@@ -1455,6 +1577,9 @@ impl SqlSession {
                     return Err(self.fail(e));
                 }
                 self.settings.reset_all();
+                // DISCARD ALL is SET SESSION AUTHORIZATION DEFAULT too.
+                self.settings.set_identity(None, None);
+                self.prepared.clear();
                 Ok(Rows::default())
             }
             Prepared::CreateTable(..)
@@ -1598,6 +1723,9 @@ impl SqlSession {
             );
             return Err(self.fail(e));
         }
+        if self.restricted_role().is_some() {
+            return Err(schema_denied(&spec.name));
+        }
         {
             let catalog = self.db.shared.catalog();
             if catalog.tables.contains_key(&spec.name)
@@ -1629,17 +1757,23 @@ impl SqlSession {
                 "there is no parameter $1",
             ));
         }
-        let Prepared::Select(plan) = &statement.kind else {
-            return Err(with_statement(expr::unsupported(
-                "CREATE TABLE ... AS of a query other than a plain SELECT (WITH, VALUES, UNION, an advisory lock call)",
-            )));
+        let locking = match &statement.kind {
+            Prepared::Select(plan) => plan.lock.is_some(),
+            Prepared::With(with) => {
+                matches!(&with.main, Prepared::Select(plan) if plan.lock.is_some())
+                    || with
+                        .ctes
+                        .iter()
+                        .any(|(p, _)| matches!(p, Prepared::Select(plan) if plan.lock.is_some()))
+            }
+            _ => false,
         };
-        if plan.lock.is_some() {
+        if locking {
             return Err(with_statement(expr::unsupported(
                 "CREATE TABLE ... AS of a locking query (FOR UPDATE / FOR SHARE)",
             )));
         }
-        let columns = ctas::columns(plan, &spec.columns).map_err(with_statement)?;
+        let columns = ctas::columns(&statement.kind, &spec.columns).map_err(with_statement)?;
         let types = self.db.shared.catalog().types.clone();
         let create = types::with_types(&types, || ctas::definition(&spec.name, &columns))?;
         let defaults = self.settings.defaults;
@@ -1725,6 +1859,9 @@ impl SqlSession {
             );
             return Err(self.fail(e));
         }
+        if self.restricted_role().is_some() {
+            return Err(unsupported_as_role(sql));
+        }
         let ddl = types::parse_type_ddl(sql)?;
         let mut catalog = self.db.shared.catalog();
         let tables: Vec<Arc<Table>> = catalog.tables.values().cloned().collect();
@@ -1750,6 +1887,9 @@ impl SqlSession {
                 format!("sequence DDL (CREATE/ALTER/DROP SEQUENCE) inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
             );
             return Err(self.fail(e));
+        }
+        if self.restricted_role().is_some() {
+            return Err(unsupported_as_role(sql));
         }
         let ddl = sequences::parse(sql)?;
         let mut catalog = self.db.shared.catalog();
@@ -1852,6 +1992,19 @@ impl SqlSession {
             }
             e
         })?;
+        if let Some(role) = self.restricted_role() {
+            // The owner check comes before the lock, as PostgreSQL's
+            // name lookup callback makes it.
+            if plan
+                .actions
+                .iter()
+                .any(|a| matches!(a, alter::Action::OwnerTo(_)))
+            {
+                return Err(unsupported_as_role(sql));
+            }
+            let owner = lock(&self.db.shared.roles).check_owner(&role, &plan.table);
+            owner?;
+        }
         if let Some(done) = self.alter_partitioned(&plan, sql) {
             return done;
         }
@@ -1866,6 +2019,335 @@ impl SqlSession {
                 }
                 e
             })
+    }
+
+    /// The current role: `SET ROLE`'s, else the session user.
+    fn current_role(&self) -> String {
+        let effective = self.effective();
+        effective
+            .role()
+            .or(effective.session_user())
+            .cloned()
+            .unwrap_or_else(|| roles::BOOTSTRAP.to_string())
+    }
+
+    /// The session user: `SET SESSION AUTHORIZATION`'s, else the login
+    /// role.
+    fn session_user(&self) -> String {
+        let effective = self.effective();
+        effective
+            .session_user()
+            .cloned()
+            .unwrap_or_else(|| roles::BOOTSTRAP.to_string())
+    }
+
+    /// The current role when it is not a superuser (whose statements have
+    /// their privileges checked, see `roles`).
+    fn restricted_role(&self) -> Option<String> {
+        // The common case: the login superuser, with no lock taken.
+        let effective = self.effective();
+        if effective.role().is_none() && effective.session_user().is_none() {
+            return None;
+        }
+        let role = self.current_role();
+        (!lock(&self.db.shared.roles).superuser(&role)).then_some(role)
+    }
+
+    /// 42501 (or 0A000 where not modelled) unless `role`, not a
+    /// superuser, may run `kind` (see `roles`). Checked before the
+    /// statement waits for its table locks: PostgreSQL checks TRUNCATE's,
+    /// LOCK TABLE's and the owner-only DDL's then too, and a query's and
+    /// a DML statement's once it holds them (so the store fails those
+    /// without waiting behind a conflicting table lock).
+    fn check_privileges(&self, role: &str, kind: &Prepared) -> Result<(), DbError> {
+        let roles = lock(&self.db.shared.roles);
+        match kind {
+            Prepared::Begin(_)
+            | Prepared::Commit
+            | Prepared::Rollback
+            | Prepared::Savepoint(_)
+            | Prepared::ReleaseSavepoint(_)
+            | Prepared::RollbackToSavepoint(_)
+            | Prepared::Set(_)
+            | Prepared::SetTransaction(_)
+            | Prepared::SetConstraints(_)
+            | Prepared::SetCharacteristics(_)
+            | Prepared::Show(_)
+            | Prepared::DiscardAll => Ok(()),
+            Prepared::Truncate(plan) => plan
+                .tables
+                .iter()
+                .try_for_each(|t| roles.check(role, &t.name, roles::TRUNCATE)),
+            Prepared::LockTable(plan) => plan
+                .tables
+                .iter()
+                .try_for_each(|t| roles::check_lock(&roles, role, t, plan.mode)),
+            Prepared::CreateTable(create, _) => {
+                let name = ddl_object_name(&create.name);
+                Err(schema_denied(&name))
+            }
+            // The owner may index its table only in a schema it may
+            // create in, which public is not.
+            Prepared::CreateIndex(create) => {
+                let table = ddl_object_name(&create.table_name);
+                roles.check_owner(role, &table)?;
+                Err(schema_denied(&table))
+            }
+            Prepared::Drop(_) | Prepared::CreateExtension { .. } | Prepared::CreateSchema { .. } => {
+                Err(expr::unsupported(
+                    "DROP, CREATE EXTENSION and CREATE SCHEMA as a role without superuser (their privilege checks are not modelled)",
+                ))
+            }
+            data => roles::check_data(&roles, role, data),
+        }
+    }
+
+    /// `REINDEX INDEX | TABLE | SCHEMA` (see `reindex`): nothing to
+    /// rebuild, PostgreSQL's locks taken.
+    async fn reindex(&mut self, sql: &str) -> Result<Rows, DbError> {
+        self.refuse_in_failed_block()?;
+        let with_statement = |mut e: DbError| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        };
+        let target = reindex::parse(sql).map_err(|e| self.fail(with_statement(e)))?;
+        let names: Vec<String> = match &target {
+            reindex::Target::Table(name) => {
+                let table = self.db.shared.table(name).map_err(|e| self.fail(e))?;
+                vec![table.name.clone()]
+            }
+            reindex::Target::Index(name) => {
+                let catalog = self.db.shared.catalog();
+                let owner = catalog.tables.values().find(|t| {
+                    let schema = t.name.split_once('.').map(|(s, _)| s);
+                    t.indexes.iter().any(|i| {
+                        !i.name.is_empty()
+                            && (i.name == *name
+                                || schema.is_some_and(|s| format!("{s}.{}", i.name) == *name))
+                    })
+                });
+                match owner {
+                    Some(t) => vec![t.name.clone()],
+                    None => {
+                        drop(catalog);
+                        let e = DbError::new(
+                            SqlState::UndefinedTable,
+                            format!("relation \"{name}\" does not exist"),
+                        );
+                        return Err(self.fail(e));
+                    }
+                }
+            }
+            reindex::Target::Schema(schema) => {
+                if self.block.is_some() {
+                    let e = DbError::new(
+                        SqlState::Other("25001"),
+                        "REINDEX SCHEMA cannot run inside a transaction block",
+                    );
+                    return Err(self.fail(e));
+                }
+                let catalog = self.db.shared.catalog();
+                if schema != "public" && !catalog.schemas.contains(schema) {
+                    return Err(DbError::new(
+                        SqlState::Other("3F000"),
+                        format!("schema \"{schema}\" does not exist"),
+                    ));
+                }
+                let prefix = format!("{schema}.");
+                catalog
+                    .tables
+                    .keys()
+                    .filter(|t| match schema.as_str() {
+                        "public" => !t.contains('.'),
+                        _ => t.starts_with(&prefix),
+                    })
+                    .cloned()
+                    .collect()
+            }
+        };
+        if let Some(role) = self.restricted_role() {
+            let roles = lock(&self.db.shared.roles);
+            let owned = match target {
+                reindex::Target::Schema(_) => Err(expr::unsupported(
+                    "REINDEX SCHEMA as a role without superuser (its privilege checks are not modelled)",
+                )),
+                _ => names.iter().try_for_each(|t| roles.check_owner(&role, t)),
+            };
+            drop(roles);
+            owned.map_err(|e| self.fail(with_statement(e)))?;
+        }
+        let timeouts = self.timeouts();
+        for name in names {
+            // A table REINDEX SCHEMA listed and another session dropped
+            // meanwhile is passed over, as PostgreSQL does.
+            let Ok(table) = self.db.shared.table(&name) else {
+                continue;
+            };
+            let indexed = !table.heap || table.indexes.len() > 1;
+            let mode = if indexed {
+                TableLockMode::AccessExclusive
+            } else {
+                TableLockMode::Share
+            };
+            let wanted = [(table.name.clone(), mode)];
+            match &mut self.block {
+                Some(block) => {
+                    block.tx.set_timeouts(timeouts);
+                    if let Err(e) = block.tx.sql_lock_tables(&wanted, false).await {
+                        block.failed = true;
+                        return Err(e);
+                    }
+                }
+                None => {
+                    let mut tx = self.db.store().begin(Isolation::ReadCommitted);
+                    tx.join_session(self.session);
+                    tx.set_timeouts(timeouts);
+                    let locked = tx.sql_lock_tables(&wanted, false).await;
+                    tx.rollback();
+                    locked?;
+                }
+            }
+        }
+        Ok(Rows::default())
+    }
+
+    /// `CREATE ROLE`, `DROP ROLE`, `GRANT` and `REVOKE` (see `roles`):
+    /// DDL, outside a block as the engine's other DDL, and run by a
+    /// superuser.
+    fn role_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
+        self.refuse_in_failed_block()?;
+        let with_statement = |mut e: DbError| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        };
+        if self.block.is_some() {
+            let e = DbError::new(
+                SqlState::FeatureNotSupported,
+                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+            );
+            return Err(self.fail(e));
+        }
+        let ddl = roles::parse(sql).map_err(with_statement)?;
+        if self.restricted_role().is_some() {
+            return Err(with_statement(expr::unsupported(
+                "CREATE ROLE, DROP ROLE, GRANT and REVOKE as a role without superuser (their privilege checks are not modelled)",
+            )));
+        }
+        let current = self.current_role();
+        let catalog = self.db.shared.catalog();
+        let exists = |t: &str| catalog.tables.contains_key(t);
+        lock(&self.db.shared.roles).run(&ddl, &exists, &current)?;
+        Ok(Rows::default())
+    }
+
+    /// `PREPARE`, `EXECUTE` and `DEALLOCATE` (see `prepare`).
+    async fn prepared_statement(&mut self, sql: &str) -> Result<Rows, DbError> {
+        let command = prepare::parse(sql).map_err(|mut e| {
+            if e.code == SqlState::FeatureNotSupported {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            self.fail(e)
+        })?;
+        self.refuse_in_failed_block()?;
+        match command {
+            prepare::Command::Prepare { name, types, sql } => {
+                if self.prepared.contains_key(&name) {
+                    return Err(self.fail(prepare::exists(&name)));
+                }
+                // Planned now: a missing table or column fails here, as
+                // PostgreSQL analyzes the statement at PREPARE.
+                let planned = self.db.prepare(&sql, self.effective().scans);
+                let statement = planned.map_err(|e| self.fail(e))?;
+                match &statement.kind {
+                    Prepared::Select(_)
+                    | Prepared::SetOp(_)
+                    | Prepared::Insert(_)
+                    | Prepared::Update(_)
+                    | Prepared::Delete(_)
+                    | Prepared::With(_)
+                    | Prepared::AdvisoryLock(_) => {}
+                    _ => {
+                        let first = sql.split_whitespace().next().unwrap_or_default();
+                        let e = DbError::new(
+                            SqlState::SyntaxError,
+                            format!("syntax error at or near \"{first}\""),
+                        );
+                        return Err(self.fail(e));
+                    }
+                }
+                let params = statement.params.max(types.len());
+                self.prepared
+                    .insert(name, prepare::PreparedStatement { sql, types, params });
+                Ok(Rows::default())
+            }
+            prepare::Command::Execute { name, args } => {
+                let Some(stmt) = self.prepared.get(&name).cloned() else {
+                    return Err(self.fail(prepare::missing(&name)));
+                };
+                if args.len() != stmt.params {
+                    return Err(self.fail(prepare::wrong_count(&name)));
+                }
+                let mut values = Vec::with_capacity(args.len());
+                for (i, arg) in args.iter().enumerate() {
+                    let v = self.argument(arg).map_err(|e| self.fail(e))?;
+                    let v = match stmt.types.get(i) {
+                        Some(ty) => value::coerce(&v, *ty).map_err(|e| self.fail(e))?,
+                        None => v,
+                    };
+                    values.push(v);
+                }
+                // Parameters declared and not used are not bound.
+                let used = self.db.prepare(&stmt.sql, self.effective().scans);
+                let used = used.map_err(|e| self.fail(e))?.params;
+                values.truncate(used);
+                self.run_statement(&stmt.sql, &values).await
+            }
+            prepare::Command::Deallocate(None) => {
+                self.prepared.clear();
+                Ok(Rows::default())
+            }
+            prepare::Command::Deallocate(Some(name)) => match self.prepared.remove(&name) {
+                Some(_) => Ok(Rows::default()),
+                None => Err(self.fail(prepare::missing(&name))),
+            },
+        }
+    }
+
+    /// The value of an `EXECUTE` argument: an expression over no table.
+    fn argument(&self, text: &str) -> Result<Value, DbError> {
+        let statement = self
+            .db
+            .prepare(&format!("SELECT {text}"), self.effective().scans)?;
+        let Prepared::Select(plan) = &statement.kind else {
+            return Err(expr::unsupported(format!("the EXECUTE argument {text}")));
+        };
+        let [(_, e)] = plan.output.as_slice() else {
+            return Err(DbError::new(
+                SqlState::SyntaxError,
+                format!("syntax error at or near \"{text}\""),
+            ));
+        };
+        if !plan.sources.is_empty() || statement.params > 0 || e.has_subquery() {
+            return Err(expr::unsupported(format!(
+                "an EXECUTE argument that is not a constant expression ({text})"
+            )));
+        }
+        let tx_ms = self.block.as_ref().and_then(|b| b.tx.sql_time_ms());
+        let ctx = funcs::Ctx::new(&self.db.store, &self.db.shared, tx_ms);
+        let env = expr::Env {
+            row: &[],
+            params: &[],
+            aggs: &[],
+            ctx: &ctx,
+        };
+        e.eval(&env).map(|mut v| {
+            value::labels_as_text(&mut v);
+            v
+        })
     }
 
     /// `CREATE FUNCTION`, `DROP FUNCTION`, `CREATE TRIGGER`, `DROP
@@ -1925,6 +2407,23 @@ impl SqlSession {
             }
             return Ok(Rows::default());
         }
+        let mut m = m;
+        if let Some(role) = self.restricted_role() {
+            // A table the role does not own is skipped with a warning
+            // (PostgreSQL's "skipping ... only table or database owner can
+            // vacuum it"), before its lock is asked for.
+            for name in &m.tables {
+                self.db.shared.table(name)?;
+            }
+            let roles = lock(&self.db.shared.roles);
+            if m.tables.is_empty() {
+                m.tables = self.db.shared.catalog().tables.keys().cloned().collect();
+            }
+            m.tables.retain(|t| roles.owns(&role, t));
+            if m.tables.is_empty() {
+                return Ok(Rows::default());
+            }
+        }
         vacuum::run(&self.db, &m, self.timeouts()).await?;
         Ok(Rows::default())
     }
@@ -1961,9 +2460,15 @@ mod partition_tests;
 #[cfg(test)]
 mod plpgsql_tests;
 #[cfg(test)]
+mod indexes_tests;
+#[cfg(test)]
+mod prepare_tests;
+#[cfg(test)]
 mod queries_tests;
 #[cfg(test)]
 mod referential_tests;
+#[cfg(test)]
+mod roles_tests;
 #[cfg(test)]
 mod sequences_tests;
 #[cfg(test)]

@@ -809,6 +809,10 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
                 }
             }
         }
+        // A hash index answers only an equality on its whole key.
+        if index.hash && eq.len() != parts.len() {
+            continue;
+        }
         let full_unique = index.unique && eq.len() == parts.len();
         let score = eq.len() * 4
             + usize::from(lower.is_some() || upper.is_some()) * 2
@@ -1385,6 +1389,22 @@ impl<'a> Planner<'a> {
                     && query.locks.is_empty() =>
             {
                 return self.query_in(*inner, strength, outer);
+            }
+            // `VALUES ...` as a query is `SELECT * FROM (VALUES ...)
+            // "*VALUES*"`, as PostgreSQL names it.
+            ast::SetExpr::Values(values) => {
+                let text = format!("SELECT * FROM ({values}) AS \"*VALUES*\"");
+                let dialect = sqlparser::dialect::PostgreSqlDialect {};
+                let parsed = sqlparser::parser::Parser::parse_sql(&dialect, &text)
+                    .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+                let Some(ast::Statement::Query(mut rewritten)) = parsed.into_iter().next() else {
+                    return Err(unsupported(format!("the query form {text}")));
+                };
+                rewritten.order_by = query.order_by;
+                rewritten.limit = query.limit;
+                rewritten.offset = query.offset;
+                rewritten.locks = query.locks;
+                return self.query_in(*rewritten, strength, outer);
             }
             other => return Err(unsupported(format!("the query form {other}"))),
         };

@@ -4192,6 +4192,134 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, v, seen FROM trg_bookings ORDER BY id -> [(1, 0, NULL) (2, 5, 1)]
         ",
     },
+    Script {
+        name: "truncate-without-the-privilege-fails-without-waiting",
+        about: "TRUNCATE by a role without the TRUNCATE privilege fails with \
+                42501 at once, before it would wait for the ACCESS SHARE \
+                lock a reader holds; once granted, it waits for the reader \
+                (recorded from PostgreSQL 15, as its truncate-conflict spec)",
+        setup: ROLE_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "SELECT count(*) FROM public.role_tab"),
+            (1, "SET ROLE regress_role_tab"),
+            (1, "TRUNCATE public.role_tab"),
+            (1, "RESET ROLE"),
+            (1, "GRANT TRUNCATE ON public.role_tab TO regress_role_tab"),
+            (1, "SET ROLE regress_role_tab"),
+            (1, "TRUNCATE public.role_tab"),
+            (0, "COMMIT"),
+            (1, "RESET ROLE"),
+        ],
+        check: &["SELECT count(*) FROM public.role_tab"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT count(*) FROM public.role_tab -> [(1)]
+            s2: SET ROLE regress_role_tab -> ok
+            s2: TRUNCATE public.role_tab -> error 42501
+            s2: RESET ROLE -> ok
+            s2: GRANT TRUNCATE ON public.role_tab TO regress_role_tab -> ok
+            s2: SET ROLE regress_role_tab -> ok
+            s2: TRUNCATE public.role_tab -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s2: RESET ROLE -> ok
+            check: SELECT count(*) FROM public.role_tab -> [(0)]
+        ",
+    },
+    Script {
+        name: "vacuum-by-a-non-owner-skips-the-table-without-waiting",
+        about: "VACUUM by a role that does not own the table skips it (a \
+                warning) without waiting for the SHARE UPDATE EXCLUSIVE \
+                lock another transaction holds; once the role owns the \
+                table, VACUUM waits for that lock (recorded from PostgreSQL \
+                15, as its vacuum-conflict spec)",
+        setup: ROLE_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE"),
+            (1, "SET ROLE regress_role_tab"),
+            (1, "VACUUM public.role_tab"),
+            (1, "ANALYZE public.role_tab"),
+            (0, "COMMIT"),
+            (1, "RESET ROLE"),
+            (1, "ALTER TABLE public.role_tab OWNER TO regress_role_tab"),
+            (0, RC),
+            (0, "LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE"),
+            (1, "SET ROLE regress_role_tab"),
+            (1, "VACUUM public.role_tab"),
+            (0, "COMMIT"),
+            (1, "RESET ROLE"),
+        ],
+        check: &["SELECT count(*) FROM public.role_tab"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE -> ok
+            s2: SET ROLE regress_role_tab -> ok
+            s2: VACUUM public.role_tab -> ok
+            s2: ANALYZE public.role_tab -> ok
+            s1: COMMIT -> ok
+            s2: RESET ROLE -> ok
+            s2: ALTER TABLE public.role_tab OWNER TO regress_role_tab -> ok
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: LOCK TABLE public.role_tab IN SHARE UPDATE EXCLUSIVE MODE -> ok
+            s2: SET ROLE regress_role_tab -> ok
+            s2: VACUUM public.role_tab -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s2: RESET ROLE -> ok
+            check: SELECT count(*) FROM public.role_tab -> [(1)]
+        ",
+    },
+    Script {
+        name: "reindex-waits-for-a-reader-and-holds-back-readers",
+        about: "REINDEX TABLE takes SHARE on the table and ACCESS EXCLUSIVE \
+                on its indexes: it waits for an open reader (which holds \
+                ACCESS SHARE on the index its query opened), and a reader \
+                arriving meanwhile queues behind it; both go on when the \
+                first reader commits (recorded from PostgreSQL 15)",
+        setup: REINDEX_SETUP,
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "SELECT v FROM rx_tab WHERE id = 1"),
+            (1, "REINDEX TABLE rx_tab"),
+            (2, "SELECT v FROM rx_tab WHERE id = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT count(*) FROM rx_tab"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: SELECT v FROM rx_tab WHERE id = 1 -> [(1)]
+            s2: REINDEX TABLE rx_tab -> waiting
+            s3: SELECT v FROM rx_tab WHERE id = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- ok
+            s3 <- [(1)]
+            check: SELECT count(*) FROM rx_tab -> [(1)]
+        ",
+    },
+];
+
+/// The REINDEX script's table.
+const REINDEX_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS rx_tab",
+    "CREATE TABLE rx_tab (id integer PRIMARY KEY, v integer)",
+    "INSERT INTO rx_tab VALUES (1, 1)",
+];
+
+/// The role scripts' table and role (roles are the cluster's, not the
+/// database's: dropped after the table, whose grants and ownership
+/// would keep it). The table is in schema public, which every role may
+/// use (the PostgreSQL runner's own schema is not the role's to use).
+const ROLE_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS public.role_tab",
+    "DROP ROLE IF EXISTS regress_role_tab",
+    "CREATE ROLE regress_role_tab",
+    "CREATE TABLE public.role_tab (a integer)",
+    "INSERT INTO public.role_tab VALUES (1)",
 ];
 
 /// The deferred-constraint scripts' tables: a parent, and a child whose

@@ -89,6 +89,12 @@ pub(crate) enum Param {
     Plain(usize),
     /// A placeholder (`myapp.user_id`): any text, as PostgreSQL keeps it.
     Custom(String),
+    /// `role` (`SET ROLE name | NONE`): the current role, when not the
+    /// session user (see `roles`).
+    Role,
+    /// `session_authorization` (`SET SESSION AUTHORIZATION`): the session
+    /// user, when not the role the connection logged in as.
+    SessionAuthorization,
 }
 
 /// A parameter's new value (`Default`: `SET ... TO DEFAULT`, `RESET`).
@@ -182,9 +188,37 @@ pub(crate) struct Settings {
     plain: BTreeMap<usize, String>,
     /// Placeholder parameters set in the session.
     custom: BTreeMap<String, String>,
+    /// `SET ROLE` and `SET SESSION AUTHORIZATION` (None: neither set;
+    /// boxed, as a session rarely sets them).
+    identity: Option<Box<Identity>>,
+}
+
+/// The roles a session has set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Identity {
+    /// `SET ROLE`'s role (None: the session user).
+    role: Option<String>,
+    /// `SET SESSION AUTHORIZATION`'s role (None: the login role).
+    session_user: Option<String>,
 }
 
 impl Settings {
+    /// `SET ROLE`'s role, if set.
+    pub(crate) fn role(&self) -> Option<&String> {
+        self.identity.as_ref().and_then(|i| i.role.as_ref())
+    }
+
+    /// `SET SESSION AUTHORIZATION`'s role, if set.
+    pub(crate) fn session_user(&self) -> Option<&String> {
+        self.identity.as_ref().and_then(|i| i.session_user.as_ref())
+    }
+
+    /// Sets both (`DISCARD ALL`: neither).
+    pub(crate) fn set_identity(&mut self, role: Option<String>, session_user: Option<String>) {
+        self.identity = (role.is_some() || session_user.is_some())
+            .then(|| Box::new(Identity { role, session_user }));
+    }
+
     /// Sets `param` to `value` (`SetValue::Default`: its default). The
     /// transaction parameters are the session's to apply, not settings.
     pub(crate) fn apply(&mut self, param: &Param, value: &SetValue) {
@@ -228,6 +262,21 @@ impl Settings {
                 };
                 self.custom.insert(name.clone(), text);
             }
+            (Param::Role, value) => {
+                let role = match value {
+                    SetValue::Text(role) => Some(role.clone()),
+                    _ => None,
+                };
+                self.set_identity(role, self.session_user().cloned());
+            }
+            // A new session user also resets the role, as in PostgreSQL.
+            (Param::SessionAuthorization, value) => {
+                let user = match value {
+                    SetValue::Text(user) if user != super::roles::BOOTSTRAP => Some(user.clone()),
+                    _ => None,
+                };
+                self.set_identity(None, user);
+            }
         }
     }
 
@@ -235,7 +284,11 @@ impl Settings {
     /// empty).
     pub(crate) fn reset_all(&mut self) {
         let custom = std::mem::take(&mut self.custom);
+        // RESET ALL leaves the role and the session user (PostgreSQL's
+        // GUC_NO_RESET_ALL); DISCARD ALL resets them itself.
+        let identity = self.identity.take();
         *self = Settings::default();
+        self.identity = identity;
         self.custom = custom
             .into_keys()
             .map(|name| (name, String::new()))
@@ -265,6 +318,11 @@ impl Settings {
                 .cloned()
                 .unwrap_or_else(|| PLAIN[*index].default.to_string()),
             Param::Custom(name) => return self.custom.get(name).cloned(),
+            Param::Role => self.role().cloned().unwrap_or_else(|| "none".into()),
+            Param::SessionAuthorization => self
+                .session_user()
+                .cloned()
+                .unwrap_or_else(|| super::roles::BOOTSTRAP.into()),
         })
     }
 }
@@ -467,6 +525,8 @@ impl Param {
             "enable_indexscan" => Param::Scan(ScanSwitch::Index),
             "enable_bitmapscan" => Param::Scan(ScanSwitch::Bitmap),
             "enable_indexonlyscan" => Param::Scan(ScanSwitch::IndexOnly),
+            "role" => Param::Role,
+            "session_authorization" => Param::SessionAuthorization,
             _ => {
                 if let Some(index) = PLAIN
                     .iter()
@@ -506,6 +566,8 @@ impl Param {
             Param::Scan(ScanSwitch::IndexOnly) => "enable_indexonlyscan",
             Param::Plain(index) => PLAIN[*index].name,
             Param::Custom(name) => name,
+            Param::Role => "role",
+            Param::SessionAuthorization => "session_authorization",
         }
     }
 
@@ -553,6 +615,12 @@ impl Param {
             | Param::TxDeferrable
             | Param::Scan(_) => SetValue::Bool(boolean(&text)?),
             Param::Custom(_) => SetValue::Text(text),
+            // A role's name, unquoted (`SET ROLE NONE` is its reset).
+            Param::Role if text == "none" => SetValue::Default,
+            Param::Role | Param::SessionAuthorization => {
+                let name = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+                SetValue::Text(name.unwrap_or(&text).to_string())
+            }
             Param::Plain(index) => {
                 let plain = &PLAIN[*index];
                 SetValue::Text(match plain.kind {
@@ -1101,6 +1169,9 @@ pub(crate) fn parse_session_statement(sql: &str) -> Result<Option<SessionStateme
     } else if is_word(at(0), "RESET") {
         let param = if is_word(at(1), "ALL") && tokens.len() == 2 {
             None
+        } else if is_word(at(1), "SESSION") && is_word(at(2), "AUTHORIZATION") && tokens.len() == 3
+        {
+            Some(Param::SessionAuthorization)
         } else if is_word(at(1), "TIME") && is_word(at(2), "ZONE") && tokens.len() == 3 {
             Some(Param::named("TimeZone")?)
         } else {
@@ -1233,6 +1304,16 @@ fn parse_set(tokens: &[Token], sql: &str) -> Result<SessionStatement, DbError> {
     let (param, values_at) = if is_word(at(name_at), "TIME") && is_word(at(name_at + 1), "ZONE") {
         // `SET TIME ZONE value` has no `=` or `TO`.
         (Param::named("TimeZone")?, name_at + 2)
+    } else if is_word(at(name_at), "ROLE")
+        && !(matches!(at(name_at + 1), Some(Token::Eq)) || is_word(at(name_at + 1), "TO"))
+    {
+        // `SET ROLE name`, without `=` or `TO` either.
+        (Param::Role, name_at + 1)
+    } else if is_word(at(name_at), "SESSION") && is_word(at(name_at + 1), "AUTHORIZATION") {
+        (Param::SessionAuthorization, name_at + 2)
+    } else if name_at == 2 && is_word(at(1), "SESSION") && is_word(at(2), "AUTHORIZATION") {
+        // `SET SESSION AUTHORIZATION`: SESSION was not a scope.
+        (Param::SessionAuthorization, 3)
     } else {
         let (name, end) = parameter_name(tokens, name_at, sql)?;
         let param = Param::named(&name)?;
