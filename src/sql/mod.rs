@@ -1381,11 +1381,7 @@ impl SqlSession {
     /// A statement text not in the plan cache: the statements with parsers
     /// of their own run here; the rest is planned (with `current_setting`
     /// calls substituted).
-    async fn route(
-        &mut self,
-        sql: &str,
-        scans: settings::ScanSettings,
-    ) -> Result<Routed, DbError> {
+    async fn route(&mut self, sql: &str, scans: settings::ScanSettings) -> Result<Routed, DbError> {
         if types::is_type_ddl(sql) {
             return self.type_ddl(sql).map(Routed::Done);
         }
@@ -1411,7 +1407,9 @@ impl SqlSession {
             return self.role_ddl(sql).map(Routed::Done);
         }
         if prepare::is_command(sql) {
-            return Box::pin(self.prepared_statement(sql)).await.map(Routed::Done);
+            return Box::pin(self.prepared_statement(sql))
+                .await
+                .map(Routed::Done);
         }
         if let Some(parsed) = ctas::parse(sql) {
             let spec = parsed.map_err(|e| self.fail(e))?;
@@ -2456,11 +2454,11 @@ mod exprindex_tests;
 #[cfg(test)]
 mod generated_tests;
 #[cfg(test)]
+mod indexes_tests;
+#[cfg(test)]
 mod partition_tests;
 #[cfg(test)]
 mod plpgsql_tests;
-#[cfg(test)]
-mod indexes_tests;
 #[cfg(test)]
 mod prepare_tests;
 #[cfg(test)]

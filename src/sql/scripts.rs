@@ -4301,6 +4301,49 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM rx_tab -> [(1)]
         ",
     },
+    Script {
+        name: "unique-violation-after-a-read-elsewhere-in-the-index-is-40001",
+        about: "two serializable transactions read different absent names \
+                through a unique index; the second inserts one of them and \
+                commits; the first then inserts the same name: PostgreSQL's \
+                check before the violation looks at the whole index page, \
+                where the committed one read, so with the first's own read \
+                of the name this is a cycle and 40001, not 23505 (recorded \
+                from PostgreSQL 15)",
+        setup: UNIQUE_PAGE_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT count(*) FROM up_acct WHERE name = 'x'"),
+            (1, "SELECT count(*) FROM up_acct WHERE name = 'y'"),
+            (1, "INSERT INTO up_acct VALUES (2, 'x')"),
+            (1, "COMMIT"),
+            (0, "INSERT INTO up_acct VALUES (3, 'x')"),
+            (0, "ROLLBACK"),
+        ],
+        check: &["SELECT id, name FROM up_acct ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT count(*) FROM up_acct WHERE name = 'x' -> [(0)]
+            s2: SELECT count(*) FROM up_acct WHERE name = 'y' -> [(0)]
+            s2: INSERT INTO up_acct VALUES (2, 'x') -> affected 1
+            s2: COMMIT -> ok
+            s1: INSERT INTO up_acct VALUES (3, 'x') -> error 40001
+            s1: ROLLBACK -> ok
+            check: SELECT id, name FROM up_acct ORDER BY id -> [(1, a) (2, x)]
+        ",
+    },
+];
+
+/// A table with a secondary unique index (see
+/// `unique-violation-after-a-read-elsewhere-in-the-index-is-40001`).
+const UNIQUE_PAGE_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS up_acct",
+    "CREATE TABLE up_acct (id integer PRIMARY KEY, name text NOT NULL)",
+    "CREATE UNIQUE INDEX up_acct_name ON up_acct (name)",
+    "INSERT INTO up_acct VALUES (1, 'a')",
 ];
 
 /// The REINDEX script's table.

@@ -336,6 +336,18 @@ pub(crate) async fn run_ddl(
         TriggerDdl::Create { table, .. } => (table, TableLockMode::ShareRowExclusive),
         TriggerDdl::Drop { table, .. } => (table, TableLockMode::AccessExclusive),
     };
+    // A partition has no table of its own here (its rows live in the
+    // partitioned table's), so a trigger on it alone cannot fire.
+    if db
+        .shared
+        .catalog()
+        .partitions
+        .contains_key(table_name.as_str())
+    {
+        return Err(super::expr::unsupported(format!(
+            "a trigger on the partition \"{table_name}\" itself"
+        )));
+    }
     db.shared.table(table_name)?;
     let mut tx = db.store().begin(crate::store::Isolation::ReadCommitted);
     tx.set_timeouts(timeouts);

@@ -1883,9 +1883,40 @@ impl State {
     /// constraint violation" are reported (nbtinsert.c). A violation caused
     /// by a concurrent transaction that also read the key is then a 40001,
     /// which a retry resolves, not a 23505.
+    ///
+    /// PostgreSQL checks the index's leaf page, not the key: a reader
+    /// holding a predicate lock anywhere on that page conflicts. The store
+    /// has no pages; it takes a small table's index to be one page (a
+    /// btree leaf holds hundreds of entries), so any SIREAD lock in the
+    /// key's index counts.
     fn conflict_in_before_violation(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
-        if self.tx(id).isolation == Isolation::Serializable {
-            self.ssi_conflict_in(id, key)?;
+        if self.tx(id).isolation != Isolation::Serializable {
+            return Ok(());
+        }
+        let index = match key.as_str().find('/') {
+            Some(slash) if key.as_str()[..slash].contains('@') => {
+                KeyRange::prefix(&key.as_str()[..=slash])
+            }
+            _ => return self.ssi_conflict_in(id, key),
+        };
+        let mut readers: BTreeSet<TxId> = self
+            .siread_keys
+            .range(index.start.clone()..index.end.clone())
+            .flat_map(|(_, readers)| readers.iter().copied())
+            .collect();
+        for (&reader, ranges) in &self.siread_ranges {
+            if ranges
+                .iter()
+                .any(|range| range.start < index.end && index.start < range.end)
+            {
+                readers.insert(reader);
+            }
+        }
+        readers.remove(&id);
+        for reader in readers {
+            if self.is_serializable_live(reader) && self.concurrent(reader, id) {
+                self.flag_rw_conflict(reader, id, id)?;
+            }
         }
         Ok(())
     }
