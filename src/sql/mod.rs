@@ -930,7 +930,9 @@ type SavedSettings = (String, Settings, Vec<(Param, SetValue)>, deferred::Deferr
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
 pub struct SqlSession {
     db: SqlDb,
-    block: Option<Block>,
+    /// (Boxed: a session is a variant of `system::kit::Connection`, kept
+    /// small.)
+    block: Option<Box<Block>>,
     /// The session's `SET` values (`SET LOCAL` ones live in the block).
     settings: Settings,
     /// Its backend: the owner of its session-level advisory locks (a
@@ -1270,7 +1272,7 @@ impl SqlSession {
     }
 
     /// Ends the block; unless it committed, its `SET`s are undone.
-    fn end_block(&mut self, committed: bool) -> Option<Block> {
+    fn end_block(&mut self, committed: bool) -> Option<Box<Block>> {
         let mut block = self.block.take()?;
         if !committed {
             self.settings = *std::mem::take(&mut block.settings_at_begin);
@@ -1471,7 +1473,7 @@ impl SqlSession {
                         },
                     );
                     tx.join_session(self.session);
-                    self.block = Some(Block {
+                    self.block = Some(Box::new(Block {
                         tx,
                         read_only,
                         deferrable,
@@ -1481,7 +1483,7 @@ impl SqlSession {
                         settings_at_begin: Box::new(self.settings.clone()),
                         savepoints: Vec::new(),
                         deferred: deferred::Deferred::default(),
-                    });
+                    }));
                 }
                 // BEGIN inside a block is only a warning in PostgreSQL.
                 Ok(Rows::default())
@@ -1624,7 +1626,7 @@ impl SqlSession {
             }
             _ => {
                 let timeouts = self.timeouts();
-                self.run_data_statement(&statement, params, timeouts).await
+                self.run_data_statement(statement, params, timeouts).await
             }
         }
     }
