@@ -4278,25 +4278,31 @@ pub const SCRIPTS: &[Script] = &[
         about: "REINDEX TABLE takes SHARE on the table and ACCESS EXCLUSIVE \
                 on its indexes: it waits for an open reader (which holds \
                 ACCESS SHARE on the index its query opened), and a reader \
-                arriving meanwhile queues behind it; both go on when the \
-                first reader commits (recorded from PostgreSQL 15)",
+                arriving meanwhile queues behind it; the REINDEX goes on \
+                when the first reader commits, the queued reader when the \
+                REINDEX's block commits (in a block, so that the order of \
+                the two is fixed; recorded from PostgreSQL 15)",
         setup: REINDEX_SETUP,
         sessions: 3,
         steps: &[
             (0, RC),
             (0, "SELECT v FROM rx_tab WHERE id = 1"),
+            (1, RC),
             (1, "REINDEX TABLE rx_tab"),
             (2, "SELECT v FROM rx_tab WHERE id = 1"),
             (0, "COMMIT"),
+            (1, "COMMIT"),
         ],
         check: &["SELECT count(*) FROM rx_tab"],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s1: SELECT v FROM rx_tab WHERE id = 1 -> [(1)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s2: REINDEX TABLE rx_tab -> waiting
             s3: SELECT v FROM rx_tab WHERE id = 1 -> waiting
             s1: COMMIT -> ok
             s2 <- ok
+            s2: COMMIT -> ok
             s3 <- [(1)]
             check: SELECT count(*) FROM rx_tab -> [(1)]
         ",
