@@ -3986,34 +3986,39 @@ pub const SCRIPTS: &[Script] = &[
         about: "a SELECT ... FOR UPDATE that waited for a row another \
                 transaction moved to another partition fails with 40001 at \
                 Read Committed, and so does a DELETE of a heap table's row \
-                (recorded from PostgreSQL 15)",
+                (one after the other: two waiters freed by one commit \
+                finish in either order; recorded from PostgreSQL 15)",
         setup: PART_SETUP,
         sessions: 3,
         steps: &[
             (0, RC),
             (0, "UPDATE pt SET a = 2 WHERE a = 1"),
-            (0, "UPDATE ph SET a = 2 WHERE a = 1"),
             (1, RC),
             (1, "SELECT a, b FROM pt WHERE a = 1 FOR UPDATE"),
+            (0, "COMMIT"),
+            (1, "ROLLBACK"),
+            (0, RC),
+            (0, "UPDATE ph SET a = 2 WHERE a = 1"),
             (2, RC),
             (2, "DELETE FROM ph WHERE a = 1"),
             (0, "COMMIT"),
-            (1, "ROLLBACK"),
             (2, "ROLLBACK"),
         ],
         check: &["SELECT a, b FROM pt ORDER BY a", "SELECT a, b FROM ph ORDER BY a"],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s1: UPDATE pt SET a = 2 WHERE a = 1 -> affected 1
-            s1: UPDATE ph SET a = 2 WHERE a = 1 -> affected 1
             s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s2: SELECT a, b FROM pt WHERE a = 1 FOR UPDATE -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 40001
+            s2: ROLLBACK -> ok
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE ph SET a = 2 WHERE a = 1 -> affected 1
             s3: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s3: DELETE FROM ph WHERE a = 1 -> waiting
             s1: COMMIT -> ok
-            s2 <- error 40001
             s3 <- error 40001
-            s2: ROLLBACK -> ok
             s3: ROLLBACK -> ok
             check: SELECT a, b FROM pt ORDER BY a -> [(2, x)]
             check: SELECT a, b FROM ph ORDER BY a -> [(2, x)]
