@@ -20,6 +20,7 @@
 //! modelled; so are `REINDEX DATABASE` and `REINDEX SYSTEM`.
 
 use super::expr::unsupported;
+use super::roles::{name_of, syntax_at, word};
 use super::value::err;
 use crate::store::{DbError, SqlState};
 use sqlparser::dialect::PostgreSqlDialect;
@@ -41,28 +42,6 @@ pub(crate) fn is_reindex(sql: &str) -> bool {
     sql.split_whitespace()
         .next()
         .is_some_and(|w| w.eq_ignore_ascii_case("reindex"))
-}
-
-fn word(t: Option<&Token>, w: &str) -> bool {
-    matches!(t, Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
-}
-
-fn syntax_at(t: Option<&Token>) -> DbError {
-    match t {
-        Some(t) => err(
-            SqlState::SyntaxError,
-            format!("syntax error at or near \"{t}\""),
-        ),
-        None => err(SqlState::SyntaxError, "syntax error at end of input"),
-    }
-}
-
-fn part(t: Option<&Token>) -> Result<String, DbError> {
-    match t {
-        Some(Token::Word(w)) if w.quote_style.is_some() => Ok(w.value.clone()),
-        Some(Token::Word(w)) => Ok(w.value.to_ascii_lowercase()),
-        other => Err(syntax_at(other)),
-    }
 }
 
 /// Parses a statement [`is_reindex`] took.
@@ -102,10 +81,10 @@ pub(crate) fn parse(sql: &str) -> Result<Target, DbError> {
             "REINDEX CONCURRENTLY (its waits for older transactions and lockers are not modelled)",
         ));
     }
-    let mut name = part(at(i))?;
+    let mut name = name_of(at(i))?;
     i += 1;
     if matches!(at(i), Some(Token::Period)) && kind != "schema" {
-        let last = part(at(i + 1))?;
+        let last = name_of(at(i + 1))?;
         name = if name == "public" {
             last
         } else {

@@ -268,11 +268,11 @@ impl Roles {
     }
 }
 
-fn word(t: Option<&Token>, w: &str) -> bool {
+pub(super) fn word(t: Option<&Token>, w: &str) -> bool {
     matches!(t, Some(Token::Word(x)) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
 }
 
-fn syntax_at(t: Option<&Token>) -> DbError {
+pub(super) fn syntax_at(t: Option<&Token>) -> DbError {
     match t {
         Some(t) => err(
             SqlState::SyntaxError,
@@ -283,7 +283,7 @@ fn syntax_at(t: Option<&Token>) -> DbError {
 }
 
 /// A role or table name as PostgreSQL folds it (quoted: as written).
-fn name_of(t: Option<&Token>) -> Result<String, DbError> {
+pub(super) fn name_of(t: Option<&Token>) -> Result<String, DbError> {
     match t {
         Some(Token::Word(w)) if w.quote_style.is_some() => Ok(w.value.clone()),
         Some(Token::Word(w)) => Ok(w.value.to_ascii_lowercase()),
