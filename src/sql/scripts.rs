@@ -4346,10 +4346,55 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, name FROM up_acct ORDER BY id -> [(1, a) (2, x)]
         ",
     },
+    Script {
+        name: "index-insert-conflicts-with-a-read-of-another-key-of-the-index",
+        about: "two serializable transactions count one floor's shifts each \
+                through an index and insert into that floor: a small \
+                table's index is one page, which each read locks and the \
+                other's insert goes into, so the second to commit fails \
+                with 40001 although the floors differ (recorded from \
+                PostgreSQL 15 with enable_seqscan off)",
+        setup: SHIFTS_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SET enable_seqscan = off"),
+            (1, "SET enable_seqscan = off"),
+            (0, "SELECT count(*) FROM shifts WHERE floor = 1"),
+            (1, "SELECT count(*) FROM shifts WHERE floor = 2"),
+            (0, "INSERT INTO shifts VALUES (1, 1, 'ann')"),
+            (1, "INSERT INTO shifts VALUES (2, 2, 'bob')"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, floor FROM shifts ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SET enable_seqscan = off -> ok
+            s2: SET enable_seqscan = off -> ok
+            s1: SELECT count(*) FROM shifts WHERE floor = 1 -> [(0)]
+            s2: SELECT count(*) FROM shifts WHERE floor = 2 -> [(0)]
+            s1: INSERT INTO shifts VALUES (1, 1, 'ann') -> affected 1
+            s2: INSERT INTO shifts VALUES (2, 2, 'bob') -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT id, floor FROM shifts ORDER BY id -> [(1, 1)]
+        ",
+    },
 ];
 
 /// A table with a secondary unique index (see
 /// `unique-violation-after-a-read-elsewhere-in-the-index-is-40001`).
+/// A table with a secondary index (see
+/// `index-insert-conflicts-with-a-read-of-another-key-of-the-index`).
+const SHIFTS_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS shifts",
+    "CREATE TABLE shifts (id int PRIMARY KEY, floor int NOT NULL, nurse text)",
+    "CREATE INDEX shifts_floor ON shifts (floor)",
+];
+
 const UNIQUE_PAGE_SETUP: &[&str] = &[
     "DROP TABLE IF EXISTS up_acct",
     "CREATE TABLE up_acct (id integer PRIMARY KEY, name text NOT NULL)",

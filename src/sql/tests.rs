@@ -374,13 +374,16 @@ fn read_committed_update_rechecks_the_new_row_version() {
     assert_eq!(ints(&ok(&mut s, "SELECT v FROM t", &[])), vec![vec![5]]);
 }
 
-/// Two serializable transactions that each count one floor's shifts
-/// through the index and insert into that floor: index-range predicate locks
-/// keep disjoint floors apart, so both commit; the same through a
-/// sequential scan (no index on the column) conflicts, as in PostgreSQL.
+/// Two serializable transactions that each count one floor's shifts and
+/// insert into that floor. Through a sequential scan (no index on the
+/// column) each read covers the other's insert. Through the index too, as
+/// on PostgreSQL 15 (recorded, with `enable_seqscan = off`): a small
+/// table's index is one leaf page, which the read locks and the other's
+/// insert goes into (transcript
+/// `index-insert-conflicts-with-a-read-of-another-key-of-the-index`).
 #[test]
-fn index_scans_lock_ranges_and_seq_scans_lock_the_table() {
-    for (indexed, both_commit) in [(true, true), (false, false)] {
+fn index_scans_lock_the_index_page_and_seq_scans_lock_the_table() {
+    for (indexed, both_commit) in [(true, false), (false, false)] {
         let mut ddl =
             vec!["CREATE TABLE shifts (id int PRIMARY KEY, floor int NOT NULL, nurse text)"];
         if indexed {
@@ -406,8 +409,8 @@ fn index_scans_lock_ranges_and_seq_scans_lock_the_table() {
             Ok(_) => block_on(t2.commit()),
             Err(e) => Err(e),
         };
-        // Through a sequential scan each read covers the other's insert:
-        // T1 -rw-> T2 -rw-> T1, and SSI aborts one.
+        // Each read covers the other's insert: T1 -rw-> T2 -rw-> T1, and
+        // SSI aborts one.
         let committed = c1.is_ok() && c2.is_ok();
         assert_eq!(committed, both_commit, "indexed {indexed}: {c1:?} {c2:?}");
     }

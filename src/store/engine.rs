@@ -1354,6 +1354,7 @@ impl State {
             }
         }
         if let Some(value) = new_value {
+            let inserted = value.is_some();
             if value.is_none() || kind == WriteKind::KeyUpdate || updates_under_for_update {
                 self.tx_mut(id).keys_changed.insert(key.clone());
             }
@@ -1368,7 +1369,11 @@ impl State {
             self.tx_mut(id).writes.insert(key.clone(), value);
             self.intents.insert(key.clone(), id);
             if isolation == Isolation::Serializable {
-                self.ssi_write(id, key)?;
+                if kind == WriteKind::Insert && inserted {
+                    self.ssi_insert(id, key)?;
+                } else {
+                    self.ssi_write(id, key)?;
+                }
             }
         }
         Ok(LockAttempt::Done(current_row.map(|row| (*row).clone())))
@@ -1870,6 +1875,17 @@ impl State {
         self.flag_rw_conflict(reader, writer, reader)
     }
 
+    /// SSI insert of `key`: as [`State::ssi_write`], and when it is a
+    /// secondary index's entry, the check PostgreSQL's btree insert makes
+    /// on the leaf page it goes into: a small table's index is one page,
+    /// so every reader of that index conflicts (see
+    /// [`State::conflict_in_before_violation`]).
+    fn ssi_insert(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
+        self.tx_mut(id).did_write = true;
+        self.ssi_conflict_in(id, key)?;
+        self.index_page_conflict_in(id, key).map(|_| ())
+    }
+
     /// SSI write: the transaction wrote, and checks for conflicts in.
     fn ssi_write(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
         self.tx_mut(id).did_write = true;
@@ -1893,11 +1909,21 @@ impl State {
         if self.tx(id).isolation != Isolation::Serializable {
             return Ok(());
         }
+        if !self.index_page_conflict_in(id, key)? {
+            return self.ssi_conflict_in(id, key);
+        }
+        Ok(())
+    }
+
+    /// Rw edges from every concurrent reader holding a SIREAD lock
+    /// anywhere in the secondary index `key` is an entry of; false (and
+    /// nothing done) when `key` is a row key.
+    fn index_page_conflict_in(&mut self, id: TxId, key: &Key) -> Result<bool, DbError> {
         let index = match key.as_str().find('/') {
             Some(slash) if key.as_str()[..slash].contains('@') => {
                 KeyRange::prefix(&key.as_str()[..=slash])
             }
-            _ => return self.ssi_conflict_in(id, key),
+            _ => return Ok(false),
         };
         let mut readers: BTreeSet<TxId> = self
             .siread_keys
@@ -1918,7 +1944,7 @@ impl State {
                 self.flag_rw_conflict(reader, id, id)?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// CheckForSerializableConflictIn: rw edges from every concurrent
