@@ -17,8 +17,8 @@ use super::triggers::Event;
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use super::{DbShared, Rows};
 use crate::store::{
-    DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlReader, SqlState, TableLockMode, Tx,
-    WriteKind,
+    index_page, DbError, Isolation, Key, KeyRange, Op, RowLockMode, SqlReader, SqlState,
+    TableLockMode, Tx, WriteKind, EXCLUSION_PAGE, PK_PAGE,
 };
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -494,6 +494,11 @@ impl Exec<'_> {
             .map(|&c| parent_values[c].clone())
             .collect();
         let key = Key::raw(&parent.index_prefix(fk.parent_index, &prefix_values));
+        // The RI query is an index scan of the parent's key: at
+        // Serializable it takes that index's page lock.
+        if fk.parent_index == 0 && !parent.heap {
+            self.tx.sql_reader().index_page_read(parent.base(), PK_PAGE);
+        }
         let row_key = if fk.parent_index == 0 {
             Some(key)
         } else {
@@ -523,6 +528,14 @@ impl Exec<'_> {
     /// foreign-key checks.
     async fn insert_row(&mut self, table: &Table, values: &[Value]) -> Result<(), DbError> {
         let key = table.row_key(values);
+        if table.exclusion.is_some() && self.isolation() == Isolation::Serializable {
+            // The new row's entry in the exclusion constraint's GiST index
+            // checks its page before the constraint is checked (which the
+            // store's write of the row does): a 23P01 against a committed
+            // reader of the page is a 40001 first.
+            let page = index_page(table.base(), EXCLUSION_PAGE);
+            self.tx.sql_index_pages_written(&[page])?;
+        }
         let name = |i: usize| table.indexes[i].name.clone();
         let exclusion = table.exclusion.as_ref().map(|x| x.name.clone());
         self.tx
@@ -631,6 +644,9 @@ impl Exec<'_> {
         // checked again even when they stay (RI_FKey_fk_upd_check_required:
         // the insert's own check may not have run yet).
         let own_version = self.tx.sql_wrote(key);
+        if self.isolation() == Isolation::Serializable && !table.heap {
+            self.non_hot_pages(table, old, new)?;
+        }
         let exclusion = table.exclusion.as_ref().map(|x| x.name.clone());
         let kind = if key_columns_changed(table, old, new) {
             WriteKind::KeyUpdate
@@ -665,6 +681,39 @@ impl Exec<'_> {
         self.queue_referential(table, old, Some(new));
         self.check_parents(table, new, Some((old, own_version)))
             .await
+    }
+
+    /// An UPDATE that changes an indexed column is not HOT: PostgreSQL
+    /// inserts the new version into every index of the table, and each
+    /// insert checks its leaf page for readers (the changed entries' own
+    /// inserts check theirs again, which adds nothing).
+    fn non_hot_pages(
+        &mut self,
+        table: &Table,
+        old: &[Value],
+        new: &[Value],
+    ) -> Result<(), DbError> {
+        let mut hot = true;
+        for i in 1..table.indexes.len() {
+            if table.entry_changed(i, old, new)?
+                || table.has_entry(i, old)? != table.has_entry(i, new)?
+            {
+                hot = false;
+                break;
+            }
+        }
+        if let Some(x) = &table.exclusion {
+            hot &= old[x.group] == new[x.group] && old[x.range] == new[x.range];
+        }
+        if hot {
+            return Ok(());
+        }
+        let mut pages = vec![index_page(table.base(), PK_PAGE)];
+        pages.extend(table.indexes[1..].iter().map(|i| Key::raw(&i.prefix)));
+        if table.exclusion.is_some() {
+            pages.push(index_page(table.base(), EXCLUSION_PAGE));
+        }
+        self.tx.sql_index_pages_written(&pages)
     }
 
     fn apply_sets(
@@ -1176,6 +1225,9 @@ pub(crate) fn fetch(
     match lookup(src, partial, params)? {
         Lookup::Empty => {}
         Lookup::Point(0, key) => {
+            if !table.heap {
+                reader.index_page_read(table.base(), PK_PAGE);
+            }
             if let Some(row) = reader.get(&key)? {
                 out.push((key, table.values_of(&row)));
             }
@@ -1189,6 +1241,9 @@ pub(crate) fn fetch(
             }
         }
         Lookup::Range(0, range) => {
+            if !table.heap {
+                reader.index_page_read(table.base(), PK_PAGE);
+            }
             for (key, row) in reader.scan(&range)? {
                 out.push((key, table.values_of(&row)));
             }
@@ -1202,7 +1257,25 @@ pub(crate) fn fetch(
             }
         }
         Lookup::Seq => {
-            for (key, row) in reader.scan(&table.range())? {
+            let rows = match &src.access {
+                Access::Exclusion(qual) => {
+                    // The qual's columns are numbered in the combined row.
+                    let mut combined = vec![Value::Null; src.offset];
+                    for (slot, v) in combined.iter_mut().zip(partial) {
+                        *slot = v.clone();
+                    }
+                    // A qual that fails to evaluate locks the row: more
+                    // locks are safe, fewer are not.
+                    let matches = |row: &crate::store::Row| {
+                        let mut values = combined.clone();
+                        values.extend(table.values_of(row));
+                        qual.is_true(&env(&values, params)).unwrap_or(true)
+                    };
+                    reader.scan_through_page(&table.range(), table.base(), &matches)?
+                }
+                _ => reader.scan(&table.range())?,
+            };
+            for (key, row) in rows {
                 out.push((key, table.values_of(&row)));
             }
             // A heap is scanned in the order its row versions were

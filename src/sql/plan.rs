@@ -52,6 +52,10 @@ pub(crate) enum Access {
     /// Rows the statement computes: a WITH query's, a subquery's in
     /// FROM, `generate_series` (see `cte`).
     Virtual(Box<super::cte::Virtual>),
+    /// Every row, read through the exclusion constraint's GiST index:
+    /// the conjuncts it can answer (`=` on its group column, `&&` on its
+    /// range column) decide which rows a Serializable read locks.
+    Exclusion(Expr),
 }
 
 #[derive(Clone, Debug)]
@@ -832,7 +836,36 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
             ));
         }
     }
-    best.map_or(Access::Seq, |(_, access)| access)
+    if let Some((_, access)) = best {
+        return access;
+    }
+    exclusion_access(table, conjuncts, &local, &bound_ok).unwrap_or(Access::Seq)
+}
+
+/// PostgreSQL answers `=` on an exclusion constraint's group column and
+/// `&&` on its range column through the constraint's GiST index (with
+/// btree_gist), whose Serializable reads lock that index's page and the
+/// rows it returns rather than the whole relation.
+fn exclusion_access(
+    table: &Table,
+    conjuncts: &[Expr],
+    local: &dyn Fn(&Expr) -> Option<usize>,
+    bound_ok: &dyn Fn(&Expr) -> bool,
+) -> Option<Access> {
+    let x = table.exclusion.as_ref()?;
+    let indexable = |c: &Expr| match c {
+        Expr::Bin(op @ (BinOp::Eq | BinOp::Overlaps), a, b) => {
+            let column = if *op == BinOp::Eq { x.group } else { x.range };
+            (local(a) == Some(column) && bound_ok(b)) || (local(b) == Some(column) && bound_ok(a))
+        }
+        _ => false,
+    };
+    conjuncts
+        .iter()
+        .filter(|c| indexable(c))
+        .cloned()
+        .reduce(|a, b| Expr::Bin(BinOp::And, Box::new(a), Box::new(b)))
+        .map(Access::Exclusion)
 }
 
 impl<'a> Planner<'a> {

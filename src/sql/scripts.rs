@@ -4383,10 +4383,126 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, floor FROM shifts ORDER BY id -> [(1, 1)]
         ",
     },
+    Script {
+        name: "primary-key-insert-conflicts-with-a-read-of-another-key",
+        about: "a serializable transaction looks up a missing key of one \
+                table through its primary key; another reads a row of a \
+                second table and inserts a different key into the first; \
+                the first then updates the row the second read. The \
+                primary key's one leaf page, which the lookup locked, takes \
+                the insert, so the two form a cycle and the first fails at \
+                COMMIT (recorded from PostgreSQL 15)",
+        setup: PK_PAGE_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT v FROM pk_a WHERE id = 5"),
+            (1, "SELECT v FROM pk_b WHERE id = 1"),
+            (1, "INSERT INTO pk_a VALUES (2, 0)"),
+            (0, "UPDATE pk_b SET v = 1 WHERE id = 1"),
+            (1, "COMMIT"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT id, v FROM pk_a ORDER BY id", "SELECT id, v FROM pk_b ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT v FROM pk_a WHERE id = 5 -> []
+            s2: SELECT v FROM pk_b WHERE id = 1 -> [(0)]
+            s2: INSERT INTO pk_a VALUES (2, 0) -> affected 1
+            s1: UPDATE pk_b SET v = 1 WHERE id = 1 -> affected 1
+            s2: COMMIT -> ok
+            s1: COMMIT -> error 40001
+            check: SELECT id, v FROM pk_a ORDER BY id -> [(1, 0) (2, 0)]
+            check: SELECT id, v FROM pk_b ORDER BY id -> [(1, 0)]
+        ",
+    },
+    Script {
+        name: "exclusion-index-read-locks-only-the-rows-it-returns",
+        about: "a serializable transaction deletes room 2's hold; another \
+                adds a hold in room 2 (into the exclusion constraint's GiST \
+                index, whose page the delete's scan locked) and reads room \
+                1 through that index, which returns nothing: the deleted \
+                row is not among what it read, so there is one rw edge, no \
+                cycle, and both commit (recorded from PostgreSQL 15)",
+        setup: GIST_PAGE_SETUP,
+        sessions: 2,
+        steps: &[
+            (1, SER),
+            (1, "DELETE FROM gx_hold WHERE room = 2"),
+            (0, SER),
+            (0, "INSERT INTO gx_hold VALUES (4, 2, '[8,11)')"),
+            (0, "SELECT id FROM gx_hold WHERE room = 1"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room FROM gx_hold ORDER BY id"],
+        expected: "
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: DELETE FROM gx_hold WHERE room = 2 -> affected 1
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: INSERT INTO gx_hold VALUES (4, 2, '[8,11)') -> affected 1
+            s1: SELECT id FROM gx_hold WHERE room = 1 -> []
+            s1: COMMIT -> ok
+            s2: COMMIT -> ok
+            check: SELECT id, room FROM gx_hold ORDER BY id -> [(4, 2)]
+        ",
+    },
+    Script {
+        name: "exclusion-index-insert-conflicts-with-a-read-of-another-room",
+        about: "two serializable transactions each count one room's holds \
+                through the exclusion constraint's GiST index and add a \
+                hold in the room the other counted: the index's one page \
+                is locked by both reads and takes both inserts, so the \
+                second to commit fails with 40001 (recorded from \
+                PostgreSQL 15)",
+        setup: GIST_PAGE_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, SER),
+            (1, SER),
+            (0, "SELECT count(*) FROM gx_hold WHERE room = 1 AND span && '[0,5)'"),
+            (1, "SELECT count(*) FROM gx_hold WHERE room = 3 AND span && '[0,5)'"),
+            (0, "INSERT INTO gx_hold VALUES (5, 3, '[0,5)')"),
+            (1, "INSERT INTO gx_hold VALUES (6, 1, '[0,5)')"),
+            (0, "COMMIT"),
+            (1, "COMMIT"),
+        ],
+        check: &["SELECT id, room FROM gx_hold ORDER BY id"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s2: BEGIN ISOLATION LEVEL SERIALIZABLE -> ok
+            s1: SELECT count(*) FROM gx_hold WHERE room = 1 AND span && '[0,5)' -> [(0)]
+            s2: SELECT count(*) FROM gx_hold WHERE room = 3 AND span && '[0,5)' -> [(0)]
+            s1: INSERT INTO gx_hold VALUES (5, 3, '[0,5)') -> affected 1
+            s2: INSERT INTO gx_hold VALUES (6, 1, '[0,5)') -> affected 1
+            s1: COMMIT -> ok
+            s2: COMMIT -> error 40001
+            check: SELECT id, room FROM gx_hold ORDER BY id -> [(2, 2) (5, 3)]
+        ",
+    },
 ];
 
-/// A table with a secondary unique index (see
-/// `unique-violation-after-a-read-elsewhere-in-the-index-is-40001`).
+/// Two tables of one key each (see
+/// `primary-key-insert-conflicts-with-a-read-of-another-key`).
+const PK_PAGE_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS pk_a, pk_b",
+    "CREATE TABLE pk_a (id int PRIMARY KEY, v int)",
+    "CREATE TABLE pk_b (id int PRIMARY KEY, v int)",
+    "INSERT INTO pk_a VALUES (1, 0)",
+    "INSERT INTO pk_b VALUES (1, 0)",
+];
+
+/// Holds with an exclusion constraint (see
+/// `exclusion-index-read-locks-only-the-rows-it-returns`).
+const GIST_PAGE_SETUP: &[&str] = &[
+    "CREATE EXTENSION IF NOT EXISTS btree_gist",
+    "DROP TABLE IF EXISTS gx_hold",
+    "CREATE TABLE gx_hold (id int PRIMARY KEY, room int NOT NULL, span int4range NOT NULL, EXCLUDE USING gist (room WITH =, span WITH &&))",
+    "INSERT INTO gx_hold VALUES (2, 2, '[0,1)')",
+];
+
 /// A table with a secondary index (see
 /// `index-insert-conflicts-with-a-read-of-another-key-of-the-index`).
 const SHIFTS_SETUP: &[&str] = &[
@@ -4395,6 +4511,8 @@ const SHIFTS_SETUP: &[&str] = &[
     "CREATE INDEX shifts_floor ON shifts (floor)",
 ];
 
+/// A table with a secondary unique index (see
+/// `unique-violation-after-a-read-elsewhere-in-the-index-is-40001`).
 const UNIQUE_PAGE_SETUP: &[&str] = &[
     "DROP TABLE IF EXISTS up_acct",
     "CREATE TABLE up_acct (id integer PRIMARY KEY, name text NOT NULL)",

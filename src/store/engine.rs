@@ -150,6 +150,19 @@ impl TxState {
     }
 }
 
+/// The name of a table's primary key page in [`index_page`].
+pub(crate) const PK_PAGE: &str = "@pkey";
+/// The name of a table's exclusion (GiST) index page in [`index_page`].
+pub(crate) const EXCLUSION_PAGE: &str = "@exclusion";
+
+/// The SIREAD key standing for the leaf page of one of `table`'s indexes
+/// (`table`: a row key's prefix without its '/'): `T@@pkey/` for the
+/// primary key, `T@@exclusion/` for an exclusion constraint's GiST index.
+/// A name never holds '@', so no declared index's keys fall under these.
+pub(crate) fn index_page(table: &str, index: &str) -> Key {
+    Key::raw(&format!("{table}@{index}/"))
+}
+
 /// One transaction as the SSI failure rules see it.
 struct SsiView {
     commit: Option<u64>,
@@ -897,6 +910,33 @@ impl State {
 
     /// A predicate read over a range (SELECT ... WHERE key in range).
     pub(crate) fn scan(&mut self, id: TxId, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
+        self.scan_locking(id, range, None)
+    }
+
+    /// A scan of a table's `range` that PostgreSQL runs through an index
+    /// it cannot map to a key range (an exclusion constraint's GiST index):
+    /// at Serializable it SIREAD-locks that index's page (`table`, `index`:
+    /// see [`index_page`]) and the rows the index returns (`matches`),
+    /// not the whole relation as a sequential scan does. A row with a
+    /// version this transaction cannot see is locked when that version
+    /// matches (PostgreSQL meets it through its own index entry). The
+    /// history records the rows returned, item by item.
+    pub(crate) fn scan_through_page(
+        &mut self,
+        id: TxId,
+        range: &KeyRange,
+        page: (&str, &str),
+        matches: &dyn Fn(&Row) -> bool,
+    ) -> Result<Vec<(Key, Row)>, DbError> {
+        self.scan_locking(id, range, Some((page, matches)))
+    }
+
+    fn scan_locking(
+        &mut self,
+        id: TxId,
+        range: &KeyRange,
+        through_page: Option<((&str, &str), &dyn Fn(&Row) -> bool)>,
+    ) -> Result<Vec<(Key, Row)>, DbError> {
         assert!(range.start <= range.end, "scan range must not be reversed");
         self.shadowed_read(id, range)?;
         let snapshot = self.tx(id).snapshot.expect("statement started");
@@ -911,16 +951,60 @@ impl State {
         for (key, row) in own.range(range.start.clone()..range.end.clone()) {
             seen.insert(key.clone(), (row.clone(), id));
         }
-        let observed = seen
-            .iter()
-            .map(|(key, (_, writer))| (key.clone(), *writer))
-            .collect();
-        self.tx_mut(id).reads.push(ReadRecord::Predicate {
-            range: range.clone(),
-            observed,
-        });
+        match through_page {
+            None => {
+                let observed = seen
+                    .iter()
+                    .map(|(key, (_, writer))| (key.clone(), *writer))
+                    .collect();
+                self.tx_mut(id).reads.push(ReadRecord::Predicate {
+                    range: range.clone(),
+                    observed,
+                });
+            }
+            // The history records what the index returned, item by item:
+            // its predicate is no key range, and recording the whole range
+            // would make the checker see a read of every row (a false G2
+            // when a concurrent writer's rows do not match). Phantoms of
+            // such a read are SSI's page lock's business.
+            Some((_, matches)) => {
+                let items: Vec<ReadRecord> = seen
+                    .iter()
+                    .filter(|(_, (row, _))| row.as_ref().is_some_and(|row| matches(row)))
+                    .map(|(key, (_, writer))| ReadRecord::Item {
+                        key: key.clone(),
+                        version: Some(*writer),
+                    })
+                    .collect();
+                self.tx_mut(id).reads.extend(items);
+            }
+        }
         if self.tx(id).isolation == Isolation::Serializable {
-            self.ssi_read_range(id, range)?;
+            match through_page {
+                None => self.ssi_read_range(id, range)?,
+                Some(((table, index), matches)) => {
+                    self.siread_index_page(id, table, index);
+                    let mut keys: BTreeSet<Key> = self
+                        .data
+                        .range(range.start.clone()..range.end.clone())
+                        .map(|(key, _)| key.clone())
+                        .chain(
+                            self.intents
+                                .range(range.start.clone()..range.end.clone())
+                                .map(|(key, _)| key.clone()),
+                        )
+                        .collect();
+                    keys.retain(|key| {
+                        seen.get(key)
+                            .and_then(|(row, _)| row.as_ref())
+                            .is_some_and(|row| matches(row))
+                            || self.newer_version_matches(id, key, snapshot, matches)
+                    });
+                    for key in keys {
+                        self.ssi_read_key(id, &key)?;
+                    }
+                }
+            }
         }
         Ok(seen
             .into_iter()
@@ -1830,6 +1914,33 @@ impl State {
         Ok(())
     }
 
+    /// Whether a version of `key` that `id` cannot see (committed after
+    /// `snapshot`, or another transaction's uncommitted write) is a row
+    /// `matches` accepts: an index scan meets such a version through its
+    /// own index entry, and checks it for a conflict out.
+    fn newer_version_matches(
+        &self,
+        id: TxId,
+        key: &Key,
+        snapshot: u64,
+        matches: &dyn Fn(&Row) -> bool,
+    ) -> bool {
+        let committed = self.data.get(key).is_some_and(|versions| {
+            versions
+                .iter()
+                .filter(|v| v.seq > snapshot)
+                .any(|v| v.row.as_ref().is_some_and(|row| matches(row)))
+        });
+        committed
+            || self
+                .intents
+                .get(key)
+                .filter(|&&writer| writer != id)
+                .and_then(|writer| self.txs.get(writer))
+                .and_then(|tx| tx.writes.get(key))
+                .is_some_and(|row| row.as_ref().is_some_and(|row| matches(row)))
+    }
+
     /// Serializable writers of versions of `key` that `id` cannot see:
     /// committed after its snapshot, or still uncommitted.
     fn invisible_writers(&self, id: TxId, key: &Key) -> Vec<TxId> {
@@ -1875,11 +1986,10 @@ impl State {
         self.flag_rw_conflict(reader, writer, reader)
     }
 
-    /// SSI insert of `key`: as [`State::ssi_write`], and when it is a
-    /// secondary index's entry, the check PostgreSQL's btree insert makes
-    /// on the leaf page it goes into: a small table's index is one page,
-    /// so every reader of that index conflicts (see
-    /// [`State::conflict_in_before_violation`]).
+    /// SSI insert of `key`: as [`State::ssi_write`], plus the check
+    /// PostgreSQL's btree insert makes on the leaf page the new entry goes
+    /// into: a secondary index's entry, or a row key's primary key entry
+    /// (see [`State::index_page_conflict_in`]).
     fn ssi_insert(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
         self.tx_mut(id).did_write = true;
         self.ssi_conflict_in(id, key)?;
@@ -1898,13 +2008,8 @@ impl State {
     /// that "SSI conflicts that would otherwise be masked by this unique
     /// constraint violation" are reported (nbtinsert.c). A violation caused
     /// by a concurrent transaction that also read the key is then a 40001,
-    /// which a retry resolves, not a 23505.
-    ///
-    /// PostgreSQL checks the index's leaf page, not the key: a reader
-    /// holding a predicate lock anywhere on that page conflicts. The store
-    /// has no pages; it takes a small table's index to be one page (a
-    /// btree leaf holds hundreds of entries), so any SIREAD lock in the
-    /// key's index counts.
+    /// which a retry resolves, not a 23505. PostgreSQL checks the index's
+    /// leaf page, not the key (see [`State::index_page_conflict_in`]).
     fn conflict_in_before_violation(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
         if self.tx(id).isolation != Isolation::Serializable {
             return Ok(());
@@ -1915,25 +2020,59 @@ impl State {
         Ok(())
     }
 
-    /// Rw edges from every concurrent reader holding a SIREAD lock
-    /// anywhere in the secondary index `key` is an entry of; false (and
-    /// nothing done) when `key` is a row key.
+    /// SIREAD lock on the page of `table`'s index `index` (see
+    /// [`index_page`]), taken by
+    /// a read that went through that index: PostgreSQL's index scans lock
+    /// the leaf pages they visit.
+    pub(crate) fn siread_index_page(&mut self, id: TxId, table: &str, index: &str) {
+        if self.tx(id).isolation != Isolation::Serializable {
+            return;
+        }
+        let page = index_page(table, index);
+        if self.tx_mut(id).siread_keys.insert(page.clone()) {
+            self.siread_keys.entry(page).or_default().insert(id);
+        }
+    }
+
+    /// A non-HOT UPDATE: PostgreSQL inserts the new row version into every
+    /// index of the table, each insert checking its leaf page.
+    pub(crate) fn index_pages_written(&mut self, id: TxId, pages: &[Key]) -> Result<(), DbError> {
+        if self.tx(id).isolation != Isolation::Serializable {
+            return Ok(());
+        }
+        for page in pages {
+            self.index_page_conflict_in(id, page)?;
+        }
+        Ok(())
+    }
+
+    /// Rw edges from every concurrent reader holding a SIREAD lock on the
+    /// index page a new entry `key` goes into. PostgreSQL locks and checks
+    /// btree leaf pages; the store has no pages and takes a small table's
+    /// index to be one page (a leaf holds hundreds of entries), so any
+    /// SIREAD lock in a secondary index (`T@index/...`) counts, and for a
+    /// row key (`T/...`, its primary key entry) the page lock that reads
+    /// through the primary key took (`T@@pkey/`). True when `key` is a
+    /// secondary index's entry.
     fn index_page_conflict_in(&mut self, id: TxId, key: &Key) -> Result<bool, DbError> {
-        let index = match key.as_str().find('/') {
-            Some(slash) if key.as_str()[..slash].contains('@') => {
-                KeyRange::prefix(&key.as_str()[..=slash])
-            }
-            _ => return Ok(false),
+        let Some(slash) = key.as_str().find('/') else {
+            return Ok(false);
+        };
+        let secondary = key.as_str()[..slash].contains('@');
+        let page = if secondary {
+            KeyRange::prefix(&key.as_str()[..=slash])
+        } else {
+            KeyRange::prefix(index_page(&key.as_str()[..slash], PK_PAGE).as_str())
         };
         let mut readers: BTreeSet<TxId> = self
             .siread_keys
-            .range(index.start.clone()..index.end.clone())
+            .range(page.start.clone()..page.end.clone())
             .flat_map(|(_, readers)| readers.iter().copied())
             .collect();
         for (&reader, ranges) in &self.siread_ranges {
             if ranges
                 .iter()
-                .any(|range| range.start < index.end && index.start < range.end)
+                .any(|range| range.start < page.end && page.start < range.end)
             {
                 readers.insert(reader);
             }
@@ -1944,7 +2083,7 @@ impl State {
                 self.flag_rw_conflict(reader, id, id)?;
             }
         }
-        Ok(true)
+        Ok(secondary)
     }
 
     /// CheckForSerializableConflictIn: rw edges from every concurrent

@@ -44,7 +44,7 @@ pub use record::{CommittedTx, ReadRecord, WriteRecord};
 pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, RowLockMode, SqlState, TxId};
 
 use crate::seed::Seed;
-pub(crate) use engine::{AdvisoryMode, WriteKind};
+pub(crate) use engine::{index_page, AdvisoryMode, WriteKind, EXCLUSION_PAGE, PK_PAGE};
 
 use engine::{LockAttempt, State};
 use serde::{Deserialize, Serialize};
@@ -1134,6 +1134,14 @@ impl Tx {
         self.store.state().scan(self.id, range)
     }
 
+    /// A non-HOT UPDATE's conflict-in checks on the pages of the table's
+    /// indexes (`pages`: see [`index_page`] and the secondary indexes'
+    /// prefixes), which PostgreSQL makes as it inserts the new row version
+    /// into every index.
+    pub(crate) fn sql_index_pages_written(&mut self, pages: &[Key]) -> Result<(), DbError> {
+        self.store.state().index_pages_written(self.id, pages)
+    }
+
     /// Until the current statement ends, its reads see this transaction's
     /// own writes as they are now (see `State::freeze_own_writes`).
     pub(crate) fn sql_freeze_own_writes(&mut self) {
@@ -1395,6 +1403,26 @@ impl SqlReader {
     /// A predicate read of a range within the current statement.
     pub(crate) fn scan(&self, range: &KeyRange) -> Result<Vec<(Key, Row)>, DbError> {
         self.store.state().scan(self.id, range)
+    }
+
+    /// A scan of `range` through `table`'s exclusion index (see
+    /// `State::scan_through_page`).
+    pub(crate) fn scan_through_page(
+        &self,
+        range: &KeyRange,
+        table: &str,
+        matches: &dyn Fn(&Row) -> bool,
+    ) -> Result<Vec<(Key, Row)>, DbError> {
+        self.store
+            .state()
+            .scan_through_page(self.id, range, (table, EXCLUSION_PAGE), matches)
+    }
+
+    /// The SIREAD lock a Serializable read through `table`'s index `index`
+    /// ([`PK_PAGE`], [`EXCLUSION_PAGE`]) takes on the index's page (see
+    /// [`index_page`]).
+    pub(crate) fn index_page_read(&self, table: &str, index: &str) {
+        self.store.state().siread_index_page(self.id, table, index);
     }
 }
 
