@@ -1216,6 +1216,10 @@ pub(crate) fn fetch(
             }
         }
     }
+    // A partition named itself holds the rows its bound takes.
+    if table.view.is_some() {
+        out.retain(|(_, values)| table.holds(values));
+    }
     Ok(out)
 }
 
@@ -1361,8 +1365,9 @@ fn finish(
 /// NOT NULL and CHECK constraints of a row about to be written.
 pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> Result<(), DbError> {
     // Tuple routing comes first in PostgreSQL: a row no partition takes
-    // fails before its constraints are checked.
-    if let Some(p) = &table.partitioning {
+    // fails before its constraints are checked. A row written through a
+    // partition itself is not routed: its bound is checked after them.
+    if let (Some(p), None) = (&table.partitioning, &table.view) {
         if p.route(values).is_none() {
             return Err(super::partition::no_partition(table));
         }
@@ -1373,7 +1378,8 @@ pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> R
                 SqlState::NotNullViolation,
                 format!(
                     "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
-                    c.name, table.name
+                    c.name,
+                    table.shown_name()
                 ),
             ));
         }
@@ -1384,9 +1390,15 @@ pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> R
                 SqlState::CheckViolation,
                 format!(
                     "new row for relation \"{}\" violates check constraint \"{}\"",
-                    table.name, check.name
+                    table.shown_name(),
+                    check.name
                 ),
             ));
+        }
+    }
+    if let Some(view) = &table.view {
+        if !table.holds(values) {
+            return Err(super::partition::outside(view));
         }
     }
     Ok(())

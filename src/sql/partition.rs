@@ -82,6 +82,46 @@ pub(crate) struct Partition {
     pub(crate) bound: Bound,
 }
 
+/// A statement's view of one partition of a partitioned table (see
+/// `Table::view`).
+#[derive(Clone, Debug)]
+pub(crate) struct View {
+    /// The partition's name.
+    pub(crate) name: String,
+    /// Its position in the partitioned table's partitions.
+    pub(crate) index: usize,
+}
+
+/// The partitioned table `parent` seen through its partition `name`: a
+/// statement on a partition itself reads only the partition's rows, and
+/// a row it writes must stay in the partition (23514, see
+/// [`outside`]), as PostgreSQL's statements on a partition do.
+pub(crate) fn view_of(parent: &Arc<Table>, name: &str) -> Option<Arc<Table>> {
+    let p = parent.partitioning.as_ref()?;
+    let index = p.partitions.iter().position(|x| x.name == name)?;
+    let mut t = (**parent).clone();
+    t.view = Some(Arc::new(View {
+        name: name.to_string(),
+        index,
+    }));
+    Some(Arc::new(t))
+}
+
+/// PostgreSQL's 23514 for a row written through a partition that its
+/// bound does not take (ExecPartitionCheck: an INSERT into the
+/// partition, or an UPDATE through it that changes the key; it does not
+/// move the row). PostgreSQL's detail, "Failing row contains (...).", is
+/// not kept: errors here carry a message only.
+pub(crate) fn outside(view: &View) -> DbError {
+    err(
+        SqlState::CheckViolation,
+        format!(
+            "new row for relation \"{}\" violates partition constraint",
+            view.name
+        ),
+    )
+}
+
 /// A partitioned table's key and partitions.
 #[derive(Clone, Debug)]
 pub(crate) struct Partitioning {
