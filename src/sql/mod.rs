@@ -1393,6 +1393,9 @@ impl SqlSession {
         if let Some(parsed) = partition::parse(sql) {
             return self.partition_ddl(parsed, sql).await.map(Routed::Done);
         }
+        if triggers::is_alter_trigger(sql) {
+            return self.routine_ddl(sql).await.map(Routed::Done);
+        }
         if alter::is_alter_table(sql) {
             return self.alter_table(sql).await.map(Routed::Done);
         }
