@@ -1,7 +1,8 @@
-//! Row triggers: `CREATE [OR REPLACE] TRIGGER name {BEFORE | AFTER}
-//! {INSERT | UPDATE [OF cols] | DELETE} [OR ...] ON table FOR EACH ROW
-//! [WHEN (cond)] EXECUTE {FUNCTION | PROCEDURE} f()`, `DROP TRIGGER`, and
-//! their firing.
+//! Triggers: `CREATE [OR REPLACE] TRIGGER name {BEFORE | AFTER}
+//! {INSERT | UPDATE [OF cols] | DELETE} [OR ...] ON table [FOR EACH {ROW |
+//! STATEMENT}] [WHEN (cond)] EXECUTE {FUNCTION | PROCEDURE} f()`, `DROP
+//! TRIGGER`, `ALTER TABLE t {ENABLE | DISABLE} TRIGGER {name | USER |
+//! ALL}`, and their firing.
 //!
 //! As in PostgreSQL (trigger.c): a table's triggers fire in name order.
 //! A BEFORE ROW trigger runs for each row as the statement is about to
@@ -10,17 +11,25 @@
 //! after Read Committed's re-check of the newest version), and may
 //! replace NEW or return NULL to skip the row. AFTER ROW triggers are
 //! queued and fire when the statement ends, after its foreign-key
-//! actions, each seeing the statement's effects. The function's own
-//! statements are nested in the statement that fired it (see
-//! `Exec::run_nested`): same transaction, their table locks, and at Read
-//! Committed a snapshot of their own.
+//! actions, each seeing the statement's effects. Statement triggers
+//! (the default) fire once per statement, rows or none: BEFORE ones as
+//! its body starts, AFTER ones queued after its row events. The
+//! function's own statements are nested in the statement that fired it
+//! (see `Exec::run_nested`): same transaction, their table locks, and at
+//! Read Committed a snapshot of their own.
 //!
-//! Not modelled (0A000): FOR EACH STATEMENT (PostgreSQL's default, so
-//! `FOR EACH ROW` must be written), INSTEAD OF, TRUNCATE triggers,
-//! transition tables, constraint triggers, trigger arguments; row
-//! triggers do not fire for the writes of foreign-key actions (a
-//! cascade into a table with triggers is 0A000) or for `UPDATE ...
-//! FROM` / `DELETE ... USING`.
+//! Partitions: a partition's triggers are kept with its partitioned
+//! table's, marked with the partition. PostgreSQL clones a partitioned
+//! table's row triggers to every partition and fires a row's triggers on
+//! its partition; here a row trigger fires for a row when it is the
+//! table's own or its partition's, with TG_TABLE_NAME the partition. An
+//! UPDATE moving a row across partitions is a delete and an insert for
+//! the row triggers too (see [`Exec::before_move`]).
+//!
+//! Not modelled (0A000): INSTEAD OF, TRUNCATE triggers, transition
+//! tables, constraint triggers, trigger arguments; row triggers do not
+//! fire for the writes of foreign-key actions (a cascade into a table
+//! with triggers is 0A000) or for `UPDATE ... FROM` / `DELETE ... USING`.
 
 use super::catalog::Table;
 use super::exec::Exec;
