@@ -456,3 +456,26 @@ fn statements_on_a_partition_itself_see_and_write_its_rows() {
     let e = fails(&mut s, "UPDATE r1 SET a = 10");
     assert_eq!(e.code.code(), "23514");
 }
+
+#[test]
+fn tableoid_as_regclass_names_the_rows_partition() {
+    let (_db, mut s) = tables();
+    ok(&mut s, "INSERT INTO foo VALUES (2, 'y'), (1, 'x')");
+    ok(&mut s, "INSERT INTO r VALUES (5, 1), (15, 2)");
+    ok(&mut s, "CREATE TABLE plain (a int)");
+    ok(&mut s, "INSERT INTO plain VALUES (1)");
+    let text = |rows: Rows| -> Vec<String> { rows.rows.iter().map(|r| r[0].to_string()).collect() };
+    let got = ok(&mut s, "SELECT tableoid::regclass, * FROM foo ORDER BY a");
+    assert_eq!(got.columns[0], "tableoid");
+    assert_eq!(text(got), ["foo1", "foo2"]);
+    let got = ok(&mut s, "SELECT r.tableoid::regclass FROM r ORDER BY a");
+    assert_eq!(text(got), ["r1", "r2"]);
+    assert_eq!(
+        text(ok(&mut s, "SELECT tableoid::regclass FROM r2")),
+        ["r2"]
+    );
+    assert_eq!(
+        text(ok(&mut s, "SELECT tableoid::regclass FROM plain")),
+        ["plain"]
+    );
+}
