@@ -4609,6 +4609,33 @@ const RI_SETUP: &[&str] = &[
     "INSERT INTO ri_nullable VALUES (1, 2)",
 ];
 
+/// A partitioned table whose partition 1 has a BEFORE DELETE trigger
+/// logging OLD (PostgreSQL's partition-key-update-4).
+const TRG_PART_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS trg_t, trg_log",
+    "DROP FUNCTION IF EXISTS trg_log_old()",
+    "CREATE TABLE trg_t (a integer, b text) PARTITION BY LIST (a)",
+    "CREATE TABLE trg_t1 PARTITION OF trg_t FOR VALUES IN (1)",
+    "CREATE TABLE trg_t2 PARTITION OF trg_t FOR VALUES IN (2)",
+    "INSERT INTO trg_t VALUES (1, 'ABC')",
+    "CREATE TABLE trg_log (a integer, b text)",
+    "CREATE FUNCTION trg_log_old() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN OLD.b = OLD.b || ' trigger'; INSERT INTO trg_log SELECT OLD.*; RETURN OLD; END $$",
+    "CREATE TRIGGER trg_ondel BEFORE DELETE ON trg_t1 FOR EACH ROW EXECUTE FUNCTION trg_log_old()",
+];
+
+/// A table with BEFORE and AFTER UPDATE statement triggers that log
+/// themselves.
+const TRG_STMT_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS trg_s, trg_slog",
+    "DROP FUNCTION IF EXISTS trg_s_log()",
+    "CREATE TABLE trg_s (id integer PRIMARY KEY, v integer)",
+    "INSERT INTO trg_s VALUES (1, 0), (2, 0)",
+    "CREATE TABLE trg_slog (w text)",
+    "CREATE FUNCTION trg_s_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO trg_slog VALUES (TG_WHEN || ' ' || TG_OP || ' ' || TG_LEVEL || ' ' || TG_TABLE_NAME); RETURN NULL; END $$",
+    "CREATE TRIGGER trg_s_before BEFORE UPDATE ON trg_s EXECUTE FUNCTION trg_s_log()",
+    "CREATE TRIGGER trg_s_after AFTER UPDATE ON trg_s FOR EACH STATEMENT EXECUTE FUNCTION trg_s_log()",
+];
+
 #[cfg(test)]
 mod tests {
     use super::super::script::SimBackend;
@@ -4644,30 +4671,3 @@ mod tests {
         assert_eq!(names.len(), SCRIPTS.len());
     }
 }
-
-/// A partitioned table whose partition 1 has a BEFORE DELETE trigger
-/// logging OLD (PostgreSQL's partition-key-update-4).
-const TRG_PART_SETUP: &[&str] = &[
-    "DROP TABLE IF EXISTS trg_t, trg_log",
-    "DROP FUNCTION IF EXISTS trg_log_old()",
-    "CREATE TABLE trg_t (a integer, b text) PARTITION BY LIST (a)",
-    "CREATE TABLE trg_t1 PARTITION OF trg_t FOR VALUES IN (1)",
-    "CREATE TABLE trg_t2 PARTITION OF trg_t FOR VALUES IN (2)",
-    "INSERT INTO trg_t VALUES (1, 'ABC')",
-    "CREATE TABLE trg_log (a integer, b text)",
-    "CREATE FUNCTION trg_log_old() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN OLD.b = OLD.b || ' trigger'; INSERT INTO trg_log SELECT OLD.*; RETURN OLD; END $$",
-    "CREATE TRIGGER trg_ondel BEFORE DELETE ON trg_t1 FOR EACH ROW EXECUTE FUNCTION trg_log_old()",
-];
-
-/// A table with BEFORE and AFTER UPDATE statement triggers that log
-/// themselves.
-const TRG_STMT_SETUP: &[&str] = &[
-    "DROP TABLE IF EXISTS trg_s, trg_slog",
-    "DROP FUNCTION IF EXISTS trg_s_log()",
-    "CREATE TABLE trg_s (id integer PRIMARY KEY, v integer)",
-    "INSERT INTO trg_s VALUES (1, 0), (2, 0)",
-    "CREATE TABLE trg_slog (w text)",
-    "CREATE FUNCTION trg_s_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO trg_slog VALUES (TG_WHEN || ' ' || TG_OP || ' ' || TG_LEVEL || ' ' || TG_TABLE_NAME); RETURN NULL; END $$",
-    "CREATE TRIGGER trg_s_before BEFORE UPDATE ON trg_s EXECUTE FUNCTION trg_s_log()",
-    "CREATE TRIGGER trg_s_after AFTER UPDATE ON trg_s FOR EACH STATEMENT EXECUTE FUNCTION trg_s_log()",
-];
