@@ -250,6 +250,9 @@
 //!   23514 `new row for relation "p" violates partition constraint` (an
 //!   UPDATE through a partition does not move a row; transcript
 //!   `partition-statement-on-a-partition-waits-for-a-writer-through-the-parent`).
+//!   `tableoid::regclass` is the name of the relation a row is in (its
+//!   partition's for a partitioned table's row; `tableoid` alone, an OID,
+//!   does not resolve).
 //!   0A000: `PARTITION BY HASH`, sub-partitioning, key expressions,
 //!   `DETACH PARTITION [CONCURRENTLY]`, `TRUNCATE`, `CREATE INDEX` and
 //!   foreign keys naming a partition itself, `DROP TABLE` of a partition
