@@ -146,6 +146,12 @@ pub(crate) struct Table {
     /// PostgreSQL fires them in. Empty for most tables: statements on
     /// them never look further.
     pub(crate) triggers: Vec<Arc<super::triggers::Trigger>>,
+    /// A statement that names a partition itself reads and writes its
+    /// partitioned table through a view of it: the partitioned table with
+    /// this set to the partition, so that a scan keeps only the rows its
+    /// bound routes to it and a row written must stay in it (see
+    /// `partition`). `None` for every table in the catalog.
+    pub(crate) view: Option<Arc<super::partition::View>>,
 }
 
 /// The hidden identity column of a table without a primary key: drawn
@@ -161,6 +167,21 @@ pub(crate) const ROW_ID: &str = "@row";
 pub(crate) const ROW_POSITION: &str = "@position";
 
 impl Table {
+    /// The name a statement knows the table by: the partition's, for a
+    /// view of one partition.
+    pub(crate) fn shown_name(&self) -> &str {
+        self.view.as_ref().map_or(&self.name, |v| &v.name)
+    }
+
+    /// Whether a row with `values` is one this table holds: every row,
+    /// except for a view of a partition.
+    pub(crate) fn holds(&self, values: &[Value]) -> bool {
+        match (&self.view, &self.partitioning) {
+            (Some(v), Some(p)) => p.route(values) == Some(v.index),
+            _ => true,
+        }
+    }
+
     pub(crate) fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }

@@ -108,6 +108,7 @@ pub(crate) fn virtual_table(name: &str, columns: &[String]) -> Arc<Table> {
         heap: false,
         partitioning: None,
         triggers: Vec::new(),
+        view: None,
     })
 }
 

@@ -106,6 +106,7 @@ pub(crate) fn create_table(
             heap: false,
             partitioning: None,
             triggers: Vec::new(),
+            view: None,
         },
         pk: None,
         uniques: Vec::new(),

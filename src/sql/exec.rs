@@ -768,8 +768,34 @@ impl Exec<'_> {
         self.insert_body(plan).await
     }
 
-    /// An INSERT after its start.
+    /// An INSERT after its start, with its statement triggers (an ON
+    /// CONFLICT DO UPDATE fires the UPDATE ones too, in PostgreSQL's
+    /// order: BEFORE INSERT, BEFORE UPDATE; AFTER UPDATE, AFTER INSERT).
     pub(crate) async fn insert_body(&mut self, plan: &InsertPlan) -> Result<Rows, DbError> {
+        if !Self::has_statement_triggers(&plan.table) {
+            return self.insert_rows(plan).await;
+        }
+        let update = match &plan.conflict {
+            Some((_, ConflictAction::Update { sets, .. })) => {
+                Some(sets.iter().map(|(c, _)| *c).collect::<Vec<usize>>())
+            }
+            _ => None,
+        };
+        self.before_statement(&plan.table, Event::Insert, None)
+            .await?;
+        if let Some(set) = &update {
+            self.before_statement(&plan.table, Event::Update, Some(set))
+                .await?;
+        }
+        let rows = self.insert_rows(plan).await?;
+        if let Some(set) = &update {
+            self.after_statement(&plan.table, Event::Update, Some(set));
+        }
+        self.after_statement(&plan.table, Event::Insert, None);
+        Ok(rows)
+    }
+
+    async fn insert_rows(&mut self, plan: &InsertPlan) -> Result<Rows, DbError> {
         let table = &plan.table;
         let mut out = Vec::new();
         let mut affected = 0;
@@ -917,10 +943,23 @@ impl Exec<'_> {
         self.update_body(plan).await
     }
 
-    /// An UPDATE after its start.
+    /// An UPDATE after its start, with its statement triggers.
     pub(crate) async fn update_body(&mut self, plan: &UpdatePlan) -> Result<Rows, DbError> {
+        let table = &plan.source.table;
+        if !Self::has_statement_triggers(table) {
+            return self.update_rows(plan).await;
+        }
+        let set: Vec<usize> = plan.sets.iter().map(|(c, _)| *c).collect();
+        self.before_statement(table, Event::Update, Some(&set))
+            .await?;
+        let rows = self.update_rows(plan).await?;
+        self.after_statement(table, Event::Update, Some(&set));
+        Ok(rows)
+    }
+
+    async fn update_rows(&mut self, plan: &UpdatePlan) -> Result<Rows, DbError> {
         if !plan.from.is_empty() {
-            if !plan.source.table.triggers.is_empty() {
+            if Self::has_row_triggers(&plan.source.table) {
                 return Err(super::expr::unsupported(
                     "UPDATE ... FROM on a table with triggers",
                 ));
@@ -976,6 +1015,19 @@ impl Exec<'_> {
             } else {
                 new
             };
+            // A row that changes partition is deleted from one and
+            // inserted into the other, triggers included.
+            if !table.triggers.is_empty() && Self::moves(table, &current, &new) {
+                let new = match self.before_move(table, &current, new).await? {
+                    super::triggers::Move::To(new) => new,
+                    super::triggers::Move::Skipped => continue,
+                };
+                self.update_row(table, &key, &current, &new).await?;
+                self.after_move(table, &current, &new);
+                affected += 1;
+                self.returning(plan.returning.as_ref(), &new, &mut out)?;
+                continue;
+            }
             self.update_row(table, &key, &current, &new).await?;
             self.after_row(table, Event::Update, Some(&current), Some(&new), Some(&set));
             affected += 1;
@@ -994,10 +1046,21 @@ impl Exec<'_> {
         self.delete_body(plan).await
     }
 
-    /// A DELETE after its start.
+    /// A DELETE after its start, with its statement triggers.
     pub(crate) async fn delete_body(&mut self, plan: &DeletePlan) -> Result<Rows, DbError> {
+        let table = &plan.source.table;
+        if !Self::has_statement_triggers(table) {
+            return self.delete_rows(plan).await;
+        }
+        self.before_statement(table, Event::Delete, None).await?;
+        let rows = self.delete_rows(plan).await?;
+        self.after_statement(table, Event::Delete, None);
+        Ok(rows)
+    }
+
+    async fn delete_rows(&mut self, plan: &DeletePlan) -> Result<Rows, DbError> {
         if !plan.using.is_empty() {
-            if !plan.source.table.triggers.is_empty() {
+            if Self::has_row_triggers(&plan.source.table) {
                 return Err(super::expr::unsupported(
                     "DELETE ... USING on a table with triggers",
                 ));
@@ -1289,6 +1352,10 @@ pub(crate) fn fetch(
             }
         }
     }
+    // A partition named itself holds the rows its bound takes.
+    if table.view.is_some() {
+        out.retain(|(_, values)| table.holds(values));
+    }
     Ok(out)
 }
 
@@ -1434,8 +1501,9 @@ fn finish(
 /// NOT NULL and CHECK constraints of a row about to be written.
 pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> Result<(), DbError> {
     // Tuple routing comes first in PostgreSQL: a row no partition takes
-    // fails before its constraints are checked.
-    if let Some(p) = &table.partitioning {
+    // fails before its constraints are checked. A row written through a
+    // partition itself is not routed: its bound is checked after them.
+    if let (Some(p), None) = (&table.partitioning, &table.view) {
         if p.route(values).is_none() {
             return Err(super::partition::no_partition(table));
         }
@@ -1446,7 +1514,8 @@ pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> R
                 SqlState::NotNullViolation,
                 format!(
                     "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
-                    c.name, table.name
+                    c.name,
+                    table.shown_name()
                 ),
             ));
         }
@@ -1457,9 +1526,15 @@ pub(crate) fn check_row(table: &Table, values: &[Value], params: Bound<'_>) -> R
                 SqlState::CheckViolation,
                 format!(
                     "new row for relation \"{}\" violates check constraint \"{}\"",
-                    table.name, check.name
+                    table.shown_name(),
+                    check.name
                 ),
             ));
+        }
+    }
+    if let Some(view) = &table.view {
+        if !table.holds(values) {
+            return Err(super::partition::outside(view));
         }
     }
     Ok(())

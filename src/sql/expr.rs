@@ -227,6 +227,46 @@ impl Scope {
     }
 }
 
+impl Compiler<'_> {
+    /// `tableoid` or `t.tableoid`: its qualifier.
+    fn tableoid_of(&self, e: &ast::Expr) -> Option<Option<String>> {
+        match e {
+            ast::Expr::Identifier(i) if ident(i) == "tableoid" => Some(None),
+            ast::Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [t, c] if ident(c) == "tableoid" => Some(Some(ident(t))),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `tableoid::regclass`: the name of the relation a row is in (its
+    /// partition for a partitioned table's row), as its text. The OID
+    /// itself is not modelled (`tableoid` alone does not resolve).
+    fn tableoid(&self, qualifier: Option<&str>) -> Result<Expr, DbError> {
+        let candidates: Vec<&(String, Arc<Table>, usize)> = self
+            .scope
+            .local()
+            .iter()
+            .filter(|(alias, _, _)| qualifier.is_none_or(|q| q == alias))
+            .collect();
+        match candidates.as_slice() {
+            [(_, table, offset)] => super::partition::tableoid(table, *offset),
+            [] => Err(err(
+                SqlState::UndefinedTable,
+                format!(
+                    "missing FROM-clause entry for table \"{}\"",
+                    qualifier.unwrap_or("")
+                ),
+            )),
+            _ => Err(err(
+                SqlState::AmbiguousColumn,
+                "column reference \"tableoid\" is ambiguous",
+            )),
+        }
+    }
+}
+
 pub(crate) fn unsupported(what: impl std::fmt::Display) -> DbError {
     err(
         SqlState::FeatureNotSupported,
@@ -403,6 +443,14 @@ impl<'a> Compiler<'a> {
                 Box::new(self.compile(high)?),
                 *negated,
             ),
+            E::Cast {
+                expr, data_type, ..
+            } if data_type.to_string().eq_ignore_ascii_case("regclass")
+                && self.tableoid_of(expr).is_some() =>
+            {
+                let qualifier = self.tableoid_of(expr).expect("checked");
+                self.tableoid(qualifier.as_deref())?
+            }
             E::Cast {
                 expr, data_type, ..
             } => {

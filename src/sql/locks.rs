@@ -231,6 +231,12 @@ pub(crate) fn relation_locks(kind: &Prepared, touched: &[String]) -> Vec<(String
     for name in &targets {
         add(name, TableLockMode::RowExclusive);
     }
+    // An INSERT into a partition itself checks the row against the
+    // partition's bound, which PostgreSQL reads from the parent under
+    // ACCESS SHARE (generate_partition_qual).
+    if let (Prepared::Insert(plan), Some(_)) = (kind, target.and_then(|t| t.view.as_ref())) {
+        add(&plan.table.name, TableLockMode::AccessShare);
+    }
     for table in touched {
         if targets.contains(table) {
             continue;
@@ -529,6 +535,9 @@ pub(super) async fn truncate(
 /// A table's name, and its partitions' when it is partitioned: the
 /// relations PostgreSQL locks for a statement on it.
 pub(super) fn with_partitions(table: &super::catalog::Table) -> Vec<String> {
+    if let Some(view) = &table.view {
+        return vec![view.name.clone()];
+    }
     let mut names = vec![table.name.clone()];
     if let Some(p) = &table.partitioning {
         names.extend(p.names().map(str::to_string));

@@ -243,12 +243,21 @@
 //!   the table locks its partitions too (none pruned), `LOCK TABLE` of it
 //!   recurses, `LOCK TABLE`, `VACUUM` and `ANALYZE` take partition names,
 //!   `VACUUM (SKIP_LOCKED)` skips a busy partition and `ANALYZE` of the
-//!   table waits for ACCESS SHARE on every partition. 0A000: `PARTITION BY
-//!   HASH`, sub-partitioning, key expressions, `DETACH PARTITION
-//!   [CONCURRENTLY]`, other statements naming a partition itself (query
-//!   the partitioned table), `DROP TABLE` of a partition without its
-//!   table, `ALTER TABLE` of a partition other than storage parameters,
-//!   and `CREATE TABLE (LIKE t)`.
+//!   table waits for ACCESS SHARE on every partition. SELECT, INSERT,
+//!   UPDATE, DELETE and locking reads may name a partition itself: they
+//!   see its rows only, lock the partition alone (an INSERT ACCESS SHARE
+//!   on its table too), and a row written through it outside its bound is
+//!   23514 `new row for relation "p" violates partition constraint` (an
+//!   UPDATE through a partition does not move a row; transcript
+//!   `partition-statement-on-a-partition-waits-for-a-writer-through-the-parent`).
+//!   `tableoid::regclass` is the name of the relation a row is in (its
+//!   partition's for a partitioned table's row; `tableoid` alone, an OID,
+//!   does not resolve).
+//!   0A000: `PARTITION BY HASH`, sub-partitioning, key expressions,
+//!   `DETACH PARTITION [CONCURRENTLY]`, `TRUNCATE`, `CREATE INDEX` and
+//!   foreign keys naming a partition itself, `DROP TABLE` of a partition
+//!   without its table, `ALTER TABLE` of a partition other than storage
+//!   parameters and triggers, and `CREATE TABLE (LIKE t)`.
 //! - User functions and row triggers (see `plpgsql`, `triggers`):
 //!   `CREATE [OR REPLACE] FUNCTION name(args) RETURNS type | void |
 //!   trigger LANGUAGE sql | plpgsql AS $$...$$` and `DROP FUNCTION [IF
@@ -266,9 +275,11 @@
 //!   DIAGNOSTICS ... ROW_COUNT`, `EXCEPTION WHEN` handlers (a savepoint
 //!   that a caught error rolls back, with SQLSTATE and SQLERRM). `CREATE [OR
 //!   REPLACE] TRIGGER name {BEFORE | AFTER} {INSERT | UPDATE [OF cols] |
-//!   DELETE} [OR ...] ON t FOR EACH ROW [WHEN (cond)] EXECUTE
-//!   {FUNCTION | PROCEDURE} f()` (SHARE ROW EXCLUSIVE on the table) and
-//!   `DROP TRIGGER [IF EXISTS] name ON t`, with NEW, OLD, TG_OP,
+//!   DELETE} [OR ...] ON t [FOR EACH {ROW | STATEMENT}] [WHEN (cond)]
+//!   EXECUTE {FUNCTION | PROCEDURE} f()` (SHARE ROW EXCLUSIVE on the
+//!   table), `ALTER TABLE t {ENABLE | DISABLE} TRIGGER {name | USER |
+//!   ALL}` (SHARE ROW EXCLUSIVE; ALL on a table with foreign keys is
+//!   0A000) and `DROP TRIGGER [IF EXISTS] name ON t`, with NEW, OLD, TG_OP,
 //!   TG_WHEN, TG_LEVEL, TG_NAME, TG_TABLE_NAME: a BEFORE ROW trigger runs
 //!   on the row about to be written (after Read Committed's re-check of
 //!   a waited-for row) and may change NEW or skip the row; AFTER ROW
@@ -277,7 +288,20 @@
 //!   it: no pause point of their own, their own table locks, and at Read
 //!   Committed each takes a new snapshot, as a volatile function's do
 //!   (transcript `trigger-function-statements-take-their-own-snapshot`).
-//!   FOR EACH STATEMENT, INSTEAD OF and trigger DDL in a block are 0A000.
+//!   Statement triggers (PostgreSQL's default) fire once per statement,
+//!   rows or none: BEFORE ones as it starts, AFTER ones after its AFTER
+//!   ROW triggers (an `ON CONFLICT DO UPDATE` fires the UPDATE ones too).
+//!   A trigger may be on a partition: its row triggers fire for the
+//!   partition's rows (written through the partitioned table too), its
+//!   statement triggers for statements naming it; a partitioned table's
+//!   row triggers fire on each row's partition (TG_TABLE_NAME). An UPDATE
+//!   that moves a row to another partition fires the source's BEFORE
+//!   DELETE and the destination's BEFORE INSERT row triggers after the
+//!   BEFORE UPDATE ones, then AFTER DELETE and AFTER INSERT, no AFTER
+//!   UPDATE (transcript
+//!   `partition-move-fires-the-source-partitions-delete-trigger-on-the-newest-version`).
+//!   `rec.*` in a function's statement is each of the record's fields.
+//!   INSTEAD OF, TRUNCATE triggers and trigger DDL in a block are 0A000.
 //! - `VALUES (...), ...` as a query (with ORDER BY / LIMIT) and as a FROM
 //!   item `(VALUES ...) alias [(cols)]`: columns `column1`, ... of the
 //!   type PostgreSQL resolves over the rows (an untyped literal takes the
@@ -1392,6 +1416,9 @@ impl SqlSession {
         }
         if let Some(parsed) = partition::parse(sql) {
             return self.partition_ddl(parsed, sql).await.map(Routed::Done);
+        }
+        if triggers::is_alter_trigger(sql) {
+            return self.routine_ddl(sql).await.map(Routed::Done);
         }
         if alter::is_alter_table(sql) {
             return self.alter_table(sql).await.map(Routed::Done);

@@ -31,7 +31,7 @@
 //! without its partitioned table.
 
 use super::catalog::{Catalog, Table};
-use super::expr::{unsupported, Compiler, Env, Scope};
+use super::expr::{unsupported, BinOp, Compiler, Env, Expr, Scope};
 use super::funcs::Ctx;
 use super::plan::{Prepared, Statement};
 use super::settings::ScanSettings;
@@ -80,6 +80,105 @@ pub(crate) enum Bound {
 pub(crate) struct Partition {
     pub(crate) name: String,
     pub(crate) bound: Bound,
+}
+
+/// A statement's view of one partition of a partitioned table (see
+/// `Table::view`).
+#[derive(Clone, Debug)]
+pub(crate) struct View {
+    /// The partition's name.
+    pub(crate) name: String,
+    /// Its position in the partitioned table's partitions.
+    pub(crate) index: usize,
+}
+
+/// The partitioned table `parent` seen through its partition `name`: a
+/// statement on a partition itself reads only the partition's rows, and
+/// a row it writes must stay in the partition (23514, see
+/// [`outside`]), as PostgreSQL's statements on a partition do.
+pub(crate) fn view_of(parent: &Arc<Table>, name: &str) -> Option<Arc<Table>> {
+    let p = parent.partitioning.as_ref()?;
+    let index = p.partitions.iter().position(|x| x.name == name)?;
+    let mut t = (**parent).clone();
+    t.view = Some(Arc::new(View {
+        name: name.to_string(),
+        index,
+    }));
+    Some(Arc::new(t))
+}
+
+/// PostgreSQL's 23514 for a row written through a partition that its
+/// bound does not take (ExecPartitionCheck: an INSERT into the
+/// partition, or an UPDATE through it that changes the key; it does not
+/// move the row). PostgreSQL's detail, "Failing row contains (...).", is
+/// not kept: errors here carry a message only.
+pub(crate) fn outside(view: &View) -> DbError {
+    err(
+        SqlState::CheckViolation,
+        format!(
+            "new row for relation \"{}\" violates partition constraint",
+            view.name
+        ),
+    )
+}
+
+/// `tableoid::regclass` of a row of `table` at `offset` in the combined
+/// row: the table's name, or for a partitioned table the name of the
+/// partition its key routes to (a CASE over the partitions' bounds).
+pub(crate) fn tableoid(table: &Table, offset: usize) -> Result<Expr, DbError> {
+    let name = |n: &str| Expr::Const(Value::Text(n.into()));
+    if let Some(view) = &table.view {
+        return Ok(name(&view.name));
+    }
+    let Some(p) = &table.partitioning else {
+        return Ok(name(&table.name));
+    };
+    let col = |i: usize| Box::new(Expr::Col(offset + p.columns[i]));
+    let mut arms = Vec::new();
+    let mut default = Expr::Const(Value::Null);
+    for part in &p.partitions {
+        let cond = match &part.bound {
+            Bound::Default => {
+                default = name(&part.name);
+                continue;
+            }
+            Bound::List(values) => {
+                let listed: Vec<Expr> = values
+                    .iter()
+                    .filter(|v| !v.is_null())
+                    .map(|v| Expr::Const(v.clone()))
+                    .collect();
+                let mut cond = Expr::InList(col(0), listed, false);
+                if values.iter().any(Value::is_null) {
+                    cond = Expr::Bin(
+                        BinOp::Or,
+                        Box::new(cond),
+                        Box::new(Expr::IsNull(col(0), false)),
+                    );
+                }
+                cond
+            }
+            Bound::Range { from, to } if p.columns.len() == 1 => {
+                let mut cond = Expr::Const(Value::Bool(true));
+                if let RangeDatum::Value(v) = &from[0] {
+                    let ge = Expr::Bin(BinOp::Ge, col(0), Box::new(Expr::Const(v.clone())));
+                    cond = Expr::Bin(BinOp::And, Box::new(cond), Box::new(ge));
+                }
+                if let RangeDatum::Value(v) = &to[0] {
+                    let lt = Expr::Bin(BinOp::Lt, col(0), Box::new(Expr::Const(v.clone())));
+                    cond = Expr::Bin(BinOp::And, Box::new(cond), Box::new(lt));
+                }
+                cond
+            }
+            Bound::Range { .. } => {
+                return Err(unsupported(
+                    "tableoid of a table partitioned by several columns",
+                ))
+            }
+        };
+        arms.push((cond, name(&part.name)));
+    }
+    Ok(Expr::Case(arms, Some(Box::new(default))))
 }
 
 /// A partitioned table's key and partitions.

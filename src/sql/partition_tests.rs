@@ -357,11 +357,7 @@ fn foreign_keys_refer_to_and_from_partitioned_tables() {
 fn what_is_not_modelled_is_refused_naming_it() {
     let (_db, mut s) = tables();
     let refused = [
-        ("SELECT * FROM foo1", "partition \"foo1\" itself"),
-        (
-            "INSERT INTO foo1 VALUES (1, 'x')",
-            "partition \"foo1\" itself",
-        ),
+        ("TRUNCATE foo1", "partition \"foo1\" itself"),
         ("CREATE TABLE h (a int) PARTITION BY HASH (a)", "HASH"),
         ("ALTER TABLE foo DETACH PARTITION foo1", "DETACH PARTITION"),
         (
@@ -411,4 +407,75 @@ fn lock_vacuum_and_analyze_take_partition_names() {
     ok(&mut s, "COMMIT");
     ok(&mut s, "VACUUM (SKIP_LOCKED) foo1, foo2");
     ok(&mut s, "VACUUM (ANALYZE, SKIP_LOCKED) foo");
+}
+
+#[test]
+fn statements_on_a_partition_itself_see_and_write_its_rows() {
+    let (_db, mut s) = tables();
+    ok(&mut s, "INSERT INTO foo VALUES (1, 'x'), (2, 'y')");
+    ok(&mut s, "INSERT INTO foo1 VALUES (1, 'z')");
+    assert_eq!(
+        ints(&mut s, "SELECT a FROM foo1 ORDER BY b"),
+        [Some(1), Some(1)]
+    );
+    assert_eq!(ints(&mut s, "SELECT foo2.a FROM foo2"), [Some(2)]);
+    // PostgreSQL 15: a row outside the partition's bound is refused, and
+    // an UPDATE through the partition does not move a row out of it.
+    for sql in [
+        "INSERT INTO foo1 VALUES (2, 'w')",
+        "INSERT INTO foo1 VALUES (NULL, 'w')",
+        "UPDATE foo1 SET a = 2 WHERE b = 'x'",
+    ] {
+        let e = fails(&mut s, sql);
+        assert_eq!(
+            (e.code.code(), e.message.as_str()),
+            (
+                "23514",
+                "new row for relation \"foo1\" violates partition constraint"
+            ),
+            "{sql}"
+        );
+    }
+    assert_eq!(ok(&mut s, "UPDATE foo2 SET b = 'v'").affected, 1);
+    assert_eq!(ok(&mut s, "DELETE FROM foo1 WHERE b = 'z'").affected, 1);
+    assert_eq!(ok(&mut s, "SELECT * FROM foo2 FOR UPDATE").rows.len(), 1);
+    assert_eq!(
+        ints(&mut s, "SELECT a FROM foo ORDER BY a"),
+        [Some(1), Some(2)]
+    );
+    // A range partition with a primary key, joined with its parent.
+    ok(&mut s, "INSERT INTO r VALUES (5, 1), (15, 2)");
+    assert_eq!(
+        ints(&mut s, "SELECT r2.b FROM r2 JOIN r ON r.a = r2.a"),
+        [Some(2)]
+    );
+    assert_eq!(ints(&mut s, "SELECT b FROM r1 WHERE a = 15"), []);
+    let e = fails(&mut s, "INSERT INTO r2 VALUES (15, 3)");
+    assert_eq!(e.code.code(), "23505");
+    assert_eq!(ok(&mut s, "UPDATE r1 SET a = 6").affected, 1);
+    let e = fails(&mut s, "UPDATE r1 SET a = 10");
+    assert_eq!(e.code.code(), "23514");
+}
+
+#[test]
+fn tableoid_as_regclass_names_the_rows_partition() {
+    let (_db, mut s) = tables();
+    ok(&mut s, "INSERT INTO foo VALUES (2, 'y'), (1, 'x')");
+    ok(&mut s, "INSERT INTO r VALUES (5, 1), (15, 2)");
+    ok(&mut s, "CREATE TABLE plain (a int)");
+    ok(&mut s, "INSERT INTO plain VALUES (1)");
+    let text = |rows: Rows| -> Vec<String> { rows.rows.iter().map(|r| r[0].to_string()).collect() };
+    let got = ok(&mut s, "SELECT tableoid::regclass, * FROM foo ORDER BY a");
+    assert_eq!(got.columns[0], "tableoid");
+    assert_eq!(text(got), ["foo1", "foo2"]);
+    let got = ok(&mut s, "SELECT r.tableoid::regclass FROM r ORDER BY a");
+    assert_eq!(text(got), ["r1", "r2"]);
+    assert_eq!(
+        text(ok(&mut s, "SELECT tableoid::regclass FROM r2")),
+        ["r2"]
+    );
+    assert_eq!(
+        text(ok(&mut s, "SELECT tableoid::regclass FROM plain")),
+        ["plain"]
+    );
 }

@@ -872,10 +872,18 @@ impl<'a> Planner<'a> {
     fn table(&self, name: &ast::ObjectName) -> Result<Arc<Table>, DbError> {
         let name = object_name(name)?;
         let Some(table) = self.catalog.tables.get(&name).cloned() else {
-            if let Some(parent) = self.catalog.partitions.get(&name) {
-                return Err(unsupported(format!(
-                    "a statement on the partition \"{name}\" itself (query or write the partitioned table \"{parent}\")"
-                )));
+            // A partition named itself: its partitioned table seen through
+            // it, locked as the partition alone (PostgreSQL locks the
+            // partition a statement names, not its parent).
+            if let Some(view) = self
+                .catalog
+                .partitions
+                .get(&name)
+                .and_then(|parent| self.catalog.tables.get(parent))
+                .and_then(|parent| super::partition::view_of(parent, &name))
+            {
+                self.touched.borrow_mut().push(name);
+                return Ok(view);
             }
             return Err(err(
                 SqlState::UndefinedTable,
@@ -1016,6 +1024,12 @@ impl<'a> Planner<'a> {
                     .iter()
                     .map(|target| self.table(&target.name))
                     .collect::<Result<Vec<_>, _>>()?;
+                if let Some(view) = tables.iter().find_map(|t| t.view.as_ref()) {
+                    return Err(unsupported(format!(
+                        "TRUNCATE of the partition \"{}\" itself",
+                        view.name
+                    )));
+                }
                 let cascade = cascade == Some(ast::CascadeOption::Cascade);
                 let plan = super::locks::truncate_plan(tables, cascade, self.catalog)?;
                 Prepared::Truncate(Box::new(plan))
@@ -1202,9 +1216,9 @@ impl<'a> Planner<'a> {
                     Some(_) => return Err(unsupported("column aliases on a table")),
                     // `s.t` is referred to as `t`, as in PostgreSQL.
                     None => t
-                        .name
+                        .shown_name()
                         .rsplit_once('.')
-                        .map_or(t.name.clone(), |(_, last)| last.to_string()),
+                        .map_or(t.shown_name().to_string(), |(_, last)| last.to_string()),
                 };
                 Ok((t, alias))
             }
@@ -1674,7 +1688,7 @@ impl<'a> Planner<'a> {
         let alias = insert
             .table_alias
             .as_ref()
-            .map_or(table.name.clone(), ident);
+            .map_or(table.shown_name().to_string(), ident);
         let mut targets: Vec<usize> = if insert.columns.is_empty() {
             (0..table.visible()).collect()
         } else {

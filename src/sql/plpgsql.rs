@@ -1476,6 +1476,22 @@ impl Call<'_> {
                 };
                 out.push_str(&src[copied..t.start]);
                 match &self.vars[slot].val {
+                    // `rec.*`: each of its fields (`INSERT INTO log
+                    // SELECT OLD.*`).
+                    Val::Record(Some(rec))
+                        if next == Some(&Token::Period)
+                            && toks.get(i + 2).map(|t| &t.token) == Some(&Token::Mul) =>
+                    {
+                        let mut list = Vec::with_capacity(rec.values.len());
+                        for v in rec.values.iter().take(rec.names.len()) {
+                            params.push(v.clone());
+                            list.push(format!("${}", params.len()));
+                        }
+                        out.push_str(&list.join(", "));
+                        copied = toks[i + 2].end;
+                        i += 3;
+                        continue;
+                    }
                     Val::Record(rec) if next == Some(&Token::Period) => {
                         let field = toks
                             .get(i + 2)

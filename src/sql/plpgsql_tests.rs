@@ -304,7 +304,12 @@ fn function_and_trigger_ddl_give_postgres_errors() {
         &mut s,
         "CREATE TRIGGER t AFTER UPDATE ON bookings EXECUTE PROCEDURE g()",
     );
-    assert_eq!(e.code.code(), "0A000");
+    // A statement trigger (FOR EACH STATEMENT, the default) is checked
+    // as a row trigger is.
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        ("42P17", "function g must return type trigger")
+    );
     ok(&mut s, "BEGIN");
     let e = error(
         &mut s,
@@ -433,4 +438,109 @@ fn a_trigger_that_fires_itself_without_end_fails_with_54001() {
     );
     let r = ok(&mut s, "SELECT count(*) FROM t");
     assert_eq!(rows(&r), ["0"]);
+}
+
+/// Triggers on a partitioned table, on its partitions, and statement
+/// triggers: which fire, in which order, with which TG_TABLE_NAME.
+const LOGGED: [&str; 5] = [
+    "CREATE TABLE t (a int, b text) PARTITION BY LIST (a)",
+    "CREATE TABLE t1 PARTITION OF t FOR VALUES IN (1)",
+    "CREATE TABLE t2 PARTITION OF t FOR VALUES IN (2)",
+    "CREATE TABLE log (w text)",
+    "CREATE FUNCTION tf() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+     INSERT INTO log VALUES (TG_WHEN||' '||TG_OP||' '||TG_LEVEL||' '||TG_TABLE_NAME); \
+     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$",
+];
+
+#[test]
+fn partition_and_statement_triggers_fire_as_in_postgres() {
+    let mut s = session_with(&LOGGED);
+    for sql in [
+        "CREATE TRIGGER a BEFORE INSERT OR UPDATE OR DELETE ON t FOR EACH ROW EXECUTE FUNCTION tf()",
+        "CREATE TRIGGER b AFTER INSERT OR UPDATE OR DELETE ON t FOR EACH ROW EXECUTE FUNCTION tf()",
+        "CREATE TRIGGER c BEFORE INSERT OR UPDATE OR DELETE ON t1 FOR EACH ROW EXECUTE FUNCTION tf()",
+        "CREATE TRIGGER d AFTER INSERT OR UPDATE OR DELETE ON t2 FOR EACH ROW EXECUTE FUNCTION tf()",
+        "CREATE TRIGGER s1 BEFORE INSERT OR UPDATE OR DELETE ON t EXECUTE FUNCTION tf()",
+        "CREATE TRIGGER s2 AFTER INSERT OR UPDATE OR DELETE ON t EXECUTE FUNCTION tf()",
+        "CREATE TRIGGER s3 AFTER UPDATE ON t1 FOR EACH STATEMENT EXECUTE FUNCTION tf()",
+        "INSERT INTO t VALUES (1, 'x')",
+        // Moved to t2: PostgreSQL's delete and insert.
+        "UPDATE t SET a = 2",
+        // No row: the statement triggers fire all the same.
+        "UPDATE t1 SET b = 'y'",
+        "UPDATE t2 SET b = 'y'",
+        "DELETE FROM t WHERE false",
+        "ALTER TABLE t DISABLE TRIGGER s1",
+        // On a partition: its own triggers and the clones of its parent's.
+        "ALTER TABLE t1 DISABLE TRIGGER USER",
+        "INSERT INTO t1 VALUES (1, 'x')",
+        "ALTER TABLE t ENABLE TRIGGER ALL",
+        "ALTER TABLE t1 ENABLE TRIGGER c",
+        "DELETE FROM t1",
+    ] {
+        ok(&mut s, sql);
+    }
+    // Recorded from PostgreSQL 15 with psql.
+    let expected = "BEFORE INSERT STATEMENT t; BEFORE INSERT ROW t1; BEFORE INSERT ROW t1; \
+        AFTER INSERT ROW t1; AFTER INSERT STATEMENT t; BEFORE UPDATE STATEMENT t; \
+        BEFORE UPDATE ROW t1; BEFORE UPDATE ROW t1; BEFORE DELETE ROW t1; BEFORE DELETE ROW t1; \
+        BEFORE INSERT ROW t2; AFTER DELETE ROW t1; AFTER INSERT ROW t2; AFTER INSERT ROW t2; \
+        AFTER UPDATE STATEMENT t; AFTER UPDATE STATEMENT t1; BEFORE UPDATE ROW t2; \
+        AFTER UPDATE ROW t2; AFTER UPDATE ROW t2; BEFORE DELETE STATEMENT t; \
+        AFTER DELETE STATEMENT t; BEFORE DELETE ROW t1; BEFORE DELETE ROW t1; AFTER DELETE ROW t1";
+    let log = ok(&mut s, "SELECT w FROM log");
+    assert_eq!(rows(&log).join("; "), expected);
+    for (sql, code, message) in [
+        (
+            "CREATE TRIGGER a BEFORE INSERT ON t1 FOR EACH ROW EXECUTE FUNCTION tf()",
+            "42710",
+            "trigger \"a\" for relation \"t1\" already exists",
+        ),
+        (
+            "DROP TRIGGER a ON t1",
+            "2BP01",
+            "cannot drop trigger a on table t1 because trigger a on table t requires it",
+        ),
+        (
+            "DROP TRIGGER c ON t",
+            "42704",
+            "trigger \"c\" for table \"t\" does not exist",
+        ),
+        (
+            "ALTER TABLE t DISABLE TRIGGER nope",
+            "42704",
+            "trigger \"nope\" for table \"t\" does not exist",
+        ),
+        (
+            "CREATE TRIGGER w AFTER INSERT ON t WHEN (NEW.a = 1) EXECUTE FUNCTION tf()",
+            "42P17",
+            "statement trigger's WHEN condition cannot reference column values",
+        ),
+    ] {
+        let e = error(&mut s, sql);
+        assert_eq!(
+            (e.code.code(), e.message.as_str()),
+            (code, message),
+            "{sql}"
+        );
+    }
+    // A partition's BEFORE INSERT trigger may not send the row elsewhere.
+    ok(
+        &mut s,
+        "CREATE FUNCTION mv() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.a = 2; RETURN NEW; END $$",
+    );
+    ok(
+        &mut s,
+        "CREATE TRIGGER m BEFORE INSERT ON t1 FOR EACH ROW EXECUTE FUNCTION mv()",
+    );
+    let e = error(&mut s, "INSERT INTO t VALUES (1, 'q')");
+    assert_eq!(
+        (e.code.code(), e.message.as_str()),
+        (
+            "23514",
+            "new row for relation \"t1\" violates partition constraint"
+        )
+    );
+    ok(&mut s, "DROP TRIGGER m ON t1");
+    ok(&mut s, "DROP TRIGGER c ON t1");
 }

@@ -4482,6 +4482,117 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM gx_hold ORDER BY id -> [(2, 2) (5, 3)]
         ",
     },
+    Script {
+        name: "partition-statement-on-a-partition-waits-for-a-writer-through-the-parent",
+        about: "an UPDATE naming the partition itself waits for a row \
+                updated through the partitioned table and then updates the \
+                newest version; an UPDATE of the other partition does not \
+                see the row and does not wait; an INSERT of a row outside \
+                the partition's bound fails with 23514 (recorded from \
+                PostgreSQL 15)",
+        setup: PART_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE pt SET b = 'y' WHERE a = 1"),
+            (1, RC),
+            (1, "UPDATE pt2 SET b = 'w'"),
+            (1, "UPDATE pt1 SET b = b || 'z' WHERE a = 1"),
+            (0, "COMMIT"),
+            (1, "SELECT a, b FROM pt1"),
+            (1, "INSERT INTO pt2 VALUES (1, 'v')"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT a, b FROM pt ORDER BY a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE pt SET b = 'y' WHERE a = 1 -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE pt2 SET b = 'w' -> ok
+            s2: UPDATE pt1 SET b = b || 'z' WHERE a = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: SELECT a, b FROM pt1 -> [(1, yz)]
+            s2: INSERT INTO pt2 VALUES (1, 'v') -> error 23514
+            s2: ROLLBACK -> ok
+            check: SELECT a, b FROM pt ORDER BY a -> [(1, y)]
+        ",
+    },
+    Script {
+        name: "partition-move-fires-the-source-partitions-delete-trigger-on-the-newest-version",
+        about: "a Read Committed UPDATE that moves a row to another \
+                partition waits for a concurrent update of the row, then \
+                moves its newest version: the source partition's BEFORE \
+                DELETE trigger sees that version as OLD (PostgreSQL's \
+                partition-key-update-4; recorded from PostgreSQL 15)",
+        setup: TRG_PART_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (1, RC),
+            (1, "UPDATE trg_t SET b = b || ' update2' WHERE a = 1"),
+            (0, "UPDATE trg_t SET a = a + 1, b = b || ' update1' WHERE b LIKE '%ABC%'"),
+            (1, "COMMIT"),
+            (0, "COMMIT"),
+        ],
+        check: &[
+            "SELECT a, b FROM trg_t2",
+            "SELECT a, b FROM trg_log",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE trg_t SET b = b || ' update2' WHERE a = 1 -> affected 1
+            s1: UPDATE trg_t SET a = a + 1, b = b || ' update1' WHERE b LIKE '%ABC%' -> waiting
+            s2: COMMIT -> ok
+            s1 <- affected 1
+            s1: COMMIT -> ok
+            check: SELECT a, b FROM trg_t2 -> [(2, ABC update2 update1)]
+            check: SELECT a, b FROM trg_log -> [(1, ABC update2 trigger)]
+        ",
+    },
+    Script {
+        name: "statement-triggers-fire-around-a-wait-and-disable-trigger-waits-for-a-writer",
+        about: "an UPDATE's BEFORE STATEMENT trigger fires before it waits \
+                for a row lock and its AFTER STATEMENT trigger after; \
+                ALTER TABLE ... DISABLE TRIGGER takes SHARE ROW EXCLUSIVE, \
+                so it waits for a writer's ROW EXCLUSIVE lock (recorded \
+                from PostgreSQL 15)",
+        setup: TRG_STMT_SETUP,
+        sessions: 3,
+        steps: &[
+            (0, RC),
+            (0, "UPDATE trg_s SET v = v + 1 WHERE id = 1"),
+            (1, RC),
+            (1, "UPDATE trg_s SET v = v + 10"),
+            (0, "SELECT w FROM trg_slog"),
+            (0, "COMMIT"),
+            (1, "SELECT w FROM trg_slog"),
+            (2, "ALTER TABLE trg_s DISABLE TRIGGER trg_s_after"),
+            (1, "COMMIT"),
+            (0, "UPDATE trg_s SET v = 0 WHERE false"),
+        ],
+        check: &[
+            "SELECT id, v FROM trg_s ORDER BY id",
+            "SELECT w FROM trg_slog",
+        ],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: UPDATE trg_s SET v = v + 1 WHERE id = 1 -> affected 1
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: UPDATE trg_s SET v = v + 10 -> waiting
+            s1: SELECT w FROM trg_slog -> [(BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s)]
+            s1: COMMIT -> ok
+            s2 <- affected 2
+            s2: SELECT w FROM trg_slog -> [(BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s) (BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s)]
+            s3: ALTER TABLE trg_s DISABLE TRIGGER trg_s_after -> waiting
+            s2: COMMIT -> ok
+            s3 <- ok
+            s1: UPDATE trg_s SET v = 0 WHERE false -> ok
+            check: SELECT id, v FROM trg_s ORDER BY id -> [(1, 11) (2, 10)]
+            check: SELECT w FROM trg_slog -> [(BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s) (BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s) (BEFORE UPDATE STATEMENT trg_s)]
+        ",
+    },
 ];
 
 /// Two tables of one key each (see
@@ -4614,6 +4725,33 @@ const RI_SETUP: &[&str] = &[
     "INSERT INTO ri_parent VALUES (1, 0), (2, 0)",
     "INSERT INTO ri_child VALUES (1, 1, 'x'), (2, 2, 'y')",
     "INSERT INTO ri_nullable VALUES (1, 2)",
+];
+
+/// A partitioned table whose partition 1 has a BEFORE DELETE trigger
+/// logging OLD (PostgreSQL's partition-key-update-4).
+const TRG_PART_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS trg_t, trg_log",
+    "DROP FUNCTION IF EXISTS trg_log_old()",
+    "CREATE TABLE trg_t (a integer, b text) PARTITION BY LIST (a)",
+    "CREATE TABLE trg_t1 PARTITION OF trg_t FOR VALUES IN (1)",
+    "CREATE TABLE trg_t2 PARTITION OF trg_t FOR VALUES IN (2)",
+    "INSERT INTO trg_t VALUES (1, 'ABC')",
+    "CREATE TABLE trg_log (a integer, b text)",
+    "CREATE FUNCTION trg_log_old() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN OLD.b = OLD.b || ' trigger'; INSERT INTO trg_log SELECT OLD.*; RETURN OLD; END $$",
+    "CREATE TRIGGER trg_ondel BEFORE DELETE ON trg_t1 FOR EACH ROW EXECUTE FUNCTION trg_log_old()",
+];
+
+/// A table with BEFORE and AFTER UPDATE statement triggers that log
+/// themselves.
+const TRG_STMT_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS trg_s, trg_slog",
+    "DROP FUNCTION IF EXISTS trg_s_log()",
+    "CREATE TABLE trg_s (id integer PRIMARY KEY, v integer)",
+    "INSERT INTO trg_s VALUES (1, 0), (2, 0)",
+    "CREATE TABLE trg_slog (w text)",
+    "CREATE FUNCTION trg_s_log() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO trg_slog VALUES (TG_WHEN || ' ' || TG_OP || ' ' || TG_LEVEL || ' ' || TG_TABLE_NAME); RETURN NULL; END $$",
+    "CREATE TRIGGER trg_s_before BEFORE UPDATE ON trg_s EXECUTE FUNCTION trg_s_log()",
+    "CREATE TRIGGER trg_s_after AFTER UPDATE ON trg_s FOR EACH STATEMENT EXECUTE FUNCTION trg_s_log()",
 ];
 
 #[cfg(test)]

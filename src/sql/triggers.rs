@@ -1,7 +1,8 @@
-//! Row triggers: `CREATE [OR REPLACE] TRIGGER name {BEFORE | AFTER}
-//! {INSERT | UPDATE [OF cols] | DELETE} [OR ...] ON table FOR EACH ROW
-//! [WHEN (cond)] EXECUTE {FUNCTION | PROCEDURE} f()`, `DROP TRIGGER`, and
-//! their firing.
+//! Triggers: `CREATE [OR REPLACE] TRIGGER name {BEFORE | AFTER}
+//! {INSERT | UPDATE [OF cols] | DELETE} [OR ...] ON table [FOR EACH {ROW |
+//! STATEMENT}] [WHEN (cond)] EXECUTE {FUNCTION | PROCEDURE} f()`, `DROP
+//! TRIGGER`, `ALTER TABLE t {ENABLE | DISABLE} TRIGGER {name | USER |
+//! ALL}`, and their firing.
 //!
 //! As in PostgreSQL (trigger.c): a table's triggers fire in name order.
 //! A BEFORE ROW trigger runs for each row as the statement is about to
@@ -10,17 +11,25 @@
 //! after Read Committed's re-check of the newest version), and may
 //! replace NEW or return NULL to skip the row. AFTER ROW triggers are
 //! queued and fire when the statement ends, after its foreign-key
-//! actions, each seeing the statement's effects. The function's own
-//! statements are nested in the statement that fired it (see
-//! `Exec::run_nested`): same transaction, their table locks, and at Read
-//! Committed a snapshot of their own.
+//! actions, each seeing the statement's effects. Statement triggers
+//! (the default) fire once per statement, rows or none: BEFORE ones as
+//! its body starts, AFTER ones queued after its row events. The
+//! function's own statements are nested in the statement that fired it
+//! (see `Exec::run_nested`): same transaction, their table locks, and at
+//! Read Committed a snapshot of their own.
 //!
-//! Not modelled (0A000): FOR EACH STATEMENT (PostgreSQL's default, so
-//! `FOR EACH ROW` must be written), INSTEAD OF, TRUNCATE triggers,
-//! transition tables, constraint triggers, trigger arguments; row
-//! triggers do not fire for the writes of foreign-key actions (a
-//! cascade into a table with triggers is 0A000) or for `UPDATE ...
-//! FROM` / `DELETE ... USING`.
+//! Partitions: a partition's triggers are kept with its partitioned
+//! table's, marked with the partition. PostgreSQL clones a partitioned
+//! table's row triggers to every partition and fires a row's triggers on
+//! its partition; here a row trigger fires for a row when it is the
+//! table's own or its partition's, with TG_TABLE_NAME the partition. An
+//! UPDATE moving a row across partitions is a delete and an insert for
+//! the row triggers too (see [`Exec::before_move`]).
+//!
+//! Not modelled (0A000): INSTEAD OF, TRUNCATE triggers, transition
+//! tables, constraint triggers, trigger arguments; row triggers do not
+//! fire for the writes of foreign-key actions (a cascade into a table
+//! with triggers is 0A000) or for `UPDATE ... FROM` / `DELETE ... USING`.
 
 use super::catalog::Table;
 use super::exec::Exec;
@@ -56,8 +65,8 @@ impl Event {
     }
 }
 
-/// A row trigger.
-#[derive(Debug)]
+/// A trigger.
+#[derive(Clone, Debug)]
 pub(crate) struct Trigger {
     pub(crate) name: String,
     pub(crate) function: String,
@@ -67,19 +76,103 @@ pub(crate) struct Trigger {
     pub(crate) update_of: Vec<usize>,
     /// `WHEN (cond)`, as a function returning boolean over NEW and OLD.
     pub(crate) when: Option<Arc<Function>>,
-    /// `ALTER TABLE ... DISABLE TRIGGER` is not modelled; always true.
+    /// `FOR EACH ROW`; else `FOR EACH STATEMENT`.
+    pub(crate) row: bool,
+    /// The partition it was created on (it is kept with its partitioned
+    /// table's triggers): a row trigger fires for the rows of that
+    /// partition only, a statement trigger for statements naming it.
+    /// `None`: on the table itself (a row trigger of a partitioned table
+    /// fires for the rows of every partition, as PostgreSQL clones it to
+    /// each).
+    pub(crate) partition: Option<String>,
+    /// `ALTER TABLE ... DISABLE TRIGGER` clears it.
     pub(crate) enabled: bool,
+    /// A partitioned table's row trigger fires as PostgreSQL's clone of it
+    /// on each partition, which `ALTER TABLE partition {ENABLE | DISABLE}
+    /// TRIGGER` sets apart: those partitions and their state (the same
+    /// statement on the partitioned table sets every clone again).
+    pub(crate) overrides: Vec<(String, bool)>,
 }
 
 impl Trigger {
     fn fires(&self, before: bool, event: Event, set: Option<&[usize]>) -> bool {
-        self.enabled
-            && self.before == before
+        self.before == before
             && self.events.contains(&event)
             && (event != Event::Update
                 || self.update_of.is_empty()
                 || set.is_none_or(|cols| cols.iter().any(|c| self.update_of.contains(c))))
     }
+
+    /// Whether it fires for a row of `partition` (of a partitioned table;
+    /// `None` for a plain table's row).
+    fn fires_row(
+        &self,
+        before: bool,
+        event: Event,
+        set: Option<&[usize]>,
+        partition: Option<&str>,
+    ) -> bool {
+        let enabled = partition
+            .and_then(|p| self.overrides.iter().find(|(q, _)| q == p))
+            .map_or(self.enabled, |(_, on)| *on);
+        self.row
+            && enabled
+            && self.fires(before, event, set)
+            && self
+                .partition
+                .as_deref()
+                .is_none_or(|p| Some(p) == partition)
+    }
+
+    /// Whether it fires for a statement on `table` (a view of a partition
+    /// fires the partition's statement triggers, not its parent's).
+    fn fires_statement(
+        &self,
+        before: bool,
+        event: Event,
+        set: Option<&[usize]>,
+        table: &Table,
+    ) -> bool {
+        !self.row
+            && self.enabled
+            && self.fires(before, event, set)
+            && self.partition.as_deref() == table.view.as_ref().map(|v| v.name.as_str())
+    }
+
+    /// The relation it is on, for messages.
+    fn relation<'t>(&'t self, table: &'t str) -> &'t str {
+        self.partition.as_deref().unwrap_or(table)
+    }
+}
+
+/// The partition a row of `table` is in (`None` when the table is not
+/// partitioned): the relation its row triggers fire on in PostgreSQL.
+fn partition_of<'t>(table: &'t Table, values: &[Value]) -> Option<&'t str> {
+    let p = table.partitioning.as_ref()?;
+    p.route(values).map(|i| p.partitions[i].name.as_str())
+}
+
+/// Whether `sql` is `ALTER TABLE [IF EXISTS] [ONLY] t {ENABLE | DISABLE}
+/// ... TRIGGER ...`.
+pub(crate) fn is_alter_trigger(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .take(9)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if words.len() < 5 || words[0] != "alter" || words[1] != "table" {
+        return false;
+    }
+    let mut at = 2;
+    if words[at] == "if" {
+        at += 2;
+    }
+    if words.get(at).map(String::as_str) == Some("only") {
+        at += 1;
+    }
+    let w = |i: usize| words.get(i).map_or("", String::as_str);
+    (w(at + 1) == "enable" || w(at + 1) == "disable")
+        && (w(at + 2) == "trigger" || w(at + 3) == "trigger")
 }
 
 /// Whether `sql` is `CREATE [OR REPLACE] TRIGGER` or `DROP TRIGGER`.
@@ -105,6 +198,7 @@ pub(crate) enum TriggerDdl {
         name: String,
         table: String,
         before: bool,
+        row: bool,
         events: Vec<Event>,
         update_of: Vec<String>,
         when: Option<String>,
@@ -115,6 +209,21 @@ pub(crate) enum TriggerDdl {
         table: String,
         if_exists: bool,
     },
+    /// `ALTER TABLE t {ENABLE | DISABLE} TRIGGER {name | ALL | USER}`.
+    Enable {
+        table: String,
+        which: Which,
+        enable: bool,
+    },
+}
+
+/// The triggers `ALTER TABLE ... ENABLE / DISABLE TRIGGER` names.
+pub(crate) enum Which {
+    Named(String),
+    /// `USER`: every trigger but the foreign keys' internal ones.
+    User,
+    /// `ALL`: the foreign keys' internal triggers too.
+    All,
 }
 
 struct Cursor {
@@ -182,6 +291,44 @@ pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
         toks: tokenize(sql)?,
         pos: 0,
     };
+    if c.eat("alter") {
+        c.expect("table")?;
+        if c.eat("if") {
+            c.expect("exists")?;
+        }
+        c.eat("only");
+        let table = c.name()?;
+        let enable = if c.eat("enable") {
+            if c.eat("replica") || c.eat("always") {
+                return Err(unsupported(
+                    "ENABLE REPLICA / ALWAYS TRIGGER (session_replication_role)",
+                ));
+            }
+            true
+        } else {
+            c.expect("disable")?;
+            false
+        };
+        c.expect("trigger")?;
+        let which = if c.eat("all") {
+            Which::All
+        } else if c.eat("user") {
+            Which::User
+        } else {
+            Which::Named(c.name()?)
+        };
+        c.eat_tok(&Token::SemiColon);
+        if c.pos < c.toks.len() {
+            return Err(unsupported(
+                "ALTER TABLE with other actions beside ENABLE / DISABLE TRIGGER",
+            ));
+        }
+        return Ok(TriggerDdl::Enable {
+            table,
+            which,
+            enable,
+        });
+    }
     if c.eat("drop") {
         c.expect("trigger")?;
         let if_exists = c.eat("if");
@@ -309,15 +456,27 @@ pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
         return Err(c.near());
     }
     if !row {
-        return Err(unsupported(
-            "FOR EACH STATEMENT triggers (PostgreSQL's default; write FOR EACH ROW)",
-        ));
+        // PostgreSQL's CreateTriggerFiringOn: a statement trigger's WHEN
+        // sees no row.
+        if let Some(cond) = &when {
+            let words = cond.split(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+            if words
+                .into_iter()
+                .any(|w| w.eq_ignore_ascii_case("new") || w.eq_ignore_ascii_case("old"))
+            {
+                return Err(err(
+                    SqlState::Other("42P17"),
+                    "statement trigger's WHEN condition cannot reference column values",
+                ));
+            }
+        }
     }
     Ok(TriggerDdl::Create {
         or_replace,
         name,
         table,
         before,
+        row,
         events,
         update_of,
         when,
@@ -333,22 +492,20 @@ pub(crate) async fn run_ddl(
     timeouts: crate::store::Timeouts,
 ) -> Result<(), DbError> {
     let (table_name, mode) = match ddl {
-        TriggerDdl::Create { table, .. } => (table, TableLockMode::ShareRowExclusive),
+        TriggerDdl::Create { table, .. } | TriggerDdl::Enable { table, .. } => {
+            (table, TableLockMode::ShareRowExclusive)
+        }
         TriggerDdl::Drop { table, .. } => (table, TableLockMode::AccessExclusive),
     };
-    // A partition has no table of its own here (its rows live in the
-    // partitioned table's), so a trigger on it alone cannot fire.
-    if db
+    // A partition's triggers are kept with its partitioned table's.
+    if !db
         .shared
         .catalog()
         .partitions
         .contains_key(table_name.as_str())
     {
-        return Err(super::expr::unsupported(format!(
-            "a trigger on the partition \"{table_name}\" itself"
-        )));
+        db.shared.table(table_name)?;
     }
-    db.shared.table(table_name)?;
     let mut tx = db.store().begin(crate::store::Isolation::ReadCommitted);
     tx.set_timeouts(timeouts);
     tx.sql_lock_table_in_statement(table_name, mode).await?;
@@ -361,6 +518,25 @@ pub(crate) async fn run_ddl(
     result
 }
 
+/// The table that keeps the triggers of relation `name` (its partitioned
+/// table for a partition), and the partition.
+fn holder(
+    catalog: &super::catalog::Catalog,
+    name: &str,
+) -> Result<(Arc<Table>, Option<String>), DbError> {
+    let (table, partition) = match catalog.partitions.get(name) {
+        Some(parent) => (parent.as_str(), Some(name.to_string())),
+        None => (name, None),
+    };
+    let t = catalog.tables.get(table).cloned().ok_or_else(|| {
+        err(
+            SqlState::UndefinedTable,
+            format!("relation \"{name}\" does not exist"),
+        )
+    })?;
+    Ok((t, partition))
+}
+
 fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
     let mut catalog = db.shared.catalog();
     match ddl {
@@ -369,17 +545,13 @@ fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
             name,
             table,
             before,
+            row,
             events,
             update_of,
             when,
             function,
         } => {
-            let t = catalog.tables.get(table).cloned().ok_or_else(|| {
-                err(
-                    SqlState::UndefinedTable,
-                    format!("relation \"{table}\" does not exist"),
-                )
-            })?;
+            let (t, partition) = holder(&catalog, table)?;
             let f = catalog.functions.get(function).cloned().ok_or_else(|| {
                 err(
                     SqlState::UndefinedFunction,
@@ -392,7 +564,24 @@ fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
                     format!("function {function} must return type trigger"),
                 ));
             }
-            let exists = t.triggers.iter().any(|x| x.name == *name);
+            // Names are unique per relation, and PostgreSQL's partitions
+            // hold clones of their parent's row triggers.
+            let same = |x: &Trigger| x.name == *name && x.partition == partition;
+            let clash = t.triggers.iter().find(|x| {
+                x.name == *name
+                    && !same(x)
+                    && ((x.partition.is_none() && x.row) || (partition.is_none() && *row))
+            });
+            if let Some(x) = clash {
+                return Err(err(
+                    SqlState::Other("42710"),
+                    format!(
+                        "trigger \"{name}\" for relation \"{}\" already exists",
+                        x.partition.as_deref().unwrap_or(table)
+                    ),
+                ));
+            }
+            let exists = t.triggers.iter().any(|x| same(x));
             if exists && !or_replace {
                 return Err(err(
                     SqlState::Other("42710"),
@@ -429,26 +618,38 @@ fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
                 events: events.clone(),
                 update_of,
                 when,
+                row: *row,
+                partition: partition.clone(),
                 enabled: true,
+                overrides: Vec::new(),
             });
             let mut t = (*t).clone();
-            t.triggers.retain(|x| x.name != *name);
+            t.triggers.retain(|x| !same(x));
             t.triggers.push(trigger);
             t.triggers.sort_by(|a, b| a.name.cmp(&b.name));
-            catalog.tables.insert(table.clone(), Arc::new(t));
+            catalog.tables.insert(t.name.clone(), Arc::new(t));
         }
         TriggerDdl::Drop {
             name,
             table,
             if_exists,
         } => {
-            let t = catalog.tables.get(table).cloned().ok_or_else(|| {
-                err(
-                    SqlState::UndefinedTable,
-                    format!("relation \"{table}\" does not exist"),
-                )
-            })?;
-            if !t.triggers.iter().any(|x| x.name == *name) {
+            let (t, partition) = holder(&catalog, table)?;
+            let same = |x: &Arc<Trigger>| x.name == *name && x.partition == partition;
+            if !t.triggers.iter().any(same) {
+                if partition.is_some()
+                    && t.triggers
+                        .iter()
+                        .any(|x| x.name == *name && x.row && x.partition.is_none())
+                {
+                    return Err(err(
+                        SqlState::Other("2BP01"),
+                        format!(
+                            "cannot drop trigger {name} on table {table} because trigger {name} on table {} requires it",
+                            t.name
+                        ),
+                    ));
+                }
                 if *if_exists {
                     return Ok(());
                 }
@@ -458,8 +659,58 @@ fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
                 ));
             }
             let mut t = (*t).clone();
-            t.triggers.retain(|x| x.name != *name);
-            catalog.tables.insert(table.clone(), Arc::new(t));
+            t.triggers.retain(|x| !same(x));
+            catalog.tables.insert(t.name.clone(), Arc::new(t));
+        }
+        TriggerDdl::Enable {
+            table,
+            which,
+            enable,
+        } => {
+            let (t, partition) = holder(&catalog, table)?;
+            let named = |x: &Trigger| match which {
+                Which::Named(name) => x.name == *name,
+                Which::All | Which::User => true,
+            };
+            // The relation's own triggers, and on a partition the clones
+            // of its partitioned table's row triggers.
+            let own = |x: &Trigger| x.partition == partition;
+            let clone = |x: &Trigger| partition.is_some() && x.partition.is_none() && x.row;
+            if let Which::Named(name) = which {
+                if !t.triggers.iter().any(|x| named(x) && (own(x) || clone(x))) {
+                    return Err(err(
+                        SqlState::Other("42704"),
+                        format!("trigger \"{name}\" for table \"{table}\" does not exist"),
+                    ));
+                }
+            }
+            if matches!(which, Which::All)
+                && (!t.foreign_keys.is_empty() || !t.referenced_by.is_empty())
+            {
+                return Err(unsupported(
+                    "DISABLE / ENABLE TRIGGER ALL on a table with foreign keys (their internal triggers)",
+                ));
+            }
+            let mut t = (*t).clone();
+            for x in &mut t.triggers {
+                if !named(x) {
+                    continue;
+                }
+                let mut changed = (**x).clone();
+                if own(x) {
+                    changed.enabled = *enable;
+                    // PostgreSQL sets the partitions' clones too.
+                    changed.overrides.clear();
+                } else if clone(x) {
+                    let p = partition.clone().expect("a partition");
+                    changed.overrides.retain(|(q, _)| *q != p);
+                    changed.overrides.push((p, *enable));
+                } else {
+                    continue;
+                }
+                *x = Arc::new(changed);
+            }
+            catalog.tables.insert(t.name.clone(), Arc::new(t));
         }
     }
     drop(catalog);
@@ -503,9 +754,9 @@ pub(crate) fn function_ddl(db: &SqlDb, sql: &str) -> Result<(), DbError> {
                         ),
                     ));
                 }
-                for (table, trigger) in &users {
+                for (table, _) in &users {
                     let mut t = (*catalog.tables[table]).clone();
-                    t.triggers.retain(|x| x.name != *trigger);
+                    t.triggers.retain(|x| x.function != *name);
                     catalog.tables.insert(table.clone(), Arc::new(t));
                 }
             }
@@ -545,7 +796,8 @@ pub(crate) fn function_ddl(db: &SqlDb, sql: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// An AFTER ROW event, fired at the end of the statement.
+/// An AFTER ROW or AFTER STATEMENT event, fired at the end of the
+/// statement.
 #[derive(Debug)]
 pub(crate) struct AfterEvent {
     table: Arc<Table>,
@@ -553,6 +805,19 @@ pub(crate) struct AfterEvent {
     old: Option<Vec<Value>>,
     new: Option<Vec<Value>>,
     set: Option<Vec<usize>>,
+    /// A statement's event (no row).
+    statement: bool,
+}
+
+/// What becomes of a row an UPDATE moves to another partition (see
+/// [`Exec::before_move`]).
+pub(crate) enum Move {
+    /// Moved, with this row (as the destination's BEFORE INSERT triggers
+    /// left it).
+    To(Vec<Value>),
+    /// A BEFORE DELETE trigger of the source partition returned NULL:
+    /// the row is not updated.
+    Skipped,
 }
 
 type Boxed<'s, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 's>>;
@@ -584,8 +849,20 @@ impl Exec<'_> {
         set: Option<&'s [usize]>,
     ) -> Boxed<'s, Option<Vec<Value>>> {
         Box::pin(async move {
+            // A partitioned table's row triggers fire on the row's
+            // partition: the one the row is routed to for an INSERT,
+            // the one it is in for an UPDATE or DELETE.
+            let partition = match event {
+                Event::Insert | Event::Delete => partition_of(table, &new),
+                Event::Update => old.and_then(|o| partition_of(table, o)),
+            };
+            let relation = partition.unwrap_or(&table.name).to_string();
             let mut current = new;
-            for trigger in table.triggers.iter().filter(|t| t.fires(true, event, set)) {
+            for trigger in table
+                .triggers
+                .iter()
+                .filter(|t| t.fires_row(true, event, set, partition))
+            {
                 let (old_rec, new_rec) = match event {
                     Event::Insert => (None, Some(record(table, &current))),
                     Event::Update => (old.map(|o| record(table, o)), Some(record(table, &current))),
@@ -596,7 +873,7 @@ impl Exec<'_> {
                     when: "BEFORE",
                     level: "ROW",
                     op: event.tg_op(),
-                    table: table.name.clone(),
+                    table: relation.clone(),
                     new: new_rec,
                     old: old_rec,
                 };
@@ -630,6 +907,19 @@ impl Exec<'_> {
                     self.params.ctx,
                 )?;
             }
+            // A routed row that the partition's BEFORE INSERT triggers
+            // changed must still fit the partition (PostgreSQL's
+            // ExecPartitionCheck after them).
+            if event == Event::Insert && table.view.is_none() {
+                if let Some(p) = partition {
+                    if partition_of(table, &current) != Some(p) {
+                        return Err(super::partition::outside(&super::partition::View {
+                            name: p.to_string(),
+                            index: 0,
+                        }));
+                    }
+                }
+            }
             Ok(Some(current))
         })
     }
@@ -640,7 +930,140 @@ impl Exec<'_> {
             && table
                 .triggers
                 .iter()
-                .any(|t| t.before && t.events.contains(&event))
+                .any(|t| t.row && t.before && t.events.contains(&event))
+    }
+
+    /// Whether `table` has row triggers (`UPDATE ... FROM` and `DELETE ...
+    /// USING` do not fire them: 0A000 there).
+    pub(crate) fn has_row_triggers(table: &Table) -> bool {
+        table.triggers.iter().any(|t| t.row)
+    }
+
+    /// Whether an UPDATE of a row of `table` from `old` to `new` moves it
+    /// to another partition (a statement on the partitioned table: one
+    /// on a partition itself cannot move a row, 23514).
+    pub(crate) fn moves(table: &Table, old: &[Value], new: &[Value]) -> bool {
+        table.view.is_none()
+            && table.partitioning.as_ref().is_some_and(|p| {
+                let to = p.route(new);
+                to.is_some() && p.route(old) != to
+            })
+    }
+
+    /// An UPDATE that moves a row to another partition is PostgreSQL's
+    /// DELETE from the source partition and INSERT into the destination
+    /// (ExecCrossPartitionUpdate): after the BEFORE UPDATE triggers, the
+    /// source's BEFORE DELETE triggers fire (OLD the row as locked), then
+    /// the destination's BEFORE INSERT triggers (NEW the updated row).
+    pub(crate) async fn before_move(
+        &mut self,
+        table: &Arc<Table>,
+        old: &[Value],
+        new: Vec<Value>,
+    ) -> Result<Move, DbError> {
+        if !Self::has_before(table, Event::Delete) && !Self::has_before(table, Event::Insert) {
+            return Ok(Move::To(new));
+        }
+        if Self::has_before(table, Event::Delete)
+            && self
+                .before_row(table, Event::Delete, None, old.to_vec(), None)
+                .await?
+                .is_none()
+        {
+            return Ok(Move::Skipped);
+        }
+        match self.before_row(table, Event::Insert, None, new, None).await? {
+            Some(new) => Ok(Move::To(new)),
+            // PostgreSQL has deleted the row by then and inserts nothing.
+            None => Err(unsupported(
+                "a BEFORE INSERT trigger returning NULL for a row an UPDATE moves to another partition",
+            )),
+        }
+    }
+
+    /// The AFTER ROW triggers of a row moved to another partition: the
+    /// source's AFTER DELETE and the destination's AFTER INSERT ones (no
+    /// AFTER UPDATE, as in PostgreSQL).
+    pub(crate) fn after_move(&mut self, table: &Arc<Table>, old: &[Value], new: &[Value]) {
+        self.after_row(table, Event::Delete, Some(old), None, None);
+        self.after_row(table, Event::Insert, None, Some(new), None);
+    }
+
+    /// Fires `table`'s BEFORE STATEMENT triggers of `event` (a statement
+    /// on a partition itself: the partition's), once per statement, rows
+    /// or none.
+    pub(crate) fn before_statement<'s>(
+        &'s mut self,
+        table: &'s Arc<Table>,
+        event: Event,
+        set: Option<&'s [usize]>,
+    ) -> Boxed<'s, ()> {
+        Box::pin(async move {
+            for trigger in table
+                .triggers
+                .iter()
+                .filter(|t| t.fires_statement(true, event, set, table))
+            {
+                self.fire_statement(trigger, "BEFORE", table, event).await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether `table` has statement triggers (most have none: then a
+    /// statement does not look further).
+    pub(crate) fn has_statement_triggers(table: &Table) -> bool {
+        !table.triggers.is_empty() && table.triggers.iter().any(|t| !t.row)
+    }
+
+    /// Queues `table`'s AFTER STATEMENT triggers of `event`, after the
+    /// statement's AFTER ROW events (PostgreSQL queues it last).
+    pub(crate) fn after_statement(
+        &mut self,
+        table: &Arc<Table>,
+        event: Event,
+        set: Option<&[usize]>,
+    ) {
+        if !table
+            .triggers
+            .iter()
+            .any(|t| t.fires_statement(false, event, set, table))
+        {
+            return;
+        }
+        self.trigger_events.push(AfterEvent {
+            table: table.clone(),
+            event,
+            old: None,
+            new: None,
+            set: set.map(<[usize]>::to_vec),
+            statement: true,
+        });
+    }
+
+    async fn fire_statement(
+        &mut self,
+        trigger: &Trigger,
+        when: &'static str,
+        table: &Table,
+        event: Event,
+    ) -> Result<(), DbError> {
+        let data = TriggerData {
+            name: trigger.name.clone(),
+            when,
+            level: "STATEMENT",
+            op: event.tg_op(),
+            table: trigger.relation(&table.name).to_string(),
+            new: None,
+            old: None,
+        };
+        if !self.when_holds(trigger, &data).await? {
+            return Ok(());
+        }
+        let f = self.trigger_function(trigger)?;
+        let mut backend = Backend::Exec(self);
+        plpgsql::call(&f, Vec::new(), Some(data), &mut backend).await?;
+        Ok(())
     }
 
     /// Queues `table`'s AFTER ROW triggers of `event` for the end of the
@@ -653,7 +1076,15 @@ impl Exec<'_> {
         new: Option<&[Value]>,
         set: Option<&[usize]>,
     ) {
-        if table.triggers.is_empty() || !table.triggers.iter().any(|t| t.fires(false, event, set)) {
+        if table.triggers.is_empty() {
+            return;
+        }
+        let partition = new.or(old).and_then(|row| partition_of(table, row));
+        if !table
+            .triggers
+            .iter()
+            .any(|t| t.fires_row(false, event, set, partition))
+        {
             return;
         }
         self.trigger_events.push(AfterEvent {
@@ -662,6 +1093,7 @@ impl Exec<'_> {
             old: old.map(<[Value]>::to_vec),
             new: new.map(<[Value]>::to_vec),
             set: set.map(<[usize]>::to_vec),
+            statement: false,
         });
     }
 
@@ -670,18 +1102,34 @@ impl Exec<'_> {
         Box::pin(async move {
             let events = std::mem::take(&mut self.trigger_events);
             for e in events {
+                if e.statement {
+                    for trigger in
+                        e.table.triggers.iter().filter(|t| {
+                            t.fires_statement(false, e.event, e.set.as_deref(), &e.table)
+                        })
+                    {
+                        self.fire_statement(trigger, "AFTER", &e.table, e.event)
+                            .await?;
+                    }
+                    continue;
+                }
+                let partition = e
+                    .new
+                    .as_deref()
+                    .or(e.old.as_deref())
+                    .and_then(|row| partition_of(&e.table, row));
                 for trigger in e
                     .table
                     .triggers
                     .iter()
-                    .filter(|t| t.fires(false, e.event, e.set.as_deref()))
+                    .filter(|t| t.fires_row(false, e.event, e.set.as_deref(), partition))
                 {
                     let data = TriggerData {
                         name: trigger.name.clone(),
                         when: "AFTER",
                         level: "ROW",
                         op: e.event.tg_op(),
-                        table: e.table.name.clone(),
+                        table: partition.unwrap_or(&e.table.name).to_string(),
                         new: e.new.as_deref().map(|v| record(&e.table, v)),
                         old: e.old.as_deref().map(|v| record(&e.table, v)),
                     };
