@@ -361,7 +361,7 @@ pub(crate) async fn run_ddl(
     result
 }
 
-fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
+pub(crate) fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
     let mut catalog = db.shared.catalog();
     match ddl {
         TriggerDdl::Create {
