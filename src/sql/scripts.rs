@@ -4405,7 +4405,7 @@ pub const SCRIPTS: &[Script] = &[
             s1: SELECT i, note FROM dd_a -> [(1, n)]
             s2: SELECT * FROM dd_a -> waiting
             s1: COMMIT -> ok
-            s2 <- [(1, 1, 'n')]
+            s2 <- [(1, 1, n)]
             check: SELECT i, v, note FROM dd_a -> [(1, 1, n)]
         ",
     },
