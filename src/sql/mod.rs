@@ -51,7 +51,7 @@
 //!   transaction (see `catalog`), so an index scan's range read is the
 //!   SSI predicate lock on that index range (the gap included) and a
 //!   sequential scan locks the whole table's range.
-//! - DDL outside transaction blocks: `CREATE TABLE [IF NOT EXISTS]`,
+//! - DDL: `CREATE TABLE [IF NOT EXISTS]`,
 //!   `CREATE [UNIQUE] INDEX [IF NOT EXISTS] ... [WHERE pred]` (partial:
 //!   entries only for rows satisfying `pred`, uniqueness among those; read
 //!   only by queries whose WHERE has each of `pred`'s conjuncts), on
@@ -74,6 +74,17 @@
 //!   against the existing rows, or `NOT VALID`), validate and drop
 //!   constraints, set/drop default and NOT NULL, renames, storage
 //!   parameters; with PostgreSQL's table lock per action.
+//! - DDL inside a transaction block (see `ddlblock`): CREATE TABLE,
+//!   CREATE INDEX, DROP TABLE / INDEX (DROP TABLE of an empty partition
+//!   alone too), ALTER TABLE (not RENAME / OWNER TO), CREATE / DROP
+//!   TRIGGER and FUNCTION, ALTER SEQUENCE. Its table lock is held to the
+//!   end of the block; its change is the block's at once and the others'
+//!   at COMMIT (they plan without it; a statement of theirs on a changed
+//!   table takes its locks first and is planned again once it holds
+//!   them); ROLLBACK, ROLLBACK TO and a failed COMMIT undo it. An index
+//!   build or row-reading ALTER in a REPEATABLE READ / SERIALIZABLE block
+//!   after its first query, and the other DDL (CREATE TABLE AS, types,
+//!   schemas, extensions, partitioned-table DDL, roles), are 0A000 there.
 //! - A query reads a table through its primary key or the secondary index
 //!   whose leading columns its WHERE clause fixes by equality (then one
 //!   range), else by a sequential scan; joins are nested loops in FROM
@@ -277,7 +288,7 @@
 //!   it: no pause point of their own, their own table locks, and at Read
 //!   Committed each takes a new snapshot, as a volatile function's do
 //!   (transcript `trigger-function-statements-take-their-own-snapshot`).
-//!   FOR EACH STATEMENT, INSTEAD OF and trigger DDL in a block are 0A000.
+//!   FOR EACH STATEMENT and INSTEAD OF triggers are 0A000.
 //! - `VALUES (...), ...` as a query (with ORDER BY / LIMIT) and as a FROM
 //!   item `(VALUES ...) alias [(cols)]`: columns `column1`, ... of the
 //!   type PostgreSQL resolves over the rows (an untyped literal takes the
@@ -312,10 +323,12 @@
 //!   `setval` with PostgreSQL's SQLSTATEs, `serial`/`bigserial`/
 //!   `smallserial` and identity columns owning `t_c_seq`, `DEFAULT
 //!   nextval('s')`, `pg_get_serial_sequence`. `nextval` is not
-//!   transactional, never waits and takes no SSI lock; `currval` and
-//!   `lastval` are the session's ([`crate::store::SessionId`]'s). Sequence
-//!   DDL inside a transaction block is 0A000 (PostgreSQL's ALTER SEQUENCE
-//!   is transactional).
+//!   transactional and takes no SSI lock; `currval` and `lastval` are the
+//!   session's ([`crate::store::SessionId`]'s). `ALTER SEQUENCE` in a
+//!   block is transactional (SHARE ROW EXCLUSIVE on the sequence to the
+//!   block's end; `nextval('s')` / `setval('s', ...)` take ROW EXCLUSIVE
+//!   on the sequence they name, so they wait for it); CREATE / DROP
+//!   SEQUENCE in a block are 0A000.
 //! - Queries inside statements (see `subquery`, `cte`, `join_writes`):
 //!   scalar, `[NOT] EXISTS`, `[NOT] IN` and `op ANY | ALL` subqueries,
 //!   correlated or not, in any expression of a statement (their reads are
@@ -344,8 +357,8 @@
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `EXPLAIN`, cursors, `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
-//!   and `SET DEFAULT (cols)` (a parse error), DDL (sequence DDL too)
-//!   inside a transaction block, `SELECT ... FROM` a sequence, and any
+//!   and `SET DEFAULT (cols)` (a parse error), the DDL listed above inside
+//!   a transaction block, `SELECT ... FROM` a sequence, and any
 //!   statement or expression not listed in
 //!   `plan`/`expr`.
 
