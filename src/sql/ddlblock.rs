@@ -138,8 +138,8 @@ pub(crate) fn others_pending(catalog: &Catalog, viewer: SessionId) -> bool {
     catalog.pending.iter().any(|p| p.owner != viewer)
 }
 
-/// The tables whose entries another session than `viewer` changed in an
-/// open block.
+/// Whether another session than `viewer` changed `table`'s entry (or the
+/// sequence of that name) in a block not yet ended.
 pub(crate) fn touched_by_others(catalog: &Catalog, viewer: SessionId, table: &str) -> bool {
     catalog.pending.iter().any(|p| {
         p.owner != viewer
