@@ -286,10 +286,10 @@ impl SqlSession {
                 Undo::Sequence { name, before } => {
                     lock(&self.db.shared.sequences).restore(&name, before);
                 }
-                Undo::Table { name, before: None } => {
-                    if !self.db.shared.catalog().tables.contains_key(&name) {
-                        self.db.shared.forget_serials(&name);
-                    }
+                Undo::Table { name, before: None }
+                    if !self.db.shared.catalog().tables.contains_key(&name) =>
+                {
+                    self.db.shared.forget_serials(&name);
                 }
                 _ => {}
             }

@@ -239,3 +239,29 @@ fn nextval_waits_for_a_block_that_alters_the_sequence() {
     }
     ok(&mut s1, "COMMIT");
 }
+
+#[test]
+fn an_empty_partition_drops_alone_and_vacuum_locks_one_relation_at_a_time() {
+    // PostgreSQL's vacuum-concurrent-drop: VACUUM of a partitioned table
+    // waits for a partition's lock without holding the table's, so the
+    // block that holds the partition can drop another one.
+    let db = db_with(&[
+        "CREATE TABLE parted (a int) PARTITION BY LIST (a)",
+        "CREATE TABLE part1 PARTITION OF parted FOR VALUES IN (1)",
+        "CREATE TABLE part2 PARTITION OF parted FOR VALUES IN (2)",
+    ]);
+    let mut s1 = db.session();
+    let mut s2 = db.session();
+    ok(&mut s1, "BEGIN");
+    ok(&mut s1, "LOCK part1 IN SHARE MODE");
+    {
+        let waiting = start(&mut s2, "VACUUM parted");
+        ok(&mut s1, "DROP TABLE part2");
+        ok(&mut s1, "COMMIT");
+        finish(waiting).unwrap();
+    }
+    assert_eq!(code(&mut s2, "INSERT INTO parted VALUES (2)"), "23514");
+    ok(&mut s2, "INSERT INTO parted VALUES (1)");
+    // A partition holding rows cannot go alone: 0A000.
+    assert_eq!(code(&mut s2, "DROP TABLE part1"), "0A000");
+}
