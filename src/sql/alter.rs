@@ -1225,6 +1225,53 @@ pub(crate) async fn alter_table(
     }
 }
 
+/// `ALTER TABLE` inside a transaction block: the table locks, checks and
+/// row rewrites in the block's `tx`; on success, what installs the new
+/// catalog entries (None: `IF EXISTS` of a missing table). RENAME and
+/// OWNER TO (whose sequences and owners live outside the catalog) are
+/// 0A000 there.
+pub(crate) async fn alter_in_block<'a>(
+    db: &'a SqlDb,
+    plan: &AlterPlan,
+    types: &BTreeMap<String, u32>,
+    tx: &mut crate::store::Tx,
+) -> Result<Option<Box<dyn FnOnce() + Send + 'a>>, DbError> {
+    if plan.actions.iter().any(|a| {
+        matches!(
+            a,
+            Action::RenameColumn(..) | Action::RenameTable(_) | Action::OwnerTo(_)
+        )
+    }) {
+        return Err(super::expr::unsupported(
+            "ALTER TABLE ... RENAME / OWNER TO inside a transaction block",
+        ));
+    }
+    let Ok(table) = db.shared.table(&plan.table) else {
+        if plan.if_exists {
+            return Ok(None);
+        }
+        return Err(err(
+            SqlState::UndefinedTable,
+            format!("relation \"{}\" does not exist", plan.table),
+        ));
+    };
+    let locks = lock_modes(plan, &table);
+    run(db, plan, types, &locks, tx).await.map(Some)
+}
+
+/// Whether the actions read the table's rows (to check or rewrite them).
+pub(crate) fn reads_rows(plan: &AlterPlan) -> bool {
+    plan.actions.iter().any(|a| {
+        !matches!(
+            a,
+            Action::StorageParameters
+                | Action::OwnerTo(_)
+                | Action::Default(..)
+                | Action::DropConstraint { .. }
+        )
+    })
+}
+
 /// The actions in `tx` (which takes the table locks, checks and rewrites
 /// the rows); on success, what installs the new catalog entries.
 async fn run<'a>(
@@ -1244,15 +1291,7 @@ async fn run<'a>(
         ));
     };
     let original = (*table).clone();
-    let needs_rows = plan.actions.iter().any(|a| {
-        !matches!(
-            a,
-            Action::StorageParameters
-                | Action::OwnerTo(_)
-                | Action::Default(..)
-                | Action::DropConstraint { .. }
-        )
-    });
+    let needs_rows = reads_rows(plan);
     let mut rows = Vec::new();
     if needs_rows {
         tx.sql_start(Op::Scan, None, None).await?;

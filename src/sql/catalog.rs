@@ -345,7 +345,7 @@ impl Table {
 }
 
 /// Every table, by name.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Catalog {
     pub(crate) tables: std::collections::BTreeMap<String, Arc<Table>>,
     /// User-defined (enum) types by name, to their interned ids.
@@ -363,6 +363,9 @@ pub(crate) struct Catalog {
     pub(crate) partitions: std::collections::BTreeMap<String, String>,
     /// User functions (`CREATE FUNCTION`, see `plpgsql`), one per name.
     pub(crate) functions: std::collections::BTreeMap<String, Arc<super::plpgsql::Function>>,
+    /// The catalog changes of DDL run inside transaction blocks not yet
+    /// ended, in the order they were made (see `ddlblock`).
+    pub(crate) pending: Vec<super::ddlblock::Pending>,
 }
 
 impl Catalog {

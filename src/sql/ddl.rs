@@ -526,7 +526,15 @@ pub(crate) fn create_table(
 /// Creates a secondary index and fills it from the committed rows (in a
 /// transaction of its own; PostgreSQL's CREATE INDEX blocks writers, the
 /// simulation expects it in setup, before concurrent work).
-pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Result<(), DbError> {
+///
+/// In a transaction block (`tx`), the backfill is the block's: its
+/// entries go with a rollback, and its own uncommitted rows are indexed.
+/// Returns the table and the index made (None: IF NOT EXISTS found one).
+pub(crate) async fn create_index(
+    db: &SqlDb,
+    create: &ast::CreateIndex,
+    tx: Option<&mut crate::store::Tx>,
+) -> Result<Option<(String, String)>, DbError> {
     let method = create.using.as_ref().map(ident);
     let hash = method.as_deref() == Some("hash");
     if !matches!(method.as_deref(), None | Some("btree" | "hash"))
@@ -601,7 +609,7 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     check_name(&index_name)?;
     if table.indexes.iter().any(|i| i.name == index_name) {
         if create.if_not_exists {
-            return Ok(());
+            return Ok(None);
         }
         return Err(err(
             SqlState::DuplicateTable,
@@ -629,14 +637,22 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
     let position = updated.indexes.len() - 1;
     // Backfill. An index made on an empty table (a schema's setup) needs
     // none, and no transaction that could commit or fail.
-    if db.store().scan_committed(&updated.range()).is_empty() {
+    let made = Some((table_name.clone(), index_name.clone()));
+    if tx.is_none() && db.store().scan_committed(&updated.range()).is_empty() {
         db.shared
             .catalog()
             .tables
             .insert(table_name, Arc::new(updated));
-        return Ok(());
+        return Ok(made);
     }
-    let mut tx = db.store().begin(Isolation::ReadCommitted);
+    let mut own = None;
+    let tx = match tx {
+        Some(tx) => tx,
+        None => {
+            own = Some(db.store().begin(Isolation::ReadCommitted));
+            own.as_mut().expect("just made")
+        }
+    };
     tx.sql_start(Op::Scan, None, None).await?;
     let rows: Vec<_> = tx.sql_scan(&KeyRange::prefix(&updated.indexes[0].prefix))?;
     for (_, row) in rows {
@@ -658,12 +674,14 @@ pub(crate) async fn create_index(db: &SqlDb, create: &ast::CreateIndex) -> Resul
                 }
             })?;
     }
-    tx.commit().await?;
+    if let Some(own) = own.take() {
+        own.commit().await?;
+    }
     db.shared
         .catalog()
         .tables
         .insert(table_name, Arc::new(updated));
-    Ok(())
+    Ok(made)
 }
 
 /// Compiles a partial index's `WHERE` over the table's columns. As in
@@ -747,19 +765,27 @@ fn drop_foreign_keys(catalog: &mut Catalog, child: &str, gone: impl Fn(&ForeignK
 /// CASCADE a table another table's foreign key refers to is not dropped
 /// (2BP01); with it, those foreign keys go too, as in PostgreSQL. The rows
 /// stay in the store under the old prefix, which no later table reuses.
-fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
+fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<Vec<String>, DbError> {
     let mut catalog = db.shared.catalog();
     let mut names: Vec<String> = Vec::new();
+    let mut partitions: Vec<(String, String)> = Vec::new();
     for name in &spec.names {
         if let Some(parent) = catalog.partitions.get(name) {
-            // A partition goes with its partitioned table; alone it would
-            // take its rows out of the table, which is not modelled.
+            // A partition goes with its partitioned table.
             if spec.names.contains(parent) {
                 continue;
             }
-            return Err(unsupported(format!(
-                "DROP TABLE of the partition \"{name}\" without its partitioned table \"{parent}\""
-            )));
+            // Alone, an empty one leaves its table's partitions; one with
+            // rows would take them out of the table, which is not
+            // modelled.
+            let table = catalog.tables[parent].clone();
+            if partition_has_rows(db, &table, name) {
+                return Err(unsupported(format!(
+                    "DROP TABLE of the partition \"{name}\" holding rows without its partitioned table \"{parent}\""
+                )));
+            }
+            partitions.push((name.clone(), parent.clone()));
+            continue;
         }
         if !catalog.tables.contains_key(name) {
             let is_index = catalog
@@ -801,6 +827,16 @@ fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
             ));
         }
     }
+    for (name, parent) in partitions {
+        catalog.partitions.remove(&name);
+        let mut table = (*catalog.tables[&parent]).clone();
+        if let Some(p) = &table.partitioning {
+            let mut p = (**p).clone();
+            p.partitions.retain(|x| x.name != name);
+            table.partitioning = Some(Arc::new(p));
+        }
+        catalog.tables.insert(parent, Arc::new(table));
+    }
     for name in &names {
         let table = catalog.tables.remove(name).expect("checked above");
         if let Some(p) = &table.partitioning {
@@ -820,10 +856,26 @@ fn drop_tables(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
                 catalog.tables.insert(fk.parent.clone(), Arc::new(parent));
             }
         }
-        // Its serial columns' sequences go with it.
-        db.shared.forget_serials(name);
     }
-    Ok(())
+    // Its serial columns' sequences go with it: the caller forgets them
+    // (at once, or at the commit of the block that dropped it).
+    Ok(names)
+}
+
+/// Whether a committed row of the partitioned `table` belongs to its
+/// partition `name` (the dropping statement holds ACCESS EXCLUSIVE on the
+/// table, so no other writer's rows are uncommitted).
+pub(crate) fn partition_has_rows(db: &SqlDb, table: &Table, name: &str) -> bool {
+    let Some(p) = &table.partitioning else {
+        return false;
+    };
+    let Some(at) = p.partitions.iter().position(|x| x.name == name) else {
+        return false;
+    };
+    db.store()
+        .scan_committed(&KeyRange::prefix(&table.indexes[0].prefix))
+        .iter()
+        .any(|(_, row)| p.route(&table.values_of(row)) == Some(at))
 }
 
 /// `DROP INDEX [IF EXISTS] name [, ...] [CASCADE | RESTRICT]`: an index
@@ -907,11 +959,13 @@ fn drop_indexes(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
 }
 
 /// `DROP TABLE`, `DROP INDEX` or `DROP SCHEMA`.
-pub(crate) fn drop_objects(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
+/// Returns the tables dropped, whose serial sequences, owner and grants
+/// the caller forgets (see `DbShared::forget_serials`).
+pub(crate) fn drop_objects(db: &SqlDb, spec: &DropSpec) -> Result<Vec<String>, DbError> {
     if spec.schema {
-        drop_schemas(db, spec)
+        drop_schemas(db, spec).map(|()| Vec::new())
     } else if spec.index {
-        drop_indexes(db, spec)
+        drop_indexes(db, spec).map(|()| Vec::new())
     } else {
         drop_tables(db, spec)
     }
@@ -1013,7 +1067,7 @@ pub(crate) fn drop_schemas(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
         }
     }
     if !tables.is_empty() {
-        drop_tables(
+        let dropped = drop_tables(
             db,
             &DropSpec {
                 index: false,
@@ -1023,6 +1077,9 @@ pub(crate) fn drop_schemas(db: &SqlDb, spec: &DropSpec) -> Result<(), DbError> {
                 cascade: true,
             },
         )?;
+        for name in dropped {
+            db.shared.forget_serials(&name);
+        }
     }
     let mut catalog = db.shared.catalog();
     for name in schemas {

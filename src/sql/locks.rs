@@ -545,20 +545,31 @@ pub(super) fn with_partitions(table: &super::catalog::Table) -> Vec<String> {
     names
 }
 
-pub(super) async fn ddl_lock(
-    db: &super::SqlDb,
-    kind: &Prepared,
-    timeouts: crate::store::Timeouts,
-) -> Result<Option<crate::store::Tx>, DbError> {
-    let wanted: Vec<(String, TableLockMode)> = match kind {
+/// The table locks a DDL statement of the plan takes: ACCESS EXCLUSIVE
+/// for DROP TABLE, SHARE for CREATE INDEX (with a partitioned table's
+/// partitions).
+pub(super) fn ddl_lock_modes(db: &super::SqlDb, kind: &Prepared) -> Vec<(String, TableLockMode)> {
+    match kind {
         // A partitioned table's partitions are locked with it.
-        Prepared::Drop(spec) if !spec.index && !spec.schema => spec
-            .names
-            .iter()
-            .filter_map(|name| db.shared.table(name).ok())
-            .flat_map(|table| with_partitions(&table))
-            .map(|name| (name, TableLockMode::AccessExclusive))
-            .collect(),
+        // A partition dropped alone: its partitioned table first, as
+        // PostgreSQL's RangeVarCallbackForDropRelation locks it.
+        Prepared::Drop(spec) if !spec.index && !spec.schema => {
+            let mut out: Vec<(String, TableLockMode)> = Vec::new();
+            for name in &spec.names {
+                let parent = db.shared.catalog().partitions.get(name).cloned();
+                let names = match (parent, db.shared.table(name)) {
+                    (Some(parent), _) => vec![parent, name.clone()],
+                    (None, Ok(table)) => with_partitions(&table),
+                    (None, Err(_)) => Vec::new(),
+                };
+                for name in names {
+                    if !out.iter().any(|(n, _)| *n == name) {
+                        out.push((name, TableLockMode::AccessExclusive));
+                    }
+                }
+            }
+            out
+        }
         Prepared::CreateIndex(create) => super::expr::object_name(&create.table_name)
             .ok()
             .and_then(|name| db.shared.table(&name).ok())
@@ -570,7 +581,15 @@ pub(super) async fn ddl_lock(
             })
             .unwrap_or_default(),
         _ => Vec::new(),
-    };
+    }
+}
+
+pub(super) async fn ddl_lock(
+    db: &super::SqlDb,
+    kind: &Prepared,
+    timeouts: crate::store::Timeouts,
+) -> Result<Option<crate::store::Tx>, DbError> {
+    let wanted = ddl_lock_modes(db, kind);
     if !wanted
         .iter()
         .any(|(table, mode)| db.store.table_lock_contended(table, *mode))
@@ -591,12 +610,13 @@ pub(super) fn savepoint_settings(
     kind: &Prepared,
     block: &mut super::Block,
     settings: &mut super::Settings,
-) {
+    ddl_mark: usize,
+) -> Option<usize> {
     let find = |block: &super::Block, name: &str| {
         block
             .savepoints
             .iter()
-            .rposition(|(saved, _, _, _)| saved == name)
+            .rposition(|(saved, _, _, _, _)| saved == name)
     };
     match kind {
         Prepared::Savepoint(name) => {
@@ -605,16 +625,18 @@ pub(super) fn savepoint_settings(
                 settings.clone(),
                 block.local.clone(),
                 block.deferred.clone(),
+                ddl_mark,
             ));
         }
         Prepared::RollbackToSavepoint(name) => {
             block.failed = false;
             if let Some(index) = find(block, name) {
                 block.savepoints.truncate(index + 1);
-                let (_, saved, local, deferred) = &block.savepoints[index];
+                let (_, saved, local, deferred, mark) = &block.savepoints[index];
                 *settings = saved.clone();
                 block.local = local.clone();
                 block.deferred = deferred.clone();
+                return Some(*mark);
             }
         }
         Prepared::ReleaseSavepoint(name) => {
@@ -624,6 +646,7 @@ pub(super) fn savepoint_settings(
         }
         _ => {}
     }
+    None
 }
 
 #[cfg(test)]

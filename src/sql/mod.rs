@@ -51,7 +51,7 @@
 //!   transaction (see `catalog`), so an index scan's range read is the
 //!   SSI predicate lock on that index range (the gap included) and a
 //!   sequential scan locks the whole table's range.
-//! - DDL outside transaction blocks: `CREATE TABLE [IF NOT EXISTS]`,
+//! - DDL: `CREATE TABLE [IF NOT EXISTS]`,
 //!   `CREATE [UNIQUE] INDEX [IF NOT EXISTS] ... [WHERE pred]` (partial:
 //!   entries only for rows satisfying `pred`, uniqueness among those; read
 //!   only by queries whose WHERE has each of `pred`'s conjuncts), on
@@ -74,6 +74,17 @@
 //!   against the existing rows, or `NOT VALID`), validate and drop
 //!   constraints, set/drop default and NOT NULL, renames, storage
 //!   parameters; with PostgreSQL's table lock per action.
+//! - DDL inside a transaction block (see `ddlblock`): CREATE TABLE,
+//!   CREATE INDEX, DROP TABLE / INDEX (DROP TABLE of an empty partition
+//!   alone too), ALTER TABLE (not RENAME / OWNER TO), CREATE / DROP
+//!   TRIGGER and FUNCTION, ALTER SEQUENCE. Its table lock is held to the
+//!   end of the block; its change is the block's at once and the others'
+//!   at COMMIT (they plan without it; a statement of theirs on a changed
+//!   table takes its locks first and is planned again once it holds
+//!   them); ROLLBACK, ROLLBACK TO and a failed COMMIT undo it. An index
+//!   build or row-reading ALTER in a REPEATABLE READ / SERIALIZABLE block
+//!   after its first query, and the other DDL (CREATE TABLE AS, types,
+//!   schemas, extensions, partitioned-table DDL, roles), are 0A000 there.
 //! - A query reads a table through its primary key or the secondary index
 //!   whose leading columns its WHERE clause fixes by equality (then one
 //!   range), else by a sequential scan; joins are nested loops in FROM
@@ -301,7 +312,7 @@
 //!   UPDATE (transcript
 //!   `partition-move-fires-the-source-partitions-delete-trigger-on-the-newest-version`).
 //!   `rec.*` in a function's statement is each of the record's fields.
-//!   INSTEAD OF, TRUNCATE triggers and trigger DDL in a block are 0A000.
+//!   INSTEAD OF and TRUNCATE triggers are 0A000.
 //! - `VALUES (...), ...` as a query (with ORDER BY / LIMIT) and as a FROM
 //!   item `(VALUES ...) alias [(cols)]`: columns `column1`, ... of the
 //!   type PostgreSQL resolves over the rows (an untyped literal takes the
@@ -336,10 +347,12 @@
 //!   `setval` with PostgreSQL's SQLSTATEs, `serial`/`bigserial`/
 //!   `smallserial` and identity columns owning `t_c_seq`, `DEFAULT
 //!   nextval('s')`, `pg_get_serial_sequence`. `nextval` is not
-//!   transactional, never waits and takes no SSI lock; `currval` and
-//!   `lastval` are the session's ([`crate::store::SessionId`]'s). Sequence
-//!   DDL inside a transaction block is 0A000 (PostgreSQL's ALTER SEQUENCE
-//!   is transactional).
+//!   transactional and takes no SSI lock; `currval` and `lastval` are the
+//!   session's ([`crate::store::SessionId`]'s). `ALTER SEQUENCE` in a
+//!   block is transactional (SHARE ROW EXCLUSIVE on the sequence to the
+//!   block's end; `nextval('s')` / `setval('s', ...)` take ROW EXCLUSIVE
+//!   on the sequence they name, so they wait for it); CREATE / DROP
+//!   SEQUENCE in a block are 0A000.
 //! - Queries inside statements (see `subquery`, `cte`, `join_writes`):
 //!   scalar, `[NOT] EXISTS`, `[NOT] IN` and `op ANY | ALL` subqueries,
 //!   correlated or not, in any expression of a statement (their reads are
@@ -368,8 +381,8 @@
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `EXPLAIN`, cursors, `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
-//!   and `SET DEFAULT (cols)` (a parse error), DDL (sequence DDL too)
-//!   inside a transaction block, `SELECT ... FROM` a sequence, and any
+//!   and `SET DEFAULT (cols)` (a parse error), the DDL listed above inside
+//!   a transaction block, `SELECT ... FROM` a sequence, and any
 //!   statement or expression not listed in
 //!   `plan`/`expr`.
 
@@ -380,6 +393,7 @@ mod conflict;
 mod ctas;
 mod cte;
 mod ddl;
+mod ddlblock;
 mod decimal;
 mod deferred;
 mod exec;
@@ -896,17 +910,35 @@ impl SqlDb {
     /// Plans under planner switches other than the defaults are not
     /// cached: the cache holds the default plan of each text.
     fn prepare(&self, sql: &str, scans: settings::ScanSettings) -> Result<Arc<Statement>, DbError> {
-        let default_plan = scans == settings::ScanSettings::default();
+        self.prepare_as(sql, scans, None)
+    }
+
+    /// [`SqlDb::prepare`] for `viewer`'s session: planned against the
+    /// catalog without the other sessions' uncommitted DDL (see
+    /// `ddlblock`). While any block's DDL is pending the cache is passed
+    /// by: plans then differ between sessions.
+    fn prepare_as(
+        &self,
+        sql: &str,
+        scans: settings::ScanSettings,
+        viewer: Option<SessionId>,
+    ) -> Result<Arc<Statement>, DbError> {
+        let catalog = self.shared.catalog();
+        let default_plan = scans == settings::ScanSettings::default() && catalog.pending.is_empty();
         if default_plan {
             if let Some(found) = lock(&self.shared.cache).get(sql) {
                 return Ok(found.clone());
             }
         }
-        let catalog = self.shared.catalog();
-        let statement = Arc::new(types::with_types(&catalog.types, || {
-            plan::prepare(sql, &catalog, scans)
-        })?);
+        let seen = match viewer {
+            Some(viewer) => ddlblock::view(&catalog, viewer),
+            None => Cow::Borrowed(&*catalog),
+        };
+        let mut statement = types::with_types(&seen.types, || plan::prepare(sql, &seen, scans))?;
+        drop(seen);
         drop(catalog);
+        sequences::lock_sequences(&mut statement, sql, &lock(&self.shared.sequences));
+        let statement = Arc::new(statement);
         if default_plan && statement.cacheable() {
             lock(&self.shared.cache).insert(sql.to_string(), statement.clone());
         }
@@ -949,7 +981,15 @@ struct Block {
 
 /// A savepoint's name, the session's settings, the block's `SET LOCAL`s
 /// and its deferred constraints when it was set.
-type SavedSettings = (String, Settings, Vec<(Param, SetValue)>, deferred::Deferred);
+/// The last is the session's count of pending DDL changes then (see
+/// `ddlblock`).
+type SavedSettings = (
+    String,
+    Settings,
+    Vec<(Param, SetValue)>,
+    deferred::Deferred,
+    usize,
+);
 
 /// A connection to a [`SqlDb`]: in or out of a transaction block.
 pub struct SqlSession {
@@ -974,6 +1014,9 @@ impl Drop for SqlSession {
     /// A connection of its own closes with the session, and PostgreSQL
     /// releases a closed backend's session-level advisory locks.
     fn drop(&mut self) {
+        if self.block.take().is_some() {
+            self.finish_ddl(false);
+        }
         if self._connection.is_none() {
             self.db.store.end_session(self.session);
             lock(&self.db.shared.sequences).end_session(self.session);
@@ -1394,13 +1437,22 @@ impl SqlSession {
         let cached = (scans == settings::ScanSettings::default())
             .then(|| lock(&self.db.shared.cache).get(sql).cloned())
             .flatten();
-        let statement = match cached {
+        let mut statement = match cached {
             Some(statement) => statement,
             None => match self.route(sql, scans).await? {
                 Routed::Done(rows) => return Ok(rows),
                 Routed::Planned(statement) => statement,
             },
         };
+        if self.waits_for_ddl(&statement) {
+            // Another block's DDL changed its tables: their locks first,
+            // then the plan again (see `ddlblock`).
+            self.lock_before_planning(&statement).await?;
+            statement = match self.route(sql, scans).await? {
+                Routed::Done(rows) => return Ok(rows),
+                Routed::Planned(statement) => statement,
+            };
+        }
         self.run_planned(sql, &statement, params).await
     }
 
@@ -1412,7 +1464,7 @@ impl SqlSession {
             return self.type_ddl(sql).map(Routed::Done);
         }
         if sequences::is_sequence_ddl(sql) {
-            return self.sequence_ddl(sql).map(Routed::Done);
+            return self.sequence_ddl(sql).await.map(Routed::Done);
         }
         if let Some(parsed) = partition::parse(sql) {
             return self.partition_ddl(parsed, sql).await.map(Routed::Done);
@@ -1451,7 +1503,7 @@ impl SqlSession {
         } else {
             sql
         };
-        match self.db.prepare(sql, scans) {
+        match self.db.prepare_as(sql, scans, Some(self.session)) {
             Ok(statement) => Ok(Routed::Planned(statement)),
             Err(e) => {
                 let e = lock(&self.db.shared.sequences).read_as_table(e, sql);
@@ -1522,6 +1574,7 @@ impl SqlSession {
                     // COMMIT of a failed block rolls back, without an error.
                     Some(block) if block.failed => {
                         block.tx.rollback();
+                        self.finish_ddl(false);
                         Ok(Rows::default())
                     }
                     Some(mut block) => {
@@ -1538,10 +1591,14 @@ impl SqlSession {
                         .await;
                         if let Err(e) = checked {
                             block.tx.rollback();
+                            self.finish_ddl(false);
                             self.settings = settings;
                             return Err(e);
                         }
                         let result = block.tx.commit().await.map(|_| Rows::default());
+                        // (Nothing ran between the commit and this: the
+                        // block's DDL becomes everyone's with its rows.)
+                        self.finish_ddl(result.is_ok());
                         if result.is_err() {
                             self.settings = settings;
                         }
@@ -1552,6 +1609,7 @@ impl SqlSession {
             Prepared::Rollback => {
                 if let Some(block) = self.end_block(false) {
                     block.tx.rollback();
+                    self.finish_ddl(false);
                 }
                 Ok(Rows::default())
             }
@@ -1576,7 +1634,25 @@ impl SqlSession {
                 };
                 match &result {
                     Ok(()) => {
-                        locks::savepoint_settings(&statement.kind, block, &mut self.settings);
+                        let catalog = self.db.shared.catalog();
+                        let mark = ddlblock::mark(&catalog, self.session);
+                        drop(catalog);
+                        let undo_to = locks::savepoint_settings(
+                            &statement.kind,
+                            block,
+                            &mut self.settings,
+                            mark,
+                        );
+                        // ROLLBACK TO undoes the DDL made after the
+                        // savepoint, as its subtransaction aborts.
+                        if let Some(keep) = undo_to.filter(|&keep| keep < mark) {
+                            let undone = ddlblock::rollback(
+                                &mut self.db.shared.catalog(),
+                                self.session,
+                                keep,
+                            );
+                            self.finish_undo(undone);
+                        }
                     }
                     // SAVEPOINT and RELEASE in a failed block are refused
                     // without changing anything; a missing savepoint fails
@@ -1615,11 +1691,7 @@ impl SqlSession {
             | Prepared::CreateExtension { .. }
             | Prepared::CreateSchema { .. } => {
                 if self.block.is_some() {
-                    let e = DbError::new(
-                        SqlState::FeatureNotSupported,
-                        format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {sql})"),
-                    );
-                    return Err(self.fail(e));
+                    return self.ddl_in_block(sql, &statement.kind).await;
                 }
                 // Held (when it had to be waited for) until the DDL is done.
                 let _ddl_lock = locks::ddl_lock(&self.db, &statement.kind, self.timeouts()).await?;
@@ -1628,8 +1700,14 @@ impl SqlSession {
                     Prepared::CreateTable(create, excludes) => {
                         types::with_types(&types, || ddl::create_table(&self.db, create, excludes))
                     }
-                    Prepared::CreateIndex(create) => ddl::create_index(&self.db, create).await,
-                    Prepared::Drop(spec) => ddl::drop_objects(&self.db, spec),
+                    Prepared::CreateIndex(create) => {
+                        ddl::create_index(&self.db, create, None).await.map(|_| ())
+                    }
+                    Prepared::Drop(spec) => ddl::drop_objects(&self.db, spec).map(|dropped| {
+                        for name in dropped {
+                            self.db.shared.forget_serials(&name);
+                        }
+                    }),
                     Prepared::CreateExtension {
                         name,
                         if_not_exists,
@@ -1776,7 +1854,7 @@ impl SqlSession {
         };
         let statement = self
             .db
-            .prepare(&spec.query, self.effective().scans)
+            .prepare_as(&spec.query, self.effective().scans, Some(self.session))
             .map_err(with_statement)?;
         if statement.params > 0 {
             return Err(DbError::new(
@@ -1907,18 +1985,22 @@ impl SqlSession {
     /// `CREATE` / `ALTER` / `DROP SEQUENCE` (see `sequences`): DDL,
     /// outside a block as the engine's other DDL (PostgreSQL's ALTER
     /// SEQUENCE is transactional, which is not modelled).
-    fn sequence_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
+    async fn sequence_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
+        if self.restricted_role().is_some() {
+            return Err(self.fail(unsupported_as_role(sql)));
+        }
+        let ddl = sequences::parse(sql).map_err(|e| self.fail(e))?;
         if self.block.is_some() {
+            if let sequences::SequenceDdl::Alter { name, .. } = &ddl {
+                let name = name.clone();
+                return self.alter_sequence_in_block(&ddl, &name).await;
+            }
             let e = DbError::new(
                 SqlState::FeatureNotSupported,
-                format!("sequence DDL (CREATE/ALTER/DROP SEQUENCE) inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
+                format!("CREATE / DROP SEQUENCE inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
             );
             return Err(self.fail(e));
         }
-        if self.restricted_role().is_some() {
-            return Err(unsupported_as_role(sql));
-        }
-        let ddl = sequences::parse(sql)?;
         let mut catalog = self.db.shared.catalog();
         let changed = lock(&self.db.shared.sequences).run_ddl(&catalog, &ddl)?;
         for table in changed {
@@ -2006,18 +2088,12 @@ impl SqlSession {
     /// `ALTER TABLE` (see `alter`): DDL, outside a block as the engine's
     /// other DDL.
     async fn alter_table(&mut self, sql: &str) -> Result<Rows, DbError> {
-        if self.block.is_some() {
-            let e = DbError::new(
-                SqlState::FeatureNotSupported,
-                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
-            );
-            return Err(self.fail(e));
-        }
+        self.refuse_in_failed_block()?;
         let plan = alter::parse_alter(sql).map_err(|mut e| {
             if e.code == SqlState::FeatureNotSupported {
                 e.message = format!("{} (statement: {})", e.message, sql.trim());
             }
-            e
+            self.fail(e)
         })?;
         if let Some(role) = self.restricted_role() {
             // The owner check comes before the lock, as PostgreSQL's
@@ -2030,10 +2106,13 @@ impl SqlSession {
                 return Err(unsupported_as_role(sql));
             }
             let owner = lock(&self.db.shared.roles).check_owner(&role, &plan.table);
-            owner?;
+            owner.map_err(|e| self.fail(e))?;
         }
         if let Some(done) = self.alter_partitioned(&plan, sql) {
-            return done;
+            return done.map_err(|e| self.fail(e));
+        }
+        if self.block.is_some() {
+            return self.alter_in_block(&plan, sql).await;
         }
         let types = self.db.shared.catalog().types.clone();
         let timeouts = self.timeouts();
@@ -2287,7 +2366,9 @@ impl SqlSession {
                 }
                 // Planned now: a missing table or column fails here, as
                 // PostgreSQL analyzes the statement at PREPARE.
-                let planned = self.db.prepare(&sql, self.effective().scans);
+                let planned = self
+                    .db
+                    .prepare_as(&sql, self.effective().scans, Some(self.session));
                 let statement = planned.map_err(|e| self.fail(e))?;
                 match &statement.kind {
                     Prepared::Select(_)
@@ -2328,7 +2409,9 @@ impl SqlSession {
                     values.push(v);
                 }
                 // Parameters declared and not used are not bound.
-                let used = self.db.prepare(&stmt.sql, self.effective().scans);
+                let used =
+                    self.db
+                        .prepare_as(&stmt.sql, self.effective().scans, Some(self.session));
                 let used = used.map_err(|e| self.fail(e))?.params;
                 values.truncate(used);
                 self.run_statement(&stmt.sql, &values).await
@@ -2346,9 +2429,11 @@ impl SqlSession {
 
     /// The value of an `EXECUTE` argument: an expression over no table.
     fn argument(&self, text: &str) -> Result<Value, DbError> {
-        let statement = self
-            .db
-            .prepare(&format!("SELECT {text}"), self.effective().scans)?;
+        let statement = self.db.prepare_as(
+            &format!("SELECT {text}"),
+            self.effective().scans,
+            Some(self.session),
+        )?;
         let Prepared::Select(plan) = &statement.kind else {
             return Err(expr::unsupported(format!("the EXECUTE argument {text}")));
         };
@@ -2382,11 +2467,7 @@ impl SqlSession {
     /// engine's other DDL.
     async fn routine_ddl(&mut self, sql: &str) -> Result<Rows, DbError> {
         if self.block.is_some() {
-            let e = DbError::new(
-                SqlState::FeatureNotSupported,
-                format!("DDL inside a transaction block is not supported by the simulated SQL engine (statement: {})", sql.trim()),
-            );
-            return Err(self.fail(e));
+            return self.routine_ddl_in_block(sql).await;
         }
         let with_statement = |mut e: DbError| {
             if e.code == SqlState::FeatureNotSupported {
@@ -2476,6 +2557,8 @@ impl Session for SqlSession {
 
 #[cfg(test)]
 mod alter_tests;
+#[cfg(test)]
+mod ddlblock_tests;
 #[cfg(test)]
 mod deferred_tests;
 #[cfg(test)]

@@ -310,12 +310,15 @@ fn function_and_trigger_ddl_give_postgres_errors() {
         (e.code.code(), e.message.as_str()),
         ("42P17", "function g must return type trigger")
     );
+    // In a block it runs, and goes with a rollback.
     ok(&mut s, "BEGIN");
-    let e = error(
+    ok(
         &mut s,
         "CREATE FUNCTION k() RETURNS int LANGUAGE sql AS 'SELECT 1'",
     );
-    assert_eq!(e.code.code(), "0A000");
+    ok(&mut s, "SELECT k()");
+    ok(&mut s, "ROLLBACK");
+    assert_eq!(error(&mut s, "SELECT k()").code.code(), "42883");
 }
 
 #[test]

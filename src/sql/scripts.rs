@@ -4593,6 +4593,246 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT w FROM trg_slog -> [(BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s) (BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s) (BEFORE UPDATE STATEMENT trg_s)]
         ",
     },
+    Script {
+        name: "alter-table-in-a-block-holds-back-readers-until-commit",
+        about: "ALTER TABLE ... ADD COLUMN in a block takes ACCESS EXCLUSIVE \
+                and holds it to COMMIT: a reader waits, then sees the new \
+                column (its query is planned again once it holds its lock; \
+                recorded from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "ALTER TABLE dd_a ADD COLUMN note text DEFAULT 'n'"),
+            (0, "SELECT i, note FROM dd_a"),
+            (1, "SELECT * FROM dd_a"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT i, v, note FROM dd_a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: ALTER TABLE dd_a ADD COLUMN note text DEFAULT 'n' -> ok
+            s1: SELECT i, note FROM dd_a -> [(1, n)]
+            s2: SELECT * FROM dd_a -> waiting
+            s1: COMMIT -> ok
+            s2 <- [(1, 1, n)]
+            check: SELECT i, v, note FROM dd_a -> [(1, 1, n)]
+        ",
+    },
+    Script {
+        name: "rolled-back-drop-table-frees-a-waiting-reader",
+        about: "DROP TABLE in a block holds ACCESS EXCLUSIVE: a reader waits; \
+                the block rolls back and the reader goes on with the table \
+                as it was (recorded from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "DROP TABLE dd_b"),
+            (1, "SELECT a_id FROM dd_b"),
+            (0, "ROLLBACK"),
+        ],
+        check: &["SELECT count(*) FROM dd_b"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: DROP TABLE dd_b -> ok
+            s2: SELECT a_id FROM dd_b -> waiting
+            s1: ROLLBACK -> ok
+            s2 <- [(1)]
+            check: SELECT count(*) FROM dd_b -> [(1)]
+        ",
+    },
+    Script {
+        name: "reader-waiting-for-a-committed-drop-table-finds-no-table",
+        about: "a reader waits for a block's DROP TABLE; the block commits \
+                and the reader fails with 42P01, the table gone (recorded \
+                from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "DROP TABLE dd_b"),
+            (1, "SELECT a_id FROM dd_b"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT count(*) FROM dd_a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: DROP TABLE dd_b -> ok
+            s2: SELECT a_id FROM dd_b -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 42P01
+            check: SELECT count(*) FROM dd_a -> [(1)]
+        ",
+    },
+    Script {
+        name: "create-index-in-a-block-lets-readers-on-and-holds-back-writers",
+        about: "CREATE INDEX in a block takes SHARE: a reader goes on, a \
+                writer waits for the block; the block rolls back, the \
+                writer goes on, and the index is gone (its name free \
+                again; recorded from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "CREATE INDEX dd_a_v ON dd_a (v)"),
+            (1, "SELECT i FROM dd_a WHERE v = 1"),
+            (1, "INSERT INTO dd_a VALUES (2, 2)"),
+            (0, "ROLLBACK"),
+            (0, "CREATE INDEX dd_a_v ON dd_a (v)"),
+        ],
+        check: &["SELECT i FROM dd_a WHERE v = 2"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: CREATE INDEX dd_a_v ON dd_a (v) -> ok
+            s2: SELECT i FROM dd_a WHERE v = 1 -> [(1)]
+            s2: INSERT INTO dd_a VALUES (2, 2) -> waiting
+            s1: ROLLBACK -> ok
+            s2 <- affected 1
+            s1: CREATE INDEX dd_a_v ON dd_a (v) -> ok
+            check: SELECT i FROM dd_a WHERE v = 2 -> [(2)]
+        ",
+    },
+    Script {
+        name: "table-created-in-a-block-is-not-there-for-others-until-commit",
+        about: "a table created in a block, and the rows inserted into it, \
+                are the block's own: another session's query fails with \
+                42P01 at once (no wait), and after the COMMIT finds the \
+                rows (recorded from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "CREATE TABLE dd_new (n int)"),
+            (0, "INSERT INTO dd_new VALUES (7)"),
+            (1, "SELECT n FROM dd_new"),
+            (0, "COMMIT"),
+            (1, "SELECT n FROM dd_new"),
+        ],
+        check: &["SELECT count(*) FROM dd_new"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: CREATE TABLE dd_new (n int) -> ok
+            s1: INSERT INTO dd_new VALUES (7) -> affected 1
+            s2: SELECT n FROM dd_new -> error 42P01
+            s1: COMMIT -> ok
+            s2: SELECT n FROM dd_new -> [(7)]
+            check: SELECT count(*) FROM dd_new -> [(1)]
+        ",
+    },
+    Script {
+        name: "nextval-waits-for-a-block-that-alters-the-sequence",
+        about: "ALTER SEQUENCE in a block takes SHARE ROW EXCLUSIVE on the \
+                sequence to COMMIT, and nextval takes ROW EXCLUSIVE: it \
+                waits, then draws under the new MAXVALUE and fails with \
+                2200H past it (PostgreSQL's sequence-ddl spec; recorded \
+                from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "ALTER SEQUENCE dd_seq MAXVALUE 3"),
+            (1, "SELECT nextval('dd_seq') FROM generate_series(1, 5)"),
+            (0, "COMMIT"),
+            (1, "SELECT nextval('dd_seq')"),
+        ],
+        check: &["SELECT count(*) FROM dd_a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: ALTER SEQUENCE dd_seq MAXVALUE 3 -> ok
+            s2: SELECT nextval('dd_seq') FROM generate_series(1, 5) -> waiting
+            s1: COMMIT -> ok
+            s2 <- error 2200H
+            s2: SELECT nextval('dd_seq') -> error 2200H
+            check: SELECT count(*) FROM dd_a -> [(1)]
+        ",
+    },
+    Script {
+        name: "rolled-back-alter-sequence-restart-leaves-the-sequence-as-it-was",
+        about: "ALTER SEQUENCE ... RESTART in a block is the block's: its own \
+                nextval draws from the new start, another session's nextval \
+                waits, and after the ROLLBACK draws where the sequence was \
+                (recorded from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (1, "SELECT nextval('dd_seq')"),
+            (0, RC),
+            (0, "ALTER SEQUENCE dd_seq RESTART WITH 50"),
+            (0, "SELECT nextval('dd_seq')"),
+            (1, "SELECT nextval('dd_seq')"),
+            (0, "ROLLBACK"),
+        ],
+        check: &["SELECT nextval('dd_seq')"],
+        expected: "
+            s2: SELECT nextval('dd_seq') -> [(1)]
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: ALTER SEQUENCE dd_seq RESTART WITH 50 -> ok
+            s1: SELECT nextval('dd_seq') -> [(50)]
+            s2: SELECT nextval('dd_seq') -> waiting
+            s1: ROLLBACK -> ok
+            s2 <- [(2)]
+            check: SELECT nextval('dd_seq') -> [(3)]
+        ",
+    },
+    Script {
+        name: "foreign-key-added-in-a-block-holds-back-writers-of-both-tables",
+        about: "ALTER TABLE ... ADD FOREIGN KEY ... NOT VALID in a block takes \
+                SHARE ROW EXCLUSIVE on both tables: a locking read of the \
+                parent goes on, an insert into the parent waits for the \
+                COMMIT, after which the child's new rows are checked \
+                (recorded from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "ALTER TABLE dd_b ADD CONSTRAINT dd_bfk FOREIGN KEY (a_id) REFERENCES dd_a (i) NOT VALID"),
+            (1, RC),
+            (1, "SELECT i FROM dd_a WHERE i = 1 FOR UPDATE"),
+            (1, "INSERT INTO dd_a VALUES (3, 3)"),
+            (0, "COMMIT"),
+            (1, "INSERT INTO dd_b VALUES (9)"),
+            (1, "ROLLBACK"),
+        ],
+        check: &["SELECT count(*) FROM dd_a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: ALTER TABLE dd_b ADD CONSTRAINT dd_bfk FOREIGN KEY (a_id) REFERENCES dd_a (i) NOT VALID -> ok
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s2: SELECT i FROM dd_a WHERE i = 1 FOR UPDATE -> [(1)]
+            s2: INSERT INTO dd_a VALUES (3, 3) -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            s2: INSERT INTO dd_b VALUES (9) -> error 23503
+            s2: ROLLBACK -> ok
+            check: SELECT count(*) FROM dd_a -> [(1)]
+        ",
+    },
+    Script {
+        name: "trigger-created-in-a-block-fires-for-an-update-that-waited",
+        about: "CREATE TRIGGER in a block takes SHARE ROW EXCLUSIVE: a locking \
+                read goes on, an UPDATE waits for the COMMIT and then fires \
+                the new trigger (recorded from PostgreSQL 15)",
+        setup: DDL_SETUP,
+        sessions: 2,
+        steps: &[
+            (0, RC),
+            (0, "CREATE TRIGGER dd_t BEFORE UPDATE ON dd_a FOR EACH ROW EXECUTE FUNCTION dd_mark()"),
+            (1, "SELECT i FROM dd_a WHERE i = 1 FOR UPDATE"),
+            (1, "UPDATE dd_a SET v = 5 WHERE i = 1"),
+            (0, "COMMIT"),
+        ],
+        check: &["SELECT i, v FROM dd_a"],
+        expected: "
+            s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
+            s1: CREATE TRIGGER dd_t BEFORE UPDATE ON dd_a FOR EACH ROW EXECUTE FUNCTION dd_mark() -> ok
+            s2: SELECT i FROM dd_a WHERE i = 1 FOR UPDATE -> [(1)]
+            s2: UPDATE dd_a SET v = 5 WHERE i = 1 -> waiting
+            s1: COMMIT -> ok
+            s2 <- affected 1
+            check: SELECT i, v FROM dd_a -> [(1, 99)]
+        ",
+    },
 ];
 
 /// Two tables of one key each (see
@@ -4612,6 +4852,19 @@ const GIST_PAGE_SETUP: &[&str] = &[
     "DROP TABLE IF EXISTS gx_hold",
     "CREATE TABLE gx_hold (id int PRIMARY KEY, room int NOT NULL, span int4range NOT NULL, EXCLUDE USING gist (room WITH =, span WITH &&))",
     "INSERT INTO gx_hold VALUES (2, 2, '[0,1)')",
+];
+
+/// The tables of the scripts of DDL inside blocks (see `ddlblock`).
+const DDL_SETUP: &[&str] = &[
+    "DROP TABLE IF EXISTS dd_new, dd_b, dd_a",
+    "DROP SEQUENCE IF EXISTS dd_seq",
+    "DROP FUNCTION IF EXISTS dd_mark()",
+    "CREATE TABLE dd_a (i int PRIMARY KEY, v int)",
+    "CREATE TABLE dd_b (a_id int)",
+    "CREATE SEQUENCE dd_seq",
+    "CREATE FUNCTION dd_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := 99; RETURN NEW; END $$",
+    "INSERT INTO dd_a VALUES (1, 1)",
+    "INSERT INTO dd_b VALUES (1)",
 ];
 
 /// A table with a secondary index (see

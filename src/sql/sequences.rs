@@ -632,6 +632,24 @@ impl Sequences {
         self.next_id
     }
 
+    /// The sequence named `name`, as it stands (what a block's ALTER
+    /// SEQUENCE keeps to undo, see `ddlblock`).
+    pub(crate) fn get(&self, name: &str) -> Option<Sequence> {
+        self.by_name.get(name).cloned()
+    }
+
+    /// Puts a sequence back as it was (a rolled-back ALTER SEQUENCE).
+    pub(crate) fn restore(&mut self, name: &str, before: Option<Sequence>) {
+        match before {
+            Some(seq) => {
+                self.by_name.insert(name.to_string(), seq);
+            }
+            None => {
+                self.by_name.remove(name);
+            }
+        }
+    }
+
     /// Whether a sequence is named `name`.
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.by_name.contains_key(name)
@@ -1269,4 +1287,58 @@ pub(crate) fn options_of_ast(options: &[ast::SequenceOptions]) -> Result<Options
         }
     }
     Ok(o)
+}
+
+/// The sequences a statement's `nextval('s')` and `setval('s', ...)`
+/// calls name, each locked ROW EXCLUSIVE with the statement's tables, as
+/// PostgreSQL's sequence functions lock the sequence to the end of the
+/// transaction: so a block's ALTER SEQUENCE (SHARE ROW EXCLUSIVE) holds
+/// them back until it ends. (Read from the text: a name given as a
+/// constant; a serial column's own sequence is not locked.)
+pub(crate) fn lock_sequences(
+    statement: &mut super::plan::Statement,
+    sql: &str,
+    sequences: &Sequences,
+) {
+    if sequences.by_name.is_empty() {
+        return;
+    }
+    let lower = sql.to_ascii_lowercase();
+    let mut locks: Vec<(String, crate::store::TableLockMode)> = Vec::new();
+    for function in ["nextval", "setval"] {
+        let mut rest = lower.as_str();
+        let mut offset = 0;
+        while let Some(at) = rest.find(function) {
+            let after = offset + at + function.len();
+            let tail = sql[after..].trim_start();
+            offset = after;
+            rest = &lower[after..];
+            let Some(tail) = tail.strip_prefix('(') else {
+                continue;
+            };
+            let Some(tail) = tail.trim_start().strip_prefix('\'') else {
+                continue;
+            };
+            let Some(end) = tail.find('\'') else {
+                continue;
+            };
+            let Some(name) = regclass_name(&tail[..end]) else {
+                continue;
+            };
+            let lock = (name, crate::store::TableLockMode::RowExclusive);
+            if sequences.by_name.contains_key(&lock.0) && !locks.contains(&lock) {
+                locks.push(lock);
+            }
+        }
+    }
+    if locks.is_empty() {
+        return;
+    }
+    let mut all: Vec<_> = statement.relation_locks.iter().cloned().collect();
+    for lock in locks {
+        if !all.contains(&lock) {
+            all.push(lock);
+        }
+    }
+    statement.relation_locks = all.into();
 }

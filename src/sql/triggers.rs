@@ -537,7 +537,7 @@ fn holder(
     Ok((t, partition))
 }
 
-fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
+pub(crate) fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
     let mut catalog = db.shared.catalog();
     match ddl {
         TriggerDdl::Create {

@@ -120,13 +120,18 @@ pub(crate) fn parse(sql: &str) -> Result<Maintenance, DbError> {
 
 /// Runs it outside a transaction block: checks the tables and waits for
 /// their SHARE UPDATE EXCLUSIVE locks (ACCESS EXCLUSIVE for FULL) when
-/// another transaction holds a conflicting lock. A partitioned table's
-/// partitions are processed with it, and ANALYZE of one then reads every
-/// partition under ACCESS SHARE (acquire_inherited_sample_rows, which
-/// waits even with SKIP_LOCKED). With SKIP_LOCKED a named relation whose
-/// ACCESS SHARE or own lock is not free is skipped (PostgreSQL's WARNING
-/// "skipping vacuum of ... --- lock not available"), and so, silently, is
-/// such a partition of a named partitioned table.
+/// another transaction holds a conflicting lock, one relation at a time
+/// as PostgreSQL processes each in a transaction of its own (so a lock
+/// taken for one is not held while it waits for the next). A partitioned
+/// table's partitions are processed after it, and ANALYZE of one reads
+/// every partition under ACCESS SHARE with the table's own lock
+/// (acquire_inherited_sample_rows, which waits even with SKIP_LOCKED).
+/// With SKIP_LOCKED a named relation whose ACCESS SHARE or own lock is
+/// not free is skipped (PostgreSQL's WARNING "skipping vacuum of ... ---
+/// lock not available"), and so, silently, is such a partition of a named
+/// partitioned table. A relation dropped while it waited its turn is
+/// passed over (PostgreSQL's WARNING "skipping vacuum of ... --- relation
+/// no longer exists").
 pub(crate) async fn run(db: &SqlDb, m: &Maintenance, timeouts: Timeouts) -> Result<(), DbError> {
     let mode = if m.full {
         TableLockMode::AccessExclusive
@@ -134,8 +139,7 @@ pub(crate) async fn run(db: &SqlDb, m: &Maintenance, timeouts: Timeouts) -> Resu
         TableLockMode::ShareUpdateExclusive
     };
     let busy = |name: &str, mode: TableLockMode| db.store().table_lock_contended(name, mode);
-    let mut wanted = Vec::new();
-    let mut sampled = Vec::new();
+    let mut groups: Vec<Vec<(String, TableLockMode)>> = Vec::new();
     for name in &m.tables {
         let is_partition = db.shared.catalog().partitions.contains_key(name);
         let partitions: Vec<String> = if is_partition {
@@ -150,17 +154,24 @@ pub(crate) async fn run(db: &SqlDb, m: &Maintenance, timeouts: Timeouts) -> Resu
         if m.skip_locked && (busy(name, TableLockMode::AccessShare) || busy(name, mode)) {
             continue;
         }
-        wanted.push((name.clone(), mode));
+        let mut own = vec![(name.clone(), mode)];
+        if m.analyze {
+            own.extend(
+                partitions
+                    .iter()
+                    .map(|p| (p.clone(), TableLockMode::AccessShare)),
+            );
+        }
+        groups.push(own);
         for partition in &partitions {
             if !(m.skip_locked && busy(partition, mode)) {
-                wanted.push((partition.clone(), mode));
-            }
-            if m.analyze {
-                sampled.push((partition.clone(), TableLockMode::AccessShare));
+                groups.push(vec![(partition.clone(), mode)]);
             }
         }
     }
-    for locks in [wanted, sampled] {
+    // (A relation dropped meanwhile has nothing left to process once its
+    // lock is free: PostgreSQL warns and goes on, and so does the store.)
+    for locks in groups {
         if locks.iter().any(|(t, mode)| busy(t, *mode)) {
             let mut tx = db.store().begin(Isolation::ReadCommitted);
             tx.set_timeouts(timeouts);
