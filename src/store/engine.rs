@@ -245,7 +245,9 @@ pub(crate) struct State {
     next_tx: TxId,
     pub(crate) commit_seq: u64,
     data: BTreeMap<Key, Vec<Version>>,
-    pub(crate) txs: BTreeMap<TxId, TxState>,
+    /// Boxed: a transaction's state is large, and the map's node
+    /// operations (every begin and end) move its values.
+    pub(crate) txs: BTreeMap<TxId, Box<TxState>>,
     /// Row locks: key -> holders and the strength each holds.
     row_locks: BTreeMap<Key, BTreeMap<TxId, RowLockMode>>,
     /// Uncommitted writes: key -> writer (for SSI phantom detection).
@@ -395,7 +397,7 @@ impl State {
         self.stats.begun += 1;
         self.txs.insert(
             id,
-            TxState {
+            Box::new(TxState {
                 isolation,
                 status: Status::Active,
                 snapshot: None,
@@ -422,7 +424,7 @@ impl State {
                 savepoints: Vec::new(),
                 deadlock_timeout_ms: None,
                 truncated: Vec::new(),
-            },
+            }),
         );
         id
     }
