@@ -2142,7 +2142,9 @@ impl State {
                 self.moved.insert((from, id), to);
             }
         }
-        let mut event_writes = Vec::with_capacity(writes.len());
+        // The commit's event is built only when commits are recorded.
+        let record_commits = self.config.record_commits;
+        let mut event_writes = Vec::new();
         for (key, row) in &writes {
             self.commit_entry(id, key, row.as_deref());
             let versions = self.data.entry(key.clone()).or_default();
@@ -2154,7 +2156,9 @@ impl State {
                 keys_changed: keys_changed.contains(key),
                 replaced: replaced.contains(key),
             });
-            event_writes.push((key.clone(), row.clone(), before));
+            if record_commits {
+                event_writes.push((key.clone(), row.clone(), before));
+            }
         }
         for range in std::mem::take(&mut self.tx_mut(id).truncated) {
             let keys: Vec<Key> = self
@@ -2200,7 +2204,7 @@ impl State {
         } else {
             self.tx_mut(id).reads.clear();
         }
-        if self.config.record_commits && !event_writes.is_empty() {
+        if record_commits && !event_writes.is_empty() {
             self.commit_log.push(CommitEvent {
                 tx: id,
                 commit_seq: seq,
@@ -2208,8 +2212,10 @@ impl State {
             });
         }
         self.release(id, true);
-        self.prune_versions(writes.keys());
-        self.collect_finished();
+        // One horizon for both: pruning changes no transaction.
+        let horizon = self.oldest_open_snapshot();
+        self.prune_versions(writes.keys(), horizon);
+        self.collect_finished_before(horizon);
         Ok(seq)
     }
 
@@ -2385,8 +2391,7 @@ impl State {
     /// Drops versions no open snapshot can see: everything older than the
     /// newest version visible to the oldest snapshot. That version itself
     /// stays (even a tombstone), so reads keep naming the right writer.
-    fn prune_versions<'a>(&mut self, keys: impl Iterator<Item = &'a Key>) {
-        let horizon = self.oldest_open_snapshot();
+    fn prune_versions<'a>(&mut self, keys: impl Iterator<Item = &'a Key>, horizon: u64) {
         for key in keys {
             if let Some(versions) = self.data.get_mut(key) {
                 if let Some(keep_from) = versions.iter().rposition(|v| v.seq <= horizon) {
@@ -2402,7 +2407,11 @@ impl State {
     /// overlaps any more (their SIREAD locks can no longer matter), and
     /// committed transactions of other levels at once.
     fn collect_finished(&mut self) {
-        let horizon = self.oldest_open_snapshot();
+        self.collect_finished_before(self.oldest_open_snapshot());
+    }
+
+    /// [`State::collect_finished`] with the oldest open snapshot known.
+    fn collect_finished_before(&mut self, horizon: u64) {
         let finished: Vec<TxId> = self
             .txs
             .iter()
