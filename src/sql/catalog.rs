@@ -326,7 +326,11 @@ impl Table {
     /// The key prefix of index `index` with its first columns equal to
     /// `values` (already coerced).
     pub(crate) fn index_prefix(&self, index: usize, values: &[Value]) -> String {
-        let mut text = self.indexes[index].prefix.clone();
+        // Room for the values (an integer takes 17 bytes), so the key
+        // is not reallocated as it grows.
+        let prefix = &self.indexes[index].prefix;
+        let mut text = String::with_capacity(prefix.len() + 24 * values.len() + 24);
+        text.push_str(prefix);
         for v in values {
             encode_key(&mut text, v);
         }

@@ -252,6 +252,10 @@ pub(crate) async fn fire_due(
     deferred: &mut Deferred,
     commit: bool,
 ) -> Result<(), DbError> {
+    if deferred.pending.is_empty() {
+        // Most transactions defer nothing: not even the catalog's lock.
+        return Ok(());
+    }
     let due = deferred.take_due(&db.shared.catalog(), commit);
     if due.is_empty() {
         // Most transactions defer nothing: no statement, no pause point.

@@ -1664,11 +1664,12 @@ impl SqlSession {
             }
             Prepared::LockTable(lock) => {
                 let timeouts = self.timeouts();
-                self.lock_table(lock, timeouts).await
+                // Boxed, as the DDL below: a rare statement's large future.
+                Box::pin(self.lock_table(lock, timeouts)).await
             }
             Prepared::Set(set) => self.set(set),
             Prepared::SetTransaction(modes) => self.set_transaction(*modes),
-            Prepared::SetConstraints(set) => self.set_constraints(set).await,
+            Prepared::SetConstraints(set) => Box::pin(self.set_constraints(set)).await,
             Prepared::SetCharacteristics(modes) => self.set_characteristics(*modes),
             Prepared::Show(param) => self.show(param),
             Prepared::DiscardAll => {
@@ -1690,50 +1691,57 @@ impl SqlSession {
             | Prepared::Drop(_)
             | Prepared::CreateExtension { .. }
             | Prepared::CreateSchema { .. } => {
-                if self.block.is_some() {
-                    return self.ddl_in_block(sql, &statement.kind).await;
-                }
-                // Held (when it had to be waited for) until the DDL is done.
-                let _ddl_lock = locks::ddl_lock(&self.db, &statement.kind, self.timeouts()).await?;
-                let types = self.db.shared.catalog().types.clone();
-                let result = match &statement.kind {
-                    Prepared::CreateTable(create, excludes) => {
-                        types::with_types(&types, || ddl::create_table(&self.db, create, excludes))
-                    }
-                    Prepared::CreateIndex(create) => {
-                        ddl::create_index(&self.db, create, None).await.map(|_| ())
-                    }
-                    Prepared::Drop(spec) => ddl::drop_objects(&self.db, spec).map(|dropped| {
-                        for name in dropped {
-                            self.db.shared.forget_serials(&name);
-                        }
-                    }),
-                    Prepared::CreateExtension {
-                        name,
-                        if_not_exists,
-                    } => ddl::create_extension(&self.db, name, *if_not_exists),
-                    Prepared::CreateSchema {
-                        name,
-                        if_not_exists,
-                    } => ddl::create_schema(&self.db, name, *if_not_exists),
-                    _ => unreachable!("matched above"),
-                };
-                lock(&self.db.shared.cache).clear();
-                result.map(|_| Rows::default()).map_err(|mut e| {
-                    // PostgreSQL's own 0A000s keep their message.
-                    if e.code == SqlState::FeatureNotSupported
-                        && e.message.contains("simulated SQL engine")
-                    {
-                        e.message = format!("{} (statement: {})", e.message, sql.trim());
-                    }
-                    e
-                })
+                // Boxed: its future is large, and the statements every
+                // transaction runs would carry its size otherwise.
+                Box::pin(self.run_ddl(sql, statement)).await
             }
             _ => {
                 let timeouts = self.timeouts();
                 self.run_data_statement(statement, params, timeouts).await
             }
         }
+    }
+
+    /// `CREATE TABLE`, `CREATE INDEX`, `DROP`, `CREATE EXTENSION` and
+    /// `CREATE SCHEMA`, outside a block.
+    async fn run_ddl(&mut self, sql: &str, statement: &Statement) -> Result<Rows, DbError> {
+        if self.block.is_some() {
+            return self.ddl_in_block(sql, &statement.kind).await;
+        }
+        // Held (when it had to be waited for) until the DDL is done.
+        let _ddl_lock = locks::ddl_lock(&self.db, &statement.kind, self.timeouts()).await?;
+        let types = self.db.shared.catalog().types.clone();
+        let result = match &statement.kind {
+            Prepared::CreateTable(create, excludes) => {
+                types::with_types(&types, || ddl::create_table(&self.db, create, excludes))
+            }
+            Prepared::CreateIndex(create) => {
+                ddl::create_index(&self.db, create, None).await.map(|_| ())
+            }
+            Prepared::Drop(spec) => ddl::drop_objects(&self.db, spec).map(|dropped| {
+                for name in dropped {
+                    self.db.shared.forget_serials(&name);
+                }
+            }),
+            Prepared::CreateExtension {
+                name,
+                if_not_exists,
+            } => ddl::create_extension(&self.db, name, *if_not_exists),
+            Prepared::CreateSchema {
+                name,
+                if_not_exists,
+            } => ddl::create_schema(&self.db, name, *if_not_exists),
+            _ => unreachable!("run_planned calls this for DDL only"),
+        };
+        lock(&self.db.shared.cache).clear();
+        result.map(|_| Rows::default()).map_err(|mut e| {
+            // PostgreSQL's own 0A000s keep their message.
+            if e.code == SqlState::FeatureNotSupported && e.message.contains("simulated SQL engine")
+            {
+                e.message = format!("{} (statement: {})", e.message, sql.trim());
+            }
+            e
+        })
     }
 
     /// A query or DML statement, in the open block or a transaction of

@@ -258,7 +258,9 @@ pub(crate) struct State {
     next_tx: TxId,
     pub(crate) commit_seq: u64,
     data: BTreeMap<Key, Vec<Version>>,
-    pub(crate) txs: BTreeMap<TxId, TxState>,
+    /// Boxed: a transaction's state is large, and the map's node
+    /// operations (every begin and end) move its values.
+    pub(crate) txs: BTreeMap<TxId, Box<TxState>>,
     /// Row locks: key -> holders and the strength each holds.
     row_locks: BTreeMap<Key, BTreeMap<TxId, RowLockMode>>,
     /// Uncommitted writes: key -> writer (for SSI phantom detection).
@@ -408,7 +410,7 @@ impl State {
         self.stats.begun += 1;
         self.txs.insert(
             id,
-            TxState {
+            Box::new(TxState {
                 isolation,
                 status: Status::Active,
                 snapshot: None,
@@ -435,7 +437,7 @@ impl State {
                 savepoints: Vec::new(),
                 deadlock_timeout_ms: None,
                 truncated: Vec::new(),
-            },
+            }),
         );
         id
     }
@@ -2279,7 +2281,9 @@ impl State {
                 self.moved.insert((from, id), to);
             }
         }
-        let mut event_writes = Vec::with_capacity(writes.len());
+        // The commit's event is built only when commits are recorded.
+        let record_commits = self.config.record_commits;
+        let mut event_writes = Vec::new();
         for (key, row) in &writes {
             self.commit_entry(id, key, row.as_deref());
             let versions = self.data.entry(key.clone()).or_default();
@@ -2291,7 +2295,9 @@ impl State {
                 keys_changed: keys_changed.contains(key),
                 replaced: replaced.contains(key),
             });
-            event_writes.push((key.clone(), row.clone(), before));
+            if record_commits {
+                event_writes.push((key.clone(), row.clone(), before));
+            }
         }
         for range in std::mem::take(&mut self.tx_mut(id).truncated) {
             let keys: Vec<Key> = self
@@ -2337,7 +2343,7 @@ impl State {
         } else {
             self.tx_mut(id).reads.clear();
         }
-        if self.config.record_commits && !event_writes.is_empty() {
+        if record_commits && !event_writes.is_empty() {
             self.commit_log.push(CommitEvent {
                 tx: id,
                 commit_seq: seq,
@@ -2345,8 +2351,10 @@ impl State {
             });
         }
         self.release(id, true);
-        self.prune_versions(writes.keys());
-        self.collect_finished();
+        // One horizon for both: pruning changes no transaction.
+        let horizon = self.oldest_open_snapshot();
+        self.prune_versions(writes.keys(), horizon);
+        self.collect_finished_before(horizon);
         Ok(seq)
     }
 
@@ -2522,8 +2530,7 @@ impl State {
     /// Drops versions no open snapshot can see: everything older than the
     /// newest version visible to the oldest snapshot. That version itself
     /// stays (even a tombstone), so reads keep naming the right writer.
-    fn prune_versions<'a>(&mut self, keys: impl Iterator<Item = &'a Key>) {
-        let horizon = self.oldest_open_snapshot();
+    fn prune_versions<'a>(&mut self, keys: impl Iterator<Item = &'a Key>, horizon: u64) {
         for key in keys {
             if let Some(versions) = self.data.get_mut(key) {
                 if let Some(keep_from) = versions.iter().rposition(|v| v.seq <= horizon) {
@@ -2539,7 +2546,11 @@ impl State {
     /// overlaps any more (their SIREAD locks can no longer matter), and
     /// committed transactions of other levels at once.
     fn collect_finished(&mut self) {
-        let horizon = self.oldest_open_snapshot();
+        self.collect_finished_before(self.oldest_open_snapshot());
+    }
+
+    /// [`State::collect_finished`] with the oldest open snapshot known.
+    fn collect_finished_before(&mut self, horizon: u64) {
         let finished: Vec<TxId> = self
             .txs
             .iter()

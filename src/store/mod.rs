@@ -847,19 +847,27 @@ impl Tx {
         // its snapshot: a statement that waited for a table lock sees
         // what the holder committed.
         let relations = std::mem::take(&mut self.relation_locks);
-        if !relations.is_empty() && self.store.state().is_active(self.id) {
-            // But a query (not TRUNCATE, the one statement here taking
-            // ACCESS EXCLUSIVE) asks for a snapshot before it parses: at
-            // Repeatable Read and Serializable its transaction's snapshot
-            // is fixed then, before a wait for a table lock (transcript
-            // `first-statement-waiting-on-a-table-lock-keeps-its-earlier-snapshot`).
-            if !relations
-                .iter()
-                .any(|(_, mode)| *mode == TableLockMode::AccessExclusive)
-            {
-                self.store.state().take_transaction_snapshot(self.id);
+        if !relations.is_empty() {
+            let active = {
+                let mut state = self.store.state();
+                let active = state.is_active(self.id);
+                // But a query (not TRUNCATE, the one statement here taking
+                // ACCESS EXCLUSIVE) asks for a snapshot before it parses: at
+                // Repeatable Read and Serializable its transaction's snapshot
+                // is fixed then, before a wait for a table lock (transcript
+                // `first-statement-waiting-on-a-table-lock-keeps-its-earlier-snapshot`).
+                if active
+                    && !relations
+                        .iter()
+                        .any(|(_, mode)| *mode == TableLockMode::AccessExclusive)
+                {
+                    state.take_transaction_snapshot(self.id);
+                }
+                active
+            };
+            if active {
+                self.lock_tables(&relations, false).await?;
             }
-            self.lock_tables(&relations, false).await?;
         }
         self.store.state().start_statement(self.id, true)?;
         // A WHERE clause's advisory lock calls run in the scan, after the
@@ -913,9 +921,21 @@ impl Tx {
         nowait: bool,
     ) -> Result<(), DbError> {
         for (table, mode) in tables {
+            // A mode this transaction holds needs no trip to the store
+            // (the common case of a statement on a table it used before).
+            if self.holds_table_mode(table, *mode) {
+                continue;
+            }
             self.lock_table(table, *mode, nowait).await?;
         }
         Ok(())
+    }
+
+    /// Whether this transaction holds `mode` on `table` already.
+    fn holds_table_mode(&self, table: &str, mode: TableLockMode) -> bool {
+        self.table_modes_held
+            .iter()
+            .any(|(t, bits)| bits & mode.bit() != 0 && t == table)
     }
 
     /// Takes `mode` on `table` (see `lock_tables`).

@@ -64,41 +64,52 @@ impl TableLockMode {
     }
 
     /// The modes this one conflicts with, as a mask of [`Self::bit`]s
-    /// (PostgreSQL's `LockConflicts` table).
+    /// (PostgreSQL's `LockConflicts` table): a constant per mode, as
+    /// every table-lock request and grant reads it.
     fn conflict_mask(self) -> u16 {
         use TableLockMode as M;
-        let modes: &[M] = match self {
-            M::AccessShare => &[M::AccessExclusive],
-            M::RowShare => &[M::Exclusive, M::AccessExclusive],
-            M::RowExclusive => &[
+        const fn mask(modes: &[M]) -> u16 {
+            let mut mask = 0;
+            let mut i = 0;
+            while i < modes.len() {
+                mask |= 1 << (modes[i] as u16);
+                i += 1;
+            }
+            mask
+        }
+        const CONFLICTS: [u16; 9] = [
+            0,
+            mask(&[M::AccessExclusive]),
+            mask(&[M::Exclusive, M::AccessExclusive]),
+            mask(&[
                 M::Share,
                 M::ShareRowExclusive,
                 M::Exclusive,
                 M::AccessExclusive,
-            ],
-            M::ShareUpdateExclusive => &[
+            ]),
+            mask(&[
                 M::ShareUpdateExclusive,
                 M::Share,
                 M::ShareRowExclusive,
                 M::Exclusive,
                 M::AccessExclusive,
-            ],
-            M::Share => &[
+            ]),
+            mask(&[
                 M::RowExclusive,
                 M::ShareUpdateExclusive,
                 M::ShareRowExclusive,
                 M::Exclusive,
                 M::AccessExclusive,
-            ],
-            M::ShareRowExclusive => &[
+            ]),
+            mask(&[
                 M::RowExclusive,
                 M::ShareUpdateExclusive,
                 M::Share,
                 M::ShareRowExclusive,
                 M::Exclusive,
                 M::AccessExclusive,
-            ],
-            M::Exclusive => &[
+            ]),
+            mask(&[
                 M::RowShare,
                 M::RowExclusive,
                 M::ShareUpdateExclusive,
@@ -106,10 +117,10 @@ impl TableLockMode {
                 M::ShareRowExclusive,
                 M::Exclusive,
                 M::AccessExclusive,
-            ],
-            M::AccessExclusive => &TableLockMode::ALL,
-        };
-        modes.iter().fold(0, |mask, mode| mask | mode.bit())
+            ]),
+            mask(&TableLockMode::ALL),
+        ];
+        CONFLICTS[self as usize]
     }
 
     /// Whether a holder of `self` blocks a request for `other` (the
@@ -152,7 +163,11 @@ struct TableLock {
 impl TableLock {
     /// The modes transactions other than `id` hold.
     fn others_hold(&self, id: TxId) -> u16 {
-        let mine = self.holders.get(&id).copied().unwrap_or(0);
+        self.others_hold_beside(self.holders.get(&id).copied().unwrap_or(0))
+    }
+
+    /// [`TableLock::others_hold`] for a holder known to hold `mine`.
+    fn others_hold_beside(&self, mine: u16) -> u16 {
         TableLockMode::ALL.iter().fold(0, |mask, mode| {
             let bit = mode.bit();
             let own = u32::from(mine & bit != 0);
@@ -265,11 +280,6 @@ impl TableLocks {
         })
     }
 
-    fn grant(&mut self, id: TxId, table: &str, mode: TableLockMode) {
-        self.lock_mut(table).hold(id, mode.bit());
-        self.note_table_of(id, table);
-    }
-
     /// `table`'s lock, an empty one made if there is none (the name is
     /// copied only then: a statement asks for its tables' locks each time).
     fn lock_mut(&mut self, table: &str) -> &mut TableLock {
@@ -322,7 +332,7 @@ impl State {
         }
         let conflicts = mode.conflict_mask();
         let waited_for = lock.queue.iter().fold(0, |mask, (_, m)| mask | m.bit());
-        let held_by_others = lock.others_hold(id) & conflicts != 0;
+        let held_by_others = lock.others_hold_beside(mine) & conflicts != 0;
         let decision = if conflicts & waited_for == 0 && !held_by_others {
             Decision::Grant
         } else if nowait {
@@ -352,7 +362,9 @@ impl State {
         };
         match decision {
             Decision::Grant => {
-                self.table_locks.grant(id, table, mode);
+                // The lock found above, not a second look-up by name.
+                lock.hold(id, mode.bit());
+                self.table_locks.note_table_of(id, table);
                 Ok(LockAttempt::Done(()))
             }
             Decision::Busy => {
@@ -438,6 +450,14 @@ impl State {
             if let Some(lock) = self.table_locks.locks.get_mut(&table) {
                 lock.forget(id);
                 lock.queue.retain(|&(waiter, _)| waiter != id);
+                // Nobody waits (the common release): nothing to grant,
+                // and no second look-up of the lock by name.
+                if lock.queue.is_empty() {
+                    if lock.holders.is_empty() {
+                        self.table_locks.locks.remove(&table);
+                    }
+                    continue;
+                }
                 self.grant_table_waiters(&table);
             }
         }
