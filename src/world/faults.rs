@@ -75,6 +75,46 @@ pub(super) fn stalled_ms_between(stalls: &[(u64, u64)], from_ms: u64, to_ms: u64
     covered
 }
 
+/// The stretches of time during which some request was in flight (sent and
+/// not yet answered), as far as the answers seen so far tell: a stall
+/// delays what is queued behind it until the system next runs dry, not
+/// only for one bound. In one queue, a stall of `d` during a busy stretch
+/// delays every later answer of that stretch by at most `d` (a departure
+/// is the max of an arrival and the previous departure, plus work), so the
+/// stalls since the stretch began bound what they cost a request in it.
+#[derive(Debug, Default)]
+pub(super) struct BusyStretches {
+    /// Disjoint `start -> end` in ms; touching stretches are one.
+    stretches: BTreeMap<u64, u64>,
+}
+
+impl BusyStretches {
+    /// Some request was in flight from `sent_ms` to `received_ms`.
+    pub fn add(&mut self, sent_ms: u64, received_ms: u64) {
+        let (mut start, mut end) = (sent_ms, received_ms.max(sent_ms));
+        if let Some((&before, &before_end)) = self.stretches.range(..=start).next_back() {
+            if before_end >= start {
+                start = before;
+                end = end.max(before_end);
+            }
+        }
+        while let Some((&next, &next_end)) = self.stretches.range(start..=end).next() {
+            end = end.max(next_end);
+            self.stretches.remove(&next);
+        }
+        self.stretches.insert(start, end);
+    }
+
+    /// When the busy stretch that `at_ms` falls in began (`at_ms` itself
+    /// when none does).
+    pub fn began(&self, at_ms: u64) -> u64 {
+        match self.stretches.range(..=at_ms).next_back() {
+            Some((&start, &end)) if end >= at_ms => start,
+            _ => at_ms,
+        }
+    }
+}
+
 /// An API host's clock: the world's time, off by a fixed offset and a
 /// drift in parts per million.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -334,6 +374,25 @@ mod tests {
         assert_eq!(stalled_ms_between(&stalls, 250, 1050), 150 + 50);
         assert_eq!(stalled_ms_between(&stalls, 400, 1000), 0);
         assert_eq!(stalled_ms_between(&[], 0, 10), 0);
+    }
+
+    #[test]
+    fn busy_stretches_merge_overlapping_and_touching_requests() {
+        let mut busy = BusyStretches::default();
+        busy.add(100, 200);
+        busy.add(500, 600);
+        assert_eq!(busy.began(150), 100);
+        assert_eq!(busy.began(300), 300, "idle: nothing in flight");
+        busy.add(190, 300);
+        busy.add(300, 450);
+        assert_eq!(busy.began(440), 100, "one stretch from 100 to 450");
+        assert_eq!(busy.began(480), 480);
+        busy.add(50, 700);
+        assert_eq!(busy.began(650), 50, "one request covers them all");
+        assert_eq!(busy.stretches.len(), 1);
+        busy.add(900, 950);
+        assert_eq!(busy.began(920), 900);
+        assert_eq!(busy.began(800), 800);
     }
 
     #[test]
