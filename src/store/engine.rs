@@ -150,6 +150,10 @@ impl TxState {
     }
 }
 
+/// A scan through an index page: the page's (table, index) names (see
+/// [`index_page`]) and which rows the index returns.
+type PageScan<'a> = ((&'a str, &'a str), &'a dyn Fn(&Row) -> bool);
+
 /// The name of a table's primary key page in [`index_page`].
 pub(crate) const PK_PAGE: &str = "@pkey";
 /// The name of a table's exclusion (GiST) index page in [`index_page`].
@@ -937,7 +941,7 @@ impl State {
         &mut self,
         id: TxId,
         range: &KeyRange,
-        through_page: Option<((&str, &str), &dyn Fn(&Row) -> bool)>,
+        through_page: Option<PageScan<'_>>,
     ) -> Result<Vec<(Key, Row)>, DbError> {
         assert!(range.start <= range.end, "scan range must not be reversed");
         self.shadowed_read(id, range)?;
