@@ -990,16 +990,7 @@ impl State {
                 None => self.ssi_read_range(id, range)?,
                 Some(((table, index), matches)) => {
                     self.siread_index_page(id, table, index);
-                    let mut keys: BTreeSet<Key> = self
-                        .data
-                        .range(range.start.clone()..range.end.clone())
-                        .map(|(key, _)| key.clone())
-                        .chain(
-                            self.intents
-                                .range(range.start.clone()..range.end.clone())
-                                .map(|(key, _)| key.clone()),
-                        )
-                        .collect();
+                    let mut keys = self.keys_written_in(range);
                     keys.retain(|key| {
                         seen.get(key)
                             .and_then(|(row, _)| row.as_ref())
@@ -1894,25 +1885,24 @@ impl State {
         Ok(())
     }
 
+    /// Every key in `range` with a committed version or an uncommitted
+    /// write, in key order.
+    fn keys_written_in(&self, range: &KeyRange) -> BTreeSet<Key> {
+        let bounds = range.start.clone()..range.end.clone();
+        self.data
+            .range(bounds.clone())
+            .map(|(key, _)| key.clone())
+            .chain(self.intents.range(bounds).map(|(key, _)| key.clone()))
+            .collect()
+    }
+
     fn ssi_read_range(&mut self, id: TxId, range: &KeyRange) -> Result<(), DbError> {
         self.tx_mut(id).siread_ranges.push(range.clone());
         self.siread_ranges
             .entry(id)
             .or_default()
             .push(range.clone());
-        let keys: Vec<Key> = self
-            .data
-            .range(range.start.clone()..range.end.clone())
-            .map(|(key, _)| key.clone())
-            .chain(
-                self.intents
-                    .range(range.start.clone()..range.end.clone())
-                    .map(|(key, _)| key.clone()),
-            )
-            .collect::<BTreeSet<Key>>()
-            .into_iter()
-            .collect();
-        for key in keys {
+        for key in self.keys_written_in(range) {
             for writer in self.invisible_writers(id, &key) {
                 self.conflict_out(id, writer)?;
             }
@@ -2083,12 +2073,7 @@ impl State {
                 readers.insert(reader);
             }
         }
-        readers.remove(&id);
-        for reader in readers {
-            if self.is_serializable_live(reader) && self.concurrent(reader, id) {
-                self.flag_rw_conflict(reader, id, id)?;
-            }
-        }
+        self.flag_readers(id, readers)?;
         Ok(secondary)
     }
 
@@ -2102,6 +2087,12 @@ impl State {
                 readers.insert(reader);
             }
         }
+        self.flag_readers(id, readers)
+    }
+
+    /// Rw edges `reader -> id` from each concurrent, still live
+    /// Serializable reader (the conflict-in checks' common end).
+    fn flag_readers(&mut self, id: TxId, mut readers: BTreeSet<TxId>) -> Result<(), DbError> {
         readers.remove(&id);
         for reader in readers {
             if self.is_serializable_live(reader) && self.concurrent(reader, id) {
