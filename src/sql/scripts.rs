@@ -3065,24 +3065,31 @@ pub const SCRIPTS: &[Script] = &[
         name: "alter-table-waits-for-a-reader-and-queues-later-readers",
         about: "ALTER TABLE ... ADD COLUMN takes ACCESS EXCLUSIVE: it waits \
                 for a transaction that read the table, and a later plain \
-                SELECT queues behind it; existing rows take the DEFAULT",
+                SELECT queues behind it until the ALTER's transaction ends \
+                (the ALTER runs in a block, so one commit frees one waiter \
+                and the order of completions is fixed); existing rows take \
+                the DEFAULT",
         setup: &["INSERT INTO emp VALUES (1, 10)"],
         sessions: 3,
         steps: &[
             (0, RC),
             (0, "SELECT id, dept FROM emp WHERE id = 1"),
+            (1, RC),
             (1, "ALTER TABLE emp ADD COLUMN note text DEFAULT 'x'"),
             (2, "SELECT id FROM emp WHERE id = 1"),
             (0, "COMMIT"),
+            (1, "COMMIT"),
         ],
         check: &["SELECT id, dept, note FROM emp ORDER BY id"],
         expected: "
             s1: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s1: SELECT id, dept FROM emp WHERE id = 1 -> [(1, 10)]
+            s2: BEGIN ISOLATION LEVEL READ COMMITTED -> ok
             s2: ALTER TABLE emp ADD COLUMN note text DEFAULT 'x' -> waiting
             s3: SELECT id FROM emp WHERE id = 1 -> waiting
             s1: COMMIT -> ok
             s2 <- ok
+            s2: COMMIT -> ok
             s3 <- [(1)]
             check: SELECT id, dept, note FROM emp ORDER BY id -> [(1, 10, x)]
         ",
