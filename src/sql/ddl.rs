@@ -12,7 +12,7 @@ use super::referential::Action;
 use super::sequences;
 use super::value::{err, SqlType};
 use super::SqlDb;
-use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, WriteKind};
+use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, WriteKind, HASH_INDEX};
 use sqlparser::ast;
 use std::sync::Arc;
 
@@ -622,10 +622,11 @@ pub(crate) async fn create_index(
     };
     let mut updated = (*table).clone();
     updated.indexes.push(Index {
-        prefix: db
-            .shared
-            .catalog()
-            .fresh_prefix(&format!("{}@{index_name}", table.base())),
+        prefix: db.shared.catalog().fresh_prefix(&format!(
+            "{}@{index_name}{}",
+            table.base(),
+            if hash { HASH_INDEX } else { "" }
+        )),
         name: index_name.clone(),
         columns: key.columns,
         unique: create.unique,

@@ -44,7 +44,7 @@ pub use record::{CommittedTx, ReadRecord, WriteRecord};
 pub use types::{Datum, DbError, Isolation, Key, KeyRange, Row, RowLockMode, SqlState, TxId};
 
 use crate::seed::Seed;
-pub(crate) use engine::{index_page, AdvisoryMode, WriteKind, EXCLUSION_PAGE, PK_PAGE};
+pub(crate) use engine::{index_page, AdvisoryMode, WriteKind, EXCLUSION_PAGE, HASH_INDEX, PK_PAGE};
 
 use engine::{LockAttempt, State};
 use serde::{Deserialize, Serialize};
