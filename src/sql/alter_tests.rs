@@ -1,45 +1,8 @@
 //! `ALTER TABLE` on the store, each outcome as PostgreSQL 15 gives it for
 //! the same statements (checked with psql on the shared server).
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn exec(s: &mut SqlSession, sql: &str) -> Result<Rows, DbError> {
-    block_on(s.execute(sql, &[]))
-}
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    exec(s, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn code(s: &mut SqlSession, sql: &str) -> (&'static str, String) {
-    match exec(s, sql) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => (e.code.code(), e.message),
-    }
-}
-
-/// The rows as text, `|` between fields, NULL empty, one row a line.
-fn text(rows: &Rows) -> String {
-    rows.rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| v.to_pg_text().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn session_with(ddl: &[&str]) -> SqlSession {
-    let mut s = SqlDb::new_empty().session();
-    for sql in ddl {
-        ok(&mut s, sql);
-    }
-    s
-}
 
 #[test]
 fn add_column_fills_existing_rows_with_the_default_or_fails_not_null() {
@@ -50,14 +13,14 @@ fn add_column_fills_existing_rows_with_the_default_or_fails_not_null() {
     ok(&mut s, "ALTER TABLE emp ADD COLUMN note text DEFAULT 'x'");
     ok(&mut s, "ALTER TABLE emp ADD COLUMN IF NOT EXISTS note text");
     assert_eq!(
-        code(&mut s, "ALTER TABLE emp ADD COLUMN must int NOT NULL"),
+        sqlstate(&mut s, "ALTER TABLE emp ADD COLUMN must int NOT NULL"),
         (
             "23502",
             "column \"must\" of relation \"emp\" contains null values".to_string()
         )
     );
     assert_eq!(
-        code(&mut s, "ALTER TABLE emp ADD COLUMN note text").0,
+        sqlstate(&mut s, "ALTER TABLE emp ADD COLUMN note text").0,
         "42701"
     );
     ok(&mut s, "ALTER TABLE emp ADD COLUMN n serial");
@@ -82,7 +45,7 @@ fn add_primary_key_to_a_heap_table_checks_nulls_and_duplicates() {
         "INSERT INTO t VALUES (1, 1), (1, 2)",
     ]);
     assert_eq!(
-        code(&mut s, "ALTER TABLE t ADD PRIMARY KEY (id)"),
+        sqlstate(&mut s, "ALTER TABLE t ADD PRIMARY KEY (id)"),
         (
             "23505",
             "could not create unique index \"t_pkey\"".to_string()
@@ -91,7 +54,7 @@ fn add_primary_key_to_a_heap_table_checks_nulls_and_duplicates() {
     ok(&mut s, "DELETE FROM t WHERE v = 2");
     ok(&mut s, "INSERT INTO t VALUES (NULL, 3)");
     assert_eq!(
-        code(&mut s, "ALTER TABLE t ADD PRIMARY KEY (id)"),
+        sqlstate(&mut s, "ALTER TABLE t ADD PRIMARY KEY (id)"),
         (
             "23502",
             "column \"id\" of relation \"t\" contains null values".to_string()
@@ -99,11 +62,17 @@ fn add_primary_key_to_a_heap_table_checks_nulls_and_duplicates() {
     );
     ok(&mut s, "DELETE FROM t WHERE v = 3");
     ok(&mut s, "ALTER TABLE t ADD PRIMARY KEY (id)");
-    assert_eq!(code(&mut s, "INSERT INTO t VALUES (1, 9)").0, "23505");
-    assert_eq!(code(&mut s, "INSERT INTO t VALUES (NULL, 9)").0, "23502");
-    assert_eq!(code(&mut s, "ALTER TABLE t ADD PRIMARY KEY (v)").0, "42P16");
+    assert_eq!(sqlstate(&mut s, "INSERT INTO t VALUES (1, 9)").0, "23505");
     assert_eq!(
-        code(&mut s, "ALTER TABLE t ALTER COLUMN id DROP NOT NULL").0,
+        sqlstate(&mut s, "INSERT INTO t VALUES (NULL, 9)").0,
+        "23502"
+    );
+    assert_eq!(
+        sqlstate(&mut s, "ALTER TABLE t ADD PRIMARY KEY (v)").0,
+        "42P16"
+    );
+    assert_eq!(
+        sqlstate(&mut s, "ALTER TABLE t ALTER COLUMN id DROP NOT NULL").0,
         "42P16"
     );
     ok(&mut s, "INSERT INTO t VALUES (2, 9)");
@@ -119,7 +88,7 @@ fn check_and_foreign_key_constraints_not_valid_and_validate() {
         "INSERT INTO b VALUES (0), (1), (5)",
     ]);
     assert_eq!(
-        code(
+        sqlstate(
             &mut s,
             "ALTER TABLE b ADD CONSTRAINT bfk FOREIGN KEY (a_id) REFERENCES a (i)"
         ),
@@ -133,16 +102,16 @@ fn check_and_foreign_key_constraints_not_valid_and_validate() {
         "ALTER TABLE b ADD CONSTRAINT bfk FOREIGN KEY (a_id) REFERENCES a (i) NOT VALID",
     );
     // New rows are checked at once, old ones only by VALIDATE.
-    assert_eq!(code(&mut s, "INSERT INTO b VALUES (7)").0, "23503");
+    assert_eq!(sqlstate(&mut s, "INSERT INTO b VALUES (7)").0, "23503");
     assert_eq!(
-        code(&mut s, "ALTER TABLE b VALIDATE CONSTRAINT bfk").0,
+        sqlstate(&mut s, "ALTER TABLE b VALIDATE CONSTRAINT bfk").0,
         "23503"
     );
     ok(&mut s, "DELETE FROM b WHERE a_id = 5");
     ok(&mut s, "ALTER TABLE b VALIDATE CONSTRAINT bfk");
-    assert_eq!(code(&mut s, "DELETE FROM a WHERE i = 1").0, "23503");
+    assert_eq!(sqlstate(&mut s, "DELETE FROM a WHERE i = 1").0, "23503");
     assert_eq!(
-        code(
+        sqlstate(
             &mut s,
             "ALTER TABLE b ADD CONSTRAINT small CHECK (a_id < 1)"
         ),
@@ -155,9 +124,9 @@ fn check_and_foreign_key_constraints_not_valid_and_validate() {
         &mut s,
         "ALTER TABLE b ADD CONSTRAINT small CHECK (a_id < 1) NOT VALID",
     );
-    assert_eq!(code(&mut s, "INSERT INTO b VALUES (1)").0, "23514");
+    assert_eq!(sqlstate(&mut s, "INSERT INTO b VALUES (1)").0, "23514");
     assert_eq!(
-        code(&mut s, "ALTER TABLE b VALIDATE CONSTRAINT small").0,
+        sqlstate(&mut s, "ALTER TABLE b VALIDATE CONSTRAINT small").0,
         "23514"
     );
     ok(
@@ -167,11 +136,11 @@ fn check_and_foreign_key_constraints_not_valid_and_validate() {
     ok(&mut s, "DELETE FROM a WHERE i = 1");
     ok(&mut s, "ALTER TABLE b DROP CONSTRAINT IF EXISTS small");
     assert_eq!(
-        code(&mut s, "ALTER TABLE b DROP CONSTRAINT small").0,
+        sqlstate(&mut s, "ALTER TABLE b DROP CONSTRAINT small").0,
         "42704"
     );
     assert_eq!(
-        code(&mut s, "ALTER TABLE b ADD UNIQUE (a_id) NOT VALID").0,
+        sqlstate(&mut s, "ALTER TABLE b ADD UNIQUE (a_id) NOT VALID").0,
         "0A000"
     );
 }
@@ -184,7 +153,7 @@ fn unique_constraints_drop_column_and_renames() {
     ]);
     ok(&mut s, "ALTER TABLE booking ADD UNIQUE (room)");
     assert_eq!(
-        code(&mut s, "INSERT INTO booking VALUES (3, 10)").0,
+        sqlstate(&mut s, "INSERT INTO booking VALUES (3, 10)").0,
         "23505"
     );
     // An unnamed constraint takes the next free name, as PostgreSQL's.
@@ -195,9 +164,9 @@ fn unique_constraints_drop_column_and_renames() {
     );
     ok(&mut s, "ALTER TABLE booking RENAME COLUMN room TO place");
     ok(&mut s, "ALTER TABLE booking RENAME TO reservation");
-    assert_eq!(code(&mut s, "SELECT * FROM booking").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "SELECT * FROM booking").0, "42P01");
     assert_eq!(
-        code(&mut s, "INSERT INTO reservation VALUES (3, 10)").0,
+        sqlstate(&mut s, "INSERT INTO reservation VALUES (3, 10)").0,
         "23505"
     );
     // The unique index goes with its column.
@@ -217,7 +186,7 @@ fn unique_constraints_drop_column_and_renames() {
     );
     ok(&mut s, "INSERT INTO reservation (id) VALUES (4)");
     assert_eq!(
-        code(&mut s, "INSERT INTO reservation VALUES (5, NULL)").0,
+        sqlstate(&mut s, "INSERT INTO reservation VALUES (5, NULL)").0,
         "23502"
     );
     ok(
@@ -234,13 +203,13 @@ fn unique_constraints_drop_column_and_renames() {
         "1|10\n2|10\n3|10\n4|7\n5|"
     );
     assert_eq!(
-        code(&mut s, "ALTER TABLE reservation DROP COLUMN nope").0,
+        sqlstate(&mut s, "ALTER TABLE reservation DROP COLUMN nope").0,
         "42703"
     );
     ok(&mut s, "ALTER TABLE reservation DROP COLUMN IF EXISTS nope");
     ok(&mut s, "ALTER TABLE IF EXISTS nothing ADD COLUMN x int");
     assert_eq!(
-        code(&mut s, "ALTER TABLE nothing ADD COLUMN x int").0,
+        sqlstate(&mut s, "ALTER TABLE nothing ADD COLUMN x int").0,
         "42P01"
     );
 }
@@ -252,7 +221,7 @@ fn a_failing_action_leaves_the_table_as_it_was_and_a_block_renames_refused() {
         "INSERT INTO t VALUES (1, NULL)",
     ]);
     assert_eq!(
-        code(
+        sqlstate(
             &mut s,
             "ALTER TABLE t ADD COLUMN w int DEFAULT 1, ALTER COLUMN v SET NOT NULL"
         )
@@ -263,7 +232,7 @@ fn a_failing_action_leaves_the_table_as_it_was_and_a_block_renames_refused() {
     // In a block ALTER TABLE runs (see `ddlblock`), but not RENAME.
     ok(&mut s, "BEGIN");
     ok(&mut s, "ALTER TABLE t ADD COLUMN w int");
-    assert_eq!(code(&mut s, "ALTER TABLE t RENAME TO u").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "ALTER TABLE t RENAME TO u").0, "0A000");
     ok(&mut s, "ROLLBACK");
     assert_eq!(text(&ok(&mut s, "SELECT * FROM t")), "1|");
 }
@@ -272,7 +241,7 @@ fn a_failing_action_leaves_the_table_as_it_was_and_a_block_renames_refused() {
 fn hash_partitioned_tables_are_refused() {
     // LIST and RANGE partitioning are modelled (see `partition_tests`).
     let mut s = SqlDb::new_empty().session();
-    let (code_of, message) = code(
+    let (code_of, message) = sqlstate(
         &mut s,
         "CREATE TABLE tpart (i int, j text) PARTITION BY HASH (i)",
     );

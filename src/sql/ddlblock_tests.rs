@@ -2,47 +2,9 @@
 //! PostgreSQL 15 gives it for the same statements (checked with psql on
 //! the shared server).
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
 use std::task::{Context, Poll, Waker};
-
-fn exec(s: &mut SqlSession, sql: &str) -> Result<Rows, DbError> {
-    block_on(s.execute(sql, &[]))
-}
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    exec(s, sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn code(s: &mut SqlSession, sql: &str) -> &'static str {
-    match exec(s, sql) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => e.code.code(),
-    }
-}
-
-/// The rows as text, `|` between fields, NULL empty, one row a line.
-fn text(rows: &Rows) -> String {
-    rows.rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| v.to_pg_text().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn db_with(ddl: &[&str]) -> SqlDb {
-    let db = SqlDb::new_empty();
-    let mut s = db.session();
-    for sql in ddl {
-        ok(&mut s, sql);
-    }
-    db
-}
 
 /// Runs `sql` on `s` and checks it waits; drive it on with [`finish`].
 fn start<'a>(

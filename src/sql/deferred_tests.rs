@@ -2,23 +2,8 @@
 //! concurrency rules are pinned by the `deferred-*` transcripts of
 //! `scripts`). Expected results are PostgreSQL 15's, recorded with psql.
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn fails(s: &mut SqlSession, sql: &str) -> DbError {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => e,
-    }
-}
-
-fn code(s: &mut SqlSession, sql: &str) -> &'static str {
-    fails(s, sql).code.code()
-}
 
 fn ids(s: &mut SqlSession, sql: &str) -> Vec<i64> {
     let rows = ok(s, sql);
@@ -51,7 +36,7 @@ fn a_deferred_child_check_waits_for_the_commit() {
     // transaction is rolled back.
     ok(&mut s, "BEGIN");
     ok(&mut s, "INSERT INTO c VALUES (2, 6)");
-    let e = fails(&mut s, "COMMIT");
+    let e = error(&mut s, "COMMIT");
     assert_eq!(e.code.code(), "23503");
     assert_eq!(
         e.message,
@@ -86,7 +71,7 @@ fn a_deferred_no_action_check_waits_for_the_commit() {
     ok(&mut s, "INSERT INTO c VALUES (1, 5)");
     ok(&mut s, "BEGIN");
     ok(&mut s, "DELETE FROM p WHERE id = 5");
-    let e = fails(&mut s, "COMMIT");
+    let e = error(&mut s, "COMMIT");
     assert_eq!(e.code.code(), "23503");
     assert_eq!(
         e.message,
@@ -252,7 +237,7 @@ fn declarations_as_postgres_reads_them() {
         "CREATE TABLE u (id int, pos int, UNIQUE (pos) DEFERRABLE INITIALLY IMMEDIATE)",
         "CREATE TABLE u (id int, PRIMARY KEY (id) INITIALLY DEFERRED)",
     ] {
-        let e = fails(&mut s, sql);
+        let e = error(&mut s, sql);
         assert_eq!(e.code.code(), "0A000", "{sql}");
         assert!(e.message.contains("DEFERRABLE unique constraints"), "{e}");
     }
@@ -260,7 +245,7 @@ fn declarations_as_postgres_reads_them() {
         &mut s,
         "CREATE TABLE u (id int PRIMARY KEY NOT DEFERRABLE, pos int UNIQUE INITIALLY IMMEDIATE)",
     );
-    let e = fails(&mut s, "ALTER TABLE u ADD UNIQUE (id, pos) DEFERRABLE");
+    let e = error(&mut s, "ALTER TABLE u ADD UNIQUE (id, pos) DEFERRABLE");
     assert_eq!(e.code.code(), "0A000");
     // A deferred key added by ALTER TABLE.
     ok(&mut s, "CREATE TABLE c3 (id int PRIMARY KEY, p int)");

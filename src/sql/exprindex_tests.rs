@@ -3,51 +3,8 @@
 //! PostgreSQL 15's, checked with psql.
 
 use super::plan::{Access, Prepared};
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn db_with(ddl: &[&str]) -> SqlDb {
-    let db = SqlDb::new_empty();
-    let mut s = db.session();
-    for stmt in ddl {
-        block_on(s.execute(stmt, &[])).unwrap_or_else(|e| panic!("{stmt}: {e}"));
-    }
-    db
-}
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn error(s: &mut SqlSession, sql: &str) -> DbError {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => e,
-    }
-}
-
-fn code(s: &mut SqlSession, sql: &str) -> &'static str {
-    error(s, sql).code.code()
-}
-
-/// The rows as text, `NULL` for nulls, one string per row.
-fn rows(r: &Rows) -> Vec<String> {
-    r.rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|v| {
-                    if v.is_null() {
-                        "NULL".to_string()
-                    } else {
-                        v.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
-}
 
 /// The index (by name) a single-table SELECT reads, or `None` for a
 /// sequential scan.

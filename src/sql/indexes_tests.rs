@@ -4,19 +4,8 @@
 
 use super::plan::{Access, Prepared};
 use super::settings::ScanSettings;
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn ok(s: &mut SqlSession, sql: &str) {
-    block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-fn error(s: &mut SqlSession, sql: &str) -> (&'static str, String) {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => (e.code.code(), e.message),
-    }
-}
 
 /// Whether the query reads its one table through an index.
 fn uses_index(db: &SqlDb, sql: &str) -> bool {
@@ -44,12 +33,15 @@ fn a_hash_index_answers_equalities_only() {
             "multicolumn indexes",
         ),
     ] {
-        let (code, message) = error(&mut s, sql);
+        let (code, message) = sqlstate(&mut s, sql);
         assert_eq!(code, "0A000");
         let want = format!("access method \"hash\" does not support {what}");
         assert!(message.starts_with(&want), "{message}");
     }
-    assert_eq!(error(&mut s, "CREATE INDEX ON ht USING gin (p)").0, "0A000");
+    assert_eq!(
+        sqlstate(&mut s, "CREATE INDEX ON ht USING gin (p)").0,
+        "0A000"
+    );
     ok(&mut s, "CREATE INDEX ht_p ON ht USING hash (p)");
     ok(
         &mut s,
@@ -81,7 +73,7 @@ fn reindex_takes_postgresqls_locks_and_rebuilds_nothing() {
     ok(&mut s, "REINDEX TABLE ri");
     ok(&mut other, "BEGIN");
     assert_eq!(
-        error(&mut other, "LOCK TABLE ri IN ACCESS SHARE MODE NOWAIT").0,
+        sqlstate(&mut other, "LOCK TABLE ri IN ACCESS SHARE MODE NOWAIT").0,
         "55P03"
     );
     ok(&mut other, "ROLLBACK");
@@ -92,34 +84,34 @@ fn reindex_takes_postgresqls_locks_and_rebuilds_nothing() {
     ok(&mut other, "BEGIN");
     ok(&mut other, "LOCK TABLE rh IN ACCESS SHARE MODE NOWAIT");
     assert_eq!(
-        error(&mut other, "LOCK TABLE rh IN ROW EXCLUSIVE MODE NOWAIT").0,
+        sqlstate(&mut other, "LOCK TABLE rh IN ROW EXCLUSIVE MODE NOWAIT").0,
         "55P03"
     );
     ok(&mut other, "ROLLBACK");
     ok(&mut s, "COMMIT");
     assert_eq!(
-        error(&mut s, "REINDEX TABLE nope"),
+        sqlstate(&mut s, "REINDEX TABLE nope"),
         ("42P01", "relation \"nope\" does not exist".into())
     );
     assert_eq!(
-        error(&mut s, "REINDEX INDEX nope"),
+        sqlstate(&mut s, "REINDEX INDEX nope"),
         ("42P01", "relation \"nope\" does not exist".into())
     );
     assert_eq!(
-        error(&mut s, "REINDEX SCHEMA nope"),
+        sqlstate(&mut s, "REINDEX SCHEMA nope"),
         ("3F000", "schema \"nope\" does not exist".into())
     );
     ok(&mut s, "BEGIN");
     assert_eq!(
-        error(&mut s, "REINDEX SCHEMA public"),
+        sqlstate(&mut s, "REINDEX SCHEMA public"),
         (
             "25001",
             "REINDEX SCHEMA cannot run inside a transaction block".into()
         )
     );
     ok(&mut s, "ROLLBACK");
-    assert_eq!(error(&mut s, "REINDEX TABLE CONCURRENTLY ri").0, "0A000");
-    assert_eq!(error(&mut s, "REINDEX DATABASE d").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "REINDEX TABLE CONCURRENTLY ri").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "REINDEX DATABASE d").0, "0A000");
     // The rows and the index still answer.
     ok(&mut s, "SELECT * FROM ri WHERE v = 1");
 }

@@ -2590,6 +2590,8 @@ mod roles_tests;
 #[cfg(test)]
 mod sequences_tests;
 #[cfg(test)]
+mod test_util;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod types_tests;

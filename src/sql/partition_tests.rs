@@ -2,19 +2,8 @@
 //! pinned by the `partition-*` transcripts of `scripts`). Expected
 //! results are PostgreSQL 15's, recorded with psql.
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn fails(s: &mut SqlSession, sql: &str) -> DbError {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => e,
-    }
-}
 
 fn ints(s: &mut SqlSession, sql: &str) -> Vec<Option<i64>> {
     let rows = ok(s, sql);
@@ -57,12 +46,12 @@ fn tables() -> (SqlDb, SqlSession) {
 fn rows_are_routed_and_a_row_without_a_partition_fails() {
     let (_db, mut s) = tables();
     ok(&mut s, "INSERT INTO foo VALUES (1, 'x'), (2, 'y')");
-    let e = fails(&mut s, "INSERT INTO foo VALUES (3, 'z')");
+    let e = error(&mut s, "INSERT INTO foo VALUES (3, 'z')");
     assert_eq!(e.code.code(), "23514");
     assert_eq!(e.message, "no partition of relation \"foo\" found for row");
     // An UPDATE to a key no partition takes fails the same way; one to
     // another partition's key moves the row.
-    let e = fails(&mut s, "UPDATE foo SET a = 5 WHERE a = 1");
+    let e = error(&mut s, "UPDATE foo SET a = 5 WHERE a = 1");
     assert_eq!(e.message, "no partition of relation \"foo\" found for row");
     assert_eq!(ok(&mut s, "UPDATE foo SET a = 2 WHERE a = 1").affected, 1);
     assert_eq!(
@@ -72,7 +61,7 @@ fn rows_are_routed_and_a_row_without_a_partition_fails() {
     // A range key: the upper bound is exclusive, and NULL has no range.
     ok(&mut s, "INSERT INTO r VALUES (9, 0), (10, 0), (19, 0)");
     assert_eq!(
-        fails(&mut s, "INSERT INTO r VALUES (20, 0)").code.code(),
+        error(&mut s, "INSERT INTO r VALUES (20, 0)").code.code(),
         "23514"
     );
     assert_eq!(ok(&mut s, "UPDATE r SET a = a + 5 WHERE a = 9").affected, 1);
@@ -82,7 +71,7 @@ fn rows_are_routed_and_a_row_without_a_partition_fails() {
     );
     // The primary key is the whole table's.
     assert_eq!(
-        fails(&mut s, "INSERT INTO r VALUES (10, 1)").code.code(),
+        error(&mut s, "INSERT INTO r VALUES (10, 1)").code.code(),
         "23505"
     );
 }
@@ -141,7 +130,7 @@ fn a_default_partition_takes_the_rest_null_included() {
         "INSERT INTO foo VALUES (9, 'd'), (NULL, 'n'), (1, 'x')",
     );
     assert_eq!(ints(&mut s, "SELECT count(*) FROM foo"), vec![Some(3)]);
-    let e = fails(
+    let e = error(
         &mut s,
         "CREATE TABLE foo9 PARTITION OF foo FOR VALUES IN (9)",
     );
@@ -150,7 +139,7 @@ fn a_default_partition_takes_the_rest_null_included() {
         e.message,
         "updated partition constraint for default partition \"d\" would be violated by some row"
     );
-    let e = fails(&mut s, "CREATE TABLE d2 PARTITION OF foo DEFAULT");
+    let e = error(&mut s, "CREATE TABLE d2 PARTITION OF foo DEFAULT");
     assert_eq!(e.code.code(), "42P17");
     assert_eq!(
         e.message,
@@ -238,7 +227,7 @@ fn bounds_are_checked_as_postgres_checks_them() {
         ),
     ];
     for (sql, code, message) in cases {
-        let e = fails(&mut s, sql);
+        let e = error(&mut s, sql);
         assert_eq!(
             (e.code.code(), e.message.as_str()),
             (*code, *message),
@@ -246,7 +235,7 @@ fn bounds_are_checked_as_postgres_checks_them() {
         );
     }
     ok(&mut s, "CREATE TABLE plain (a int)");
-    let e = fails(
+    let e = error(
         &mut s,
         "CREATE TABLE x PARTITION OF plain FOR VALUES IN (1)",
     );
@@ -271,7 +260,7 @@ fn attach_moves_a_tables_rows_in_by_column_name() {
         ints(&mut s, "SELECT a FROM foo ORDER BY a"),
         vec![Some(7), Some(7)]
     );
-    let e = fails(
+    let e = error(
         &mut s,
         "ALTER TABLE foo ATTACH PARTITION m FOR VALUES IN (8)",
     );
@@ -281,7 +270,7 @@ fn attach_moves_a_tables_rows_in_by_column_name() {
     );
     ok(&mut s, "CREATE TABLE m4 (b text, a int)");
     ok(&mut s, "INSERT INTO m4 VALUES ('q', 14), ('r', 15)");
-    let e = fails(
+    let e = error(
         &mut s,
         "ALTER TABLE foo ATTACH PARTITION m4 FOR VALUES IN (14)",
     );
@@ -293,7 +282,7 @@ fn attach_moves_a_tables_rows_in_by_column_name() {
         )
     );
     ok(&mut s, "CREATE TABLE m1 (a int)");
-    let e = fails(
+    let e = error(
         &mut s,
         "ALTER TABLE foo ATTACH PARTITION m1 FOR VALUES IN (11)",
     );
@@ -302,7 +291,7 @@ fn attach_moves_a_tables_rows_in_by_column_name() {
         ("42804", "child table is missing column \"b\"")
     );
     ok(&mut s, "CREATE TABLE m3 (a bigint, b text)");
-    let e = fails(
+    let e = error(
         &mut s,
         "ALTER TABLE foo ATTACH PARTITION m3 FOR VALUES IN (13)",
     );
@@ -338,15 +327,15 @@ fn foreign_keys_refer_to_and_from_partitioned_tables() {
     );
     ok(&mut s, "insert into pfk values (1)");
     assert_eq!(
-        fails(&mut s, "insert into pfk values (2)").code.code(),
+        error(&mut s, "insert into pfk values (2)").code.code(),
         "23503"
     );
     assert_eq!(
-        fails(&mut s, "delete from ppk where a = 1").code.code(),
+        error(&mut s, "delete from ppk where a = 1").code.code(),
         "23503"
     );
     // A partition goes with its table; alone it is not modelled.
-    let e = fails(&mut s, "drop table pfk1");
+    let e = error(&mut s, "drop table pfk1");
     assert_eq!(e.code, SqlState::FeatureNotSupported);
     ok(&mut s, "drop table pfk, pfk1");
     ok(&mut s, "drop table ppk");
@@ -370,16 +359,16 @@ fn what_is_not_modelled_is_refused_naming_it() {
         ),
     ];
     for (sql, names) in refused {
-        let e = fails(&mut s, sql);
+        let e = error(&mut s, sql);
         assert_eq!(e.code, SqlState::FeatureNotSupported, "{sql}");
         assert!(e.message.contains(names), "{sql}: {}", e.message);
     }
-    let e = fails(&mut s, "CREATE INDEX ON foo1 (b)");
+    let e = error(&mut s, "CREATE INDEX ON foo1 (b)");
     assert_eq!(e.code, SqlState::FeatureNotSupported);
-    let e = fails(&mut s, "CREATE TABLE c (a int REFERENCES r1 (a))");
+    let e = error(&mut s, "CREATE TABLE c (a int REFERENCES r1 (a))");
     assert_eq!(e.code, SqlState::FeatureNotSupported);
     // PostgreSQL's own refusal: a unique index without the partition key.
-    let e = fails(&mut s, "CREATE UNIQUE INDEX ON foo (b)");
+    let e = error(&mut s, "CREATE UNIQUE INDEX ON foo (b)");
     assert_eq!(
         (e.code.code(), e.message.as_str()),
         (
@@ -390,7 +379,7 @@ fn what_is_not_modelled_is_refused_naming_it() {
     ok(&mut s, "CREATE UNIQUE INDEX ON r (a, b)");
     // In a transaction block, as the engine's other DDL.
     ok(&mut s, "BEGIN");
-    let e = fails(
+    let e = error(
         &mut s,
         "CREATE TABLE foo5 PARTITION OF foo FOR VALUES IN (5)",
     );
@@ -426,7 +415,7 @@ fn statements_on_a_partition_itself_see_and_write_its_rows() {
         "INSERT INTO foo1 VALUES (NULL, 'w')",
         "UPDATE foo1 SET a = 2 WHERE b = 'x'",
     ] {
-        let e = fails(&mut s, sql);
+        let e = error(&mut s, sql);
         assert_eq!(
             (e.code.code(), e.message.as_str()),
             (
@@ -450,10 +439,10 @@ fn statements_on_a_partition_itself_see_and_write_its_rows() {
         [Some(2)]
     );
     assert_eq!(ints(&mut s, "SELECT b FROM r1 WHERE a = 15"), []);
-    let e = fails(&mut s, "INSERT INTO r2 VALUES (15, 3)");
+    let e = error(&mut s, "INSERT INTO r2 VALUES (15, 3)");
     assert_eq!(e.code.code(), "23505");
     assert_eq!(ok(&mut s, "UPDATE r1 SET a = 6").affected, 1);
-    let e = fails(&mut s, "UPDATE r1 SET a = 10");
+    let e = error(&mut s, "UPDATE r1 SET a = 10");
     assert_eq!(e.code.code(), "23514");
 }
 

@@ -3,47 +3,7 @@
 //! `scripts`). Expected results, SQLSTATEs and messages are PostgreSQL
 //! 15's, checked with psql.
 
-use super::*;
-use crate::store::block_on;
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn error(s: &mut SqlSession, sql: &str) -> DbError {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => e,
-    }
-}
-
-/// The rows as text, `NULL` for nulls, one string per row.
-fn rows(r: &Rows) -> Vec<String> {
-    r.rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|v| {
-                    if v.is_null() {
-                        "NULL".to_string()
-                    } else {
-                        v.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect()
-}
-
-fn session_with(ddl: &[&str]) -> SqlSession {
-    let db = SqlDb::new_empty();
-    let mut s = db.session();
-    for stmt in ddl {
-        ok(&mut s, stmt);
-    }
-    s
-}
+use super::test_util::*;
 
 const BOOKINGS: &str = "CREATE TABLE bookings (id int PRIMARY KEY, room text NOT NULL, \
                         status text NOT NULL DEFAULT 'held', updated_at timestamptz, version int NOT NULL DEFAULT 0)";

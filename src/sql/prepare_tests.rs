@@ -1,27 +1,12 @@
 //! `PREPARE`, `EXECUTE` and `DEALLOCATE` on one session, each outcome as
 //! PostgreSQL 15 gives it for the same statements (checked with psql).
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
 
+/// The rows of `sql` as psql -At prints them, one string per row.
 fn ok(s: &mut SqlSession, sql: &str) -> Vec<String> {
-    let rows = block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| v.to_pg_text().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
-fn error(s: &mut SqlSession, sql: &str) -> (&'static str, String) {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => (e.code.code(), e.message),
-    }
+    pg_lines(&super::test_util::ok(s, sql))
 }
 
 fn session() -> SqlSession {
@@ -38,10 +23,13 @@ fn prepared_statements_run_with_their_arguments() {
     assert_eq!(ok(&mut s, "EXECUTE q1(2)"), ["b"]);
     assert_eq!(ok(&mut s, "EXECUTE q1('1')"), ["a"]);
     let wrong = "wrong number of parameters for prepared statement \"q1\"";
-    assert_eq!(error(&mut s, "EXECUTE q1"), ("42601", wrong.into()));
-    assert_eq!(error(&mut s, "EXECUTE q1(1, 2)"), ("42601", wrong.into()));
+    assert_eq!(sqlstate(&mut s, "EXECUTE q1"), ("42601", wrong.into()));
     assert_eq!(
-        error(&mut s, "PREPARE q1 AS SELECT 1"),
+        sqlstate(&mut s, "EXECUTE q1(1, 2)"),
+        ("42601", wrong.into())
+    );
+    assert_eq!(
+        sqlstate(&mut s, "PREPARE q1 AS SELECT 1"),
         ("42P05", "prepared statement \"q1\" already exists".into())
     );
     ok(
@@ -59,14 +47,14 @@ fn prepared_statements_run_with_their_arguments() {
     assert_eq!(ok(&mut s, "EXECUTE q6(1, 2)"), ["1"]);
     // Planned at PREPARE.
     assert_eq!(
-        error(&mut s, "PREPARE q3 AS SELECT * FROM nope"),
+        sqlstate(&mut s, "PREPARE q3 AS SELECT * FROM nope"),
         ("42P01", "relation \"nope\" does not exist".into())
     );
     assert_eq!(
-        error(&mut s, "PREPARE q4 AS CREATE TABLE x (a int)"),
+        sqlstate(&mut s, "PREPARE q4 AS CREATE TABLE x (a int)"),
         ("42601", "syntax error at or near \"CREATE\"".into())
     );
-    assert_eq!(error(&mut s, "PREPARE TRANSACTION 'x'").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "PREPARE TRANSACTION 'x'").0, "0A000");
 }
 
 #[test]
@@ -77,30 +65,30 @@ fn prepared_statements_outlive_rollbacks_until_deallocated() {
     ok(&mut s, "ROLLBACK");
     assert_eq!(ok(&mut s, "EXECUTE q5"), ["2"]);
     ok(&mut s, "BEGIN");
-    assert_eq!(error(&mut s, "SELECT 1/0").0, "22012");
-    assert_eq!(error(&mut s, "EXECUTE q5").0, "25P02");
+    assert_eq!(sqlstate(&mut s, "SELECT 1/0").0, "22012");
+    assert_eq!(sqlstate(&mut s, "EXECUTE q5").0, "25P02");
     ok(&mut s, "ROLLBACK");
     ok(&mut s, "DEALLOCATE q5");
     let missing = (
         "26000",
         "prepared statement \"q5\" does not exist".to_string(),
     );
-    assert_eq!(error(&mut s, "EXECUTE q5"), missing);
-    assert_eq!(error(&mut s, "DEALLOCATE q5"), missing);
+    assert_eq!(sqlstate(&mut s, "EXECUTE q5"), missing);
+    assert_eq!(sqlstate(&mut s, "DEALLOCATE q5"), missing);
     ok(&mut s, "PREPARE q1 AS SELECT 1");
     ok(&mut s, "PREPARE q2 AS SELECT 2");
     ok(&mut s, "DEALLOCATE PREPARE q1");
     ok(&mut s, "DEALLOCATE ALL");
-    assert_eq!(error(&mut s, "EXECUTE q2").0, "26000");
+    assert_eq!(sqlstate(&mut s, "EXECUTE q2").0, "26000");
     // Another session has its own.
     ok(&mut s, "PREPARE mine AS SELECT 1");
     let mut other = s.db().session();
-    assert_eq!(error(&mut other, "EXECUTE mine").0, "26000");
+    assert_eq!(sqlstate(&mut other, "EXECUTE mine").0, "26000");
     ok(&mut other, "PREPARE mine AS SELECT 2");
     assert_eq!(ok(&mut s, "EXECUTE mine"), ["1"]);
     // DISCARD ALL deallocates them.
     ok(&mut s, "DISCARD ALL");
-    assert_eq!(error(&mut s, "EXECUTE mine").0, "26000");
+    assert_eq!(sqlstate(&mut s, "EXECUTE mine").0, "26000");
 }
 
 #[test]
@@ -118,7 +106,7 @@ fn an_executed_locking_query_waits_and_fails_as_the_statement_does() {
     );
     ok(&mut a, "BEGIN");
     assert_eq!(
-        error(&mut a, "EXECUTE l(1)"),
+        sqlstate(&mut a, "EXECUTE l(1)"),
         (
             "55P03",
             "could not obtain lock on row in relation \"pt\"".into()

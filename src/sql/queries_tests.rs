@@ -3,44 +3,14 @@
 //! rules are pinned by the transcripts of `scripts`). Expected results
 //! are PostgreSQL 15's.
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn db_with(ddl: &[&str]) -> SqlDb {
-    let db = SqlDb::new_empty();
-    let mut s = db.session();
-    for stmt in ddl {
-        block_on(s.execute(stmt, &[])).unwrap_or_else(|e| panic!("{stmt}: {e}"));
-    }
-    db
-}
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn code(s: &mut SqlSession, sql: &str) -> &'static str {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => e.code.code(),
-    }
-}
 
 /// The rows as text, `NULL` for nulls: `[["1", "a"], ...]`.
 fn text(rows: &Rows) -> Vec<Vec<String>> {
     rows.rows
         .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| {
-                    if v.is_null() {
-                        "NULL".to_string()
-                    } else {
-                        v.to_string()
-                    }
-                })
-                .collect()
-        })
+        .map(|r| r.iter().map(cell).collect())
         .collect()
 }
 

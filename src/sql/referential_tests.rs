@@ -2,39 +2,13 @@
 //! pinned by the `cascade-*` transcripts of `scripts`). Expected results
 //! are PostgreSQL 15's, recorded with psql.
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn ok(s: &mut SqlSession, sql: &str) -> Rows {
-    block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
-fn code(s: &mut SqlSession, sql: &str) -> &'static str {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => e.code.code(),
-    }
-}
 
 /// The rows as one line of text, `NULL` for nulls: `1,a;2,NULL`.
+/// The rows of `sql`, values joined by ',' and rows by ';'.
 fn rows(s: &mut SqlSession, sql: &str) -> String {
-    ok(s, sql)
-        .rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| {
-                    if v.is_null() {
-                        "NULL".to_string()
-                    } else {
-                        v.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .collect::<Vec<_>>()
-        .join(";")
+    super::test_util::rows(&ok(s, sql)).join(";")
 }
 
 /// `p` with a unique `code`; `c` refers to `p.id` (CASCADE both ways) and

@@ -1,27 +1,12 @@
 //! Roles, grants and the current role on the store, each outcome as
 //! PostgreSQL 15 gives it for the same statements (checked with psql).
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
 
+/// The rows of `sql` as psql -At prints them, one string per row.
 fn ok(s: &mut SqlSession, sql: &str) -> Vec<String> {
-    let rows = block_on(s.execute(sql, &[])).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| v.to_pg_text().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
-fn error(s: &mut SqlSession, sql: &str) -> (&'static str, String) {
-    match block_on(s.execute(sql, &[])) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => (e.code.code(), e.message),
-    }
+    pg_lines(&super::test_util::ok(s, sql))
 }
 
 const DENIED: (&str, &str) = ("42501", "permission denied for table rt");
@@ -35,43 +20,46 @@ fn roles_are_created_and_dropped_as_in_postgres() {
     let mut s = SqlDb::new_empty().session();
     ok(&mut s, "CREATE ROLE r1");
     assert_eq!(
-        error(&mut s, "CREATE ROLE r1"),
+        sqlstate(&mut s, "CREATE ROLE r1"),
         ("42710", "role \"r1\" already exists".into())
     );
     assert_eq!(
-        error(&mut s, "CREATE ROLE public"),
+        sqlstate(&mut s, "CREATE ROLE public"),
         ("42939", "role name \"public\" is reserved".into())
     );
     assert_eq!(
-        error(&mut s, "DROP ROLE nobody"),
+        sqlstate(&mut s, "DROP ROLE nobody"),
         ("42704", "role \"nobody\" does not exist".into())
     );
     ok(&mut s, "DROP ROLE IF EXISTS nobody");
     ok(&mut s, "CREATE TABLE rt (id int PRIMARY KEY, v int)");
     assert_eq!(
-        error(&mut s, "GRANT SELECT ON rt TO nobody"),
+        sqlstate(&mut s, "GRANT SELECT ON rt TO nobody"),
         ("42704", "role \"nobody\" does not exist".into())
     );
     assert_eq!(
-        error(&mut s, "GRANT SELECT ON nosuch TO r1"),
+        sqlstate(&mut s, "GRANT SELECT ON nosuch TO r1"),
         ("42P01", "relation \"nosuch\" does not exist".into())
     );
-    assert_eq!(error(&mut s, "GRANT SELECT (v) ON rt TO r1").0, "0A000");
-    assert_eq!(error(&mut s, "GRANT TEMP ON DATABASE d TO r1").0, "0A000");
-    assert_eq!(error(&mut s, "GRANT r1 TO postgres").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "GRANT SELECT (v) ON rt TO r1").0, "0A000");
+    assert_eq!(
+        sqlstate(&mut s, "GRANT TEMP ON DATABASE d TO r1").0,
+        "0A000"
+    );
+    assert_eq!(sqlstate(&mut s, "GRANT r1 TO postgres").0, "0A000");
     ok(&mut s, "GRANT SELECT ON rt TO r1");
     let depends = (
         "2BP01",
         "role \"r1\" cannot be dropped because some objects depend on it".to_string(),
     );
-    assert_eq!(error(&mut s, "DROP ROLE r1"), depends);
+    assert_eq!(sqlstate(&mut s, "DROP ROLE r1"), depends);
     ok(&mut s, "REVOKE ALL ON rt FROM r1");
     ok(&mut s, "ALTER TABLE rt OWNER TO r1");
-    assert_eq!(error(&mut s, "DROP ROLE r1"), depends);
+    assert_eq!(sqlstate(&mut s, "DROP ROLE r1"), depends);
     ok(&mut s, "ALTER TABLE rt OWNER TO postgres");
     ok(&mut s, "DROP ROLE r1");
     assert_eq!(
-        error(&mut s, "ALTER TABLE rt OWNER TO r1"),
+        sqlstate(&mut s, "ALTER TABLE rt OWNER TO r1"),
         ("42704", "role \"r1\" does not exist".into())
     );
     // A dropped table's grants go with it.
@@ -81,7 +69,7 @@ fn roles_are_created_and_dropped_as_in_postgres() {
     ok(&mut s, "DROP ROLE r2");
     // DDL, outside blocks only here.
     ok(&mut s, "BEGIN");
-    assert_eq!(error(&mut s, "CREATE ROLE r3").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "CREATE ROLE r3").0, "0A000");
     ok(&mut s, "ROLLBACK");
 }
 
@@ -90,10 +78,13 @@ fn set_role_and_session_authorization_as_in_postgres() {
     let mut s = SqlDb::new_empty().session();
     ok(&mut s, "CREATE ROLE r1");
     assert_eq!(
-        error(&mut s, "SET ROLE nobody"),
+        sqlstate(&mut s, "SET ROLE nobody"),
         ("22023", "role \"nobody\" does not exist".into())
     );
-    assert_eq!(error(&mut s, "SET SESSION AUTHORIZATION nobody").0, "22023");
+    assert_eq!(
+        sqlstate(&mut s, "SET SESSION AUTHORIZATION nobody").0,
+        "22023"
+    );
     ok(&mut s, "SET ROLE r1");
     assert_eq!(ok(&mut s, "SHOW role"), ["r1"]);
     assert_eq!(ok(&mut s, "SHOW session_authorization"), ["postgres"]);
@@ -104,7 +95,7 @@ fn set_role_and_session_authorization_as_in_postgres() {
     ok(&mut s, "SET SESSION AUTHORIZATION r1");
     assert_eq!(ok(&mut s, "SHOW role"), ["none"]);
     assert_eq!(
-        error(&mut s, "SET ROLE postgres"),
+        sqlstate(&mut s, "SET ROLE postgres"),
         ("42501", "permission denied to set role \"postgres\"".into())
     );
     ok(&mut s, "SET ROLE r1");
@@ -131,27 +122,27 @@ fn a_role_without_superuser_needs_table_privileges() {
     ok(&mut s, "GRANT SELECT ON rt TO r2");
     ok(&mut s, "SET ROLE r2");
     assert_eq!(ok(&mut s, "SELECT * FROM rt"), ["1|1"]);
-    assert_eq!(error(&mut s, "UPDATE rt SET v = 2"), denied());
-    assert_eq!(error(&mut s, "DELETE FROM rt WHERE id = 1"), denied());
-    assert_eq!(error(&mut s, "INSERT INTO rt VALUES (2, 2)"), denied());
-    assert_eq!(error(&mut s, "TRUNCATE rt"), denied());
+    assert_eq!(sqlstate(&mut s, "UPDATE rt SET v = 2"), denied());
+    assert_eq!(sqlstate(&mut s, "DELETE FROM rt WHERE id = 1"), denied());
+    assert_eq!(sqlstate(&mut s, "INSERT INTO rt VALUES (2, 2)"), denied());
+    assert_eq!(sqlstate(&mut s, "TRUNCATE rt"), denied());
     ok(&mut s, "BEGIN");
-    assert_eq!(error(&mut s, "SELECT * FROM rt FOR UPDATE"), denied());
+    assert_eq!(sqlstate(&mut s, "SELECT * FROM rt FOR UPDATE"), denied());
     ok(&mut s, "ROLLBACK");
     ok(&mut s, "BEGIN");
     ok(&mut s, "LOCK rt IN ACCESS SHARE MODE");
-    assert_eq!(error(&mut s, "LOCK rt IN ROW EXCLUSIVE MODE"), denied());
+    assert_eq!(sqlstate(&mut s, "LOCK rt IN ROW EXCLUSIVE MODE"), denied());
     ok(&mut s, "ROLLBACK");
     assert_eq!(
-        error(&mut s, "CREATE TABLE t2 (a int)"),
+        sqlstate(&mut s, "CREATE TABLE t2 (a int)"),
         ("42501", "permission denied for schema public".into())
     );
     assert_eq!(
-        error(&mut s, "CREATE INDEX ON rt (v)"),
+        sqlstate(&mut s, "CREATE INDEX ON rt (v)"),
         ("42501", "must be owner of table rt".into())
     );
     assert_eq!(
-        error(&mut s, "ALTER TABLE rt ADD b int"),
+        sqlstate(&mut s, "ALTER TABLE rt ADD b int"),
         ("42501", "must be owner of table rt".into())
     );
     // VACUUM and ANALYZE skip a table the role does not own.
@@ -171,10 +162,10 @@ fn a_role_without_superuser_needs_table_privileges() {
     ok(&mut s, "SET ROLE r2");
     ok(&mut s, "TRUNCATE rt");
     assert_eq!(
-        error(&mut s, "CREATE INDEX ON rt (v)"),
+        sqlstate(&mut s, "CREATE INDEX ON rt (v)"),
         ("42501", "permission denied for schema public".into())
     );
     // Unmodelled checks are refused, not skipped.
-    assert_eq!(error(&mut s, "CREATE SEQUENCE sq").0, "0A000");
-    assert_eq!(error(&mut s, "GRANT SELECT ON rt TO PUBLIC").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "CREATE SEQUENCE sq").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "GRANT SELECT ON rt TO PUBLIC").0, "0A000");
 }

@@ -1,56 +1,36 @@
 //! Sequences on the store, each outcome as PostgreSQL 15 gives it for the
 //! same statements (checked with psql on the shared server).
 
+use super::test_util::*;
 use super::*;
-use crate::store::block_on;
-
-fn exec(s: &mut SqlSession, sql: &str) -> Result<Rows, DbError> {
-    block_on(s.execute(sql, &[]))
-}
 
 /// The rows as text, `|` between fields, NULL empty, one row a line.
+/// The rows of `sql` as psql -At prints them.
 fn ok(s: &mut SqlSession, sql: &str) -> String {
-    let rows = exec(s, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|v| v.to_pg_text().unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn code(s: &mut SqlSession, sql: &str) -> (&'static str, String) {
-    match exec(s, sql) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => (e.code.code(), e.message),
-    }
+    text(&super::test_util::ok(s, sql))
 }
 
 #[test]
 fn nextval_currval_lastval_and_setval_as_postgres() {
     let mut s = SqlDb::new_empty().session();
     ok(&mut s, "CREATE SEQUENCE s");
-    assert_eq!(code(&mut s, "SELECT currval('s')").0, "55000");
+    assert_eq!(sqlstate(&mut s, "SELECT currval('s')").0, "55000");
     assert_eq!(
-        code(&mut s, "SELECT lastval()"),
+        sqlstate(&mut s, "SELECT lastval()"),
         ("55000", "lastval is not yet defined in this session".into())
     );
     assert_eq!(ok(&mut s, "SELECT nextval('s'), nextval('s')"), "1|2");
     assert_eq!(ok(&mut s, "SELECT currval('s'), lastval()"), "2|2");
-    assert_eq!(code(&mut s, "CREATE SEQUENCE s").0, "42P07");
+    assert_eq!(sqlstate(&mut s, "CREATE SEQUENCE s").0, "42P07");
     ok(&mut s, "CREATE SEQUENCE IF NOT EXISTS s");
     assert_eq!(ok(&mut s, "SELECT nextval('s'::regclass)"), "3");
     assert_eq!(
         ok(&mut s, "SELECT nextval('S'), nextval('public.s')"),
         "4|5"
     );
-    assert_eq!(code(&mut s, "SELECT nextval('\"S\"')").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "SELECT nextval('\"S\"')").0, "42P01");
     assert_eq!(
-        code(&mut s, "SELECT nextval('nope')"),
+        sqlstate(&mut s, "SELECT nextval('nope')"),
         ("42P01", "relation \"nope\" does not exist".into())
     );
     assert_eq!(ok(&mut s, "SELECT setval('s', 10), nextval('s')"), "10|11");
@@ -59,7 +39,7 @@ fn nextval_currval_lastval_and_setval_as_postgres() {
         "10|10"
     );
     assert_eq!(
-        code(&mut s, "SELECT setval('s', 0)"),
+        sqlstate(&mut s, "SELECT setval('s', 0)"),
         (
             "22003",
             "setval: value 0 is out of bounds for sequence \"s\" (1..9223372036854775807)".into()
@@ -72,8 +52,8 @@ fn nextval_currval_lastval_and_setval_as_postgres() {
     assert_eq!(ok(&mut s, "SELECT lastval()"), "10");
     // A dropped sequence's currval and lastval go with it.
     ok(&mut s, "DROP SEQUENCE s");
-    assert_eq!(code(&mut s, "SELECT currval('s')").0, "42P01");
-    assert_eq!(code(&mut s, "SELECT lastval()").0, "55000");
+    assert_eq!(sqlstate(&mut s, "SELECT currval('s')").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "SELECT lastval()").0, "55000");
 }
 
 #[test]
@@ -84,7 +64,7 @@ fn bounds_cycle_and_options_as_postgres() {
     ok(&mut s, "CREATE SEQUENCE s3 MAXVALUE 2");
     assert_eq!(ok(&mut s, "SELECT nextval('s3'), nextval('s3')"), "1|2");
     assert_eq!(
-        code(&mut s, "SELECT nextval('s3')"),
+        sqlstate(&mut s, "SELECT nextval('s3')"),
         (
             "2200H",
             "nextval: reached maximum value of sequence \"s3\" (2)".into()
@@ -98,7 +78,7 @@ fn bounds_cycle_and_options_as_postgres() {
     ok(&mut s, "CREATE SEQUENCE qd INCREMENT -1 MINVALUE -2");
     assert_eq!(ok(&mut s, "SELECT nextval('qd'), nextval('qd')"), "-1|-2");
     assert_eq!(
-        code(&mut s, "SELECT nextval('qd')").1,
+        sqlstate(&mut s, "SELECT nextval('qd')").1,
         "nextval: reached minimum value of sequence \"qd\" (-2)"
     );
     // Options in any order, as PostgreSQL takes them.
@@ -139,7 +119,11 @@ fn bounds_cycle_and_options_as_postgres() {
             "CACHE (0) must be greater than zero",
         ),
     ] {
-        assert_eq!(code(&mut s, sql), ("22023", message.to_string()), "{sql}");
+        assert_eq!(
+            sqlstate(&mut s, sql),
+            ("22023", message.to_string()),
+            "{sql}"
+        );
     }
 }
 
@@ -149,14 +133,14 @@ fn alter_and_drop_sequence_as_postgres() {
     ok(&mut s, "CREATE SEQUENCE q");
     assert_eq!(ok(&mut s, "SELECT setval('q', 5), nextval('q')"), "5|6");
     assert_eq!(
-        code(&mut s, "ALTER SEQUENCE q MAXVALUE 3"),
+        sqlstate(&mut s, "ALTER SEQUENCE q MAXVALUE 3"),
         (
             "22023",
             "RESTART value (6) cannot be greater than MAXVALUE (3)".into()
         )
     );
     assert_eq!(
-        code(&mut s, "ALTER SEQUENCE q MINVALUE 10").1,
+        sqlstate(&mut s, "ALTER SEQUENCE q MINVALUE 10").1,
         "START value (1) cannot be less than MINVALUE (10)"
     );
     // START alone does not restart; RESTART goes back to it.
@@ -166,29 +150,29 @@ fn alter_and_drop_sequence_as_postgres() {
     assert_eq!(ok(&mut s, "SELECT nextval('q')"), "100");
     ok(&mut s, "ALTER SEQUENCE q RESTART WITH 50 INCREMENT 5");
     assert_eq!(ok(&mut s, "SELECT nextval('q'), nextval('q')"), "50|55");
-    assert_eq!(code(&mut s, "ALTER SEQUENCE nope RESTART").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "ALTER SEQUENCE nope RESTART").0, "42P01");
     ok(&mut s, "ALTER SEQUENCE IF EXISTS nope RESTART");
     ok(&mut s, "CREATE TABLE t (a int)");
     assert_eq!(
-        code(&mut s, "SELECT nextval('t')"),
+        sqlstate(&mut s, "SELECT nextval('t')"),
         ("42809", "\"t\" is not a sequence".into())
     );
-    assert_eq!(code(&mut s, "DROP SEQUENCE t").0, "42809");
-    assert_eq!(code(&mut s, "CREATE SEQUENCE t").0, "42P07");
-    assert_eq!(code(&mut s, "CREATE TABLE q (a int)").0, "42P07");
+    assert_eq!(sqlstate(&mut s, "DROP SEQUENCE t").0, "42809");
+    assert_eq!(sqlstate(&mut s, "CREATE SEQUENCE t").0, "42P07");
+    assert_eq!(sqlstate(&mut s, "CREATE TABLE q (a int)").0, "42P07");
     assert_eq!(
-        code(&mut s, "DROP SEQUENCE nope"),
+        sqlstate(&mut s, "DROP SEQUENCE nope"),
         ("42P01", "sequence \"nope\" does not exist".into())
     );
     ok(&mut s, "DROP SEQUENCE IF EXISTS nope, q");
-    assert_eq!(code(&mut s, "SELECT nextval('q')").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "SELECT nextval('q')").0, "42P01");
     // Inside a block ALTER SEQUENCE runs (see `ddlblock`); CREATE and
     // DROP are 0A000 naming the statement.
     ok(&mut s, "CREATE SEQUENCE r");
-    assert_eq!(code(&mut s, "SELECT last_value FROM r").0, "0A000");
+    assert_eq!(sqlstate(&mut s, "SELECT last_value FROM r").0, "0A000");
     ok(&mut s, "BEGIN");
     ok(&mut s, "ALTER SEQUENCE r RESTART");
-    let (sqlstate, message) = code(&mut s, "DROP SEQUENCE r");
+    let (sqlstate, message) = sqlstate(&mut s, "DROP SEQUENCE r");
     assert_eq!(sqlstate, "0A000");
     assert!(message.contains("DROP SEQUENCE r"), "{message}");
     ok(&mut s, "ROLLBACK");
@@ -210,14 +194,14 @@ fn serial_and_identity_columns_own_their_sequences() {
         "1|1|public.t_id_seq|"
     );
     assert_eq!(
-        code(&mut s, "SELECT pg_get_serial_sequence('nope', 'id')").0,
+        sqlstate(&mut s, "SELECT pg_get_serial_sequence('nope', 'id')").0,
         "42P01"
     );
     assert_eq!(
-        code(&mut s, "SELECT pg_get_serial_sequence('t', 'nope')").0,
+        sqlstate(&mut s, "SELECT pg_get_serial_sequence('t', 'nope')").0,
         "42703"
     );
-    assert_eq!(code(&mut s, "DROP SEQUENCE t_id_seq").0, "2BP01");
+    assert_eq!(sqlstate(&mut s, "DROP SEQUENCE t_id_seq").0, "2BP01");
     // setval moves the column's numbering, as on PostgreSQL.
     ok(&mut s, "SELECT setval('t_id_seq', 41)");
     assert_eq!(
@@ -234,7 +218,7 @@ fn serial_and_identity_columns_own_their_sequences() {
         ok(&mut s, "INSERT INTO u (v) VALUES ('x') RETURNING id"),
         "1000"
     );
-    assert_eq!(code(&mut s, "DROP SEQUENCE o").0, "2BP01");
+    assert_eq!(sqlstate(&mut s, "DROP SEQUENCE o").0, "2BP01");
     ok(&mut s, "DROP SEQUENCE o CASCADE");
     assert_eq!(
         ok(&mut s, "INSERT INTO u (v) VALUES ('y') RETURNING id"),
@@ -244,7 +228,7 @@ fn serial_and_identity_columns_own_their_sequences() {
     ok(&mut s, "CREATE TABLE ss (id smallserial, v int)");
     ok(&mut s, "SELECT setval('ss_id_seq', 32767)");
     assert_eq!(
-        code(&mut s, "INSERT INTO ss (v) VALUES (1)"),
+        sqlstate(&mut s, "INSERT INTO ss (v) VALUES (1)"),
         (
             "2200H",
             "nextval: reached maximum value of sequence \"ss_id_seq\" (32767)".into()
@@ -264,7 +248,7 @@ fn serial_and_identity_columns_own_their_sequences() {
         "public.ids_id_seq"
     );
     assert_eq!(
-        code(&mut s, "DROP SEQUENCE ids_id_seq CASCADE"),
+        sqlstate(&mut s, "DROP SEQUENCE ids_id_seq CASCADE"),
         (
             "2BP01",
             "cannot drop sequence ids_id_seq because column id of table ids requires it".into()
@@ -279,8 +263,8 @@ fn serial_and_identity_columns_own_their_sequences() {
     );
     ok(&mut s, "CREATE SEQUENCE own OWNED BY w.v");
     ok(&mut s, "DROP TABLE w");
-    assert_eq!(code(&mut s, "SELECT nextval('own')").0, "42P01");
-    assert_eq!(code(&mut s, "SELECT nextval('w_id_seq')").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "SELECT nextval('own')").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "SELECT nextval('w_id_seq')").0, "42P01");
 }
 
 #[test]
@@ -300,7 +284,7 @@ fn nextval_is_not_transactional_and_currval_is_per_session() {
     assert_eq!(ok(&mut b, "SELECT currval('s')"), "2");
     ok(&mut b, "COMMIT");
     let mut c = db.session();
-    assert_eq!(code(&mut c, "SELECT currval('s')").0, "55000");
+    assert_eq!(sqlstate(&mut c, "SELECT currval('s')").0, "55000");
 }
 
 #[test]
@@ -323,9 +307,9 @@ fn a_schema_s_sequences_are_qualified_and_go_with_it() {
     ok(&mut s, "CREATE SCHEMA app");
     ok(&mut s, "CREATE SEQUENCE app.orders START 7");
     assert_eq!(ok(&mut s, "SELECT nextval('app.orders')"), "7");
-    assert_eq!(code(&mut s, "SELECT nextval('orders')").0, "42P01");
-    assert_eq!(code(&mut s, "DROP SCHEMA app").0, "2BP01");
+    assert_eq!(sqlstate(&mut s, "SELECT nextval('orders')").0, "42P01");
+    assert_eq!(sqlstate(&mut s, "DROP SCHEMA app").0, "2BP01");
     ok(&mut s, "DROP SCHEMA app CASCADE");
-    assert_eq!(code(&mut s, "SELECT nextval('app.orders')").0, "3F000");
-    assert_eq!(code(&mut s, "CREATE SEQUENCE nope.s").0, "3F000");
+    assert_eq!(sqlstate(&mut s, "SELECT nextval('app.orders')").0, "3F000");
+    assert_eq!(sqlstate(&mut s, "CREATE SEQUENCE nope.s").0, "3F000");
 }

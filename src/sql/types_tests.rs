@@ -2,23 +2,18 @@
 //! is what `psql -At` printed for the same statement on PostgreSQL 15
 //! (fields joined by `|`, NULL empty).
 
+use super::test_util::*;
 use super::*;
-use crate::store::{block_on, Pacer, PauseFuture, PausePoint};
+use crate::store::{Pacer, PauseFuture, PausePoint};
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
-fn exec(s: &mut SqlSession, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-    block_on(s.execute(sql, params))
-}
-
 fn ok(s: &mut SqlSession, sql: &str, params: &[Value]) -> Rows {
-    exec(s, sql, params).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    exec_with(s, sql, params).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 fn code(s: &mut SqlSession, sql: &str, params: &[Value]) -> (&'static str, String) {
-    match exec(s, sql, params) {
-        Ok(rows) => panic!("{sql}: expected an error, got {rows:?}"),
-        Err(e) => (e.code.code(), e.message),
-    }
+    let e = expect_error(sql, exec_with(s, sql, params));
+    (e.code.code(), e.message)
 }
 
 /// Rows as `psql -At` prints them.
@@ -179,7 +174,7 @@ fn scalar_expressions_print_what_postgres_printed() {
     let mut s = db.session();
     let mut wrong = Vec::new();
     for (sql, want) in CASES {
-        match exec(&mut s, sql, &[]) {
+        match exec_with(&mut s, sql, &[]) {
             Ok(rows) if psql(&rows) == *want => {}
             Ok(rows) => wrong.push(format!("{sql}\n  got  {}\n  want {want}", psql(&rows))),
             Err(e) => wrong.push(format!("{sql}\n  error {e}\n  want {want}")),
