@@ -167,7 +167,13 @@ pub(crate) const EXCLUSION_PAGE: &str = "@exclusion";
 /// primary key, `T@@exclusion/` for an exclusion constraint's GiST index.
 /// A name never holds '@', so no declared index's keys fall under these.
 pub(crate) fn index_page(table: &str, index: &str) -> Key {
-    Key::raw(&format!("{table}@{index}/"))
+    // Built by hand: every serializable read through an index names one.
+    let mut text = String::with_capacity(table.len() + index.len() + 2);
+    text.push_str(table);
+    text.push('@');
+    text.push_str(index);
+    text.push('/');
+    Key::raw(&text)
 }
 
 /// One transaction as the SSI failure rules see it.
@@ -268,6 +274,11 @@ pub(crate) struct State {
     /// Boxed: a transaction's state is large, and the map's node
     /// operations (every begin and end) move its values.
     pub(crate) txs: BTreeMap<TxId, Box<TxState>>,
+    /// The committed Serializable transactions still in `txs` (their
+    /// SIREAD locks matter while a concurrent transaction is open), by
+    /// commit sequence: a commit collects them from the front instead of
+    /// scanning every transaction.
+    finished_serializable: BTreeSet<(u64, TxId)>,
     /// Row locks: key -> holders and the strength each holds.
     row_locks: BTreeMap<Key, BTreeMap<TxId, RowLockMode>>,
     /// Uncommitted writes: key -> writer (for SSI phantom detection).
@@ -346,6 +357,7 @@ impl State {
             commit_seq: 0,
             data: BTreeMap::new(),
             txs: BTreeMap::new(),
+            finished_serializable: BTreeSet::new(),
             row_locks: BTreeMap::new(),
             intents: BTreeMap::new(),
             waiters: BTreeMap::new(),
@@ -2355,6 +2367,13 @@ impl State {
             });
         }
         self.release(id, true);
+        if self.tx(id).isolation == Isolation::Serializable {
+            self.finished_serializable.insert((seq, id));
+        } else {
+            // Only Serializable transactions' SIREAD locks outlive them.
+            self.drop_siread(id);
+            self.txs.remove(&id);
+        }
         // One horizon for both: pruning changes no transaction.
         let horizon = self.oldest_open_snapshot();
         self.prune_versions(writes.keys(), horizon);
@@ -2555,17 +2574,11 @@ impl State {
 
     /// [`State::collect_finished`] with the oldest open snapshot known.
     fn collect_finished_before(&mut self, horizon: u64) {
-        let finished: Vec<TxId> = self
-            .txs
-            .iter()
-            .filter(|(_, tx)| {
-                tx.status == Status::Committed
-                    && (tx.isolation != Isolation::Serializable
-                        || tx.commit_seq.is_some_and(|seq| seq <= horizon))
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        for id in finished {
+        while let Some(&(seq, id)) = self.finished_serializable.first() {
+            if seq > horizon {
+                break;
+            }
+            self.finished_serializable.pop_first();
             // Its SIREAD locks go, but not the edges its neighbours hold to
             // it: a transaction still open keeps knowing that it has an
             // rw-conflict with a committed one (PostgreSQL keeps the same
