@@ -13,6 +13,7 @@ use std::task::Waker;
 
 mod advisory;
 mod deferrable;
+mod siread;
 mod table_locks;
 pub(crate) use advisory::AdvisoryMode;
 pub use table_locks::TableLockMode;
@@ -297,7 +298,7 @@ pub(crate) struct State {
     waits_for: BTreeMap<TxId, BTreeSet<TxId>>,
     /// SSI: global indexes of SIREAD locks.
     siread_keys: BTreeMap<Key, BTreeSet<TxId>>,
-    siread_ranges: BTreeMap<TxId, Vec<KeyRange>>,
+    siread_ranges: siread::SireadRanges,
     pending_intervals: BTreeMap<(String, Datum), Vec<PendingInterval>>,
     /// Advisory transaction locks.
     pub(crate) advisory: advisory::AdvisoryLocks,
@@ -365,7 +366,7 @@ impl State {
             queued: BTreeMap::new(),
             waits_for: BTreeMap::new(),
             siread_keys: BTreeMap::new(),
-            siread_ranges: BTreeMap::new(),
+            siread_ranges: siread::SireadRanges::default(),
             pending_intervals: BTreeMap::new(),
             advisory: advisory::AdvisoryLocks::default(),
             table_locks: table_locks::TableLocks::default(),
@@ -1913,10 +1914,7 @@ impl State {
 
     fn ssi_read_range(&mut self, id: TxId, range: &KeyRange) -> Result<(), DbError> {
         self.tx_mut(id).siread_ranges.push(range.clone());
-        self.siread_ranges
-            .entry(id)
-            .or_default()
-            .push(range.clone());
+        self.siread_ranges.add(id, range.clone());
         for key in self.keys_written_in(range) {
             for writer in self.invisible_writers(id, &key) {
                 self.conflict_out(id, writer)?;
@@ -2086,14 +2084,7 @@ impl State {
             .range(page.start.clone()..page.end.clone())
             .flat_map(|(_, readers)| readers.iter().copied())
             .collect();
-        for (&reader, ranges) in &self.siread_ranges {
-            if ranges
-                .iter()
-                .any(|range| range.start < page.end && page.start < range.end)
-            {
-                readers.insert(reader);
-            }
-        }
+        readers.extend(self.siread_ranges.holders_overlapping(&page));
         self.flag_readers(id, readers)?;
         Ok(secondary)
     }
@@ -2103,11 +2094,7 @@ impl State {
     /// covers it).
     fn ssi_conflict_in(&mut self, id: TxId, key: &Key) -> Result<(), DbError> {
         let mut readers: BTreeSet<TxId> = self.siread_keys.get(key).cloned().unwrap_or_default();
-        for (&reader, ranges) in &self.siread_ranges {
-            if ranges.iter().any(|range| range.contains(key)) {
-                readers.insert(reader);
-            }
-        }
+        readers.extend(self.siread_ranges.holders_of(key));
         self.flag_readers(id, readers)
     }
 
@@ -2490,7 +2477,7 @@ impl State {
     fn drop_siread(&mut self, id: TxId) {
         if let Some(tx) = self.txs.get_mut(&id) {
             let keys = std::mem::take(&mut tx.siread_keys);
-            tx.siread_ranges.clear();
+            let ranges = std::mem::take(&mut tx.siread_ranges);
             for key in keys {
                 if let Some(set) = self.siread_keys.get_mut(&key) {
                     set.remove(&id);
@@ -2499,8 +2486,8 @@ impl State {
                     }
                 }
             }
+            self.siread_ranges.remove(id, &ranges);
         }
-        self.siread_ranges.remove(&id);
     }
 
     fn remove_tx_edges(&mut self, id: TxId) {
@@ -2663,9 +2650,7 @@ impl State {
                     .siread_keys
                     .get(key)
                     .is_some_and(|readers| readers.iter().any(|&r| r != id));
-                let other_range_reader = self.siread_ranges.iter().any(|(&reader, ranges)| {
-                    reader != id && ranges.iter().any(|r| r.contains(key))
-                });
+                let other_range_reader = self.siread_ranges.holders_of(key).any(|r| r != id);
                 !other_key_reader && !other_range_reader
             }
         }
