@@ -295,13 +295,16 @@ pub fn service_model<S: System>(
             .map(|task| format!("background {}", task.name))
             .collect()
     };
+    let background_jobs = background_names.len();
     let time_jumps = scenario.time_jumps;
     let liveness = scenario.liveness;
     let mut model = Model::with_state(name, move |store| {
         let env = Arc::new(LogicalEnv::new(store.clone()));
-        // Timed-out originals run beside their resends, on connections of
-        // their own.
-        let tasks = if losses > 0 { 2 * senders } else { senders };
+        // Timed-out originals run beside their resends, and background
+        // jobs beside the requests, on connections of their own (an API
+        // host's jobs do not queue behind its requests for a connection).
+        let requests = if losses > 0 { 2 * senders } else { senders };
+        let tasks = requests + background_jobs;
         let pool = Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks);
         let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
             index: 0,
