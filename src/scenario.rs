@@ -287,10 +287,12 @@ impl Liveness {
 #[serde(deny_unknown_fields, default)]
 pub struct ExploreConfig {
     /// Clock steps a schedule may take while a task could still run (see
-    /// `explore::Model::time_jumps`); 0 keeps time moving only as tasks
-    /// sleep, as before.
+    /// `explore::Model::time_jumps`); 0: time moves only when no task can
+    /// run. One by default: enough for a background round or a backoff to
+    /// come due while a request is half done.
     pub time_jumps: u32,
-    /// Rounds each background job of the service runs in a schedule.
+    /// Rounds each background job of the service runs in a schedule, each
+    /// a period after the last.
     pub background_runs: u32,
     /// Requests per client when `explore` is not given `--ops`.
     pub ops: u32,
@@ -299,7 +301,7 @@ pub struct ExploreConfig {
 impl Default for ExploreConfig {
     fn default() -> Self {
         ExploreConfig {
-            time_jumps: 0,
+            time_jumps: 1,
             background_runs: 1,
             ops: 1,
         }

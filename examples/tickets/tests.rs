@@ -474,56 +474,93 @@ fn a_swap_trades_two_live_holds_expiry_times() {
     f.checker.at_end(&f.store, 100).unwrap();
 }
 
-/// The explorer's model of `sim` with `clients`' requests.
-fn model(sim: &str, variant: &str, clients: Vec<Vec<Request>>) -> Model<ServiceState<Tickets>> {
-    let scenario = Scenario::load_for(&Tickets, &sims().join(sim)).unwrap();
+/// `explore-expiry` as `explore` builds it: `clients` clients of `ops`
+/// requests each, with the sim's own (default) clock.
+fn expiry_model(variant: &str, clients: u32, ops: u32) -> Model<ServiceState<Tickets>> {
+    let scenario = Scenario::load_for(&Tickets, &sims().join("explore-expiry.toml")).unwrap();
     let variant = Tickets.variant(variant).unwrap();
-    let mut service = service_scenario(&Tickets, &scenario, variant, Seed(1), 2, 2).unwrap();
-    service.clients = clients;
-    service_model(&Tickets, sim, service)
+    let service = service_scenario(&Tickets, &scenario, variant, Seed(1), clients, ops).unwrap();
+    service_model(&Tickets, "explore-expiry", service)
 }
 
-/// Client 0 holds and confirms; client 1 only holds: the least that can
-/// take the seat of a hold that expired while its confirm waited.
-fn expiry_model(variant: &str) -> Model<ServiceState<Tickets>> {
-    let hold = |client| Request(Op::Hold, [client, 0]);
-    let confirm = Request(Op::Confirm, [0, 0]);
-    model(
-        "explore-expiry.toml",
-        variant,
-        vec![vec![hold(0), confirm], vec![hold(1)]],
-    )
+/// Whether a schedule line moves the clock while tasks could run.
+fn jumps(line: &str) -> bool {
+    let steps = line.rsplit(':').next().unwrap();
+    steps.split(',').any(|s| s.starts_with('t'))
 }
 
+/// On a sim that sets no time option, two clients holding and confirming
+/// find the stale clock: the default clock lets one time jump fire the
+/// sweeper's first round (at 100 ms, as the hold expires) between the
+/// confirm's clock read and its transaction. The correct version passes as
+/// many schedules, and without the jump nothing moves time mid-confirm.
 #[test]
-fn explore_finds_the_stale_expiry_clock_by_moving_time() {
-    // Three tasks whose every statement conflicts (the venue's lock) and a
-    // clock: too many schedules to exhaust in a unit test, so both runs
-    // cover the same first ones.
-    let limits = Limits {
-        schedules_max: 20_000,
+fn explore_finds_the_stale_expiry_clock_with_the_default_clock() {
+    let scenario = Scenario::load_for(&Tickets, &sims().join("explore-expiry.toml")).unwrap();
+    let defaults = overbook::scenario::ExploreConfig {
+        ops: 2,
+        ..Default::default()
+    };
+    assert_eq!(scenario.explore, defaults, "the sim sets no time option");
+    let first = Limits {
+        stop_at_first_violation: true,
         ..Limits::default()
     };
-    let found = explore(&expiry_model(STALE_CLOCK), Dfs::default().into(), limits);
+    let found = explore(
+        &expiry_model(STALE_CLOCK, 2, 2),
+        Dfs::default().into(),
+        first,
+    );
     let violation = found.violations.first().expect("the stale clock oversells");
     assert_eq!(violation.property, "seats_never_oversold", "{found}");
-    let steps = violation.line.rsplit(':').next().unwrap();
-    assert!(
-        steps.split(',').any(|s| s.starts_with('t')),
-        "{}",
-        violation.line
-    );
-    let replayed = replay(&expiry_model(STALE_CLOCK), &violation.line).unwrap();
+    assert!(jumps(&violation.line), "{}", violation.line);
+    let replayed = replay(&expiry_model(STALE_CLOCK, 2, 2), &violation.line).unwrap();
     assert_eq!(replayed.violation.unwrap().property, "seats_never_oversold");
-    let correct = explore(&expiry_model("correct"), Dfs::default().into(), limits);
+    // Three tasks whose every transaction takes the venue's lock: too many
+    // schedules to exhaust, so the correct version runs as many as the
+    // search took to find the bug.
+    let limits = Limits {
+        schedules_max: violation.found_at_schedule,
+        ..Limits::default()
+    };
+    let correct = explore(
+        &expiry_model("correct", 2, 2),
+        Dfs::default().into(),
+        limits,
+    );
     assert!(correct.violations.is_empty(), "{correct}");
-    assert_eq!(correct.schedules, limits.schedules_max, "{correct}");
-    // Without time jumps the clock never reaches the expiry mid-confirm.
+    assert_eq!(correct.schedules + correct.pruned, limits.schedules_max);
+    // Without the jump the sweeper's round (and the expiry) comes only once
+    // every client is done: exhaustively, nothing oversells.
     let untimed = check().sim("explore-expiry").variant(STALE_CLOCK);
-    let untimed = untimed
-        .set("explore.time_jumps=0")
-        .set("explore.background_runs=0");
-    assert!(untimed.explore(2, 2).violations.is_empty());
+    let untimed = untimed.set("explore.time_jumps=0").explore(2, 2);
+    assert!(
+        untimed.exhausted && untimed.violations.is_empty(),
+        "{untimed}"
+    );
+}
+
+/// The sweeper has a pool connection of its own: with both clients in a
+/// transaction (waiting for the venue's lock), its round still opens one
+/// (a probe property that breaks once three are open at once).
+#[test]
+fn the_sweeper_opens_a_transaction_while_both_clients_are_in_theirs() {
+    let three_open = |store: &Store, _: &ServiceState<Tickets>| match store.open_transactions() {
+        open if open > 2 => Err(format!("{open} transactions open")),
+        _ => Ok(()),
+    };
+    let model = expiry_model("correct", 2, 1).always("at_most_two_open", three_open);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    let violation = report
+        .violations
+        .iter()
+        .find(|v| v.property == "at_most_two_open");
+    let violation = violation.expect("the sweeper begins beside two clients");
+    let last = violation.trace.last().unwrap();
+    assert!(
+        last.contains("background sweep-expired-holds"),
+        "{violation}"
+    );
 }
 
 #[test]

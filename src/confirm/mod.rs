@@ -391,7 +391,8 @@ async fn on_postgres<S: System>(
     } else {
         1_500
     });
-    let turnstile = Turnstile::new(scenario.time_jumps.is_some());
+    // Sleeps are timers, as in the model checker.
+    let turnstile = Turnstile::new(true);
     let driver = Driver::new(turnstile.clone(), observer, grace);
     // A service that used the pool instead of `database` would run on
     // this store, not on the server: the check after the replay says so.

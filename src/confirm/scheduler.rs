@@ -250,8 +250,7 @@ impl Turns for Turnstile {
 }
 
 /// The logical clock of the replay: the same as the model checker's. A
-/// sleep moves it by its duration and is a scheduling point; with time
-/// jumps, a sleep is a timer that a clock step fires.
+/// sleep is a timer that a clock step fires (0 ms: a scheduling point).
 pub(super) struct LogicalClock(pub(super) Turnstile);
 
 impl Env for LogicalClock {

@@ -37,23 +37,25 @@ pub(crate) const CLOCK: usize = CLIENTS_MAX - 1;
 /// timer's deadline (firing it), to 1 ms after it (firing it), or to 1 ms
 /// before it (firing nothing, so that clock reads see the last instant
 /// before it). The last is offered only when that instant is still ahead.
+/// A jump (a clock step while tasks could run) aims at the next sleep; a
+/// stall at the next timer of any kind.
 const CLOCK_MOVES: [&str; 3] = [
     "to the next timer",
     "to 1 ms after the next timer",
     "to 1 ms before the next timer",
 ];
 
-/// Logical time as the explorer keeps it.
+/// Logical time as the explorer keeps it. Every sleep is a timer: time
+/// moves only by clock steps, when no task can run (a stall: to the next
+/// timer, which must then fire) or when the search chooses to (a *time
+/// jump*, at most `jumps_left` more a schedule).
 #[derive(Default)]
 struct Clock {
     now_ms: u64,
-    /// `None`: a sleep adds its duration to the clock and yields (time moves
-    /// only as tasks sleep). `Some(n)`: sleeps are timers that fire when a
-    /// clock step moves time past their deadline, and up to `n` clock steps
-    /// may be taken while a task could still run.
-    jumps_left: Option<u32>,
-    /// Pending timers: deadline, id and the sleeping task's waker.
-    timers: Vec<(u64, u64, Waker)>,
+    /// Clock steps the search may still take while a task could run.
+    jumps_left: u32,
+    /// Pending timers.
+    timers: Vec<PendingTimer>,
     next_timer: u64,
     /// Time moved by clock steps taken because nothing else could run.
     stalled_ms: u64,
@@ -62,6 +64,32 @@ struct Clock {
     /// the next such step, is observed by nobody differently (a timer that
     /// fires earlier only enables a task the search may still hold back).
     touched: bool,
+}
+
+/// A task waiting for the clock.
+struct PendingTimer {
+    deadline_ms: u64,
+    id: u64,
+    /// A task's own sleep (a backoff, a background job's period), which a
+    /// time jump may move the clock to; the store's timeouts
+    /// (`deadlock_timeout`) pass only when the clock passes them.
+    sleep: bool,
+    waker: Waker,
+}
+
+impl Clock {
+    /// Where the next clock step goes from: the next timer of any kind in
+    /// a stall, the next sleep for a jump (a jump to the store's deadlock
+    /// check would only multiply schedules that time does not matter to:
+    /// while tasks can run, the check it fires finds no deadlock cycle
+    /// that a stall would not break as well).
+    fn next_deadline_ms(&self, jump: bool) -> Option<u64> {
+        self.timers
+            .iter()
+            .filter(|t| t.sleep || !jump)
+            .map(|t| t.deadline_ms)
+            .min()
+    }
 }
 
 /// The client a choice id steps.
@@ -93,18 +121,16 @@ pub(crate) fn draw_alternative(enabled: &[usize], task: usize, rng: &mut Rng64) 
     }
 }
 
-/// How many clock alternatives are offered: none without timers; only "to
-/// the next timer" when no jump is left or the clock is untimed (then only
-/// when nothing else can run, so time still passes); else all that move
-/// time forward.
+/// How many clock alternatives are offered. In a stall (nothing else can
+/// run): "to the next timer", and with jumps left the ±1 ms moves too. A
+/// jump (others could run): all that move time forward, with jumps left,
+/// right after a step that read the clock or set a timer, and only to a
+/// task's sleep.
 fn clock_moves(clock: &Clock, others_enabled: bool) -> usize {
-    let Some(next_ms) = clock.timers.iter().map(|t| t.0).min() else {
+    let Some(next_ms) = clock.next_deadline_ms(others_enabled) else {
         return 0;
     };
-    // Untimed, only the store's timeouts are timers, and they pass only in
-    // a stall.
-    let left = clock.jumps_left.unwrap_or(0);
-    match (left, others_enabled) {
+    match (clock.jumps_left, others_enabled) {
         (_, true) if !clock.touched => 0,
         (0, true) => 0,
         (0, false) => 1,
@@ -219,9 +245,9 @@ impl Pacer for SchedulingPacer {
 
 enum TimerState {
     Unarmed,
-    /// Untimed clock: it moved at the first poll; done at the next.
+    /// A sleep of 0 ms: a scheduling point, done at the next poll.
     Yielded,
-    /// Timed clock: registered under this id until its deadline.
+    /// Registered under this id until its deadline.
     Waiting {
         id: u64,
         deadline_ms: u64,
@@ -233,8 +259,7 @@ enum TimerState {
 struct Timer {
     board: Arc<Mutex<Board>>,
     ms: u64,
-    /// The store's own timeout: a timer even on an untimed clock, so that
-    /// only a stall (nothing else can run) makes it pass.
+    /// The store's own timeout, which time jumps do not aim at.
     store_timeout: bool,
     state: TimerState,
 }
@@ -247,11 +272,8 @@ impl std::future::Future for Timer {
         let mut board = lock(&this.board);
         let clock = &mut board.clock;
         match this.state {
-            TimerState::Unarmed
-                if (clock.jumps_left.is_none() && !this.store_timeout) || this.ms == 0 =>
-            {
+            TimerState::Unarmed if this.ms == 0 => {
                 // A scheduling point where others may run first.
-                clock.now_ms += this.ms;
                 this.state = TimerState::Yielded;
                 cx.waker().wake_by_ref();
                 Poll::Pending
@@ -259,7 +281,12 @@ impl std::future::Future for Timer {
             TimerState::Unarmed => {
                 let (id, deadline_ms) = (clock.next_timer, clock.now_ms + this.ms);
                 clock.next_timer += 1;
-                clock.timers.push((deadline_ms, id, cx.waker().clone()));
+                clock.timers.push(PendingTimer {
+                    deadline_ms,
+                    id,
+                    sleep: !this.store_timeout,
+                    waker: cx.waker().clone(),
+                });
                 clock.touched = true;
                 this.state = TimerState::Waiting { id, deadline_ms };
                 Poll::Pending
@@ -271,8 +298,8 @@ impl std::future::Future for Timer {
             TimerState::Waiting { id, .. } => {
                 // Polled early (a lock granted while a deadlock timer runs):
                 // wait on with the newest waker.
-                if let Some(timer) = clock.timers.iter_mut().find(|t| t.1 == id) {
-                    timer.2 = cx.waker().clone();
+                if let Some(timer) = clock.timers.iter_mut().find(|t| t.id == id) {
+                    timer.waker = cx.waker().clone();
                 }
                 Poll::Pending
             }
@@ -288,7 +315,7 @@ impl Drop for Timer {
     fn drop(&mut self) {
         // A timer nobody waits for no longer matters to the clock.
         if let TimerState::Waiting { id, .. } = self.state {
-            lock(&self.board).clock.timers.retain(|t| t.1 != id);
+            lock(&self.board).clock.timers.retain(|t| t.id != id);
         }
     }
 }
@@ -429,10 +456,7 @@ impl<S> Run<S> {
         let mut board = lock(&self.board);
         let clock = &mut board.clock;
         let next_ms = clock
-            .timers
-            .iter()
-            .map(|t| t.0)
-            .min()
+            .next_deadline_ms(others)
             .expect("a clock step needs a timer");
         let target_ms = match alternative {
             0 => next_ms,
@@ -442,20 +466,18 @@ impl<S> Run<S> {
         let before_ms = clock.now_ms;
         clock.now_ms = clock.now_ms.max(target_ms);
         if others || alternative != 0 {
-            if let Some(left) = clock.jumps_left.as_mut() {
-                *left = left.saturating_sub(1);
-            }
+            clock.jumps_left = clock.jumps_left.saturating_sub(1);
         } else {
             clock.stalled_ms += clock.now_ms - before_ms;
         }
         let now_ms = clock.now_ms;
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut clock.timers)
             .into_iter()
-            .partition(|t| t.0 <= now_ms);
+            .partition(|t| t.deadline_ms <= now_ms);
         clock.timers = waiting;
         drop(board);
-        for (_, _, waker) in due {
-            waker.wake();
+        for timer in due {
+            timer.waker.wake();
         }
     }
 

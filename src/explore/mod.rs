@@ -106,10 +106,9 @@ pub struct Model<S = ()> {
     daemons: Rc<[String]>,
     /// Names of the background tasks, just before the daemons.
     background: Rc<[String]>,
-    /// `Some(n)`: sleeps are timers and the search may move the clock, up
-    /// to `n` times a schedule while a task could run (see
-    /// [`Model::time_jumps`]).
-    time_jumps: Option<u32>,
+    /// Clock steps the search may take a schedule while a task could run
+    /// (see [`Model::time_jumps`]).
+    time_jumps: u32,
 }
 
 impl<S> fmt::Debug for Model<S> {
@@ -143,7 +142,7 @@ impl<S> Model<S> {
             sometimes: Vec::new(),
             daemons: Rc::from([]),
             background: Rc::from([]),
-            time_jumps: None,
+            time_jumps: 0,
         }
     }
 
@@ -176,18 +175,20 @@ impl<S> Model<S> {
         self
     }
 
-    /// Time as a choice of the search. Without this, a sleep moves the
-    /// clock by its duration and yields, so time passes only as tasks
-    /// sleep. With it, a sleep (a retry's backoff, a background job's
-    /// period, the store's `deadlock_timeout`) is a timer: the sleeping
-    /// task waits until a *clock step* moves time to its deadline. A clock
-    /// step is one more way to step, written `t` in schedule lines: to the
-    /// next timer's deadline (`t`), 1 ms after it (`t.1`) or 1 ms before it
-    /// (`t.2`, firing nothing). It may be taken at most `jumps` times a
-    /// schedule while some task could still run; when nothing else can
-    /// run, the clock moves to the next timer regardless.
+    /// Time as a choice of the search. Every sleep (a retry's backoff, a
+    /// background job's period, the store's `deadlock_timeout`) is a
+    /// timer: the sleeping task waits until a *clock step* moves time to
+    /// its deadline, and a statement takes no time. When nothing else can
+    /// run, the clock steps to the next timer (a stall: the only way time
+    /// passes by default). With `jumps`, the search may also move it while
+    /// tasks could run, at most `jumps` times a schedule, right after a
+    /// step that read the clock or set a timer: to the next sleep's
+    /// deadline (`t` in schedule lines), 1 ms after it (`t.1`) or 1 ms
+    /// before it (`t.2`, firing nothing). A jump stands for the time other
+    /// work takes in production: a backoff that ends, or a background job
+    /// that comes due, while a request is half done.
     pub fn time_jumps(mut self, jumps: u32) -> Model<S> {
-        self.time_jumps = Some(jumps);
+        self.time_jumps = jumps;
         self
     }
 
@@ -820,9 +821,9 @@ pub fn replay<S>(model: &Model<S>, line: &str) -> Result<Replayed, ReplayError> 
             .enabled()
             .iter()
             .all(|&id| executor::task_of(id) == executor::CLOCK);
-        if executor::task_of(task) == executor::CLOCK && model.time_jumps.is_none() && !stalled {
+        if executor::task_of(task) == executor::CLOCK && model.time_jumps == 0 && !stalled {
             return Err(ReplayError(format!(
-                "step {index} moves the clock ({}), but this model's time does not jump (set explore.time_jumps in the scenario)",
+                "step {index} moves the clock ({}) while tasks could run, but this model's time does not jump (set explore.time_jumps in the scenario)",
                 choice_name(task)
             )));
         }

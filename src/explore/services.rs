@@ -2,9 +2,10 @@
 //! (no network), so the model checker explores the very handlers the
 //! simulated world runs, generic over the system.
 //!
-//! Every store statement of a handler is a scheduling point, and so is
-//! every [`Env`] sleep (retry backoff): a sleep advances a logical clock by
-//! its duration and then yields, so time moves only when a client waits.
+//! Every store statement of a handler is a scheduling point. Every [`Env`]
+//! sleep (a retry's backoff, a background job's period) is a timer on a
+//! logical clock that moves only when no task can run or when the search
+//! jumps it (see [`Model::time_jumps`]).
 //! After every step the system's checker is fed the new commits and
 //! responses; each of its invariants is a named `always` property, and its
 //! end check (a full recount) runs as the `at_end` check
@@ -32,8 +33,8 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 /// Logical time: the explorer's clock, behind the store's pacer. It starts
-/// at 0; a sleep moves it by its duration and yields, or, with time jumps,
-/// is a timer that a clock step of the search fires.
+/// at 0; a sleep is a timer that a clock step fires (when nothing else can
+/// run, or by a time jump of the search).
 #[derive(Debug)]
 pub struct LogicalEnv {
     store: Store,
@@ -118,12 +119,14 @@ pub struct ServiceScenario<S: System> {
     /// covers the resend racing the original as well as arriving after it
     /// committed.
     pub lost_responses_per_client: u32,
-    /// `Some(n)`: time jumps, up to `n` a schedule (see
-    /// [`super::Model::time_jumps`]); `None`: time moves only as tasks
-    /// sleep.
-    pub time_jumps: Option<u32>,
+    /// Time jumps a schedule may take (see [`super::Model::time_jumps`]);
+    /// 0: time moves only when no task can run.
+    pub time_jumps: u32,
     /// Rounds each of the system's background jobs runs in a schedule, as
-    /// one more task each (after its period, every round).
+    /// one more task each with a pool connection of its own. Each round
+    /// comes a period after the last (the first a period after t = 0): a
+    /// timer, so the clients start at t = 0 and the round interleaves with
+    /// them wherever a time jump or a stall fires it.
     pub background_runs: u32,
     /// Which responses are liveness violations.
     pub liveness: Liveness,
@@ -188,7 +191,7 @@ pub fn service_scenario<S: System>(
         pool_size: clients as usize,
         clients: programs,
         lost_responses_per_client: u32::from(scenario.faults.lost_response_probability > 0.0),
-        time_jumps: (scenario.explore.time_jumps > 0).then_some(scenario.explore.time_jumps),
+        time_jumps: scenario.explore.time_jumps,
         background_runs: scenario.explore.background_runs,
         liveness: scenario.liveness,
         deadlock_timeout_ms: scenario.store.deadlock_timeout_ms,
@@ -292,13 +295,16 @@ pub fn service_model<S: System>(
             .map(|task| format!("background {}", task.name))
             .collect()
     };
+    let background_jobs = background_names.len();
     let time_jumps = scenario.time_jumps;
     let liveness = scenario.liveness;
     let mut model = Model::with_state(name, move |store| {
         let env = Arc::new(LogicalEnv::new(store.clone()));
-        // Timed-out originals run beside their resends, on connections of
-        // their own.
-        let tasks = if losses > 0 { 2 * senders } else { senders };
+        // Timed-out originals run beside their resends, and background
+        // jobs beside the requests, on connections of their own (an API
+        // host's jobs do not queue behind its requests for a connection).
+        let requests = if losses > 0 { 2 * senders } else { senders };
+        let tasks = requests + background_jobs;
         let pool = Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks);
         let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
             index: 0,
@@ -356,7 +362,9 @@ pub fn service_model<S: System>(
         if background_runs > 0 {
             // Each background job is a task of its own that ends after its
             // rounds, so every schedule runs them all; when they run
-            // against the clients is the search's choice.
+            // against the clients is the search's choice. Its sleeps are
+            // timers: the clients start at t = 0, before its first period
+            // passes, and a time jump or a stall fires each round.
             for task in background.iter().copied() {
                 let (api, env) = (api.clone(), env.clone());
                 clients.push(Box::pin(async move {
@@ -397,9 +405,7 @@ pub fn service_model<S: System>(
         prepare_store(&store_system, variant, config, seed, &store_dataset)
             .unwrap_or_else(|e| panic!("setting up the database: {e}"))
     });
-    if let Some(jumps) = time_jumps {
-        model = model.time_jumps(jumps);
-    }
+    model = model.time_jumps(time_jumps);
     let liveness_checked =
         (liveness.retries_exhausted || liveness.request_ms_max.is_some()).then_some("liveness");
     for invariant in system
@@ -486,7 +492,7 @@ mod tests {
             pool_size: 2,
             clients: vec![vec![reserve(1, 0, 6)], vec![reserve(2, 1, 6)]],
             lost_responses_per_client: 0,
-            time_jumps: None,
+            time_jumps: 0,
             background_runs: 1,
             liveness: Default::default(),
             deadlock_timeout_ms: 1000,

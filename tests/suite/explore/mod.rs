@@ -295,8 +295,8 @@ fn two_clock_reads(jumps: Option<u32>) -> Model<std::rc::Rc<std::cell::Cell<u64>
         }) as overbook::explore::Client;
         let sleeper = store.clone();
         let timer = Box::pin(async move { sleeper.sleep_ms(100).await });
-        // The sleeper first: an untimed sleep moves the clock at once, before
-        // the client's first read.
+        // The sleeper first: its timer is set before the client's first
+        // read, and fires only by a jump or once the client is done.
         (gap_ms, vec![timer as overbook::explore::Client, client])
     })
     .always("reads_within_50_ms", |_, gap| match gap.get() {
@@ -330,6 +330,65 @@ fn time_jumps_move_the_clock_between_two_reads_and_the_line_replays() {
     for model in [two_clock_reads(Some(0)), two_clock_reads(None)] {
         let report = explore(&model, Dfs::default().into(), Limits::default());
         assert!(report.exhausted && report.violations.is_empty(), "{report}");
+    }
+}
+
+/// A task that sleeps 100 ms at t = 0 (a background job's first period)
+/// beside a client that reads the clock inside its transaction: the sleep
+/// moves time only when nothing else can run, so without jumps the client
+/// reads 0 ms in every schedule and the sleeper wakes at exactly 100 ms.
+/// The state: when the client read the clock, when the sleeper woke.
+type ReadAndWoke = std::rc::Rc<[std::cell::Cell<u64>; 2]>;
+
+fn sleeper_beside_a_reader(jumps: u32) -> Model<ReadAndWoke> {
+    use overbook::store::{Isolation, Key, Row};
+    Model::with_state("sleeper-beside-a-reader", |store| {
+        store.load(Key::raw("k"), Row::new().with("v", 0));
+        let times: ReadAndWoke = std::rc::Rc::new(Default::default());
+        let (sleeper, woke) = (store.clone(), times.clone());
+        let timer = Box::pin(async move {
+            sleeper.sleep_ms(100).await;
+            woke[1].set(sleeper.now_ms());
+        }) as overbook::explore::Client;
+        let (reader, read) = (store.clone(), times.clone());
+        let client = Box::pin(async move {
+            let mut tx = reader.begin(Isolation::ReadCommitted);
+            tx.get(&Key::raw("k")).await.unwrap();
+            read[0].set(reader.now_ms());
+            tx.commit().await.unwrap();
+        }) as overbook::explore::Client;
+        (times, vec![timer, client])
+    })
+    .always("read_at_0_ms", |_, times| match times[0].get() {
+        0 => Ok(()),
+        ms => Err(format!("read {ms} ms")),
+    })
+    .at_end("woke_at_100_ms", |_, times| match times[1].get() {
+        100 => Ok(()),
+        ms => Err(format!("woke at {ms} ms")),
+    })
+    .time_jumps(jumps)
+}
+
+#[test]
+fn a_sleep_moves_the_clock_only_when_nothing_else_can_run_or_by_a_jump() {
+    let report = explore(
+        &sleeper_beside_a_reader(0),
+        Dfs::default().into(),
+        Limits::default(),
+    );
+    assert!(report.exhausted && report.violations.is_empty(), "{report}");
+    // Both properties fire once the search may jump: to the sleeper's
+    // timer before the read, or 1 ms past it.
+    let report = explore(
+        &sleeper_beside_a_reader(1),
+        Dfs::default().into(),
+        Limits::default(),
+    );
+    for property in ["read_at_0_ms", "woke_at_100_ms"] {
+        let violation = report.violations.iter().find(|v| v.property == property);
+        let violation = violation.unwrap_or_else(|| panic!("{property}: {report}"));
+        assert!(moves_the_clock(&violation.line), "{}", violation.line);
     }
 }
 
