@@ -242,8 +242,11 @@ pub enum HistoryAnomalies {
 }
 
 /// Liveness properties, checked on every response by the world and the
-/// model checker alike. Off by default: a 503 and a slow answer are
-/// outcomes a load test may expect.
+/// model checker alike. A 503 and a slow answer are outcomes a load test
+/// may expect, so both are off by default; but a handler stuck far longer
+/// than a deadlock takes to break is not, so the world bounds how long a
+/// handler runs even when the scenario sets nothing
+/// ([`Liveness::handler_ms_max`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Liveness {
@@ -252,11 +255,55 @@ pub struct Liveness {
     pub retries_exhausted: bool,
     /// A response that arrives more than this long after its request was
     /// sent is a `liveness` violation (a deadlock stalls for the store's
-    /// `deadlock_timeout_ms`).
+    /// `deadlock_timeout_ms`), and so, in the world, is a handler still
+    /// running this long after it started, reported at that moment rather
+    /// than when (if ever) it answers. Unset: answers are not judged, and
+    /// a running handler is held to the default bound
+    /// ([`Liveness::handler_ms_max`]) while nothing commits for as long
+    /// (a stall, not a queue that moves); `0`: no bound at all.
     pub request_ms_max: Option<u64>,
 }
 
+/// The default bound on a running handler, in multiples of the store's
+/// `deadlock_timeout_ms` (1 s by default, as PostgreSQL's): a handler may
+/// wait out one deadlock the store breaks and retry, but one still running
+/// half a timeout later, with nothing committed meanwhile, is stuck behind
+/// more than that (a deadlock the database cannot see, a pool drained by
+/// such handlers, a storm).
+pub const HANDLER_BOUND_PER_DEADLOCK_TIMEOUT: f64 = 1.5;
+
 impl Liveness {
+    /// The bound on answers clients see: `request_ms_max`, unless unset
+    /// or 0.
+    pub fn answer_ms_max(&self) -> Option<u64> {
+        self.request_ms_max.filter(|&max| max > 0)
+    }
+
+    /// How long the world lets a handler run before it reports a
+    /// `liveness` violation, while the handler still runs: the scenario's
+    /// `request_ms_max` when set (none when 0), else
+    /// [`HANDLER_BOUND_PER_DEADLOCK_TIMEOUT`] times `deadlock_timeout_ms`
+    /// (1,500 ms by default).
+    ///
+    /// ```
+    /// use overbook::scenario::Liveness;
+    /// assert_eq!(Liveness::default().handler_ms_max(1000), Some(1500));
+    /// let set = Liveness { request_ms_max: Some(800), ..Liveness::default() };
+    /// assert_eq!(set.handler_ms_max(1000), Some(800));
+    /// let off = Liveness { request_ms_max: Some(0), ..Liveness::default() };
+    /// assert_eq!(off.handler_ms_max(1000), None);
+    /// ```
+    pub fn handler_ms_max(&self, deadlock_timeout_ms: u64) -> Option<u64> {
+        match self.request_ms_max {
+            Some(0) => None,
+            Some(max) => Some(max),
+            None => {
+                let bound = deadlock_timeout_ms as f64 * HANDLER_BOUND_PER_DEADLOCK_TIMEOUT;
+                Some((bound as u64).max(1))
+            }
+        }
+    }
+
     /// Why a response with `status` after `attempts` tries, sent at
     /// `sent_ms` and received at `received_ms`, breaks liveness, if it
     /// does.
@@ -273,7 +320,7 @@ impl Liveness {
             ));
         }
         let waited_ms = received_ms.saturating_sub(sent_ms);
-        match self.request_ms_max {
+        match self.answer_ms_max() {
             Some(max) if waited_ms > max => Some(format!(
                 "answered {status} after {waited_ms} ms, over the bound of {max} ms (sent at {sent_ms} ms)"
             )),
@@ -930,9 +977,6 @@ impl Scenario {
                 client.retries_on_409,
                 limits::CLIENT_RETRIES_MAX,
             );
-        if let Some(max) = self.liveness.request_ms_max {
-            bounds.at_least("liveness.request_ms_max", max, 1);
-        }
         for (kind, links) in [
             ("partitions", &self.faults.partitions),
             ("holds", &self.faults.holds),

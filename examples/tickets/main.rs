@@ -1,6 +1,8 @@
 //! Event ticketing on overbook's System API: registration and virtual user.
 
 mod invariants;
+#[cfg(test)]
+mod liveness_tests;
 mod service;
 #[cfg(test)]
 mod tests;
@@ -37,6 +39,10 @@ impl System for Tickets {
                     "confirm reads the clock before its tx",
                 ),
                 VariantInfo::new(service::LOCK_ORDER, "swap locks its holds in request order"),
+                VariantInfo::new(
+                    service::SPLIT_SWAP,
+                    "swap locks each hold in its own transaction",
+                ),
             ]
         }
     }

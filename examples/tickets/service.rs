@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub const OVERSELL: &str = "tickets/oversell";
 pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
 pub const LOCK_ORDER: &str = "tickets/lock-order";
+pub const SPLIT_SWAP: &str = "tickets/swap-split-tx";
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -166,6 +167,9 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
 /// swaps deadlock.
 async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
     let key = |client: u32| Key::new("holds", &[&format!("{client:08}-0000")]);
+    if ctx.variant.is(SPLIT_SWAP) {
+        return swap_split(ctx, key(req.1[0]), key(req.1[1])).await;
+    }
     let (mut first, mut second) = (key(req.1[0]), key(req.1[1]));
     if first > second && !ctx.variant.is(LOCK_ORDER) {
         std::mem::swap(&mut first, &mut second);
@@ -184,6 +188,36 @@ async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, D
     tx.update(&first, a.with("expires_ms", b_ms)).await?;
     tx.update(&second, b.with("expires_ms", a_ms)).await?;
     tx.commit().await?;
+    Ok(Response::Done)
+}
+
+/// The planted bug `tickets/swap-split-tx`: each hold is locked in a
+/// transaction of its own, on its own connection ("short transactions"),
+/// in request order, and both commit at the end. Two opposite swaps each
+/// hold one lock and wait for the other's: a deadlock through the handler
+/// that the database cannot see, so nothing breaks it. Every operation on
+/// those holds then waits under the venue's lock, and so does every
+/// operation after it: a storm.
+async fn swap_split(
+    ctx: &ServerContext<Tickets>,
+    first: Key,
+    second: Key,
+) -> Result<Response, DbError> {
+    let mut one = ctx.pool.begin(Isolation::ReadCommitted).await?;
+    let a = one.get_for_update(&first).await?;
+    let mut two = ctx.pool.begin(Isolation::ReadCommitted).await?;
+    let b = two.get_for_update(&second).await?;
+    let now_ms = two.clock_ms();
+    let live = |row: &Row| row.int("sold_ms").is_none() && seats_taken([row], now_ms) == 1;
+    let (Some(a), Some(b)) = (a.filter(live), b.filter(live)) else {
+        return Ok(Response::Refused(409, "not two live holds".into()));
+    };
+    let expires = |row: &Row| row.int("expires_ms").unwrap_or(0);
+    let (a_ms, b_ms) = (expires(&a), expires(&b));
+    one.update(&first, a.with("expires_ms", b_ms)).await?;
+    two.update(&second, b.with("expires_ms", a_ms)).await?;
+    two.commit().await?;
+    one.commit().await?;
     Ok(Response::Done)
 }
 

@@ -56,6 +56,10 @@ pub(super) struct Args {
     /// Re-run one schedule line (as printed for a violation).
     #[arg(long, value_name = "LINE")]
     replay: Option<String>,
+    /// Stop at the first violation (printed with its replay line) instead
+    /// of searching on for shorter schedules.
+    #[arg(long)]
+    stop_at_first: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -245,6 +249,7 @@ fn explore_scenario<S: System>(
     }
     let limits = Limits {
         schedules_max: args.max_schedules,
+        stop_at_first_violation: args.stop_at_first,
         ..Limits::default()
     };
     let started = Instant::now();

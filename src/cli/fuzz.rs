@@ -260,7 +260,7 @@ fn swarm_overrides(scenario: &Scenario, seed: u64, budget: &FaultBudget) -> Vec<
 fn stall_ms_max(scenario: &Scenario) -> u64 {
     scenario
         .liveness
-        .request_ms_max
+        .answer_ms_max()
         .map_or(u64::MAX, |bound| (bound / 4).max(1))
 }
 

@@ -108,8 +108,34 @@ impl Options {
     /// sims in `examples/<name>/sims`, replay lines starting with
     /// `cargo run --release --example <name> --`.
     pub fn example(name: &str) -> Options {
+        Options::example_in(name, format!("examples/{name}/sims"))
+    }
+
+    /// [`Options::example`] with its sims in `sims_dir` instead, a folder
+    /// relative to the crate's root: several example binaries sharing one
+    /// folder of sims each say where it is in one call. The folder is
+    /// looked up from the current folder, and when it is not there, under
+    /// the crate's root that cargo names in `CARGO_MANIFEST_DIR` when it
+    /// runs the binary (`cargo run` from a subfolder).
+    ///
+    /// ```
+    /// use overbook::cli::Options;
+    /// let swaps = Options::example_in("swaps", "examples/tickets/sims");
+    /// assert_eq!(swaps.sims(), std::path::Path::new("examples/tickets/sims"));
+    /// assert_eq!(swaps.program_prefix(), "cargo run --release --example swaps --");
+    /// ```
+    pub fn example_in(name: &str, sims_dir: impl Into<PathBuf>) -> Options {
+        let mut sims_dir: PathBuf = sims_dir.into();
+        if sims_dir.is_relative() && !sims_dir.is_dir() {
+            if let Some(root) = std::env::var_os("CARGO_MANIFEST_DIR") {
+                let under_root = PathBuf::from(root).join(&sims_dir);
+                if under_root.is_dir() {
+                    sims_dir = under_root;
+                }
+            }
+        }
         Options::new(name)
-            .sims_dir(format!("examples/{name}/sims"))
+            .sims_dir(sims_dir)
             .program(&format!("cargo run --release --example {name} --"))
     }
 
@@ -148,6 +174,11 @@ impl Options {
     /// The command prefix of replay lines.
     pub fn program_prefix(&self) -> &str {
         &self.program
+    }
+
+    /// Where sims named without a path are looked up.
+    pub fn sims(&self) -> &Path {
+        &self.sims_dir
     }
 }
 

@@ -407,7 +407,7 @@ pub fn service_model<S: System>(
     });
     model = model.time_jumps(time_jumps);
     let liveness_checked =
-        (liveness.retries_exhausted || liveness.request_ms_max.is_some()).then_some("liveness");
+        (liveness.retries_exhausted || liveness.answer_ms_max().is_some()).then_some("liveness");
     for invariant in system
         .invariants()
         .iter()

@@ -299,6 +299,24 @@ pub trait Invariants<S: System> {
         Ok(())
     }
 
+    /// After a request went unanswered, at simulated `now_ms`: every
+    /// attempt [`UserContext::send`] made timed out or lost its connection,
+    /// and the user gave up. `unanswered` is what the client saw (each
+    /// attempt's outcome and times). The request may still have taken
+    /// effect (its answer lost on the way back): a checker that counts
+    /// what was granted from answers can note it here as unknown rather
+    /// than missing. The world calls it; the model checker, whose clients
+    /// resend until answered, does not.
+    fn on_unanswered(
+        &mut self,
+        request: &S::Request,
+        unanswered: &Unanswered,
+        now_ms: u64,
+    ) -> Result<(), Violation> {
+        let _ = (request, unanswered, now_ms);
+        Ok(())
+    }
+
     /// Once at the end, at simulated `now_ms`: a full recount from
     /// committed rows ([`Store::scan_all_committed`]), cross-checked with
     /// what was kept incrementally.
@@ -510,6 +528,38 @@ pub struct Exchange<S: System> {
     pub received_ms: u64,
 }
 
+/// One attempt of a request that got no answer, as the client saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// `client << 32 | n`, as in [`Exchange::request_id`].
+    pub request_id: u64,
+    /// Why no answer came.
+    pub error: CallError,
+    /// Simulated time the attempt was sent.
+    pub sent_ms: u64,
+    /// Simulated time the client stopped waiting.
+    pub gave_up_ms: u64,
+}
+
+/// A request the client gave up on: every attempt of
+/// [`UserContext::send`] timed out or lost its connection (see
+/// [`Invariants::on_unanswered`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unanswered {
+    /// The user that sent it.
+    pub client: u32,
+    /// Every attempt, first to last (1 + the policy's
+    /// `retries_on_timeout`).
+    pub attempts: Vec<Attempt>,
+}
+
+impl Unanswered {
+    /// When the first attempt was sent.
+    pub fn first_sent_ms(&self) -> u64 {
+        self.attempts.first().map_or(0, |a| a.sent_ms)
+    }
+}
+
 /// A user's life events, for liveness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserEvent {
@@ -530,6 +580,8 @@ pub enum UserEvent {
 pub struct Observations<S: System> {
     /// Completed round trips, in the order they completed.
     pub exchanges: Vec<Exchange<S>>,
+    /// Requests given up on (every attempt unanswered), in that order.
+    pub unanswered: Vec<(S::Request, Unanswered)>,
     /// Arrivals and departures.
     pub users: Vec<UserEvent>,
     /// Client-side resends since the last drain.
@@ -540,6 +592,7 @@ impl<S: System> Default for Observations<S> {
     fn default() -> Self {
         Observations {
             exchanges: Vec::new(),
+            unanswered: Vec::new(),
             users: Vec::new(),
             client_retries: 0,
         }
@@ -638,16 +691,35 @@ impl<S: System> UserContext<S> {
     /// Sends `request` and resends it after a timeout or a lost connection,
     /// up to the policy's `retries_on_timeout` times (a resend carries the
     /// same idempotency key, so the service can tell). The response, or
-    /// `None` when none came.
+    /// `None` when none came, after which the checker's
+    /// [`Invariants::on_unanswered`] sees the request and its attempts.
     pub async fn send(&mut self, request: S::Request) -> Option<S::Response> {
+        let mut attempts = Vec::new();
         for resend in 0..=self.policy.retries_on_timeout {
             if resend > 0 {
                 self.count_client_retry();
             }
-            if let Ok(response) = self.call(request.clone()).await {
-                return Some(response);
+            let request_id = self.next_request_id();
+            let sent_ms = self.env.now_ms();
+            match self.call(request.clone()).await {
+                Ok(response) => return Some(response),
+                Err(error) => attempts.push(Attempt {
+                    request_id,
+                    error,
+                    sent_ms,
+                    gave_up_ms: self.env.now_ms(),
+                }),
             }
         }
+        let unanswered = Unanswered {
+            client: self.index,
+            attempts,
+        };
+        self.observer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unanswered
+            .push((request, unanswered));
         None
     }
 
@@ -938,6 +1010,19 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
         request: Self::Request,
         source: u32,
     ) -> impl Future<Output = Self::Response>;
+
+    /// Whether `request`'s handler may be cancelled (its future dropped,
+    /// its open transaction rolled back, its pool connection returned) when
+    /// the client closes the connection before the answer, as a server
+    /// does on a closed connection: true for a handler that is
+    /// cancellation-safe, whose every effect is in a transaction or
+    /// idempotent. The world then drops the handler of a client that timed
+    /// out, instead of letting it hold its locks and connection while the
+    /// client resends. `false` (run every handler to its end) by default.
+    fn cancellable(request: &Self::Request) -> bool {
+        let _ = request;
+        false
+    }
 
     /// Runs one virtual user to its end.
     fn user(&self, user: UserContext<Self>) -> impl Future<Output = ()>;

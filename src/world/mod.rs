@@ -191,6 +191,7 @@ enum Event<S: System> {
         what: String,
     },
     Background(net::BackgroundRun),
+    Cancelled(net::Cancelled),
 }
 
 impl<S: System> Event<S> {
@@ -222,6 +223,10 @@ impl<S: System> Event<S> {
             Event::Background(run) => format!(
                 "[{} ms] api-{} ran background job {}",
                 run.at_ms, run.server, run.task
+            ),
+            Event::Cancelled(c) => format!(
+                "[{} ms] api-{} cancelled a {} handler: its client closed the connection",
+                c.at_ms, c.server, c.op
             ),
         }
     }
@@ -271,6 +276,13 @@ fn trace_event<S: System>(event: &Event<S>) -> Option<TraceEvent> {
             at_ms: run.at_ms,
             server: run.server,
             task: run.task.to_string(),
+        }),
+        Event::Cancelled(c) => Some(TraceEvent::Fault {
+            at_ms: c.at_ms,
+            what: format!(
+                "api-{} cancelled a {} handler (client gone)",
+                c.server, c.op
+            ),
         }),
     }
 }
@@ -362,6 +374,14 @@ struct World<'a, S: System> {
     checker: S::Checker,
     panics: net::Panics,
     background_runs: net::BackgroundRuns,
+    handlers: net::HandlerLog<S>,
+    /// How long a handler may run ([`crate::scenario::Liveness::handler_ms_max`]).
+    handler_ms_max: Option<u64>,
+    /// The default bound (no `request_ms_max` in the scenario) holds only
+    /// while nothing commits: a stall, not a long queue.
+    handler_bound_needs_stall: bool,
+    /// When a transaction last committed.
+    last_commit_ms: u64,
     metrics: Metrics,
     series: SeriesRecorder,
     observer: Observer<S>,
@@ -424,6 +444,7 @@ impl<'a, S: System> World<'a, S> {
         let env: Arc<dyn Env> = Arc::new(SimEnv);
         let panics: net::Panics = Rc::default();
         let background_runs: net::BackgroundRuns = Rc::default();
+        let handlers: net::HandlerLog<S> = Rc::default();
         let background = system.background_tasks(&settings);
         let injected: faults::InjectedLog = Arc::default();
         let buggify = Arc::new(faults::Buggify::new(
@@ -450,6 +471,7 @@ impl<'a, S: System> World<'a, S> {
             let panics = panics.clone();
             let background = background.clone();
             let background_runs = background_runs.clone();
+            let handlers = handlers.clone();
             let store = store.clone();
             let dataset = dataset.clone();
             let settings = settings.clone();
@@ -493,13 +515,14 @@ impl<'a, S: System> World<'a, S> {
                 ));
                 let (background, runs, panics) =
                     (background.clone(), background_runs.clone(), panics.clone());
+                let handlers = handlers.clone();
                 async move {
                     // Spawned inside the host's runtime, so a crash ends them.
                     for task in background {
                         let (api, runs, panics) = (api.clone(), runs.clone(), panics.clone());
                         net::spawn_background::<S>(api, task, server, runs, panics, host.clone());
                     }
-                    net::serve::<S>(api, lost, net_rng, panics, host).await
+                    net::serve::<S>(api, server, lost, net_rng, panics, host, handlers).await
                 }
             });
         }
@@ -599,6 +622,12 @@ impl<'a, S: System> World<'a, S> {
             checker,
             panics,
             background_runs,
+            handlers,
+            handler_ms_max: scenario
+                .liveness
+                .handler_ms_max(scenario.store.deadlock_timeout_ms),
+            handler_bound_needs_stall: scenario.liveness.request_ms_max.is_none(),
+            last_commit_ms: 0,
             metrics: Metrics::new(),
             series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
@@ -711,6 +740,9 @@ impl<'a, S: System> World<'a, S> {
         }
         let mut violation = None;
         let now_ms = self.now_ms();
+        if !commits.is_empty() {
+            self.last_commit_ms = now_ms;
+        }
         for commit in &commits {
             self.hasher.write_u64(commit.tx);
             self.hasher.write_u64(commit.commit_seq);
@@ -761,6 +793,13 @@ impl<'a, S: System> World<'a, S> {
             self.hasher.write_u64(run.at_ms);
             self.remember(Event::Background(run));
         }
+        let cancelled = std::mem::take(&mut self.handlers.borrow_mut().cancelled);
+        for cancel in cancelled {
+            self.hasher.write_u64(u64::from(cancel.server));
+            self.hasher.write_str(cancel.op);
+            self.hasher.write_u64(cancel.at_ms);
+            self.remember(Event::Cancelled(cancel));
+        }
         let observations =
             std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
         self.metrics.client_retries += observations.client_retries;
@@ -787,7 +826,7 @@ impl<'a, S: System> World<'a, S> {
         for exchange in observations.exchanges {
             let op = exchange.request.operation();
             let latency_ms = exchange.received_ms.saturating_sub(exchange.sent_ms);
-            if self.scenario.liveness.request_ms_max.is_some() {
+            if self.handler_ms_max.is_some() {
                 self.busy.add(exchange.sent_ms, exchange.received_ms);
             }
             self.hasher.write_u64(exchange.request_id);
@@ -848,8 +887,74 @@ impl<'a, S: System> World<'a, S> {
             }
             self.remember(Event::Exchange(Box::new(exchange)));
         }
+        for (request, unanswered) in observations.unanswered {
+            if violation.is_none() && self.scenario.run.check_every_step {
+                self.invariant_checks += 1;
+                if let Err(v) = self.checker.on_unanswered(&request, &unanswered, now_ms) {
+                    violation = Some(v);
+                }
+            }
+        }
+        if violation.is_none() {
+            violation = self.handler_overdue();
+        }
         let history = self.observe_history(committed, false);
         violation.or(history)
+    }
+
+    /// The longest-running handler, when it has run past the bound
+    /// ([`crate::scenario::Liveness::handler_ms_max`]), not counting
+    /// injected stalls as [`World::liveness_broken`] does not: reported
+    /// while it runs, so a stuck handler (a deadlock the database cannot
+    /// see, a storm) is found when it starts, not at the drain deadline.
+    /// The default bound also needs nothing to have committed for as long:
+    /// a handler queued behind a busy lock (300 users racing for one
+    /// venue's row in `tickets-rush`) waits long while the queue moves; a
+    /// storm stops it.
+    fn handler_overdue(&self) -> Option<crate::system::Violation> {
+        let bound = self.handler_ms_max?;
+        let now_ms = self.now_ms();
+        let idle_ms = now_ms.saturating_sub(self.last_commit_ms);
+        if self.handler_bound_needs_stall && idle_ms <= bound {
+            return None;
+        }
+        let handlers = self.handlers.borrow();
+        // Cheap on every step: only the oldest handler can be overdue
+        // first, and only past the bound are stalls looked at.
+        let (_, oldest) = handlers.running.first_key_value()?;
+        let started_ms = oldest.started_ms;
+        if now_ms.saturating_sub(started_ms) <= bound {
+            return None;
+        }
+        let since_ms = started_ms
+            .saturating_sub(bound)
+            .min(self.busy.began(started_ms));
+        let excused_ms =
+            faults::stalled_ms_between(&self.stalls, since_ms, now_ms).min(now_ms - started_ms);
+        let ran_ms = now_ms - started_ms - excused_ms;
+        if ran_ms <= bound {
+            return None;
+        }
+        let mut excuse = if excused_ms > 0 {
+            format!(", not counting {excused_ms} ms of injected pauses and spikes")
+        } else {
+            String::new()
+        };
+        if self.handler_bound_needs_stall {
+            excuse.push_str(&format!(
+                "; nothing committed for {idle_ms} ms (the default bound, 1.5 times store.deadlock_timeout_ms; set liveness.request_ms_max to change it)"
+            ));
+        }
+        Some(crate::system::Violation {
+            invariant: "liveness",
+            message: format!(
+                "api-{} has run a {} handler for {ran_ms} ms without answering, over the bound of {bound} ms (started at {started_ms} ms, from {}): {}{excuse}",
+                oldest.server,
+                oldest.request.operation(),
+                client_host(oldest.source),
+                serde_json::to_string(&oldest.request).unwrap_or_default(),
+            ),
+        })
     }
 
     /// Feeds the transactions just committed to the history checker; at
@@ -894,7 +999,7 @@ impl<'a, S: System> World<'a, S> {
     ) -> Option<String> {
         let liveness = &self.scenario.liveness;
         let why = liveness.broken(status, attempts, sent_ms, received_ms)?;
-        let backlog_ms = liveness.request_ms_max.unwrap_or(0);
+        let backlog_ms = liveness.answer_ms_max().unwrap_or(0);
         let since_ms = sent_ms
             .saturating_sub(backlog_ms)
             .min(self.busy.began(sent_ms));

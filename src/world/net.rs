@@ -2,14 +2,16 @@
 
 use super::faults::{HostFaults, HOST};
 use crate::seed::Rng64;
-use crate::system::{BackgroundTask, CallError, CallFuture, CatchPanic, System, Transport};
+use crate::system::{
+    BackgroundTask, CallError, CallFuture, CatchPanic, Message, System, Transport,
+};
 use crate::wire::{read_frame, write_frame, WireError};
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::BufReader;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use turmoil::net::{TcpListener, TcpStream};
 
 /// Panics caught in simulated code, for the world to report.
@@ -28,6 +30,98 @@ pub struct BackgroundRun {
 
 /// Rounds of background jobs finished since the world last looked.
 pub type BackgroundRuns = Rc<RefCell<Vec<BackgroundRun>>>;
+
+/// A handler running on an API host, for the world's bound on how long a
+/// handler runs.
+#[derive(Clone, Debug)]
+pub struct Running<S: System> {
+    /// Simulated time the handler started.
+    pub started_ms: u64,
+    /// The API server.
+    pub server: u32,
+    /// The client host the request came from.
+    pub source: u32,
+    /// The request.
+    pub request: S::Request,
+}
+
+/// A handler the world dropped because its client closed the connection
+/// ([`System::cancellable`]).
+#[derive(Clone, Debug)]
+pub struct Cancelled {
+    /// Simulated time it was dropped.
+    pub at_ms: u64,
+    /// The API server.
+    pub server: u32,
+    /// Its request's operation.
+    pub op: &'static str,
+}
+
+/// Every API host's running handlers, in the order they started, and the
+/// handlers cancelled since the world last looked.
+pub struct Handlers<S: System> {
+    next: u64,
+    /// By start order (so the first is the longest running).
+    pub running: std::collections::BTreeMap<u64, Running<S>>,
+    /// Cancellations not yet seen by the world.
+    pub cancelled: Vec<Cancelled>,
+}
+
+impl<S: System> Default for Handlers<S> {
+    fn default() -> Self {
+        Handlers {
+            next: 0,
+            running: std::collections::BTreeMap::new(),
+            cancelled: Vec::new(),
+        }
+    }
+}
+
+/// The handlers' shared record.
+pub type HandlerLog<S> = Rc<RefCell<Handlers<S>>>;
+
+/// Keeps a handler in the record while it runs: dropped when it answers,
+/// panics, is cancelled or its host crashes (which drops its tasks).
+struct RunningGuard<S: System> {
+    log: HandlerLog<S>,
+    id: u64,
+}
+
+impl<S: System> RunningGuard<S> {
+    fn new(log: &HandlerLog<S>, running: Running<S>) -> RunningGuard<S> {
+        let mut handlers = log.borrow_mut();
+        let id = handlers.next;
+        handlers.next += 1;
+        handlers.running.insert(id, running);
+        RunningGuard {
+            log: log.clone(),
+            id,
+        }
+    }
+}
+
+impl<S: System> Drop for RunningGuard<S> {
+    fn drop(&mut self) {
+        // A crash drops the host's tasks while the world may hold the log.
+        if let Ok(mut handlers) = self.log.try_borrow_mut() {
+            handlers.running.remove(&self.id);
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Completes when the client closes the connection (or it fails); never
+/// when it sends more (a client sends one request at a time, and what it
+/// sent stays buffered for the next read).
+async fn client_gone(stream: &mut BufReader<TcpStream>) {
+    match stream.fill_buf().await {
+        Ok(buffered) if !buffered.is_empty() => std::future::pending().await,
+        _ => {}
+    }
+}
 
 /// Runs background job `task` on this API host every `period_ms` of
 /// simulated time until the host crashes (a restarted host starts its
@@ -80,12 +174,18 @@ pub fn client_host(index: u32) -> String {
 /// Each connection carries one request at a time; `lost_response_probability`
 /// drops the connection after the handler finished (after its commit),
 /// which is how a client comes to retry something that already happened.
+///
+/// A handler [`System::cancellable`] declares safe to cancel is dropped
+/// when its client closes the connection (after a timeout) before the
+/// answer, as a server drops the work of a closed connection.
 pub async fn serve<S: System>(
     api: Arc<S::Server>,
+    server: u32,
     lost_response_probability: f64,
     rng: Rc<RefCell<Rng64>>,
     panics: Panics,
     host: Rc<HostFaults>,
+    handlers: HandlerLog<S>,
 ) -> turmoil::Result {
     let listener = TcpListener::bind(("0.0.0.0", API_PORT)).await?;
     loop {
@@ -95,6 +195,7 @@ pub async fn serve<S: System>(
         let rng = rng.clone();
         let panics = panics.clone();
         let host = host.clone();
+        let handlers = handlers.clone();
         tokio::task::spawn_local(async move {
             let mut stream = BufReader::new(stream);
             let mut buffer = Vec::new();
@@ -103,10 +204,42 @@ pub async fn serve<S: System>(
                     Ok(request) => request,
                     Err(_) => return,
                 };
+                let cancellable = S::cancellable(&request);
+                let op = request.operation();
+                let running = Running {
+                    started_ms: now_ms(),
+                    server,
+                    source,
+                    request: request.clone(),
+                };
+                let guard = RunningGuard::new(&handlers, running);
                 // Pauses and spikes reach the handler's statements through
                 // the task-local the store's pacer reads.
                 let handled = HOST.scope(host.clone(), S::handle(&api, request, source));
-                let response = match CatchPanic::new(handled).await {
+                let mut handled = std::pin::pin!(CatchPanic::new(handled));
+                let outcome = if cancellable {
+                    // Biased: the handler is polled first, so the same
+                    // seed takes the same branch.
+                    tokio::select! {
+                        biased;
+                        outcome = &mut handled => Some(outcome),
+                        () = client_gone(&mut stream) => None,
+                    }
+                } else {
+                    Some(handled.await)
+                };
+                drop(guard);
+                let Some(outcome) = outcome else {
+                    // Dropping the handler rolls its transaction back and
+                    // returns its connection to the pool.
+                    handlers.borrow_mut().cancelled.push(Cancelled {
+                        at_ms: now_ms(),
+                        server,
+                        op,
+                    });
+                    return;
+                };
+                let response = match outcome {
                     Ok(response) => response,
                     Err(message) => {
                         // The connection dies with the handler, as a crashed

@@ -235,7 +235,21 @@ fn a_stuck_run_is_a_liveness_violation_not_a_hang() {
             "client.timeout_ms=60000".into(),
         ])
         .unwrap();
+    // By default the world reports the first handler stuck past 1.5 s
+    // while nothing commits, before the deadline.
     let report = world::run(&Clinic, &scenario, Seed(1), Variant::CORRECT);
+    let violation = report.violation.expect("liveness violation");
+    assert_eq!(violation.invariant, "liveness");
+    assert!(
+        violation.message.contains("without answering"),
+        "{}",
+        violation.message
+    );
+    // Without that bound, users still running at the deadline.
+    let unbounded = scenario
+        .with_overrides(&["liveness.request_ms_max=0".into()])
+        .unwrap();
+    let report = world::run(&Clinic, &unbounded, Seed(1), Variant::CORRECT);
     let violation = report.violation.expect("liveness violation");
     assert_eq!(violation.invariant, "liveness");
     assert!(
