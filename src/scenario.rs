@@ -259,7 +259,7 @@ pub struct Liveness {
     /// running this long after it started, reported at that moment rather
     /// than when (if ever) it answers. Unset: answers are not judged, and
     /// a running handler is held to the default bound
-    /// ([`Liveness::handler_ms_max`]) while nothing commits for as long
+    /// ([`Liveness::handler_ms_max`]) while no transaction ends for as long
     /// (a stall, not a queue that moves); `0`: no bound at all.
     pub request_ms_max: Option<u64>,
 }
@@ -267,7 +267,7 @@ pub struct Liveness {
 /// The default bound on a running handler, in multiples of the store's
 /// `deadlock_timeout_ms` (1 s by default, as PostgreSQL's): a handler may
 /// wait out one deadlock the store breaks and retry, but one still running
-/// half a timeout later, with nothing committed meanwhile, is stuck behind
+/// half a timeout later, with no transaction ended meanwhile, is stuck behind
 /// more than that (a deadlock the database cannot see, a pool drained by
 /// such handlers, a storm).
 pub const HANDLER_BOUND_PER_DEADLOCK_TIMEOUT: f64 = 1.5;

@@ -378,10 +378,17 @@ struct World<'a, S: System> {
     /// How long a handler may run ([`crate::scenario::Liveness::handler_ms_max`]).
     handler_ms_max: Option<u64>,
     /// The default bound (no `request_ms_max` in the scenario) holds only
-    /// while nothing commits: a stall, not a long queue.
+    /// while no transaction ends: a stall, not a long queue.
     handler_bound_needs_stall: bool,
     /// When a transaction last committed.
-    last_commit_ms: u64,
+    /// When a transaction last ended (committed or rolled back): the
+    /// service's last progress, for the default handler bound. A 40001
+    /// storm of Serializable retries commits little for a while, yet
+    /// every round ends transactions; a deadlock through the handlers, or
+    /// a pool they drained, ends none.
+    last_progress_ms: u64,
+    /// Transactions ended so far (the store's committed + aborted).
+    transactions_ended: u64,
     metrics: Metrics,
     series: SeriesRecorder,
     observer: Observer<S>,
@@ -627,7 +634,8 @@ impl<'a, S: System> World<'a, S> {
                 .liveness
                 .handler_ms_max(scenario.store.deadlock_timeout_ms),
             handler_bound_needs_stall: scenario.liveness.request_ms_max.is_none(),
-            last_commit_ms: 0,
+            last_progress_ms: 0,
+            transactions_ended: 0,
             metrics: Metrics::new(),
             series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
@@ -740,8 +748,11 @@ impl<'a, S: System> World<'a, S> {
         }
         let mut violation = None;
         let now_ms = self.now_ms();
-        if !commits.is_empty() {
-            self.last_commit_ms = now_ms;
+        let stats = self.store.stats();
+        let ended = stats.committed + stats.aborted;
+        if ended != self.transactions_ended {
+            self.transactions_ended = ended;
+            self.last_progress_ms = now_ms;
         }
         for commit in &commits {
             self.hasher.write_u64(commit.tx);
@@ -907,14 +918,16 @@ impl<'a, S: System> World<'a, S> {
     /// injected stalls as [`World::liveness_broken`] does not: reported
     /// while it runs, so a stuck handler (a deadlock the database cannot
     /// see, a storm) is found when it starts, not at the drain deadline.
-    /// The default bound also needs nothing to have committed for as long:
-    /// a handler queued behind a busy lock (300 users racing for one
-    /// venue's row in `tickets-rush`) waits long while the queue moves; a
-    /// storm stops it.
+    /// The default bound also needs no transaction to have ended for as
+    /// long: a handler queued behind a busy lock (300 users racing for one
+    /// venue's row in `tickets-rush`) waits long while the queue moves, and
+    /// 50 Serializable bookings of one slot (`rooms-conflict`) abort each
+    /// other for over a second under injected faults while their retries
+    /// go on; a storm stops both.
     fn handler_overdue(&self) -> Option<crate::system::Violation> {
         let bound = self.handler_ms_max?;
         let now_ms = self.now_ms();
-        let idle_ms = now_ms.saturating_sub(self.last_commit_ms);
+        let idle_ms = now_ms.saturating_sub(self.last_progress_ms);
         if self.handler_bound_needs_stall && idle_ms <= bound {
             return None;
         }
@@ -942,7 +955,7 @@ impl<'a, S: System> World<'a, S> {
         };
         if self.handler_bound_needs_stall {
             excuse.push_str(&format!(
-                "; nothing committed for {idle_ms} ms (the default bound, 1.5 times store.deadlock_timeout_ms; set liveness.request_ms_max to change it)"
+                "; no transaction committed or rolled back for {idle_ms} ms (the default bound, 1.5 times store.deadlock_timeout_ms; set liveness.request_ms_max to change it)"
             ));
         }
         Some(crate::system::Violation {
