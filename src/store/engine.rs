@@ -411,6 +411,37 @@ impl State {
         }
     }
 
+    /// Applies another store's committed writes as one commit of this
+    /// one, outside any transaction (see [`super::Store::apply_commit`]).
+    /// Only the newest version of a key is kept: no transaction is open to
+    /// read an older one, and a deleted key goes altogether.
+    pub(crate) fn apply_commit(&mut self, writes: &[(Key, Option<Arc<Row>>, Option<Arc<Row>>)]) {
+        assert_eq!(
+            self.open_transactions(),
+            0,
+            "commits are applied between transactions"
+        );
+        self.commit_seq += 1;
+        let seq = self.commit_seq;
+        for (key, after, _) in writes {
+            match after {
+                Some(row) => {
+                    let version = Version {
+                        writer: 0,
+                        seq,
+                        row: Some(row.clone()),
+                        keys_changed: false,
+                        replaced: false,
+                    };
+                    self.data.insert(key.clone(), vec![version]);
+                }
+                None => {
+                    self.data.remove(key);
+                }
+            }
+        }
+    }
+
     pub(crate) fn begin(&mut self, isolation: Isolation, read_only: bool) -> TxId {
         let id = self.next_tx;
         self.next_tx += 1;

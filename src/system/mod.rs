@@ -38,9 +38,11 @@
 mod bounds;
 mod direct;
 pub mod kit;
+mod state;
 
 pub use bounds::Bounds;
 pub use direct::{DirectTransport, ManualClock};
+pub use state::CommittedState;
 
 pub use crate::error::InputError;
 use crate::scenario::ClientPolicy;
@@ -283,10 +285,32 @@ pub trait Reply: Clone + Debug + Serialize + DeserializeOwned + 'static {
 /// with a [`Tally`] so reports show what was evaluated; the
 /// [`System`] docs have a complete checker.
 pub trait Invariants<S: System> {
+    /// Whether the checker reads the committed state in
+    /// [`Invariants::on_state`]. Only then does the harness keep the copy
+    /// of the database that `on_state` reads (it costs about as much as a
+    /// mirror of every committed row): a checker that implements
+    /// `on_state` sets this to `true`.
+    const READS_STATE: bool = false;
+
     /// After every committed transaction, in commit order (the events of
     /// [`Store::drain_commits`]), at simulated `now_ms` (the commit's time,
-    /// to within a step).
-    fn on_commit(&mut self, event: &CommitEvent, now_ms: u64) -> Result<(), Violation>;
+    /// to within a step). Nothing by default.
+    fn on_commit(&mut self, event: &CommitEvent, now_ms: u64) -> Result<(), Violation> {
+        let _ = (event, now_ms);
+        Ok(())
+    }
+
+    /// After [`Invariants::on_commit`] of every commit, with the whole
+    /// committed state as of that commit (a snapshot read: see
+    /// [`CommittedState`]), when [`Invariants::READS_STATE`] is `true`:
+    /// for invariants over the whole state ("no night oversold", "the
+    /// counters match the reservations") written as a query, with no
+    /// mirror of committed rows. The commit itself is `state`'s
+    /// [`CommittedState::commit_seq`]. Nothing by default.
+    fn on_state(&mut self, state: &CommittedState, now_ms: u64) -> Result<(), Violation> {
+        let _ = (state, now_ms);
+        Ok(())
+    }
 
     /// After every response a client received, at simulated `now_ms`.
     fn on_response(
@@ -301,8 +325,13 @@ pub trait Invariants<S: System> {
 
     /// Once at the end, at simulated `now_ms`: a full recount from
     /// committed rows ([`Store::scan_all_committed`]), cross-checked with
-    /// what was kept incrementally.
-    fn at_end(&mut self, store: &Store, now_ms: u64) -> Result<(), Violation>;
+    /// what was kept incrementally. Nothing by default (a checker that
+    /// reads the whole state in [`Invariants::on_state`] has recounted
+    /// already).
+    fn at_end(&mut self, store: &Store, now_ms: u64) -> Result<(), Violation> {
+        let _ = (store, now_ms);
+        Ok(())
+    }
 
     /// Evaluations per invariant (a [`Tally`]'s counts).
     fn checks(&self) -> BTreeMap<&'static str, u64>;
