@@ -197,3 +197,92 @@ impl CommittedState {
         &self.shared.store
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+    use crate::store::{Isolation, SqlState};
+
+    const SCHEMA: &str = "CREATE TABLE seats (id integer PRIMARY KEY, taken integer NOT NULL)";
+
+    /// A SQL store with seats 1 and 2, and its committed state.
+    fn setup() -> (SqlDb, CommittedState) {
+        let config = StoreConfig {
+            record_commits: true,
+            ..StoreConfig::default()
+        };
+        let db = SqlDb::attach(&Store::new(Schema::default(), config, Seed(3)));
+        db.install(SCHEMA).unwrap();
+        for id in [1, 2] {
+            db.load("seats", &[Value::Int(id), Value::Int(0)]).unwrap();
+        }
+        let state = CommittedState::new(db.store(), Schema::default(), SCHEMA).unwrap();
+        (db, state)
+    }
+
+    fn total(state: &CommittedState) -> Option<i64> {
+        let rows = state.sql("SELECT sum(taken) AS total FROM seats", &[]);
+        rows.unwrap().int(0, "total")
+    }
+
+    #[test]
+    fn sql_reads_the_state_as_of_each_applied_commit_and_nothing_later() {
+        let (db, state) = setup();
+        assert_eq!(total(&state), Some(0));
+        let mut session = db.session();
+        for sql in [
+            "UPDATE seats SET taken = 1 WHERE id = 1",
+            "UPDATE seats SET taken = 2 WHERE id = 2",
+        ] {
+            block_on(session.execute(sql, &[])).unwrap();
+        }
+        let commits = db.store().drain_commits();
+        assert_eq!(commits.len(), 2);
+        state.apply(&commits[0], 40);
+        // The second commit happened, but the copy is as of the first.
+        assert_eq!(
+            (state.commit_seq(), total(&state)),
+            (commits[0].commit_seq, Some(1))
+        );
+        let now = state.sql("SELECT now() AS t", &[]).unwrap();
+        assert_eq!(
+            now.get(0, "t"),
+            state.sql("SELECT now() AS t", &[]).unwrap().get(0, "t")
+        );
+        state.apply(&commits[1], 50);
+        assert_eq!(total(&state), Some(3));
+    }
+
+    #[test]
+    fn reading_the_state_leaves_the_runs_store_untouched_and_cannot_write() {
+        let (db, state) = setup();
+        let store = db.store();
+        let mut tx = store.begin(Isolation::Serializable);
+        block_on(tx.scan(&KeyRange::prefix("seats/"))).unwrap();
+        let (stats, history) = (store.stats(), store.history().len());
+        let (commits, open) = (store.commit_count(), store.open_transactions());
+        assert_eq!(total(&state), Some(0));
+        assert_eq!(state.scan(&KeyRange::prefix("seats/")).len(), 2);
+        let write = state.sql("UPDATE seats SET taken = 9", &[]).unwrap_err();
+        assert_eq!(write.code, SqlState::ReadOnlySqlTransaction);
+        // No transaction, statement, SIREAD lock or record on the run's store.
+        assert_eq!((store.stats(), store.history().len()), (stats, history));
+        assert_eq!(
+            (store.commit_count(), store.open_transactions()),
+            (commits, open)
+        );
+        block_on(tx.commit()).unwrap();
+        assert_eq!(total(&state), Some(0));
+    }
+
+    #[test]
+    fn a_system_without_sql_reads_keys_and_refuses_sql() {
+        let store = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+        store.load(Key::raw("venue"), Row::new().with("seats", 3));
+        let state = CommittedState::new(&store, Schema::default(), "").unwrap();
+        assert_eq!(state.get(&Key::raw("venue")).unwrap().int("seats"), Some(3));
+        let refused = state.sql("SELECT 1", &[]).unwrap_err();
+        assert_eq!(refused.code, SqlState::UndefinedTable);
+    }
+}
