@@ -332,6 +332,39 @@ pub struct CommitEvent {
     pub writes: Vec<(Key, Option<Arc<Row>>, Option<Arc<Row>>)>,
 }
 
+impl CommitEvent {
+    /// The rows it wrote in `table` (keys `table/...`), in key order: each
+    /// key with the row before (`None`: absent) and after (`None`:
+    /// deleted), for checks of what a commit changed.
+    ///
+    /// ```
+    /// use overbook::store::{CommitEvent, Key, Row};
+    /// use std::sync::Arc;
+    /// let sold = Arc::new(Row::new().with("sold_ms", 10));
+    /// let event = CommitEvent {
+    ///     tx: 7,
+    ///     commit_seq: 3,
+    ///     writes: vec![
+    ///         (Key::raw("holds/1"), Some(sold), Some(Arc::new(Row::new()))),
+    ///         (Key::raw("idempotency/1/hold"), Some(Arc::new(Row::new())), None),
+    ///     ],
+    /// };
+    /// let (key, before, after) = event.changes("holds").next().unwrap();
+    /// assert_eq!(key.as_str(), "holds/1");
+    /// assert_eq!((before.unwrap().int("sold_ms"), after.unwrap().int("sold_ms")), (None, Some(10)));
+    /// assert_eq!(event.changes("holds").count(), 1);
+    /// ```
+    pub fn changes<'a>(
+        &'a self,
+        table: &'a str,
+    ) -> impl Iterator<Item = (&'a Key, Option<&'a Row>, Option<&'a Row>)> + 'a {
+        self.writes
+            .iter()
+            .filter(move |(key, _, _)| key.table() == table)
+            .map(|(key, after, before)| (key, before.as_deref(), after.as_deref()))
+    }
+}
+
 fn error(code: SqlState, message: String) -> DbError {
     DbError::new(code, message)
 }

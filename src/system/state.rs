@@ -174,6 +174,12 @@ impl CommittedState {
         self.shared.store.scan_committed(range)
     }
 
+    /// The committed rows of `table` (keys `table/...`), in key order.
+    pub fn rows(&self, table: &str) -> Vec<Row> {
+        let rows = self.scan(&KeyRange::prefix(&format!("{table}/")));
+        rows.into_iter().map(|(_, row)| row).collect()
+    }
+
     /// Runs one SQL statement with `$1..$n` bound to `params`, in a
     /// read-only transaction of its own on the copy: for systems with a
     /// SQL schema ([`System::sql_schema`]); without one, every table is
@@ -284,5 +290,69 @@ mod tests {
         assert_eq!(state.get(&Key::raw("venue")).unwrap().int("seats"), Some(3));
         let refused = state.sql("SELECT 1", &[]).unwrap_err();
         assert_eq!(refused.code, SqlState::UndefinedTable);
+    }
+}
+
+/// What a whole-state check costs per commit on a venue of `holds` rows,
+/// in SQL, as a scan, and as today's mirror loop: `cargo test --release
+/// --lib committed_state_cost -- --ignored --nocapture`.
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::seed::Seed;
+    use std::time::Instant;
+
+    const SCHEMA: &str =
+        "CREATE TABLE holds (id integer PRIMARY KEY, expires_ms bigint NOT NULL, sold_ms bigint)";
+    const TAKEN: &str =
+        "SELECT count(*) AS taken FROM holds WHERE sold_ms IS NOT NULL OR expires_ms > $1";
+
+    #[test]
+    #[ignore = "a measurement: run it with --release --ignored --nocapture"]
+    fn committed_state_cost() {
+        let holds = 600;
+        let db = SqlDb::attach(&Store::new(
+            Schema::default(),
+            StoreConfig::default(),
+            Seed(1),
+        ));
+        db.install(SCHEMA).unwrap();
+        for id in 0..holds {
+            let sold = if id % 2 == 0 {
+                Value::Int(id)
+            } else {
+                Value::Null
+            };
+            db.load("holds", &[Value::Int(id), Value::Int(id + 100), sold])
+                .unwrap();
+        }
+        let state = CommittedState::new(db.store(), Schema::default(), SCHEMA).unwrap();
+        let rounds = 2000;
+        let time = |what: &str, check: &dyn Fn() -> i64| {
+            let started = Instant::now();
+            let mut taken = 0;
+            for _ in 0..rounds {
+                taken = check();
+            }
+            let per_us = started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds);
+            println!("{what}: {per_us:.1} us a check over {holds} holds ({taken} taken)");
+            taken
+        };
+        let live = |row: &Row| {
+            let unexpired = row.int("expires_ms").is_some_and(|e| e > 400);
+            !matches!(row.get("sold_ms"), None | Some(crate::store::Datum::Null)) || unexpired
+        };
+        let mirror: Vec<Row> = state.rows("holds");
+        let by_mirror = time("mirror loop", &|| {
+            mirror.iter().filter(|r| live(r)).count() as i64
+        });
+        let by_scan = time("scan of the copy", &|| {
+            state.rows("holds").iter().filter(|r| live(r)).count() as i64
+        });
+        let by_sql = time("SQL on the copy", &|| {
+            let rows = state.sql(TAKEN, &[Value::Int(400)]).unwrap();
+            rows.int(0, "taken").unwrap()
+        });
+        assert_eq!((by_mirror, by_scan, by_sql), (450, 450, 450));
     }
 }
