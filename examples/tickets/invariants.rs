@@ -3,9 +3,7 @@
 //! read as of each commit.
 
 use crate::{service::*, Tickets};
-use overbook::store::{CommitEvent, KeyRange, Row};
-use overbook::system::*;
-use std::collections::BTreeMap;
+use overbook::prelude::*;
 
 #[derive(Default)]
 pub struct Checker {
@@ -17,16 +15,15 @@ pub struct Checker {
 
 /// Seats the committed holds take at `at_ms` (none before any commit).
 fn taken(state: Option<&CommittedState>, at_ms: u64) -> i64 {
-    let holds = state.map(|s| s.scan(&KeyRange::prefix("holds/")));
-    seats_taken(holds.iter().flatten().map(|(_, row)| row), at_ms)
+    seats_taken(&state.map_or(vec![], |s| s.rows("holds")), at_ms)
 }
 
 impl Invariants<Tickets> for Checker {
     const READS_STATE: bool = true;
 
     fn on_commit(&mut self, commit: &CommitEvent, _: u64) -> Result<(), Violation> {
-        for (key, after, before) in commit.writes.iter().filter(|w| w.0.table() == "holds") {
-            let column = |row: &Option<_>, name| row.as_deref().and_then(|r: &Row| r.int(name));
+        for (key, before, after) in commit.changes("holds") {
+            let column = |row: Option<&Row>, name| row.and_then(|r| r.int(name));
             let (was, is) = (column(before, "sold_ms"), column(after, "sold_ms"));
             let why = || format!("{key} sold at {was:?} ms, then at {is:?} ms");
             let once = was.is_none() || was == is;

@@ -15,10 +15,7 @@
 //! the whole queue past the sims' liveness bounds.
 
 use crate::Tickets;
-use overbook::store::{DbError, Isolation, Key, KeyRange, Row};
-use overbook::system::kit::{idempotency, RetryConfig};
-use overbook::system::{Message, Reply, ServerContext};
-use serde::{Deserialize, Serialize};
+use overbook::prelude::*;
 
 pub const OVERSELL: &str = "tickets/oversell";
 pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
@@ -121,10 +118,8 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
         tx.get_for_update(&Key::raw("venue")).await?;
     }
     let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
-    let record = Key::new("idempotency", &[&id, req.operation()]);
-    let fingerprint = serde_json::to_string(req).unwrap_or_default();
-    let recalled = idempotency::recall(&mut tx, &record, &fingerprint).await?;
-    if let Some(answer) = recalled.answer(refuse) {
+    let record = idempotency::Record::new(Key::new("idempotency", &[&id, req.operation()]), req);
+    if let Some(answer) = record.answer(&mut tx, refuse).await? {
         return Ok(answer);
     }
     // Read inside the transaction, after the lock: expiry is decided on it.
@@ -153,9 +148,7 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             Response::Done
         }
     };
-    if response.status() < 300 {
-        idempotency::remember(&mut tx, &record, &fingerprint, &response).await?;
-    }
+    record.remember_success(&mut tx, &response).await?;
     tx.commit().await?;
     Ok(response)
 }
