@@ -93,10 +93,10 @@ impl Reply for Response {
 }
 
 /// Seats the holds take at `now_ms`: sold, or held and not yet expired.
-pub fn seats_taken<'a>(holds: impl IntoIterator<Item = &'a Row>, now_ms: u64) -> i64 {
+pub fn seats_taken(holds: impl IntoIterator<Item = impl AsRef<Row>>, now_ms: u64) -> i64 {
     let unexpired = |row: &Row| row.int("expires_ms") > Some(now_ms as i64);
-    let live = |row: &&Row| row.int("sold_ms").is_some() || unexpired(row);
-    holds.into_iter().filter(live).count() as i64
+    let live = |row: &Row| row.int("sold_ms").is_some() || unexpired(row);
+    holds.into_iter().filter(|row| live(row.as_ref())).count() as i64
 }
 
 pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {

@@ -2658,6 +2658,14 @@ impl State {
             .collect()
     }
 
+    /// The newest committed rows in `range`, without their keys.
+    pub(crate) fn latest_rows(&self, range: &KeyRange) -> Vec<Arc<Row>> {
+        self.data
+            .range(range.start.clone()..range.end.clone())
+            .filter_map(|(_, versions)| versions.last().and_then(|v| v.row.clone()))
+            .collect()
+    }
+
     /// See [`super::Store::statement_is_quiet`].
     pub(crate) fn statement_is_quiet(
         &self,

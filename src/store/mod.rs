@@ -543,6 +543,12 @@ impl Store {
             .collect()
     }
 
+    /// The newest committed rows in `range`, shared rather than copied
+    /// (outside any transaction).
+    pub fn rows_committed(&self, range: &KeyRange) -> Vec<Arc<Row>> {
+        self.state().latest_rows(range)
+    }
+
     /// The record of committed transactions so far (empty when
     /// `record_history` is off).
     pub fn history(&self) -> Vec<CommittedTx> {

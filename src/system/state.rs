@@ -174,10 +174,11 @@ impl CommittedState {
         self.shared.store.scan_committed(range)
     }
 
-    /// The committed rows of `table` (keys `table/...`), in key order.
-    pub fn rows(&self, table: &str) -> Vec<Row> {
-        let rows = self.scan(&KeyRange::prefix(&format!("{table}/")));
-        rows.into_iter().map(|(_, row)| row).collect()
+    /// The committed rows of `table` (keys `table/...`), in key order,
+    /// shared with the copy rather than copied: the cheap whole-table read.
+    pub fn rows(&self, table: &str) -> Vec<Arc<Row>> {
+        let prefix = KeyRange::prefix(&format!("{table}/"));
+        self.shared.store.rows_committed(&prefix)
     }
 
     /// Runs one SQL statement with `$1..$n` bound to `params`, in a
@@ -342,17 +343,21 @@ mod cost {
             let unexpired = row.int("expires_ms").is_some_and(|e| e > 400);
             !matches!(row.get("sold_ms"), None | Some(crate::store::Datum::Null)) || unexpired
         };
-        let mirror: Vec<Row> = state.rows("holds");
+        let mirror: Vec<Row> = state.rows("holds").iter().map(|r| (**r).clone()).collect();
         let by_mirror = time("mirror loop", &|| {
             mirror.iter().filter(|r| live(r)).count() as i64
         });
-        let by_scan = time("scan of the copy", &|| {
+        let by_rows = time("rows of the copy", &|| {
             state.rows("holds").iter().filter(|r| live(r)).count() as i64
+        });
+        let by_scan = time("scan of the copy", &|| {
+            let rows = state.scan(&KeyRange::prefix("holds/"));
+            rows.iter().filter(|(_, r)| live(r)).count() as i64
         });
         let by_sql = time("SQL on the copy", &|| {
             let rows = state.sql(TAKEN, &[Value::Int(400)]).unwrap();
             rows.int(0, "taken").unwrap()
         });
-        assert_eq!((by_mirror, by_scan, by_sql), (450, 450, 450));
+        assert_eq!((by_mirror, by_rows, by_scan, by_sql), (450, 450, 450, 450));
     }
 }
