@@ -15,7 +15,7 @@ pub struct Checker {
 
 /// Seats the committed holds take at `at_ms` (none before any commit).
 fn taken(state: Option<&CommittedState>, at_ms: u64) -> i64 {
-    seats_taken(&state.map_or(vec![], |s| s.rows("holds")), at_ms)
+    seats_taken(state.map_or(vec![], |s| s.rows("holds")), at_ms)
 }
 
 impl Invariants<Tickets> for Checker {

@@ -324,7 +324,7 @@ pub fn service_model<S: System>(
             checker: model_system.checker(dataset.clone(), &settings),
             // The store is fresh: the copy starts from the data set.
             state: <S::Checker as Invariants<S>>::READS_STATE.then(|| {
-                CommittedState::of(&model_system, scenario.variant, &store)
+                CommittedState::of(&model_system, scenario.variant, store)
                     .unwrap_or_else(|e| panic!("setting up the committed state: {e}"))
             }),
             env: env.clone(),

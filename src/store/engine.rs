@@ -448,7 +448,7 @@ impl State {
     /// one, outside any transaction (see [`super::Store::apply_commit`]).
     /// Only the newest version of a key is kept: no transaction is open to
     /// read an older one, and a deleted key goes altogether.
-    pub(crate) fn apply_commit(&mut self, writes: &[(Key, Option<Arc<Row>>, Option<Arc<Row>>)]) {
+    pub(crate) fn apply_commit(&mut self, event: &CommitEvent) {
         assert_eq!(
             self.open_transactions(),
             0,
@@ -456,7 +456,7 @@ impl State {
         );
         self.commit_seq += 1;
         let seq = self.commit_seq;
-        for (key, after, _) in writes {
+        for (key, after, _) in &event.writes {
             match after {
                 Some(row) => {
                     let version = Version {

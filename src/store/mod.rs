@@ -526,7 +526,7 @@ impl Store {
     /// [`CommittedState`](crate::system::CommittedState)). Only between
     /// transactions: none may be open.
     pub fn apply_commit(&self, event: &CommitEvent) {
-        self.state().apply_commit(&event.writes);
+        self.state().apply_commit(event);
     }
 
     /// The newest committed row of `key` (outside any transaction).
