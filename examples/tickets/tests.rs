@@ -952,3 +952,19 @@ fn confirm_refuses_a_service_without_a_sql_schema() {
     let all: Vec<&str> = args.iter().chain(line.iter()).copied().collect();
     assert_eq!(cli(&all), 2);
 }
+
+/// Without per-step checks, the whole state is still read once at the
+/// end: the oversell's sold seats are found there, and the correct
+/// version passes.
+#[test]
+fn the_committed_state_is_checked_at_the_end_when_steps_are_not() {
+    let scenario = faulted("tickets-rush", &["run.check_every_step=false"]);
+    let run = |seed, variant| overbook::world::run(&Tickets, &scenario, Seed(seed), variant);
+    let oversell = Tickets.variant(OVERSELL).unwrap();
+    let found = (1..=50).find_map(|seed| run(seed, oversell).violation);
+    assert_eq!(found.unwrap().invariant, "seats_never_oversold");
+    for seed in 1..=5 {
+        let report = run(seed, Variant::CORRECT);
+        assert!(report.passed, "{}", report.summary_line());
+    }
+}

@@ -747,6 +747,13 @@ impl<S: System> Replay<'_, S> {
         }
         let (finish, stuck) = self.finish().await?;
         let now_ms = self.driver.turnstile.now_ms();
+        let state = self
+            .state
+            .as_ref()
+            .map(|s| self.checker.on_state(s, now_ms));
+        if let Some(Err(violation)) = state {
+            self.record(violation.invariant, violation.message, None);
+        }
         if let Err(violation) = self.checker.at_end(self.mirror.store(), now_ms) {
             self.record(violation.invariant, violation.message.clone(), None);
             self.record("state_agrees_at_end", violation.to_string(), None);

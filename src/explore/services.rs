@@ -435,6 +435,12 @@ pub fn service_model<S: System>(
         let mut run = run.borrow_mut();
         run.catch_up(store);
         let now_ms = run.env.now_ms();
+        let run = &mut *run;
+        if let Some(state) = &run.state {
+            run.checker
+                .on_state(state, now_ms)
+                .map_err(|v| v.to_string())?;
+        }
         run.checker.at_end(store, now_ms).map_err(|v| v.to_string())
     });
     for condition in sometimes {

@@ -312,7 +312,10 @@ pub trait Invariants<S: System> {
     /// for invariants over the whole state ("no night oversold", "the
     /// counters match the reservations") written as a query, with no
     /// mirror of committed rows. The commit itself is `state`'s
-    /// [`CommittedState::commit_seq`]. Nothing by default.
+    /// [`CommittedState::commit_seq`]. Called once more at the end of a
+    /// run, before [`Invariants::at_end`], with the last commit's state at
+    /// the end's time (what depends on time changes without a commit).
+    /// Nothing by default.
     fn on_state(&mut self, state: &CommittedState, now_ms: u64) -> Result<(), Violation> {
         let _ = (state, now_ms);
         Ok(())

@@ -980,6 +980,16 @@ impl<'a, S: System> World<'a, S> {
     fn final_checks(&mut self) -> Option<ViolationReport> {
         self.invariant_checks += 1;
         let now_ms = self.now_ms();
+        // The whole state once more at the end's time: what depends on
+        // time changes without a commit, and a run that skips the
+        // per-step checks checks it here.
+        let state = self
+            .state
+            .as_ref()
+            .map(|s| self.checker.on_state(s, now_ms));
+        if let Some(Err(v)) = state {
+            return Some(self.violation(v.invariant.to_string(), v.message));
+        }
         if let Err(v) = self.checker.at_end(&self.store, now_ms) {
             return Some(self.violation(v.invariant.to_string(), v.message));
         }
