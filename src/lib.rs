@@ -48,6 +48,7 @@ pub mod junit;
 pub mod metrics;
 pub mod pgspecs;
 pub mod postgres;
+pub mod prelude;
 pub mod scenario;
 pub mod seed;
 pub mod service;

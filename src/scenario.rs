@@ -737,6 +737,9 @@ impl Scenario {
         let settings: S::Settings = deserialize_located(&owned.text, &owned.source)?;
         let locate = |err: InputError| locate(err.in_source(owned.source.clone()), &owned.text);
         system.validate(&settings).map_err(locate)?;
+        if let Some((field, retry)) = S::retry_config(&settings) {
+            Bounds::new().retry(field, retry).finish().map_err(locate)?;
+        }
         // Only once the service's bounds hold: its size estimate may assume them.
         let declared_mb = system.data_size_bytes(&settings).div_ceil(1 << 20);
         Bounds::new()

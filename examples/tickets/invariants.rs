@@ -1,31 +1,29 @@
-//! Invariants of the holds: on every commit and refusal, and a recount.
+//! Invariants of the holds: on every commit, on the committed state as of
+//! every commit, and on refusals. No mirror of the holds: the state is
+//! read as of each commit.
 
 use crate::{service::*, Tickets};
-use overbook::store::{CommitEvent, Key, KeyRange, Row, Store};
-use overbook::system::*;
-use std::collections::BTreeMap;
+use overbook::prelude::*;
 
-/// Every hold as last committed.
 #[derive(Default)]
 pub struct Checker {
     pub seats: i64,
-    pub holds: BTreeMap<Key, Row>,
+    /// The committed state, once anything committed: refusals read it.
+    pub state: Option<CommittedState>,
     pub tally: Tally,
 }
 
-impl Checker {
-    fn oversold(&mut self, now_ms: u64) -> Result<(), Violation> {
-        let taken = seats_taken(self.holds.values(), now_ms);
-        let why = || format!("{taken} seats taken of {} at {now_ms} ms", self.seats);
-        let ok = taken <= self.seats;
-        self.tally.check("seats_never_oversold", ok, why)
-    }
+/// Seats the committed holds take at `at_ms` (none before any commit).
+fn taken(state: Option<&CommittedState>, at_ms: u64) -> i64 {
+    seats_taken(state.map_or(vec![], |s| s.rows("holds")), at_ms)
 }
 
 impl Invariants<Tickets> for Checker {
-    fn on_commit(&mut self, commit: &CommitEvent, now_ms: u64) -> Result<(), Violation> {
-        for (key, after, before) in commit.writes.iter().filter(|w| w.0.table() == "holds") {
-            let column = |row: &Option<_>, name| row.as_deref().and_then(|r: &Row| r.int(name));
+    const READS_STATE: bool = true;
+
+    fn on_commit(&mut self, commit: &CommitEvent, _: u64) -> Result<(), Violation> {
+        for (key, before, after) in commit.changes("holds") {
+            let column = |row: Option<&Row>, name| row.and_then(|r| r.int(name));
             let (was, is) = (column(before, "sold_ms"), column(after, "sold_ms"));
             let why = || format!("{key} sold at {was:?} ms, then at {is:?} ms");
             let once = was.is_none() || was == is;
@@ -35,10 +33,17 @@ impl Invariants<Tickets> for Checker {
             let why = || format!("{key} sold at {is:?} ms, expired at {expires:?}");
             let ok = is.is_none() || was == is || is < expires;
             self.tally.check("expired_hold_frees_its_seat", ok, why)?;
-            self.holds
-                .insert(key.clone(), after.as_deref().cloned().unwrap_or_default());
         }
-        self.oversold(now_ms)
+        Ok(())
+    }
+
+    /// The whole venue as of this commit: one read, no mirror.
+    fn on_state(&mut self, state: &CommittedState, now_ms: u64) -> Result<(), Violation> {
+        let taken = taken(Some(state), now_ms);
+        let why = || format!("{taken} seats taken of {} at {now_ms} ms", self.seats);
+        self.state.get_or_insert_with(|| state.clone());
+        self.tally
+            .check("seats_never_oversold", taken <= self.seats, why)
     }
 
     /// A refusal must find no seat free when it was decided. Holds released
@@ -47,16 +52,10 @@ impl Invariants<Tickets> for Checker {
         let (Op::Hold, Response::SoldOut { at_ms }) = (req.0, res) else {
             return Ok(());
         };
-        let free = self.seats - seats_taken(self.holds.values(), *at_ms);
+        let free = self.seats - taken(self.state.as_ref(), *at_ms);
         let why = || format!("refused at {at_ms} ms with {free} seats free");
-        let ok = free <= 0;
-        self.tally.check("expired_hold_frees_its_seat", ok, why)
-    }
-
-    fn at_end(&mut self, store: &Store, now_ms: u64) -> Result<(), Violation> {
-        let committed = store.scan_committed(&KeyRange::prefix("holds/"));
-        self.holds = committed.into_iter().collect();
-        self.oversold(now_ms)
+        self.tally
+            .check("expired_hold_frees_its_seat", free <= 0, why)
     }
 
     fn checks(&self) -> BTreeMap<&'static str, u64> {

@@ -15,10 +15,7 @@
 //! the whole queue past the sims' liveness bounds.
 
 use crate::Tickets;
-use overbook::store::{DbError, Isolation, Key, KeyRange, Row};
-use overbook::system::kit::{idempotency, RetryConfig};
-use overbook::system::{Message, Reply, ServerContext};
-use serde::{Deserialize, Serialize};
+use overbook::prelude::*;
 
 pub const OVERSELL: &str = "tickets/oversell";
 pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
@@ -97,10 +94,10 @@ impl Reply for Response {
 }
 
 /// Seats the holds take at `now_ms`: sold, or held and not yet expired.
-pub fn seats_taken<'a>(holds: impl IntoIterator<Item = &'a Row>, now_ms: u64) -> i64 {
+pub fn seats_taken(holds: impl IntoIterator<Item = impl AsRef<Row>>, now_ms: u64) -> i64 {
     let unexpired = |row: &Row| row.int("expires_ms") > Some(now_ms as i64);
-    let live = |row: &&Row| row.int("sold_ms").is_some() || unexpired(row);
-    holds.into_iter().filter(live).count() as i64
+    let live = |row: &Row| row.int("sold_ms").is_some() || unexpired(row);
+    holds.into_iter().filter(|row| live(row.as_ref())).count() as i64
 }
 
 pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
@@ -122,10 +119,8 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
         tx.get_for_update(&Key::raw("venue")).await?;
     }
     let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
-    let record = Key::new("idempotency", &[&id, req.operation()]);
-    let fingerprint = serde_json::to_string(req).unwrap_or_default();
-    let recalled = idempotency::recall(&mut tx, &record, &fingerprint).await?;
-    if let Some(answer) = recalled.answer(refuse) {
+    let record = idempotency::Record::new(Key::new("idempotency", &[&id, req.operation()]), req);
+    if let Some(answer) = record.answer(&mut tx, refuse).await? {
         return Ok(answer);
     }
     // Read inside the transaction, after the lock: expiry is decided on it.
@@ -154,30 +149,40 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             Response::Done
         }
     };
-    if response.status() < 300 {
-        idempotency::remember(&mut tx, &record, &fingerprint, &response).await?;
-    }
+    record.remember_success(&mut tx, &response).await?;
     tx.commit().await?;
     Ok(response)
 }
 
 /// Two clients' first holds trade expiry times, both live and unsold. The
 /// venue is not locked (no seat changes hands); the holds are locked in
-/// key order, or, in the planted bug, in request order, so two opposite
-/// swaps deadlock.
+/// key order, or, in the planted bug `tickets/lock-order`, in request
+/// order, so two opposite swaps deadlock (and the store breaks it). The
+/// planted bug `tickets/swap-split-tx` also locks the second hold in a
+/// transaction of its own, on another connection ("short transactions"):
+/// two opposite swaps then deadlock through the handler, where the
+/// database cannot see it, so nothing breaks it, and every operation
+/// after them waits: a storm.
 async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
     let key = |client: u32| Key::new("holds", &[&format!("{client:08}-0000")]);
-    if ctx.variant.is(SPLIT_SWAP) {
-        return swap_split(ctx, key(req.1[0]), key(req.1[1])).await;
-    }
     let (mut first, mut second) = (key(req.1[0]), key(req.1[1]));
-    if first > second && !ctx.variant.is(LOCK_ORDER) {
+    let split = ctx.variant.is(SPLIT_SWAP);
+    if first > second && !ctx.variant.is(LOCK_ORDER) && !split {
         std::mem::swap(&mut first, &mut second);
     }
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     let a = tx.get_for_update(&first).await?;
     ctx.buggify_sleep("swap-between-locks", 50).await;
-    let b = tx.get_for_update(&second).await?;
+    let mut two = if split {
+        Some(ctx.pool.begin(Isolation::ReadCommitted).await?)
+    } else {
+        None
+    };
+    let b = two
+        .as_mut()
+        .unwrap_or(&mut tx)
+        .get_for_update(&second)
+        .await?;
     let now_ms = tx.clock_ms();
     let live = |row: &Row| row.int("sold_ms").is_none() && seats_taken([row], now_ms) == 1;
     let (Some(a), Some(b)) = (a.filter(live), b.filter(live)) else {
@@ -186,38 +191,12 @@ async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, D
     let expires = |row: &Row| row.int("expires_ms").unwrap_or(0);
     let (a_ms, b_ms) = (expires(&a), expires(&b));
     tx.update(&first, a.with("expires_ms", b_ms)).await?;
-    tx.update(&second, b.with("expires_ms", a_ms)).await?;
+    let other = two.as_mut().unwrap_or(&mut tx);
+    other.update(&second, b.with("expires_ms", a_ms)).await?;
+    if let Some(two) = two {
+        two.commit().await?;
+    }
     tx.commit().await?;
-    Ok(Response::Done)
-}
-
-/// The planted bug `tickets/swap-split-tx`: each hold is locked in a
-/// transaction of its own, on its own connection ("short transactions"),
-/// in request order, and both commit at the end. Two opposite swaps each
-/// hold one lock and wait for the other's: a deadlock through the handler
-/// that the database cannot see, so nothing breaks it. Every operation on
-/// those holds then waits under the venue's lock, and so does every
-/// operation after it: a storm.
-async fn swap_split(
-    ctx: &ServerContext<Tickets>,
-    first: Key,
-    second: Key,
-) -> Result<Response, DbError> {
-    let mut one = ctx.pool.begin(Isolation::ReadCommitted).await?;
-    let a = one.get_for_update(&first).await?;
-    let mut two = ctx.pool.begin(Isolation::ReadCommitted).await?;
-    let b = two.get_for_update(&second).await?;
-    let now_ms = two.clock_ms();
-    let live = |row: &Row| row.int("sold_ms").is_none() && seats_taken([row], now_ms) == 1;
-    let (Some(a), Some(b)) = (a.filter(live), b.filter(live)) else {
-        return Ok(Response::Refused(409, "not two live holds".into()));
-    };
-    let expires = |row: &Row| row.int("expires_ms").unwrap_or(0);
-    let (a_ms, b_ms) = (expires(&a), expires(&b));
-    one.update(&first, a.with("expires_ms", b_ms)).await?;
-    two.update(&second, b.with("expires_ms", a_ms)).await?;
-    two.commit().await?;
-    one.commit().await?;
     Ok(Response::Done)
 }
 

@@ -45,7 +45,9 @@ use crate::explore::{self, replay, service_model, InFlight, ServiceScenario, SEN
 use crate::postgres::{PgSession, ScheduledPg, SCHEDULED_DEADLOCK_TIMEOUT_MS};
 use crate::store::{Pool, StoreConfig};
 use crate::system::kit::Database;
-use crate::system::{prepare_store, FromContext, Invariants, ServerContext, System, Violation};
+use crate::system::{
+    prepare_store, CommittedState, FromContext, Invariants, ServerContext, System, Violation,
+};
 use mirror::Mirror;
 use scheduler::{Driven, Driver, LogicalClock, Stop, Task, Turnstile};
 use serde::Serialize;
@@ -330,6 +332,8 @@ struct Replay<'a, S: System> {
     mirror: Mirror,
     reader: PgSession,
     checker: S::Checker,
+    /// The committed state the checker reads, when it reads it.
+    state: Option<CommittedState>,
     exchanges: Exchanges<S>,
     exchanges_fed: usize,
     broken: Vec<Broken>,
@@ -364,6 +368,10 @@ async fn on_postgres<S: System>(
     let copy = prepare_store(system, scenario.variant, config, scenario.seed, &data)
         .map_err(setup("setting up the simulated copy"))?;
     copy.drain_commits();
+    let state = <S::Checker as Invariants<S>>::READS_STATE
+        .then(|| CommittedState::of(system, scenario.variant, &copy))
+        .transpose()
+        .map_err(setup("setting up the committed state"))?;
     let mirror = Mirror::new(&copy);
     mirror::prepare_postgres(admin, &scoped, schema, sql_schema, &mirror)
         .await
@@ -428,6 +436,7 @@ async fn on_postgres<S: System>(
         mirror,
         reader,
         checker: system.checker(data.clone(), &scenario.settings),
+        state,
         exchanges: Rc::new(RefCell::new(Vec::new())),
         exchanges_fed: 0,
         broken: Vec::new(),
@@ -533,6 +542,10 @@ impl<S: System> Replay<'_, S> {
         let mut found: Vec<Violation> = Vec::new();
         for event in self.mirror.store().drain_commits() {
             found.extend(self.checker.on_commit(&event, now_ms).err());
+            if let Some(state) = &self.state {
+                state.apply(&event, now_ms);
+                found.extend(self.checker.on_state(state, now_ms).err());
+            }
         }
         let exchanges = self.exchanges.clone();
         let exchanges = exchanges.borrow();
@@ -735,6 +748,13 @@ impl<S: System> Replay<'_, S> {
         }
         let (finish, stuck) = self.finish().await?;
         let now_ms = self.driver.turnstile.now_ms();
+        let state = self
+            .state
+            .as_ref()
+            .map(|s| self.checker.on_state(s, now_ms));
+        if let Some(Err(violation)) = state {
+            self.record(violation.invariant, violation.message, None);
+        }
         if let Err(violation) = self.checker.at_end(self.mirror.store(), now_ms) {
             self.record(violation.invariant, violation.message.clone(), None);
             self.record("state_agrees_at_end", violation.to_string(), None);

@@ -23,8 +23,8 @@ use crate::scenario::{Liveness, Scenario};
 use crate::seed::Seed;
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
 use crate::system::{
-    prepare_store, Env, ExploreContext, FromContext, Invariants, Reply, ServerContext, System,
-    Variant, Violation,
+    prepare_store, CommittedState, Env, ExploreContext, FromContext, Invariants, Reply,
+    ServerContext, System, Variant, Violation,
 };
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -201,6 +201,8 @@ pub fn service_scenario<S: System>(
 /// What one schedule of a service model has seen so far.
 pub struct ServiceRun<S: System> {
     checker: S::Checker,
+    /// The committed state the checker reads, when it reads it.
+    state: Option<CommittedState>,
     env: Arc<LogicalEnv>,
     liveness: Liveness,
     /// Every response received, with its request and the time.
@@ -233,8 +235,15 @@ impl<S: System> ServiceRun<S> {
     /// Feeds the checker what happened since the last call.
     fn catch_up(&mut self, store: &Store) {
         for event in store.drain_commits() {
-            if let Err(violation) = self.checker.on_commit(&event, self.env.now_ms()) {
+            let now_ms = self.env.now_ms();
+            if let Err(violation) = self.checker.on_commit(&event, now_ms) {
                 self.violations.push(violation);
+            }
+            if let Some(state) = &self.state {
+                state.apply(&event, now_ms);
+                if let Err(violation) = self.checker.on_state(state, now_ms) {
+                    self.violations.push(violation);
+                }
             }
         }
         while self.exchanges_fed < self.exchanges.len() {
@@ -319,6 +328,11 @@ pub fn service_model<S: System>(
         }));
         let run = Rc::new(RefCell::new(ServiceRun::<S> {
             checker: model_system.checker(dataset.clone(), &settings),
+            // The store is fresh: the copy starts from the data set.
+            state: <S::Checker as Invariants<S>>::READS_STATE.then(|| {
+                CommittedState::of(&model_system, scenario.variant, store)
+                    .unwrap_or_else(|e| panic!("setting up the committed state: {e}"))
+            }),
             env: env.clone(),
             liveness,
             exchanges: Vec::new(),
@@ -427,6 +441,12 @@ pub fn service_model<S: System>(
         let mut run = run.borrow_mut();
         run.catch_up(store);
         let now_ms = run.env.now_ms();
+        let run = &mut *run;
+        if let Some(state) = &run.state {
+            run.checker
+                .on_state(state, now_ms)
+                .map_err(|v| v.to_string())?;
+        }
         run.checker.at_end(store, now_ms).map_err(|v| v.to_string())
     });
     for condition in sometimes {

@@ -150,8 +150,10 @@ impl System for Clinic {
         settings.validate()
     }
 
-    fn retry_attempts(&self, settings: &ClinicSettings) -> Option<u32> {
-        Some(settings.service.retry.attempts)
+    fn retry_config(
+        settings: &ClinicSettings,
+    ) -> Option<(&'static str, &crate::system::kit::RetryConfig)> {
+        Some(("service.retry", &settings.service.retry))
     }
 
     fn data_size_bytes(&self, settings: &ClinicSettings) -> u64 {

@@ -46,8 +46,7 @@ impl User {
         for op_index in 0..self.workload().ops_per_user {
             if op_index > 0 && self.workload().think_ms_max > 0 {
                 let (low, high) = (self.workload().think_ms_min, self.workload().think_ms_max);
-                let think = self.ctx.rng.between(low, high);
-                self.ctx.sleep_ms(think).await;
+                self.ctx.think_ms(low, high).await;
             }
             let op = OPS[self.ctx.rng.weighted(&weights)];
             self.operation(op).await;

@@ -344,6 +344,39 @@ pub struct CommitEvent {
     pub writes: Vec<(Key, Option<Arc<Row>>, Option<Arc<Row>>)>,
 }
 
+impl CommitEvent {
+    /// The rows it wrote in `table` (keys `table/...`), in key order: each
+    /// key with the row before (`None`: absent) and after (`None`:
+    /// deleted), for checks of what a commit changed.
+    ///
+    /// ```
+    /// use overbook::store::{CommitEvent, Key, Row};
+    /// use std::sync::Arc;
+    /// let sold = Arc::new(Row::new().with("sold_ms", 10));
+    /// let event = CommitEvent {
+    ///     tx: 7,
+    ///     commit_seq: 3,
+    ///     writes: vec![
+    ///         (Key::raw("holds/1"), Some(sold), Some(Arc::new(Row::new()))),
+    ///         (Key::raw("idempotency/1/hold"), Some(Arc::new(Row::new())), None),
+    ///     ],
+    /// };
+    /// let (key, before, after) = event.changes("holds").next().unwrap();
+    /// assert_eq!(key.as_str(), "holds/1");
+    /// assert_eq!((before.unwrap().int("sold_ms"), after.unwrap().int("sold_ms")), (None, Some(10)));
+    /// assert_eq!(event.changes("holds").count(), 1);
+    /// ```
+    pub fn changes<'a>(
+        &'a self,
+        table: &'a str,
+    ) -> impl Iterator<Item = (&'a Key, Option<&'a Row>, Option<&'a Row>)> + 'a {
+        self.writes
+            .iter()
+            .filter(move |(key, _, _)| key.table() == table)
+            .map(|(key, after, before)| (key, before.as_deref(), after.as_deref()))
+    }
+}
+
 fn error(code: SqlState, message: String) -> DbError {
     DbError::new(code, message)
 }
@@ -421,6 +454,37 @@ impl State {
             });
             initial.writes.sort_by(|a, b| a.key.cmp(&b.key));
             initial.writes.dedup_by(|a, b| a.key == b.key);
+        }
+    }
+
+    /// Applies another store's committed writes as one commit of this
+    /// one, outside any transaction (see [`super::Store::apply_commit`]).
+    /// Only the newest version of a key is kept: no transaction is open to
+    /// read an older one, and a deleted key goes altogether.
+    pub(crate) fn apply_commit(&mut self, event: &CommitEvent) {
+        assert_eq!(
+            self.open_transactions(),
+            0,
+            "commits are applied between transactions"
+        );
+        self.commit_seq += 1;
+        let seq = self.commit_seq;
+        for (key, after, _) in &event.writes {
+            match after {
+                Some(row) => {
+                    let version = Version {
+                        writer: 0,
+                        seq,
+                        row: Some(row.clone()),
+                        keys_changed: false,
+                        replaced: false,
+                    };
+                    self.data.insert(key.clone(), vec![version]);
+                }
+                None => {
+                    self.data.remove(key);
+                }
+            }
         }
     }
 
@@ -2591,6 +2655,14 @@ impl State {
                     .and_then(|v| v.row.clone())
                     .map(|row| (key.clone(), row))
             })
+            .collect()
+    }
+
+    /// The newest committed rows in `range`, without their keys.
+    pub(crate) fn latest_rows(&self, range: &KeyRange) -> Vec<Arc<Row>> {
+        self.data
+            .range(range.start.clone()..range.end.clone())
+            .filter_map(|(_, versions)| versions.last().and_then(|v| v.row.clone()))
             .collect()
     }
 

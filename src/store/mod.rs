@@ -520,6 +520,15 @@ impl Store {
         self.state().end_session(session.0);
     }
 
+    /// Applies `event`, a commit of another store, to this store's
+    /// committed state as one commit, outside any transaction: a store
+    /// that follows another's commits (the invariants'
+    /// [`CommittedState`](crate::system::CommittedState)). Only between
+    /// transactions: none may be open.
+    pub fn apply_commit(&self, event: &CommitEvent) {
+        self.state().apply_commit(event);
+    }
+
     /// The newest committed row of `key` (outside any transaction).
     pub fn read_committed(&self, key: &Key) -> Option<Row> {
         self.state().latest_row(key).map(|row| (*row).clone())
@@ -532,6 +541,12 @@ impl Store {
             .into_iter()
             .map(|(key, row)| (key, (*row).clone()))
             .collect()
+    }
+
+    /// The newest committed rows in `range`, shared rather than copied
+    /// (outside any transaction).
+    pub fn rows_committed(&self, range: &KeyRange) -> Vec<Arc<Row>> {
+        self.state().latest_rows(range)
     }
 
     /// The record of committed transactions so far (empty when

@@ -159,6 +159,14 @@ impl fmt::Display for Datum {
 #[derive(Clone, PartialEq, Eq, Default, Hash, Serialize)]
 pub struct Row(Vec<(&'static str, Datum)>);
 
+/// A row is a view of itself: code that reads rows can take rows, borrowed
+/// rows and shared ones (`impl AsRef<Row>`).
+impl AsRef<Row> for Row {
+    fn as_ref(&self) -> &Row {
+        self
+    }
+}
+
 impl Row {
     /// An empty row.
     pub fn new() -> Row {

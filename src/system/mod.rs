@@ -16,8 +16,8 @@
 //!   from its own random stream and the responses so far, through
 //!   [`UserContext::call`];
 //! - **invariants** ([`System::checker`] returning an [`Invariants`]):
-//!   named checks on every committed transaction, every response, and at the
-//!   end;
+//!   named checks on every committed transaction, on the whole committed
+//!   state as of it, on every response, and at the end;
 //! - **variants**: the correct service and named planted bugs
 //!   ([`System::variants`]), as strings;
 //! - **model-checking clients** ([`System::explore_clients`]): a few
@@ -33,14 +33,22 @@
 //!
 //! The helpers every such service needs are in [`kit`]: retry with backoff
 //! and jitter on 40001/40P01, idempotency records, a rate limiter, access
-//! tokens.
+//! tokens. Beside them: [`ServerContext::retry_or_refuse`] (retry by the
+//! service's [`System::retry_config`], a failure answered with a status),
+//! [`BackgroundTask::periodic`], [`UserContext::think_ms`],
+//! [`ExploreContext::requests`], and for invariants the committed state as
+//! of each commit ([`CommittedState`], in [`Invariants::on_state`]) and
+//! each commit's changes by table ([`CommitEvent::changes`]).
+//! [`crate::prelude`] imports all of it.
 
 mod bounds;
 mod direct;
 pub mod kit;
+mod state;
 
 pub use bounds::Bounds;
 pub use direct::{DirectTransport, ManualClock};
+pub use state::CommittedState;
 
 pub use crate::error::InputError;
 use crate::scenario::ClientPolicy;
@@ -283,10 +291,35 @@ pub trait Reply: Clone + Debug + Serialize + DeserializeOwned + 'static {
 /// with a [`Tally`] so reports show what was evaluated; the
 /// [`System`] docs have a complete checker.
 pub trait Invariants<S: System> {
+    /// Whether the checker reads the committed state in
+    /// [`Invariants::on_state`]. Only then does the harness keep the copy
+    /// of the database that `on_state` reads (it costs about as much as a
+    /// mirror of every committed row): a checker that implements
+    /// `on_state` sets this to `true`.
+    const READS_STATE: bool = false;
+
     /// After every committed transaction, in commit order (the events of
     /// [`Store::drain_commits`]), at simulated `now_ms` (the commit's time,
-    /// to within a step).
-    fn on_commit(&mut self, event: &CommitEvent, now_ms: u64) -> Result<(), Violation>;
+    /// to within a step). Nothing by default.
+    fn on_commit(&mut self, event: &CommitEvent, now_ms: u64) -> Result<(), Violation> {
+        let _ = (event, now_ms);
+        Ok(())
+    }
+
+    /// After [`Invariants::on_commit`] of every commit, with the whole
+    /// committed state as of that commit (a snapshot read: see
+    /// [`CommittedState`]), when [`Invariants::READS_STATE`] is `true`:
+    /// for invariants over the whole state ("no night oversold", "the
+    /// counters match the reservations") written as a query, with no
+    /// mirror of committed rows. The commit itself is `state`'s
+    /// [`CommittedState::commit_seq`]. Called once more at the end of a
+    /// run, before [`Invariants::at_end`], with the last commit's state at
+    /// the end's time (what depends on time changes without a commit).
+    /// Nothing by default.
+    fn on_state(&mut self, state: &CommittedState, now_ms: u64) -> Result<(), Violation> {
+        let _ = (state, now_ms);
+        Ok(())
+    }
 
     /// After every response a client received, at simulated `now_ms`.
     fn on_response(
@@ -319,8 +352,13 @@ pub trait Invariants<S: System> {
 
     /// Once at the end, at simulated `now_ms`: a full recount from
     /// committed rows ([`Store::scan_all_committed`]), cross-checked with
-    /// what was kept incrementally.
-    fn at_end(&mut self, store: &Store, now_ms: u64) -> Result<(), Violation>;
+    /// what was kept incrementally. Nothing by default (a checker that
+    /// reads the whole state in [`Invariants::on_state`] has recounted
+    /// already).
+    fn at_end(&mut self, store: &Store, now_ms: u64) -> Result<(), Violation> {
+        let _ = (store, now_ms);
+        Ok(())
+    }
 
     /// Evaluations per invariant (a [`Tally`]'s counts).
     fn checks(&self) -> BTreeMap<&'static str, u64>;
@@ -393,6 +431,39 @@ impl<S: System> ServerContext<S> {
             counters: &self.retries,
         };
         kit::retry(context, crate::store::DbError::is_retryable, attempt).await
+    }
+
+    /// [`ServerContext::retry`] by the system's own retry settings
+    /// ([`System::retry_config`]; the kit's defaults without them).
+    pub async fn retry_configured<T, F, Fut>(&self, attempt: F) -> Result<(T, u32), kit::RetryError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, crate::store::DbError>>,
+    {
+        let default = kit::RetryConfig::default();
+        let config = S::retry_config(&self.settings).map_or(&default, |(_, retry)| retry);
+        self.retry(config, attempt).await
+    }
+
+    /// [`ServerContext::retry_configured`], answering with its value, or
+    /// when it ended without one with `refuse(status, why)`: the status of
+    /// the [`kit::RetryError`] (503 when the tries ran out, 500 for an
+    /// error no retry cures) and its message. For a handler whose response
+    /// type has a refusal variant: `ctx.retry_or_refuse(attempt,
+    /// Response::Refused)`.
+    pub async fn retry_or_refuse<T, F, Fut>(
+        &self,
+        attempt: F,
+        refuse: impl FnOnce(u16, String) -> T,
+    ) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, crate::store::DbError>>,
+    {
+        match self.retry_configured(attempt).await {
+            Ok((value, _attempts)) => value,
+            Err(e) => refuse(e.status(), e.to_string()),
+        }
     }
 
     /// Whether the fault point `point` fires now: a place in handler or
@@ -658,6 +729,14 @@ impl<S: System> UserContext<S> {
         self.env.sleep_ms(ms).await
     }
 
+    /// Thinks: waits a time drawn from the user's stream between
+    /// `min_ms` and `max_ms` (inclusive); the time waited.
+    pub async fn think_ms(&mut self, min_ms: u64, max_ms: u64) -> u64 {
+        let think_ms = self.rng.between(min_ms, max_ms);
+        self.sleep_ms(think_ms).await;
+        think_ms
+    }
+
     /// The request id the next [`UserContext::call`] will be recorded
     /// with: `index << 32 | calls so far`.
     pub fn next_request_id(&self) -> u64 {
@@ -747,6 +826,16 @@ pub struct ExploreContext<'a, S: System> {
     pub ops: u32,
 }
 
+impl<S: System> ExploreContext<'_, S> {
+    /// Each client's `ops` requests, the `i`-th of client `c` being
+    /// `request(c, i)`: what [`System::explore_clients`] returns for
+    /// clients that differ only by their index.
+    pub fn requests(&self, request: impl Fn(u32, u32) -> S::Request) -> Vec<Vec<S::Request>> {
+        let client = |c| (0..self.ops).map(|i| request(c, i)).collect();
+        (0..self.clients).map(client).collect()
+    }
+}
+
 /// A "sometimes" condition of the model checker: it should hold at the end
 /// of at least one schedule, or the exploration missed the interesting
 /// cases. `reached` sees every (request, response, time) answered so far.
@@ -777,6 +866,20 @@ impl BackgroundTask {
     /// A job named `name` run every `period_ms`.
     pub const fn new(name: &'static str, period_ms: u64) -> BackgroundTask {
         BackgroundTask { name, period_ms }
+    }
+
+    /// What [`System::background_tasks`] returns for a service with one
+    /// job: `name` every `period_ms`, or no job when `period_ms` is 0 (a
+    /// scenario that turns the job off).
+    ///
+    /// ```
+    /// use overbook::system::BackgroundTask;
+    /// assert_eq!(BackgroundTask::periodic("sweep", 500), [BackgroundTask::new("sweep", 500)]);
+    /// assert!(BackgroundTask::periodic("sweep", 0).is_empty());
+    /// ```
+    pub fn periodic(name: &'static str, period_ms: u64) -> Vec<BackgroundTask> {
+        let task = BackgroundTask::new(name, period_ms);
+        (period_ms > 0).then_some(task).into_iter().collect()
     }
 }
 
@@ -956,15 +1059,27 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
         Ok(())
     }
 
+    /// The service's retry settings ([`kit::RetryConfig`], usually its
+    /// `[service]` section or a table in it), with their `--set` path
+    /// (`"service"`), if the service retries. They are bounded with the
+    /// rest of the settings ([`Bounds::retry`] under that path), they are
+    /// what [`ServerContext::retry_configured`] and
+    /// [`ServerContext::retry_or_refuse`] retry by, and they give the
+    /// default [`System::retry_attempts`]. `None` by default.
+    fn retry_config(settings: &Self::Settings) -> Option<(&'static str, &kit::RetryConfig)> {
+        let _ = settings;
+        None
+    }
+
     /// The attempts a request gets against 40001/40P01 (its retry budget,
     /// as `ctx.retry` spends it), if the service retries: `fuzz --swarm`
     /// keeps the serialization failures it injects low enough that no
     /// request of a correct service spends the whole budget on injected
     /// ones alone (such a failure would be the faults', not the
-    /// service's). `None` (not declared) by default.
+    /// service's). By default, the attempts of [`System::retry_config`]
+    /// (`None` without it).
     fn retry_attempts(&self, settings: &Self::Settings) -> Option<u32> {
-        let _ = settings;
-        None
+        Self::retry_config(settings).map(|(_, retry)| retry.attempts)
     }
 
     /// About how many bytes the data set of `settings` takes once drawn

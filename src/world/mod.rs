@@ -34,8 +34,8 @@ use crate::store::{
     CommitEvent, CommittedTx, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store,
 };
 use crate::system::{
-    prepare_store, CallError, CatchPanic, Env, Exchange, FromContext, Invariants, Message,
-    Observations, Observer, Reply, ServerContext, System, UserContext, UserEvent, Variant,
+    prepare_store, CallError, CatchPanic, CommittedState, Env, Exchange, FromContext, Invariants,
+    Message, Observations, Observer, Reply, ServerContext, System, UserContext, UserEvent, Variant,
 };
 use crate::workload::{arrival_times_ms, jittered_arrival_times_ms};
 use std::cell::{Cell, RefCell};
@@ -372,6 +372,8 @@ struct World<'a, S: System> {
     sim: turmoil::Sim<'a>,
     store: Store,
     checker: S::Checker,
+    /// The committed state the checker reads, when it reads it.
+    state: Option<CommittedState>,
     panics: net::Panics,
     background_runs: net::BackgroundRuns,
     handlers: net::HandlerLog<S>,
@@ -446,6 +448,9 @@ impl<'a, S: System> World<'a, S> {
         let store = prepare_store(system, variant, store_config, seed, &dataset)?;
         store.set_pacer(Arc::new(SimPacer));
         let checker = system.checker(dataset.clone(), &settings);
+        let state = <S::Checker as Invariants<S>>::READS_STATE
+            .then(|| CommittedState::of(system, variant, &store))
+            .transpose()?;
         let settings = Arc::new(settings);
         let observer: Observer<S> = Arc::new(Mutex::new(Observations::default()));
         let env: Arc<dyn Env> = Arc::new(SimEnv);
@@ -627,6 +632,7 @@ impl<'a, S: System> World<'a, S> {
             sim,
             store,
             checker,
+            state,
             panics,
             background_runs,
             handlers,
@@ -770,10 +776,15 @@ impl<'a, S: System> World<'a, S> {
                     .map(|(k, _, _)| k.to_string())
                     .collect(),
             });
+            if let Some(state) = &self.state {
+                state.apply(commit, now_ms);
+            }
             if violation.is_none() && self.scenario.run.check_every_step {
                 self.invariant_checks += 1;
                 if let Err(v) = Invariants::on_commit(&mut self.checker, commit, now_ms) {
                     violation = Some(v);
+                } else if let Some(state) = &self.state {
+                    violation = self.checker.on_state(state, now_ms).err();
                 }
             }
         }
@@ -1087,6 +1098,16 @@ impl<'a, S: System> World<'a, S> {
     fn final_checks(&mut self) -> Option<ViolationReport> {
         self.invariant_checks += 1;
         let now_ms = self.now_ms();
+        // The whole state once more at the end's time: what depends on
+        // time changes without a commit, and a run that skips the
+        // per-step checks checks it here.
+        let state = self
+            .state
+            .as_ref()
+            .map(|s| self.checker.on_state(s, now_ms));
+        if let Some(Err(v)) = state {
+            return Some(self.violation(v.invariant.to_string(), v.message));
+        }
         if let Err(v) = self.checker.at_end(&self.store, now_ms) {
             return Some(self.violation(v.invariant.to_string(), v.message));
         }

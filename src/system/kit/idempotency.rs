@@ -122,3 +122,76 @@ pub async fn remember_row<R: Serialize>(
         other => other,
     }
 }
+
+/// One request's idempotency record: the key it is stored under and the
+/// request's fingerprint (the request as JSON), for the usual round: look
+/// it up first in the transaction ([`Record::answer`]), do the work, then
+/// store a success ([`Record::remember_success`]) before the commit.
+///
+/// ```
+/// use overbook::store::{block_on, Isolation, Key, Schema, Store, StoreConfig};
+/// use overbook::system::kit::idempotency::Record;
+/// use overbook::seed::Seed;
+/// use overbook::system::Reply;
+///
+/// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+/// struct Answer(u16, String);
+/// impl Reply for Answer {
+///     fn status(&self) -> u16 { self.0 }
+/// }
+///
+/// let store = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+/// let refuse = |status, why: &str| Answer(status, why.to_string());
+/// let record = Record::new(Key::raw("idempotency/7/hold-1"), &("hold", 3));
+/// block_on(async {
+///     let mut tx = store.begin(Isolation::ReadCommitted);
+///     assert_eq!(record.answer(&mut tx, refuse).await.unwrap(), None);
+///     record.remember_success(&mut tx, &Answer(201, "held".into())).await.unwrap();
+///     tx.commit().await.unwrap();
+///     let mut tx = store.begin(Isolation::ReadCommitted);
+///     let replayed = record.answer(&mut tx, refuse).await.unwrap();
+///     assert_eq!(replayed, Some(Answer(201, "held".into())));
+///     // Another request under the same key is refused.
+///     let other = Record::new(Key::raw("idempotency/7/hold-1"), &("hold", 4));
+///     assert_eq!(other.answer(&mut tx, refuse).await.unwrap().unwrap().0, 422);
+/// });
+/// ```
+#[derive(Clone, Debug)]
+pub struct Record {
+    key: Key,
+    fingerprint: String,
+}
+
+impl Record {
+    /// The record of `request` under `key`. A resend is the same request
+    /// and replays; another request under the key is refused (422).
+    pub fn new(key: Key, request: &impl Serialize) -> Record {
+        let fingerprint = serde_json::to_string(request).unwrap_or_default();
+        Record { key, fingerprint }
+    }
+
+    /// What to answer instead of doing the work ([`recall`], then
+    /// [`Recall::answer`] with `refuse`); `None` when the request is fresh.
+    pub async fn answer<R: DeserializeOwned>(
+        &self,
+        tx: &mut Tx,
+        refuse: impl FnOnce(u16, &str) -> R,
+    ) -> Result<Option<R>, DbError> {
+        let recalled = recall(tx, &self.key, &self.fingerprint).await?;
+        Ok(recalled.answer(refuse))
+    }
+
+    /// [`remember`]s `response` if it is a success (a status below 300): a
+    /// refusal may succeed when the request comes again, and has no effect
+    /// to protect.
+    pub async fn remember_success<R: Serialize + crate::system::Reply>(
+        &self,
+        tx: &mut Tx,
+        response: &R,
+    ) -> Result<(), DbError> {
+        if response.status() >= 300 {
+            return Ok(());
+        }
+        remember(tx, &self.key, &self.fingerprint, response).await
+    }
+}

@@ -4,7 +4,8 @@
 //! - [`retry()`]: re-run a transaction after 40001/40P01 with capped
 //!   exponential backoff and jitter, as PostgreSQL asks of clients;
 //! - [`idempotency`]: store an operation's response under its idempotency
-//!   key in the same transaction as its effect, and replay it on a repeat;
+//!   key in the same transaction as its effect, and replay it on a repeat
+//!   ([`idempotency::Record`] does the round for one request);
 //! - [`RateLimiter`]: token buckets per client or per source host on
 //!   simulated time;
 //! - [`AccessToken`]: bearer tokens that expire on the simulated clock;
