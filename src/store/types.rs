@@ -69,18 +69,6 @@ impl KeyRange {
     /// Every key that starts with `prefix` (for example `"bookings/room-03/"`).
     pub fn prefix(prefix: &str) -> KeyRange {
         assert!(!prefix.is_empty(), "a prefix range needs a prefix");
-        // The common case, a prefix ending in ASCII ('/'), without
-        // decoding the whole text.
-        let last = *prefix.as_bytes().last().expect("non-empty prefix");
-        if last < 0x7f {
-            let mut end = String::with_capacity(prefix.len());
-            end.push_str(&prefix[..prefix.len() - 1]);
-            end.push((last + 1) as char);
-            return KeyRange {
-                start: Key::raw(prefix),
-                end: Key::raw(&end),
-            };
-        }
         let mut end: Vec<char> = prefix.chars().collect();
         let last = end.pop().expect("non-empty prefix");
         let next = char::from_u32(last as u32 + 1).unwrap_or(char::MAX);
