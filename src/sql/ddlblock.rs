@@ -255,7 +255,7 @@ pub(crate) fn rollback(catalog: &mut Catalog, owner: SessionId, keep: usize) -> 
 
 use super::plan::{Prepared, Statement};
 use super::{ddl, expr, lock, locks, triggers, types, Rows, SqlSession};
-use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, TableLockMode};
+use crate::store::{DbError, Isolation, KeyRange, Op, SqlState, TableLockMode, Timeouts};
 
 impl SqlSession {
     /// The block ended: its DDL is everyone's (committed) or undone.
@@ -582,14 +582,22 @@ impl SqlSession {
         match &mut self.block {
             Some(block) if block.failed => Ok(()),
             Some(_) => self.block_lock(&wanted).await,
-            None => {
-                let mut tx = self.db.store().begin(Isolation::ReadCommitted);
-                tx.join_session(self.session);
-                tx.set_timeouts(timeouts);
-                let locked = tx.sql_lock_tables(&wanted, false).await;
-                tx.rollback();
-                locked
-            }
+            None => self.lock_and_release(&wanted, timeouts).await,
         }
+    }
+
+    /// Outside a block: waits until `wanted` can be taken, in a
+    /// transaction of its own that lets them go at once.
+    pub(super) async fn lock_and_release(
+        &self,
+        wanted: &[(String, TableLockMode)],
+        timeouts: Timeouts,
+    ) -> Result<(), DbError> {
+        let mut tx = self.db.store().begin(Isolation::ReadCommitted);
+        tx.join_session(self.session);
+        tx.set_timeouts(timeouts);
+        let locked = tx.sql_lock_tables(wanted, false).await;
+        tx.rollback();
+        locked
     }
 }

@@ -2314,14 +2314,7 @@ impl SqlSession {
                         return Err(e);
                     }
                 }
-                None => {
-                    let mut tx = self.db.store().begin(Isolation::ReadCommitted);
-                    tx.join_session(self.session);
-                    tx.set_timeouts(timeouts);
-                    let locked = tx.sql_lock_tables(&wanted, false).await;
-                    tx.rollback();
-                    locked?;
-                }
+                None => self.lock_and_release(&wanted, timeouts).await?,
             }
         }
         Ok(Rows::default())

@@ -61,21 +61,18 @@ impl SireadRanges {
     }
 
     /// The holders and ranges that may hold keys of `table` (`None`: a key
-    /// with no table part, which any range may hold).
+    /// with no table part, which any range may hold). Not boxed: every
+    /// Serializable write asks.
     fn candidates<'a>(
         &'a self,
         table: Option<&str>,
-    ) -> Box<dyn Iterator<Item = (&'a TxId, &'a Vec<KeyRange>)> + 'a> {
-        match table {
-            Some(table) => Box::new(
-                self.by_table
-                    .get(table)
-                    .into_iter()
-                    .flatten()
-                    .chain(&self.spanning),
-            ),
-            None => Box::new(self.by_table.values().flatten().chain(&self.spanning)),
-        }
+    ) -> impl Iterator<Item = (&'a TxId, &'a Vec<KeyRange>)> + 'a {
+        let own = table.and_then(|table| self.by_table.get(table));
+        let every = table.is_none().then(|| self.by_table.values());
+        own.into_iter()
+            .chain(every.into_iter().flatten())
+            .flatten()
+            .chain(&self.spanning)
     }
 
     /// The holders of a range that contains `key`, each once per range.
@@ -90,12 +87,7 @@ impl SireadRanges {
         &'a self,
         page: &'a KeyRange,
     ) -> impl Iterator<Item = TxId> + 'a {
-        let table = table_of_range(page);
-        let candidates = match table {
-            Some(table) => self.candidates(Some(table)),
-            None => self.candidates(None),
-        };
-        candidates
+        self.candidates(table_of_range(page))
             .filter(move |(_, ranges)| {
                 ranges
                     .iter()
