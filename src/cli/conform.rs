@@ -264,6 +264,13 @@ fn print_text(reports: &[LevelReport], config: &Config) {
             codes(&r.aborted_pg_by_code)
         );
     }
+    for r in reports.iter().filter(|r| r.agreed_on_rerun > 0) {
+        outln!(
+            "{}: {} of the agreeing programs agreed on a second run on PostgreSQL (where one step woke two sessions, or a statement's own timeout ended its wait, PostgreSQL's timing varies from run to run)",
+            r.level.name(),
+            r.agreed_on_rerun
+        );
+    }
     let unsound: u64 = reports.iter().map(|r| r.count(Class::Unsound)).sum();
     outln!(
         "unsound: {unsound}{}",

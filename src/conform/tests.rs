@@ -1034,3 +1034,118 @@ fn a_cte_that_misses_its_lock_is_caught() {
         "{caught:?}"
     );
 }
+
+// ---- PostgreSQL's order of two woken sessions --------------------------
+
+/// The store, except that the first `flips` programs it opens answer the
+/// duplicate insert below with 40001 instead of 23505: PostgreSQL
+/// giving, on some runs only, another outcome than the store's.
+struct Flip {
+    flips: usize,
+    opens: usize,
+}
+
+struct Flipped(SqlSession, bool);
+
+impl Session for Flipped {
+    async fn execute(&mut self, sql: &str, params: &[crate::sql::Value]) -> Result<Rows, DbError> {
+        let result = self.0.execute(sql, params).await;
+        match result {
+            Err(e) if self.1 && sql.starts_with("INSERT INTO acct VALUES (1, 'b'") => {
+                assert_eq!(e.code, SqlState::UniqueViolation, "{e}");
+                Err(DbError::new(SqlState::SerializationFailure, "planted"))
+            }
+            other => other,
+        }
+    }
+}
+
+impl Backend for Flip {
+    type S = Flipped;
+
+    async fn open(&mut self, setup: &Setup, sessions: usize) -> Result<Vec<Flipped>, DbError> {
+        let flip = self.flips > 0;
+        self.opens += 1;
+        self.flips = self.flips.saturating_sub(1);
+        let conns = SimBackend::default().open(setup, sessions).await?;
+        Ok(conns.into_iter().map(|c| Flipped(c, flip)).collect())
+    }
+
+    async fn blocked(&mut self, _observer: &mut Flipped, _index: usize) -> bool {
+        true
+    }
+
+    async fn idle(&mut self) {}
+
+    async fn grace(&mut self) {}
+}
+
+/// s3's duplicate insert and s2's update both wait on s1's update, and
+/// s1's COMMIT wakes both (program 437 of seed 1 at Read Committed,
+/// shrunk).
+fn woken_together() -> Program {
+    Program {
+        name: "woken together".into(),
+        level: Isolation::ReadCommitted,
+        setup: generate::SCHEMA,
+        initial: vec!["INSERT INTO acct VALUES (1, 'a', 1, 0)".into()],
+        sessions: 3,
+        steps: [
+            (0, "BEGIN"),
+            (1, "BEGIN"),
+            (2, "BEGIN"),
+            (0, "UPDATE acct SET grp = 2 WHERE id = 1"),
+            (2, "INSERT INTO acct VALUES (1, 'b', 1, 0)"),
+            (1, "UPDATE acct SET bal = 5 WHERE id = 1"),
+            (0, "COMMIT"),
+            (2, "COMMIT"),
+            (1, "COMMIT"),
+        ]
+        .iter()
+        .map(|(s, sql)| Step {
+            session: *s,
+            stmt: Stmt::sql(*sql),
+        })
+        .collect(),
+    }
+}
+
+#[test]
+fn two_sessions_woken_by_one_step_are_judged_again_on_postgresql() {
+    let racy = woken_together();
+    let store = block_on(run_program(&mut SimBackend::default(), &racy)).unwrap();
+    assert!(store.steps[4].waited && store.steps[5].waited);
+    assert_eq!(store.steps[4].completed_after, Some(6));
+    assert_eq!(store.steps[5].completed_after, Some(6));
+
+    // PostgreSQL gives the store's outcome on its second run: agree, and
+    // the report says so.
+    let mut checker = Checker::new(Flip { flips: 1, opens: 0 });
+    let judged = block_on(checker.judge(&racy)).unwrap();
+    assert_eq!(judged.verdict.class, Class::Agree, "{:?}", judged.verdict);
+    assert!(judged.agreed_on_rerun);
+    let mut report = LevelReport::new(Isolation::ReadCommitted);
+    report.tally(&racy, &judged);
+    assert_eq!(report.agreed_on_rerun, 1);
+
+    // Never: still different, after a bounded number of runs.
+    let mut checker = Checker::new(Flip {
+        flips: usize::MAX,
+        opens: 0,
+    });
+    let judged = block_on(checker.judge(&racy)).unwrap();
+    assert_eq!(judged.verdict.class, Class::Different);
+    assert!(!judged.agreed_on_rerun);
+    assert_eq!(checker.other.opens, 1 + PG_RERUNS_MAX);
+
+    // One woken session has one order: no second run, the difference
+    // stands even though a second run would agree.
+    let alone = racy.without_session(1);
+    let store = block_on(run_program(&mut SimBackend::default(), &alone)).unwrap();
+    assert!(store.steps[3].waited);
+    let mut checker = Checker::new(Flip { flips: 1, opens: 0 });
+    let judged = block_on(checker.judge(&alone)).unwrap();
+    assert_eq!(judged.verdict.class, Class::Different);
+    assert!(!judged.agreed_on_rerun);
+    assert_eq!(checker.other.opens, 1);
+}
