@@ -5,31 +5,53 @@
 //!
 //! Booking back ends break under concurrency in ways load tests rarely
 //! show: units reserved past the authorized total, appointment moves lost to
-//! stale versions, one room booked twice. overbook runs the booking logic
-//! ([`service`]) against a simulated database with PostgreSQL's isolation
-//! semantics ([`store`]) inside a seeded turmoil network and clock
-//! ([`world`]), with thousands of virtual clients ([`workload`]) and
-//! injected faults, checks invariants after every step ([`invariant`]), and
-//! reports every failure with the seed that reproduces it exactly.
+//! stale versions, one room booked twice. overbook runs a booking service
+//! (anything implementing [`system::System`]: a handler over SQL, a virtual
+//! user, invariants, named planted bugs) against a simulated database with
+//! PostgreSQL's semantics ([`sql`] over [`store`]) inside a seeded turmoil
+//! network and clock ([`world`]), with thousands of virtual clients and
+//! injected faults; checks invariants after every step; and reports every
+//! failure with the seed that reproduces it exactly. The same handler runs
+//! under a model checker ([`explore`]) and on a real PostgreSQL
+//! ([`postgres`], [`confirm`]).
+//!
+//! Start with [`system`] (what you implement), [`prelude`] (what you
+//! import), [`check`] (running it in `cargo test`) and [`cli`] (your
+//! binary in one call). `ARCHITECTURE.md` at the repository root is the map
+//! of the code.
 //!
 //! The pieces, bottom up:
 //! - [`seed`]: one `u64` per run; every component draws from its own
 //!   ChaCha stream derived from it.
 //! - [`store`]: MVCC, Read Committed / Repeatable Read / Serializable (SSI),
-//!   row locks with deadlock detection, unique and exclusion constraints,
-//!   injected 40001s and latency, and a record of committed transactions.
-//! - [`history`]: a serializability checker over that record (Adya's G0,
-//!   G1, G-single, G2).
-//! - [`service`]: the appointment board, authorization units and room
-//!   assignment services, correct and with named planted bugs.
-//! - [`scenario`], [`workload`], [`world`], [`metrics`]: scenario files,
-//!   virtual users, the turmoil world and its report.
-//! - [`corpus`], [`shrink`]: the regression corpus of failing seeds and
-//!   the minimizer of failing cases.
-//! - [`html`], [`junit`]: reports for people (charts over simulated time,
-//!   the failure timeline) and for CI systems (JUnit XML).
+//!   row, table and advisory locks with deadlock detection, unique and
+//!   exclusion constraints, injected 40001s and latency, and a record of
+//!   committed transactions.
+//! - [`sql`]: the SQL real booking services write (DDL, joins, CTEs,
+//!   subqueries, window functions, triggers and PL/pgSQL, every lock), on
+//!   the store; [`postgres`]: the same [`sql::Session`] on a real server.
+//! - [`history`]: a serializability checker over the committed record
+//!   (Adya's G0, G1, G-single, G2).
+//! - [`conform`], [`pgspecs`], [`sqlcheck`]: fidelity, measured: generated
+//!   programs on both engines step by step, PostgreSQL's own isolation
+//!   suite, and a team's SQL files statement by statement.
+//! - [`system`], [`prelude`]: the plug-in API and its kit (retry with
+//!   jitter, idempotency records, rate limits, tokens).
+//! - [`scenario`], [`workload`], [`metrics`], [`world`]: scenario files,
+//!   arrivals, the turmoil world and its report.
 //! - [`explore`]: the model checker, running the same handlers under
-//!   controlled interleavings (DFS with sleep sets, PCT, random).
+//!   controlled interleavings (DFS with sleep sets, PCT, random);
+//!   [`confirm`] replays its counterexamples on a real PostgreSQL.
+//! - [`corpus`], [`corpus_merge`], [`shrink`], [`crash`]: the regression
+//!   corpus of failing seeds, merging fuzz shards, the minimizer, and
+//!   panics as findings.
+//! - [`check`], [`cli`], [`html`], [`junit`]: `cargo test` entry points, the
+//!   command line as a library function, and reports for people and CI.
+//! - [`service`], [`invariant`]: the bundled clinic services (appointment
+//!   board, authorization units, room assignment), each with named planted
+//!   bugs, and their invariants: examples of the API, not special cases.
+//! - [`wire`], [`error`]: the world's request framing, and input errors
+//!   that name the file, line and field.
 #![deny(missing_docs)]
 
 pub mod check;
