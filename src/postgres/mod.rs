@@ -387,15 +387,7 @@ mod tests {
     }
 }
 
-/// How long PostgreSQL waits on a lock before it checks for a deadlock,
-/// on [`PgBackend`]'s connections: short, so that the statement that
-/// closes a cycle is the one that fails (as on the simulated store) and a
-/// script does not stall for the default second.
-pub const DEADLOCK_TIMEOUT_MS: u64 = 1;
-
-/// How long [`PgBackend`]'s [`Backend::grace`](crate::sql::script::Backend::grace)
-/// watches a statement first seen blocked: a few deadlock checks' worth.
-pub const GRACE_MS: u64 = 4 * DEADLOCK_TIMEOUT_MS + 2;
+pub use crate::sql::script::{DEADLOCK_TIMEOUT_MS, GRACE_MS};
 
 /// The script runner's [`Backend`](crate::sql::script::Backend) on a real
 /// PostgreSQL, in a schema of this backend's own (`overbook_<process>_<n>`,

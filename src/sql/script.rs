@@ -166,14 +166,23 @@ impl Pacer for ScriptClock {
 /// How long the PostgreSQL backend's [`Backend::idle`] sleeps.
 const IDLE_MS: u64 = 1;
 
+/// How long a lock wait lasts before the deadlock check, for scripts on
+/// every engine (the store's `deadlock_timeout`, and `SET deadlock_timeout`
+/// on a real PostgreSQL's connections): short, so that the statement that
+/// closes a cycle is the one that fails, on both, and a script does not
+/// stall for PostgreSQL's default second.
+pub const DEADLOCK_TIMEOUT_MS: u64 = 1;
+
+/// How long [`Backend::grace`] watches a statement first seen blocked: a
+/// few deadlock checks' worth, on every engine.
+pub const GRACE_MS: u64 = 4 * DEADLOCK_TIMEOUT_MS + 2;
+
 impl Backend for SimBackend {
     type S = SqlSession;
 
     async fn open(&mut self, setup: &Setup, sessions: usize) -> Result<Vec<SqlSession>, DbError> {
         let config = StoreConfig {
-            deadlock_timeout_ms: self
-                .deadlock_timeout_ms
-                .unwrap_or(crate::postgres::DEADLOCK_TIMEOUT_MS),
+            deadlock_timeout_ms: self.deadlock_timeout_ms.unwrap_or(DEADLOCK_TIMEOUT_MS),
             ..StoreConfig::default()
         };
         let store = Store::new(Schema::default(), config, Seed(0));
@@ -198,7 +207,7 @@ impl Backend for SimBackend {
     }
 
     async fn grace(&mut self) {
-        self.clock.advance(crate::postgres::GRACE_MS);
+        self.clock.advance(GRACE_MS);
     }
 
     fn history(&self, observer: &SqlSession) -> Option<Vec<CommittedTx>> {

@@ -44,14 +44,15 @@
 mod bounds;
 mod direct;
 pub mod kit;
+mod policy;
 mod state;
 
 pub use bounds::Bounds;
 pub use direct::{DirectTransport, ManualClock};
+pub use policy::ClientPolicy;
 pub use state::CommittedState;
 
 pub use crate::error::InputError;
-use crate::scenario::ClientPolicy;
 use crate::seed::{Rng64, Seed};
 use crate::store::{CommitEvent, PauseFuture, Pool, Schema, Store};
 use serde::de::DeserializeOwned;
