@@ -21,6 +21,7 @@ pub const OVERSELL: &str = "tickets/oversell";
 pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
 pub const LOCK_ORDER: &str = "tickets/lock-order";
 pub const SPLIT_SWAP: &str = "tickets/swap-split-tx";
+pub const RELEASE_EARLY: &str = "tickets/release-reads-early";
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -46,6 +47,9 @@ pub struct Workload {
     pub think_ms_max: u64,
     /// How often a user with a hold swaps it with its neighbour's.
     pub swap_probability: f64,
+    /// How often a user confirms a hold in one tab while releasing it in
+    /// another: two requests in flight at once, on two connections.
+    pub two_tabs_probability: f64,
 }
 
 /// An operation on a hold, named `[client, n]` for the client's `n`-th
@@ -112,13 +116,24 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     // authentication, a GC).
     ctx.buggify_sleep("stall-before-transaction", 100).await;
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
+    let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
+    let key = Key::new("holds", &[&id]);
+    // A planted bug: a release reads its hold before queueing for the lock
+    // (to answer 404 early), then writes back what it read. Only the
+    // hold's owner changes it meanwhile: a user with a confirm of it in
+    // flight beside the release (in sims without swaps and sweeper).
+    let early = op == Op::Release && ctx.variant.is(RELEASE_EARLY);
+    let early = if early {
+        Some(tx.get(&key).await?)
+    } else {
+        None
+    };
     // Every operation locks the venue first, so they run one at a time and
     // a resend queued behind its original finds the original's record. The
     // planted bug skips the lock: concurrent holds count the same seats.
     if !ctx.variant.is(OVERSELL) {
         tx.get_for_update(&Key::raw("venue")).await?;
     }
-    let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
     let record = idempotency::Record::new(Key::new("idempotency", &[&id, req.operation()]), req);
     if let Some(answer) = record.answer(&mut tx, refuse).await? {
         return Ok(answer);
@@ -127,8 +142,11 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     let now_ms = tx.clock_ms();
     let stale = op == Op::Confirm && ctx.variant.is(STALE_CLOCK);
     let expiry_ms = if stale { early_ms } else { now_ms };
-    let key = Key::new("holds", &[&id]);
-    let response = match (op, tx.get(&key).await?) {
+    let hold = match early {
+        Some(hold) => hold,
+        None => tx.get(&key).await?,
+    };
+    let response = match (op, hold) {
         (Op::Hold, _) => {
             let holds = tx.scan(&KeyRange::prefix("holds/")).await?;
             if seats_taken(holds.iter().map(|(_, row)| row), now_ms) >= ctx.data.seats {

@@ -14,7 +14,7 @@ use overbook::system::kit::RetryCounters;
 use overbook::system::{panic_message, DirectTransport, Env, Invariants, ManualClock, Message};
 use overbook::system::{CommittedState, Variant, Violation};
 use overbook::system::{Observations, Observer, Reply};
-use service::{LOCK_ORDER, OVERSELL, STALE_CLOCK};
+use service::{LOCK_ORDER, OVERSELL, RELEASE_EARLY, STALE_CLOCK};
 
 type Server = ServerContext<Tickets>;
 use std::collections::BTreeMap;
@@ -1008,4 +1008,115 @@ fn the_committed_state_is_checked_at_the_end_when_steps_are_not() {
         let report = run(seed, Variant::CORRECT);
         assert!(report.passed, "{}", report.summary_line());
     }
+}
+
+/// `explore-tabs` as `explore` builds it (1 client, 2 ops), without tabs
+/// when `tabs` is false, and with the client's request list replaced by
+/// `requests` when given.
+fn tabs_model(
+    variant: &str,
+    tabs: bool,
+    requests: Option<Vec<Request>>,
+) -> Model<ServiceState<Tickets>> {
+    let mut scenario = Scenario::load_for(&Tickets, &sims().join("explore-tabs.toml")).unwrap();
+    if !tabs {
+        scenario = scenario
+            .with_overrides(&["workload.two_tabs_probability=0".to_string()])
+            .unwrap();
+    }
+    let variant = Tickets.variant(variant).unwrap();
+    let mut service = service_scenario(&Tickets, &scenario, variant, Seed(1), 1, 2).unwrap();
+    if let Some(requests) = requests {
+        service.clients = vec![requests];
+    }
+    service_model(&Tickets, "explore-tabs", service)
+}
+
+/// One client, two connections: a confirm and a release of one hold in
+/// flight at once find `tickets/release-reads-early` (the release writes back
+/// the hold it read before the confirm sold it); the correct version passes
+/// every schedule. The same requests from one connection, one at a time,
+/// in either order, pass the planted bug exhaustively: only two in flight
+/// reach it.
+#[test]
+fn explore_finds_the_release_read_early_only_with_two_calls_in_flight() {
+    let model = tabs_model(RELEASE_EARLY, true, None);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    let violation = report.violations.first().expect("found");
+    assert_eq!(
+        violation.property, "hold_confirmed_at_most_once",
+        "{report}"
+    );
+    let replayed = replay(&model, &violation.line).unwrap();
+    assert_eq!(
+        replayed.violation.unwrap().property,
+        "hold_confirmed_at_most_once"
+    );
+    assert!(
+        replayed
+            .trace
+            .iter()
+            .any(|s| s.contains("client 0's connection 1")),
+        "the release runs on the second connection's task: {:#?}",
+        replayed.trace
+    );
+    let correct = explore(
+        &tabs_model("correct", true, None),
+        Dfs::default().into(),
+        Limits::default(),
+    );
+    assert!(
+        correct.exhausted && correct.violations.is_empty(),
+        "{correct}"
+    );
+
+    let hold = Request(Op::Hold, [0, 0]);
+    for (first, then) in [(Op::Confirm, Op::Release), (Op::Release, Op::Confirm)] {
+        let one_at_a_time = vec![hold.clone(), Request(first, [0, 0]), Request(then, [0, 0])];
+        let model = tabs_model(RELEASE_EARLY, false, Some(one_at_a_time));
+        let report = explore(&model, Dfs::default().into(), Limits::default());
+        assert!(report.exhausted && report.violations.is_empty(), "{report}");
+    }
+}
+
+/// A second connection past `explore.connections` is the client's panic,
+/// naming the setting, not a hang.
+#[test]
+fn a_connection_past_explore_connections_names_the_setting() {
+    let scenario = Scenario::load_for(&Tickets, &sims().join("explore-tabs.toml")).unwrap();
+    let scenario = scenario
+        .with_overrides(&["explore.connections=1".to_string()])
+        .unwrap();
+    let service = service_scenario(&Tickets, &scenario, Variant::CORRECT, Seed(1), 1, 2).unwrap();
+    let model = service_model(&Tickets, "explore-tabs", service);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    let violation = report.violations.first().expect("the client panics");
+    assert!(
+        violation.message.contains("explore.connections = 1"),
+        "{report}"
+    );
+}
+
+/// In the world: users with two tabs find `tickets/release-reads-early` with a
+/// seed that replays, and the correct version passes the same seeds; users
+/// with one request in flight (no tabs) pass the planted bug.
+#[test]
+fn fuzz_finds_the_release_read_early_only_with_two_tabs() {
+    let tabs = || check().sim("tickets-tabs");
+    let report = tabs().variant(RELEASE_EARLY).seeds(1..=10).expect_failure();
+    // The release writes back the hold unsold after the confirm sold it.
+    let violation = report.violation.as_ref().unwrap();
+    assert_eq!(
+        violation.invariant, "hold_confirmed_at_most_once",
+        "{violation:?}"
+    );
+    let scenario = Scenario::load_for(&Tickets, &sims().join("tickets-tabs.toml")).unwrap();
+    let variant = Tickets.variant(RELEASE_EARLY).unwrap();
+    let again = overbook::world::run(&Tickets, &scenario, Seed(report.seed), variant);
+    assert_eq!(again.trace_hash, report.trace_hash, "replays");
+    assert!(again.violation.is_some());
+    tabs().seeds(1..=10).run();
+    let one_tab = ["workload.two_tabs_probability=0"];
+    let one_tab = tabs().variant(RELEASE_EARLY).set(one_tab[0]);
+    one_tab.seeds(1..=10).run();
 }
