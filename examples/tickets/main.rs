@@ -107,7 +107,10 @@ impl System for Tickets {
             if workload.swap_probability > 0.0 && user.rng.chance(workload.swap_probability) {
                 user.send(Request(Op::Swap, [client, client ^ 1])).await;
             }
-            let id = [client, hold];
+            let id = match held {
+                Some(Response::Held { hold: Some(id), .. }) => id,
+                _ => [client, hold],
+            };
             // Drawn only when tabs are on, so other sims keep their streams.
             let tabs = workload.two_tabs_probability;
             let is_held = matches!(held, Some(Response::Held { .. }));
@@ -141,17 +144,22 @@ impl System for Tickets {
         })
     }
 
-    /// Where users have two tabs, each confirm is sent with a release of
-    /// the same hold, at once, on a second connection.
+    /// A confirm names the hold the last hold's answer named, where the
+    /// server names holds; where users have two tabs, each confirm is sent
+    /// with a release of the same hold, at once, on a second connection.
     async fn explore_user(&self, mut user: UserContext<Self>, requests: Vec<Request>) {
         let tabs = user.settings.workload.two_tabs_probability > 0.0;
-        for request in requests {
+        let mut named = None;
+        for mut request in requests {
+            if request.0 != Op::Hold {
+                request.1 = named.unwrap_or(request.1);
+            }
             if request.0 == Op::Confirm && tabs {
                 let mut tab = user.connection();
                 let release = tab.call(Request(Op::Release, request.1));
                 let _ = overbook::join!(user.call(request), release);
-            } else {
-                let _ = user.call(request).await;
+            } else if let Ok(Response::Held { hold, .. }) = user.call(request).await {
+                named = hold;
             }
         }
     }

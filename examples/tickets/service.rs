@@ -16,6 +16,7 @@
 
 use crate::Tickets;
 use overbook::prelude::*;
+use overbook::store::Tx;
 
 pub const OVERSELL: &str = "tickets/oversell";
 pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
@@ -37,6 +38,10 @@ pub struct Venue {
     pub hold_ttl_ms: u64,
     /// The sweeper's period (0: no sweeper).
     pub sweep_every_ms: u64,
+    /// The server names each hold (the venue's next number), and its
+    /// answer says the name: a hold request's `[client, n]` is then only
+    /// its idempotency key, and its confirm names what the answer said.
+    pub server_ids: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -80,9 +85,16 @@ impl Message for Request {
 /// `SoldOut` says when the clock read `at_ms`, for the invariants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Response {
-    Held { expires_ms: u64 },
+    Held {
+        expires_ms: u64,
+        /// The hold's name, when the server chose it (`data.server_ids`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<[u32; 2]>,
+    },
     Done,
-    SoldOut { at_ms: u64 },
+    SoldOut {
+        at_ms: u64,
+    },
     Refused(u16, String),
 }
 
@@ -152,10 +164,14 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             if seats_taken(holds.iter().map(|(_, row)| row), now_ms) >= ctx.data.seats {
                 return Ok(Response::SoldOut { at_ms: now_ms });
             }
+            let (key, hold) = match ctx.data.server_ids {
+                true => server_named(&mut tx, req.1[0]).await?,
+                false => (key, None),
+            };
             let expires_ms = now_ms + ctx.data.hold_ttl_ms;
             let row = Row::new().with("expires_ms", expires_ms as i64);
             tx.insert(&key, row).await?;
-            Response::Held { expires_ms }
+            Response::Held { expires_ms, hold }
         }
         (_, None) => refuse(404, "no such hold"),
         (_, Some(row)) if seats_taken([&row], expiry_ms) == 0 => refuse(409, "expired"),
@@ -170,6 +186,19 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     record.remember_success(&mut tx, &response).await?;
     tx.commit().await?;
     Ok(response)
+}
+
+/// The next hold's name, `[client, the venue's next number]`, counted on
+/// the venue's row (under its lock): which client gets which number is
+/// the interleaving's, known only from the answer.
+async fn server_named(tx: &mut Tx, client: u32) -> Result<(Key, Option<[u32; 2]>), DbError> {
+    let venue = tx.get(&Key::raw("venue")).await?.unwrap_or_default();
+    let n = venue.int("next_hold").unwrap_or(0);
+    tx.update(&Key::raw("venue"), venue.with("next_hold", n + 1))
+        .await?;
+    let name = [client, n as u32];
+    let key = Key::new("holds", &[&format!("{:08}-{:04}", name[0], name[1])]);
+    Ok((key, Some(name)))
 }
 
 /// Two clients' first holds trade expiry times, both live and unsold. The

@@ -144,7 +144,10 @@ fn refused(status: u16, why: &str) -> Response {
 #[test]
 fn hold_confirm_release_and_refusals() {
     let mut f = Fixture::new(2);
-    let held = Response::Held { expires_ms: 500 };
+    let held = Response::Held {
+        expires_ms: 500,
+        hold: None,
+    };
     let sold_out = Response::SoldOut { at_ms: 0 };
     assert_eq!(f.send(1, 0, Op::Hold), held);
     assert_eq!(f.send(2, 0, Op::Hold), held);
@@ -163,11 +166,23 @@ fn hold_confirm_release_and_refusals() {
 #[test]
 fn an_expired_hold_frees_its_seat_and_cannot_be_confirmed() {
     let mut f = Fixture::new(1);
-    assert_eq!(f.send(1, 0, Op::Hold), Response::Held { expires_ms: 500 });
+    assert_eq!(
+        f.send(1, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 500,
+            hold: None
+        }
+    );
     f.wait_ms(499);
     assert_eq!(f.send(2, 0, Op::Hold), Response::SoldOut { at_ms: 499 });
     f.wait_ms(1);
-    assert_eq!(f.send(2, 0, Op::Hold), Response::Held { expires_ms: 1000 });
+    assert_eq!(
+        f.send(2, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 1000,
+            hold: None
+        }
+    );
     assert_eq!(f.send(1, 0, Op::Confirm), refused(409, "expired"));
     assert_eq!(f.send(2, 0, Op::Confirm), Response::Done);
     f.wait_ms(10_000);
@@ -449,8 +464,20 @@ fn the_command_line_fuzzes_replays_shrinks_and_explores_the_example() {
 #[test]
 fn the_sweeper_deletes_expired_unsold_holds_only() {
     let mut f = Fixture::new(2);
-    assert_eq!(f.send(1, 0, Op::Hold), Response::Held { expires_ms: 500 });
-    assert_eq!(f.send(2, 0, Op::Hold), Response::Held { expires_ms: 500 });
+    assert_eq!(
+        f.send(1, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 500,
+            hold: None
+        }
+    );
+    assert_eq!(
+        f.send(2, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 500,
+            hold: None
+        }
+    );
     assert_eq!(f.send(2, 0, Op::Confirm), Response::Done);
     f.wait_ms(499);
     assert_eq!(
@@ -1119,4 +1146,45 @@ fn fuzz_finds_the_release_read_early_only_with_two_tabs() {
     let one_tab = ["workload.two_tabs_probability=0"];
     let one_tab = tabs().variant(RELEASE_EARLY).set(one_tab[0]);
     one_tab.seeds(1..=10).run();
+}
+
+/// Holds the server names: each client confirms the name its hold's
+/// answer gave. The server numbers holds in the order it makes them, so
+/// the second client to hold gets number 1 whichever client it is: a
+/// confirm fixed up front (`[client, 0]`) would find no such hold in every
+/// schedule, while here some schedule has every request succeed, and the
+/// correct version passes exhaustively. With one seat, the oversell is
+/// found on the same clients.
+#[test]
+fn explore_clients_confirm_the_holds_the_server_named() {
+    let correct = check().sim("explore-server-ids").explore(2, 2);
+    assert!(
+        correct.exhausted && correct.violations.is_empty(),
+        "{correct}"
+    );
+    let all_succeeded = correct
+        .sometimes
+        .iter()
+        .find(|s| s.name == "every request succeeded")
+        .and_then(|s| s.reached_by.clone())
+        .expect("reached");
+    let scenario = Scenario::load_for(&Tickets, &sims().join("explore-server-ids.toml")).unwrap();
+    let service = service_scenario(&Tickets, &scenario, Variant::CORRECT, Seed(1), 2, 2).unwrap();
+    let model = service_model(&Tickets, "explore-server-ids", service);
+    let trace = replay(&model, &all_succeeded).unwrap().trace.join("\n");
+    let second = ["update holds/00000000-0001", "update holds/00000001-0001"];
+    assert!(second.iter().any(|s| trace.contains(s)), "{trace}");
+
+    let oversell = std::panic::catch_unwind(|| {
+        check()
+            .sim("explore-server-ids")
+            .set("data.seats=1")
+            .variant(OVERSELL)
+            .explore(2, 2)
+    });
+    let message = panic_message(oversell.unwrap_err().as_ref());
+    assert!(
+        message.contains("violation of seats_never_oversold"),
+        "{message}"
+    );
 }
