@@ -1,6 +1,10 @@
 //! Service-level models: clients that call a [`System`]'s handler directly
 //! (no network), so the model checker explores the very handlers the
-//! simulated world runs, generic over the system.
+//! simulated world runs, generic over the system. Each client runs the
+//! system's [`System::explore_user`] over its requests; a further
+//! connection it opens ([`UserContext::connection`], up to
+//! [`ServiceScenario::connections`]) is a daemon task of its own, handed
+//! each call and handing the answer back.
 //!
 //! Every store statement of a handler is a scheduling point. Every [`Env`]
 //! sleep (a retry's backoff, a background job's period) is a timer on a

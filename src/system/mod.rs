@@ -14,14 +14,18 @@
 //!   the [`Env`] of a [`ServerContext`];
 //! - **a virtual user** ([`System::user`]): what one simulated client does,
 //!   from its own random stream and the responses so far, through
-//!   [`UserContext::call`];
+//!   [`UserContext::call`] (several calls in flight at once on
+//!   [`UserContext::connection`]s);
 //! - **invariants** ([`System::checker`] returning an [`Invariants`]):
 //!   named checks on every committed transaction, on the whole committed
 //!   state as of it, on every response, and at the end;
 //! - **variants**: the correct service and named planted bugs
 //!   ([`System::variants`]), as strings;
 //! - **model-checking clients** ([`System::explore_clients`]): a few
-//!   clients' request lists for exhaustive exploration;
+//!   clients' request lists for exhaustive exploration, and what a client
+//!   does with them ([`System::explore_user`]: by default, send each once
+//!   the last is answered; written out, build requests from earlier
+//!   answers, or have several in flight on [`UserContext::connection`]s);
 //! - **background jobs**, if any ([`System::background_tasks`] and
 //!   [`System::run_background`]): sweepers and expiry jobs each API server
 //!   runs on a timer, which the model checker schedules like clients.
