@@ -1188,3 +1188,55 @@ fn explore_clients_confirm_the_holds_the_server_named() {
         "{message}"
     );
 }
+
+/// A user with two tabs over the in-process transport: the confirm and the
+/// release of each hold are both recorded, as the user's (its client id),
+/// with request ids from one counter; the venue's lock lets one of them
+/// through and refuses the other.
+#[test]
+fn a_second_connection_records_its_calls_as_the_users() {
+    let mut settings = settings(20);
+    settings.workload.two_tabs_probability = 1.0;
+    settings.workload.think_ms_max = 0;
+    let (store, clock) = (store_with(&settings), Arc::new(ManualClock::default()));
+    let server = std::rc::Rc::new(server(&store, clock.clone(), &settings));
+    let observer: Observer<Tickets> = Arc::new(Mutex::new(Observations::default()));
+    let user = UserContext::new(
+        3,
+        Seed(7).stream_indexed("user", 3),
+        Arc::new(settings.data.clone()),
+        Arc::new(settings.clone()),
+        ClientPolicy::default(),
+        clock.clone(),
+        Box::new(DirectTransport::<Tickets>::new(server)),
+        observer.clone(),
+    );
+    block_on(Tickets.user(user));
+    let seen = observer.lock().unwrap();
+    let ops: Vec<&str> = seen
+        .exchanges
+        .iter()
+        .map(|e| e.request.operation())
+        .collect();
+    assert_eq!(
+        ops,
+        ["hold", "confirm", "release", "hold", "confirm", "release"]
+    );
+    assert!(seen.exchanges.iter().all(|e| e.client == 3));
+    let ids: Vec<u64> = seen
+        .exchanges
+        .iter()
+        .map(|e| e.request_id & 0xffff_ffff)
+        .collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4, 5], "one counter for both connections");
+    for pair in seen.exchanges.chunks(3) {
+        let statuses: Vec<u16> = pair[1..]
+            .iter()
+            .map(|e| e.response.as_ref().unwrap().status())
+            .collect();
+        assert!(
+            statuses.contains(&200) && statuses.contains(&409),
+            "{statuses:?}"
+        );
+    }
+}
