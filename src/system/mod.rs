@@ -833,12 +833,16 @@ impl<S: System> UserContext<S> {
     pub async fn call(&mut self, request: S::Request) -> Result<S::Response, CallError> {
         let request_id = self.next_request_id();
         self.calls.set(self.calls.get() + 1);
-        let sent_ms = self.env.now_ms();
-        let response = self.transport.call(&request, self.policy.timeout_ms).await;
-        let received_ms = self.env.now_ms();
+        let timeout_ms = self.policy.timeout_ms;
         let Some(observer) = &self.observer else {
-            return response;
+            // The model checker's transport records its calls; a clock
+            // read here would count as the client's own, which lets the
+            // search move time after it.
+            return self.transport.call(&request, timeout_ms).await;
         };
+        let sent_ms = self.env.now_ms();
+        let response = self.transport.call(&request, timeout_ms).await;
+        let received_ms = self.env.now_ms();
         observer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -866,14 +870,14 @@ impl<S: System> UserContext<S> {
                 self.count_client_retry();
             }
             let request_id = self.next_request_id();
-            let sent_ms = self.env.now_ms();
+            let sent_ms = self.observed_now_ms();
             match self.call(request.clone()).await {
                 Ok(response) => return Some(response),
                 Err(error) => attempts.push(Attempt {
                     request_id,
                     error,
                     sent_ms,
-                    gave_up_ms: self.env.now_ms(),
+                    gave_up_ms: self.observed_now_ms(),
                 }),
             }
         }
@@ -889,6 +893,15 @@ impl<S: System> UserContext<S> {
                 .push((request, unanswered));
         }
         None
+    }
+
+    /// The time, for the record of a call where calls are recorded here
+    /// (0 in the model checker: see [`UserContext::call`]).
+    fn observed_now_ms(&self) -> u64 {
+        match self.observer {
+            Some(_) => self.env.now_ms(),
+            None => 0,
+        }
     }
 
     /// Counts a client-side resend (after a timeout, 401, 409 or 429) for
