@@ -54,6 +54,11 @@
 //!   that name the file, line and field.
 #![deny(missing_docs)]
 
+/// Awaits several futures at once, on one task: a virtual user's calls on
+/// its connections ([`system::UserContext::connection`]). tokio's `join!`,
+/// which needs no runtime: the world and the model checker both poll it.
+pub use tokio::join;
+
 pub mod check;
 pub mod cli;
 pub mod confirm;

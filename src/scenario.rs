@@ -344,6 +344,10 @@ pub struct ExploreConfig {
     pub background_runs: u32,
     /// Requests per client when `explore` is not given `--ops`.
     pub ops: u32,
+    /// Connections each model-checking client may open
+    /// (`UserContext::connection`), each a task of its own: 1 (no request
+    /// in flight beside another) by default.
+    pub connections: u32,
 }
 
 impl Default for ExploreConfig {
@@ -352,6 +356,7 @@ impl Default for ExploreConfig {
             time_jumps: 1,
             background_runs: 1,
             ops: 1,
+            connections: 1,
         }
     }
 }
@@ -867,6 +872,7 @@ impl Scenario {
             .at_most("run.drain_s", run.drain_s, limits::DRAIN_S_MAX)
             .at_most("explore.time_jumps", self.explore.time_jumps, 16)
             .within("explore.ops", self.explore.ops, 1, 8)
+            .within("explore.connections", self.explore.connections, 1, 4)
             .at_most("explore.background_runs", self.explore.background_runs, 8)
             .at_most(
                 "store.deadlock_timeout_ms",

@@ -9,7 +9,8 @@ mod tests;
 
 use overbook::prelude::*;
 use service::{
-    Op, Request, Response, Settings, Venue, LOCK_ORDER, OVERSELL, SPLIT_SWAP, STALE_CLOCK,
+    Op, Request, Response, Settings, Venue, LOCK_ORDER, OVERSELL, RELEASE_EARLY, SPLIT_SWAP,
+    STALE_CLOCK,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -21,6 +22,7 @@ const VARIANTS: &[VariantInfo] = &[
     VariantInfo::new(STALE_CLOCK, "confirm reads the clock before its tx"),
     VariantInfo::new(LOCK_ORDER, "swap locks its holds in request order"),
     VariantInfo::new(SPLIT_SWAP, "swap locks each hold in its own tx"),
+    VariantInfo::new(RELEASE_EARLY, "release reads its hold before the lock"),
 ];
 
 const INVARIANTS: &[InvariantInfo] = &[
@@ -61,6 +63,10 @@ impl System for Tickets {
             .at_most("workload.think_ms_max", workload.think_ms_max, 3_600_000)
             .probability("workload.confirm_probability", workload.confirm_probability)
             .probability("workload.swap_probability", workload.swap_probability)
+            .probability(
+                "workload.two_tabs_probability",
+                workload.two_tabs_probability,
+            )
             .finish()
     }
 
@@ -101,10 +107,21 @@ impl System for Tickets {
             if workload.swap_probability > 0.0 && user.rng.chance(workload.swap_probability) {
                 user.send(Request(Op::Swap, [client, client ^ 1])).await;
             }
-            if let Some(Response::Held { .. }) = held {
+            let id = match held {
+                Some(Response::Held { hold: Some(id), .. }) => id,
+                _ => [client, hold],
+            };
+            // Drawn only when tabs are on, so other sims keep their streams.
+            let tabs = workload.two_tabs_probability;
+            let is_held = matches!(held, Some(Response::Held { .. }));
+            if is_held && tabs > 0.0 && user.rng.chance(tabs) {
+                let mut tab = user.connection();
+                let release = tab.send(Request(Op::Release, id));
+                overbook::join!(user.send(Request(Op::Confirm, id)), release);
+            } else if is_held {
                 let confirm = user.rng.chance(workload.confirm_probability);
                 let op = if confirm { Op::Confirm } else { Op::Release };
-                user.send(Request(op, [client, hold])).await;
+                user.send(Request(op, id)).await;
             }
         }
     }
@@ -125,6 +142,26 @@ impl System for Tickets {
             (_, false) => Request(Op::Confirm, [c, i / 2]),
             (_, true) => Request(Op::Swap, [c, c ^ 1]),
         })
+    }
+
+    /// A confirm names the hold the last hold's answer named, where the
+    /// server names holds; where users have two tabs, each confirm is sent
+    /// with a release of the same hold, at once, on a second connection.
+    async fn explore_user(&self, mut user: UserContext<Self>, requests: Vec<Request>) {
+        let tabs = user.settings.workload.two_tabs_probability > 0.0;
+        let mut named = None;
+        for mut request in requests {
+            if request.0 != Op::Hold {
+                request.1 = named.unwrap_or(request.1);
+            }
+            if request.0 == Op::Confirm && tabs {
+                let mut tab = user.connection();
+                let release = tab.call(Request(Op::Release, request.1));
+                let _ = overbook::join!(user.call(request), release);
+            } else if let Ok(Response::Held { hold, .. }) = user.call(request).await {
+                named = hold;
+            }
+        }
     }
 
     fn operations_per_user(&self, settings: &Settings) -> Option<(&'static str, u64)> {

@@ -16,11 +16,13 @@
 
 use crate::Tickets;
 use overbook::prelude::*;
+use overbook::store::Tx;
 
 pub const OVERSELL: &str = "tickets/oversell";
 pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
 pub const LOCK_ORDER: &str = "tickets/lock-order";
 pub const SPLIT_SWAP: &str = "tickets/swap-split-tx";
+pub const RELEASE_EARLY: &str = "tickets/release-reads-early";
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Settings {
@@ -36,6 +38,10 @@ pub struct Venue {
     pub hold_ttl_ms: u64,
     /// The sweeper's period (0: no sweeper).
     pub sweep_every_ms: u64,
+    /// The server names each hold (the venue's next number), and its
+    /// answer says the name: a hold request's `[client, n]` is then only
+    /// its idempotency key, and its confirm names what the answer said.
+    pub server_ids: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -46,6 +52,9 @@ pub struct Workload {
     pub think_ms_max: u64,
     /// How often a user with a hold swaps it with its neighbour's.
     pub swap_probability: f64,
+    /// How often a user confirms a hold in one tab while releasing it in
+    /// another: two requests in flight at once, on two connections.
+    pub two_tabs_probability: f64,
 }
 
 /// An operation on a hold, named `[client, n]` for the client's `n`-th
@@ -76,9 +85,16 @@ impl Message for Request {
 /// `SoldOut` says when the clock read `at_ms`, for the invariants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Response {
-    Held { expires_ms: u64 },
+    Held {
+        expires_ms: u64,
+        /// The hold's name, when the server chose it (`data.server_ids`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hold: Option<[u32; 2]>,
+    },
     Done,
-    SoldOut { at_ms: u64 },
+    SoldOut {
+        at_ms: u64,
+    },
     Refused(u16, String),
 }
 
@@ -112,13 +128,24 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     // authentication, a GC).
     ctx.buggify_sleep("stall-before-transaction", 100).await;
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
+    let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
+    let key = Key::new("holds", &[&id]);
+    // A planted bug: a release reads its hold before queueing for the lock
+    // (to answer 404 early), then writes back what it read. Only the
+    // hold's owner changes it meanwhile: a user with a confirm of it in
+    // flight beside the release (in sims without swaps and sweeper).
+    let early = op == Op::Release && ctx.variant.is(RELEASE_EARLY);
+    let early = if early {
+        Some(tx.get(&key).await?)
+    } else {
+        None
+    };
     // Every operation locks the venue first, so they run one at a time and
     // a resend queued behind its original finds the original's record. The
     // planted bug skips the lock: concurrent holds count the same seats.
     if !ctx.variant.is(OVERSELL) {
         tx.get_for_update(&Key::raw("venue")).await?;
     }
-    let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
     let record = idempotency::Record::new(Key::new("idempotency", &[&id, req.operation()]), req);
     if let Some(answer) = record.answer(&mut tx, refuse).await? {
         return Ok(answer);
@@ -127,17 +154,24 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     let now_ms = tx.clock_ms();
     let stale = op == Op::Confirm && ctx.variant.is(STALE_CLOCK);
     let expiry_ms = if stale { early_ms } else { now_ms };
-    let key = Key::new("holds", &[&id]);
-    let response = match (op, tx.get(&key).await?) {
+    let hold = match early {
+        Some(hold) => hold,
+        None => tx.get(&key).await?,
+    };
+    let response = match (op, hold) {
         (Op::Hold, _) => {
             let holds = tx.scan(&KeyRange::prefix("holds/")).await?;
             if seats_taken(holds.iter().map(|(_, row)| row), now_ms) >= ctx.data.seats {
                 return Ok(Response::SoldOut { at_ms: now_ms });
             }
+            let (key, hold) = match ctx.data.server_ids {
+                true => server_named(&mut tx, req.1[0]).await?,
+                false => (key, None),
+            };
             let expires_ms = now_ms + ctx.data.hold_ttl_ms;
             let row = Row::new().with("expires_ms", expires_ms as i64);
             tx.insert(&key, row).await?;
-            Response::Held { expires_ms }
+            Response::Held { expires_ms, hold }
         }
         (_, None) => refuse(404, "no such hold"),
         (_, Some(row)) if seats_taken([&row], expiry_ms) == 0 => refuse(409, "expired"),
@@ -152,6 +186,19 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     record.remember_success(&mut tx, &response).await?;
     tx.commit().await?;
     Ok(response)
+}
+
+/// The next hold's name, `[client, the venue's next number]`, counted on
+/// the venue's row (under its lock): which client gets which number is
+/// the interleaving's, known only from the answer.
+async fn server_named(tx: &mut Tx, client: u32) -> Result<(Key, Option<[u32; 2]>), DbError> {
+    let venue = tx.get(&Key::raw("venue")).await?.unwrap_or_default();
+    let n = venue.int("next_hold").unwrap_or(0);
+    tx.update(&Key::raw("venue"), venue.with("next_hold", n + 1))
+        .await?;
+    let name = [client, n as u32];
+    let key = Key::new("holds", &[&format!("{:08}-{:04}", name[0], name[1])]);
+    Ok((key, Some(name)))
 }
 
 /// Two clients' first holds trade expiry times, both live and unsold. The

@@ -14,7 +14,7 @@ use overbook::system::kit::RetryCounters;
 use overbook::system::{panic_message, DirectTransport, Env, Invariants, ManualClock, Message};
 use overbook::system::{CommittedState, Variant, Violation};
 use overbook::system::{Observations, Observer, Reply};
-use service::{LOCK_ORDER, OVERSELL, STALE_CLOCK};
+use service::{LOCK_ORDER, OVERSELL, RELEASE_EARLY, STALE_CLOCK};
 
 type Server = ServerContext<Tickets>;
 use std::collections::BTreeMap;
@@ -144,7 +144,10 @@ fn refused(status: u16, why: &str) -> Response {
 #[test]
 fn hold_confirm_release_and_refusals() {
     let mut f = Fixture::new(2);
-    let held = Response::Held { expires_ms: 500 };
+    let held = Response::Held {
+        expires_ms: 500,
+        hold: None,
+    };
     let sold_out = Response::SoldOut { at_ms: 0 };
     assert_eq!(f.send(1, 0, Op::Hold), held);
     assert_eq!(f.send(2, 0, Op::Hold), held);
@@ -163,11 +166,23 @@ fn hold_confirm_release_and_refusals() {
 #[test]
 fn an_expired_hold_frees_its_seat_and_cannot_be_confirmed() {
     let mut f = Fixture::new(1);
-    assert_eq!(f.send(1, 0, Op::Hold), Response::Held { expires_ms: 500 });
+    assert_eq!(
+        f.send(1, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 500,
+            hold: None
+        }
+    );
     f.wait_ms(499);
     assert_eq!(f.send(2, 0, Op::Hold), Response::SoldOut { at_ms: 499 });
     f.wait_ms(1);
-    assert_eq!(f.send(2, 0, Op::Hold), Response::Held { expires_ms: 1000 });
+    assert_eq!(
+        f.send(2, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 1000,
+            hold: None
+        }
+    );
     assert_eq!(f.send(1, 0, Op::Confirm), refused(409, "expired"));
     assert_eq!(f.send(2, 0, Op::Confirm), Response::Done);
     f.wait_ms(10_000);
@@ -449,8 +464,20 @@ fn the_command_line_fuzzes_replays_shrinks_and_explores_the_example() {
 #[test]
 fn the_sweeper_deletes_expired_unsold_holds_only() {
     let mut f = Fixture::new(2);
-    assert_eq!(f.send(1, 0, Op::Hold), Response::Held { expires_ms: 500 });
-    assert_eq!(f.send(2, 0, Op::Hold), Response::Held { expires_ms: 500 });
+    assert_eq!(
+        f.send(1, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 500,
+            hold: None
+        }
+    );
+    assert_eq!(
+        f.send(2, 0, Op::Hold),
+        Response::Held {
+            expires_ms: 500,
+            hold: None
+        }
+    );
     assert_eq!(f.send(2, 0, Op::Confirm), Response::Done);
     f.wait_ms(499);
     assert_eq!(
@@ -1007,5 +1034,209 @@ fn the_committed_state_is_checked_at_the_end_when_steps_are_not() {
     for seed in 1..=5 {
         let report = run(seed, Variant::CORRECT);
         assert!(report.passed, "{}", report.summary_line());
+    }
+}
+
+/// `explore-tabs` as `explore` builds it (1 client, 2 ops), without tabs
+/// when `tabs` is false, and with the client's request list replaced by
+/// `requests` when given.
+fn tabs_model(
+    variant: &str,
+    tabs: bool,
+    requests: Option<Vec<Request>>,
+) -> Model<ServiceState<Tickets>> {
+    let mut scenario = Scenario::load_for(&Tickets, &sims().join("explore-tabs.toml")).unwrap();
+    if !tabs {
+        scenario = scenario
+            .with_overrides(&["workload.two_tabs_probability=0".to_string()])
+            .unwrap();
+    }
+    let variant = Tickets.variant(variant).unwrap();
+    let mut service = service_scenario(&Tickets, &scenario, variant, Seed(1), 1, 2).unwrap();
+    if let Some(requests) = requests {
+        service.clients = vec![requests];
+    }
+    service_model(&Tickets, "explore-tabs", service)
+}
+
+/// One client, two connections: a confirm and a release of one hold in
+/// flight at once find `tickets/release-reads-early` (the release writes back
+/// the hold it read before the confirm sold it); the correct version passes
+/// every schedule. The same requests from one connection, one at a time,
+/// in either order, pass the planted bug exhaustively: only two in flight
+/// reach it.
+#[test]
+fn explore_finds_the_release_read_early_only_with_two_calls_in_flight() {
+    let model = tabs_model(RELEASE_EARLY, true, None);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    let violation = report.violations.first().expect("found");
+    assert_eq!(
+        violation.property, "hold_confirmed_at_most_once",
+        "{report}"
+    );
+    let replayed = replay(&model, &violation.line).unwrap();
+    assert_eq!(
+        replayed.violation.unwrap().property,
+        "hold_confirmed_at_most_once"
+    );
+    assert!(
+        replayed
+            .trace
+            .iter()
+            .any(|s| s.contains("client 0's connection 1")),
+        "the release runs on the second connection's task: {:#?}",
+        replayed.trace
+    );
+    let correct = explore(
+        &tabs_model("correct", true, None),
+        Dfs::default().into(),
+        Limits::default(),
+    );
+    assert!(
+        correct.exhausted && correct.violations.is_empty(),
+        "{correct}"
+    );
+
+    let hold = Request(Op::Hold, [0, 0]);
+    for (first, then) in [(Op::Confirm, Op::Release), (Op::Release, Op::Confirm)] {
+        let one_at_a_time = vec![hold.clone(), Request(first, [0, 0]), Request(then, [0, 0])];
+        let model = tabs_model(RELEASE_EARLY, false, Some(one_at_a_time));
+        let report = explore(&model, Dfs::default().into(), Limits::default());
+        assert!(report.exhausted && report.violations.is_empty(), "{report}");
+    }
+}
+
+/// A second connection past `explore.connections` is the client's panic,
+/// naming the setting, not a hang.
+#[test]
+fn a_connection_past_explore_connections_names_the_setting() {
+    let scenario = Scenario::load_for(&Tickets, &sims().join("explore-tabs.toml")).unwrap();
+    let scenario = scenario
+        .with_overrides(&["explore.connections=1".to_string()])
+        .unwrap();
+    let service = service_scenario(&Tickets, &scenario, Variant::CORRECT, Seed(1), 1, 2).unwrap();
+    let model = service_model(&Tickets, "explore-tabs", service);
+    let report = explore(&model, Dfs::default().into(), Limits::default());
+    let violation = report.violations.first().expect("the client panics");
+    assert!(
+        violation.message.contains("explore.connections = 1"),
+        "{report}"
+    );
+}
+
+/// In the world: users with two tabs find `tickets/release-reads-early` with a
+/// seed that replays, and the correct version passes the same seeds; users
+/// with one request in flight (no tabs) pass the planted bug.
+#[test]
+fn fuzz_finds_the_release_read_early_only_with_two_tabs() {
+    let tabs = || check().sim("tickets-tabs");
+    let report = tabs().variant(RELEASE_EARLY).seeds(1..=10).expect_failure();
+    // The release writes back the hold unsold after the confirm sold it.
+    let violation = report.violation.as_ref().unwrap();
+    assert_eq!(
+        violation.invariant, "hold_confirmed_at_most_once",
+        "{violation:?}"
+    );
+    let scenario = Scenario::load_for(&Tickets, &sims().join("tickets-tabs.toml")).unwrap();
+    let variant = Tickets.variant(RELEASE_EARLY).unwrap();
+    let again = overbook::world::run(&Tickets, &scenario, Seed(report.seed), variant);
+    assert_eq!(again.trace_hash, report.trace_hash, "replays");
+    assert!(again.violation.is_some());
+    tabs().seeds(1..=10).run();
+    let one_tab = ["workload.two_tabs_probability=0"];
+    let one_tab = tabs().variant(RELEASE_EARLY).set(one_tab[0]);
+    one_tab.seeds(1..=10).run();
+}
+
+/// Holds the server names: each client confirms the name its hold's
+/// answer gave. The server numbers holds in the order it makes them, so
+/// the second client to hold gets number 1 whichever client it is: a
+/// confirm fixed up front (`[client, 0]`) would find no such hold in every
+/// schedule, while here some schedule has every request succeed, and the
+/// correct version passes exhaustively. With one seat, the oversell is
+/// found on the same clients.
+#[test]
+fn explore_clients_confirm_the_holds_the_server_named() {
+    let correct = check().sim("explore-server-ids").explore(2, 2);
+    assert!(
+        correct.exhausted && correct.violations.is_empty(),
+        "{correct}"
+    );
+    let all_succeeded = correct
+        .sometimes
+        .iter()
+        .find(|s| s.name == "every request succeeded")
+        .and_then(|s| s.reached_by.clone())
+        .expect("reached");
+    let scenario = Scenario::load_for(&Tickets, &sims().join("explore-server-ids.toml")).unwrap();
+    let service = service_scenario(&Tickets, &scenario, Variant::CORRECT, Seed(1), 2, 2).unwrap();
+    let model = service_model(&Tickets, "explore-server-ids", service);
+    let trace = replay(&model, &all_succeeded).unwrap().trace.join("\n");
+    let second = ["update holds/00000000-0001", "update holds/00000001-0001"];
+    assert!(second.iter().any(|s| trace.contains(s)), "{trace}");
+
+    let oversell = std::panic::catch_unwind(|| {
+        check()
+            .sim("explore-server-ids")
+            .set("data.seats=1")
+            .variant(OVERSELL)
+            .explore(2, 2)
+    });
+    let message = panic_message(oversell.unwrap_err().as_ref());
+    assert!(
+        message.contains("violation of seats_never_oversold"),
+        "{message}"
+    );
+}
+
+/// A user with two tabs over the in-process transport: the confirm and the
+/// release of each hold are both recorded, as the user's (its client id),
+/// with request ids from one counter; the venue's lock lets one of them
+/// through and refuses the other.
+#[test]
+fn a_second_connection_records_its_calls_as_the_users() {
+    let mut settings = settings(20);
+    settings.workload.two_tabs_probability = 1.0;
+    settings.workload.think_ms_max = 0;
+    let (store, clock) = (store_with(&settings), Arc::new(ManualClock::default()));
+    let server = std::rc::Rc::new(server(&store, clock.clone(), &settings));
+    let observer: Observer<Tickets> = Arc::new(Mutex::new(Observations::default()));
+    let user = UserContext::new(
+        3,
+        Seed(7).stream_indexed("user", 3),
+        Arc::new(settings.data.clone()),
+        Arc::new(settings.clone()),
+        ClientPolicy::default(),
+        clock.clone(),
+        Box::new(DirectTransport::<Tickets>::new(server)),
+        observer.clone(),
+    );
+    block_on(Tickets.user(user));
+    let seen = observer.lock().unwrap();
+    let ops: Vec<&str> = seen
+        .exchanges
+        .iter()
+        .map(|e| e.request.operation())
+        .collect();
+    assert_eq!(
+        ops,
+        ["hold", "confirm", "release", "hold", "confirm", "release"]
+    );
+    assert!(seen.exchanges.iter().all(|e| e.client == 3));
+    let ids: Vec<u64> = seen
+        .exchanges
+        .iter()
+        .map(|e| e.request_id & 0xffff_ffff)
+        .collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4, 5], "one counter for both connections");
+    for pair in seen.exchanges.chunks(3) {
+        let statuses: Vec<u16> = pair[1..]
+            .iter()
+            .map(|e| e.response.as_ref().unwrap().status())
+            .collect();
+        assert!(
+            statuses.contains(&200) && statuses.contains(&409),
+            "{statuses:?}"
+        );
     }
 }

@@ -41,7 +41,8 @@ mod scheduler;
 #[cfg(test)]
 mod tests;
 
-use crate::explore::{self, replay, service_model, InFlight, ServiceScenario, SEND};
+use crate::explore::{self, replay, service_model, ServiceScenario, SEND};
+use crate::explore::{client_tasks, ClientCalls, ClientTasks};
 use crate::postgres::{PgSession, ScheduledPg, SCHEDULED_DEADLOCK_TIMEOUT_MS};
 use crate::store::{Pool, StoreConfig};
 use crate::system::kit::Database;
@@ -320,6 +321,33 @@ fn short(sql: &str) -> String {
     }
 }
 
+/// `confirm`'s side of the clients' calls: choices from the line, time
+/// from the turnstile (whose clock never stalls on its own).
+struct ReplayCalls<S: System> {
+    turnstile: Turnstile,
+    exchanges: Exchanges<S>,
+}
+
+impl<S: System> ClientCalls<S> for ReplayCalls<S> {
+    fn lose_response(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+        let choice = self.turnstile.choose(SEND);
+        Box::pin(async move { choice.await == 1 })
+    }
+
+    fn stalled_ms(&self) -> u64 {
+        0
+    }
+
+    fn record(&self, request: S::Request, response: S::Response, _sent_stalled_ms: u64) {
+        let now_ms = self.turnstile.now_ms();
+        self.exchanges
+            .borrow_mut()
+            .push((request, response, now_ms));
+    }
+
+    fn resent(&self) {}
+}
+
 /// Every response the clients received, with its request and the time.
 type Exchanges<S> = Rc<RefCell<Vec<(<S as System>::Request, <S as System>::Response, u64)>>>;
 
@@ -413,11 +441,7 @@ async fn on_postgres<S: System>(
     )
     .map_err(setup("setting up the store"))?;
     let tasks = scenario.clients.len()
-        * if scenario.lost_responses_per_client > 0 {
-            2
-        } else {
-            1
-        };
+        * (scenario.connections as usize + usize::from(scenario.lost_responses_per_client > 0));
     let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
         index: 0,
         pool: Pool::new(unused, tasks, tasks),
@@ -462,27 +486,22 @@ impl<S: System> Replay<'_, S> {
     /// originals.
     fn spawn_tasks(&mut self, scenario: &ServiceScenario<S>, api: Rc<S::Server>) {
         let turnstile = self.driver.turnstile.clone();
-        let losses = scenario.lost_responses_per_client;
-        let senders = scenario.clients.len();
-        let in_flight: Vec<Rc<InFlight<S::Request>>> =
-            (0..senders).map(|_| Rc::new(InFlight::default())).collect();
-        for (index, requests) in scenario.clients.iter().enumerate() {
-            let (api, requests, system) = (api.clone(), requests.clone(), self.system.clone());
-            let (turnstile, in_flight) = (turnstile.clone(), in_flight[index].clone());
-            let exchanges = self.exchanges.clone();
-            let mut losses_left = losses;
-            self.driver.spawn(Box::pin(async move {
-                for mut request in requests {
-                    if losses_left > 0 && turnstile.choose(SEND).await == 1 {
-                        losses_left -= 1;
-                        in_flight.hand_over(request.clone());
-                        request = system.resend(&request);
-                    }
-                    let response = S::handle(&api, request.clone(), index as u32).await;
-                    let now_ms = turnstile.now_ms();
-                    exchanges.borrow_mut().push((request, response, now_ms));
-                }
-            }) as Task);
+        let calls = Rc::new(ReplayCalls::<S> {
+            turnstile: turnstile.clone(),
+            exchanges: self.exchanges.clone(),
+        });
+        let data = Arc::new(self.system.data(&scenario.settings, scenario.seed));
+        let settings = Arc::new(scenario.settings.clone());
+        let ClientTasks { clients, daemons } = client_tasks(
+            self.system,
+            scenario,
+            (data, settings),
+            Arc::new(LogicalClock(turnstile.clone())),
+            api.clone(),
+            calls,
+        );
+        for (index, client) in clients.into_iter().enumerate() {
+            self.driver.spawn(client as Task);
             self.names.push(format!("client {index}"));
         }
         if scenario.background_runs > 0 {
@@ -498,19 +517,12 @@ impl<S: System> Replay<'_, S> {
                 self.names.push(format!("background {}", task.name));
             }
         }
-        if losses > 0 {
+        if !daemons.is_empty() {
             self.first_daemon = self.driver.tasks();
-            for (index, in_flight) in in_flight.into_iter().enumerate() {
-                let api = api.clone();
-                self.driver.spawn(Box::pin(async move {
-                    loop {
-                        let request = in_flight.next().await;
-                        let _unseen = S::handle(&api, request, index as u32).await;
-                    }
-                }));
-                self.names
-                    .push(format!("client {index}'s timed-out original"));
-            }
+        }
+        for (name, daemon) in daemons {
+            self.driver.spawn(daemon as Task);
+            self.names.push(name);
         }
     }
 

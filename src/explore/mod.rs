@@ -67,8 +67,8 @@ mod tests;
 pub use dfs::Dfs;
 pub use pct::Pct;
 pub use random::RandomWalk;
+pub(crate) use services::{client_tasks, ClientCalls, ClientTasks, SEND};
 pub use services::{service_model, service_scenario, ServiceScenario};
-pub(crate) use services::{InFlight, SEND};
 
 use crate::seed::Seed;
 use crate::store::{Schema, Store, StoreConfig};

@@ -1,6 +1,10 @@
 //! Service-level models: clients that call a [`System`]'s handler directly
 //! (no network), so the model checker explores the very handlers the
-//! simulated world runs, generic over the system.
+//! simulated world runs, generic over the system. Each client runs the
+//! system's [`System::explore_user`] over its requests; a further
+//! connection it opens ([`UserContext::connection`], up to
+//! [`ServiceScenario::connections`]) is a daemon task of its own, handed
+//! each call and handing the answer back.
 //!
 //! Every store statement of a handler is a scheduling point. Every [`Env`]
 //! sleep (a retry's backoff, a background job's period) is a timer on a
@@ -23,11 +27,13 @@ use crate::scenario::{Liveness, Scenario};
 use crate::seed::Seed;
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
 use crate::system::{
-    prepare_store, CommittedState, Env, ExploreContext, FromContext, Invariants, Reply,
-    ServerContext, System, Variant, Violation,
+    prepare_store, CallFuture, CommittedState, Env, ExploreContext, FromContext, Invariants, Reply,
+    ServerContext, System, Transport, UserContext, Variant, Violation,
 };
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -99,6 +105,250 @@ impl<R> InFlight<R> {
     }
 }
 
+/// A response a connection's task hands back to the client awaiting it.
+struct Answer<R> {
+    response: RefCell<Option<R>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl<R> Answer<R> {
+    fn new() -> Answer<R> {
+        Answer {
+            response: RefCell::new(None),
+            waker: RefCell::new(None),
+        }
+    }
+
+    fn fill(&self, response: R) {
+        *self.response.borrow_mut() = Some(response);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    async fn wait(&self) -> R {
+        std::future::poll_fn(|cx| match self.response.borrow_mut().take() {
+            Some(response) => Poll::Ready(response),
+            None => {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// Requests handed to one of a client's further connections, each with
+/// where its answer goes.
+type Handover<S> = InFlight<(<S as System>::Request, Rc<Answer<<S as System>::Response>>)>;
+
+/// Where a model's client calls go besides the handler: the choice of a
+/// lost response, the clock's stalled time, and the record of each
+/// exchange. The model checker's is its store and schedule state;
+/// `confirm`'s its turnstile and replay.
+pub(crate) trait ClientCalls<S: System> {
+    /// Whether this call's response is lost (a choice of the schedule).
+    fn lose_response(&self) -> Pin<Box<dyn Future<Output = bool>>>;
+    /// Stalled time so far (see [`Store::stalled_ms`]).
+    fn stalled_ms(&self) -> u64;
+    /// A response the client received; `sent_stalled_ms` is the stalled
+    /// time when its request was sent.
+    fn record(&self, request: S::Request, response: S::Response, sent_stalled_ms: u64);
+    /// A lost response's request was resent.
+    fn resent(&self);
+}
+
+/// One client of a model: its handler, its lost-response budget and
+/// daemon, and its connections not yet opened.
+struct ClientLine<S: System> {
+    index: u32,
+    system: S,
+    api: Rc<S::Server>,
+    calls: Rc<dyn ClientCalls<S>>,
+    losses_left: Cell<u32>,
+    in_flight: Rc<InFlight<S::Request>>,
+    spare: RefCell<VecDeque<Rc<Handover<S>>>>,
+    connections: u32,
+}
+
+impl<S: System> ClientLine<S> {
+    /// One request's round trip: maybe a lost response (the original goes
+    /// on without the client, which resends with a new request id, as the
+    /// world's clients give every send, and the same key), then the
+    /// handler, recorded.
+    async fn exchange(&self, mut request: S::Request) -> S::Response {
+        if self.losses_left.get() > 0 && self.calls.lose_response().await {
+            self.losses_left.set(self.losses_left.get() - 1);
+            self.in_flight.hand_over(request.clone());
+            request = self.system.resend(&request);
+            self.calls.resent();
+        }
+        let sent_stalled_ms = self.calls.stalled_ms();
+        let response = S::handle(&self.api, request.clone(), self.index).await;
+        self.calls
+            .record(request, response.clone(), sent_stalled_ms);
+        response
+    }
+}
+
+/// A model client's connection: the client's own task for its first, a
+/// task of its own for each further one ([`UserContext::connection`]).
+struct ModelTransport<S: System> {
+    line: Rc<ClientLine<S>>,
+    /// `None`: calls run on the client's task.
+    handover: Option<Rc<Handover<S>>>,
+}
+
+impl<S: System> Transport<S> for ModelTransport<S> {
+    fn call<'a>(
+        &'a mut self,
+        request: &'a S::Request,
+        _timeout_ms: u64,
+    ) -> CallFuture<'a, S::Response> {
+        Box::pin(async move {
+            let Some(handover) = &self.handover else {
+                return Ok(self.line.exchange(request.clone()).await);
+            };
+            let answer = Rc::new(Answer::new());
+            handover.hand_over((request.clone(), answer.clone()));
+            Ok(answer.wait().await)
+        })
+    }
+
+    fn open_another(&mut self) -> Box<dyn Transport<S>> {
+        let next = self.line.spare.borrow_mut().pop_front();
+        let Some(handover) = next else {
+            // Tasks are fixed when a schedule starts: a client's
+            // connections are declared, not opened at will.
+            panic!(
+                "client {} opened more connections than explore.connections = {} allows: \
+                 raise it in the sim's [explore] section",
+                self.line.index, self.line.connections
+            );
+        };
+        Box::new(ModelTransport {
+            line: self.line.clone(),
+            handover: Some(handover),
+        })
+    }
+}
+
+/// A model's client tasks: each client's [`System::explore_user`] over its
+/// requests, and the daemons after them (each client's lost responses'
+/// originals when responses may be lost, then each client's further
+/// connections), with their names.
+pub(crate) struct ClientTasks {
+    pub(crate) clients: Vec<Client>,
+    pub(crate) daemons: Vec<(String, Client)>,
+}
+
+/// The tasks of `scenario`'s clients against `api`, the same in the model
+/// checker and in `confirm`.
+pub(crate) fn client_tasks<S: System>(
+    system: &S,
+    scenario: &ServiceScenario<S>,
+    (data, settings): (Arc<S::Data>, Arc<S::Settings>),
+    env: Arc<dyn Env>,
+    api: Rc<S::Server>,
+    calls: Rc<dyn ClientCalls<S>>,
+) -> ClientTasks {
+    let mut tasks = ClientTasks {
+        clients: Vec::new(),
+        daemons: Vec::new(),
+    };
+    let mut connections = Vec::new();
+    for (index, requests) in scenario.clients.iter().enumerate() {
+        let further: Vec<Rc<Handover<S>>> = (1..scenario.connections)
+            .map(|_| Rc::new(InFlight::default()))
+            .collect();
+        let line = Rc::new(ClientLine {
+            index: index as u32,
+            system: system.clone(),
+            api: api.clone(),
+            calls: calls.clone(),
+            losses_left: Cell::new(scenario.lost_responses_per_client),
+            in_flight: Rc::new(InFlight::default()),
+            spare: RefCell::new(further.iter().cloned().collect()),
+            connections: scenario.connections,
+        });
+        let user = UserContext::unobserved(
+            index as u32,
+            scenario.seed.stream_indexed("explore-user", index as u64),
+            data.clone(),
+            settings.clone(),
+            env.clone(),
+            Box::new(ModelTransport {
+                line: line.clone(),
+                handover: None,
+            }),
+        );
+        let (system, requests) = (system.clone(), requests.clone());
+        tasks.clients.push(Box::pin(async move {
+            system.explore_user(user, requests).await
+        }));
+        if scenario.lost_responses_per_client > 0 {
+            // Each client's abandoned originals run on a daemon of their
+            // own, interleaved with everything else; their responses reach
+            // nobody.
+            let (api, in_flight) = (api.clone(), line.in_flight.clone());
+            tasks.daemons.push((
+                format!("client {index}'s timed-out original"),
+                Box::pin(async move {
+                    loop {
+                        let request = in_flight.next().await;
+                        let _unseen = S::handle(&api, request, index as u32).await;
+                    }
+                }),
+            ));
+        }
+        connections.push((line, further));
+    }
+    for (line, further) in connections {
+        for (k, handover) in further.into_iter().enumerate() {
+            let line = line.clone();
+            tasks.daemons.push((
+                format!("client {}'s connection {}", line.index, k + 1),
+                Box::pin(async move {
+                    loop {
+                        let (request, answer) = handover.next().await;
+                        answer.fill(line.exchange(request).await);
+                    }
+                }),
+            ));
+        }
+    }
+    tasks
+}
+
+/// The model checker's side of a client's calls.
+struct ModelCalls<S: System> {
+    store: Store,
+    run: ServiceState<S>,
+}
+
+impl<S: System> ClientCalls<S> for ModelCalls<S> {
+    fn lose_response(&self) -> Pin<Box<dyn Future<Output = bool>>> {
+        let choice = self.store.choose(SEND);
+        Box::pin(async move { choice.await == 1 })
+    }
+
+    fn stalled_ms(&self) -> u64 {
+        self.store.stalled_ms()
+    }
+
+    fn record(&self, request: S::Request, response: S::Response, sent_stalled_ms: u64) {
+        let mut run = self.run.borrow_mut();
+        let now_ms = run.env.now_ms();
+        run.exchanges.push((request, response, now_ms));
+        run.stalls_ms
+            .push((sent_stalled_ms, self.store.stalled_ms()));
+    }
+
+    fn resent(&self) {
+        self.run.borrow_mut().resends += 1;
+    }
+}
+
 /// A service scenario for the model checker.
 pub struct ServiceScenario<S: System> {
     /// The service implementation (correct or a planted bug).
@@ -110,8 +360,14 @@ pub struct ServiceScenario<S: System> {
     /// Connections in the pool (make it at least the client count, or
     /// clients also wait for connections).
     pub pool_size: usize,
-    /// Each client's requests, sent one after the other.
+    /// Each client's requests, sent one after the other (or as the
+    /// system's [`System::explore_user`] sends them).
     pub clients: Vec<Vec<S::Request>>,
+    /// Connections each client may open (`explore.connections`): its
+    /// first, on its own task, and `connections - 1` more, each a task of
+    /// its own with a pool connection of its own
+    /// ([`UserContext::connection`]).
+    pub connections: u32,
     /// Responses each client may lose: every request a client with losses
     /// left sends branches into "answered" and "timed out", and on a
     /// timeout the client resends it (new request id, same idempotency key)
@@ -143,6 +399,7 @@ impl<S: System> Clone for ServiceScenario<S> {
             seed: self.seed,
             pool_size: self.pool_size,
             clients: self.clients.clone(),
+            connections: self.connections,
             lost_responses_per_client: self.lost_responses_per_client,
             time_jumps: self.time_jumps,
             background_runs: self.background_runs,
@@ -190,6 +447,7 @@ pub fn service_scenario<S: System>(
         seed,
         pool_size: clients as usize,
         clients: programs,
+        connections: scenario.explore.connections,
         lost_responses_per_client: u32::from(scenario.faults.lost_response_probability > 0.0),
         time_jumps: scenario.explore.time_jumps,
         background_runs: scenario.explore.background_runs,
@@ -307,13 +565,22 @@ pub fn service_model<S: System>(
     let background_jobs = background_names.len();
     let time_jumps = scenario.time_jumps;
     let liveness = scenario.liveness;
+    let further_connections = senders * scenario.connections.saturating_sub(1) as usize;
+    let mut daemon_names: Vec<String> = Vec::new();
+    if losses > 0 {
+        daemon_names.extend((0..senders).map(|i| format!("client {i}'s timed-out original")));
+    }
+    for i in 0..senders {
+        daemon_names
+            .extend((1..scenario.connections).map(|k| format!("client {i}'s connection {k}")));
+    }
     let mut model = Model::with_state(name, move |store| {
         let env = Arc::new(LogicalEnv::new(store.clone()));
         // Timed-out originals run beside their resends, and background
         // jobs beside the requests, on connections of their own (an API
         // host's jobs do not queue behind its requests for a connection).
         let requests = if losses > 0 { 2 * senders } else { senders };
-        let tasks = requests + background_jobs;
+        let tasks = requests + background_jobs + further_connections;
         let pool = Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks);
         let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
             index: 0,
@@ -341,38 +608,21 @@ pub fn service_model<S: System>(
             resends: 0,
             stalls_ms: Vec::new(),
         }));
-        let in_flight: Vec<Rc<InFlight<S::Request>>> =
-            (0..senders).map(|_| Rc::new(InFlight::default())).collect();
-        let mut clients: Vec<Client> = scenario
-            .clients
-            .iter()
-            .enumerate()
-            .map(|(index, requests)| {
-                let (api, run, requests) = (api.clone(), run.clone(), requests.clone());
-                let (store, in_flight) = (store.clone(), in_flight[index].clone());
-                let system = model_system.clone();
-                let mut losses_left = losses;
-                Box::pin(async move {
-                    for mut request in requests {
-                        if losses_left > 0 && store.choose(SEND).await == 1 {
-                            losses_left -= 1;
-                            // The original goes on without the client, which
-                            // resends with a new request id (as the world's
-                            // clients give every send) and the same key.
-                            in_flight.hand_over(request.clone());
-                            request = system.resend(&request);
-                            run.borrow_mut().resends += 1;
-                        }
-                        let sent_stalled_ms = store.stalled_ms();
-                        let response = S::handle(&api, request.clone(), index as u32).await;
-                        let mut run = run.borrow_mut();
-                        let now_ms = run.env.now_ms();
-                        run.exchanges.push((request, response, now_ms));
-                        run.stalls_ms.push((sent_stalled_ms, store.stalled_ms()));
-                    }
-                }) as Client
-            })
-            .collect();
+        let calls = Rc::new(ModelCalls {
+            store: store.clone(),
+            run: run.clone(),
+        });
+        let ClientTasks {
+            mut clients,
+            daemons,
+        } = client_tasks(
+            &model_system,
+            &scenario,
+            (dataset.clone(), settings.clone()),
+            env.clone(),
+            api.clone(),
+            calls,
+        );
         if background_runs > 0 {
             // Each background job is a task of its own that ends after its
             // rounds, so every schedule runs them all; when they run
@@ -389,29 +639,10 @@ pub fn service_model<S: System>(
                 }));
             }
         }
-        if losses > 0 {
-            // Each client's abandoned originals run on a daemon of their
-            // own, interleaved with everything else; their responses reach
-            // nobody.
-            for (index, in_flight) in in_flight.into_iter().enumerate() {
-                let api = api.clone();
-                clients.push(Box::pin(async move {
-                    loop {
-                        let request = in_flight.next().await;
-                        let _unseen = S::handle(&api, request, index as u32).await;
-                    }
-                }));
-            }
-        }
+        clients.extend(daemons.into_iter().map(|(_, daemon)| daemon));
         (run, clients)
     })
-    .daemons(if losses > 0 {
-        (0..senders)
-            .map(|i| format!("client {i}'s timed-out original"))
-            .collect()
-    } else {
-        Vec::new()
-    })
+    .daemons(daemon_names)
     .background(background_names)
     .store(move || {
         // `service_scenario` set up the same store once and reported its
@@ -455,7 +686,7 @@ pub fn service_model<S: System>(
             reached(&state.borrow().exchanges)
         });
     }
-    if scenario.lost_responses_per_client > 0 {
+    if losses > 0 {
         model = model.sometimes("a lost response resent", |_, state: &ServiceState<S>| {
             state.borrow().resends > 0
         });
@@ -511,6 +742,7 @@ mod tests {
             seed: Seed(5),
             pool_size: 2,
             clients: vec![vec![reserve(1, 0, 6)], vec![reserve(2, 1, 6)]],
+            connections: 1,
             lost_responses_per_client: 0,
             time_jumps: 0,
             background_runs: 1,

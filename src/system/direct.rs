@@ -80,6 +80,14 @@ impl<S: System> Transport<S> for DirectTransport<S> {
     ) -> CallFuture<'a, S::Response> {
         Box::pin(async move { Ok(S::handle(&self.server, request.clone(), self.source).await) })
     }
+
+    /// The same server, from the same source.
+    fn open_another(&mut self) -> Box<dyn Transport<S>> {
+        Box::new(DirectTransport::<S> {
+            server: self.server.clone(),
+            source: self.source,
+        })
+    }
 }
 
 /// A clock that starts at 0 and moves only by [`ManualClock::advance`] or

@@ -14,14 +14,18 @@
 //!   the [`Env`] of a [`ServerContext`];
 //! - **a virtual user** ([`System::user`]): what one simulated client does,
 //!   from its own random stream and the responses so far, through
-//!   [`UserContext::call`];
+//!   [`UserContext::call`] (several calls in flight at once on
+//!   [`UserContext::connection`]s);
 //! - **invariants** ([`System::checker`] returning an [`Invariants`]):
 //!   named checks on every committed transaction, on the whole committed
 //!   state as of it, on every response, and at the end;
 //! - **variants**: the correct service and named planted bugs
 //!   ([`System::variants`]), as strings;
 //! - **model-checking clients** ([`System::explore_clients`]): a few
-//!   clients' request lists for exhaustive exploration;
+//!   clients' request lists for exhaustive exploration, and what a client
+//!   does with them ([`System::explore_user`]: by default, send each once
+//!   the last is answered; written out, build requests from earlier
+//!   answers, or have several in flight on [`UserContext::connection`]s);
 //! - **background jobs**, if any ([`System::background_tasks`] and
 //!   [`System::run_background`]): sweepers and expiry jobs each API server
 //!   runs on a timer, which the model checker schedules like clients.
@@ -57,11 +61,13 @@ use crate::seed::{Rng64, Seed};
 use crate::store::{CommitEvent, PauseFuture, Pool, Schema, Store};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 /// Time and sleep as services and users see them. The world maps these to
@@ -581,6 +587,13 @@ pub trait Transport<S: System> {
         request: &'a S::Request,
         timeout_ms: u64,
     ) -> CallFuture<'a, S::Response>;
+
+    /// A second connection of the same client, whose calls may be in
+    /// flight while this one's are ([`UserContext::connection`]): a new
+    /// TCP connection in the world (to the next API server in turn, as a
+    /// load balancer spreads connections), a task of its own in the model
+    /// checker (so that the search interleaves the two calls' statements).
+    fn open_another(&mut self) -> Box<dyn Transport<S>>;
 }
 
 /// One request's round trip, as the client saw it.
@@ -677,6 +690,30 @@ pub type Observer<S> = Arc<Mutex<Observations<S>>>;
 /// Everything one virtual user has: its index, its own random stream, the
 /// data set and settings, the client policy, the clock, and the one way to
 /// reach the service ([`UserContext::call`]).
+///
+/// A call takes `&mut self`: one request in flight per context. A user
+/// with several requests in flight at once (a customer confirming in one
+/// tab while releasing in another, a front desk and a patient acting on
+/// one reservation) opens more connections with
+/// [`UserContext::connection`], each a context of its own, and awaits
+/// their calls together:
+///
+/// ```
+/// use overbook::prelude::*;
+///
+/// /// Confirms and releases hold `n` at once, on two connections; both
+/// /// answers (or `None` for one that never came).
+/// async fn both<S: System>(user: &mut UserContext<S>, confirm: S::Request, release: S::Request)
+///     -> (Option<S::Response>, Option<S::Response>)
+/// {
+///     let mut tab = user.connection();
+///     overbook::join!(user.send(confirm), tab.send(release))
+/// }
+/// ```
+///
+/// Each connection's calls are recorded, resent and counted as the
+/// user's own (the same client id, request ids from one counter), in the
+/// world and in the model checker (see [`System::explore_user`]).
 pub struct UserContext<S: System> {
     /// The user's index (arrival order), also its client id.
     pub index: u32,
@@ -690,8 +727,12 @@ pub struct UserContext<S: System> {
     pub policy: ClientPolicy,
     env: Arc<dyn Env>,
     transport: Box<dyn Transport<S>>,
-    observer: Observer<S>,
-    calls: u32,
+    /// Where calls are recorded; `None` where the transport records them
+    /// itself (the model checker's).
+    observer: Option<Observer<S>>,
+    /// Calls so far, shared by the user's connections: request ids stay
+    /// unique per user.
+    calls: Rc<Cell<u32>>,
 }
 
 impl<S: System> UserContext<S> {
@@ -715,8 +756,51 @@ impl<S: System> UserContext<S> {
             policy,
             env,
             transport,
-            observer,
-            calls: 0,
+            observer: Some(observer),
+            calls: Rc::new(Cell::new(0)),
+        }
+    }
+
+    /// A user context whose transport records its exchanges itself (the
+    /// model checker's and `confirm`'s clients).
+    pub(crate) fn unobserved(
+        index: u32,
+        rng: Rng64,
+        data: Arc<S::Data>,
+        settings: Arc<S::Settings>,
+        env: Arc<dyn Env>,
+        transport: Box<dyn Transport<S>>,
+    ) -> UserContext<S> {
+        UserContext {
+            index,
+            rng,
+            data,
+            settings,
+            policy: ClientPolicy::default(),
+            env,
+            transport,
+            observer: None,
+            calls: Rc::new(Cell::new(0)),
+        }
+    }
+
+    /// Another connection of this user, for a request in flight beside
+    /// this context's (see the [type's docs](UserContext)): the same
+    /// index, data, settings, policy, clock and observer, request ids from
+    /// the same counter, and a random stream of its own (seeded from this
+    /// one's, which moves one draw). In the world a new TCP connection; in
+    /// the model checker one of the client's `explore.connections`.
+    pub fn connection(&mut self) -> UserContext<S> {
+        UserContext {
+            index: self.index,
+            rng: Seed(self.rng.next_u64()).stream("connection"),
+            data: self.data.clone(),
+            settings: self.settings.clone(),
+            policy: self.policy,
+            env: self.env.clone(),
+            transport: self.transport.open_another(),
+            observer: self.observer.clone(),
+            calls: self.calls.clone(),
         }
     }
 
@@ -741,7 +825,7 @@ impl<S: System> UserContext<S> {
     /// The request id the next [`UserContext::call`] will be recorded
     /// with: `index << 32 | calls so far`.
     pub fn next_request_id(&self) -> u64 {
-        (u64::from(self.index) << 32) | u64::from(self.calls)
+        (u64::from(self.index) << 32) | u64::from(self.calls.get())
     }
 
     /// Sends one request (one attempt) and waits at most the policy's
@@ -749,11 +833,18 @@ impl<S: System> UserContext<S> {
     /// invariants, metrics and trace; resending is the user's decision.
     pub async fn call(&mut self, request: S::Request) -> Result<S::Response, CallError> {
         let request_id = self.next_request_id();
-        self.calls += 1;
+        self.calls.set(self.calls.get() + 1);
+        let timeout_ms = self.policy.timeout_ms;
+        let Some(observer) = &self.observer else {
+            // The model checker's transport records its calls; a clock
+            // read here would count as the client's own, which lets the
+            // search move time after it.
+            return self.transport.call(&request, timeout_ms).await;
+        };
         let sent_ms = self.env.now_ms();
-        let response = self.transport.call(&request, self.policy.timeout_ms).await;
+        let response = self.transport.call(&request, timeout_ms).await;
         let received_ms = self.env.now_ms();
-        self.observer
+        observer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .exchanges
@@ -780,14 +871,14 @@ impl<S: System> UserContext<S> {
                 self.count_client_retry();
             }
             let request_id = self.next_request_id();
-            let sent_ms = self.env.now_ms();
+            let sent_ms = self.observed_now_ms();
             match self.call(request.clone()).await {
                 Ok(response) => return Some(response),
                 Err(error) => attempts.push(Attempt {
                     request_id,
                     error,
                     sent_ms,
-                    gave_up_ms: self.env.now_ms(),
+                    gave_up_ms: self.observed_now_ms(),
                 }),
             }
         }
@@ -795,21 +886,34 @@ impl<S: System> UserContext<S> {
             client: self.index,
             attempts,
         };
-        self.observer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .unanswered
-            .push((request, unanswered));
+        if let Some(observer) = &self.observer {
+            observer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .unanswered
+                .push((request, unanswered));
+        }
         None
+    }
+
+    /// The time, for the record of a call where calls are recorded here
+    /// (0 in the model checker: see [`UserContext::call`]).
+    fn observed_now_ms(&self) -> u64 {
+        match self.observer {
+            Some(_) => self.env.now_ms(),
+            None => 0,
+        }
     }
 
     /// Counts a client-side resend (after a timeout, 401, 409 or 429) for
     /// the report.
     pub fn count_client_retry(&self) {
-        self.observer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .client_retries += 1;
+        if let Some(observer) = &self.observer {
+            observer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .client_retries += 1;
+        }
     }
 }
 
@@ -1149,6 +1253,52 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
     /// Model checking: each client's requests, sent one after the other
     /// straight to a server.
     fn explore_clients(&self, context: ExploreContext<'_, Self>) -> Vec<Vec<Self::Request>>;
+
+    /// Model checking: what client `user.index` does with its requests
+    /// (its list from [`System::explore_clients`]), as a task the model
+    /// checker schedules. By default it sends them one after the other,
+    /// each once the last is answered.
+    ///
+    /// Write it for clients whose next request depends on what earlier
+    /// responses returned (an id the server chose: hold, then confirm
+    /// what the hold's answer names), or that have several requests in
+    /// flight at once, each on a connection of its own
+    /// ([`UserContext::connection`]; the scenario's `explore.connections`
+    /// says how many a client may open, 1 by default). Every call is
+    /// recorded, checked and subject to lost responses as a listed
+    /// request is; its statements are scheduling points like any
+    /// handler's, and a second connection's calls run on a task of their
+    /// own, so the search interleaves them with the first's. The user's
+    /// random stream is drawn from the exploration's seed: a choice drawn
+    /// from it is the same in every schedule (the search explores
+    /// interleavings, not draws).
+    ///
+    /// ```
+    /// # use overbook::prelude::*;
+    /// /// Sends the first request, then the next two at once, on two
+    /// /// connections (with `explore.connections = 2`).
+    /// async fn first_then_two<S: System>(mut user: UserContext<S>, requests: Vec<S::Request>) {
+    ///     let mut requests = requests.into_iter();
+    ///     if let Some(first) = requests.next() {
+    ///         let _ = user.call(first).await;
+    ///     }
+    ///     if let (Some(a), Some(b)) = (requests.next(), requests.next()) {
+    ///         let mut second = user.connection();
+    ///         let _ = overbook::join!(user.call(a), second.call(b));
+    ///     }
+    /// }
+    /// ```
+    fn explore_user(
+        &self,
+        mut user: UserContext<Self>,
+        requests: Vec<Self::Request>,
+    ) -> impl Future<Output = ()> {
+        async move {
+            for request in requests {
+                let _ = user.call(request).await;
+            }
+        }
+    }
 
     /// Model checking with lost responses: the request a client resends
     /// after a timeout (same idempotency key, new request id).

@@ -330,4 +330,10 @@ impl<S: System> Transport<S> for TcpTransport<S> {
             Err(error)
         })
     }
+
+    /// A new connection, to the next API server in turn (a load balancer
+    /// spreading a client's connections); opened at its first call.
+    fn open_another(&mut self) -> Box<dyn Transport<S>> {
+        Box::new(TcpTransport::<S>::new(self.server + 1, self.servers))
+    }
 }
