@@ -682,6 +682,12 @@ impl Store {
             .collect()
     }
 
+    /// [`Store::scan_all_committed`] with the rows shared rather than
+    /// copied.
+    pub(crate) fn latest_all_committed(&self) -> Vec<(Key, Arc<Row>)> {
+        self.state().latest_all()
+    }
+
     /// The store's configuration.
     pub fn config(&self) -> StoreConfig {
         self.state().config
