@@ -540,16 +540,18 @@ pub fn service_model<S: System>(
 ) -> Model<ServiceState<S>> {
     let sometimes = system.sometimes(&scenario.settings, &scenario.clients);
     let dataset = Arc::new(system.data(&scenario.settings, scenario.seed));
-    let store_dataset = dataset.clone();
-    let (variant, seed) = (scenario.variant, scenario.seed);
     let settings = Arc::new(scenario.settings.clone());
-    let (store_system, model_system) = (system.clone(), system.clone());
+    let model_system = system.clone();
     let config = StoreConfig {
         record_history: false,
         record_commits: true,
         deadlock_timeout_ms: scenario.deadlock_timeout_ms,
         ..StoreConfig::default()
     };
+    // `service_scenario` set up the same store once and reported its
+    // error; a deterministic setup cannot fail the second time.
+    let template = prepare_store(system, scenario.variant, config, scenario.seed, &dataset)
+        .unwrap_or_else(|e| panic!("setting up the database: {e}"));
     let losses = scenario.lost_responses_per_client;
     let senders = scenario.clients.len();
     let background = system.background_tasks(&scenario.settings);
@@ -645,10 +647,13 @@ pub fn service_model<S: System>(
     .daemons(daemon_names)
     .background(background_names)
     .store(move || {
-        // `service_scenario` set up the same store once and reported its
-        // error; a deterministic setup cannot fail the second time.
-        prepare_store(&store_system, variant, config, seed, &store_dataset)
-            .unwrap_or_else(|e| panic!("setting up the database: {e}"))
+        // Every schedule starts from a fork of one database set up here
+        // (schema, data, and the plans its statements share), not from
+        // running the schema script again: the fork is the same database,
+        // so the schedules are the same.
+        template
+            .fork()
+            .unwrap_or_else(|e| panic!("forking the database: {e}"))
     });
     model = model.time_jumps(time_jumps);
     let liveness_checked =

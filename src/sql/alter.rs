@@ -1360,7 +1360,7 @@ async fn run<'a>(
             .expect("a serial column's default sequence is valid");
         catalog.tables.insert(name, Arc::new(table));
         drop(catalog);
-        super::lock(&db.shared.cache).clear();
+        db.shared.clear_cache();
     }))
 }
 

@@ -275,7 +275,7 @@ impl SqlSession {
             drop(catalog);
             self.finish_undo(undone);
         }
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
     }
 
     /// What a rollback of DDL finishes outside the catalog: sequences put
@@ -294,7 +294,7 @@ impl SqlSession {
                 _ => {}
             }
         }
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
     }
 
     /// Takes `wanted` in the open block's transaction, held to its end
@@ -326,7 +326,7 @@ impl SqlSession {
         let before = before(&self.db.shared.catalog());
         let result = change();
         record(&mut self.db.shared.catalog(), self.session, before);
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
         result.map_err(|e| self.fail(e))
     }
 
@@ -384,7 +384,7 @@ impl SqlSession {
                             self.session,
                             vec![Undo::Index { table, index }],
                         );
-                        lock(&db.shared.cache).clear();
+                        db.shared.clear_cache();
                     }
                     Ok(None) => {}
                     Err(e) => return Err(self.fail(with_statement(e))),

@@ -575,10 +575,17 @@ pub struct TableLayout {
 
 /// Per-database state shared by every handle to one store (kept in the
 /// store's [`Store::extension`] slot, so it must not hold the store).
+/// Prepared statements by text.
+type PlanCache = Mutex<BTreeMap<String, Arc<Statement>>>;
+
 #[derive(Default)]
 pub(crate) struct DbShared {
     catalog: Mutex<Catalog>,
-    cache: Mutex<BTreeMap<String, Arc<Statement>>>,
+    /// Prepared statements by text, shared with the forks of this
+    /// database ([`Store::fork`]) while its catalog is the one they were
+    /// planned on: a catalog change gives the database a map of its own
+    /// (see [`DbShared::clear_cache`]).
+    cache: Mutex<Arc<PlanCache>>,
     serials: Mutex<BTreeMap<(String, &'static str), i64>>,
     /// `gen_random_uuid()`'s stream, from the store's seed.
     uuids: Mutex<Option<crate::seed::Rng64>>,
@@ -594,6 +601,41 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl DbShared {
+    /// A copy for a fork of the store (see [`Store::fork`]): the same
+    /// catalog, sequences, roles and counters, and the same plan cache
+    /// (shared: the catalogs are equal until one of them changes, which
+    /// then gets a cache of its own).
+    fn fork(&self) -> DbShared {
+        DbShared {
+            catalog: Mutex::new(self.catalog().clone()),
+            cache: Mutex::new(lock(&self.cache).clone()),
+            serials: Mutex::new(lock(&self.serials).clone()),
+            uuids: Mutex::new(lock(&self.uuids).clone()),
+            sequences: Mutex::new(lock(&self.sequences).clone()),
+            roles: Mutex::new(lock(&self.roles).clone()),
+        }
+    }
+
+    /// The prepared statement of `sql`, when it is cached.
+    fn cached(&self, sql: &str) -> Option<Arc<Statement>> {
+        let cache = lock(&self.cache).clone();
+        let found = lock(&cache).get(sql).cloned();
+        found
+    }
+
+    /// Caches `statement`, the default plan of `sql` on the current catalog.
+    fn cache(&self, sql: &str, statement: Arc<Statement>) {
+        let cache = lock(&self.cache).clone();
+        lock(&cache).insert(sql.to_string(), statement);
+    }
+
+    /// Forgets the cached plans after a catalog change. The map may be
+    /// shared with forks of the database whose catalog has not changed:
+    /// this one gets a new, empty map and leaves theirs alone.
+    fn clear_cache(&self) {
+        *lock(&self.cache) = Arc::default();
+    }
+
     fn catalog(&self) -> MutexGuard<'_, Catalog> {
         lock(&self.catalog)
     }
@@ -723,7 +765,12 @@ impl SqlDb {
     pub fn attach(store: &Store) -> SqlDb {
         SqlDb {
             store: store.clone(),
-            shared: store.extension(DbShared::default),
+            shared: store.forkable_extension(DbShared::default, |shared| {
+                let shared = shared
+                    .downcast_ref::<DbShared>()
+                    .expect("the SQL layer's extension is its DbShared");
+                Arc::new(shared.fork())
+            }),
         }
     }
 
@@ -926,8 +973,8 @@ impl SqlDb {
         let catalog = self.shared.catalog();
         let default_plan = scans == settings::ScanSettings::default() && catalog.pending.is_empty();
         if default_plan {
-            if let Some(found) = lock(&self.shared.cache).get(sql) {
-                return Ok(found.clone());
+            if let Some(found) = self.shared.cached(sql) {
+                return Ok(found);
             }
         }
         let seen = match viewer {
@@ -940,7 +987,7 @@ impl SqlDb {
         sequences::lock_sequences(&mut statement, sql, &lock(&self.shared.sequences));
         let statement = Arc::new(statement);
         if default_plan && statement.cacheable() {
-            lock(&self.shared.cache).insert(sql.to_string(), statement.clone());
+            self.shared.cache(sql, statement.clone());
         }
         Ok(statement)
     }
@@ -1435,7 +1482,7 @@ impl SqlSession {
         // A text already planned is an ordinary statement (the statements
         // routed below never reach the plan cache): skip the routing.
         let cached = (scans == settings::ScanSettings::default())
-            .then(|| lock(&self.db.shared.cache).get(sql).cloned())
+            .then(|| self.db.shared.cached(sql))
             .flatten();
         let mut statement = match cached {
             Some(statement) => statement,
@@ -1733,7 +1780,7 @@ impl SqlSession {
             } => ddl::create_schema(&self.db, name, *if_not_exists),
             _ => unreachable!("run_planned calls this for DDL only"),
         };
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
         result.map(|_| Rows::default()).map_err(|mut e| {
             // PostgreSQL's own 0A000s keep their message.
             if e.code == SqlState::FeatureNotSupported && e.message.contains("simulated SQL engine")
@@ -1922,7 +1969,7 @@ impl SqlSession {
             Rows::default()
         };
         let made = types::with_types(&types, || ddl::create_table(&self.db, &create, &[]));
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
         if let Err(e) = made {
             tx.rollback();
             return Err(e);
@@ -1953,7 +2000,7 @@ impl SqlSession {
             // The table is made in the transaction that failed.
             self.db.shared.catalog().tables.remove(&spec.name);
             self.db.shared.forget_serials(&spec.name);
-            lock(&self.db.shared.cache).clear();
+            self.db.shared.clear_cache();
             return Err(e);
         }
         Ok(Rows {
@@ -1986,7 +2033,7 @@ impl SqlSession {
         };
         types::run_type_ddl(&ddl, &mut catalog.types, in_use)?;
         drop(catalog);
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
         Ok(Rows::default())
     }
 
@@ -2015,7 +2062,7 @@ impl SqlSession {
             catalog.tables.insert(table.name.clone(), Arc::new(table));
         }
         drop(catalog);
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
         Ok(Rows::default())
     }
 
@@ -2046,7 +2093,7 @@ impl SqlSession {
         let ddl = parsed.map_err(with_statement)?;
         let scans = self.effective().scans;
         let result = partition::run_ddl(&self.db, self.session, &ddl, scans).await;
-        lock(&self.db.shared.cache).clear();
+        self.db.shared.clear_cache();
         result.map(|()| Rows::default()).map_err(with_statement)
     }
 
@@ -2564,6 +2611,8 @@ mod ddlblock_tests;
 mod deferred_tests;
 #[cfg(test)]
 mod exprindex_tests;
+#[cfg(test)]
+mod fork_tests;
 #[cfg(test)]
 mod generated_tests;
 #[cfg(test)]

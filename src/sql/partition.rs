@@ -1108,7 +1108,7 @@ async fn attach(
         catalog.tables.remove(name);
         add_partition(&mut catalog, &table, &p, name, bound);
     }
-    super::lock(&db.shared.cache).clear();
+    db.shared.clear_cache();
     if rows.is_empty() {
         return Ok(());
     }

@@ -1239,8 +1239,8 @@ type Boxed<'s, T> = Pin<Box<dyn Future<Output = Result<T, DbError>> + Send + 's>
 
 /// The prepared statement for `sql`, from the database's plan cache.
 pub(crate) fn prepare(db: &DbShared, sql: &str) -> Result<Arc<Statement>, DbError> {
-    if let Some(found) = super::lock(&db.cache).get(sql) {
-        return Ok(found.clone());
+    if let Some(found) = db.cached(sql) {
+        return Ok(found);
     }
     let catalog = db.catalog();
     let statement = Arc::new(super::types::with_types(&catalog.types, || {
@@ -1248,7 +1248,7 @@ pub(crate) fn prepare(db: &DbShared, sql: &str) -> Result<Arc<Statement>, DbErro
     })?);
     drop(catalog);
     if statement.cacheable() {
-        super::lock(&db.cache).insert(sql.to_string(), statement.clone());
+        db.cache(sql, statement.clone());
     }
     Ok(statement)
 }

@@ -51,7 +51,7 @@ const TRIGGER: u8 = 64;
 const ALL: u8 = 127;
 
 /// The roles, table owners and grants of a database.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Roles {
     /// Roles besides [`BOOTSTRAP`], with whether each is a superuser.
     roles: BTreeMap<String, bool>,

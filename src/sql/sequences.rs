@@ -69,14 +69,14 @@ enum OwnerKind {
 }
 
 /// A session's `currval`s (by sequence id) and its `lastval` sequence.
-#[derive(Default, Debug)]
+#[derive(Default, Clone, Debug)]
 struct SessionValues {
     current: BTreeMap<u64, i64>,
     last: Option<u64>,
 }
 
 /// The database's sequences and its sessions' `currval` state.
-#[derive(Default, Debug)]
+#[derive(Default, Clone, Debug)]
 pub(crate) struct Sequences {
     by_name: BTreeMap<String, Sequence>,
     sessions: BTreeMap<SessionId, SessionValues>,

@@ -504,7 +504,10 @@ fn statements_are_prepared_once() {
             &[Value::Int(i)],
         );
     }
-    assert!(lock(&db.shared.cache).contains_key("SELECT name FROM rooms WHERE id = $1"));
+    assert!(db
+        .shared
+        .cached("SELECT name FROM rooms WHERE id = $1")
+        .is_some());
 }
 
 #[test]

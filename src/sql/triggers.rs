@@ -36,7 +36,7 @@ use super::exec::Exec;
 use super::plan::{Prepared, Statement};
 use super::plpgsql::{self, name_of, tokenize, Backend, Function, Rec, TriggerData};
 use super::value::{coerce, err, Value};
-use super::{lock, Rows, SqlDb};
+use super::{Rows, SqlDb};
 use crate::store::{DbError, SqlState, TableLockMode};
 use sqlparser::tokenizer::Token;
 use std::future::Future;
@@ -714,7 +714,7 @@ pub(crate) fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
         }
     }
     drop(catalog);
-    lock(&db.shared.cache).clear();
+    db.shared.clear_cache();
     Ok(())
 }
 
@@ -792,7 +792,7 @@ pub(crate) fn function_ddl(db: &SqlDb, sql: &str) -> Result<(), DbError> {
         catalog.functions.insert(f.name.clone(), Arc::new(f));
     }
     drop(catalog);
-    lock(&db.shared.cache).clear();
+    db.shared.clear_cache();
     Ok(())
 }
 

@@ -415,6 +415,77 @@ impl State {
         }
     }
 
+    /// A copy of this state for a fork of its store ([`crate::store::Store::fork`]):
+    /// the committed data, the counters (transaction ids, commit
+    /// positions, sessions, the fault stream's position) and the records
+    /// made so far, so that the copy goes on exactly as this state would.
+    /// Only between transactions: nothing may be open, held or waited for
+    /// (a transaction's state, its wakers and its locks belong to tasks of
+    /// the original's run). The error names what is still open.
+    pub(crate) fn fork(&self) -> Result<State, String> {
+        let open = [
+            ("transactions", self.txs.is_empty()),
+            (
+                "committed Serializable transactions",
+                self.finished_serializable.is_empty(),
+            ),
+            ("row locks", self.row_locks.is_empty()),
+            ("uncommitted writes", self.intents.is_empty()),
+            ("waiters", self.waiters.is_empty() && self.queued.is_empty()),
+            (
+                "lock queues",
+                self.lock_queues.is_empty() && self.waits_for.is_empty(),
+            ),
+            (
+                "SIREAD locks",
+                self.siread_keys.is_empty() && self.siread_ranges.is_empty(),
+            ),
+            ("exclusion intervals", self.pending_intervals.is_empty()),
+            (
+                "sessions' transactions",
+                self.tx_session.is_empty() && self.session_tx.is_empty(),
+            ),
+            ("safe snapshot waits", self.safe_snapshots.is_empty()),
+            ("advisory locks", self.advisory.is_empty()),
+            ("table locks", self.table_locks_idle()),
+        ];
+        if let Some((what, _)) = open.iter().find(|(_, empty)| !empty) {
+            return Err(format!(
+                "a store forks only between transactions: it has {what}"
+            ));
+        }
+        Ok(State {
+            config: self.config,
+            schema: self.schema.clone(),
+            rng: self.rng.clone(),
+            next_tx: self.next_tx,
+            commit_seq: self.commit_seq,
+            data: self.data.clone(),
+            txs: BTreeMap::new(),
+            finished_serializable: BTreeSet::new(),
+            row_locks: BTreeMap::new(),
+            intents: BTreeMap::new(),
+            waiters: BTreeMap::new(),
+            lock_queues: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            waits_for: BTreeMap::new(),
+            siread_keys: BTreeMap::new(),
+            siread_ranges: siread::SireadRanges::default(),
+            pending_intervals: BTreeMap::new(),
+            advisory: self.advisory.fork(),
+            table_locks: table_locks::TableLocks::default(),
+            tx_session: BTreeMap::new(),
+            session_tx: BTreeMap::new(),
+            safe_snapshots: deferrable::SafeSnapshotWaits::new(),
+            committed_entry_seq: self.committed_entry_seq.clone(),
+            last_entry_seq: self.last_entry_seq,
+            moved: self.moved.clone(),
+            history: self.history.clone(),
+            commit_log: self.commit_log.clone(),
+            stats: self.stats,
+        })
+    }
+
     /// Loads a row as part of the initial state (transaction 0).
     pub(crate) fn load(&mut self, key: Key, row: Row) {
         assert!(

@@ -324,13 +324,22 @@ impl Pacer for YieldOnce {
     }
 }
 
+/// A layer's per-store value, with how a fork of the store copies it
+/// (`None`: it cannot be forked).
+struct Extension {
+    value: Arc<dyn std::any::Any + Send + Sync>,
+    fork: Option<ForkExtension>,
+}
+
+type ForkExtension = fn(&(dyn std::any::Any + Send + Sync)) -> Arc<dyn std::any::Any + Send + Sync>;
+
 struct Shared {
     state: Mutex<State>,
     pacer: Mutex<Arc<dyn Pacer>>,
     /// State that layers over the store keep per store (the SQL catalog),
     /// one value per type. They must not hold the store itself, or the two
     /// would keep each other alive.
-    extensions: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
+    extensions: Mutex<Vec<Extension>>,
     /// The run's seed, for layers that draw their own streams.
     seed: Seed,
 }
@@ -384,6 +393,24 @@ impl Store {
     /// over the store keep their per-database state here (the SQL layer its
     /// catalog), so every handle to one store sees the same state.
     pub fn extension<T: std::any::Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        self.extension_with(init, None)
+    }
+
+    /// [`Store::extension`] for a value that [`Store::fork`] copies with
+    /// `fork` (the SQL catalog: a forked database has the same tables).
+    pub(crate) fn forkable_extension<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+        fork: ForkExtension,
+    ) -> Arc<T> {
+        self.extension_with(init, Some(fork))
+    }
+
+    fn extension_with<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+        fork: Option<ForkExtension>,
+    ) -> Arc<T> {
         let mut extensions = self
             .shared
             .extensions
@@ -391,13 +418,55 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner());
         if let Some(found) = extensions
             .iter()
-            .find_map(|e| e.clone().downcast::<T>().ok())
+            .find_map(|e| e.value.clone().downcast::<T>().ok())
         {
             return found;
         }
         let made = Arc::new(init());
-        extensions.push(made.clone());
+        extensions.push(Extension {
+            value: made.clone(),
+            fork,
+        });
         made
+    }
+
+    /// A copy of this database as it is now, which then goes its own way:
+    /// the same committed data, counters, records and layers' state (the
+    /// SQL catalog, sequences and prepared statements), with no pacer
+    /// installed. Running the copy gives exactly what running this store
+    /// would (same transaction ids, same fault draws), so a harness sets a
+    /// database up once and forks it for every run instead of building it
+    /// again (the model checker does, for every schedule).
+    ///
+    /// Only between transactions: an open transaction, a held lock or a
+    /// waiter is an error, as is a layer's value made with
+    /// [`Store::extension`] (which says nothing about how to copy it).
+    pub fn fork(&self) -> Result<Store, String> {
+        let state = self.state().fork()?;
+        let extensions = self
+            .shared
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|extension| match extension.fork {
+                Some(fork) => Ok(Extension {
+                    value: fork(extension.value.as_ref()),
+                    fork: Some(fork),
+                }),
+                None => {
+                    Err("a store forks only when every layer over it can be copied".to_string())
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Store {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                pacer: Mutex::new(Arc::new(NoPause)),
+                extensions: Mutex::new(extensions),
+                seed: self.shared.seed,
+            }),
+        })
     }
 
     /// The seed the store was made with (layers over it draw their own
@@ -611,6 +680,12 @@ impl Store {
             .into_iter()
             .map(|(key, row)| (key, (*row).clone()))
             .collect()
+    }
+
+    /// [`Store::scan_all_committed`] with the rows shared rather than
+    /// copied.
+    pub(crate) fn latest_all_committed(&self) -> Vec<(Key, Arc<Row>)> {
+        self.state().latest_all()
     }
 
     /// The store's configuration.

@@ -581,3 +581,29 @@ fn reads_of_writes_a_savepoint_rollback_took_back_leave_a_consistent_history() {
     let history = store.history();
     crate::history::check(&history).expect("a consistent history");
 }
+
+#[test]
+fn a_prefix_range_ends_at_the_prefix_with_its_last_character_stepped() {
+    // The end as the chars of the prefix with the last one replaced.
+    fn by_chars(prefix: &str) -> String {
+        let mut end: Vec<char> = prefix.chars().collect();
+        let last = end.pop().unwrap();
+        end.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+        end.into_iter().collect()
+    }
+    for prefix in [
+        "x",
+        "bookings/room-03/",
+        "a\u{7f}",
+        "é",
+        "t/é",
+        "z\u{d7ff}",
+        "q\u{10ffff}",
+        "日本/",
+    ] {
+        let range = KeyRange::prefix(prefix);
+        assert_eq!(range.start.as_str(), prefix);
+        assert_eq!(range.end.as_str(), by_chars(prefix), "{prefix:?}");
+    }
+    assert_eq!(KeyRange::prefix("rooms/").end.as_str(), "rooms0");
+}

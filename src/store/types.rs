@@ -69,13 +69,18 @@ impl KeyRange {
     /// Every key that starts with `prefix` (for example `"bookings/room-03/"`).
     pub fn prefix(prefix: &str) -> KeyRange {
         assert!(!prefix.is_empty(), "a prefix range needs a prefix");
-        let mut end: Vec<char> = prefix.chars().collect();
-        let last = end.pop().expect("non-empty prefix");
+        // The prefix with its last character replaced by the next one (the
+        // same text as collecting its chars, replacing the last and
+        // collecting again, without the two copies: scans build ranges
+        // on every statement).
+        let last = prefix.chars().next_back().expect("non-empty prefix");
         let next = char::from_u32(last as u32 + 1).unwrap_or(char::MAX);
+        let mut end = String::with_capacity(prefix.len() + next.len_utf8());
+        end.push_str(&prefix[..prefix.len() - last.len_utf8()]);
         end.push(next);
         KeyRange {
             start: Key::raw(prefix),
-            end: Key::raw(&end.into_iter().collect::<String>()),
+            end: Key(end.into()),
         }
     }
 

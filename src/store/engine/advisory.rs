@@ -105,6 +105,20 @@ impl AdvisoryLocks {
         })
     }
 
+    /// Whether no lock is held or waited for.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.locks.is_empty() && self.keys_of.is_empty()
+    }
+
+    /// An empty copy for a forked store that goes on numbering sessions
+    /// where this one is (see `State::fork`: no lock may be held).
+    pub(crate) fn fork(&self) -> AdvisoryLocks {
+        AdvisoryLocks {
+            sessions: self.sessions,
+            ..AdvisoryLocks::default()
+        }
+    }
+
     /// Forgets `id`'s locks and places in queues (it ended or failed).
     pub(crate) fn release(&mut self, id: TxId) {
         for key in self.keys_of.remove(&id).unwrap_or_default() {

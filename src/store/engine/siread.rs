@@ -45,6 +45,11 @@ impl SireadRanges {
         holders.entry(id).or_default().push(range);
     }
 
+    /// Whether no transaction holds a range.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_table.is_empty() && self.spanning.is_empty()
+    }
+
     /// `id` gives up every range it holds (`held`: its own list of them).
     pub(crate) fn remove(&mut self, id: TxId, held: &[KeyRange]) {
         self.spanning.remove(&id);

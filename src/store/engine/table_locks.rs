@@ -441,6 +441,13 @@ impl State {
         }
     }
 
+    /// Whether no table lock is held or waited for.
+    pub(crate) fn table_locks_idle(&self) -> bool {
+        self.table_locks.locks.is_empty()
+            && self.table_locks.tables_of.is_empty()
+            && self.table_locks.wakers.is_empty()
+    }
+
     /// Forgets `id`'s table locks and its place in a queue (it ended or
     /// failed), granting what that frees.
     pub(crate) fn release_table_locks(&mut self, id: TxId) {
