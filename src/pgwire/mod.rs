@@ -324,7 +324,8 @@ fn command_tag(sql: &str, command: Command, rows: &crate::sql::Rows, failed_bloc
     let first = w.first().map_or("", String::as_str);
     let second = w.get(1).map_or("", String::as_str);
     match first {
-        "BEGIN" | "START" => "BEGIN".into(),
+        "BEGIN" => "BEGIN".into(),
+        "START" => "START TRANSACTION".into(),
         "COMMIT" | "END" if failed_block => "ROLLBACK".into(),
         "COMMIT" | "END" => "COMMIT".into(),
         "ROLLBACK" | "ABORT" => "ROLLBACK".into(),

@@ -389,3 +389,244 @@ fn tokio_postgres_over_turmoil_and_the_same_sim_sends_the_same_bytes() {
     assert_eq!(log, log2);
     assert_eq!(bytes, bytes2, "the server's bytes differ between two runs");
 }
+
+/// A client that logs what the server answers to simple queries,
+/// message by message (`T` with the column OIDs, `D`, `C` with the tag,
+/// `E` with the SQLSTATE and message, `I`, `Z` with the status), for
+/// comparing two servers byte-level behaviour without a driver between.
+struct Raw<S> {
+    stream: S,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Raw<S> {
+    async fn connect(mut stream: S, user: &str, database: &str) -> Raw<S> {
+        let mut body = BytesMut::new();
+        body.put_i32(196608);
+        for s in ["user", user, "database", database, ""] {
+            put_cstr(&mut body, s);
+        }
+        let mut startup = BytesMut::new();
+        startup.put_i32(body.len() as i32 + 4);
+        startup.put_slice(&body);
+        stream.write_all(&startup).await.unwrap();
+        let mut raw = Raw { stream };
+        while raw.next().await.0 != b'Z' {}
+        raw
+    }
+
+    async fn next(&mut self) -> (u8, Vec<u8>) {
+        let mut head = [0u8; 5];
+        self.stream.read_exact(&mut head).await.unwrap();
+        let len = i32::from_be_bytes(head[1..].try_into().unwrap()) as usize - 4;
+        let mut body = vec![0; len];
+        self.stream.read_exact(&mut body).await.unwrap();
+        (head[0], body)
+    }
+
+    async fn query(&mut self, sql: &str) -> Vec<String> {
+        let mut out = BytesMut::new();
+        message(&mut out, b'Q', |o| put_cstr(o, sql));
+        self.stream.write_all(&out).await.unwrap();
+        let mut log = Vec::new();
+        loop {
+            let (tag, body) = self.next().await;
+            let mut r = Reader { bytes: &body };
+            match tag {
+                b'T' => {
+                    let n = r.count().unwrap();
+                    let mut oids = Vec::new();
+                    for _ in 0..n {
+                        let name = r.cstr().unwrap().to_string();
+                        r.take(6).unwrap();
+                        let oid = r.i32().unwrap();
+                        r.take(8).unwrap();
+                        oids.push(format!("{name}:{oid}"));
+                    }
+                    log.push(format!("T {}", oids.join(",")));
+                }
+                b'D' => log.push("D".into()),
+                b'C' => log.push(format!("C {}", r.cstr().unwrap())),
+                b'I' => log.push("I".into()),
+                b'E' => {
+                    let (mut code, mut text) = (String::new(), String::new());
+                    while let Ok(field) = r.u8() {
+                        if field == 0 {
+                            break;
+                        }
+                        let value = r.cstr().unwrap().to_string();
+                        match field {
+                            b'C' => code = value,
+                            b'M' => text = value,
+                            _ => {}
+                        }
+                    }
+                    log.push(format!("E {code} {text}"));
+                }
+                b'Z' => {
+                    log.push(format!("Z {}", body[0] as char));
+                    return log;
+                }
+                // Notices and parameter changes: not compared.
+                _ => {}
+            }
+        }
+    }
+}
+
+const COMPARED_SCHEMA: &str = "
+    CREATE TABLE t (id uuid PRIMARY KEY, n int NOT NULL, big bigint, small smallint, label text,
+        code varchar(10), at timestamptz, local timestamp, day date, span interval,
+        price numeric(10,2), ok bool, doc jsonb);
+    CREATE TABLE u (id int PRIMARY KEY, t_id uuid, qty int NOT NULL);
+";
+
+/// Statements whose Parse/Describe is compared: parameter OIDs, column
+/// names and OIDs.
+const DESCRIBED: &[&str] = &[
+    "SELECT * FROM t WHERE id = $1",
+    "SELECT n, label FROM t WHERE n > $1 AND label = $2",
+    "SELECT count(*), sum(n), sum(big), avg(n), min(price), max(at) FROM t",
+    "INSERT INTO t (id, n, label) VALUES ($1, $2, $3)",
+    "INSERT INTO t (id, n) VALUES ($1, $2) RETURNING id, n",
+    "UPDATE t SET n = $1, price = $2 WHERE id = $3",
+    "DELETE FROM t WHERE at < $1",
+    "SELECT $1::int + 1 AS x",
+    "SELECT $1 AS anything",
+    "SELECT * FROM t WHERE id = ANY($1)",
+    "SELECT n FROM t ORDER BY n LIMIT $1 OFFSET $2",
+    "SELECT n * 2 AS d, n + big AS e, upper(label) AS f, now() AS g, ok AND true AS h FROM t",
+    "SELECT t.id, u.qty FROM t JOIN u ON u.t_id = t.id WHERE u.qty >= $1",
+    "UPDATE u SET qty = qty - $1 WHERE id = $2 RETURNING qty",
+    "SELECT label FROM t WHERE label LIKE $1",
+    "SELECT COALESCE(label, $1) AS l FROM t",
+    "INSERT INTO u SELECT $1, $2, $3",
+    "SELECT n FROM t WHERE n BETWEEN $1 AND $2",
+    "SELECT n FROM t WHERE n IN ($1, $2)",
+    "SELECT day, span, local, doc, ok, code, small FROM t WHERE day = $1 AND span = $2 AND local = $3 AND ok = $4 AND code = $5 AND small = $6",
+    "WITH moved AS (UPDATE u SET qty = qty + 1 WHERE id = $1 RETURNING id, qty) SELECT * FROM moved",
+    "INSERT INTO u VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET qty = u.qty + EXCLUDED.qty RETURNING qty",
+    "SELECT EXISTS (SELECT 1 FROM u WHERE qty > $1) AS e",
+    "SELECT id FROM u WHERE qty = $1 FOR UPDATE",
+    "SELECT pg_try_advisory_xact_lock($1) AS got",
+    "BEGIN ISOLATION LEVEL SERIALIZABLE",
+    "SELECT * FROM missing",
+];
+
+/// Simple queries whose answers are compared message by message.
+const QUERIED: &[&str] = &[
+    "BEGIN",
+    "INSERT INTO u VALUES (1, NULL, 5)",
+    "INSERT INTO u VALUES (2, NULL, 5), (3, NULL, 6)",
+    "UPDATE u SET qty = qty + 1",
+    "SELECT id, qty FROM u ORDER BY id",
+    "DELETE FROM u WHERE id = 3",
+    "COMMIT",
+    "BEGIN",
+    "SELECT 1/0",
+    "SELECT 1",
+    "COMMIT",
+    "INSERT INTO u VALUES (1, NULL, 1)",
+    "SELECT * FROM nope",
+    "INSERT INTO u VALUES (10, NULL, 1); SELECT qty FROM u WHERE id = 10; UPDATE u SET qty = 2 WHERE id = 10",
+    "INSERT INTO u VALUES (11, NULL, 1); INSERT INTO u VALUES (11, NULL, 1)",
+    "SELECT count(*) FROM u WHERE id = 11",
+    "",
+    "SET lock_timeout = '1s'",
+    "SHOW lock_timeout",
+    "CREATE INDEX u_qty ON u (qty)",
+    "DROP INDEX u_qty",
+    "BEGIN; SAVEPOINT s; RELEASE SAVEPOINT s; ROLLBACK",
+    "START TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    "END",
+    "TRUNCATE u",
+];
+
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs PostgreSQL: OVERBOOK_PG_URL (scripts/with-postgres.sh cargo test -- --ignored)"]
+async fn describes_tags_and_errors_like_postgres() {
+    let url = std::env::var("OVERBOOK_PG_URL").expect(
+        "describes_tags_and_errors_like_postgres needs OVERBOOK_PG_URL (scripts/with-postgres.sh)",
+    );
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let (pg, conn) = config.connect(NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let schema = "overbook_wire_describe";
+    pg.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path = {schema}"
+    ))
+    .await
+    .unwrap();
+    pg.batch_execute(COMPARED_SCHEMA).await.unwrap();
+
+    let db = SqlDb::new_empty();
+    db.install(COMPARED_SCHEMA).unwrap();
+    let server = Server::new(db);
+    let (client_side, server_side) = tokio::io::duplex(1 << 16);
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(server_side).await });
+    let (sim, conn) = tokio_postgres::Config::new()
+        .user("postgres")
+        .connect_raw(client_side, NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+
+    let describe = |s: Result<tokio_postgres::Statement, tokio_postgres::Error>| match s {
+        Ok(s) => format!(
+            "params {:?} columns {:?}",
+            s.params().iter().map(Type::oid).collect::<Vec<_>>(),
+            s.columns()
+                .iter()
+                .map(|c| format!("{}:{}", c.name(), c.type_().oid()))
+                .collect::<Vec<_>>()
+        ),
+        Err(e) => format!(
+            "error {:?} {}",
+            e.code().map(|c| c.code().to_string()),
+            pg_message(&e)
+        ),
+    };
+    let mut differences = Vec::new();
+    for sql in DESCRIBED {
+        let (on_pg, on_sim) = (
+            describe(pg.prepare(sql).await),
+            describe(sim.prepare(sql).await),
+        );
+        if on_pg != on_sim {
+            differences.push(format!("{sql}\n  postgres: {on_pg}\n  simulated: {on_sim}"));
+        }
+    }
+
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+        other => panic!("a TCP host, not {other:?}"),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres");
+    let dbname = config.get_dbname().unwrap_or(user);
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .unwrap();
+    let mut raw_pg = Raw::connect(stream, user, dbname).await;
+    raw_pg.query(&format!("SET search_path = {schema}")).await;
+    let (client_side, server_side) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move { server.serve(server_side).await });
+    let mut raw_sim = Raw::connect(client_side, "postgres", "postgres").await;
+    for sql in QUERIED {
+        let (on_pg, on_sim) = (raw_pg.query(sql).await, raw_sim.query(sql).await);
+        if on_pg != on_sim {
+            differences.push(format!(
+                "{sql:?}\n  postgres: {on_pg:?}\n  simulated: {on_sim:?}"
+            ));
+        }
+    }
+    pg.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    assert!(
+        differences.is_empty(),
+        "{} differences:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}

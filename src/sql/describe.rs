@@ -100,8 +100,37 @@ fn source_types<'a>(sources: impl Iterator<Item = &'a Source>) -> RowTypes<'stat
 fn outputs(types: &RowTypes, items: &[(String, Expr)]) -> Vec<(String, Option<SqlType>)> {
     items
         .iter()
-        .map(|(name, e)| (name.clone(), types.of(e)))
+        .map(|(name, e)| (name.clone(), output_type(types, e)))
         .collect()
+}
+
+/// The type of a result column: what `CREATE TABLE AS` resolves, and
+/// the functions and subqueries it leaves open (their PostgreSQL result
+/// types).
+fn output_type(types: &RowTypes, e: &Expr) -> Option<SqlType> {
+    use super::funcs::Builtin as B;
+    use super::subquery::SubKind;
+    types.of(e).or_else(|| match e {
+        Expr::Call(b, _) => match b {
+            B::Now(_) => Some(SqlType::Timestamp),
+            B::CurrentDate => Some(SqlType::Date),
+            B::GenRandomUuid => Some(SqlType::Uuid),
+            B::Nextval | B::Currval | B::Lastval | B::Setval => Some(SqlType::BigInt),
+            B::Concat | B::Format | B::PgGetSerialSequence => Some(SqlType::Text),
+            B::JsonbBuildObject | B::ToJsonb => Some(SqlType::Json),
+            _ => None,
+        },
+        Expr::Subquery(sub) => match sub.kind {
+            SubKind::Exists | SubKind::Quantified { .. } => Some(SqlType::Bool),
+            SubKind::Scalar => {
+                let mut outer = types.columns.clone();
+                outer.resize(sub.outer_width, None);
+                let inner = RowTypes::new(&sub.plan, &outer, &[]).ok()?;
+                output_type(&inner, &sub.plan.output.first()?.1)
+            }
+        },
+        _ => None,
+    })
 }
 
 impl Infer {
@@ -417,7 +446,13 @@ impl Infer {
             }
             Expr::Cast(inner, ty) => self.expr(inner, types, Some(*ty)),
             Expr::Bin(_, a, b) => {
-                let (ta, tb) = (known(a), known(b));
+                // varchar has no operators of its own: PostgreSQL resolves
+                // `code = $1` with text's, so the parameter is text.
+                let operand = |t: Option<SqlType>| match t {
+                    Some(SqlType::Varchar(_)) => Some(SqlType::Text),
+                    t => t,
+                };
+                let (ta, tb) = (operand(known(a)), operand(known(b)));
                 self.expr(a, types, tb);
                 self.expr(b, types, ta);
             }
