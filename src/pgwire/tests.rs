@@ -390,6 +390,230 @@ fn tokio_postgres_over_turmoil_and_the_same_sim_sends_the_same_bytes() {
     assert_eq!(bytes, bytes2, "the server's bytes differ between two runs");
 }
 
+const EVERY_TYPE: &str = "
+    CREATE TYPE mood AS ENUM ('sad', 'ok');
+    CREATE TABLE every (id bigint PRIMARY KEY, small smallint, code varchar(8), flag bool,
+        day date, local timestamp, at timestamptz, span interval, doc jsonb, price numeric,
+        r int4range, tr tstzrange, m mood, ch char(3));
+    INSERT INTO every VALUES (1, -3, 'abc', true, '2025-02-03', '2025-02-03 04:05:06',
+        '2025-02-03 04:05:06+00', '1 mon 2 days 03:04:05', '{\"a\": [1, 2]}', -1234.5678,
+        '[1,5)', '[2025-01-01, 2025-02-01)', 'ok', 'ab');
+    INSERT INTO every (id) VALUES (2);
+";
+
+const EVERY_QUERY: &str =
+    "SELECT *, ARRAY[id, id] AS ids, price * 2 AS twice, span + span AS spans FROM every ORDER BY id";
+
+/// Serves `db` on a duplex stream and runs `work` with a tokio-postgres
+/// client connected to it.
+async fn with_client<F, Fut, T>(db: SqlDb, work: F) -> T
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let server = Server::new(db);
+    let (client_side, server_side) = tokio::io::duplex(1 << 16);
+    let client_work = async {
+        let (client, conn) = tokio_postgres::Config::new()
+            .user("postgres")
+            .connect_raw(client_side, NoTls)
+            .await
+            .unwrap();
+        let (out, _) = tokio::join!(work(client), conn);
+        out
+    };
+    let (out, served) = tokio::join!(client_work, server.serve(server_side));
+    served.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_type_reads_back_in_binary_and_text_as_the_session_returns_it() {
+    let db = SqlDb::new_empty();
+    db.install(EVERY_TYPE).unwrap();
+    let direct = crate::store::block_on(crate::sql::Session::execute(
+        &mut db.session(),
+        EVERY_QUERY,
+        &[],
+    ))
+    .unwrap();
+    let (binary, text) = with_client(db, |client| async move {
+        let rows = client.query(EVERY_QUERY, &[]).await.unwrap();
+        let types: Vec<u32> = rows[0].columns().iter().map(|c| c.type_().oid()).collect();
+        // id..ch, then int8[], numeric, interval (the enum as text).
+        assert_eq!(
+            types,
+            [
+                20, 21, 1043, 16, 1082, 1114, 1184, 1186, 3802, 1700, 3904, 3910, 25, 1042, 1016,
+                1700, 1186
+            ]
+        );
+        let binary: Vec<Vec<Value>> = rows
+            .iter()
+            .map(|row| (0..row.len()).map(|i| value(row, i)).collect())
+            .collect();
+        let mut text = Vec::new();
+        for message in client.simple_query(EVERY_QUERY).await.unwrap() {
+            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
+                text.push(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        drop(client);
+        (binary, text)
+    })
+    .await;
+    assert_eq!(binary, direct.rows);
+    let direct_text: Vec<Vec<Option<String>>> = direct
+        .rows
+        .iter()
+        .map(|row| row.iter().map(Value::to_pg_text).collect())
+        .collect();
+    assert_eq!(text, direct_text);
+    assert_eq!(text[0][12].as_deref(), Some("ok"));
+    assert_eq!(text[0][14].as_deref(), Some("{1,1}"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_portal_returns_its_rows_a_few_at_a_time_and_an_error_skips_to_sync() {
+    let db = database();
+    with_client(db, |mut client| async move {
+        let tx = client.transaction().await.unwrap();
+        let select = tx
+            .prepare("SELECT id FROM accounts WHERE id >= $1 ORDER BY id")
+            .await
+            .unwrap();
+        let portal = tx.bind(&select, &[&1i32]).await.unwrap();
+        let first = tx.query_portal(&portal, 1).await.unwrap();
+        let rest = tx.query_portal(&portal, 5).await.unwrap();
+        let none = tx.query_portal(&portal, 5).await.unwrap();
+        let ids = |rows: &[tokio_postgres::Row]| {
+            rows.iter().map(|r| r.get::<_, i32>(0)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            (ids(&first), ids(&rest), ids(&none)),
+            (vec![1], vec![2], vec![])
+        );
+        tx.commit().await.unwrap();
+        // Two pipelined queries: the first's error skips its own messages
+        // up to its Sync, not the second's.
+        let (bad, good) = tokio::join!(
+            client.query("SELECT * FROM nowhere WHERE id = $1", &[&1i32]),
+            client.query("SELECT balance FROM accounts WHERE id = $1", &[&2i32])
+        );
+        assert_eq!(bad.unwrap_err().code(), Some(&PgState::UNDEFINED_TABLE));
+        assert_eq!(good.unwrap()[0].get::<_, i32>(0), 50);
+        // A failed block: statements refused with 25P02 until ROLLBACK
+        // (a COMMIT of it rolls back).
+        client.batch_execute("BEGIN").await.unwrap();
+        let e = client.query("SELECT 1/0", &[]).await.unwrap_err();
+        assert_eq!(e.code(), Some(&PgState::DIVISION_BY_ZERO));
+        let e = client.query("SELECT 1", &[]).await.unwrap_err();
+        assert_eq!(e.code(), Some(&PgState::IN_FAILED_SQL_TRANSACTION));
+        client.batch_execute("COMMIT").await.unwrap();
+        assert_eq!(
+            client
+                .query_one("SELECT 1 AS one", &[])
+                .await
+                .unwrap()
+                .get::<_, i32>(0),
+            1
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_extended_protocol_skips_to_sync_after_an_error_and_refuses_a_reused_name() {
+    let server = Server::new(database());
+    let (client_side, server_side) = tokio::io::duplex(1 << 16);
+    tokio::spawn(async move { server.serve(server_side).await });
+    let mut raw = Raw::connect(client_side, "postgres", "app").await;
+    let parse = |name: &str, sql: &str| {
+        let mut o = BytesMut::new();
+        message(&mut o, b'P', |o| {
+            put_cstr(o, name);
+            put_cstr(o, sql);
+            o.put_i16(0);
+        });
+        o
+    };
+    let bind_execute = |statement: &str| {
+        let mut o = BytesMut::new();
+        message(&mut o, b'B', |o| {
+            put_cstr(o, "");
+            put_cstr(o, statement);
+            o.put_i16(0);
+            o.put_i16(0);
+            o.put_i16(0);
+        });
+        message(&mut o, b'E', |o| {
+            put_cstr(o, "");
+            o.put_i32(0);
+        });
+        o
+    };
+    let sync = {
+        let mut o = BytesMut::new();
+        message(&mut o, b'S', |_| {});
+        o
+    };
+    // A bad statement: its Bind and Execute are skipped, Sync answers.
+    let mut batch = parse("", "SELECT * FROM nowhere");
+    batch.extend_from_slice(&bind_execute(""));
+    batch.extend_from_slice(&sync);
+    // Then a named one, twice: the second Parse is 42P05.
+    batch.extend_from_slice(&parse("s1", "SELECT balance FROM accounts ORDER BY id"));
+    batch.extend_from_slice(&bind_execute("s1"));
+    batch.extend_from_slice(&sync);
+    batch.extend_from_slice(&parse("s1", "SELECT 1"));
+    batch.extend_from_slice(&sync);
+    // An empty statement.
+    batch.extend_from_slice(&parse("", ""));
+    batch.extend_from_slice(&bind_execute(""));
+    batch.extend_from_slice(&sync);
+    raw.stream.write_all(&batch).await.unwrap();
+    let mut log = Vec::new();
+    while log.iter().filter(|m: &&String| m.starts_with('Z')).count() < 4 {
+        let (tag, body) = raw.next().await;
+        let text = match tag {
+            b'E' => {
+                let code = body
+                    .split(|&b| b == 0)
+                    .find_map(|f| f.strip_prefix(b"C"))
+                    .map(|c| String::from_utf8_lossy(c).to_string());
+                format!("E {}", code.unwrap_or_default())
+            }
+            b'C' => format!("C {}", String::from_utf8_lossy(&body[..body.len() - 1])),
+            b'Z' => format!("Z {}", body[0] as char),
+            other => (other as char).to_string(),
+        };
+        log.push(text);
+    }
+    assert_eq!(
+        log,
+        [
+            "E 42P01",
+            "Z I",
+            "1",
+            "2",
+            "D",
+            "D",
+            "C SELECT 2",
+            "Z I",
+            "E 42P05",
+            "Z I",
+            "1",
+            "2",
+            "I",
+            "Z I"
+        ]
+    );
+}
+
 /// A client that logs what the server answers to simple queries,
 /// message by message (`T` with the column OIDs, `D`, `C` with the tag,
 /// `E` with the SQLSTATE and message, `I`, `Z` with the status), for
@@ -508,6 +732,15 @@ const DESCRIBED: &[&str] = &[
     "SELECT EXISTS (SELECT 1 FROM u WHERE qty > $1) AS e",
     "SELECT id FROM u WHERE qty = $1 FOR UPDATE",
     "SELECT pg_try_advisory_xact_lock($1) AS got",
+    "SELECT ARRAY[n, n] AS a, array_agg(big) AS b FROM t GROUP BY n",
+    "SELECT array_agg(n) AS a FROM t",
+    "SELECT doc->>'a' AS a, doc->'b' AS b, at + span AS x, day + 1 AS d, length(label) AS l FROM t",
+    "SELECT gen_random_uuid() AS g, $1::uuid AS u, $2::timestamptz AS a",
+    "INSERT INTO t (id, n, doc, day, span, ok) VALUES ($1, $2, $3, $4, $5, $6)",
+    "UPDATE t SET at = now() WHERE id = $1 RETURNING at, price",
+    "SELECT (SELECT max(qty) FROM u) AS m, (SELECT label FROM t LIMIT 1) AS l",
+    "SELECT n FROM t WHERE code = $1 OR label = $2",
+    "SELECT count(*) AS c FROM t WHERE at > now() - $1::interval",
     "BEGIN ISOLATION LEVEL SERIALIZABLE",
     "SELECT * FROM missing",
 ];

@@ -145,6 +145,11 @@ fn put_binary(out: &mut BytesMut, value: &Value, ty: Option<SqlType>) -> Result<
             | (Value::Array(_), _)
             | (_, 25 | 1042 | 1043)
     );
+    if matches!(oid, 25 | 1042 | 1043) {
+        // A text-described column: the value's text form, whatever it is.
+        out.put_slice(value.to_pg_text().unwrap_or_default().as_bytes());
+        return Ok(());
+    }
     let cast;
     let value = match (fits, ty) {
         (false, Some(t)) => {
@@ -190,7 +195,6 @@ fn put_binary(out: &mut BytesMut, value: &Value, ty: Option<SqlType>) -> Result<
                 put_field(out, item, elem, true)?;
             }
         }
-        (v, 25 | 1042 | 1043) => out.put_slice(v.to_pg_text().unwrap_or_default().as_bytes()),
         (v, _) => return Err(cannot(v, oid)),
     }
     Ok(())

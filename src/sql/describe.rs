@@ -120,6 +120,19 @@ fn output_type(types: &RowTypes, e: &Expr) -> Option<SqlType> {
             B::JsonbBuildObject | B::ToJsonb => Some(SqlType::Json),
             _ => None,
         },
+        Expr::Array(items) => items
+            .iter()
+            .find_map(|e| output_type(types, e))
+            .map(array_of),
+        Expr::Agg(n) => {
+            let spec = types.aggs.get(*n)?;
+            match spec.func {
+                super::expr::AggFunc::ArrayAgg => {
+                    output_type(types, spec.arg.as_ref()?).map(array_of)
+                }
+                _ => None,
+            }
+        }
         Expr::Subquery(sub) => match sub.kind {
             SubKind::Exists | SubKind::Quantified { .. } => Some(SqlType::Bool),
             SubKind::Scalar => {

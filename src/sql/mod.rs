@@ -378,6 +378,11 @@
 //!   the relation), not unique, one column (0A000 as PostgreSQL); its SSI
 //!   lock covers the key's entries, where PostgreSQL's covers the key's
 //!   bucket page. gin, gist, brin and spgist are 0A000.
+//! - Parameter and result types before a statement runs (see
+//!   [`describe`], [`SqlSession::describe`]): each `$n`'s type from its
+//!   context (comparison, cast, INSERT / UPDATE target, `ANY`, `LIMIT`;
+//!   text otherwise) and each result column's, as PostgreSQL's Parse and
+//!   Describe report them to a driver (see [`crate::pgwire`]).
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `EXPLAIN`, cursors, `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
