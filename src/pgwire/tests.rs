@@ -614,6 +614,40 @@ async fn the_extended_protocol_skips_to_sync_after_an_error_and_refuses_a_reused
     );
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_that_goes_away_mid_transaction_rolls_back_and_releases_its_locks() {
+    let server = Server::new(database());
+    let connect = |server: Server| async move {
+        let (client_side, server_side) = tokio::io::duplex(1 << 16);
+        let served = tokio::spawn(async move { server.serve(server_side).await });
+        let (client, conn) = tokio_postgres::Config::new()
+            .user("postgres")
+            .connect_raw(client_side, NoTls)
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        (client, conn, served)
+    };
+    let (a, a_conn, a_served) = connect(server.clone()).await;
+    a.batch_execute("BEGIN; UPDATE accounts SET balance = 0 WHERE id = 1")
+        .await
+        .unwrap();
+    // The client goes away without COMMIT: its connection ends, the
+    // server's session with it.
+    drop(a);
+    a_conn.await.unwrap().unwrap();
+    a_served.await.unwrap().unwrap();
+    let (b, _b_conn, _b_served) = connect(server).await;
+    let row = b
+        .query_one(
+            "UPDATE accounts SET balance = balance + 1 WHERE id = 1 RETURNING balance",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 51, "a's update was rolled back");
+}
+
 /// A client that logs what the server answers to simple queries,
 /// message by message (`T` with the column OIDs, `D`, `C` with the tag,
 /// `E` with the SQLSTATE and message, `I`, `Z` with the status), for
