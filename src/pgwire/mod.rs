@@ -854,7 +854,7 @@ where
             message(&mut self.out, b'I', |_| {});
             return Ok(());
         }
-        let columns = statement.description.columns.clone().unwrap_or_default();
+        let columns = statement.description.columns.as_deref().unwrap_or(&[]);
         if portal.ran.is_none() {
             let params = std::mem::take(&mut portal.params);
             let failed_block = self.session.transaction_failed();
@@ -885,7 +885,7 @@ where
             tag.clone()
         };
         for row in &batch {
-            self.data_row(row, &columns, &binary)?;
+            self.data_row(row, columns, &binary)?;
         }
         if suspended {
             message(&mut self.out, b's', |_| {});
