@@ -74,6 +74,7 @@ pub mod invariant;
 pub mod junit;
 pub mod metrics;
 pub mod pgspecs;
+pub mod pgwire;
 pub mod postgres;
 pub mod prelude;
 pub mod scenario;

@@ -190,7 +190,7 @@ impl ToSql for PgParam<'_> {
 }
 
 /// A result value decoded from PostgreSQL's binary format.
-struct PgValue(Value);
+pub(crate) struct PgValue(pub(crate) Value);
 
 fn be<const N: usize>(raw: &[u8]) -> Result<[u8; N], BoxError> {
     raw.get(..N)

@@ -347,9 +347,9 @@ fn type_text(ty: SqlType) -> String {
 
 /// The types of a query's combined row: its tables' columns, then its
 /// window functions' values.
-struct RowTypes<'a> {
-    columns: Vec<Option<SqlType>>,
-    aggs: &'a [AggSpec],
+pub(super) struct RowTypes<'a> {
+    pub(super) columns: Vec<Option<SqlType>>,
+    pub(super) aggs: &'a [AggSpec],
 }
 
 fn int_rank(ty: SqlType) -> Option<u8> {
@@ -427,7 +427,15 @@ impl<'a> RowTypes<'a> {
         Ok(columns)
     }
 
-    fn new(
+    /// A row of no known columns (for expressions without FROM).
+    pub(super) fn empty() -> RowTypes<'static> {
+        RowTypes {
+            columns: Vec::new(),
+            aggs: &[],
+        }
+    }
+
+    pub(super) fn new(
         plan: &'a SelectPlan,
         outer: &[Option<SqlType>],
         ctes: &[Vec<Option<SqlType>>],
@@ -504,7 +512,7 @@ impl<'a> RowTypes<'a> {
     }
 
     /// The type of `e`'s values (None: not known).
-    fn of(&self, e: &Expr) -> Option<SqlType> {
+    pub(super) fn of(&self, e: &Expr) -> Option<SqlType> {
         match e {
             Expr::Col(i) => self.columns.get(*i).copied().flatten(),
             // An untyped NULL or string literal: text in a new table.

@@ -378,6 +378,11 @@
 //!   the relation), not unique, one column (0A000 as PostgreSQL); its SSI
 //!   lock covers the key's entries, where PostgreSQL's covers the key's
 //!   bucket page. gin, gist, brin and spgist are 0A000.
+//! - Parameter and result types before a statement runs (see
+//!   [`describe`], [`SqlSession::describe`]): each `$n`'s type from its
+//!   context (comparison, cast, INSERT / UPDATE target, `ANY`, `LIMIT`;
+//!   text otherwise) and each result column's, as PostgreSQL's Parse and
+//!   Describe report them to a driver (see [`crate::pgwire`]).
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `EXPLAIN`, cursors, `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
@@ -396,6 +401,7 @@ mod ddl;
 mod ddlblock;
 mod decimal;
 mod deferred;
+pub mod describe;
 mod exec;
 mod expr;
 mod exprindex;
@@ -550,6 +556,13 @@ pub fn row_key(table: &str, pk: &[Value]) -> crate::store::Key {
         value::encode_key(&mut text, value);
     }
     crate::store::Key::raw(&text)
+}
+
+/// The statements of a script (a simple query's text), split at the
+/// semicolons between them (not those inside literals, quoted names or
+/// dollar-quoted bodies), empty ones dropped.
+pub fn split_statements(script: &str) -> Result<Vec<String>, DbError> {
+    plan::split_script(script)
 }
 
 /// The `BEGIN` statement of an isolation level.
@@ -1172,6 +1185,53 @@ impl SqlSession {
     /// Whether a transaction block is open.
     pub fn in_transaction(&self) -> bool {
         self.block.is_some()
+    }
+
+    /// Whether the open transaction block has failed (statements are
+    /// refused with 25P02 until it ends, and its COMMIT rolls back): the
+    /// `E` of the wire protocol's ReadyForQuery.
+    pub fn transaction_failed(&self) -> bool {
+        self.block.as_ref().is_some_and(|block| block.failed)
+    }
+
+    /// Each `$n`'s type and the result columns of `sql`, planned as it
+    /// would run now, without running it (see [`describe`]): what the
+    /// wire protocol's Parse and Describe report. A planning error fails
+    /// an open block, as PostgreSQL's Parse does. Statements the engine
+    /// runs with parsers of their own (DDL other than CREATE TABLE /
+    /// INDEX, `PREPARE` / `EXECUTE`, `CREATE TABLE AS`) are described as
+    /// taking no parameter and returning no rows.
+    pub fn describe(&mut self, sql: &str) -> Result<describe::Description, DbError> {
+        let own_parser = types::is_type_ddl(sql)
+            || sequences::is_sequence_ddl(sql)
+            || partition::parse(sql).is_some()
+            || triggers::is_alter_trigger(sql)
+            || alter::is_alter_table(sql)
+            || plpgsql::is_function_ddl(sql)
+            || triggers::is_trigger_ddl(sql)
+            || vacuum::is_maintenance(sql)
+            || reindex::is_reindex(sql)
+            || roles::is_role_ddl(sql)
+            || prepare::is_command(sql)
+            || ctas::parse(sql).is_some();
+        if own_parser {
+            return Ok(describe::Description::none());
+        }
+        let substituted;
+        let sql = if settings::mentions_current_setting(sql) {
+            substituted = self.with_current_settings(sql)?;
+            substituted.as_str()
+        } else {
+            sql
+        };
+        let scans = self.effective().scans;
+        match self.db.prepare_as(sql, scans, Some(self.session)) {
+            Ok(statement) => Ok(describe::describe(&statement)),
+            Err(e) => {
+                let e = lock(&self.db.shared.sequences).read_as_table(e, sql);
+                Err(self.fail(e))
+            }
+        }
     }
 
     /// The database this session is connected to.
