@@ -29,7 +29,9 @@
 //!   committed transactions.
 //! - [`sql`]: the SQL real booking services write (DDL, joins, CTEs,
 //!   subqueries, window functions, triggers and PL/pgSQL, every lock), on
-//!   the store; [`postgres`]: the same [`sql::Session`] on a real server.
+//!   the store; [`postgres`]: the same [`sql::Session`] on a real server;
+//!   [`pgwire`]: the simulated database on PostgreSQL's wire protocol, for
+//!   a service's own tokio-postgres.
 //! - [`history`]: a serializability checker over the committed record
 //!   (Adya's G0, G1, G-single, G2).
 //! - [`conform`], [`pgspecs`], [`sqlcheck`]: fidelity, measured: generated
