@@ -454,35 +454,20 @@ impl State {
                 "a store forks only between transactions: it has {what}"
             ));
         }
+        // Everything a transaction owns starts empty, as in a new state;
+        // only the committed data, counters and records carry over.
         Ok(State {
-            config: self.config,
-            schema: self.schema.clone(),
-            rng: self.rng.clone(),
             next_tx: self.next_tx,
             commit_seq: self.commit_seq,
             data: self.data.clone(),
-            txs: BTreeMap::new(),
-            finished_serializable: BTreeSet::new(),
-            row_locks: BTreeMap::new(),
-            intents: BTreeMap::new(),
-            waiters: BTreeMap::new(),
-            lock_queues: BTreeMap::new(),
-            queued: BTreeMap::new(),
-            waits_for: BTreeMap::new(),
-            siread_keys: BTreeMap::new(),
-            siread_ranges: siread::SireadRanges::default(),
-            pending_intervals: BTreeMap::new(),
             advisory: self.advisory.fork(),
-            table_locks: table_locks::TableLocks::default(),
-            tx_session: BTreeMap::new(),
-            session_tx: BTreeMap::new(),
-            safe_snapshots: deferrable::SafeSnapshotWaits::new(),
             committed_entry_seq: self.committed_entry_seq.clone(),
             last_entry_seq: self.last_entry_seq,
             moved: self.moved.clone(),
             history: self.history.clone(),
             commit_log: self.commit_log.clone(),
             stats: self.stats,
+            ..State::new(self.schema.clone(), self.config, self.rng.clone())
         })
     }
 
