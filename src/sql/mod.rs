@@ -1217,6 +1217,24 @@ impl SqlSession {
         if own_parser {
             return Ok(describe::Description::none());
         }
+        let scans = self.effective().scans;
+        match self.plan_here(sql, scans)? {
+            Ok(statement) => Ok(describe::describe(&statement)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// `sql` planned for this session: its `current_setting` calls
+    /// replaced by the session's values, with `scans`' access paths. The
+    /// outer error is the substitution's (it has failed the block
+    /// already); the inner one the planner's, worded as PostgreSQL words
+    /// it (a sequence read as a table), with the block left as it is for
+    /// the caller to decide.
+    fn plan_here(
+        &mut self,
+        sql: &str,
+        scans: settings::ScanSettings,
+    ) -> Result<Result<Arc<Statement>, DbError>, DbError> {
         let substituted;
         let sql = if settings::mentions_current_setting(sql) {
             substituted = self.with_current_settings(sql)?;
@@ -1224,14 +1242,10 @@ impl SqlSession {
         } else {
             sql
         };
-        let scans = self.effective().scans;
-        match self.db.prepare_as(sql, scans, Some(self.session)) {
-            Ok(statement) => Ok(describe::describe(&statement)),
-            Err(e) => {
-                let e = lock(&self.db.shared.sequences).read_as_table(e, sql);
-                Err(self.fail(e))
-            }
-        }
+        Ok(self
+            .db
+            .prepare_as(sql, scans, Some(self.session))
+            .map_err(|e| lock(&self.db.shared.sequences).read_as_table(e, sql)))
     }
 
     /// The database this session is connected to.
@@ -1603,17 +1617,9 @@ impl SqlSession {
             let spec = parsed.map_err(|e| self.fail(e))?;
             return self.create_table_as(&spec, sql).await.map(Routed::Done);
         }
-        let substituted;
-        let sql = if settings::mentions_current_setting(sql) {
-            substituted = self.with_current_settings(sql)?;
-            substituted.as_str()
-        } else {
-            sql
-        };
-        match self.db.prepare_as(sql, scans, Some(self.session)) {
+        match self.plan_here(sql, scans)? {
             Ok(statement) => Ok(Routed::Planned(statement)),
             Err(e) => {
-                let e = lock(&self.db.shared.sequences).read_as_table(e, sql);
                 if let Some(block) = &mut self.block {
                     block.failed = true;
                     block.tx.sql_fail(e.clone());
