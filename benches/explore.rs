@@ -18,8 +18,8 @@ use overbook::explore::{
 };
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Clinic;
 use overbook::system::Variant;
+use overbook_clinic::service::Clinic;
 use std::path::Path;
 use std::time::Instant;
 

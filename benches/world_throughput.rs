@@ -7,9 +7,9 @@
 
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Clinic;
 use overbook::system::Variant;
 use overbook::workload::arrival_times_ms;
+use overbook_clinic::service::Clinic;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 

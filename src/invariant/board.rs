@@ -2,7 +2,7 @@
 
 use super::{Findings, Tally};
 use crate::service::AppointmentStatus;
-use crate::store::{Key, KeyRange, Row, Store};
+use overbook::store::{Key, KeyRange, Row, Store};
 
 #[derive(Debug, Default)]
 pub(super) struct BoardState {

@@ -37,13 +37,13 @@ mod units;
 
 use crate::service::Dataset;
 use crate::service::{Request, Response};
-use crate::store::{CommitEvent, Store};
+use overbook::store::{CommitEvent, Store};
 use std::collections::BTreeMap;
 
 use std::sync::Arc;
 
-use crate::system::InvariantInfo;
-pub use crate::system::Violation;
+use overbook::system::InvariantInfo;
+pub use overbook::system::Violation;
 
 /// Every invariant with a one-line description.
 pub const INVARIANTS: &[InvariantInfo] = &[

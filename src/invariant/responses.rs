@@ -3,7 +3,7 @@
 use super::{Findings, Tally};
 use crate::service::access::Permission;
 use crate::service::{Dataset, Request, RequestBody, Response, ResponseBody};
-use crate::store::{KeyRange, Store};
+use overbook::store::{KeyRange, Store};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Default)]

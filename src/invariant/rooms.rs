@@ -4,7 +4,7 @@
 use super::{Findings, Tally};
 use crate::service::rooms::{room_fits, visit_fits_clinic, BookingView, Visit};
 use crate::service::Dataset;
-use crate::store::{Key, KeyRange, Row, Store};
+use overbook::store::{Key, KeyRange, Row, Store};
 use std::collections::BTreeMap;
 
 /// Intervals of one owner on one day: booking id -> [start, end).

@@ -2,14 +2,14 @@
 //! each one, so that no check is silently unable to fail.
 
 use super::{Checker, Violation, INVARIANTS};
-use crate::seed::Seed;
 use crate::service::data::{appointment_key, booking_key};
 use crate::service::rooms::BookingView;
 use crate::service::{
     AppointmentStatus, DataConfig, Dataset, Request, RequestBody, Response, ResponseBody, Role,
     Token,
 };
-use crate::store::{block_on, CommitEvent, Isolation, Key, Row, Schema, Store, StoreConfig};
+use overbook::seed::Seed;
+use overbook::store::{block_on, CommitEvent, Isolation, Key, Row, Schema, Store, StoreConfig};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -222,7 +222,7 @@ fn missed_commits_make_state_agrees_fire_and_every_invariant_is_counted() {
         },
         Seed(1),
     );
-    crate::sql::SqlDb::attach(&store)
+    overbook::sql::SqlDb::attach(&store)
         .install(&crate::service::sql_schema(
             crate::service::Variant::Correct,
         ))

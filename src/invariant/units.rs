@@ -4,7 +4,7 @@
 use super::{Findings, Tally};
 use crate::service::units::{STATE_CONSUMED, STATE_SCHEDULED};
 use crate::service::Dataset;
-use crate::store::{Key, KeyRange, Row, Store};
+use overbook::store::{Key, KeyRange, Row, Store};
 use std::collections::BTreeMap;
 
 /// What is known of one authorization.

@@ -14,8 +14,8 @@ use super::api::{
 use super::retry::RetryOn;
 use super::server::Api;
 use super::Variant;
-use crate::sql::{Rows, Session, Value};
-use crate::store::{DbError, Isolation};
+use overbook::sql::{Rows, Session, Value};
+use overbook::store::{DbError, Isolation};
 
 pub(super) fn not_found() -> Response {
     Response {

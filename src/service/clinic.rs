@@ -7,11 +7,11 @@ use super::explore_clients::explore_clients;
 use super::settings::ClinicSettings;
 use super::user::User;
 use super::{sql_schema, Api, Dataset, Request, RequestBody, Response, ResponseBody, Variant};
-use crate::error::InputError;
 use crate::invariant::{Checker, INVARIANTS};
-use crate::seed::Seed;
-use crate::store::{CommitEvent, Store};
-use crate::system::{
+use overbook::error::InputError;
+use overbook::seed::Seed;
+use overbook::store::{CommitEvent, Store};
+use overbook::system::{
     ExploreContext, FromContext, InvariantInfo, Invariants, Message, Reply, ServerContext,
     Sometimes, System, UserContext, VariantInfo, Violation,
 };
@@ -64,7 +64,7 @@ const VARIANTS: &[VariantInfo] = &[
 /// response (request ids number a client's operations in their low bits).
 const RESEND_ID_STEP: u64 = 1 << 24;
 
-fn clinic_variant(variant: crate::system::Variant) -> Variant {
+fn clinic_variant(variant: overbook::system::Variant) -> Variant {
     // Only declared names reach a system; an unknown one would be a harness
     // bug, and the correct service is the safe reading of it.
     Variant::parse(variant.name()).unwrap_or(Variant::Correct)
@@ -152,7 +152,7 @@ impl System for Clinic {
 
     fn retry_config(
         settings: &ClinicSettings,
-    ) -> Option<(&'static str, &crate::system::kit::RetryConfig)> {
+    ) -> Option<(&'static str, &overbook::system::kit::RetryConfig)> {
         Some(("service.retry", &settings.service.retry))
     }
 
@@ -160,7 +160,7 @@ impl System for Clinic {
         settings.data.size_bytes()
     }
 
-    fn sql_schema(&self, variant: crate::system::Variant) -> String {
+    fn sql_schema(&self, variant: overbook::system::Variant) -> String {
         sql_schema(clinic_variant(variant))
     }
 

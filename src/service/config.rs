@@ -1,11 +1,11 @@
 //! How the services behave: retry policy, rate limiting and the cache of
 //! the stale-availability bug. Read from the scenario file.
 
-use crate::error::InputError;
-use crate::system::Bounds;
+use overbook::error::InputError;
+use overbook::system::Bounds;
 use serde::{Deserialize, Serialize};
 
-pub use crate::system::kit::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig};
+pub use overbook::system::kit::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig};
 use std::collections::BTreeMap;
 
 /// Service behaviour.

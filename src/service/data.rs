@@ -8,11 +8,11 @@
 //! statuses, bookings) lives in the store under the keys built here.
 
 use super::api::AppointmentStatus;
-use crate::error::InputError;
-use crate::seed::{Rng64, Seed};
-use crate::sql::{self, SqlDb, Value};
-use crate::store::{Key, Store};
-use crate::system::Bounds;
+use overbook::error::InputError;
+use overbook::seed::{Rng64, Seed};
+use overbook::sql::{self, SqlDb, Value};
+use overbook::store::{Key, Store};
+use overbook::system::Bounds;
 use serde::{Deserialize, Serialize};
 
 /// Data-set sizes. The defaults are the sizes of the load-test reports.

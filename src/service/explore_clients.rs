@@ -6,8 +6,8 @@
 use super::clinic::Clinic;
 use super::settings::ClinicSettings;
 use super::{AppointmentStatus, Dataset, Request, RequestBody, Role, Token};
-use crate::seed::Rng64;
-use crate::system::ExploreContext;
+use overbook::seed::Rng64;
+use overbook::system::ExploreContext;
 
 /// The mix's operations, in [`super::Mix::weights`] order.
 const OPS: [&str; 6] = ["get-board", "move", "reserve", "release", "consume", "book"];

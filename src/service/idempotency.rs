@@ -4,8 +4,8 @@
 //! the effect and the record commit together or not at all.
 
 use super::api::{Request, Response, ResponseBody};
-use crate::sql::{Session, Value};
-use crate::store::{DbError, SqlState};
+use overbook::sql::{Session, Value};
+use overbook::store::{DbError, SqlState};
 
 /// What a request's key resolves to inside its transaction.
 pub enum Recall {

@@ -5,12 +5,56 @@
 //! A service never touches turmoil: time and sleeping come from an [`Env`],
 //! so the same handler runs in the simulated world and in the model checker.
 //!
+//! A virtual user against one server, with no world around it (the
+//! harness's `DirectTransport` and `ManualClock`):
+//!
+//! ```
+//! use overbook::scenario::ClientPolicy;
+//! use overbook::seed::Seed;
+//! use overbook_clinic::service::{Api, Clinic, ClinicSettings};
+//! use overbook::store::{block_on, Pool, Store, StoreConfig};
+//! use overbook::system::*;
+//! use std::{rc::Rc, sync::{Arc, Mutex}};
+//!
+//! let settings = Arc::new(ClinicSettings::default());
+//! let data = Arc::new(Clinic.data(&settings, Seed(1)));
+//! let store = prepare_store(&Clinic, Variant::CORRECT, StoreConfig::default(), Seed(1), &data).unwrap();
+//! let clock = ManualClock::default();
+//! let pool = Pool::new(store, 4, 16);
+//! let server = Rc::new(Api::from_context(ServerContext {
+//!     index: 0,
+//!     pool: pool.clone(),
+//!     database: pool.into(),
+//!     env: Arc::new(clock.clone()),
+//!     variant: Variant::CORRECT,
+//!     data: data.clone(),
+//!     settings: settings.clone(),
+//!     rng: Mutex::new(Seed(1).stream("api")),
+//!     retries: Default::default(),
+//! }));
+//! let observer: Observer<Clinic> = Default::default();
+//! let user = UserContext::new(
+//!     0,
+//!     Seed(1).stream("user"),
+//!     data,
+//!     settings,
+//!     ClientPolicy::default(),
+//!     Arc::new(clock.clone()),
+//!     Box::new(DirectTransport::<Clinic>::new(server)),
+//!     observer.clone(),
+//! );
+//! block_on(Clinic.user(user));
+//! let seen = observer.lock().unwrap();
+//! assert_eq!(seen.exchanges.len(), 1);
+//! assert!(seen.exchanges[0].response.as_ref().is_ok_and(|r| r.status == 201));
+//! ```
+//!
 //! Wiring one server by hand (the world does the same on each API host):
 //!
 //! ```
-//! use overbook::invariant::Checker;
+//! use overbook_clinic::invariant::Checker;
 //! use overbook::seed::Seed;
-//! use overbook::service::*;
+//! use overbook_clinic::service::*;
 //! use overbook::sql::SqlDb;
 //! use overbook::store::{block_on, PauseFuture, Pool, Schema, Store, StoreConfig};
 //! use std::sync::Arc;
@@ -86,7 +130,7 @@ pub use server::{Api, ApiStats};
 pub use settings::{ClinicSettings, Mix, Workload};
 pub use user::User;
 
-pub use crate::system::Env;
+pub use overbook::system::Env;
 
 /// The SQL schema a variant runs on, as the reports' services declared
 /// it (the same script runs on the simulated store and on PostgreSQL).

@@ -4,11 +4,11 @@
 //! that the losers of one conflict do not collide again in lockstep.
 
 use super::api::{Response, ResponseBody};
-use crate::store::{DbError, SqlState};
-use crate::system::kit::{retry, RetryError};
+use overbook::store::{DbError, SqlState};
+use overbook::system::kit::{retry, RetryError};
 use std::future::Future;
 
-pub use crate::system::kit::{RetryContext, RetryCounters};
+pub use overbook::system::kit::{RetryContext, RetryCounters};
 
 /// Which errors re-running the transaction may cure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -27,8 +27,8 @@ use super::idempotency::{self, Recall};
 use super::retry::RetryOn;
 use super::server::Api;
 use super::Variant;
-use crate::sql::{Rows, Session, Span, Value};
-use crate::store::{DbError, Isolation, Row};
+use overbook::sql::{Rows, Session, Span, Value};
+use overbook::store::{DbError, Isolation, Row};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 

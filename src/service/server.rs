@@ -8,10 +8,10 @@ use super::data::Dataset;
 use super::retry::{with_retry, RetryContext, RetryCounters, RetryOn};
 use super::rooms::AvailabilityCache;
 use super::{board, rooms, units, Env, Variant};
-use crate::seed::Rng64;
-use crate::store::DbError;
-use crate::system::kit::Database;
-use crate::system::kit::RateLimiter;
+use overbook::seed::Rng64;
+use overbook::store::DbError;
+use overbook::system::kit::Database;
+use overbook::system::kit::RateLimiter;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,7 +64,7 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// A server over `database` (a [`crate::store::Pool`] of the
+    /// A server over `database` (a [`overbook::store::Pool`] of the
     /// simulated store, or [`Database::Postgres`]), whose schema is
     /// [`super::sql_schema`]. `config` should have passed
     /// [`ServiceConfig::validate`]; unknown soft-preference names are

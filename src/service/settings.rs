@@ -3,8 +3,8 @@
 //! `[service]` (retries, rate limiting), parsed into [`ClinicSettings`].
 
 use super::{DataConfig, ServiceConfig};
-use crate::error::InputError;
-use crate::system::Bounds;
+use overbook::error::InputError;
+use overbook::system::Bounds;
 use serde::{Deserialize, Serialize};
 
 /// The `[data]`, `[workload]` and `[service]` sections of a scenario for

@@ -6,9 +6,9 @@
 use super::api::{Request, RequestBody, Response, Role, Token};
 use super::{sql_schema, Api, Dataset, Env, ServiceConfig, Variant};
 use crate::invariant::{Checker, Violation};
-use crate::seed::{Rng64, Seed};
-use crate::sql::SqlDb;
-use crate::store::{Pacer, PauseFuture, PausePoint, Pool, Schema, Store, StoreConfig};
+use overbook::seed::{Rng64, Seed};
+use overbook::sql::SqlDb;
+use overbook::store::{Pacer, PauseFuture, PausePoint, Pool, Schema, Store, StoreConfig};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};

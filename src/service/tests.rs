@@ -8,8 +8,8 @@ use super::{
     DataConfig, Dataset, RetryConfig, ServiceConfig, Variant, HARD_CONSTRAINTS, SOFT_PREFERENCES,
 };
 use crate::invariant::{Checker, Violation, INVARIANTS};
-use crate::seed::Seed;
-use crate::store::{FaultConfig, StoreConfig};
+use overbook::seed::Seed;
+use overbook::store::{FaultConfig, StoreConfig};
 use std::sync::atomic::Ordering;
 
 fn patient_config() -> ServiceConfig {
@@ -899,7 +899,11 @@ fn every_planted_bug_is_caught_by_its_invariant() {
 /// servers, with injected serialization failures: no invariant breaks.
 /// One request of the mixed workload and the organization that owns its
 /// target.
-fn mixed_request(dataset: &Dataset, rng: &mut crate::seed::Rng64, wave: u64) -> (RequestBody, u32) {
+fn mixed_request(
+    dataset: &Dataset,
+    rng: &mut overbook::seed::Rng64,
+    wave: u64,
+) -> (RequestBody, u32) {
     match rng.below(6) {
         0 => (RequestBody::GetBoard, rng.below(3) as u32),
         1 => {

@@ -22,8 +22,8 @@ use super::idempotency::{self, Recall, RecordKey};
 use super::retry::RetryOn;
 use super::server::Api;
 use super::Variant;
-use crate::sql::{Rows, Session, Value};
-use crate::store::{DbError, Isolation};
+use overbook::sql::{Rows, Session, Value};
+use overbook::store::{DbError, Isolation};
 use std::sync::atomic::Ordering;
 
 /// `state` of a reservation whose units are scheduled.

@@ -7,7 +7,7 @@ use super::settings::Workload;
 use super::{
     AppointmentStatus, AppointmentView, Request, RequestBody, Response, ResponseBody, Role, Token,
 };
-use crate::system::UserContext;
+use overbook::system::UserContext;
 use std::collections::BTreeMap;
 
 /// The operations of the mix, in [`super::Mix::weights`] order.

@@ -8,6 +8,7 @@ mod corpus;
 mod explore;
 mod nightly;
 mod reports;
+mod scenario;
 mod servers;
 mod sql;
 mod store;

@@ -3,7 +3,7 @@
 //! from any folder; a file in `sims/` still wins).
 
 use overbook::cli::{self, Options};
-use overbook::service::Clinic;
+use overbook_clinic::service::Clinic;
 
 /// Every bundled sim (a test checks that none in `sims/` is left out).
 const SIMS: &[(&str, &str)] = overbook::embedded_sims!("sims":

@@ -3,7 +3,7 @@
 //! replays them.
 
 use overbook::check::Check;
-use overbook::service::Clinic;
+use overbook_clinic::service::Clinic;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 

@@ -36,7 +36,7 @@ fn same_seed_same_trace_hash_across_processes() {
     let (code_b, out_b, _) = overbook(&["run", "units-burst", "--seed", "11", "--json"]);
     assert_eq!((code_a, code_b), (0, 0));
     assert_eq!(trace_hash(&out_a), trace_hash(&out_b));
-    let system = overbook::service::Clinic;
+    let system = overbook_clinic::service::Clinic;
     let in_process = overbook::world::run(
         &system,
         &overbook::scenario::Scenario::load_for(&system, "sims/units-burst.toml".as_ref()).unwrap(),

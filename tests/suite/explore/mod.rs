@@ -3,14 +3,16 @@
 //! "sometimes" coverage, every planted bug found by DFS with a replayable
 //! counterexample, and the reduction checked against the full search.
 
+mod units_model;
+
 use overbook::explore::{
     explore, replay, service_scenario, services::service_model, services::ServiceState, Dfs,
     Limits, Model, Report,
 };
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Clinic;
 use overbook::system::{System, Variant};
+use overbook_clinic::service::Clinic;
 use std::collections::BTreeSet;
 use std::path::Path;
 

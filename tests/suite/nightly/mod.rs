@@ -7,8 +7,8 @@
 
 use crate::reports::{junit_counts, scratch};
 use overbook::corpus::{entries, Entry};
-use overbook::service::Clinic;
 use overbook::shrink::CaseSize;
+use overbook_clinic::service::Clinic;
 use std::path::Path;
 use std::process::Command;
 

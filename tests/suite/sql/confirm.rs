@@ -10,8 +10,8 @@ use overbook::confirm::{confirm, Confirmation};
 use overbook::explore::{explore, service_model, service_scenario, Dfs, Limits};
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Clinic;
 use overbook::system::{System, Variant};
+use overbook_clinic::service::Clinic;
 use std::path::Path;
 use std::time::Instant;
 

@@ -20,6 +20,7 @@ mod joins;
 mod pgspecs;
 mod services;
 mod types;
+mod wire;
 
 /// The PostgreSQL to test against (`OVERBOOK_PG_URL`).
 ///

@@ -5,17 +5,17 @@
 //! bug is shown to break an invariant there too.
 
 use super::{pg_url, runtime};
-use overbook::invariant::Checker;
 use overbook::postgres::PgSession;
 use overbook::seed::Seed;
-use overbook::service::{
-    sql_schema, Api, AppointmentStatus, DataConfig, Dataset, Request, RequestBody, Response,
-    ResponseBody, RetryConfig, Role, ServiceConfig, Token, Variant, TABLES,
-};
 use overbook::sql::{Session, SqlDb};
 use overbook::store::{PauseFuture, Schema, Store, StoreConfig};
 use overbook::system::kit::Database;
 use overbook::system::{Env, Violation};
+use overbook_clinic::invariant::Checker;
+use overbook_clinic::service::{
+    sql_schema, Api, AppointmentStatus, DataConfig, Dataset, Request, RequestBody, Response,
+    ResponseBody, RetryConfig, Role, ServiceConfig, Token, Variant, TABLES,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -167,7 +167,7 @@ fn names(violations: &[Violation]) -> Vec<&'static str> {
 async fn units_race(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Vec<Violation>) {
     let config = DataConfig {
         organizations: 1,
-        authorizations: vec![overbook::service::AuthorizationGroup {
+        authorizations: vec![overbook_clinic::service::AuthorizationGroup {
             count: 1,
             units: 10,
         }],
@@ -304,7 +304,7 @@ fn fit_every_room(dataset: &mut Dataset, config: &DataConfig) {
         room.capacity = 4;
         room.equipment = dataset.equipment_names.clone();
         room.accessible = true;
-        room.specialties = overbook::service::data::SPECIALTIES
+        room.specialties = overbook_clinic::service::data::SPECIALTIES
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -406,7 +406,7 @@ fn rooms_handlers_on_postgres_book_a_slot_once_and_the_repeatable_read_bug_twice
 async fn sequences(url: &str, variant: Variant) -> (Vec<(Request, Response)>, Vec<Violation>) {
     let config = DataConfig {
         organizations: 1,
-        authorizations: vec![overbook::service::AuthorizationGroup {
+        authorizations: vec![overbook_clinic::service::AuthorizationGroup {
             count: 1,
             units: 10,
         }],

@@ -5,9 +5,9 @@ mod write_skew;
 
 use overbook::scenario::Scenario;
 use overbook::seed::Seed;
-use overbook::service::Clinic;
 use overbook::system::{System, Variant};
 use overbook::world::{self, run_seeds, RunOptions};
+use overbook_clinic::service::Clinic;
 use std::path::Path;
 
 fn sim(name: &str) -> Scenario {

@@ -1,0 +1,650 @@
+//! The checker run as commits arrive, over a window of the history that
+//! forgets transactions no future cycle can reach.
+//!
+//! # Why forgetting is sound
+//!
+//! Every edge of the serialization graph points forward in commit order
+//! (`ww`, `wr`, and an `rw` whose overwriter committed after the reader)
+//! except a *backward* `rw`: reader `A` read a version that `B` overwrote,
+//! and `B` committed before `A`. Then `B` committed after `A`'s first
+//! snapshot `s_A` (a snapshot sees every commit up to it, and no statement
+//! goes back). So take a cut `X` such that every transaction committed
+//! after `X` (and every one still to commit) has `first_snapshot >= X`: no
+//! edge leads from the part after `X` into the part at or before `X`, and
+//! no cycle crosses the cut. The part before the cut was checked and holds
+//! no (unexcused) cycle, so it never will: it is pruned. What stays of it is
+//! the last writer of each key it wrote (the *base*), which the window
+//! shows as the initial load T0, so later reads of those versions still
+//! resolve and their anti-dependencies still point to the next writer.
+//!
+//! The store's [`CommittedTx::first_snapshot`] and
+//! [`crate::store::Store::oldest_live_first_snapshot`] give the cut. The
+//! property tests hold the windowed verdict against [`check`] of the
+//! whole prefix after every commit.
+//!
+//! # Checking a commit without searching the window
+//!
+//! The window's graph is also kept up to date commit by commit with a
+//! topological order ([`super::live`]): a commit adds its edges, found by
+//! key, and only a search through what it can close a cycle through
+//! decides whether the window is still acyclic. The whole window is
+//! searched ([`super::check`], which classifies the weakest anomaly and
+//! gives its cycle) only when that search finds a cycle, and for good once
+//! the record is one the live graph cannot mirror (an aborted read, a
+//! record that contradicts itself). The property tests hold the two ways
+//! against each other after every commit, past allowed anomalies.
+//!
+//! # Verdicts by level
+//!
+//! A cycle is *allowed* when the weakest isolation level among its
+//! transactions permits its class, as PostgreSQL documents: Read Committed
+//! permits G-single (lost update, read skew) and G2; Repeatable Read
+//! (snapshot isolation) permits G2-item and G2 (write skew); Serializable
+//! permits none. G0, G1a, G1c and an inconsistent record are never
+//! allowed. After an allowed cycle is returned, its edges that touch a
+//! transaction weaker than Serializable are excused (left out of later
+//! searches), so the next search finds the next anomaly; a cycle made only
+//! of Serializable transactions never loses an edge that way.
+
+use super::live::{LiveGraph, Unsure};
+use super::{check_excusing, Anomaly, AnomalyKind, CheckStats};
+use crate::store::{CommittedTx, Isolation, Key, ReadRecord, TxId};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// The id the window gives to the base (every pruned version).
+const BASE: TxId = 0;
+
+/// Whether transactions at `level` (the weakest of a cycle) may show an
+/// anomaly of `kind` under PostgreSQL.
+pub fn allowed_at(kind: AnomalyKind, level: Isolation) -> bool {
+    match level {
+        Isolation::ReadCommitted => matches!(
+            kind,
+            AnomalyKind::GSingle | AnomalyKind::G2Item | AnomalyKind::G2
+        ),
+        Isolation::RepeatableRead => matches!(kind, AnomalyKind::G2Item | AnomalyKind::G2),
+        Isolation::Serializable => false,
+    }
+}
+
+/// One anomaly the incremental checker found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Found {
+    /// The anomaly, with its cycle.
+    pub anomaly: Anomaly,
+    /// The transactions of the cycle (or the bad read) with their levels,
+    /// in cycle order.
+    pub transactions: Vec<(TxId, Isolation)>,
+    /// The weakest level among them when that level permits the anomaly;
+    /// `None` when no level involved permits it (always a violation).
+    pub allowed_by: Option<Isolation>,
+}
+
+/// How much the incremental checker kept and forgot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct IncrementalStats {
+    /// Committed transactions received.
+    pub transactions: u64,
+    /// Of those, forgotten because no future cycle can reach them.
+    pub pruned: u64,
+    /// The largest window checked at once.
+    pub window_max: usize,
+    /// Graph searches run.
+    pub checks: u64,
+    /// Of those, searches of the whole window (the first anomaly of a
+    /// commit, or every search once the record left the live graph unsure).
+    pub window_searches: u64,
+}
+
+/// The serializability checker fed commit by commit.
+///
+/// It keeps a window of the history and forgets a checked prefix once every
+/// later transaction's [`CommittedTx::first_snapshot`] is at or past the
+/// prefix's last commit: only a backward `rw` edge leads back in commit
+/// order, and it needs a writer that committed after the reader's first
+/// snapshot, so no future cycle can enter the prefix. What remains of it is
+/// the last writer of each key, shown to later searches as the initial
+/// load. An anomaly returned as allowed by its weakest level ([`allowed_at`])
+/// has its edges that touch a transaction weaker than Serializable excused,
+/// so the next search finds the next anomaly, and never loses an edge
+/// between two Serializable transactions.
+///
+/// ```
+/// use overbook_db::history::IncrementalCheck;
+/// use overbook_db::store::{CommittedTx, Isolation, Key, ReadRecord, WriteRecord};
+///
+/// let (a, b) = (Key::raw("acct/a"), Key::raw("acct/b"));
+/// let tx = |id: u64, writes: &Key| CommittedTx {
+///     id,
+///     isolation: Isolation::RepeatableRead,
+///     commit_seq: id,
+///     first_snapshot: 0,
+///     reads: vec![
+///         ReadRecord::Item { key: a.clone(), version: Some(0) },
+///         ReadRecord::Item { key: b.clone(), version: Some(0) },
+///     ],
+///     writes: vec![WriteRecord { key: writes.clone(), deleted: false }],
+/// };
+/// let mut checker = IncrementalCheck::new();
+/// checker.push(tx(1, &a));
+/// assert!(checker.next_anomaly().is_none());
+/// checker.push(tx(2, &b));
+/// let found = checker.next_anomaly().unwrap();
+/// // Write skew is what Repeatable Read allows: reported, not a violation.
+/// assert_eq!(found.allowed_by, Some(Isolation::RepeatableRead));
+/// assert!(checker.next_anomaly().is_none());
+/// ```
+#[derive(Debug)]
+pub struct IncrementalCheck {
+    /// Transactions not yet forgotten, in commit order, their reads of
+    /// pruned versions renamed to the base.
+    window: Vec<CommittedTx>,
+    /// `window[..checked]` held no unexcused cycle at the last search.
+    checked: usize,
+    /// The last pruned writer of each key.
+    base: BTreeMap<Key, TxId>,
+    /// Directed pairs whose edges later searches leave out.
+    excused: BTreeSet<(TxId, TxId)>,
+    /// A record that breaks the snapshot rule the pruning relies on.
+    broken: Option<Anomaly>,
+    /// The window's graph kept up to date commit by commit; `None` once
+    /// the record made it unsure, when every search covers the window.
+    live: Option<LiveGraph>,
+    /// `window[..linked]` are in `live`.
+    linked: usize,
+    /// The smallest first snapshot of `window[at..]`, as a stack of
+    /// `(absolute position, first_snapshot)` with snapshots increasing.
+    later_snapshots: VecDeque<(u64, u64)>,
+    /// Absolute position of `window[0]`.
+    window_front: u64,
+    stats: IncrementalStats,
+}
+
+impl Default for IncrementalCheck {
+    fn default() -> IncrementalCheck {
+        IncrementalCheck {
+            window: Vec::new(),
+            checked: 0,
+            base: BTreeMap::new(),
+            excused: BTreeSet::new(),
+            broken: None,
+            live: Some(LiveGraph::new()),
+            linked: 0,
+            later_snapshots: VecDeque::new(),
+            window_front: 0,
+            stats: IncrementalStats::default(),
+        }
+    }
+}
+
+impl IncrementalCheck {
+    /// An empty checker.
+    pub fn new() -> IncrementalCheck {
+        IncrementalCheck::default()
+    }
+
+    /// Adds a committed transaction. Transactions come in commit order,
+    /// as the store records them.
+    pub fn push(&mut self, mut tx: CommittedTx) {
+        if let Some(last) = self.window.last() {
+            assert!(
+                tx.commit_seq > last.commit_seq,
+                "T{} (commit {}) pushed after T{} (commit {}): not in commit order",
+                tx.id,
+                tx.commit_seq,
+                last.id,
+                last.commit_seq
+            );
+        }
+        self.stats.transactions += 1;
+        if !self.base.is_empty() {
+            let id = tx.id;
+            let first_snapshot = tx.first_snapshot;
+            for read in &mut tx.reads {
+                if let Err(anomaly) = rename_base_reads(&self.base, read, id, first_snapshot) {
+                    self.broken.get_or_insert(anomaly);
+                }
+            }
+        }
+        let at = self.window_front + self.window.len() as u64;
+        while self
+            .later_snapshots
+            .back()
+            .is_some_and(|&(_, snapshot)| snapshot >= tx.first_snapshot)
+        {
+            self.later_snapshots.pop_back();
+        }
+        self.later_snapshots.push_back((at, tx.first_snapshot));
+        self.window.push(tx);
+    }
+
+    /// A checker that searches its whole window every time, as before the
+    /// live graph: the reference the property tests hold it against.
+    #[cfg(test)]
+    pub(super) fn searching_whole_window() -> IncrementalCheck {
+        IncrementalCheck {
+            live: None,
+            ..IncrementalCheck::default()
+        }
+    }
+
+    /// Transactions pushed since the last search that found nothing.
+    pub fn unchecked(&self) -> usize {
+        self.window.len() - self.checked
+    }
+
+    /// Searches the window for the weakest anomaly not yet returned.
+    /// `None`: everything pushed so far is serializable, up to the
+    /// anomalies already returned as allowed. An allowed anomaly is
+    /// excused before it is returned, so calling again moves on; a
+    /// disallowed one is returned again until the record changes.
+    pub fn next_anomaly(&mut self) -> Option<Found> {
+        if let Some(anomaly) = self.broken.clone() {
+            return Some(Found {
+                anomaly,
+                transactions: Vec::new(),
+                allowed_by: None,
+            });
+        }
+        self.stats.checks += 1;
+        self.stats.window_max = self.stats.window_max.max(self.window.len());
+        match self.advance_live() {
+            Ok(true) => {
+                self.checked = self.window.len();
+                return None;
+            }
+            Ok(false) => {}
+            Err(Unsure) => self.live = None,
+        }
+        self.stats.window_searches += 1;
+        let anomaly = match check_excusing(&self.window, &self.excused) {
+            Ok(CheckStats { .. }) => {
+                // The live graph saw a cycle the whole window does not
+                // have: trust the window from now on.
+                self.live = None;
+                self.checked = self.window.len();
+                return None;
+            }
+            Err(anomaly) => anomaly,
+        };
+        let transactions: Vec<(TxId, Isolation)> = anomaly
+            .transactions()
+            .into_iter()
+            .map(|id| (id, self.isolation_of(id)))
+            .collect();
+        let weakest = transactions.iter().map(|(_, level)| *level).min();
+        let allowed_by = weakest.filter(|&level| {
+            anomaly.kind.is_cycle() && !anomaly.cycle.is_empty() && allowed_at(anomaly.kind, level)
+        });
+        if allowed_by.is_some() {
+            // At least one transaction is weaker than Serializable, so at
+            // least two edges of the cycle go: it cannot be found again.
+            let mut pairs = Vec::new();
+            for edge in &anomaly.cycle {
+                let weak = |id: TxId| self.isolation_of(id) < Isolation::Serializable;
+                if weak(edge.from) || weak(edge.to) {
+                    self.excused.insert((edge.from, edge.to));
+                    pairs.push((edge.from, edge.to));
+                }
+            }
+            if let Some(live) = &mut self.live {
+                live.remove_pairs(&pairs);
+            }
+        }
+        Some(Found {
+            anomaly,
+            transactions,
+            allowed_by,
+        })
+    }
+
+    /// Brings the live graph up to the window: `true` when no cycle runs
+    /// through the transactions added (so none is in the window, up to
+    /// the excused pairs), `false` when one does.
+    fn advance_live(&mut self) -> Result<bool, Unsure> {
+        let live = self.live.as_mut().ok_or(Unsure)?;
+        if let Some(node) = live.unordered() {
+            if !live.order(node) {
+                return Ok(false);
+            }
+        }
+        while self.linked < self.window.len() {
+            let linked = live.link(&self.window[self.linked], &self.excused)?;
+            self.linked += 1;
+            if let Some(node) = linked {
+                if !live.order(node) {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Forgets the checked transactions that no future cycle can reach,
+    /// given that every transaction still to commit has a first snapshot
+    /// of at least `horizon` (the store's
+    /// [`oldest_live_first_snapshot`](crate::store::Store::oldest_live_first_snapshot)).
+    /// Returns how many were forgotten.
+    pub fn prune(&mut self, horizon: u64) -> usize {
+        let cut = self.cut(horizon);
+        if cut == 0 {
+            return 0;
+        }
+        let pruned: Vec<CommittedTx> = self.window.drain(..cut).collect();
+        self.checked -= cut;
+        self.window_front += cut as u64;
+        while self
+            .later_snapshots
+            .front()
+            .is_some_and(|&(at, _)| at < self.window_front)
+        {
+            self.later_snapshots.pop_front();
+        }
+        if self.live.is_some() && self.linked >= cut {
+            self.linked -= cut;
+            let live = self.live.as_mut().expect("checked");
+            if live.prune(&pruned).is_err() {
+                self.live = None;
+            }
+        } else {
+            self.live = None;
+        }
+        self.stats.pruned += cut as u64;
+        let mut pruned_writers: BTreeMap<Key, TxId> = BTreeMap::new();
+        for tx in &pruned {
+            for write in &tx.writes {
+                pruned_writers.insert(write.key.clone(), tx.id);
+            }
+        }
+        let pruned_ids: BTreeSet<TxId> = pruned.iter().map(|tx| tx.id).collect();
+        self.excused
+            .retain(|(from, to)| !pruned_ids.contains(from) && !pruned_ids.contains(to));
+        for (key, writer) in &pruned_writers {
+            self.base.insert(key.clone(), *writer);
+        }
+        for tx in &mut self.window {
+            let (id, first_snapshot) = (tx.id, tx.first_snapshot);
+            for read in &mut tx.reads {
+                if let Err(anomaly) = rename_base_reads(&pruned_writers, read, id, first_snapshot) {
+                    self.broken.get_or_insert(anomaly);
+                }
+            }
+        }
+        cut
+    }
+
+    /// How many transactions from the front of the window may go: the
+    /// longest checked prefix whose last commit `X` is at most `horizon`
+    /// and such that every later transaction in the window has a first
+    /// snapshot of at least `X`.
+    fn cut(&self, horizon: u64) -> usize {
+        // Candidates: checked, and committed by the horizon (commit order
+        // is window order, so they are a prefix).
+        let mut last = self
+            .window
+            .partition_point(|tx| tx.commit_seq <= horizon)
+            .min(self.checked);
+        while last > 0 {
+            let at = last - 1;
+            let commit = self.window[at].commit_seq;
+            let later_min = self.later_snapshot_min(at);
+            if later_min >= commit {
+                return at + 1;
+            }
+            // A valid cut at or before `at` commits by `later_min`, the
+            // smallest snapshot after `at` (that after it is no larger).
+            last = self.window[..at].partition_point(|tx| tx.commit_seq <= later_min);
+        }
+        0
+    }
+
+    /// The smallest first snapshot of `window[at + 1..]` (`u64::MAX` when
+    /// empty).
+    fn later_snapshot_min(&self, at: usize) -> u64 {
+        let absolute = self.window_front + at as u64;
+        let first_later = self
+            .later_snapshots
+            .partition_point(|&(position, _)| position <= absolute);
+        self.later_snapshots
+            .get(first_later)
+            .map_or(u64::MAX, |&(_, snapshot)| snapshot)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> IncrementalStats {
+        self.stats
+    }
+
+    /// Transactions in the window now.
+    pub fn window_len(&self) -> usize {
+        self.window.len()
+    }
+
+    fn isolation_of(&self, id: TxId) -> Isolation {
+        self.window
+            .iter()
+            .find(|tx| tx.id == id)
+            .map_or(Isolation::Serializable, |tx| tx.isolation)
+    }
+}
+
+/// Renames a read of a pruned version (`pruned` maps each key to its last
+/// pruned writer) to the base. A read that cannot be squared with the
+/// snapshot rule (a key the pruned part wrote seen as never written, or an
+/// older pruned version) is an inconsistent record.
+fn rename_base_reads(
+    pruned: &BTreeMap<Key, TxId>,
+    read: &mut ReadRecord,
+    reader: TxId,
+    first_snapshot: u64,
+) -> Result<(), Anomaly> {
+    let stale = |key: &Key, writer: TxId| Anomaly {
+        kind: AnomalyKind::Inconsistent,
+        cycle: Vec::new(),
+        message: format!(
+            "T{reader} read {key} as never written, although T{writer} wrote it and committed \
+             before T{reader}'s first snapshot ({first_snapshot})"
+        ),
+    };
+    match read {
+        ReadRecord::Item { key, version } => match (pruned.get(key), *version) {
+            (Some(&last), Some(seen)) if seen == last => *version = Some(BASE),
+            (Some(&last), None) => return Err(stale(key, last)),
+            _ => {}
+        },
+        ReadRecord::Predicate { observed, .. } => {
+            for (key, seen) in observed.iter_mut() {
+                if pruned.get(key) == Some(seen) {
+                    *seen = BASE;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::WriteRecord;
+
+    fn key(name: &str) -> Key {
+        Key::raw(name)
+    }
+
+    /// A transaction that read `reads` (key, writer) and wrote `writes`.
+    fn tx(
+        id: TxId,
+        isolation: Isolation,
+        commit_seq: u64,
+        first_snapshot: u64,
+        reads: &[(&str, TxId)],
+        writes: &[&str],
+    ) -> CommittedTx {
+        CommittedTx {
+            id,
+            isolation,
+            commit_seq,
+            first_snapshot,
+            reads: reads
+                .iter()
+                .map(|(name, writer)| ReadRecord::Item {
+                    key: key(name),
+                    version: Some(*writer),
+                })
+                .collect(),
+            writes: writes
+                .iter()
+                .map(|name| WriteRecord {
+                    key: key(name),
+                    deleted: false,
+                })
+                .collect(),
+        }
+    }
+
+    /// Write skew between T1 and T2 (both read a and b at T0, each writes
+    /// one), at `level`.
+    fn write_skew(level: Isolation, first: TxId, commit_seq: u64) -> [CommittedTx; 2] {
+        let both = [("a", 0), ("b", 0)];
+        [
+            tx(first, level, commit_seq, commit_seq - 1, &both, &["a"]),
+            tx(
+                first + 1,
+                level,
+                commit_seq + 1,
+                commit_seq - 1,
+                &both,
+                &["b"],
+            ),
+        ]
+    }
+
+    #[test]
+    fn levels_allow_what_postgresql_allows() {
+        use AnomalyKind::*;
+        use Isolation::*;
+        for kind in [G0, G1a, G1b, G1c, Inconsistent] {
+            for level in Isolation::ALL {
+                assert!(!allowed_at(kind, level), "{kind} at {level:?}");
+            }
+        }
+        for kind in [GSingle, G2Item, G2] {
+            assert!(!allowed_at(kind, Serializable));
+            assert!(allowed_at(kind, ReadCommitted));
+        }
+        assert!(!allowed_at(GSingle, RepeatableRead));
+        assert!(allowed_at(G2Item, RepeatableRead) && allowed_at(G2, RepeatableRead));
+    }
+
+    #[test]
+    fn serializable_write_skew_is_never_allowed_and_stays_found() {
+        let mut checker = IncrementalCheck::new();
+        for t in write_skew(Isolation::Serializable, 1, 1) {
+            checker.push(t);
+        }
+        let found = checker.next_anomaly().expect("write skew");
+        assert_eq!(found.anomaly.kind, AnomalyKind::G2Item);
+        assert_eq!(found.allowed_by, None);
+        assert_eq!(
+            found.transactions,
+            vec![(1, Isolation::Serializable), (2, Isolation::Serializable)]
+        );
+        // Not excused: asked again, the same answer.
+        assert_eq!(checker.next_anomaly(), Some(found));
+    }
+
+    #[test]
+    fn an_allowed_anomaly_is_excused_and_the_next_one_is_found() {
+        let mut checker = IncrementalCheck::new();
+        // First, write skew at Repeatable Read (allowed); then the same
+        // among Serializable transactions on other keys (never allowed).
+        for t in write_skew(Isolation::RepeatableRead, 1, 1) {
+            checker.push(t);
+        }
+        let both = [("c", 0), ("d", 0)];
+        checker.push(tx(3, Isolation::Serializable, 3, 2, &both, &["c"]));
+        checker.push(tx(4, Isolation::Serializable, 4, 2, &both, &["d"]));
+        let first = checker.next_anomaly().expect("the weak one");
+        assert_eq!(first.allowed_by, Some(Isolation::RepeatableRead));
+        assert_eq!(first.anomaly.transactions(), vec![1, 2]);
+        let second = checker.next_anomaly().expect("the serializable one");
+        assert_eq!(second.allowed_by, None);
+        assert_eq!(second.anomaly.transactions(), vec![3, 4]);
+    }
+
+    #[test]
+    fn a_mixed_cycle_is_judged_by_its_weakest_level() {
+        let mut checker = IncrementalCheck::new();
+        let both = [("a", 0), ("b", 0)];
+        checker.push(tx(1, Isolation::Serializable, 1, 0, &both, &["a"]));
+        checker.push(tx(2, Isolation::ReadCommitted, 2, 0, &both, &["b"]));
+        let found = checker.next_anomaly().expect("write skew");
+        assert_eq!(found.allowed_by, Some(Isolation::ReadCommitted));
+        assert_eq!(checker.next_anomaly(), None);
+    }
+
+    #[test]
+    fn a_serial_run_keeps_a_bounded_window() {
+        let mut checker = IncrementalCheck::new();
+        checker.push(tx(0, Isolation::Serializable, 0, 0, &[], &["a", "b"]));
+        let mut last_writer = [0, 0];
+        for seq in 1..=10_000u64 {
+            let id = seq + 100;
+            let k = (seq % 2) as usize;
+            let name = ["a", "b"][k];
+            checker.push(tx(
+                id,
+                Isolation::Serializable,
+                seq,
+                seq - 1,
+                &[("a", last_writer[0]), ("b", last_writer[1])],
+                &[name],
+            ));
+            last_writer[k] = id;
+            assert_eq!(checker.next_anomaly(), None, "at {seq}");
+            checker.prune(seq);
+            assert_eq!(checker.window_len(), 0, "at {seq}");
+        }
+        let stats = checker.stats();
+        assert_eq!(stats.transactions, 10_001);
+        assert_eq!(stats.pruned, 10_001);
+        assert_eq!(stats.window_max, 2);
+    }
+
+    #[test]
+    fn a_long_running_reader_holds_the_window_open_until_it_commits() {
+        let mut checker = IncrementalCheck::new();
+        checker.push(tx(0, Isolation::Serializable, 0, 0, &[], &["a"]));
+        // T100 takes its snapshot at 0 and stays open while others commit.
+        for seq in 1..=5u64 {
+            checker.push(tx(seq, Isolation::Serializable, seq, seq - 1, &[], &["b"]));
+            assert_eq!(checker.next_anomaly(), None);
+            checker.prune(0);
+        }
+        assert_eq!(checker.window_len(), 5, "only T0 could go");
+        // T100 read a at T0 and writes c; every later one has a newer snapshot.
+        checker.push(tx(100, Isolation::Serializable, 6, 0, &[("a", 0)], &["c"]));
+        assert_eq!(checker.next_anomaly(), None);
+        checker.prune(6);
+        assert_eq!(checker.window_len(), 0);
+    }
+
+    #[test]
+    fn a_read_of_a_pruned_key_as_unborn_is_inconsistent() {
+        let mut checker = IncrementalCheck::new();
+        checker.push(tx(1, Isolation::Serializable, 1, 0, &[], &["a"]));
+        assert_eq!(checker.next_anomaly(), None);
+        checker.prune(1);
+        let mut late = tx(2, Isolation::Serializable, 2, 1, &[], &["b"]);
+        late.reads.push(ReadRecord::Item {
+            key: key("a"),
+            version: None,
+        });
+        checker.push(late);
+        let found = checker.next_anomaly().expect("broken record");
+        assert_eq!(found.anomaly.kind, AnomalyKind::Inconsistent);
+        assert!(found.anomaly.message.contains("T2 read a as never written"));
+    }
+}
