@@ -263,6 +263,18 @@ pub struct Liveness {
     /// ([`Liveness::handler_ms_max`]) while no transaction ends for as long
     /// (a stall, not a queue that moves); `0`: no bound at all.
     pub request_ms_max: Option<u64>,
+    /// More deadlocks than this broken by the store within any stretch of
+    /// twice `deadlock_timeout_ms` is a `liveness` violation in the world,
+    /// reported when the one over the bound is broken. Unset: 0, so the
+    /// first deadlock is reported. A deadlock stalls its transactions for
+    /// `deadlock_timeout_ms` (1 s, as PostgreSQL) before one fails with
+    /// 40P01: requests that take their locks in orders that wait on each
+    /// other are slow long before any one of them trips a request bound,
+    /// and PostgreSQL's advice is to take locks in one order, as the
+    /// bundled services and the correct tickets service do (none of them
+    /// deadlocks). A service that expects the odd deadlock and retries it
+    /// says how many it allows in a stretch (a large number: no bound).
+    pub deadlocks_max: Option<u32>,
 }
 
 /// The default bound on a running handler, in multiples of the store's
@@ -303,6 +315,19 @@ impl Liveness {
                 Some((bound as u64).max(1))
             }
         }
+    }
+
+    /// How many deadlocks may be broken within twice
+    /// `deadlock_timeout_ms` ([`Liveness::deadlocks_max`]; 0 unless set).
+    ///
+    /// ```
+    /// use overbook::scenario::Liveness;
+    /// assert_eq!(Liveness::default().deadlocks_allowed(), 0);
+    /// let some = Liveness { deadlocks_max: Some(3), ..Liveness::default() };
+    /// assert_eq!(some.deadlocks_allowed(), 3);
+    /// ```
+    pub fn deadlocks_allowed(&self) -> u32 {
+        self.deadlocks_max.unwrap_or(0)
     }
 
     /// Why a response with `status` after `attempts` tries, sent at

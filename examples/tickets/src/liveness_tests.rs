@@ -346,6 +346,66 @@ fn a_split_swap_storm_is_reported_within_two_seconds_of_its_start_by_default() {
     );
 }
 
+/// When the deadlocks a storm message lists were broken.
+fn deadlocks_ms(message: &str) -> Vec<u64> {
+    let rest = &message[message.find("(at ").expect(message) + 4..];
+    rest[..rest.find(" ms)").unwrap()]
+        .split(", ")
+        .map(|ms| ms.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn lock_order_deadlocks_are_reported_within_two_seconds_of_their_start_by_default() {
+    let storm = Tickets.variant(service::LOCK_ORDER).unwrap();
+    // No liveness setting of the sim's: neither its answer bound nor its
+    // retry budget, only the defaults.
+    let scenario = swaps_with_default_liveness(&["liveness.retries_exhausted=false"]);
+    assert_eq!(scenario.liveness.deadlocks_max, None);
+    let deadlock_timeout_ms = scenario.store.deadlock_timeout_ms;
+    let mut deadlocked = 0;
+    for seed in 1..=5 {
+        let report = overbook::world::run(&Tickets, &scenario, Seed(seed), storm);
+        // Not every seed has neighbours swap at the same moment.
+        let Some(violation) = report.violation else {
+            assert_eq!(report.store.deadlocks, 0, "{}", report.summary_line());
+            continue;
+        };
+        deadlocked += 1;
+        assert_eq!(violation.invariant, "liveness", "{}", violation.message);
+        assert!(
+            violation.message.contains("deadlock(s)"),
+            "{}",
+            violation.message
+        );
+        // A deadlock is broken deadlock_timeout after its waiter began to
+        // wait, so the storm began at most that long before the first.
+        let first_ms = deadlocks_ms(&violation.message)[0];
+        let began_ms = first_ms.saturating_sub(deadlock_timeout_ms);
+        let after = violation.sim_time_ms - began_ms;
+        assert!(
+            after <= 2000,
+            "seed {seed}: {after} ms: {}",
+            violation.message
+        );
+        // Allowing deadlocks, the same run passes: each request waits out
+        // its deadlock and retries, and no answer bound is set.
+        let unbounded = scenario
+            .with_overrides(&["liveness.deadlocks_max=1000".to_string()])
+            .unwrap();
+        let late = overbook::world::run(&Tickets, &unbounded, Seed(seed), storm);
+        assert!(late.passed, "{}", late.summary_line());
+        assert!(late.store.deadlocks > 0, "{}", late.summary_line());
+    }
+    assert!(deadlocked >= 2, "{deadlocked} of 5 seeds deadlocked");
+    // The correct service takes its holds' locks in one order: no deadlock.
+    for seed in 1..=5 {
+        let report = overbook::world::run(&Tickets, &scenario, Seed(seed), Variant::CORRECT);
+        assert!(report.passed, "{}", report.summary_line());
+        assert_eq!(report.store.deadlocks, 0, "{}", report.summary_line());
+    }
+}
+
 /// The example's command line with `options`, in process: its exit code.
 fn cli_with(options: &overbook::cli::Options, args: &[&str]) -> u8 {
     let argv = std::iter::once("tickets").chain(args.iter().copied());

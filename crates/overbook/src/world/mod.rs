@@ -399,6 +399,11 @@ struct World<'a, S: System> {
     last_progress_ms: u64,
     /// Transactions ended so far (the store's committed + aborted).
     transactions_ended: u64,
+    /// Deadlocks the store has broken so far, and when the recent ones
+    /// were (within twice `deadlock_timeout_ms`), for the storm bound
+    /// ([`crate::scenario::Liveness::deadlocks_max`]).
+    deadlocks_seen: u64,
+    recent_deadlocks_ms: VecDeque<u64>,
     metrics: Metrics,
     series: SeriesRecorder,
     observer: Observer<S>,
@@ -650,6 +655,8 @@ impl<'a, S: System> World<'a, S> {
             handler_bound_needs_stall: scenario.liveness.request_ms_max.is_none(),
             last_progress_ms: 0,
             transactions_ended: 0,
+            deadlocks_seen: 0,
+            recent_deadlocks_ms: VecDeque::new(),
             metrics: Metrics::new(),
             series: SeriesRecorder::new(scenario.run.tick_ms),
             observer,
@@ -768,6 +775,7 @@ impl<'a, S: System> World<'a, S> {
             self.transactions_ended = ended;
             self.last_progress_ms = now_ms;
         }
+        let storm = self.deadlock_storm(stats.deadlocks, now_ms);
         for commit in &commits {
             self.hasher.write_u64(commit.tx);
             self.hasher.write_u64(commit.commit_seq);
@@ -926,7 +934,7 @@ impl<'a, S: System> World<'a, S> {
             }
         }
         if violation.is_none() {
-            violation = self.handler_overdue();
+            violation = storm.or_else(|| self.handler_overdue());
         }
         let history = self.observe_history(committed, false);
         violation.or(history)
@@ -985,6 +993,46 @@ impl<'a, S: System> World<'a, S> {
                 oldest.request.operation(),
                 client_host(oldest.source),
                 serde_json::to_string(&oldest.request).unwrap_or_default(),
+            ),
+        })
+    }
+
+    /// Records the deadlocks broken since the last step (the store's
+    /// count is `deadlocks`) and reports more than the scenario allows
+    /// within twice `deadlock_timeout_ms` (none by default). Deadlocks
+    /// broken in one step count at that step's time; checked every step,
+    /// so the report comes as the one over the bound is broken.
+    fn deadlock_storm(&mut self, deadlocks: u64, now_ms: u64) -> Option<crate::system::Violation> {
+        let bound = self.scenario.liveness.deadlocks_allowed();
+        if deadlocks == self.deadlocks_seen {
+            return None;
+        }
+        let new = deadlocks - self.deadlocks_seen;
+        self.deadlocks_seen = deadlocks;
+        let window_ms = self.scenario.store.deadlock_timeout_ms.saturating_mul(2);
+        self.recent_deadlocks_ms.extend((0..new).map(|_| now_ms));
+        while self
+            .recent_deadlocks_ms
+            .front()
+            .is_some_and(|&at| at + window_ms < now_ms)
+        {
+            self.recent_deadlocks_ms.pop_front();
+        }
+        let count = self.recent_deadlocks_ms.len();
+        if count <= bound as usize {
+            return None;
+        }
+        let at: Vec<String> = self
+            .recent_deadlocks_ms
+            .iter()
+            .map(|ms| format!("{ms}"))
+            .collect();
+        Some(crate::system::Violation {
+            invariant: "liveness",
+            message: format!(
+                "the store broke {count} deadlock(s) within {window_ms} ms (at {} ms), over the {bound} allowed (liveness.deadlocks_max, per twice store.deadlock_timeout_ms): requests take their locks in orders that wait on each other, and each deadlock stalled its transactions for {} ms before one failed with 40P01",
+                at.join(", "),
+                self.scenario.store.deadlock_timeout_ms,
             ),
         })
     }
