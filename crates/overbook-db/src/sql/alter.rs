@@ -182,42 +182,8 @@ pub(crate) fn parse_alter(sql: &str) -> Result<AlterPlan, DbError> {
 }
 
 fn parse_action(name_text: &str, piece: &[Token]) -> Result<Action, DbError> {
-    let w = |i: usize, s: &str| piece.get(i).is_some_and(|t| word(t, s));
-    if w(0, "VALIDATE") && w(1, "CONSTRAINT") && piece.len() == 3 {
-        if let Token::Word(x) = &piece[2] {
-            let name = ident(&x.clone().into_ident(sqlparser::tokenizer::Span::empty()));
-            return Ok(Action::ValidateConstraint(name));
-        }
-    }
-    // `ALTER [COLUMN] c DROP EXPRESSION [IF EXISTS]`, which sqlparser
-    // does not parse.
-    let at = if w(1, "COLUMN") { 2 } else { 1 };
-    if w(0, "ALTER") && w(at + 1, "DROP") && w(at + 2, "EXPRESSION") {
-        let if_exists = w(at + 3, "IF") && w(at + 4, "EXISTS");
-        let end = at + if if_exists { 5 } else { 3 };
-        if let (Some(Token::Word(x)), true) = (piece.get(at), piece.len() == end) {
-            let name = ident(&x.clone().into_ident(sqlparser::tokenizer::Span::empty()));
-            return Ok(Action::DropExpression(name, if_exists));
-        }
-    }
-    if (w(0, "SET") || w(0, "RESET")) && matches!(piece.get(1), Some(Token::LParen)) {
-        return Ok(Action::StorageParameters);
-    }
-    if w(0, "OWNER") && w(1, "TO") && piece.len() == 3 {
-        return match &piece[2] {
-            Token::Word(x)
-                if x.quote_style.is_none()
-                    && ["current_user", "current_role", "session_user"]
-                        .iter()
-                        .any(|k| x.value.eq_ignore_ascii_case(k)) =>
-            {
-                Err(unsupported("OWNER TO CURRENT_USER / SESSION_USER"))
-            }
-            Token::Word(x) => Ok(Action::OwnerTo(ident(
-                &x.clone().into_ident(sqlparser::tokenizer::Span::empty()),
-            ))),
-            other => Err(syntax(format!("at or near \"{other}\""))),
-        };
+    if let Some(action) = action_sqlparser_skips(piece) {
+        return action;
     }
     let mut piece = piece.to_vec();
     let mut not_valid = false;
@@ -243,9 +209,57 @@ fn parse_action(name_text: &str, piece: &[Token]) -> Result<Action, DbError> {
     if operations.len() != 1 {
         return Err(syntax("ALTER TABLE action"));
     }
+    action_of_operation(operations.pop().expect("one operation"), not_valid)
+}
+
+/// The actions read from the tokens, which sqlparser does not parse (or
+/// parses into less than they say): VALIDATE CONSTRAINT, DROP EXPRESSION,
+/// SET / RESET (storage parameters), OWNER TO. None: another action.
+fn action_sqlparser_skips(piece: &[Token]) -> Option<Result<Action, DbError>> {
+    let w = |i: usize, s: &str| piece.get(i).is_some_and(|t| word(t, s));
+    let name_at = |t: &sqlparser::tokenizer::Word| {
+        ident(&t.clone().into_ident(sqlparser::tokenizer::Span::empty()))
+    };
+    if w(0, "VALIDATE") && w(1, "CONSTRAINT") && piece.len() == 3 {
+        if let Token::Word(x) = &piece[2] {
+            return Some(Ok(Action::ValidateConstraint(name_at(x))));
+        }
+    }
+    // `ALTER [COLUMN] c DROP EXPRESSION [IF EXISTS]`.
+    let at = if w(1, "COLUMN") { 2 } else { 1 };
+    if w(0, "ALTER") && w(at + 1, "DROP") && w(at + 2, "EXPRESSION") {
+        let if_exists = w(at + 3, "IF") && w(at + 4, "EXISTS");
+        let end = at + if if_exists { 5 } else { 3 };
+        if let (Some(Token::Word(x)), true) = (piece.get(at), piece.len() == end) {
+            return Some(Ok(Action::DropExpression(name_at(x), if_exists)));
+        }
+    }
+    if (w(0, "SET") || w(0, "RESET")) && matches!(piece.get(1), Some(Token::LParen)) {
+        return Some(Ok(Action::StorageParameters));
+    }
+    if w(0, "OWNER") && w(1, "TO") && piece.len() == 3 {
+        return Some(match &piece[2] {
+            Token::Word(x)
+                if x.quote_style.is_none()
+                    && ["current_user", "current_role", "session_user"]
+                        .iter()
+                        .any(|k| x.value.eq_ignore_ascii_case(k)) =>
+            {
+                Err(unsupported("OWNER TO CURRENT_USER / SESSION_USER"))
+            }
+            Token::Word(x) => Ok(Action::OwnerTo(name_at(x))),
+            other => Err(syntax(format!("at or near \"{other}\""))),
+        });
+    }
+    None
+}
+
+/// The action sqlparser parsed; `not_valid` (a trailing NOT VALID) is
+/// for ADD CONSTRAINT of a CHECK or a foreign key only.
+fn action_of_operation(op: ast::AlterTableOperation, not_valid: bool) -> Result<Action, DbError> {
     use ast::AlterTableOperation as O;
     let cascade = |b: &Option<ast::DropBehavior>| *b == Some(ast::DropBehavior::Cascade);
-    let action = match operations.pop().expect("one operation") {
+    let action = match op {
         O::AddColumn {
             if_not_exists,
             column_def,
@@ -290,16 +304,7 @@ fn parse_action(name_text: &str, piece: &[Token]) -> Result<Action, DbError> {
             if_exists,
             cascade: cascade(&drop_behavior),
         },
-        O::AlterColumn { column_name, op } => {
-            let c = ident(&column_name);
-            match op {
-                ast::AlterColumnOperation::SetNotNull => Action::NotNull(c, true),
-                ast::AlterColumnOperation::DropNotNull => Action::NotNull(c, false),
-                ast::AlterColumnOperation::SetDefault { value } => Action::Default(c, Some(value)),
-                ast::AlterColumnOperation::DropDefault => Action::Default(c, None),
-                other => return Err(unsupported(format!("ALTER TABLE ... ALTER COLUMN {other}"))),
-            }
-        }
+        O::AlterColumn { column_name, op } => alter_column_action(ident(&column_name), op)?,
         O::RenameColumn {
             old_column_name,
             new_column_name,
@@ -319,6 +324,17 @@ fn parse_action(name_text: &str, piece: &[Token]) -> Result<Action, DbError> {
         ));
     }
     Ok(action)
+}
+
+/// `ALTER COLUMN c ...`: its NOT NULL or its default.
+fn alter_column_action(c: String, op: ast::AlterColumnOperation) -> Result<Action, DbError> {
+    Ok(match op {
+        ast::AlterColumnOperation::SetNotNull => Action::NotNull(c, true),
+        ast::AlterColumnOperation::DropNotNull => Action::NotNull(c, false),
+        ast::AlterColumnOperation::SetDefault { value } => Action::Default(c, Some(value)),
+        ast::AlterColumnOperation::DropDefault => Action::Default(c, None),
+        other => return Err(unsupported(format!("ALTER TABLE ... ALTER COLUMN {other}"))),
+    })
 }
 
 /// The table locks an ALTER takes, strongest per table, in the order
@@ -479,92 +495,10 @@ impl Work<'_> {
             always: false,
             generated: None,
         };
-        let named = |opt: &ast::ColumnOptionDef| opt.name.clone();
         let mut generation_expr = None;
         for opt in &def.options {
-            let cols = vec![ast::Ident::new(column.clone())];
-            if let Some(e) = super::generated::refused(&opt.option) {
-                return Err(e);
-            }
-            match &opt.option {
-                ast::ColumnOption::Generated {
-                    generated_as: ast::GeneratedAs::ExpStored,
-                    generation_expr: Some(e),
-                    ..
-                } => generation_expr = Some(e.clone()),
-                ast::ColumnOption::Null => {}
-                ast::ColumnOption::NotNull => col.not_null = true,
-                ast::ColumnOption::Default(e) => {
-                    let scope = Scope::default();
-                    let mut c = Compiler::new(&scope);
-                    let compiled = c.compile(e)?;
-                    if c.params > 0 {
-                        return Err(err(SqlState::Other("42P02"), "there is no parameter $1"));
-                    }
-                    col.default = Some(compiled);
-                }
-                ast::ColumnOption::Unique {
-                    is_primary,
-                    characteristics,
-                } => {
-                    let constraint = if *is_primary {
-                        ast::TableConstraint::PrimaryKey {
-                            name: named(opt),
-                            index_name: None,
-                            index_type: None,
-                            columns: cols,
-                            index_options: Vec::new(),
-                            characteristics: *characteristics,
-                        }
-                    } else {
-                        ast::TableConstraint::Unique {
-                            name: named(opt),
-                            index_name: None,
-                            index_type_display: ast::KeyOrIndexDisplay::None,
-                            index_type: None,
-                            columns: cols,
-                            index_options: Vec::new(),
-                            characteristics: *characteristics,
-                            nulls_distinct: ast::NullsDistinctOption::None,
-                        }
-                    };
-                    more.push(Action::AddConstraint {
-                        constraint,
-                        not_valid: false,
-                    });
-                }
-                ast::ColumnOption::ForeignKey {
-                    foreign_table,
-                    referred_columns,
-                    on_delete,
-                    on_update,
-                    characteristics,
-                } => more.push(Action::AddConstraint {
-                    constraint: ast::TableConstraint::ForeignKey {
-                        name: named(opt),
-                        columns: cols,
-                        foreign_table: foreign_table.clone(),
-                        referred_columns: referred_columns.clone(),
-                        on_delete: *on_delete,
-                        on_update: *on_update,
-                        characteristics: *characteristics,
-                    },
-                    not_valid: false,
-                }),
-                ast::ColumnOption::Check(e) => more.push(Action::AddConstraint {
-                    constraint: ast::TableConstraint::Check {
-                        name: named(opt).or_else(|| {
-                            Some(ast::Ident::new(format!("{}_{column}_check", self.name)))
-                        }),
-                        expr: Box::new(e.clone()),
-                    },
-                    not_valid: false,
-                }),
-                other => {
-                    return Err(unsupported(format!(
-                        "ALTER TABLE ... ADD COLUMN with {other}"
-                    )))
-                }
+            if let Some(e) = self.column_option(opt, &column, &mut col, more)? {
+                generation_expr = Some(e);
             }
         }
         if generation_expr.is_some() {
@@ -587,7 +521,80 @@ impl Work<'_> {
             self.table.columns[at].generated = Some(compiled.clone());
             col.generated = Some(compiled);
         }
-        let table = self.table.clone();
+        self.fill_new_column(at, &col)
+    }
+
+    /// Applies one option written on an added column: NOT NULL and
+    /// DEFAULT to the column; its keys and checks become ADD CONSTRAINT
+    /// actions in `more`. Returns the generation expression of a
+    /// `GENERATED ALWAYS AS (...) STORED` column.
+    fn column_option(
+        &self,
+        opt: &ast::ColumnOptionDef,
+        column: &str,
+        col: &mut Column,
+        more: &mut Vec<Action>,
+    ) -> Result<Option<ast::Expr>, DbError> {
+        let cols = vec![ast::Ident::new(column)];
+        if let Some(e) = super::generated::refused(&opt.option) {
+            return Err(e);
+        }
+        let constraint = match &opt.option {
+            ast::ColumnOption::Generated {
+                generated_as: ast::GeneratedAs::ExpStored,
+                generation_expr: Some(e),
+                ..
+            } => return Ok(Some(e.clone())),
+            ast::ColumnOption::Null => return Ok(None),
+            ast::ColumnOption::NotNull => {
+                col.not_null = true;
+                return Ok(None);
+            }
+            ast::ColumnOption::Default(e) => {
+                col.default = Some(super::ddl::column_default(e)?);
+                return Ok(None);
+            }
+            ast::ColumnOption::Unique {
+                is_primary,
+                characteristics,
+            } => key_constraint(opt.name.clone(), *is_primary, *characteristics, cols),
+            ast::ColumnOption::ForeignKey {
+                foreign_table,
+                referred_columns,
+                on_delete,
+                on_update,
+                characteristics,
+            } => ast::TableConstraint::ForeignKey {
+                name: opt.name.clone(),
+                columns: cols,
+                foreign_table: foreign_table.clone(),
+                referred_columns: referred_columns.clone(),
+                on_delete: *on_delete,
+                on_update: *on_update,
+                characteristics: *characteristics,
+            },
+            ast::ColumnOption::Check(e) => ast::TableConstraint::Check {
+                name: opt
+                    .name
+                    .clone()
+                    .or_else(|| Some(ast::Ident::new(format!("{}_{column}_check", self.name)))),
+                expr: Box::new(e.clone()),
+            },
+            other => {
+                return Err(unsupported(format!(
+                    "ALTER TABLE ... ADD COLUMN with {other}"
+                )))
+            }
+        };
+        more.push(Action::AddConstraint {
+            constraint,
+            not_valid: false,
+        });
+        Ok(None)
+    }
+
+    /// Gives each existing row its value of the column added at `at`.
+    fn fill_new_column(&mut self, at: usize, col: &Column) -> Result<(), DbError> {
         let mut values = Vec::with_capacity(self.rows.len());
         for row in &self.rows {
             // Evaluated per row: a volatile default (random(),
@@ -603,7 +610,7 @@ impl Work<'_> {
                     coerce(&v, col.ty)?
                 }
             } else if col.serial {
-                Value::Int(self.db.shared.next_serial(&table.name, col.name))
+                Value::Int(self.db.shared.next_serial(&self.table.name, col.name))
             } else {
                 match &col.default {
                     Some(e) => coerce(&self.eval(e, &[])?, col.ty)?,
@@ -614,8 +621,8 @@ impl Work<'_> {
                 return Err(err(
                     SqlState::NotNullViolation,
                     format!(
-                        "column \"{column}\" of relation \"{}\" contains null values",
-                        self.name
+                        "column \"{}\" of relation \"{}\" contains null values",
+                        col.name, self.name
                     ),
                 ));
             }
@@ -646,7 +653,39 @@ impl Work<'_> {
                 "ALTER TABLE ... DROP COLUMN of a primary key column (the store keys rows by it)",
             ));
         }
-        // Foreign keys of other tables on this column.
+        self.drop_referencing_keys(name, c, cascade)?;
+        // The generated columns computed from it depend on it: without
+        // CASCADE it is not dropped, with it they go too (dropped first,
+        // the later ones first, so that `c` stays valid).
+        let dependents = super::generated::dependents(&self.table, c);
+        if let (Some(&d), false) = (dependents.first(), cascade) {
+            return Err(err(
+                SqlState::Other("2BP01"),
+                format!(
+                    "cannot drop column {name} of table {} because other objects depend on it (column {} of table {} depends on column {name} of table {}; use DROP ... CASCADE to drop the dependent objects too)",
+                    self.name, self.table.columns[d].name, self.name, self.name
+                ),
+            ));
+        }
+        if !dependents.is_empty() {
+            for &d in dependents.iter().rev() {
+                let dependent = self.table.columns[d].name;
+                self.drop_column(dependent, false, true)?;
+            }
+            return self.drop_column(name, if_exists, cascade);
+        }
+        self.drop_what_uses(c)?;
+        self.remove_column(c)
+    }
+
+    /// Drops the foreign keys of other tables on column `c` (`name`) with
+    /// `cascade`; without it, any is 2BP01.
+    fn drop_referencing_keys(
+        &mut self,
+        name: &str,
+        c: usize,
+        cascade: bool,
+    ) -> Result<(), DbError> {
         let referencing: Vec<(String, usize)> = self
             .table
             .referenced_by
@@ -671,28 +710,13 @@ impl Work<'_> {
             let fk = self.other(&child)?.foreign_keys[p].name.clone();
             self.drop_foreign_key(&child, &fk)?;
         }
-        // The generated columns computed from it depend on it: without
-        // CASCADE it is not dropped, with it they go too (dropped first,
-        // the later ones first, so that `c` stays valid).
-        let dependents = super::generated::dependents(&self.table, c);
-        if let (Some(&d), false) = (dependents.first(), cascade) {
-            return Err(err(
-                SqlState::Other("2BP01"),
-                format!(
-                    "cannot drop column {name} of table {} because other objects depend on it (column {} of table {} depends on column {name} of table {}; use DROP ... CASCADE to drop the dependent objects too)",
-                    self.name, self.table.columns[d].name, self.name, self.name
-                ),
-            ));
-        }
-        if !dependents.is_empty() {
-            for &d in dependents.iter().rev() {
-                let dependent = self.table.columns[d].name;
-                self.drop_column(dependent, false, true)?;
-            }
-            return self.drop_column(name, if_exists, cascade);
-        }
-        // What involves the column goes with it, as in PostgreSQL: its
-        // indexes and constraints (of several columns too).
+        Ok(())
+    }
+
+    /// Drops what involves column `c`, as PostgreSQL does: its indexes
+    /// and constraints (of several columns too). An EXCLUDE constraint's
+    /// column is refused.
+    fn drop_what_uses(&mut self, c: usize) -> Result<(), DbError> {
         let uses = |e: &Expr| {
             let mut found = false;
             e.visit(&mut |x| found |= matches!(x, Expr::Col(i) if *i == c));
@@ -735,6 +759,12 @@ impl Work<'_> {
                 "ALTER TABLE ... DROP COLUMN of an EXCLUDE constraint's column",
             ));
         }
+        Ok(())
+    }
+
+    /// Removes column `c` from the table and its rows, and renumbers the
+    /// columns after it here and in the foreign keys referring to them.
+    fn remove_column(&mut self, c: usize) -> Result<(), DbError> {
         self.table.columns.remove(c);
         let moved = |i: usize| if i > c { i - 1 } else { i };
         remap(&mut self.table, &moved);
@@ -846,26 +876,6 @@ impl Work<'_> {
         constraint: &ast::TableConstraint,
         not_valid: bool,
     ) -> Result<(), DbError> {
-        let t = self.name.clone();
-        let columns_of = |work: &Work, cols: &[ast::Ident]| -> Result<Vec<usize>, DbError> {
-            cols.iter()
-                .map(|c| {
-                    let c = ident(c);
-                    work.column(&c).map_err(|_| {
-                        err(
-                            SqlState::UndefinedColumn,
-                            format!("column \"{c}\" named in key does not exist"),
-                        )
-                    })
-                })
-                .collect()
-        };
-        let duplicate = |name: &str| {
-            err(
-                SqlState::Other("42710"),
-                format!("constraint \"{name}\" for relation \"{t}\" already exists"),
-            )
-        };
         match constraint {
             ast::TableConstraint::PrimaryKey {
                 name,
@@ -881,91 +891,10 @@ impl Work<'_> {
             } => {
                 deferred::unique_deferrability(characteristics)?;
                 let primary = matches!(constraint, ast::TableConstraint::PrimaryKey { .. });
-                let cols = columns_of(self, columns)?;
-                if primary && (!self.table.heap || self.has_primary_key()) {
-                    return Err(err(
-                        SqlState::Other("42P16"),
-                        format!("multiple primary keys for table \"{t}\" are not allowed"),
-                    ));
-                }
-                let index_name = match name {
-                    Some(n) => ident(n),
-                    None if primary => format!("{t}_pkey"),
-                    None => {
-                        let names: Vec<&str> =
-                            cols.iter().map(|&c| self.table.columns[c].name).collect();
-                        self.fresh_name(&format!("{t}_{}_key", names.join("_")))
-                    }
-                };
-                if self.constraint_exists(&index_name) {
-                    return Err(duplicate(&index_name));
-                }
-                if self.table.indexes.iter().any(|i| i.name == index_name) {
-                    return Err(err(
-                        SqlState::DuplicateTable,
-                        format!("relation \"{index_name}\" already exists"),
-                    ));
-                }
-                if primary {
-                    for &c in &cols {
-                        if self.rows.iter().any(|r| r.values[c].is_null()) {
-                            return Err(err(
-                                SqlState::NotNullViolation,
-                                format!(
-                                    "column \"{}\" of relation \"{t}\" contains null values",
-                                    self.table.columns[c].name
-                                ),
-                            ));
-                        }
-                        self.table.columns[c].not_null = true;
-                    }
-                }
-                let prefix = self
-                    .db
-                    .shared
-                    .catalog()
-                    .fresh_prefix(&format!("{}@{index_name}", self.table.base()));
-                self.table.indexes.push(Index {
-                    name: index_name,
-                    columns: cols,
-                    unique: true,
-                    prefix,
-                    constraint: true,
-                    predicate: None,
-                    expressions: Vec::new(),
-                    hash: false,
-                });
+                self.add_unique(name.as_ref(), columns, primary)
             }
             ast::TableConstraint::Check { name, expr } => {
-                let mut scope = Scope::default();
-                scope.add(&t, Arc::new(self.table.clone()));
-                let mut c = Compiler::new(&scope);
-                let compiled: Expr = c.compile(expr)?;
-                let check_name = match name {
-                    Some(n) => ident(n),
-                    None => {
-                        let mut first = None;
-                        compiled.visit(&mut |x| {
-                            if let (Expr::Col(i), None) = (x, first) {
-                                first = Some(*i);
-                            }
-                        });
-                        self.fresh_name(&match first {
-                            Some(i) => format!("{t}_{}_check", self.table.columns[i].name),
-                            None => format!("{t}_check"),
-                        })
-                    }
-                };
-                if self.constraint_exists(&check_name) {
-                    return Err(duplicate(&check_name));
-                }
-                self.table.checks.push(Check {
-                    name: check_name.clone(),
-                    expr: compiled,
-                });
-                if !not_valid {
-                    self.validate.push(check_name);
-                }
+                self.add_check(name.as_ref(), expr, not_valid)
             }
             ast::TableConstraint::ForeignKey {
                 name,
@@ -977,69 +906,20 @@ impl Work<'_> {
                 characteristics,
             } => {
                 let deferrability = deferred::deferrability(characteristics)?;
-                let cols = columns_of(self, columns)?;
+                let cols = self.key_columns(columns)?;
                 let parent_name = object_name(foreign_table)?;
-                if parent_name == t {
+                if parent_name == self.name {
                     return Err(unsupported("a self-referencing foreign key"));
                 }
                 let parent = self.other(&parent_name)?;
-                let parent_columns: Vec<usize> = if referred_columns.is_empty() {
-                    if parent.heap {
-                        return Err(err(
-                            SqlState::Other("42704"),
-                            format!(
-                                "there is no primary key for referenced table \"{parent_name}\""
-                            ),
-                        ));
-                    }
-                    parent.pk().to_vec()
-                } else {
-                    referred_columns
-                        .iter()
-                        .map(|c| {
-                            let c = ident(c);
-                            parent.column_index(&c).filter(|&i| i < parent.visible()).ok_or_else(|| {
-                                err(
-                                    SqlState::UndefinedColumn,
-                                    format!("column \"{c}\" referenced in foreign key constraint does not exist"),
-                                )
-                            })
-                        })
-                        .collect::<Result<_, _>>()?
-                };
-                if parent_columns.len() != cols.len() {
-                    return Err(err(
-                        SqlState::Other("42830"),
-                        "number of referencing and referenced columns for foreign key disagree",
-                    ));
-                }
-                let mut wanted = parent_columns.clone();
-                wanted.sort_unstable();
-                let parent_index = parent
-                    .indexes
-                    .iter()
-                    .position(|idx| {
-                        let mut c = idx.columns.clone();
-                        c.sort_unstable();
-                        idx.unique && idx.predicate.is_none() && c == wanted
-                    })
-                    .filter(|&i| !(parent.heap && i == 0))
-                    .ok_or_else(|| {
-                        err(
-                            SqlState::Other("42830"),
-                            format!("there is no unique constraint matching given keys for referenced table \"{parent_name}\""),
-                        )
-                    })?;
+                let (parent_columns, parent_index) =
+                    referenced_key(&parent, &parent_name, referred_columns, cols.len())?;
                 let fk_name = match name {
                     Some(n) => ident(n),
-                    None => {
-                        let names: Vec<&str> =
-                            cols.iter().map(|&c| self.table.columns[c].name).collect();
-                        self.fresh_name(&format!("{t}_{}_fkey", names.join("_")))
-                    }
+                    None => self.fresh_key_name(&cols, "fkey"),
                 };
                 if self.constraint_exists(&fk_name) {
-                    return Err(duplicate(&fk_name));
+                    return Err(self.duplicate(&fk_name));
                 }
                 let position = self.table.foreign_keys.len();
                 self.table.foreign_keys.push(ForeignKey {
@@ -1054,13 +934,149 @@ impl Work<'_> {
                     initially_deferred: deferrability.initially_deferred,
                 });
                 let mut parent = parent;
-                parent.referenced_by.push((t.clone(), position));
+                parent.referenced_by.push((self.name.clone(), position));
                 self.put(parent);
                 if !not_valid {
                     self.validate.push(fk_name);
                 }
+                Ok(())
             }
-            other => return Err(unsupported(format!("ALTER TABLE ... ADD {other}"))),
+            other => Err(unsupported(format!("ALTER TABLE ... ADD {other}"))),
+        }
+    }
+
+    /// The positions of the columns a key names.
+    fn key_columns(&self, cols: &[ast::Ident]) -> Result<Vec<usize>, DbError> {
+        cols.iter()
+            .map(|c| {
+                let c = ident(c);
+                self.column(&c).map_err(|_| {
+                    err(
+                        SqlState::UndefinedColumn,
+                        format!("column \"{c}\" named in key does not exist"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The name PostgreSQL gives an unnamed key: table, columns, `suffix`.
+    fn fresh_key_name(&self, cols: &[usize], suffix: &str) -> String {
+        let names: Vec<&str> = cols.iter().map(|&c| self.table.columns[c].name).collect();
+        self.fresh_name(&format!("{}_{}_{suffix}", self.name, names.join("_")))
+    }
+
+    fn duplicate(&self, name: &str) -> DbError {
+        err(
+            SqlState::Other("42710"),
+            format!(
+                "constraint \"{name}\" for relation \"{}\" already exists",
+                self.name
+            ),
+        )
+    }
+
+    /// ADD PRIMARY KEY (of a heap table) or ADD UNIQUE: a unique index,
+    /// whose entries the rewrite writes; a primary key's columns become
+    /// NOT NULL.
+    fn add_unique(
+        &mut self,
+        name: Option<&ast::Ident>,
+        columns: &[ast::Ident],
+        primary: bool,
+    ) -> Result<(), DbError> {
+        let t = self.name.clone();
+        let cols = self.key_columns(columns)?;
+        if primary && (!self.table.heap || self.has_primary_key()) {
+            return Err(err(
+                SqlState::Other("42P16"),
+                format!("multiple primary keys for table \"{t}\" are not allowed"),
+            ));
+        }
+        let index_name = match name {
+            Some(n) => ident(n),
+            None if primary => format!("{t}_pkey"),
+            None => self.fresh_key_name(&cols, "key"),
+        };
+        if self.constraint_exists(&index_name) {
+            return Err(self.duplicate(&index_name));
+        }
+        if self.table.indexes.iter().any(|i| i.name == index_name) {
+            return Err(err(
+                SqlState::DuplicateTable,
+                format!("relation \"{index_name}\" already exists"),
+            ));
+        }
+        if primary {
+            for &c in &cols {
+                if self.rows.iter().any(|r| r.values[c].is_null()) {
+                    return Err(err(
+                        SqlState::NotNullViolation,
+                        format!(
+                            "column \"{}\" of relation \"{t}\" contains null values",
+                            self.table.columns[c].name
+                        ),
+                    ));
+                }
+                self.table.columns[c].not_null = true;
+            }
+        }
+        let prefix = self
+            .db
+            .shared
+            .catalog()
+            .fresh_prefix(&format!("{}@{index_name}", self.table.base()));
+        self.table.indexes.push(Index {
+            name: index_name,
+            columns: cols,
+            unique: true,
+            prefix,
+            constraint: true,
+            predicate: None,
+            expressions: Vec::new(),
+            hash: false,
+        });
+        Ok(())
+    }
+
+    /// ADD CHECK, named as PostgreSQL names it (after the first column
+    /// it reads) when unnamed; the existing rows are checked at the end
+    /// unless NOT VALID.
+    fn add_check(
+        &mut self,
+        name: Option<&ast::Ident>,
+        expr: &ast::Expr,
+        not_valid: bool,
+    ) -> Result<(), DbError> {
+        let t = self.name.clone();
+        let mut scope = Scope::default();
+        scope.add(&t, Arc::new(self.table.clone()));
+        let mut c = Compiler::new(&scope);
+        let compiled: Expr = c.compile(expr)?;
+        let check_name = match name {
+            Some(n) => ident(n),
+            None => {
+                let mut first = None;
+                compiled.visit(&mut |x| {
+                    if let (Expr::Col(i), None) = (x, first) {
+                        first = Some(*i);
+                    }
+                });
+                self.fresh_name(&match first {
+                    Some(i) => format!("{t}_{}_check", self.table.columns[i].name),
+                    None => format!("{t}_check"),
+                })
+            }
+        };
+        if self.constraint_exists(&check_name) {
+            return Err(self.duplicate(&check_name));
+        }
+        self.table.checks.push(Check {
+            name: check_name.clone(),
+            expr: compiled,
+        });
+        if !not_valid {
+            self.validate.push(check_name);
         }
         Ok(())
     }
@@ -1139,6 +1155,93 @@ impl Work<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The parent's columns a foreign key refers to (its primary key when
+/// none are named) and the position of the unique index over exactly
+/// them (not a heap's hidden key), which must exist.
+fn referenced_key(
+    parent: &Table,
+    parent_name: &str,
+    referred_columns: &[ast::Ident],
+    referencing: usize,
+) -> Result<(Vec<usize>, usize), DbError> {
+    let parent_columns: Vec<usize> = if referred_columns.is_empty() {
+        if parent.heap {
+            return Err(err(
+                SqlState::Other("42704"),
+                format!("there is no primary key for referenced table \"{parent_name}\""),
+            ));
+        }
+        parent.pk().to_vec()
+    } else {
+        referred_columns
+            .iter()
+            .map(|c| {
+                let c = ident(c);
+                parent.column_index(&c).filter(|&i| i < parent.visible()).ok_or_else(|| {
+                    err(
+                        SqlState::UndefinedColumn,
+                        format!("column \"{c}\" referenced in foreign key constraint does not exist"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if parent_columns.len() != referencing {
+        return Err(err(
+            SqlState::Other("42830"),
+            "number of referencing and referenced columns for foreign key disagree",
+        ));
+    }
+    let mut wanted = parent_columns.clone();
+    wanted.sort_unstable();
+    let parent_index = parent
+        .indexes
+        .iter()
+        .position(|idx| {
+            let mut c = idx.columns.clone();
+            c.sort_unstable();
+            idx.unique && idx.predicate.is_none() && c == wanted
+        })
+        .filter(|&i| !(parent.heap && i == 0))
+        .ok_or_else(|| {
+            err(
+                SqlState::Other("42830"),
+                format!("there is no unique constraint matching given keys for referenced table \"{parent_name}\""),
+            )
+        })?;
+    Ok((parent_columns, parent_index))
+}
+
+/// The PRIMARY KEY or UNIQUE constraint written on a column.
+fn key_constraint(
+    name: Option<ast::Ident>,
+    is_primary: bool,
+    characteristics: Option<ast::ConstraintCharacteristics>,
+    columns: Vec<ast::Ident>,
+) -> ast::TableConstraint {
+    if is_primary {
+        ast::TableConstraint::PrimaryKey {
+            name,
+            index_name: None,
+            index_type: None,
+            columns,
+            index_options: Vec::new(),
+            characteristics,
+        }
+    } else {
+        ast::TableConstraint::Unique {
+            name,
+            index_name: None,
+            index_type_display: ast::KeyOrIndexDisplay::None,
+            index_type: None,
+            columns,
+            index_options: Vec::new(),
+            characteristics,
+            nulls_distinct: ast::NullsDistinctOption::None,
+        }
     }
 }
 
@@ -1386,13 +1489,7 @@ fn apply(work: &mut Work<'_>, action: &Action, actions: &mut Vec<Action>) -> Res
             if !work.table.checks.iter().any(|c| c.name == *name)
                 && !work.table.foreign_keys.iter().any(|f| f.name == *name)
             {
-                return Err(err(
-                    SqlState::Other("42704"),
-                    format!(
-                        "constraint \"{name}\" of relation \"{}\" does not exist",
-                        work.name
-                    ),
-                ));
+                return Err(no_constraint(name, &work.name));
             }
             work.validate.push(name.clone());
         }
@@ -1400,79 +1497,9 @@ fn apply(work: &mut Work<'_>, action: &Action, actions: &mut Vec<Action>) -> Res
             name,
             if_exists,
             cascade,
-        } => {
-            let t = &work.table;
-            if let Some(i) = t.checks.iter().position(|c| c.name == *name) {
-                work.table.checks.remove(i);
-            } else if t.foreign_keys.iter().any(|f| f.name == *name) {
-                let me = work.name.clone();
-                work.drop_foreign_key(&me, name)?;
-            } else if let Some(i) = t
-                .indexes
-                .iter()
-                .position(|x| x.constraint && x.name == *name)
-            {
-                if i == 0 {
-                    return Err(unsupported(
-                            "ALTER TABLE ... DROP CONSTRAINT of a primary key made with the table (the store keys rows by it)",
-                        ));
-                }
-                work.drop_index(name, *cascade)?;
-            } else if t.exclusion.as_ref().is_some_and(|x| x.name == *name) {
-                return Err(unsupported(
-                    "ALTER TABLE ... DROP CONSTRAINT of an EXCLUDE constraint",
-                ));
-            } else if !*if_exists {
-                return Err(err(
-                    SqlState::Other("42704"),
-                    format!(
-                        "constraint \"{name}\" of relation \"{}\" does not exist",
-                        work.name
-                    ),
-                ));
-            }
-        }
-        Action::DropExpression(column, if_exists) => {
-            let c = work.column(column)?;
-            if work.table.columns[c].generated.is_none() {
-                // IF EXISTS: PostgreSQL's notice, and nothing done.
-                if *if_exists {
-                    return Ok(());
-                }
-                return Err(err(
-                    SqlState::Other("55000"),
-                    format!(
-                        "column \"{column}\" of relation \"{}\" is not a stored generated column",
-                        work.name
-                    ),
-                ));
-            }
-            work.table.columns[c].generated = None;
-        }
-        Action::Default(column, default) => {
-            let c = work.column(column)?;
-            if work.table.columns[c].generated.is_some() {
-                return Err(err(
-                    SqlState::SyntaxError,
-                    format!(
-                        "column \"{column}\" of relation \"{}\" is a generated column",
-                        work.name
-                    ),
-                ));
-            }
-            work.table.columns[c].default = match default {
-                None => None,
-                Some(e) => {
-                    let scope = Scope::default();
-                    let mut compiler = Compiler::new(&scope);
-                    let compiled = compiler.compile(e)?;
-                    if compiler.params > 0 {
-                        return Err(err(SqlState::Other("42P02"), "there is no parameter $1"));
-                    }
-                    Some(compiled)
-                }
-            };
-        }
+        } => drop_constraint(work, name, *if_exists, *cascade)?,
+        Action::DropExpression(column, if_exists) => drop_expression(work, column, *if_exists)?,
+        Action::Default(column, default) => set_default(work, column, default.as_ref())?,
         Action::NotNull(column, true) => {
             let c = work.column(column)?;
             if work.rows.iter().any(|r| r.values[c].is_null()) {
@@ -1486,41 +1513,8 @@ fn apply(work: &mut Work<'_>, action: &Action, actions: &mut Vec<Action>) -> Res
             }
             work.table.columns[c].not_null = true;
         }
-        Action::NotNull(column, false) => {
-            let c = work.column(column)?;
-            let in_pk = (!work.table.heap && work.table.pk().contains(&c))
-                || (work.has_primary_key()
-                    && work.table.indexes.iter().any(|i| {
-                        i.name == format!("{}_pkey", work.name) && i.columns.contains(&c)
-                    }));
-            if in_pk {
-                return Err(err(
-                    SqlState::Other("42P16"),
-                    format!("column \"{column}\" is in a primary key"),
-                ));
-            }
-            work.table.columns[c].not_null = false;
-        }
-        Action::RenameColumn(old, new) => {
-            let c = work.column(old)?;
-            if work.table.column_index(new).is_some() {
-                return Err(err(
-                    SqlState::Other("42701"),
-                    format!(
-                        "column \"{new}\" of relation \"{}\" already exists",
-                        work.name
-                    ),
-                ));
-            }
-            if new.contains(['/', '@']) || new.is_empty() {
-                return Err(unsupported(format!(
-                    "the name \"{new}\" (no '/' or '@' in names)"
-                )));
-            }
-            let name = intern(new);
-            work.renamed_columns.push((old.clone(), name));
-            work.table.columns[c].name = name;
-        }
+        Action::NotNull(column, false) => drop_not_null(work, column)?,
+        Action::RenameColumn(old, new) => rename_column(work, old, new)?,
         Action::RenameTable(new) => {
             let new = match work.name.split_once('.') {
                 Some((schema, _)) => format!("{schema}.{new}"),
@@ -1541,6 +1535,137 @@ fn apply(work: &mut Work<'_>, action: &Action, actions: &mut Vec<Action>) -> Res
         }
         Action::StorageParameters | Action::OwnerTo(_) => {}
     }
+    Ok(())
+}
+
+fn no_constraint(name: &str, table: &str) -> DbError {
+    err(
+        SqlState::Other("42704"),
+        format!("constraint \"{name}\" of relation \"{table}\" does not exist"),
+    )
+}
+
+/// `DROP CONSTRAINT`: a check, a foreign key, or a unique constraint's
+/// index (with `cascade`, the foreign keys relying on it too).
+fn drop_constraint(
+    work: &mut Work<'_>,
+    name: &str,
+    if_exists: bool,
+    cascade: bool,
+) -> Result<(), DbError> {
+    let t = &work.table;
+    if let Some(i) = t.checks.iter().position(|c| c.name == *name) {
+        work.table.checks.remove(i);
+    } else if t.foreign_keys.iter().any(|f| f.name == *name) {
+        let me = work.name.clone();
+        work.drop_foreign_key(&me, name)?;
+    } else if let Some(i) = t
+        .indexes
+        .iter()
+        .position(|x| x.constraint && x.name == *name)
+    {
+        if i == 0 {
+            return Err(unsupported(
+                    "ALTER TABLE ... DROP CONSTRAINT of a primary key made with the table (the store keys rows by it)",
+                ));
+        }
+        work.drop_index(name, cascade)?;
+    } else if t.exclusion.as_ref().is_some_and(|x| x.name == *name) {
+        return Err(unsupported(
+            "ALTER TABLE ... DROP CONSTRAINT of an EXCLUDE constraint",
+        ));
+    } else if !if_exists {
+        return Err(no_constraint(name, &work.name));
+    }
+    Ok(())
+}
+
+/// `ALTER COLUMN c DROP EXPRESSION`: a stored generated column becomes a
+/// plain one, keeping its values.
+fn drop_expression(work: &mut Work<'_>, column: &str, if_exists: bool) -> Result<(), DbError> {
+    let c = work.column(column)?;
+    if work.table.columns[c].generated.is_none() {
+        // IF EXISTS: PostgreSQL's notice, and nothing done.
+        if if_exists {
+            return Ok(());
+        }
+        return Err(err(
+            SqlState::Other("55000"),
+            format!(
+                "column \"{column}\" of relation \"{}\" is not a stored generated column",
+                work.name
+            ),
+        ));
+    }
+    work.table.columns[c].generated = None;
+    Ok(())
+}
+
+/// `ALTER COLUMN c SET DEFAULT` / `DROP DEFAULT` (not of a generated
+/// column).
+fn set_default(
+    work: &mut Work<'_>,
+    column: &str,
+    default: Option<&ast::Expr>,
+) -> Result<(), DbError> {
+    let c = work.column(column)?;
+    if work.table.columns[c].generated.is_some() {
+        return Err(err(
+            SqlState::SyntaxError,
+            format!(
+                "column \"{column}\" of relation \"{}\" is a generated column",
+                work.name
+            ),
+        ));
+    }
+    work.table.columns[c].default = match default {
+        None => None,
+        Some(e) => Some(super::ddl::column_default(e)?),
+    };
+    Ok(())
+}
+
+/// `ALTER COLUMN c DROP NOT NULL`, refused for a primary key's column.
+fn drop_not_null(work: &mut Work<'_>, column: &str) -> Result<(), DbError> {
+    let c = work.column(column)?;
+    let in_pk = (!work.table.heap && work.table.pk().contains(&c))
+        || (work.has_primary_key()
+            && work
+                .table
+                .indexes
+                .iter()
+                .any(|i| i.name == format!("{}_pkey", work.name) && i.columns.contains(&c)));
+    if in_pk {
+        return Err(err(
+            SqlState::Other("42P16"),
+            format!("column \"{column}\" is in a primary key"),
+        ));
+    }
+    work.table.columns[c].not_null = false;
+    Ok(())
+}
+
+/// `RENAME COLUMN old TO new`; the sequence of a serial column follows
+/// once the catalog changes.
+fn rename_column(work: &mut Work<'_>, old: &str, new: &str) -> Result<(), DbError> {
+    let c = work.column(old)?;
+    if work.table.column_index(new).is_some() {
+        return Err(err(
+            SqlState::Other("42701"),
+            format!(
+                "column \"{new}\" of relation \"{}\" already exists",
+                work.name
+            ),
+        ));
+    }
+    if new.contains(['/', '@']) || new.is_empty() {
+        return Err(unsupported(format!(
+            "the name \"{new}\" (no '/' or '@' in names)"
+        )));
+    }
+    let name = intern(new);
+    work.renamed_columns.push((old.to_string(), name));
+    work.table.columns[c].name = name;
     Ok(())
 }
 

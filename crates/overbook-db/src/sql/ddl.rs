@@ -36,12 +36,18 @@ type FkDraft = (
     deferred::Deferrability,
 );
 
+/// A table being made: the catalog entry so far, and what its definition
+/// asked for that is resolved once every column is known.
 struct Draft {
     table: Table,
     pk: Option<Vec<String>>,
     uniques: Vec<(Option<String>, Vec<String>)>,
     fks: Vec<FkDraft>,
     checks: Vec<(Option<String>, ast::Expr)>,
+    /// The sequence options of its identity columns, by column.
+    identity_options: Vec<(String, sequences::Options)>,
+    /// Generation expressions, compiled once every column is known.
+    generation: Vec<(usize, ast::Expr)>,
 }
 
 /// Creates a table from its parsed definition.
@@ -50,6 +56,59 @@ pub(crate) fn create_table(
     create: &ast::CreateTable,
     excludes: &[ExcludeSpec],
 ) -> Result<(), DbError> {
+    refuse_unsupported_table(create)?;
+    let name = object_name(&create.name)?;
+    check_name(&name)?;
+    let mut catalog = db.shared.catalog();
+    if relation_exists(db, &catalog, &name)? {
+        if create.if_not_exists {
+            return Ok(());
+        }
+        return Err(err(
+            SqlState::DuplicateTable,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let mut draft = Draft {
+        table: empty_table(&name),
+        pk: None,
+        uniques: Vec::new(),
+        fks: Vec::new(),
+        checks: Vec::new(),
+        identity_options: Vec::new(),
+        generation: Vec::new(),
+    };
+    for def in &create.columns {
+        define_column(&mut draft, &name, def)?;
+    }
+    compile_generated_columns(&mut draft)?;
+    for constraint in &create.constraints {
+        add_table_constraint(&mut draft, &name, constraint)?;
+    }
+    add_primary_key(&mut draft, &name)?;
+    add_unique_constraints(&mut draft, &name)?;
+    compile_checks(&mut draft, &name)?;
+    let parents = resolve_foreign_keys(&catalog, &mut draft, &name)?;
+    draft.table.exclusion = exclusion_of(&draft.table, &name, excludes)?;
+    // Prefixes are given out at the end, once the table is valid.
+    assign_prefixes(&mut catalog, &mut draft.table, &name);
+    if let Some(x) = &draft.table.exclusion {
+        db.store().add_range_exclusion(
+            draft.table.base(),
+            draft.table.columns[x.group].name,
+            draft.table.columns[x.range].name,
+        );
+    }
+    link_to_parents(&mut catalog, &mut draft.table, &name, parents);
+    // Its serial and identity columns' sequences.
+    db.shared
+        .adopt_serials(&catalog, &draft.table, &draft.identity_options)?;
+    catalog.tables.insert(name, Arc::new(draft.table));
+    Ok(())
+}
+
+/// Refuses the forms of CREATE TABLE the simulation does not model.
+fn refuse_unsupported_table(create: &ast::CreateTable) -> Result<(), DbError> {
     if create.query.is_some()
         || create.like.is_some()
         || create.clone.is_some()
@@ -66,9 +125,12 @@ pub(crate) fn create_table(
         // what PostgreSQL refuses or routes elsewhere.
         return Err(unsupported("CREATE TABLE ... PARTITION BY (partitioning)"));
     }
-    let name = object_name(&create.name)?;
-    check_name(&name)?;
-    let mut catalog = db.shared.catalog();
+    Ok(())
+}
+
+/// Whether a relation of this name exists (its schema must); a
+/// sequence's name is a relation's name too, and so is a partition's.
+fn relation_exists(db: &SqlDb, catalog: &Catalog, name: &str) -> Result<bool, DbError> {
     if let Some((schema, _)) = name.split_once('.') {
         if !catalog.schemas.contains(schema) {
             return Err(err(
@@ -77,236 +139,262 @@ pub(crate) fn create_table(
             ));
         }
     }
-    // A sequence's name is a relation's name too, and so is a partition's.
-    if catalog.tables.contains_key(&name)
-        || catalog.partitions.contains_key(&name)
-        || super::lock(&db.shared.sequences).contains(&name)
-    {
-        if create.if_not_exists {
-            return Ok(());
-        }
+    Ok(catalog.tables.contains_key(name)
+        || catalog.partitions.contains_key(name)
+        || super::lock(&db.shared.sequences).contains(name))
+}
+
+/// A table with no columns, keys or constraints yet.
+fn empty_table(name: &str) -> Table {
+    Table {
+        name: name.to_string(),
+        columns: Vec::new(),
+        indexes: Vec::new(),
+        foreign_keys: Vec::new(),
+        checks: Vec::new(),
+        exclusion: None,
+        referenced_by: Vec::new(),
+        heap: false,
+        partitioning: None,
+        triggers: Vec::new(),
+        view: None,
+    }
+}
+
+/// Adds one column as defined, with the constraints written on it.
+fn define_column(draft: &mut Draft, name: &str, def: &ast::ColumnDef) -> Result<(), DbError> {
+    let column = ident(&def.name);
+    check_name(&column)?;
+    if draft.table.column_index(&column).is_some() {
         return Err(err(
-            SqlState::DuplicateTable,
-            format!("relation \"{name}\" already exists"),
+            SqlState::Other("42701"),
+            format!("column \"{column}\" specified more than once"),
         ));
     }
-    // The sequence options of its identity columns, by column.
-    let mut identity_options = Vec::new();
-    // Generation expressions, compiled once every column is known.
-    let mut generation: Vec<(usize, ast::Expr)> = Vec::new();
-    let mut draft = Draft {
-        table: Table {
-            name: name.clone(),
-            columns: Vec::new(),
-            indexes: Vec::new(),
-            foreign_keys: Vec::new(),
-            checks: Vec::new(),
-            exclusion: None,
-            referenced_by: Vec::new(),
-            heap: false,
-            partitioning: None,
-            triggers: Vec::new(),
-            view: None,
-        },
-        pk: None,
-        uniques: Vec::new(),
-        fks: Vec::new(),
-        checks: Vec::new(),
+    let type_text = def.data_type.to_string().to_ascii_lowercase();
+    let serial = sequences::is_serial_type(&type_text);
+    let ty = type_of(&def.data_type)?;
+    let mut col = Column {
+        name: intern(&column),
+        ty,
+        not_null: false,
+        default: None,
+        serial,
+        always: false,
+        generated: None,
     };
-    for def in &create.columns {
-        let column = ident(&def.name);
-        check_name(&column)?;
-        if draft.table.column_index(&column).is_some() {
-            return Err(err(
-                SqlState::Other("42701"),
-                format!("column \"{column}\" specified more than once"),
+    let mut generation_expr = None;
+    for opt in &def.options {
+        if let Some(e) = apply_column_option(draft, name, &column, &mut col, opt)? {
+            generation_expr = Some(e);
+        }
+    }
+    if col.serial && !matches!(ty, SqlType::Integer | SqlType::BigInt | SqlType::SmallInt) {
+        return Err(unsupported("an identity column that is not an integer"));
+    }
+    if let Some(e) = generation_expr {
+        super::generated::check_options(
+            name,
+            &column,
+            col.default.is_some() || serial,
+            col.serial && !serial,
+        )?;
+        // A placeholder until the expression is compiled: it marks the
+        // column generated for the others' expressions.
+        col.generated = Some(Expr::Const(super::value::Value::Null));
+        draft.generation.push((draft.table.columns.len(), e));
+    }
+    if col.serial {
+        col.not_null = true;
+    }
+    draft.table.columns.push(col);
+    Ok(())
+}
+
+/// Applies one option written on a column (NOT NULL, DEFAULT, a key, a
+/// check, identity) to the column or the draft. Returns the generation
+/// expression of a `GENERATED ALWAYS AS (...) STORED` column.
+fn apply_column_option(
+    draft: &mut Draft,
+    name: &str,
+    column: &str,
+    col: &mut Column,
+    opt: &ast::ColumnOptionDef,
+) -> Result<Option<ast::Expr>, DbError> {
+    let constraint = opt.name.as_ref().map(ident);
+    if let Some(e) = super::generated::refused(&opt.option) {
+        return Err(e);
+    }
+    match &opt.option {
+        ast::ColumnOption::Generated {
+            generated_as: ast::GeneratedAs::ExpStored,
+            generation_expr: Some(e),
+            ..
+        } => return Ok(Some(e.clone())),
+        ast::ColumnOption::Null => {}
+        ast::ColumnOption::NotNull => col.not_null = true,
+        ast::ColumnOption::Default(e) => col.default = Some(column_default(e)?),
+        ast::ColumnOption::Unique {
+            is_primary: true,
+            characteristics,
+        } => {
+            deferred::unique_deferrability(characteristics)?;
+            set_primary_key(draft, name, vec![column.to_string()])?;
+        }
+        ast::ColumnOption::Unique {
+            is_primary: false,
+            characteristics,
+        } => {
+            deferred::unique_deferrability(characteristics)?;
+            draft.uniques.push((constraint, vec![column.to_string()]));
+        }
+        ast::ColumnOption::ForeignKey {
+            foreign_table,
+            referred_columns,
+            on_delete,
+            on_update,
+            characteristics,
+        } => {
+            draft.fks.push((
+                constraint,
+                vec![column.to_string()],
+                object_name(foreign_table)?,
+                referred_columns.iter().map(ident).collect(),
+                (Action::from_ast(on_delete), Action::from_ast(on_update)),
+                deferred::deferrability(characteristics)?,
             ));
         }
-        let type_text = def.data_type.to_string().to_ascii_lowercase();
-        let serial = sequences::is_serial_type(&type_text);
-        let ty = type_of(&def.data_type)?;
-        let mut col = Column {
-            name: intern(&column),
-            ty,
-            not_null: false,
-            default: None,
-            serial,
-            always: false,
-            generated: None,
-        };
-        let mut generation_expr = None;
-        for opt in &def.options {
-            let constraint = opt.name.as_ref().map(ident);
-            if let Some(e) = super::generated::refused(&opt.option) {
-                return Err(e);
-            }
-            match &opt.option {
-                ast::ColumnOption::Generated {
-                    generated_as: ast::GeneratedAs::ExpStored,
-                    generation_expr: Some(e),
-                    ..
-                } => generation_expr = Some(e.clone()),
-                ast::ColumnOption::Null => {}
-                ast::ColumnOption::NotNull => col.not_null = true,
-                ast::ColumnOption::Default(e) => {
-                    let scope = Scope::default();
-                    let mut c = Compiler::new(&scope);
-                    let compiled = c.compile(e)?;
-                    if c.params > 0 {
-                        return Err(err(SqlState::Other("42P02"), "there is no parameter $1"));
-                    }
-                    col.default = Some(compiled);
-                }
-                ast::ColumnOption::Unique {
-                    is_primary: true,
-                    characteristics,
-                } => {
-                    deferred::unique_deferrability(characteristics)?;
-                    if draft.pk.is_some() {
-                        return Err(err(
-                            SqlState::Other("42P16"),
-                            format!("multiple primary keys for table \"{name}\" are not allowed"),
-                        ));
-                    }
-                    draft.pk = Some(vec![column.clone()]);
-                }
-                ast::ColumnOption::Unique {
-                    is_primary: false,
-                    characteristics,
-                } => {
-                    deferred::unique_deferrability(characteristics)?;
-                    draft.uniques.push((constraint, vec![column.clone()]));
-                }
-                ast::ColumnOption::ForeignKey {
-                    foreign_table,
-                    referred_columns,
-                    on_delete,
-                    on_update,
-                    characteristics,
-                } => {
-                    draft.fks.push((
-                        constraint,
-                        vec![column.clone()],
-                        object_name(foreign_table)?,
-                        referred_columns.iter().map(ident).collect(),
-                        (Action::from_ast(on_delete), Action::from_ast(on_update)),
-                        deferred::deferrability(characteristics)?,
-                    ));
-                }
-                ast::ColumnOption::Check(e) => draft.checks.push((
-                    constraint.or_else(|| Some(format!("{name}_{column}_check"))),
-                    e.clone(),
-                )),
-                ast::ColumnOption::Generated {
-                    generated_as:
-                        generated @ (ast::GeneratedAs::ByDefault | ast::GeneratedAs::Always),
-                    generation_expr: None,
-                    sequence_options,
-                    ..
-                } => {
-                    identity_options.push((
-                        column.clone(),
-                        sequences::options_of_ast(sequence_options.as_deref().unwrap_or_default())?,
-                    ));
-                    col.serial = true;
-                    col.not_null = true;
-                    col.always = *generated == ast::GeneratedAs::Always;
-                }
-                other => return Err(unsupported(format!("the column option {other}"))),
-            }
-        }
-        if col.serial && !matches!(ty, SqlType::Integer | SqlType::BigInt | SqlType::SmallInt) {
-            return Err(unsupported("an identity column that is not an integer"));
-        }
-        if let Some(e) = generation_expr {
-            super::generated::check_options(
-                &name,
-                &column,
-                col.default.is_some() || serial,
-                col.serial && !serial,
-            )?;
-            // A placeholder until the expression is compiled: it marks the
-            // column generated for the others' expressions.
-            col.generated = Some(Expr::Const(super::value::Value::Null));
-            generation.push((draft.table.columns.len(), e));
-        }
-        if col.serial {
+        ast::ColumnOption::Check(e) => draft.checks.push((
+            constraint.or_else(|| Some(format!("{name}_{column}_check"))),
+            e.clone(),
+        )),
+        ast::ColumnOption::Generated {
+            generated_as: generated @ (ast::GeneratedAs::ByDefault | ast::GeneratedAs::Always),
+            generation_expr: None,
+            sequence_options,
+            ..
+        } => {
+            draft.identity_options.push((
+                column.to_string(),
+                sequences::options_of_ast(sequence_options.as_deref().unwrap_or_default())?,
+            ));
+            col.serial = true;
             col.not_null = true;
+            col.always = *generated == ast::GeneratedAs::Always;
         }
-        draft.table.columns.push(col);
+        other => return Err(unsupported(format!("the column option {other}"))),
     }
+    Ok(None)
+}
+
+/// Compiles a column's DEFAULT: a constant expression, no parameters.
+pub(super) fn column_default(e: &ast::Expr) -> Result<Expr, DbError> {
+    let scope = Scope::default();
+    let mut c = Compiler::new(&scope);
+    let compiled = c.compile(e)?;
+    if c.params > 0 {
+        return Err(err(SqlState::Other("42P02"), "there is no parameter $1"));
+    }
+    Ok(compiled)
+}
+
+/// Records the primary key's columns; a table has at most one.
+fn set_primary_key(draft: &mut Draft, name: &str, columns: Vec<String>) -> Result<(), DbError> {
+    if draft.pk.is_some() {
+        return Err(err(
+            SqlState::Other("42P16"),
+            format!("multiple primary keys for table \"{name}\" are not allowed"),
+        ));
+    }
+    draft.pk = Some(columns);
+    Ok(())
+}
+
+/// Compiles the generated columns' expressions over the columns defined.
+fn compile_generated_columns(draft: &mut Draft) -> Result<(), DbError> {
     let defined = Arc::new(draft.table.clone());
-    for (c, e) in &generation {
+    for (c, e) in &draft.generation {
         let column = draft.table.columns[*c].name;
         draft.table.columns[*c].generated = Some(super::generated::compile(&defined, column, e)?);
     }
-    for constraint in &create.constraints {
-        match constraint {
-            ast::TableConstraint::PrimaryKey {
-                columns,
-                characteristics,
-                ..
-            } => {
-                deferred::unique_deferrability(characteristics)?;
-                if draft.pk.is_some() {
-                    return Err(err(
-                        SqlState::Other("42P16"),
-                        format!("multiple primary keys for table \"{name}\" are not allowed"),
-                    ));
-                }
-                draft.pk = Some(columns.iter().map(ident).collect());
-            }
-            ast::TableConstraint::Unique {
-                name: n,
-                columns,
-                characteristics,
-                ..
-            } => {
-                deferred::unique_deferrability(characteristics)?;
-                draft
-                    .uniques
-                    .push((n.as_ref().map(ident), columns.iter().map(ident).collect()))
-            }
-            ast::TableConstraint::ForeignKey {
-                name: n,
-                columns,
-                foreign_table,
-                referred_columns,
-                on_delete,
-                on_update,
-                characteristics,
-            } => {
-                draft.fks.push((
-                    n.as_ref().map(ident),
-                    columns.iter().map(ident).collect(),
-                    object_name(foreign_table)?,
-                    referred_columns.iter().map(ident).collect(),
-                    (Action::from_ast(on_delete), Action::from_ast(on_update)),
-                    deferred::deferrability(characteristics)?,
-                ));
-            }
-            ast::TableConstraint::Check { name: n, expr } => {
-                draft.checks.push((n.as_ref().map(ident), (**expr).clone()))
-            }
-            other => return Err(unsupported(format!("the table constraint {other}"))),
+    Ok(())
+}
+
+/// Records a constraint written apart from the columns (PRIMARY KEY,
+/// UNIQUE, FOREIGN KEY, CHECK), to be resolved with the others.
+fn add_table_constraint(
+    draft: &mut Draft,
+    name: &str,
+    constraint: &ast::TableConstraint,
+) -> Result<(), DbError> {
+    match constraint {
+        ast::TableConstraint::PrimaryKey {
+            columns,
+            characteristics,
+            ..
+        } => {
+            deferred::unique_deferrability(characteristics)?;
+            set_primary_key(draft, name, columns.iter().map(ident).collect())?;
         }
+        ast::TableConstraint::Unique {
+            name: n,
+            columns,
+            characteristics,
+            ..
+        } => {
+            deferred::unique_deferrability(characteristics)?;
+            draft
+                .uniques
+                .push((n.as_ref().map(ident), columns.iter().map(ident).collect()))
+        }
+        ast::TableConstraint::ForeignKey {
+            name: n,
+            columns,
+            foreign_table,
+            referred_columns,
+            on_delete,
+            on_update,
+            characteristics,
+        } => {
+            draft.fks.push((
+                n.as_ref().map(ident),
+                columns.iter().map(ident).collect(),
+                object_name(foreign_table)?,
+                referred_columns.iter().map(ident).collect(),
+                (Action::from_ast(on_delete), Action::from_ast(on_update)),
+                deferred::deferrability(characteristics)?,
+            ));
+        }
+        ast::TableConstraint::Check { name: n, expr } => {
+            draft.checks.push((n.as_ref().map(ident), (**expr).clone()))
+        }
+        other => return Err(unsupported(format!("the table constraint {other}"))),
     }
-    let column_of = |table: &Table, c: &str| -> Result<usize, DbError> {
-        table.column_index(c).ok_or_else(|| {
-            err(
-                SqlState::UndefinedColumn,
-                format!("column \"{c}\" named in key does not exist"),
-            )
-        })
-    };
-    // A table without a primary key is PostgreSQL's plain heap: its rows
-    // are keyed by a hidden identity (see `catalog::ROW_ID`).
+    Ok(())
+}
+
+/// The position of a column a key names.
+fn key_column(table: &Table, c: &str) -> Result<usize, DbError> {
+    table.column_index(c).ok_or_else(|| {
+        err(
+            SqlState::UndefinedColumn,
+            format!("column \"{c}\" named in key does not exist"),
+        )
+    })
+}
+
+/// The positions of the columns a key names.
+fn key_columns(table: &Table, names: &[String]) -> Result<Vec<usize>, DbError> {
+    names.iter().map(|c| key_column(table, c)).collect()
+}
+
+/// Adds the table's first index: its primary key, or for a table without
+/// one PostgreSQL's plain heap, whose rows are keyed by a hidden identity
+/// (see `catalog::ROW_ID`).
+fn add_primary_key(draft: &mut Draft, name: &str) -> Result<(), DbError> {
     let (pk_cols, pk_name) = match draft.pk.clone() {
         Some(pk) => {
-            let pk_cols = pk
-                .iter()
-                .map(|c| column_of(&draft.table, c))
-                .collect::<Result<Vec<_>, _>>()?;
+            let pk_cols = key_columns(&draft.table, &pk)?;
             for &c in &pk_cols {
                 draft.table.columns[c].not_null = true;
             }
@@ -335,7 +423,6 @@ pub(crate) fn create_table(
             (vec![draft.table.columns.len() - 2], format!("{name}_heap"))
         }
     };
-    // Prefixes are given out at the end, once the table is valid.
     draft.table.indexes.push(Index {
         name: pk_name,
         columns: pk_cols,
@@ -346,15 +433,17 @@ pub(crate) fn create_table(
         expressions: Vec::new(),
         hash: false,
     });
+    Ok(())
+}
+
+/// Adds an index for each UNIQUE constraint.
+fn add_unique_constraints(draft: &mut Draft, name: &str) -> Result<(), DbError> {
     for (n, cols) in &draft.uniques {
         let index_name = n
             .clone()
             .unwrap_or_else(|| format!("{name}_{}_key", cols.join("_")));
         check_name(&index_name)?;
-        let columns = cols
-            .iter()
-            .map(|c| column_of(&draft.table, c))
-            .collect::<Result<Vec<_>, _>>()?;
+        let columns = key_columns(&draft.table, cols)?;
         if draft.table.indexes.iter().any(|i| i.name == index_name) {
             return Err(err(
                 SqlState::DuplicateTable,
@@ -372,9 +461,15 @@ pub(crate) fn create_table(
             hash: false,
         });
     }
+    Ok(())
+}
+
+/// Compiles the CHECK constraints over the table's columns, naming the
+/// unnamed ones as PostgreSQL does (after the first column they read).
+fn compile_checks(draft: &mut Draft, name: &str) -> Result<(), DbError> {
     let scope_table = Arc::new(draft.table.clone());
     let mut scope = Scope::default();
-    scope.add(&name, scope_table);
+    scope.add(name, scope_table);
     for (n, e) in &draft.checks {
         let mut c = Compiler::new(&scope);
         let expr: Expr = c.compile(e)?;
@@ -395,61 +490,28 @@ pub(crate) fn create_table(
             expr,
         });
     }
+    Ok(())
+}
+
+/// Resolves each foreign key against its parent (the catalog's, or this
+/// table for a self-reference) and adds it. Returns each parent's name
+/// with the key's position, to record the reference on the parent.
+fn resolve_foreign_keys(
+    catalog: &Catalog,
+    draft: &mut Draft,
+    name: &str,
+) -> Result<Vec<(String, usize)>, DbError> {
     let mut parents: Vec<(String, usize)> = Vec::new();
     for (n, cols, parent_name, referred, (on_delete, on_update), deferrability) in &draft.fks {
-        let columns = cols
-            .iter()
-            .map(|c| column_of(&draft.table, c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let parent: &Table = if *parent_name == name {
+        let columns = key_columns(&draft.table, cols)?;
+        let parent: &Table = if parent_name == name {
             // A self-referencing key: the parent is the table being made.
             &draft.table
         } else {
-            if catalog.partitions.contains_key(parent_name.as_str()) {
-                return Err(unsupported(format!(
-                    "a foreign key referring to the partition \"{parent_name}\" itself"
-                )));
-            }
-            catalog.tables.get(parent_name).ok_or_else(|| {
-                err(
-                    SqlState::UndefinedTable,
-                    format!("relation \"{parent_name}\" does not exist"),
-                )
-            })?
+            parent_table(catalog, parent_name)?
         };
-        let parent_columns: Vec<usize> = if referred.is_empty() {
-            if parent.heap {
-                return Err(err(
-                    SqlState::Other("42704"),
-                    format!("there is no primary key for referenced table \"{parent_name}\""),
-                ));
-            }
-            parent.pk().to_vec()
-        } else {
-            referred
-                .iter()
-                .map(|c| column_of(parent, c))
-                .collect::<Result<_, _>>()?
-        };
-        if parent_columns.len() != columns.len() {
-            return Err(err(
-                SqlState::Other("42830"),
-                "number of referencing and referenced columns for foreign key disagree",
-            ));
-        }
-        let mut wanted = parent_columns.clone();
-        wanted.sort_unstable();
-        let parent_index = parent
-            .indexes
-            .iter()
-            .position(|idx| {
-                let mut cols = idx.columns.clone();
-                cols.sort_unstable();
-                idx.unique && idx.predicate.is_none() && cols == wanted
-            })
-            .ok_or_else(|| {
-                err(SqlState::Other("42830"), format!("there is no unique constraint matching given keys for referenced table \"{parent_name}\""))
-            })?;
+        let (parent_columns, parent_index) =
+            referenced_key(parent, parent_name, referred, columns.len())?;
         super::generated::check_foreign_key(&draft.table, &columns, *on_delete, *on_update)?;
         let fk_name = n
             .clone()
@@ -467,60 +529,134 @@ pub(crate) fn create_table(
             initially_deferred: deferrability.initially_deferred,
         });
     }
+    Ok(parents)
+}
+
+/// The table a foreign key refers to (not a partition by itself).
+fn parent_table<'a>(catalog: &'a Catalog, parent_name: &str) -> Result<&'a Table, DbError> {
+    if catalog.partitions.contains_key(parent_name) {
+        return Err(unsupported(format!(
+            "a foreign key referring to the partition \"{parent_name}\" itself"
+        )));
+    }
+    catalog
+        .tables
+        .get(parent_name)
+        .map(|t| &**t)
+        .ok_or_else(|| {
+            err(
+                SqlState::UndefinedTable,
+                format!("relation \"{parent_name}\" does not exist"),
+            )
+        })
+}
+
+/// The parent's columns a foreign key refers to (its primary key when
+/// none are named) and the position of the unique index over exactly
+/// them, which must exist.
+fn referenced_key(
+    parent: &Table,
+    parent_name: &str,
+    referred: &[String],
+    referencing: usize,
+) -> Result<(Vec<usize>, usize), DbError> {
+    let parent_columns: Vec<usize> = if referred.is_empty() {
+        if parent.heap {
+            return Err(err(
+                SqlState::Other("42704"),
+                format!("there is no primary key for referenced table \"{parent_name}\""),
+            ));
+        }
+        parent.pk().to_vec()
+    } else {
+        key_columns(parent, referred)?
+    };
+    if parent_columns.len() != referencing {
+        return Err(err(
+            SqlState::Other("42830"),
+            "number of referencing and referenced columns for foreign key disagree",
+        ));
+    }
+    let mut wanted = parent_columns.clone();
+    wanted.sort_unstable();
+    let parent_index = parent
+        .indexes
+        .iter()
+        .position(|idx| {
+            let mut cols = idx.columns.clone();
+            cols.sort_unstable();
+            idx.unique && idx.predicate.is_none() && cols == wanted
+        })
+        .ok_or_else(|| {
+            err(SqlState::Other("42830"), format!("there is no unique constraint matching given keys for referenced table \"{parent_name}\""))
+        })?;
+    Ok((parent_columns, parent_index))
+}
+
+/// The table's exclusion constraint (`EXCLUDE USING gist (g WITH =, r
+/// WITH &&)`), at most one, over a range column.
+fn exclusion_of(
+    table: &Table,
+    name: &str,
+    excludes: &[ExcludeSpec],
+) -> Result<Option<Exclusion>, DbError> {
     match excludes {
-        [] => {}
+        [] => Ok(None),
         [one] => {
-            let group = column_of(&draft.table, &one.group)?;
-            let range = column_of(&draft.table, &one.range)?;
+            let group = key_column(table, &one.group)?;
+            let range = key_column(table, &one.range)?;
             if !matches!(
-                draft.table.columns[range].ty,
+                table.columns[range].ty,
                 SqlType::IntRange | SqlType::TsRange
             ) {
                 return Err(unsupported(
                     "EXCLUDE ... WITH && on a column that is not a range",
                 ));
             }
-            draft.table.exclusion = Some(Exclusion {
+            Ok(Some(Exclusion {
                 name: one
                     .name
                     .clone()
                     .unwrap_or_else(|| format!("{name}_{}_{}_excl", one.group, one.range)),
                 group,
                 range,
-            });
+            }))
         }
-        _ => return Err(unsupported("more than one EXCLUDE constraint on a table")),
+        _ => Err(unsupported("more than one EXCLUDE constraint on a table")),
     }
-    let base = catalog.fresh_prefix(&name);
-    for (i, index) in draft.table.indexes.iter_mut().enumerate() {
+}
+
+/// Gives each index its key prefix in the store: the first (the primary
+/// key or heap) the table's, the others derived from it and the index's
+/// name.
+fn assign_prefixes(catalog: &mut Catalog, table: &mut Table, name: &str) {
+    let base = catalog.fresh_prefix(name);
+    for (i, index) in table.indexes.iter_mut().enumerate() {
         index.prefix = if i == 0 {
             base.clone()
         } else {
             catalog.fresh_prefix(&format!("{}@{}", &base[..base.len() - 1], index.name))
         };
     }
-    if let Some(x) = &draft.table.exclusion {
-        db.store().add_range_exclusion(
-            draft.table.base(),
-            draft.table.columns[x.group].name,
-            draft.table.columns[x.range].name,
-        );
-    }
+}
+
+/// Records on each parent that this table's foreign key refers to it.
+fn link_to_parents(
+    catalog: &mut Catalog,
+    table: &mut Table,
+    name: &str,
+    parents: Vec<(String, usize)>,
+) {
     for (parent_name, position) in parents {
         if parent_name == name {
-            draft.table.referenced_by.push((name.clone(), position));
+            table.referenced_by.push((name.to_string(), position));
             continue;
         }
         let parent = catalog.tables.get(&parent_name).expect("checked above");
         let mut updated = (**parent).clone();
-        updated.referenced_by.push((name.clone(), position));
+        updated.referenced_by.push((name.to_string(), position));
         catalog.tables.insert(parent_name, Arc::new(updated));
     }
-    // Its serial and identity columns' sequences.
-    db.shared
-        .adopt_serials(&catalog, &draft.table, &identity_options)?;
-    catalog.tables.insert(name, Arc::new(draft.table));
-    Ok(())
 }
 
 /// Creates a secondary index and fills it from the committed rows (in a
@@ -535,34 +671,7 @@ pub(crate) async fn create_index(
     create: &ast::CreateIndex,
     tx: Option<&mut crate::store::Tx>,
 ) -> Result<Option<(String, String)>, DbError> {
-    let method = create.using.as_ref().map(ident);
-    let hash = method.as_deref() == Some("hash");
-    if !matches!(method.as_deref(), None | Some("btree" | "hash"))
-        || create.concurrently
-        || !create.with.is_empty()
-        || create.nulls_distinct == Some(false)
-    {
-        return Err(unsupported(
-            "CREATE INDEX other than a plain btree or hash index (USING gin/gist/brin/spgist, CONCURRENTLY, WITH, NULLS NOT DISTINCT)",
-        ));
-    }
-    // PostgreSQL's hash access method: one key column, no uniqueness,
-    // no INCLUDE (each 0A000 there too).
-    let refused = |what: &str| {
-        err(
-            SqlState::FeatureNotSupported,
-            format!("access method \"hash\" does not support {what}"),
-        )
-    };
-    if hash && create.unique {
-        return Err(refused("unique indexes"));
-    }
-    if hash && !create.include.is_empty() {
-        return Err(refused("included columns"));
-    }
-    if hash && create.columns.len() > 1 {
-        return Err(refused("multicolumn indexes"));
-    }
+    let hash = index_method_is_hash(create)?;
     let table_name = object_name(&create.table_name)?;
     if db.shared.catalog().partitions.contains_key(&table_name) {
         return Err(unsupported(format!(
@@ -570,35 +679,7 @@ pub(crate) async fn create_index(
         )));
     }
     let table = db.shared.table(&table_name)?;
-    // Columns, or expressions over them (see `exprindex`).
-    // (User functions are known, to refuse them with 0A000 rather than
-    // say they do not exist.)
-    let functions = db.shared.catalog().functions.clone();
-    let key = super::plpgsql::with_functions(&functions, || {
-        super::exprindex::key_def(&table_name, &table, &create.columns)
-    })?;
-    // A unique index of a partitioned table must include its partition
-    // key, which makes per-partition uniqueness the table's (0A000 in
-    // PostgreSQL otherwise).
-    if let (true, Some(p)) = (create.unique, &table.partitioning) {
-        if p.columns.iter().any(|c| !key.columns.contains(c)) {
-            return Err(err(
-                SqlState::FeatureNotSupported,
-                "unique constraint on partitioned table must include all partitioning columns",
-            ));
-        }
-    }
-    // INCLUDE columns ride along for index-only scans; they change neither
-    // uniqueness nor what a scan reads or locks.
-    for c in &create.include {
-        let name = ident(c);
-        if table.column_index(&name).is_none() {
-            return Err(err(
-                SqlState::UndefinedColumn,
-                format!("column \"{name}\" does not exist"),
-            ));
-        }
-    }
+    let key = index_key(db, create, &table_name, &table)?;
     let index_name = match &create.name {
         Some(n) => object_name(n)?,
         None => super::exprindex::default_name(&table_name, &key.names, |name| {
@@ -635,17 +716,102 @@ pub(crate) async fn create_index(
         expressions: key.expressions,
         hash,
     });
-    let position = updated.indexes.len() - 1;
     // Backfill. An index made on an empty table (a schema's setup) needs
     // none, and no transaction that could commit or fail.
     let made = Some((table_name.clone(), index_name.clone()));
-    if tx.is_none() && db.store().scan_committed(&updated.range()).is_empty() {
-        db.shared
-            .catalog()
-            .tables
-            .insert(table_name, Arc::new(updated));
-        return Ok(made);
+    if tx.is_some() || !db.store().scan_committed(&updated.range()).is_empty() {
+        backfill_index(db, tx, &updated, &index_name).await?;
     }
+    db.shared
+        .catalog()
+        .tables
+        .insert(table_name, Arc::new(updated));
+    Ok(made)
+}
+
+/// Whether the index is a hash index; refuses the access methods and
+/// options the simulation does not model, and what PostgreSQL's hash
+/// access method refuses: more than one key column, uniqueness, INCLUDE
+/// (each 0A000 there too).
+fn index_method_is_hash(create: &ast::CreateIndex) -> Result<bool, DbError> {
+    let method = create.using.as_ref().map(ident);
+    let hash = method.as_deref() == Some("hash");
+    if !matches!(method.as_deref(), None | Some("btree" | "hash"))
+        || create.concurrently
+        || !create.with.is_empty()
+        || create.nulls_distinct == Some(false)
+    {
+        return Err(unsupported(
+            "CREATE INDEX other than a plain btree or hash index (USING gin/gist/brin/spgist, CONCURRENTLY, WITH, NULLS NOT DISTINCT)",
+        ));
+    }
+    let refused = |what: &str| {
+        err(
+            SqlState::FeatureNotSupported,
+            format!("access method \"hash\" does not support {what}"),
+        )
+    };
+    if hash && create.unique {
+        return Err(refused("unique indexes"));
+    }
+    if hash && !create.include.is_empty() {
+        return Err(refused("included columns"));
+    }
+    if hash && create.columns.len() > 1 {
+        return Err(refused("multicolumn indexes"));
+    }
+    Ok(hash)
+}
+
+/// The index's key: columns, or expressions over them (see `exprindex`),
+/// checked against the table's partition key and INCLUDE columns.
+fn index_key(
+    db: &SqlDb,
+    create: &ast::CreateIndex,
+    table_name: &str,
+    table: &Arc<Table>,
+) -> Result<super::exprindex::KeyDef, DbError> {
+    // (User functions are known, to refuse them with 0A000 rather than
+    // say they do not exist.)
+    let functions = db.shared.catalog().functions.clone();
+    let key = super::plpgsql::with_functions(&functions, || {
+        super::exprindex::key_def(table_name, table, &create.columns)
+    })?;
+    // A unique index of a partitioned table must include its partition
+    // key, which makes per-partition uniqueness the table's (0A000 in
+    // PostgreSQL otherwise).
+    if let (true, Some(p)) = (create.unique, &table.partitioning) {
+        if p.columns.iter().any(|c| !key.columns.contains(c)) {
+            return Err(err(
+                SqlState::FeatureNotSupported,
+                "unique constraint on partitioned table must include all partitioning columns",
+            ));
+        }
+    }
+    // INCLUDE columns ride along for index-only scans; they change neither
+    // uniqueness nor what a scan reads or locks.
+    for c in &create.include {
+        let name = ident(c);
+        if table.column_index(&name).is_none() {
+            return Err(err(
+                SqlState::UndefinedColumn,
+                format!("column \"{name}\" does not exist"),
+            ));
+        }
+    }
+    Ok(key)
+}
+
+/// Writes the new index's entries (the last of `updated`'s indexes) for
+/// the rows the transaction sees: the block's (`tx`), or one of its own,
+/// committed here.
+async fn backfill_index(
+    db: &SqlDb,
+    tx: Option<&mut crate::store::Tx>,
+    updated: &Table,
+    index_name: &str,
+) -> Result<(), DbError> {
+    let position = updated.indexes.len() - 1;
     let mut own = None;
     let tx = match tx {
         Some(tx) => tx,
@@ -678,11 +844,7 @@ pub(crate) async fn create_index(
     if let Some(own) = own.take() {
         own.commit().await?;
     }
-    db.shared
-        .catalog()
-        .tables
-        .insert(table_name, Arc::new(updated));
-    Ok(made)
+    Ok(())
 }
 
 /// Compiles a partial index's `WHERE` over the table's columns. As in

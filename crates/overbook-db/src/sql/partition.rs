@@ -1014,38 +1014,97 @@ async fn attach(
     name: &str,
     bound: &BoundSpec,
 ) -> Result<(), DbError> {
-    let (table, p, child, bound) = {
-        let catalog = db.shared.catalog();
-        let (table, p) = partitioned(&catalog, parent)?;
-        let Some(child) = catalog.tables.get(name).cloned() else {
-            if catalog.partitions.contains_key(name) {
+    let (table, p, child) = attachable(&db.shared.catalog(), parent, name)?;
+    let map = column_map(&table, &child, parent, name)?;
+    let bound = resolve_bound(bound, &table, &p)?;
+    p.check_new(name, &bound)?;
+    let rows: Vec<Vec<Value>> = db
+        .store()
+        .scan_committed(&child.range())
+        .into_iter()
+        .map(|(_, row)| {
+            let values = child.values_of(&row);
+            map.iter().map(|&c| values[c].clone()).collect()
+        })
+        .collect();
+    if bound != Bound::Default {
+        for row in &rows {
+            let key: Vec<&Value> = p.columns.iter().map(|&c| &row[c]).collect();
+            if !bound_holds(&bound, &key) {
                 return Err(err(
-                    SqlState::Other("42809"),
-                    format!("\"{name}\" is already a partition"),
+                    SqlState::CheckViolation,
+                    format!("partition constraint of relation \"{name}\" is violated by some row"),
                 ));
             }
+        }
+    }
+    check_default(db, &table, &p, &bound)?;
+    {
+        let mut catalog = db.shared.catalog();
+        catalog.tables.remove(name);
+        add_partition(&mut catalog, &table, &p, name, bound);
+    }
+    db.shared.clear_cache();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Err(e) = move_rows_in(db, session, parent, rows).await {
+        // Back as it was: the table, and the parent without the partition.
+        let mut catalog = db.shared.catalog();
+        catalog.partitions.remove(name);
+        catalog.tables.insert(parent.to_string(), table);
+        catalog.tables.insert(name.to_string(), child);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// The partitioned table `parent`, its partitioning and the table `name`
+/// to attach, which must be a plain table of its own (no partitions, no
+/// foreign keys, CHECK or exclusion constraints).
+fn attachable(
+    catalog: &Catalog,
+    parent: &str,
+    name: &str,
+) -> Result<(Arc<Table>, Partitioning, Arc<Table>), DbError> {
+    let (table, p) = partitioned(catalog, parent)?;
+    let Some(child) = catalog.tables.get(name).cloned() else {
+        if catalog.partitions.contains_key(name) {
             return Err(err(
-                SqlState::UndefinedTable,
-                format!("relation \"{name}\" does not exist"),
-            ));
-        };
-        if child.partitioning.is_some() {
-            return Err(unsupported(
-                "sub-partitioning (attaching a partitioned table)",
+                SqlState::Other("42809"),
+                format!("\"{name}\" is already a partition"),
             ));
         }
-        if !child.foreign_keys.is_empty()
-            || !child.referenced_by.is_empty()
-            || child.exclusion.is_some()
-            || !child.checks.is_empty()
-        {
-            return Err(unsupported(
-                "ATTACH PARTITION of a table with its own foreign keys or CHECK / exclusion constraints",
-            ));
-        }
-        (table, p, child, bound)
+        return Err(err(
+            SqlState::UndefinedTable,
+            format!("relation \"{name}\" does not exist"),
+        ));
     };
-    // Its columns, by name, in the parent's order.
+    if child.partitioning.is_some() {
+        return Err(unsupported(
+            "sub-partitioning (attaching a partitioned table)",
+        ));
+    }
+    if !child.foreign_keys.is_empty()
+        || !child.referenced_by.is_empty()
+        || child.exclusion.is_some()
+        || !child.checks.is_empty()
+    {
+        return Err(unsupported(
+            "ATTACH PARTITION of a table with its own foreign keys or CHECK / exclusion constraints",
+        ));
+    }
+    Ok((table, p, child))
+}
+
+/// The child's columns, by name, in the parent's order: the same columns
+/// of the same types, none missing and none extra.
+fn column_map(
+    table: &Table,
+    child: &Table,
+    parent: &str,
+    name: &str,
+) -> Result<Vec<usize>, DbError> {
     let mut map = Vec::new();
     for column in &table.columns[..table.visible()] {
         let Some(c) = child
@@ -1080,69 +1139,35 @@ async fn attach(
             ),
         ));
     }
-    let bound = resolve_bound(bound, &table, &p)?;
-    p.check_new(name, &bound)?;
-    let rows: Vec<Vec<Value>> = db
-        .store()
-        .scan_committed(&child.range())
-        .into_iter()
-        .map(|(_, row)| {
-            let values = child.values_of(&row);
-            map.iter().map(|&c| values[c].clone()).collect()
-        })
-        .collect();
-    if bound != Bound::Default {
-        for row in &rows {
-            let key: Vec<&Value> = p.columns.iter().map(|&c| &row[c]).collect();
-            if !bound_holds(&bound, &key) {
-                return Err(err(
-                    SqlState::CheckViolation,
-                    format!("partition constraint of relation \"{name}\" is violated by some row"),
-                ));
-            }
-        }
-    }
-    check_default(db, &table, &p, &bound)?;
-    {
-        let mut catalog = db.shared.catalog();
-        catalog.tables.remove(name);
-        add_partition(&mut catalog, &table, &p, name, bound);
-    }
-    db.shared.clear_cache();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    // The rows move in one transaction of their own (through the
-    // partitioned table, so its indexes get their entries).
-    let moved = async {
-        let parent_table = db.shared.table(parent)?;
-        let insert = super::plan::InsertPlan {
-            targets: (0..parent_table.visible()).collect(),
-            table: parent_table,
-            rows: rows
-                .into_iter()
-                .map(|row| row.into_iter().map(super::expr::Expr::Const).collect())
-                .collect(),
-            select: None,
-            conflict: None,
-            returning: None,
-        };
-        let insert = Statement::new(Prepared::Insert(Box::new(insert)), 0);
-        let mut tx = db.store().begin(Isolation::ReadCommitted);
-        tx.join_session(session);
-        let mut deferred = super::deferred::Deferred::default();
-        super::run(db, session, &mut tx, &mut deferred, &insert, &[]).await?;
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = moved {
-        // Back as it was: the table, and the parent without the partition.
-        let mut catalog = db.shared.catalog();
-        catalog.partitions.remove(name);
-        catalog.tables.insert(parent.to_string(), table);
-        catalog.tables.insert(name.to_string(), child);
-        return Err(e);
-    }
+    Ok(map)
+}
+
+/// Moves the attached table's rows in, in one transaction of their own
+/// (through the partitioned table, so its indexes get their entries).
+async fn move_rows_in(
+    db: &SqlDb,
+    session: SessionId,
+    parent: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), DbError> {
+    let parent_table = db.shared.table(parent)?;
+    let insert = super::plan::InsertPlan {
+        targets: (0..parent_table.visible()).collect(),
+        table: parent_table,
+        rows: rows
+            .into_iter()
+            .map(|row| row.into_iter().map(super::expr::Expr::Const).collect())
+            .collect(),
+        select: None,
+        conflict: None,
+        returning: None,
+    };
+    let insert = Statement::new(Prepared::Insert(Box::new(insert)), 0);
+    let mut tx = db.store().begin(Isolation::ReadCommitted);
+    tx.join_session(session);
+    let mut deferred = super::deferred::Deferred::default();
+    super::run(db, session, &mut tx, &mut deferred, &insert, &[]).await?;
+    tx.commit().await?;
     Ok(())
 }
 

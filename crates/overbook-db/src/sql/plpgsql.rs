@@ -510,28 +510,11 @@ impl Parser<'_> {
             "declare" | "begin" => {
                 let block = self.block()?;
                 self.expect(Token::SemiColon)?;
-                return Ok(Stmt::Block(block));
+                Ok(Stmt::Block(block))
             }
             "if" => {
                 self.pos += 1;
-                let mut arms = Vec::new();
-                let cond = self.until_kw(&["then"]);
-                self.expect_kw("then")?;
-                arms.push((cond, self.stmts(&["elsif", "elseif", "else", "end"])?));
-                let mut otherwise = Vec::new();
-                loop {
-                    if self.eat_kw("elsif") || self.eat_kw("elseif") {
-                        let cond = self.until_kw(&["then"]);
-                        self.expect_kw("then")?;
-                        arms.push((cond, self.stmts(&["elsif", "elseif", "else", "end"])?));
-                    } else if self.eat_kw("else") {
-                        otherwise = self.stmts(&["end"])?;
-                    } else {
-                        break;
-                    }
-                }
-                self.end_of("if")?;
-                return Ok(Stmt::If(arms, otherwise));
+                self.if_stmt()
             }
             "while" => {
                 self.pos += 1;
@@ -539,111 +522,149 @@ impl Parser<'_> {
                 self.expect_kw("loop")?;
                 let body = self.stmts(&["end"])?;
                 self.end_of("loop")?;
-                return Ok(Stmt::While(cond, body));
+                Ok(Stmt::While(cond, body))
             }
             "loop" => {
                 self.pos += 1;
                 let body = self.stmts(&["end"])?;
                 self.end_of("loop")?;
-                return Ok(Stmt::Loop(body));
+                Ok(Stmt::Loop(body))
             }
             "for" => {
                 self.pos += 1;
-                let var = self.name()?;
-                self.expect_kw("in")?;
-                if self.is_kw("select") || self.is_kw("with") {
-                    let query = self.until_kw(&["loop"]);
-                    self.expect_kw("loop")?;
-                    let body = self.stmts(&["end"])?;
-                    self.end_of("loop")?;
-                    return Ok(Stmt::ForQuery(var, query, body));
-                }
-                let low =
-                    self.until(|t| *t == Token::Period || keyword(t).as_deref() == Some("loop"));
-                // `a..b`: the tokenizer may read `1..` as a number and a
-                // period, or two periods.
-                if !self.eat_tok(&Token::Period) {
-                    return Err(unsupported("this FOR loop in PL/pgSQL"));
-                }
-                self.eat_tok(&Token::Period);
-                let high = self.until_kw(&["loop", "by"]);
-                self.expect_kw("loop")?;
-                let body = self.stmts(&["end"])?;
-                self.end_of("loop")?;
-                return Ok(Stmt::ForRange(var, low, high, body));
+                self.for_stmt()
             }
             "exit" | "continue" => {
                 self.pos += 1;
                 let cond = self.condition()?;
                 self.expect(Token::SemiColon)?;
-                return Ok(Stmt::Exit(kw == "exit", cond));
+                Ok(Stmt::Exit(kw == "exit", cond))
             }
             "return" => {
                 self.pos += 1;
                 let value = self.until(|t| *t == Token::SemiColon);
                 self.expect(Token::SemiColon)?;
-                return Ok(Stmt::Return((!value.is_empty()).then_some(value)));
+                Ok(Stmt::Return((!value.is_empty()).then_some(value)))
             }
             "null" => {
                 self.pos += 1;
                 self.expect(Token::SemiColon)?;
-                return Ok(Stmt::Null);
+                Ok(Stmt::Null)
             }
             "raise" => {
                 self.pos += 1;
-                return self.raise();
+                self.raise()
             }
             "get" => {
                 self.pos += 1;
-                self.eat_kw("current");
-                self.expect_kw("diagnostics")?;
-                let target = self.target()?;
-                if !(self.eat_tok(&Token::Assignment) || self.eat_tok(&Token::Eq)) {
-                    return Err(syntax(&self.near()));
-                }
-                self.expect_kw("row_count")?;
-                self.expect(Token::SemiColon)?;
-                return Ok(Stmt::RowCount(target));
+                self.get_diagnostics()
             }
             "execute" => {
                 self.pos += 1;
-                let query = self.until_kw(&["into", "using"]);
-                let mut into = None;
-                let mut using = Vec::new();
-                for _ in 0..2 {
-                    if self.eat_kw("into") {
-                        into = Some(self.parse_into()?);
-                    } else if self.eat_kw("using") {
-                        loop {
-                            using.push(self.until(|t| {
-                                *t == Token::Comma
-                                    || *t == Token::SemiColon
-                                    || keyword(t).as_deref() == Some("into")
-                            }));
-                            if !self.eat_tok(&Token::Comma) {
-                                break;
-                            }
-                        }
-                    }
-                }
-                self.expect(Token::SemiColon)?;
-                return Ok(Stmt::Execute { query, into, using });
+                self.execute()
             }
             "perform" | "select" | "insert" | "update" | "delete" | "with" => {
-                return self.sql_stmt(kw == "perform");
+                self.sql_stmt(kw == "perform")
             }
             "commit" | "rollback" | "savepoint" => {
-                return Err(unsupported(format!("{} in PL/pgSQL", kw.to_uppercase())));
+                Err(unsupported(format!("{} in PL/pgSQL", kw.to_uppercase())))
             }
-            "case" | "foreach" | "open" | "fetch" | "close" | "move" | "assert" | "call" => {
-                return Err(unsupported(format!(
-                    "the PL/pgSQL statement {}",
-                    kw.to_uppercase()
-                )));
-            }
-            _ => {}
+            "case" | "foreach" | "open" | "fetch" | "close" | "move" | "assert" | "call" => Err(
+                unsupported(format!("the PL/pgSQL statement {}", kw.to_uppercase())),
+            ),
+            _ => self.assignment(),
         }
-        // An assignment.
+    }
+
+    /// `IF c THEN ... [ELSIF c THEN ...]... [ELSE ...] END IF;`, after IF.
+    fn if_stmt(&mut self) -> Result<Stmt, DbError> {
+        let mut arms = Vec::new();
+        let cond = self.until_kw(&["then"]);
+        self.expect_kw("then")?;
+        arms.push((cond, self.stmts(&["elsif", "elseif", "else", "end"])?));
+        let mut otherwise = Vec::new();
+        loop {
+            if self.eat_kw("elsif") || self.eat_kw("elseif") {
+                let cond = self.until_kw(&["then"]);
+                self.expect_kw("then")?;
+                arms.push((cond, self.stmts(&["elsif", "elseif", "else", "end"])?));
+            } else if self.eat_kw("else") {
+                otherwise = self.stmts(&["end"])?;
+            } else {
+                break;
+            }
+        }
+        self.end_of("if")?;
+        Ok(Stmt::If(arms, otherwise))
+    }
+
+    /// `FOR v IN query LOOP ... END LOOP;` or `FOR i IN a..b LOOP ...`,
+    /// after FOR.
+    fn for_stmt(&mut self) -> Result<Stmt, DbError> {
+        let var = self.name()?;
+        self.expect_kw("in")?;
+        if self.is_kw("select") || self.is_kw("with") {
+            let query = self.until_kw(&["loop"]);
+            self.expect_kw("loop")?;
+            let body = self.stmts(&["end"])?;
+            self.end_of("loop")?;
+            return Ok(Stmt::ForQuery(var, query, body));
+        }
+        let low = self.until(|t| *t == Token::Period || keyword(t).as_deref() == Some("loop"));
+        // `a..b`: the tokenizer may read `1..` as a number and a
+        // period, or two periods.
+        if !self.eat_tok(&Token::Period) {
+            return Err(unsupported("this FOR loop in PL/pgSQL"));
+        }
+        self.eat_tok(&Token::Period);
+        let high = self.until_kw(&["loop", "by"]);
+        self.expect_kw("loop")?;
+        let body = self.stmts(&["end"])?;
+        self.end_of("loop")?;
+        Ok(Stmt::ForRange(var, low, high, body))
+    }
+
+    /// `GET [CURRENT] DIAGNOSTICS v = ROW_COUNT;`, after GET.
+    fn get_diagnostics(&mut self) -> Result<Stmt, DbError> {
+        self.eat_kw("current");
+        self.expect_kw("diagnostics")?;
+        let target = self.target()?;
+        if !(self.eat_tok(&Token::Assignment) || self.eat_tok(&Token::Eq)) {
+            return Err(syntax(&self.near()));
+        }
+        self.expect_kw("row_count")?;
+        self.expect(Token::SemiColon)?;
+        Ok(Stmt::RowCount(target))
+    }
+
+    /// `EXECUTE query [INTO ...] [USING ...];`, after EXECUTE.
+    fn execute(&mut self) -> Result<Stmt, DbError> {
+        let query = self.until_kw(&["into", "using"]);
+        let mut into = None;
+        let mut using = Vec::new();
+        for _ in 0..2 {
+            if self.eat_kw("into") {
+                into = Some(self.parse_into()?);
+            } else if self.eat_kw("using") {
+                loop {
+                    using.push(self.until(|t| {
+                        *t == Token::Comma
+                            || *t == Token::SemiColon
+                            || keyword(t).as_deref() == Some("into")
+                    }));
+                    if !self.eat_tok(&Token::Comma) {
+                        break;
+                    }
+                }
+            }
+        }
+        self.expect(Token::SemiColon)?;
+        Ok(Stmt::Execute { query, into, using })
+    }
+
+    /// `target := value;` (or `=`): the statement that starts with no
+    /// keyword.
+    fn assignment(&mut self) -> Result<Stmt, DbError> {
         let target = self.target()?;
         if !(self.eat_tok(&Token::Assignment) || self.eat_tok(&Token::Eq)) {
             return Err(syntax(&self.near()));
@@ -894,75 +915,102 @@ pub(crate) fn parse_create_function(sql: &str) -> Result<CreateFunction, DbError
         }
         name = p.name()?;
     }
+    let args = parse_args(&mut p)?;
+    let attributes = parse_attributes(&mut p)?;
+    let signature = format!(
+        "{name}({})",
+        args.iter()
+            .map(|a: &Arg| a
+                .ty
+                .map_or("anyelement".to_string(), |t| t.name().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let Some(returns) = attributes.returns else {
+        return Err(err(
+            SqlState::Other("42P13"),
+            "function result type must be specified",
+        ));
+    };
+    let Some(language) = attributes.language else {
+        return Err(err(SqlState::Other("42P13"), "no language specified"));
+    };
+    let Some(src) = attributes.body else {
+        return Err(err(SqlState::Other("42P13"), "no function body specified"));
+    };
+    let toks = tokenize(&src)?;
+    let body = parse_body(&language, &returns, &src, &toks)?;
+    if returns == Returns::Trigger && !args.is_empty() {
+        return Err(err(
+            SqlState::Other("42P13"),
+            "trigger functions cannot have declared arguments",
+        ));
+    }
+    Ok(CreateFunction {
+        or_replace,
+        function: Function {
+            name,
+            args,
+            returns,
+            signature,
+            body,
+            src,
+            toks,
+        },
+    })
+}
+
+/// The parenthesised argument list, from its `(` to its `)`.
+fn parse_args(p: &mut Parser<'_>) -> Result<Vec<Arg>, DbError> {
     p.expect(Token::LParen)?;
     let mut args = Vec::new();
     if !p.eat_tok(&Token::RParen) {
         loop {
             let frag = p.until(|t| *t == Token::Comma || *t == Token::RParen);
-            args.push(parse_arg(&p, &frag)?);
+            args.push(parse_arg(p, &frag)?);
             if p.eat_tok(&Token::RParen) {
                 break;
             }
             p.expect(Token::Comma)?;
         }
     }
-    let mut returns = None;
-    let mut language = None;
-    let mut body = None;
-    while p.pos < toks.len() && !p.eat_tok(&Token::SemiColon) {
+    Ok(args)
+}
+
+/// What a CREATE FUNCTION's clauses after the arguments say (the ones
+/// that change nothing here are read and dropped).
+struct Attributes {
+    returns: Option<Returns>,
+    language: Option<String>,
+    body: Option<String>,
+}
+
+/// Reads the clauses after the arguments, in any order, to the end of
+/// the statement.
+fn parse_attributes(p: &mut Parser<'_>) -> Result<Attributes, DbError> {
+    let mut attributes = Attributes {
+        returns: None,
+        language: None,
+        body: None,
+    };
+    while p.pos < p.toks.len() && !p.eat_tok(&Token::SemiColon) {
         let Some(kw) = p.peek_kw() else {
             return Err(syntax(&p.near()));
         };
         p.pos += 1;
         match kw.as_str() {
-            "returns" => {
-                if p.eat_kw("setof") {
-                    return Err(unsupported("RETURNS SETOF (a set-returning function)"));
-                }
-                if p.is_kw("table") {
-                    return Err(unsupported("RETURNS TABLE (a set-returning function)"));
-                }
-                let frag = p.until(|t| {
-                    keyword(t).is_some_and(|k| {
-                        [
-                            "language",
-                            "as",
-                            "immutable",
-                            "stable",
-                            "volatile",
-                            "strict",
-                            "called",
-                            "returns",
-                            "security",
-                            "parallel",
-                            "leakproof",
-                            "cost",
-                            "set",
-                            "not",
-                            "external",
-                        ]
-                        .contains(&k.as_str())
-                    }) || *t == Token::SemiColon
-                });
-                let text = p.frag_text(&frag).to_ascii_lowercase();
-                returns = Some(match text.trim() {
-                    "trigger" => Returns::Trigger,
-                    "void" => Returns::Void,
-                    "record" => return Err(unsupported("RETURNS record")),
-                    other => Returns::Value(parse_type(other, false)?),
-                });
-            }
+            "returns" => attributes.returns = Some(parse_returns(p)?),
             "language" => {
-                language = Some(p.name()?);
+                attributes.language = Some(p.name()?);
             }
             "as" => match p.toks.get(p.pos).map(|t| t.token.clone()) {
                 Some(Token::SingleQuotedString(s)) => {
                     p.pos += 1;
-                    body = Some(s);
+                    attributes.body = Some(s);
                 }
                 Some(Token::DollarQuotedString(s)) => {
                     p.pos += 1;
-                    body = Some(s.value);
+                    attributes.body = Some(s.value);
                 }
                 _ => return Err(syntax(&p.near())),
             },
@@ -989,41 +1037,60 @@ pub(crate) fn parse_create_function(sql: &str) -> Result<CreateFunction, DbError
             }
         }
     }
-    let signature = format!(
-        "{name}({})",
-        args.iter()
-            .map(|a: &Arg| a
-                .ty
-                .map_or("anyelement".to_string(), |t| t.name().to_string()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let Some(returns) = returns else {
-        return Err(err(
-            SqlState::Other("42P13"),
-            "function result type must be specified",
-        ));
-    };
-    let Some(language) = language else {
-        return Err(err(SqlState::Other("42P13"), "no language specified"));
-    };
-    let Some(src) = body else {
-        return Err(err(SqlState::Other("42P13"), "no function body specified"));
-    };
-    let toks = tokenize(&src)?;
-    let body = match language.as_str() {
+    Ok(attributes)
+}
+
+/// The result type after RETURNS, up to the next clause.
+fn parse_returns(p: &mut Parser<'_>) -> Result<Returns, DbError> {
+    if p.eat_kw("setof") {
+        return Err(unsupported("RETURNS SETOF (a set-returning function)"));
+    }
+    if p.is_kw("table") {
+        return Err(unsupported("RETURNS TABLE (a set-returning function)"));
+    }
+    let frag = p.until(|t| {
+        keyword(t).is_some_and(|k| {
+            [
+                "language",
+                "as",
+                "immutable",
+                "stable",
+                "volatile",
+                "strict",
+                "called",
+                "returns",
+                "security",
+                "parallel",
+                "leakproof",
+                "cost",
+                "set",
+                "not",
+                "external",
+            ]
+            .contains(&k.as_str())
+        }) || *t == Token::SemiColon
+    });
+    let text = p.frag_text(&frag).to_ascii_lowercase();
+    Ok(match text.trim() {
+        "trigger" => Returns::Trigger,
+        "void" => Returns::Void,
+        "record" => return Err(unsupported("RETURNS record")),
+        other => Returns::Value(parse_type(other, false)?),
+    })
+}
+
+/// The function's body in its language: SQL statements, or a PL/pgSQL
+/// block.
+fn parse_body(language: &str, returns: &Returns, src: &str, toks: &[Tok]) -> Result<Body, DbError> {
+    let mut p = Parser { toks, src, pos: 0 };
+    Ok(match language {
         "sql" => {
-            if returns == Returns::Trigger {
+            if *returns == Returns::Trigger {
                 return Err(err(
                     SqlState::Other("42P13"),
                     "SQL functions cannot return type trigger",
                 ));
             }
-            let mut p = Parser {
-                toks: &toks,
-                src: &src,
-                pos: 0,
-            };
             let mut statements = Vec::new();
             while p.pos < toks.len() {
                 let frag = p.until(|t| *t == Token::SemiColon);
@@ -1035,11 +1102,6 @@ pub(crate) fn parse_create_function(sql: &str) -> Result<CreateFunction, DbError
             Body::Sql(statements)
         }
         "plpgsql" => {
-            let mut p = Parser {
-                toks: &toks,
-                src: &src,
-                pos: 0,
-            };
             let block = p.block()?;
             p.eat_tok(&Token::SemiColon);
             if p.pos < toks.len() {
@@ -1056,24 +1118,6 @@ pub(crate) fn parse_create_function(sql: &str) -> Result<CreateFunction, DbError
                 format!("language \"{other}\" does not exist"),
             ))
         }
-    };
-    if returns == Returns::Trigger && !args.is_empty() {
-        return Err(err(
-            SqlState::Other("42P13"),
-            "trigger functions cannot have declared arguments",
-        ));
-    }
-    Ok(CreateFunction {
-        or_replace,
-        function: Function {
-            name,
-            args,
-            returns,
-            signature,
-            body,
-            src,
-            toks,
-        },
     })
 }
 
@@ -1841,80 +1885,13 @@ impl Call<'_> {
                 }
                 return self.stmts(otherwise, backend).await;
             }
-            Stmt::While(cond, body) => {
-                for _ in 0..LOOP_ITERATIONS_MAX {
-                    if !self.truth(cond, backend).await? {
-                        return Ok(Flow::Next);
-                    }
-                    match self.stmts(body, backend).await? {
-                        Flow::Exit => return Ok(Flow::Next),
-                        Flow::Return(v) => return Ok(Flow::Return(v)),
-                        Flow::Next | Flow::Continue => {}
-                    }
-                }
-                return Err(unsupported(
-                    "a PL/pgSQL loop of more than a million iterations",
-                ));
-            }
-            Stmt::Loop(body) => {
-                for _ in 0..LOOP_ITERATIONS_MAX {
-                    match self.stmts(body, backend).await? {
-                        Flow::Exit => return Ok(Flow::Next),
-                        Flow::Return(v) => return Ok(Flow::Return(v)),
-                        Flow::Next | Flow::Continue => {}
-                    }
-                }
-                return Err(unsupported(
-                    "a PL/pgSQL loop of more than a million iterations",
-                ));
-            }
+            Stmt::While(cond, body) => return self.repeat(Some(cond), body, backend).await,
+            Stmt::Loop(body) => return self.repeat(None, body, backend).await,
             Stmt::ForRange(var, low, high, body) => {
-                let low = self.eval(low, backend).await?.as_int();
-                let high = self.eval(high, backend).await?.as_int();
-                let (Some(low), Some(high)) = (low, high) else {
-                    return Err(err(
-                        SqlState::Other("22004"),
-                        "lower bound of FOR loop cannot be null",
-                    ));
-                };
-                if high.saturating_sub(low) > LOOP_ITERATIONS_MAX as i64 {
-                    return Err(unsupported(
-                        "a PL/pgSQL loop of more than a million iterations",
-                    ));
-                }
-                self.vars.push(Var {
-                    name: var.clone(),
-                    val: Val::Scalar(Value::Null, Some(SqlType::Integer)),
-                });
-                let slot = self.vars.len() - 1;
-                let mut flow = Flow::Next;
-                for i in low..=high {
-                    self.vars[slot].val = Val::Scalar(Value::Int(i), Some(SqlType::Integer));
-                    match self.stmts(body, backend).await? {
-                        Flow::Exit => break,
-                        Flow::Return(v) => {
-                            flow = Flow::Return(v);
-                            break;
-                        }
-                        Flow::Next | Flow::Continue => {}
-                    }
-                }
-                self.vars.truncate(slot);
-                return Ok(flow);
+                return self.for_range(var, low, high, body, backend).await
             }
             Stmt::ForQuery(var, query, body) => {
-                let rows = self.query(std::slice::from_ref(query), backend).await?;
-                self.set_found(!rows.rows.is_empty());
-                let target = Target::Var(var.clone());
-                for row in &rows.rows {
-                    let single = super::Rows::new(rows.columns.clone(), vec![row.clone()]);
-                    self.store_into(std::slice::from_ref(&target), false, &single)?;
-                    match self.stmts(body, backend).await? {
-                        Flow::Exit => break,
-                        Flow::Return(v) => return Ok(Flow::Return(v)),
-                        Flow::Next | Flow::Continue => {}
-                    }
-                }
+                return self.for_query(var, query, body, backend).await
             }
             Stmt::Exit(exit, cond) => {
                 let go = match cond {
@@ -1936,48 +1913,10 @@ impl Call<'_> {
                 return Ok(Flow::Return(Val::Scalar(v, None)));
             }
             Stmt::Sql { sql, perform, into } => {
-                let (text, params) = self.substitute(sql)?;
-                let text = if *perform {
-                    format!("SELECT {text}")
-                } else {
-                    text
-                };
-                let rows = backend.run(text, params).await?;
-                let is_query = rows.affected == 0 && !rows.columns.is_empty();
-                let count = if is_query || *perform {
-                    rows.rows.len() as u64
-                } else {
-                    rows.affected
-                };
-                self.row_count = count;
-                if let Some((targets, strict)) = into {
-                    self.store_into(targets, *strict, &rows)?;
-                }
-                self.set_found(count > 0);
+                self.run_sql(sql, *perform, into.as_ref(), backend).await?
             }
             Stmt::Execute { query, into, using } => {
-                let text = match self.eval(query, backend).await? {
-                    Value::Null => {
-                        return Err(err(
-                            SqlState::Other("22004"),
-                            "query string argument of EXECUTE is null",
-                        ))
-                    }
-                    v => v.to_pg_text().unwrap_or_default(),
-                };
-                let mut params = Vec::with_capacity(using.len());
-                for u in using {
-                    params.push(self.eval(u, backend).await?);
-                }
-                let rows = backend.run(text, params).await?;
-                self.row_count = if rows.affected > 0 {
-                    rows.affected
-                } else {
-                    rows.rows.len() as u64
-                };
-                if let Some((targets, strict)) = into {
-                    self.store_into(targets, *strict, &rows)?;
-                }
+                self.execute(query, into.as_ref(), using, backend).await?
             }
             Stmt::RowCount(target) => {
                 let n = self.row_count as i64;
@@ -1990,6 +1929,164 @@ impl Call<'_> {
             }
         }
         Ok(Flow::Next)
+    }
+
+    /// `WHILE cond LOOP` (`cond` given) or a plain `LOOP`: runs the body
+    /// until EXIT, RETURN or the condition is false, at most
+    /// `LOOP_ITERATIONS_MAX` times.
+    async fn repeat(
+        &mut self,
+        cond: Option<&Frag>,
+        body: &[Stmt],
+        backend: &mut Backend<'_, '_>,
+    ) -> Result<Flow, DbError> {
+        for _ in 0..LOOP_ITERATIONS_MAX {
+            if let Some(cond) = cond {
+                if !self.truth(cond, backend).await? {
+                    return Ok(Flow::Next);
+                }
+            }
+            match self.stmts(body, backend).await? {
+                Flow::Exit => return Ok(Flow::Next),
+                Flow::Return(v) => return Ok(Flow::Return(v)),
+                Flow::Next | Flow::Continue => {}
+            }
+        }
+        Err(unsupported(
+            "a PL/pgSQL loop of more than a million iterations",
+        ))
+    }
+
+    /// `FOR var IN low..high LOOP`: the loop variable is an integer of
+    /// its own, gone after the loop.
+    async fn for_range(
+        &mut self,
+        var: &str,
+        low: &Frag,
+        high: &Frag,
+        body: &[Stmt],
+        backend: &mut Backend<'_, '_>,
+    ) -> Result<Flow, DbError> {
+        let low = self.eval(low, backend).await?.as_int();
+        let high = self.eval(high, backend).await?.as_int();
+        let (Some(low), Some(high)) = (low, high) else {
+            return Err(err(
+                SqlState::Other("22004"),
+                "lower bound of FOR loop cannot be null",
+            ));
+        };
+        if high.saturating_sub(low) > LOOP_ITERATIONS_MAX as i64 {
+            return Err(unsupported(
+                "a PL/pgSQL loop of more than a million iterations",
+            ));
+        }
+        self.vars.push(Var {
+            name: var.to_string(),
+            val: Val::Scalar(Value::Null, Some(SqlType::Integer)),
+        });
+        let slot = self.vars.len() - 1;
+        let mut flow = Flow::Next;
+        for i in low..=high {
+            self.vars[slot].val = Val::Scalar(Value::Int(i), Some(SqlType::Integer));
+            match self.stmts(body, backend).await? {
+                Flow::Exit => break,
+                Flow::Return(v) => {
+                    flow = Flow::Return(v);
+                    break;
+                }
+                Flow::Next | Flow::Continue => {}
+            }
+        }
+        self.vars.truncate(slot);
+        Ok(flow)
+    }
+
+    /// `FOR var IN query LOOP`: each row of the query in turn into `var`
+    /// (a variable declared in the function).
+    async fn for_query(
+        &mut self,
+        var: &str,
+        query: &Frag,
+        body: &[Stmt],
+        backend: &mut Backend<'_, '_>,
+    ) -> Result<Flow, DbError> {
+        let rows = self.query(std::slice::from_ref(query), backend).await?;
+        self.set_found(!rows.rows.is_empty());
+        let target = Target::Var(var.to_string());
+        for row in &rows.rows {
+            let single = super::Rows::new(rows.columns.clone(), vec![row.clone()]);
+            self.store_into(std::slice::from_ref(&target), false, &single)?;
+            match self.stmts(body, backend).await? {
+                Flow::Exit => break,
+                Flow::Return(v) => return Ok(Flow::Return(v)),
+                Flow::Next | Flow::Continue => {}
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    /// A SQL statement in the body (PERFORM runs a query for its effects):
+    /// sets ROW_COUNT and FOUND, and stores INTO its targets.
+    async fn run_sql(
+        &mut self,
+        sql: &[Frag],
+        perform: bool,
+        into: Option<&(Vec<Target>, bool)>,
+        backend: &mut Backend<'_, '_>,
+    ) -> Result<(), DbError> {
+        let (text, params) = self.substitute(sql)?;
+        let text = if perform {
+            format!("SELECT {text}")
+        } else {
+            text
+        };
+        let rows = backend.run(text, params).await?;
+        let is_query = rows.affected == 0 && !rows.columns.is_empty();
+        let count = if is_query || perform {
+            rows.rows.len() as u64
+        } else {
+            rows.affected
+        };
+        self.row_count = count;
+        if let Some((targets, strict)) = into {
+            self.store_into(targets, *strict, &rows)?;
+        }
+        self.set_found(count > 0);
+        Ok(())
+    }
+
+    /// `EXECUTE`: a query string built at run time, with USING's values
+    /// as its parameters; sets ROW_COUNT (not FOUND, as in PostgreSQL).
+    async fn execute(
+        &mut self,
+        query: &Frag,
+        into: Option<&(Vec<Target>, bool)>,
+        using: &[Frag],
+        backend: &mut Backend<'_, '_>,
+    ) -> Result<(), DbError> {
+        let text = match self.eval(query, backend).await? {
+            Value::Null => {
+                return Err(err(
+                    SqlState::Other("22004"),
+                    "query string argument of EXECUTE is null",
+                ))
+            }
+            v => v.to_pg_text().unwrap_or_default(),
+        };
+        let mut params = Vec::with_capacity(using.len());
+        for u in using {
+            params.push(self.eval(u, backend).await?);
+        }
+        let rows = backend.run(text, params).await?;
+        self.row_count = if rows.affected > 0 {
+            rows.affected
+        } else {
+            rows.rows.len() as u64
+        };
+        if let Some((targets, strict)) = into {
+            self.store_into(targets, *strict, &rows)?;
+        }
+        Ok(())
     }
 
     /// The error `RAISE EXCEPTION` fails with (or the error evaluating it).

@@ -204,49 +204,8 @@ impl Exec<'_> {
             // The action is a statement of its own: the events of the rows
             // it writes fire when it ends.
             let mark = self.ri_events.len();
-            let delete = action == Action::Cascade && event.new.is_none();
-            for (key, row) in referencing {
-                let seen = child.values_of(&row);
-                // The lock strength follows whether the new values change a
-                // key column, as an UPDATE's does.
-                let planned = if delete {
-                    None
-                } else {
-                    Some(self.acted_on(&child, fk, action, event, &seen)?)
-                };
-                let mode = match &planned {
-                    None => RowLockMode::Update,
-                    Some(new) if key_columns_changed(&child, &seen, new) => RowLockMode::Update,
-                    Some(_) => RowLockMode::NoKeyUpdate,
-                };
-                let Some((key, current)) = self.lock_row(&child, &key, None, mode).await? else {
-                    if self.isolation() != Isolation::ReadCommitted {
-                        // Found by the fresh snapshot, not by the
-                        // transaction's: PostgreSQL's crosscheck fails.
-                        return Err(self.tx.sql_fail(err(
-                            SqlState::SerializationFailure,
-                            "could not serialize access due to concurrent update",
-                        )));
-                    }
-                    continue;
-                };
-                // Read Committed re-checks the newest version against the
-                // action's WHERE clause (EvalPlanQual).
-                if !refers(fk, &current, &old_key) {
-                    continue;
-                }
-                match planned {
-                    None => self.delete_locked(&child, &key, &current).await?,
-                    Some(planned) => {
-                        let new = if current == seen {
-                            planned
-                        } else {
-                            self.acted_on(&child, fk, action, event, &current)?
-                        };
-                        self.update_row(&child, &key, &current, &new).await?;
-                    }
-                }
-            }
+            self.act_on_referencing(&child, fk, action, event, &old_key, referencing)
+                .await?;
             self.fire_referential(mark).await?;
             // A default that is the old key itself leaves the rows
             // referring to it unchanged, which no check of theirs catches:
@@ -255,6 +214,64 @@ impl Exec<'_> {
                 let left = !self.referencing(&child, fk, &old_key).is_empty();
                 if left && !self.key_taken_again(&table, fk, &old_key) {
                     return Err(still_referenced(&table, &child, fk));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A writing action (CASCADE, SET NULL, SET DEFAULT) on the rows of
+    /// `child` that refer to `old_key` (`referencing`), each locked and
+    /// re-checked as the UPDATE or DELETE it stands for would be.
+    async fn act_on_referencing(
+        &mut self,
+        child: &Table,
+        fk: &ForeignKey,
+        action: Action,
+        event: &Event,
+        old_key: &[&Value],
+        referencing: Vec<(Key, Row)>,
+    ) -> Result<(), DbError> {
+        let delete = action == Action::Cascade && event.new.is_none();
+        for (key, row) in referencing {
+            let seen = child.values_of(&row);
+            // The lock strength follows whether the new values change a
+            // key column, as an UPDATE's does.
+            let planned = if delete {
+                None
+            } else {
+                Some(self.acted_on(child, fk, action, event, &seen)?)
+            };
+            let mode = match &planned {
+                None => RowLockMode::Update,
+                Some(new) if key_columns_changed(child, &seen, new) => RowLockMode::Update,
+                Some(_) => RowLockMode::NoKeyUpdate,
+            };
+            let Some((key, current)) = self.lock_row(child, &key, None, mode).await? else {
+                if self.isolation() != Isolation::ReadCommitted {
+                    // Found by the fresh snapshot, not by the
+                    // transaction's: PostgreSQL's crosscheck fails.
+                    return Err(self.tx.sql_fail(err(
+                        SqlState::SerializationFailure,
+                        "could not serialize access due to concurrent update",
+                    )));
+                }
+                continue;
+            };
+            // Read Committed re-checks the newest version against the
+            // action's WHERE clause (EvalPlanQual).
+            if !refers(fk, &current, old_key) {
+                continue;
+            }
+            match planned {
+                None => self.delete_locked(child, &key, &current).await?,
+                Some(planned) => {
+                    let new = if current == seen {
+                        planned
+                    } else {
+                        self.acted_on(child, fk, action, event, &current)?
+                    };
+                    self.update_row(child, &key, &current, &new).await?;
                 }
             }
         }

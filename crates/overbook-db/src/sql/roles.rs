@@ -377,15 +377,56 @@ fn parse_grant(tokens: &[Token]) -> Result<RoleDdl, DbError> {
         // privileges, which is what PostgreSQL does.
         return Err(unsupported("REVOKE GRANT OPTION FOR"));
     }
+    let privileges = parse_privileges(tokens, &mut i)?;
+    if !word(at(i), "on") {
+        return Err(unsupported("GRANT / REVOKE of role membership"));
+    }
+    i += 1;
+    if word(at(i), "table") {
+        i += 1;
+    } else {
+        refuse_other_objects(tokens, i)?;
+    }
+    let tables = parse_grant_tables(tokens, &mut i)?;
+    let to = if grant { "to" } else { "from" };
+    if !word(at(i), to) {
+        return Err(syntax_at(at(i)));
+    }
+    i += 1;
+    let grantees = parse_grantees(tokens, &mut i)?;
+    if grant && word(at(i), "with") && word(at(i + 1), "grant") && word(at(i + 2), "option") {
+        i += 3;
+    }
+    if word(at(i), "granted") {
+        return Err(unsupported("GRANTED BY"));
+    }
+    if !grant && (word(at(i), "cascade") || word(at(i), "restrict")) {
+        i += 1;
+    }
+    if i < tokens.len() {
+        return Err(syntax_at(at(i)));
+    }
+    Ok(RoleDdl::Grant {
+        grant,
+        privileges,
+        tables,
+        grantees,
+    })
+}
+
+/// The privileges granted or revoked (`SELECT, INSERT`, `ALL
+/// [PRIVILEGES]`), from token `i`, as a bit set; `i` ends after them.
+fn parse_privileges(tokens: &[Token], i: &mut usize) -> Result<u8, DbError> {
+    let at = |i: usize| tokens.get(i);
     let mut privileges = 0u8;
     loop {
-        let Some(Token::Word(w)) = at(i) else {
-            return Err(syntax_at(at(i)));
+        let Some(Token::Word(w)) = at(*i) else {
+            return Err(syntax_at(at(*i)));
         };
         privileges |= match w.value.to_ascii_lowercase().as_str() {
             "all" => {
-                if word(at(i + 1), "privileges") {
-                    i += 1;
+                if word(at(*i + 1), "privileges") {
+                    *i += 1;
                 }
                 ALL
             }
@@ -405,24 +446,25 @@ fn parse_grant(tokens: &[Token]) -> Result<RoleDdl, DbError> {
             // GRANT role TO role.
             _ => return Err(unsupported("GRANT / REVOKE of role membership")),
         };
-        i += 1;
-        if matches!(at(i), Some(Token::LParen)) {
+        *i += 1;
+        if matches!(at(*i), Some(Token::LParen)) {
             return Err(unsupported(
                 "column privileges (GRANT / REVOKE with a column list)",
             ));
         }
-        if !matches!(at(i), Some(Token::Comma)) {
+        if !matches!(at(*i), Some(Token::Comma)) {
             break;
         }
-        i += 1;
+        *i += 1;
     }
-    if !word(at(i), "on") {
-        return Err(unsupported("GRANT / REVOKE of role membership"));
-    }
-    i += 1;
-    if word(at(i), "table") {
-        i += 1;
-    } else if let Some(Token::Word(w)) = at(i) {
+    Ok(privileges)
+}
+
+/// 0A000 for `ON SEQUENCE`, `ON SCHEMA`, ... (privileges on objects other
+/// than tables) at token `i`, unless the word is a table's name.
+fn refuse_other_objects(tokens: &[Token], i: usize) -> Result<(), DbError> {
+    let at = |i: usize| tokens.get(i);
+    if let Some(Token::Word(w)) = at(i) {
         let kind = w.value.to_ascii_lowercase();
         if [
             "sequence",
@@ -452,36 +494,45 @@ fn parse_grant(tokens: &[Token]) -> Result<RoleDdl, DbError> {
             )));
         }
     }
+    Ok(())
+}
+
+/// The tables named (`public.t` is `t`), from token `i`; `i` ends after
+/// them.
+fn parse_grant_tables(tokens: &[Token], i: &mut usize) -> Result<Vec<String>, DbError> {
+    let at = |i: usize| tokens.get(i);
     let mut tables = Vec::new();
     loop {
-        let mut name = name_of(at(i))?;
-        i += 1;
-        if matches!(at(i), Some(Token::Period)) {
-            let last = name_of(at(i + 1))?;
+        let mut name = name_of(at(*i))?;
+        *i += 1;
+        if matches!(at(*i), Some(Token::Period)) {
+            let last = name_of(at(*i + 1))?;
             name = if name == "public" {
                 last
             } else {
                 format!("{name}.{last}")
             };
-            i += 2;
+            *i += 2;
         }
         tables.push(name);
-        if !matches!(at(i), Some(Token::Comma)) {
+        if !matches!(at(*i), Some(Token::Comma)) {
             break;
         }
-        i += 1;
+        *i += 1;
     }
-    let to = if grant { "to" } else { "from" };
-    if !word(at(i), to) {
-        return Err(syntax_at(at(i)));
-    }
-    i += 1;
+    Ok(tables)
+}
+
+/// The roles granted to or revoked from (`PUBLIC`, `[GROUP] role`), from
+/// token `i`; `i` ends after them.
+fn parse_grantees(tokens: &[Token], i: &mut usize) -> Result<Vec<String>, DbError> {
+    let at = |i: usize| tokens.get(i);
     let mut grantees = Vec::new();
     loop {
-        if word(at(i), "group") {
-            i += 1;
+        if word(at(*i), "group") {
+            *i += 1;
         }
-        let g = match at(i) {
+        let g = match at(*i) {
             Some(Token::Word(w))
                 if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("public") =>
             {
@@ -498,30 +549,13 @@ fn parse_grant(tokens: &[Token]) -> Result<RoleDdl, DbError> {
             other => name_of(other)?,
         };
         grantees.push(g);
-        i += 1;
-        if !matches!(at(i), Some(Token::Comma)) {
+        *i += 1;
+        if !matches!(at(*i), Some(Token::Comma)) {
             break;
         }
-        i += 1;
+        *i += 1;
     }
-    if grant && word(at(i), "with") && word(at(i + 1), "grant") && word(at(i + 2), "option") {
-        i += 3;
-    }
-    if word(at(i), "granted") {
-        return Err(unsupported("GRANTED BY"));
-    }
-    if !grant && (word(at(i), "cascade") || word(at(i), "restrict")) {
-        i += 1;
-    }
-    if i < tokens.len() {
-        return Err(syntax_at(at(i)));
-    }
-    Ok(RoleDdl::Grant {
-        grant,
-        privileges,
-        tables,
-        grantees,
-    })
+    Ok(grantees)
 }
 
 /// 42501 unless `role` (not a superuser) holds the table privileges data

@@ -307,18 +307,7 @@ fn parse_options(words: &mut Words, alter: bool) -> Result<Options, DbError> {
     };
     while !words.done() {
         if words.keywords(&["as"]) {
-            let name = words.ident()?;
-            let ty = match name.as_str() {
-                "smallint" | "int2" => SqlType::SmallInt,
-                "integer" | "int" | "int4" => SqlType::Integer,
-                "bigint" | "int8" => SqlType::BigInt,
-                _ => {
-                    return Err(invalid(
-                        "sequence type must be smallint, integer, or bigint".into(),
-                    ))
-                }
-            };
-            if o.ty.replace(ty).is_some() {
+            if o.ty.replace(parse_type(words)?).is_some() {
                 return Err(conflicting(words));
             }
         } else if words.keywords(&["increment"]) {
@@ -348,16 +337,7 @@ fn parse_options(words: &mut Words, alter: bool) -> Result<Options, DbError> {
                 return Err(conflicting(words));
             }
         } else if alter && words.keywords(&["restart"]) {
-            let at = if words.keywords(&["with"])
-                || matches!(
-                    words.tokens.get(words.at),
-                    Some(Token::Number(..) | Token::Minus | Token::Plus)
-                ) {
-                Some(words.number()?)
-            } else {
-                None
-            };
-            if o.restart.replace(at).is_some() {
+            if o.restart.replace(parse_restart(words)?).is_some() {
                 return Err(conflicting(words));
             }
         } else if words.keywords(&["cache"]) {
@@ -373,27 +353,7 @@ fn parse_options(words: &mut Words, alter: bool) -> Result<Options, DbError> {
                 return Err(conflicting(words));
             }
         } else if words.keywords(&["owned", "by"]) {
-            let owner = if words.keywords(&["none"]) {
-                None
-            } else {
-                let first = words.ident()?;
-                if !matches!(words.tokens.get(words.at), Some(Token::Period)) {
-                    return Err(err(
-                        SqlState::Other("42601"),
-                        "invalid OWNED BY option".to_string(),
-                    ));
-                }
-                words.at += 1;
-                let second = words.ident()?;
-                if matches!(words.tokens.get(words.at), Some(Token::Period)) {
-                    words.at += 1;
-                    let third = words.ident()?;
-                    Some((qualified(&first, &second), third))
-                } else {
-                    Some((first, second))
-                }
-            };
-            if o.owned_by.replace(owner).is_some() {
+            if o.owned_by.replace(parse_owned_by(words)?).is_some() {
                 return Err(conflicting(words));
             }
         } else if words.peek_keyword("rename")
@@ -409,6 +369,62 @@ fn parse_options(words: &mut Words, alter: bool) -> Result<Options, DbError> {
         }
     }
     Ok(o)
+}
+
+/// The type of `AS type`, after AS.
+fn parse_type(words: &mut Words) -> Result<SqlType, DbError> {
+    let name = words.ident()?;
+    Ok(match name.as_str() {
+        "smallint" | "int2" => SqlType::SmallInt,
+        "integer" | "int" | "int4" => SqlType::Integer,
+        "bigint" | "int8" => SqlType::BigInt,
+        _ => {
+            return Err(invalid(
+                "sequence type must be smallint, integer, or bigint".into(),
+            ))
+        }
+    })
+}
+
+/// Where `RESTART [[WITH] n]` puts the sequence, after RESTART (`None`:
+/// at its start value).
+fn parse_restart(words: &mut Words) -> Result<Option<i64>, DbError> {
+    Ok(
+        if words.keywords(&["with"])
+            || matches!(
+                words.tokens.get(words.at),
+                Some(Token::Number(..) | Token::Minus | Token::Plus)
+            )
+        {
+            Some(words.number()?)
+        } else {
+            None
+        },
+    )
+}
+
+/// The column of `OWNED BY [schema.]table.column` (`None`: `OWNED BY
+/// NONE`), after OWNED BY.
+fn parse_owned_by(words: &mut Words) -> Result<Option<(String, String)>, DbError> {
+    if words.keywords(&["none"]) {
+        return Ok(None);
+    }
+    let first = words.ident()?;
+    if !matches!(words.tokens.get(words.at), Some(Token::Period)) {
+        return Err(err(
+            SqlState::Other("42601"),
+            "invalid OWNED BY option".to_string(),
+        ));
+    }
+    words.at += 1;
+    let second = words.ident()?;
+    if matches!(words.tokens.get(words.at), Some(Token::Period)) {
+        words.at += 1;
+        let third = words.ident()?;
+        Ok(Some((qualified(&first, &second), third)))
+    } else {
+        Ok(Some((first, second)))
+    }
 }
 
 /// Parses a sequence statement (see [`is_sequence_ddl`]).
@@ -473,12 +489,69 @@ pub(crate) fn parse(sql: &str) -> Result<SequenceDdl, DbError> {
 fn apply_options(base: Option<&Sequence>, options: &Options) -> Result<Params, DbError> {
     let old_ty = base.map_or(SqlType::BigInt, |s| s.ty);
     let ty = options.ty.unwrap_or(old_ty);
-    let (type_min, type_max) = type_range(ty);
-    let (old_type_min, old_type_max) = type_range(old_ty);
     let increment = options.increment.or(base.map(|s| s.increment)).unwrap_or(1);
     if increment == 0 {
         return Err(invalid("INCREMENT must not be zero".into()));
     }
+    let (min, max) = bounds(base, options, ty, increment)?;
+    let start = options
+        .start
+        .or(base.map(|s| s.start))
+        .unwrap_or(if increment > 0 { min } else { max });
+    if start < min {
+        return Err(invalid(format!(
+            "START value ({start}) cannot be less than MINVALUE ({min})"
+        )));
+    }
+    if start > max {
+        return Err(invalid(format!(
+            "START value ({start}) cannot be greater than MAXVALUE ({max})"
+        )));
+    }
+    let restart = options.restart.map(|at| at.unwrap_or(start));
+    // The value the sequence stands at is checked against the new bounds
+    // (PostgreSQL reports it as the RESTART value either way).
+    let current = restart.or(base.map(|s| s.last_value)).unwrap_or(start);
+    if current < min {
+        return Err(invalid(format!(
+            "RESTART value ({current}) cannot be less than MINVALUE ({min})"
+        )));
+    }
+    if current > max {
+        return Err(invalid(format!(
+            "RESTART value ({current}) cannot be greater than MAXVALUE ({max})"
+        )));
+    }
+    if let Some(cache) = options.cache {
+        if cache <= 0 {
+            return Err(invalid(format!(
+                "CACHE ({cache}) must be greater than zero"
+            )));
+        }
+    }
+    let cycle = options.cycle.or(base.map(|s| s.cycle)).unwrap_or(false);
+    Ok(Params {
+        ty,
+        increment,
+        min,
+        max,
+        start,
+        cycle,
+        restart,
+    })
+}
+
+/// MINVALUE and MAXVALUE of a sequence of type `ty` stepping by
+/// `increment`: as given, else kept from `base`, else the defaults.
+fn bounds(
+    base: Option<&Sequence>,
+    options: &Options,
+    ty: SqlType,
+    increment: i64,
+) -> Result<(i64, i64), DbError> {
+    let old_ty = base.map_or(SqlType::BigInt, |s| s.ty);
+    let (type_min, type_max) = type_range(ty);
+    let (old_type_min, old_type_max) = type_range(old_ty);
     // A bound that was its type's limit follows a changed type, as
     // PostgreSQL's ALTER SEQUENCE ... AS does.
     let max = match options.max {
@@ -528,51 +601,7 @@ fn apply_options(base: Option<&Sequence>, options: &Options) -> Result<Params, D
             "MINVALUE ({min}) must be less than MAXVALUE ({max})"
         )));
     }
-    let start = options
-        .start
-        .or(base.map(|s| s.start))
-        .unwrap_or(if increment > 0 { min } else { max });
-    if start < min {
-        return Err(invalid(format!(
-            "START value ({start}) cannot be less than MINVALUE ({min})"
-        )));
-    }
-    if start > max {
-        return Err(invalid(format!(
-            "START value ({start}) cannot be greater than MAXVALUE ({max})"
-        )));
-    }
-    let restart = options.restart.map(|at| at.unwrap_or(start));
-    // The value the sequence stands at is checked against the new bounds
-    // (PostgreSQL reports it as the RESTART value either way).
-    let current = restart.or(base.map(|s| s.last_value)).unwrap_or(start);
-    if current < min {
-        return Err(invalid(format!(
-            "RESTART value ({current}) cannot be less than MINVALUE ({min})"
-        )));
-    }
-    if current > max {
-        return Err(invalid(format!(
-            "RESTART value ({current}) cannot be greater than MAXVALUE ({max})"
-        )));
-    }
-    if let Some(cache) = options.cache {
-        if cache <= 0 {
-            return Err(invalid(format!(
-                "CACHE ({cache}) must be greater than zero"
-            )));
-        }
-    }
-    let cycle = options.cycle.or(base.map(|s| s.cycle)).unwrap_or(false);
-    Ok(Params {
-        ty,
-        increment,
-        min,
-        max,
-        start,
-        cycle,
-        restart,
-    })
+    Ok((min, max))
 }
 
 /// A sequence's checked parameters, and where ALTER's `RESTART` puts it.
@@ -670,31 +699,7 @@ impl Sequences {
                 if_not_exists,
                 options,
             } => {
-                if let Some((schema, _)) = name.split_once('.') {
-                    if !catalog.schemas.contains(schema) {
-                        return Err(err(
-                            SqlState::Other("3F000"),
-                            format!("schema \"{schema}\" does not exist"),
-                        ));
-                    }
-                }
-                if self.by_name.contains_key(name) || catalog.tables.contains_key(name) {
-                    if *if_not_exists {
-                        return Ok(Vec::new());
-                    }
-                    return Err(err(
-                        SqlState::DuplicateTable,
-                        format!("relation \"{name}\" already exists"),
-                    ));
-                }
-                let params = apply_options(None, options)?;
-                let owner = match &options.owned_by {
-                    Some(o) => owner_of(catalog, o)?,
-                    None => None,
-                };
-                let id = self.fresh_id();
-                self.by_name
-                    .insert(name.clone(), params.sequence(id, owner));
+                self.create(catalog, name, *if_not_exists, options)?;
                 Ok(Vec::new())
             }
             SequenceDdl::Alter {
@@ -702,106 +707,132 @@ impl Sequences {
                 if_exists,
                 options,
             } => {
-                let Some(old) = self.by_name.get(name) else {
-                    if catalog.tables.contains_key(name) {
-                        return Err(not_a_sequence(name));
-                    }
-                    if *if_exists {
-                        return Ok(Vec::new());
-                    }
-                    return Err(undefined(name));
-                };
-                let params = apply_options(Some(old), options)?;
-                let owner = match &options.owned_by {
-                    Some(o) => owner_of(catalog, o)?,
-                    None => old.owner.clone(),
-                };
-                let seq = self.by_name.get_mut(name).expect("found above");
-                seq.ty = params.ty;
-                seq.increment = params.increment;
-                seq.min = params.min;
-                seq.max = params.max;
-                seq.start = params.start;
-                seq.cycle = params.cycle;
-                seq.owner = owner;
-                if let Some(at) = params.restart {
-                    seq.last_value = at;
-                    seq.is_called = false;
-                }
+                self.alter(catalog, name, *if_exists, options)?;
                 Ok(Vec::new())
             }
             SequenceDdl::Drop {
                 names,
                 if_exists,
                 cascade,
-            } => {
-                let mut found = Vec::new();
-                for name in names {
-                    if self.by_name.contains_key(name) {
-                        found.push(name.clone());
-                    } else if catalog.tables.contains_key(name) {
-                        return Err(not_a_sequence(name));
-                    } else if !*if_exists {
-                        return Err(err(
-                            SqlState::UndefinedTable,
-                            format!("sequence \"{name}\" does not exist"),
-                        ));
-                    }
-                }
-                let mut changed: Vec<Table> = Vec::new();
-                for name in &found {
-                    let seq = &self.by_name[name];
-                    if let Some(owner) = &seq.owner {
-                        if owner.kind == OwnerKind::Identity {
-                            return Err(err(
-                                SqlState::Other("2BP01"),
-                                format!(
-                                    "cannot drop sequence {name} because column {} of table {} requires it",
-                                    owner.column, owner.table
-                                ),
-                            ));
-                        }
-                    }
-                    for table in catalog.tables.values() {
-                        for (i, col) in table.columns.iter().enumerate() {
-                            let serial = col.serial
-                                && seq.owner.as_ref().is_some_and(|o| {
-                                    o.kind == OwnerKind::Serial
-                                        && o.table == table.name
-                                        && o.column == col.name
-                                });
-                            let draws = col.default.as_ref().is_some_and(|e| draws_from(e, name));
-                            if !(serial || draws) {
-                                continue;
-                            }
-                            if !*cascade {
-                                return Err(err(
-                                    SqlState::Other("2BP01"),
-                                    format!(
-                                        "cannot drop sequence {name} because other objects depend on it (default value for column {} of table {})",
-                                        col.name, table.name
-                                    ),
-                                ));
-                            }
-                            let at = changed.iter().position(|t| t.name == table.name);
-                            let t = match at {
-                                Some(at) => &mut changed[at],
-                                None => {
-                                    changed.push((**table).clone());
-                                    changed.last_mut().expect("pushed")
-                                }
-                            };
-                            t.columns[i].serial = false;
-                            t.columns[i].default = None;
-                        }
-                    }
-                }
-                for name in &found {
-                    self.by_name.remove(name);
-                }
-                Ok(changed)
+            } => self.drop_sequences(catalog, names, *if_exists, *cascade),
+        }
+    }
+
+    /// `CREATE SEQUENCE`.
+    fn create(
+        &mut self,
+        catalog: &Catalog,
+        name: &str,
+        if_not_exists: bool,
+        options: &Options,
+    ) -> Result<(), DbError> {
+        if let Some((schema, _)) = name.split_once('.') {
+            if !catalog.schemas.contains(schema) {
+                return Err(err(
+                    SqlState::Other("3F000"),
+                    format!("schema \"{schema}\" does not exist"),
+                ));
             }
         }
+        if self.by_name.contains_key(name) || catalog.tables.contains_key(name) {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(err(
+                SqlState::DuplicateTable,
+                format!("relation \"{name}\" already exists"),
+            ));
+        }
+        let params = apply_options(None, options)?;
+        let owner = match &options.owned_by {
+            Some(o) => owner_of(catalog, o)?,
+            None => None,
+        };
+        let id = self.fresh_id();
+        self.by_name
+            .insert(name.to_string(), params.sequence(id, owner));
+        Ok(())
+    }
+
+    /// `ALTER SEQUENCE`: its parameters, owner and (RESTART) position.
+    fn alter(
+        &mut self,
+        catalog: &Catalog,
+        name: &str,
+        if_exists: bool,
+        options: &Options,
+    ) -> Result<(), DbError> {
+        let Some(old) = self.by_name.get(name) else {
+            if catalog.tables.contains_key(name) {
+                return Err(not_a_sequence(name));
+            }
+            if if_exists {
+                return Ok(());
+            }
+            return Err(undefined(name));
+        };
+        let params = apply_options(Some(old), options)?;
+        let owner = match &options.owned_by {
+            Some(o) => owner_of(catalog, o)?,
+            None => old.owner.clone(),
+        };
+        let seq = self.by_name.get_mut(name).expect("found above");
+        seq.ty = params.ty;
+        seq.increment = params.increment;
+        seq.min = params.min;
+        seq.max = params.max;
+        seq.start = params.start;
+        seq.cycle = params.cycle;
+        seq.owner = owner;
+        if let Some(at) = params.restart {
+            seq.last_value = at;
+            seq.is_called = false;
+        }
+        Ok(())
+    }
+
+    /// `DROP SEQUENCE`: returns the tables whose columns drew from the
+    /// sequences dropped (with CASCADE), without those defaults.
+    fn drop_sequences(
+        &mut self,
+        catalog: &Catalog,
+        names: &[String],
+        if_exists: bool,
+        cascade: bool,
+    ) -> Result<Vec<Table>, DbError> {
+        let mut found = Vec::new();
+        for name in names {
+            if self.by_name.contains_key(name) {
+                found.push(name.clone());
+            } else if catalog.tables.contains_key(name) {
+                return Err(not_a_sequence(name));
+            } else if !if_exists {
+                return Err(err(
+                    SqlState::UndefinedTable,
+                    format!("sequence \"{name}\" does not exist"),
+                ));
+            }
+        }
+        let mut changed: Vec<Table> = Vec::new();
+        for name in &found {
+            let seq = &self.by_name[name];
+            if let Some(owner) = &seq.owner {
+                if owner.kind == OwnerKind::Identity {
+                    return Err(err(
+                        SqlState::Other("2BP01"),
+                        format!(
+                            "cannot drop sequence {name} because column {} of table {} requires it",
+                            owner.column, owner.table
+                        ),
+                    ));
+                }
+            }
+            detach_defaults(catalog, name, seq, cascade, &mut changed)?;
+        }
+        for name in &found {
+            self.by_name.remove(name);
+        }
+        Ok(changed)
     }
 
     /// Gives each `serial` / identity column of `table` its sequence
@@ -1101,6 +1132,50 @@ impl Sequences {
     pub(crate) fn end_session(&mut self, session: SessionId) {
         self.sessions.remove(&session);
     }
+}
+
+/// The columns that draw from sequence `name` (a serial column it
+/// belongs to, or a default calling `nextval` on it) lose their default,
+/// in `changed`, with `cascade`; without it, any is 2BP01.
+fn detach_defaults(
+    catalog: &Catalog,
+    name: &str,
+    seq: &Sequence,
+    cascade: bool,
+    changed: &mut Vec<Table>,
+) -> Result<(), DbError> {
+    for table in catalog.tables.values() {
+        for (i, col) in table.columns.iter().enumerate() {
+            let serial = col.serial
+                && seq.owner.as_ref().is_some_and(|o| {
+                    o.kind == OwnerKind::Serial && o.table == table.name && o.column == col.name
+                });
+            let draws = col.default.as_ref().is_some_and(|e| draws_from(e, name));
+            if !(serial || draws) {
+                continue;
+            }
+            if !cascade {
+                return Err(err(
+                    SqlState::Other("2BP01"),
+                    format!(
+                        "cannot drop sequence {name} because other objects depend on it (default value for column {} of table {})",
+                        col.name, table.name
+                    ),
+                ));
+            }
+            let at = changed.iter().position(|t| t.name == table.name);
+            let t = match at {
+                Some(at) => &mut changed[at],
+                None => {
+                    changed.push((**table).clone());
+                    changed.last_mut().expect("pushed")
+                }
+            };
+            t.columns[i].serial = false;
+            t.columns[i].default = None;
+        }
+    }
+    Ok(())
 }
 
 fn not_a_sequence(name: &str) -> DbError {

@@ -31,7 +31,7 @@
 //! fire for the writes of foreign-key actions (a cascade into a table
 //! with triggers is 0A000) or for `UPDATE ... FROM` / `DELETE ... USING`.
 
-use super::catalog::Table;
+use super::catalog::{Catalog, Table};
 use super::exec::Exec;
 use super::plan::{Prepared, Statement};
 use super::plpgsql::{self, name_of, tokenize, Backend, Function, Rec, TriggerData};
@@ -292,64 +292,10 @@ pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
         pos: 0,
     };
     if c.eat("alter") {
-        c.expect("table")?;
-        if c.eat("if") {
-            c.expect("exists")?;
-        }
-        c.eat("only");
-        let table = c.name()?;
-        let enable = if c.eat("enable") {
-            if c.eat("replica") || c.eat("always") {
-                return Err(unsupported(
-                    "ENABLE REPLICA / ALWAYS TRIGGER (session_replication_role)",
-                ));
-            }
-            true
-        } else {
-            c.expect("disable")?;
-            false
-        };
-        c.expect("trigger")?;
-        let which = if c.eat("all") {
-            Which::All
-        } else if c.eat("user") {
-            Which::User
-        } else {
-            Which::Named(c.name()?)
-        };
-        c.eat_tok(&Token::SemiColon);
-        if c.pos < c.toks.len() {
-            return Err(unsupported(
-                "ALTER TABLE with other actions beside ENABLE / DISABLE TRIGGER",
-            ));
-        }
-        return Ok(TriggerDdl::Enable {
-            table,
-            which,
-            enable,
-        });
+        return parse_enable(&mut c);
     }
     if c.eat("drop") {
-        c.expect("trigger")?;
-        let if_exists = c.eat("if");
-        if if_exists {
-            c.expect("exists")?;
-        }
-        let name = c.name()?;
-        c.expect("on")?;
-        let table = c.name()?;
-        if !c.eat("restrict") && c.eat("cascade") {
-            // Nothing depends on a trigger.
-        }
-        c.eat_tok(&Token::SemiColon);
-        if c.pos < c.toks.len() {
-            return Err(c.near());
-        }
-        return Ok(TriggerDdl::Drop {
-            name,
-            table,
-            if_exists,
-        });
+        return parse_drop(&mut c);
     }
     c.expect("create")?;
     let or_replace = c.eat("or");
@@ -370,6 +316,111 @@ pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
     } else {
         return Err(c.near());
     };
+    let (events, update_of) = parse_events(&mut c)?;
+    c.expect("on")?;
+    let table = c.name()?;
+    if c.kw().as_deref() == Some("referencing") {
+        return Err(unsupported("transition tables (REFERENCING)"));
+    }
+    let mut row = false;
+    if c.eat("for") {
+        c.eat("each");
+        if c.eat("row") {
+            row = true;
+        } else {
+            c.expect("statement")?;
+        }
+    }
+    let when = if c.eat("when") {
+        Some(parse_when(&mut c)?)
+    } else {
+        None
+    };
+    let function = parse_execute(&mut c)?;
+    if !row {
+        refuse_row_in_statement_when(when.as_deref())?;
+    }
+    Ok(TriggerDdl::Create {
+        or_replace,
+        name,
+        table,
+        before,
+        row,
+        events,
+        update_of,
+        when,
+        function,
+    })
+}
+
+/// `ALTER TABLE [IF EXISTS] [ONLY] t {ENABLE | DISABLE} TRIGGER {name |
+/// ALL | USER}`, after ALTER.
+fn parse_enable(c: &mut Cursor) -> Result<TriggerDdl, DbError> {
+    c.expect("table")?;
+    if c.eat("if") {
+        c.expect("exists")?;
+    }
+    c.eat("only");
+    let table = c.name()?;
+    let enable = if c.eat("enable") {
+        if c.eat("replica") || c.eat("always") {
+            return Err(unsupported(
+                "ENABLE REPLICA / ALWAYS TRIGGER (session_replication_role)",
+            ));
+        }
+        true
+    } else {
+        c.expect("disable")?;
+        false
+    };
+    c.expect("trigger")?;
+    let which = if c.eat("all") {
+        Which::All
+    } else if c.eat("user") {
+        Which::User
+    } else {
+        Which::Named(c.name()?)
+    };
+    c.eat_tok(&Token::SemiColon);
+    if c.pos < c.toks.len() {
+        return Err(unsupported(
+            "ALTER TABLE with other actions beside ENABLE / DISABLE TRIGGER",
+        ));
+    }
+    Ok(TriggerDdl::Enable {
+        table,
+        which,
+        enable,
+    })
+}
+
+/// `DROP TRIGGER [IF EXISTS] name ON t [RESTRICT | CASCADE]`, after DROP.
+fn parse_drop(c: &mut Cursor) -> Result<TriggerDdl, DbError> {
+    c.expect("trigger")?;
+    let if_exists = c.eat("if");
+    if if_exists {
+        c.expect("exists")?;
+    }
+    let name = c.name()?;
+    c.expect("on")?;
+    let table = c.name()?;
+    if !c.eat("restrict") && c.eat("cascade") {
+        // Nothing depends on a trigger.
+    }
+    c.eat_tok(&Token::SemiColon);
+    if c.pos < c.toks.len() {
+        return Err(c.near());
+    }
+    Ok(TriggerDdl::Drop {
+        name,
+        table,
+        if_exists,
+    })
+}
+
+/// The events a trigger fires on (`INSERT OR UPDATE [OF c, ...] OR
+/// DELETE`), and the columns of `UPDATE OF`.
+fn parse_events(c: &mut Cursor) -> Result<(Vec<Event>, Vec<String>), DbError> {
     let mut events = Vec::new();
     let mut update_of = Vec::new();
     loop {
@@ -396,50 +447,41 @@ pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
             break;
         }
     }
-    c.expect("on")?;
-    let table = c.name()?;
-    if c.kw().as_deref() == Some("referencing") {
-        return Err(unsupported("transition tables (REFERENCING)"));
+    Ok((events, update_of))
+}
+
+/// The condition of `WHEN (cond)`, after WHEN, as text.
+fn parse_when(c: &mut Cursor) -> Result<String, DbError> {
+    if !c.eat_tok(&Token::LParen) {
+        return Err(c.near());
     }
-    let mut row = false;
-    if c.eat("for") {
-        c.eat("each");
-        if c.eat("row") {
-            row = true;
-        } else {
-            c.expect("statement")?;
+    let start = c.pos;
+    let mut depth = 1;
+    while let Some(t) = c.toks.get(c.pos) {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
         }
+        if depth == 0 {
+            break;
+        }
+        c.pos += 1;
     }
-    let mut when = None;
-    if c.eat("when") {
-        if !c.eat_tok(&Token::LParen) {
-            return Err(c.near());
-        }
-        let start = c.pos;
-        let mut depth = 1;
-        while let Some(t) = c.toks.get(c.pos) {
-            match t.token {
-                Token::LParen => depth += 1,
-                Token::RParen => depth -= 1,
-                _ => {}
-            }
-            if depth == 0 {
-                break;
-            }
-            c.pos += 1;
-        }
-        let end = c.pos;
-        if !c.eat_tok(&Token::RParen) || end == start {
-            return Err(c.near());
-        }
-        when = Some(
-            c.toks[start..end]
-                .iter()
-                .map(|t| t.token.to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+    let end = c.pos;
+    if !c.eat_tok(&Token::RParen) || end == start {
+        return Err(c.near());
     }
+    Ok(c.toks[start..end]
+        .iter()
+        .map(|t| t.token.to_string())
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// The function of `EXECUTE {FUNCTION | PROCEDURE} f()`, which ends the
+/// statement.
+fn parse_execute(c: &mut Cursor) -> Result<String, DbError> {
     c.expect("execute")?;
     if !c.eat("function") {
         c.expect("procedure")?;
@@ -455,33 +497,25 @@ pub(crate) fn parse(sql: &str) -> Result<TriggerDdl, DbError> {
     if c.pos < c.toks.len() {
         return Err(c.near());
     }
-    if !row {
-        // PostgreSQL's CreateTriggerFiringOn: a statement trigger's WHEN
-        // sees no row.
-        if let Some(cond) = &when {
-            let words = cond.split(|c: char| !c.is_ascii_alphanumeric() && c != '_');
-            if words
-                .into_iter()
-                .any(|w| w.eq_ignore_ascii_case("new") || w.eq_ignore_ascii_case("old"))
-            {
-                return Err(err(
-                    SqlState::Other("42P17"),
-                    "statement trigger's WHEN condition cannot reference column values",
-                ));
-            }
+    Ok(function)
+}
+
+/// PostgreSQL's CreateTriggerFiringOn: a statement trigger's WHEN sees
+/// no row.
+fn refuse_row_in_statement_when(when: Option<&str>) -> Result<(), DbError> {
+    if let Some(cond) = when {
+        let words = cond.split(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+        if words
+            .into_iter()
+            .any(|w| w.eq_ignore_ascii_case("new") || w.eq_ignore_ascii_case("old"))
+        {
+            return Err(err(
+                SqlState::Other("42P17"),
+                "statement trigger's WHEN condition cannot reference column values",
+            ));
         }
     }
-    Ok(TriggerDdl::Create {
-        or_replace,
-        name,
-        table,
-        before,
-        row,
-        events,
-        update_of,
-        when,
-        function,
-    })
+    Ok(())
 }
 
 /// Runs trigger DDL on the catalog. CREATE TRIGGER takes SHARE ROW
@@ -552,42 +586,8 @@ pub(crate) fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
             function,
         } => {
             let (t, partition) = holder(&catalog, table)?;
-            let f = catalog.functions.get(function).cloned().ok_or_else(|| {
-                err(
-                    SqlState::UndefinedFunction,
-                    format!("function {function}() does not exist"),
-                )
-            })?;
-            if f.returns != plpgsql::Returns::Trigger {
-                return Err(err(
-                    SqlState::Other("42P17"),
-                    format!("function {function} must return type trigger"),
-                ));
-            }
-            // Names are unique per relation, and PostgreSQL's partitions
-            // hold clones of their parent's row triggers.
-            let same = |x: &Trigger| x.name == *name && x.partition == partition;
-            let clash = t.triggers.iter().find(|x| {
-                x.name == *name
-                    && !same(x)
-                    && ((x.partition.is_none() && x.row) || (partition.is_none() && *row))
-            });
-            if let Some(x) = clash {
-                return Err(err(
-                    SqlState::Other("42710"),
-                    format!(
-                        "trigger \"{name}\" for relation \"{}\" already exists",
-                        x.partition.as_deref().unwrap_or(table)
-                    ),
-                ));
-            }
-            let exists = t.triggers.iter().any(|x| same(x));
-            if exists && !or_replace {
-                return Err(err(
-                    SqlState::Other("42710"),
-                    format!("trigger \"{name}\" for relation \"{table}\" already exists"),
-                ));
-            }
+            check_trigger_function(&catalog, function)?;
+            check_trigger_name(&t, name, table, partition.as_deref(), *row, *or_replace)?;
             let update_of = update_of
                 .iter()
                 .map(|c| {
@@ -601,15 +601,7 @@ pub(crate) fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
                 .collect::<Result<Vec<_>, _>>()?;
             let when = match when {
                 None => None,
-                Some(cond) => {
-                    let source = format!(
-                        "CREATE FUNCTION {name}_when() RETURNS boolean LANGUAGE plpgsql AS $when$BEGIN RETURN ({cond}); END$when$"
-                    );
-                    let parsed = super::types::with_types(&catalog.types, || {
-                        plpgsql::parse_create_function(&source)
-                    })?;
-                    Some(Arc::new(parsed.function))
-                }
+                Some(cond) => Some(compile_when(&catalog, name, cond)?),
             };
             let trigger = Arc::new(Trigger {
                 name: name.clone(),
@@ -624,7 +616,8 @@ pub(crate) fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
                 overrides: Vec::new(),
             });
             let mut t = (*t).clone();
-            t.triggers.retain(|x| !same(x));
+            t.triggers
+                .retain(|x| !(x.name == *name && x.partition == partition));
             t.triggers.push(trigger);
             t.triggers.sort_by(|a, b| a.name.cmp(&b.name));
             catalog.tables.insert(t.name.clone(), Arc::new(t));
@@ -634,87 +627,171 @@ pub(crate) fn apply(db: &SqlDb, ddl: &TriggerDdl) -> Result<(), DbError> {
             table,
             if_exists,
         } => {
-            let (t, partition) = holder(&catalog, table)?;
-            let same = |x: &Arc<Trigger>| x.name == *name && x.partition == partition;
-            if !t.triggers.iter().any(same) {
-                if partition.is_some()
-                    && t.triggers
-                        .iter()
-                        .any(|x| x.name == *name && x.row && x.partition.is_none())
-                {
-                    return Err(err(
-                        SqlState::Other("2BP01"),
-                        format!(
-                            "cannot drop trigger {name} on table {table} because trigger {name} on table {} requires it",
-                            t.name
-                        ),
-                    ));
-                }
-                if *if_exists {
-                    return Ok(());
-                }
-                return Err(err(
-                    SqlState::Other("42704"),
-                    format!("trigger \"{name}\" for table \"{table}\" does not exist"),
-                ));
+            if !drop_trigger(&mut catalog, name, table, *if_exists)? {
+                return Ok(());
             }
-            let mut t = (*t).clone();
-            t.triggers.retain(|x| !same(x));
-            catalog.tables.insert(t.name.clone(), Arc::new(t));
         }
         TriggerDdl::Enable {
             table,
             which,
             enable,
-        } => {
-            let (t, partition) = holder(&catalog, table)?;
-            let named = |x: &Trigger| match which {
-                Which::Named(name) => x.name == *name,
-                Which::All | Which::User => true,
-            };
-            // The relation's own triggers, and on a partition the clones
-            // of its partitioned table's row triggers.
-            let own = |x: &Trigger| x.partition == partition;
-            let clone = |x: &Trigger| partition.is_some() && x.partition.is_none() && x.row;
-            if let Which::Named(name) = which {
-                if !t.triggers.iter().any(|x| named(x) && (own(x) || clone(x))) {
-                    return Err(err(
-                        SqlState::Other("42704"),
-                        format!("trigger \"{name}\" for table \"{table}\" does not exist"),
-                    ));
-                }
-            }
-            if matches!(which, Which::All)
-                && (!t.foreign_keys.is_empty() || !t.referenced_by.is_empty())
-            {
-                return Err(unsupported(
-                    "DISABLE / ENABLE TRIGGER ALL on a table with foreign keys (their internal triggers)",
-                ));
-            }
-            let mut t = (*t).clone();
-            for x in &mut t.triggers {
-                if !named(x) {
-                    continue;
-                }
-                let mut changed = (**x).clone();
-                if own(x) {
-                    changed.enabled = *enable;
-                    // PostgreSQL sets the partitions' clones too.
-                    changed.overrides.clear();
-                } else if clone(x) {
-                    let p = partition.clone().expect("a partition");
-                    changed.overrides.retain(|(q, _)| *q != p);
-                    changed.overrides.push((p, *enable));
-                } else {
-                    continue;
-                }
-                *x = Arc::new(changed);
-            }
-            catalog.tables.insert(t.name.clone(), Arc::new(t));
-        }
+        } => enable_triggers(&mut catalog, table, which, *enable)?,
     }
     drop(catalog);
     db.shared.clear_cache();
+    Ok(())
+}
+
+/// The trigger function exists and returns `trigger`.
+fn check_trigger_function(catalog: &Catalog, function: &str) -> Result<(), DbError> {
+    let f = catalog.functions.get(function).cloned().ok_or_else(|| {
+        err(
+            SqlState::UndefinedFunction,
+            format!("function {function}() does not exist"),
+        )
+    })?;
+    if f.returns != plpgsql::Returns::Trigger {
+        return Err(err(
+            SqlState::Other("42P17"),
+            format!("function {function} must return type trigger"),
+        ));
+    }
+    Ok(())
+}
+
+/// Trigger names are unique per relation (OR REPLACE replaces the one of
+/// the same relation), and PostgreSQL's partitions hold clones of their
+/// parent's row triggers, whose names they share.
+fn check_trigger_name(
+    t: &Table,
+    name: &str,
+    table: &str,
+    partition: Option<&str>,
+    row: bool,
+    or_replace: bool,
+) -> Result<(), DbError> {
+    let same = |x: &Trigger| x.name == name && x.partition.as_deref() == partition;
+    let clash = t.triggers.iter().find(|x| {
+        x.name == name
+            && !same(x)
+            && ((x.partition.is_none() && x.row) || (partition.is_none() && row))
+    });
+    if let Some(x) = clash {
+        return Err(err(
+            SqlState::Other("42710"),
+            format!(
+                "trigger \"{name}\" for relation \"{}\" already exists",
+                x.partition.as_deref().unwrap_or(table)
+            ),
+        ));
+    }
+    let exists = t.triggers.iter().any(|x| same(x));
+    if exists && !or_replace {
+        return Err(err(
+            SqlState::Other("42710"),
+            format!("trigger \"{name}\" for relation \"{table}\" already exists"),
+        ));
+    }
+    Ok(())
+}
+
+/// A trigger's WHEN condition, compiled as a PL/pgSQL function returning
+/// it (it reads NEW and OLD as a trigger function does).
+fn compile_when(catalog: &Catalog, name: &str, cond: &str) -> Result<Arc<Function>, DbError> {
+    let source = format!(
+        "CREATE FUNCTION {name}_when() RETURNS boolean LANGUAGE plpgsql AS $when$BEGIN RETURN ({cond}); END$when$"
+    );
+    let parsed =
+        super::types::with_types(&catalog.types, || plpgsql::parse_create_function(&source))?;
+    Ok(Arc::new(parsed.function))
+}
+
+/// `DROP TRIGGER`: false when IF EXISTS found none (nothing changed).
+fn drop_trigger(
+    catalog: &mut Catalog,
+    name: &str,
+    table: &str,
+    if_exists: bool,
+) -> Result<bool, DbError> {
+    let (t, partition) = holder(catalog, table)?;
+    let same = |x: &Arc<Trigger>| x.name == name && x.partition == partition;
+    if !t.triggers.iter().any(same) {
+        if partition.is_some()
+            && t.triggers
+                .iter()
+                .any(|x| x.name == name && x.row && x.partition.is_none())
+        {
+            return Err(err(
+                SqlState::Other("2BP01"),
+                format!(
+                    "cannot drop trigger {name} on table {table} because trigger {name} on table {} requires it",
+                    t.name
+                ),
+            ));
+        }
+        if if_exists {
+            return Ok(false);
+        }
+        return Err(err(
+            SqlState::Other("42704"),
+            format!("trigger \"{name}\" for table \"{table}\" does not exist"),
+        ));
+    }
+    let mut t = (*t).clone();
+    t.triggers.retain(|x| !same(x));
+    catalog.tables.insert(t.name.clone(), Arc::new(t));
+    Ok(true)
+}
+
+/// `ALTER TABLE ... {ENABLE | DISABLE} TRIGGER`: the relation's own
+/// triggers, and on a partition its overrides of the clones of its
+/// partitioned table's row triggers.
+fn enable_triggers(
+    catalog: &mut Catalog,
+    table: &str,
+    which: &Which,
+    enable: bool,
+) -> Result<(), DbError> {
+    let (t, partition) = holder(catalog, table)?;
+    let named = |x: &Trigger| match which {
+        Which::Named(name) => x.name == *name,
+        Which::All | Which::User => true,
+    };
+    let own = |x: &Trigger| x.partition == partition;
+    let clone = |x: &Trigger| partition.is_some() && x.partition.is_none() && x.row;
+    if let Which::Named(name) = which {
+        if !t.triggers.iter().any(|x| named(x) && (own(x) || clone(x))) {
+            return Err(err(
+                SqlState::Other("42704"),
+                format!("trigger \"{name}\" for table \"{table}\" does not exist"),
+            ));
+        }
+    }
+    if matches!(which, Which::All) && (!t.foreign_keys.is_empty() || !t.referenced_by.is_empty()) {
+        return Err(unsupported(
+            "DISABLE / ENABLE TRIGGER ALL on a table with foreign keys (their internal triggers)",
+        ));
+    }
+    let mut t = (*t).clone();
+    for x in &mut t.triggers {
+        if !named(x) {
+            continue;
+        }
+        let mut changed = (**x).clone();
+        if own(x) {
+            changed.enabled = enable;
+            // PostgreSQL sets the partitions' clones too.
+            changed.overrides.clear();
+        } else if clone(x) {
+            let p = partition.clone().expect("a partition");
+            changed.overrides.retain(|(q, _)| *q != p);
+            changed.overrides.push((p, enable));
+        } else {
+            continue;
+        }
+        *x = Arc::new(changed);
+    }
+    catalog.tables.insert(t.name.clone(), Arc::new(t));
     Ok(())
 }
 
