@@ -45,9 +45,18 @@ pub struct Script {
 /// The script of `anomaly` (one of [`ANOMALIES`]), or `None` for an
 /// unknown name.
 pub fn script(anomaly: &str) -> Option<Script> {
-    let sql = |text: &str| Stmt::sql(text);
-    let plus = |key: &str, delta: i64| Stmt::WritePlus(key.to_string(), delta);
-    let (sessions, initial): (usize, &'static [&'static str]) = match anomaly {
+    let (sessions, initial) = sessions_and_data(anomaly)?;
+    Some(Script {
+        sessions,
+        initial,
+        steps: steps(anomaly),
+    })
+}
+
+/// How many sessions `anomaly` takes and the rows it starts from, or
+/// `None` for an unknown name.
+fn sessions_and_data(anomaly: &str) -> Option<(usize, &'static [&'static str])> {
+    Some(match anomaly {
         "G0" | "G1c" | "read-skew" | "write-skew" | "read-only-anomaly" => (
             if anomaly == "read-only-anomaly" { 3 } else { 2 },
             match anomaly {
@@ -62,10 +71,17 @@ pub fn script(anomaly: &str) -> Option<Script> {
         "phantom" => (2, &["INSERT INTO emp VALUES (1, 1)"]),
         "predicate-write-skew" => (2, &[]),
         _ => return None,
-    };
+    })
+}
+
+/// The steps of `anomaly` (a known name), session by session: a table of
+/// data, as the literature writes each history.
+fn steps(anomaly: &str) -> Vec<(usize, Stmt)> {
+    let sql = |text: &str| Stmt::sql(text);
+    let plus = |key: &str, delta: i64| Stmt::WritePlus(key.to_string(), delta);
     let read_x = "SELECT v FROM kv WHERE k = 'x'";
     let read_y = "SELECT v FROM kv WHERE k = 'y'";
-    let steps: Vec<(usize, Stmt)> = match anomaly {
+    match anomaly {
         "G0" => vec![
             (0, sql("UPDATE kv SET v = 1 WHERE k = 'x'")),
             (1, sql("UPDATE kv SET v = 2 WHERE k = 'x'")),
@@ -155,13 +171,8 @@ pub fn script(anomaly: &str) -> Option<Script> {
             (0, sql("UPDATE kv SET v = -11 WHERE k = 'x'")),
             (0, sql("COMMIT")),
         ],
-        _ => unreachable!("checked above"),
-    };
-    Some(Script {
-        sessions,
-        initial,
-        steps,
-    })
+        _ => unreachable!("`script` knows the name"),
+    }
 }
 
 /// Runs one anomaly at one level on `backend`.

@@ -215,36 +215,51 @@ struct Part {
     text: String,
 }
 
-/// Splits `WITH a [(cols)] AS [[NOT] MATERIALIZED] (...), ... main` into
-/// its parts.
-fn split(sql: &str) -> Result<Vec<Part>, DbError> {
-    let dialect = PostgreSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, sql)
-        .tokenize()
-        .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
-    let solid: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
-        .collect();
-    let word = |s: usize, w: &str| {
-        solid.get(s).is_some_and(|&i| {
-            matches!(&tokens[i], Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+/// A statement's tokens, read by the index of its non-whitespace
+/// ("solid") tokens.
+struct SolidTokens {
+    tokens: Vec<Token>,
+    /// Indexes in `tokens` of the non-whitespace tokens.
+    solid: Vec<usize>,
+}
+
+impl SolidTokens {
+    fn new(sql: &str) -> Result<SolidTokens, DbError> {
+        let dialect = PostgreSqlDialect {};
+        let tokens = Tokenizer::new(&dialect, sql)
+            .tokenize()
+            .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+        let solid: Vec<usize> = (0..tokens.len())
+            .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+            .collect();
+        Ok(SolidTokens { tokens, solid })
+    }
+
+    /// Whether solid token `s` is the unquoted keyword `w`.
+    fn word(&self, s: usize, w: &str) -> bool {
+        self.solid.get(s).is_some_and(|&i| {
+            matches!(&self.tokens[i], Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
         })
-    };
-    let is = |s: usize, t: &Token| solid.get(s).is_some_and(|&i| &tokens[i] == t);
-    let syntax = |what: &str| {
-        err(
-            SqlState::SyntaxError,
-            format!("syntax error in WITH: expected {what}"),
-        )
-    };
-    let text = |from: usize, to: usize| -> String {
-        tokens[from..to].iter().map(|t| t.to_string()).collect()
-    };
-    // The index in `solid` of the parenthesis closing the one at `open`.
-    let closing = |open: usize| -> Result<usize, DbError> {
+    }
+
+    /// Whether solid token `s` is `t`.
+    fn is(&self, s: usize, t: &Token) -> bool {
+        self.solid.get(s).is_some_and(|&i| &self.tokens[i] == t)
+    }
+
+    /// The text of the tokens `from..to` (indexes in `tokens`).
+    fn text(&self, from: usize, to: usize) -> String {
+        self.tokens[from..to]
+            .iter()
+            .map(|t| t.to_string())
+            .collect()
+    }
+
+    /// The index in `solid` of the parenthesis closing the one at `open`.
+    fn closing(&self, open: usize) -> Result<usize, DbError> {
         let mut depth = 0;
-        for (s, &i) in solid.iter().enumerate().skip(open) {
-            match tokens[i] {
+        for (s, &i) in self.solid.iter().enumerate().skip(open) {
+            match self.tokens[i] {
                 Token::LParen => depth += 1,
                 Token::RParen => {
                     depth -= 1;
@@ -255,67 +270,90 @@ fn split(sql: &str) -> Result<Vec<Part>, DbError> {
                 _ => {}
             }
         }
-        Err(syntax("a closing parenthesis"))
-    };
-    let name_at = |s: usize| -> Option<String> {
-        solid.get(s).and_then(|&i| match &tokens[i] {
+        Err(with_syntax("a closing parenthesis"))
+    }
+
+    /// The name solid token `s` spells, if it is a word (folded to lower
+    /// case unless quoted).
+    fn name_at(&self, s: usize) -> Option<String> {
+        self.solid.get(s).and_then(|&i| match &self.tokens[i] {
             Token::Word(w) if w.quote_style.is_some() => Some(w.value.clone()),
             Token::Word(w) => Some(w.value.to_ascii_lowercase()),
             _ => None,
         })
-    };
-    if !word(0, "WITH") {
-        return Err(syntax("WITH"));
     }
-    if word(1, "RECURSIVE") {
+}
+
+/// A syntax error in a WITH clause, where `what` was expected.
+fn with_syntax(what: &str) -> DbError {
+    err(
+        SqlState::SyntaxError,
+        format!("syntax error in WITH: expected {what}"),
+    )
+}
+
+/// Splits `WITH a [(cols)] AS [[NOT] MATERIALIZED] (...), ... main` into
+/// its parts.
+fn split(sql: &str) -> Result<Vec<Part>, DbError> {
+    let t = SolidTokens::new(sql)?;
+    if !t.word(0, "WITH") {
+        return Err(with_syntax("WITH"));
+    }
+    if t.word(1, "RECURSIVE") {
         return Err(unsupported("WITH RECURSIVE"));
     }
     let mut parts = Vec::new();
     let mut s = 1;
     loop {
-        let name = name_at(s).ok_or_else(|| syntax("a WITH query's name"))?;
+        let name = t
+            .name_at(s)
+            .ok_or_else(|| with_syntax("a WITH query's name"))?;
         s += 1;
         let mut columns = Vec::new();
-        if is(s, &Token::LParen) {
-            let close = closing(s)?;
+        if t.is(s, &Token::LParen) {
+            let close = t.closing(s)?;
             for k in s + 1..close {
-                if is(k, &Token::Comma) {
+                if t.is(k, &Token::Comma) {
                     continue;
                 }
-                columns.push(name_at(k).ok_or_else(|| syntax("a column name"))?);
+                columns.push(t.name_at(k).ok_or_else(|| with_syntax("a column name"))?);
             }
             s = close + 1;
         }
-        if !word(s, "AS") {
-            return Err(syntax("AS"));
+        if !t.word(s, "AS") {
+            return Err(with_syntax("AS"));
         }
         s += 1;
-        if word(s, "NOT") && word(s + 1, "MATERIALIZED") {
+        if t.word(s, "NOT") && t.word(s + 1, "MATERIALIZED") {
             s += 2;
-        } else if word(s, "MATERIALIZED") {
+        } else if t.word(s, "MATERIALIZED") {
             s += 1;
         }
-        if !is(s, &Token::LParen) {
-            return Err(syntax("a parenthesized query"));
+        if !t.is(s, &Token::LParen) {
+            return Err(with_syntax("a parenthesized query"));
         }
-        let close = closing(s)?;
+        let close = t.closing(s)?;
         parts.push(Part {
             name: Some(name),
             columns,
-            text: text(solid[s] + 1, solid[close]),
+            text: t.text(t.solid[s] + 1, t.solid[close]),
         });
         s = close + 1;
-        if is(s, &Token::Comma) {
+        if t.is(s, &Token::Comma) {
             s += 1;
             continue;
         }
         break;
     }
-    let start = solid.get(s).copied().ok_or_else(|| syntax("a statement"))?;
+    let start = t
+        .solid
+        .get(s)
+        .copied()
+        .ok_or_else(|| with_syntax("a statement"))?;
     parts.push(Part {
         name: None,
         columns: Vec::new(),
-        text: text(start, tokens.len()),
+        text: t.text(start, t.tokens.len()),
     });
     Ok(parts)
 }
@@ -589,97 +627,116 @@ impl Planner<'_> {
                 args: Some(args),
                 ..
             } if object_name(name)? == "generate_series" => {
-                let mut compiled = Vec::new();
-                for a in &args.args {
-                    match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                            compiled.push(self.series_argument(scope, e)?)
-                        }
-                        _ => return Err(unsupported(format!("the FROM item {factor}"))),
-                    }
-                }
-                let mut compiled = compiled.into_iter();
-                let (Some(start), Some(stop), step, None) = (
-                    compiled.next(),
-                    compiled.next(),
-                    compiled.next(),
-                    compiled.next(),
-                ) else {
-                    return Err(err(
-                        SqlState::UndefinedFunction,
-                        format!("function {factor} does not exist"),
-                    ));
-                };
-                let (alias, column) = match alias {
-                    None => ("generate_series".to_string(), "generate_series".to_string()),
-                    Some(a) => {
-                        let name = ident(&a.name);
-                        let column = a.columns.first().map_or(name.clone(), |c| ident(&c.name));
-                        (name, column)
-                    }
-                };
-                let table = virtual_table(&alias, &[column]);
-                self.virtuals
-                    .push((table.clone(), Virtual::Series(start, stop, step)));
-                Ok((table, alias))
+                self.series_item(factor, args, alias.as_ref(), scope)
             }
             F::Derived {
                 lateral: false,
                 subquery,
                 alias,
-            } => {
-                let Some(alias) = alias else {
-                    return Err(err(
-                        SqlState::SyntaxError,
-                        "subquery in FROM must have an alias",
-                    ));
-                };
-                // It sees the enclosing queries, not the FROM items
-                // beside it.
-                let mut outer = scope.clone();
-                match outer.levels.pop() {
-                    Some(start) => outer.sources.truncate(start),
-                    None => outer.sources.clear(),
-                }
-                if let ast::SetExpr::Values(values) = subquery.body.as_ref() {
-                    if subquery.with.is_none()
-                        && subquery.order_by.is_none()
-                        && subquery.limit.is_none()
-                        && subquery.offset.is_none()
-                        && subquery.locks.is_empty()
-                    {
-                        return self.values_item(values, alias, &outer);
-                    }
-                }
-                let plan = self.subquery(subquery, &outer)?;
-                if plan.lock.is_some() {
-                    return Err(unsupported("FOR UPDATE / FOR SHARE in a subquery in FROM"));
-                }
-                let mut columns: Vec<String> = plan.output.iter().map(|(n, _)| n.clone()).collect();
-                if alias.columns.len() > columns.len() {
-                    return Err(err(
-                        SqlState::Other("42P10"),
-                        format!(
-                            "table \"{}\" has {} columns available but {} columns specified",
-                            ident(&alias.name),
-                            columns.len(),
-                            alias.columns.len()
-                        ),
-                    ));
-                }
-                for (c, a) in columns.iter_mut().zip(&alias.columns) {
-                    *c = ident(&a.name);
-                }
-                let name = ident(&alias.name);
-                let table = virtual_table(&name, &columns);
-                self.virtuals.push((
-                    table.clone(),
-                    Virtual::Derived(Arc::new(plan), outer.width()),
-                ));
-                Ok((table, name))
-            }
+            } => self.derived_item(subquery, alias.as_ref(), scope),
             _ => self.relation(factor),
         }
+    }
+
+    /// `generate_series(start, stop [, step]) [alias [(column)]]` in FROM.
+    fn series_item(
+        &mut self,
+        factor: &ast::TableFactor,
+        args: &ast::TableFunctionArgs,
+        alias: Option<&ast::TableAlias>,
+        scope: &Scope,
+    ) -> Result<(Arc<Table>, String), DbError> {
+        let mut compiled = Vec::new();
+        for a in &args.args {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                    compiled.push(self.series_argument(scope, e)?)
+                }
+                _ => return Err(unsupported(format!("the FROM item {factor}"))),
+            }
+        }
+        let mut compiled = compiled.into_iter();
+        let (Some(start), Some(stop), step, None) = (
+            compiled.next(),
+            compiled.next(),
+            compiled.next(),
+            compiled.next(),
+        ) else {
+            return Err(err(
+                SqlState::UndefinedFunction,
+                format!("function {factor} does not exist"),
+            ));
+        };
+        let (alias, column) = match alias {
+            None => ("generate_series".to_string(), "generate_series".to_string()),
+            Some(a) => {
+                let name = ident(&a.name);
+                let column = a.columns.first().map_or(name.clone(), |c| ident(&c.name));
+                (name, column)
+            }
+        };
+        let table = virtual_table(&alias, &[column]);
+        self.virtuals
+            .push((table.clone(), Virtual::Series(start, stop, step)));
+        Ok((table, alias))
+    }
+
+    /// `(SELECT ...) alias [(columns)]` or `(VALUES ...) alias` in FROM.
+    fn derived_item(
+        &mut self,
+        subquery: &ast::Query,
+        alias: Option<&ast::TableAlias>,
+        scope: &Scope,
+    ) -> Result<(Arc<Table>, String), DbError> {
+        let Some(alias) = alias else {
+            return Err(err(
+                SqlState::SyntaxError,
+                "subquery in FROM must have an alias",
+            ));
+        };
+        // It sees the enclosing queries, not the FROM items
+        // beside it.
+        let mut outer = scope.clone();
+        match outer.levels.pop() {
+            Some(start) => outer.sources.truncate(start),
+            None => outer.sources.clear(),
+        }
+        if let ast::SetExpr::Values(values) = subquery.body.as_ref() {
+            if subquery.with.is_none()
+                && subquery.order_by.is_none()
+                && subquery.limit.is_none()
+                && subquery.offset.is_none()
+                && subquery.locks.is_empty()
+            {
+                return self.values_item(values, alias, &outer);
+            }
+        }
+        let plan = self.subquery(subquery, &outer)?;
+        if plan.lock.is_some() {
+            return Err(unsupported("FOR UPDATE / FOR SHARE in a subquery in FROM"));
+        }
+        let mut columns: Vec<String> = plan.output.iter().map(|(n, _)| n.clone()).collect();
+        if alias.columns.len() > columns.len() {
+            return Err(err(
+                SqlState::Other("42P10"),
+                format!(
+                    "table \"{}\" has {} columns available but {} columns specified",
+                    ident(&alias.name),
+                    columns.len(),
+                    alias.columns.len()
+                ),
+            ));
+        }
+        for (c, a) in columns.iter_mut().zip(&alias.columns) {
+            *c = ident(&a.name);
+        }
+        let name = ident(&alias.name);
+        let table = virtual_table(&name, &columns);
+        self.virtuals.push((
+            table.clone(),
+            Virtual::Derived(Arc::new(plan), outer.width()),
+        ));
+        Ok((table, name))
     }
 }
 

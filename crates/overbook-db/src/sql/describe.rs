@@ -164,63 +164,8 @@ impl Infer {
     fn prepared(&mut self, kind: &Prepared, ctes: &[Vec<Option<SqlType>>]) -> (Columns, Command) {
         match kind {
             Prepared::Select(plan) => (Some(self.select(plan, &[], ctes, &[])), Command::Select),
-            Prepared::SetOp(plan) => {
-                let mut first = None;
-                self.set_tree(&plan.tree, ctes, &mut first);
-                for e in plan.limit.iter().chain(&plan.offset) {
-                    self.expr(e, &RowTypes::empty(), Some(SqlType::BigInt));
-                }
-                let types = first.unwrap_or_default();
-                let columns = plan
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, name)| (name.clone(), types.get(i).copied().flatten()))
-                    .collect();
-                (Some(columns), Command::Select)
-            }
-            Prepared::Insert(plan) => {
-                let table = &plan.table;
-                let row = RowTypes {
-                    columns: table.columns.iter().map(|c| Some(c.ty)).collect(),
-                    aggs: &[],
-                };
-                let target_types: Vec<Option<SqlType>> = plan
-                    .targets
-                    .iter()
-                    .map(|&c| table.columns.get(c).map(|c| c.ty))
-                    .collect();
-                for values in &plan.rows {
-                    for (e, ty) in values.iter().zip(&target_types) {
-                        self.expr(e, &RowTypes::empty(), *ty);
-                    }
-                }
-                if let Some(select) = &plan.select {
-                    self.select(select, &[], ctes, &target_types);
-                }
-                if let Some((_, super::plan::ConflictAction::Update { sets, filter })) =
-                    &plan.conflict
-                {
-                    // The existing row, then EXCLUDED.
-                    let mut both = row.columns.clone();
-                    both.extend(row.columns.iter().copied());
-                    let both = RowTypes {
-                        columns: both,
-                        aggs: &[],
-                    };
-                    for (c, e) in sets {
-                        self.expr(e, &both, table.columns.get(*c).map(|c| c.ty));
-                    }
-                    if let Some(f) = filter {
-                        self.expr(f, &both, Some(SqlType::Bool));
-                    }
-                }
-                let columns = plan.returning.as_ref().map(|items| {
-                    items.iter().for_each(|(_, e)| self.expr(e, &row, None));
-                    outputs(&row, items)
-                });
-                (columns, Command::Insert)
-            }
+            Prepared::SetOp(plan) => (Some(self.set_op(plan, ctes)), Command::Select),
+            Prepared::Insert(plan) => (self.insert(plan, ctes), Command::Insert),
             Prepared::Update(plan) => {
                 let row = source_types(plan.from.iter().chain([&plan.source]));
                 for s in plan.from.iter().chain([&plan.source]) {
@@ -233,11 +178,10 @@ impl Infer {
                     let ty = plan.source.table.columns.get(*c).map(|c| c.ty);
                     self.expr(e, &row, ty);
                 }
-                let columns = plan.returning.as_ref().map(|items| {
-                    items.iter().for_each(|(_, e)| self.expr(e, &row, None));
-                    outputs(&row, items)
-                });
-                (columns, Command::Update)
+                (
+                    self.returning(&row, plan.returning.as_deref()),
+                    Command::Update,
+                )
             }
             Prepared::Delete(plan) => {
                 let row = source_types(plan.using.iter().chain([&plan.source]));
@@ -247,11 +191,10 @@ impl Infer {
                 if let Some(f) = &plan.filter {
                     self.expr(f, &row, Some(SqlType::Bool));
                 }
-                let columns = plan.returning.as_ref().map(|items| {
-                    items.iter().for_each(|(_, e)| self.expr(e, &row, None));
-                    outputs(&row, items)
-                });
-                (columns, Command::Delete)
+                (
+                    self.returning(&row, plan.returning.as_deref()),
+                    Command::Delete,
+                )
             }
             Prepared::With(with) => {
                 let mut types: Vec<Vec<Option<SqlType>>> = Vec::new();
@@ -267,44 +210,116 @@ impl Infer {
                 }
                 self.prepared(&with.main, &types)
             }
-            Prepared::AdvisoryLock(plan) => {
-                let none = RowTypes::empty();
-                let mut columns = Vec::new();
-                for (name, item) in &plan.items {
-                    let key = |infer: &mut Infer, key: &[Expr]| {
-                        let ty = if key.len() == 1 {
-                            SqlType::BigInt
-                        } else {
-                            SqlType::Integer
-                        };
-                        key.iter().for_each(|e| infer.expr(e, &none, Some(ty)));
-                    };
-                    let ty = match item {
-                        // void: described as text (its text form is empty).
-                        AdvisoryItem::Lock { key: k, wait, .. } => {
-                            key(self, k);
-                            (!wait).then_some(SqlType::Bool)
-                        }
-                        AdvisoryItem::Unlock { key: k, .. } => {
-                            key(self, k);
-                            Some(SqlType::Bool)
-                        }
-                        AdvisoryItem::UnlockAll => None,
-                        AdvisoryItem::Value(e) => {
-                            self.expr(e, &none, None);
-                            none.of(e)
-                        }
-                    };
-                    columns.push((name.clone(), ty));
-                }
-                (Some(columns), Command::Select)
-            }
+            Prepared::AdvisoryLock(plan) => (Some(self.advisory(plan)), Command::Select),
             Prepared::Show(param) => (
                 Some(vec![(param.name().to_string(), Some(SqlType::Text))]),
                 Command::Other,
             ),
             _ => (None, Command::Other),
         }
+    }
+
+    /// A set operation's columns: the first branch's types.
+    fn set_op(
+        &mut self,
+        plan: &super::setops::SetOpPlan,
+        ctes: &[Vec<Option<SqlType>>],
+    ) -> Vec<(String, Option<SqlType>)> {
+        let mut first = None;
+        self.set_tree(&plan.tree, ctes, &mut first);
+        for e in plan.limit.iter().chain(&plan.offset) {
+            self.expr(e, &RowTypes::empty(), Some(SqlType::BigInt));
+        }
+        let types = first.unwrap_or_default();
+        plan.columns
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), types.get(i).copied().flatten()))
+            .collect()
+    }
+
+    /// An INSERT's parameters take their target columns' types (in
+    /// `VALUES`, the query, `ON CONFLICT DO UPDATE`); its columns are its
+    /// RETURNING list's.
+    fn insert(&mut self, plan: &super::plan::InsertPlan, ctes: &[Vec<Option<SqlType>>]) -> Columns {
+        let table = &plan.table;
+        let row = RowTypes {
+            columns: table.columns.iter().map(|c| Some(c.ty)).collect(),
+            aggs: &[],
+        };
+        let target_types: Vec<Option<SqlType>> = plan
+            .targets
+            .iter()
+            .map(|&c| table.columns.get(c).map(|c| c.ty))
+            .collect();
+        for values in &plan.rows {
+            for (e, ty) in values.iter().zip(&target_types) {
+                self.expr(e, &RowTypes::empty(), *ty);
+            }
+        }
+        if let Some(select) = &plan.select {
+            self.select(select, &[], ctes, &target_types);
+        }
+        if let Some((_, super::plan::ConflictAction::Update { sets, filter })) = &plan.conflict {
+            // The existing row, then EXCLUDED.
+            let mut both = row.columns.clone();
+            both.extend(row.columns.iter().copied());
+            let both = RowTypes {
+                columns: both,
+                aggs: &[],
+            };
+            for (c, e) in sets {
+                self.expr(e, &both, table.columns.get(*c).map(|c| c.ty));
+            }
+            if let Some(f) = filter {
+                self.expr(f, &both, Some(SqlType::Bool));
+            }
+        }
+        self.returning(&row, plan.returning.as_deref())
+    }
+
+    /// A RETURNING list's columns (none without one), its parameters
+    /// typed by context.
+    fn returning(&mut self, row: &RowTypes, returning: Option<&[(String, Expr)]>) -> Columns {
+        returning.map(|items| {
+            items.iter().for_each(|(_, e)| self.expr(e, row, None));
+            outputs(row, items)
+        })
+    }
+
+    /// The columns of `SELECT pg_advisory_...(...)`: a lock function's
+    /// key is bigint (one argument) or two integers.
+    fn advisory(&mut self, plan: &super::plan::AdvisoryPlan) -> Vec<(String, Option<SqlType>)> {
+        let none = RowTypes::empty();
+        let mut columns = Vec::new();
+        for (name, item) in &plan.items {
+            let key = |infer: &mut Infer, key: &[Expr]| {
+                let ty = if key.len() == 1 {
+                    SqlType::BigInt
+                } else {
+                    SqlType::Integer
+                };
+                key.iter().for_each(|e| infer.expr(e, &none, Some(ty)));
+            };
+            let ty = match item {
+                // void: described as text (its text form is empty).
+                AdvisoryItem::Lock { key: k, wait, .. } => {
+                    key(self, k);
+                    (!wait).then_some(SqlType::Bool)
+                }
+                AdvisoryItem::Unlock { key: k, .. } => {
+                    key(self, k);
+                    Some(SqlType::Bool)
+                }
+                AdvisoryItem::UnlockAll => None,
+                AdvisoryItem::Value(e) => {
+                    self.expr(e, &none, None);
+                    none.of(e)
+                }
+            };
+            columns.push((name.clone(), ty));
+        }
+        columns
     }
 
     fn set_tree(

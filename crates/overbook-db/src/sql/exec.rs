@@ -22,6 +22,7 @@ use crate::store::{
 };
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Where a statement reads a table.
 enum Lookup {
@@ -58,6 +59,17 @@ pub(crate) struct Exec<'a> {
 pub(crate) struct Bound<'a> {
     pub(crate) values: &'a [Value],
     pub(crate) ctx: &'a Ctx,
+}
+
+/// What `ON CONFLICT` made of a row about to be inserted.
+enum ConflictOutcome {
+    /// No arbiter index holds a conflicting row: insert it.
+    NoConflict,
+    /// `DO NOTHING`, a `DO UPDATE` whose WHERE is false, or a BEFORE
+    /// trigger that cancelled the update: the row is passed over.
+    Skipped,
+    /// `DO UPDATE` updated the conflicting row to this.
+    Updated(Vec<Value>),
 }
 
 impl std::ops::Deref for Bound<'_> {
@@ -831,90 +843,10 @@ impl Exec<'_> {
                 values
             };
             self.check_row(table, &values)?;
-            if let Some((arbiters, action)) = &plan.conflict {
-                let all: Vec<usize> = table.declared_unique().collect();
-                let arbiters = if arbiters.is_empty() { &all } else { arbiters };
-                for &index in arbiters {
-                    // A row outside a partial unique index's predicate
-                    // cannot conflict through it.
-                    if table.key_values(index, &values)?.iter().any(Value::is_null)
-                        || !table.has_entry(index, &values)?
-                    {
-                        continue;
-                    }
-                    let key = table.index_key(index, &values)?;
-                    let Some(existing) = self.tx.sql_probe(&key).await? else {
-                        continue;
-                    };
-                    // A secondary entry's row may be under an uncommitted
-                    // update that left the entry alone: PostgreSQL checks
-                    // the row itself, waiting for its writer, and at the
-                    // snapshot levels fails with 40001 when the row is newer
-                    // than the snapshot.
-                    if index != 0
-                        && self
-                            .tx
-                            .sql_probe(&table.key_of_entry(&existing))
-                            .await?
-                            .is_none()
-                    {
-                        continue;
-                    }
-                    let ConflictAction::Update { sets, filter } = action else {
-                        continue 'rows;
-                    };
-                    let row_key = if index == 0 {
-                        key
-                    } else {
-                        table.key_of_entry(&existing)
-                    };
-                    if touched.contains(&row_key) {
-                        return Err(err(
-                            SqlState::CardinalityViolation,
-                            "ON CONFLICT DO UPDATE command cannot affect row a second time",
-                        ));
-                    }
-                    // A conflicting row that moved meanwhile no longer
-                    // conflicts: PostgreSQL retries the insert rather than
-                    // follow the chain.
-                    // PostgreSQL decides the strength from the columns the
-                    // SET list names (ExecUpdateLockMode), not their values.
-                    let mode = if sets.iter().any(|(c, _)| is_key_column(table, *c)) {
-                        RowLockMode::Update
-                    } else {
-                        RowLockMode::NoKeyUpdate
-                    };
-                    let Some((locked_key, current)) = self
-                        .lock_row_or_retry(table, &row_key, None, mode, true)
-                        .await?
-                    else {
-                        continue;
-                    };
-                    if locked_key != row_key {
-                        continue;
-                    }
-                    let mut both = current.clone();
-                    both.extend(values.iter().cloned());
-                    if let Some(f) = filter {
-                        if !f.is_true(&env(&both, self.params))? {
-                            continue 'rows;
-                        }
-                    }
-                    let new = self.apply_sets(table, sets, &both)?;
-                    let set: Vec<usize> = sets.iter().map(|(c, _)| *c).collect();
-                    let new = if Self::has_before(table, Event::Update) {
-                        match self
-                            .before_row(table, Event::Update, Some(&current), new, Some(&set))
-                            .await?
-                        {
-                            Some(new) => new,
-                            None => continue 'rows,
-                        }
-                    } else {
-                        new
-                    };
-                    self.update_row(table, &row_key, &current, &new).await?;
-                    self.after_row(table, Event::Update, Some(&current), Some(&new), Some(&set));
+            match self.resolve_conflict(plan, &values, &touched).await? {
+                ConflictOutcome::NoConflict => {}
+                ConflictOutcome::Skipped => continue 'rows,
+                ConflictOutcome::Updated(new) => {
                     touched.push(table.row_key(&new));
                     affected += 1;
                     self.returning(plan.returning.as_ref(), &new, &mut out)?;
@@ -931,6 +863,136 @@ impl Exec<'_> {
             self.returning(plan.returning.as_ref(), &values, &mut out)?;
         }
         Ok(Self::done(plan.returning.as_ref(), out, affected))
+    }
+
+    /// `ON CONFLICT` for a row about to be inserted: the first arbiter
+    /// index with a conflicting row decides (`touched`: the rows this
+    /// statement inserted or updated already).
+    async fn resolve_conflict(
+        &mut self,
+        plan: &InsertPlan,
+        values: &[Value],
+        touched: &[Key],
+    ) -> Result<ConflictOutcome, DbError> {
+        let table = &plan.table;
+        let Some((arbiters, action)) = &plan.conflict else {
+            return Ok(ConflictOutcome::NoConflict);
+        };
+        let all: Vec<usize> = table.declared_unique().collect();
+        let arbiters = if arbiters.is_empty() { &all } else { arbiters };
+        for &index in arbiters {
+            let Some(row_key) = self.conflicting_row(table, index, values).await? else {
+                continue;
+            };
+            let ConflictAction::Update { sets, filter } = action else {
+                return Ok(ConflictOutcome::Skipped);
+            };
+            if touched.contains(&row_key) {
+                return Err(err(
+                    SqlState::CardinalityViolation,
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time",
+                ));
+            }
+            // A conflicting row that moved meanwhile no longer
+            // conflicts: PostgreSQL retries the insert rather than
+            // follow the chain.
+            // PostgreSQL decides the strength from the columns the
+            // SET list names (ExecUpdateLockMode), not their values.
+            let mode = if sets.iter().any(|(c, _)| is_key_column(table, *c)) {
+                RowLockMode::Update
+            } else {
+                RowLockMode::NoKeyUpdate
+            };
+            let Some((locked_key, current)) = self
+                .lock_row_or_retry(table, &row_key, None, mode, true)
+                .await?
+            else {
+                continue;
+            };
+            if locked_key != row_key {
+                continue;
+            }
+            return self
+                .conflict_update(table, sets, filter.as_ref(), &row_key, current, values)
+                .await;
+        }
+        Ok(ConflictOutcome::NoConflict)
+    }
+
+    /// The key of the row that conflicts with `values` through unique
+    /// index `index`, if one does.
+    async fn conflicting_row(
+        &mut self,
+        table: &Table,
+        index: usize,
+        values: &[Value],
+    ) -> Result<Option<Key>, DbError> {
+        // A row outside a partial unique index's predicate
+        // cannot conflict through it.
+        if table.key_values(index, values)?.iter().any(Value::is_null)
+            || !table.has_entry(index, values)?
+        {
+            return Ok(None);
+        }
+        let key = table.index_key(index, values)?;
+        let Some(existing) = self.tx.sql_probe(&key).await? else {
+            return Ok(None);
+        };
+        // A secondary entry's row may be under an uncommitted
+        // update that left the entry alone: PostgreSQL checks
+        // the row itself, waiting for its writer, and at the
+        // snapshot levels fails with 40001 when the row is newer
+        // than the snapshot.
+        if index != 0
+            && self
+                .tx
+                .sql_probe(&table.key_of_entry(&existing))
+                .await?
+                .is_none()
+        {
+            return Ok(None);
+        }
+        Ok(Some(if index == 0 {
+            key
+        } else {
+            table.key_of_entry(&existing)
+        }))
+    }
+
+    /// `DO UPDATE SET ... [WHERE ...]` on the locked conflicting row
+    /// (`current`), `EXCLUDED` being the row proposed for insertion.
+    async fn conflict_update(
+        &mut self,
+        table: &Arc<Table>,
+        sets: &[(usize, Expr)],
+        filter: Option<&Expr>,
+        row_key: &Key,
+        current: Vec<Value>,
+        values: &[Value],
+    ) -> Result<ConflictOutcome, DbError> {
+        let mut both = current.clone();
+        both.extend(values.iter().cloned());
+        if let Some(f) = filter {
+            if !f.is_true(&env(&both, self.params))? {
+                return Ok(ConflictOutcome::Skipped);
+            }
+        }
+        let new = self.apply_sets(table, sets, &both)?;
+        let set: Vec<usize> = sets.iter().map(|(c, _)| *c).collect();
+        let new = if Self::has_before(table, Event::Update) {
+            match self
+                .before_row(table, Event::Update, Some(&current), new, Some(&set))
+                .await?
+            {
+                Some(new) => new,
+                None => return Ok(ConflictOutcome::Skipped),
+            }
+        } else {
+            new
+        };
+        self.update_row(table, row_key, &current, &new).await?;
+        self.after_row(table, Event::Update, Some(&current), Some(&new), Some(&set));
+        Ok(ConflictOutcome::Updated(new))
     }
 
     pub(crate) async fn update(&mut self, plan: &UpdatePlan) -> Result<Rows, DbError> {

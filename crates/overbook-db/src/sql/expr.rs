@@ -349,123 +349,27 @@ impl<'a> Compiler<'a> {
             },
             E::Value(v) => self.literal(&v.value)?,
             E::Nested(inner) => self.compile(inner)?,
-            E::BinaryOp { left, op, right } => {
-                let op = match op {
-                    ast::BinaryOperator::Eq => BinOp::Eq,
-                    ast::BinaryOperator::NotEq => BinOp::Ne,
-                    ast::BinaryOperator::Lt => BinOp::Lt,
-                    ast::BinaryOperator::LtEq => BinOp::Le,
-                    ast::BinaryOperator::Gt => BinOp::Gt,
-                    ast::BinaryOperator::GtEq => BinOp::Ge,
-                    ast::BinaryOperator::And => BinOp::And,
-                    ast::BinaryOperator::Or => BinOp::Or,
-                    ast::BinaryOperator::Plus => BinOp::Add,
-                    ast::BinaryOperator::Minus => BinOp::Sub,
-                    ast::BinaryOperator::Multiply => BinOp::Mul,
-                    ast::BinaryOperator::Divide => BinOp::Div,
-                    ast::BinaryOperator::Modulo => BinOp::Mod,
-                    ast::BinaryOperator::StringConcat => BinOp::Concat,
-                    ast::BinaryOperator::PGOverlap => BinOp::Overlaps,
-                    ast::BinaryOperator::AtArrow => BinOp::Contains,
-                    ast::BinaryOperator::ArrowAt => BinOp::ContainedBy,
-                    ast::BinaryOperator::Arrow => BinOp::JsonGet,
-                    ast::BinaryOperator::LongArrow => BinOp::JsonGetText,
-                    ast::BinaryOperator::Question => BinOp::JsonHasKey,
-                    other => return Err(unsupported(format!("the operator {other}"))),
-                };
-                Expr::Bin(
-                    op,
-                    Box::new(self.compile(left)?),
-                    Box::new(self.compile(right)?),
-                )
-            }
-            E::UnaryOp { op, expr } => {
-                let inner = self.compile(expr)?;
-                match op {
-                    ast::UnaryOperator::Not => Expr::Not(Box::new(inner)),
-                    ast::UnaryOperator::Minus => match inner {
-                        Expr::Const(Value::Int(v)) => Expr::Const(Value::Int(-v)),
-                        Expr::Const(Value::Numeric(d)) => Expr::Const(Value::Numeric(d.neg())),
-                        other => Expr::Neg(Box::new(other)),
-                    },
-                    ast::UnaryOperator::Plus => inner,
-                    other => return Err(unsupported(format!("the operator {other}"))),
-                }
-            }
-            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
-                // CASE WHEN a IS NULL THEN b IS NOT NULL WHEN b IS NULL
-                // THEN true ELSE a <> b END (negated for NOT DISTINCT).
-                let (a, b) = (self.compile(a)?, self.compile(b)?);
-                let distinct = Expr::Case(
-                    vec![
-                        (
-                            Expr::IsNull(Box::new(a.clone()), false),
-                            Expr::IsNull(Box::new(b.clone()), true),
-                        ),
-                        (
-                            Expr::IsNull(Box::new(b.clone()), false),
-                            Expr::Const(Value::Bool(true)),
-                        ),
-                    ],
-                    Some(Box::new(Expr::Bin(BinOp::Ne, Box::new(a), Box::new(b)))),
-                );
-                if matches!(e, E::IsDistinctFrom(..)) {
-                    distinct
-                } else {
-                    Expr::Not(Box::new(distinct))
-                }
-            }
-            E::IsNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), false),
-            E::IsNotNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), true),
-            E::IsTrue(inner) => Expr::IsBool(Box::new(self.compile(inner)?), true, false),
-            E::IsNotTrue(inner) => Expr::IsBool(Box::new(self.compile(inner)?), true, true),
-            E::IsFalse(inner) => Expr::IsBool(Box::new(self.compile(inner)?), false, false),
-            E::IsNotFalse(inner) => Expr::IsBool(Box::new(self.compile(inner)?), false, true),
-            E::InList {
-                expr,
-                list,
-                negated,
-            } => Expr::InList(
-                Box::new(self.compile(expr)?),
-                list.iter()
-                    .map(|x| self.compile(x))
-                    .collect::<Result<_, _>>()?,
-                *negated,
+            E::BinaryOp { left, op, right } => Expr::Bin(
+                binary_op(op)?,
+                Box::new(self.compile(left)?),
+                Box::new(self.compile(right)?),
             ),
-            E::Between {
-                expr,
-                negated,
-                low,
-                high,
-            } => Expr::Between(
-                Box::new(self.compile(expr)?),
-                Box::new(self.compile(low)?),
-                Box::new(self.compile(high)?),
-                *negated,
-            ),
+            E::UnaryOp { op, expr } => self.unary_op(op, expr)?,
+            E::IsDistinctFrom(..)
+            | E::IsNotDistinctFrom(..)
+            | E::IsNull(_)
+            | E::IsNotNull(_)
+            | E::IsTrue(_)
+            | E::IsNotTrue(_)
+            | E::IsFalse(_)
+            | E::IsNotFalse(_)
+            | E::InList { .. }
+            | E::Between { .. }
+            | E::Like { .. }
+            | E::ILike { .. } => self.predicate(e)?,
             E::Cast {
                 expr, data_type, ..
-            } if data_type.to_string().eq_ignore_ascii_case("regclass")
-                && self.tableoid_of(expr).is_some() =>
-            {
-                let qualifier = self.tableoid_of(expr).expect("checked");
-                self.tableoid(qualifier.as_deref())?
-            }
-            E::Cast {
-                expr, data_type, ..
-            } => {
-                let ty = type_of(data_type)?;
-                let inner = self.compile(expr)?;
-                // A literal cast is folded now, so its errors (22P02...)
-                // come at once and index bounds see a typed constant.
-                match inner {
-                    // `NULL::int` keeps its type for what reads it
-                    // (CREATE TABLE ... AS: an integer column).
-                    Expr::Const(Value::Null) => Expr::Cast(Box::new(Expr::Const(Value::Null)), ty),
-                    Expr::Const(v) => Expr::Const(cast(&v, ty)?),
-                    other => Expr::Cast(Box::new(other), ty),
-                }
-            }
+            } => self.compile_cast(expr, data_type)?,
             E::TypedString { data_type, value } => {
                 let ty = type_of(data_type)?;
                 let text = match value {
@@ -478,42 +382,12 @@ impl<'a> Compiler<'a> {
                 operand,
                 conditions,
                 else_result,
-            } => {
-                let mut arms = Vec::with_capacity(conditions.len());
-                for when in conditions {
-                    let (c, r) = (&when.condition, &when.result);
-                    let mut cond = self.compile(c)?;
-                    if let Some(op) = operand {
-                        cond = Expr::Bin(BinOp::Eq, Box::new(self.compile(op)?), Box::new(cond));
-                    }
-                    arms.push((cond, self.compile(r)?));
-                }
-                let other = match else_result {
-                    Some(e) => Some(Box::new(self.compile(e)?)),
-                    None => None,
-                };
-                Expr::Case(arms, other)
-            }
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref())?,
             E::Function(f) => self.function(f)?,
-            E::Interval(iv) => {
-                if iv.leading_field.is_some() || iv.last_field.is_some() {
-                    return Err(unsupported(format!(
-                        "the interval {iv} (write INTERVAL '...')"
-                    )));
-                }
-                match self.compile(&iv.value)? {
-                    Expr::Const(Value::Text(t)) => Expr::Const(parse_text(&t, SqlType::Interval)?),
-                    other => Expr::Cast(Box::new(other), SqlType::Interval),
-                }
-            }
+            E::Interval(iv) => self.interval(iv)?,
             E::Subquery(q) => self.subquery(q, SubKind::Scalar)?,
             E::Exists { subquery, negated } => {
-                let e = self.subquery(subquery, SubKind::Exists)?;
-                if *negated {
-                    Expr::Not(Box::new(e))
-                } else {
-                    e
-                }
+                not_if(*negated, self.subquery(subquery, SubKind::Exists)?)
             }
             E::InSubquery {
                 expr,
@@ -521,67 +395,67 @@ impl<'a> Compiler<'a> {
                 negated,
             } => {
                 let lhs = Box::new(self.compile(expr)?);
-                let e = self.subquery(
-                    subquery,
-                    SubKind::Quantified {
-                        op: "=",
-                        any: true,
-                        lhs,
-                    },
-                )?;
-                if *negated {
-                    Expr::Not(Box::new(e))
-                } else {
-                    e
-                }
-            }
-            E::AnyOp {
-                left,
-                compare_op,
-                right,
-                ..
-            }
-            | E::AllOp {
-                left,
-                compare_op,
-                right,
-            } if matches!(**right, E::Subquery(_)) => {
-                let E::Subquery(q) = &**right else {
-                    unreachable!("matched above")
-                };
                 let kind = SubKind::Quantified {
-                    op: compare_name(compare_op)?,
-                    any: matches!(e, E::AnyOp { .. }),
-                    lhs: Box::new(self.compile(left)?),
+                    op: "=",
+                    any: true,
+                    lhs,
                 };
-                self.subquery(q, kind)?
+                not_if(*negated, self.subquery(subquery, kind)?)
             }
             E::AnyOp {
                 left,
                 compare_op,
                 right,
                 ..
-            } => Expr::AnyAll(
-                compare_name(compare_op)?,
-                true,
-                Box::new(self.compile(left)?),
-                Box::new(self.compile(right)?),
-            ),
+            } => self.any_all(compare_op, true, left, right)?,
             E::AllOp {
                 left,
                 compare_op,
                 right,
-            } => Expr::AnyAll(
-                compare_name(compare_op)?,
-                false,
-                Box::new(self.compile(left)?),
-                Box::new(self.compile(right)?),
+            } => self.any_all(compare_op, false, left, right)?,
+            E::Array(a) => Expr::Array(self.compile_all(&a.elem)?),
+            E::Extract { .. }
+            | E::Ceil { .. }
+            | E::Floor { .. }
+            | E::Substring { .. }
+            | E::Position { .. } => self.keyword_call(e)?,
+            other => return Err(unsupported(format!("the expression {other}"))),
+        })
+    }
+
+    /// The predicates SQL writes with keywords: `IS [NOT] NULL/TRUE/FALSE`,
+    /// `IS [NOT] DISTINCT FROM`, `[NOT] IN (list)`, `[NOT] BETWEEN`,
+    /// `[NOT] LIKE/ILIKE` (without `ANY` or `ESCAPE`).
+    fn predicate(&mut self, e: &ast::Expr) -> Result<Expr, DbError> {
+        use ast::Expr as E;
+        Ok(match e {
+            E::IsDistinctFrom(a, b) => self.is_distinct_from(a, b)?,
+            E::IsNotDistinctFrom(a, b) => Expr::Not(Box::new(self.is_distinct_from(a, b)?)),
+            E::IsNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), false),
+            E::IsNotNull(inner) => Expr::IsNull(Box::new(self.compile(inner)?), true),
+            E::IsTrue(inner) => Expr::IsBool(Box::new(self.compile(inner)?), true, false),
+            E::IsNotTrue(inner) => Expr::IsBool(Box::new(self.compile(inner)?), true, true),
+            E::IsFalse(inner) => Expr::IsBool(Box::new(self.compile(inner)?), false, false),
+            E::IsNotFalse(inner) => Expr::IsBool(Box::new(self.compile(inner)?), false, true),
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList(
+                Box::new(self.compile(expr)?),
+                self.compile_all(list)?,
+                *negated,
             ),
-            E::Array(a) => Expr::Array(
-                a.elem
-                    .iter()
-                    .map(|x| self.compile(x))
-                    .collect::<Result<_, _>>()?,
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => Expr::Between(
+                Box::new(self.compile(expr)?),
+                Box::new(self.compile(low)?),
+                Box::new(self.compile(high)?),
+                *negated,
             ),
             E::Like {
                 negated,
@@ -602,12 +476,18 @@ impl<'a> Compiler<'a> {
                     Builtin::Like(insensitive),
                     vec![self.compile(expr)?, self.compile(pattern)?],
                 );
-                if *negated {
-                    Expr::Not(Box::new(call))
-                } else {
-                    call
-                }
+                not_if(*negated, call)
             }
+            other => return Err(unsupported(format!("the expression {other}"))),
+        })
+    }
+
+    /// The functions SQL calls with keywords rather than commas:
+    /// `EXTRACT(f FROM x)`, `CEIL(x)`, `FLOOR(x)`, `SUBSTRING(x FROM f FOR
+    /// n)`, `POSITION(s IN t)`.
+    fn keyword_call(&mut self, e: &ast::Expr) -> Result<Expr, DbError> {
+        use ast::Expr as E;
+        Ok(match e {
             E::Extract { field, expr, .. } => Expr::Call(
                 Builtin::Extract,
                 vec![
@@ -628,23 +508,159 @@ impl<'a> Compiler<'a> {
                 substring_from,
                 substring_for,
                 ..
-            } => {
-                let mut args = vec![self.compile(expr)?];
-                args.push(match substring_from {
-                    Some(f) => self.compile(f)?,
-                    None => Expr::Const(Value::Int(1)),
-                });
-                if let Some(n) = substring_for {
-                    args.push(self.compile(n)?);
-                }
-                Expr::Call(Builtin::Substr, args)
-            }
+            } => self.substring(expr, substring_from.as_deref(), substring_for.as_deref())?,
             E::Position { expr, r#in } => Expr::Call(
                 Builtin::Position,
                 vec![self.compile(r#in)?, self.compile(expr)?],
             ),
             other => return Err(unsupported(format!("the expression {other}"))),
         })
+    }
+
+    /// Compiles each expression of a list, in order.
+    fn compile_all(&mut self, list: &[ast::Expr]) -> Result<Vec<Expr>, DbError> {
+        list.iter().map(|x| self.compile(x)).collect()
+    }
+
+    fn unary_op(&mut self, op: &ast::UnaryOperator, expr: &ast::Expr) -> Result<Expr, DbError> {
+        let inner = self.compile(expr)?;
+        Ok(match op {
+            ast::UnaryOperator::Not => Expr::Not(Box::new(inner)),
+            // A negative literal is folded to a constant, so index bounds
+            // and casts see it as one.
+            ast::UnaryOperator::Minus => match inner {
+                Expr::Const(Value::Int(v)) => Expr::Const(Value::Int(-v)),
+                Expr::Const(Value::Numeric(d)) => Expr::Const(Value::Numeric(d.neg())),
+                other => Expr::Neg(Box::new(other)),
+            },
+            ast::UnaryOperator::Plus => inner,
+            other => return Err(unsupported(format!("the operator {other}"))),
+        })
+    }
+
+    /// `a IS DISTINCT FROM b` as `CASE WHEN a IS NULL THEN b IS NOT NULL
+    /// WHEN b IS NULL THEN true ELSE a <> b END` (negated for NOT
+    /// DISTINCT by the caller).
+    fn is_distinct_from(&mut self, a: &ast::Expr, b: &ast::Expr) -> Result<Expr, DbError> {
+        let (a, b) = (self.compile(a)?, self.compile(b)?);
+        Ok(Expr::Case(
+            vec![
+                (
+                    Expr::IsNull(Box::new(a.clone()), false),
+                    Expr::IsNull(Box::new(b.clone()), true),
+                ),
+                (
+                    Expr::IsNull(Box::new(b.clone()), false),
+                    Expr::Const(Value::Bool(true)),
+                ),
+            ],
+            Some(Box::new(Expr::Bin(BinOp::Ne, Box::new(a), Box::new(b)))),
+        ))
+    }
+
+    /// `x::type` and `CAST(x AS type)`; `tableoid::regclass` names the
+    /// row's table.
+    fn compile_cast(
+        &mut self,
+        expr: &ast::Expr,
+        data_type: &ast::DataType,
+    ) -> Result<Expr, DbError> {
+        if data_type.to_string().eq_ignore_ascii_case("regclass") {
+            if let Some(qualifier) = self.tableoid_of(expr) {
+                return self.tableoid(qualifier.as_deref());
+            }
+        }
+        let ty = type_of(data_type)?;
+        let inner = self.compile(expr)?;
+        // A literal cast is folded now, so its errors (22P02...)
+        // come at once and index bounds see a typed constant.
+        Ok(match inner {
+            // `NULL::int` keeps its type for what reads it
+            // (CREATE TABLE ... AS: an integer column).
+            Expr::Const(Value::Null) => Expr::Cast(Box::new(Expr::Const(Value::Null)), ty),
+            Expr::Const(v) => Expr::Const(cast(&v, ty)?),
+            other => Expr::Cast(Box::new(other), ty),
+        })
+    }
+
+    /// `CASE [operand] WHEN ... THEN ... [ELSE ...] END`; the simple form
+    /// compares the operand with each `WHEN` value.
+    fn case(
+        &mut self,
+        operand: Option<&ast::Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&ast::Expr>,
+    ) -> Result<Expr, DbError> {
+        let mut arms = Vec::with_capacity(conditions.len());
+        for when in conditions {
+            let (c, r) = (&when.condition, &when.result);
+            let mut cond = self.compile(c)?;
+            if let Some(op) = operand {
+                cond = Expr::Bin(BinOp::Eq, Box::new(self.compile(op)?), Box::new(cond));
+            }
+            arms.push((cond, self.compile(r)?));
+        }
+        let other = match else_result {
+            Some(e) => Some(Box::new(self.compile(e)?)),
+            None => None,
+        };
+        Ok(Expr::Case(arms, other))
+    }
+
+    /// `INTERVAL '...'`: only the quoted form (a literal folds now).
+    fn interval(&mut self, iv: &ast::Interval) -> Result<Expr, DbError> {
+        if iv.leading_field.is_some() || iv.last_field.is_some() {
+            return Err(unsupported(format!(
+                "the interval {iv} (write INTERVAL '...')"
+            )));
+        }
+        Ok(match self.compile(&iv.value)? {
+            Expr::Const(Value::Text(t)) => Expr::Const(parse_text(&t, SqlType::Interval)?),
+            other => Expr::Cast(Box::new(other), SqlType::Interval),
+        })
+    }
+
+    /// `x op ANY (...)` / `x op ALL (...)`: over a subquery's rows, or over
+    /// an array's elements.
+    fn any_all(
+        &mut self,
+        compare_op: &ast::BinaryOperator,
+        any: bool,
+        left: &ast::Expr,
+        right: &ast::Expr,
+    ) -> Result<Expr, DbError> {
+        if let ast::Expr::Subquery(q) = right {
+            let kind = SubKind::Quantified {
+                op: compare_name(compare_op)?,
+                any,
+                lhs: Box::new(self.compile(left)?),
+            };
+            return self.subquery(q, kind);
+        }
+        Ok(Expr::AnyAll(
+            compare_name(compare_op)?,
+            any,
+            Box::new(self.compile(left)?),
+            Box::new(self.compile(right)?),
+        ))
+    }
+
+    /// `SUBSTRING(x FROM f FOR n)` as `substr(x, f, n)`.
+    fn substring(
+        &mut self,
+        expr: &ast::Expr,
+        from: Option<&ast::Expr>,
+        count: Option<&ast::Expr>,
+    ) -> Result<Expr, DbError> {
+        let mut args = vec![self.compile(expr)?];
+        args.push(match from {
+            Some(f) => self.compile(f)?,
+            None => Expr::Const(Value::Int(1)),
+        });
+        if let Some(n) = count {
+            args.push(self.compile(n)?);
+        }
+        Ok(Expr::Call(Builtin::Substr, args))
     }
 
     fn subquery(&mut self, query: &ast::Query, kind: SubKind) -> Result<Expr, DbError> {
@@ -688,46 +704,8 @@ impl<'a> Compiler<'a> {
         if name == "make_interval" {
             return self.make_interval(f);
         }
-        let (args, star, distinct) = match &f.args {
-            ast::FunctionArguments::None => (Vec::new(), false, false),
-            ast::FunctionArguments::List(list) => {
-                if !list.clauses.is_empty() {
-                    return Err(unsupported(format!("the function call {f}")));
-                }
-                let distinct = matches!(
-                    list.duplicate_treatment,
-                    Some(ast::DuplicateTreatment::Distinct)
-                );
-                let mut args = Vec::new();
-                let mut star = false;
-                for a in &list.args {
-                    match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                            args.push(e.clone())
-                        }
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                        _ => return Err(unsupported(format!("the function call {f}"))),
-                    }
-                }
-                (args, star, distinct)
-            }
-            ast::FunctionArguments::Subquery(_) => {
-                return Err(unsupported(format!("the function call {f}")))
-            }
-        };
-        let agg = match name.as_str() {
-            "count" if star => Some(AggFunc::CountStar),
-            "count" => Some(AggFunc::Count),
-            "sum" => Some(AggFunc::Sum),
-            "min" => Some(AggFunc::Min),
-            "max" => Some(AggFunc::Max),
-            "array_agg" => Some(AggFunc::ArrayAgg),
-            "bool_and" | "every" => Some(AggFunc::BoolAnd),
-            "bool_or" => Some(AggFunc::BoolOr),
-            "avg" => Some(AggFunc::Avg),
-            "string_agg" => Some(AggFunc::StringAgg),
-            _ => None,
-        };
+        let (args, star, distinct) = plain_args(f)?;
+        let agg = aggregate_named(&name, star);
         if agg.is_none() && f.filter.is_some() {
             return Err(err(
                 SqlState::Other("42809"),
@@ -735,141 +713,88 @@ impl<'a> Compiler<'a> {
             ));
         }
         if let Some(func) = agg {
-            if distinct && func == AggFunc::CountStar {
-                return Err(err(SqlState::SyntaxError, "syntax error at or near \"*\""));
-            }
-            if self.in_agg {
-                return Err(err(
-                    SqlState::GroupingError,
-                    "aggregate function calls cannot be nested",
-                ));
-            }
-            if self.aggs.is_none() {
-                return Err(err(
-                    SqlState::GroupingError,
-                    format!("aggregate functions are not allowed here: {f}"),
-                ));
-            }
-            let mut delimiter = None;
-            let arg = match (func, args.as_slice()) {
-                (AggFunc::CountStar, []) => None,
-                (AggFunc::CountStar, _) => return Err(unsupported(format!("{f}"))),
-                (AggFunc::StringAgg, [one, delim]) => {
-                    self.in_agg = true;
-                    let compiled = self
-                        .compile(one)
-                        .and_then(|x| Ok((x, self.compile(delim)?)));
-                    self.in_agg = false;
-                    let (x, d) = compiled?;
-                    delimiter = Some(d);
-                    Some(x)
-                }
-                (AggFunc::StringAgg, _) => {
-                    return Err(err(
-                        SqlState::UndefinedFunction,
-                        format!("function {f} does not exist"),
-                    ))
-                }
-                (_, [one]) => {
-                    self.in_agg = true;
-                    let compiled = self.compile(one);
-                    self.in_agg = false;
-                    Some(compiled?)
-                }
-                _ => {
-                    return Err(err(
-                        SqlState::UndefinedFunction,
-                        format!("function {f} does not exist"),
-                    ))
-                }
-            };
-            let filter = match &f.filter {
-                Some(cond) => {
-                    self.in_agg = true;
-                    let compiled = self.compile(cond);
-                    self.in_agg = false;
-                    Some(compiled?)
-                }
-                None => None,
-            };
-            let aggs = self.aggs.as_mut().expect("checked above");
-            aggs.push(AggSpec {
-                func,
-                arg,
-                filter,
-                distinct,
-                delimiter,
-            });
-            return Ok(Expr::Agg(aggs.len() - 1));
+            return self.aggregate(f, func, &args, distinct);
         }
         if star || distinct {
             return Err(unsupported(format!("the function call {f}")));
         }
-        let func = match name.as_str() {
-            "lower" => Func::Lower,
-            "upper" => Func::Upper,
-            "isempty" => Func::IsEmpty,
-            "coalesce" => Func::Coalesce,
-            "greatest" => Func::Greatest,
-            "least" => Func::Least,
-            "abs" => Func::Abs,
-            "int4range" => Func::Int4Range,
-            "tstzrange" => Func::TstzRange,
-            "nullif" => Func::Nullif,
-            other => {
-                let compiled = args
-                    .iter()
-                    .enumerate()
-                    .map(|(i, a)| self.compile(super::sequences::regclass_arg(other, i, a)))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if let (Some(calls), Some((mode, session_level))) = (
-                    self.advisory.as_mut(),
-                    super::locks::waiting_advisory_function(other),
-                ) {
-                    if compiled.is_empty() || compiled.len() > 2 {
-                        return Err(err(
-                            SqlState::UndefinedFunction,
-                            format!("function {f} does not exist"),
-                        ));
-                    }
-                    if compiled.iter().any(|a| a.max_column().is_some()) {
-                        return Err(unsupported(format!(
-                            "an advisory lock call whose key reads a column ({f})"
-                        )));
-                    }
-                    calls.push(super::locks::AdvisoryCallPlan {
-                        args: compiled,
-                        mode,
-                        session_level,
-                    });
-                    return Ok(Expr::Const(super::locks::void()));
-                }
-                return match funcs::lookup(other, compiled.len()) {
-                    Some(b) => Ok(Expr::Call(b, compiled)),
-                    None if super::plpgsql::lookup(other).is_some() => {
-                        let func = super::plpgsql::lookup(other).expect("checked");
-                        if func.args.len() != compiled.len() {
-                            return Err(err(
-                                SqlState::UndefinedFunction,
-                                format!("function {f} does not exist"),
-                            ));
-                        }
-                        Ok(Expr::UserCall(func, compiled))
-                    }
-                    None if KNOWN_ELSEWHERE.contains(&other) => {
-                        Err(unsupported(format!("the function {name}()")))
-                    }
-                    None => Err(err(
-                        SqlState::UndefinedFunction,
-                        format!("function {f} does not exist"),
-                    )),
-                };
+        match func_named(&name) {
+            Some(func) => self.func_call(f, func, &args),
+            None => self.named_call(f, &name, &args),
+        }
+    }
+
+    /// An aggregate call: its argument (and `string_agg`'s delimiter) and
+    /// its `FILTER`, compiled as inside an aggregate, become one more
+    /// aggregate of the query, which the expression reads by number.
+    fn aggregate(
+        &mut self,
+        f: &ast::Function,
+        func: AggFunc,
+        args: &[ast::Expr],
+        distinct: bool,
+    ) -> Result<Expr, DbError> {
+        if distinct && func == AggFunc::CountStar {
+            return Err(err(SqlState::SyntaxError, "syntax error at or near \"*\""));
+        }
+        if self.in_agg {
+            return Err(err(
+                SqlState::GroupingError,
+                "aggregate function calls cannot be nested",
+            ));
+        }
+        if self.aggs.is_none() {
+            return Err(err(
+                SqlState::GroupingError,
+                format!("aggregate functions are not allowed here: {f}"),
+            ));
+        }
+        let mut delimiter = None;
+        let arg = match (func, args) {
+            (AggFunc::CountStar, []) => None,
+            (AggFunc::CountStar, _) => return Err(unsupported(format!("{f}"))),
+            (AggFunc::StringAgg, [one, delim]) => {
+                let x = self.compile_in_aggregate(one)?;
+                delimiter = Some(self.compile_in_aggregate(delim)?);
+                Some(x)
             }
+            (AggFunc::StringAgg, _) => return Err(no_such_function(f)),
+            (_, [one]) => Some(self.compile_in_aggregate(one)?),
+            _ => return Err(no_such_function(f)),
         };
-        let compiled = args
-            .iter()
-            .map(|a| self.compile(a))
-            .collect::<Result<Vec<_>, _>>()?;
+        let filter = match &f.filter {
+            Some(cond) => Some(self.compile_in_aggregate(cond)?),
+            None => None,
+        };
+        let aggs = self.aggs.as_mut().expect("checked above");
+        aggs.push(AggSpec {
+            func,
+            arg,
+            filter,
+            distinct,
+            delimiter,
+        });
+        Ok(Expr::Agg(aggs.len() - 1))
+    }
+
+    /// Compiles an aggregate's argument, where another aggregate may not
+    /// appear.
+    fn compile_in_aggregate(&mut self, e: &ast::Expr) -> Result<Expr, DbError> {
+        self.in_agg = true;
+        let compiled = self.compile(e);
+        self.in_agg = false;
+        compiled
+    }
+
+    /// A call of one of the functions `Expr::Func` evaluates, with its
+    /// arity checked.
+    fn func_call(
+        &mut self,
+        f: &ast::Function,
+        func: Func,
+        args: &[ast::Expr],
+    ) -> Result<Expr, DbError> {
+        let compiled = self.compile_all(args)?;
         let arity_ok = match func {
             Func::Lower | Func::Upper | Func::IsEmpty | Func::Abs => compiled.len() == 1,
             Func::Int4Range | Func::TstzRange => (2..=3).contains(&compiled.len()),
@@ -877,10 +802,7 @@ impl<'a> Compiler<'a> {
             Func::Coalesce | Func::Greatest | Func::Least => !compiled.is_empty(),
         };
         if !arity_ok {
-            return Err(err(
-                SqlState::UndefinedFunction,
-                format!("function {f} does not exist"),
-            ));
+            return Err(no_such_function(f));
         }
         if matches!(func, Func::Int4Range | Func::TstzRange) && compiled.len() == 3 {
             match &compiled[2] {
@@ -890,6 +812,128 @@ impl<'a> Compiler<'a> {
         }
         Ok(Expr::Func(func, compiled))
     }
+
+    /// A call by name of anything else: an advisory lock function (in a
+    /// statement that collects them), a built-in of `funcs`, or a
+    /// PL/pgSQL function.
+    fn named_call(
+        &mut self,
+        f: &ast::Function,
+        name: &str,
+        args: &[ast::Expr],
+    ) -> Result<Expr, DbError> {
+        let compiled = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.compile(super::sequences::regclass_arg(name, i, a)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let (Some(calls), Some((mode, session_level))) = (
+            self.advisory.as_mut(),
+            super::locks::waiting_advisory_function(name),
+        ) {
+            if compiled.is_empty() || compiled.len() > 2 {
+                return Err(no_such_function(f));
+            }
+            if compiled.iter().any(|a| a.max_column().is_some()) {
+                return Err(unsupported(format!(
+                    "an advisory lock call whose key reads a column ({f})"
+                )));
+            }
+            calls.push(super::locks::AdvisoryCallPlan {
+                args: compiled,
+                mode,
+                session_level,
+            });
+            return Ok(Expr::Const(super::locks::void()));
+        }
+        match funcs::lookup(name, compiled.len()) {
+            Some(b) => Ok(Expr::Call(b, compiled)),
+            None if super::plpgsql::lookup(name).is_some() => {
+                let func = super::plpgsql::lookup(name).expect("checked");
+                if func.args.len() != compiled.len() {
+                    return Err(no_such_function(f));
+                }
+                Ok(Expr::UserCall(func, compiled))
+            }
+            None if KNOWN_ELSEWHERE.contains(&name) => {
+                Err(unsupported(format!("the function {name}()")))
+            }
+            None => Err(no_such_function(f)),
+        }
+    }
+}
+
+/// A call's plain arguments, whether it was `f(*)`, and whether
+/// `DISTINCT`; named arguments and clauses inside the parentheses
+/// (`ORDER BY`, ...) are 0A000.
+pub(crate) fn plain_args(f: &ast::Function) -> Result<(Vec<ast::Expr>, bool, bool), DbError> {
+    match &f.args {
+        ast::FunctionArguments::None => Ok((Vec::new(), false, false)),
+        ast::FunctionArguments::List(list) => {
+            if !list.clauses.is_empty() {
+                return Err(unsupported(format!("the function call {f}")));
+            }
+            let distinct = matches!(
+                list.duplicate_treatment,
+                Some(ast::DuplicateTreatment::Distinct)
+            );
+            let mut args = Vec::new();
+            let mut star = false;
+            for a in &list.args {
+                match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                        args.push(e.clone())
+                    }
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                    _ => return Err(unsupported(format!("the function call {f}"))),
+                }
+            }
+            Ok((args, star, distinct))
+        }
+        ast::FunctionArguments::Subquery(_) => Err(unsupported(format!("the function call {f}"))),
+    }
+}
+
+/// The aggregate called `name` (`count(*)` apart from `count(x)`).
+fn aggregate_named(name: &str, star: bool) -> Option<AggFunc> {
+    match name {
+        "count" if star => Some(AggFunc::CountStar),
+        "count" => Some(AggFunc::Count),
+        "sum" => Some(AggFunc::Sum),
+        "min" => Some(AggFunc::Min),
+        "max" => Some(AggFunc::Max),
+        "array_agg" => Some(AggFunc::ArrayAgg),
+        "bool_and" | "every" => Some(AggFunc::BoolAnd),
+        "bool_or" => Some(AggFunc::BoolOr),
+        "avg" => Some(AggFunc::Avg),
+        "string_agg" => Some(AggFunc::StringAgg),
+        _ => None,
+    }
+}
+
+/// The function `Expr::Func` evaluates under `name`, if it is one.
+fn func_named(name: &str) -> Option<Func> {
+    Some(match name {
+        "lower" => Func::Lower,
+        "upper" => Func::Upper,
+        "isempty" => Func::IsEmpty,
+        "coalesce" => Func::Coalesce,
+        "greatest" => Func::Greatest,
+        "least" => Func::Least,
+        "abs" => Func::Abs,
+        "int4range" => Func::Int4Range,
+        "tstzrange" => Func::TstzRange,
+        "nullif" => Func::Nullif,
+        _ => return None,
+    })
+}
+
+/// PostgreSQL's 42883 for a call no function matches.
+fn no_such_function(f: &ast::Function) -> DbError {
+    err(
+        SqlState::UndefinedFunction,
+        format!("function {f} does not exist"),
+    )
 }
 
 /// Functions PostgreSQL has that the simulated engine does not: 0A000
@@ -941,6 +985,43 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "current_setting",
     "set_config",
 ];
+
+/// The binary operators the engine evaluates (a lookup table).
+fn binary_op(op: &ast::BinaryOperator) -> Result<BinOp, DbError> {
+    Ok(match op {
+        ast::BinaryOperator::Eq => BinOp::Eq,
+        ast::BinaryOperator::NotEq => BinOp::Ne,
+        ast::BinaryOperator::Lt => BinOp::Lt,
+        ast::BinaryOperator::LtEq => BinOp::Le,
+        ast::BinaryOperator::Gt => BinOp::Gt,
+        ast::BinaryOperator::GtEq => BinOp::Ge,
+        ast::BinaryOperator::And => BinOp::And,
+        ast::BinaryOperator::Or => BinOp::Or,
+        ast::BinaryOperator::Plus => BinOp::Add,
+        ast::BinaryOperator::Minus => BinOp::Sub,
+        ast::BinaryOperator::Multiply => BinOp::Mul,
+        ast::BinaryOperator::Divide => BinOp::Div,
+        ast::BinaryOperator::Modulo => BinOp::Mod,
+        ast::BinaryOperator::StringConcat => BinOp::Concat,
+        ast::BinaryOperator::PGOverlap => BinOp::Overlaps,
+        ast::BinaryOperator::AtArrow => BinOp::Contains,
+        ast::BinaryOperator::ArrowAt => BinOp::ContainedBy,
+        ast::BinaryOperator::Arrow => BinOp::JsonGet,
+        ast::BinaryOperator::LongArrow => BinOp::JsonGetText,
+        ast::BinaryOperator::Question => BinOp::JsonHasKey,
+        other => return Err(unsupported(format!("the operator {other}"))),
+    })
+}
+
+/// `e`, or `NOT e` for the negated form of a predicate (`NOT EXISTS`,
+/// `NOT IN`, `NOT LIKE`).
+fn not_if(negated: bool, e: Expr) -> Expr {
+    if negated {
+        Expr::Not(Box::new(e))
+    } else {
+        e
+    }
+}
 
 fn compare_name(op: &ast::BinaryOperator) -> Result<&'static str, DbError> {
     Ok(match op {
@@ -1266,79 +1347,86 @@ impl Expr {
                 Value::Bool((t == Some(*expected)) != *negated)
             }
             Expr::Bin(op, a, b) => return eval_bin(*op, a, b, env),
-            Expr::InList(a, list, negated) => {
-                let v = a.eval(env)?;
-                if v.is_null() {
-                    return Ok(Value::Null);
-                }
-                let mut saw_null = false;
-                for x in list {
-                    match compare(&v, &x.eval(env)?)? {
-                        Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
-                        None => saw_null = true,
-                        _ => {}
-                    }
-                }
-                if saw_null {
-                    Value::Null
-                } else {
-                    Value::Bool(*negated)
-                }
-            }
-            Expr::Between(a, lo, hi, negated) => {
-                let v = a.eval(env)?;
-                let ge = compare(&v, &lo.eval(env)?)?.map(|o| o != Ordering::Less);
-                let le = compare(&v, &hi.eval(env)?)?.map(|o| o != Ordering::Greater);
-                let both = match (ge, le) {
-                    (Some(false), _) | (_, Some(false)) => Some(false),
-                    (Some(true), Some(true)) => Some(true),
-                    _ => None,
-                };
-                match both {
-                    None => Value::Null,
-                    Some(b) => Value::Bool(b != *negated),
-                }
-            }
+            Expr::InList(a, list, negated) => return eval_in_list(a, list, *negated, env),
+            Expr::Between(a, lo, hi, negated) => eval_between(a, lo, hi, *negated, env)?,
             Expr::Cast(a, ty) => cast(&a.eval(env)?, *ty)?,
-            Expr::Call(b, args) => {
-                let vals = args
-                    .iter()
-                    .map(|a| a.eval(env))
-                    .collect::<Result<Vec<_>, _>>()?;
-                funcs::call(*b, &vals, env.ctx)?
-            }
+            Expr::Call(b, args) => funcs::call(*b, &eval_all(args, env)?, env.ctx)?,
             Expr::UserCall(f, args) => {
-                let vals = args
-                    .iter()
-                    .map(|a| a.eval(env))
-                    .collect::<Result<Vec<_>, _>>()?;
-                super::plpgsql::call_in_expression(f, vals, env.ctx)?
+                super::plpgsql::call_in_expression(f, eval_all(args, env)?, env.ctx)?
             }
             Expr::AnyAll(op, any, a, array) => {
                 let x = a.eval(env)?;
                 let arr = array.eval(env)?;
                 funcs::any_all(|p, q| funcs::compare_op(op, p, q), &x, &arr, *any)?
             }
-            Expr::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|a| a.eval(env))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            Expr::Case(arms, other) => {
-                for (c, r) in arms {
-                    if c.is_true(env)? {
-                        return r.eval(env);
-                    }
-                }
-                match other {
-                    Some(o) => o.eval(env)?,
-                    None => Value::Null,
-                }
-            }
+            Expr::Array(items) => Value::Array(eval_all(items, env)?),
+            Expr::Case(arms, other) => return eval_case(arms, other.as_deref(), env),
             Expr::Func(f, args) => return eval_func(*f, args, env),
             Expr::Subquery(sub) => super::subquery::eval(sub, env)?,
         })
+    }
+}
+
+/// Evaluates each expression of a list, in order.
+fn eval_all(exprs: &[Expr], env: &Env<'_>) -> Result<Vec<Value>, DbError> {
+    exprs.iter().map(|a| a.eval(env)).collect()
+}
+
+/// `a [NOT] IN (list)`: true at the first equal item, NULL when none is
+/// equal but one compared as unknown.
+fn eval_in_list(a: &Expr, list: &[Expr], negated: bool, env: &Env<'_>) -> Result<Value, DbError> {
+    let v = a.eval(env)?;
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let mut saw_null = false;
+    for x in list {
+        match compare(&v, &x.eval(env)?)? {
+            Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
+            None => saw_null = true,
+            _ => {}
+        }
+    }
+    Ok(if saw_null {
+        Value::Null
+    } else {
+        Value::Bool(negated)
+    })
+}
+
+/// `a [NOT] BETWEEN lo AND hi`, in three-valued logic.
+fn eval_between(
+    a: &Expr,
+    lo: &Expr,
+    hi: &Expr,
+    negated: bool,
+    env: &Env<'_>,
+) -> Result<Value, DbError> {
+    let v = a.eval(env)?;
+    let ge = compare(&v, &lo.eval(env)?)?.map(|o| o != Ordering::Less);
+    let le = compare(&v, &hi.eval(env)?)?.map(|o| o != Ordering::Greater);
+    let both = match (ge, le) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
+    };
+    Ok(match both {
+        None => Value::Null,
+        Some(b) => Value::Bool(b != negated),
+    })
+}
+
+/// `CASE`: the result of the first arm whose condition is true, else the
+/// `ELSE` (NULL without one); later arms are not evaluated.
+fn eval_case(arms: &[(Expr, Expr)], other: Option<&Expr>, env: &Env<'_>) -> Result<Value, DbError> {
+    for (c, r) in arms {
+        if c.is_true(env)? {
+            return r.eval(env);
+        }
+    }
+    match other {
+        Some(o) => o.eval(env),
+        None => Ok(Value::Null),
     }
 }
 
@@ -1487,10 +1575,7 @@ fn arith(op: BinOp, x: &Value, y: &Value) -> Result<Value, DbError> {
 }
 
 fn eval_func(f: Func, args: &[Expr], env: &Env<'_>) -> Result<Value, DbError> {
-    let vals = args
-        .iter()
-        .map(|a| a.eval(env))
-        .collect::<Result<Vec<_>, _>>()?;
+    let vals = eval_all(args, env)?;
     Ok(match f {
         Func::Coalesce => vals
             .into_iter()
@@ -1500,107 +1585,116 @@ fn eval_func(f: Func, args: &[Expr], env: &Env<'_>) -> Result<Value, DbError> {
             Some(Ordering::Equal) => Value::Null,
             _ => vals[0].clone(),
         },
-        Func::Greatest | Func::Least => {
-            let mut best: Option<Value> = None;
-            for v in vals.into_iter().filter(|v| !v.is_null()) {
-                best = Some(match best {
-                    None => v,
-                    Some(b) => {
-                        let o = compare(&v, &b)?.unwrap_or(Ordering::Equal);
-                        let better = if f == Func::Greatest {
-                            o == Ordering::Greater
-                        } else {
-                            o == Ordering::Less
-                        };
-                        if better {
-                            v
-                        } else {
-                            b
-                        }
-                    }
-                });
-            }
-            best.unwrap_or(Value::Null)
-        }
+        Func::Greatest | Func::Least => greatest_or_least(f, vals)?,
         Func::Abs => match &vals[0] {
             Value::Null => Value::Null,
             v if funcs::abs(v).is_some() => funcs::abs(v).expect("checked"),
             v => Value::Int(int_of(v)?.checked_abs().ok_or_else(overflow)?),
         },
-        Func::Lower | Func::Upper | Func::IsEmpty => {
-            let v = &vals[0];
-            if v.is_null() {
-                return Ok(Value::Null);
-            }
-            let (span, ts) = match v {
-                Value::Text(_) | Value::Char(_) if f != Func::IsEmpty => {
-                    let t = match v {
-                        Value::Char(c) => c.trim_end_matches(' ').to_string(),
-                        other => other.to_pg_text().unwrap_or_default(),
-                    };
-                    return Ok(Value::Text(
-                        if f == Func::Lower {
-                            t.to_lowercase()
-                        } else {
-                            t.to_uppercase()
-                        }
-                        .into(),
-                    ));
+        Func::Lower | Func::Upper | Func::IsEmpty => lower_upper_or_isempty(f, &vals[0])?,
+        Func::Int4Range | Func::TstzRange => make_range(f, &vals)?,
+    })
+}
+
+/// `greatest(...)` / `least(...)`: NULLs are skipped; all NULL gives NULL.
+fn greatest_or_least(f: Func, vals: Vec<Value>) -> Result<Value, DbError> {
+    let mut best: Option<Value> = None;
+    for v in vals.into_iter().filter(|v| !v.is_null()) {
+        best = Some(match best {
+            None => v,
+            Some(b) => {
+                let o = compare(&v, &b)?.unwrap_or(Ordering::Equal);
+                let better = if f == Func::Greatest {
+                    o == Ordering::Greater
+                } else {
+                    o == Ordering::Less
+                };
+                if better {
+                    v
+                } else {
+                    b
                 }
-                Value::IntRange(s) => (*s, false),
-                Value::TsRange(s) => (*s, true),
-                other => {
-                    return Err(err(
-                        SqlState::UndefinedFunction,
-                        format!("function {f:?}({}) does not exist", other.type_name())
-                            .to_lowercase(),
-                    ))
+            }
+        });
+    }
+    Ok(best.unwrap_or(Value::Null))
+}
+
+/// `lower`/`upper` of a text (case) or of a range (its bound), and
+/// `isempty` of a range: PostgreSQL overloads the names.
+fn lower_upper_or_isempty(f: Func, v: &Value) -> Result<Value, DbError> {
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let (span, ts) = match v {
+        Value::Text(_) | Value::Char(_) if f != Func::IsEmpty => {
+            let t = match v {
+                Value::Char(c) => c.trim_end_matches(' ').to_string(),
+                other => other.to_pg_text().unwrap_or_default(),
+            };
+            return Ok(Value::Text(
+                if f == Func::Lower {
+                    t.to_lowercase()
+                } else {
+                    t.to_uppercase()
                 }
-            };
-            if f == Func::IsEmpty {
-                return Ok(Value::Bool(span.is_empty()));
-            }
-            let bound = if span.is_empty() {
-                None
-            } else if f == Func::Lower {
-                span.lower
-            } else {
-                span.upper
-            };
-            match bound {
-                None => Value::Null,
-                Some(b) if ts => Value::Timestamp(b),
-                Some(b) => Value::Int(b),
-            }
+                .into(),
+            ));
         }
-        Func::Int4Range | Func::TstzRange => {
-            let ty = if f == Func::Int4Range {
-                SqlType::Integer
-            } else {
-                SqlType::Timestamp
-            };
-            let bound = |v: &Value| -> Result<Option<i64>, DbError> {
-                Ok(match coerce(v, ty)? {
-                    Value::Null => None,
-                    Value::Int(i) | Value::Timestamp(i) => Some(i),
-                    _ => unreachable!("coerced to an integer or timestamp"),
-                })
-            };
-            let (lower, upper) = (bound(&vals[0])?, bound(&vals[1])?);
-            if let (Some(l), Some(u)) = (lower, upper) {
-                if l > u {
-                    return Err(err(
-                        SqlState::DataException,
-                        "range lower bound must be less than or equal to range upper bound",
-                    ));
-                }
-            }
-            let span = Span::new(lower, upper);
-            if f == Func::Int4Range {
-                Value::IntRange(span)
-            } else {
-                Value::TsRange(span)
-            }
+        Value::IntRange(s) => (*s, false),
+        Value::TsRange(s) => (*s, true),
+        other => {
+            return Err(err(
+                SqlState::UndefinedFunction,
+                format!("function {f:?}({}) does not exist", other.type_name()).to_lowercase(),
+            ))
         }
+    };
+    if f == Func::IsEmpty {
+        return Ok(Value::Bool(span.is_empty()));
+    }
+    let bound = if span.is_empty() {
+        None
+    } else if f == Func::Lower {
+        span.lower
+    } else {
+        span.upper
+    };
+    Ok(match bound {
+        None => Value::Null,
+        Some(b) if ts => Value::Timestamp(b),
+        Some(b) => Value::Int(b),
+    })
+}
+
+/// `int4range(lower, upper)` / `tstzrange(lower, upper)`, `[)` bounds
+/// (the compiler refuses others).
+fn make_range(f: Func, vals: &[Value]) -> Result<Value, DbError> {
+    let ty = if f == Func::Int4Range {
+        SqlType::Integer
+    } else {
+        SqlType::Timestamp
+    };
+    let bound = |v: &Value| -> Result<Option<i64>, DbError> {
+        Ok(match coerce(v, ty)? {
+            Value::Null => None,
+            Value::Int(i) | Value::Timestamp(i) => Some(i),
+            _ => unreachable!("coerced to an integer or timestamp"),
+        })
+    };
+    let (lower, upper) = (bound(&vals[0])?, bound(&vals[1])?);
+    if let (Some(l), Some(u)) = (lower, upper) {
+        if l > u {
+            return Err(err(
+                SqlState::DataException,
+                "range lower bound must be less than or equal to range upper bound",
+            ));
+        }
+    }
+    let span = Span::new(lower, upper);
+    Ok(if f == Func::Int4Range {
+        Value::IntRange(span)
+    } else {
+        Value::TsRange(span)
     })
 }

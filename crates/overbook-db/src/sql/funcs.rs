@@ -374,7 +374,9 @@ fn float_value(f: f64) -> Result<Value, DbError> {
         })
 }
 
-/// Evaluates a built-in on its (already evaluated) arguments.
+/// Evaluates a built-in on its (already evaluated) arguments: NULL
+/// handling here, then the function's family (time, text, numbers, JSON,
+/// arrays, the catalog and sequences) evaluates it.
 pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbError> {
     use Builtin as B;
     // Strict functions: NULL in, NULL out.
@@ -388,46 +390,51 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
     if strict && args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
+    match b {
+        B::Now(_)
+        | B::CurrentDate
+        | B::MakeInterval
+        | B::DateTrunc
+        | B::Extract
+        | B::DatePart
+        | B::ToTimestamp => call_time(b, args, ctx),
+        B::Format
+        | B::Concat
+        | B::Length
+        | B::Substr
+        | B::Replace
+        | B::Position
+        | B::Trim
+        | B::Ltrim
+        | B::Rtrim
+        | B::Left
+        | B::Right
+        | B::Repeat
+        | B::Like(_) => call_text(b, args),
+        B::Power | B::Round | B::Trunc | B::Ceil | B::Floor | B::Sign | B::Mod => {
+            call_numeric(b, args)
+        }
+        B::JsonbBuildObject | B::ToJsonb | B::JsonbTypeof | B::JsonbSet => call_json(b, args),
+        B::Cardinality | B::ArrayLength => call_array(b, args),
+        B::GenRandomUuid
+        | B::ToRegclass
+        | B::Nextval
+        | B::Currval
+        | B::Lastval
+        | B::Setval
+        | B::PgGetSerialSequence => call_session(b, args, ctx),
+    }
+}
+
+/// The clock and calendar functions.
+fn call_time(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbError> {
+    use Builtin as B;
     Ok(match b {
         B::Now(clock) => Value::Timestamp(ctx.timestamp(clock)),
         B::CurrentDate => {
             Value::Date(ctx.timestamp(Clock::Transaction).div_euclid(US_PER_DAY) as i32)
         }
-        B::GenRandomUuid => Value::Uuid(ctx.uuid()),
-        B::Nextval | B::Currval | B::Lastval | B::Setval | B::PgGetSerialSequence => {
-            let Some(db) = &ctx.db else {
-                return Err(super::expr::unsupported(
-                    "a sequence function outside a statement",
-                ));
-            };
-            // The catalog first, as DDL locks them.
-            let catalog = db.catalog();
-            let mut sequences = lock(&db.sequences);
-            super::sequences::call(b, args, &catalog, &mut sequences, ctx.session)?
-        }
-        B::MakeInterval => {
-            let field = |i: usize| -> Result<f64, DbError> {
-                match args.get(i) {
-                    None | Some(Value::Null) => Ok(0.0),
-                    Some(v) => Ok(dec_of(v)?.to_f64()),
-                }
-            };
-            let whole = |i: usize| -> Result<i64, DbError> {
-                match args.get(i) {
-                    None | Some(Value::Null) => Ok(0),
-                    Some(v) => int_arg(v),
-                }
-            };
-            let months = whole(0)? * 12 + whole(1)?;
-            let days = whole(2)? * 7 + whole(3)?;
-            let micros = (whole(4)? * 3600 + whole(5)? * 60) * US_PER_SEC
-                + (field(6)? * US_PER_SEC as f64).round() as i64;
-            Value::Interval(Interval {
-                months: i32::try_from(months).map_err(|_| interval_overflow())?,
-                days: i32::try_from(days).map_err(|_| interval_overflow())?,
-                micros,
-            })
-        }
+        B::MakeInterval => make_interval(args)?,
         B::DateTrunc => {
             let field = text_of(&args[0]);
             match &args[1] {
@@ -438,31 +445,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
                 v => Value::Timestamp(time::date_trunc(&field, timestamp_arg(v)?)?),
             }
         }
-        B::Extract | B::DatePart => {
-            let field = text_of(&args[0]);
-            let (units, scale) = match &args[1] {
-                Value::Interval(i) => time::extract_interval(&field, i)?,
-                v => time::extract_timestamp(&field, timestamp_arg(v)?)?,
-            };
-            let micro_fields = ["epoch", "second", "milliseconds"];
-            let lower = field.to_ascii_lowercase();
-            let d = if micro_fields.contains(&lower.as_str()) {
-                // units are microseconds (or, for milliseconds, µs too).
-                let d = Decimal::new(units, 6);
-                if lower == "milliseconds" {
-                    d.mul(&Decimal::from_int(1000))?.rescale(3)?
-                } else {
-                    d
-                }
-            } else {
-                Decimal::new(units, scale)
-            };
-            if b == B::DatePart {
-                float_value(d.to_f64())?
-            } else {
-                Value::Numeric(d)
-            }
-        }
+        B::Extract | B::DatePart => extract(b, args)?,
         B::ToTimestamp => {
             let secs = match &args[0] {
                 Value::Text(t) if Decimal::parse(t).is_none() => {
@@ -475,6 +458,68 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
             let us = secs.mul(&Decimal::from_int(US_PER_SEC))?.round_i64()?;
             Value::Timestamp(us - time::PG_EPOCH_DAYS * US_PER_DAY)
         }
+        other => unreachable!("{other:?} is not a time function"),
+    })
+}
+
+/// `make_interval(years, months, weeks, days, hours, mins, secs)`: a
+/// missing or NULL field counts as zero (the function is not strict).
+fn make_interval(args: &[Value]) -> Result<Value, DbError> {
+    let field = |i: usize| -> Result<f64, DbError> {
+        match args.get(i) {
+            None | Some(Value::Null) => Ok(0.0),
+            Some(v) => Ok(dec_of(v)?.to_f64()),
+        }
+    };
+    let whole = |i: usize| -> Result<i64, DbError> {
+        match args.get(i) {
+            None | Some(Value::Null) => Ok(0),
+            Some(v) => int_arg(v),
+        }
+    };
+    let months = whole(0)? * 12 + whole(1)?;
+    let days = whole(2)? * 7 + whole(3)?;
+    let micros = (whole(4)? * 3600 + whole(5)? * 60) * US_PER_SEC
+        + (field(6)? * US_PER_SEC as f64).round() as i64;
+    Ok(Value::Interval(Interval {
+        months: i32::try_from(months).map_err(|_| interval_overflow())?,
+        days: i32::try_from(days).map_err(|_| interval_overflow())?,
+        micros,
+    }))
+}
+
+/// `extract(field from x)` (numeric) and `date_part(field, x)` (double
+/// precision, printed as PostgreSQL prints it).
+fn extract(b: Builtin, args: &[Value]) -> Result<Value, DbError> {
+    let field = text_of(&args[0]);
+    let (units, scale) = match &args[1] {
+        Value::Interval(i) => time::extract_interval(&field, i)?,
+        v => time::extract_timestamp(&field, timestamp_arg(v)?)?,
+    };
+    let micro_fields = ["epoch", "second", "milliseconds"];
+    let lower = field.to_ascii_lowercase();
+    let d = if micro_fields.contains(&lower.as_str()) {
+        // units are microseconds (or, for milliseconds, µs too).
+        let d = Decimal::new(units, 6);
+        if lower == "milliseconds" {
+            d.mul(&Decimal::from_int(1000))?.rescale(3)?
+        } else {
+            d
+        }
+    } else {
+        Decimal::new(units, scale)
+    };
+    if b == Builtin::DatePart {
+        float_value(d.to_f64())
+    } else {
+        Ok(Value::Numeric(d))
+    }
+}
+
+/// The string functions and `LIKE`.
+fn call_text(b: Builtin, args: &[Value]) -> Result<Value, DbError> {
+    use Builtin as B;
+    Ok(match b {
         B::Format => Value::Text(format(&text_of(&args[0]), &args[1..])?.into()),
         B::Concat => Value::Text(
             args.iter()
@@ -487,30 +532,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
             Value::Array(_) | Value::Json(_) => return Err(no_function("length", args)),
             v => Value::Int(text_of(v).chars().count() as i64),
         },
-        B::Substr => {
-            let s: Vec<char> = text_of(&args[0]).chars().collect();
-            let start = int_arg(&args[1])?;
-            let end = match args.get(2) {
-                None => i64::MAX,
-                Some(l) => {
-                    let len = int_arg(l)?;
-                    if len < 0 {
-                        return Err(err(
-                            SqlState::Other("22011"),
-                            "negative substring length not allowed",
-                        ));
-                    }
-                    start.saturating_add(len)
-                }
-            };
-            let from = (start.max(1) - 1) as usize;
-            let to = (end.saturating_sub(1)).clamp(0, s.len() as i64) as usize;
-            Value::Text(
-                s.get(from..to.max(from))
-                    .map_or(String::new(), |c| c.iter().collect())
-                    .into(),
-            )
-        }
+        B::Substr => substr(args)?,
         B::Replace => {
             let (s, from, to) = (text_of(&args[0]), text_of(&args[1]), text_of(&args[2]));
             if from.is_empty() {
@@ -526,21 +548,7 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
                     .map_or(0, |i| s[..i].chars().count() as i64 + 1),
             )
         }
-        B::Trim | B::Ltrim | B::Rtrim => {
-            let s = text_of(&args[0]);
-            let set: Vec<char> = args
-                .get(1)
-                .map_or(vec![' '], |c| text_of(c).chars().collect());
-            let f = |c: char| set.contains(&c);
-            Value::Text(
-                match b {
-                    B::Trim => s.trim_matches(f),
-                    B::Ltrim => s.trim_start_matches(f),
-                    _ => s.trim_end_matches(f),
-                }
-                .into(),
-            )
-        }
+        B::Trim | B::Ltrim | B::Rtrim => trim(b, args),
         B::Left | B::Right => {
             let s: Vec<char> = text_of(&args[0]).chars().collect();
             let n = int_arg(&args[1])?;
@@ -558,55 +566,68 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
                 .repeat(int_arg(&args[1])?.max(0) as usize)
                 .into(),
         ),
-        B::Power => {
-            let (x, y) = (dec_of(&args[0])?, dec_of(&args[1])?);
-            if x.is_zero() && y.signum() < 0 {
+        B::Like(insensitive) => {
+            let (s, p) = (text_of(&args[0]), text_of(&args[1]));
+            Value::Bool(if insensitive {
+                like(&s.to_lowercase(), &p.to_lowercase())?
+            } else {
+                like(&s, &p)?
+            })
+        }
+        other => unreachable!("{other:?} is not a text function"),
+    })
+}
+
+/// `substr(s, start [, length])`, counting characters from 1.
+fn substr(args: &[Value]) -> Result<Value, DbError> {
+    let s: Vec<char> = text_of(&args[0]).chars().collect();
+    let start = int_arg(&args[1])?;
+    let end = match args.get(2) {
+        None => i64::MAX,
+        Some(l) => {
+            let len = int_arg(l)?;
+            if len < 0 {
                 return Err(err(
-                    SqlState::Other("2201F"),
-                    "zero raised to a negative power is undefined",
+                    SqlState::Other("22011"),
+                    "negative substring length not allowed",
                 ));
             }
-            let both_int = matches!(args[0], Value::Int(_)) && matches!(args[1], Value::Int(_));
-            let numeric = args.iter().any(|a| matches!(a, Value::Numeric(_)));
-            match (y.to_i64(), numeric) {
-                // numeric ^ integer: exact, PostgreSQL's scale (the
-                // base's scale times the exponent, at least 16 digits
-                // for a negative one).
-                (Some(e), true) if (0..=64).contains(&e) => {
-                    let mut acc = Decimal::from_int(1);
-                    for _ in 0..e {
-                        acc = acc.mul(&x)?;
-                    }
-                    // PostgreSQL keeps at least 16 digits after the point.
-                    Value::Numeric(acc.rescale(acc.scale().max(16))?)
-                }
-                _ if both_int || !numeric => float_value(x.to_f64().powf(y.to_f64()))?,
-                _ => Value::Numeric(Decimal::from_f64(x.to_f64().powf(y.to_f64()))?.rescale(16)?),
-            }
+            start.saturating_add(len)
         }
-        B::Round | B::Trunc => {
-            let digits = match args.get(1) {
-                None => 0,
-                Some(d) => int_arg(d)?,
-            };
-            match &args[0] {
-                Value::Int(i) if args.len() == 1 => float_value(*i as f64)?,
-                v => {
-                    let d = dec_of(v)?;
-                    Value::Numeric(if b == B::Round {
-                        d.round(digits as i32)?
-                    } else if digits >= 0 {
-                        d.trunc(digits as u32).rescale(digits as u32)?
-                    } else {
-                        // Toward zero at 10^-digits.
-                        let p = Decimal::from_int(10i64.pow(digits.unsigned_abs().min(18) as u32));
-                        let whole = d.trunc(0).to_i64().unwrap_or(0);
-                        let p_int = p.to_i64().unwrap_or(1);
-                        Decimal::from_int(whole / p_int * p_int)
-                    })
-                }
-            }
+    };
+    let from = (start.max(1) - 1) as usize;
+    let to = (end.saturating_sub(1)).clamp(0, s.len() as i64) as usize;
+    Ok(Value::Text(
+        s.get(from..to.max(from))
+            .map_or(String::new(), |c| c.iter().collect())
+            .into(),
+    ))
+}
+
+/// `trim`, `ltrim` and `rtrim`, of spaces or of the characters given.
+fn trim(b: Builtin, args: &[Value]) -> Value {
+    let s = text_of(&args[0]);
+    let set: Vec<char> = args
+        .get(1)
+        .map_or(vec![' '], |c| text_of(c).chars().collect());
+    let f = |c: char| set.contains(&c);
+    Value::Text(
+        match b {
+            Builtin::Trim => s.trim_matches(f),
+            Builtin::Ltrim => s.trim_start_matches(f),
+            _ => s.trim_end_matches(f),
         }
+        .into(),
+    )
+}
+
+/// The arithmetic functions, with PostgreSQL's result types (an integer
+/// argument gives double precision, a numeric one numeric).
+fn call_numeric(b: Builtin, args: &[Value]) -> Result<Value, DbError> {
+    use Builtin as B;
+    Ok(match b {
+        B::Power => power(args)?,
+        B::Round | B::Trunc => round_or_trunc(b, args)?,
         B::Ceil | B::Floor => match &args[0] {
             Value::Int(i) => float_value(*i as f64)?,
             v => {
@@ -627,29 +648,68 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
             }
             (x, y) => Value::Numeric(dec_of(x)?.rem(&dec_of(y)?)?),
         },
-        B::ToRegclass => {
-            let name = text_of(&args[0]);
-            let lower = name.trim().to_ascii_lowercase();
-            let bare = lower.strip_prefix("public.").unwrap_or(&lower).to_string();
-            let exists = ctx
-                .db
-                .as_ref()
-                .is_some_and(|db| db.catalog().tables.contains_key(&bare));
-            if exists {
-                Value::Text(bare.into())
-            } else {
-                Value::Null
+        other => unreachable!("{other:?} is not a numeric function"),
+    })
+}
+
+/// `power(x, y)`: exact for a numeric base and a small whole exponent,
+/// in floating point otherwise.
+fn power(args: &[Value]) -> Result<Value, DbError> {
+    let (x, y) = (dec_of(&args[0])?, dec_of(&args[1])?);
+    if x.is_zero() && y.signum() < 0 {
+        return Err(err(
+            SqlState::Other("2201F"),
+            "zero raised to a negative power is undefined",
+        ));
+    }
+    let both_int = matches!(args[0], Value::Int(_)) && matches!(args[1], Value::Int(_));
+    let numeric = args.iter().any(|a| matches!(a, Value::Numeric(_)));
+    Ok(match (y.to_i64(), numeric) {
+        // numeric ^ integer: exact, PostgreSQL's scale (the
+        // base's scale times the exponent, at least 16 digits
+        // for a negative one).
+        (Some(e), true) if (0..=64).contains(&e) => {
+            let mut acc = Decimal::from_int(1);
+            for _ in 0..e {
+                acc = acc.mul(&x)?;
             }
+            // PostgreSQL keeps at least 16 digits after the point.
+            Value::Numeric(acc.rescale(acc.scale().max(16))?)
         }
-        B::Cardinality => match &args[0] {
-            Value::Array(items) => Value::Int(items.len() as i64),
-            _ => return Err(no_function("cardinality", args)),
-        },
-        B::ArrayLength => match (&args[0], int_arg(&args[1])?) {
-            (Value::Array(items), 1) if !items.is_empty() => Value::Int(items.len() as i64),
-            (Value::Array(_), _) => Value::Null,
-            _ => return Err(no_function("array_length", args)),
-        },
+        _ if both_int || !numeric => float_value(x.to_f64().powf(y.to_f64()))?,
+        _ => Value::Numeric(Decimal::from_f64(x.to_f64().powf(y.to_f64()))?.rescale(16)?),
+    })
+}
+
+/// `round(x [, digits])` and `trunc(x [, digits])`.
+fn round_or_trunc(b: Builtin, args: &[Value]) -> Result<Value, DbError> {
+    let digits = match args.get(1) {
+        None => 0,
+        Some(d) => int_arg(d)?,
+    };
+    Ok(match &args[0] {
+        Value::Int(i) if args.len() == 1 => float_value(*i as f64)?,
+        v => {
+            let d = dec_of(v)?;
+            Value::Numeric(if b == Builtin::Round {
+                d.round(digits as i32)?
+            } else if digits >= 0 {
+                d.trunc(digits as u32).rescale(digits as u32)?
+            } else {
+                // Toward zero at 10^-digits.
+                let p = Decimal::from_int(10i64.pow(digits.unsigned_abs().min(18) as u32));
+                let whole = d.trunc(0).to_i64().unwrap_or(0);
+                let p_int = p.to_i64().unwrap_or(1);
+                Decimal::from_int(whole / p_int * p_int)
+            })
+        }
+    })
+}
+
+/// The `jsonb` functions.
+fn call_json(b: Builtin, args: &[Value]) -> Result<Value, DbError> {
+    use Builtin as B;
+    Ok(match b {
         B::JsonbBuildObject => {
             let mut map = serde_json::Map::new();
             for pair in args.chunks(2) {
@@ -681,32 +741,81 @@ pub(crate) fn call(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbErr
                 .into(),
             )
         }
-        B::JsonbSet => {
-            let mut target = json_of(&args[0])?;
-            let path: Vec<String> = match &args[1] {
-                Value::Array(items) => items.iter().map(text_of).collect(),
-                Value::Text(t) => match parse_text(t, array_of(SqlType::Text))? {
-                    Value::Array(items) => items.iter().map(text_of).collect(),
-                    _ => unreachable!("an array parses to an array"),
-                },
-                _ => return Err(no_function("jsonb_set", args)),
+        B::JsonbSet => jsonb_set(args)?,
+        other => unreachable!("{other:?} is not a jsonb function"),
+    })
+}
+
+/// `jsonb_set(target, path, new [, create_missing])`; the path may come
+/// as an array or as its text form.
+fn jsonb_set(args: &[Value]) -> Result<Value, DbError> {
+    let mut target = json_of(&args[0])?;
+    let path: Vec<String> = match &args[1] {
+        Value::Array(items) => items.iter().map(text_of).collect(),
+        Value::Text(t) => match parse_text(t, array_of(SqlType::Text))? {
+            Value::Array(items) => items.iter().map(text_of).collect(),
+            _ => unreachable!("an array parses to an array"),
+        },
+        _ => return Err(no_function("jsonb_set", args)),
+    };
+    let new = json_of(&args[2])?;
+    let create = match args.get(3) {
+        None => true,
+        Some(v) => v.as_bool().unwrap_or(true),
+    };
+    json_set(&mut target, &path, new, create);
+    Ok(json_value(target))
+}
+
+/// `cardinality` and `array_length`.
+fn call_array(b: Builtin, args: &[Value]) -> Result<Value, DbError> {
+    use Builtin as B;
+    Ok(match b {
+        B::Cardinality => match &args[0] {
+            Value::Array(items) => Value::Int(items.len() as i64),
+            _ => return Err(no_function("cardinality", args)),
+        },
+        B::ArrayLength => match (&args[0], int_arg(&args[1])?) {
+            (Value::Array(items), 1) if !items.is_empty() => Value::Int(items.len() as i64),
+            (Value::Array(_), _) => Value::Null,
+            _ => return Err(no_function("array_length", args)),
+        },
+        other => unreachable!("{other:?} is not an array function"),
+    })
+}
+
+/// The functions that read the session or the database: random UUIDs,
+/// `to_regclass` and the sequence functions.
+fn call_session(b: Builtin, args: &[Value], ctx: &Ctx) -> Result<Value, DbError> {
+    use Builtin as B;
+    Ok(match b {
+        B::GenRandomUuid => Value::Uuid(ctx.uuid()),
+        B::Nextval | B::Currval | B::Lastval | B::Setval | B::PgGetSerialSequence => {
+            let Some(db) = &ctx.db else {
+                return Err(super::expr::unsupported(
+                    "a sequence function outside a statement",
+                ));
             };
-            let new = json_of(&args[2])?;
-            let create = match args.get(3) {
-                None => true,
-                Some(v) => v.as_bool().unwrap_or(true),
-            };
-            json_set(&mut target, &path, new, create);
-            json_value(target)
+            // The catalog first, as DDL locks them.
+            let catalog = db.catalog();
+            let mut sequences = lock(&db.sequences);
+            super::sequences::call(b, args, &catalog, &mut sequences, ctx.session)?
         }
-        B::Like(insensitive) => {
-            let (s, p) = (text_of(&args[0]), text_of(&args[1]));
-            Value::Bool(if insensitive {
-                like(&s.to_lowercase(), &p.to_lowercase())?
+        B::ToRegclass => {
+            let name = text_of(&args[0]);
+            let lower = name.trim().to_ascii_lowercase();
+            let bare = lower.strip_prefix("public.").unwrap_or(&lower).to_string();
+            let exists = ctx
+                .db
+                .as_ref()
+                .is_some_and(|db| db.catalog().tables.contains_key(&bare));
+            if exists {
+                Value::Text(bare.into())
             } else {
-                like(&s, &p)?
-            })
+                Value::Null
+            }
         }
+        other => unreachable!("{other:?} is not a session function"),
     })
 }
 

@@ -104,75 +104,13 @@ impl Planner<'_> {
                 on: None,
             });
             for join in &twj.joins {
-                let (t, alias) = self.plan_from_item(&join.relation, &scope)?;
-                check_alias(&scope, &alias)?;
-                use ast::JoinOperator as J;
-                let none = ast::JoinConstraint::None;
-                let (kind, constraint) = match &join.join_operator {
-                    J::Join(c) | J::Inner(c) => (JoinKind::Inner, c),
-                    J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, c),
-                    J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
-                    J::FullOuter(c) => (JoinKind::Full, c),
-                    J::CrossJoin => (JoinKind::Inner, &none),
-                    other => {
-                        return Err(unsupported(format!(
-                            "the join {}",
-                            format!("{other:?}").split('(').next().unwrap_or("?")
-                        )))
-                    }
-                };
-                if kind != JoinKind::Inner {
+                let step = self.plan_join(join, item, &mut scope)?;
+                if step.kind != JoinKind::Inner {
                     outer = true;
-                    if item > 0 && matches!(kind, JoinKind::Right | JoinKind::Full) {
-                        return Err(unsupported(
-                            "RIGHT or FULL JOIN in a FROM item after a comma",
-                        ));
-                    }
+                } else if let Some(on) = &step.on {
+                    inner_on.push(on.clone());
                 }
-                if kind != JoinKind::Inner && matches!(constraint, ast::JoinConstraint::None) {
-                    return Err(err(
-                        SqlState::SyntaxError,
-                        "syntax error: an outer join needs ON, USING or NATURAL",
-                    ));
-                }
-                let offset = scope.width();
-                let left_star = star_of(&scope);
-                scope.add(&alias, t.clone());
-                let on = match constraint {
-                    ast::JoinConstraint::None => None,
-                    ast::JoinConstraint::On(e) => Some(self.compile(&scope, e)?),
-                    ast::JoinConstraint::Using(names) => {
-                        let names = names
-                            .iter()
-                            .map(object_name)
-                            .collect::<Result<Vec<_>, _>>()?;
-                        merge(&mut scope, left_star, &t, offset, &names, kind)?
-                    }
-                    ast::JoinConstraint::Natural => {
-                        let names: Vec<String> = t
-                            .columns
-                            .iter()
-                            .take(t.visible())
-                            .map(|c| c.name.to_string())
-                            .filter(|n| left_star.iter().any(|(l, _)| l == n))
-                            .collect();
-                        merge(&mut scope, left_star, &t, offset, &names, kind)?
-                    }
-                };
-                let merging = matches!(
-                    constraint,
-                    ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural
-                );
-                if let (Some(star), false) = (&mut scope.star, merging) {
-                    // A join after a USING join: its columns follow.
-                    star.extend(table_star(&t, offset));
-                }
-                if kind == JoinKind::Inner {
-                    if let Some(on) = &on {
-                        inner_on.push(on.clone());
-                    }
-                }
-                steps.push(JoinStep { kind, on });
+                steps.push(step);
             }
         }
         if !outer {
@@ -183,6 +121,77 @@ impl Planner<'_> {
             inner_on,
             steps,
         })
+    }
+
+    /// Plans one `JOIN` of FROM item number `item`, adding its table to
+    /// `scope`: its step (kind and ON condition).
+    fn plan_join(
+        &mut self,
+        join: &ast::Join,
+        item: usize,
+        scope: &mut Scope,
+    ) -> Result<JoinStep, DbError> {
+        let (t, alias) = self.plan_from_item(&join.relation, scope)?;
+        check_alias(scope, &alias)?;
+        use ast::JoinOperator as J;
+        let none = ast::JoinConstraint::None;
+        let (kind, constraint) = match &join.join_operator {
+            J::Join(c) | J::Inner(c) => (JoinKind::Inner, c),
+            J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, c),
+            J::Right(c) | J::RightOuter(c) => (JoinKind::Right, c),
+            J::FullOuter(c) => (JoinKind::Full, c),
+            J::CrossJoin => (JoinKind::Inner, &none),
+            other => {
+                return Err(unsupported(format!(
+                    "the join {}",
+                    format!("{other:?}").split('(').next().unwrap_or("?")
+                )))
+            }
+        };
+        if kind != JoinKind::Inner && item > 0 && matches!(kind, JoinKind::Right | JoinKind::Full) {
+            return Err(unsupported(
+                "RIGHT or FULL JOIN in a FROM item after a comma",
+            ));
+        }
+        if kind != JoinKind::Inner && matches!(constraint, ast::JoinConstraint::None) {
+            return Err(err(
+                SqlState::SyntaxError,
+                "syntax error: an outer join needs ON, USING or NATURAL",
+            ));
+        }
+        let offset = scope.width();
+        let left_star = star_of(scope);
+        scope.add(&alias, t.clone());
+        let on = match constraint {
+            ast::JoinConstraint::None => None,
+            ast::JoinConstraint::On(e) => Some(self.compile(scope, e)?),
+            ast::JoinConstraint::Using(names) => {
+                let names = names
+                    .iter()
+                    .map(object_name)
+                    .collect::<Result<Vec<_>, _>>()?;
+                merge(scope, left_star, &t, offset, &names, kind)?
+            }
+            ast::JoinConstraint::Natural => {
+                let names: Vec<String> = t
+                    .columns
+                    .iter()
+                    .take(t.visible())
+                    .map(|c| c.name.to_string())
+                    .filter(|n| left_star.iter().any(|(l, _)| l == n))
+                    .collect();
+                merge(scope, left_star, &t, offset, &names, kind)?
+            }
+        };
+        let merging = matches!(
+            constraint,
+            ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural
+        );
+        if let (Some(star), false) = (&mut scope.star, merging) {
+            // A join after a USING join: its columns follow.
+            star.extend(table_star(&t, offset));
+        }
+        Ok(JoinStep { kind, on })
     }
 }
 

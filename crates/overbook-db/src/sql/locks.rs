@@ -112,45 +112,7 @@ pub(crate) fn parse_lock_table(sql: &str) -> Result<Option<LockTablePlan>, DbErr
     }
     let mut tables = Vec::new();
     loop {
-        // A possibly qualified name: word (. word)*, then an optional `*`
-        // (descendant tables: there are none).
-        let mut parts = Vec::new();
-        loop {
-            match peek(at) {
-                Some(Token::Word(w)) => {
-                    parts.push(if w.quote_style.is_some() {
-                        w.value.clone()
-                    } else {
-                        w.value.to_ascii_lowercase()
-                    });
-                    at += 1;
-                }
-                other => return Err(syntax(other)),
-            }
-            if matches!(peek(at), Some(Token::Period)) {
-                at += 1;
-                continue;
-            }
-            break;
-        }
-        if matches!(peek(at), Some(Token::Mul)) {
-            at += 1;
-        }
-        let name = match parts.as_slice() {
-            [one] => one.clone(),
-            [schema, table] if schema == "public" => table.clone(),
-            [schema, table] => format!("{schema}.{table}"),
-            _ => {
-                return Err(err(
-                    SqlState::FeatureNotSupported,
-                    format!(
-                        "the name {} is not supported by the simulated SQL engine",
-                        parts.join(".")
-                    ),
-                ))
-            }
-        };
-        tables.push(name);
+        tables.push(lock_table_name(&tokens, &mut at)?);
         if matches!(peek(at), Some(Token::Comma)) {
             at += 1;
             continue;
@@ -160,23 +122,7 @@ pub(crate) fn parse_lock_table(sql: &str) -> Result<Option<LockTablePlan>, DbErr
     let mut mode = TableLockMode::AccessExclusive;
     if is_word(peek(at), "IN") {
         at += 1;
-        let mut words = Vec::new();
-        while let Some(Token::Word(w)) = peek(at) {
-            if w.value.eq_ignore_ascii_case("MODE") {
-                break;
-            }
-            words.push(w.value.to_ascii_uppercase());
-            at += 1;
-        }
-        if !is_word(peek(at), "MODE") {
-            return Err(syntax(peek(at)));
-        }
-        at += 1;
-        let spelled = words.join(" ");
-        mode = TableLockMode::ALL
-            .into_iter()
-            .find(|m| m.sql_name() == spelled)
-            .ok_or_else(|| syntax(tokens.get(at - 1 - words.len().min(1))))?;
+        mode = lock_mode(&tokens, &mut at)?;
     }
     let nowait = is_word(peek(at), "NOWAIT");
     if nowait {
@@ -193,6 +139,70 @@ pub(crate) fn parse_lock_table(sql: &str) -> Result<Option<LockTablePlan>, DbErr
         mode,
         nowait,
     }))
+}
+
+/// A table name of LOCK TABLE at token `at` (moved past it): a possibly
+/// qualified name, word (. word)*, then an optional `*` (descendant
+/// tables: there are none).
+fn lock_table_name(tokens: &[Token], at: &mut usize) -> Result<String, DbError> {
+    let peek = |i: usize| tokens.get(i);
+    let mut parts = Vec::new();
+    loop {
+        match peek(*at) {
+            Some(Token::Word(w)) => {
+                parts.push(if w.quote_style.is_some() {
+                    w.value.clone()
+                } else {
+                    w.value.to_ascii_lowercase()
+                });
+                *at += 1;
+            }
+            other => return Err(syntax(other)),
+        }
+        if matches!(peek(*at), Some(Token::Period)) {
+            *at += 1;
+            continue;
+        }
+        break;
+    }
+    if matches!(peek(*at), Some(Token::Mul)) {
+        *at += 1;
+    }
+    match parts.as_slice() {
+        [one] => Ok(one.clone()),
+        [schema, table] if schema == "public" => Ok(table.clone()),
+        [schema, table] => Ok(format!("{schema}.{table}")),
+        _ => Err(err(
+            SqlState::FeatureNotSupported,
+            format!(
+                "the name {} is not supported by the simulated SQL engine",
+                parts.join(".")
+            ),
+        )),
+    }
+}
+
+/// The lock mode of `LOCK TABLE ... IN mode MODE`, its words starting at
+/// token `at` (moved past `MODE`).
+fn lock_mode(tokens: &[Token], at: &mut usize) -> Result<TableLockMode, DbError> {
+    let peek = |i: usize| tokens.get(i);
+    let mut words = Vec::new();
+    while let Some(Token::Word(w)) = peek(*at) {
+        if w.value.eq_ignore_ascii_case("MODE") {
+            break;
+        }
+        words.push(w.value.to_ascii_uppercase());
+        *at += 1;
+    }
+    if !is_word(peek(*at), "MODE") {
+        return Err(syntax(peek(*at)));
+    }
+    *at += 1;
+    let spelled = words.join(" ");
+    TableLockMode::ALL
+        .into_iter()
+        .find(|m| m.sql_name() == spelled)
+        .ok_or_else(|| syntax(tokens.get(*at - 1 - words.len().min(1))))
 }
 
 /// The table locks a statement takes before it runs, in order, as
@@ -263,25 +273,11 @@ pub(crate) fn limit_before_locking(sql: &str) -> Result<Cow<'_, str>, DbError> {
     let all = Tokenizer::new(&dialect, sql)
         .tokenize()
         .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
-    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let word = |t: &Token, w: &str| is_word(Some(t), w);
     let solid: Vec<usize> = (0..all.len())
         .filter(|&i| !matches!(all[i], Token::Whitespace(_)))
         .collect();
-    let depth_at: Vec<i32> = {
-        let mut depth = 0;
-        solid
-            .iter()
-            .map(|&i| {
-                let here = depth;
-                match all[i] {
-                    Token::LParen => depth += 1,
-                    Token::RParen => depth -= 1,
-                    _ => {}
-                }
-                here
-            })
-            .collect()
-    };
+    let depth_at = paren_depths(&all, &solid);
     let mut order: Vec<usize> = (0..all.len()).collect();
     let mut changed = false;
     let mut s = 0;
@@ -297,20 +293,7 @@ pub(crate) fn limit_before_locking(sql: &str) -> Result<Cow<'_, str>, DbError> {
             continue;
         }
         let depth = depth_at[s];
-        // The locking clauses run to the first LIMIT / OFFSET at the same
-        // depth, or to the end of the query.
-        let mut k = s;
-        while k < solid.len()
-            && depth_at[k] >= depth
-            && !(depth_at[k] == depth
-                && (word(&all[solid[k]], "LIMIT") || word(&all[solid[k]], "OFFSET")))
-            && !matches!(all[solid[k]], Token::SemiColon)
-        {
-            if depth_at[k] == depth && matches!(all[solid[k]], Token::RParen) {
-                break;
-            }
-            k += 1;
-        }
+        let k = locking_clauses_end(&all, &solid, &depth_at, s);
         if k >= solid.len() || depth_at[k] != depth || matches!(all[solid[k]], Token::SemiColon) {
             s = k.max(s + 1);
             continue;
@@ -319,17 +302,7 @@ pub(crate) fn limit_before_locking(sql: &str) -> Result<Cow<'_, str>, DbError> {
             s = k + 1;
             continue;
         }
-        // The LIMIT / OFFSET part runs to a locking clause, a closing
-        // parenthesis or the end.
-        let mut end = k;
-        while end < solid.len()
-            && depth_at[end] >= depth
-            && !(depth_at[end] == depth
-                && (word(&all[solid[end]], "FOR") || matches!(all[solid[end]], Token::RParen)))
-            && !matches!(all[solid[end]], Token::SemiColon)
-        {
-            end += 1;
-        }
+        let end = limit_part_end(&all, &solid, &depth_at, k);
         // Tokens from the FOR (solid s) to the LIMIT (solid k) go after
         // the LIMIT part (solid k..end).
         let (lock_from, limit_from) = (solid[s], solid[k]);
@@ -364,6 +337,61 @@ pub(crate) fn limit_before_locking(sql: &str) -> Result<Cow<'_, str>, DbError> {
             })
             .collect(),
     ))
+}
+
+/// The parenthesis depth at each solid (non-whitespace) token.
+fn paren_depths(all: &[Token], solid: &[usize]) -> Vec<i32> {
+    let mut depth = 0;
+    solid
+        .iter()
+        .map(|&i| {
+            let here = depth;
+            match all[i] {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+            here
+        })
+        .collect()
+}
+
+/// Where the locking clauses starting at solid token `s` end: the first
+/// LIMIT / OFFSET at their depth, else the parenthesis closing them, a
+/// semicolon or the end of the query.
+fn locking_clauses_end(all: &[Token], solid: &[usize], depth_at: &[i32], s: usize) -> usize {
+    let word = |t: &Token, w: &str| is_word(Some(t), w);
+    let depth = depth_at[s];
+    let mut k = s;
+    while k < solid.len()
+        && depth_at[k] >= depth
+        && !(depth_at[k] == depth
+            && (word(&all[solid[k]], "LIMIT") || word(&all[solid[k]], "OFFSET")))
+        && !matches!(all[solid[k]], Token::SemiColon)
+    {
+        if depth_at[k] == depth && matches!(all[solid[k]], Token::RParen) {
+            break;
+        }
+        k += 1;
+    }
+    k
+}
+
+/// Where the LIMIT / OFFSET part starting at solid token `k` ends: at a
+/// locking clause, a closing parenthesis, a semicolon or the end.
+fn limit_part_end(all: &[Token], solid: &[usize], depth_at: &[i32], k: usize) -> usize {
+    let word = |t: &Token, w: &str| is_word(Some(t), w);
+    let depth = depth_at[k];
+    let mut end = k;
+    while end < solid.len()
+        && depth_at[end] >= depth
+        && !(depth_at[end] == depth
+            && (word(&all[solid[end]], "FOR") || matches!(all[solid[end]], Token::RParen)))
+        && !matches!(all[solid[end]], Token::SemiColon)
+    {
+        end += 1;
+    }
+    end
 }
 
 /// The value a waiting advisory lock call has in an expression: `void`,

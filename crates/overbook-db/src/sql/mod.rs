@@ -1117,6 +1117,60 @@ fn writes(kind: &Prepared) -> Option<&'static str> {
     }
 }
 
+/// A 0A000 names the statement it refused, as the engine's other
+/// refusals of DDL do.
+fn with_statement_text(mut e: DbError, sql: &str) -> DbError {
+    if e.code == SqlState::FeatureNotSupported {
+        e.message = format!("{} (statement: {})", e.message, sql.trim());
+    }
+    e
+}
+
+/// Whether a query takes row locks (`FOR UPDATE`/`FOR SHARE`, in its main
+/// query or a WITH query).
+fn locks_rows(kind: &Prepared) -> bool {
+    match kind {
+        Prepared::Select(plan) => plan.lock.is_some(),
+        Prepared::With(with) => {
+            matches!(&with.main, Prepared::Select(plan) if plan.lock.is_some())
+                || with
+                    .ctes
+                    .iter()
+                    .any(|(p, _)| matches!(p, Prepared::Select(plan) if plan.lock.is_some()))
+        }
+        _ => false,
+    }
+}
+
+/// Inserts `CREATE TABLE ... AS`'s rows into its new table `name`, in the
+/// statement's transaction `tx`, and commits it (the commit's result).
+async fn fill_new_table(
+    db: &SqlDb,
+    session: SessionId,
+    mut tx: Tx,
+    deferred: &mut deferred::Deferred,
+    name: &str,
+    rows: Vec<Vec<Value>>,
+) -> Result<u64, DbError> {
+    let table = db.shared.table(name)?;
+    if !rows.is_empty() {
+        let insert = plan::InsertPlan {
+            targets: (0..table.visible()).collect(),
+            table,
+            rows: rows
+                .into_iter()
+                .map(|row| row.into_iter().map(expr::Expr::Const).collect())
+                .collect(),
+            select: None,
+            conflict: None,
+            returning: None,
+        };
+        let insert = Statement::new(Prepared::Insert(Box::new(insert)), 0);
+        run(db, session, &mut tx, deferred, &insert, &[]).await?;
+    }
+    tx.commit().await
+}
+
 async fn run(
     db: &SqlDb,
     session: SessionId,
@@ -1652,73 +1706,13 @@ impl SqlSession {
         }
         match &statement.kind {
             Prepared::Begin(modes) => {
-                if self.block.is_none() {
-                    let defaults = self.settings.defaults;
-                    let isolation = modes.isolation.unwrap_or(defaults.isolation);
-                    let read_only = modes.read_only.unwrap_or(defaults.read_only);
-                    let deferrable = modes.deferrable.unwrap_or(defaults.deferrable);
-                    let mut tx = self.db.store().begin_with(
-                        isolation,
-                        TxMode {
-                            read_only,
-                            deferrable,
-                        },
-                    );
-                    tx.join_session(self.session);
-                    self.block = Some(Box::new(Block {
-                        tx,
-                        read_only,
-                        deferrable,
-                        failed: false,
-                        queried: false,
-                        local: Vec::new(),
-                        settings_at_begin: Box::new(self.settings.clone()),
-                        savepoints: Vec::new(),
-                        deferred: deferred::Deferred::default(),
-                    }));
-                }
                 // BEGIN inside a block is only a warning in PostgreSQL.
+                if self.block.is_none() {
+                    self.begin_block(modes);
+                }
                 Ok(Rows::default())
             }
-            Prepared::Commit => {
-                let committing = self.block.as_ref().is_some_and(|block| !block.failed);
-                match self.end_block(committing) {
-                    None => Ok(Rows::default()),
-                    // COMMIT of a failed block rolls back, without an error.
-                    Some(block) if block.failed => {
-                        block.tx.rollback();
-                        self.finish_ddl(false);
-                        Ok(Rows::default())
-                    }
-                    Some(mut block) => {
-                        let settings = *block.settings_at_begin;
-                        // Deferred checks run first: one that fails fails
-                        // the COMMIT, which rolls back.
-                        let checked = deferred::fire_due(
-                            &self.db,
-                            self.session,
-                            &mut block.tx,
-                            &mut block.deferred,
-                            true,
-                        )
-                        .await;
-                        if let Err(e) = checked {
-                            block.tx.rollback();
-                            self.finish_ddl(false);
-                            self.settings = settings;
-                            return Err(e);
-                        }
-                        let result = block.tx.commit().await.map(|_| Rows::default());
-                        // (Nothing ran between the commit and this: the
-                        // block's DDL becomes everyone's with its rows.)
-                        self.finish_ddl(result.is_ok());
-                        if result.is_err() {
-                            self.settings = settings;
-                        }
-                        result
-                    }
-                }
-            }
+            Prepared::Commit => self.commit_block().await,
             Prepared::Rollback => {
                 if let Some(block) = self.end_block(false) {
                     block.tx.rollback();
@@ -1729,51 +1723,7 @@ impl SqlSession {
             Prepared::Savepoint(name)
             | Prepared::ReleaseSavepoint(name)
             | Prepared::RollbackToSavepoint(name) => {
-                let Some(block) = &mut self.block else {
-                    let what = match &statement.kind {
-                        Prepared::Savepoint(_) => "SAVEPOINT",
-                        Prepared::ReleaseSavepoint(_) => "RELEASE SAVEPOINT",
-                        _ => "ROLLBACK TO SAVEPOINT",
-                    };
-                    return Err(DbError::new(
-                        SqlState::Other("25P01"),
-                        format!("{what} can only be used in transaction blocks"),
-                    ));
-                };
-                let result = match &statement.kind {
-                    Prepared::Savepoint(_) => block.tx.sql_savepoint(name),
-                    Prepared::ReleaseSavepoint(_) => block.tx.sql_release_savepoint(name),
-                    _ => block.tx.sql_rollback_to_savepoint(name),
-                };
-                match &result {
-                    Ok(()) => {
-                        let catalog = self.db.shared.catalog();
-                        let mark = ddlblock::mark(&catalog, self.session);
-                        drop(catalog);
-                        let undo_to = locks::savepoint_settings(
-                            &statement.kind,
-                            block,
-                            &mut self.settings,
-                            mark,
-                        );
-                        // ROLLBACK TO undoes the DDL made after the
-                        // savepoint, as its subtransaction aborts.
-                        if let Some(keep) = undo_to.filter(|&keep| keep < mark) {
-                            let undone = ddlblock::rollback(
-                                &mut self.db.shared.catalog(),
-                                self.session,
-                                keep,
-                            );
-                            self.finish_undo(undone);
-                        }
-                    }
-                    // SAVEPOINT and RELEASE in a failed block are refused
-                    // without changing anything; a missing savepoint fails
-                    // the block.
-                    Err(e) if e.code != SqlState::InFailedTransaction => block.failed = true,
-                    Err(_) => {}
-                }
-                result.map(|()| Rows::default())
+                self.savepoint_statement(&statement.kind, name)
             }
             Prepared::LockTable(lock) => {
                 let timeouts = self.timeouts();
@@ -1813,6 +1763,118 @@ impl SqlSession {
                 self.run_data_statement(statement, params, timeouts).await
             }
         }
+    }
+
+    /// Opens a transaction block with `modes` (the session's defaults
+    /// for what they leave out).
+    fn begin_block(&mut self, modes: &settings::TxModes) {
+        let defaults = self.settings.defaults;
+        let isolation = modes.isolation.unwrap_or(defaults.isolation);
+        let read_only = modes.read_only.unwrap_or(defaults.read_only);
+        let deferrable = modes.deferrable.unwrap_or(defaults.deferrable);
+        let mut tx = self.db.store().begin_with(
+            isolation,
+            TxMode {
+                read_only,
+                deferrable,
+            },
+        );
+        tx.join_session(self.session);
+        self.block = Some(Box::new(Block {
+            tx,
+            read_only,
+            deferrable,
+            failed: false,
+            queried: false,
+            local: Vec::new(),
+            settings_at_begin: Box::new(self.settings.clone()),
+            savepoints: Vec::new(),
+            deferred: deferred::Deferred::default(),
+        }));
+    }
+
+    /// `COMMIT`: the block's deferred checks, then its commit; a failed
+    /// block (or a failed check or commit) rolls back instead.
+    async fn commit_block(&mut self) -> Result<Rows, DbError> {
+        let committing = self.block.as_ref().is_some_and(|block| !block.failed);
+        match self.end_block(committing) {
+            None => Ok(Rows::default()),
+            // COMMIT of a failed block rolls back, without an error.
+            Some(block) if block.failed => {
+                block.tx.rollback();
+                self.finish_ddl(false);
+                Ok(Rows::default())
+            }
+            Some(mut block) => {
+                let settings = *block.settings_at_begin;
+                // Deferred checks run first: one that fails fails
+                // the COMMIT, which rolls back.
+                let checked = deferred::fire_due(
+                    &self.db,
+                    self.session,
+                    &mut block.tx,
+                    &mut block.deferred,
+                    true,
+                )
+                .await;
+                if let Err(e) = checked {
+                    block.tx.rollback();
+                    self.finish_ddl(false);
+                    self.settings = settings;
+                    return Err(e);
+                }
+                let result = block.tx.commit().await.map(|_| Rows::default());
+                // (Nothing ran between the commit and this: the
+                // block's DDL becomes everyone's with its rows.)
+                self.finish_ddl(result.is_ok());
+                if result.is_err() {
+                    self.settings = settings;
+                }
+                result
+            }
+        }
+    }
+
+    /// `SAVEPOINT`, `RELEASE SAVEPOINT` and `ROLLBACK TO SAVEPOINT` (`kind`
+    /// says which) of the savepoint `name`.
+    fn savepoint_statement(&mut self, kind: &Prepared, name: &str) -> Result<Rows, DbError> {
+        let Some(block) = &mut self.block else {
+            let what = match kind {
+                Prepared::Savepoint(_) => "SAVEPOINT",
+                Prepared::ReleaseSavepoint(_) => "RELEASE SAVEPOINT",
+                _ => "ROLLBACK TO SAVEPOINT",
+            };
+            return Err(DbError::new(
+                SqlState::Other("25P01"),
+                format!("{what} can only be used in transaction blocks"),
+            ));
+        };
+        let result = match kind {
+            Prepared::Savepoint(_) => block.tx.sql_savepoint(name),
+            Prepared::ReleaseSavepoint(_) => block.tx.sql_release_savepoint(name),
+            _ => block.tx.sql_rollback_to_savepoint(name),
+        };
+        match &result {
+            Ok(()) => {
+                let catalog = self.db.shared.catalog();
+                let mark = ddlblock::mark(&catalog, self.session);
+                drop(catalog);
+                let undo_to = locks::savepoint_settings(kind, block, &mut self.settings, mark);
+                // ROLLBACK TO undoes the DDL made after the
+                // savepoint, as its subtransaction aborts.
+                if let Some(keep) = undo_to.filter(|&keep| keep < mark) {
+                    let undone =
+                        ddlblock::rollback(&mut self.db.shared.catalog(), self.session, keep);
+                    self.finish_undo(undone);
+                }
+            }
+            // SAVEPOINT and RELEASE in a failed block are refused
+            // without changing anything; a missing savepoint fails
+            // the block.
+            Err(e) if e.code != SqlState::InFailedTransaction => block.failed = true,
+            Err(_) => {}
+        }
+        result.map(|()| Rows::default())
     }
 
     /// `CREATE TABLE`, `CREATE INDEX`, `DROP`, `CREATE EXTENSION` and
@@ -1952,27 +2014,11 @@ impl SqlSession {
         if self.restricted_role().is_some() {
             return Err(schema_denied(&spec.name));
         }
-        {
-            let catalog = self.db.shared.catalog();
-            if catalog.tables.contains_key(&spec.name)
-                || lock(&self.db.shared.sequences).contains(&spec.name)
-            {
-                // IF NOT EXISTS: PostgreSQL's notice, and nothing done.
-                if spec.if_not_exists {
-                    return Ok(Rows::default());
-                }
-                return Err(DbError::new(
-                    SqlState::DuplicateTable,
-                    format!("relation \"{}\" already exists", spec.name),
-                ));
-            }
+        if self.ctas_target_exists(spec)? {
+            // IF NOT EXISTS: PostgreSQL's notice, and nothing done.
+            return Ok(Rows::default());
         }
-        let with_statement = |mut e: DbError| {
-            if e.code == SqlState::FeatureNotSupported {
-                e.message = format!("{} (statement: {})", e.message, sql.trim());
-            }
-            e
-        };
+        let with_statement = |e: DbError| with_statement_text(e, sql);
         let statement = self
             .db
             .prepare_as(&spec.query, self.effective().scans, Some(self.session))
@@ -1983,18 +2029,7 @@ impl SqlSession {
                 "there is no parameter $1",
             ));
         }
-        let locking = match &statement.kind {
-            Prepared::Select(plan) => plan.lock.is_some(),
-            Prepared::With(with) => {
-                matches!(&with.main, Prepared::Select(plan) if plan.lock.is_some())
-                    || with
-                        .ctes
-                        .iter()
-                        .any(|(p, _)| matches!(p, Prepared::Select(plan) if plan.lock.is_some()))
-            }
-            _ => false,
-        };
-        if locking {
+        if locks_rows(&statement.kind) {
             return Err(with_statement(expr::unsupported(
                 "CREATE TABLE ... AS of a locking query (FOR UPDATE / FOR SHARE)",
             )));
@@ -2041,26 +2076,14 @@ impl SqlSession {
             return Err(e);
         }
         let count = rows.rows.len() as u64;
-        let filled = async {
-            let table = self.db.shared.table(&spec.name)?;
-            if !rows.rows.is_empty() {
-                let insert = plan::InsertPlan {
-                    targets: (0..table.visible()).collect(),
-                    table,
-                    rows: rows
-                        .rows
-                        .into_iter()
-                        .map(|row| row.into_iter().map(expr::Expr::Const).collect())
-                        .collect(),
-                    select: None,
-                    conflict: None,
-                    returning: None,
-                };
-                let insert = Statement::new(Prepared::Insert(Box::new(insert)), 0);
-                run(&self.db, self.session, &mut tx, &mut deferred, &insert, &[]).await?;
-            }
-            tx.commit().await
-        }
+        let filled = fill_new_table(
+            &self.db,
+            self.session,
+            tx,
+            &mut deferred,
+            &spec.name,
+            rows.rows,
+        )
         .await;
         if let Err(e) = filled {
             // The table is made in the transaction that failed.
@@ -2073,6 +2096,24 @@ impl SqlSession {
             affected: count,
             ..Rows::default()
         })
+    }
+
+    /// Whether `CREATE TABLE ... AS`'s table (or a sequence of its name)
+    /// exists already: true with `IF NOT EXISTS`, 42P07 without.
+    fn ctas_target_exists(&self, spec: &ctas::CreateTableAs) -> Result<bool, DbError> {
+        let catalog = self.db.shared.catalog();
+        if catalog.tables.contains_key(&spec.name)
+            || lock(&self.db.shared.sequences).contains(&spec.name)
+        {
+            if spec.if_not_exists {
+                return Ok(true);
+            }
+            return Err(DbError::new(
+                SqlState::DuplicateTable,
+                format!("relation \"{}\" already exists", spec.name),
+            ));
+        }
+        Ok(false)
     }
 
     /// `CREATE TYPE ... AS ENUM` / `DROP TYPE`: DDL, outside a block
@@ -2333,14 +2374,52 @@ impl SqlSession {
     /// rebuild, PostgreSQL's locks taken.
     async fn reindex(&mut self, sql: &str) -> Result<Rows, DbError> {
         self.refuse_in_failed_block()?;
-        let with_statement = |mut e: DbError| {
-            if e.code == SqlState::FeatureNotSupported {
-                e.message = format!("{} (statement: {})", e.message, sql.trim());
-            }
-            e
-        };
+        let with_statement = |e: DbError| with_statement_text(e, sql);
         let target = reindex::parse(sql).map_err(|e| self.fail(with_statement(e)))?;
-        let names: Vec<String> = match &target {
+        let names = self.reindex_tables(&target)?;
+        if let Some(role) = self.restricted_role() {
+            let roles = lock(&self.db.shared.roles);
+            let owned = match target {
+                reindex::Target::Schema(_) => Err(expr::unsupported(
+                    "REINDEX SCHEMA as a role without superuser (its privilege checks are not modelled)",
+                )),
+                _ => names.iter().try_for_each(|t| roles.check_owner(&role, t)),
+            };
+            drop(roles);
+            owned.map_err(|e| self.fail(with_statement(e)))?;
+        }
+        let timeouts = self.timeouts();
+        for name in names {
+            // A table REINDEX SCHEMA listed and another session dropped
+            // meanwhile is passed over, as PostgreSQL does.
+            let Ok(table) = self.db.shared.table(&name) else {
+                continue;
+            };
+            let indexed = !table.heap || table.indexes.len() > 1;
+            let mode = if indexed {
+                TableLockMode::AccessExclusive
+            } else {
+                TableLockMode::Share
+            };
+            let wanted = [(table.name.clone(), mode)];
+            match &mut self.block {
+                Some(block) => {
+                    block.tx.set_timeouts(timeouts);
+                    if let Err(e) = block.tx.sql_lock_tables(&wanted, false).await {
+                        block.failed = true;
+                        return Err(e);
+                    }
+                }
+                None => self.lock_and_release(&wanted, timeouts).await?,
+            }
+        }
+        Ok(Rows::default())
+    }
+
+    /// The tables whose indexes a REINDEX rebuilds (the block fails on an
+    /// unknown name, as PostgreSQL's does).
+    fn reindex_tables(&mut self, target: &reindex::Target) -> Result<Vec<String>, DbError> {
+        Ok(match target {
             reindex::Target::Table(name) => {
                 let table = self.db.shared.table(name).map_err(|e| self.fail(e))?;
                 vec![table.name.clone()]
@@ -2393,44 +2472,7 @@ impl SqlSession {
                     .cloned()
                     .collect()
             }
-        };
-        if let Some(role) = self.restricted_role() {
-            let roles = lock(&self.db.shared.roles);
-            let owned = match target {
-                reindex::Target::Schema(_) => Err(expr::unsupported(
-                    "REINDEX SCHEMA as a role without superuser (its privilege checks are not modelled)",
-                )),
-                _ => names.iter().try_for_each(|t| roles.check_owner(&role, t)),
-            };
-            drop(roles);
-            owned.map_err(|e| self.fail(with_statement(e)))?;
-        }
-        let timeouts = self.timeouts();
-        for name in names {
-            // A table REINDEX SCHEMA listed and another session dropped
-            // meanwhile is passed over, as PostgreSQL does.
-            let Ok(table) = self.db.shared.table(&name) else {
-                continue;
-            };
-            let indexed = !table.heap || table.indexes.len() > 1;
-            let mode = if indexed {
-                TableLockMode::AccessExclusive
-            } else {
-                TableLockMode::Share
-            };
-            let wanted = [(table.name.clone(), mode)];
-            match &mut self.block {
-                Some(block) => {
-                    block.tx.set_timeouts(timeouts);
-                    if let Err(e) = block.tx.sql_lock_tables(&wanted, false).await {
-                        block.failed = true;
-                        return Err(e);
-                    }
-                }
-                None => self.lock_and_release(&wanted, timeouts).await?,
-            }
-        }
-        Ok(Rows::default())
+        })
     }
 
     /// `CREATE ROLE`, `DROP ROLE`, `GRANT` and `REVOKE` (see `roles`):

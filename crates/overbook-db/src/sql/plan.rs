@@ -4,7 +4,7 @@
 //! secondary index where the WHERE clause fits its leading columns,
 //! otherwise a sequential scan).
 
-use super::catalog::{Catalog, Table};
+use super::catalog::{Catalog, Index, Table};
 use super::expr::{
     ident, object_name, type_of, unsupported, AggSpec, BinOp, Compiler, Expr, Scope,
 };
@@ -413,7 +413,6 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize()
         .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
-    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
     // Indexes of the non-whitespace tokens.
     let solid: Vec<usize> = (0..tokens.len())
         .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
@@ -431,10 +430,10 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
             _ => {}
         }
         let at = |k: usize| solid.get(s + k).map(|&i| &tokens[i]);
-        if word(t, "FOR")
-            && at(1).is_some_and(|x| word(x, "NO"))
-            && at(2).is_some_and(|x| word(x, "KEY"))
-            && at(3).is_some_and(|x| word(x, "UPDATE"))
+        if is_word(t, "FOR")
+            && at(1).is_some_and(|x| is_word(x, "NO"))
+            && at(2).is_some_and(|x| is_word(x, "KEY"))
+            && at(3).is_some_and(|x| is_word(x, "UPDATE"))
         {
             strength = LockStrength::NoKeyUpdate;
             drop[solid[s + 1]] = true;
@@ -442,104 +441,22 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
             s += 4;
             continue;
         }
-        if word(t, "FOR")
-            && at(1).is_some_and(|x| word(x, "KEY"))
-            && at(2).is_some_and(|x| word(x, "SHARE"))
+        if is_word(t, "FOR")
+            && at(1).is_some_and(|x| is_word(x, "KEY"))
+            && at(2).is_some_and(|x| is_word(x, "SHARE"))
         {
             strength = LockStrength::KeyShare;
             drop[solid[s + 1]] = true;
             s += 3;
             continue;
         }
-        if depth == 1 && word(t, "EXCLUDE") {
-            // Back up over `CONSTRAINT name` and the comma before it.
-            let mut first = s;
-            let mut name = None;
-            if s >= 2 && word(&tokens[solid[s - 2]], "CONSTRAINT") {
-                if let Token::Word(w) = &tokens[solid[s - 1]] {
-                    name = Some(ident(
-                        &w.clone().into_ident(sqlparser::tokenizer::Span::empty()),
-                    ));
-                }
-                first = s - 2;
-            }
-            if first >= 1 && matches!(tokens[solid[first - 1]], Token::Comma) {
-                first -= 1;
-            }
-            // EXCLUDE USING gist ( ... )
-            if !(at(1).is_some_and(|x| word(x, "USING"))
-                && at(2).is_some_and(|x| word(x, "GIST"))
-                && matches!(at(3), Some(Token::LParen)))
-            {
-                return Err(unsupported(
-                    "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
-                ));
-            }
-            let mut k = s + 4;
-            let mut elements: Vec<Vec<String>> = vec![Vec::new()];
-            let mut inner = 1;
-            while k < solid.len() {
-                let tk = &tokens[solid[k]];
-                match tk {
-                    Token::LParen => inner += 1,
-                    Token::RParen => {
-                        inner -= 1;
-                        if inner == 0 {
-                            break;
-                        }
-                    }
-                    Token::Comma if inner == 1 => {
-                        elements.push(Vec::new());
-                        k += 1;
-                        continue;
-                    }
-                    _ => {}
-                }
-                let text = match tk {
-                    Token::Word(w) if w.quote_style.is_some() => w.value.clone(),
-                    Token::Word(w) => w.value.to_ascii_lowercase(),
-                    other => other.to_string(),
-                };
-                elements.last_mut().expect("an element").push(text);
-                k += 1;
-            }
-            if k >= solid.len() {
-                return Err(err(
-                    SqlState::SyntaxError,
-                    "syntax error: unterminated EXCLUDE",
-                ));
-            }
-            if at(k - s + 1).is_some_and(|x| word(x, "WHERE")) {
-                return Err(unsupported(
-                    "EXCLUDE ... WHERE (a partial exclusion constraint)",
-                ));
-            }
-            let spec = match elements.as_slice() {
-                [g, r]
-                    if g.len() == 3
-                        && g[1] == "with"
-                        && g[2] == "="
-                        && r.len() == 3
-                        && r[1] == "with"
-                        && r[2] == "&&" =>
-                {
-                    ExcludeSpec {
-                        name,
-                        group: g[0].clone(),
-                        range: r[0].clone(),
-                    }
-                }
-                _ => {
-                    return Err(unsupported(
-                        "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
-                    ))
-                }
-            };
+        if depth == 1 && is_word(t, "EXCLUDE") {
+            let (spec, span) = exclude_constraint(&tokens, &solid, s)?;
             excludes.push(spec);
-            for &i in &solid[first..=k] {
+            for &i in &solid[span.clone()] {
                 drop[i] = true;
             }
-            s = k + 1;
+            s = span.end() + 1;
             continue;
         }
         s += 1;
@@ -551,6 +468,114 @@ fn preprocess(sql: &str) -> Result<(String, LockStrength, Vec<ExcludeSpec>), DbE
         .map(|(t, _)| t.to_string())
         .collect();
     Ok((text, strength, excludes))
+}
+
+/// Whether `t` is the unquoted keyword `w`.
+fn is_word(t: &Token, w: &str) -> bool {
+    matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w))
+}
+
+/// The `EXCLUDE USING gist (g WITH =, r WITH &&)` constraint whose
+/// `EXCLUDE` is the solid token `s`: its spec, and the solid tokens it
+/// spans (with `CONSTRAINT name` and the comma before it) to cut out.
+fn exclude_constraint(
+    tokens: &[Token],
+    solid: &[usize],
+    s: usize,
+) -> Result<(ExcludeSpec, std::ops::RangeInclusive<usize>), DbError> {
+    let at = |k: usize| solid.get(s + k).map(|&i| &tokens[i]);
+    // Back up over `CONSTRAINT name` and the comma before it.
+    let mut first = s;
+    let mut name = None;
+    if s >= 2 && is_word(&tokens[solid[s - 2]], "CONSTRAINT") {
+        if let Token::Word(w) = &tokens[solid[s - 1]] {
+            name = Some(ident(
+                &w.clone().into_ident(sqlparser::tokenizer::Span::empty()),
+            ));
+        }
+        first = s - 2;
+    }
+    if first >= 1 && matches!(tokens[solid[first - 1]], Token::Comma) {
+        first -= 1;
+    }
+    // EXCLUDE USING gist ( ... )
+    if !(at(1).is_some_and(|x| is_word(x, "USING"))
+        && at(2).is_some_and(|x| is_word(x, "GIST"))
+        && matches!(at(3), Some(Token::LParen)))
+    {
+        return Err(unsupported(
+            "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
+        ));
+    }
+    let (elements, k) = exclude_elements(tokens, solid, s + 4);
+    if k >= solid.len() {
+        return Err(err(
+            SqlState::SyntaxError,
+            "syntax error: unterminated EXCLUDE",
+        ));
+    }
+    if at(k - s + 1).is_some_and(|x| is_word(x, "WHERE")) {
+        return Err(unsupported(
+            "EXCLUDE ... WHERE (a partial exclusion constraint)",
+        ));
+    }
+    let spec = match elements.as_slice() {
+        [g, r]
+            if g.len() == 3
+                && g[1] == "with"
+                && g[2] == "="
+                && r.len() == 3
+                && r[1] == "with"
+                && r[2] == "&&" =>
+        {
+            ExcludeSpec {
+                name,
+                group: g[0].clone(),
+                range: r[0].clone(),
+            }
+        }
+        _ => {
+            return Err(unsupported(
+                "EXCLUDE other than USING gist (col WITH =, range WITH &&)",
+            ))
+        }
+    };
+    Ok((spec, first..=k))
+}
+
+/// The comma-separated elements of an `EXCLUDE (...)` list starting at
+/// solid token `k` (after its parenthesis), each as its tokens' texts
+/// (unquoted words lowercased), and the solid index of the closing
+/// parenthesis (`solid.len()` when there is none).
+fn exclude_elements(tokens: &[Token], solid: &[usize], mut k: usize) -> (Vec<Vec<String>>, usize) {
+    let mut elements: Vec<Vec<String>> = vec![Vec::new()];
+    let mut inner = 1;
+    while k < solid.len() {
+        let tk = &tokens[solid[k]];
+        match tk {
+            Token::LParen => inner += 1,
+            Token::RParen => {
+                inner -= 1;
+                if inner == 0 {
+                    break;
+                }
+            }
+            Token::Comma if inner == 1 => {
+                elements.push(Vec::new());
+                k += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let text = match tk {
+            Token::Word(w) if w.quote_style.is_some() => w.value.clone(),
+            Token::Word(w) => w.value.to_ascii_lowercase(),
+            other => other.to_string(),
+        };
+        elements.last_mut().expect("an element").push(text);
+        k += 1;
+    }
+    (elements, k)
 }
 
 /// Cuts `INCLUDE (columns)` after a `PRIMARY KEY (...)` or `UNIQUE (...)`
@@ -728,7 +753,43 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
         _ => None,
     };
     let bound_ok = |e: &Expr| e.max_column().is_none_or(|m| m < offset);
-    // (column, op, bound) with the column on the left.
+    let conds = column_conditions(conjuncts, &local, &bound_ok);
+    let mut best: Option<(usize, Access)> = None;
+    for (i, index) in table.indexes.iter().enumerate() {
+        if !predicate_implied(index, offset, conjuncts) {
+            continue;
+        }
+        // An expression index's key parts are matched by expression (see
+        // `exprindex::key_conds`), a column index's by column.
+        let (expression_parts, expression_conds);
+        let (parts, conds): (&[usize], &[(usize, BinOp, Expr)]) = if index.expressions.is_empty() {
+            (&index.columns, &conds)
+        } else {
+            expression_parts = (0..index.expressions.len()).collect::<Vec<_>>();
+            expression_conds = super::exprindex::key_conds(index, offset, conjuncts, &bound_ok);
+            (&expression_parts, &expression_conds)
+        };
+        let Some((score, access)) = index_access(i, index, parts, conds) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, access));
+        }
+    }
+    if let Some((_, access)) = best {
+        return access;
+    }
+    exclusion_access(table, conjuncts, &local, &bound_ok).unwrap_or(Access::Seq)
+}
+
+/// The conjuncts that compare a column of the table with a bound it may
+/// read, as (column, op, bound) with the column on the left; `BETWEEN` is
+/// two of them.
+fn column_conditions(
+    conjuncts: &[Expr],
+    local: &dyn Fn(&Expr) -> Option<usize>,
+    bound_ok: &dyn Fn(&Expr) -> bool,
+) -> Vec<(usize, BinOp, Expr)> {
     let mut conds: Vec<(usize, BinOp, Expr)> = Vec::new();
     for c in conjuncts {
         match c {
@@ -755,91 +816,88 @@ fn choose_access(table: &Table, offset: usize, conjuncts: &[Expr], scans: ScanSe
             _ => {}
         }
     }
-    let mut best: Option<(usize, Access)> = None;
-    for (i, index) in table.indexes.iter().enumerate() {
-        // A partial index holds only the rows its predicate accepts, so it
-        // can answer the query only when the query's WHERE implies the
-        // predicate: here, when each of the predicate's conjuncts is one
-        // of the query's (PostgreSQL proves more, e.g. ranges). SSI stays
-        // correct: the scan SIREAD-locks the index key range it reads, and
-        // any row a concurrent writer makes that the query would return
-        // satisfies the WHERE, hence the predicate, so it writes an entry
-        // in that range; rows outside the predicate the query never
-        // returns, so missing their writes loses no rw-conflict.
-        if let Some(predicate) = &index.predicate {
-            let shifted = predicate.shifted(offset);
-            let mut wanted = Vec::new();
-            shifted.conjuncts(&mut wanted);
-            let implied = wanted.iter().all(|w| {
-                let w = format!("{w:?}");
-                conjuncts.iter().any(|c| format!("{c:?}") == w)
-            });
-            if !implied {
+    conds
+}
+
+/// Whether the query's conjuncts imply a partial index's predicate (an
+/// index without one holds every row).
+///
+/// A partial index holds only the rows its predicate accepts, so it can
+/// answer the query only when the query's WHERE implies the predicate:
+/// here, when each of the predicate's conjuncts is one of the query's
+/// (PostgreSQL proves more, e.g. ranges). SSI stays correct: the scan
+/// SIREAD-locks the index key range it reads, and any row a concurrent
+/// writer makes that the query would return satisfies the WHERE, hence
+/// the predicate, so it writes an entry in that range; rows outside the
+/// predicate the query never returns, so missing their writes loses no
+/// rw-conflict.
+fn predicate_implied(index: &Index, offset: usize, conjuncts: &[Expr]) -> bool {
+    let Some(predicate) = &index.predicate else {
+        return true;
+    };
+    let shifted = predicate.shifted(offset);
+    let mut wanted = Vec::new();
+    shifted.conjuncts(&mut wanted);
+    wanted.iter().all(|w| {
+        let w = format!("{w:?}");
+        conjuncts.iter().any(|c| format!("{c:?}") == w)
+    })
+}
+
+/// How index `i` would answer the conditions on its key `parts`, and its
+/// score (equalities on leading parts, then a range on the next, a full
+/// unique key above all); `None` when it answers none of them.
+fn index_access(
+    i: usize,
+    index: &Index,
+    parts: &[usize],
+    conds: &[(usize, BinOp, Expr)],
+) -> Option<(usize, Access)> {
+    let mut eq = Vec::new();
+    for &col in parts {
+        match conds
+            .iter()
+            .find(|(c, op, _)| *c == col && *op == BinOp::Eq)
+        {
+            Some((_, _, bound)) => eq.push(bound.clone()),
+            None => break,
+        }
+    }
+    let (mut lower, mut upper) = (None, None);
+    if let Some(&next) = parts.get(eq.len()) {
+        for (c, op, bound) in conds {
+            if *c != next {
                 continue;
             }
-        }
-        // An expression index's key parts are matched by expression (see
-        // `exprindex::key_conds`), a column index's by column.
-        let (expression_parts, expression_conds);
-        let (parts, conds): (&[usize], &[(usize, BinOp, Expr)]) = if index.expressions.is_empty() {
-            (&index.columns, &conds)
-        } else {
-            expression_parts = (0..index.expressions.len()).collect::<Vec<_>>();
-            expression_conds = super::exprindex::key_conds(index, offset, conjuncts, &bound_ok);
-            (&expression_parts, &expression_conds)
-        };
-        let mut eq = Vec::new();
-        for &col in parts {
-            match conds
-                .iter()
-                .find(|(c, op, _)| *c == col && *op == BinOp::Eq)
-            {
-                Some((_, _, bound)) => eq.push(bound.clone()),
-                None => break,
+            match op {
+                BinOp::Gt if lower.is_none() => lower = Some((bound.clone(), false)),
+                BinOp::Ge if lower.is_none() => lower = Some((bound.clone(), true)),
+                BinOp::Lt if upper.is_none() => upper = Some((bound.clone(), false)),
+                BinOp::Le if upper.is_none() => upper = Some((bound.clone(), true)),
+                _ => {}
             }
         }
-        let (mut lower, mut upper) = (None, None);
-        if let Some(&next) = parts.get(eq.len()) {
-            for (c, op, bound) in conds {
-                if *c != next {
-                    continue;
-                }
-                match op {
-                    BinOp::Gt if lower.is_none() => lower = Some((bound.clone(), false)),
-                    BinOp::Ge if lower.is_none() => lower = Some((bound.clone(), true)),
-                    BinOp::Lt if upper.is_none() => upper = Some((bound.clone(), false)),
-                    BinOp::Le if upper.is_none() => upper = Some((bound.clone(), true)),
-                    _ => {}
-                }
-            }
-        }
-        // A hash index answers only an equality on its whole key.
-        if index.hash && eq.len() != parts.len() {
-            continue;
-        }
-        let full_unique = index.unique && eq.len() == parts.len();
-        let score = eq.len() * 4
-            + usize::from(lower.is_some() || upper.is_some()) * 2
-            + usize::from(full_unique) * 100;
-        if score == 0 {
-            continue;
-        }
-        if best.as_ref().is_none_or(|(s, _)| score > *s) {
-            best = Some((
-                score,
-                Access::Index {
-                    index: i,
-                    eq,
-                    lower,
-                    upper,
-                },
-            ));
-        }
     }
-    if let Some((_, access)) = best {
-        return access;
+    // A hash index answers only an equality on its whole key.
+    if index.hash && eq.len() != parts.len() {
+        return None;
     }
-    exclusion_access(table, conjuncts, &local, &bound_ok).unwrap_or(Access::Seq)
+    let full_unique = index.unique && eq.len() == parts.len();
+    let score = eq.len() * 4
+        + usize::from(lower.is_some() || upper.is_some()) * 2
+        + usize::from(full_unique) * 100;
+    if score == 0 {
+        return None;
+    }
+    Some((
+        score,
+        Access::Index {
+            index: i,
+            eq,
+            lower,
+            upper,
+        },
+    ))
 }
 
 /// PostgreSQL answers `=` on an exclusion constraint's group column and
@@ -989,26 +1047,7 @@ impl<'a> Planner<'a> {
                 if_not_exists,
                 schema,
                 ..
-            } => {
-                let name = ident(&name);
-                if !super::ddl::EXTENSIONS.contains(&name.as_str()) {
-                    return Err(unsupported(format!(
-                        "the extension {name} (btree_gist, pgcrypto and uuid-ossp are)"
-                    )));
-                }
-                if let Some(schema) = schema.as_ref().map(ident) {
-                    if schema != "public" {
-                        return Err(err(
-                            SqlState::Other("3F000"),
-                            format!("schema \"{schema}\" does not exist"),
-                        ));
-                    }
-                }
-                Prepared::CreateExtension {
-                    name,
-                    if_not_exists,
-                }
-            }
+            } => create_extension(ident(&name), if_not_exists, schema.as_ref())?,
             S::Truncate {
                 table_names,
                 partitions: None,
@@ -1016,24 +1055,7 @@ impl<'a> Planner<'a> {
                 cascade,
                 on_cluster: None,
                 ..
-            } => {
-                if identity == Some(ast::TruncateIdentityOption::Restart) {
-                    return Err(unsupported("TRUNCATE ... RESTART IDENTITY"));
-                }
-                let tables = table_names
-                    .iter()
-                    .map(|target| self.table(&target.name))
-                    .collect::<Result<Vec<_>, _>>()?;
-                if let Some(view) = tables.iter().find_map(|t| t.view.as_ref()) {
-                    return Err(unsupported(format!(
-                        "TRUNCATE of the partition \"{}\" itself",
-                        view.name
-                    )));
-                }
-                let cascade = cascade == Some(ast::CascadeOption::Cascade);
-                let plan = super::locks::truncate_plan(tables, cascade, self.catalog)?;
-                Prepared::Truncate(Box::new(plan))
-            }
+            } => self.truncate(&table_names, identity, cascade)?,
             S::Query(query) => self.query(*query, strength)?,
             S::Insert(insert) => Prepared::Insert(Box::new(self.insert(insert)?)),
             S::Update {
@@ -1047,96 +1069,130 @@ impl<'a> Planner<'a> {
                 if or.is_some() || !table.joins.is_empty() {
                     return Err(unsupported("this form of UPDATE"));
                 }
-                if let Some(from) = from {
-                    let from = match from {
-                        ast::UpdateTableFromKind::AfterSet(f)
-                        | ast::UpdateTableFromKind::BeforeSet(f) => f,
-                    };
-                    let joined = self.target_after(&table.relation, &from, selection.as_ref())?;
-                    let t = joined.target.table.clone();
-                    let sets = self.assignments(&joined.scope, &t, &assignments)?;
-                    let returning =
-                        self.returning(&joined.returning_scope, returning.as_deref())?;
-                    return Ok(Prepared::Update(Box::new(UpdatePlan {
-                        source: joined.target,
-                        from: joined.from,
-                        filter: joined.filter,
-                        sets,
-                        returning,
-                    })));
-                }
-                let (t, alias) = self.relation(&table.relation)?;
-                let mut scope = Scope::default();
-                scope.add(&alias, t.clone());
-                let sets = self.assignments(&scope, &t, &assignments)?;
-                let (filter, access) = self.where_clause(&scope, &t, selection.as_ref())?;
-                let returning = self.returning(&scope, returning.as_deref())?;
-                Prepared::Update(Box::new(UpdatePlan {
-                    source: Source {
-                        table: t,
-                        offset: 0,
-                        access,
-                    },
-                    from: Vec::new(),
-                    filter,
-                    sets,
+                let from = from.as_ref().map(|from| match from {
+                    ast::UpdateTableFromKind::AfterSet(f)
+                    | ast::UpdateTableFromKind::BeforeSet(f) => f.as_slice(),
+                });
+                let returning = returning.as_deref();
+                self.update(
+                    &table.relation,
+                    &assignments,
+                    from,
+                    selection.as_ref(),
                     returning,
-                }))
+                )?
             }
-            S::Delete(delete) => {
-                if !delete.order_by.is_empty()
-                    || delete.limit.is_some()
-                    || !delete.tables.is_empty()
-                {
-                    return Err(unsupported("DELETE ... ORDER BY / LIMIT"));
-                }
-                let from = match &delete.from {
-                    ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
-                };
-                let [one] = from.as_slice() else {
-                    return Err(unsupported("DELETE from several tables"));
-                };
-                if !one.joins.is_empty() {
-                    return Err(unsupported("DELETE with a join"));
-                }
-                if let Some(using) = &delete.using {
-                    let joined =
-                        self.target_after(&one.relation, using, delete.selection.as_ref())?;
-                    let returning =
-                        self.returning(&joined.returning_scope, delete.returning.as_deref())?;
-                    return Ok(Prepared::Delete(Box::new(DeletePlan {
-                        source: joined.target,
-                        using: joined.from,
-                        filter: joined.filter,
-                        returning,
-                    })));
-                }
-                let (t, alias) = self.relation(&one.relation)?;
-                let mut scope = Scope::default();
-                scope.add(&alias, t.clone());
-                let (filter, access) = self.where_clause(&scope, &t, delete.selection.as_ref())?;
-                let returning = self.returning(&scope, delete.returning.as_deref())?;
-                Prepared::Delete(Box::new(DeletePlan {
-                    source: Source {
-                        table: t,
-                        offset: 0,
-                        access,
-                    },
-                    using: Vec::new(),
-                    filter,
-                    returning,
-                }))
-            }
-            other => {
-                let text = other.to_string();
-                let head: String = text
-                    .split_whitespace()
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                return Err(unsupported(format!("the statement {head}")));
-            }
+            S::Delete(delete) => self.delete(&delete)?,
+            other => return Err(unsupported_statement(&other)),
         })
+    }
+
+    /// `TRUNCATE t, ...`: the tables and, with CASCADE, those whose
+    /// foreign keys reference them (see `locks::truncate_plan`).
+    fn truncate(
+        &self,
+        table_names: &[ast::TruncateTableTarget],
+        identity: Option<ast::TruncateIdentityOption>,
+        cascade: Option<ast::CascadeOption>,
+    ) -> Result<Prepared, DbError> {
+        if identity == Some(ast::TruncateIdentityOption::Restart) {
+            return Err(unsupported("TRUNCATE ... RESTART IDENTITY"));
+        }
+        let tables = table_names
+            .iter()
+            .map(|target| self.table(&target.name))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(view) = tables.iter().find_map(|t| t.view.as_ref()) {
+            return Err(unsupported(format!(
+                "TRUNCATE of the partition \"{}\" itself",
+                view.name
+            )));
+        }
+        let cascade = cascade == Some(ast::CascadeOption::Cascade);
+        let plan = super::locks::truncate_plan(tables, cascade, self.catalog)?;
+        Ok(Prepared::Truncate(Box::new(plan)))
+    }
+
+    /// `UPDATE target SET ... [FROM ...] [WHERE ...] [RETURNING ...]`.
+    fn update(
+        &mut self,
+        target: &ast::TableFactor,
+        assignments: &[ast::Assignment],
+        from: Option<&[ast::TableWithJoins]>,
+        selection: Option<&ast::Expr>,
+        returning: Option<&[ast::SelectItem]>,
+    ) -> Result<Prepared, DbError> {
+        if let Some(from) = from {
+            let joined = self.target_after(target, from, selection)?;
+            let t = joined.target.table.clone();
+            let sets = self.assignments(&joined.scope, &t, assignments)?;
+            let returning = self.returning(&joined.returning_scope, returning)?;
+            return Ok(Prepared::Update(Box::new(UpdatePlan {
+                source: joined.target,
+                from: joined.from,
+                filter: joined.filter,
+                sets,
+                returning,
+            })));
+        }
+        let (t, alias) = self.relation(target)?;
+        let mut scope = Scope::default();
+        scope.add(&alias, t.clone());
+        let sets = self.assignments(&scope, &t, assignments)?;
+        let (filter, access) = self.where_clause(&scope, &t, selection)?;
+        let returning = self.returning(&scope, returning)?;
+        Ok(Prepared::Update(Box::new(UpdatePlan {
+            source: Source {
+                table: t,
+                offset: 0,
+                access,
+            },
+            from: Vec::new(),
+            filter,
+            sets,
+            returning,
+        })))
+    }
+
+    /// `DELETE FROM target [USING ...] [WHERE ...] [RETURNING ...]`.
+    fn delete(&mut self, delete: &ast::Delete) -> Result<Prepared, DbError> {
+        if !delete.order_by.is_empty() || delete.limit.is_some() || !delete.tables.is_empty() {
+            return Err(unsupported("DELETE ... ORDER BY / LIMIT"));
+        }
+        let from = match &delete.from {
+            ast::FromTable::WithFromKeyword(f) | ast::FromTable::WithoutKeyword(f) => f,
+        };
+        let [one] = from.as_slice() else {
+            return Err(unsupported("DELETE from several tables"));
+        };
+        if !one.joins.is_empty() {
+            return Err(unsupported("DELETE with a join"));
+        }
+        if let Some(using) = &delete.using {
+            let joined = self.target_after(&one.relation, using, delete.selection.as_ref())?;
+            let returning = self.returning(&joined.returning_scope, delete.returning.as_deref())?;
+            return Ok(Prepared::Delete(Box::new(DeletePlan {
+                source: joined.target,
+                using: joined.from,
+                filter: joined.filter,
+                returning,
+            })));
+        }
+        let (t, alias) = self.relation(&one.relation)?;
+        let mut scope = Scope::default();
+        scope.add(&alias, t.clone());
+        let (filter, access) = self.where_clause(&scope, &t, delete.selection.as_ref())?;
+        let returning = self.returning(&scope, delete.returning.as_deref())?;
+        Ok(Prepared::Delete(Box::new(DeletePlan {
+            source: Source {
+                table: t,
+                offset: 0,
+                access,
+            },
+            using: Vec::new(),
+            filter,
+            returning,
+        })))
     }
 
     /// Adds the tables of a FROM list (inner joins) to `scope`, innermost
@@ -1418,43 +1474,37 @@ impl<'a> Planner<'a> {
         {
             return Err(unsupported("WITH / FETCH in a query"));
         }
-        let orders_or_limits =
-            query.order_by.is_some() || query.limit.is_some() || query.offset.is_some();
         if matches!(*query.body, ast::SetExpr::SetOperation { .. }) {
             if outer.is_some() {
                 return Err(unsupported("a set operation in a subquery"));
             }
             return self.set_operation(query);
         }
-        let select = match *query.body {
-            ast::SetExpr::Select(select) => select,
-            // `(SELECT ...)` with nothing around it is that query.
-            ast::SetExpr::Query(inner)
-                if query.order_by.is_none()
-                    && query.limit.is_none()
-                    && query.offset.is_none()
-                    && query.locks.is_empty() =>
-            {
-                return self.query_in(*inner, strength, outer);
-            }
-            // `VALUES ...` as a query is `SELECT * FROM (VALUES ...)
-            // "*VALUES*"`, as PostgreSQL names it.
-            ast::SetExpr::Values(values) => {
-                let text = format!("SELECT * FROM ({values}) AS \"*VALUES*\"");
-                let dialect = sqlparser::dialect::PostgreSqlDialect {};
-                let parsed = sqlparser::parser::Parser::parse_sql(&dialect, &text)
-                    .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
-                let Some(ast::Statement::Query(mut rewritten)) = parsed.into_iter().next() else {
-                    return Err(unsupported(format!("the query form {text}")));
-                };
-                rewritten.order_by = query.order_by;
-                rewritten.limit = query.limit;
-                rewritten.offset = query.offset;
-                rewritten.locks = query.locks;
-                return self.query_in(*rewritten, strength, outer);
-            }
-            other => return Err(unsupported(format!("the query form {other}"))),
+        let tail = QueryTail {
+            order_by: query.order_by,
+            limit: query.limit,
+            offset: query.offset,
+            locks: query.locks,
         };
+        match *query.body {
+            ast::SetExpr::Select(select) => self.select_query(*select, tail, strength, outer),
+            // `(SELECT ...)` with nothing around it is that query.
+            ast::SetExpr::Query(inner) if tail.is_empty() => self.query_in(*inner, strength, outer),
+            ast::SetExpr::Values(values) => {
+                self.query_in(values_as_select(&values, tail)?, strength, outer)
+            }
+            other => Err(unsupported(format!("the query form {other}"))),
+        }
+    }
+
+    /// Plans a `SELECT` with what surrounds it (`tail`).
+    fn select_query(
+        &mut self,
+        mut select: ast::Select,
+        tail: QueryTail,
+        strength: LockStrength,
+        outer: Option<&Scope>,
+    ) -> Result<Prepared, DbError> {
         if select.top.is_some()
             || select.into.is_some()
             || !select.lateral_views.is_empty()
@@ -1468,49 +1518,16 @@ impl<'a> Planner<'a> {
             text.contains("pg_advisory_") || text.contains("pg_try_advisory_")
         });
         if calls_advisory && select.from.is_empty() && outer.is_none() {
+            let orders_or_limits =
+                tail.order_by.is_some() || tail.limit.is_some() || tail.offset.is_some();
             return self.advisory(&select, orders_or_limits);
         }
         let from = self.plan_from(&select.from, outer)?;
         let (mut scope, joins) = (from.scope, from.steps);
-        let mut select = select;
         self.select_list_series(&mut scope, &mut select.projection)?;
-        let mut list = from.inner_on;
-        let mut where_list = Vec::new();
-        if let Some(e) = &select.selection {
-            conjuncts(self.compile(&scope, e)?, &mut where_list);
-        }
-        list.extend(where_list.iter().cloned());
-        // With an outer join each ON applies at its own join step (see
-        // `joins`), so the filter after the joins is the WHERE clause
-        // alone; the ON conjuncts of inner joins still choose access paths.
-        let filter = if joins.is_empty() {
-            list.clone()
-        } else {
-            where_list
-        };
-        let sources: Vec<Source> = scope
-            .local()
-            .iter()
-            .enumerate()
-            .map(|(i, (_, t, offset))| Source {
-                table: t.clone(),
-                offset: *offset,
-                access: match self.virtual_of(t) {
-                    Some(v) => Access::Virtual(Box::new(v)),
-                    None => choose_access(
-                        t,
-                        *offset,
-                        &super::joins::access_conjuncts(
-                            &list,
-                            joins.get(i),
-                            *offset,
-                            t.columns.len(),
-                        ),
-                        self.scans,
-                    ),
-                },
-            })
-            .collect();
+        let (list, filter) =
+            self.where_conjuncts(&scope, select.selection.as_ref(), from.inner_on, &joins)?;
+        let sources = self.joined_sources(&scope, &list, &joins);
         let group_by = match &select.group_by {
             ast::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
                 exprs.clone()
@@ -1523,50 +1540,7 @@ impl<'a> Planner<'a> {
         c.window_base = scope.width();
         let output = projection(&mut c, &scope, &select.projection)?;
         let having = select.having.as_ref().map(|h| c.compile(h)).transpose()?;
-        let mut order = Vec::new();
-        if let Some(order_by) = &query.order_by {
-            let ast::OrderByKind::Expressions(exprs) = &order_by.kind else {
-                return Err(unsupported("ORDER BY ALL"));
-            };
-            if order_by.interpolate.is_some() {
-                return Err(unsupported("ORDER BY ... INTERPOLATE"));
-            }
-            for o in exprs {
-                let key = match &o.expr {
-                    ast::Expr::Value(v) => match &v.value {
-                        ast::Value::Number(n, _) => {
-                            let k: usize = n.parse().unwrap_or(0);
-                            if k == 0 || k > output.len() {
-                                return Err(err(
-                                    SqlState::InvalidColumnReference,
-                                    format!("ORDER BY position {n} is not in select list"),
-                                ));
-                            }
-                            OrderKey::Output(k - 1)
-                        }
-                        _ => OrderKey::Expr(c.compile(&o.expr)?),
-                    },
-                    ast::Expr::Identifier(i)
-                        if output.iter().filter(|(name, _)| *name == ident(i)).count() == 1
-                            && !matches!(c.compile(&o.expr), Ok(Expr::Col(_))) =>
-                    {
-                        OrderKey::Output(
-                            output
-                                .iter()
-                                .position(|(name, _)| *name == ident(i))
-                                .expect("counted"),
-                        )
-                    }
-                    e => OrderKey::Expr(c.compile(e)?),
-                };
-                let desc = o.options.asc == Some(false);
-                order.push(Order {
-                    key,
-                    desc,
-                    nulls_first: o.options.nulls_first.unwrap_or(desc),
-                });
-            }
-        }
+        let order = order_by(&mut c, tail.order_by.as_ref(), &output)?;
         let distinct =
             super::setops::plan_distinct(&mut c, select.distinct.as_ref(), &output, &order)?;
         let windows = c.windows.take().unwrap_or_default();
@@ -1575,8 +1549,8 @@ impl<'a> Planner<'a> {
             .iter()
             .map(|g| super::grouping::group_item(&mut c, g, &output))
             .collect::<Result<Vec<_>, _>>()?;
-        let limit = query.limit.as_ref().map(|l| c.compile(l)).transpose()?;
-        let offset = query
+        let limit = tail.limit.as_ref().map(|l| c.compile(l)).transpose()?;
+        let offset = tail
             .offset
             .as_ref()
             .map(|o| c.compile(&o.value))
@@ -1586,7 +1560,7 @@ impl<'a> Planner<'a> {
         if grouped && !windows.is_empty() {
             return Err(unsupported("a window function in a grouped query"));
         }
-        if !windows.is_empty() && !query.locks.is_empty() {
+        if !windows.is_empty() && !tail.locks.is_empty() {
             return Err(unsupported(
                 "FOR UPDATE is not allowed with window functions, and it",
             ));
@@ -1601,59 +1575,15 @@ impl<'a> Planner<'a> {
         } else {
             None
         };
-        let lock = match query.locks.as_slice() {
-            [] => None,
-            [one] => {
-                if let Some(of) = &one.of {
-                    // `FOR UPDATE OF t` on a one-table query locks what a
-                    // plain FOR UPDATE does; it must name that table.
-                    let named = object_name(of)?;
-                    let known = scope
-                        .sources
-                        .iter()
-                        .any(|(alias, table, _)| *alias == named || table.name == named);
-                    if !known {
-                        return Err(err(
-                            SqlState::UndefinedTable,
-                            format!(
-                                "relation \"{named}\" in FOR UPDATE clause not found in FROM clause"
-                            ),
-                        ));
-                    }
-                }
-                if grouping.is_some() {
-                    return Err(unsupported(
-                        "FOR UPDATE is not allowed with aggregate functions, and it",
-                    ));
-                }
-                if distinct.is_some() {
-                    return Err(unsupported(
-                        "FOR UPDATE is not allowed with DISTINCT clause, and it",
-                    ));
-                }
-                if sources.len() != 1 {
-                    return Err(unsupported("FOR UPDATE on a join"));
-                }
-                if matches!(sources[0].access, Access::Virtual(_)) {
-                    return Err(unsupported(
-                        "FOR UPDATE over a WITH query, a subquery or a function in FROM",
-                    ));
-                }
-                let wait = match one.nonblock {
-                    None => WaitPolicy::Wait,
-                    Some(ast::NonBlock::Nowait) => WaitPolicy::Nowait,
-                    Some(ast::NonBlock::SkipLocked) => WaitPolicy::SkipLocked,
-                };
-                let mode = match (&one.lock_type, strength) {
-                    (ast::LockType::Update, LockStrength::NoKeyUpdate) => RowLockMode::NoKeyUpdate,
-                    (ast::LockType::Update, _) => RowLockMode::Update,
-                    (ast::LockType::Share, LockStrength::KeyShare) => RowLockMode::KeyShare,
-                    (ast::LockType::Share, _) => RowLockMode::Share,
-                };
-                Some((mode, wait))
-            }
-            _ => return Err(unsupported("several locking clauses")),
-        };
+        let (grouped, distinct_rows) = (grouping.is_some(), distinct.is_some());
+        let lock = row_lock(
+            &tail.locks,
+            strength,
+            &scope,
+            &sources,
+            grouped,
+            distinct_rows,
+        )?;
         Ok(Prepared::Select(Box::new(SelectPlan {
             sources,
             joins,
@@ -1667,6 +1597,65 @@ impl<'a> Planner<'a> {
             offset,
             lock,
         })))
+    }
+
+    /// The conjuncts that choose access paths (the ON conditions of inner
+    /// joins and the WHERE clause), and the filter applied after the joins.
+    fn where_conjuncts(
+        &mut self,
+        scope: &Scope,
+        selection: Option<&ast::Expr>,
+        inner_on: Vec<Expr>,
+        joins: &[super::joins::JoinStep],
+    ) -> Result<(Vec<Expr>, Vec<Expr>), DbError> {
+        let mut list = inner_on;
+        let mut where_list = Vec::new();
+        if let Some(e) = selection {
+            conjuncts(self.compile(scope, e)?, &mut where_list);
+        }
+        list.extend(where_list.iter().cloned());
+        // With an outer join each ON applies at its own join step (see
+        // `joins`), so the filter after the joins is the WHERE clause
+        // alone; the ON conjuncts of inner joins still choose access paths.
+        let filter = if joins.is_empty() {
+            list.clone()
+        } else {
+            where_list
+        };
+        Ok((list, filter))
+    }
+
+    /// The innermost level's FROM items with their access paths, each
+    /// chosen from the conjuncts that apply to it at its join step.
+    fn joined_sources(
+        &self,
+        scope: &Scope,
+        list: &[Expr],
+        joins: &[super::joins::JoinStep],
+    ) -> Vec<Source> {
+        scope
+            .local()
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t, offset))| Source {
+                table: t.clone(),
+                offset: *offset,
+                access: match self.virtual_of(t) {
+                    Some(v) => Access::Virtual(Box::new(v)),
+                    None => choose_access(
+                        t,
+                        *offset,
+                        &super::joins::access_conjuncts(
+                            list,
+                            joins.get(i),
+                            *offset,
+                            t.columns.len(),
+                        ),
+                        self.scans,
+                    ),
+                },
+            })
+            .collect()
     }
 
     fn insert(&mut self, insert: ast::Insert) -> Result<InsertPlan, DbError> {
@@ -1689,30 +1678,13 @@ impl<'a> Planner<'a> {
             .table_alias
             .as_ref()
             .map_or(table.shown_name().to_string(), ident);
-        let mut targets: Vec<usize> = if insert.columns.is_empty() {
-            (0..table.visible()).collect()
-        } else {
-            insert
-                .columns
-                .iter()
-                .map(|c| {
-                    let name = ident(c);
-                    table.column_index(&name).ok_or_else(|| {
-                        err(
-                            SqlState::UndefinedColumn,
-                            format!(
-                                "column \"{name}\" of relation \"{}\" does not exist",
-                                table.name
-                            ),
-                        )
-                    })
-                })
-                .collect::<Result<_, _>>()?
-        };
+        let mut targets = insert_targets(&table, &insert.columns)?;
+        // Without a column list, fewer values fill the first columns (the
+        // others get their defaults).
+        let listed = !insert.columns.is_empty();
         let source = insert
             .source
             .ok_or_else(|| unsupported("INSERT ... DEFAULT VALUES"))?;
-        let mut rows = Vec::new();
         let mut select = None;
         let values = match *source.body {
             ast::SetExpr::Values(values)
@@ -1730,54 +1702,93 @@ impl<'a> Planner<'a> {
                     body: Box::new(body),
                     ..*source
                 };
-                let Prepared::Select(plan) = self.query(query, LockStrength::Plain)? else {
-                    return Err(unsupported(
-                        "an advisory lock function in INSERT ... SELECT",
-                    ));
-                };
-                // Without a column list, fewer values fill the first
-                // columns (the others get their defaults).
-                if insert.columns.is_empty() && plan.output.len() < targets.len() {
-                    targets.truncate(plan.output.len());
-                }
-                match plan.output.len().cmp(&targets.len()) {
-                    std::cmp::Ordering::Greater => {
-                        return Err(err(
-                            SqlState::SyntaxError,
-                            "INSERT has more expressions than target columns",
-                        ))
-                    }
-                    std::cmp::Ordering::Less => {
-                        return Err(err(
-                            SqlState::SyntaxError,
-                            "INSERT has more target columns than expressions",
-                        ))
-                    }
-                    std::cmp::Ordering::Equal => {}
-                }
-                // A query's values are never DEFAULT (PostgreSQL's
-                // rewriter refuses even a NULL there).
-                if let Some(&target) = targets.iter().find(|&&t| table.columns[t].default_only()) {
-                    return Err(always_identity(format!(
-                        "cannot insert a non-DEFAULT value into column \"{}\"",
-                        table.columns[target].name
-                    )));
-                }
-                select = Some(plan);
+                select = Some(self.insert_select(query, &table, &mut targets, listed)?);
                 ast::Values {
                     explicit_row: false,
                     rows: Vec::new(),
                 }
             }
         };
+        let rows = self.insert_values(&values, &table, &mut targets, listed)?;
+        let mut scope = Scope::default();
+        scope.add(&alias, table.clone());
+        let conflict = match insert.on {
+            None => None,
+            Some(ast::OnInsert::OnConflict(on)) => Some(self.on_conflict(on, &scope, &table)?),
+            Some(_) => return Err(unsupported("ON DUPLICATE KEY UPDATE")),
+        };
+        let returning = self.returning(&scope, insert.returning.as_deref())?;
+        Ok(InsertPlan {
+            table,
+            targets,
+            rows,
+            select,
+            conflict,
+            returning,
+        })
+    }
+
+    /// Plans `INSERT ... SELECT`'s query and checks its width against the
+    /// target columns (`listed`: whether the INSERT named them).
+    fn insert_select(
+        &mut self,
+        query: ast::Query,
+        table: &Table,
+        targets: &mut Vec<usize>,
+        listed: bool,
+    ) -> Result<Box<SelectPlan>, DbError> {
+        let Prepared::Select(plan) = self.query(query, LockStrength::Plain)? else {
+            return Err(unsupported(
+                "an advisory lock function in INSERT ... SELECT",
+            ));
+        };
+        if !listed && plan.output.len() < targets.len() {
+            targets.truncate(plan.output.len());
+        }
+        match plan.output.len().cmp(&targets.len()) {
+            std::cmp::Ordering::Greater => {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "INSERT has more expressions than target columns",
+                ))
+            }
+            std::cmp::Ordering::Less => {
+                return Err(err(
+                    SqlState::SyntaxError,
+                    "INSERT has more target columns than expressions",
+                ))
+            }
+            std::cmp::Ordering::Equal => {}
+        }
+        // A query's values are never DEFAULT (PostgreSQL's
+        // rewriter refuses even a NULL there).
+        if let Some(&target) = targets.iter().find(|&&t| table.columns[t].default_only()) {
+            return Err(always_identity(format!(
+                "cannot insert a non-DEFAULT value into column \"{}\"",
+                table.columns[target].name
+            )));
+        }
+        Ok(plan)
+    }
+
+    /// Compiles the rows of `INSERT ... VALUES` (a bare `DEFAULT` is the
+    /// column's default), each as wide as the target columns.
+    fn insert_values(
+        &mut self,
+        values: &ast::Values,
+        table: &Table,
+        targets: &mut Vec<usize>,
+        listed: bool,
+    ) -> Result<Vec<Vec<Expr>>, DbError> {
         let empty = Scope::default();
-        if insert.columns.is_empty() {
+        if !listed {
             if let Some(first) = values.rows.first() {
                 if first.len() < targets.len() {
                     targets.truncate(first.len());
                 }
             }
         }
+        let mut rows = Vec::new();
         for row in &values.rows {
             if row.len() > targets.len() {
                 return Err(err(
@@ -1792,7 +1803,7 @@ impl<'a> Planner<'a> {
                 ));
             }
             let mut compiled = Vec::new();
-            for (e, &target) in row.iter().zip(&targets) {
+            for (e, &target) in row.iter().zip(targets.iter()) {
                 let is_default = matches!(e, ast::Expr::Identifier(i)
                         if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"));
                 if table.columns[target].default_only() && !is_default {
@@ -1801,117 +1812,339 @@ impl<'a> Planner<'a> {
                         table.columns[target].name
                     )));
                 }
-                compiled.push(match e {
-                    ast::Expr::Identifier(i)
-                        if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default") =>
-                    {
-                        Expr::Default
-                    }
-                    other => self.compile(&empty, other)?,
+                compiled.push(if is_default {
+                    Expr::Default
+                } else {
+                    self.compile(&empty, e)?
                 });
             }
             rows.push(compiled);
         }
-        let mut scope = Scope::default();
-        scope.add(&alias, table.clone());
-        let conflict = match insert.on {
-            None => None,
-            Some(ast::OnInsert::OnConflict(on)) => {
-                let arbiters = match &on.conflict_target {
-                    None => Vec::new(),
-                    Some(ast::ConflictTarget::Columns(_)) if self.conflict_exprs.is_some() => {
-                        let targets = self.conflict_exprs.take().unwrap_or_default();
-                        super::exprindex::expression_arbiters(self, &scope, &table, &targets)?
-                    }
-                    Some(ast::ConflictTarget::Columns(cols)) => {
-                        let mut wanted: Vec<usize> = Vec::new();
-                        for c in cols {
-                            let name = ident(c);
-                            wanted.push(table.column_index(&name).ok_or_else(|| {
-                                err(
-                                    SqlState::UndefinedColumn,
-                                    format!("column \"{name}\" does not exist"),
-                                )
-                            })?);
-                        }
-                        wanted.sort_unstable();
-                        // The conjuncts of the target's WHERE: a partial
-                        // unique index is inferred only when each of its
-                        // predicate's conjuncts is one of them.
-                        let given: Vec<String> = match self.conflict_where.take() {
-                            None => Vec::new(),
-                            Some(e) => {
-                                let mut list = Vec::new();
-                                self.compile(&scope, &e)?.conjuncts(&mut list);
-                                list.iter().map(|x| format!("{x:?}")).collect()
-                            }
-                        };
-                        let found: Vec<usize> = (0..table.indexes.len())
-                            .filter(|&i| {
-                                let idx = &table.indexes[i];
-                                let mut cols = idx.columns.clone();
-                                cols.sort_unstable();
-                                let implied = idx.predicate.as_ref().is_none_or(|p| {
-                                    let mut needed = Vec::new();
-                                    p.conjuncts(&mut needed);
-                                    needed.iter().all(|x| given.contains(&format!("{x:?}")))
-                                });
-                                idx.unique && implied && cols == wanted
-                            })
-                            .collect();
-                        if found.is_empty() {
-                            return Err(err(SqlState::InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification"));
-                        }
-                        found
-                    }
-                    Some(ast::ConflictTarget::OnConstraint(name)) => {
-                        let name = object_name(name)?;
-                        vec![table
-                            .indexes
-                            .iter()
-                            .position(|i| i.name == name && i.unique && i.predicate.is_none())
-                            .ok_or_else(|| {
-                                err(
-                                    SqlState::Other("42704"),
-                                    format!(
-                                        "constraint \"{name}\" for table \"{}\" does not exist",
-                                        table.name
-                                    ),
-                                )
-                            })?]
-                    }
-                };
-                let action = match on.action {
-                    ast::OnConflictAction::DoNothing => ConflictAction::Nothing,
-                    ast::OnConflictAction::DoUpdate(update) => {
-                        if arbiters.is_empty() {
-                            return Err(err(SqlState::SyntaxError, "ON CONFLICT DO UPDATE requires inference specification or constraint name"));
-                        }
-                        let mut both = scope.clone();
-                        both.add("excluded", table.clone());
-                        let sets = self.assignments(&both, &table, &update.assignments)?;
-                        let filter = update
-                            .selection
-                            .as_ref()
-                            .map(|s| self.compile(&both, s))
-                            .transpose()?;
-                        ConflictAction::Update { sets, filter }
-                    }
-                };
-                Some((arbiters, action))
-            }
-            Some(_) => return Err(unsupported("ON DUPLICATE KEY UPDATE")),
-        };
-        let returning = self.returning(&scope, insert.returning.as_deref())?;
-        Ok(InsertPlan {
-            table,
-            targets,
-            rows,
-            select,
-            conflict,
-            returning,
-        })
+        Ok(rows)
     }
+
+    /// `ON CONFLICT [target] DO NOTHING | DO UPDATE ...`: the arbiter
+    /// indexes and the action.
+    fn on_conflict(
+        &mut self,
+        on: ast::OnConflict,
+        scope: &Scope,
+        table: &Arc<Table>,
+    ) -> Result<(Vec<usize>, ConflictAction), DbError> {
+        let arbiters = match &on.conflict_target {
+            None => Vec::new(),
+            Some(ast::ConflictTarget::Columns(_)) if self.conflict_exprs.is_some() => {
+                let targets = self.conflict_exprs.take().unwrap_or_default();
+                super::exprindex::expression_arbiters(self, scope, table, &targets)?
+            }
+            Some(ast::ConflictTarget::Columns(cols)) => {
+                self.inferred_arbiters(cols, scope, table)?
+            }
+            Some(ast::ConflictTarget::OnConstraint(name)) => {
+                let name = object_name(name)?;
+                vec![table
+                    .indexes
+                    .iter()
+                    .position(|i| i.name == name && i.unique && i.predicate.is_none())
+                    .ok_or_else(|| {
+                        err(
+                            SqlState::Other("42704"),
+                            format!(
+                                "constraint \"{name}\" for table \"{}\" does not exist",
+                                table.name
+                            ),
+                        )
+                    })?]
+            }
+        };
+        let action = match on.action {
+            ast::OnConflictAction::DoNothing => ConflictAction::Nothing,
+            ast::OnConflictAction::DoUpdate(update) => {
+                if arbiters.is_empty() {
+                    return Err(err(
+                        SqlState::SyntaxError,
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+                    ));
+                }
+                let mut both = scope.clone();
+                both.add("excluded", table.clone());
+                let sets = self.assignments(&both, table, &update.assignments)?;
+                let filter = update
+                    .selection
+                    .as_ref()
+                    .map(|s| self.compile(&both, s))
+                    .transpose()?;
+                ConflictAction::Update { sets, filter }
+            }
+        };
+        Ok((arbiters, action))
+    }
+
+    /// `ON CONFLICT (columns) [WHERE ...]`: the unique indexes over exactly
+    /// those columns whose predicate (if partial) the WHERE implies.
+    fn inferred_arbiters(
+        &mut self,
+        cols: &[ast::Ident],
+        scope: &Scope,
+        table: &Table,
+    ) -> Result<Vec<usize>, DbError> {
+        let mut wanted: Vec<usize> = Vec::new();
+        for c in cols {
+            let name = ident(c);
+            wanted.push(table.column_index(&name).ok_or_else(|| {
+                err(
+                    SqlState::UndefinedColumn,
+                    format!("column \"{name}\" does not exist"),
+                )
+            })?);
+        }
+        wanted.sort_unstable();
+        // The conjuncts of the target's WHERE: a partial
+        // unique index is inferred only when each of its
+        // predicate's conjuncts is one of them.
+        let given: Vec<String> = match self.conflict_where.take() {
+            None => Vec::new(),
+            Some(e) => {
+                let mut list = Vec::new();
+                self.compile(scope, &e)?.conjuncts(&mut list);
+                list.iter().map(|x| format!("{x:?}")).collect()
+            }
+        };
+        let found: Vec<usize> = (0..table.indexes.len())
+            .filter(|&i| {
+                let idx = &table.indexes[i];
+                let mut cols = idx.columns.clone();
+                cols.sort_unstable();
+                let implied = idx.predicate.as_ref().is_none_or(|p| {
+                    let mut needed = Vec::new();
+                    p.conjuncts(&mut needed);
+                    needed.iter().all(|x| given.contains(&format!("{x:?}")))
+                });
+                idx.unique && implied && cols == wanted
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(err(
+                SqlState::InvalidColumnReference,
+                "there is no unique or exclusion constraint matching the ON CONFLICT specification",
+            ));
+        }
+        Ok(found)
+    }
+}
+
+/// The columns an INSERT writes: those it lists, or every visible column.
+fn insert_targets(table: &Table, columns: &[ast::Ident]) -> Result<Vec<usize>, DbError> {
+    if columns.is_empty() {
+        return Ok((0..table.visible()).collect());
+    }
+    columns
+        .iter()
+        .map(|c| {
+            let name = ident(c);
+            table.column_index(&name).ok_or_else(|| {
+                err(
+                    SqlState::UndefinedColumn,
+                    format!(
+                        "column \"{name}\" of relation \"{}\" does not exist",
+                        table.name
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// What a query puts around its `SELECT`: `ORDER BY`, `LIMIT`, `OFFSET`
+/// and the locking clauses.
+struct QueryTail {
+    order_by: Option<ast::OrderBy>,
+    limit: Option<ast::Expr>,
+    offset: Option<ast::Offset>,
+    locks: Vec<ast::LockClause>,
+}
+
+impl QueryTail {
+    fn is_empty(&self) -> bool {
+        self.order_by.is_none()
+            && self.limit.is_none()
+            && self.offset.is_none()
+            && self.locks.is_empty()
+    }
+}
+
+/// `VALUES ...` as a query is `SELECT * FROM (VALUES ...) "*VALUES*"`, as
+/// PostgreSQL names it, with the query's `tail` around it.
+fn values_as_select(values: &ast::Values, tail: QueryTail) -> Result<ast::Query, DbError> {
+    let text = format!("SELECT * FROM ({values}) AS \"*VALUES*\"");
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let parsed = sqlparser::parser::Parser::parse_sql(&dialect, &text)
+        .map_err(|e| err(SqlState::SyntaxError, format!("syntax error: {e}")))?;
+    let Some(ast::Statement::Query(mut rewritten)) = parsed.into_iter().next() else {
+        return Err(unsupported(format!("the query form {text}")));
+    };
+    rewritten.order_by = tail.order_by;
+    rewritten.limit = tail.limit;
+    rewritten.offset = tail.offset;
+    rewritten.locks = tail.locks;
+    Ok(*rewritten)
+}
+
+/// A query's `ORDER BY` keys: a position or an output column's name
+/// refers to the select list, anything else is an expression over the
+/// FROM items.
+fn order_by(
+    c: &mut Compiler<'_>,
+    order_by: Option<&ast::OrderBy>,
+    output: &[(String, Expr)],
+) -> Result<Vec<Order>, DbError> {
+    let mut order = Vec::new();
+    let Some(order_by) = order_by else {
+        return Ok(order);
+    };
+    let ast::OrderByKind::Expressions(exprs) = &order_by.kind else {
+        return Err(unsupported("ORDER BY ALL"));
+    };
+    if order_by.interpolate.is_some() {
+        return Err(unsupported("ORDER BY ... INTERPOLATE"));
+    }
+    for o in exprs {
+        let key = match &o.expr {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => {
+                    let k: usize = n.parse().unwrap_or(0);
+                    if k == 0 || k > output.len() {
+                        return Err(err(
+                            SqlState::InvalidColumnReference,
+                            format!("ORDER BY position {n} is not in select list"),
+                        ));
+                    }
+                    OrderKey::Output(k - 1)
+                }
+                _ => OrderKey::Expr(c.compile(&o.expr)?),
+            },
+            ast::Expr::Identifier(i)
+                if output.iter().filter(|(name, _)| *name == ident(i)).count() == 1
+                    && !matches!(c.compile(&o.expr), Ok(Expr::Col(_))) =>
+            {
+                OrderKey::Output(
+                    output
+                        .iter()
+                        .position(|(name, _)| *name == ident(i))
+                        .expect("counted"),
+                )
+            }
+            e => OrderKey::Expr(c.compile(e)?),
+        };
+        let desc = o.options.asc == Some(false);
+        order.push(Order {
+            key,
+            desc,
+            nulls_first: o.options.nulls_first.unwrap_or(desc),
+        });
+    }
+    Ok(order)
+}
+
+/// The row lock a `SELECT ... FOR UPDATE/SHARE` takes, and how it waits
+/// (`grouped`, `distinct`: whether the query aggregates, or is DISTINCT,
+/// which PostgreSQL refuses to lock).
+fn row_lock(
+    locks: &[ast::LockClause],
+    strength: LockStrength,
+    scope: &Scope,
+    sources: &[Source],
+    grouped: bool,
+    distinct: bool,
+) -> Result<Option<(RowLockMode, WaitPolicy)>, DbError> {
+    let one = match locks {
+        [] => return Ok(None),
+        [one] => one,
+        _ => return Err(unsupported("several locking clauses")),
+    };
+    if let Some(of) = &one.of {
+        // `FOR UPDATE OF t` on a one-table query locks what a
+        // plain FOR UPDATE does; it must name that table.
+        let named = object_name(of)?;
+        let known = scope
+            .sources
+            .iter()
+            .any(|(alias, table, _)| *alias == named || table.name == named);
+        if !known {
+            return Err(err(
+                SqlState::UndefinedTable,
+                format!("relation \"{named}\" in FOR UPDATE clause not found in FROM clause"),
+            ));
+        }
+    }
+    if grouped {
+        return Err(unsupported(
+            "FOR UPDATE is not allowed with aggregate functions, and it",
+        ));
+    }
+    if distinct {
+        return Err(unsupported(
+            "FOR UPDATE is not allowed with DISTINCT clause, and it",
+        ));
+    }
+    if sources.len() != 1 {
+        return Err(unsupported("FOR UPDATE on a join"));
+    }
+    if matches!(sources[0].access, Access::Virtual(_)) {
+        return Err(unsupported(
+            "FOR UPDATE over a WITH query, a subquery or a function in FROM",
+        ));
+    }
+    let wait = match one.nonblock {
+        None => WaitPolicy::Wait,
+        Some(ast::NonBlock::Nowait) => WaitPolicy::Nowait,
+        Some(ast::NonBlock::SkipLocked) => WaitPolicy::SkipLocked,
+    };
+    let mode = match (&one.lock_type, strength) {
+        (ast::LockType::Update, LockStrength::NoKeyUpdate) => RowLockMode::NoKeyUpdate,
+        (ast::LockType::Update, _) => RowLockMode::Update,
+        (ast::LockType::Share, LockStrength::KeyShare) => RowLockMode::KeyShare,
+        (ast::LockType::Share, _) => RowLockMode::Share,
+    };
+    Ok(Some((mode, wait)))
+}
+
+/// 0A000 for a statement the engine does not run, named by its first two
+/// words.
+fn unsupported_statement(statement: &ast::Statement) -> DbError {
+    let text = statement.to_string();
+    let head: String = text
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    unsupported(format!("the statement {head}"))
+}
+
+/// `CREATE EXTENSION name [SCHEMA public]`: the extensions the engine
+/// has built in are accepted and recorded, others are 0A000.
+fn create_extension(
+    name: String,
+    if_not_exists: bool,
+    schema: Option<&ast::Ident>,
+) -> Result<Prepared, DbError> {
+    if !super::ddl::EXTENSIONS.contains(&name.as_str()) {
+        return Err(unsupported(format!(
+            "the extension {name} (btree_gist, pgcrypto and uuid-ossp are)"
+        )));
+    }
+    if let Some(schema) = schema.map(ident) {
+        if schema != "public" {
+            return Err(err(
+                SqlState::Other("3F000"),
+                format!("schema \"{schema}\" does not exist"),
+            ));
+        }
+    }
+    Ok(Prepared::CreateExtension {
+        name,
+        if_not_exists,
+    })
 }
 
 /// A write of a value to a `GENERATED ALWAYS AS IDENTITY` or a generated

@@ -140,50 +140,8 @@ impl Interval {
         if lower.is_empty() {
             return Err(bad());
         }
-        // Split into tokens: numbers, unit words and hh:mm[:ss] times,
-        // allowing `10minutes` and `1h`.
-        let mut tokens: Vec<String> = Vec::new();
-        for word in lower.split_whitespace() {
-            let bytes = word.as_bytes();
-            let mut i = 0;
-            while i < bytes.len() {
-                let start = i;
-                if bytes[i].is_ascii_digit() || matches!(bytes[i], b'-' | b'+' | b'.' | b':') {
-                    i += 1;
-                    while i < bytes.len()
-                        && (bytes[i].is_ascii_digit() || matches!(bytes[i], b'.' | b':'))
-                    {
-                        i += 1;
-                    }
-                } else if bytes[i].is_ascii_alphabetic() {
-                    while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-                        i += 1;
-                    }
-                } else {
-                    return Err(bad());
-                }
-                tokens.push(word[start..i].to_string());
-            }
-        }
+        let tokens = interval_tokens(&lower).ok_or_else(bad)?;
         let mut out = Interval::default();
-        // Fractions spill down as PostgreSQL's AdjustFractDays/Seconds do.
-        let add_months = |out: &mut Interval, v: f64| -> Result<(), DbError> {
-            let whole = v.trunc();
-            out.months = out
-                .months
-                .checked_add(whole as i32)
-                .ok_or_else(out_of_range)?;
-            let days = (v - whole) * 30.0;
-            let wd = days.trunc();
-            out.days += wd as i32;
-            out.micros += ((days - wd) * US_PER_DAY as f64).round() as i64;
-            Ok(())
-        };
-        let add_days = |out: &mut Interval, v: f64| {
-            let whole = v.trunc();
-            out.days += whole as i32;
-            out.micros += ((v - whole) * US_PER_DAY as f64).round() as i64;
-        };
         let mut i = 0;
         let mut seen = false;
         while i < tokens.len() {
@@ -208,30 +166,8 @@ impl Interval {
                 i += 1;
                 continue;
             };
-            match unit.as_str() {
-                "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => {
-                    out.micros += n.round() as i64
-                }
-                "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => {
-                    out.micros += (n * 1000.0).round() as i64
-                }
-                "second" | "seconds" | "s" | "sec" | "secs" => {
-                    out.micros += (n * US_PER_SEC as f64).round() as i64
-                }
-                "minute" | "minutes" | "m" | "min" | "mins" => {
-                    out.micros += (n * 60.0 * US_PER_SEC as f64).round() as i64
-                }
-                "hour" | "hours" | "h" | "hr" | "hrs" => {
-                    out.micros += (n * 3600.0 * US_PER_SEC as f64).round() as i64
-                }
-                "day" | "days" | "d" => add_days(&mut out, n),
-                "week" | "weeks" | "w" => add_days(&mut out, n * 7.0),
-                "month" | "months" | "mon" | "mons" => add_months(&mut out, n)?,
-                "year" | "years" | "y" | "yr" | "yrs" => add_months(&mut out, n * 12.0)?,
-                "decade" | "decades" => add_months(&mut out, n * 120.0)?,
-                "century" | "centuries" => add_months(&mut out, n * 1200.0)?,
-                "millennium" | "millennia" => add_months(&mut out, n * 12000.0)?,
-                _ => return Err(bad()),
+            if !out.add_units(n, unit)? {
+                return Err(bad());
             }
             seen = true;
             i += 2;
@@ -241,6 +177,88 @@ impl Interval {
         }
         Ok(if ago { out.neg() } else { out })
     }
+
+    /// Adds `n` of `unit` (any of PostgreSQL's spellings); false for an
+    /// unknown unit.
+    fn add_units(&mut self, n: f64, unit: &str) -> Result<bool, DbError> {
+        match unit {
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => {
+                self.micros += n.round() as i64
+            }
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => {
+                self.micros += (n * 1000.0).round() as i64
+            }
+            "second" | "seconds" | "s" | "sec" | "secs" => {
+                self.micros += (n * US_PER_SEC as f64).round() as i64
+            }
+            "minute" | "minutes" | "m" | "min" | "mins" => {
+                self.micros += (n * 60.0 * US_PER_SEC as f64).round() as i64
+            }
+            "hour" | "hours" | "h" | "hr" | "hrs" => {
+                self.micros += (n * 3600.0 * US_PER_SEC as f64).round() as i64
+            }
+            "day" | "days" | "d" => self.add_days(n),
+            "week" | "weeks" | "w" => self.add_days(n * 7.0),
+            "month" | "months" | "mon" | "mons" => self.add_months(n)?,
+            "year" | "years" | "y" | "yr" | "yrs" => self.add_months(n * 12.0)?,
+            "decade" | "decades" => self.add_months(n * 120.0)?,
+            "century" | "centuries" => self.add_months(n * 1200.0)?,
+            "millennium" | "millennia" => self.add_months(n * 12000.0)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Adds `v` months; a fraction spills down into 30-day days and then
+    /// microseconds, as PostgreSQL's AdjustFractDays/Seconds do.
+    fn add_months(&mut self, v: f64) -> Result<(), DbError> {
+        let whole = v.trunc();
+        self.months = self
+            .months
+            .checked_add(whole as i32)
+            .ok_or_else(out_of_range)?;
+        let days = (v - whole) * 30.0;
+        let wd = days.trunc();
+        self.days += wd as i32;
+        self.micros += ((days - wd) * US_PER_DAY as f64).round() as i64;
+        Ok(())
+    }
+
+    /// Adds `v` days, a fraction as microseconds.
+    fn add_days(&mut self, v: f64) {
+        let whole = v.trunc();
+        self.days += whole as i32;
+        self.micros += ((v - whole) * US_PER_DAY as f64).round() as i64;
+    }
+}
+
+/// An interval's text split into numbers, unit words and hh:mm[:ss]
+/// times, allowing `10minutes` and `1h`; `None` for another character.
+fn interval_tokens(lower: &str) -> Option<Vec<String>> {
+    let mut tokens: Vec<String> = Vec::new();
+    for word in lower.split_whitespace() {
+        let bytes = word.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let start = i;
+            if bytes[i].is_ascii_digit() || matches!(bytes[i], b'-' | b'+' | b'.' | b':') {
+                i += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_digit() || matches!(bytes[i], b'.' | b':'))
+                {
+                    i += 1;
+                }
+            } else if bytes[i].is_ascii_alphabetic() {
+                while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+            } else {
+                return None;
+            }
+            tokens.push(word[start..i].to_string());
+        }
+    }
+    Some(tokens)
 }
 
 /// `[-]h:mm[:ss[.ffffff]]` in microseconds.

@@ -11,7 +11,7 @@
 //! and ORDER BY read them like any column.
 
 use super::exec::Bound;
-use super::expr::{object_name, unsupported, AggFunc, AggSpec, Compiler, Env, Expr};
+use super::expr::{object_name, plain_args, unsupported, AggFunc, AggSpec, Compiler, Env, Expr};
 use super::grouping::{feed, result, Acc};
 use super::value::{coerce, encode_key, err, sort_order, SqlType, Value};
 use crate::store::{DbError, SqlState};
@@ -41,6 +41,10 @@ pub(crate) struct WindowSpec {
     pub(crate) order: Vec<(Expr, bool, bool)>,
 }
 
+/// A window call's compiled arguments, `PARTITION BY` keys, `ORDER BY`
+/// keys (key, descending, nulls first) and `FILTER`.
+type WindowParts = (Vec<Expr>, Vec<Expr>, Vec<(Expr, bool, bool)>, Option<Expr>);
+
 impl Compiler<'_> {
     /// Compiles `f OVER (...)` into the column its values will fill.
     pub(crate) fn window(&mut self, f: &ast::Function) -> Result<Expr, DbError> {
@@ -62,28 +66,7 @@ impl Compiler<'_> {
                 "the window {spec} (PARTITION BY and ORDER BY with the default frame are)"
             )));
         }
-        let (args, star, distinct) = match &f.args {
-            ast::FunctionArguments::None => (Vec::new(), false, false),
-            ast::FunctionArguments::List(list) if list.clauses.is_empty() => {
-                let mut args = Vec::new();
-                let mut star = false;
-                for a in &list.args {
-                    match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                            args.push(e.clone())
-                        }
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                        _ => return Err(unsupported(format!("the function call {f}"))),
-                    }
-                }
-                let distinct = matches!(
-                    list.duplicate_treatment,
-                    Some(ast::DuplicateTreatment::Distinct)
-                );
-                (args, star, distinct)
-            }
-            _ => return Err(unsupported(format!("the function call {f}"))),
-        };
+        let (args, star, distinct) = plain_args(f)?;
         if distinct {
             return Err(unsupported(
                 "DISTINCT is not implemented for window functions, and it",
@@ -93,66 +76,11 @@ impl Compiler<'_> {
         // no aggregates and no nested windows inside.
         let windows = self.windows.take();
         let aggs = self.aggs.take();
-        let compiled = (|| -> Result<_, DbError> {
-            let args = args
-                .iter()
-                .map(|a| self.compile(a))
-                .collect::<Result<Vec<_>, _>>()?;
-            let partition = spec
-                .partition_by
-                .iter()
-                .map(|p| self.compile(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut order = Vec::new();
-            for o in &spec.order_by {
-                let desc = o.options.asc == Some(false);
-                order.push((
-                    self.compile(&o.expr)?,
-                    desc,
-                    o.options.nulls_first.unwrap_or(desc),
-                ));
-            }
-            let filter = f.filter.as_ref().map(|x| self.compile(x)).transpose()?;
-            Ok((args, partition, order, filter))
-        })();
+        let compiled = self.window_parts(f, spec, &args);
         self.windows = windows;
         self.aggs = aggs;
         let (args, partition, order, filter) = compiled?;
-        let arity = |n: std::ops::RangeInclusive<usize>| -> Result<(), DbError> {
-            if n.contains(&args.len()) && !star {
-                Ok(())
-            } else {
-                Err(err(
-                    SqlState::UndefinedFunction,
-                    format!("function {f} does not exist"),
-                ))
-            }
-        };
-        let agg = |func: AggFunc| AggSpec {
-            func,
-            arg: args.first().cloned(),
-            filter: filter.clone(),
-            distinct: false,
-            delimiter: None,
-        };
-        let func = match name.as_str() {
-            "row_number" => arity(0..=0).map(|_| WinFunc::RowNumber)?,
-            "rank" => arity(0..=0).map(|_| WinFunc::Rank)?,
-            "dense_rank" => arity(0..=0).map(|_| WinFunc::DenseRank)?,
-            "lag" => arity(1..=3).map(|_| WinFunc::Shift(false))?,
-            "lead" => arity(1..=3).map(|_| WinFunc::Shift(true))?,
-            "count" if star && args.is_empty() => WinFunc::Agg(agg(AggFunc::CountStar)),
-            "count" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Count)))?,
-            "sum" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Sum)))?,
-            "min" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Min)))?,
-            "max" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Max)))?,
-            "avg" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Avg)))?,
-            other => {
-                return Err(unsupported(format!(
-                    "the window function {other} (row_number, rank, dense_rank, lag, lead, count, sum, min, max, avg are)"
-                )))
-            }
-        };
+        let func = window_function(f, &name, &args, star, filter.as_ref())?;
         if filter.is_some() && !matches!(func, WinFunc::Agg(_)) {
             return Err(err(
                 SqlState::Other("42809"),
@@ -168,6 +96,82 @@ impl Compiler<'_> {
         });
         Ok(Expr::Col(self.window_base + windows.len() - 1))
     }
+
+    /// Compiles a window call's arguments, `PARTITION BY`, `ORDER BY` and
+    /// `FILTER`.
+    fn window_parts(
+        &mut self,
+        f: &ast::Function,
+        spec: &ast::WindowSpec,
+        args: &[ast::Expr],
+    ) -> Result<WindowParts, DbError> {
+        let args = args
+            .iter()
+            .map(|a| self.compile(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let partition = spec
+            .partition_by
+            .iter()
+            .map(|p| self.compile(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut order = Vec::new();
+        for o in &spec.order_by {
+            let desc = o.options.asc == Some(false);
+            order.push((
+                self.compile(&o.expr)?,
+                desc,
+                o.options.nulls_first.unwrap_or(desc),
+            ));
+        }
+        let filter = f.filter.as_ref().map(|x| self.compile(x)).transpose()?;
+        Ok((args, partition, order, filter))
+    }
+}
+
+/// The window function `name` called with `args` (`star`: `count(*)`),
+/// its arity checked.
+fn window_function(
+    f: &ast::Function,
+    name: &str,
+    args: &[Expr],
+    star: bool,
+    filter: Option<&Expr>,
+) -> Result<WinFunc, DbError> {
+    let arity = |n: std::ops::RangeInclusive<usize>| -> Result<(), DbError> {
+        if n.contains(&args.len()) && !star {
+            Ok(())
+        } else {
+            Err(err(
+                SqlState::UndefinedFunction,
+                format!("function {f} does not exist"),
+            ))
+        }
+    };
+    let agg = |func: AggFunc| AggSpec {
+        func,
+        arg: args.first().cloned(),
+        filter: filter.cloned(),
+        distinct: false,
+        delimiter: None,
+    };
+    Ok(match name {
+        "row_number" => arity(0..=0).map(|_| WinFunc::RowNumber)?,
+        "rank" => arity(0..=0).map(|_| WinFunc::Rank)?,
+        "dense_rank" => arity(0..=0).map(|_| WinFunc::DenseRank)?,
+        "lag" => arity(1..=3).map(|_| WinFunc::Shift(false))?,
+        "lead" => arity(1..=3).map(|_| WinFunc::Shift(true))?,
+        "count" if star && args.is_empty() => WinFunc::Agg(agg(AggFunc::CountStar)),
+        "count" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Count)))?,
+        "sum" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Sum)))?,
+        "min" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Min)))?,
+        "max" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Max)))?,
+        "avg" => arity(1..=1).map(|_| WinFunc::Agg(agg(AggFunc::Avg)))?,
+        other => {
+            return Err(unsupported(format!(
+                "the window function {other} (row_number, rank, dense_rank, lag, lead, count, sum, min, max, avg are)"
+            )))
+        }
+    })
 }
 
 fn compare_keys(a: &[Value], b: &[Value], order: &[(Expr, bool, bool)]) -> Ordering {
