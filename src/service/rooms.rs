@@ -851,9 +851,6 @@ async fn book_once(
     visit: &Visit,
     static_rooms: &[u32],
 ) -> Result<Response, DbError> {
-    let dataset = api.dataset.as_ref();
-    let practitioner = &dataset.practitioners[visit.practitioner as usize];
-    let patient = &dataset.patients[visit.patient as usize];
     // The stale-cache bug reads room availability before, and outside, the
     // booking transaction.
     let cached = if api.variant == Variant::RoomsStaleAvailabilityCache {
@@ -878,22 +875,7 @@ async fn book_once(
             return Ok(stored);
         }
     }
-    let practitioner_slots =
-        scan_slots(&mut s, PRACTITIONER_SLOTS, visit.practitioner, visit.day).await?;
-    let patient_slots = scan_slots(&mut s, PATIENT_SLOTS, visit.patient, visit.day).await?;
-    let rooms = match cached {
-        Some(rooms) => rooms,
-        None => scan_rooms(&mut s, visit.day, static_rooms).await?,
-    };
-    let availability = Availability {
-        dataset,
-        variant: api.variant,
-        weights: &api.soft_weights,
-        practitioner_slots: &practitioner_slots,
-        patient_slots: &patient_slots,
-        rooms: &rooms,
-    };
-    let (room, score) = match availability.choose(visit, practitioner, patient) {
+    let (room, score) = match choose_room(api, &mut s, visit, cached, static_rooms).await? {
         Choice::Room { room, score } => (room, score),
         Choice::NoRoom {
             reason,
@@ -911,39 +893,8 @@ async fn book_once(
             });
         }
     };
-    let booking = BookingView {
-        booking: request.request_id,
-        room,
-        practitioner: visit.practitioner,
-        patient: visit.patient,
-        day: visit.day,
-        start_min: visit.start_min,
-        end_min: visit.end_min(),
-        busy_until_min: visit.end_min() + dataset.config.cleaning_buffer_min,
-        party_size: visit.party_size,
-        equipment: visit.equipment.clone(),
-    };
-    debug_assert!(
-        booking.start_min < booking.end_min && booking.end_min <= booking.busy_until_min,
-        "a chosen booking is a non-empty interval: {booking:?}"
-    );
-    // Bookings of one room queue on its row lock rather than meet in the
-    // exclusion check, where PostgreSQL puts each one's index entry in
-    // place before it waits: waiters for a booking that rolls back (SSI
-    // aborts many here) would find each other's entries and deadlock, each
-    // deadlock costing a deadlock_timeout. The lock changes no outcome: a
-    // booking that waited still fails on the exclusion constraint (23P01)
-    // or on SSI (40001) when the one before it took the room. The rooms
-    // bugs' schemas have no room constraint, hence no such deadlock, and
-    // their bugs stay exactly as planted without the lock.
-    if super::has_room_constraint(api.variant) {
-        s.execute(
-            "SELECT id FROM rooms WHERE id = $1 FOR UPDATE",
-            &[i64::from(room).into()],
-        )
-        .await?;
-    }
-    insert_booking(&mut s, &booking).await?;
+    let booking = booking_of(api.dataset.as_ref(), request, visit, room);
+    lock_room_and_insert(api, &mut s, &booking).await?;
     let booked = Response {
         status: 201,
         attempts: 0,
@@ -961,6 +912,84 @@ async fn book_once(
         remember_own_booking(api, booking);
     }
     Ok(booked)
+}
+
+/// The booking transaction's check: reads the practitioner's and the
+/// patient's slots that day and the fitting rooms' bookings (unless the
+/// stale cache gave them), and chooses a room for `visit` among them.
+async fn choose_room(
+    api: &Api,
+    s: &mut impl Session,
+    visit: &Visit,
+    cached: Option<BTreeMap<u32, Vec<BookingView>>>,
+    static_rooms: &[u32],
+) -> Result<Choice, DbError> {
+    let dataset = api.dataset.as_ref();
+    let practitioner = &dataset.practitioners[visit.practitioner as usize];
+    let patient = &dataset.patients[visit.patient as usize];
+    let practitioner_slots =
+        scan_slots(s, PRACTITIONER_SLOTS, visit.practitioner, visit.day).await?;
+    let patient_slots = scan_slots(s, PATIENT_SLOTS, visit.patient, visit.day).await?;
+    let rooms = match cached {
+        Some(rooms) => rooms,
+        None => scan_rooms(s, visit.day, static_rooms).await?,
+    };
+    let availability = Availability {
+        dataset,
+        variant: api.variant,
+        weights: &api.soft_weights,
+        practitioner_slots: &practitioner_slots,
+        patient_slots: &patient_slots,
+        rooms: &rooms,
+    };
+    Ok(availability.choose(visit, practitioner, patient))
+}
+
+/// The booking of `visit` in `room`, busy until its cleaning ends.
+fn booking_of(dataset: &Dataset, request: &Request, visit: &Visit, room: u32) -> BookingView {
+    let booking = BookingView {
+        booking: request.request_id,
+        room,
+        practitioner: visit.practitioner,
+        patient: visit.patient,
+        day: visit.day,
+        start_min: visit.start_min,
+        end_min: visit.end_min(),
+        busy_until_min: visit.end_min() + dataset.config.cleaning_buffer_min,
+        party_size: visit.party_size,
+        equipment: visit.equipment.clone(),
+    };
+    debug_assert!(
+        booking.start_min < booking.end_min && booking.end_min <= booking.busy_until_min,
+        "a chosen booking is a non-empty interval: {booking:?}"
+    );
+    booking
+}
+
+/// Inserts `booking`, first locking its room's row when the schema has
+/// the room's exclusion constraint.
+async fn lock_room_and_insert(
+    api: &Api,
+    s: &mut impl Session,
+    booking: &BookingView,
+) -> Result<(), DbError> {
+    // Bookings of one room queue on its row lock rather than meet in the
+    // exclusion check, where PostgreSQL puts each one's index entry in
+    // place before it waits: waiters for a booking that rolls back (SSI
+    // aborts many here) would find each other's entries and deadlock, each
+    // deadlock costing a deadlock_timeout. The lock changes no outcome: a
+    // booking that waited still fails on the exclusion constraint (23P01)
+    // or on SSI (40001) when the one before it took the room. The rooms
+    // bugs' schemas have no room constraint, hence no such deadlock, and
+    // their bugs stay exactly as planted without the lock.
+    if super::has_room_constraint(api.variant) {
+        s.execute(
+            "SELECT id FROM rooms WHERE id = $1 FOR UPDATE",
+            &[i64::from(booking.room).into()],
+        )
+        .await?;
+    }
+    insert_booking(s, booking).await
 }
 
 /// The predicate reads of the check: each fitting room's bookings that day.

@@ -892,7 +892,16 @@ impl Scenario {
 
     /// Run, topology, client and fault values against the [`limits`].
     fn validate_limits(&self, bounds: &mut Bounds) {
-        let (run, topology, client) = (&self.run, &self.topology, &self.client);
+        self.validate_run_limits(bounds);
+        self.validate_topology_limits(bounds);
+        self.validate_client_limits(bounds);
+        self.validate_fault_schedule_limits(bounds);
+    }
+
+    /// The run's and the model checker's sizes, and the store's deadlock
+    /// timeout.
+    fn validate_run_limits(&self, bounds: &mut Bounds) {
+        let run = &self.run;
         bounds
             .at_most("run.drain_s", run.drain_s, limits::DRAIN_S_MAX)
             .at_most("explore.time_jumps", self.explore.time_jumps, 16)
@@ -915,7 +924,13 @@ impl Scenario {
                 "run.only_users",
                 run.only_users.len() as u64,
                 limits::USERS_MAX,
-            )
+            );
+    }
+
+    /// The servers' pool and network, and the store's latency.
+    fn validate_topology_limits(&self, bounds: &mut Bounds) {
+        let topology = &self.topology;
+        bounds
             .at_most(
                 "topology.pool_size",
                 topology.pool_size,
@@ -951,7 +966,13 @@ impl Scenario {
                 "store.latency.spike_ms",
                 self.store.latency.spike_ms,
                 limits::LATENCY_MS_MAX,
-            )
+            );
+    }
+
+    /// The virtual users' timeouts, tokens and retries.
+    fn validate_client_limits(&self, bounds: &mut Bounds) {
+        let client = &self.client;
+        bounds
             .within(
                 "client.timeout_ms",
                 client.timeout_ms,
@@ -974,6 +995,10 @@ impl Scenario {
                 client.retries_on_409,
                 limits::CLIENT_RETRIES_MAX,
             );
+    }
+
+    /// How many partitions, holds and crashes, and when.
+    fn validate_fault_schedule_limits(&self, bounds: &mut Bounds) {
         for (kind, links) in [
             ("partitions", &self.faults.partitions),
             ("holds", &self.faults.holds),

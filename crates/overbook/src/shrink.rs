@@ -171,111 +171,152 @@ pub fn shrink<S: System>(
     variant: Variant,
     invariant: &str,
     max_attempts: u32,
-    mut on_progress: impl FnMut(&CaseSize, u32),
+    on_progress: impl FnMut(&CaseSize, u32),
 ) -> Option<ShrinkOutcome> {
-    let still_fails = |report: &Report| {
+    let start = base.with_overrides_for(system, overrides).ok()?;
+    let first = crate::crash::run(system, &start, seed, variant);
+    let mut search = Search {
+        system,
+        base,
+        seed,
+        variant,
+        invariant,
+        max_attempts,
+        on_progress,
+        best: (overrides.to_vec(), first, start),
+        attempts: 1,
+    };
+    if !search.still_fails(&search.best.1) {
+        return None;
+    }
+    let before = CaseSize::of(system, &search.best.2);
+    search.apply_candidates();
+    search.drop_users();
+    let after = CaseSize::of(system, &search.best.2);
+    let (overrides, report, _) = search.best;
+    Some(ShrinkOutcome {
+        overrides: compact(system, base, overrides),
+        report,
+        before,
+        after,
+        attempts: search.attempts,
+    })
+}
+
+/// A shrink in progress: the smallest failing case so far (its overrides,
+/// report and scenario) and the runs spent.
+struct Search<'a, S: System, P: FnMut(&CaseSize, u32)> {
+    system: &'a S,
+    base: &'a Scenario,
+    seed: Seed,
+    variant: Variant,
+    invariant: &'a str,
+    max_attempts: u32,
+    on_progress: P,
+    best: (Vec<String>, Report, Scenario),
+    attempts: u32,
+}
+
+impl<S: System, P: FnMut(&CaseSize, u32)> Search<'_, S, P> {
+    fn still_fails(&self, report: &Report) -> bool {
         report
             .violation
             .as_ref()
-            .is_some_and(|v| v.invariant == invariant)
-    };
-    let start = base.with_overrides_for(system, overrides).ok()?;
-    let first = crate::crash::run(system, &start, seed, variant);
-    if !still_fails(&first) {
-        return None;
+            .is_some_and(|v| v.invariant == self.invariant)
     }
-    let before = CaseSize::of(system, &start);
-    let mut best = (overrides.to_vec(), first, start);
-    let mut attempts = 1u32;
-    // Passes over every candidate, keeping each that still fails (no
-    // restart after a success, so one pass can take many steps); the next
-    // pass starts from the new, smaller case.
-    loop {
-        let mut progressed = false;
-        for step in candidates(system, &best.2) {
-            if attempts >= max_attempts {
+
+    /// Runs `scenario` (the base with `trial`), keeping it as the best
+    /// case when it still fails. Returns whether it did.
+    fn attempt(&mut self, trial: Vec<String>, scenario: Scenario) -> bool {
+        self.attempts += 1;
+        let report = crate::crash::run(self.system, &scenario, self.seed, self.variant);
+        if !self.still_fails(&report) {
+            return false;
+        }
+        (self.on_progress)(&CaseSize::of(self.system, &scenario), self.attempts);
+        self.best = (trial, report, scenario);
+        true
+    }
+
+    /// Passes over every candidate, keeping each that still fails (no
+    /// restart after a success, so one pass can take many steps); the next
+    /// pass starts from the new, smaller case.
+    fn apply_candidates(&mut self) {
+        let system = self.system;
+        loop {
+            let mut progressed = false;
+            for step in candidates(system, &self.best.2) {
+                if self.attempts >= self.max_attempts {
+                    break;
+                }
+                let mut trial = self.best.0.clone();
+                trial.push(step);
+                let Ok(scenario) = self.base.with_overrides_for(system, &trial) else {
+                    continue;
+                };
+                if !CaseSize::of(system, &scenario)
+                    .smaller_than(&CaseSize::of(system, &self.best.2))
+                {
+                    continue;
+                }
+                progressed |= self.attempt(trial, scenario);
+            }
+            if !progressed || self.attempts >= self.max_attempts {
                 break;
             }
-            let mut trial = best.0.clone();
-            trial.push(step);
-            let Ok(scenario) = base.with_overrides_for(system, &trial) else {
-                continue;
-            };
-            if !CaseSize::of(system, &scenario).smaller_than(&CaseSize::of(system, &best.2)) {
-                continue;
-            }
-            attempts += 1;
-            let report = crate::crash::run(system, &scenario, seed, variant);
-            if still_fails(&report) {
-                on_progress(&CaseSize::of(system, &scenario), attempts);
-                best = (trial, report, scenario);
-                progressed = true;
-            }
-        }
-        if !progressed || attempts >= max_attempts {
-            break;
         }
     }
-    // Then single users: delta debugging over the set of user indexes,
-    // removing chunks of halving size while the case still fails.
-    let arrivals = arrival_times_ms(&best.2.phases).len() as u32;
-    let mut users: Vec<u32> = if best.2.run.only_users.is_empty() {
-        (0..arrivals).collect()
-    } else {
-        best.2.run.only_users.clone()
-    };
-    let mut chunk = users.len().div_ceil(2).max(1);
-    while users.len() > 1 && attempts < max_attempts {
-        let mut removed_any = false;
-        let mut start = 0;
-        while start < users.len() && attempts < max_attempts {
-            let end = (start + chunk).min(users.len());
-            let kept: Vec<u32> = users[..start]
-                .iter()
-                .chain(&users[end..])
-                .copied()
-                .collect();
-            if kept.is_empty() {
-                start = end;
-                continue;
+
+    /// Then single users: delta debugging over the set of user indexes,
+    /// removing chunks of halving size while the case still fails.
+    fn drop_users(&mut self) {
+        let arrivals = arrival_times_ms(&self.best.2.phases).len() as u32;
+        let mut users: Vec<u32> = if self.best.2.run.only_users.is_empty() {
+            (0..arrivals).collect()
+        } else {
+            self.best.2.run.only_users.clone()
+        };
+        let mut chunk = users.len().div_ceil(2).max(1);
+        while users.len() > 1 && self.attempts < self.max_attempts {
+            let mut removed_any = false;
+            let mut start = 0;
+            while start < users.len() && self.attempts < self.max_attempts {
+                let end = (start + chunk).min(users.len());
+                let kept: Vec<u32> = users[..start]
+                    .iter()
+                    .chain(&users[end..])
+                    .copied()
+                    .collect();
+                if kept.is_empty() {
+                    start = end;
+                    continue;
+                }
+                let mut trial = self.best.0.clone();
+                trial.push(format!(
+                    "run.only_users=[{}]",
+                    kept.iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+                let Ok(scenario) = self.base.with_overrides_for(self.system, &trial) else {
+                    break;
+                };
+                if self.attempt(trial, scenario) {
+                    users = kept;
+                    removed_any = true;
+                } else {
+                    start = end;
+                }
             }
-            let mut trial = best.0.clone();
-            trial.push(format!(
-                "run.only_users=[{}]",
-                kept.iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ));
-            let Ok(scenario) = base.with_overrides_for(system, &trial) else {
-                break;
-            };
-            attempts += 1;
-            let report = crate::crash::run(system, &scenario, seed, variant);
-            if still_fails(&report) {
-                on_progress(&CaseSize::of(system, &scenario), attempts);
-                best = (trial, report, scenario);
-                users = kept;
-                removed_any = true;
-            } else {
-                start = end;
+            if !removed_any {
+                if chunk == 1 {
+                    break;
+                }
+                chunk = chunk.div_ceil(2);
             }
-        }
-        if !removed_any {
-            if chunk == 1 {
-                break;
-            }
-            chunk = chunk.div_ceil(2);
         }
     }
-    let after = CaseSize::of(system, &best.2);
-    Some(ShrinkOutcome {
-        overrides: compact(system, base, best.0),
-        report: best.1,
-        before,
-        after,
-        attempts,
-    })
 }
 
 /// Drops overrides that a later one of the same key makes moot.

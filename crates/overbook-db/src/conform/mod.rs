@@ -48,7 +48,7 @@ use crate::sql::begin_sql;
 use crate::sql::script::{Backend, SimBackend, Stmt};
 use crate::store::{DbError, Isolation};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// One step of a program: a statement for a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -575,40 +575,11 @@ pub async fn conform<B: Backend>(
 ) -> Result<Vec<LevelReport>, DbError> {
     assert!(!config.features.is_empty(), "conform needs a feature");
     assert!(!backends.is_empty(), "conform needs a backend");
-    let anomalies = if config.anomalies {
-        crate::store::anomaly::ANOMALIES.as_slice()
-    } else {
-        &[]
-    };
-    // Every level's programs in one sequence, so that the checkers go on
-    // into the next level while the last programs of one still run.
-    let mut programs = config
-        .levels
-        .iter()
-        .enumerate()
-        .flat_map(|(at, &level)| {
-            let suite = anomalies
-                .iter()
-                .filter_map(move |a| Program::anomaly(a, level));
-            let generated = (0..config.programs)
-                .map(move |i| generate::program(config.seed, i, level, &config.features));
-            suite.chain(generated).map(move |p| (at, p))
-        })
-        .enumerate();
-    let mut reports: Vec<LevelReport> =
-        config.levels.iter().map(|&l| LevelReport::new(l)).collect();
-    // Per level, the examples in the order their programs were tallied
-    // (`None` while being shrunk).
-    let mut examples: Vec<Vec<Option<Example>>> = vec![Vec::new(); config.levels.len()];
-    let mut picked_by_class: Vec<BTreeMap<Class, usize>> =
-        vec![BTreeMap::new(); config.levels.len()];
+    let mut programs = programs_to_judge(config);
+    let mut tally = Tally::new(&config.levels);
     let mut idle: Vec<Checker<B>> = backends.into_iter().map(Checker::new).collect();
     let mut working: Vec<Working<'_, B>> = Vec::new();
-    let mut shrinks: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
-    // Programs judged ahead of one still running, by index, until their
-    // turn to be tallied.
-    let mut finished: BTreeMap<usize, Ran> = BTreeMap::new();
-    let mut next_tally = 0;
+    let mut shrinks: VecDeque<Job> = VecDeque::new();
     loop {
         // Shrinks before new programs: with one checker that is the order
         // of a serial run (a program, its shrink, the next program).
@@ -639,23 +610,85 @@ pub async fn conform<B: Backend>(
                 level,
                 slot,
                 example,
-            } => examples[level][slot] = Some(example?),
+            } => tally.examples[level][slot] = Some(example?),
             Done::Judged { index, ran } => {
-                finished.insert(index, ran);
+                tally.finished.insert(index, ran);
             }
         }
+        tally.tally_in_order(config, &mut shrinks, &mut progress)?;
+    }
+    Ok(tally.into_reports())
+}
+
+/// Every level's programs in one sequence (the anomaly suite, if asked
+/// for, then the generated ones), so that the checkers go on into the
+/// next level while the last programs of one still run. Each comes with
+/// its index across the levels and its level's index.
+fn programs_to_judge(config: &Config) -> impl Iterator<Item = (usize, (usize, Program))> + '_ {
+    let anomalies = if config.anomalies {
+        crate::store::anomaly::ANOMALIES.as_slice()
+    } else {
+        &[]
+    };
+    config
+        .levels
+        .iter()
+        .enumerate()
+        .flat_map(move |(at, &level)| {
+            let suite = anomalies
+                .iter()
+                .filter_map(move |a| Program::anomaly(a, level));
+            let generated = (0..config.programs)
+                .map(move |i| generate::program(config.seed, i, level, &config.features));
+            suite.chain(generated).map(move |p| (at, p))
+        })
+        .enumerate()
+}
+
+/// [`conform`]'s reports as they fill up, in program order.
+struct Tally {
+    reports: Vec<LevelReport>,
+    /// Per level, the examples in the order their programs were tallied
+    /// (`None` while being shrunk).
+    examples: Vec<Vec<Option<Example>>>,
+    picked_by_class: Vec<BTreeMap<Class, usize>>,
+    /// Programs judged ahead of one still running, by index, until their
+    /// turn to be tallied.
+    finished: BTreeMap<usize, Ran>,
+    next_tally: usize,
+}
+
+impl Tally {
+    fn new(levels: &[Isolation]) -> Self {
+        Tally {
+            reports: levels.iter().map(|&l| LevelReport::new(l)).collect(),
+            examples: vec![Vec::new(); levels.len()],
+            picked_by_class: vec![BTreeMap::new(); levels.len()],
+            finished: BTreeMap::new(),
+            next_tally: 0,
+        }
+    }
+
+    /// Tallies the finished programs whose turn has come, queueing the
+    /// disagreements wanted as examples for shrinking.
+    fn tally_in_order(
+        &mut self,
+        config: &Config,
+        shrinks: &mut VecDeque<Job>,
+        progress: &mut impl FnMut(&LevelReport),
+    ) -> Result<(), DbError> {
         while let Some(Ran {
             level,
             program,
             judged,
-        }) = finished.remove(&next_tally)
+        }) = self.finished.remove(&self.next_tally)
         {
-            next_tally += 1;
+            self.next_tally += 1;
             let judged = (*judged)?;
-            let report = &mut reports[level];
+            let report = &mut self.reports[level];
             report.tally(&program, &judged);
             let class = judged.verdict.class;
-            let picked = picked_by_class[level].entry(class).or_insert(0);
+            let picked = self.picked_by_class[level].entry(class).or_insert(0);
             let wanted = match class {
                 Class::Agree => false,
                 Class::Unsound => true,
@@ -665,24 +698,30 @@ pub async fn conform<B: Backend>(
                 // A shrink keeps the class, so this counts the examples
                 // of the class before their shrinks end.
                 *picked += 1;
-                examples[level].push(None);
+                self.examples[level].push(None);
                 shrinks.push_back(Job::Shrink {
                     level,
-                    slot: examples[level].len() - 1,
+                    slot: self.examples[level].len() - 1,
                     program,
                     judged: Box::new(judged),
                 });
             }
             progress(report);
         }
+        Ok(())
     }
-    for (report, examples) in reports.iter_mut().zip(examples) {
-        report.examples = examples
-            .into_iter()
-            .map(|e| e.expect("every shrink finished"))
-            .collect();
+
+    /// The reports with their examples, once every shrink has finished.
+    fn into_reports(self) -> Vec<LevelReport> {
+        let mut reports = self.reports;
+        for (report, examples) in reports.iter_mut().zip(self.examples) {
+            report.examples = examples
+                .into_iter()
+                .map(|e| e.expect("every shrink finished"))
+                .collect();
+        }
+        reports
     }
-    Ok(reports)
 }
 
 #[cfg(test)]

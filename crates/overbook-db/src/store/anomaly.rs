@@ -341,181 +341,29 @@ impl Script {
     }
 }
 
+/// One anomaly's script: runs it at a level and says whether the anomaly
+/// happened.
+type AnomalyScript = fn(Isolation) -> (Script, bool);
+
 /// Runs one anomaly at one level.
 pub fn run_anomaly(anomaly: &'static str, level: Isolation) -> AnomalyResult {
-    use Stmt::*;
-    let (script, happened, is_cycle) = match anomaly {
-        // Dirty write: T2 overwrites T1's uncommitted x; the final x and y
-        // come from different transactions.
-        "G0" => {
-            let mut s = Script::new(level, 2, &[("x", 0), ("y", 0)]);
-            s.step(0, Write("x", 1));
-            s.step(1, Write("x", 2));
-            s.step(0, Write("y", 1));
-            s.step(0, Commit);
-            s.step(1, Write("y", 2));
-            s.step(1, Commit);
-            s.finish();
-            let x = s.committed_value("x");
-            let y = s.committed_value("y");
-            let mixed = (x == Some(2) && y == Some(1)) || (x == Some(1) && y == Some(2));
-            (s, mixed, true)
-        }
-        // Aborted read: T2 sees a value T1 later rolls back.
-        "G1a" => {
-            let mut s = Script::new(level, 2, &[("x", 0)]);
-            s.step(0, Write("x", 1));
-            s.step(1, Read("x"));
-            s.step(0, Rollback);
-            s.step(1, Commit);
-            s.finish();
-            let seen = s.int(1) == Some(1) && s.committed(1);
-            (s, seen, false)
-        }
-        // Intermediate read: T2 sees a value T1 overwrote before committing.
-        "G1b" => {
-            let mut s = Script::new(level, 2, &[("x", 0)]);
-            s.step(0, Write("x", 1));
-            s.step(1, Read("x"));
-            s.step(0, Write("x", 2));
-            s.step(0, Commit);
-            s.step(1, Commit);
-            s.finish();
-            let seen = s.int(1) == Some(1) && s.committed(1);
-            (s, seen, false)
-        }
-        // Circular information flow: each sees the other's write.
-        "G1c" => {
-            let mut s = Script::new(level, 2, &[("x", 0), ("y", 0)]);
-            s.step(0, Write("x", 1));
-            s.step(1, Write("y", 1));
-            s.step(0, Read("y"));
-            s.step(1, Read("x"));
-            s.step(0, Commit);
-            s.step(1, Commit);
-            s.finish();
-            let both =
-                s.int(2) == Some(1) && s.int(3) == Some(1) && s.committed(0) && s.committed(1);
-            (s, both, true)
-        }
-        // P4: both read x = 0 and write x = read + 1; one increment is lost.
-        "lost-update" => {
-            let mut s = Script::new(level, 2, &[("x", 0)]);
-            s.step(0, Read("x"));
-            s.step(1, Read("x"));
-            s.step(0, WriteReadPlus("x", 1));
-            s.step(1, WriteReadPlus("x", 1));
-            s.step(0, Commit);
-            s.step(1, Commit);
-            s.finish();
-            let lost = s.committed(0) && s.committed(1) && s.committed_value("x") == Some(1);
-            (s, lost, true)
-        }
-        // P2: T1 reads x twice around T2's committed update.
-        "non-repeatable-read" => {
-            let mut s = Script::new(level, 2, &[("x", 0)]);
-            s.step(0, Read("x"));
-            s.step(1, Write("x", 1));
-            s.step(1, Commit);
-            s.step(0, Read("x"));
-            s.step(0, Commit);
-            s.finish();
-            let differs = s.int(0) != s.int(3) && s.committed(0);
-            (s, differs, true)
-        }
-        // P3: T1 counts a range twice around T2's committed insert.
-        "phantom" => {
-            let mut s = Script::new(level, 2, &[("emp/1", 1)]);
-            s.step(0, Count("emp/"));
-            s.step(1, Insert("emp/2", 1));
-            s.step(1, Commit);
-            s.step(0, Count("emp/"));
-            s.step(0, Commit);
-            s.finish();
-            let differs = s.count(0) != s.count(3) && s.committed(0);
-            (s, differs, true)
-        }
-        // G-single: T1 sees x before and y after T2's transfer (sum 100).
-        "read-skew" => {
-            let mut s = Script::new(level, 2, &[("x", 50), ("y", 50)]);
-            s.step(0, Read("x"));
-            s.step(1, Write("x", 25));
-            s.step(1, Write("y", 75));
-            s.step(1, Commit);
-            s.step(0, Read("y"));
-            s.step(0, Commit);
-            s.finish();
-            let skewed = match (s.int(0), s.int(4)) {
-                (Some(x), Some(y)) => x + y != 100 && s.committed(0),
-                _ => false,
-            };
-            (s, skewed, true)
-        }
-        // G2-item: two doctors on call; each sees the other on call and
-        // goes off call. Nobody is left.
-        "write-skew" => {
-            let mut s = Script::new(level, 2, &[("x", 1), ("y", 1)]);
-            s.step(0, Read("x"));
-            s.step(0, Read("y"));
-            s.step(1, Read("x"));
-            s.step(1, Read("y"));
-            s.step(0, Write("x", 0));
-            s.step(1, Write("y", 0));
-            s.step(0, Commit);
-            s.step(1, Commit);
-            s.finish();
-            let nobody = s.committed(0)
-                && s.committed(1)
-                && s.committed_value("x") == Some(0)
-                && s.committed_value("y") == Some(0);
-            (s, nobody, true)
-        }
-        // G2: both check that a room's slot is free (a range read) and
-        // insert different bookings into it: a double booking.
-        "predicate-write-skew" => {
-            let mut s = Script::new(level, 2, &[]);
-            s.step(0, Count("booking/room1/"));
-            s.step(1, Count("booking/room1/"));
-            s.step(0, Insert("booking/room1/a", 1));
-            s.step(1, Insert("booking/room1/b", 1));
-            s.step(0, Commit);
-            s.step(1, Commit);
-            s.finish();
-            let double = s.committed(0)
-                && s.committed(1)
-                && s.store
-                    .scan_committed(&KeyRange::prefix("booking/room1/"))
-                    .len()
-                    == 2;
-            (s, double, true)
-        }
-        // Fekete, O'Neil and O'Neil's read-only anomaly: T0 withdraws 10
-        // from checking x with a penalty of 1 because its snapshot shows
-        // x + y = 0; T1 deposits 20 into savings y and commits; the
-        // read-only T2 then sees the deposit but not the withdrawal,
-        // a state no serial order produces.
-        "read-only-anomaly" => {
-            let mut s = Script::new(level, 3, &[("x", 0), ("y", 0)]);
-            s.step(0, Read("x"));
-            s.step(0, Read("y"));
-            s.step(1, Read("y"));
-            s.step(1, Write("y", 20));
-            s.step(1, Commit);
-            s.step(2, Read("x"));
-            s.step(2, Read("y"));
-            s.step(2, Commit);
-            s.step(0, Write("x", -11));
-            s.step(0, Commit);
-            s.finish();
-            let anomaly = s.committed(0)
-                && s.committed(1)
-                && s.committed(2)
-                && s.int(5) == Some(0)
-                && s.int(6) == Some(20);
-            (s, anomaly, true)
-        }
+    // The flag says whether what the anomaly shows is a dependency cycle
+    // the history checker must also find.
+    let (run, is_cycle): (AnomalyScript, bool) = match anomaly {
+        "G0" => (dirty_write, true),
+        "G1a" => (aborted_read, false),
+        "G1b" => (intermediate_read, false),
+        "G1c" => (circular_information_flow, true),
+        "lost-update" => (lost_update, true),
+        "non-repeatable-read" => (non_repeatable_read, true),
+        "phantom" => (phantom, true),
+        "read-skew" => (read_skew, true),
+        "write-skew" => (write_skew, true),
+        "predicate-write-skew" => (predicate_write_skew, true),
+        "read-only-anomaly" => (read_only_anomaly, true),
         other => panic!("unknown anomaly {other}"),
     };
+    let (script, happened) = run(level);
     let cycle_found = is_cycle.then(|| crate::history::check(&script.store.history()).is_err());
     AnomalyResult {
         anomaly,
@@ -528,6 +376,196 @@ pub fn run_anomaly(anomaly: &'static str, level: Isolation) -> AnomalyResult {
         error: if happened { None } else { script.first_error() },
         cycle_found,
     }
+}
+
+/// Dirty write: T2 overwrites T1's uncommitted x; the final x and y
+/// come from different transactions.
+fn dirty_write(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 0), ("y", 0)]);
+    s.step(0, Write("x", 1));
+    s.step(1, Write("x", 2));
+    s.step(0, Write("y", 1));
+    s.step(0, Commit);
+    s.step(1, Write("y", 2));
+    s.step(1, Commit);
+    s.finish();
+    let x = s.committed_value("x");
+    let y = s.committed_value("y");
+    let mixed = (x == Some(2) && y == Some(1)) || (x == Some(1) && y == Some(2));
+    (s, mixed)
+}
+
+/// Aborted read: T2 sees a value T1 later rolls back.
+fn aborted_read(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 0)]);
+    s.step(0, Write("x", 1));
+    s.step(1, Read("x"));
+    s.step(0, Rollback);
+    s.step(1, Commit);
+    s.finish();
+    let seen = s.int(1) == Some(1) && s.committed(1);
+    (s, seen)
+}
+
+/// Intermediate read: T2 sees a value T1 overwrote before committing.
+fn intermediate_read(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 0)]);
+    s.step(0, Write("x", 1));
+    s.step(1, Read("x"));
+    s.step(0, Write("x", 2));
+    s.step(0, Commit);
+    s.step(1, Commit);
+    s.finish();
+    let seen = s.int(1) == Some(1) && s.committed(1);
+    (s, seen)
+}
+
+/// Circular information flow: each sees the other's write.
+fn circular_information_flow(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 0), ("y", 0)]);
+    s.step(0, Write("x", 1));
+    s.step(1, Write("y", 1));
+    s.step(0, Read("y"));
+    s.step(1, Read("x"));
+    s.step(0, Commit);
+    s.step(1, Commit);
+    s.finish();
+    let both = s.int(2) == Some(1) && s.int(3) == Some(1) && s.committed(0) && s.committed(1);
+    (s, both)
+}
+
+/// P4: both read x = 0 and write x = read + 1; one increment is lost.
+fn lost_update(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 0)]);
+    s.step(0, Read("x"));
+    s.step(1, Read("x"));
+    s.step(0, WriteReadPlus("x", 1));
+    s.step(1, WriteReadPlus("x", 1));
+    s.step(0, Commit);
+    s.step(1, Commit);
+    s.finish();
+    let lost = s.committed(0) && s.committed(1) && s.committed_value("x") == Some(1);
+    (s, lost)
+}
+
+/// P2: T1 reads x twice around T2's committed update.
+fn non_repeatable_read(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 0)]);
+    s.step(0, Read("x"));
+    s.step(1, Write("x", 1));
+    s.step(1, Commit);
+    s.step(0, Read("x"));
+    s.step(0, Commit);
+    s.finish();
+    let differs = s.int(0) != s.int(3) && s.committed(0);
+    (s, differs)
+}
+
+/// P3: T1 counts a range twice around T2's committed insert.
+fn phantom(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("emp/1", 1)]);
+    s.step(0, Count("emp/"));
+    s.step(1, Insert("emp/2", 1));
+    s.step(1, Commit);
+    s.step(0, Count("emp/"));
+    s.step(0, Commit);
+    s.finish();
+    let differs = s.count(0) != s.count(3) && s.committed(0);
+    (s, differs)
+}
+
+/// G-single: T1 sees x before and y after T2's transfer (sum 100).
+fn read_skew(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 50), ("y", 50)]);
+    s.step(0, Read("x"));
+    s.step(1, Write("x", 25));
+    s.step(1, Write("y", 75));
+    s.step(1, Commit);
+    s.step(0, Read("y"));
+    s.step(0, Commit);
+    s.finish();
+    let skewed = match (s.int(0), s.int(4)) {
+        (Some(x), Some(y)) => x + y != 100 && s.committed(0),
+        _ => false,
+    };
+    (s, skewed)
+}
+
+/// G2-item: two doctors on call; each sees the other on call and
+/// goes off call. Nobody is left.
+fn write_skew(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[("x", 1), ("y", 1)]);
+    s.step(0, Read("x"));
+    s.step(0, Read("y"));
+    s.step(1, Read("x"));
+    s.step(1, Read("y"));
+    s.step(0, Write("x", 0));
+    s.step(1, Write("y", 0));
+    s.step(0, Commit);
+    s.step(1, Commit);
+    s.finish();
+    let nobody = s.committed(0)
+        && s.committed(1)
+        && s.committed_value("x") == Some(0)
+        && s.committed_value("y") == Some(0);
+    (s, nobody)
+}
+
+/// G2: both check that a room's slot is free (a range read) and
+/// insert different bookings into it: a double booking.
+fn predicate_write_skew(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 2, &[]);
+    s.step(0, Count("booking/room1/"));
+    s.step(1, Count("booking/room1/"));
+    s.step(0, Insert("booking/room1/a", 1));
+    s.step(1, Insert("booking/room1/b", 1));
+    s.step(0, Commit);
+    s.step(1, Commit);
+    s.finish();
+    let double = s.committed(0)
+        && s.committed(1)
+        && s.store
+            .scan_committed(&KeyRange::prefix("booking/room1/"))
+            .len()
+            == 2;
+    (s, double)
+}
+
+/// Fekete, O'Neil and O'Neil's read-only anomaly: T0 withdraws 10
+/// from checking x with a penalty of 1 because its snapshot shows
+/// x + y = 0; T1 deposits 20 into savings y and commits; the
+/// read-only T2 then sees the deposit but not the withdrawal,
+/// a state no serial order produces.
+fn read_only_anomaly(level: Isolation) -> (Script, bool) {
+    use Stmt::*;
+    let mut s = Script::new(level, 3, &[("x", 0), ("y", 0)]);
+    s.step(0, Read("x"));
+    s.step(0, Read("y"));
+    s.step(1, Read("y"));
+    s.step(1, Write("y", 20));
+    s.step(1, Commit);
+    s.step(2, Read("x"));
+    s.step(2, Read("y"));
+    s.step(2, Commit);
+    s.step(0, Write("x", -11));
+    s.step(0, Commit);
+    s.finish();
+    let anomaly = s.committed(0)
+        && s.committed(1)
+        && s.committed(2)
+        && s.int(5) == Some(0)
+        && s.int(6) == Some(20);
+    (s, anomaly)
 }
 
 #[cfg(test)]

@@ -265,6 +265,19 @@ impl WriteKind {
     }
 }
 
+/// What a write's new version changes beyond the row itself, gathered
+/// while the write finds its row and recorded once it is made.
+struct WriteChanges {
+    kind: WriteKind,
+    /// An UPDATE of a row the transaction holds FOR UPDATE: it counts as
+    /// changing the key (see `State::write`).
+    updates_under_for_update: bool,
+    /// An INSERT beside a row the snapshot still shows (`TxState::shadowed`).
+    shadows: bool,
+    /// An INSERT of a key this transaction deleted: a new tuple replaces it.
+    replaces_own_delete: bool,
+}
+
 pub(crate) struct State {
     pub(crate) config: StoreConfig,
     pub(crate) schema: Schema,
@@ -1367,18 +1380,6 @@ impl State {
                 ),
             ));
         }
-        // An INSERT of a live committed key fails at once unless another
-        // transaction is writing it: PostgreSQL's unique check waits only
-        // for uncommitted writers, not for lockers.
-        let fails_without_waiting = kind == WriteKind::Insert
-            && self.uncommitted_writer(id, key).is_none()
-            && self.latest(key).is_some_and(|v| v.row.is_some());
-        // A locking read (a foreign-key check among them) of a key with no
-        // committed row finds nothing to lock: a row another transaction
-        // is inserting is invisible to it, so it does not wait.
-        let nothing_to_lock = matches!(kind, WriteKind::Lock(_))
-            && !self.tx(id).writes.contains_key(key)
-            && self.latest(key).is_none_or(|v| v.row.is_none());
         // A row this transaction inserted beside one its snapshot still
         // shows: PostgreSQL's UPDATE, DELETE or lock would find the old
         // row too, deleted concurrently, and fail with 40001.
@@ -1390,7 +1391,6 @@ impl State {
         ) {
             self.shadowed_key(id, key)?;
         }
-        let mut shadows = false;
         // An UPDATE of a row its transaction locked FOR UPDATE keeps that
         // stronger lock, and PostgreSQL marks such an update as changing the
         // key (compute_new_xmax_infomask takes the stronger mode): KEY SHARE
@@ -1402,161 +1402,21 @@ impl State {
                 .get(key)
                 .and_then(|holders| holders.get(&id))
                 .is_some_and(|&held| held == RowLockMode::Update);
-        if !fails_without_waiting && !nothing_to_lock {
-            if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key, kind.lock_mode())? {
+        if let LockAttempt::WaitFor(holder) = self.lock_row_to_write(id, key, kind)? {
+            return Ok(LockAttempt::WaitFor(holder));
+        }
+        self.waits_for.remove(&id);
+        let own_before = self.tx(id).writes.get(key).cloned();
+        let (current, shadows) = self.row_to_act_on(id, key, kind)?;
+        let current_row = current.as_ref().and_then(|(row, _)| row.clone());
+        let new_value = self.new_version(id, key, kind, current_row.is_some(), new_row)?;
+        if let Some(Some(row)) = &new_value {
+            if let LockAttempt::WaitFor(holder) = self.enter_exclusion_index(id, key, row)? {
                 return Ok(LockAttempt::WaitFor(holder));
             }
         }
         self.waits_for.remove(&id);
         let isolation = self.tx(id).isolation;
-        // The row the statement acts on. Read Committed re-reads the newest
-        // committed version after the lock wait (EvalPlanQual); snapshot
-        // levels must find that nobody changed the row since the snapshot.
-        let own = self.tx(id).writes.get(key).cloned();
-        let own_before = own.clone();
-        let current: Option<(Option<Arc<Row>>, TxId)> = match own {
-            Some(row) => Some((row, id)),
-            None => {
-                let latest = self.latest(key).cloned();
-                match isolation {
-                    Isolation::ReadCommitted => {
-                        let snapshot = self.tx(id).snapshot.expect("statement started");
-                        let acts_on_found_row = matches!(
-                            kind,
-                            WriteKind::Update
-                                | WriteKind::KeyUpdate
-                                | WriteKind::Delete
-                                | WriteKind::Lock(_)
-                        );
-                        let found = if self.tx(id).ri_query {
-                            match self.tx(id).writes.get(key) {
-                                Some(own) => Some((own.clone(), id)),
-                                None => latest.as_ref().map(|v| (v.row.clone(), v.writer)),
-                            }
-                        } else {
-                            self.visible(id, key)
-                        };
-                        let key_share_passes = kind == WriteKind::Lock(RowLockMode::KeyShare)
-                            && matches!(found, Some((Some(_), _)))
-                            && !self.keys_changed_since(key, snapshot);
-                        if key_share_passes {
-                            // KEY SHARE locks the version the statement
-                            // found and returns it when nobody changed its
-                            // key (PostgreSQL locks along the update chain
-                            // without re-reading the newest version). A
-                            // row reached by following a moved key was not
-                            // found by the snapshot and takes the newest.
-                            found
-                        } else if acts_on_found_row && self.replaced_since(key, snapshot) {
-                            // The row the statement found was deleted; the
-                            // live one is another tuple it never saw, and
-                            // the lock just taken was never on it.
-                            self.restore_row_lock(id, key);
-                            None
-                        } else {
-                            latest.map(|v| (v.row, v.writer))
-                        }
-                    }
-                    Isolation::RepeatableRead | Isolation::Serializable => {
-                        let snapshot = self.tx(id).snapshot.expect("statement started");
-                        let visible = self.visible(id, key);
-                        // First updater wins: a row changed since the
-                        // snapshot cannot be updated, locked or deleted, and
-                        // an upsert cannot overwrite a version it never saw
-                        // (PostgreSQL's ON CONFLICT DO UPDATE raises 40001
-                        // there too). A row the snapshot never saw alive is
-                        // simply not found by UPDATE or DELETE.
-                        let changed_since_snapshot =
-                            latest.as_ref().is_some_and(|l| l.seq > snapshot);
-                        let saw_live_row = matches!(&visible, Some((Some(_), _)));
-                        let conflicts = match kind {
-                            // PostgreSQL inserts beside the tuple another
-                            // transaction deleted after the snapshot; the
-                            // snapshot goes on showing that tuple next to
-                            // the new one (see `TxState::shadowed`).
-                            WriteKind::Insert => {
-                                shadows = saw_live_row
-                                    && latest.as_ref().is_some_and(|l| l.row.is_none());
-                                false
-                            }
-                            WriteKind::Upsert => true,
-                            // KEY SHARE passes a newer version whose key is
-                            // unchanged (PostgreSQL locks along the update
-                            // chain instead).
-                            WriteKind::Lock(RowLockMode::KeyShare) => {
-                                saw_live_row && self.keys_changed_since(key, snapshot)
-                            }
-                            WriteKind::Update
-                            | WriteKind::KeyUpdate
-                            | WriteKind::Delete
-                            | WriteKind::Lock(_) => saw_live_row,
-                        };
-                        if changed_since_snapshot && conflicts {
-                            self.stats.serialization_failures += 1;
-                            return Err(self.fail(
-                                id,
-                                error(
-                                    SqlState::SerializationFailure,
-                                    format!("could not serialize access due to concurrent update of {key}"),
-                                ),
-                            ));
-                        }
-                        if kind == WriteKind::Insert {
-                            latest.map(|v| (v.row, v.writer))
-                        } else {
-                            visible
-                        }
-                    }
-                }
-            }
-        };
-        let current_row = current.as_ref().and_then(|(row, _)| row.clone());
-        let new_value: Option<Option<Arc<Row>>> = match kind {
-            WriteKind::Lock(_) => None,
-            WriteKind::Insert => {
-                if current_row.is_some() {
-                    self.conflict_in_before_violation(id, key)?;
-                    self.stats.unique_violations += 1;
-                    return Err(self.fail(
-                        id,
-                        error(
-                            SqlState::UniqueViolation,
-                            format!("duplicate key value violates unique constraint \"{}_pkey\": Key ({key}) already exists", key.table()),
-                        ),
-                    ));
-                }
-                Some(Some(Arc::new(new_row.expect("insert carries a row"))))
-            }
-            WriteKind::Update | WriteKind::KeyUpdate => current_row
-                .as_ref()
-                .map(|_| Some(Arc::new(new_row.expect("update carries a row")))),
-            WriteKind::Upsert => Some(Some(Arc::new(new_row.expect("upsert carries a row")))),
-            WriteKind::Delete => current_row.as_ref().map(|_| None),
-        };
-        // PostgreSQL inserts the new version's index entry before its
-        // exclusion check (execIndexing.c), and the check waits for any
-        // in-progress transaction whose conflicting entry it finds: a
-        // statement waiting there already stands in the index, so a write
-        // of the transaction it waits for that overlaps it waits back (a
-        // deadlock), and so do two waiters that find each other once the
-        // transaction they both waited for rolls back. Recording the entry
-        // is idempotent: the statement, re-run after a wait, records once.
-        if let Some(Some(row)) = &new_value {
-            if isolation == Isolation::Serializable && self.interval_of(key, row).is_some() {
-                // PostgreSQL inserts the gist index entry, checking for
-                // conflicts in, before its exclusion check waits or fails:
-                // a structure already dangerous fails with 40001 here;
-                // one that becomes dangerous while this waits dooms it, yet
-                // the exclusion check then reports 23P01 (it makes no SSI
-                // check of its own, unlike the unique check).
-                self.ssi_conflict_in(id, key)?;
-            }
-            self.add_pending_interval(id, key, row);
-            if let LockAttempt::WaitFor(holder) = self.check_exclusion(id, key, row)? {
-                return Ok(LockAttempt::WaitFor(holder));
-            }
-        }
-        self.waits_for.remove(&id);
         if matches!(
             kind,
             WriteKind::Lock(_) | WriteKind::Update | WriteKind::KeyUpdate | WriteKind::Delete
@@ -1571,29 +1431,275 @@ impl State {
             }
         }
         if let Some(value) = new_value {
-            let inserted = value.is_some();
-            if value.is_none() || kind == WriteKind::KeyUpdate || updates_under_for_update {
-                self.tx_mut(id).keys_changed.insert(key.clone());
-            }
-            if shadows {
-                self.tx_mut(id).shadowed.insert(key.clone());
-            }
-            if kind == WriteKind::Insert && matches!(own_before, Some(None)) {
-                let tx = self.tx_mut(id);
-                tx.keys_changed.insert(key.clone());
-                tx.replaced.insert(key.clone());
-            }
-            self.tx_mut(id).writes.insert(key.clone(), value);
-            self.intents.insert(key.clone(), id);
-            if isolation == Isolation::Serializable {
-                if kind == WriteKind::Insert && inserted {
-                    self.ssi_insert(id, key)?;
-                } else {
-                    self.ssi_write(id, key)?;
-                }
-            }
+            let changes = WriteChanges {
+                kind,
+                updates_under_for_update,
+                shadows,
+                replaces_own_delete: kind == WriteKind::Insert && matches!(own_before, Some(None)),
+            };
+            self.record_write(id, key, value, changes)?;
         }
         Ok(LockAttempt::Done(current_row.map(|row| (*row).clone())))
+    }
+
+    /// Takes the row lock `kind` needs on `key`, or says whom to wait for.
+    /// Two writes take none: an INSERT that must fail at once, and a
+    /// locking read that finds no committed row to lock.
+    fn lock_row_to_write(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        kind: WriteKind,
+    ) -> Result<LockAttempt<()>, DbError> {
+        // An INSERT of a live committed key fails at once unless another
+        // transaction is writing it: PostgreSQL's unique check waits only
+        // for uncommitted writers, not for lockers.
+        let fails_without_waiting = kind == WriteKind::Insert
+            && self.uncommitted_writer(id, key).is_none()
+            && self.latest(key).is_some_and(|v| v.row.is_some());
+        // A locking read (a foreign-key check among them) of a key with no
+        // committed row finds nothing to lock: a row another transaction
+        // is inserting is invisible to it, so it does not wait.
+        let nothing_to_lock = matches!(kind, WriteKind::Lock(_))
+            && !self.tx(id).writes.contains_key(key)
+            && self.latest(key).is_none_or(|v| v.row.is_none());
+        if !fails_without_waiting && !nothing_to_lock {
+            if let LockAttempt::WaitFor(holder) = self.try_row_lock(id, key, kind.lock_mode())? {
+                return Ok(LockAttempt::WaitFor(holder));
+            }
+        }
+        Ok(LockAttempt::Done(()))
+    }
+
+    /// The version a write statement acts on (its row, `None` if deleted,
+    /// and its writer), once its row lock is held, and whether an INSERT
+    /// shadows a row the snapshot still shows (see `TxState::shadowed`).
+    /// The transaction's own write comes first; otherwise Read Committed
+    /// re-reads the newest committed version after the lock wait
+    /// (EvalPlanQual), and the snapshot levels must find that nobody
+    /// changed the row since the snapshot.
+    #[allow(clippy::type_complexity)]
+    fn row_to_act_on(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        kind: WriteKind,
+    ) -> Result<(Option<(Option<Arc<Row>>, TxId)>, bool), DbError> {
+        if let Some(row) = self.tx(id).writes.get(key).cloned() {
+            return Ok((Some((row, id)), false));
+        }
+        match self.tx(id).isolation {
+            Isolation::ReadCommitted => {
+                Ok((self.read_committed_row_to_act_on(id, key, kind), false))
+            }
+            Isolation::RepeatableRead | Isolation::Serializable => {
+                self.snapshot_row_to_act_on(id, key, kind)
+            }
+        }
+    }
+
+    /// Read Committed's row for a write: the newest committed version,
+    /// unless the row the statement found was replaced by another tuple.
+    fn read_committed_row_to_act_on(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        kind: WriteKind,
+    ) -> Option<(Option<Arc<Row>>, TxId)> {
+        let latest = self.latest(key).cloned();
+        let snapshot = self.tx(id).snapshot.expect("statement started");
+        let acts_on_found_row = matches!(
+            kind,
+            WriteKind::Update | WriteKind::KeyUpdate | WriteKind::Delete | WriteKind::Lock(_)
+        );
+        let found = if self.tx(id).ri_query {
+            match self.tx(id).writes.get(key) {
+                Some(own) => Some((own.clone(), id)),
+                None => latest.as_ref().map(|v| (v.row.clone(), v.writer)),
+            }
+        } else {
+            self.visible(id, key)
+        };
+        let key_share_passes = kind == WriteKind::Lock(RowLockMode::KeyShare)
+            && matches!(found, Some((Some(_), _)))
+            && !self.keys_changed_since(key, snapshot);
+        if key_share_passes {
+            // KEY SHARE locks the version the statement
+            // found and returns it when nobody changed its
+            // key (PostgreSQL locks along the update chain
+            // without re-reading the newest version). A
+            // row reached by following a moved key was not
+            // found by the snapshot and takes the newest.
+            found
+        } else if acts_on_found_row && self.replaced_since(key, snapshot) {
+            // The row the statement found was deleted; the
+            // live one is another tuple it never saw, and
+            // the lock just taken was never on it.
+            self.restore_row_lock(id, key);
+            None
+        } else {
+            latest.map(|v| (v.row, v.writer))
+        }
+    }
+
+    /// Repeatable Read's and Serializable's row for a write (first updater
+    /// wins), and whether an INSERT shadows a row the snapshot shows.
+    #[allow(clippy::type_complexity)]
+    fn snapshot_row_to_act_on(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        kind: WriteKind,
+    ) -> Result<(Option<(Option<Arc<Row>>, TxId)>, bool), DbError> {
+        let latest = self.latest(key).cloned();
+        let snapshot = self.tx(id).snapshot.expect("statement started");
+        let visible = self.visible(id, key);
+        let mut shadows = false;
+        // First updater wins: a row changed since the
+        // snapshot cannot be updated, locked or deleted, and
+        // an upsert cannot overwrite a version it never saw
+        // (PostgreSQL's ON CONFLICT DO UPDATE raises 40001
+        // there too). A row the snapshot never saw alive is
+        // simply not found by UPDATE or DELETE.
+        let changed_since_snapshot = latest.as_ref().is_some_and(|l| l.seq > snapshot);
+        let saw_live_row = matches!(&visible, Some((Some(_), _)));
+        let conflicts = match kind {
+            // PostgreSQL inserts beside the tuple another
+            // transaction deleted after the snapshot; the
+            // snapshot goes on showing that tuple next to
+            // the new one (see `TxState::shadowed`).
+            WriteKind::Insert => {
+                shadows = saw_live_row && latest.as_ref().is_some_and(|l| l.row.is_none());
+                false
+            }
+            WriteKind::Upsert => true,
+            // KEY SHARE passes a newer version whose key is
+            // unchanged (PostgreSQL locks along the update
+            // chain instead).
+            WriteKind::Lock(RowLockMode::KeyShare) => {
+                saw_live_row && self.keys_changed_since(key, snapshot)
+            }
+            WriteKind::Update | WriteKind::KeyUpdate | WriteKind::Delete | WriteKind::Lock(_) => {
+                saw_live_row
+            }
+        };
+        if changed_since_snapshot && conflicts {
+            self.stats.serialization_failures += 1;
+            return Err(self.fail(
+                id,
+                error(
+                    SqlState::SerializationFailure,
+                    format!("could not serialize access due to concurrent update of {key}"),
+                ),
+            ));
+        }
+        let row = if kind == WriteKind::Insert {
+            latest.map(|v| (v.row, v.writer))
+        } else {
+            visible
+        };
+        Ok((row, shadows))
+    }
+
+    /// The version a write leaves at `key`: `None` when it writes nothing
+    /// (a lock, or an UPDATE or DELETE that found no row), `Some(None)` for
+    /// a delete. An INSERT onto a live row is a unique violation.
+    fn new_version(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        kind: WriteKind,
+        found_live_row: bool,
+        new_row: Option<Row>,
+    ) -> Result<Option<Option<Arc<Row>>>, DbError> {
+        Ok(match kind {
+            WriteKind::Lock(_) => None,
+            WriteKind::Insert => {
+                if found_live_row {
+                    self.conflict_in_before_violation(id, key)?;
+                    self.stats.unique_violations += 1;
+                    return Err(self.fail(
+                        id,
+                        error(
+                            SqlState::UniqueViolation,
+                            format!("duplicate key value violates unique constraint \"{}_pkey\": Key ({key}) already exists", key.table()),
+                        ),
+                    ));
+                }
+                Some(Some(Arc::new(new_row.expect("insert carries a row"))))
+            }
+            WriteKind::Update | WriteKind::KeyUpdate => {
+                found_live_row.then(|| Some(Arc::new(new_row.expect("update carries a row"))))
+            }
+            WriteKind::Upsert => Some(Some(Arc::new(new_row.expect("upsert carries a row")))),
+            WriteKind::Delete => found_live_row.then_some(None),
+        })
+    }
+
+    /// Enters a new row version in its exclusion constraint's index and
+    /// checks it, waiting for an in-progress writer of a conflicting entry.
+    fn enter_exclusion_index(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        row: &Row,
+    ) -> Result<LockAttempt<()>, DbError> {
+        // PostgreSQL inserts the new version's index entry before its
+        // exclusion check (execIndexing.c), and the check waits for any
+        // in-progress transaction whose conflicting entry it finds: a
+        // statement waiting there already stands in the index, so a write
+        // of the transaction it waits for that overlaps it waits back (a
+        // deadlock), and so do two waiters that find each other once the
+        // transaction they both waited for rolls back. Recording the entry
+        // is idempotent: the statement, re-run after a wait, records once.
+        if self.tx(id).isolation == Isolation::Serializable && self.interval_of(key, row).is_some()
+        {
+            // PostgreSQL inserts the gist index entry, checking for
+            // conflicts in, before its exclusion check waits or fails:
+            // a structure already dangerous fails with 40001 here;
+            // one that becomes dangerous while this waits dooms it, yet
+            // the exclusion check then reports 23P01 (it makes no SSI
+            // check of its own, unlike the unique check).
+            self.ssi_conflict_in(id, key)?;
+        }
+        self.add_pending_interval(id, key, row);
+        self.check_exclusion(id, key, row)
+    }
+
+    /// Records a write's new version as the transaction's own, with the
+    /// key changes later readers and lockers look at, and its SSI write.
+    fn record_write(
+        &mut self,
+        id: TxId,
+        key: &Key,
+        value: Option<Arc<Row>>,
+        changes: WriteChanges,
+    ) -> Result<(), DbError> {
+        let inserted = value.is_some();
+        if value.is_none()
+            || changes.kind == WriteKind::KeyUpdate
+            || changes.updates_under_for_update
+        {
+            self.tx_mut(id).keys_changed.insert(key.clone());
+        }
+        if changes.shadows {
+            self.tx_mut(id).shadowed.insert(key.clone());
+        }
+        if changes.replaces_own_delete {
+            let tx = self.tx_mut(id);
+            tx.keys_changed.insert(key.clone());
+            tx.replaced.insert(key.clone());
+        }
+        self.tx_mut(id).writes.insert(key.clone(), value);
+        self.intents.insert(key.clone(), id);
+        if self.tx(id).isolation == Isolation::Serializable {
+            if changes.kind == WriteKind::Insert && inserted {
+                self.ssi_insert(id, key)?;
+            } else {
+                self.ssi_write(id, key)?;
+            }
+        }
+        Ok(())
     }
 
     /// Speculative insertion's check (`INSERT ... ON CONFLICT`): waits for
@@ -2358,6 +2464,57 @@ impl State {
     // ---- commit and abort ------------------------------------------------
 
     pub(crate) fn commit(&mut self, id: TxId) -> Result<u64, DbError> {
+        self.fail_commit_that_cannot_succeed(id)?;
+        if self.tx(id).isolation == Isolation::Serializable {
+            self.pre_commit(id);
+            self.summarize_conflict_out(id);
+        }
+        self.commit_seq += 1;
+        let seq = self.commit_seq;
+        let writes = std::mem::take(&mut self.tx_mut(id).writes);
+        for (from, to) in std::mem::take(&mut self.tx_mut(id).moves) {
+            if matches!(writes.get(&from), Some(None)) {
+                self.moved.insert((from, id), to);
+            }
+        }
+        let event_writes = self.install_versions(id, seq, &writes);
+        self.apply_truncations(id, seq);
+        {
+            let tx = self.tx_mut(id);
+            tx.status = Status::Committed;
+            tx.commit_seq = Some(seq);
+        }
+        self.stats.committed += 1;
+        if self.config.record_history {
+            self.record_committed_tx(id, seq, &writes);
+        } else {
+            self.tx_mut(id).reads.clear();
+        }
+        if !event_writes.is_empty() {
+            self.commit_log.push(CommitEvent {
+                tx: id,
+                commit_seq: seq,
+                writes: event_writes,
+            });
+        }
+        self.release(id, true);
+        if self.tx(id).isolation == Isolation::Serializable {
+            self.finished_serializable.insert((seq, id));
+        } else {
+            // Only Serializable transactions' SIREAD locks outlive them.
+            self.drop_siread(id);
+            self.txs.remove(&id);
+        }
+        // One horizon for both: pruning changes no transaction.
+        let horizon = self.oldest_open_snapshot();
+        self.prune_versions(writes.keys(), horizon);
+        self.collect_finished_before(horizon);
+        Ok(seq)
+    }
+
+    /// Fails (and rolls back) a COMMIT that cannot succeed: of a failed
+    /// transaction, of one SSI doomed, or one the fault plan fails.
+    fn fail_commit_that_cannot_succeed(&mut self, id: TxId) -> Result<(), DbError> {
         match self.tx(id).status {
             Status::Active => {}
             Status::Failed => {
@@ -2390,24 +2547,24 @@ impl State {
             self.rollback(id);
             return Err(err);
         }
-        if self.tx(id).isolation == Isolation::Serializable {
-            self.pre_commit(id);
-            self.summarize_conflict_out(id);
-        }
-        self.commit_seq += 1;
-        let seq = self.commit_seq;
-        let writes = std::mem::take(&mut self.tx_mut(id).writes);
+        Ok(())
+    }
+
+    /// Appends the committing transaction's writes as the newest committed
+    /// versions. Returns the commit event's writes (each with the row
+    /// before), built only when commits are recorded.
+    #[allow(clippy::type_complexity)]
+    fn install_versions(
+        &mut self,
+        id: TxId,
+        seq: u64,
+        writes: &BTreeMap<Key, Option<Arc<Row>>>,
+    ) -> Vec<(Key, Option<Arc<Row>>, Option<Arc<Row>>)> {
         let keys_changed = std::mem::take(&mut self.tx_mut(id).keys_changed);
         let replaced = std::mem::take(&mut self.tx_mut(id).replaced);
-        for (from, to) in std::mem::take(&mut self.tx_mut(id).moves) {
-            if matches!(writes.get(&from), Some(None)) {
-                self.moved.insert((from, id), to);
-            }
-        }
-        // The commit's event is built only when commits are recorded.
         let record_commits = self.config.record_commits;
         let mut event_writes = Vec::new();
-        for (key, row) in &writes {
+        for (key, row) in writes {
             self.commit_entry(id, key, row.as_deref());
             let versions = self.data.entry(key.clone()).or_default();
             let before = versions.last().and_then(|v| v.row.clone());
@@ -2422,6 +2579,12 @@ impl State {
                 event_writes.push((key.clone(), row.clone(), before));
             }
         }
+        event_writes
+    }
+
+    /// TRUNCATE at commit: every older version in a truncated range goes,
+    /// leaving only what this commit (`seq`) wrote there.
+    fn apply_truncations(&mut self, id: TxId, seq: u64) {
         for range in std::mem::take(&mut self.tx_mut(id).truncated) {
             let keys: Vec<Key> = self
                 .data
@@ -2436,56 +2599,36 @@ impl State {
                 }
             }
         }
-        {
-            let tx = self.tx_mut(id);
-            tx.status = Status::Committed;
-            tx.commit_seq = Some(seq);
-        }
-        self.stats.committed += 1;
-        if self.config.record_history {
-            let tx = self.tx_mut(id);
-            let reads = std::mem::take(&mut tx.reads);
-            let isolation = tx.isolation;
-            // A transaction that ran no statement read nothing: the commit
-            // just before its own stands for its snapshot.
-            let first_snapshot = tx.first_snapshot.unwrap_or(seq - 1);
-            self.history.push(CommittedTx {
-                id,
-                isolation,
-                commit_seq: seq,
-                first_snapshot,
-                reads,
-                writes: writes
-                    .iter()
-                    .map(|(key, row)| WriteRecord {
-                        key: key.clone(),
-                        deleted: row.is_none(),
-                    })
-                    .collect(),
-            });
-        } else {
-            self.tx_mut(id).reads.clear();
-        }
-        if record_commits && !event_writes.is_empty() {
-            self.commit_log.push(CommitEvent {
-                tx: id,
-                commit_seq: seq,
-                writes: event_writes,
-            });
-        }
-        self.release(id, true);
-        if self.tx(id).isolation == Isolation::Serializable {
-            self.finished_serializable.insert((seq, id));
-        } else {
-            // Only Serializable transactions' SIREAD locks outlive them.
-            self.drop_siread(id);
-            self.txs.remove(&id);
-        }
-        // One horizon for both: pruning changes no transaction.
-        let horizon = self.oldest_open_snapshot();
-        self.prune_versions(writes.keys(), horizon);
-        self.collect_finished_before(horizon);
-        Ok(seq)
+    }
+
+    /// Adds the committed transaction to the history the serializability
+    /// checker reads.
+    fn record_committed_tx(
+        &mut self,
+        id: TxId,
+        seq: u64,
+        writes: &BTreeMap<Key, Option<Arc<Row>>>,
+    ) {
+        let tx = self.tx_mut(id);
+        let reads = std::mem::take(&mut tx.reads);
+        let isolation = tx.isolation;
+        // A transaction that ran no statement read nothing: the commit
+        // just before its own stands for its snapshot.
+        let first_snapshot = tx.first_snapshot.unwrap_or(seq - 1);
+        self.history.push(CommittedTx {
+            id,
+            isolation,
+            commit_seq: seq,
+            first_snapshot,
+            reads,
+            writes: writes
+                .iter()
+                .map(|(key, row)| WriteRecord {
+                    key: key.clone(),
+                    deleted: row.is_none(),
+                })
+                .collect(),
+        });
     }
 
     /// Rolls back (idempotent). Dropping an open transaction lands here.

@@ -6,7 +6,7 @@ use crate::corpus::shell_quote;
 use crate::crash;
 use crate::error::InputError;
 use crate::explore::{
-    self, service_model, service_scenario, Dfs, Limits, Pct, RandomWalk, Strategy,
+    self, service_model, service_scenario, Dfs, Limits, Model, Pct, RandomWalk, Strategy,
 };
 use crate::seed::Seed;
 use crate::system::System;
@@ -203,49 +203,9 @@ fn explore_scenario<S: System>(
     variant: Variant,
     strategy: Strategy,
 ) -> Result<u8, InputError> {
-    let mut service = service_scenario(
-        context.system,
-        scenario,
-        variant,
-        Seed(args.seed),
-        args.clients,
-        args.ops.unwrap_or(1),
-    )?;
-    if let Some(lost) = args.lost_responses {
-        service.lost_responses_per_client = lost;
-    }
-    let losses = match service.lost_responses_per_client {
-        0 => String::new(),
-        1 => ", up to 1 lost response each".to_string(),
-        n => format!(", up to {n} lost responses each"),
-    };
-    let model = service_model(
-        context.system,
-        &format!(
-            "{} ({}, {} clients x {} ops{losses})",
-            scenario.name,
-            variant.name(),
-            args.clients,
-            args.ops.unwrap_or(1)
-        ),
-        service,
-    );
+    let model = model_of(context, args, scenario, variant)?;
     if let Some(line) = &args.replay {
-        let replayed = explore::replay(&model, line)
-            .map_err(|err| InputError::new(err.to_string()).in_source("--replay"))?;
-        for step in &replayed.trace {
-            outln!("  {step}");
-        }
-        return Ok(match replayed.violation {
-            Some(violation) => {
-                outln!("VIOLATION {}: {}", violation.property, violation.message);
-                super::EXIT_FAILURE
-            }
-            None => {
-                outln!("no violation on this schedule");
-                super::EXIT_PASS
-            }
-        });
+        return replay_schedule(&model, line);
     }
     let limits = Limits {
         schedules_max: args.max_schedules,
@@ -269,33 +229,102 @@ fn explore_scenario<S: System>(
             serde_json::to_string_pretty(&report).expect("report serializes")
         );
     } else {
-        out!("{report}");
-        outln!(
-            "{:.2} s wall, {:.0} executions/s",
-            wall.as_secs_f64(),
-            (report.schedules + report.pruned) as f64 / wall.as_secs_f64().max(1e-9)
-        );
-        for violation in &report.violations {
-            outln!(
-                "replay: {}",
-                command_line(context, args, variant, Some(&violation.line))
-            );
-            if !context.system.sql_schema(variant).trim().is_empty() {
-                // The same flags pick the same clients for `confirm`.
-                outln!(
-                    "on PostgreSQL: {} --pg \"$OVERBOOK_PG_URL\"",
-                    command_line(context, args, variant, Some(&violation.line)).replacen(
-                        &format!("{} explore ", context.program()),
-                        &format!("{} confirm ", context.program()),
-                        1
-                    )
-                );
-            }
-        }
+        print_report(context, args, variant, &report, wall);
     }
     Ok(if report.violations.is_empty() {
         super::EXIT_PASS
     } else {
         super::EXIT_FAILURE
     })
+}
+
+/// The service model of `scenario` with the clients, operations and
+/// lost responses the flags ask for, named after them.
+fn model_of<S: System>(
+    context: &Context<'_, S>,
+    args: &Args,
+    scenario: &crate::scenario::Scenario,
+    variant: Variant,
+) -> Result<Model<explore::services::ServiceState<S>>, InputError> {
+    let mut service = service_scenario(
+        context.system,
+        scenario,
+        variant,
+        Seed(args.seed),
+        args.clients,
+        args.ops.unwrap_or(1),
+    )?;
+    if let Some(lost) = args.lost_responses {
+        service.lost_responses_per_client = lost;
+    }
+    let losses = match service.lost_responses_per_client {
+        0 => String::new(),
+        1 => ", up to 1 lost response each".to_string(),
+        n => format!(", up to {n} lost responses each"),
+    };
+    Ok(service_model(
+        context.system,
+        &format!(
+            "{} ({}, {} clients x {} ops{losses})",
+            scenario.name,
+            variant.name(),
+            args.clients,
+            args.ops.unwrap_or(1)
+        ),
+        service,
+    ))
+}
+
+/// `--replay`: runs the one schedule `line` names, printing its trace and
+/// its violation, if any.
+fn replay_schedule<S>(model: &Model<S>, line: &str) -> Result<u8, InputError> {
+    let replayed = explore::replay(model, line)
+        .map_err(|err| InputError::new(err.to_string()).in_source("--replay"))?;
+    for step in &replayed.trace {
+        outln!("  {step}");
+    }
+    Ok(match replayed.violation {
+        Some(violation) => {
+            outln!("VIOLATION {}: {}", violation.property, violation.message);
+            super::EXIT_FAILURE
+        }
+        None => {
+            outln!("no violation on this schedule");
+            super::EXIT_PASS
+        }
+    })
+}
+
+/// The report in words, with the command that replays each violation (and
+/// confirms it on PostgreSQL, for a service with an SQL schema).
+fn print_report<S: System>(
+    context: &Context<'_, S>,
+    args: &Args,
+    variant: Variant,
+    report: &explore::Report,
+    wall: std::time::Duration,
+) {
+    out!("{report}");
+    outln!(
+        "{:.2} s wall, {:.0} executions/s",
+        wall.as_secs_f64(),
+        (report.schedules + report.pruned) as f64 / wall.as_secs_f64().max(1e-9)
+    );
+    for violation in &report.violations {
+        outln!(
+            "replay: {}",
+            command_line(context, args, variant, Some(&violation.line))
+        );
+        if !context.system.sql_schema(variant).trim().is_empty() {
+            // The same flags pick the same clients for `confirm`.
+            outln!(
+                "on PostgreSQL: {} --pg \"$OVERBOOK_PG_URL\"",
+                command_line(context, args, variant, Some(&violation.line)).replacen(
+                    &format!("{} explore ", context.program()),
+                    &format!("{} confirm ", context.program()),
+                    1
+                )
+            );
+        }
+    }
 }

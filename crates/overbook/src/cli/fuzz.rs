@@ -377,45 +377,135 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         .iter()
         .map(|sim| context.load_scenario(sim, &args.overrides))
         .collect::<Result<_, _>>()?;
-    let (shard, shards) = match &args.shard {
-        Some(text) => parse_shard(text)?,
-        None => (0, 1),
-    };
-    let (first, end, deadline) = match (&args.seeds, &args.time) {
-        (Some(range), _) => {
-            let (a, b) = parse_range(range)?;
-            (a, Some(b), None)
-        }
-        (None, Some(time)) => (
-            args.first_seed,
-            None,
-            Some(
-                Instant::now()
-                    .checked_add(parse_duration(time)?)
-                    .ok_or_else(|| InputError::new("too long").in_source("--time"))?,
-            ),
-        ),
-        (None, None) => (1, Some(101), None),
-    };
+    let plan = SeedPlan::from_args(&args)?;
     if !(0.0..=1.0).contains(&args.determinism_fraction) {
         return Err(InputError::new("must be between 0 and 1").in_source("--determinism-fraction"));
     }
-    let jobs = match args.jobs {
-        Some(jobs @ 1..=JOBS_MAX) => jobs,
-        Some(_) => {
-            return Err(
-                InputError::new(format!("must be between 1 and {JOBS_MAX}")).in_source("--jobs")
-            )
-        }
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let jobs = job_count(&args)?;
     if let Some(dir) = &args.save {
         super::check_writable(dir, "--save")?;
     }
     let stop = interrupt_flag();
-    // Seed offsets in this shard: first + shard, first + shard + shards, ...
-    let per_sim_total = end.map(|b| (b - first).saturating_sub(shard).div_ceil(shards));
-    let total_jobs = per_sim_total.map(|n| n * scenarios.len() as u64);
+    let total_jobs = plan.per_sim_total().map(|n| n * scenarios.len() as u64);
+    let progress = progress_bar(total_jobs, args.json);
+    let next = AtomicU64::new(0);
+    let started = Instant::now();
+    let (sender, receiver) = mpsc::channel::<Outcome>();
+    let mut sweep = Sweep::new();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let sender = sender.clone();
+            let (next, stop, scenarios, args, plan) = (&next, &stop, &scenarios, &args, &plan);
+            scope.spawn(move || {
+                run_seeds(context, scenarios, args, variant, plan, next, stop, sender)
+            });
+        }
+        drop(sender);
+        for outcome in receiver {
+            sweep.take(context, &args, &scenarios, variant, &progress, outcome);
+        }
+    });
+    progress.finish_and_clear();
+    let wall = started.elapsed();
+    let summary = sweep.summary(&args, variant, wall, stop.load(Ordering::SeqCst));
+    if let Some(path) = &args.junit {
+        sweep.junit.write(path)?;
+    }
+    print_summary(&summary, &args, jobs, wall);
+    Ok(
+        if summary.determinism_mismatches > 0 || summary.failures > 0 {
+            super::EXIT_FAILURE
+        } else if summary.interrupted {
+            super::EXIT_INTERRUPTED
+        } else {
+            super::EXIT_PASS
+        },
+    )
+}
+
+/// The seeds a sweep runs: a range (`--seeds`), or from `--first-seed`
+/// until a deadline (`--time`), or 1..101; of them, this shard's.
+struct SeedPlan {
+    first: u64,
+    end: Option<u64>,
+    deadline: Option<Instant>,
+    shard: u64,
+    shards: u64,
+}
+
+impl SeedPlan {
+    fn from_args(args: &Args) -> Result<Self, InputError> {
+        let (shard, shards) = match &args.shard {
+            Some(text) => parse_shard(text)?,
+            None => (0, 1),
+        };
+        let (first, end, deadline) = match (&args.seeds, &args.time) {
+            (Some(range), _) => {
+                let (a, b) = parse_range(range)?;
+                (a, Some(b), None)
+            }
+            (None, Some(time)) => (
+                args.first_seed,
+                None,
+                Some(
+                    Instant::now()
+                        .checked_add(parse_duration(time)?)
+                        .ok_or_else(|| InputError::new("too long").in_source("--time"))?,
+                ),
+            ),
+            (None, None) => (1, Some(101), None),
+        };
+        Ok(SeedPlan {
+            first,
+            end,
+            deadline,
+            shard,
+            shards,
+        })
+    }
+
+    /// How many seeds each sim runs in this shard, when the range ends.
+    fn per_sim_total(&self) -> Option<u64> {
+        // Seed offsets in this shard: first + shard, first + shard + shards, ...
+        self.end.map(|b| {
+            (b - self.first)
+                .saturating_sub(self.shard)
+                .div_ceil(self.shards)
+        })
+    }
+
+    /// The run the `index`th pick stands for (the sims take turns at each
+    /// seed), or `None` once the seeds are spent.
+    fn job(&self, index: u64, sims_count: u64) -> Option<Job> {
+        // Past u64::MAX there are no seeds left.
+        let seed = (index / sims_count)
+            .checked_mul(self.shards)
+            .and_then(|offset| offset.checked_add(self.shard))
+            .and_then(|offset| offset.checked_add(self.first))?;
+        if self.end.is_some_and(|b| seed >= b) {
+            return None;
+        }
+        Some(Job {
+            sim_index: (index % sims_count) as usize,
+            seed,
+        })
+    }
+}
+
+/// `--jobs`, or one per core.
+fn job_count(args: &Args) -> Result<usize, InputError> {
+    match args.jobs {
+        Some(jobs @ 1..=JOBS_MAX) => Ok(jobs),
+        Some(_) => {
+            Err(InputError::new(format!("must be between 1 and {JOBS_MAX}")).in_source("--jobs"))
+        }
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// The sweep's progress bar (a spinner when the seeds have no end),
+/// hidden under `--json`.
+fn progress_bar(total_jobs: Option<u64>, json: bool) -> ProgressBar {
     let progress = match total_jobs {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
@@ -426,207 +516,254 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         )
         .expect("valid template"),
     );
-    if args.json {
+    if json {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let next = AtomicU64::new(0);
-    let started = Instant::now();
-    let (sender, receiver) = mpsc::channel::<Outcome>();
-    let mut findings = Vec::new();
-    let mut seeds_run = 0u64;
-    let mut determinism_checked = 0u64;
-    let mut determinism_mismatches = 0u64;
-    let mut runs_with_allowed_anomalies = 0u64;
-    let mut swarm_thresholds_missed = 0u64;
-    let mut junit = crate::junit::Junit::new("overbook fuzz");
+    progress
+}
+
+/// One worker thread: runs the next seed of the sweep until the seeds,
+/// the time or the receiver run out, or Ctrl-C stops the sweep.
+#[allow(clippy::too_many_arguments)]
+fn run_seeds<S: System>(
+    context: &Context<'_, S>,
+    scenarios: &[Scenario],
+    args: &Args,
+    variant: Variant,
+    plan: &SeedPlan,
+    next: &AtomicU64,
+    stop: &AtomicBool,
+    sender: mpsc::Sender<Outcome>,
+) {
     let sims_count = scenarios.len() as u64;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let sender = sender.clone();
-            let (next, stop, scenarios, args) = (&next, &stop, &scenarios, &args);
-            scope.spawn(move || loop {
-                if stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
-                    return;
-                }
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                // Past u64::MAX there are no seeds left.
-                let Some(seed) = (index / sims_count)
-                    .checked_mul(shards)
-                    .and_then(|offset| offset.checked_add(shard))
-                    .and_then(|offset| offset.checked_add(first))
-                else {
-                    return;
-                };
-                let job = Job {
-                    sim_index: (index % sims_count) as usize,
-                    seed,
-                };
-                if end.is_some_and(|b| job.seed >= b) {
-                    return;
-                }
-                let outcome = run_one(
-                    context.system,
-                    &scenarios[job.sim_index],
-                    &args.sims[job.sim_index],
-                    &job,
-                    variant,
-                    args,
-                );
-                if sender.send(outcome).is_err() {
-                    return;
-                }
-            });
+    loop {
+        if stop.load(Ordering::SeqCst) || plan.deadline.is_some_and(|d| Instant::now() >= d) {
+            return;
         }
-        drop(sender);
-        for outcome in receiver {
-            seeds_run += 1;
-            progress.inc(1);
-            if let Some(check) = &outcome.determinism {
-                determinism_checked += 1;
-                if let Err((a, b)) = check {
-                    determinism_mismatches += 1;
-                    progress.suspend(|| {
-                        eprintln!(
-                            "HARNESS BUG: {} seed {} is not deterministic: trace hashes {a} and {b}",
-                            args.sims[outcome.sim_index], outcome.seed
-                        )
-                    });
-                    if let Some(dir) = &args.save {
-                        keep_traces(
-                            context.system,
-                            dir,
-                            &scenarios[outcome.sim_index],
-                            &outcome,
-                            variant,
-                        );
-                    }
-                }
-            }
-            let mut finding = None;
-            let history = &outcome.report.history;
-            if outcome.report.passed && !history.findings.is_empty() {
-                runs_with_allowed_anomalies += 1;
-                // The first few, so a sweep shows write skew no invariant
-                // names without a line per seed.
-                if runs_with_allowed_anomalies <= ALLOWED_ANOMALIES_SHOWN && !args.json {
-                    let first = &history.findings[0];
-                    progress.suspend(|| {
-                        outln!(
-                            "anomaly {} seed {}: {} allowed at {} (not a failure; --history-anomalies fatal makes it one): {}",
-                            args.sims[outcome.sim_index],
-                            outcome.seed,
-                            first.anomaly,
-                            first.allowed_by,
-                            first.cycle
-                        );
-                    });
-                }
-            }
-            // A scenario's thresholds state what its fault-free run should
-            // count (`requests.reserve.409 == 2995`); a crash or a lost
-            // response that swarm drew changes those counts without any
-            // fault of the service's. Swarm judges invariants and liveness.
-            let swarm_threshold_only = args.swarm
-                && !outcome.report.passed
-                && outcome.report.violation.is_none()
-                && outcome.report.harness_error.is_none();
-            if swarm_threshold_only {
-                swarm_thresholds_missed += 1;
-                if swarm_thresholds_missed <= ALLOWED_ANOMALIES_SHOWN && !args.json {
-                    progress.suspend(|| {
-                        outln!(
-                            "threshold {} seed {}: {} under swarm's faults (not a failure: swarm judges invariants and liveness)",
-                            args.sims[outcome.sim_index],
-                            outcome.seed,
-                            failed_thresholds(&outcome.report)
-                        );
-                    });
-                }
-            } else if !outcome.report.passed {
-                let found = record(context, &args, &outcome, &args.sims[outcome.sim_index]);
-                progress.suspend(|| {
-                    if !args.json {
-                        outln!(
-                            "FAIL {} seed {}: {} ({:.1} s)\n  {}\n  reproduce: {}",
-                            found.sim,
-                            found.seed,
-                            found.invariant,
-                            outcome.wall.as_secs_f64(),
-                            found.message,
-                            found.replay
-                        );
-                        if let Some(saved) = &found.saved {
-                            outln!("  saved: {saved}");
-                        }
-                    }
-                });
-                finding = Some(found);
-            }
-            if args.junit.is_some() {
-                junit.push(junit_case(&outcome, finding.as_ref()));
-            }
-            if let Some(found) = finding {
-                findings.push(found);
-                progress.set_message(format!("{} failing", findings.len()));
-            }
+        let index = next.fetch_add(1, Ordering::SeqCst);
+        let Some(job) = plan.job(index, sims_count) else {
+            return;
+        };
+        let outcome = run_one(
+            context.system,
+            &scenarios[job.sim_index],
+            &args.sims[job.sim_index],
+            &job,
+            variant,
+            args,
+        );
+        if sender.send(outcome).is_err() {
+            return;
         }
-    });
-    progress.finish_and_clear();
-    let wall = started.elapsed();
-    let summary = Summary {
-        sims: args.sims.clone(),
-        variant: variant.name().to_string(),
-        seeds_run,
-        failures: findings.len() as u64,
-        determinism_checked,
-        determinism_mismatches,
-        wall_ms: wall.as_millis() as u64,
-        seeds_per_second: seeds_run as f64 / wall.as_secs_f64().max(1e-9),
-        findings,
-        runs_with_allowed_anomalies,
-        swarm_thresholds_missed,
-        interrupted: stop.load(Ordering::SeqCst),
-    };
-    if let Some(path) = &args.junit {
-        junit.write(path)?;
     }
+}
+
+/// What the sweep has seen so far, outcome by outcome as they arrive.
+struct Sweep {
+    findings: Vec<Finding>,
+    seeds_run: u64,
+    determinism_checked: u64,
+    determinism_mismatches: u64,
+    runs_with_allowed_anomalies: u64,
+    swarm_thresholds_missed: u64,
+    junit: crate::junit::Junit,
+}
+
+impl Sweep {
+    fn new() -> Self {
+        Sweep {
+            findings: Vec::new(),
+            seeds_run: 0,
+            determinism_checked: 0,
+            determinism_mismatches: 0,
+            runs_with_allowed_anomalies: 0,
+            swarm_thresholds_missed: 0,
+            junit: crate::junit::Junit::new("overbook fuzz"),
+        }
+    }
+
+    /// Counts one run's outcome, reporting what it found as it comes.
+    fn take<S: System>(
+        &mut self,
+        context: &Context<'_, S>,
+        args: &Args,
+        scenarios: &[Scenario],
+        variant: Variant,
+        progress: &ProgressBar,
+        outcome: Outcome,
+    ) {
+        self.seeds_run += 1;
+        progress.inc(1);
+        if let Some(check) = &outcome.determinism {
+            self.determinism_checked += 1;
+            if let Err((a, b)) = check {
+                self.determinism_mismatches += 1;
+                progress.suspend(|| {
+                    eprintln!(
+                        "HARNESS BUG: {} seed {} is not deterministic: trace hashes {a} and {b}",
+                        args.sims[outcome.sim_index], outcome.seed
+                    )
+                });
+                if let Some(dir) = &args.save {
+                    keep_traces(
+                        context.system,
+                        dir,
+                        &scenarios[outcome.sim_index],
+                        &outcome,
+                        variant,
+                    );
+                }
+            }
+        }
+        self.note_allowed_anomalies(args, progress, &outcome);
+        let finding = self.judge(context, args, progress, &outcome);
+        if args.junit.is_some() {
+            self.junit.push(junit_case(&outcome, finding.as_ref()));
+        }
+        if let Some(found) = finding {
+            self.findings.push(found);
+            progress.set_message(format!("{} failing", self.findings.len()));
+        }
+    }
+
+    /// Counts a passing run whose history shows anomalies its isolation
+    /// level allows, printing the first few.
+    fn note_allowed_anomalies(&mut self, args: &Args, progress: &ProgressBar, outcome: &Outcome) {
+        let history = &outcome.report.history;
+        if outcome.report.passed && !history.findings.is_empty() {
+            self.runs_with_allowed_anomalies += 1;
+            // The first few, so a sweep shows write skew no invariant
+            // names without a line per seed.
+            if self.runs_with_allowed_anomalies <= ALLOWED_ANOMALIES_SHOWN && !args.json {
+                let first = &history.findings[0];
+                progress.suspend(|| {
+                    outln!(
+                        "anomaly {} seed {}: {} allowed at {} (not a failure; --history-anomalies fatal makes it one): {}",
+                        args.sims[outcome.sim_index],
+                        outcome.seed,
+                        first.anomaly,
+                        first.allowed_by,
+                        first.cycle
+                    );
+                });
+            }
+        }
+    }
+
+    /// The finding a failed run makes (recorded and printed), unless it
+    /// is a swarm run that only missed a threshold, which is counted.
+    fn judge<S: System>(
+        &mut self,
+        context: &Context<'_, S>,
+        args: &Args,
+        progress: &ProgressBar,
+        outcome: &Outcome,
+    ) -> Option<Finding> {
+        // A scenario's thresholds state what its fault-free run should
+        // count (`requests.reserve.409 == 2995`); a crash or a lost
+        // response that swarm drew changes those counts without any
+        // fault of the service's. Swarm judges invariants and liveness.
+        let swarm_threshold_only = args.swarm
+            && !outcome.report.passed
+            && outcome.report.violation.is_none()
+            && outcome.report.harness_error.is_none();
+        if swarm_threshold_only {
+            self.swarm_thresholds_missed += 1;
+            if self.swarm_thresholds_missed <= ALLOWED_ANOMALIES_SHOWN && !args.json {
+                progress.suspend(|| {
+                    outln!(
+                        "threshold {} seed {}: {} under swarm's faults (not a failure: swarm judges invariants and liveness)",
+                        args.sims[outcome.sim_index],
+                        outcome.seed,
+                        failed_thresholds(&outcome.report)
+                    );
+                });
+            }
+            return None;
+        }
+        if outcome.report.passed {
+            return None;
+        }
+        let found = record(context, args, outcome, &args.sims[outcome.sim_index]);
+        progress.suspend(|| {
+            if !args.json {
+                outln!(
+                    "FAIL {} seed {}: {} ({:.1} s)\n  {}\n  reproduce: {}",
+                    found.sim,
+                    found.seed,
+                    found.invariant,
+                    outcome.wall.as_secs_f64(),
+                    found.message,
+                    found.replay
+                );
+                if let Some(saved) = &found.saved {
+                    outln!("  saved: {saved}");
+                }
+            }
+        });
+        Some(found)
+    }
+
+    /// The sweep's summary; the findings move into it.
+    fn summary(
+        &mut self,
+        args: &Args,
+        variant: Variant,
+        wall: Duration,
+        interrupted: bool,
+    ) -> Summary {
+        Summary {
+            sims: args.sims.clone(),
+            variant: variant.name().to_string(),
+            seeds_run: self.seeds_run,
+            failures: self.findings.len() as u64,
+            determinism_checked: self.determinism_checked,
+            determinism_mismatches: self.determinism_mismatches,
+            wall_ms: wall.as_millis() as u64,
+            seeds_per_second: self.seeds_run as f64 / wall.as_secs_f64().max(1e-9),
+            findings: std::mem::take(&mut self.findings),
+            runs_with_allowed_anomalies: self.runs_with_allowed_anomalies,
+            swarm_thresholds_missed: self.swarm_thresholds_missed,
+            interrupted,
+        }
+    }
+}
+
+/// Prints the summary: as JSON under `--json`, else a line with the
+/// counts the sweep reports beside its failures.
+fn print_summary(summary: &Summary, args: &Args, jobs: usize, wall: Duration) {
     if args.json {
         outln!(
             "{}",
-            serde_json::to_string_pretty(&summary).expect("summary serializes")
+            serde_json::to_string_pretty(summary).expect("summary serializes")
         );
-    } else {
-        outln!(
-            "fuzz: {} runs over {} sim(s) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
-            summary.seeds_run,
-            args.sims.len(),
-            wall.as_secs_f64(),
-            summary.seeds_per_second,
-            jobs,
-            args.shard.as_ref().map_or(String::new(), |s| format!(", shard {s}")),
-            summary.failures,
-            determinism_checked - determinism_mismatches,
-            determinism_checked,
-            if summary.interrupted { " (interrupted: results so far kept)" } else { "" }
-        );
-        if swarm_thresholds_missed > 0 {
-            outln!(
-                "thresholds: {swarm_thresholds_missed} swarm run(s) held every invariant but missed a threshold under their faults (not failures)"
-            );
-        }
-        if runs_with_allowed_anomalies > 0 {
-            outln!(
-                "history: {runs_with_allowed_anomalies} passing run(s) showed anomalies their isolation level allows (see `run --seed N` for each)"
-            );
-        }
+        return;
     }
-    Ok(if determinism_mismatches > 0 || summary.failures > 0 {
-        super::EXIT_FAILURE
-    } else if summary.interrupted {
-        super::EXIT_INTERRUPTED
-    } else {
-        super::EXIT_PASS
-    })
+    outln!(
+        "fuzz: {} runs over {} sim(s) in {:.1} s ({:.2}/s, {} jobs{}): {} failing, determinism {}/{} ok{}",
+        summary.seeds_run,
+        args.sims.len(),
+        wall.as_secs_f64(),
+        summary.seeds_per_second,
+        jobs,
+        args.shard.as_ref().map_or(String::new(), |s| format!(", shard {s}")),
+        summary.failures,
+        summary.determinism_checked - summary.determinism_mismatches,
+        summary.determinism_checked,
+        if summary.interrupted { " (interrupted: results so far kept)" } else { "" }
+    );
+    if summary.swarm_thresholds_missed > 0 {
+        outln!(
+            "thresholds: {} swarm run(s) held every invariant but missed a threshold under their faults (not failures)",
+            summary.swarm_thresholds_missed
+        );
+    }
+    if summary.runs_with_allowed_anomalies > 0 {
+        outln!(
+            "history: {} passing run(s) showed anomalies their isolation level allows (see `run --seed N` for each)",
+            summary.runs_with_allowed_anomalies
+        );
+    }
 }
 
 /// The flag Ctrl-C sets, cleared for this sweep. The handler is installed

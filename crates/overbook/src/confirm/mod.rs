@@ -389,70 +389,19 @@ async fn on_postgres<S: System>(
         record_commits: true,
         ..StoreConfig::default()
     };
-    let setup = |what: &str| {
-        let what = what.to_string();
-        move |e: crate::store::DbError| ConfirmError::Service(format!("{what}: {e}"))
-    };
     let copy = prepare_store(system, scenario.variant, config, scenario.seed, &data)
-        .map_err(setup("setting up the simulated copy"))?;
+        .map_err(setup_failed("setting up the simulated copy"))?;
     copy.drain_commits();
     let state = <S::Checker as Invariants<S>>::READS_STATE
         .then(|| CommittedState::of(system, scenario.variant, &copy))
         .transpose()
-        .map_err(setup("setting up the committed state"))?;
+        .map_err(setup_failed("setting up the committed state"))?;
     let mirror = Mirror::new(&copy);
     mirror::prepare_postgres(admin, &scoped, schema, sql_schema, &mirror)
         .await
         .map_err(ConfirmError::Postgres)?;
-    let connect = |what: &'static str| {
-        let scoped = scoped.clone();
-        async move {
-            PgSession::connect(&scoped)
-                .await
-                .map_err(|e| ConfirmError::Postgres(format!("connecting the {what}: {e}")))
-        }
-    };
-    let observer = connect("observer").await?;
-    let reader = connect("reader").await?;
-    // Without the right to shorten deadlock_timeout, PostgreSQL looks for
-    // a deadlock after its default second.
-    let superuser = observer
-        .client()
-        .query_one("SELECT current_setting('is_superuser') = 'on'", &[])
-        .await
-        .map(|row| row.get::<_, bool>(0))
-        .unwrap_or(false);
-    let grace = Duration::from_millis(if superuser {
-        4 * SCHEDULED_DEADLOCK_TIMEOUT_MS + 20
-    } else {
-        1_500
-    });
-    // Sleeps are timers, as in the model checker.
-    let turnstile = Turnstile::new(true);
-    let driver = Driver::new(turnstile.clone(), observer, grace);
-    // A service that used the pool instead of `database` would run on
-    // this store, not on the server: the check after the replay says so.
-    let unused = prepare_store(
-        system,
-        scenario.variant,
-        StoreConfig::default(),
-        scenario.seed,
-        &data,
-    )
-    .map_err(setup("setting up the store"))?;
-    let tasks = scenario.clients.len()
-        * (scenario.connections as usize + usize::from(scenario.lost_responses_per_client > 0));
-    let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
-        index: 0,
-        pool: Pool::new(unused, tasks, tasks),
-        database: Database::Scheduled(ScheduledPg::new(&scoped, Arc::new(turnstile.clone()))),
-        env: Arc::new(LogicalClock(turnstile.clone())),
-        variant: scenario.variant,
-        data: data.clone(),
-        settings: Arc::new(scenario.settings.clone()),
-        rng: Mutex::new(scenario.seed.stream_indexed("api", 0)),
-        retries: Default::default(),
-    }));
+    let (driver, reader) = connect_driver(&scoped).await?;
+    let api = scheduled_server(system, scenario, &scoped, &driver.turnstile, &data)?;
     let mut replay = Replay {
         driver,
         names: Vec::new(),
@@ -478,6 +427,77 @@ async fn on_postgres<S: System>(
         )));
     }
     Ok(confirmation)
+}
+
+/// The error of a setup step (`what`) that failed on the store.
+fn setup_failed(what: &str) -> impl FnOnce(crate::store::DbError) -> ConfirmError {
+    let what = what.to_string();
+    move |e| ConfirmError::Service(format!("{what}: {e}"))
+}
+
+/// The driver that steps the replay's statements on the server at
+/// `scoped` (with its observer connection), and the connection that reads
+/// the server's committed rows.
+async fn connect_driver(scoped: &str) -> Result<(Driver, PgSession), ConfirmError> {
+    let connect = |what: &'static str| async move {
+        PgSession::connect(scoped)
+            .await
+            .map_err(|e| ConfirmError::Postgres(format!("connecting the {what}: {e}")))
+    };
+    let observer = connect("observer").await?;
+    let reader = connect("reader").await?;
+    // Without the right to shorten deadlock_timeout, PostgreSQL looks for
+    // a deadlock after its default second.
+    let superuser = observer
+        .client()
+        .query_one("SELECT current_setting('is_superuser') = 'on'", &[])
+        .await
+        .map(|row| row.get::<_, bool>(0))
+        .unwrap_or(false);
+    let grace = Duration::from_millis(if superuser {
+        4 * SCHEDULED_DEADLOCK_TIMEOUT_MS + 20
+    } else {
+        1_500
+    });
+    // Sleeps are timers, as in the model checker.
+    let turnstile = Turnstile::new(true);
+    Ok((Driver::new(turnstile, observer, grace), reader))
+}
+
+/// The service's server, its `database` the scheduled PostgreSQL session
+/// at `scoped`, its clock the turnstile's.
+fn scheduled_server<S: System>(
+    system: &S,
+    scenario: &ServiceScenario<S>,
+    scoped: &str,
+    turnstile: &Turnstile,
+    data: &Arc<S::Data>,
+) -> Result<Rc<S::Server>, ConfirmError> {
+    // A service that used the pool instead of `database` would run on
+    // this store, not on the server: the check after the replay says so.
+    let unused = prepare_store(
+        system,
+        scenario.variant,
+        StoreConfig::default(),
+        scenario.seed,
+        data,
+    )
+    .map_err(setup_failed("setting up the store"))?;
+    let tasks = scenario.clients.len()
+        * (scenario.connections as usize + usize::from(scenario.lost_responses_per_client > 0));
+    Ok(Rc::new(<S::Server as FromContext<S>>::from_context(
+        ServerContext {
+            index: 0,
+            pool: Pool::new(unused, tasks, tasks),
+            database: Database::Scheduled(ScheduledPg::new(scoped, Arc::new(turnstile.clone()))),
+            env: Arc::new(LogicalClock(turnstile.clone())),
+            variant: scenario.variant,
+            data: data.clone(),
+            settings: Arc::new(scenario.settings.clone()),
+            rng: Mutex::new(scenario.seed.stream_indexed("api", 0)),
+            retries: Default::default(),
+        },
+    )))
 }
 
 impl<S: System> Replay<'_, S> {

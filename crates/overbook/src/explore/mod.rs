@@ -542,26 +542,7 @@ fn drive<S>(
     limits: Limits,
     progress: &mut dyn FnMut(ExploreProgress),
 ) -> Report {
-    let mut report = Report {
-        model: model.name.clone(),
-        strategy: String::new(),
-        schedules: 0,
-        pruned: 0,
-        distinct_final_states: 0,
-        exhausted: false,
-        violations: Vec::new(),
-        sometimes: model
-            .sometimes
-            .iter()
-            .map(|(name, _)| SometimesResult {
-                name: name.clone(),
-                reached_by: None,
-            })
-            .collect(),
-        steps: 0,
-        pct_guarantee: None,
-        final_states: BTreeSet::new(),
-    };
+    let mut report = empty_report(model);
     let mut executions = 0u64;
     let mut depth_max = 0u64;
     while executions < limits.schedules_max {
@@ -570,32 +551,7 @@ fn drive<S>(
             break;
         }
         executions += 1;
-        let mut choices = Vec::new();
-        let ending = loop {
-            if let Some(ending) = liveness_if_stuck(model, &run) {
-                break ending;
-            }
-            if run.steps >= limits.steps_per_schedule_max {
-                break step_limit_violation(&run);
-            }
-            let enabled = run.enabled();
-            let footprints = scheduler
-                .needs_footprints()
-                .then(|| enabled.iter().map(|&t| run.footprint(t)).collect());
-            let point = ChoicePoint {
-                enabled: &enabled,
-                footprints,
-            };
-            let Some(task) = scheduler.choose(&point) else {
-                break Ending::Pruned;
-            };
-            assert!(enabled.contains(&task), "strategy chose a disabled client");
-            run.step(task);
-            choices.push(task);
-            if let Some((property, message)) = check_state(model, &run) {
-                break Ending::Violated { property, message };
-            }
-        };
+        let (ending, choices) = play_schedule(model, scheduler, &limits, &mut run);
         report.steps += run.steps;
         depth_max = depth_max.max(run.steps);
         if executions.is_multiple_of(PROGRESS_EXECUTIONS) {
@@ -637,6 +593,68 @@ fn drive<S>(
         .violations
         .sort_by(|a, b| (a.steps, &a.property).cmp(&(b.steps, &b.property)));
     report
+}
+
+/// A report of `model` before any schedule ran: no condition reached yet.
+fn empty_report<S>(model: &Model<S>) -> Report {
+    Report {
+        model: model.name.clone(),
+        strategy: String::new(),
+        schedules: 0,
+        pruned: 0,
+        distinct_final_states: 0,
+        exhausted: false,
+        violations: Vec::new(),
+        sometimes: model
+            .sometimes
+            .iter()
+            .map(|(name, _)| SometimesResult {
+                name: name.clone(),
+                reached_by: None,
+            })
+            .collect(),
+        steps: 0,
+        pct_guarantee: None,
+        final_states: BTreeSet::new(),
+    }
+}
+
+/// Steps `run` as the scheduler chooses until it ends (finished, stuck,
+/// out of steps, pruned or violating a check after a step). Returns how
+/// it ended and the tasks chosen, in order.
+fn play_schedule<S>(
+    model: &Model<S>,
+    scheduler: &mut dyn Scheduler,
+    limits: &Limits,
+    run: &mut Run<S>,
+) -> (Ending, Vec<usize>) {
+    let mut choices = Vec::new();
+    let ending = loop {
+        if let Some(ending) = liveness_if_stuck(model, run) {
+            break ending;
+        }
+        if run.steps >= limits.steps_per_schedule_max {
+            break step_limit_violation(run);
+        }
+        let enabled = run.enabled();
+        let footprints = scheduler
+            .needs_footprints()
+            .then(|| enabled.iter().map(|&t| run.footprint(t)).collect());
+        let point = ChoicePoint {
+            enabled: &enabled,
+            footprints,
+        };
+        let Some(task) = scheduler.choose(&point) else {
+            break Ending::Pruned;
+        };
+        assert!(enabled.contains(&task), "strategy chose a disabled client");
+        run.step(task);
+        choices.push(task);
+        if let Some((property, message)) = check_state(model, run) {
+            break Ending::Violated { property, message };
+        }
+    };
+    (ending, choices)
 }
 
 /// Keeps the shortest violation of each property, with its trace.

@@ -27,8 +27,9 @@ use crate::scenario::{Liveness, Scenario};
 use crate::seed::Seed;
 use crate::store::{PauseFuture, Pool, Store, StoreConfig};
 use crate::system::{
-    prepare_store, CallFuture, CommittedState, Env, ExploreContext, FromContext, Invariants, Reply,
-    ServerContext, System, Transport, UserContext, Variant, Violation,
+    prepare_store, BackgroundTask, CallFuture, CommittedState, Env, ExploreContext, FromContext,
+    Invariants, Reply, ServerContext, Sometimes, System, Transport, UserContext, Variant,
+    Violation,
 };
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -541,7 +542,6 @@ pub fn service_model<S: System>(
     let sometimes = system.sometimes(&scenario.settings, &scenario.clients);
     let dataset = Arc::new(system.data(&scenario.settings, scenario.seed));
     let settings = Arc::new(scenario.settings.clone());
-    let model_system = system.clone();
     let config = StoreConfig {
         record_history: false,
         record_commits: true,
@@ -552,11 +552,8 @@ pub fn service_model<S: System>(
     // error; a deterministic setup cannot fail the second time.
     let template = prepare_store(system, scenario.variant, config, scenario.seed, &dataset)
         .unwrap_or_else(|e| panic!("setting up the database: {e}"));
-    let losses = scenario.lost_responses_per_client;
-    let senders = scenario.clients.len();
     let background = system.background_tasks(&scenario.settings);
-    let background_runs = scenario.background_runs;
-    let background_names: Vec<String> = if background_runs == 0 {
+    let background_names: Vec<String> = if scenario.background_runs == 0 {
         Vec::new()
     } else {
         background
@@ -564,25 +561,75 @@ pub fn service_model<S: System>(
             .map(|task| format!("background {}", task.name))
             .collect()
     };
-    let background_jobs = background_names.len();
-    let time_jumps = scenario.time_jumps;
-    let liveness = scenario.liveness;
-    let further_connections = senders * scenario.connections.saturating_sub(1) as usize;
-    let mut daemon_names: Vec<String> = Vec::new();
-    if losses > 0 {
-        daemon_names.extend((0..senders).map(|i| format!("client {i}'s timed-out original")));
+    let daemon_names = daemon_names(&scenario);
+    let (time_jumps, liveness) = (scenario.time_jumps, scenario.liveness);
+    let losses = scenario.lost_responses_per_client;
+    let schedule = ScheduleSetup {
+        system: system.clone(),
+        background_jobs: background_names.len(),
+        background,
+        scenario,
+        dataset,
+        settings,
+    };
+    let model = Model::with_state(name, move |store| schedule.start(store))
+        .daemons(daemon_names)
+        .background(background_names)
+        .store(move || {
+            // Every schedule starts from a fork of one database set up here
+            // (schema, data, and the plans its statements share), not from
+            // running the schema script again: the fork is the same database,
+            // so the schedules are the same.
+            template
+                .fork()
+                .unwrap_or_else(|e| panic!("forking the database: {e}"))
+        })
+        .time_jumps(time_jumps);
+    with_service_checks(model, system, liveness, sometimes, losses)
+}
+
+/// The names of the tasks that need not finish: each client's timed-out
+/// original (when responses get lost) and its further connections.
+fn daemon_names<S: System>(scenario: &ServiceScenario<S>) -> Vec<String> {
+    let senders = scenario.clients.len();
+    let mut names: Vec<String> = Vec::new();
+    if scenario.lost_responses_per_client > 0 {
+        names.extend((0..senders).map(|i| format!("client {i}'s timed-out original")));
     }
     for i in 0..senders {
-        daemon_names
-            .extend((1..scenario.connections).map(|k| format!("client {i}'s connection {k}")));
+        names.extend((1..scenario.connections).map(|k| format!("client {i}'s connection {k}")));
     }
-    let mut model = Model::with_state(name, move |store| {
+    names
+}
+
+/// What every schedule of a service model starts from.
+struct ScheduleSetup<S: System> {
+    system: S,
+    scenario: ServiceScenario<S>,
+    dataset: Arc<S::Data>,
+    settings: Arc<S::Settings>,
+    background: Vec<BackgroundTask>,
+    /// The background jobs run (none when `background_runs` is 0).
+    background_jobs: usize,
+}
+
+impl<S: System> ScheduleSetup<S> {
+    /// One schedule's server on `store`, its run state, and its tasks:
+    /// the clients, the background jobs and the daemons.
+    fn start(&self, store: &Store) -> (ServiceState<S>, Vec<Client>) {
+        let scenario = &self.scenario;
+        let senders = scenario.clients.len();
+        let further_connections = senders * scenario.connections.saturating_sub(1) as usize;
         let env = Arc::new(LogicalEnv::new(store.clone()));
         // Timed-out originals run beside their resends, and background
         // jobs beside the requests, on connections of their own (an API
         // host's jobs do not queue behind its requests for a connection).
-        let requests = if losses > 0 { 2 * senders } else { senders };
-        let tasks = requests + background_jobs + further_connections;
+        let requests = if scenario.lost_responses_per_client > 0 {
+            2 * senders
+        } else {
+            senders
+        };
+        let tasks = requests + self.background_jobs + further_connections;
         let pool = Pool::new(store.clone(), scenario.pool_size + tasks - senders, tasks);
         let api = Rc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
             index: 0,
@@ -590,20 +637,20 @@ pub fn service_model<S: System>(
             database: pool.into(),
             env: env.clone(),
             variant: scenario.variant,
-            data: dataset.clone(),
-            settings: settings.clone(),
+            data: self.dataset.clone(),
+            settings: self.settings.clone(),
             rng: std::sync::Mutex::new(scenario.seed.stream_indexed("api", 0)),
             retries: Default::default(),
         }));
         let run = Rc::new(RefCell::new(ServiceRun::<S> {
-            checker: model_system.checker(dataset.clone(), &settings),
+            checker: self.system.checker(self.dataset.clone(), &self.settings),
             // The store is fresh: the copy starts from the data set.
             state: <S::Checker as Invariants<S>>::READS_STATE.then(|| {
-                CommittedState::of(&model_system, scenario.variant, store)
+                CommittedState::of(&self.system, scenario.variant, store)
                     .unwrap_or_else(|e| panic!("setting up the committed state: {e}"))
             }),
             env: env.clone(),
-            liveness,
+            liveness: scenario.liveness,
             exchanges: Vec::new(),
             exchanges_fed: 0,
             violations: Vec::new(),
@@ -618,20 +665,21 @@ pub fn service_model<S: System>(
             mut clients,
             daemons,
         } = client_tasks(
-            &model_system,
-            &scenario,
-            (dataset.clone(), settings.clone()),
+            &self.system,
+            scenario,
+            (self.dataset.clone(), self.settings.clone()),
             env.clone(),
             api.clone(),
             calls,
         );
+        let background_runs = scenario.background_runs;
         if background_runs > 0 {
             // Each background job is a task of its own that ends after its
             // rounds, so every schedule runs them all; when they run
             // against the clients is the search's choice. Its sleeps are
             // timers: the clients start at t = 0, before its first period
             // passes, and a time jump or a stall fires each round.
-            for task in background.iter().copied() {
+            for task in self.background.iter().copied() {
                 let (api, env) = (api.clone(), env.clone());
                 clients.push(Box::pin(async move {
                     for _ in 0..background_runs {
@@ -643,19 +691,20 @@ pub fn service_model<S: System>(
         }
         clients.extend(daemons.into_iter().map(|(_, daemon)| daemon));
         (run, clients)
-    })
-    .daemons(daemon_names)
-    .background(background_names)
-    .store(move || {
-        // Every schedule starts from a fork of one database set up here
-        // (schema, data, and the plans its statements share), not from
-        // running the schema script again: the fork is the same database,
-        // so the schedules are the same.
-        template
-            .fork()
-            .unwrap_or_else(|e| panic!("forking the database: {e}"))
-    });
-    model = model.time_jumps(time_jumps);
+    }
+}
+
+/// Adds what a service model checks: the system's invariants (and
+/// liveness, when the scenario bounds it) after every step, the committed
+/// state and the checker's end check at the end, and the conditions some
+/// schedule must reach.
+fn with_service_checks<S: System>(
+    mut model: Model<ServiceState<S>>,
+    system: &S,
+    liveness: Liveness,
+    sometimes: Vec<Sometimes<S>>,
+    losses: u32,
+) -> Model<ServiceState<S>> {
     let liveness_checked =
         (liveness.retries_exhausted || liveness.answer_ms_max().is_some()).then_some("liveness");
     for invariant in system

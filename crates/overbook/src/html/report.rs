@@ -33,140 +33,200 @@ fn time_axis(series: &TimeSeries, end_ms: u64) -> (&'static str, f64) {
 
 /// The charts of a series, as (id, title, chart).
 fn charts(report: &Report) -> Vec<(String, String, LineChart<'static>)> {
-    let series = &report.series;
-    let (x_label, divisor) = time_axis(series, report.sim_time_ms);
-    let width_ms = series.bucket_ms.max(1) as f64;
-    let per_second = 1000.0 / width_ms;
-    let x_of = |start_ms: u64| (start_ms as f64 + width_ms / 2.0) / divisor;
-    let x_max =
-        (series.bucket_ms * series.buckets.len() as u64).max(report.sim_time_ms) as f64 / divisor;
-    let marks: Vec<(f64, String)> = series
-        .faults
-        .iter()
-        .enumerate()
-        .map(|(index, f)| (f.at_ms as f64 / divisor, format!("F{}", index + 1)))
-        .collect();
-    let rate = |value: u64| value as f64 * per_second;
-    let chart = |y_label: &'static str, lines: Vec<Line>| LineChart {
-        x_label,
-        y_label,
-        x_max,
-        lines,
-        marks: marks.clone(),
-    };
-    let counter =
-        |label: &str, index: usize, value: &dyn Fn(&crate::metrics::Bucket) -> u64| Line {
-            label: label.to_string(),
-            colour: colour(index),
-            points: series
-                .buckets
-                .iter()
-                .map(|b| (x_of(b.start_ms), rate(value(b))))
-                .collect(),
-        };
-    let ops = series.ops();
-    let mut out = Vec::new();
-    let requests: Vec<Line> = ops
-        .iter()
-        .enumerate()
-        .map(|(index, op)| Line {
-            label: op.clone(),
-            colour: colour(index),
-            points: series
-                .buckets
-                .iter()
-                .map(|b| {
-                    let done = b.ops.get(op).map_or(0, |o| o.completed);
-                    (x_of(b.start_ms), rate(done))
-                })
-                .collect(),
-        })
-        .collect();
-    out.push((
+    let axes = Axes::of(report);
+    let ops = axes.series.ops();
+    let mut out = vec![(
         "chart-requests".to_string(),
         "Requests completed per second, by operation".to_string(),
-        chart("requests / s", requests),
-    ));
+        requests_chart(&axes, &ops),
+    )];
     for (index, op) in ops.iter().enumerate() {
-        let quantile =
-            |label: &str, colour_index: usize, pick: fn(&crate::metrics::LatencySummary) -> u64| {
-                Line {
-                    label: label.to_string(),
-                    colour: colour(colour_index),
-                    points: series
-                        .buckets
-                        .iter()
-                        .filter_map(|b| {
-                            b.ops
-                                .get(op)
-                                .filter(|o| o.latency_ms.count > 0)
-                                .map(|o| (b, o))
-                        })
-                        .map(|(b, o)| (x_of(b.start_ms), pick(&o.latency_ms) as f64))
-                        .collect(),
-                }
-            };
         out.push((
             format!("chart-latency-{index}"),
             format!("Latency of {op} (simulated ms): p50, p95, p99 per bucket"),
-            chart(
-                "latency (ms)",
-                vec![
-                    quantile("p50", 0, |l| l.p50),
-                    quantile("p95", 1, |l| l.p95),
-                    quantile("p99", 3, |l| l.p99),
-                ],
-            ),
+            latency_chart(&axes, op),
         ));
     }
-    let statuses: Vec<Line> = series
-        .statuses()
-        .iter()
-        .enumerate()
-        .map(|(index, status)| Line {
-            label: status.clone(),
-            colour: colour(index),
-            points: series
-                .buckets
-                .iter()
-                .map(|b| {
-                    let count: u64 = b.ops.values().filter_map(|o| o.statuses.get(status)).sum();
-                    (x_of(b.start_ms), rate(count))
-                })
-                .collect(),
-        })
-        .collect();
     out.push((
         "chart-statuses".to_string(),
         "Responses per second, by status (timeout: no response)".to_string(),
-        chart("responses / s", statuses),
+        statuses_chart(&axes),
     ));
     out.push((
         "chart-retries".to_string(),
         "Retries per second: server transaction retries (40001/40P01), exhausted retry budgets (503), client resends".to_string(),
-        chart(
+        axes.chart(
             "per second",
             vec![
-                counter("server retries", 0, &|b| b.ops.values().map(|o| o.server_retries).sum()),
-                counter("exhausted", 3, &|b| b.ops.values().map(|o| o.retries_exhausted).sum()),
-                counter("client resends", 4, &|b| b.client_retries),
+                axes.counter("server retries", 0, &|b| b.ops.values().map(|o| o.server_retries).sum()),
+                axes.counter("exhausted", 3, &|b| b.ops.values().map(|o| o.retries_exhausted).sum()),
+                axes.counter("client resends", 4, &|b| b.client_retries),
             ],
         ),
     ));
     out.push((
         "chart-database".to_string(),
         "Database per second: serialization failures (40001, real and injected), deadlocks (40P01), row-lock waits".to_string(),
-        chart(
+        axes.chart(
             "per second",
             vec![
-                counter("40001 conflicts", 3, &|b| b.serialization_failures),
-                counter("40001 injected", 6, &|b| b.injected_failures),
-                counter("40P01 deadlocks", 4, &|b| b.deadlocks),
-                counter("lock waits", 0, &|b| b.lock_waits),
+                axes.counter("40001 conflicts", 3, &|b| b.serialization_failures),
+                axes.counter("40001 injected", 6, &|b| b.injected_failures),
+                axes.counter("40P01 deadlocks", 4, &|b| b.deadlocks),
+                axes.counter("lock waits", 0, &|b| b.lock_waits),
             ],
         ),
     ));
     out
+}
+
+/// What every chart of a run shares: its buckets on one time axis, with
+/// the injected faults marked (F1, F2, ...).
+struct Axes<'r> {
+    series: &'r TimeSeries,
+    x_label: &'static str,
+    /// Milliseconds per unit of the x axis.
+    divisor: f64,
+    bucket_ms: f64,
+    x_max: f64,
+    marks: Vec<(f64, String)>,
+}
+
+impl<'r> Axes<'r> {
+    fn of(report: &'r Report) -> Self {
+        let series = &report.series;
+        let (x_label, divisor) = time_axis(series, report.sim_time_ms);
+        let x_max = (series.bucket_ms * series.buckets.len() as u64).max(report.sim_time_ms) as f64
+            / divisor;
+        let marks = series
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(index, f)| (f.at_ms as f64 / divisor, format!("F{}", index + 1)))
+            .collect();
+        Axes {
+            series,
+            x_label,
+            divisor,
+            bucket_ms: series.bucket_ms.max(1) as f64,
+            x_max,
+            marks,
+        }
+    }
+
+    /// A bucket's point on the x axis: its middle.
+    fn x_of(&self, start_ms: u64) -> f64 {
+        (start_ms as f64 + self.bucket_ms / 2.0) / self.divisor
+    }
+
+    /// A bucket's count as a rate per second.
+    fn rate(&self, value: u64) -> f64 {
+        value as f64 * (1000.0 / self.bucket_ms)
+    }
+
+    fn chart(&self, y_label: &'static str, lines: Vec<Line>) -> LineChart<'static> {
+        LineChart {
+            x_label: self.x_label,
+            y_label,
+            x_max: self.x_max,
+            lines,
+            marks: self.marks.clone(),
+        }
+    }
+
+    /// A line of a per-bucket counter, per second.
+    fn counter(
+        &self,
+        label: &str,
+        index: usize,
+        value: &dyn Fn(&crate::metrics::Bucket) -> u64,
+    ) -> Line {
+        Line {
+            label: label.to_string(),
+            colour: colour(index),
+            points: self
+                .series
+                .buckets
+                .iter()
+                .map(|b| (self.x_of(b.start_ms), self.rate(value(b))))
+                .collect(),
+        }
+    }
+}
+
+/// Requests completed per second, a line per operation.
+fn requests_chart(axes: &Axes<'_>, ops: &[String]) -> LineChart<'static> {
+    let requests: Vec<Line> = ops
+        .iter()
+        .enumerate()
+        .map(|(index, op)| Line {
+            label: op.clone(),
+            colour: colour(index),
+            points: axes
+                .series
+                .buckets
+                .iter()
+                .map(|b| {
+                    let done = b.ops.get(op).map_or(0, |o| o.completed);
+                    (axes.x_of(b.start_ms), axes.rate(done))
+                })
+                .collect(),
+        })
+        .collect();
+    axes.chart("requests / s", requests)
+}
+
+/// `op`'s latency quantiles per bucket, over the buckets that answered it.
+fn latency_chart(axes: &Axes<'_>, op: &str) -> LineChart<'static> {
+    let quantile =
+        |label: &str, colour_index: usize, pick: fn(&crate::metrics::LatencySummary) -> u64| Line {
+            label: label.to_string(),
+            colour: colour(colour_index),
+            points: axes
+                .series
+                .buckets
+                .iter()
+                .filter_map(|b| {
+                    b.ops
+                        .get(op)
+                        .filter(|o| o.latency_ms.count > 0)
+                        .map(|o| (b, o))
+                })
+                .map(|(b, o)| (axes.x_of(b.start_ms), pick(&o.latency_ms) as f64))
+                .collect(),
+        };
+    axes.chart(
+        "latency (ms)",
+        vec![
+            quantile("p50", 0, |l| l.p50),
+            quantile("p95", 1, |l| l.p95),
+            quantile("p99", 3, |l| l.p99),
+        ],
+    )
+}
+
+/// Responses per second, a line per status.
+fn statuses_chart(axes: &Axes<'_>) -> LineChart<'static> {
+    let statuses: Vec<Line> = axes
+        .series
+        .statuses()
+        .iter()
+        .enumerate()
+        .map(|(index, status)| Line {
+            label: status.clone(),
+            colour: colour(index),
+            points: axes
+                .series
+                .buckets
+                .iter()
+                .map(|b| {
+                    let count: u64 = b.ops.values().filter_map(|o| o.statuses.get(status)).sum();
+                    (axes.x_of(b.start_ms), axes.rate(count))
+                })
+                .collect(),
+        })
+        .collect();
+    axes.chart("responses / s", statuses)
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:20px;color:#222;max-width:1010px}\

@@ -42,8 +42,9 @@ use crate::store::{
     CommitEvent, CommittedTx, Pacer, PauseFuture, PausePoint, Pool, ReadRecord, Store,
 };
 use crate::system::{
-    prepare_store, CallError, CatchPanic, CommittedState, Env, Exchange, FromContext, Invariants,
-    Message, Observations, Observer, Reply, ServerContext, System, UserContext, UserEvent, Variant,
+    prepare_store, BackgroundTask, CallError, CatchPanic, CommittedState, Env, Exchange,
+    FromContext, Invariants, Message, Observations, Observer, Reply, ServerContext, System,
+    UserContext, UserEvent, Variant,
 };
 use crate::workload::{arrival_times_ms, jittered_arrival_times_ms};
 use std::cell::{Cell, RefCell};
@@ -425,6 +426,254 @@ struct World<'a, S: System> {
     history: Option<history::HistoryWatch>,
 }
 
+/// The turmoil simulation a run steps: its random stream, the fixed epoch
+/// its clocks start at, its tick and the scenario's network.
+fn build_sim<'a>(scenario: &Scenario, seed: Seed) -> turmoil::Sim<'a> {
+    let tick_ms = scenario.run.tick_ms;
+    let limit_ms = scenario.arrivals_end_ms() + scenario.run.drain_s * 1000;
+    let mut builder = turmoil::Builder::new();
+    builder
+        .rng_seed(seed.derive("turmoil").0)
+        .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .tick_duration(Duration::from_millis(tick_ms))
+        // turmoil's own limit is a backstop; the world reports liveness first.
+        .simulation_duration(Duration::from_millis(limit_ms + 10 * tick_ms + 60_000))
+        .min_message_latency(Duration::from_millis(
+            scenario.topology.network_latency_ms_min,
+        ))
+        .max_message_latency(Duration::from_millis(
+            scenario.topology.network_latency_ms_max,
+        ))
+        .tcp_capacity(scenario.topology.tcp_capacity as usize);
+    builder.build()
+}
+
+/// What the API hosts of a run share: one store, the data and settings,
+/// the background jobs each runs, and the logs the world reads.
+struct ApiHosts<S: System> {
+    store: Store,
+    dataset: Arc<S::Data>,
+    settings: Arc<S::Settings>,
+    background: Vec<BackgroundTask>,
+    background_runs: net::BackgroundRuns,
+    panics: net::Panics,
+    handlers: net::HandlerLog<S>,
+    injected: faults::InjectedLog,
+    buggify: Arc<faults::Buggify>,
+}
+
+impl<S: System> ApiHosts<S> {
+    /// Adds the scenario's API servers to `sim`, each with its clock skew
+    /// drawn (and listed among the injected faults when clock faults are on).
+    fn add_to(self, sim: &mut turmoil::Sim<'_>, scenario: &Scenario, seed: Seed, variant: Variant) {
+        for server in 0..scenario.topology.api_servers {
+            let clock = faults::HostClock::draw(&scenario.faults.clock, seed, server);
+            if scenario.faults.clock.is_on() {
+                self.injected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(faults::Injected {
+                        at_ms: 0,
+                        what: clock.describe(server),
+                        listed: true,
+                        stall_ms: 0,
+                    });
+            }
+            self.add_host(sim, scenario, seed, variant, server, clock);
+        }
+    }
+
+    /// Adds API server `server`. Each start of the host (the first, and
+    /// each restart after a crash) builds a new process from the shared
+    /// parts.
+    fn add_host(
+        &self,
+        sim: &mut turmoil::Sim<'_>,
+        scenario: &Scenario,
+        seed: Seed,
+        variant: Variant,
+        server: u32,
+        clock: faults::HostClock,
+    ) {
+        let (buggify, injected) = (self.buggify.clone(), self.injected.clone());
+        let (pause, spike) = (scenario.faults.pause, scenario.faults.spike);
+        let panics = self.panics.clone();
+        let background = self.background.clone();
+        let background_runs = self.background_runs.clone();
+        let handlers = self.handlers.clone();
+        let store = self.store.clone();
+        let dataset = self.dataset.clone();
+        let settings = self.settings.clone();
+        let topology = scenario.topology;
+        let lost = scenario.faults.lost_response_probability;
+        let starts = Rc::new(Cell::new(0u64));
+        sim.host(api_host(server), move || {
+            // A restart is a new process: new pool, new in-memory state,
+            // and a fresh random stream so it does not replay the old one.
+            let start = starts.get();
+            starts.set(start + 1);
+            let pool = Pool::new(
+                store.clone(),
+                topology.pool_size as usize,
+                topology.pool_max_waiting as usize,
+            );
+            let incarnation = u64::from(server) * 1_000_003 + start;
+            let api_rng = seed.stream_indexed("api", incarnation);
+            let fire_rng = seed.stream_indexed("buggify-fire", incarnation);
+            let env = faults::HostEnv::new(server, clock, buggify.clone(), fire_rng);
+            let host = Rc::new(faults::HostFaults::new(
+                server,
+                pause,
+                spike,
+                seed.stream_indexed("host-faults", incarnation),
+                injected.clone(),
+            ));
+            let api = Arc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
+                index: server,
+                database: pool.clone().into(),
+                pool,
+                env: Arc::new(env),
+                variant,
+                data: dataset.clone(),
+                settings: settings.clone(),
+                rng: Mutex::new(api_rng),
+                retries: Default::default(),
+            }));
+            let net_rng = Rc::new(RefCell::new(
+                seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
+            ));
+            let (background, runs, panics) =
+                (background.clone(), background_runs.clone(), panics.clone());
+            let handlers = handlers.clone();
+            async move {
+                // Spawned inside the host's runtime, so a crash ends them.
+                for task in background {
+                    let (api, runs, panics) = (api.clone(), runs.clone(), panics.clone());
+                    net::spawn_background::<S>(api, task, server, runs, panics, host.clone());
+                }
+                net::serve::<S>(api, server, lost, net_rng, panics, host, handlers).await
+            }
+        });
+    }
+}
+
+/// Adds the client hosts to `sim`: the virtual users' arrivals dealt
+/// round-robin over them (only `run.only_users` when it names some).
+/// Returns the count of users turned away by a phase's `max_users`.
+#[allow(clippy::too_many_arguments)]
+fn add_client_hosts<S: System>(
+    sim: &mut turmoil::Sim<'_>,
+    system: &S,
+    scenario: &Scenario,
+    seed: Seed,
+    dataset: Arc<S::Data>,
+    settings: Arc<S::Settings>,
+    observer: &Observer<S>,
+    panics: &net::Panics,
+) -> Rc<Cell<u64>> {
+    let env: Arc<dyn Env> = Arc::new(SimEnv);
+    let arrivals = match scenario.run.arrival_jitter {
+        Some(jitter) if jitter > 0.0 => jittered_arrival_times_ms(&scenario.phases, jitter, seed),
+        _ => arrival_times_ms(&scenario.phases),
+    };
+    let max_users = scenario.phases.iter().filter_map(|p| p.max_users).min();
+    let skipped_users = Rc::new(Cell::new(0u64));
+    let alive = Rc::new(Cell::new(0u32));
+    let hosts = scenario.topology.client_hosts;
+    let mut only_users = scenario.run.only_users.clone();
+    only_users.sort_unstable();
+    for host in 0..hosts {
+        let mine: Vec<(u32, u64)> = arrivals
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| *index as u32 % hosts == host)
+            .filter(|(index, _)| {
+                only_users.is_empty() || only_users.binary_search(&(*index as u32)).is_ok()
+            })
+            .map(|(index, &at)| (index as u32, at))
+            .collect();
+        let env = env.clone();
+        let dataset = dataset.clone();
+        let settings = settings.clone();
+        let system = system.clone();
+        let policy = scenario.client;
+        let observer = observer.clone();
+        let servers = scenario.topology.api_servers;
+        let skipped = skipped_users.clone();
+        let alive = alive.clone();
+        let panics = panics.clone();
+        sim.client(client_host(host), async move {
+            let mut tasks = Vec::with_capacity(mine.len());
+            for (index, at_ms) in mine {
+                let now = env.now_ms();
+                if at_ms > now {
+                    tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
+                }
+                if max_users.is_some_and(|cap| alive.get() >= cap) {
+                    skipped.set(skipped.get() + 1);
+                    continue;
+                }
+                alive.set(alive.get() + 1);
+                let user = UserContext::new(
+                    index,
+                    seed.stream_indexed("user", u64::from(index)),
+                    dataset.clone(),
+                    settings.clone(),
+                    policy,
+                    env.clone(),
+                    Box::new(net::TcpTransport::<S>::new(index, servers)),
+                    observer.clone(),
+                );
+                let task = run_virtual_user(
+                    system.clone(),
+                    user,
+                    index,
+                    observer.clone(),
+                    panics.clone(),
+                    alive.clone(),
+                );
+                tasks.push(tokio::task::spawn_local(task));
+            }
+            for task in tasks {
+                // A user task only ends by finishing (its panics are
+                // caught in `run_virtual_user`); anything else is a harness bug and
+                // surfaces as a failed host.
+                task.await
+                    .map_err(|err| format!("user task failed: {err}"))?;
+            }
+            Ok(())
+        });
+    }
+    skipped_users
+}
+
+/// One virtual user's task: its start and finish observed, a panic
+/// recorded as the run's, and its place among the live users given back.
+async fn run_virtual_user<S: System>(
+    system: S,
+    user: UserContext<S>,
+    index: u32,
+    observer: Observer<S>,
+    panics: net::Panics,
+    alive: Rc<Cell<u32>>,
+) {
+    let event = |event: UserEvent| {
+        observer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .users
+            .push(event);
+    };
+    event(UserEvent::Started { user: index });
+    if let Err(message) = CatchPanic::new(system.user(user)).await {
+        panics
+            .borrow_mut()
+            .push(format!("virtual user {index} panicked: {message}"));
+    }
+    event(UserEvent::Finished { user: index });
+    alive.set(alive.get() - 1);
+}
+
 impl<'a, S: System> World<'a, S> {
     fn new(
         system: &S,
@@ -434,24 +683,7 @@ impl<'a, S: System> World<'a, S> {
         variant: Variant,
         options: RunOptions,
     ) -> Result<World<'a, S>, crate::store::DbError> {
-        let tick_ms = scenario.run.tick_ms;
-        let limit_ms = scenario.arrivals_end_ms() + scenario.run.drain_s * 1000;
-        let mut builder = turmoil::Builder::new();
-        builder
-            .rng_seed(seed.derive("turmoil").0)
-            .epoch(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-            .tick_duration(Duration::from_millis(tick_ms))
-            // turmoil's own limit is a backstop; the world reports liveness first.
-            .simulation_duration(Duration::from_millis(limit_ms + 10 * tick_ms + 60_000))
-            .min_message_latency(Duration::from_millis(
-                scenario.topology.network_latency_ms_min,
-            ))
-            .max_message_latency(Duration::from_millis(
-                scenario.topology.network_latency_ms_max,
-            ))
-            .tcp_capacity(scenario.topology.tcp_capacity as usize);
-        let mut sim = builder.build();
-
+        let mut sim = build_sim(scenario, seed);
         let mut store_config = scenario.store;
         store_config.record_commits = true;
         // The trace shows each transaction's reads and writes with versions,
@@ -466,7 +698,6 @@ impl<'a, S: System> World<'a, S> {
             .transpose()?;
         let settings = Arc::new(settings);
         let observer: Observer<S> = Arc::new(Mutex::new(Observations::default()));
-        let env: Arc<dyn Env> = Arc::new(SimEnv);
         let panics: net::Panics = Rc::default();
         let background_runs: net::BackgroundRuns = Rc::default();
         let handlers: net::HandlerLog<S> = Rc::default();
@@ -477,167 +708,21 @@ impl<'a, S: System> World<'a, S> {
             seed,
             injected.clone(),
         ));
-
-        for server in 0..scenario.topology.api_servers {
-            let clock = faults::HostClock::draw(&scenario.faults.clock, seed, server);
-            if scenario.faults.clock.is_on() {
-                injected
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(faults::Injected {
-                        at_ms: 0,
-                        what: clock.describe(server),
-                        listed: true,
-                        stall_ms: 0,
-                    });
-            }
-            let (buggify, injected) = (buggify.clone(), injected.clone());
-            let (pause, spike) = (scenario.faults.pause, scenario.faults.spike);
-            let panics = panics.clone();
-            let background = background.clone();
-            let background_runs = background_runs.clone();
-            let handlers = handlers.clone();
-            let store = store.clone();
-            let dataset = dataset.clone();
-            let settings = settings.clone();
-            let topology = scenario.topology;
-            let lost = scenario.faults.lost_response_probability;
-            let starts = Rc::new(Cell::new(0u64));
-            sim.host(api_host(server), move || {
-                // A restart is a new process: new pool, new in-memory state,
-                // and a fresh random stream so it does not replay the old one.
-                let start = starts.get();
-                starts.set(start + 1);
-                let pool = Pool::new(
-                    store.clone(),
-                    topology.pool_size as usize,
-                    topology.pool_max_waiting as usize,
-                );
-                let incarnation = u64::from(server) * 1_000_003 + start;
-                let api_rng = seed.stream_indexed("api", incarnation);
-                let fire_rng = seed.stream_indexed("buggify-fire", incarnation);
-                let env = faults::HostEnv::new(server, clock, buggify.clone(), fire_rng);
-                let host = Rc::new(faults::HostFaults::new(
-                    server,
-                    pause,
-                    spike,
-                    seed.stream_indexed("host-faults", incarnation),
-                    injected.clone(),
-                ));
-                let api = Arc::new(<S::Server as FromContext<S>>::from_context(ServerContext {
-                    index: server,
-                    database: pool.clone().into(),
-                    pool,
-                    env: Arc::new(env),
-                    variant,
-                    data: dataset.clone(),
-                    settings: settings.clone(),
-                    rng: Mutex::new(api_rng),
-                    retries: Default::default(),
-                }));
-                let net_rng = Rc::new(RefCell::new(
-                    seed.stream_indexed("lost-response", u64::from(server) * 1_000_003 + start),
-                ));
-                let (background, runs, panics) =
-                    (background.clone(), background_runs.clone(), panics.clone());
-                let handlers = handlers.clone();
-                async move {
-                    // Spawned inside the host's runtime, so a crash ends them.
-                    for task in background {
-                        let (api, runs, panics) = (api.clone(), runs.clone(), panics.clone());
-                        net::spawn_background::<S>(api, task, server, runs, panics, host.clone());
-                    }
-                    net::serve::<S>(api, server, lost, net_rng, panics, host, handlers).await
-                }
-            });
-        }
-
-        let arrivals = match scenario.run.arrival_jitter {
-            Some(jitter) if jitter > 0.0 => {
-                jittered_arrival_times_ms(&scenario.phases, jitter, seed)
-            }
-            _ => arrival_times_ms(&scenario.phases),
+        let api = ApiHosts::<S> {
+            store: store.clone(),
+            dataset: dataset.clone(),
+            settings: settings.clone(),
+            background,
+            background_runs: background_runs.clone(),
+            panics: panics.clone(),
+            handlers: handlers.clone(),
+            injected: injected.clone(),
+            buggify,
         };
-        let max_users = scenario.phases.iter().filter_map(|p| p.max_users).min();
-        let skipped_users = Rc::new(Cell::new(0u64));
-        let alive = Rc::new(Cell::new(0u32));
-        let hosts = scenario.topology.client_hosts;
-        let mut only_users = scenario.run.only_users.clone();
-        only_users.sort_unstable();
-        for host in 0..hosts {
-            let mine: Vec<(u32, u64)> = arrivals
-                .iter()
-                .enumerate()
-                .filter(|(index, _)| *index as u32 % hosts == host)
-                .filter(|(index, _)| {
-                    only_users.is_empty() || only_users.binary_search(&(*index as u32)).is_ok()
-                })
-                .map(|(index, &at)| (index as u32, at))
-                .collect();
-            let env = env.clone();
-            let dataset = dataset.clone();
-            let settings = settings.clone();
-            let system = system.clone();
-            let policy = scenario.client;
-            let observer = observer.clone();
-            let servers = scenario.topology.api_servers;
-            let skipped = skipped_users.clone();
-            let alive = alive.clone();
-            let panics = panics.clone();
-            sim.client(client_host(host), async move {
-                let mut tasks = Vec::with_capacity(mine.len());
-                for (index, at_ms) in mine {
-                    let now = env.now_ms();
-                    if at_ms > now {
-                        tokio::time::sleep(Duration::from_millis(at_ms - now)).await;
-                    }
-                    if max_users.is_some_and(|cap| alive.get() >= cap) {
-                        skipped.set(skipped.get() + 1);
-                        continue;
-                    }
-                    alive.set(alive.get() + 1);
-                    let user = UserContext::new(
-                        index,
-                        seed.stream_indexed("user", u64::from(index)),
-                        dataset.clone(),
-                        settings.clone(),
-                        policy,
-                        env.clone(),
-                        Box::new(net::TcpTransport::<S>::new(index, servers)),
-                        observer.clone(),
-                    );
-                    let (alive, system, observer) =
-                        (alive.clone(), system.clone(), observer.clone());
-                    let panics = panics.clone();
-                    tasks.push(tokio::task::spawn_local(async move {
-                        let event = |event: UserEvent| {
-                            observer
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .users
-                                .push(event);
-                        };
-                        event(UserEvent::Started { user: index });
-                        if let Err(message) = CatchPanic::new(system.user(user)).await {
-                            panics
-                                .borrow_mut()
-                                .push(format!("virtual user {index} panicked: {message}"));
-                        }
-                        event(UserEvent::Finished { user: index });
-                        alive.set(alive.get() - 1);
-                    }));
-                }
-                for task in tasks {
-                    // A user task only ends by finishing (its panics are
-                    // caught above); anything else is a harness bug and
-                    // surfaces as a failed host.
-                    task.await
-                        .map_err(|err| format!("user task failed: {err}"))?;
-                }
-                Ok(())
-            });
-        }
-
+        api.add_to(&mut sim, scenario, seed, variant);
+        let skipped_users = add_client_hosts(
+            &mut sim, system, scenario, seed, dataset, settings, &observer, &panics,
+        );
         Ok(World {
             scenario,
             seed,
@@ -742,30 +827,7 @@ impl<'a, S: System> World<'a, S> {
             Vec::new()
         };
         if self.options.trace {
-            let now = self.now_ms();
-            for tx in &committed {
-                if tx.id == 0 {
-                    continue;
-                }
-                self.trace.push(TraceEvent::Transaction {
-                    at_ms: now,
-                    tx: tx.id,
-                    commit_seq: tx.commit_seq,
-                    isolation: tx.isolation.name().to_string(),
-                    reads: tx.reads.iter().map(describe_read).collect(),
-                    writes: tx
-                        .writes
-                        .iter()
-                        .map(|w| {
-                            if w.deleted {
-                                format!("{} (deleted)", w.key)
-                            } else {
-                                w.key.to_string()
-                            }
-                        })
-                        .collect(),
-                });
-            }
+            self.trace_transactions(&committed);
         }
         let mut violation = None;
         let now_ms = self.now_ms();
@@ -777,33 +839,102 @@ impl<'a, S: System> World<'a, S> {
         }
         let storm = self.deadlock_storm(stats.deadlocks, now_ms);
         for commit in &commits {
-            self.hasher.write_u64(commit.tx);
-            self.hasher.write_u64(commit.commit_seq);
-            for (key, after, _) in &commit.writes {
-                self.hasher.write_str(key.as_str());
-                self.hasher.write(&[u8::from(after.is_some())]);
-            }
-            self.remember(Event::Commit {
-                tx: commit.tx,
-                seq: commit.commit_seq,
-                keys: commit
-                    .writes
-                    .iter()
-                    .map(|(k, _, _)| k.to_string())
-                    .collect(),
-            });
-            if let Some(state) = &self.state {
-                state.apply(commit, now_ms);
-            }
+            self.observe_commit(commit, now_ms, &mut violation);
+        }
+        self.observe_injected_faults();
+        self.observe_background_runs_and_cancels();
+        let observations =
+            std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
+        self.metrics.client_retries += observations.client_retries;
+        let now_ms = self.now_ms();
+        self.series.store(now_ms, self.store.stats());
+        self.observe_users(observations.users, observations.client_retries, now_ms);
+        for exchange in observations.exchanges {
+            self.observe_exchange(exchange, &mut violation);
+        }
+        for (request, unanswered) in observations.unanswered {
             if violation.is_none() && self.scenario.run.check_every_step {
                 self.invariant_checks += 1;
-                if let Err(v) = Invariants::on_commit(&mut self.checker, commit, now_ms) {
+                if let Err(v) = self.checker.on_unanswered(&request, &unanswered, now_ms) {
                     violation = Some(v);
-                } else if let Some(state) = &self.state {
-                    violation = self.checker.on_state(state, now_ms).err();
                 }
             }
         }
+        if violation.is_none() {
+            violation = storm.or_else(|| self.handler_overdue());
+        }
+        let history = self.observe_history(committed, false);
+        violation.or(history)
+    }
+
+    /// Adds the transactions just committed to the trace, with what each
+    /// read and wrote (transaction 0, the data load, left out).
+    fn trace_transactions(&mut self, committed: &[CommittedTx]) {
+        let now = self.now_ms();
+        for tx in committed {
+            if tx.id == 0 {
+                continue;
+            }
+            self.trace.push(TraceEvent::Transaction {
+                at_ms: now,
+                tx: tx.id,
+                commit_seq: tx.commit_seq,
+                isolation: tx.isolation.name().to_string(),
+                reads: tx.reads.iter().map(describe_read).collect(),
+                writes: tx
+                    .writes
+                    .iter()
+                    .map(|w| {
+                        if w.deleted {
+                            format!("{} (deleted)", w.key)
+                        } else {
+                            w.key.to_string()
+                        }
+                    })
+                    .collect(),
+            });
+        }
+    }
+
+    /// Hashes and remembers one commit, applies it to the committed state,
+    /// and checks the invariants on it unless a violation is already found.
+    fn observe_commit(
+        &mut self,
+        commit: &CommitEvent,
+        now_ms: u64,
+        violation: &mut Option<crate::system::Violation>,
+    ) {
+        self.hasher.write_u64(commit.tx);
+        self.hasher.write_u64(commit.commit_seq);
+        for (key, after, _) in &commit.writes {
+            self.hasher.write_str(key.as_str());
+            self.hasher.write(&[u8::from(after.is_some())]);
+        }
+        self.remember(Event::Commit {
+            tx: commit.tx,
+            seq: commit.commit_seq,
+            keys: commit
+                .writes
+                .iter()
+                .map(|(k, _, _)| k.to_string())
+                .collect(),
+        });
+        if let Some(state) = &self.state {
+            state.apply(commit, now_ms);
+        }
+        if violation.is_none() && self.scenario.run.check_every_step {
+            self.invariant_checks += 1;
+            if let Err(v) = Invariants::on_commit(&mut self.checker, commit, now_ms) {
+                *violation = Some(v);
+            } else if let Some(state) = &self.state {
+                *violation = self.checker.on_state(state, now_ms).err();
+            }
+        }
+    }
+
+    /// Takes the faults the hosts injected in the last step: their stalls
+    /// for the liveness bound, the listed ones for the report.
+    fn observe_injected_faults(&mut self) {
         let injected: Vec<faults::Injected> =
             std::mem::take(&mut *self.injected.lock().unwrap_or_else(|e| e.into_inner()));
         for fault in injected {
@@ -823,6 +954,11 @@ impl<'a, S: System> World<'a, S> {
                 what: fault.what,
             });
         }
+    }
+
+    /// Hashes and remembers the background jobs that ran and the handlers
+    /// cancelled in the last step.
+    fn observe_background_runs_and_cancels(&mut self) {
         let background: Vec<net::BackgroundRun> =
             self.background_runs.borrow_mut().drain(..).collect();
         for run in background {
@@ -838,13 +974,13 @@ impl<'a, S: System> World<'a, S> {
             self.hasher.write_u64(cancel.at_ms);
             self.remember(Event::Cancelled(cancel));
         }
-        let observations =
-            std::mem::take(&mut *self.observer.lock().unwrap_or_else(|e| e.into_inner()));
-        self.metrics.client_retries += observations.client_retries;
-        let now_ms = self.now_ms();
-        self.series.store(now_ms, self.store.stats());
+    }
+
+    /// Counts the virtual users that started and finished, keeping the
+    /// live ones with their start time.
+    fn observe_users(&mut self, users: Vec<UserEvent>, client_retries: u64, now_ms: u64) {
         let (mut started, mut finished) = (0, 0);
-        for event in observations.users {
+        for event in users {
             match event {
                 UserEvent::Started { user } => {
                     self.metrics.users_started += 1;
@@ -860,84 +996,73 @@ impl<'a, S: System> World<'a, S> {
             }
         }
         self.series
-            .clients(now_ms, observations.client_retries, started, finished);
-        for exchange in observations.exchanges {
-            let op = exchange.request.operation();
-            let latency_ms = exchange.received_ms.saturating_sub(exchange.sent_ms);
-            if self.handler_ms_max.is_some() {
-                self.busy.add(exchange.sent_ms, exchange.received_ms);
-            }
-            self.hasher.write_u64(exchange.request_id);
-            self.hasher.write_u64(exchange.received_ms);
-            match &exchange.response {
-                Ok(response) => {
-                    self.metrics
-                        .record(op, response.status(), latency_ms, response.attempts());
-                    self.series.request(
-                        exchange.received_ms,
-                        op,
-                        response.status(),
-                        latency_ms,
-                        response.attempts(),
-                    );
-                    self.hasher.write_u64(u64::from(response.status()));
-                    self.hasher
-                        .write(&serde_json::to_vec(response).unwrap_or_default());
-                    if violation.is_none() && self.scenario.run.check_every_step {
-                        self.invariant_checks += 1;
-                        if let Err(v) = self.checker.on_response(
-                            &exchange.request,
-                            response,
-                            exchange.received_ms,
-                        ) {
-                            violation = Some(v);
-                        }
-                    }
-                    let slow_or_exhausted = self.liveness_broken(
-                        response.status(),
-                        response.attempts(),
-                        exchange.sent_ms,
-                        exchange.received_ms,
-                    );
-                    if let (None, Some(why)) = (&violation, slow_or_exhausted) {
-                        violation = Some(crate::system::Violation {
-                            invariant: "liveness",
-                            message: format!(
-                                "client {} {} {}: {why}",
-                                exchange.client,
-                                op,
-                                serde_json::to_string(&exchange.request).unwrap_or_default()
-                            ),
-                        });
+            .clients(now_ms, client_retries, started, finished);
+    }
+
+    /// Records one request and its response (or its loss) in the metrics
+    /// and the hash, and checks the response unless a violation is
+    /// already found: the invariants, then liveness.
+    fn observe_exchange(
+        &mut self,
+        exchange: Exchange<S>,
+        violation: &mut Option<crate::system::Violation>,
+    ) {
+        let op = exchange.request.operation();
+        let latency_ms = exchange.received_ms.saturating_sub(exchange.sent_ms);
+        if self.handler_ms_max.is_some() {
+            self.busy.add(exchange.sent_ms, exchange.received_ms);
+        }
+        self.hasher.write_u64(exchange.request_id);
+        self.hasher.write_u64(exchange.received_ms);
+        match &exchange.response {
+            Ok(response) => {
+                self.metrics
+                    .record(op, response.status(), latency_ms, response.attempts());
+                self.series.request(
+                    exchange.received_ms,
+                    op,
+                    response.status(),
+                    latency_ms,
+                    response.attempts(),
+                );
+                self.hasher.write_u64(u64::from(response.status()));
+                self.hasher
+                    .write(&serde_json::to_vec(response).unwrap_or_default());
+                if violation.is_none() && self.scenario.run.check_every_step {
+                    self.invariant_checks += 1;
+                    if let Err(v) =
+                        self.checker
+                            .on_response(&exchange.request, response, exchange.received_ms)
+                    {
+                        *violation = Some(v);
                     }
                 }
-                Err(_) => {
-                    self.metrics.record(op, STATUS_NO_RESPONSE, latency_ms, 1);
-                    self.series.request(
-                        exchange.received_ms,
-                        op,
-                        STATUS_NO_RESPONSE,
-                        latency_ms,
-                        1,
-                    );
-                    self.hasher.write_u64(u64::from(STATUS_NO_RESPONSE));
+                let slow_or_exhausted = self.liveness_broken(
+                    response.status(),
+                    response.attempts(),
+                    exchange.sent_ms,
+                    exchange.received_ms,
+                );
+                if let (None, Some(why)) = (&*violation, slow_or_exhausted) {
+                    *violation = Some(crate::system::Violation {
+                        invariant: "liveness",
+                        message: format!(
+                            "client {} {} {}: {why}",
+                            exchange.client,
+                            op,
+                            serde_json::to_string(&exchange.request).unwrap_or_default()
+                        ),
+                    });
                 }
             }
-            self.remember(Event::Exchange(Box::new(exchange)));
-        }
-        for (request, unanswered) in observations.unanswered {
-            if violation.is_none() && self.scenario.run.check_every_step {
-                self.invariant_checks += 1;
-                if let Err(v) = self.checker.on_unanswered(&request, &unanswered, now_ms) {
-                    violation = Some(v);
-                }
+            Err(_) => {
+                self.metrics.record(op, STATUS_NO_RESPONSE, latency_ms, 1);
+                self.series
+                    .request(exchange.received_ms, op, STATUS_NO_RESPONSE, latency_ms, 1);
+                self.hasher.write_u64(u64::from(STATUS_NO_RESPONSE));
             }
         }
-        if violation.is_none() {
-            violation = storm.or_else(|| self.handler_overdue());
-        }
-        let history = self.observe_history(committed, false);
-        violation.or(history)
+        self.remember(Event::Exchange(Box::new(exchange)));
     }
 
     /// The longest-running handler, when it has run past the bound
