@@ -147,13 +147,13 @@ impl PredicateIndex {
         );
     }
 
-    /// Drops every pruned reader.
-    fn sweep(&mut self, front: u32) {
+    /// Keeps the readers `keep` holds to.
+    fn retain(&mut self, keep: impl Fn(u32) -> bool) {
         self.by_prefix.retain(|_, readers| {
-            readers.retain(|&reader| reader >= front);
+            readers.retain(|&reader| keep(reader));
             !readers.is_empty()
         });
-        self.others.retain(|(_, reader)| *reader >= front);
+        self.others.retain(|(_, reader)| keep(*reader));
         self.entries = self.by_prefix.values().map(Vec::len).sum::<usize>() + self.others.len();
     }
 }
@@ -173,7 +173,11 @@ fn prefix_of(range: &KeyRange) -> Option<&str> {
 pub(super) struct LiveGraph {
     /// Absolute number of `nodes[0]`.
     front: u32,
-    nodes: VecDeque<Node>,
+    /// `None` for a node collapsed out of the middle of the window; the
+    /// front is always a node still kept.
+    nodes: VecDeque<Option<Node>>,
+    /// Nodes still kept (the `Some` entries of `nodes`).
+    kept: usize,
     node_of: FixedHashMap<TxId, u32>,
     keys: BTreeMap<Key, KeyState>,
     predicates: PredicateIndex,
@@ -195,11 +199,24 @@ impl LiveGraph {
     }
 
     fn node(&self, node: u32) -> &Node {
-        &self.nodes[(node - self.front) as usize]
+        self.nodes[(node - self.front) as usize]
+            .as_ref()
+            .expect("edges and key lists name kept nodes only")
     }
 
     fn node_mut(&mut self, node: u32) -> &mut Node {
-        &mut self.nodes[(node - self.front) as usize]
+        self.nodes[(node - self.front) as usize]
+            .as_mut()
+            .expect("edges and key lists name kept nodes only")
+    }
+
+    /// Whether `node` is in the window (neither pruned nor collapsed).
+    fn is_kept(&self, node: u32) -> bool {
+        node >= self.front
+            && self
+                .nodes
+                .get((node - self.front) as usize)
+                .is_some_and(Option::is_some)
     }
 
     /// Adds `tx` (the next commit) and its edges, leaving out `excused`
@@ -251,13 +268,14 @@ impl LiveGraph {
                 }
             }
         }
-        self.nodes.push_back(Node {
+        self.nodes.push_back(Some(Node {
             id: tx.id,
             label: None,
             out: Vec::new(),
             ins: Vec::new(),
             seen: 0,
-        });
+        }));
+        self.kept += 1;
         self.node_of.insert(tx.id, me);
         let mut sources: Vec<u32> = Vec::new();
         let mut targets: Vec<u32> = Vec::new();
@@ -589,20 +607,32 @@ impl LiveGraph {
     /// has an edge into them (a record that breaks the snapshot rule the
     /// pruning relies on).
     pub(super) fn prune(&mut self, pruned: &[CommittedTx]) -> Result<(), Unsure> {
-        let mut count = 0u32;
+        let mut count = 0usize;
+        let mut new_front = self.front;
         for tx in pruned {
             if tx.id == INITIAL {
                 self.initial_in_window = false;
             } else {
                 count += 1;
+                let node = *self.node_of.get(&tx.id).ok_or(Unsure)?;
+                new_front = new_front.max(node + 1);
             }
         }
-        let new_front = self.front + count;
-        if self.unordered.is_some_and(|node| node < new_front) || count as usize > self.nodes.len()
-        {
+        // Collapsed nodes leave holes: the pruned ones are exactly the
+        // kept nodes before the new front.
+        let span = (new_front - self.front) as usize;
+        let kept_before = self
+            .nodes
+            .range(..span)
+            .filter(|node| node.is_some())
+            .count();
+        if self.unordered.is_some_and(|node| node < new_front) || kept_before != count {
             return Err(Unsure);
         }
         for node in self.front..new_front {
+            if !self.is_kept(node) {
+                continue;
+            }
             if self
                 .node(node)
                 .ins
@@ -626,21 +656,7 @@ impl LiveGraph {
             }
         }
         for tx in pruned {
-            let read_keys = tx.reads.iter().flat_map(|read| match read {
-                ReadRecord::Item { key, .. } => std::slice::from_ref(key).iter(),
-                ReadRecord::Predicate { .. } => [].iter(),
-            });
-            let observed = tx.reads.iter().flat_map(|read| match read {
-                ReadRecord::Item { .. } => [].iter(),
-                ReadRecord::Predicate { observed, .. } => observed.iter(),
-            });
-            let keys = tx
-                .writes
-                .iter()
-                .map(|write| &write.key)
-                .chain(read_keys)
-                .chain(observed.map(|(key, _)| key));
-            for key in keys {
+            for key in touched_keys(tx) {
                 let Some(state) = self.keys.get_mut(key) else {
                     continue;
                 };
@@ -654,12 +670,175 @@ impl LiveGraph {
                 }
             }
         }
-        self.nodes.drain(..count as usize);
+        self.nodes.drain(..span);
+        self.kept -= count;
         self.front = new_front;
-        if self.predicates.entries > 2 * self.nodes.len() + 64 {
-            self.predicates.sweep(new_front);
+        self.drop_front_holes();
+        if self.predicates.entries > 2 * self.kept + 64 {
+            let front = self.front;
+            self.predicates.retain(|reader| reader >= front);
         }
         Ok(())
+    }
+
+    /// Advances the front past collapsed nodes.
+    fn drop_front_holes(&mut self) {
+        while self.nodes.front().is_some_and(Option::is_none) {
+            self.nodes.pop_front();
+            self.front += 1;
+        }
+    }
+
+    /// Collapses the checked transactions of `window` (all linked and
+    /// ordered) that no future cycle can reach: those that no *open*
+    /// transaction reaches in the window's graph, an open one being a
+    /// writer committed after the `horizon`, the oldest first snapshot of
+    /// any transaction still to commit (see the
+    /// [incremental checker](super::incremental) for why that is sound).
+    /// The excused pairs count as edges here, so that what goes is closed
+    /// under every edge of the full graph: per key, the collapsed writers
+    /// come before every kept one, a kept transaction read at most the
+    /// last collapsed version of a key and never saw unborn a key that a
+    /// collapsed transaction wrote. Returns the positions in `window` of
+    /// the collapsed transactions (the initial load among them, which lies
+    /// on no cycle), or [`Unsure`] when the graph breaks that closure (a
+    /// record the pruning's snapshot rule does not hold for), before
+    /// changing anything.
+    pub(super) fn collapse(
+        &mut self,
+        window: &[CommittedTx],
+        horizon: u64,
+        excused: &BTreeSet<(TxId, TxId)>,
+    ) -> Result<Vec<usize>, Unsure> {
+        if self.unordered.is_some() {
+            return Ok(Vec::new());
+        }
+        self.stamp += 1;
+        let stamp = self.stamp;
+        let mut stack = Vec::new();
+        for tx in window {
+            if tx.id == INITIAL || tx.commit_seq <= horizon || tx.writes.is_empty() {
+                continue;
+            }
+            let node = *self.node_of.get(&tx.id).ok_or(Unsure)?;
+            self.node_mut(node).seen = stamp;
+            stack.push(node);
+        }
+        while let Some(node) = stack.pop() {
+            let id = self.node(node).id;
+            let excused_targets = excused
+                .range((id, TxId::MIN)..=(id, TxId::MAX))
+                .filter_map(|(_, to)| self.node_of.get(to).copied());
+            let targets: Vec<u32> = self
+                .node(node)
+                .out
+                .iter()
+                .copied()
+                .chain(excused_targets)
+                .collect();
+            for target in targets {
+                self.work += 1;
+                if self.node(target).seen != stamp {
+                    self.node_mut(target).seen = stamp;
+                    stack.push(target);
+                }
+            }
+        }
+        let mut dead_positions = Vec::new();
+        let mut dead_nodes: Vec<u32> = Vec::new();
+        for (at, tx) in window.iter().enumerate() {
+            if tx.id == INITIAL {
+                dead_positions.push(at);
+                continue;
+            }
+            let node = *self.node_of.get(&tx.id).ok_or(Unsure)?;
+            if self.node(node).seen != stamp {
+                dead_positions.push(at);
+                dead_nodes.push(node);
+            }
+        }
+        if dead_positions.is_empty() {
+            return Ok(dead_positions);
+        }
+        let is_dead = |graph: &LiveGraph, node: u32| graph.node(node).seen != stamp;
+        // Check the closure before changing anything: nothing kept leads
+        // into a collapsed node, and per key the collapsed writers come
+        // first.
+        for &node in &dead_nodes {
+            if self
+                .node(node)
+                .ins
+                .iter()
+                .any(|&source| !is_dead(self, source))
+            {
+                return Err(Unsure);
+            }
+        }
+        for &at in &dead_positions {
+            for write in &window[at].writes {
+                let Some(state) = self.keys.get(&write.key) else {
+                    return Err(Unsure);
+                };
+                let mut writers = state.writers.iter();
+                let me = self.node_of.get(&window[at].id).copied();
+                if me.is_some()
+                    && !writers
+                        .by_ref()
+                        .take_while(|&&writer| Some(writer) != me)
+                        .all(|&writer| is_dead(self, writer))
+                {
+                    return Err(Unsure);
+                }
+            }
+        }
+        for &at in &dead_positions {
+            let tx = &window[at];
+            for key in touched_keys(tx) {
+                let Some(state) = self.keys.get_mut(key) else {
+                    continue;
+                };
+                let (front, nodes) = (self.front, &self.nodes);
+                let kept = |node: &u32| reached(nodes, front, *node, stamp);
+                let mut dropped = false;
+                while state.writers.front().is_some_and(|first| !kept(first)) {
+                    state.writers.pop_front();
+                    dropped = true;
+                }
+                if dropped || (tx.id == INITIAL && tx.writes.iter().any(|w| &w.key == key)) {
+                    state.initial = true;
+                }
+                state.readers.retain(kept);
+                state.unborn.retain(kept);
+                if state.is_empty() {
+                    self.keys.remove(key);
+                }
+            }
+            if tx.id == INITIAL {
+                self.initial_in_window = false;
+            }
+        }
+        for &node in &dead_nodes {
+            for at in 0..self.node(node).out.len() {
+                let target = self.node(node).out[at];
+                if !is_dead(self, target) {
+                    self.node_mut(target).ins.retain(|&source| source != node);
+                }
+            }
+        }
+        for &node in &dead_nodes {
+            let (id, label) = (self.node(node).id, self.node(node).label);
+            self.node_of.remove(&id);
+            if let Some(label) = label {
+                self.order.remove(&label);
+            }
+            self.nodes[(node - self.front) as usize] = None;
+        }
+        self.kept -= dead_nodes.len();
+        let (front, nodes) = (self.front, &self.nodes);
+        self.predicates
+            .retain(|reader| reached(nodes, front, reader, stamp));
+        self.drop_front_holes();
+        Ok(dead_positions)
     }
 
     /// Removes the edges between the `pairs` of transactions (`(from,
@@ -688,6 +867,33 @@ impl LiveGraph {
             self.set_label(node, start + at as u64 * LABEL_GAP);
         }
     }
+}
+
+/// Whether `node` is in the window and was reached by the search stamped
+/// `stamp`.
+fn reached(nodes: &VecDeque<Option<Node>>, front: u32, node: u32, stamp: u32) -> bool {
+    node >= front
+        && nodes
+            .get((node - front) as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|n| n.seen == stamp)
+}
+
+/// The keys `tx` wrote, read, or saw in a scan.
+fn touched_keys(tx: &CommittedTx) -> impl Iterator<Item = &Key> {
+    let read_keys = tx.reads.iter().flat_map(|read| match read {
+        ReadRecord::Item { key, .. } => std::slice::from_ref(key).iter(),
+        ReadRecord::Predicate { .. } => [].iter(),
+    });
+    let observed = tx.reads.iter().flat_map(|read| match read {
+        ReadRecord::Item { .. } => [].iter(),
+        ReadRecord::Predicate { observed, .. } => observed.iter(),
+    });
+    tx.writes
+        .iter()
+        .map(|write| &write.key)
+        .chain(read_keys)
+        .chain(observed.map(|(key, _)| key))
 }
 
 fn push_once(list: &mut VecDeque<u32>, node: u32) {

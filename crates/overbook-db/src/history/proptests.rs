@@ -398,7 +398,7 @@ proptest! {
 fn incremental_agrees(history: &[CommittedTx]) -> Result<u64, TestCaseError> {
     let mut ordered = history.to_vec();
     ordered.sort_by_key(|tx| tx.commit_seq);
-    let mut incremental = IncrementalCheck::new();
+    let mut incremental = IncrementalCheck::collapsing_eagerly();
     for at in 0..ordered.len() {
         incremental.push(ordered[at].clone());
         let full = check(&ordered[..=at]);
@@ -473,12 +473,13 @@ fn mix_levels(history: &mut [CommittedTx]) {
 /// Feeds the history to the incremental checker and to one that searches
 /// its whole window every time (the checker before the live graph), asking
 /// each for every anomaly after every commit (moving past the allowed ones
-/// as the world does) and pruning both alike: the same anomalies, with the
-/// same cycles, in the same order, and the same windows.
+/// as the world does) and pruning both at the same horizon: the same
+/// anomalies, with the same cycles, in the same order, the live one's
+/// window no larger.
 fn live_agrees_with_whole_window(history: &[CommittedTx]) -> Result<(), TestCaseError> {
     let mut ordered = history.to_vec();
     ordered.sort_by_key(|tx| tx.commit_seq);
-    let mut live = IncrementalCheck::new();
+    let mut live = IncrementalCheck::collapsing_eagerly();
     let mut whole = IncrementalCheck::searching_whole_window();
     for at in 0..ordered.len() {
         live.push(ordered[at].clone());
@@ -504,8 +505,12 @@ fn live_agrees_with_whole_window(history: &[CommittedTx]) -> Result<(), TestCase
             .min()
             .unwrap_or(ordered[at].commit_seq)
             .min(ordered[at].commit_seq);
-        prop_assert_eq!(live.prune(horizon), whole.prune(horizon));
-        prop_assert_eq!(live.window_len(), whole.window_len());
+        // The live graph also collapses what no open writer reaches,
+        // which the whole-window search cannot tell: it keeps at most as
+        // much.
+        live.prune(horizon);
+        whole.prune(horizon);
+        prop_assert!(live.window_len() <= whole.window_len());
     }
     Ok(())
 }
