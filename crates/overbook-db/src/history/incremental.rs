@@ -50,6 +50,17 @@
 //! property tests hold the windowed verdict against [`check`] of the
 //! whole prefix after every commit.
 //!
+//! Both arguments rest on the snapshot rule: every read of a transaction
+//! saw at least the commits up to its first snapshot. A record that
+//! breaks it (a read of a key as never written, or of an old version,
+//! after a writer committed by the reader's first snapshot) would leave
+//! the verdict to what the window happened to forget: the read meets a
+//! forgotten writer's key as the base, or a collapsed writer the
+//! graph no longer holds. So every transaction is checked against the
+//! rule as it is pushed ([`super::snapshots`], which keeps per key the
+//! writers a read still to come can be judged by), and a record that
+//! breaks it is [`AnomalyKind::Inconsistent`] whatever was forgotten.
+//!
 //! # Checking a commit without searching the window
 //!
 //! The window's graph is also kept up to date commit by commit with a
@@ -75,6 +86,7 @@
 //! of Serializable transactions never loses an edge that way.
 
 use super::live::{LiveGraph, Unsure};
+use super::snapshots::SnapshotRule;
 use super::{check_excusing, Anomaly, AnomalyKind, CheckStats};
 use crate::store::{CommittedTx, Isolation, Key, ReadRecord, TxId};
 use serde::Serialize;
@@ -184,6 +196,9 @@ pub struct IncrementalCheck {
     excused: BTreeSet<(TxId, TxId)>,
     /// A record that breaks the snapshot rule the pruning relies on.
     broken: Option<Anomaly>,
+    /// Checks that rule on every transaction pushed, so that a record
+    /// breaking it is caught whatever the window forgot.
+    snapshot_rule: SnapshotRule,
     /// The window's graph kept up to date commit by commit; `None` once
     /// the record made it unsure, when every search covers the window.
     live: Option<LiveGraph>,
@@ -212,6 +227,7 @@ impl Default for IncrementalCheck {
             base: BTreeMap::new(),
             excused: BTreeSet::new(),
             broken: None,
+            snapshot_rule: SnapshotRule::default(),
             live: Some(LiveGraph::new()),
             linked: 0,
             later_snapshots: VecDeque::new(),
@@ -243,6 +259,9 @@ impl IncrementalCheck {
             );
         }
         self.stats.transactions += 1;
+        if let Err(anomaly) = self.snapshot_rule.admit(&tx) {
+            self.broken.get_or_insert(anomaly);
+        }
         if !self.base.is_empty() {
             let id = tx.id;
             let first_snapshot = tx.first_snapshot;
@@ -386,6 +405,7 @@ impl IncrementalCheck {
     /// what no open transaction reaches (see the module docs). Returns
     /// how many were forgotten.
     pub fn prune(&mut self, horizon: u64) -> usize {
+        self.snapshot_rule.advance(horizon);
         let cut = self.cut(horizon);
         if cut > 0 {
             self.prune_prefix(cut);
@@ -852,6 +872,120 @@ mod tests {
         let mut on_cycle = found.anomaly.transactions();
         on_cycle.sort_unstable();
         assert_eq!(on_cycle, vec![5001, 5002], "{}", found.anomaly);
+    }
+
+    /// The history CI's property test found (saved in
+    /// proptest-regressions/history/proptests.txt): T6 deletes k/1 and
+    /// commits first; T5, whose first snapshot (1) saw that commit, reads
+    /// k/1 as never written. The collapsing checker forgot T6 (no open
+    /// writer reached it) and called the read inconsistent; the one that
+    /// only cuts prefixes kept T6 and passed it.
+    fn read_before_its_first_snapshot() -> [CommittedTx; 3] {
+        let mut delete = tx(6, Isolation::ReadCommitted, 1, 0, &[], &["k/1"]);
+        delete.writes[0].deleted = true;
+        let mut early = tx(11, Isolation::Serializable, 2, 0, &[], &[]);
+        early.reads.push(ReadRecord::Item {
+            key: key("k/0"),
+            version: None,
+        });
+        let mut stale = tx(5, Isolation::Serializable, 3, 1, &[], &[]);
+        stale.reads.push(ReadRecord::Item {
+            key: key("k/1"),
+            version: None,
+        });
+        [delete, early, stale]
+    }
+
+    #[test]
+    fn a_read_older_than_its_first_snapshot_is_inconsistent_whatever_was_forgotten() {
+        let expected = "T5 read k/1 as never written, although T6 wrote it and committed \
+                        before T5's first snapshot (1)";
+        let checkers = [
+            IncrementalCheck::collapsing_eagerly(),
+            IncrementalCheck::searching_whole_window(),
+            IncrementalCheck::new(),
+        ];
+        for (which, mut checker) in checkers.into_iter().enumerate() {
+            let history = read_before_its_first_snapshot();
+            // The horizons the property test gave: the smallest first
+            // snapshot still to commit; the last checker never prunes.
+            for (tx, horizon) in history.into_iter().zip([0, 1, 3]) {
+                checker.push(tx);
+                if let Some(found) = checker.next_anomaly() {
+                    assert_eq!(
+                        found.anomaly.kind,
+                        AnomalyKind::Inconsistent,
+                        "checker {which}"
+                    );
+                    assert_eq!(found.anomaly.message, expected, "checker {which}");
+                    assert_eq!(found.allowed_by, None);
+                    break;
+                }
+                if which < 2 {
+                    checker.prune(horizon);
+                }
+            }
+            assert_eq!(checker.stats().transactions, 3, "checker {which}");
+            assert!(
+                checker.next_anomaly().is_some(),
+                "checker {which} passed the stale read"
+            );
+        }
+    }
+
+    #[test]
+    fn a_read_of_a_version_older_than_a_forgotten_writers_is_inconsistent() {
+        let mut checker = IncrementalCheck::collapsing_eagerly();
+        checker.push(tx(1, Isolation::Serializable, 1, 0, &[], &["a"]));
+        checker.push(tx(2, Isolation::Serializable, 2, 1, &[("a", 1)], &["a"]));
+        checker.push(tx(3, Isolation::Serializable, 3, 2, &[("a", 2)], &["a"]));
+        assert_eq!(checker.next_anomaly(), None);
+        assert_eq!(checker.prune(3), 3);
+        // T4's write lets the rule drop T1 and T2: nothing still to commit
+        // can read before T3's version.
+        checker.push(tx(4, Isolation::Serializable, 4, 3, &[("a", 3)], &["a"]));
+        assert_eq!(checker.next_anomaly(), None);
+        checker.prune(4);
+        // T5's first snapshot saw T3's and T4's commits, yet it read T1's a.
+        checker.push(tx(5, Isolation::Serializable, 5, 4, &[("a", 1)], &[]));
+        let found = checker.next_anomaly().expect("a stale read");
+        assert_eq!(found.anomaly.kind, AnomalyKind::Inconsistent);
+        assert_eq!(
+            found.anomaly.message,
+            "T5 read a as T1 wrote it, not as T3 or a later writer did, although T3 wrote it \
+             and committed before T5's first snapshot (4)"
+        );
+    }
+
+    #[test]
+    fn a_scan_that_missed_a_key_committed_before_its_first_snapshot_is_inconsistent() {
+        let mut checker = IncrementalCheck::new();
+        checker.push(tx(1, Isolation::Serializable, 1, 0, &[], &["k/a", "k/b"]));
+        let scan = |id: TxId, first_snapshot: u64, observed: Vec<(Key, TxId)>| CommittedTx {
+            reads: vec![ReadRecord::Predicate {
+                range: crate::store::KeyRange::prefix("k/"),
+                observed,
+            }],
+            ..tx(id, Isolation::Serializable, id, first_snapshot, &[], &[])
+        };
+        // Both keys seen: as the rule says.
+        checker.push(scan(2, 1, vec![(key("k/a"), 1), (key("k/b"), 1)]));
+        assert_eq!(checker.next_anomaly(), None);
+        // A snapshot older than the commit may miss them.
+        checker.push(scan(3, 0, Vec::new()));
+        assert_eq!(checker.next_anomaly(), None);
+        // One that saw the commit may not.
+        checker.push(scan(4, 1, vec![(key("k/a"), 1)]));
+        let found = checker.next_anomaly().expect("a missed key");
+        assert_eq!(found.anomaly.kind, AnomalyKind::Inconsistent);
+        assert!(
+            found
+                .anomaly
+                .message
+                .starts_with("T4 read k/b as never written"),
+            "{}",
+            found.anomaly.message
+        );
     }
 
     #[test]
