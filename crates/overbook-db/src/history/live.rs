@@ -168,6 +168,25 @@ fn prefix_of(range: &KeyRange) -> Option<&str> {
     Some(start)
 }
 
+/// The edges of the transaction being linked, gathered key by key.
+struct NewEdges<'a> {
+    /// Its node.
+    me: u32,
+    id: TxId,
+    /// The keys it wrote, sorted.
+    written: Vec<&'a Key>,
+    /// Nodes with an edge into it.
+    sources: Vec<u32>,
+    /// Nodes it has an edge to.
+    targets: Vec<u32>,
+}
+
+impl NewEdges<'_> {
+    fn wrote(&self, key: &Key) -> bool {
+        self.written.binary_search(&key).is_ok()
+    }
+}
+
 /// The serialization graph of the window, with a topological order.
 #[derive(Debug, Default)]
 pub(super) struct LiveGraph {
@@ -228,17 +247,7 @@ impl LiveGraph {
         excused: &BTreeSet<(TxId, TxId)>,
     ) -> Result<Option<u32>, Unsure> {
         if tx.id == INITIAL {
-            if tx.commit_seq != 0 || !tx.reads.is_empty() || !self.nodes.is_empty() {
-                return Err(Unsure);
-            }
-            for write in &tx.writes {
-                let state = self.keys.entry(write.key.clone()).or_default();
-                if state.initial {
-                    return Err(Unsure);
-                }
-                state.initial = true;
-            }
-            self.initial_in_window = true;
+            self.link_initial_load(tx)?;
             return Ok(None);
         }
         if tx.commit_seq == 0 || self.node_of.contains_key(&tx.id) || self.unordered.is_some() {
@@ -253,7 +262,58 @@ impl LiveGraph {
         if me == u32::MAX {
             return Err(Unsure);
         }
-        // Versions read at the initial load: the load wrote those keys.
+        self.mark_initial_reads(tx, me)?;
+        self.nodes.push_back(Some(Node {
+            id: tx.id,
+            label: None,
+            out: Vec::new(),
+            ins: Vec::new(),
+            seen: 0,
+        }));
+        self.kept += 1;
+        self.node_of.insert(tx.id, me);
+        let mut edges = NewEdges {
+            me,
+            id: tx.id,
+            written,
+            sources: Vec::new(),
+            targets: Vec::new(),
+        };
+        for read in &tx.reads {
+            match read {
+                ReadRecord::Item { key, version } => self.read_item(&mut edges, key, *version)?,
+                ReadRecord::Predicate { range, observed } => {
+                    self.read_predicate(&mut edges, range, observed)?
+                }
+            }
+        }
+        self.write_keys(&mut edges);
+        let NewEdges {
+            sources, targets, ..
+        } = edges;
+        self.attach(me, tx.id, sources, targets, excused);
+        Ok(Some(me))
+    }
+
+    /// The initial load: marks the keys it wrote. It gets no node (nothing
+    /// leads into it).
+    fn link_initial_load(&mut self, tx: &CommittedTx) -> Result<(), Unsure> {
+        if tx.commit_seq != 0 || !tx.reads.is_empty() || !self.nodes.is_empty() {
+            return Err(Unsure);
+        }
+        for write in &tx.writes {
+            let state = self.keys.entry(write.key.clone()).or_default();
+            if state.initial {
+                return Err(Unsure);
+            }
+            state.initial = true;
+        }
+        self.initial_in_window = true;
+        Ok(())
+    }
+
+    /// Versions `tx` read at the initial load: the load wrote those keys.
+    fn mark_initial_reads(&mut self, tx: &CommittedTx, me: u32) -> Result<(), Unsure> {
         for read in &tx.reads {
             match read {
                 ReadRecord::Item {
@@ -268,108 +328,85 @@ impl LiveGraph {
                 }
             }
         }
-        self.nodes.push_back(Some(Node {
-            id: tx.id,
-            label: None,
-            out: Vec::new(),
-            ins: Vec::new(),
-            seen: 0,
-        }));
-        self.kept += 1;
-        self.node_of.insert(tx.id, me);
-        let mut sources: Vec<u32> = Vec::new();
-        let mut targets: Vec<u32> = Vec::new();
-        let own = |key: &Key| written.binary_search(&key).is_ok();
-        for read in &tx.reads {
-            match read {
-                ReadRecord::Item { key, version } => {
-                    self.read_item(me, tx.id, key, *version, &own, &mut sources, &mut targets)?
-                }
-                ReadRecord::Predicate { range, observed } => {
-                    if observed.iter().any(|(key, _)| !range.contains(key))
-                        || observed.windows(2).any(|pair| pair[0].0 >= pair[1].0)
-                    {
-                        return Err(Unsure);
-                    }
-                    let mut seen = observed.iter().peekable();
-                    let in_range: Vec<Key> = if range.start < range.end {
-                        self.keys
-                            .range(range.start.clone()..range.end.clone())
-                            .filter(|(_, state)| state.has_version())
-                            .map(|(key, _)| key.clone())
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    for key in &in_range {
-                        while let Some((other, writer)) = seen.next_if(|(other, _)| other < key) {
-                            self.read_item(
-                                me,
-                                tx.id,
-                                other,
-                                Some(*writer),
-                                &own,
-                                &mut sources,
-                                &mut targets,
-                            )?;
-                        }
-                        let version = seen.next_if(|(other, _)| other == key).map(|(_, w)| *w);
-                        self.read_item(me, tx.id, key, version, &own, &mut sources, &mut targets)?;
-                    }
-                    for (other, writer) in seen {
-                        self.read_item(
-                            me,
-                            tx.id,
-                            other,
-                            Some(*writer),
-                            &own,
-                            &mut sources,
-                            &mut targets,
-                        )?;
-                    }
-                    self.predicates.insert(range, me);
-                }
-            }
+        Ok(())
+    }
+
+    /// A scan: each key it saw, and each key of its range with a version
+    /// that it saw unborn; then the scan waits in the predicate index for
+    /// the first writer of a key of its range.
+    fn read_predicate(
+        &mut self,
+        edges: &mut NewEdges,
+        range: &KeyRange,
+        observed: &[(Key, TxId)],
+    ) -> Result<(), Unsure> {
+        if observed.iter().any(|(key, _)| !range.contains(key))
+            || observed.windows(2).any(|pair| pair[0].0 >= pair[1].0)
+        {
+            return Err(Unsure);
         }
+        let mut seen = observed.iter().peekable();
+        let in_range: Vec<Key> = if range.start < range.end {
+            self.keys
+                .range(range.start.clone()..range.end.clone())
+                .filter(|(_, state)| state.has_version())
+                .map(|(key, _)| key.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for key in &in_range {
+            while let Some((other, writer)) = seen.next_if(|(other, _)| other < key) {
+                self.read_item(edges, other, Some(*writer))?;
+            }
+            let version = seen.next_if(|(other, _)| other == key).map(|(_, w)| *w);
+            self.read_item(edges, key, version)?;
+        }
+        for (other, writer) in seen {
+            self.read_item(edges, other, Some(*writer))?;
+        }
+        self.predicates.insert(range, edges.me);
+        Ok(())
+    }
+
+    /// The new node's writes: a `ww` edge from each key's last writer and
+    /// `rw` edges from the readers of the version it overwrote (or, for a
+    /// key's first version, from those that saw it unborn, scans
+    /// included).
+    fn write_keys(&mut self, edges: &mut NewEdges) {
         let mut covering = Vec::new();
-        for key in written {
+        for &key in &edges.written {
             let state = self.keys.entry(key.clone()).or_default();
             if let Some(&last) = state.writers.back() {
-                sources.push(last);
+                edges.sources.push(last);
             }
             if state.has_version() {
-                sources.extend(state.readers.drain(..));
+                edges.sources.extend(state.readers.drain(..));
             } else {
-                sources.extend(state.unborn.drain(..));
+                edges.sources.extend(state.unborn.drain(..));
                 covering.clear();
                 self.predicates.covering(key, self.front, &mut covering);
-                sources.extend_from_slice(&covering);
+                edges.sources.extend_from_slice(&covering);
             }
             let state = self.keys.get_mut(key).expect("just inserted");
-            state.writers.push_back(me);
+            state.writers.push_back(edges.me);
         }
-        self.attach(me, tx.id, sources, targets, excused);
-        Ok(Some(me))
     }
 
     /// One key read (an item read, or one key of a scan, `version` `None`
     /// when the read saw it unborn).
-    #[allow(clippy::too_many_arguments)]
     fn read_item(
         &mut self,
-        me: u32,
-        my_id: TxId,
+        edges: &mut NewEdges,
         key: &Key,
         version: Option<TxId>,
-        own: &dyn Fn(&Key) -> bool,
-        sources: &mut Vec<u32>,
-        targets: &mut Vec<u32>,
     ) -> Result<(), Unsure> {
+        let me = edges.me;
         match version {
-            Some(writer) if writer == my_id => {
+            Some(writer) if writer == edges.id => {
                 // Its own write: no edge to itself, and the write's `ww`
                 // edge already orders it before the next writer.
-                if own(key) {
+                if edges.wrote(key) {
                     Ok(())
                 } else {
                     Err(Unsure)
@@ -378,7 +415,7 @@ impl LiveGraph {
             Some(INITIAL) => {
                 let state = self.keys.get_mut(key).ok_or(Unsure)?;
                 match state.writers.front() {
-                    Some(&next) => targets.push(next),
+                    Some(&next) => edges.targets.push(next),
                     None => push_once(&mut state.readers, me),
                 }
                 Ok(())
@@ -387,9 +424,9 @@ impl LiveGraph {
                 let node = *self.node_of.get(&writer).ok_or(Unsure)?;
                 let state = self.keys.get_mut(key).ok_or(Unsure)?;
                 let position = state.writers.binary_search(&node).map_err(|_| Unsure)?;
-                sources.push(node);
+                edges.sources.push(node);
                 match state.writers.get(position + 1) {
-                    Some(&next) => targets.push(next),
+                    Some(&next) => edges.targets.push(next),
                     None => push_once(&mut state.readers, me),
                 }
                 Ok(())
@@ -397,17 +434,17 @@ impl LiveGraph {
             None => match self.keys.get_mut(key) {
                 Some(state) if state.initial => Err(Unsure),
                 Some(state) if !state.writers.is_empty() => {
-                    targets.push(state.writers[0]);
+                    edges.targets.push(state.writers[0]);
                     Ok(())
                 }
                 Some(state) => {
-                    if !own(key) {
+                    if !edges.wrote(key) {
                         push_once(&mut state.unborn, me);
                     }
                     Ok(())
                 }
                 None => {
-                    if !own(key) {
+                    if !edges.wrote(key) {
                         self.keys
                             .entry(key.clone())
                             .or_default()
@@ -509,14 +546,35 @@ impl LiveGraph {
             self.set_label(me, fresh);
             return true;
         }
+        self.reorder(me, fresh, earlier)
+    }
+
+    /// Pearce and Kelly's step for a node whose label would be `fresh`
+    /// but that has edges to `earlier` nodes, ordered before it: the
+    /// search forward from those over nodes ordered before `fresh` either
+    /// meets it (a cycle: `false`, the node stays unordered) or gives the
+    /// nodes to move after it, and those its ancestors ordered after the
+    /// earliest target move before it, all within their own labels.
+    fn reorder(&mut self, me: u32, fresh: u64, earlier: Vec<u32>) -> bool {
         let lower = earlier
             .iter()
             .map(|&target| self.node(target).label.expect("ordered"))
             .min()
             .expect("not empty");
-        // Forward from the earlier targets, over nodes ordered before the
-        // new one: meeting it closes a cycle.
         self.stamp += 1;
+        let Some(forward) = self.reached_before(me, fresh, earlier) else {
+            self.unordered = Some(me);
+            return false;
+        };
+        let backward = self.ancestors_after(me, lower);
+        self.relabel(me, fresh, backward, forward);
+        true
+    }
+
+    /// Forward from `earlier`, over nodes ordered before `fresh`, stamped
+    /// with the current stamp: `None` when the search meets `me`, which
+    /// closes a cycle.
+    fn reached_before(&mut self, me: u32, fresh: u64, earlier: Vec<u32>) -> Option<Vec<u32>> {
         let stamp = self.stamp;
         let mut forward: Vec<u32> = Vec::new();
         let mut stack = earlier;
@@ -529,8 +587,7 @@ impl LiveGraph {
                 let next = self.node(node).out[at];
                 self.work += 1;
                 if next == me {
-                    self.unordered = Some(me);
-                    return false;
+                    return None;
                 }
                 let next_node = self.node(next);
                 if next_node.seen != stamp && next_node.label.expect("ordered") < fresh {
@@ -539,8 +596,14 @@ impl LiveGraph {
                 }
             }
         }
-        // Backward from the new node, over nodes ordered after the
-        // earliest target.
+        Some(forward)
+    }
+
+    /// Backward from `me`, over nodes ordered after `lower` and not met by
+    /// the forward search of the same stamp: its ancestors that must move
+    /// before it.
+    fn ancestors_after(&mut self, me: u32, lower: u64) -> Vec<u32> {
+        let stamp = self.stamp;
         let mut backward: Vec<u32> = Vec::new();
         let mut stack = vec![me];
         self.node_mut(me).seen = stamp;
@@ -558,6 +621,12 @@ impl LiveGraph {
                 }
             }
         }
+        backward
+    }
+
+    /// Gives `backward`, `me` and `forward`, in that order and each in its
+    /// old order, the labels they held between them (and `fresh`).
+    fn relabel(&mut self, me: u32, fresh: u64, mut backward: Vec<u32>, mut forward: Vec<u32>) {
         let label = |graph: &LiveGraph, node: u32| graph.node(node).label.expect("ordered");
         backward.sort_unstable_by_key(|&node| label(self, node));
         forward.sort_unstable_by_key(|&node| label(self, node));
@@ -576,7 +645,6 @@ impl LiveGraph {
         for (&node, &new) in placed.zip(&pool) {
             self.set_label(node, new);
         }
-        true
     }
 
     fn set_label(&mut self, node: u32, label: u64) {
@@ -714,6 +782,25 @@ impl LiveGraph {
             return Ok(Vec::new());
         }
         self.stamp += 1;
+        self.mark_reached_from_open(window, horizon, excused)?;
+        let (dead_positions, dead_nodes) = self.unreached(window)?;
+        if dead_positions.is_empty() {
+            return Ok(dead_positions);
+        }
+        self.check_collapse_is_closed(window, &dead_positions, &dead_nodes)?;
+        self.forget_collapsed_keys(window, &dead_positions);
+        self.remove_collapsed_nodes(&dead_nodes);
+        Ok(dead_positions)
+    }
+
+    /// Stamps what the open writers of `window` (committed after `horizon`)
+    /// reach, counting the `excused` pairs as edges.
+    fn mark_reached_from_open(
+        &mut self,
+        window: &[CommittedTx],
+        horizon: u64,
+        excused: &BTreeSet<(TxId, TxId)>,
+    ) -> Result<(), Unsure> {
         let stamp = self.stamp;
         let mut stack = Vec::new();
         for tx in window {
@@ -744,6 +831,12 @@ impl LiveGraph {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The positions in `window` of what the last search did not reach
+    /// (the initial load always), and their nodes.
+    fn unreached(&self, window: &[CommittedTx]) -> Result<(Vec<usize>, Vec<u32>), Unsure> {
         let mut dead_positions = Vec::new();
         let mut dead_nodes: Vec<u32> = Vec::new();
         for (at, tx) in window.iter().enumerate() {
@@ -752,29 +845,30 @@ impl LiveGraph {
                 continue;
             }
             let node = *self.node_of.get(&tx.id).ok_or(Unsure)?;
-            if self.node(node).seen != stamp {
+            if self.node(node).seen != self.stamp {
                 dead_positions.push(at);
                 dead_nodes.push(node);
             }
         }
-        if dead_positions.is_empty() {
-            return Ok(dead_positions);
-        }
-        let is_dead = |graph: &LiveGraph, node: u32| graph.node(node).seen != stamp;
-        // Check the closure before changing anything: nothing kept leads
-        // into a collapsed node, and per key the collapsed writers come
-        // first.
-        for &node in &dead_nodes {
-            if self
-                .node(node)
-                .ins
-                .iter()
-                .any(|&source| !is_dead(self, source))
-            {
+        Ok((dead_positions, dead_nodes))
+    }
+
+    /// Checks the closure before changing anything: nothing kept leads
+    /// into a collapsed node, and per key the collapsed writers come
+    /// first.
+    fn check_collapse_is_closed(
+        &self,
+        window: &[CommittedTx],
+        dead_positions: &[usize],
+        dead_nodes: &[u32],
+    ) -> Result<(), Unsure> {
+        let is_dead = |node: u32| self.node(node).seen != self.stamp;
+        for &node in dead_nodes {
+            if self.node(node).ins.iter().any(|&source| !is_dead(source)) {
                 return Err(Unsure);
             }
         }
-        for &at in &dead_positions {
+        for &at in dead_positions {
             for write in &window[at].writes {
                 let Some(state) = self.keys.get(&write.key) else {
                     return Err(Unsure);
@@ -785,13 +879,21 @@ impl LiveGraph {
                     && !writers
                         .by_ref()
                         .take_while(|&&writer| Some(writer) != me)
-                        .all(|&writer| is_dead(self, writer))
+                        .all(|&writer| is_dead(writer))
                 {
                     return Err(Unsure);
                 }
             }
         }
-        for &at in &dead_positions {
+        Ok(())
+    }
+
+    /// Drops the collapsed transactions from the keys they touched: their
+    /// writers from the front of each key's list (the base stands for
+    /// them), their reads from the readers.
+    fn forget_collapsed_keys(&mut self, window: &[CommittedTx], dead_positions: &[usize]) {
+        let stamp = self.stamp;
+        for &at in dead_positions {
             let tx = &window[at];
             for key in touched_keys(tx) {
                 let Some(state) = self.keys.get_mut(key) else {
@@ -817,7 +919,14 @@ impl LiveGraph {
                 self.initial_in_window = false;
             }
         }
-        for &node in &dead_nodes {
+    }
+
+    /// Removes the collapsed nodes, their edges into kept ones, their
+    /// labels and their scans, leaving holes in the window.
+    fn remove_collapsed_nodes(&mut self, dead_nodes: &[u32]) {
+        let stamp = self.stamp;
+        let is_dead = |graph: &LiveGraph, node: u32| graph.node(node).seen != stamp;
+        for &node in dead_nodes {
             for at in 0..self.node(node).out.len() {
                 let target = self.node(node).out[at];
                 if !is_dead(self, target) {
@@ -825,7 +934,7 @@ impl LiveGraph {
                 }
             }
         }
-        for &node in &dead_nodes {
+        for &node in dead_nodes {
             let (id, label) = (self.node(node).id, self.node(node).label);
             self.node_of.remove(&id);
             if let Some(label) = label {
@@ -838,7 +947,6 @@ impl LiveGraph {
         self.predicates
             .retain(|reader| reached(nodes, front, reader, stamp));
         self.drop_front_holes();
-        Ok(dead_positions)
     }
 
     /// Removes the edges between the `pairs` of transactions (`(from,
