@@ -326,12 +326,22 @@ fn kind_of(result: &Result<CheckStats, Anomaly>) -> Option<AnomalyKind> {
     result.as_ref().err().map(|anomaly| anomaly.kind)
 }
 
+/// `PROPTEST_CASES` when set (to hunt with many more cases than CI
+/// runs), else `default`: an explicit count would otherwise shadow the
+/// variable, which proptest reads only for its default config.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
+}
+
 /// At most this many transactions per history: 6! = 720 orders for the
 /// oracle keeps thousands of cases within seconds.
 const TXS_MAX: usize = 6;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(1000)))]
 
     #[test]
     fn serial_histories_are_serializable(plan in plan(Mode::Serial, TXS_MAX)) {
@@ -354,7 +364,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2500))]
+    #![proptest_config(ProptestConfig::with_cases(cases(2500)))]
 
     #[test]
     fn snapshots_without_first_committer_wins_agree(plan in plan(Mode::Snapshot, TXS_MAX)) {
@@ -516,7 +526,7 @@ fn live_agrees_with_whole_window(history: &[CommittedTx]) -> Result<(), TestCase
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1500))]
+    #![proptest_config(ProptestConfig::with_cases(cases(1500)))]
 
     #[test]
     fn incremental_agrees_on_serial_histories(plan in plan(Mode::Serial, TXS_MAX)) {
@@ -542,7 +552,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(cases(400)))]
 
     #[test]
     fn incremental_agrees_on_long_snapshot_histories(plan in long_plan(Mode::SnapshotFirstCommitterWins)) {
