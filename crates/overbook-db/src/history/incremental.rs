@@ -17,10 +17,49 @@
 //! shows as the initial load T0, so later reads of those versions still
 //! resolve and their anti-dependencies still point to the next writer.
 //!
+//! # Collapsing the middle of the window
+//!
+//! A cut needs a moment that no later snapshot reaches back past. A queue
+//! of transactions on one lock never gives one (each took its snapshot
+//! before the one ahead of it committed), nor does a long-lived
+//! transaction, so the window would keep the whole run. It is also
+//! collapsed: a committed transaction `C` can lie on a future cycle only
+//! if an edge from a transaction not yet committed leads back into the
+//! committed part and a path of committed edges leads from there to `C`.
+//! An edge between two committed transactions was added when the later
+//! of them committed, never after, and an edge from a transaction `F`
+//! not yet committed into a committed `W` is a backward `rw`: `F` read a
+//! version (at a snapshot at least `F`'s first, so at least the horizon
+//! `h`, the oldest first snapshot of any transaction still to commit)
+//! that `W` overwrote, so `W` wrote and committed after `h`. Call such a
+//! writer *open*. A committed transaction that no open one reaches in the
+//! window's graph can never join a cycle, and never becomes reachable
+//! (the horizon only grows, the committed edges never change): it is
+//! collapsed, whatever its place in commit order. The search for what
+//! open writers reach counts excused pairs as edges too, so what goes is
+//! closed under every edge of the full graph: a transaction kept that
+//! read a collapsed version read the last one of its key (it has an `rw`
+//! edge to the next writer, which would otherwise be collapsed), and the
+//! collapsed writers of a key come before its kept ones (`ww` edges), so
+//! the base stands for them exactly as for a cut. The search costs the
+//! window, so it runs only once the window has doubled since the last
+//! one: a constant per commit.
+//!
 //! The store's [`CommittedTx::first_snapshot`] and
 //! [`crate::store::Store::oldest_live_first_snapshot`] give the cut. The
 //! property tests hold the windowed verdict against [`check`] of the
 //! whole prefix after every commit.
+//!
+//! Both arguments rest on the snapshot rule: every read of a transaction
+//! saw at least the commits up to its first snapshot. A record that
+//! breaks it (a read of a key as never written, or of an old version,
+//! after a writer committed by the reader's first snapshot) would leave
+//! the verdict to what the window happened to forget: the read meets a
+//! forgotten writer's key as the base, or a collapsed writer the
+//! graph no longer holds. So every transaction is checked against the
+//! rule as it is pushed ([`super::snapshots`], which keeps per key the
+//! writers a read still to come can be judged by), and a record that
+//! breaks it is [`AnomalyKind::Inconsistent`] whatever was forgotten.
 //!
 //! # Checking a commit without searching the window
 //!
@@ -47,6 +86,7 @@
 //! of Serializable transactions never loses an edge that way.
 
 use super::live::{LiveGraph, Unsure};
+use super::snapshots::SnapshotRule;
 use super::{check_excusing, Anomaly, AnomalyKind, CheckStats};
 use crate::store::{CommittedTx, Isolation, Key, ReadRecord, TxId};
 use serde::Serialize;
@@ -54,6 +94,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The id the window gives to the base (every pruned version).
 const BASE: TxId = 0;
+
+/// The window a collapse waits for at least, on top of twice what the
+/// last one kept.
+const COLLAPSE_WINDOW_MIN: usize = 64;
 
 /// Whether transactions at `level` (the weakest of a cycle) may show an
 /// anomaly of `kind` under PostgreSQL.
@@ -88,6 +132,10 @@ pub struct IncrementalStats {
     pub transactions: u64,
     /// Of those, forgotten because no future cycle can reach them.
     pub pruned: u64,
+    /// Of the pruned, those collapsed out of the middle of the window
+    /// (unreachable from every transaction that can still gain an edge
+    /// into it) rather than cut off its front.
+    pub collapsed: u64,
     /// The largest window checked at once.
     pub window_max: usize,
     /// Graph searches run.
@@ -148,6 +196,9 @@ pub struct IncrementalCheck {
     excused: BTreeSet<(TxId, TxId)>,
     /// A record that breaks the snapshot rule the pruning relies on.
     broken: Option<Anomaly>,
+    /// Checks that rule on every transaction pushed, so that a record
+    /// breaking it is caught whatever the window forgot.
+    snapshot_rule: SnapshotRule,
     /// The window's graph kept up to date commit by commit; `None` once
     /// the record made it unsure, when every search covers the window.
     live: Option<LiveGraph>,
@@ -158,6 +209,13 @@ pub struct IncrementalCheck {
     later_snapshots: VecDeque<(u64, u64)>,
     /// Absolute position of `window[0]`.
     window_front: u64,
+    /// The window's length after the last collapse: the next one waits
+    /// until the window has doubled, so that its search over the window
+    /// costs a constant per commit.
+    kept_after_collapse: usize,
+    /// [`COLLAPSE_WINDOW_MIN`], or 0 in tests that collapse at every
+    /// prune.
+    collapse_window_min: usize,
     stats: IncrementalStats,
 }
 
@@ -169,10 +227,13 @@ impl Default for IncrementalCheck {
             base: BTreeMap::new(),
             excused: BTreeSet::new(),
             broken: None,
+            snapshot_rule: SnapshotRule::default(),
             live: Some(LiveGraph::new()),
             linked: 0,
             later_snapshots: VecDeque::new(),
             window_front: 0,
+            kept_after_collapse: 0,
+            collapse_window_min: COLLAPSE_WINDOW_MIN,
             stats: IncrementalStats::default(),
         }
     }
@@ -198,6 +259,9 @@ impl IncrementalCheck {
             );
         }
         self.stats.transactions += 1;
+        if let Err(anomaly) = self.snapshot_rule.admit(&tx) {
+            self.broken.get_or_insert(anomaly);
+        }
         if !self.base.is_empty() {
             let id = tx.id;
             let first_snapshot = tx.first_snapshot;
@@ -225,6 +289,17 @@ impl IncrementalCheck {
     pub(super) fn searching_whole_window() -> IncrementalCheck {
         IncrementalCheck {
             live: None,
+            ..IncrementalCheck::default()
+        }
+    }
+
+    /// A checker that collapses at every prune that can, not only once
+    /// the window has doubled: the property tests' short histories
+    /// exercise the collapse this way.
+    #[cfg(test)]
+    pub(super) fn collapsing_eagerly() -> IncrementalCheck {
+        IncrementalCheck {
+            collapse_window_min: 0,
             ..IncrementalCheck::default()
         }
     }
@@ -324,13 +399,21 @@ impl IncrementalCheck {
     /// Forgets the checked transactions that no future cycle can reach,
     /// given that every transaction still to commit has a first snapshot
     /// of at least `horizon` (the store's
-    /// [`oldest_live_first_snapshot`](crate::store::Store::oldest_live_first_snapshot)).
-    /// Returns how many were forgotten.
+    /// [`oldest_live_first_snapshot`](crate::store::Store::oldest_live_first_snapshot)):
+    /// a prefix of the window cut where no later snapshot reaches back
+    /// past it, then, once the window has doubled since the last time,
+    /// what no open transaction reaches (see the module docs). Returns
+    /// how many were forgotten.
     pub fn prune(&mut self, horizon: u64) -> usize {
+        self.snapshot_rule.advance(horizon);
         let cut = self.cut(horizon);
-        if cut == 0 {
-            return 0;
+        if cut > 0 {
+            self.prune_prefix(cut);
         }
+        cut + self.collapse(horizon)
+    }
+
+    fn prune_prefix(&mut self, cut: usize) {
         let pruned: Vec<CommittedTx> = self.window.drain(..cut).collect();
         self.checked -= cut;
         self.window_front += cut as u64;
@@ -350,9 +433,76 @@ impl IncrementalCheck {
         } else {
             self.live = None;
         }
+        self.kept_after_collapse = self.kept_after_collapse.saturating_sub(cut);
         self.stats.pruned += cut as u64;
+        self.forget(&pruned);
+    }
+
+    /// Collapses what no open transaction reaches, when the window is
+    /// checked, mirrored by the live graph and has doubled since the last
+    /// collapse. Returns how many went.
+    fn collapse(&mut self, horizon: u64) -> usize {
+        let len = self.window.len();
+        let Some(live) = self.live.as_mut() else {
+            return 0;
+        };
+        if self.checked != len
+            || self.linked != len
+            || len < 2 * self.kept_after_collapse + self.collapse_window_min
+        {
+            return 0;
+        }
+        let dead = match live.collapse(&self.window, horizon, &self.excused) {
+            Ok(dead) => dead,
+            Err(Unsure) => {
+                self.live = None;
+                return 0;
+            }
+        };
+        let mut gone = vec![false; len];
+        for &at in &dead {
+            gone[at] = true;
+        }
+        let mut collapsed = Vec::with_capacity(dead.len());
+        let mut kept = Vec::with_capacity(len - dead.len());
+        for (tx, gone) in std::mem::take(&mut self.window).into_iter().zip(gone) {
+            if gone {
+                collapsed.push(tx);
+            } else {
+                kept.push(tx);
+            }
+        }
+        self.window = kept;
+        self.checked = self.window.len();
+        self.linked = self.window.len();
+        self.kept_after_collapse = self.window.len();
+        // Positions are relative to `window_front`: rebuild the stack of
+        // first snapshots over what is left.
+        self.later_snapshots.clear();
+        for at in 0..self.window.len() {
+            let snapshot = self.window[at].first_snapshot;
+            while self
+                .later_snapshots
+                .back()
+                .is_some_and(|&(_, later)| later >= snapshot)
+            {
+                self.later_snapshots.pop_back();
+            }
+            self.later_snapshots
+                .push_back((self.window_front + at as u64, snapshot));
+        }
+        self.stats.pruned += collapsed.len() as u64;
+        self.stats.collapsed += collapsed.len() as u64;
+        self.forget(&collapsed);
+        collapsed.len()
+    }
+
+    /// What stays of `pruned` (in commit order): the last writer of each
+    /// key it wrote becomes the base, and reads of those versions are
+    /// renamed to it.
+    fn forget(&mut self, pruned: &[CommittedTx]) {
         let mut pruned_writers: BTreeMap<Key, TxId> = BTreeMap::new();
-        for tx in &pruned {
+        for tx in pruned {
             for write in &tx.writes {
                 pruned_writers.insert(write.key.clone(), tx.id);
             }
@@ -371,7 +521,6 @@ impl IncrementalCheck {
                 }
             }
         }
-        cut
     }
 
     /// How many transactions from the front of the window may go: the
@@ -629,6 +778,214 @@ mod tests {
         assert_eq!(checker.next_anomaly(), None);
         checker.prune(6);
         assert_eq!(checker.window_len(), 0);
+    }
+
+    #[test]
+    fn a_cycle_through_an_old_and_a_new_transaction_is_caught_past_a_long_lived_one() {
+        use Isolation::Serializable;
+        let mut checker = IncrementalCheck::new();
+        checker.push(tx(0, Serializable, 0, 0, &[], &["a", "x", "z"]));
+        // L (T5000) takes its snapshot at 0 and commits last: the horizon
+        // stays at 0 and no cut ever forms. W1 writes x, M reads it and
+        // writes z, both just after L's snapshot.
+        checker.push(tx(1, Serializable, 1, 0, &[("x", 0)], &["x"]));
+        checker.push(tx(2, Serializable, 2, 1, &[("x", 1)], &["z"]));
+        let mut window_max = 0;
+        // A thousand short readers of a meanwhile: nothing open reaches
+        // them, so they go although L holds the horizon at 0.
+        for seq in 3..=1002u64 {
+            checker.push(tx(100 + seq, Serializable, seq, seq - 1, &[("a", 0)], &[]));
+            assert_eq!(checker.next_anomaly(), None, "at {seq}");
+            checker.prune(0);
+            window_max = window_max.max(checker.window_len());
+        }
+        let stats = checker.stats();
+        assert!(stats.collapsed >= 900, "{stats:?}");
+        assert!(
+            window_max <= 2 * 2 + COLLAPSE_WINDOW_MIN + 1,
+            "{window_max}"
+        );
+        // L read x before W1 wrote it and overwrote M's z: L -rw(x)-> W1
+        // -wr(x)-> M -ww(z)-> L, through the two oldest and the newest.
+        checker.push(tx(5000, Serializable, 1003, 0, &[("x", 0)], &["z"]));
+        let found = checker.next_anomaly().expect("the lost update");
+        assert_eq!(found.anomaly.kind, AnomalyKind::GSingle);
+        assert_eq!(found.allowed_by, None);
+        let mut on_cycle = found.anomaly.transactions();
+        on_cycle.sort_unstable();
+        assert_eq!(on_cycle, vec![1, 2, 5000], "{}", found.anomaly);
+    }
+
+    #[test]
+    fn a_lock_queue_gives_no_cut_but_collapses_what_no_cycle_can_reach() {
+        use Isolation::Serializable;
+        let mut checker = IncrementalCheck::new();
+        checker.push(tx(0, Serializable, 0, 0, &[], &["hot"]));
+        // Each took its snapshot before the one ahead of it committed and
+        // read its write once the lock was free: no moment is past every
+        // later snapshot, so a cut frees nothing after T0.
+        let mut window_max = 0;
+        for seq in 1..=5000u64 {
+            let snapshot = seq.saturating_sub(2);
+            checker.push(tx(
+                seq,
+                Serializable,
+                seq,
+                snapshot,
+                &[("hot", seq - 1)],
+                &["hot"],
+            ));
+            assert_eq!(checker.next_anomaly(), None, "at {seq}");
+            // The next one took its snapshot at seq - 1.
+            checker.prune(seq - 1);
+            window_max = window_max.max(checker.window_len());
+        }
+        let stats = checker.stats();
+        assert_eq!(stats.transactions, 5001);
+        assert!(stats.collapsed >= 4900, "{stats:?}");
+        assert!(
+            window_max <= 2 * 2 + COLLAPSE_WINDOW_MIN + 1,
+            "{window_max}"
+        );
+        // Still caught after the collapses: two that read T5000's hot and
+        // both wrote it (a lost update).
+        checker.push(tx(
+            5001,
+            Serializable,
+            5001,
+            4999,
+            &[("hot", 5000)],
+            &["hot"],
+        ));
+        assert_eq!(checker.next_anomaly(), None);
+        checker.prune(5000);
+        checker.push(tx(
+            5002,
+            Serializable,
+            5002,
+            5000,
+            &[("hot", 5000)],
+            &["hot"],
+        ));
+        let found = checker.next_anomaly().expect("the lost update");
+        assert_eq!(found.anomaly.kind, AnomalyKind::GSingle);
+        let mut on_cycle = found.anomaly.transactions();
+        on_cycle.sort_unstable();
+        assert_eq!(on_cycle, vec![5001, 5002], "{}", found.anomaly);
+    }
+
+    /// The history CI's property test found (saved in
+    /// proptest-regressions/history/proptests.txt): T6 deletes k/1 and
+    /// commits first; T5, whose first snapshot (1) saw that commit, reads
+    /// k/1 as never written. The collapsing checker forgot T6 (no open
+    /// writer reached it) and called the read inconsistent; the one that
+    /// only cuts prefixes kept T6 and passed it.
+    fn read_before_its_first_snapshot() -> [CommittedTx; 3] {
+        let mut delete = tx(6, Isolation::ReadCommitted, 1, 0, &[], &["k/1"]);
+        delete.writes[0].deleted = true;
+        let mut early = tx(11, Isolation::Serializable, 2, 0, &[], &[]);
+        early.reads.push(ReadRecord::Item {
+            key: key("k/0"),
+            version: None,
+        });
+        let mut stale = tx(5, Isolation::Serializable, 3, 1, &[], &[]);
+        stale.reads.push(ReadRecord::Item {
+            key: key("k/1"),
+            version: None,
+        });
+        [delete, early, stale]
+    }
+
+    #[test]
+    fn a_read_older_than_its_first_snapshot_is_inconsistent_whatever_was_forgotten() {
+        let expected = "T5 read k/1 as never written, although T6 wrote it and committed \
+                        before T5's first snapshot (1)";
+        let checkers = [
+            IncrementalCheck::collapsing_eagerly(),
+            IncrementalCheck::searching_whole_window(),
+            IncrementalCheck::new(),
+        ];
+        for (which, mut checker) in checkers.into_iter().enumerate() {
+            let history = read_before_its_first_snapshot();
+            // The horizons the property test gave: the smallest first
+            // snapshot still to commit; the last checker never prunes.
+            for (tx, horizon) in history.into_iter().zip([0, 1, 3]) {
+                checker.push(tx);
+                if let Some(found) = checker.next_anomaly() {
+                    assert_eq!(
+                        found.anomaly.kind,
+                        AnomalyKind::Inconsistent,
+                        "checker {which}"
+                    );
+                    assert_eq!(found.anomaly.message, expected, "checker {which}");
+                    assert_eq!(found.allowed_by, None);
+                    break;
+                }
+                if which < 2 {
+                    checker.prune(horizon);
+                }
+            }
+            assert_eq!(checker.stats().transactions, 3, "checker {which}");
+            assert!(
+                checker.next_anomaly().is_some(),
+                "checker {which} passed the stale read"
+            );
+        }
+    }
+
+    #[test]
+    fn a_read_of_a_version_older_than_a_forgotten_writers_is_inconsistent() {
+        let mut checker = IncrementalCheck::collapsing_eagerly();
+        checker.push(tx(1, Isolation::Serializable, 1, 0, &[], &["a"]));
+        checker.push(tx(2, Isolation::Serializable, 2, 1, &[("a", 1)], &["a"]));
+        checker.push(tx(3, Isolation::Serializable, 3, 2, &[("a", 2)], &["a"]));
+        assert_eq!(checker.next_anomaly(), None);
+        assert_eq!(checker.prune(3), 3);
+        // T4's write lets the rule drop T1 and T2: nothing still to commit
+        // can read before T3's version.
+        checker.push(tx(4, Isolation::Serializable, 4, 3, &[("a", 3)], &["a"]));
+        assert_eq!(checker.next_anomaly(), None);
+        checker.prune(4);
+        // T5's first snapshot saw T3's and T4's commits, yet it read T1's a.
+        checker.push(tx(5, Isolation::Serializable, 5, 4, &[("a", 1)], &[]));
+        let found = checker.next_anomaly().expect("a stale read");
+        assert_eq!(found.anomaly.kind, AnomalyKind::Inconsistent);
+        assert_eq!(
+            found.anomaly.message,
+            "T5 read a as T1 wrote it, not as T3 or a later writer did, although T3 wrote it \
+             and committed before T5's first snapshot (4)"
+        );
+    }
+
+    #[test]
+    fn a_scan_that_missed_a_key_committed_before_its_first_snapshot_is_inconsistent() {
+        let mut checker = IncrementalCheck::new();
+        checker.push(tx(1, Isolation::Serializable, 1, 0, &[], &["k/a", "k/b"]));
+        let scan = |id: TxId, first_snapshot: u64, observed: Vec<(Key, TxId)>| CommittedTx {
+            reads: vec![ReadRecord::Predicate {
+                range: crate::store::KeyRange::prefix("k/"),
+                observed,
+            }],
+            ..tx(id, Isolation::Serializable, id, first_snapshot, &[], &[])
+        };
+        // Both keys seen: as the rule says.
+        checker.push(scan(2, 1, vec![(key("k/a"), 1), (key("k/b"), 1)]));
+        assert_eq!(checker.next_anomaly(), None);
+        // A snapshot older than the commit may miss them.
+        checker.push(scan(3, 0, Vec::new()));
+        assert_eq!(checker.next_anomaly(), None);
+        // One that saw the commit may not.
+        checker.push(scan(4, 1, vec![(key("k/a"), 1)]));
+        let found = checker.next_anomaly().expect("a missed key");
+        assert_eq!(found.anomaly.kind, AnomalyKind::Inconsistent);
+        assert!(
+            found
+                .anomaly
+                .message
+                .starts_with("T4 read k/b as never written"),
+            "{}",
+            found.anomaly.message
+        );
     }
 
     #[test]

@@ -147,13 +147,13 @@ impl PredicateIndex {
         );
     }
 
-    /// Drops every pruned reader.
-    fn sweep(&mut self, front: u32) {
+    /// Keeps the readers `keep` holds to.
+    fn retain(&mut self, keep: impl Fn(u32) -> bool) {
         self.by_prefix.retain(|_, readers| {
-            readers.retain(|&reader| reader >= front);
+            readers.retain(|&reader| keep(reader));
             !readers.is_empty()
         });
-        self.others.retain(|(_, reader)| *reader >= front);
+        self.others.retain(|(_, reader)| keep(*reader));
         self.entries = self.by_prefix.values().map(Vec::len).sum::<usize>() + self.others.len();
     }
 }
@@ -168,12 +168,35 @@ fn prefix_of(range: &KeyRange) -> Option<&str> {
     Some(start)
 }
 
+/// The edges of the transaction being linked, gathered key by key.
+struct NewEdges<'a> {
+    /// Its node.
+    me: u32,
+    id: TxId,
+    /// The keys it wrote, sorted.
+    written: Vec<&'a Key>,
+    /// Nodes with an edge into it.
+    sources: Vec<u32>,
+    /// Nodes it has an edge to.
+    targets: Vec<u32>,
+}
+
+impl NewEdges<'_> {
+    fn wrote(&self, key: &Key) -> bool {
+        self.written.binary_search(&key).is_ok()
+    }
+}
+
 /// The serialization graph of the window, with a topological order.
 #[derive(Debug, Default)]
 pub(super) struct LiveGraph {
     /// Absolute number of `nodes[0]`.
     front: u32,
-    nodes: VecDeque<Node>,
+    /// `None` for a node collapsed out of the middle of the window; the
+    /// front is always a node still kept.
+    nodes: VecDeque<Option<Node>>,
+    /// Nodes still kept (the `Some` entries of `nodes`).
+    kept: usize,
     node_of: FixedHashMap<TxId, u32>,
     keys: BTreeMap<Key, KeyState>,
     predicates: PredicateIndex,
@@ -195,11 +218,24 @@ impl LiveGraph {
     }
 
     fn node(&self, node: u32) -> &Node {
-        &self.nodes[(node - self.front) as usize]
+        self.nodes[(node - self.front) as usize]
+            .as_ref()
+            .expect("edges and key lists name kept nodes only")
     }
 
     fn node_mut(&mut self, node: u32) -> &mut Node {
-        &mut self.nodes[(node - self.front) as usize]
+        self.nodes[(node - self.front) as usize]
+            .as_mut()
+            .expect("edges and key lists name kept nodes only")
+    }
+
+    /// Whether `node` is in the window (neither pruned nor collapsed).
+    fn is_kept(&self, node: u32) -> bool {
+        node >= self.front
+            && self
+                .nodes
+                .get((node - self.front) as usize)
+                .is_some_and(Option::is_some)
     }
 
     /// Adds `tx` (the next commit) and its edges, leaving out `excused`
@@ -211,17 +247,7 @@ impl LiveGraph {
         excused: &BTreeSet<(TxId, TxId)>,
     ) -> Result<Option<u32>, Unsure> {
         if tx.id == INITIAL {
-            if tx.commit_seq != 0 || !tx.reads.is_empty() || !self.nodes.is_empty() {
-                return Err(Unsure);
-            }
-            for write in &tx.writes {
-                let state = self.keys.entry(write.key.clone()).or_default();
-                if state.initial {
-                    return Err(Unsure);
-                }
-                state.initial = true;
-            }
-            self.initial_in_window = true;
+            self.link_initial_load(tx)?;
             return Ok(None);
         }
         if tx.commit_seq == 0 || self.node_of.contains_key(&tx.id) || self.unordered.is_some() {
@@ -236,7 +262,58 @@ impl LiveGraph {
         if me == u32::MAX {
             return Err(Unsure);
         }
-        // Versions read at the initial load: the load wrote those keys.
+        self.mark_initial_reads(tx, me)?;
+        self.nodes.push_back(Some(Node {
+            id: tx.id,
+            label: None,
+            out: Vec::new(),
+            ins: Vec::new(),
+            seen: 0,
+        }));
+        self.kept += 1;
+        self.node_of.insert(tx.id, me);
+        let mut edges = NewEdges {
+            me,
+            id: tx.id,
+            written,
+            sources: Vec::new(),
+            targets: Vec::new(),
+        };
+        for read in &tx.reads {
+            match read {
+                ReadRecord::Item { key, version } => self.read_item(&mut edges, key, *version)?,
+                ReadRecord::Predicate { range, observed } => {
+                    self.read_predicate(&mut edges, range, observed)?
+                }
+            }
+        }
+        self.write_keys(&mut edges);
+        let NewEdges {
+            sources, targets, ..
+        } = edges;
+        self.attach(me, tx.id, sources, targets, excused);
+        Ok(Some(me))
+    }
+
+    /// The initial load: marks the keys it wrote. It gets no node (nothing
+    /// leads into it).
+    fn link_initial_load(&mut self, tx: &CommittedTx) -> Result<(), Unsure> {
+        if tx.commit_seq != 0 || !tx.reads.is_empty() || !self.nodes.is_empty() {
+            return Err(Unsure);
+        }
+        for write in &tx.writes {
+            let state = self.keys.entry(write.key.clone()).or_default();
+            if state.initial {
+                return Err(Unsure);
+            }
+            state.initial = true;
+        }
+        self.initial_in_window = true;
+        Ok(())
+    }
+
+    /// Versions `tx` read at the initial load: the load wrote those keys.
+    fn mark_initial_reads(&mut self, tx: &CommittedTx, me: u32) -> Result<(), Unsure> {
         for read in &tx.reads {
             match read {
                 ReadRecord::Item {
@@ -251,107 +328,85 @@ impl LiveGraph {
                 }
             }
         }
-        self.nodes.push_back(Node {
-            id: tx.id,
-            label: None,
-            out: Vec::new(),
-            ins: Vec::new(),
-            seen: 0,
-        });
-        self.node_of.insert(tx.id, me);
-        let mut sources: Vec<u32> = Vec::new();
-        let mut targets: Vec<u32> = Vec::new();
-        let own = |key: &Key| written.binary_search(&key).is_ok();
-        for read in &tx.reads {
-            match read {
-                ReadRecord::Item { key, version } => {
-                    self.read_item(me, tx.id, key, *version, &own, &mut sources, &mut targets)?
-                }
-                ReadRecord::Predicate { range, observed } => {
-                    if observed.iter().any(|(key, _)| !range.contains(key))
-                        || observed.windows(2).any(|pair| pair[0].0 >= pair[1].0)
-                    {
-                        return Err(Unsure);
-                    }
-                    let mut seen = observed.iter().peekable();
-                    let in_range: Vec<Key> = if range.start < range.end {
-                        self.keys
-                            .range(range.start.clone()..range.end.clone())
-                            .filter(|(_, state)| state.has_version())
-                            .map(|(key, _)| key.clone())
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    for key in &in_range {
-                        while let Some((other, writer)) = seen.next_if(|(other, _)| other < key) {
-                            self.read_item(
-                                me,
-                                tx.id,
-                                other,
-                                Some(*writer),
-                                &own,
-                                &mut sources,
-                                &mut targets,
-                            )?;
-                        }
-                        let version = seen.next_if(|(other, _)| other == key).map(|(_, w)| *w);
-                        self.read_item(me, tx.id, key, version, &own, &mut sources, &mut targets)?;
-                    }
-                    for (other, writer) in seen {
-                        self.read_item(
-                            me,
-                            tx.id,
-                            other,
-                            Some(*writer),
-                            &own,
-                            &mut sources,
-                            &mut targets,
-                        )?;
-                    }
-                    self.predicates.insert(range, me);
-                }
-            }
+        Ok(())
+    }
+
+    /// A scan: each key it saw, and each key of its range with a version
+    /// that it saw unborn; then the scan waits in the predicate index for
+    /// the first writer of a key of its range.
+    fn read_predicate(
+        &mut self,
+        edges: &mut NewEdges,
+        range: &KeyRange,
+        observed: &[(Key, TxId)],
+    ) -> Result<(), Unsure> {
+        if observed.iter().any(|(key, _)| !range.contains(key))
+            || observed.windows(2).any(|pair| pair[0].0 >= pair[1].0)
+        {
+            return Err(Unsure);
         }
+        let mut seen = observed.iter().peekable();
+        let in_range: Vec<Key> = if range.start < range.end {
+            self.keys
+                .range(range.start.clone()..range.end.clone())
+                .filter(|(_, state)| state.has_version())
+                .map(|(key, _)| key.clone())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for key in &in_range {
+            while let Some((other, writer)) = seen.next_if(|(other, _)| other < key) {
+                self.read_item(edges, other, Some(*writer))?;
+            }
+            let version = seen.next_if(|(other, _)| other == key).map(|(_, w)| *w);
+            self.read_item(edges, key, version)?;
+        }
+        for (other, writer) in seen {
+            self.read_item(edges, other, Some(*writer))?;
+        }
+        self.predicates.insert(range, edges.me);
+        Ok(())
+    }
+
+    /// The new node's writes: a `ww` edge from each key's last writer and
+    /// `rw` edges from the readers of the version it overwrote (or, for a
+    /// key's first version, from those that saw it unborn, scans
+    /// included).
+    fn write_keys(&mut self, edges: &mut NewEdges) {
         let mut covering = Vec::new();
-        for key in written {
+        for &key in &edges.written {
             let state = self.keys.entry(key.clone()).or_default();
             if let Some(&last) = state.writers.back() {
-                sources.push(last);
+                edges.sources.push(last);
             }
             if state.has_version() {
-                sources.extend(state.readers.drain(..));
+                edges.sources.extend(state.readers.drain(..));
             } else {
-                sources.extend(state.unborn.drain(..));
+                edges.sources.extend(state.unborn.drain(..));
                 covering.clear();
                 self.predicates.covering(key, self.front, &mut covering);
-                sources.extend_from_slice(&covering);
+                edges.sources.extend_from_slice(&covering);
             }
             let state = self.keys.get_mut(key).expect("just inserted");
-            state.writers.push_back(me);
+            state.writers.push_back(edges.me);
         }
-        self.attach(me, tx.id, sources, targets, excused);
-        Ok(Some(me))
     }
 
     /// One key read (an item read, or one key of a scan, `version` `None`
     /// when the read saw it unborn).
-    #[allow(clippy::too_many_arguments)]
     fn read_item(
         &mut self,
-        me: u32,
-        my_id: TxId,
+        edges: &mut NewEdges,
         key: &Key,
         version: Option<TxId>,
-        own: &dyn Fn(&Key) -> bool,
-        sources: &mut Vec<u32>,
-        targets: &mut Vec<u32>,
     ) -> Result<(), Unsure> {
+        let me = edges.me;
         match version {
-            Some(writer) if writer == my_id => {
+            Some(writer) if writer == edges.id => {
                 // Its own write: no edge to itself, and the write's `ww`
                 // edge already orders it before the next writer.
-                if own(key) {
+                if edges.wrote(key) {
                     Ok(())
                 } else {
                     Err(Unsure)
@@ -360,7 +415,7 @@ impl LiveGraph {
             Some(INITIAL) => {
                 let state = self.keys.get_mut(key).ok_or(Unsure)?;
                 match state.writers.front() {
-                    Some(&next) => targets.push(next),
+                    Some(&next) => edges.targets.push(next),
                     None => push_once(&mut state.readers, me),
                 }
                 Ok(())
@@ -369,9 +424,9 @@ impl LiveGraph {
                 let node = *self.node_of.get(&writer).ok_or(Unsure)?;
                 let state = self.keys.get_mut(key).ok_or(Unsure)?;
                 let position = state.writers.binary_search(&node).map_err(|_| Unsure)?;
-                sources.push(node);
+                edges.sources.push(node);
                 match state.writers.get(position + 1) {
-                    Some(&next) => targets.push(next),
+                    Some(&next) => edges.targets.push(next),
                     None => push_once(&mut state.readers, me),
                 }
                 Ok(())
@@ -379,17 +434,17 @@ impl LiveGraph {
             None => match self.keys.get_mut(key) {
                 Some(state) if state.initial => Err(Unsure),
                 Some(state) if !state.writers.is_empty() => {
-                    targets.push(state.writers[0]);
+                    edges.targets.push(state.writers[0]);
                     Ok(())
                 }
                 Some(state) => {
-                    if !own(key) {
+                    if !edges.wrote(key) {
                         push_once(&mut state.unborn, me);
                     }
                     Ok(())
                 }
                 None => {
-                    if !own(key) {
+                    if !edges.wrote(key) {
                         self.keys
                             .entry(key.clone())
                             .or_default()
@@ -491,14 +546,35 @@ impl LiveGraph {
             self.set_label(me, fresh);
             return true;
         }
+        self.reorder(me, fresh, earlier)
+    }
+
+    /// Pearce and Kelly's step for a node whose label would be `fresh`
+    /// but that has edges to `earlier` nodes, ordered before it: the
+    /// search forward from those over nodes ordered before `fresh` either
+    /// meets it (a cycle: `false`, the node stays unordered) or gives the
+    /// nodes to move after it, and those its ancestors ordered after the
+    /// earliest target move before it, all within their own labels.
+    fn reorder(&mut self, me: u32, fresh: u64, earlier: Vec<u32>) -> bool {
         let lower = earlier
             .iter()
             .map(|&target| self.node(target).label.expect("ordered"))
             .min()
             .expect("not empty");
-        // Forward from the earlier targets, over nodes ordered before the
-        // new one: meeting it closes a cycle.
         self.stamp += 1;
+        let Some(forward) = self.reached_before(me, fresh, earlier) else {
+            self.unordered = Some(me);
+            return false;
+        };
+        let backward = self.ancestors_after(me, lower);
+        self.relabel(me, fresh, backward, forward);
+        true
+    }
+
+    /// Forward from `earlier`, over nodes ordered before `fresh`, stamped
+    /// with the current stamp: `None` when the search meets `me`, which
+    /// closes a cycle.
+    fn reached_before(&mut self, me: u32, fresh: u64, earlier: Vec<u32>) -> Option<Vec<u32>> {
         let stamp = self.stamp;
         let mut forward: Vec<u32> = Vec::new();
         let mut stack = earlier;
@@ -511,8 +587,7 @@ impl LiveGraph {
                 let next = self.node(node).out[at];
                 self.work += 1;
                 if next == me {
-                    self.unordered = Some(me);
-                    return false;
+                    return None;
                 }
                 let next_node = self.node(next);
                 if next_node.seen != stamp && next_node.label.expect("ordered") < fresh {
@@ -521,8 +596,14 @@ impl LiveGraph {
                 }
             }
         }
-        // Backward from the new node, over nodes ordered after the
-        // earliest target.
+        Some(forward)
+    }
+
+    /// Backward from `me`, over nodes ordered after `lower` and not met by
+    /// the forward search of the same stamp: its ancestors that must move
+    /// before it.
+    fn ancestors_after(&mut self, me: u32, lower: u64) -> Vec<u32> {
+        let stamp = self.stamp;
         let mut backward: Vec<u32> = Vec::new();
         let mut stack = vec![me];
         self.node_mut(me).seen = stamp;
@@ -540,6 +621,12 @@ impl LiveGraph {
                 }
             }
         }
+        backward
+    }
+
+    /// Gives `backward`, `me` and `forward`, in that order and each in its
+    /// old order, the labels they held between them (and `fresh`).
+    fn relabel(&mut self, me: u32, fresh: u64, mut backward: Vec<u32>, mut forward: Vec<u32>) {
         let label = |graph: &LiveGraph, node: u32| graph.node(node).label.expect("ordered");
         backward.sort_unstable_by_key(|&node| label(self, node));
         forward.sort_unstable_by_key(|&node| label(self, node));
@@ -558,7 +645,6 @@ impl LiveGraph {
         for (&node, &new) in placed.zip(&pool) {
             self.set_label(node, new);
         }
-        true
     }
 
     fn set_label(&mut self, node: u32, label: u64) {
@@ -589,20 +675,32 @@ impl LiveGraph {
     /// has an edge into them (a record that breaks the snapshot rule the
     /// pruning relies on).
     pub(super) fn prune(&mut self, pruned: &[CommittedTx]) -> Result<(), Unsure> {
-        let mut count = 0u32;
+        let mut count = 0usize;
+        let mut new_front = self.front;
         for tx in pruned {
             if tx.id == INITIAL {
                 self.initial_in_window = false;
             } else {
                 count += 1;
+                let node = *self.node_of.get(&tx.id).ok_or(Unsure)?;
+                new_front = new_front.max(node + 1);
             }
         }
-        let new_front = self.front + count;
-        if self.unordered.is_some_and(|node| node < new_front) || count as usize > self.nodes.len()
-        {
+        // Collapsed nodes leave holes: the pruned ones are exactly the
+        // kept nodes before the new front.
+        let span = (new_front - self.front) as usize;
+        let kept_before = self
+            .nodes
+            .range(..span)
+            .filter(|node| node.is_some())
+            .count();
+        if self.unordered.is_some_and(|node| node < new_front) || kept_before != count {
             return Err(Unsure);
         }
         for node in self.front..new_front {
+            if !self.is_kept(node) {
+                continue;
+            }
             if self
                 .node(node)
                 .ins
@@ -626,21 +724,7 @@ impl LiveGraph {
             }
         }
         for tx in pruned {
-            let read_keys = tx.reads.iter().flat_map(|read| match read {
-                ReadRecord::Item { key, .. } => std::slice::from_ref(key).iter(),
-                ReadRecord::Predicate { .. } => [].iter(),
-            });
-            let observed = tx.reads.iter().flat_map(|read| match read {
-                ReadRecord::Item { .. } => [].iter(),
-                ReadRecord::Predicate { observed, .. } => observed.iter(),
-            });
-            let keys = tx
-                .writes
-                .iter()
-                .map(|write| &write.key)
-                .chain(read_keys)
-                .chain(observed.map(|(key, _)| key));
-            for key in keys {
+            for key in touched_keys(tx) {
                 let Some(state) = self.keys.get_mut(key) else {
                     continue;
                 };
@@ -654,12 +738,215 @@ impl LiveGraph {
                 }
             }
         }
-        self.nodes.drain(..count as usize);
+        self.nodes.drain(..span);
+        self.kept -= count;
         self.front = new_front;
-        if self.predicates.entries > 2 * self.nodes.len() + 64 {
-            self.predicates.sweep(new_front);
+        self.drop_front_holes();
+        if self.predicates.entries > 2 * self.kept + 64 {
+            let front = self.front;
+            self.predicates.retain(|reader| reader >= front);
         }
         Ok(())
+    }
+
+    /// Advances the front past collapsed nodes.
+    fn drop_front_holes(&mut self) {
+        while self.nodes.front().is_some_and(Option::is_none) {
+            self.nodes.pop_front();
+            self.front += 1;
+        }
+    }
+
+    /// Collapses the checked transactions of `window` (all linked and
+    /// ordered) that no future cycle can reach: those that no *open*
+    /// transaction reaches in the window's graph, an open one being a
+    /// writer committed after the `horizon`, the oldest first snapshot of
+    /// any transaction still to commit (see the
+    /// [incremental checker](super::incremental) for why that is sound).
+    /// The excused pairs count as edges here, so that what goes is closed
+    /// under every edge of the full graph: per key, the collapsed writers
+    /// come before every kept one, a kept transaction read at most the
+    /// last collapsed version of a key and never saw unborn a key that a
+    /// collapsed transaction wrote. Returns the positions in `window` of
+    /// the collapsed transactions (the initial load among them, which lies
+    /// on no cycle), or [`Unsure`] when the graph breaks that closure (a
+    /// record the pruning's snapshot rule does not hold for), before
+    /// changing anything.
+    pub(super) fn collapse(
+        &mut self,
+        window: &[CommittedTx],
+        horizon: u64,
+        excused: &BTreeSet<(TxId, TxId)>,
+    ) -> Result<Vec<usize>, Unsure> {
+        if self.unordered.is_some() {
+            return Ok(Vec::new());
+        }
+        self.stamp += 1;
+        self.mark_reached_from_open(window, horizon, excused)?;
+        let (dead_positions, dead_nodes) = self.unreached(window)?;
+        if dead_positions.is_empty() {
+            return Ok(dead_positions);
+        }
+        self.check_collapse_is_closed(window, &dead_positions, &dead_nodes)?;
+        self.forget_collapsed_keys(window, &dead_positions);
+        self.remove_collapsed_nodes(&dead_nodes);
+        Ok(dead_positions)
+    }
+
+    /// Stamps what the open writers of `window` (committed after `horizon`)
+    /// reach, counting the `excused` pairs as edges.
+    fn mark_reached_from_open(
+        &mut self,
+        window: &[CommittedTx],
+        horizon: u64,
+        excused: &BTreeSet<(TxId, TxId)>,
+    ) -> Result<(), Unsure> {
+        let stamp = self.stamp;
+        let mut stack = Vec::new();
+        for tx in window {
+            if tx.id == INITIAL || tx.commit_seq <= horizon || tx.writes.is_empty() {
+                continue;
+            }
+            let node = *self.node_of.get(&tx.id).ok_or(Unsure)?;
+            self.node_mut(node).seen = stamp;
+            stack.push(node);
+        }
+        while let Some(node) = stack.pop() {
+            let id = self.node(node).id;
+            let excused_targets = excused
+                .range((id, TxId::MIN)..=(id, TxId::MAX))
+                .filter_map(|(_, to)| self.node_of.get(to).copied());
+            let targets: Vec<u32> = self
+                .node(node)
+                .out
+                .iter()
+                .copied()
+                .chain(excused_targets)
+                .collect();
+            for target in targets {
+                self.work += 1;
+                if self.node(target).seen != stamp {
+                    self.node_mut(target).seen = stamp;
+                    stack.push(target);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The positions in `window` of what the last search did not reach
+    /// (the initial load always), and their nodes.
+    fn unreached(&self, window: &[CommittedTx]) -> Result<(Vec<usize>, Vec<u32>), Unsure> {
+        let mut dead_positions = Vec::new();
+        let mut dead_nodes: Vec<u32> = Vec::new();
+        for (at, tx) in window.iter().enumerate() {
+            if tx.id == INITIAL {
+                dead_positions.push(at);
+                continue;
+            }
+            let node = *self.node_of.get(&tx.id).ok_or(Unsure)?;
+            if self.node(node).seen != self.stamp {
+                dead_positions.push(at);
+                dead_nodes.push(node);
+            }
+        }
+        Ok((dead_positions, dead_nodes))
+    }
+
+    /// Checks the closure before changing anything: nothing kept leads
+    /// into a collapsed node, and per key the collapsed writers come
+    /// first.
+    fn check_collapse_is_closed(
+        &self,
+        window: &[CommittedTx],
+        dead_positions: &[usize],
+        dead_nodes: &[u32],
+    ) -> Result<(), Unsure> {
+        let is_dead = |node: u32| self.node(node).seen != self.stamp;
+        for &node in dead_nodes {
+            if self.node(node).ins.iter().any(|&source| !is_dead(source)) {
+                return Err(Unsure);
+            }
+        }
+        for &at in dead_positions {
+            for write in &window[at].writes {
+                let Some(state) = self.keys.get(&write.key) else {
+                    return Err(Unsure);
+                };
+                let mut writers = state.writers.iter();
+                let me = self.node_of.get(&window[at].id).copied();
+                if me.is_some()
+                    && !writers
+                        .by_ref()
+                        .take_while(|&&writer| Some(writer) != me)
+                        .all(|&writer| is_dead(writer))
+                {
+                    return Err(Unsure);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the collapsed transactions from the keys they touched: their
+    /// writers from the front of each key's list (the base stands for
+    /// them), their reads from the readers.
+    fn forget_collapsed_keys(&mut self, window: &[CommittedTx], dead_positions: &[usize]) {
+        let stamp = self.stamp;
+        for &at in dead_positions {
+            let tx = &window[at];
+            for key in touched_keys(tx) {
+                let Some(state) = self.keys.get_mut(key) else {
+                    continue;
+                };
+                let (front, nodes) = (self.front, &self.nodes);
+                let kept = |node: &u32| reached(nodes, front, *node, stamp);
+                let mut dropped = false;
+                while state.writers.front().is_some_and(|first| !kept(first)) {
+                    state.writers.pop_front();
+                    dropped = true;
+                }
+                if dropped || (tx.id == INITIAL && tx.writes.iter().any(|w| &w.key == key)) {
+                    state.initial = true;
+                }
+                state.readers.retain(kept);
+                state.unborn.retain(kept);
+                if state.is_empty() {
+                    self.keys.remove(key);
+                }
+            }
+            if tx.id == INITIAL {
+                self.initial_in_window = false;
+            }
+        }
+    }
+
+    /// Removes the collapsed nodes, their edges into kept ones, their
+    /// labels and their scans, leaving holes in the window.
+    fn remove_collapsed_nodes(&mut self, dead_nodes: &[u32]) {
+        let stamp = self.stamp;
+        let is_dead = |graph: &LiveGraph, node: u32| graph.node(node).seen != stamp;
+        for &node in dead_nodes {
+            for at in 0..self.node(node).out.len() {
+                let target = self.node(node).out[at];
+                if !is_dead(self, target) {
+                    self.node_mut(target).ins.retain(|&source| source != node);
+                }
+            }
+        }
+        for &node in dead_nodes {
+            let (id, label) = (self.node(node).id, self.node(node).label);
+            self.node_of.remove(&id);
+            if let Some(label) = label {
+                self.order.remove(&label);
+            }
+            self.nodes[(node - self.front) as usize] = None;
+        }
+        self.kept -= dead_nodes.len();
+        let (front, nodes) = (self.front, &self.nodes);
+        self.predicates
+            .retain(|reader| reached(nodes, front, reader, stamp));
+        self.drop_front_holes();
     }
 
     /// Removes the edges between the `pairs` of transactions (`(from,
@@ -688,6 +975,33 @@ impl LiveGraph {
             self.set_label(node, start + at as u64 * LABEL_GAP);
         }
     }
+}
+
+/// Whether `node` is in the window and was reached by the search stamped
+/// `stamp`.
+fn reached(nodes: &VecDeque<Option<Node>>, front: u32, node: u32, stamp: u32) -> bool {
+    node >= front
+        && nodes
+            .get((node - front) as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|n| n.seen == stamp)
+}
+
+/// The keys `tx` wrote, read, or saw in a scan.
+fn touched_keys(tx: &CommittedTx) -> impl Iterator<Item = &Key> {
+    let read_keys = tx.reads.iter().flat_map(|read| match read {
+        ReadRecord::Item { key, .. } => std::slice::from_ref(key).iter(),
+        ReadRecord::Predicate { .. } => [].iter(),
+    });
+    let observed = tx.reads.iter().flat_map(|read| match read {
+        ReadRecord::Item { .. } => [].iter(),
+        ReadRecord::Predicate { observed, .. } => observed.iter(),
+    });
+    tx.writes
+        .iter()
+        .map(|write| &write.key)
+        .chain(read_keys)
+        .chain(observed.map(|(key, _)| key))
 }
 
 fn push_once(list: &mut VecDeque<u32>, node: u32) {

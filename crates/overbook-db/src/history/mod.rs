@@ -68,6 +68,7 @@ mod cycles;
 mod graph;
 mod incremental;
 mod live;
+mod snapshots;
 
 #[cfg(test)]
 mod proptests;

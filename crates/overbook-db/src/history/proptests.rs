@@ -326,12 +326,22 @@ fn kind_of(result: &Result<CheckStats, Anomaly>) -> Option<AnomalyKind> {
     result.as_ref().err().map(|anomaly| anomaly.kind)
 }
 
+/// `PROPTEST_CASES` when set (to hunt with many more cases than CI
+/// runs), else `default`: an explicit count would otherwise shadow the
+/// variable, which proptest reads only for its default config.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
+}
+
 /// At most this many transactions per history: 6! = 720 orders for the
 /// oracle keeps thousands of cases within seconds.
 const TXS_MAX: usize = 6;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(1000)))]
 
     #[test]
     fn serial_histories_are_serializable(plan in plan(Mode::Serial, TXS_MAX)) {
@@ -354,7 +364,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2500))]
+    #![proptest_config(ProptestConfig::with_cases(cases(2500)))]
 
     #[test]
     fn snapshots_without_first_committer_wins_agree(plan in plan(Mode::Snapshot, TXS_MAX)) {
@@ -398,7 +408,7 @@ proptest! {
 fn incremental_agrees(history: &[CommittedTx]) -> Result<u64, TestCaseError> {
     let mut ordered = history.to_vec();
     ordered.sort_by_key(|tx| tx.commit_seq);
-    let mut incremental = IncrementalCheck::new();
+    let mut incremental = IncrementalCheck::collapsing_eagerly();
     for at in 0..ordered.len() {
         incremental.push(ordered[at].clone());
         let full = check(&ordered[..=at]);
@@ -473,12 +483,13 @@ fn mix_levels(history: &mut [CommittedTx]) {
 /// Feeds the history to the incremental checker and to one that searches
 /// its whole window every time (the checker before the live graph), asking
 /// each for every anomaly after every commit (moving past the allowed ones
-/// as the world does) and pruning both alike: the same anomalies, with the
-/// same cycles, in the same order, and the same windows.
+/// as the world does) and pruning both at the same horizon: the same
+/// anomalies, with the same cycles, in the same order, the live one's
+/// window no larger.
 fn live_agrees_with_whole_window(history: &[CommittedTx]) -> Result<(), TestCaseError> {
     let mut ordered = history.to_vec();
     ordered.sort_by_key(|tx| tx.commit_seq);
-    let mut live = IncrementalCheck::new();
+    let mut live = IncrementalCheck::collapsing_eagerly();
     let mut whole = IncrementalCheck::searching_whole_window();
     for at in 0..ordered.len() {
         live.push(ordered[at].clone());
@@ -504,14 +515,18 @@ fn live_agrees_with_whole_window(history: &[CommittedTx]) -> Result<(), TestCase
             .min()
             .unwrap_or(ordered[at].commit_seq)
             .min(ordered[at].commit_seq);
-        prop_assert_eq!(live.prune(horizon), whole.prune(horizon));
-        prop_assert_eq!(live.window_len(), whole.window_len());
+        // The live graph also collapses what no open writer reaches,
+        // which the whole-window search cannot tell: it keeps at most as
+        // much.
+        live.prune(horizon);
+        whole.prune(horizon);
+        prop_assert!(live.window_len() <= whole.window_len());
     }
     Ok(())
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1500))]
+    #![proptest_config(ProptestConfig::with_cases(cases(1500)))]
 
     #[test]
     fn incremental_agrees_on_serial_histories(plan in plan(Mode::Serial, TXS_MAX)) {
@@ -537,7 +552,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(ProptestConfig::with_cases(cases(400)))]
 
     #[test]
     fn incremental_agrees_on_long_snapshot_histories(plan in long_plan(Mode::SnapshotFirstCommitterWins)) {

@@ -43,11 +43,13 @@ impl HistoryWatch {
 
     /// Takes the transactions committed since the last call (in commit
     /// order) and, once `every` are waiting or at the `end`, searches.
-    /// `horizon` is the store's oldest live first snapshot.
+    /// `horizon` gives the store's oldest live first snapshot; it is asked
+    /// only when the search found nothing and the window is pruned, not
+    /// on the many steps where nothing committed.
     pub(super) fn observe(
         &mut self,
         committed: Vec<CommittedTx>,
-        horizon: u64,
+        horizon: impl FnOnce() -> u64,
         step: u64,
         sim_time_ms: u64,
         end: bool,
@@ -61,7 +63,7 @@ impl HistoryWatch {
         }
         for _ in 0..FINDINGS_PER_SEARCH_MAX {
             let Some(found) = self.checker.next_anomaly() else {
-                self.checker.prune(horizon);
+                self.checker.prune(horizon());
                 return Ok(());
             };
             match (found.allowed_by, self.anomalies) {
@@ -178,7 +180,7 @@ mod tests {
     fn write_skew_among_serializable_transactions_is_a_violation() {
         let mut watch = watch(HistoryAnomalies::Report);
         let broken = watch
-            .observe(write_skew(Isolation::Serializable), 2, 7, 70, false)
+            .observe(write_skew(Isolation::Serializable), || 2, 7, 70, false)
             .unwrap_err();
         assert_eq!(broken.invariant, "serializable_history");
         assert_eq!(
@@ -192,7 +194,7 @@ mod tests {
     fn write_skew_at_repeatable_read_is_a_finding_unless_fatal_or_off() {
         let mut reporting = watch(HistoryAnomalies::Report);
         assert!(reporting
-            .observe(write_skew(Isolation::RepeatableRead), 2, 7, 70, false)
+            .observe(write_skew(Isolation::RepeatableRead), || 2, 7, 70, false)
             .is_ok());
         let report = reporting.report();
         assert_eq!(report.findings.len(), 1);
@@ -208,13 +210,13 @@ mod tests {
 
         let mut fatal = watch(HistoryAnomalies::Fatal);
         let broken = fatal
-            .observe(write_skew(Isolation::RepeatableRead), 2, 7, 70, false)
+            .observe(write_skew(Isolation::RepeatableRead), || 2, 7, 70, false)
             .unwrap_err();
         assert_eq!(broken.invariant, "history_anomaly");
 
         let mut off = watch(HistoryAnomalies::Off);
         assert!(off
-            .observe(write_skew(Isolation::RepeatableRead), 2, 7, 70, false)
+            .observe(write_skew(Isolation::RepeatableRead), || 2, 7, 70, false)
             .is_ok());
         assert!(off.report().findings.is_empty());
     }
@@ -227,9 +229,15 @@ mod tests {
         })
         .expect("on");
         let txs = write_skew(Isolation::Serializable);
-        assert!(watch.observe(txs, 2, 1, 1, false).is_ok(), "2 of 3 commits");
+        assert!(
+            watch.observe(txs, || 2, 1, 1, false).is_ok(),
+            "2 of 3 commits"
+        );
         assert_eq!(watch.searches(), 0);
-        assert!(watch.observe(Vec::new(), 2, 2, 2, true).is_err(), "the end");
+        assert!(
+            watch.observe(Vec::new(), || 2, 2, 2, true).is_err(),
+            "the end"
+        );
         assert!(HistoryWatch::new(&RunConfig {
             check_history: false,
             ..RunConfig::default()

@@ -1169,11 +1169,17 @@ impl<'a, S: System> World<'a, S> {
         committed: Vec<CommittedTx>,
         end: bool,
     ) -> Option<crate::system::Violation> {
-        let horizon = self.store.oldest_live_first_snapshot();
         let (step, now_ms) = (self.steps, self.now_ms());
+        let store = &self.store;
         let watch = self.history.as_mut()?;
         watch
-            .observe(committed, horizon, step, now_ms, end)
+            .observe(
+                committed,
+                || store.oldest_live_first_snapshot(),
+                step,
+                now_ms,
+                end,
+            )
             .err()
             .map(|broken| crate::system::Violation {
                 invariant: broken.invariant,
