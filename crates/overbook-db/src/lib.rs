@@ -37,7 +37,6 @@
 #[cfg(feature = "postgres")]
 pub mod conform;
 pub mod history;
-#[cfg(feature = "postgres")]
 pub mod pgspecs;
 #[cfg(feature = "postgres")]
 pub mod pgwire;

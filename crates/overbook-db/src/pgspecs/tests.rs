@@ -4,6 +4,8 @@ use super::spec::{Blocker, Resolved, Spec};
 use super::split::{has_parameters, split};
 use super::*;
 use crate::conform::run::{Outcome, StepRun};
+use crate::conform::Class;
+use crate::sql::script::SimBackend;
 use crate::store::{block_on, DbError, SqlState};
 
 const SMALL: &str = r#"
@@ -295,7 +297,13 @@ fn the_comparator_gives_each_class() {
 /// done nothing.
 fn shared_suite() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = ["../shared/pg-isolation", "../../shared/pg-isolation"];
+    // The crate is two folders below the repository root: the shared
+    // folder beside the checkout is three up.
+    let candidates = [
+        "../../../shared/pg-isolation",
+        "../shared/pg-isolation",
+        "../../shared/pg-isolation",
+    ];
     let found = candidates
         .iter()
         .map(|dir| root.join(dir))

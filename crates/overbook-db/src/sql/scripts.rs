@@ -16,6 +16,8 @@
 
 use super::script::{Backend, Runner, Stmt};
 use super::{Rows, Session};
+use crate::pgspecs::spec::{Spec, SpecError};
+use crate::pgspecs::split::split;
 use crate::store::DbError;
 
 /// A script in the manner of PostgreSQL's isolationtester: sessions
@@ -23,8 +25,34 @@ use crate::store::DbError;
 /// stays pending while the others go on, and its result is shown where it
 /// completes. Its [`Transcript`] on the simulated store must equal the one
 /// recorded from PostgreSQL 15 (`expected`), statement for statement.
-#[derive(Clone, Copy, Debug)]
+/// Read from its files by [`Script::from_files`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
+    /// A kebab-case name (its files' name).
+    pub name: String,
+    /// What it shows, in a sentence.
+    pub about: String,
+    /// Statements run one by one before the sessions start (on the suite's
+    /// tables), autocommit.
+    pub setup: Vec<String>,
+    /// How many sessions.
+    pub sessions: usize,
+    /// `(session, statement)` in the order they are issued.
+    pub steps: Vec<(usize, String)>,
+    /// Queries an observer runs once every session is done.
+    pub check: Vec<String>,
+    /// The transcript PostgreSQL 15 gives, one line per event.
+    pub expected: String,
+}
+
+/// (temporary, for the round trip) A script in the manner of PostgreSQL's isolationtester: sessions
+/// (each on its own connection) run `steps` in order; a step that blocks
+/// stays pending while the others go on, and its result is shown where it
+/// completes. Its [`Transcript`] on the simulated store must equal the one
+/// recorded from PostgreSQL 15 (`expected`), statement for statement.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)]
+pub struct LiteralScript {
     /// A kebab-case name.
     pub name: &'static str,
     /// What it shows, in a sentence.
@@ -39,6 +67,24 @@ pub struct Script {
     pub check: &'static [&'static str],
     /// The transcript PostgreSQL 15 gives, one line per event.
     pub expected: &'static str,
+}
+
+impl LiteralScript {
+    fn owned(&self) -> Script {
+        Script {
+            name: self.name.to_string(),
+            about: self.about.to_string(),
+            setup: self.setup.iter().map(|s| s.to_string()).collect(),
+            sessions: self.sessions,
+            steps: self
+                .steps
+                .iter()
+                .map(|&(n, s)| (n, s.to_string()))
+                .collect(),
+            check: self.check.iter().map(|s| s.to_string()).collect(),
+            expected: self.expected.to_string(),
+        }
+    }
 }
 
 /// What a script did, one line per event: each step as it is issued with
@@ -93,13 +139,14 @@ pub async fn run_script<B: Backend>(
         .open(&super::anomaly::SETUP, script.sessions)
         .await?;
     let mut observer = conns.pop().expect("an observer");
-    for stmt in script.setup {
+    for stmt in &script.setup {
         observer.execute(stmt, &[]).await?;
     }
     let mut run = Runner::new(conns, observer);
     let mut lines = Vec::new();
     let mut reported = 0;
-    for &(session, sql) in script.steps {
+    for (session, sql) in &script.steps {
+        let session = *session;
         assert!(
             session < script.sessions,
             "{}: no session {session}",
@@ -121,7 +168,7 @@ pub async fn run_script<B: Backend>(
             lines.push(format!("s{} still waiting at the end", session + 1));
         }
     }
-    for query in script.check {
+    for query in &script.check {
         let result = run.observer().execute(query, &[]).await;
         lines.push(format!("check: {query} -> {}", outcome(&result)));
     }
@@ -141,12 +188,381 @@ pub fn expected_lines(script: &Script) -> Transcript {
         .collect()
 }
 
-/// Runs every script of [`SCRIPTS`] on `backend`.
+/// One transcript's two files, embedded in the binary.
+struct TranscriptFiles {
+    name: &'static str,
+    spec: &'static str,
+    out: &'static str,
+}
+
+/// Embeds `transcripts/NAME.spec` and `transcripts/NAME.out` for each
+/// name, in order: the binary and the tests read no file at run time, and
+/// a name whose files are missing does not compile.
+macro_rules! transcript_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(TranscriptFiles {
+            name: $name,
+            spec: include_str!(concat!("../../transcripts/", $name, ".spec")),
+            out: include_str!(concat!("../../transcripts/", $name, ".out")),
+        }),*]
+    };
+}
+
+/// Every transcript, in the order `overbook isolation` prints them: a new
+/// one is appended at the end (the test `every_transcript_file_is_listed`
+/// fails on a file left out).
+const FILES: &[TranscriptFiles] = transcript_files![
+    "write-skew-one-victim",
+    "pivot-out-conflict-commits-last",
+    "pivot-out-conflict-commits-first",
+    "pivot-writes-after-out-conflict-committed",
+    "read-only-reader-before-out-conflict",
+    "read-write-reader-before-out-conflict",
+    "unique-violation-after-read-is-40001",
+    "unique-violation-without-read-is-23505",
+    "exclusion-violation-after-read-waits-then-23p01",
+    "exclusion-violation-without-read-is-23p01",
+    "exclusion-violation-with-a-committed-reader-is-40001",
+    "unique-violation-with-a-committed-reader-is-40001",
+    "read-committed-update-follows-a-moved-row",
+    "read-committed-locking-read-follows-a-moved-row",
+    "read-committed-upsert-does-not-follow-a-moved-row",
+    "insert-of-a-locked-row-fails-at-once",
+    "exclusion-conflict-with-a-row-being-updated-waits",
+    "key-share-lets-a-no-key-update-through-but-not-a-delete",
+    "share-locks-coexist-and-hold-off-updates",
+    "referencing-inserts-share-the-parent-and-hold-off-its-delete",
+    "key-share-at-repeatable-read-passes-a-no-key-update",
+    "key-share-at-repeatable-read-fails-after-a-key-change",
+    "key-share-holders-deadlock-when-both-delete",
+    "rollback-to-savepoint-releases-later-locks",
+    "an-error-after-a-savepoint-undoes-only-what-came-after",
+    "rollback-to-savepoint-restores-a-weaker-row-lock",
+    "read-committed-writers-skip-a-row-replaced-in-one-transaction",
+    "locking-reads-do-not-wait-for-an-uncommitted-insert",
+    "lock-timeout-cancels-a-long-lock-wait",
+    "lock-wait-shorter-than-lock-timeout-succeeds",
+    "set-local-and-rolled-back-set-end-with-their-transaction",
+    "session-lock-timeout-lasts-until-reset",
+    "statement-timeout-cancels-a-lock-wait",
+    "advisory-lock-waits-until-commit",
+    "advisory-shared-locks-and-try-locks",
+    "advisory-and-row-lock-deadlock",
+    "deferrable-read-only-waits-for-a-safe-snapshot",
+    "read-only-without-deferrable-fails-the-writer",
+    "deferrable-read-only-with-no-writer-running-does-not-wait",
+    "exclusion-mutual-wait-deadlocks-read-committed",
+    "exclusion-mutual-wait-deadlocks-serializable",
+    "exclusion-conflict-with-a-committed-stay-fails-at-once",
+    "exclusion-conflict-with-a-stay-rolled-back-succeeds",
+    "exclusion-waiter-finds-the-committed-stay-before-a-later-entry",
+    "exclusion-waits-for-an-older-uncommitted-entry-first",
+    "exclusion-fails-on-an-older-committed-entry-first",
+    "exclusion-update-onto-a-span-being-vacated-waits",
+    "exclusion-update-onto-a-waiting-insert-deadlocks",
+    "read-committed-key-share-returns-the-version-it-found",
+    "an-upgrading-holder-goes-ahead-of-a-queued-waiter",
+    "an-upgrade-released-by-rollback-to-savepoint-goes-on",
+    "set-transaction-before-the-first-query-sets-the-level",
+    "session-characteristics-set-the-level-of-later-transactions",
+    "deadlock-check-runs-on-the-waiters-own-timeout",
+    "deadlock-found-by-the-waiter-with-the-short-timeout",
+    "planner-switches-turn-a-keyed-read-into-a-table-lock",
+    "heap-update-waits-then-read-committed-rechecks-the-newest-version",
+    "heap-delete-waits-then-read-committed-finds-nothing",
+    "heap-repeatable-read-update-of-a-row-updated-since-fails",
+    "heap-sequential-scans-lock-the-relation-at-serializable",
+    "heap-sequential-scan-returns-updated-rows-last",
+    "partial-unique-index-waits-then-23505",
+    "partial-unique-index-goes-on-after-rollback",
+    "partial-unique-index-ignores-rows-outside-its-predicate",
+    "lock-table-share-blocks-writers-and-nowait-sees-the-queue",
+    "lock-table-only-in-transaction-blocks",
+    "lock-table-upgrade-deadlock-fails-at-once",
+    "access-exclusive-queues-readers-behind-it",
+    "truncate-waits-for-readers-and-empties-older-snapshots",
+    "session-advisory-locks-outlive-transactions-and-count",
+    "advisory-lock-in-where-waits-after-the-snapshot",
+    "rollback-to-savepoint-releases-locks-and-settings-after-it",
+    "subquery-read-write-skew-serializable",
+    "subquery-read-write-skew-read-committed",
+    "not-exists-insert-select-phantom-serializable",
+    "insert-select-waits-for-uncommitted-duplicate",
+    "with-for-update-skip-locked-sweeper",
+    "with-data-modifying-parts-share-one-snapshot",
+    "update-from-read-committed-rechecks-with-same-joined-rows",
+    "delete-using-repeatable-read-fails-on-changed-target",
+    "on-conflict-where-waits-on-partial-unique-index",
+    "left-join-empty-inner-side-is-predicate-locked",
+    "cascade-delete-waits-on-locked-child",
+    "cascade-rechecks-a-child-moved-meanwhile",
+    "cascade-deletes-a-child-inserted-concurrently",
+    "cascade-repeatable-read-fails-on-a-newer-child",
+    "cascade-serializable-fails-on-a-changed-child",
+    "cascade-deadlock",
+    "set-null-on-update-waits-on-locked-child",
+    "alter-table-waits-for-a-reader-and-queues-later-readers",
+    "alter-table-lock-levels-of-storage-parameters-and-foreign-keys",
+    "fk-check-waits-for-a-referencing-rows-delete",
+    "fk-check-after-a-concurrent-referencing-delete-is-40001-at-repeatable-read",
+    "first-statement-waiting-on-a-table-lock-keeps-its-earlier-snapshot",
+    "update-after-for-update-is-a-key-update-to-key-share",
+    "fk-check-on-a-row-updated-after-for-update-is-40001-at-repeatable-read",
+    "expression-unique-index-waits-then-23505",
+    "expression-unique-index-goes-on-after-rollback",
+    "expression-unique-index-after-a-serializable-read-is-40001",
+    "expression-lookup-not-exists-write-skew-serializable",
+    "expression-upsert-waits-then-does-nothing",
+    "nextval-neither-waits-nor-rolls-back",
+    "currval-before-nextval-in-a-session",
+    "serial-insert-rolled-back-leaves-a-gap",
+    "nextval-takes-no-serializable-conflict",
+    "no-action-after-waiting-finds-a-row-updated-to-refer",
+    "fk-check-again-on-an-update-of-an-own-version",
+    "epq-projects-a-newer-version-again-even-with-equal-values",
+    "fk-trigger-locks-the-child-table-only-when-it-fires",
+    "fk-check-of-an-inserted-row-locks-the-parent-table-even-for-null",
+    "deferred-fk-check-at-commit-fails-after-a-parent-delete",
+    "deferred-fk-check-at-commit-passes-when-the-delete-rolls-back",
+    "deferred-fk-check-at-repeatable-read-commit-after-a-parent-delete",
+    "deferred-no-action-check-at-commit-misses-an-uncommitted-child",
+    "set-constraints-immediate-locks-the-parent-then",
+    "set-constraints-immediate-waits-for-a-parent-delete",
+    "generated-column-recomputed-from-the-rechecked-row",
+    "create-table-as-reads-with-its-own-snapshot",
+    "create-table-as-waits-for-an-access-exclusive-lock",
+    "partition-move-fails-a-read-committed-updater",
+    "partition-move-fails-a-read-committed-locking-read",
+    "partition-move-lets-an-upsert-insert",
+    "partition-move-at-repeatable-read-is-a-serialization-failure",
+    "partition-a-statement-on-the-table-locks-its-partitions",
+    "partition-vacuum-skip-locked-passes-a-locked-partition",
+    "trigger-function-statements-take-their-own-snapshot",
+    "create-trigger-waits-for-a-writer-of-the-table",
+    "truncate-without-the-privilege-fails-without-waiting",
+    "vacuum-by-a-non-owner-skips-the-table-without-waiting",
+    "reindex-waits-for-a-reader-and-holds-back-readers",
+    "unique-violation-after-a-read-elsewhere-in-the-index-is-40001",
+    "index-insert-conflicts-with-a-read-of-another-key-of-the-index",
+    "primary-key-insert-conflicts-with-a-read-of-another-key",
+    "exclusion-index-read-locks-only-the-rows-it-returns",
+    "exclusion-index-insert-conflicts-with-a-read-of-another-room",
+    "partition-statement-on-a-partition-waits-for-a-writer-through-the-parent",
+    "partition-move-fires-the-source-partitions-delete-trigger-on-the-newest-version",
+    "statement-triggers-fire-around-a-wait-and-disable-trigger-waits-for-a-writer",
+    "alter-table-in-a-block-holds-back-readers-until-commit",
+    "rolled-back-drop-table-frees-a-waiting-reader",
+    "reader-waiting-for-a-committed-drop-table-finds-no-table",
+    "create-index-in-a-block-lets-readers-on-and-holds-back-writers",
+    "table-created-in-a-block-is-not-there-for-others-until-commit",
+    "nextval-waits-for-a-block-that-alters-the-sequence",
+    "rolled-back-alter-sequence-restart-leaves-the-sequence-as-it-was",
+    "foreign-key-added-in-a-block-holds-back-writers-of-both-tables",
+    "trigger-created-in-a-block-fires-for-an-update-that-waited",
+];
+
+/// Every script, parsed once from [`FILES`], in their order.
+pub fn scripts() -> &'static [Script] {
+    static SCRIPTS: std::sync::OnceLock<Vec<Script>> = std::sync::OnceLock::new();
+    SCRIPTS.get_or_init(|| {
+        FILES
+            .iter()
+            .map(|f| {
+                Script::from_files(f.name, f.spec, f.out)
+                    .unwrap_or_else(|e| panic!("transcript {e}"))
+            })
+            .collect()
+    })
+}
+
+/// The statements every transcript's first `setup` block holds: the
+/// anomaly suite's tables ([`super::anomaly::SETUP`]), with the extension
+/// PostgreSQL needs for `stay`'s exclusion constraint (the store needs
+/// none), so that the file runs as it is on an empty database.
+pub fn table_statements() -> Vec<&'static str> {
+    std::iter::once("CREATE EXTENSION IF NOT EXISTS btree_gist")
+        .chain(super::anomaly::SETUP.ddl.iter().copied())
+        .collect()
+}
+
+/// [`table_statements`] as the first `setup` block of a transcript's
+/// `.spec` file, with its comment.
+pub fn tables_block() -> String {
+    let mut out = String::from(
+        "# The anomaly suite's tables (sql::anomaly::SETUP), as every transcript\n\
+         # starts: the runner creates them itself and checks this block names them.\n\
+         setup\n{\n",
+    );
+    for stmt in table_statements() {
+        out.push_str(&format!("  {stmt};\n"));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The `# about:` comment of a `.spec` file: its first line's text and
+/// the lines right after it that start with `#` and three spaces, joined
+/// by a space.
+fn about(spec_text: &str) -> Option<String> {
+    let mut lines = spec_text.lines();
+    let first = lines.find_map(|l| l.strip_prefix("# about:"))?;
+    let mut about = first.trim().to_string();
+    for line in lines {
+        let Some(more) = line.strip_prefix("#   ") else {
+            break;
+        };
+        about.push(' ');
+        about.push_str(more.trim());
+    }
+    Some(about)
+}
+
+/// The statements of a block or step, as [`split`] cuts them.
+fn statements(sql: &str) -> Vec<String> {
+    split(sql).into_iter().map(|s| s.sql).collect()
+}
+
+/// The one statement of step `name`.
+fn one_statement(name: &str, sql: &str) -> Result<String, String> {
+    match statements(sql).as_slice() {
+        [only] => Ok(only.clone()),
+        other => Err(format!(
+            "step {name} holds {} statements: a transcript step is one statement (its line shows its outcome)",
+            other.len()
+        )),
+    }
+}
+
+impl Script {
+    /// A transcript from its files: `spec_text`, an isolationtester spec
+    /// (see the module docs for what a transcript's spec holds), and
+    /// `out`, the transcript lines PostgreSQL gave.
+    pub fn from_files(name: &str, spec_text: &str, out: &str) -> Result<Script, SpecError> {
+        let file = format!("{name}.spec");
+        let spec = Spec::parse(&file, spec_text)?;
+        let about = about(spec_text).unwrap_or_default();
+        Script::from_spec(&spec, about, out).map_err(|message| SpecError {
+            file,
+            line: 0,
+            message,
+        })
+    }
+
+    /// A transcript from a parsed spec, what it shows and its `.out` text:
+    /// the first `setup` block must be [`tables_block`]'s, the others are
+    /// the setup statements; sessions are `sN` in increasing order (session
+    /// N of the transcript; one without steps is left out), then an
+    /// optional `check` whose steps are the final queries; one
+    /// permutation, without markers, gives the order of the steps, the
+    /// checks last.
+    pub fn from_spec(spec: &Spec, about: String, out: &str) -> Result<Script, String> {
+        let (tables, setup_blocks) = spec
+            .setup
+            .split_first()
+            .ok_or("no setup block: the first one creates the suite's tables")?;
+        if statements(tables) != table_statements() {
+            return Err(format!(
+                "the first setup block is not the suite's tables; it must read:\n{}",
+                tables_block()
+            ));
+        }
+        if spec.teardown.is_some() {
+            return Err("a teardown block: the transcript runner has none".into());
+        }
+        let setup = setup_blocks.iter().flat_map(|b| statements(b)).collect();
+        // The spec's sessions by index: the transcript's session number
+        // (`sN` is session N, lines `sN: ...`), or `None` for `check`.
+        let mut numbers: Vec<Option<usize>> = Vec::new();
+        for (i, session) in spec.sessions.iter().enumerate() {
+            if session.setup.is_some() || session.teardown.is_some() {
+                return Err(format!(
+                    "session {}: per-session setup and teardown are not run by the transcript runner",
+                    session.name
+                ));
+            }
+            let number = session
+                .name
+                .strip_prefix('s')
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|&n| n > numbers.iter().flatten().max().copied().unwrap_or(0));
+            match number {
+                Some(n) => numbers.push(Some(n)),
+                None if session.name == "check" && i + 1 == spec.sessions.len() => {
+                    numbers.push(None)
+                }
+                None => {
+                    return Err(format!(
+                        "session {}: sessions are s1, s2, ... in increasing order (the lines name them), then check last",
+                        session.name
+                    ))
+                }
+            }
+        }
+        let sessions = numbers.iter().flatten().max().copied().unwrap_or(0);
+        if spec.permutations.len() != 1 {
+            return Err("a transcript lists its steps in exactly one permutation line".into());
+        }
+        let permutation = spec.plan().swap_remove(0);
+        let mut steps = Vec::new();
+        let mut check = Vec::new();
+        for planned in &permutation {
+            let step = spec.step(planned.session, planned.step);
+            if !planned.blockers.is_empty() {
+                return Err(format!(
+                    "step {}: markers are not for transcripts",
+                    step.name
+                ));
+            }
+            let sql = one_statement(&step.name, &step.sql)?;
+            match numbers[planned.session] {
+                None => check.push(sql),
+                Some(_) if !check.is_empty() => {
+                    return Err(format!("step {} comes after a check step", step.name))
+                }
+                Some(n) => steps.push((n - 1, sql)),
+            }
+        }
+        Ok(Script {
+            name: spec.name.clone(),
+            about,
+            setup,
+            sessions,
+            steps,
+            check,
+            expected: out.to_string(),
+        })
+    }
+}
+
+/// Whether `text` is a transcript (the lines [`run_script`] prints), not
+/// isolationtester's output: how `pgspecs` tells a transcript's `.out`.
+pub fn is_transcript(text: &str) -> bool {
+    let session_line = |l: &str| {
+        let Some(rest) = l.strip_prefix('s') else {
+            return false;
+        };
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        let rest = &rest[digits..];
+        digits > 0
+            && (rest.starts_with(": ")
+                || rest.starts_with(" <- ")
+                || rest == " still waiting at the end")
+    };
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut any = false;
+    let all = lines.all(|l| {
+        any = true;
+        session_line(l) || l.starts_with("check: ")
+    });
+    any && all
+}
+
+/// Runs every script of [`scripts`] on `backend`.
 pub async fn run_scripts<B: Backend>(
     backend: &mut B,
 ) -> Result<Vec<(&'static Script, Transcript)>, DbError> {
     let mut out = Vec::new();
-    for script in SCRIPTS {
+    for script in scripts() {
         out.push((script, run_script(backend, script).await?));
     }
     Ok(out)
@@ -158,8 +574,8 @@ const RC: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 const RR: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 
 /// Every script, in the order `overbook isolation` prints them.
-pub const SCRIPTS: &[Script] = &[
-    Script {
+pub const SCRIPTS: &[LiteralScript] = &[
+    LiteralScript {
         name: "write-skew-one-victim",
         about: "a write skew aborts one transaction, at the second commit: \
                 the first committer wins and the same rw edge does not fail \
@@ -193,7 +609,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "pivot-out-conflict-commits-last",
         about: "T1 -rw-> T2 -rw-> T3 is no anomaly when T3 does not commit \
                 first: all three commit",
@@ -226,7 +642,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "pivot-out-conflict-commits-first",
         about: "T1 -rw-> T2 -rw-> T3 with T3 committing first dooms the \
                 pivot T2 alone, at T3's commit",
@@ -259,7 +675,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "pivot-writes-after-out-conflict-committed",
         about: "the pivot's write that completes T1 -rw-> T2 -rw-> T3 after \
                 T3 committed fails at once, and only the pivot",
@@ -292,7 +708,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-only-reader-before-out-conflict",
         about: "a READ ONLY T1 in T1 -rw-> T2 -rw-> T3 whose snapshot \
                 precedes T3's commit cannot be part of a cycle: nothing aborts",
@@ -327,7 +743,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2) (y, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-write-reader-before-out-conflict",
         about: "the same as read-only-reader-before-out-conflict with T1 not \
                 declared READ ONLY: the pivot's write fails",
@@ -362,7 +778,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 1) (y, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "unique-violation-after-read-is-40001",
         about: "two Serializable transactions check that a key is free and \
                 insert it: the second gets 40001 (retryable), not 23505",
@@ -392,7 +808,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "unique-violation-without-read-is-23505",
         about: "without the read, the same inserts are a plain unique \
                 violation at Serializable too",
@@ -418,7 +834,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-violation-after-read-waits-then-23p01",
         about: "unlike a unique violation, an exclusion violation after a \
                 wait stays 23P01 at Serializable: PostgreSQL's exclusion check \
@@ -449,7 +865,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM stay ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-violation-without-read-is-23p01",
         about: "without the read, overlapping bookings are a plain exclusion \
                 violation at Serializable too",
@@ -475,7 +891,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM stay ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-violation-with-a-committed-reader-is-40001",
         about: "an overlapping booking after a concurrent reader-writer of \
                 the room committed fails with 40001: the index insert's SSI \
@@ -505,7 +921,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM stay ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "unique-violation-with-a-committed-reader-is-40001",
         about: "the same with a key: the insert after the other committed \
                 fails with 40001",
@@ -534,7 +950,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-committed-update-follows-a-moved-row",
         about: "at Read Committed an UPDATE that waited on a row whose \
                 primary key a concurrent UPDATE changed follows the row to \
@@ -561,7 +977,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, dept FROM emp ORDER BY id -> [(2, 5)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-committed-locking-read-follows-a-moved-row",
         about: "a FOR UPDATE read follows the chain too, and rechecks its \
                 filter on the new version",
@@ -592,7 +1008,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, dept FROM emp ORDER BY id -> [(2, 1) (4, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-committed-upsert-does-not-follow-a-moved-row",
         about: "ON CONFLICT DO UPDATE whose conflicting row moved away \
                 meanwhile inserts instead: the key is free again",
@@ -621,7 +1037,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, dept FROM emp ORDER BY id -> [(1, 7) (2, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "insert-of-a-locked-row-fails-at-once",
         about: "an INSERT of a committed key that another transaction only \
                 locked FOR UPDATE does not wait: the unique check waits for \
@@ -649,7 +1065,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, dept FROM emp ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-conflict-with-a-row-being-updated-waits",
         about: "an exclusion conflict with a committed row that another \
                 transaction is updating waits for it, and succeeds when the \
@@ -676,7 +1092,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, span FROM stay ORDER BY id -> [(1, [7,9)) (2, [4,5))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "key-share-lets-a-no-key-update-through-but-not-a-delete",
         about: "FOR KEY SHARE conflicts only with FOR UPDATE strength: an \
                 UPDATE of a non-key column goes on, a DELETE waits for both",
@@ -708,7 +1124,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "share-locks-coexist-and-hold-off-updates",
         about: "two FOR SHARE locks coexist; an UPDATE waits until both end, \
                 and NOWAIT fails at once",
@@ -748,7 +1164,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "referencing-inserts-share-the-parent-and-hold-off-its-delete",
         about: "foreign-key checks lock the parent FOR KEY SHARE: two \
                 referencing inserts and an update of the parent's other \
@@ -792,7 +1208,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, k FROM kv_ref ORDER BY id -> [(1, a)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "key-share-at-repeatable-read-passes-a-no-key-update",
         about: "at Repeatable Read a row updated since the snapshot can still \
                 be locked FOR KEY SHARE (and referenced) when its key did not \
@@ -824,7 +1240,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "key-share-at-repeatable-read-fails-after-a-key-change",
         about: "at Repeatable Read FOR KEY SHARE of a row whose key changed \
                 since the snapshot fails with 40001",
@@ -867,7 +1283,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(b, 2) (c, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "key-share-holders-deadlock-when-both-delete",
         about: "two transactions that both reference a parent and then both \
                 delete it wait for each other's KEY SHARE: one gets 40P01",
@@ -897,7 +1313,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "rollback-to-savepoint-releases-later-locks",
         about: "ROLLBACK TO SAVEPOINT undoes the writes after it and hands \
                 their row locks to the waiters; the locks from before it stay",
@@ -934,7 +1350,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 20) (b, 10)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "an-error-after-a-savepoint-undoes-only-what-came-after",
         about: "an error inside a savepoint releases that savepoint's locks at \
                 once; ROLLBACK TO revives the transaction with its earlier \
@@ -995,7 +1411,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 1) (b, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "rollback-to-savepoint-restores-a-weaker-row-lock",
         about: "a row locked FOR KEY SHARE before a savepoint and FOR UPDATE \
                 after it keeps only the KEY SHARE after ROLLBACK TO, which \
@@ -1030,7 +1446,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-committed-writers-skip-a-row-replaced-in-one-transaction",
         about: "a row deleted and inserted again by one transaction is a new \
                 tuple: Read Committed writers that waited on the old one find \
@@ -1066,7 +1482,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "locking-reads-do-not-wait-for-an-uncommitted-insert",
         about: "a row another transaction is inserting is invisible: a \
                 foreign-key check on it fails with 23503 and FOR UPDATE finds \
@@ -1094,7 +1510,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(z, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "lock-timeout-cancels-a-long-lock-wait",
         about: "a lock wait longer than SET LOCAL lock_timeout fails with \
                 55P03 and fails the transaction",
@@ -1123,7 +1539,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "lock-wait-shorter-than-lock-timeout-succeeds",
         about: "a lock wait that ends before lock_timeout is an ordinary wait",
         setup: &["INSERT INTO kv VALUES ('x', 1)"],
@@ -1150,7 +1566,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "set-local-and-rolled-back-set-end-with-their-transaction",
         about: "SET LOCAL lasts to the end of its transaction, and a plain \
                 SET in a transaction that rolls back is undone: the next \
@@ -1185,7 +1601,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "session-lock-timeout-lasts-until-reset",
         about: "a plain SET lock_timeout holds for the session's later \
                 statements, in and out of transaction blocks, until RESET",
@@ -1219,7 +1635,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "statement-timeout-cancels-a-lock-wait",
         about: "a statement that waits longer than statement_timeout fails \
                 with 57014, before a longer lock_timeout",
@@ -1248,7 +1664,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "advisory-lock-waits-until-commit",
         about: "pg_advisory_xact_lock waits for the holder's commit, and \
                 under lock_timeout the wait fails with 55P03",
@@ -1283,7 +1699,7 @@ pub const SCRIPTS: &[Script] = &[
             s2: COMMIT -> ok
         ",
     },
-    Script {
+    LiteralScript {
         name: "advisory-shared-locks-and-try-locks",
         about: "shared advisory locks share; a try-lock returns false \
                 instead of waiting, also behind a queued exclusive waiter, \
@@ -1325,7 +1741,7 @@ pub const SCRIPTS: &[Script] = &[
             s4: COMMIT -> ok
         ",
     },
-    Script {
+    LiteralScript {
         name: "advisory-and-row-lock-deadlock",
         about: "a wait for an advisory lock and a wait for a row lock close \
                 a cycle: the second waiter fails with 40P01",
@@ -1355,7 +1771,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "deferrable-read-only-waits-for-a-safe-snapshot",
         about: "a SERIALIZABLE READ ONLY DEFERRABLE reader waits for the \
                 read-write transaction running at its snapshot; that one \
@@ -1397,7 +1813,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, -11) (y, 20)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-only-without-deferrable-fails-the-writer",
         about: "the same schedule with a READ ONLY reader that does not \
                 wait: it reads a state no serial order explains unless the \
@@ -1436,7 +1852,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 20)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "deferrable-read-only-with-no-writer-running-does-not-wait",
         about: "DEFERRABLE waits only for read-write serializable \
                 transactions: with only a Read Committed writer running its \
@@ -1467,7 +1883,7 @@ pub const SCRIPTS: &[Script] = &[
             s3: COMMIT -> ok
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-mutual-wait-deadlocks-read-committed",
         about: "an insert that waits for an overlapping uncommitted stay has \
                 its own index entry in place already: a later insert of the \
@@ -1497,7 +1913,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,7))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-mutual-wait-deadlocks-serializable",
         about: "the same at Serializable after both read the room: the \
                 deadlock comes first, and the survivor commits since its \
@@ -1530,7 +1946,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,7))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-conflict-with-a-committed-stay-fails-at-once",
         about: "an overlap with a committed stay is 23P01 without a wait",
         setup: &["INSERT INTO stay VALUES (1, 1, '[1,5)')"],
@@ -1548,7 +1964,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [1,5))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-conflict-with-a-stay-rolled-back-succeeds",
         about: "an overlap with an uncommitted stay waits for its \
                 transaction, and succeeds when it rolls back",
@@ -1574,7 +1990,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,7))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-waiter-finds-the-committed-stay-before-a-later-entry",
         about: "when the stay an insert waited for commits, the insert fails \
                 with 23P01 on it, the oldest entry, rather than waiting for \
@@ -1607,7 +2023,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [1,5)) (3, 1, [6,8))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-waits-for-an-older-uncommitted-entry-first",
         about: "a stay overlapping both an uncommitted stay and a committed \
                 one inserted after it waits for the uncommitted one first",
@@ -1639,7 +2055,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,5))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-fails-on-an-older-committed-entry-first",
         about: "a stay overlapping both a committed stay and an uncommitted \
                 one inserted after it fails at once",
@@ -1664,7 +2080,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(2, 1, [3,5))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-update-onto-a-span-being-vacated-waits",
         about: "an UPDATE moving a stay onto the span of one another \
                 transaction is moving away waits for it: it succeeds when \
@@ -1704,7 +2120,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [5,7)) (2, 1, [8,9)) (3, 2, [1,3)) (4, 2, [5,7))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-update-onto-a-waiting-insert-deadlocks",
         about: "an UPDATE whose new span overlaps the entry of an insert \
                 waiting for it waits back: a deadlock",
@@ -1732,7 +2148,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room, span FROM stay ORDER BY id -> [(1, 1, [1,3)) (2, 1, [5,7)) (3, 1, [3,5))]
         ",
     },
-    Script {
+    LiteralScript {
         name: "read-committed-key-share-returns-the-version-it-found",
         about: "at Read Committed FOR KEY SHARE of a row updated (without a \
                 key change) and locked by another transaction waits, then \
@@ -1761,7 +2177,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "an-upgrading-holder-goes-ahead-of-a-queued-waiter",
         about: "a transaction that holds KEY SHARE and upgrades (an UPDATE) \
                 waits only for the holders it conflicts with, not behind a \
@@ -1800,7 +2216,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "an-upgrade-released-by-rollback-to-savepoint-goes-on",
         about: "an upgrading holder waiting for another holder's stronger lock \
                 goes on when ROLLBACK TO SAVEPOINT weakens that lock, ahead of \
@@ -1842,7 +2258,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "set-transaction-before-the-first-query-sets-the-level",
         about: "SET TRANSACTION right after BEGIN changes the level of the \
                 transaction (its snapshot is taken at the first query); \
@@ -1880,7 +2296,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "session-characteristics-set-the-level-of-later-transactions",
         about: "SET SESSION CHARACTERISTICS and default_transaction_isolation \
                 give later BEGINs their level: a repeatable read block keeps \
@@ -1921,7 +2337,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 13)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "deadlock-check-runs-on-the-waiters-own-timeout",
         about: "the deadlock check runs in each waiter after its own \
                 deadlock_timeout, once per wait: a cycle closed by a \
@@ -1952,7 +2368,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 1) (b, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "deadlock-found-by-the-waiter-with-the-short-timeout",
         about: "of two transactions in a deadlock, the one whose own \
                 deadlock_timeout expires first runs the check and fails \
@@ -1985,7 +2401,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 2) (b, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "planner-switches-turn-a-keyed-read-into-a-table-lock",
         about: "with enable_indexscan and enable_bitmapscan off a read by \
                 key is a sequential scan, whose SSI predicate lock covers \
@@ -2043,7 +2459,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 3) (b, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "heap-update-waits-then-read-committed-rechecks-the-newest-version",
         about: "on a table without a primary key an UPDATE of a row another \
                 transaction updated waits for it, then at Read Committed \
@@ -2071,7 +2487,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, v FROM heap ORDER BY id -> [(1, 5) (2, 100)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "heap-delete-waits-then-read-committed-finds-nothing",
         about: "on a table without a primary key a DELETE of a row another \
                 transaction deleted waits for it and at Read Committed then \
@@ -2103,7 +2519,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, v FROM heap ORDER BY id -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "heap-repeatable-read-update-of-a-row-updated-since-fails",
         about: "on a table without a primary key a Repeatable Read UPDATE of a \
                 row a concurrent transaction updated waits for it and fails \
@@ -2132,7 +2548,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, v FROM heap ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "heap-sequential-scans-lock-the-relation-at-serializable",
         about: "at Serializable a sequential scan of a table without a primary \
                 key takes a predicate lock on the whole relation, so two \
@@ -2163,7 +2579,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, v FROM heap ORDER BY id -> [(1, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "heap-sequential-scan-returns-updated-rows-last",
         about: "a sequential scan without ORDER BY returns a table's rows in \
                 heap order: an updated row's new version comes after the rows \
@@ -2185,7 +2601,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT * FROM heap -> [(2, 0) (1, 1) (3, 2) (3, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partial-unique-index-waits-then-23505",
         about: "two transactions each insert an active hold for one seat: \
                 the second waits for the first's uncommitted entry in the \
@@ -2212,7 +2628,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partial-unique-index-goes-on-after-rollback",
         about: "the second active hold for a seat waits for the first and \
                 goes on when the first rolls back",
@@ -2238,7 +2654,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(2, 7, active)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partial-unique-index-ignores-rows-outside-its-predicate",
         about: "a released hold has no entry in the partial unique index: \
                 an active hold for the same seat neither waits nor fails, \
@@ -2270,7 +2686,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active) (2, 7, released)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "lock-table-share-blocks-writers-and-nowait-sees-the-queue",
         about: "LOCK TABLE ... IN SHARE MODE lets readers and other SHARE \
                 lockers in and makes writers wait to its commit; a NOWAIT \
@@ -2310,7 +2726,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "lock-table-only-in-transaction-blocks",
         about: "LOCK TABLE outside a transaction block is 25P01 and on a \
                 missing table 42P01; a READ ONLY block may take any mode \
@@ -2347,7 +2763,7 @@ pub const SCRIPTS: &[Script] = &[
             s1: COMMIT -> ok
         ",
     },
-    Script {
+    LiteralScript {
         name: "lock-table-upgrade-deadlock-fails-at-once",
         about: "two holders of ACCESS SHARE both asking for ACCESS \
                 EXCLUSIVE: the second fails with 40P01 at once (the lock \
@@ -2378,7 +2794,7 @@ pub const SCRIPTS: &[Script] = &[
             s1: COMMIT -> ok
         ",
     },
-    Script {
+    LiteralScript {
         name: "access-exclusive-queues-readers-behind-it",
         about: "a LOCK TABLE waiting for a reader's ACCESS SHARE makes later \
                 readers wait behind it, and a statement that waited for a \
@@ -2410,7 +2826,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 5)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "truncate-waits-for-readers-and-empties-older-snapshots",
         about: "TRUNCATE takes ACCESS EXCLUSIVE (it waits for a reader's \
                 transaction), and a Repeatable Read snapshot taken before it \
@@ -2473,7 +2889,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) AS n FROM kv -> [(0)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "session-advisory-locks-outlive-transactions-and-count",
         about: "pg_advisory_lock is the session's: held across \
                 transactions and a rollback, re-entrant (one unlock per \
@@ -2516,7 +2932,7 @@ pub const SCRIPTS: &[Script] = &[
             s1: SELECT pg_try_advisory_lock(7) AS got, pg_advisory_unlock_shared(8) AS released -> [(t, t)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "advisory-lock-in-where-waits-after-the-snapshot",
         about: "an advisory lock call in a WHERE clause waits in the scan, \
                 after the statement's snapshot: a Read Committed SELECT \
@@ -2553,7 +2969,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "rollback-to-savepoint-releases-locks-and-settings-after-it",
         about: "ROLLBACK TO releases the advisory transaction locks and \
                 table locks taken after the savepoint and undoes its SET \
@@ -2600,7 +3016,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "subquery-read-write-skew-serializable",
         about: "a scalar subquery's read is a read like any: two updates \
                 each guarded by a subquery on the other's row make a write \
@@ -2626,7 +3042,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "subquery-read-write-skew-read-committed",
         about: "the same subquery-guarded updates at READ COMMITTED: each \
                 subquery reads the statement's snapshot, both commit and \
@@ -2652,7 +3068,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 0) (y, 0)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "not-exists-insert-select-phantom-serializable",
         about: "INSERT ... SELECT ... WHERE NOT EXISTS on an empty room: \
                 the subquery's index-range read is a predicate lock, so two \
@@ -2678,7 +3094,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM booking ORDER BY id -> [(10, 5)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "insert-select-waits-for-uncommitted-duplicate",
         about: "INSERT ... SELECT reads the statement's snapshot and then \
                 inserts like INSERT ... VALUES: a duplicate of an uncommitted \
@@ -2705,7 +3121,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM booking ORDER BY id -> [(1, 1) (2, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "with-for-update-skip-locked-sweeper",
         about: "two sweepers expire holds with a WITH query that locks a \
                 batch FOR UPDATE SKIP LOCKED and an UPDATE ... FROM it: the \
@@ -2731,7 +3147,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, status FROM hold ORDER BY id -> [(1, expired) (2, expired) (3, expired) (4, expired)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "with-data-modifying-parts-share-one-snapshot",
         about: "a data-modifying WITH query's writes are not seen by the \
                 statement's other parts, which read its snapshot; it runs \
@@ -2762,7 +3178,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(x, 10)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "update-from-read-committed-rechecks-with-same-joined-rows",
         about: "UPDATE ... FROM at READ COMMITTED waits for a locked target \
                 row, then re-checks its newest version with the rows it \
@@ -2792,7 +3208,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 1, released) (2, 2, confirmed)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "delete-using-repeatable-read-fails-on-changed-target",
         about: "DELETE ... USING at REPEATABLE READ waits for a locked target \
                 row and fails with 40001 once its writer commits",
@@ -2823,7 +3239,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 1, released) (2, 2, active)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "on-conflict-where-waits-on-partial-unique-index",
         about: "ON CONFLICT (seat) WHERE status = 'active' infers the partial \
                 unique index: a concurrent uncommitted active hold of the \
@@ -2850,7 +3266,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, seat, status FROM hold ORDER BY id -> [(1, 7, active)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "left-join-empty-inner-side-is-predicate-locked",
         about: "two SERIALIZABLE transactions each count a room's bookings \
                 with a LEFT JOIN that finds none (the room comes out \
@@ -2882,7 +3298,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM booking ORDER BY id -> [(1, 10)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "cascade-delete-waits-on-locked-child",
         about: "a DELETE of a parent row whose ON DELETE CASCADE reaches a \
                 child row another transaction is updating waits for it (the \
@@ -2906,7 +3322,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(2, 2, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "cascade-rechecks-a-child-moved-meanwhile",
         about: "Read Committed: the cascade waits for a child row's updater, \
                 which moved it to another parent, and then leaves it alone \
@@ -2929,7 +3345,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 2, x) (2, 2, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "cascade-deletes-a-child-inserted-concurrently",
         about: "a parent's DELETE waits for the KEY SHARE lock of a \
                 concurrent child INSERT; at Read Committed its cascade then \
@@ -2952,7 +3368,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(2, 2, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "cascade-repeatable-read-fails-on-a-newer-child",
         about: "Repeatable Read: a child inserted and committed after the \
                 deleting transaction's snapshot is found by the cascade's \
@@ -2977,7 +3393,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, x) (2, 2, y) (3, 1, late)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "cascade-serializable-fails-on-a-changed-child",
         about: "Serializable: a child row updated and committed after the \
                 snapshot cannot be deleted by the cascade (first updater \
@@ -3001,7 +3417,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, changed) (2, 2, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "cascade-deadlock",
         about: "s1 updates a child row, s2 deletes its parent (the cascade \
                 waits for the child), s1 then updates the parent (waits for \
@@ -3034,7 +3450,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(2, 2, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "set-null-on-update-waits-on-locked-child",
         about: "ON UPDATE SET NULL: changing a parent's key sets the child's \
                 reference to NULL, waiting for a concurrent FOR UPDATE lock \
@@ -3061,7 +3477,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, x) (2, 20, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "alter-table-waits-for-a-reader-and-queues-later-readers",
         about: "ALTER TABLE ... ADD COLUMN takes ACCESS EXCLUSIVE: it waits \
                 for a transaction that read the table, and a later plain \
@@ -3094,7 +3510,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, dept, note FROM emp ORDER BY id -> [(1, 10, x)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "alter-table-lock-levels-of-storage-parameters-and-foreign-keys",
         about: "SET (fillfactor) takes SHARE UPDATE EXCLUSIVE and goes past \
                 an open writer of the table; ADD FOREIGN KEY takes SHARE ROW \
@@ -3128,7 +3544,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM booking ORDER BY id -> [(1, 1) (2, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "fk-check-waits-for-a-referencing-rows-delete",
         about: "a parent row's DELETE finds a referencing row another \
                 READ COMMITTED transaction has deleted and not yet \
@@ -3158,7 +3574,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "fk-check-after-a-concurrent-referencing-delete-is-40001-at-repeatable-read",
         about: "the same at REPEATABLE READ: after the deleter commits, the \
                 foreign-key check's lock finds the referencing row changed \
@@ -3188,7 +3604,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "first-statement-waiting-on-a-table-lock-keeps-its-earlier-snapshot",
         about: "a REPEATABLE READ transaction's first statement, an UPDATE, \
                 waits for another session's EXCLUSIVE table lock; that \
@@ -3222,7 +3638,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 11) (b, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "update-after-for-update-is-a-key-update-to-key-share",
         about: "s1 locks a row FOR UPDATE, then updates a column no unique \
                 index covers: PostgreSQL keeps the stronger lock for the \
@@ -3254,7 +3670,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT k, v FROM kv ORDER BY k -> [(a, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "fk-check-on-a-row-updated-after-for-update-is-40001-at-repeatable-read",
         about: "s2 (REPEATABLE READ) has its snapshot when s1 locks a kv row \
                 FOR UPDATE, updates its value and commits. s2's insert of a \
@@ -3288,7 +3704,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM kv_ref -> [(0)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "expression-unique-index-waits-then-23505",
         about: "two transactions insert emails equal but for case under a \
                 unique index on lower(email): the second waits for the \
@@ -3316,7 +3732,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, email FROM customer ORDER BY id -> [(1, Ann@x.com)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "expression-unique-index-goes-on-after-rollback",
         about: "the second insert of an email equal but for case waits for \
                 the first and goes on when the first rolls back",
@@ -3342,7 +3758,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, email FROM customer ORDER BY id -> [(2, ANN@X.COM)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "expression-unique-index-after-a-serializable-read-is-40001",
         about: "two serializable transactions look an email up by \
                 lower(email), find none, and insert it in different case: \
@@ -3374,7 +3790,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, email FROM customer ORDER BY id -> [(1, Ann@x.com)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "expression-lookup-not-exists-write-skew-serializable",
         about: "each transaction inserts one email if another is absent, \
                 looked up by lower(email): the lookups' index reads are \
@@ -3409,7 +3825,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, email FROM customer ORDER BY id -> [(1, b@x.com)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "expression-upsert-waits-then-does-nothing",
         about: "INSERT ... ON CONFLICT (lower(email)) DO NOTHING waits for \
                 an uncommitted insert of the same email in other case and \
@@ -3439,7 +3855,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, email FROM customer ORDER BY id -> [(1, Ann@x.com)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "nextval-neither-waits-nor-rolls-back",
         about: "nextval is not transactional: a session's nextval does not \
                 wait for another's uncommitted one, a rolled-back \
@@ -3470,7 +3886,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT nextval('seq_ticket') -> [(4)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "currval-before-nextval-in-a-session",
         about: "currval and lastval are 55000 in a session that has not \
                 called nextval, whatever other sessions drew; setval with \
@@ -3498,7 +3914,7 @@ pub const SCRIPTS: &[Script] = &[
             s2: SELECT nextval('seq_ticket'), lastval() -> [(11, 11)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "serial-insert-rolled-back-leaves-a-gap",
         about: "a serial column and a DEFAULT nextval column draw when the \
                 row is inserted: a concurrent insert takes the next values \
@@ -3525,7 +3941,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, ticket, note FROM seq_orders ORDER BY id -> [(2, 2, b) (3, 3, c)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "nextval-takes-no-serializable-conflict",
         about: "Serializable: two transactions that each draw from the same \
                 sequence and insert a row both commit: nextval reads and \
@@ -3556,7 +3972,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, ticket, note FROM seq_orders ORDER BY id -> [(1, 3, x) (2, 4, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "no-action-after-waiting-finds-a-row-updated-to-refer",
         about: "Read Committed: s1 points an existing child row at parent 1 \
                 (its check holds parent 1 FOR KEY SHARE); s2's DELETE of \
@@ -3586,7 +4002,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM ri_nullable ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "fk-check-again-on-an-update-of-an-own-version",
         about: "an UPDATE of a child row's other columns fires no foreign-key \
                 check, unless the version it updates is the transaction's \
@@ -3614,7 +4030,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p, note FROM ri_child ORDER BY id -> [(1, 1, b) (2, 2, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "epq-projects-a-newer-version-again-even-with-equal-values",
         about: "Read Committed: s2's UPDATE waits for s1's update of the row, \
                 which leaves its values as they were; once s1 commits, \
@@ -3645,7 +4061,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, ticket, note FROM seq_orders ORDER BY id -> [(1, 3, x)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "fk-trigger-locks-the-child-table-only-when-it-fires",
         about: "a foreign key's trigger opens the child table when it \
                 fires, not when the parent's statement starts: an update \
@@ -3673,7 +4089,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM ri_child ORDER BY id -> [(2, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "fk-check-of-an-inserted-row-locks-the-parent-table-even-for-null",
         about: "the foreign-key check of an inserted row opens the parent \
                 with ROW SHARE before it looks at the reference, so an \
@@ -3700,7 +4116,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM ri_nullable ORDER BY id -> [(1, NULL) (5, NULL)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "deferred-fk-check-at-commit-fails-after-a-parent-delete",
         about: "Read Committed: a deferred foreign key locks no parent at the \
                 INSERT, so another transaction deletes the parent without \
@@ -3734,7 +4150,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM df_child ORDER BY id -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "deferred-fk-check-at-commit-passes-when-the-delete-rolls-back",
         about: "Read Committed: the deferred check at COMMIT waits for a \
                 concurrent uncommitted delete of the parent and commits once \
@@ -3761,7 +4177,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM df_child ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "deferred-fk-check-at-repeatable-read-commit-after-a-parent-delete",
         about: "Repeatable Read: the deferred check at COMMIT locks the parent \
                 its snapshot sees, which a later transaction deleted and \
@@ -3788,7 +4204,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM df_child ORDER BY id -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "deferred-no-action-check-at-commit-misses-an-uncommitted-child",
         about: "Read Committed: a parent delete whose NO ACTION check is \
                 deferred commits while a child referring to it is uncommitted \
@@ -3817,7 +4233,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM df_child ORDER BY id -> []
         ",
     },
-    Script {
+    LiteralScript {
         name: "set-constraints-immediate-locks-the-parent-then",
         about: "SET CONSTRAINTS ALL IMMEDIATE runs the pending check there and \
                 then: it takes the parent's FOR KEY SHARE lock, so a \
@@ -3848,7 +4264,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM df_child ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "set-constraints-immediate-waits-for-a-parent-delete",
         about: "SET CONSTRAINTS ALL IMMEDIATE runs the pending check, which \
                 waits for a concurrent uncommitted delete of the parent and \
@@ -3877,7 +4293,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, p FROM df_child ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "generated-column-recomputed-from-the-rechecked-row",
         about: "Read Committed: an UPDATE that waits for a concurrent update \
                 of the same row re-reads its newer version and computes the \
@@ -3906,7 +4322,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, price, qty, total FROM gen_lines ORDER BY id -> [(1, 3, 5, 15)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "create-table-as-reads-with-its-own-snapshot",
         about: "CREATE TABLE ... AS runs its query with the statement's \
                 snapshot: a row another transaction has inserted but not \
@@ -3933,7 +4349,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM gen_lines -> [(2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "create-table-as-waits-for-an-access-exclusive-lock",
         about: "CREATE TABLE ... AS takes ACCESS SHARE on the tables its \
                 query reads before its snapshot: it waits for a LOCK TABLE \
@@ -3959,7 +4375,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, total FROM gen_copy ORDER BY id -> [(1, 20)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-move-fails-a-read-committed-updater",
         about: "an UPDATE that changes a row's partition deletes it there and \
                 inserts it in the other: a Read Committed UPDATE that waited \
@@ -3988,7 +4404,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT a, b FROM pt ORDER BY a -> [(2, x)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-move-fails-a-read-committed-locking-read",
         about: "a SELECT ... FOR UPDATE that waited for a row another \
                 transaction moved to another partition fails with 40001 at \
@@ -4031,7 +4447,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT a, b FROM ph ORDER BY a -> [(2, x)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-move-lets-an-upsert-insert",
         about: "INSERT ... ON CONFLICT DO UPDATE that waited for the \
                 conflicting row's writer retries its insert when the row \
@@ -4059,7 +4475,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT a, b FROM pt ORDER BY a -> [(1, n) (2, x)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-move-at-repeatable-read-is-a-serialization-failure",
         about: "at Repeatable Read an UPDATE of a row that a concurrent \
                 transaction moved to another partition fails with 40001 \
@@ -4089,7 +4505,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT a, b FROM pt ORDER BY a -> [(2, x)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-a-statement-on-the-table-locks-its-partitions",
         about: "a query of a partitioned table locks its partitions too \
                 (none pruned here): it waits for a LOCK TABLE of one \
@@ -4125,7 +4541,7 @@ pub const SCRIPTS: &[Script] = &[
             s1: COMMIT -> ok
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-vacuum-skip-locked-passes-a-locked-partition",
         about: "VACUUM (SKIP_LOCKED) of a partitioned table skips a \
                 partition whose lock is taken, without waiting; ANALYZE of \
@@ -4151,7 +4567,7 @@ pub const SCRIPTS: &[Script] = &[
             s2 <- ok
         ",
     },
-    Script {
+    LiteralScript {
         name: "trigger-function-statements-take-their-own-snapshot",
         about: "At Read Committed a BEFORE UPDATE trigger's query runs \
                 with a snapshot of its own, taken after the UPDATE waited \
@@ -4178,7 +4594,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT v, seen FROM trg_bookings -> [(11, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "create-trigger-waits-for-a-writer-of-the-table",
         about: "CREATE TRIGGER takes SHARE ROW EXCLUSIVE on its table: it \
                 waits for a transaction that has inserted into it, and the \
@@ -4204,7 +4620,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, v, seen FROM trg_bookings ORDER BY id -> [(1, 0, NULL) (2, 5, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "truncate-without-the-privilege-fails-without-waiting",
         about: "TRUNCATE by a role without the TRUNCATE privilege fails with \
                 42501 at once, before it would wait for the ACCESS SHARE \
@@ -4240,7 +4656,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM public.role_tab -> [(0)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "vacuum-by-a-non-owner-skips-the-table-without-waiting",
         about: "VACUUM by a role that does not own the table skips it (a \
                 warning) without waiting for the SHARE UPDATE EXCLUSIVE \
@@ -4285,7 +4701,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM public.role_tab -> [(1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "reindex-waits-for-a-reader-and-holds-back-readers",
         about: "REINDEX TABLE takes SHARE on the table and ACCESS EXCLUSIVE \
                 on its indexes: it waits for an open reader (which holds \
@@ -4319,7 +4735,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM rx_tab -> [(1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "unique-violation-after-a-read-elsewhere-in-the-index-is-40001",
         about: "two serializable transactions read different absent names \
                 through a unique index; the second inserts one of them and \
@@ -4353,7 +4769,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, name FROM up_acct ORDER BY id -> [(1, a) (2, x)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "index-insert-conflicts-with-a-read-of-another-key-of-the-index",
         about: "two serializable transactions count one floor's shifts each \
                 through an index and insert into that floor: a small \
@@ -4390,7 +4806,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, floor FROM shifts ORDER BY id -> [(1, 1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "primary-key-insert-conflicts-with-a-read-of-another-key",
         about: "a serializable transaction looks up a missing key of one \
                 table through its primary key; another reads a row of a \
@@ -4425,7 +4841,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, v FROM pk_b ORDER BY id -> [(1, 0)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-index-read-locks-only-the-rows-it-returns",
         about: "a serializable transaction deletes room 2's hold; another \
                 adds a hold in room 2 (into the exclusion constraint's GiST \
@@ -4456,7 +4872,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM gx_hold ORDER BY id -> [(4, 2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "exclusion-index-insert-conflicts-with-a-read-of-another-room",
         about: "two serializable transactions each count one room's holds \
                 through the exclusion constraint's GiST index and add a \
@@ -4489,7 +4905,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT id, room FROM gx_hold ORDER BY id -> [(2, 2) (5, 3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-statement-on-a-partition-waits-for-a-writer-through-the-parent",
         about: "an UPDATE naming the partition itself waits for a row \
                 updated through the partitioned table and then updates the \
@@ -4525,7 +4941,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT a, b FROM pt ORDER BY a -> [(1, y)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "partition-move-fires-the-source-partitions-delete-trigger-on-the-newest-version",
         about: "a Read Committed UPDATE that moves a row to another \
                 partition waits for a concurrent update of the row, then \
@@ -4558,7 +4974,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT a, b FROM trg_log -> [(1, ABC update2 trigger)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "statement-triggers-fire-around-a-wait-and-disable-trigger-waits-for-a-writer",
         about: "an UPDATE's BEFORE STATEMENT trigger fires before it waits \
                 for a row lock and its AFTER STATEMENT trigger after; \
@@ -4600,7 +5016,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT w FROM trg_slog -> [(BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s) (BEFORE UPDATE STATEMENT trg_s) (AFTER UPDATE STATEMENT trg_s) (BEFORE UPDATE STATEMENT trg_s)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "alter-table-in-a-block-holds-back-readers-until-commit",
         about: "ALTER TABLE ... ADD COLUMN in a block takes ACCESS EXCLUSIVE \
                 and holds it to COMMIT: a reader waits, then sees the new \
@@ -4626,7 +5042,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT i, v, note FROM dd_a -> [(1, 1, n)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "rolled-back-drop-table-frees-a-waiting-reader",
         about: "DROP TABLE in a block holds ACCESS EXCLUSIVE: a reader waits; \
                 the block rolls back and the reader goes on with the table \
@@ -4649,7 +5065,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM dd_b -> [(1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "reader-waiting-for-a-committed-drop-table-finds-no-table",
         about: "a reader waits for a block's DROP TABLE; the block commits \
                 and the reader fails with 42P01, the table gone (recorded \
@@ -4672,7 +5088,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM dd_a -> [(1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "create-index-in-a-block-lets-readers-on-and-holds-back-writers",
         about: "CREATE INDEX in a block takes SHARE: a reader goes on, a \
                 writer waits for the block; the block rolls back, the \
@@ -4700,7 +5116,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT i FROM dd_a WHERE v = 2 -> [(2)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "table-created-in-a-block-is-not-there-for-others-until-commit",
         about: "a table created in a block, and the rows inserted into it, \
                 are the block's own: another session's query fails with \
@@ -4727,7 +5143,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM dd_new -> [(1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "nextval-waits-for-a-block-that-alters-the-sequence",
         about: "ALTER SEQUENCE in a block takes SHARE ROW EXCLUSIVE on the \
                 sequence to COMMIT, and nextval takes ROW EXCLUSIVE: it \
@@ -4754,7 +5170,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM dd_a -> [(1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "rolled-back-alter-sequence-restart-leaves-the-sequence-as-it-was",
         about: "ALTER SEQUENCE ... RESTART in a block is the block's: its own \
                 nextval draws from the new start, another session's nextval \
@@ -4782,7 +5198,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT nextval('dd_seq') -> [(3)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "foreign-key-added-in-a-block-holds-back-writers-of-both-tables",
         about: "ALTER TABLE ... ADD FOREIGN KEY ... NOT VALID in a block takes \
                 SHARE ROW EXCLUSIVE on both tables: a locking read of the \
@@ -4815,7 +5231,7 @@ pub const SCRIPTS: &[Script] = &[
             check: SELECT count(*) FROM dd_a -> [(1)]
         ",
     },
-    Script {
+    LiteralScript {
         name: "trigger-created-in-a-block-fires-for-an-update-that-waited",
         about: "CREATE TRIGGER in a block takes SHARE ROW EXCLUSIVE: a locking \
                 read goes on, an UPDATE waits for the COMMIT and then fires \
@@ -5022,7 +5438,7 @@ mod tests {
     #[test]
     fn every_script_on_the_store_gives_postgres_transcript() {
         let mut failures = Vec::new();
-        for script in SCRIPTS {
+        for script in scripts() {
             let got = crate::store::block_on(run_script(&mut SimBackend::default(), script))
                 .expect("the script sets up");
             let want = expected_lines(script);
@@ -5039,13 +5455,125 @@ mod tests {
     }
 
     #[test]
+    fn every_transcript_file_is_listed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .expect("the transcripts folder")
+            .map(|entry| entry.expect("an entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "spec"))
+            .map(|p| p.file_stem().expect("a name").to_string_lossy().to_string())
+            .collect();
+        on_disk.sort();
+        let mut listed: Vec<String> = FILES.iter().map(|f| f.name.to_string()).collect();
+        listed.sort();
+        assert_eq!(on_disk, listed, "transcripts/*.spec and FILES differ");
+    }
+
+    #[test]
+    fn files_round_trip_to_the_literals() {
+        let literals: Vec<Script> = SCRIPTS.iter().map(LiteralScript::owned).collect();
+        let files = scripts();
+        assert_eq!(literals.len(), files.len());
+        for (old, new) in literals.iter().zip(files) {
+            assert_eq!(expected_lines(old), expected_lines(new), "{}", old.name);
+            let new = Script {
+                expected: old.expected.clone(),
+                ..new.clone()
+            };
+            assert_eq!(old, &new);
+        }
+    }
+
+    #[test]
     fn script_names_are_unique_kebab_case() {
-        let mut names: Vec<&str> = SCRIPTS.iter().map(|s| s.name).collect();
+        let mut names: Vec<&str> = scripts().iter().map(|s| s.name.as_str()).collect();
         assert!(names.iter().all(|n| n
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')));
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), SCRIPTS.len());
+        assert_eq!(names.len(), scripts().len());
+    }
+}
+
+#[cfg(test)]
+mod dump {
+    //! One-off: writes SCRIPTS as transcripts/NAME.spec and NAME.out.
+    use super::*;
+
+    fn wrap(first: &str, text: &str, rest: &str) -> String {
+        let mut lines: Vec<String> = vec![first.to_string()];
+        for word in text.split(' ') {
+            let last = lines.last_mut().unwrap();
+            if last != first && last.len() + 1 + word.len() > 76 {
+                lines.push(format!("{rest}{word}"));
+            } else {
+                last.push(' ');
+                last.push_str(word);
+            }
+        }
+        lines.join("\n")
+    }
+
+    #[test]
+    #[ignore]
+    fn dump_scripts_as_files() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("transcripts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut names = String::new();
+        for s in SCRIPTS {
+            let mut t = String::new();
+            t.push_str(&wrap("# about:", s.about, "#   "));
+            t.push_str("\n\n");
+            t.push_str(&tables_block());
+            for stmt in s.setup {
+                assert!(!stmt.contains('}'), "{}", s.name);
+                t.push_str(&format!("setup {{ {stmt} }}\n"));
+            }
+            let mut order = Vec::new();
+            let mut count = vec![0; s.sessions];
+            let mut per: Vec<Vec<String>> = vec![Vec::new(); s.sessions];
+            for &(session, sql) in s.steps {
+                assert!(!sql.contains('}') && !sql.contains('\n'), "{}", s.name);
+                count[session] += 1;
+                let name = format!("s{}_{}", session + 1, count[session]);
+                per[session].push(format!("step {name} {{ {sql} }}\n"));
+                order.push(name);
+            }
+            for (i, steps) in per.iter().enumerate() {
+                if steps.is_empty() {
+                    continue;
+                }
+                t.push_str(&format!("\nsession s{}\n", i + 1));
+                for st in steps {
+                    t.push_str(st);
+                }
+            }
+            if !s.check.is_empty() {
+                t.push_str("\nsession check\n");
+                for (i, q) in s.check.iter().enumerate() {
+                    assert!(!q.contains('}') && !q.contains('\n'), "{}", s.name);
+                    t.push_str(&format!("step check_{} {{ {q} }}\n", i + 1));
+                    order.push(format!("check_{}", i + 1));
+                }
+            }
+            t.push_str("\npermutation");
+            let mut line = String::new();
+            for name in order {
+                if line.len() + name.len() + 1 > 74 {
+                    t.push_str(&format!("\n {line}"));
+                    line.clear();
+                }
+                line.push(' ');
+                line.push_str(&name);
+            }
+            t.push_str(&format!("\n {line}\n"));
+            std::fs::write(dir.join(format!("{}.spec", s.name)), t).unwrap();
+            let mut out = expected_lines(&s.owned()).join("\n");
+            out.push('\n');
+            std::fs::write(dir.join(format!("{}.out", s.name)), out).unwrap();
+            names.push_str(&format!("    \"{}\",\n", s.name));
+        }
+        std::fs::write(dir.join("../names.tmp"), names).unwrap();
     }
 }
