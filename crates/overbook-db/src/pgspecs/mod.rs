@@ -17,7 +17,13 @@
 //!   or not parsed) is rejected, with the first such statement's reason,
 //!   and not run on PostgreSQL.
 //! - [`render`] prints the store's run as isolationtester would, to
-//!   compare with the spec's expected `.out` files.
+//!   compare with the spec's expected `.out` files; a spec whose `.out` is
+//!   one of overbook's transcripts (`crate::sql::scripts`, the folder
+//!   `crates/overbook-db/transcripts`) is run as a transcript instead and
+//!   its lines compared, on the store and on PostgreSQL.
+//!
+//! [`spec`] and [`split`] compile without the `postgres` feature: the
+//! transcripts are read with them.
 //!
 //! On PostgreSQL each spec runs in a database of its own (created with a
 //! unique name and dropped afterwards), on connections left as the server
