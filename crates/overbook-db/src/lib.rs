@@ -28,7 +28,10 @@
 //!   service's own tokio-postgres connects to it;
 //! - `conform`, `pgspecs`, `sqlcheck`: fidelity measured against a real
 //!   server: generated programs step by step, PostgreSQL's own isolation
-//!   suite, and a team's SQL files statement by statement.
+//!   suite, and a team's SQL files statement by statement. (`pgspecs::spec`
+//!   and `pgspecs::split`, isolationtester's file grammar and a statement
+//!   splitter, compile without the feature: `sql::scripts` reads its
+//!   transcripts, `transcripts/*.spec`, with them.)
 //!
 //! This crate depends on no simulator, no harness and no CLI crate; the
 //! harness (`overbook`) re-exports it module by module.
@@ -37,7 +40,6 @@
 #[cfg(feature = "postgres")]
 pub mod conform;
 pub mod history;
-#[cfg(feature = "postgres")]
 pub mod pgspecs;
 #[cfg(feature = "postgres")]
 pub mod pgwire;

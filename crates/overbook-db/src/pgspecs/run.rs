@@ -11,7 +11,7 @@ use super::spec::{Planned, Resolved, Spec};
 use super::split::split;
 use crate::conform::run::{Outcome, StepRun};
 use crate::postgres::PgSession;
-use crate::sql::script::{Backend, Runner, Setup, Stmt};
+use crate::sql::script::{Backend, Runner, Setup, StepRecord, Stmt};
 use crate::sql::{Rows, Session, SqlSession, Value};
 use crate::store::{CommittedTx, DbError, SqlState};
 use serde::Serialize;
@@ -448,103 +448,89 @@ impl Progress<'_> {
     }
 }
 
-/// Runs one permutation on `backend`. `tables` names the tables to read
-/// at the end (default: those the engine lists); `teardown` runs the
-/// teardown blocks (needed where the database outlives the permutation).
-/// Errs only when the engine cannot be reached.
-pub async fn run_permutation<B: Backend>(
-    backend: &mut SpecBackend<B>,
+impl PermRun {
+    /// A run of a permutation of `steps` steps before anything ran.
+    fn new(steps: usize) -> PermRun {
+        PermRun {
+            steps: vec![
+                StepRun {
+                    outcome: Outcome::NotRun,
+                    waited: false,
+                    completed_after: None,
+                    message: String::new(),
+                };
+                steps
+            ],
+            outputs: vec![None; steps],
+            events: Vec::new(),
+            tables: Vec::new(),
+            setup_error: None,
+            timed_out: None,
+            history: None,
+        }
+    }
+}
+
+/// The global setup blocks on the control connection, then each
+/// session's on its own, each output an event; the first block that
+/// fails ends them, as `setup_error`.
+async fn run_setups<C: StepConn>(
     spec: &Spec,
-    perm: &[Planned],
-    tables: Option<&[String]>,
-    teardown: bool,
-) -> Result<PermRun, DbError>
-where
-    B::S: StepConn,
-{
-    let n = spec.sessions.len();
-    let mut conns = backend.open(&NO_TABLES, n).await?;
-    let mut observer = conns.pop().expect("backends open an observer");
-    let mut run = PermRun {
-        steps: vec![
-            StepRun {
-                outcome: Outcome::NotRun,
-                waited: false,
-                completed_after: None,
-                message: String::new(),
-            };
-            perm.len()
-        ],
-        outputs: vec![None; perm.len()],
-        events: Vec::new(),
-        tables: Vec::new(),
-        setup_error: None,
-        timed_out: None,
-        history: None,
-    };
+    observer: &mut Conn<C>,
+    conns: &mut [Conn<C>],
+    run: &mut PermRun,
+) {
     for block in &spec.setup {
         let out = observer.inner.run_step(block).await;
         if let Some(e) = &out.error {
             run.setup_error = Some(("setup".into(), e.clone()));
-            break;
+            return;
         }
         run.events.push(Event::Block(out));
     }
     for (i, session) in spec.sessions.iter().enumerate() {
         let Some(sql) = &session.setup else { continue };
-        if run.setup_error.is_some() {
-            break;
-        }
         let out = conns[i].inner.run_step(sql).await;
         if let Some(e) = &out.error {
             run.setup_error = Some((format!("setup of session {}", session.name), e.clone()));
-            break;
+            return;
         }
         run.events.push(Event::Block(out));
     }
-    if run.setup_error.is_some() {
-        let mut all: Vec<Option<Conn<B::S>>> = conns.into_iter().map(Some).collect();
-        if teardown {
-            if let Some(sql) = &spec.teardown {
-                let _ = observer.inner.run_step(sql).await;
-            }
-        }
-        all.push(Some(observer));
-        backend.close(all).await;
-        return Ok(run);
-    }
-    let mut runner = Runner::new(conns, observer);
-    let mut p = Progress {
-        perm,
-        record_of: vec![None; perm.len()],
-        active: vec![None; n],
-        waiting: Vec::new(),
-        waited: vec![false; perm.len()],
-        completed_after: vec![None; perm.len()],
-        events: std::mem::take(&mut run.events),
-    };
+}
+
+/// Sends the permutation's steps in order, each once its session's
+/// earlier step is reported complete (isolationtester polls the other
+/// waiting steps meanwhile). Returns why it stopped early, if it did.
+async fn send_steps<B: Backend>(
+    backend: &mut SpecBackend<B>,
+    runner: &mut Runner<Conn<B::S>>,
+    p: &mut Progress<'_>,
+    spec: &Spec,
+) -> Option<String>
+where
+    B::S: StepConn,
+{
+    let perm = p.perm;
     let name = |pos: usize| spec.step(perm[pos].session, perm[pos].step).name.clone();
-    'steps: for (pos, planned) in perm.iter().enumerate() {
+    for (pos, planned) in perm.iter().enumerate() {
         let session = planned.session;
         let mut passes = 0;
         while let Some(old) = p.active[session] {
-            // The session still runs an earlier step: wait for it (as
-            // isolationtester does, polling the other waiting steps).
             let last = pos.saturating_sub(1);
-            if p.try_complete(&runner, old, false, last) {
+            if p.try_complete(runner, old, false, last) {
                 p.waiting.retain(|&w| w != old);
             }
-            p.try_complete_waiting(&runner, last);
+            p.try_complete_waiting(runner, last);
             if p.active[session].is_none() {
                 break;
             }
             if passes >= WAIT_PASSES_MAX {
-                run.timed_out = Some(format!(
+                return Some(format!(
                     "step {} never completed, so step {} of the same session could not be sent",
                     name(old),
                     name(pos)
                 ));
-                break 'steps;
             }
             runner.drive(backend).await;
             passes += 1;
@@ -555,59 +541,90 @@ where
             .await;
         p.record_of[pos] = Some(index);
         p.active[session] = Some(pos);
-        let must_wait = !p.try_complete(&runner, pos, true, pos);
-        p.try_complete_waiting(&runner, pos);
+        let must_wait = !p.try_complete(runner, pos, true, pos);
+        p.try_complete_waiting(runner, pos);
         if must_wait {
             p.waiting.push(pos);
         }
     }
-    if run.timed_out.is_none() {
-        let last = perm.len().saturating_sub(1);
-        let mut passes = 0;
-        loop {
-            p.try_complete_waiting(&runner, last);
-            if p.waiting.is_empty() {
-                break;
-            }
-            if passes >= WAIT_PASSES_MAX {
-                let names: Vec<String> = p.waiting.iter().map(|&w| name(w)).collect();
-                run.timed_out = Some(format!(
-                    "steps {} never completed (mutually blocking, or waiting on something outside the spec)",
-                    names.join(", ")
-                ));
-                break;
-            }
-            runner.drive(backend).await;
-            passes += 1;
+    None
+}
+
+/// Drives the steps still reported waiting until each completes, or
+/// returns why they never do.
+async fn wait_for_waiting<B: Backend>(
+    backend: &mut SpecBackend<B>,
+    runner: &mut Runner<Conn<B::S>>,
+    p: &mut Progress<'_>,
+    spec: &Spec,
+) -> Option<String>
+where
+    B::S: StepConn,
+{
+    let last = p.perm.len().saturating_sub(1);
+    let mut passes = 0;
+    loop {
+        p.try_complete_waiting(runner, last);
+        if p.waiting.is_empty() {
+            return None;
         }
+        if passes >= WAIT_PASSES_MAX {
+            let names: Vec<String> = p
+                .waiting
+                .iter()
+                .map(|&w| spec.step(p.perm[w].session, p.perm[w].step).name.clone())
+                .collect();
+            return Some(format!(
+                "steps {} never completed (mutually blocking, or waiting on something outside the spec)",
+                names.join(", ")
+            ));
+        }
+        runner.drive(backend).await;
+        passes += 1;
     }
+}
+
+/// Each of `tables` (default: those the engine lists) read on the
+/// observer: its rows as text, sorted, or why it could not be read.
+async fn read_tables<C: StepConn>(
+    observer: &mut Conn<C>,
+    tables: Option<&[String]>,
+) -> Vec<(String, TableRows)> {
     let names: Vec<String> = match tables {
         Some(t) => t.to_vec(),
-        None => runner.observer().inner.table_names(),
+        None => observer.inner.table_names(),
     };
+    let mut out = Vec::with_capacity(names.len());
     for table in names {
-        let out = runner
-            .observer()
+        let read = observer
             .inner
             .run_step(&format!("SELECT * FROM {table}"))
             .await;
-        let rows = match &out.error {
+        let rows = match &read.error {
             Some(e) => Err(format!("{} ({})", e.message, e.code.code())),
-            None => Ok(flat_rows(&out)),
+            None => Ok(flat_rows(&read)),
         };
-        run.tables.push((table, rows));
+        out.push((table, rows));
     }
-    run.history = backend.history(runner.observer());
-    let (mut sessions, records) = runner.into_parts();
-    // Outputs, session by session in the order their steps finished.
-    let mut log = std::mem::take(&mut *lock(&backend.log));
+    out
+}
+
+/// Each position's outcome and output into `run`: the Runner's records
+/// matched with the step outputs `log` kept, session by session in the
+/// order their steps finished.
+fn record_outcomes(
+    run: &mut PermRun,
+    p: &Progress<'_>,
+    records: &[StepRecord],
+    mut log: Vec<VecDeque<StepOutput>>,
+) {
     let mut by_record: Vec<Option<StepOutput>> = vec![None; records.len()];
     for (r, record) in records.iter().enumerate() {
         if record.result.is_some() {
             by_record[r] = log.get_mut(record.session).and_then(|q| q.pop_front());
         }
     }
-    for pos in 0..perm.len() {
+    for pos in 0..p.perm.len() {
         let Some(r) = p.record_of[pos] else { continue };
         let reported = p.completed_after[pos].is_some();
         let (outcome, message) = match (&by_record[r], reported) {
@@ -631,24 +648,91 @@ where
             message,
         };
     }
-    run.events = p.events;
-    if teardown {
-        if sessions.iter().any(Option::is_none) {
-            // A step never finished: end its connection (close does) before
-            // the teardown, which would wait on its locks.
-            backend.close(sessions).await;
-            let mut conns = backend.open(&NO_TABLES, n).await?;
-            sessions = conns.drain(..).map(Some).collect();
-        }
-        for (i, session) in spec.sessions.iter().enumerate() {
-            if let (Some(sql), Some(Some(conn))) = (&session.teardown, sessions.get_mut(i)) {
-                let _ = conn.inner.run_step(sql).await;
-            }
-        }
-        if let (Some(sql), Some(Some(observer))) = (&spec.teardown, sessions.last_mut()) {
-            let _ = observer.inner.run_step(sql).await;
+}
+
+/// Each session's teardown block on its connection, then the global one
+/// on the observer (last), and gives the connections back. A session
+/// whose step never finished is ended first (close does) and the
+/// connections opened afresh: the teardown would wait on its locks.
+async fn run_teardowns<B: Backend>(
+    backend: &mut SpecBackend<B>,
+    spec: &Spec,
+    mut sessions: Vec<Option<Conn<B::S>>>,
+) -> Result<(), DbError>
+where
+    B::S: StepConn,
+{
+    if sessions.iter().any(Option::is_none) {
+        backend.close(sessions).await;
+        let mut conns = backend.open(&NO_TABLES, spec.sessions.len()).await?;
+        sessions = conns.drain(..).map(Some).collect();
+    }
+    for (i, session) in spec.sessions.iter().enumerate() {
+        if let (Some(sql), Some(Some(conn))) = (&session.teardown, sessions.get_mut(i)) {
+            let _ = conn.inner.run_step(sql).await;
         }
     }
+    if let (Some(sql), Some(Some(observer))) = (&spec.teardown, sessions.last_mut()) {
+        let _ = observer.inner.run_step(sql).await;
+    }
     backend.close(sessions).await;
+    Ok(())
+}
+
+/// Runs one permutation on `backend`. `tables` names the tables to read
+/// at the end (default: those the engine lists); `teardown` runs the
+/// teardown blocks (needed where the database outlives the permutation).
+/// Errs only when the engine cannot be reached.
+pub async fn run_permutation<B: Backend>(
+    backend: &mut SpecBackend<B>,
+    spec: &Spec,
+    perm: &[Planned],
+    tables: Option<&[String]>,
+    teardown: bool,
+) -> Result<PermRun, DbError>
+where
+    B::S: StepConn,
+{
+    let n = spec.sessions.len();
+    let mut conns = backend.open(&NO_TABLES, n).await?;
+    let mut observer = conns.pop().expect("backends open an observer");
+    let mut run = PermRun::new(perm.len());
+    run_setups(spec, &mut observer, &mut conns, &mut run).await;
+    if run.setup_error.is_some() {
+        let mut all: Vec<Option<Conn<B::S>>> = conns.into_iter().map(Some).collect();
+        if teardown {
+            if let Some(sql) = &spec.teardown {
+                let _ = observer.inner.run_step(sql).await;
+            }
+        }
+        all.push(Some(observer));
+        backend.close(all).await;
+        return Ok(run);
+    }
+    let mut runner = Runner::new(conns, observer);
+    let mut p = Progress {
+        perm,
+        record_of: vec![None; perm.len()],
+        active: vec![None; n],
+        waiting: Vec::new(),
+        waited: vec![false; perm.len()],
+        completed_after: vec![None; perm.len()],
+        events: std::mem::take(&mut run.events),
+    };
+    run.timed_out = send_steps(backend, &mut runner, &mut p, spec).await;
+    if run.timed_out.is_none() {
+        run.timed_out = wait_for_waiting(backend, &mut runner, &mut p, spec).await;
+    }
+    run.tables = read_tables(runner.observer(), tables).await;
+    run.history = backend.history(runner.observer());
+    let (sessions, records) = runner.into_parts();
+    let log = std::mem::take(&mut *lock(&backend.log));
+    record_outcomes(&mut run, &p, &records, log);
+    run.events = p.events;
+    if teardown {
+        run_teardowns(backend, spec, sessions).await?;
+    } else {
+        backend.close(sessions).await;
+    }
     Ok(run)
 }

@@ -115,8 +115,76 @@ const KEYWORDS: [&str; 6] = [
     "notices",
 ];
 
+/// A lexing error at a line, before the file name is known to it.
+type LexError = (usize, String);
+
+/// The quoted identifier opening at `i` (`""` inside for a quote) and
+/// where it ends.
+fn lex_quoted(chars: &[char], mut i: usize, line: usize) -> Result<(String, usize), LexError> {
+    let mut name = String::new();
+    i += 1;
+    loop {
+        match chars.get(i) {
+            None => return Err((line, "unterminated quoted identifier".into())),
+            Some('\n') => return Err((line, "unexpected newline in quoted identifier".into())),
+            Some('"') if chars.get(i + 1) == Some(&'"') => {
+                name.push('"');
+                i += 2;
+            }
+            Some('"') => return Ok((name, i + 1)),
+            Some(&other) => {
+                name.push(other);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// The SQL block opening at `i` and where it ends, counting its newlines
+/// into `line`. As specscanner.l: spaces (not newlines) after the brace
+/// and before the closing one are dropped; the block ends at the first
+/// `}`.
+fn lex_sql_block(
+    chars: &[char],
+    mut i: usize,
+    line: &mut usize,
+) -> Result<(String, usize), LexError> {
+    let start = *line;
+    i += 1;
+    while matches!(chars.get(i), Some(' ' | '\t' | '\r' | '\x0c')) {
+        i += 1;
+    }
+    let mut sql = String::new();
+    loop {
+        match chars.get(i) {
+            None => return Err((start, "unterminated SQL block".into())),
+            Some('}') => break,
+            Some(&other) => {
+                if other == '\n' {
+                    *line += 1;
+                }
+                sql.push(other);
+                i += 1;
+            }
+        }
+    }
+    let kept = sql.trim_end_matches([' ', '\t', '\r', '\x0c']).len();
+    sql.truncate(kept);
+    Ok((sql, i + 1))
+}
+
+/// The run of characters from `i` that `keep` accepts, and where it ends.
+fn lex_run(chars: &[char], mut i: usize, keep: impl Fn(char) -> bool) -> (String, usize) {
+    let mut run = String::new();
+    while let Some(&c) = chars.get(i).filter(|c| keep(**c)) {
+        run.push(c);
+        i += 1;
+    }
+    (run, i)
+}
+
 fn lex(file: &str, text: &str) -> Result<Vec<(Tok, usize)>, SpecError> {
-    let err = |line: usize, message: String| SpecError {
+    let err = |(line, message): LexError| SpecError {
         file: file.to_string(),
         line,
         message,
@@ -127,103 +195,55 @@ fn lex(file: &str, text: &str) -> Result<Vec<(Tok, usize)>, SpecError> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        match c {
+        let at = line;
+        let tok = match c {
             '\n' => {
                 line += 1;
                 i += 1;
+                continue;
             }
-            ' ' | '\t' | '\r' | '\x0c' => i += 1,
+            ' ' | '\t' | '\r' | '\x0c' => {
+                i += 1;
+                continue;
+            }
             '#' => {
                 while i < chars.len() && chars[i] != '\n' && chars[i] != '\r' {
                     i += 1;
                 }
+                continue;
             }
             '"' => {
-                let start = line;
-                let mut name = String::new();
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err(err(start, "unterminated quoted identifier".into())),
-                        Some('\n') => {
-                            return Err(err(line, "unexpected newline in quoted identifier".into()))
-                        }
-                        Some('"') if chars.get(i + 1) == Some(&'"') => {
-                            name.push('"');
-                            i += 2;
-                        }
-                        Some('"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(&other) => {
-                            name.push(other);
-                            i += 1;
-                        }
-                    }
-                }
-                out.push((Tok::Quoted(name), start));
+                let (name, end) = lex_quoted(&chars, i, line).map_err(err)?;
+                i = end;
+                Tok::Quoted(name)
             }
             '{' => {
-                // As specscanner.l: spaces (not newlines) after the brace
-                // and before the closing one are dropped; the block ends at
-                // the first `}`.
-                let start = line;
-                i += 1;
-                while matches!(chars.get(i), Some(' ' | '\t' | '\r' | '\x0c')) {
-                    i += 1;
-                }
-                let mut sql = String::new();
-                loop {
-                    match chars.get(i) {
-                        None => return Err(err(start, "unterminated SQL block".into())),
-                        Some('}') => {
-                            i += 1;
-                            break;
-                        }
-                        Some(&other) => {
-                            if other == '\n' {
-                                line += 1;
-                            }
-                            sql.push(other);
-                            i += 1;
-                        }
-                    }
-                }
-                let kept = sql.trim_end_matches([' ', '\t', '\r', '\x0c']).len();
-                sql.truncate(kept);
-                out.push((Tok::Sql(sql), start));
+                let (sql, end) = lex_sql_block(&chars, i, &mut line).map_err(err)?;
+                i = end;
+                Tok::Sql(sql)
             }
             '(' | ')' | ',' | '*' => {
-                out.push((Tok::Punct(c), line));
                 i += 1;
+                Tok::Punct(c)
             }
             c if c.is_ascii_digit() => {
-                let mut n = String::new();
-                while let Some(d) = chars.get(i).filter(|d| d.is_ascii_digit()) {
-                    n.push(*d);
-                    i += 1;
-                }
+                let (n, end) = lex_run(&chars, i, |d| d.is_ascii_digit());
+                i = end;
                 let value = n
                     .parse()
-                    .map_err(|_| err(line, format!("number {n} too large")))?;
-                out.push((Tok::Int(value), line));
+                    .map_err(|_| err((line, format!("number {n} too large"))))?;
+                Tok::Int(value)
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
-                let mut w = String::new();
-                while let Some(d) = chars
-                    .get(i)
-                    .filter(|d| d.is_ascii_alphanumeric() || **d == '_')
-                {
-                    w.push(*d);
-                    i += 1;
-                }
-                out.push((Tok::Word(w), line));
+                let (w, end) = lex_run(&chars, i, |d| d.is_ascii_alphanumeric() || d == '_');
+                i = end;
+                Tok::Word(w)
             }
             other => {
-                return Err(err(line, format!("unexpected character \"{other}\"")));
+                return Err(err((line, format!("unexpected character \"{other}\""))));
             }
-        }
+        };
+        out.push((tok, at));
     }
     Ok(out)
 }

@@ -16,6 +16,99 @@ fn tag_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// Past the comment at `i` (`--` to the end of the line, or a `/* */`
+/// block, nested as PostgreSQL nests them), or `None` when no comment
+/// starts there; counts the newlines it skips into `line`.
+fn skip_comment(chars: &[char], mut i: usize, line: &mut usize) -> Option<usize> {
+    let next = chars.get(i + 1).copied();
+    if chars[i] == '-' && next == Some('-') {
+        while i < chars.len() && chars[i] != '\n' {
+            i += 1;
+        }
+        return Some(i);
+    }
+    if chars[i] != '/' || next != Some('*') {
+        return None;
+    }
+    let mut depth = 0;
+    while i < chars.len() {
+        if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+            depth += 1;
+            i += 2;
+        } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                break;
+            }
+        } else {
+            if chars[i] == '\n' {
+                *line += 1;
+            }
+            i += 1;
+        }
+    }
+    Some(i)
+}
+
+/// Past the string or quoted identifier opening at `i` (its quote
+/// doubled inside; an `E'...'` string's backslash escapes); counts the
+/// newlines it holds into `line`.
+fn skip_quoted(chars: &[char], mut i: usize, line: &mut usize) -> usize {
+    let c = chars[i];
+    let escapes = c == '\''
+        && i > 0
+        && matches!(chars[i - 1], 'e' | 'E')
+        && (i < 2 || !tag_char(chars[i - 2]));
+    i += 1;
+    while i < chars.len() {
+        let d = chars[i];
+        if d == '\n' {
+            *line += 1;
+        }
+        if escapes && d == '\\' {
+            i += 2;
+            continue;
+        }
+        if d == c {
+            if chars.get(i + 1) == Some(&c) {
+                i += 2;
+                continue;
+            }
+            break;
+        }
+        i += 1;
+    }
+    i + 1
+}
+
+/// Past the `$tag$ ... $tag$` opening at `i`, or just past the `$` when
+/// none opens there (`$1` is a parameter); counts the newlines it holds
+/// into `line`.
+fn skip_dollar_quote(chars: &[char], mut i: usize, line: &mut usize) -> usize {
+    let mut j = i + 1;
+    while j < chars.len() && tag_char(chars[j]) {
+        j += 1;
+    }
+    let tag_ok =
+        chars.get(j) == Some(&'$') && !chars.get(i + 1).is_some_and(|d| d.is_ascii_digit());
+    if !tag_ok {
+        return i + 1;
+    }
+    let tag: Vec<char> = chars[i..=j].to_vec();
+    i = j + 1;
+    while i < chars.len() {
+        if chars[i..].starts_with(&tag) {
+            return i + tag.len();
+        }
+        if chars[i] == '\n' {
+            *line += 1;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// The statements of `text`, in order; empty ones (only spaces and
 /// comments between semicolons) left out.
 pub fn split(text: &str) -> Vec<Statement> {
@@ -36,7 +129,6 @@ pub fn split(text: &str) -> Vec<Statement> {
     };
     while i < chars.len() {
         let c = chars[i];
-        let next = chars.get(i + 1).copied();
         if c == '\n' {
             line += 1;
             i += 1;
@@ -46,32 +138,8 @@ pub fn split(text: &str) -> Vec<Statement> {
             i += 1;
             continue;
         }
-        if c == '-' && next == Some('-') {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
-            }
-            continue;
-        }
-        if c == '/' && next == Some('*') {
-            // Block comments nest in PostgreSQL.
-            let mut depth = 0;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    if chars[i] == '\n' {
-                        line += 1;
-                    }
-                    i += 1;
-                }
-            }
+        if let Some(after) = skip_comment(&chars, i, &mut line) {
+            i = after;
             continue;
         }
         if c == ';' {
@@ -82,61 +150,11 @@ pub fn split(text: &str) -> Vec<Statement> {
         if start.is_none() {
             start = Some((i, line));
         }
-        match c {
-            '\'' | '"' => {
-                // E'...' strings take backslash escapes.
-                let escapes = c == '\''
-                    && i > 0
-                    && matches!(chars[i - 1], 'e' | 'E')
-                    && (i < 2 || !tag_char(chars[i - 2]));
-                i += 1;
-                while i < chars.len() {
-                    let d = chars[i];
-                    if d == '\n' {
-                        line += 1;
-                    }
-                    if escapes && d == '\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if d == c {
-                        if chars.get(i + 1) == Some(&c) {
-                            i += 2;
-                            continue;
-                        }
-                        break;
-                    }
-                    i += 1;
-                }
-                i += 1;
-            }
-            '$' if i == 0 || !tag_char(chars[i - 1]) => {
-                // $tag$ opens a dollar quote; $1 is a parameter.
-                let mut j = i + 1;
-                while j < chars.len() && tag_char(chars[j]) {
-                    j += 1;
-                }
-                let tag_ok = chars.get(j) == Some(&'$')
-                    && !chars.get(i + 1).is_some_and(|d| d.is_ascii_digit());
-                if !tag_ok {
-                    i += 1;
-                    continue;
-                }
-                let tag: Vec<char> = chars[i..=j].to_vec();
-                i = j + 1;
-                while i < chars.len() {
-                    if chars[i..].starts_with(&tag) {
-                        i += tag.len();
-                        break;
-                    }
-                    if chars[i] == '\n' {
-                        line += 1;
-                    }
-                    i += 1;
-                }
-            }
-            _ => i += 1,
-        }
+        i = match c {
+            '\'' | '"' => skip_quoted(&chars, i, &mut line),
+            '$' if i == 0 || !tag_char(chars[i - 1]) => skip_dollar_quote(&chars, i, &mut line),
+            _ => i + 1,
+        };
     }
     finish(start, chars.len(), &mut out);
     out
