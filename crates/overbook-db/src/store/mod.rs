@@ -1317,14 +1317,16 @@ impl Tx {
         .await
     }
 
-    /// `SELECT pg_advisory_xact_lock(n)` for a handler on the key-value
-    /// API: one statement (a pause point, so a scheduling point of the
-    /// model checker) that takes the exclusive advisory lock `n` until the
-    /// transaction ends, waiting for its holders, with deadlock detection.
-    pub async fn advisory_xact_lock(&mut self, n: i64) -> Result<(), DbError> {
-        let key = Key::raw(&format!("@advisory/{n}"));
-        self.sql_start(Op::GetForUpdate, Some(&key), None).await?;
-        self.sql_advisory_lock(&key, AdvisoryMode::Exclusive, true, false)
+    /// An exclusive transaction-level advisory lock on `key`, for a
+    /// handler on the key-value API: one statement (a pause point, so a
+    /// scheduling point of the model checker) that holds the lock until
+    /// the transaction ends, waiting for its holders, with deadlock
+    /// detection. The lock lives in the same table as SQL's
+    /// `pg_advisory_xact_lock`, whose key the SQL layer derives from its
+    /// arguments: the key names the lock, and only the same key conflicts.
+    pub async fn advisory_xact_lock(&mut self, key: &Key) -> Result<(), DbError> {
+        self.sql_start(Op::GetForUpdate, Some(key), None).await?;
+        self.sql_advisory_lock(key, AdvisoryMode::Exclusive, true, false)
             .await
             .map(|_| ())
     }

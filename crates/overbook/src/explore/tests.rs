@@ -625,10 +625,11 @@ fn a_truncated_line_is_an_error_not_a_liveness_violation() {
     assert!(err.to_string().contains("truncated"), "{err}");
 }
 
-/// Takes the exclusive advisory lock `n` as `SELECT
-/// pg_advisory_xact_lock(n)` does: one statement announcing its key.
+/// Takes the exclusive advisory lock `n`: one statement announcing its
+/// key, as `SELECT pg_advisory_xact_lock(n)` is.
 async fn advisory_lock(tx: &mut Tx, n: i64) -> Result<(), DbError> {
-    tx.advisory_xact_lock(n).await
+    tx.advisory_xact_lock(&Key::raw(&format!("@advisory/{n}")))
+        .await
 }
 
 /// Takes advisory locks `order` one by one, then commits; rolls back on
