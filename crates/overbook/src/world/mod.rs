@@ -837,7 +837,7 @@ impl<'a, S: System> World<'a, S> {
             self.transactions_ended = ended;
             self.last_progress_ms = now_ms;
         }
-        let storm = self.deadlock_storm(stats.deadlocks, now_ms);
+        let deadlocks_over_bound = self.deadlocks_over_bound(stats.deadlocks, now_ms);
         for commit in &commits {
             self.observe_commit(commit, now_ms, &mut violation);
         }
@@ -861,7 +861,7 @@ impl<'a, S: System> World<'a, S> {
             }
         }
         if violation.is_none() {
-            violation = storm.or_else(|| self.handler_overdue());
+            violation = deadlocks_over_bound.or_else(|| self.handler_overdue());
         }
         let history = self.observe_history(committed, false);
         violation.or(history)
@@ -1127,7 +1127,11 @@ impl<'a, S: System> World<'a, S> {
     /// within twice `deadlock_timeout_ms` (none by default). Deadlocks
     /// broken in one step count at that step's time; checked every step,
     /// so the report comes as the one over the bound is broken.
-    fn deadlock_storm(&mut self, deadlocks: u64, now_ms: u64) -> Option<crate::system::Violation> {
+    fn deadlocks_over_bound(
+        &mut self,
+        deadlocks: u64,
+        now_ms: u64,
+    ) -> Option<crate::system::Violation> {
         let bound = self.scenario.liveness.deadlocks_allowed();
         if deadlocks == self.deadlocks_seen {
             return None;
@@ -1150,7 +1154,7 @@ impl<'a, S: System> World<'a, S> {
         let at: Vec<String> = self
             .recent_deadlocks_ms
             .iter()
-            .map(|ms| format!("{ms}"))
+            .map(|ms| ms.to_string())
             .collect();
         Some(crate::system::Violation {
             invariant: "liveness",
