@@ -31,7 +31,9 @@
 //! Features (all on by default): `cli` (the command line, [`cli`]),
 //! `html` (the HTML report, [`html`]) and `postgres` (a real PostgreSQL:
 //! handlers on a real server, [`confirm`], and the database crate's
-//! fidelity tools). With none of them the harness still runs the world,
+//! fidelity tools). Off by default: `http` (a team's own HTTP app, an axum
+//! `Router`, as the system under test: `http`) and `deadpool` (the
+//! world's database behind deadpool-postgres: `pg::Connector`). With none of them the harness still runs the world,
 //! the model checker, the corpus and `cargo test` checks, and compiles
 //! without clap, indicatif, plotters or tokio-postgres.
 //!
@@ -66,6 +68,9 @@
 //!   command line as a library function, and reports for people and CI.
 //! - [`wire`], [`error`]: the world's request framing, and input errors
 //!   that name the file, line and field.
+//! - `http` and [`pg`]: a team's real service in the world, its HTTP app
+//!   on the API hosts and its own tokio-postgres talking to the simulated
+//!   database over PostgreSQL's wire protocol.
 #![deny(missing_docs)]
 
 /// Awaits several futures at once, on one task: a virtual user's calls on
@@ -90,8 +95,12 @@ pub mod error;
 pub mod explore;
 #[cfg(feature = "html")]
 pub mod html;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod junit;
 pub mod metrics;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod prelude;
 pub mod scenario;
 pub mod shrink;

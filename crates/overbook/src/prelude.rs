@@ -20,9 +20,9 @@ pub use crate::seed::Seed;
 pub use crate::store::{CommitEvent, DbError, Isolation, Key, KeyRange, Row, Store};
 pub use crate::system::kit::{idempotency, RetryConfig};
 pub use crate::system::{
-    BackgroundTask, Bounds, CommittedState, ExploreContext, InputError, InvariantInfo, Invariants,
-    Message, Reply, ServerContext, System, Tally, Unanswered, UserContext, Variant, VariantInfo,
-    Violation,
+    BackgroundTask, Bounds, CommittedState, ExploreContext, FromContext, InputError, InvariantInfo,
+    Invariants, Message, Reply, ServerContext, System, Tally, Unanswered, UserContext, Variant,
+    VariantInfo, Violation,
 };
 pub use serde::{Deserialize, Serialize};
 // In the signatures of `System::checker` and `Invariants::checks`.

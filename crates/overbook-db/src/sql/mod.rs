@@ -1256,6 +1256,7 @@ impl SqlSession {
     /// INDEX, `PREPARE` / `EXECUTE`, `CREATE TABLE AS`) are described as
     /// taking no parameter and returning no rows.
     pub fn describe(&mut self, sql: &str) -> Result<describe::Description, DbError> {
+        let sql = plan::skip_leading_comments(sql);
         let own_parser = types::is_type_ddl(sql)
             || sequences::is_sequence_ddl(sql)
             || partition::parse(sql).is_some()
@@ -1635,6 +1636,7 @@ impl SqlSession {
     /// of their own run here; the rest is planned (with `current_setting`
     /// calls substituted).
     async fn route(&mut self, sql: &str, scans: settings::ScanSettings) -> Result<Routed, DbError> {
+        let sql = plan::skip_leading_comments(sql);
         if types::is_type_ddl(sql) {
             return self.type_ddl(sql).map(Routed::Done);
         }

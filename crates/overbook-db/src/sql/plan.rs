@@ -14,7 +14,7 @@ use crate::store::{AdvisoryMode, DbError, RowLockMode, SqlState};
 use sqlparser::ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 use std::sync::Arc;
 
 /// Row-lock strength of a locking read.
@@ -323,6 +323,14 @@ pub(crate) fn split_script(script: &str) -> Result<Vec<String>, DbError> {
     for token in tokens {
         if matches!(token, Token::SemiColon) {
             statements.push(std::mem::take(&mut current));
+        } else if let Token::Whitespace(
+            Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_),
+        ) = token
+        {
+            // A migration's comments (before a statement, or after the
+            // last one) are not statements: the statements the engine
+            // recognises by their first words must start with them.
+            current.push(' ');
         } else {
             current.push_str(&token.to_string());
         }
@@ -330,6 +338,23 @@ pub(crate) fn split_script(script: &str) -> Result<Vec<String>, DbError> {
     statements.push(current);
     statements.retain(|s| !s.trim().is_empty());
     Ok(statements)
+}
+
+/// `sql` from its first word on: the whitespace and comments before it
+/// skipped, as PostgreSQL's lexer skips them, so that the statements
+/// recognised by their first words (`CREATE TYPE`, `ALTER TABLE`...) are
+/// recognised after a comment too.
+pub(crate) fn skip_leading_comments(sql: &str) -> &str {
+    let mut rest = sql.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            return rest;
+        }
+    }
 }
 
 /// Parses and plans one statement.

@@ -368,6 +368,37 @@ pub(crate) fn uses_enum(ty: SqlType, id: u32) -> bool {
 mod tests {
     use super::*;
 
+    /// A migration file opens with comments, and may end with one: the
+    /// statements recognised by their first words are recognised after
+    /// them, as PostgreSQL's lexer skips them.
+    #[test]
+    fn statements_after_comments_are_recognised() {
+        use crate::sql::{Session, SqlDb};
+        let db = SqlDb::new_empty();
+        db.install(
+            "-- Schema, version 1.\n/* enums first */\n\
+             CREATE TYPE status AS ENUM ('held', 'sold');\n\
+             -- the table\nCREATE TABLE t (id int PRIMARY KEY, s status NOT NULL);\n\
+             -- end of file\n",
+        )
+        .unwrap();
+        let mut session = db.session();
+        crate::store::block_on(async {
+            session
+                .execute("-- a client's note\nCREATE TYPE kind AS ENUM ('a')", &[])
+                .await
+                .unwrap();
+            session
+                .execute("INSERT INTO t VALUES (1, 'sold')", &[])
+                .await
+                .unwrap();
+            let bad = session
+                .execute("INSERT INTO t VALUES (2, 'gone')", &[])
+                .await;
+            assert_eq!(bad.unwrap_err().code.code(), "22P02");
+        });
+    }
+
     #[test]
     fn type_statements_parse() {
         assert!(is_type_ddl("  CREATE TYPE s AS ENUM ('a')"));

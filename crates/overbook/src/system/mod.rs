@@ -1197,6 +1197,17 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
         String::new()
     }
 
+    /// Whether the world also serves the run's database on PostgreSQL's
+    /// wire protocol at `db:5432` (see [`crate::pg`]), for a service that
+    /// connects with its own driver (tokio-postgres, a deadpool or bb8
+    /// pool) rather than through [`ServerContext::database`]. Its
+    /// statements run on the same store, so invariants, the trace and the
+    /// history checker see them as any handler's. `false` (no database
+    /// host) by default.
+    fn wire_database(&self) -> bool {
+        false
+    }
+
     /// Draws the data set from the settings and the seed.
     fn data(&self, settings: &Self::Settings, seed: Seed) -> Self::Data;
 

@@ -29,6 +29,10 @@ mod seeds;
 #[cfg(feature = "postgres")]
 pub use net::serve_pgwire;
 pub use net::{api_host, client_host, API_PORT};
+
+/// The database host's name, when the service serves its database on the
+/// wire ([`System::wire_database`]); a fault may name it (`db`).
+pub const DB_HOST: &str = "db";
 pub use report::{
     HistoryFinding, HistoryReport, Report, RequestsReport, RetriesReport, TraceEvent, UsersReport,
     ViolationReport,
@@ -175,10 +179,14 @@ fn fault_schedule(scenario: &Scenario) -> VecDeque<(u64, FaultAction)> {
 }
 
 /// Host names a fault side names: an exact name or a `prefix*` glob.
-fn expand_hosts(pattern: &str, scenario: &Scenario) -> Vec<String> {
+fn expand_hosts(pattern: &str, scenario: &Scenario, db_host: bool) -> Vec<String> {
+    // `db` is there only when the service serves its database on the
+    // wire; naming it otherwise matches no host, as an unknown name does
+    // (turmoil would panic on a partition of a host it does not have).
     let all: Vec<String> = (0..scenario.topology.api_servers)
         .map(api_host)
         .chain((0..scenario.topology.client_hosts).map(client_host))
+        .chain(db_host.then(|| DB_HOST.to_string()))
         .collect();
     match pattern.strip_suffix('*') {
         Some(prefix) => all.into_iter().filter(|h| h.starts_with(prefix)).collect(),
@@ -424,6 +432,8 @@ struct World<'a, S: System> {
     options: RunOptions,
     trace: Vec<TraceEvent>,
     history: Option<history::HistoryWatch>,
+    /// Whether the run has a database host ([`System::wire_database`]).
+    db_host: bool,
 }
 
 /// The turmoil simulation a run steps: its random stream, the fixed epoch
@@ -555,6 +565,35 @@ impl<S: System> ApiHosts<S> {
             }
         });
     }
+}
+
+/// Adds the database host ([`crate::pg::HOST`]), serving the run's store
+/// on PostgreSQL's wire protocol to the service's own driver. It never
+/// crashes: the database's own faults are the store's (injected 40001s,
+/// latency), and the network's reach it through partitions of `db`.
+#[cfg(feature = "postgres")]
+fn add_database_host(
+    sim: &mut turmoil::Sim<'_>,
+    store: &Store,
+) -> Result<(), crate::store::DbError> {
+    let db = crate::sql::SqlDb::attach(store);
+    sim.host(crate::pg::HOST, move || {
+        let db = db.clone();
+        async move {
+            net::serve_pgwire(db, &format!("0.0.0.0:{}", crate::pg::PORT)).await?;
+            Ok(())
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn add_database_host(_: &mut turmoil::Sim<'_>, _: &Store) -> Result<(), crate::store::DbError> {
+    Err(crate::store::DbError::new(
+        crate::store::SqlState::FeatureNotSupported,
+        "the service serves its database on the wire (System::wire_database), \
+         which needs overbook's `postgres` feature",
+    ))
 }
 
 /// Adds the client hosts to `sim`: the virtual users' arrivals dealt
@@ -720,6 +759,9 @@ impl<'a, S: System> World<'a, S> {
             buggify,
         };
         api.add_to(&mut sim, scenario, seed, variant);
+        if system.wire_database() {
+            add_database_host(&mut sim, &store)?;
+        }
         let skipped_users = add_client_hosts(
             &mut sim, system, scenario, seed, dataset, settings, &observer, &panics,
         );
@@ -758,6 +800,7 @@ impl<'a, S: System> World<'a, S> {
             options,
             trace: Vec::new(),
             history: history::HistoryWatch::new(&scenario.run),
+            db_host: system.wire_database(),
         })
     }
 
@@ -786,8 +829,8 @@ impl<'a, S: System> World<'a, S> {
                 | FaultAction::Repair(l)
                 | FaultAction::Hold(l)
                 | FaultAction::Release(l) => {
-                    for a in expand_hosts(&l.a, self.scenario) {
-                        for b in expand_hosts(&l.b, self.scenario) {
+                    for a in expand_hosts(&l.a, self.scenario, self.db_host) {
+                        for b in expand_hosts(&l.b, self.scenario, self.db_host) {
                             if a == b {
                                 continue;
                             }
