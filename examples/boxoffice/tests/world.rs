@@ -74,3 +74,20 @@ fn a_seed_gives_the_same_trace_hash_in_every_process() {
 }
 
 const PINNED: [&str; 2] = ["51b910e7f41ff065", "149fd474a1876cea"];
+
+/// The model checker does not run a service whose pool connects over
+/// turmoil's sockets yet: it says so, rather than failing each schedule on
+/// its first connect (a false alarm).
+#[test]
+fn explore_refuses_a_wire_service_with_a_reason() {
+    let refused = overbook::explore::services::service_scenario(
+        &Boxoffice,
+        &scenario("boxoffice-rush"),
+        Variant::CORRECT,
+        Seed(1),
+        2,
+        1,
+    );
+    let message = refused.err().expect("refused").to_string();
+    assert!(message.contains("over the wire"), "{message}");
+}

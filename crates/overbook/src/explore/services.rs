@@ -429,6 +429,16 @@ pub fn service_scenario<S: System>(
             "a model needs at least one client with one request",
         ));
     }
+    if system.wire_database() {
+        // Its driver's connection tasks and its pool's sockets are
+        // turmoil's, which the model checker's executor does not run: a
+        // schedule would fail on the first connect, a false alarm.
+        return Err(InputError::new(format!(
+            "{} connects to its database over the wire (System::wire_database), \
+             which the model checker does not run yet: use `run` or `fuzz`",
+            system.name()
+        )));
+    }
     let settings = scenario.settings(system)?;
     let data = system.data(&settings, seed);
     // A schema the simulated engine refuses is an input error here, before

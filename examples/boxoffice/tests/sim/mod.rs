@@ -368,7 +368,18 @@ impl Checker {
         now_ms: u64,
     ) -> Result<(), Violation> {
         let found = state.sql(query, &[]).expect("the invariant's query runs");
-        let why = || format!("at {now_ms} ms: {found:?}");
+        let why = || {
+            let rows: Vec<String> = (0..found.len())
+                .map(|row| {
+                    let cells = found.columns.iter().map(|column| {
+                        let value = found.get(row, column).expect("a column of the row");
+                        format!("{column}={}", value.to_pg_text().unwrap_or_default())
+                    });
+                    cells.collect::<Vec<_>>().join(" ")
+                })
+                .collect();
+            format!("at {now_ms} ms: {}", rows.join("; "))
+        };
         self.tally.check(invariant, found.is_empty(), why)
     }
 }
