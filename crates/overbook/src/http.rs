@@ -39,11 +39,11 @@
 //! run unchanged. HTTP/1.1's own framing (hyper's parser) is the part not
 //! simulated.
 
-use crate::system::{Message, Reply};
+use crate::system::{Message, Reply, System, UserContext};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -381,6 +381,170 @@ fn server_error(message: String) -> http::Response<Bytes> {
     let mut response = http::Response::new(Bytes::from(message));
     *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
     response
+}
+
+/// Runs the scenario's `[flow]` as this user (see
+/// [`crate::scenario::Flow`]), or nothing when the scenario has none: a
+/// service whose users speak HTTP calls it from [`System::user`]:
+///
+/// ```ignore
+/// async fn user(&self, user: UserContext<Self>) {
+///     if user.flow().is_some() {
+///         return overbook::http::run_flow(user).await;
+///     }
+///     // ... the service's own Rust user
+/// }
+/// ```
+///
+/// Each request is sent as [`UserContext::send`] sends (resent after a
+/// timeout, recorded, checked).
+///
+/// [`System::user`]: crate::system::System::user
+/// [`UserContext::send`]: crate::system::UserContext::send
+pub async fn run_flow<S>(mut user: UserContext<S>)
+where
+    S: System<Request = HttpRequest, Response = HttpResponse>,
+{
+    let Some(flow) = user.flow().cloned() else {
+        return;
+    };
+    for iteration in 0..flow.iterations {
+        let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+        vars.insert("user".into(), Value::from(user.index));
+        vars.insert("iteration".into(), Value::from(iteration));
+        for (name, var) in &flow.vars {
+            let value = match var.between {
+                Some([lo, hi]) => {
+                    let span = hi.abs_diff(lo);
+                    Value::from(lo.wrapping_add(user.rng.between(0, span) as i64))
+                }
+                None => {
+                    let pick = user.rng.below(var.pick.len() as u64) as usize;
+                    Value::from(var.pick[pick].clone())
+                }
+            };
+            vars.insert(name.clone(), value);
+        }
+        let mut ran: Vec<&str> = Vec::new();
+        for step in &flow.steps {
+            if step
+                .unless
+                .as_ref()
+                .is_some_and(|u| ran.contains(&u.as_str()))
+            {
+                continue;
+            }
+            if step.probability.is_some_and(|p| !user.rng.chance(p)) {
+                continue;
+            }
+            if let Some([lo, hi]) = step.think_ms {
+                user.think_ms(lo, hi).await;
+            }
+            ran.push(&step.name);
+            let mut request = HttpRequest::new(&step.method, fill(&step.path, &vars))
+                .route(fill_route(&step.path));
+            for (name, value) in &step.headers {
+                request = request.header(name, fill(value, &vars));
+            }
+            if let Some(json) = &step.json {
+                let json = serde_json::to_value(json).expect("TOML is JSON");
+                request = request.json(fill_json(json, &vars));
+            }
+            let Some(response) = user.send(request).await else {
+                break;
+            };
+            let expected = if step.expect.is_empty() {
+                response.is_success()
+            } else {
+                step.expect.contains(&response.status)
+            };
+            if !expected || !capture(&step.capture, &response, &mut user.rng, &mut vars) {
+                break;
+            }
+        }
+    }
+}
+
+/// `template` with each `{var}` replaced by the var's text.
+fn fill(template: &str, vars: &BTreeMap<String, Value>) -> String {
+    let mut out = template.to_string();
+    for (name, value) in vars {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out = out.replace(&format!("{{{name}}}"), &text);
+    }
+    out
+}
+
+/// The route a step's requests are reported under: its path template,
+/// each placeholder written `{id}` as [`route_of`] writes ids.
+fn fill_route(template: &str) -> String {
+    let mut route = template.split(['?', '#']).next().unwrap_or("").to_string();
+    for name in crate::scenario::placeholders(template) {
+        route = route.replace(&format!("{{{name}}}"), "{id}");
+    }
+    route
+}
+
+/// `json` with placeholders filled: a string that is one placeholder
+/// alone becomes the var's value with its type (`"{seats}"` a number).
+fn fill_json(json: Value, vars: &BTreeMap<String, Value>) -> Value {
+    match json {
+        Value::String(s) => {
+            let whole = s
+                .strip_prefix('{')
+                .and_then(|r| r.strip_suffix('}'))
+                .and_then(|name| vars.get(name));
+            match whole {
+                Some(value) => value.clone(),
+                None => Value::String(fill(&s, vars)),
+            }
+        }
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| fill_json(v, vars)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, fill_json(v, vars)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Takes each capture from `response`'s body into `vars`; false when one
+/// is missing.
+fn capture(
+    captures: &BTreeMap<String, String>,
+    response: &HttpResponse,
+    rng: &mut crate::seed::Rng64,
+    vars: &mut BTreeMap<String, Value>,
+) -> bool {
+    for (name, pointer) in captures {
+        let Some(value) = at_pointer(&response.body, pointer, rng) else {
+            return false;
+        };
+        vars.insert(name.clone(), value);
+    }
+    true
+}
+
+/// The value at JSON pointer `pointer`, a `*` segment taking a random
+/// element of an array (none when the array is empty).
+fn at_pointer(body: &Value, pointer: &str, rng: &mut crate::seed::Rng64) -> Option<Value> {
+    match pointer.split_once("/*") {
+        None => body.pointer(pointer).cloned(),
+        Some((before, after)) => {
+            let items = body.pointer(before)?.as_array()?;
+            if items.is_empty() {
+                return None;
+            }
+            let item = &items[rng.below(items.len() as u64) as usize];
+            at_pointer(item, after, rng)
+        }
+    }
 }
 
 #[cfg(test)]

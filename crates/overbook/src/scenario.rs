@@ -142,6 +142,11 @@ pub struct Scenario {
     /// The model checker's settings for this scenario.
     #[serde(default)]
     pub explore: ExploreConfig,
+    /// Virtual users written in the scenario as HTTP steps (`[flow]`),
+    /// the load-test way, for a service whose users speak HTTP
+    /// (`overbook::http::run_flow`); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<Flow>,
     /// Pass/fail thresholds: metric -> condition, e.g.
     /// `"requests.reserve.201" = "== 5"` or `"latency_ms.reserve.p95" = "< 500"`.
     #[serde(default)]
@@ -150,6 +155,204 @@ pub struct Scenario {
     /// sections that name the line.
     #[serde(skip)]
     origin: Origin,
+}
+
+/// Virtual users as HTTP steps, as k6 and Artillery scripts write them:
+/// each user runs `iterations` rounds of the steps in order, with
+/// variables drawn from its own random stream and values captured from
+/// earlier responses.
+///
+/// ```toml
+/// [flow]
+/// iterations = 2
+/// vars = { seats = { between = [1, 2] } }
+///
+/// [[flow.steps]]
+/// name = "events"
+/// method = "GET"
+/// path = "/events"
+/// capture = { event = "/*/id" }        # a random element's id
+///
+/// [[flow.steps]]
+/// name = "hold"
+/// method = "POST"
+/// path = "/events/{event}/holds"
+/// headers = { "Idempotency-Key" = "u{user}-{iteration}" }
+/// json = { seats = "{seats}" }         # "{var}" alone keeps its type
+/// expect = [200, 201]
+/// capture = { hold = "/id" }
+///
+/// [[flow.steps]]
+/// name = "confirm"
+/// method = "POST"
+/// path = "/holds/{hold}/confirm"
+/// think_ms = [0, 1200]
+/// probability = 0.8
+///
+/// [[flow.steps]]
+/// name = "release"
+/// method = "DELETE"
+/// path = "/holds/{hold}"
+/// unless = "confirm"                   # when confirm did not run
+/// ```
+///
+/// A step whose response is missing, has a status outside `expect` (any
+/// 2xx when empty) or lacks a capture ends the round: the steps after it
+/// need what it did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    /// Rounds of the steps per user.
+    #[serde(default = "one_round")]
+    pub iterations: u32,
+    /// Variables drawn afresh each round: `{ between = [lo, hi] }` (an
+    /// integer) or `{ pick = ["a", "b"] }`. `{user}` and `{iteration}`
+    /// are always there.
+    #[serde(default)]
+    pub vars: BTreeMap<String, FlowVar>,
+    /// The steps, in order.
+    pub steps: Vec<FlowStep>,
+}
+
+fn one_round() -> u32 {
+    1
+}
+
+/// A flow variable: an integer between two bounds, or one of a list.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowVar {
+    /// An integer drawn between the two, inclusive.
+    #[serde(default)]
+    pub between: Option<[i64; 2]>,
+    /// One of these, drawn.
+    #[serde(default)]
+    pub pick: Vec<String>,
+}
+
+/// One HTTP request of a flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowStep {
+    /// The step's name (for `unless`).
+    pub name: String,
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// The path, with `{var}` placeholders.
+    pub path: String,
+    /// A JSON body, with `{var}` placeholders in its strings.
+    #[serde(default)]
+    pub json: Option<toml::Value>,
+    /// Headers, with `{var}` placeholders in their values.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The statuses that let the round go on (any 2xx when empty).
+    #[serde(default)]
+    pub expect: Vec<u16>,
+    /// Variables taken from the response's JSON body by pointer (`/id`);
+    /// a `*` segment takes a random element of an array.
+    #[serde(default)]
+    pub capture: BTreeMap<String, String>,
+    /// Thinks between these many ms before the step.
+    #[serde(default)]
+    pub think_ms: Option<[u64; 2]>,
+    /// Runs with this chance (always when absent).
+    #[serde(default)]
+    pub probability: Option<f64>,
+    /// Runs only when the named earlier step did not run this round.
+    #[serde(default)]
+    pub unless: Option<String>,
+}
+
+impl Flow {
+    /// Checks what the types do not: methods, probabilities, bounds, and
+    /// that every placeholder and `unless` names something defined before
+    /// it.
+    fn validate(&self, bounds: &mut Bounds) {
+        bounds
+            .within("flow.iterations", self.iterations, 1, 10_000)
+            .check("flow.steps", !self.steps.is_empty(), "at least one step")
+            .check("flow.steps", self.steps.len() <= 64, "at most 64 steps");
+        for (name, var) in &self.vars {
+            let field = format!("flow.vars.{name}");
+            let one_kind = var.between.is_some() != !var.pick.is_empty();
+            bounds.check(
+                &field,
+                one_kind,
+                "either `between = [lo, hi]` or `pick = [...]`",
+            );
+            if let Some([lo, hi]) = var.between {
+                bounds.check(&field, lo <= hi, "`between`'s low bound above its high");
+            }
+        }
+        let mut known: Vec<String> = self.vars.keys().cloned().collect();
+        known.extend(["user".to_string(), "iteration".to_string()]);
+        let mut earlier: Vec<&str> = Vec::new();
+        for (n, step) in self.steps.iter().enumerate() {
+            let field = |what: &str| format!("flow.steps.{n}.{what}");
+            let method = step.method.to_ascii_uppercase();
+            let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+            bounds.check(
+                &field("method"),
+                methods.contains(&method.as_str()),
+                "GET, POST, PUT, PATCH or DELETE",
+            );
+            bounds.check(
+                &field("path"),
+                step.path.starts_with('/'),
+                "a path starts with /",
+            );
+            if let Some(p) = step.probability {
+                bounds.probability(&field("probability"), p);
+            }
+            if let Some([lo, hi]) = step.think_ms {
+                bounds.check(
+                    &field("think_ms"),
+                    lo <= hi && hi <= 3_600_000,
+                    "[min, max] with min <= max <= 3600000",
+                );
+            }
+            if let Some(unless) = &step.unless {
+                bounds.check(
+                    &field("unless"),
+                    earlier.contains(&unless.as_str()),
+                    format!("no earlier step is named {unless:?}"),
+                );
+            }
+            let mut texts = vec![(field("path"), step.path.clone())];
+            texts.extend(
+                step.headers
+                    .iter()
+                    .map(|(h, v)| (field(&format!("headers.{h}")), v.clone())),
+            );
+            if let Some(json) = &step.json {
+                texts.push((field("json"), json.to_string()));
+            }
+            for (at, text) in texts {
+                for var in placeholders(&text) {
+                    bounds.check(&at, known.contains(&var), format!("{{{var}}} is neither a var, a capture of an earlier step, user nor iteration"));
+                }
+            }
+            known.extend(step.capture.keys().cloned());
+            earlier.push(&step.name);
+        }
+    }
+}
+
+/// The `{name}` placeholders of `text`.
+pub fn placeholders(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        let name = &after[..close];
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            found.push(name.to_string());
+        }
+        rest = &after[close + 1..];
+    }
+    found
 }
 
 /// Where a scenario's text came from. Two scenarios that differ only in
@@ -775,6 +978,9 @@ impl Scenario {
                 format!("at most {} phases", limits::PHASES_MAX),
             );
         self.validate_phases(&mut bounds);
+        if let Some(flow) = &self.flow {
+            flow.validate(&mut bounds);
+        }
         self.validate_limits(&mut bounds);
         self.validate_host_faults(&mut bounds);
         let topology = &self.topology;

@@ -7,9 +7,10 @@
 //!
 //! | route | does |
 //! |---|---|
+//! | `GET /events` | the events to come, with their free seats |
 //! | `POST /events` | creates an event (`name`, `capacity`, `starts_in_s`) |
 //! | `GET /events/{event_id}` | the event, its seats in use and free |
-//! | `POST /events/{event_id}/holds` | holds `seats` for `hold_ttl_s` (`Idempotency-Key` honoured) |
+//! | `POST /events/{event_id}/holds` | holds `seats` for the configured hold time (`Idempotency-Key` honoured) |
 //! | `GET /holds/{hold_id}` | a hold |
 //! | `DELETE /holds/{hold_id}` | releases a hold |
 //! | `POST /holds/{hold_id}/confirm` | turns a live hold into an order (again: the same order) |

@@ -36,7 +36,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/events", post(create_event))
+        .route("/events", get(list_events).post(create_event))
         .route("/events/{event_id}", get(get_event))
         .route("/events/{event_id}/holds", post(create_hold))
         .route("/holds/{hold_id}", get(get_hold).delete(release_hold))
@@ -143,6 +143,33 @@ async fn create_event(
     Ok((StatusCode::CREATED, Json(event)))
 }
 
+async fn list_events(State(state): State<AppState>) -> Result<Json<Vec<Event>>, ApiError> {
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT e.id, e.name, e.capacity, \
+                    coalesce(sum(h.seats) FILTER (WHERE h.status IN ('held', 'confirmed')), 0) AS in_use \
+             FROM events e LEFT JOIN holds h ON h.event_id = e.id \
+             WHERE e.starts_at > now() \
+             GROUP BY e.id, e.name, e.capacity, e.starts_at ORDER BY e.starts_at, e.id",
+            &[],
+        )
+        .await?;
+    Ok(Json(rows.iter().map(event_of).collect()))
+}
+
+/// Columns: id, name, capacity, in_use.
+fn event_of(row: &Row) -> Event {
+    let (capacity, in_use): (i32, i64) = (row.get(2), row.get(3));
+    Event {
+        id: row.get(0),
+        name: row.get(1),
+        capacity,
+        in_use,
+        free: i64::from(capacity) - in_use,
+    }
+}
+
 async fn get_event(
     State(state): State<AppState>,
     Path(event_id): Path<Uuid>,
@@ -158,14 +185,7 @@ async fn get_event(
         )
         .await?
         .ok_or(ApiError::NotFound("event"))?;
-    let (capacity, in_use): (i32, i64) = (row.get(2), row.get(3));
-    Ok(Json(Event {
-        id: row.get(0),
-        name: row.get(1),
-        capacity,
-        in_use,
-        free: i64::from(capacity) - in_use,
-    }))
+    Ok(Json(event_of(&row)))
 }
 
 async fn create_hold(

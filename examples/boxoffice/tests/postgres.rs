@@ -103,16 +103,26 @@ async fn every_route_behaves_on_postgresql() {
     assert_eq!(first.status, 200, "{first:?}");
     let hold_id = first.str_at("/id").unwrap().to_owned();
 
-    let seats = app.handle(HttpRequest::get(format!("/events/{event}"))).await;
-    assert_eq!((seats.i64_at("/in_use"), seats.i64_at("/free")), (Some(4), Some(0)));
+    let seats = app
+        .handle(HttpRequest::get(format!("/events/{event}")))
+        .await;
+    assert_eq!(
+        (seats.i64_at("/in_use"), seats.i64_at("/free")),
+        (Some(4), Some(0))
+    );
 
     // Confirm, and a retried confirm gets the same order.
     let confirm = HttpRequest::post(format!("/holds/{hold_id}/confirm"));
     let order = app.handle(confirm.clone()).await;
     assert_eq!(order.status, 201, "{order:?}");
     let again = app.handle(confirm).await;
-    assert_eq!((again.status, again.str_at("/id")), (200, order.str_at("/id")));
-    let release = app.handle(HttpRequest::delete(format!("/holds/{hold_id}"))).await;
+    assert_eq!(
+        (again.status, again.str_at("/id")),
+        (200, order.str_at("/id"))
+    );
+    let release = app
+        .handle(HttpRequest::delete(format!("/holds/{hold_id}")))
+        .await;
     assert_eq!(release.status, 409, "a confirmed hold is not released");
 
     // Cancel frees the seats and queues a refund; the worker delivers the
@@ -122,14 +132,18 @@ async fn every_route_behaves_on_postgresql() {
         .handle(HttpRequest::post(format!("/orders/{order_id}/cancel")))
         .await;
     assert_eq!(cancel.status, 200, "{cancel:?}");
-    let seats = app.handle(HttpRequest::get(format!("/events/{event}"))).await;
+    let seats = app
+        .handle(HttpRequest::get(format!("/events/{event}")))
+        .await;
     assert_eq!(seats.i64_at("/free"), Some(1));
     let round = worker::run_once(&pool, &config).await.unwrap();
     assert_eq!(round.jobs, 2);
     assert_eq!(worker::run_once(&pool, &config).await.unwrap().jobs, 0);
 
     let missing = app
-        .handle(HttpRequest::get("/holds/6f1c2a9e-1b2c-4d5e-8f90-123456789abc"))
+        .handle(HttpRequest::get(
+            "/holds/6f1c2a9e-1b2c-4d5e-8f90-123456789abc",
+        ))
         .await;
     assert_eq!(missing.status, 404);
     scratch.drop(pool).await;

@@ -75,6 +75,36 @@ fn a_seed_gives_the_same_trace_hash_in_every_process() {
 
 const PINNED: [&str; 2] = ["51b910e7f41ff065", "149fd474a1876cea"];
 
+/// Users written as HTTP steps in the scenario (no Rust user) find the
+/// planted oversell, and the correct box office passes them.
+#[test]
+fn users_written_as_http_steps_find_the_oversell() {
+    let report = run("boxoffice-flow", 1, "correct");
+    assert!(report.passed, "{}", report.summary_line());
+    let by_op = &report.requests.by_op;
+    assert!(by_op["GET /events"]["200"] > 0, "{by_op:?}");
+    assert!(by_op["POST /events/{id}/holds"]["201"] > 0, "{by_op:?}");
+    assert!(by_op["POST /holds/{id}/confirm"]["201"] > 0, "{by_op:?}");
+    let report = run("boxoffice-flow", 1, HOLD_WITHOUT_EVENT_LOCK);
+    let violation = report.violation.as_ref().expect("the oversell is found");
+    assert_eq!(violation.invariant, "seats_never_oversold");
+}
+
+/// A flow naming a variable nothing defines is an input error naming the
+/// file, line and field.
+#[test]
+fn a_flow_with_an_unknown_variable_is_refused_with_its_field() {
+    let text = std::fs::read_to_string(format!(
+        "{}/sims/boxoffice-flow.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("/holds/{hold}/confirm", "/holds/{hodl}/confirm");
+    let error = Scenario::parse(&text, "flow.toml").unwrap_err().to_string();
+    assert!(error.contains("flow.steps.2.path"), "{error}");
+    assert!(error.contains("{hodl}"), "{error}");
+}
+
 /// The model checker does not run a service whose pool connects over
 /// turmoil's sockets yet: it says so, rather than failing each schedule on
 /// its first connect (a false alarm).

@@ -715,6 +715,8 @@ pub struct UserContext<S: System> {
     /// Calls so far, shared by the user's connections: request ids stay
     /// unique per user.
     calls: Rc<Cell<u32>>,
+    /// The scenario's `[flow]`, if it writes its users as HTTP steps.
+    flow: Option<Arc<crate::scenario::Flow>>,
 }
 
 impl<S: System> UserContext<S> {
@@ -740,7 +742,21 @@ impl<S: System> UserContext<S> {
             transport,
             observer: Some(observer),
             calls: Rc::new(Cell::new(0)),
+            flow: None,
         }
+    }
+
+    /// This user with the scenario's `[flow]` (the world sets it).
+    pub fn with_flow(mut self, flow: Option<Arc<crate::scenario::Flow>>) -> UserContext<S> {
+        self.flow = flow;
+        self
+    }
+
+    /// The scenario's `[flow]`, when it writes its virtual users as HTTP
+    /// steps: a service whose users speak HTTP runs it
+    /// (`overbook::http::run_flow`) instead of its own user.
+    pub fn flow(&self) -> Option<&Arc<crate::scenario::Flow>> {
+        self.flow.as_ref()
     }
 
     /// A user context whose transport records its exchanges itself (the
@@ -763,6 +779,7 @@ impl<S: System> UserContext<S> {
             transport,
             observer: None,
             calls: Rc::new(Cell::new(0)),
+            flow: None,
         }
     }
 
@@ -783,6 +800,7 @@ impl<S: System> UserContext<S> {
             transport: self.transport.open_another(),
             observer: self.observer.clone(),
             calls: self.calls.clone(),
+            flow: self.flow.clone(),
         }
     }
 

@@ -641,6 +641,7 @@ fn add_client_hosts<S: System>(
         let skipped = skipped_users.clone();
         let alive = alive.clone();
         let panics = panics.clone();
+        let flow = scenario.flow.clone().map(Arc::new);
         sim.client(client_host(host), async move {
             let mut tasks = Vec::with_capacity(mine.len());
             for (index, at_ms) in mine {
@@ -662,7 +663,8 @@ fn add_client_hosts<S: System>(
                     env.clone(),
                     Box::new(net::TcpTransport::<S>::new(index, servers)),
                     observer.clone(),
-                );
+                )
+                .with_flow(flow.clone());
                 let task = run_virtual_user(
                     system.clone(),
                     user,

@@ -48,8 +48,10 @@ const INVARIANTS: &[InvariantInfo] = &[
     ),
 ];
 
-/// The scenario's `[data]`, `[workload]` and `[service]` sections.
+/// The scenario's `[data]`, `[workload]` and `[service]` sections (each
+/// may be left out: a flow scenario has no `[workload]`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     pub data: Data,
     pub workload: Workload,
@@ -268,6 +270,10 @@ impl System for Boxoffice {
     /// Holds seats of an event, thinks, then confirms (and sometimes
     /// cancels the order) or releases.
     async fn user(&self, mut user: UserContext<Self>) {
+        if user.flow().is_some() {
+            // The scenario writes its users as HTTP steps.
+            return overbook::http::run_flow(user).await;
+        }
         let work = user.settings.workload.clone();
         for n in 0..work.holds_per_user {
             let event = user.rng.below(user.data.ids.len() as u64) as usize;
