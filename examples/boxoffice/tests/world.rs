@@ -121,3 +121,43 @@ fn explore_refuses_a_wire_service_with_a_reason() {
     let message = refused.err().expect("refused").to_string();
     assert!(message.contains("over the wire"), "{message}");
 }
+
+/// What running the box office unchanged costs: its HTTP app and pool
+/// over the wire protocol, against the same statements ported to the
+/// direct `Session` path, on the same scenario and seeds. Prints the
+/// ratio; a measure for the README, run with `--ignored` on a release
+/// build (`cargo test --release -p boxoffice --test world -- --ignored
+/// --nocapture wire_against_direct`), not a timing assertion.
+#[test]
+#[ignore = "a measurement: run with --release -- --ignored --nocapture"]
+fn wire_against_direct() {
+    #[path = "sim/direct.rs"]
+    mod direct;
+    let rush = scenario("boxoffice-rush");
+    let seeds = 1..=40u64;
+    let time = |f: &dyn Fn(u64) -> bool| {
+        let start = std::time::Instant::now();
+        for seed in seeds.clone() {
+            assert!(f(seed), "seed {seed} failed");
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let wire =
+        time(&|seed| overbook::world::run(&Boxoffice, &rush, Seed(seed), Variant::CORRECT).passed);
+    let direct = time(&|seed| {
+        overbook::world::run(
+            &direct::DirectBoxoffice,
+            &rush,
+            Seed(seed),
+            Variant::CORRECT,
+        )
+        .passed
+    });
+    let n = seeds.count() as f64;
+    println!(
+        "boxoffice-rush, {n} seeds: wire {:.1} seeds/s, direct {:.1} seeds/s, wire/direct throughput {:.2}",
+        n / wire,
+        n / direct,
+        direct / wire
+    );
+}

@@ -268,43 +268,9 @@ impl System for Boxoffice {
     }
 
     /// Holds seats of an event, thinks, then confirms (and sometimes
-    /// cancels the order) or releases.
-    async fn user(&self, mut user: UserContext<Self>) {
-        if user.flow().is_some() {
-            // The scenario writes its users as HTTP steps.
-            return overbook::http::run_flow(user).await;
-        }
-        let work = user.settings.workload.clone();
-        for n in 0..work.holds_per_user {
-            let event = user.rng.below(user.data.ids.len() as u64) as usize;
-            let seats = user.rng.between(1, work.seats_max.into());
-            let hold = HttpRequest::post(format!("/events/{}/holds", user.data.ids[event]))
-                .idempotency_key(format!("u{}-{n}", user.index))
-                .json(json!({ "seats": seats }));
-            let Some(held) = user.send(hold).await.filter(HttpResponse::is_success) else {
-                continue;
-            };
-            let Some(hold_id) = held.str_at("/id").map(str::to_owned) else {
-                continue;
-            };
-            user.think_ms(0, work.think_ms_max).await;
-            if !user.rng.chance(work.confirm_probability) {
-                user.send(HttpRequest::delete(format!("/holds/{hold_id}")))
-                    .await;
-                continue;
-            }
-            let confirm = HttpRequest::post(format!("/holds/{hold_id}/confirm"));
-            let order = user.send(confirm).await.filter(HttpResponse::is_success);
-            let order_id = order.as_ref().and_then(|o| o.str_at("/id"));
-            if let Some(order_id) = order_id {
-                if user.rng.chance(work.cancel_probability) {
-                    let order_id = order_id.to_owned();
-                    user.think_ms(0, work.think_ms_max).await;
-                    let cancel = HttpRequest::post(format!("/orders/{order_id}/cancel"));
-                    user.send(cancel).await;
-                }
-            }
-        }
+    /// cancels the order) or releases; or the scenario's `[flow]`.
+    async fn user(&self, user: UserContext<Self>) {
+        http_user(user).await
     }
 
     fn checker(&self, _: Arc<Events>, _: &Settings) -> Checker {
@@ -325,6 +291,49 @@ impl System for Boxoffice {
     fn operations_per_user(&self, settings: &Settings) -> Option<(&'static str, u64)> {
         let holds = settings.workload.holds_per_user.into();
         Some(("workload.holds_per_user", holds))
+    }
+}
+
+/// The virtual user: holds seats of an event, thinks, then confirms (and
+/// sometimes cancels the order) or releases; or the scenario's `[flow]`.
+pub async fn http_user<S>(mut user: UserContext<S>)
+where
+    S: System<Request = HttpRequest, Response = HttpResponse, Settings = Settings, Data = Events>,
+{
+    if user.flow().is_some() {
+        // The scenario writes its users as HTTP steps.
+        return overbook::http::run_flow(user).await;
+    }
+    let work = user.settings.workload.clone();
+    for n in 0..work.holds_per_user {
+        let event = user.rng.below(user.data.ids.len() as u64) as usize;
+        let seats = user.rng.between(1, work.seats_max.into());
+        let hold = HttpRequest::post(format!("/events/{}/holds", user.data.ids[event]))
+            .idempotency_key(format!("u{}-{n}", user.index))
+            .json(json!({ "seats": seats }));
+        let Some(held) = user.send(hold).await.filter(HttpResponse::is_success) else {
+            continue;
+        };
+        let Some(hold_id) = held.str_at("/id").map(str::to_owned) else {
+            continue;
+        };
+        user.think_ms(0, work.think_ms_max).await;
+        if !user.rng.chance(work.confirm_probability) {
+            user.send(HttpRequest::delete(format!("/holds/{hold_id}")))
+                .await;
+            continue;
+        }
+        let confirm = HttpRequest::post(format!("/holds/{hold_id}/confirm"));
+        let order = user.send(confirm).await.filter(HttpResponse::is_success);
+        let order_id = order.as_ref().and_then(|o| o.str_at("/id"));
+        if let Some(order_id) = order_id {
+            if user.rng.chance(work.cancel_probability) {
+                let order_id = order_id.to_owned();
+                user.think_ms(0, work.think_ms_max).await;
+                let cancel = HttpRequest::post(format!("/orders/{order_id}/cancel"));
+                user.send(cancel).await;
+            }
+        }
     }
 }
 
@@ -390,7 +399,7 @@ impl Checker {
     }
 }
 
-impl Invariants<Boxoffice> for Checker {
+impl<S: System> Invariants<S> for Checker {
     const READS_STATE: bool = true;
 
     /// A hold that expired or was released gave its seats back: it never
