@@ -175,9 +175,7 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             Response::Done
         }
     };
-    record.remember_success(&mut tx, &response).await?;
-    tx.commit().await?;
-    Ok(response)
+    record.remember_and_commit(tx, response).await
 }
 
 /// A hold's name in its key: `[client, n]`, zero-padded so that keys sort

@@ -37,9 +37,12 @@
 //!
 //! The helpers every such service needs are in [`kit`]: retry with backoff
 //! and jitter on 40001/40P01, idempotency records, a rate limiter, access
-//! tokens. Beside them: [`ServerContext::retry_or_refuse`] (retry by the
-//! service's [`System::retry_config`], a failure answered with a status),
+//! tokens, the settings' three sections ([`kit::Sections`]), numbers the
+//! server hands out ([`kit::next_number()`]). Beside them:
+//! [`ServerContext::retry_or_refuse`] (retry by the service's
+//! [`System::retry_config`], a failure answered with a status),
 //! [`BackgroundTask::periodic`], [`UserContext::think_ms`],
+//! [`UserContext::send_both`] (two requests in flight at once),
 //! [`ExploreContext::requests`], and for invariants the committed state as
 //! of each commit ([`CommittedState`], in [`Invariants::on_state`]) and
 //! each commit's changes by table ([`CommitEvent::changes`]).
@@ -1141,7 +1144,9 @@ impl BackgroundTask {
 /// assert_eq!(broken.violation.unwrap().invariant, "never_past_capacity");
 /// ```
 pub trait System: Clone + Send + Sync + Sized + 'static {
-    /// The `[data]`, `[workload]` and `[service]` sections of a scenario.
+    /// The `[data]`, `[workload]` and `[service]` sections of a scenario
+    /// ([`kit::Sections`] of the service's own types, or a type of its
+    /// own with those fields).
     type Settings: Settings;
     /// The data set a run serves, shared read-only by servers, users and
     /// invariants (ids users draw from).
