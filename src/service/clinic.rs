@@ -147,7 +147,7 @@ impl System for Clinic {
     }
 
     fn validate(&self, settings: &ClinicSettings) -> Result<(), InputError> {
-        settings.validate()
+        super::settings::validate(settings)
     }
 
     fn retry_config(

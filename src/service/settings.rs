@@ -4,89 +4,78 @@
 
 use super::{DataConfig, ServiceConfig};
 use overbook::error::InputError;
+use overbook::system::kit::Sections;
 use overbook::system::Bounds;
 use serde::{Deserialize, Serialize};
 
 /// The `[data]`, `[workload]` and `[service]` sections of a scenario for
-/// the bundled services.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ClinicSettings {
-    /// The data set.
-    #[serde(default)]
-    pub data: DataConfig,
-    /// What each virtual user does.
-    #[serde(default)]
-    pub workload: Workload,
-    /// Service behaviour (retries, rate limiting).
-    #[serde(default)]
-    pub service: ServiceConfig,
-}
+/// the bundled services (each defaulted when a scenario leaves it out).
+pub type ClinicSettings = Sections<DataConfig, Workload, ServiceConfig>;
 
-impl ClinicSettings {
-    /// Checks values that the types alone cannot, and bounds every size,
-    /// count, time and rate; every problem at once, each naming its field.
-    pub fn validate(&self) -> Result<(), InputError> {
-        let mut bounds = Bounds::new();
-        let workload = &self.workload;
-        let day = 24 * 60;
-        bounds
-            .check(
-                "workload.mix",
-                workload.mix.weights().iter().any(|&w| w > 0),
-                "at least one operation needs a positive weight",
-            )
-            .at_most(
-                "workload.mix",
-                workload.mix.weights().iter().map(|&w| u64::from(w)).sum(),
-                1_000_000_000,
-            )
-            .at_most("workload.ops_per_user", workload.ops_per_user, 10_000)
-            .at_most("workload.think_ms_max", workload.think_ms_max, 3_600_000)
-            .check(
-                "workload.think_ms_min",
-                workload.think_ms_min <= workload.think_ms_max,
-                "must not exceed think_ms_max",
-            )
-            .within("workload.units_max", workload.units_max, 1, 1_000_000_000)
-            .check(
-                "workload.units_min",
-                workload.units_min >= 1 && workload.units_min <= workload.units_max,
-                "must be at least 1 and at most units_max",
-            )
-            .at_most(
-                "workload.authorizations",
-                workload.authorizations.len(),
-                1_000_000,
-            )
-            .within("workload.hot_slot_min", workload.hot_slot_min, 0, day)
-            .within(
-                "workload.hot_slot_stagger_min",
-                workload.hot_slot_stagger_min,
-                0,
-                day,
-            )
-            .within("workload.party_size_max", workload.party_size_max, 1, 1_000)
-            .within(
-                "workload.durations_min",
-                workload.durations_min.len(),
-                1,
-                1_000,
-            )
-            .check(
-                "workload.durations_min",
-                workload.durations_min.iter().all(|d| (1..=day).contains(d)),
-                "needs lengths from 1 to 1440 minutes",
-            )
-            .probability("workload.hot_fraction", workload.hot_fraction)
-            .probability("workload.hot_slot_fraction", workload.hot_slot_fraction)
-            .probability(
-                "workload.equipment_probability",
-                workload.equipment_probability,
-            );
-        self.data.bound(&mut bounds);
-        self.service.bound(&mut bounds);
-        bounds.finish()
-    }
+/// Checks values of `settings` that the types alone cannot, and bounds
+/// every size, count, time and rate; every problem at once, each naming
+/// its field.
+pub fn validate(settings: &ClinicSettings) -> Result<(), InputError> {
+    let mut bounds = Bounds::new();
+    let workload = &settings.workload;
+    let day = 24 * 60;
+    bounds
+        .check(
+            "workload.mix",
+            workload.mix.weights().iter().any(|&w| w > 0),
+            "at least one operation needs a positive weight",
+        )
+        .at_most(
+            "workload.mix",
+            workload.mix.weights().iter().map(|&w| u64::from(w)).sum(),
+            1_000_000_000,
+        )
+        .at_most("workload.ops_per_user", workload.ops_per_user, 10_000)
+        .at_most("workload.think_ms_max", workload.think_ms_max, 3_600_000)
+        .check(
+            "workload.think_ms_min",
+            workload.think_ms_min <= workload.think_ms_max,
+            "must not exceed think_ms_max",
+        )
+        .within("workload.units_max", workload.units_max, 1, 1_000_000_000)
+        .check(
+            "workload.units_min",
+            workload.units_min >= 1 && workload.units_min <= workload.units_max,
+            "must be at least 1 and at most units_max",
+        )
+        .at_most(
+            "workload.authorizations",
+            workload.authorizations.len(),
+            1_000_000,
+        )
+        .within("workload.hot_slot_min", workload.hot_slot_min, 0, day)
+        .within(
+            "workload.hot_slot_stagger_min",
+            workload.hot_slot_stagger_min,
+            0,
+            day,
+        )
+        .within("workload.party_size_max", workload.party_size_max, 1, 1_000)
+        .within(
+            "workload.durations_min",
+            workload.durations_min.len(),
+            1,
+            1_000,
+        )
+        .check(
+            "workload.durations_min",
+            workload.durations_min.iter().all(|d| (1..=day).contains(d)),
+            "needs lengths from 1 to 1440 minutes",
+        )
+        .probability("workload.hot_fraction", workload.hot_fraction)
+        .probability("workload.hot_slot_fraction", workload.hot_slot_fraction)
+        .probability(
+            "workload.equipment_probability",
+            workload.equipment_probability,
+        );
+    settings.data.bound(&mut bounds);
+    settings.service.bound(&mut bounds);
+    bounds.finish()
 }
 
 /// Operation weights. An operation with weight 0 never runs.

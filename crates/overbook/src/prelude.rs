@@ -1,6 +1,7 @@
 //! What a service's files import: `use overbook::prelude::*;` brings the
 //! system API ([`System`] and everything its methods take and return), the
-//! kit's retry settings and idempotency records, the store's rows, keys and
+//! kit's settings sections, retry settings, idempotency records and
+//! counters, the store's rows, keys and
 //! transactions, the seed, and serde's derives for settings, requests and
 //! responses.
 //!
@@ -18,7 +19,7 @@
 
 pub use crate::seed::Seed;
 pub use crate::store::{CommitEvent, DbError, Isolation, Key, KeyRange, Row, Store};
-pub use crate::system::kit::{idempotency, RetryConfig};
+pub use crate::system::kit::{idempotency, next_number, RetryConfig, Sections};
 pub use crate::system::{
     BackgroundTask, Bounds, CommittedState, ExploreContext, FromContext, InputError, InvariantInfo,
     Invariants, Message, Reply, ServerContext, System, Tally, Unanswered, UserContext, Variant,

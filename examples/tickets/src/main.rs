@@ -8,10 +8,7 @@ mod service;
 mod tests;
 
 use overbook::prelude::*;
-use service::{
-    Op, Request, Response, Settings, Venue, LOCK_ORDER, OVERSELL, RELEASE_EARLY, SPLIT_SWAP,
-    STALE_CLOCK,
-};
+use service::*;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Tickets;
@@ -54,19 +51,16 @@ impl System for Tickets {
     /// Every size, time and rate within reach: `--set data.seats=...` out
     /// of bounds is an input error naming the field, not a stuck run.
     fn validate(&self, s: &Settings) -> Result<(), InputError> {
-        let (data, workload) = (&s.data, &s.workload);
+        let (data, w) = (&s.data, &s.workload);
         Bounds::new()
             .within("data.seats", data.seats, 0, 1_000_000)
             .at_most("data.hold_ttl_ms", data.hold_ttl_ms, 86_400_000)
             .at_most("data.sweep_every_ms", data.sweep_every_ms, 86_400_000)
-            .at_most("workload.ops_per_user", workload.ops_per_user, 10_000)
-            .at_most("workload.think_ms_max", workload.think_ms_max, 3_600_000)
-            .probability("workload.confirm_probability", workload.confirm_probability)
-            .probability("workload.swap_probability", workload.swap_probability)
-            .probability(
-                "workload.two_tabs_probability",
-                workload.two_tabs_probability,
-            )
+            .at_most("workload.ops_per_user", w.ops_per_user, 10_000)
+            .at_most("workload.think_ms_max", w.think_ms_max, 3_600_000)
+            .probability("workload.confirm_probability", w.confirm_probability)
+            .probability("workload.swap_probability", w.swap_probability)
+            .probability("workload.two_tabs_probability", w.two_tabs_probability)
             .finish()
     }
 
@@ -99,27 +93,24 @@ impl System for Tickets {
     /// Holds a seat, thinks (sometimes past the hold's expiry), maybe swaps
     /// it with its neighbour's, then confirms or releases it.
     async fn user(&self, mut user: UserContext<Self>) {
-        let (workload, client) = (user.settings.workload.clone(), user.index);
-        for hold in 0..workload.ops_per_user {
+        // A chance of 0 draws nothing: sims without swaps or tabs keep
+        // their streams.
+        let (w, client) = (user.settings.workload.clone(), user.index);
+        for hold in 0..w.ops_per_user {
             let held = user.send(Request(Op::Hold, [client, hold])).await;
-            user.think_ms(0, workload.think_ms_max).await;
-            // Drawn only when swaps are on, so other sims keep their streams.
-            if workload.swap_probability > 0.0 && user.rng.chance(workload.swap_probability) {
+            user.think_ms(0, w.think_ms_max).await;
+            if user.rng.chance(w.swap_probability) {
                 user.send(Request(Op::Swap, [client, client ^ 1])).await;
             }
-            let id = match held {
-                Some(Response::Held { hold: Some(id), .. }) => id,
-                _ => [client, hold],
+            let Some(Response::Held { hold: named, .. }) = held else {
+                continue;
             };
-            // Drawn only when tabs are on, so other sims keep their streams.
-            let tabs = workload.two_tabs_probability;
-            let is_held = matches!(held, Some(Response::Held { .. }));
-            if is_held && tabs > 0.0 && user.rng.chance(tabs) {
-                let mut tab = user.connection();
-                let release = tab.send(Request(Op::Release, id));
-                overbook::join!(user.send(Request(Op::Confirm, id)), release);
-            } else if is_held {
-                let confirm = user.rng.chance(workload.confirm_probability);
+            let id = named.unwrap_or([client, hold]);
+            if user.rng.chance(w.two_tabs_probability) {
+                let release = Request(Op::Release, id);
+                user.send_both(Request(Op::Confirm, id), release).await;
+            } else {
+                let confirm = user.rng.chance(w.confirm_probability);
                 let op = if confirm { Op::Confirm } else { Op::Release };
                 user.send(Request(op, id)).await;
             }
@@ -150,23 +141,22 @@ impl System for Tickets {
     async fn explore_user(&self, mut user: UserContext<Self>, requests: Vec<Request>) {
         let tabs = user.settings.workload.two_tabs_probability > 0.0;
         let mut named = None;
-        for mut request in requests {
-            if request.0 != Op::Hold {
-                request.1 = named.unwrap_or(request.1);
-            }
-            if request.0 == Op::Confirm && tabs {
-                let mut tab = user.connection();
-                let release = tab.call(Request(Op::Release, request.1));
-                let _ = overbook::join!(user.call(request), release);
-            } else if let Ok(Response::Held { hold, .. }) = user.call(request).await {
+        for Request(op, id) in requests {
+            let id = named.filter(|_| op != Op::Hold).unwrap_or(id);
+            if op == Op::Confirm && tabs {
+                let release = Request(Op::Release, id);
+                let _ = user.call_both(Request(op, id), release).await;
+            } else if let Ok(Response::Held { hold, .. }) = user.call(Request(op, id)).await {
                 named = hold;
             }
         }
     }
 
     fn operations_per_user(&self, settings: &Settings) -> Option<(&'static str, u64)> {
-        let ops = settings.workload.ops_per_user.into();
-        Some(("workload.ops_per_user", ops))
+        Some((
+            "workload.ops_per_user",
+            settings.workload.ops_per_user.into(),
+        ))
     }
 }
 

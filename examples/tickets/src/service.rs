@@ -16,7 +16,6 @@
 
 use crate::Tickets;
 use overbook::prelude::*;
-use overbook::store::Tx;
 
 pub const OVERSELL: &str = "tickets/oversell";
 pub const STALE_CLOCK: &str = "tickets/stale-expiry-clock";
@@ -24,12 +23,7 @@ pub const LOCK_ORDER: &str = "tickets/lock-order";
 pub const SPLIT_SWAP: &str = "tickets/swap-split-tx";
 pub const RELEASE_EARLY: &str = "tickets/release-reads-early";
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct Settings {
-    pub data: Venue,
-    pub workload: Workload,
-    pub service: RetryConfig,
-}
+pub type Settings = Sections<Venue, Workload>;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -73,12 +67,7 @@ pub enum Op {
 
 impl Message for Request {
     fn operation(&self) -> &'static str {
-        match self.0 {
-            Op::Hold => "hold",
-            Op::Confirm => "confirm",
-            Op::Release => "release",
-            Op::Swap => "swap",
-        }
+        ["hold", "confirm", "release", "swap"][self.0 as usize]
     }
 }
 
@@ -128,17 +117,15 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
     // authentication, a GC).
     ctx.buggify_sleep("stall-before-transaction", 100).await;
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
-    let (op, id) = (req.0, format!("{:08}-{:04}", req.1[0], req.1[1]));
+    let (op, id) = (req.0, hold_id(req.1));
     let key = Key::new("holds", &[&id]);
     // A planted bug: a release reads its hold before queueing for the lock
     // (to answer 404 early), then writes back what it read. Only the
     // hold's owner changes it meanwhile: a user with a confirm of it in
     // flight beside the release (in sims without swaps and sweeper).
-    let early = op == Op::Release && ctx.variant.is(RELEASE_EARLY);
-    let early = if early {
-        Some(tx.get(&key).await?)
-    } else {
-        None
+    let early = match op == Op::Release && ctx.variant.is(RELEASE_EARLY) {
+        true => Some(tx.get(&key).await?),
+        false => None,
     };
     // Every operation locks the venue first, so they run one at a time and
     // a resend queued behind its original finds the original's record. The
@@ -164,10 +151,15 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             if seats_taken(holds.iter().map(|(_, row)| row), now_ms) >= ctx.data.seats {
                 return Ok(Response::SoldOut { at_ms: now_ms });
             }
-            let (key, hold) = match ctx.data.server_ids {
-                true => server_named(&mut tx, req.1[0]).await?,
-                false => (key, None),
+            // The server names the hold `[client, the venue's next number]`,
+            // counted under the venue's lock: which client gets which number
+            // is the interleaving's, known only from the answer.
+            let hold = match ctx.data.server_ids {
+                true => Some(next_number(&mut tx, &Key::raw("venue"), "next_hold").await?),
+                false => None,
             };
+            let hold = hold.map(|n| [req.1[0], n as u32]);
+            let key = hold.map_or(key, |name| Key::new("holds", &[&hold_id(name)]));
             let expires_ms = now_ms + ctx.data.hold_ttl_ms;
             let row = Row::new().with("expires_ms", expires_ms as i64);
             tx.insert(&key, row).await?;
@@ -183,22 +175,13 @@ pub async fn attempt(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Resp
             Response::Done
         }
     };
-    record.remember_success(&mut tx, &response).await?;
-    tx.commit().await?;
-    Ok(response)
+    record.remember_and_commit(tx, response).await
 }
 
-/// The next hold's name, `[client, the venue's next number]`, counted on
-/// the venue's row (under its lock): which client gets which number is
-/// the interleaving's, known only from the answer.
-async fn server_named(tx: &mut Tx, client: u32) -> Result<(Key, Option<[u32; 2]>), DbError> {
-    let venue = tx.get(&Key::raw("venue")).await?.unwrap_or_default();
-    let n = venue.int("next_hold").unwrap_or(0);
-    tx.update(&Key::raw("venue"), venue.with("next_hold", n + 1))
-        .await?;
-    let name = [client, n as u32];
-    let key = Key::new("holds", &[&format!("{:08}-{:04}", name[0], name[1])]);
-    Ok((key, Some(name)))
+/// A hold's name in its key: `[client, n]`, zero-padded so that keys sort
+/// by client, then by number.
+fn hold_id(name: [u32; 2]) -> String {
+    format!("{:08}-{:04}", name[0], name[1])
 }
 
 /// Two clients' first holds trade expiry times, both live and unsold. The
@@ -211,7 +194,7 @@ async fn server_named(tx: &mut Tx, client: u32) -> Result<(Key, Option<[u32; 2]>
 /// database cannot see it, so nothing breaks it, and every operation
 /// after them waits: a storm.
 async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, DbError> {
-    let key = |client: u32| Key::new("holds", &[&format!("{client:08}-0000")]);
+    let key = |client: u32| Key::new("holds", &[&hold_id([client, 0])]);
     let (mut first, mut second) = (key(req.1[0]), key(req.1[1]));
     let split = ctx.variant.is(SPLIT_SWAP);
     if first > second && !ctx.variant.is(LOCK_ORDER) && !split {
@@ -220,16 +203,12 @@ async fn swap(ctx: &ServerContext<Tickets>, req: &Request) -> Result<Response, D
     let mut tx = ctx.pool.begin(Isolation::ReadCommitted).await?;
     let a = tx.get_for_update(&first).await?;
     ctx.buggify_sleep("swap-between-locks", 50).await;
-    let mut two = if split {
-        Some(ctx.pool.begin(Isolation::ReadCommitted).await?)
-    } else {
-        None
+    let mut two = match split {
+        true => Some(ctx.pool.begin(Isolation::ReadCommitted).await?),
+        false => None,
     };
-    let b = two
-        .as_mut()
-        .unwrap_or(&mut tx)
-        .get_for_update(&second)
-        .await?;
+    let b = two.as_mut().unwrap_or(&mut tx).get_for_update(&second);
+    let b = b.await?;
     let now_ms = tx.clock_ms();
     let live = |row: &Row| row.int("sold_ms").is_none() && seats_taken([row], now_ms) == 1;
     let (Some(a), Some(b)) = (a.filter(live), b.filter(live)) else {

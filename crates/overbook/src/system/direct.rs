@@ -91,3 +91,124 @@ impl Pacer for ManualClock {
         Env::now_ms(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+    use crate::store::block_on;
+    use crate::system::{ClientPolicy, FromContext, Observations, Observer};
+    use std::sync::Mutex;
+
+    /// A service that answers each number with itself; its server counts
+    /// the calls it has answered, so an answer says when it was served.
+    #[derive(Clone, Debug)]
+    struct Echo;
+
+    #[derive(Clone, Debug, Serialize, Deserialize)]
+    struct Ask(u32);
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    struct Said {
+        number: u32,
+        served: u32,
+    }
+
+    impl Message for Ask {
+        fn operation(&self) -> &'static str {
+            "ask"
+        }
+    }
+
+    impl Reply for Said {
+        fn status(&self) -> u16 {
+            200
+        }
+    }
+
+    #[derive(Default)]
+    struct EchoServer {
+        served: std::cell::Cell<u32>,
+    }
+
+    impl FromContext<Echo> for EchoServer {
+        fn from_context(_: ServerContext<Echo>) -> Self {
+            EchoServer::default()
+        }
+    }
+
+    struct Nothing;
+
+    impl Invariants<Echo> for Nothing {
+        fn checks(&self) -> BTreeMap<&'static str, u64> {
+            BTreeMap::new()
+        }
+    }
+
+    impl System for Echo {
+        type Settings = ();
+        type Data = ();
+        type Request = Ask;
+        type Response = Said;
+        type Server = EchoServer;
+        type Checker = Nothing;
+
+        fn name(&self) -> &'static str {
+            "echo"
+        }
+        fn variants(&self) -> &'static [VariantInfo] {
+            &const { [VariantInfo::new("correct", "answers at once")] }
+        }
+        fn invariants(&self) -> &'static [InvariantInfo] {
+            &[]
+        }
+        fn data(&self, _: &(), _: Seed) {}
+        fn load(&self, _: &(), _: &Store) {}
+        async fn handle(server: &EchoServer, ask: Ask, _: u32) -> Said {
+            server.served.set(server.served.get() + 1);
+            let served = server.served.get();
+            Said {
+                number: ask.0,
+                served,
+            }
+        }
+        async fn user(&self, _: UserContext<Echo>) {}
+        fn checker(&self, _: Arc<()>, _: &()) -> Nothing {
+            Nothing
+        }
+        fn explore_clients(&self, _: ExploreContext<'_, Echo>) -> Vec<Vec<Ask>> {
+            Vec::new()
+        }
+    }
+
+    fn user(observer: &Observer<Echo>) -> UserContext<Echo> {
+        let server = Rc::new(EchoServer::default());
+        UserContext::new(
+            4,
+            Seed(1).stream("user"),
+            Arc::new(()),
+            Arc::new(()),
+            ClientPolicy::default(),
+            Arc::new(ManualClock::default()),
+            Box::new(DirectTransport::<Echo>::new(server)),
+            observer.clone(),
+        )
+    }
+
+    #[test]
+    fn two_requests_at_once_are_both_answered_and_recorded_as_the_users() {
+        let observer: Observer<Echo> = Arc::new(Mutex::new(Observations::default()));
+        let mut user = user(&observer);
+        let (first, second) = block_on(user.send_both(Ask(1), Ask(2)));
+        // The first is polled first, on the user's own connection.
+        let said = |number, served| Some(Said { number, served });
+        assert_eq!((first, second), (said(1, 1), said(2, 2)));
+        let (first, second) = block_on(user.call_both(Ask(3), Ask(4)));
+        assert_eq!((first.unwrap().number, second.unwrap().number), (3, 4));
+        let seen = observer.lock().unwrap();
+        let calls: Vec<(u32, u64)> = (seen.exchanges.iter())
+            .map(|e| (e.client, e.request_id & 0xffff_ffff))
+            .collect();
+        assert_eq!(calls, [(4, 0), (4, 1), (4, 2), (4, 3)], "one counter");
+    }
+}

@@ -37,9 +37,12 @@
 //!
 //! The helpers every such service needs are in [`kit`]: retry with backoff
 //! and jitter on 40001/40P01, idempotency records, a rate limiter, access
-//! tokens. Beside them: [`ServerContext::retry_or_refuse`] (retry by the
-//! service's [`System::retry_config`], a failure answered with a status),
+//! tokens, the settings' three sections ([`kit::Sections`]), numbers the
+//! server hands out ([`kit::next_number()`]). Beside them:
+//! [`ServerContext::retry_or_refuse`] (retry by the service's
+//! [`System::retry_config`], a failure answered with a status),
 //! [`BackgroundTask::periodic`], [`UserContext::think_ms`],
+//! [`UserContext::send_both`] (two requests in flight at once),
 //! [`ExploreContext::requests`], and for invariants the committed state as
 //! of each commit ([`CommittedState`], in [`Invariants::on_state`]) and
 //! each commit's changes by table ([`CommitEvent::changes`]).
@@ -678,18 +681,18 @@ pub type Observer<S> = Arc<Mutex<Observations<S>>>;
 /// tab while releasing in another, a front desk and a patient acting on
 /// one reservation) opens more connections with
 /// [`UserContext::connection`], each a context of its own, and awaits
-/// their calls together:
+/// their calls together; [`UserContext::send_both`] and
+/// [`UserContext::call_both`] do it for two requests:
 ///
 /// ```
 /// use overbook::prelude::*;
 ///
-/// /// Confirms and releases hold `n` at once, on two connections; both
-/// /// answers (or `None` for one that never came).
+/// /// Confirms and releases a hold at once, in two tabs; both answers
+/// /// (or `None` for one that never came).
 /// async fn both<S: System>(user: &mut UserContext<S>, confirm: S::Request, release: S::Request)
 ///     -> (Option<S::Response>, Option<S::Response>)
 /// {
-///     let mut tab = user.connection();
-///     overbook::join!(user.send(confirm), tab.send(release))
+///     user.send_both(confirm, release).await
 /// }
 /// ```
 ///
@@ -894,6 +897,37 @@ impl<S: System> UserContext<S> {
                 .push((request, unanswered));
         }
         None
+    }
+
+    /// Sends `first` on this connection and `second` on a new one
+    /// ([`UserContext::connection`]) at once, each with
+    /// [`UserContext::send`]'s resends, and awaits both: two requests in
+    /// flight together (a confirm in one tab and a release in another, a
+    /// double submit). `first` is polled first.
+    pub async fn send_both(
+        &mut self,
+        first: S::Request,
+        second: S::Request,
+    ) -> (Option<S::Response>, Option<S::Response>) {
+        let mut other = self.connection();
+        crate::join!(self.send(first), other.send(second))
+    }
+
+    /// [`UserContext::send_both`] with one attempt each
+    /// ([`UserContext::call`]), as a model-checking client
+    /// ([`System::explore_user`]) sends: there the second connection's
+    /// call runs on a task of its own, interleaved with the first's.
+    #[allow(clippy::type_complexity)]
+    pub async fn call_both(
+        &mut self,
+        first: S::Request,
+        second: S::Request,
+    ) -> (
+        Result<S::Response, CallError>,
+        Result<S::Response, CallError>,
+    ) {
+        let mut other = self.connection();
+        crate::join!(self.call(first), other.call(second))
     }
 
     /// The time, for the record of a call where calls are recorded here
@@ -1128,7 +1162,9 @@ impl BackgroundTask {
 /// assert_eq!(broken.violation.unwrap().invariant, "never_past_capacity");
 /// ```
 pub trait System: Clone + Send + Sync + Sized + 'static {
-    /// The `[data]`, `[workload]` and `[service]` sections of a scenario.
+    /// The `[data]`, `[workload]` and `[service]` sections of a scenario
+    /// ([`kit::Sections`] of the service's own types, or a type of its
+    /// own with those fields).
     type Settings: Settings;
     /// The data set a run serves, shared read-only by servers, users and
     /// invariants (ids users draw from).
@@ -1294,8 +1330,7 @@ pub trait System: Clone + Send + Sync + Sized + 'static {
     ///         let _ = user.call(first).await;
     ///     }
     ///     if let (Some(a), Some(b)) = (requests.next(), requests.next()) {
-    ///         let mut second = user.connection();
-    ///         let _ = overbook::join!(user.call(a), second.call(b));
+    ///         let _ = user.call_both(a, b).await;
     ///     }
     /// }
     /// ```

@@ -1,6 +1,50 @@
-//! Settings of the kit's helpers, for a service's `[service]` section.
+//! Settings of the kit's helpers, for a service's `[service]` section,
+//! and [`Sections`], the three sections a service's settings hold.
 
 use serde::{Deserialize, Serialize};
+
+/// A service's settings as the three scenario sections it owns, the shape
+/// every service's [`System::Settings`](crate::system::System::Settings)
+/// takes: `[data]` (the data set), `[workload]` (what users do) and
+/// `[service]` (how the service behaves; the kit's [`RetryConfig`] unless
+/// the service has more to set). A section a scenario leaves out takes
+/// its type's default; other top-level sections are overbook's.
+///
+/// ```
+/// use overbook::prelude::*;
+///
+/// #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// #[serde(default, deny_unknown_fields)]
+/// struct Venue {
+///     seats: i64,
+/// }
+/// #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// #[serde(default, deny_unknown_fields)]
+/// struct Workload {
+///     ops_per_user: u32,
+/// }
+/// type Settings = Sections<Venue, Workload>;
+///
+/// let sim = "name = \"rush\"\n[data]\nseats = 3\n[service]\nattempts = 2\n";
+/// let settings: Settings = toml::from_str(sim).unwrap();
+/// assert_eq!((settings.data.seats, settings.workload.ops_per_user), (3, 0));
+/// assert_eq!((settings.service.attempts, settings.service.base_ms), (2, 10));
+/// let stray = toml::from_str::<Settings>("[workload]\nseats = 3\n");
+/// assert!(stray.unwrap_err().to_string().contains("unknown field `seats`"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sections<Data, Workload, Service = RetryConfig> {
+    /// `[data]`: what [`System::data`](crate::system::System::data) builds
+    /// the data set from.
+    #[serde(default)]
+    pub data: Data,
+    /// `[workload]`: what each virtual user does.
+    #[serde(default)]
+    pub workload: Workload,
+    /// `[service]`: the service's own behaviour (its retries).
+    #[serde(default)]
+    pub service: Service,
+}
 
 /// Retry of serialization failures and deadlocks, with capped exponential
 /// backoff and jitter.

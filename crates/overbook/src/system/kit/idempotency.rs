@@ -126,7 +126,8 @@ pub async fn remember_row<R: Serialize>(
 /// One request's idempotency record: the key it is stored under and the
 /// request's fingerprint (the request as JSON), for the usual round: look
 /// it up first in the transaction ([`Record::answer`]), do the work, then
-/// store a success ([`Record::remember_success`]) before the commit.
+/// store a success ([`Record::remember_success`]) before the commit, or
+/// both at once ([`Record::remember_and_commit`]).
 ///
 /// ```
 /// use overbook::store::{block_on, Isolation, Key, Schema, Store, StoreConfig};
@@ -149,6 +150,14 @@ pub async fn remember_row<R: Serialize>(
 ///     record.remember_success(&mut tx, &Answer(201, "held".into())).await.unwrap();
 ///     tx.commit().await.unwrap();
 ///     let mut tx = store.begin(Isolation::ReadCommitted);
+///     let replayed = record.answer(&mut tx, refuse).await.unwrap();
+///     assert_eq!(replayed, Some(Answer(201, "held".into())));
+///     // A refusal is answered and committed, and not remembered.
+///     let other = Record::new(Key::raw("idempotency/8/hold-1"), &("hold", 5));
+///     let refused = other.remember_and_commit(tx, Answer(409, "sold out".into())).await;
+///     assert_eq!(refused.unwrap().0, 409);
+///     let mut tx = store.begin(Isolation::ReadCommitted);
+///     assert_eq!(other.answer(&mut tx, refuse).await.unwrap(), None);
 ///     let replayed = record.answer(&mut tx, refuse).await.unwrap();
 ///     assert_eq!(replayed, Some(Answer(201, "held".into())));
 ///     // Another request under the same key is refused.
@@ -193,5 +202,18 @@ impl Record {
             return Ok(());
         }
         remember(tx, &self.key, &self.fingerprint, response).await
+    }
+
+    /// The end of the round: [`Record::remember_success`] of `response`,
+    /// the commit, and `response` to answer with (an error of either is
+    /// the attempt's, for the retry wrapper).
+    pub async fn remember_and_commit<R: Serialize + crate::system::Reply>(
+        &self,
+        mut tx: Tx,
+        response: R,
+    ) -> Result<R, DbError> {
+        self.remember_success(&mut tx, &response).await?;
+        tx.commit().await?;
+        Ok(response)
     }
 }

@@ -10,15 +10,21 @@
 //!   simulated time;
 //! - [`AccessToken`]: bearer tokens that expire on the simulated clock;
 //! - [`Database`]: SQL connections to the simulated store or to a real
-//!   PostgreSQL, for handlers written once for both.
+//!   PostgreSQL, for handlers written once for both;
+//! - [`Sections`]: a service's settings as its `[data]`, `[workload]` and
+//!   `[service]` sections;
+//! - [`next_number()`]: numbers the server hands out (a hold's, an
+//!   invoice's) from a counter in a row, without gaps.
 
 mod config;
+mod counter;
 mod database;
 pub mod idempotency;
 mod ratelimit;
 pub mod retry;
 
-pub use config::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig};
+pub use config::{Jitter, RateLimitConfig, RateLimitKey, RetryConfig, Sections};
+pub use counter::next_number;
 pub use database::{Connection, Database};
 pub use ratelimit::RateLimiter;
 pub use retry::{backoff_ms, retry, RetryContext, RetryCounters, RetryError};
