@@ -12,19 +12,23 @@
 //! call), and every query the engine runs works on them (joins of
 //! `pg_locks` with `pg_stat_activity` on `pid`, filters, `count(*)`).
 
+use super::value::readable_key;
 use super::{SqlDb, Value};
 use crate::store::activity::{Activity, LockOwner};
-use crate::store::{DbError, Isolation};
+use crate::store::{DbError, Isolation, Key};
 use std::sync::Arc;
 
 /// The relation `pg_locks`: PostgreSQL's columns where they fit (`relation`
 /// is the table's name, not its OID; `pid` the transaction), plus `key`
-/// (the row's or advisory lock's store key) and `row_lock` (a row lock's
-/// strength as SQL spells it).
+/// (the locked row as its table and primary key, `bookings (13)`, or an
+/// index entry's, `bookings@bookings_room_day (2, 0, 600, 13)`),
+/// `store_key` (the store's key, as traces print it) and `row_lock` (a row
+/// lock's strength as SQL spells it).
 const PG_LOCKS: &str = "CREATE TABLE pg_locks (
     locktype text NOT NULL,
     relation text,
     key text,
+    store_key text,
     transactionid bigint,
     virtualtransaction text NOT NULL,
     pid bigint,
@@ -97,7 +101,25 @@ fn isolation_name(isolation: Isolation) -> &'static str {
     }
 }
 
+/// A store key with its NULs (the end of a text part) shown as `\0`:
+/// PostgreSQL's text holds no NUL.
+fn printable(key: &str) -> String {
+    key.replace('\u{0}', "\\0")
+}
+
 impl SqlDb {
+    /// `key` as [`readable_key`] reads it when it is a key of one of the
+    /// database's tables (or their indexes), else as stored.
+    fn readable_key(&self, key: &Key) -> String {
+        let table = key.table();
+        let base = table.split('@').next().unwrap_or(table);
+        if self.shared.catalog().tables.contains_key(base) {
+            readable_key(key.as_str())
+        } else {
+            printable(key.as_str())
+        }
+    }
+
     /// Creates the relations `pg_locks` and `pg_stat_activity` holding
     /// `activity` (see the module docs), read-only. Fails if the database
     /// has tables of those names already.
@@ -114,7 +136,8 @@ impl SqlDb {
                 &[
                     text(lock.locktype.name()),
                     opt_text(lock.relation.as_ref()),
-                    opt_text(lock.key.as_ref().map(|k| k.as_str())),
+                    opt_text(lock.key.as_ref().map(|k| self.readable_key(k))),
+                    opt_text(lock.key.as_ref().map(|k| printable(k.as_str()))),
                     opt_int(lock.transactionid),
                     text(owner_name(lock.owner)),
                     pid,
@@ -133,7 +156,7 @@ impl SqlDb {
                 "idle in transaction"
             };
             let blocked_by: Vec<String> = open.blocked_by.iter().map(|&o| owner_name(o)).collect();
-            let writes: Vec<&str> = open.writes.iter().map(|k| k.as_str()).collect();
+            let writes: Vec<String> = open.writes.iter().map(|k| self.readable_key(k)).collect();
             self.load(
                 "pg_stat_activity",
                 &[
@@ -200,14 +223,14 @@ mod tests {
         assert_eq!(
             rows(&ok(
                 &mut s,
-                "SELECT locktype, relation, key IS NOT NULL, virtualtransaction, mode, row_lock, granted \
+                "SELECT locktype, relation, key, virtualtransaction, mode, row_lock, granted \
                  FROM pg_locks WHERE locktype <> 'transactionid'"
             )),
             vec![
-                "relation,slots,f,T2,RowExclusiveLock,NULL,t",
-                "relation,slots,f,T3,RowShareLock,NULL,t",
-                "tuple,slots,t,T2,ExclusiveLock,FOR NO KEY UPDATE,t",
-                "tuple,slots,t,T3,AccessExclusiveLock,FOR UPDATE,f",
+                "relation,slots,NULL,T2,RowExclusiveLock,NULL,t",
+                "relation,slots,NULL,T3,RowShareLock,NULL,t",
+                "tuple,slots,slots (1),T2,ExclusiveLock,FOR NO KEY UPDATE,t",
+                "tuple,slots,slots (1),T3,AccessExclusiveLock,FOR UPDATE,f",
             ]
         );
         // Who waits for whom, as one asks PostgreSQL.
@@ -223,12 +246,12 @@ mod tests {
         assert_eq!(
             rows(&ok(
                 &mut s,
-                "SELECT pid, state, wait_event_type, wait_event, isolation, blocked_by, writes IS NOT NULL \
+                "SELECT pid, state, wait_event_type, wait_event, isolation, blocked_by, writes \
                  FROM pg_stat_activity ORDER BY pid"
             )),
             vec![
-                "2,idle in transaction,NULL,NULL,read committed,NULL,t",
-                "3,active,Lock,tuple,repeatable read,T2,f",
+                "2,idle in transaction,NULL,NULL,read committed,NULL,slots (1)",
+                "3,active,Lock,tuple,repeatable read,T2,NULL",
             ]
         );
         assert_eq!(
