@@ -173,3 +173,53 @@ fn serve_keys(db: &SqlDb) -> Result<usize, String> {
     }
     Ok(keys.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+    use crate::sql::Session;
+    use crate::store::{block_on, Key, Row, Schema, Store, StoreConfig};
+
+    /// A key-value service (no `sql_schema`) is served too: its keys and
+    /// rows as a table, with its locks.
+    #[test]
+    fn a_store_without_sql_tables_is_served_as_its_keys() {
+        let store = Store::new(Schema::default(), StoreConfig::default(), Seed(1));
+        store.load(Key::new("units", &["0001"]), Row::new().with("left", 3));
+        store.load(
+            Key::new("units", &["0002"]),
+            Row::new().with("left", 0).with("owner", "ann"),
+        );
+        let kept = KeptDatabase {
+            activity: store.activity(),
+            store,
+            sim_time_ms: 1500,
+        };
+        let inspection = Inspection::new(kept).unwrap();
+        assert!(
+            inspection.summary.contains("its 2 keys are the table overbook_keys"),
+            "{}",
+            inspection.summary
+        );
+        let mut session = inspection.db().session();
+        let rows = block_on(session.execute(
+            "SELECT key, row->>'left', row->>'owner' FROM overbook_keys ORDER BY key",
+            &[],
+        ))
+        .unwrap();
+        let text: Vec<String> = rows
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.to_pg_text().unwrap_or_else(|| "NULL".into()))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        assert_eq!(text, ["units/0001|3|NULL", "units/0002|0|ann"]);
+        let locks = block_on(session.execute("SELECT count(*) FROM pg_locks", &[])).unwrap();
+        assert_eq!(locks.int(0, "count"), Some(0));
+    }
+}
