@@ -198,7 +198,9 @@ mod tests {
         };
         let inspection = Inspection::new(kept).unwrap();
         assert!(
-            inspection.summary.contains("its 2 keys are the table overbook_keys"),
+            inspection
+                .summary
+                .contains("its 2 keys are the table overbook_keys"),
             "{}",
             inspection.summary
         );

@@ -262,6 +262,14 @@ mod tests {
             sqlstate(&mut s, "INSERT INTO pg_stat_activity (pid) VALUES (9)").0,
             "55000"
         );
+        // As people type it too.
+        assert_eq!(
+            rows(&ok(
+                &mut s,
+                "SELECT count(*) FROM pg_catalog.pg_stat_activity"
+            )),
+            vec!["2"]
+        );
         // The data itself is as it was, and writable.
         ok(&mut s, "UPDATE slots SET taken = 5 WHERE id = 2");
         assert_eq!(rows(&ok(&mut s, "SELECT sum(taken) FROM slots")), vec!["5"]);

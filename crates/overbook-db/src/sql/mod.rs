@@ -387,9 +387,10 @@
 //!   [`SqlDb::install_activity`] creates them as read-only tables (writes
 //!   fail with 55000, as on PostgreSQL's views) holding a
 //!   [`crate::store::Store::activity`] (see `activity`), which is how
-//!   `overbook replay --inspect` shows the locks of a failing step. A
-//!   database without them has no such relations (42P01): the engine has
-//!   no live system views.
+//!   `overbook replay --inspect` shows the locks of a failing step
+//!   (`pg_catalog.pg_locks` names them too). A database without them has
+//!   no such relations (42P01): the engine has no live system views, nor
+//!   the catalogs (`pg_class`) psql's `\d` reads.
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `EXPLAIN`, cursors, `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
