@@ -1,5 +1,5 @@
 //! Looking inside a failure: the database of a run as it stood at the step
-//! the run stopped at ([`world::run_and_keep`]), served on a real TCP port
+//! the run stopped at ([`crate::world::run_and_keep`]), served on a real TCP port
 //! over PostgreSQL's wire protocol ([`crate::pgwire`]), so a person opens
 //! `psql` on it and queries the rows the violation is about, `pg_locks`
 //! and `pg_stat_activity` (`overbook replay ENTRY --inspect`).
@@ -9,7 +9,7 @@
 //! taken before anything here happens, so nothing a person types can
 //! reach a run's determinism. The run's own transactions have rolled back
 //! by then (they ended with the simulation); `pg_locks` and
-//! `pg_stat_activity` are the picture [`world::run_and_keep`] took of them
+//! `pg_stat_activity` are the picture [`crate::world::run_and_keep`] took of them
 //! at the failing step (see [`crate::sql::SqlDb::install_activity`]).
 //!
 //! ```no_run
