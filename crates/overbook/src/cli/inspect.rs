@@ -45,11 +45,14 @@ pub(super) fn serve_until_interrupted(
             ),
             None => format!("its last step ({})", report.steps),
         };
+        // Taken before the line to connect is printed: a Ctrl-C from then
+        // on stops the server rather than the process.
+        let stop = interrupted();
         eprintln!("inspect: the database at {at}: {}", inspection.summary);
         eprintln!("connect with:\n  psql \"{}\"", connection_url(addr));
         eprintln!("Ctrl-C stops the server");
         inspection
-            .serve(listener, interrupted())
+            .serve(listener, stop)
             .await
             .map_err(|err| InputError::new(format!("serving on {addr}: {err}")))
     })?;
@@ -57,14 +60,15 @@ pub(super) fn serve_until_interrupted(
     Ok(())
 }
 
-/// Completes at the next Ctrl-C. Without a handler (one was installed
-/// already in this process) it never does: the process ends as a
-/// signal's default action ends it.
-async fn interrupted() {
+/// Takes Ctrl-C now; the future completes at the first one from now on.
+/// When the process has a handler already (`fuzz` installs one) it never
+/// completes: the server then stops with the process.
+fn interrupted() -> impl std::future::Future<Output = ()> {
     let notify = Arc::new(tokio::sync::Notify::new());
     let signalled = notify.clone();
     if ctrlc::set_handler(move || signalled.notify_one()).is_err() {
         eprintln!("inspect: could not take Ctrl-C (a handler is installed): stop it with kill");
     }
-    notify.notified().await;
+    // notify_one keeps a permit for a Ctrl-C that comes before the wait.
+    async move { notify.notified().await }
 }
