@@ -139,6 +139,47 @@ fn inspect_serves_the_failing_step_to_tokio_postgres() {
     });
 }
 
+/// Keeping the database touches nothing of a run: every corpus entry,
+/// failing or passing, gives its recorded outcome and trace hash, and
+/// keeps a database of its last step.
+#[test]
+fn run_and_keep_gives_every_corpus_entry_its_recorded_hash() {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(root().join("seeds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    entries.sort();
+    assert!(entries.len() >= 15, "{entries:?}");
+    for path in &entries {
+        let entry = Entry::load_for(&Clinic, path).unwrap();
+        let scenario = entry.scenario(&Clinic, &root().join("sims")).unwrap();
+        let variant = overbook::system::System::variant(&Clinic, &entry.variant).unwrap();
+        let (report, kept) = overbook::crash::run_and_keep(
+            &Clinic,
+            &scenario,
+            Seed(entry.seed),
+            variant,
+            RunOptions::default(),
+        );
+        let name = path.display();
+        assert_eq!(report.trace_hash, entry.trace_hash, "{name}");
+        assert_eq!(
+            report.violation.as_ref().map(|v| &v.invariant),
+            entry.invariant.as_ref(),
+            "{name}"
+        );
+        let kept = kept.unwrap_or_else(|| panic!("{name}: no database kept"));
+        assert_eq!(kept.sim_time_ms, report.sim_time_ms, "{name}");
+        // Nothing committed after the report was taken.
+        assert_eq!(
+            kept.store.stats().committed,
+            report.store.committed,
+            "{name}"
+        );
+    }
+}
+
 /// The `psql` to test with: PostgreSQL 15's, or the one on PATH. A test
 /// that calls it is marked ignored (`needs psql`): run with `-- --ignored`,
 /// it fails rather than pass having done nothing when there is none.
