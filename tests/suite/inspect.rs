@@ -130,6 +130,14 @@ fn inspect_serves_the_failing_step_to_tokio_postgres() {
                 .await
                 .unwrap_err();
             assert_eq!(err.code().map(|c| c.code()), Some("55000"));
+            two_sessions_wait_on_each_other_in_real_time(&url, bookings[0]).await;
+            // pg_locks stays the failing step's picture.
+            let locks: i64 = client
+                .query_one("SELECT count(*) FROM pg_locks", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert!(locks > own_ids, "{locks}");
             drop(client);
             let _ = connection.await;
             let _ = stop.send(());
@@ -137,6 +145,62 @@ fn inspect_serves_the_failing_step_to_tokio_postgres() {
         let (served, ()) = tokio::join!(serving, client_side);
         served.unwrap();
     });
+}
+
+/// The served database is a database: a second session's UPDATE of a row
+/// the first has updated waits (on the wall clock now, not the run's)
+/// until the first commits, then sees its value.
+async fn two_sessions_wait_on_each_other_in_real_time(url: &str, booking: i64) {
+    let connect = || async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    let (first, second) = (connect().await, connect().await);
+    first.batch_execute("BEGIN").await.unwrap();
+    first
+        .execute(
+            "UPDATE bookings SET end_min = end_min + 1 WHERE booking = $1",
+            &[&booking],
+        )
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move {
+        second
+            .execute(
+                "UPDATE bookings SET end_min = end_min + 1 WHERE booking = $1",
+                &[&booking],
+            )
+            .await
+            .unwrap();
+        second
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the second UPDATE waits for the first"
+    );
+    let before: i32 = first
+        .query_one(
+            "SELECT end_min FROM bookings WHERE booking = $1",
+            &[&booking],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    first.batch_execute("COMMIT").await.unwrap();
+    let second = waiting.await.unwrap();
+    let after: i32 = second
+        .query_one(
+            "SELECT end_min FROM bookings WHERE booking = $1",
+            &[&booking],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(after, before + 1);
 }
 
 /// Keeping the database touches nothing of a run: every corpus entry,
