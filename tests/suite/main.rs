@@ -6,6 +6,7 @@ mod cli;
 mod conform;
 mod corpus;
 mod explore;
+mod inspect;
 mod nightly;
 mod reports;
 mod scenario;

@@ -1,4 +1,4 @@
-//! Tests that need a server (PostgreSQL, Chromium) are counted as ignored
+//! Tests that need a server (PostgreSQL, Chromium, psql) are counted as ignored
 //! by a plain `cargo test`, with why, rather than passing having done
 //! nothing; `.ci/run` runs them (`-- --ignored`), and under `CI=true` a
 //! missing server fails even a plain `cargo test`.
@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 
 /// The mark a test that calls `needs` must carry, and what it is for.
-const MARKS: [(&str, &str); 2] = [
+const MARKS: [(&str, &str); 3] = [
     ("pg_url(", "#[ignore = \"needs PostgreSQL"),
     ("browser_or_skip(", "#[ignore = \"needs Chromium"),
+    ("psql_or_fail(", "#[ignore = \"needs psql"),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -98,6 +99,7 @@ fn every_test_that_needs_a_server_is_marked_ignored_with_why() {
         "scripts_give_the_recorded_transcripts_on_postgres",
         "conform_finds_nothing_unsound_in_30_programs_per_level",
         "a_planted_script_error_is_caught",
+        "psql_reads_the_failing_step_from_replay_inspect",
     ] {
         assert!(
             marked.iter().any(|n| n == known),

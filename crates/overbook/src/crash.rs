@@ -128,6 +128,33 @@ pub fn run_with_progress<S: System>(
     }
 }
 
+/// [`world::run_and_keep`] with panics caught as [`run_with`] catches
+/// them: a run that panicked out of the world keeps no database.
+pub fn run_and_keep<S: System>(
+    system: &S,
+    scenario: &Scenario,
+    seed: Seed,
+    variant: Variant,
+    options: RunOptions,
+) -> (Report, Option<world::KeptDatabase>) {
+    let reported_panic = |(report, _): &(Report, Option<world::KeptDatabase>)| {
+        report
+            .violation
+            .as_ref()
+            .is_some_and(|v| v.invariant == PANIC)
+    };
+    match catch_unless(
+        || world::run_and_keep(system, scenario, seed, variant, options),
+        reported_panic,
+    ) {
+        Ok(kept) => kept,
+        Err((message, location)) => (
+            panic_report(scenario, seed, variant, &message, &location),
+            None,
+        ),
+    }
+}
+
 /// [`run_with`] with default options.
 pub fn run<S: System>(system: &S, scenario: &Scenario, seed: Seed, variant: Variant) -> Report {
     run_with(system, scenario, seed, variant, RunOptions::default())

@@ -63,7 +63,8 @@
 //!   [`confirm`] replays its counterexamples on a real PostgreSQL.
 //! - [`corpus`], [`corpus_merge`], [`shrink`], [`crash`]: the regression
 //!   corpus of failing seeds, merging fuzz shards, the minimizer, and
-//!   panics as findings.
+//!   panics as findings; [`inspect`]: a failing step's database served
+//!   to `psql`.
 //! - [`check`], [`cli`], [`html`], [`junit`]: `cargo test` entry points, the
 //!   command line as a library function, and reports for people and CI.
 //! - [`wire`], [`error`]: the world's request framing, and input errors
@@ -97,6 +98,8 @@ pub mod explore;
 pub mod html;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "postgres")]
+pub mod inspect;
 pub mod junit;
 pub mod metrics;
 #[cfg(feature = "postgres")]

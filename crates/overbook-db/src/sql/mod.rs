@@ -383,6 +383,14 @@
 //!   context (comparison, cast, INSERT / UPDATE target, `ANY`, `LIMIT`;
 //!   text otherwise) and each result column's, as PostgreSQL's Parse and
 //!   Describe report them to a driver (see [`crate::pgwire`]).
+//! - `pg_locks` and `pg_stat_activity`, only as a picture of one moment:
+//!   [`SqlDb::install_activity`] creates them as read-only tables (writes
+//!   fail with 55000, as on PostgreSQL's views) holding a
+//!   [`crate::store::Store::activity`] (see `activity`), which is how
+//!   `overbook replay --inspect` shows the locks of a failing step
+//!   (`pg_catalog.pg_locks` names them too). A database without them has
+//!   no such relations (42P01): the engine has no live system views, nor
+//!   the catalogs (`pg_class`) psql's `\d` reads.
 //! - Rejected with 0A000, naming the construct and the statement:
 //!   `EXPLAIN`, cursors, `WITH RECURSIVE`, `FOR UPDATE` on a join or in a subquery, window
 //!   frames other than the default, the column list of `SET NULL (cols)`
@@ -391,6 +399,7 @@
 //!   statement or expression not listed in
 //!   `plan`/`expr`.
 
+mod activity;
 mod alter;
 pub mod anomaly;
 mod catalog;

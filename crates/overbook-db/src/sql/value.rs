@@ -1213,9 +1213,87 @@ pub(crate) fn encode_key(out: &mut String, value: &Value) {
     }
 }
 
+/// A key of the SQL layer as a person reads it: `table (1, 'a')` for the
+/// row of `table` whose primary key is `(1, 'a')`, `table@index (...)`
+/// for an index entry. The integer, text, boolean and null parts of
+/// [`encode_key`] are decoded (integers as numbers: a date's or
+/// timestamp's too); from the first part of another type on, the rest is
+/// left as it is stored. A key without a '/' comes back unchanged (the
+/// caller knows which keys are the SQL layer's).
+pub(crate) fn readable_key(key: &str) -> String {
+    let Some((table, mut rest)) = key.split_once('/') else {
+        return key.to_string();
+    };
+    let mut parts: Vec<String> = Vec::new();
+    while !rest.is_empty() {
+        let mut chars = rest.chars();
+        let tag = chars.next().expect("rest is not empty");
+        let body = chars.as_str();
+        let decoded = match tag {
+            '~' => Some(("NULL".to_string(), body)),
+            'b' if body.starts_with('0') => Some(("false".to_string(), &body[1..])),
+            'b' if body.starts_with('1') => Some(("true".to_string(), &body[1..])),
+            'i' => body
+                .get(..16)
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+                .map(|v| (((v ^ (1 << 63)) as i64).to_string(), &body[16..])),
+            't' => body.find('\u{0}').map(|end| {
+                // Undo the escapes of '\0' and '\1' (see `encode_key`).
+                let mut text = String::with_capacity(end);
+                let mut escaped = false;
+                for c in body[..end].chars() {
+                    match (escaped, c) {
+                        (false, '\u{1}') => escaped = true,
+                        (true, c) => {
+                            text.push(if c == '\u{1}' { '\u{0}' } else { '\u{1}' });
+                            escaped = false;
+                        }
+                        (false, c) => text.push(c),
+                    }
+                }
+                (format!("'{}'", text.replace('\'', "''")), &body[end + 1..])
+            }),
+            _ => None,
+        };
+        match decoded {
+            Some((part, after)) => {
+                parts.push(part);
+                rest = after;
+            }
+            None => {
+                parts.push(rest.to_string());
+                break;
+            }
+        }
+    }
+    format!("{table} ({})", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_read_as_their_values() {
+        let mut key = "bookings@by_room/".to_string();
+        for value in [
+            Value::Int(-3),
+            Value::Text("it's".into()),
+            Value::Bool(true),
+            Value::Null,
+            Value::Int(600),
+        ] {
+            encode_key(&mut key, &value);
+        }
+        assert_eq!(
+            readable_key(&key),
+            "bookings@by_room (-3, 'it''s', true, NULL, 600)"
+        );
+        let mut key = "rooms/".to_string();
+        encode_key(&mut key, &Value::Uuid(7));
+        assert!(readable_key(&key).starts_with("rooms (u0000"), "{key}");
+        assert_eq!(readable_key("units-7"), "units-7");
+    }
 
     #[test]
     fn dates_and_timestamps_round_trip_through_text() {

@@ -11,6 +11,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::task::Waker;
 
+mod activity;
 mod advisory;
 mod deferrable;
 mod siread;

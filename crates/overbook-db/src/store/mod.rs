@@ -34,6 +34,7 @@
 //! # }
 //! ```
 
+pub mod activity;
 pub mod anomaly;
 mod engine;
 pub mod record;
@@ -714,6 +715,13 @@ impl Store {
             .exclusions
             .iter()
             .any(|e| e.table == table)
+    }
+
+    /// Every lock held or waited for and every open transaction, as they
+    /// stand now: what `pg_locks` and `pg_stat_activity` show (see
+    /// [`activity`]). A copy: it does not change as the store moves on.
+    pub fn activity(&self) -> activity::Activity {
+        self.state().activity()
     }
 
     /// The open transactions holding the row lock on `key`, with the

@@ -607,3 +607,101 @@ fn a_prefix_range_ends_at_the_prefix_with_its_last_character_stepped() {
     }
     assert_eq!(KeyRange::prefix("rooms/").end.as_str(), "rooms0");
 }
+
+#[test]
+fn activity_shows_who_holds_a_row_and_who_waits_for_it() {
+    use activity::{LockOwner, LockType};
+    let store = store();
+    store.load(k("rooms/1"), v(0));
+    let mut holder = store.begin(Isolation::ReadCommitted);
+    block_on(holder.update(&k("rooms/1"), v(1))).unwrap();
+    let waiter = store.begin(Isolation::RepeatableRead);
+    let (holder_id, waiter_id) = (holder.id(), waiter.id());
+    let mut waiting = lock_row(waiter, "rooms/1");
+    assert!(poll(&mut waiting).is_pending());
+
+    let activity = store.activity();
+    let rows: Vec<(LockType, Option<&str>, LockOwner, &str, bool)> = activity
+        .locks
+        .iter()
+        .map(|l| {
+            (
+                l.locktype,
+                l.key.as_ref().map(Key::as_str),
+                l.owner,
+                l.mode,
+                l.granted,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                LockType::Tuple,
+                Some("rooms/1"),
+                LockOwner::Tx(holder_id),
+                "ExclusiveLock",
+                true
+            ),
+            (
+                LockType::Tuple,
+                Some("rooms/1"),
+                LockOwner::Tx(waiter_id),
+                "AccessExclusiveLock",
+                false
+            ),
+            (
+                LockType::TransactionId,
+                None,
+                LockOwner::Tx(holder_id),
+                "ExclusiveLock",
+                true
+            ),
+            (
+                LockType::TransactionId,
+                None,
+                LockOwner::Tx(waiter_id),
+                "ShareLock",
+                false
+            ),
+            (
+                LockType::TransactionId,
+                None,
+                LockOwner::Tx(waiter_id),
+                "ExclusiveLock",
+                true
+            ),
+        ]
+    );
+    assert_eq!(activity.locks[0].relation.as_deref(), Some("rooms"));
+    // An UPDATE that changes no key holds FOR NO KEY UPDATE (the lock
+    // manager's ExclusiveLock on the tuple); FOR UPDATE waits for it.
+    assert_eq!(activity.locks[0].row_lock, Some(RowLockMode::NoKeyUpdate));
+    assert_eq!(activity.locks[1].row_lock, Some(RowLockMode::Update));
+    // The waiter waits for the holder's id.
+    assert_eq!(activity.locks[3].transactionid, Some(holder_id));
+    let open: Vec<_> = activity
+        .transactions
+        .iter()
+        .map(|t| (t.tx, t.waiting_on, t.blocked_by.clone(), t.writes.len()))
+        .collect();
+    assert_eq!(
+        open,
+        vec![
+            (holder_id, None, vec![], 1),
+            (
+                waiter_id,
+                Some(LockType::Tuple),
+                vec![LockOwner::Tx(holder_id)],
+                0
+            ),
+        ]
+    );
+
+    holder.rollback();
+    let (waiter, result) = ready(&mut waiting);
+    result.unwrap();
+    waiter.rollback();
+    assert_eq!(store.activity(), activity::Activity::default());
+}

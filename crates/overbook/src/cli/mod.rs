@@ -34,6 +34,7 @@ mod conform;
 mod corpus;
 mod explore;
 mod fuzz;
+mod inspect;
 mod isolation;
 mod list;
 mod pgspecs;

@@ -38,6 +38,15 @@ pub(super) struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Then serve the database as it stood at the failing step (the last
+    /// one, for a run that passes) on 127.0.0.1 over PostgreSQL's wire
+    /// protocol, with that step's pg_locks and pg_stat_activity, for psql,
+    /// until Ctrl-C.
+    #[arg(long)]
+    inspect: bool,
+    /// The port --inspect listens on (default: a free one).
+    #[arg(long, requires = "inspect")]
+    port: Option<u16>,
 }
 
 pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
@@ -71,15 +80,20 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
             InputError::io_write(path, &err).in_source(format!("--timeline {}", path.display()))
         })?;
     }
+    let listener = if args.inspect {
+        Some(super::inspect::bind(args.port)?)
+    } else {
+        None
+    };
     let traced = args.trace || args.timeline.is_some();
     let started = Instant::now();
-    let mut report = crash::run_with(
-        context.system,
-        &scenario,
-        Seed(seed),
-        variant,
-        RunOptions { trace: traced },
-    );
+    let options = RunOptions { trace: traced };
+    let (mut report, kept) = if args.inspect {
+        crash::run_and_keep(context.system, &scenario, Seed(seed), variant, options)
+    } else {
+        let report = crash::run_with(context.system, &scenario, Seed(seed), variant, options);
+        (report, None)
+    };
     report.wall_ms = started.elapsed().as_millis() as u64;
     if args.json {
         outln!(
@@ -108,8 +122,20 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
         std::fs::write(path, html).map_err(|err| InputError::io_write(path, &err))?;
         eprintln!("timeline written to {}", path.display());
     }
+    let code = exit_code(entry.as_ref(), &report);
+    if let Some(listener) = listener {
+        match kept {
+            Some(kept) => super::inspect::serve_until_interrupted(kept, &report, listener)?,
+            None => eprintln!("inspect: nothing to serve: the run did not start"),
+        }
+    }
+    Ok(code)
+}
+
+/// The exit code of a replay, having said whether it reproduced `entry`.
+fn exit_code(entry: Option<&Entry>, report: &crate::world::Report) -> u8 {
     if let Some(entry) = entry {
-        let differences = differences(&entry, &report);
+        let differences = differences(entry, report);
         if differences.is_empty() {
             eprintln!(
                 "reproduced: {}, trace hash {} matches the entry",
@@ -119,16 +145,16 @@ fn run_inner<S: System>(context: &Context<'_, S>, args: Args) -> Result<u8, Inpu
                 },
                 report.trace_hash
             );
-            return Ok(super::EXIT_PASS);
+            return super::EXIT_PASS;
         }
         eprintln!("NOT reproduced: {}", differences.join("; "));
-        return Ok(super::EXIT_NOT_REPRODUCED);
+        return super::EXIT_NOT_REPRODUCED;
     }
-    Ok(if report.passed {
+    if report.passed {
         super::EXIT_PASS
     } else {
         super::EXIT_FAILURE
-    })
+    }
 }
 
 /// How `report` differs from what `entry` recorded: its expected outcome,

@@ -31,6 +31,14 @@ pub(super) struct Args {
     /// Also write the result as JUnit XML (one test case).
     #[arg(long, value_name = "FILE.xml")]
     junit: Option<std::path::PathBuf>,
+    /// Then serve the database as it stood at the failing step (the last
+    /// one, for a run that passes) on 127.0.0.1 for psql, until Ctrl-C
+    /// (as `replay --inspect`).
+    #[arg(long)]
+    inspect: bool,
+    /// The port --inspect listens on (default: a free one).
+    #[arg(long, requires = "inspect")]
+    port: Option<u16>,
 }
 
 pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
@@ -51,14 +59,25 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
             scenario.name
         );
     }
+    let listener = match args.inspect.then(|| super::inspect::bind(args.port)) {
+        Some(Err(err)) => return super::usage_error(&err),
+        Some(Ok(listener)) => Some(listener),
+        None => None,
+    };
     let started = Instant::now();
-    let mut report = super::report::run_with_progress(
-        context.system,
-        &scenario,
-        Seed(args.seed),
-        variant,
-        args.json,
-    );
+    let (mut report, kept) = if args.inspect {
+        let options = crate::world::RunOptions::default();
+        crate::crash::run_and_keep(context.system, &scenario, Seed(args.seed), variant, options)
+    } else {
+        let report = super::report::run_with_progress(
+            context.system,
+            &scenario,
+            Seed(args.seed),
+            variant,
+            args.json,
+        );
+        (report, None)
+    };
     report.wall_ms = started.elapsed().as_millis() as u64;
     let replay = format!(
         "{} run {} --seed {} --variant {}{}",
@@ -98,6 +117,16 @@ pub(super) fn run<S: System>(context: &Context<'_, S>, args: Args) -> u8 {
             "note: {} passed on evenly spaced arrivals (run.arrival_jitter unset, as Artillery spaces them): users met only where the phases' rates line them up, so a race may never have happened; `fuzz` jitters arrivals, or --set run.arrival_jitter=1",
             variant.name()
         );
+    }
+    if let Some(listener) = listener {
+        match kept {
+            Some(kept) => {
+                if let Err(err) = super::inspect::serve_until_interrupted(kept, &report, listener) {
+                    return super::usage_error(&err);
+                }
+            }
+            None => eprintln!("inspect: nothing to serve: the run did not start"),
+        }
     }
     if report.passed {
         super::EXIT_PASS

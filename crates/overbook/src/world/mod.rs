@@ -339,6 +339,59 @@ pub fn run_with<S: System>(
     run_with_progress(system, scenario, seed, variant, options, &mut |_| {})
 }
 
+/// The database of a run as the run left it: see [`run_and_keep`].
+#[derive(Clone, Debug)]
+pub struct KeptDatabase {
+    /// The run's store: its committed state as of the step the run
+    /// stopped at. The transactions open then have rolled back (they
+    /// ended with the simulation), and its pacer is still the
+    /// simulation's: install another before running statements outside
+    /// it.
+    pub store: Store,
+    /// Who held and waited for what at that step, taken before the open
+    /// transactions ended.
+    pub activity: crate::store::activity::Activity,
+    /// The simulated time of that step.
+    pub sim_time_ms: u64,
+}
+
+/// [`run_with`], also giving back the database as it stood at the step
+/// the run stopped at (the first violation, or the end), to look inside
+/// a failure (`overbook replay --inspect`). The run is the same as
+/// [`run_with`]'s, step for step and hash for hash: the database is only
+/// read once the run is over. `None` when the run could not start (the
+/// report says why).
+pub fn run_and_keep<S: System>(
+    system: &S,
+    scenario: &Scenario,
+    seed: Seed,
+    variant: Variant,
+    options: RunOptions,
+) -> (Report, Option<KeptDatabase>) {
+    let settings = match scenario.settings(system) {
+        Ok(settings) => settings,
+        Err(err) => {
+            let report = Report::not_started(scenario, seed, variant.name(), err.to_string());
+            return (report, None);
+        }
+    };
+    match World::new(system, scenario, settings, seed, variant, options) {
+        Ok(world) => {
+            let (report, kept) = world.run_and_keep(&mut |_| {});
+            (report, Some(kept))
+        }
+        Err(err) => (
+            Report::not_started(
+                scenario,
+                seed,
+                variant.name(),
+                format!("setting up the database: {err}"),
+            ),
+            None,
+        ),
+    }
+}
+
 /// How far a run has got, for a progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunProgress {
@@ -1275,6 +1328,29 @@ impl<'a, S: System> World<'a, S> {
     }
 
     fn run(mut self, progress: &mut dyn FnMut(RunProgress)) -> Report {
+        let (violation, harness_error) = self.run_to_the_end(progress);
+        self.report(violation, harness_error)
+    }
+
+    /// [`World::run`], keeping the database as the run left it.
+    fn run_and_keep(mut self, progress: &mut dyn FnMut(RunProgress)) -> (Report, KeptDatabase) {
+        let (violation, harness_error) = self.run_to_the_end(progress);
+        // Taken while the simulation still holds the open transactions:
+        // they roll back when it is dropped with the world.
+        let kept = KeptDatabase {
+            store: self.store.clone(),
+            activity: self.store.activity(),
+            sim_time_ms: self.now_ms(),
+        };
+        (self.report(violation, harness_error), kept)
+    }
+
+    /// Steps the simulation to the first violation or the end, then runs
+    /// the final checks: the violation, or the harness error, if any.
+    fn run_to_the_end(
+        &mut self,
+        progress: &mut dyn FnMut(RunProgress),
+    ) -> (Option<ViolationReport>, Option<String>) {
         let mut schedule = fault_schedule(self.scenario);
         let deadline_ms = self.scenario.arrivals_end_ms() + self.scenario.run.drain_s * 1000;
         let mut reported_s = 0u64;
@@ -1328,7 +1404,7 @@ impl<'a, S: System> World<'a, S> {
                 self.metrics.users_started
             ));
         }
-        self.report(violation, harness_error)
+        (violation, harness_error)
     }
 
     fn final_checks(&mut self) -> Option<ViolationReport> {

@@ -88,7 +88,7 @@ pub(crate) struct AdvisoryLocks {
 /// Where session ids start: far above any transaction's, and drawn from a
 /// counter of their own, so that opening connections does not renumber
 /// transactions (their ids show in traces and pinned hashes).
-const FIRST_SESSION: TxId = 1 << 62;
+pub(crate) const FIRST_SESSION: TxId = 1 << 62;
 
 impl AdvisoryLocks {
     /// The advisory keys `id` holds or waits for.
@@ -102,6 +102,36 @@ impl AdvisoryLocks {
         self.locks.get(key).is_some_and(|lock| {
             lock.holders.keys().any(|&holder| holder != id)
                 || lock.queue.iter().any(|&(waiter, _)| waiter != id)
+        })
+    }
+
+    /// Every advisory lock held or waited for, by key: `(key, owner,
+    /// exclusive, granted)`, holders (shared before exclusive) before
+    /// the queue.
+    pub(crate) fn entries(&self) -> Vec<(&Key, TxId, bool, bool)> {
+        let mut entries = Vec::new();
+        for (key, lock) in &self.locks {
+            for (&holder, held) in &lock.holders {
+                if held.shared > 0 {
+                    entries.push((key, holder, false, true));
+                }
+                if held.exclusive > 0 {
+                    entries.push((key, holder, true, true));
+                }
+            }
+            for &(waiter, mode) in &lock.queue {
+                entries.push((key, waiter, mode == AdvisoryMode::Exclusive, false));
+            }
+        }
+        entries
+    }
+
+    /// Whether `id` waits in an advisory lock's queue.
+    pub(crate) fn waits(&self, id: TxId) -> bool {
+        self.keys_of(id).any(|key| {
+            self.locks
+                .get(key)
+                .is_some_and(|lock| lock.queue.iter().any(|&(waiter, _)| waiter == id))
         })
     }
 

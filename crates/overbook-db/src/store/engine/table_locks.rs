@@ -129,6 +129,20 @@ impl TableLockMode {
         self.conflict_mask() & other.bit() != 0
     }
 
+    /// The mode as `pg_locks.mode` names it.
+    pub fn lock_name(self) -> &'static str {
+        match self {
+            TableLockMode::AccessShare => "AccessShareLock",
+            TableLockMode::RowShare => "RowShareLock",
+            TableLockMode::RowExclusive => "RowExclusiveLock",
+            TableLockMode::ShareUpdateExclusive => "ShareUpdateExclusiveLock",
+            TableLockMode::Share => "ShareLock",
+            TableLockMode::ShareRowExclusive => "ShareRowExclusiveLock",
+            TableLockMode::Exclusive => "ExclusiveLock",
+            TableLockMode::AccessExclusive => "AccessExclusiveLock",
+        }
+    }
+
     /// The mode as `LOCK TABLE ... IN <name> MODE` spells it.
     pub fn sql_name(self) -> &'static str {
         match self {
@@ -234,6 +248,31 @@ pub(crate) struct TableLocks {
 }
 
 impl TableLocks {
+    /// Every table lock held or waited for, by table: `(table, holder,
+    /// mode, granted)`, each holder's modes weakest first, then the
+    /// queue in its order.
+    pub(crate) fn entries(&self) -> Vec<(&str, TxId, TableLockMode, bool)> {
+        let mut entries = Vec::new();
+        for (table, lock) in &self.locks {
+            for (&holder, &mask) in &lock.holders {
+                for mode in TableLockMode::ALL {
+                    if mask & mode.bit() != 0 {
+                        entries.push((table.as_str(), holder, mode, true));
+                    }
+                }
+            }
+            for &(waiter, mode) in &lock.queue {
+                entries.push((table.as_str(), waiter, mode, false));
+            }
+        }
+        entries
+    }
+
+    /// The table `id` waits in the queue of, if any.
+    pub(crate) fn waits_on(&self, id: TxId) -> Option<&str> {
+        self.queued(id)
+    }
+
     /// Whether `id` waits in a table lock's queue.
     fn queued(&self, id: TxId) -> Option<&str> {
         self.tables_of.get(&id)?.iter().find_map(|table| {
