@@ -3,7 +3,7 @@
 //! runs on the world's API hosts, and virtual users send it HTTP requests
 //! (method, path, headers, JSON body) and read statuses and JSON back.
 //!
-//! A service written this way implements [`System`](crate::system::System)
+//! A service written this way implements [`System`]
 //! with [`HttpRequest`] and [`HttpResponse`] as its messages and an
 //! [`HttpApp`] as (or inside) its server:
 //!
@@ -120,7 +120,7 @@ impl HttpRequest {
     }
 
     /// With an `Idempotency-Key` header.
-    pub fn idempotency_key(self, key: impl Into<String>) -> HttpRequest {
+    pub fn with_idempotency_key(self, key: impl Into<String>) -> HttpRequest {
         self.header(IDEMPOTENCY_KEY, key)
     }
 
@@ -387,10 +387,17 @@ fn server_error(message: String) -> http::Response<Bytes> {
 /// [`crate::scenario::Flow`]), or nothing when the scenario has none: a
 /// service whose users speak HTTP calls it from [`System::user`]:
 ///
-/// ```ignore
-/// async fn user(&self, user: UserContext<Self>) {
+/// ```no_run
+/// use overbook::http::{run_flow, HttpRequest, HttpResponse};
+/// use overbook::prelude::*;
+///
+/// // What a service's `System::user` does.
+/// async fn user<S>(user: UserContext<S>)
+/// where
+///     S: System<Request = HttpRequest, Response = HttpResponse>,
+/// {
 ///     if user.flow().is_some() {
-///         return overbook::http::run_flow(user).await;
+///         return run_flow(user).await;
 ///     }
 ///     // ... the service's own Rust user
 /// }
@@ -591,9 +598,9 @@ mod tests {
                 .unwrap()
         });
         let request = HttpRequest::post("/events/3/holds?dry=1")
-            .idempotency_key("u1-op1")
+            .with_idempotency_key("u1-op1")
             .json(serde_json::json!({"seats": 2}));
-        assert_eq!(request.idempotency_key(), Some("u1-op1"));
+        assert_eq!(Message::idempotency_key(&request), Some("u1-op1"));
         let response = block_on(app.handle(request));
         assert_eq!(response.status, 201);
         assert_eq!(response.header_value("Location"), Some("/holds/9"));

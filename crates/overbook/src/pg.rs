@@ -8,7 +8,7 @@
 //! The seam is the one a turmoil user has: how the service obtains its
 //! connections. Production code builds its pool with a connector over
 //! real TCP; under overbook the same pool is built with [`connect`] (or,
-//! for deadpool-postgres, [`Connector`] behind the `deadpool` feature):
+//! for deadpool-postgres, `Connector` behind the `deadpool` feature):
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tokio_postgres::Error> {

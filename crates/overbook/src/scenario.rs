@@ -275,7 +275,7 @@ impl Flow {
             .check("flow.steps", self.steps.len() <= 64, "at most 64 steps");
         for (name, var) in &self.vars {
             let field = format!("flow.vars.{name}");
-            let one_kind = var.between.is_some() != !var.pick.is_empty();
+            let one_kind = var.between.is_some() == var.pick.is_empty();
             bounds.check(
                 &field,
                 one_kind,

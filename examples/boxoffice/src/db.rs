@@ -34,12 +34,21 @@ pub async fn migrate(pool: &Pool) -> Result<(), ApiError> {
 /// Retries of one request's transaction after serialization failures
 /// and deadlocks (40001, 40P01), backing off 10, 20, 40... ms:
 ///
-/// ```ignore
-/// let mut retry = Retry::new(attempts);
-/// loop {
-///     match transaction(&mut client).await {
-///         Err(err) if retry.again(&err).await => continue,
-///         done => return retry.give_up(done),
+/// ```no_run
+/// use boxoffice::{db::Retry, error::ApiError};
+///
+/// async fn transaction(client: &mut deadpool_postgres::Client) -> Result<u64, ApiError> {
+///     Ok(client.execute("UPDATE events SET name = name", &[]).await?)
+/// }
+///
+/// async fn handler(pool: &deadpool_postgres::Pool) -> Result<u64, ApiError> {
+///     let mut client = pool.get().await?;
+///     let mut retry = Retry::new(5);
+///     loop {
+///         match transaction(&mut client).await {
+///             Err(err) if retry.again(&err).await => continue,
+///             done => return retry.give_up(done),
+///         }
 ///     }
 /// }
 /// ```

@@ -64,7 +64,7 @@ async fn new_event(app: &HttpApp, capacity: i32) -> String {
 
 async fn hold(app: &HttpApp, event: &str, seats: i32, key: &str) -> HttpResponse {
     let request = HttpRequest::post(format!("/events/{event}/holds"))
-        .idempotency_key(key)
+        .with_idempotency_key(key)
         .json(json!({ "seats": seats }));
     app.handle(request).await
 }

@@ -175,7 +175,7 @@ async fn work(s: &mut SqlSession) -> Result<(), DbError> {
         s.execute(
             "INSERT INTO deliveries (job_id, order_id, kind) \
              SELECT id, order_id, kind FROM jobs WHERE id = $1",
-            &[id.clone()],
+            std::slice::from_ref(&id),
         )
         .await?;
         s.execute(

@@ -282,7 +282,7 @@ impl System for Boxoffice {
         let event = ctx.data.ids[0].clone();
         ctx.requests(|c, i| match i % 2 {
             0 => HttpRequest::post(format!("/events/{event}/holds"))
-                .idempotency_key(format!("c{c}-{i}"))
+                .with_idempotency_key(format!("c{c}-{i}"))
                 .json(json!({ "seats": 1 })),
             _ => HttpRequest::post("/holds/{hold}/confirm"),
         })
@@ -309,7 +309,7 @@ where
         let event = user.rng.below(user.data.ids.len() as u64) as usize;
         let seats = user.rng.between(1, work.seats_max.into());
         let hold = HttpRequest::post(format!("/events/{}/holds", user.data.ids[event]))
-            .idempotency_key(format!("u{}-{n}", user.index))
+            .with_idempotency_key(format!("u{}-{n}", user.index))
             .json(json!({ "seats": seats }));
         let Some(held) = user.send(hold).await.filter(HttpResponse::is_success) else {
             continue;
