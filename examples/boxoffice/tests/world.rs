@@ -161,3 +161,59 @@ fn wire_against_direct() {
         direct / wire
     );
 }
+
+/// `replay --inspect`'s path on a wire service: the failing step's
+/// database, served on 127.0.0.1, shows the oversold event to any
+/// PostgreSQL client (here tokio-postgres over real TCP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_failing_step_is_served_to_a_postgres_client() {
+    let variant = Boxoffice.variant(HOLD_WITHOUT_EVENT_LOCK).unwrap();
+    let rush = scenario("boxoffice-rush");
+    let (report, kept) = tokio::task::spawn_blocking(move || {
+        overbook::world::run_and_keep(&Boxoffice, &rush, Seed(1), variant, Default::default())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        report.violation.as_ref().unwrap().invariant,
+        "seats_never_oversold"
+    );
+    let inspection = overbook::inspect::Inspection::new(kept.expect("kept")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = overbook::inspect::connection_url(listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = async {
+        inspection
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await
+    };
+    let client = async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let oversold = client
+            .query(
+                "SELECT e.capacity, sum(h.seats) AS in_use FROM events e \
+                 JOIN holds h ON h.event_id = e.id WHERE h.status IN ('held', 'confirmed') \
+                 GROUP BY e.id, e.capacity HAVING sum(h.seats) > e.capacity",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(oversold.len(), 1);
+        let (capacity, in_use): (i32, i64) = (oversold[0].get(0), oversold[0].get(1));
+        assert!(in_use > i64::from(capacity), "{in_use} of {capacity}");
+        let locks = client
+            .query("SELECT mode FROM pg_locks", &[])
+            .await
+            .unwrap();
+        drop(client);
+        let _ = stop.send(());
+        locks.len()
+    };
+    let (served, _locks) = tokio::join!(served, client);
+    served.unwrap();
+}
