@@ -269,17 +269,9 @@ fn format_of(codes: &[i16], i: usize) -> bool {
 /// The first words of a statement, uppercased, comments and leading
 /// parentheses skipped.
 fn words(sql: &str, n: usize) -> Vec<String> {
-    let mut rest = sql.trim_start();
-    loop {
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map_or("", |(_, r)| r).trim_start();
-        } else if let Some(after) = rest.strip_prefix('(') {
-            rest = after.trim_start();
-        } else {
-            break;
-        }
+    let mut rest = crate::sql::skip_leading_comments(sql);
+    while let Some(after) = rest.strip_prefix('(') {
+        rest = crate::sql::skip_leading_comments(after);
     }
     rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .filter(|w| !w.is_empty())

@@ -422,6 +422,7 @@ mod joins;
 mod locks;
 mod partition;
 mod plan;
+pub(crate) use plan::skip_leading_comments;
 mod plpgsql;
 mod prepare;
 mod referential;
