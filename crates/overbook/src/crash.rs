@@ -113,12 +113,6 @@ pub fn run_with_progress<S: System>(
     options: RunOptions,
     progress: &mut dyn FnMut(world::RunProgress),
 ) -> Report {
-    let reported_panic = |report: &Report| {
-        report
-            .violation
-            .as_ref()
-            .is_some_and(|v| v.invariant == PANIC)
-    };
     match catch_unless(
         || world::run_with_progress(system, scenario, seed, variant, options, progress),
         reported_panic,
@@ -126,6 +120,14 @@ pub fn run_with_progress<S: System>(
         Ok(report) => report,
         Err((message, location)) => panic_report(scenario, seed, variant, &message, &location),
     }
+}
+
+/// Whether the world caught a panic itself and reported it as a finding.
+fn reported_panic(report: &Report) -> bool {
+    report
+        .violation
+        .as_ref()
+        .is_some_and(|v| v.invariant == PANIC)
 }
 
 /// [`world::run_and_keep`] with panics caught as [`run_with`] catches
@@ -137,15 +139,9 @@ pub fn run_and_keep<S: System>(
     variant: Variant,
     options: RunOptions,
 ) -> (Report, Option<world::KeptDatabase>) {
-    let reported_panic = |(report, _): &(Report, Option<world::KeptDatabase>)| {
-        report
-            .violation
-            .as_ref()
-            .is_some_and(|v| v.invariant == PANIC)
-    };
     match catch_unless(
         || world::run_and_keep(system, scenario, seed, variant, options),
-        reported_panic,
+        |(report, _)| reported_panic(report),
     ) {
         Ok(kept) => kept,
         Err((message, location)) => (

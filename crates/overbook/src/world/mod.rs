@@ -368,27 +368,12 @@ pub fn run_and_keep<S: System>(
     variant: Variant,
     options: RunOptions,
 ) -> (Report, Option<KeptDatabase>) {
-    let settings = match scenario.settings(system) {
-        Ok(settings) => settings,
-        Err(err) => {
-            let report = Report::not_started(scenario, seed, variant.name(), err.to_string());
-            return (report, None);
-        }
-    };
-    match World::new(system, scenario, settings, seed, variant, options) {
+    match World::start(system, scenario, seed, variant, options) {
         Ok(world) => {
             let (report, kept) = world.run_and_keep(&mut |_| {});
             (report, Some(kept))
         }
-        Err(err) => (
-            Report::not_started(
-                scenario,
-                seed,
-                variant.name(),
-                format!("setting up the database: {err}"),
-            ),
-            None,
-        ),
+        Err(not_started) => (not_started, None),
     }
 }
 
@@ -418,19 +403,9 @@ pub fn run_with_progress<S: System>(
     options: RunOptions,
     progress: &mut dyn FnMut(RunProgress),
 ) -> Report {
-    match scenario.settings(system) {
-        Ok(settings) => match World::new(system, scenario, settings, seed, variant, options) {
-            Ok(world) => world.run(progress),
-            // The service's SQL schema uses what the simulated engine does
-            // not support: the error names the statement.
-            Err(err) => Report::not_started(
-                scenario,
-                seed,
-                variant.name(),
-                format!("setting up the database: {err}"),
-            ),
-        },
-        Err(err) => Report::not_started(scenario, seed, variant.name(), err.to_string()),
+    match World::start(system, scenario, seed, variant, options) {
+        Ok(world) => world.run(progress),
+        Err(not_started) => not_started,
     }
 }
 
@@ -769,6 +744,25 @@ async fn run_virtual_user<S: System>(
 }
 
 impl<'a, S: System> World<'a, S> {
+    /// The world of `scenario`'s settings for `system`, or the report of
+    /// a run that could not start: settings the service refuses, or a SQL
+    /// schema the simulated engine does not support (the error names the
+    /// statement).
+    fn start(
+        system: &S,
+        scenario: &'a Scenario,
+        seed: Seed,
+        variant: Variant,
+        options: RunOptions,
+    ) -> Result<World<'a, S>, Report> {
+        let not_started = |why: String| Report::not_started(scenario, seed, variant.name(), why);
+        let settings = scenario
+            .settings(system)
+            .map_err(|err| not_started(err.to_string()))?;
+        World::new(system, scenario, settings, seed, variant, options)
+            .map_err(|err| not_started(format!("setting up the database: {err}")))
+    }
+
     fn new(
         system: &S,
         scenario: &'a Scenario,
