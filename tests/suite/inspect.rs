@@ -5,7 +5,7 @@
 use overbook::corpus::Entry;
 use overbook::inspect::{connection_url, Inspection};
 use overbook::seed::Seed;
-use overbook::world::RunOptions;
+use overbook::world::{KeptDatabase, Report, RunOptions};
 use overbook_clinic::service::Clinic;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -29,9 +29,10 @@ fn bookings_named(message: &str) -> Vec<i64> {
         .collect()
 }
 
-#[test]
-fn inspect_serves_the_failing_step_to_tokio_postgres() {
-    let entry = Entry::load_for(&Clinic, &root().join(ENTRY)).unwrap();
+/// Replays corpus entry `path` as `replay --inspect` does, keeping the
+/// database of the step it stopped at.
+fn replay_keeping(path: &Path) -> (Entry, Report, Option<KeptDatabase>) {
+    let entry = Entry::load_for(&Clinic, path).unwrap();
     let scenario = entry.scenario(&Clinic, &root().join("sims")).unwrap();
     let variant = overbook::system::System::variant(&Clinic, &entry.variant).unwrap();
     let (report, kept) = overbook::crash::run_and_keep(
@@ -41,6 +42,12 @@ fn inspect_serves_the_failing_step_to_tokio_postgres() {
         variant,
         RunOptions::default(),
     );
+    (entry, report, kept)
+}
+
+#[test]
+fn inspect_serves_the_failing_step_to_tokio_postgres() {
+    let (entry, report, kept) = replay_keeping(&root().join(ENTRY));
     // Keeping the database changes nothing of the run.
     assert_eq!(report.trace_hash, entry.trace_hash);
     let violation = report.violation.as_ref().expect("the entry fails");
@@ -216,16 +223,7 @@ fn run_and_keep_gives_every_corpus_entry_its_recorded_hash() {
     entries.sort();
     assert!(entries.len() >= 15, "{entries:?}");
     for path in &entries {
-        let entry = Entry::load_for(&Clinic, path).unwrap();
-        let scenario = entry.scenario(&Clinic, &root().join("sims")).unwrap();
-        let variant = overbook::system::System::variant(&Clinic, &entry.variant).unwrap();
-        let (report, kept) = overbook::crash::run_and_keep(
-            &Clinic,
-            &scenario,
-            Seed(entry.seed),
-            variant,
-            RunOptions::default(),
-        );
+        let (entry, report, kept) = replay_keeping(path);
         let name = path.display();
         assert_eq!(report.trace_hash, entry.trace_hash, "{name}");
         assert_eq!(
