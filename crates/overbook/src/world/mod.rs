@@ -373,7 +373,7 @@ pub fn run_and_keep<S: System>(
             let (report, kept) = world.run_and_keep(&mut |_| {});
             (report, Some(kept))
         }
-        Err(not_started) => (not_started, None),
+        Err(not_started) => (*not_started, None),
     }
 }
 
@@ -405,7 +405,7 @@ pub fn run_with_progress<S: System>(
 ) -> Report {
     match World::start(system, scenario, seed, variant, options) {
         Ok(world) => world.run(progress),
-        Err(not_started) => not_started,
+        Err(not_started) => *not_started,
     }
 }
 
@@ -754,8 +754,9 @@ impl<'a, S: System> World<'a, S> {
         seed: Seed,
         variant: Variant,
         options: RunOptions,
-    ) -> Result<World<'a, S>, Report> {
-        let not_started = |why: String| Report::not_started(scenario, seed, variant.name(), why);
+    ) -> Result<World<'a, S>, Box<Report>> {
+        let not_started =
+            |why: String| Box::new(Report::not_started(scenario, seed, variant.name(), why));
         let settings = scenario
             .settings(system)
             .map_err(|err| not_started(err.to_string()))?;
